@@ -1,0 +1,35 @@
+/** The `arrakis` command line: one file per command, each exporting `register(program)`. */
+import { Command, CommanderError } from 'commander';
+import { register as registerAgent } from './agent.js';
+import { register as registerComfyLite } from './comfy-lite.js';
+import { register as registerDev } from './dev.js';
+import { register as registerMigrate } from './migrate.js';
+import { register as registerServe } from './serve.js';
+import { register as registerSimulate } from './simulate.js';
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('arrakis')
+    .description('Multi-tenant job API and GPU fleet control plane in front of ComfyUI')
+    .exitOverride();
+  for (const register of [
+    registerDev,
+    registerServe,
+    registerComfyLite,
+    registerAgent,
+    registerMigrate,
+    registerSimulate,
+  ]) {
+    register(program);
+  }
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`arrakis: ${message}\n`);
+    process.exitCode = 1;
+  }
+}

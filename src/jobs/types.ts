@@ -1,0 +1,154 @@
+/** The job domain's data types. Pure data: no database, no HTTP. Times are epoch milliseconds. */
+import type { JobErrorCode } from '../errors.js';
+
+export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
+
+/** A ComfyUI API-format prompt: node id → { class_type, inputs }. Links are [nodeId, outputIndex]. */
+export type Workflow = Record<string, { class_type: string; inputs: Record<string, unknown>; _meta?: unknown }>;
+
+export interface AccountLimits {
+  max_active_jobs_per_user: number;
+  max_active_jobs: number;
+  submit_rate_per_user: number;
+  submit_burst_per_user: number;
+}
+
+export const DEFAULT_LIMITS: AccountLimits = Object.freeze({
+  max_active_jobs_per_user: 5,
+  max_active_jobs: 100,
+  submit_rate_per_user: 5,
+  submit_burst_per_user: 10,
+});
+
+export type JwtAlgorithm = 'RS256' | 'ES256' | 'EdDSA' | 'HS256';
+
+export interface AccountJwtConfig {
+  issuer: string;
+  audience: string;
+  algorithms: JwtAlgorithm[];
+  jwks_url?: string | undefined;
+  secret?: string | undefined;
+}
+
+export interface Account {
+  id: string;
+  name: string;
+  limits: AccountLimits;
+  jwt: AccountJwtConfig | null;
+  /** Node class_types this account may submit; null means any type the workers know. */
+  nodeAllowlist: string[] | null;
+  /** Pools this account's jobs may name; null means any pool. */
+  allowedPools: string[] | null;
+  webhookSecret: string;
+  /** During a rotation the old secret still signs until this time (both signatures are sent). */
+  webhookSecretPrevious: string | null;
+  webhookSecretPreviousUntil: number | null;
+  createdAt: number;
+}
+
+export type ApiKeyScope = 'jobs:write' | 'jobs:read' | 'workflows:raw';
+export const ALL_SCOPES: readonly ApiKeyScope[] = ['jobs:write', 'jobs:read', 'workflows:raw'];
+
+export interface ApiKeyRecord {
+  id: string;
+  accountId: string;
+  name: string;
+  /** sha256 hex of the full secret key; the key itself is never stored. */
+  hash: string;
+  scopes: ApiKeyScope[];
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+export interface JobProgress {
+  value: number;
+  max: number;
+  node: string | null;
+}
+
+export interface JobOutput {
+  index: number;
+  nodeId: string;
+  filename: string;
+  contentType: string;
+  size: number;
+  /** Key in object storage. */
+  objectKey: string;
+}
+
+export interface JobError {
+  code: JobErrorCode;
+  message: string;
+  nodeId?: string | undefined;
+}
+
+/** One named input file. `objectKey` is set once its bytes are in object storage. */
+export interface JobInput {
+  name: string;
+  url?: string | undefined;
+  filename: string;
+  contentType?: string | undefined;
+  size?: number | undefined;
+  objectKey?: string | undefined;
+}
+
+export interface Job {
+  id: string;
+  accountId: string;
+  userId: string;
+  status: JobStatus;
+  priority: number;
+  pool: string | null;
+  cancelRequested: boolean;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  workflow: Workflow;
+  templateName: string | null;
+  inputs: JobInput[];
+  /** False while URL inputs are still being fetched; a job is claimable only when true. */
+  inputsReady: boolean;
+  webhookUrl: string | null;
+  metadata: Record<string, unknown>;
+  progress: JobProgress | null;
+  outputs: JobOutput[];
+  error: JobError | null;
+  /** How many times a worker has claimed the job. */
+  attempts: number;
+  workerId: string | null;
+  leaseExpiresAt: number | null;
+  idempotencyKey: string | null;
+}
+
+export interface TemplateParam {
+  name: string;
+  /** Node id and input name the value is written to. */
+  node: string;
+  input: string;
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'image';
+  description?: string | undefined;
+  default?: unknown;
+  minimum?: number | undefined;
+  maximum?: number | undefined;
+  enum?: Array<string | number> | undefined;
+  max_length?: number | undefined;
+  required?: boolean | undefined;
+}
+
+export interface Template {
+  name: string;
+  description: string;
+  workflow: Workflow;
+  params: TemplateParam[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Seconds between two epoch-ms times, or null when either is missing. */
+export function secondsBetween(from: number | null, to: number | null): number | null {
+  if (from === null || to === null) return null;
+  return Math.max(0, (to - from) / 1000);
+}

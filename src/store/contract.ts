@@ -1,0 +1,316 @@
+/**
+ * The store contract: every database operation Arrakis performs, in domain verbs.
+ * One implementation over Kysely serves SQLite and Postgres; one conformance suite (test/store) runs on both.
+ * No connection or transaction type leaks out: each verb is one atomic step.
+ * Times are epoch milliseconds; callers pass `now` where a decision depends on the clock so tests can steer it.
+ */
+import type {
+  Account,
+  AccountJwtConfig,
+  AccountLimits,
+  ApiKeyRecord,
+  ApiKeyScope,
+  Job,
+  JobError,
+  JobInput,
+  JobOutput,
+  JobProgress,
+  JobStatus,
+  Template,
+  Workflow,
+} from '../jobs/types.js';
+
+export interface NewAccount {
+  name: string;
+  limits: AccountLimits;
+  jwt: AccountJwtConfig | null;
+  nodeAllowlist: string[] | null;
+  allowedPools: string[] | null;
+  webhookSecret: string;
+}
+
+export interface AccountPatch {
+  name?: string;
+  limits?: AccountLimits;
+  jwt?: AccountJwtConfig | null;
+  nodeAllowlist?: string[] | null;
+  allowedPools?: string[] | null;
+}
+
+export interface NewApiKey {
+  accountId: string;
+  name: string;
+  hash: string;
+  scopes: ApiKeyScope[];
+}
+
+export interface NewJob {
+  accountId: string;
+  userId: string;
+  priority: number;
+  pool: string | null;
+  workflow: Workflow;
+  templateName: string | null;
+  inputs: JobInput[];
+  /** False when some input still has to be fetched from a URL. */
+  inputsReady: boolean;
+  webhookUrl: string | null;
+  metadata: Record<string, unknown>;
+  idempotencyKey: string | null;
+  /** sha256 of the canonical request body, compared on an idempotent replay. */
+  requestHash: string | null;
+}
+
+export type AdmitResult =
+  | { kind: 'admitted'; job: Job }
+  | { kind: 'replayed'; job: Job }
+  | { kind: 'idempotency_conflict' }
+  | { kind: 'quota_exceeded'; scope: 'user' | 'account'; limit: number };
+
+export type CancelResult =
+  | { kind: 'cancelled'; job: Job }
+  | { kind: 'cancel_requested'; job: Job }
+  | { kind: 'finished'; job: Job }
+  | { kind: 'not_found' };
+
+/** What a lease renewal tells the worker. */
+export type LeaseState = 'held' | 'cancel_requested' | 'lost';
+
+/** Result of a worker's terminal report: the job as it ended, or `lost` when the worker no longer holds it. */
+export type FinishResult = { kind: 'finished'; job: Job } | { kind: 'lost' };
+
+export interface ListJobsQuery {
+  accountId: string;
+  userId: string;
+  status?: JobStatus | undefined;
+  limit: number;
+  /** Opaque cursor from a previous page (the last job id seen); newest first. */
+  cursor?: string | undefined;
+}
+
+export interface Usage {
+  activeJobs: number;
+  jobsToday: number;
+  runSecondsToday: number;
+}
+
+export interface ExpiredLeaseOutcome {
+  jobId: string;
+  outcome: 'requeued' | 'failed' | 'cancelled';
+}
+
+export interface CounterRepair {
+  scope: 'user' | 'account';
+  accountId: string;
+  userId: string | null;
+  was: number;
+  now: number;
+}
+
+export interface JobEvent {
+  jobId: string;
+  /** Per-job sequence number starting at 1; SSE uses it as the event id. */
+  seq: number;
+  type: 'status' | 'progress' | 'output' | 'done';
+  data: Record<string, unknown>;
+  at: number;
+}
+
+export interface RateDecision {
+  allowed: boolean;
+  /** Milliseconds until a token is available (0 when allowed). */
+  retryAfterMs: number;
+}
+
+export type WebhookEventType = 'job.completed' | 'job.failed' | 'job.cancelled';
+
+export interface WebhookDelivery {
+  /** The Standard Webhooks `webhook-id`: the same on every attempt. */
+  id: string;
+  accountId: string;
+  jobId: string;
+  url: string;
+  eventType: WebhookEventType;
+  payload: Record<string, unknown>;
+  status: 'pending' | 'delivered' | 'failed' | 'disabled';
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | null;
+  createdAt: number;
+  deliveredAt: number | null;
+}
+
+export interface WebhookAttempt {
+  deliveryId: string;
+  attempt: number;
+  at: number;
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number;
+}
+
+export type WorkerStatus = 'starting' | 'warming' | 'idle' | 'busy' | 'unhealthy' | 'stopping' | 'stopped';
+
+export interface WorkerRecord {
+  id: string;
+  name: string;
+  pool: string;
+  /** `inprocess` agents run inside a serve process; `remote` ones connect in with a worker token. */
+  kind: 'inprocess' | 'remote';
+  comfyUrl: string | null;
+  status: WorkerStatus;
+  /** Provider's own handle (process id, Modal sandbox id), for stop and list. */
+  providerRef: string | null;
+  startedAt: number;
+  readyAt: number | null;
+  stoppedAt: number | null;
+  lastSeenAt: number;
+}
+
+export interface WorkerToken {
+  id: string;
+  name: string;
+  pool: string;
+  hash: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface ScalingDecision {
+  pool: string;
+  at: number;
+  current: number;
+  target: number;
+  reason: string;
+}
+
+export interface Store {
+  /** Applies pending migrations; safe when several processes call it at once. */
+  migrate(): Promise<void>;
+  /** True when the database answers and every migration is applied. */
+  isReady(): Promise<boolean>;
+  close(): Promise<void>;
+
+  // Accounts and keys
+  createAccount(input: NewAccount, now: number): Promise<Account>;
+  getAccount(id: string): Promise<Account | null>;
+  listAccounts(): Promise<Account[]>;
+  updateAccount(id: string, patch: AccountPatch): Promise<Account | null>;
+  /** Makes `secret` current; the old one keeps signing until `previousUntil`. */
+  rotateWebhookSecret(accountId: string, secret: string, previousUntil: number): Promise<Account | null>;
+  createApiKey(input: NewApiKey, now: number): Promise<ApiKeyRecord>;
+  getApiKey(id: string): Promise<ApiKeyRecord | null>;
+  listApiKeys(accountId: string): Promise<ApiKeyRecord[]>;
+  /** Returns false when the key does not exist or was already revoked. */
+  revokeApiKey(id: string, now: number): Promise<boolean>;
+  /** Records use; implementations may skip the write when the stored value is under a minute old. */
+  touchApiKey(id: string, now: number): Promise<void>;
+
+  // Jobs: admission and reads
+  /**
+   * Admits a job atomically: the idempotency check, the per-user and per-account active-job counters
+   * (incremented only while below the account's limits) and the insert happen in one transaction.
+   * A rejected admission changes nothing.
+   */
+  admitJob(input: NewJob, now: number): Promise<AdmitResult>;
+  getJob(id: string): Promise<Job | null>;
+  /** The job only when it belongs to this account and user (ownership is part of the lookup). */
+  getJobFor(accountId: string, userId: string, id: string): Promise<Job | null>;
+  listJobs(query: ListJobsQuery): Promise<{ jobs: Job[]; nextCursor: string | null }>;
+  usage(accountId: string, userId: string, dayStart: number): Promise<Usage>;
+  /** Count of jobs per status (for metrics and the autoscaler), optionally for one pool. */
+  countJobsByStatus(pool?: string | null): Promise<Record<JobStatus, number>>;
+
+  // Inputs fetched after admission
+  /** Takes up to `limit` jobs whose URL inputs need fetching, leasing them to `owner` for `leaseMs`. */
+  claimInputFetches(owner: string, limit: number, leaseMs: number, now: number): Promise<Job[]>;
+  /** Stores the fetched inputs and makes the job claimable. No-op unless the job is still queued. */
+  markInputsReady(jobId: string, inputs: JobInput[], now: number): Promise<boolean>;
+  /** queued → failed (input fetch failed): releases counters and enqueues the webhook in the same step. */
+  failQueuedJob(jobId: string, error: JobError, now: number): Promise<Job | null>;
+
+  // Claims and leases
+  /**
+   * Claims the next queued, inputs-ready job for `workerId` fairly: users with the fewest running jobs first,
+   * then higher priority, then older. `pool` null takes jobs that name no pool; a string takes that pool's
+   * jobs and jobs with no pool. queued → running, attempts + 1, lease until now + leaseMs.
+   */
+  claimNext(workerId: string, pool: string | null, leaseMs: number, now: number): Promise<Job | null>;
+  /** Extends the lease while the worker still holds the job. */
+  renewLease(jobId: string, workerId: string, leaseMs: number, now: number): Promise<LeaseState>;
+  /** Records progress while the worker holds the job. Returns false when it no longer does. */
+  updateProgress(jobId: string, workerId: string, progress: JobProgress, now: number): Promise<boolean>;
+  /**
+   * running → completed (or → cancelled when a cancel was accepted first: a cancelled job never completes).
+   * Releases counters and enqueues the webhook in the same step.
+   */
+  completeJob(jobId: string, workerId: string, outputs: JobOutput[], now: number): Promise<FinishResult>;
+  /** running → failed (→ cancelled when cancel was requested). Releases counters, enqueues the webhook. */
+  failJob(jobId: string, workerId: string, error: JobError, now: number): Promise<FinishResult>;
+  /** running + cancel_requested → cancelled, once the worker has stopped the prompt. */
+  finishCancel(jobId: string, workerId: string, now: number): Promise<FinishResult>;
+  /**
+   * The worker gives the job back (its ComfyUI died or restarted): → queued for another worker while
+   * attempts < maxAttempts, else → failed `worker_lost`; → cancelled when cancel was requested.
+   */
+  releaseJob(jobId: string, workerId: string, maxAttempts: number, reason: string, now: number): Promise<FinishResult>;
+  /**
+   * Every running job whose lease expired before `now`: requeued once per expiry while attempts < maxAttempts,
+   * else failed `worker_lost`; cancel-requested ones end cancelled. Compare-and-set on the expired lease,
+   * so two replicas sweeping at once requeue each job once.
+   */
+  expireLeases(maxAttempts: number, now: number): Promise<ExpiredLeaseOutcome[]>;
+
+  // Cancel
+  /** queued → cancelled at once; running → cancel_requested; terminal → finished. Ownership checked. */
+  requestCancel(accountId: string, userId: string, jobId: string, now: number): Promise<CancelResult>;
+
+  // Counters
+  /** Recounts active jobs per user and account from the jobs table and repairs drift. */
+  reconcileCounters(): Promise<CounterRepair[]>;
+
+  // Job events (SSE, resumable by seq)
+  appendJobEvent(jobId: string, type: JobEvent['type'], data: Record<string, unknown>, now: number): Promise<JobEvent>;
+  listJobEvents(jobId: string, afterSeq: number): Promise<JobEvent[]>;
+
+  // Rate limits (token buckets shared by every replica)
+  /** Takes one token from bucket `key` (refill `ratePerSecond`, capacity `burst`). */
+  takeToken(key: string, ratePerSecond: number, burst: number, now: number): Promise<RateDecision>;
+
+  // Templates
+  upsertTemplate(t: Omit<Template, 'createdAt' | 'updatedAt'>, now: number): Promise<Template>;
+  getTemplate(name: string): Promise<Template | null>;
+  listTemplates(): Promise<Template[]>;
+  deleteTemplate(name: string): Promise<boolean>;
+
+  // Webhooks (rows are enqueued by the terminal transitions above, in the same transaction)
+  /** Leases up to `limit` pending deliveries whose next attempt is due. */
+  claimDueWebhooks(owner: string, limit: number, leaseMs: number, now: number): Promise<WebhookDelivery[]>;
+  /** Records one attempt; `next` null ends the delivery as `status`. */
+  recordWebhookAttempt(
+    attempt: WebhookAttempt,
+    next: { status: 'pending'; nextAttemptAt: number } | { status: 'delivered' | 'failed' | 'disabled' },
+  ): Promise<void>;
+  /** After a 410: every pending delivery of this account to this URL ends `disabled`, and so do later ones. */
+  disableWebhookEndpoint(accountId: string, url: string, now: number): Promise<void>;
+  isWebhookEndpointDisabled(accountId: string, url: string): Promise<boolean>;
+  listWebhookDeliveries(filter: { accountId?: string; jobId?: string; limit: number }): Promise<WebhookDelivery[]>;
+  listWebhookAttempts(deliveryId: string): Promise<WebhookAttempt[]>;
+
+  // Workers and fleet
+  upsertWorker(w: WorkerRecord): Promise<void>;
+  setWorkerStatus(id: string, status: WorkerStatus, now: number): Promise<void>;
+  getWorker(id: string): Promise<WorkerRecord | null>;
+  listWorkers(filter?: { pool?: string; includeStopped?: boolean }): Promise<WorkerRecord[]>;
+  createWorkerToken(t: Omit<WorkerToken, 'createdAt' | 'revokedAt'>, now: number): Promise<WorkerToken>;
+  getWorkerToken(id: string): Promise<WorkerToken | null>;
+  revokeWorkerToken(id: string, now: number): Promise<boolean>;
+  recordScalingDecision(d: ScalingDecision): Promise<void>;
+  listScalingDecisions(pool: string | null, limit: number): Promise<ScalingDecision[]>;
+
+  // Retention
+  /** Jobs finished before `before` whose objects have not been swept yet (oldest first). */
+  listJobsForSweep(before: number, limit: number): Promise<Job[]>;
+  /** Marks the job's stored objects as deleted (outputs keep their metadata, lose their bytes). */
+  markJobSwept(jobId: string, now: number): Promise<void>;
+}
