@@ -1,0 +1,71 @@
+/**
+ * What the rest of Arrakis needs from a ComfyUI server (src/comfy implements it over HTTP + WebSocket;
+ * comfyui-protocol.md is the reference). Knows nothing of jobs or databases.
+ */
+import type { Workflow } from '../jobs/types.js';
+
+export interface ComfyOutputFile {
+  nodeId: string;
+  filename: string;
+  subfolder: string;
+  type: 'output' | 'temp' | 'input';
+}
+
+export interface ComfyNodeError {
+  nodeId: string;
+  classType: string | null;
+  message: string;
+}
+
+export type PromptOutcome =
+  | { kind: 'success'; outputs: ComfyOutputFile[] }
+  | { kind: 'error'; nodeId: string | null; nodeType: string | null; message: string }
+  | { kind: 'interrupted' }
+  /** The prompt vanished: not running, not pending, no history (ComfyUI restarted or the entry was dropped). */
+  | { kind: 'lost'; reason: string };
+
+export interface RunPromptOptions {
+  /** The caller's own prompt id (sent as `prompt_id`; servers that ignore it get it mapped back). */
+  promptId: string;
+  onProgress?: (p: { value: number; max: number; node: string | null }) => void;
+  /** Called once ComfyUI has queued the prompt (with the id it uses). */
+  onQueued?: (comfyPromptId: string) => void;
+  /** Aborting stops the prompt on ComfyUI (targeted interrupt or queue delete) and resolves `interrupted`. */
+  signal?: AbortSignal;
+}
+
+export class ComfyRejectedError extends Error {
+  readonly nodeErrors: ComfyNodeError[];
+  constructor(message: string, nodeErrors: ComfyNodeError[]) {
+    super(message);
+    this.name = 'ComfyRejectedError';
+    this.nodeErrors = nodeErrors;
+  }
+}
+
+/** The server could not be reached or answered something that is not ComfyUI's protocol. */
+export class ComfyUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ComfyUnavailableError';
+  }
+}
+
+export interface ComfyServer {
+  readonly url: string;
+  /** `/system_stats` answered with a valid shape. */
+  health(): Promise<{ ok: boolean; detail: string }>;
+  /** Class names from `/object_info` (cached by the implementation). */
+  nodeTypes(): Promise<Set<string>>;
+  /** Uploads an input file; returns the name LoadImage must use (`subfolder/name`). */
+  uploadInput(bytes: Buffer, filename: string, subfolder: string): Promise<string>;
+  /**
+   * Submits the prompt and follows it to its end: progress from the WebSocket, the outcome always
+   * confirmed from `/history` (polled while the socket is down). Throws ComfyRejectedError when
+   * ComfyUI refuses the prompt (400 or non-empty node_errors), ComfyUnavailableError when unreachable.
+   */
+  runPrompt(workflow: Workflow, options: RunPromptOptions): Promise<PromptOutcome>;
+  /** Downloads one output file via `/view`. */
+  download(file: ComfyOutputFile): Promise<Buffer>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,25 @@
+/**
+ * Object storage for job inputs and outputs: one small contract, backed by a local folder (`file:`)
+ * or S3/R2 (`s3:`). Keys are relative paths made of safe segments (e.g. `jobs/<job id>/outputs/0-out.png`);
+ * an implementation rejects any key that could escape its root.
+ */
+import type { Readable } from 'node:stream';
+
+export interface StoredObject {
+  key: string;
+  size: number;
+  contentType: string;
+}
+
+export interface ObjectStorage {
+  /** Writes the object atomically (readers never see a partial object). */
+  put(key: string, body: Buffer | Readable, contentType: string): Promise<StoredObject>;
+  /** The object's bytes as a stream, or null when it does not exist. */
+  get(key: string): Promise<{ body: Readable; size: number; contentType: string } | null>;
+  /** Deletes every object whose key starts with `prefix` (used by retention). */
+  deletePrefix(prefix: string): Promise<number>;
+  /** A time-limited URL a client may GET directly, or null when the backend serves bytes itself (file:). */
+  presignedGetUrl(key: string, ttlSeconds: number): Promise<string | null>;
+  /** Checks the backend is reachable (bucket exists, folder writable). */
+  check(): Promise<void>;
+}
