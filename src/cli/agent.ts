@@ -1,8 +1,78 @@
-import type { Command } from 'commander';
+/** `arrakis agent`: a worker beside a ComfyUI that can only connect out, driven by the control plane's worker API. */
+import { hostname } from 'node:os';
+import { Option, type Command } from 'commander';
+import pino from 'pino';
+import { z } from 'zod';
+import { Agent } from '../agent/agent.js';
+import { RemoteJobChannel } from '../agent/remote-job-channel.js';
+import { createComfyServer } from '../comfy/http-client.js';
 
-/** Placeholder until the `agent` command lands. */
+const httpUrl = z.url({ protocol: /^https?$/ });
+
+const agentFlags = z.object({
+  server: httpUrl.describe('--server: the control plane URL, e.g. https://arrakis.example.com'),
+  token: z.string().regex(/^wkt_/, '--token must be a worker token (wkt_...) issued by the admin API'),
+  comfyui: httpUrl.describe('--comfyui: the ComfyUI URL beside this agent, e.g. http://127.0.0.1:8188'),
+  name: z.string().min(1).max(128),
+  pool: z.string().min(1).max(64).optional(),
+  jobTimeout: z.coerce.number().int().positive(),
+});
+
+/** Registers `arrakis agent --server URL --token T --comfyui URL [--name N] [--pool P]`. */
 export function register(program: Command): void {
-  program.command('agent').description('not built yet').action(() => {
-    throw new Error('arrakis agent is not built yet');
+  program
+    .command('agent')
+    .description('run jobs from a remote Arrakis control plane on a ComfyUI that can only connect out')
+    .requiredOption('--server <url>', 'control plane URL')
+    // The environment keeps the token out of `ps` output.
+    .addOption(
+      new Option('--token <token>', 'worker token (wkt_...) issued by the admin API')
+        .env('ARRAKIS_WORKER_TOKEN')
+        .makeOptionMandatory(),
+    )
+    .requiredOption('--comfyui <url>', 'ComfyUI URL')
+    .option('--name <name>', 'worker name', hostname())
+    .option('--pool <pool>', "pool to serve (default: the token's pool)")
+    .option('--job-timeout <seconds>', 'per-job time limit in seconds', '600')
+    .action(async (raw: Record<string, unknown>) => {
+      await runAgent(raw);
+    });
+}
+
+function parseFlags(raw: Record<string, unknown>): z.infer<typeof agentFlags> {
+  const parsed = agentFlags.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`);
+  throw new Error(`invalid agent settings: ${issues.join('; ')}`);
+}
+
+/** Runs until SIGTERM/SIGINT, then gives any running job back to the queue and exits. */
+async function runAgent(raw: Record<string, unknown>): Promise<void> {
+  const flags = parseFlags(raw);
+  const log = pino({ name: 'arrakis-agent' });
+  const channel = new RemoteJobChannel({ serverUrl: flags.server, token: flags.token });
+  const comfy = createComfyServer(flags.comfyui);
+  const agent = new Agent({
+    channel,
+    comfy,
+    identity: { name: flags.name, pool: flags.pool ?? null, comfyUrl: flags.comfyui },
+    jobTimeoutMs: flags.jobTimeout * 1000,
+    log,
   });
+  await agent.start();
+  log.info({ workerId: agent.workerId, server: flags.server, comfyui: flags.comfyui }, 'agent registered');
+  process.stdout.write(`arrakis agent ${agent.workerId ?? ''} serving ${flags.comfyui}\n`);
+  await new Promise<void>((resolve) => {
+    const shutdown = (): void => {
+      process.off('SIGTERM', shutdown);
+      process.off('SIGINT', shutdown);
+      resolve();
+    };
+    process.once('SIGTERM', shutdown);
+    process.once('SIGINT', shutdown);
+  });
+  log.info({ workerId: agent.workerId }, 'stopping: releasing any running job');
+  await agent.stop();
+  await channel.close();
+  await comfy.close();
 }

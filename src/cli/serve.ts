@@ -1,8 +1,33 @@
 import type { Command } from 'commander';
+import { addSettingOptions, loadConfig, type Config } from '../config/load.js';
+import type { ControlPlane } from '../runtime/control-plane.js';
 
-/** Placeholder until the `serve` command lands. */
+/** Runs a control plane until SIGINT/SIGTERM, then shuts down gracefully. */
+export async function runServe(config: Config, afterListening?: (cp: ControlPlane) => Promise<void>): Promise<void> {
+  const { startControlPlane } = await import('../runtime/control-plane.js');
+  const cp = await startControlPlane(config, {
+    onListening: (url) => process.stdout.write(`arrakis listening on ${url}\n`),
+  });
+  await afterListening?.(cp);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  process.stdout.write('arrakis shutting down\n');
+  await cp.close();
+}
+
+/** `arrakis serve`: the control plane. */
 export function register(program: Command): void {
-  program.command('serve').description('not built yet').action(() => {
-    throw new Error('arrakis serve is not built yet');
+  const cmd = program.command('serve').description('run the control plane (API, scheduler, workers)');
+  addSettingOptions(cmd);
+  cmd.action(async (flags: Record<string, unknown>) => {
+    await runServe(loadConfig(flags, process.env));
   });
 }
+

@@ -38,6 +38,8 @@ export interface AccountPatch {
 }
 
 export interface NewApiKey {
+  /** The key id is part of the key itself (`ark_<id>_<secret>`), so the caller chooses it. */
+  id?: string;
   accountId: string;
   name: string;
   hash: string;
@@ -45,6 +47,8 @@ export interface NewApiKey {
 }
 
 export interface NewJob {
+  /** Id chosen by the caller (so inputs can be stored under it before admission); generated when absent. */
+  id?: string;
   accountId: string;
   userId: string;
   priority: number;
@@ -190,6 +194,11 @@ export interface Store {
   /** True when the database answers and every migration is applied. */
   isReady(): Promise<boolean>;
   close(): Promise<void>;
+  /**
+   * Sends `payload` on `channel` to every process listening on this database: `pg_notify` on Postgres
+   * (see src/store/pg-notify.ts for `listen`), a no-op on SQLite, where one process owns the database.
+   */
+  notify(channel: string, payload: string): Promise<void>;
 
   // Accounts and keys
   createAccount(input: NewAccount, now: number): Promise<Account>;

@@ -1,0 +1,130 @@
+/**
+ * Admission and claim→complete throughput of the real store on SQLite and Postgres, beside a bare
+ * better-sqlite3 reference doing the same conditional-increment admission and claim/complete.
+ * Run: node --import tsx bench/admission.ts [--jobs N]   (starts its own embedded Postgres unless
+ * ARRAKIS_TEST_PG names one). Prints one line per measurement.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { DEFAULT_LIMITS } from '../src/jobs/types.js';
+import type { NewJob, Store } from '../src/store/contract.js';
+import { openStore } from '../src/store/open.js';
+import { startPostgres } from '../test/support/postgres-server.js';
+import { runBareReference } from './bare-sqlite-reference.js';
+
+const USERS = 500;
+const CLIENTS = 16;
+
+function jobsArg(): number {
+  const i = process.argv.indexOf('--jobs');
+  const n = i >= 0 ? Number(process.argv[i + 1]) : 20_000;
+  return Number.isInteger(n) && n > 0 ? n : 20_000;
+}
+
+function job(accountId: string, i: number): NewJob {
+  return {
+    accountId,
+    userId: `u${i % USERS}`,
+    priority: 0,
+    pool: null,
+    workflow: { '1': { class_type: 'EmptyImage', inputs: { width: 64, height: 64 } } },
+    templateName: null,
+    inputs: [],
+    inputsReady: true,
+    webhookUrl: null,
+    metadata: {},
+    idempotencyKey: null,
+    requestHash: null,
+  };
+}
+
+function report(label: string, n: number, ms: number): void {
+  process.stdout.write(`${label.padEnd(46)} ${String(Math.round((n * 1000) / ms)).padStart(7)} /s  (${n} in ${Math.round(ms)} ms)\n`);
+}
+
+/** `clients` loops share `n` operations; returns elapsed ms. */
+async function drive(n: number, clients: number, op: (i: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next < n) await op(next++);
+    }),
+  );
+  return performance.now() - started;
+}
+
+async function benchStore(label: string, store: Store, n: number, clients: number): Promise<void> {
+  await store.migrate();
+  const limits = { ...DEFAULT_LIMITS, max_active_jobs: 10_000_000, max_active_jobs_per_user: 10_000_000 };
+  const account = await store.createAccount(
+    { name: 'bench', limits, jwt: null, nodeAllowlist: null, allowedPools: null, webhookSecret: 'whsec_x' },
+    Date.now(),
+  );
+  const admitMs = await drive(n, clients, async (i) => {
+    const r = await store.admitJob(job(account.id, i), Date.now());
+    if (r.kind !== 'admitted') throw new Error(`bench admission rejected: ${r.kind}`);
+  });
+  report(`${label}: admissions`, n, admitMs);
+  const cycleMs = await drive(n, clients, async (i) => {
+    const claimed = await store.claimNext(`w${i % clients}`, null, 60_000, Date.now());
+    if (claimed === null) throw new Error('bench claim found nothing');
+    const done = await store.completeJob(claimed.id, `w${i % clients}`, [], Date.now());
+    if (done.kind !== 'finished') throw new Error('bench completion lost the job');
+  });
+  report(`${label}: claim→complete cycles`, n, cycleMs);
+}
+
+async function benchSqlite(n: number): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'arrakis-bench-'));
+  try {
+    const store = await openStore(`sqlite:${join(dir, 'store.db')}`);
+    try {
+      await benchStore('sqlite store (1 connection)', store, n, 1);
+    } finally {
+      await store.close();
+    }
+    const ref = await openStore(`sqlite:${join(dir, 'ref.db')}`);
+    await ref.migrate();
+    await ref.close();
+    const raw = new Database(join(dir, 'ref.db'));
+    try {
+      const r = runBareReference(raw, n, USERS);
+      report('sqlite bare better-sqlite3 reference: admissions', n, r.admitMs);
+      report('sqlite bare better-sqlite3 reference: cycles', n, r.cycleMs);
+    } finally {
+      raw.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function benchPostgres(n: number): Promise<void> {
+  const server = await startPostgres();
+  try {
+    const admin = new pg.Client({ connectionString: server.adminUrl });
+    await admin.connect();
+    await admin.query('DROP DATABASE IF EXISTS arrakis_bench WITH (FORCE)');
+    await admin.query('CREATE DATABASE arrakis_bench');
+    await admin.end();
+    const url = new URL(server.adminUrl);
+    url.pathname = '/arrakis_bench';
+    const store = await openStore(url.toString(), { poolSize: CLIENTS });
+    try {
+      await benchStore(`postgres store (${CLIENTS} clients)`, store, n, CLIENTS);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+const n = jobsArg();
+process.stdout.write(`arrakis admission bench: ${n} jobs over ${USERS} users, node ${process.version}\n`);
+await benchSqlite(n);
+await benchPostgres(Math.min(n, 10_000));

@@ -1,0 +1,162 @@
+/**
+ * bench/api — the full API against a bare reference, same machine, same run.
+ *
+ *   node --import tsx bench/api.ts [--seconds 8] [--connections 50]
+ *
+ * Full: `arrakis serve` on SQLite (no workers), GET /v1/jobs/{id} and POST /v1/jobs with an API key.
+ * Bare: a minimal Fastify app doing the same key lookup (sha256 + constant-time compare) and the same
+ * admission transaction (conditional counter increments + insert) with hand-written better-sqlite3
+ * statements. autocannon runs as a separate process so it does not share the server's event loop.
+ */
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import Fastify from 'fastify';
+import { loadConfig } from '../src/config/load.js';
+import { startControlPlane } from '../src/runtime/control-plane.js';
+
+const run = promisify(execFile);
+const args = process.argv.slice(2);
+const arg = (name: string, dflt: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const SECONDS = arg('seconds', 8);
+const CONNECTIONS = arg('connections', 50);
+const ADMIN = 'bench-admin-key-0123456789';
+const WORKFLOW = {
+  '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
+  '2': { class_type: 'ImageInvert', inputs: { image: ['1', 0] } },
+  '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'out' } },
+};
+
+interface Result {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+}
+
+async function autocannon(url: string, method: 'GET' | 'POST', headers: Record<string, string>, body?: string): Promise<Result> {
+  const cli = join(import.meta.dirname, '..', 'node_modules', 'autocannon', 'autocannon.js');
+  const argv = [cli, '-j', '-c', String(CONNECTIONS), '-d', String(SECONDS), '-m', method];
+  for (const [k, v] of Object.entries(headers)) argv.push('-H', `${k}=${v}`);
+  if (body !== undefined) argv.push('-b', body);
+  argv.push(url);
+  const { stdout } = await run(process.execPath, argv, { maxBuffer: 64 * 1024 * 1024 });
+  const r = JSON.parse(stdout) as { requests: { average: number }; latency: { p50: number; p99: number }; non2xx: number };
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx };
+}
+
+async function full(dir: string): Promise<{ get: Result; post: Result }> {
+  const config = loadConfig({}, {}, {
+    db: `sqlite:${join(dir, 'full.db')}`,
+    storage: `file:${join(dir, 'objects')}`,
+    port: 0,
+    adminKey: ADMIN,
+    logLevel: 'silent',
+  });
+  const cp = await startControlPlane(config);
+  const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
+  const acct = (await (
+    await fetch(`${cp.url}/v1/admin/accounts`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({
+        name: 'bench',
+        limits: { max_active_jobs_per_user: 10_000_000, max_active_jobs: 10_000_000, submit_rate_per_user: 100_000, submit_burst_per_user: 100_000 },
+      }),
+    })
+  ).json()) as { id: string };
+  const key = ((await (
+    await fetch(`${cp.url}/v1/admin/accounts/${acct.id}/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'b' }) })
+  ).json()) as { key: string }).key;
+  const headers = { authorization: `Bearer ${key}`, 'x-user-id': 'bench', 'content-type': 'application/json' };
+  const job = (await (await fetch(`${cp.url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ workflow: WORKFLOW }) })).json()) as { id: string };
+  const get = await autocannon(`${cp.url}/v1/jobs/${job.id}`, 'GET', headers);
+  const post = await autocannon(`${cp.url}/v1/jobs`, 'POST', headers, JSON.stringify({ workflow: WORKFLOW }));
+  await cp.close();
+  return { get, post };
+}
+
+async function bare(dir: string): Promise<{ get: Result; post: Result }> {
+  const db = new Database(join(dir, 'bare.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec(`CREATE TABLE keys (id TEXT PRIMARY KEY, account_id TEXT, hash TEXT, revoked_at INTEGER);
+    CREATE TABLE accounts (id TEXT PRIMARY KEY, active INTEGER NOT NULL, max_active INTEGER NOT NULL, per_user INTEGER NOT NULL);
+    CREATE TABLE user_counters (account_id TEXT, user_id TEXT, active INTEGER NOT NULL, PRIMARY KEY (account_id, user_id));
+    CREATE TABLE jobs (id TEXT PRIMARY KEY, account_id TEXT, user_id TEXT, status TEXT, workflow TEXT, created_at INTEGER);`);
+  const secret = randomBytes(32).toString('base64url');
+  const hash = createHash('sha256').update(secret).digest('hex');
+  db.prepare('INSERT INTO keys VALUES (?, ?, ?, NULL)').run('key1', 'acc1', hash);
+  db.prepare('INSERT INTO accounts VALUES (?, 0, ?, ?)').run('acc1', 10_000_000, 10_000_000);
+  const getKey = db.prepare<[string], { account_id: string; hash: string; revoked_at: number | null }>(
+    'SELECT account_id, hash, revoked_at FROM keys WHERE id = ?',
+  );
+  const getJob = db.prepare<[string, string, string], Record<string, unknown>>(
+    'SELECT * FROM jobs WHERE id = ? AND account_id = ? AND user_id = ?',
+  );
+  const incAccount = db.prepare('UPDATE accounts SET active = active + 1 WHERE id = ? AND active < max_active');
+  const incUser = db.prepare(
+    `INSERT INTO user_counters VALUES (?, ?, 1) ON CONFLICT (account_id, user_id)
+     DO UPDATE SET active = active + 1 WHERE active < (SELECT per_user FROM accounts WHERE id = excluded.account_id)`,
+  );
+  const insert = db.prepare('INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?)');
+  const admit = db.transaction((id: string, acct: string, user: string, wf: string) => {
+    if (incAccount.run(acct).changes === 0) return false;
+    if (incUser.run(acct, user).changes === 0) throw new Error('user limit');
+    insert.run(id, acct, user, 'queued', wf, Date.now());
+    return true;
+  });
+  const auth = (header: string | undefined): string | null => {
+    const presented = header?.slice(7) ?? '';
+    const row = getKey.get('key1');
+    if (row === undefined || row.revoked_at !== null) return null;
+    const a = createHash('sha256').update(presented).digest();
+    return timingSafeEqual(a, Buffer.from(row.hash, 'hex')) ? row.account_id : null;
+  };
+  const app = Fastify();
+  app.get<{ Params: { id: string } }>('/jobs/:id', async (req, reply) => {
+    const acct = auth(req.headers.authorization);
+    if (acct === null) return reply.code(401).send({});
+    const job = getJob.get(req.params.id, acct, String(req.headers['x-user-id']));
+    return job ?? reply.code(404).send({});
+  });
+  app.post('/jobs', async (req, reply) => {
+    const acct = auth(req.headers.authorization);
+    if (acct === null) return reply.code(401).send({});
+    const id = `job_${randomBytes(10).toString('hex')}`;
+    admit.immediate(id, acct, String(req.headers['x-user-id']), JSON.stringify((req.body as { workflow: unknown }).workflow));
+    return reply.code(202).send({ id, status: 'queued' });
+  });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  admit.immediate('job_fixed', 'acc1', 'bench', '{}');
+  const headers = { authorization: `Bearer ${secret}`, 'x-user-id': 'bench', 'content-type': 'application/json' };
+  const get = await autocannon(`${url}/jobs/job_fixed`, 'GET', headers);
+  const post = await autocannon(`${url}/jobs`, 'POST', headers, JSON.stringify({ workflow: WORKFLOW }));
+  await app.close();
+  db.close();
+  return { get, post };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'arrakis-bench-api-'));
+try {
+  const b = await bare(dir);
+  const f = await full(dir);
+  const row = (name: string, r: Result): string =>
+    `${name.padEnd(22)} ${r.rps.toFixed(0).padStart(8)} req/s   p50 ${String(r.p50).padStart(3)} ms   p99 ${String(r.p99).padStart(3)} ms   non-2xx ${r.non2xx}`;
+  console.log(`bench/api: ${CONNECTIONS} connections, ${SECONDS} s each, SQLite, autocannon in a separate process`);
+  console.log(row('bare   GET /jobs/{id}', b.get));
+  console.log(row('full   GET /v1/jobs/{id}', f.get));
+  console.log(row('bare   POST /jobs', b.post));
+  console.log(row('full   POST /v1/jobs', f.post));
+  console.log(`ratio  GET  full/bare = ${(f.get.rps / b.get.rps).toFixed(2)}   (target ≥ 0.70, ≥ 12,000/s, p99 < 20 ms)`);
+  console.log(`ratio  POST full/bare = ${(f.post.rps / b.post.rps).toFixed(2)}   (target ≥ 0.50, ≥ 3,000/s, p99 < 20 ms)`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

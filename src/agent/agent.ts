@@ -1,0 +1,150 @@
+/**
+ * One agent per ComfyUI: registers the worker, keeps ComfyUI's health in view, claims one job at a time when
+ * idle and healthy, runs it, and reports its status. The same class runs in-process and in `arrakis agent`.
+ */
+import type { ComfyServer } from '../comfy/contract.js';
+import type { WorkerStatus } from '../store/contract.js';
+import { silentLog, type AgentLog } from './agent-log.js';
+import type { JobChannel, WorkerIdentity } from './job-channel.js';
+import { runJob, type RunJobResult } from './run-job.js';
+
+export interface AgentOptions {
+  channel: JobChannel;
+  comfy: ComfyServer;
+  identity: WorkerIdentity;
+  /** Per-job time limit (default 10 minutes). */
+  jobTimeoutMs?: number;
+  /** How long one claim waits for a job before the agent re-checks its state (default 20 s). */
+  claimWaitMs?: number;
+  /** Health re-check backoff while ComfyUI is down (defaults 200 ms doubling to 5 s). */
+  healthBackoffMs?: { min: number; max: number };
+  progressIntervalMs?: number;
+  log?: AgentLog;
+  /** Called after each job leaves this agent (tests and metrics). */
+  onJobDone?: (jobId: string, result: RunJobResult) => void;
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Runs leased jobs on one ComfyUI, one at a time, until stopped. */
+export class Agent {
+  private readonly stopping = new AbortController();
+  private loop: Promise<void> | null = null;
+  private currentStatus: WorkerStatus = 'starting';
+  private id: string | null = null;
+
+  constructor(private readonly options: AgentOptions) {}
+
+  /** The worker id, once registered. */
+  get workerId(): string | null {
+    return this.id;
+  }
+
+  get status(): WorkerStatus {
+    return this.currentStatus;
+  }
+
+  /** Registers the worker and starts the claim loop; resolves once registered. */
+  async start(): Promise<void> {
+    if (this.loop !== null) return;
+    this.id = await this.options.channel.register(this.options.identity);
+    this.loop = this.runLoop().catch((err: unknown) => {
+      this.log.warn({ workerId: this.id, err: String(err) }, 'agent loop ended with an error');
+    });
+  }
+
+  /** Stops claiming, gives a running job back to the queue, and resolves once the worker is stopped. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.loop;
+    await this.report('stopped');
+  }
+
+  private get log(): AgentLog {
+    return this.options.log ?? silentLog;
+  }
+
+  private async runLoop(): Promise<void> {
+    const signal = this.stopping.signal;
+    let healthy = false;
+    while (!signal.aborted) {
+      if (!healthy) {
+        healthy = await this.waitUntilHealthy(signal);
+        continue;
+      }
+      await this.report('idle');
+      const job = await this.claimOrNull(signal);
+      if (job === null) continue;
+      await this.report('busy');
+      const result = await runJob({
+        channel: this.options.channel,
+        comfy: this.options.comfy,
+        job,
+        timeoutMs: this.options.jobTimeoutMs ?? 600_000,
+        progressIntervalMs: this.options.progressIntervalMs,
+        signal,
+        log: this.log,
+      });
+      this.options.onJobDone?.(job.id, result);
+      if (result.comfyUnhealthy) {
+        // Not claiming again until ComfyUI answers its health check.
+        healthy = false;
+        await this.report('unhealthy');
+      }
+    }
+    await this.report('stopping');
+  }
+
+  /** A claim that fails (control plane unreachable) waits a moment rather than spinning. */
+  private async claimOrNull(signal: AbortSignal): ReturnType<JobChannel['claim']> {
+    try {
+      return await this.options.channel.claim(this.options.claimWaitMs ?? 20_000, signal);
+    } catch (err) {
+      if (!signal.aborted) this.log.warn({ workerId: this.id, err: String(err) }, 'claim failed');
+      await pause(1000, signal);
+      return null;
+    }
+  }
+
+  /** Health-checks ComfyUI with backoff until it answers (true) or the agent stops (false). */
+  private async waitUntilHealthy(signal: AbortSignal): Promise<boolean> {
+    const { min, max } = this.options.healthBackoffMs ?? { min: 200, max: 5000 };
+    let delay = min;
+    let reported = false;
+    while (!signal.aborted) {
+      const health = await this.options.comfy
+        .health()
+        .catch((err: unknown) => ({ ok: false, detail: String(err) }));
+      if (health.ok) return true;
+      if (!reported) {
+        reported = true;
+        this.log.warn({ workerId: this.id, detail: health.detail }, 'ComfyUI is unhealthy');
+        await this.report('unhealthy');
+      }
+      await pause(delay, signal);
+      delay = Math.min(max, delay * 2);
+    }
+    return false;
+  }
+
+  /** Status reports are best effort: a control plane blip must not stop the agent. */
+  private async report(status: WorkerStatus): Promise<void> {
+    if (this.currentStatus === status) return;
+    this.currentStatus = status;
+    await this.options.channel.setStatus(status).catch((err: unknown) => {
+      this.log.warn({ workerId: this.id, status, err: String(err) }, 'status report failed');
+    });
+  }
+}

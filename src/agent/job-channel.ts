@@ -1,0 +1,76 @@
+/**
+ * The agent's whole view of the control plane. The same runner code drives a LocalJobChannel (store, storage
+ * and bus in this process) and a RemoteJobChannel (the worker HTTP API, for agents that can only connect out).
+ */
+import type { JobError, JobInput, JobOutput, JobProgress, JobStatus, Workflow } from '../jobs/types.js';
+import type { LeaseState, WorkerStatus } from '../store/contract.js';
+
+/** A job leased to this worker: everything the runner needs, nothing of the tenant. */
+export interface LeasedJob {
+  id: string;
+  workflow: Workflow;
+  inputs: JobInput[];
+  /** 1 on the first claim; a retry after a lost worker is 2, and so on. */
+  attempt: number;
+  /** Lease length granted by the control plane; the runner renews every third of it. */
+  leaseMs: number;
+}
+
+/** How a terminal report ended: the job's final status, or `lost` when this worker no longer held it. */
+export type ReportResult = { kind: 'finished'; status: JobStatus } | { kind: 'lost' };
+
+export interface OutputFile {
+  index: number;
+  nodeId: string;
+  filename: string;
+  contentType: string;
+  bytes: Buffer;
+}
+
+/** Who the worker is, sent once at registration. */
+export interface WorkerIdentity {
+  name: string;
+  pool: string | null;
+  comfyUrl: string | null;
+}
+
+/** Thrown by putOutput when storage refused the bytes (the job then fails `output_store_failed`). */
+export class OutputStoreError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'OutputStoreError';
+  }
+}
+
+/** Thrown by a job verb when the worker no longer holds the job's lease. */
+export class LeaseLostError extends Error {
+  constructor(jobId: string) {
+    super(`the lease on job ${jobId} is no longer held by this worker`);
+    this.name = 'LeaseLostError';
+  }
+}
+
+export interface JobChannel {
+  /** Registers (or re-registers) the worker; returns its id. Called once before anything else. */
+  register(identity: WorkerIdentity): Promise<string>;
+  setStatus(status: WorkerStatus): Promise<void>;
+  /** The next job for this worker, waiting up to `waitMs` for one to become claimable; null when none came. */
+  claim(waitMs: number, signal?: AbortSignal): Promise<LeasedJob | null>;
+  /** Renews the lease and reports whether a cancel was requested or the lease is gone. */
+  heartbeat(jobId: string): Promise<LeaseState>;
+  /** Records progress; false when the lease is gone. */
+  progress(jobId: string, progress: JobProgress): Promise<boolean>;
+  /** The bytes of one of the job's stored inputs. */
+  getInput(jobId: string, input: JobInput): Promise<Buffer>;
+  /** Stores one output as `jobs/<jobId>/outputs/<index>-<filename>`. Throws OutputStoreError or LeaseLostError. */
+  putOutput(jobId: string, file: OutputFile): Promise<JobOutput>;
+  complete(jobId: string, outputs: JobOutput[]): Promise<ReportResult>;
+  fail(jobId: string, error: JobError): Promise<ReportResult>;
+  /** The prompt has stopped after a cancel request: the job ends `cancelled`. */
+  finishCancel(jobId: string): Promise<ReportResult>;
+  /** Gives the job back (ComfyUI died, or the agent is stopping): requeued elsewhere or `worker_lost`. */
+  release(jobId: string, reason: string): Promise<ReportResult>;
+  /** Calls `cb` once as soon as a cancel is requested for the job. Returns an unsubscribe function. */
+  onCancel(jobId: string, cb: () => void): () => void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,120 @@
+/** The in-process JobChannel: store, storage and bus of this very process (agents started by `serve`/`dev`). */
+import { buffer } from 'node:stream/consumers';
+import type { EventBus } from '../events/bus.js';
+import type { JobError, JobInput, JobOutput, JobProgress } from '../jobs/types.js';
+import type { LeaseState, WorkerStatus } from '../store/contract.js';
+import { newId } from '../util/ids.js';
+import type { JobChannel, LeasedJob, OutputFile, ReportResult, WorkerIdentity } from './job-channel.js';
+import type { WorkerService } from './worker-service.js';
+
+export interface LocalJobChannelOptions {
+  service: WorkerService;
+  bus: EventBus;
+  /** Fixed worker id (a provider's own handle); a new one is made when absent. */
+  workerId?: string;
+}
+
+/** A JobChannel that calls the WorkerService directly; cancels arrive as bus `cancel` messages. */
+export class LocalJobChannel implements JobChannel {
+  private readonly service: WorkerService;
+  private readonly bus: EventBus;
+  private workerId: string;
+  private pool = 'default';
+
+  constructor(options: LocalJobChannelOptions) {
+    this.service = options.service;
+    this.bus = options.bus;
+    this.workerId = options.workerId ?? newId('wrk');
+  }
+
+  async register(identity: WorkerIdentity): Promise<string> {
+    this.pool = identity.pool ?? 'default';
+    await this.service.register({
+      id: this.workerId,
+      name: identity.name,
+      pool: this.pool,
+      kind: 'inprocess',
+      comfyUrl: identity.comfyUrl,
+      status: 'starting',
+      providerRef: null,
+    });
+    return this.workerId;
+  }
+
+  setStatus(status: WorkerStatus): Promise<void> {
+    return this.service.setStatus(this.workerId, status);
+  }
+
+  async claim(waitMs: number, signal?: AbortSignal): Promise<LeasedJob | null> {
+    const job = await this.service.claim(this.workerId, this.pool, waitMs, signal);
+    if (job === null) return null;
+    return {
+      id: job.id,
+      workflow: job.workflow,
+      inputs: job.inputs,
+      attempt: job.attempts,
+      leaseMs: this.service.leaseMs,
+    };
+  }
+
+  heartbeat(jobId: string): Promise<LeaseState> {
+    return this.service.heartbeat(jobId, this.workerId);
+  }
+
+  progress(jobId: string, progress: JobProgress): Promise<boolean> {
+    return this.service.progress(jobId, this.workerId, progress);
+  }
+
+  async getInput(jobId: string, input: JobInput): Promise<Buffer> {
+    const found = await this.service.openInput(jobId, this.workerId, input.name);
+    if (found === null) throw new Error(`input ${input.name} of job ${jobId} is not in storage`);
+    return await buffer(found.body);
+  }
+
+  putOutput(jobId: string, file: OutputFile): Promise<JobOutput> {
+    return this.service.putOutput(jobId, this.workerId, file);
+  }
+
+  complete(jobId: string, outputs: JobOutput[]): Promise<ReportResult> {
+    return this.service.complete(jobId, this.workerId, outputs);
+  }
+
+  fail(jobId: string, error: JobError): Promise<ReportResult> {
+    return this.service.fail(jobId, this.workerId, error);
+  }
+
+  finishCancel(jobId: string): Promise<ReportResult> {
+    return this.service.finishCancel(jobId, this.workerId);
+  }
+
+  release(jobId: string, reason: string): Promise<ReportResult> {
+    return this.service.release(jobId, this.workerId, reason);
+  }
+
+  onCancel(jobId: string, cb: () => void): () => void {
+    let fired = false;
+    const fire = (): void => {
+      if (fired) return;
+      fired = true;
+      cb();
+    };
+    const unsubscribe = this.bus.subscribe((m) => {
+      if (m.kind === 'cancel' && m.jobId === jobId) fire();
+    });
+    // A cancel accepted before we subscribed is only in the store: check it once.
+    void this.service.waitForCancel(jobId, this.workerId, 0).then(
+      (state) => {
+        if (state === 'cancel_requested') fire();
+      },
+      () => {},
+    );
+    return () => {
+      fired = true;
+      unsubscribe();
+    };
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * The JobChannel of an agent that can only connect out: HTTP to the control plane's worker API
+ * (`<server>/v1/worker`). Job offers and cancels arrive by long-poll, so no inbound port and no special proxy
+ * support is needed.
+ */
+import { z } from 'zod';
+import type { JobError, JobInput, JobOutput, JobProgress } from '../jobs/types.js';
+import type { LeaseState, WorkerStatus } from '../store/contract.js';
+import {
+  LeaseLostError,
+  OutputStoreError,
+  type JobChannel,
+  type LeasedJob,
+  type OutputFile,
+  type ReportResult,
+  type WorkerIdentity,
+} from './job-channel.js';
+import * as wire from './worker-protocol.js';
+
+export interface RemoteJobChannelOptions {
+  /** The control plane's base URL, e.g. `https://arrakis.example.com`. */
+  serverUrl: string;
+  /** A worker token `wkt_...` issued by the admin API. */
+  token: string;
+  /** Time limit of an ordinary (not long-poll) request (default 30 s). */
+  requestTimeoutMs?: number;
+  /** How long each cancel long-poll waits before it is renewed (default 20 s). */
+  cancelPollMs?: number;
+}
+
+/** A non-2xx answer from the worker API, with its problem+json code when there was one. */
+export class WorkerApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string | null,
+    detail: string,
+  ) {
+    super(`worker API answered ${status}${code === null ? '' : ` ${code}`}: ${detail}`);
+    this.name = 'WorkerApiError';
+  }
+}
+
+const problem = z.object({ code: z.string().optional(), detail: z.string().optional() });
+
+interface CallOptions {
+  json?: unknown;
+  bytes?: Buffer;
+  contentType?: string;
+  signal?: AbortSignal;
+  /** Long-polls set their own limit; others get `requestTimeoutMs`. */
+  timeoutMs?: number;
+}
+
+/** Talks to the worker API over HTTP; cancels are heard through one long-poll per running job. */
+export class RemoteJobChannel implements JobChannel {
+  private readonly base: string;
+  private readonly closing = new AbortController();
+  private workerId: string | null = null;
+
+  constructor(private readonly options: RemoteJobChannelOptions) {
+    this.base = `${options.serverUrl.replace(/\/+$/, '')}/v1/worker`;
+  }
+
+  async register(identity: WorkerIdentity): Promise<string> {
+    const body = { name: identity.name, pool: identity.pool ?? undefined, comfy_url: identity.comfyUrl };
+    const reply = wire.registerReply.parse(
+      await (await this.call('POST', '/register', { json: body })).json(),
+    );
+    this.workerId = reply.worker_id;
+    return reply.worker_id;
+  }
+
+  async setStatus(status: WorkerStatus): Promise<void> {
+    await this.call('POST', '/status', { json: { status } });
+  }
+
+  async claim(waitMs: number, signal?: AbortSignal): Promise<LeasedJob | null> {
+    const wait = Math.min(Math.max(0, Math.floor(waitMs)), wire.MAX_LONG_POLL_MS);
+    const res = await this.call('POST', '/claim', {
+      json: { wait_ms: wait },
+      signal,
+      timeoutMs: wait + 15_000,
+    });
+    const reply = wire.claimReply.parse(await res.json());
+    return reply.job === null ? null : wire.leasedJobFromWire(reply.job);
+  }
+
+  async heartbeat(jobId: string): Promise<LeaseState> {
+    const res = await this.call('POST', `/jobs/${encodeURIComponent(jobId)}/heartbeat`, { json: {} });
+    return wire.leaseReply.parse(await res.json()).lease;
+  }
+
+  async progress(jobId: string, progress: JobProgress): Promise<boolean> {
+    const res = await this.call('POST', `/jobs/${encodeURIComponent(jobId)}/progress`, { json: progress });
+    return wire.progressReply.parse(await res.json()).held;
+  }
+
+  async getInput(jobId: string, input: JobInput): Promise<Buffer> {
+    const path = `/jobs/${encodeURIComponent(jobId)}/inputs/${encodeURIComponent(input.name)}`;
+    const res = await this.call('GET', path, {}).catch(leaseLostOn409(jobId));
+    return Buffer.from(await res.arrayBuffer());
+  }
+
+  async putOutput(jobId: string, file: OutputFile): Promise<JobOutput> {
+    const query = new URLSearchParams({ node_id: file.nodeId, filename: file.filename });
+    const path = `/jobs/${encodeURIComponent(jobId)}/outputs/${file.index}?${query.toString()}`;
+    try {
+      const res = await this.call('PUT', path, { bytes: file.bytes, contentType: file.contentType });
+      return wire.outputFromWire(wire.outputWire.parse(await res.json()));
+    } catch (err) {
+      if (err instanceof WorkerApiError && err.status === 409) throw new LeaseLostError(jobId);
+      // Any other refusal of the bytes (size limit, storage down) is the output store failing.
+      if (err instanceof WorkerApiError) throw new OutputStoreError(err.message, { cause: err });
+      throw err;
+    }
+  }
+
+  complete(jobId: string, outputs: JobOutput[]): Promise<ReportResult> {
+    return this.report(jobId, 'complete', { outputs: outputs.map(wire.outputToWire) });
+  }
+
+  fail(jobId: string, error: JobError): Promise<ReportResult> {
+    return this.report(jobId, 'fail', {
+      error: { code: error.code, message: error.message.slice(0, 4000), node_id: error.nodeId },
+    });
+  }
+
+  finishCancel(jobId: string): Promise<ReportResult> {
+    return this.report(jobId, 'finish-cancel', {});
+  }
+
+  release(jobId: string, reason: string): Promise<ReportResult> {
+    return this.report(jobId, 'release', { reason: reason.slice(0, 1000) });
+  }
+
+  onCancel(jobId: string, cb: () => void): () => void {
+    const stop = new AbortController();
+    void this.pollCancel(jobId, cb, AbortSignal.any([stop.signal, this.closing.signal]));
+    return () => stop.abort();
+  }
+
+  async close(): Promise<void> {
+    this.closing.abort();
+  }
+
+  /** Re-opens the cancel long-poll until a cancel arrives, the lease is gone, or the caller unsubscribes. */
+  private async pollCancel(jobId: string, cb: () => void, signal: AbortSignal): Promise<void> {
+    const waitMs = Math.min(this.options.cancelPollMs ?? 20_000, wire.MAX_LONG_POLL_MS);
+    const path = `/jobs/${encodeURIComponent(jobId)}/cancel?wait_ms=${waitMs}`;
+    while (!signal.aborted) {
+      try {
+        const res = await this.call('GET', path, { signal, timeoutMs: waitMs + 15_000 });
+        const lease = wire.leaseReply.parse(await res.json()).lease;
+        if (lease === 'cancel_requested' && !signal.aborted) cb();
+        if (lease !== 'held') return;
+      } catch {
+        // The heartbeat also carries cancels; a broken poll only waits a little before trying again.
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  }
+
+  private async report(jobId: string, verb: string, body: unknown): Promise<ReportResult> {
+    const res = await this.call('POST', `/jobs/${encodeURIComponent(jobId)}/${verb}`, { json: body });
+    const reply = wire.reportReply.parse(await res.json());
+    return reply.kind === 'lost' ? { kind: 'lost' } : { kind: 'finished', status: reply.status };
+  }
+
+  private async call(method: string, path: string, options: CallOptions): Promise<Response> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.options.token}` };
+    if (this.workerId !== null) headers[wire.WORKER_ID_HEADER] = this.workerId;
+    let body: string | Buffer | undefined;
+    if (options.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(options.json);
+    } else if (options.bytes !== undefined) {
+      headers['content-type'] = options.contentType ?? 'application/octet-stream';
+      body = options.bytes;
+    }
+    const timeout = AbortSignal.timeout(options.timeoutMs ?? this.options.requestTimeoutMs ?? 30_000);
+    const signals = [timeout, this.closing.signal, ...(options.signal === undefined ? [] : [options.signal])];
+    const res = await fetch(`${this.base}${path}`, {
+      method,
+      headers,
+      body,
+      signal: AbortSignal.any(signals),
+    });
+    if (res.ok) return res;
+    const parsed = problem.safeParse(await res.json().catch(() => null));
+    const code = parsed.success ? (parsed.data.code ?? null) : null;
+    const detail = parsed.success ? (parsed.data.detail ?? res.statusText) : res.statusText;
+    throw new WorkerApiError(res.status, code, detail);
+  }
+}
+
+/** Turns the API's 409 (job not leased to this worker) into LeaseLostError; rethrows anything else. */
+function leaseLostOn409(jobId: string): (err: unknown) => never {
+  return (err: unknown) => {
+    if (err instanceof WorkerApiError && err.status === 409) throw new LeaseLostError(jobId);
+    throw err;
+  };
+}

@@ -1,0 +1,258 @@
+/**
+ * Runs one leased job on one ComfyUI: uploads its inputs, isolates its workflow, runs the prompt, relays
+ * progress, renews the lease, stores the outputs and reports how it ended. Every way a job can end maps to
+ * exactly one report (or none, when the lease is gone and another worker may own the job).
+ */
+import { ComfyRejectedError, ComfyUnavailableError } from '../comfy/contract.js';
+import type { ComfyOutputFile, ComfyServer, PromptOutcome } from '../comfy/contract.js';
+import { WorkflowRewriteError, rewriteWorkflowForJob } from '../comfy/workflow-rewrite.js';
+import type { JobError, JobOutput } from '../jobs/types.js';
+import { silentLog, type AgentLog } from './agent-log.js';
+import { detectContentType } from './content-type.js';
+import {
+  LeaseLostError,
+  OutputStoreError,
+  type JobChannel,
+  type LeasedJob,
+  type ReportResult,
+} from './job-channel.js';
+import { safeFilename } from './output-key.js';
+import { ProgressThrottle } from './progress-throttle.js';
+
+export interface RunJobOptions {
+  channel: JobChannel;
+  comfy: ComfyServer;
+  job: LeasedJob;
+  /** The job is interrupted and fails `timeout` after this long. */
+  timeoutMs: number;
+  /** Minimum spacing of progress reports (default 100 ms: at most 10 per second). */
+  progressIntervalMs?: number;
+  /** Aborting gives the job back to the queue (the agent is stopping). */
+  signal?: AbortSignal;
+  log?: AgentLog;
+}
+
+export interface RunJobResult {
+  /** How the job left this worker: `lost` means no report was accepted (the lease had gone). */
+  outcome: 'completed' | 'failed' | 'cancelled' | 'released' | 'lost';
+  /** ComfyUI stopped answering or forgot the prompt: health-check it before claiming again. */
+  comfyUnhealthy: boolean;
+}
+
+type StopReason = 'cancel' | 'timeout' | 'lost' | 'shutdown';
+
+/** Runs `job` to its end on `comfy` and reports the outcome through `channel`. Never throws. */
+export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
+  return await new JobRun(options).run();
+}
+
+/** Output file types worth keeping: saved outputs and previews, never ComfyUI's own input folder. */
+function isResult(file: ComfyOutputFile): boolean {
+  return file.type === 'output' || file.type === 'temp';
+}
+
+class JobRun {
+  private readonly job: LeasedJob;
+  private readonly channel: JobChannel;
+  private readonly log: AgentLog;
+  private readonly abort = new AbortController();
+  private readonly progress: ProgressThrottle;
+  private readonly cleanups: Array<() => void> = [];
+  private stopReason: StopReason | null = null;
+
+  constructor(private readonly options: RunJobOptions) {
+    this.job = options.job;
+    this.channel = options.channel;
+    this.log = options.log ?? silentLog;
+    this.progress = new ProgressThrottle(
+      (p) => this.channel.progress(this.job.id, p),
+      options.progressIntervalMs ?? 100,
+    );
+  }
+
+  async run(): Promise<RunJobResult> {
+    this.watch();
+    try {
+      return await this.execute();
+    } catch (err) {
+      try {
+        return await this.handleError(err);
+      } catch (reportErr) {
+        // The control plane is unreachable: the lease will expire and the job is retried elsewhere.
+        this.log.warn({ jobId: this.job.id, err: String(reportErr) }, 'could not report the job outcome');
+        return { outcome: 'lost', comfyUnhealthy: false };
+      }
+    } finally {
+      for (const cleanup of this.cleanups) cleanup();
+      this.progress.stop();
+    }
+  }
+
+  /** Cancel push, lease renewal, per-job timeout and agent shutdown all end in `stop`. */
+  private watch(): void {
+    this.cleanups.push(this.channel.onCancel(this.job.id, () => this.stop('cancel')));
+    let beating = false;
+    const beat = setInterval(
+      () => {
+        if (beating) return;
+        beating = true;
+        this.channel
+          .heartbeat(this.job.id)
+          .then((state) => {
+            if (state === 'cancel_requested') this.stop('cancel');
+            if (state === 'lost') this.stop('lost');
+          })
+          // A missed renewal is retried on the next beat; a lease that expires meanwhile answers `lost`.
+          .catch((err: unknown) =>
+            this.log.warn({ jobId: this.job.id, err: String(err) }, 'lease renewal failed'),
+          )
+          .finally(() => {
+            beating = false;
+          });
+      },
+      Math.max(10, Math.floor(this.job.leaseMs / 3)),
+    );
+    const timeout = setTimeout(() => this.stop('timeout'), this.options.timeoutMs);
+    this.cleanups.push(
+      () => clearInterval(beat),
+      () => clearTimeout(timeout),
+    );
+    const signal = this.options.signal;
+    if (signal !== undefined) {
+      const onShutdown = (): void => this.stop('shutdown');
+      if (signal.aborted) onShutdown();
+      signal.addEventListener('abort', onShutdown, { once: true });
+      this.cleanups.push(() => signal.removeEventListener('abort', onShutdown));
+    }
+  }
+
+  /** The first reason wins; aborting makes the ComfyUI client stop this prompt (and only this one). */
+  private stop(reason: StopReason): void {
+    if (this.stopReason !== null) return;
+    this.stopReason = reason;
+    this.abort.abort();
+  }
+
+  private async execute(): Promise<RunJobResult> {
+    const uploads = await this.uploadInputs();
+    if (this.stopReason !== null) return await this.afterStop();
+    const workflow = rewriteWorkflowForJob(this.job.workflow, this.job.id, uploads);
+    const outcome = await this.options.comfy.runPrompt(workflow, {
+      // A retry on the same ComfyUI must not collide with the first attempt's history entry.
+      promptId: this.job.attempt <= 1 ? this.job.id : `${this.job.id}-${this.job.attempt}`,
+      onProgress: (p) => this.progress.push({ value: p.value, max: p.max, node: p.node }),
+      signal: this.abort.signal,
+    });
+    if (this.stopReason !== null) return await this.afterStop();
+    return await this.settle(outcome);
+  }
+
+  /** Uploads every stored input into a per-job subfolder; returns input name → the name LoadImage must use. */
+  private async uploadInputs(): Promise<Map<string, string>> {
+    const uploads = new Map<string, string>();
+    for (const input of this.job.inputs) {
+      if (input.objectKey === undefined || this.stopReason !== null) continue;
+      const bytes = await this.channel.getInput(this.job.id, input);
+      const name = await this.options.comfy.uploadInput(
+        bytes,
+        safeFilename(input.filename),
+        `arrakis/${this.job.id}`,
+      );
+      uploads.set(input.name, name);
+    }
+    return uploads;
+  }
+
+  private async settle(outcome: PromptOutcome): Promise<RunJobResult> {
+    switch (outcome.kind) {
+      case 'success':
+        return await this.storeAndComplete(outcome.outputs.filter(isResult));
+      case 'error':
+        return await this.fail({
+          code: 'execution_error',
+          message: outcome.message,
+          nodeId: outcome.nodeId ?? undefined,
+        });
+      case 'interrupted':
+        // Interrupted by someone else (an old server's body-less interrupt, a shutdown): retry it, re-check health.
+        return await this.release('the prompt was interrupted outside Arrakis', true);
+      case 'lost':
+        return await this.release(`ComfyUI lost the prompt: ${outcome.reason}`, true);
+    }
+  }
+
+  private async storeAndComplete(files: ComfyOutputFile[]): Promise<RunJobResult> {
+    const outputs: JobOutput[] = [];
+    for (const [index, file] of files.entries()) {
+      const bytes = await this.options.comfy.download(file);
+      if (this.stopReason !== null) return await this.afterStop();
+      const contentType = detectContentType(bytes, file.filename);
+      outputs.push(
+        await this.channel.putOutput(this.job.id, {
+          index,
+          nodeId: file.nodeId,
+          filename: file.filename,
+          contentType,
+          bytes,
+        }),
+      );
+    }
+    await this.progress.flush();
+    return this.result(await this.channel.complete(this.job.id, outputs), false);
+  }
+
+  /** The job was stopped from outside this run: report exactly what the reason calls for. */
+  private async afterStop(): Promise<RunJobResult> {
+    switch (this.stopReason) {
+      case 'cancel':
+        return this.result(await this.channel.finishCancel(this.job.id), false);
+      case 'timeout':
+        return await this.fail({
+          code: 'timeout',
+          message: `the job ran longer than ${this.options.timeoutMs} ms`,
+        });
+      case 'shutdown':
+        return await this.release('the worker is stopping', false);
+      case 'lost':
+      case null:
+        // Another worker may hold the job now: report nothing.
+        return { outcome: 'lost', comfyUnhealthy: false };
+    }
+  }
+
+  private async handleError(err: unknown): Promise<RunJobResult> {
+    if (err instanceof LeaseLostError) return { outcome: 'lost', comfyUnhealthy: false };
+    if (this.stopReason !== null) return await this.afterStop();
+    if (err instanceof ComfyRejectedError) {
+      const first = err.nodeErrors[0];
+      return await this.fail({ code: 'workflow_invalid', message: err.message, nodeId: first?.nodeId });
+    }
+    if (err instanceof WorkflowRewriteError) {
+      return await this.fail({ code: 'workflow_invalid', message: err.message, nodeId: err.nodeIds[0] });
+    }
+    if (err instanceof OutputStoreError)
+      return await this.fail({ code: 'output_store_failed', message: err.message });
+    if (err instanceof ComfyUnavailableError)
+      return await this.release(`ComfyUI unavailable: ${err.message}`, true);
+    this.log.warn({ jobId: this.job.id, err: String(err) }, 'unexpected error while running the job');
+    return await this.release(`agent error: ${err instanceof Error ? err.message : String(err)}`, false);
+  }
+
+  private async fail(error: JobError): Promise<RunJobResult> {
+    await this.progress.flush();
+    return this.result(await this.channel.fail(this.job.id, error), false);
+  }
+
+  private async release(reason: string, comfyUnhealthy: boolean): Promise<RunJobResult> {
+    this.progress.stop();
+    this.log.warn({ jobId: this.job.id, reason }, 'releasing the job');
+    const report = await this.channel.release(this.job.id, reason);
+    return { ...this.result(report, comfyUnhealthy), outcome: report.kind === 'lost' ? 'lost' : 'released' };
+  }
+
+  private result(report: ReportResult, comfyUnhealthy: boolean): RunJobResult {
+    if (report.kind === 'lost') return { outcome: 'lost', comfyUnhealthy };
+    const outcome = report.status === 'queued' || report.status === 'running' ? 'released' : report.status;
+    return { outcome, comfyUnhealthy };
+  }
+}

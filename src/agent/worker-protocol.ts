@@ -1,0 +1,161 @@
+/**
+ * The wire format of the worker API (`/v1/worker/...`), shared by the Fastify routes and RemoteJobChannel so
+ * both ends parse exactly the same shapes. Field names are snake_case like the public API.
+ */
+import { z } from 'zod';
+import { JOB_ERRORS, type JobErrorCode } from '../errors.js';
+import type { JobInput, JobOutput, Workflow } from '../jobs/types.js';
+import type { LeasedJob } from './job-channel.js';
+
+/** Header naming the registered worker on every call after `register`. */
+export const WORKER_ID_HEADER = 'x-arrakis-worker';
+/** Longest a claim or cancel long-poll may wait, under common proxy idle timeouts. */
+export const MAX_LONG_POLL_MS = 25_000;
+
+const jobErrorCodes = Object.keys(JOB_ERRORS) as [JobErrorCode, ...JobErrorCode[]];
+const workerStatuses = ['starting', 'warming', 'idle', 'busy', 'unhealthy', 'stopping', 'stopped'] as const;
+
+export const registerBody = z.strictObject({
+  name: z.string().min(1).max(128).describe('Human name of the worker (host name, pod name)'),
+  pool: z.string().min(1).max(64).optional().describe("Pool to serve; defaults to the token's pool"),
+  comfy_url: z.string().max(2048).nullable().optional().describe('The ComfyUI URL as the agent sees it'),
+});
+
+export const registerReply = z.object({
+  worker_id: z.string(),
+  pool: z.string(),
+  lease_ms: z.number().int().positive(),
+});
+
+export const statusBody = z.strictObject({ status: z.enum(workerStatuses) });
+
+export const claimBody = z.strictObject({
+  wait_ms: z.number().int().min(0).max(MAX_LONG_POLL_MS).default(0).describe('How long to wait for a job'),
+});
+
+const workflowSchema = z.record(
+  z.string(),
+  z.object({
+    class_type: z.string(),
+    inputs: z.record(z.string(), z.unknown()),
+    _meta: z.unknown().optional(),
+  }),
+);
+
+const inputWire = z.object({
+  name: z.string(),
+  filename: z.string(),
+  content_type: z.string().nullable(),
+  size: z.number().nullable(),
+  stored: z.boolean().describe('The bytes are in storage and can be downloaded from the inputs endpoint'),
+});
+
+const leasedJobWire = z.object({
+  id: z.string(),
+  workflow: workflowSchema,
+  inputs: z.array(inputWire),
+  attempt: z.number().int(),
+  lease_ms: z.number().int().positive(),
+});
+
+export const claimReply = z.object({ job: leasedJobWire.nullable() });
+
+export const leaseReply = z.object({ lease: z.enum(['held', 'cancel_requested', 'lost']) });
+
+export const progressBody = z.strictObject({
+  value: z.number().finite(),
+  max: z.number().finite(),
+  node: z.string().max(256).nullable(),
+});
+
+export const progressReply = z.object({ held: z.boolean() });
+
+export const cancelQuery = z.object({
+  wait_ms: z.coerce.number().int().min(0).max(MAX_LONG_POLL_MS).default(0),
+});
+
+export const outputQuery = z.object({
+  node_id: z.string().min(1).max(256),
+  filename: z.string().min(1).max(512),
+});
+
+export const outputWire = z.strictObject({
+  index: z.number().int().min(0),
+  node_id: z.string(),
+  filename: z.string(),
+  content_type: z.string(),
+  size: z.number().int().min(0),
+  object_key: z.string(),
+});
+
+export const completeBody = z.strictObject({ outputs: z.array(outputWire).max(1000) });
+
+export const failBody = z.strictObject({
+  error: z.strictObject({
+    code: z.enum(jobErrorCodes),
+    message: z.string().max(4000),
+    node_id: z.string().max(256).optional(),
+  }),
+});
+
+export const releaseBody = z.strictObject({ reason: z.string().max(1000) });
+
+export const reportReply = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('finished'),
+    status: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']),
+  }),
+  z.object({ kind: z.literal('lost') }),
+]);
+
+/** The leased job as sent to a remote worker (storage keys stay on the control plane). */
+export function leasedJobToWire(job: LeasedJob): z.infer<typeof leasedJobWire> {
+  return {
+    id: job.id,
+    workflow: job.workflow,
+    inputs: job.inputs.map((i) => ({
+      name: i.name,
+      filename: i.filename,
+      content_type: i.contentType ?? null,
+      size: i.size ?? null,
+      stored: i.objectKey !== undefined,
+    })),
+    attempt: job.attempt,
+    lease_ms: job.leaseMs,
+  };
+}
+
+/** The remote worker's view: a stored input gets a placeholder key, only ever used to ask for its bytes. */
+export function leasedJobFromWire(wire: z.infer<typeof leasedJobWire>): LeasedJob {
+  const workflow: Workflow = wire.workflow;
+  const inputs: JobInput[] = wire.inputs.map((i) => ({
+    name: i.name,
+    filename: i.filename,
+    contentType: i.content_type ?? undefined,
+    size: i.size ?? undefined,
+    objectKey: i.stored ? `remote:${i.name}` : undefined,
+  }));
+  return { id: wire.id, workflow, inputs, attempt: wire.attempt, leaseMs: wire.lease_ms };
+}
+
+export function outputToWire(o: JobOutput): z.infer<typeof outputWire> {
+  return {
+    index: o.index,
+    node_id: o.nodeId,
+    filename: o.filename,
+    content_type: o.contentType,
+    size: o.size,
+    object_key: o.objectKey,
+  };
+}
+
+export function outputFromWire(o: z.infer<typeof outputWire>): JobOutput {
+  return {
+    index: o.index,
+    nodeId: o.node_id,
+    filename: o.filename,
+    contentType: o.content_type,
+    size: o.size,
+    objectKey: o.object_key,
+  };
+}

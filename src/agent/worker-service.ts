@@ -1,0 +1,214 @@
+/**
+ * The control plane's side of the worker protocol, shared by the in-process channel and the worker HTTP API:
+ * each verb is the store transition plus the job events and bus notifications that follow it.
+ */
+import type { Readable } from 'node:stream';
+import type { EventBus } from '../events/bus.js';
+import type { Job, JobError, JobOutput, JobProgress } from '../jobs/types.js';
+import type { ObjectStorage } from '../media/storage/contract.js';
+import type {
+  FinishResult,
+  JobEvent,
+  LeaseState,
+  Store,
+  WorkerRecord,
+  WorkerStatus,
+} from '../store/contract.js';
+import { BusWaiter } from './bus-waiter.js';
+import { LeaseLostError, OutputStoreError, type OutputFile, type ReportResult } from './job-channel.js';
+import { outputKey, outputPrefix } from './output-key.js';
+
+export interface WorkerServiceDeps {
+  store: Store;
+  storage: ObjectStorage;
+  bus: EventBus;
+  leaseMs: number;
+  maxAttempts: number;
+  /** A claim that heard no `job_ready` still retries this often (a missed notification must not stall a job). */
+  fallbackPollMs?: number;
+}
+
+/** Thrown when a worker reports outputs that are not this job's stored files. */
+export class ForeignOutputError extends Error {
+  constructor(key: string) {
+    super(`output ${key} is not one of this job's stored outputs`);
+    this.name = 'ForeignOutputError';
+  }
+}
+
+/** Worker-facing job verbs over store, storage and bus. */
+export class WorkerService {
+  readonly leaseMs: number;
+  private readonly fallbackPollMs: number;
+
+  constructor(private readonly deps: WorkerServiceDeps) {
+    this.leaseMs = deps.leaseMs;
+    this.fallbackPollMs = deps.fallbackPollMs ?? 1000;
+  }
+
+  async register(
+    worker: Omit<WorkerRecord, 'startedAt' | 'readyAt' | 'stoppedAt' | 'lastSeenAt'>,
+  ): Promise<void> {
+    const now = Date.now();
+    await this.deps.store.upsertWorker({
+      ...worker,
+      startedAt: now,
+      readyAt: null,
+      stoppedAt: null,
+      lastSeenAt: now,
+    });
+  }
+
+  async setStatus(workerId: string, status: WorkerStatus): Promise<void> {
+    await this.deps.store.setWorkerStatus(workerId, status, Date.now());
+  }
+
+  /** Claims the next job, waiting up to `waitMs` for a `job_ready` (or the fallback poll) when none is queued. */
+  async claim(workerId: string, pool: string, waitMs: number, signal?: AbortSignal): Promise<Job | null> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const ready = new BusWaiter(
+        this.deps.bus,
+        (m) => m.kind === 'job_ready' && (m.pool === null || m.pool === pool),
+      );
+      try {
+        const job = await this.deps.store.claimNext(workerId, pool, this.leaseMs, Date.now());
+        if (job !== null) {
+          await this.announce(job.id);
+          return job;
+        }
+        const left = deadline - Date.now();
+        if (left <= 0 || signal?.aborted === true) return null;
+        await ready.wait(Math.min(left, this.fallbackPollMs), signal);
+      } finally {
+        ready.dispose();
+      }
+    }
+  }
+
+  heartbeat(jobId: string, workerId: string): Promise<LeaseState> {
+    return this.deps.store.renewLease(jobId, workerId, this.leaseMs, Date.now());
+  }
+
+  /** Resolves `cancel_requested` as soon as a cancel is accepted, `lost` when the lease is gone, else `held`. */
+  async waitForCancel(
+    jobId: string,
+    workerId: string,
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<LeaseState> {
+    const cancel = new BusWaiter(this.deps.bus, (m) => m.kind === 'cancel' && m.jobId === jobId);
+    try {
+      const job = await this.heldJob(jobId, workerId);
+      if (job === null) return 'lost';
+      if (job.cancelRequested) return 'cancel_requested';
+      return (await cancel.wait(waitMs, signal)) ? 'cancel_requested' : 'held';
+    } finally {
+      cancel.dispose();
+    }
+  }
+
+  async progress(jobId: string, workerId: string, progress: JobProgress): Promise<boolean> {
+    const held = await this.deps.store.updateProgress(jobId, workerId, progress, Date.now());
+    if (held) await this.event(jobId, 'progress', { ...progress });
+    return held;
+  }
+
+  /** The job when it is running under this worker's lease, else null. */
+  async heldJob(jobId: string, workerId: string): Promise<Job | null> {
+    const job = await this.deps.store.getJob(jobId);
+    return job !== null && job.status === 'running' && job.workerId === workerId ? job : null;
+  }
+
+  /** The stored bytes of the job's input `name`. Throws LeaseLostError when the worker does not hold the job. */
+  async openInput(
+    jobId: string,
+    workerId: string,
+    name: string,
+  ): Promise<{ body: Readable; size: number } | null> {
+    const job = await this.heldJob(jobId, workerId);
+    if (job === null) throw new LeaseLostError(jobId);
+    const input = job.inputs.find((i) => i.name === name);
+    if (input?.objectKey === undefined) return null;
+    return await this.deps.storage.get(input.objectKey);
+  }
+
+  async putOutput(jobId: string, workerId: string, file: OutputFile): Promise<JobOutput> {
+    if ((await this.heldJob(jobId, workerId)) === null) throw new LeaseLostError(jobId);
+    const key = outputKey(jobId, file.index, file.filename);
+    let output: JobOutput;
+    try {
+      const stored = await this.deps.storage.put(key, file.bytes, file.contentType);
+      output = {
+        index: file.index,
+        nodeId: file.nodeId,
+        filename: file.filename,
+        contentType: stored.contentType,
+        size: stored.size,
+        objectKey: stored.key,
+      };
+    } catch (err) {
+      throw new OutputStoreError(
+        `storing ${key} failed: ${err instanceof Error ? err.message : String(err)}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    // Announced as it lands: the store writes `done` inside the terminal transition, and SSE ends there.
+    await this.event(jobId, 'output', {
+      index: output.index,
+      node_id: output.nodeId,
+      filename: output.filename,
+      content_type: output.contentType,
+      size: output.size,
+    });
+    return output;
+  }
+
+  async complete(jobId: string, workerId: string, outputs: JobOutput[]): Promise<ReportResult> {
+    for (const o of outputs) {
+      if (!o.objectKey.startsWith(outputPrefix(jobId))) throw new ForeignOutputError(o.objectKey);
+    }
+    return await this.finished(await this.deps.store.completeJob(jobId, workerId, outputs, Date.now()));
+  }
+
+  async fail(jobId: string, workerId: string, error: JobError): Promise<ReportResult> {
+    return await this.finished(await this.deps.store.failJob(jobId, workerId, error, Date.now()));
+  }
+
+  async finishCancel(jobId: string, workerId: string): Promise<ReportResult> {
+    return await this.finished(await this.deps.store.finishCancel(jobId, workerId, Date.now()));
+  }
+
+  async release(jobId: string, workerId: string, reason: string): Promise<ReportResult> {
+    const result = await this.deps.store.releaseJob(
+      jobId,
+      workerId,
+      this.deps.maxAttempts,
+      reason,
+      Date.now(),
+    );
+    return await this.finished(result);
+  }
+
+  /** Announces a transition (the store wrote its status/done event): SSE wakes, idle agents claim a requeue. */
+  private async finished(result: FinishResult): Promise<ReportResult> {
+    if (result.kind === 'lost') return { kind: 'lost' };
+    const job = result.job;
+    await this.announce(job.id);
+    if (job.status === 'queued') await this.deps.bus.publish({ kind: 'job_ready', pool: job.pool });
+    return { kind: 'finished', status: job.status };
+  }
+
+  /** Publishes the job's latest event seq (the store appended the event inside the transition). */
+  private async announce(jobId: string): Promise<void> {
+    const last = (await this.deps.store.listJobEvents(jobId, 0)).at(-1);
+    if (last !== undefined) await this.deps.bus.publish({ kind: 'job_event', jobId, seq: last.seq });
+  }
+
+  private async event(jobId: string, type: JobEvent['type'], data: Record<string, unknown>): Promise<void> {
+    const e = await this.deps.store.appendJobEvent(jobId, type, data, Date.now());
+    await this.deps.bus.publish({ kind: 'job_event', jobId, seq: e.seq });
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * The Fastify application: hooks (request ids, auth, metrics, JSON depth), the OpenAPI generator,
+ * problem+json errors and every route. Built from explicit dependencies; listening is the caller's job.
+ */
+import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
+import { ApiError } from '../errors.js';
+import { Authenticator } from './auth/authenticate.js';
+import { constantTimeEqual } from './auth/api-keys.js';
+import type { ApiContext, ApiDeps } from './context.js';
+import { createMetrics } from './metrics.js';
+import { installProblemHandlers } from './problem.js';
+import { adminRoutes } from './routes/admin.js';
+import { docsRoutes } from './routes/docs.js';
+import { eventRoutes } from './routes/events.js';
+import { jobRoutes } from './routes/jobs.js';
+import { opsRoutes } from './routes/ops.js';
+
+export const MAX_JSON_DEPTH = 64;
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+export interface Api {
+  app: FastifyInstance;
+  ctx: ApiContext;
+  /** Stop answering /readyz 200 (load balancers drain us) before closing. */
+  drain(): void;
+}
+
+function depth(value: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (item === undefined) break;
+    const [v, d] = item;
+    if (d > limit) return false;
+    if (v !== null && typeof v === 'object') {
+      for (const child of Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, d + 1]);
+    }
+  }
+  return true;
+}
+
+function isJobRoute(url: string): boolean {
+  return url.startsWith('/v1/jobs') || url.startsWith('/v1/usage');
+}
+
+function logOptions(level: string): object {
+  return {
+    level,
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
+      censor: '[redacted]',
+    },
+  };
+}
+
+function installHooks(app: FastifyInstance, ctx: ApiContext): void {
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+    const url = request.url;
+    if (isJobRoute(url) && request.method !== 'OPTIONS') {
+      request.principal = await ctx.auth.authenticate(request.headers);
+    } else if (url.startsWith('/v1/admin')) {
+      const key = ctx.config.adminKey;
+      const header = request.headers.authorization ?? '';
+      const presented = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+      if (key === undefined || presented === undefined || !constantTimeEqual(presented, key)) {
+        throw new ApiError('unauthorized', 'The admin API needs Authorization: Bearer <admin key>.');
+      }
+    }
+  });
+  app.addHook('preValidation', async (request: FastifyRequest) => {
+    if (request.body !== undefined && !depth(request.body, MAX_JSON_DEPTH)) {
+      throw new ApiError('payload_too_large', `The JSON body is nested deeper than ${MAX_JSON_DEPTH} levels.`);
+    }
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    ctx.metrics.httpDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+}
+
+/** Builds the API (not listening). */
+export async function buildApi(deps: ApiDeps): Promise<Api> {
+  const ctx: ApiContext = {
+    ...deps,
+    auth: new Authenticator(deps.store, deps.now),
+    metrics: createMetrics(() => deps.store.countJobsByStatus()),
+  };
+  let draining = false;
+  const app = Fastify({
+    logger: logOptions(deps.config.logLevel),
+    bodyLimit: Math.floor(deps.config.maxBodyMb * 1024 * 1024),
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installProblemHandlers(app);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Arrakis',
+        version: '1.0.0',
+        description: 'Multi-tenant job API in front of ComfyUI. Errors are application/problem+json with a stable code.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'Account API key (+ X-User-ID) or end-user JWT' },
+          admin: { type: 'http', scheme: 'bearer', description: 'Operator admin key' },
+        },
+      },
+    },
+    transform: jsonSchemaTransform,
+  });
+  if (deps.config.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: [...deps.config.corsOrigins],
+      methods: ['GET', 'POST', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'last-event-id', 'x-user-id'],
+      exposedHeaders: ['location', 'retry-after', 'x-request-id'],
+      maxAge: 600,
+    });
+  }
+  installHooks(app, ctx);
+  await jobRoutes(app, ctx);
+  await eventRoutes(app, ctx);
+  if (deps.config.adminKey !== undefined) await adminRoutes(app, ctx);
+  await opsRoutes(app, ctx, () => draining);
+  await docsRoutes(app, ctx);
+  for (const plugin of deps.plugins ?? []) await plugin(app);
+  return { app, ctx, drain: () => (draining = true) };
+}

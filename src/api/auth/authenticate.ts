@@ -1,0 +1,121 @@
+/**
+ * Who is calling: an account API key plus `X-User-ID`, or an account's end-user JWT (`sub` is the user).
+ * Missing or invalid credentials → 401 `unauthorized`; a bad user id → 400 `invalid_user_id`.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { ApiError } from '../../errors.js';
+import type { Account, ApiKeyScope } from '../../jobs/types.js';
+import type { Store } from '../../store/contract.js';
+import { USER_ID_PATTERN } from '../schemas.js';
+import { parseApiKey, secretMatches } from './api-keys.js';
+import { JwtVerifier } from './jwt.js';
+
+export interface Principal {
+  account: Account;
+  userId: string;
+  scopes: ReadonlySet<ApiKeyScope>;
+  via: 'key' | 'jwt';
+}
+
+const ISSUER_CACHE_MS = 5000;
+
+function bearer(headers: IncomingHttpHeaders): string {
+  const value = headers.authorization;
+  if (typeof value !== 'string') throw new ApiError('unauthorized', 'Send Authorization: Bearer <key or token>.');
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(value);
+  if (m === null || m[1] === undefined) throw new ApiError('unauthorized', 'The Authorization header must be "Bearer <credential>".');
+  return m[1];
+}
+
+function headerUserId(headers: IncomingHttpHeaders): string | null {
+  const raw = headers['x-user-id'];
+  if (raw === undefined) return null;
+  if (typeof raw !== 'string' || !USER_ID_PATTERN.test(raw)) {
+    throw new ApiError('invalid_user_id', 'X-User-ID must match ^[A-Za-z0-9._:@-]{1,128}$.');
+  }
+  return raw;
+}
+
+function jwtScopes(claim: unknown): Set<ApiKeyScope> {
+  const scopes = new Set<ApiKeyScope>(['jobs:read', 'jobs:write']);
+  const listed = typeof claim === 'string' ? claim.split(' ') : Array.isArray(claim) ? claim : [];
+  if (listed.includes('workflows:raw')) scopes.add('workflows:raw');
+  return scopes;
+}
+
+/** Resolves the principal of a job request; one instance per app (it caches issuer → accounts briefly). */
+export class Authenticator {
+  private readonly jwt = new JwtVerifier();
+  private issuerCache: { at: number; byIssuer: Map<string, Account[]> } | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Forget cached account JWT settings (after an admin change on this replica). */
+  invalidate(): void {
+    this.issuerCache = null;
+  }
+
+  async authenticate(headers: IncomingHttpHeaders): Promise<Principal> {
+    const credential = bearer(headers);
+    const key = parseApiKey(credential);
+    if (key !== null) return await this.viaKey(key.keyId, key.secret, headers);
+    if (credential.split('.').length === 3) return await this.viaJwt(credential, headers);
+    throw new ApiError('unauthorized', 'The credential is neither an Arrakis API key nor a JWT.');
+  }
+
+  private async viaKey(keyId: string, secret: string, headers: IncomingHttpHeaders): Promise<Principal> {
+    const record = await this.store.getApiKey(keyId);
+    if (record === null || record.revokedAt !== null || !secretMatches(secret, record.hash)) {
+      throw new ApiError('unauthorized', 'The API key is unknown or revoked.');
+    }
+    const account = await this.store.getAccount(record.accountId);
+    if (account === null) throw new ApiError('unauthorized', 'The API key is unknown or revoked.');
+    const userId = headerUserId(headers);
+    if (userId === null) throw new ApiError('invalid_user_id', 'Send the acting end user in X-User-ID.');
+    await this.store.touchApiKey(record.id, this.now());
+    return { account, userId, scopes: new Set(record.scopes), via: 'key' };
+  }
+
+  private async candidates(issuer: string): Promise<Account[]> {
+    const now = this.now();
+    if (this.issuerCache === null || now - this.issuerCache.at > ISSUER_CACHE_MS) {
+      const byIssuer = new Map<string, Account[]>();
+      for (const account of await this.store.listAccounts()) {
+        if (account.jwt === null) continue;
+        byIssuer.set(account.jwt.issuer, [...(byIssuer.get(account.jwt.issuer) ?? []), account]);
+      }
+      this.issuerCache = { at: now, byIssuer };
+    }
+    return this.issuerCache.byIssuer.get(issuer) ?? [];
+  }
+
+  private async viaJwt(token: string, headers: IncomingHttpHeaders): Promise<Principal> {
+    const issuer = JwtVerifier.unverifiedIssuer(token);
+    if (issuer !== null) {
+      for (const account of await this.candidates(issuer)) {
+        const claims = await this.jwt.verify(token, account);
+        if (claims === null) continue;
+        const sub = claims.sub;
+        if (typeof sub !== 'string' || !USER_ID_PATTERN.test(sub)) {
+          throw new ApiError('invalid_user_id', 'The token subject is not a valid user id.');
+        }
+        const headerUser = headerUserId(headers);
+        if (headerUser !== null && headerUser !== sub) {
+          throw new ApiError('user_mismatch', 'X-User-ID differs from the token subject.');
+        }
+        return { account, userId: sub, scopes: jwtScopes(claims.scope), via: 'jwt' };
+      }
+    }
+    throw new ApiError('unauthorized', 'The token is invalid, expired, or not issued for this API.');
+  }
+}
+
+/** Throws 403 `insufficient_scope` unless the principal holds `scope`. */
+export function requireScope(principal: Principal, scope: ApiKeyScope): void {
+  if (!principal.scopes.has(scope)) {
+    throw new ApiError('insufficient_scope', `This credential lacks the ${scope} scope.`, { required: scope });
+  }
+}

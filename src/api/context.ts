@@ -1,0 +1,45 @@
+/** What the HTTP layer is given: every dependency passed in, nothing global. */
+import type { FastifyRequest } from 'fastify';
+import type { Config } from '../config/load.js';
+import type { EventBus } from '../events/bus.js';
+import type { NodeTypeRegistry } from '../jobs/node-type-registry.js';
+import type { ObjectStorage } from '../media/storage/contract.js';
+import type { Store } from '../store/contract.js';
+import type { Authenticator, Principal } from './auth/authenticate.js';
+import type { Metrics } from './metrics.js';
+import type { CheckUrl, StoreBase64Input } from './submit-job.js';
+
+export interface ApiDeps {
+  config: Config;
+  store: Store;
+  storage: ObjectStorage;
+  bus: EventBus;
+  nodeTypes: NodeTypeRegistry;
+  storeBase64Input: StoreBase64Input;
+  checkUrl: CheckUrl;
+  now: () => number;
+  /** Extra routes mounted by serve (worker API, fleet admin), registered after the core ones. */
+  plugins?: Array<(app: import('fastify').FastifyInstance) => Promise<void>>;
+  /** Called after each admission so idle workers claim at once. */
+  onAdmitted?: (pool: string | null) => void;
+  /** Fleet state for the admin API, when a fleet runs. */
+  fleetStatus?: () => Promise<unknown>;
+}
+
+export interface ApiContext extends ApiDeps {
+  auth: Authenticator;
+  metrics: Metrics;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+/** The authenticated principal of a job route (set by the auth hook). */
+export function principalOf(request: FastifyRequest): Principal {
+  const p = request.principal;
+  if (p === null) throw new Error('principal missing: route registered without the auth hook');
+  return p;
+}

@@ -1,0 +1,111 @@
+/**
+ * GET /v1/jobs/{id}/events — Server-Sent Events from the durable job_events log: `status`, `progress`,
+ * `output`, `done`. The bus only says "something new for this job" (from any replica); the stream then reads
+ * the log after the last seq it sent, so nothing is lost or repeated, and `Last-Event-ID` resumes.
+ * Heartbeat comments keep proxies from closing an idle stream; the stream ends after `done`.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { JobEvent } from '../../store/contract.js';
+import { requireScope } from '../auth/authenticate.js';
+import { principalOf, type ApiContext } from '../context.js';
+import { jobIdParams } from '../schemas.js';
+import { ownJob } from './jobs.js';
+
+const HEARTBEAT_MS = 15_000;
+/** Safety net if a notification is ever missed (e.g. a Postgres listener reconnecting). */
+const POLL_MS = 2_000;
+
+function lastEventId(header: unknown, query: number | undefined): number {
+  if (typeof header === 'string' && /^\d{1,12}$/.test(header)) return Number(header);
+  return query ?? 0;
+}
+
+function writeEvent(reply: FastifyReply, e: JobEvent): void {
+  reply.raw.write(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`);
+}
+
+/** Registers the SSE route. */
+export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  app.withTypeProvider<ZodTypeProvider>().get(
+    '/v1/jobs/:id/events',
+    {
+      schema: {
+        tags: ['jobs'],
+        security: [{ bearer: [] }],
+        summary: 'Live job events (text/event-stream): status, progress, output, done',
+        params: jobIdParams,
+        querystring: z.strictObject({ after: z.coerce.number().int().min(0).optional() }),
+      },
+    },
+    async (request, reply) => {
+      const p = principalOf(request);
+      requireScope(p, 'jobs:read');
+      const job = await ownJob(ctx, p.account.id, p.userId, request.params.id);
+      let sent = lastEventId(request.headers['last-event-id'], request.query.after);
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+        ...corsHeaders(request.headers.origin, ctx),
+      });
+      raw.write(': arrakis job events\nretry: 2000\n\n');
+
+      let closed = false;
+      let pumping: Promise<void> | null = null;
+      let again = false;
+      const finish = (): void => {
+        if (closed) return;
+        closed = true;
+        unsubscribe();
+        clearInterval(heartbeat);
+        clearInterval(poll);
+        raw.end();
+      };
+      const pump = async (): Promise<void> => {
+        do {
+          again = false;
+          const events = await ctx.store.listJobEvents(job.id, sent);
+          for (const e of events) {
+            if (closed) return;
+            writeEvent(reply, e);
+            sent = e.seq;
+            if (e.type === 'done') return finish();
+          }
+        } while (again && !closed);
+      };
+      const wake = (): void => {
+        if (closed) return;
+        if (pumping !== null) {
+          again = true;
+          return;
+        }
+        pumping = pump()
+          .catch((err: unknown) => {
+            request.log.warn({ err }, 'sse pump failed');
+            finish();
+          })
+          .finally(() => {
+            pumping = null;
+          });
+      };
+      const unsubscribe = ctx.bus.subscribe((m) => {
+        if (m.kind === 'job_event' && m.jobId === job.id) wake();
+      });
+      const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
+      const poll = setInterval(wake, POLL_MS);
+      raw.on('close', finish);
+      wake();
+    },
+  );
+}
+
+/** CORS headers for a hijacked response (the CORS plugin cannot add them after hijack). */
+function corsHeaders(origin: string | undefined, ctx: ApiContext): Record<string, string> {
+  if (origin === undefined || !ctx.config.corsOrigins.includes(origin)) return {};
+  return { 'access-control-allow-origin': origin, vary: 'Origin' };
+}

@@ -1,0 +1,205 @@
+/** Job endpoints for end users: submit, read, list, cancel, download outputs, usage. */
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { ApiError } from '../../errors.js';
+import { toPublicJob } from '../../jobs/public-job.js';
+import type { Job } from '../../jobs/types.js';
+import { requireScope } from '../auth/authenticate.js';
+import { principalOf, type ApiContext } from '../context.js';
+import { createJobBody, jobIdParams, jobSchema, listJobsQuery, problemSchema } from '../schemas.js';
+import { submitJob } from '../submit-job.js';
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema };
+
+function notFound(): ApiError {
+  return new ApiError('not_found', 'No job with this id.');
+}
+
+/** Reads the caller's own job, or 404 exactly like an unknown id. */
+export async function ownJob(ctx: ApiContext, accountId: string, userId: string, id: string): Promise<Job> {
+  const job = await ctx.store.getJobFor(accountId, userId, id);
+  if (job === null) throw notFound();
+  return job;
+}
+
+function idempotencyKey(header: unknown): string | null {
+  if (header === undefined) return null;
+  if (typeof header !== 'string' || !IDEMPOTENCY_KEY.test(header)) {
+    throw new ApiError('validation_failed', 'Idempotency-Key must be 1–255 visible ASCII characters.', {
+      errors: [{ path: 'headers.idempotency-key', message: '1–255 visible ASCII characters' }],
+    });
+  }
+  return header;
+}
+
+/** Registers the job routes; every one of them runs behind the auth hook. */
+export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const tags = ['jobs'];
+  const security = [{ bearer: [] }];
+
+  r.post(
+    '/v1/jobs',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Submit a job',
+        body: createJobBody,
+        response: { 202: jobSchema, 409: problemSchema, 413: problemSchema, 422: problemSchema, 429: problemSchema, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      const key = idempotencyKey(request.headers['idempotency-key']);
+      try {
+        const { job, replayed } = await submitJob(ctx, principal, request.body, key);
+        if (!replayed) {
+          ctx.metrics.jobsSubmitted.inc();
+          ctx.onAdmitted?.(job.pool);
+        }
+        if (replayed) void reply.header('idempotent-replayed', 'true');
+        return reply.code(202).header('location', `/v1/jobs/${job.id}`).send(toPublicJob(job));
+      } catch (err) {
+        if (err instanceof ApiError) ctx.metrics.admissionRejections.inc({ code: err.code });
+        throw err;
+      }
+    },
+  );
+
+  r.get(
+    '/v1/jobs/:id',
+    { schema: { tags, security, summary: 'Get a job', params: jobIdParams, response: { 200: jobSchema, ...errors } } },
+    async (request) => {
+      const p = principalOf(request);
+      requireScope(p, 'jobs:read');
+      return toPublicJob(await ownJob(ctx, p.account.id, p.userId, request.params.id));
+    },
+  );
+
+  r.get(
+    '/v1/jobs',
+    {
+      schema: {
+        tags,
+        security,
+        summary: "List the acting user's jobs, newest first",
+        querystring: listJobsQuery,
+        response: { 200: z.object({ data: z.array(jobSchema), next_cursor: z.string().nullable() }), ...errors },
+      },
+    },
+    async (request) => {
+      const p = principalOf(request);
+      requireScope(p, 'jobs:read');
+      const page = await ctx.store.listJobs({
+        accountId: p.account.id,
+        userId: p.userId,
+        status: request.query.status,
+        limit: request.query.limit,
+        cursor: request.query.cursor,
+      });
+      return { data: page.jobs.map(toPublicJob), next_cursor: page.nextCursor };
+    },
+  );
+
+  r.delete(
+    '/v1/jobs/:id',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Cancel a job',
+        description: '200 when a queued job is now cancelled; 202 when a running job will end cancelled; 409 when it had ended.',
+        params: jobIdParams,
+        response: { 200: jobSchema, 202: jobSchema, 409: problemSchema, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const p = principalOf(request);
+      requireScope(p, 'jobs:write');
+      const result = await ctx.store.requestCancel(p.account.id, p.userId, request.params.id, ctx.now());
+      switch (result.kind) {
+        case 'not_found':
+          throw notFound();
+        case 'finished':
+          throw new ApiError('job_finished', `The job already ended ${result.job.status}.`, {
+            job_status: result.job.status,
+          });
+        case 'cancelled':
+          await ctx.bus.publish({ kind: 'job_event', jobId: result.job.id, seq: 0 });
+          return reply.code(200).send(toPublicJob(result.job));
+        case 'cancel_requested':
+          await ctx.bus.publish({ kind: 'cancel', jobId: result.job.id });
+          await ctx.bus.publish({ kind: 'job_event', jobId: result.job.id, seq: 0 });
+          return reply.code(202).send(toPublicJob(result.job));
+      }
+    },
+  );
+
+  r.get(
+    '/v1/jobs/:id/outputs/:index',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Download an output (302 to a presigned URL on S3 storage)',
+        params: z.object({ id: z.string().min(1).max(64), index: z.coerce.number().int().min(0).max(10000) }),
+      },
+    },
+    async (request, reply) => {
+      const p = principalOf(request);
+      requireScope(p, 'jobs:read');
+      const job = await ownJob(ctx, p.account.id, p.userId, request.params.id);
+      const output = job.outputs.find((o) => o.index === request.params.index);
+      if (output === undefined) throw new ApiError('not_found', 'No output with this index.');
+      const url = await ctx.storage.presignedGetUrl(output.objectKey, ctx.config.presignTtlSeconds);
+      if (url !== null) return reply.redirect(url, 302);
+      const object = await ctx.storage.get(output.objectKey);
+      if (object === null) throw new ApiError('not_found', 'The output was deleted by the retention policy.');
+      const safeName = output.filename.replace(/[^A-Za-z0-9._-]/g, '_');
+      return reply
+        .header('content-type', output.contentType)
+        .header('content-length', String(object.size))
+        .header('content-disposition', `inline; filename="${safeName}"`)
+        .header('x-content-type-options', 'nosniff')
+        .send(object.body);
+    },
+  );
+
+  r.get(
+    '/v1/usage',
+    {
+      schema: {
+        tags,
+        security,
+        summary: "The acting user's usage today (UTC)",
+        response: {
+          200: z.object({
+            user_id: z.string(),
+            active_jobs: z.number().int(),
+            limits: z.record(z.string(), z.number()),
+            jobs_today: z.number().int(),
+            run_seconds_today: z.number(),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const p = principalOf(request);
+      requireScope(p, 'jobs:read');
+      const now = new Date(ctx.now());
+      const dayStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
+      const usage = await ctx.store.usage(p.account.id, p.userId, dayStart);
+      return {
+        user_id: p.userId,
+        active_jobs: usage.activeJobs,
+        limits: { ...p.account.limits },
+        jobs_today: usage.jobsToday,
+        run_seconds_today: usage.runSecondsToday,
+      };
+    },
+  );
+}

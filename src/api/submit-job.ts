@@ -1,0 +1,204 @@
+/**
+ * POST /v1/jobs, step by step: rate limit → body rules → template or raw workflow → structural and
+ * node-type checks → URL safety → inputs stored under the job id → atomic admission.
+ * Each refusal is an ApiError with a stable code; a refused submission leaves nothing behind.
+ */
+import { createHash } from 'node:crypto';
+import { checkAllowlist, checkNodeTypes, checkWorkflow, parseWorkflow } from '../comfy/workflow-check.js';
+import { ApiError } from '../errors.js';
+import { applyTemplate } from '../jobs/templates.js';
+import type { Job, JobInput, Workflow } from '../jobs/types.js';
+import type { NodeTypeRegistry } from '../jobs/node-type-registry.js';
+import { newId } from '../util/ids.js';
+import type { Store } from '../store/contract.js';
+import type { ObjectStorage } from '../media/storage/contract.js';
+import type { Principal } from './auth/authenticate.js';
+import { requireScope } from './auth/authenticate.js';
+import { enforceSubmitRate } from './rate-limit.js';
+import type { CreateJobBody } from './schemas.js';
+
+export const METADATA_MAX_BYTES = 4096;
+const LOADERS = new Set(['LoadImage', 'LoadImageMask']);
+
+/** Stores one base64 input under the job; throws ApiError `input_invalid` when it is not a usable image. */
+export type StoreBase64Input = (jobId: string, name: string, base64: string, filename: string) => Promise<JobInput>;
+/** Null when the URL may be fetched later, else why it is refused (decidable without DNS). */
+export type CheckUrl = (url: string) => string | null;
+
+export interface SubmitDeps {
+  store: Store;
+  storage: ObjectStorage;
+  nodeTypes: NodeTypeRegistry;
+  storeBase64Input: StoreBase64Input;
+  checkUrl: CheckUrl;
+  now: () => number;
+}
+
+export type SubmitOutcome = { job: Job; replayed: boolean };
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** sha256 of the body in canonical JSON: a replay with reordered keys is the same request. */
+export function requestHash(body: unknown): string {
+  return createHash('sha256').update(canonical(body)).digest('hex');
+}
+
+function invalid(problems: Array<{ nodeId: string | null; message: string }>): ApiError {
+  const nodeIds = [...new Set(problems.map((p) => p.nodeId).filter((id): id is string => id !== null))];
+  const first = problems[0]?.message ?? 'invalid workflow';
+  return new ApiError('workflow_invalid', nodeIds.length > 0 ? `${first} (nodes ${nodeIds.join(', ')})` : first, {
+    node_ids: nodeIds,
+    problems: problems.map((p) => ({ node_id: p.nodeId, message: p.message })),
+  });
+}
+
+async function resolveWorkflow(deps: SubmitDeps, principal: Principal, body: CreateJobBody): Promise<Workflow> {
+  if ((body.workflow === undefined) === (body.template === undefined)) {
+    throw new ApiError('validation_failed', 'Send exactly one of "workflow" or "template".', {
+      errors: [{ path: 'body', message: 'exactly one of workflow or template' }],
+    });
+  }
+  if (body.template !== undefined) {
+    const template = await deps.store.getTemplate(body.template);
+    if (template === null) throw new ApiError('template_not_found', `No template named "${body.template}".`);
+    const applied = applyTemplate(template, body.params ?? {});
+    if ('problems' in applied) {
+      throw new ApiError('validation_failed', 'Template parameters are invalid.', {
+        errors: applied.problems.map((p) => ({ path: `body.${p.path}`, message: p.message })),
+      });
+    }
+    return applied.workflow;
+  }
+  requireScope(principal, 'workflows:raw');
+  if (body.params !== undefined) {
+    throw new ApiError('validation_failed', '"params" goes with "template".', {
+      errors: [{ path: 'body.params', message: 'only with template' }],
+    });
+  }
+  const problems = checkWorkflow(body.workflow);
+  const workflow = problems.length === 0 ? parseWorkflow(body.workflow) : null;
+  if (workflow === null) throw invalid(problems.length > 0 ? problems : [{ nodeId: null, message: 'malformed' }]);
+  return workflow;
+}
+
+function checkRunnable(deps: SubmitDeps, principal: Principal, workflow: Workflow, inputNames: Set<string>): void {
+  const denied = checkAllowlist(workflow, principal.account.nodeAllowlist);
+  if (denied.length > 0) {
+    throw invalid(denied.map((d) => ({ nodeId: d.nodeId, message: `node type ${d.classType} is not allowed` })));
+  }
+  const known = deps.nodeTypes.known();
+  if (known !== null) {
+    const unknown = checkNodeTypes(workflow, known);
+    if (unknown.length > 0) {
+      throw invalid(unknown.map((u) => ({ nodeId: u.nodeId, message: `unknown node type ${u.classType}` })));
+    }
+  }
+  const loads = Object.entries(workflow).filter(([, n]) => LOADERS.has(n.class_type));
+  const bad = loads.filter(([, n]) => typeof n.inputs.image !== 'string' || !inputNames.has(n.inputs.image));
+  if (bad.length > 0) {
+    throw invalid(bad.map(([id]) => ({ nodeId: id, message: 'image must name one of this job\'s inputs' })));
+  }
+}
+
+function checkBodyRules(principal: Principal, body: CreateJobBody): void {
+  if (body.user_id !== undefined && body.user_id !== principal.userId) {
+    throw new ApiError('user_mismatch', 'user_id in the body differs from the acting user.');
+  }
+  if (body.metadata !== undefined && Buffer.byteLength(JSON.stringify(body.metadata)) > METADATA_MAX_BYTES) {
+    throw new ApiError('validation_failed', 'metadata is larger than 4 KiB.', {
+      errors: [{ path: 'body.metadata', message: 'at most 4096 bytes of JSON' }],
+    });
+  }
+  const pools = principal.account.allowedPools;
+  if (body.pool !== undefined && pools !== null && !pools.includes(body.pool)) {
+    throw new ApiError('validation_failed', `This account may not use pool "${body.pool}".`, {
+      errors: [{ path: 'body.pool', message: 'not allowed for this account' }],
+    });
+  }
+}
+
+function checkUrls(deps: SubmitDeps, body: CreateJobBody): void {
+  const urls: Array<[string, string]> = [];
+  for (const [name, input] of Object.entries(body.inputs ?? {})) {
+    if ('url' in input) urls.push([`body.inputs.${name}.url`, input.url]);
+  }
+  if (body.webhook !== undefined) urls.push(['body.webhook.url', body.webhook.url]);
+  for (const [path, url] of urls) {
+    const reason = deps.checkUrl(url);
+    if (reason !== null) throw new ApiError('url_blocked', `${path}: ${reason}`, { field: path });
+  }
+}
+
+async function storeInputs(deps: SubmitDeps, jobId: string, body: CreateJobBody): Promise<JobInput[]> {
+  const inputs: JobInput[] = [];
+  for (const [name, input] of Object.entries(body.inputs ?? {})) {
+    if ('url' in input) {
+      const last = new URL(input.url).pathname.split('/').pop() ?? '';
+      inputs.push({ name, url: input.url, filename: /^[A-Za-z0-9._-]{1,128}$/.test(last) ? last : name });
+    } else {
+      inputs.push(await deps.storeBase64Input(jobId, name, input.base64, input.filename));
+    }
+  }
+  return inputs;
+}
+
+/** Runs the whole submission for an authenticated principal. */
+export async function submitJob(
+  deps: SubmitDeps,
+  principal: Principal,
+  body: CreateJobBody,
+  idempotencyKey: string | null,
+): Promise<SubmitOutcome> {
+  requireScope(principal, 'jobs:write');
+  await enforceSubmitRate(deps.store, principal.account, principal.userId, deps.now());
+  checkBodyRules(principal, body);
+  const workflow = await resolveWorkflow(deps, principal, body);
+  checkRunnable(deps, principal, workflow, new Set(Object.keys(body.inputs ?? {})));
+  checkUrls(deps, body);
+  const jobId = newId('job');
+  const inputs = await storeInputs(deps, jobId, body);
+  const result = await deps.store.admitJob(
+    {
+      id: jobId,
+      accountId: principal.account.id,
+      userId: principal.userId,
+      priority: body.priority ?? 0,
+      pool: body.pool ?? null,
+      workflow,
+      templateName: body.template ?? null,
+      inputs,
+      inputsReady: inputs.every((i) => i.objectKey !== undefined),
+      webhookUrl: body.webhook?.url ?? null,
+      metadata: body.metadata ?? {},
+      idempotencyKey,
+      requestHash: idempotencyKey === null ? null : requestHash(body),
+    },
+    deps.now(),
+  );
+  if (result.kind !== 'admitted' && inputs.some((i) => i.objectKey !== undefined)) {
+    await deps.storage.deletePrefix(`jobs/${jobId}/`).catch(() => 0);
+  }
+  switch (result.kind) {
+    case 'admitted':
+      return { job: result.job, replayed: false };
+    case 'replayed':
+      return { job: result.job, replayed: true };
+    case 'idempotency_conflict':
+      throw new ApiError('idempotency_conflict', 'This Idempotency-Key was already used with a different body.');
+    case 'quota_exceeded':
+      throw new ApiError(
+        'quota_exceeded',
+        `The ${result.scope === 'user' ? 'per-user' : 'account'} limit of ${result.limit} active jobs is reached; ` +
+          'retry when one finishes.',
+        { scope: result.scope, limit: result.limit },
+        { 'retry-after': '5' },
+      );
+  }
+}

@@ -1,0 +1,267 @@
+/**
+ * Runs one prompt the way ComfyUI's PromptExecutor does, with the same WebSocket events in the same order:
+ * execution_start, execution_cached, then per node progress_state / executing / progress / executed, and
+ * execution_success, execution_error or execution_interrupted. The caller writes history and sends the final
+ * `status` and `executing null`.
+ */
+import { NodeCache, type UiEntry } from './node-cache.js';
+import { ExecutionList } from './execution-list.js';
+import { ProgressState } from './progress-state.js';
+import type { NodeRegistry } from './nodes/registry.js';
+import { createNodeContext, Interrupted } from './node-context.js';
+import type { DataDirs } from './paths.js';
+import type { HistoryEntry, QueueItem } from './prompt-queue.js';
+import { pyRepr } from './py-format.js';
+import { describeValue } from './image/tensor.js';
+import { describeException } from './py-format.js';
+import type { Prompt } from './validate.js';
+import type { WsHub } from './ws-hub.js';
+
+type Step = { ok: true } | { ok: false; interrupted: boolean; data: Record<string, unknown> };
+
+export interface RunResult {
+  entry: Omit<HistoryEntry, 'prompt'>;
+  status: 'success' | 'error' | 'interrupted';
+}
+
+interface Run {
+  item: QueueItem;
+  prompt: Prompt;
+  promptId: string;
+  clientId: string | null;
+  keys: Map<string, string>;
+  executed: string[];
+  ui: Map<string, UiEntry>;
+  messages: Array<[string, unknown]>;
+  progress: ProgressState;
+}
+
+export class Executor {
+  private readonly cache = new NodeCache();
+  private abort: AbortController | null = null;
+  private current: { clientId: string | null; node: string | null } = { clientId: null, node: null };
+
+  constructor(
+    private readonly registry: NodeRegistry,
+    private readonly dirs: DataDirs,
+    private readonly hub: WsHub,
+  ) {}
+
+  /** Interrupts the running prompt at its next check; does nothing when none runs. */
+  interrupt(): void {
+    this.abort?.abort();
+  }
+
+  /** The node the running prompt of this client is executing (for a reconnecting socket). */
+  executingNodeFor(sid: string): string | null {
+    return this.current.clientId === sid ? this.current.node : null;
+  }
+
+  private message(run: Run, event: string, data: Record<string, unknown>, broadcast: boolean): void {
+    const stamped = { ...data, timestamp: Date.now() };
+    run.messages.push([event, stamped]);
+    if (run.clientId !== null || broadcast) this.hub.send(event, stamped, run.clientId);
+  }
+
+  async execute(item: QueueItem): Promise<RunResult> {
+    const [, promptId, prompt, extraData, outputs] = item;
+    this.abort = new AbortController();
+    const clientId = typeof extraData.client_id === 'string' ? extraData.client_id : null;
+    this.current = { clientId, node: null };
+    const progress = new ProgressState(promptId, (d) => this.hub.send('progress_state', d, clientId));
+    const run: Run = {
+      item,
+      prompt,
+      promptId,
+      clientId,
+      keys: new Map(),
+      executed: [],
+      ui: new Map(),
+      messages: [],
+      progress,
+    };
+    try {
+      this.message(run, 'execution_start', { prompt_id: promptId }, false);
+      run.keys = await this.cache.signatures(prompt, this.registry, this.dirs);
+      this.cache.keepOnly(run.keys.values());
+      const isCached = (id: string): boolean => this.cache.outputsOf(run.keys.get(id) ?? '') !== undefined;
+      const cached = Object.keys(prompt).filter(isCached);
+      this.message(run, 'execution_cached', { nodes: cached, prompt_id: promptId }, false);
+      const isOutput = (id: string): boolean =>
+        this.registry.get(String(prompt[id]?.class_type))?.info([]).output_node === true;
+      const list = new ExecutionList(prompt, isCached, isOutput);
+      for (const o of outputs) list.addNode(o);
+      const step = await this.runList(run, list);
+      if (step.ok) this.message(run, 'execution_success', { prompt_id: promptId }, false);
+      else
+        this.message(
+          run,
+          step.interrupted ? 'execution_interrupted' : 'execution_error',
+          step.data,
+          step.interrupted,
+        );
+      const status = step.ok ? 'success' : step.interrupted ? 'interrupted' : 'error';
+      return { entry: this.historyEntry(run, step.ok), status };
+    } finally {
+      this.abort = null;
+      this.current = { clientId: null, node: null };
+    }
+  }
+
+  private async runList(run: Run, list: ExecutionList): Promise<Step> {
+    while (!list.isEmpty()) {
+      const id = list.next();
+      if (id === null) {
+        const blamed = list.firstPending() ?? '';
+        return this.failure(
+          run,
+          blamed,
+          { message: 'Dependency cycle detected', type: 'graph.DependencyCycleError', traceback: [] },
+          {},
+        );
+      }
+      const step = await this.runNode(run, id);
+      if (!step.ok) return step;
+      list.complete(id);
+    }
+    return { ok: true };
+  }
+
+  private historyEntry(run: Run, success: boolean): Omit<HistoryEntry, 'prompt'> {
+    const outputs: Record<string, unknown> = {};
+    const meta: Record<string, unknown> = {};
+    for (const [id, entry] of run.ui) {
+      outputs[id] = entry.output;
+      meta[id] = entry.meta;
+    }
+    return {
+      outputs,
+      status: { status_str: success ? 'success' : 'error', completed: success, messages: run.messages },
+      meta,
+    };
+  }
+
+  private failure(
+    run: Run,
+    nodeId: string,
+    ex: { message: string; type: string; traceback: string[] },
+    inputs: Record<string, unknown>,
+  ): Step {
+    const base = {
+      prompt_id: run.promptId,
+      node_id: nodeId,
+      node_type: String(run.prompt[nodeId]?.class_type),
+      executed: [...run.executed],
+    };
+    const currentInputs = Object.fromEntries(
+      Object.entries(inputs).map(([k, v]) => [
+        k,
+        [typeof v === 'object' && v !== null && !('kind' in v) ? pyRepr(v) : describeValue(v)],
+      ]),
+    );
+    return {
+      ok: false,
+      interrupted: false,
+      data: {
+        ...base,
+        exception_message: ex.message,
+        exception_type: ex.type,
+        traceback: ex.traceback,
+        current_inputs: currentInputs,
+        current_outputs: Object.keys(run.prompt),
+      },
+    };
+  }
+
+  private async runNode(run: Run, id: string): Promise<Step> {
+    const key = run.keys.get(id) ?? '';
+    const node = run.prompt[id]!;
+    const def = this.registry.get(String(node.class_type))!;
+    const cachedOutputs = this.cache.outputsOf(key);
+    if (cachedOutputs !== undefined) {
+      const ui = this.cache.uiOf(key);
+      if (run.clientId !== null)
+        this.hub.send(
+          'executed',
+          { node: id, display_node: id, output: ui?.output ?? null, prompt_id: run.promptId },
+          run.clientId,
+        );
+      if (ui !== undefined) run.ui.set(id, ui);
+      run.progress.finish(id);
+      return { ok: true };
+    }
+    run.progress.start(id);
+    if (run.clientId !== null) {
+      this.current.node = id;
+      this.hub.send('executing', { node: id, display_node: id, prompt_id: run.promptId }, run.clientId);
+    }
+    const inputs = this.resolveInputs(run, node.inputs);
+    const hidden = { prompt: run.prompt, extra_pnginfo: run.item[3].extra_pnginfo ?? null };
+    try {
+      if (this.abort?.signal.aborted === true) throw new Interrupted();
+      const result = await def.run(
+        inputs,
+        createNodeContext({
+          nodeId: id,
+          promptId: run.promptId,
+          clientId: run.clientId,
+          prompt: run.prompt,
+          extraPngInfo: run.item[3].extra_pnginfo ?? null,
+          dirs: this.dirs,
+          signal: this.abort?.signal,
+          progress: run.progress,
+          hub: this.hub,
+        }),
+      );
+      const ui: UiEntry | null =
+        result.ui !== undefined && Object.keys(result.ui).length > 0
+          ? {
+              meta: { node_id: id, display_node: id, parent_node: null, real_node_id: id },
+              output: result.ui,
+            }
+          : null;
+      if (ui !== null) {
+        if (run.clientId !== null)
+          this.hub.send(
+            'executed',
+            { node: id, display_node: id, output: ui.output, prompt_id: run.promptId },
+            run.clientId,
+          );
+        run.ui.set(id, ui);
+      }
+      this.cache.store(key, result.result, ui);
+      run.progress.finish(id);
+      run.executed.push(id);
+      return { ok: true };
+    } catch (err) {
+      if (err instanceof Interrupted) {
+        return {
+          ok: false,
+          interrupted: true,
+          data: {
+            prompt_id: run.promptId,
+            node_id: id,
+            node_type: String(node.class_type),
+            executed: [...run.executed],
+          },
+        };
+      }
+      const withHidden = 'hidden' in def.info([]).input ? { ...inputs, ...hidden } : inputs;
+      return this.failure(run, id, describeException(err), withHidden);
+    }
+  }
+
+  /** Linked inputs take the upstream node's cached output slot; literals pass as they are. */
+  private resolveInputs(run: Run, raw: unknown): Record<string, unknown> {
+    const inputs: Record<string, unknown> = {};
+    if (typeof raw !== 'object' || raw === null) return inputs;
+    for (const [name, v] of Object.entries(raw)) {
+      if (Array.isArray(v) && v.length === 2) {
+        const upstream = this.cache.outputsOf(run.keys.get(String(v[0])) ?? '');
+        inputs[name] =
+          typeof v[1] === 'number' ? upstream?.[v[1] < 0 ? upstream.length + v[1] : v[1]] : undefined;
+      } else inputs[name] = v;
+    }
+    return inputs;
+  }
+}

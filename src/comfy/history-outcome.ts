@@ -1,0 +1,41 @@
+/** Turns a `/history/{id}` entry into a PromptOutcome: the one source of truth for how a prompt ended. */
+import type { ComfyOutputFile, PromptOutcome } from './contract.js';
+import { executionErrorDataSchema, fileRefSchema, type HistoryEntry } from './schemas.js';
+
+/**
+ * Every `{filename, subfolder, type}` under any key of each node's output (images, gifs, videos, audio, 3d...),
+ * in history order. Other values (text lists, flags) are skipped.
+ */
+export function collectOutputFiles(outputs: HistoryEntry['outputs']): ComfyOutputFile[] {
+  const files: ComfyOutputFile[] = [];
+  for (const [nodeId, output] of Object.entries(outputs)) {
+    for (const value of Object.values(output)) {
+      const candidates = Array.isArray(value) ? value : [value];
+      for (const candidate of candidates) {
+        const ref = fileRefSchema.safeParse(candidate);
+        if (ref.success) files.push({ nodeId, ...ref.data });
+      }
+    }
+  }
+  return files;
+}
+
+/** The outcome a finished history entry records. */
+export function outcomeFromHistory(entry: HistoryEntry): PromptOutcome {
+  const status = entry.status;
+  const messages = status?.messages ?? [];
+  if (messages.some(([event]) => event === 'execution_interrupted')) return { kind: 'interrupted' };
+  const errorMessage = messages.find(([event]) => event === 'execution_error');
+  if (errorMessage !== undefined || status?.status_str === 'error') {
+    const data = executionErrorDataSchema.safeParse(errorMessage?.[1]);
+    const detail = data.success ? data.data : {};
+    return {
+      kind: 'error',
+      nodeId: detail.node_id ?? null,
+      nodeType: detail.node_type ?? null,
+      message: detail.exception_message?.trim() || 'ComfyUI reported an execution error',
+    };
+  }
+  // Servers older than the `status` field only wrote history for finished prompts: outputs mean success.
+  return { kind: 'success', outputs: collectOutputFiles(entry.outputs) };
+}

@@ -1,0 +1,188 @@
+/**
+ * ComfyServer over ComfyUI's HTTP + WebSocket protocol (comfyui-protocol.md). One instance per server: it owns
+ * one WebSocket (one clientId) shared by all its prompts, and an HTTP connection pool.
+ */
+import { randomUUID } from 'node:crypto';
+import { FormData } from 'undici';
+import type { Workflow } from '../jobs/types.js';
+import {
+  ComfyUnavailableError,
+  type ComfyOutputFile,
+  type ComfyServer,
+  type PromptOutcome,
+  type RunPromptOptions,
+} from './contract.js';
+import { ComfyHttp, errorText, expectOk } from './http.js';
+import { followPrompt, type FollowContext } from './prompt-follower.js';
+import { readQueueState, stopPrompt } from './prompt-state.js';
+import { rejectionFromBody, rejectionFromPartial } from './rejection.js';
+import {
+  objectInfoSchema,
+  promptAcceptedSchema,
+  promptRejectedSchema,
+  systemStatsSchema,
+  uploadAnswerSchema,
+} from './schemas.js';
+import { ComfySocket, type ReconnectPolicy } from './socket.js';
+
+export interface ComfyClientOptions {
+  /** The WebSocket clientId sent with every prompt (default: a random UUID per instance). */
+  clientId?: string;
+  /** Timeout of each HTTP call, body included (default 30 s). */
+  requestTimeoutMs?: number;
+  /** `/history` poll period while the socket is down or an end is near (default 250 ms). */
+  historyPollMs?: number;
+  /** Poll period while the socket is up, against missed frames (default 5 s). */
+  watchdogPollMs?: number;
+  /** How long a running prompt's server may stay unreachable before ComfyUnavailableError (default 30 s). */
+  unreachableGraceMs?: number;
+  /** WebSocket reconnects after a drop (default 8 attempts from 100 ms, doubling, capped at 10 s). */
+  reconnect?: ReconnectPolicy;
+}
+
+/** A ComfyServer with the extras this implementation offers. */
+export interface ComfyHttpServer extends ComfyServer {
+  readonly clientId: string;
+  /** Class names from `/object_info`, cached until `refresh` is asked for. */
+  nodeTypes(options?: { refresh?: boolean }): Promise<Set<string>>;
+}
+
+const SAFE_FILENAME = /^[^/\\]+$/;
+
+/** Creates a client for the ComfyUI server at `url` (http or https, optionally with a path prefix). */
+export function createComfyServer(url: string, opts: ComfyClientOptions = {}): ComfyHttpServer {
+  return new HttpComfyServer(url, opts);
+}
+
+class HttpComfyServer implements ComfyHttpServer {
+  readonly url: string;
+  readonly clientId: string;
+  private readonly http: ComfyHttp;
+  private readonly socket: ComfySocket;
+  private readonly follow: FollowContext;
+  private readonly closing = new AbortController();
+  private nodeTypesCache: Promise<Set<string>> | null = null;
+
+  constructor(url: string, opts: ComfyClientOptions) {
+    this.url = url;
+    this.clientId = opts.clientId ?? randomUUID();
+    const requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
+    this.http = new ComfyHttp(url, requestTimeoutMs);
+    const wsUrl = this.http.url('ws', { clientId: this.clientId });
+    wsUrl.protocol = wsUrl.protocol === 'https:' ? 'wss:' : 'ws:';
+    this.socket = new ComfySocket({
+      url: wsUrl,
+      reconnect: opts.reconnect ?? { maxAttempts: 8, baseMs: 100 },
+      connectTimeoutMs: Math.min(requestTimeoutMs, 10_000),
+    });
+    this.follow = {
+      http: this.http,
+      socket: this.socket,
+      pollMs: opts.historyPollMs ?? 250,
+      watchdogMs: opts.watchdogPollMs ?? 5_000,
+      unreachableGraceMs: opts.unreachableGraceMs ?? 30_000,
+      interruptRetryMs: 1_000,
+      closed: this.closing.signal,
+    };
+  }
+
+  async health(): Promise<{ ok: boolean; detail: string }> {
+    try {
+      const stats = await this.http.getJson('system_stats', systemStatsSchema);
+      const devices = stats.devices.map((d) => d.name).join(', ') || 'no devices';
+      return {
+        ok: true,
+        detail: `ComfyUI ${stats.system.comfyui_version ?? '(version unknown)'} on ${devices}`,
+      };
+    } catch (error) {
+      return { ok: false, detail: errorText(error) };
+    }
+  }
+
+  async nodeTypes(options: { refresh?: boolean } = {}): Promise<Set<string>> {
+    this.assertOpen();
+    if (this.nodeTypesCache === null || options.refresh === true) {
+      const loading = this.http
+        .getJson('object_info', objectInfoSchema)
+        .then((info) => new Set(Object.keys(info)));
+      this.nodeTypesCache = loading;
+      // A failed load must not stay cached.
+      loading.catch(() => {
+        if (this.nodeTypesCache === loading) this.nodeTypesCache = null;
+      });
+    }
+    // A copy: callers must not be able to change the cache.
+    return new Set(await this.nodeTypesCache);
+  }
+
+  async uploadInput(bytes: Buffer, filename: string, subfolder: string): Promise<string> {
+    this.assertOpen();
+    if (!SAFE_FILENAME.test(filename) || filename === '..' || filename === '.') {
+      throw new TypeError(`upload filename "${filename}" must be a plain file name`);
+    }
+    const form = new FormData();
+    form.append('image', new Blob([bytes]), filename);
+    form.append('type', 'input');
+    form.append('subfolder', subfolder);
+    // Without overwrite, different bytes under an existing name are silently renamed (`x (1).png`).
+    form.append('overwrite', 'true');
+    const response = await this.http.request('upload/image', { method: 'POST', form });
+    await expectOk(response, 'POST /upload/image');
+    const answer = await this.http.readJson(response, uploadAnswerSchema, 'POST /upload/image');
+    return answer.subfolder === '' ? answer.name : `${answer.subfolder}/${answer.name}`;
+  }
+
+  async runPrompt(workflow: Workflow, options: RunPromptOptions): Promise<PromptOutcome> {
+    this.assertOpen();
+    if (options.signal?.aborted === true) return { kind: 'interrupted' };
+    // Socket first, so no early frame is missed; a failed connect only means polling does the work.
+    await this.socket.ensureOpen();
+    const comfyPromptId = await this.submit(workflow, options.promptId);
+    options.onQueued?.(comfyPromptId);
+    return followPrompt(this.follow, comfyPromptId, options);
+  }
+
+  async download(file: ComfyOutputFile): Promise<Buffer> {
+    this.assertOpen();
+    const query = { filename: file.filename, subfolder: file.subfolder, type: file.type };
+    const response = await this.http.request('view', { query });
+    await expectOk(response, `GET /view ${file.subfolder}/${file.filename}`);
+    return Buffer.from(await response.arrayBuffer());
+  }
+
+  async close(): Promise<void> {
+    if (this.closing.signal.aborted) return;
+    this.closing.abort();
+    await this.socket.close();
+    await this.http.close();
+  }
+
+  /** POST /prompt; returns the id the server uses (servers that ignore `prompt_id` choose their own). */
+  private async submit(workflow: Workflow, promptId: string): Promise<string> {
+    const response = await this.http.request('prompt', {
+      method: 'POST',
+      json: { prompt: workflow, client_id: this.clientId, prompt_id: promptId },
+    });
+    if (response.status === 400) {
+      const body = await this.http.readJson(response, promptRejectedSchema, 'POST /prompt');
+      throw rejectionFromBody(body, workflow);
+    }
+    await expectOk(response, 'POST /prompt');
+    const accepted = await this.http.readJson(response, promptAcceptedSchema, 'POST /prompt');
+    if (Object.keys(accepted.node_errors).length > 0) {
+      // ComfyUI queued the valid outputs anyway: take the prompt back before reporting the rejection.
+      await this.withdraw(accepted.prompt_id).catch(() => undefined);
+      throw rejectionFromPartial(accepted.node_errors, workflow);
+    }
+    return accepted.prompt_id;
+  }
+
+  private async withdraw(promptId: string): Promise<void> {
+    const state = await readQueueState(this.http, promptId);
+    if (state !== 'absent') await stopPrompt(this.http, promptId, state);
+  }
+
+  private assertOpen(): void {
+    if (this.closing.signal.aborted) throw new ComfyUnavailableError('the ComfyUI client is closed');
+  }
+}

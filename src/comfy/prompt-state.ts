@@ -1,0 +1,67 @@
+/**
+ * Where a prompt is on its server, read over HTTP (the source of truth), and how to stop it there.
+ */
+import type { ComfyHttp } from './http.js';
+import { historyAnswerSchema, queueAnswerSchema, type HistoryEntry, type QueueAnswer } from './schemas.js';
+
+export type PromptState =
+  | { kind: 'finished'; entry: HistoryEntry }
+  | { kind: 'running' }
+  | { kind: 'pending' }
+  /** In neither queue nor history: ComfyUI restarted, the entry was evicted, or it was deleted while pending. */
+  | { kind: 'absent' };
+
+/** The history entry once the prompt has ended, else undefined. */
+export async function readHistory(http: ComfyHttp, promptId: string): Promise<HistoryEntry | undefined> {
+  const answer = await http.getJson(`history/${encodeURIComponent(promptId)}`, historyAnswerSchema);
+  const entry = answer[promptId];
+  // An entry without `status` comes from servers that only wrote history at the end.
+  if (
+    entry === undefined ||
+    (entry.status !== undefined && entry.status.status_str == null && !entry.status.completed)
+  ) {
+    return undefined;
+  }
+  return entry;
+}
+
+function queueIds(items: QueueAnswer['queue_running']): string[] {
+  return items.flatMap((item) => (typeof item[1] === 'string' ? [item[1]] : []));
+}
+
+/** Whether the prompt is running, pending, or in neither queue. */
+export async function readQueueState(
+  http: ComfyHttp,
+  promptId: string,
+): Promise<'running' | 'pending' | 'absent'> {
+  const queue = await http.getJson('queue', queueAnswerSchema);
+  if (queueIds(queue.queue_running).includes(promptId)) return 'running';
+  if (queueIds(queue.queue_pending).includes(promptId)) return 'pending';
+  return 'absent';
+}
+
+/**
+ * History, then queue, then history again: a prompt that ends between the first two reads leaves the queue
+ * before the second history read, so "absent" is only reported when it really is gone.
+ */
+export async function readPromptState(http: ComfyHttp, promptId: string): Promise<PromptState> {
+  const entry = await readHistory(http, promptId);
+  if (entry !== undefined) return { kind: 'finished', entry };
+  const queued = await readQueueState(http, promptId);
+  if (queued !== 'absent') return { kind: queued };
+  const late = await readHistory(http, promptId);
+  return late !== undefined ? { kind: 'finished', entry: late } : { kind: 'absent' };
+}
+
+/**
+ * Stops the prompt in the state just observed: a targeted interrupt if it runs (old servers ignore the body and
+ * interrupt whatever runs, hence the queue check first), a queue delete if it waits.
+ */
+export async function stopPrompt(
+  http: ComfyHttp,
+  promptId: string,
+  state: 'running' | 'pending',
+): Promise<void> {
+  if (state === 'running') await http.postCommand('interrupt', { prompt_id: promptId });
+  else await http.postCommand('queue', { delete: [promptId] });
+}

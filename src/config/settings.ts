@@ -1,0 +1,185 @@
+/**
+ * Every setting of `arrakis serve` in one closed table: its flag, its environment variable, its default,
+ * what it accepts and what it means. Flags, env parsing, validation, `--help` and docs/configuration.md
+ * are all derived from this table.
+ */
+import { z } from 'zod';
+
+/** How a raw flag or env string becomes a value before the schema checks it. */
+export type SettingKind = 'string' | 'integer' | 'number' | 'list' | 'boolean';
+
+export interface SettingSpec {
+  flag: string;
+  env: string;
+  kind: SettingKind;
+  /** Human text shown in --help and docs; says what is accepted. */
+  description: string;
+  schema: z.ZodType;
+  /** Shown in help and docs; undefined when there is none. */
+  defaultText?: string;
+}
+
+const port = z.number().int().min(0).max(65535);
+const positiveInt = z.number().int().positive();
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'HOST:PORT');
+const httpUrl = z.url({ protocol: /^https?$/ });
+
+export const SETTINGS = {
+  host: {
+    flag: '--host',
+    env: 'ARRAKIS_HOST',
+    kind: 'string',
+    description: 'bind address',
+    schema: z.string().min(1).default('127.0.0.1'),
+    defaultText: '127.0.0.1',
+  },
+  port: {
+    flag: '--port',
+    env: 'ARRAKIS_PORT',
+    kind: 'integer',
+    description: 'TCP port, 0 picks a free one',
+    schema: port.default(8080),
+    defaultText: '8080',
+  },
+  db: {
+    flag: '--db',
+    env: 'ARRAKIS_DB',
+    kind: 'string',
+    description: 'database: sqlite:PATH, sqlite::memory: or postgres://user@host:5432/db',
+    schema: z
+      .string()
+      .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'sqlite:PATH or postgres://...')
+      .default('sqlite:./data/arrakis.db'),
+    defaultText: 'sqlite:./data/arrakis.db',
+  },
+  storage: {
+    flag: '--storage',
+    env: 'ARRAKIS_STORAGE',
+    kind: 'string',
+    description: 'object storage: file:PATH or s3://bucket/prefix?endpoint=URL&region=R&force_path_style=1',
+    schema: z
+      .string()
+      .regex(/^(file:.+|s3:\/\/[^/?]+.*)$/, 'file:PATH or s3://bucket/prefix?...')
+      .default('file:./data/objects'),
+    defaultText: 'file:./data/objects',
+  },
+  comfyui: {
+    flag: '--comfyui',
+    env: 'ARRAKIS_COMFYUI',
+    kind: 'list',
+    description: 'ComfyUI server URL to use as a worker, one job at a time (repeatable; env comma-separated)',
+    schema: z.array(httpUrl).default([]),
+  },
+  comfyLite: {
+    flag: '--comfy-lite',
+    env: 'ARRAKIS_COMFY_LITE',
+    kind: 'integer',
+    description: 'number of in-process comfy-lite workers',
+    schema: z.number().int().min(0).max(64).default(0),
+    defaultText: '0',
+  },
+  adminKey: {
+    flag: '--admin-key',
+    env: 'ARRAKIS_ADMIN_KEY',
+    kind: 'string',
+    description: 'bearer key for /v1/admin/* (at least 16 characters); without it the admin API is off',
+    schema: z.string().min(16, 'at least 16 characters').optional(),
+  },
+  corsOrigins: {
+    flag: '--cors-origin',
+    env: 'ARRAKIS_CORS_ORIGINS',
+    kind: 'list',
+    description: 'browser origin allowed to call the job endpoints (repeatable; env comma-separated)',
+    schema: z.array(z.url({ protocol: /^https?$/ })).default([]),
+  },
+  fetchAllow: {
+    flag: '--fetch-allow',
+    env: 'ARRAKIS_FETCH_ALLOW',
+    kind: 'list',
+    description: 'HOST:PORT that input and webhook URLs may reach even if private or loopback (repeatable)',
+    schema: z.array(hostPort).default([]),
+  },
+  templates: {
+    flag: '--templates',
+    env: 'ARRAKIS_TEMPLATES',
+    kind: 'string',
+    description: 'folder of template JSON files loaded at start',
+    schema: z.string().min(1).optional(),
+  },
+  fleet: {
+    flag: '--fleet',
+    env: 'ARRAKIS_FLEET',
+    kind: 'string',
+    description: 'fleet file (YAML) describing GPU pools and autoscaling',
+    schema: z.string().min(1).optional(),
+  },
+  webhookRetry: {
+    flag: '--webhook-retry',
+    env: 'ARRAKIS_WEBHOOK_RETRY',
+    kind: 'string',
+    description: 'webhook retry delays, comma-separated durations',
+    schema: z
+      .string()
+      .regex(/^\s*\d+(\.\d+)?(ms|s|m|h)(\s*,\s*\d+(\.\d+)?(ms|s|m|h))*\s*$/, 'durations like 1s,5s,30s,5m')
+      .default('1s,5s,30s,5m,30m,2h,5h,10h'),
+    defaultText: '1s,5s,30s,5m,30m,2h,5h,10h',
+  },
+  leaseSeconds: {
+    flag: '--lease-seconds',
+    env: 'ARRAKIS_LEASE_SECONDS',
+    kind: 'integer',
+    description: 'worker lease length; a worker silent this long loses its job',
+    schema: z.number().int().min(2).max(3600).default(30),
+    defaultText: '30',
+  },
+  maxAttempts: {
+    flag: '--max-attempts',
+    env: 'ARRAKIS_MAX_ATTEMPTS',
+    kind: 'integer',
+    description: 'how many workers may try a job before it fails worker_lost',
+    schema: z.number().int().min(1).max(20).default(3),
+    defaultText: '3',
+  },
+  jobTimeoutSeconds: {
+    flag: '--job-timeout-seconds',
+    env: 'ARRAKIS_JOB_TIMEOUT_SECONDS',
+    kind: 'integer',
+    description: 'longest a job may run on a worker before it fails timeout',
+    schema: positiveInt.max(86400).default(1800),
+    defaultText: '1800',
+  },
+  retentionDays: {
+    flag: '--retention-days',
+    env: 'ARRAKIS_RETENTION_DAYS',
+    kind: 'number',
+    description: 'inputs and outputs are deleted this many days after the job ends (0 keeps them)',
+    schema: z.number().min(0).max(3650).default(7),
+    defaultText: '7',
+  },
+  presignTtlSeconds: {
+    flag: '--presign-ttl-seconds',
+    env: 'ARRAKIS_PRESIGN_TTL_SECONDS',
+    kind: 'integer',
+    description: 'lifetime of presigned output URLs (S3 storage)',
+    schema: positiveInt.max(604800).default(900),
+    defaultText: '900',
+  },
+  maxBodyMb: {
+    flag: '--max-body-mb',
+    env: 'ARRAKIS_MAX_BODY_MB',
+    kind: 'number',
+    description: 'largest accepted request body in MiB (inputs in base64 count)',
+    schema: z.number().positive().max(1024).default(32),
+    defaultText: '32',
+  },
+  logLevel: {
+    flag: '--log-level',
+    env: 'ARRAKIS_LOG_LEVEL',
+    kind: 'string',
+    description: 'fatal, error, warn, info, debug, trace or silent',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    defaultText: 'info',
+  },
+} as const satisfies Record<string, SettingSpec>;
+
+export type SettingName = keyof typeof SETTINGS;

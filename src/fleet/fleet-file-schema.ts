@@ -1,0 +1,129 @@
+/**
+ * The zod schema of a fleet file (`--fleet fleet.yaml`), in the file's own snake_case.
+ * fleet-file.ts parses with it and turns the result into PoolConfig objects.
+ */
+import { z } from 'zod';
+
+const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+
+const count = (what: string) =>
+  z.number({ error: `${what} must be a whole number ≥ 0` }).int({ error: `${what} must be a whole number ≥ 0` }).min(0, {
+    error: `${what} must be a whole number ≥ 0`,
+  });
+
+const positive = (what: string) =>
+  z.number({ error: `${what} must be a number > 0` }).positive({ error: `${what} must be a number > 0` });
+
+const nonNegative = (what: string) =>
+  z.number({ error: `${what} must be a number ≥ 0` }).min(0, { error: `${what} must be a number ≥ 0` });
+
+export const DaysSchema = z.union(
+  [
+    z.enum(['daily', 'weekdays', 'weekends']),
+    z.array(z.enum(DAY_NAMES)).min(1),
+  ],
+  { error: `days must be "daily", "weekdays", "weekends" or a list of ${DAY_NAMES.join(', ')}` },
+);
+
+export const HOURS_PATTERN = /^([01]\d|2[0-4])(?::([0-5]\d))?-([01]\d|2[0-4])(?::([0-5]\d))?$/;
+export const TZ_PATTERN = /^(UTC|Z|[+-]([01]\d|2[0-3]):([0-5]\d))$/;
+
+export const ScheduleSchema = z.strictObject({
+  name: z.string().min(1).optional(),
+  days: DaysSchema.default('daily'),
+  hours: z.string({ error: 'hours must look like "09-18" or "09:30-18:00" (24-hour clock)' }).regex(HOURS_PATTERN, {
+    error: 'hours must look like "09-18" or "09:30-18:00" (24-hour clock)',
+  }),
+  tz: z
+    .string()
+    .regex(TZ_PATTERN, { error: 'tz must be "UTC" or an offset like "+02:00" or "-05:00"' })
+    .default('UTC'),
+  min: count('min').optional(),
+  buffer: count('buffer').optional(),
+});
+
+const WorkflowSchema = z.record(z.string(), z.unknown(), { error: 'workflow must be a file path or an inline object' });
+
+export const WarmupSchema = z.strictObject({
+  workflow: z.union([z.string().min(1), WorkflowSchema], {
+    error: 'warmup.workflow must be a path to a ComfyUI API-format JSON file or an inline workflow object',
+  }),
+});
+
+export const StaticSettingsSchema = z.strictObject({
+  urls: z.array(z.url({ error: 'each url must be an http(s) URL' })).min(1, { error: 'list at least one ComfyUI URL' }),
+});
+
+export const ProcessSettingsSchema = z.strictObject({
+  command: z
+    .string({ error: 'command must be a string such as "python main.py --port {port}"' })
+    .refine((c) => c.includes('{port}'), { error: 'command must contain {port} (the port Arrakis picks)' }),
+  env: z.record(z.string(), z.string()).default({}),
+  gpus: z.array(z.string().min(1)).min(1).optional(),
+  cwd: z.string().optional(),
+  ready_pattern: z.string().default('listening on (https?://\\S+)'),
+  start_timeout_s: positive('start_timeout_s').default(180),
+  stop_grace_s: nonNegative('stop_grace_s').default(10),
+});
+
+export const ModalSettingsSchema = z.strictObject({
+  app: z.string({ error: 'app must name the Modal app the sandboxes belong to' }).min(1),
+  image: z.string({ error: 'image must be a registry tag of an image with ComfyUI' }).min(1),
+  command: z.array(z.string()).min(1).optional(),
+  port: z.number().int().min(1).max(65535).default(8188),
+  timeout_s: positive('timeout_s').default(3600),
+  ready_timeout_s: positive('ready_timeout_s').default(300),
+  env: z.record(z.string(), z.string()).default({}),
+  regions: z.array(z.string()).optional(),
+});
+
+export const PoolSchema = z
+  .strictObject({
+    provider: z.enum(['static', 'process', 'modal'], { error: 'provider must be one of static, process, modal' }),
+    gpu: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+    min: count('min').default(0),
+    max: count('max').default(1),
+    buffer: count('buffer').default(0),
+    scale_down_s: nonNegative('scale_down_s').default(60),
+    schedules: z.array(ScheduleSchema).default([]),
+    price_per_gpu_second: nonNegative('price_per_gpu_second').default(0),
+    cold_start_s: nonNegative('cold_start_s').default(25),
+    max_cost_per_hour: positive('max_cost_per_hour').optional(),
+    warmup: WarmupSchema.optional(),
+    static: StaticSettingsSchema.optional(),
+    process: ProcessSettingsSchema.optional(),
+    modal: ModalSettingsSchema.optional(),
+  })
+  .superRefine((p, ctx) => {
+    for (const kind of ['static', 'process', 'modal'] as const) {
+      if (kind === p.provider && p[kind] === undefined) {
+        ctx.addIssue({ code: 'custom', path: [kind], message: `required when provider is ${kind}` });
+      }
+      if (kind !== p.provider && p[kind] !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [kind], message: `only allowed when provider is ${kind}` });
+      }
+    }
+    if (p.min > p.max) ctx.addIssue({ code: 'custom', path: ['min'], message: `min ${p.min} exceeds max ${p.max}` });
+    p.schedules.forEach((s, i) => {
+      if (s.min !== undefined && s.min > p.max) {
+        ctx.addIssue({ code: 'custom', path: ['schedules', i, 'min'], message: `min ${s.min} exceeds max ${p.max}` });
+      }
+    });
+    const gpus = p.process?.gpus;
+    if (gpus !== undefined && p.max > gpus.length) {
+      ctx.addIssue({ code: 'custom', path: ['max'], message: `max ${p.max} exceeds the ${gpus.length} listed gpus` });
+    }
+  });
+
+export const FleetFileSchema = z.strictObject({
+  pools: z
+    .record(
+      z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { error: 'pool names are lowercase letters, digits, - and _' }),
+      PoolSchema,
+    )
+    .refine((r) => Object.keys(r).length > 0, { error: 'define at least one pool' }),
+});
+
+export type FleetFileInput = z.output<typeof FleetFileSchema>;
+export type PoolInput = z.output<typeof PoolSchema>;
+export type ScheduleInput = z.output<typeof ScheduleSchema>;

@@ -1,0 +1,121 @@
+/**
+ * The `process` provider: one local process per worker from a command template (one ComfyUI per GPU with
+ * `CUDA_VISIBLE_DEVICES={gpu}`, or comfy-lite in tests). A worker is ready when its output prints the ready
+ * line; stop sends SIGTERM, then SIGKILL after the grace period.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import type { PoolConfig, ProcessSettings } from '../fleet-file.js';
+import { fillTemplate, splitWords } from './command-line.js';
+import { ProviderError, type FleetProvider, type ListedWorker, type StartedWorker } from './contract.js';
+
+interface Running {
+  child: ChildProcess;
+  gpu: string;
+  url: string | null;
+  exited: Promise<void>;
+  graceMs: number;
+}
+
+/** A free TCP port on 127.0.0.1 for the child to listen on. */
+async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export class ProcessProvider implements FleetProvider {
+  readonly kind = 'process';
+  private readonly running = new Map<string, Running>();
+
+  constructor(private readonly settings: ProcessSettings) {}
+
+  /** Spawns the command; `ready` resolves with the URL from the ready line. */
+  async start(pool: PoolConfig): Promise<StartedWorker> {
+    const gpu = this.freeGpu(pool.name);
+    const port = await freePort();
+    const fill = (s: string) => fillTemplate(s, { port, gpu });
+    const [cmd, ...args] = splitWords(fill(this.settings.command));
+    if (cmd === undefined) throw new ProviderError(`pool ${pool.name}: process.command is empty`);
+    const env = { ...process.env, ...Object.fromEntries(Object.entries(this.settings.env).map(([k, v]) => [k, fill(v)])) };
+    const child = spawn(cmd, args, { env, cwd: this.settings.cwd ?? undefined, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const ref = String(child.pid ?? `failed-${port}`);
+    const entry: Running = { child, gpu, url: null, exited, graceMs: this.settings.stopGraceMs };
+    this.running.set(ref, entry);
+    void exited.then(() => this.running.delete(ref));
+    const ready = this.awaitReady(child, port, exited).then(
+      (url) => {
+        entry.url = url;
+        return url;
+      },
+      async (err: unknown) => {
+        await this.stop(ref);
+        throw err;
+      },
+    );
+    return { ref, ready };
+  }
+
+  private freeGpu(pool: string): string {
+    const gpus = this.settings.gpus;
+    if (gpus === null) return '';
+    const used = new Set([...this.running.values()].map((r) => r.gpu));
+    const gpu = gpus.find((g) => !used.has(g));
+    if (gpu === undefined) throw new ProviderError(`pool ${pool}: every listed gpu (${gpus.join(', ')}) has a worker`);
+    return gpu;
+  }
+
+  private awaitReady(child: ChildProcess, port: number, exited: Promise<void>): Promise<string> {
+    const pattern = new RegExp(this.settings.readyPattern);
+    return new Promise<string>((resolve, reject) => {
+      let seen = '';
+      const timer = setTimeout(
+        () => reject(new ProviderError(`worker did not print its ready line within ${this.settings.startTimeoutMs} ms`)),
+        this.settings.startTimeoutMs,
+      );
+      const onData = (chunk: Buffer) => {
+        // Keep a bounded tail: the ready line is short, a chatty process must not grow this forever.
+        seen = (seen + chunk.toString('utf8')).slice(-8192);
+        const m = pattern.exec(seen);
+        if (m === null) return;
+        clearTimeout(timer);
+        resolve(m[1] ?? `http://127.0.0.1:${port}`);
+      };
+      child.stdout?.on('data', onData);
+      child.stderr?.on('data', onData);
+      void exited.then(() => {
+        clearTimeout(timer);
+        reject(new ProviderError(`worker exited before it was ready (exit code ${child.exitCode ?? child.signalCode})`));
+      });
+    });
+  }
+
+  /** SIGTERM, then SIGKILL if the process is still there after the grace period. */
+  async stop(ref: string): Promise<void> {
+    const r = this.running.get(ref);
+    if (r === undefined || r.child.exitCode !== null || r.child.signalCode !== null) return;
+    r.child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const killed = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        r.child.kill('SIGKILL');
+        resolve();
+      }, r.graceMs);
+    });
+    await Promise.race([r.exited, killed]);
+    clearTimeout(timer);
+    await r.exited;
+  }
+
+  /** Processes started here that are still alive. */
+  async list(): Promise<ListedWorker[]> {
+    return [...this.running.entries()].map(([ref, r]) => ({ ref, comfyUrl: r.url }));
+  }
+}

@@ -1,0 +1,97 @@
+/** The configurations the simulator prices side by side: this project's autoscaler and the baselines. */
+import { decide } from '../autoscaler.js';
+import type { PoolConfig } from '../fleet-file.js';
+import { reactiveDecide } from '../reactive.js';
+import type { Schedule } from '../schedule.js';
+import type { Scenario, SimPool } from './engine.js';
+import { SYNTHETIC_PEAK_HOUR } from './workload.js';
+
+/** Modal's A10G list price, $1.10 an hour, per second. */
+export const DEFAULT_PRICE_PER_GPU_SECOND = 1.1 / 3600;
+
+const BASE: SimPool = {
+  name: 'default',
+  min: 0,
+  max: 20,
+  buffer: 0,
+  scaleDownMs: 60_000,
+  schedules: [],
+  coldStartMs: 25_000,
+  pricePerGpuSecond: DEFAULT_PRICE_PER_GPU_SECOND,
+  maxCostPerHour: null,
+};
+
+/** The pool the built-in autoscaler scenario runs when no fleet file is given. */
+export const DEFAULT_AUTOSCALER_POOL: SimPool = { ...BASE, scaleDownMs: 20_000 };
+
+/** The busy afternoon of the synthetic curve, every day (UTC). */
+const PEAK_PROFILE: Schedule = {
+  name: 'peak hours',
+  days: [0, 1, 2, 3, 4, 5, 6],
+  startMinute: (SYNTHETIC_PEAK_HOUR - 4) * 60,
+  endMinute: (SYNTHETIC_PEAK_HOUR + 4) * 60,
+  offsetMinutes: 0,
+  min: 1,
+  buffer: 1,
+};
+
+/** A simulator pool from a fleet-file pool. */
+export function simPoolFrom(p: PoolConfig): SimPool {
+  return {
+    name: p.name,
+    min: p.min,
+    max: p.max,
+    buffer: p.buffer,
+    scaleDownMs: p.scaleDownMs,
+    schedules: p.schedules,
+    coldStartMs: p.coldStartMs,
+    pricePerGpuSecond: p.pricePerGpuSecond,
+    maxCostPerHour: p.maxCostPerHour,
+  };
+}
+
+/** Every scenario of the report: the autoscaler on `pool` first, then the baselines at the same price. */
+export function standardScenarios(pool: SimPool = DEFAULT_AUTOSCALER_POOL): Scenario[] {
+  const price = { pricePerGpuSecond: pool.pricePerGpuSecond, coldStartMs: pool.coldStartMs };
+  const base = { ...BASE, ...price, name: pool.name };
+  const window = (pool.scaleDownMs / 1000).toFixed(0);
+  return [
+    {
+      name: 'arrakis autoscaler',
+      description: `anticipating policy, min ${pool.min}, max ${pool.max}, buffer ${pool.buffer}, scale-down ${window} s` +
+        (pool.schedules.length > 0 ? `, ${pool.schedules.length} schedule(s)` : ''),
+      policy: decide,
+      pool,
+    },
+    {
+      name: 'seed fixed knobs',
+      description: 'reactive, min 0, max 2, buffer 0, scale-down 60 s (the replaced system)',
+      policy: reactiveDecide,
+      pool: { ...base, max: 2 },
+    },
+    {
+      name: 'modal reactive 60s',
+      description: 'reactive, min 0, max 20, scale-down 60 s',
+      policy: reactiveDecide,
+      pool: base,
+    },
+    {
+      name: 'modal reactive 300s',
+      description: 'reactive, min 0, max 20, scale-down 300 s',
+      policy: reactiveDecide,
+      pool: { ...base, scaleDownMs: 300_000 },
+    },
+    {
+      name: 'peak profile',
+      description: `reactive max 20, scale-down 60 s, min 1 + buffer 1 from ${SYNTHETIC_PEAK_HOUR - 4}:00 to ${SYNTHETIC_PEAK_HOUR + 4}:00 UTC`,
+      policy: reactiveDecide,
+      pool: { ...base, schedules: [PEAK_PROFILE] },
+    },
+    {
+      name: 'always-on 5',
+      description: 'five workers running all the time',
+      policy: reactiveDecide,
+      pool: { ...base, min: 5, max: 5 },
+    },
+  ];
+}

@@ -1,0 +1,92 @@
+/**
+ * Background duties of every serve replica: expired leases are requeued or failed (nothing stays running
+ * forever), active-job counters are recounted after crashes, and stored files past retention are deleted.
+ * Every replica runs them; the store's compare-and-set steps make concurrent sweeps safe.
+ */
+import type { EventBus } from '../events/bus.js';
+import type { ObjectStorage } from '../media/storage/contract.js';
+import type { Store } from '../store/contract.js';
+
+export interface MaintenanceOptions {
+  store: Store;
+  storage: ObjectStorage;
+  bus: EventBus;
+  maxAttempts: number;
+  leaseMs: number;
+  /** 0 keeps files forever. */
+  retentionDays: number;
+  reconcileEveryMs?: number;
+  sweepEveryMs?: number;
+  now?: () => number;
+  onError?: (what: string, err: unknown) => void;
+}
+
+/** Runs the periodic duties until stopped. */
+export class Maintenance {
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly running = new Set<Promise<unknown>>();
+  private readonly now: () => number;
+
+  constructor(private readonly o: MaintenanceOptions) {
+    this.now = o.now ?? Date.now;
+  }
+
+  start(): void {
+    const leaseSweepMs = Math.max(250, Math.min(5000, Math.floor(this.o.leaseMs / 4)));
+    this.every(leaseSweepMs, 'expire leases', () => this.expireLeases());
+    this.every(this.o.reconcileEveryMs ?? 5 * 60_000, 'reconcile counters', () => this.o.store.reconcileCounters());
+    if (this.o.retentionDays > 0) this.every(this.o.sweepEveryMs ?? 10 * 60_000, 'retention', () => this.sweep());
+  }
+
+  /** One lease sweep; returns how many jobs changed. */
+  async expireLeases(): Promise<number> {
+    const outcomes = await this.o.store.expireLeases(this.o.maxAttempts, this.now());
+    for (const o of outcomes) {
+      await this.o.bus.publish({ kind: 'job_event', jobId: o.jobId, seq: 0 });
+      if (o.outcome === 'requeued') {
+        const job = await this.o.store.getJob(o.jobId);
+        await this.o.bus.publish({ kind: 'job_ready', pool: job?.pool ?? null });
+      }
+    }
+    return outcomes.length;
+  }
+
+  /** Deletes the stored inputs and outputs of jobs that ended before the retention window. */
+  async sweep(): Promise<number> {
+    const before = this.now() - this.o.retentionDays * 86_400_000;
+    let swept = 0;
+    for (;;) {
+      const jobs = await this.o.store.listJobsForSweep(before, 100);
+      if (jobs.length === 0) return swept;
+      for (const job of jobs) {
+        await this.o.storage.deletePrefix(`jobs/${job.id}/`);
+        await this.o.store.markJobSwept(job.id, this.now());
+        swept++;
+      }
+    }
+  }
+
+  private every(ms: number, what: string, task: () => Promise<unknown>): void {
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      const p = task()
+        .catch((err: unknown) => this.o.onError?.(what, err))
+        .finally(() => {
+          busy = false;
+          this.running.delete(p);
+        });
+      this.running.add(p);
+    }, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  /** Stops the timers and waits for a task in flight. */
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers.length = 0;
+    await Promise.allSettled([...this.running]);
+  }
+}

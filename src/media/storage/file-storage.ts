@@ -1,0 +1,164 @@
+/**
+ * `file:` object storage: a folder on local disk. Objects are written to `<root>/.tmp/` and renamed into
+ * place (rename is atomic on one filesystem), so a reader sees the old object, the new one or none, never
+ * a partial file. The content type lives beside the object in `<root>/.meta/<key>.json`.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, readdir, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import { z } from 'zod';
+import type { ObjectStorage, StoredObject } from './contract.js';
+import { assertValidKey, assertValidPrefix } from './object-key.js';
+
+const TMP_DIR = '.tmp';
+const META_DIR = '.meta';
+const DEFAULT_TYPE = 'application/octet-stream';
+const MetaSchema = z.object({ contentType: z.string() });
+
+function isMissing(err: unknown): boolean {
+  const code = err instanceof Error && 'code' in err ? err.code : undefined;
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
+}
+
+async function writeBody(fh: FileHandle, body: Buffer | Readable): Promise<void> {
+  if (Buffer.isBuffer(body)) await fh.writeFile(body);
+  else
+    for await (const chunk of body)
+      await fh.write(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+}
+
+/** Every file below `dir` (absolute paths); a missing folder has none. */
+async function walk(dir: string, skipDotDirs: boolean): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if (isMissing(err)) return [];
+    throw err;
+  }
+  const out: string[] = [];
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) {
+      if (!(skipDotDirs && e.name.startsWith('.'))) out.push(...(await walk(path, false)));
+    } else if (e.isFile()) {
+      out.push(path);
+    }
+  }
+  return out;
+}
+
+export class FileStorage implements ObjectStorage {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = resolve(root);
+  }
+
+  private pathOf(key: string): string {
+    assertValidKey(key);
+    return join(this.root, ...key.split('/'));
+  }
+
+  private metaPathOf(key: string): string {
+    return `${join(this.root, META_DIR, ...key.split('/'))}.json`;
+  }
+
+  /** Writes `body` to a temp file, syncs it, then renames it over `path`; returns the size. */
+  private async writeAtomic(path: string, body: Buffer | Readable): Promise<number> {
+    const tmp = join(this.root, TMP_DIR, randomBytes(12).toString('hex'));
+    await mkdir(dirname(tmp), { recursive: true });
+    await mkdir(dirname(path), { recursive: true });
+    const fh = await open(tmp, 'wx');
+    let size: number;
+    try {
+      await writeBody(fh, body);
+      await fh.sync();
+      size = (await fh.stat()).size;
+    } catch (err) {
+      await fh.close();
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    await fh.close();
+    await rename(tmp, path);
+    return size;
+  }
+
+  async put(key: string, body: Buffer | Readable, contentType: string): Promise<StoredObject> {
+    const path = this.pathOf(key);
+    // Metadata first: an object is never visible without its content type.
+    await this.writeAtomic(this.metaPathOf(key), Buffer.from(JSON.stringify({ contentType })));
+    const size = await this.writeAtomic(path, body);
+    return { key, size, contentType };
+  }
+
+  private async contentTypeOf(key: string): Promise<string> {
+    try {
+      const raw: unknown = JSON.parse(await readFile(this.metaPathOf(key), 'utf8'));
+      const meta = MetaSchema.safeParse(raw);
+      return meta.success ? meta.data.contentType : DEFAULT_TYPE;
+    } catch {
+      return DEFAULT_TYPE;
+    }
+  }
+
+  async get(key: string): Promise<{ body: Readable; size: number; contentType: string } | null> {
+    const path = this.pathOf(key);
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (err) {
+      if (isMissing(err)) return null;
+      throw err;
+    }
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      await fh.close();
+      return null;
+    }
+    const contentType = await this.contentTypeOf(key);
+    return { body: fh.createReadStream(), size: st.size, contentType };
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    assertValidPrefix(prefix);
+    const dirKey = prefix.slice(0, Math.max(0, prefix.lastIndexOf('/')));
+    const start = join(this.root, ...dirKey.split('/').filter((s) => s !== ''));
+    let deleted = 0;
+    for (const file of await walk(start, dirKey === '')) {
+      const key = relative(this.root, file).split(sep).join('/');
+      if (!key.startsWith(prefix)) continue;
+      await rm(file, { force: true });
+      await rm(this.metaPathOf(key), { force: true });
+      await this.pruneEmptyDirs(dirname(file), this.root);
+      await this.pruneEmptyDirs(dirname(this.metaPathOf(key)), join(this.root, META_DIR));
+      deleted++;
+    }
+    return deleted;
+  }
+
+  /** Removes now-empty folders from `dir` up to (not including) `stop`. */
+  private async pruneEmptyDirs(dir: string, stop: string): Promise<void> {
+    for (let d = dir; d.startsWith(stop + sep); d = dirname(d)) {
+      try {
+        await rmdir(d);
+      } catch {
+        return; // not empty (or already gone): stop climbing
+      }
+    }
+  }
+
+  async presignedGetUrl(): Promise<string | null> {
+    return null;
+  }
+
+  async check(): Promise<void> {
+    const probe = join(this.root, TMP_DIR, `check-${randomBytes(6).toString('hex')}`);
+    await mkdir(dirname(probe), { recursive: true });
+    const fh = await open(probe, 'wx');
+    await fh.close();
+    await rm(probe);
+  }
+}

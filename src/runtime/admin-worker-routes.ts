@@ -1,0 +1,40 @@
+/** Admin endpoints for remote agents' worker tokens (`arrakis agent --token`). */
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { issueWorkerToken } from '../agent/worker-tokens.js';
+import { ApiError } from '../errors.js';
+import type { Store } from '../store/contract.js';
+
+/** POST /v1/admin/worker-tokens (shown once) and DELETE /v1/admin/worker-tokens/{id}. */
+export async function adminWorkerRoutes(app: FastifyInstance, store: Store): Promise<void> {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const schema = { tags: ['admin'], security: [{ admin: [] }] };
+  r.post(
+    '/v1/admin/worker-tokens',
+    {
+      schema: {
+        ...schema,
+        summary: 'Issue a token for a remote agent (shown only here)',
+        body: z.strictObject({
+          name: z.string().min(1).max(200),
+          pool: z.string().min(1).max(64).default('default'),
+        }),
+      },
+    },
+    async (request, reply) => {
+      const issued = await issueWorkerToken(store, request.body.name, request.body.pool);
+      return reply.code(201).send({ id: issued.id, token: issued.token, pool: request.body.pool });
+    },
+  );
+  r.delete(
+    '/v1/admin/worker-tokens/:id',
+    { schema: { ...schema, params: z.object({ id: z.string().min(1).max(64) }) } },
+    async (request, reply) => {
+      if (!(await store.revokeWorkerToken(request.params.id, Date.now()))) {
+        throw new ApiError('not_found', 'No active worker token with this id.');
+      }
+      return reply.code(204).send();
+    },
+  );
+}

@@ -1,0 +1,54 @@
+/**
+ * Loops every replica runs beside the API: the URL-input fetcher and the webhook deliverer.
+ * A terminal job event kicks the deliverer so a webhook leaves at once instead of at the next poll.
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../config/load.js';
+import type { EventBus } from '../events/bus.js';
+import { InputFetcher } from '../media/input-fetcher.js';
+import type { ObjectStorage } from '../media/storage/contract.js';
+import type { Store } from '../store/contract.js';
+import { WebhookDeliverer } from '../webhooks/deliverer.js';
+import { parseRetrySchedule } from '../webhooks/retry-schedule.js';
+
+export interface Background {
+  stop(): Promise<void>;
+}
+
+export interface BackgroundDeps {
+  config: Config;
+  store: Store;
+  storage: ObjectStorage;
+  bus: EventBus;
+  log: Logger;
+}
+
+/** Starts the input fetcher and the webhook deliverer. */
+export function startBackground(deps: BackgroundDeps): Background {
+  const { config, store, storage, bus, log } = deps;
+  const deliverer = new WebhookDeliverer({
+    store,
+    getAccount: (id) => store.getAccount(id),
+    allow: [...config.fetchAllow],
+    schedule: parseRetrySchedule(config.webhookRetry),
+    log,
+  });
+  deliverer.start();
+  const fetcher = new InputFetcher({
+    store,
+    storage,
+    allow: [...config.fetchAllow],
+    onError: (err, jobId) => log.warn({ err, jobId }, 'input fetcher trouble'),
+  });
+  fetcher.start();
+  const unsubscribe = bus.subscribe((m) => {
+    if (m.kind === 'job_event') deliverer.kick();
+  });
+  return {
+    async stop(): Promise<void> {
+      unsubscribe();
+      await fetcher.stop();
+      await deliverer.stop();
+    },
+  };
+}

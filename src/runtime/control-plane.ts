@@ -1,0 +1,131 @@
+/**
+ * `arrakis serve` as a library: opens the store, storage and bus from the config, builds the API,
+ * listens, and starts the background parts (in-process agents, input fetcher, webhook deliverer,
+ * maintenance, fleet). `close()` shuts down in the reverse order: stop accepting, finish in-flight
+ * requests, give running jobs back, close connections.
+ */
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { buildApi, type Api } from '../api/app.js';
+import { workerRoutes } from '../api/routes/workers.js';
+import type { Config } from '../config/load.js';
+import type { EventBus } from '../events/bus.js';
+import { createLocalBus } from '../events/local-bus.js';
+import { createPgBus } from '../events/pg-bus.js';
+import { Maintenance } from '../jobs/maintenance.js';
+import { NodeTypeRegistry } from '../jobs/node-type-registry.js';
+import { openStorage } from '../media/storage/open-storage.js';
+import type { ObjectStorage } from '../media/storage/contract.js';
+import { checkUrlAtSubmission } from '../media/url-policy.js';
+import type { Store } from '../store/contract.js';
+import { openStore } from '../store/open.js';
+import { WorkerService } from '../agent/worker-service.js';
+import { storeBase64Input } from './base64-input.js';
+import { startInProcessWorkers, type InProcessWorkers } from './in-process-workers.js';
+import { startBackground, type Background } from './background.js';
+import { adminWorkerRoutes } from './admin-worker-routes.js';
+import { loadTemplatesDir } from './templates-dir.js';
+
+export interface ControlPlane {
+  url: string;
+  port: number;
+  app: FastifyInstance;
+  store: Store;
+  storage: ObjectStorage;
+  bus: EventBus;
+  workers: InProcessWorkers;
+  close(): Promise<void>;
+}
+
+export interface ControlPlaneOptions {
+  log?: Logger;
+  /** Called with the listening URL before workers start (serve prints its ready line here). */
+  onListening?: (url: string) => void;
+}
+
+async function openBus(config: Config, log: Logger): Promise<EventBus> {
+  if (config.db.startsWith('sqlite:')) return createLocalBus();
+  return await createPgBus(config.db, { onError: (err) => log.warn({ err }, 'event bus listener error') });
+}
+
+/** Starts a control plane from a validated config. */
+export async function startControlPlane(config: Config, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const log = options.log ?? pino({ level: config.logLevel });
+  const store = await openStore(config.db);
+  await store.migrate();
+  const storage = openStorage(config.storage, { presignTtlSeconds: config.presignTtlSeconds });
+  await storage.check();
+  const bus = await openBus(config, log);
+  const nodeTypes = new NodeTypeRegistry();
+  const leaseMs = config.leaseSeconds * 1000;
+  const service = new WorkerService({ store, storage, bus, leaseMs, maxAttempts: config.maxAttempts });
+  const now = (): number => Date.now();
+
+  let api: Api | null = null;
+  try {
+    if (config.templates !== undefined) await loadTemplatesDir(store, config.templates, now);
+    api = await buildApi({
+      config,
+      store,
+      storage,
+      bus,
+      nodeTypes,
+      storeBase64Input: (jobId, name, b64, filename) => storeBase64Input(storage, jobId, name, b64, filename),
+      checkUrl: (url) => checkUrlAtSubmission(url, config.fetchAllow),
+      now,
+      onAdmitted: (pool) => void bus.publish({ kind: 'job_ready', pool }).catch(() => {}),
+      plugins: [
+        async (app) => {
+          await app.register(workerRoutes({ store, storage, bus, leaseMs, maxAttempts: config.maxAttempts }), {
+            prefix: '/v1/worker',
+          });
+        },
+        ...(config.adminKey === undefined ? [] : [async (app: FastifyInstance) => adminWorkerRoutes(app, store)]),
+      ],
+    });
+    await api.app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    await api?.app.close().catch(() => {});
+    await bus.close();
+    await store.close();
+    throw err;
+  }
+  const address = api.app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${port}`;
+  options.onListening?.(url);
+
+  const maintenance = new Maintenance({
+    store,
+    storage,
+    bus,
+    maxAttempts: config.maxAttempts,
+    leaseMs,
+    retentionDays: config.retentionDays,
+    onError: (what, err) => log.warn({ err }, `maintenance: ${what} failed`),
+  });
+  maintenance.start();
+  const background: Background = startBackground({ config, store, storage, bus, log });
+  const workers = await startInProcessWorkers({ config, service, bus, nodeTypes, log });
+
+  const running = api;
+  return {
+    url,
+    port,
+    app: running.app,
+    store,
+    storage,
+    bus,
+    workers,
+    async close(): Promise<void> {
+      running.drain();
+      await running.app.close();
+      await workers.stop();
+      await background.stop();
+      await maintenance.stop();
+      await bus.close();
+      await store.close();
+    },
+  };
+}

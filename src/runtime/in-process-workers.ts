@@ -1,0 +1,70 @@
+/**
+ * The agents a serve process runs itself: one per `--comfyui URL` and one per in-process comfy-lite
+ * (`--comfy-lite N`). Each learns its ComfyUI's node types so submission can refuse unknown ones.
+ */
+import type { Logger } from 'pino';
+import { Agent } from '../agent/agent.js';
+import { LocalJobChannel } from '../agent/local-job-channel.js';
+import type { WorkerService } from '../agent/worker-service.js';
+import { createComfyServer } from '../comfy/http-client.js';
+import type { ComfyServer } from '../comfy/contract.js';
+import { startComfyLite, type ComfyLiteServer } from '../comfy-lite/server.js';
+import type { Config } from '../config/load.js';
+import type { EventBus } from '../events/bus.js';
+import type { NodeTypeRegistry } from '../jobs/node-type-registry.js';
+
+export interface InProcessWorkers {
+  agents: Agent[];
+  comfyLites: ComfyLiteServer[];
+  stop(): Promise<void>;
+}
+
+export interface InProcessWorkerDeps {
+  config: Pick<Config, 'comfyui' | 'comfyLite' | 'jobTimeoutSeconds'>;
+  service: WorkerService;
+  bus: EventBus;
+  nodeTypes: NodeTypeRegistry;
+  log: Logger;
+}
+
+async function learnNodeTypes(agent: Agent, comfy: ComfyServer, registry: NodeTypeRegistry, log: Logger): Promise<void> {
+  try {
+    const types = await comfy.nodeTypes();
+    if (agent.workerId !== null) registry.set(agent.workerId, types);
+  } catch (err) {
+    log.warn({ err: String(err), url: comfy.url }, 'could not read /object_info; node types unchecked for this worker');
+  }
+}
+
+/** Starts comfy-lite servers and one agent per ComfyUI URL. */
+export async function startInProcessWorkers(deps: InProcessWorkerDeps): Promise<InProcessWorkers> {
+  const comfyLites: ComfyLiteServer[] = [];
+  for (let i = 0; i < deps.config.comfyLite; i++) comfyLites.push(await startComfyLite({ host: '127.0.0.1', port: 0 }));
+  const urls = [...deps.config.comfyui, ...comfyLites.map((c) => c.url)];
+  const agents: Agent[] = [];
+  const comfies: ComfyServer[] = [];
+  for (const [i, url] of urls.entries()) {
+    const comfy = createComfyServer(url);
+    const agent = new Agent({
+      channel: new LocalJobChannel({ service: deps.service, bus: deps.bus }),
+      comfy,
+      identity: { name: i < deps.config.comfyui.length ? `comfyui-${i + 1}` : `comfy-lite-${i + 1}`, pool: null, comfyUrl: url },
+      jobTimeoutMs: deps.config.jobTimeoutSeconds * 1000,
+      log: deps.log,
+    });
+    await agent.start();
+    void learnNodeTypes(agent, comfy, deps.nodeTypes, deps.log);
+    agents.push(agent);
+    comfies.push(comfy);
+  }
+  return {
+    agents,
+    comfyLites,
+    async stop(): Promise<void> {
+      await Promise.allSettled(agents.map((a) => a.stop()));
+      for (const a of agents) if (a.workerId !== null) deps.nodeTypes.remove(a.workerId);
+      await Promise.allSettled(comfies.map((c) => c.close()));
+      await Promise.allSettled(comfyLites.map((c) => c.close()));
+    },
+  };
+}

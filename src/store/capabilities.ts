@@ -1,0 +1,28 @@
+/**
+ * What one database can do that the other cannot. Store code asks these flags, never the dialect name,
+ * so there is exactly one implementation of every verb.
+ */
+export interface Capabilities {
+  /** Placeholders are `$1, $2` (Postgres) rather than `?` (SQLite). */
+  readonly numberedParams: boolean;
+  /** `FOR UPDATE SKIP LOCKED` exists and is needed: several connections claim at once. */
+  readonly rowLocks: boolean;
+  /** `pg_advisory_xact_lock` serialises migrations across processes (SQLite uses BEGIN IMMEDIATE). */
+  readonly advisoryLocks: boolean;
+  /** `pg_notify` reaches other processes; without it `notify` is a no-op. */
+  readonly notify: boolean;
+}
+
+export const SQLITE_CAPABILITIES: Capabilities = Object.freeze({
+  numberedParams: false,
+  rowLocks: false,
+  advisoryLocks: false,
+  notify: false,
+});
+
+export const POSTGRES_CAPABILITIES: Capabilities = Object.freeze({
+  numberedParams: true,
+  rowLocks: true,
+  advisoryLocks: true,
+  notify: true,
+});

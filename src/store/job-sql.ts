@@ -1,0 +1,165 @@
+/**
+ * The SQL of every job state transition and of the admission and claim hot paths, in one place.
+ * Written once with `?` placeholders in the subset both SQLite and Postgres speak; `compileJobSql`
+ * numbers the placeholders for Postgres and appends row locks where the database has them.
+ * Each entry: what it does — (parameters) → what it returns.
+ */
+import type { Capabilities } from './capabilities.js';
+
+const JOB_COLUMNS = `id, account_id, user_id, status, priority, pool, cancel_requested, created_at, started_at,
+  finished_at, workflow, template_name, inputs, inputs_ready, webhook_url, metadata, progress, outputs, error,
+  attempts, worker_id, lease_expires_at, idempotency_key`;
+
+const GIVE_BACK = `UPDATE jobs SET
+    status = CASE WHEN cancel_requested = 1 THEN 'cancelled' WHEN attempts >= ? THEN 'failed' ELSE 'queued' END,
+    error = CASE WHEN cancel_requested = 0 AND attempts >= ? THEN ? ELSE NULL END,
+    finished_at = CASE WHEN cancel_requested = 1 OR attempts >= ? THEN CAST(? AS BIGINT) ELSE NULL END,
+    worker_id = NULL, lease_expires_at = NULL, progress = NULL, event_seq = event_seq + 1
+    WHERE id = ? AND status = 'running'`;
+
+const START_JOB = `UPDATE jobs SET status = 'running', worker_id = ?, lease_expires_at = ?,
+    attempts = attempts + 1, started_at = ?, progress = NULL, event_seq = event_seq + 1`;
+
+const TEMPLATES = {
+  /** Idempotency lookup — (account_id, user_id, key) → job columns + request_hash. */
+  findByIdempotencyKey: `SELECT ${JOB_COLUMNS}, request_hash FROM jobs
+    WHERE account_id = ? AND user_id = ? AND idempotency_key = ?`,
+
+  /** Account counter +1 only below its limit, taken last in the admission so the row lock that serialises
+   *  one account's admissions on Postgres is held only until commit — (account_id) → active_jobs, or no row
+   *  when the account is full (or unknown). */
+  accountAdmit: `UPDATE accounts SET active_jobs = active_jobs + 1
+    WHERE id = ? AND active_jobs < max_active_jobs RETURNING active_jobs`,
+
+  /** Limits for a rejection message — (account_id) → max_active_jobs, max_active_jobs_per_user. */
+  accountLimits: `SELECT max_active_jobs, max_active_jobs_per_user FROM accounts WHERE id = ?`,
+
+  /** User counter +1 only below the account's per-user limit, creating the row at 1 (when the limit allows
+   *  one) — (user_id, account_id, account_id) → active, or no row when the user is at the limit. */
+  userAdmit: `INSERT INTO user_counters (account_id, user_id, active, running)
+    SELECT id, ?, 1, 0 FROM accounts WHERE id = ? AND max_active_jobs_per_user >= 1
+    ON CONFLICT (account_id, user_id) DO UPDATE SET active = user_counters.active + 1
+    WHERE user_counters.active < (SELECT a.max_active_jobs_per_user FROM accounts a WHERE a.id = ?)
+    RETURNING active`,
+
+  /** New queued job — (id, account_id, user_id, priority, pool, created_at, workflow, template_name, inputs,
+   *  inputs_ready, webhook_url, metadata, idempotency_key, request_hash) → nothing. */
+  insertJob: `INSERT INTO jobs (id, account_id, user_id, status, priority, pool, cancel_requested, created_at,
+    workflow, template_name, inputs, inputs_ready, webhook_url, metadata, outputs, attempts, idempotency_key,
+    request_hash, event_seq)
+    VALUES (?, ?, ?, 'queued', ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, '[]', 0, ?, ?, 0)`,
+
+  /** The next running-count above `after` among users who have queued jobs (one index seek)
+   *  — (after) → running, null when there is none. */
+  nextWaitingLevel: `SELECT MIN(running) AS running FROM user_counters WHERE active > running AND running > ?`,
+
+  /** queued → running for the best claimable job among users running exactly `level` jobs (pick and CAS in one
+   *  statement; the pick skips rows another replica has locked) — (worker_id, lease_expires_at, started_at, pool,
+   *  level) → job + event_seq, or no row. */
+  claimAtLevel: `${START_JOB} WHERE status = 'queued' AND id = (SELECT j.id FROM jobs j
+    WHERE j.status = 'queued' AND j.inputs_ready = 1 AND (j.pool IS NULL OR j.pool = ?)
+      AND EXISTS (SELECT 1 FROM user_counters uc
+        WHERE uc.account_id = j.account_id AND uc.user_id = j.user_id AND uc.running = ?)
+    ORDER BY j.priority DESC, j.created_at, j.id LIMIT 1 {LOCK}) RETURNING ${JOB_COLUMNS}, event_seq`,
+
+  /** The same by the full fairness order (fallback when counters moved under us)
+   *  — (worker_id, lease_expires_at, started_at, pool) → job + event_seq, or no row. */
+  claimAny: `${START_JOB} WHERE status = 'queued' AND id = (SELECT j.id FROM jobs j
+    LEFT JOIN user_counters uc ON uc.account_id = j.account_id AND uc.user_id = j.user_id
+    WHERE j.status = 'queued' AND j.inputs_ready = 1 AND (j.pool IS NULL OR j.pool = ?)
+    ORDER BY COALESCE(uc.running, 0), j.priority DESC, j.created_at, j.id LIMIT 1 {LOCK_J})
+    RETURNING ${JOB_COLUMNS}, event_seq`,
+
+  /** running → completed|failed, or → cancelled when a cancel was accepted first
+   *  — (status, outputs, error, finished_at, id, worker_id) → job + event_seq. */
+  finishRunning: `UPDATE jobs SET
+    status = CASE WHEN cancel_requested = 1 THEN 'cancelled' ELSE ? END,
+    outputs = CASE WHEN cancel_requested = 1 THEN outputs ELSE ? END,
+    error = CASE WHEN cancel_requested = 1 THEN NULL ELSE ? END,
+    finished_at = ?, lease_expires_at = NULL, event_seq = event_seq + 1
+    WHERE id = ? AND status = 'running' AND worker_id = ? RETURNING ${JOB_COLUMNS}, event_seq`,
+
+  /** running + cancel_requested → cancelled — (finished_at, id, worker_id) → job + event_seq. */
+  finishCancel: `UPDATE jobs SET status = 'cancelled', finished_at = ?, lease_expires_at = NULL,
+    event_seq = event_seq + 1
+    WHERE id = ? AND status = 'running' AND worker_id = ? AND cancel_requested = 1
+    RETURNING ${JOB_COLUMNS}, event_seq`,
+
+  /** Gives a running job back (its worker said so): → cancelled (cancel requested), → failed (attempts spent),
+   *  else → queued — (max_attempts, max_attempts, error, max_attempts, finished_at, id, worker_id) → job + event_seq. */
+  giveBackByWorker: `${GIVE_BACK} AND worker_id = ? RETURNING ${JOB_COLUMNS}, event_seq`,
+
+  /** The same when the lease expired, compare-and-set on the expired lease value so two sweepers act once
+   *  — (max_attempts, max_attempts, error, max_attempts, finished_at, id, lease_expires_at) → job + event_seq. */
+  giveBackByLease: `${GIVE_BACK} AND lease_expires_at = ? RETURNING ${JOB_COLUMNS}, event_seq`,
+
+  /** Running jobs whose lease ran out — (now) → id, lease_expires_at. */
+  expiredLeases: `SELECT id, lease_expires_at FROM jobs WHERE status = 'running' AND lease_expires_at < ?
+    ORDER BY lease_expires_at, id LIMIT 500`,
+
+  /** queued → cancelled — (finished_at, id) → job + event_seq. */
+  cancelQueued: `UPDATE jobs SET status = 'cancelled', cancel_requested = 1, finished_at = ?,
+    event_seq = event_seq + 1 WHERE id = ? AND status = 'queued' RETURNING ${JOB_COLUMNS}, event_seq`,
+
+  /** Marks a running job cancel-requested — (id) → job + event_seq. */
+  requestCancelRunning: `UPDATE jobs SET cancel_requested = 1, event_seq = event_seq + 1
+    WHERE id = ? AND status = 'running' RETURNING ${JOB_COLUMNS}, event_seq`,
+
+  /** queued → failed (input fetch failed) — (error, finished_at, id) → job + event_seq. */
+  failQueued: `UPDATE jobs SET status = 'failed', error = ?, finished_at = ?, fetch_owner = NULL,
+    event_seq = event_seq + 1 WHERE id = ? AND status = 'queued' RETURNING ${JOB_COLUMNS}, event_seq`,
+
+  /** A job the caller owns — (id, account_id, user_id) → job columns. */
+  jobForOwner: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ? AND account_id = ? AND user_id = ?`,
+
+  /** A job by id — (id) → job columns. */
+  jobById: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`,
+
+  /** User's running count +1 on a claim — (account_id, user_id) → nothing. */
+  userRunningUp: `UPDATE user_counters SET running = running + 1 WHERE account_id = ? AND user_id = ?`,
+
+  /** User's running count -1 on a requeue — (account_id, user_id) → nothing. */
+  userRunningDown: `UPDATE user_counters SET running = CASE WHEN running > 0 THEN running - 1 ELSE 0 END
+    WHERE account_id = ? AND user_id = ?`,
+
+  /** Account counter -1 on a terminal transition, never below zero — (account_id) → nothing. */
+  accountRelease: `UPDATE accounts SET active_jobs = active_jobs - 1 WHERE id = ? AND active_jobs > 0`,
+
+  /** User counters on a terminal transition: active -1, running -was_running (0|1), never below zero
+   *  — (was_running, account_id, user_id) → nothing. */
+  userRelease: `UPDATE user_counters SET active = CASE WHEN active > 0 THEN active - 1 ELSE 0 END,
+    running = CASE WHEN running > 0 THEN running - ? ELSE 0 END WHERE account_id = ? AND user_id = ?`,
+
+  /** Whether an account's webhook endpoint was disabled by a 410 — (account_id, url) → one row or none. */
+  endpointDisabled: `SELECT 1 AS disabled FROM webhook_disabled_endpoints WHERE account_id = ? AND url = ?`,
+
+  /** Enqueues a webhook delivery — (id, account_id, job_id, url, event_type, payload, next_attempt_at,
+   *  created_at) → nothing. */
+  insertDelivery: `INSERT INTO webhook_deliveries (id, account_id, job_id, url, event_type, payload, status,
+    attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)`,
+
+  /** Appends one job event with a seq the caller took from jobs.event_seq — (job_id, seq, type, data, at). */
+  insertEvent: `INSERT INTO job_events (job_id, seq, type, data, at) VALUES (?, ?, ?, ?, ?)`,
+
+  /** Takes the next event seq of a job — (id) → event_seq. */
+  nextEventSeq: `UPDATE jobs SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq`,
+} as const;
+
+export type JobSql = { readonly [K in keyof typeof TEMPLATES]: string };
+
+/** Rewrites `?` to `$1, $2, ...` (the texts hold no `?` inside literals). */
+function numberPlaceholders(text: string): string {
+  let n = 0;
+  return text.replace(/\?/g, () => `$${++n}`);
+}
+
+/** The statements for one database, built once per store. */
+export function compileJobSql(caps: Capabilities): JobSql {
+  const lock = caps.rowLocks ? 'FOR UPDATE SKIP LOCKED' : '';
+  const out: Record<string, string> = {};
+  for (const [name, text] of Object.entries(TEMPLATES)) {
+    const full = text.replace('{LOCK}', lock).replace('{LOCK_J}', caps.rowLocks ? 'FOR UPDATE OF j SKIP LOCKED' : '');
+    out[name] = caps.numberedParams ? numberPlaceholders(full) : full;
+  }
+  return out as JobSql;
+}

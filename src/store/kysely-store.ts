@@ -1,0 +1,146 @@
+/**
+ * The one Store implementation, over Kysely, for SQLite and Postgres alike. Each verb lives in a
+ * module under verbs/ named by its domain; this class only wires them to one StoreContext.
+ */
+import type { Kysely } from 'kysely';
+import type { Account, ApiKeyRecord, Job, JobError, JobInput, JobOutput, JobProgress, JobStatus, Template } from '../jobs/types.js';
+import type { Capabilities } from './capabilities.js';
+import type * as C from './contract.js';
+import { run, type StoreContext } from './context.js';
+import { compileJobSql } from './job-sql.js';
+import { applyMigrations, migrationsComplete } from './migrator.js';
+import type { DatabaseSchema } from './schema.js';
+import * as accounts from './verbs/accounts.js';
+import { admitJob } from './verbs/admission.js';
+import { claimNext, renewLease, updateProgress } from './verbs/claims.js';
+import { reconcileCounters } from './verbs/counters.js';
+import * as fleet from './verbs/fleet.js';
+import { claimInputFetches, markInputsReady } from './verbs/input-fetches.js';
+import { appendJobEvent, listJobEvents } from './verbs/job-events.js';
+import * as reads from './verbs/job-reads.js';
+import { takeToken } from './verbs/rate-buckets.js';
+import { listJobsForSweep, markJobSwept } from './verbs/retention.js';
+import * as templates from './verbs/templates.js';
+import * as tr from './verbs/transitions.js';
+import * as webhooks from './verbs/webhooks.js';
+
+export class KyselyStore implements C.Store {
+  readonly #ctx: StoreContext;
+
+  constructor(db: Kysely<DatabaseSchema>, caps: Capabilities) {
+    this.#ctx = { db, caps, sql: compileJobSql(caps) };
+  }
+
+  async migrate(): Promise<void> {
+    await applyMigrations(this.#ctx, Date.now());
+  }
+  /** Like migrate, returning the names of the migrations it applied (for `arrakis migrate`). */
+  async migrateReporting(): Promise<string[]> {
+    return await applyMigrations(this.#ctx, Date.now());
+  }
+  isReady = (): Promise<boolean> => migrationsComplete(this.#ctx);
+  async close(): Promise<void> {
+    await this.#ctx.db.destroy();
+  }
+  async notify(channel: string, payload: string): Promise<void> {
+    if (!this.#ctx.caps.notify) return;
+    await run(this.#ctx.db, 'SELECT pg_notify($1, $2)', [channel, payload]);
+  }
+
+  createAccount = (input: C.NewAccount, now: number): Promise<Account> => accounts.createAccount(this.#ctx, input, now);
+  getAccount = (id: string): Promise<Account | null> => accounts.getAccount(this.#ctx, id);
+  listAccounts = (): Promise<Account[]> => accounts.listAccounts(this.#ctx);
+  updateAccount = (id: string, patch: C.AccountPatch): Promise<Account | null> =>
+    accounts.updateAccount(this.#ctx, id, patch);
+  rotateWebhookSecret = (accountId: string, secret: string, previousUntil: number): Promise<Account | null> =>
+    accounts.rotateWebhookSecret(this.#ctx, accountId, secret, previousUntil);
+  createApiKey = (input: C.NewApiKey, now: number): Promise<ApiKeyRecord> => accounts.createApiKey(this.#ctx, input, now);
+  getApiKey = (id: string): Promise<ApiKeyRecord | null> => accounts.getApiKey(this.#ctx, id);
+  listApiKeys = (accountId: string): Promise<ApiKeyRecord[]> => accounts.listApiKeys(this.#ctx, accountId);
+  revokeApiKey = (id: string, now: number): Promise<boolean> => accounts.revokeApiKey(this.#ctx, id, now);
+  touchApiKey = (id: string, now: number): Promise<void> => accounts.touchApiKey(this.#ctx, id, now);
+
+  admitJob = (input: C.NewJob, now: number): Promise<C.AdmitResult> => admitJob(this.#ctx, input, now);
+  getJob = (id: string): Promise<Job | null> => reads.getJob(this.#ctx, id);
+  getJobFor = (accountId: string, userId: string, id: string): Promise<Job | null> =>
+    reads.getJobFor(this.#ctx, accountId, userId, id);
+  listJobs = (query: C.ListJobsQuery): Promise<{ jobs: Job[]; nextCursor: string | null }> =>
+    reads.listJobs(this.#ctx, query);
+  usage = (accountId: string, userId: string, dayStart: number): Promise<C.Usage> =>
+    reads.usage(this.#ctx, accountId, userId, dayStart);
+  countJobsByStatus = (pool?: string | null): Promise<Record<JobStatus, number>> =>
+    reads.countJobsByStatus(this.#ctx, pool);
+
+  claimInputFetches = (owner: string, limit: number, leaseMs: number, now: number): Promise<Job[]> =>
+    claimInputFetches(this.#ctx, owner, limit, leaseMs, now);
+  markInputsReady = (jobId: string, inputs: JobInput[], _now: number): Promise<boolean> =>
+    markInputsReady(this.#ctx, jobId, inputs);
+  failQueuedJob = (jobId: string, error: JobError, now: number): Promise<Job | null> =>
+    tr.failQueuedJob(this.#ctx, jobId, error, now);
+
+  claimNext = (workerId: string, pool: string | null, leaseMs: number, now: number): Promise<Job | null> =>
+    claimNext(this.#ctx, workerId, pool, leaseMs, now);
+  renewLease = (jobId: string, workerId: string, leaseMs: number, now: number): Promise<C.LeaseState> =>
+    renewLease(this.#ctx, jobId, workerId, leaseMs, now);
+  updateProgress = (jobId: string, workerId: string, progress: JobProgress, _now: number): Promise<boolean> =>
+    updateProgress(this.#ctx, jobId, workerId, progress);
+  completeJob = (jobId: string, workerId: string, outputs: JobOutput[], now: number): Promise<C.FinishResult> =>
+    tr.finishRunning(this.#ctx, jobId, workerId, { status: 'completed', outputs }, now);
+  failJob = (jobId: string, workerId: string, error: JobError, now: number): Promise<C.FinishResult> =>
+    tr.finishRunning(this.#ctx, jobId, workerId, { status: 'failed', error }, now);
+  finishCancel = (jobId: string, workerId: string, now: number): Promise<C.FinishResult> =>
+    tr.finishCancel(this.#ctx, jobId, workerId, now);
+  releaseJob = (jobId: string, workerId: string, maxAttempts: number, _reason: string, now: number): Promise<C.FinishResult> =>
+    tr.releaseJob(this.#ctx, jobId, workerId, maxAttempts, now);
+  expireLeases = (maxAttempts: number, now: number): Promise<C.ExpiredLeaseOutcome[]> =>
+    tr.expireLeases(this.#ctx, maxAttempts, now);
+
+  requestCancel = (accountId: string, userId: string, jobId: string, now: number): Promise<C.CancelResult> =>
+    tr.requestCancel(this.#ctx, accountId, userId, jobId, now);
+  reconcileCounters = (): Promise<C.CounterRepair[]> => reconcileCounters(this.#ctx);
+
+  appendJobEvent = (jobId: string, type: C.JobEvent['type'], data: Record<string, unknown>, now: number): Promise<C.JobEvent> =>
+    appendJobEvent(this.#ctx, jobId, type, data, now);
+  listJobEvents = (jobId: string, afterSeq: number): Promise<C.JobEvent[]> => listJobEvents(this.#ctx, jobId, afterSeq);
+
+  takeToken = (key: string, ratePerSecond: number, burst: number, now: number): Promise<C.RateDecision> =>
+    takeToken(this.#ctx, key, ratePerSecond, burst, now);
+
+  upsertTemplate = (t: Omit<Template, 'createdAt' | 'updatedAt'>, now: number): Promise<Template> =>
+    templates.upsertTemplate(this.#ctx, t, now);
+  getTemplate = (name: string): Promise<Template | null> => templates.getTemplate(this.#ctx, name);
+  listTemplates = (): Promise<Template[]> => templates.listTemplates(this.#ctx);
+  deleteTemplate = (name: string): Promise<boolean> => templates.deleteTemplate(this.#ctx, name);
+
+  claimDueWebhooks = (owner: string, limit: number, leaseMs: number, now: number): Promise<C.WebhookDelivery[]> =>
+    webhooks.claimDueWebhooks(this.#ctx, owner, limit, leaseMs, now);
+  recordWebhookAttempt = (
+    attempt: C.WebhookAttempt,
+    next: { status: 'pending'; nextAttemptAt: number } | { status: 'delivered' | 'failed' | 'disabled' },
+  ): Promise<void> => webhooks.recordWebhookAttempt(this.#ctx, attempt, next);
+  disableWebhookEndpoint = (accountId: string, url: string, now: number): Promise<void> =>
+    webhooks.disableWebhookEndpoint(this.#ctx, accountId, url, now);
+  isWebhookEndpointDisabled = (accountId: string, url: string): Promise<boolean> =>
+    webhooks.isWebhookEndpointDisabled(this.#ctx, accountId, url);
+  listWebhookDeliveries = (filter: { accountId?: string; jobId?: string; limit: number }): Promise<C.WebhookDelivery[]> =>
+    webhooks.listWebhookDeliveries(this.#ctx, filter);
+  listWebhookAttempts = (deliveryId: string): Promise<C.WebhookAttempt[]> =>
+    webhooks.listWebhookAttempts(this.#ctx, deliveryId);
+
+  upsertWorker = (w: C.WorkerRecord): Promise<void> => fleet.upsertWorker(this.#ctx, w);
+  setWorkerStatus = (id: string, status: C.WorkerStatus, now: number): Promise<void> =>
+    fleet.setWorkerStatus(this.#ctx, id, status, now);
+  getWorker = (id: string): Promise<C.WorkerRecord | null> => fleet.getWorker(this.#ctx, id);
+  listWorkers = (filter?: { pool?: string; includeStopped?: boolean }): Promise<C.WorkerRecord[]> =>
+    fleet.listWorkers(this.#ctx, filter);
+  createWorkerToken = (t: Omit<C.WorkerToken, 'createdAt' | 'revokedAt'>, now: number): Promise<C.WorkerToken> =>
+    fleet.createWorkerToken(this.#ctx, t, now);
+  getWorkerToken = (id: string): Promise<C.WorkerToken | null> => fleet.getWorkerToken(this.#ctx, id);
+  revokeWorkerToken = (id: string, now: number): Promise<boolean> => fleet.revokeWorkerToken(this.#ctx, id, now);
+  recordScalingDecision = (d: C.ScalingDecision): Promise<void> => fleet.recordScalingDecision(this.#ctx, d);
+  listScalingDecisions = (pool: string | null, limit: number): Promise<C.ScalingDecision[]> =>
+    fleet.listScalingDecisions(this.#ctx, pool, limit);
+
+  listJobsForSweep = (before: number, limit: number): Promise<Job[]> => listJobsForSweep(this.#ctx, before, limit);
+  markJobSwept = (jobId: string, now: number): Promise<void> => markJobSwept(this.#ctx, jobId, now);
+}

@@ -1,0 +1,25 @@
+/** Opens the embedded SQLite database: WAL, a busy timeout, synchronous=NORMAL and foreign keys. */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler } from 'kysely';
+import type { DatabaseSchema } from '../schema.js';
+import { ImmediateSqliteDriver } from './sqlite-driver.js';
+
+/** `path` is a file path or `:memory:`; the parent folder of a file is created when missing. */
+export function openSqlite(path: string): Kysely<DatabaseSchema> {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const raw = new Database(path);
+  raw.pragma('journal_mode = WAL');
+  raw.pragma('busy_timeout = 5000');
+  raw.pragma('synchronous = NORMAL');
+  raw.pragma('foreign_keys = ON');
+  return new Kysely<DatabaseSchema>({
+    dialect: {
+      createAdapter: () => new SqliteAdapter(),
+      createDriver: () => new ImmediateSqliteDriver(raw),
+      createIntrospector: (db) => new SqliteIntrospector(db),
+      createQueryCompiler: () => new SqliteQueryCompiler(),
+    },
+  });
+}

@@ -1,0 +1,113 @@
+/**
+ * A Kysely driver over one better-sqlite3 connection, replacing Kysely's own for two reasons:
+ * every transaction begins with BEGIN IMMEDIATE (it takes the write lock up front, so two processes
+ * never deadlock upgrading a read lock), and prepared statements are cached by SQL text, which keeps
+ * the hot paths (admission, claim, complete) cheap. Callers queue FIFO for the single connection.
+ */
+import type Database from 'better-sqlite3';
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  type QueryResult,
+} from 'kysely';
+
+/** Hands the single connection to one caller at a time, in arrival order. */
+class FifoMutex {
+  #locked = false;
+  readonly #waiters: Array<() => void> = [];
+
+  async lock(): Promise<void> {
+    if (!this.#locked) {
+      this.#locked = true;
+      return;
+    }
+    await new Promise<void>((resolve) => this.#waiters.push(resolve));
+  }
+
+  unlock(): void {
+    const next = this.#waiters.shift();
+    if (next) next();
+    else this.#locked = false;
+  }
+}
+
+const STATEMENT_CACHE_LIMIT = 500;
+
+class SqliteConnection implements DatabaseConnection {
+  readonly #db: Database.Database;
+  readonly #cache = new Map<string, Database.Statement>();
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+  }
+
+  #prepare(sql: string): Database.Statement {
+    let stmt = this.#cache.get(sql);
+    if (stmt === undefined) {
+      stmt = this.#db.prepare(sql);
+      if (this.#cache.size >= STATEMENT_CACHE_LIMIT) this.#cache.clear();
+      this.#cache.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    try {
+      return Promise.resolve(this.#run<R>(compiledQuery));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  #run<R>(compiledQuery: CompiledQuery): QueryResult<R> {
+    const stmt = this.#prepare(compiledQuery.sql);
+    const params = compiledQuery.parameters as unknown[];
+    if (stmt.reader) return { rows: stmt.all(params) as R[] };
+    const { changes } = stmt.run(params);
+    return { numAffectedRows: BigInt(changes), rows: [] };
+  }
+
+  // eslint-disable-next-line require-yield
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('streaming is not supported by the Arrakis SQLite driver');
+  }
+}
+
+export class ImmediateSqliteDriver implements Driver {
+  readonly #db: Database.Database;
+  readonly #mutex = new FifoMutex();
+  readonly #connection: SqliteConnection;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+    this.#connection = new SqliteConnection(db);
+  }
+
+  async init(): Promise<void> {}
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    await this.#mutex.lock();
+    return this.#connection;
+  }
+
+  async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('BEGIN IMMEDIATE'));
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('COMMIT'));
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('ROLLBACK'));
+  }
+
+  async releaseConnection(): Promise<void> {
+    this.#mutex.unlock();
+  }
+
+  async destroy(): Promise<void> {
+    this.#db.close();
+  }
+}

@@ -1,0 +1,49 @@
+/** Jobs whose URL inputs are fetched after admission: leased to a fetcher, then made claimable. */
+import { z } from 'zod';
+import type { Job, JobInput } from '../../jobs/types.js';
+import { inTx, type StoreContext } from '../context.js';
+import { toJob } from '../rows.js';
+
+const idSchema = z.object({ id: z.string() });
+
+/** Store.claimInputFetches: SKIP LOCKED on Postgres so two replicas never fetch the same job's inputs. */
+export async function claimInputFetches(
+  ctx: StoreContext,
+  owner: string,
+  limit: number,
+  leaseMs: number,
+  now: number,
+): Promise<Job[]> {
+  return await inTx(ctx, async (tx) => {
+    let pick = tx
+      .selectFrom('jobs')
+      .select('id')
+      .where('status', '=', 'queued')
+      .where('inputs_ready', '=', 0)
+      .where((eb) => eb.or([eb('fetch_lease_until', 'is', null), eb('fetch_lease_until', '<', now)]))
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(limit);
+    if (ctx.caps.rowLocks) pick = pick.forUpdate().skipLocked();
+    const ids = (await pick.execute()).map((r) => idSchema.parse(r).id);
+    if (ids.length === 0) return [];
+    const rows = await tx
+      .updateTable('jobs')
+      .set({ fetch_owner: owner, fetch_lease_until: now + leaseMs })
+      .where('id', 'in', ids)
+      .returningAll()
+      .execute();
+    return rows.map(toJob).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+  });
+}
+
+/** Store.markInputsReady: no-op unless the job is still queued. */
+export async function markInputsReady(ctx: StoreContext, jobId: string, inputs: JobInput[]): Promise<boolean> {
+  const result = await ctx.db
+    .updateTable('jobs')
+    .set({ inputs: JSON.stringify(inputs), inputs_ready: 1, fetch_owner: null, fetch_lease_until: null })
+    .where('id', '=', jobId)
+    .where('status', '=', 'queued')
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}

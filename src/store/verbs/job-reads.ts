@@ -1,0 +1,80 @@
+/** Reading jobs: by id, by owner, pages for one user, usage and counts. */
+import { sql } from 'kysely';
+import { z } from 'zod';
+import { JOB_STATUSES, type Job, type JobStatus } from '../../jobs/types.js';
+import type { ListJobsQuery, Usage } from '../contract.js';
+import { run, type StoreContext } from '../context.js';
+import { toJob } from '../rows.js';
+
+/** Store.getJob. */
+export async function getJob(ctx: StoreContext, id: string): Promise<Job | null> {
+  const row = (await run(ctx.db, ctx.sql.jobById, [id]))[0];
+  return row === undefined ? null : toJob(row);
+}
+
+/** Store.getJobFor: ownership is part of the lookup, so another user's id reads as missing. */
+export async function getJobFor(ctx: StoreContext, accountId: string, userId: string, id: string): Promise<Job | null> {
+  const row = (await run(ctx.db, ctx.sql.jobForOwner, [id, accountId, userId]))[0];
+  return row === undefined ? null : toJob(row);
+}
+
+/** Store.listJobs: newest first; ids are time-ordered, so the cursor is the last id seen. */
+export async function listJobs(
+  ctx: StoreContext,
+  query: ListJobsQuery,
+): Promise<{ jobs: Job[]; nextCursor: string | null }> {
+  let q = ctx.db
+    .selectFrom('jobs')
+    .selectAll()
+    .where('account_id', '=', query.accountId)
+    .where('user_id', '=', query.userId);
+  if (query.status !== undefined) q = q.where('status', '=', query.status);
+  if (query.cursor !== undefined) q = q.where('id', '<', query.cursor);
+  const rows = await q.orderBy('id', 'desc').limit(query.limit + 1).execute();
+  const jobs = rows.slice(0, query.limit).map(toJob);
+  const last = jobs[jobs.length - 1];
+  return { jobs, nextCursor: rows.length > query.limit && last !== undefined ? last.id : null };
+}
+
+const countSchema = z.object({ n: z.coerce.number() });
+const activeSchema = z.object({ active: z.number() });
+
+/** Store.usage: active jobs from the user's counter; today's jobs and run seconds since `dayStart`. */
+export async function usage(ctx: StoreContext, accountId: string, userId: string, dayStart: number): Promise<Usage> {
+  const counter = await ctx.db
+    .selectFrom('user_counters')
+    .select('active')
+    .where('account_id', '=', accountId)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  const owner = ctx.db.selectFrom('jobs').where('account_id', '=', accountId).where('user_id', '=', userId);
+  const created = await owner
+    .select(sql<number>`COUNT(*)`.as('n'))
+    .where('created_at', '>=', dayStart)
+    .executeTakeFirstOrThrow();
+  const ran = await owner
+    .select(sql<number>`COALESCE(SUM(finished_at - started_at), 0)`.as('n'))
+    .where('finished_at', '>=', dayStart)
+    .where('started_at', 'is not', null)
+    .executeTakeFirstOrThrow();
+  return {
+    activeJobs: counter === undefined ? 0 : activeSchema.parse(counter).active,
+    jobsToday: countSchema.parse(created).n,
+    runSecondsToday: countSchema.parse(ran).n / 1000,
+  };
+}
+
+const statusCountSchema = z.object({ status: z.enum(JOB_STATUSES), n: z.coerce.number() });
+
+/** Store.countJobsByStatus: every job when `pool` is undefined; pool-less jobs for null; one pool's for a name. */
+export async function countJobsByStatus(ctx: StoreContext, pool?: string | null): Promise<Record<JobStatus, number>> {
+  let q = ctx.db.selectFrom('jobs').select(['status', sql<number>`COUNT(*)`.as('n')]).groupBy('status');
+  if (pool === null) q = q.where('pool', 'is', null);
+  else if (pool !== undefined) q = q.where('pool', '=', pool);
+  const counts: Record<JobStatus, number> = { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
+  for (const row of await q.execute()) {
+    const r = statusCountSchema.parse(row);
+    counts[r.status] = r.n;
+  }
+  return counts;
+}

@@ -1,0 +1,77 @@
+/**
+ * Lock order on Postgres, shared by every transaction: jobs → user_counters → accounts.
+ * What follows a job's compare-and-set in the same transaction: counters, the webhook row and the job
+ * event. Called only with the row the CAS UPDATE returned, so each runs exactly once per transition.
+ */
+import { z } from 'zod';
+import { isTerminal } from '../../jobs/state-machine.js';
+import { toPublicJob } from '../../jobs/public-job.js';
+import type { Job } from '../../jobs/types.js';
+import { newId } from '../../util/ids.js';
+import type { WebhookEventType } from '../contract.js';
+import { run, type Conn, type StoreContext } from '../context.js';
+import { toJob } from '../rows.js';
+
+const seqSchema = z.object({ event_seq: z.number() });
+
+/** The job and the event seq a transition UPDATE returned. */
+export function transitionRow(row: unknown): { job: Job; seq: number } {
+  return { job: toJob(row), seq: seqSchema.parse(row).event_seq };
+}
+
+const WEBHOOK_EVENT: Record<'completed' | 'failed' | 'cancelled', WebhookEventType> = {
+  completed: 'job.completed',
+  failed: 'job.failed',
+  cancelled: 'job.cancelled',
+};
+
+async function enqueueWebhook(ctx: StoreContext, tx: Conn, job: Job, now: number): Promise<void> {
+  if (job.webhookUrl === null || job.status === 'queued' || job.status === 'running') return;
+  const disabled = await run(tx, ctx.sql.endpointDisabled, [job.accountId, job.webhookUrl]);
+  if (disabled.length > 0) return;
+  const type = WEBHOOK_EVENT[job.status];
+  const payload = { type, timestamp: new Date(now).toISOString(), data: { job: toPublicJob(job) } };
+  await run(tx, ctx.sql.insertDelivery, [
+    newId('msg', now),
+    job.accountId,
+    job.id,
+    job.webhookUrl,
+    type,
+    JSON.stringify(payload),
+    now,
+    now,
+  ]);
+}
+
+/**
+ * Settles a transition: `row` is what the CAS returned, `wasRunning` whether the job was running before.
+ * Terminal: both counters -1 (running too when it was running), webhook, `done` event.
+ * Requeued: running -1, `status` event. Claimed: running +1, `status` event.
+ */
+export async function settleTransition(
+  ctx: StoreContext,
+  tx: Conn,
+  row: unknown,
+  wasRunning: boolean,
+  now: number,
+): Promise<Job> {
+  const { job, seq } = transitionRow(row);
+  const { sql } = ctx;
+  if (isTerminal(job.status)) {
+    await run(tx, sql.userRelease, [wasRunning ? 1 : 0, job.accountId, job.userId]);
+    await enqueueWebhook(ctx, tx, job, now);
+    const data = { status: job.status, error: job.error };
+    await run(tx, sql.insertEvent, [job.id, seq, 'done', JSON.stringify(data), now]);
+    // Last, so the account row (every admission of the account waits on it) is locked only until commit.
+    await run(tx, sql.accountRelease, [job.accountId]);
+    return job;
+  }
+  if (job.status === 'queued') {
+    await run(tx, sql.userRunningDown, [job.accountId, job.userId]);
+  } else {
+    await run(tx, sql.userRunningUp, [job.accountId, job.userId]);
+  }
+  const data = { status: job.status, cancel_requested: job.cancelRequested, attempts: job.attempts };
+  await run(tx, sql.insertEvent, [job.id, seq, 'status', JSON.stringify(data), now]);
+  return job;
+}

@@ -1,0 +1,129 @@
+/**
+ * Terminal and give-back transitions of running and queued jobs. Each is one compare-and-set statement
+ * (see job-sql.ts) followed, in the same transaction, by settleTransition; a CAS that matches no row
+ * changes nothing, so counters are released exactly once whoever races.
+ */
+import { z } from 'zod';
+import type { Job, JobError, JobOutput } from '../../jobs/types.js';
+import type { CancelResult, ExpiredLeaseOutcome, FinishResult } from '../contract.js';
+import { inTx, run, type Conn, type StoreContext } from '../context.js';
+import { toJob } from '../rows.js';
+import { settleTransition, transitionRow } from './settle.js';
+
+const WORKER_LOST: JobError = {
+  code: 'worker_lost',
+  message: 'The worker running the job stopped answering and the retry budget is spent',
+};
+
+async function settleOrLost(ctx: StoreContext, tx: Conn, rows: unknown[], now: number): Promise<FinishResult> {
+  const row = rows[0];
+  if (row === undefined) return { kind: 'lost' };
+  return { kind: 'finished', job: await settleTransition(ctx, tx, row, true, now) };
+}
+
+/** Store.completeJob / failJob: one CAS on (status running, worker) that ends `cancelled` once cancel was accepted. */
+export async function finishRunning(
+  ctx: StoreContext,
+  jobId: string,
+  workerId: string,
+  end: { status: 'completed'; outputs: JobOutput[] } | { status: 'failed'; error: JobError },
+  now: number,
+): Promise<FinishResult> {
+  const outputs = end.status === 'completed' ? JSON.stringify(end.outputs) : '[]';
+  const error = end.status === 'failed' ? JSON.stringify(end.error) : null;
+  return await inTx(ctx, async (tx) => {
+    const rows = await run(tx, ctx.sql.finishRunning, [end.status, outputs, error, now, jobId, workerId]);
+    return await settleOrLost(ctx, tx, rows, now);
+  });
+}
+
+/** Store.finishCancel: see the contract. */
+export async function finishCancel(ctx: StoreContext, jobId: string, workerId: string, now: number): Promise<FinishResult> {
+  return await inTx(ctx, async (tx) => {
+    const rows = await run(tx, ctx.sql.finishCancel, [now, jobId, workerId]);
+    return await settleOrLost(ctx, tx, rows, now);
+  });
+}
+
+function giveBackParams(maxAttempts: number, now: number, jobId: string, last: string | number): unknown[] {
+  return [maxAttempts, maxAttempts, JSON.stringify(WORKER_LOST), maxAttempts, now, jobId, last];
+}
+
+/** Store.releaseJob: see the contract. `reason` is recorded on the job's status event. */
+export async function releaseJob(
+  ctx: StoreContext,
+  jobId: string,
+  workerId: string,
+  maxAttempts: number,
+  now: number,
+): Promise<FinishResult> {
+  return await inTx(ctx, async (tx) => {
+    const rows = await run(tx, ctx.sql.giveBackByWorker, giveBackParams(maxAttempts, now, jobId, workerId));
+    return await settleOrLost(ctx, tx, rows, now);
+  });
+}
+
+const expiredSchema = z.object({ id: z.string(), lease_expires_at: z.number() });
+
+/** Store.expireLeases: one transaction per job, each a CAS on the expired lease value. */
+export async function expireLeases(ctx: StoreContext, maxAttempts: number, now: number): Promise<ExpiredLeaseOutcome[]> {
+  const candidates = (await run(ctx.db, ctx.sql.expiredLeases, [now])).map((r) => expiredSchema.parse(r));
+  const outcomes: ExpiredLeaseOutcome[] = [];
+  for (const c of candidates) {
+    const job = await inTx(ctx, async (tx) => {
+      const params = giveBackParams(maxAttempts, now, c.id, c.lease_expires_at);
+      const row = (await run(tx, ctx.sql.giveBackByLease, params))[0];
+      return row === undefined ? null : await settleTransition(ctx, tx, row, true, now);
+    });
+    if (job === null) continue;
+    const outcome = job.status === 'queued' ? 'requeued' : job.status === 'cancelled' ? 'cancelled' : 'failed';
+    outcomes.push({ jobId: c.id, outcome });
+  }
+  return outcomes;
+}
+
+/** Store.failQueuedJob: see the contract. */
+export async function failQueuedJob(ctx: StoreContext, jobId: string, error: JobError, now: number): Promise<Job | null> {
+  return await inTx(ctx, async (tx) => {
+    const row = (await run(tx, ctx.sql.failQueued, [JSON.stringify(error), now, jobId]))[0];
+    return row === undefined ? null : await settleTransition(ctx, tx, row, false, now);
+  });
+}
+
+async function cancelOnce(ctx: StoreContext, tx: Conn, job: Job, now: number): Promise<CancelResult | null> {
+  const { sql } = ctx;
+  if (job.status === 'queued') {
+    const row = (await run(tx, sql.cancelQueued, [now, job.id]))[0];
+    if (row === undefined) return null;
+    return { kind: 'cancelled', job: await settleTransition(ctx, tx, row, false, now) };
+  }
+  if (job.status === 'running') {
+    if (job.cancelRequested) return { kind: 'cancel_requested', job };
+    const row = (await run(tx, sql.requestCancelRunning, [job.id]))[0];
+    if (row === undefined) return null;
+    const marked = transitionRow(row);
+    const data = { status: 'running', cancel_requested: true, attempts: marked.job.attempts };
+    await run(tx, sql.insertEvent, [job.id, marked.seq, 'status', JSON.stringify(data), now]);
+    return { kind: 'cancel_requested', job: marked.job };
+  }
+  return { kind: 'finished', job };
+}
+
+/** Store.requestCancel: re-reads and retries when a concurrent transition won the CAS (bounded). */
+export async function requestCancel(
+  ctx: StoreContext,
+  accountId: string,
+  userId: string,
+  jobId: string,
+  now: number,
+): Promise<CancelResult> {
+  return await inTx(ctx, async (tx) => {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const row = (await run(tx, ctx.sql.jobForOwner, [jobId, accountId, userId]))[0];
+      if (row === undefined) return { kind: 'not_found' };
+      const result = await cancelOnce(ctx, tx, toJob(row), now);
+      if (result !== null) return result;
+    }
+    throw new Error(`requestCancel: job ${jobId} kept changing state`);
+  });
+}

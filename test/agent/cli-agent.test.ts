@@ -1,0 +1,71 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { issueWorkerToken, workerRoutes } from '../../src/api/routes/workers.js';
+import { Harness, delayWorkflow } from './harness.js';
+
+const BIN = fileURLToPath(new URL('../../bin/arrakis.mjs', import.meta.url));
+
+let h: Harness | null = null;
+let app: FastifyInstance | null = null;
+let child: ChildProcess | null = null;
+
+afterEach(async () => {
+  if (child !== null && child.exitCode === null && child.signalCode === null) {
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    await exited;
+  }
+  await app?.close();
+  await h?.close();
+  [h, app, child] = [null, null, null];
+});
+
+/** Resolves once the child has printed a line matching `pattern`. */
+async function waitForLine(proc: ChildProcess, pattern: RegExp): Promise<string> {
+  let seen = '';
+  return await new Promise((resolve, reject) => {
+    proc.stdout?.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      const line = seen.split('\n').find((l) => pattern.test(l));
+      if (line !== undefined) resolve(line);
+    });
+    proc.once('exit', (code) => reject(new Error(`agent exited (${String(code)}) before printing ${pattern}: ${seen}`)));
+  });
+}
+
+describe('arrakis agent (CLI)', () => {
+  it('serves jobs from the worker API and on SIGTERM gives its job back and exits 0', async () => {
+    h = await Harness.create();
+    app = Fastify();
+    await app.register(
+      workerRoutes({ store: h.store, storage: h.storage, bus: h.bus, leaseMs: 3000, maxAttempts: 3 }),
+      { prefix: '/v1/worker' },
+    );
+    const serverUrl = await app.listen({ host: '127.0.0.1', port: 0 });
+    const lite = await h.startComfy();
+    const { token } = await issueWorkerToken(h.store, 'cli', 'default');
+    const proc = spawn(
+      process.execPath,
+      [BIN, 'agent', '--server', serverUrl, '--comfyui', lite.url, '--name', 'cli-agent'],
+      { env: { ...process.env, ARRAKIS_WORKER_TOKEN: token }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child = proc;
+    await waitForLine(proc, /^arrakis agent wrk_\w+ serving /);
+
+    const job = await h.admit(delayWorkflow(5));
+    const running = await h.waitFor(job.id, (j) => j.progress !== null, 15_000);
+    const worker = await h.store.getWorker(running.workerId ?? '');
+    expect(worker).toMatchObject({ name: 'cli-agent', kind: 'remote' });
+
+    const exited = once(proc, 'exit');
+    proc.kill('SIGTERM');
+    const [code] = await exited;
+    expect(code).toBe(0);
+    const back = await h.store.getJob(job.id);
+    expect(back?.status).toBe('queued');
+    expect((await h.store.getWorker(running.workerId ?? ''))?.status).toBe('stopped');
+  });
+});

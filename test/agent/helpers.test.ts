@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { detectContentType } from '../../src/agent/content-type.js';
+import { outputKey, safeFilename } from '../../src/agent/output-key.js';
+import { ProgressThrottle } from '../../src/agent/progress-throttle.js';
+import type { JobProgress } from '../../src/jobs/types.js';
+
+describe('output content types', () => {
+  it('trusts magic bytes over the extension', () => {
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    expect(detectContentType(png, 'x.jpg')).toBe('image/png');
+    expect(detectContentType(Buffer.from([0xff, 0xd8, 0xff, 0xe0]), 'x.png')).toBe('image/jpeg');
+    expect(detectContentType(Buffer.from('RIFF\0\0\0\0WEBPVP8 '), 'x')).toBe('image/webp');
+    expect(detectContentType(Buffer.from('\0\0\0\x18ftypisom'), 'x')).toBe('video/mp4');
+    expect(detectContentType(Buffer.from('GIF89a'), 'x.bin')).toBe('image/gif');
+  });
+
+  it('falls back to the extension, then to octet-stream', () => {
+    expect(detectContentType(Buffer.from('hello'), 'notes.txt')).toBe('text/plain');
+    expect(detectContentType(Buffer.from('hello'), 'clip.webm')).toBe('video/webm');
+    expect(detectContentType(Buffer.from('hello'), 'blob')).toBe('application/octet-stream');
+  });
+});
+
+describe('output keys', () => {
+  it('keeps every output under jobs/<id>/outputs/ as one safe segment', () => {
+    expect(outputKey('job_1', 0, 'out_00001_.png')).toBe('jobs/job_1/outputs/0-out_00001_.png');
+    expect(outputKey('job_1', 2, '../../etc/passwd')).toBe('jobs/job_1/outputs/2-passwd');
+    expect(safeFilename('..hidden')).toBe('hidden');
+    expect(safeFilename('a b/c?d.png')).toBe('c_d.png');
+    expect(safeFilename('../')).toBe('output');
+  });
+});
+
+describe('progress throttle', () => {
+  it('sends at most one update per interval, in order, and always the last one', async () => {
+    const sent: JobProgress[] = [];
+    const throttle = new ProgressThrottle(async (p) => {
+      sent.push(p);
+    }, 50);
+    for (let value = 1; value <= 20; value++) throttle.push({ value, max: 20, node: '3' });
+    await throttle.flush();
+    expect(sent.length).toBeLessThanOrEqual(2);
+    expect(sent[0]?.value).toBe(1);
+    expect(sent.at(-1)?.value).toBe(20);
+  });
+
+  it('sends a trailing update once the interval passes, without a flush', async () => {
+    const sent: number[] = [];
+    let resolveSecond: () => void = () => {};
+    const second = new Promise<void>((resolve) => {
+      resolveSecond = resolve;
+    });
+    const throttle = new ProgressThrottle(async (p) => {
+      sent.push(p.value);
+      if (sent.length === 2) resolveSecond();
+    }, 30);
+    throttle.push({ value: 1, max: 3, node: null });
+    throttle.push({ value: 2, max: 3, node: null });
+    throttle.push({ value: 3, max: 3, node: null });
+    await second;
+    expect(sent).toEqual([1, 3]);
+    throttle.stop();
+  });
+});

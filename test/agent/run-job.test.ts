@@ -1,0 +1,135 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { buffer } from 'node:stream/consumers';
+import sharp from 'sharp';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Job, Workflow } from '../../src/jobs/types.js';
+import { Harness, delayWorkflow, invertWorkflow } from './harness.js';
+
+let h: Harness;
+
+beforeEach(async () => {
+  h = await Harness.create();
+});
+
+afterEach(async () => {
+  await h.close();
+});
+
+async function firstPixel(job: Job, index = 0): Promise<number[]> {
+  const output = job.outputs[index];
+  if (output === undefined) throw new Error(`job ${job.id} has no output ${index}`);
+  const stored = await h.storage.get(output.objectKey);
+  if (stored === null) throw new Error(`output ${output.objectKey} is not in storage`);
+  const { data } = await sharp(await buffer(stored.body))
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return [...data.subarray(0, 3)];
+}
+
+describe('agent on comfy-lite (in-process channel)', () => {
+  it('runs EmptyImage → ImageInvert → SaveImage and stores the inverted PNG under the job', async () => {
+    const lite = await h.startComfy();
+    await h.startAgent(lite.url);
+    const job = await h.admit(invertWorkflow());
+    const done = await h.waitForEnd(job.id);
+    expect(done.status).toBe('completed');
+    expect(done.outputs).toHaveLength(1);
+    const out = done.outputs[0];
+    expect(out?.objectKey).toMatch(new RegExp(`^jobs/${job.id}/outputs/0-invert_\\d+_\\.png$`));
+    expect(out?.contentType).toBe('image/png');
+    expect(out?.nodeId).toBe('3');
+    // 16 inverted in float then truncated: 238 or 239 (comfyui-protocol.md).
+    for (const channel of await firstPixel(done)) expect([238, 239]).toContain(channel);
+  });
+
+  it('loads a stored input with LoadImage and never lets the workflow name another file', async () => {
+    const lite = await h.startComfy();
+    await h.startAgent(lite.url);
+    const png = await sharp({
+      create: { width: 4, height: 4, channels: 3, background: { r: 200, g: 200, b: 200 } },
+    })
+      .png()
+      .toBuffer();
+    const stored = await h.storage.put('inputs/in_1/photo.png', png, 'image/png');
+    const inputs = [
+      {
+        name: 'photo',
+        filename: 'photo.png',
+        contentType: 'image/png',
+        size: png.length,
+        objectKey: stored.key,
+      },
+    ];
+    const workflow: Workflow = {
+      '1': { class_type: 'LoadImage', inputs: { image: 'photo' } },
+      '2': { class_type: 'ImageInvert', inputs: { image: ['1', 0] } },
+      '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'loaded' } },
+    };
+    const ok = await h.waitForEnd((await h.admit(workflow, inputs)).id);
+    expect(ok.status).toBe('completed');
+    // 255 - 200 = 55, give or take float truncation.
+    for (const channel of await firstPixel(ok)) expect([54, 55]).toContain(channel);
+    // The upload landed in this job's own subfolder of ComfyUI's input folder.
+    expect(existsSync(join(lite.dataDir, 'input', 'arrakis', ok.id, 'photo.png'))).toBe(true);
+
+    const escape = structuredClone(workflow);
+    escape['1'] = { class_type: 'LoadImage', inputs: { image: `../input/arrakis/${ok.id}/photo.png` } };
+    const refused = await h.waitForEnd((await h.admit(escape, inputs)).id);
+    expect(refused.status).toBe('failed');
+    expect(refused.error?.code).toBe('workflow_invalid');
+    expect(refused.error?.nodeId).toBe('1');
+  });
+
+  it('relays progress while a node runs, as job events and on the job', async () => {
+    const lite = await h.startComfy();
+    await h.startAgent(lite.url, { progressIntervalMs: 50 });
+    const job = await h.admit(delayWorkflow(0.4));
+    const done = await h.waitForEnd(job.id);
+    expect(done.status).toBe('completed');
+    const progress = (await h.store.listJobEvents(job.id, 0)).filter((e) => e.type === 'progress');
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    // Throttled (≤ one per 50 ms over a 0.4 s node) but the last step always arrives.
+    expect(progress.length).toBeLessThanOrEqual(12);
+    expect(progress.at(-1)?.data).toMatchObject({ value: 8, max: 8, node: '2' });
+    expect(done.progress).toMatchObject({ value: 8, max: 8 });
+  });
+
+  it('fails with execution_error and the node id when a node raises', async () => {
+    const lite = await h.startComfy();
+    await h.startAgent(lite.url);
+    const workflow = invertWorkflow();
+    workflow['2'] = { class_type: 'ImageBlur', inputs: { image: ['1', 0], blur_radius: 20, sigma: 1 } };
+    const done = await h.waitForEnd((await h.admit(workflow)).id);
+    expect(done.status).toBe('failed');
+    expect(done.error?.code).toBe('execution_error');
+    expect(done.error?.nodeId).toBe('2');
+    expect(done.error?.message).toMatch(/Padding size/);
+  });
+
+  it('fails workflow_invalid with the node id when ComfyUI rejects the prompt', async () => {
+    const lite = await h.startComfy();
+    await h.startAgent(lite.url);
+    const workflow = invertWorkflow();
+    workflow['2'] = { class_type: 'NoSuchNode', inputs: { image: ['1', 0] } };
+    const done = await h.waitForEnd((await h.admit(workflow)).id);
+    expect(done.status).toBe('failed');
+    expect(done.error?.code).toBe('workflow_invalid');
+    expect(done.error?.nodeId).toBe('2');
+  });
+
+  it('gives identical workflows their own runs and their own output files', async () => {
+    const lite = await h.startComfy();
+    await h.startAgent(lite.url);
+    const a = await h.admit(invertWorkflow('same'));
+    const b = await h.admit(invertWorkflow('same'));
+    const [doneA, doneB] = await Promise.all([h.waitForEnd(a.id), h.waitForEnd(b.id)]);
+    expect(doneA.status).toBe('completed');
+    expect(doneB.status).toBe('completed');
+    expect(doneA.outputs[0]?.objectKey).not.toBe(doneB.outputs[0]?.objectKey);
+    // Both really ran: ComfyUI's node cache would otherwise hand the second job the first one's file.
+    for (const job of [doneA, doneB]) {
+      expect(existsSync(join(lite.dataDir, 'output', 'arrakis', job.id, 'same_00001_.png'))).toBe(true);
+    }
+  });
+});

@@ -1,0 +1,99 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FleetConfigError, loadFleetFile, parseFleetFile } from '../../src/fleet/fleet-file.js';
+
+const FULL = `
+pools:
+  modal-gpu:
+    provider: modal
+    gpu: [L40S, A10G]
+    min: 0
+    max: 12
+    buffer: 1
+    scale_down_s: 30
+    price_per_gpu_second: 0.000542
+    cold_start_s: 23
+    max_cost_per_hour: 20
+    schedules:
+      - { days: weekdays, hours: "09-18", tz: "-05:00", min: 1 }
+    modal: { app: arrakis-comfy, image: "ghcr.io/acme/comfyui:1.2", port: 8188, timeout_s: 3600 }
+  local:
+    provider: process
+    max: 2
+    process:
+      command: "python main.py --listen 127.0.0.1 --port {port}"
+      env: { CUDA_VISIBLE_DEVICES: "{gpu}" }
+      gpus: ["0", "1"]
+`;
+
+function errorOf(text: string): string {
+  try {
+    parseFleetFile(text, 'fleet.yaml');
+  } catch (err) {
+    expect(err).toBeInstanceOf(FleetConfigError);
+    return err instanceof Error ? err.message : '';
+  }
+  throw new Error('expected the fleet file to be rejected');
+}
+
+describe('fleet file', () => {
+  it('parses pools with their providers, schedules and limits', () => {
+    const { pools } = parseFleetFile(FULL);
+    const [modal, local] = pools;
+    expect(modal).toMatchObject({
+      name: 'modal-gpu',
+      provider: 'modal',
+      gpus: ['L40S', 'A10G'],
+      max: 12,
+      buffer: 1,
+      scaleDownMs: 30_000,
+      coldStartMs: 23_000,
+      maxCostPerHour: 20,
+      modal: { app: 'arrakis-comfy', image: 'ghcr.io/acme/comfyui:1.2', port: 8188, timeoutMs: 3_600_000 },
+    });
+    expect(modal?.schedules[0]).toMatchObject({ days: [1, 2, 3, 4, 5], startMinute: 540, endMinute: 1080, offsetMinutes: -300, min: 1, buffer: null });
+    expect(local).toMatchObject({ provider: 'process', min: 0, scaleDownMs: 60_000, process: { gpus: ['0', '1'], env: { CUDA_VISIBLE_DEVICES: '{gpu}' } } });
+    expect(Object.isFrozen(modal)).toBe(true);
+  });
+
+  it('names the field path and what is accepted', () => {
+    expect(errorOf('pools:\n  a:\n    provider: static\n    static: { urls: ["http://x:1"] }\n    max: -1\n')).toContain(
+      'pools.a.max: max must be a whole number ≥ 0',
+    );
+    expect(errorOf('pools:\n  a:\n    provider: docker\n')).toContain('pools.a.provider: provider must be one of static, process, modal');
+    expect(errorOf('pools:\n  a:\n    provider: process\n')).toContain('pools.a.process: required when provider is process');
+    expect(
+      errorOf('pools:\n  a:\n    provider: static\n    static: { urls: ["http://x:1"] }\n    schedules:\n      - { hours: "9am-5pm" }\n'),
+    ).toContain('pools.a.schedules.0.hours: hours must look like "09-18"');
+    expect(
+      errorOf('pools:\n  a:\n    provider: static\n    static: { urls: ["http://x:1"] }\n    schedules:\n      - { hours: "09-17", tz: "CET" }\n'),
+    ).toContain('pools.a.schedules.0.tz: tz must be "UTC" or an offset');
+    expect(errorOf('pools:\n  a:\n    provider: process\n    process: { command: "comfy --port 8188" }\n')).toContain(
+      'pools.a.process.command: command must contain {port}',
+    );
+    expect(errorOf('pools:\n  a:\n    provider: static\n    static: { urls: ["http://x:1"] }\n    min: 3\n    max: 2\n')).toContain(
+      'pools.a.min: min 3 exceeds max 2',
+    );
+    expect(errorOf('pools:\n  a:\n    provider: static\n    static: { urls: ["http://x:1"] }\n    colds: 3\n')).toContain('pools.a');
+    expect(errorOf(FULL.replace('max: 2', 'max: 3'))).toContain('pools.local.max: max 3 exceeds the 2 listed gpus');
+  });
+
+  it('reports YAML syntax errors with the file name', () => {
+    expect(errorOf('pools: [unclosed')).toMatch(/^fleet.yaml is not valid YAML/);
+  });
+
+  it('loads a warm-up workflow named by a path relative to the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fleet-'));
+    writeFileSync(join(dir, 'warm.json'), JSON.stringify({ '1': { class_type: 'EmptyImage', inputs: {} } }));
+    writeFileSync(
+      join(dir, 'fleet.yaml'),
+      'pools:\n  a:\n    provider: static\n    static: { urls: ["http://x:1"] }\n    warmup: { workflow: warm.json }\n',
+    );
+    const { pools } = await loadFleetFile(join(dir, 'fleet.yaml'));
+    expect(pools[0]?.warmup).toEqual({ kind: 'inline', workflow: { '1': { class_type: 'EmptyImage', inputs: {} } } });
+    writeFileSync(join(dir, 'bad.yaml'), 'pools:\n  a:\n    provider: static\n    static: { urls: ["http://x:1"] }\n    warmup: { workflow: nope.json }\n');
+    await expect(loadFleetFile(join(dir, 'bad.yaml'))).rejects.toThrow(/pools\.a\.warmup\.workflow: cannot read/);
+  });
+});

@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { simulate } from '../../src/fleet/simulator/engine.js';
+import { takeFair } from '../../src/fleet/simulator/fair-pick.js';
+import { EventHeap } from '../../src/fleet/simulator/heap.js';
+import { coldStartSeconds, jobSeconds, seededRandom } from '../../src/fleet/simulator/random.js';
+import { percentile } from '../../src/fleet/simulator/report.js';
+import { runScenarios } from '../../src/fleet/simulator/run.js';
+import { standardScenarios } from '../../src/fleet/simulator/scenarios.js';
+import { parseTrace, TraceError } from '../../src/fleet/simulator/trace-csv.js';
+import { SYNTHETIC_START, syntheticWorkload } from '../../src/fleet/simulator/workload.js';
+
+const DAY = 86_400_000;
+
+function input(days: number, seed: number) {
+  return { jobs: syntheticWorkload({ days, seed }), startAt: SYNTHETIC_START, endAt: SYNTHETIC_START + days * DAY, seed };
+}
+
+describe('simulator', () => {
+  it('is deterministic for a seed', () => {
+    const a = runScenarios(input(2, 7), standardScenarios(), 'x');
+    const b = runScenarios(input(2, 7), standardScenarios(), 'x');
+    expect(a.scenarios).toEqual(b.scenarios);
+    const c = runScenarios(input(2, 8), standardScenarios(), 'x');
+    expect(c.scenarios[0]?.gpuSeconds).not.toBe(a.scenarios[0]?.gpuSeconds);
+  });
+
+  it('never bills fewer GPU-seconds than the sum of job durations, in any scenario', () => {
+    const report = runScenarios(input(3, 3), standardScenarios(), 'x');
+    expect(report.scenarios).toHaveLength(6);
+    for (const s of report.scenarios) {
+      expect(s.lowerBoundRatio, s.name).toBeGreaterThanOrEqual(1);
+      expect(s.gpuSeconds).toBeGreaterThanOrEqual(report.workload.lowerBoundGpuSeconds);
+    }
+  });
+
+  it('runs every job exactly once and waits are never negative', () => {
+    const inp = input(1, 5);
+    const [scenario] = standardScenarios();
+    if (scenario === undefined) throw new Error('no scenario');
+    const out = simulate(inp, scenario);
+    expect(out.waitS.length).toBe(inp.jobs.length);
+    expect(Math.min(...out.waitS)).toBeGreaterThanOrEqual(0);
+    // Every job was dispatched: the seed baseline's 2 workers leave long waits, never unset ones.
+    expect(out.coldStarts).toBeGreaterThan(0);
+  });
+
+  it('shows the seed fixed knobs queueing at peak where the autoscaler does not', () => {
+    const report = runScenarios(input(2, 1), standardScenarios(), 'x');
+    const [mine, seed] = report.scenarios;
+    expect(seed?.peakWait.p95).toBeGreaterThan(600);
+    expect(mine?.peakWait.p95).toBeLessThan(60);
+  });
+});
+
+describe('synthetic workload', () => {
+  const week = syntheticWorkload({ days: 7, seed: 11 });
+  const perDay = Array.from({ length: 7 }, (_, d) => week.filter((j) => Math.floor((j.at - SYNTHETIC_START) / DAY) === d).length);
+
+  it('has ~1,800 jobs a weekday and far fewer at the weekend', () => {
+    for (const n of perDay.slice(0, 5)) expect(n).toBeGreaterThan(1400);
+    for (const n of perDay.slice(0, 5)) expect(n).toBeLessThan(2300);
+    for (const n of perDay.slice(5)) expect(n).toBeLessThan(1300);
+  });
+
+  it('peaks at ~3.5× the mean hour with nights near zero', () => {
+    const hours = new Array<number>(24).fill(0);
+    for (const j of week) hours[new Date(j.at).getUTCHours()]! += 1;
+    const mean = week.length / 24;
+    expect(Math.max(...hours) / mean).toBeGreaterThan(3);
+    expect(Math.max(...hours) / mean).toBeLessThan(4.2);
+    expect(hours[3]! / mean).toBeLessThan(0.1);
+  });
+
+  it('draws durations and cold starts matching the measured percentiles', () => {
+    const rand = seededRandom(3);
+    const d = Float64Array.from({ length: 20_000 }, () => jobSeconds(rand)).sort();
+    expect(percentile(d, 50)).toBeCloseTo(23, -0.5);
+    expect(percentile(d, 95)).toBeGreaterThan(62);
+    expect(percentile(d, 95)).toBeLessThan(76);
+    const c = Float64Array.from({ length: 20_000 }, () => coldStartSeconds(rand)).sort();
+    expect(percentile(c, 50)).toBeCloseTo(22.7, 0);
+    expect(percentile(c, 90)).toBeCloseTo(42, 0);
+    expect(percentile(c, 99)).toBeCloseTo(52, 0);
+  });
+
+  it('has sessions: most next jobs follow the previous end within two minutes', () => {
+    const last = new Map<string, number>();
+    let within120 = 0;
+    let pairs = 0;
+    for (const j of week) {
+      const prevEnd = last.get(j.user);
+      if (prevEnd !== undefined) {
+        pairs++;
+        if (j.at - prevEnd <= 120_000) within120++;
+      }
+      last.set(j.user, j.at + j.durationS * 1000);
+    }
+    expect(within120 / pairs).toBeGreaterThan(0.6);
+  });
+});
+
+describe('simulator parts', () => {
+  it('the event heap pops in time order, ties in insertion order', () => {
+    const heap = new EventHeap<{ at: number; seq: number }>();
+    const times = [5, 1, 9, 1, 3, 7, 2];
+    times.forEach((at, seq) => heap.push({ at, seq }));
+    const out: Array<[number, number]> = [];
+    for (let e = heap.pop(); e !== undefined; e = heap.pop()) out.push([e.at, e.seq]);
+    expect(out).toEqual([[1, 1], [1, 3], [2, 6], [3, 4], [5, 0], [7, 5], [9, 2]]);
+  });
+
+  it('claims fairly: fewest running per user, then priority, then age', () => {
+    const queue = [
+      { index: 0, user: 'heavy', priority: 9, at: 1 },
+      { index: 1, user: 'light', priority: 0, at: 3 },
+      { index: 2, user: 'light', priority: 5, at: 4 },
+      { index: 3, user: 'new', priority: 0, at: 2 },
+    ];
+    const running = new Map([['heavy', 2], ['light', 0]]);
+    expect(takeFair(queue, running)?.index).toBe(2);
+    expect(takeFair(queue, running)?.index).toBe(3);
+    expect(takeFair(queue, running)?.index).toBe(1);
+    expect(takeFair(queue, running)?.index).toBe(0);
+    expect(takeFair(queue, running)).toBeUndefined();
+  });
+
+  it('reads trace CSV with a header, ISO or epoch timestamps, and optional users', () => {
+    const jobs = parseTrace('timestamp,duration_s,user\n2026-01-05T10:00:05Z, 30, ann\n1767607200,12.5\n');
+    expect(jobs).toEqual([
+      { at: Date.parse('2026-01-05T10:00:00Z'), durationS: 12.5, user: 'line3' },
+      { at: Date.parse('2026-01-05T10:00:05Z'), durationS: 30, user: 'ann' },
+    ]);
+    expect(() => parseTrace('2026-01-05T10:00:00Z,-3\n')).toThrow(TraceError);
+    expect(() => parseTrace('ts,d\nyesterday,3\n')).toThrow(/trace line 2/);
+  });
+});

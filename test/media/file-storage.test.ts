@@ -1,0 +1,101 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FileStorage } from '../../src/media/storage/file-storage.js';
+import { InvalidKeyError } from '../../src/media/storage/object-key.js';
+
+let root: string;
+let storage: FileStorage;
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'arrakis-fs-'));
+  storage = new FileStorage(join(root, 'objects'));
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+describe('FileStorage', () => {
+  it('round-trips bytes and content type, from a Buffer or a stream', async () => {
+    expect(await storage.put('jobs/j1/outputs/0-a.png', Buffer.from('png-bytes'), 'image/png')).toEqual({
+      key: 'jobs/j1/outputs/0-a.png',
+      size: 9,
+      contentType: 'image/png',
+    });
+    await storage.put(
+      'jobs/j1/inputs/b',
+      Readable.from([Buffer.from('str'), Buffer.from('eam')]),
+      'image/webp',
+    );
+    const a = await storage.get('jobs/j1/outputs/0-a.png');
+    expect(a?.contentType).toBe('image/png');
+    expect(a?.size).toBe(9);
+    expect(await text(a!.body)).toBe('png-bytes');
+    const b = await storage.get('jobs/j1/inputs/b');
+    expect(b).toMatchObject({ size: 6, contentType: 'image/webp' });
+    expect(await text(b!.body)).toBe('stream');
+  });
+
+  it('answers null for a missing object or a folder', async () => {
+    await storage.put('jobs/j1/x', Buffer.from('1'), 'text/plain');
+    expect(await storage.get('jobs/j1/missing')).toBeNull();
+    expect(await storage.get('jobs/j1')).toBeNull();
+    expect(await storage.get('jobs/j1/x/deeper')).toBeNull();
+  });
+
+  it('replaces an object atomically and leaves no temp file behind, even when the writer fails', async () => {
+    await storage.put('k/obj', Buffer.from('old'), 'text/plain');
+    const failing = new Readable({
+      read() {
+        this.push(Buffer.from('partial-new'));
+        this.destroy(new Error('upstream broke'));
+      },
+    });
+    await expect(storage.put('k/obj', failing, 'text/plain')).rejects.toThrow('upstream broke');
+    expect(await text((await storage.get('k/obj'))!.body)).toBe('old');
+    expect(readdirSync(join(storage.root, '.tmp'))).toEqual([]);
+    // A reader that opened the old object keeps reading it while a new one lands.
+    const reading = await storage.get('k/obj');
+    await storage.put('k/obj', Buffer.from('new'), 'text/plain');
+    expect(await text(reading!.body)).toBe('old');
+    expect(await text((await storage.get('k/obj'))!.body)).toBe('new');
+  });
+
+  it.each([
+    ['../escape'],
+    ['jobs/../../etc/passwd'],
+    ['/etc/passwd'],
+    ['jobs\\..\\x'],
+    ['jobs/a\0b'],
+    ['jobs//x'],
+    ['jobs/./x'],
+    ['.meta/x'],
+    ['.tmp/x'],
+    [''],
+  ])('refuses the key %j', async (key) => {
+    await expect(storage.put(key, Buffer.from('x'), 'text/plain')).rejects.toBeInstanceOf(InvalidKeyError);
+    await expect(storage.get(key)).rejects.toBeInstanceOf(InvalidKeyError);
+  });
+
+  it('refuses a traversing prefix to delete', async () => {
+    await expect(storage.deletePrefix('../')).rejects.toBeInstanceOf(InvalidKeyError);
+  });
+
+  it('deletes every object under a prefix and nothing else', async () => {
+    for (const k of ['jobs/a/inputs/1', 'jobs/a/outputs/0', 'jobs/ab/outputs/0', 'jobs/b/outputs/0']) {
+      await storage.put(k, Buffer.from(k), 'text/plain');
+    }
+    expect(await storage.deletePrefix('jobs/a/')).toBe(2);
+    expect(await storage.get('jobs/a/inputs/1')).toBeNull();
+    expect(await storage.get('jobs/ab/outputs/0')).not.toBeNull();
+    expect(readdirSync(join(storage.root, 'jobs')).sort()).toEqual(['ab', 'b']);
+    expect(await storage.deletePrefix('jobs/')).toBe(2);
+    expect(await storage.deletePrefix('jobs/')).toBe(0);
+  });
+
+  it('serves bytes itself (no presigned URL) and checks the folder is writable', async () => {
+    expect(await storage.presignedGetUrl()).toBeNull();
+    await expect(storage.check()).resolves.toBeUndefined();
+  });
+});

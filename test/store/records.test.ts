@@ -1,0 +1,156 @@
+/** The rest of the store: pagination, rate buckets, webhooks, reconciliation, accounts, templates, fleet. */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BACKENDS, type TestDb } from './backends.js';
+import { jobInput, makeAccount } from './fixtures.js';
+
+describe.each(BACKENDS)('store records on $name', (backend) => {
+  let db: TestDb;
+  beforeEach(async () => {
+    db = await backend.create();
+  });
+  afterEach(async () => {
+    await db.cleanup();
+  });
+
+  it('pages a user’s jobs newest first with a cursor, filtered by status', async () => {
+    const account = await makeAccount(db.store, { max_active_jobs_per_user: 20 });
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const r = await db.store.admitJob(jobInput(account.id, 'u1'), 1_000 + i);
+      if (r.kind === 'admitted') ids.push(r.job.id);
+    }
+    await db.store.admitJob(jobInput(account.id, 'other'), 1_100);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 5; page++) {
+      const res = await db.store.listJobs({ accountId: account.id, userId: 'u1', limit: 3, cursor });
+      seen.push(...res.jobs.map((j) => j.id));
+      if (res.nextCursor === null) break;
+      cursor = res.nextCursor;
+    }
+    expect(seen).toEqual([...ids].reverse());
+    await db.store.requestCancel(account.id, 'u1', ids[0]!, 2_000);
+    const cancelled = await db.store.listJobs({ accountId: account.id, userId: 'u1', status: 'cancelled', limit: 10 });
+    expect(cancelled).toEqual({ jobs: [expect.objectContaining({ id: ids[0] })], nextCursor: null });
+    expect(await db.store.countJobsByStatus()).toMatchObject({ queued: 7, cancelled: 1 });
+  });
+
+  it('a token bucket allows the burst, then refills at the rate', async () => {
+    const take = (now: number) => db.store.takeToken('user:u1', 2, 3, now);
+    const burst = [await take(0), await take(0), await take(0)];
+    expect(burst.every((d) => d.allowed)).toBe(true);
+    expect(await take(0)).toEqual({ allowed: false, retryAfterMs: 500 });
+    expect((await take(499)).allowed).toBe(false);
+    expect((await take(500)).allowed).toBe(true);
+    expect((await take(500)).allowed).toBe(false);
+    expect((await take(10_000)).allowed).toBe(true);
+    expect((await db.store.takeToken('user:u2', 2, 3, 0)).allowed).toBe(true);
+  });
+
+  it('concurrent takes never hand out more than the burst', async () => {
+    const decisions = await Promise.all(Array.from({ length: 20 }, () => db.store.takeToken('k', 1, 5, 1_000)));
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(5);
+  });
+
+  it('enqueues one webhook per terminal transition, skips disabled endpoints, records attempts', async () => {
+    const account = await makeAccount(db.store);
+    const hook = 'https://example.com/hook';
+    const a = await db.store.admitJob(jobInput(account.id, 'u1', { webhookUrl: hook, metadata: { k: 1 } }), 1_000);
+    if (a.kind !== 'admitted') throw new Error('not admitted');
+    await db.store.claimNext('w1', null, 60_000, 2_000);
+    const outputs = [{ index: 0, nodeId: '9', filename: 'o.png', contentType: 'image/png', size: 3, objectKey: 'k/o.png' }];
+    await db.store.completeJob(a.job.id, 'w1', outputs, 3_000);
+    expect(await db.store.completeJob(a.job.id, 'w1', outputs, 3_001)).toEqual({ kind: 'lost' });
+    const [delivery, ...more] = await db.store.listWebhookDeliveries({ jobId: a.job.id, limit: 10 });
+    expect(more).toEqual([]);
+    expect(delivery).toMatchObject({ id: expect.stringMatching(/^msg_/), eventType: 'job.completed', status: 'pending' });
+    expect(delivery?.payload).toMatchObject({
+      type: 'job.completed',
+      data: { job: { id: a.job.id, status: 'completed', metadata: { k: 1 }, run_time_s: 1, outputs: [{ index: 0, node_id: '9' }] } },
+    });
+    const claimed = await db.store.claimDueWebhooks('d1', 10, 30_000, 3_000);
+    expect(claimed.map((d) => d.id)).toEqual([delivery?.id]);
+    expect(await db.store.claimDueWebhooks('d2', 10, 30_000, 3_000)).toEqual([]);
+    const attempt = { deliveryId: delivery!.id, attempt: 1, at: 3_100, statusCode: 500, error: null, durationMs: 12 };
+    await db.store.recordWebhookAttempt(attempt, { status: 'pending', nextAttemptAt: 9_000 });
+    expect(await db.store.claimDueWebhooks('d1', 10, 30_000, 8_999)).toEqual([]);
+    expect((await db.store.claimDueWebhooks('d1', 10, 30_000, 9_000)).map((d) => d.attempts)).toEqual([1]);
+    expect(await db.store.listWebhookAttempts(delivery!.id)).toEqual([attempt]);
+
+    await db.store.disableWebhookEndpoint(account.id, hook, 9_500);
+    expect(await db.store.isWebhookEndpointDisabled(account.id, hook)).toBe(true);
+    expect((await db.store.listWebhookDeliveries({ jobId: a.job.id, limit: 1 }))[0]?.status).toBe('disabled');
+    const b = await db.store.admitJob(jobInput(account.id, 'u1', { webhookUrl: hook }), 10_000);
+    if (b.kind !== 'admitted') throw new Error('not admitted');
+    await db.store.requestCancel(account.id, 'u1', b.job.id, 10_001);
+    expect(await db.store.listWebhookDeliveries({ jobId: b.job.id, limit: 10 })).toEqual([]);
+  });
+
+  it('reconcile repairs injected drift and reports it', async () => {
+    const account = await makeAccount(db.store);
+    await db.store.admitJob(jobInput(account.id, 'u1'), 1_000);
+    await db.store.admitJob(jobInput(account.id, 'u1'), 1_001);
+    await db.exec(`UPDATE user_counters SET active = 5 WHERE user_id = 'u1'`);
+    await db.exec(`UPDATE accounts SET active_jobs = 0`);
+    expect((await db.store.admitJob(jobInput(account.id, 'u1'), 1_002)).kind).toBe('quota_exceeded');
+    const repairs = await db.store.reconcileCounters();
+    expect(repairs).toEqual([
+      { scope: 'user', accountId: account.id, userId: 'u1', was: 5, now: 2 },
+      { scope: 'account', accountId: account.id, userId: null, was: 0, now: 2 },
+    ]);
+    expect(await db.store.reconcileCounters()).toEqual([]);
+    expect((await db.store.admitJob(jobInput(account.id, 'u1'), 1_003)).kind).toBe('admitted');
+  });
+
+  it('keeps accounts, keys, templates, workers, tokens, decisions and sweeps', async () => {
+    const account = await makeAccount(db.store);
+    const patched = await db.store.updateAccount(account.id, { name: 'renamed', nodeAllowlist: ['SaveImage'] });
+    expect(patched).toMatchObject({ name: 'renamed', nodeAllowlist: ['SaveImage'], limits: account.limits });
+    const rotated = await db.store.rotateWebhookSecret(account.id, 'whsec_new', 5_000);
+    expect(rotated).toMatchObject({ webhookSecret: 'whsec_new', webhookSecretPrevious: 'whsec_test', webhookSecretPreviousUntil: 5_000 });
+    expect(await db.store.listAccounts()).toHaveLength(1);
+
+    const key = await db.store.createApiKey({ accountId: account.id, name: 'k', hash: 'h1', scopes: ['jobs:read'] }, 1_000);
+    await db.store.touchApiKey(key.id, 2_000);
+    await db.store.touchApiKey(key.id, 30_000);
+    expect((await db.store.getApiKey(key.id))?.lastUsedAt).toBe(2_000);
+    await db.store.touchApiKey(key.id, 62_000);
+    expect((await db.store.getApiKey(key.id))?.lastUsedAt).toBe(62_000);
+    expect(await db.store.revokeApiKey(key.id, 70_000)).toBe(true);
+    expect(await db.store.revokeApiKey(key.id, 70_001)).toBe(false);
+    expect((await db.store.listApiKeys(account.id))[0]?.revokedAt).toBe(70_000);
+
+    const workflow = { '1': { class_type: 'EmptyImage', inputs: {} } };
+    const params = [{ name: 'w', node: '1', input: 'width', type: 'integer' as const, default: 64 }];
+    await db.store.upsertTemplate({ name: 't', description: 'd', workflow, params }, 1_000);
+    const t = await db.store.upsertTemplate({ name: 't', description: 'd2', workflow, params }, 2_000);
+    expect(t).toMatchObject({ description: 'd2', createdAt: 1_000, updatedAt: 2_000, params });
+    expect((await db.store.listTemplates()).map((x) => x.name)).toEqual(['t']);
+    expect(await db.store.deleteTemplate('t')).toBe(true);
+    expect(await db.store.getTemplate('t')).toBeNull();
+
+    const worker = { id: 'wk1', name: 'one', pool: 'p', kind: 'remote' as const, comfyUrl: null, status: 'starting' as const, providerRef: null, startedAt: 1, readyAt: null, stoppedAt: null, lastSeenAt: 1 };
+    await db.store.upsertWorker(worker);
+    await db.store.setWorkerStatus('wk1', 'idle', 50);
+    expect(await db.store.getWorker('wk1')).toMatchObject({ status: 'idle', readyAt: 50, lastSeenAt: 50 });
+    await db.store.setWorkerStatus('wk1', 'stopped', 60);
+    expect(await db.store.listWorkers({ pool: 'p' })).toEqual([]);
+    expect(await db.store.listWorkers({ pool: 'p', includeStopped: true })).toHaveLength(1);
+    await db.store.createWorkerToken({ id: 'wt1', name: 'n', pool: 'p', hash: 'x' }, 5);
+    expect(await db.store.revokeWorkerToken('wt1', 6)).toBe(true);
+    expect((await db.store.getWorkerToken('wt1'))?.revokedAt).toBe(6);
+    await db.store.recordScalingDecision({ pool: 'p', at: 1, current: 0, target: 2, reason: 'queue' });
+    await db.store.recordScalingDecision({ pool: 'p', at: 2, current: 2, target: 1, reason: 'idle' });
+    expect((await db.store.listScalingDecisions('p', 1)).map((d) => d.reason)).toEqual(['idle']);
+
+    const job = await db.store.admitJob(jobInput(account.id, 'u1'), 1_000);
+    if (job.kind !== 'admitted') throw new Error('not admitted');
+    const failed = await db.store.failQueuedJob(job.job.id, { code: 'input_fetch_failed', message: '404' }, 2_000);
+    expect(failed?.error?.code).toBe('input_fetch_failed');
+    expect(await db.store.failQueuedJob(job.job.id, { code: 'input_fetch_failed', message: 'again' }, 2_001)).toBeNull();
+    expect((await db.store.listJobsForSweep(3_000, 10)).map((j) => j.id)).toEqual([job.job.id]);
+    await db.store.markJobSwept(job.job.id, 3_000);
+    expect(await db.store.listJobsForSweep(3_000, 10)).toEqual([]);
+    expect(await db.store.isReady()).toBe(true);
+  });
+});
