@@ -1,7 +1,7 @@
 /**
  * Admission and claim→complete throughput of the real store on SQLite and Postgres, beside a bare
  * better-sqlite3 reference doing the same conditional-increment admission and claim/complete.
- * Run: node --import tsx bench/admission.ts [--jobs N]   (starts its own embedded Postgres unless
+ * Run: node --import tsx bench/admission.ts [--jobs N] [--only sqlite|postgres]   (starts its own embedded Postgres unless
  * ARRAKIS_TEST_PG names one). Prints one line per measurement.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,14 +13,19 @@ import { DEFAULT_LIMITS } from '../src/jobs/types.js';
 import type { NewJob, Store } from '../src/store/contract.js';
 import { openStore } from '../src/store/open.js';
 import { startPostgres } from '../test/support/postgres-server.js';
+import { runBarePgReference } from './bare-pg-reference.js';
 import { runBareReference } from './bare-sqlite-reference.js';
 
 const USERS = 500;
 const CLIENTS = 16;
 
+function argValue(flag: string): string | undefined {
+  const i = process.argv.indexOf(flag);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
 function jobsArg(): number {
-  const i = process.argv.indexOf('--jobs');
-  const n = i >= 0 ? Number(process.argv[i + 1]) : 20_000;
+  const n = Number(argValue('--jobs') ?? 20_000);
   return Number.isInteger(n) && n > 0 ? n : 20_000;
 }
 
@@ -42,7 +47,9 @@ function job(accountId: string, i: number): NewJob {
 }
 
 function report(label: string, n: number, ms: number): void {
-  process.stdout.write(`${label.padEnd(46)} ${String(Math.round((n * 1000) / ms)).padStart(7)} /s  (${n} in ${Math.round(ms)} ms)\n`);
+  process.stdout.write(
+    `${label.padEnd(46)} ${String(Math.round((n * 1000) / ms)).padStart(7)} /s  (${n} in ${Math.round(ms)} ms)\n`,
+  );
 }
 
 /** `clients` loops share `n` operations; returns elapsed ms. */
@@ -119,6 +126,9 @@ async function benchPostgres(n: number): Promise<void> {
     } finally {
       await store.close();
     }
+    const r = await runBarePgReference(url.toString(), n, USERS, CLIENTS);
+    report(`postgres bare pg reference (${CLIENTS} clients): admissions`, n, r.admitMs);
+    report(`postgres bare pg reference (${CLIENTS} clients): cycles`, n, r.cycleMs);
   } finally {
     await server.stop();
   }
@@ -126,5 +136,6 @@ async function benchPostgres(n: number): Promise<void> {
 
 const n = jobsArg();
 process.stdout.write(`arrakis admission bench: ${n} jobs over ${USERS} users, node ${process.version}\n`);
-await benchSqlite(n);
-await benchPostgres(Math.min(n, 10_000));
+const only = argValue('--only');
+if (only !== 'postgres') await benchSqlite(n);
+if (only !== 'sqlite') await benchPostgres(Math.min(n, 10_000));

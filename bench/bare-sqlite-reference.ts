@@ -6,7 +6,11 @@ import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 
 /** Admits then claims and completes `n` jobs; returns elapsed ms of each phase. */
-export function runBareReference(db: Database.Database, n: number, users: number): { admitMs: number; cycleMs: number } {
+export function runBareReference(
+  db: Database.Database,
+  n: number,
+  users: number,
+): { admitMs: number; cycleMs: number } {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.prepare(
@@ -30,7 +34,8 @@ export function runBareReference(db: Database.Database, n: number, users: number
   const admit = db.transaction((i: number) => {
     const acc = accountUp.get('a') as { max_active_jobs_per_user: number } | undefined;
     if (acc === undefined) throw new Error('full');
-    if (userUp.get('a', `u${i % users}`, acc.max_active_jobs_per_user) === undefined) throw new Error('user full');
+    if (userUp.get('a', `u${i % users}`, acc.max_active_jobs_per_user) === undefined)
+      throw new Error('user full');
     insert.run(`job_${randomBytes(10).toString('hex')}`, `u${i % users}`, Date.now(), workflow);
   });
   let t = performance.now();
@@ -45,12 +50,16 @@ export function runBareReference(db: Database.Database, n: number, users: number
     `UPDATE jobs SET status = 'running', worker_id = ?, lease_expires_at = ?, attempts = attempts + 1,
      started_at = ? WHERE id = ? AND status = 'queued' RETURNING *`,
   );
-  const runUp = db.prepare(`UPDATE user_counters SET running = running + 1 WHERE account_id = ? AND user_id = ?`);
+  const runUp = db.prepare(
+    `UPDATE user_counters SET running = running + 1 WHERE account_id = ? AND user_id = ?`,
+  );
   const finish = db.prepare(
     `UPDATE jobs SET status = 'completed', outputs = '[]', finished_at = ? WHERE id = ? AND status = 'running'
      AND worker_id = ? RETURNING *`,
   );
-  const accDown = db.prepare(`UPDATE accounts SET active_jobs = active_jobs - 1 WHERE id = ? AND active_jobs > 0`);
+  const accDown = db.prepare(
+    `UPDATE accounts SET active_jobs = active_jobs - 1 WHERE id = ? AND active_jobs > 0`,
+  );
   const userDown = db.prepare(
     `UPDATE user_counters SET active = active - 1, running = running - 1 WHERE account_id = ? AND user_id = ?`,
   );

@@ -179,12 +179,14 @@ export class RemoteJobChannel implements JobChannel {
     }
     const timeout = AbortSignal.timeout(options.timeoutMs ?? this.options.requestTimeoutMs ?? 30_000);
     const signals = [timeout, this.closing.signal, ...(options.signal === undefined ? [] : [options.signal])];
-    const res = await fetch(`${this.base}${path}`, {
-      method,
-      headers,
-      body,
-      signal: AbortSignal.any(signals),
-    });
+    const signal = AbortSignal.any(signals);
+    const res = await fetch(`${this.base}${path}`, { method, headers, body, signal }).catch(
+      (err: unknown) => {
+        if (signal.aborted) throw err;
+        const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
+        throw new Error(`cannot reach the control plane at ${this.base}: ${cause}`, { cause: err });
+      },
+    );
     if (res.ok) return res;
     const parsed = problem.safeParse(await res.json().catch(() => null));
     const code = parsed.success ? (parsed.data.code ?? null) : null;

@@ -91,32 +91,9 @@ class JobRun {
   /** Cancel push, lease renewal, per-job timeout and agent shutdown all end in `stop`. */
   private watch(): void {
     this.cleanups.push(this.channel.onCancel(this.job.id, () => this.stop('cancel')));
-    let beating = false;
-    const beat = setInterval(
-      () => {
-        if (beating) return;
-        beating = true;
-        this.channel
-          .heartbeat(this.job.id)
-          .then((state) => {
-            if (state === 'cancel_requested') this.stop('cancel');
-            if (state === 'lost') this.stop('lost');
-          })
-          // A missed renewal is retried on the next beat; a lease that expires meanwhile answers `lost`.
-          .catch((err: unknown) =>
-            this.log.warn({ jobId: this.job.id, err: String(err) }, 'lease renewal failed'),
-          )
-          .finally(() => {
-            beating = false;
-          });
-      },
-      Math.max(10, Math.floor(this.job.leaseMs / 3)),
-    );
+    this.renewLease();
     const timeout = setTimeout(() => this.stop('timeout'), this.options.timeoutMs);
-    this.cleanups.push(
-      () => clearInterval(beat),
-      () => clearTimeout(timeout),
-    );
+    this.cleanups.push(() => clearTimeout(timeout));
     const signal = this.options.signal;
     if (signal !== undefined) {
       const onShutdown = (): void => this.stop('shutdown');
@@ -124,6 +101,27 @@ class JobRun {
       signal.addEventListener('abort', onShutdown, { once: true });
       this.cleanups.push(() => signal.removeEventListener('abort', onShutdown));
     }
+  }
+
+  /** Heartbeats every third of the lease; the answer also carries cancels and a lost lease. */
+  private renewLease(): void {
+    let beating = false;
+    const beat = async (): Promise<void> => {
+      if (beating) return;
+      beating = true;
+      try {
+        const state = await this.channel.heartbeat(this.job.id);
+        if (state === 'cancel_requested') this.stop('cancel');
+        if (state === 'lost') this.stop('lost');
+      } catch (err) {
+        // A missed renewal is retried on the next beat; a lease that expires meanwhile answers `lost`.
+        this.log.warn({ jobId: this.job.id, err: String(err) }, 'lease renewal failed');
+      } finally {
+        beating = false;
+      }
+    };
+    const timer = setInterval(() => void beat(), Math.max(10, Math.floor(this.job.leaseMs / 3)));
+    this.cleanups.push(() => clearInterval(timer));
   }
 
   /** The first reason wins; aborting makes the ComfyUI client stop this prompt (and only this one). */

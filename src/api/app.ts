@@ -108,6 +108,18 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });
+  // Many clients send `Content-Type: application/json` on a DELETE with no body; treat empty as absent.
+  // The default parser (prototype-poisoning protection) handles everything else.
+  const defaultJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text === '') {
+      done(null, undefined);
+      return;
+    }
+    defaultJson(request, text, done);
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installProblemHandlers(app);

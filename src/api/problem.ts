@@ -29,10 +29,15 @@ interface FieldError {
 function validationFields(err: FastifyError): FieldError[] {
   if (!hasZodFastifySchemaValidationErrors(err)) return [];
   return err.validation.map((v) => {
-    const segments = v.instancePath.split('/').filter((s) => s !== '');
-    const keys = Array.isArray(v.params.keys) ? v.params.keys.map(String) : [];
+    const segments = String(v.instancePath)
+      .split('/')
+      .filter((s: string) => s !== '');
+    const rawKeys: unknown = v.params.keys;
+    const keys = Array.isArray(rawKeys) ? rawKeys.map(String) : [];
     const path = [err.validationContext ?? 'body', ...segments].join('.');
-    return keys.length > 0 ? { path: `${path}.${keys.join(',')}`, message: v.message ?? 'unknown field' } : { path, message: v.message ?? 'invalid' };
+    const message = v.message ?? 'invalid';
+    // An unknown field is reported at its own path, so clients can point at it.
+    return keys.length > 0 ? { path: `${path}.${keys.join(',')}`, message } : { path, message };
   });
 }
 

@@ -7,7 +7,10 @@ import { Agent } from '../agent/agent.js';
 import { RemoteJobChannel } from '../agent/remote-job-channel.js';
 import { createComfyServer } from '../comfy/http-client.js';
 
-const httpUrl = z.url({ protocol: /^https?$/ });
+const httpUrl = z.url({
+  protocol: /^https?$/,
+  error: 'must be an http(s) URL such as http://127.0.0.1:8188',
+});
 
 const agentFlags = z.object({
   server: httpUrl.describe('--server: the control plane URL, e.g. https://arrakis.example.com'),

@@ -27,12 +27,16 @@ async function autoscalerPool(opts: Options): Promise<SimPool> {
   const fleet = await loadFleetFile(opts.fleet);
   const pool = opts.pool === undefined ? fleet.pools[0] : fleet.pools.find((p) => p.name === opts.pool);
   if (pool === undefined) {
-    throw new Error(`--pool ${opts.pool ?? ''} is not in ${opts.fleet} (pools: ${fleet.pools.map((p) => p.name).join(', ')})`);
+    throw new Error(
+      `--pool ${opts.pool ?? ''} is not in ${opts.fleet} (pools: ${fleet.pools.map((p) => p.name).join(', ')})`,
+    );
   }
   return simPoolFrom(pool);
 }
 
-async function workload(opts: Options): Promise<{ jobs: SimJob[]; startAt: number; endAt: number; source: string }> {
+async function workload(
+  opts: Options,
+): Promise<{ jobs: SimJob[]; startAt: number; endAt: number; source: string }> {
   if (opts.trace !== undefined) {
     const jobs = parseTrace(await readFile(opts.trace, 'utf8'));
     return { jobs, ...windowFor(jobs), source: `trace ${opts.trace}` };
@@ -50,9 +54,15 @@ async function workload(opts: Options): Promise<{ jobs: SimJob[]; startAt: numbe
 export async function runSimulate(opts: Options, print: (line: string) => void): Promise<SimulationReport> {
   const pool = await autoscalerPool(opts);
   const w = await workload(opts);
-  const report = runScenarios({ jobs: w.jobs, startAt: w.startAt, endAt: w.endAt, seed: opts.seed }, standardScenarios(pool), w.source);
-  print(`${w.source}: ${report.workload.jobs} jobs, lower bound ${report.workload.lowerBoundGpuSeconds} GPU-s, ` +
-    `${report.workload.peakHours} peak hours (≥ 2× the mean hour); simulated in ${report.elapsedMs} ms`);
+  const report = runScenarios(
+    { jobs: w.jobs, startAt: w.startAt, endAt: w.endAt, seed: opts.seed },
+    standardScenarios(pool),
+    w.source,
+  );
+  print(
+    `${w.source}: ${report.workload.jobs} jobs, lower bound ${report.workload.lowerBoundGpuSeconds} GPU-s, ` +
+      `${report.workload.peakHours} peak hours (≥ 2× the mean hour); simulated in ${report.elapsedMs} ms`,
+  );
   print('');
   print(formatTable(report.scenarios));
   print('');
@@ -62,7 +72,12 @@ export async function runSimulate(opts: Options, print: (line: string) => void):
     print(`report: ${opts.out}`);
   }
   if (opts.svg !== undefined) {
-    await writeFile(opts.svg, renderSvg(report.scenarios.filter((s) => s.name === 'arrakis autoscaler' || s.name === 'modal reactive 60s')));
+    await writeFile(
+      opts.svg,
+      renderSvg(
+        report.scenarios.filter((s) => s.name === 'arrakis autoscaler' || s.name === 'modal reactive 60s'),
+      ),
+    );
     print(`chart: ${opts.svg}`);
   }
   return report;

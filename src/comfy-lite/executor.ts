@@ -173,45 +173,44 @@ export class Executor {
     };
   }
 
+  /** A cached node does not run: an output node replays its UI result (`executed`), others send nothing. */
+  private replayCached(run: Run, id: string, key: string): Step {
+    const ui = this.cache.uiOf(key);
+    if (run.clientId !== null) {
+      const data = { node: id, display_node: id, output: ui?.output ?? null, prompt_id: run.promptId };
+      this.hub.send('executed', data, run.clientId);
+    }
+    if (ui !== undefined) run.ui.set(id, ui);
+    run.progress.finish(id);
+    return { ok: true };
+  }
+
   private async runNode(run: Run, id: string): Promise<Step> {
     const key = run.keys.get(id) ?? '';
+    if (this.cache.outputsOf(key) !== undefined) return this.replayCached(run, id, key);
     const node = run.prompt[id]!;
     const def = this.registry.get(String(node.class_type))!;
-    const cachedOutputs = this.cache.outputsOf(key);
-    if (cachedOutputs !== undefined) {
-      const ui = this.cache.uiOf(key);
-      if (run.clientId !== null)
-        this.hub.send(
-          'executed',
-          { node: id, display_node: id, output: ui?.output ?? null, prompt_id: run.promptId },
-          run.clientId,
-        );
-      if (ui !== undefined) run.ui.set(id, ui);
-      run.progress.finish(id);
-      return { ok: true };
-    }
     run.progress.start(id);
     if (run.clientId !== null) {
       this.current.node = id;
       this.hub.send('executing', { node: id, display_node: id, prompt_id: run.promptId }, run.clientId);
     }
     const inputs = this.resolveInputs(run, node.inputs);
-    const hidden = { prompt: run.prompt, extra_pnginfo: run.item[3].extra_pnginfo ?? null };
+    const extraPngInfo = run.item[3].extra_pnginfo ?? null;
     try {
+      // ComfyUI checks for an interrupt before every node it really runs.
       if (this.abort?.signal.aborted === true) throw new Interrupted();
+      const { signal } = this.abort ?? {};
+      const context = {
+        nodeId: id,
+        promptId: run.promptId,
+        clientId: run.clientId,
+        prompt: run.prompt,
+        extraPngInfo,
+      };
       const result = await def.run(
         inputs,
-        createNodeContext({
-          nodeId: id,
-          promptId: run.promptId,
-          clientId: run.clientId,
-          prompt: run.prompt,
-          extraPngInfo: run.item[3].extra_pnginfo ?? null,
-          dirs: this.dirs,
-          signal: this.abort?.signal,
-          progress: run.progress,
-          hub: this.hub,
-        }),
+        createNodeContext({ ...context, dirs: this.dirs, signal, progress: run.progress, hub: this.hub }),
       );
       const ui: UiEntry | null =
         result.ui !== undefined && Object.keys(result.ui).length > 0
@@ -221,12 +220,8 @@ export class Executor {
             }
           : null;
       if (ui !== null) {
-        if (run.clientId !== null)
-          this.hub.send(
-            'executed',
-            { node: id, display_node: id, output: ui.output, prompt_id: run.promptId },
-            run.clientId,
-          );
+        const data = { node: id, display_node: id, output: ui.output, prompt_id: run.promptId };
+        if (run.clientId !== null) this.hub.send('executed', data, run.clientId);
         run.ui.set(id, ui);
       }
       this.cache.store(key, result.result, ui);
@@ -235,18 +230,18 @@ export class Executor {
       return { ok: true };
     } catch (err) {
       if (err instanceof Interrupted) {
-        return {
-          ok: false,
-          interrupted: true,
-          data: {
-            prompt_id: run.promptId,
-            node_id: id,
-            node_type: String(node.class_type),
-            executed: [...run.executed],
-          },
+        const data = {
+          prompt_id: run.promptId,
+          node_id: id,
+          node_type: String(node.class_type),
+          executed: [...run.executed],
         };
+        return { ok: false, interrupted: true, data };
       }
-      const withHidden = 'hidden' in def.info([]).input ? { ...inputs, ...hidden } : inputs;
+      const withHidden =
+        'hidden' in def.info([]).input
+          ? { ...inputs, prompt: run.prompt, extra_pnginfo: extraPngInfo }
+          : inputs;
       return this.failure(run, id, describeException(err), withHidden);
     }
   }

@@ -66,13 +66,20 @@ function anticipate(s: PoolSnapshot, now: number, t: AutoscalerTuning): Anticipa
     if (now - f.at <= t.sessionWindowMs && !s.activeUsers.has(f.userId)) between.add(f.userId);
   }
   const up = Math.floor((upRate * coldS) / t.upPerSpare);
-  const keepExpected = Math.max(Math.max(keepRate, upRate) * (t.keepHorizonMs / 1000), between.size * t.sessionReturnP);
+  const keepExpected = Math.max(
+    Math.max(keepRate, upRate) * (t.keepHorizonMs / 1000),
+    between.size * t.sessionReturnP,
+  );
   const keep = Math.max(up, Math.floor(keepExpected));
   return { upRate, keepRate, sessionUsers: between.size, up, keep };
 }
 
 /** Decides the pool's target and the workers to start or stop now. Pure: same input, same answer. */
-export function decide(snapshot: PoolSnapshot, now: number, tuning: AutoscalerTuning = DEFAULT_TUNING): Decision {
+export function decide(
+  snapshot: PoolSnapshot,
+  now: number,
+  tuning: AutoscalerTuning = DEFAULT_TUNING,
+): Decision {
   const { limits } = snapshot;
   const live = snapshot.workers.length;
   const demand = snapshot.running + snapshot.queued;

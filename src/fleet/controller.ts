@@ -66,7 +66,8 @@ export class FleetController {
   constructor(private readonly deps: ControllerDeps) {
     this.policy = deps.policy ?? ((s, now) => decide(s, now));
     this.clock = deps.clock ?? Date.now;
-    this.ledger = deps.ledger ?? new CostLedger(new Map(deps.pools.map((p) => [p.name, p.pricePerGpuSecond])));
+    this.ledger =
+      deps.ledger ?? new CostLedger(new Map(deps.pools.map((p) => [p.name, p.pricePerGpuSecond])));
   }
 
   /** Starts the periodic loop. */
@@ -80,13 +81,13 @@ export class FleetController {
     this.timer = setTimeout(loop, 0);
   }
 
-  /** Stops the loop; with `stopWorkers`, also stops every worker it started. */
+  /** Stops the loop; with `stopWorkers`, also stops every worker it started (starting ones included). */
   async close(opts: { stopWorkers: boolean }): Promise<void> {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     await this.ticking;
-    await Promise.allSettled([...this.pending]);
     if (opts.stopWorkers) await Promise.all([...this.workers.values()].map((w) => this.stopWorker(w, false)));
+    await Promise.allSettled([...this.pending]);
   }
 
   /** Workers this controller runs (optionally of one pool). */
@@ -130,7 +131,8 @@ export class FleetController {
       },
       now,
     );
-    const reason = floor.schedule === null ? decision.reason : `${decision.reason}; schedule "${floor.schedule}"`;
+    const reason =
+      floor.schedule === null ? decision.reason : `${decision.reason}; schedule "${floor.schedule}"`;
     await this.apply(pool, { ...decision, reason });
   }
 
@@ -157,7 +159,8 @@ export class FleetController {
     if (provider !== undefined) {
       for (const id of d.stop) {
         const w = this.workers.get(id);
-        if (w !== undefined) await this.stopWorker(w, true).catch((err: unknown) => problems.push(describe(err)));
+        if (w !== undefined)
+          await this.stopWorker(w, true).catch((err: unknown) => problems.push(describe(err)));
       }
       for (let i = 0; i < d.start; i++) {
         await this.startWorker(pool, provider).catch((err: unknown) => problems.push(describe(err)));
@@ -173,7 +176,16 @@ export class FleetController {
     const id = this.deps.newWorkerId();
     const startedAt = this.clock();
     const started = await provider.start(pool, { workerId: id });
-    const w: FleetWorker = { id, pool: pool.name, ref: started.ref, comfyUrl: null, state: 'starting', startedAt, readyAt: null, idleSince: null };
+    const w: FleetWorker = {
+      id,
+      pool: pool.name,
+      ref: started.ref,
+      comfyUrl: null,
+      state: 'starting',
+      startedAt,
+      readyAt: null,
+      idleSince: null,
+    };
     this.workers.set(id, w);
     this.ledger.workerStarted(pool.name, id, startedAt);
     const settled = started.ready.then(
@@ -203,6 +215,8 @@ export class FleetController {
   }
 
   private async forget(w: FleetWorker, err: unknown): Promise<void> {
+    // A worker stopped while starting fails its start; the stop already did the bookkeeping.
+    if (w.state === 'stopping') return;
     this.workers.delete(w.id);
     this.ledger.workerStopped(w.id, this.clock());
     await this.deps.onWorkerFailed?.(w, err);

@@ -7,9 +7,12 @@ import { z } from 'zod';
 const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 
 const count = (what: string) =>
-  z.number({ error: `${what} must be a whole number ≥ 0` }).int({ error: `${what} must be a whole number ≥ 0` }).min(0, {
-    error: `${what} must be a whole number ≥ 0`,
-  });
+  z
+    .number({ error: `${what} must be a whole number ≥ 0` })
+    .int({ error: `${what} must be a whole number ≥ 0` })
+    .min(0, {
+      error: `${what} must be a whole number ≥ 0`,
+    });
 
 const positive = (what: string) =>
   z.number({ error: `${what} must be a number > 0` }).positive({ error: `${what} must be a number > 0` });
@@ -18,10 +21,7 @@ const nonNegative = (what: string) =>
   z.number({ error: `${what} must be a number ≥ 0` }).min(0, { error: `${what} must be a number ≥ 0` });
 
 export const DaysSchema = z.union(
-  [
-    z.enum(['daily', 'weekdays', 'weekends']),
-    z.array(z.enum(DAY_NAMES)).min(1),
-  ],
+  [z.enum(['daily', 'weekdays', 'weekends']), z.array(z.enum(DAY_NAMES)).min(1)],
   { error: `days must be "daily", "weekdays", "weekends" or a list of ${DAY_NAMES.join(', ')}` },
 );
 
@@ -31,9 +31,11 @@ export const TZ_PATTERN = /^(UTC|Z|[+-]([01]\d|2[0-3]):([0-5]\d))$/;
 export const ScheduleSchema = z.strictObject({
   name: z.string().min(1).optional(),
   days: DaysSchema.default('daily'),
-  hours: z.string({ error: 'hours must look like "09-18" or "09:30-18:00" (24-hour clock)' }).regex(HOURS_PATTERN, {
-    error: 'hours must look like "09-18" or "09:30-18:00" (24-hour clock)',
-  }),
+  hours: z
+    .string({ error: 'hours must look like "09-18" or "09:30-18:00" (24-hour clock)' })
+    .regex(HOURS_PATTERN, {
+      error: 'hours must look like "09-18" or "09:30-18:00" (24-hour clock)',
+    }),
   tz: z
     .string()
     .regex(TZ_PATTERN, { error: 'tz must be "UTC" or an offset like "+02:00" or "-05:00"' })
@@ -42,7 +44,9 @@ export const ScheduleSchema = z.strictObject({
   buffer: count('buffer').optional(),
 });
 
-const WorkflowSchema = z.record(z.string(), z.unknown(), { error: 'workflow must be a file path or an inline object' });
+const WorkflowSchema = z.record(z.string(), z.unknown(), {
+  error: 'workflow must be a file path or an inline object',
+});
 
 export const WarmupSchema = z.strictObject({
   workflow: z.union([z.string().min(1), WorkflowSchema], {
@@ -51,7 +55,9 @@ export const WarmupSchema = z.strictObject({
 });
 
 export const StaticSettingsSchema = z.strictObject({
-  urls: z.array(z.url({ error: 'each url must be an http(s) URL' })).min(1, { error: 'list at least one ComfyUI URL' }),
+  urls: z
+    .array(z.url({ error: 'each url must be an http(s) URL' }))
+    .min(1, { error: 'list at least one ComfyUI URL' }),
 });
 
 export const ProcessSettingsSchema = z.strictObject({
@@ -79,7 +85,9 @@ export const ModalSettingsSchema = z.strictObject({
 
 export const PoolSchema = z
   .strictObject({
-    provider: z.enum(['static', 'process', 'modal'], { error: 'provider must be one of static, process, modal' }),
+    provider: z.enum(['static', 'process', 'modal'], {
+      error: 'provider must be one of static, process, modal',
+    }),
     gpu: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
     min: count('min').default(0),
     max: count('max').default(1),
@@ -103,22 +111,33 @@ export const PoolSchema = z
         ctx.addIssue({ code: 'custom', path: [kind], message: `only allowed when provider is ${kind}` });
       }
     }
-    if (p.min > p.max) ctx.addIssue({ code: 'custom', path: ['min'], message: `min ${p.min} exceeds max ${p.max}` });
+    if (p.min > p.max)
+      ctx.addIssue({ code: 'custom', path: ['min'], message: `min ${p.min} exceeds max ${p.max}` });
     p.schedules.forEach((s, i) => {
       if (s.min !== undefined && s.min > p.max) {
-        ctx.addIssue({ code: 'custom', path: ['schedules', i, 'min'], message: `min ${s.min} exceeds max ${p.max}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['schedules', i, 'min'],
+          message: `min ${s.min} exceeds max ${p.max}`,
+        });
       }
     });
     const gpus = p.process?.gpus;
     if (gpus !== undefined && p.max > gpus.length) {
-      ctx.addIssue({ code: 'custom', path: ['max'], message: `max ${p.max} exceeds the ${gpus.length} listed gpus` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['max'],
+        message: `max ${p.max} exceeds the ${gpus.length} listed gpus`,
+      });
     }
   });
 
 export const FleetFileSchema = z.strictObject({
   pools: z
     .record(
-      z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { error: 'pool names are lowercase letters, digits, - and _' }),
+      z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { error: 'pool names are lowercase letters, digits, - and _' }),
       PoolSchema,
     )
     .refine((r) => Object.keys(r).length > 0, { error: 'define at least one pool' }),

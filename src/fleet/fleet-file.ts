@@ -6,7 +6,13 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { FleetFileSchema, HOURS_PATTERN, TZ_PATTERN, type PoolInput, type ScheduleInput } from './fleet-file-schema.js';
+import {
+  FleetFileSchema,
+  HOURS_PATTERN,
+  TZ_PATTERN,
+  type PoolInput,
+  type ScheduleInput,
+} from './fleet-file-schema.js';
 import type { Schedule } from './schedule.js';
 
 export type ProviderKind = 'static' | 'process' | 'modal';
@@ -33,7 +39,8 @@ export interface ModalSettings {
 }
 
 /** A warm-up workflow: inline, or a path (relative to the fleet file) until loadFleetFile reads it. */
-export type WarmupWorkflow = { kind: 'inline'; workflow: Record<string, unknown> } | { kind: 'path'; path: string };
+export type WarmupWorkflow =
+  { kind: 'inline'; workflow: Record<string, unknown> } | { kind: 'path'; path: string };
 
 export interface PoolConfig {
   name: string;
@@ -63,7 +70,11 @@ export class FleetConfigError extends Error {
   readonly code = 'fleet_invalid';
 }
 
-const DAY_SETS: Record<string, number[]> = { daily: [0, 1, 2, 3, 4, 5, 6], weekdays: [1, 2, 3, 4, 5], weekends: [0, 6] };
+const DAY_SETS: Record<string, number[]> = {
+  daily: [0, 1, 2, 3, 4, 5, 6],
+  weekdays: [1, 2, 3, 4, 5],
+  weekends: [0, 6],
+};
 const DAY_INDEX: Record<string, number> = { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 };
 
 function toSchedule(s: ScheduleInput, index: number): Schedule {
@@ -162,7 +173,9 @@ export function parseFleetFile(text: string, source = 'fleet file'): FleetConfig
 /** Reads and parses a fleet file, loading warm-up workflows named by path (relative to the file). */
 export async function loadFleetFile(path: string): Promise<FleetConfig> {
   const text = await readFile(path, 'utf8').catch((err: unknown) => {
-    throw new FleetConfigError(`cannot read fleet file ${path}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new FleetConfigError(
+      `cannot read fleet file ${path}: ${err instanceof Error ? err.message : String(err)}`,
+    );
   });
   const config = parseFleetFile(text, path);
   const pools = await Promise.all(config.pools.map((p) => loadWarmup(p, dirname(resolve(path)))));
@@ -179,10 +192,13 @@ async function loadWarmup(pool: PoolConfig, baseDir: string): Promise<PoolConfig
   try {
     json = JSON.parse(await readFile(file, 'utf8'));
   } catch (err) {
-    throw new FleetConfigError(`${where}: cannot read ${file} as JSON: ${err instanceof Error ? err.message : String(err)}`);
+    throw new FleetConfigError(
+      `${where}: cannot read ${file} as JSON: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   const workflow = WorkflowJson.safeParse(json);
-  if (!workflow.success) throw new FleetConfigError(`${where}: ${file} must hold a ComfyUI API-format workflow object`);
+  if (!workflow.success)
+    throw new FleetConfigError(`${where}: ${file} must hold a ComfyUI API-format workflow object`);
   return { ...pool, warmup: { kind: 'inline', workflow: workflow.data } };
 }
 

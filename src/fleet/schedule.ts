@@ -34,7 +34,9 @@ export function scheduleMatches(s: Schedule, at: number): boolean {
   }
   // Overnight window: the evening part on a listed day, the morning part on the day after one.
   const previous = (day + 6) % 7;
-  return (s.days.includes(day) && minute >= s.startMinute) || (s.days.includes(previous) && minute < s.endMinute);
+  return (
+    (s.days.includes(day) && minute >= s.startMinute) || (s.days.includes(previous) && minute < s.endMinute)
+  );
 }
 
 /** The pool's effective min and buffer at `at`: the first matching schedule's values, else the pool's own. */

@@ -35,6 +35,10 @@ export interface InputFetcherOptions {
   now?: () => number;
   /** Reports trouble that fails no job (storage, database); the loop carries on. */
   onError?: (err: unknown, jobId: string | null) => void;
+  /** Called once a job's inputs are stored and it became claimable (wake the workers). */
+  onReady?: (job: Job) => void;
+  /** Called once a job failed for its inputs (tell its event subscribers). */
+  onFailed?: (job: Job) => void;
 }
 
 type Outcome = { kind: 'ok'; input: JobInput } | { kind: 'failed'; error: JobError };
@@ -133,12 +137,12 @@ export class InputFetcher {
       // Shutting down is not the input's fault: leave the job for the next fetcher.
       if (signal.aborted) return;
       if (outcome.kind === 'failed') {
-        await this.opts.store.failQueuedJob(job.id, outcome.error, this.now());
+        if ((await this.opts.store.failQueuedJob(job.id, outcome.error, this.now())) !== null) this.opts.onFailed?.(job);
         return;
       }
       inputs.push(outcome.input);
     }
-    await this.opts.store.markInputsReady(job.id, inputs, this.now());
+    if (await this.opts.store.markInputsReady(job.id, inputs, this.now())) this.opts.onReady?.(job);
   }
 
   private async fetchOne(jobId: string, input: JobInput, url: string, signal: AbortSignal): Promise<Outcome> {

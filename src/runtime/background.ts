@@ -39,10 +39,14 @@ export function startBackground(deps: BackgroundDeps): Background {
     storage,
     allow: [...config.fetchAllow],
     onError: (err, jobId) => log.warn({ err, jobId }, 'input fetcher trouble'),
+    onReady: (job) => void bus.publish({ kind: 'job_ready', pool: job.pool }).catch(() => {}),
+    onFailed: (job) => void bus.publish({ kind: 'job_event', jobId: job.id, seq: 0 }).catch(() => {}),
   });
   fetcher.start();
   const unsubscribe = bus.subscribe((m) => {
     if (m.kind === 'job_event') deliverer.kick();
+    // A new job may carry URL inputs; the fetcher looks at once instead of at its next poll.
+    if (m.kind === 'job_ready') fetcher.wake();
   });
   return {
     async stop(): Promise<void> {

@@ -30,3 +30,9 @@ export function isUniqueViolation(err: unknown): boolean {
   const code = err.code;
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
+
+/** True for a foreign-key violation on either database. */
+export function isForeignKeyViolation(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null || !('code' in err)) return false;
+  return err.code === '23503' || err.code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
+}

@@ -158,7 +158,9 @@ export function compileJobSql(caps: Capabilities): JobSql {
   const lock = caps.rowLocks ? 'FOR UPDATE SKIP LOCKED' : '';
   const out: Record<string, string> = {};
   for (const [name, text] of Object.entries(TEMPLATES)) {
-    const full = text.replace('{LOCK}', lock).replace('{LOCK_J}', caps.rowLocks ? 'FOR UPDATE OF j SKIP LOCKED' : '');
+    const full = text
+      .replace('{LOCK}', lock)
+      .replace('{LOCK_J}', caps.rowLocks ? 'FOR UPDATE OF j SKIP LOCKED' : '');
     out[name] = caps.numberedParams ? numberPlaceholders(full) : full;
   }
   return out as JobSql;

@@ -5,7 +5,11 @@ import type { ApiKeyScope, JwtAlgorithm } from '../jobs/types.js';
 
 export const workflowSchema = z.record(
   z.string(),
-  z.object({ class_type: z.string(), inputs: z.record(z.string(), z.unknown()), _meta: z.unknown().optional() }),
+  z.object({
+    class_type: z.string(),
+    inputs: z.record(z.string(), z.unknown()),
+    _meta: z.unknown().optional(),
+  }),
 );
 
 export const jobInputSchema = z.object({
@@ -37,7 +41,11 @@ export const jobErrorSchema = z.object({
   nodeId: z.string().optional(),
 });
 
-export const jobProgressSchema = z.object({ value: z.number(), max: z.number(), node: z.string().nullable() });
+export const jobProgressSchema = z.object({
+  value: z.number(),
+  max: z.number(),
+  node: z.string().nullable(),
+});
 
 export const objectSchema = z.record(z.string(), z.unknown());
 
@@ -51,7 +59,9 @@ export const jwtConfigSchema = z.object({
   secret: z.string().optional(),
 });
 
-export const scopesSchema = z.array(z.enum(['jobs:write', 'jobs:read', 'workflows:raw'] satisfies ApiKeyScope[]));
+export const scopesSchema = z.array(
+  z.enum(['jobs:write', 'jobs:read', 'workflows:raw'] satisfies ApiKeyScope[]),
+);
 
 export const stringListSchema = z.array(z.string());
 

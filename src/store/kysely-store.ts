@@ -3,11 +3,21 @@
  * module under verbs/ named by its domain; this class only wires them to one StoreContext.
  */
 import type { Kysely } from 'kysely';
-import type { Account, ApiKeyRecord, Job, JobError, JobInput, JobOutput, JobProgress, JobStatus, Template } from '../jobs/types.js';
+import type {
+  Account,
+  ApiKeyRecord,
+  Job,
+  JobError,
+  JobInput,
+  JobOutput,
+  JobProgress,
+  JobStatus,
+  Template,
+} from '../jobs/types.js';
 import type { Capabilities } from './capabilities.js';
 import type * as C from './contract.js';
 import { run, type StoreContext } from './context.js';
-import { compileJobSql } from './job-sql.js';
+import type { JobSql } from './job-sql.js';
 import { applyMigrations, migrationsComplete } from './migrator.js';
 import type { DatabaseSchema } from './schema.js';
 import * as accounts from './verbs/accounts.js';
@@ -27,8 +37,8 @@ import * as webhooks from './verbs/webhooks.js';
 export class KyselyStore implements C.Store {
   readonly #ctx: StoreContext;
 
-  constructor(db: Kysely<DatabaseSchema>, caps: Capabilities) {
-    this.#ctx = { db, caps, sql: compileJobSql(caps) };
+  constructor(db: Kysely<DatabaseSchema>, caps: Capabilities, sql: JobSql) {
+    this.#ctx = { db, caps, sql };
   }
 
   async migrate(): Promise<void> {
@@ -47,14 +57,16 @@ export class KyselyStore implements C.Store {
     await run(this.#ctx.db, 'SELECT pg_notify($1, $2)', [channel, payload]);
   }
 
-  createAccount = (input: C.NewAccount, now: number): Promise<Account> => accounts.createAccount(this.#ctx, input, now);
+  createAccount = (input: C.NewAccount, now: number): Promise<Account> =>
+    accounts.createAccount(this.#ctx, input, now);
   getAccount = (id: string): Promise<Account | null> => accounts.getAccount(this.#ctx, id);
   listAccounts = (): Promise<Account[]> => accounts.listAccounts(this.#ctx);
   updateAccount = (id: string, patch: C.AccountPatch): Promise<Account | null> =>
     accounts.updateAccount(this.#ctx, id, patch);
   rotateWebhookSecret = (accountId: string, secret: string, previousUntil: number): Promise<Account | null> =>
     accounts.rotateWebhookSecret(this.#ctx, accountId, secret, previousUntil);
-  createApiKey = (input: C.NewApiKey, now: number): Promise<ApiKeyRecord> => accounts.createApiKey(this.#ctx, input, now);
+  createApiKey = (input: C.NewApiKey, now: number): Promise<ApiKeyRecord> =>
+    accounts.createApiKey(this.#ctx, input, now);
   getApiKey = (id: string): Promise<ApiKeyRecord | null> => accounts.getApiKey(this.#ctx, id);
   listApiKeys = (accountId: string): Promise<ApiKeyRecord[]> => accounts.listApiKeys(this.#ctx, accountId);
   revokeApiKey = (id: string, now: number): Promise<boolean> => accounts.revokeApiKey(this.#ctx, id, now);
@@ -84,14 +96,24 @@ export class KyselyStore implements C.Store {
     renewLease(this.#ctx, jobId, workerId, leaseMs, now);
   updateProgress = (jobId: string, workerId: string, progress: JobProgress, _now: number): Promise<boolean> =>
     updateProgress(this.#ctx, jobId, workerId, progress);
-  completeJob = (jobId: string, workerId: string, outputs: JobOutput[], now: number): Promise<C.FinishResult> =>
+  completeJob = (
+    jobId: string,
+    workerId: string,
+    outputs: JobOutput[],
+    now: number,
+  ): Promise<C.FinishResult> =>
     tr.finishRunning(this.#ctx, jobId, workerId, { status: 'completed', outputs }, now);
   failJob = (jobId: string, workerId: string, error: JobError, now: number): Promise<C.FinishResult> =>
     tr.finishRunning(this.#ctx, jobId, workerId, { status: 'failed', error }, now);
   finishCancel = (jobId: string, workerId: string, now: number): Promise<C.FinishResult> =>
     tr.finishCancel(this.#ctx, jobId, workerId, now);
-  releaseJob = (jobId: string, workerId: string, maxAttempts: number, _reason: string, now: number): Promise<C.FinishResult> =>
-    tr.releaseJob(this.#ctx, jobId, workerId, maxAttempts, now);
+  releaseJob = (
+    jobId: string,
+    workerId: string,
+    maxAttempts: number,
+    _reason: string,
+    now: number,
+  ): Promise<C.FinishResult> => tr.releaseJob(this.#ctx, jobId, workerId, maxAttempts, now);
   expireLeases = (maxAttempts: number, now: number): Promise<C.ExpiredLeaseOutcome[]> =>
     tr.expireLeases(this.#ctx, maxAttempts, now);
 
@@ -99,9 +121,14 @@ export class KyselyStore implements C.Store {
     tr.requestCancel(this.#ctx, accountId, userId, jobId, now);
   reconcileCounters = (): Promise<C.CounterRepair[]> => reconcileCounters(this.#ctx);
 
-  appendJobEvent = (jobId: string, type: C.JobEvent['type'], data: Record<string, unknown>, now: number): Promise<C.JobEvent> =>
-    appendJobEvent(this.#ctx, jobId, type, data, now);
-  listJobEvents = (jobId: string, afterSeq: number): Promise<C.JobEvent[]> => listJobEvents(this.#ctx, jobId, afterSeq);
+  appendJobEvent = (
+    jobId: string,
+    type: C.JobEvent['type'],
+    data: Record<string, unknown>,
+    now: number,
+  ): Promise<C.JobEvent> => appendJobEvent(this.#ctx, jobId, type, data, now);
+  listJobEvents = (jobId: string, afterSeq: number): Promise<C.JobEvent[]> =>
+    listJobEvents(this.#ctx, jobId, afterSeq);
 
   takeToken = (key: string, ratePerSecond: number, burst: number, now: number): Promise<C.RateDecision> =>
     takeToken(this.#ctx, key, ratePerSecond, burst, now);
@@ -112,8 +139,12 @@ export class KyselyStore implements C.Store {
   listTemplates = (): Promise<Template[]> => templates.listTemplates(this.#ctx);
   deleteTemplate = (name: string): Promise<boolean> => templates.deleteTemplate(this.#ctx, name);
 
-  claimDueWebhooks = (owner: string, limit: number, leaseMs: number, now: number): Promise<C.WebhookDelivery[]> =>
-    webhooks.claimDueWebhooks(this.#ctx, owner, limit, leaseMs, now);
+  claimDueWebhooks = (
+    owner: string,
+    limit: number,
+    leaseMs: number,
+    now: number,
+  ): Promise<C.WebhookDelivery[]> => webhooks.claimDueWebhooks(this.#ctx, owner, limit, leaseMs, now);
   recordWebhookAttempt = (
     attempt: C.WebhookAttempt,
     next: { status: 'pending'; nextAttemptAt: number } | { status: 'delivered' | 'failed' | 'disabled' },
@@ -122,8 +153,11 @@ export class KyselyStore implements C.Store {
     webhooks.disableWebhookEndpoint(this.#ctx, accountId, url, now);
   isWebhookEndpointDisabled = (accountId: string, url: string): Promise<boolean> =>
     webhooks.isWebhookEndpointDisabled(this.#ctx, accountId, url);
-  listWebhookDeliveries = (filter: { accountId?: string; jobId?: string; limit: number }): Promise<C.WebhookDelivery[]> =>
-    webhooks.listWebhookDeliveries(this.#ctx, filter);
+  listWebhookDeliveries = (filter: {
+    accountId?: string;
+    jobId?: string;
+    limit: number;
+  }): Promise<C.WebhookDelivery[]> => webhooks.listWebhookDeliveries(this.#ctx, filter);
   listWebhookAttempts = (deliveryId: string): Promise<C.WebhookAttempt[]> =>
     webhooks.listWebhookAttempts(this.#ctx, deliveryId);
 
@@ -133,14 +167,18 @@ export class KyselyStore implements C.Store {
   getWorker = (id: string): Promise<C.WorkerRecord | null> => fleet.getWorker(this.#ctx, id);
   listWorkers = (filter?: { pool?: string; includeStopped?: boolean }): Promise<C.WorkerRecord[]> =>
     fleet.listWorkers(this.#ctx, filter);
-  createWorkerToken = (t: Omit<C.WorkerToken, 'createdAt' | 'revokedAt'>, now: number): Promise<C.WorkerToken> =>
-    fleet.createWorkerToken(this.#ctx, t, now);
+  createWorkerToken = (
+    t: Omit<C.WorkerToken, 'createdAt' | 'revokedAt'>,
+    now: number,
+  ): Promise<C.WorkerToken> => fleet.createWorkerToken(this.#ctx, t, now);
   getWorkerToken = (id: string): Promise<C.WorkerToken | null> => fleet.getWorkerToken(this.#ctx, id);
-  revokeWorkerToken = (id: string, now: number): Promise<boolean> => fleet.revokeWorkerToken(this.#ctx, id, now);
+  revokeWorkerToken = (id: string, now: number): Promise<boolean> =>
+    fleet.revokeWorkerToken(this.#ctx, id, now);
   recordScalingDecision = (d: C.ScalingDecision): Promise<void> => fleet.recordScalingDecision(this.#ctx, d);
   listScalingDecisions = (pool: string | null, limit: number): Promise<C.ScalingDecision[]> =>
     fleet.listScalingDecisions(this.#ctx, pool, limit);
 
-  listJobsForSweep = (before: number, limit: number): Promise<Job[]> => listJobsForSweep(this.#ctx, before, limit);
+  listJobsForSweep = (before: number, limit: number): Promise<Job[]> =>
+    listJobsForSweep(this.#ctx, before, limit);
   markJobSwept = (jobId: string, now: number): Promise<void> => markJobSwept(this.#ctx, jobId, now);
 }

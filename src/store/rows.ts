@@ -286,7 +286,14 @@ const workerTokenRowSchema = z.object({
 /** A `worker_tokens` row → WorkerToken. */
 export function toWorkerToken(row: unknown): WorkerToken {
   const r = workerTokenRowSchema.parse(row);
-  return { id: r.id, name: r.name, pool: r.pool, hash: r.hash, createdAt: r.created_at, revokedAt: r.revoked_at };
+  return {
+    id: r.id,
+    name: r.name,
+    pool: r.pool,
+    hash: r.hash,
+    createdAt: r.created_at,
+    revokedAt: r.revoked_at,
+  };
 }
 
 const scalingRowSchema = z.object({ pool: str, at: num, current_count: num, target_count: num, reason: str });

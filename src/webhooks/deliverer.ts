@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Account } from '../jobs/types.js';
 import type { Store, WebhookAttempt, WebhookDelivery } from '../store/contract.js';
 import { attemptDelivery, describeError, type AttemptOutcome, type WebhookFetch } from './attempt.js';
@@ -57,6 +58,12 @@ export interface AttemptEvent {
 /** No request was made: the endpoint was disabled by an earlier 410, or the account no longer exists. */
 type SkipOutcome = { kind: 'skip'; final: 'disabled' | 'failed'; error: string };
 
+/**
+ * Wake-ups come in bursts (every job event and every finished attempt wakes the loop), so claims are
+ * spaced at least this far apart: one claim then picks up everything the burst made due.
+ */
+const MIN_CLAIM_GAP_MS = 10;
+
 const consoleLog: WebhookLog = {
   warn: (details, message) => console.warn(`webhooks: ${message}`, details),
 };
@@ -81,6 +88,7 @@ export class WebhookDeliverer {
   private loop: Promise<void> | null = null;
   private kicked = false;
   private wake: (() => void) | null = null;
+  private lastClaimAt = 0;
 
   constructor(options: WebhookDelivererOptions) {
     this.store = options.store;
@@ -136,6 +144,8 @@ export class WebhookDeliverer {
 
   private async run(): Promise<void> {
     while (!this.stopping) {
+      await this.pace();
+      if (this.stopping) break;
       const free = this.concurrency - this.inFlight.size;
       let claimed = 0;
       let failed = false;
@@ -153,6 +163,13 @@ export class WebhookDeliverer {
       if (!failed && free > 0 && claimed === free && this.inFlight.size < this.concurrency) continue;
       await this.sleep(this.pollMs);
     }
+  }
+
+  /** Waits out the rest of MIN_CLAIM_GAP_MS since the last claim (only stop() cuts it short). */
+  private async pace(): Promise<void> {
+    const wait = this.lastClaimAt + MIN_CLAIM_GAP_MS - performance.now();
+    if (wait > 0) await delay(wait, undefined, { signal: this.abort.signal }).catch(() => {});
+    this.lastClaimAt = performance.now();
   }
 
   private startAll(deliveries: WebhookDelivery[]): number {

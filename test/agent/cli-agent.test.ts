@@ -32,7 +32,9 @@ async function waitForLine(proc: ChildProcess, pattern: RegExp): Promise<string>
       const line = seen.split('\n').find((l) => pattern.test(l));
       if (line !== undefined) resolve(line);
     });
-    proc.once('exit', (code) => reject(new Error(`agent exited (${String(code)}) before printing ${pattern}: ${seen}`)));
+    proc.once('exit', (code) =>
+      reject(new Error(`agent exited (${String(code)}) before printing ${pattern}: ${seen}`)),
+    );
   });
 }
 

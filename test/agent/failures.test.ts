@@ -1,6 +1,10 @@
 import { once } from 'node:events';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startComfyLite } from '../../src/comfy-lite/server.js';
+import { freePort } from '../support/postgres-server.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Harness, delayWorkflow } from './harness.js';
+import { Harness, delayWorkflow, invertWorkflow } from './harness.js';
 
 let h: Harness | null = null;
 
@@ -18,7 +22,8 @@ const interruptData = (args: unknown[]): unknown => args[0];
 
 describe('agent: cancel, timeouts, lost servers and leases', () => {
   it('cancels a running job within 1 s and interrupts exactly its prompt on ComfyUI', async () => {
-    const t = await harness();
+    // A long lease puts the next heartbeat 10 s away: only the cancel push can meet the deadline.
+    const t = await harness({ leaseMs: 30_000 });
     const lite = await t.startComfy();
     await t.startAgent(lite.url);
     const job = await t.admit(delayWorkflow(5));
@@ -129,5 +134,37 @@ describe('agent: cancel, timeouts, lost servers and leases', () => {
     expect(back?.workerId).toBeNull();
     expect(interruptData(await interrupted)).toMatchObject({ promptId: job.id });
     expect((await t.store.getWorker(agent.workerId ?? ''))?.status).toBe('stopped');
+  });
+
+  it('fails `output_store_failed` when storage refuses the output', async () => {
+    const t = await harness();
+    const job = await t.admit(invertWorkflow());
+    // A plain file where the job's outputs folder must go: the file backend cannot write there.
+    await mkdir(join(t.dir, 'objects', 'jobs', job.id), { recursive: true });
+    await writeFile(join(t.dir, 'objects', 'jobs', job.id, 'outputs'), 'in the way');
+    const lite = await t.startComfy();
+    await t.startAgent(lite.url);
+    const done = await t.waitForEnd(job.id);
+    expect(done.status).toBe('failed');
+    expect(done.error?.code).toBe('output_store_failed');
+  });
+
+  it('claims nothing while its ComfyUI is down, reports unhealthy, and starts once it answers', async () => {
+    const t = await harness();
+    const port = await freePort();
+    const agent = await t.startAgent(`http://127.0.0.1:${port}`);
+    const job = await t.admit(invertWorkflow());
+    const unhealthy = await t.waitFor(job.id, () => agent.status === 'unhealthy');
+    expect(unhealthy.status).toBe('queued');
+    expect((await t.store.getWorker(agent.workerId ?? ''))?.status).toBe('unhealthy');
+    const lite = await startComfyLite({ port });
+    try {
+      const done = await t.waitForEnd(job.id);
+      expect(done.status).toBe('completed');
+      expect(done.workerId).toBe(agent.workerId);
+    } finally {
+      await agent.stop();
+      await lite.close();
+    }
   });
 });

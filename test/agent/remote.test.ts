@@ -23,7 +23,15 @@ beforeEach(async () => {
     arrivals.emit('request', request.url);
   });
   await app.register(
-    workerRoutes({ store: h.store, storage: h.storage, bus: h.bus, leaseMs: 3000, maxAttempts: 3 }),
+    workerRoutes({
+      store: h.store,
+      storage: h.storage,
+      bus: h.bus,
+      // Heartbeats 10 s apart: a cancel that arrives sooner came through the cancel long-poll.
+      leaseMs: 30_000,
+      maxAttempts: 3,
+      maxOutputBytes: 64 * 1024,
+    }),
     { prefix: '/v1/worker' },
   );
   serverUrl = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -142,6 +150,25 @@ describe('remote agent over the worker API', () => {
     };
     const bad = await post(`/jobs/${job.id}/complete`, token, { outputs: [foreign] }, w1);
     expect(bad.status).toBe(400);
+    const upload = (bytes: number, worker: string): Promise<Response> =>
+      fetch(`${serverUrl}/v1/worker/jobs/${job.id}/outputs/0?node_id=3&filename=a.png`, {
+        method: 'PUT',
+        headers: {
+          authorization: `Bearer ${token}`,
+          [WORKER_ID_HEADER]: worker,
+          'content-type': 'image/png',
+        },
+        body: Buffer.alloc(bytes, 1),
+      });
+    expect((await upload(100, w2)).status).toBe(409);
+    const tooBig = await upload(65 * 1024, w1);
+    expect(tooBig.status).toBe(413);
+    expect(await tooBig.json()).toMatchObject({ code: 'payload_too_large' });
+    expect(await (await upload(100, w1)).json()).toMatchObject({
+      object_key: `jobs/${job.id}/outputs/0-a.png`,
+      size: 100,
+      content_type: 'image/png',
+    });
     expect((await h.store.getJob(job.id))?.status).toBe('running');
   });
 

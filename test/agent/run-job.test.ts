@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLocalAgent } from '../../src/agent/local-agent.js';
 import type { Job, Workflow } from '../../src/jobs/types.js';
 import { Harness, delayWorkflow, invertWorkflow } from './harness.js';
 
@@ -30,9 +31,19 @@ async function firstPixel(job: Job, index = 0): Promise<number[]> {
 describe('agent on comfy-lite (in-process channel)', () => {
   it('runs EmptyImage → ImageInvert → SaveImage and stores the inverted PNG under the job', async () => {
     const lite = await h.startComfy();
-    await h.startAgent(lite.url);
+    const { agent, close } = createLocalAgent({
+      store: h.store,
+      storage: h.storage,
+      bus: h.bus,
+      leaseMs: 3000,
+      maxAttempts: 3,
+      comfyUrl: lite.url,
+      name: 'local-1',
+    });
+    await agent.start();
     const job = await h.admit(invertWorkflow());
-    const done = await h.waitForEnd(job.id);
+    const done = await h.waitForEnd(job.id).finally(close);
+    expect(done.workerId).toBe(agent.workerId);
     expect(done.status).toBe('completed');
     expect(done.outputs).toHaveLength(1);
     const out = done.outputs[0];

@@ -222,4 +222,22 @@ describe('sockets', () => {
     old.close();
     fresh.close();
   });
+
+  it('tells a client that reconnects mid-run which node is executing', async () => {
+    const first = await Client.connect(server, 'reconnecting');
+    const id = (
+      await postJson(server, '/prompt', { prompt: delayPrompt(501, 30), client_id: 'reconnecting' })
+    ).json as {
+      prompt_id: string;
+    };
+    await first.waitFor(isType('progress', id.prompt_id));
+    first.ws.terminate();
+    const again = await Client.connect(server, 'reconnecting');
+    const executing = await again.waitFor(isType('executing'));
+    expect(executing).toEqual({ type: 'executing', data: { node: '2' } });
+    const done = doneOf(server, id.prompt_id);
+    await postJson(server, '/interrupt', { prompt_id: id.prompt_id });
+    await done;
+    again.close();
+  });
 });

@@ -226,4 +226,25 @@ describe('runtime errors', () => {
       data: { node_id: '1', node_type: 'LoadImage', exception_type: 'PIL.UnidentifiedImageError' },
     });
   });
+
+  it('refuses to save outside the output folder, as ComfyUI raises', async () => {
+    const client = await Client.connect(server, 'peer-client-escape');
+    const prompt = {
+      '1': empty,
+      '2': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: '../../escaped' } },
+    };
+    const res = await postJson(server, '/prompt', { prompt, client_id: 'peer-client-escape' });
+    const id = (res.json as { prompt_id: string }).prompt_id;
+    await client.waitDone(id);
+    client.close();
+    const error = client.frames.find((f) => 'type' in f && f.type === 'execution_error');
+    expect(error).toMatchObject({
+      data: {
+        node_id: '2',
+        node_type: 'SaveImage',
+        exception_type: 'Exception',
+        exception_message: expect.stringContaining('Saving image outside the output folder is not allowed'),
+      },
+    });
+  });
 });

@@ -14,7 +14,10 @@ function gray(width: number, height: number, levels: number[]): ImageBatch {
   return makeImage(width, height, [f]);
 }
 
-async function run(node: string, inputs: Record<string, unknown>): Promise<{ w: number; h: number; px: number[] }> {
+async function run(
+  node: string,
+  inputs: Record<string, unknown>,
+): Promise<{ w: number; h: number; px: number[] }> {
   const out = asImage((await registry.get(node)!.run(inputs, ctx)).result[0]);
   const bytes = frameToBytes(out.frames[0]!);
   return { w: out.width, h: out.height, px: [...bytes].filter((_, i) => i % 3 === 0) };
@@ -22,39 +25,77 @@ async function run(node: string, inputs: Record<string, unknown>): Promise<{ w: 
 
 describe('ImageScale / ImageScaleBy', () => {
   it('nearest-exact duplicates pixels', async () => {
-    const r = await run('ImageScale', { image: gray(2, 1, [10, 200]), upscale_method: 'nearest-exact', width: 4, height: 2, crop: 'disabled' });
+    const r = await run('ImageScale', {
+      image: gray(2, 1, [10, 200]),
+      upscale_method: 'nearest-exact',
+      width: 4,
+      height: 2,
+      crop: 'disabled',
+    });
     expect(r).toEqual({ w: 4, h: 2, px: [10, 10, 200, 200, 10, 10, 200, 200] });
   });
 
   it('bilinear follows torch (align_corners=False, edges clamped)', async () => {
-    const r = await run('ImageScale', { image: gray(2, 1, [0, 255]), upscale_method: 'bilinear', width: 4, height: 1, crop: 'disabled' });
+    const r = await run('ImageScale', {
+      image: gray(2, 1, [0, 255]),
+      upscale_method: 'bilinear',
+      width: 4,
+      height: 1,
+      crop: 'disabled',
+    });
     expect(r.px).toEqual([0, 63, 191, 255]);
   });
 
   it('keeps the aspect ratio when one side is 0 (Python rounding)', async () => {
-    const r = await run('ImageScale', { image: gray(4, 2, [0, 0, 0, 0, 0, 0, 0, 0]), upscale_method: 'bicubic', width: 0, height: 6, crop: 'disabled' });
+    const r = await run('ImageScale', {
+      image: gray(4, 2, [0, 0, 0, 0, 0, 0, 0, 0]),
+      upscale_method: 'bicubic',
+      width: 0,
+      height: 6,
+      crop: 'disabled',
+    });
     expect([r.w, r.h]).toEqual([12, 6]);
   });
 
   it('center crop trims to the target aspect before scaling', async () => {
-    const r = await run('ImageScale', { image: gray(4, 1, [1, 2, 3, 4]), upscale_method: 'nearest-exact', width: 2, height: 1, crop: 'center' });
+    const r = await run('ImageScale', {
+      image: gray(4, 1, [1, 2, 3, 4]),
+      upscale_method: 'nearest-exact',
+      width: 2,
+      height: 1,
+      crop: 'center',
+    });
     expect(r.px).toEqual([2, 3]);
   });
 
   it('area averages the covered pixels', async () => {
-    const r = await run('ImageScaleBy', { image: gray(4, 2, [0, 100, 200, 40, 100, 100, 0, 40]), upscale_method: 'area', scale_by: 0.5 });
+    const r = await run('ImageScaleBy', {
+      image: gray(4, 2, [0, 100, 200, 40, 100, 100, 0, 40]),
+      upscale_method: 'area',
+      scale_by: 0.5,
+    });
     expect(r).toEqual({ w: 2, h: 1, px: [75, 70] });
   });
 
   it('lanczos goes through 8-bit and keeps a flat image flat', async () => {
-    const r = await run('ImageScaleBy', { image: gray(4, 4, new Array(16).fill(90)), upscale_method: 'lanczos', scale_by: 2 });
+    const r = await run('ImageScaleBy', {
+      image: gray(4, 4, new Array(16).fill(90)),
+      upscale_method: 'lanczos',
+      scale_by: 2,
+    });
     expect([r.w, r.h, new Set(r.px)]).toEqual([8, 8, new Set([90])]);
   });
 });
 
 describe('ImageCrop and ImageBlur', () => {
   it('clamps x and y inside the image, as ComfyUI slicing does', async () => {
-    const r = await run('ImageCrop', { image: gray(4, 2, [1, 2, 3, 4, 5, 6, 7, 8]), width: 3, height: 3, x: 10, y: 10 });
+    const r = await run('ImageCrop', {
+      image: gray(4, 2, [1, 2, 3, 4, 5, 6, 7, 8]),
+      width: 3,
+      height: 3,
+      x: 10,
+      y: 10,
+    });
     expect(r).toEqual({ w: 1, h: 1, px: [8] });
   });
 
@@ -69,7 +110,9 @@ describe('ImageCrop and ImageBlur', () => {
   });
 
   it('fails like torch when the radius reaches the image size', async () => {
-    await expect(run('ImageBlur', { image: gray(2, 2, [0, 0, 0, 0]), blur_radius: 2, sigma: 1 })).rejects.toMatchObject({
+    await expect(
+      run('ImageBlur', { image: gray(2, 2, [0, 0, 0, 0]), blur_radius: 2, sigma: 1 }),
+    ).rejects.toMatchObject({
       pyType: 'RuntimeError',
     });
   });

@@ -202,7 +202,9 @@ describe('feature flags', () => {
     const flagged = await Client.connect(server, 'flagged');
     flagged.ws.send(JSON.stringify({ type: 'feature_flags', data: { supports_preview_metadata: true } }));
     const reply = await flagged.waitFor((f) => 'type' in f && f.type === 'feature_flags');
-    expect(reply).toEqual((capture('cancel.json') as { feature_flags_msgs: unknown[] }).feature_flags_msgs[0]);
+    expect(reply).toEqual(
+      (capture('cancel.json') as { feature_flags_msgs: unknown[] }).feature_flags_msgs[0],
+    );
     const prompt = {
       '1': { class_type: 'EmptyImage', inputs: { width: 2, height: 2, batch_size: 1, color: 5 } },
       '2': { class_type: 'SaveImageWebsocket', inputs: { images: ['1', 0] } },

@@ -19,7 +19,12 @@ describe('autoscaler decide()', () => {
   });
 
   it('never stops a busy worker, even far above target', () => {
-    const workers = [worker('b1', 'busy'), worker('b2', 'busy'), worker('s1', 'starting'), worker('w1', 'warming')];
+    const workers = [
+      worker('b1', 'busy'),
+      worker('b2', 'busy'),
+      worker('s1', 'starting'),
+      worker('w1', 'warming'),
+    ];
     const d = decide(snapshot({ running: 0, workers, limits: { scaleDownMs: 0 } }), NOW);
     expect(d.stop).toEqual([]);
   });
@@ -33,7 +38,12 @@ describe('autoscaler decide()', () => {
   });
 
   it('stops the longest-idle workers first and only down to the target', () => {
-    const workers = [worker('i1', 'idle', 70_000), worker('i2', 'idle', 90_000), worker('i3', 'idle', 80_000), worker('b', 'busy')];
+    const workers = [
+      worker('i1', 'idle', 70_000),
+      worker('i2', 'idle', 90_000),
+      worker('i3', 'idle', 80_000),
+      worker('b', 'busy'),
+    ];
     const d = decide(snapshot({ running: 1, queued: 1, workers }), NOW);
     expect(d.target).toBe(2);
     expect(d.stop).toEqual(['i2', 'i3']);
@@ -66,7 +76,9 @@ describe('autoscaler decide()', () => {
     const later = NOW + DEFAULT_TUNING.sessionWindowMs + 1;
     expect(decide(snapshot({ workers, recentFinishes }), later).stop).toEqual(['i1']);
     // A user with a job queued or running is not "between jobs".
-    expect(decide(snapshot({ workers, recentFinishes, activeUsers: new Set(['alice', 'bob']) }), NOW).stop).toEqual(['i1']);
+    expect(
+      decide(snapshot({ workers, recentFinishes, activeUsers: new Set(['alice', 'bob']) }), NOW).stop,
+    ).toEqual(['i1']);
   });
 
   it('the reactive rule, given the same session, stops that worker', () => {
@@ -81,7 +93,10 @@ describe('autoscaler decide()', () => {
   it('starts spare workers ahead of a burst of arrivals', () => {
     // 30 submissions in the last minute: 0.25/s × 25 s cold start ≈ 6 expected, one spare per 5.
     const recentArrivals = Array.from({ length: 30 }, (_, i) => NOW - i * 2_000);
-    const d = decide(snapshot({ running: 2, workers: [worker('a', 'busy'), worker('b', 'busy')], recentArrivals }), NOW);
+    const d = decide(
+      snapshot({ running: 2, workers: [worker('a', 'busy'), worker('b', 'busy')], recentArrivals }),
+      NOW,
+    );
     expect(d.target).toBeGreaterThan(2);
     expect(d.start).toBe(d.target - 2);
   });
@@ -95,7 +110,9 @@ describe('autoscaler decide()', () => {
   });
 
   it('adds the configured buffer above demand', () => {
-    expect(decide(snapshot({ running: 1, workers: [worker('a', 'busy')], limits: { buffer: 2 } }), NOW)).toMatchObject({ target: 3, start: 2 });
+    expect(
+      decide(snapshot({ running: 1, workers: [worker('a', 'busy')], limits: { buffer: 2 } }), NOW),
+    ).toMatchObject({ target: 3, start: 2 });
   });
 
   it('is pure: the same snapshot gives the same decision', () => {

@@ -53,31 +53,57 @@ describe('fleet file', () => {
       maxCostPerHour: 20,
       modal: { app: 'arrakis-comfy', image: 'ghcr.io/acme/comfyui:1.2', port: 8188, timeoutMs: 3_600_000 },
     });
-    expect(modal?.schedules[0]).toMatchObject({ days: [1, 2, 3, 4, 5], startMinute: 540, endMinute: 1080, offsetMinutes: -300, min: 1, buffer: null });
-    expect(local).toMatchObject({ provider: 'process', min: 0, scaleDownMs: 60_000, process: { gpus: ['0', '1'], env: { CUDA_VISIBLE_DEVICES: '{gpu}' } } });
+    expect(modal?.schedules[0]).toMatchObject({
+      days: [1, 2, 3, 4, 5],
+      startMinute: 540,
+      endMinute: 1080,
+      offsetMinutes: -300,
+      min: 1,
+      buffer: null,
+    });
+    expect(local).toMatchObject({
+      provider: 'process',
+      min: 0,
+      scaleDownMs: 60_000,
+      process: { gpus: ['0', '1'], env: { CUDA_VISIBLE_DEVICES: '{gpu}' } },
+    });
     expect(Object.isFrozen(modal)).toBe(true);
   });
 
   it('names the field path and what is accepted', () => {
-    expect(errorOf('pools:\n  a:\n    provider: static\n    static: { urls: ["http://x:1"] }\n    max: -1\n')).toContain(
-      'pools.a.max: max must be a whole number ≥ 0',
-    );
-    expect(errorOf('pools:\n  a:\n    provider: docker\n')).toContain('pools.a.provider: provider must be one of static, process, modal');
-    expect(errorOf('pools:\n  a:\n    provider: process\n')).toContain('pools.a.process: required when provider is process');
     expect(
-      errorOf('pools:\n  a:\n    provider: static\n    static: { urls: ["http://x:1"] }\n    schedules:\n      - { hours: "9am-5pm" }\n'),
+      errorOf('pools:\n  a:\n    provider: static\n    static: { urls: ["http://x:1"] }\n    max: -1\n'),
+    ).toContain('pools.a.max: max must be a whole number ≥ 0');
+    expect(errorOf('pools:\n  a:\n    provider: docker\n')).toContain(
+      'pools.a.provider: provider must be one of static, process, modal',
+    );
+    expect(errorOf('pools:\n  a:\n    provider: process\n')).toContain(
+      'pools.a.process: required when provider is process',
+    );
+    expect(
+      errorOf(
+        'pools:\n  a:\n    provider: static\n    static: { urls: ["http://x:1"] }\n    schedules:\n      - { hours: "9am-5pm" }\n',
+      ),
     ).toContain('pools.a.schedules.0.hours: hours must look like "09-18"');
     expect(
-      errorOf('pools:\n  a:\n    provider: static\n    static: { urls: ["http://x:1"] }\n    schedules:\n      - { hours: "09-17", tz: "CET" }\n'),
+      errorOf(
+        'pools:\n  a:\n    provider: static\n    static: { urls: ["http://x:1"] }\n    schedules:\n      - { hours: "09-17", tz: "CET" }\n',
+      ),
     ).toContain('pools.a.schedules.0.tz: tz must be "UTC" or an offset');
-    expect(errorOf('pools:\n  a:\n    provider: process\n    process: { command: "comfy --port 8188" }\n')).toContain(
-      'pools.a.process.command: command must contain {port}',
+    expect(
+      errorOf('pools:\n  a:\n    provider: process\n    process: { command: "comfy --port 8188" }\n'),
+    ).toContain('pools.a.process.command: command must contain {port}');
+    expect(
+      errorOf(
+        'pools:\n  a:\n    provider: static\n    static: { urls: ["http://x:1"] }\n    min: 3\n    max: 2\n',
+      ),
+    ).toContain('pools.a.min: min 3 exceeds max 2');
+    expect(
+      errorOf('pools:\n  a:\n    provider: static\n    static: { urls: ["http://x:1"] }\n    colds: 3\n'),
+    ).toContain('pools.a');
+    expect(errorOf(FULL.replace('max: 2', 'max: 3'))).toContain(
+      'pools.local.max: max 3 exceeds the 2 listed gpus',
     );
-    expect(errorOf('pools:\n  a:\n    provider: static\n    static: { urls: ["http://x:1"] }\n    min: 3\n    max: 2\n')).toContain(
-      'pools.a.min: min 3 exceeds max 2',
-    );
-    expect(errorOf('pools:\n  a:\n    provider: static\n    static: { urls: ["http://x:1"] }\n    colds: 3\n')).toContain('pools.a');
-    expect(errorOf(FULL.replace('max: 2', 'max: 3'))).toContain('pools.local.max: max 3 exceeds the 2 listed gpus');
   });
 
   it('reports YAML syntax errors with the file name', () => {
@@ -92,8 +118,16 @@ describe('fleet file', () => {
       'pools:\n  a:\n    provider: static\n    static: { urls: ["http://x:1"] }\n    warmup: { workflow: warm.json }\n',
     );
     const { pools } = await loadFleetFile(join(dir, 'fleet.yaml'));
-    expect(pools[0]?.warmup).toEqual({ kind: 'inline', workflow: { '1': { class_type: 'EmptyImage', inputs: {} } } });
-    writeFileSync(join(dir, 'bad.yaml'), 'pools:\n  a:\n    provider: static\n    static: { urls: ["http://x:1"] }\n    warmup: { workflow: nope.json }\n');
-    await expect(loadFleetFile(join(dir, 'bad.yaml'))).rejects.toThrow(/pools\.a\.warmup\.workflow: cannot read/);
+    expect(pools[0]?.warmup).toEqual({
+      kind: 'inline',
+      workflow: { '1': { class_type: 'EmptyImage', inputs: {} } },
+    });
+    writeFileSync(
+      join(dir, 'bad.yaml'),
+      'pools:\n  a:\n    provider: static\n    static: { urls: ["http://x:1"] }\n    warmup: { workflow: nope.json }\n',
+    );
+    await expect(loadFleetFile(join(dir, 'bad.yaml'))).rejects.toThrow(
+      /pools\.a\.warmup\.workflow: cannot read/,
+    );
   });
 });

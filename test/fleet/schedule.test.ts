@@ -26,8 +26,16 @@ describe('schedules', () => {
   const weekdays = pool(`      - { name: office, days: weekdays, hours: "09-18", min: 2, buffer: 1 }`);
 
   it('switch on exactly at the start and off exactly at the end (UTC)', () => {
-    expect(effectiveFloor(weekdays, at('2026-01-07T08:59:59.999Z'))).toEqual({ min: 0, buffer: 0, schedule: null });
-    expect(effectiveFloor(weekdays, at('2026-01-07T09:00:00.000Z'))).toEqual({ min: 2, buffer: 1, schedule: 'office' });
+    expect(effectiveFloor(weekdays, at('2026-01-07T08:59:59.999Z'))).toEqual({
+      min: 0,
+      buffer: 0,
+      schedule: null,
+    });
+    expect(effectiveFloor(weekdays, at('2026-01-07T09:00:00.000Z'))).toEqual({
+      min: 2,
+      buffer: 1,
+      schedule: 'office',
+    });
     expect(effectiveFloor(weekdays, at('2026-01-07T17:59:59.999Z')).schedule).toBe('office');
     expect(effectiveFloor(weekdays, at('2026-01-07T18:00:00.000Z')).schedule).toBeNull();
   });
@@ -39,7 +47,11 @@ describe('schedules', () => {
   it('read hours in the schedule offset', () => {
     const berlin = pool(`      - { name: berlin, days: [wed], hours: "09:30-18:00", tz: "+02:00", min: 1 }`);
     expect(effectiveFloor(berlin, at('2026-01-07T07:29:59Z')).schedule).toBeNull();
-    expect(effectiveFloor(berlin, at('2026-01-07T07:30:00Z'))).toEqual({ min: 1, buffer: 0, schedule: 'berlin' });
+    expect(effectiveFloor(berlin, at('2026-01-07T07:30:00Z'))).toEqual({
+      min: 1,
+      buffer: 0,
+      schedule: 'berlin',
+    });
     expect(effectiveFloor(berlin, at('2026-01-07T16:00:00Z')).schedule).toBeNull();
     expect(effectiveFloor(berlin, at('2026-01-07T15:59:59Z')).schedule).toBe('berlin');
   });

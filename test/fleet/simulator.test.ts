@@ -12,49 +12,64 @@ import { SYNTHETIC_START, syntheticWorkload } from '../../src/fleet/simulator/wo
 const DAY = 86_400_000;
 
 function input(days: number, seed: number) {
-  return { jobs: syntheticWorkload({ days, seed }), startAt: SYNTHETIC_START, endAt: SYNTHETIC_START + days * DAY, seed };
+  return {
+    jobs: syntheticWorkload({ days, seed }),
+    startAt: SYNTHETIC_START,
+    endAt: SYNTHETIC_START + days * DAY,
+    seed,
+  };
 }
 
 describe('simulator', () => {
+  const twoDays = runScenarios(input(2, 1), standardScenarios(), 'x');
+
   it('is deterministic for a seed', () => {
-    const a = runScenarios(input(2, 7), standardScenarios(), 'x');
-    const b = runScenarios(input(2, 7), standardScenarios(), 'x');
+    const pick = () =>
+      standardScenarios().filter((s) => s.name === 'arrakis autoscaler' || s.name === 'modal reactive 60s');
+    const a = runScenarios(input(1, 7), pick(), 'x');
+    const b = runScenarios(input(1, 7), pick(), 'x');
     expect(a.scenarios).toEqual(b.scenarios);
-    const c = runScenarios(input(2, 8), standardScenarios(), 'x');
+    const c = runScenarios(input(1, 8), pick(), 'x');
     expect(c.scenarios[0]?.gpuSeconds).not.toBe(a.scenarios[0]?.gpuSeconds);
   });
 
   it('never bills fewer GPU-seconds than the sum of job durations, in any scenario', () => {
-    const report = runScenarios(input(3, 3), standardScenarios(), 'x');
-    expect(report.scenarios).toHaveLength(6);
-    for (const s of report.scenarios) {
+    expect(twoDays.scenarios).toHaveLength(6);
+    for (const s of twoDays.scenarios) {
       expect(s.lowerBoundRatio, s.name).toBeGreaterThanOrEqual(1);
-      expect(s.gpuSeconds).toBeGreaterThanOrEqual(report.workload.lowerBoundGpuSeconds);
+      expect(s.gpuSeconds).toBeGreaterThanOrEqual(twoDays.workload.lowerBoundGpuSeconds);
     }
   });
 
-  it('runs every job exactly once and waits are never negative', () => {
+  it('runs every job once, with no negative wait', () => {
     const inp = input(1, 5);
     const [scenario] = standardScenarios();
     if (scenario === undefined) throw new Error('no scenario');
     const out = simulate(inp, scenario);
     expect(out.waitS.length).toBe(inp.jobs.length);
     expect(Math.min(...out.waitS)).toBeGreaterThanOrEqual(0);
-    // Every job was dispatched: the seed baseline's 2 workers leave long waits, never unset ones.
     expect(out.coldStarts).toBeGreaterThan(0);
   });
 
   it('shows the seed fixed knobs queueing at peak where the autoscaler does not', () => {
-    const report = runScenarios(input(2, 1), standardScenarios(), 'x');
-    const [mine, seed] = report.scenarios;
+    const [mine, seed] = twoDays.scenarios;
     expect(seed?.peakWait.p95).toBeGreaterThan(600);
     expect(mine?.peakWait.p95).toBeLessThan(60);
+  });
+
+  it('bills always-on workers for the whole window', () => {
+    const always = twoDays.scenarios.find((s) => s.name === 'always-on 5');
+    expect(always?.gpuSeconds).toBe(5 * 2 * 86_400);
+    expect(always?.coldStarts).toBe(5);
   });
 });
 
 describe('synthetic workload', () => {
   const week = syntheticWorkload({ days: 7, seed: 11 });
-  const perDay = Array.from({ length: 7 }, (_, d) => week.filter((j) => Math.floor((j.at - SYNTHETIC_START) / DAY) === d).length);
+  const perDay = Array.from(
+    { length: 7 },
+    (_, d) => week.filter((j) => Math.floor((j.at - SYNTHETIC_START) / DAY) === d).length,
+  );
 
   it('has ~1,800 jobs a weekday and far fewer at the weekend', () => {
     for (const n of perDay.slice(0, 5)) expect(n).toBeGreaterThan(1400);
@@ -106,7 +121,15 @@ describe('simulator parts', () => {
     times.forEach((at, seq) => heap.push({ at, seq }));
     const out: Array<[number, number]> = [];
     for (let e = heap.pop(); e !== undefined; e = heap.pop()) out.push([e.at, e.seq]);
-    expect(out).toEqual([[1, 1], [1, 3], [2, 6], [3, 4], [5, 0], [7, 5], [9, 2]]);
+    expect(out).toEqual([
+      [1, 1],
+      [1, 3],
+      [2, 6],
+      [3, 4],
+      [5, 0],
+      [7, 5],
+      [9, 2],
+    ]);
   });
 
   it('claims fairly: fewest running per user, then priority, then age', () => {
@@ -116,7 +139,10 @@ describe('simulator parts', () => {
       { index: 2, user: 'light', priority: 5, at: 4 },
       { index: 3, user: 'new', priority: 0, at: 2 },
     ];
-    const running = new Map([['heavy', 2], ['light', 0]]);
+    const running = new Map([
+      ['heavy', 2],
+      ['light', 0],
+    ]);
     expect(takeFair(queue, running)?.index).toBe(2);
     expect(takeFair(queue, running)?.index).toBe(3);
     expect(takeFair(queue, running)?.index).toBe(1);
@@ -132,5 +158,41 @@ describe('simulator parts', () => {
     ]);
     expect(() => parseTrace('2026-01-05T10:00:00Z,-3\n')).toThrow(TraceError);
     expect(() => parseTrace('ts,d\nyesterday,3\n')).toThrow(/trace line 2/);
+  });
+});
+
+describe('arrakis simulate', () => {
+  it('runs a trace with a fleet file pool and writes the table, JSON report and SVG chart', async () => {
+    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { runSimulate } = await import('../../src/cli/simulate.js');
+    const dir = mkdtempSync(join(tmpdir(), 'sim-'));
+    const lines = ['timestamp,duration_s,user'];
+    for (let i = 0; i < 40; i++) lines.push(`${1767607200 + i * 30},${20 + (i % 5)},u${i % 4}`);
+    writeFileSync(join(dir, 'trace.csv'), lines.join('\n'));
+    writeFileSync(
+      join(dir, 'fleet.yaml'),
+      'pools:\n  gpu:\n    provider: static\n    static: { urls: ["http://10.0.0.1:8188"] }\n    max: 3\n    scale_down_s: 15\n    price_per_gpu_second: 0.001\n',
+    );
+    const printed: string[] = [];
+    const report = await runSimulate(
+      {
+        trace: join(dir, 'trace.csv'),
+        days: 7,
+        seed: 1,
+        fleet: join(dir, 'fleet.yaml'),
+        out: join(dir, 'r.json'),
+        svg: join(dir, 'c.svg'),
+      },
+      (l) => printed.push(l),
+    );
+    expect(report.workload.jobs).toBe(40);
+    expect(report.scenarios[0]?.description).toContain('max 3, buffer 0, scale-down 15 s');
+    expect(report.scenarios[0]?.cost).toBeCloseTo((report.scenarios[0]?.gpuSeconds ?? 0) * 0.001, 6);
+    expect(printed.join('\n')).toMatch(/arrakis autoscaler .* modal reactive 60s/s);
+    const json: unknown = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'));
+    expect(json).toMatchObject({ workload: { jobs: 40 } });
+    expect(readFileSync(join(dir, 'c.svg'), 'utf8')).toMatch(/^<svg [^>]*>[\s\S]*<polyline[\s\S]*<\/svg>\n$/);
   });
 });

@@ -17,7 +17,9 @@ export function worker(id: string, state: PolicyWorker['state'], idleForMs = 0):
   return { id, state, startedAt: NOW - 600_000, idleSince: state === 'idle' ? NOW - idleForMs : null };
 }
 
-export function snapshot(over: Partial<Omit<PoolSnapshot, 'limits'>> & { limits?: Partial<PoolLimits> } = {}): PoolSnapshot {
+export function snapshot(
+  over: Partial<Omit<PoolSnapshot, 'limits'>> & { limits?: Partial<PoolLimits> } = {},
+): PoolSnapshot {
   return {
     pool: 'gpu',
     queued: 0,

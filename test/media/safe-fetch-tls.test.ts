@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import type { TLSSocket } from 'node:tls';
+import { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FetchError } from '../../src/media/fetch-error.js';
 import type { Resolver } from '../../src/media/resolve-target.js';
@@ -18,12 +18,11 @@ const toLoopback: Resolver = async () => [{ address: '127.0.0.1', family: 4 }];
 
 let server: Server;
 let port = 0;
-const seenSni: Array<string | false> = [];
+const seenSni: Array<string | false | null> = [];
 
 beforeAll(async () => {
   server = createServer({ cert, key }, (req, res) => {
-    const socket = req.socket as TLSSocket;
-    seenSni.push(socket.servername);
+    seenSni.push(req.socket instanceof TLSSocket ? req.socket.servername : false);
     res.end(`host=${req.headers.host}`);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

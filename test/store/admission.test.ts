@@ -17,9 +17,15 @@ describe.each(BACKENDS)('admission on $name', (backend) => {
       Array.from({ length: n }, () => db.store.admitJob(jobInput(account.id, 'u1'), 2_000)),
     );
     expect(countKind(results, 'admitted')).toBe(5);
-    expect(results.filter((r) => r.kind === 'quota_exceeded').every((r) => r.kind === 'quota_exceeded' && r.scope === 'user' && r.limit === 5)).toBe(true);
+    expect(
+      results
+        .filter((r) => r.kind === 'quota_exceeded')
+        .every((r) => r.kind === 'quota_exceeded' && r.scope === 'user' && r.limit === 5),
+    ).toBe(true);
     expect((await db.store.usage(account.id, 'u1', 0)).activeJobs).toBe(5);
-    expect((await db.store.listJobs({ accountId: account.id, userId: 'u1', limit: 100 })).jobs).toHaveLength(5);
+    expect((await db.store.listJobs({ accountId: account.id, userId: 'u1', limit: 100 })).jobs).toHaveLength(
+      5,
+    );
   });
 
   it('enforces the account-wide limit across users', async () => {
@@ -29,7 +35,9 @@ describe.each(BACKENDS)('admission on $name', (backend) => {
     );
     expect(countKind(results, 'admitted')).toBe(7);
     const rejected = results.filter((r) => r.kind === 'quota_exceeded');
-    expect(rejected.some((r) => r.kind === 'quota_exceeded' && r.scope === 'account' && r.limit === 7)).toBe(true);
+    expect(rejected.some((r) => r.kind === 'quota_exceeded' && r.scope === 'account' && r.limit === 7)).toBe(
+      true,
+    );
     expect(await db.store.reconcileCounters()).toEqual([]);
   });
 
@@ -53,7 +61,9 @@ describe.each(BACKENDS)('admission on $name', (backend) => {
     expect(again.kind).toBe('replayed');
     if (first.kind !== 'admitted' || again.kind !== 'replayed') throw new Error('unreachable');
     expect(again.job.id).toBe(first.job.id);
-    expect((await db.store.admitJob({ ...input, requestHash: 'h2' }, 2_002)).kind).toBe('idempotency_conflict');
+    expect((await db.store.admitJob({ ...input, requestHash: 'h2' }, 2_002)).kind).toBe(
+      'idempotency_conflict',
+    );
     // Another user may use the same key independently.
     expect((await db.store.admitJob({ ...input, userId: 'u2' }, 2_003)).kind).toBe('admitted');
     expect((await db.store.usage(account.id, 'u1', 0)).activeJobs).toBe(1);

@@ -16,7 +16,10 @@ describe.each(BACKENDS)('cancel races on $name', (backend) => {
 
   async function runningJobs(accountId: string): Promise<Job[]> {
     for (let i = 0; i < JOBS; i++) {
-      const r = await db.store.admitJob(jobInput(accountId, `u${i % 10}`, { webhookUrl: 'https://example.com/h' }), 1_000 + i);
+      const r = await db.store.admitJob(
+        jobInput(accountId, `u${i % 10}`, { webhookUrl: 'https://example.com/h' }),
+        1_000 + i,
+      );
       if (r.kind !== 'admitted') throw new Error(`setup admission failed: ${r.kind}`);
     }
     const jobs: Job[] = [];
@@ -80,7 +83,9 @@ describe.each(BACKENDS)('cancel races on $name', (backend) => {
     expect(results.length).toBe(120);
     expect(await db.store.reconcileCounters()).toEqual([]);
     const page = await db.store.listJobs({ accountId: account.id, userId: 'u1', limit: 100 });
-    expect(page.jobs.every((j) => j.status === 'cancelled' || (j.status === 'running' && j.cancelRequested))).toBe(true);
+    expect(
+      page.jobs.every((j) => j.status === 'cancelled' || (j.status === 'running' && j.cancelRequested)),
+    ).toBe(true);
   });
 
   it('a cancel after completion answers finished and the job stays completed', async () => {

@@ -3,7 +3,11 @@ import { DEFAULT_LIMITS, type Account, type AccountLimits } from '../../src/jobs
 import type { NewJob, Store } from '../../src/store/contract.js';
 
 /** An account with DEFAULT_LIMITS overridden by `limits`. */
-export async function makeAccount(store: Store, limits: Partial<AccountLimits> = {}, now = 1_000): Promise<Account> {
+export async function makeAccount(
+  store: Store,
+  limits: Partial<AccountLimits> = {},
+  now = 1_000,
+): Promise<Account> {
   return await store.createAccount(
     {
       name: 'acme',

@@ -12,13 +12,17 @@ const postgres = BACKENDS.filter((b) => b.name === 'postgres');
 async function runFixture(script: string, args: string[]): Promise<string> {
   const path = fileURLToPath(new URL(`./fixtures/${script}`, import.meta.url));
   return await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${script} exited ${code}: ${err}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${script} exited ${code}: ${err}`)),
+    );
   });
 }
 
@@ -34,7 +38,10 @@ describe.each(postgres)('separate processes on $name', (backend) => {
   });
 
   it('two processes migrating one fresh database at once apply each migration once', async () => {
-    const outs = await Promise.all([runFixture('migrate-once.ts', [db.url]), runFixture('migrate-once.ts', [db.url])]);
+    const outs = await Promise.all([
+      runFixture('migrate-once.ts', [db.url]),
+      runFixture('migrate-once.ts', [db.url]),
+    ]);
     const applied = outs.map((o) => z.array(z.string()).parse(JSON.parse(o)));
     expect(applied.flat()).toEqual(['001-initial']);
     expect(await db.store.isReady()).toBe(true);

@@ -30,7 +30,12 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
     }
     expect(seen).toEqual([...ids].reverse());
     await db.store.requestCancel(account.id, 'u1', ids[0]!, 2_000);
-    const cancelled = await db.store.listJobs({ accountId: account.id, userId: 'u1', status: 'cancelled', limit: 10 });
+    const cancelled = await db.store.listJobs({
+      accountId: account.id,
+      userId: 'u1',
+      status: 'cancelled',
+      limit: 10,
+    });
     expect(cancelled).toEqual({ jobs: [expect.objectContaining({ id: ids[0] })], nextCursor: null });
     expect(await db.store.countJobsByStatus()).toMatchObject({ queued: 7, cancelled: 1 });
   });
@@ -48,30 +53,56 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
   });
 
   it('concurrent takes never hand out more than the burst', async () => {
-    const decisions = await Promise.all(Array.from({ length: 20 }, () => db.store.takeToken('k', 1, 5, 1_000)));
+    const decisions = await Promise.all(
+      Array.from({ length: 20 }, () => db.store.takeToken('k', 1, 5, 1_000)),
+    );
     expect(decisions.filter((d) => d.allowed)).toHaveLength(5);
   });
 
   it('enqueues one webhook per terminal transition, skips disabled endpoints, records attempts', async () => {
     const account = await makeAccount(db.store);
     const hook = 'https://example.com/hook';
-    const a = await db.store.admitJob(jobInput(account.id, 'u1', { webhookUrl: hook, metadata: { k: 1 } }), 1_000);
+    const a = await db.store.admitJob(
+      jobInput(account.id, 'u1', { webhookUrl: hook, metadata: { k: 1 } }),
+      1_000,
+    );
     if (a.kind !== 'admitted') throw new Error('not admitted');
     await db.store.claimNext('w1', null, 60_000, 2_000);
-    const outputs = [{ index: 0, nodeId: '9', filename: 'o.png', contentType: 'image/png', size: 3, objectKey: 'k/o.png' }];
+    const outputs = [
+      { index: 0, nodeId: '9', filename: 'o.png', contentType: 'image/png', size: 3, objectKey: 'k/o.png' },
+    ];
     await db.store.completeJob(a.job.id, 'w1', outputs, 3_000);
     expect(await db.store.completeJob(a.job.id, 'w1', outputs, 3_001)).toEqual({ kind: 'lost' });
     const [delivery, ...more] = await db.store.listWebhookDeliveries({ jobId: a.job.id, limit: 10 });
     expect(more).toEqual([]);
-    expect(delivery).toMatchObject({ id: expect.stringMatching(/^msg_/), eventType: 'job.completed', status: 'pending' });
+    expect(delivery).toMatchObject({
+      id: expect.stringMatching(/^msg_/),
+      eventType: 'job.completed',
+      status: 'pending',
+    });
     expect(delivery?.payload).toMatchObject({
       type: 'job.completed',
-      data: { job: { id: a.job.id, status: 'completed', metadata: { k: 1 }, run_time_s: 1, outputs: [{ index: 0, node_id: '9' }] } },
+      data: {
+        job: {
+          id: a.job.id,
+          status: 'completed',
+          metadata: { k: 1 },
+          run_time_s: 1,
+          outputs: [{ index: 0, node_id: '9' }],
+        },
+      },
     });
     const claimed = await db.store.claimDueWebhooks('d1', 10, 30_000, 3_000);
     expect(claimed.map((d) => d.id)).toEqual([delivery?.id]);
     expect(await db.store.claimDueWebhooks('d2', 10, 30_000, 3_000)).toEqual([]);
-    const attempt = { deliveryId: delivery!.id, attempt: 1, at: 3_100, statusCode: 500, error: null, durationMs: 12 };
+    const attempt = {
+      deliveryId: delivery!.id,
+      attempt: 1,
+      at: 3_100,
+      statusCode: 500,
+      error: null,
+      durationMs: 12,
+    };
     await db.store.recordWebhookAttempt(attempt, { status: 'pending', nextAttemptAt: 9_000 });
     expect(await db.store.claimDueWebhooks('d1', 10, 30_000, 8_999)).toEqual([]);
     expect((await db.store.claimDueWebhooks('d1', 10, 30_000, 9_000)).map((d) => d.attempts)).toEqual([1]);
@@ -104,13 +135,23 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
 
   it('keeps accounts, keys, templates, workers, tokens, decisions and sweeps', async () => {
     const account = await makeAccount(db.store);
-    const patched = await db.store.updateAccount(account.id, { name: 'renamed', nodeAllowlist: ['SaveImage'] });
+    const patched = await db.store.updateAccount(account.id, {
+      name: 'renamed',
+      nodeAllowlist: ['SaveImage'],
+    });
     expect(patched).toMatchObject({ name: 'renamed', nodeAllowlist: ['SaveImage'], limits: account.limits });
     const rotated = await db.store.rotateWebhookSecret(account.id, 'whsec_new', 5_000);
-    expect(rotated).toMatchObject({ webhookSecret: 'whsec_new', webhookSecretPrevious: 'whsec_test', webhookSecretPreviousUntil: 5_000 });
+    expect(rotated).toMatchObject({
+      webhookSecret: 'whsec_new',
+      webhookSecretPrevious: 'whsec_test',
+      webhookSecretPreviousUntil: 5_000,
+    });
     expect(await db.store.listAccounts()).toHaveLength(1);
 
-    const key = await db.store.createApiKey({ accountId: account.id, name: 'k', hash: 'h1', scopes: ['jobs:read'] }, 1_000);
+    const key = await db.store.createApiKey(
+      { accountId: account.id, name: 'k', hash: 'h1', scopes: ['jobs:read'] },
+      1_000,
+    );
     await db.store.touchApiKey(key.id, 2_000);
     await db.store.touchApiKey(key.id, 30_000);
     expect((await db.store.getApiKey(key.id))?.lastUsedAt).toBe(2_000);
@@ -129,7 +170,19 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
     expect(await db.store.deleteTemplate('t')).toBe(true);
     expect(await db.store.getTemplate('t')).toBeNull();
 
-    const worker = { id: 'wk1', name: 'one', pool: 'p', kind: 'remote' as const, comfyUrl: null, status: 'starting' as const, providerRef: null, startedAt: 1, readyAt: null, stoppedAt: null, lastSeenAt: 1 };
+    const worker = {
+      id: 'wk1',
+      name: 'one',
+      pool: 'p',
+      kind: 'remote' as const,
+      comfyUrl: null,
+      status: 'starting' as const,
+      providerRef: null,
+      startedAt: 1,
+      readyAt: null,
+      stoppedAt: null,
+      lastSeenAt: 1,
+    };
     await db.store.upsertWorker(worker);
     await db.store.setWorkerStatus('wk1', 'idle', 50);
     expect(await db.store.getWorker('wk1')).toMatchObject({ status: 'idle', readyAt: 50, lastSeenAt: 50 });
@@ -145,9 +198,15 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
 
     const job = await db.store.admitJob(jobInput(account.id, 'u1'), 1_000);
     if (job.kind !== 'admitted') throw new Error('not admitted');
-    const failed = await db.store.failQueuedJob(job.job.id, { code: 'input_fetch_failed', message: '404' }, 2_000);
+    const failed = await db.store.failQueuedJob(
+      job.job.id,
+      { code: 'input_fetch_failed', message: '404' },
+      2_000,
+    );
     expect(failed?.error?.code).toBe('input_fetch_failed');
-    expect(await db.store.failQueuedJob(job.job.id, { code: 'input_fetch_failed', message: 'again' }, 2_001)).toBeNull();
+    expect(
+      await db.store.failQueuedJob(job.job.id, { code: 'input_fetch_failed', message: 'again' }, 2_001),
+    ).toBeNull();
     expect((await db.store.listJobsForSweep(3_000, 10)).map((j) => j.id)).toEqual([job.job.id]);
     await db.store.markJobSwept(job.job.id, 3_000);
     expect(await db.store.listJobsForSweep(3_000, 10)).toEqual([]);

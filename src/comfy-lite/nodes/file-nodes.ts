@@ -1,7 +1,7 @@
 /** ComfyUI's nodes that touch the data folder: LoadImage, SaveImage, PreviewImage, SaveImageWebsocket. */
 import { createHash, randomInt } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, normalize } from 'node:path';
+import { basename, dirname, join, normalize, resolve } from 'node:path';
 import sharp from 'sharp';
 import { PyError, pyJsonDumps } from '../py-format.js';
 import { asImage, bytesToFrame, framePng, makeImage, type ImageBatch } from '../image/tensor.js';
@@ -65,15 +65,31 @@ const loadImageNode: NodeDef = {
   },
 };
 
+/** `compute_vars`: %width%, %height% and the local date and time in a filename prefix. */
+function expandVars(prefix: string, width: number, height: number): string {
+  const now = new Date();
+  const two = (n: number): string => String(n).padStart(2, '0');
+  const vars: Record<string, string> = {
+    '%width%': String(width),
+    '%height%': String(height),
+    '%year%': String(now.getFullYear()),
+    '%month%': two(now.getMonth() + 1),
+    '%day%': two(now.getDate()),
+    '%hour%': two(now.getHours()),
+    '%minute%': two(now.getMinutes()),
+    '%second%': two(now.getSeconds()),
+  };
+  return Object.entries(vars).reduce((text, [key, value]) => text.replaceAll(key, value), prefix);
+}
+
 /** `folder_paths.get_save_image_path`: subfolder from the prefix, counter = highest existing + 1. */
 async function saveImagePath(outputDir: string, prefix: string, width: number, height: number) {
-  const expanded = prefix.includes('%')
-    ? prefix.replaceAll('%width%', String(width)).replaceAll('%height%', String(height))
-    : prefix;
+  const expanded = prefix.includes('%') ? expandVars(prefix, width, height) : prefix;
   const normalized = normalize(expanded);
   const subfolder = dirname(normalized) === '.' ? '' : dirname(normalized);
   const filename = basename(normalized);
-  const folder = join(outputDir, subfolder);
+  // resolve, not join: like Python's os.path.join, an absolute subfolder replaces the base (and is refused below).
+  const folder = resolve(outputDir, subfolder);
   if (!isInside(outputDir, folder)) {
     throw new PyError(
       'Exception',

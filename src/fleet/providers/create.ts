@@ -7,7 +7,10 @@ import { ProcessProvider } from './process-provider.js';
 import { StaticProvider } from './static-provider.js';
 
 /** Builds the pool's provider; the Modal SDK is loaded only when a pool uses it (or `modalApi` is given). */
-export async function createProvider(pool: PoolConfig, deps: { modalApi?: ModalApi } = {}): Promise<FleetProvider> {
+export async function createProvider(
+  pool: PoolConfig,
+  deps: { modalApi?: ModalApi } = {},
+): Promise<FleetProvider> {
   if (pool.provider === 'static' && pool.static !== null) return new StaticProvider(pool.static.urls);
   if (pool.provider === 'process' && pool.process !== null) return new ProcessProvider(pool.process);
   if (pool.provider === 'modal' && pool.modal !== null) {

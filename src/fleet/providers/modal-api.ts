@@ -32,7 +32,9 @@ export interface ModalApi {
 export async function createModalApi(): Promise<ModalApi> {
   const major = Number(process.versions.node.split('.')[0]);
   if (major < 22) {
-    throw new Error(`the modal provider needs Node.js 22 or later (the modal SDK requires it); this is ${process.version}`);
+    throw new Error(
+      `the modal provider needs Node.js 22 or later (the modal SDK requires it); this is ${process.version}`,
+    );
   }
   const sdk = await import('modal');
   return new SdkModalApi(new sdk.ModalClient());

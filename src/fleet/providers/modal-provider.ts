@@ -4,7 +4,13 @@
  * the pool's preference order: when Modal refuses one, the next is asked for.
  */
 import type { ModalSettings, PoolConfig } from '../fleet-file.js';
-import { ProviderError, type FleetProvider, type ListedWorker, type StartSpec, type StartedWorker } from './contract.js';
+import {
+  ProviderError,
+  type FleetProvider,
+  type ListedWorker,
+  type StartSpec,
+  type StartedWorker,
+} from './contract.js';
 import type { ModalApi } from './modal-api.js';
 
 export interface ModalProviderOptions {
@@ -78,7 +84,8 @@ export class ModalProvider implements FleetProvider {
       const url = await this.opts.api.tunnelUrl(id, s.port, s.readyTimeoutMs);
       // Bounded by the deadline: ComfyUI loads its models after the container is up.
       while (!(await this.probe(url))) {
-        if (Date.now() >= deadline) throw new ProviderError(`sandbox ${id}: ComfyUI not answering after ${s.readyTimeoutMs} ms`);
+        if (Date.now() >= deadline)
+          throw new ProviderError(`sandbox ${id}: ComfyUI not answering after ${s.readyTimeoutMs} ms`);
         await new Promise((r) => setTimeout(r, this.opts.probeIntervalMs ?? 2_000));
       }
       this.urls.set(id, url);
@@ -102,7 +109,9 @@ export class ModalProvider implements FleetProvider {
 
   /** Running sandboxes tagged as this fleet's. */
   async list(): Promise<ListedWorker[]> {
-    const ids = await this.opts.api.listSandboxes(this.opts.settings.app, { 'arrakis-fleet': this.opts.fleetTag ?? 'arrakis' });
+    const ids = await this.opts.api.listSandboxes(this.opts.settings.app, {
+      'arrakis-fleet': this.opts.fleetTag ?? 'arrakis',
+    });
     return ids.map((ref) => ({ ref, comfyUrl: this.urls.get(ref) ?? null }));
   }
 }

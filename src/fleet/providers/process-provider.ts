@@ -43,9 +43,20 @@ export class ProcessProvider implements FleetProvider {
     const fill = (s: string) => fillTemplate(s, { port, gpu });
     const [cmd, ...args] = splitWords(fill(this.settings.command));
     if (cmd === undefined) throw new ProviderError(`pool ${pool.name}: process.command is empty`);
-    const env = { ...process.env, ...Object.fromEntries(Object.entries(this.settings.env).map(([k, v]) => [k, fill(v)])) };
-    const child = spawn(cmd, args, { env, cwd: this.settings.cwd ?? undefined, stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const env = {
+      ...process.env,
+      ...Object.fromEntries(Object.entries(this.settings.env).map(([k, v]) => [k, fill(v)])),
+    };
+    const child = spawn(cmd, args, {
+      env,
+      cwd: this.settings.cwd ?? undefined,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // A command that cannot be spawned emits 'error' (and maybe no 'exit'): both end the worker.
+    const exited = new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.once('error', () => resolve());
+    });
     const ref = String(child.pid ?? `failed-${port}`);
     const entry: Running = { child, gpu, url: null, exited, graceMs: this.settings.stopGraceMs };
     this.running.set(ref, entry);
@@ -68,7 +79,8 @@ export class ProcessProvider implements FleetProvider {
     if (gpus === null) return '';
     const used = new Set([...this.running.values()].map((r) => r.gpu));
     const gpu = gpus.find((g) => !used.has(g));
-    if (gpu === undefined) throw new ProviderError(`pool ${pool}: every listed gpu (${gpus.join(', ')}) has a worker`);
+    if (gpu === undefined)
+      throw new ProviderError(`pool ${pool}: every listed gpu (${gpus.join(', ')}) has a worker`);
     return gpu;
   }
 
@@ -77,7 +89,12 @@ export class ProcessProvider implements FleetProvider {
     return new Promise<string>((resolve, reject) => {
       let seen = '';
       const timer = setTimeout(
-        () => reject(new ProviderError(`worker did not print its ready line within ${this.settings.startTimeoutMs} ms`)),
+        () =>
+          reject(
+            new ProviderError(
+              `worker did not print its ready line within ${this.settings.startTimeoutMs} ms`,
+            ),
+          ),
         this.settings.startTimeoutMs,
       );
       const onData = (chunk: Buffer) => {
@@ -92,7 +109,11 @@ export class ProcessProvider implements FleetProvider {
       child.stderr?.on('data', onData);
       void exited.then(() => {
         clearTimeout(timer);
-        reject(new ProviderError(`worker exited before it was ready (exit code ${child.exitCode ?? child.signalCode})`));
+        reject(
+          new ProviderError(
+            `worker exited before it was ready (exit code ${child.exitCode ?? child.signalCode})`,
+          ),
+        );
       });
     });
   }

@@ -105,7 +105,8 @@ class World {
 
   snapshot(now: number): PoolSnapshot {
     const jobs = this.input.jobs;
-    while (this.arrivalHead < this.arrived && jobs[this.arrivalHead]!.at < now - HISTORY_MS) this.arrivalHead++;
+    while (this.arrivalHead < this.arrived && jobs[this.arrivalHead]!.at < now - HISTORY_MS)
+      this.arrivalHead++;
     while (this.finishHead < this.finishes.length && this.finishes[this.finishHead]!.at < now - HISTORY_MS) {
       this.finishHead++;
     }
@@ -113,7 +114,12 @@ class World {
     for (let i = this.arrivalHead; i < this.arrived; i++) recentArrivals.push(jobs[i]!.at);
     const workers: PolicyWorker[] = [];
     for (const w of this.workers.values()) {
-      workers.push({ id: w.id, state: w.state, startedAt: w.startedAt, idleSince: w.state === 'idle' ? w.idleSince : null });
+      workers.push({
+        id: w.id,
+        state: w.state,
+        startedAt: w.startedAt,
+        idleSince: w.state === 'idle' ? w.idleSince : null,
+      });
     }
     const pool = this.scenario.pool;
     const floor = effectiveFloor(pool, now);
@@ -162,12 +168,23 @@ class World {
   }
 
   startWorker(now: number): void {
-    const w: SimWorker = { id: `w${this.nextWorker++}`, state: 'starting', startedAt: now, idleSince: now, job: -1 };
+    const w: SimWorker = {
+      id: `w${this.nextWorker++}`,
+      state: 'starting',
+      startedAt: now,
+      idleSince: now,
+      job: -1,
+    };
     this.workers.set(w.id, w);
     this.out.coldStarts++;
     const hour = this.hourOf(now);
     this.out.coldStartsByHour[hour] = (this.out.coldStartsByHour[hour] ?? 0) + 1;
-    this.heap.push({ at: now + coldStartSeconds(this.rand) * 1000, seq: this.nextSeq(), kind: 'ready', worker: w });
+    this.heap.push({
+      at: now + coldStartSeconds(this.rand) * 1000,
+      seq: this.nextSeq(),
+      kind: 'ready',
+      worker: w,
+    });
   }
 
   stopWorker(w: SimWorker, now: number): void {
@@ -254,7 +271,9 @@ function bump(map: Map<string, number>, key: string, by: number): number {
 export function simulate(input: SimInput, scenario: Scenario): SimOutcome {
   const world = new World(input, scenario);
   const tickMs = input.tickMs ?? 5_000;
-  input.jobs.forEach((job, i) => world.heap.push({ at: job.at, seq: world.nextSeq(), kind: 'arrival', job: i }));
+  input.jobs.forEach((job, i) =>
+    world.heap.push({ at: job.at, seq: world.nextSeq(), kind: 'arrival', job: i }),
+  );
   world.heap.push({ at: input.startAt, seq: world.nextSeq(), kind: 'tick' });
   let now = input.startAt;
   for (let e = world.heap.pop(); e !== undefined; e = world.heap.pop()) {
@@ -269,7 +288,8 @@ export function simulate(input: SimInput, scenario: Scenario): SimOutcome {
     } else {
       if (!world.quiet(now)) world.scale(now);
       const allDone = world.done === input.jobs.length;
-      if (!(allDone && now >= input.endAt)) world.heap.push({ at: now + tickMs, seq: world.nextSeq(), kind: 'tick' });
+      if (!(allDone && now >= input.endAt))
+        world.heap.push({ at: now + tickMs, seq: world.nextSeq(), kind: 'tick' });
     }
   }
   for (const w of [...world.workers.values()]) world.stopWorker(w, Math.max(now, input.endAt));

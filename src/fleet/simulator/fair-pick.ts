@@ -11,7 +11,10 @@ export interface QueuedJob {
 }
 
 /** Removes and returns the queued job the fairness rule picks next (undefined when the queue is empty). */
-export function takeFair(queue: QueuedJob[], runningByUser: ReadonlyMap<string, number>): QueuedJob | undefined {
+export function takeFair(
+  queue: QueuedJob[],
+  runningByUser: ReadonlyMap<string, number>,
+): QueuedJob | undefined {
   let best = -1;
   let bestRunning = 0;
   for (let i = 0; i < queue.length; i++) {
@@ -23,7 +26,10 @@ export function takeFair(queue: QueuedJob[], runningByUser: ReadonlyMap<string, 
       continue;
     }
     const b = queue[best]!;
-    if (running < bestRunning || (running === bestRunning && (q.priority > b.priority || (q.priority === b.priority && q.at < b.at)))) {
+    if (
+      running < bestRunning ||
+      (running === bestRunning && (q.priority > b.priority || (q.priority === b.priority && q.at < b.at)))
+    ) {
       best = i;
       bestRunning = running;
     }

@@ -33,7 +33,9 @@ export function poisson(rand: () => number, mean: number): number {
 }
 
 /** Draws from a distribution given by points of its quantile function, interpolating linearly between them. */
-export function quantileSampler(points: ReadonlyArray<readonly [number, number]>): (rand: () => number) => number {
+export function quantileSampler(
+  points: ReadonlyArray<readonly [number, number]>,
+): (rand: () => number) => number {
   return (rand) => {
     const u = rand();
     for (let i = 1; i < points.length; i++) {

@@ -71,7 +71,12 @@ function arrivalsByHour(input: SimInput, hours: number): number[] {
 }
 
 /** Builds one scenario's report from its outcome. */
-export function scenarioReport(input: SimInput, scenario: Scenario, out: SimOutcome, peak: boolean[]): ScenarioReport {
+export function scenarioReport(
+  input: SimInput,
+  scenario: Scenario,
+  out: SimOutcome,
+  peak: boolean[],
+): ScenarioReport {
   const hours = peak.length;
   const waitsByHour: number[][] = Array.from({ length: hours }, () => []);
   const busyByHour = new Float64Array(hours);
@@ -116,7 +121,18 @@ function round(n: number): number {
 
 /** A fixed-width table of the scenarios, one line each. */
 export function formatTable(reports: readonly ScenarioReport[]): string {
-  const head = ['scenario', 'p50 s', 'p95 s', 'p99 s', 'peak p95 s', 'peak p99 s', 'cold starts', 'GPU-s', 'cost $', '× lower bound'];
+  const head = [
+    'scenario',
+    'p50 s',
+    'p95 s',
+    'p99 s',
+    'peak p95 s',
+    'peak p99 s',
+    'cold starts',
+    'GPU-s',
+    'cost $',
+    '× lower bound',
+  ];
   const rows = reports.map((r) => [
     r.name,
     r.wait.p50.toFixed(1),
@@ -130,6 +146,7 @@ export function formatTable(reports: readonly ScenarioReport[]): string {
     r.lowerBoundRatio.toFixed(2),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }

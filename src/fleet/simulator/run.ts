@@ -26,7 +26,11 @@ export function windowFor(jobs: readonly SimJob[]): { startAt: number; endAt: nu
 }
 
 /** Simulates each scenario on the same input; deterministic for a given input. */
-export function runScenarios(input: SimInput, scenarios: readonly Scenario[], source: string): SimulationReport {
+export function runScenarios(
+  input: SimInput,
+  scenarios: readonly Scenario[],
+  source: string,
+): SimulationReport {
   const started = performance.now();
   const peak = peakHours(input);
   const reports = scenarios.map((s) => scenarioReport(input, s, simulate(input, s), peak));

@@ -58,7 +58,8 @@ export function standardScenarios(pool: SimPool = DEFAULT_AUTOSCALER_POOL): Scen
   return [
     {
       name: 'arrakis autoscaler',
-      description: `anticipating policy, min ${pool.min}, max ${pool.max}, buffer ${pool.buffer}, scale-down ${window} s` +
+      description:
+        `anticipating policy, min ${pool.min}, max ${pool.max}, buffer ${pool.buffer}, scale-down ${window} s` +
         (pool.schedules.length > 0 ? `, ${pool.schedules.length} schedule(s)` : ''),
       policy: decide,
       pool,

@@ -37,7 +37,11 @@ export function parseTrace(text: string): SimJob[] {
           `timestamp and a positive duration in seconds, got "${trimmed}"`,
       );
     }
-    jobs.push({ at, durationS: duration.data, user: cells[2] !== undefined && cells[2] !== '' ? cells[2] : `line${i + 1}` });
+    jobs.push({
+      at,
+      durationS: duration.data,
+      user: cells[2] !== undefined && cells[2] !== '' ? cells[2] : `line${i + 1}`,
+    });
   });
   if (jobs.length === 0) throw new TraceError('trace has no jobs');
   return jobs.sort((a, b) => a.at - b.at);

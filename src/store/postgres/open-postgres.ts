@@ -1,6 +1,16 @@
-/** Opens a pg Pool under Kysely. BIGINT (epoch ms, counters) is parsed to a JS number. */
+/**
+ * Opens a pg Pool under Kysely. BIGINT (epoch ms, counters) is parsed to a JS number, and the hot-path
+ * statements of job-sql.ts run as named prepared statements, so each connection parses and plans them once.
+ */
 import pg from 'pg';
-import { Kysely, PostgresDialect } from 'kysely';
+import {
+  Kysely,
+  PostgresDialect,
+  type PostgresCursor,
+  type PostgresPool,
+  type PostgresPoolClient,
+  type PostgresQueryResult,
+} from 'kysely';
 import type { DatabaseSchema } from '../schema.js';
 
 const INT8_OID = 20;
@@ -15,10 +25,46 @@ export function arrakisPgTypes(): pg.CustomTypesConfig {
   };
 }
 
-/** A Kysely instance over a pool of `poolSize` connections to `url`. */
-export function openPostgres(url: string, poolSize: number): Kysely<DatabaseSchema> {
+const COMMANDS = new Set(['UPDATE', 'DELETE', 'INSERT', 'SELECT', 'MERGE', 'COMMIT', 'ROLLBACK']);
+
+function toKyselyResult<R>(result: pg.QueryResult): PostgresQueryResult<R> {
+  const command = COMMANDS.has(result.command)
+    ? (result.command as PostgresQueryResult<R>['command'])
+    : 'SELECT';
+  return { command, rowCount: result.rowCount ?? 0, rows: result.rows as R[] };
+}
+
+/** A pool client that runs the texts in `names` as named prepared statements. */
+function namingClient(client: pg.PoolClient, names: ReadonlyMap<string, string>): PostgresPoolClient {
+  function query<R>(sql: string, parameters: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>>;
+  function query<R>(cursor: PostgresCursor<R>): PostgresCursor<R>;
+  function query<R>(
+    sql: string | PostgresCursor<R>,
+    parameters?: ReadonlyArray<unknown>,
+  ): Promise<PostgresQueryResult<R>> | PostgresCursor<R> {
+    if (typeof sql !== 'string') throw new Error('cursors are not used by the Arrakis store');
+    const values = [...(parameters ?? [])];
+    const name = names.get(sql);
+    const pending =
+      name === undefined ? client.query(sql, values) : client.query({ name, text: sql, values });
+    return pending.then((r) => toKyselyResult<R>(r));
+  }
+  return { query, release: (destroy?: boolean) => client.release(destroy) };
+}
+
+/** A Kysely instance over a pool of `poolSize` connections to `url`; `prepared` texts become named statements. */
+export function openPostgres(
+  url: string,
+  poolSize: number,
+  prepared: readonly string[],
+): Kysely<DatabaseSchema> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, types: arrakisPgTypes() });
   // An idle client losing its server must not crash the process; the next query reconnects.
   pool.on('error', () => {});
-  return new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) });
+  const names = new Map(prepared.map((text, i) => [text, `arrakis_${i}`]));
+  const naming: PostgresPool = {
+    connect: async () => namingClient(await pool.connect(), names),
+    end: () => pool.end(),
+  };
+  return new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool: naming }) });
 }

@@ -5,12 +5,7 @@
  * the hot paths (admission, claim, complete) cheap. Callers queue FIFO for the single connection.
  */
 import type Database from 'better-sqlite3';
-import {
-  CompiledQuery,
-  type DatabaseConnection,
-  type Driver,
-  type QueryResult,
-} from 'kysely';
+import { CompiledQuery, type DatabaseConnection, type Driver, type QueryResult } from 'kysely';
 
 /** Hands the single connection to one caller at a time, in arrival order. */
 class FifoMutex {
@@ -68,7 +63,6 @@ class SqliteConnection implements DatabaseConnection {
     return { numAffectedRows: BigInt(changes), rows: [] };
   }
 
-  // eslint-disable-next-line require-yield
   async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
     throw new Error('streaming is not supported by the Arrakis SQLite driver');
   }

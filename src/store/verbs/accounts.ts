@@ -68,7 +68,11 @@ function patchColumns(patch: AccountPatch): Updateable<AccountsTable> {
 }
 
 /** Store.updateAccount. */
-export async function updateAccount(ctx: StoreContext, id: string, patch: AccountPatch): Promise<Account | null> {
+export async function updateAccount(
+  ctx: StoreContext,
+  id: string,
+  patch: AccountPatch,
+): Promise<Account | null> {
   const set = patchColumns(patch);
   if (Object.keys(set).length > 0) {
     await ctx.db.updateTable('accounts').set(set).where('id', '=', id).execute();

@@ -7,7 +7,14 @@ import { z } from 'zod';
 import type { Job } from '../../jobs/types.js';
 import { newId } from '../../util/ids.js';
 import type { AdmitResult, NewJob } from '../contract.js';
-import { inTx, isUniqueViolation, run, type Conn, type StoreContext } from '../context.js';
+import {
+  inTx,
+  isForeignKeyViolation,
+  isUniqueViolation,
+  run,
+  type Conn,
+  type StoreContext,
+} from '../context.js';
 import { toJob } from '../rows.js';
 
 const hashSchema = z.object({ request_hash: z.string().nullable() });
@@ -29,7 +36,11 @@ class Rejection extends Error {
 
 async function lookupIdempotent(ctx: StoreContext, conn: Conn, input: NewJob): Promise<AdmitResult | null> {
   if (input.idempotencyKey === null) return null;
-  const rows = await run(conn, ctx.sql.findByIdempotencyKey, [input.accountId, input.userId, input.idempotencyKey]);
+  const rows = await run(conn, ctx.sql.findByIdempotencyKey, [
+    input.accountId,
+    input.userId,
+    input.idempotencyKey,
+  ]);
   const row = rows[0];
   if (row === undefined) return null;
   const { request_hash } = hashSchema.parse(row);
@@ -37,7 +48,12 @@ async function lookupIdempotent(ctx: StoreContext, conn: Conn, input: NewJob): P
   return { kind: 'replayed', job: toJob(row) };
 }
 
-async function rejection(ctx: StoreContext, tx: Conn, accountId: string, scope: 'user' | 'account'): Promise<Rejection> {
+async function rejection(
+  ctx: StoreContext,
+  tx: Conn,
+  accountId: string,
+  scope: 'user' | 'account',
+): Promise<Rejection> {
   const row = (await run(tx, ctx.sql.accountLimits, [accountId]))[0];
   if (row === undefined) throw new UnknownAccountError(accountId);
   const limits = limitsSchema.parse(row);
@@ -108,6 +124,7 @@ export async function admitJob(ctx: StoreContext, input: NewJob, now: number): P
     return await inTx(ctx, (tx) => admitInTx(ctx, tx, input, now));
   } catch (err) {
     if (err instanceof Rejection) return err.result;
+    if (isForeignKeyViolation(err)) throw new UnknownAccountError(input.accountId);
     // A concurrent request with the same idempotency key committed first: answer as its replay.
     if (isUniqueViolation(err)) {
       const earlier = await lookupIdempotent(ctx, ctx.db, input);

@@ -15,7 +15,12 @@ const cancelFlagSchema = z.object({ cancel_requested: z.number() });
 /** Bounds the level walk; beyond it the fallback's full fairness order decides. */
 const MAX_LEVELS = 32;
 
-async function claimRow(ctx: StoreContext, tx: Conn, start: unknown[], pool: string | null): Promise<unknown> {
+async function claimRow(
+  ctx: StoreContext,
+  tx: Conn,
+  start: unknown[],
+  pool: string | null,
+): Promise<unknown> {
   let after = -1;
   for (let i = 0; i < MAX_LEVELS; i++) {
     const { running } = levelSchema.parse((await run(tx, ctx.sql.nextWaitingLevel, [after]))[0]);

@@ -39,7 +39,10 @@ async function recount(tx: Conn, accountId: string): Promise<Map<string, Tally>>
 type Stored = Map<string, Tally>;
 
 async function lockUserCounters(ctx: StoreContext, tx: Conn, accountId: string): Promise<Stored> {
-  let q = tx.selectFrom('user_counters').select(['user_id', 'active', 'running']).where('account_id', '=', accountId);
+  let q = tx
+    .selectFrom('user_counters')
+    .select(['user_id', 'active', 'running'])
+    .where('account_id', '=', accountId);
   if (ctx.caps.rowLocks) q = q.forUpdate();
   const counters = (await q.execute()).map((r) => counterSchema.parse(r));
   return new Map(counters.map((c) => [c.user_id, { active: c.active, running: c.running }]));
@@ -52,7 +55,12 @@ async function lockAccount(ctx: StoreContext, tx: Conn, accountId: string): Prom
   return row === undefined ? null : accountSchema.parse(row).active_jobs;
 }
 
-async function repairUsers(tx: Conn, accountId: string, stored: Stored, tallies: Stored): Promise<CounterRepair[]> {
+async function repairUsers(
+  tx: Conn,
+  accountId: string,
+  stored: Stored,
+  tallies: Stored,
+): Promise<CounterRepair[]> {
   const repairs: CounterRepair[] = [];
   for (const userId of new Set([...stored.keys(), ...tallies.keys()])) {
     const want = tallies.get(userId) ?? { active: 0, running: 0 };
@@ -61,7 +69,9 @@ async function repairUsers(tx: Conn, accountId: string, stored: Stored, tallies:
     await tx
       .insertInto('user_counters')
       .values({ account_id: accountId, user_id: userId, active: want.active, running: want.running })
-      .onConflict((oc) => oc.columns(['account_id', 'user_id']).doUpdateSet({ active: want.active, running: want.running }))
+      .onConflict((oc) =>
+        oc.columns(['account_id', 'user_id']).doUpdateSet({ active: want.active, running: want.running }),
+      )
       .execute();
     if (have.active !== want.active) {
       repairs.push({ scope: 'user', accountId, userId, was: have.active, now: want.active });

@@ -22,16 +22,34 @@ function workerColumns(w: WorkerRecord): WorkersTable {
 
 /** Store.upsertWorker. */
 export async function upsertWorker(ctx: StoreContext, w: WorkerRecord): Promise<void> {
-  const { id: _id, ...rest } = workerColumns(w);
+  const columns = workerColumns(w);
   await ctx.db
     .insertInto('workers')
-    .values(workerColumns(w))
-    .onConflict((oc) => oc.column('id').doUpdateSet(rest))
+    .values(columns)
+    .onConflict((oc) =>
+      oc.column('id').doUpdateSet({
+        name: columns.name,
+        pool: columns.pool,
+        kind: columns.kind,
+        comfy_url: columns.comfy_url,
+        status: columns.status,
+        provider_ref: columns.provider_ref,
+        started_at: columns.started_at,
+        ready_at: columns.ready_at,
+        stopped_at: columns.stopped_at,
+        last_seen_at: columns.last_seen_at,
+      }),
+    )
     .execute();
 }
 
 /** Store.setWorkerStatus: also stamps last_seen_at, ready_at on first ready, stopped_at on stop. */
-export async function setWorkerStatus(ctx: StoreContext, id: string, status: WorkerStatus, now: number): Promise<void> {
+export async function setWorkerStatus(
+  ctx: StoreContext,
+  id: string,
+  status: WorkerStatus,
+  now: number,
+): Promise<void> {
   const ready = status === 'idle' || status === 'busy';
   await ctx.db
     .updateTable('workers')
@@ -101,7 +119,11 @@ export async function recordScalingDecision(ctx: StoreContext, d: ScalingDecisio
 }
 
 /** Store.listScalingDecisions: newest first, one pool or all. */
-export async function listScalingDecisions(ctx: StoreContext, pool: string | null, limit: number): Promise<ScalingDecision[]> {
+export async function listScalingDecisions(
+  ctx: StoreContext,
+  pool: string | null,
+  limit: number,
+): Promise<ScalingDecision[]> {
   let q = ctx.db.selectFrom('scaling_decisions').selectAll();
   if (pool !== null) q = q.where('pool', '=', pool);
   return (await q.orderBy('at', 'desc').limit(limit).execute()).map(toScalingDecision);

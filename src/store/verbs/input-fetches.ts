@@ -38,7 +38,11 @@ export async function claimInputFetches(
 }
 
 /** Store.markInputsReady: no-op unless the job is still queued. */
-export async function markInputsReady(ctx: StoreContext, jobId: string, inputs: JobInput[]): Promise<boolean> {
+export async function markInputsReady(
+  ctx: StoreContext,
+  jobId: string,
+  inputs: JobInput[],
+): Promise<boolean> {
   const result = await ctx.db
     .updateTable('jobs')
     .set({ inputs: JSON.stringify(inputs), inputs_ready: 1, fetch_owner: null, fetch_lease_until: null })

@@ -13,7 +13,12 @@ export async function getJob(ctx: StoreContext, id: string): Promise<Job | null>
 }
 
 /** Store.getJobFor: ownership is part of the lookup, so another user's id reads as missing. */
-export async function getJobFor(ctx: StoreContext, accountId: string, userId: string, id: string): Promise<Job | null> {
+export async function getJobFor(
+  ctx: StoreContext,
+  accountId: string,
+  userId: string,
+  id: string,
+): Promise<Job | null> {
   const row = (await run(ctx.db, ctx.sql.jobForOwner, [id, accountId, userId]))[0];
   return row === undefined ? null : toJob(row);
 }
@@ -30,7 +35,10 @@ export async function listJobs(
     .where('user_id', '=', query.userId);
   if (query.status !== undefined) q = q.where('status', '=', query.status);
   if (query.cursor !== undefined) q = q.where('id', '<', query.cursor);
-  const rows = await q.orderBy('id', 'desc').limit(query.limit + 1).execute();
+  const rows = await q
+    .orderBy('id', 'desc')
+    .limit(query.limit + 1)
+    .execute();
   const jobs = rows.slice(0, query.limit).map(toJob);
   const last = jobs[jobs.length - 1];
   return { jobs, nextCursor: rows.length > query.limit && last !== undefined ? last.id : null };
@@ -40,7 +48,12 @@ const countSchema = z.object({ n: z.coerce.number() });
 const activeSchema = z.object({ active: z.number() });
 
 /** Store.usage: active jobs from the user's counter; today's jobs and run seconds since `dayStart`. */
-export async function usage(ctx: StoreContext, accountId: string, userId: string, dayStart: number): Promise<Usage> {
+export async function usage(
+  ctx: StoreContext,
+  accountId: string,
+  userId: string,
+  dayStart: number,
+): Promise<Usage> {
   const counter = await ctx.db
     .selectFrom('user_counters')
     .select('active')
@@ -67,8 +80,14 @@ export async function usage(ctx: StoreContext, accountId: string, userId: string
 const statusCountSchema = z.object({ status: z.enum(JOB_STATUSES), n: z.coerce.number() });
 
 /** Store.countJobsByStatus: every job when `pool` is undefined; pool-less jobs for null; one pool's for a name. */
-export async function countJobsByStatus(ctx: StoreContext, pool?: string | null): Promise<Record<JobStatus, number>> {
-  let q = ctx.db.selectFrom('jobs').select(['status', sql<number>`COUNT(*)`.as('n')]).groupBy('status');
+export async function countJobsByStatus(
+  ctx: StoreContext,
+  pool?: string | null,
+): Promise<Record<JobStatus, number>> {
+  let q = ctx.db
+    .selectFrom('jobs')
+    .select(['status', sql<number>`COUNT(*)`.as('n')])
+    .groupBy('status');
   if (pool === null) q = q.where('pool', 'is', null);
   else if (pool !== undefined) q = q.where('pool', '=', pool);
   const counts: Record<JobStatus, number> = { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };

@@ -31,7 +31,8 @@ export async function takeToken(
       .set({ tokens, updated_at: Math.max(now, bucket.updated_at) })
       .where('key', '=', key)
       .execute();
-    const retryAfterMs = allowed || ratePerSecond <= 0 ? 0 : Math.ceil(((1 - available) * 1000) / ratePerSecond);
+    const retryAfterMs =
+      allowed || ratePerSecond <= 0 ? 0 : Math.ceil(((1 - available) * 1000) / ratePerSecond);
     return { allowed, retryAfterMs: allowed ? 0 : Math.max(1, retryAfterMs) };
   });
 }

@@ -14,7 +14,9 @@ export async function upsertTemplate(
   await ctx.db
     .insertInto('templates')
     .values({ name: t.name, description: t.description, workflow, params, created_at: now, updated_at: now })
-    .onConflict((oc) => oc.column('name').doUpdateSet({ description: t.description, workflow, params, updated_at: now }))
+    .onConflict((oc) =>
+      oc.column('name').doUpdateSet({ description: t.description, workflow, params, updated_at: now }),
+    )
     .execute();
   const stored = await getTemplate(ctx, t.name);
   if (stored === null) throw new Error(`template ${t.name} vanished after upsert`);

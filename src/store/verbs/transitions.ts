@@ -15,7 +15,12 @@ const WORKER_LOST: JobError = {
   message: 'The worker running the job stopped answering and the retry budget is spent',
 };
 
-async function settleOrLost(ctx: StoreContext, tx: Conn, rows: unknown[], now: number): Promise<FinishResult> {
+async function settleOrLost(
+  ctx: StoreContext,
+  tx: Conn,
+  rows: unknown[],
+  now: number,
+): Promise<FinishResult> {
   const row = rows[0];
   if (row === undefined) return { kind: 'lost' };
   return { kind: 'finished', job: await settleTransition(ctx, tx, row, true, now) };
@@ -38,7 +43,12 @@ export async function finishRunning(
 }
 
 /** Store.finishCancel: see the contract. */
-export async function finishCancel(ctx: StoreContext, jobId: string, workerId: string, now: number): Promise<FinishResult> {
+export async function finishCancel(
+  ctx: StoreContext,
+  jobId: string,
+  workerId: string,
+  now: number,
+): Promise<FinishResult> {
   return await inTx(ctx, async (tx) => {
     const rows = await run(tx, ctx.sql.finishCancel, [now, jobId, workerId]);
     return await settleOrLost(ctx, tx, rows, now);
@@ -66,7 +76,11 @@ export async function releaseJob(
 const expiredSchema = z.object({ id: z.string(), lease_expires_at: z.number() });
 
 /** Store.expireLeases: one transaction per job, each a CAS on the expired lease value. */
-export async function expireLeases(ctx: StoreContext, maxAttempts: number, now: number): Promise<ExpiredLeaseOutcome[]> {
+export async function expireLeases(
+  ctx: StoreContext,
+  maxAttempts: number,
+  now: number,
+): Promise<ExpiredLeaseOutcome[]> {
   const candidates = (await run(ctx.db, ctx.sql.expiredLeases, [now])).map((r) => expiredSchema.parse(r));
   const outcomes: ExpiredLeaseOutcome[] = [];
   for (const c of candidates) {
@@ -76,14 +90,20 @@ export async function expireLeases(ctx: StoreContext, maxAttempts: number, now: 
       return row === undefined ? null : await settleTransition(ctx, tx, row, true, now);
     });
     if (job === null) continue;
-    const outcome = job.status === 'queued' ? 'requeued' : job.status === 'cancelled' ? 'cancelled' : 'failed';
+    const outcome =
+      job.status === 'queued' ? 'requeued' : job.status === 'cancelled' ? 'cancelled' : 'failed';
     outcomes.push({ jobId: c.id, outcome });
   }
   return outcomes;
 }
 
 /** Store.failQueuedJob: see the contract. */
-export async function failQueuedJob(ctx: StoreContext, jobId: string, error: JobError, now: number): Promise<Job | null> {
+export async function failQueuedJob(
+  ctx: StoreContext,
+  jobId: string,
+  error: JobError,
+  now: number,
+): Promise<Job | null> {
   return await inTx(ctx, async (tx) => {
     const row = (await run(tx, ctx.sql.failQueued, [JSON.stringify(error), now, jobId]))[0];
     return row === undefined ? null : await settleTransition(ctx, tx, row, false, now);

@@ -34,7 +34,9 @@ export async function claimDueWebhooks(
       .where('id', 'in', ids)
       .returningAll()
       .execute();
-    return rows.map(toWebhookDelivery).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt || (a.id < b.id ? -1 : 1));
+    return rows
+      .map(toWebhookDelivery)
+      .sort((a, b) => a.nextAttemptAt - b.nextAttemptAt || (a.id < b.id ? -1 : 1));
   });
 }
 
@@ -44,7 +46,9 @@ export async function recordWebhookAttempt(
   attempt: WebhookAttempt,
   next: { status: 'pending'; nextAttemptAt: number } | { status: 'delivered' | 'failed' | 'disabled' },
 ): Promise<void> {
-  const lastError = attempt.error ?? (attempt.statusCode !== null && attempt.statusCode >= 300 ? `HTTP ${attempt.statusCode}` : null);
+  const lastError =
+    attempt.error ??
+    (attempt.statusCode !== null && attempt.statusCode >= 300 ? `HTTP ${attempt.statusCode}` : null);
   const set: Partial<WebhookDeliveriesTable> = {
     status: next.status,
     attempts: attempt.attempt,
@@ -71,7 +75,12 @@ export async function recordWebhookAttempt(
 }
 
 /** Store.disableWebhookEndpoint: later terminal transitions see the row and enqueue nothing for this URL. */
-export async function disableWebhookEndpoint(ctx: StoreContext, accountId: string, url: string, now: number): Promise<void> {
+export async function disableWebhookEndpoint(
+  ctx: StoreContext,
+  accountId: string,
+  url: string,
+  now: number,
+): Promise<void> {
   await inTx(ctx, async (tx) => {
     await tx
       .insertInto('webhook_disabled_endpoints')
@@ -89,7 +98,11 @@ export async function disableWebhookEndpoint(ctx: StoreContext, accountId: strin
 }
 
 /** Store.isWebhookEndpointDisabled. */
-export async function isWebhookEndpointDisabled(ctx: StoreContext, accountId: string, url: string): Promise<boolean> {
+export async function isWebhookEndpointDisabled(
+  ctx: StoreContext,
+  accountId: string,
+  url: string,
+): Promise<boolean> {
   const row = await ctx.db
     .selectFrom('webhook_disabled_endpoints')
     .select('url')

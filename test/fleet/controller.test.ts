@@ -1,0 +1,194 @@
+import { describe, expect, it } from 'vitest';
+import {
+  FleetController,
+  type ControllerDeps,
+  type FleetWorker,
+  type PoolObservation,
+} from '../../src/fleet/controller.js';
+import { ActivityTracker } from '../../src/fleet/activity.js';
+import { CostLedger } from '../../src/fleet/cost.js';
+import { parseFleetFile } from '../../src/fleet/fleet-file.js';
+import type { Decision } from '../../src/fleet/policy-types.js';
+import { StaticProvider } from '../../src/fleet/providers/static-provider.js';
+
+const fleet = parseFleetFile(`
+pools:
+  web:
+    provider: static
+    max: 2
+    scale_down_s: 10
+    price_per_gpu_second: 0.5
+    schedules:
+      - { name: office, hours: "09-18", min: 1 }
+    warmup:
+      workflow: { "1": { class_type: EmptyImage, inputs: {} } }
+    static:
+      urls: ["http://10.0.0.1:8188", "http://10.0.0.2:8188"]
+`);
+const pool = fleet.pools[0]!;
+
+function harness(over: Partial<ControllerDeps> = {}) {
+  let now = Date.UTC(2026, 0, 7, 20, 0, 0);
+  const seen: PoolObservation = {
+    queued: 0,
+    running: 0,
+    recentArrivals: [],
+    recentFinishes: [],
+    activeUsers: new Set(),
+    workerStates: new Map(),
+  };
+  const decisions: Decision[] = [];
+  const events: string[] = [];
+  const provider = new StaticProvider(pool.static?.urls ?? []);
+  let n = 0;
+  const controller = new FleetController({
+    pools: fleet.pools,
+    providers: new Map([['web', provider]]),
+    observe: async () => seen,
+    record: async (d) => {
+      decisions.push(d);
+    },
+    onWorkerReady: (w: FleetWorker) => {
+      events.push(`ready ${w.id} ${w.comfyUrl} ${w.state}`);
+    },
+    onWorkerStopped: (w: FleetWorker) => {
+      events.push(`stopped ${w.id}`);
+    },
+    runWarmup: async (w, workflow) => {
+      events.push(`warmup ${w.id} ${w.state} ${Object.keys(workflow).join(',')}`);
+    },
+    clock: () => now,
+    newWorkerId: () => `w${++n}`,
+    ...over,
+  });
+  // Lets the ready promises of started workers settle.
+  const settle = () => new Promise((r) => setImmediate(r));
+  return {
+    controller,
+    seen,
+    decisions,
+    events,
+    advance: (ms: number) => (now += ms),
+    at: (t: number) => (now = t),
+    settle,
+  };
+}
+
+describe('fleet controller', () => {
+  it('starts a worker for a queued job, warms it up, hands it over, and records the decision', async () => {
+    const h = harness();
+    h.seen.queued = 1;
+    await h.controller.tick();
+    await h.settle();
+    expect(h.decisions).toHaveLength(1);
+    expect(h.decisions[0]).toMatchObject({ pool: 'web', current: 0, target: 1, start: 1 });
+    expect(h.events).toEqual(['warmup w1 warming 1', 'ready w1 http://10.0.0.1:8188 ready']);
+  });
+
+  it('stops an idle worker after the window and bills it from start to stop', async () => {
+    const h = harness();
+    h.seen.queued = 1;
+    await h.controller.tick();
+    await h.settle();
+    h.seen.queued = 0;
+    await h.controller.tick(); // first seen idle now
+    h.advance(9_000);
+    await h.controller.tick();
+    expect(h.controller.list()).toHaveLength(1);
+    h.advance(1_000);
+    await h.controller.tick();
+    expect(h.controller.list()).toHaveLength(0);
+    expect(h.events.at(-1)).toBe('stopped w1');
+    expect(h.controller.ledger.poolCost('web', Date.now())).toMatchObject({ workerSeconds: 10, cost: 5 });
+  });
+
+  it('does not stop a worker whose agent just took a job (drain says no), nor a busy one', async () => {
+    let drainAnswer = false;
+    const h = harness({ drain: async () => drainAnswer });
+    h.seen.queued = 2;
+    await h.controller.tick();
+    await h.settle();
+    h.seen.queued = 0;
+    h.seen.running = 1;
+    h.seen.workerStates = new Map([['w1', 'busy']]);
+    await h.controller.tick();
+    h.advance(60_000);
+    await h.controller.tick();
+    expect(h.controller.list().map((w) => w.id)).toEqual(['w1', 'w2']);
+    drainAnswer = true;
+    await h.controller.tick();
+    expect(h.controller.list().map((w) => w.id)).toEqual(['w1']);
+  });
+
+  it('applies the schedule floor and says so in the reason', async () => {
+    const h = harness();
+    h.at(Date.UTC(2026, 0, 7, 10, 0, 0));
+    await h.controller.tick();
+    expect(h.decisions[0]).toMatchObject({ target: 1, start: 1 });
+    expect(h.decisions[0]?.reason).toContain('schedule "office"');
+  });
+
+  it('records a provider failure in the decision instead of throwing', async () => {
+    const h = harness();
+    h.seen.queued = 5;
+    await h.controller.tick();
+    expect(h.decisions[0]?.reason).not.toContain('failed');
+    expect(h.controller.list()).toHaveLength(2);
+    const extra = new StaticProvider([]);
+    const h2 = harness({ providers: new Map([['web', extra]]) });
+    h2.seen.queued = 1;
+    await h2.controller.tick();
+    expect(h2.decisions[0]?.reason).toMatch(/failed: pool web: all 0 static ComfyUI URLs are in use/);
+  });
+
+  it('stops a worker whose warm-up fails instead of handing it over', async () => {
+    const failures: string[] = [];
+    const h = harness({
+      runWarmup: async () => {
+        throw new Error('model missing');
+      },
+      onWorkerFailed: (w, err) => {
+        failures.push(`${w.id}: ${err instanceof Error ? err.message : ''}`);
+      },
+    });
+    h.seen.queued = 1;
+    await h.controller.tick();
+    await h.settle();
+    expect(failures).toEqual(['w1: model missing']);
+    expect(h.events).toEqual(['stopped w1']);
+    expect(h.controller.list()).toEqual([]);
+  });
+});
+
+describe('cost ledger', () => {
+  it('bills per started second and shares idle time across jobs', () => {
+    const ledger = new CostLedger(new Map([['p', 0.01]]));
+    ledger.workerStarted('p', 'a', 0);
+    ledger.workerStarted('p', 'b', 0);
+    ledger.workerStopped('a', 100_500); // 101 billed seconds
+    ledger.jobRan('p', 30);
+    ledger.jobRan('p', 20);
+    const c = ledger.poolCost('p', 50_000); // b still running: 50 s
+    expect(c).toMatchObject({ workerSeconds: 151, busySeconds: 50, jobs: 2, idleSeconds: 101 });
+    expect(c.cost).toBeCloseTo(1.51, 10);
+    // A 30 s job pays its own 30 s plus half of the 101 idle seconds.
+    expect(ledger.jobCost('p', 30, 50_000)).toBeCloseTo((30 + 50.5) * 0.01, 10);
+    expect(ledger.poolCost('other', 0)).toMatchObject({ workerSeconds: 0, cost: 0 });
+  });
+});
+
+describe('activity tracker', () => {
+  it('keeps submissions and finishes per pool within the window', () => {
+    const t = new ActivityTracker(60_000);
+    t.submitted('a', 1_000);
+    t.submitted('b', 2_000);
+    t.finished('a', 'ann', 15_000);
+    t.submitted('a', 70_000);
+    expect(t.recent('a', 70_000)).toEqual({
+      recentArrivals: [70_000],
+      recentFinishes: [{ userId: 'ann', at: 15_000 }],
+    });
+    expect(t.recent('a', 80_000).recentFinishes).toEqual([]);
+    expect(t.recent('b', 10_000).recentArrivals).toEqual([2_000]);
+  });
+});

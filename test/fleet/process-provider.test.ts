@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { FleetController, type FleetWorker, type PoolObservation } from '../../src/fleet/controller.js';
+import { parseFleetFile } from '../../src/fleet/fleet-file.js';
+import type { Decision } from '../../src/fleet/policy-types.js';
+import { ProcessProvider } from '../../src/fleet/providers/process-provider.js';
+import { splitWords } from '../../src/fleet/providers/command-line.js';
+
+const pool = parseFleetFile(`
+pools:
+  lite:
+    provider: process
+    max: 3
+    scale_down_s: 1
+    cold_start_s: 1
+    price_per_gpu_second: 0.001
+    process:
+      command: "node bin/arrakis.mjs comfy-lite --port {port}"
+      start_timeout_s: 60
+      stop_grace_s: 5
+`).pools[0]!;
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/system_stats`, { signal: AbortSignal.timeout(5_000) });
+    await res.body?.cancel();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves when `check` holds, re-checked whenever `bump` is called (no polling sleeps). */
+function waiter() {
+  const waits: Array<{ check: () => boolean; resolve: () => void }> = [];
+  return {
+    bump: () => {
+      for (const w of [...waits]) {
+        if (!w.check()) continue;
+        waits.splice(waits.indexOf(w), 1);
+        w.resolve();
+      }
+    },
+    until: (check: () => boolean) =>
+      new Promise<void>((resolve) => (check() ? resolve() : waits.push({ check, resolve }))),
+  };
+}
+
+describe('process provider with real comfy-lite processes', () => {
+  it('scales up under a burst and back down after the window, never stopping the busy worker', async () => {
+    if (pool.process === null) throw new Error('no process settings');
+    let queued = 3;
+    const busy = new Set<string>();
+    const ready: FleetWorker[] = [];
+    const stopped: FleetWorker[] = [];
+    const decisions: Decision[] = [];
+    const w = waiter();
+    let n = 0;
+    const controller = new FleetController({
+      pools: [pool],
+      providers: new Map([['lite', new ProcessProvider(pool.process)]]),
+      observe: async (): Promise<PoolObservation> => ({
+        queued,
+        running: busy.size,
+        recentArrivals: [],
+        recentFinishes: [],
+        activeUsers: new Set(),
+        workerStates: new Map([...busy].map((id) => [id, 'busy' as const])),
+      }),
+      record: async (d) => {
+        decisions.push(d);
+      },
+      onWorkerReady: (worker) => {
+        ready.push(worker);
+        w.bump();
+      },
+      onWorkerStopped: (worker) => {
+        stopped.push(worker);
+        w.bump();
+      },
+      newWorkerId: () => `wkr_${++n}`,
+      tickMs: 100,
+    });
+    controller.start();
+    try {
+      await w.until(() => ready.length === 3);
+      expect(decisions[0]).toMatchObject({ pool: 'lite', current: 0, target: 3, start: 3 });
+      const urls = ready.map((r) => r.comfyUrl ?? '');
+      expect(new Set(urls).size).toBe(3);
+      expect(await Promise.all(urls.map(answers))).toEqual([true, true, true]);
+
+      // The burst is served: one job still running, two workers idle.
+      const keep = ready[0]!;
+      busy.add(keep.id);
+      queued = 0;
+      await w.until(() => stopped.length === 2);
+      expect(stopped.map((s) => s.id)).not.toContain(keep.id);
+      expect(controller.list('lite').map((x) => x.id)).toEqual([keep.id]);
+      expect(await answers(keep.comfyUrl ?? '')).toBe(true);
+      expect(await Promise.all(stopped.map((s) => answers(s.comfyUrl ?? '')))).toEqual([false, false]);
+      const stopDecision = decisions.find((d) => d.stop.length > 0);
+      expect(stopDecision?.reason).toContain('demand 1');
+
+      busy.clear();
+      await w.until(() => stopped.length === 3);
+      expect(await answers(keep.comfyUrl ?? '')).toBe(false);
+      const cost = controller.ledger.poolCost('lite', Date.now());
+      expect(cost.workerSeconds).toBeGreaterThanOrEqual(3);
+      expect(cost.cost).toBeCloseTo(cost.workerSeconds * 0.001, 6);
+    } finally {
+      await controller.close({ stopWorkers: true });
+    }
+  }, 60_000);
+
+  it('rejects `ready` and cleans up when the process exits before its ready line', async () => {
+    if (pool.process === null) throw new Error('no process settings');
+    const p = new ProcessProvider({ ...pool.process, command: 'node -e process.exit(3) {port}' });
+    const started = await p.start(pool);
+    await expect(started.ready).rejects.toThrow(/exited before it was ready \(exit code 3\)/);
+    expect(await p.list()).toEqual([]);
+    const missing = new ProcessProvider({ ...pool.process, command: 'arrakis-no-such-binary --port {port}' });
+    await expect((await missing.start(pool)).ready).rejects.toThrow(/exited before it was ready/);
+  });
+
+  it('splits command templates like a shell would, without running one', () => {
+    expect(splitWords(`python main.py --extra "a b" 'c d' --port 8188`)).toEqual([
+      'python',
+      'main.py',
+      '--extra',
+      'a b',
+      'c d',
+      '--port',
+      '8188',
+    ]);
+  });
+});
