@@ -1,7 +1,7 @@
 /**
  * Admission and claim→complete throughput of the real store on SQLite and Postgres, beside a bare
  * better-sqlite3 reference doing the same conditional-increment admission and claim/complete.
- * Run: node --import tsx bench/admission.ts [--jobs N] [--only sqlite|postgres]   (starts its own embedded Postgres unless
+ * Run: node --import tsx bench/admission.ts [--jobs N] [--only sqlite|postgres] [--accounts N]   (starts its own embedded Postgres unless
  * ARRAKIS_TEST_PG names one). Prints one line per measurement.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,6 +18,8 @@ import { runBareReference } from './bare-sqlite-reference.js';
 
 const USERS = 500;
 const CLIENTS = 16;
+/** Accounts the jobs are spread over (default 1: one SaaS account, so every admission shares its counter row). */
+const accountCount = Math.max(1, Number(argValue('--accounts') ?? 1) || 1);
 
 function argValue(flag: string): string | undefined {
   const i = process.argv.indexOf(flag);
@@ -67,12 +69,23 @@ async function drive(n: number, clients: number, op: (i: number) => Promise<void
 async function benchStore(label: string, store: Store, n: number, clients: number): Promise<void> {
   await store.migrate();
   const limits = { ...DEFAULT_LIMITS, max_active_jobs: 10_000_000, max_active_jobs_per_user: 10_000_000 };
-  const account = await store.createAccount(
-    { name: 'bench', limits, jwt: null, nodeAllowlist: null, allowedPools: null, webhookSecret: 'whsec_x' },
-    Date.now(),
-  );
+  const accounts: string[] = [];
+  for (let a = 0; a < accountCount; a++) {
+    const account = await store.createAccount(
+      {
+        name: `bench${a}`,
+        limits,
+        jwt: null,
+        nodeAllowlist: null,
+        allowedPools: null,
+        webhookSecret: 'whsec_x',
+      },
+      Date.now(),
+    );
+    accounts.push(account.id);
+  }
   const admitMs = await drive(n, clients, async (i) => {
-    const r = await store.admitJob(job(account.id, i), Date.now());
+    const r = await store.admitJob(job(accounts[i % accountCount] ?? '', i), Date.now());
     if (r.kind !== 'admitted') throw new Error(`bench admission rejected: ${r.kind}`);
   });
   report(`${label}: admissions`, n, admitMs);
@@ -135,7 +148,9 @@ async function benchPostgres(n: number): Promise<void> {
 }
 
 const n = jobsArg();
-process.stdout.write(`arrakis admission bench: ${n} jobs over ${USERS} users, node ${process.version}\n`);
+process.stdout.write(
+  `arrakis admission bench: ${n} jobs over ${USERS} users of ${accountCount} account(s), node ${process.version}\n`,
+);
 const only = argValue('--only');
 if (only !== 'postgres') await benchSqlite(n);
 if (only !== 'sqlite') await benchPostgres(Math.min(n, 10_000));

@@ -1,6 +1,8 @@
 /** Prometheus metrics of one serve process, on its own registry (no global state). */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { JOB_STATUSES, type JobStatus } from '../jobs/types.js';
+import type { JobStatus } from '../jobs/types.js';
+
+const ACTIVE = ['queued', 'running'] as const;
 
 export interface Metrics {
   registry: Registry;
@@ -50,12 +52,12 @@ export function createMetrics(jobsByStatus: () => Promise<Record<JobStatus, numb
   });
   new Gauge({
     name: 'arrakis_jobs',
-    help: 'Jobs by status (queue depth is status="queued")',
+    help: 'Active jobs by status: queue depth (queued) and running',
     labelNames: ['status'] as const,
     registers: [registry],
     async collect() {
       const counts = await jobsByStatus();
-      for (const s of JOB_STATUSES) this.set({ status: s }, counts[s]);
+      for (const s of ACTIVE) this.set({ status: s }, counts[s]);
     },
   });
   return { registry, httpDuration, admissionRejections, jobsSubmitted, queueWait, runTime };

@@ -34,7 +34,7 @@ export interface ComfyClientOptions {
   historyPollMs?: number;
   /** Poll period while the socket is up, against missed frames (default 5 s). */
   watchdogPollMs?: number;
-  /** How long a running prompt's server may stay unreachable before ComfyUnavailableError (default 30 s). */
+  /** How long a running prompt's server may stay unreachable before ComfyUnavailableError (default 10 s). */
   unreachableGraceMs?: number;
   /** WebSocket reconnects after a drop (default 8 attempts from 100 ms, doubling, capped at 10 s). */
   reconnect?: ReconnectPolicy;
@@ -80,7 +80,7 @@ class HttpComfyServer implements ComfyHttpServer {
       socket: this.socket,
       pollMs: opts.historyPollMs ?? 250,
       watchdogMs: opts.watchdogPollMs ?? 5_000,
-      unreachableGraceMs: opts.unreachableGraceMs ?? 30_000,
+      unreachableGraceMs: opts.unreachableGraceMs ?? 10_000,
       interruptRetryMs: 1_000,
       closed: this.closing.signal,
     };

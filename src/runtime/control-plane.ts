@@ -25,6 +25,7 @@ import { startInProcessWorkers, type InProcessWorkers } from './in-process-worke
 import { startBackground, type Background } from './background.js';
 import { adminWorkerRoutes } from './admin-worker-routes.js';
 import { loadTemplatesDir } from './templates-dir.js';
+import { startFleet, type FleetRuntime } from './fleet-runtime.js';
 
 export interface ControlPlane {
   url: string;
@@ -61,6 +62,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   const service = new WorkerService({ store, storage, bus, leaseMs, maxAttempts: config.maxAttempts });
   const now = (): number => Date.now();
 
+  let fleet: FleetRuntime | null = null;
   let api: Api | null = null;
   try {
     if (config.templates !== undefined) await loadTemplatesDir(store, config.templates, now);
@@ -73,7 +75,11 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
       storeBase64Input: (jobId, name, b64, filename) => storeBase64Input(storage, jobId, name, b64, filename),
       checkUrl: (url) => checkUrlAtSubmission(url, config.fetchAllow),
       now,
-      onAdmitted: (pool) => void bus.publish({ kind: 'job_ready', pool }).catch(() => {}),
+      onAdmitted: (pool) => {
+        fleet?.admitted(pool, Date.now());
+        void bus.publish({ kind: 'job_ready', pool }).catch(() => {});
+      },
+      fleetStatus: async () => (fleet === null ? { pools: [] } : await fleet.status()),
       plugins: [
         async (app) => {
           await app.register(workerRoutes({ store, storage, bus, leaseMs, maxAttempts: config.maxAttempts }), {
@@ -108,6 +114,9 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   maintenance.start();
   const background: Background = startBackground({ config, store, storage, bus, log });
   const workers = await startInProcessWorkers({ config, service, bus, nodeTypes, log });
+  if (config.fleet !== undefined) {
+    fleet = await startFleet({ path: config.fleet, store, bus, service, nodeTypes, jobTimeoutMs: config.jobTimeoutSeconds * 1000, log });
+  }
 
   const running = api;
   return {
@@ -121,6 +130,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     async close(): Promise<void> {
       running.drain();
       await running.app.close();
+      await fleet?.stop();
       await workers.stop();
       await background.stop();
       await maintenance.stop();

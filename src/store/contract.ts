@@ -227,7 +227,7 @@ export interface Store {
   getJobFor(accountId: string, userId: string, id: string): Promise<Job | null>;
   listJobs(query: ListJobsQuery): Promise<{ jobs: Job[]; nextCursor: string | null }>;
   usage(accountId: string, userId: string, dayStart: number): Promise<Usage>;
-  /** Count of jobs per status (for metrics and the autoscaler), optionally for one pool. */
+  /** Active jobs per status (queued, running; terminal statuses read 0), optionally for one pool. */
   countJobsByStatus(pool?: string | null): Promise<Record<JobStatus, number>>;
 
   // Inputs fetched after admission

@@ -111,9 +111,9 @@ export class KyselyStore implements C.Store {
     jobId: string,
     workerId: string,
     maxAttempts: number,
-    _reason: string,
+    reason: string,
     now: number,
-  ): Promise<C.FinishResult> => tr.releaseJob(this.#ctx, jobId, workerId, maxAttempts, now);
+  ): Promise<C.FinishResult> => tr.releaseJob(this.#ctx, jobId, workerId, maxAttempts, reason, now);
   expireLeases = (maxAttempts: number, now: number): Promise<C.ExpiredLeaseOutcome[]> =>
     tr.expireLeases(this.#ctx, maxAttempts, now);
 

@@ -64,6 +64,8 @@ describe.each(BACKENDS)('leases on $name', (backend) => {
     await db.store.claimNext('w1', null, 60_000, 10_000);
     const released = await db.store.releaseJob(jobId, 'w1', 3, 'comfy restarted', 11_000);
     expect(released.kind === 'finished' && released.job.status).toBe('queued');
+    const requeued = (await db.store.listJobEvents(jobId, 0)).at(-1);
+    expect(requeued?.data).toMatchObject({ status: 'queued', reason: 'comfy restarted' });
     await db.store.claimNext('w2', null, 60_000, 12_000);
     expect(await db.store.releaseJob(jobId, 'w1', 3, 'stale', 12_500)).toEqual({ kind: 'lost' });
     await db.store.requestCancel(accountId, 'u1', jobId, 13_000);

@@ -79,7 +79,11 @@ export async function usage(
 
 const statusCountSchema = z.object({ status: z.enum(JOB_STATUSES), n: z.coerce.number() });
 
-/** Store.countJobsByStatus: every job when `pool` is undefined; pool-less jobs for null; one pool's for a name. */
+/**
+ * Store.countJobsByStatus: every job when `pool` is undefined; pool-less jobs for null; one pool's for a name.
+ * Only active jobs (queued, running) are counted — terminal ones report 0 — so the query stays on the
+ * status index however many jobs have ever run.
+ */
 export async function countJobsByStatus(
   ctx: StoreContext,
   pool?: string | null,
@@ -87,6 +91,7 @@ export async function countJobsByStatus(
   let q = ctx.db
     .selectFrom('jobs')
     .select(['status', sql<number>`COUNT(*)`.as('n')])
+    .where('status', 'in', ['queued', 'running'])
     .groupBy('status');
   if (pool === null) q = q.where('pool', 'is', null);
   else if (pool !== undefined) q = q.where('pool', '=', pool);

@@ -44,7 +44,8 @@ async function enqueueWebhook(ctx: StoreContext, tx: Conn, job: Job, now: number
 }
 
 /**
- * Settles a transition: `row` is what the CAS returned, `wasRunning` whether the job was running before.
+ * Settles a transition: `row` is what the CAS returned, `wasRunning` whether the job was running before,
+ * `reason` why a running job was given back (recorded on its status event).
  * Terminal: both counters -1 (running too when it was running), webhook, `done` event.
  * Requeued: running -1, `status` event. Claimed: running +1, `status` event.
  */
@@ -54,6 +55,7 @@ export async function settleTransition(
   row: unknown,
   wasRunning: boolean,
   now: number,
+  reason?: string,
 ): Promise<Job> {
   const { job, seq } = transitionRow(row);
   const { sql } = ctx;
@@ -71,7 +73,12 @@ export async function settleTransition(
   } else {
     await run(tx, sql.userRunningUp, [job.accountId, job.userId]);
   }
-  const data = { status: job.status, cancel_requested: job.cancelRequested, attempts: job.attempts };
+  const data = {
+    status: job.status,
+    cancel_requested: job.cancelRequested,
+    attempts: job.attempts,
+    ...(reason === undefined ? {} : { reason }),
+  };
   await run(tx, sql.insertEvent, [job.id, seq, 'status', JSON.stringify(data), now]);
   return job;
 }

@@ -20,10 +20,11 @@ async function settleOrLost(
   tx: Conn,
   rows: unknown[],
   now: number,
+  reason?: string,
 ): Promise<FinishResult> {
   const row = rows[0];
   if (row === undefined) return { kind: 'lost' };
-  return { kind: 'finished', job: await settleTransition(ctx, tx, row, true, now) };
+  return { kind: 'finished', job: await settleTransition(ctx, tx, row, true, now, reason) };
 }
 
 /** Store.completeJob / failJob: one CAS on (status running, worker) that ends `cancelled` once cancel was accepted. */
@@ -65,11 +66,12 @@ export async function releaseJob(
   jobId: string,
   workerId: string,
   maxAttempts: number,
+  reason: string,
   now: number,
 ): Promise<FinishResult> {
   return await inTx(ctx, async (tx) => {
     const rows = await run(tx, ctx.sql.giveBackByWorker, giveBackParams(maxAttempts, now, jobId, workerId));
-    return await settleOrLost(ctx, tx, rows, now);
+    return await settleOrLost(ctx, tx, rows, now, reason);
   });
 }
 
@@ -87,7 +89,7 @@ export async function expireLeases(
     const job = await inTx(ctx, async (tx) => {
       const params = giveBackParams(maxAttempts, now, c.id, c.lease_expires_at);
       const row = (await run(tx, ctx.sql.giveBackByLease, params))[0];
-      return row === undefined ? null : await settleTransition(ctx, tx, row, true, now);
+      return row === undefined ? null : await settleTransition(ctx, tx, row, true, now, 'lease expired');
     });
     if (job === null) continue;
     const outcome =

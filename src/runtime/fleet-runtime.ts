@@ -1,0 +1,170 @@
+/**
+ * `--fleet fleet.yaml` inside serve: the FleetController observes each pool through the store, starts and
+ * stops workers through the pool's provider, and this module attaches an in-process agent to every worker
+ * that comes up (claiming only its pool's jobs, and jobs that name no pool) and detaches it before a stop.
+ * Run the fleet on ONE replica: each running controller scales on its own.
+ */
+import type { Logger } from 'pino';
+import { Agent } from '../agent/agent.js';
+import { LocalJobChannel } from '../agent/local-job-channel.js';
+import type { WorkerService } from '../agent/worker-service.js';
+import { createComfyServer } from '../comfy/http-client.js';
+import { parseWorkflow } from '../comfy/workflow-check.js';
+import type { EventBus } from '../events/bus.js';
+import { ActivityTracker } from '../fleet/activity.js';
+import { FleetController, type FleetWorker } from '../fleet/controller.js';
+import { loadFleetFile } from '../fleet/fleet-file.js';
+import { createProvider } from '../fleet/providers/create.js';
+import type { FleetProvider } from '../fleet/providers/contract.js';
+import type { NodeTypeRegistry } from '../jobs/node-type-registry.js';
+import type { Store } from '../store/contract.js';
+import { newId } from '../util/ids.js';
+
+export interface FleetRuntime {
+  /** Feed an admission into the arrival-rate estimate. */
+  admitted(pool: string | null, at: number): void;
+  status(): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+export interface FleetRuntimeDeps {
+  path: string;
+  store: Store;
+  bus: EventBus;
+  service: WorkerService;
+  nodeTypes: NodeTypeRegistry;
+  jobTimeoutMs: number;
+  log: Logger;
+  tickMs?: number;
+}
+
+interface Attached {
+  agent: Agent;
+  close(): Promise<void>;
+}
+
+/** Loads the fleet file, builds providers and starts the controller loop. */
+export async function startFleet(deps: FleetRuntimeDeps): Promise<FleetRuntime> {
+  const fleet = await loadFleetFile(deps.path);
+  const providers = new Map<string, FleetProvider>();
+  for (const pool of fleet.pools) providers.set(pool.name, await createProvider(pool));
+  const activity = new ActivityTracker();
+  const attached = new Map<string, Attached>();
+  const poolOf = (pool: string | null): string => pool ?? fleet.pools[0]?.name ?? 'default';
+
+  const attach = async (worker: FleetWorker): Promise<void> => {
+    if (worker.comfyUrl === null) return;
+    const comfy = createComfyServer(worker.comfyUrl);
+    const agent = new Agent({
+      channel: new LocalJobChannel({ service: deps.service, bus: deps.bus, workerId: worker.id }),
+      comfy,
+      identity: { name: worker.id, pool: worker.pool, comfyUrl: worker.comfyUrl },
+      jobTimeoutMs: deps.jobTimeoutMs,
+      log: deps.log,
+      onJobDone: (jobId) => {
+        void deps.store.getJob(jobId).then((job) => {
+          if (job !== null) activity.finished(worker.pool, job.userId, Date.now());
+        });
+      },
+    });
+    await agent.start();
+    comfy
+      .nodeTypes()
+      .then((types) => deps.nodeTypes.set(worker.id, types))
+      .catch(() => {});
+    attached.set(worker.id, {
+      agent,
+      close: async () => {
+        await agent.stop();
+        deps.nodeTypes.remove(worker.id);
+        await comfy.close();
+      },
+    });
+  };
+
+  const detach = async (worker: FleetWorker): Promise<void> => {
+    const a = attached.get(worker.id);
+    attached.delete(worker.id);
+    await a?.close();
+  };
+
+  const controller = new FleetController({
+    pools: fleet.pools,
+    providers,
+    newWorkerId: () => newId('wrk'),
+    tickMs: deps.tickMs ?? 2000,
+    observe: async (pool, now) => {
+      const counts = await deps.store.countJobsByStatus(pool);
+      // Jobs that name no pool run on the first pool.
+      if (pool === fleet.pools[0]?.name) {
+        const unpooled = await deps.store.countJobsByStatus(null);
+        counts.queued += unpooled.queued;
+        counts.running += unpooled.running;
+      }
+      const workerStates = new Map<string, 'idle' | 'busy'>();
+      for (const [id, a] of attached) workerStates.set(id, a.agent.status === 'busy' ? 'busy' : 'idle');
+      return {
+        queued: counts.queued,
+        running: counts.running,
+        ...activity.recent(pool, now),
+        activeUsers: new Set<string>(),
+        workerStates,
+      };
+    },
+    record: async (d) => {
+      if (d.start > 0 || d.stop.length > 0 || d.current !== d.target) {
+        await deps.store.recordScalingDecision({ pool: d.pool, at: d.at, current: d.current, target: d.target, reason: d.reason });
+      }
+    },
+    onWorkerReady: attach,
+    onWorkerStopped: detach,
+    onWorkerFailed: (worker, err) => deps.log.warn({ err: String(err), worker: worker.id }, 'fleet worker failed to start'),
+    drain: async (worker) => {
+      const a = attached.get(worker.id);
+      if (a === undefined) return true;
+      if (a.agent.status === 'busy') return false;
+      await detach(worker);
+      return true;
+    },
+    runWarmup: async (worker, workflow) => {
+      if (worker.comfyUrl === null) return;
+      const parsed = parseWorkflow(workflow);
+      if (parsed === null) throw new Error(`pool ${worker.pool}: the warm-up workflow is malformed`);
+      const comfy = createComfyServer(worker.comfyUrl);
+      try {
+        await comfy.runPrompt(parsed, { promptId: `warmup-${worker.id}` });
+      } finally {
+        await comfy.close();
+      }
+    },
+  });
+  controller.start();
+
+  return {
+    admitted: (pool, at) => activity.submitted(poolOf(pool), at),
+    async status() {
+      const now = Date.now();
+      return {
+        pools: fleet.pools.map((p) => ({
+          name: p.name,
+          provider: p.provider,
+          min: p.min,
+          max: p.max,
+          workers: controller.list(p.name).map((w) => ({
+            id: w.id,
+            state: w.state,
+            comfy_url: w.comfyUrl,
+            started_at: new Date(w.startedAt).toISOString(),
+            agent: attached.get(w.id)?.agent.status ?? null,
+          })),
+          cost: controller.ledger.poolCost(p.name, now),
+        })),
+      };
+    },
+    async stop() {
+      await controller.close({ stopWorkers: true });
+      await Promise.allSettled([...attached.values()].map((a) => a.close()));
+      attached.clear();
+    },
+  };
+}

