@@ -16,6 +16,7 @@ import { Authenticator } from './auth/authenticate.js';
 import { constantTimeEqual } from './auth/api-keys.js';
 import type { ApiContext, ApiDeps } from './context.js';
 import { createMetrics } from './metrics.js';
+import { registerMultipart } from './multipart-submit.js';
 import { installProblemHandlers } from './problem.js';
 import { adminRoutes } from './routes/admin.js';
 import { docsRoutes } from './routes/docs.js';
@@ -149,6 +150,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
       maxAge: 600,
     });
   }
+  await registerMultipart(app, Math.floor(deps.config.maxBodyMb * 1024 * 1024));
   installHooks(app, ctx);
   await jobRoutes(app, ctx);
   await eventRoutes(app, ctx);

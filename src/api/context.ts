@@ -7,7 +7,7 @@ import type { ObjectStorage } from '../media/storage/contract.js';
 import type { Store } from '../store/contract.js';
 import type { Authenticator, Principal } from './auth/authenticate.js';
 import type { Metrics } from './metrics.js';
-import type { CheckUrl, StoreBase64Input } from './submit-job.js';
+import type { CheckUrl, StoreBase64Input, StoreUploadedInput } from './submit-job.js';
 
 export interface ApiDeps {
   config: Config;
@@ -16,6 +16,7 @@ export interface ApiDeps {
   bus: EventBus;
   nodeTypes: NodeTypeRegistry;
   storeBase64Input: StoreBase64Input;
+  storeUploadedInput: StoreUploadedInput;
   checkUrl: CheckUrl;
   now: () => number;
   /** Extra routes mounted by serve (worker API, fleet admin), registered after the core ones. */

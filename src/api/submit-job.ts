@@ -15,6 +15,7 @@ import type { ObjectStorage } from '../media/storage/contract.js';
 import type { Principal } from './auth/authenticate.js';
 import { requireScope } from './auth/authenticate.js';
 import { enforceSubmitRate } from './rate-limit.js';
+import type { Upload } from './multipart-submit.js';
 import type { CreateJobBody } from './schemas.js';
 
 export const METADATA_MAX_BYTES = 4096;
@@ -22,6 +23,8 @@ const LOADERS = new Set(['LoadImage', 'LoadImageMask']);
 
 /** Stores one base64 input under the job; throws ApiError `input_invalid` when it is not a usable image. */
 export type StoreBase64Input = (jobId: string, name: string, base64: string, filename: string) => Promise<JobInput>;
+/** Stores one uploaded (multipart) input under the job; same errors as StoreBase64Input. */
+export type StoreUploadedInput = (jobId: string, name: string, bytes: Buffer, filename: string) => Promise<JobInput>;
 /** Null when the URL may be fetched later, else why it is refused (decidable without DNS). */
 export type CheckUrl = (url: string) => string | null;
 
@@ -30,6 +33,7 @@ export interface SubmitDeps {
   storage: ObjectStorage;
   nodeTypes: NodeTypeRegistry;
   storeBase64Input: StoreBase64Input;
+  storeUploadedInput: StoreUploadedInput;
   checkUrl: CheckUrl;
   now: () => number;
 }
@@ -45,9 +49,13 @@ function canonical(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-/** sha256 of the body in canonical JSON: a replay with reordered keys is the same request. */
-export function requestHash(body: unknown): string {
-  return createHash('sha256').update(canonical(body)).digest('hex');
+/** sha256 of the body in canonical JSON (plus any uploaded files): a replay with reordered keys is the same request. */
+export function requestHash(body: unknown, uploads: ReadonlyMap<string, Upload> = new Map()): string {
+  const hash = createHash('sha256').update(canonical(body));
+  for (const [name, u] of [...uploads.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    hash.update(`\0${name}\0${u.filename}\0`).update(createHash('sha256').update(u.bytes).digest());
+  }
+  return hash.digest('hex');
 }
 
 function invalid(problems: Array<{ nodeId: string | null; message: string }>): ApiError {
@@ -136,8 +144,14 @@ function checkUrls(deps: SubmitDeps, body: CreateJobBody): void {
   }
 }
 
-async function storeInputs(deps: SubmitDeps, jobId: string, body: CreateJobBody): Promise<JobInput[]> {
+async function storeInputs(
+  deps: SubmitDeps,
+  jobId: string,
+  body: CreateJobBody,
+  uploads: ReadonlyMap<string, Upload>,
+): Promise<JobInput[]> {
   const inputs: JobInput[] = [];
+  for (const [name, u] of uploads) inputs.push(await deps.storeUploadedInput(jobId, name, u.bytes, u.filename));
   for (const [name, input] of Object.entries(body.inputs ?? {})) {
     if ('url' in input) {
       const last = new URL(input.url).pathname.split('/').pop() ?? '';
@@ -155,15 +169,23 @@ export async function submitJob(
   principal: Principal,
   body: CreateJobBody,
   idempotencyKey: string | null,
+  uploads: ReadonlyMap<string, Upload> = new Map(),
 ): Promise<SubmitOutcome> {
   requireScope(principal, 'jobs:write');
   await enforceSubmitRate(deps.store, principal.account, principal.userId, deps.now());
   checkBodyRules(principal, body);
+  const named = Object.keys(body.inputs ?? {});
+  const clash = named.find((n) => uploads.has(n));
+  if (clash !== undefined) {
+    throw new ApiError('validation_failed', `Input "${clash}" is both uploaded and listed in "inputs".`, {
+      errors: [{ path: `body.inputs.${clash}`, message: 'also uploaded as a file part' }],
+    });
+  }
   const workflow = await resolveWorkflow(deps, principal, body);
-  checkRunnable(deps, principal, workflow, new Set(Object.keys(body.inputs ?? {})));
+  checkRunnable(deps, principal, workflow, new Set([...named, ...uploads.keys()]));
   checkUrls(deps, body);
   const jobId = newId('job');
-  const inputs = await storeInputs(deps, jobId, body);
+  const inputs = await storeInputs(deps, jobId, body, uploads);
   const result = await deps.store.admitJob(
     {
       id: jobId,
@@ -178,7 +200,7 @@ export async function submitJob(
       webhookUrl: body.webhook?.url ?? null,
       metadata: body.metadata ?? {},
       idempotencyKey,
-      requestHash: idempotencyKey === null ? null : requestHash(body),
+      requestHash: idempotencyKey === null ? null : requestHash(body, uploads),
     },
     deps.now(),
   );

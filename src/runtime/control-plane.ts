@@ -20,7 +20,7 @@ import { checkUrlAtSubmission } from '../media/url-policy.js';
 import type { Store } from '../store/contract.js';
 import { openStore } from '../store/open.js';
 import { WorkerService } from '../agent/worker-service.js';
-import { storeBase64Input } from './base64-input.js';
+import { storeBase64Input, storeUploadedInput } from './base64-input.js';
 import { startInProcessWorkers, type InProcessWorkers } from './in-process-workers.js';
 import { startBackground, type Background } from './background.js';
 import { adminWorkerRoutes } from './admin-worker-routes.js';
@@ -73,6 +73,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
       bus,
       nodeTypes,
       storeBase64Input: (jobId, name, b64, filename) => storeBase64Input(storage, jobId, name, b64, filename),
+      storeUploadedInput: (jobId, name, bytes, filename) => storeUploadedInput(storage, jobId, name, bytes, filename),
       checkUrl: (url) => checkUrlAtSubmission(url, config.fetchAllow),
       now,
       onAdmitted: (pool) => {

@@ -37,7 +37,13 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
       limit: 10,
     });
     expect(cancelled).toEqual({ jobs: [expect.objectContaining({ id: ids[0] })], nextCursor: null });
-    expect(await db.store.countJobsByStatus()).toMatchObject({ queued: 7, cancelled: 1 });
+    await db.store.admitJob(jobInput(account.id, 'u2', { pool: 'big', priority: 10 }), 1_200);
+    await db.store.admitJob(jobInput(account.id, 'u3', { inputsReady: false }), 1_300);
+    expect((await db.store.claimNext('w1', 'big', 60_000, 2_100))?.pool).toBe('big');
+    const none = { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
+    expect(await db.store.countJobsByStatus()).toEqual({ ...none, queued: 8, running: 1 });
+    expect(await db.store.countJobsByStatus(null)).toEqual({ ...none, queued: 8 });
+    expect(await db.store.countJobsByStatus('big')).toEqual({ ...none, running: 1 });
   });
 
   it('a token bucket allows the burst, then refills at the rate', async () => {

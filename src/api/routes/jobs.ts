@@ -8,6 +8,7 @@ import type { Job } from '../../jobs/types.js';
 import { requireScope } from '../auth/authenticate.js';
 import { principalOf, type ApiContext } from '../context.js';
 import { createJobBody, jobIdParams, jobSchema, listJobsQuery, problemSchema } from '../schemas.js';
+import { parseMultipartSubmission } from '../multipart-submit.js';
 import { submitJob } from '../submit-job.js';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -43,10 +44,13 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
   r.post(
     '/v1/jobs',
     {
+      preValidation: parseMultipartSubmission,
       schema: {
         tags,
         security,
         summary: 'Submit a job',
+        description:
+          'JSON body, or multipart/form-data with the same JSON in a "request" field and one file part per input (the part name is the input name).',
         body: createJobBody,
         response: { 202: jobSchema, 409: problemSchema, 413: problemSchema, 422: problemSchema, 429: problemSchema, ...errors },
       },
@@ -55,7 +59,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
       const principal = principalOf(request);
       const key = idempotencyKey(request.headers['idempotency-key']);
       try {
-        const { job, replayed } = await submitJob(ctx, principal, request.body, key);
+        const { job, replayed } = await submitJob(ctx, principal, request.body, key, request.uploads ?? new Map());
         if (!replayed) {
           ctx.metrics.jobsSubmitted.inc();
           ctx.onAdmitted?.(job.pool);

@@ -1,7 +1,7 @@
 /** Reading jobs: by id, by owner, pages for one user, usage and counts. */
 import { sql } from 'kysely';
 import { z } from 'zod';
-import { JOB_STATUSES, type Job, type JobStatus } from '../../jobs/types.js';
+import type { Job, JobStatus } from '../../jobs/types.js';
 import type { ListJobsQuery, Usage } from '../contract.js';
 import { run, type StoreContext } from '../context.js';
 import { toJob } from '../rows.js';
@@ -77,28 +77,29 @@ export async function usage(
   };
 }
 
-const statusCountSchema = z.object({ status: z.enum(JOB_STATUSES), n: z.coerce.number() });
-
 /**
  * Store.countJobsByStatus: every job when `pool` is undefined; pool-less jobs for null; one pool's for a name.
- * Only active jobs (queued, running) are counted — terminal ones report 0 — so the query stays on the
- * status index however many jobs have ever run.
+ * Only active jobs (queued, running) are counted — terminal ones report 0. Each count names the exact
+ * predicate of a partial index (claimable, fetchable, running), so it stays cheap however many jobs have run.
  */
 export async function countJobsByStatus(
   ctx: StoreContext,
   pool?: string | null,
 ): Promise<Record<JobStatus, number>> {
-  let q = ctx.db
-    .selectFrom('jobs')
-    .select(['status', sql<number>`COUNT(*)`.as('n')])
-    .where('status', 'in', ['queued', 'running'])
-    .groupBy('status');
-  if (pool === null) q = q.where('pool', 'is', null);
-  else if (pool !== undefined) q = q.where('pool', '=', pool);
-  const counts: Record<JobStatus, number> = { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
-  for (const row of await q.execute()) {
-    const r = statusCountSchema.parse(row);
-    counts[r.status] = r.n;
-  }
-  return counts;
+  const count = async (status: 'queued' | 'running', inputsReady?: 0 | 1): Promise<number> => {
+    let q = ctx.db
+      .selectFrom('jobs')
+      .select(sql<number>`COUNT(*)`.as('n'))
+      .where('status', '=', status);
+    if (inputsReady !== undefined) q = q.where('inputs_ready', '=', inputsReady);
+    if (pool === null) q = q.where('pool', 'is', null);
+    else if (pool !== undefined) q = q.where('pool', '=', pool);
+    return countSchema.parse(await q.executeTakeFirstOrThrow()).n;
+  };
+  const [claimable, fetching, running] = await Promise.all([
+    count('queued', 1),
+    count('queued', 0),
+    count('running'),
+  ]);
+  return { queued: claimable + fetching, running, completed: 0, failed: 0, cancelled: 0 };
 }
