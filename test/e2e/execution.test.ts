@@ -180,3 +180,56 @@ describe('running jobs on comfy-lite', () => {
     expect(heavyStartedBefore).toBeLessThanOrEqual(6);
   });
 });
+
+describe('multipart submissions', () => {
+  async function png(): Promise<Buffer> {
+    return await sharp({ create: { width: 2, height: 2, channels: 3, background: { r: 10, g: 20, b: 30 } } })
+      .png()
+      .toBuffer();
+  }
+
+  function form(request: unknown, files: Record<string, Buffer>): FormData {
+    const f = new FormData();
+    f.set('request', JSON.stringify(request));
+    for (const [name, bytes] of Object.entries(files)) f.set(name, new Blob([bytes], { type: 'image/png' }), `${name}.png`);
+    return f;
+  }
+
+  const loadWorkflow = {
+    '1': { class_type: 'LoadImage', inputs: { image: 'photo' } },
+    '2': { class_type: 'ImageInvert', inputs: { image: ['1', 0] } },
+    '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'x' } },
+  };
+
+  async function post(body: FormData) {
+    const res = await fetch(`${server.url}/v1/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'x-user-id': 'alice' },
+      body,
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  }
+
+  it('a file part named like an input feeds LoadImage', async () => {
+    const r = await post(form({ workflow: loadWorkflow }, { photo: await png() }));
+    expect(r.status).toBe(202);
+    const job = await waitForJob(c, r.body.id, isTerminal);
+    expect(job.status).toBe('completed');
+    const { data } = await sharp(await download(job.outputs[0].url)).raw().toBuffer({ resolveWithObject: true });
+    expect([...data.subarray(0, 3)]).toEqual([245, 235, 225]);
+  });
+
+  it('refuses a corrupt file, a missing request field and an over-size file', async () => {
+    const corrupt = await post(form({ workflow: loadWorkflow }, { photo: Buffer.from('not an image at all') }));
+    expect(corrupt.status).toBe(400);
+    expect(corrupt.body.code).toBe('input_invalid');
+    const noRequest = new FormData();
+    noRequest.set('photo', new Blob([await png()]), 'p.png');
+    const missing = await post(noRequest);
+    expect(missing.status).toBe(400);
+    expect(missing.body.code).toBe('validation_failed');
+    const huge = await post(form({ workflow: loadWorkflow }, { photo: Buffer.alloc(26 * 1024 * 1024, 1) }));
+    expect(huge.status).toBe(413);
+    expect(huge.body.code).toBe('payload_too_large');
+  });
+});

@@ -54,6 +54,9 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         ...corsHeaders(request.headers.origin, ctx),
       });
       raw.write(': arrakis job events\nretry: 2000\n\n');
+      // A fresh stream starts with the job's state now (no id: it is a snapshot, not a log entry), so a
+      // client watching a queued job sees it at once.
+      if (sent === 0) raw.write(`event: status\ndata: ${JSON.stringify({ status: job.status, snapshot: true })}\n\n`);
 
       let closed = false;
       let pumping: Promise<void> | null = null;
@@ -99,6 +102,12 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
       const poll = setInterval(wake, POLL_MS);
       raw.on('close', finish);
+      // A client resuming after `done` of a finished job gets an empty stream that ends, not one that idles.
+      const resumedPastEnd = sent > 0 && ['completed', 'failed', 'cancelled'].includes(job.status);
+      if (resumedPastEnd) {
+        const rest = await ctx.store.listJobEvents(job.id, sent);
+        if (rest.length === 0) return finish();
+      }
       wake();
     },
   );
