@@ -68,7 +68,7 @@ async function full(dir: string): Promise<{ get: Result; post: Result }> {
       headers: admin,
       body: JSON.stringify({
         name: 'bench',
-        limits: { max_active_jobs_per_user: 10_000_000, max_active_jobs: 10_000_000, submit_rate_per_user: 100_000, submit_burst_per_user: 100_000 },
+        limits: { max_active_jobs_per_user: 100_000, max_active_jobs: 10_000_000, submit_rate_per_user: 100_000, submit_burst_per_user: 100_000 },
       }),
     })
   ).json()) as { id: string };

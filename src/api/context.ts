@@ -1,6 +1,7 @@
 /** What the HTTP layer is given: every dependency passed in, nothing global. */
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../config/load.js';
+import type { Job } from '../jobs/types.js';
 import type { EventBus } from '../events/bus.js';
 import type { NodeTypeRegistry } from '../jobs/node-type-registry.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
@@ -21,8 +22,8 @@ export interface ApiDeps {
   now: () => number;
   /** Extra routes mounted by serve (worker API, fleet admin), registered after the core ones. */
   plugins?: Array<(app: import('fastify').FastifyInstance) => Promise<void>>;
-  /** Called after each admission so idle workers claim at once. */
-  onAdmitted?: (pool: string | null) => void;
+  /** Called after each admission (idle workers claim at once; URL inputs get fetched at once). */
+  onAdmitted?: (job: Job) => void;
   /** Fleet state for the admin API, when a fleet runs. */
   fleetStatus?: () => Promise<unknown>;
 }

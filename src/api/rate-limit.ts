@@ -10,26 +10,23 @@ import type { Store } from '../store/contract.js';
 /** An account-wide bucket this many times a single user's, so one account cannot flood the store. */
 export const ACCOUNT_RATE_FACTOR = 20;
 
-/** Takes a token from the user's and then the account's bucket; throws `rate_limited` when either is empty. */
+/** Takes a token from the user's and the account's bucket together; throws `rate_limited` when either is empty. */
 export async function enforceSubmitRate(store: Store, account: Account, userId: string, now: number): Promise<void> {
   const { submit_rate_per_user: rate, submit_burst_per_user: burst } = account.limits;
-  const user = await store.takeToken(`submit:u:${account.id}:${userId}`, rate, burst, now);
-  if (!user.allowed) throw limited(user.retryAfterMs, 'this user');
-  const acct = await store.takeToken(
-    `submit:a:${account.id}`,
-    rate * ACCOUNT_RATE_FACTOR,
-    burst * ACCOUNT_RATE_FACTOR,
+  const decision = await store.takeTokens(
+    [
+      { key: `submit:u:${account.id}:${userId}`, ratePerSecond: rate, burst },
+      { key: `submit:a:${account.id}`, ratePerSecond: rate * ACCOUNT_RATE_FACTOR, burst: burst * ACCOUNT_RATE_FACTOR },
+    ],
     now,
   );
-  if (!acct.allowed) throw limited(acct.retryAfterMs, 'this account');
-}
-
-function limited(retryAfterMs: number, who: string): ApiError {
-  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
-  return new ApiError(
-    'rate_limited',
-    `Too many submissions for ${who}; retry after ${seconds} s.`,
-    { retry_after_s: seconds },
-    { 'retry-after': String(seconds) },
-  );
+  if (!decision.allowed) {
+    const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+    throw new ApiError(
+      'rate_limited',
+      `Too many submissions; retry after ${seconds} s.`,
+      { retry_after_s: seconds },
+      { 'retry-after': String(seconds) },
+    );
+  }
 }

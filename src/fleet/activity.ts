@@ -2,7 +2,8 @@
  * Recent submissions and finishes per pool, fed from job events, for the autoscaler's snapshot (the store
  * keeps jobs, not a rolling window). Entries older than the window are dropped as new ones arrive.
  */
-import type { RecentFinish } from './policy-types.js';
+import { ArrivalHistory } from './arrival-history.js';
+import type { ArrivalProfile, RecentFinish } from './policy-types.js';
 
 /** Longest look-back any policy uses (the autoscaler's keep window). */
 export const ACTIVITY_WINDOW_MS = 300_000;
@@ -10,6 +11,7 @@ export const ACTIVITY_WINDOW_MS = 300_000;
 export class ActivityTracker {
   private readonly arrivals = new Map<string, number[]>();
   private readonly finishes = new Map<string, RecentFinish[]>();
+  private readonly history = new Map<string, ArrivalHistory>();
 
   constructor(private readonly windowMs: number = ACTIVITY_WINDOW_MS) {}
 
@@ -17,6 +19,9 @@ export class ActivityTracker {
   submitted(pool: string, at: number): void {
     const list = this.arrivals.get(pool) ?? [];
     list.push(at);
+    const history = this.history.get(pool) ?? new ArrivalHistory();
+    history.record(at);
+    this.history.set(pool, history);
     this.arrivals.set(
       pool,
       prune(list, (t) => t, at - this.windowMs),
@@ -33,12 +38,16 @@ export class ActivityTracker {
     );
   }
 
-  /** The pool's submissions and finishes within the window before `now`. */
-  recent(pool: string, now: number): { recentArrivals: number[]; recentFinishes: RecentFinish[] } {
+  /** The pool's submissions and finishes within the window before `now`, and its hour-of-day profile. */
+  recent(
+    pool: string,
+    now: number,
+  ): { recentArrivals: number[]; recentFinishes: RecentFinish[]; arrivalProfile: ArrivalProfile } {
     const since = now - this.windowMs;
     return {
       recentArrivals: (this.arrivals.get(pool) ?? []).filter((t) => t > since),
       recentFinishes: (this.finishes.get(pool) ?? []).filter((f) => f.at > since),
+      arrivalProfile: (this.history.get(pool) ?? new ArrivalHistory()).profile(now),
     };
   }
 }

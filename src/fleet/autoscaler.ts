@@ -1,77 +1,122 @@
 /**
  * The anticipating autoscaler. Modal's reactive rule starts a worker only once a job waits for one, so that
- * job pays the whole cold start, and keeps every worker for a fixed window after its last job, so quiet
- * users cost as much idle time as busy ones. This policy sizes the pool as demand (running + queued) plus
- * spare workers, with two spare counts:
- *   - up: spares started ahead of demand, one per `upPerSpare` arrivals expected within one cold start at
- *     the short-window arrival rate (a burst gets workers before its jobs queue);
- *   - keep: spares an idle worker may stay warm for: the arrivals expected within `keepHorizonMs` at the
- *     long-window rate, or the users between jobs of a session (finished recently, nothing queued or
- *     running) × the chance they come back (59% within 60 s, 75% within 120 s in the target workload),
- *     whichever is larger.
- * Below `up` it starts workers at once; above `keep` it stops idle workers past the scale-down window,
- * longest idle first; in between it holds, which is the hysteresis that keeps start/stop churn (and cold
- * starts) down. Busy, starting and warming workers are never stopped. The defaults were tuned with
+ * job pays the whole cold start, and keeps every worker for a fixed window after its last job. This policy
+ * sizes the pool as demand (running + queued) plus spare workers for the jobs expected within a horizon of
+ * about one cold start (a worker started later could not be ready for them):
+ *   - expected jobs = the users between jobs of a session × their chance of returning within the horizon
+ *     (read off the trace's return curve, measured from each user's last finish) + fresh sessions at a share
+ *     of the recent arrival rate;
+ *   - spares = how many of those jobs could come at once with more than a given risk (a Poisson quantile),
+ *     less the running jobs expected to finish within the horizon and free their worker;
+ *   - two risks: a worker is started when the chance of running out exceeds `start`, and an idle one is kept
+ *     while it exceeds `keep` (keep < start: the band between them is the hysteresis that stops churn).
+ * Both risks follow the arrival rate: when the pool is quiet an idle worker waits long for its next job and a
+ * miss delays few users, so it stops early; when busy it keeps more spares. The defaults were tuned with
  * `arrakis simulate` on the synthetic 2,000-DAU workload (docs/fleet.md has the numbers).
  */
+import {
+  arrivalRate,
+  poissonQuantile,
+  sessionReturns,
+  TRACE_RETURN_CURVE,
+  type ReturnCurve,
+} from './demand-forecast.js';
 import { clampTarget, decisionFor } from './policy-common.js';
 import type { Decision, PoolSnapshot } from './policy-types.js';
 
-export interface AutoscalerTuning {
-  /** Arrivals within this window set the scale-up rate (short: reacts to a burst within seconds). */
-  upWindowMs: number;
-  /** Arrivals within this window set the keep rate (long: a lull does not drop warm workers at once). */
-  keepWindowMs: number;
-  /** A user who finished a job this recently, with nothing active, counts as "in session". */
-  sessionWindowMs: number;
-  /** Chance that a user in session submits again within the keep horizon. */
-  sessionReturnP: number;
-  /** A spare is started for every this-many expected arrivals within one cold start. */
-  upPerSpare: number;
-  /** An idle worker is kept while it is expected to be used within this horizon. */
-  keepHorizonMs: number;
-}
-
-export const DEFAULT_TUNING: Readonly<AutoscalerTuning> = Object.freeze({
-  upWindowMs: 120_000,
-  keepWindowMs: 300_000,
-  sessionWindowMs: 180_000,
-  sessionReturnP: 0.5,
-  upPerSpare: 5,
-  keepHorizonMs: 30_000,
-});
-
-interface Anticipation {
-  upRate: number;
-  keepRate: number;
-  sessionUsers: number;
-  /** Spare workers to start for. */
-  up: number;
-  /** Spare workers to keep warm (≥ up: the gap is the hysteresis that stops start/stop churn). */
+/** Risks of running out of workers within the horizon, tolerated before starting (start) or stopping (keep). */
+export interface SpareRisk {
+  start: number;
   keep: number;
 }
 
-function ratePerS(arrivals: readonly number[], now: number, windowMs: number): number {
-  let n = 0;
-  for (const at of arrivals) if (at > now - windowMs && at <= now) n++;
-  return n / (windowMs / 1000);
+export interface AutoscalerTuning {
+  /** Horizon of the forecast, in expected cold starts. */
+  horizonColdStarts: number;
+  /** Arrivals within this window give the sustained rate (and tell quiet from busy). */
+  longWindowMs: number;
+  /** Arrivals within this window catch a burst within seconds. */
+  shortWindowMs: number;
+  /** Share of the arrival rate that starts new sessions (returns are forecast from the users themselves). */
+  freshShare: number;
+  /** Share of running jobs expected to finish within the horizon and free a worker for the next arrival. */
+  busyFreeShare: number;
+  /** Chance a user between jobs submits again, by seconds since their last job ended. */
+  returnCurve: ReturnCurve;
+  /** At or below this sustained rate (jobs/s) the pool is quiet; at or above `busyRate`, busy; linear between. */
+  quietRate: number;
+  busyRate: number;
+  /**
+   * Hours whose arrivals on previous days were at most `quietHourRatio` × the mean hour count as quiet, at
+   * least `busyHourRatio` × as busy, linear between; with a history this replaces the rate as the busyness.
+   */
+  quietHourRatio: number;
+  busyHourRatio: number;
+  /** How the learned hour profile and the current rate combine: max of both, or the profile alone. */
+  historyMode: 'max' | 'profile' | 'off';
+  quiet: SpareRisk;
+  busy: SpareRisk;
+}
+
+export const DEFAULT_TUNING: Readonly<AutoscalerTuning> = Object.freeze({
+  horizonColdStarts: 1.2,
+  longWindowMs: 300_000,
+  shortWindowMs: 60_000,
+  freshShare: 0.2,
+  busyFreeShare: 0.75,
+  returnCurve: TRACE_RETURN_CURVE,
+  quietRate: 0.02,
+  busyRate: 0.05,
+  quietHourRatio: 1,
+  busyHourRatio: 2,
+  historyMode: 'max',
+  quiet: Object.freeze({ start: 0.6, keep: 0.35 }),
+  busy: Object.freeze({ start: 0.5, keep: 0.13 }),
+});
+
+interface Anticipation {
+  rate: number;
+  longRate: number;
+  sessionUsers: number;
+  expected: number;
+  /** Spare workers to start for. */
+  up: number;
+  /** Spare workers to keep warm (≥ up). */
+  keep: number;
+}
+
+function between(v: number, lo: number, hi: number): number {
+  if (hi <= lo) return v >= hi ? 1 : 0;
+  return Math.min(1, Math.max(0, (v - lo) / (hi - lo)));
+}
+
+/**
+ * How busy the pool is, 0 (quiet) to 1 (busy): from how this hour of the day compared with the mean hour on
+ * previous days, and from the sustained arrival rate (alone while there is no history yet).
+ */
+function busyness(s: PoolSnapshot, now: number, longRate: number, t: AutoscalerTuning): number {
+  const byRate = between(longRate, t.quietRate, t.busyRate);
+  const { days, byHour } = s.arrivalProfile;
+  const total = byHour.reduce((a, b) => a + b, 0);
+  if (t.historyMode === 'off' || days <= 0 || total <= 0) return byRate;
+  const hour = new Date(now).getUTCHours();
+  const byHistory = between(((byHour[hour] ?? 0) * 24) / total, t.quietHourRatio, t.busyHourRatio);
+  return t.historyMode === 'max' ? Math.max(byRate, byHistory) : byHistory;
 }
 
 function anticipate(s: PoolSnapshot, now: number, t: AutoscalerTuning): Anticipation {
-  const coldS = s.limits.coldStartMs / 1000;
-  const upRate = ratePerS(s.recentArrivals, now, t.upWindowMs);
-  const keepRate = ratePerS(s.recentArrivals, now, t.keepWindowMs);
-  const between = new Set<string>();
-  for (const f of s.recentFinishes) {
-    if (now - f.at <= t.sessionWindowMs && !s.activeUsers.has(f.userId)) between.add(f.userId);
-  }
-  const up = Math.floor((upRate * coldS) / t.upPerSpare);
-  const keepExpected = Math.max(
-    Math.max(keepRate, upRate) * (t.keepHorizonMs / 1000),
-    between.size * t.sessionReturnP,
-  );
-  const keep = Math.max(up, Math.floor(keepExpected));
-  return { upRate, keepRate, sessionUsers: between.size, up, keep };
+  const horizonS = (s.limits.coldStartMs / 1000) * t.horizonColdStarts;
+  const longRate = arrivalRate(s.recentArrivals, now, t.longWindowMs);
+  const rate = Math.max(longRate, arrivalRate(s.recentArrivals, now, t.shortWindowMs));
+  const sessions = sessionReturns(s, now, t.returnCurve, horizonS);
+  const expected = sessions.expected + t.freshShare * rate * horizonS;
+  const x = busyness(s, now, longRate, t);
+  const startRisk = t.quiet.start + x * (t.busy.start - t.quiet.start);
+  const keepRisk = t.quiet.keep + x * (t.busy.keep - t.quiet.keep);
+  const frees = Math.floor(s.running * t.busyFreeShare);
+  const up = Math.max(0, poissonQuantile(expected, startRisk) - frees);
+  const keep = Math.max(up, poissonQuantile(expected, keepRisk) - frees);
+  return { rate, longRate, sessionUsers: sessions.users, expected, up, keep };
 }
 
 /** Decides the pool's target and the workers to start or stop now. Pure: same input, same answer. */
@@ -91,9 +136,10 @@ export function decide(
   const capped = up.capped ?? keep.capped;
   const why = [
     `demand ${demand} (running ${snapshot.running}, queued ${snapshot.queued})`,
-    `spare up ${a.up} / keep ${a.keep} (arrivals ${a.upRate.toFixed(3)}/s now, ${a.keepRate.toFixed(3)}/s over ` +
-      `${tuning.keepWindowMs / 1000} s, cold start ${Math.round(limits.coldStartMs / 1000)} s, ` +
-      `${a.sessionUsers} users between jobs, buffer ${limits.buffer})`,
+    `spare up ${a.up} / keep ${a.keep} (${a.expected.toFixed(2)} jobs expected within ` +
+      `${Math.round((limits.coldStartMs / 1000) * tuning.horizonColdStarts)} s: ${a.sessionUsers} users ` +
+      `between jobs, arrivals ${a.rate.toFixed(3)}/s now, ${a.longRate.toFixed(3)}/s over ` +
+      `${tuning.longWindowMs / 1000} s; buffer ${limits.buffer})`,
     `min ${limits.min}`,
     ...(capped === null ? [] : [`capped by ${capped}`]),
   ].join('; ');

@@ -7,7 +7,7 @@
 import { decide } from './autoscaler.js';
 import { CostLedger } from './cost.js';
 import type { PoolConfig } from './fleet-file.js';
-import type { Decision, Policy, PolicyWorker, RecentFinish } from './policy-types.js';
+import type { ArrivalProfile, Decision, Policy, PolicyWorker, RecentFinish } from './policy-types.js';
 import type { FleetProvider } from './providers/contract.js';
 import { effectiveFloor } from './schedule.js';
 
@@ -18,6 +18,8 @@ export interface PoolObservation {
   recentArrivals: number[];
   recentFinishes: RecentFinish[];
   activeUsers: ReadonlySet<string>;
+  /** Arrivals per hour of day on previous days (`ActivityTracker.recent` gives it). */
+  arrivalProfile: ArrivalProfile;
   /** State agents report for ready workers, by worker id; a ready worker not listed counts as idle. */
   workerStates: ReadonlyMap<string, 'idle' | 'busy'>;
 }
@@ -119,6 +121,7 @@ export class FleetController {
         recentArrivals: seen.recentArrivals,
         recentFinishes: seen.recentFinishes,
         activeUsers: seen.activeUsers,
+        arrivalProfile: seen.arrivalProfile,
         limits: {
           min: floor.min,
           buffer: floor.buffer,

@@ -32,6 +32,12 @@ export interface RecentFinish {
   at: number;
 }
 
+/** Arrivals per UTC hour of day (24 entries), summed over `days` whole previous days; days 0 = no history yet. */
+export interface ArrivalProfile {
+  days: number;
+  byHour: readonly number[];
+}
+
 export interface PoolSnapshot {
   pool: string;
   queued: number;
@@ -43,6 +49,8 @@ export interface PoolSnapshot {
   recentFinishes: RecentFinish[];
   /** Users that have a queued or running job now (they are not "between jobs"). */
   activeUsers: ReadonlySet<string>;
+  /** Which hours of the day were busy on previous days (learned online from this pool's submissions). */
+  arrivalProfile: ArrivalProfile;
   limits: PoolLimits;
 }
 

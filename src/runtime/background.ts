@@ -12,6 +12,8 @@ import { WebhookDeliverer } from '../webhooks/deliverer.js';
 import { parseRetrySchedule } from '../webhooks/retry-schedule.js';
 
 export interface Background {
+  /** A job with URL inputs was admitted on this replica: fetch now rather than at the next poll. */
+  wakeInputFetcher(): void;
   stop(): Promise<void>;
 }
 
@@ -45,10 +47,9 @@ export function startBackground(deps: BackgroundDeps): Background {
   fetcher.start();
   const unsubscribe = bus.subscribe((m) => {
     if (m.kind === 'job_event') deliverer.kick();
-    // A new job may carry URL inputs; the fetcher looks at once instead of at its next poll.
-    if (m.kind === 'job_ready') fetcher.wake();
   });
   return {
+    wakeInputFetcher: () => fetcher.wake(),
     async stop(): Promise<void> {
       unsubscribe();
       await fetcher.stop();

@@ -63,6 +63,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   const now = (): number => Date.now();
 
   let fleet: FleetRuntime | null = null;
+  let background: Background | null = null;
   let api: Api | null = null;
   try {
     if (config.templates !== undefined) await loadTemplatesDir(store, config.templates, now);
@@ -76,9 +77,10 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
       storeUploadedInput: (jobId, name, bytes, filename) => storeUploadedInput(storage, jobId, name, bytes, filename),
       checkUrl: (url) => checkUrlAtSubmission(url, config.fetchAllow),
       now,
-      onAdmitted: (pool) => {
-        fleet?.admitted(pool, Date.now());
-        void bus.publish({ kind: 'job_ready', pool }).catch(() => {});
+      onAdmitted: (job) => {
+        fleet?.admitted(job.pool, Date.now());
+        if (job.inputsReady) void bus.publish({ kind: 'job_ready', pool: job.pool }).catch(() => {});
+        else background?.wakeInputFetcher();
       },
       fleetStatus: async () => (fleet === null ? { pools: [] } : await fleet.status()),
       plugins: [
@@ -113,7 +115,8 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     onError: (what, err) => log.warn({ err }, `maintenance: ${what} failed`),
   });
   maintenance.start();
-  const background: Background = startBackground({ config, store, storage, bus, log });
+  background = startBackground({ config, store, storage, bus, log });
+  const bg = background;
   const workers = await startInProcessWorkers({ config, service, bus, nodeTypes, log });
   if (config.fleet !== undefined) {
     fleet = await startFleet({ path: config.fleet, store, bus, service, nodeTypes, jobTimeoutMs: config.jobTimeoutSeconds * 1000, log });
@@ -133,7 +136,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
       await running.app.close();
       await fleet?.stop();
       await workers.stop();
-      await background.stop();
+      await bg.stop();
       await maintenance.stop();
       await bus.close();
       await store.close();

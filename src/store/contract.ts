@@ -120,6 +120,12 @@ export interface JobEvent {
   at: number;
 }
 
+export interface TokenRequest {
+  key: string;
+  ratePerSecond: number;
+  burst: number;
+}
+
 export interface RateDecision {
   allowed: boolean;
   /** Milliseconds until a token is available (0 when allowed). */
@@ -285,6 +291,8 @@ export interface Store {
   // Rate limits (token buckets shared by every replica)
   /** Takes one token from bucket `key` (refill `ratePerSecond`, capacity `burst`). */
   takeToken(key: string, ratePerSecond: number, burst: number, now: number): Promise<RateDecision>;
+  /** Takes one token from every bucket in one step, or none when any is empty (retry after the longest wait). */
+  takeTokens(requests: readonly TokenRequest[], now: number): Promise<RateDecision>;
 
   // Templates
   upsertTemplate(t: Omit<Template, 'createdAt' | 'updatedAt'>, now: number): Promise<Template>;

@@ -143,6 +143,24 @@ const TEMPLATES = {
 
   /** Takes the next event seq of a job — (id) → event_seq. */
   nextEventSeq: `UPDATE jobs SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq`,
+
+  /**
+   * Takes one token from a bucket, creating it full: refilled from its last update, capped at the burst.
+   * (key, burst, now, rate, rate, rate, rate) → tokens left, or no row when the bucket holds less than one.
+   */
+  takeBucketToken: `INSERT INTO rate_buckets (key, tokens, updated_at)
+    VALUES (?, CAST(? AS DOUBLE PRECISION) - 1, CAST(? AS BIGINT))
+    ON CONFLICT (key) DO UPDATE SET
+      tokens = (CASE WHEN rate_buckets.tokens + (CASE WHEN excluded.updated_at > rate_buckets.updated_at THEN excluded.updated_at - rate_buckets.updated_at ELSE 0 END) * CAST(? AS DOUBLE PRECISION) / 1000.0 > excluded.tokens + 1 THEN excluded.tokens + 1 ELSE rate_buckets.tokens + (CASE WHEN excluded.updated_at > rate_buckets.updated_at THEN excluded.updated_at - rate_buckets.updated_at ELSE 0 END) * CAST(? AS DOUBLE PRECISION) / 1000.0 END) - 1,
+      updated_at = CASE WHEN excluded.updated_at > rate_buckets.updated_at THEN excluded.updated_at ELSE rate_buckets.updated_at END
+    WHERE (CASE WHEN rate_buckets.tokens + (CASE WHEN excluded.updated_at > rate_buckets.updated_at THEN excluded.updated_at - rate_buckets.updated_at ELSE 0 END) * CAST(? AS DOUBLE PRECISION) / 1000.0 > excluded.tokens + 1 THEN excluded.tokens + 1 ELSE rate_buckets.tokens + (CASE WHEN excluded.updated_at > rate_buckets.updated_at THEN excluded.updated_at - rate_buckets.updated_at ELSE 0 END) * CAST(? AS DOUBLE PRECISION) / 1000.0 END) >= 1
+    RETURNING tokens`,
+
+  /** A bucket's stored level — (key) → tokens, updated_at. */
+  bucketLevel: `SELECT tokens, updated_at FROM rate_buckets WHERE key = ?`,
+
+  /** Gives back a token taken in this transaction when a later bucket refused — (key). */
+  refundBucketToken: `UPDATE rate_buckets SET tokens = tokens + 1 WHERE key = ?`,
 } as const;
 
 export type JobSql = { readonly [K in keyof typeof TEMPLATES]: string };

@@ -28,7 +28,7 @@ import * as fleet from './verbs/fleet.js';
 import { claimInputFetches, markInputsReady } from './verbs/input-fetches.js';
 import { appendJobEvent, listJobEvents } from './verbs/job-events.js';
 import * as reads from './verbs/job-reads.js';
-import { takeToken } from './verbs/rate-buckets.js';
+import { takeToken, takeTokens } from './verbs/rate-buckets.js';
 import { listJobsForSweep, markJobSwept } from './verbs/retention.js';
 import * as templates from './verbs/templates.js';
 import * as tr from './verbs/transitions.js';
@@ -132,6 +132,8 @@ export class KyselyStore implements C.Store {
 
   takeToken = (key: string, ratePerSecond: number, burst: number, now: number): Promise<C.RateDecision> =>
     takeToken(this.#ctx, key, ratePerSecond, burst, now);
+  takeTokens = (requests: readonly C.TokenRequest[], now: number): Promise<C.RateDecision> =>
+    takeTokens(this.#ctx, requests, now);
 
   upsertTemplate = (t: Omit<Template, 'createdAt' | 'updatedAt'>, now: number): Promise<Template> =>
     templates.upsertTemplate(this.#ctx, t, now);

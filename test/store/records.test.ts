@@ -58,6 +58,17 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
     expect((await db.store.takeToken('user:u2', 2, 3, 0)).allowed).toBe(true);
   });
 
+  it('takeTokens takes from every bucket or from none', async () => {
+    const user = { key: 'multi:user', ratePerSecond: 1, burst: 3 };
+    const account = { key: 'multi:account', ratePerSecond: 1, burst: 1 };
+    expect(await db.store.takeTokens([user, account], 0)).toEqual({ allowed: true, retryAfterMs: 0 });
+    // The account bucket is empty: the user's token taken first is given back.
+    expect(await db.store.takeTokens([user, account], 0)).toEqual({ allowed: false, retryAfterMs: 1000 });
+    expect(await db.store.takeTokens([user], 0)).toEqual({ allowed: true, retryAfterMs: 0 });
+    expect(await db.store.takeTokens([user], 0)).toEqual({ allowed: true, retryAfterMs: 0 });
+    expect((await db.store.takeTokens([user], 0)).allowed).toBe(false);
+  });
+
   it('concurrent takes never hand out more than the burst', async () => {
     const decisions = await Promise.all(
       Array.from({ length: 20 }, () => db.store.takeToken('k', 1, 5, 1_000)),

@@ -4,7 +4,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { ApiError } from '../../errors.js';
-import type { Account, ApiKeyScope } from '../../jobs/types.js';
+import type { Account, ApiKeyRecord, ApiKeyScope } from '../../jobs/types.js';
 import type { Store } from '../../store/contract.js';
 import { USER_ID_PATTERN } from '../schemas.js';
 import { parseApiKey, secretMatches } from './api-keys.js';
@@ -18,6 +18,20 @@ export interface Principal {
 }
 
 const ISSUER_CACHE_MS = 5000;
+/**
+ * A verified key and its account are reused this long, so a hot client does not cost two reads per request.
+ * A revocation or account change on this replica clears the cache at once; other replicas see it within this.
+ */
+const KEY_CACHE_MS = 2000;
+const KEY_CACHE_MAX = 10_000;
+/** last_used_at is written at most this often per key. */
+const TOUCH_EVERY_MS = 60_000;
+
+interface CachedKey {
+  at: number;
+  record: ApiKeyRecord;
+  account: Account;
+}
 
 function bearer(headers: IncomingHttpHeaders): string {
   const value = headers.authorization;
@@ -47,6 +61,7 @@ function jwtScopes(claim: unknown): Set<ApiKeyScope> {
 export class Authenticator {
   private readonly jwt = new JwtVerifier();
   private issuerCache: { at: number; byIssuer: Map<string, Account[]> } | null = null;
+  private readonly keyCache = new Map<string, CachedKey>();
 
   constructor(
     private readonly store: Store,
@@ -56,6 +71,7 @@ export class Authenticator {
   /** Forget cached account JWT settings (after an admin change on this replica). */
   invalidate(): void {
     this.issuerCache = null;
+    this.keyCache.clear();
   }
 
   async authenticate(headers: IncomingHttpHeaders): Promise<Principal> {
@@ -66,17 +82,36 @@ export class Authenticator {
     throw new ApiError('unauthorized', 'The credential is neither an Arrakis API key nor a JWT.');
   }
 
-  private async viaKey(keyId: string, secret: string, headers: IncomingHttpHeaders): Promise<Principal> {
+  private async lookupKey(keyId: string): Promise<CachedKey | null> {
+    const now = this.now();
+    const cached = this.keyCache.get(keyId);
+    if (cached !== undefined && now - cached.at < KEY_CACHE_MS) return cached;
     const record = await this.store.getApiKey(keyId);
-    if (record === null || record.revokedAt !== null || !secretMatches(secret, record.hash)) {
+    const account = record === null ? null : await this.store.getAccount(record.accountId);
+    if (record === null || account === null) {
+      this.keyCache.delete(keyId);
+      return null;
+    }
+    if (this.keyCache.size >= KEY_CACHE_MAX) this.keyCache.clear();
+    const entry = { at: now, record, account };
+    this.keyCache.set(keyId, entry);
+    return entry;
+  }
+
+  private async viaKey(keyId: string, secret: string, headers: IncomingHttpHeaders): Promise<Principal> {
+    const found = await this.lookupKey(keyId);
+    if (found === null || found.record.revokedAt !== null || !secretMatches(secret, found.record.hash)) {
       throw new ApiError('unauthorized', 'The API key is unknown or revoked.');
     }
-    const account = await this.store.getAccount(record.accountId);
-    if (account === null) throw new ApiError('unauthorized', 'The API key is unknown or revoked.');
     const userId = headerUserId(headers);
     if (userId === null) throw new ApiError('invalid_user_id', 'Send the acting end user in X-User-ID.');
-    await this.store.touchApiKey(record.id, this.now());
-    return { account, userId, scopes: new Set(record.scopes), via: 'key' };
+    const now = this.now();
+    const { record } = found;
+    if (record.lastUsedAt === null || now - record.lastUsedAt >= TOUCH_EVERY_MS) {
+      record.lastUsedAt = now;
+      await this.store.touchApiKey(record.id, now);
+    }
+    return { account: found.account, userId, scopes: new Set(record.scopes), via: 'key' };
   }
 
   private async candidates(issuer: string): Promise<Account[]> {

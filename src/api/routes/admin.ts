@@ -184,6 +184,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
   r.delete('/v1/admin/keys/:id', { schema: { tags, security, params: idParams } }, async (request, reply) => {
     const revoked = await ctx.store.revokeApiKey(request.params.id, ctx.now());
     if (!revoked) throw new ApiError('not_found', 'No active key with this id.');
+    ctx.auth.invalidate();
     return reply.code(204).send();
   });
 

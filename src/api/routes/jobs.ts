@@ -62,7 +62,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         const { job, replayed } = await submitJob(ctx, principal, request.body, key, request.uploads ?? new Map());
         if (!replayed) {
           ctx.metrics.jobsSubmitted.inc();
-          ctx.onAdmitted?.(job.pool);
+          ctx.onAdmitted?.(job);
         }
         if (replayed) void reply.header('idempotent-replayed', 'true');
         return reply.code(202).header('location', `/v1/jobs/${job.id}`).send(toPublicJob(job));

@@ -5,6 +5,7 @@
  */
 import { effectiveFloor, type Schedule } from '../schedule.js';
 import type { Policy, PolicyWorker, PoolSnapshot, RecentFinish } from '../policy-types.js';
+import { ArrivalHistory } from '../arrival-history.js';
 import { EventHeap } from './heap.js';
 import { takeFair, type QueuedJob } from './fair-pick.js';
 import { coldStartSeconds, seededRandom } from './random.js';
@@ -73,6 +74,8 @@ class World {
   readonly activeByUser = new Map<string, number>();
   readonly activeUsers = new Set<string>();
   readonly finishes: RecentFinish[] = [];
+  /** Learned from arrivals as they happen, like the controller's; never from future ones. */
+  readonly history = new ArrivalHistory();
   finishHead = 0;
   arrivalHead = 0;
   arrived = 0;
@@ -131,6 +134,7 @@ class World {
       recentArrivals,
       recentFinishes: this.finishes.slice(this.finishHead),
       activeUsers: this.activeUsers,
+      arrivalProfile: this.history.profile(now),
       limits: {
         min: floor.min,
         buffer: floor.buffer,
@@ -252,6 +256,7 @@ class World {
   arrive(index: number, now: number): void {
     const job = this.input.jobs[index]!;
     this.arrived = index + 1;
+    this.history.record(job.at);
     bump(this.activeByUser, job.user, 1);
     this.activeUsers.add(job.user);
     this.queue.push({ index, user: job.user, priority: 0, at: job.at });

@@ -22,7 +22,7 @@ const BASE: SimPool = {
 };
 
 /** The pool the built-in autoscaler scenario runs when no fleet file is given. */
-export const DEFAULT_AUTOSCALER_POOL: SimPool = { ...BASE, scaleDownMs: 20_000 };
+export const DEFAULT_AUTOSCALER_POOL: SimPool = { ...BASE, scaleDownMs: 5_000 };
 
 /** The busy afternoon of the synthetic curve, every day (UTC). */
 const PEAK_PROFILE: Schedule = {

@@ -1,11 +1,43 @@
-/** Token buckets shared by every replica: one row per key, refilled lazily from its last update time. */
+/**
+ * Token buckets shared by every replica: one row per key, refilled lazily from its last update time.
+ * The happy path is one upsert per bucket (refill, check and take in a single statement).
+ */
 import { z } from 'zod';
-import type { RateDecision } from '../contract.js';
-import { inTx, type StoreContext } from '../context.js';
+import type { RateDecision, TokenRequest } from '../contract.js';
+import { inTx, run, type Conn, type StoreContext } from '../context.js';
 
 const bucketSchema = z.object({ tokens: z.number(), updated_at: z.number() });
 
-/** Store.takeToken: the row is locked (FOR UPDATE, or SQLite's write lock) while it is read and written. */
+/** Milliseconds until bucket `r` (which refused) holds one token again. */
+async function waitFor(ctx: StoreContext, tx: Conn, r: TokenRequest, now: number): Promise<number> {
+  const row = (await run(tx, ctx.sql.bucketLevel, [r.key]))[0];
+  if (row === undefined || r.ratePerSecond <= 0) return 60_000;
+  const bucket = bucketSchema.parse(row);
+  const level = Math.min(r.burst, bucket.tokens + (Math.max(0, now - bucket.updated_at) * r.ratePerSecond) / 1000);
+  return Math.max(1, Math.ceil(((1 - level) * 1000) / r.ratePerSecond));
+}
+
+/**
+ * Store.takeTokens: one token from every bucket, or from none. Buckets are taken in the given order (callers
+ * keep one order, so replicas never deadlock); when one refuses, the tokens already taken are given back.
+ */
+export async function takeTokens(ctx: StoreContext, requests: readonly TokenRequest[], now: number): Promise<RateDecision> {
+  return await inTx(ctx, async (tx) => {
+    const taken: TokenRequest[] = [];
+    for (const r of requests) {
+      const rate = r.ratePerSecond;
+      const rows = await run(tx, ctx.sql.takeBucketToken, [r.key, r.burst, now, rate, rate, rate, rate]);
+      if (rows.length === 0) {
+        for (const t of taken) await run(tx, ctx.sql.refundBucketToken, [t.key]);
+        return { allowed: false, retryAfterMs: await waitFor(ctx, tx, r, now) };
+      }
+      taken.push(r);
+    }
+    return { allowed: true, retryAfterMs: 0 };
+  });
+}
+
+/** Store.takeToken: takeTokens with one bucket. */
 export async function takeToken(
   ctx: StoreContext,
   key: string,
@@ -13,26 +45,5 @@ export async function takeToken(
   burst: number,
   now: number,
 ): Promise<RateDecision> {
-  return await inTx(ctx, async (tx) => {
-    await tx
-      .insertInto('rate_buckets')
-      .values({ key, tokens: burst, updated_at: now })
-      .onConflict((oc) => oc.column('key').doNothing())
-      .execute();
-    let read = tx.selectFrom('rate_buckets').select(['tokens', 'updated_at']).where('key', '=', key);
-    if (ctx.caps.rowLocks) read = read.forUpdate();
-    const bucket = bucketSchema.parse(await read.executeTakeFirstOrThrow());
-    const elapsed = Math.max(0, now - bucket.updated_at);
-    const available = Math.min(burst, bucket.tokens + (elapsed * ratePerSecond) / 1000);
-    const allowed = available >= 1;
-    const tokens = allowed ? available - 1 : available;
-    await tx
-      .updateTable('rate_buckets')
-      .set({ tokens, updated_at: Math.max(now, bucket.updated_at) })
-      .where('key', '=', key)
-      .execute();
-    const retryAfterMs =
-      allowed || ratePerSecond <= 0 ? 0 : Math.ceil(((1 - available) * 1000) / ratePerSecond);
-    return { allowed, retryAfterMs: allowed ? 0 : Math.max(1, retryAfterMs) };
-  });
+  return await takeTokens(ctx, [{ key, ratePerSecond, burst }], now);
 }
