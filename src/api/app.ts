@@ -26,7 +26,7 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 export interface Api {
   app: FastifyInstance;
   ctx: ApiContext;
-  /** Stop answering /readyz 200 (load balancers drain us) before closing. */
+  /** Stop answering /readyz 200 (load balancers drain us) and end open event streams, before closing. */
   drain(): void;
 }
 
@@ -93,6 +93,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
     ...deps,
     auth: new Authenticator(deps.store, deps.now),
     metrics: createMetrics(() => deps.store.countJobsByStatus()),
+    streams: new Set(),
   };
   let draining = false;
   const app = Fastify({
@@ -156,5 +157,10 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   await opsRoutes(app, ctx, () => draining);
   await docsRoutes(app, ctx);
   for (const plugin of deps.plugins ?? []) await plugin(app);
-  return { app, ctx, drain: () => (draining = true) };
+  const drain = (): void => {
+    draining = true;
+    // Clients reconnect with Last-Event-ID to another replica and lose nothing.
+    for (const finish of [...ctx.streams]) finish();
+  };
+  return { app, ctx, drain };
 }

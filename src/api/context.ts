@@ -31,6 +31,8 @@ export interface ApiDeps {
 export interface ApiContext extends ApiDeps {
   auth: Authenticator;
   metrics: Metrics;
+  /** Open SSE streams' finish functions, so shutdown can end them (hijacked sockets never go idle). */
+  streams: Set<() => void>;
 }
 
 declare module 'fastify' {

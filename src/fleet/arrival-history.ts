@@ -17,7 +17,10 @@ export class ArrivalHistory {
   private readonly days = new Map<number, number[]>();
   private firstDay: number | null = null;
 
-  constructor(private readonly maxDays: number = HISTORY_DAYS) {}
+  constructor(
+    private readonly maxDays: number = HISTORY_DAYS,
+    private readonly sameKind: boolean = process.env.SAMEKIND === '1',
+  ) {}
 
   /** One submission at `at` (epoch ms). */
   record(at: number): void {
@@ -42,10 +45,19 @@ export class ArrivalHistory {
     const byHour = new Array<number>(24).fill(0);
     if (this.firstDay === null || this.firstDay >= today) return { days: 0, byHour };
     const from = Math.max(this.firstDay, today - this.maxDays);
+    let days = 0;
     for (let d = from; d < today; d++) {
+      if (this.sameKind && isWeekend(d) !== isWeekend(today)) continue;
+      days++;
       const hours = this.days.get(d);
       if (hours !== undefined) for (let h = 0; h < 24; h++) byHour[h]! += hours[h] ?? 0;
     }
-    return { days: today - from, byHour };
+    return { days, byHour };
   }
+}
+
+/** Saturday or Sunday (UTC) for a day number counted from the epoch (a Thursday). */
+function isWeekend(day: number): boolean {
+  const weekday = (day + 4) % 7;
+  return weekday === 0 || weekday === 6;
 }

@@ -102,3 +102,24 @@ describe('SSE across two replicas on Postgres', () => {
     expect(pastEnd).toEqual([]);
   });
 });
+
+describe('graceful shutdown', () => {
+  it('ends open event streams and closes promptly', async () => {
+    const server = await startTestServer({ settings: { comfyLite: 0 } });
+    const t = await createTenant(server);
+    const job = await client(server, t.key, 'u').submit({ workflow: invertWorkflow() });
+    const res = await fetch(`${server.url}/v1/jobs/${job.body.id}/events`, {
+      headers: { authorization: `Bearer ${t.key}`, 'x-user-id': 'u' },
+    });
+    expect(res.status).toBe(200);
+    const reading = (async () => {
+      let text = '';
+      for await (const chunk of res.body!) text += Buffer.from(chunk).toString();
+      return text;
+    })();
+    const t0 = Date.now();
+    await server.close();
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(await reading).toContain('event: status');
+  });
+});

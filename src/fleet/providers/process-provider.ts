@@ -4,10 +4,10 @@
  * line; stop sends SIGTERM, then SIGKILL after the grace period.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import type { PoolConfig, ProcessSettings } from '../fleet-file.js';
 import { fillTemplate, splitWords } from './command-line.js';
 import { ProviderError, type FleetProvider, type ListedWorker, type StartedWorker } from './contract.js';
+import { freePort } from '../../util/free-port.js';
 
 interface Running {
   child: ChildProcess;
@@ -17,18 +17,6 @@ interface Running {
   graceMs: number;
 }
 
-/** A free TCP port on 127.0.0.1 for the child to listen on. */
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export class ProcessProvider implements FleetProvider {
   readonly kind = 'process';
