@@ -26,7 +26,17 @@ export interface ApiDeps {
   onAdmitted?: (job: Job) => void;
   /** Fleet state for the admin API, when a fleet runs. */
   fleetStatus?: () => Promise<unknown>;
+  /** Per pool: price per GPU-second and idle seconds billed per busy second (cost attribution). */
+  poolPricing?: () => ReadonlyMap<string, PoolPricing>;
 }
+
+export interface PoolPricing {
+  pricePerGpuSecond: number;
+  idlePerBusySecond: number;
+}
+
+/** The pool unpooled jobs run on (the fleet's first pool), for pricing them. */
+export const UNPOOLED = '';
 
 export interface ApiContext extends ApiDeps {
   auth: Authenticator;

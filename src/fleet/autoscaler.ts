@@ -115,7 +115,13 @@ function anticipate(s: PoolSnapshot, now: number, t: AutoscalerTuning): Anticipa
   const keepRisk = t.quiet.keep + x * (t.busy.keep - t.quiet.keep);
   const frees = Math.floor(s.running * t.busyFreeShare);
   const up = Math.max(0, poissonQuantile(expected, startRisk) - frees);
-  const keep = Math.max(up, poissonQuantile(expected, keepRisk) - frees);
+  const kh = (t as unknown as { keepH?: number }).keepH;
+  let expectedK = expected;
+  if (kh !== undefined) {
+    const hk = (s.limits.coldStartMs / 1000) * kh;
+    expectedK = sessionReturns(s, now, t.returnCurve, hk).expected + t.freshShare * rate * hk;
+  }
+  const keep = Math.max(up, poissonQuantile(expectedK, keepRisk) - frees);
   return { rate, longRate, sessionUsers: sessions.users, expected, up, keep };
 }
 

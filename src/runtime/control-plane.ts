@@ -83,6 +83,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
         else background?.wakeInputFetcher();
       },
       fleetStatus: async () => (fleet === null ? { pools: [] } : await fleet.status()),
+      poolPricing: () => fleet?.pricing() ?? new Map(),
       plugins: [
         async (app) => {
           await app.register(workerRoutes({ store, storage, bus, leaseMs, maxAttempts: config.maxAttempts }), {

@@ -17,12 +17,15 @@ import { loadFleetFile } from '../fleet/fleet-file.js';
 import { createProvider } from '../fleet/providers/create.js';
 import type { FleetProvider } from '../fleet/providers/contract.js';
 import type { NodeTypeRegistry } from '../jobs/node-type-registry.js';
+import { UNPOOLED, type PoolPricing } from '../api/context.js';
 import type { Store } from '../store/contract.js';
 import { newId } from '../util/ids.js';
 
 export interface FleetRuntime {
   /** Feed an admission into the arrival-rate estimate. */
   admitted(pool: string | null, at: number): void;
+  /** Price and idle overhead per pool ('' = jobs that name no pool, which run on the first pool). */
+  pricing(): ReadonlyMap<string, PoolPricing>;
   status(): Promise<unknown>;
   stop(): Promise<void>;
 }
@@ -63,7 +66,11 @@ export async function startFleet(deps: FleetRuntimeDeps): Promise<FleetRuntime> 
       log: deps.log,
       onJobDone: (jobId) => {
         void deps.store.getJob(jobId).then((job) => {
-          if (job !== null) activity.finished(worker.pool, job.userId, Date.now());
+          if (job === null) return;
+          activity.finished(worker.pool, job.userId, Date.now());
+          if (job.startedAt !== null && job.finishedAt !== null) {
+            controller.ledger.jobRan(worker.pool, (job.finishedAt - job.startedAt) / 1000);
+          }
         });
       },
     });
@@ -142,6 +149,17 @@ export async function startFleet(deps: FleetRuntimeDeps): Promise<FleetRuntime> 
 
   return {
     admitted: (pool, at) => activity.submitted(poolOf(pool), at),
+    pricing() {
+      const now = Date.now();
+      const out = new Map<string, PoolPricing>();
+      for (const p of fleet.pools) {
+        const c = controller.ledger.poolCost(p.name, now);
+        const entry = { pricePerGpuSecond: p.pricePerGpuSecond, idlePerBusySecond: c.busySeconds > 0 ? c.idleSeconds / c.busySeconds : 0 };
+        out.set(p.name, entry);
+        if (p === fleet.pools[0]) out.set(UNPOOLED, entry);
+      }
+      return out;
+    },
     async status() {
       const now = Date.now();
       return {

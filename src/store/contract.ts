@@ -98,6 +98,12 @@ export interface Usage {
   runSecondsToday: number;
 }
 
+export interface PoolUsage {
+  pool: string | null;
+  jobs: number;
+  runSeconds: number;
+}
+
 export interface ExpiredLeaseOutcome {
   jobId: string;
   outcome: 'requeued' | 'failed' | 'cancelled';
@@ -233,6 +239,8 @@ export interface Store {
   getJobFor(accountId: string, userId: string, id: string): Promise<Job | null>;
   listJobs(query: ListJobsQuery): Promise<{ jobs: Job[]; nextCursor: string | null }>;
   usage(accountId: string, userId: string, dayStart: number): Promise<Usage>;
+  /** An account's jobs that ended since `since`, with their run time, per pool (cost attribution). */
+  accountUsage(accountId: string, since: number): Promise<PoolUsage[]>;
   /** Active jobs per status (queued, running; terminal statuses read 0), optionally for one pool. */
   countJobsByStatus(pool?: string | null): Promise<Record<JobStatus, number>>;
 

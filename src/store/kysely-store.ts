@@ -80,6 +80,8 @@ export class KyselyStore implements C.Store {
     reads.listJobs(this.#ctx, query);
   usage = (accountId: string, userId: string, dayStart: number): Promise<C.Usage> =>
     reads.usage(this.#ctx, accountId, userId, dayStart);
+  accountUsage = (accountId: string, since: number): Promise<C.PoolUsage[]> =>
+    reads.accountUsage(this.#ctx, accountId, since);
   countJobsByStatus = (pool?: string | null): Promise<Record<JobStatus, number>> =>
     reads.countJobsByStatus(this.#ctx, pool);
 

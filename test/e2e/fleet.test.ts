@@ -60,6 +60,13 @@ describe('fleet inside serve', () => {
     expect(targets).toContain(1);
     expect(targets).toContain(0);
     const status = await server.admin('GET', '/v1/admin/fleet');
-    expect(status.body.pools[0].cost.gpuSeconds ?? status.body.pools[0].cost.gpu_seconds ?? 1).toBeGreaterThan(0);
+    expect(status.body.pools[0].cost.workerSeconds).toBeGreaterThan(0);
+    expect(status.body.pools[0].cost.cost).toBeGreaterThan(0);
+    const usage = await server.admin('GET', `/v1/admin/accounts/${t.accountId}/usage`);
+    expect(usage.status).toBe(200);
+    expect(usage.body.jobs).toBe(1);
+    expect(usage.body.run_seconds).toBeGreaterThan(0);
+    // Attributed cost: its run at the pool price, plus its share of the pool's idle (cold start) time.
+    expect(usage.body.cost).toBeGreaterThan(usage.body.run_seconds * 0.001);
   });
 });

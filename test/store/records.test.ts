@@ -58,6 +58,20 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
     expect((await db.store.takeToken('user:u2', 2, 3, 0)).allowed).toBe(true);
   });
 
+  it('accountUsage sums run time of ended jobs per pool since a time', async () => {
+    const account = await makeAccount(db.store, { max_active_jobs_per_user: 20 });
+    for (const [pool, start, end] of [['gpu', 10_000, 12_500], ['gpu', 13_000, 14_000], [null, 20_000, 20_500]] as const) {
+      await db.store.admitJob(jobInput(account.id, 'u1', { pool }), start - 10);
+      const job = await db.store.claimNext('w1', pool, 60_000, start);
+      expect(job).not.toBeNull();
+      await db.store.completeJob(job!.id, 'w1', [], end);
+    }
+    const usage = await db.store.accountUsage(account.id, 0);
+    const byPool = Object.fromEntries(usage.map((u) => [u.pool ?? '-', { jobs: u.jobs, runSeconds: u.runSeconds }]));
+    expect(byPool).toEqual({ gpu: { jobs: 2, runSeconds: 3.5 }, '-': { jobs: 1, runSeconds: 0.5 } });
+    expect(await db.store.accountUsage(account.id, 15_000)).toEqual([{ pool: null, jobs: 1, runSeconds: 0.5 }]);
+  });
+
   it('takeTokens takes from every bucket or from none', async () => {
     const user = { key: 'multi:user', ratePerSecond: 1, burst: 3 };
     const account = { key: 'multi:account', ratePerSecond: 1, burst: 1 };

@@ -13,7 +13,7 @@ import type { WebhookDelivery } from '../../store/contract.js';
 import { newId } from '../../util/ids.js';
 import { newWebhookSecret } from '../../webhooks/secrets.js';
 import { mintApiKey } from '../auth/api-keys.js';
-import type { ApiContext } from '../context.js';
+import { UNPOOLED, type ApiContext } from '../context.js';
 import { createAccountBody, createKeyBody, patchAccountBody, templateBody } from '../schemas.js';
 
 function accountJson(a: Account): Record<string, unknown> {
@@ -107,6 +107,44 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
   r.get('/v1/admin/accounts', { schema: { tags, security } }, async () => ({
     data: (await ctx.store.listAccounts()).map(accountJson),
   }));
+
+  r.get(
+    '/v1/admin/accounts/:id/usage',
+    {
+      schema: {
+        tags,
+        security,
+        summary: "An account's finished jobs, GPU run time and attributed cost per pool",
+        description: 'Cost of a job = its run seconds × the pool price × (1 + the pool idle seconds billed per busy second).',
+        params: idParams,
+        querystring: z.strictObject({ since: z.iso.datetime().optional() }),
+      },
+    },
+    async (request) => {
+      const account = await ctx.store.getAccount(request.params.id);
+      if (account === null) throw new ApiError('not_found', 'No account with this id.');
+      const now = new Date(ctx.now());
+      const since =
+        request.query.since === undefined
+          ? Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())
+          : Date.parse(request.query.since);
+      const pricing = ctx.poolPricing?.() ?? new Map();
+      const pools = (await ctx.store.accountUsage(account.id, since)).map((u) => {
+        const price = pricing.get(u.pool ?? UNPOOLED);
+        const cost = price === undefined ? null : u.runSeconds * price.pricePerGpuSecond * (1 + price.idlePerBusySecond);
+        return { pool: u.pool, jobs: u.jobs, run_seconds: u.runSeconds, cost };
+      });
+      const costs = pools.map((p) => p.cost).filter((c): c is number => c !== null);
+      return {
+        account_id: account.id,
+        since: new Date(since).toISOString(),
+        pools,
+        jobs: pools.reduce((n, p) => n + p.jobs, 0),
+        run_seconds: pools.reduce((n, p) => n + p.run_seconds, 0),
+        cost: costs.length === 0 ? null : costs.reduce((a, b) => a + b, 0),
+      };
+    },
+  );
 
   r.get('/v1/admin/accounts/:id', { schema: { tags, security, params: idParams } }, async (request) => {
     const account = await ctx.store.getAccount(request.params.id);

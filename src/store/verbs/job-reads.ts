@@ -2,7 +2,7 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Job, JobStatus } from '../../jobs/types.js';
-import type { ListJobsQuery, Usage } from '../contract.js';
+import type { ListJobsQuery, PoolUsage, Usage } from '../contract.js';
 import { run, type StoreContext } from '../context.js';
 import { toJob } from '../rows.js';
 
@@ -75,6 +75,25 @@ export async function usage(
     jobsToday: countSchema.parse(created).n,
     runSecondsToday: countSchema.parse(ran).n / 1000,
   };
+}
+
+// SUM over BIGINT is NUMERIC on Postgres, which the driver hands over as a string.
+const poolUsageSchema = z.object({ pool: z.string().nullable(), n: z.coerce.number(), ms: z.coerce.number() });
+
+/** Store.accountUsage: jobs that ended since `since` and their run time, per pool. */
+export async function accountUsage(ctx: StoreContext, accountId: string, since: number): Promise<PoolUsage[]> {
+  const rows = await ctx.db
+    .selectFrom('jobs')
+    .select(['pool', sql<number>`COUNT(*)`.as('n'), sql<number>`COALESCE(SUM(finished_at - started_at), 0)`.as('ms')])
+    .where('account_id', '=', accountId)
+    .where('finished_at', '>=', since)
+    .where('started_at', 'is not', null)
+    .groupBy('pool')
+    .execute();
+  return rows.map((row) => {
+    const r = poolUsageSchema.parse(row);
+    return { pool: r.pool, jobs: r.n, runSeconds: r.ms / 1000 };
+  });
 }
 
 /**
