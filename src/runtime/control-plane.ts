@@ -26,6 +26,7 @@ import { startBackground, type Background } from './background.js';
 import { adminWorkerRoutes } from './admin-worker-routes.js';
 import { loadTemplatesDir } from './templates-dir.js';
 import { startFleet, type FleetRuntime } from './fleet-runtime.js';
+import { lead, type Leadership } from './leadership.js';
 
 export interface ControlPlane {
   url: string;
@@ -63,6 +64,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   const now = (): number => Date.now();
 
   let fleet: FleetRuntime | null = null;
+  let closing = false;
   let background: Background | null = null;
   let api: Api | null = null;
   try {
@@ -119,9 +121,26 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   background = startBackground({ config, store, storage, bus, log });
   const bg = background;
   const workers = await startInProcessWorkers({ config, service, bus, nodeTypes, log });
-  if (config.fleet !== undefined) {
-    fleet = await startFleet({ path: config.fleet, store, bus, service, nodeTypes, jobTimeoutMs: config.jobTimeoutSeconds * 1000, log });
+  // The fleet runs on one replica at a time: the holder of the `arrakis-fleet` lock.
+  const leadership = config.fleet === undefined ? null : lead(config.db, 'arrakis-fleet');
+  const fleetStarted =
+    config.fleet === undefined || leadership === null
+      ? Promise.resolve()
+      : startFleetWhenLeader(config.fleet, leadership);
+  async function startFleetWhenLeader(path: string, l: Leadership): Promise<void> {
+    await l.acquired;
+    if (closing) return;
+    fleet = await startFleet({ path, store, bus, service, nodeTypes, jobTimeoutMs: config.jobTimeoutSeconds * 1000, log });
+    l.onLost(() => {
+      log.error('lost the fleet lock; stopping this replica\'s fleet controller');
+      const f = fleet;
+      fleet = null;
+      void f?.stop();
+    });
   }
+  // A bad fleet file stops the start, like any other bad setting (on the replica that leads).
+  if (leadership !== null && !config.db.startsWith('postgres')) await fleetStarted;
+  else void fleetStarted.catch((err: unknown) => log.error({ err }, 'the fleet could not start'));
 
   const running = api;
   return {
@@ -133,9 +152,11 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     bus,
     workers,
     async close(): Promise<void> {
+      closing = true;
       running.drain();
       await running.app.close();
       await fleet?.stop();
+      await leadership?.close();
       await workers.stop();
       await bg.stop();
       await maintenance.stop();

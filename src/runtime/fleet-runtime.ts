@@ -2,7 +2,7 @@
  * `--fleet fleet.yaml` inside serve: the FleetController observes each pool through the store, starts and
  * stops workers through the pool's provider, and this module attaches an in-process agent to every worker
  * that comes up (claiming only its pool's jobs, and jobs that name no pool) and detaches it before a stop.
- * Run the fleet on ONE replica: each running controller scales on its own.
+ * Only one replica runs it at a time (control-plane.ts takes the fleet lock first; see leadership.ts).
  */
 import type { Logger } from 'pino';
 import { Agent } from '../agent/agent.js';
