@@ -41,9 +41,21 @@ interface Result {
   non2xx: number;
 }
 
+/** Warms the server up (JIT, caches) for 2 s, then measures. */
 async function autocannon(url: string, method: 'GET' | 'POST', headers: Record<string, string>, body?: string): Promise<Result> {
+  await once(url, method, headers, body, 2);
+  return await once(url, method, headers, body, SECONDS);
+}
+
+async function once(
+  url: string,
+  method: 'GET' | 'POST',
+  headers: Record<string, string>,
+  body: string | undefined,
+  seconds: number,
+): Promise<Result> {
   const cli = join(import.meta.dirname, '..', 'node_modules', 'autocannon', 'autocannon.js');
-  const argv = [cli, '-j', '-c', String(CONNECTIONS), '-d', String(SECONDS), '-m', method];
+  const argv = [cli, '-j', '-c', String(CONNECTIONS), '-d', String(seconds), '-m', method];
   for (const [k, v] of Object.entries(headers)) argv.push('-H', `${k}=${v}`);
   if (body !== undefined) argv.push('-b', body);
   argv.push(url);
@@ -150,7 +162,7 @@ try {
   const f = await full(dir);
   const row = (name: string, r: Result): string =>
     `${name.padEnd(22)} ${r.rps.toFixed(0).padStart(8)} req/s   p50 ${String(r.p50).padStart(3)} ms   p99 ${String(r.p99).padStart(3)} ms   non-2xx ${r.non2xx}`;
-  console.log(`bench/api: ${CONNECTIONS} connections, ${SECONDS} s each, SQLite, autocannon in a separate process`);
+  console.log(`bench/api: ${CONNECTIONS} connections, ${SECONDS} s each after 2 s of warm-up, SQLite, autocannon in a separate process`);
   console.log(row('bare   GET /jobs/{id}', b.get));
   console.log(row('full   GET /v1/jobs/{id}', f.get));
   console.log(row('bare   POST /jobs', b.post));

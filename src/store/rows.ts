@@ -57,6 +57,10 @@ const jobRowSchema = z.object({
 });
 
 /** A `jobs` row → Job. */
+// Built once: constructing zod schemas per row showed up in the API's hot path.
+const jobInputsSchema = z.array(jobInputSchema);
+const jobOutputsSchema = z.array(jobOutputSchema);
+
 export function toJob(row: unknown): Job {
   const r = jobRowSchema.parse(row);
   return {
@@ -72,12 +76,12 @@ export function toJob(row: unknown): Job {
     finishedAt: r.finished_at,
     workflow: parseJson(workflowSchema, r.workflow),
     templateName: r.template_name,
-    inputs: parseJson(z.array(jobInputSchema), r.inputs),
+    inputs: parseJson(jobInputsSchema, r.inputs),
     inputsReady: r.inputs_ready !== 0,
     webhookUrl: r.webhook_url,
     metadata: parseJson(objectSchema, r.metadata),
     progress: parseJsonOrNull(jobProgressSchema, r.progress),
-    outputs: parseJson(z.array(jobOutputSchema), r.outputs),
+    outputs: parseJson(jobOutputsSchema, r.outputs),
     error: parseJsonOrNull(jobErrorSchema, r.error),
     attempts: r.attempts,
     workerId: r.worker_id,
