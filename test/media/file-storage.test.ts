@@ -17,6 +17,17 @@ beforeEach(() => {
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 describe('FileStorage', () => {
+  it('keeps a sidecar only when the extension does not imply the type, and never a stale one', async () => {
+    const metaDir = join(root, 'objects', '.meta');
+    await storage.put('jobs/j9/outputs/0-a.png', Buffer.from('x'), 'image/png');
+    expect(() => readdirSync(metaDir)).toThrow();
+    expect((await storage.get('jobs/j9/outputs/0-a.png'))?.contentType).toBe('image/png');
+    await storage.put('jobs/j9/outputs/1-b.png', Buffer.from('x'), 'image/webp');
+    expect((await storage.get('jobs/j9/outputs/1-b.png'))?.contentType).toBe('image/webp');
+    await storage.put('jobs/j9/outputs/1-b.png', Buffer.from('y'), 'image/png');
+    expect((await storage.get('jobs/j9/outputs/1-b.png'))?.contentType).toBe('image/png');
+  });
+
   it('round-trips bytes and content type, from a Buffer or a stream', async () => {
     expect(await storage.put('jobs/j1/outputs/0-a.png', Buffer.from('png-bytes'), 'image/png')).toEqual({
       key: 'jobs/j1/outputs/0-a.png',

@@ -1,7 +1,8 @@
 /**
  * `file:` object storage: a folder on local disk. Objects are written to `<root>/.tmp/` and renamed into
  * place (rename is atomic on one filesystem), so a reader sees the old object, the new one or none, never
- * a partial file. The content type lives beside the object in `<root>/.meta/<key>.json`.
+ * a partial file. The content type is implied by the key's extension for common types; any other type lives
+ * beside the object in `<root>/.meta/<key>.json` (one write per object on the hot path, not two).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
@@ -15,6 +16,23 @@ const TMP_DIR = '.tmp';
 const META_DIR = '.meta';
 const DEFAULT_TYPE = 'application/octet-stream';
 const MetaSchema = z.object({ contentType: z.string() });
+const TYPE_BY_EXTENSION: Readonly<Record<string, string>> = {
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  webp: 'image/webp',
+  gif: 'image/gif',
+  mp4: 'video/mp4',
+  webm: 'video/webm',
+  json: 'application/json',
+  txt: 'text/plain',
+};
+
+/** The content type a key's extension implies, if it is a common one. */
+function impliedType(key: string): string | undefined {
+  const dot = key.lastIndexOf('.');
+  return dot < 0 ? undefined : TYPE_BY_EXTENSION[key.slice(dot + 1).toLowerCase()];
+}
 
 function isMissing(err: unknown): boolean {
   const code = err instanceof Error && 'code' in err ? err.code : undefined;
@@ -51,6 +69,8 @@ async function walk(dir: string, skipDotDirs: boolean): Promise<string[]> {
 
 export class FileStorage implements ObjectStorage {
   readonly root: string;
+  /** The temp folder is created once (it is never pruned); object folders may be pruned by deletePrefix. */
+  private tmpReady = false;
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -68,7 +88,10 @@ export class FileStorage implements ObjectStorage {
   /** Writes `body` to a temp file, syncs it, then renames it over `path`; returns the size. */
   private async writeAtomic(path: string, body: Buffer | Readable): Promise<number> {
     const tmp = join(this.root, TMP_DIR, randomBytes(12).toString('hex'));
-    await mkdir(dirname(tmp), { recursive: true });
+    if (!this.tmpReady) {
+      await mkdir(dirname(tmp), { recursive: true });
+      this.tmpReady = true;
+    }
     await mkdir(dirname(path), { recursive: true });
     const fh = await open(tmp, 'wx');
     let size: number;
@@ -88,8 +111,13 @@ export class FileStorage implements ObjectStorage {
 
   async put(key: string, body: Buffer | Readable, contentType: string): Promise<StoredObject> {
     const path = this.pathOf(key);
-    // Metadata first: an object is never visible without its content type.
-    await this.writeAtomic(this.metaPathOf(key), Buffer.from(JSON.stringify({ contentType })));
+    if (impliedType(key) === contentType) {
+      // No sidecar needed; drop one a previous object under this key may have left.
+      await rm(this.metaPathOf(key), { force: true });
+    } else {
+      // Metadata first: an object is never visible without its content type.
+      await this.writeAtomic(this.metaPathOf(key), Buffer.from(JSON.stringify({ contentType })));
+    }
     const size = await this.writeAtomic(path, body);
     return { key, size, contentType };
   }
@@ -100,7 +128,7 @@ export class FileStorage implements ObjectStorage {
       const meta = MetaSchema.safeParse(raw);
       return meta.success ? meta.data.contentType : DEFAULT_TYPE;
     } catch {
-      return DEFAULT_TYPE;
+      return impliedType(key) ?? DEFAULT_TYPE;
     }
   }
 
