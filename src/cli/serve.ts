@@ -5,6 +5,8 @@ import type { ControlPlane } from '../runtime/control-plane.js';
 /** Runs a control plane until SIGINT/SIGTERM, then shuts down gracefully. */
 export async function runServe(config: Config, afterListening?: (cp: ControlPlane) => Promise<void>): Promise<void> {
   const { startControlPlane } = await import('../runtime/control-plane.js');
+  // A closed stdout (a pipe whose reader went away) must not crash a running control plane.
+  process.stdout.on('error', () => {});
   const cp = await startControlPlane(config, {
     onListening: (url) => process.stdout.write(`arrakis listening on ${url}\n`),
   });
