@@ -16,15 +16,22 @@ export class ArrivalHistory {
   /** Arrivals per hour of day, by day number (days since the epoch, UTC). */
   private readonly days = new Map<number, number[]>();
   private firstDay: number | null = null;
+  /** The last profile given, for its day: arrivals of today do not change it, so it is reused all day. */
+  private cached: { today: number; profile: ArrivalProfile } | null = null;
 
+  /**
+   * @param sameKind compare weekdays with weekdays and weekend days with weekend days (a weekend afternoon
+   *   is not a weekday afternoon).
+   */
   constructor(
     private readonly maxDays: number = HISTORY_DAYS,
-    private readonly sameKind: boolean = process.env.SAMEKIND === '1',
+    private readonly sameKind: boolean = true,
   ) {}
 
   /** One submission at `at` (epoch ms). */
   record(at: number): void {
     const day = Math.floor(at / DAY_MS);
+    if (this.cached !== null && day < this.cached.today) this.cached = null;
     this.firstDay = this.firstDay === null ? day : Math.min(this.firstDay, day);
     let hours = this.days.get(day);
     if (hours === undefined) {
@@ -37,11 +44,13 @@ export class ArrivalHistory {
   }
 
   /**
-   * Arrivals per hour of day summed over the whole days before `now`'s day (at most `maxDays`), and how many
-   * days that is. Days without arrivals count once the history has begun: a quiet day is data too.
+   * Arrivals per hour of day summed over the whole days before `now`'s day (at most `maxDays`, of the same
+   * kind), and how many days that is. Days without arrivals count once the history has begun: a quiet day is
+   * data too.
    */
   profile(now: number): ArrivalProfile {
     const today = Math.floor(now / DAY_MS);
+    if (this.cached?.today === today) return this.cached.profile;
     const byHour = new Array<number>(24).fill(0);
     if (this.firstDay === null || this.firstDay >= today) return { days: 0, byHour };
     const from = Math.max(this.firstDay, today - this.maxDays);
@@ -52,7 +61,9 @@ export class ArrivalHistory {
       const hours = this.days.get(d);
       if (hours !== undefined) for (let h = 0; h < 24; h++) byHour[h]! += hours[h] ?? 0;
     }
-    return { days, byHour };
+    const profile = { days, byHour };
+    if (this.firstDay < today) this.cached = { today, profile };
+    return profile;
   }
 }
 

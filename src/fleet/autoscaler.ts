@@ -10,9 +10,11 @@
  *     less the running jobs expected to finish within the horizon and free their worker;
  *   - two risks: a worker is started when the chance of running out exceeds `start`, and an idle one is kept
  *     while it exceeds `keep` (keep < start: the band between them is the hysteresis that stops churn).
- * Both risks follow the arrival rate: when the pool is quiet an idle worker waits long for its next job and a
- * miss delays few users, so it stops early; when busy it keeps more spares. The defaults were tuned with
- * `arrakis simulate` on the synthetic 2,000-DAU workload (docs/fleet.md has the numbers).
+ * Both risks follow how busy the pool is: how this hour of the day compared with the mean hour on previous
+ * days (learned online, `arrival-history.ts`), or the arrival rate until a day has been seen. When quiet an
+ * idle worker waits long for its next job and a miss delays few users, so it stops early; when busy the pool
+ * keeps more spares. The defaults were tuned with `arrakis simulate` on the synthetic 2,000-DAU workload
+ * (docs/fleet.md has the numbers).
  */
 import {
   arrivalRate,
@@ -48,30 +50,28 @@ export interface AutoscalerTuning {
   busyRate: number;
   /**
    * Hours whose arrivals on previous days were at most `quietHourRatio` × the mean hour count as quiet, at
-   * least `busyHourRatio` × as busy, linear between; with a history this replaces the rate as the busyness.
+   * least `busyHourRatio` × as busy, linear between. Once there is a history it decides how busy the pool
+   * is; until then the rate does.
    */
   quietHourRatio: number;
   busyHourRatio: number;
-  /** How the learned hour profile and the current rate combine: max of both, or the profile alone. */
-  historyMode: 'max' | 'profile' | 'off';
   quiet: SpareRisk;
   busy: SpareRisk;
 }
 
 export const DEFAULT_TUNING: Readonly<AutoscalerTuning> = Object.freeze({
-  horizonColdStarts: 1.2,
+  horizonColdStarts: 1.17,
   longWindowMs: 300_000,
   shortWindowMs: 60_000,
-  freshShare: 0.2,
-  busyFreeShare: 0.75,
+  freshShare: 0.15,
+  busyFreeShare: 0.5,
   returnCurve: TRACE_RETURN_CURVE,
   quietRate: 0.02,
   busyRate: 0.05,
   quietHourRatio: 1,
-  busyHourRatio: 2,
-  historyMode: 'max',
-  quiet: Object.freeze({ start: 0.6, keep: 0.35 }),
-  busy: Object.freeze({ start: 0.5, keep: 0.13 }),
+  busyHourRatio: 2.5,
+  quiet: Object.freeze({ start: 0.8, keep: 0.35 }),
+  busy: Object.freeze({ start: 0.4, keep: 0.15 }),
 });
 
 interface Anticipation {
@@ -91,17 +91,17 @@ function between(v: number, lo: number, hi: number): number {
 }
 
 /**
- * How busy the pool is, 0 (quiet) to 1 (busy): from how this hour of the day compared with the mean hour on
- * previous days, and from the sustained arrival rate (alone while there is no history yet).
+ * How busy the pool is, 0 (quiet) to 1 (busy): how this hour of the day compared with the mean hour on
+ * previous days, or, while there is no history yet, the sustained arrival rate. The hour decides once it is
+ * known because the rate lags: a quiet spell inside the afternoon peak, or the ramp into it, looks quiet by
+ * rate just when a miss costs most.
  */
 function busyness(s: PoolSnapshot, now: number, longRate: number, t: AutoscalerTuning): number {
-  const byRate = between(longRate, t.quietRate, t.busyRate);
   const { days, byHour } = s.arrivalProfile;
   const total = byHour.reduce((a, b) => a + b, 0);
-  if (t.historyMode === 'off' || days <= 0 || total <= 0) return byRate;
-  const hour = new Date(now).getUTCHours();
-  const byHistory = between(((byHour[hour] ?? 0) * 24) / total, t.quietHourRatio, t.busyHourRatio);
-  return t.historyMode === 'max' ? Math.max(byRate, byHistory) : byHistory;
+  if (days <= 0 || total <= 0) return between(longRate, t.quietRate, t.busyRate);
+  const hour = Math.floor((now % 86_400_000) / 3_600_000);
+  return between(((byHour[hour] ?? 0) * 24) / total, t.quietHourRatio, t.busyHourRatio);
 }
 
 function anticipate(s: PoolSnapshot, now: number, t: AutoscalerTuning): Anticipation {
@@ -115,13 +115,7 @@ function anticipate(s: PoolSnapshot, now: number, t: AutoscalerTuning): Anticipa
   const keepRisk = t.quiet.keep + x * (t.busy.keep - t.quiet.keep);
   const frees = Math.floor(s.running * t.busyFreeShare);
   const up = Math.max(0, poissonQuantile(expected, startRisk) - frees);
-  const kh = (t as unknown as { keepH?: number }).keepH;
-  let expectedK = expected;
-  if (kh !== undefined) {
-    const hk = (s.limits.coldStartMs / 1000) * kh;
-    expectedK = sessionReturns(s, now, t.returnCurve, hk).expected + t.freshShare * rate * hk;
-  }
-  const keep = Math.max(up, poissonQuantile(expectedK, keepRisk) - frees);
+  const keep = Math.max(up, poissonQuantile(expected, keepRisk) - frees);
   return { rate, longRate, sessionUsers: sessions.users, expected, up, keep };
 }
 

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { decide, DEFAULT_TUNING } from '../../src/fleet/autoscaler.js';
+import { decide } from '../../src/fleet/autoscaler.js';
 import { reactiveDecide } from '../../src/fleet/reactive.js';
-import { NOW, snapshot, worker } from './snapshot-builder.js';
+import { history, NOW, snapshot, worker } from './snapshot-builder.js';
+
+/** NOW is 15:00 UTC: a profile whose 15:00 hour was far above the mean hour on previous days, or far below. */
+const BUSY_HOUR = history(3, (h) => (h === 15 ? 100 : 10));
+const QUIET_HOUR = history(3, (h) => (h === 15 ? 1 : 10));
 
 describe('autoscaler decide()', () => {
   it('scales up from zero on one queued job', () => {
@@ -72,8 +76,8 @@ describe('autoscaler decide()', () => {
     expect(kept.stop).toEqual([]);
     expect(kept.target).toBe(1);
     expect(kept.reason).toContain('2 users between jobs');
-    // Once their session window has passed, the same worker stops.
-    const later = NOW + DEFAULT_TUNING.sessionWindowMs + 1;
+    // Once the return curve has run out (300 s after their last job), the same worker stops.
+    const later = NOW + 300_001;
     expect(decide(snapshot({ workers, recentFinishes }), later).stop).toEqual(['i1']);
     // A user with a job queued or running is not "between jobs".
     expect(
@@ -90,23 +94,55 @@ describe('autoscaler decide()', () => {
     expect(reactiveDecide(snapshot({ workers, recentFinishes }), NOW).stop).toEqual(['i1']);
   });
 
-  it('starts spare workers ahead of a burst of arrivals', () => {
-    // 30 submissions in the last minute: 0.25/s × 25 s cold start ≈ 6 expected, one spare per 5.
+  it('starts spare workers ahead of a burst of arrivals, fewer when running jobs will free workers soon', () => {
+    // 30 submissions in the last minute: 0.5/s; a 15% share of fresh sessions over a 29 s horizon expects
+    // 2.2 jobs, and at a 40% risk that means being ready for 2.
     const recentArrivals = Array.from({ length: 30 }, (_, i) => NOW - i * 2_000);
-    const d = decide(
-      snapshot({ running: 2, workers: [worker('a', 'busy'), worker('b', 'busy')], recentArrivals }),
-      NOW,
-    );
-    expect(d.target).toBeGreaterThan(2);
-    expect(d.start).toBe(d.target - 2);
+    expect(decide(snapshot({ recentArrivals }), NOW)).toMatchObject({ target: 2, start: 2 });
+    // Two running jobs: one of them is expected to end within the horizon and take one of those jobs.
+    const two = [worker('a', 'busy'), worker('b', 'busy')];
+    expect(decide(snapshot({ running: 2, workers: two, recentArrivals }), NOW)).toMatchObject({
+      target: 3,
+      start: 1,
+    });
+    const four = [...two, worker('c', 'busy'), worker('d', 'busy')];
+    expect(decide(snapshot({ running: 4, workers: four, recentArrivals }), NOW)).toMatchObject({
+      target: 4,
+      start: 0,
+    });
   });
 
-  it('holds between the start and keep targets instead of churning', () => {
-    // Moderate traffic: not enough to start a spare, enough to keep one warm past the window.
-    const recentArrivals = Array.from({ length: 12 }, (_, i) => NOW - i * 20_000);
-    const d = decide(snapshot({ workers: [worker('i1', 'idle', 100_000)], recentArrivals }), NOW);
-    expect(d).toMatchObject({ start: 0, stop: [], target: 1 });
-    expect(decide(snapshot({ recentArrivals }), NOW).start).toBe(0);
+  it('holds between the start and keep risks instead of churning', () => {
+    // One user finished 30 s ago: 42% chance they submit within the horizon, so a 34% chance of a job.
+    // In a busy hour that is above the keep risk (15%) and below the start risk (40%).
+    const recentFinishes = [{ userId: 'ann', at: NOW - 30_000 }];
+    const busy = { recentFinishes, arrivalProfile: BUSY_HOUR };
+    const held = decide(snapshot({ ...busy, workers: [worker('i1', 'idle', 100_000)] }), NOW);
+    expect(held).toMatchObject({ start: 0, stop: [], target: 1 });
+    expect(decide(snapshot(busy), NOW)).toMatchObject({ start: 0, target: 0 });
+  });
+
+  it('keeps a worker for a lone returning user in an hour that was busy on previous days, not in a quiet one', () => {
+    const recentFinishes = [{ userId: 'ann', at: NOW - 30_000 }];
+    const workers = [worker('i1', 'idle', 100_000)];
+    expect(decide(snapshot({ workers, recentFinishes, arrivalProfile: BUSY_HOUR }), NOW).stop).toEqual([]);
+    expect(decide(snapshot({ workers, recentFinishes, arrivalProfile: QUIET_HOUR }), NOW).stop).toEqual([
+      'i1',
+    ]);
+    // Without a history the rate decides: no recent arrivals is quiet.
+    expect(decide(snapshot({ workers, recentFinishes }), NOW).stop).toEqual(['i1']);
+    // With one, the hour decides even when the last minutes were quiet: the rate lags the afternoon ramp.
+    expect(
+      decide(snapshot({ workers, recentFinishes, arrivalProfile: BUSY_HOUR }), NOW).reason,
+    ).toContain('1 users between jobs');
+  });
+
+  it('looks ahead about one cold start: a return expected later than that does not keep a worker', () => {
+    const recentFinishes = [{ userId: 'ann', at: NOW - 30_000 }];
+    const s = { recentFinishes, arrivalProfile: BUSY_HOUR, workers: [worker('i1', 'idle', 100_000)] };
+    expect(decide(snapshot(s), NOW).stop).toEqual([]);
+    // A 5 s cold start: the chance of ann submitting within 6 s is 8%, below the keep risk.
+    expect(decide(snapshot({ ...s, limits: { coldStartMs: 5_000 } }), NOW).stop).toEqual(['i1']);
   });
 
   it('adds the configured buffer above demand', () => {

@@ -35,6 +35,7 @@ function harness(over: Partial<ControllerDeps> = {}) {
     recentArrivals: [],
     recentFinishes: [],
     activeUsers: new Set(),
+    arrivalProfile: { days: 0, byHour: [] },
     workerStates: new Map(),
   };
   const decisions: Decision[] = [];
@@ -120,6 +121,20 @@ describe('fleet controller', () => {
     expect(h.controller.list().map((w) => w.id)).toEqual(['w1']);
   });
 
+  it('hands the observed hour-of-day profile to the policy', async () => {
+    const seenByPolicy: unknown[] = [];
+    const h = harness({
+      policy: (s, now) => {
+        seenByPolicy.push(s.arrivalProfile);
+        return { pool: s.pool, at: now, current: 0, target: 0, start: 0, stop: [], reason: 'hold' };
+      },
+    });
+    const profile = { days: 2, byHour: Array.from({ length: 24 }, (_, i) => i) };
+    h.seen.arrivalProfile = profile;
+    await h.controller.tick();
+    expect(seenByPolicy).toEqual([profile]);
+  });
+
   it('applies the schedule floor and says so in the reason', async () => {
     const h = harness();
     h.at(Date.UTC(2026, 0, 7, 10, 0, 0));
@@ -184,11 +199,24 @@ describe('activity tracker', () => {
     t.submitted('b', 2_000);
     t.finished('a', 'ann', 15_000);
     t.submitted('a', 70_000);
-    expect(t.recent('a', 70_000)).toEqual({
+    expect(t.recent('a', 70_000)).toMatchObject({
       recentArrivals: [70_000],
       recentFinishes: [{ userId: 'ann', at: 15_000 }],
     });
     expect(t.recent('a', 80_000).recentFinishes).toEqual([]);
     expect(t.recent('b', 10_000).recentArrivals).toEqual([2_000]);
+  });
+
+  it('learns each pool hour-of-day profile from its submissions, for the next days', () => {
+    const t = new ActivityTracker(60_000);
+    const day = Date.UTC(2026, 0, 5); // a Monday
+    t.submitted('a', day + 15 * 3_600_000);
+    t.submitted('a', day + 15 * 3_600_000 + 1_000);
+    t.submitted('b', day + 9 * 3_600_000);
+    expect(t.recent('a', day + 16 * 3_600_000).arrivalProfile.days).toBe(0);
+    const next = t.recent('a', day + 86_400_000 + 60_000).arrivalProfile;
+    expect(next.days).toBe(1);
+    expect(next.byHour[15]).toBe(2);
+    expect(next.byHour[9]).toBe(0);
   });
 });

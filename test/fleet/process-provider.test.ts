@@ -64,6 +64,7 @@ describe('process provider with real comfy-lite processes', () => {
         recentArrivals: [],
         recentFinishes: [],
         activeUsers: new Set(),
+        arrivalProfile: { days: 0, byHour: [] },
         workerStates: new Map([...busy].map((id) => [id, 'busy' as const])),
       }),
       record: async (d) => {

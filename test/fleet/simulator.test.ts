@@ -61,6 +61,33 @@ describe('simulator', () => {
     expect(mine?.peakWait.p95).toBeLessThan(60);
   });
 
+  it('learns the hour-of-day profile only from arrivals of previous days, never from future ones', () => {
+    const inp = input(3, 4);
+    const [scenario] = standardScenarios();
+    if (scenario === undefined) throw new Error('no scenario');
+    const beforeDay = new Map<number, number>();
+    for (let d = 0; d <= 3; d++) {
+      const dayStart = SYNTHETIC_START + d * DAY;
+      beforeDay.set(dayStart, inp.jobs.filter((j) => j.at < dayStart).length);
+    }
+    let checked = 0;
+    simulate(inp, {
+      ...scenario,
+      policy: (s, now) => {
+        const dayStart = Math.floor(now / DAY) * DAY;
+        const before = beforeDay.get(dayStart) ?? Number.NaN;
+        const learned = s.arrivalProfile.byHour.reduce((a, b) => a + b, 0);
+        // Weekdays compare with weekdays: the profile holds at most the arrivals before today.
+        if (learned > before || (now < SYNTHETIC_START + DAY && s.arrivalProfile.days !== 0)) {
+          throw new Error(`profile at ${new Date(now).toISOString()} holds ${learned} > ${before} arrivals`);
+        }
+        if (now >= SYNTHETIC_START + 2 * DAY && learned === before) checked++;
+        return scenario.policy(s, now);
+      },
+    });
+    expect(checked).toBeGreaterThan(0);
+  });
+
   it('bills always-on workers for the whole window', () => {
     const always = twoDays.scenarios.find((s) => s.name === 'always-on 5');
     expect(always?.gpuSeconds).toBe(5 * 2 * 86_400);

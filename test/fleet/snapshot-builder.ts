@@ -13,6 +13,14 @@ export const LIMITS: PoolLimits = {
   maxCostPerHour: null,
 };
 
+/** A pool that has not seen a whole day yet. */
+export const NO_HISTORY = { days: 0, byHour: new Array<number>(24).fill(0) };
+
+/** A learned profile: `days` previous days with `perHour[h]` arrivals at hour h on each. */
+export function history(days: number, perHour: (hour: number) => number) {
+  return { days, byHour: Array.from({ length: 24 }, (_, h) => days * perHour(h)) };
+}
+
 export function worker(id: string, state: PolicyWorker['state'], idleForMs = 0): PolicyWorker {
   return { id, state, startedAt: NOW - 600_000, idleSince: state === 'idle' ? NOW - idleForMs : null };
 }
@@ -28,6 +36,7 @@ export function snapshot(
     recentArrivals: [],
     recentFinishes: [],
     activeUsers: new Set(),
+    arrivalProfile: NO_HISTORY,
     ...over,
     limits: { ...LIMITS, ...over.limits },
   };

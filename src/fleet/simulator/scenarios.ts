@@ -21,8 +21,11 @@ const BASE: SimPool = {
   maxCostPerHour: null,
 };
 
-/** The pool the built-in autoscaler scenario runs when no fleet file is given. */
-export const DEFAULT_AUTOSCALER_POOL: SimPool = { ...BASE, scaleDownMs: 5_000 };
+/**
+ * The pool the built-in autoscaler scenario runs when no fleet file is given. No fixed scale-down window:
+ * the policy's keep rule decides when an idle worker stops.
+ */
+export const DEFAULT_AUTOSCALER_POOL: SimPool = { ...BASE, scaleDownMs: 0 };
 
 /** The busy afternoon of the synthetic curve, every day (UTC). */
 const PEAK_PROFILE: Schedule = {
