@@ -80,7 +80,6 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
       checkUrl: (url) => checkUrlAtSubmission(url, config.fetchAllow),
       now,
       onAdmitted: (job) => {
-        fleet?.admitted(job.pool, Date.now());
         if (job.inputsReady) void bus.publish({ kind: 'job_ready', pool: job.pool }).catch(() => {});
         else background?.wakeInputFetcher();
       },

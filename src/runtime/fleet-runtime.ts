@@ -11,7 +11,7 @@ import type { WorkerService } from '../agent/worker-service.js';
 import { createComfyServer } from '../comfy/http-client.js';
 import { parseWorkflow } from '../comfy/workflow-check.js';
 import type { EventBus } from '../events/bus.js';
-import { ActivityTracker } from '../fleet/activity.js';
+import { ACTIVITY_WINDOW_MS, ActivityTracker } from '../fleet/activity.js';
 import { FleetController, type FleetWorker } from '../fleet/controller.js';
 import { loadFleetFile } from '../fleet/fleet-file.js';
 import { createProvider } from '../fleet/providers/create.js';
@@ -22,8 +22,6 @@ import type { Store } from '../store/contract.js';
 import { newId } from '../util/ids.js';
 
 export interface FleetRuntime {
-  /** Feed an admission into the arrival-rate estimate. */
-  admitted(pool: string | null, at: number): void;
   /** Price and idle overhead per pool ('' = jobs that name no pool, which run on the first pool). */
   pricing(): ReadonlyMap<string, PoolPricing>;
   status(): Promise<unknown>;
@@ -53,7 +51,18 @@ export async function startFleet(deps: FleetRuntimeDeps): Promise<FleetRuntime> 
   for (const pool of fleet.pools) providers.set(pool.name, await createProvider(pool));
   const activity = new ActivityTracker();
   const attached = new Map<string, Attached>();
-  const poolOf = (pool: string | null): string => pool ?? fleet.pools[0]?.name ?? 'default';
+  // Jobs that name no pool run on the first pool. Arrivals are read from the store (every replica's
+  // admissions), each once: `seen` is the newest creation time already fed to the tracker.
+  const poolsOf = (pool: string): Array<string | null> => (pool === fleet.pools[0]?.name ? [pool, null] : [pool]);
+  const seen = new Map<string, number>();
+  const observeActivity = async (pool: string, now: number): Promise<ReadonlySet<string>> => {
+    const since = Math.max((seen.get(pool) ?? 0) + 1, now - ACTIVITY_WINDOW_MS);
+    const found = await deps.store.fleetActivity(poolsOf(pool), since);
+    for (const at of found.arrivals) activity.submitted(pool, at);
+    const newest = found.arrivals[found.arrivals.length - 1];
+    if (newest !== undefined) seen.set(pool, newest);
+    return new Set(found.activeUsers);
+  };
 
   const attach = async (worker: FleetWorker): Promise<void> => {
     if (worker.comfyUrl === null) return;
@@ -67,7 +76,7 @@ export async function startFleet(deps: FleetRuntimeDeps): Promise<FleetRuntime> 
       onJobDone: (jobId) => {
         void deps.store.getJob(jobId).then((job) => {
           if (job === null) return;
-          activity.finished(worker.pool, job.userId, Date.now());
+          activity.finished(worker.pool, `${job.accountId}/${job.userId}`, Date.now());
           if (job.startedAt !== null && job.finishedAt !== null) {
             controller.ledger.jobRan(worker.pool, (job.finishedAt - job.startedAt) / 1000);
           }
@@ -101,6 +110,7 @@ export async function startFleet(deps: FleetRuntimeDeps): Promise<FleetRuntime> 
     newWorkerId: () => newId('wrk'),
     tickMs: deps.tickMs ?? 2000,
     observe: async (pool, now) => {
+      const activeUsers = await observeActivity(pool, now);
       const counts = await deps.store.countJobsByStatus(pool);
       // Jobs that name no pool run on the first pool.
       if (pool === fleet.pools[0]?.name) {
@@ -114,7 +124,7 @@ export async function startFleet(deps: FleetRuntimeDeps): Promise<FleetRuntime> 
         queued: counts.queued,
         running: counts.running,
         ...activity.recent(pool, now),
-        activeUsers: new Set<string>(),
+        activeUsers,
         workerStates,
       };
     },
@@ -148,7 +158,6 @@ export async function startFleet(deps: FleetRuntimeDeps): Promise<FleetRuntime> 
   controller.start();
 
   return {
-    admitted: (pool, at) => activity.submitted(poolOf(pool), at),
     pricing() {
       const now = Date.now();
       const out = new Map<string, PoolPricing>();

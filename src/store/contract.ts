@@ -104,6 +104,13 @@ export interface PoolUsage {
   runSeconds: number;
 }
 
+export interface FleetActivity {
+  /** Creation times of the pools' jobs admitted since the given time (oldest first). */
+  arrivals: number[];
+  /** `account/user` of every user with a queued or running job in the pools. */
+  activeUsers: string[];
+}
+
 export interface ExpiredLeaseOutcome {
   jobId: string;
   outcome: 'requeued' | 'failed' | 'cancelled';
@@ -331,6 +338,8 @@ export interface Store {
   getWorkerToken(id: string): Promise<WorkerToken | null>;
   revokeWorkerToken(id: string, now: number): Promise<boolean>;
   recordScalingDecision(d: ScalingDecision): Promise<void>;
+  /** Arrivals since `createdSince` and active users, for the autoscaler (null in `pools` = unpooled jobs). */
+  fleetActivity(pools: ReadonlyArray<string | null>, createdSince: number): Promise<FleetActivity>;
   listScalingDecisions(pool: string | null, limit: number): Promise<ScalingDecision[]>;
 
   // Retention

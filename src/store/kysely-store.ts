@@ -29,6 +29,7 @@ import { claimInputFetches, markInputsReady } from './verbs/input-fetches.js';
 import { appendJobEvent, listJobEvents } from './verbs/job-events.js';
 import * as reads from './verbs/job-reads.js';
 import { takeToken, takeTokens } from './verbs/rate-buckets.js';
+import { fleetActivity } from './verbs/fleet-activity.js';
 import { listJobsForSweep, markJobSwept } from './verbs/retention.js';
 import * as templates from './verbs/templates.js';
 import * as tr from './verbs/transitions.js';
@@ -132,6 +133,8 @@ export class KyselyStore implements C.Store {
   listJobEvents = (jobId: string, afterSeq: number): Promise<C.JobEvent[]> =>
     listJobEvents(this.#ctx, jobId, afterSeq);
 
+  fleetActivity = (pools: ReadonlyArray<string | null>, createdSince: number): Promise<C.FleetActivity> =>
+    fleetActivity(this.#ctx, pools, createdSince);
   takeToken = (key: string, ratePerSecond: number, burst: number, now: number): Promise<C.RateDecision> =>
     takeToken(this.#ctx, key, ratePerSecond, burst, now);
   takeTokens = (requests: readonly C.TokenRequest[], now: number): Promise<C.RateDecision> =>

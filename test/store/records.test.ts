@@ -72,6 +72,20 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
     expect(await db.store.accountUsage(account.id, 15_000)).toEqual([{ pool: null, jobs: 1, runSeconds: 0.5 }]);
   });
 
+  it('fleetActivity lists recent arrivals of the pools and the users with work in flight', async () => {
+    const account = await makeAccount(db.store, { max_active_jobs_per_user: 20 });
+    const t0 = Date.now() - 60_000;
+    await db.store.admitJob(jobInput(account.id, 'old', { pool: 'gpu' }), t0 - 10_000);
+    await db.store.admitJob(jobInput(account.id, 'a', { pool: 'gpu' }), t0 + 1_000);
+    await db.store.admitJob(jobInput(account.id, 'b', { pool: null }), t0 + 2_000);
+    await db.store.admitJob(jobInput(account.id, 'c', { pool: 'cpu' }), t0 + 3_000);
+    const gpu = await db.store.fleetActivity(['gpu', null], t0);
+    expect(gpu.arrivals).toEqual([t0 + 1_000, t0 + 2_000]);
+    expect(new Set(gpu.activeUsers)).toEqual(new Set([`${account.id}/old`, `${account.id}/a`, `${account.id}/b`]));
+    const cpu = await db.store.fleetActivity(['cpu'], t0 + 2_500);
+    expect(cpu).toEqual({ arrivals: [t0 + 3_000], activeUsers: [`${account.id}/c`] });
+  });
+
   it('takeTokens takes from every bucket or from none', async () => {
     const user = { key: 'multi:user', ratePerSecond: 1, burst: 3 };
     const account = { key: 'multi:account', ratePerSecond: 1, burst: 1 };

@@ -1,0 +1,51 @@
+/** What the fleet autoscaler reads from the jobs table: recent arrivals and the users with work in flight. */
+import { sql } from 'kysely';
+import { z } from 'zod';
+import type { FleetActivity } from '../contract.js';
+import type { StoreContext } from '../context.js';
+import { newId } from '../../util/ids.js';
+
+const ID_SLACK_MS = 60_000;
+const arrivalSchema = z.object({ created_at: z.number() });
+const userSchema = z.object({ account_id: z.string(), user_id: z.string() });
+
+/**
+ * Store.fleetActivity. Job ids start with their creation time, so "created since" is a primary-key range
+ * (`id >= job_<since>`), not a scan; active users come from the queued/running partial indexes.
+ */
+export async function fleetActivity(
+  ctx: StoreContext,
+  pools: ReadonlyArray<string | null>,
+  createdSince: number,
+): Promise<FleetActivity> {
+  const named = pools.filter((p): p is string => p !== null);
+  const includeUnpooled = pools.includes(null);
+  const inPools = sql<boolean>`(${named.length > 0 ? sql`pool IN (${sql.join(named)})` : sql`FALSE`}
+    ${includeUnpooled ? sql`OR pool IS NULL` : sql``})`;
+  // A job's id is minted before its admission commits (inputs are stored in between): a minute of slack.
+  const lowestId = newId('job', Math.max(0, createdSince - ID_SLACK_MS)).slice(0, 'job_'.length + 10);
+  const arrivals = await ctx.db
+    .selectFrom('jobs')
+    .select('created_at')
+    .where('id', '>=', lowestId)
+    .where('created_at', '>=', createdSince)
+    .where(inPools)
+    .orderBy('id')
+    .limit(10_000)
+    .execute();
+  const active = await ctx.db
+    .selectFrom('jobs')
+    .select(['account_id', 'user_id'])
+    .distinct()
+    .where('status', 'in', ['queued', 'running'])
+    .where(inPools)
+    .limit(100_000)
+    .execute();
+  return {
+    arrivals: arrivals.map((r) => arrivalSchema.parse(r).created_at),
+    activeUsers: active.map((r) => {
+      const u = userSchema.parse(r);
+      return `${u.account_id}/${u.user_id}`;
+    }),
+  };
+}
