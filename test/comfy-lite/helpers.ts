@@ -5,11 +5,9 @@ import { startComfyLite, type ComfyLiteServer } from '../../src/comfy-lite/serve
 
 export type Frame = { type: string; data: Record<string, unknown> } | { binary: number; bytes: Buffer };
 
-/** A capture file from /work/shared/comfyui-reference (real ComfyUI answers). */
+/** A capture of real ComfyUI answers (copied from shared/comfyui-reference into test/comfy/captures). */
 export function capture(name: string): unknown {
-  return JSON.parse(
-    readFileSync(new URL(`../../../shared/comfyui-reference/${name}`, import.meta.url), 'utf8'),
-  );
+  return JSON.parse(readFileSync(new URL(`../comfy/captures/${name}`, import.meta.url), 'utf8'));
 }
 
 export async function startServer(): Promise<ComfyLiteServer> {
