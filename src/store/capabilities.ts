@@ -11,6 +11,8 @@ export interface Capabilities {
   readonly advisoryLocks: boolean;
   /** `pg_notify` reaches other processes; without it `notify` is a no-op. */
   readonly notify: boolean;
+  /** The PL/pgSQL functions of migration 002 exist: a hot path runs as one autocommit round trip. */
+  readonly serverFunctions: boolean;
 }
 
 export const SQLITE_CAPABILITIES: Capabilities = Object.freeze({
@@ -18,6 +20,7 @@ export const SQLITE_CAPABILITIES: Capabilities = Object.freeze({
   rowLocks: false,
   advisoryLocks: false,
   notify: false,
+  serverFunctions: false,
 });
 
 export const POSTGRES_CAPABILITIES: Capabilities = Object.freeze({
@@ -25,4 +28,5 @@ export const POSTGRES_CAPABILITIES: Capabilities = Object.freeze({
   rowLocks: true,
   advisoryLocks: true,
   notify: true,
+  serverFunctions: true,
 });

@@ -49,6 +49,19 @@ const TEMPLATES = {
     request_hash, event_seq)
     VALUES (?, ?, ?, 'queued', ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, '[]', 0, ?, ?, 0)`,
 
+  /** Postgres only (caps.serverFunctions): the whole admission in one statement, see migration 002
+   *  — (the insertJob parameters) → the earlier job of the idempotency key, or no row when admitted. */
+  admitFunction: `SELECT * FROM arrakis_admit(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+
+  /** Postgres only (caps.serverFunctions): finishRunning and its settlement in one statement for a job
+   *  without a webhook, see migration 002 — (status, outputs, error, finished_at, id, worker_id, done event
+   *  data) → job + event_seq, or no row (lost, or the job has a webhook). */
+  finishRunningFunction: `SELECT * FROM arrakis_finish_running(?, ?, ?, ?, ?, ?, ?)`,
+
+  /** Postgres only (caps.serverFunctions): claimNext in one statement, see migration 002
+   *  — (worker_id, lease_expires_at, started_at, pool, max_levels) → job + event_seq, or no row. */
+  claimFunction: `SELECT * FROM arrakis_claim(?, ?, ?, ?, ?)`,
+
   /** The next running-count above `after` among users who have queued jobs (one index seek)
    *  — (after) → running, null when there is none. */
   nextWaitingLevel: `SELECT MIN(running) AS running FROM user_counters WHERE active > running AND running > ?`,

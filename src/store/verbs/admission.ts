@@ -2,6 +2,7 @@
  * Strict admission: the idempotency lookup, the insert, then the user and account counters (each
  * incremented only below its limit), in one transaction. A rejection rolls back, so it changes nothing.
  * Lock order on Postgres is user_counters → accounts, the same as every terminal transition.
+ * On Postgres the same steps run server-side in arrakis_admit (migration 002) as one autocommit statement.
  */
 import { z } from 'zod';
 import type { Job } from '../../jobs/types.js';
@@ -42,7 +43,11 @@ async function lookupIdempotent(ctx: StoreContext, conn: Conn, input: NewJob): P
     input.idempotencyKey,
   ]);
   const row = rows[0];
-  if (row === undefined) return null;
+  return row === undefined ? null : replayOrConflict(row, input);
+}
+
+/** The earlier job of an idempotency key: replayed when the request body matches, else a conflict. */
+function replayOrConflict(row: unknown, input: NewJob): AdmitResult {
   const { request_hash } = hashSchema.parse(row);
   if (request_hash !== input.requestHash) return { kind: 'idempotency_conflict' };
   return { kind: 'replayed', job: toJob(row) };
@@ -89,13 +94,9 @@ function newJobRecord(id: string, input: NewJob, now: number): Job {
   };
 }
 
-async function admitInTx(ctx: StoreContext, tx: Conn, input: NewJob, now: number): Promise<AdmitResult> {
-  const earlier = await lookupIdempotent(ctx, tx, input);
-  if (earlier !== null) return earlier;
-  const { sql } = ctx;
-  const job = newJobRecord(input.id ?? newId('job', now), input, now);
-  // Insert first and take the account row lock last: a same-account admission waits only for our commit.
-  await run(tx, sql.insertJob, [
+/** The insertJob parameters (also the admitFunction parameters, in the same order). */
+function insertParams(job: Job, input: NewJob, now: number): unknown[] {
+  return [
     job.id,
     job.accountId,
     job.userId,
@@ -110,7 +111,16 @@ async function admitInTx(ctx: StoreContext, tx: Conn, input: NewJob, now: number
     JSON.stringify(job.metadata),
     job.idempotencyKey,
     input.requestHash,
-  ]);
+  ];
+}
+
+async function admitInTx(ctx: StoreContext, tx: Conn, input: NewJob, now: number): Promise<AdmitResult> {
+  const earlier = await lookupIdempotent(ctx, tx, input);
+  if (earlier !== null) return earlier;
+  const { sql } = ctx;
+  const job = newJobRecord(input.id ?? newId('job', now), input, now);
+  // Insert first and take the account row lock last: a same-account admission waits only for our commit.
+  await run(tx, sql.insertJob, insertParams(job, input, now));
   const userRows = await run(tx, sql.userAdmit, [input.userId, input.accountId, input.accountId]);
   if (userRows.length === 0) throw await rejection(ctx, tx, input.accountId, 'user');
   const accountRows = await run(tx, sql.accountAdmit, [input.accountId]);
@@ -118,9 +128,36 @@ async function admitInTx(ctx: StoreContext, tx: Conn, input: NewJob, now: number
   return { kind: 'admitted', job };
 }
 
+/** How arrakis_admit (migration 002) reports a limit refusal; its statement rolled back. */
+const functionRejectionSchema = z.object({
+  code: z.literal('AR001'),
+  message: z.enum(['user', 'account']),
+  detail: z.coerce.number(),
+});
+
+/**
+ * The same admission as one autocommit statement (Postgres): the account row stays locked only while the
+ * server function runs and commits, not across round trips.
+ */
+async function admitByFunction(ctx: StoreContext, input: NewJob, now: number): Promise<AdmitResult> {
+  const job = newJobRecord(input.id ?? newId('job', now), input, now);
+  let rows: unknown[];
+  try {
+    rows = await run(ctx.db, ctx.sql.admitFunction, insertParams(job, input, now));
+  } catch (err) {
+    const refused = functionRejectionSchema.safeParse(err);
+    if (!refused.success) throw err;
+    throw new Rejection({ kind: 'quota_exceeded', scope: refused.data.message, limit: refused.data.detail });
+  }
+  const row = rows[0];
+  if (row === undefined) return { kind: 'admitted', job };
+  return replayOrConflict(row, input);
+}
+
 /** Store.admitJob: see the contract. */
 export async function admitJob(ctx: StoreContext, input: NewJob, now: number): Promise<AdmitResult> {
   try {
+    if (ctx.caps.serverFunctions) return await admitByFunction(ctx, input, now);
     return await inTx(ctx, (tx) => admitInTx(ctx, tx, input, now));
   } catch (err) {
     if (err instanceof Rejection) return err.result;

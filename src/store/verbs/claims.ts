@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Job, JobProgress } from '../../jobs/types.js';
 import type { LeaseState } from '../contract.js';
 import { inTx, run, type Conn, type StoreContext } from '../context.js';
-import { settleTransition } from './settle.js';
+import { settleTransition, transitionRow } from './settle.js';
 
 const levelSchema = z.object({ running: z.number().nullable() });
 const cancelFlagSchema = z.object({ cancel_requested: z.number() });
@@ -42,6 +42,12 @@ export async function claimNext(
   leaseMs: number,
   now: number,
 ): Promise<Job | null> {
+  if (ctx.caps.serverFunctions) {
+    // The same walk, CAS and settlement server-side (migration 002): one autocommit round trip.
+    const params = [workerId, now + leaseMs, now, pool, MAX_LEVELS];
+    const row = (await run(ctx.db, ctx.sql.claimFunction, params))[0];
+    return row === undefined ? null : transitionRow(row).job;
+  }
   return await inTx(ctx, async (tx) => {
     const row = await claimRow(ctx, tx, [workerId, now + leaseMs, now], pool);
     return row === undefined ? null : await settleTransition(ctx, tx, row, false, now);

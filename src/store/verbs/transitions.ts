@@ -37,6 +37,14 @@ export async function finishRunning(
 ): Promise<FinishResult> {
   const outputs = end.status === 'completed' ? JSON.stringify(end.outputs) : '[]';
   const error = end.status === 'failed' ? JSON.stringify(end.error) : null;
+  if (ctx.caps.serverFunctions) {
+    // One autocommit statement (migration 002), so the account row is locked only while it runs. It skips
+    // jobs with a webhook (whose payload is built here) and lost jobs: both take the transaction path below.
+    const done = JSON.stringify({ status: end.status, error: end.status === 'failed' ? end.error : null });
+    const params = [end.status, outputs, error, now, jobId, workerId, done];
+    const row = (await run(ctx.db, ctx.sql.finishRunningFunction, params))[0];
+    if (row !== undefined) return { kind: 'finished', job: transitionRow(row).job };
+  }
   return await inTx(ctx, async (tx) => {
     const rows = await run(tx, ctx.sql.finishRunning, [end.status, outputs, error, now, jobId, workerId]);
     return await settleOrLost(ctx, tx, rows, now);

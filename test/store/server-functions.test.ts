@@ -1,0 +1,154 @@
+/**
+ * Postgres server functions (migration 002): the hot paths run as one statement each, and leave exactly
+ * the rows the transaction path (the same store with the capability off) leaves.
+ */
+import type { KyselyPlugin } from 'kysely';
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { POSTGRES_CAPABILITIES, type Capabilities } from '../../src/store/capabilities.js';
+import type { Store } from '../../src/store/contract.js';
+import { compileJobSql } from '../../src/store/job-sql.js';
+import { KyselyStore } from '../../src/store/kysely-store.js';
+import { openPostgres } from '../../src/store/postgres/open-postgres.js';
+import { UnknownAccountError } from '../../src/store/verbs/admission.js';
+import { createTestDatabase } from '../support/pg.js';
+import { jobInput, makeAccount } from './fixtures.js';
+
+interface Opened {
+  url: string;
+  store: KyselyStore;
+  /** Statements the store sent outside BEGIN/COMMIT bookkeeping. */
+  statements: () => number;
+  cleanup: () => Promise<void>;
+}
+
+async function open(caps: Capabilities): Promise<Opened> {
+  const db = await createTestDatabase();
+  const sql = compileJobSql(caps);
+  let count = 0;
+  const counting: KyselyPlugin = {
+    transformQuery: (args) => args.node,
+    transformResult: async (args) => {
+      count++;
+      return args.result;
+    },
+  };
+  const kysely = openPostgres(db.url, 5, Object.values(sql)).withPlugin(counting);
+  const store = new KyselyStore(kysely, caps, sql);
+  await store.migrate();
+  return {
+    url: db.url,
+    store,
+    statements: () => count,
+    cleanup: async () => {
+      await store.close();
+      await db.drop();
+    },
+  };
+}
+
+/** A fixed script over every branch the functions take; returns what each verb answered. */
+async function script(store: Store, accountId: string): Promise<unknown[]> {
+  const out: unknown[] = [];
+  const admit = async (id: string, userId: string, extra = {}): Promise<void> => {
+    out.push(await store.admitJob(jobInput(accountId, userId, { id, ...extra }), 2_000));
+  };
+  await admit('job_1', 'u1', { idempotencyKey: 'k', requestHash: 'h1' });
+  await admit('job_x', 'u1', { idempotencyKey: 'k', requestHash: 'h1' });
+  await admit('job_y', 'u1', { idempotencyKey: 'k', requestHash: 'h2' });
+  await admit('job_2', 'u1');
+  await admit('job_3', 'u1');
+  await admit('job_4', 'u2', { webhookUrl: 'https://example.com/hook' });
+  await admit('job_5', 'u3');
+  // Fair order: job_1 (u1), job_4 (u2), then job_2 (u1's second).
+  for (const w of ['w1', 'w2', 'w3']) out.push(await store.claimNext(w, null, 60_000, 3_000));
+  out.push(await store.completeJob('job_1', 'w9', [], 4_000));
+  out.push(await store.requestCancel(accountId, 'u1', 'job_2', 4_000));
+  const output = {
+    index: 0,
+    nodeId: '9',
+    filename: 'a.png',
+    contentType: 'image/png',
+    size: 3,
+    objectKey: 'k',
+  };
+  out.push(await store.completeJob('job_1', 'w1', [output], 4_001));
+  out.push(await store.completeJob('job_2', 'w3', [], 4_002));
+  out.push(await store.failJob('job_4', 'w2', { code: 'execution_error', message: 'boom' }, 4_003));
+  await admit('job_6', 'u3');
+  out.push(await store.claimNext('w4', null, 60_000, 5_000));
+  out.push(await store.claimNext('w5', null, 60_000, 5_000));
+  return out;
+}
+
+const TABLES = {
+  jobs: 'SELECT * FROM jobs ORDER BY id',
+  events: 'SELECT * FROM job_events ORDER BY job_id, seq',
+  users: 'SELECT * FROM user_counters ORDER BY user_id',
+  accounts: 'SELECT active_jobs FROM accounts',
+  deliveries: 'SELECT job_id, url, event_type, payload, status FROM webhook_deliveries ORDER BY job_id',
+};
+
+async function dump(url: string): Promise<Record<string, unknown[]>> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const out: Record<string, unknown[]> = {};
+    for (const [name, text] of Object.entries(TABLES)) out[name] = (await client.query(text)).rows;
+    return out;
+  } finally {
+    await client.end();
+  }
+}
+
+describe('postgres server functions', () => {
+  const opened: Opened[] = [];
+  afterEach(async () => {
+    for (const o of opened.splice(0)) await o.cleanup();
+  });
+
+  it('admission, claim and completion each take one statement', async () => {
+    const o = await open(POSTGRES_CAPABILITIES);
+    opened.push(o);
+    const account = await makeAccount(o.store);
+    const before = o.statements();
+    const admitted = await o.store.admitJob(jobInput(account.id, 'u1'), 2_000);
+    const claimed = await o.store.claimNext('w1', null, 60_000, 2_001);
+    const done = claimed === null ? null : await o.store.completeJob(claimed.id, 'w1', [], 2_002);
+    expect(admitted.kind).toBe('admitted');
+    expect(done?.kind).toBe('finished');
+    expect(o.statements() - before).toBe(3);
+  });
+
+  it('leave exactly the rows and answers of the transaction path', async () => {
+    const fast = await open(POSTGRES_CAPABILITIES);
+    opened.push(fast);
+    const slow = await open({ ...POSTGRES_CAPABILITIES, serverFunctions: false });
+    opened.push(slow);
+    const results = [];
+    for (const o of [fast, slow]) {
+      const account = await makeAccount(o.store, { max_active_jobs: 3, max_active_jobs_per_user: 2 });
+      const answers = await script(o.store, account.id);
+      const rows = await dump(o.url);
+      results.push(JSON.parse(JSON.stringify({ answers, rows }).replaceAll(account.id, 'ACCOUNT')));
+    }
+    const [viaFunctions, viaTransactions] = results;
+    expect(viaFunctions).toEqual(viaTransactions);
+    // The script reached every branch: replay, conflict, both quota scopes, lost, cancelled, failed.
+    const kinds = JSON.stringify(viaFunctions);
+    for (const k of ['replayed', 'idempotency_conflict', '"scope":"user"', '"scope":"account"', 'lost']) {
+      expect(kinds).toContain(k);
+    }
+    expect(kinds).toContain('"status":"cancelled","priority"');
+    expect(kinds).toContain('"status":"failed","priority"');
+    expect(kinds).toContain('"event_type":"job.failed"');
+  });
+
+  it('an unknown account is a caller error, not a quota decision', async () => {
+    const o = await open(POSTGRES_CAPABILITIES);
+    opened.push(o);
+    await expect(o.store.admitJob(jobInput('acct_missing', 'u1'), 2_000)).rejects.toBeInstanceOf(
+      UnknownAccountError,
+    );
+  });
+});
