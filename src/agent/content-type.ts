@@ -1,22 +1,6 @@
 /** Content types of ComfyUI outputs, which are not only PNGs (gifs, videos, audio, 3d models, text). */
+import { contentTypeFromName } from '../media/content-types.js';
 
-const BY_EXTENSION: Readonly<Record<string, string>> = {
-  png: 'image/png',
-  jpg: 'image/jpeg',
-  jpeg: 'image/jpeg',
-  webp: 'image/webp',
-  gif: 'image/gif',
-  mp4: 'video/mp4',
-  webm: 'video/webm',
-  mov: 'video/quicktime',
-  mp3: 'audio/mpeg',
-  wav: 'audio/wav',
-  flac: 'audio/flac',
-  ogg: 'audio/ogg',
-  glb: 'model/gltf-binary',
-  json: 'application/json',
-  txt: 'text/plain',
-};
 
 function startsWith(bytes: Buffer, signature: number[], offset = 0): boolean {
   return bytes.length >= offset + signature.length && signature.every((b, i) => bytes[offset + i] === b);
@@ -39,6 +23,5 @@ export function detectContentType(bytes: Buffer, filename: string): string {
   if (startsWith(bytes, ascii('fLaC'))) return 'audio/flac';
   if (startsWith(bytes, ascii('OggS'))) return 'audio/ogg';
   if (startsWith(bytes, ascii('glTF'))) return 'model/gltf-binary';
-  const ext = filename.split('.').pop()?.toLowerCase() ?? '';
-  return BY_EXTENSION[ext] ?? 'application/octet-stream';
+  return contentTypeFromName(filename) ?? 'application/octet-stream';
 }

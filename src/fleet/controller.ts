@@ -9,7 +9,7 @@ import { CostLedger } from './cost.js';
 import type { PoolConfig } from './fleet-file.js';
 import type { ArrivalProfile, Decision, Policy, PolicyWorker, RecentFinish } from './policy-types.js';
 import type { FleetProvider } from './providers/contract.js';
-import { effectiveFloor } from './schedule.js';
+import { effectiveFloor, poolLimitsAt } from './schedule.js';
 
 /** What the store and the agents know about a pool right now. */
 export interface PoolObservation {
@@ -122,15 +122,7 @@ export class FleetController {
         recentFinishes: seen.recentFinishes,
         activeUsers: seen.activeUsers,
         arrivalProfile: seen.arrivalProfile,
-        limits: {
-          min: floor.min,
-          buffer: floor.buffer,
-          max: pool.max,
-          scaleDownMs: pool.scaleDownMs,
-          coldStartMs: pool.coldStartMs,
-          pricePerGpuSecond: pool.pricePerGpuSecond,
-          maxCostPerHour: pool.maxCostPerHour,
-        },
+        limits: poolLimitsAt(pool, floor),
       },
       now,
     );

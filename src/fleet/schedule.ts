@@ -3,6 +3,7 @@
  * A window is [start, end) in the schedule's own UTC offset; a window whose end is not after its start runs
  * past midnight and belongs to the day it starts on. The first schedule that matches wins.
  */
+import type { PoolLimits } from './policy-types.js';
 
 export interface Schedule {
   name: string;
@@ -50,4 +51,20 @@ export function effectiveFloor(
     }
   }
   return { min: pool.min, buffer: pool.buffer, schedule: null };
+}
+
+/** The limits the policy sees at `at`: the pool's own, with the schedule's min and buffer applied. */
+export function poolLimitsAt(
+  pool: Omit<PoolLimits, 'min' | 'buffer'>,
+  floor: Floor,
+): PoolLimits {
+  return {
+    min: floor.min,
+    buffer: floor.buffer,
+    max: pool.max,
+    scaleDownMs: pool.scaleDownMs,
+    coldStartMs: pool.coldStartMs,
+    pricePerGpuSecond: pool.pricePerGpuSecond,
+    maxCostPerHour: pool.maxCostPerHour,
+  };
 }

@@ -3,7 +3,7 @@
  * drawn from the measured distribution, per-second billing from start to stop), the fair claim rule, and the
  * very policy function the controller runs. The policy is asked on every tick and on every arrival.
  */
-import { effectiveFloor, type Schedule } from '../schedule.js';
+import { effectiveFloor, poolLimitsAt, type Schedule } from '../schedule.js';
 import type { Policy, PolicyWorker, PoolSnapshot, RecentFinish } from '../policy-types.js';
 import { ArrivalHistory } from '../arrival-history.js';
 import { EventHeap } from './heap.js';
@@ -135,15 +135,7 @@ class World {
       recentFinishes: this.finishes.slice(this.finishHead),
       activeUsers: this.activeUsers,
       arrivalProfile: this.history.profile(now),
-      limits: {
-        min: floor.min,
-        buffer: floor.buffer,
-        max: pool.max,
-        scaleDownMs: pool.scaleDownMs,
-        coldStartMs: pool.coldStartMs,
-        pricePerGpuSecond: pool.pricePerGpuSecond,
-        maxCostPerHour: pool.maxCostPerHour,
-      },
+      limits: poolLimitsAt(pool, floor),
     };
   }
 

@@ -9,6 +9,7 @@ import { mkdir, open, readFile, readdir, rename, rm, rmdir, type FileHandle } fr
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
+import { contentTypeFromName } from '../content-types.js';
 import type { ObjectStorage, StoredObject } from './contract.js';
 import { assertValidKey, assertValidPrefix } from './object-key.js';
 
@@ -16,23 +17,6 @@ const TMP_DIR = '.tmp';
 const META_DIR = '.meta';
 const DEFAULT_TYPE = 'application/octet-stream';
 const MetaSchema = z.object({ contentType: z.string() });
-const TYPE_BY_EXTENSION: Readonly<Record<string, string>> = {
-  png: 'image/png',
-  jpg: 'image/jpeg',
-  jpeg: 'image/jpeg',
-  webp: 'image/webp',
-  gif: 'image/gif',
-  mp4: 'video/mp4',
-  webm: 'video/webm',
-  json: 'application/json',
-  txt: 'text/plain',
-};
-
-/** The content type a key's extension implies, if it is a common one. */
-function impliedType(key: string): string | undefined {
-  const dot = key.lastIndexOf('.');
-  return dot < 0 ? undefined : TYPE_BY_EXTENSION[key.slice(dot + 1).toLowerCase()];
-}
 
 function isMissing(err: unknown): boolean {
   const code = err instanceof Error && 'code' in err ? err.code : undefined;
@@ -111,7 +95,7 @@ export class FileStorage implements ObjectStorage {
 
   async put(key: string, body: Buffer | Readable, contentType: string): Promise<StoredObject> {
     const path = this.pathOf(key);
-    if (impliedType(key) === contentType) {
+    if (contentTypeFromName(key) === contentType) {
       // No sidecar needed; drop one a previous object under this key may have left.
       await rm(this.metaPathOf(key), { force: true });
     } else {
@@ -128,7 +112,7 @@ export class FileStorage implements ObjectStorage {
       const meta = MetaSchema.safeParse(raw);
       return meta.success ? meta.data.contentType : DEFAULT_TYPE;
     } catch {
-      return impliedType(key) ?? DEFAULT_TYPE;
+      return contentTypeFromName(key) ?? DEFAULT_TYPE;
     }
   }
 
