@@ -26,6 +26,8 @@ export interface WorkerServiceDeps {
   maxAttempts: number;
   /** A claim that heard no `job_ready` still retries this often (a missed notification must not stall a job). */
   fallbackPollMs?: number;
+  /** Called with every job a worker report ended (metrics). Must not throw. */
+  onFinished?: (job: Job) => void;
 }
 
 /** Thrown when a worker reports outputs that are not this job's stored files. */
@@ -198,13 +200,16 @@ export class WorkerService {
     const job = result.job;
     await this.announce(job.id);
     if (job.status === 'queued') await this.deps.bus.publish({ kind: 'job_ready', pool: job.pool });
+    else this.deps.onFinished?.(job);
     return { kind: 'finished', status: job.status };
   }
 
-  /** Publishes the job's latest event seq (the store appended the event inside the transition). */
+  /**
+   * Tells subscribers the job has new events (the store appended them inside the transition). Subscribers
+   * read the log after their own last seq, so the message carries no seq of its own.
+   */
   private async announce(jobId: string): Promise<void> {
-    const last = (await this.deps.store.listJobEvents(jobId, 0)).at(-1);
-    if (last !== undefined) await this.deps.bus.publish({ kind: 'job_event', jobId, seq: last.seq });
+    await this.deps.bus.publish({ kind: 'job_event', jobId, seq: 0 });
   }
 
   private async event(jobId: string, type: JobEvent['type'], data: Record<string, unknown>): Promise<void> {

@@ -7,6 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { buildApi, type Api } from '../api/app.js';
+import type { Metrics } from '../api/metrics.js';
 import { workerRoutes } from '../api/routes/workers.js';
 import type { Config } from '../config/load.js';
 import type { EventBus } from '../events/bus.js';
@@ -60,7 +61,19 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   const bus = await openBus(config, log);
   const nodeTypes = new NodeTypeRegistry();
   const leaseMs = config.leaseSeconds * 1000;
-  const service = new WorkerService({ store, storage, bus, leaseMs, maxAttempts: config.maxAttempts });
+  let metrics: Metrics | null = null;
+  const service = new WorkerService({
+    store,
+    storage,
+    bus,
+    leaseMs,
+    maxAttempts: config.maxAttempts,
+    onFinished: (job) => {
+      if (metrics === null || job.startedAt === null || job.finishedAt === null) return;
+      metrics.queueWait.observe((job.startedAt - job.createdAt) / 1000);
+      metrics.runTime.observe((job.finishedAt - job.startedAt) / 1000);
+    },
+  });
   const now = (): number => Date.now();
 
   let fleet: FleetRuntime | null = null;
@@ -94,6 +107,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
         ...(config.adminKey === undefined ? [] : [async (app: FastifyInstance) => adminWorkerRoutes(app, store)]),
       ],
     });
+    metrics = api.ctx.metrics;
     await api.app.listen({ host: config.host, port: config.port });
   } catch (err) {
     await api?.app.close().catch(() => {});

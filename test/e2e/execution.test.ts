@@ -51,6 +51,9 @@ describe('running jobs on comfy-lite', () => {
     const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
     expect(info.width).toBe(8);
     for (const v of data.subarray(0, info.channels * 4)) expect([238, 239]).toContain(v);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/arrakis_job_queue_wait_seconds_count [1-9]/);
+    expect(metrics).toMatch(/arrakis_job_run_time_seconds_count [1-9]/);
   });
 
   it('LoadImage reads a base64 input given with the job', async () => {
