@@ -1,13 +1,17 @@
 /**
  * bench/dispatch — how close Arrakis stays to the floor, side by side on one comfy-lite.
  *
- *   node --import tsx bench/dispatch.ts [--runs 60] [--db sqlite|postgres]
+ *   node --import tsx bench/dispatch.ts [--runs 60] [--in-process]
  *
  * direct:  a protocol client POSTs the tiny workflow and downloads the output PNG (the floor).
  * arrakis: POST /v1/jobs → SSE until `done` (persist, admit, schedule, run, store outputs, complete).
- * Also: queue wait of each job, and cancel latency = DELETE sent → interrupt received by comfy-lite.
+ * Both talk to the same comfy-lite, run as its own process like a real ComfyUI (`--in-process` runs it
+ * inside the bench instead, sharing one event loop with the control plane).
+ * Also: queue wait of each job, and cancel latency = DELETE sent → interrupt received by comfy-lite
+ * (measured on an in-process comfy-lite, whose interrupt event carries a timestamp on the same clock).
  * Both paths use a unique filename_prefix per run, so ComfyUI's cache never skips the save.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,11 +55,29 @@ async function waitDone(url: string, headers: Record<string, string>): Promise<v
   await res.body.cancel().catch(() => {});
 }
 
+/** `arrakis comfy-lite --port 0` as a child process; resolves with its URL. */
+async function spawnComfyLite(): Promise<{ url: string; stop(): void }> {
+  const bin = join(import.meta.dirname, '..', 'bin', 'arrakis.mjs');
+  const proc = spawn(process.execPath, [bin, 'comfy-lite', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return await new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout.on('data', (chunk: Buffer) => {
+      out += String(chunk);
+      const m = /comfy-lite listening on (http:\/\/\S+)/.exec(out);
+      if (m?.[1] !== undefined) resolve({ url: m[1], stop: () => proc.kill('SIGTERM') });
+    });
+    proc.once('exit', () => reject(new Error(`comfy-lite exited: ${out}`)));
+  });
+}
+
+const IN_PROCESS = args.includes('--in-process');
 const dir = mkdtempSync(join(tmpdir(), 'arrakis-bench-dispatch-'));
 const lite = await startComfyLite({ port: 0, dataDir: join(dir, 'comfy') });
+const child = IN_PROCESS ? null : await spawnComfyLite();
+const latencyUrl = child?.url ?? lite.url;
 try {
   // The floor: a direct protocol client.
-  const direct = createComfyServer(lite.url);
+  const direct = createComfyServer(latencyUrl);
   const directMs: number[] = [];
   for (let i = 0; i < RUNS + 5; i++) {
     const t0 = performance.now();
@@ -71,10 +93,10 @@ try {
     storage: `file:${join(dir, 'objects')}`,
     port: 0,
     adminKey: ADMIN,
-    comfyui: [lite.url],
+    comfyui: [latencyUrl],
     logLevel: 'silent',
   });
-  const cp = await startControlPlane(config);
+  let cp = await startControlPlane(config);
   const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
   const acct = (await (await fetch(`${cp.url}/v1/admin/accounts`, {
     method: 'POST',
@@ -105,7 +127,11 @@ try {
     }
   }
 
-  // Cancel latency: DELETE sent → comfy-lite receives the interrupt for that prompt.
+  // Cancel latency: DELETE sent → comfy-lite receives the interrupt for that prompt (in-process comfy-lite).
+  if (child !== null) {
+    await cp.close();
+    cp = await startControlPlane({ ...config, comfyui: [lite.url] });
+  }
   const cancelMs: number[] = [];
   for (let i = 0; i < 20; i++) {
     const res = await fetch(`${cp.url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ workflow: workflow('c', 30) }) });
@@ -136,7 +162,9 @@ try {
   await cp.close();
 
   const f = (n: number): string => n.toFixed(1).padStart(7);
-  console.log(`bench/dispatch: ${RUNS} runs each, 64×64 invert on one comfy-lite, SQLite, same process`);
+  console.log(
+    `bench/dispatch: ${RUNS} runs each, 64×64 invert on one comfy-lite (${IN_PROCESS ? 'in this process' : 'its own process'}), SQLite`,
+  );
   console.log(`direct client  POST /prompt → PNG bytes    p50 ${f(pct(directMs, 50))} ms   p99 ${f(pct(directMs, 99))} ms`);
   console.log(`arrakis        POST /v1/jobs → SSE done     p50 ${f(pct(e2eMs, 50))} ms   p99 ${f(pct(e2eMs, 99))} ms`);
   console.log(`ratio p50 arrakis/direct = ${(pct(e2eMs, 50) / pct(directMs, 50)).toFixed(2)}   (target ≤ 1.5)`);
@@ -144,5 +172,6 @@ try {
   console.log(`cancel         DELETE → interrupt at comfy-lite   p50 ${f(pct(cancelMs, 50))} ms   p99 ${f(pct(cancelMs, 99))} ms   (target p99 ≤ 20 ms)`);
 } finally {
   await lite.close();
+  child?.stop();
   rmSync(dir, { recursive: true, force: true });
 }
