@@ -44,8 +44,12 @@ function depth(value: unknown, limit: number): boolean {
   return true;
 }
 
-function isJobRoute(url: string): boolean {
-  return url.startsWith('/v1/jobs') || url.startsWith('/v1/usage');
+/**
+ * Auth is chosen by the MATCHED route pattern, never by the raw URL: the router decodes `%61` to `a`, so a
+ * raw-text check could be walked around with `/v1/%61dmin/...`.
+ */
+function isJobRoute(route: string): boolean {
+  return route.startsWith('/v1/jobs') || route === '/v1/usage';
 }
 
 function logOptions(level: string): object {
@@ -62,10 +66,10 @@ function installHooks(app: FastifyInstance, ctx: ApiContext): void {
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
-    const url = request.url;
-    if (isJobRoute(url) && request.method !== 'OPTIONS') {
+    const route = request.routeOptions.url ?? '';
+    if (isJobRoute(route) && request.method !== 'OPTIONS') {
       request.principal = await ctx.auth.authenticate(request.headers);
-    } else if (url.startsWith('/v1/admin')) {
+    } else if (route.startsWith('/v1/admin')) {
       const key = ctx.config.adminKey;
       const header = request.headers.authorization ?? '';
       const presented = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];

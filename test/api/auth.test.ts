@@ -217,3 +217,18 @@ describe('end-user JWTs', () => {
     expect(r.body.code).toBe('validation_failed');
   });
 });
+
+describe('auth is decided by the matched route, not the raw URL', () => {
+  it('percent-encoded admin and job paths still need their credentials', async () => {
+    for (const path of ['/v1/%61dmin/accounts', '/v1/admin%2Faccounts', '/v1/%61dmin/worker-tokens']) {
+      const r = await fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'x' }),
+      });
+      expect([401, 404], path).toContain(r.status);
+    }
+    const encoded = await fetch(`${server.url}/v1/%6Aobs/job_00000000000000000000000000`);
+    expect(encoded.status).toBe(401);
+  });
+});
