@@ -113,6 +113,17 @@ describe('remote agent (`arrakis agent`) end to end', () => {
     expect(code).toBe(0);
   });
 
+  it('an upload without a worker token is refused before its body is read', async () => {
+    const server = await serverWith({ comfyLite: 0 });
+    const res = await fetch(`${server.url}/v1/worker/jobs/job_x/outputs/0?node_id=1&filename=a.png`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: Buffer.alloc(64 * 1024 * 1024),
+    });
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as any).code).toBe('unauthorized');
+  });
+
   it('a revoked worker token is refused', async () => {
     const server = await serverWith({ comfyLite: 0 });
     const token = await server.admin('POST', '/v1/admin/worker-tokens', { name: 'x' });

@@ -166,7 +166,8 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
       return reply
         .header('content-type', output.contentType)
         .header('content-length', String(object.size))
-        .header('content-disposition', `inline; filename="${safeName}"`)
+        // Only media is shown inline: anything else (HTML, SVG-like text) downloads, never renders on our origin.
+        .header('content-disposition', `${/^(image|video|audio)\//.test(output.contentType) && output.contentType !== 'image/svg+xml' ? 'inline' : 'attachment'}; filename="${safeName}"`)
         .header('x-content-type-options', 'nosniff')
         .send(object.body);
     },

@@ -3,6 +3,7 @@
  * claims jobs (long-poll), renews leases, hears cancels (long-poll), moves bytes and reports outcomes.
  * Every job endpoint acts only on a job leased to the calling worker.
  */
+import { detectContentType } from '../../agent/content-type.js';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ForeignOutputError, WorkerService } from '../../agent/worker-service.js';
@@ -31,7 +32,6 @@ export interface WorkerRoutesDeps {
 const jobParams = z.object({ jobId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/) });
 const inputParams = jobParams.extend({ name: z.string().min(1).max(256) });
 const outputParams = jobParams.extend({ index: z.coerce.number().int().min(0).max(9999) });
-const CONTENT_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$/;
 
 /** Parses `data` with `schema`, or answers 400 `validation_failed` naming the fields. */
 function parse<T>(schema: z.ZodType<T>, data: unknown, where: string): T {
@@ -238,17 +238,23 @@ function outputUploadRoutes(
   maxBytes: number,
 ): FastifyPluginAsync {
   return async (app) => {
+    // The token is checked before a single body byte is read: an anonymous client must not be able to make
+    // the server buffer an upload.
+    const authenticated = new WeakMap<FastifyRequest, WorkerRecord>();
+    app.addHook('onRequest', async (request) => {
+      authenticated.set(request, await workerOf(request));
+    });
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: maxBytes }, (_request, body, done) => {
       done(null, body);
     });
     app.put('/jobs/:jobId/outputs/:index', async (request) => {
-      const worker = await workerOf(request);
+      const worker = authenticated.get(request) ?? (await workerOf(request));
       const { jobId, index } = parse(outputParams, request.params, 'params');
       const query = parse(wire.outputQuery, request.query, 'query');
-      const declared = (request.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
-      const contentType = CONTENT_TYPE.test(declared) ? declared : 'application/octet-stream';
       const bytes = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      // The type users are served comes from the bytes, not from what a worker declares.
+      const contentType = detectContentType(bytes, query.filename);
       try {
         const output = await service.putOutput(jobId, worker.id, {
           index,
