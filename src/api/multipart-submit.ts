@@ -27,14 +27,25 @@ function safeFilename(name: string | undefined, fallback: string): string {
   return cleaned === '' || cleaned.startsWith('.') ? fallback : cleaned;
 }
 
-async function readParts(request: FastifyRequest): Promise<{ body: unknown; uploads: Map<string, Upload> }> {
+async function readParts(
+  request: FastifyRequest,
+  maxTotalBytes: number,
+): Promise<{ body: unknown; uploads: Map<string, Upload> }> {
   const uploads = new Map<string, Upload>();
   let body: unknown;
+  let total = 0;
+  const count = (n: number): void => {
+    total += n;
+    if (total > maxTotalBytes) {
+      throw new ApiError('payload_too_large', `The submission is larger than ${maxTotalBytes} bytes in all.`);
+    }
+  };
   for await (const part of request.parts()) {
     if (part.type === 'field') {
       if (part.fieldname !== 'request') {
         throw new ApiError('validation_failed', `Unknown form field "${part.fieldname}"; send the job JSON as "request".`);
       }
+      count(Buffer.byteLength(String(part.value)));
       try {
         body = JSON.parse(String(part.value));
       } catch {
@@ -49,6 +60,7 @@ async function readParts(request: FastifyRequest): Promise<{ body: unknown; uplo
       throw new ApiError('validation_failed', `File part "${part.fieldname}" is not a valid, unique input name.`);
     }
     const bytes = await part.toBuffer();
+    count(bytes.length);
     uploads.set(part.fieldname, { bytes, filename: safeFilename(part.filename, `${part.fieldname}.bin`) });
   }
   if (body === undefined) {
@@ -74,10 +86,12 @@ export async function registerMultipart(app: FastifyInstance, maxBodyBytes: numb
   app.decorateRequest('uploads', null);
 }
 
-/** Route-level hook for POST /v1/jobs. */
-export async function parseMultipartSubmission(request: FastifyRequest): Promise<void> {
-  if (!request.isMultipart()) return;
-  const { body, uploads } = await readParts(request);
-  request.body = body;
-  request.uploads = uploads;
+/** Route-level hook for POST /v1/jobs; the whole multipart body counts against `maxBodyBytes`. */
+export function parseMultipartSubmission(maxBodyBytes: number): (request: FastifyRequest) => Promise<void> {
+  return async (request) => {
+    if (!request.isMultipart()) return;
+    const { body, uploads } = await readParts(request, maxBodyBytes);
+    request.body = body;
+    request.uploads = uploads;
+  };
 }

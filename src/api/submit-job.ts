@@ -163,7 +163,16 @@ async function storeInputs(
   return inputs;
 }
 
-/** Runs the whole submission for an authenticated principal. */
+/**
+ * The gate before a submission's body is even read (multipart parts are buffered): the scope, then one token
+ * from the user's and the account's submit-rate buckets.
+ */
+export async function checkMaySubmit(deps: Pick<SubmitDeps, 'store' | 'now'>, principal: Principal): Promise<void> {
+  requireScope(principal, 'jobs:write');
+  await enforceSubmitRate(deps.store, principal.account, principal.userId, deps.now());
+}
+
+/** Runs the submission for a principal that passed checkMaySubmit. */
 export async function submitJob(
   deps: SubmitDeps,
   principal: Principal,
@@ -171,8 +180,6 @@ export async function submitJob(
   idempotencyKey: string | null,
   uploads: ReadonlyMap<string, Upload> = new Map(),
 ): Promise<SubmitOutcome> {
-  requireScope(principal, 'jobs:write');
-  await enforceSubmitRate(deps.store, principal.account, principal.userId, deps.now());
   checkBodyRules(principal, body);
   const named = Object.keys(body.inputs ?? {});
   const clash = named.find((n) => uploads.has(n));

@@ -108,6 +108,33 @@ describe('POST /v1/jobs', () => {
     expect(r.status).toBe(413);
   });
 
+  it('413 when multipart parts together exceed the body limit, even if each is under it', async () => {
+    const { t } = await tenantClient();
+    const form = new FormData();
+    form.set('request', JSON.stringify({ workflow: invertWorkflow() }));
+    form.set('a', new Blob([Buffer.alloc(600 * 1024, 1)]), 'a.png');
+    form.set('b', new Blob([Buffer.alloc(600 * 1024, 2)]), 'b.png');
+    const res = await fetch(`${server.url}/v1/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.key}`, 'x-user-id': 'alice' },
+      body: form,
+    });
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as any).code).toBe('payload_too_large');
+  });
+
+  it('a read-only key is refused before a multipart body is read', async () => {
+    const ro = await createTenant(server, {}, ['jobs:read']);
+    const form = new FormData();
+    form.set('request', JSON.stringify({ workflow: invertWorkflow() }));
+    const res = await fetch(`${server.url}/v1/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ro.key}`, 'x-user-id': 'alice' },
+      body: form,
+    });
+    expect(res.status).toBe(403);
+  });
+
   it('400 url_blocked for input and webhook URLs that can never be fetched', async () => {
     const { c } = await tenantClient();
     for (const url of ['http://127.0.0.1/x.png', 'http://2130706433/', 'http://0x7f.1/', 'http://[::ffff:10.0.0.1]/', 'file:///etc/passwd', 'http://169.254.169.254/latest']) {
