@@ -141,15 +141,20 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
       ? Promise.resolve()
       : startFleetWhenLeader(config.fleet, leadership);
   async function startFleetWhenLeader(path: string, l: Leadership): Promise<void> {
-    await l.acquired;
-    if (closing) return;
-    fleet = await startFleet({ path, store, bus, service, nodeTypes, jobTimeoutMs: config.jobTimeoutSeconds * 1000, log });
+    let lost = false;
     l.onLost(() => {
+      lost = true;
       log.error('lost the fleet lock; stopping this replica\'s fleet controller');
       const f = fleet;
       fleet = null;
       void f?.stop();
     });
+    await l.acquired;
+    if (closing || lost) return;
+    const started = await startFleet({ path, store, bus, service, nodeTypes, jobTimeoutMs: config.jobTimeoutSeconds * 1000, log });
+    // Shut down or lost the lock while starting: this replica must not keep a fleet.
+    if (closing || lost) await started.stop();
+    else fleet = started;
   }
   // A bad fleet file stops the start, like any other bad setting (on the replica that leads).
   if (leadership !== null && !config.db.startsWith('postgres')) await fleetStarted;
@@ -168,8 +173,16 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
       closing = true;
       running.drain();
       await running.app.close();
-      await fleet?.stop();
-      await leadership?.close();
+      if (leadership?.held() === true) {
+        // Finish (or abort) a start in progress and stop our workers before another replica may lead.
+        await fleetStarted.catch(() => {});
+        await fleet?.stop();
+        await leadership.close();
+      } else {
+        await leadership?.close();
+        await fleetStarted.catch(() => {});
+        await fleet?.stop();
+      }
       await workers.stop();
       await bg.stop();
       await maintenance.stop();

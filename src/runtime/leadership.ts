@@ -6,12 +6,17 @@
 import pg from 'pg';
 
 export interface Leadership {
-  /** Resolves when this process holds the lock (never, if closed first). */
+  /** Resolves when this process holds the lock; rejects if closed before that. */
   acquired: Promise<void>;
+  /** True while this process holds the lock. */
+  held(): boolean;
   /** Called if the lock is lost after it was held (the connection died). */
   onLost(handler: () => void): void;
   close(): Promise<void>;
 }
+
+/** How often the leader checks that its lock connection is alive. */
+const CHECK_MS = 5000;
 
 /** Stable 63-bit key for a lock name (FNV-1a folded into a signed bigint). */
 function lockKey(name: string): string {
@@ -23,27 +28,47 @@ function lockKey(name: string): string {
 /** Competes for `name` until it wins or is closed; retries every `retryMs`. */
 export function lead(dbUrl: string, name: string, retryMs = 5000): Leadership {
   if (!dbUrl.startsWith('postgres')) {
-    return { acquired: Promise.resolve(), onLost: () => {}, close: async () => {} };
+    return { acquired: Promise.resolve(), held: () => true, onLost: () => {}, close: async () => {} };
   }
   let closed = false;
   let client: pg.Client | null = null;
   let timer: NodeJS.Timeout | null = null;
+  let check: NodeJS.Timeout | null = null;
   const lostHandlers: Array<() => void> = [];
   let resolveAcquired: () => void = () => {};
-  const acquired = new Promise<void>((resolve) => (resolveAcquired = resolve));
+  let rejectAcquired: (err: Error) => void = () => {};
+  const acquired = new Promise<void>((resolve, reject) => {
+    resolveAcquired = resolve;
+    rejectAcquired = reject;
+  });
+  // Nobody may be waiting when it is closed unacquired; that rejection is expected.
+  acquired.catch(() => {});
 
   const attempt = async (): Promise<void> => {
     if (closed) return;
-    const c = new pg.Client({ connectionString: dbUrl });
+    // keepAlive plus a periodic query: a half-open connection (a partition) is noticed, not trusted forever —
+    // Postgres frees the lock when it drops the session, and another replica may already lead.
+    const c = new pg.Client({ connectionString: dbUrl, keepAlive: true, query_timeout: 10_000 });
     try {
       await c.connect();
       const r = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [lockKey(name)]);
       if (r.rows[0]?.ok === true && !closed) {
         client = c;
-        c.on('error', () => {
+        let lost = false;
+        const loseIt = (): void => {
+          if (lost || closed) return;
+          lost = true;
           client = null;
+          if (check !== null) clearInterval(check);
+          void c.end().catch(() => {});
           for (const h of lostHandlers) h();
-        });
+        };
+        c.on('error', loseIt);
+        c.on('end', loseIt);
+        check = setInterval(() => {
+          c.query('SELECT 1').catch(loseIt);
+        }, CHECK_MS);
+        check.unref();
         resolveAcquired();
         return;
       }
@@ -57,10 +82,13 @@ export function lead(dbUrl: string, name: string, retryMs = 5000): Leadership {
 
   return {
     acquired,
+    held: () => client !== null,
     onLost: (h) => lostHandlers.push(h),
     async close() {
       closed = true;
+      if (client === null) rejectAcquired(new Error('leadership closed before it was acquired'));
       if (timer !== null) clearTimeout(timer);
+      if (check !== null) clearInterval(check);
       await client?.end().catch(() => {});
       client = null;
     },
