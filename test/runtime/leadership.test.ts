@@ -22,12 +22,13 @@ describe('leadership', () => {
     expect(await within(b.acquired, 500)).toBe(false);
     const other = lead(db.url, 'another-duty', 50);
     expect(await within(other.acquired, 5000)).toBe(true);
-    const waiting = lead(db.url, 'arrakis-fleet', 50);
     expect(a.held()).toBe(true);
     expect(b.held()).toBe(false);
     await a.close();
     expect(await within(b.acquired, 5000)).toBe(true);
     expect(b.held()).toBe(true);
+    const waiting = lead(db.url, 'arrakis-fleet', 50);
+    expect(await within(waiting.acquired, 300)).toBe(false);
     // A replica that never led closes at once, and its wait ends (a shutdown must not hang on it).
     await waiting.close();
     await expect(waiting.acquired).rejects.toThrow(/closed/);
