@@ -196,14 +196,32 @@ class JobRun {
       );
     }
     await this.progress.flush();
-    return this.result(await this.channel.complete(this.job.id, outputs), false);
+    return this.result(await this.report(() => this.channel.complete(this.job.id, outputs)), false);
+  }
+
+  /**
+   * A terminal report is retried through a network blip until the lease would have run out: the store's
+   * compare-and-set makes a repeat harmless, while giving up would turn a finished job into a released one
+   * and run it again.
+   */
+  private async report(call: () => Promise<ReportResult>): Promise<ReportResult> {
+    const deadline = Date.now() + this.job.leaseMs;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+      try {
+        return await call();
+      } catch (err) {
+        if (err instanceof LeaseLostError || Date.now() + delay > deadline) throw err;
+        this.log.warn({ jobId: this.job.id, err: String(err) }, 'report failed; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
   }
 
   /** The job was stopped from outside this run: report exactly what the reason calls for. */
   private async afterStop(): Promise<RunJobResult> {
     switch (this.stopReason) {
       case 'cancel':
-        return this.result(await this.channel.finishCancel(this.job.id), false);
+        return this.result(await this.report(() => this.channel.finishCancel(this.job.id)), false);
       case 'timeout':
         return await this.fail({
           code: 'timeout',
@@ -238,7 +256,7 @@ class JobRun {
 
   private async fail(error: JobError): Promise<RunJobResult> {
     await this.progress.flush();
-    return this.result(await this.channel.fail(this.job.id, error), false);
+    return this.result(await this.report(() => this.channel.fail(this.job.id, error)), false);
   }
 
   private async release(reason: string, comfyUnhealthy: boolean): Promise<RunJobResult> {
