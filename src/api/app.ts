@@ -98,6 +98,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
     auth: new Authenticator(deps.store, deps.now),
     metrics: createMetrics(() => deps.store.countJobsByStatus()),
     streams: new Set(),
+    streamCounts: new Map(),
   };
   let draining = false;
   const app = Fastify({

@@ -43,6 +43,8 @@ export interface ApiContext extends ApiDeps {
   metrics: Metrics;
   /** Open SSE streams' finish functions, so shutdown can end them (hijacked sockets never go idle). */
   streams: Set<() => void>;
+  /** Open SSE streams per `account` and per `account/user` key on this replica (caps). */
+  streamCounts: Map<string, number>;
 }
 
 declare module 'fastify' {

@@ -29,6 +29,35 @@ describe('operations on SQLite', () => {
     expect(text).toContain('route="/v1/jobs"');
   });
 
+  it('caps open event streams per user (429), and a closed stream frees its slot', async () => {
+    const t = await createTenant(server);
+    const job = await client(server, t.key, 'watcher').submit({ workflow: invertWorkflow() });
+    const headers = { authorization: `Bearer ${t.key}`, 'x-user-id': 'watcher' };
+    const url = `${server.url}/v1/jobs/${job.body.id}/events`;
+    const open: AbortController[] = [];
+    for (let i = 0; i < 20; i++) {
+      const ac = new AbortController();
+      const res = await fetch(url, { headers, signal: ac.signal });
+      expect(res.status).toBe(200);
+      open.push(ac);
+    }
+    const refused = await fetch(url, { headers });
+    expect(refused.status).toBe(429);
+    expect(((await refused.json()) as any).code).toBe('rate_limited');
+    open.pop()!.abort();
+    let again = 429;
+    for (let i = 0; i < 50 && again === 429; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      const ac = new AbortController();
+      const res = await fetch(url, { headers, signal: ac.signal });
+      again = res.status;
+      open.push(ac);
+      if (again !== 200) await res.text();
+    }
+    expect(again).toBe(200);
+    for (const ac of open) ac.abort();
+  });
+
   it('every response carries a request id; a sane incoming one is kept', async () => {
     const r = await fetch(`${server.url}/healthz`, { headers: { 'x-request-id': 'abc-123' } });
     expect(r.headers.get('x-request-id')).toBe('abc-123');

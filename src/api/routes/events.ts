@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { JobEvent } from '../../store/contract.js';
+import { ApiError } from '../../errors.js';
 import { requireScope } from '../auth/authenticate.js';
 import { principalOf, type ApiContext } from '../context.js';
 import { jobIdParams } from '../schemas.js';
@@ -15,7 +16,36 @@ import { ownJob } from './jobs.js';
 
 const HEARTBEAT_MS = 15_000;
 /** Safety net if a notification is ever missed (e.g. a Postgres listener reconnecting). */
-const POLL_MS = 2_000;
+const POLL_MS = 10_000;
+/** Open streams one user, and one account, may hold on a replica. */
+export const MAX_STREAMS_PER_USER = 20;
+export const MAX_STREAMS_PER_ACCOUNT = 1000;
+
+/** Counts a new stream against the caps; returns the release function, or throws 429 `rate_limited`. */
+function admitStream(ctx: ApiContext, accountId: string, userId: string): () => void {
+  const keys: Array<[string, number]> = [
+    [accountId, MAX_STREAMS_PER_ACCOUNT],
+    [`${accountId}/${userId}`, MAX_STREAMS_PER_USER],
+  ];
+  for (const [key, max] of keys) {
+    if ((ctx.streamCounts.get(key) ?? 0) >= max) {
+      throw new ApiError('rate_limited', `Too many open event streams (at most ${max}); close one first.`, {}, {
+        'retry-after': '5',
+      });
+    }
+  }
+  for (const [key] of keys) ctx.streamCounts.set(key, (ctx.streamCounts.get(key) ?? 0) + 1);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    for (const [key] of keys) {
+      const n = (ctx.streamCounts.get(key) ?? 1) - 1;
+      if (n <= 0) ctx.streamCounts.delete(key);
+      else ctx.streamCounts.set(key, n);
+    }
+  };
+}
 
 function lastEventId(header: unknown, query: number | undefined): number {
   if (typeof header === 'string' && /^\d{1,12}$/.test(header)) return Number(header);
@@ -44,6 +74,7 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       requireScope(p, 'jobs:read');
       const job = await ownJob(ctx, p.account.id, p.userId, request.params.id);
       let sent = lastEventId(request.headers['last-event-id'], request.query.after);
+      const release = admitStream(ctx, p.account.id, p.userId);
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, {
@@ -64,6 +95,7 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       const finish = (): void => {
         if (closed) return;
         closed = true;
+        release();
         ctx.streams.delete(finish);
         unsubscribe();
         clearInterval(heartbeat);
