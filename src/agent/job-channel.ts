@@ -69,7 +69,8 @@ export interface JobChannel {
   /** The prompt has stopped after a cancel request: the job ends `cancelled`. */
   finishCancel(jobId: string): Promise<ReportResult>;
   /** Gives the job back (ComfyUI died, or the agent is stopping): requeued elsewhere or `worker_lost`. */
-  release(jobId: string, reason: string): Promise<ReportResult>;
+  /** Gives the job back to the queue; `voluntary` (this worker is stopping) does not spend an attempt. */
+  release(jobId: string, reason: string, voluntary?: boolean): Promise<ReportResult>;
   /** Calls `cb` once as soon as a cancel is requested for the job. Returns an unsubscribe function. */
   onCancel(jobId: string, cb: () => void): () => void;
   close(): Promise<void>;

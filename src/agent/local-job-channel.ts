@@ -87,8 +87,8 @@ export class LocalJobChannel implements JobChannel {
     return this.service.finishCancel(jobId, this.workerId);
   }
 
-  release(jobId: string, reason: string): Promise<ReportResult> {
-    return this.service.release(jobId, this.workerId, reason);
+  release(jobId: string, reason: string, voluntary = false): Promise<ReportResult> {
+    return this.service.release(jobId, this.workerId, reason, voluntary);
   }
 
   onCancel(jobId: string, cb: () => void): () => void {

@@ -129,8 +129,8 @@ export class RemoteJobChannel implements JobChannel {
     return this.report(jobId, 'finish-cancel', {});
   }
 
-  release(jobId: string, reason: string): Promise<ReportResult> {
-    return this.report(jobId, 'release', { reason: reason.slice(0, 1000) });
+  release(jobId: string, reason: string, voluntary = false): Promise<ReportResult> {
+    return this.report(jobId, 'release', { reason: reason.slice(0, 1000), voluntary });
   }
 
   onCancel(jobId: string, cb: () => void): () => void {

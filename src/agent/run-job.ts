@@ -228,7 +228,7 @@ class JobRun {
           message: `the job ran longer than ${this.options.timeoutMs} ms`,
         });
       case 'shutdown':
-        return await this.release('the worker is stopping', false);
+        return await this.release('the worker is stopping', false, true);
       case 'lost':
       case null:
         // Another worker may hold the job now: report nothing.
@@ -259,10 +259,10 @@ class JobRun {
     return this.result(await this.report(() => this.channel.fail(this.job.id, error)), false);
   }
 
-  private async release(reason: string, comfyUnhealthy: boolean): Promise<RunJobResult> {
+  private async release(reason: string, comfyUnhealthy: boolean, voluntary = false): Promise<RunJobResult> {
     this.progress.stop();
     this.log.warn({ jobId: this.job.id, reason }, 'releasing the job');
-    const report = await this.channel.release(this.job.id, reason);
+    const report = await this.channel.release(this.job.id, reason, voluntary);
     return { ...this.result(report, comfyUnhealthy), outcome: report.kind === 'lost' ? 'lost' : 'released' };
   }
 

@@ -98,7 +98,7 @@ export const failBody = z.strictObject({
   }),
 });
 
-export const releaseBody = z.strictObject({ reason: z.string().max(1000) });
+export const releaseBody = z.strictObject({ reason: z.string().max(1000), voluntary: z.boolean().default(false) });
 
 export const reportReply = z.discriminatedUnion('kind', [
   z.object({

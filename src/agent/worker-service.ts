@@ -183,13 +183,15 @@ export class WorkerService {
     return await this.finished(await this.deps.store.finishCancel(jobId, workerId, Date.now()));
   }
 
-  async release(jobId: string, workerId: string, reason: string): Promise<ReportResult> {
+  /** Gives the job back; a `voluntary` give-back (the worker is stopping) does not spend an attempt. */
+  async release(jobId: string, workerId: string, reason: string, voluntary = false): Promise<ReportResult> {
     const result = await this.deps.store.releaseJob(
       jobId,
       workerId,
       this.deps.maxAttempts,
       reason,
       Date.now(),
+      voluntary,
     );
     return await this.finished(result);
   }

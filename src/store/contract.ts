@@ -283,7 +283,15 @@ export interface Store {
    * The worker gives the job back (its ComfyUI died or restarted): → queued for another worker while
    * attempts < maxAttempts, else → failed `worker_lost`; → cancelled when cancel was requested.
    */
-  releaseJob(jobId: string, workerId: string, maxAttempts: number, reason: string, now: number): Promise<FinishResult>;
+  releaseJob(
+    jobId: string,
+    workerId: string,
+    maxAttempts: number,
+    reason: string,
+    now: number,
+    /** The worker gave it back for its own reasons (shutting down): this attempt is not counted. */
+    voluntary?: boolean,
+  ): Promise<FinishResult>;
   /**
    * Every running job whose lease expired before `now`: requeued once per expiry while attempts < maxAttempts,
    * else failed `worker_lost`; cancel-requested ones end cancelled. Compare-and-set on the expired lease,

@@ -102,6 +102,10 @@ const TEMPLATES = {
    *  else → queued — (max_attempts, max_attempts, error, max_attempts, finished_at, id, worker_id) → job + event_seq. */
   giveBackByWorker: `${GIVE_BACK} AND worker_id = ? RETURNING ${JOB_COLUMNS}, event_seq`,
 
+  /** A voluntary give-back does not spend an attempt — (id, worker_id); run before giveBackByWorker in one tx. */
+  refundAttempt: `UPDATE jobs SET attempts = attempts - 1
+    WHERE id = ? AND status = 'running' AND worker_id = ? AND attempts > 0`,
+
   /** The same when the lease expired, compare-and-set on the expired lease value so two sweepers act once
    *  — (max_attempts, max_attempts, error, max_attempts, finished_at, id, lease_expires_at) → job + event_seq. */
   giveBackByLease: `${GIVE_BACK} AND lease_expires_at = ? RETURNING ${JOB_COLUMNS}, event_seq`,

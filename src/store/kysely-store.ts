@@ -116,7 +116,8 @@ export class KyselyStore implements C.Store {
     maxAttempts: number,
     reason: string,
     now: number,
-  ): Promise<C.FinishResult> => tr.releaseJob(this.#ctx, jobId, workerId, maxAttempts, reason, now);
+    voluntary?: boolean,
+  ): Promise<C.FinishResult> => tr.releaseJob(this.#ctx, jobId, workerId, maxAttempts, reason, now, voluntary);
   expireLeases = (maxAttempts: number, now: number): Promise<C.ExpiredLeaseOutcome[]> =>
     tr.expireLeases(this.#ctx, maxAttempts, now);
 

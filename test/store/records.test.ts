@@ -86,6 +86,19 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
     expect(cpu).toEqual({ arrivals: [t0 + 3_000], activeUsers: [`${account.id}/c`] });
   });
 
+  it('a voluntary give-back does not spend an attempt; an involuntary one does', async () => {
+    const account = await makeAccount(db.store);
+    const admitted = await db.store.admitJob(jobInput(account.id, 'u1'), 1_000);
+    const id = admitted.kind === 'admitted' ? admitted.job.id : '';
+    // One attempt allowed: a deploy that stops the worker must not use it up.
+    await db.store.claimNext('w1', null, 60_000, 2_000);
+    const back = await db.store.releaseJob(id, 'w1', 1, 'the worker is stopping', 3_000, true);
+    expect(back.kind === 'finished' && back.job).toMatchObject({ status: 'queued', attempts: 0 });
+    await db.store.claimNext('w2', null, 60_000, 4_000);
+    const lost = await db.store.releaseJob(id, 'w2', 1, 'ComfyUI died', 5_000);
+    expect(lost.kind === 'finished' && lost.job).toMatchObject({ status: 'failed', error: { code: 'worker_lost' } });
+  });
+
   it('takeTokens takes from every bucket or from none', async () => {
     const user = { key: 'multi:user', ratePerSecond: 1, burst: 3 };
     const account = { key: 'multi:account', ratePerSecond: 1, burst: 1 };

@@ -140,7 +140,7 @@ function registerWorkerRoutes(
     if (job === null) return { job: null };
     if (reply.raw.destroyed) {
       // The worker hung up while the claim ran: it will never hear of this job, so give it straight back.
-      await service.release(job.id, worker.id, 'the claim reply could not be delivered');
+      await service.release(job.id, worker.id, 'the claim reply could not be delivered', true);
       return reply;
     }
     const leased: LeasedJob = {
@@ -227,7 +227,7 @@ function registerReportRoutes(app: FastifyInstance, service: WorkerService, work
     const worker = await workerOf(request);
     const { jobId } = parse(jobParams, request.params, 'params');
     const body = parse(wire.releaseBody, request.body, 'body');
-    return await service.release(jobId, worker.id, body.reason);
+    return await service.release(jobId, worker.id, body.reason, body.voluntary);
   });
 }
 

@@ -76,8 +76,10 @@ export async function releaseJob(
   maxAttempts: number,
   reason: string,
   now: number,
+  voluntary = false,
 ): Promise<FinishResult> {
   return await inTx(ctx, async (tx) => {
+    if (voluntary) await run(tx, ctx.sql.refundAttempt, [jobId, workerId]);
     const rows = await run(tx, ctx.sql.giveBackByWorker, giveBackParams(maxAttempts, now, jobId, workerId));
     return await settleOrLost(ctx, tx, rows, now, reason);
   });
