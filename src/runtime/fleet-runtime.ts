@@ -12,6 +12,7 @@ import { createComfyServer } from '../comfy/http-client.js';
 import { parseWorkflow } from '../comfy/workflow-check.js';
 import type { EventBus } from '../events/bus.js';
 import { ACTIVITY_WINDOW_MS, ActivityTracker } from '../fleet/activity.js';
+import { HISTORY_DAYS } from '../fleet/arrival-history.js';
 import { FleetController, type FleetWorker } from '../fleet/controller.js';
 import { loadFleetFile } from '../fleet/fleet-file.js';
 import { createProvider } from '../fleet/providers/create.js';
@@ -54,9 +55,12 @@ export async function startFleet(deps: FleetRuntimeDeps): Promise<FleetRuntime> 
   // Jobs that name no pool run on the first pool. Arrivals are read from the store (every replica's
   // admissions), each once: `seen` is the newest creation time already fed to the tracker.
   const poolsOf = (pool: string): Array<string | null> => (pool === fleet.pools[0]?.name ? [pool, null] : [pool]);
+  // The first look reaches back a week, so the hour-of-day profile starts from history, not empty.
   const seen = new Map<string, number>();
   const observeActivity = async (pool: string, now: number): Promise<ReadonlySet<string>> => {
-    const since = Math.max((seen.get(pool) ?? 0) + 1, now - ACTIVITY_WINDOW_MS);
+    const last = seen.get(pool);
+    const since = last === undefined ? now - HISTORY_DAYS * 86_400_000 : Math.max(last + 1, now - ACTIVITY_WINDOW_MS);
+    if (last === undefined) seen.set(pool, since);
     const found = await deps.store.fleetActivity(poolsOf(pool), since);
     for (const at of found.arrivals) activity.submitted(pool, at);
     const newest = found.arrivals[found.arrivals.length - 1];

@@ -6,6 +6,8 @@ import type { StoreContext } from '../context.js';
 import { newId } from '../../util/ids.js';
 
 const ID_SLACK_MS = 60_000;
+/** A week of a busy service; beyond this only the newest arrivals are returned. */
+const MAX_ARRIVALS = 200_000;
 const arrivalSchema = z.object({ created_at: z.number() });
 const userSchema = z.object({ account_id: z.string(), user_id: z.string() });
 
@@ -30,8 +32,8 @@ export async function fleetActivity(
     .where('id', '>=', lowestId)
     .where('created_at', '>=', createdSince)
     .where(inPools)
-    .orderBy('id')
-    .limit(10_000)
+    .orderBy('id', 'desc')
+    .limit(MAX_ARRIVALS)
     .execute();
   const active = await ctx.db
     .selectFrom('jobs')
@@ -42,7 +44,8 @@ export async function fleetActivity(
     .limit(100_000)
     .execute();
   return {
-    arrivals: arrivals.map((r) => arrivalSchema.parse(r).created_at),
+    // Newest first from the index, so a huge backlog keeps the recent ones; handed out oldest first.
+    arrivals: arrivals.map((r) => arrivalSchema.parse(r).created_at).reverse(),
     activeUsers: active.map((r) => {
       const u = userSchema.parse(r);
       return `${u.account_id}/${u.user_id}`;
