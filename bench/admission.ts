@@ -12,6 +12,7 @@ import pg from 'pg';
 import { DEFAULT_LIMITS } from '../src/jobs/types.js';
 import type { NewJob, Store } from '../src/store/contract.js';
 import { openStore } from '../src/store/open.js';
+import { jobInput } from '../test/store/fixtures.js';
 import { startPostgres } from '../test/support/postgres-server.js';
 import { runBarePgReference } from './bare-pg-reference.js';
 import { runBareReference } from './bare-sqlite-reference.js';
@@ -31,21 +32,11 @@ function jobsArg(): number {
   return Number.isInteger(n) && n > 0 ? n : 20_000;
 }
 
+/** A small admissible job for user `i % USERS` (the store tests' builder, with a 64×64 image). */
 function job(accountId: string, i: number): NewJob {
-  return {
-    accountId,
-    userId: `u${i % USERS}`,
-    priority: 0,
-    pool: null,
+  return jobInput(accountId, `u${i % USERS}`, {
     workflow: { '1': { class_type: 'EmptyImage', inputs: { width: 64, height: 64 } } },
-    templateName: null,
-    inputs: [],
-    inputsReady: true,
-    webhookUrl: null,
-    metadata: {},
-    idempotencyKey: null,
-    requestHash: null,
-  };
+  });
 }
 
 function report(label: string, n: number, ms: number): void {
