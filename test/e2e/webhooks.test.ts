@@ -1,0 +1,66 @@
+/** Webhooks through the whole control plane: a job with a webhook URL ends, a signed delivery arrives. */
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { client, createTenant, delayWorkflow, invertWorkflow, isTerminal, startTestServer, waitForJob, type TestServer } from '../support/server.js';
+
+let receiver: Server;
+let port = 0;
+const received: Array<{ headers: IncomingHttpHeaders; body: string }> = [];
+let server: TestServer;
+
+beforeAll(async () => {
+  receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += String(c)));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  const addr = receiver.address();
+  port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+  server = await startTestServer({ settings: { comfyLite: 1, fetchAllow: [`127.0.0.1:${port}`] } });
+});
+afterAll(async () => {
+  await server.close();
+  await new Promise((r) => receiver.close(r));
+});
+
+async function delivery(jobId: string, timeoutMs = 10_000): Promise<{ headers: IncomingHttpHeaders; body: string }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = received.find((d) => d.body.includes(jobId));
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error('no webhook delivery');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('webhooks end to end', () => {
+  it('job.completed and job.cancelled arrive signed with the account secret', async () => {
+    const t = await createTenant(server);
+    const c = client(server, t.key, 'alice');
+    const url = `http://127.0.0.1:${port}/hooks`;
+    const done = await c.submit({ workflow: invertWorkflow(), webhook: { url } });
+    await waitForJob(c, done.body.id, isTerminal);
+    const d1 = await delivery(done.body.id);
+    const verified = new Webhook(t.webhookSecret).verify(d1.body, {
+      'webhook-id': String(d1.headers['webhook-id']),
+      'webhook-timestamp': String(d1.headers['webhook-timestamp']),
+      'webhook-signature': String(d1.headers['webhook-signature']),
+    }) as { type: string; data: { job: { id: string; status: string; outputs: unknown[] } } };
+    expect(verified.type).toBe('job.completed');
+    expect(verified.data.job).toMatchObject({ id: done.body.id, status: 'completed' });
+    expect(verified.data.job.outputs).toHaveLength(1);
+
+    const running = await c.submit({ workflow: delayWorkflow(30), webhook: { url } });
+    await waitForJob(c, running.body.id, (j) => j.status === 'running');
+    await c.cancel(running.body.id);
+    const d2 = await delivery(running.body.id);
+    expect(JSON.parse(d2.body).type).toBe('job.cancelled');
+    const log = await server.admin('GET', `/v1/admin/webhook-deliveries?job_id=${running.body.id}`);
+    expect(log.body.data[0]).toMatchObject({ status: 'delivered', attempts: 1, event_type: 'job.cancelled' });
+  });
+});
