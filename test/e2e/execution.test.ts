@@ -14,6 +14,8 @@ import {
   startTestServer,
   waitForJob,
   type TestServer,
+  loadInvertWorkflow,
+  solidPng,
 } from '../support/server.js';
 
 let server: TestServer;
@@ -22,7 +24,9 @@ let key: string;
 
 beforeAll(async () => {
   server = await startTestServer({ settings: { comfyLite: 2 } });
-  const t = await createTenant(server, { limits: { max_active_jobs_per_user: 50, submit_rate_per_user: 1000, submit_burst_per_user: 1000 } });
+  const t = await createTenant(server, {
+    limits: { max_active_jobs_per_user: 50, submit_rate_per_user: 1000, submit_burst_per_user: 1000 },
+  });
   key = t.key;
   c = client(server, key, 'alice');
 });
@@ -31,7 +35,9 @@ afterAll(async () => {
 });
 
 async function download(url: string, user = 'alice'): Promise<Buffer> {
-  const res = await fetch(`${server.url}${url}`, { headers: { authorization: `Bearer ${key}`, 'x-user-id': user } });
+  const res = await fetch(`${server.url}${url}`, {
+    headers: { authorization: `Bearer ${key}`, 'x-user-id': user },
+  });
   expect(res.status).toBe(200);
   return Buffer.from(await res.arrayBuffer());
 }
@@ -57,21 +63,17 @@ describe('running jobs on comfy-lite', () => {
   });
 
   it('LoadImage reads a base64 input given with the job', async () => {
-    const input = await sharp({ create: { width: 4, height: 3, channels: 3, background: { r: 0, g: 100, b: 255 } } })
-      .png()
-      .toBuffer();
+    const input = await solidPng(4, 3, [0, 100, 255]);
     const r = await c.submit({
-      workflow: {
-        '1': { class_type: 'LoadImage', inputs: { image: 'photo' } },
-        '2': { class_type: 'ImageInvert', inputs: { image: ['1', 0] } },
-        '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'x' } },
-      },
+      workflow: loadInvertWorkflow(),
       inputs: { photo: { base64: input.toString('base64'), filename: 'photo.png' } },
     });
     expect(r.status).toBe(202);
     const job = await waitForJob(c, r.body.id, isTerminal);
     expect(job.status).toBe('completed');
-    const { data, info } = await sharp(await download(job.outputs[0].url)).raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(await download(job.outputs[0].url))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     expect([info.width, info.height]).toEqual([4, 3]);
     expect([...data.subarray(0, 3)]).toEqual([255, 155, 0]);
   });
@@ -82,7 +84,9 @@ describe('running jobs on comfy-lite', () => {
         '1': { class_type: 'LoadImage', inputs: { image: 'photo' } },
         '2': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: 'x' } },
       },
-      inputs: { photo: { base64: Buffer.from('\x89PNG\r\n\x1a\nnot really').toString('base64'), filename: 'p.png' } },
+      inputs: {
+        photo: { base64: Buffer.from('\x89PNG\r\n\x1a\nnot really').toString('base64'), filename: 'p.png' },
+      },
     });
     expect(r.status).toBe(400);
     expect(r.body.code).toBe('input_invalid');
@@ -171,7 +175,8 @@ describe('running jobs on comfy-lite', () => {
     const heavy = client(server, key, 'heavy');
     const light = client(server, key, 'light');
     const heavyIds: string[] = [];
-    for (let i = 0; i < 20; i++) heavyIds.push((await heavy.submit({ workflow: delayWorkflow(0.15) })).body.id);
+    for (let i = 0; i < 20; i++)
+      heavyIds.push((await heavy.submit({ workflow: delayWorkflow(0.15) })).body.id);
     const lightIds = [
       (await light.submit({ workflow: delayWorkflow(0.15) })).body.id,
       (await light.submit({ workflow: delayWorkflow(0.15) })).body.id,
@@ -186,23 +191,18 @@ describe('running jobs on comfy-lite', () => {
 
 describe('multipart submissions', () => {
   async function png(): Promise<Buffer> {
-    return await sharp({ create: { width: 2, height: 2, channels: 3, background: { r: 10, g: 20, b: 30 } } })
-      .png()
-      .toBuffer();
+    return await solidPng(2, 2, [10, 20, 30]);
   }
 
   function form(request: unknown, files: Record<string, Buffer>): FormData {
     const f = new FormData();
     f.set('request', JSON.stringify(request));
-    for (const [name, bytes] of Object.entries(files)) f.set(name, new Blob([bytes], { type: 'image/png' }), `${name}.png`);
+    for (const [name, bytes] of Object.entries(files))
+      f.set(name, new Blob([bytes], { type: 'image/png' }), `${name}.png`);
     return f;
   }
 
-  const loadWorkflow = {
-    '1': { class_type: 'LoadImage', inputs: { image: 'photo' } },
-    '2': { class_type: 'ImageInvert', inputs: { image: ['1', 0] } },
-    '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'x' } },
-  };
+  const loadWorkflow = loadInvertWorkflow();
 
   async function post(body: FormData) {
     const res = await fetch(`${server.url}/v1/jobs`, {
@@ -218,12 +218,16 @@ describe('multipart submissions', () => {
     expect(r.status).toBe(202);
     const job = await waitForJob(c, r.body.id, isTerminal);
     expect(job.status).toBe('completed');
-    const { data } = await sharp(await download(job.outputs[0].url)).raw().toBuffer({ resolveWithObject: true });
+    const { data } = await sharp(await download(job.outputs[0].url))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     expect([...data.subarray(0, 3)]).toEqual([245, 235, 225]);
   });
 
   it('refuses a corrupt file, a missing request field and an over-size file', async () => {
-    const corrupt = await post(form({ workflow: loadWorkflow }, { photo: Buffer.from('not an image at all') }));
+    const corrupt = await post(
+      form({ workflow: loadWorkflow }, { photo: Buffer.from('not an image at all') }),
+    );
     expect(corrupt.status).toBe(400);
     expect(corrupt.body.code).toBe('input_invalid');
     const noRequest = new FormData();

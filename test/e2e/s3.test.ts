@@ -2,7 +2,16 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startS3, type RunningS3 } from '../media/s3rver-server.js';
-import { client, createTenant, isTerminal, startTestServer, waitForJob, type TestServer } from '../support/server.js';
+import {
+  client,
+  createTenant,
+  isTerminal,
+  startTestServer,
+  waitForJob,
+  type TestServer,
+  loadInvertWorkflow,
+  solidPng,
+} from '../support/server.js';
 
 let s3: RunningS3;
 let server: TestServer;
@@ -23,15 +32,9 @@ describe('S3 storage end to end', () => {
   it('stores a base64 input and the output in the bucket; the output answers 302 to a presigned URL', async () => {
     const t = await createTenant(server);
     const c = client(server, t.key, 'alice');
-    const input = await sharp({ create: { width: 3, height: 2, channels: 3, background: { r: 200, g: 100, b: 0 } } })
-      .png()
-      .toBuffer();
+    const input = await solidPng(3, 2, [200, 100, 0]);
     const r = await c.submit({
-      workflow: {
-        '1': { class_type: 'LoadImage', inputs: { image: 'photo' } },
-        '2': { class_type: 'ImageInvert', inputs: { image: ['1', 0] } },
-        '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'x' } },
-      },
+      workflow: loadInvertWorkflow(),
       inputs: { photo: { base64: input.toString('base64'), filename: 'photo.png' } },
     });
     expect(r.status).toBe(202);

@@ -45,16 +45,24 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       db = `sqlite:${join(dir, 'arrakis.db')}`;
     }
   }
-  const config = loadConfig({}, {}, {
-    db,
-    storage: `file:${join(dir, 'objects')}`,
-    port: 0,
-    adminKey: ADMIN_KEY,
-    logLevel: 'silent',
-    ...options.settings,
-  });
+  const config = loadConfig(
+    {},
+    {},
+    {
+      db,
+      storage: `file:${join(dir, 'objects')}`,
+      port: 0,
+      adminKey: ADMIN_KEY,
+      logLevel: 'silent',
+      ...options.settings,
+    },
+  );
   const cp = await startControlPlane(config);
-  const admin = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
+  const admin = async (
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: any }> => {
     const res = await fetch(`${cp.url}${path}`, {
       method,
       headers: {
@@ -145,6 +153,28 @@ export function invertWorkflow(color = 0x101010, size = 8): Record<string, unkno
   };
 }
 
+/** LoadImage(the job input `input`) → ImageInvert → SaveImage. */
+export function loadInvertWorkflow(input = 'photo'): Record<string, unknown> {
+  return {
+    '1': { class_type: 'LoadImage', inputs: { image: input } },
+    '2': { class_type: 'ImageInvert', inputs: { image: ['1', 0] } },
+    '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'x' } },
+  };
+}
+
+/** A solid-colour PNG of the given size. */
+export async function solidPng(
+  width: number,
+  height: number,
+  rgb: [number, number, number],
+): Promise<Buffer> {
+  const { default: sharp } = await import('sharp');
+  const [r, g, b] = rgb;
+  return await sharp({ create: { width, height, channels: 3, background: { r, g, b } } })
+    .png()
+    .toBuffer();
+}
+
 /** EmptyImage → ArrakisDelay(seconds) → SaveImage: a job that runs as long as asked. */
 export function delayWorkflow(seconds: number): Record<string, unknown> {
   return {
@@ -165,7 +195,8 @@ export async function waitForJob(
   for (;;) {
     const r = await c.get(id);
     if (r.status === 200 && done(r.body)) return r.body;
-    if (Date.now() > deadline) throw new Error(`job ${id} did not reach the state: ${JSON.stringify(r.body)}`);
+    if (Date.now() > deadline)
+      throw new Error(`job ${id} did not reach the state: ${JSON.stringify(r.body)}`);
     await new Promise((res) => setTimeout(res, 25));
   }
 }
