@@ -80,7 +80,7 @@ function invalid(problems: Array<{ nodeId: string | null; input?: string; messag
 }
 
 /** The size bounds, checked before any other work on a workflow: every later check is linear, but not free. */
-function checkSize(deps: SubmitDeps, workflow: unknown): void {
+function checkSize(deps: Pick<SubmitDeps, 'config'>, workflow: unknown): void {
   const limits = { maxNodes: deps.config.maxWorkflowNodes, maxLinks: deps.config.maxWorkflowLinks };
   const problem = workflowSizeProblem(workflow, limits);
   if (problem !== null) {
@@ -89,6 +89,14 @@ function checkSize(deps: SubmitDeps, workflow: unknown): void {
       max_links: limits.maxLinks,
     });
   }
+}
+
+/**
+ * The size bound on a raw body's `workflow`, for the route to run before schema validation: an oversized
+ * workflow costs only its JSON parse, not a schema copy of every node.
+ */
+export function checkSubmittedSize(deps: Pick<SubmitDeps, 'config'>, body: unknown): void {
+  if (typeof body === 'object' && body !== null && 'workflow' in body) checkSize(deps, body.workflow);
 }
 
 async function resolveWorkflow(deps: SubmitDeps, principal: Principal, body: CreateJobBody): Promise<Workflow> {
