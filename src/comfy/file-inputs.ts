@@ -189,6 +189,11 @@ export interface FileInputContext {
   catalog: FileInputCatalog | null;
   /** Node types an operator allowlisted for the account: their `model` and `refuse` inputs pass unchecked. */
   allowlist: ReadonlySet<string>;
+  /**
+   * Whether a model name must be in the catalog's list (default true). The worker's re-check skips it: its list
+   * is read once, ComfyUI checks combo lists itself, and only the name rules protect other tenants.
+   */
+  checkModelLists?: boolean;
 }
 
 /** Why one file input breaks its rule, or null when it follows it. */
@@ -213,7 +218,7 @@ function fileInputProblem(
   }
   const nameProblem = modelNameProblem(value);
   if (nameProblem !== null) return `${classType} input "${input}" ${nameProblem}`;
-  const offered = ctx.catalog?.get(classType)?.get(input);
+  const offered = ctx.checkModelLists === false ? undefined : ctx.catalog?.get(classType)?.get(input);
   if (typeof value === 'string' && offered !== undefined && offered !== null && !offered.includes(value)) {
     return `${classType} input "${input}": no worker has the model ${JSON.stringify(value)}`;
   }

@@ -74,6 +74,7 @@ export function rewriteWorkflowForJob(
     jobInputs: uploads,
     catalog,
     allowlist: new Set(options.fileNodeAllowlist ?? []),
+    checkModelLists: false,
   });
   if (problems.length > 0) throw new WorkflowRewriteError(problems);
   const rewritten = structuredClone(workflow);

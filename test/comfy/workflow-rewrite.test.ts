@@ -4,6 +4,7 @@ import {
   sanitizePrefix,
   WorkflowRewriteError,
 } from '../../src/comfy/workflow-rewrite.js';
+import type { FileInputCatalog } from '../../src/comfy/file-inputs.js';
 import type { Workflow } from '../../src/jobs/types.js';
 
 const JOB = 'job_01HZX';
@@ -74,7 +75,11 @@ describe('rewriteWorkflowForJob', () => {
       d: { class_type: 'CustomReader', inputs: { weights: 'w.bin' } },
       e: { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'sd15.safetensors' } },
     };
-    const catalog = new Map([['CustomReader', new Map([['weights', null]])]]);
+    // The worker checks names, not its (possibly stale) model list: ComfyUI validates that list itself.
+    const catalog: FileInputCatalog = new Map<string, Map<string, string[] | null>>([
+      ['CustomReader', new Map([['weights', null]])],
+      ['CheckpointLoaderSimple', new Map([['ckpt_name', ['other.safetensors']]])],
+    ]);
     const refused = (() => {
       try {
         rewriteWorkflowForJob(sneaky, JOB, {}, { catalog });
