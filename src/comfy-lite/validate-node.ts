@@ -81,8 +81,9 @@ export class NodeValidator {
     const def = this.registry.get(String(node.class_type))!;
     const inputs = node.inputs;
     if (!isRecord(inputs)) throw new PyError('KeyError', "'inputs'");
-    this.listing ??= folderListing(this.dirs);
-    const info = def.info(await this.listing).input;
+    // Only nodes whose combo lists come from the data folder pay for reading it (ComfyUI reads it per node).
+    if (def.listsFolders === true) this.listing ??= folderListing(this.dirs);
+    const info = def.info(this.listing === null ? EMPTY_LISTING : await this.listing).input;
     const errors: PromptError[] = [];
     let valid = true;
     const specs: Array<[string, InputSpec, boolean]> = [

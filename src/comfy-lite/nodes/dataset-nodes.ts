@@ -82,6 +82,7 @@ async function loadAndProcess(files: string[], dir: string, resizeMethod: string
 
 export const loadImageSetFromFolderNode: NodeDef = {
   info: (listing) => loadImageSetFromFolderInfo(listing.inputSubfolders),
+  listsFolders: true,
   async run(inputs, ctx) {
     if (!('resize_method' in inputs)) {
       // `def load_images(self, folder, resize_method)` has no default for the optional input.

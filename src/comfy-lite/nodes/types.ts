@@ -36,6 +36,8 @@ export const EMPTY_LISTING: FolderListing = Object.freeze({ inputImages: [], inp
 
 export interface NodeDef {
   info(listing: FolderListing): ObjectInfo;
+  /** Validation checks a literal against a list read from the data folder (so it is read for this node). */
+  listsFolders?: boolean;
   /** ComfyUI's VALIDATE_INPUTS: takes over the named inputs (their bounds and lists are not checked). */
   validate?: {
     inputs: string[];
