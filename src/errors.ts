@@ -18,6 +18,7 @@ export const API_ERRORS = {
   payload_too_large: { status: 413, title: 'The request body is too large' },
   unsupported_media_type: { status: 415, title: 'The request body must be JSON or multipart/form-data' },
   workflow_invalid: { status: 422, title: 'The workflow cannot run' },
+  workflow_too_large: { status: 422, title: 'The workflow has more nodes or links than allowed' },
   template_not_found: { status: 422, title: 'No template has that name' },
   quota_exceeded: { status: 429, title: 'Too many active jobs' },
   rate_limited: { status: 429, title: 'Too many requests' },

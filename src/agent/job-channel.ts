@@ -14,6 +14,8 @@ export interface LeasedJob {
   attempt: number;
   /** Lease length granted by the control plane; the runner renews every third of it. */
   leaseMs: number;
+  /** Node types whose file inputs the account's operator allowlisted (docs/security.md); none when absent. */
+  fileNodeAllowlist?: string[];
 }
 
 /** How a terminal report ended: the job's final status, or `lost` when this worker no longer held it. */

@@ -54,6 +54,7 @@ export class LocalJobChannel implements JobChannel {
       inputs: job.inputs,
       attempt: job.attempts,
       leaseMs: this.service.leaseMs,
+      fileNodeAllowlist: await this.service.fileNodeAllowlist(job.accountId),
     };
   }
 

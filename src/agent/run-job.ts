@@ -134,7 +134,13 @@ class JobRun {
   private async execute(): Promise<RunJobResult> {
     const uploads = await this.uploadInputs();
     if (this.stopReason !== null) return await this.afterStop();
-    const workflow = rewriteWorkflowForJob(this.job.workflow, this.job.id, uploads);
+    // The same file-input rules as at submission, against this server's own /object_info: a template or a job
+    // queued before a rule changed must not reach ComfyUI with a file input that names another tenant's files.
+    const catalog = await this.options.comfy.nodeCatalog().catch(() => null);
+    const workflow = rewriteWorkflowForJob(this.job.workflow, this.job.id, uploads, {
+      catalog: catalog?.fileInputs ?? null,
+      fileNodeAllowlist: this.job.fileNodeAllowlist ?? [],
+    });
     const outcome = await this.options.comfy.runPrompt(workflow, {
       // A retry on the same ComfyUI must not collide with the first attempt's history entry.
       promptId: this.job.attempt <= 1 ? this.job.id : `${this.job.id}-${this.job.attempt}`,

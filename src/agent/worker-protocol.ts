@@ -56,6 +56,10 @@ const leasedJobWire = z.object({
   inputs: z.array(inputWire),
   attempt: z.number().int(),
   lease_ms: z.number().int().positive(),
+  file_node_allowlist: z
+    .array(z.string())
+    .default([])
+    .describe('Node types whose file inputs pass unchecked for this job (docs/security.md)'),
 });
 
 export const claimReply = z.object({ job: leasedJobWire.nullable() });
@@ -122,6 +126,7 @@ export function leasedJobToWire(job: LeasedJob): z.infer<typeof leasedJobWire> {
     })),
     attempt: job.attempt,
     lease_ms: job.leaseMs,
+    file_node_allowlist: job.fileNodeAllowlist ?? [],
   };
 }
 
@@ -135,7 +140,14 @@ export function leasedJobFromWire(wire: z.infer<typeof leasedJobWire>): LeasedJo
     size: i.size ?? undefined,
     objectKey: i.stored ? `remote:${i.name}` : undefined,
   }));
-  return { id: wire.id, workflow, inputs, attempt: wire.attempt, leaseMs: wire.lease_ms };
+  return {
+    id: wire.id,
+    workflow,
+    inputs,
+    attempt: wire.attempt,
+    leaseMs: wire.lease_ms,
+    fileNodeAllowlist: wire.file_node_allowlist,
+  };
 }
 
 export function outputToWire(o: JobOutput): z.infer<typeof outputWire> {

@@ -88,6 +88,11 @@ export class WorkerService {
     }
   }
 
+  /** The node types whose file inputs the account's jobs may use unchecked, read at claim time (so revoking works). */
+  async fileNodeAllowlist(accountId: string): Promise<string[]> {
+    return (await this.deps.store.getAccount(accountId))?.fileNodeAllowlist ?? [];
+  }
+
   heartbeat(jobId: string, workerId: string): Promise<LeaseState> {
     return this.deps.store.renewLease(jobId, workerId, this.leaseMs, Date.now());
   }

@@ -144,6 +144,11 @@ export const createAccountBody = z.strictObject({
   limits: limitsSchema.partial().optional(),
   jwt: jwtConfigSchema.optional(),
   node_allowlist: nodeTypeList.nullable().optional().describe('Node types the account may submit'),
+  file_node_allowlist: nodeTypeList
+    .optional()
+    .describe(
+      'DANGEROUS: node types whose file inputs pass to ComfyUI unchecked, so they can read any file on the GPU host (other tenants included); default none. See docs/security.md',
+    ),
   allowed_pools: z.array(z.string().min(1).max(64)).nullable().optional(),
 });
 
@@ -152,6 +157,7 @@ export const patchAccountBody = z.strictObject({
   limits: limitsSchema.partial().optional(),
   jwt: jwtConfigSchema.nullable().optional(),
   node_allowlist: nodeTypeList.nullable().optional(),
+  file_node_allowlist: nodeTypeList.optional(),
   allowed_pools: z.array(z.string().min(1).max(64)).nullable().optional(),
 });
 

@@ -4,7 +4,15 @@
  * Each refusal is an ApiError with a stable code; a refused submission leaves nothing behind.
  */
 import { createHash } from 'node:crypto';
-import { checkAllowlist, checkNodeTypes, checkWorkflow, parseWorkflow } from '../comfy/workflow-check.js';
+import { checkFileInputs } from '../comfy/file-inputs.js';
+import {
+  checkAllowlist,
+  checkNodeTypes,
+  checkWorkflow,
+  parseWorkflow,
+  workflowSizeProblem,
+} from '../comfy/workflow-check.js';
+import type { Config } from '../config/load.js';
 import { ApiError } from '../errors.js';
 import { applyTemplate } from '../jobs/templates.js';
 import type { Job, JobInput, Workflow } from '../jobs/types.js';
@@ -19,7 +27,6 @@ import type { Upload } from './multipart-submit.js';
 import type { CreateJobBody } from './schemas.js';
 
 export const METADATA_MAX_BYTES = 4096;
-const LOADERS = new Set(['LoadImage', 'LoadImageMask']);
 
 /** Stores one base64 input under the job; throws ApiError `input_invalid` when it is not a usable image. */
 export type StoreBase64Input = (jobId: string, name: string, base64: string, filename: string) => Promise<JobInput>;
@@ -29,6 +36,7 @@ export type StoreUploadedInput = (jobId: string, name: string, bytes: Buffer, fi
 export type CheckUrl = (url: string) => string | null;
 
 export interface SubmitDeps {
+  config: Pick<Config, 'maxWorkflowNodes' | 'maxWorkflowLinks'>;
   store: Store;
   storage: ObjectStorage;
   nodeTypes: NodeTypeRegistry;
@@ -58,13 +66,37 @@ export function requestHash(body: unknown, uploads: ReadonlyMap<string, Upload> 
   return hash.digest('hex');
 }
 
-function invalid(problems: Array<{ nodeId: string | null; message: string }>): ApiError {
+function invalid(problems: Array<{ nodeId: string | null; input?: string; message: string }>): ApiError {
   const nodeIds = [...new Set(problems.map((p) => p.nodeId).filter((id): id is string => id !== null))];
   const first = problems[0]?.message ?? 'invalid workflow';
   return new ApiError('workflow_invalid', nodeIds.length > 0 ? `${first} (nodes ${nodeIds.join(', ')})` : first, {
     node_ids: nodeIds,
-    problems: problems.map((p) => ({ node_id: p.nodeId, message: p.message })),
+    problems: problems.map((p) => ({
+      node_id: p.nodeId,
+      ...(p.input === undefined ? {} : { input: p.input }),
+      message: p.message,
+    })),
   });
+}
+
+/** The size bounds, checked before any other work on a workflow: every later check is linear, but not free. */
+function checkSize(deps: Pick<SubmitDeps, 'config'>, workflow: unknown): void {
+  const limits = { maxNodes: deps.config.maxWorkflowNodes, maxLinks: deps.config.maxWorkflowLinks };
+  const problem = workflowSizeProblem(workflow, limits);
+  if (problem !== null) {
+    throw new ApiError('workflow_too_large', `${problem}; split it or ask the operator to raise the limit.`, {
+      max_nodes: limits.maxNodes,
+      max_links: limits.maxLinks,
+    });
+  }
+}
+
+/**
+ * The size bound on a raw body's `workflow`, for the route to run before schema validation: an oversized
+ * workflow costs only its JSON parse, not a schema copy of every node.
+ */
+export function checkSubmittedSize(deps: Pick<SubmitDeps, 'config'>, body: unknown): void {
+  if (typeof body === 'object' && body !== null && 'workflow' in body) checkSize(deps, body.workflow);
 }
 
 async function resolveWorkflow(deps: SubmitDeps, principal: Principal, body: CreateJobBody): Promise<Workflow> {
@@ -76,6 +108,7 @@ async function resolveWorkflow(deps: SubmitDeps, principal: Principal, body: Cre
   if (body.template !== undefined) {
     const template = await deps.store.getTemplate(body.template);
     if (template === null) throw new ApiError('template_not_found', `No template named "${body.template}".`);
+    checkSize(deps, template.workflow);
     const applied = applyTemplate(template, body.params ?? {});
     if ('problems' in applied) {
       throw new ApiError('validation_failed', 'Template parameters are invalid.', {
@@ -90,6 +123,7 @@ async function resolveWorkflow(deps: SubmitDeps, principal: Principal, body: Cre
       errors: [{ path: 'body.params', message: 'only with template' }],
     });
   }
+  checkSize(deps, body.workflow);
   const problems = checkWorkflow(body.workflow);
   const workflow = problems.length === 0 ? parseWorkflow(body.workflow) : null;
   if (workflow === null) throw invalid(problems.length > 0 ? problems : [{ nodeId: null, message: 'malformed' }]);
@@ -108,11 +142,12 @@ function checkRunnable(deps: SubmitDeps, principal: Principal, workflow: Workflo
       throw invalid(unknown.map((u) => ({ nodeId: u.nodeId, message: `unknown node type ${u.classType}` })));
     }
   }
-  const loads = Object.entries(workflow).filter(([, n]) => LOADERS.has(n.class_type));
-  const bad = loads.filter(([, n]) => typeof n.inputs.image !== 'string' || !inputNames.has(n.inputs.image));
-  if (bad.length > 0) {
-    throw invalid(bad.map(([id]) => ({ nodeId: id, message: 'image must name one of this job\'s inputs' })));
-  }
+  const files = checkFileInputs(workflow, {
+    jobInputs: inputNames,
+    catalog: deps.nodeTypes.fileInputs(),
+    allowlist: new Set(principal.account.fileNodeAllowlist),
+  });
+  if (files.length > 0) throw invalid(files);
 }
 
 function checkBodyRules(principal: Principal, body: CreateJobBody): void {

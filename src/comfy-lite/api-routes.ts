@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import type { Executor } from './executor.js';
 import { HttpStatus, readJson, sendEmpty, sendJson } from './http-util.js';
-import { listInputImages } from './nodes/file-nodes.js';
+import { folderListing } from './nodes/file-nodes.js';
 import type { NodeRegistry } from './nodes/registry.js';
 import type { DataDirs } from './paths.js';
 import type { PromptQueue, QueueItem } from './prompt-queue.js';
@@ -167,9 +167,9 @@ const postInterrupt: Handler = async (ctx, req, res) => {
 };
 
 async function objectInfo(ctx: RouteContext, only: string | null): Promise<Record<string, unknown>> {
-  const files = await listInputImages(ctx.dirs);
+  const listing = await folderListing(ctx.dirs);
   const out: Record<string, unknown> = {};
-  for (const [name, def] of ctx.registry) if (only === null || only === name) out[name] = def.info(files);
+  for (const [name, def] of ctx.registry) if (only === null || only === name) out[name] = def.info(listing);
   return out;
 }
 

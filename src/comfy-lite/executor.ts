@@ -8,6 +8,7 @@ import { NodeCache, type UiEntry } from './node-cache.js';
 import { ExecutionList } from './execution-list.js';
 import { ProgressState } from './progress-state.js';
 import type { NodeRegistry } from './nodes/registry.js';
+import { EMPTY_LISTING } from './nodes/types.js';
 import { createNodeContext, Interrupted } from './node-context.js';
 import type { DataDirs } from './paths.js';
 import type { HistoryEntry, QueueItem } from './prompt-queue.js';
@@ -88,7 +89,7 @@ export class Executor {
       const cached = Object.keys(prompt).filter(isCached);
       this.message(run, 'execution_cached', { nodes: cached, prompt_id: promptId }, false);
       const isOutput = (id: string): boolean =>
-        this.registry.get(String(prompt[id]?.class_type))?.info([]).output_node === true;
+        this.registry.get(String(prompt[id]?.class_type))?.info(EMPTY_LISTING).output_node === true;
       const list = new ExecutionList(prompt, isCached, isOutput);
       for (const o of outputs) list.addNode(o);
       const step = await this.runList(run, list);
@@ -239,7 +240,7 @@ export class Executor {
         return { ok: false, interrupted: true, data };
       }
       const withHidden =
-        'hidden' in def.info([]).input
+        'hidden' in def.info(EMPTY_LISTING).input
           ? { ...inputs, prompt: run.prompt, extra_pnginfo: extraPngInfo }
           : inputs;
       return this.failure(run, id, describeException(err), withHidden);

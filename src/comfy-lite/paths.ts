@@ -1,4 +1,5 @@
 /** The data directory (input/, output/, temp/) and ComfyUI's folder_paths rules for names inside it. */
+import { readdir } from 'node:fs/promises';
 import { extname, join, resolve, sep } from 'node:path';
 
 export type FolderType = 'input' | 'output' | 'temp';
@@ -29,23 +30,54 @@ export function isInside(base: string, candidate: string): boolean {
 }
 
 /**
- * `folder_paths.annotated_filepath`: a name may end in ` [input]`, ` [output]` or ` [temp]` to pick the folder.
- * Returns the bare name and the folder it names (null when not annotated).
+ * `folder_paths.annotated_filepath`, to the character: a name ending in `[output]`, `[input]` or `[temp]` picks
+ * that folder, and the suffix is cut together with the one character before it (meant to be a space:
+ * `x.png [output]`). Returns the bare name and the folder it names (null when not annotated).
  */
 export function annotatedFilepath(dirs: DataDirs, name: string): { name: string; dir: string | null } {
   for (const type of ['output', 'input', 'temp'] as const) {
-    const suffix = ` [${type}]`;
-    if (name.endsWith(suffix)) return { name: name.slice(0, -suffix.length), dir: dirs[type] };
+    const suffix = `[${type}]`;
+    if (name.endsWith(suffix))
+      return { name: name.slice(0, Math.max(0, name.length - suffix.length - 1)), dir: dirs[type] };
   }
   return { name, dir: null };
 }
 
-/** The file an input name like `subfolder/name.png` refers to; null when it would leave its folder. */
-export function inputFilePath(dirs: DataDirs, image: string): string | null {
+/**
+ * `os.path.join(base, name)` as the file system sees it: an absolute name replaces the base, and `..` climbs out
+ * of it. ComfyUI does NOT confine these joins; comfy-lite copies that so tests prove Arrakis never relies on it.
+ */
+export function pyJoin(base: string, name: string): string {
+  return resolve(base, name);
+}
+
+/**
+ * `folder_paths.get_annotated_filepath`: where LoadImage (and LoadImageOutput, LoadImageMask, ...) read a name
+ * from — the annotated folder, else `defaultDir`, else the input folder. Unconfined, exactly like ComfyUI:
+ * `../../x.png [output]` or `/etc/x.png` reach any file on the host.
+ */
+export function annotatedFilePath(dirs: DataDirs, image: string, defaultDir: string | null = null): string {
   const { name, dir } = annotatedFilepath(dirs, image);
-  const base = dir ?? dirs.input;
-  const path = resolve(base, name);
-  return isInside(base, path) && path !== resolve(base) ? path : null;
+  return pyJoin(dir ?? defaultDir ?? dirs.input, name);
+}
+
+/** `folder_paths.get_input_subfolders`: every folder under the input folder (not itself), `/`-separated, sorted. */
+export async function inputSubfolders(dirs: DataDirs): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    const entries = await readdir(rel === '' ? dirs.input : join(dirs.input, rel), {
+      withFileTypes: true,
+    }).catch(() => []);
+    for (const e of entries) {
+      if (!e.isDirectory()) continue;
+      const child = rel === '' ? e.name : `${rel}/${e.name}`;
+      found.push(child);
+      await walk(child);
+    }
+  };
+  await walk('');
+  // Python sorts str by code point; UTF-16 order is the same outside astral characters.
+  return found.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 const CONTENT_TYPES: Record<string, string> = {

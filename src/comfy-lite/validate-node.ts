@@ -5,7 +5,8 @@
 import { isRecord } from './json.js';
 import type { InputSpec } from './nodes/object-info.js';
 import type { NodeRegistry } from './nodes/registry.js';
-import type { NodeDef } from './nodes/types.js';
+import { folderListing } from './nodes/file-nodes.js';
+import { EMPTY_LISTING, type FolderListing, type NodeDef } from './nodes/types.js';
 import type { DataDirs } from './paths.js';
 import { convertInput } from './py-convert.js';
 import { describeException, PyError, pyFloat, pyRepr, pyStr } from './py-format.js';
@@ -47,6 +48,8 @@ function typesMatch(received: string, expected: unknown): boolean {
 export class NodeValidator {
   private readonly validated = new Map<string, Verdict>();
   private readonly visiting = new Set<string>();
+  /** INPUT_TYPES' folder listing, read once per prompt (combo lists of files and folders are checked against it). */
+  private listing: Promise<FolderListing> | null = null;
   constructor(
     private readonly prompt: Prompt,
     private readonly registry: NodeRegistry,
@@ -78,7 +81,9 @@ export class NodeValidator {
     const def = this.registry.get(String(node.class_type))!;
     const inputs = node.inputs;
     if (!isRecord(inputs)) throw new PyError('KeyError', "'inputs'");
-    const info = def.info([]).input;
+    // Only nodes whose combo lists come from the data folder pay for reading it (ComfyUI reads it per node).
+    if (def.listsFolders === true) this.listing ??= folderListing(this.dirs);
+    const info = def.info(this.listing === null ? EMPTY_LISTING : await this.listing).input;
     const errors: PromptError[] = [];
     let valid = true;
     const specs: Array<[string, InputSpec, boolean]> = [
@@ -141,7 +146,7 @@ export class NodeValidator {
     const [from, slot] = val;
     if (typeof from !== 'string' || !(from in this.prompt)) throw new PyError('KeyError', pyRepr(from));
     const received = returnType(
-      this.registry.get(String(this.prompt[from]!.class_type))!.info([]).output,
+      this.registry.get(String(this.prompt[from]!.class_type))!.info(EMPTY_LISTING).output,
       slot,
     );
     if (!typesMatch(received, config[0])) {

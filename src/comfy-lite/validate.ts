@@ -5,6 +5,7 @@
  */
 import { isRecord } from './json.js';
 import type { NodeRegistry } from './nodes/registry.js';
+import { EMPTY_LISTING } from './nodes/types.js';
 import type { DataDirs } from './paths.js';
 import { describeException, pyStr } from './py-format.js';
 import { NodeValidator, type PromptError, type Verdict } from './validate-node.js';
@@ -46,7 +47,7 @@ function checkClasses(prompt: Prompt, registry: NodeRegistry): Validation | stri
         `Cannot execute because node ${pyStr(node.class_type)} does not exist.`,
         `Node ID '#${id}'`,
       );
-    if (def.info([]).output_node) outputs.push(id);
+    if (def.info(EMPTY_LISTING).output_node) outputs.push(id);
   }
   return outputs.length === 0 ? failure('prompt_no_outputs', 'Prompt has no outputs', '') : outputs;
 }

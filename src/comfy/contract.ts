@@ -3,6 +3,13 @@
  * comfyui-protocol.md is the reference). Knows nothing of jobs or databases.
  */
 import type { Workflow } from '../jobs/types.js';
+import type { FileInputCatalog } from './file-inputs.js';
+
+/** What a server's `/object_info` says that Arrakis uses: its node types and which inputs name files. */
+export interface NodeCatalog {
+  types: Set<string>;
+  fileInputs: FileInputCatalog;
+}
 
 export interface ComfyOutputFile {
   nodeId: string;
@@ -57,6 +64,8 @@ export interface ComfyServer {
   health(): Promise<{ ok: boolean; detail: string }>;
   /** Class names from `/object_info` (cached by the implementation). */
   nodeTypes(): Promise<Set<string>>;
+  /** Node types and file inputs from `/object_info` (cached with nodeTypes). */
+  nodeCatalog(): Promise<NodeCatalog>;
   /** Uploads an input file; returns the name LoadImage must use (`subfolder/name`). */
   uploadInput(bytes: Buffer, filename: string, subfolder: string): Promise<string>;
   /**

@@ -9,9 +9,11 @@ import {
   ComfyUnavailableError,
   type ComfyOutputFile,
   type ComfyServer,
+  type NodeCatalog,
   type PromptOutcome,
   type RunPromptOptions,
 } from './contract.js';
+import { fileInputCatalog } from './file-inputs.js';
 import { ComfyHttp, errorText, expectOk } from './http.js';
 import { followPrompt, type FollowContext } from './prompt-follower.js';
 import { readQueueState, stopPrompt } from './prompt-state.js';
@@ -45,6 +47,8 @@ export interface ComfyHttpServer extends ComfyServer {
   readonly clientId: string;
   /** Class names from `/object_info`, cached until `refresh` is asked for. */
   nodeTypes(options?: { refresh?: boolean }): Promise<Set<string>>;
+  /** Node types and file inputs from `/object_info`, cached with nodeTypes. */
+  nodeCatalog(options?: { refresh?: boolean }): Promise<NodeCatalog>;
 }
 
 const SAFE_FILENAME = /^[^/\\]+$/;
@@ -61,7 +65,7 @@ class HttpComfyServer implements ComfyHttpServer {
   private readonly socket: ComfySocket;
   private readonly follow: FollowContext;
   private readonly closing = new AbortController();
-  private nodeTypesCache: Promise<Set<string>> | null = null;
+  private catalogCache: Promise<NodeCatalog> | null = null;
 
   constructor(url: string, opts: ComfyClientOptions) {
     this.url = url;
@@ -100,19 +104,24 @@ class HttpComfyServer implements ComfyHttpServer {
   }
 
   async nodeTypes(options: { refresh?: boolean } = {}): Promise<Set<string>> {
+    return (await this.nodeCatalog(options)).types;
+  }
+
+  async nodeCatalog(options: { refresh?: boolean } = {}): Promise<NodeCatalog> {
     this.assertOpen();
-    if (this.nodeTypesCache === null || options.refresh === true) {
+    if (this.catalogCache === null || options.refresh === true) {
       const loading = this.http
         .getJson('object_info', objectInfoSchema)
-        .then((info) => new Set(Object.keys(info)));
-      this.nodeTypesCache = loading;
+        .then((info) => ({ types: new Set(Object.keys(info)), fileInputs: fileInputCatalog(info) }));
+      this.catalogCache = loading;
       // A failed load must not stay cached.
       loading.catch(() => {
-        if (this.nodeTypesCache === loading) this.nodeTypesCache = null;
+        if (this.catalogCache === loading) this.catalogCache = null;
       });
     }
-    // A copy: callers must not be able to change the cache.
-    return new Set(await this.nodeTypesCache);
+    // A copy of the set: callers must not be able to change the cache (the catalog's maps are read-only).
+    const catalog = await this.catalogCache;
+    return { types: new Set(catalog.types), fileInputs: catalog.fileInputs };
   }
 
   async uploadInput(bytes: Buffer, filename: string, subfolder: string): Promise<string> {

@@ -2,10 +2,24 @@
 export * from './contract.js';
 export { createComfyServer, type ComfyClientOptions, type ComfyHttpServer } from './http-client.js';
 export {
+  checkFileInputs,
+  fileInputCatalog,
+  fileInputRule,
+  KNOWN_FILE_INPUTS,
+  mergeCatalogs,
+  modelNameProblem,
+  type FileInputCatalog,
+  type FileInputRule,
+} from './file-inputs.js';
+export {
   checkAllowlist,
   checkNodeTypes,
   checkWorkflow,
+  DEFAULT_WORKFLOW_LIMITS,
+  nodesOnCycles,
   parseWorkflow,
+  workflowSizeProblem,
+  type WorkflowLimits,
   type NodeTypeProblem,
   type WorkflowProblem,
 } from './workflow-check.js';

@@ -2,13 +2,18 @@
  * Tenant isolation for one job's workflow. ComfyUI's input and output folders are shared by every prompt, so
  * before a workflow runs: every saver writes under `arrakis/<jobId>/` (a unique prefix also defeats ComfyUI's
  * node cache, which would otherwise hand back another prompt's files), and every image loader may only read
- * the files uploaded for this job.
+ * the files uploaded for this job; every other input that names a file follows the rules of file-inputs.ts.
  */
 import type { Workflow } from '../jobs/types.js';
+import { checkFileInputs, fileInputRule, KNOWN_FILE_INPUTS, type FileInputCatalog } from './file-inputs.js';
 import type { WorkflowProblem } from './workflow-check.js';
 
-/** Loader nodes whose `image` input names a file in ComfyUI's shared input folder. */
-export const INPUT_LOADER_CLASSES: ReadonlySet<string> = new Set(['LoadImage', 'LoadImageMask']);
+/** Loader nodes whose input names a file in ComfyUI's shared input folder, rewritten to this job's uploads. */
+export const INPUT_LOADER_CLASSES: ReadonlySet<string> = new Set(
+  Object.entries(KNOWN_FILE_INPUTS)
+    .filter(([, inputs]) => Object.values(inputs).includes('job_input'))
+    .map(([classType]) => classType),
+);
 
 /** The workflow reaches outside its own job's files; the job fails with `workflow_invalid`. */
 export class WorkflowRewriteError extends Error {
@@ -42,41 +47,46 @@ export function sanitizePrefix(original: unknown): string {
   return cleaned === '' ? 'out' : cleaned;
 }
 
-/** Uploaded-name lookup that never falls through to Object.prototype keys. */
-function uploadedName(inputs: ReadonlyMap<string, string>, value: unknown): string | null {
-  return typeof value === 'string' ? (inputs.get(value) ?? null) : null;
+/** Options of rewriteWorkflowForJob beyond the job itself. */
+export interface RewriteOptions {
+  /** The ComfyUI server's own file inputs (from its `/object_info`); null applies the table and names only. */
+  catalog?: FileInputCatalog | null;
+  /** Node types the operator allowlisted for the job's account (see docs/security.md). */
+  fileNodeAllowlist?: readonly string[];
 }
 
 /**
  * Returns a new workflow in which savers write under `arrakis/<jobId>/` and loaders read only this job's
  * uploads (`inputs`: input name → uploaded name `subfolder/name`). Throws WorkflowRewriteError listing every
- * loader that names anything else (a path, `..`, another file, a link). The input workflow is never mutated.
+ * file input that breaks its rule (checkFileInputs): a loader naming anything but this job's inputs, a model
+ * name that is a path, any other file-reading input. The input workflow is never mutated.
  */
 export function rewriteWorkflowForJob(
   workflow: Workflow,
   jobId: string,
   inputs: ReadonlyMap<string, string> | Readonly<Record<string, string>>,
+  options: RewriteOptions = {},
 ): Workflow {
   if (!JOB_ID.test(jobId)) throw new TypeError(`job id "${jobId}" is not a safe path segment`);
   const uploads = inputs instanceof Map ? inputs : new Map(Object.entries(inputs));
+  const catalog = options.catalog ?? null;
+  const problems = checkFileInputs(workflow, {
+    jobInputs: uploads,
+    catalog,
+    allowlist: new Set(options.fileNodeAllowlist ?? []),
+    checkModelLists: false,
+  });
+  if (problems.length > 0) throw new WorkflowRewriteError(problems);
   const rewritten = structuredClone(workflow);
-  const problems: WorkflowProblem[] = [];
-  for (const [nodeId, node] of Object.entries(rewritten)) {
+  for (const node of Object.values(rewritten)) {
     if (Object.hasOwn(node.inputs, 'filename_prefix')) {
       node.inputs.filename_prefix = `arrakis/${jobId}/${sanitizePrefix(node.inputs.filename_prefix)}`;
     }
-    if (INPUT_LOADER_CLASSES.has(node.class_type)) {
-      const name = uploadedName(uploads, node.inputs.image);
-      if (name === null) {
-        problems.push({
-          nodeId,
-          message: `${node.class_type} input "image" must be the name of one of this job's inputs (got ${JSON.stringify(node.inputs.image) ?? 'nothing'})`,
-        });
-      } else {
-        node.inputs.image = name;
-      }
+    for (const [input, value] of Object.entries(node.inputs)) {
+      // checkFileInputs has made sure every job_input names an upload.
+      if (fileInputRule(node.class_type, input, catalog) === 'job_input')
+        node.inputs[input] = uploads.get(String(value));
     }
   }
-  if (problems.length > 0) throw new WorkflowRewriteError(problems);
   return rewritten;
 }

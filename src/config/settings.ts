@@ -172,6 +172,22 @@ export const SETTINGS = {
     schema: z.number().positive().max(1024).default(32),
     defaultText: '32',
   },
+  maxWorkflowNodes: {
+    flag: '--max-workflow-nodes',
+    env: 'ARRAKIS_MAX_WORKFLOW_NODES',
+    kind: 'integer',
+    description: 'most nodes a submitted workflow or template may have (more: 422 workflow_too_large)',
+    schema: positiveInt.max(1_000_000).default(5000),
+    defaultText: '5000',
+  },
+  maxWorkflowLinks: {
+    flag: '--max-workflow-links',
+    env: 'ARRAKIS_MAX_WORKFLOW_LINKS',
+    kind: 'integer',
+    description: 'most links a submitted workflow or template may have (more: 422 workflow_too_large)',
+    schema: positiveInt.max(4_000_000).default(20000),
+    defaultText: '20000',
+  },
   logLevel: {
     flag: '--log-level',
     env: 'ARRAKIS_LOG_LEVEL',

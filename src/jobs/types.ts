@@ -39,6 +39,11 @@ export interface Account {
   jwt: AccountJwtConfig | null;
   /** Node class_types this account may submit; null means any type the workers know. */
   nodeAllowlist: string[] | null;
+  /**
+   * Node types whose file inputs pass to ComfyUI unchecked (LoadImageOutput, a model loader with subfolders, ...).
+   * Dangerous: such a node can read any file on the GPU host, other tenants' included. Empty by default.
+   */
+  fileNodeAllowlist: string[];
   /** Pools this account's jobs may name; null means any pool. */
   allowedPools: string[] | null;
   webhookSecret: string;

@@ -89,8 +89,8 @@ export async function startFleet(deps: FleetRuntimeDeps): Promise<FleetRuntime> 
     });
     await agent.start();
     comfy
-      .nodeTypes()
-      .then((types) => deps.nodeTypes.set(worker.id, types))
+      .nodeCatalog()
+      .then((catalog) => deps.nodeTypes.set(worker.id, catalog.types, catalog.fileInputs))
       .catch(() => {});
     attached.set(worker.id, {
       agent,

@@ -25,6 +25,8 @@ export interface NewAccount {
   limits: AccountLimits;
   jwt: AccountJwtConfig | null;
   nodeAllowlist: string[] | null;
+  /** Node types whose file inputs pass unchecked (docs/security.md); none when absent. */
+  fileNodeAllowlist?: string[];
   allowedPools: string[] | null;
   webhookSecret: string;
 }
@@ -34,6 +36,7 @@ export interface AccountPatch {
   limits?: AccountLimits;
   jwt?: AccountJwtConfig | null;
   nodeAllowlist?: string[] | null;
+  fileNodeAllowlist?: string[];
   allowedPools?: string[] | null;
 }
 

@@ -11,6 +11,7 @@ export interface AccountsTable {
   active_jobs: Generated<number>;
   jwt: string | null;
   node_allowlist: string | null;
+  file_node_allowlist: Generated<string>;
   allowed_pools: string | null;
   webhook_secret: string;
   webhook_secret_previous: string | null;

@@ -3,7 +3,9 @@ import {
   checkAllowlist,
   checkNodeTypes,
   checkWorkflow,
+  DEFAULT_WORKFLOW_LIMITS,
   parseWorkflow,
+  workflowSizeProblem,
 } from '../../src/comfy/workflow-check.js';
 import type { Workflow } from '../../src/jobs/types.js';
 import { capture, list, pick } from './captures.js';
@@ -73,6 +75,26 @@ describe('checkWorkflow', () => {
     expect(problems.map((p) => p.nodeId).sort()).toEqual(['1', '2', '3', '4']);
   });
 
+  it('finds a cycle through a 20k-node chain in linear time (one back edge per node was quadratic)', () => {
+    // Each node links to the one before it and to the last one: a DFS from the last node walks the whole chain
+    // and meets a back edge at every step. The old check sliced the DFS stack at each: minutes at 40k.
+    const n = 20_000;
+    const last = String(n - 1);
+    const ring: Workflow = { '0': { class_type: 'A', inputs: { loop: [last, 0] } } };
+    for (let i = 1; i < n; i += 1) {
+      ring[String(i)] = { class_type: 'A', inputs: { x: [String(i - 1), 0], loop: [last, 0] } };
+    }
+    ring['tail'] = { class_type: 'A', inputs: { x: ['0', 0] } };
+    const started = performance.now();
+    const problems = checkWorkflow(ring);
+    const ms = performance.now() - started;
+    expect(problems).toHaveLength(n);
+    expect(problems.every((p) => p.message === 'node is part of a cycle of links')).toBe(true);
+    expect(problems.some((p) => p.nodeId === 'tail')).toBe(false);
+    // Generous: linear takes a few ms; the quadratic check took seconds at this size.
+    expect(ms).toBeLessThan(1500);
+  });
+
   it('handles a long chain without recursion limits', () => {
     const chain: Workflow = { '0': { class_type: 'A', inputs: {} } };
     for (let i = 1; i < 20_000; i += 1)
@@ -92,5 +114,25 @@ describe('node types', () => {
     expect(checkAllowlist(basic, ['EmptyImage', 'ImageInvert'])).toEqual([
       { nodeId: '3', classType: 'SaveImage' },
     ]);
+  });
+});
+
+describe('workflowSizeProblem', () => {
+  it('bounds nodes and links, stopping at the first bound crossed', () => {
+    const chain = (n: number): Workflow => {
+      const w: Workflow = { '0': { class_type: 'A', inputs: {} } };
+      for (let i = 1; i < n; i += 1) w[String(i)] = { class_type: 'A', inputs: { x: [String(i - 1), 0] } };
+      return w;
+    };
+    expect(DEFAULT_WORKFLOW_LIMITS).toEqual({ maxNodes: 5000, maxLinks: 20000 });
+    expect(workflowSizeProblem(chain(5000), DEFAULT_WORKFLOW_LIMITS)).toBeNull();
+    expect(workflowSizeProblem(chain(5001), DEFAULT_WORKFLOW_LIMITS)).toBe(
+      'the workflow has more than 5000 nodes',
+    );
+    expect(workflowSizeProblem(chain(11), { maxNodes: 100, maxLinks: 10 })).toBeNull();
+    expect(workflowSizeProblem(chain(12), { maxNodes: 100, maxLinks: 10 })).toBe(
+      'the workflow has more than 10 links',
+    );
+    expect(workflowSizeProblem('not a workflow', DEFAULT_WORKFLOW_LIMITS)).toBeNull();
   });
 });

@@ -4,6 +4,7 @@ import {
   sanitizePrefix,
   WorkflowRewriteError,
 } from '../../src/comfy/workflow-rewrite.js';
+import type { FileInputCatalog } from '../../src/comfy/file-inputs.js';
 import type { Workflow } from '../../src/jobs/types.js';
 
 const JOB = 'job_01HZX';
@@ -58,6 +59,52 @@ describe('rewriteWorkflowForJob', () => {
 
   it('refuses a job id that is not a safe path segment', () => {
     expect(() => rewriteWorkflowForJob(workflow, '../x', { photo: 'p.png' })).toThrow(TypeError);
+  });
+
+  it('enforces the file-input rules again on the worker (a template or an old queued job cannot bypass them)', () => {
+    const sneaky: Workflow = {
+      a: { class_type: 'LoadImageOutput', inputs: { image: 'arrakis/job_other/x_00001_.png [output]' } },
+      b: {
+        class_type: 'LoadImageSetFromFolderNode',
+        inputs: { folder: 'arrakis/job_other', resize_method: 'None' },
+      },
+      c: {
+        class_type: 'CheckpointLoaderSimple',
+        inputs: { ckpt_name: '../../input/arrakis/job_other/p.png' },
+      },
+      d: { class_type: 'CustomReader', inputs: { weights: 'w.bin' } },
+      e: { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'sd15.safetensors' } },
+    };
+    // The worker checks names, not its (possibly stale) model list: ComfyUI validates that list itself.
+    const catalog: FileInputCatalog = new Map<string, Map<string, string[] | null>>([
+      ['CustomReader', new Map([['weights', null]])],
+      ['CheckpointLoaderSimple', new Map([['ckpt_name', ['other.safetensors']]])],
+    ]);
+    const refused = (() => {
+      try {
+        rewriteWorkflowForJob(sneaky, JOB, {}, { catalog });
+      } catch (error) {
+        return error;
+      }
+      return null;
+    })();
+    expect(refused).toBeInstanceOf(WorkflowRewriteError);
+    expect((refused as WorkflowRewriteError).problems.map((p) => [p.nodeId, p.input])).toEqual([
+      ['a', 'image'],
+      ['b', 'folder'],
+      ['c', 'ckpt_name'],
+      ['d', 'weights'],
+    ]);
+  });
+
+  it('lets an operator-allowlisted node type through unchanged', () => {
+    const allowed: Workflow = {
+      a: { class_type: 'LoadImageOutput', inputs: { image: 'mine_00001_.png [output]' } },
+      b: { class_type: 'SaveImage', inputs: { images: ['a', 0], filename_prefix: 'x' } },
+    };
+    const out = rewriteWorkflowForJob(allowed, JOB, {}, { fileNodeAllowlist: ['LoadImageOutput'] });
+    expect(out['a']?.inputs.image).toBe('mine_00001_.png [output]');
+    expect(() => rewriteWorkflowForJob(allowed, JOB, {})).toThrow(WorkflowRewriteError);
   });
 });
 

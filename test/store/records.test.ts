@@ -191,6 +191,28 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
     expect((await db.store.admitJob(jobInput(account.id, 'u1'), 1_003)).kind).toBe('admitted');
   });
 
+  it('keeps an account file_node_allowlist: empty by default, set at creation, patched', async () => {
+    const plain = await makeAccount(db.store);
+    expect(plain.fileNodeAllowlist).toEqual([]);
+    const trusted = await db.store.createAccount(
+      {
+        name: 'trusted',
+        limits: plain.limits,
+        jwt: null,
+        nodeAllowlist: null,
+        fileNodeAllowlist: ['LoadImageOutput'],
+        allowedPools: null,
+        webhookSecret: 'whsec_x',
+      },
+      1_000,
+    );
+    expect((await db.store.getAccount(trusted.id))?.fileNodeAllowlist).toEqual(['LoadImageOutput']);
+    const patched = await db.store.updateAccount(trusted.id, { fileNodeAllowlist: ['LoadAudio', 'VAELoader'] });
+    expect(patched?.fileNodeAllowlist).toEqual(['LoadAudio', 'VAELoader']);
+    const renamed = await db.store.updateAccount(trusted.id, { name: 'x' });
+    expect(renamed?.fileNodeAllowlist).toEqual(['LoadAudio', 'VAELoader']);
+  });
+
   it('keeps accounts, keys, templates, workers, tokens, decisions and sweeps', async () => {
     const account = await makeAccount(db.store);
     const patched = await db.store.updateAccount(account.id, {

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ApiError } from '../../errors.js';
-import { checkWorkflow } from '../../comfy/workflow-check.js';
+import { checkWorkflow, DEFAULT_WORKFLOW_LIMITS, workflowSizeProblem } from '../../comfy/workflow-check.js';
 import { checkTemplate, paramsJsonSchema } from '../../jobs/templates.js';
 import { ALL_SCOPES, DEFAULT_LIMITS, type Account, type Template } from '../../jobs/types.js';
 import type { WebhookDelivery } from '../../store/contract.js';
@@ -16,6 +16,10 @@ import { mintApiKey } from '../auth/api-keys.js';
 import { UNPOOLED, type ApiContext } from '../context.js';
 import { createAccountBody, createKeyBody, patchAccountBody, templateBody } from '../schemas.js';
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 function accountJson(a: Account): Record<string, unknown> {
   return {
     id: a.id,
@@ -23,6 +27,7 @@ function accountJson(a: Account): Record<string, unknown> {
     limits: a.limits,
     jwt: a.jwt === null ? null : { ...a.jwt, secret: a.jwt.secret === undefined ? undefined : '(set)' },
     node_allowlist: a.nodeAllowlist,
+    file_node_allowlist: a.fileNodeAllowlist,
     allowed_pools: a.allowedPools,
     created_at: new Date(a.createdAt).toISOString(),
   };
@@ -56,7 +61,18 @@ function deliveryJson(d: WebhookDelivery): Record<string, unknown> {
 }
 
 /** Validates and stores a template; shared by the admin route and `--templates DIR`. */
-export async function saveTemplate(ctx: Pick<ApiContext, 'store' | 'now'>, raw: unknown): Promise<Template> {
+export async function saveTemplate(
+  ctx: Pick<ApiContext, 'store' | 'now'> & { config?: Pick<ApiContext['config'], 'maxWorkflowNodes' | 'maxWorkflowLinks'> },
+  raw: unknown,
+): Promise<Template> {
+  const limits =
+    ctx.config === undefined
+      ? DEFAULT_WORKFLOW_LIMITS
+      : { maxNodes: ctx.config.maxWorkflowNodes, maxLinks: ctx.config.maxWorkflowLinks };
+  const tooLarge = isRecord(raw) ? workflowSizeProblem(raw.workflow, limits) : null;
+  if (tooLarge !== null) {
+    throw new ApiError('workflow_too_large', `${tooLarge}.`, { max_nodes: limits.maxNodes, max_links: limits.maxLinks });
+  }
   const parsed = templateBody.safeParse(raw);
   if (!parsed.success) {
     throw new ApiError('validation_failed', 'The template is invalid.', {
@@ -95,6 +111,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         limits: { ...DEFAULT_LIMITS, ...b.limits },
         jwt: b.jwt ?? null,
         nodeAllowlist: b.node_allowlist ?? null,
+        fileNodeAllowlist: b.file_node_allowlist ?? [],
         allowedPools: b.allowed_pools ?? null,
         webhookSecret: secret,
       },
@@ -164,6 +181,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         ...(b.limits === undefined ? {} : { limits: { ...current.limits, ...b.limits } }),
         ...(b.jwt === undefined ? {} : { jwt: b.jwt }),
         ...(b.node_allowlist === undefined ? {} : { nodeAllowlist: b.node_allowlist }),
+        ...(b.file_node_allowlist === undefined ? {} : { fileNodeAllowlist: b.file_node_allowlist }),
         ...(b.allowed_pools === undefined ? {} : { allowedPools: b.allowed_pools }),
       });
       if (updated === null) throw new ApiError('not_found', 'No account with this id.');

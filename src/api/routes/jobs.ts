@@ -9,7 +9,7 @@ import { requireScope } from '../auth/authenticate.js';
 import { principalOf, type ApiContext } from '../context.js';
 import { createJobBody, jobIdParams, jobSchema, listJobsQuery, problemSchema } from '../schemas.js';
 import { parseMultipartSubmission } from '../multipart-submit.js';
-import { checkMaySubmit, submitJob } from '../submit-job.js';
+import { checkMaySubmit, checkSubmittedSize, submitJob } from '../submit-job.js';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema };
@@ -54,6 +54,14 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
           }
         },
         parseMultipartSubmission(Math.floor(ctx.config.maxBodyMb * 1024 * 1024)),
+        async (request) => {
+          try {
+            checkSubmittedSize(ctx, request.body);
+          } catch (err) {
+            if (err instanceof ApiError) ctx.metrics.admissionRejections.inc({ code: err.code });
+            throw err;
+          }
+        },
       ],
       schema: {
         tags,

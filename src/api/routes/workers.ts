@@ -149,6 +149,7 @@ function registerWorkerRoutes(
       inputs: job.inputs,
       attempt: job.attempts,
       leaseMs: deps.leaseMs,
+      fileNodeAllowlist: await service.fileNodeAllowlist(job.accountId),
     };
     return { job: wire.leasedJobToWire(leased) };
   });

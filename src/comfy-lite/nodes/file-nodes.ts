@@ -1,4 +1,7 @@
-/** ComfyUI's nodes that touch the data folder: LoadImage, SaveImage, PreviewImage, SaveImageWebsocket. */
+/**
+ * ComfyUI's nodes that touch the data folder: LoadImage, LoadImageOutput, SaveImage, PreviewImage,
+ * SaveImageWebsocket. The loaders resolve names exactly like ComfyUI, annotations and unconfined joins included.
+ */
 import { createHash, randomInt } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, normalize, resolve } from 'node:path';
@@ -6,12 +9,19 @@ import sharp from 'sharp';
 import { PyError, pyJsonDumps } from '../py-format.js';
 import { asImage, bytesToFrame, framePng, makeImage, type ImageBatch } from '../image/tensor.js';
 import { withTextChunks } from '../image/png-text.js';
-import { inputFilePath, isInside, type DataDirs } from '../paths.js';
-import { loadImageInfo, previewImageInfo, saveImageInfo, saveImageWebsocketInfo } from './object-info.js';
-import { str, type NodeContext, type NodeDef } from './types.js';
+import { annotatedFilePath, inputSubfolders, isInside, type DataDirs } from '../paths.js';
+import {
+  loadImageInfo,
+  loadImageOutputInfo,
+  previewImageInfo,
+  saveImageInfo,
+  saveImageWebsocketInfo,
+} from './object-info.js';
+import { str, type FolderListing, type NodeContext, type NodeDef } from './types.js';
 
-async function isFile(path: string): Promise<boolean> {
-  return (await stat(path).catch(() => null))?.isFile() ?? false;
+/** `os.path.exists`: files and folders alike. */
+async function exists(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => null)) !== null;
 }
 
 /** LoadImage: RGB in [0, 1]; MASK is 1 − alpha, or a 64×64 zero mask for images without alpha. */
@@ -40,30 +50,34 @@ async function loadImage(path: string): Promise<[ImageBatch, unknown]> {
   return [makeImage(width, height, [bytesToFrame(rgb)]), mask];
 }
 
-const loadImageNode: NodeDef = {
-  info: (inputFiles) => loadImageInfo(inputFiles),
-  validate: {
-    inputs: ['image'],
-    async check(inputs, dirs) {
-      const path = inputFilePath(dirs, str(inputs, 'image'));
-      return path !== null && (await isFile(path)) ? true : `Invalid image file: ${str(inputs, 'image')}`;
+/** LoadImage's VALIDATE_INPUTS, IS_CHANGED and load_image; LoadImageOutput inherits all three. */
+function loadImageDef(info: NodeDef['info']): NodeDef {
+  return {
+    info,
+    validate: {
+      inputs: ['image'],
+      async check(inputs, dirs) {
+        // folder_paths.exists_annotated_filepath
+        return (await exists(annotatedFilePath(dirs, str(inputs, 'image'))))
+          ? true
+          : `Invalid image file: ${str(inputs, 'image')}`;
+      },
     },
-  },
-  async isChanged(inputs, dirs) {
-    const path = inputFilePath(dirs, str(inputs, 'image'));
-    return path === null
-      ? ''
-      : createHash('sha256')
-          .update(await readFile(path))
-          .digest('hex');
-  },
-  async run(inputs, ctx) {
-    const path = inputFilePath(ctx.dirs, str(inputs, 'image'));
-    if (path === null)
-      throw new PyError('FileNotFoundError', `No such file or directory: '${str(inputs, 'image')}'`);
-    return { result: await loadImage(path) };
-  },
-};
+    async isChanged(inputs, dirs) {
+      return createHash('sha256')
+        .update(await readFile(annotatedFilePath(dirs, str(inputs, 'image'))))
+        .digest('hex');
+    },
+    run: async (inputs, ctx) => ({
+      result: await loadImage(annotatedFilePath(ctx.dirs, str(inputs, 'image'))),
+    }),
+  };
+}
+
+const loadImageNode = loadImageDef((listing) => loadImageInfo(listing.inputImages));
+
+/** `LoadImageOutput(LoadImage)`: only the widget differs (the output folder's files, picked as `name [output]`). */
+const loadImageOutputNode = loadImageDef(() => loadImageOutputInfo);
 
 /** `compute_vars`: %width%, %height% and the local date and time in a filename prefix. */
 function expandVars(prefix: string, width: number, height: number): string {
@@ -173,10 +187,16 @@ const saveImageWebsocketNode: NodeDef = {
 /** The file nodes by ComfyUI class name. */
 export const fileNodes: Record<string, NodeDef> = {
   LoadImage: loadImageNode,
+  LoadImageOutput: loadImageOutputNode,
   SaveImage: saveImageNode,
   PreviewImage: previewImageNode,
   SaveImageWebsocket: saveImageWebsocketNode,
 };
+
+/** What INPUT_TYPES lists from the data folder right now. */
+export async function folderListing(dirs: DataDirs): Promise<FolderListing> {
+  return { inputImages: await listInputImages(dirs), inputSubfolders: await inputSubfolders(dirs) };
+}
 
 /** Files LoadImage offers: top-level image files of the input folder, sorted. */
 export async function listInputImages(dirs: DataDirs): Promise<string[]> {

@@ -111,6 +111,68 @@ export function loadImageInfo(inputFiles: readonly string[]): ObjectInfo {
   };
 }
 
+/** `nodes.LoadImageOutput` (v0.3.65): a bare COMBO whose list the frontend fetches from `/internal/files/output`. */
+export const loadImageOutputInfo: ObjectInfo = {
+  input: {
+    required: {
+      image: [
+        'COMBO',
+        {
+          image_upload: true,
+          image_folder: 'output',
+          remote: {
+            route: '/internal/files/output',
+            refresh_button: true,
+            control_after_refresh: 'first',
+          },
+        },
+      ],
+    },
+  },
+  input_order: {
+    required: ['image'],
+  },
+  output: ['IMAGE', 'MASK'],
+  output_is_list: [false, false],
+  output_name: ['IMAGE', 'MASK'],
+  name: 'LoadImageOutput',
+  display_name: 'Load Image (from Outputs)',
+  description:
+    'Load an image from the output folder. When the refresh button is clicked, the node will update the image list and automatically select the first image, allowing for easy iteration.',
+  python_module: 'nodes',
+  category: 'image',
+  output_node: false,
+  experimental: true,
+};
+
+/** `comfy_extras.nodes_train.LoadImageSetFromFolderNode` (v0.3.65): the folder combo lists every input subfolder. */
+export function loadImageSetFromFolderInfo(inputSubfolders: readonly string[]): ObjectInfo {
+  return {
+    input: {
+      required: {
+        folder: [[...inputSubfolders], { tooltip: 'The folder to load images from.' }],
+      },
+      optional: {
+        resize_method: [['None', 'Stretch', 'Crop', 'Pad'], { default: 'None' }],
+      },
+    },
+    input_order: {
+      required: ['folder'],
+      optional: ['resize_method'],
+    },
+    output: ['IMAGE'],
+    output_is_list: [false],
+    output_name: ['IMAGE'],
+    name: 'LoadImageSetFromFolderNode',
+    display_name: 'Load Image Dataset from Folder',
+    description: 'Loads a batch of images from a directory for training.',
+    python_module: 'comfy_extras.nodes_train',
+    category: 'loaders',
+    output_node: false,
+    experimental: true,
+  };
+}
+
 export const saveImageInfo: ObjectInfo = {
   input: {
     required: {

@@ -23,8 +23,21 @@ export interface NodeResult {
   ui?: Record<string, unknown[]>;
 }
 
+/** What INPUT_TYPES lists from the data folder when called (ComfyUI calls it afresh for /object_info and validation). */
+export interface FolderListing {
+  /** Image files at the top of the input folder, sorted (LoadImage's list). */
+  inputImages: readonly string[];
+  /** Every folder under the input folder, sorted (`folder_paths.get_input_subfolders`). */
+  inputSubfolders: readonly string[];
+}
+
+/** For callers that only read a node's outputs or flags, which never depend on the folder. */
+export const EMPTY_LISTING: FolderListing = Object.freeze({ inputImages: [], inputSubfolders: [] });
+
 export interface NodeDef {
-  info(inputFiles: readonly string[]): ObjectInfo;
+  info(listing: FolderListing): ObjectInfo;
+  /** Validation checks a literal against a list read from the data folder (so it is read for this node). */
+  listsFolders?: boolean;
   /** ComfyUI's VALIDATE_INPUTS: takes over the named inputs (their bounds and lists are not checked). */
   validate?: {
     inputs: string[];

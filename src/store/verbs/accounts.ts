@@ -28,6 +28,7 @@ export async function createAccount(ctx: StoreContext, input: NewAccount, now: n
       submit_burst_per_user: input.limits.submit_burst_per_user,
       jwt: jsonOrNull(input.jwt),
       node_allowlist: jsonOrNull(input.nodeAllowlist),
+      file_node_allowlist: JSON.stringify(input.fileNodeAllowlist ?? []),
       allowed_pools: jsonOrNull(input.allowedPools),
       webhook_secret: input.webhookSecret,
       webhook_secret_previous: null,
@@ -63,6 +64,7 @@ function patchColumns(patch: AccountPatch): Updateable<AccountsTable> {
   }
   if (patch.jwt !== undefined) set.jwt = jsonOrNull(patch.jwt);
   if (patch.nodeAllowlist !== undefined) set.node_allowlist = jsonOrNull(patch.nodeAllowlist);
+  if (patch.fileNodeAllowlist !== undefined) set.file_node_allowlist = JSON.stringify(patch.fileNodeAllowlist);
   if (patch.allowedPools !== undefined) set.allowed_pools = jsonOrNull(patch.allowedPools);
   return set;
 }
