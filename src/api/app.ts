@@ -84,7 +84,7 @@ function installHooks(app: FastifyInstance, ctx: ApiContext): void {
 export async function buildApi(deps: ApiDeps): Promise<Api> {
   const ctx: ApiContext = {
     ...deps,
-    auth: new Authenticator(deps.store, deps.now),
+    auth: new Authenticator(deps.store, deps.now, deps.config.jwtMaxLifetimeS),
     metrics: createMetrics(() => deps.store.countJobsByStatus()),
     streams: new Set(),
     streamCounts: new Map(),

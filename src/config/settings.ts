@@ -92,6 +92,15 @@ export const SETTINGS = {
     description: 'browser origin allowed to call the job endpoints (repeatable; env comma-separated)',
     schema: z.array(z.url({ protocol: /^https?$/ })).default([]),
   },
+  jwtMaxLifetimeS: {
+    flag: '--jwt-max-lifetime-s',
+    env: 'ARRAKIS_JWT_MAX_LIFETIME_S',
+    kind: 'integer',
+    description:
+      'longest lifetime an end-user JWT may claim, in seconds: exp - iat (or exp - now without iat)',
+    schema: z.number().int().min(60).max(2_592_000).default(86_400),
+    defaultText: '86400',
+  },
   fetchAllow: {
     flag: '--fetch-allow',
     env: 'ARRAKIS_FETCH_ALLOW',

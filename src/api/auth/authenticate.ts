@@ -35,9 +35,11 @@ interface CachedKey {
 
 function bearer(headers: IncomingHttpHeaders): string {
   const value = headers.authorization;
-  if (typeof value !== 'string') throw new ApiError('unauthorized', 'Send Authorization: Bearer <key or token>.');
+  if (typeof value !== 'string')
+    throw new ApiError('unauthorized', 'Send Authorization: Bearer <key or token>.');
   const m = /^Bearer\s+(\S+)\s*$/i.exec(value);
-  if (m === null || m[1] === undefined) throw new ApiError('unauthorized', 'The Authorization header must be "Bearer <credential>".');
+  if (m === null || m[1] === undefined)
+    throw new ApiError('unauthorized', 'The Authorization header must be "Bearer <credential>".');
   return m[1];
 }
 
@@ -59,14 +61,17 @@ function jwtScopes(claim: unknown): Set<ApiKeyScope> {
 
 /** Resolves the principal of a job request; one instance per app (it caches issuer → accounts briefly). */
 export class Authenticator {
-  private readonly jwt = new JwtVerifier();
+  private readonly jwt: JwtVerifier;
   private issuerCache: { at: number; byIssuer: Map<string, Account[]> } | null = null;
   private readonly keyCache = new Map<string, CachedKey>();
 
   constructor(
     private readonly store: Store,
     private readonly now: () => number = Date.now,
-  ) {}
+    jwtMaxLifetimeS?: number,
+  ) {
+    this.jwt = new JwtVerifier(jwtMaxLifetimeS, now);
+  }
 
   /** Forget cached account JWT settings (after an admin change on this replica). */
   invalidate(): void {
@@ -151,6 +156,8 @@ export class Authenticator {
 /** Throws 403 `insufficient_scope` unless the principal holds `scope`. */
 export function requireScope(principal: Principal, scope: ApiKeyScope): void {
   if (!principal.scopes.has(scope)) {
-    throw new ApiError('insufficient_scope', `This credential lacks the ${scope} scope.`, { required: scope });
+    throw new ApiError('insufficient_scope', `This credential lacks the ${scope} scope.`, {
+      required: scope,
+    });
   }
 }
