@@ -19,6 +19,7 @@ export const API_ERRORS = {
   unsupported_media_type: { status: 415, title: 'The request body must be JSON or multipart/form-data' },
   workflow_invalid: { status: 422, title: 'The workflow cannot run' },
   template_not_found: { status: 422, title: 'No template has that name' },
+  pool_unknown: { status: 422, title: 'No worker or fleet pool has that name' },
   quota_exceeded: { status: 429, title: 'Too many active jobs' },
   rate_limited: { status: 429, title: 'Too many requests' },
   internal_error: { status: 500, title: 'Internal error' },

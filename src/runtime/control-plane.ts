@@ -25,6 +25,7 @@ import { storeBase64Input, storeUploadedInput } from './base64-input.js';
 import { startInProcessWorkers, type InProcessWorkers } from './in-process-workers.js';
 import { startBackground, type Background } from './background.js';
 import { adminWorkerRoutes } from './admin-worker-routes.js';
+import { KnownPools } from './known-pools.js';
 import { loadTemplatesDir } from './templates-dir.js';
 import { startFleet, type FleetRuntime } from './fleet-runtime.js';
 import { lead, type Leadership } from './leadership.js';
@@ -76,6 +77,11 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   });
   const now = (): number => Date.now();
 
+  const knownPools = new KnownPools({
+    store,
+    localWorkers: config.comfyui.length + config.comfyLite > 0,
+    ...(config.fleet === undefined ? {} : { fleetFile: config.fleet }),
+  });
   let fleet: FleetRuntime | null = null;
   let closing = false;
   let background: Background | null = null;
@@ -92,6 +98,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
       storeUploadedInput: (jobId, name, bytes, filename) => storeUploadedInput(storage, jobId, name, bytes, filename),
       checkUrl: (url) => checkUrlAtSubmission(url, config.fetchAllow),
       now,
+      unknownPool: (pool) => knownPools.unknown(pool),
       onAdmitted: (job) => {
         if (job.inputsReady) void bus.publish({ kind: 'job_ready', pool: job.pool }).catch(() => {});
         else background?.wakeInputFetcher();
