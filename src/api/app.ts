@@ -70,11 +70,7 @@ function installHooks(app: FastifyInstance, ctx: ApiContext): void {
   });
   app.addHook('onResponse', async (request, reply) => {
     ctx.metrics.httpDuration.observe(
-      {
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        status: String(reply.statusCode),
-      },
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
   });
@@ -127,16 +123,11 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
       info: {
         title: 'Arrakis',
         version: '1.0.0',
-        description:
-          'Multi-tenant job API in front of ComfyUI. Errors are application/problem+json with a stable code.',
+        description: 'Multi-tenant job API in front of ComfyUI. Errors are application/problem+json with a stable code.',
       },
       components: {
         securitySchemes: {
-          bearer: {
-            type: 'http',
-            scheme: 'bearer',
-            description: 'Account API key (+ X-User-ID) or end-user JWT',
-          },
+          bearer: { type: 'http', scheme: 'bearer', description: 'Account API key (+ X-User-ID) or end-user JWT' },
           admin: { type: 'http', scheme: 'bearer', description: 'Operator admin key' },
         },
       },
