@@ -9,6 +9,7 @@ import { ExecutionList } from './execution-list.js';
 import { ProgressState } from './progress-state.js';
 import type { NodeRegistry } from './nodes/registry.js';
 import { createNodeContext, Interrupted } from './node-context.js';
+import { DEFAULT_MAX_PIXELS, PixelBudget } from './pixel-budget.js';
 import type { DataDirs } from './paths.js';
 import type { HistoryEntry, QueueItem } from './prompt-queue.js';
 import { pyRepr } from './py-format.js';
@@ -34,6 +35,7 @@ interface Run {
   ui: Map<string, UiEntry>;
   messages: Array<[string, unknown]>;
   progress: ProgressState;
+  budget: PixelBudget;
 }
 
 export class Executor {
@@ -45,6 +47,7 @@ export class Executor {
     private readonly registry: NodeRegistry,
     private readonly dirs: DataDirs,
     private readonly hub: WsHub,
+    private readonly maxPixels: number = DEFAULT_MAX_PIXELS,
   ) {}
 
   /** Interrupts the running prompt at its next check; does nothing when none runs. */
@@ -79,6 +82,7 @@ export class Executor {
       ui: new Map(),
       messages: [],
       progress,
+      budget: new PixelBudget(this.maxPixels),
     };
     try {
       this.message(run, 'execution_start', { prompt_id: promptId }, false);
@@ -210,7 +214,14 @@ export class Executor {
       };
       const result = await def.run(
         inputs,
-        createNodeContext({ ...context, dirs: this.dirs, signal, progress: run.progress, hub: this.hub }),
+        createNodeContext({
+          ...context,
+          dirs: this.dirs,
+          signal,
+          progress: run.progress,
+          hub: this.hub,
+          budget: run.budget,
+        }),
       );
       const ui: UiEntry | null =
         result.ui !== undefined && Object.keys(result.ui).length > 0

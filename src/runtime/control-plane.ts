@@ -45,6 +45,8 @@ export interface ControlPlaneOptions {
   log?: Logger;
   /** Called with the listening URL before workers start (serve prints its ready line here). */
   onListening?: (url: string) => void;
+  /** Run comfy-lite inside this process, not as child processes (tests that need its in-process hooks). */
+  comfyLiteInProcess?: boolean;
 }
 
 async function openBus(config: Config, log: Logger): Promise<EventBus> {
@@ -140,7 +142,22 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   maintenance.start();
   background = startBackground({ config, store, storage, bus, log });
   const bg = background;
-  const workers = await startInProcessWorkers({ config, service, bus, nodeTypes, log });
+  const workers = await startInProcessWorkers({
+    config,
+    service,
+    bus,
+    nodeTypes,
+    log,
+    comfyLiteInProcess: options.comfyLiteInProcess === true,
+  }).catch(async (err: unknown) => {
+    // A comfy-lite child that cannot start stops the start; nothing may be left listening or running.
+    await api?.app.close().catch(() => {});
+    await bg.stop();
+    await maintenance.stop();
+    await bus.close();
+    await store.close();
+    throw err;
+  });
   // The fleet runs on one replica at a time: the holder of the `arrakis-fleet` lock.
   const leadership = config.fleet === undefined ? null : lead(config.db, 'arrakis-fleet');
   const fleetStarted =
