@@ -56,7 +56,8 @@ export function createNodeContext(o: NodeContextOptions): NodeContext {
     },
     reserveImage: (width, height, batch) => {
       const node = o.prompt[nodeId];
-      const classType = typeof node === 'object' && node !== null && 'class_type' in node ? node.class_type : '';
+      const classType =
+        typeof node === 'object' && node !== null && 'class_type' in node ? node.class_type : '';
       o.budget.reserve(String(classType), width, height, batch);
     },
     sleep: (ms) =>

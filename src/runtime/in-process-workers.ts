@@ -50,11 +50,14 @@ export async function startInProcessWorkers(deps: InProcessWorkerDeps): Promise<
   const maxPixels = deps.config.comfyLiteMaxPixels;
   try {
     for (let i = 0; i < deps.config.comfyLite; i++) {
-      if (deps.comfyLiteInProcess === true) comfyLites.push(await startComfyLite({ host: '127.0.0.1', port: 0, maxPixels }));
-      else children.push(await ComfyLiteChild.start({ index: i + 1, maxPixels, log: deps.log }));
+      if (deps.comfyLiteInProcess === true) {
+        comfyLites.push(await startComfyLite({ host: '127.0.0.1', port: 0, maxPixels }));
+      } else {
+        children.push(await ComfyLiteChild.start({ index: i + 1, maxPixels, log: deps.log }));
+      }
     }
   } catch (err) {
-    await Promise.allSettled([...comfyLites, ...children].map((c) => (c instanceof ComfyLiteChild ? c.stop() : c.close())));
+    await Promise.allSettled([...comfyLites.map((c) => c.close()), ...children.map((c) => c.stop())]);
     throw err;
   }
   const urls = [...deps.config.comfyui, ...comfyLites.map((c) => c.url), ...children.map((c) => c.url)];
