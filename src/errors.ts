@@ -20,6 +20,7 @@ export const API_ERRORS = {
   workflow_invalid: { status: 422, title: 'The workflow cannot run' },
   workflow_too_large: { status: 422, title: 'The workflow has more nodes or links than allowed' },
   template_not_found: { status: 422, title: 'No template has that name' },
+  pool_unknown: { status: 422, title: 'No worker or fleet pool has that name' },
   quota_exceeded: { status: 429, title: 'Too many active jobs' },
   rate_limited: { status: 429, title: 'Too many requests' },
   internal_error: { status: 500, title: 'Internal error' },

@@ -16,6 +16,7 @@ import type {
 } from '../store/contract.js';
 import { BusWaiter } from './bus-waiter.js';
 import { LeaseLostError, OutputStoreError, type OutputFile, type ReportResult } from './job-channel.js';
+import { assertValidKey } from '../media/storage/object-key.js';
 import { outputKey, outputPrefix } from './output-key.js';
 
 export interface WorkerServiceDeps {
@@ -32,9 +33,37 @@ export interface WorkerServiceDeps {
 
 /** Thrown when a worker reports outputs that are not this job's stored files. */
 export class ForeignOutputError extends Error {
-  constructor(key: string) {
-    super(`output ${key} is not one of this job's stored outputs`);
+  constructor(key: string, why = "is not one of this job's stored outputs") {
+    super(`output ${JSON.stringify(key)} ${why}`);
     this.name = 'ForeignOutputError';
+  }
+}
+
+/** `type/subtype` and nothing more: the owner's download sends it as a header, so no parameters, no CR/LF. */
+const PLAIN_CONTENT_TYPE = /^[a-z]+\/[A-Za-z0-9][A-Za-z0-9.+-]{0,126}$/;
+
+/**
+ * A reported output must name exactly the key the server built when the file was uploaded (putOutput), and a
+ * valid object key besides: a remote worker is not trusted to name storage objects, so `..`, backslashes,
+ * empty segments or another job's key never reach the owner's download.
+ */
+function checkReportedOutput(jobId: string, o: JobOutput): void {
+  if (o.objectKey !== outputKey(jobId, o.index, o.filename) || !o.objectKey.startsWith(outputPrefix(jobId))) {
+    throw new ForeignOutputError(o.objectKey);
+  }
+  try {
+    assertValidKey(o.objectKey);
+  } catch (err) {
+    throw new ForeignOutputError(
+      o.objectKey,
+      err instanceof Error ? err.message : 'is not a valid object key',
+    );
+  }
+  if (!PLAIN_CONTENT_TYPE.test(o.contentType)) {
+    throw new ForeignOutputError(
+      o.objectKey,
+      `has content type ${JSON.stringify(o.contentType)}, not type/subtype`,
+    );
   }
 }
 
@@ -174,9 +203,7 @@ export class WorkerService {
   }
 
   async complete(jobId: string, workerId: string, outputs: JobOutput[]): Promise<ReportResult> {
-    for (const o of outputs) {
-      if (!o.objectKey.startsWith(outputPrefix(jobId))) throw new ForeignOutputError(o.objectKey);
-    }
+    for (const o of outputs) checkReportedOutput(jobId, o);
     return await this.finished(await this.deps.store.completeJob(jobId, workerId, outputs, Date.now()));
   }
 

@@ -10,6 +10,7 @@ import { jsonSchemaTransform, validatorCompiler } from 'fastify-type-provider-zo
 import { ApiError } from '../errors.js';
 import { Authenticator } from './auth/authenticate.js';
 import { constantTimeEqual } from './auth/api-keys.js';
+import { jsonTextTooDeep, MAX_JSON_DEPTH, tooDeepError, valueTooDeep } from './body-limits.js';
 import type { ApiContext, ApiDeps } from './context.js';
 import { createMetrics } from './metrics.js';
 import { registerMultipart } from './multipart-submit.js';
@@ -20,7 +21,6 @@ import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { opsRoutes } from './routes/ops.js';
 
-export const MAX_JSON_DEPTH = 64;
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 export interface Api {
@@ -28,20 +28,6 @@ export interface Api {
   ctx: ApiContext;
   /** Stop answering /readyz 200 (load balancers drain us) and end open event streams, before closing. */
   drain(): void;
-}
-
-function depth(value: unknown, limit: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const item = stack.pop();
-    if (item === undefined) break;
-    const [v, d] = item;
-    if (d > limit) return false;
-    if (v !== null && typeof v === 'object') {
-      for (const child of Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, d + 1]);
-    }
-  }
-  return true;
 }
 
 /**
@@ -79,9 +65,8 @@ function installHooks(app: FastifyInstance, ctx: ApiContext): void {
     }
   });
   app.addHook('preValidation', async (request: FastifyRequest) => {
-    if (request.body !== undefined && !depth(request.body, MAX_JSON_DEPTH)) {
-      throw new ApiError('payload_too_large', `The JSON body is nested deeper than ${MAX_JSON_DEPTH} levels.`);
-    }
+    // A backstop for parsers other than ours below; multipart bodies are checked as their parts are read.
+    if (request.body !== undefined && valueTooDeep(request.body, MAX_JSON_DEPTH)) throw tooDeepError();
   });
   app.addHook('onResponse', async (request, reply) => {
     ctx.metrics.httpDuration.observe(
@@ -95,7 +80,7 @@ function installHooks(app: FastifyInstance, ctx: ApiContext): void {
 export async function buildApi(deps: ApiDeps): Promise<Api> {
   const ctx: ApiContext = {
     ...deps,
-    auth: new Authenticator(deps.store, deps.now),
+    auth: new Authenticator(deps.store, deps.now, deps.config.jwtMaxLifetimeS),
     metrics: createMetrics(() => deps.store.countJobsByStatus()),
     streams: new Set(),
     streamCounts: new Map(),
@@ -119,6 +104,10 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text === '') {
       done(null, undefined);
+      return;
+    }
+    if (jsonTextTooDeep(text, MAX_JSON_DEPTH)) {
+      done(tooDeepError(), undefined);
       return;
     }
     defaultJson(request, text, done);

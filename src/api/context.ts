@@ -20,6 +20,8 @@ export interface ApiDeps {
   storeUploadedInput: StoreUploadedInput;
   checkUrl: CheckUrl;
   now: () => number;
+  /** See SubmitDeps.unknownPool. */
+  unknownPool?: (pool: string) => Promise<string[] | null>;
   /** Extra routes mounted by serve (worker API, fleet admin), registered after the core ones. */
   plugins?: Array<(app: import('fastify').FastifyInstance) => Promise<void>>;
   /** Called after each admission (idle workers claim at once; URL inputs get fetched at once). */

@@ -44,6 +44,8 @@ export interface SubmitDeps {
   storeUploadedInput: StoreUploadedInput;
   checkUrl: CheckUrl;
   now: () => number;
+  /** Null when `pool` is served (or will be, by the fleet), else the pools that exist. Absent: not checked. */
+  unknownPool?: (pool: string) => Promise<string[] | null>;
 }
 
 export type SubmitOutcome = { job: Job; replayed: boolean };
@@ -167,6 +169,19 @@ function checkBodyRules(principal: Principal, body: CreateJobBody): void {
   }
 }
 
+/** A job naming a pool nothing serves would wait forever holding a quota slot: refuse it now. */
+async function checkPoolExists(deps: SubmitDeps, body: CreateJobBody): Promise<void> {
+  if (body.pool === undefined || deps.unknownPool === undefined) return;
+  const pools = await deps.unknownPool(body.pool);
+  if (pools === null) return;
+  throw new ApiError(
+    'pool_unknown',
+    `No worker serves pool "${body.pool}" and the fleet defines no such pool; ` +
+      (pools.length > 0 ? `pools: ${pools.join(', ')}.` : 'no pools exist; omit "pool".'),
+    { pools, errors: [{ path: 'body.pool', message: 'unknown pool' }] },
+  );
+}
+
 function checkUrls(deps: SubmitDeps, body: CreateJobBody): void {
   const urls: Array<[string, string]> = [];
   for (const [name, input] of Object.entries(body.inputs ?? {})) {
@@ -216,6 +231,7 @@ export async function submitJob(
   uploads: ReadonlyMap<string, Upload> = new Map(),
 ): Promise<SubmitOutcome> {
   checkBodyRules(principal, body);
+  await checkPoolExists(deps, body);
   const named = Object.keys(body.inputs ?? {});
   const clash = named.find((n) => uploads.has(n));
   if (clash !== undefined) {

@@ -1,6 +1,7 @@
 /** `arrakis comfy-lite`: the built-in ComfyUI-protocol server on its own. */
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { DEFAULT_MAX_PIXELS } from '../comfy-lite/pixel-budget.js';
 import { startComfyLite } from '../comfy-lite/server.js';
 
 const Options = z.object({
@@ -11,18 +12,33 @@ const Options = z.object({
     .min(1)
     .optional()
     .describe('folder holding input/, output/ and temp/ (default: a temporary folder)'),
+  maxPixels: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(2 ** 40)
+    .describe('largest image batch a node may create, in pixels (width × height × batch)'),
+  exitWithParent: z.boolean().optional(),
 });
 
-/** Waits for SIGTERM or SIGINT. */
-function untilSignal(): Promise<NodeJS.Signals> {
+/**
+ * Waits for SIGTERM or SIGINT, or (with `--exit-with-parent`) for stdin to close: a parent that dies without
+ * stopping its child (SIGKILL, OOM) closes the pipe, so the child never outlives it.
+ */
+function untilStop(withParent: boolean): Promise<string> {
   return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals): void => {
+    const on = (why: string): void => {
       process.off('SIGTERM', on);
       process.off('SIGINT', on);
-      resolve(signal);
+      resolve(why);
     };
     process.on('SIGTERM', on);
     process.on('SIGINT', on);
+    if (withParent) {
+      process.stdin.on('end', () => on('parent gone'));
+      process.stdin.on('error', () => on('parent gone'));
+      process.stdin.resume();
+    }
   });
 }
 
@@ -33,6 +49,12 @@ export function register(program: Command): void {
     .option('--host <host>', 'bind address', '127.0.0.1')
     .option('--port <port>', 'TCP port (0 picks a free port)', '8188')
     .option('--data-dir <dir>', 'folder for input/, output/ and temp/ (default: a temporary folder)')
+    .option(
+      '--max-pixels <n>',
+      'largest image batch a node may create, width × height × batch (a prompt may hold 4× that)',
+      String(DEFAULT_MAX_PIXELS),
+    )
+    .option('--exit-with-parent', 'exit when stdin closes (how serve runs its comfy-lite children)')
     .action(async (raw: unknown) => {
       const parsed = Options.safeParse(raw);
       if (!parsed.success) {
@@ -41,11 +63,18 @@ export function register(program: Command): void {
           `invalid --${String(issue?.path[0] ?? 'option').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${issue?.message ?? 'bad value'}`,
         );
       }
-      const { host, port, dataDir } = parsed.data;
-      const signal = untilSignal();
-      const server = await startComfyLite({ host, port, ...(dataDir === undefined ? {} : { dataDir }) });
+      const { host, port, dataDir, maxPixels, exitWithParent } = parsed.data;
+      const signal = untilStop(exitWithParent === true);
+      const server = await startComfyLite({
+        host,
+        port,
+        maxPixels,
+        ...(dataDir === undefined ? {} : { dataDir }),
+      });
       process.stdout.write(`comfy-lite listening on ${server.url}\n`);
       await signal;
       await server.close();
+      // stdin, read for the parent's end, would otherwise keep the process alive.
+      if (exitWithParent === true) process.stdin.destroy();
     });
 }

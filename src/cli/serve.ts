@@ -7,11 +7,9 @@ export async function runServe(config: Config, afterListening?: (cp: ControlPlan
   const { startControlPlane } = await import('../runtime/control-plane.js');
   // A closed stdout (a pipe whose reader went away) must not crash a running control plane.
   process.stdout.on('error', () => {});
-  const cp = await startControlPlane(config, {
-    onListening: (url) => process.stdout.write(`arrakis listening on ${url}\n`),
-  });
-  await afterListening?.(cp);
-  await new Promise<void>((resolve) => {
+  // Listening for signals before starting: a SIGTERM while workers start (comfy-lite children spawning) still
+  // shuts down cleanly once the start completes, instead of killing serve and orphaning them.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -20,6 +18,11 @@ export async function runServe(config: Config, afterListening?: (cp: ControlPlan
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  const cp = await startControlPlane(config, {
+    onListening: (url) => process.stdout.write(`arrakis listening on ${url}\n`),
+  });
+  await afterListening?.(cp);
+  await stopped;
   process.stdout.write('arrakis shutting down\n');
   await cp.close();
 }

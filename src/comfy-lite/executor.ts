@@ -10,6 +10,7 @@ import { ProgressState } from './progress-state.js';
 import type { NodeRegistry } from './nodes/registry.js';
 import { EMPTY_LISTING } from './nodes/types.js';
 import { createNodeContext, Interrupted } from './node-context.js';
+import { DEFAULT_MAX_PIXELS, PixelBudget } from './pixel-budget.js';
 import type { DataDirs } from './paths.js';
 import type { HistoryEntry, QueueItem } from './prompt-queue.js';
 import { pyRepr } from './py-format.js';
@@ -35,6 +36,7 @@ interface Run {
   ui: Map<string, UiEntry>;
   messages: Array<[string, unknown]>;
   progress: ProgressState;
+  budget: PixelBudget;
 }
 
 export class Executor {
@@ -46,6 +48,7 @@ export class Executor {
     private readonly registry: NodeRegistry,
     private readonly dirs: DataDirs,
     private readonly hub: WsHub,
+    private readonly maxPixels: number = DEFAULT_MAX_PIXELS,
   ) {}
 
   /** Interrupts the running prompt at its next check; does nothing when none runs. */
@@ -80,6 +83,7 @@ export class Executor {
       ui: new Map(),
       messages: [],
       progress,
+      budget: new PixelBudget(this.maxPixels),
     };
     try {
       this.message(run, 'execution_start', { prompt_id: promptId }, false);
@@ -211,7 +215,14 @@ export class Executor {
       };
       const result = await def.run(
         inputs,
-        createNodeContext({ ...context, dirs: this.dirs, signal, progress: run.progress, hub: this.hub }),
+        createNodeContext({
+          ...context,
+          dirs: this.dirs,
+          signal,
+          progress: run.progress,
+          hub: this.hub,
+          budget: run.budget,
+        }),
       );
       const ui: UiEntry | null =
         result.ui !== undefined && Object.keys(result.ui).length > 0

@@ -4,6 +4,7 @@
  */
 import type { NodeContext } from './nodes/types.js';
 import type { DataDirs } from './paths.js';
+import type { PixelBudget } from './pixel-budget.js';
 import type { ProgressState } from './progress-state.js';
 import type { WsHub } from './ws-hub.js';
 
@@ -21,6 +22,8 @@ export interface NodeContextOptions {
   signal: AbortSignal | undefined;
   progress: ProgressState;
   hub: WsHub;
+  /** The prompt's pixel budget (shared by its nodes). */
+  budget: PixelBudget;
 }
 
 /** The context for one node run. */
@@ -50,6 +53,12 @@ export function createNodeContext(o: NodeContextOptions): NodeContext {
       }
       hub.send('progress', { value, max, prompt_id: promptId, node: nodeId }, clientId);
       if (previewPng !== undefined && !withMeta) hub.sendPreview(previewPng, null, clientId);
+    },
+    reserveImage: (width, height, batch) => {
+      const node = o.prompt[nodeId];
+      const classType =
+        typeof node === 'object' && node !== null && 'class_type' in node ? node.class_type : '';
+      o.budget.reserve(String(classType), width, height, batch);
     },
     sleep: (ms) =>
       new Promise<void>((resolve, reject) => {

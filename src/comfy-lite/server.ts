@@ -21,6 +21,8 @@ export interface ComfyLiteOptions {
   host?: string;
   port?: number;
   dataDir?: string;
+  /** Largest image batch a node may create, in pixels (width × height × batch); see pixel-budget.ts. */
+  maxPixels?: number;
 }
 
 export interface ComfyLiteServer {
@@ -115,7 +117,7 @@ export async function startComfyLite(options: ComfyLiteOptions = {}): Promise<Co
     executingNodeFor: (sid) => executor?.executingNodeFor(sid) ?? null,
   });
   const queue = new PromptQueue(() => hub.send('status', { status: queueStatus(ctx) }, null));
-  executor = new Executor(registry, dirs, hub);
+  executor = new Executor(registry, dirs, hub, options.maxPixels);
   const ctx: RouteContext = { dirs, registry, queue, executor, events, counter: { next: 0 } };
   const server = createServer((req, res) => void handle(ctx, req, res));
   server.on('upgrade', (req, socket, head) => {

@@ -74,9 +74,17 @@ export const SETTINGS = {
     flag: '--comfy-lite',
     env: 'ARRAKIS_COMFY_LITE',
     kind: 'integer',
-    description: 'number of in-process comfy-lite workers',
+    description: 'number of comfy-lite workers, each a child process restarted when it dies',
     schema: z.number().int().min(0).max(64).default(0),
     defaultText: '0',
+  },
+  comfyLiteMaxPixels: {
+    flag: '--comfy-lite-max-pixels',
+    env: 'ARRAKIS_COMFY_LITE_MAX_PIXELS',
+    kind: 'integer',
+    description: 'largest image batch (width × height × batch) a comfy-lite node may create; a prompt may hold 4× that',
+    schema: z.number().int().min(1).max(2 ** 40).default(16_777_216),
+    defaultText: '16777216',
   },
   adminKey: {
     flag: '--admin-key',
@@ -91,6 +99,15 @@ export const SETTINGS = {
     kind: 'list',
     description: 'browser origin allowed to call the job endpoints (repeatable; env comma-separated)',
     schema: z.array(z.url({ protocol: /^https?$/ })).default([]),
+  },
+  jwtMaxLifetimeS: {
+    flag: '--jwt-max-lifetime-s',
+    env: 'ARRAKIS_JWT_MAX_LIFETIME_S',
+    kind: 'integer',
+    description:
+      'longest lifetime an end-user JWT may claim, in seconds: exp - iat (or exp - now without iat)',
+    schema: z.number().int().min(60).max(2_592_000).default(86_400),
+    defaultText: '86400',
   },
   fetchAllow: {
     flag: '--fetch-allow',

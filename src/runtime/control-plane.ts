@@ -25,6 +25,7 @@ import { storeBase64Input, storeUploadedInput } from './base64-input.js';
 import { startInProcessWorkers, type InProcessWorkers } from './in-process-workers.js';
 import { startBackground, type Background } from './background.js';
 import { adminWorkerRoutes } from './admin-worker-routes.js';
+import { KnownPools } from './known-pools.js';
 import { loadTemplatesDir } from './templates-dir.js';
 import { startFleet, type FleetRuntime } from './fleet-runtime.js';
 import { lead, type Leadership } from './leadership.js';
@@ -44,6 +45,8 @@ export interface ControlPlaneOptions {
   log?: Logger;
   /** Called with the listening URL before workers start (serve prints its ready line here). */
   onListening?: (url: string) => void;
+  /** Run comfy-lite inside this process, not as child processes (tests that need its in-process hooks). */
+  comfyLiteInProcess?: boolean;
 }
 
 async function openBus(config: Config, log: Logger): Promise<EventBus> {
@@ -76,6 +79,11 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   });
   const now = (): number => Date.now();
 
+  const knownPools = new KnownPools({
+    store,
+    localWorkers: config.comfyui.length + config.comfyLite > 0,
+    ...(config.fleet === undefined ? {} : { fleetFile: config.fleet }),
+  });
   let fleet: FleetRuntime | null = null;
   let closing = false;
   let background: Background | null = null;
@@ -92,6 +100,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
       storeUploadedInput: (jobId, name, bytes, filename) => storeUploadedInput(storage, jobId, name, bytes, filename),
       checkUrl: (url) => checkUrlAtSubmission(url, config.fetchAllow),
       now,
+      unknownPool: (pool) => knownPools.unknown(pool),
       onAdmitted: (job) => {
         if (job.inputsReady) void bus.publish({ kind: 'job_ready', pool: job.pool }).catch(() => {});
         else background?.wakeInputFetcher();
@@ -133,7 +142,22 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   maintenance.start();
   background = startBackground({ config, store, storage, bus, log });
   const bg = background;
-  const workers = await startInProcessWorkers({ config, service, bus, nodeTypes, log });
+  const workers = await startInProcessWorkers({
+    config,
+    service,
+    bus,
+    nodeTypes,
+    log,
+    comfyLiteInProcess: options.comfyLiteInProcess === true,
+  }).catch(async (err: unknown) => {
+    // A comfy-lite child that cannot start stops the start; nothing may be left listening or running.
+    await api?.app.close().catch(() => {});
+    await bg.stop();
+    await maintenance.stop();
+    await bus.close();
+    await store.close();
+    throw err;
+  });
   // The fleet runs on one replica at a time: the holder of the `arrakis-fleet` lock.
   const leadership = config.fleet === undefined ? null : lead(config.db, 'arrakis-fleet');
   const fleetStarted =

@@ -1,6 +1,7 @@
 /**
- * The agents a serve process runs itself: one per `--comfyui URL` and one per in-process comfy-lite
- * (`--comfy-lite N`). Each learns its ComfyUI's node types so submission can refuse unknown ones.
+ * The agents a serve process runs itself: one per `--comfyui URL` and one per comfy-lite (`--comfy-lite N`),
+ * each comfy-lite a supervised child process (comfy-lite-child.ts). Each agent learns its ComfyUI's node types
+ * so submission can refuse unknown ones.
  */
 import type { Logger } from 'pino';
 import { Agent } from '../agent/agent.js';
@@ -12,15 +13,21 @@ import { startComfyLite, type ComfyLiteServer } from '../comfy-lite/server.js';
 import type { Config } from '../config/load.js';
 import type { EventBus } from '../events/bus.js';
 import type { NodeTypeRegistry } from '../jobs/node-type-registry.js';
+import { ComfyLiteChild } from './comfy-lite-child.js';
 
 export interface InProcessWorkers {
   agents: Agent[];
+  /** comfy-lite child processes (the default). */
+  comfyLiteChildren: ComfyLiteChild[];
+  /** comfy-lite servers inside this process (only with `comfyLiteInProcess`, for tests that need its hooks). */
   comfyLites: ComfyLiteServer[];
   stop(): Promise<void>;
 }
 
 export interface InProcessWorkerDeps {
-  config: Pick<Config, 'comfyui' | 'comfyLite' | 'jobTimeoutSeconds'>;
+  config: Pick<Config, 'comfyui' | 'comfyLite' | 'comfyLiteMaxPixels' | 'jobTimeoutSeconds'>;
+  /** Run comfy-lite inside this process instead of as children: no crash isolation; tests only. */
+  comfyLiteInProcess?: boolean;
   service: WorkerService;
   bus: EventBus;
   nodeTypes: NodeTypeRegistry;
@@ -39,8 +46,21 @@ async function learnNodeTypes(agent: Agent, comfy: ComfyServer, registry: NodeTy
 /** Starts comfy-lite servers and one agent per ComfyUI URL. */
 export async function startInProcessWorkers(deps: InProcessWorkerDeps): Promise<InProcessWorkers> {
   const comfyLites: ComfyLiteServer[] = [];
-  for (let i = 0; i < deps.config.comfyLite; i++) comfyLites.push(await startComfyLite({ host: '127.0.0.1', port: 0 }));
-  const urls = [...deps.config.comfyui, ...comfyLites.map((c) => c.url)];
+  const children: ComfyLiteChild[] = [];
+  const maxPixels = deps.config.comfyLiteMaxPixels;
+  try {
+    for (let i = 0; i < deps.config.comfyLite; i++) {
+      if (deps.comfyLiteInProcess === true) {
+        comfyLites.push(await startComfyLite({ host: '127.0.0.1', port: 0, maxPixels }));
+      } else {
+        children.push(await ComfyLiteChild.start({ index: i + 1, maxPixels, log: deps.log }));
+      }
+    }
+  } catch (err) {
+    await Promise.allSettled([...comfyLites.map((c) => c.close()), ...children.map((c) => c.stop())]);
+    throw err;
+  }
+  const urls = [...deps.config.comfyui, ...comfyLites.map((c) => c.url), ...children.map((c) => c.url)];
   const agents: Agent[] = [];
   const comfies: ComfyServer[] = [];
   for (const [i, url] of urls.entries()) {
@@ -59,12 +79,14 @@ export async function startInProcessWorkers(deps: InProcessWorkerDeps): Promise<
   }
   return {
     agents,
+    comfyLiteChildren: children,
     comfyLites,
     async stop(): Promise<void> {
       await Promise.allSettled(agents.map((a) => a.stop()));
       for (const a of agents) if (a.workerId !== null) deps.nodeTypes.remove(a.workerId);
       await Promise.allSettled(comfies.map((c) => c.close()));
       await Promise.allSettled(comfyLites.map((c) => c.close()));
+      await Promise.allSettled(children.map((c) => c.stop()));
     },
   };
 }

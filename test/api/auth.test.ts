@@ -198,6 +198,11 @@ describe('end-user JWTs', () => {
           .sign(new TextEncoder().encode(HS_SECRET)),
     ],
     ['garbage', async () => 'a.b.c'],
+    // Lifetime limit (--jwt-max-lifetime-s, default 24 h): a leaked long-lived token is not a permanent credential.
+    ['exp 1e308', async () => await rs256({ ...base, exp: 1e308 })],
+    ['exp 1e308 without iat', async () => await new SignJWT({ ...base, exp: 1e308 }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).sign(rsa.privateKey)],
+    ['exp - iat of 25 h', async () => await rs256({ ...base, exp: Math.floor(Date.now() / 1000) + 25 * 3600 })],
+    ['iat and exp both far in the future (exp - iat small)', async () => await rs256({ ...base, iat: 1e12, exp: 1e12 + 60 })],
   ];
 
   for (const [name, make] of attacks) {
@@ -207,6 +212,25 @@ describe('end-user JWTs', () => {
       expect(r.body.code).toBe('unauthorized');
     });
   }
+
+  it('a token just under the maximum lifetime (23 h) is accepted', async () => {
+    const token = await rs256({ ...base, exp: Math.floor(Date.now() / 1000) + 23 * 3600 });
+    expect((await client(server, token, null).list()).status).toBe(200);
+  });
+
+  it('--jwt-max-lifetime-s lowers the maximum: a 5-minute token is refused under a 120 s maximum', async () => {
+    const strict = await startTestServer({ settings: { comfyLite: 0, jwtMaxLifetimeS: 120 } });
+    try {
+      await createTenant(strict, {
+        jwt: { issuer: 'https://fe.example', audience: 'arrakis', algorithms: ['RS256'], jwks_url: jwksUrl },
+      });
+      expect((await client(strict, await rs256(base), null).list()).status).toBe(401);
+      const short = await rs256({ ...base, exp: Math.floor(Date.now() / 1000) + 60 });
+      expect((await client(strict, short, null).list()).status).toBe(200);
+    } finally {
+      await strict.close();
+    }
+  });
 
   it('account jwt config is validated (secret with RS256 refused)', async () => {
     const r = await server.admin('POST', '/v1/admin/accounts', {

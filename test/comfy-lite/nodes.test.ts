@@ -5,7 +5,8 @@ import type { NodeContext } from '../../src/comfy-lite/nodes/types.js';
 import { asImage, frameToBytes, makeImage, type ImageBatch } from '../../src/comfy-lite/image/tensor.js';
 
 const registry = createNodeRegistry();
-const ctx = {} as NodeContext; // the pure image nodes never touch their context
+// The pure image nodes touch their context only to book their output against the pixel budget.
+const ctx = { reserveImage: () => {} } as unknown as NodeContext;
 
 /** An RGB image whose pixels are gray levels (0–255), one row after another. */
 function gray(width: number, height: number, levels: number[]): ImageBatch {

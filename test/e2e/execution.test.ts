@@ -23,7 +23,7 @@ let c: ReturnType<typeof client>;
 let key: string;
 
 beforeAll(async () => {
-  server = await startTestServer({ settings: { comfyLite: 2 } });
+  server = await startTestServer({ settings: { comfyLite: 2 }, comfyLiteInProcess: true });
   const t = await createTenant(server, {
     limits: { max_active_jobs_per_user: 50, submit_rate_per_user: 1000, submit_burst_per_user: 1000 },
   });

@@ -29,6 +29,8 @@ export interface TestServerOptions {
   /** Use this database URL instead of making one (a second replica on the same database). */
   db?: string;
   settings?: Partial<Record<SettingName, unknown>>;
+  /** comfy-lite inside the test process (for its event and socket hooks) instead of child processes. */
+  comfyLiteInProcess?: boolean;
 }
 
 /** Starts a control plane; close() stops it and removes its files (and its database when it made one). */
@@ -57,7 +59,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ...options.settings,
     },
   );
-  const cp = await startControlPlane(config);
+  const cp = await startControlPlane(config, { comfyLiteInProcess: options.comfyLiteInProcess === true });
   const admin = async (
     method: string,
     path: string,

@@ -59,14 +59,17 @@ function jwtScopes(claim: unknown): Set<ApiKeyScope> {
 
 /** Resolves the principal of a job request; one instance per app (it caches issuer → accounts briefly). */
 export class Authenticator {
-  private readonly jwt = new JwtVerifier();
+  private readonly jwt: JwtVerifier;
   private issuerCache: { at: number; byIssuer: Map<string, Account[]> } | null = null;
   private readonly keyCache = new Map<string, CachedKey>();
 
   constructor(
     private readonly store: Store,
     private readonly now: () => number = Date.now,
-  ) {}
+    jwtMaxLifetimeS?: number,
+  ) {
+    this.jwt = new JwtVerifier(jwtMaxLifetimeS, now);
+  }
 
   /** Forget cached account JWT settings (after an admin change on this replica). */
   invalidate(): void {

@@ -15,10 +15,11 @@ import { num, str, type NodeDef } from './types.js';
 
 const emptyImage: NodeDef = {
   info: () => emptyImageInfo,
-  async run(inputs) {
+  async run(inputs, ctx) {
     const [width, height, batch, color] = ['width', 'height', 'batch_size', 'color'].map((n) =>
       num(inputs, n),
     );
+    ctx.reserveImage(width!, height!, batch!);
     const rgb = [(color! >> 16) & 0xff, (color! >> 8) & 0xff, color! & 0xff].map((c) =>
       Math.fround(c / 0xff),
     );
@@ -33,8 +34,9 @@ const emptyImage: NodeDef = {
 
 const imageInvert: NodeDef = {
   info: () => imageInvertInfo,
-  async run(inputs) {
+  async run(inputs, ctx) {
     const image = asImage(inputs.image);
+    ctx.reserveImage(image.width, image.height, image.frames.length);
     const frames = image.frames.map((f) => f.map((v) => 1 - v));
     return { result: [makeImage(image.width, image.height, frames)] };
   },
@@ -86,13 +88,14 @@ async function commonUpscale(
 
 const imageScale: NodeDef = {
   info: () => imageScaleInfo,
-  async run(inputs) {
+  async run(inputs, ctx) {
     const image = asImage(inputs.image);
     let width = num(inputs, 'width');
     let height = num(inputs, 'height');
     if (width === 0 && height === 0) return { result: [image] };
     if (width === 0) width = Math.max(1, pyRound((image.width * height) / image.height));
     else if (height === 0) height = Math.max(1, pyRound((image.height * width) / image.width));
+    ctx.reserveImage(width, height, image.frames.length);
     return {
       result: [await commonUpscale(image, width, height, str(inputs, 'upscale_method'), str(inputs, 'crop'))],
     };
@@ -101,11 +104,12 @@ const imageScale: NodeDef = {
 
 const imageScaleBy: NodeDef = {
   info: () => imageScaleByInfo,
-  async run(inputs) {
+  async run(inputs, ctx) {
     const image = asImage(inputs.image);
     const scale = num(inputs, 'scale_by');
     const width = pyRound(image.width * scale);
     const height = pyRound(image.height * scale);
+    ctx.reserveImage(width, height, image.frames.length);
     return { result: [await commonUpscale(image, width, height, str(inputs, 'upscale_method'), 'disabled')] };
   },
 };
@@ -152,7 +156,7 @@ function blurFrame(
 
 const imageBlur: NodeDef = {
   info: () => imageBlurInfo,
-  async run(inputs) {
+  async run(inputs, ctx) {
     const image = asImage(inputs.image);
     const radius = num(inputs, 'blur_radius');
     if (radius === 0) return { result: [image] };
@@ -163,6 +167,7 @@ const imageBlur: NodeDef = {
         `Argument #4: Padding size should be less than the corresponding input dimension, but got: padding (${radius}, ${radius}) at dimension ${radius >= image.width ? 3 : 2} of input ${dims}`,
       );
     }
+    ctx.reserveImage(image.width, image.height, image.frames.length);
     const kernel = gaussian1d(radius * 2 + 1, num(inputs, 'sigma'));
     const frames = image.frames.map((f) => blurFrame(f, image.width, image.height, radius, kernel));
     return { result: [makeImage(image.width, image.height, frames)] };

@@ -14,6 +14,8 @@ export interface NodeContext {
   progress(value: number, max: number, previewPng?: Buffer): void;
   /** Waits, rejecting at once when the prompt is interrupted. */
   sleep(ms: number): Promise<void>;
+  /** Books an output image batch against the pixel budget before allocating it; throws when it does not fit. */
+  reserveImage(width: number, height: number, batch: number): void;
 }
 
 export interface NodeResult {
