@@ -11,23 +11,22 @@ import type { Metrics } from '../api/metrics.js';
 import { workerRoutes } from '../api/routes/workers.js';
 import type { Config } from '../config/load.js';
 import type { EventBus } from '../events/bus.js';
-import { createLocalBus } from '../events/local-bus.js';
-import { createPgBus } from '../events/pg-bus.js';
+import { loadFleet } from '../fleet/fleet-runtime.js';
 import { Maintenance } from '../jobs/maintenance.js';
 import { NodeTypeRegistry } from '../jobs/node-type-registry.js';
 import { openStorage } from '../media/storage/open-storage.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
 import { checkUrlAtSubmission } from '../media/url-policy.js';
 import type { Store } from '../store/contract.js';
-import { openStore } from '../store/open.js';
+import type { Coordination } from '../store/coordination.js';
+import { openMigratedStore } from '../store/open.js';
 import { WorkerService } from '../agent/worker-service.js';
 import { storeBase64Input, storeUploadedInput } from './base64-input.js';
 import { startInProcessWorkers, type InProcessWorkers } from './in-process-workers.js';
 import { startBackground, type Background } from './background.js';
 import { adminWorkerRoutes } from './admin-worker-routes.js';
 import { loadTemplatesDir } from './templates-dir.js';
-import { startFleet, type FleetRuntime } from './fleet-runtime.js';
-import { lead, type Leadership } from './leadership.js';
+import { runFleetDuty, type FleetDuty } from './fleet-duty.js';
 
 export interface ControlPlane {
   url: string;
@@ -46,19 +45,26 @@ export interface ControlPlaneOptions {
   onListening?: (url: string) => void;
 }
 
-async function openBus(config: Config, log: Logger): Promise<EventBus> {
-  if (config.db.startsWith('sqlite:')) return createLocalBus();
-  return await createPgBus(config.db, { onError: (err) => log.warn({ err }, 'event bus listener error') });
-}
-
 /** Starts a control plane from a validated config. */
-export async function startControlPlane(config: Config, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+export async function startControlPlane(
+  config: Config,
+  options: ControlPlaneOptions = {},
+): Promise<ControlPlane> {
   const log = options.log ?? pino({ level: config.logLevel });
-  const store = await openStore(config.db);
-  await store.migrate();
-  const storage = openStorage(config.storage, { presignTtlSeconds: config.presignTtlSeconds });
-  await storage.check();
-  const bus = await openBus(config, log);
+  // Everything that can be wrong with the settings is found before listening: a bad one stops the start.
+  const fleetFile = config.fleet === undefined ? null : await loadFleet(config.fleet);
+  const store = await openMigratedStore(config.db);
+  let coordination: Coordination;
+  let storage: ObjectStorage;
+  try {
+    storage = openStorage(config.storage, { presignTtlSeconds: config.presignTtlSeconds });
+    await storage.check();
+    coordination = await store.coordination({ log });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const bus = coordination.bus;
   const nodeTypes = new NodeTypeRegistry();
   const leaseMs = config.leaseSeconds * 1000;
   let metrics: Metrics | null = null;
@@ -76,8 +82,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   });
   const now = (): number => Date.now();
 
-  let fleet: FleetRuntime | null = null;
-  let closing = false;
+  let fleet: FleetDuty | null = null;
   let background: Background | null = null;
   let api: Api | null = null;
   try {
@@ -89,29 +94,34 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
       bus,
       nodeTypes,
       storeBase64Input: (jobId, name, b64, filename) => storeBase64Input(storage, jobId, name, b64, filename),
-      storeUploadedInput: (jobId, name, bytes, filename) => storeUploadedInput(storage, jobId, name, bytes, filename),
+      storeUploadedInput: (jobId, name, bytes, filename) =>
+        storeUploadedInput(storage, jobId, name, bytes, filename),
       checkUrl: (url) => checkUrlAtSubmission(url, config.fetchAllow),
       now,
       onAdmitted: (job) => {
         if (job.inputsReady) void bus.publish({ kind: 'job_ready', pool: job.pool }).catch(() => {});
         else background?.wakeInputFetcher();
       },
-      fleetStatus: async () => (fleet === null ? { pools: [] } : await fleet.status()),
+      fleetStatus: async () => fleet?.status() ?? { pools: [] },
       poolPricing: () => fleet?.pricing() ?? new Map(),
       plugins: [
         async (app) => {
-          await app.register(workerRoutes({ store, storage, bus, leaseMs, maxAttempts: config.maxAttempts }), {
-            prefix: '/v1/worker',
-          });
+          await app.register(
+            workerRoutes({ store, storage, bus, leaseMs, maxAttempts: config.maxAttempts }),
+            {
+              prefix: '/v1/worker',
+            },
+          );
         },
-        ...(config.adminKey === undefined ? [] : [async (app: FastifyInstance) => adminWorkerRoutes(app, store)]),
+        ...(config.adminKey === undefined
+          ? []
+          : [async (app: FastifyInstance) => adminWorkerRoutes(app, store)]),
       ],
     });
     metrics = api.ctx.metrics;
     await api.app.listen({ host: config.host, port: config.port });
   } catch (err) {
     await api?.app.close().catch(() => {});
-    await bus.close();
     await store.close();
     throw err;
   }
@@ -128,37 +138,16 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     maxAttempts: config.maxAttempts,
     leaseMs,
     retentionDays: config.retentionDays,
-    onError: (what, err) => log.warn({ err }, `maintenance: ${what} failed`),
+    log,
   });
   maintenance.start();
   background = startBackground({ config, store, storage, bus, log });
   const bg = background;
   const workers = await startInProcessWorkers({ config, service, bus, nodeTypes, log });
-  // The fleet runs on one replica at a time: the holder of the `arrakis-fleet` lock.
-  const leadership = config.fleet === undefined ? null : lead(config.db, 'arrakis-fleet');
-  const fleetStarted =
-    config.fleet === undefined || leadership === null
-      ? Promise.resolve()
-      : startFleetWhenLeader(config.fleet, leadership);
-  async function startFleetWhenLeader(path: string, l: Leadership): Promise<void> {
-    let lost = false;
-    l.onLost(() => {
-      lost = true;
-      log.error('lost the fleet lock; stopping this replica\'s fleet controller');
-      const f = fleet;
-      fleet = null;
-      void f?.stop();
-    });
-    await l.acquired;
-    if (closing || lost) return;
-    const started = await startFleet({ path, store, bus, service, nodeTypes, jobTimeoutMs: config.jobTimeoutSeconds * 1000, log });
-    // Shut down or lost the lock while starting: this replica must not keep a fleet.
-    if (closing || lost) await started.stop();
-    else fleet = started;
+  if (fleetFile !== null) {
+    const jobTimeoutMs = config.jobTimeoutSeconds * 1000;
+    fleet = runFleetDuty(coordination, fleetFile, { store, bus, service, nodeTypes, jobTimeoutMs, log });
   }
-  // A bad fleet file stops the start, like any other bad setting (on the replica that leads).
-  if (leadership !== null && !config.db.startsWith('postgres')) await fleetStarted;
-  else void fleetStarted.catch((err: unknown) => log.error({ err }, 'the fleet could not start'));
 
   const running = api;
   return {
@@ -170,23 +159,13 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     bus,
     workers,
     async close(): Promise<void> {
-      closing = true;
       running.drain();
       await running.app.close();
-      if (leadership?.held() === true) {
-        // Finish (or abort) a start in progress and stop our workers before another replica may lead.
-        await fleetStarted.catch(() => {});
-        await fleet?.stop();
-        await leadership.close();
-      } else {
-        await leadership?.close();
-        await fleetStarted.catch(() => {});
-        await fleet?.stop();
-      }
+      await fleet?.stop();
       await workers.stop();
       await bg.stop();
       await maintenance.stop();
-      await bus.close();
+      // Closes the bus and gives up any duty with it.
       await store.close();
     },
   };
