@@ -34,8 +34,11 @@ export class Agent {
   private currentStatus: WorkerStatus = 'starting';
   private id: string | null = null;
   private readonly claims: Retry;
+  /** Only for its once-per-outage logging: a missed status report is not retried, the next one replaces it. */
+  private readonly statusReports: Retry;
 
   constructor(private readonly options: AgentOptions) {
+    this.statusReports = new Retry('reporting the worker status', this.log);
     this.claims = new Retry(
       'claiming a job',
       this.log,
@@ -144,8 +147,11 @@ export class Agent {
   private async report(status: WorkerStatus): Promise<void> {
     if (this.currentStatus === status) return;
     this.currentStatus = status;
-    await this.options.channel.setStatus(status).catch((err: unknown) => {
-      this.log.warn({ workerId: this.id, status, err: String(err) }, 'status report failed');
-    });
+    try {
+      await this.options.channel.setStatus(status);
+      this.statusReports.succeeded();
+    } catch (err) {
+      this.statusReports.failed(err, { workerId: this.id, status });
+    }
   }
 }

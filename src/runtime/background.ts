@@ -41,6 +41,7 @@ export function startBackground(deps: BackgroundDeps): Background {
     storage,
     allow: [...config.fetchAllow],
     onError: (err, jobId) => log.warn({ err, jobId }, 'input fetcher trouble'),
+    onRecovered: () => log.info('input fetcher recovered'),
     onReady: (job) => void bus.publish({ kind: 'job_ready', pool: job.pool }).catch(() => {}),
     onFailed: (job) => void bus.publish({ kind: 'job_event', jobId: job.id }).catch(() => {}),
   });

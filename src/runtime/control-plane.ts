@@ -45,6 +45,29 @@ export interface ControlPlaneOptions {
   onListening?: (url: string) => void;
 }
 
+/** The database (migrated), the object storage (checked) and the store's coordination, or the first error. */
+async function openFoundations(
+  config: Config,
+  log: Logger,
+): Promise<{ store: Store; storage: ObjectStorage; coordination: Coordination }> {
+  const store = await openMigratedStore(config.db);
+  try {
+    const storage = openStorage(config.storage, { presignTtlSeconds: config.presignTtlSeconds });
+    await storage.check();
+    return { store, storage, coordination: await store.coordination({ log }) };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
+function listeningAt(app: FastifyInstance, config: Config): { url: string; port: number } {
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return { url: `http://${host}:${port}`, port };
+}
+
 /** Starts a control plane from a validated config. */
 export async function startControlPlane(
   config: Config,
@@ -53,17 +76,7 @@ export async function startControlPlane(
   const log = options.log ?? pino({ level: config.logLevel });
   // Everything that can be wrong with the settings is found before listening: a bad one stops the start.
   const fleetFile = config.fleet === undefined ? null : await loadFleet(config.fleet);
-  const store = await openMigratedStore(config.db);
-  let coordination: Coordination;
-  let storage: ObjectStorage;
-  try {
-    storage = openStorage(config.storage, { presignTtlSeconds: config.presignTtlSeconds });
-    await storage.check();
-    coordination = await store.coordination({ log });
-  } catch (err) {
-    await store.close();
-    throw err;
-  }
+  const { store, storage, coordination } = await openFoundations(config, log);
   const bus = coordination.bus;
   const nodeTypes = new NodeTypeRegistry();
   const leaseMs = config.leaseSeconds * 1000;
@@ -125,10 +138,7 @@ export async function startControlPlane(
     await store.close();
     throw err;
   }
-  const address = api.app.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : config.port;
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const url = `http://${host}:${port}`;
+  const { url, port } = listeningAt(api.app, config);
   options.onListening?.(url);
 
   const maintenance = new Maintenance({
