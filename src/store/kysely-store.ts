@@ -69,14 +69,16 @@ export class KyselyStore implements C.Store {
   }
   /** Several processes may share the database: the dialect's shared coordination; else one in-process. */
   coordination(options: CoordinationOptions = {}): Promise<Coordination> {
-    this.#coordination ??= this.#ctx.caps.crossProcess
+    if (this.#coordination !== null) return this.#coordination;
+    const opening = this.#ctx.caps.crossProcess
       ? this.#shared(this.#ctx.db, options)
       : Promise.resolve(localCoordination());
+    this.#coordination = opening;
     // A failed open is not cached: the caller may try again once the database answers.
-    this.#coordination.catch(() => {
-      this.#coordination = null;
+    opening.catch(() => {
+      if (this.#coordination === opening) this.#coordination = null;
     });
-    return this.#coordination;
+    return opening;
   }
 
   createAccount = (input: C.NewAccount, now: number): Promise<Account> =>
