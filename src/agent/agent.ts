@@ -4,6 +4,7 @@
  */
 import type { ComfyServer } from '../comfy/contract.js';
 import type { WorkerStatus } from '../store/contract.js';
+import { pause, Retry } from '../util/backoff.js';
 import { silentLog, type AgentLog } from './agent-log.js';
 import type { JobChannel, WorkerIdentity } from './job-channel.js';
 import { runJob, type RunJobResult } from './run-job.js';
@@ -19,23 +20,11 @@ export interface AgentOptions {
   /** Health re-check backoff while ComfyUI is down (defaults 200 ms doubling to 5 s). */
   healthBackoffMs?: { min: number; max: number };
   progressIntervalMs?: number;
+  /** Backoff of failing claims (defaults 500 ms doubling to 10 s, with jitter). */
+  claimBackoffMs?: { minMs: number; maxMs: number };
   log?: AgentLog;
   /** Called after each job leaves this agent (tests and metrics). */
   onJobDone?: (jobId: string, result: RunJobResult) => void;
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** Runs leased jobs on one ComfyUI, one at a time, until stopped. */
@@ -44,8 +33,18 @@ export class Agent {
   private loop: Promise<void> | null = null;
   private currentStatus: WorkerStatus = 'starting';
   private id: string | null = null;
+  private readonly claims: Retry;
+  /** Only for its once-per-outage logging: a missed status report is not retried, the next one replaces it. */
+  private readonly statusReports: Retry;
 
-  constructor(private readonly options: AgentOptions) {}
+  constructor(private readonly options: AgentOptions) {
+    this.statusReports = new Retry('reporting the worker status', this.log);
+    this.claims = new Retry(
+      'claiming a job',
+      this.log,
+      options.claimBackoffMs ?? { minMs: 500, maxMs: 10_000 },
+    );
+  }
 
   /** The worker id, once registered. */
   get workerId(): string | null {
@@ -107,13 +106,18 @@ export class Agent {
     await this.report('stopping');
   }
 
-  /** A claim that fails (control plane unreachable) waits a moment rather than spinning. */
+  /**
+   * A claim that fails (control plane or its database unreachable) backs off rather than spinning, with one
+   * warning per outage and one line when claims work again.
+   */
   private async claimOrNull(signal: AbortSignal): ReturnType<JobChannel['claim']> {
     try {
-      return await this.options.channel.claim(this.options.claimWaitMs ?? 20_000, signal);
+      const job = await this.options.channel.claim(this.options.claimWaitMs ?? 20_000, signal);
+      this.claims.succeeded();
+      return job;
     } catch (err) {
-      if (!signal.aborted) this.log.warn({ workerId: this.id, err: String(err) }, 'claim failed');
-      await pause(1000, signal);
+      if (signal.aborted) return null;
+      await pause(this.claims.failed(err, { workerId: this.id }), signal);
       return null;
     }
   }
@@ -143,8 +147,11 @@ export class Agent {
   private async report(status: WorkerStatus): Promise<void> {
     if (this.currentStatus === status) return;
     this.currentStatus = status;
-    await this.options.channel.setStatus(status).catch((err: unknown) => {
-      this.log.warn({ workerId: this.id, status, err: String(err) }, 'status report failed');
-    });
+    try {
+      await this.options.channel.setStatus(status);
+      this.statusReports.succeeded();
+    } catch (err) {
+      this.statusReports.failed(err, { workerId: this.id, status });
+    }
   }
 }

@@ -12,7 +12,8 @@ export class BusWaiter {
 
   constructor(bus: EventBus, matches: (message: BusMessage) => boolean) {
     this.unsubscribe = bus.subscribe((message) => {
-      if (!matches(message)) return;
+      // After `resync` the store may hold what we wait for: wake and let the caller re-read it.
+      if (message.kind !== 'resync' && !matches(message)) return;
       this.fired = true;
       this.wake?.();
     });

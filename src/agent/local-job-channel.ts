@@ -99,16 +99,20 @@ export class LocalJobChannel implements JobChannel {
       fired = true;
       cb();
     };
+    // A cancel accepted before we subscribed (or while the bus was reconnecting) is only in the store.
+    const check = (): void => {
+      void this.service.waitForCancel(jobId, this.workerId, 0).then(
+        (state) => {
+          if (state === 'cancel_requested') fire();
+        },
+        () => {},
+      );
+    };
     const unsubscribe = this.bus.subscribe((m) => {
       if (m.kind === 'cancel' && m.jobId === jobId) fire();
+      if (m.kind === 'resync') check();
     });
-    // A cancel accepted before we subscribed is only in the store: check it once.
-    void this.service.waitForCancel(jobId, this.workerId, 0).then(
-      (state) => {
-        if (state === 'cancel_requested') fire();
-      },
-      () => {},
-    );
+    check();
     return () => {
       fired = true;
       unsubscribe();

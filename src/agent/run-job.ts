@@ -7,6 +7,7 @@ import { ComfyRejectedError, ComfyUnavailableError } from '../comfy/contract.js'
 import type { ComfyOutputFile, ComfyServer, PromptOutcome } from '../comfy/contract.js';
 import { WorkflowRewriteError, rewriteWorkflowForJob } from '../comfy/workflow-rewrite.js';
 import type { JobError, JobOutput } from '../jobs/types.js';
+import { Backoff } from '../util/backoff.js';
 import { silentLog, type AgentLog } from './agent-log.js';
 import { detectContentType } from './content-type.js';
 import {
@@ -191,15 +192,9 @@ class JobRun {
       const bytes = await this.options.comfy.download(file);
       if (this.stopReason !== null) return await this.afterStop();
       const contentType = detectContentType(bytes, file.filename);
-      outputs.push(
-        await this.channel.putOutput(this.job.id, {
-          index,
-          nodeId: file.nodeId,
-          filename: file.filename,
-          contentType,
-          bytes,
-        }),
-      );
+      // Retried like a report: storing an output twice under its index is harmless, re-running the job is not.
+      const output = { index, nodeId: file.nodeId, filename: file.filename, contentType, bytes };
+      outputs.push(await this.report(() => this.channel.putOutput(this.job.id, output)));
     }
     await this.progress.flush();
     return this.result(await this.report(() => this.channel.complete(this.job.id, outputs)), false);
@@ -210,14 +205,23 @@ class JobRun {
    * compare-and-set makes a repeat harmless, while giving up would turn a finished job into a released one
    * and run it again.
    */
-  private async report(call: () => Promise<ReportResult>): Promise<ReportResult> {
+  private async report<T>(call: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.job.leaseMs;
-    for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+    const backoff = new Backoff({ minMs: 100, maxMs: 2000 });
+    for (;;) {
       try {
         return await call();
       } catch (err) {
-        if (err instanceof LeaseLostError || Date.now() + delay > deadline) throw err;
-        this.log.warn({ jobId: this.job.id, err: String(err) }, 'report failed; retrying');
+        const delay = backoff.next();
+        if (
+          err instanceof LeaseLostError ||
+          err instanceof OutputStoreError ||
+          Date.now() + delay > deadline
+        ) {
+          throw err;
+        }
+        if (backoff.attempts === 1)
+          this.log.warn({ jobId: this.job.id, err: String(err) }, 'report failed; retrying');
         await new Promise((r) => setTimeout(r, delay));
       }
     }

@@ -145,7 +145,7 @@ export class WorkerService {
   }
 
   async progress(jobId: string, workerId: string, progress: JobProgress): Promise<boolean> {
-    const held = await this.deps.store.updateProgress(jobId, workerId, progress, Date.now());
+    const held = await this.deps.store.updateProgress(jobId, workerId, progress);
     if (held) await this.event(jobId, 'progress', { ...progress });
     return held;
   }
@@ -243,11 +243,11 @@ export class WorkerService {
    * read the log after their own last seq, so the message carries no seq of its own.
    */
   private async announce(jobId: string): Promise<void> {
-    await this.deps.bus.publish({ kind: 'job_event', jobId, seq: 0 });
+    await this.deps.bus.publish({ kind: 'job_event', jobId });
   }
 
   private async event(jobId: string, type: JobEvent['type'], data: Record<string, unknown>): Promise<void> {
-    const e = await this.deps.store.appendJobEvent(jobId, type, data, Date.now());
-    await this.deps.bus.publish({ kind: 'job_event', jobId, seq: e.seq });
+    await this.deps.store.appendJobEvent(jobId, type, data, Date.now());
+    await this.deps.bus.publish({ kind: 'job_event', jobId });
   }
 }

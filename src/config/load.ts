@@ -4,6 +4,7 @@
  */
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
+import { redactUrlPasswords } from '../util/redact.js';
 import { SETTINGS, type SettingName, type SettingSpec } from './settings.js';
 
 export type Config = { readonly [K in SettingName]: z.output<(typeof SETTINGS)[K]['schema']> };
@@ -20,12 +21,21 @@ function label(spec: SettingSpec): string {
   return `${spec.flag} (${spec.env})`;
 }
 
+/** A raw value as an error may show it: secrets hidden, passwords in URLs redacted. */
+function shown(spec: SettingSpec, raw: unknown): string {
+  if (spec.secret === true && raw !== undefined) return '(hidden)';
+  return redactUrlPasswords(JSON.stringify(raw) ?? 'nothing');
+}
+
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
 /** Adds every setting (or the named subset) as an option of `command`. */
-export function addSettingOptions(command: Command, names: readonly SettingName[] = allSettingNames()): Command {
+export function addSettingOptions(
+  command: Command,
+  names: readonly SettingName[] = allSettingNames(),
+): Command {
   for (const name of names) {
     const spec: SettingSpec = SETTINGS[name];
     const arg = spec.kind === 'boolean' ? '' : ' <value>';
@@ -49,16 +59,17 @@ function fromString(spec: SettingSpec, raw: string): unknown {
   const text = raw.trim();
   switch (spec.kind) {
     case 'integer':
-      if (!/^-?\d+$/.test(text)) throw new ConfigError(`${label(spec)}: expected a whole number, got "${raw}"`);
+      if (!/^-?\d+$/.test(text))
+        throw new ConfigError(`${label(spec)}: expected a whole number, got ${shown(spec, raw)}`);
       return Number(text);
     case 'number':
       if (text === '' || !Number.isFinite(Number(text)))
-        throw new ConfigError(`${label(spec)}: expected a number, got "${raw}"`);
+        throw new ConfigError(`${label(spec)}: expected a number, got ${shown(spec, raw)}`);
       return Number(text);
     case 'boolean':
       if (/^(1|true|yes)$/i.test(text)) return true;
       if (/^(0|false|no)$/i.test(text)) return false;
-      throw new ConfigError(`${label(spec)}: expected true or false, got "${raw}"`);
+      throw new ConfigError(`${label(spec)}: expected true or false, got ${shown(spec, raw)}`);
     case 'list':
       return text
         .split(',')
@@ -99,7 +110,9 @@ export function loadConfig(
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const what = issue?.message ?? 'invalid value';
-      throw new ConfigError(`${label(spec)}: ${what}; accepted: ${spec.description}; got ${JSON.stringify(raw)}`);
+      throw new ConfigError(
+        `${label(spec)}: ${what}; accepted: ${spec.description}; got ${shown(spec, raw)}`,
+      );
     }
     out[name] = parsed.data;
   }

@@ -17,6 +17,8 @@ export interface SettingSpec {
   schema: z.ZodType;
   /** Shown in help and docs; undefined when there is none. */
   defaultText?: string;
+  /** The value is a secret: errors never echo it. (Passwords inside URLs are always redacted.) */
+  secret?: boolean;
 }
 
 const port = z.number().int().min(0).max(65535);
@@ -92,6 +94,7 @@ export const SETTINGS = {
     kind: 'string',
     description: 'bearer key for /v1/admin/* (at least 16 characters); without it the admin API is off',
     schema: z.string().min(16, 'at least 16 characters').optional(),
+    secret: true,
   },
   corsOrigins: {
     flag: '--cors-origin',

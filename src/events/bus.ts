@@ -1,17 +1,24 @@
 /**
  * The job event bus: how one replica tells the others (and itself) that something happened to a job.
- * In-process on SQLite; Postgres LISTEN/NOTIFY across replicas. Messages are small notifications:
- * subscribers read the durable details (job row, job_events) from the store.
+ * The store provides it with its coordination (`store.coordination()`): in-process on SQLite, Postgres
+ * LISTEN/NOTIFY across replicas. Messages are small notifications: subscribers read the durable details
+ * (job row, job_events) from the store, so a lost message delays an update and never loses it.
  */
 export type BusMessage =
-  /** A job event was appended (SSE subscribers fetch events after their last seq). */
-  | { kind: 'job_event'; jobId: string; seq: number }
+  /** A job event was appended (SSE subscribers read the log after their last seq). */
+  | { kind: 'job_event'; jobId: string }
   /** A cancel was accepted for a running job: the agent holding it must stop its prompt now. */
   | { kind: 'cancel'; jobId: string }
   /** A job became claimable (admitted, requeued, inputs ready): idle agents should claim now. */
-  | { kind: 'job_ready'; pool: string | null };
+  | { kind: 'job_ready'; pool: string | null }
+  /**
+   * Messages may have been missed (the cross-replica listener reconnected after a database outage):
+   * every subscriber re-reads what it watches from the store, as if its own message had arrived.
+   */
+  | { kind: 'resync' };
 
 export interface EventBus {
+  /** Delivers locally at once; reaching other replicas is best effort (see `resync`). */
   publish(message: BusMessage): Promise<void>;
   /** Returns an unsubscribe function. Handlers must not throw. */
   subscribe(handler: (message: BusMessage) => void): () => void;

@@ -4,6 +4,7 @@
  * the decision and bills worker time. It owns the workers it started; agents are attached by the caller in
  * `onWorkerReady` and detached in `drain` before a stop, so an idle worker that just took a job is never killed.
  */
+import { Backoff } from '../util/backoff.js';
 import { decide } from './autoscaler.js';
 import { CostLedger } from './cost.js';
 import type { PoolConfig } from './fleet-file.js';
@@ -54,7 +55,19 @@ export interface ControllerDeps {
   clock?: () => number;
   newWorkerId: () => string;
   tickMs?: number;
+  /** Called with `true` after a tick failed and `false` once ticks succeed again (log once per outage). */
+  onTickFailed?(failed: boolean, error?: unknown): Promise<void> | void;
 }
+
+/** How the controller's ticks are going (the admin fleet status shows it). */
+export interface TickHealth {
+  /** When ticks started failing; null while they succeed. */
+  failingSince: number | null;
+  lastError: string | null;
+}
+
+/** While ticks fail (store unreachable), they are spaced out up to this. */
+const MAX_FAILING_TICK_MS = 15_000;
 
 export class FleetController {
   private readonly workers = new Map<string, FleetWorker>();
@@ -62,25 +75,42 @@ export class FleetController {
   private readonly clock: () => number;
   readonly ledger: CostLedger;
   private timer: NodeJS.Timeout | null = null;
+  private readonly tickMs: number;
+  private readonly backoff: Backoff;
+  private failingSince: number | null = null;
+  private lastError: string | null = null;
   private ticking: Promise<void> | null = null;
   private readonly pending = new Set<Promise<unknown>>();
 
   constructor(private readonly deps: ControllerDeps) {
     this.policy = deps.policy ?? ((s, now) => decide(s, now));
     this.clock = deps.clock ?? Date.now;
+    this.tickMs = deps.tickMs ?? 5_000;
+    this.backoff = new Backoff({ minMs: this.tickMs, maxMs: Math.max(this.tickMs, MAX_FAILING_TICK_MS) });
     this.ledger =
       deps.ledger ?? new CostLedger(new Map(deps.pools.map((p) => [p.name, p.pricePerGpuSecond])));
   }
 
-  /** Starts the periodic loop. */
+  /**
+   * Starts the periodic loop. A tick never rejects: a pool whose tick failed (the store unreachable) is
+   * recorded as a `failed: …` decision when possible and retried; while ticks fail the next one waits longer
+   * (backoff from `tickMs` up to MAX_FAILING_TICK_MS).
+   */
   start(): void {
     if (this.timer !== null) return;
-    const loop = () => {
-      void this.tick().finally(() => {
-        if (this.timer !== null) this.timer = setTimeout(loop, this.deps.tickMs ?? 5_000);
+    const loop = (): void => {
+      void this.tick().then(() => {
+        if (this.timer === null) return;
+        const delay = this.failingSince === null ? this.tickMs : this.backoff.next();
+        this.timer = setTimeout(loop, delay);
       });
     };
     this.timer = setTimeout(loop, 0);
+  }
+
+  /** How the last tick went. */
+  health(): TickHealth {
+    return { failingSince: this.failingSince, lastError: this.lastError };
   }
 
   /** Stops the loop; with `stopWorkers`, also stops every worker it started (starting ones included). */
@@ -97,15 +127,53 @@ export class FleetController {
     return [...this.workers.values()].filter((w) => pool === undefined || w.pool === pool);
   }
 
-  /** One pass over every pool; concurrent calls share the pass in flight. */
+  /** One pass over every pool (never rejects); concurrent calls share the pass in flight. */
   async tick(): Promise<void> {
     if (this.ticking !== null) return this.ticking;
     this.ticking = (async () => {
-      for (const pool of this.deps.pools) await this.tickPool(pool);
+      let failed = false;
+      for (const pool of this.deps.pools) {
+        try {
+          await this.tickPool(pool);
+        } catch (err) {
+          failed = true;
+          await this.tickFailed(pool, err);
+        }
+      }
+      if (!failed) this.recovered();
     })().finally(() => {
       this.ticking = null;
     });
     return this.ticking;
+  }
+
+  /** Records `failed: …` for the pool when the store takes it; reports it (the caller logs once per outage). */
+  private async tickFailed(pool: PoolConfig, err: unknown): Promise<void> {
+    const now = this.clock();
+    this.failingSince ??= now;
+    this.lastError = describe(err);
+    const current = this.list(pool.name).filter((w) => w.state !== 'stopping').length;
+    const reason = `failed: ${this.lastError}; retrying`;
+    await this.deps
+      .record({ pool: pool.name, at: now, current, target: current, start: 0, stop: [], reason })
+      .catch(() => {});
+    try {
+      await this.deps.onTickFailed?.(true, err);
+    } catch {
+      // A reporting hook must not take the loop down.
+    }
+  }
+
+  private recovered(): void {
+    if (this.failingSince === null) return;
+    this.failingSince = null;
+    this.lastError = null;
+    this.backoff.reset();
+    try {
+      Promise.resolve(this.deps.onTickFailed?.(false)).catch(() => {});
+    } catch {
+      // As above.
+    }
   }
 
   private async tickPool(pool: PoolConfig): Promise<void> {
@@ -183,12 +251,16 @@ export class FleetController {
     };
     this.workers.set(id, w);
     this.ledger.workerStarted(pool.name, id, startedAt);
-    const settled = started.ready.then(
-      (url) => this.becomeReady(pool, w, url),
-      (err: unknown) => this.forget(w, err),
-    );
+    // Attaching the worker (registering its agent in the store) can fail during an outage: the worker is
+    // then stopped and counted as failed, and a later tick starts another. Nothing here may reject unseen.
+    const settled: Promise<void> = started.ready
+      .then(
+        (url) => this.becomeReady(pool, w, url),
+        (err: unknown) => this.forget(w, err),
+      )
+      .catch((err: unknown) => this.abandon(w, err))
+      .finally(() => this.pending.delete(settled));
     this.pending.add(settled);
-    void settled.finally(() => this.pending.delete(settled));
   }
 
   private async becomeReady(pool: PoolConfig, w: FleetWorker, url: string): Promise<void> {
@@ -207,6 +279,16 @@ export class FleetController {
     w.state = 'ready';
     w.readyAt = this.clock();
     await this.deps.onWorkerReady(w);
+  }
+
+  /** A ready worker that could not be handed over: stop it (best effort) and report the failure. */
+  private async abandon(w: FleetWorker, err: unknown): Promise<void> {
+    try {
+      if (this.workers.has(w.id) && w.state !== 'stopping') await this.stopWorker(w, false);
+      await this.deps.onWorkerFailed?.(w, err);
+    } catch {
+      // Already failing: the provider or the hook failing too changes nothing we could act on.
+    }
   }
 
   private async forget(w: FleetWorker, err: unknown): Promise<void> {

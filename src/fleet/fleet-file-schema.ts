@@ -132,15 +132,28 @@ export const PoolSchema = z
     }
   });
 
+export const POOL_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
 export const FleetFileSchema = z.strictObject({
-  pools: z
-    .record(
-      z
-        .string()
-        .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { error: 'pool names are lowercase letters, digits, - and _' }),
-      PoolSchema,
-    )
-    .refine((r) => Object.keys(r).length > 0, { error: 'define at least one pool' }),
+  // Names are checked beside the pools, not as record keys: a key that fails stops zod from checking its
+  // pool, and every problem of a pool should be reported at once.
+  pools: z.record(z.string(), PoolSchema).superRefine(
+    (pools, ctx) => {
+      if (Object.keys(pools).length === 0)
+        ctx.addIssue({ code: 'custom', message: 'define at least one pool' });
+      for (const name of Object.keys(pools)) {
+        if (POOL_NAME_PATTERN.test(name)) continue;
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message:
+            `pool name "${name}" is not allowed: use 1 to 63 lowercase letters (a-z), digits (0-9), "-" and "_", ` +
+            'starting with a letter or digit (e.g. "gpu-a100")',
+        });
+      }
+    },
+    { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+  ),
 });
 
 export type FleetFileInput = z.output<typeof FleetFileSchema>;

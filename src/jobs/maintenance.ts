@@ -6,6 +6,7 @@
 import type { EventBus } from '../events/bus.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
 import type { Store } from '../store/contract.js';
+import { Retry, type OutageLog } from '../util/backoff.js';
 
 export interface MaintenanceOptions {
   store: Store;
@@ -18,14 +19,18 @@ export interface MaintenanceOptions {
   reconcileEveryMs?: number;
   sweepEveryMs?: number;
   now?: () => number;
-  onError?: (what: string, err: unknown) => void;
+  /** Where a failing duty is reported: once when it starts failing, once when it recovers. */
+  log?: OutageLog;
 }
+
+const silent: OutageLog = { warn: () => {} };
 
 /** Runs the periodic duties until stopped. */
 export class Maintenance {
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly running = new Set<Promise<unknown>>();
   private readonly now: () => number;
+  private stopped = false;
 
   constructor(private readonly o: MaintenanceOptions) {
     this.now = o.now ?? Date.now;
@@ -34,15 +39,18 @@ export class Maintenance {
   start(): void {
     const leaseSweepMs = Math.max(250, Math.min(5000, Math.floor(this.o.leaseMs / 4)));
     this.every(leaseSweepMs, 'expire leases', () => this.expireLeases());
-    this.every(this.o.reconcileEveryMs ?? 5 * 60_000, 'reconcile counters', () => this.o.store.reconcileCounters());
-    if (this.o.retentionDays > 0) this.every(this.o.sweepEveryMs ?? 10 * 60_000, 'retention', () => this.sweep());
+    this.every(this.o.reconcileEveryMs ?? 5 * 60_000, 'reconcile counters', () =>
+      this.o.store.reconcileCounters(),
+    );
+    if (this.o.retentionDays > 0)
+      this.every(this.o.sweepEveryMs ?? 10 * 60_000, 'retention', () => this.sweep());
   }
 
   /** One lease sweep; returns how many jobs changed. */
   async expireLeases(): Promise<number> {
     const outcomes = await this.o.store.expireLeases(this.o.maxAttempts, this.now());
     for (const o of outcomes) {
-      await this.o.bus.publish({ kind: 'job_event', jobId: o.jobId, seq: 0 });
+      await this.o.bus.publish({ kind: 'job_event', jobId: o.jobId });
       if (o.outcome === 'requeued') {
         const job = await this.o.store.getJob(o.jobId);
         await this.o.bus.publish({ kind: 'job_ready', pool: job?.pool ?? null });
@@ -66,27 +74,44 @@ export class Maintenance {
     }
   }
 
+  /**
+   * Runs `task` every `ms`, one run at a time. A failing run (the database unreachable) is logged once per
+   * outage and retried with backoff — sooner than `ms` for slow duties, never faster than the backoff.
+   */
   private every(ms: number, what: string, task: () => Promise<unknown>): void {
-    let busy = false;
-    const timer = setInterval(() => {
-      if (busy) return;
-      busy = true;
+    const retry = new Retry(`maintenance: ${what}`, this.o.log ?? silent, {
+      minMs: Math.min(ms, 1000),
+      maxMs: Math.min(ms, 30_000),
+    });
+    const schedule = (delay: number): void => {
+      if (this.stopped) return;
+      const timer = setTimeout(runOnce, delay);
+      timer.unref();
+      this.timers.set(what, timer);
+    };
+    const runOnce = (): void => {
       const p = task()
-        .catch((err: unknown) => this.o.onError?.(what, err))
-        .finally(() => {
-          busy = false;
+        .then(
+          () => {
+            retry.succeeded();
+            return ms;
+          },
+          (err: unknown) => Math.max(Math.min(ms, 1000), retry.failed(err)),
+        )
+        .then((delay) => {
           this.running.delete(p);
+          schedule(delay);
         });
       this.running.add(p);
-    }, ms);
-    timer.unref();
-    this.timers.push(timer);
+    };
+    schedule(ms);
   }
 
   /** Stops the timers and waits for a task in flight. */
   async stop(): Promise<void> {
-    for (const t of this.timers) clearInterval(t);
-    this.timers.length = 0;
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
     await Promise.allSettled([...this.running]);
   }
 }

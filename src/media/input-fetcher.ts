@@ -7,6 +7,7 @@
 import type { JobErrorCode } from '../errors.js';
 import type { Job, JobError, JobInput } from '../jobs/types.js';
 import type { Store } from '../store/contract.js';
+import { Backoff } from '../util/backoff.js';
 import { newId } from '../util/ids.js';
 import { FetchError } from './fetch-error.js';
 import { DEFAULT_MAX_INPUT_BYTES, inspectImage, storeInput } from './inputs.js';
@@ -33,8 +34,12 @@ export interface InputFetcherOptions {
   timeouts?: Partial<FetchTimeouts>;
   resolve?: Resolver;
   now?: () => number;
-  /** Reports trouble that fails no job (storage, database); the loop carries on. */
+  /**
+   * Reports trouble that fails no job (storage, database); the loop carries on. A failing claim is reported
+   * once per outage (jobId null), then `onRecovered` when claims work again.
+   */
   onError?: (err: unknown, jobId: string | null) => void;
+  onRecovered?: () => void;
   /** Called once a job's inputs are stored and it became claimable (wake the workers). */
   onReady?: (job: Job) => void;
   /** Called once a job failed for its inputs (tell its event subscribers). */
@@ -98,15 +103,21 @@ export class InputFetcher {
     return jobs.length;
   }
 
+  /** Never rejects: a claim that fails (the database unreachable) is reported once and retried with backoff. */
   private async run(signal: AbortSignal): Promise<void> {
+    const claims = new Backoff({ minMs: this.opts.idleMs ?? 250, maxMs: 10_000 });
     while (!signal.aborted) {
       let claimed = 0;
+      let pauseMs = this.opts.idleMs ?? 250;
       try {
         claimed = await this.runOnce(signal);
+        if (claims.attempts > 0) this.opts.onRecovered?.();
+        claims.reset();
       } catch (err) {
-        this.report(err, null);
+        if (claims.attempts === 0) this.report(err, null);
+        pauseMs = claims.next();
       }
-      if (claimed === 0 && !signal.aborted) await this.sleep(this.opts.idleMs ?? 250);
+      if (claimed === 0 && !signal.aborted) await this.sleep(pauseMs);
     }
   }
 
@@ -137,12 +148,13 @@ export class InputFetcher {
       // Shutting down is not the input's fault: leave the job for the next fetcher.
       if (signal.aborted) return;
       if (outcome.kind === 'failed') {
-        if ((await this.opts.store.failQueuedJob(job.id, outcome.error, this.now())) !== null) this.opts.onFailed?.(job);
+        if ((await this.opts.store.failQueuedJob(job.id, outcome.error, this.now())) !== null)
+          this.opts.onFailed?.(job);
         return;
       }
       inputs.push(outcome.input);
     }
-    if (await this.opts.store.markInputsReady(job.id, inputs, this.now())) this.opts.onReady?.(job);
+    if (await this.opts.store.markInputsReady(job.id, inputs)) this.opts.onReady?.(job);
   }
 
   private async fetchOne(jobId: string, input: JobInput, url: string, signal: AbortSignal): Promise<Outcome> {

@@ -41,12 +41,14 @@ export function startBackground(deps: BackgroundDeps): Background {
     storage,
     allow: [...config.fetchAllow],
     onError: (err, jobId) => log.warn({ err, jobId }, 'input fetcher trouble'),
+    onRecovered: () => log.info('input fetcher recovered'),
     onReady: (job) => void bus.publish({ kind: 'job_ready', pool: job.pool }).catch(() => {}),
-    onFailed: (job) => void bus.publish({ kind: 'job_event', jobId: job.id, seq: 0 }).catch(() => {}),
+    onFailed: (job) => void bus.publish({ kind: 'job_event', jobId: job.id }).catch(() => {}),
   });
   fetcher.start();
   const unsubscribe = bus.subscribe((m) => {
-    if (m.kind === 'job_event') deliverer.kick();
+    if (m.kind === 'job_event' || m.kind === 'resync') deliverer.kick();
+    if (m.kind === 'resync') fetcher.wake();
   });
   return {
     wakeInputFetcher: () => fetcher.wake(),

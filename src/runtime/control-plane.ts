@@ -11,15 +11,15 @@ import type { Metrics } from '../api/metrics.js';
 import { workerRoutes } from '../api/routes/workers.js';
 import type { Config } from '../config/load.js';
 import type { EventBus } from '../events/bus.js';
-import { createLocalBus } from '../events/local-bus.js';
-import { createPgBus } from '../events/pg-bus.js';
+import { loadFleet } from '../fleet/fleet-runtime.js';
 import { Maintenance } from '../jobs/maintenance.js';
 import { NodeTypeRegistry } from '../jobs/node-type-registry.js';
 import { openStorage } from '../media/storage/open-storage.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
 import { checkUrlAtSubmission } from '../media/url-policy.js';
 import type { Store } from '../store/contract.js';
-import { openStore } from '../store/open.js';
+import type { Coordination } from '../store/coordination.js';
+import { openMigratedStore } from '../store/open.js';
 import { WorkerService } from '../agent/worker-service.js';
 import { storeBase64Input, storeUploadedInput } from './base64-input.js';
 import { startInProcessWorkers, type InProcessWorkers } from './in-process-workers.js';
@@ -27,8 +27,7 @@ import { startBackground, type Background } from './background.js';
 import { adminWorkerRoutes } from './admin-worker-routes.js';
 import { KnownPools } from './known-pools.js';
 import { loadTemplatesDir } from './templates-dir.js';
-import { startFleet, type FleetRuntime } from './fleet-runtime.js';
-import { lead, type Leadership } from './leadership.js';
+import { runFleetDuty, type FleetDuty } from './fleet-duty.js';
 
 export interface ControlPlane {
   url: string;
@@ -49,19 +48,39 @@ export interface ControlPlaneOptions {
   comfyLiteInProcess?: boolean;
 }
 
-async function openBus(config: Config, log: Logger): Promise<EventBus> {
-  if (config.db.startsWith('sqlite:')) return createLocalBus();
-  return await createPgBus(config.db, { onError: (err) => log.warn({ err }, 'event bus listener error') });
+/** The database (migrated), the object storage (checked) and the store's coordination, or the first error. */
+async function openFoundations(
+  config: Config,
+  log: Logger,
+): Promise<{ store: Store; storage: ObjectStorage; coordination: Coordination }> {
+  const store = await openMigratedStore(config.db);
+  try {
+    const storage = openStorage(config.storage, { presignTtlSeconds: config.presignTtlSeconds });
+    await storage.check();
+    return { store, storage, coordination: await store.coordination({ log }) };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
+function listeningAt(app: FastifyInstance, config: Config): { url: string; port: number } {
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return { url: `http://${host}:${port}`, port };
 }
 
 /** Starts a control plane from a validated config. */
-export async function startControlPlane(config: Config, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+export async function startControlPlane(
+  config: Config,
+  options: ControlPlaneOptions = {},
+): Promise<ControlPlane> {
   const log = options.log ?? pino({ level: config.logLevel });
-  const store = await openStore(config.db);
-  await store.migrate();
-  const storage = openStorage(config.storage, { presignTtlSeconds: config.presignTtlSeconds });
-  await storage.check();
-  const bus = await openBus(config, log);
+  // Everything that can be wrong with the settings is found before listening: a bad one stops the start.
+  const fleetFile = config.fleet === undefined ? null : await loadFleet(config.fleet);
+  const { store, storage, coordination } = await openFoundations(config, log);
+  const bus = coordination.bus;
   const nodeTypes = new NodeTypeRegistry();
   const leaseMs = config.leaseSeconds * 1000;
   let metrics: Metrics | null = null;
@@ -82,10 +101,9 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   const knownPools = new KnownPools({
     store,
     localWorkers: config.comfyui.length + config.comfyLite > 0,
-    ...(config.fleet === undefined ? {} : { fleetFile: config.fleet }),
+    ...(fleetFile === null ? {} : { fleetPools: fleetFile.config.pools.map((p) => p.name) }),
   });
-  let fleet: FleetRuntime | null = null;
-  let closing = false;
+  let fleet: FleetDuty | null = null;
   let background: Background | null = null;
   let api: Api | null = null;
   try {
@@ -97,7 +115,8 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
       bus,
       nodeTypes,
       storeBase64Input: (jobId, name, b64, filename) => storeBase64Input(storage, jobId, name, b64, filename),
-      storeUploadedInput: (jobId, name, bytes, filename) => storeUploadedInput(storage, jobId, name, bytes, filename),
+      storeUploadedInput: (jobId, name, bytes, filename) =>
+        storeUploadedInput(storage, jobId, name, bytes, filename),
       checkUrl: (url) => checkUrlAtSubmission(url, config.fetchAllow),
       now,
       unknownPool: (pool) => knownPools.unknown(pool),
@@ -105,29 +124,30 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
         if (job.inputsReady) void bus.publish({ kind: 'job_ready', pool: job.pool }).catch(() => {});
         else background?.wakeInputFetcher();
       },
-      fleetStatus: async () => (fleet === null ? { pools: [] } : await fleet.status()),
+      fleetStatus: async () => fleet?.status() ?? { pools: [] },
       poolPricing: () => fleet?.pricing() ?? new Map(),
       plugins: [
         async (app) => {
-          await app.register(workerRoutes({ store, storage, bus, leaseMs, maxAttempts: config.maxAttempts }), {
-            prefix: '/v1/worker',
-          });
+          await app.register(
+            workerRoutes({ store, storage, bus, leaseMs, maxAttempts: config.maxAttempts }),
+            {
+              prefix: '/v1/worker',
+            },
+          );
         },
-        ...(config.adminKey === undefined ? [] : [async (app: FastifyInstance) => adminWorkerRoutes(app, store)]),
+        ...(config.adminKey === undefined
+          ? []
+          : [async (app: FastifyInstance) => adminWorkerRoutes(app, store)]),
       ],
     });
     metrics = api.ctx.metrics;
     await api.app.listen({ host: config.host, port: config.port });
   } catch (err) {
     await api?.app.close().catch(() => {});
-    await bus.close();
     await store.close();
     throw err;
   }
-  const address = api.app.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : config.port;
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const url = `http://${host}:${port}`;
+  const { url, port } = listeningAt(api.app, config);
   options.onListening?.(url);
 
   const maintenance = new Maintenance({
@@ -137,7 +157,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     maxAttempts: config.maxAttempts,
     leaseMs,
     retentionDays: config.retentionDays,
-    onError: (what, err) => log.warn({ err }, `maintenance: ${what} failed`),
+    log,
   });
   maintenance.start();
   background = startBackground({ config, store, storage, bus, log });
@@ -154,35 +174,13 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     await api?.app.close().catch(() => {});
     await bg.stop();
     await maintenance.stop();
-    await bus.close();
     await store.close();
     throw err;
   });
-  // The fleet runs on one replica at a time: the holder of the `arrakis-fleet` lock.
-  const leadership = config.fleet === undefined ? null : lead(config.db, 'arrakis-fleet');
-  const fleetStarted =
-    config.fleet === undefined || leadership === null
-      ? Promise.resolve()
-      : startFleetWhenLeader(config.fleet, leadership);
-  async function startFleetWhenLeader(path: string, l: Leadership): Promise<void> {
-    let lost = false;
-    l.onLost(() => {
-      lost = true;
-      log.error('lost the fleet lock; stopping this replica\'s fleet controller');
-      const f = fleet;
-      fleet = null;
-      void f?.stop();
-    });
-    await l.acquired;
-    if (closing || lost) return;
-    const started = await startFleet({ path, store, bus, service, nodeTypes, jobTimeoutMs: config.jobTimeoutSeconds * 1000, log });
-    // Shut down or lost the lock while starting: this replica must not keep a fleet.
-    if (closing || lost) await started.stop();
-    else fleet = started;
+  if (fleetFile !== null) {
+    const jobTimeoutMs = config.jobTimeoutSeconds * 1000;
+    fleet = runFleetDuty(coordination, fleetFile, { store, bus, service, nodeTypes, jobTimeoutMs, log });
   }
-  // A bad fleet file stops the start, like any other bad setting (on the replica that leads).
-  if (leadership !== null && !config.db.startsWith('postgres')) await fleetStarted;
-  else void fleetStarted.catch((err: unknown) => log.error({ err }, 'the fleet could not start'));
 
   const running = api;
   return {
@@ -194,23 +192,13 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     bus,
     workers,
     async close(): Promise<void> {
-      closing = true;
       running.drain();
       await running.app.close();
-      if (leadership?.held() === true) {
-        // Finish (or abort) a start in progress and stop our workers before another replica may lead.
-        await fleetStarted.catch(() => {});
-        await fleet?.stop();
-        await leadership.close();
-      } else {
-        await leadership?.close();
-        await fleetStarted.catch(() => {});
-        await fleet?.stop();
-      }
+      await fleet?.stop();
       await workers.stop();
       await bg.stop();
       await maintenance.stop();
-      await bus.close();
+      // Closes the bus and gives up any duty with it.
       await store.close();
     },
   };

@@ -9,8 +9,11 @@ export interface Capabilities {
   readonly rowLocks: boolean;
   /** `pg_advisory_xact_lock` serialises migrations across processes (SQLite uses BEGIN IMMEDIATE). */
   readonly advisoryLocks: boolean;
-  /** `pg_notify` reaches other processes; without it `notify` is a no-op. */
-  readonly notify: boolean;
+  /**
+   * Other processes may share this database: the event bus must reach them (LISTEN/NOTIFY) and duties that
+   * run once need a lock. Without it the one process coordinates in memory (see coordination.ts).
+   */
+  readonly crossProcess: boolean;
   /** The PL/pgSQL functions of migration 002 exist: a hot path runs as one autocommit round trip. */
   readonly serverFunctions: boolean;
 }
@@ -19,7 +22,7 @@ export const SQLITE_CAPABILITIES: Capabilities = Object.freeze({
   numberedParams: false,
   rowLocks: false,
   advisoryLocks: false,
-  notify: false,
+  crossProcess: false,
   serverFunctions: false,
 });
 
@@ -27,6 +30,6 @@ export const POSTGRES_CAPABILITIES: Capabilities = Object.freeze({
   numberedParams: true,
   rowLocks: true,
   advisoryLocks: true,
-  notify: true,
+  crossProcess: true,
   serverFunctions: true,
 });

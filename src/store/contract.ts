@@ -19,6 +19,7 @@ import type {
   Template,
   Workflow,
 } from '../jobs/types.js';
+import type { Coordination, CoordinationOptions } from './coordination.js';
 
 export interface NewAccount {
   name: string;
@@ -211,16 +212,16 @@ export interface ScalingDecision {
 }
 
 export interface Store {
-  /** Applies pending migrations; safe when several processes call it at once. */
-  migrate(): Promise<void>;
+  /** Applies pending migrations (safe when several processes call it at once); returns the names applied. */
+  migrate(): Promise<string[]>;
   /** True when the database answers and every migration is applied. */
   isReady(): Promise<boolean>;
   close(): Promise<void>;
   /**
-   * Sends `payload` on `channel` to every process listening on this database: `pg_notify` on Postgres
-   * (see src/store/pg-notify.ts for `listen`), a no-op on SQLite, where one process owns the database.
+   * The event bus and leader election among the processes sharing this database, chosen by the dialect
+   * (see coordination.ts). Opened on the first call, the same one after; `close()` closes it.
    */
-  notify(channel: string, payload: string): Promise<void>;
+  coordination(options?: CoordinationOptions): Promise<Coordination>;
 
   // Accounts and keys
   createAccount(input: NewAccount, now: number): Promise<Account>;
@@ -258,7 +259,7 @@ export interface Store {
   /** Takes up to `limit` jobs whose URL inputs need fetching, leasing them to `owner` for `leaseMs`. */
   claimInputFetches(owner: string, limit: number, leaseMs: number, now: number): Promise<Job[]>;
   /** Stores the fetched inputs and makes the job claimable. No-op unless the job is still queued. */
-  markInputsReady(jobId: string, inputs: JobInput[], now: number): Promise<boolean>;
+  markInputsReady(jobId: string, inputs: JobInput[]): Promise<boolean>;
   /** queued → failed (input fetch failed): releases counters and enqueues the webhook in the same step. */
   failQueuedJob(jobId: string, error: JobError, now: number): Promise<Job | null>;
 
@@ -272,7 +273,7 @@ export interface Store {
   /** Extends the lease while the worker still holds the job. */
   renewLease(jobId: string, workerId: string, leaseMs: number, now: number): Promise<LeaseState>;
   /** Records progress while the worker holds the job. Returns false when it no longer does. */
-  updateProgress(jobId: string, workerId: string, progress: JobProgress, now: number): Promise<boolean>;
+  updateProgress(jobId: string, workerId: string, progress: JobProgress): Promise<boolean>;
   /**
    * running → completed (or → cancelled when a cancel was accepted first: a cancelled job never completes).
    * Releases counters and enqueues the webhook in the same step.
@@ -311,12 +312,15 @@ export interface Store {
   reconcileCounters(): Promise<CounterRepair[]>;
 
   // Job events (SSE, resumable by seq)
-  appendJobEvent(jobId: string, type: JobEvent['type'], data: Record<string, unknown>, now: number): Promise<JobEvent>;
+  appendJobEvent(
+    jobId: string,
+    type: JobEvent['type'],
+    data: Record<string, unknown>,
+    now: number,
+  ): Promise<JobEvent>;
   listJobEvents(jobId: string, afterSeq: number): Promise<JobEvent[]>;
 
   // Rate limits (token buckets shared by every replica)
-  /** Takes one token from bucket `key` (refill `ratePerSecond`, capacity `burst`). */
-  takeToken(key: string, ratePerSecond: number, burst: number, now: number): Promise<RateDecision>;
   /** Takes one token from every bucket in one step, or none when any is empty (retry after the longest wait). */
   takeTokens(requests: readonly TokenRequest[], now: number): Promise<RateDecision>;
 
@@ -337,7 +341,11 @@ export interface Store {
   /** After a 410: every pending delivery of this account to this URL ends `disabled`, and so do later ones. */
   disableWebhookEndpoint(accountId: string, url: string, now: number): Promise<void>;
   isWebhookEndpointDisabled(accountId: string, url: string): Promise<boolean>;
-  listWebhookDeliveries(filter: { accountId?: string; jobId?: string; limit: number }): Promise<WebhookDelivery[]>;
+  listWebhookDeliveries(filter: {
+    accountId?: string;
+    jobId?: string;
+    limit: number;
+  }): Promise<WebhookDelivery[]>;
   listWebhookAttempts(deliveryId: string): Promise<WebhookAttempt[]>;
 
   // Workers and fleet

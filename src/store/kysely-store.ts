@@ -16,7 +16,8 @@ import type {
 } from '../jobs/types.js';
 import type { Capabilities } from './capabilities.js';
 import type * as C from './contract.js';
-import { run, type StoreContext } from './context.js';
+import type { Conn, StoreContext } from './context.js';
+import { localCoordination, type Coordination, type CoordinationOptions } from './coordination.js';
 import type { JobSql } from './job-sql.js';
 import { applyMigrations, migrationsComplete } from './migrator.js';
 import type { DatabaseSchema } from './schema.js';
@@ -28,34 +29,56 @@ import * as fleet from './verbs/fleet.js';
 import { claimInputFetches, markInputsReady } from './verbs/input-fetches.js';
 import { appendJobEvent, listJobEvents } from './verbs/job-events.js';
 import * as reads from './verbs/job-reads.js';
-import { takeToken, takeTokens } from './verbs/rate-buckets.js';
+import { takeTokens } from './verbs/rate-buckets.js';
 import { fleetActivity } from './verbs/fleet-activity.js';
 import { listJobsForSweep, markJobSwept } from './verbs/retention.js';
 import * as templates from './verbs/templates.js';
 import * as tr from './verbs/transitions.js';
 import * as webhooks from './verbs/webhooks.js';
 
+type ClosableCoordination = Coordination & { close(): Promise<void> };
+/** Opens coordination shared with other processes through the database itself. */
+export type SharedCoordination = (db: Conn, options: CoordinationOptions) => Promise<ClosableCoordination>;
+const noShared: SharedCoordination = () =>
+  Promise.reject(new Error('this database has no shared coordination'));
+
 export class KyselyStore implements C.Store {
   readonly #ctx: StoreContext;
 
-  constructor(db: Kysely<DatabaseSchema>, caps: Capabilities, sql: JobSql) {
+  readonly #shared: SharedCoordination;
+  #coordination: Promise<ClosableCoordination> | null = null;
+
+  /** `shared` opens the dialect's cross-process coordination (used when `caps.crossProcess`). */
+  constructor(
+    db: Kysely<DatabaseSchema>,
+    caps: Capabilities,
+    sql: JobSql,
+    shared: SharedCoordination = noShared,
+  ) {
     this.#ctx = { db, caps, sql };
+    this.#shared = shared;
   }
 
-  async migrate(): Promise<void> {
-    await applyMigrations(this.#ctx, Date.now());
-  }
-  /** Like migrate, returning the names of the migrations it applied (for `arrakis migrate`). */
-  async migrateReporting(): Promise<string[]> {
-    return await applyMigrations(this.#ctx, Date.now());
-  }
+  migrate = (): Promise<string[]> => applyMigrations(this.#ctx, Date.now());
   isReady = (): Promise<boolean> => migrationsComplete(this.#ctx);
   async close(): Promise<void> {
+    const coordination = this.#coordination;
+    this.#coordination = null;
+    await coordination?.then((c) => c.close()).catch(() => {});
     await this.#ctx.db.destroy();
   }
-  async notify(channel: string, payload: string): Promise<void> {
-    if (!this.#ctx.caps.notify) return;
-    await run(this.#ctx.db, 'SELECT pg_notify($1, $2)', [channel, payload]);
+  /** Several processes may share the database: the dialect's shared coordination; else one in-process. */
+  coordination(options: CoordinationOptions = {}): Promise<Coordination> {
+    if (this.#coordination !== null) return this.#coordination;
+    const opening = this.#ctx.caps.crossProcess
+      ? this.#shared(this.#ctx.db, options)
+      : Promise.resolve(localCoordination());
+    this.#coordination = opening;
+    // A failed open is not cached: the caller may try again once the database answers.
+    opening.catch(() => {
+      if (this.#coordination === opening) this.#coordination = null;
+    });
+    return opening;
   }
 
   createAccount = (input: C.NewAccount, now: number): Promise<Account> =>
@@ -88,7 +111,7 @@ export class KyselyStore implements C.Store {
 
   claimInputFetches = (owner: string, limit: number, leaseMs: number, now: number): Promise<Job[]> =>
     claimInputFetches(this.#ctx, owner, limit, leaseMs, now);
-  markInputsReady = (jobId: string, inputs: JobInput[], _now: number): Promise<boolean> =>
+  markInputsReady = (jobId: string, inputs: JobInput[]): Promise<boolean> =>
     markInputsReady(this.#ctx, jobId, inputs);
   failQueuedJob = (jobId: string, error: JobError, now: number): Promise<Job | null> =>
     tr.failQueuedJob(this.#ctx, jobId, error, now);
@@ -97,7 +120,7 @@ export class KyselyStore implements C.Store {
     claimNext(this.#ctx, workerId, pool, leaseMs, now);
   renewLease = (jobId: string, workerId: string, leaseMs: number, now: number): Promise<C.LeaseState> =>
     renewLease(this.#ctx, jobId, workerId, leaseMs, now);
-  updateProgress = (jobId: string, workerId: string, progress: JobProgress, _now: number): Promise<boolean> =>
+  updateProgress = (jobId: string, workerId: string, progress: JobProgress): Promise<boolean> =>
     updateProgress(this.#ctx, jobId, workerId, progress);
   completeJob = (
     jobId: string,
@@ -117,7 +140,8 @@ export class KyselyStore implements C.Store {
     reason: string,
     now: number,
     voluntary?: boolean,
-  ): Promise<C.FinishResult> => tr.releaseJob(this.#ctx, jobId, workerId, maxAttempts, reason, now, voluntary);
+  ): Promise<C.FinishResult> =>
+    tr.releaseJob(this.#ctx, jobId, workerId, maxAttempts, reason, now, voluntary);
   expireLeases = (maxAttempts: number, now: number): Promise<C.ExpiredLeaseOutcome[]> =>
     tr.expireLeases(this.#ctx, maxAttempts, now);
 
@@ -136,8 +160,6 @@ export class KyselyStore implements C.Store {
 
   fleetActivity = (pools: ReadonlyArray<string | null>, createdSince: number): Promise<C.FleetActivity> =>
     fleetActivity(this.#ctx, pools, createdSince);
-  takeToken = (key: string, ratePerSecond: number, burst: number, now: number): Promise<C.RateDecision> =>
-    takeToken(this.#ctx, key, ratePerSecond, burst, now);
   takeTokens = (requests: readonly C.TokenRequest[], now: number): Promise<C.RateDecision> =>
     takeTokens(this.#ctx, requests, now);
 

@@ -3,14 +3,17 @@ import type { Store } from './contract.js';
 import { POSTGRES_CAPABILITIES, SQLITE_CAPABILITIES } from './capabilities.js';
 import { compileJobSql } from './job-sql.js';
 import { KyselyStore } from './kysely-store.js';
+import { postgresCoordination } from './postgres/coordination.js';
 import { openPostgres } from './postgres/open-postgres.js';
 import { openSqlite } from './sqlite/open-sqlite.js';
+import { describeError } from '../util/backoff.js';
+import { redactUrlPasswords } from '../util/redact.js';
 
 /** Thrown for a database URL that names neither SQLite nor Postgres. */
 export class UnsupportedDatabaseUrlError extends Error {
   constructor(url: string) {
     super(
-      `unsupported database URL "${url}": use sqlite:./path/file.db, sqlite::memory: or postgres://user@host:5432/db`,
+      `unsupported database URL "${redactUrlPasswords(url)}": use sqlite:./path/file.db, sqlite::memory: or postgres://user@host:5432/db`,
     );
     this.name = 'UnsupportedDatabaseUrlError';
   }
@@ -18,7 +21,7 @@ export class UnsupportedDatabaseUrlError extends Error {
 
 const DEFAULT_POOL_SIZE = 10;
 
-/** The concrete store behind `url` (with the extra `migrateReporting` used by `arrakis migrate`). */
+/** The concrete store behind `url`. */
 export function openKyselyStore(url: string, opts: { poolSize?: number } = {}): KyselyStore {
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);
@@ -28,7 +31,9 @@ export function openKyselyStore(url: string, opts: { poolSize?: number } = {}): 
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const sql = compileJobSql(POSTGRES_CAPABILITIES);
     const db = openPostgres(url, opts.poolSize ?? DEFAULT_POOL_SIZE, Object.values(sql));
-    return new KyselyStore(db, POSTGRES_CAPABILITIES, sql);
+    return new KyselyStore(db, POSTGRES_CAPABILITIES, sql, (conn, options) =>
+      postgresCoordination(url, conn, options),
+    );
   }
   throw new UnsupportedDatabaseUrlError(url);
 }
@@ -36,4 +41,34 @@ export function openKyselyStore(url: string, opts: { poolSize?: number } = {}): 
 /** Opens `sqlite:./path/file.db`, `sqlite::memory:`, `postgres://...` or `postgresql://...`. */
 export async function openStore(url: string, opts: { poolSize?: number } = {}): Promise<Store> {
   return openKyselyStore(url, opts);
+}
+
+/** The database could not be opened or migrated; the message names it with any password redacted. */
+export class DatabaseOpenError extends Error {
+  constructor(url: string, cause: unknown) {
+    super(
+      `cannot open the database ${redactUrlPasswords(url)}: ${redactUrlPasswords(describeError(cause))}`,
+      {
+        cause,
+      },
+    );
+    this.name = 'DatabaseOpenError';
+  }
+}
+
+/** Opens the store and applies pending migrations (the first statements that really reach the database). */
+export async function openMigratedStore(url: string, opts: { poolSize?: number } = {}): Promise<Store> {
+  let store: Store;
+  try {
+    store = await openStore(url, opts);
+  } catch (err) {
+    throw err instanceof UnsupportedDatabaseUrlError ? err : new DatabaseOpenError(url, err);
+  }
+  try {
+    await store.migrate();
+    return store;
+  } catch (err) {
+    await store.close().catch(() => {});
+    throw new DatabaseOpenError(url, err);
+  }
 }

@@ -14,6 +14,7 @@ import type { Store, WebhookAttempt, WebhookDelivery } from '../store/contract.j
 import { attemptDelivery, describeError, type AttemptOutcome, type WebhookFetch } from './attempt.js';
 import { nextRetryDelay, parseRetryAfter, type RetrySchedule } from './retry-schedule.js';
 import { safeWebhookFetch } from './safe-webhook-fetch.js';
+import { Retry } from '../util/backoff.js';
 
 export type WebhookStore = Pick<
   Store,
@@ -89,6 +90,7 @@ export class WebhookDeliverer {
   private kicked = false;
   private wake: (() => void) | null = null;
   private lastClaimAt = 0;
+  private readonly claims: Retry;
 
   constructor(options: WebhookDelivererOptions) {
     this.store = options.store;
@@ -103,6 +105,10 @@ export class WebhookDeliverer {
     this.random = options.random ?? Math.random;
     this.log = options.log ?? consoleLog;
     this.onAttempt = options.onAttempt ?? (() => {});
+    this.claims = new Retry('claiming due webhooks', this.log, {
+      minMs: this.pollMs,
+      maxMs: Math.max(this.pollMs, 10_000),
+    });
   }
 
   /** Starts the loop (idempotent). */
@@ -148,20 +154,23 @@ export class WebhookDeliverer {
       if (this.stopping) break;
       const free = this.concurrency - this.inFlight.size;
       let claimed = 0;
-      let failed = false;
+      let retryInMs: number | null = null;
       if (free > 0) {
         try {
           claimed = this.startAll(
             await this.store.claimDueWebhooks(this.owner, free, this.leaseMs, this.now()),
           );
+          this.claims.succeeded();
         } catch (error) {
-          failed = true;
-          this.log.warn({ error: describeError(error) }, 'could not claim due webhooks');
+          // The database is unreachable: one warning per outage, claims spaced out until it answers.
+          retryInMs = this.claims.failed(error);
+          this.kicked = false;
         }
       }
       // A full batch means more may be due: claim again at once (if a slot is free).
-      if (!failed && free > 0 && claimed === free && this.inFlight.size < this.concurrency) continue;
-      await this.sleep(this.pollMs);
+      if (retryInMs === null && free > 0 && claimed === free && this.inFlight.size < this.concurrency)
+        continue;
+      await this.sleep(retryInMs ?? this.pollMs);
     }
   }
 

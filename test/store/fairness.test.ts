@@ -47,7 +47,7 @@ describe.each(BACKENDS)('fair claims on $name', (backend) => {
     expect(leased.map((j) => j.id)).toEqual([fetching.job.id]);
     expect(await db.store.claimInputFetches('f2', 10, 30_000, 2_001)).toEqual([]);
     const inputs = [{ name: 'img', filename: 'a.png', objectKey: 'in/a.png' }];
-    expect(await db.store.markInputsReady(fetching.job.id, inputs, 2_002)).toBe(true);
+    expect(await db.store.markInputsReady(fetching.job.id, inputs)).toBe(true);
     const claimed = await db.store.claimNext('w2', 'small', 60_000, 2_003);
     expect(claimed?.id).toBe(fetching.job.id);
     expect(claimed?.inputs).toEqual(inputs);

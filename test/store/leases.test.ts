@@ -77,8 +77,8 @@ describe.each(BACKENDS)('leases on $name', (backend) => {
   it('progress and job events carry a per-job sequence', async () => {
     const { accountId, jobId } = await admitOne();
     await db.store.claimNext('w1', null, 60_000, 10_000);
-    expect(await db.store.updateProgress(jobId, 'w1', { value: 1, max: 4, node: '3' }, 10_100)).toBe(true);
-    expect(await db.store.updateProgress(jobId, 'w9', { value: 2, max: 4, node: '3' }, 10_100)).toBe(false);
+    expect(await db.store.updateProgress(jobId, 'w1', { value: 1, max: 4, node: '3' })).toBe(true);
+    expect(await db.store.updateProgress(jobId, 'w9', { value: 2, max: 4, node: '3' })).toBe(false);
     expect((await db.store.getJob(jobId))?.progress).toEqual({ value: 1, max: 4, node: '3' });
     const progress = await db.store.appendJobEvent(jobId, 'progress', { value: 1 }, 10_200);
     await db.store.completeJob(jobId, 'w1', [], 11_000);

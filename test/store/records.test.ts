@@ -47,7 +47,7 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
   });
 
   it('a token bucket allows the burst, then refills at the rate', async () => {
-    const take = (now: number) => db.store.takeToken('user:u1', 2, 3, now);
+    const take = (now: number) => db.store.takeTokens([{ key: 'user:u1', ratePerSecond: 2, burst: 3 }], now);
     const burst = [await take(0), await take(0), await take(0)];
     expect(burst.every((d) => d.allowed)).toBe(true);
     expect(await take(0)).toEqual({ allowed: false, retryAfterMs: 500 });
@@ -55,7 +55,7 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
     expect((await take(500)).allowed).toBe(true);
     expect((await take(500)).allowed).toBe(false);
     expect((await take(10_000)).allowed).toBe(true);
-    expect((await db.store.takeToken('user:u2', 2, 3, 0)).allowed).toBe(true);
+    expect((await db.store.takeTokens([{ key: 'user:u2', ratePerSecond: 2, burst: 3 }], 0)).allowed).toBe(true);
   });
 
   it('accountUsage sums run time of ended jobs per pool since a time', async () => {
@@ -112,7 +112,7 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
 
   it('concurrent takes never hand out more than the burst', async () => {
     const decisions = await Promise.all(
-      Array.from({ length: 20 }, () => db.store.takeToken('k', 1, 5, 1_000)),
+      Array.from({ length: 20 }, () => db.store.takeTokens([{ key: 'k', ratePerSecond: 1, burst: 5 }], 1_000)),
     );
     expect(decisions.filter((d) => d.allowed)).toHaveLength(5);
   });

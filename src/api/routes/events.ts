@@ -130,7 +130,7 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
           });
       };
       const unsubscribe = ctx.bus.subscribe((m) => {
-        if (m.kind === 'job_event' && m.jobId === job.id) wake();
+        if ((m.kind === 'job_event' && m.jobId === job.id) || m.kind === 'resync') wake();
       });
       const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
       const poll = setInterval(wake, POLL_MS);

@@ -150,11 +150,11 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
             job_status: result.job.status,
           });
         case 'cancelled':
-          await ctx.bus.publish({ kind: 'job_event', jobId: result.job.id, seq: 0 });
+          await ctx.bus.publish({ kind: 'job_event', jobId: result.job.id });
           return reply.code(200).send(toPublicJob(result.job));
         case 'cancel_requested':
           await ctx.bus.publish({ kind: 'cancel', jobId: result.job.id });
-          await ctx.bus.publish({ kind: 'job_event', jobId: result.job.id, seq: 0 });
+          await ctx.bus.publish({ kind: 'job_event', jobId: result.job.id });
           return reply.code(202).send(toPublicJob(result.job));
       }
     },

@@ -58,12 +58,28 @@ export function openPostgres(
   poolSize: number,
   prepared: readonly string[],
 ): Kysely<DatabaseSchema> {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, types: arrakisPgTypes() });
+  // A connect that hangs (a blackholed host) fails after 10 s instead of holding a caller forever.
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    types: arrakisPgTypes(),
+    connectionTimeoutMillis: 10_000,
+  });
   // An idle client losing its server must not crash the process; the next query reconnects.
   pool.on('error', () => {});
   const names = new Map(prepared.map((text, i) => [text, `arrakis_${i}`]));
+  // The pool listens for errors only on idle clients; one checked out when the server goes away (an outage,
+  // a restart) would emit an unhandled 'error' and end the process. Its query fails instead; the pool drops it.
+  const guarded = new WeakSet<pg.PoolClient>();
   const naming: PostgresPool = {
-    connect: async () => namingClient(await pool.connect(), names),
+    connect: async () => {
+      const client = await pool.connect();
+      if (!guarded.has(client)) {
+        guarded.add(client);
+        client.on('error', () => {});
+      }
+      return namingClient(client, names);
+    },
     end: () => pool.end(),
   };
   return new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool: naming }) });

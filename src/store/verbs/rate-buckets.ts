@@ -36,14 +36,3 @@ export async function takeTokens(ctx: StoreContext, requests: readonly TokenRequ
     return { allowed: true, retryAfterMs: 0 };
   });
 }
-
-/** Store.takeToken: takeTokens with one bucket. */
-export async function takeToken(
-  ctx: StoreContext,
-  key: string,
-  ratePerSecond: number,
-  burst: number,
-  now: number,
-): Promise<RateDecision> {
-  return await takeTokens(ctx, [{ key, ratePerSecond, burst }], now);
-}

@@ -1,0 +1,134 @@
+/**
+ * `--fleet fleet.yaml` inside serve, in named parts: `loadFleet` reads and checks the file and builds the
+ * providers (before serve listens, so a bad file stops the start); `startFleet` runs the FleetController with a
+ * PoolObserver (what the store knows), WorkerAgents (an in-process agent per ready worker) and the
+ * decision recorder. Only one replica runs it at a time: the runtime starts it when this process gains the
+ * `arrakis-fleet` duty from the store's coordination and stops it when the duty is lost.
+ */
+import type { Logger } from 'pino';
+import type { WorkerService } from '../agent/worker-service.js';
+import { createComfyServer } from '../comfy/http-client.js';
+import { parseWorkflow } from '../comfy/workflow-check.js';
+import type { EventBus } from '../events/bus.js';
+import type { NodeTypeRegistry } from '../jobs/node-type-registry.js';
+import type { Store } from '../store/contract.js';
+import { Retry } from '../util/backoff.js';
+import { newId } from '../util/ids.js';
+import { ActivityTracker } from './activity.js';
+import { FleetController, type FleetWorker } from './controller.js';
+import { CostLedger } from './cost.js';
+import { loadFleetFile, type FleetConfig } from './fleet-file.js';
+import { fleetPricing, fleetStatus, type FleetPricing, type FleetStatus } from './fleet-status.js';
+import type { Decision } from './policy-types.js';
+import { PoolObserver } from './pool-observer.js';
+import { createProvider } from './providers/create.js';
+import type { FleetProvider } from './providers/contract.js';
+import { WorkerAgents } from './worker-agents.js';
+
+/** A checked fleet file with a provider per pool, ready to start. */
+export interface LoadedFleet {
+  config: FleetConfig;
+  providers: ReadonlyMap<string, FleetProvider>;
+  /** The pool that runs jobs naming no pool (the file's first). */
+  unpooledPool: string | null;
+}
+
+export interface FleetRuntime {
+  /** Price and idle overhead per pool name. */
+  pricing(): ReadonlyMap<string, FleetPricing>;
+  status(): FleetStatus;
+  stop(): Promise<void>;
+}
+
+export interface FleetRuntimeDeps {
+  store: Store;
+  bus: EventBus;
+  service: WorkerService;
+  nodeTypes: NodeTypeRegistry;
+  jobTimeoutMs: number;
+  log: Logger;
+  tickMs?: number;
+}
+
+/** Reads and validates the fleet file and builds each pool's provider; throws FleetConfigError when bad. */
+export async function loadFleet(path: string): Promise<LoadedFleet> {
+  const config = await loadFleetFile(path);
+  const providers = new Map<string, FleetProvider>();
+  for (const pool of config.pools) providers.set(pool.name, await createProvider(pool));
+  return { config, providers, unpooledPool: config.pools[0]?.name ?? null };
+}
+
+/** Starts the controller loop over a loaded fleet. */
+export function startFleet(fleet: LoadedFleet, deps: FleetRuntimeDeps): FleetRuntime {
+  const activity = new ActivityTracker();
+  const ledger = new CostLedger(new Map(fleet.config.pools.map((p) => [p.name, p.pricePerGpuSecond])));
+  const agents = new WorkerAgents({ ...deps, activity, ledger });
+  const observer = new PoolObserver({
+    store: deps.store,
+    activity,
+    unpooledPool: fleet.unpooledPool,
+    workerStates: () => agents.states(),
+  });
+  const controller = new FleetController({
+    pools: fleet.config.pools,
+    providers: fleet.providers,
+    newWorkerId: () => newId('wrk'),
+    tickMs: deps.tickMs ?? 2000,
+    ledger,
+    observe: (pool, now) => observer.observe(pool, now),
+    record: decisionRecorder(deps.store),
+    onWorkerReady: (worker) => agents.attach(worker),
+    onWorkerStopped: (worker) => agents.detach(worker),
+    onWorkerFailed: (worker, err) =>
+      deps.log.warn({ err: String(err), worker: worker.id }, 'fleet worker failed to start'),
+    onTickFailed: tickFailureLog(deps.log),
+    drain: (worker) => agents.drain(worker),
+    runWarmup,
+  });
+  controller.start();
+  return {
+    pricing: () => fleetPricing(fleet.config, controller, Date.now()),
+    status: () => fleetStatus(fleet.config, controller, (id) => agents.agentStatus(id), Date.now()),
+    async stop() {
+      await controller.close({ stopWorkers: true });
+      await agents.closeAll();
+    },
+  };
+}
+
+/** Persists decisions that change something (and every failed tick), not the steady "no change" ones. */
+function decisionRecorder(store: Pick<Store, 'recordScalingDecision'>): (d: Decision) => Promise<void> {
+  return async (d) => {
+    if (d.start > 0 || d.stop.length > 0 || d.current !== d.target || d.reason.includes('failed:')) {
+      await store.recordScalingDecision({
+        pool: d.pool,
+        at: d.at,
+        current: d.current,
+        target: d.target,
+        reason: d.reason,
+      });
+    }
+  };
+}
+
+/** A tick that failed (and could not even be recorded) is logged once per outage. */
+function tickFailureLog(log: Logger): (failed: boolean, err?: unknown) => void {
+  const retry = new Retry('the fleet controller tick', log);
+  return (failed, err) => {
+    if (failed) retry.failed(err);
+    else retry.succeeded();
+  };
+}
+
+/** Runs the pool's warm-up workflow on a new worker before it takes jobs. */
+async function runWarmup(worker: FleetWorker, workflow: Record<string, unknown>): Promise<void> {
+  if (worker.comfyUrl === null) return;
+  const parsed = parseWorkflow(workflow);
+  if (parsed === null) throw new Error(`pool ${worker.pool}: the warm-up workflow is malformed`);
+  const comfy = createComfyServer(worker.comfyUrl);
+  try {
+    await comfy.runPrompt(parsed, { promptId: `warmup-${worker.id}` });
+  } finally {
+    await comfy.close();
+  }
+}

@@ -1,0 +1,82 @@
+/** The fleet's state as the admin API shows it (`GET /v1/admin/fleet`), and per-pool pricing for usage. */
+import type { FleetController, TickHealth } from './controller.js';
+import type { PoolCost } from './cost.js';
+import type { FleetConfig } from './fleet-file.js';
+
+export interface FleetWorkerStatus {
+  id: string;
+  state: 'starting' | 'warming' | 'ready' | 'stopping';
+  comfy_url: string | null;
+  started_at: string;
+  /** The attached agent's state (idle, busy, …), null before one is attached. */
+  agent: string | null;
+}
+
+export interface FleetPoolStatus {
+  name: string;
+  provider: string;
+  min: number;
+  max: number;
+  workers: FleetWorkerStatus[];
+  cost: PoolCost;
+}
+
+export interface FleetStatus {
+  /** Whether the last tick could read the store; a failing tick is retried with backoff. */
+  controller: { healthy: boolean; failing_since: string | null; last_error: string | null };
+  pools: FleetPoolStatus[];
+}
+
+export interface FleetPricing {
+  pricePerGpuSecond: number;
+  /** Idle (cold start, warm-up, idle) seconds billed per busy second: a job's share of the overhead. */
+  idlePerBusySecond: number;
+}
+
+/** Builds the admin view from the controller's workers and ledger. */
+export function fleetStatus(
+  fleet: FleetConfig,
+  controller: FleetController,
+  agentStatus: (workerId: string) => string | null,
+  now: number,
+): FleetStatus {
+  const health: TickHealth = controller.health();
+  return {
+    controller: {
+      healthy: health.failingSince === null,
+      failing_since: health.failingSince === null ? null : new Date(health.failingSince).toISOString(),
+      last_error: health.lastError,
+    },
+    pools: fleet.pools.map((p) => ({
+      name: p.name,
+      provider: p.provider,
+      min: p.min,
+      max: p.max,
+      workers: controller.list(p.name).map((w) => ({
+        id: w.id,
+        state: w.state,
+        comfy_url: w.comfyUrl,
+        started_at: new Date(w.startedAt).toISOString(),
+        agent: agentStatus(w.id),
+      })),
+      cost: controller.ledger.poolCost(p.name, now),
+    })),
+  };
+}
+
+/** Price and idle overhead per pool name. */
+export function fleetPricing(
+  fleet: FleetConfig,
+  controller: FleetController,
+  now: number,
+): Map<string, FleetPricing> {
+  const out = new Map<string, FleetPricing>();
+  for (const p of fleet.pools) {
+    const c = controller.ledger.poolCost(p.name, now);
+    out.set(p.name, {
+      pricePerGpuSecond: p.pricePerGpuSecond,
+      idlePerBusySecond: c.busySeconds > 0 ? c.idleSeconds / c.busySeconds : 0,
+    });
+  }
+  return out;
+}

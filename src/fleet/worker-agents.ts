@@ -1,0 +1,123 @@
+/**
+ * The agents of fleet workers: one in-process agent attached to every worker that comes up (claiming its
+ * pool's jobs), detached before a stop. When a job leaves an agent its finish feeds the activity tracker and
+ * the cost ledger; a store error there is logged once per outage and costs only that sample.
+ */
+import type { Logger } from 'pino';
+import { Agent } from '../agent/agent.js';
+import { LocalJobChannel } from '../agent/local-job-channel.js';
+import type { WorkerService } from '../agent/worker-service.js';
+import { createComfyServer } from '../comfy/http-client.js';
+import type { EventBus } from '../events/bus.js';
+import type { NodeTypeRegistry } from '../jobs/node-type-registry.js';
+import type { Store } from '../store/contract.js';
+import { Retry } from '../util/backoff.js';
+import type { ActivityTracker } from './activity.js';
+import type { FleetWorker } from './controller.js';
+import type { CostLedger } from './cost.js';
+
+export interface WorkerAgentsDeps {
+  store: Pick<Store, 'getJob'>;
+  bus: EventBus;
+  service: WorkerService;
+  nodeTypes: NodeTypeRegistry;
+  activity: ActivityTracker;
+  ledger: CostLedger;
+  jobTimeoutMs: number;
+  log: Logger;
+}
+
+interface Attached {
+  agent: Agent;
+  close(): Promise<void>;
+}
+
+/** Attaches, drains and detaches the agents of fleet workers. */
+export class WorkerAgents {
+  private readonly attached = new Map<string, Attached>();
+  private readonly finishes: Retry;
+
+  constructor(private readonly deps: WorkerAgentsDeps) {
+    this.finishes = new Retry('reading a finished fleet job', deps.log);
+  }
+
+  /** Registers an agent for a ready worker; throws when the store cannot register it. */
+  async attach(worker: FleetWorker): Promise<void> {
+    if (worker.comfyUrl === null) return;
+    const comfy = createComfyServer(worker.comfyUrl);
+    const agent = new Agent({
+      channel: new LocalJobChannel({ service: this.deps.service, bus: this.deps.bus, workerId: worker.id }),
+      comfy,
+      identity: { name: worker.id, pool: worker.pool, comfyUrl: worker.comfyUrl },
+      jobTimeoutMs: this.deps.jobTimeoutMs,
+      log: this.deps.log,
+      onJobDone: (jobId) => void this.jobDone(worker.pool, jobId),
+    });
+    try {
+      await agent.start();
+    } catch (err) {
+      await comfy.close();
+      throw err;
+    }
+    comfy.nodeCatalog().then(
+      (catalog) => this.deps.nodeTypes.set(worker.id, catalog.types, catalog.fileInputs),
+      () => {},
+    );
+    this.attached.set(worker.id, {
+      agent,
+      close: async () => {
+        await agent.stop();
+        this.deps.nodeTypes.remove(worker.id);
+        await comfy.close();
+      },
+    });
+  }
+
+  /** Detaches the worker's agent (a running job is given back first). */
+  async detach(worker: FleetWorker): Promise<void> {
+    const a = this.attached.get(worker.id);
+    this.attached.delete(worker.id);
+    await a?.close();
+  }
+
+  /** Detaches an idle worker's agent; false when it is busy (then the worker must not be stopped). */
+  async drain(worker: FleetWorker): Promise<boolean> {
+    const a = this.attached.get(worker.id);
+    if (a === undefined) return true;
+    if (a.agent.status === 'busy') return false;
+    await this.detach(worker);
+    return true;
+  }
+
+  /** The agent's state of a worker, or null when none is attached. */
+  agentStatus(workerId: string): string | null {
+    return this.attached.get(workerId)?.agent.status ?? null;
+  }
+
+  states(): ReadonlyMap<string, 'idle' | 'busy'> {
+    const out = new Map<string, 'idle' | 'busy'>();
+    for (const [id, a] of this.attached) out.set(id, a.agent.status === 'busy' ? 'busy' : 'idle');
+    return out;
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.attached.values()];
+    this.attached.clear();
+    await Promise.allSettled(all.map((a) => a.close()));
+  }
+
+  /** Feeds a finished job to the autoscaler's activity and the pool's busy time. Never rejects. */
+  private async jobDone(pool: string, jobId: string): Promise<void> {
+    try {
+      const job = await this.deps.store.getJob(jobId);
+      this.finishes.succeeded();
+      if (job === null) return;
+      this.deps.activity.finished(pool, `${job.accountId}/${job.userId}`, Date.now());
+      if (job.startedAt !== null && job.finishedAt !== null) {
+        this.deps.ledger.jobRan(pool, (job.finishedAt - job.startedAt) / 1000);
+      }
+    } catch (err) {
+      this.finishes.failed(err, { jobId });
+    }
+  }
+}

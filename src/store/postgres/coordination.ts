@@ -1,0 +1,51 @@
+/** Coordination on Postgres: LISTEN/NOTIFY for the bus, session advisory locks for leaders. */
+import pg from 'pg';
+import type { OutageLog } from '../../util/backoff.js';
+import { run, type Conn } from '../context.js';
+import type { Coordination, CoordinationOptions } from '../coordination.js';
+import { advisoryLeadership } from './advisory-leadership.js';
+import { createListenBus } from './listen-bus.js';
+
+const silent: OutageLog = { warn: () => {} };
+
+/** Opens the listener for `url` (the store's own database) and returns the replicas' coordination. */
+export async function postgresCoordination(
+  url: string,
+  db: Conn,
+  options: CoordinationOptions,
+): Promise<Coordination & { close(): Promise<void> }> {
+  const log = options.log ?? silent;
+  // Dedicated connections (LISTEN and the lock live with their session), with TCP keepalive so a dead peer
+  // is noticed; they are not pool members and never run store queries.
+  const newClient = (): pg.Client =>
+    new pg.Client({
+      connectionString: url,
+      keepAlive: true,
+      query_timeout: 10_000,
+      connectionTimeoutMillis: 10_000,
+    });
+  const bus = await createListenBus({
+    newClient,
+    notify: async (channel, payload) => {
+      await run(db, 'SELECT pg_notify($1, $2)', [channel, payload]);
+    },
+    log,
+  });
+  const leaders = new Set<{ close(): Promise<void> }>();
+  return {
+    bus,
+    lead(name, handlers) {
+      const l = advisoryLeadership(
+        { newClient, log, retryMs: options.leaderRetryMs ?? 5000 },
+        name,
+        handlers,
+      );
+      leaders.add(l);
+      return l;
+    },
+    async close() {
+      await Promise.allSettled([...leaders].map((l) => l.close()));
+      await bus.close();
+    },
+  };
+}

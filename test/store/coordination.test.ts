@@ -1,0 +1,129 @@
+/**
+ * The store's coordination: its event bus reaches every process on the same database, and leader election
+ * gives a duty to one of them (on SQLite the one process always leads). Replaces the old `Store.notify` test.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { BusMessage } from '../../src/events/bus.js';
+import type { Store } from '../../src/store/contract.js';
+import { openStore } from '../../src/store/open.js';
+import { BACKENDS, type TestDb } from './backends.js';
+
+/** Resolves true once `cond()` holds, false after `ms`. */
+async function within(cond: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
+}
+
+/** A leader's view of one duty: how often it was gained and lost. */
+function watcher() {
+  const seen = { gained: 0, lost: 0 };
+  return { seen, handlers: { onGained: () => seen.gained++, onLost: () => seen.lost++ } };
+}
+
+describe.each(BACKENDS)('coordination on $name', (backend) => {
+  let db: TestDb;
+  const others: Store[] = [];
+  beforeEach(async () => {
+    db = await backend.create();
+  });
+  afterEach(async () => {
+    for (const s of others.splice(0)) await s.close();
+    await db.cleanup();
+  });
+
+  it('delivers a published message to this process, once, and the same coordination on every call', async () => {
+    const c = await db.store.coordination();
+    expect(await db.store.coordination()).toBe(c);
+    const got: BusMessage[] = [];
+    c.bus.subscribe((m) => got.push(m));
+    await c.bus.publish({ kind: 'cancel', jobId: 'job_1' });
+    expect(await within(() => got.length === 1, 2000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(got).toEqual([{ kind: 'cancel', jobId: 'job_1' }]);
+  });
+
+  it.runIf(backend.name === 'sqlite')('the one process always leads', async () => {
+    const w = watcher();
+    const l = (await db.store.coordination()).lead('arrakis-fleet', w.handlers);
+    expect(await within(() => w.seen.gained === 1, 1000)).toBe(true);
+    expect(l.held()).toBe(true);
+    await l.close();
+    expect(l.held()).toBe(false);
+  });
+
+  it.runIf(backend.name === 'postgres')(
+    'a message reaches another process on the same database',
+    async () => {
+      const other = await openStore(db.url);
+      others.push(other);
+      const got: BusMessage[] = [];
+      (await other.coordination()).bus.subscribe((m) => got.push(m));
+      await (await db.store.coordination()).bus.publish({ kind: 'job_ready', pool: 'gpu' });
+      expect(await within(() => got.length > 0, 5000)).toBe(true);
+      expect(got).toEqual([{ kind: 'job_ready', pool: 'gpu' }]);
+    },
+  );
+
+  it.runIf(backend.name === 'postgres')(
+    'one process leads a duty; another takes over when it closes',
+    async () => {
+      const other = await openStore(db.url);
+      others.push(other);
+      const a = watcher();
+      const b = watcher();
+      const la = (await db.store.coordination({ leaderRetryMs: 50 })).lead('arrakis-fleet', a.handlers);
+      expect(await within(() => a.seen.gained === 1, 5000)).toBe(true);
+      const lb = (await other.coordination({ leaderRetryMs: 50 })).lead('arrakis-fleet', b.handlers);
+      const c = watcher();
+      const lc = (await other.coordination()).lead('another-duty', c.handlers);
+      expect(await within(() => c.seen.gained === 1, 5000)).toBe(true);
+      expect(await within(() => b.seen.gained > 0, 500)).toBe(false);
+      expect(la.held()).toBe(true);
+      expect(lb.held()).toBe(false);
+      await la.close();
+      expect(await within(() => b.seen.gained === 1, 5000)).toBe(true);
+      expect(lb.held()).toBe(true);
+      expect(a.seen.lost).toBe(0);
+      await lb.close();
+      await lc.close();
+    },
+  );
+
+  it.runIf(backend.name === 'postgres')(
+    'a leader whose lock connection is killed takes the lock back without losing the duty',
+    async () => {
+      const w = watcher();
+      const l = (await db.store.coordination()).lead('arrakis-fleet', w.handlers);
+      expect(await within(() => l.held(), 5000)).toBe(true);
+      await db.exec(
+        `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()`,
+      );
+      expect(await within(() => !l.held(), 5000)).toBe(true);
+      expect(await within(() => l.held(), 10_000)).toBe(true);
+      expect(w.seen).toEqual({ gained: 1, lost: 0 });
+      await l.close();
+    },
+  );
+
+  it.runIf(backend.name === 'postgres')(
+    'a listener whose connection is killed reconnects and tells subscribers to resync',
+    async () => {
+      const c = await db.store.coordination();
+      const got: BusMessage[] = [];
+      c.bus.subscribe((m) => got.push(m));
+      await db.exec(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND datname = current_database() AND pid <> pg_backend_pid()`,
+      );
+      expect(await within(() => got.some((m) => m.kind === 'resync'), 10_000)).toBe(true);
+      // Listening again: another process's message arrives.
+      const other = await openStore(db.url);
+      others.push(other);
+      await (await other.coordination()).bus.publish({ kind: 'cancel', jobId: 'job_2' });
+      expect(await within(() => got.some((m) => m.kind === 'cancel'), 5000)).toBe(true);
+    },
+  );
+});
