@@ -70,6 +70,12 @@ function promptNumber(ctx: RouteContext, body: Record<string, unknown>): number 
     : n;
 }
 
+/** ComfyUI lists model folders (through its mtime-checked cache) each time a loader's inputs are read. */
+async function prepare(ctx: RouteContext, classes: Iterable<unknown>): Promise<void> {
+  const defs = new Set([...classes].map((c) => (typeof c === 'string' ? ctx.registry.get(c) : undefined)));
+  await Promise.all([...defs].map((def) => def?.prepare?.()));
+}
+
 /** Resolves once the answer has been handed to the OS (or the client went away). */
 function answered(res: ServerResponse): Promise<void> {
   if (res.writableFinished || res.destroyed) return Promise.resolve();
@@ -99,8 +105,10 @@ const postPrompt: Handler = async (ctx, req, res) => {
   }
   if (!isRecord(body.prompt)) throw new HttpStatus(500);
   const promptId = 'prompt_id' in body ? pyStr(body.prompt_id) : randomUUID();
-  // ComfyUI lists the model folders (its mtime-checked cache) each time a loader's inputs are read.
-  await ctx.models.refresh();
+  await prepare(
+    ctx,
+    Object.values(body.prompt).map((n) => (isRecord(n) ? n.class_type : undefined)),
+  );
   const validation = await validatePrompt(body.prompt, ctx.registry, ctx.dirs);
   const extraData: Record<string, unknown> = isRecord(body.extra_data) ? { ...body.extra_data } : {};
   if ('client_id' in body) extraData.client_id = body.client_id;
@@ -171,7 +179,7 @@ const postInterrupt: Handler = async (ctx, req, res) => {
 
 async function objectInfo(ctx: RouteContext, only: string | null): Promise<Record<string, unknown>> {
   const files = await listInputImages(ctx.dirs);
-  await ctx.models.refresh();
+  await prepare(ctx, only === null ? ctx.registry.keys() : [only]);
   const out: Record<string, unknown> = {};
   for (const [name, def] of ctx.registry) if (only === null || only === name) out[name] = def.info(files);
   return out;

@@ -111,10 +111,13 @@ export class ModelFolders {
   private async cached(name: string, paths: string[]): Promise<Listing | null> {
     const hit = this.cache.get(name);
     if (hit === undefined) return null;
-    for (const [dir, time] of hit.dirs) if ((await mtime(dir)) !== time) return null;
-    for (const p of paths)
-      if (!hit.dirs.has(p) && (await stat(p).catch(() => null))?.isDirectory()) return null;
-    return hit;
+    const checks = [
+      ...[...hit.dirs].map(async ([dir, time]) => (await mtime(dir)) === time),
+      ...paths
+        .filter((p) => !hit.dirs.has(p))
+        .map(async (p) => (await stat(p).catch(() => null))?.isDirectory() !== true),
+    ];
+    return (await Promise.all(checks)).every(Boolean) ? hit : null;
   }
 
   /** `get_filename_list`: the sorted file names of a folder (rescanned only when its folders changed). */
@@ -141,8 +144,8 @@ export class ModelFolders {
   }
 
   /** Brings the listings `list` answers up to date (before validation and object_info, as ComfyUI lists then). */
-  async refresh(): Promise<void> {
-    for (const [name] of FOLDERS) await this.fileList(name);
+  async refresh(names: readonly string[] = this.names()): Promise<void> {
+    await Promise.all(names.map((name) => this.fileList(name)));
   }
 
   /** The listing of a folder as of the last `refresh`. */

@@ -90,8 +90,9 @@ export function loaderNodes(o: LoaderOptions): Record<string, NodeDef> {
       return { result: [modelValue(kind, combine(kind, fp, ...variant), [`${folder}/${name}`])] };
     };
   };
-  return {
+  const nodes: Record<string, NodeDef & { folders: string[] }> = {
     CheckpointLoaderSimple: {
+      folders: ['checkpoints'],
       info: () => checkpointLoaderSimpleInfo(files),
       async run(inputs) {
         const name = str(inputs, 'ckpt_name');
@@ -102,16 +103,19 @@ export function loaderNodes(o: LoaderOptions): Record<string, NodeDef> {
       },
     },
     LoraLoader: {
+      folders: ['loras'],
       info: () => loraLoaderInfo(files),
       run: async (inputs, ctx) => ({
         result: await applyLora(o, ctx, inputs, asModel(inputs.clip, 'CLIP', 'clone')),
       }),
     },
     LoraLoaderModelOnly: {
+      folders: ['loras'],
       info: () => loraLoaderModelOnlyInfo(files),
       run: async (inputs, ctx) => ({ result: [(await applyLora(o, ctx, inputs, null))[0]] }),
     },
     VAELoader: {
+      folders: ['vae', 'vae_approx'],
       info: () => vaeLoaderInfo(files),
       async run(inputs) {
         const name = str(inputs, 'vae_name');
@@ -140,16 +144,25 @@ export function loaderNodes(o: LoaderOptions): Record<string, NodeDef> {
       },
     },
     UNETLoader: {
+      folders: ['diffusion_models'],
       info: () => unetLoaderInfo(files),
       run: single('MODEL', 'diffusion_models', 'unet_name', ['weight_dtype']),
     },
     CLIPLoader: {
+      folders: ['text_encoders'],
       info: () => clipLoaderInfo(files),
       run: single('CLIP', 'text_encoders', 'clip_name', ['type']),
     },
     ControlNetLoader: {
+      folders: ['controlnet'],
       info: () => controlNetLoaderInfo(files),
       run: single('CONTROL_NET', 'controlnet', 'control_net_name', []),
     },
   };
+  return Object.fromEntries(
+    Object.entries(nodes).map(([name, { folders, ...def }]) => [
+      name,
+      { ...def, prepare: () => o.folders.refresh(folders) },
+    ]),
+  );
 }

@@ -30,6 +30,8 @@ export interface NodeResult {
 
 export interface NodeDef {
   info(inputFiles: readonly string[]): ObjectInfo;
+  /** Brings the file lists `info` shows up to date (ComfyUI's INPUT_TYPES lists folders each time it is read). */
+  prepare?(): Promise<void>;
   /** ComfyUI's VALIDATE_INPUTS: takes over the named inputs (their bounds and lists are not checked). */
   validate?: {
     inputs: string[];
