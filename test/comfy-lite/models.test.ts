@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelLoad } from '../../src/comfy-lite/nodes/loader-nodes.js';
 import { startComfyLite, type ComfyLiteServer } from '../../src/comfy-lite/server.js';
-import { Client, getJson, postJson, type Frame } from './helpers.js';
+import { Client, delayPrompt, getJson, postJson, type Frame } from './helpers.js';
 
 const LOAD_MS = 300;
 let root: string;
@@ -184,6 +184,34 @@ describe('loading models', () => {
       'loras/grain.safetensors',
       'checkpoints/b.safetensors',
     ]);
+  });
+
+  it('fails the loader with ComfyUI’s FileNotFoundError when the file vanished after validation', async () => {
+    const { server, client } = await start();
+    await put('checkpoints/doomed.safetensors', 'short-lived');
+    const first = await postJson(server, '/prompt', {
+      prompt: delayPrompt(1, 1),
+      client_id: 'models-client',
+    });
+    const res = await postJson(server, '/prompt', {
+      prompt: txt2img('doomed.safetensors'),
+      client_id: 'models-client',
+    });
+    expect([first.status, res.status]).toEqual([200, 200]);
+    await rm(join(modelsDir, 'checkpoints/doomed.safetensors'));
+    const id = (res.json as { prompt_id: string }).prompt_id;
+    const error = await client.waitFor(
+      (f) => 'type' in f && f.type === 'execution_error' && f.data.prompt_id === id,
+    );
+    expect(error).toMatchObject({
+      data: {
+        node_id: '1',
+        node_type: 'CheckpointLoaderSimple',
+        exception_type: 'FileNotFoundError',
+        exception_message: "Model in folder 'checkpoints' with filename 'doomed.safetensors' not found.",
+        current_inputs: { ckpt_name: ['doomed.safetensors'] },
+      },
+    });
   });
 
   it('drops every loaded model on POST /free {"free_memory": true}', async () => {

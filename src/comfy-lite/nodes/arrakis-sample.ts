@@ -51,7 +51,9 @@ export const arrakisSample: NodeDef = {
     const [width, height, steps, seed] = ['width', 'height', 'steps', 'seed'].map((n) => num(inputs, n));
     const stepMs = num(inputs, 'seconds_per_step') * 1000;
     for (let step = 1; step <= steps!; step++) {
-      await ctx.sleep(stepMs);
+      // With no time per step, still yield between steps so an interrupt can arrive (a timer would cost 1 ms).
+      if (stepMs > 0) await ctx.sleep(stepMs);
+      else await new Promise<void>((resolve) => setImmediate(resolve));
       ctx.progress(step, steps!);
     }
     const key = createHash('sha256')
