@@ -1,7 +1,7 @@
 /**
  * What model switches cost on comfy-lite: a txt2img job (checkpoint → ArrakisSample 20 × 5 ms → SaveImage) over
- * the sequence A A B A C A, with the classic cache, `--cache-lru 8` and `--cache-lru 64`, timed from the submission to the final
- * `executing` with node null (the time a client waits), and the loads each paid.
+ * the sequence A A B A C A, with the classic cache, `--cache-lru 8` and `--cache-lru 64`, timed from the
+ * submission to the final `executing` with node null (the time a client waits), and the loads each paid.
  * Run: node --import tsx bench/comfy-lite-models.ts [--load-ms 1000]
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
