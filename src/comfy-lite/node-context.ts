@@ -24,6 +24,8 @@ export interface NodeContextOptions {
   hub: WsHub;
   /** The prompt's pixel budget (shared by its nodes). */
   budget: PixelBudget;
+  /** The node's object (see NodeContext.object); a fresh one when omitted. */
+  object?: Record<string, unknown>;
 }
 
 /** The context for one node run. */
@@ -35,6 +37,7 @@ export function createNodeContext(o: NodeContextOptions): NodeContext {
     prompt: o.prompt,
     extraPngInfo: o.extraPngInfo,
     dirs: o.dirs,
+    object: o.object ?? {},
     // ComfyUI's hook order: interrupt check, progress_state (+ type 4 preview), progress, legacy preview.
     progress: (value, max, previewPng) => {
       if (signal?.aborted === true) throw new Interrupted();

@@ -16,6 +16,11 @@ export interface NodeContext {
   sleep(ms: number): Promise<void>;
   /** Books an output image batch against the pixel budget before allocating it; throws when it does not fit. */
   reserveImage(width: number, height: number, batch: number): void;
+  /**
+   * The node's own object: ComfyUI keeps one instance per node id and class for as long as prompts keep using that
+   * id, so a node may remember things between runs (LoraLoader keeps its last LoRA file).
+   */
+  object: Record<string, unknown>;
 }
 
 export interface NodeResult {
@@ -40,6 +45,8 @@ export interface NodeDef {
   info(listing: FolderListing): ObjectInfo;
   /** Validation checks a literal against a list read from the data folder (so it is read for this node). */
   listsFolders?: boolean;
+  /** Brings the file lists `info` shows up to date (ComfyUI's INPUT_TYPES lists folders each time it is read). */
+  prepare?(): Promise<void>;
   /** ComfyUI's VALIDATE_INPUTS: takes over the named inputs (their bounds and lists are not checked). */
   validate?: {
     inputs: string[];
