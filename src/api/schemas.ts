@@ -10,7 +10,9 @@ export const USER_ID_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
 const nodeSchema = z
   .object({
     class_type: z.string().min(1).describe('ComfyUI node class name'),
-    inputs: z.record(z.string(), z.unknown()).describe('Literal values or links ["<node id>", <output index>]'),
+    inputs: z
+      .record(z.string(), z.unknown())
+      .describe('Literal values or links ["<node id>", <output index>]'),
     _meta: z.unknown().optional(),
   })
   .loose();
@@ -23,7 +25,10 @@ export const workflowSchema = z
 /** Loose shape for submissions: structural problems are reported as 422 workflow_invalid with node ids. */
 export const submittedWorkflowSchema = z
   .record(z.string(), z.unknown())
-  .describe('A ComfyUI API-format prompt: node id → { class_type, inputs }; links are ["<node id>", <output index>]');
+  .describe(
+    'A ComfyUI API-format prompt: node id → { class_type, inputs }; links are ["<node id>", <output index>]. ' +
+      "A UI-format export ({ nodes, links, … }, as ComfyUI's Save writes it) is accepted too and converted with the workers' node definitions.",
+  );
 
 export const inputSchema = z.union([
   z.strictObject({ url: z.string().min(1).max(4096).describe('http(s) URL fetched through the SSRF guard') }),
@@ -157,7 +162,10 @@ export const patchAccountBody = z.strictObject({
 
 export const createKeyBody = z.strictObject({
   name: z.string().min(1).max(200),
-  scopes: z.array(z.enum(['jobs:write', 'jobs:read', 'workflows:raw'])).min(1).optional(),
+  scopes: z
+    .array(z.enum(['jobs:write', 'jobs:read', 'workflows:raw']))
+    .min(1)
+    .optional(),
 });
 
 export const templateParamSchema = z.strictObject({
@@ -169,7 +177,10 @@ export const templateParamSchema = z.strictObject({
   default: z.unknown().optional(),
   minimum: z.number().optional(),
   maximum: z.number().optional(),
-  enum: z.array(z.union([z.string(), z.number()])).min(1).optional(),
+  enum: z
+    .array(z.union([z.string(), z.number()]))
+    .min(1)
+    .optional(),
   max_length: z.number().int().positive().optional(),
   required: z.boolean().optional(),
 });

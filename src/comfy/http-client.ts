@@ -13,6 +13,7 @@ import {
   type RunPromptOptions,
 } from './contract.js';
 import { ComfyHttp, errorText, expectOk } from './http.js';
+import { parseNodeDefinitions, type NodeDefinition } from './node-definitions.js';
 import { followPrompt, type FollowContext } from './prompt-follower.js';
 import { readQueueState, stopPrompt } from './prompt-state.js';
 import { rejectionFromBody, rejectionFromPartial } from './rejection.js';
@@ -45,6 +46,8 @@ export interface ComfyHttpServer extends ComfyServer {
   readonly clientId: string;
   /** Class names from `/object_info`, cached until `refresh` is asked for. */
   nodeTypes(options?: { refresh?: boolean }): Promise<Set<string>>;
+  /** Node definitions from `/object_info` (same cache as nodeTypes). */
+  nodeDefinitions(options?: { refresh?: boolean }): Promise<Map<string, NodeDefinition>>;
 }
 
 const SAFE_FILENAME = /^[^/\\]+$/;
@@ -61,7 +64,7 @@ class HttpComfyServer implements ComfyHttpServer {
   private readonly socket: ComfySocket;
   private readonly follow: FollowContext;
   private readonly closing = new AbortController();
-  private nodeTypesCache: Promise<Set<string>> | null = null;
+  private objectInfoCache: Promise<Record<string, unknown>> | null = null;
 
   constructor(url: string, opts: ComfyClientOptions) {
     this.url = url;
@@ -100,19 +103,25 @@ class HttpComfyServer implements ComfyHttpServer {
   }
 
   async nodeTypes(options: { refresh?: boolean } = {}): Promise<Set<string>> {
+    // A copy: callers must not be able to change the cache.
+    return new Set(Object.keys(await this.objectInfo(options)));
+  }
+
+  async nodeDefinitions(options: { refresh?: boolean } = {}): Promise<Map<string, NodeDefinition>> {
+    return parseNodeDefinitions(await this.objectInfo(options));
+  }
+
+  private async objectInfo(options: { refresh?: boolean }): Promise<Record<string, unknown>> {
     this.assertOpen();
-    if (this.nodeTypesCache === null || options.refresh === true) {
-      const loading = this.http
-        .getJson('object_info', objectInfoSchema)
-        .then((info) => new Set(Object.keys(info)));
-      this.nodeTypesCache = loading;
+    if (this.objectInfoCache === null || options.refresh === true) {
+      const loading = this.http.getJson('object_info', objectInfoSchema);
+      this.objectInfoCache = loading;
       // A failed load must not stay cached.
       loading.catch(() => {
-        if (this.nodeTypesCache === loading) this.nodeTypesCache = null;
+        if (this.objectInfoCache === loading) this.objectInfoCache = null;
       });
     }
-    // A copy: callers must not be able to change the cache.
-    return new Set(await this.nodeTypesCache);
+    return await this.objectInfoCache;
   }
 
   async uploadInput(bytes: Buffer, filename: string, subfolder: string): Promise<string> {

@@ -89,8 +89,8 @@ export async function startFleet(deps: FleetRuntimeDeps): Promise<FleetRuntime> 
     });
     await agent.start();
     comfy
-      .nodeTypes()
-      .then((types) => deps.nodeTypes.set(worker.id, types))
+      .nodeDefinitions()
+      .then((definitions) => deps.nodeTypes.set(worker.id, new Set(definitions.keys()), definitions))
       .catch(() => {});
     attached.set(worker.id, {
       agent,

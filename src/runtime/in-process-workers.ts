@@ -29,8 +29,8 @@ export interface InProcessWorkerDeps {
 
 async function learnNodeTypes(agent: Agent, comfy: ComfyServer, registry: NodeTypeRegistry, log: Logger): Promise<void> {
   try {
-    const types = await comfy.nodeTypes();
-    if (agent.workerId !== null) registry.set(agent.workerId, types);
+    const definitions = await comfy.nodeDefinitions();
+    if (agent.workerId !== null) registry.set(agent.workerId, new Set(definitions.keys()), definitions);
   } catch (err) {
     log.warn({ err: String(err), url: comfy.url }, 'could not read /object_info; node types unchecked for this worker');
   }

@@ -7,12 +7,15 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ApiError } from '../../errors.js';
 import { checkWorkflow } from '../../comfy/workflow-check.js';
+import { isUiWorkflow } from '../../comfy/ui-format.js';
+import { NodeTypeRegistry } from '../../jobs/node-type-registry.js';
 import { checkTemplate, paramsJsonSchema } from '../../jobs/templates.js';
 import { ALL_SCOPES, DEFAULT_LIMITS, type Account, type Template } from '../../jobs/types.js';
 import type { WebhookDelivery } from '../../store/contract.js';
 import { newId } from '../../util/ids.js';
 import { newWebhookSecret } from '../../webhooks/secrets.js';
 import { mintApiKey } from '../auth/api-keys.js';
+import { toApiFormat } from '../submit-job.js';
 import { UNPOOLED, type ApiContext } from '../context.js';
 import { createAccountBody, createKeyBody, patchAccountBody, templateBody } from '../schemas.js';
 
@@ -55,12 +58,25 @@ function deliveryJson(d: WebhookDelivery): Record<string, unknown> {
   };
 }
 
+/** The template body with a UI-format workflow converted (the template's params then name the UI node ids). */
+function withApiFormatWorkflow(raw: unknown, nodeTypes: NodeTypeRegistry): unknown {
+  if (typeof raw !== 'object' || raw === null || !('workflow' in raw) || !isUiWorkflow(raw.workflow))
+    return raw;
+  return { ...raw, workflow: toApiFormat(raw.workflow, nodeTypes) };
+}
+
 /** Validates and stores a template; shared by the admin route and `--templates DIR`. */
-export async function saveTemplate(ctx: Pick<ApiContext, 'store' | 'now'>, raw: unknown): Promise<Template> {
-  const parsed = templateBody.safeParse(raw);
+export async function saveTemplate(
+  ctx: Pick<ApiContext, 'store' | 'now'> & Partial<Pick<ApiContext, 'nodeTypes'>>,
+  raw: unknown,
+): Promise<Template> {
+  const parsed = templateBody.safeParse(withApiFormatWorkflow(raw, ctx.nodeTypes ?? new NodeTypeRegistry()));
   if (!parsed.success) {
     throw new ApiError('validation_failed', 'The template is invalid.', {
-      errors: parsed.error.issues.map((i) => ({ path: ['body', ...i.path.map(String)].join('.'), message: i.message })),
+      errors: parsed.error.issues.map((i) => ({
+        path: ['body', ...i.path.map(String)].join('.'),
+        message: i.message,
+      })),
     });
   }
   const t = parsed.data;
@@ -86,23 +102,27 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
   const security = [{ admin: [] }];
   const idParams = z.object({ id: z.string().min(1).max(64) });
 
-  r.post('/v1/admin/accounts', { schema: { tags, security, body: createAccountBody } }, async (request, reply) => {
-    const b = request.body;
-    const secret = newWebhookSecret();
-    const account = await ctx.store.createAccount(
-      {
-        name: b.name,
-        limits: { ...DEFAULT_LIMITS, ...b.limits },
-        jwt: b.jwt ?? null,
-        nodeAllowlist: b.node_allowlist ?? null,
-        allowedPools: b.allowed_pools ?? null,
-        webhookSecret: secret,
-      },
-      ctx.now(),
-    );
-    ctx.auth.invalidate();
-    return reply.code(201).send({ ...accountJson(account), webhook_secret: secret });
-  });
+  r.post(
+    '/v1/admin/accounts',
+    { schema: { tags, security, body: createAccountBody } },
+    async (request, reply) => {
+      const b = request.body;
+      const secret = newWebhookSecret();
+      const account = await ctx.store.createAccount(
+        {
+          name: b.name,
+          limits: { ...DEFAULT_LIMITS, ...b.limits },
+          jwt: b.jwt ?? null,
+          nodeAllowlist: b.node_allowlist ?? null,
+          allowedPools: b.allowed_pools ?? null,
+          webhookSecret: secret,
+        },
+        ctx.now(),
+      );
+      ctx.auth.invalidate();
+      return reply.code(201).send({ ...accountJson(account), webhook_secret: secret });
+    },
+  );
 
   r.get('/v1/admin/accounts', { schema: { tags, security } }, async () => ({
     data: (await ctx.store.listAccounts()).map(accountJson),
@@ -115,7 +135,8 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         tags,
         security,
         summary: "An account's finished jobs, GPU run time and attributed cost per pool",
-        description: 'Cost of a job = its run seconds × the pool price × (1 + the pool idle seconds billed per busy second).',
+        description:
+          'Cost of a job = its run seconds × the pool price × (1 + the pool idle seconds billed per busy second).',
         params: idParams,
         querystring: z.strictObject({ since: z.iso.datetime().optional() }),
       },
@@ -131,7 +152,8 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       const pricing = ctx.poolPricing?.() ?? new Map();
       const pools = (await ctx.store.accountUsage(account.id, since)).map((u) => {
         const price = pricing.get(u.pool ?? UNPOOLED);
-        const cost = price === undefined ? null : u.runSeconds * price.pricePerGpuSecond * (1 + price.idlePerBusySecond);
+        const cost =
+          price === undefined ? null : u.runSeconds * price.pricePerGpuSecond * (1 + price.idlePerBusySecond);
         return { pool: u.pool, jobs: u.jobs, run_seconds: u.runSeconds, cost };
       });
       const costs = pools.map((p) => p.cost).filter((c): c is number => c !== null);
@@ -180,7 +202,14 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         security,
         summary: 'Rotate the webhook secret; the old one keeps signing for overlap_s',
         params: idParams,
-        body: z.strictObject({ overlap_s: z.number().int().min(0).max(7 * 86400).default(86400) }),
+        body: z.strictObject({
+          overlap_s: z
+            .number()
+            .int()
+            .min(0)
+            .max(7 * 86400)
+            .default(86400),
+        }),
       },
     },
     async (request) => {
@@ -201,7 +230,13 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       const keyId = newId('key');
       const { key, hash } = mintApiKey(keyId);
       const record = await ctx.store.createApiKey(
-        { id: keyId, accountId: account.id, name: request.body.name, hash, scopes: request.body.scopes ?? [...ALL_SCOPES] },
+        {
+          id: keyId,
+          accountId: account.id,
+          name: request.body.name,
+          hash,
+          scopes: request.body.scopes ?? [...ALL_SCOPES],
+        },
         ctx.now(),
       );
       return reply.code(201).send({ id: record.id, key, name: record.name, scopes: record.scopes });
@@ -244,7 +279,8 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     '/v1/admin/templates/:name',
     { schema: { tags, security, params: z.object({ name: z.string().min(1).max(128) }) } },
     async (request, reply) => {
-      if (!(await ctx.store.deleteTemplate(request.params.name))) throw new ApiError('not_found', 'No such template.');
+      if (!(await ctx.store.deleteTemplate(request.params.name)))
+        throw new ApiError('not_found', 'No such template.');
       return reply.code(204).send();
     },
   );
@@ -313,10 +349,12 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       },
     },
     async (request) => ({
-      data: (await ctx.store.listScalingDecisions(request.query.pool ?? null, request.query.limit)).map((d) => ({
-        ...d,
-        at: new Date(d.at).toISOString(),
-      })),
+      data: (await ctx.store.listScalingDecisions(request.query.pool ?? null, request.query.limit)).map(
+        (d) => ({
+          ...d,
+          at: new Date(d.at).toISOString(),
+        }),
+      ),
     }),
   );
 
@@ -324,8 +362,11 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     ctx.fleetStatus === undefined ? { pools: [] } : await ctx.fleetStatus(),
   );
 
-  r.post('/v1/admin/reconcile', { schema: { tags, security, summary: 'Recount active-job counters' } }, async () => ({
-    repairs: await ctx.store.reconcileCounters(),
-  }));
+  r.post(
+    '/v1/admin/reconcile',
+    { schema: { tags, security, summary: 'Recount active-job counters' } },
+    async () => ({
+      repairs: await ctx.store.reconcileCounters(),
+    }),
+  );
 }
-
