@@ -21,25 +21,33 @@ const agentFlags = z.object({
   jobTimeout: z.coerce.number().int().positive(),
 });
 
+/** Adds the agent's options to a command (the `agent` subcommand, or the single-file agent's own program). */
+export function withAgentOptions(command: Command): Command {
+  return (
+    command
+      .requiredOption('--server <url>', 'control plane URL')
+      // The environment keeps the token out of `ps` output.
+      .addOption(
+        new Option('--token <token>', 'worker token (wkt_...) issued by the admin API')
+          .env('ARRAKIS_WORKER_TOKEN')
+          .makeOptionMandatory(),
+      )
+      .requiredOption('--comfyui <url>', 'ComfyUI URL')
+      .option('--name <name>', 'worker name', hostname())
+      .option('--pool <pool>', "pool to serve (default: the token's pool)")
+      .option('--job-timeout <seconds>', 'per-job time limit in seconds', '600')
+  );
+}
+
 /** Registers `arrakis agent --server URL --token T --comfyui URL [--name N] [--pool P]`. */
 export function register(program: Command): void {
-  program
-    .command('agent')
-    .description('run jobs from a remote Arrakis control plane on a ComfyUI that can only connect out')
-    .requiredOption('--server <url>', 'control plane URL')
-    // The environment keeps the token out of `ps` output.
-    .addOption(
-      new Option('--token <token>', 'worker token (wkt_...) issued by the admin API')
-        .env('ARRAKIS_WORKER_TOKEN')
-        .makeOptionMandatory(),
-    )
-    .requiredOption('--comfyui <url>', 'ComfyUI URL')
-    .option('--name <name>', 'worker name', hostname())
-    .option('--pool <pool>', "pool to serve (default: the token's pool)")
-    .option('--job-timeout <seconds>', 'per-job time limit in seconds', '600')
-    .action(async (raw: Record<string, unknown>) => {
-      await runAgent(raw);
-    });
+  withAgentOptions(
+    program
+      .command('agent')
+      .description('run jobs from a remote Arrakis control plane on a ComfyUI that can only connect out'),
+  ).action(async (raw: Record<string, unknown>) => {
+    await runAgent(raw);
+  });
 }
 
 function parseFlags(raw: Record<string, unknown>): z.infer<typeof agentFlags> {
@@ -50,7 +58,7 @@ function parseFlags(raw: Record<string, unknown>): z.infer<typeof agentFlags> {
 }
 
 /** Runs until SIGTERM/SIGINT, then gives any running job back to the queue and exits. */
-async function runAgent(raw: Record<string, unknown>): Promise<void> {
+export async function runAgent(raw: Record<string, unknown>): Promise<void> {
   const flags = parseFlags(raw);
   const log = pino({ name: 'arrakis-agent' });
   const channel = new RemoteJobChannel({ serverUrl: flags.server, token: flags.token });
