@@ -92,6 +92,14 @@ export const SETTINGS = {
     description: 'browser origin allowed to call the job endpoints (repeatable; env comma-separated)',
     schema: z.array(z.url({ protocol: /^https?$/ })).default([]),
   },
+  publicUrl: {
+    flag: '--public-url',
+    env: 'ARRAKIS_PUBLIC_URL',
+    kind: 'string',
+    description:
+      'the API root as clients reach it (https://api.example.com); absolute URLs in answers start with it, else with the request Host',
+    schema: httpUrl.optional(),
+  },
   fetchAllow: {
     flag: '--fetch-allow',
     env: 'ARRAKIS_FETCH_ALLOW',
