@@ -11,6 +11,7 @@ import {
   templateListSchema,
   templateSchema,
   workerListSchema,
+  workerTokenListSchema,
   type Account,
   type AccountUsage,
   type ApiKey,
@@ -24,6 +25,7 @@ import {
   type Template,
   type TemplateBody,
   type Worker,
+  type WorkerTokenInfo,
 } from '../api/wire/admin.js';
 import { Transport, type FetchLike } from './transport.js';
 
@@ -89,6 +91,9 @@ export class ArrakisAdmin {
     /** Issues a token for `arrakis agent --token`; shown only here. */
     create: async (body: CreateWorkerTokenBody): Promise<CreatedWorkerToken> =>
       (await this.t.json('POST', '/v1/admin/worker-tokens', createdWorkerTokenSchema, { body })).data,
+    /** Every token (revoked ones too), without secrets. */
+    list: async (): Promise<WorkerTokenInfo[]> =>
+      (await this.t.json('GET', '/v1/admin/worker-tokens', workerTokenListSchema)).data.data,
     revoke: async (tokenId: string): Promise<void> =>
       await this.t.empty('DELETE', `/v1/admin/worker-tokens/${id(tokenId)}`),
   };

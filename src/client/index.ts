@@ -34,5 +34,6 @@ export type {
   Template,
   TemplateParam,
   Worker,
+  WorkerTokenInfo,
 } from '../api/wire/admin.js';
 export type { ApiErrorCode, JobErrorCode } from '../errors.js';

@@ -6,7 +6,7 @@ import { issueWorkerToken } from '../agent/worker-tokens.js';
 import { ApiError } from '../errors.js';
 import type { Store } from '../store/contract.js';
 
-/** POST /v1/admin/worker-tokens (shown once) and DELETE /v1/admin/worker-tokens/{id}. */
+/** POST /v1/admin/worker-tokens (shown once), GET (list, no secrets) and DELETE /v1/admin/worker-tokens/{id}. */
 export async function adminWorkerRoutes(app: FastifyInstance, store: Store): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const schema = { tags: ['admin'], security: [{ admin: [] }] };
@@ -26,6 +26,19 @@ export async function adminWorkerRoutes(app: FastifyInstance, store: Store): Pro
       const issued = await issueWorkerToken(store, request.body.name, request.body.pool);
       return reply.code(201).send({ id: issued.id, token: issued.token, pool: request.body.pool });
     },
+  );
+  r.get(
+    '/v1/admin/worker-tokens',
+    { schema: { ...schema, summary: 'List worker tokens (revoked ones too; never the secrets)' } },
+    async () => ({
+      data: (await store.listWorkerTokens()).map((t) => ({
+        id: t.id,
+        name: t.name,
+        pool: t.pool,
+        created_at: new Date(t.createdAt).toISOString(),
+        revoked_at: t.revokedAt === null ? null : new Date(t.revokedAt).toISOString(),
+      })),
+    }),
   );
   r.delete(
     '/v1/admin/worker-tokens/:id',

@@ -308,7 +308,12 @@ export interface Store {
   reconcileCounters(): Promise<CounterRepair[]>;
 
   // Job events (SSE, resumable by seq)
-  appendJobEvent(jobId: string, type: JobEvent['type'], data: Record<string, unknown>, now: number): Promise<JobEvent>;
+  appendJobEvent(
+    jobId: string,
+    type: JobEvent['type'],
+    data: Record<string, unknown>,
+    now: number,
+  ): Promise<JobEvent>;
   listJobEvents(jobId: string, afterSeq: number): Promise<JobEvent[]>;
 
   // Rate limits (token buckets shared by every replica)
@@ -334,7 +339,11 @@ export interface Store {
   /** After a 410: every pending delivery of this account to this URL ends `disabled`, and so do later ones. */
   disableWebhookEndpoint(accountId: string, url: string, now: number): Promise<void>;
   isWebhookEndpointDisabled(accountId: string, url: string): Promise<boolean>;
-  listWebhookDeliveries(filter: { accountId?: string; jobId?: string; limit: number }): Promise<WebhookDelivery[]>;
+  listWebhookDeliveries(filter: {
+    accountId?: string;
+    jobId?: string;
+    limit: number;
+  }): Promise<WebhookDelivery[]>;
   listWebhookAttempts(deliveryId: string): Promise<WebhookAttempt[]>;
 
   // Workers and fleet
@@ -345,6 +354,8 @@ export interface Store {
   createWorkerToken(t: Omit<WorkerToken, 'createdAt' | 'revokedAt'>, now: number): Promise<WorkerToken>;
   getWorkerToken(id: string): Promise<WorkerToken | null>;
   revokeWorkerToken(id: string, now: number): Promise<boolean>;
+  /** Every worker token, revoked ones included, oldest first (no secrets: hashes only). */
+  listWorkerTokens(): Promise<WorkerToken[]>;
   recordScalingDecision(d: ScalingDecision): Promise<void>;
   /** Arrivals since `createdSince` and active users, for the autoscaler (null in `pools` = unpooled jobs). */
   fleetActivity(pools: ReadonlyArray<string | null>, createdSince: number): Promise<FleetActivity>;

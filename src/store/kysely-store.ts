@@ -117,7 +117,8 @@ export class KyselyStore implements C.Store {
     reason: string,
     now: number,
     voluntary?: boolean,
-  ): Promise<C.FinishResult> => tr.releaseJob(this.#ctx, jobId, workerId, maxAttempts, reason, now, voluntary);
+  ): Promise<C.FinishResult> =>
+    tr.releaseJob(this.#ctx, jobId, workerId, maxAttempts, reason, now, voluntary);
   expireLeases = (maxAttempts: number, now: number): Promise<C.ExpiredLeaseOutcome[]> =>
     tr.expireLeases(this.#ctx, maxAttempts, now);
 
@@ -182,6 +183,7 @@ export class KyselyStore implements C.Store {
   getWorkerToken = (id: string): Promise<C.WorkerToken | null> => fleet.getWorkerToken(this.#ctx, id);
   revokeWorkerToken = (id: string, now: number): Promise<boolean> =>
     fleet.revokeWorkerToken(this.#ctx, id, now);
+  listWorkerTokens = (): Promise<C.WorkerToken[]> => fleet.listWorkerTokens(this.#ctx);
   recordScalingDecision = (d: C.ScalingDecision): Promise<void> => fleet.recordScalingDecision(this.#ctx, d);
   listScalingDecisions = (pool: string | null, limit: number): Promise<C.ScalingDecision[]> =>
     fleet.listScalingDecisions(this.#ctx, pool, limit);

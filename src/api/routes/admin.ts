@@ -17,7 +17,13 @@ import { newWebhookSecret } from '../../webhooks/secrets.js';
 import { mintApiKey } from '../auth/api-keys.js';
 import { toApiFormat } from '../submit-job.js';
 import { UNPOOLED, type ApiContext } from '../context.js';
-import { createAccountBody, createKeyBody, patchAccountBody, templateBody } from '../schemas.js';
+import {
+  createAccountBody,
+  createKeyBody,
+  patchAccountBody,
+  templateBody,
+  workflowSchema,
+} from '../schemas.js';
 
 function accountJson(a: Account): Record<string, unknown> {
   return {
@@ -70,7 +76,8 @@ export async function saveTemplate(
   ctx: Pick<ApiContext, 'store' | 'now'> & Partial<Pick<ApiContext, 'nodeTypes'>>,
   raw: unknown,
 ): Promise<Template> {
-  const parsed = templateBody.safeParse(withApiFormatWorkflow(raw, ctx.nodeTypes ?? new NodeTypeRegistry()));
+  const converted = withApiFormatWorkflow(raw, ctx.nodeTypes ?? new NodeTypeRegistry());
+  const parsed = templateBody.extend({ workflow: workflowSchema }).safeParse(converted);
   if (!parsed.success) {
     throw new ApiError('validation_failed', 'The template is invalid.', {
       errors: parsed.error.issues.map((i) => ({

@@ -130,10 +130,15 @@ export const templateParamSchema = z.strictObject({
 });
 export type TemplateParam = z.infer<typeof templateParamSchema>;
 
+/** A UI-format export as a template's workflow; the server converts it with the workers' node definitions. */
+const uiWorkflowInput = z
+  .looseObject({ nodes: z.array(z.unknown()), links: z.array(z.unknown()).optional() })
+  .describe("A UI-format export ({ nodes, links, … } as ComfyUI's Save writes it)");
+
 export const templateBody = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/),
   description: z.string().max(4000).default(''),
-  workflow: workflowSchema,
+  workflow: z.union([workflowSchema, uiWorkflowInput]),
   params: z.array(templateParamSchema).max(100).default([]),
 });
 export type TemplateBody = z.input<typeof templateBody>;
@@ -162,6 +167,16 @@ export const createdWorkerTokenSchema = z.object({
   pool: z.string(),
 });
 export type CreatedWorkerToken = z.infer<typeof createdWorkerTokenSchema>;
+
+export const workerTokenSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  pool: z.string(),
+  created_at: timestamp,
+  revoked_at: timestamp.nullable(),
+});
+export type WorkerTokenInfo = z.infer<typeof workerTokenSchema>;
+export const workerTokenListSchema = z.object({ data: z.array(workerTokenSchema) });
 
 export const workerSchema = z.looseObject({
   id: z.string(),
