@@ -4,8 +4,12 @@ import { Option, type Command } from 'commander';
 import pino from 'pino';
 import { z } from 'zod';
 import { Agent } from '../agent/agent.js';
+import { reportNodeDefinitions } from '../agent/node-report.js';
 import { RemoteJobChannel } from '../agent/remote-job-channel.js';
 import { createComfyServer } from '../comfy/http-client.js';
+
+/** How often the agent re-sends its ComfyUI's node definitions (a control plane may have restarted). */
+const NODE_REPORT_EVERY_MS = 5 * 60_000;
 
 const httpUrl = z.url({
   protocol: /^https?$/,
@@ -72,6 +76,16 @@ export async function runAgent(raw: Record<string, unknown>): Promise<void> {
   });
   await agent.start();
   log.info({ workerId: agent.workerId, server: flags.server, comfyui: flags.comfyui }, 'agent registered');
+  const reporting = new AbortController();
+  const reporter = reportNodeDefinitions(
+    {
+      read: () => comfy.nodeDefinitions({ refresh: true }),
+      send: (definitions) => channel.putNodeDefinitions(definitions),
+      log,
+      everyMs: NODE_REPORT_EVERY_MS,
+    },
+    reporting.signal,
+  );
   process.stdout.write(`arrakis agent ${agent.workerId ?? ''} serving ${flags.comfyui}\n`);
   await new Promise<void>((resolve) => {
     const shutdown = (): void => {
@@ -83,6 +97,8 @@ export async function runAgent(raw: Record<string, unknown>): Promise<void> {
     process.once('SIGINT', shutdown);
   });
   log.info({ workerId: agent.workerId }, 'stopping: releasing any running job');
+  reporting.abort();
+  await reporter;
   await agent.stop();
   await channel.close();
   await comfy.close();

@@ -52,7 +52,10 @@ async function openBus(config: Config, log: Logger): Promise<EventBus> {
 }
 
 /** Starts a control plane from a validated config. */
-export async function startControlPlane(config: Config, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+export async function startControlPlane(
+  config: Config,
+  options: ControlPlaneOptions = {},
+): Promise<ControlPlane> {
   const log = options.log ?? pino({ level: config.logLevel });
   const store = await openStore(config.db);
   await store.migrate();
@@ -89,7 +92,8 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
       bus,
       nodeTypes,
       storeBase64Input: (jobId, name, b64, filename) => storeBase64Input(storage, jobId, name, b64, filename),
-      storeUploadedInput: (jobId, name, bytes, filename) => storeUploadedInput(storage, jobId, name, bytes, filename),
+      storeUploadedInput: (jobId, name, bytes, filename) =>
+        storeUploadedInput(storage, jobId, name, bytes, filename),
       checkUrl: (url) => checkUrlAtSubmission(url, config.fetchAllow),
       now,
       onAdmitted: (job) => {
@@ -100,11 +104,16 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
       poolPricing: () => fleet?.pricing() ?? new Map(),
       plugins: [
         async (app) => {
-          await app.register(workerRoutes({ store, storage, bus, leaseMs, maxAttempts: config.maxAttempts }), {
-            prefix: '/v1/worker',
-          });
+          await app.register(
+            workerRoutes({ store, storage, bus, leaseMs, maxAttempts: config.maxAttempts, nodeTypes }),
+            {
+              prefix: '/v1/worker',
+            },
+          );
         },
-        ...(config.adminKey === undefined ? [] : [async (app: FastifyInstance) => adminWorkerRoutes(app, store)]),
+        ...(config.adminKey === undefined
+          ? []
+          : [async (app: FastifyInstance) => adminWorkerRoutes(app, store)]),
       ],
     });
     metrics = api.ctx.metrics;
@@ -144,14 +153,22 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     let lost = false;
     l.onLost(() => {
       lost = true;
-      log.error('lost the fleet lock; stopping this replica\'s fleet controller');
+      log.error("lost the fleet lock; stopping this replica's fleet controller");
       const f = fleet;
       fleet = null;
       void f?.stop();
     });
     await l.acquired;
     if (closing || lost) return;
-    const started = await startFleet({ path, store, bus, service, nodeTypes, jobTimeoutMs: config.jobTimeoutSeconds * 1000, log });
+    const started = await startFleet({
+      path,
+      store,
+      bus,
+      service,
+      nodeTypes,
+      jobTimeoutMs: config.jobTimeoutSeconds * 1000,
+      log,
+    });
     // Shut down or lost the lock while starting: this replica must not keep a fleet.
     if (closing || lost) await started.stop();
     else fleet = started;

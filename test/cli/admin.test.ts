@@ -142,7 +142,7 @@ describe('arrakis dev', () => {
       `file:${join(dir, 'objects')}`,
       ...extra,
     ];
-    const env = { ...process.env, ARRAKIS_ADMIN_KEY: '', ARRAKIS_LOG_LEVEL: 'silent' };
+    const env: NodeJS.ProcessEnv = { ...process.env, ARRAKIS_LOG_LEVEL: 'silent' };
     delete env.ARRAKIS_ADMIN_KEY;
     const proc = spawn(process.execPath, [BIN, ...args], {
       cwd: ROOT,

@@ -4,7 +4,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,7 +50,7 @@ async function readyLine(proc: ChildProcess, pattern: RegExp): Promise<RegExpExe
 
 describe('npm run build:agent', () => {
   it(
-    'makes one file that runs a job from an empty folder with plain node',
+    'makes one file that runs jobs (API and UI format) from an empty folder with plain node',
     { timeout: 120_000 },
     async () => {
       await run('npm', ['run', '--silent', 'build:agent'], { cwd: ROOT });
@@ -90,6 +90,21 @@ describe('npm run build:agent', () => {
       const job = await waitForJob(c, submitted.body.id, isTerminal, 30_000);
       expect(job.status).toBe('completed');
       expect(job.outputs).toHaveLength(1);
+      // The agent reported its ComfyUI's nodes, so a UI-format export converts and runs through it.
+      const ui: unknown = JSON.parse(readFileSync(join(ROOT, 'examples/ui/invert.json'), 'utf8'));
+      const deadline = Date.now() + 15_000;
+      let uiJob = await c.submit({ workflow: ui });
+      while (
+        uiJob.status === 422 &&
+        String(uiJob.body.detail).includes('no worker has reported') &&
+        Date.now() < deadline
+      ) {
+        await new Promise((res) => setTimeout(res, 100));
+        uiJob = await c.submit({ workflow: ui });
+      }
+      expect(uiJob.status, JSON.stringify(uiJob.body)).toBe(202);
+      expect((await waitForJob(c, uiJob.body.id, isTerminal, 30_000)).status).toBe('completed');
+
       const workers = await server.admin('GET', '/v1/admin/workers');
       expect(workers.body.data.some((w: any) => w.kind === 'remote' && w.name === 'bundle')).toBe(true);
 
