@@ -43,7 +43,9 @@ const result = await build({
 const leaked = Object.keys(result.metafile.inputs).filter(
   (path) =>
     path.endsWith('.node') ||
-    FORBIDDEN.some((name) => path.includes(`node_modules/${name}/`) || path.startsWith(`node_modules/${name}/`)),
+    FORBIDDEN.some(
+      (name) => path.includes(`node_modules/${name}/`) || path.startsWith(`node_modules/${name}/`),
+    ),
 );
 if (leaked.length > 0) {
   console.error(`build:agent: the agent bundle must not contain:\n  ${leaked.join('\n  ')}`);
