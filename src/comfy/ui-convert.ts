@@ -5,6 +5,7 @@
  * (mode 4) nodes are dropped and pass a matching input through, Reroute and PrimitiveNode (front-end only
  * nodes) are resolved to what they carry, and notes and groups are ignored.
  */
+import { z } from 'zod';
 import type { Workflow } from '../jobs/types.js';
 import type { NodeDefinition } from './node-definitions.js';
 import {
@@ -24,6 +25,10 @@ import type { WorkflowProblem } from './workflow-check.js';
 const FRONT_END_ONLY = new Set(['Reroute', 'PrimitiveNode', 'Note', 'MarkdownNote']);
 const HOW_TO =
   'export the workflow with "Save (API Format)" instead (older ComfyUI versions show it after enabling dev mode options)';
+
+const subgraphsSchema = z
+  .looseObject({ subgraphs: z.array(z.looseObject({ id: z.string() })).optional() })
+  .optional();
 
 export type ConversionResult = { workflow: Workflow } | { problems: WorkflowProblem[] };
 
@@ -109,6 +114,12 @@ function dropDanglingLinks(workflow: Workflow): void {
   }
 }
 
+/** Ids of the subgraphs a newer front end defines (`definitions.subgraphs[].id`); nodes of those types are subgraphs. */
+function subgraphIds(ui: UiWorkflow): Set<string> {
+  const parsed = subgraphsSchema.safeParse(ui.definitions);
+  return new Set(parsed.success ? (parsed.data?.subgraphs ?? []).map((s) => s.id) : []);
+}
+
 function problem(node: UiNode, message: string): WorkflowProblem {
   return { nodeId: String(node.id), message: `node ${node.id} (${node.type}) ${message}, or ${HOW_TO}` };
 }
@@ -136,11 +147,15 @@ function convertParsed(ui: UiWorkflow, definitions: ReadonlyMap<string, NodeDefi
   };
   const workflow: Workflow = {};
   const problems: WorkflowProblem[] = [];
+  const subgraphs = subgraphIds(ui);
   for (const node of ui.nodes) {
     if (FRONT_END_ONLY.has(node.type) || node.mode === MODE_MUTED || node.mode === MODE_BYPASS) continue;
     const def = definitions.get(node.type);
     if (def === undefined) {
-      problems.push(problem(node, 'has a node type no worker knows: install it on the workers'));
+      const what = subgraphs.has(node.type)
+        ? 'is a subgraph, which the conversion does not expand: convert it back to nodes'
+        : 'has a node type no worker knows: install it on the workers';
+      problems.push(problem(node, what));
       continue;
     }
     const converted = convertNode(graph, node, def);

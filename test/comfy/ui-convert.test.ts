@@ -231,6 +231,15 @@ describe('UI-format workflows', () => {
     expect(result.problems[1]?.message).toMatch(/3 widget values.*blur_radius, sigma/);
   });
 
+  it('names a subgraph node as such instead of an unknown type', () => {
+    const id = '5d2c8a1e-0000-4000-8000-000000000001';
+    const ui = { nodes: [node(3, id)], links: [], definitions: { subgraphs: [{ id, name: 'Blur twice' }] } };
+    const result = convertUiWorkflow(ui, definitions);
+    expect(result).toEqual({
+      problems: [{ nodeId: '3', message: expect.stringMatching(/is a subgraph.*Save \(API Format\)/) }],
+    });
+  });
+
   it('refuses a malformed export', () => {
     const result = convertUiWorkflow({ nodes: [{ id: 1 }], links: [] }, definitions);
     expect(result).toEqual({
