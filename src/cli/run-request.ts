@@ -112,5 +112,14 @@ export async function buildRunRequest(file: string | undefined, flags: RunFlags)
     );
     throw new Error(`the request is invalid: ${issues.join('; ')}`);
   }
-  return { request: parsed.data, uploads };
+  const { workflow, template, params, ...common } = parsed.data;
+  if (template !== undefined && workflow === undefined) {
+    return { request: { ...common, template, ...(params === undefined ? {} : { params }) }, uploads };
+  }
+  if (workflow !== undefined && template === undefined && params === undefined) {
+    return { request: { ...common, workflow }, uploads };
+  }
+  throw new Error(
+    'the request needs exactly one of "workflow" or "template" (with "params" only for a template)',
+  );
 }

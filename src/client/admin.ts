@@ -8,6 +8,7 @@ import {
   createdAccountSchema,
   createdKeySchema,
   createdWorkerTokenSchema,
+  rotatedSecretSchema,
   templateListSchema,
   templateSchema,
   workerListSchema,
@@ -58,6 +59,13 @@ export class ArrakisAdmin {
       (await this.t.json('GET', `/v1/admin/accounts/${id(accountId)}`, accountSchema)).data,
     update: async (accountId: string, body: PatchAccountBody): Promise<Account> =>
       (await this.t.json('PATCH', `/v1/admin/accounts/${id(accountId)}`, accountSchema, { body })).data,
+    /** A new webhook secret; the old one keeps signing too for `overlapSeconds` (default one day). */
+    rotateWebhookSecret: async (accountId: string, overlapSeconds?: number) =>
+      (
+        await this.t.json('POST', `/v1/admin/accounts/${id(accountId)}/webhook-secret`, rotatedSecretSchema, {
+          body: overlapSeconds === undefined ? {} : { overlap_s: overlapSeconds },
+        })
+      ).data,
     /** Finished jobs, run seconds and attributed cost per pool since `since` (default: today, UTC). */
     usage: async (accountId: string, since?: Date): Promise<AccountUsage> => {
       const qs = since === undefined ? '' : `?since=${encodeURIComponent(since.toISOString())}`;

@@ -12,8 +12,15 @@ import { ArrakisError } from './errors.js';
 import { streamJobEvents, type StreamOptions, type StreamedJobEvent } from './event-stream.js';
 import { errorFromResponse, networkError, type Transport } from './transport.js';
 
-/** The JSON body of POST /v1/jobs (`workflow`, or `template` + `params`, and the optional fields). */
-export type CreateJobRequest = z.input<typeof createJobBody>;
+type CreateJobBody = z.input<typeof createJobBody>;
+type CommonFields = Omit<CreateJobBody, 'workflow' | 'template' | 'params'>;
+
+/** The JSON body of POST /v1/jobs: exactly one of `workflow`, or `template` + `params`, and the optional fields. */
+export type CreateJobRequest = CommonFields &
+  (
+    | { workflow: NonNullable<CreateJobBody['workflow']>; template?: never; params?: never }
+    | { template: string; params?: Record<string, unknown>; workflow?: never }
+  );
 
 /** An input file: bytes to upload (sent as multipart), a URL to fetch, or base64 inline. */
 export type JobInputFile = Blob | Uint8Array | { url: string } | { base64: string; filename: string };

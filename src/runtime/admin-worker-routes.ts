@@ -3,6 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { issueWorkerToken } from '../agent/worker-tokens.js';
+import { createdWorkerTokenSchema, createWorkerTokenBody, problemSchema } from '../api/schemas.js';
+import { noContent } from '../api/routes/admin.js';
 import { ApiError } from '../errors.js';
 import type { Store } from '../store/contract.js';
 
@@ -16,10 +18,8 @@ export async function adminWorkerRoutes(app: FastifyInstance, store: Store): Pro
       schema: {
         ...schema,
         summary: 'Issue a token for a remote agent (shown only here)',
-        body: z.strictObject({
-          name: z.string().min(1).max(200),
-          pool: z.string().min(1).max(64).default('default'),
-        }),
+        body: createWorkerTokenBody,
+        response: { 201: createdWorkerTokenSchema, 400: problemSchema, 401: problemSchema },
       },
     },
     async (request, reply) => {
@@ -42,12 +42,18 @@ export async function adminWorkerRoutes(app: FastifyInstance, store: Store): Pro
   );
   r.delete(
     '/v1/admin/worker-tokens/:id',
-    { schema: { ...schema, params: z.object({ id: z.string().min(1).max(64) }) } },
+    {
+      schema: {
+        ...schema,
+        params: z.object({ id: z.string().min(1).max(64) }),
+        response: { 204: noContent, 401: problemSchema, 404: problemSchema },
+      },
+    },
     async (request, reply) => {
       if (!(await store.revokeWorkerToken(request.params.id, Date.now()))) {
         throw new ApiError('not_found', 'No active worker token with this id.');
       }
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 }

@@ -22,6 +22,8 @@ describe('ArrakisAdmin', () => {
     const updated = await admin.accounts.update(account.id, { name: 'acme2' });
     expect(updated.name).toBe('acme2');
     expect((await admin.accounts.get(account.id)).name).toBe('acme2');
+    const rotated = await admin.accounts.rotateWebhookSecret(account.id, 60);
+    expect(rotated.webhook_secret).not.toBe(account.webhook_secret);
 
     const key = await admin.keys.create(account.id, { name: 'backend' });
     expect(key.scopes).toEqual(['jobs:write', 'jobs:read', 'workflows:raw']);

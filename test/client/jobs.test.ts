@@ -105,6 +105,15 @@ describe('ArrakisClient jobs', () => {
     expect(await offline.jobs.get('x').catch((e) => e)).toMatchObject({ status: 0, code: 'network_error' });
   });
 
+  it('types a request as exactly one of workflow or template (checked by tsc)', () => {
+    const c = new ArrakisClient({ baseUrl: 'http://127.0.0.1:1', apiKey: 'k', userId: 'u' });
+    // @ts-expect-error a request names a workflow or a template, not both
+    const both = (): unknown => c.jobs.create({ workflow: {}, template: 'x' });
+    // @ts-expect-error a request names one of them
+    const neither = (): unknown => c.jobs.create({ priority: 1 });
+    expect([typeof both, typeof neither]).toEqual(['function', 'function']);
+  });
+
   it('authenticates with a bearer JWT instead of key + user', async () => {
     const { SignJWT } = await import('jose');
     const secret = 's'.repeat(40);

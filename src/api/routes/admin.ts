@@ -18,26 +18,46 @@ import { mintApiKey } from '../auth/api-keys.js';
 import { toApiFormat } from '../submit-job.js';
 import { UNPOOLED, type ApiContext } from '../context.js';
 import {
+  accountListSchema,
+  accountSchema,
+  accountUsageSchema,
+  apiKeyListSchema,
   createAccountBody,
+  createdAccountSchema,
+  createdKeySchema,
   createKeyBody,
   patchAccountBody,
+  problemSchema,
+  rotatedSecretSchema,
   templateBody,
+  templateListSchema,
+  templateSchema,
+  workerListSchema,
   workflowSchema,
+  type Account as WireAccount,
+  type Template as WireTemplate,
 } from '../schemas.js';
 
-function accountJson(a: Account): Record<string, unknown> {
+/** A 204 answer: no body. */
+export const noContent = z.null().describe('No content');
+const errors = { 400: problemSchema, 401: problemSchema, 404: problemSchema };
+
+function accountJson(a: Account): WireAccount {
   return {
     id: a.id,
     name: a.name,
     limits: a.limits,
-    jwt: a.jwt === null ? null : { ...a.jwt, secret: a.jwt.secret === undefined ? undefined : '(set)' },
+    jwt:
+      a.jwt === null
+        ? null
+        : { ...a.jwt, secret: a.jwt.secret === undefined ? undefined : ('(set)' as const) },
     node_allowlist: a.nodeAllowlist,
     allowed_pools: a.allowedPools,
     created_at: new Date(a.createdAt).toISOString(),
   };
 }
 
-function templateJson(t: Template): Record<string, unknown> {
+function templateJson(t: Template): WireTemplate {
   return {
     name: t.name,
     description: t.description,
@@ -111,7 +131,9 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
 
   r.post(
     '/v1/admin/accounts',
-    { schema: { tags, security, body: createAccountBody } },
+    {
+      schema: { tags, security, body: createAccountBody, response: { 201: createdAccountSchema, ...errors } },
+    },
     async (request, reply) => {
       const b = request.body;
       const secret = newWebhookSecret();
@@ -131,9 +153,13 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     },
   );
 
-  r.get('/v1/admin/accounts', { schema: { tags, security } }, async () => ({
-    data: (await ctx.store.listAccounts()).map(accountJson),
-  }));
+  r.get(
+    '/v1/admin/accounts',
+    { schema: { tags, security, response: { 200: accountListSchema, ...errors } } },
+    async () => ({
+      data: (await ctx.store.listAccounts()).map(accountJson),
+    }),
+  );
 
   r.get(
     '/v1/admin/accounts/:id/usage',
@@ -146,6 +172,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
           'Cost of a job = its run seconds × the pool price × (1 + the pool idle seconds billed per busy second).',
         params: idParams,
         querystring: z.strictObject({ since: z.iso.datetime().optional() }),
+        response: { 200: accountUsageSchema, ...errors },
       },
     },
     async (request) => {
@@ -175,15 +202,27 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     },
   );
 
-  r.get('/v1/admin/accounts/:id', { schema: { tags, security, params: idParams } }, async (request) => {
-    const account = await ctx.store.getAccount(request.params.id);
-    if (account === null) throw new ApiError('not_found', 'No account with this id.');
-    return accountJson(account);
-  });
+  r.get(
+    '/v1/admin/accounts/:id',
+    { schema: { tags, security, params: idParams, response: { 200: accountSchema, ...errors } } },
+    async (request) => {
+      const account = await ctx.store.getAccount(request.params.id);
+      if (account === null) throw new ApiError('not_found', 'No account with this id.');
+      return accountJson(account);
+    },
+  );
 
   r.patch(
     '/v1/admin/accounts/:id',
-    { schema: { tags, security, params: idParams, body: patchAccountBody } },
+    {
+      schema: {
+        tags,
+        security,
+        params: idParams,
+        body: patchAccountBody,
+        response: { 200: accountSchema, ...errors },
+      },
+    },
     async (request) => {
       const current = await ctx.store.getAccount(request.params.id);
       if (current === null) throw new ApiError('not_found', 'No account with this id.');
@@ -217,6 +256,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
             .max(7 * 86400)
             .default(86400),
         }),
+        response: { 200: rotatedSecretSchema, ...errors },
       },
     },
     async (request) => {
@@ -230,7 +270,15 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
 
   r.post(
     '/v1/admin/accounts/:id/keys',
-    { schema: { tags, security, params: idParams, body: createKeyBody } },
+    {
+      schema: {
+        tags,
+        security,
+        params: idParams,
+        body: createKeyBody,
+        response: { 201: createdKeySchema, ...errors },
+      },
+    },
     async (request, reply) => {
       const account = await ctx.store.getAccount(request.params.id);
       if (account === null) throw new ApiError('not_found', 'No account with this id.');
@@ -250,45 +298,70 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     },
   );
 
-  r.get('/v1/admin/accounts/:id/keys', { schema: { tags, security, params: idParams } }, async (request) => ({
-    data: (await ctx.store.listApiKeys(request.params.id)).map((k) => ({
-      id: k.id,
-      name: k.name,
-      scopes: k.scopes,
-      created_at: new Date(k.createdAt).toISOString(),
-      last_used_at: k.lastUsedAt === null ? null : new Date(k.lastUsedAt).toISOString(),
-      revoked_at: k.revokedAt === null ? null : new Date(k.revokedAt).toISOString(),
-    })),
-  }));
-
-  r.delete('/v1/admin/keys/:id', { schema: { tags, security, params: idParams } }, async (request, reply) => {
-    const revoked = await ctx.store.revokeApiKey(request.params.id, ctx.now());
-    if (!revoked) throw new ApiError('not_found', 'No active key with this id.');
-    ctx.auth.invalidate();
-    return reply.code(204).send();
-  });
-
-  r.put('/v1/admin/templates/:name', { schema: { tags, security } }, async (request) => {
-    const params = z.object({ name: z.string() }).parse(request.params);
-    const body = z.record(z.string(), z.unknown()).safeParse(request.body);
-    return templateJson(await saveTemplate(ctx, { ...(body.success ? body.data : {}), name: params.name }));
-  });
-
-  r.post('/v1/admin/templates', { schema: { tags, security } }, async (request, reply) =>
-    reply.code(201).send(templateJson(await saveTemplate(ctx, request.body))),
+  r.get(
+    '/v1/admin/accounts/:id/keys',
+    { schema: { tags, security, params: idParams, response: { 200: apiKeyListSchema, ...errors } } },
+    async (request) => ({
+      data: (await ctx.store.listApiKeys(request.params.id)).map((k) => ({
+        id: k.id,
+        name: k.name,
+        scopes: k.scopes,
+        created_at: new Date(k.createdAt).toISOString(),
+        last_used_at: k.lastUsedAt === null ? null : new Date(k.lastUsedAt).toISOString(),
+        revoked_at: k.revokedAt === null ? null : new Date(k.revokedAt).toISOString(),
+      })),
+    }),
   );
 
-  r.get('/v1/admin/templates', { schema: { tags, security } }, async () => ({
-    data: (await ctx.store.listTemplates()).map(templateJson),
-  }));
+  r.delete(
+    '/v1/admin/keys/:id',
+    { schema: { tags, security, params: idParams, response: { 204: noContent, ...errors } } },
+    async (request, reply) => {
+      const revoked = await ctx.store.revokeApiKey(request.params.id, ctx.now());
+      if (!revoked) throw new ApiError('not_found', 'No active key with this id.');
+      ctx.auth.invalidate();
+      return reply.code(204).send(null);
+    },
+  );
+
+  r.put(
+    '/v1/admin/templates/:name',
+    { schema: { tags, security, response: { 200: templateSchema, ...errors } } },
+    async (request) => {
+      const params = z.object({ name: z.string() }).parse(request.params);
+      const body = z.record(z.string(), z.unknown()).safeParse(request.body);
+      return templateJson(await saveTemplate(ctx, { ...(body.success ? body.data : {}), name: params.name }));
+    },
+  );
+
+  r.post(
+    '/v1/admin/templates',
+    { schema: { tags, security, response: { 201: templateSchema, ...errors } } },
+    async (request, reply) => reply.code(201).send(templateJson(await saveTemplate(ctx, request.body))),
+  );
+
+  r.get(
+    '/v1/admin/templates',
+    { schema: { tags, security, response: { 200: templateListSchema, ...errors } } },
+    async () => ({
+      data: (await ctx.store.listTemplates()).map(templateJson),
+    }),
+  );
 
   r.delete(
     '/v1/admin/templates/:name',
-    { schema: { tags, security, params: z.object({ name: z.string().min(1).max(128) }) } },
+    {
+      schema: {
+        tags,
+        security,
+        params: z.object({ name: z.string().min(1).max(128) }),
+        response: { 204: noContent, ...errors },
+      },
+    },
     async (request, reply) => {
       if (!(await ctx.store.deleteTemplate(request.params.name)))
         throw new ApiError('not_found', 'No such template.');
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 
@@ -330,18 +403,22 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     },
   );
 
-  r.get('/v1/admin/workers', { schema: { tags, security } }, async () => ({
-    data: (await ctx.store.listWorkers({ includeStopped: false })).map((w) => ({
-      id: w.id,
-      name: w.name,
-      pool: w.pool,
-      kind: w.kind,
-      status: w.status,
-      comfy_url: w.comfyUrl,
-      started_at: new Date(w.startedAt).toISOString(),
-      last_seen_at: new Date(w.lastSeenAt).toISOString(),
-    })),
-  }));
+  r.get(
+    '/v1/admin/workers',
+    { schema: { tags, security, response: { 200: workerListSchema, ...errors } } },
+    async () => ({
+      data: (await ctx.store.listWorkers({ includeStopped: false })).map((w) => ({
+        id: w.id,
+        name: w.name,
+        pool: w.pool,
+        kind: w.kind,
+        status: w.status,
+        comfy_url: w.comfyUrl,
+        started_at: new Date(w.startedAt).toISOString(),
+        last_seen_at: new Date(w.lastSeenAt).toISOString(),
+      })),
+    }),
+  );
 
   r.get(
     '/v1/admin/fleet/decisions',

@@ -7,7 +7,15 @@ import { toPublicJob } from '../../jobs/public-job.js';
 import { TERMINAL_STATUSES, type Job } from '../../jobs/types.js';
 import { requireScope } from '../auth/authenticate.js';
 import { principalOf, type ApiContext } from '../context.js';
-import { createJobBody, jobIdParams, jobSchema, listJobsQuery, problemSchema } from '../schemas.js';
+import {
+  createJobBody,
+  jobIdParams,
+  jobListSchema,
+  jobSchema,
+  listJobsQuery,
+  problemSchema,
+  usageSchema,
+} from '../schemas.js';
 import { jobHeaders, submitHeaders } from '../headers.js';
 import { parseMultipartSubmission } from '../multipart-submit.js';
 import { preferredWait, publicOrigin, waitForJobEnd, waitSignal, withAbsoluteUrls } from '../prefer-wait.js';
@@ -136,7 +144,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         headers: jobHeaders,
         querystring: listJobsQuery,
         response: {
-          200: z.object({ data: z.array(jobSchema), next_cursor: z.string().nullable() }),
+          200: jobListSchema,
           ...errors,
         },
       },
@@ -237,13 +245,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         summary: "The acting user's usage today (UTC)",
         headers: jobHeaders,
         response: {
-          200: z.object({
-            user_id: z.string(),
-            active_jobs: z.number().int(),
-            limits: z.record(z.string(), z.number()),
-            jobs_today: z.number().int(),
-            run_seconds_today: z.number(),
-          }),
+          200: usageSchema,
           ...errors,
         },
       },

@@ -73,7 +73,21 @@ export const createJobBody = z
     user_id: z.string().optional().describe('If present, must equal the acting user'),
     pool: z.string().min(1).max(64).optional().describe('GPU pool, when the account allows it'),
   })
-  .describe('Exactly one of `workflow` or `template` (+ `params`)');
+  .describe('Exactly one of `workflow` or `template` (+ `params`)')
+  .meta({
+    examples: [
+      {
+        workflow: {
+          '1': { class_type: 'LoadImage', inputs: { image: 'photo' } },
+          '2': { class_type: 'ImageInvert', inputs: { image: ['1', 0] } },
+          '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'out' } },
+        },
+        inputs: { photo: { url: 'https://example.com/photo.png' } },
+        webhook: { url: 'https://app.example.com/hooks/arrakis' },
+      },
+      { template: 'invert', params: { color: 16 } },
+    ],
+  });
 export type CreateJobBody = z.infer<typeof createJobBody>;
 
 export const progressSchema = z
@@ -109,24 +123,56 @@ export type JobError = z.infer<typeof jobErrorSchema>;
 export const jobStatusSchema = z.enum(JOB_STATUSES);
 export type JobStatus = z.infer<typeof jobStatusSchema>;
 
-export const jobSchema = z.object({
-  id: z.string(),
-  status: jobStatusSchema,
-  user_id: z.string(),
-  created_at: timestamp,
-  started_at: timestamp.nullable(),
-  finished_at: timestamp.nullable(),
-  queue_wait_s: z.number().nullable().describe('Seconds from submission to start'),
-  run_time_s: z.number().nullable().describe('Seconds from start to end'),
-  total_time_s: z.number().nullable().describe('Seconds from submission to end'),
-  cancel_requested: z.boolean(),
-  priority: z.number().int(),
-  template: z.string().nullable().describe('The template it was made from, if any'),
-  progress: progressSchema.nullable(),
-  outputs: z.array(outputSchema),
-  error: jobErrorSchema.nullable(),
-  metadata: z.record(z.string(), z.unknown()),
-});
+export const jobSchema = z
+  .object({
+    id: z.string(),
+    status: jobStatusSchema,
+    user_id: z.string(),
+    created_at: timestamp,
+    started_at: timestamp.nullable(),
+    finished_at: timestamp.nullable(),
+    queue_wait_s: z.number().nullable().describe('Seconds from submission to start'),
+    run_time_s: z.number().nullable().describe('Seconds from start to end'),
+    total_time_s: z.number().nullable().describe('Seconds from submission to end'),
+    cancel_requested: z.boolean(),
+    priority: z.number().int(),
+    template: z.string().nullable().describe('The template it was made from, if any'),
+    progress: progressSchema.nullable(),
+    outputs: z.array(outputSchema),
+    error: jobErrorSchema.nullable(),
+    metadata: z.record(z.string(), z.unknown()),
+  })
+  .meta({
+    examples: [
+      {
+        id: 'job_01JD8ZQ4Y7K3M2N5P6Q7R8S9T0',
+        status: 'completed',
+        user_id: 'alice',
+        created_at: '2026-01-05T10:00:00.000Z',
+        started_at: '2026-01-05T10:00:00.250Z',
+        finished_at: '2026-01-05T10:00:03.100Z',
+        queue_wait_s: 0.25,
+        run_time_s: 2.85,
+        total_time_s: 3.1,
+        cancel_requested: false,
+        priority: 0,
+        template: null,
+        progress: null,
+        outputs: [
+          {
+            index: 0,
+            node_id: '3',
+            filename: 'out_00001_.png',
+            content_type: 'image/png',
+            size: 1834,
+            url: '/v1/jobs/job_01JD8ZQ4Y7K3M2N5P6Q7R8S9T0/outputs/0',
+          },
+        ],
+        error: null,
+        metadata: {},
+      },
+    ],
+  });
 export type Job = z.infer<typeof jobSchema>;
 
 export const jobListSchema = z.object({

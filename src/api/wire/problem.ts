@@ -19,5 +19,16 @@ export const problemSchema = z
       .describe('The failing fields (validation_failed)'),
     node_ids: z.array(z.string()).optional().describe('The nodes at fault (workflow_invalid)'),
   })
-  .describe('RFC 9457 problem details');
+  .describe('RFC 9457 problem details')
+  .meta({
+    examples: [
+      {
+        type: 'https://arrakis.dev/errors/quota_exceeded',
+        title: 'Too many active jobs',
+        status: 429,
+        code: 'quota_exceeded',
+        detail: 'The per-user limit of 5 active jobs is reached; retry when one finishes.',
+      },
+    ],
+  });
 export type Problem = z.infer<typeof problemSchema>;
