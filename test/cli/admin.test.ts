@@ -49,7 +49,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('arrakis admin', () => {
+// Each command is a fresh Node process (~1 s alone, several on a loaded 2-core machine).
+describe('arrakis admin', { timeout: 120_000 }, () => {
   it('creates and lists accounts, creates, lists and revokes keys', async () => {
     const account = await admin('accounts', 'create', '--name', 'acme', '--max-active-jobs-per-user', '3');
     expect(account).toMatchObject({ name: 'acme', limits: { max_active_jobs_per_user: 3 } });
@@ -119,7 +120,7 @@ describe('arrakis --version', () => {
   });
 });
 
-describe('arrakis dev', () => {
+describe('arrakis dev', { timeout: 120_000 }, () => {
   const children: ChildProcess[] = [];
   afterAll(async () => {
     for (const c of children) {

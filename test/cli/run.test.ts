@@ -61,7 +61,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('arrakis run', () => {
+// Each run is a fresh Node process (~1 s alone, several on a loaded 2-core machine).
+describe('arrakis run', { timeout: 120_000 }, () => {
   it('runs examples/invert.json and writes the PNG into --out', async () => {
     const out = join(dir, 'invert');
     const r = await arrakis(['run', 'examples/invert.json', '--server', server.url, '--out', out]);
