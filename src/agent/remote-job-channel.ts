@@ -3,6 +3,7 @@
  * (`<server>/v1/worker`). Job offers and cancels arrive by long-poll, so no inbound port and no special proxy
  * support is needed.
  */
+import type { NodeDefinition } from '../comfy/node-definitions.js';
 import { z } from 'zod';
 import type { JobError, JobInput, JobOutput, JobProgress } from '../jobs/types.js';
 import type { LeaseState, WorkerStatus } from '../store/contract.js';
@@ -68,6 +69,11 @@ export class RemoteJobChannel implements JobChannel {
     );
     this.workerId = reply.worker_id;
     return reply.worker_id;
+  }
+
+  /** Tells the control plane which nodes this worker's ComfyUI has (it converts UI-format workflows with them). */
+  async putNodeDefinitions(definitions: readonly NodeDefinition[]): Promise<void> {
+    await this.call('PUT', '/node-definitions', { json: { definitions } });
   }
 
   async setStatus(status: WorkerStatus): Promise<void> {

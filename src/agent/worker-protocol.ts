@@ -21,6 +21,28 @@ export const registerBody = z.strictObject({
   comfy_url: z.string().max(2048).nullable().optional().describe('The ComfyUI URL as the agent sees it'),
 });
 
+/** PUT /node-definitions: what the agent's ComfyUI can run, for converting UI-format workflows. */
+export const nodeDefinitionsBody = z.strictObject({
+  definitions: z
+    .array(
+      z.object({
+        name: z.string().min(1).max(256),
+        displayName: z.string().max(512),
+        inputs: z.array(
+          z.object({
+            name: z.string().min(1).max(256),
+            type: z.string().max(256),
+            choices: z.array(z.unknown()),
+            options: z.record(z.string(), z.unknown()),
+            optional: z.boolean(),
+          }),
+        ),
+        outputs: z.array(z.string()),
+      }),
+    )
+    .max(20_000),
+});
+
 export const registerReply = z.object({
   worker_id: z.string(),
   pool: z.string(),
@@ -102,7 +124,10 @@ export const failBody = z.strictObject({
   }),
 });
 
-export const releaseBody = z.strictObject({ reason: z.string().max(1000), voluntary: z.boolean().default(false) });
+export const releaseBody = z.strictObject({
+  reason: z.string().max(1000),
+  voluntary: z.boolean().default(false),
+});
 
 export const reportReply = z.discriminatedUnion('kind', [
   z.object({

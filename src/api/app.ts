@@ -4,9 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
-import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import { jsonSchemaTransform, validatorCompiler } from 'fastify-type-provider-zod';
+import { validatorCompiler } from 'fastify-type-provider-zod';
 import { ApiError } from '../errors.js';
 import { Authenticator } from './auth/authenticate.js';
 import { constantTimeEqual } from './auth/api-keys.js';
@@ -14,6 +13,7 @@ import { jsonTextTooDeep, MAX_JSON_DEPTH, tooDeepError, valueTooDeep } from './b
 import type { ApiContext, ApiDeps } from './context.js';
 import { createMetrics } from './metrics.js';
 import { registerMultipart } from './multipart-submit.js';
+import { registerOpenApi } from './openapi/register.js';
 import { installProblemHandlers } from './problem.js';
 import { adminRoutes } from './routes/admin.js';
 import { docsRoutes } from './routes/docs.js';
@@ -70,7 +70,11 @@ function installHooks(app: FastifyInstance, ctx: ApiContext): void {
   });
   app.addHook('onResponse', async (request, reply) => {
     ctx.metrics.httpDuration.observe(
-      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status: String(reply.statusCode),
+      },
       reply.elapsedTime / 1000,
     );
   });
@@ -117,29 +121,13 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   // without re-validating each one.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   installProblemHandlers(app);
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Arrakis',
-        version: '1.0.0',
-        description: 'Multi-tenant job API in front of ComfyUI. Errors are application/problem+json with a stable code.',
-      },
-      components: {
-        securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'Account API key (+ X-User-ID) or end-user JWT' },
-          admin: { type: 'http', scheme: 'bearer', description: 'Operator admin key' },
-        },
-      },
-    },
-    transform: jsonSchemaTransform,
-  });
+  await registerOpenApi(app);
   if (deps.config.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: [...deps.config.corsOrigins],
       methods: ['GET', 'POST', 'DELETE'],
-      allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'last-event-id', 'x-user-id'],
-      exposedHeaders: ['location', 'retry-after', 'x-request-id'],
+      allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'last-event-id', 'prefer', 'x-user-id'],
+      exposedHeaders: ['location', 'preference-applied', 'retry-after', 'x-request-id'],
       maxAge: 600,
     });
   }

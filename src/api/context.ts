@@ -43,7 +43,7 @@ export const UNPOOLED = '';
 export interface ApiContext extends ApiDeps {
   auth: Authenticator;
   metrics: Metrics;
-  /** Open SSE streams' finish functions, so shutdown can end them (hijacked sockets never go idle). */
+  /** Open SSE streams' and `Prefer: wait` holds' finish functions, so shutdown can end them at once. */
   streams: Set<() => void>;
   /** Open SSE streams per `account` and per `account/user` key on this replica (caps). */
   streamCounts: Map<string, number>;

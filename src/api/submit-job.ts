@@ -13,6 +13,8 @@ import {
   workflowSizeProblem,
 } from '../comfy/workflow-check.js';
 import type { Config } from '../config/load.js';
+import { convertUiWorkflow } from '../comfy/ui-convert.js';
+import { isUiWorkflow } from '../comfy/ui-format.js';
 import { ApiError } from '../errors.js';
 import { applyTemplate } from '../jobs/templates.js';
 import type { Job, JobInput, Workflow } from '../jobs/types.js';
@@ -29,9 +31,19 @@ import type { CreateJobBody } from './schemas.js';
 export const METADATA_MAX_BYTES = 4096;
 
 /** Stores one base64 input under the job; throws ApiError `input_invalid` when it is not a usable image. */
-export type StoreBase64Input = (jobId: string, name: string, base64: string, filename: string) => Promise<JobInput>;
+export type StoreBase64Input = (
+  jobId: string,
+  name: string,
+  base64: string,
+  filename: string,
+) => Promise<JobInput>;
 /** Stores one uploaded (multipart) input under the job; same errors as StoreBase64Input. */
-export type StoreUploadedInput = (jobId: string, name: string, bytes: Buffer, filename: string) => Promise<JobInput>;
+export type StoreUploadedInput = (
+  jobId: string,
+  name: string,
+  bytes: Buffer,
+  filename: string,
+) => Promise<JobInput>;
 /** Null when the URL may be fetched later, else why it is refused (decidable without DNS). */
 export type CheckUrl = (url: string) => string | null;
 
@@ -68,7 +80,7 @@ export function requestHash(body: unknown, uploads: ReadonlyMap<string, Upload> 
   return hash.digest('hex');
 }
 
-function invalid(problems: Array<{ nodeId: string | null; input?: string; message: string }>): ApiError {
+export function invalid(problems: Array<{ nodeId: string | null; input?: string; message: string }>): ApiError {
   const nodeIds = [...new Set(problems.map((p) => p.nodeId).filter((id): id is string => id !== null))];
   const first = problems[0]?.message ?? 'invalid workflow';
   return new ApiError('workflow_invalid', nodeIds.length > 0 ? `${first} (nodes ${nodeIds.join(', ')})` : first, {
@@ -126,16 +138,47 @@ async function resolveWorkflow(deps: SubmitDeps, principal: Principal, body: Cre
     });
   }
   checkSize(deps, body.workflow);
-  const problems = checkWorkflow(body.workflow);
-  const workflow = problems.length === 0 ? parseWorkflow(body.workflow) : null;
+  const apiFormat = toApiFormat(body.workflow, deps.nodeTypes);
+  if (apiFormat !== body.workflow) checkSize(deps, apiFormat);
+  const problems = checkWorkflow(apiFormat);
+  const workflow = problems.length === 0 ? parseWorkflow(apiFormat) : null;
   if (workflow === null) throw invalid(problems.length > 0 ? problems : [{ nodeId: null, message: 'malformed' }]);
   return workflow;
 }
 
-function checkRunnable(deps: SubmitDeps, principal: Principal, workflow: Workflow, inputNames: Set<string>): void {
+/**
+ * A UI-format export converted with the workers' node definitions; an API-format prompt as it is.
+ * Throws 422 workflow_invalid naming the nodes that cannot be converted.
+ */
+export function toApiFormat(workflow: unknown, nodeTypes: NodeTypeRegistry): unknown {
+  if (!isUiWorkflow(workflow)) return workflow;
+  const definitions = nodeTypes.definitions();
+  if (definitions === null) {
+    throw invalid([
+      {
+        nodeId: null,
+        message:
+          'This is a UI-format workflow, and no worker has reported its node definitions yet to convert it: ' +
+          'retry when a worker is attached, or export the workflow with "Save (API Format)"',
+      },
+    ]);
+  }
+  const converted = convertUiWorkflow(workflow, definitions);
+  if ('problems' in converted) throw invalid(converted.problems);
+  return converted.workflow;
+}
+
+function checkRunnable(
+  deps: SubmitDeps,
+  principal: Principal,
+  workflow: Workflow,
+  inputNames: Set<string>,
+): void {
   const denied = checkAllowlist(workflow, principal.account.nodeAllowlist);
   if (denied.length > 0) {
-    throw invalid(denied.map((d) => ({ nodeId: d.nodeId, message: `node type ${d.classType} is not allowed` })));
+    throw invalid(
+      denied.map((d) => ({ nodeId: d.nodeId, message: `node type ${d.classType} is not allowed` })),
+    );
   }
   const known = deps.nodeTypes.known();
   if (known !== null) {
@@ -201,7 +244,8 @@ async function storeInputs(
   uploads: ReadonlyMap<string, Upload>,
 ): Promise<JobInput[]> {
   const inputs: JobInput[] = [];
-  for (const [name, u] of uploads) inputs.push(await deps.storeUploadedInput(jobId, name, u.bytes, u.filename));
+  for (const [name, u] of uploads)
+    inputs.push(await deps.storeUploadedInput(jobId, name, u.bytes, u.filename));
   for (const [name, input] of Object.entries(body.inputs ?? {})) {
     if ('url' in input) {
       const last = new URL(input.url).pathname.split('/').pop() ?? '';
@@ -217,7 +261,10 @@ async function storeInputs(
  * The gate before a submission's body is even read (multipart parts are buffered): the scope, then one token
  * from the user's and the account's submit-rate buckets.
  */
-export async function checkMaySubmit(deps: Pick<SubmitDeps, 'store' | 'now'>, principal: Principal): Promise<void> {
+export async function checkMaySubmit(
+  deps: Pick<SubmitDeps, 'store' | 'now'>,
+  principal: Principal,
+): Promise<void> {
   requireScope(principal, 'jobs:write');
   await enforceSubmitRate(deps.store, principal.account, principal.userId, deps.now());
 }
@@ -271,7 +318,10 @@ export async function submitJob(
     case 'replayed':
       return { job: result.job, replayed: true };
     case 'idempotency_conflict':
-      throw new ApiError('idempotency_conflict', 'This Idempotency-Key was already used with a different body.');
+      throw new ApiError(
+        'idempotency_conflict',
+        'This Idempotency-Key was already used with a different body.',
+      );
     case 'quota_exceeded':
       throw new ApiError(
         'quota_exceeded',

@@ -4,8 +4,12 @@ import { Option, type Command } from 'commander';
 import pino from 'pino';
 import { z } from 'zod';
 import { Agent } from '../agent/agent.js';
+import { reportNodeDefinitions } from '../agent/node-report.js';
 import { RemoteJobChannel } from '../agent/remote-job-channel.js';
 import { createComfyServer } from '../comfy/http-client.js';
+
+/** How often the agent re-sends its ComfyUI's node definitions (a control plane may have restarted). */
+const NODE_REPORT_EVERY_MS = 5 * 60_000;
 
 const httpUrl = z.url({
   protocol: /^https?$/,
@@ -21,25 +25,33 @@ const agentFlags = z.object({
   jobTimeout: z.coerce.number().int().positive(),
 });
 
+/** Adds the agent's options to a command (the `agent` subcommand, or the single-file agent's own program). */
+export function withAgentOptions(command: Command): Command {
+  return (
+    command
+      .requiredOption('--server <url>', 'control plane URL')
+      // The environment keeps the token out of `ps` output.
+      .addOption(
+        new Option('--token <token>', 'worker token (wkt_...) issued by the admin API')
+          .env('ARRAKIS_WORKER_TOKEN')
+          .makeOptionMandatory(),
+      )
+      .requiredOption('--comfyui <url>', 'ComfyUI URL')
+      .option('--name <name>', 'worker name', hostname())
+      .option('--pool <pool>', "pool to serve (default: the token's pool)")
+      .option('--job-timeout <seconds>', 'per-job time limit in seconds', '600')
+  );
+}
+
 /** Registers `arrakis agent --server URL --token T --comfyui URL [--name N] [--pool P]`. */
 export function register(program: Command): void {
-  program
-    .command('agent')
-    .description('run jobs from a remote Arrakis control plane on a ComfyUI that can only connect out')
-    .requiredOption('--server <url>', 'control plane URL')
-    // The environment keeps the token out of `ps` output.
-    .addOption(
-      new Option('--token <token>', 'worker token (wkt_...) issued by the admin API')
-        .env('ARRAKIS_WORKER_TOKEN')
-        .makeOptionMandatory(),
-    )
-    .requiredOption('--comfyui <url>', 'ComfyUI URL')
-    .option('--name <name>', 'worker name', hostname())
-    .option('--pool <pool>', "pool to serve (default: the token's pool)")
-    .option('--job-timeout <seconds>', 'per-job time limit in seconds', '600')
-    .action(async (raw: Record<string, unknown>) => {
-      await runAgent(raw);
-    });
+  withAgentOptions(
+    program
+      .command('agent')
+      .description('run jobs from a remote Arrakis control plane on a ComfyUI that can only connect out'),
+  ).action(async (raw: Record<string, unknown>) => {
+    await runAgent(raw);
+  });
 }
 
 function parseFlags(raw: Record<string, unknown>): z.infer<typeof agentFlags> {
@@ -50,7 +62,7 @@ function parseFlags(raw: Record<string, unknown>): z.infer<typeof agentFlags> {
 }
 
 /** Runs until SIGTERM/SIGINT, then gives any running job back to the queue and exits. */
-async function runAgent(raw: Record<string, unknown>): Promise<void> {
+export async function runAgent(raw: Record<string, unknown>): Promise<void> {
   const flags = parseFlags(raw);
   const log = pino({ name: 'arrakis-agent' });
   const channel = new RemoteJobChannel({ serverUrl: flags.server, token: flags.token });
@@ -64,6 +76,16 @@ async function runAgent(raw: Record<string, unknown>): Promise<void> {
   });
   await agent.start();
   log.info({ workerId: agent.workerId, server: flags.server, comfyui: flags.comfyui }, 'agent registered');
+  const reporting = new AbortController();
+  const reporter = reportNodeDefinitions(
+    {
+      read: () => comfy.nodeDefinitions({ refresh: true }),
+      send: (definitions) => channel.putNodeDefinitions(definitions),
+      log,
+      everyMs: NODE_REPORT_EVERY_MS,
+    },
+    reporting.signal,
+  );
   process.stdout.write(`arrakis agent ${agent.workerId ?? ''} serving ${flags.comfyui}\n`);
   await new Promise<void>((resolve) => {
     const shutdown = (): void => {
@@ -75,6 +97,8 @@ async function runAgent(raw: Record<string, unknown>): Promise<void> {
     process.once('SIGINT', shutdown);
   });
   log.info({ workerId: agent.workerId }, 'stopping: releasing any running job');
+  reporting.abort();
+  await reporter;
   await agent.stop();
   await channel.close();
   await comfy.close();

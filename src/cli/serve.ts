@@ -3,7 +3,10 @@ import { addSettingOptions, loadConfig, type Config } from '../config/load.js';
 import type { ControlPlane } from '../runtime/control-plane.js';
 
 /** Runs a control plane until SIGINT/SIGTERM, then shuts down gracefully. */
-export async function runServe(config: Config, afterListening?: (cp: ControlPlane) => Promise<void>): Promise<void> {
+export async function runServe(
+  config: Config,
+  afterListening?: (cp: ControlPlane) => Promise<void>,
+): Promise<void> {
   const { startControlPlane } = await import('../runtime/control-plane.js');
   // A closed stdout (a pipe whose reader went away) must not crash a running control plane.
   process.stdout.on('error', () => {});
@@ -35,4 +38,3 @@ export function register(program: Command): void {
     await runServe(loadConfig(flags, process.env));
   });
 }
-

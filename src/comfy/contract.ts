@@ -2,6 +2,7 @@
  * What the rest of Arrakis needs from a ComfyUI server (src/comfy implements it over HTTP + WebSocket;
  * comfyui-protocol.md is the reference). Knows nothing of jobs or databases.
  */
+import type { NodeDefinition } from './node-definitions.js';
 import type { Workflow } from '../jobs/types.js';
 import type { FileInputCatalog } from './file-inputs.js';
 
@@ -66,6 +67,8 @@ export interface ComfyServer {
   nodeTypes(): Promise<Set<string>>;
   /** Node types and file inputs from `/object_info` (cached with nodeTypes). */
   nodeCatalog(): Promise<NodeCatalog>;
+  /** Node definitions from `/object_info`, for converting UI-format workflows (cached with nodeTypes). */
+  nodeDefinitions(): Promise<ReadonlyMap<string, NodeDefinition>>;
   /** Uploads an input file; returns the name LoadImage must use (`subfolder/name`). */
   uploadInput(bytes: Buffer, filename: string, subfolder: string): Promise<string>;
   /**

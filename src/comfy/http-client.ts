@@ -15,6 +15,7 @@ import {
 } from './contract.js';
 import { fileInputCatalog } from './file-inputs.js';
 import { ComfyHttp, errorText, expectOk } from './http.js';
+import { parseNodeDefinitions, type NodeDefinition } from './node-definitions.js';
 import { followPrompt, type FollowContext } from './prompt-follower.js';
 import { readQueueState, stopPrompt } from './prompt-state.js';
 import { rejectionFromBody, rejectionFromPartial } from './rejection.js';
@@ -49,6 +50,8 @@ export interface ComfyHttpServer extends ComfyServer {
   nodeTypes(options?: { refresh?: boolean }): Promise<Set<string>>;
   /** Node types and file inputs from `/object_info`, cached with nodeTypes. */
   nodeCatalog(options?: { refresh?: boolean }): Promise<NodeCatalog>;
+  /** Node definitions from `/object_info` (same cache as nodeTypes). */
+  nodeDefinitions(options?: { refresh?: boolean }): Promise<Map<string, NodeDefinition>>;
 }
 
 const SAFE_FILENAME = /^[^/\\]+$/;
@@ -65,7 +68,7 @@ class HttpComfyServer implements ComfyHttpServer {
   private readonly socket: ComfySocket;
   private readonly follow: FollowContext;
   private readonly closing = new AbortController();
-  private catalogCache: Promise<NodeCatalog> | null = null;
+  private objectInfoCache: Promise<Record<string, unknown>> | null = null;
 
   constructor(url: string, opts: ComfyClientOptions) {
     this.url = url;
@@ -108,20 +111,25 @@ class HttpComfyServer implements ComfyHttpServer {
   }
 
   async nodeCatalog(options: { refresh?: boolean } = {}): Promise<NodeCatalog> {
+    const info = await this.objectInfo(options);
+    return { types: new Set(Object.keys(info)), fileInputs: fileInputCatalog(info) };
+  }
+
+  async nodeDefinitions(options: { refresh?: boolean } = {}): Promise<Map<string, NodeDefinition>> {
+    return parseNodeDefinitions(await this.objectInfo(options));
+  }
+
+  private async objectInfo(options: { refresh?: boolean }): Promise<Record<string, unknown>> {
     this.assertOpen();
-    if (this.catalogCache === null || options.refresh === true) {
-      const loading = this.http
-        .getJson('object_info', objectInfoSchema)
-        .then((info) => ({ types: new Set(Object.keys(info)), fileInputs: fileInputCatalog(info) }));
-      this.catalogCache = loading;
+    if (this.objectInfoCache === null || options.refresh === true) {
+      const loading = this.http.getJson('object_info', objectInfoSchema);
+      this.objectInfoCache = loading;
       // A failed load must not stay cached.
       loading.catch(() => {
-        if (this.catalogCache === loading) this.catalogCache = null;
+        if (this.objectInfoCache === loading) this.objectInfoCache = null;
       });
     }
-    // A copy of the set: callers must not be able to change the cache (the catalog's maps are read-only).
-    const catalog = await this.catalogCache;
-    return { types: new Set(catalog.types), fileInputs: catalog.fileInputs };
+    return await this.objectInfoCache;
   }
 
   async uploadInput(bytes: Buffer, filename: string, subfolder: string): Promise<string> {

@@ -112,6 +112,14 @@ export const SETTINGS = {
     schema: z.number().int().min(60).max(2_592_000).default(86_400),
     defaultText: '86400',
   },
+  publicUrl: {
+    flag: '--public-url',
+    env: 'ARRAKIS_PUBLIC_URL',
+    kind: 'string',
+    description:
+      'the API root as clients reach it (https://api.example.com); absolute URLs in answers start with it, else with the request Host',
+    schema: httpUrl.optional(),
+  },
   fetchAllow: {
     flag: '--fetch-allow',
     env: 'ARRAKIS_FETCH_ALLOW',

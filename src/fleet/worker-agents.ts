@@ -59,8 +59,9 @@ export class WorkerAgents {
       await comfy.close();
       throw err;
     }
-    comfy.nodeCatalog().then(
-      (catalog) => this.deps.nodeTypes.set(worker.id, catalog.types, catalog.fileInputs),
+    Promise.all([comfy.nodeCatalog(), comfy.nodeDefinitions()]).then(
+      ([catalog, definitions]) =>
+        this.deps.nodeTypes.set(worker.id, catalog.types, { fileInputs: catalog.fileInputs, definitions }),
       () => {},
     );
     this.attached.set(worker.id, {

@@ -1,27 +1,37 @@
 /**
- * The node types the workers of this replica can run, and which of their inputs name files, learned from each
- * worker's `/object_info`. Submission refuses a node type no worker knows (422 with the node id) — but only
- * once at least one worker has reported, so a control plane whose workers are still starting does not refuse
- * everything. File inputs are refused with or without a report (the known-loader table and input names apply).
+ * The node types the workers of this replica can run, which of their inputs name files, and their full
+ * definitions, learned from each worker's `/object_info`. Submission refuses a node type no worker knows (422
+ * with the node id) — but only once at least one worker has reported, so a control plane whose workers are
+ * still starting does not refuse everything. File inputs are refused with or without a report (the
+ * known-loader table and input names apply). Converting a UI-format workflow needs each node's widget layout.
  */
 import { mergeCatalogs, type FileInputCatalog } from '../comfy/file-inputs.js';
+import type { NodeDefinition } from '../comfy/node-definitions.js';
+
+/** What one worker reported beyond its node types. */
+export interface WorkerNodeReport {
+  fileInputs?: FileInputCatalog;
+  definitions?: ReadonlyMap<string, NodeDefinition>;
+}
 
 export class NodeTypeRegistry {
   private readonly byWorker = new Map<string, ReadonlySet<string>>();
   private readonly filesByWorker = new Map<string, FileInputCatalog>();
+  private readonly definitionsByWorker = new Map<string, ReadonlyMap<string, NodeDefinition>>();
   /** The merged catalog, rebuilt only after a worker reports or leaves (merging on every submission is waste). */
   private merged: FileInputCatalog | null = null;
 
-  set(workerId: string, types: ReadonlySet<string>, fileInputs?: FileInputCatalog): void {
+  set(workerId: string, types: ReadonlySet<string>, report: WorkerNodeReport = {}): void {
     this.byWorker.set(workerId, types);
-    if (fileInputs === undefined) this.filesByWorker.delete(workerId);
-    else this.filesByWorker.set(workerId, fileInputs);
+    if (report.fileInputs !== undefined) this.filesByWorker.set(workerId, report.fileInputs);
+    if (report.definitions !== undefined) this.definitionsByWorker.set(workerId, report.definitions);
     this.merged = null;
   }
 
   remove(workerId: string): void {
     this.byWorker.delete(workerId);
     this.filesByWorker.delete(workerId);
+    this.definitionsByWorker.delete(workerId);
     this.merged = null;
   }
 
@@ -38,5 +48,15 @@ export class NodeTypeRegistry {
     if (this.filesByWorker.size === 0) return null;
     this.merged ??= mergeCatalogs(this.filesByWorker.values());
     return this.merged;
+  }
+
+  /** Node definitions by class name (the first worker reporting a class wins), or null when none reported. */
+  definitions(): ReadonlyMap<string, NodeDefinition> | null {
+    if (this.definitionsByWorker.size === 0) return null;
+    const all = new Map<string, NodeDefinition>();
+    for (const defs of this.definitionsByWorker.values()) {
+      for (const [name, def] of defs) if (!all.has(name)) all.set(name, def);
+    }
+    return all;
   }
 }

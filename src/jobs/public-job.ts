@@ -1,4 +1,5 @@
 /** The job as API clients and webhook receivers see it (CONTRACT.md "The job"). Pure: no HTTP, no database. */
+import type { JobErrorCode } from '../errors.js';
 import { secondsBetween, type Job, type JobStatus } from './types.js';
 
 export interface PublicJobOutput {
@@ -25,7 +26,7 @@ export interface PublicJob {
   template: string | null;
   progress: { value: number; max: number; node: string | null } | null;
   outputs: PublicJobOutput[];
-  error: { code: string; message: string; node_id?: string } | null;
+  error: { code: JobErrorCode; message: string; node_id?: string } | null;
   metadata: Record<string, unknown>;
 }
 

@@ -3,10 +3,12 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { issueWorkerToken } from '../agent/worker-tokens.js';
+import { createdWorkerTokenSchema, createWorkerTokenBody, problemSchema } from '../api/schemas.js';
+import { noContent } from '../api/routes/admin.js';
 import { ApiError } from '../errors.js';
 import type { Store } from '../store/contract.js';
 
-/** POST /v1/admin/worker-tokens (shown once) and DELETE /v1/admin/worker-tokens/{id}. */
+/** POST /v1/admin/worker-tokens (shown once), GET (list, no secrets) and DELETE /v1/admin/worker-tokens/{id}. */
 export async function adminWorkerRoutes(app: FastifyInstance, store: Store): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const schema = { tags: ['admin'], security: [{ admin: [] }] };
@@ -16,10 +18,8 @@ export async function adminWorkerRoutes(app: FastifyInstance, store: Store): Pro
       schema: {
         ...schema,
         summary: 'Issue a token for a remote agent (shown only here)',
-        body: z.strictObject({
-          name: z.string().min(1).max(200),
-          pool: z.string().min(1).max(64).default('default'),
-        }),
+        body: createWorkerTokenBody,
+        response: { 201: createdWorkerTokenSchema, 400: problemSchema, 401: problemSchema },
       },
     },
     async (request, reply) => {
@@ -27,14 +27,33 @@ export async function adminWorkerRoutes(app: FastifyInstance, store: Store): Pro
       return reply.code(201).send({ id: issued.id, token: issued.token, pool: request.body.pool });
     },
   );
+  r.get(
+    '/v1/admin/worker-tokens',
+    { schema: { ...schema, summary: 'List worker tokens (revoked ones too; never the secrets)' } },
+    async () => ({
+      data: (await store.listWorkerTokens()).map((t) => ({
+        id: t.id,
+        name: t.name,
+        pool: t.pool,
+        created_at: new Date(t.createdAt).toISOString(),
+        revoked_at: t.revokedAt === null ? null : new Date(t.revokedAt).toISOString(),
+      })),
+    }),
+  );
   r.delete(
     '/v1/admin/worker-tokens/:id',
-    { schema: { ...schema, params: z.object({ id: z.string().min(1).max(64) }) } },
+    {
+      schema: {
+        ...schema,
+        params: z.object({ id: z.string().min(1).max(64) }),
+        response: { 204: noContent, 401: problemSchema, 404: problemSchema },
+      },
+    },
     async (request, reply) => {
       if (!(await store.revokeWorkerToken(request.params.id, Date.now()))) {
         throw new ApiError('not_found', 'No active worker token with this id.');
       }
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 }

@@ -129,7 +129,7 @@ export async function startControlPlane(
       plugins: [
         async (app) => {
           await app.register(
-            workerRoutes({ store, storage, bus, leaseMs, maxAttempts: config.maxAttempts }),
+            workerRoutes({ store, storage, bus, leaseMs, maxAttempts: config.maxAttempts, nodeTypes }),
             {
               prefix: '/v1/worker',
             },

@@ -23,6 +23,20 @@ export async function ensureDemoAccount(store: Store): Promise<{ accountId: stri
   );
   const id = newId('key');
   const { key, hash } = mintApiKey(id);
-  await store.createApiKey({ id, accountId: account.id, name: 'demo key', hash, scopes: [...ALL_SCOPES] }, now);
+  await store.createApiKey(
+    { id, accountId: account.id, name: 'demo key', hash, scopes: [...ALL_SCOPES] },
+    now,
+  );
   return { accountId: account.id, key };
+}
+
+/** A new full-scope key for the demo account (`arrakis dev --new-key`): the first one is shown only once. */
+export async function newDemoKey(store: Store, accountId: string): Promise<string> {
+  const id = newId('key');
+  const { key, hash } = mintApiKey(id);
+  await store.createApiKey(
+    { id, accountId, name: 'demo key (dev --new-key)', hash, scopes: [...ALL_SCOPES] },
+    Date.now(),
+  );
+  return key;
 }

@@ -36,8 +36,10 @@ export interface InProcessWorkerDeps {
 
 async function learnNodeTypes(agent: Agent, comfy: ComfyServer, registry: NodeTypeRegistry, log: Logger): Promise<void> {
   try {
-    const catalog = await comfy.nodeCatalog();
-    if (agent.workerId !== null) registry.set(agent.workerId, catalog.types, catalog.fileInputs);
+    const [catalog, definitions] = await Promise.all([comfy.nodeCatalog(), comfy.nodeDefinitions()]);
+    if (agent.workerId !== null) {
+      registry.set(agent.workerId, catalog.types, { fileInputs: catalog.fileInputs, definitions });
+    }
   } catch (err) {
     log.warn({ err: String(err), url: comfy.url }, 'could not read /object_info; node types unchecked for this worker');
   }

@@ -356,6 +356,8 @@ export interface Store {
   createWorkerToken(t: Omit<WorkerToken, 'createdAt' | 'revokedAt'>, now: number): Promise<WorkerToken>;
   getWorkerToken(id: string): Promise<WorkerToken | null>;
   revokeWorkerToken(id: string, now: number): Promise<boolean>;
+  /** Every worker token, revoked ones included, oldest first (no secrets: hashes only). */
+  listWorkerTokens(): Promise<WorkerToken[]>;
   recordScalingDecision(d: ScalingDecision): Promise<void>;
   /** Arrivals since `createdSince` and active users, for the autoscaler (null in `pools` = unpooled jobs). */
   fleetActivity(pools: ReadonlyArray<string | null>, createdSince: number): Promise<FleetActivity>;

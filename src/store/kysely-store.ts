@@ -204,6 +204,7 @@ export class KyselyStore implements C.Store {
   getWorkerToken = (id: string): Promise<C.WorkerToken | null> => fleet.getWorkerToken(this.#ctx, id);
   revokeWorkerToken = (id: string, now: number): Promise<boolean> =>
     fleet.revokeWorkerToken(this.#ctx, id, now);
+  listWorkerTokens = (): Promise<C.WorkerToken[]> => fleet.listWorkerTokens(this.#ctx);
   recordScalingDecision = (d: C.ScalingDecision): Promise<void> => fleet.recordScalingDecision(this.#ctx, d);
   listScalingDecisions = (pool: string | null, limit: number): Promise<C.ScalingDecision[]> =>
     fleet.listScalingDecisions(this.#ctx, pool, limit);

@@ -23,6 +23,8 @@ describe('CORS', () => {
     expect(res.status).toBe(204);
     expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example');
     expect(res.headers.get('access-control-allow-headers')).toContain('authorization');
+    // Browser clients of arrakis/client send Prefer: wait and read Preference-Applied.
+    expect(res.headers.get('access-control-allow-headers')).toContain('prefer');
   });
 
   it('gives other origins no CORS grant', async () => {
@@ -33,5 +35,6 @@ describe('CORS', () => {
     const ok = await client(server, t.key, 'u').call('GET', '/v1/jobs', undefined, { origin: 'https://app.example' });
     expect(ok.headers.get('access-control-allow-origin')).toBe('https://app.example');
     expect(ok.headers.get('access-control-expose-headers')).toContain('location');
+    expect(ok.headers.get('access-control-expose-headers')).toContain('preference-applied');
   });
 });

@@ -75,13 +75,17 @@ describe('operations on SQLite', () => {
     const doc: any = await (await fetch(`${server.url}/openapi.json`)).json();
     expect(doc.openapi).toBe('3.1.0');
     await SwaggerParser.validate(structuredClone(doc));
-    for (const path of ['/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/events', '/v1/jobs/{id}/outputs/{index}', '/v1/usage', '/v1/admin/accounts']) {
+    for (const path of [
+      '/v1/jobs',
+      '/v1/jobs/{id}',
+      '/v1/jobs/{id}/events',
+      '/v1/jobs/{id}/outputs/{index}',
+      '/v1/usage',
+      '/v1/admin/accounts',
+    ]) {
       expect(Object.keys(doc.paths), path).toContain(path);
     }
     expect(doc.paths['/v1/jobs'].post.requestBody).toBeDefined();
-    const docs = await fetch(`${server.url}/docs`);
-    expect(docs.status).toBe(200);
-    expect(await docs.text()).toContain('/openapi.json');
   });
 });
 
@@ -125,9 +129,15 @@ describe('SSE across two replicas on Postgres', () => {
     const logIds = events.filter((e) => e.id !== '').map((e) => Number(e.id));
     expect(logIds).toEqual([...logIds].sort((x, y) => x - y));
     const last = logIds[logIds.length - 1]!;
-    const replay = await readSse(`${b.url}/v1/jobs/${job.body.id}/events`, { ...headers, 'last-event-id': String(last - 1) });
+    const replay = await readSse(`${b.url}/v1/jobs/${job.body.id}/events`, {
+      ...headers,
+      'last-event-id': String(last - 1),
+    });
     expect(replay.filter((e) => e.id !== '').map((e) => e.id)).toEqual([String(last)]);
-    const pastEnd = await readSse(`${b.url}/v1/jobs/${job.body.id}/events`, { ...headers, 'last-event-id': String(last) });
+    const pastEnd = await readSse(`${b.url}/v1/jobs/${job.body.id}/events`, {
+      ...headers,
+      'last-event-id': String(last),
+    });
     expect(pastEnd).toEqual([]);
   });
 });

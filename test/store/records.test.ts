@@ -60,16 +60,24 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
 
   it('accountUsage sums run time of ended jobs per pool since a time', async () => {
     const account = await makeAccount(db.store, { max_active_jobs_per_user: 20 });
-    for (const [pool, start, end] of [['gpu', 10_000, 12_500], ['gpu', 13_000, 14_000], [null, 20_000, 20_500]] as const) {
+    for (const [pool, start, end] of [
+      ['gpu', 10_000, 12_500],
+      ['gpu', 13_000, 14_000],
+      [null, 20_000, 20_500],
+    ] as const) {
       await db.store.admitJob(jobInput(account.id, 'u1', { pool }), start - 10);
       const job = await db.store.claimNext('w1', pool, 60_000, start);
       expect(job).not.toBeNull();
       await db.store.completeJob(job!.id, 'w1', [], end);
     }
     const usage = await db.store.accountUsage(account.id, 0);
-    const byPool = Object.fromEntries(usage.map((u) => [u.pool ?? '-', { jobs: u.jobs, runSeconds: u.runSeconds }]));
+    const byPool = Object.fromEntries(
+      usage.map((u) => [u.pool ?? '-', { jobs: u.jobs, runSeconds: u.runSeconds }]),
+    );
     expect(byPool).toEqual({ gpu: { jobs: 2, runSeconds: 3.5 }, '-': { jobs: 1, runSeconds: 0.5 } });
-    expect(await db.store.accountUsage(account.id, 15_000)).toEqual([{ pool: null, jobs: 1, runSeconds: 0.5 }]);
+    expect(await db.store.accountUsage(account.id, 15_000)).toEqual([
+      { pool: null, jobs: 1, runSeconds: 0.5 },
+    ]);
   });
 
   it('fleetActivity lists recent arrivals of the pools and the users with work in flight', async () => {
@@ -81,7 +89,9 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
     await db.store.admitJob(jobInput(account.id, 'c', { pool: 'cpu' }), t0 + 3_000);
     const gpu = await db.store.fleetActivity(['gpu', null], t0);
     expect(gpu.arrivals).toEqual([t0 + 1_000, t0 + 2_000]);
-    expect(new Set(gpu.activeUsers)).toEqual(new Set([`${account.id}/old`, `${account.id}/a`, `${account.id}/b`]));
+    expect(new Set(gpu.activeUsers)).toEqual(
+      new Set([`${account.id}/old`, `${account.id}/a`, `${account.id}/b`]),
+    );
     const cpu = await db.store.fleetActivity(['cpu'], t0 + 2_500);
     expect(cpu).toEqual({ arrivals: [t0 + 3_000], activeUsers: [`${account.id}/c`] });
   });
@@ -96,7 +106,10 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
     expect(back.kind === 'finished' && back.job).toMatchObject({ status: 'queued', attempts: 0 });
     await db.store.claimNext('w2', null, 60_000, 4_000);
     const lost = await db.store.releaseJob(id, 'w2', 1, 'ComfyUI died', 5_000);
-    expect(lost.kind === 'finished' && lost.job).toMatchObject({ status: 'failed', error: { code: 'worker_lost' } });
+    expect(lost.kind === 'finished' && lost.job).toMatchObject({
+      status: 'failed',
+      error: { code: 'worker_lost' },
+    });
   });
 
   it('takeTokens takes from every bucket or from none', async () => {
@@ -272,6 +285,11 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
     await db.store.createWorkerToken({ id: 'wt1', name: 'n', pool: 'p', hash: 'x' }, 5);
     expect(await db.store.revokeWorkerToken('wt1', 6)).toBe(true);
     expect((await db.store.getWorkerToken('wt1'))?.revokedAt).toBe(6);
+    await db.store.createWorkerToken({ id: 'wt2', name: 'm', pool: 'p', hash: 'y' }, 7);
+    expect((await db.store.listWorkerTokens()).map((t) => [t.id, t.revokedAt])).toEqual([
+      ['wt1', 6],
+      ['wt2', null],
+    ]);
     await db.store.recordScalingDecision({ pool: 'p', at: 1, current: 0, target: 2, reason: 'queue' });
     await db.store.recordScalingDecision({ pool: 'p', at: 2, current: 2, target: 1, reason: 'idle' });
     expect((await db.store.listScalingDecisions('p', 1)).map((d) => d.reason)).toEqual(['idle']);

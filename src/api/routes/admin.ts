@@ -7,25 +7,54 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ApiError } from '../../errors.js';
 import { checkWorkflow, DEFAULT_WORKFLOW_LIMITS, workflowSizeProblem } from '../../comfy/workflow-check.js';
+import { isUiWorkflow } from '../../comfy/ui-format.js';
+import { NodeTypeRegistry } from '../../jobs/node-type-registry.js';
 import { checkTemplate, paramsJsonSchema } from '../../jobs/templates.js';
 import { ALL_SCOPES, DEFAULT_LIMITS, type Account, type Template } from '../../jobs/types.js';
 import type { WebhookDelivery } from '../../store/contract.js';
 import { newId } from '../../util/ids.js';
 import { newWebhookSecret } from '../../webhooks/secrets.js';
 import { mintApiKey } from '../auth/api-keys.js';
+import { toApiFormat } from '../submit-job.js';
 import { UNPOOLED, type ApiContext } from '../context.js';
-import { createAccountBody, createKeyBody, patchAccountBody, templateBody } from '../schemas.js';
+import {
+  accountListSchema,
+  accountSchema,
+  accountUsageSchema,
+  apiKeyListSchema,
+  createAccountBody,
+  createdAccountSchema,
+  createdKeySchema,
+  createKeyBody,
+  patchAccountBody,
+  problemSchema,
+  rotatedSecretSchema,
+  templateBody,
+  templateListSchema,
+  templateSchema,
+  workerListSchema,
+  workflowSchema,
+  type Account as WireAccount,
+  type Template as WireTemplate,
+} from '../schemas.js';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function accountJson(a: Account): Record<string, unknown> {
+/** A 204 answer: no body. */
+export const noContent = z.null().describe('No content');
+const errors = { 400: problemSchema, 401: problemSchema, 404: problemSchema };
+
+function accountJson(a: Account): WireAccount {
   return {
     id: a.id,
     name: a.name,
     limits: a.limits,
-    jwt: a.jwt === null ? null : { ...a.jwt, secret: a.jwt.secret === undefined ? undefined : '(set)' },
+    jwt:
+      a.jwt === null
+        ? null
+        : { ...a.jwt, secret: a.jwt.secret === undefined ? undefined : ('(set)' as const) },
     node_allowlist: a.nodeAllowlist,
     file_node_allowlist: a.fileNodeAllowlist,
     allowed_pools: a.allowedPools,
@@ -33,7 +62,7 @@ function accountJson(a: Account): Record<string, unknown> {
   };
 }
 
-function templateJson(t: Template): Record<string, unknown> {
+function templateJson(t: Template): WireTemplate {
   return {
     name: t.name,
     description: t.description,
@@ -60,9 +89,19 @@ function deliveryJson(d: WebhookDelivery): Record<string, unknown> {
   };
 }
 
+/** The template body with a UI-format workflow converted (the template's params then name the UI node ids). */
+function withApiFormatWorkflow(raw: unknown, nodeTypes: NodeTypeRegistry): unknown {
+  if (typeof raw !== 'object' || raw === null || !('workflow' in raw) || !isUiWorkflow(raw.workflow))
+    return raw;
+  return { ...raw, workflow: toApiFormat(raw.workflow, nodeTypes) };
+}
+
 /** Validates and stores a template; shared by the admin route and `--templates DIR`. */
 export async function saveTemplate(
-  ctx: Pick<ApiContext, 'store' | 'now'> & { config?: Pick<ApiContext['config'], 'maxWorkflowNodes' | 'maxWorkflowLinks'> },
+  ctx: Pick<ApiContext, 'store' | 'now'> &
+    Partial<Pick<ApiContext, 'nodeTypes'>> & {
+      config?: Pick<ApiContext['config'], 'maxWorkflowNodes' | 'maxWorkflowLinks'>;
+    },
   raw: unknown,
 ): Promise<Template> {
   const limits =
@@ -71,12 +110,19 @@ export async function saveTemplate(
       : { maxNodes: ctx.config.maxWorkflowNodes, maxLinks: ctx.config.maxWorkflowLinks };
   const tooLarge = isRecord(raw) ? workflowSizeProblem(raw.workflow, limits) : null;
   if (tooLarge !== null) {
-    throw new ApiError('workflow_too_large', `${tooLarge}.`, { max_nodes: limits.maxNodes, max_links: limits.maxLinks });
+    throw new ApiError('workflow_too_large', `${tooLarge}.`, {
+      max_nodes: limits.maxNodes,
+      max_links: limits.maxLinks,
+    });
   }
-  const parsed = templateBody.safeParse(raw);
+  const converted = withApiFormatWorkflow(raw, ctx.nodeTypes ?? new NodeTypeRegistry());
+  const parsed = templateBody.extend({ workflow: workflowSchema }).safeParse(converted);
   if (!parsed.success) {
     throw new ApiError('validation_failed', 'The template is invalid.', {
-      errors: parsed.error.issues.map((i) => ({ path: ['body', ...i.path.map(String)].join('.'), message: i.message })),
+      errors: parsed.error.issues.map((i) => ({
+        path: ['body', ...i.path.map(String)].join('.'),
+        message: i.message,
+      })),
     });
   }
   const t = parsed.data;
@@ -102,28 +148,38 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
   const security = [{ admin: [] }];
   const idParams = z.object({ id: z.string().min(1).max(64) });
 
-  r.post('/v1/admin/accounts', { schema: { tags, security, body: createAccountBody } }, async (request, reply) => {
-    const b = request.body;
-    const secret = newWebhookSecret();
-    const account = await ctx.store.createAccount(
-      {
-        name: b.name,
-        limits: { ...DEFAULT_LIMITS, ...b.limits },
-        jwt: b.jwt ?? null,
-        nodeAllowlist: b.node_allowlist ?? null,
-        fileNodeAllowlist: b.file_node_allowlist ?? [],
-        allowedPools: b.allowed_pools ?? null,
-        webhookSecret: secret,
-      },
-      ctx.now(),
-    );
-    ctx.auth.invalidate();
-    return reply.code(201).send({ ...accountJson(account), webhook_secret: secret });
-  });
+  r.post(
+    '/v1/admin/accounts',
+    {
+      schema: { tags, security, body: createAccountBody, response: { 201: createdAccountSchema, ...errors } },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      const secret = newWebhookSecret();
+      const account = await ctx.store.createAccount(
+        {
+          name: b.name,
+          limits: { ...DEFAULT_LIMITS, ...b.limits },
+          jwt: b.jwt ?? null,
+          nodeAllowlist: b.node_allowlist ?? null,
+          fileNodeAllowlist: b.file_node_allowlist ?? [],
+          allowedPools: b.allowed_pools ?? null,
+          webhookSecret: secret,
+        },
+        ctx.now(),
+      );
+      ctx.auth.invalidate();
+      return reply.code(201).send({ ...accountJson(account), webhook_secret: secret });
+    },
+  );
 
-  r.get('/v1/admin/accounts', { schema: { tags, security } }, async () => ({
-    data: (await ctx.store.listAccounts()).map(accountJson),
-  }));
+  r.get(
+    '/v1/admin/accounts',
+    { schema: { tags, security, response: { 200: accountListSchema, ...errors } } },
+    async () => ({
+      data: (await ctx.store.listAccounts()).map(accountJson),
+    }),
+  );
 
   r.get(
     '/v1/admin/accounts/:id/usage',
@@ -132,9 +188,11 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         tags,
         security,
         summary: "An account's finished jobs, GPU run time and attributed cost per pool",
-        description: 'Cost of a job = its run seconds × the pool price × (1 + the pool idle seconds billed per busy second).',
+        description:
+          'Cost of a job = its run seconds × the pool price × (1 + the pool idle seconds billed per busy second).',
         params: idParams,
         querystring: z.strictObject({ since: z.iso.datetime().optional() }),
+        response: { 200: accountUsageSchema, ...errors },
       },
     },
     async (request) => {
@@ -148,7 +206,8 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       const pricing = ctx.poolPricing?.() ?? new Map();
       const pools = (await ctx.store.accountUsage(account.id, since)).map((u) => {
         const price = pricing.get(u.pool ?? UNPOOLED);
-        const cost = price === undefined ? null : u.runSeconds * price.pricePerGpuSecond * (1 + price.idlePerBusySecond);
+        const cost =
+          price === undefined ? null : u.runSeconds * price.pricePerGpuSecond * (1 + price.idlePerBusySecond);
         return { pool: u.pool, jobs: u.jobs, run_seconds: u.runSeconds, cost };
       });
       const costs = pools.map((p) => p.cost).filter((c): c is number => c !== null);
@@ -163,15 +222,27 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     },
   );
 
-  r.get('/v1/admin/accounts/:id', { schema: { tags, security, params: idParams } }, async (request) => {
-    const account = await ctx.store.getAccount(request.params.id);
-    if (account === null) throw new ApiError('not_found', 'No account with this id.');
-    return accountJson(account);
-  });
+  r.get(
+    '/v1/admin/accounts/:id',
+    { schema: { tags, security, params: idParams, response: { 200: accountSchema, ...errors } } },
+    async (request) => {
+      const account = await ctx.store.getAccount(request.params.id);
+      if (account === null) throw new ApiError('not_found', 'No account with this id.');
+      return accountJson(account);
+    },
+  );
 
   r.patch(
     '/v1/admin/accounts/:id',
-    { schema: { tags, security, params: idParams, body: patchAccountBody } },
+    {
+      schema: {
+        tags,
+        security,
+        params: idParams,
+        body: patchAccountBody,
+        response: { 200: accountSchema, ...errors },
+      },
+    },
     async (request) => {
       const current = await ctx.store.getAccount(request.params.id);
       if (current === null) throw new ApiError('not_found', 'No account with this id.');
@@ -198,7 +269,15 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         security,
         summary: 'Rotate the webhook secret; the old one keeps signing for overlap_s',
         params: idParams,
-        body: z.strictObject({ overlap_s: z.number().int().min(0).max(7 * 86400).default(86400) }),
+        body: z.strictObject({
+          overlap_s: z
+            .number()
+            .int()
+            .min(0)
+            .max(7 * 86400)
+            .default(86400),
+        }),
+        response: { 200: rotatedSecretSchema, ...errors },
       },
     },
     async (request) => {
@@ -212,58 +291,98 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
 
   r.post(
     '/v1/admin/accounts/:id/keys',
-    { schema: { tags, security, params: idParams, body: createKeyBody } },
+    {
+      schema: {
+        tags,
+        security,
+        params: idParams,
+        body: createKeyBody,
+        response: { 201: createdKeySchema, ...errors },
+      },
+    },
     async (request, reply) => {
       const account = await ctx.store.getAccount(request.params.id);
       if (account === null) throw new ApiError('not_found', 'No account with this id.');
       const keyId = newId('key');
       const { key, hash } = mintApiKey(keyId);
       const record = await ctx.store.createApiKey(
-        { id: keyId, accountId: account.id, name: request.body.name, hash, scopes: request.body.scopes ?? [...ALL_SCOPES] },
+        {
+          id: keyId,
+          accountId: account.id,
+          name: request.body.name,
+          hash,
+          scopes: request.body.scopes ?? [...ALL_SCOPES],
+        },
         ctx.now(),
       );
       return reply.code(201).send({ id: record.id, key, name: record.name, scopes: record.scopes });
     },
   );
 
-  r.get('/v1/admin/accounts/:id/keys', { schema: { tags, security, params: idParams } }, async (request) => ({
-    data: (await ctx.store.listApiKeys(request.params.id)).map((k) => ({
-      id: k.id,
-      name: k.name,
-      scopes: k.scopes,
-      created_at: new Date(k.createdAt).toISOString(),
-      last_used_at: k.lastUsedAt === null ? null : new Date(k.lastUsedAt).toISOString(),
-      revoked_at: k.revokedAt === null ? null : new Date(k.revokedAt).toISOString(),
-    })),
-  }));
-
-  r.delete('/v1/admin/keys/:id', { schema: { tags, security, params: idParams } }, async (request, reply) => {
-    const revoked = await ctx.store.revokeApiKey(request.params.id, ctx.now());
-    if (!revoked) throw new ApiError('not_found', 'No active key with this id.');
-    ctx.auth.invalidate();
-    return reply.code(204).send();
-  });
-
-  r.put('/v1/admin/templates/:name', { schema: { tags, security } }, async (request) => {
-    const params = z.object({ name: z.string() }).parse(request.params);
-    const body = z.record(z.string(), z.unknown()).safeParse(request.body);
-    return templateJson(await saveTemplate(ctx, { ...(body.success ? body.data : {}), name: params.name }));
-  });
-
-  r.post('/v1/admin/templates', { schema: { tags, security } }, async (request, reply) =>
-    reply.code(201).send(templateJson(await saveTemplate(ctx, request.body))),
+  r.get(
+    '/v1/admin/accounts/:id/keys',
+    { schema: { tags, security, params: idParams, response: { 200: apiKeyListSchema, ...errors } } },
+    async (request) => ({
+      data: (await ctx.store.listApiKeys(request.params.id)).map((k) => ({
+        id: k.id,
+        name: k.name,
+        scopes: k.scopes,
+        created_at: new Date(k.createdAt).toISOString(),
+        last_used_at: k.lastUsedAt === null ? null : new Date(k.lastUsedAt).toISOString(),
+        revoked_at: k.revokedAt === null ? null : new Date(k.revokedAt).toISOString(),
+      })),
+    }),
   );
 
-  r.get('/v1/admin/templates', { schema: { tags, security } }, async () => ({
-    data: (await ctx.store.listTemplates()).map(templateJson),
-  }));
+  r.delete(
+    '/v1/admin/keys/:id',
+    { schema: { tags, security, params: idParams, response: { 204: noContent, ...errors } } },
+    async (request, reply) => {
+      const revoked = await ctx.store.revokeApiKey(request.params.id, ctx.now());
+      if (!revoked) throw new ApiError('not_found', 'No active key with this id.');
+      ctx.auth.invalidate();
+      return reply.code(204).send(null);
+    },
+  );
+
+  r.put(
+    '/v1/admin/templates/:name',
+    { schema: { tags, security, response: { 200: templateSchema, ...errors } } },
+    async (request) => {
+      const params = z.object({ name: z.string() }).parse(request.params);
+      const body = z.record(z.string(), z.unknown()).safeParse(request.body);
+      return templateJson(await saveTemplate(ctx, { ...(body.success ? body.data : {}), name: params.name }));
+    },
+  );
+
+  r.post(
+    '/v1/admin/templates',
+    { schema: { tags, security, response: { 201: templateSchema, ...errors } } },
+    async (request, reply) => reply.code(201).send(templateJson(await saveTemplate(ctx, request.body))),
+  );
+
+  r.get(
+    '/v1/admin/templates',
+    { schema: { tags, security, response: { 200: templateListSchema, ...errors } } },
+    async () => ({
+      data: (await ctx.store.listTemplates()).map(templateJson),
+    }),
+  );
 
   r.delete(
     '/v1/admin/templates/:name',
-    { schema: { tags, security, params: z.object({ name: z.string().min(1).max(128) }) } },
+    {
+      schema: {
+        tags,
+        security,
+        params: z.object({ name: z.string().min(1).max(128) }),
+        response: { 204: noContent, ...errors },
+      },
+    },
     async (request, reply) => {
-      if (!(await ctx.store.deleteTemplate(request.params.name))) throw new ApiError('not_found', 'No such template.');
-      return reply.code(204).send();
+      if (!(await ctx.store.deleteTemplate(request.params.name)))
+        throw new ApiError('not_found', 'No such template.');
+      return reply.code(204).send(null);
     },
   );
 
@@ -305,18 +424,22 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     },
   );
 
-  r.get('/v1/admin/workers', { schema: { tags, security } }, async () => ({
-    data: (await ctx.store.listWorkers({ includeStopped: false })).map((w) => ({
-      id: w.id,
-      name: w.name,
-      pool: w.pool,
-      kind: w.kind,
-      status: w.status,
-      comfy_url: w.comfyUrl,
-      started_at: new Date(w.startedAt).toISOString(),
-      last_seen_at: new Date(w.lastSeenAt).toISOString(),
-    })),
-  }));
+  r.get(
+    '/v1/admin/workers',
+    { schema: { tags, security, response: { 200: workerListSchema, ...errors } } },
+    async () => ({
+      data: (await ctx.store.listWorkers({ includeStopped: false })).map((w) => ({
+        id: w.id,
+        name: w.name,
+        pool: w.pool,
+        kind: w.kind,
+        status: w.status,
+        comfy_url: w.comfyUrl,
+        started_at: new Date(w.startedAt).toISOString(),
+        last_seen_at: new Date(w.lastSeenAt).toISOString(),
+      })),
+    }),
+  );
 
   r.get(
     '/v1/admin/fleet/decisions',
@@ -331,10 +454,12 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       },
     },
     async (request) => ({
-      data: (await ctx.store.listScalingDecisions(request.query.pool ?? null, request.query.limit)).map((d) => ({
-        ...d,
-        at: new Date(d.at).toISOString(),
-      })),
+      data: (await ctx.store.listScalingDecisions(request.query.pool ?? null, request.query.limit)).map(
+        (d) => ({
+          ...d,
+          at: new Date(d.at).toISOString(),
+        }),
+      ),
     }),
   );
 
@@ -342,8 +467,11 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     ctx.fleetStatus === undefined ? { pools: [] } : await ctx.fleetStatus(),
   );
 
-  r.post('/v1/admin/reconcile', { schema: { tags, security, summary: 'Recount active-job counters' } }, async () => ({
-    repairs: await ctx.store.reconcileCounters(),
-  }));
+  r.post(
+    '/v1/admin/reconcile',
+    { schema: { tags, security, summary: 'Recount active-job counters' } },
+    async () => ({
+      repairs: await ctx.store.reconcileCounters(),
+    }),
+  );
 }
-

@@ -11,6 +11,7 @@ import type { JobEvent } from '../../store/contract.js';
 import { ApiError } from '../../errors.js';
 import { requireScope } from '../auth/authenticate.js';
 import { principalOf, type ApiContext } from '../context.js';
+import { eventHeaders } from '../headers.js';
 import { jobIdParams } from '../schemas.js';
 import { ownJob } from './jobs.js';
 
@@ -29,9 +30,14 @@ function admitStream(ctx: ApiContext, accountId: string, userId: string): () => 
   ];
   for (const [key, max] of keys) {
     if ((ctx.streamCounts.get(key) ?? 0) >= max) {
-      throw new ApiError('rate_limited', `Too many open event streams (at most ${max}); close one first.`, {}, {
-        'retry-after': '5',
-      });
+      throw new ApiError(
+        'rate_limited',
+        `Too many open event streams (at most ${max}); close one first.`,
+        {},
+        {
+          'retry-after': '5',
+        },
+      );
     }
   }
   for (const [key] of keys) ctx.streamCounts.set(key, (ctx.streamCounts.get(key) ?? 0) + 1);
@@ -65,6 +71,7 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         tags: ['jobs'],
         security: [{ bearer: [] }],
         summary: 'Live job events (text/event-stream): status, progress, output, done',
+        headers: eventHeaders,
         params: jobIdParams,
         querystring: z.strictObject({ after: z.coerce.number().int().min(0).optional() }),
       },
@@ -87,7 +94,8 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       raw.write(': arrakis job events\nretry: 2000\n\n');
       // A fresh stream starts with the job's state now (no id: it is a snapshot, not a log entry), so a
       // client watching a queued job sees it at once.
-      if (sent === 0) raw.write(`event: status\ndata: ${JSON.stringify({ status: job.status, snapshot: true })}\n\n`);
+      if (sent === 0)
+        raw.write(`event: status\ndata: ${JSON.stringify({ status: job.status, snapshot: true })}\n\n`);
 
       let closed = false;
       let pumping: Promise<void> | null = null;

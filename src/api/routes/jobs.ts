@@ -4,11 +4,21 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ApiError } from '../../errors.js';
 import { toPublicJob } from '../../jobs/public-job.js';
-import type { Job } from '../../jobs/types.js';
+import { TERMINAL_STATUSES, type Job } from '../../jobs/types.js';
 import { requireScope } from '../auth/authenticate.js';
 import { principalOf, type ApiContext } from '../context.js';
-import { createJobBody, jobIdParams, jobSchema, listJobsQuery, problemSchema } from '../schemas.js';
+import {
+  createJobBody,
+  jobIdParams,
+  jobListSchema,
+  jobSchema,
+  listJobsQuery,
+  problemSchema,
+  usageSchema,
+} from '../schemas.js';
+import { jobHeaders, submitHeaders } from '../headers.js';
 import { parseMultipartSubmission } from '../multipart-submit.js';
+import { preferredWait, publicOrigin, waitForJobEnd, waitSignal, withAbsoluteUrls } from '../prefer-wait.js';
 import { checkMaySubmit, checkSubmittedSize, submitJob } from '../submit-job.js';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -69,21 +79,43 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         summary: 'Submit a job',
         description:
           'JSON body, or multipart/form-data with the same JSON in a "request" field and one file part per input (the part name is the input name).',
+        headers: submitHeaders,
         body: createJobBody,
-        response: { 202: jobSchema, 409: problemSchema, 413: problemSchema, 422: problemSchema, 429: problemSchema, ...errors },
+        response: {
+          200: jobSchema,
+          202: jobSchema,
+          409: problemSchema,
+          413: problemSchema,
+          422: problemSchema,
+          429: problemSchema,
+          ...errors,
+        },
       },
     },
     async (request, reply) => {
       const principal = principalOf(request);
       const key = idempotencyKey(request.headers['idempotency-key']);
       try {
-        const { job, replayed } = await submitJob(ctx, principal, request.body, key, request.uploads ?? new Map());
+        const { job, replayed } = await submitJob(
+          ctx,
+          principal,
+          request.body,
+          key,
+          request.uploads ?? new Map(),
+        );
         if (!replayed) {
           ctx.metrics.jobsSubmitted.inc();
           ctx.onAdmitted?.(job);
         }
         if (replayed) void reply.header('idempotent-replayed', 'true');
-        return reply.code(202).header('location', `/v1/jobs/${job.id}`).send(toPublicJob(job));
+        void reply.header('location', `/v1/jobs/${job.id}`);
+        const wait = preferredWait(request.headers.prefer);
+        if (wait === null) return reply.code(202).send(toPublicJob(job));
+        const { signal, release } = waitSignal(ctx, request);
+        const ended = await waitForJobEnd(ctx, job, wait, signal).finally(release);
+        void reply.header('preference-applied', `wait=${wait}`).header('vary', 'Prefer');
+        if (!TERMINAL_STATUSES.includes(ended.status)) return reply.code(202).send(toPublicJob(ended));
+        return reply.code(200).send(withAbsoluteUrls(toPublicJob(ended), publicOrigin(ctx, request)));
       } catch (err) {
         if (err instanceof ApiError) ctx.metrics.admissionRejections.inc({ code: err.code });
         throw err;
@@ -93,7 +125,16 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
 
   r.get(
     '/v1/jobs/:id',
-    { schema: { tags, security, summary: 'Get a job', params: jobIdParams, response: { 200: jobSchema, ...errors } } },
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Get a job',
+        headers: jobHeaders,
+        params: jobIdParams,
+        response: { 200: jobSchema, ...errors },
+      },
+    },
     async (request) => {
       const p = principalOf(request);
       requireScope(p, 'jobs:read');
@@ -108,8 +149,12 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         tags,
         security,
         summary: "List the acting user's jobs, newest first",
+        headers: jobHeaders,
         querystring: listJobsQuery,
-        response: { 200: z.object({ data: z.array(jobSchema), next_cursor: z.string().nullable() }), ...errors },
+        response: {
+          200: jobListSchema,
+          ...errors,
+        },
       },
     },
     async (request) => {
@@ -133,7 +178,9 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         tags,
         security,
         summary: 'Cancel a job',
-        description: '200 when a queued job is now cancelled; 202 when a running job will end cancelled; 409 when it had ended.',
+        description:
+          '200 when a queued job is now cancelled; 202 when a running job will end cancelled; 409 when it had ended.',
+        headers: jobHeaders,
         params: jobIdParams,
         response: { 200: jobSchema, 202: jobSchema, 409: problemSchema, ...errors },
       },
@@ -167,6 +214,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         tags,
         security,
         summary: 'Download an output (302 to a presigned URL on S3 storage)',
+        headers: jobHeaders,
         params: z.object({ id: z.string().min(1).max(64), index: z.coerce.number().int().min(0).max(10000) }),
       },
     },
@@ -181,13 +229,18 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
       const object = await ctx.storage.get(output.objectKey);
       if (object === null) throw new ApiError('not_found', 'The output was deleted by the retention policy.');
       const safeName = output.filename.replace(/[^A-Za-z0-9._-]/g, '_');
-      return reply
-        .header('content-type', output.contentType)
-        .header('content-length', String(object.size))
-        // Only media is shown inline: anything else (HTML, SVG-like text) downloads, never renders on our origin.
-        .header('content-disposition', `${/^(image|video|audio)\//.test(output.contentType) && output.contentType !== 'image/svg+xml' ? 'inline' : 'attachment'}; filename="${safeName}"`)
-        .header('x-content-type-options', 'nosniff')
-        .send(object.body);
+      return (
+        reply
+          .header('content-type', output.contentType)
+          .header('content-length', String(object.size))
+          // Only media is shown inline: anything else (HTML, SVG-like text) downloads, never renders on our origin.
+          .header(
+            'content-disposition',
+            `${/^(image|video|audio)\//.test(output.contentType) && output.contentType !== 'image/svg+xml' ? 'inline' : 'attachment'}; filename="${safeName}"`,
+          )
+          .header('x-content-type-options', 'nosniff')
+          .send(object.body)
+      );
     },
   );
 
@@ -198,14 +251,9 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         tags,
         security,
         summary: "The acting user's usage today (UTC)",
+        headers: jobHeaders,
         response: {
-          200: z.object({
-            user_id: z.string(),
-            active_jobs: z.number().int(),
-            limits: z.record(z.string(), z.number()),
-            jobs_today: z.number().int(),
-            run_seconds_today: z.number(),
-          }),
+          200: usageSchema,
           ...errors,
         },
       },

@@ -12,6 +12,7 @@ import * as wire from '../../agent/worker-protocol.js';
 import { verifyWorkerToken } from '../../agent/worker-tokens.js';
 import { ApiError } from '../../errors.js';
 import type { EventBus } from '../../events/bus.js';
+import type { NodeTypeRegistry } from '../../jobs/node-type-registry.js';
 import type { ObjectStorage } from '../../media/storage/contract.js';
 import type { Store, WorkerRecord, WorkerToken } from '../../store/contract.js';
 import { newId } from '../../util/ids.js';
@@ -27,6 +28,8 @@ export interface WorkerRoutesDeps {
   maxAttempts: number;
   /** Largest output file a worker may upload (default 512 MiB). */
   maxOutputBytes?: number;
+  /** Where remote workers' node definitions go (UI-format conversion and node-type checks). */
+  nodeTypes?: NodeTypeRegistry;
 }
 
 const jobParams = z.object({ jobId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/) });
@@ -67,11 +70,27 @@ export function workerRoutes(deps: WorkerRoutesDeps): FastifyPluginAsync {
     registerWorkerRoutes(app, deps, service, closing.signal);
     registerLeaseRoutes(app, service, workerOf, closing.signal);
     registerReportRoutes(app, service, workerOf);
+    registerNodeDefinitionRoute(app, workerOf, deps.nodeTypes);
     await app.register(outputUploadRoutes(service, workerOf, deps.maxOutputBytes ?? 512 * 1024 * 1024));
   };
 }
 
 type WorkerOf = (request: FastifyRequest) => Promise<WorkerRecord>;
+
+/** PUT /node-definitions: the nodes of the worker's ComfyUI, kept for this replica's submissions. */
+function registerNodeDefinitionRoute(
+  app: FastifyInstance,
+  workerOf: WorkerOf,
+  registry: NodeTypeRegistry | undefined,
+): void {
+  app.put('/node-definitions', { bodyLimit: 64 * 1024 * 1024 }, async (request, reply) => {
+    const worker = await workerOf(request);
+    const { definitions } = parse(wire.nodeDefinitionsBody, request.body, 'body');
+    const byName = new Map(definitions.map((d) => [d.name, d]));
+    registry?.set(worker.id, new Set(byName.keys()), { definitions: byName });
+    return reply.code(204).send();
+  });
+}
 
 /** The caller's worker token (valid and unrevoked), else 401. */
 async function authenticateToken(store: Store, request: FastifyRequest): Promise<WorkerToken> {
@@ -130,6 +149,7 @@ function registerWorkerRoutes(
     const worker = await authenticateWorker(deps.store, request);
     const body = parse(wire.statusBody, request.body, 'body');
     await service.setStatus(worker.id, body.status);
+    if (body.status === 'stopped') deps.nodeTypes?.remove(worker.id);
     return { status: body.status };
   });
 

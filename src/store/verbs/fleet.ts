@@ -99,6 +99,17 @@ export async function getWorkerToken(ctx: StoreContext, id: string): Promise<Wor
   return row === undefined ? null : toWorkerToken(row);
 }
 
+/** Store.listWorkerTokens: all tokens, oldest first. */
+export async function listWorkerTokens(ctx: StoreContext): Promise<WorkerToken[]> {
+  const rows = await ctx.db
+    .selectFrom('worker_tokens')
+    .selectAll()
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+  return rows.map(toWorkerToken);
+}
+
 /** Store.revokeWorkerToken: false when missing or already revoked. */
 export async function revokeWorkerToken(ctx: StoreContext, id: string, now: number): Promise<boolean> {
   const result = await ctx.db

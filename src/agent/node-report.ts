@@ -1,0 +1,40 @@
+/**
+ * A remote agent tells the control plane which nodes its ComfyUI has, so the control plane can convert
+ * UI-format workflows and check node types for it. Sent at start and then periodically: a restarted control
+ * plane forgets what it was told, and custom nodes may be installed while the agent runs.
+ */
+import type { NodeDefinition } from '../comfy/node-definitions.js';
+import type { AgentLog } from './agent-log.js';
+
+export interface NodeReportDeps {
+  /** The ComfyUI's definitions, read fresh. */
+  read(): Promise<ReadonlyMap<string, NodeDefinition>>;
+  send(definitions: readonly NodeDefinition[]): Promise<void>;
+  log: AgentLog;
+  everyMs: number;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** Reports now and every `everyMs` until `signal` aborts; failures are logged once per outage and retried. */
+export async function reportNodeDefinitions(deps: NodeReportDeps, signal: AbortSignal): Promise<void> {
+  let failing = false;
+  while (!signal.aborted) {
+    try {
+      await deps.send([...(await deps.read()).values()]);
+      failing = false;
+    } catch (err) {
+      if (!failing) deps.log.warn({ err: String(err) }, 'could not report the node definitions; retrying');
+      failing = true;
+    }
+    await sleep(failing ? Math.min(deps.everyMs, 10_000) : deps.everyMs, signal);
+  }
+}

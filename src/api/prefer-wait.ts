@@ -1,0 +1,87 @@
+/**
+ * `Prefer: wait=N` on POST /v1/jobs (RFC 7240): hold the answer up to N seconds (at most 60) for the job to
+ * end, so a short job is one request. The wait follows the event bus (any replica's transitions reach it);
+ * a slow re-read is only the safety net for a missed notification.
+ */
+import type { FastifyRequest } from 'fastify';
+import { BusWaiter } from '../agent/bus-waiter.js';
+import type { Job } from '../jobs/types.js';
+import { TERMINAL_STATUSES } from '../jobs/types.js';
+import type { PublicJob } from '../jobs/public-job.js';
+import type { ApiContext } from './context.js';
+
+export const MAX_PREFER_WAIT_S = 60;
+/** Re-read the job this often even without a notification. */
+const SAFETY_POLL_MS = 5_000;
+
+/**
+ * The `wait` preference in seconds, capped at 60, or null when none was expressed. Preferences are
+ * comma-separated tokens (`respond-async, wait=10`); an unparseable value is ignored, as RFC 7240 asks.
+ */
+export function preferredWait(header: string | string[] | undefined): number | null {
+  const text = Array.isArray(header) ? header.join(',') : header;
+  if (text === undefined) return null;
+  for (const preference of text.split(',')) {
+    const m = /^\s*wait\s*=\s*"?(\d{1,6})"?\s*(;.*)?$/i.exec(preference);
+    if (m?.[1] !== undefined) return Math.min(Number(m[1]), MAX_PREFER_WAIT_S);
+  }
+  return null;
+}
+
+/**
+ * Waits until job `id` has ended or `seconds` passed, the client went away, or the server drains.
+ * Returns the job as last read.
+ */
+export async function waitForJobEnd(
+  ctx: ApiContext,
+  job: Job,
+  seconds: number,
+  signal: AbortSignal,
+): Promise<Job> {
+  const deadline = Date.now() + seconds * 1000;
+  let current = job;
+  while (!TERMINAL_STATUSES.includes(current.status) && !signal.aborted) {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) break;
+    // Subscribe before re-reading, so a transition between the read and the wait still wakes us.
+    const waiter = new BusWaiter(ctx.bus, (m) => m.kind === 'job_event' && m.jobId === job.id);
+    try {
+      current = (await ctx.store.getJob(job.id)) ?? current;
+      if (TERMINAL_STATUSES.includes(current.status)) break;
+      await waiter.wait(Math.min(remaining, SAFETY_POLL_MS), signal);
+    } finally {
+      waiter.dispose();
+    }
+  }
+  return current;
+}
+
+/** Aborts when the client disconnects or the API drains (answering 202 then lets clients resume elsewhere). */
+export function waitSignal(
+  ctx: ApiContext,
+  request: FastifyRequest,
+): { signal: AbortSignal; release: () => void } {
+  const controller = new AbortController();
+  const abort = (): void => controller.abort();
+  const socket = request.raw.socket;
+  socket.once('close', abort);
+  ctx.streams.add(abort);
+  return {
+    signal: controller.signal,
+    release: () => {
+      socket.off('close', abort);
+      ctx.streams.delete(abort);
+    },
+  };
+}
+
+/** The origin absolute URLs start with: `--public-url`, else the request's protocol and Host. */
+export function publicOrigin(ctx: ApiContext, request: FastifyRequest): string {
+  if (ctx.config.publicUrl !== undefined) return ctx.config.publicUrl.replace(/\/+$/, '');
+  return `${request.protocol}://${request.host}`;
+}
+
+/** `job` with its output URLs made absolute. */
+export function withAbsoluteUrls(job: PublicJob, origin: string): PublicJob {
+  return { ...job, outputs: job.outputs.map((o) => ({ ...o, url: `${origin}${o.url}` })) };
+}

@@ -1,0 +1,128 @@
+/**
+ * `arrakis run FILE.json [--template NAME --param k=v …] [--input name=path|url] [--out DIR] [--no-wait]`:
+ * submits a job as ARRAKIS_USER with ARRAKIS_KEY, follows it (a bar on a terminal, lines otherwise), saves its
+ * outputs under their filenames and prints the timings. Exit 0 when the job completed, 1 otherwise.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { Command } from 'commander';
+import { ArrakisClient, type Job } from '../client/index.js';
+import { createProgressView, type ProgressView } from './progress-view.js';
+import { describeError, requireEnv, serverUrl, withServerOption } from './remote.js';
+import { buildRunRequest } from './run-request.js';
+
+interface RunOptions {
+  server?: string;
+  template?: string;
+  param: string[];
+  input: string[];
+  out: string;
+  wait: boolean;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** A file name that stays inside DIR: the output's own name when it is plain, else output-<index>. */
+export function outputFileName(filename: string, index: number): string {
+  const base = basename(filename).replace(/[^A-Za-z0-9._-]/g, '_');
+  return base === '' || base.startsWith('.') ? `output-${index}` : base;
+}
+
+async function saveOutputs(client: ArrakisClient, job: Job, dir: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const saved: string[] = [];
+  const used = new Set<string>();
+  for (const output of job.outputs) {
+    let name = outputFileName(output.filename, output.index);
+    if (used.has(name)) name = `${output.index}-${name}`;
+    used.add(name);
+    const path = join(dir, name);
+    await writeFile(path, await client.outputs.download(job.id, output.index));
+    saved.push(path);
+  }
+  return saved;
+}
+
+/** Follows the job's events until it ends; the first Ctrl-C cancels the job, a second one leaves at once. */
+async function follow(client: ArrakisClient, job: Job, view: ProgressView): Promise<Job> {
+  let interrupted = false;
+  const onInterrupt = (): void => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    view.close();
+    process.stderr.write(`cancelling ${job.id} (Ctrl-C again to leave without waiting)\n`);
+    client.jobs
+      .cancel(job.id)
+      .catch((err: unknown) => process.stderr.write(`cancel: ${describeError(err)}\n`));
+  };
+  process.on('SIGINT', onInterrupt);
+  try {
+    view.status(job.status);
+    for await (const event of client.jobs.stream(job.id)) {
+      if (event.event === 'status' && event.data.snapshot !== true) view.status(event.data.status);
+      else if (event.event === 'progress') view.progress(event.data.value, event.data.max, event.data.node);
+      else if (event.event === 'done') break;
+    }
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    view.close();
+  }
+  return await client.jobs.get(job.id);
+}
+
+function seconds(value: number | null): string {
+  return value === null ? '–' : `${value.toFixed(2)} s`;
+}
+
+async function run(file: string | undefined, options: RunOptions): Promise<void> {
+  const baseUrl = serverUrl(options.server);
+  const apiKey = requireEnv('ARRAKIS_KEY', 'account API key');
+  const userId = process.env.ARRAKIS_USER ?? 'cli';
+  const { request, uploads } = await buildRunRequest(file, options);
+  const client = new ArrakisClient({ baseUrl, apiKey, userId });
+  const submitted = await client.jobs.create(request, { inputs: uploads });
+  process.stdout.write(`job ${submitted.id} ${submitted.status}\n`);
+  if (!options.wait) return;
+  const job = await follow(client, submitted, createProgressView(process.stderr));
+  for (const path of job.status === 'completed' ? await saveOutputs(client, job, options.out) : []) {
+    process.stdout.write(`saved ${path}\n`);
+  }
+  process.stdout.write(
+    `${job.status}: queue ${seconds(job.queue_wait_s)}, run ${seconds(job.run_time_s)}, total ${seconds(job.total_time_s)}\n`,
+  );
+  if (job.status !== 'completed') {
+    const why = job.error === null ? '' : `: ${job.error.code}: ${job.error.message}`;
+    process.stderr.write(`arrakis: job ${job.id} ${job.status}${why}\n`);
+    process.exitCode = 1;
+  }
+}
+
+/** Registers `arrakis run`. */
+export function register(program: Command): void {
+  withServerOption(
+    program
+      .command('run')
+      .description(
+        'submit a workflow or template, follow it, and save its outputs (ARRAKIS_KEY, ARRAKIS_USER)',
+      )
+      .argument('[file]', 'a request body, an API-format prompt, or a UI-format export (.json)'),
+  )
+    .option('--template <name>', 'run this registered template instead of a workflow')
+    .option('--param <name=value>', 'template parameter (JSON value or text); repeatable', collect, [])
+    .option(
+      '--input <name=path|url>',
+      'input file by name: a local file (uploaded) or an http(s) URL; repeatable',
+      collect,
+      [],
+    )
+    .option('--out <dir>', 'folder to save the outputs in', '.')
+    .option('--wait', 'wait for the job to end and save its outputs (the default)')
+    .option('--no-wait', 'print the job id and exit once the job is accepted')
+    .action(async (file: string | undefined, options: RunOptions) => {
+      try {
+        await run(file, { ...options, wait: options.wait !== false });
+      } catch (err) {
+        throw new Error(describeError(err));
+      }
+    });
+}

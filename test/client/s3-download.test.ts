@@ -1,0 +1,46 @@
+/** `outputs.download` follows the 302 to a presigned S3 URL (a real s3rver) without sending the API key there. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ArrakisClient } from 'arrakis/client';
+import { startS3, type RunningS3 } from '../media/s3rver-server.js';
+import { client, createTenant, invertWorkflow, startTestServer, type TestServer } from '../support/server.js';
+
+let s3: RunningS3;
+let server: TestServer;
+
+beforeAll(async () => {
+  s3 = await startS3();
+  process.env.AWS_ACCESS_KEY_ID = s3.credentials.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = s3.credentials.secretAccessKey;
+  const storage = `s3://${s3.bucket}/arrakis?endpoint=${encodeURIComponent(s3.endpoint)}&region=us-east-1&force_path_style=1`;
+  server = await startTestServer({ settings: { comfyLite: 1, storage, presignTtlSeconds: 60 } });
+});
+afterAll(async () => {
+  await server.close();
+  await s3.stop();
+});
+
+describe('outputs.download on S3 storage', () => {
+  it('returns the bytes behind the presigned redirect', async () => {
+    const t = await createTenant(server);
+    const seen: Array<{ url: string; auth: string | null }> = [];
+    const c = new ArrakisClient({
+      baseUrl: server.url,
+      apiKey: t.key,
+      userId: 'alice',
+      fetch: async (input, init) => {
+        seen.push({ url: input, auth: new Headers(init?.headers).get('authorization') });
+        return await fetch(input, init);
+      },
+    });
+    const job = await c.jobs.create({ workflow: invertWorkflow() }, { wait: 10 });
+    expect(job.status).toBe('completed');
+    const direct = await client(server, t.key, 'alice').call('GET', `/v1/jobs/${job.id}/outputs/0`);
+    expect(direct.status).toBe(302);
+    const bytes = await c.outputs.download(job.id, 0);
+    expect([...bytes.subarray(1, 4)]).toEqual([0x50, 0x4e, 0x47]); // "PNG"
+    expect(bytes.length).toBe(job.outputs[0]?.size);
+    const presigned = seen.find((s) => s.url.startsWith(s3.endpoint));
+    expect(presigned).toBeDefined();
+    expect(presigned?.auth).toBeNull();
+  });
+});

@@ -1,0 +1,116 @@
+/**
+ * The single-file agent (`npm run build:agent`): built, copied alone into an empty folder, and run with plain
+ * `node` against a control plane and a comfy-lite process; a job goes through it.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  client,
+  createTenant,
+  invertWorkflow,
+  isTerminal,
+  startTestServer,
+  waitForJob,
+  type TestServer,
+} from '../support/server.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = join(ROOT, 'bin/arrakis.mjs');
+const run = promisify(execFile);
+const children: ChildProcess[] = [];
+let server: TestServer | null = null;
+let folder: string | null = null;
+
+afterAll(async () => {
+  for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null) {
+      c.kill('SIGKILL');
+      await once(c, 'exit');
+    }
+  }
+  await server?.close();
+  if (folder !== null) rmSync(folder, { recursive: true, force: true });
+});
+
+async function readyLine(proc: ChildProcess, pattern: RegExp): Promise<RegExpExecArray> {
+  let out = '';
+  for await (const chunk of proc.stdout!) {
+    out += String(chunk);
+    const m = pattern.exec(out);
+    if (m !== null) return m;
+  }
+  throw new Error(`process ended before printing ${pattern}: ${out}`);
+}
+
+describe('npm run build:agent', () => {
+  it(
+    'makes one file that runs jobs (API and UI format) from an empty folder with plain node',
+    { timeout: 120_000 },
+    async () => {
+      await run('npm', ['run', '--silent', 'build:agent'], { cwd: ROOT });
+      folder = mkdtempSync(join(tmpdir(), 'arrakis-agent-only-'));
+      copyFileSync(join(ROOT, 'dist/arrakis-agent.mjs'), join(folder, 'arrakis-agent.mjs'));
+      expect(readdirSync(folder)).toEqual(['arrakis-agent.mjs']);
+
+      const version = await run(process.execPath, ['arrakis-agent.mjs', '--version'], { cwd: folder });
+      expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+
+      const comfy = spawn(process.execPath, [BIN, 'comfy-lite', '--port', '0'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      children.push(comfy);
+      const comfyUrl = (await readyLine(comfy, /comfy-lite listening on (http:\/\/\S+)/))[1]!;
+      server = await startTestServer({ settings: { comfyLite: 0 } });
+      const token = await server.admin('POST', '/v1/admin/worker-tokens', { name: 'bundle' });
+      expect(token.status).toBe(201);
+
+      const agent = spawn(
+        process.execPath,
+        ['arrakis-agent.mjs', '--server', server.url, '--comfyui', comfyUrl, '--name', 'bundle'],
+        // NODE_PATH and the like cleared: the file must stand alone.
+        {
+          cwd: folder,
+          env: { PATH: process.env.PATH ?? '', ARRAKIS_WORKER_TOKEN: token.body.token },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      children.push(agent);
+      await readyLine(agent, /arrakis agent wrk_\w+ serving /);
+
+      const t = await createTenant(server);
+      const c = client(server, t.key, 'alice');
+      const submitted = await c.submit({ workflow: invertWorkflow() });
+      expect(submitted.status).toBe(202);
+      const job = await waitForJob(c, submitted.body.id, isTerminal, 30_000);
+      expect(job.status).toBe('completed');
+      expect(job.outputs).toHaveLength(1);
+      // The agent reported its ComfyUI's nodes, so a UI-format export converts and runs through it.
+      const ui: unknown = JSON.parse(readFileSync(join(ROOT, 'examples/ui/invert.json'), 'utf8'));
+      const deadline = Date.now() + 15_000;
+      let uiJob = await c.submit({ workflow: ui });
+      while (
+        uiJob.status === 422 &&
+        String(uiJob.body.detail).includes('no worker has reported') &&
+        Date.now() < deadline
+      ) {
+        await new Promise((res) => setTimeout(res, 100));
+        uiJob = await c.submit({ workflow: ui });
+      }
+      expect(uiJob.status, JSON.stringify(uiJob.body)).toBe(202);
+      expect((await waitForJob(c, uiJob.body.id, isTerminal, 30_000)).status).toBe('completed');
+
+      const workers = await server.admin('GET', '/v1/admin/workers');
+      expect(workers.body.data.some((w: any) => w.kind === 'remote' && w.name === 'bundle')).toBe(true);
+
+      agent.kill('SIGTERM');
+      const [code] = await once(agent, 'exit');
+      expect(code).toBe(0);
+    },
+  );
+});
