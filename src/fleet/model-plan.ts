@@ -17,6 +17,8 @@ import type { Decision, ModelActions, ModelView, PolicyWorker, PoolSnapshot } fr
 
 /** A file or resident model is replaced only by one at least this many times more wanted (no churn). */
 const REPLACE_RATIO = 2;
+/** Disk copies of a model the pool aims for, per live worker and unit share of the jobs (see prefetches). */
+const PREFETCH_COVER = 8;
 
 /** Share of recent arrivals per model, with queued jobs counted as certain demand. */
 function demandShares(view: ModelView): Map<string, number> {
@@ -89,24 +91,36 @@ function startModels(s: PoolSnapshot, count: number, shares: ReadonlyMap<string,
   return out;
 }
 
-/** Background fetches: each idle worker's most wanted missing file, if its disk has room or holds a far less wanted one. */
+/**
+ * Background fetches onto idle workers' disks, one file per worker at a time. Only models the pool wants
+ * resident (the top `vramModels`) and only until enough live workers hold each on disk: a share of the pool
+ * proportional to the model's share of the jobs (a prefetch is a fetch too; the rest come on demand).
+ */
 function prefetches(
+  s: PoolSnapshot,
   idle: readonly PolicyWorker[],
-  view: ModelView,
   order: readonly string[],
   shares: ReadonlyMap<string, number>,
 ) {
+  const view = s.models!;
   const out: ModelActions['prefetch'] = [];
   if (view.diskCacheModels <= 0) return out;
+  const holders = countHolders(s.workers, (w) => [...(w.disk ?? []), ...(w.fetching ? [w.fetching] : [])]);
+  const wanted = order.slice(0, Math.min(view.vramModels, view.diskCacheModels));
+  const live = s.workers.length;
   for (const w of idle) {
     if ((w.fetching ?? null) !== null) continue;
     const disk = w.disk ?? [];
-    const want = order.slice(0, view.diskCacheModels).find((m) => !disk.includes(m));
+    const want = wanted.find(
+      (m) =>
+        !disk.includes(m) && (holders.get(m) ?? 0) < Math.ceil((shares.get(m) ?? 0) * live * PREFETCH_COVER),
+    );
     if (want === undefined) continue;
     const lru = disk[0];
     const room = disk.length < view.diskCacheModels;
     if (room || (shares.get(lru ?? '') ?? 0) * REPLACE_RATIO < (shares.get(want) ?? 0)) {
       out.push({ worker: w.id, model: want });
+      holders.set(want, (holders.get(want) ?? 0) + 1);
     }
   }
   return out;
@@ -148,7 +162,7 @@ export function planModels(s: PoolSnapshot, base: Decision): Decision {
   const idle = s.workers.filter((w) => w.state === 'idle' && !stopping.has(w.id));
   const models: ModelActions = {
     startWith: startModels(s, base.start, shares),
-    prefetch: prefetches(idle, view, order, shares),
+    prefetch: prefetches(s, idle, order, shares),
     preload: preloads(idle, view, shares),
   };
   return { ...base, stop, models };

@@ -9,6 +9,7 @@ import type { ModelActions, Policy, PolicyWorker, PoolSnapshot, RecentFinish } f
 import { effectiveFloor, poolLimitsAt, type Schedule } from '../schedule.js';
 import { takeAffine, takeFair, type AffinityCosts, type QueuedJob } from './claim-order.js';
 import { EventHeap } from './heap.js';
+import { ModelSet } from './model-set.js';
 import { bootSeconds, DEFAULT_TIERS, type ModelTiers } from './model-tiers.js';
 import { seededRandom } from './random.js';
 import { expectedLoadS, loadModel, newWorker, type SimWorker } from './sim-worker.js';
@@ -105,6 +106,11 @@ class World {
   readonly popularity = new Map<string, number>();
   /** Jobs with a forced claim already scheduled at the end of their affinity bound. */
   readonly claimScheduled = new Set<number>();
+  /**
+   * Disks of worker hosts no worker runs on now, the most recently freed last: the files a host keeps
+   * outlive the worker, and a new worker lands on the most recently freed host (else on a fresh one).
+   */
+  readonly freeDisks: ModelSet[] = [];
   popularityHead = 0;
   finishHead = 0;
   arrivalHead = 0;
@@ -258,7 +264,8 @@ class World {
   }
 
   startWorker(now: number, firstModel: string | null): void {
-    const w = newWorker(`w${this.nextWorker++}`, now, this.tiers, firstModel);
+    const disk = this.freeDisks.pop() ?? new ModelSet(this.tiers.diskCacheModels);
+    const w = newWorker(`w${this.nextWorker++}`, now, this.tiers, firstModel, disk);
     this.workers.set(w.id, w);
     this.out.coldStarts++;
     this.out.maxWorkers = Math.max(this.out.maxWorkers, this.workers.size);
@@ -267,7 +274,7 @@ class World {
     this.push({ at: now + bootSeconds(this.tiers, this.rand) * 1000, kind: 'ready', worker: w });
   }
 
-  /** Boot done: the warm-up loads the first model (a fetch: a new worker's disk is empty), then it is idle. */
+  /** Boot done: the warm-up loads the first model (from the host's disk if it kept the file), then it is idle. */
   ready(w: SimWorker, now: number): void {
     if (w.firstModel === null) return this.becomeIdle(w, now);
     const seconds = loadModel(w, w.firstModel, this.tiers, now, this.loadRand, this.out);
@@ -284,6 +291,7 @@ class World {
 
   stopWorker(w: SimWorker, now: number): void {
     this.workers.delete(w.id);
+    this.freeDisks.push(w.disk);
     // Per-second billing: every started second is paid.
     const billed = Math.ceil((now - w.startedAt) / 1000);
     this.out.billedSeconds += billed;
@@ -318,7 +326,7 @@ class World {
       this.claimScheduled.delete(pick.job.index);
       this.run(pick.job.index, pick.worker, now);
     }
-    if (this.modelAware) this.scheduleOverdueClaims(now);
+    if (this.modelAware) this.scheduleOverdueClaims();
   }
 
   maxDelayMs(): number {
@@ -340,7 +348,7 @@ class World {
   }
 
   /** A job that started waiting (or was passed over) is claimable by force once the bound has passed. */
-  scheduleOverdueClaims(now: number): void {
+  scheduleOverdueClaims(): void {
     for (const q of this.queue) {
       if (q.bypassedSince !== null && !this.claimScheduled.has(q.index)) {
         this.claimScheduled.add(q.index);
@@ -351,11 +359,7 @@ class World {
 
   run(index: number, w: SimWorker, now: number): void {
     const job = this.input.jobs[index]!;
-    const tierBefore = job.model === null ? 'none' : w.vram.has(job.model) ? 'vram' : w.disk.has(job.model) ? 'disk' : w.fetching?.model === job.model ? 'inflight' : 'fetch';
-    const onAnyDisk = job.model !== null && [...this.workers.values()].some((x) => x.disk.has(job.model!));
-    const onIdleDisk = job.model !== null && [...this.workers.values()].some((x) => x.state === 'idle' && x !== w && x.disk.has(job.model!));
     const loadS = loadModel(w, job.model, this.tiers, now, this.loadRand, this.out);
-    (globalThis as any).DBG?.({ index, tierBefore, onAnyDisk, onIdleDisk, age: (now - w.startedAt) / 1000, loads: w.loads, model: job.model, idleCount: this.idleFreshestFirst().length, workers: this.workers.size, queued: this.queue.length, w: w.id });
     const startAt = now + loadS * 1000;
     this.out.waitS[index] = (startAt - job.at) / 1000;
     this.out.loadS[index] = loadS;

@@ -17,7 +17,7 @@ export interface ModelTiers {
   /** Median of `fetchS`, for planning. */
   fetchMedianS: number;
   diskLoadS: number;
-  /** Model files a worker's disk keeps (LRU); 0 = none, every load is a fetch. */
+  /** Model files a worker host's disk keeps (LRU), across the workers it runs; 0 = none, every load fetches. */
   diskCacheModels: number;
   /** Models a worker keeps resident in VRAM (LRU); at least 1. */
   vramModels: number;

@@ -28,7 +28,14 @@ export interface ModelCounters {
   switches: number;
 }
 
-export function newWorker(id: string, now: number, tiers: ModelTiers, firstModel: string | null): SimWorker {
+/** A worker on a host whose disk (`disk`, possibly left by an earlier worker) it keeps using. */
+export function newWorker(
+  id: string,
+  now: number,
+  tiers: ModelTiers,
+  firstModel: string | null,
+  disk: ModelSet,
+): SimWorker {
   return {
     id,
     state: 'starting',
@@ -36,7 +43,7 @@ export function newWorker(id: string, now: number, tiers: ModelTiers, firstModel
     idleSince: now,
     job: -1,
     vram: new ModelSet(Math.max(1, tiers.vramModels)),
-    disk: new ModelSet(tiers.diskCacheModels),
+    disk,
     fetching: null,
     firstModel,
     loads: 0,
@@ -64,9 +71,12 @@ export function loadModel(
   rand: () => number,
   counters: ModelCounters,
 ): number {
-  if (model === null || w.vram.touch(model)) return 0;
+  if (model === null) return 0;
+  // The host's cache counts every job's use of a file, resident or not, so a file in use is never evicted.
+  const onDisk = w.disk.touch(model);
+  if (w.vram.touch(model)) return 0;
   let seconds = tiers.diskLoadS;
-  if (w.disk.touch(model)) {
+  if (onDisk) {
     // A local load.
   } else if (w.fetching?.model === model) {
     seconds += Math.max(0, w.fetching.doneAt - now) / 1000;
