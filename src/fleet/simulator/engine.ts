@@ -319,9 +319,11 @@ class World {
     while (this.queue.length > 0) {
       const idle = this.idleFreshestFirst();
       if (idle.length === 0) return;
-      const pick = this.modelAware
-        ? takeAffine(this.queue, this.runningByUser, idle, this.affinityCosts(now), now, this.maxDelayMs())
-        : { job: takeFair(this.queue, this.runningByUser), worker: idle[0]! };
+      // A bound of 0 turns affinity off: plain fair order, as `serve --affinity-max-delay-s 0`.
+      const pick =
+        this.modelAware && this.maxDelayMs() > 0
+          ? takeAffine(this.queue, this.runningByUser, idle, this.affinityCosts(now), now, this.maxDelayMs())
+          : { job: takeFair(this.queue, this.runningByUser), worker: idle[0]! };
       if (pick?.job === undefined) break;
       this.claimScheduled.delete(pick.job.index);
       this.run(pick.job.index, pick.worker, now);
