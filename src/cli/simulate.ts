@@ -3,7 +3,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { loadFleetFile, type PoolModelSettings } from '../fleet/fleet-file.js';
-import type { SimPool } from '../fleet/simulator/engine.js';
+import type { Schedule } from '../fleet/schedule.js';
+import type { Scenario, SimInput, SimPool } from '../fleet/simulator/engine.js';
 import {
   DEFAULT_TIERS,
   expectedColdStartS,
@@ -19,6 +20,7 @@ import {
   simPoolFrom,
   standardScenarios,
 } from '../fleet/simulator/scenarios.js';
+import { searchHorizon, type HorizonSearch } from '../fleet/simulator/horizon-search.js';
 import { renderSvg } from '../fleet/simulator/svg-chart.js';
 import { parseTrace } from '../fleet/simulator/trace-csv.js';
 import { SYNTHETIC_START, syntheticWorkload, type SimJob } from '../fleet/simulator/workload.js';
@@ -137,16 +139,20 @@ export async function runSimulate(
     withModels,
     affinityMaxDelayMs: opts.affinityMaxDelayS * 1000,
   });
-  const report = runScenarios(
-    { jobs: w.jobs, startAt: w.startAt, endAt: w.endAt, seed: opts.seed, tiers },
-    scenarios,
-    w.source,
-    peak,
-    w.skipped,
-  );
+  const input = { jobs: w.jobs, startAt: w.startAt, endAt: w.endAt, seed: opts.seed, tiers };
+  const report = runScenarios(input, scenarios, w.source, peak, w.skipped);
   printReport(report, tiers, withModels, print);
+  const target = fleet.models?.targetP95WaitS ?? null;
+  const search =
+    target === null || opts.planningHorizonS !== undefined
+      ? null
+      : tune(input, scenarios, peak, target, print);
   if (opts.out !== undefined) {
-    await writeFile(opts.out, `${JSON.stringify(reportJson(report), null, 2)}\n`);
+    const json = {
+      ...reportJson(report),
+      ...(search === null ? {} : { horizon_search: searchJson(search) }),
+    };
+    await writeFile(opts.out, `${JSON.stringify(json, null, 2)}\n`);
     print(`report: ${opts.out}`);
   }
   if (opts.svg !== undefined) {
@@ -154,6 +160,44 @@ export async function runSimulate(
     print(`chart: ${opts.svg}`);
   }
   return report;
+}
+
+/** With the fleet file's `target_p95_wait_s`, searches the planning horizon that meets it most cheaply. */
+function tune(
+  input: SimInput,
+  scenarios: readonly Scenario[],
+  peak: Schedule,
+  target: number,
+  print: (line: string) => void,
+): HorizonSearch | null {
+  const autoscaler = scenarios[0];
+  if (autoscaler === undefined) return null;
+  const search = searchHorizon(input, autoscaler, peak, target);
+  print('');
+  print(`target_p95_wait_s ${target}: the autoscaler at each planning horizon`);
+  for (const p of search.points) {
+    print(
+      `  planning_horizon_s ${String(p.horizonS).padStart(4)}: peak p95 ${p.peakP95WaitS.toFixed(1)} s, ${p.costRatio.toFixed(2)}× floor`,
+    );
+  }
+  print(
+    search.recommendedS === null
+      ? `  no horizon tried meets ${target} s; the longest is the closest`
+      : `  set planning_horizon_s: ${search.recommendedS} (the cheapest that meets ${target} s)`,
+  );
+  return search;
+}
+
+function searchJson(s: HorizonSearch) {
+  return {
+    target_p95_wait_s: s.targetP95WaitS,
+    recommended_planning_horizon_s: s.recommendedS,
+    points: s.points.map((p) => ({
+      planning_horizon_s: p.horizonS,
+      peak_p95_wait_s: Math.round(p.peakP95WaitS * 100) / 100,
+      cost_ratio: Math.round(p.costRatio * 100) / 100,
+    })),
+  };
 }
 
 function printReport(

@@ -105,4 +105,35 @@ describe('arrakis simulate', () => {
     expect(report.scenarios[0]?.description).toContain('max 3, buffer 0, scale-down 15 s');
     expect(report.scenarios[0]?.cost).toBeCloseTo((report.scenarios[0]?.gpuSeconds ?? 0) * 0.001, 6);
   });
+
+  it('turns target_p95_wait_s into the cheapest planning horizon that meets it', async () => {
+    const dir = fixture();
+    writeFileSync(
+      join(dir, 'target.yaml'),
+      'pools:\n  gpu:\n    provider: static\n    static: { urls: ["http://10.0.0.1:8188"] }\n' +
+        '    max: 3\n    scale_down_s: 0\n    boot_s: 10\n    target_p95_wait_s: 1000\n',
+    );
+    const printed: string[] = [];
+    await runSimulate(
+      {
+        trace: join(dir, 'trace.csv'),
+        skipInvalid: true,
+        fleet: join(dir, 'target.yaml'),
+        out: join(dir, 'r.json'),
+      },
+      (l) => printed.push(l),
+    );
+    const json = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')) as {
+      horizon_search: {
+        recommended_planning_horizon_s: number;
+        points: Array<{ cost_ratio: number; planning_horizon_s: number }>;
+      };
+    };
+    const { points, recommended_planning_horizon_s: chosen } = json.horizon_search;
+    expect(points.length).toBeGreaterThan(3);
+    // Every horizon meets a 1000 s target here, so the cheapest one is chosen.
+    const cheapest = [...points].sort((a, b) => a.cost_ratio - b.cost_ratio)[0];
+    expect(chosen).toBe(cheapest?.planning_horizon_s);
+    expect(printed.join('\n')).toContain(`set planning_horizon_s: ${chosen}`);
+  });
 });
