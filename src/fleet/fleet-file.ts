@@ -53,8 +53,6 @@ export interface PoolModelSettings {
   diskCacheModels: number | null;
   bootS: number | null;
   diskLoadS: number | null;
-  /** The autoscaler's forecast horizon in seconds (null: 1.17 × the expected cold start). */
-  planningHorizonS: number | null;
   /** The wait the operator aims for at peak; `arrakis simulate` checks it and searches the horizon. */
   targetP95WaitS: number | null;
 }
@@ -72,6 +70,8 @@ export interface PoolConfig {
   pricePerGpuSecond: number;
   coldStartMs: number;
   maxCostPerHour: number | null;
+  /** The autoscaler's forecast horizon in seconds (null or absent: 1.17 × `coldStartMs`). */
+  planningHorizonS?: number | null;
   warmup: WarmupWorkflow | null;
   /** Always set by the parser; optional so pools built in code (tests, defaults) need not spell it out. */
   models?: PoolModelSettings;
@@ -138,6 +138,7 @@ function toPool(name: string, p: PoolInput): PoolConfig {
     pricePerGpuSecond: p.price_per_gpu_second,
     coldStartMs: p.cold_start_s * 1000,
     maxCostPerHour: p.max_cost_per_hour ?? null,
+    planningHorizonS: p.planning_horizon_s ?? null,
     warmup,
     models: modelSettings(p),
     static: p.static === undefined ? null : { urls: p.static.urls },
@@ -184,7 +185,6 @@ function modelSettings(p: PoolInput): PoolModelSettings {
     diskCacheModels: p.disk_cache_models ?? null,
     bootS: p.boot_s ?? null,
     diskLoadS: p.disk_load_s ?? null,
-    planningHorizonS: p.planning_horizon_s ?? null,
     targetP95WaitS: p.target_p95_wait_s ?? null,
   };
 }

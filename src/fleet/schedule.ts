@@ -63,5 +63,6 @@ export function poolLimitsAt(pool: Omit<PoolLimits, 'min' | 'buffer'>, floor: Fl
     coldStartMs: pool.coldStartMs,
     pricePerGpuSecond: pool.pricePerGpuSecond,
     maxCostPerHour: pool.maxCostPerHour,
+    planningHorizonS: pool.planningHorizonS ?? null,
   };
 }

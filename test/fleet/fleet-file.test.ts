@@ -150,9 +150,9 @@ describe('fleet file model settings', () => {
       diskCacheModels: 32,
       bootS: 13,
       diskLoadS: 1.9,
-      planningHorizonS: 37,
       targetP95WaitS: 10,
     });
+    expect(pools[0]?.planningHorizonS).toBe(37);
     expect(parseFleetFile(pool('    vram_models: 16\n')).pools[0]?.models?.vramModels).toBe(16);
     expect(parseFleetFile(pool('')).pools[0]?.models?.vramModels).toBeNull();
   });

@@ -87,3 +87,14 @@ describe('autoscaler model plan', () => {
     expect(blind.stop[0]).toBe('keep');
   });
 });
+
+describe('planning horizon from the fleet file', () => {
+  it('provisions for the jobs expected within planning_horizon_s instead of 1.17 × the cold start', () => {
+    const recentFinishes = ['a', 'b', 'c', 'd', 'e', 'f'].map((userId) => ({ userId, at: NOW - 10_000 }));
+    const short = decide(snapshot({ recentFinishes, limits: { planningHorizonS: 1 } }), NOW);
+    const long = decide(snapshot({ recentFinishes, limits: { planningHorizonS: 120 } }), NOW);
+    expect(short.start).toBe(0);
+    expect(long.start).toBeGreaterThan(0);
+    expect(long.reason).toContain('within 120 s');
+  });
+});

@@ -185,7 +185,7 @@ class World {
       recentFinishes: this.finishes.slice(this.finishHead),
       activeUsers: this.activeUsers,
       arrivalProfile: this.history.profile(now),
-      limits: { ...poolLimitsAt(pool, floor), planningHorizonS: pool.planningHorizonS ?? null },
+      limits: poolLimitsAt(pool, floor),
     };
     if (!this.modelAware) return snapshot;
     return { ...snapshot, models: this.modelView(now) };

@@ -53,7 +53,7 @@ export function simPoolFrom(p: PoolConfig): SimPool {
     coldStartMs: p.coldStartMs,
     pricePerGpuSecond: p.pricePerGpuSecond,
     maxCostPerHour: p.maxCostPerHour,
-    planningHorizonS: p.models?.planningHorizonS ?? null,
+    planningHorizonS: p.planningHorizonS ?? null,
   };
 }
 
