@@ -1,15 +1,15 @@
 /**
  * The model-aware fleet on a synthetic week: 2,000 DAU, 80 Zipf-popular base models, boot 13 s, fetches
- * drawn from a lognormal load-samples file (median 23 s, p90 42 s, written with the seed), disk load 1.9 s,
+ * drawn from a lognormal load-samples file (median 23 s, p90 42 s, bench/data), disk load 1.9 s,
  * 32 files on each host's disk and 16 models resident per worker. Prints the standard table (the autoscaler
  * with prefetch and affinity against model-blind reactive rules and a peak-hours warm pool, all paying the
  * same tiers), the naive fleet (1 resident, no disk cache), the goal against --vram-models 1 / 4 / 16, the
  * autoscaler's frontier over its planning horizon, and seeds 1–3. Also times one run of the week.
  * Run: node --import tsx bench/simulate.ts [--quick]
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { runSimulate, type SimulateOptions } from '../src/cli/simulate.js';
 import { normal, seededRandom } from '../src/fleet/simulator/random.js';
 import type { ScenarioReport } from '../src/fleet/simulator/report.js';
@@ -19,16 +19,22 @@ const dir = mkdtempSync(join(tmpdir(), 'arrakis-bench-sim-'));
 const print = (line: string) => process.stdout.write(`${line}\n`);
 const quiet = () => undefined;
 
-/** Lognormal fetch times with median 23 s and p90 42 s: σ = ln(42 / 23) / 1.2816. */
-function writeLoadSamples(seed: number, n = 2_000): string {
-  const rand = seededRandom(seed);
+/**
+ * Lognormal fetch times with median 23 s and p90 42 s (σ = ln(42 / 23) / 1.2816), 2,000 samples from seed 1,
+ * kept in bench/data so `arrakis simulate --load-samples` reproduces the figures in docs/fleet.md.
+ */
+const LOAD_SAMPLES = 'bench/data/model-load-samples.csv';
+
+function writeLoadSamples(n = 2_000): void {
+  if (existsSync(LOAD_SAMPLES)) return;
+  const rand = seededRandom(1);
   const sigma = Math.log(42 / 23) / 1.2816;
   const lines = ['seconds'];
   for (let i = 0; i < n; i++) lines.push((23 * Math.exp(sigma * normal(rand))).toFixed(2));
-  const file = join(dir, `load-samples-${seed}.csv`);
-  writeFileSync(file, `${lines.join('\n')}\n`);
-  return file;
+  mkdirSync(dirname(LOAD_SAMPLES), { recursive: true });
+  writeFileSync(LOAD_SAMPLES, `${lines.join('\n')}\n`);
 }
+writeLoadSamples();
 
 function base(seed: number): SimulateOptions {
   return {
@@ -36,7 +42,7 @@ function base(seed: number): SimulateOptions {
     seed,
     models: 80,
     bootS: 13,
-    loadSamples: writeLoadSamples(seed),
+    loadSamples: LOAD_SAMPLES,
     diskLoadS: 1.9,
     diskCacheModels: 32,
     vramModels: 16,
