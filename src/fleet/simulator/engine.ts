@@ -5,68 +5,18 @@
  * on every tick and on every arrival. Events at the same instant run finishes before arrivals.
  */
 import { ArrivalHistory } from '../arrival-history.js';
-import type { ModelActions, Policy, PolicyWorker, PoolSnapshot, RecentFinish } from '../policy-types.js';
-import { effectiveFloor, poolLimitsAt, type Schedule } from '../schedule.js';
+import type { ModelActions, PolicyWorker, PoolSnapshot, RecentFinish } from '../policy-types.js';
+import type { Scenario, SimInput, SimOutcome } from './sim-types.js';
+import { effectiveFloor, poolLimitsAt } from '../schedule.js';
 import { takeAffine, takeFair, type AffinityCosts, type QueuedJob } from './claim-order.js';
 import { EventHeap } from './heap.js';
 import { ModelSet } from './model-set.js';
 import { bootSeconds, DEFAULT_TIERS, type ModelTiers } from './model-tiers.js';
+import { billWorker, countColdStart, newOutcome } from './outcome.js';
 import { seededRandom } from './random.js';
 import { expectedLoadS, loadModel, newWorker, type SimWorker } from './sim-worker.js';
-import type { SimJob } from './workload.js';
 
-export interface SimPool {
-  name: string;
-  min: number;
-  max: number;
-  buffer: number;
-  scaleDownMs: number;
-  schedules: readonly Schedule[];
-  coldStartMs: number;
-  pricePerGpuSecond: number;
-  maxCostPerHour: number | null;
-  planningHorizonS?: number | null;
-}
-
-export interface Scenario {
-  name: string;
-  description: string;
-  policy: Policy;
-  pool: SimPool;
-  /**
-   * Model-aware: the policy sees which worker holds which model (and plans warm-ups, preloads, prefetches)
-   * and free workers claim with affinity within this bound (ms). Null: model-blind, fair order.
-   */
-  affinityMaxDelayMs?: number | null;
-}
-
-export interface SimInput {
-  jobs: readonly SimJob[];
-  startAt: number;
-  endAt: number;
-  seed: number;
-  tickMs?: number;
-  /** Model costs by tier; default DEFAULT_TIERS. */
-  tiers?: ModelTiers;
-}
-
-/** What one run produced, raw; report.ts turns it into statistics. */
-export interface SimOutcome {
-  /** Wait of each job in seconds from submission to execution start (after any model load), by job index. */
-  waitS: Float64Array;
-  /** The part of each job's wait spent loading its model on the worker that took it. */
-  loadS: Float64Array;
-  /** Billed worker-seconds per hour since startAt. */
-  workerSecondsByHour: Float64Array;
-  coldStartsByHour: Uint32Array;
-  coldStarts: number;
-  billedSeconds: number;
-  decisions: number;
-  modelLoads: number;
-  modelFetches: number;
-  switches: number;
-  maxWorkers: number;
-}
+export type { Scenario, SimInput, SimOutcome, SimPool } from './sim-types.js';
 
 type SimEvent =
   | { at: number; seq: number; kind: 'arrival'; job: number }
@@ -133,20 +83,7 @@ class World {
     this.loadRand = seededRandom(input.seed ^ 0x10ad);
     this.tiers = input.tiers ?? DEFAULT_TIERS;
     this.modelAware = (scenario.affinityMaxDelayMs ?? null) !== null;
-    const hours = Math.ceil((input.endAt - input.startAt) / 3_600_000) + 48;
-    this.out = {
-      waitS: new Float64Array(input.jobs.length),
-      loadS: new Float64Array(input.jobs.length),
-      workerSecondsByHour: new Float64Array(hours),
-      coldStartsByHour: new Uint32Array(hours),
-      coldStarts: 0,
-      billedSeconds: 0,
-      decisions: 0,
-      modelLoads: 0,
-      modelFetches: 0,
-      switches: 0,
-      maxWorkers: 0,
-    };
+    this.out = newOutcome(input);
   }
 
   push(e: Unsequenced<SimEvent>): void {
@@ -267,10 +204,8 @@ class World {
     const disk = this.freeDisks.pop() ?? new ModelSet(this.tiers.diskCacheModels);
     const w = newWorker(`w${this.nextWorker++}`, now, this.tiers, firstModel, disk);
     this.workers.set(w.id, w);
-    this.out.coldStarts++;
+    countColdStart(this.out, this.input.startAt, now);
     this.out.maxWorkers = Math.max(this.out.maxWorkers, this.workers.size);
-    const hour = this.hourOf(now);
-    this.out.coldStartsByHour[hour] = (this.out.coldStartsByHour[hour] ?? 0) + 1;
     this.push({ at: now + bootSeconds(this.tiers, this.rand) * 1000, kind: 'ready', worker: w });
   }
 
@@ -292,26 +227,7 @@ class World {
   stopWorker(w: SimWorker, now: number): void {
     this.workers.delete(w.id);
     this.freeDisks.push(w.disk);
-    // Per-second billing: every started second is paid.
-    const billed = Math.ceil((now - w.startedAt) / 1000);
-    this.out.billedSeconds += billed;
-    this.spreadOverHours(w.startedAt, w.startedAt + billed * 1000);
-  }
-
-  spreadOverHours(from: number, to: number): void {
-    let t = from;
-    while (t < to) {
-      const hour = this.hourOf(t);
-      const hourEnd = this.input.startAt + (hour + 1) * 3_600_000;
-      const until = Math.min(to, hourEnd);
-      this.out.workerSecondsByHour[hour] = (this.out.workerSecondsByHour[hour] ?? 0) + (until - t) / 1000;
-      t = until;
-    }
-  }
-
-  hourOf(at: number): number {
-    const h = Math.floor((at - this.input.startAt) / 3_600_000);
-    return Math.min(Math.max(h, 0), this.out.coldStartsByHour.length - 1);
+    billWorker(this.out, this.input.startAt, w.startedAt, now);
   }
 
   /** Free workers claim queued jobs until one side runs out. */
