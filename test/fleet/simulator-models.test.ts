@@ -89,6 +89,18 @@ describe('model tiers', () => {
     expect(out).toMatchObject({ modelLoads: 2, modelFetches: 2, switches: 1 });
   });
 
+  it('keeps the host files for the next worker on it: a restart loads from disk instead of fetching', () => {
+    const scenario: Scenario = {
+      ...onePool('p', null),
+      pool: { ...DEFAULT_AUTOSCALER_POOL, min: 0, max: 1, scaleDownMs: 0 },
+    };
+    const out = simulate(input([job(0, 5, 'u1', 'a'), job(600, 5, 'u2', 'a')]), scenario);
+    expect(out.coldStarts).toBe(2);
+    // First: boot 10 + fetch 20 + load 2. Then a new worker on the same host: boot 10 + disk load 2.
+    expect(Array.from(out.waitS)).toEqual([32, 12]);
+    expect(out).toMatchObject({ modelLoads: 2, modelFetches: 1 });
+  });
+
   it('runs finishes before arrivals at the same second: the freed worker takes the job, no new worker', () => {
     const scenario: Scenario = {
       ...onePool('p', null),
