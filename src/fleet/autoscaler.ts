@@ -23,6 +23,7 @@ import {
   TRACE_RETURN_CURVE,
   type ReturnCurve,
 } from './demand-forecast.js';
+import { planModels } from './model-plan.js';
 import { clampTarget, decisionFor } from './policy-common.js';
 import type { Decision, PoolSnapshot } from './policy-types.js';
 
@@ -104,8 +105,13 @@ function busyness(s: PoolSnapshot, now: number, longRate: number, t: AutoscalerT
   return between(((byHour[hour] ?? 0) * 24) / total, t.quietHourRatio, t.busyHourRatio);
 }
 
+/** Seconds ahead the pool provisions for: the fleet file's planning horizon, else the tuned share of a cold start. */
+export function horizonSeconds(s: PoolSnapshot, t: AutoscalerTuning): number {
+  return s.limits.planningHorizonS ?? (s.limits.coldStartMs / 1000) * t.horizonColdStarts;
+}
+
 function anticipate(s: PoolSnapshot, now: number, t: AutoscalerTuning): Anticipation {
-  const horizonS = (s.limits.coldStartMs / 1000) * t.horizonColdStarts;
+  const horizonS = horizonSeconds(s, t);
   const longRate = arrivalRate(s.recentArrivals, now, t.longWindowMs);
   const rate = Math.max(longRate, arrivalRate(s.recentArrivals, now, t.shortWindowMs));
   const sessions = sessionReturns(s, now, t.returnCurve, horizonS);
@@ -119,7 +125,10 @@ function anticipate(s: PoolSnapshot, now: number, t: AutoscalerTuning): Anticipa
   return { rate, longRate, sessionUsers: sessions.users, expected, up, keep };
 }
 
-/** Decides the pool's target and the workers to start or stop now. Pure: same input, same answer. */
+/**
+ * Decides the pool's target and the workers to start or stop now, and, when the snapshot carries models,
+ * which models its workers hold (`model-plan.ts`). Pure: same input, same answer.
+ */
 export function decide(
   snapshot: PoolSnapshot,
   now: number,
@@ -137,11 +146,11 @@ export function decide(
   const why = [
     `demand ${demand} (running ${snapshot.running}, queued ${snapshot.queued})`,
     `spare up ${a.up} / keep ${a.keep} (${a.expected.toFixed(2)} jobs expected within ` +
-      `${Math.round((limits.coldStartMs / 1000) * tuning.horizonColdStarts)} s: ${a.sessionUsers} users ` +
+      `${Math.round(horizonSeconds(snapshot, tuning))} s: ${a.sessionUsers} users ` +
       `between jobs, arrivals ${a.rate.toFixed(3)}/s now, ${a.longRate.toFixed(3)}/s over ` +
       `${tuning.longWindowMs / 1000} s; buffer ${limits.buffer})`,
     `min ${limits.min}`,
     ...(capped === null ? [] : [`capped by ${capped}`]),
   ].join('; ');
-  return decisionFor(snapshot, now, target, why);
+  return planModels(snapshot, decisionFor(snapshot, now, target, why));
 }

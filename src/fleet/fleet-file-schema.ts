@@ -83,6 +83,23 @@ export const ModalSettingsSchema = z.strictObject({
   regions: z.array(z.string()).optional(),
 });
 
+export const MODEL_KINDS = [
+  'checkpoint',
+  'lora',
+  'vae',
+  'clip',
+  'unet',
+  'controlnet',
+  'upscale',
+  'other',
+] as const;
+
+/** Size of a model in GB: one number (for every base model) or one per kind (`{ checkpoint: 2.1, lora: 0.2 }`). */
+export const ModelSizeSchema = z.union(
+  [positive('model_size_gb'), z.partialRecord(z.enum(MODEL_KINDS), positive('each model_size_gb'))],
+  { error: `model_size_gb must be a size in GB or a map of ${MODEL_KINDS.join(', ')} to sizes` },
+);
+
 export const PoolSchema = z
   .strictObject({
     provider: z.enum(['static', 'process', 'modal'], {
@@ -97,6 +114,15 @@ export const PoolSchema = z
     price_per_gpu_second: nonNegative('price_per_gpu_second').default(0),
     cold_start_s: nonNegative('cold_start_s').default(25),
     max_cost_per_hour: positive('max_cost_per_hour').optional(),
+    // Models, by tier: what a worker keeps resident and on disk, and what a load costs (see docs/fleet.md).
+    vram_gb: positive('vram_gb').optional(),
+    model_size_gb: ModelSizeSchema.optional(),
+    vram_models: count('vram_models').min(1, { error: 'vram_models must be at least 1' }).optional(),
+    disk_cache_models: count('disk_cache_models').optional(),
+    boot_s: nonNegative('boot_s').optional(),
+    disk_load_s: nonNegative('disk_load_s').optional(),
+    planning_horizon_s: nonNegative('planning_horizon_s').optional(),
+    target_p95_wait_s: positive('target_p95_wait_s').optional(),
     warmup: WarmupSchema.optional(),
     static: StaticSettingsSchema.optional(),
     process: ProcessSettingsSchema.optional(),
@@ -122,6 +148,7 @@ export const PoolSchema = z
         });
       }
     });
+    checkVram(p, ctx);
     const gpus = p.process?.gpus;
     if (gpus !== undefined && p.max > gpus.length) {
       ctx.addIssue({
@@ -133,6 +160,37 @@ export const PoolSchema = z
   });
 
 export const POOL_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+/** The base-model size the VRAM budget is divided by: the checkpoint size, or the only size given. */
+export function baseModelSizeGb(size: z.output<typeof ModelSizeSchema> | undefined): number | null {
+  if (size === undefined) return null;
+  return typeof size === 'number' ? size : (size.checkpoint ?? size.unet ?? null);
+}
+
+function checkVram(
+  p: { vram_gb?: number; model_size_gb?: z.output<typeof ModelSizeSchema>; vram_models?: number },
+  ctx: z.RefinementCtx,
+): void {
+  if (p.vram_gb === undefined) return;
+  const size = baseModelSizeGb(p.model_size_gb);
+  if (size === null) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['model_size_gb'],
+      message: 'required with vram_gb (a size in GB, or one with a checkpoint or unet entry)',
+    });
+    return;
+  }
+  const fits = Math.floor(p.vram_gb / size);
+  if (fits < 1) {
+    ctx.addIssue({ code: 'custom', path: ['vram_gb'], message: `${p.vram_gb} GB holds no ${size} GB model` });
+  } else if (p.vram_models !== undefined && p.vram_models > fits) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['vram_models'],
+      message: `vram_models ${p.vram_models} exceeds the ${fits} models of ${size} GB that fit in ${p.vram_gb} GB`,
+    });
+  }
+}
 
 export const FleetFileSchema = z.strictObject({
   // Names are checked beside the pools, not as record keys: a key that fails stops zod from checking its

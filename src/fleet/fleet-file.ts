@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import {
+  baseModelSizeGb,
   FleetFileSchema,
   HOURS_PATTERN,
   TZ_PATTERN,
@@ -42,6 +43,20 @@ export interface ModalSettings {
 export type WarmupWorkflow =
   { kind: 'inline'; workflow: Record<string, unknown> } | { kind: 'path'; path: string };
 
+/** How a pool's workers hold models, by tier; null fields fall back to the simulator's or agent's defaults. */
+export interface PoolModelSettings {
+  vramGb: number | null;
+  /** Size in GB by model kind (`base` when one size was given for every base model). */
+  modelSizeGb: Readonly<Record<string, number>>;
+  /** Models resident per worker: `vram_models`, else how many base models fit in `vram_gb`. */
+  vramModels: number | null;
+  diskCacheModels: number | null;
+  bootS: number | null;
+  diskLoadS: number | null;
+  /** The wait the operator aims for at peak; `arrakis simulate` checks it and searches the horizon. */
+  targetP95WaitS: number | null;
+}
+
 export interface PoolConfig {
   name: string;
   provider: ProviderKind;
@@ -55,7 +70,11 @@ export interface PoolConfig {
   pricePerGpuSecond: number;
   coldStartMs: number;
   maxCostPerHour: number | null;
+  /** The autoscaler's forecast horizon in seconds (null or absent: 1.17 × `coldStartMs`). */
+  planningHorizonS?: number | null;
   warmup: WarmupWorkflow | null;
+  /** Always set by the parser; optional so pools built in code (tests, defaults) need not spell it out. */
+  models?: PoolModelSettings;
   static: { urls: string[] } | null;
   process: ProcessSettings | null;
   modal: ModalSettings | null;
@@ -119,7 +138,9 @@ function toPool(name: string, p: PoolInput): PoolConfig {
     pricePerGpuSecond: p.price_per_gpu_second,
     coldStartMs: p.cold_start_s * 1000,
     maxCostPerHour: p.max_cost_per_hour ?? null,
+    planningHorizonS: p.planning_horizon_s ?? null,
     warmup,
+    models: modelSettings(p),
     static: p.static === undefined ? null : { urls: p.static.urls },
     process:
       pr === undefined
@@ -146,6 +167,25 @@ function toPool(name: string, p: PoolInput): PoolConfig {
             env: m.env,
             regions: m.regions ?? null,
           },
+  };
+}
+
+function modelSettings(p: PoolInput): PoolModelSettings {
+  const size = baseModelSizeGb(p.model_size_gb);
+  const fit = p.vram_gb !== undefined && size !== null ? Math.floor(p.vram_gb / size) : null;
+  return {
+    vramGb: p.vram_gb ?? null,
+    modelSizeGb:
+      p.model_size_gb === undefined
+        ? {}
+        : typeof p.model_size_gb === 'number'
+          ? { base: p.model_size_gb }
+          : { ...p.model_size_gb },
+    vramModels: p.vram_models ?? fit,
+    diskCacheModels: p.disk_cache_models ?? null,
+    bootS: p.boot_s ?? null,
+    diskLoadS: p.disk_load_s ?? null,
+    targetP95WaitS: p.target_p95_wait_s ?? null,
   };
 }
 

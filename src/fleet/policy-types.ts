@@ -12,6 +12,12 @@ export interface PolicyWorker {
   startedAt: number;
   /** When the worker last became idle; null unless `state` is `idle`. */
   idleSince: number | null;
+  /** Models resident in its VRAM, least recently used first (only when the snapshot has `models`). */
+  vram?: readonly string[];
+  /** Model files on its disk, least recently used first. */
+  disk?: readonly string[];
+  /** A file being fetched onto its disk right now, if any. */
+  fetching?: string | null;
 }
 
 /** The pool's limits at this moment (the schedule already resolved into `min` and `buffer`). */
@@ -25,11 +31,29 @@ export interface PoolLimits {
   pricePerGpuSecond: number;
   /** Spend ceiling for the pool in currency per hour; null means none. */
   maxCostPerHour: number | null;
+  /**
+   * The operator's trade-off, from the fleet file: how far ahead (seconds) the autoscaler provisions for
+   * expected jobs; null = the tuned default (1.17 × cold start). Longer waits less and costs more.
+   */
+  planningHorizonS?: number | null;
 }
 
 export interface RecentFinish {
   userId: string;
   at: number;
+  /** The base model of the finished job, when known (a returning user tends to keep it). */
+  model?: string | null;
+}
+
+/** What a model-aware policy sees about models; absent for a pool whose jobs carry none. */
+export interface ModelView {
+  /** Models a worker keeps resident (LRU) and model files its disk keeps (0 = none). */
+  vramModels: number;
+  diskCacheModels: number;
+  /** Models of queued jobs, with repeats. */
+  queued: readonly string[];
+  /** Arrivals per model over the popularity look-back (a day), for the forecast of which models come next. */
+  popularity: ReadonlyMap<string, number>;
 }
 
 /** Arrivals per UTC hour of day (24 entries), summed over `days` whole previous days; days 0 = no history yet. */
@@ -52,6 +76,18 @@ export interface PoolSnapshot {
   /** Which hours of the day were busy on previous days (learned online from this pool's submissions). */
   arrivalProfile: ArrivalProfile;
   limits: PoolLimits;
+  /** Present when the pool's jobs name their models: the policy then also plans which worker holds which. */
+  models?: ModelView;
+}
+
+/** Model actions of a decision (only from a model-aware policy). */
+export interface ModelActions {
+  /** For each worker started now, in order, the model its warm-up loads first (null: none). */
+  startWith: Array<string | null>;
+  /** Idle workers to load a model from their own disk into VRAM (a warm-up run). */
+  preload: Array<{ worker: string; model: string }>;
+  /** Model files to fetch onto idle workers' disks in the background (the GPU stays free for jobs). */
+  prefetch: Array<{ worker: string; model: string }>;
 }
 
 export interface Decision {
@@ -65,6 +101,7 @@ export interface Decision {
   /** Idle workers to stop now (never a busy, starting or warming one). */
   stop: string[];
   reason: string;
+  models?: ModelActions;
 }
 
 /** A scaling policy: pure, deterministic, no clock of its own. */

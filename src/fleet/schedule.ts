@@ -54,10 +54,7 @@ export function effectiveFloor(
 }
 
 /** The limits the policy sees at `at`: the pool's own, with the schedule's min and buffer applied. */
-export function poolLimitsAt(
-  pool: Omit<PoolLimits, 'min' | 'buffer'>,
-  floor: Floor,
-): PoolLimits {
+export function poolLimitsAt(pool: Omit<PoolLimits, 'min' | 'buffer'>, floor: Floor): PoolLimits {
   return {
     min: floor.min,
     buffer: floor.buffer,
@@ -66,5 +63,6 @@ export function poolLimitsAt(
     coldStartMs: pool.coldStartMs,
     pricePerGpuSecond: pool.pricePerGpuSecond,
     maxCostPerHour: pool.maxCostPerHour,
+    planningHorizonS: pool.planningHorizonS ?? null,
   };
 }

@@ -132,9 +132,9 @@ describe('autoscaler decide()', () => {
     // Without a history the rate decides: no recent arrivals is quiet.
     expect(decide(snapshot({ workers, recentFinishes }), NOW).stop).toEqual(['i1']);
     // With one, the hour decides even when the last minutes were quiet: the rate lags the afternoon ramp.
-    expect(
-      decide(snapshot({ workers, recentFinishes, arrivalProfile: BUSY_HOUR }), NOW).reason,
-    ).toContain('1 users between jobs');
+    expect(decide(snapshot({ workers, recentFinishes, arrivalProfile: BUSY_HOUR }), NOW).reason).toContain(
+      '1 users between jobs',
+    );
   });
 
   it('looks ahead about one cold start: a return expected later than that does not keep a worker', () => {

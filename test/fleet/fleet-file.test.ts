@@ -131,3 +131,44 @@ describe('fleet file', () => {
     );
   });
 });
+
+describe('fleet file model settings', () => {
+  const pool = (extra: string) =>
+    `pools:\n  gpu:\n    provider: static\n    static: { urls: ["http://10.0.0.1:8188"] }\n    max: 2\n${extra}`;
+
+  it('derives resident models from vram_gb and the checkpoint size, and keeps the tiers and the trade-off', () => {
+    const { pools } = parseFleetFile(
+      pool(
+        '    vram_gb: 140\n    model_size_gb: { checkpoint: 2.1, lora: 0.2 }\n    disk_cache_models: 32\n' +
+          '    boot_s: 13\n    disk_load_s: 1.9\n    planning_horizon_s: 37\n    target_p95_wait_s: 10\n',
+      ),
+    );
+    expect(pools[0]?.models).toEqual({
+      vramGb: 140,
+      modelSizeGb: { checkpoint: 2.1, lora: 0.2 },
+      vramModels: 66,
+      diskCacheModels: 32,
+      bootS: 13,
+      diskLoadS: 1.9,
+      targetP95WaitS: 10,
+    });
+    expect(pools[0]?.planningHorizonS).toBe(37);
+    expect(parseFleetFile(pool('    vram_models: 16\n')).pools[0]?.models?.vramModels).toBe(16);
+    expect(parseFleetFile(pool('')).pools[0]?.models?.vramModels).toBeNull();
+  });
+
+  it('names the field path of bad model settings', () => {
+    expect(errorOf(pool('    vram_gb: 24\n'))).toContain('pools.gpu.model_size_gb: required with vram_gb');
+    expect(errorOf(pool('    vram_gb: 24\n    model_size_gb: 6.5\n    vram_models: 4\n'))).toContain(
+      'pools.gpu.vram_models: vram_models 4 exceeds the 3 models of 6.5 GB that fit in 24 GB',
+    );
+    expect(errorOf(pool('    vram_models: 0\n'))).toContain(
+      'pools.gpu.vram_models: vram_models must be at least 1',
+    );
+    expect(errorOf(pool('    disk_cache_models: -1\n'))).toContain(
+      'pools.gpu.disk_cache_models: disk_cache_models must be a whole number ≥ 0',
+    );
+    expect(errorOf(pool('    model_size_gb: { ckpt: 2 }\n'))).toContain('pools.gpu.model_size_gb');
+    expect(errorOf(pool('    target_p95_wait_s: 0\n'))).toContain('pools.gpu.target_p95_wait_s');
+  });
+});

@@ -1,19 +1,16 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runSimulate } from '../../src/cli/simulate.js';
 import { simulate } from '../../src/fleet/simulator/engine.js';
-import { takeFair } from '../../src/fleet/simulator/fair-pick.js';
+import { takeFair } from '../../src/fleet/simulator/claim-order.js';
 import { EventHeap } from '../../src/fleet/simulator/heap.js';
 import { coldStartSeconds, jobSeconds, seededRandom } from '../../src/fleet/simulator/random.js';
 import { percentile } from '../../src/fleet/simulator/report.js';
 import { runScenarios } from '../../src/fleet/simulator/run.js';
-import { standardScenarios } from '../../src/fleet/simulator/scenarios.js';
-import { parseTrace, TraceError } from '../../src/fleet/simulator/trace-csv.js';
+import { DEFAULT_PEAK, standardScenarios } from '../../src/fleet/simulator/scenarios.js';
+import { parsePeak } from '../../src/fleet/simulator/peak-window.js';
 import { SYNTHETIC_START, syntheticWorkload } from '../../src/fleet/simulator/workload.js';
 
 const DAY = 86_400_000;
+const PEAK = parsePeak(DEFAULT_PEAK);
 
 function input(days: number, seed: number) {
   return {
@@ -25,15 +22,15 @@ function input(days: number, seed: number) {
 }
 
 describe('simulator', () => {
-  const twoDays = runScenarios(input(2, 1), standardScenarios(), 'x');
+  const twoDays = runScenarios(input(2, 1), standardScenarios(), 'x', PEAK);
 
   it('is deterministic for a seed', () => {
     const pick = () =>
       standardScenarios().filter((s) => s.name === 'arrakis autoscaler' || s.name === 'modal reactive 60s');
-    const a = runScenarios(input(1, 7), pick(), 'x');
-    const b = runScenarios(input(1, 7), pick(), 'x');
+    const a = runScenarios(input(1, 7), pick(), 'x', PEAK);
+    const b = runScenarios(input(1, 7), pick(), 'x', PEAK);
     expect(a.scenarios).toEqual(b.scenarios);
-    const c = runScenarios(input(1, 8), pick(), 'x');
+    const c = runScenarios(input(1, 8), pick(), 'x', PEAK);
     expect(c.scenarios[0]?.gpuSeconds).not.toBe(a.scenarios[0]?.gpuSeconds);
   });
 
@@ -164,12 +161,16 @@ describe('simulator parts', () => {
   });
 
   it('claims fairly: fewest running per user, then priority, then age', () => {
-    const queue = [
-      { index: 0, user: 'heavy', priority: 9, at: 1 },
-      { index: 1, user: 'light', priority: 0, at: 3 },
-      { index: 2, user: 'light', priority: 5, at: 4 },
-      { index: 3, user: 'new', priority: 0, at: 2 },
-    ];
+    const job = (index: number, user: string, priority: number, at: number) => ({
+      index,
+      user,
+      priority,
+      at,
+      model: null,
+      bypassedSince: null,
+      awaitingHolder: false,
+    });
+    const queue = [job(0, 'heavy', 9, 1), job(1, 'light', 0, 3), job(2, 'light', 5, 4), job(3, 'new', 0, 2)];
     const running = new Map([
       ['heavy', 2],
       ['light', 0],
@@ -179,47 +180,5 @@ describe('simulator parts', () => {
     expect(takeFair(queue, running)?.index).toBe(1);
     expect(takeFair(queue, running)?.index).toBe(0);
     expect(takeFair(queue, running)).toBeUndefined();
-  });
-
-  it('reads trace CSV with a header, ISO or epoch timestamps, and optional users', () => {
-    const jobs = parseTrace('timestamp,duration_s,user\n2026-01-05T10:00:05Z, 30, ann\n1767607200,12.5\n');
-    expect(jobs).toEqual([
-      { at: Date.parse('2026-01-05T10:00:00Z'), durationS: 12.5, user: 'line3' },
-      { at: Date.parse('2026-01-05T10:00:05Z'), durationS: 30, user: 'ann' },
-    ]);
-    expect(() => parseTrace('2026-01-05T10:00:00Z,-3\n')).toThrow(TraceError);
-    expect(() => parseTrace('ts,d\nyesterday,3\n')).toThrow(/trace line 2/);
-  });
-});
-
-describe('arrakis simulate', () => {
-  it('runs a trace with a fleet file pool and writes the table, JSON report and SVG chart', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sim-'));
-    const lines = ['timestamp,duration_s,user'];
-    for (let i = 0; i < 40; i++) lines.push(`${1767607200 + i * 30},${20 + (i % 5)},u${i % 4}`);
-    writeFileSync(join(dir, 'trace.csv'), lines.join('\n'));
-    writeFileSync(
-      join(dir, 'fleet.yaml'),
-      'pools:\n  gpu:\n    provider: static\n    static: { urls: ["http://10.0.0.1:8188"] }\n    max: 3\n    scale_down_s: 15\n    price_per_gpu_second: 0.001\n',
-    );
-    const printed: string[] = [];
-    const report = await runSimulate(
-      {
-        trace: join(dir, 'trace.csv'),
-        days: 7,
-        seed: 1,
-        fleet: join(dir, 'fleet.yaml'),
-        out: join(dir, 'r.json'),
-        svg: join(dir, 'c.svg'),
-      },
-      (l) => printed.push(l),
-    );
-    expect(report.workload.jobs).toBe(40);
-    expect(report.scenarios[0]?.description).toContain('max 3, buffer 0, scale-down 15 s');
-    expect(report.scenarios[0]?.cost).toBeCloseTo((report.scenarios[0]?.gpuSeconds ?? 0) * 0.001, 6);
-    expect(printed.join('\n')).toMatch(/arrakis autoscaler[\s\S]*\nmodal reactive 60s/);
-    const json: unknown = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'));
-    expect(json).toMatchObject({ workload: { jobs: 40 } });
-    expect(readFileSync(join(dir, 'c.svg'), 'utf8')).toMatch(/^<svg [^>]*>[\s\S]*<polyline[\s\S]*<\/svg>\n$/);
   });
 });

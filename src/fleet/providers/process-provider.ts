@@ -17,7 +17,6 @@ interface Running {
   graceMs: number;
 }
 
-
 export class ProcessProvider implements FleetProvider {
   readonly kind = 'process';
   private readonly running = new Map<string, Running>();

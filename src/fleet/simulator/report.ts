@@ -1,4 +1,5 @@
-/** Turns raw simulation outcomes into the report: percentiles overall and at peak hours, cost, per-hour rows. */
+/** Turns raw simulation outcomes into the report: percentiles overall and at peak, cost, model loads, per-hour rows. */
+import { scheduleMatches, type Schedule } from '../schedule.js';
 import type { SimOutcome, Scenario, SimInput } from './engine.js';
 
 export interface WaitStats {
@@ -26,9 +27,15 @@ export interface ScenarioReport {
   peakWait: WaitStats;
   coldStarts: number;
   gpuSeconds: number;
+  /** In currency at the pool's price (0 without a price). */
   cost: number;
   /** GPU-seconds billed ÷ the sum of job durations (1.0 would be a perfect fleet). */
   lowerBoundRatio: number;
+  /** Loads of a model into a GPU (warm-ups, preloads, switches), those that fetched a file, and switches. */
+  modelLoads: number;
+  modelFetches: number;
+  switches: number;
+  maxWorkers: number;
   hours: HourRow[];
 }
 
@@ -50,24 +57,10 @@ export function lowerBoundSeconds(input: SimInput): number {
   return input.jobs.reduce((sum, j) => sum + j.durationS, 0);
 }
 
-/**
- * Peak hours are the hours whose arrivals are at least twice the mean hour's (the afternoon of each weekday
- * on the synthetic curve, whose peak hour carries ~3.5× the mean).
- */
-export function peakHours(input: SimInput): boolean[] {
+/** Which hours of the window start inside the peak window (for the per-hour rows and the chart). */
+export function peakHours(input: SimInput, peak: Schedule): boolean[] {
   const hours = Math.max(1, Math.ceil((input.endAt - input.startAt) / 3_600_000));
-  const counts = arrivalsByHour(input, hours);
-  const mean = input.jobs.length / hours;
-  return counts.map((c) => c >= 2 * mean);
-}
-
-function arrivalsByHour(input: SimInput, hours: number): number[] {
-  const counts = new Array<number>(hours).fill(0);
-  for (const j of input.jobs) {
-    const h = Math.floor((j.at - input.startAt) / 3_600_000);
-    if (h >= 0 && h < hours) counts[h] = (counts[h] ?? 0) + 1;
-  }
-  return counts;
+  return Array.from({ length: hours }, (_, h) => scheduleMatches(peak, input.startAt + h * 3_600_000));
 }
 
 /** Builds one scenario's report from its outcome. */
@@ -75,8 +68,9 @@ export function scenarioReport(
   input: SimInput,
   scenario: Scenario,
   out: SimOutcome,
-  peak: boolean[],
+  peakWindow: Schedule,
 ): ScenarioReport {
+  const peak = peakHours(input, peakWindow);
   const hours = peak.length;
   const waitsByHour: number[][] = Array.from({ length: hours }, () => []);
   const busyByHour = new Float64Array(hours);
@@ -89,8 +83,8 @@ export function scenarioReport(
     if (h >= 0 && h < hours) {
       waitsByHour[h]!.push(wait);
       busyByHour[h] = (busyByHour[h] ?? 0) + j.durationS;
-      if (peak[h] === true) atPeak.push(wait);
     }
+    if (scheduleMatches(peakWindow, j.at)) atPeak.push(wait);
   });
   const lower = lowerBoundSeconds(input);
   return {
@@ -103,6 +97,10 @@ export function scenarioReport(
     gpuSeconds: out.billedSeconds,
     cost: out.billedSeconds * scenario.pool.pricePerGpuSecond,
     lowerBoundRatio: lower === 0 ? 0 : out.billedSeconds / lower,
+    modelLoads: out.modelLoads,
+    modelFetches: out.modelFetches,
+    switches: out.switches,
+    maxWorkers: out.maxWorkers,
     hours: waitsByHour.map((w, h) => ({
       hour: new Date(input.startAt + h * 3_600_000).toISOString(),
       arrivals: w.length,
@@ -129,9 +127,12 @@ export function formatTable(reports: readonly ScenarioReport[]): string {
     'peak p95 s',
     'peak p99 s',
     'cold starts',
+    'loads',
+    'fetches',
+    'max workers',
     'GPU-s',
     'cost $',
-    '× lower bound',
+    '× floor',
   ];
   const rows = reports.map((r) => [
     r.name,
@@ -141,6 +142,9 @@ export function formatTable(reports: readonly ScenarioReport[]): string {
     r.peakWait.p95.toFixed(1),
     r.peakWait.p99.toFixed(1),
     String(r.coldStarts),
+    String(r.modelLoads),
+    String(r.modelFetches),
+    String(r.maxWorkers),
     String(Math.round(r.gpuSeconds)),
     r.cost.toFixed(2),
     r.lowerBoundRatio.toFixed(2),
@@ -149,4 +153,36 @@ export function formatTable(reports: readonly ScenarioReport[]): string {
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/** One scenario in the `--out` JSON (snake_case, the CONTRACT's shape plus a few more figures). */
+export function scenarioJson(r: ScenarioReport, lowerBoundGpuSeconds: number) {
+  return {
+    name: r.name,
+    description: r.description,
+    jobs: r.jobs,
+    peak_p95_wait_s: round(r.peakWait.p95),
+    p95_wait_s: round(r.wait.p95),
+    p50_wait_s: round(r.wait.p50),
+    p99_wait_s: round(r.wait.p99),
+    peak_p99_wait_s: round(r.peakWait.p99),
+    gpu_seconds: Math.round(r.gpuSeconds),
+    lower_bound_gpu_seconds: Math.round(lowerBoundGpuSeconds),
+    cost_ratio: round(r.lowerBoundRatio),
+    cost: round(r.cost),
+    cold_starts: r.coldStarts,
+    model_loads: r.modelLoads,
+    model_fetches: r.modelFetches,
+    switches: r.switches,
+    max_workers: r.maxWorkers,
+    hours: r.hours.map((h) => ({
+      hour: h.hour,
+      arrivals: h.arrivals,
+      peak: h.peak,
+      p95_wait_s: h.p95WaitS,
+      mean_workers: h.meanWorkers,
+      busy_gpus: h.busyGpus,
+      cold_starts: h.coldStarts,
+    })),
+  };
 }

@@ -4,7 +4,7 @@ import type { PoolConfig } from '../fleet-file.js';
 import { reactiveDecide } from '../reactive.js';
 import type { Schedule } from '../schedule.js';
 import type { Scenario, SimPool } from './engine.js';
-import { SYNTHETIC_PEAK_HOUR } from './workload.js';
+import { parsePeak } from './peak-window.js';
 
 /** Modal's A10G list price, $1.10 an hour, per second. */
 export const DEFAULT_PRICE_PER_GPU_SECOND = 1.1 / 3600;
@@ -27,16 +27,19 @@ const BASE: SimPool = {
  */
 export const DEFAULT_AUTOSCALER_POOL: SimPool = { ...BASE, scaleDownMs: 0 };
 
-/** The busy afternoon of the synthetic curve, every day (UTC). */
-const PEAK_PROFILE: Schedule = {
-  name: 'peak hours',
-  days: [0, 1, 2, 3, 4, 5, 6],
-  startMinute: (SYNTHETIC_PEAK_HOUR - 4) * 60,
-  endMinute: (SYNTHETIC_PEAK_HOUR + 4) * 60,
-  offsetMinutes: 0,
-  min: 1,
-  buffer: 1,
-};
+/** The default `--peak`: weekday afternoons, the hours of the synthetic curve with ≥ 2× the mean hour's jobs. */
+export const DEFAULT_PEAK = 'Mon-Fri 12:00-18:00';
+
+/** Affinity bound of the model-aware claim order (as `serve --affinity-max-delay-s`). */
+export const DEFAULT_AFFINITY_MAX_DELAY_MS = 10_000;
+
+export interface ScenarioOptions {
+  /** The peak window: the peak-profile baseline keeps min 1 + buffer 1 over it. */
+  peak?: Schedule;
+  /** Whether the workload's jobs carry models (the autoscaler then plans them and claims with affinity). */
+  withModels?: boolean;
+  affinityMaxDelayMs?: number;
+}
 
 /** A simulator pool from a fleet-file pool. */
 export function simPoolFrom(p: PoolConfig): SimPool {
@@ -50,11 +53,18 @@ export function simPoolFrom(p: PoolConfig): SimPool {
     coldStartMs: p.coldStartMs,
     pricePerGpuSecond: p.pricePerGpuSecond,
     maxCostPerHour: p.maxCostPerHour,
+    planningHorizonS: p.planningHorizonS ?? null,
   };
 }
 
 /** Every scenario of the report: the autoscaler on `pool` first, then the baselines at the same price. */
-export function standardScenarios(pool: SimPool = DEFAULT_AUTOSCALER_POOL): Scenario[] {
+export function standardScenarios(
+  pool: SimPool = DEFAULT_AUTOSCALER_POOL,
+  opts: ScenarioOptions = {},
+): Scenario[] {
+  const peak = { ...(opts.peak ?? parsePeak(DEFAULT_PEAK)), name: 'peak hours', min: 1, buffer: 1 };
+  const affinity =
+    opts.withModels === true ? (opts.affinityMaxDelayMs ?? DEFAULT_AFFINITY_MAX_DELAY_MS) : null;
   const price = { pricePerGpuSecond: pool.pricePerGpuSecond, coldStartMs: pool.coldStartMs };
   const base = { ...BASE, ...price, name: pool.name };
   const window = (pool.scaleDownMs / 1000).toFixed(0);
@@ -63,9 +73,11 @@ export function standardScenarios(pool: SimPool = DEFAULT_AUTOSCALER_POOL): Scen
       name: 'arrakis autoscaler',
       description:
         `anticipating policy, min ${pool.min}, max ${pool.max}, buffer ${pool.buffer}, scale-down ${window} s` +
-        (pool.schedules.length > 0 ? `, ${pool.schedules.length} schedule(s)` : ''),
+        (pool.schedules.length > 0 ? `, ${pool.schedules.length} schedule(s)` : '') +
+        (affinity === null ? '' : `, model-aware with prefetch, affinity ≤ ${affinity / 1000} s`),
       policy: decide,
       pool,
+      affinityMaxDelayMs: affinity,
     },
     {
       name: 'seed fixed knobs',
@@ -75,21 +87,22 @@ export function standardScenarios(pool: SimPool = DEFAULT_AUTOSCALER_POOL): Scen
     },
     {
       name: 'modal reactive 60s',
-      description: 'reactive, min 0, max 20, scale-down 60 s',
+      description:
+        'reactive, min 0, max 20, scale-down 60 s, model-blind (oldest job first, loads its model)',
       policy: reactiveDecide,
       pool: base,
     },
     {
       name: 'modal reactive 300s',
-      description: 'reactive, min 0, max 20, scale-down 300 s',
+      description: 'reactive, min 0, max 20, scale-down 300 s, model-blind',
       policy: reactiveDecide,
       pool: { ...base, scaleDownMs: 300_000 },
     },
     {
       name: 'peak profile',
-      description: `reactive max 20, scale-down 60 s, min 1 + buffer 1 from ${SYNTHETIC_PEAK_HOUR - 4}:00 to ${SYNTHETIC_PEAK_HOUR + 4}:00 UTC`,
+      description: `reactive max 20, scale-down 60 s, min 1 + buffer 1 over the ${opts.peak?.name ?? `peak ${DEFAULT_PEAK}`} window`,
       policy: reactiveDecide,
-      pool: { ...base, schedules: [PEAK_PROFILE] },
+      pool: { ...base, schedules: [peak] },
     },
     {
       name: 'always-on 5',

@@ -1,5 +1,6 @@
 /**
- * Workloads for the simulator: a seedable synthetic service of ~2,000 daily users, or a trace CSV.
+ * Workloads for the simulator: a seedable synthetic service of ~2,000 daily users (`dau`), optionally with
+ * Zipf-popular base models, or a trace CSV.
  * The synthetic one follows the issue's facts: ~1,800 jobs a weekday, about half on weekend days, a diurnal
  * curve whose peak hour carries ~3.5× the mean hour with nights near zero, users working in sessions (the
  * next job follows the previous one's end within 60 s 59% of the time, within 120 s 75%, within 300 s 86%),
@@ -12,6 +13,8 @@ export interface SimJob {
   at: number;
   durationS: number;
   user: string;
+  /** The base model the job loads (checkpoint file name); null when the workload does not say. */
+  model: string | null;
 }
 
 export interface SyntheticOptions {
@@ -19,14 +22,25 @@ export interface SyntheticOptions {
   seed: number;
   /** First day (a Monday, 00:00 UTC, so weekdays line up). */
   startAt?: number;
+  /** Jobs on a weekday; default 0.9 per daily active user. */
   weekdayJobs?: number;
+  /** Daily active users (default 2,000). */
+  dau?: number;
+  /** Base models the service offers, Zipf-popular; 0 (default) = jobs carry no model. */
+  models?: number;
 }
 
 /** Monday 2026-01-05 00:00 UTC. */
 export const SYNTHETIC_START = Date.UTC(2026, 0, 5);
 /** Hour of day (UTC) where the diurnal curve peaks. */
 export const SYNTHETIC_PEAK_HOUR = 15;
-const USERS = 2000;
+const DEFAULT_DAU = 2000;
+const JOBS_PER_DAU = 0.9;
+/**
+ * Zipf exponent of model popularity. The public serving trace has its most used model at ~30% of jobs and the
+ * top ten at ~85%; no single Zipf law gives both, and 1.3 (33% and 75% over 80 models) sits between them.
+ */
+export const ZIPF_EXPONENT = 1.3;
 const SESSION_END_P = 0.14;
 const WEEKEND_FACTOR = 0.5;
 const BURSTS_PER_WEEKDAY = 1.5;
@@ -59,13 +73,44 @@ function thinkSeconds(rand: () => number): number {
   return 120 + rand() * 180;
 }
 
-function session(rand: () => number, start: number, out: SimJob[]): void {
-  const user = `u${Math.floor(rand() * USERS)}`;
+/** Draws model ranks 0..n-1 with P(rank k) ∝ (k+1)^-exponent. */
+export function zipfSampler(n: number, exponent = ZIPF_EXPONENT): (rand: () => number) => number {
+  const cdf: number[] = [];
+  let total = 0;
+  for (let k = 1; k <= n; k++) cdf.push((total += k ** -exponent));
+  return (rand) => {
+    const u = rand() * total;
+    let lo = 0;
+    let hi = cdf.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid]! < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+/** The file name of the model of rank k (0 = most popular) in the synthetic service. */
+export function syntheticModelName(rank: number): string {
+  return `model-${String(rank + 1).padStart(3, '0')}.safetensors`;
+}
+
+interface SessionSpec {
+  users: number;
+  /** Draws a model name for a session, or null without models. */
+  model: (rand: () => number) => string | null;
+}
+
+/** A user works with one base model through a session (a new session draws again). */
+function session(rand: () => number, start: number, out: SimJob[], spec: SessionSpec): void {
+  const user = `u${Math.floor(rand() * spec.users)}`;
+  const model = spec.model(rand);
   let t = start;
   // Bounded: a session ends with probability SESSION_END_P after each job, and never runs past 60 jobs.
   for (let n = 0; n < 60; n++) {
     const durationS = jobSeconds(rand);
-    out.push({ at: Math.round(t), durationS, user });
+    out.push({ at: Math.round(t), durationS, user, model });
     if (rand() < SESSION_END_P) return;
     t += (durationS + thinkSeconds(rand)) * 1000;
   }
@@ -75,7 +120,16 @@ function session(rand: () => number, start: number, out: SimJob[]): void {
 export function syntheticWorkload(opts: SyntheticOptions): SimJob[] {
   const rand = seededRandom(opts.seed);
   const start = opts.startAt ?? SYNTHETIC_START;
-  const weekdayJobs = opts.weekdayJobs ?? 1800;
+  const dau = opts.dau ?? DEFAULT_DAU;
+  const weekdayJobs = opts.weekdayJobs ?? Math.round(JOBS_PER_DAU * dau);
+  const models = opts.models ?? 0;
+  // Models come from their own stream so the arrivals are the same with or without them.
+  const modelRand = seededRandom(opts.seed ^ 0x6d0de1);
+  const rank = zipfSampler(Math.max(1, models));
+  const spec: SessionSpec = {
+    users: dau,
+    model: () => (models > 0 ? syntheticModelName(rank(modelRand)) : null),
+  };
   const weights = diurnalWeights();
   const total = weights.reduce((a, b) => a + b, 0);
   const jobs: SimJob[] = [];
@@ -87,13 +141,13 @@ export function syntheticWorkload(opts: SyntheticOptions): SimJob[] {
     const sessions = poisson(rand, (factor * (weekdayJobs - burstJobs)) / MEAN_JOBS_PER_SESSION);
     for (let i = 0; i < sessions; i++) {
       const at = dayStart + (pickHour(rand, weights, total) + rand()) * 3_600_000;
-      session(rand, at, jobs);
+      session(rand, at, jobs, spec);
     }
     const bursts = poisson(rand, factor * BURSTS_PER_WEEKDAY);
     for (let b = 0; b < bursts; b++) {
       const at = dayStart + (pickHour(rand, weights, total) + rand()) * 3_600_000;
       const n = poisson(rand, SESSIONS_PER_BURST);
-      for (let i = 0; i < n; i++) session(rand, at + rand() * 180_000, jobs);
+      for (let i = 0; i < n; i++) session(rand, at + rand() * 180_000, jobs, spec);
     }
   }
   return jobs.sort((a, b) => a.at - b.at);

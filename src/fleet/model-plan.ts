@@ -1,0 +1,169 @@
+/**
+ * The model half of the autoscaler: once `decide()` has sized the pool, this plans which models its workers
+ * hold. Loading a model costs by tier (resident in VRAM: nothing; on the worker's disk: a local load of ~2 s;
+ * elsewhere: a fetch of ~23 s first), so the plan keeps the models the forecast wants close to the GPUs:
+ *   - the forecast of which model comes next is its share of the arrivals over the last day, plus the
+ *     models of queued jobs;
+ *   - idle workers fetch the most wanted files they lack onto their disk in the background (prefetch), up
+ *     to the disk's budget, evicting only a file much less wanted than the one fetched;
+ *   - idle workers load wanted files from their disk into VRAM (preload), spreading the models across the
+ *     idle workers: a model's value falls with the number of idle workers already holding it;
+ *   - a new worker's warm-up loads the model of a queued job no idle worker holds, else the most wanted
+ *     model held by the fewest workers;
+ *   - when the pool shrinks, the idle workers whose models are least wanted (or held elsewhere too) stop.
+ * Pure and deterministic, like `decide()`.
+ */
+import type { Decision, ModelActions, ModelView, PolicyWorker, PoolSnapshot } from './policy-types.js';
+
+/** A file or resident model is replaced only by one at least this many times more wanted (no churn). */
+const REPLACE_RATIO = 2;
+/** Disk copies of a model the pool aims for, per live worker and unit share of the jobs (see prefetches). */
+const PREFETCH_COVER = 8;
+
+/** Share of recent arrivals per model, with queued jobs counted as certain demand. */
+function demandShares(view: ModelView): Map<string, number> {
+  const counts = new Map(view.popularity);
+  for (const m of view.queued) counts.set(m, (counts.get(m) ?? 0) + 1);
+  let total = 0;
+  for (const n of counts.values()) total += n;
+  const shares = new Map<string, number>();
+  if (total > 0) for (const [m, n] of counts) shares.set(m, n / total);
+  return shares;
+}
+
+/** Models in descending share (ties by name, so the plan is deterministic). */
+function ranked(shares: ReadonlyMap<string, number>): string[] {
+  return [...shares.keys()].sort((a, b) => shares.get(b)! - shares.get(a)! || (a < b ? -1 : 1));
+}
+
+function countHolders(workers: readonly PolicyWorker[], pick: (w: PolicyWorker) => readonly string[]) {
+  const holders = new Map<string, number>();
+  for (const w of workers) for (const m of pick(w)) holders.set(m, (holders.get(m) ?? 0) + 1);
+  return holders;
+}
+
+/** What a worker's resident models are worth to the pool: each model's share split among its holders. */
+function workerValue(w: PolicyWorker, shares: ReadonlyMap<string, number>, holders: Map<string, number>) {
+  let v = 0;
+  for (const m of w.vram ?? []) v += (shares.get(m) ?? 0) / Math.max(1, holders.get(m) ?? 1);
+  return v;
+}
+
+/** Re-picks which idle workers stop (same count as the base decision): the least valuable first. */
+function pickStops(s: PoolSnapshot, base: Decision, shares: ReadonlyMap<string, number>): string[] {
+  if (base.stop.length === 0) return [];
+  const holders = countHolders(s.workers, (w) => w.vram ?? []);
+  const eligible = s.workers.filter(
+    (w) => w.state === 'idle' && w.idleSince !== null && base.at - w.idleSince >= s.limits.scaleDownMs,
+  );
+  return eligible
+    .map((w) => ({ w, v: workerValue(w, shares, holders) }))
+    .sort((a, b) => a.v - b.v || (a.w.idleSince ?? 0) - (b.w.idleSince ?? 0))
+    .slice(0, base.stop.length)
+    .map((x) => x.w.id);
+}
+
+/** The first model of each worker started now. */
+function startModels(s: PoolSnapshot, count: number, shares: ReadonlyMap<string, number>) {
+  const view = s.models!;
+  const idleHeld = new Set(s.workers.filter((w) => w.state === 'idle').flatMap((w) => w.vram ?? []));
+  const holders = countHolders(s.workers, (w) => w.vram ?? []);
+  const waiting = new Map<string, number>();
+  for (const m of view.queued) if (!idleHeld.has(m)) waiting.set(m, (waiting.get(m) ?? 0) + 1);
+  const out: Array<string | null> = [];
+  for (let i = 0; i < count; i++) {
+    let best: string | null = null;
+    let bestScore = 0;
+    // A queued job that no idle worker can serve warm is what this start is for; then the forecast.
+    for (const [m, n] of waiting) if (n > bestScore) [best, bestScore] = [m, n];
+    if (best !== null) {
+      waiting.set(best, bestScore - 1);
+      if (bestScore - 1 <= 0) waiting.delete(best);
+    } else {
+      for (const m of ranked(shares)) {
+        const score = shares.get(m)! / (1 + (holders.get(m) ?? 0));
+        if (score > bestScore) [best, bestScore] = [m, score];
+      }
+    }
+    if (best !== null) holders.set(best, (holders.get(best) ?? 0) + 1);
+    out.push(best);
+  }
+  return out;
+}
+
+/**
+ * Background fetches onto idle workers' disks, one file per worker at a time. Only models the pool wants
+ * resident (the top `vramModels`) and only until enough live workers hold each on disk: a share of the pool
+ * proportional to the model's share of the jobs (a prefetch is a fetch too; the rest come on demand).
+ */
+function prefetches(
+  s: PoolSnapshot,
+  idle: readonly PolicyWorker[],
+  order: readonly string[],
+  shares: ReadonlyMap<string, number>,
+) {
+  const view = s.models!;
+  const out: ModelActions['prefetch'] = [];
+  if (view.diskCacheModels <= 0) return out;
+  const holders = countHolders(s.workers, (w) => [...(w.disk ?? []), ...(w.fetching ? [w.fetching] : [])]);
+  const wanted = order.slice(0, Math.min(view.vramModels, view.diskCacheModels));
+  const live = s.workers.length;
+  for (const w of idle) {
+    if ((w.fetching ?? null) !== null) continue;
+    const disk = w.disk ?? [];
+    const want = wanted.find(
+      (m) =>
+        !disk.includes(m) && (holders.get(m) ?? 0) < Math.ceil((shares.get(m) ?? 0) * live * PREFETCH_COVER),
+    );
+    if (want === undefined) continue;
+    const lru = disk[0];
+    const room = disk.length < view.diskCacheModels;
+    if (room || (shares.get(lru ?? '') ?? 0) * REPLACE_RATIO < (shares.get(want) ?? 0)) {
+      out.push({ worker: w.id, model: want });
+      holders.set(want, (holders.get(want) ?? 0) + 1);
+    }
+  }
+  return out;
+}
+
+/** Loads from disk into VRAM, spreading models over the idle workers. */
+function preloads(idle: readonly PolicyWorker[], view: ModelView, shares: ReadonlyMap<string, number>) {
+  const out: ModelActions['preload'] = [];
+  const holders = countHolders(idle, (w) => w.vram ?? []);
+  for (const w of idle) {
+    const vram = w.vram ?? [];
+    let best: string | null = null;
+    let bestValue = 0;
+    for (const m of w.disk ?? []) {
+      if (vram.includes(m)) continue;
+      const value = (shares.get(m) ?? 0) / (1 + (holders.get(m) ?? 0));
+      if (value > bestValue) [best, bestValue] = [m, value];
+    }
+    if (best === null) continue;
+    const lru = vram[0];
+    const lruValue = lru === undefined ? 0 : (shares.get(lru) ?? 0) / Math.max(1, holders.get(lru) ?? 1);
+    if (vram.length < view.vramModels || lruValue * REPLACE_RATIO < bestValue) {
+      out.push({ worker: w.id, model: best });
+      holders.set(best, (holders.get(best) ?? 0) + 1);
+      if (vram.length >= view.vramModels && lru !== undefined) holders.set(lru, (holders.get(lru) ?? 1) - 1);
+    }
+  }
+  return out;
+}
+
+/** Adds the model plan to a base decision (which already holds the worker count). */
+export function planModels(s: PoolSnapshot, base: Decision): Decision {
+  const view = s.models;
+  if (view === undefined) return base;
+  const shares = demandShares(view);
+  const order = ranked(shares);
+  const stop = pickStops(s, base, shares);
+  const stopping = new Set(stop);
+  const idle = s.workers.filter((w) => w.state === 'idle' && !stopping.has(w.id));
+  const models: ModelActions = {
+    startWith: startModels(s, base.start, shares),
+    prefetch: prefetches(s, idle, order, shares),
+    preload: preloads(idle, view, shares),
+  };
+  return { ...base, stop, models };
+}

@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { decide } from '../../src/fleet/autoscaler.js';
+import type { ModelView, PolicyWorker } from '../../src/fleet/policy-types.js';
+import { NOW, snapshot, worker } from './snapshot-builder.js';
+
+function view(over: Partial<ModelView> = {}): ModelView {
+  return {
+    vramModels: 2,
+    diskCacheModels: 3,
+    queued: [],
+    popularity: new Map([
+      ['top', 60],
+      ['second', 30],
+      ['rare', 10],
+    ]),
+    ...over,
+  };
+}
+
+function holding(w: PolicyWorker, vram: string[], disk: string[] = vram, fetching: string | null = null) {
+  return { ...w, vram, disk, fetching };
+}
+
+describe('autoscaler model plan', () => {
+  it('plans nothing about models for a pool whose jobs carry none', () => {
+    expect(decide(snapshot({ queued: 1 }), NOW).models).toBeUndefined();
+  });
+
+  it('warms a new worker with the model of a queued job no idle worker holds', () => {
+    const d = decide(
+      snapshot({
+        queued: 2,
+        workers: [holding(worker('i', 'idle', 1_000), ['top'])],
+        models: view({ queued: ['top', 'rare'] }),
+      }),
+      NOW,
+    );
+    expect(d.start).toBeGreaterThanOrEqual(1);
+    expect(d.models?.startWith[0]).toBe('rare');
+  });
+
+  it('warms a new worker with the most wanted model held by the fewest workers when no job waits for it', () => {
+    const workers = [holding(worker('b1', 'busy'), ['top']), holding(worker('b2', 'busy'), ['top'])];
+    const d = decide(snapshot({ queued: 1, running: 2, workers, models: view({ queued: ['top'] }) }), NOW);
+    // A queued job's model no idle worker holds comes first, even one busy workers hold.
+    expect(d.models?.startWith[0]).toBe('top');
+    const e = decide(snapshot({ queued: 0, running: 2, workers, limits: { min: 3 }, models: view() }), NOW);
+    expect(e.start).toBe(1);
+    expect(e.models?.startWith[0]).toBe('second');
+  });
+
+  it('prefetches the most wanted missing file onto an idle worker, one at a time', () => {
+    const idle = holding(worker('i', 'idle', 1_000), ['rare'], ['rare']);
+    const d = decide(snapshot({ workers: [idle], models: view() }), NOW);
+    expect(d.models?.prefetch).toEqual([{ worker: 'i', model: 'top' }]);
+    const busyFetching = holding(worker('i', 'idle', 1_000), ['rare'], ['rare'], 'top');
+    expect(decide(snapshot({ workers: [busyFetching], models: view() }), NOW).models?.prefetch).toEqual([]);
+  });
+
+  it('does not prefetch when every load is a fetch (no disk cache)', () => {
+    const idle = holding(worker('i', 'idle', 1_000), [], []);
+    const d = decide(snapshot({ workers: [idle], models: view({ diskCacheModels: 0 }) }), NOW);
+    expect(d.models?.prefetch).toEqual([]);
+  });
+
+  it('preloads from disk into free VRAM, spreading models across idle workers', () => {
+    const a = holding(worker('a', 'idle', 1_000), ['top'], ['top', 'second']);
+    const b = holding(worker('b', 'idle', 1_000), [], ['top', 'second']);
+    const d = decide(snapshot({ workers: [a, b], models: view() }), NOW);
+    expect(d.models?.preload).toEqual([
+      { worker: 'a', model: 'second' },
+      { worker: 'b', model: 'top' },
+    ]);
+  });
+
+  it('stops the idle worker whose resident models matter least, not the longest idle', () => {
+    const onlyTop = holding(worker('keep', 'idle', 120_000), ['top'], ['top']);
+    const dupA = holding(worker('dupA', 'idle', 90_000), ['rare'], ['rare']);
+    const d = decide(snapshot({ workers: [onlyTop, dupA], models: view() }), NOW);
+    expect(d.stop.length).toBeGreaterThan(0);
+    expect(d.stop[0]).toBe('dupA');
+    // Without models the longest idle goes first.
+    const blind = decide(
+      snapshot({ workers: [worker('keep', 'idle', 120_000), worker('dupA', 'idle', 90_000)] }),
+      NOW,
+    );
+    expect(blind.stop[0]).toBe('keep');
+  });
+});
+
+describe('planning horizon from the fleet file', () => {
+  it('provisions for the jobs expected within planning_horizon_s instead of 1.17 × the cold start', () => {
+    const recentFinishes = ['a', 'b', 'c', 'd', 'e', 'f'].map((userId) => ({ userId, at: NOW - 10_000 }));
+    const short = decide(snapshot({ recentFinishes, limits: { planningHorizonS: 1 } }), NOW);
+    const long = decide(snapshot({ recentFinishes, limits: { planningHorizonS: 120 } }), NOW);
+    expect(short.start).toBe(0);
+    expect(long.start).toBeGreaterThan(0);
+    expect(long.reason).toContain('within 120 s');
+  });
+});
