@@ -4,12 +4,12 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { issueWorkerToken } from '../agent/worker-tokens.js';
 import { createdWorkerTokenSchema, createWorkerTokenBody, problemSchema } from '../api/schemas.js';
-import { noContent } from '../api/routes/admin.js';
+import type { ApiContext } from '../api/context.js';
+import { noContent } from '../api/routes/admin/shared.js';
 import { ApiError } from '../errors.js';
-import type { Store } from '../store/contract.js';
 
 /** POST /v1/admin/worker-tokens (shown once), GET (list, no secrets) and DELETE /v1/admin/worker-tokens/{id}. */
-export async function adminWorkerRoutes(app: FastifyInstance, store: Store): Promise<void> {
+export async function adminWorkerRoutes(app: FastifyInstance, { store }: ApiContext): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const schema = { tags: ['admin'], security: [{ admin: [] }] };
   r.post(

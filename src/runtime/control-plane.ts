@@ -126,19 +126,8 @@ export async function startControlPlane(
       },
       fleetStatus: async () => fleet?.status() ?? { pools: [] },
       poolPricing: () => fleet?.pricing() ?? new Map(),
-      plugins: [
-        async (app) => {
-          await app.register(
-            workerRoutes({ store, storage, bus, leaseMs, maxAttempts: config.maxAttempts, nodeTypes }),
-            {
-              prefix: '/v1/worker',
-            },
-          );
-        },
-        ...(config.adminKey === undefined
-          ? []
-          : [async (app: FastifyInstance) => adminWorkerRoutes(app, store)]),
-      ],
+      workerApi: workerRoutes({ store, storage, bus, leaseMs, maxAttempts: config.maxAttempts, nodeTypes }),
+      extraRoutes: { admin: [adminWorkerRoutes] },
     });
     metrics = api.ctx.metrics;
     await api.app.listen({ host: config.host, port: config.port });

@@ -176,6 +176,11 @@ export interface WebhookAttempt {
   durationMs: number;
 }
 
+/** A delivery with its attempts, in attempt order (the operator's delivery log). */
+export interface WebhookDeliveryLog extends WebhookDelivery {
+  attemptLog: WebhookAttempt[];
+}
+
 export type WorkerStatus = 'starting' | 'warming' | 'idle' | 'busy' | 'unhealthy' | 'stopping' | 'stopped';
 
 export interface WorkerRecord {
@@ -347,6 +352,12 @@ export interface Store {
     limit: number;
   }): Promise<WebhookDelivery[]>;
   listWebhookAttempts(deliveryId: string): Promise<WebhookAttempt[]>;
+  /** Deliveries as listWebhookDeliveries returns them, each with its attempts: two queries, not one per delivery. */
+  listWebhookDeliveryLog(filter: {
+    accountId?: string;
+    jobId?: string;
+    limit: number;
+  }): Promise<WebhookDeliveryLog[]>;
 
   // Workers and fleet
   upsertWorker(w: WorkerRecord): Promise<void>;
