@@ -12,7 +12,7 @@ import { WORKER_ID_HEADER } from '../../src/agent/worker-protocol.js';
 import { buildApi, type Api } from '../../src/api/app.js';
 import type { ApiDeps, RouteFile } from '../../src/api/context.js';
 import { installProblemHandlers } from '../../src/api/problem.js';
-import { workerRoutes } from '../../src/api/routes/workers.js';
+import { credentials, workerRoutes } from '../../src/api/routes/workers.js';
 import {
   workerOf,
   workerScope,
@@ -199,7 +199,7 @@ describe('worker scope', () => {
     const workerRoute: WorkerRouteFile = (s) => {
       s.get('/probe-worker', async (request) => ({ worker: workerOf(request).id }));
     };
-    await app.register(workerScope(store, { token: [tokenRoute], worker: [workerRoute] }), {
+    await app.register(workerScope(credentials(store), { token: [tokenRoute], worker: [workerRoute] }), {
       prefix: '/v1/worker',
     });
   });

@@ -19,7 +19,15 @@ import type { ObjectStorage } from '../../media/storage/contract.js';
 import type { Store } from '../../store/contract.js';
 import { newId } from '../../util/ids.js';
 import { installProblemHandlers } from '../problem.js';
-import { workerOf, workerScope, workerTokenOf, type WorkerRouteFile } from '../scopes/worker-scope.js';
+import {
+  workerOf,
+  workerScope,
+  workerTokenOf,
+  type WorkerCredentials,
+  type WorkerRouteFile,
+} from '../scopes/worker-scope.js';
+
+import { verifyWorkerToken } from '../../agent/worker-tokens.js';
 
 export { issueWorkerToken } from '../../agent/worker-tokens.js';
 
@@ -42,6 +50,15 @@ const outputParams = jobParams.extend({ index: z.coerce.number().int().min(0).ma
 /** A body the agent may leave out entirely reads as `{}` (its defaults apply). */
 function orEmpty<T extends z.ZodType>(schema: T): z.ZodPreprocess<T, unknown> {
   return z.preprocess((value) => value ?? {}, schema);
+}
+
+/** The worker scope's credential checks: worker tokens and the worker id header of the worker protocol. */
+export function credentials(store: Store): WorkerCredentials {
+  return {
+    store,
+    verifyToken: (presented) => verifyWorkerToken(store, presented),
+    workerIdHeader: wire.WORKER_ID_HEADER,
+  };
 }
 
 /** An AbortSignal that fires when the client goes away or the server is closing (ends long-polls early). */
@@ -74,7 +91,7 @@ export function workerRoutes(
     installProblemHandlers(app);
     const maxOutputBytes = deps.maxOutputBytes ?? 512 * 1024 * 1024;
     await app.register(
-      workerScope(deps.store, {
+      workerScope(credentials(deps.store), {
         token: [(s) => registerRoute(s, deps, service)],
         worker: [
           (s) => workerStateRoutes(s, deps, service, closing.signal),

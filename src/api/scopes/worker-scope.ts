@@ -4,8 +4,6 @@
  * that token (`request.worker`). Both are checked on request, before a single body byte is read.
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
-import * as wire from '../../agent/worker-protocol.js';
-import { verifyWorkerToken } from '../../agent/worker-tokens.js';
 import { ApiError } from '../../errors.js';
 import type { Store, WorkerRecord, WorkerToken } from '../../store/contract.js';
 import { markScope } from './scope.js';
@@ -15,6 +13,15 @@ declare module 'fastify' {
     workerToken: WorkerToken | null;
     worker: WorkerRecord | null;
   }
+}
+
+/** How the scope checks a worker's credentials (the worker tokens and protocol belong to the control plane). */
+export interface WorkerCredentials {
+  store: Pick<Store, 'getWorker'>;
+  /** The token row when `presented` is a valid, unrevoked worker token; null otherwise. */
+  verifyToken(presented: string): Promise<WorkerToken | null>;
+  /** The header naming the registered worker on every call after `register`. */
+  workerIdHeader: string;
 }
 
 /** A worker route file: registers its routes (paths relative to /v1/worker) on the scope it is given. */
@@ -28,9 +35,9 @@ export interface WorkerScopeFiles {
 }
 
 /** The caller's worker token (valid and unrevoked), else 401. */
-async function authenticateToken(store: Store, request: FastifyRequest): Promise<WorkerToken> {
+async function authenticateToken(auth: WorkerCredentials, request: FastifyRequest): Promise<WorkerToken> {
   const header = request.headers.authorization ?? '';
-  const token = header.startsWith('Bearer ') ? await verifyWorkerToken(store, header.slice(7).trim()) : null;
+  const token = header.startsWith('Bearer ') ? await auth.verifyToken(header.slice(7).trim()) : null;
   if (token === null)
     throw new ApiError(
       'unauthorized',
@@ -41,16 +48,16 @@ async function authenticateToken(store: Store, request: FastifyRequest): Promise
 
 /** The registered worker the caller speaks for; it must have been registered with the same token. */
 async function authenticateWorker(
-  store: Store,
+  auth: WorkerCredentials,
   token: WorkerToken,
   request: FastifyRequest,
 ): Promise<WorkerRecord> {
-  const id = request.headers[wire.WORKER_ID_HEADER];
-  const worker = typeof id === 'string' ? await store.getWorker(id) : null;
+  const id = request.headers[auth.workerIdHeader];
+  const worker = typeof id === 'string' ? await auth.store.getWorker(id) : null;
   if (worker === null || worker.kind !== 'remote' || worker.providerRef !== token.id) {
     throw new ApiError(
       'unauthorized',
-      `Unknown worker: register first and send its id in ${wire.WORKER_ID_HEADER}.`,
+      `Unknown worker: register first and send its id in ${auth.workerIdHeader}.`,
     );
   }
   return worker;
@@ -72,18 +79,18 @@ export function workerOf(request: FastifyRequest): WorkerRecord {
 }
 
 /** An encapsulated plugin serving `files` behind the worker token (and, for `files.worker`, a registered worker). */
-export function workerScope(store: Store, files: WorkerScopeFiles): FastifyPluginAsync {
+export function workerScope(auth: WorkerCredentials, files: WorkerScopeFiles): FastifyPluginAsync {
   return async (app) => {
     markScope(app, 'worker');
     app.decorateRequest('workerToken', null);
     app.decorateRequest('worker', null);
     app.addHook('onRequest', async (request) => {
-      request.workerToken = await authenticateToken(store, request);
+      request.workerToken = await authenticateToken(auth, request);
     });
     for (const file of files.token) await file(app);
     await app.register(async (registered) => {
       registered.addHook('onRequest', async (request) => {
-        request.worker = await authenticateWorker(store, workerTokenOf(request), request);
+        request.worker = await authenticateWorker(auth, workerTokenOf(request), request);
       });
       for (const file of files.worker) await file(registered);
     });
