@@ -4,7 +4,7 @@
  */
 import type { RouteFile } from './context.js';
 import { accountRoutes } from './routes/admin/accounts.js';
-import { fleetRoutes, workerRoutes } from './routes/admin/fleet.js';
+import { fleetRoutes, workerListRoutes } from './routes/admin/fleet.js';
 import { keyRoutes } from './routes/admin/keys.js';
 import { templateRoutes } from './routes/admin/templates.js';
 import { usageRoutes } from './routes/admin/usage.js';
@@ -27,6 +27,6 @@ export const ADMIN_ROUTES: readonly RouteFile[] = [
   usageRoutes,
   webhookRoutes,
   templateRoutes,
-  workerRoutes,
+  workerListRoutes,
   fleetRoutes,
 ];

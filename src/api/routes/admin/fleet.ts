@@ -7,7 +7,7 @@ import { workerListSchema } from '../../schemas.js';
 import { adminDoc, adminErrors } from './shared.js';
 
 /** Registers GET /v1/admin/workers. */
-export async function workerRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+export async function workerListRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get(
     '/v1/admin/workers',
