@@ -71,6 +71,9 @@ function listeningAt(app: FastifyInstance, config: Config): { url: string; port:
   return { url: `http://${host}:${port}`, port };
 }
 
+/** How long shutdown waits for in-flight requests before closing their connections. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
 /** Starts a control plane from a validated config. */
 export async function startControlPlane(
   config: Config,
@@ -193,7 +196,12 @@ export async function startControlPlane(
     workers,
     async close(): Promise<void> {
       running.drain();
+      // In-flight requests get a grace period; a connection still busy after it (a client that stalls
+      // mid-request, or one Node's idle check misses) is cut so shutdown never hangs on it.
+      const cut = setTimeout(() => running.app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      cut.unref();
       await running.app.close();
+      clearTimeout(cut);
       await fleet?.stop();
       await workers.stop();
       await bg.stop();
