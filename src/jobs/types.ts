@@ -1,4 +1,5 @@
 /** The job domain's data types. Pure data: no database, no HTTP. Times are epoch milliseconds. */
+import type { ModelRef } from '../models/model-refs.js';
 import type { JobErrorCode } from '../errors.js';
 
 export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
@@ -6,7 +7,10 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
 
 /** A ComfyUI API-format prompt: node id → { class_type, inputs }. Links are [nodeId, outputIndex]. */
-export type Workflow = Record<string, { class_type: string; inputs: Record<string, unknown>; _meta?: unknown }>;
+export type Workflow = Record<
+  string,
+  { class_type: string; inputs: Record<string, unknown>; _meta?: unknown }
+>;
 
 export interface AccountLimits {
   max_active_jobs_per_user: number;
@@ -121,6 +125,8 @@ export interface Job {
   workerId: string | null;
   leaseExpiresAt: number | null;
   idempotencyKey: string | null;
+  /** The model files the workflow loads, derived at admission (placement and affinity use them). */
+  models: ModelRef[];
 }
 
 export interface TemplateParam {

@@ -19,6 +19,7 @@ import type {
   Template,
   Workflow,
 } from '../jobs/types.js';
+import type { ModelKind, ModelRef } from '../models/model-refs.js';
 
 export interface NewAccount {
   name: string;
@@ -63,6 +64,8 @@ export interface NewJob {
   idempotencyKey: string | null;
   /** sha256 of the canonical request body, compared on an idempotent replay. */
   requestHash: string | null;
+  /** The model files the workflow loads (absent = none). */
+  models?: ModelRef[];
 }
 
 export type AdmitResult =
@@ -188,6 +191,42 @@ export interface WorkerRecord {
   readyAt: number | null;
   stoppedAt: number | null;
   lastSeenAt: number;
+  /** What the agent last reported of its models (absent when writing a record: registration keeps it). */
+  models?: WorkerModelState;
+}
+
+/** A worker's models as its agent reports them. Names are file names as ComfyUI's loader combos list them. */
+export interface WorkerModelState {
+  /** False until the agent reports: such a worker may be given any job, as before models were known. */
+  known: boolean;
+  /** Files its ComfyUI can load (its loaders' file lists). */
+  available: string[];
+  /** Files resident in its ComfyUI (loaded by a recent job and still cached). */
+  warm: string[];
+  /** Files in the agent's model cache on its disk. */
+  onDisk: string[];
+  /** The agent has a model cache: it fetches registered files it lacks before running a job. */
+  canFetch: boolean;
+  /** Model loads after its first. */
+  switches: number;
+}
+
+/** A registered model file: where a worker's model cache fetches it from and how it is checked. */
+export interface ModelFile {
+  name: string;
+  kind: ModelKind;
+  /** `s3://…`, `https://…` or `http://…`: trusted operator configuration. */
+  url: string;
+  /** Lower-case hex sha256 of the file. */
+  sha256: string;
+  size: number;
+  createdAt: number;
+}
+
+/** Options of a claim beyond who and where. */
+export interface ClaimOptions {
+  /** How long bounded affinity may pass over the fair pick, in ms; 0 (the default) = plain fair order. */
+  affinityMaxDelayMs?: number;
 }
 
 export interface WorkerToken {
@@ -265,7 +304,13 @@ export interface Store {
    * then higher priority, then older. `pool` null takes jobs that name no pool; a string takes that pool's
    * jobs and jobs with no pool. queued → running, attempts + 1, lease until now + leaseMs.
    */
-  claimNext(workerId: string, pool: string | null, leaseMs: number, now: number): Promise<Job | null>;
+  claimNext(
+    workerId: string,
+    pool: string | null,
+    leaseMs: number,
+    now: number,
+    options?: ClaimOptions,
+  ): Promise<Job | null>;
   /** Extends the lease while the worker still holds the job. */
   renewLease(jobId: string, workerId: string, leaseMs: number, now: number): Promise<LeaseState>;
   /** Records progress while the worker holds the job. Returns false when it no longer does. */
@@ -308,7 +353,12 @@ export interface Store {
   reconcileCounters(): Promise<CounterRepair[]>;
 
   // Job events (SSE, resumable by seq)
-  appendJobEvent(jobId: string, type: JobEvent['type'], data: Record<string, unknown>, now: number): Promise<JobEvent>;
+  appendJobEvent(
+    jobId: string,
+    type: JobEvent['type'],
+    data: Record<string, unknown>,
+    now: number,
+  ): Promise<JobEvent>;
   listJobEvents(jobId: string, afterSeq: number): Promise<JobEvent[]>;
 
   // Rate limits (token buckets shared by every replica)
@@ -334,7 +384,11 @@ export interface Store {
   /** After a 410: every pending delivery of this account to this URL ends `disabled`, and so do later ones. */
   disableWebhookEndpoint(accountId: string, url: string, now: number): Promise<void>;
   isWebhookEndpointDisabled(accountId: string, url: string): Promise<boolean>;
-  listWebhookDeliveries(filter: { accountId?: string; jobId?: string; limit: number }): Promise<WebhookDelivery[]>;
+  listWebhookDeliveries(filter: {
+    accountId?: string;
+    jobId?: string;
+    limit: number;
+  }): Promise<WebhookDelivery[]>;
   listWebhookAttempts(deliveryId: string): Promise<WebhookAttempt[]>;
 
   // Workers and fleet
@@ -345,6 +399,16 @@ export interface Store {
   createWorkerToken(t: Omit<WorkerToken, 'createdAt' | 'revokedAt'>, now: number): Promise<WorkerToken>;
   getWorkerToken(id: string): Promise<WorkerToken | null>;
   revokeWorkerToken(id: string, now: number): Promise<boolean>;
+  /** Records the worker's reported models (and stamps last_seen_at). */
+  setWorkerModels(id: string, state: Omit<WorkerModelState, 'known'>, now: number): Promise<void>;
+
+  // Model registry
+  /** Registers a model file; false when the name is taken (nothing changes). */
+  createModelFile(m: Omit<ModelFile, 'createdAt'>, now: number): Promise<boolean>;
+  getModelFile(name: string): Promise<ModelFile | null>;
+  /** Registered files by name; all of them when `names` is absent. */
+  listModelFiles(names?: readonly string[]): Promise<ModelFile[]>;
+  deleteModelFile(name: string): Promise<boolean>;
   recordScalingDecision(d: ScalingDecision): Promise<void>;
   /** Arrivals since `createdSince` and active users, for the autoscaler (null in `pools` = unpooled jobs). */
   fleetActivity(pools: ReadonlyArray<string | null>, createdSince: number): Promise<FleetActivity>;

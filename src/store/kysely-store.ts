@@ -25,6 +25,7 @@ import { admitJob } from './verbs/admission.js';
 import { claimNext, renewLease, updateProgress } from './verbs/claims.js';
 import { reconcileCounters } from './verbs/counters.js';
 import * as fleet from './verbs/fleet.js';
+import * as models from './verbs/models.js';
 import { claimInputFetches, markInputsReady } from './verbs/input-fetches.js';
 import { appendJobEvent, listJobEvents } from './verbs/job-events.js';
 import * as reads from './verbs/job-reads.js';
@@ -93,8 +94,13 @@ export class KyselyStore implements C.Store {
   failQueuedJob = (jobId: string, error: JobError, now: number): Promise<Job | null> =>
     tr.failQueuedJob(this.#ctx, jobId, error, now);
 
-  claimNext = (workerId: string, pool: string | null, leaseMs: number, now: number): Promise<Job | null> =>
-    claimNext(this.#ctx, workerId, pool, leaseMs, now);
+  claimNext = (
+    workerId: string,
+    pool: string | null,
+    leaseMs: number,
+    now: number,
+    options?: C.ClaimOptions,
+  ): Promise<Job | null> => claimNext(this.#ctx, workerId, pool, leaseMs, now, options);
   renewLease = (jobId: string, workerId: string, leaseMs: number, now: number): Promise<C.LeaseState> =>
     renewLease(this.#ctx, jobId, workerId, leaseMs, now);
   updateProgress = (jobId: string, workerId: string, progress: JobProgress, _now: number): Promise<boolean> =>
@@ -117,7 +123,8 @@ export class KyselyStore implements C.Store {
     reason: string,
     now: number,
     voluntary?: boolean,
-  ): Promise<C.FinishResult> => tr.releaseJob(this.#ctx, jobId, workerId, maxAttempts, reason, now, voluntary);
+  ): Promise<C.FinishResult> =>
+    tr.releaseJob(this.#ctx, jobId, workerId, maxAttempts, reason, now, voluntary);
   expireLeases = (maxAttempts: number, now: number): Promise<C.ExpiredLeaseOutcome[]> =>
     tr.expireLeases(this.#ctx, maxAttempts, now);
 
@@ -182,6 +189,14 @@ export class KyselyStore implements C.Store {
   getWorkerToken = (id: string): Promise<C.WorkerToken | null> => fleet.getWorkerToken(this.#ctx, id);
   revokeWorkerToken = (id: string, now: number): Promise<boolean> =>
     fleet.revokeWorkerToken(this.#ctx, id, now);
+  setWorkerModels = (id: string, state: Omit<C.WorkerModelState, 'known'>, now: number): Promise<void> =>
+    models.setWorkerModels(this.#ctx, id, state, now);
+  createModelFile = (m: Omit<C.ModelFile, 'createdAt'>, now: number): Promise<boolean> =>
+    models.createModelFile(this.#ctx, m, now);
+  getModelFile = (name: string): Promise<C.ModelFile | null> => models.getModelFile(this.#ctx, name);
+  listModelFiles = (names?: readonly string[]): Promise<C.ModelFile[]> =>
+    models.listModelFiles(this.#ctx, names);
+  deleteModelFile = (name: string): Promise<boolean> => models.deleteModelFile(this.#ctx, name);
   recordScalingDecision = (d: C.ScalingDecision): Promise<void> => fleet.recordScalingDecision(this.#ctx, d);
   listScalingDecisions = (pool: string | null, limit: number): Promise<C.ScalingDecision[]> =>
     fleet.listScalingDecisions(this.#ctx, pool, limit);

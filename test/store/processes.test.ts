@@ -43,7 +43,7 @@ describe.each(postgres)('separate processes on $name', (backend) => {
       runFixture('migrate-once.ts', [db.url]),
     ]);
     const applied = outs.map((o) => z.array(z.string()).parse(JSON.parse(o)));
-    expect(applied.flat()).toEqual(['001-initial', '002-server-functions']);
+    expect(applied.flat()).toEqual(['001-initial', '002-server-functions', '003-model-placement']);
     expect(await db.store.isReady()).toBe(true);
   });
 

@@ -1,6 +1,7 @@
 /** Every migration in order. Append-only: add the next number at the end. */
 import { migration001 } from './001-initial.js';
 import { migration002 } from './002-server-functions.js';
+import { migration003 } from './003-model-placement.js';
 import type { Migration } from './migration.js';
 
-export const MIGRATIONS: readonly Migration[] = [migration001, migration002];
+export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003];
