@@ -5,7 +5,8 @@
 import type { ComfyServer } from '../comfy/contract.js';
 import type { WorkerStatus } from '../store/contract.js';
 import { silentLog, type AgentLog } from './agent-log.js';
-import type { JobChannel, WorkerIdentity } from './job-channel.js';
+import type { JobChannel, LeasedJob, WorkerIdentity } from './job-channel.js';
+import type { ModelKeeper, ModelRun } from './model-keeper.js';
 import { runJob, type RunJobResult } from './run-job.js';
 
 export interface AgentOptions {
@@ -22,6 +23,8 @@ export interface AgentOptions {
   log?: AgentLog;
   /** Called after each job leaves this agent (tests and metrics). */
   onJobDone?: (jobId: string, result: RunJobResult) => void;
+  /** Tracks and reports the worker's models and fetches missing files; absent = models not reported. */
+  models?: ModelKeeper;
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
@@ -82,21 +85,14 @@ export class Agent {
     while (!signal.aborted) {
       if (!healthy) {
         healthy = await this.waitUntilHealthy(signal);
+        if (healthy) await this.options.models?.refresh();
         continue;
       }
       await this.report('idle');
       const job = await this.claimOrNull(signal);
       if (job === null) continue;
       await this.report('busy');
-      const result = await runJob({
-        channel: this.options.channel,
-        comfy: this.options.comfy,
-        job,
-        timeoutMs: this.options.jobTimeoutMs ?? 600_000,
-        progressIntervalMs: this.options.progressIntervalMs,
-        signal,
-        log: this.log,
-      });
+      const result = await this.runWithModels(job, signal);
       this.options.onJobDone?.(job.id, result);
       if (result.comfyUnhealthy) {
         // Not claiming again until ComfyUI answers its health check.
@@ -105,6 +101,35 @@ export class Agent {
       }
     }
     await this.report('stopping');
+  }
+
+  /** Runs the job, fetching its missing model files first and recording the models it left resident. */
+  private async runWithModels(job: LeasedJob, signal: AbortSignal): Promise<RunJobResult> {
+    const models = this.options.models;
+    let run: ModelRun | null = null;
+    let firstProgressAt: number | null = null;
+    const result = await runJob({
+      channel: this.options.channel,
+      comfy: this.options.comfy,
+      job,
+      timeoutMs: this.options.jobTimeoutMs ?? 600_000,
+      progressIntervalMs: this.options.progressIntervalMs,
+      signal,
+      log: this.log,
+      prepare:
+        models === undefined
+          ? undefined
+          : async () => {
+              run = await models.prepare(job);
+            },
+      onFirstProgress: () => {
+        firstProgressAt = Date.now();
+      },
+    });
+    if (models !== undefined && run !== null) {
+      await models.finish(job, run, result.outcome === 'completed', firstProgressAt);
+    }
+    return result;
   }
 
   /** A claim that fails (control plane unreachable) waits a moment rather than spinning. */

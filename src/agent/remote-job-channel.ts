@@ -5,12 +5,13 @@
  */
 import { z } from 'zod';
 import type { JobError, JobInput, JobOutput, JobProgress } from '../jobs/types.js';
-import type { LeaseState, WorkerStatus } from '../store/contract.js';
+import type { LeaseState, ModelFile, WorkerStatus } from '../store/contract.js';
 import {
   LeaseLostError,
   OutputStoreError,
   type JobChannel,
   type LeasedJob,
+  type ModelReport,
   type OutputFile,
   type ReportResult,
   type WorkerIdentity,
@@ -83,6 +84,21 @@ export class RemoteJobChannel implements JobChannel {
     });
     const reply = wire.claimReply.parse(await res.json());
     return reply.job === null ? null : wire.leasedJobFromWire(reply.job);
+  }
+
+  async reportModels(report: ModelReport): Promise<void> {
+    await this.call('POST', '/models', { json: wire.modelReportToWire(report) });
+  }
+
+  async modelFile(name: string): Promise<ModelFile | null> {
+    try {
+      const res = await this.call('GET', `/models/${encodeURIComponent(name)}`, {});
+      const f = wire.modelFileReply.parse(await res.json());
+      return { name: f.name, kind: f.kind, url: f.url, sha256: f.sha256, size: f.size, createdAt: 0 };
+    } catch (err) {
+      if (err instanceof WorkerApiError && err.status === 404) return null;
+      throw err;
+    }
   }
 
   async heartbeat(jobId: string): Promise<LeaseState> {

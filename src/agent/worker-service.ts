@@ -10,12 +10,20 @@ import type {
   FinishResult,
   JobEvent,
   LeaseState,
+  ModelFile,
   Store,
   WorkerRecord,
   WorkerStatus,
 } from '../store/contract.js';
 import { BusWaiter } from './bus-waiter.js';
-import { LeaseLostError, OutputStoreError, type OutputFile, type ReportResult } from './job-channel.js';
+import {
+  LeaseLostError,
+  OutputStoreError,
+  type ModelLoad,
+  type ModelReport,
+  type OutputFile,
+  type ReportResult,
+} from './job-channel.js';
 import { outputKey, outputPrefix } from './output-key.js';
 
 export interface WorkerServiceDeps {
@@ -28,6 +36,10 @@ export interface WorkerServiceDeps {
   fallbackPollMs?: number;
   /** Called with every job a worker report ended (metrics). Must not throw. */
   onFinished?: (job: Job) => void;
+  /** How long bounded affinity may pass over the fair pick (ms); 0 or absent = plain fair order. */
+  affinityMaxDelayMs?: number;
+  /** Called with the model loads a worker reported (metrics). Must not throw. */
+  onModelLoads?: (loads: readonly ModelLoad[]) => void;
 }
 
 /** Thrown when a worker reports outputs that are not this job's stored files. */
@@ -74,7 +86,9 @@ export class WorkerService {
         (m) => m.kind === 'job_ready' && (m.pool === null || m.pool === pool),
       );
       try {
-        const job = await this.deps.store.claimNext(workerId, pool, this.leaseMs, Date.now());
+        const job = await this.deps.store.claimNext(workerId, pool, this.leaseMs, Date.now(), {
+          affinityMaxDelayMs: this.deps.affinityMaxDelayMs ?? 0,
+        });
         if (job !== null) {
           await this.announce(job.id);
           return job;
@@ -86,6 +100,18 @@ export class WorkerService {
         ready.dispose();
       }
     }
+  }
+
+  /** Records a worker's models; its reported loads go to metrics. */
+  async reportModels(workerId: string, report: ModelReport): Promise<void> {
+    const { loads, ...state } = report;
+    await this.deps.store.setWorkerModels(workerId, state, Date.now());
+    if (loads.length > 0) this.deps.onModelLoads?.(loads);
+  }
+
+  /** The registry entry of a model file, or null. */
+  modelFile(name: string): Promise<ModelFile | null> {
+    return this.deps.store.getModelFile(name);
   }
 
   heartbeat(jobId: string, workerId: string): Promise<LeaseState> {

@@ -88,6 +88,9 @@ export const jobSchema = z.object({
   outputs: z.array(outputSchema),
   error: z.object({ code: z.string(), message: z.string(), node_id: z.string().optional() }).nullable(),
   metadata: z.record(z.string(), z.unknown()),
+  models: z
+    .array(z.object({ kind: z.string(), name: z.string() }))
+    .describe('Model files the workflow loads (kind: checkpoint|lora|vae|clip|unet|controlnet|upscale|other)'),
 });
 
 export const problemSchema = z

@@ -27,6 +27,7 @@ export interface PublicJob {
   outputs: PublicJobOutput[];
   error: { code: string; message: string; node_id?: string } | null;
   metadata: Record<string, unknown>;
+  models: Array<{ kind: string; name: string }>;
 }
 
 function iso(ms: number | null): string | null {
@@ -67,5 +68,6 @@ export function toPublicJob(job: Job): PublicJob {
     })),
     error,
     metadata: job.metadata,
+    models: job.models.map((m) => ({ kind: m.kind, name: m.name })),
   };
 }

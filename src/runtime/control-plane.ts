@@ -21,6 +21,7 @@ import { checkUrlAtSubmission } from '../media/url-policy.js';
 import type { Store } from '../store/contract.js';
 import { openStore } from '../store/open.js';
 import { WorkerService } from '../agent/worker-service.js';
+import type { ModelLoad } from '../agent/job-channel.js';
 import { storeBase64Input, storeUploadedInput } from './base64-input.js';
 import { startInProcessWorkers, type InProcessWorkers } from './in-process-workers.js';
 import { startBackground, type Background } from './background.js';
@@ -46,6 +47,13 @@ export interface ControlPlaneOptions {
   onListening?: (url: string) => void;
 }
 
+function observeModelLoads(metrics: Metrics | null, loads: readonly ModelLoad[]): void {
+  for (const l of loads) {
+    metrics?.modelLoads.inc({ tier: l.tier });
+    metrics?.modelLoadSeconds.observe({ tier: l.tier }, l.seconds);
+  }
+}
+
 async function openBus(config: Config, log: Logger): Promise<EventBus> {
   if (config.db.startsWith('sqlite:')) return createLocalBus();
   return await createPgBus(config.db, { onError: (err) => log.warn({ err }, 'event bus listener error') });
@@ -61,6 +69,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   const bus = await openBus(config, log);
   const nodeTypes = new NodeTypeRegistry();
   const leaseMs = config.leaseSeconds * 1000;
+  const affinityMaxDelayMs = config.affinityMaxDelaySeconds * 1000;
   let metrics: Metrics | null = null;
   const service = new WorkerService({
     store,
@@ -73,6 +82,8 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
       metrics.queueWait.observe((job.startedAt - job.createdAt) / 1000);
       metrics.runTime.observe((job.finishedAt - job.startedAt) / 1000);
     },
+    affinityMaxDelayMs,
+    onModelLoads: (loads) => observeModelLoads(metrics, loads),
   });
   const now = (): number => Date.now();
 
@@ -100,9 +111,10 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
       poolPricing: () => fleet?.pricing() ?? new Map(),
       plugins: [
         async (app) => {
-          await app.register(workerRoutes({ store, storage, bus, leaseMs, maxAttempts: config.maxAttempts }), {
-            prefix: '/v1/worker',
-          });
+          const onModelLoads = (loads: readonly ModelLoad[]): void => observeModelLoads(metrics, loads);
+          const maxAttempts = config.maxAttempts;
+          const deps = { store, storage, bus, leaseMs, maxAttempts, affinityMaxDelayMs, onModelLoads };
+          await app.register(workerRoutes(deps), { prefix: '/v1/worker' });
         },
         ...(config.adminKey === undefined ? [] : [async (app: FastifyInstance) => adminWorkerRoutes(app, store)]),
       ],

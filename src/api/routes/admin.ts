@@ -14,6 +14,7 @@ import { newId } from '../../util/ids.js';
 import { newWebhookSecret } from '../../webhooks/secrets.js';
 import { mintApiKey } from '../auth/api-keys.js';
 import { UNPOOLED, type ApiContext } from '../context.js';
+import { adminModelRoutes } from './admin-models.js';
 import { createAccountBody, createKeyBody, patchAccountBody, templateBody } from '../schemas.js';
 
 function accountJson(a: Account): Record<string, unknown> {
@@ -297,8 +298,14 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       comfy_url: w.comfyUrl,
       started_at: new Date(w.startedAt).toISOString(),
       last_seen_at: new Date(w.lastSeenAt).toISOString(),
+      models_available: w.models?.available ?? [],
+      models_warm: w.models?.warm ?? [],
+      models_on_disk: w.models?.onDisk ?? [],
+      model_switches: w.models?.switches ?? 0,
     })),
   }));
+
+  await adminModelRoutes(app, ctx.store);
 
   r.get(
     '/v1/admin/fleet/decisions',

@@ -27,6 +27,10 @@ export interface WorkerRoutesDeps {
   maxAttempts: number;
   /** Largest output file a worker may upload (default 512 MiB). */
   maxOutputBytes?: number;
+  /** How long bounded affinity may pass over the fair pick (ms); 0 or absent = plain fair order. */
+  affinityMaxDelayMs?: number;
+  /** Called with the model loads a worker reported (metrics). */
+  onModelLoads?: (loads: ReadonlyArray<{ tier: 'disk' | 'fetch'; seconds: number }>) => void;
 }
 
 const jobParams = z.object({ jobId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/) });
@@ -67,6 +71,7 @@ export function workerRoutes(deps: WorkerRoutesDeps): FastifyPluginAsync {
     registerWorkerRoutes(app, deps, service, closing.signal);
     registerLeaseRoutes(app, service, workerOf, closing.signal);
     registerReportRoutes(app, service, workerOf);
+    registerModelRoutes(app, service, workerOf);
     await app.register(outputUploadRoutes(service, workerOf, deps.maxOutputBytes ?? 512 * 1024 * 1024));
   };
 }
@@ -149,6 +154,7 @@ function registerWorkerRoutes(
       inputs: job.inputs,
       attempt: job.attempts,
       leaseMs: deps.leaseMs,
+      models: job.models,
     };
     return { job: wire.leasedJobToWire(leased) };
   });
@@ -228,6 +234,31 @@ function registerReportRoutes(app: FastifyInstance, service: WorkerService, work
     const { jobId } = parse(jobParams, request.params, 'params');
     const body = parse(wire.releaseBody, request.body, 'body');
     return await service.release(jobId, worker.id, body.reason, body.voluntary);
+  });
+}
+
+/** The worker's model report, and the registry entry of a file its model cache is to fetch. */
+function registerModelRoutes(app: FastifyInstance, service: WorkerService, workerOf: WorkerOf): void {
+  app.post('/models', async (request) => {
+    const worker = await workerOf(request);
+    const body = parse(wire.modelsBody, request.body, 'body');
+    await service.reportModels(worker.id, {
+      available: body.available,
+      warm: body.warm,
+      onDisk: body.on_disk,
+      canFetch: body.can_fetch,
+      switches: body.model_switches,
+      loads: body.loads,
+    });
+    return { ok: true };
+  });
+
+  app.get('/models/:name', async (request) => {
+    await workerOf(request);
+    const { name } = parse(wire.modelFileParams, request.params, 'params');
+    const file = await service.modelFile(name);
+    if (file === null) throw new ApiError('not_found', `No registered model file named "${name}".`);
+    return { name: file.name, kind: file.kind, url: file.url, sha256: file.sha256, size: file.size };
   });
 }
 
