@@ -11,6 +11,19 @@ const Options = z.object({
     .min(1)
     .optional()
     .describe('folder holding input/, output/ and temp/ (default: a temporary folder)'),
+  modelsDir: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "ComfyUI's models/ folder: checkpoints/, loras/, vae/, ... (default: models/ in the data folder)",
+    ),
+  modelLoadMs: z.coerce.number().int().min(0).describe('milliseconds one model file load takes'),
+  cacheLru: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .describe("ComfyUI's --cache-lru: keep up to N node results (0: the classic cache, last prompt only)"),
 });
 
 /** Waits for SIGTERM or SIGINT. */
@@ -29,10 +42,20 @@ function untilSignal(): Promise<NodeJS.Signals> {
 export function register(program: Command): void {
   program
     .command('comfy-lite')
-    .description('run the built-in ComfyUI-protocol server (image nodes, no models)')
+    .description('run the built-in ComfyUI-protocol server (image nodes, loaders over fake model files)')
     .option('--host <host>', 'bind address', '127.0.0.1')
     .option('--port <port>', 'TCP port (0 picks a free port)', '8188')
     .option('--data-dir <dir>', 'folder for input/, output/ and temp/ (default: a temporary folder)')
+    .option(
+      '--models-dir <dir>',
+      "ComfyUI's models/ layout: checkpoints/, loras/, vae/, ... (default: DATA_DIR/models)",
+    )
+    .option('--model-load-ms <ms>', 'time one model file load takes', '0')
+    .option(
+      '--cache-lru <n>',
+      "ComfyUI's --cache-lru: keep up to N node results (0 keeps the last prompt's)",
+      '0',
+    )
     .action(async (raw: unknown) => {
       const parsed = Options.safeParse(raw);
       if (!parsed.success) {
@@ -41,9 +64,16 @@ export function register(program: Command): void {
           `invalid --${String(issue?.path[0] ?? 'option').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${issue?.message ?? 'bad value'}`,
         );
       }
-      const { host, port, dataDir } = parsed.data;
+      const { host, port, dataDir, modelsDir, modelLoadMs, cacheLru } = parsed.data;
       const signal = untilSignal();
-      const server = await startComfyLite({ host, port, ...(dataDir === undefined ? {} : { dataDir }) });
+      const server = await startComfyLite({
+        host,
+        port,
+        modelLoadMs,
+        cacheLru,
+        ...(dataDir === undefined ? {} : { dataDir }),
+        ...(modelsDir === undefined ? {} : { modelsDir }),
+      });
       process.stdout.write(`comfy-lite listening on ${server.url}\n`);
       await signal;
       await server.close();

@@ -4,12 +4,14 @@
  * history id is 200 `{}`, interrupt is always an empty 200).
  */
 import { randomUUID } from 'node:crypto';
+import { extname } from 'node:path';
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { freemem, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import type { Executor } from './executor.js';
+import type { ModelFolders } from './models/model-folders.js';
 import { HttpStatus, readJson, sendEmpty, sendJson } from './http-util.js';
 import { listInputImages } from './nodes/file-nodes.js';
 import type { NodeRegistry } from './nodes/registry.js';
@@ -28,6 +30,10 @@ export interface RouteContext {
   events: EventEmitter;
   /** ComfyUI's prompt counter (`self.number`). */
   counter: { next: number };
+  /** The model folders (`models/`) the loader nodes list and load from. */
+  models: ModelFolders;
+  /** Set by `POST /free {"free_memory": true}` while a prompt runs: the caches are dropped after it. */
+  freeMemory: { pending: boolean };
 }
 
 export type Handler = (
@@ -37,29 +43,6 @@ export type Handler = (
   url: URL,
   param: string,
 ) => Promise<void>;
-
-const MODEL_FOLDERS = [
-  'checkpoints',
-  'configs',
-  'loras',
-  'vae',
-  'text_encoders',
-  'diffusion_models',
-  'clip_vision',
-  'style_models',
-  'embeddings',
-  'diffusers',
-  'vae_approx',
-  'controlnet',
-  'gligen',
-  'upscale_models',
-  'custom_nodes',
-  'hypernetworks',
-  'photomaker',
-  'classifiers',
-  'model_patches',
-  'audio_encoders',
-];
 
 const DeleteOrClear = z
   .object({ clear: z.unknown().optional(), delete: z.array(z.unknown()).optional() })
@@ -87,6 +70,26 @@ function promptNumber(ctx: RouteContext, body: Record<string, unknown>): number 
     : n;
 }
 
+/** ComfyUI lists model folders (through its mtime-checked cache) each time a loader's inputs are read. */
+async function prepare(ctx: RouteContext, classes: Iterable<unknown>): Promise<void> {
+  const defs = new Set([...classes].map((c) => (typeof c === 'string' ? ctx.registry.get(c) : undefined)));
+  await Promise.all([...defs].map((def) => def?.prepare?.()));
+}
+
+/** Resolves once the answer has been handed to the OS (or the client went away). */
+function answered(res: ServerResponse): Promise<void> {
+  if (res.writableFinished || res.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('finish', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('finish', done);
+    res.on('close', done);
+  });
+}
+
 const postPrompt: Handler = async (ctx, req, res) => {
   const json = await readJson(req);
   const body = isRecord(json) ? json : {};
@@ -102,15 +105,23 @@ const postPrompt: Handler = async (ctx, req, res) => {
   }
   if (!isRecord(body.prompt)) throw new HttpStatus(500);
   const promptId = 'prompt_id' in body ? pyStr(body.prompt_id) : randomUUID();
+  await prepare(
+    ctx,
+    Object.values(body.prompt).map((n) => (isRecord(n) ? n.class_type : undefined)),
+  );
   const validation = await validatePrompt(body.prompt, ctx.registry, ctx.dirs);
   const extraData: Record<string, unknown> = isRecord(body.extra_data) ? { ...body.extra_data } : {};
   if ('client_id' in body) extraData.client_id = body.client_id;
   if (!validation.ok)
     return sendJson(res, 400, { error: validation.error, node_errors: validation.nodeErrors });
   const item: QueueItem = [number, promptId, validation.prompt, extraData, validation.outputs];
+  sendJson(res, 200, { prompt_id: promptId, number, node_errors: validation.nodeErrors });
+  // ComfyUI queues the prompt before answering, but its WebSocket frames leave through the event loop after the
+  // answer, so a client never sees a frame about a prompt before the answer. Queueing once the answer is out keeps
+  // that promise here: no `status`, `execution_start` or final `executing` can overtake it.
+  await answered(res);
   ctx.queue.put(item);
   ctx.events.emit('prompt', { promptId });
-  sendJson(res, 200, { prompt_id: promptId, number, node_errors: validation.nodeErrors });
 };
 
 const postQueue: Handler = async (ctx, req, res) => {
@@ -168,10 +179,30 @@ const postInterrupt: Handler = async (ctx, req, res) => {
 
 async function objectInfo(ctx: RouteContext, only: string | null): Promise<Record<string, unknown>> {
   const files = await listInputImages(ctx.dirs);
+  await prepare(ctx, only === null ? ctx.registry.keys() : [only]);
   const out: Record<string, unknown> = {};
   for (const [name, def] of ctx.registry) if (only === null || only === name) out[name] = def.info(files);
   return out;
 }
+
+const FreeBody = z
+  .object({ unload_models: z.unknown().optional(), free_memory: z.unknown().optional() })
+  .loose();
+
+/**
+ * `free_memory` drops every cached node result (and so every loaded model) once no prompt runs, as ComfyUI's
+ * prompt worker does; `unload_models` only moves models out of VRAM in ComfyUI, which comfy-lite does not have.
+ */
+const postFree: Handler = async (ctx, req, res) => {
+  const body = FreeBody.safeParse(await readJson(req));
+  if (!body.success) throw new HttpStatus(500);
+  const free = body.data.free_memory;
+  if (free !== undefined && free !== null && free !== false && free !== 0 && free !== '') {
+    if (ctx.queue.runningItem() === null) ctx.executor.reset();
+    else ctx.freeMemory.pending = true;
+  }
+  sendEmpty(res, 200);
+};
 
 const systemStats: Handler = async (_ctx, _req, res) => {
   const [total, free] = [totalmem(), freemem()];
@@ -221,13 +252,22 @@ export const apiRoutes: Record<string, Record<string, Handler>> = {
     GET: async (ctx, _req, res, _url, name) => sendJson(res, 200, await objectInfo(ctx, name)),
   },
   '/system_stats': { GET: systemStats },
-  '/embeddings': { GET: async (_ctx, _req, res) => sendJson(res, 200, []) },
+  '/embeddings': {
+    GET: async (ctx, _req, res) =>
+      sendJson(
+        res,
+        200,
+        (await ctx.models.fileList('embeddings')).map((f) => f.slice(0, f.length - extname(f).length)),
+      ),
+  },
   '/extensions': { GET: async (_ctx, _req, res) => sendJson(res, 200, []) },
   '/features': { GET: async (_ctx, _req, res) => sendJson(res, 200, SERVER_FEATURES) },
-  '/models': { GET: async (_ctx, _req, res) => sendJson(res, 200, MODEL_FOLDERS) },
+  '/models': { GET: async (ctx, _req, res) => sendJson(res, 200, ctx.models.names()) },
   '/models/*': {
-    GET: async (_ctx, _req, res, _url, folder) =>
-      MODEL_FOLDERS.includes(folder) ? sendJson(res, 200, []) : sendEmpty(res, 404),
+    GET: async (ctx, _req, res, _url, folder) =>
+      ctx.models.names().includes(folder)
+        ? sendJson(res, 200, await ctx.models.fileList(folder))
+        : sendEmpty(res, 404),
   },
-  '/free': { POST: async (_ctx, req, res) => (await readJson(req), sendEmpty(res, 200)) },
+  '/free': { POST: postFree },
 };

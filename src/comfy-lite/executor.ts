@@ -4,7 +4,7 @@
  * execution_success, execution_error or execution_interrupted. The caller writes history and sends the final
  * `status` and `executing null`.
  */
-import { NodeCache, type UiEntry } from './node-cache.js';
+import { NodeCache, type CacheSize, type UiEntry } from './node-cache.js';
 import { ExecutionList } from './execution-list.js';
 import { ProgressState } from './progress-state.js';
 import type { NodeRegistry } from './nodes/registry.js';
@@ -37,7 +37,9 @@ interface Run {
 }
 
 export class Executor {
-  private readonly cache = new NodeCache();
+  private readonly cache: NodeCache;
+  /** Node objects by node id and class (ComfyUI's `objects` cache: kept while prompts use that node id). */
+  private objects = new Map<string, Record<string, unknown>>();
   private abort: AbortController | null = null;
   private current: { clientId: string | null; node: string | null } = { clientId: null, node: null };
 
@@ -45,7 +47,29 @@ export class Executor {
     private readonly registry: NodeRegistry,
     private readonly dirs: DataDirs,
     private readonly hub: WsHub,
-  ) {}
+    cacheSize: CacheSize = null,
+  ) {
+    this.cache = new NodeCache(cacheSize);
+  }
+
+  /** `POST /free {"free_memory": true}` between prompts: drops every cached result and node object. */
+  reset(): void {
+    this.cache.clear();
+    this.objects = new Map();
+  }
+
+  private objectOf(id: string, classType: unknown): Record<string, unknown> {
+    const key = JSON.stringify([id, classType]);
+    let object = this.objects.get(key);
+    if (object === undefined) this.objects.set(key, (object = {}));
+    return object;
+  }
+
+  /** Keeps the node objects of this prompt's nodes only (ComfyUI cleans its `objects` cache so). */
+  private keepObjects(prompt: Prompt): void {
+    const keep = new Set(Object.entries(prompt).map(([id, node]) => JSON.stringify([id, node.class_type])));
+    for (const key of [...this.objects.keys()]) if (!keep.has(key)) this.objects.delete(key);
+  }
 
   /** Interrupts the running prompt at its next check; does nothing when none runs. */
   interrupt(): void {
@@ -83,7 +107,8 @@ export class Executor {
     try {
       this.message(run, 'execution_start', { prompt_id: promptId }, false);
       run.keys = await this.cache.signatures(prompt, this.registry, this.dirs);
-      this.cache.keepOnly(run.keys.values());
+      this.cache.startPrompt(run.keys.values());
+      this.keepObjects(prompt);
       const isCached = (id: string): boolean => this.cache.outputsOf(run.keys.get(id) ?? '') !== undefined;
       const cached = Object.keys(prompt).filter(isCached);
       this.message(run, 'execution_cached', { nodes: cached, prompt_id: promptId }, false);
@@ -210,7 +235,14 @@ export class Executor {
       };
       const result = await def.run(
         inputs,
-        createNodeContext({ ...context, dirs: this.dirs, signal, progress: run.progress, hub: this.hub }),
+        createNodeContext({
+          ...context,
+          dirs: this.dirs,
+          signal,
+          progress: run.progress,
+          hub: this.hub,
+          object: this.objectOf(id, node.class_type),
+        }),
       );
       const ui: UiEntry | null =
         result.ui !== undefined && Object.keys(result.ui).length > 0

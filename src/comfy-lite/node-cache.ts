@@ -1,7 +1,12 @@
 /**
- * ComfyUI's default ("classic") node cache: outputs and UI results keyed by a node's input signature (class,
- * IS_CHANGED value, literal inputs, and the signatures of linked nodes), shared by every prompt and client.
- * When a prompt starts, entries it does not use are dropped, so the cache holds at most the last prompt's nodes.
+ * ComfyUI's node output cache: outputs and UI results keyed by a node's input signature (class, IS_CHANGED value,
+ * literal inputs, and the signatures of linked nodes), shared by every prompt and client. Two policies, as
+ * ComfyUI's CacheSet has them:
+ * - classic (the default): when a prompt starts, entries it does not use are dropped, so the cache holds at most
+ *   the last prompt's nodes (and so the last prompt's models);
+ * - LRU (`--cache-lru N`, ComfyUI's LRUCache): each prompt is a generation that marks the entries it uses; when a
+ *   prompt starts and more than N entries are held, the oldest generations are dropped until N or fewer remain
+ *   (never the ones the starting prompt uses). N counts node results, not models: a prompt adds one per node.
  */
 import type { NodeRegistry } from './nodes/registry.js';
 import type { DataDirs } from './paths.js';
@@ -12,9 +17,59 @@ export interface UiEntry {
   output: Record<string, unknown[]>;
 }
 
+/** `null`: classic; a number: LRU with that many entries (ComfyUI's `--cache-lru N`, N > 0). */
+export type CacheSize = number | null;
+
+/** One of ComfyUI's caches (BasicCache with classic cleaning, or LRUCache). */
+class Store<V> {
+  private readonly entries = new Map<string, V>();
+  private readonly used = new Map<string, number>();
+  private generation = 0;
+  private minGeneration = 0;
+
+  constructor(private readonly maxSize: CacheSize) {}
+
+  /** `set_prompt` + `clean_unused`. */
+  startPrompt(keys: ReadonlySet<string>): void {
+    if (this.maxSize === null) {
+      for (const key of [...this.entries.keys()]) if (!keys.has(key)) this.entries.delete(key);
+      return;
+    }
+    this.generation++;
+    for (const key of keys) this.used.set(key, this.generation);
+    while (this.entries.size > this.maxSize && this.minGeneration < this.generation) {
+      this.minGeneration++;
+      for (const key of [...this.entries.keys()]) {
+        if ((this.used.get(key) ?? 0) >= this.minGeneration) continue;
+        this.entries.delete(key);
+        this.used.delete(key);
+      }
+    }
+  }
+
+  get(key: string): V | undefined {
+    if (this.maxSize !== null && this.entries.has(key)) this.used.set(key, this.generation);
+    return this.entries.get(key);
+  }
+
+  set(key: string, value: V): void {
+    if (this.maxSize !== null) this.used.set(key, this.generation);
+    this.entries.set(key, value);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
 export class NodeCache {
-  private readonly outputs = new Map<string, unknown[]>();
-  private readonly ui = new Map<string, UiEntry>();
+  private outputs: Store<unknown[]>;
+  private ui: Store<UiEntry>;
+
+  constructor(private readonly size: CacheSize = null) {
+    this.outputs = new Store(size);
+    this.ui = new Store(size);
+  }
 
   /** Signature of every node of the prompt (keyed by node id). */
   async signatures(prompt: Prompt, registry: NodeRegistry, dirs: DataDirs): Promise<Map<string, string>> {
@@ -46,12 +101,22 @@ export class NodeCache {
     return new Map(Object.keys(prompt).map((id) => [id, sig(id, 0)]));
   }
 
-  /** `clean_unused`: keeps only the entries the new prompt can use. */
-  keepOnly(signatures: Iterable<string>): void {
-    const keep = new Set(signatures);
-    for (const map of [this.outputs, this.ui]) {
-      for (const key of map.keys()) if (!keep.has(key)) map.delete(key);
-    }
+  /** A prompt starts: its entries are marked used and the others dropped as the policy says. */
+  startPrompt(signatures: Iterable<string>): void {
+    const keys = new Set(signatures);
+    this.outputs.startPrompt(keys);
+    this.ui.startPrompt(keys);
+  }
+
+  /** ComfyUI's `reset()` after `POST /free {"free_memory": true}`: every entry (and so every model) dropped. */
+  clear(): void {
+    this.outputs = new Store(this.size);
+    this.ui = new Store(this.size);
+  }
+
+  /** How many node results are held. */
+  get entries(): number {
+    return this.outputs.size;
   }
 
   outputsOf(signature: string): unknown[] | undefined {

@@ -21,6 +21,8 @@ export interface NodeContextOptions {
   signal: AbortSignal | undefined;
   progress: ProgressState;
   hub: WsHub;
+  /** The node's object (see NodeContext.object); a fresh one when omitted. */
+  object?: Record<string, unknown>;
 }
 
 /** The context for one node run. */
@@ -32,6 +34,7 @@ export function createNodeContext(o: NodeContextOptions): NodeContext {
     prompt: o.prompt,
     extraPngInfo: o.extraPngInfo,
     dirs: o.dirs,
+    object: o.object ?? {},
     // ComfyUI's hook order: interrupt check, progress_state (+ type 4 preview), progress, legacy preview.
     progress: (value, max, previewPng) => {
       if (signal?.aborted === true) throw new Interrupted();

@@ -6,12 +6,14 @@ import { EventEmitter } from 'node:events';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { apiRoutes, queueStatus, type Handler, type RouteContext } from './api-routes.js';
 import { Executor } from './executor.js';
 import { uploadImage, viewFile } from './file-routes.js';
 import { HttpStatus, sendEmpty, sendText } from './http-util.js';
+import { DEFAULT_MODEL_SUBDIRS, ModelFolders } from './models/model-folders.js';
+import type { ModelLoad } from './nodes/loader-nodes.js';
 import { createNodeRegistry } from './nodes/registry.js';
 import { dataDirs } from './paths.js';
 import { PromptQueue } from './prompt-queue.js';
@@ -21,6 +23,12 @@ export interface ComfyLiteOptions {
   host?: string;
   port?: number;
   dataDir?: string;
+  /** ComfyUI's `models/` folder (checkpoints/, loras/, vae/, ...); default: `models/` in the data directory. */
+  modelsDir?: string;
+  /** How long loading one model file takes (ms); default 0. */
+  modelLoadMs?: number;
+  /** ComfyUI's `--cache-lru N`: keep up to N node results (N > 0); default: the classic cache (last prompt). */
+  cacheLru?: number;
 }
 
 export interface ComfyLiteServer {
@@ -28,10 +36,12 @@ export interface ComfyLiteServer {
   url: string;
   port: number;
   dataDir: string;
+  modelsDir: string;
   /**
    * 'prompt' ({ promptId }) when a prompt is queued, 'interrupt' ({ promptId: the running prompt or null, at:
    * performance.now() }) when an interrupt applies, 'done' ({ promptId, status: 'success'|'error'|'interrupted' })
-   * after its history is written and `executing null` sent.
+   * after its history is written and `executing null` sent, 'load' ({ folder, name, ms }) when a loader node
+   * reads a model file.
    */
   events: EventEmitter;
   /** Test hook: closes every WebSocket connection abruptly (simulates a dropped socket). */
@@ -86,6 +96,10 @@ async function work(ctx: RouteContext, hub: WsHub): Promise<void> {
     ctx.queue.done(result.entry);
     if (typeof extraData.client_id === 'string')
       hub.send('executing', { node: null, prompt_id: promptId }, extraData.client_id);
+    if (ctx.freeMemory.pending) {
+      ctx.freeMemory.pending = false;
+      ctx.executor.reset();
+    }
     ctx.events.emit('done', { promptId, status: result.status });
   }
 }
@@ -107,16 +121,36 @@ export async function startComfyLite(options: ComfyLiteOptions = {}): Promise<Co
   const dirs = dataDirs(options.dataDir ?? ownDir!);
   await rm(dirs.temp, { recursive: true, force: true });
   await Promise.all([dirs.input, dirs.output, dirs.temp].map((d) => mkdir(d, { recursive: true })));
+  // Like ComfyUI's own models/ folder, the default one comes with its sub-folders; a given one is only read.
+  const modelsDir = resolve(options.modelsDir ?? join(dirs.root, 'models'));
+  if (options.modelsDir === undefined)
+    await Promise.all(DEFAULT_MODEL_SUBDIRS.map((d) => mkdir(join(modelsDir, d), { recursive: true })));
+  const models = new ModelFolders(modelsDir);
+  await models.refresh();
   const events = new EventEmitter();
-  const registry = createNodeRegistry();
+  const registry = createNodeRegistry({
+    folders: models,
+    loadMs: options.modelLoadMs ?? 0,
+    onLoad: (load: ModelLoad) => events.emit('load', load),
+  });
   let executor: Executor | null = null;
   const hub = new WsHub({
     queueStatus: () => queueStatus(ctx),
     executingNodeFor: (sid) => executor?.executingNodeFor(sid) ?? null,
   });
   const queue = new PromptQueue(() => hub.send('status', { status: queueStatus(ctx) }, null));
-  executor = new Executor(registry, dirs, hub);
-  const ctx: RouteContext = { dirs, registry, queue, executor, events, counter: { next: 0 } };
+  const cacheSize = options.cacheLru !== undefined && options.cacheLru > 0 ? options.cacheLru : null;
+  executor = new Executor(registry, dirs, hub, cacheSize);
+  const ctx: RouteContext = {
+    dirs,
+    registry,
+    queue,
+    executor,
+    events,
+    counter: { next: 0 },
+    models,
+    freeMemory: { pending: false },
+  };
   const server = createServer((req, res) => void handle(ctx, req, res));
   server.on('upgrade', (req, socket, head) => {
     const path = new URL(req.url ?? '/', 'http://comfy-lite').pathname;
@@ -130,6 +164,7 @@ export async function startComfyLite(options: ComfyLiteOptions = {}): Promise<Co
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     dataDir: dirs.root,
+    modelsDir,
     events,
     dropSockets: () => hub.dropAll(),
     async close() {

@@ -84,5 +84,7 @@ export function describeValue(value: unknown): unknown {
   }
   if (value === null || typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean')
     return value;
+  // Values that know how Python prints them (MODEL, CLIP, VAE).
+  if (typeof value === 'object' && 'pyRepr' in value && typeof value.pyRepr === 'string') return value.pyRepr;
   return JSON.stringify(value);
 }

@@ -1,12 +1,22 @@
 /** Every node class comfy-lite knows, by the name ComfyUI gives it. */
 import { arrakisDelay } from './arrakis-delay.js';
+import { arrakisSample } from './arrakis-sample.js';
 import { fileNodes } from './file-nodes.js';
 import { imageNodes } from './image-nodes.js';
+import { loaderNodes, type LoaderOptions } from './loader-nodes.js';
 import type { NodeDef } from './types.js';
 
 export type NodeRegistry = ReadonlyMap<string, NodeDef>;
 
-/** The node classes in object_info order. */
-export function createNodeRegistry(): NodeRegistry {
-  return new Map(Object.entries({ ...imageNodes, ...fileNodes, ArrakisDelay: arrakisDelay }));
+/** The node classes in object_info order; the loader nodes need the models folders they load from. */
+export function createNodeRegistry(loaders?: LoaderOptions): NodeRegistry {
+  return new Map(
+    Object.entries({
+      ...imageNodes,
+      ...fileNodes,
+      ...(loaders === undefined ? {} : loaderNodes(loaders)),
+      ArrakisDelay: arrakisDelay,
+      ArrakisSample: arrakisSample,
+    }),
+  );
 }

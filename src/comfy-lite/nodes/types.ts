@@ -14,6 +14,11 @@ export interface NodeContext {
   progress(value: number, max: number, previewPng?: Buffer): void;
   /** Waits, rejecting at once when the prompt is interrupted. */
   sleep(ms: number): Promise<void>;
+  /**
+   * The node's own object: ComfyUI keeps one instance per node id and class for as long as prompts keep using that
+   * id, so a node may remember things between runs (LoraLoader keeps its last LoRA file).
+   */
+  object: Record<string, unknown>;
 }
 
 export interface NodeResult {
@@ -25,6 +30,8 @@ export interface NodeResult {
 
 export interface NodeDef {
   info(inputFiles: readonly string[]): ObjectInfo;
+  /** Brings the file lists `info` shows up to date (ComfyUI's INPUT_TYPES lists folders each time it is read). */
+  prepare?(): Promise<void>;
   /** ComfyUI's VALIDATE_INPUTS: takes over the named inputs (their bounds and lists are not checked). */
   validate?: {
     inputs: string[];
