@@ -15,8 +15,9 @@ const nodeInfo = z.object({
 
 /** The file names listed by the loaders in an `/object_info` answer. Unknown shapes are skipped. */
 export function availableModels(objectInfo: unknown, loaders: readonly LoaderInput[]): string[] {
-  if (objectInfo === null || typeof objectInfo !== 'object') return [];
-  const info = objectInfo as Record<string, unknown>;
+  const parsedInfo = z.record(z.string(), z.unknown()).safeParse(objectInfo);
+  if (!parsedInfo.success) return [];
+  const info = parsedInfo.data;
   const out = new Set<string>();
   for (const l of loaders) {
     const parsed = nodeInfo.safeParse(info[l.classType]);
@@ -24,7 +25,8 @@ export function availableModels(objectInfo: unknown, loaders: readonly LoaderInp
     const spec = parsed.data.input?.required?.[l.input];
     const files = Array.isArray(spec) ? spec[0] : undefined;
     if (!Array.isArray(files)) continue;
-    for (const f of files) if (typeof f === 'string') out.add(f);
+    // Loaders also list virtual choices that are no file (VAELoader's `pixel_space`, `taesd`): files have a suffix.
+    for (const f of files) if (typeof f === 'string' && /\.[A-Za-z0-9]+$/.test(f)) out.add(f);
   }
   return [...out].sort();
 }
