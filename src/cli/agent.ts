@@ -6,6 +6,9 @@ import { z } from 'zod';
 import { Agent } from '../agent/agent.js';
 import { RemoteJobChannel } from '../agent/remote-job-channel.js';
 import { createComfyServer } from '../comfy/http-client.js';
+import { ModelKeeper } from '../agent/model-keeper.js';
+import { ModelCache } from '../models/model-cache.js';
+import { parseLoaderList } from '../models/model-refs.js';
 
 const httpUrl = z.url({
   protocol: /^https?$/,
@@ -19,6 +22,10 @@ const agentFlags = z.object({
   name: z.string().min(1).max(128),
   pool: z.string().min(1).max(64).optional(),
   jobTimeout: z.coerce.number().int().positive(),
+  modelsDir: z.string().min(1).optional(),
+  modelCacheGb: z.coerce.number().positive().max(1_000_000),
+  vramModels: z.coerce.number().int().min(1).max(1024),
+  modelLoaders: z.string().optional(),
 });
 
 /** Registers `arrakis agent --server URL --token T --comfyui URL [--name N] [--pool P]`. */
@@ -37,6 +44,24 @@ export function register(program: Command): void {
     .option('--name <name>', 'worker name', hostname())
     .option('--pool <pool>', "pool to serve (default: the token's pool)")
     .option('--job-timeout <seconds>', 'per-job time limit in seconds', '600')
+    .option(
+      '--models-dir <dir>',
+      "the ComfyUI's models/ folder: registered model files a job needs are fetched into it",
+    )
+    .option(
+      '--model-cache-gb <gb>',
+      'disk budget of fetched model files (least recently used evicted)',
+      '100',
+    )
+    .option(
+      '--vram-models <n>',
+      "how many jobs' models the ComfyUI keeps resident (its --cache-lru, bounded by VRAM)",
+      '1',
+    )
+    .option(
+      '--model-loaders <list>',
+      'extra loader inputs naming model files, Class.input=kind, comma-separated',
+    )
     .action(async (raw: Record<string, unknown>) => {
       await runAgent(raw);
     });
@@ -49,6 +74,33 @@ function parseFlags(raw: Record<string, unknown>): z.infer<typeof agentFlags> {
   throw new Error(`invalid agent settings: ${issues.join('; ')}`);
 }
 
+/** Model tracking, and with --models-dir the model cache. */
+function modelKeeper(
+  flags: z.infer<typeof agentFlags>,
+  channel: RemoteJobChannel,
+  log: pino.Logger,
+): ModelKeeper {
+  const cache =
+    flags.modelsDir === undefined
+      ? null
+      : new ModelCache({
+          dir: flags.modelsDir,
+          budgetBytes: flags.modelCacheGb * 1e9,
+          onRetry: (name, attempt, reason) =>
+            log.warn({ name, attempt, reason }, 'model download refused; retrying'),
+          onProgress: (name, bytes, total) => log.info({ name, bytes, total }, 'model download'),
+        });
+  const loaders = parseLoaderList(flags.modelLoaders ?? '');
+  return new ModelKeeper({
+    channel,
+    comfyUrl: flags.comfyui,
+    cache,
+    vramModels: flags.vramModels,
+    loaders,
+    log,
+  });
+}
+
 /** Runs until SIGTERM/SIGINT, then gives any running job back to the queue and exits. */
 async function runAgent(raw: Record<string, unknown>): Promise<void> {
   const flags = parseFlags(raw);
@@ -58,6 +110,7 @@ async function runAgent(raw: Record<string, unknown>): Promise<void> {
   const agent = new Agent({
     channel,
     comfy,
+    models: modelKeeper(flags, channel, log),
     identity: { name: flags.name, pool: flags.pool ?? null, comfyUrl: flags.comfyui },
     jobTimeoutMs: flags.jobTimeout * 1000,
     log,

@@ -34,9 +34,18 @@ export class ModelSourceError extends Error {
 
 async function openHttp(url: string, signal: AbortSignal, options: SourceOptions): Promise<Readable> {
   const headers = AbortSignal.any([signal, AbortSignal.timeout(options.headersTimeoutMs ?? 30_000)]);
+  // fetch refuses URLs with user info: send it as Basic credentials instead.
+  const target = new URL(url);
+  const auth: Record<string, string> = {};
+  if (target.username !== '' || target.password !== '') {
+    const pair = `${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`;
+    auth.authorization = `Basic ${Buffer.from(pair).toString('base64')}`;
+    target.username = '';
+    target.password = '';
+  }
   let res: Response;
   try {
-    res = await fetch(url, { signal: headers, redirect: 'follow' });
+    res = await fetch(target, { signal: headers, redirect: 'follow', headers: auth });
   } catch (err) {
     throw new ModelSourceError(`${redactUrl(url)}: ${err instanceof Error ? err.name : 'fetch failed'}`);
   }
