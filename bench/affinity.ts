@@ -25,6 +25,18 @@ const JOBS = Number(arg('--jobs', '40'));
 
 const children: ChildProcess[] = [];
 
+/** The fields this bench reads from API answers (a bench, not a client: trusted local server). */
+interface Worker {
+  models_available: string[];
+  model_switches: number;
+}
+interface Reply {
+  id: string;
+  key: string;
+  status: string;
+  data: Worker[];
+}
+
 /** Spawns `arrakis ARGS` and resolves with the URL its ready line names. */
 async function start(args: string[], ready: RegExp): Promise<string> {
   const proc = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -51,7 +63,7 @@ async function stopAll(): Promise<void> {
   );
 }
 
-async function call(url: string, method: string, key: string, body?: unknown, user?: string): Promise<any> {
+async function call(url: string, method: string, key: string, body?: unknown, user?: string): Promise<Reply> {
   const res = await fetch(url, {
     method,
     headers: {
@@ -61,7 +73,7 @@ async function call(url: string, method: string, key: string, body?: unknown, us
     },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
-  return await res.json();
+  return (await res.json()) as Reply;
 }
 
 /** A seeded coin: the same job mix in every scenario. */
@@ -105,7 +117,7 @@ async function scenario(root: string, workers: number, affinityS: number): Promi
   const account = await call(`${url}/v1/admin/accounts`, 'POST', ADMIN, { name: 'bench', limits });
   const key = (await call(`${url}/v1/admin/accounts/${account.id}/keys`, 'POST', ADMIN, { name: 'k' })).key;
   for (;;) {
-    const ws = (await call(`${url}/v1/admin/workers`, 'GET', ADMIN)).data as any[];
+    const ws = (await call(`${url}/v1/admin/workers`, 'GET', ADMIN)).data;
     if (ws.length === workers && ws.every((w) => w.models_available.length === 2)) break;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -134,7 +146,7 @@ async function scenario(root: string, workers: number, affinityS: number): Promi
   const seconds = (performance.now() - t0) / 1000;
   const metrics = await (await fetch(`${url}/metrics`)).text();
   const loads = Number(/arrakis_model_loads_total\{tier="disk"\} (\d+)/.exec(metrics)?.[1] ?? 0);
-  const ws = (await call(`${url}/v1/admin/workers`, 'GET', ADMIN)).data as any[];
+  const ws = (await call(`${url}/v1/admin/workers`, 'GET', ADMIN)).data;
   const switches = ws.reduce((s, w) => s + w.model_switches, 0);
   await stopAll();
   const mode = affinityS === 0 ? 'affinity off' : `affinity ${affinityS}s`;
