@@ -89,8 +89,13 @@ export class Agent {
         continue;
       }
       await this.report('idle');
+      // A prefetch the fleet asked for (heard in the last report) runs before the next claim.
+      if (this.options.models?.wantsPrefetch === true) await this.options.models.idle();
       const job = await this.claimOrNull(signal);
-      if (job === null) continue;
+      if (job === null) {
+        if (!signal.aborted) await this.options.models?.idle();
+        continue;
+      }
       await this.report('busy');
       const result = await this.runWithModels(job, signal);
       this.options.onJobDone?.(job.id, result);

@@ -91,8 +91,8 @@ export interface JobChannel {
   /** Gives the job back (ComfyUI died, or the agent is stopping): requeued elsewhere or `worker_lost`. */
   /** Gives the job back to the queue; `voluntary` (this worker is stopping) does not spend an attempt. */
   release(jobId: string, reason: string, voluntary?: boolean): Promise<ReportResult>;
-  /** Records the worker's models (see ModelReport). */
-  reportModels(report: ModelReport): Promise<void>;
+  /** Records the worker's models (see ModelReport); answers the files the fleet asks it to prefetch. */
+  reportModels(report: ModelReport): Promise<ModelRef[]>;
   /** The registry entry of a model file the model cache may fetch, or null when it is not registered. */
   modelFile(name: string): Promise<ModelFile | null>;
   /** Calls `cb` once as soon as a cancel is requested for the job. Returns an unsubscribe function. */

@@ -3,6 +3,7 @@ import { buffer } from 'node:stream/consumers';
 import type { EventBus } from '../events/bus.js';
 import type { JobError, JobInput, JobOutput, JobProgress } from '../jobs/types.js';
 import type { LeaseState, ModelFile, WorkerStatus } from '../store/contract.js';
+import type { ModelRef } from '../models/model-refs.js';
 import { newId } from '../util/ids.js';
 import type {
   JobChannel,
@@ -65,7 +66,7 @@ export class LocalJobChannel implements JobChannel {
     };
   }
 
-  reportModels(report: ModelReport): Promise<void> {
+  reportModels(report: ModelReport): Promise<ModelRef[]> {
     return this.service.reportModels(this.workerId, report);
   }
 

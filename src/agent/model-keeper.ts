@@ -36,6 +36,7 @@ export class ModelKeeper {
   private available: string[] = [];
   private onDisk: string[] = [];
   private pending: ModelLoad[] = [];
+  private prefetch: ModelRef[] = [];
 
   constructor(private readonly options: ModelKeeperOptions) {
     this.warm = new WarmSet(options.vramModels ?? 1);
@@ -98,11 +99,33 @@ export class ModelKeeper {
     await this.report();
   }
 
+  /** The fleet asked for files this agent's cache can fetch. */
+  get wantsPrefetch(): boolean {
+    return this.options.cache != null && this.prefetch.length > 0;
+  }
+
+  /**
+   * While idle: reports (which also hears what the fleet asks to prefetch) and fetches the asked files onto
+   * disk. Never throws; a failed prefetch is logged and asked again at the next idle turn.
+   */
+  async idle(): Promise<void> {
+    await this.report();
+    const cache = this.options.cache;
+    if (cache == null || this.prefetch.length === 0) return;
+    try {
+      const result = await cache.ensure(this.prefetch, (name) => this.options.channel.modelFile(name));
+      this.log.info({ files: result.fetched, seconds: result.fetchSeconds }, 'model files prefetched');
+    } catch (err) {
+      this.log.warn({ err: String(err) }, 'model prefetch failed');
+    }
+    await this.refresh();
+  }
+
   private async report(): Promise<void> {
     const loads = this.pending;
     this.pending = [];
     try {
-      await this.options.channel.reportModels({
+      this.prefetch = await this.options.channel.reportModels({
         available: this.available,
         warm: this.warm.names(),
         onDisk: this.onDisk,

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import type { JobError, JobInput, JobOutput, JobProgress } from '../jobs/types.js';
 import type { LeaseState, ModelFile, WorkerStatus } from '../store/contract.js';
+import type { ModelRef } from '../models/model-refs.js';
 import {
   LeaseLostError,
   OutputStoreError,
@@ -86,8 +87,9 @@ export class RemoteJobChannel implements JobChannel {
     return reply.job === null ? null : wire.leasedJobFromWire(reply.job);
   }
 
-  async reportModels(report: ModelReport): Promise<void> {
-    await this.call('POST', '/models', { json: wire.modelReportToWire(report) });
+  async reportModels(report: ModelReport): Promise<ModelRef[]> {
+    const res = await this.call('POST', '/models', { json: wire.modelReportToWire(report) });
+    return wire.modelsReply.parse(await res.json()).prefetch;
   }
 
   async modelFile(name: string): Promise<ModelFile | null> {

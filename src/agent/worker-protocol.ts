@@ -77,6 +77,11 @@ export const modelsBody = z.strictObject({
     .default([]),
 });
 
+export const modelsReply = z.object({
+  // Absent from a control plane without prefetch: nothing to fetch.
+  prefetch: z.array(modelRefWire).default([]),
+});
+
 export const modelFileParams = z.object({ name: z.string().min(1).max(1024) });
 
 export const modelFileReply = z.object({
@@ -138,10 +143,7 @@ export const failBody = z.strictObject({
   }),
 });
 
-export const releaseBody = z.strictObject({
-  reason: z.string().max(1000),
-  voluntary: z.boolean().default(false),
-});
+export const releaseBody = z.strictObject({ reason: z.string().max(1000), voluntary: z.boolean().default(false) });
 
 export const reportReply = z.discriminatedUnion('kind', [
   z.object({

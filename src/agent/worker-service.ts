@@ -15,6 +15,7 @@ import type {
   WorkerRecord,
   WorkerStatus,
 } from '../store/contract.js';
+import type { ModelRef } from '../models/model-refs.js';
 import { BusWaiter } from './bus-waiter.js';
 import {
   LeaseLostError,
@@ -102,11 +103,28 @@ export class WorkerService {
     }
   }
 
-  /** Records a worker's models; its reported loads go to metrics. */
-  async reportModels(workerId: string, report: ModelReport): Promise<void> {
+  /**
+   * Records a worker's models (its reported loads go to metrics); answers the files it was asked to prefetch
+   * that are not on it yet, and forgets the ones that arrived.
+   */
+  async reportModels(workerId: string, report: ModelReport): Promise<ModelRef[]> {
     const { loads, ...state } = report;
     await this.deps.store.setWorkerModels(workerId, state, Date.now());
     if (loads.length > 0) this.deps.onModelLoads?.(loads);
+    const asked = (await this.deps.store.getWorker(workerId))?.models?.prefetch ?? [];
+    const have = new Set([...report.available, ...report.onDisk]);
+    const pending = asked.filter((r) => !have.has(r.name));
+    if (pending.length !== asked.length) await this.deps.store.setWorkerPrefetch(workerId, pending);
+    return pending;
+  }
+
+  /**
+   * The fleet's prefetch hook: asks an idle worker with a model cache to fetch these registered files onto its
+   * disk, so a later switch to them costs a local load instead of a fetch. Replaces the previous request; the
+   * agent picks it up at its next report (at least every claim wait while idle).
+   */
+  async prefetchModels(workerId: string, refs: readonly ModelRef[]): Promise<void> {
+    await this.deps.store.setWorkerPrefetch(workerId, refs);
   }
 
   /** The registry entry of a model file, or null. */

@@ -7,10 +7,7 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
 
 /** A ComfyUI API-format prompt: node id → { class_type, inputs }. Links are [nodeId, outputIndex]. */
-export type Workflow = Record<
-  string,
-  { class_type: string; inputs: Record<string, unknown>; _meta?: unknown }
->;
+export type Workflow = Record<string, { class_type: string; inputs: Record<string, unknown>; _meta?: unknown }>;
 
 export interface AccountLimits {
   max_active_jobs_per_user: number;

@@ -209,6 +209,8 @@ export interface WorkerModelState {
   canFetch: boolean;
   /** Model loads after its first. */
   switches: number;
+  /** Files the fleet asked it to fetch onto its disk while idle (cleared as they arrive). */
+  prefetch: ModelRef[];
 }
 
 /** A registered model file: where a worker's model cache fetches it from and how it is checked. */
@@ -353,12 +355,7 @@ export interface Store {
   reconcileCounters(): Promise<CounterRepair[]>;
 
   // Job events (SSE, resumable by seq)
-  appendJobEvent(
-    jobId: string,
-    type: JobEvent['type'],
-    data: Record<string, unknown>,
-    now: number,
-  ): Promise<JobEvent>;
+  appendJobEvent(jobId: string, type: JobEvent['type'], data: Record<string, unknown>, now: number): Promise<JobEvent>;
   listJobEvents(jobId: string, afterSeq: number): Promise<JobEvent[]>;
 
   // Rate limits (token buckets shared by every replica)
@@ -384,11 +381,7 @@ export interface Store {
   /** After a 410: every pending delivery of this account to this URL ends `disabled`, and so do later ones. */
   disableWebhookEndpoint(accountId: string, url: string, now: number): Promise<void>;
   isWebhookEndpointDisabled(accountId: string, url: string): Promise<boolean>;
-  listWebhookDeliveries(filter: {
-    accountId?: string;
-    jobId?: string;
-    limit: number;
-  }): Promise<WebhookDelivery[]>;
+  listWebhookDeliveries(filter: { accountId?: string; jobId?: string; limit: number }): Promise<WebhookDelivery[]>;
   listWebhookAttempts(deliveryId: string): Promise<WebhookAttempt[]>;
 
   // Workers and fleet
@@ -400,7 +393,13 @@ export interface Store {
   getWorkerToken(id: string): Promise<WorkerToken | null>;
   revokeWorkerToken(id: string, now: number): Promise<boolean>;
   /** Records the worker's reported models (and stamps last_seen_at). */
-  setWorkerModels(id: string, state: Omit<WorkerModelState, 'known'>, now: number): Promise<void>;
+  setWorkerModels(
+    id: string,
+    state: Omit<WorkerModelState, 'known' | 'prefetch'>,
+    now: number,
+  ): Promise<void>;
+  /** Replaces the files the worker is asked to fetch onto its disk while idle. */
+  setWorkerPrefetch(id: string, refs: readonly ModelRef[]): Promise<void>;
 
   // Model registry
   /** Registers a model file; false when the name is taken (nothing changes). */

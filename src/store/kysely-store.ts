@@ -14,6 +14,7 @@ import type {
   JobStatus,
   Template,
 } from '../jobs/types.js';
+import type { ModelRef } from '../models/model-refs.js';
 import type { Capabilities } from './capabilities.js';
 import type * as C from './contract.js';
 import { run, type StoreContext } from './context.js';
@@ -123,8 +124,7 @@ export class KyselyStore implements C.Store {
     reason: string,
     now: number,
     voluntary?: boolean,
-  ): Promise<C.FinishResult> =>
-    tr.releaseJob(this.#ctx, jobId, workerId, maxAttempts, reason, now, voluntary);
+  ): Promise<C.FinishResult> => tr.releaseJob(this.#ctx, jobId, workerId, maxAttempts, reason, now, voluntary);
   expireLeases = (maxAttempts: number, now: number): Promise<C.ExpiredLeaseOutcome[]> =>
     tr.expireLeases(this.#ctx, maxAttempts, now);
 
@@ -189,8 +189,13 @@ export class KyselyStore implements C.Store {
   getWorkerToken = (id: string): Promise<C.WorkerToken | null> => fleet.getWorkerToken(this.#ctx, id);
   revokeWorkerToken = (id: string, now: number): Promise<boolean> =>
     fleet.revokeWorkerToken(this.#ctx, id, now);
-  setWorkerModels = (id: string, state: Omit<C.WorkerModelState, 'known'>, now: number): Promise<void> =>
-    models.setWorkerModels(this.#ctx, id, state, now);
+  setWorkerModels = (
+    id: string,
+    state: Omit<C.WorkerModelState, 'known' | 'prefetch'>,
+    now: number,
+  ): Promise<void> => models.setWorkerModels(this.#ctx, id, state, now);
+  setWorkerPrefetch = (id: string, refs: readonly ModelRef[]): Promise<void> =>
+    models.setWorkerPrefetch(this.#ctx, id, refs);
   createModelFile = (m: Omit<C.ModelFile, 'createdAt'>, now: number): Promise<boolean> =>
     models.createModelFile(this.#ctx, m, now);
   getModelFile = (name: string): Promise<C.ModelFile | null> => models.getModelFile(this.#ctx, name);

@@ -269,6 +269,7 @@ const workerRowSchema = z.object({
   models_on_disk: str,
   model_fetch: num,
   model_switches: num,
+  models_prefetch: str,
 });
 
 /** A `workers` row → WorkerRecord. */
@@ -293,6 +294,7 @@ export function toWorker(row: unknown): WorkerRecord {
       onDisk: parseJson(stringListSchema, r.models_on_disk),
       canFetch: r.model_fetch !== 0,
       switches: r.model_switches,
+      prefetch: parseJson(modelRefsSchema, r.models_prefetch),
     },
   };
 }

@@ -142,6 +142,7 @@ export interface WorkersTable {
   models_on_disk: Generated<string>;
   model_fetch: Generated<number>;
   model_switches: Generated<number>;
+  models_prefetch: Generated<string>;
 }
 
 export interface ModelFilesTable {

@@ -149,6 +149,25 @@ describe('model registry, cache and placement', () => {
     expect(left.sort()).toEqual(['fetched.safetensors', 'flaky.safetensors', 'local.safetensors']);
   });
 
+  it("the fleet prefetch hook puts a registered file on an idle worker's disk", async () => {
+    const reg = await server.admin('POST', '/v1/admin/models', {
+      name: 'soon.safetensors',
+      kind: 'checkpoint',
+      url: `${filesUrl}/good`,
+      sha256: sha(good),
+      size: good.length,
+    });
+    expect(reg.status).toBe(201);
+    const [w] = await workersWhere(server, () => true);
+    await server.cp.store.setWorkerPrefetch(w.id, [{ kind: 'checkpoint', name: 'soon.safetensors' }]);
+    // The agent hears the request at its next report: after a job, or after an idle claim wait.
+    const r = await c.submit({ workflow: txt2img('local.safetensors') });
+    await waitForJob(c, r.body.id, isTerminal);
+    await workersWhere(server, (ws) => ws[0]?.models_on_disk.includes('soon.safetensors'));
+    expect(existsSync(join(root, 'models/checkpoints/soon.safetensors'))).toBe(true);
+    expect((await server.cp.store.getWorker(w.id))?.models?.prefetch).toEqual([]);
+  });
+
   it('a file whose every download is corrupt fails the job model_fetch_failed', async () => {
     const reg = await server.admin('POST', '/v1/admin/models', {
       name: 'bad.safetensors',

@@ -18,7 +18,10 @@ describe.each(BACKENDS)('model placement and affinity on $name', (backend) => {
     await db.cleanup();
   });
 
-  async function worker(id: string, models: Omit<WorkerModelState, 'known'> | null): Promise<void> {
+  async function worker(
+    id: string,
+    models: Omit<WorkerModelState, 'known' | 'prefetch'> | null,
+  ): Promise<void> {
     await db.store.upsertWorker({
       id,
       name: id,
@@ -34,7 +37,9 @@ describe.each(BACKENDS)('model placement and affinity on $name', (backend) => {
     });
     if (models !== null) await db.store.setWorkerModels(id, models, 1);
   }
-  const state = (p: Partial<Omit<WorkerModelState, 'known'>>): Omit<WorkerModelState, 'known'> => ({
+  const state = (
+    p: Partial<Omit<WorkerModelState, 'known' | 'prefetch'>>,
+  ): Omit<WorkerModelState, 'known' | 'prefetch'> => ({
     available: [],
     warm: [],
     onDisk: [],
@@ -56,7 +61,10 @@ describe.each(BACKENDS)('model placement and affinity on $name', (backend) => {
       onDisk: ['b'],
       canFetch: true,
       switches: 3,
+      prefetch: [],
     });
+    await db.store.setWorkerPrefetch('w1', ckpt('next.safetensors'));
+    expect((await db.store.getWorker('w1'))?.models?.prefetch).toEqual(ckpt('next.safetensors'));
     await worker('w2', null);
     expect((await db.store.getWorker('w2'))?.models?.known).toBe(false);
   });

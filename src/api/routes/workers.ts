@@ -242,7 +242,7 @@ function registerModelRoutes(app: FastifyInstance, service: WorkerService, worke
   app.post('/models', async (request) => {
     const worker = await workerOf(request);
     const body = parse(wire.modelsBody, request.body, 'body');
-    await service.reportModels(worker.id, {
+    const prefetch = await service.reportModels(worker.id, {
       available: body.available,
       warm: body.warm,
       onDisk: body.on_disk,
@@ -250,7 +250,7 @@ function registerModelRoutes(app: FastifyInstance, service: WorkerService, worke
       switches: body.model_switches,
       loads: body.loads,
     });
-    return { ok: true };
+    return { prefetch };
   });
 
   app.get('/models/:name', async (request) => {

@@ -22,6 +22,8 @@ const COMMON = [
   // 1 when the agent has a model cache: it can fetch any registered file before running a job.
   `ALTER TABLE workers ADD COLUMN model_fetch INTEGER NOT NULL DEFAULT 0`,
   `ALTER TABLE workers ADD COLUMN model_switches INTEGER NOT NULL DEFAULT 0`,
+  // [{ "kind", "name" }] the fleet asked this worker to fetch onto its disk while idle.
+  `ALTER TABLE workers ADD COLUMN models_prefetch TEXT NOT NULL DEFAULT '[]'`,
   `CREATE TABLE model_files (
     name TEXT PRIMARY KEY,
     kind TEXT NOT NULL,

@@ -2,12 +2,13 @@
 import type { ModelFile, WorkerModelState } from '../contract.js';
 import { isUniqueViolation, type StoreContext } from '../context.js';
 import { toModelFile } from '../rows.js';
+import type { ModelRef } from '../../models/model-refs.js';
 
 /** Store.setWorkerModels. */
 export async function setWorkerModels(
   ctx: StoreContext,
   id: string,
-  state: Omit<WorkerModelState, 'known'>,
+  state: Omit<WorkerModelState, 'known' | 'prefetch'>,
   now: number,
 ): Promise<void> {
   await ctx.db
@@ -21,6 +22,19 @@ export async function setWorkerModels(
       model_switches: state.switches,
       last_seen_at: now,
     })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Store.setWorkerPrefetch. */
+export async function setWorkerPrefetch(
+  ctx: StoreContext,
+  id: string,
+  refs: readonly ModelRef[],
+): Promise<void> {
+  await ctx.db
+    .updateTable('workers')
+    .set({ models_prefetch: JSON.stringify(refs) })
     .where('id', '=', id)
     .execute();
 }
