@@ -98,7 +98,7 @@ export class ModelCache {
       const path = this.pathOf(ref.kind, ref.name);
       if (await exists(path)) {
         const entry = manifest[ref.name];
-        if (entry !== undefined) entry.lastUsed = Date.now();
+        if (entry !== undefined) entry.lastUsed = this.tick(manifest);
         continue;
       }
       const file = await lookup(ref.name);
@@ -106,11 +106,16 @@ export class ModelCache {
         throw new ModelFetchError(`model file "${ref.name}" is not on this worker and not registered`);
       await this.makeRoom(file.size, new Set(refs.map((r) => r.name)));
       await this.fetchVerified(file, path);
-      manifest[ref.name] = { kind: ref.kind, size: file.size, lastUsed: Date.now() };
+      manifest[ref.name] = { kind: ref.kind, size: file.size, lastUsed: this.tick(manifest) };
       fetched.push(ref.name);
     }
     await this.save();
     return { fetched, fetchSeconds: fetched.length === 0 ? 0 : (Date.now() - started) / 1000 };
+  }
+
+  /** A use time later than every recorded one (two uses in one millisecond must still be ordered). */
+  private tick(manifest: Manifest): number {
+    return Math.max(Date.now(), ...Object.values(manifest).map((e) => e.lastUsed + 1));
   }
 
   /** Fetches `file` into `path` with retries; the final name appears only after the checks pass. */
