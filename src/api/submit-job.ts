@@ -20,6 +20,8 @@ import { applyTemplate } from '../jobs/templates.js';
 import type { Job, JobInput, Workflow } from '../jobs/types.js';
 import type { NodeTypeRegistry } from '../jobs/node-type-registry.js';
 import { newId } from '../util/ids.js';
+import { firstUnavailableModel } from '../models/availability.js';
+import { CORE_LOADERS, loaderIndex, modelRefs, parseLoaderList, type ModelRef } from '../models/model-refs.js';
 import type { Store } from '../store/contract.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
 import type { Principal } from './auth/authenticate.js';
@@ -48,7 +50,8 @@ export type StoreUploadedInput = (
 export type CheckUrl = (url: string) => string | null;
 
 export interface SubmitDeps {
-  config: Pick<Config, 'maxWorkflowNodes' | 'maxWorkflowLinks'>;
+  /** Workflow bounds; `modelLoaders`: operator-added loader inputs (`--model-loaders`; core loaders always known). */
+  config: Pick<Config, 'maxWorkflowNodes' | 'maxWorkflowLinks'> & { readonly modelLoaders?: readonly string[] };
   store: Store;
   storage: ObjectStorage;
   nodeTypes: NodeTypeRegistry;
@@ -195,6 +198,20 @@ function checkRunnable(
   if (files.length > 0) throw invalid(files);
 }
 
+/** The job's model files; refused 422 `model_unavailable` when one is on no worker of its pool nor registered. */
+async function jobModels(deps: SubmitDeps, workflow: Workflow, pool: string | null): Promise<ModelRef[]> {
+  const loaders = [...CORE_LOADERS, ...parseLoaderList((deps.config.modelLoaders ?? []).join(','))];
+  const refs = modelRefs(workflow, loaderIndex(loaders));
+  const missing = await firstUnavailableModel(deps.store, pool, refs);
+  if (missing === null) return refs;
+  const where = pool === null ? '' : ` of pool "${pool}"`;
+  throw new ApiError(
+    'model_unavailable',
+    `No worker${where} can load the ${missing.kind} "${missing.name}" and it is not in the model registry.`,
+    { model: { kind: missing.kind, name: missing.name } },
+  );
+}
+
 function checkBodyRules(principal: Principal, body: CreateJobBody): void {
   if (body.user_id !== undefined && body.user_id !== principal.userId) {
     throw new ApiError('user_mismatch', 'user_id in the body differs from the acting user.');
@@ -289,6 +306,7 @@ export async function submitJob(
   const workflow = await resolveWorkflow(deps, principal, body);
   checkRunnable(deps, principal, workflow, new Set([...named, ...uploads.keys()]));
   checkUrls(deps, body);
+  const models = await jobModels(deps, workflow, body.pool ?? null);
   const jobId = newId('job');
   const inputs = await storeInputs(deps, jobId, body, uploads);
   const result = await deps.store.admitJob(
@@ -306,6 +324,7 @@ export async function submitJob(
       metadata: body.metadata ?? {},
       idempotencyKey,
       requestHash: idempotencyKey === null ? null : requestHash(body, uploads),
+      models,
     },
     deps.now(),
   );

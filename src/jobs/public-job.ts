@@ -1,6 +1,6 @@
 /** The job as API clients and webhook receivers see it (CONTRACT.md "The job"). Pure: no HTTP, no database. */
 import type { JobErrorCode } from '../errors.js';
-import { secondsBetween, type Job, type JobStatus } from './types.js';
+import { secondsBetween, type Job, type JobStatus, type ModelKind } from './types.js';
 
 export interface PublicJobOutput {
   index: number;
@@ -28,6 +28,7 @@ export interface PublicJob {
   outputs: PublicJobOutput[];
   error: { code: JobErrorCode; message: string; node_id?: string } | null;
   metadata: Record<string, unknown>;
+  models: Array<{ kind: ModelKind; name: string }>;
 }
 
 function iso(ms: number | null): string | null {
@@ -68,5 +69,6 @@ export function toPublicJob(job: Job): PublicJob {
     })),
     error,
     metadata: job.metadata,
+    models: job.models.map((m) => ({ kind: m.kind, name: m.name })),
   };
 }

@@ -1,4 +1,5 @@
 /** The job domain's data types. Pure data: no database, no HTTP. Times are epoch milliseconds. */
+import type { ModelRef } from '../models/model-refs.js';
 import type { JobErrorCode } from '../errors.js';
 
 export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
@@ -126,6 +127,8 @@ export interface Job {
   workerId: string | null;
   leaseExpiresAt: number | null;
   idempotencyKey: string | null;
+  /** The model files the workflow loads, derived at admission (placement and affinity use them). */
+  models: ModelRef[];
 }
 
 export interface TemplateParam {
@@ -157,3 +160,16 @@ export function secondsBetween(from: number | null, to: number | null): number |
   if (from === null || to === null) return null;
   return Math.max(0, (to - from) / 1000);
 }
+
+/** The kinds of model file a job can load (the job JSON's `models[].kind`). */
+export const MODEL_KINDS = [
+  'checkpoint',
+  'lora',
+  'vae',
+  'clip',
+  'unet',
+  'controlnet',
+  'upscale',
+  'other',
+] as const;
+export type ModelKind = (typeof MODEL_KINDS)[number];

@@ -21,6 +21,7 @@ import type { Store } from '../store/contract.js';
 import type { Coordination } from '../store/coordination.js';
 import { openMigratedStore } from '../store/open.js';
 import { WorkerService } from '../agent/worker-service.js';
+import type { ModelLoad } from '../agent/job-channel.js';
 import { storeBase64Input, storeUploadedInput } from './base64-input.js';
 import { startInProcessWorkers, type InProcessWorkers } from './in-process-workers.js';
 import { startBackground, type Background } from './background.js';
@@ -46,6 +47,13 @@ export interface ControlPlaneOptions {
   onListening?: (url: string) => void;
   /** Run comfy-lite inside this process, not as child processes (tests that need its in-process hooks). */
   comfyLiteInProcess?: boolean;
+}
+
+function observeModelLoads(metrics: Metrics | null, loads: readonly ModelLoad[]): void {
+  for (const l of loads) {
+    metrics?.modelLoads.inc({ tier: l.tier });
+    metrics?.modelLoadSeconds.observe({ tier: l.tier }, l.seconds);
+  }
 }
 
 /** The database (migrated), the object storage (checked) and the store's coordination, or the first error. */
@@ -86,6 +94,7 @@ export async function startControlPlane(
   const bus = coordination.bus;
   const nodeTypes = new NodeTypeRegistry();
   const leaseMs = config.leaseSeconds * 1000;
+  const affinityMaxDelayMs = config.affinityMaxDelaySeconds * 1000;
   let metrics: Metrics | null = null;
   const service = new WorkerService({
     store,
@@ -98,6 +107,8 @@ export async function startControlPlane(
       metrics.queueWait.observe((job.startedAt - job.createdAt) / 1000);
       metrics.runTime.observe((job.finishedAt - job.startedAt) / 1000);
     },
+    affinityMaxDelayMs,
+    onModelLoads: (loads) => observeModelLoads(metrics, loads),
   });
   const now = (): number => Date.now();
 
@@ -131,12 +142,10 @@ export async function startControlPlane(
       poolPricing: () => fleet?.pricing() ?? new Map(),
       plugins: [
         async (app) => {
-          await app.register(
-            workerRoutes({ store, storage, bus, leaseMs, maxAttempts: config.maxAttempts, nodeTypes }),
-            {
-              prefix: '/v1/worker',
-            },
-          );
+          const onModelLoads = (loads: readonly ModelLoad[]): void => observeModelLoads(metrics, loads);
+          const maxAttempts = config.maxAttempts;
+          const deps = { store, storage, bus, leaseMs, maxAttempts, affinityMaxDelayMs, onModelLoads, nodeTypes };
+          await app.register(workerRoutes(deps), { prefix: '/v1/worker' });
         },
         ...(config.adminKey === undefined
           ? []

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { JOB_ERRORS } from '../../errors.js';
-import { JOB_STATUSES } from '../../jobs/types.js';
+import { JOB_STATUSES, MODEL_KINDS } from '../../jobs/types.js';
 
 export const USER_ID_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
 
@@ -141,6 +141,14 @@ export const jobSchema = z
     outputs: z.array(outputSchema),
     error: jobErrorSchema.nullable(),
     metadata: z.record(z.string(), z.unknown()),
+    models: z
+      .array(
+        z.object({
+          kind: z.enum(MODEL_KINDS),
+          name: z.string(),
+        }),
+      )
+      .describe('Model files the workflow loads, derived at admission from its loader nodes'),
   })
   .meta({
     examples: [
@@ -157,6 +165,7 @@ export const jobSchema = z
         cancel_requested: false,
         priority: 0,
         template: null,
+        models: [],
         progress: null,
         outputs: [
           {

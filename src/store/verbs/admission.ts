@@ -91,6 +91,7 @@ function newJobRecord(id: string, input: NewJob, now: number): Job {
     workerId: null,
     leaseExpiresAt: null,
     idempotencyKey: input.idempotencyKey,
+    models: input.models ?? [],
   };
 }
 
@@ -111,6 +112,7 @@ function insertParams(job: Job, input: NewJob, now: number): unknown[] {
     JSON.stringify(job.metadata),
     job.idempotencyKey,
     input.requestHash,
+    JSON.stringify(job.models),
   ];
 }
 

@@ -1,0 +1,79 @@
+/**
+ * Opens a registered model file's source as a byte stream. Sources are trusted operator configuration (like a
+ * JWKS URL), so they are not put through the SSRF guard; they are fetched with timeouts, and their URLs are
+ * never logged or echoed with credentials or a query (a presigned URL's query is a credential).
+ *   https://… / http://…                          fetched (redirects followed)
+ *   s3://bucket/key?endpoint=URL&region=R&…       through the storage layer (AWS_* credentials)
+ */
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { openStorage } from '../media/storage/open-storage.js';
+
+export interface SourceOptions {
+  /** Longest wait for the response headers (default 30 s). */
+  headersTimeoutMs?: number;
+}
+
+/** `url` without user info or query: safe for logs and error messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+/** Thrown when a source cannot be opened; the message names the redacted URL only. */
+export class ModelSourceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelSourceError';
+  }
+}
+
+async function openHttp(url: string, signal: AbortSignal, options: SourceOptions): Promise<Readable> {
+  const headers = AbortSignal.any([signal, AbortSignal.timeout(options.headersTimeoutMs ?? 30_000)]);
+  // fetch refuses URLs with user info: send it as Basic credentials instead.
+  const target = new URL(url);
+  const auth: Record<string, string> = {};
+  if (target.username !== '' || target.password !== '') {
+    const pair = `${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`;
+    auth.authorization = `Basic ${Buffer.from(pair).toString('base64')}`;
+    target.username = '';
+    target.password = '';
+  }
+  let res: Response;
+  try {
+    res = await fetch(target, { signal: headers, redirect: 'follow', headers: auth });
+  } catch (err) {
+    throw new ModelSourceError(`${redactUrl(url)}: ${err instanceof Error ? err.name : 'fetch failed'}`);
+  }
+  if (!res.ok || res.body === null) {
+    await res.body?.cancel().catch(() => {});
+    throw new ModelSourceError(`${redactUrl(url)} answered ${res.status}`);
+  }
+  return Readable.fromWeb(res.body as WebReadableStream<Uint8Array>, { signal });
+}
+
+async function openS3(url: string): Promise<Readable> {
+  const u = new URL(url);
+  const key = decodeURIComponent(u.pathname.replace(/^\/+/, ''));
+  const storage = openStorage(`s3://${u.host}${u.search}`);
+  const found = await storage.get(key).catch((err: unknown) => {
+    throw new ModelSourceError(`${redactUrl(url)}: ${err instanceof Error ? err.name : 'read failed'}`);
+  });
+  if (found === null) throw new ModelSourceError(`${redactUrl(url)}: no such object`);
+  return found.body;
+}
+
+/** The bytes at `url` as a stream (aborted with `signal`). */
+export async function openModelSource(
+  url: string,
+  signal: AbortSignal,
+  options: SourceOptions = {},
+): Promise<Readable> {
+  if (url.startsWith('https://') || url.startsWith('http://')) return await openHttp(url, signal, options);
+  if (url.startsWith('s3://')) return await openS3(url);
+  throw new ModelSourceError(`${redactUrl(url)}: only s3://, https:// and http:// sources are supported`);
+}
