@@ -38,6 +38,17 @@ const result = await build({
     js: "#!/usr/bin/env node\nimport { createRequire as __arrakisCreateRequire } from 'node:module';\nconst require = __arrakisCreateRequire(import.meta.url);",
   },
   logLevel: 'warning',
+  plugins: [
+    {
+      // s3:// model sources need the AWS SDK: the bundle gets a stand-in that says to use https:// instead.
+      name: 'no-s3-model-source',
+      setup(b) {
+        b.onResolve({ filter: /^\.\/s3-source\.js$/ }, (args) => ({
+          path: `${args.resolveDir}/s3-source-unavailable.ts`,
+        }));
+      },
+    },
+  ],
 });
 
 const leaked = Object.keys(result.metafile.inputs).filter(

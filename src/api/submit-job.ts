@@ -194,6 +194,9 @@ function checkRunnable(
     jobInputs: inputNames,
     catalog: deps.nodeTypes.fileInputs(),
     allowlist: new Set(principal.account.fileNodeAllowlist),
+    // Whether a model is there is the models module's call (workers of the pool, or the registry: a
+    // registered file is fetched): `model_unavailable` below. Here only the name rules apply.
+    checkModelLists: false,
   });
   if (files.length > 0) throw invalid(files);
 }

@@ -7,7 +7,6 @@
  */
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { openStorage } from '../media/storage/open-storage.js';
 
 export interface SourceOptions {
   /** Longest wait for the response headers (default 30 s). */
@@ -56,17 +55,6 @@ async function openHttp(url: string, signal: AbortSignal, options: SourceOptions
   return Readable.fromWeb(res.body as WebReadableStream<Uint8Array>, { signal });
 }
 
-async function openS3(url: string): Promise<Readable> {
-  const u = new URL(url);
-  const key = decodeURIComponent(u.pathname.replace(/^\/+/, ''));
-  const storage = openStorage(`s3://${u.host}${u.search}`);
-  const found = await storage.get(key).catch((err: unknown) => {
-    throw new ModelSourceError(`${redactUrl(url)}: ${err instanceof Error ? err.name : 'read failed'}`);
-  });
-  if (found === null) throw new ModelSourceError(`${redactUrl(url)}: no such object`);
-  return found.body;
-}
-
 /** The bytes at `url` as a stream (aborted with `signal`). */
 export async function openModelSource(
   url: string,
@@ -74,6 +62,10 @@ export async function openModelSource(
   options: SourceOptions = {},
 ): Promise<Readable> {
   if (url.startsWith('https://') || url.startsWith('http://')) return await openHttp(url, signal, options);
-  if (url.startsWith('s3://')) return await openS3(url);
+  if (url.startsWith('s3://')) {
+    // Loaded on demand: the single-file agent replaces this module (it carries no AWS SDK).
+    const { openS3Source } = await import('./s3-source.js');
+    return await openS3Source(url);
+  }
   throw new ModelSourceError(`${redactUrl(url)}: only s3://, https:// and http:// sources are supported`);
 }

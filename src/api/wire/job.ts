@@ -148,6 +148,8 @@ export const jobSchema = z
           name: z.string(),
         }),
       )
+      // A control plane older than models sends none: clients still parse its jobs.
+      .default([])
       .describe('Model files the workflow loads, derived at admission from its loader nodes'),
   })
   .meta({
