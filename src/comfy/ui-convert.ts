@@ -6,7 +6,7 @@
  * nodes) are resolved to what they carry, and notes and groups are ignored.
  */
 import { z } from 'zod';
-import type { Workflow } from '../jobs/types.js';
+import type { Workflow } from './workflow.js';
 import type { NodeDefinition } from './node-definitions.js';
 import {
   MODE_BYPASS,

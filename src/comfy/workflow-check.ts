@@ -3,7 +3,7 @@
  * refused with node ids instead of failing on a GPU worker later.
  */
 import { z } from 'zod';
-import type { Workflow } from '../jobs/types.js';
+import type { Workflow } from './workflow.js';
 
 /** One thing wrong with a workflow; nodeId is null for problems of the whole workflow. */
 export interface WorkflowProblem {

@@ -4,7 +4,7 @@
  * node cache, which would otherwise hand back another prompt's files), and every image loader may only read
  * the files uploaded for this job; every other input that names a file follows the rules of file-inputs.ts.
  */
-import type { Workflow } from '../jobs/types.js';
+import type { Workflow } from './workflow.js';
 import { checkFileInputs, fileInputRule, KNOWN_FILE_INPUTS, type FileInputCatalog } from './file-inputs.js';
 import type { WorkflowProblem } from './workflow-check.js';
 

@@ -1,13 +1,13 @@
 /** The job domain's data types. Pure data: no database, no HTTP. Times are epoch milliseconds. */
-import type { ModelRef } from '../models/model-refs.js';
+import type { Workflow } from '../comfy/workflow.js';
 import type { JobErrorCode } from '../errors.js';
 
 export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
 
-/** A ComfyUI API-format prompt: node id → { class_type, inputs }. Links are [nodeId, outputIndex]. */
-export type Workflow = Record<string, { class_type: string; inputs: Record<string, unknown>; _meta?: unknown }>;
+/** A ComfyUI API-format prompt (defined with the ComfyUI client, which knows no jobs). */
+export type { Workflow };
 
 export interface AccountLimits {
   max_active_jobs_per_user: number;
@@ -173,3 +173,9 @@ export const MODEL_KINDS = [
   'other',
 ] as const;
 export type ModelKind = (typeof MODEL_KINDS)[number];
+
+/** One model file a job needs, by its name as the loader's combo lists it (may include a subfolder). */
+export interface ModelRef {
+  kind: ModelKind;
+  name: string;
+}

@@ -2,15 +2,9 @@
  * Which model files a workflow needs: read from its loader nodes' file-name inputs. Pure: no HTTP, no store.
  * The built-in table covers ComfyUI's core loaders; an operator adds custom loaders with `--model-loaders`.
  */
-import { MODEL_KINDS, type ModelKind, type Workflow } from '../jobs/types.js';
+import { MODEL_KINDS, type ModelKind, type ModelRef, type Workflow } from '../jobs/types.js';
 
-export { MODEL_KINDS, type ModelKind };
-
-/** One model file a job needs, by its name as the loader's combo lists it (may include a subfolder). */
-export interface ModelRef {
-  kind: ModelKind;
-  name: string;
-}
+export { MODEL_KINDS, type ModelKind, type ModelRef };
 
 /** A loader input that names a model file: `class_type.input` → kind. */
 export interface LoaderInput {

@@ -7,28 +7,13 @@
  */
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { ModelSourceError, redactUrl } from './source-errors.js';
+
+export { ModelSourceError, redactUrl };
 
 export interface SourceOptions {
   /** Longest wait for the response headers (default 30 s). */
   headersTimeoutMs?: number;
-}
-
-/** `url` without user info or query: safe for logs and error messages. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    return '(unparseable URL)';
-  }
-}
-
-/** Thrown when a source cannot be opened; the message names the redacted URL only. */
-export class ModelSourceError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ModelSourceError';
-  }
 }
 
 async function openHttp(url: string, signal: AbortSignal, options: SourceOptions): Promise<Readable> {

@@ -3,7 +3,7 @@
  * no AWS SDK, so registered model files for it must use https:// (a presigned URL works) or http://.
  */
 import type { Readable } from 'node:stream';
-import { ModelSourceError, redactUrl } from './model-source.js';
+import { ModelSourceError, redactUrl } from './source-errors.js';
 
 export function openS3Source(url: string): Promise<Readable> {
   return Promise.reject(

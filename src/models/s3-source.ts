@@ -1,7 +1,7 @@
 /** `s3://bucket/key?endpoint=URL&region=R&…` model sources, read through the storage layer (AWS_* credentials). */
 import type { Readable } from 'node:stream';
 import { openStorage } from '../media/storage/open-storage.js';
-import { ModelSourceError, redactUrl } from './model-source.js';
+import { ModelSourceError, redactUrl } from './source-errors.js';
 
 /** The object's bytes as a stream; errors name the redacted URL only. */
 export async function openS3Source(url: string): Promise<Readable> {
