@@ -54,7 +54,7 @@ function cases(ctx: BenchContext, jobId: string, stranger: ArrakisClient): Case[
 
 export async function authCheck(ctx: BenchContext): Promise<Verdict> {
   const owner = ctx.client('auth-owner');
-  const job = await owner.jobs.create(ctx.jobs.short);
+  const job = await owner.jobs.create(ctx.jobs.short());
   record(ctx, 'auth', job);
   const otherAccount = await ctx.newAccount('isolation');
   const ownerId = job.user_id;

@@ -30,7 +30,7 @@ async function catchQueued(
   const attempts = (await capacity(ctx)) + 3;
   for (let i = 0; i < attempts; i++) {
     const client = ctx.client(`cancel-q${i + 1}`);
-    const job = await client.jobs.create(ctx.jobs.long);
+    const job = await client.jobs.create(ctx.jobs.long());
     record(ctx, 'cancel', job);
     if ((await client.jobs.get(job.id)).status !== 'queued') {
       blockers.push({ client, job });
@@ -71,7 +71,7 @@ export async function cancelCheck(ctx: BenchContext): Promise<Verdict> {
   const client = ctx.client('cancel');
   let long: Job;
   try {
-    long = await client.jobs.create(ctx.jobs.long);
+    long = await client.jobs.create(ctx.jobs.long());
   } catch (err) {
     if (err instanceof ArrakisError && err.status === 422 && ctx.jobs.longIsBuiltIn) {
       return verdict(

@@ -48,7 +48,7 @@ export async function coldCheck(ctx: BenchContext): Promise<Verdict> {
   }
   const before = new Set((await ctx.fleet.decisions(pool.name)).map((d) => `${d.at}|${d.target}`));
   ctx.progress.update(`job submitted to an empty pool ${pool.name}`);
-  const f = await runJob(ctx, 'cold', 'cold', ctx.jobs.short);
+  const f = await runJob(ctx, 'cold', 'cold', ctx.jobs.short());
   const decisions = (await ctx.fleet.decisions(pool.name))
     .filter((d) => !before.has(`${d.at}|${d.target}`))
     .reverse();

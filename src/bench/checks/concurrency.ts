@@ -42,7 +42,7 @@ export async function concurrencyCheck(ctx: BenchContext): Promise<Verdict> {
   let done: Followed[];
   try {
     done = await Promise.all(
-      Array.from({ length: c }, (_, i) => runJob(ctx, 'concurrency', `c${i + 1}`, ctx.jobs.short)),
+      Array.from({ length: c }, (_, i) => runJob(ctx, 'concurrency', `c${i + 1}`, ctx.jobs.short())),
     );
   } finally {
     stop.abort();

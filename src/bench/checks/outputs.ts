@@ -13,7 +13,7 @@ import { fmt, verdict, type Verdict } from './verdict.js';
 async function jobWithOutputs(ctx: BenchContext): Promise<Job | string> {
   const earlier = ctx.completed.find((j) => j.outputs.length > 0);
   if (earlier !== undefined) return earlier;
-  const f = await runJob(ctx, 'outputs', 'outputs', ctx.jobs.short);
+  const f = await runJob(ctx, 'outputs', 'outputs', ctx.jobs.short());
   return f.job.status === 'completed' ? f.job : `the job ${f.job.id} ended ${outcome(f)}`;
 }
 

@@ -11,11 +11,11 @@ import { sleep, verdict, type Verdict } from './verdict.js';
 
 type Answer = { ok: true; job: Job } | { ok: false; error: ArrakisError };
 
-async function burst(client: ArrakisClient, request: CreateJobRequest, n: number): Promise<Answer[]> {
+async function burst(client: ArrakisClient, make: () => CreateJobRequest, n: number): Promise<Answer[]> {
   return await Promise.all(
     Array.from({ length: n }, async (): Promise<Answer> => {
       try {
-        return { ok: true, job: await client.jobs.create(request) };
+        return { ok: true, job: await client.jobs.create(make()) };
       } catch (err) {
         if (err instanceof ArrakisError) return { ok: false, error: err };
         throw err;

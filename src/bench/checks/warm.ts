@@ -43,9 +43,10 @@ export async function warmCheck(ctx: BenchContext): Promise<Verdict> {
   const n = ctx.options.warmJobs;
   const done: Followed[] = [];
   const problems: string[] = [];
-  for (let i = 0; i < n; i++) {
+  // Sequential: after a failed job the rest would only wait out --job-timeout on a broken pool, so stop.
+  for (let i = 0; i < n && problems.length === 0; i++) {
     ctx.progress.update(`job ${i + 1}/${n}`);
-    const f = await runJob(ctx, 'warm', 'warm', ctx.jobs.short);
+    const f = await runJob(ctx, 'warm', 'warm', ctx.jobs.short());
     done.push(f);
     if (f.job.status !== 'completed') problems.push(`job ${i + 1} (${f.job.id}) ended ${outcome(f)}`);
     if (f.requeues > 0) {
@@ -61,7 +62,7 @@ export async function warmCheck(ctx: BenchContext): Promise<Verdict> {
     }
   }
   const figures = {
-    jobs: count('jobs', n),
+    jobs: count('jobs', done.length),
     completed: count('completed', done.filter((f) => f.job.status === 'completed').length),
     requeues: count(
       'requeues (lost workers)',
@@ -74,7 +75,7 @@ export async function warmCheck(ctx: BenchContext): Promise<Verdict> {
   const waits = of((f) => f.job.queue_wait_s);
   const totals = of((f) => f.job.total_time_s);
   const summary =
-    `${n} jobs: queue wait p50 ${fmt(percentile(waits, 50))}, ` +
+    `${done.length} jobs: queue wait p50 ${fmt(percentile(waits, 50))}, ` +
     `total p50 ${fmt(percentile(totals, 50))}, p95 ${fmt(percentile(totals, 95))}`;
   if (problems.length > 0) return verdict('fail', problems[0] ?? summary, figures, problems);
   return verdict('pass', summary, figures);

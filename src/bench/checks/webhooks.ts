@@ -28,7 +28,7 @@ export async function webhooksCheck(ctx: BenchContext): Promise<Verdict> {
     ctx.progress.update(`job with a webhook to ${target}`);
     let f;
     try {
-      f = await runJob(ctx, 'webhooks', 'webhooks', ctx.jobs.short, { webhook: target });
+      f = await runJob(ctx, 'webhooks', 'webhooks', ctx.jobs.short(), { webhook: target });
     } catch (err) {
       if (
         ctx.options.webhookReceiver === undefined &&
