@@ -1,6 +1,7 @@
 /**
  * The fleet's state from the admin API (`GET /v1/admin/fleet` and `/v1/admin/fleet/decisions`), parsed
- * loosely: the battery reads only the fields it needs, so a newer server that adds fields still works. A server without a fleet answers `{ pools: [] }`.
+ * loosely: the battery reads only the fields it needs, so a newer server that adds fields still works. A
+ * server without a fleet answers `{ pools: [] }`.
  */
 import { z } from 'zod';
 import { Transport } from '../client/transport.js';
