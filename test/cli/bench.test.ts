@@ -215,7 +215,7 @@ describe('planted faults', { timeout: 90_000 }, () => {
         summary: expect.stringMatching(/no autoscaled pool/),
       });
       const warm = check(report, 'warm');
-      expect(warm.status).toBe('fail');
+      expect(warm.status, warm.summary).toBe('fail');
       expect(warm.summary).toMatch(/went back to the queue|still (queued|running)|ended failed/);
       expect(r.stdout).toContain('verdict: fail (warm)');
     } finally {
