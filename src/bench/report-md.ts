@@ -30,9 +30,18 @@ function change(now: Figure['value'], before: Figure['value'] | undefined): stri
   return `${pct >= 0 ? '+' : ''}${pct.toFixed(0)}%`;
 }
 
-function verdictTable(report: BenchReport): string[] {
-  const lines = ['| check | verdict | what was seen |', '| --- | --- | --- |'];
-  for (const c of report.checks) lines.push(`| ${c.name} | ${BADGE[c.status]} | ${cell(c.summary)} |`);
+function verdictTable(report: BenchReport, baseline: Baseline | null): string[] {
+  if (baseline === null) {
+    const lines = ['| check | verdict | what was seen |', '| --- | --- | --- |'];
+    for (const c of report.checks) lines.push(`| ${c.name} | ${BADGE[c.status]} | ${cell(c.summary)} |`);
+    return lines;
+  }
+  const lines = ['| check | verdict | baseline | what was seen |', '| --- | --- | --- | --- |'];
+  for (const c of report.checks) {
+    const before = baseline.statuses.get(c.name);
+    const was = before === 'pass' || before === 'fail' || before === 'not_run' ? BADGE[before] : '–';
+    lines.push(`| ${c.name} | ${BADGE[c.status]} | ${was} | ${cell(c.summary)} |`);
+  }
   return lines;
 }
 
@@ -89,7 +98,7 @@ export function reportMarkdown(report: BenchReport, baseline: Baseline | null, c
     '',
     `**Verdict: ${report.verdict.toUpperCase()}** — ${tally('pass')} passed, ${tally('fail')} failed, ${tally('not_run')} not run.`,
     '',
-    ...verdictTable(report),
+    ...verdictTable(report, baseline),
     '',
   ];
   const timings = timingTable(report, baseline);

@@ -94,7 +94,7 @@ describe('report.md', () => {
       }),
     );
     const md = reportMarkdown(report([cold]), await loadBaseline(path), 'timeline.svg');
-    expect(md).toContain('| cold | ✅ pass | cold start |');
+    expect(md).toContain('| cold | ✅ pass | ✅ pass | cold start |');
     expect(md).toContain(
       '| cold job | 44.90 s (was 44.90 s) | 39.00 s (was 39.00 s) | 84.00 s (was 100.00 s) |',
     );

@@ -85,10 +85,15 @@ export async function cancelCheck(ctx: BenchContext): Promise<Verdict> {
   ctx.progress.update('waiting for the long job to run');
   const { running, followed } = followUntilRunning(ctx, client, long);
   await Promise.race([running, followed]);
+  const state = (await client.jobs.get(long.id)).status;
+  if (state === 'failed' && ctx.jobs.longIsBuiltIn) {
+    // Admitted before any worker told the server its node types, then refused by the worker's ComfyUI.
+    const f = await followed;
+    return verdict('not_run', `the built-in long job failed (${outcome(f)}); give --long-workflow FILE`);
+  }
   const blockers: Array<{ client: ArrakisClient; job: Job }> = [];
   ctx.progress.update('cancelling a queued job');
-  const queued =
-    (await client.jobs.get(long.id)).status === 'running' ? await catchQueued(ctx, blockers) : null;
+  const queued = state === 'running' ? await catchQueued(ctx, blockers) : null;
   ctx.progress.update('cancelling the running job');
   const t0 = Date.now();
   const answer = await client.jobs
