@@ -48,12 +48,13 @@ export async function warmCheck(ctx: BenchContext): Promise<Verdict> {
     ctx.progress.update(`job ${i + 1}/${n}`);
     const f = await runJob(ctx, 'warm', 'warm', ctx.jobs.short());
     done.push(f);
-    if (f.job.status !== 'completed') problems.push(`job ${i + 1} (${f.job.id}) ended ${outcome(f)}`);
     if (f.requeues > 0) {
       problems.push(
         `job ${i + 1} (${f.job.id}) went back to the queue ${f.requeues} time(s): a worker was lost`,
       );
     }
+    // After the requeue (the cause), so the summary names the lost worker rather than the timeout.
+    if (f.job.status !== 'completed') problems.push(`job ${i + 1} (${f.job.id}) ended ${outcome(f)}`);
     const wait = f.job.queue_wait_s;
     if (wait !== null && wait > ctx.options.warmMaxWaitS) {
       problems.push(
