@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { register as registerAdmin } from './admin.js';
 import { register as registerAgent } from './agent.js';
+import { register as registerBench } from './bench.js';
 import { register as registerComfyLite } from './comfy-lite.js';
 import { register as registerDev } from './dev.js';
 import { register as registerMigrate } from './migrate.js';
@@ -24,6 +25,7 @@ export async function main(argv: string[]): Promise<void> {
     registerSimulate,
     registerRun,
     registerAdmin,
+    registerBench,
   ]) {
     register(program);
   }
