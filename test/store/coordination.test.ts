@@ -6,6 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BusMessage } from '../../src/events/bus.js';
 import type { Store } from '../../src/store/contract.js';
 import { openStore } from '../../src/store/open.js';
+import pg from 'pg';
+import { advisoryLeadership } from '../../src/store/postgres/advisory-leadership.js';
 import { BACKENDS, type TestDb } from './backends.js';
 
 /** Resolves true once `cond()` holds, false after `ms`. */
@@ -106,6 +108,43 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
       expect(await within(() => l.held(), 10_000)).toBe(true);
       expect(w.seen).toEqual({ gained: 1, lost: 0 });
       await l.close();
+    },
+  );
+
+  it.runIf(backend.name === 'postgres')(
+    'a leader closed while it re-takes its lock does not hear that another replica took over',
+    async () => {
+      // Connections after the first wait at a gate, so close() lands while the re-take is under way.
+      let gated = false;
+      let reached = false;
+      let open!: () => void;
+      const gate = new Promise<void>((r) => (open = r));
+      class GatedClient extends pg.Client {
+        override async connect(): Promise<void> {
+          if (gated) {
+            reached = true;
+            await gate;
+          }
+          await super.connect();
+        }
+      }
+      const w = watcher();
+      const deps = {
+        newClient: () => new GatedClient({ connectionString: db.url }),
+        log: { warn: () => {} },
+      };
+      const l = advisoryLeadership({ ...deps, retryMs: 50 }, 'arrakis-fleet', w.handlers);
+      expect(await within(() => l.held(), 5000)).toBe(true);
+      gated = true;
+      await db.exec(
+        `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()`,
+      );
+      expect(await within(() => reached, 5000)).toBe(true);
+      await l.close();
+      open();
+      await new Promise((r) => setTimeout(r, 500));
+      expect(w.seen).toEqual({ gained: 1, lost: 0 });
+      expect(l.held()).toBe(false);
     },
   );
 

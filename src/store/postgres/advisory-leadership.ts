@@ -76,6 +76,8 @@ export function advisoryLeadership(
       ]);
       if (r.rows[0]?.ok === true && !closed) return hold(c);
       await c.end();
+      // Closed while re-taking: the duty is being given up, nobody took it over.
+      if (closed) return;
       if (leader) {
         // Another replica leads now: it runs the duty, we stop and compete again.
         leader = false;
