@@ -6,7 +6,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BusMessage } from '../../src/events/bus.js';
 import type { Store } from '../../src/store/contract.js';
 import { openStore } from '../../src/store/open.js';
+import { createServer, connect, type Socket } from 'node:net';
 import pg from 'pg';
+import { createListenBus } from '../../src/store/postgres/listen-bus.js';
 import { advisoryLeadership } from '../../src/store/postgres/advisory-leadership.js';
 import { BACKENDS, type TestDb } from './backends.js';
 
@@ -24,6 +26,42 @@ async function within(cond: () => boolean, ms: number): Promise<boolean> {
 function watcher() {
   const seen = { gained: 0, lost: 0 };
   return { seen, handlers: { onGained: () => seen.gained++, onLost: () => seen.lost++ } };
+}
+
+/**
+ * A TCP relay to the database whose `freeze()` stops every connection open at that time from carrying data
+ * in either direction, without closing it: a half-open connection, as a failover without a reset leaves.
+ */
+async function freezingRelay(target: string): Promise<{ url: string; freeze(): void; close(): void }> {
+  const t = new URL(target);
+  const pairs: Socket[][] = [];
+  const server = createServer((inbound) => {
+    const outbound = connect(Number(t.port), t.hostname);
+    inbound.pipe(outbound).pipe(inbound);
+    inbound.on('error', () => {});
+    outbound.on('error', () => {});
+    pairs.push([inbound, outbound]);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('relay has no port');
+  const url = new URL(target);
+  url.host = `127.0.0.1:${address.port}`;
+  return {
+    url: url.toString(),
+    freeze: () => {
+      for (const [a, b] of pairs.splice(0)) {
+        a!.unpipe();
+        b!.unpipe();
+        a!.pause();
+        b!.pause();
+      }
+    },
+    close: () => {
+      for (const pair of pairs) for (const s of pair) s.destroy();
+      server.close();
+    },
+  };
 }
 
 describe.each(BACKENDS)('coordination on $name', (backend) => {
@@ -119,21 +157,20 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
       let reached = false;
       let open!: () => void;
       const gate = new Promise<void>((r) => (open = r));
-      class GatedClient extends pg.Client {
-        override async connect(): Promise<void> {
-          if (gated) {
-            reached = true;
-            await gate;
-          }
-          await super.connect();
-        }
-      }
-      const w = watcher();
-      const deps = {
-        newClient: () => new GatedClient({ connectionString: db.url }),
-        log: { warn: () => {} },
+      const newClient = (): pg.Client => {
+        const c = new pg.Client({ connectionString: db.url });
+        if (!gated) return c;
+        const connect = c.connect.bind(c);
+        c.connect = (async () => {
+          reached = true;
+          await gate;
+          return await connect();
+        }) as typeof c.connect;
+        return c;
       };
-      const l = advisoryLeadership({ ...deps, retryMs: 50 }, 'arrakis-fleet', w.handlers);
+      const w = watcher();
+      const deps = { newClient, log: { warn: () => {} }, retryMs: 50 };
+      const l = advisoryLeadership(deps, 'arrakis-fleet', w.handlers);
       expect(await within(() => l.held(), 5000)).toBe(true);
       gated = true;
       await db.exec(
@@ -145,6 +182,38 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
       await new Promise((r) => setTimeout(r, 500));
       expect(w.seen).toEqual({ gained: 1, lost: 0 });
       expect(l.held()).toBe(false);
+    },
+  );
+
+  it.runIf(backend.name === 'postgres')(
+    'a listener whose connection went silent (half-open) notices, reconnects and tells subscribers to resync',
+    async () => {
+      const relay = await freezingRelay(db.url);
+      const sender = new pg.Client({ connectionString: db.url });
+      await sender.connect();
+      const bus = await createListenBus({
+        newClient: () => new pg.Client({ connectionString: relay.url, query_timeout: 300 }),
+        notify: async (channel, payload) => {
+          await sender.query('SELECT pg_notify($1, $2)', [channel, payload]);
+        },
+        log: { warn: () => {} },
+        checkMs: 200,
+      });
+      try {
+        const got: BusMessage[] = [];
+        bus.subscribe((m) => got.push(m));
+        relay.freeze();
+        expect(await within(() => got.some((m) => m.kind === 'resync'), 10_000)).toBe(true);
+        // Listening again on a live connection: another process's message arrives.
+        const other = await openStore(db.url);
+        others.push(other);
+        await (await other.coordination()).bus.publish({ kind: 'cancel', jobId: 'job_3' });
+        expect(await within(() => got.some((m) => m.kind === 'cancel'), 5000)).toBe(true);
+      } finally {
+        await bus.close();
+        await sender.end();
+        relay.close();
+      }
     },
   );
 
