@@ -7,13 +7,13 @@ import type { KyselyPlugin } from 'kysely';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { POSTGRES_CAPABILITIES, type Capabilities } from '../../src/store/capabilities.js';
-import type { Store, WorkerModelState } from '../../src/store/contract.js';
+import type { Store } from '../../src/store/contract.js';
 import { compileJobSql } from '../../src/store/job-sql.js';
 import { KyselyStore } from '../../src/store/kysely-store.js';
 import { openPostgres } from '../../src/store/postgres/open-postgres.js';
 import { UnknownAccountError } from '../../src/store/verbs/admission.js';
 import { createTestDatabase } from '../support/pg.js';
-import { jobInput, makeAccount } from './fixtures.js';
+import { jobInput, makeAccount, registerWorker, type ReportedModels } from './fixtures.js';
 
 interface Opened {
   url: string;
@@ -82,28 +82,6 @@ async function script(store: Store, accountId: string): Promise<unknown[]> {
   return out;
 }
 
-/** A worker registered in `pool` default that reported `models` (null: never reported). */
-async function worker(
-  store: Store,
-  id: string,
-  models: Omit<WorkerModelState, 'known' | 'prefetch' | 'switches'> | null,
-): Promise<void> {
-  await store.upsertWorker({
-    id,
-    name: id,
-    pool: 'default',
-    kind: 'inprocess',
-    comfyUrl: null,
-    status: 'idle',
-    providerRef: null,
-    startedAt: 1,
-    readyAt: 1,
-    stoppedAt: null,
-    lastSeenAt: 1,
-  });
-  if (models !== null) await store.setWorkerModels(id, { ...models, switches: 0 }, 1);
-}
-
 /**
  * Placement and bounded affinity (migration 004): ineligible workers, a fetchable registered file, a worker
  * that never reported, VRAM before disk, the first pass-over time kept, and the bound expiring exactly at it.
@@ -120,9 +98,11 @@ async function modelScript(store: Store, accountId: string): Promise<unknown[]> 
   };
   const reg = { name: 'reg.ckpt', kind: 'checkpoint' as const, url: 'https://x/r', sha256: 'a'.repeat(64) };
   await store.createModelFile({ ...reg, size: 3 }, 1_500);
-  await worker(store, 'wv', { available: ['A', 'B', 'C'], warm: ['B'], onDisk: ['C'], canFetch: false });
-  await worker(store, 'wf', { available: [], warm: [], onDisk: [], canFetch: true });
-  await worker(store, 'wn', { available: [], warm: [], onDisk: [], canFetch: false });
+  const worker = (id: string, m: Omit<ReportedModels, 'switches'>): Promise<void> =>
+    registerWorker(store, id, { ...m, switches: 0 });
+  await worker('wv', { available: ['A', 'B', 'C'], warm: ['B'], onDisk: ['C'], canFetch: false });
+  await worker('wf', { available: [], warm: [], onDisk: [], canFetch: true });
+  await worker('wn', { available: [], warm: [], onDisk: [], canFetch: false });
   for (const [i, m] of ['A', 'C', 'B', 'rare', 'reg.ckpt'].entries()) await admit(`m${i + 1}`, m, 1_000 + i);
   await admit('m6', null, 1_005, 'V');
   await admit('m7', 'B', 1_006);
