@@ -28,14 +28,23 @@ function watcher() {
   return { seen, handlers: { onGained: () => seen.gained++, onLost: () => seen.lost++ } };
 }
 
-/**
- * A TCP relay to the database whose `freeze()` stops every connection open at that time from carrying data
- * in either direction, without closing it: a half-open connection, as a failover without a reset leaves.
- */
-async function freezingRelay(target: string): Promise<{ url: string; freeze(): void; close(): void }> {
+interface Relay {
+  url: string;
+  /** Every connection open now stops carrying data in either direction, without closing: half-open. */
+  freeze(): void;
+  /** Every connection open now is closed, and new ones are refused until `restore`: the database is gone. */
+  cut(): void;
+  restore(): void;
+  close(): void;
+}
+
+/** A TCP relay to the database that can simulate a half-open connection or an unreachable database. */
+async function relay(target: string): Promise<Relay> {
   const t = new URL(target);
   const pairs: Socket[][] = [];
+  let refusing = false;
   const server = createServer((inbound) => {
+    if (refusing) return void inbound.destroy();
     const outbound = connect(Number(t.port), t.hostname);
     inbound.pipe(outbound).pipe(inbound);
     inbound.on('error', () => {});
@@ -56,6 +65,13 @@ async function freezingRelay(target: string): Promise<{ url: string; freeze(): v
         a!.pause();
         b!.pause();
       }
+    },
+    cut: () => {
+      refusing = true;
+      for (const pair of pairs.splice(0)) for (const s of pair) s.destroy();
+    },
+    restore: () => {
+      refusing = false;
     },
     close: () => {
       for (const pair of pairs) for (const s of pair) s.destroy();
@@ -186,13 +202,44 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
   );
 
   it.runIf(backend.name === 'postgres')(
+    'after an outage the former leader takes its duty back before a replica that did not lead',
+    async () => {
+      const r = await relay(db.url);
+      const newClient = (): pg.Client => new pg.Client({ connectionString: r.url });
+      const deps = { newClient, log: { warn: () => {} }, retryMs: 50 };
+      const a = watcher();
+      const b = watcher();
+      const la = advisoryLeadership(deps, 'arrakis-fleet', a.handlers);
+      expect(await within(() => la.held(), 5000)).toBe(true);
+      const lb = advisoryLeadership(deps, 'arrakis-fleet', b.handlers);
+      try {
+        await new Promise((done) => setTimeout(done, 200));
+        r.cut();
+        expect(await within(() => !la.held(), 5000)).toBe(true);
+        await new Promise((done) => setTimeout(done, 1000));
+        r.restore();
+        // The replica that did not lead retries every 50 ms; the former leader is in its backoff.
+        expect(await within(() => la.held(), 8000)).toBe(true);
+        await new Promise((done) => setTimeout(done, 500));
+        expect(a.seen).toEqual({ gained: 1, lost: 0 });
+        expect(b.seen.gained).toBe(0);
+      } finally {
+        await la.close();
+        await lb.close();
+        r.close();
+      }
+    },
+    20_000,
+  );
+
+  it.runIf(backend.name === 'postgres')(
     'a listener whose connection went silent (half-open) notices, reconnects and tells subscribers to resync',
     async () => {
-      const relay = await freezingRelay(db.url);
+      const r = await relay(db.url);
       const sender = new pg.Client({ connectionString: db.url });
       await sender.connect();
       const bus = await createListenBus({
-        newClient: () => new pg.Client({ connectionString: relay.url, query_timeout: 300 }),
+        newClient: () => new pg.Client({ connectionString: r.url, query_timeout: 300 }),
         notify: async (channel, payload) => {
           await sender.query('SELECT pg_notify($1, $2)', [channel, payload]);
         },
@@ -202,7 +249,7 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
       try {
         const got: BusMessage[] = [];
         bus.subscribe((m) => got.push(m));
-        relay.freeze();
+        r.freeze();
         expect(await within(() => got.some((m) => m.kind === 'resync'), 10_000)).toBe(true);
         // Listening again on a live connection: another process's message arrives.
         const other = await openStore(db.url);
@@ -212,7 +259,7 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
       } finally {
         await bus.close();
         await sender.end();
-        relay.close();
+        r.close();
       }
     },
   );
