@@ -14,7 +14,7 @@ export interface Capabilities {
    * run once need a lock. Without it the one process coordinates in memory (see coordination.ts).
    */
   readonly crossProcess: boolean;
-  /** The PL/pgSQL functions of migration 002 exist: a hot path runs as one autocommit round trip. */
+  /** The PL/pgSQL functions of migrations 002 and 004 exist: a hot path runs as one autocommit round trip. */
   readonly serverFunctions: boolean;
   /** The table function that expands a JSON array stored as text: SQLite's `json_each`, Postgres's
    *  `json_array_elements` (used by the claim's model placement). */

@@ -50,7 +50,7 @@ const TEMPLATES = {
     request_hash, event_seq, models)
     VALUES (?, ?, ?, 'queued', ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, '[]', 0, ?, ?, 0, ?)`,
 
-  /** Postgres only (caps.serverFunctions): the whole admission in one statement, see migration 002
+  /** Postgres only (caps.serverFunctions): the whole admission in one statement, see migration 004
    *  — (the insertJob parameters) → the earlier job of the idempotency key, or no row when admitted. */
   admitFunction: `SELECT * FROM arrakis_admit(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 
@@ -59,7 +59,7 @@ const TEMPLATES = {
    *  data) → job + event_seq, or no row (lost, or the job has a webhook). */
   finishRunningFunction: `SELECT * FROM arrakis_finish_running(?, ?, ?, ?, ?, ?, ?)`,
 
-  /** Postgres only (caps.serverFunctions): claimNext in one statement, see migration 003
+  /** Postgres only (caps.serverFunctions): claimNext in one statement, see migration 004
    *  — (worker_id, lease_expires_at, started_at, pool, max_levels, affinity_ms) → job + event_seq, or no row. */
   claimFunction: `SELECT * FROM arrakis_claim(?, ?, ?, ?, ?, ?)`,
 

@@ -1,7 +1,7 @@
 /**
  * The claim's model predicates over a job row `j` and its worker row `w` (LEFT JOINed, so null for a worker
  * that never registered). Names are compared as text; each side is a JSON array stored as text:
- * `j.models` is [{ kind, name }], the worker's columns are [name]. Mirrors migration 003's server function.
+ * `j.models` is [{ kind, name }], the worker's columns are [name]. Mirrors migration 004's server function.
  */
 import type { Capabilities } from './capabilities.js';
 

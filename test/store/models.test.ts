@@ -1,8 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ModelRef } from '../../src/models/model-refs.js';
-import type { WorkerModelState } from '../../src/store/contract.js';
 import { BACKENDS, type TestDb } from './backends.js';
-import { jobInput, makeAccount } from './fixtures.js';
+import { jobInput, makeAccount, registerWorker, type ReportedModels } from './fixtures.js';
 
 const ckpt = (name: string): ModelRef[] => [{ kind: 'checkpoint', name }];
 const workflow = (name: string) => ({
@@ -18,28 +17,9 @@ describe.each(BACKENDS)('model placement and affinity on $name', (backend) => {
     await db.cleanup();
   });
 
-  async function worker(
-    id: string,
-    models: Omit<WorkerModelState, 'known' | 'prefetch'> | null,
-  ): Promise<void> {
-    await db.store.upsertWorker({
-      id,
-      name: id,
-      pool: 'default',
-      kind: 'inprocess',
-      comfyUrl: null,
-      status: 'idle',
-      providerRef: null,
-      startedAt: 1,
-      readyAt: 1,
-      stoppedAt: null,
-      lastSeenAt: 1,
-    });
-    if (models !== null) await db.store.setWorkerModels(id, models, 1);
-  }
-  const state = (
-    p: Partial<Omit<WorkerModelState, 'known' | 'prefetch'>>,
-  ): Omit<WorkerModelState, 'known' | 'prefetch'> => ({
+  const worker = (id: string, models: ReportedModels | null): Promise<void> =>
+    registerWorker(db.store, id, models);
+  const state = (p: Partial<ReportedModels>): ReportedModels => ({
     available: [],
     warm: [],
     onDisk: [],

@@ -82,7 +82,7 @@ export async function claimNext(
 ): Promise<Job | null> {
   const affinityMs = options.affinityMaxDelayMs ?? 0;
   if (ctx.caps.serverFunctions) {
-    // The same walk, affinity, CAS and settlement server-side (migration 003): one autocommit round trip.
+    // The same walk, affinity, CAS and settlement server-side (migration 004): one autocommit round trip.
     const params = [workerId, now + leaseMs, now, pool, MAX_LEVELS, affinityMs];
     const row = (await run(ctx.db, ctx.sql.claimFunction, params))[0];
     return row === undefined ? null : transitionRow(row).job;
