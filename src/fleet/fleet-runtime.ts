@@ -48,6 +48,8 @@ export interface FleetRuntimeDeps {
   jobTimeoutMs: number;
   log: Logger;
   tickMs?: number;
+  /** False while this replica's hold on the fleet duty is in doubt: the controller then acts on nothing. */
+  leading?: () => boolean;
 }
 
 /** Reads and validates the fleet file and builds each pool's provider; throws FleetConfigError when bad. */
@@ -84,6 +86,7 @@ export function startFleet(fleet: LoadedFleet, deps: FleetRuntimeDeps): FleetRun
     onTickFailed: tickFailureLog(deps.log),
     drain: (worker) => agents.drain(worker),
     runWarmup,
+    ...(deps.leading === undefined ? {} : { leading: deps.leading }),
   });
   controller.start();
   return {
