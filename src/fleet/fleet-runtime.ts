@@ -93,6 +93,10 @@ export function startFleet(fleet: LoadedFleet, deps: FleetRuntimeDeps): FleetRun
     pricing: () => fleetPricing(fleet.config, controller, Date.now()),
     status: () => fleetStatus(fleet.config, controller, (id) => agents.agentStatus(id), Date.now()),
     async stop() {
+      // Ticks end first; then the agents let go while their ComfyUIs still answer (a running job is given
+      // back as a voluntary release, spending no attempt); only then are the workers stopped.
+      await controller.close({ stopWorkers: false });
+      await agents.closeAll();
       await controller.close({ stopWorkers: true });
       await agents.closeAll();
     },
