@@ -35,6 +35,11 @@ export interface BenchContext {
   newAccount(label: string): Promise<BenchAccount>;
   /** The autoscaled pool the jobs run on (`--pool`, else the first), or null when there is no fleet. */
   targetPool(): Promise<FleetPool | null>;
+  /**
+   * Revokes every API key the run made (accounts cannot be deleted through the API, keys can): the run
+   * leaves no working credential behind. Resolves with the keys that could not be revoked.
+   */
+  revokeKeys(): Promise<string[]>;
 }
 
 /** Creates the run's account and key; a wrong admin key or server fails here, before any check runs. */
@@ -43,6 +48,7 @@ export async function createContext(options: BenchOptions, progress: Progress): 
   const admin = new ArrakisAdmin({ baseUrl: options.server, adminKey: options.adminKey });
   const fleet = new FleetApi(options.server, options.adminKey);
   const run = randomBytes(3).toString('hex');
+  const keys: string[] = [];
   const newAccount = async (label: string): Promise<BenchAccount> => {
     const account = await admin.accounts.create({
       name: `arrakis-bench ${run} ${label}`,
@@ -55,6 +61,7 @@ export async function createContext(options: BenchOptions, progress: Progress): 
       },
     });
     const key = await admin.keys.create(account.id, { name: 'arrakis bench' });
+    keys.push(key.id);
     return { account, apiKey: key.key };
   };
   const main = await newAccount('main');
@@ -77,6 +84,10 @@ export async function createContext(options: BenchOptions, progress: Progress): 
       const pools = await fleet.pools();
       if (options.pool === undefined) return pools[0] ?? null;
       return pools.find((p) => p.name === options.pool) ?? null;
+    },
+    revokeKeys: async () => {
+      const results = await Promise.allSettled(keys.map((id) => admin.keys.revoke(id)));
+      return keys.filter((_, i) => results[i]?.status === 'rejected');
     },
   };
 }

@@ -16,7 +16,7 @@ import { quotaBurstCheck } from './checks/quota-burst.js';
 import { verdict, type Check, type Verdict } from './checks/verdict.js';
 import { warmCheck } from './checks/warm.js';
 import { webhooksCheck } from './checks/webhooks.js';
-import { createContext } from './context.js';
+import { createContext, type BenchContext } from './context.js';
 import type { BenchOptions } from './options.js';
 import type { Progress } from './progress.js';
 import { reportMarkdown } from './report-md.js';
@@ -41,10 +41,7 @@ export interface BenchOutcome {
   files: { json: string; markdown: string; chart: string };
 }
 
-export async function runBench(options: BenchOptions, progress: Progress): Promise<BenchOutcome> {
-  const baseline = options.baseline === undefined ? null : await loadBaseline(options.baseline);
-  const ctx = await createContext(options, progress);
-  progress.note(`arrakis bench against ${options.server} (account ${ctx.main.account.id})`);
+async function runChecks(ctx: BenchContext, options: BenchOptions, progress: Progress) {
   const checks: CheckResult[] = [];
   for (const [name, check] of CHECKS) {
     if (!options.checks.has(name)) {
@@ -63,6 +60,16 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     progress.finish(result);
     checks.push(result);
   }
+  return checks;
+}
+
+export async function runBench(options: BenchOptions, progress: Progress): Promise<BenchOutcome> {
+  const baseline = options.baseline === undefined ? null : await loadBaseline(options.baseline);
+  const ctx = await createContext(options, progress);
+  progress.note(`arrakis bench against ${options.server} (account ${ctx.main.account.id})`);
+  const checks = await runChecks(ctx, options, progress);
+  const unrevoked = await ctx.revokeKeys();
+  if (unrevoked.length > 0) progress.note(`could not revoke the run's API keys: ${unrevoked.join(', ')}`);
   const report: BenchReport = {
     server: options.server,
     started_at: ctx.startedAt.toISOString(),

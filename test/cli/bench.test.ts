@@ -142,6 +142,19 @@ describe('arrakis bench against a fleet scaled from zero', { timeout: 120_000 },
     expect(meta.format).toBe('svg');
     expect(svg.toString()).toContain('✕');
     expect(r.stdout).toContain('verdict: pass');
+    // The run leaves no working key behind (its accounts stay: the API cannot delete them).
+    const accounts = (await server.admin('GET', '/v1/admin/accounts')).body.data.filter((a: any) =>
+      String(a.name).startsWith('arrakis-bench '),
+    );
+    expect(accounts.length).toBeGreaterThanOrEqual(2);
+    for (const a of accounts) {
+      const keys = (await server.admin('GET', `/v1/admin/accounts/${a.id}/keys`)).body.data;
+      expect(keys.length).toBeGreaterThan(0);
+      expect(
+        keys.every((k: any) => k.revoked_at !== null),
+        JSON.stringify(keys),
+      ).toBe(true);
+    }
 
     // A second run with the first as baseline: cold waits for the pool to scale back to zero first, and the
     // report compares figure by figure.

@@ -19,6 +19,7 @@ import {
   waitForJob,
   type TestServer,
 } from '../support/server.js';
+import { txt2img } from '../support/models.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin/arrakis.mjs');
@@ -70,9 +71,20 @@ describe('npm run build:agent', () => {
       const token = await server.admin('POST', '/v1/admin/worker-tokens', { name: 'bundle' });
       expect(token.status).toBe(201);
 
+      const modelsDir = join(folder, 'models');
       const agent = spawn(
         process.execPath,
-        ['arrakis-agent.mjs', '--server', server.url, '--comfyui', comfyUrl, '--name', 'bundle'],
+        [
+          'arrakis-agent.mjs',
+          '--server',
+          server.url,
+          '--comfyui',
+          comfyUrl,
+          '--name',
+          'bundle',
+          '--models-dir',
+          modelsDir,
+        ],
         // NODE_PATH and the like cleared: the file must stand alone.
         {
           cwd: folder,
@@ -107,6 +119,25 @@ describe('npm run build:agent', () => {
 
       const workers = await server.admin('GET', '/v1/admin/workers');
       expect(workers.body.data.some((w: any) => w.kind === 'remote' && w.name === 'bundle')).toBe(true);
+
+      // The bundle carries no AWS SDK: a model registered with an s3:// source fails the job with a message
+      // that says what to do instead (an https:// or presigned URL), not a missing-module crash.
+      const reg = await server.admin('POST', '/v1/admin/models', {
+        name: 'from-s3.safetensors',
+        kind: 'checkpoint',
+        url: 's3://models/from-s3.safetensors?endpoint=http%3A%2F%2F127.0.0.1%3A1&region=auto',
+        sha256: 'a'.repeat(64),
+        size: 16,
+      });
+      expect(reg.status, JSON.stringify(reg.body)).toBe(201);
+      const s3Job = await c.submit({ workflow: txt2img('from-s3.safetensors') });
+      expect(s3Job.status, JSON.stringify(s3Job.body)).toBe(202);
+      const failed = await waitForJob(c, s3Job.body.id, isTerminal, 30_000);
+      expect(failed.status).toBe('failed');
+      expect(failed.error.code).toBe('model_fetch_failed');
+      expect(failed.error.message).toContain('the single-file agent cannot read s3:// sources');
+      expect(failed.error.message).toContain('https://');
+      expect(readFileSync(join(folder, 'arrakis-agent.mjs'), 'utf8')).not.toContain('S3Client');
 
       agent.kill('SIGTERM');
       const [code] = await once(agent, 'exit');
