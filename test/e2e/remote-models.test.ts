@@ -91,7 +91,13 @@ describe('remote agent with a model cache', () => {
     const job = await waitForJob(c, r.body.id, isTerminal, 30_000);
     expect(job.status, JSON.stringify(job.error)).toBe('completed');
     expect(existsSync(join(modelsDir, 'checkpoints/remote.safetensors'))).toBe(true);
-    const [w] = await workers();
+    // The agent reports its models after the job ends: the job can be seen completed before that report lands.
+    const reported = Date.now() + 10_000;
+    let [w] = await workers();
+    while (w?.models_warm?.[0] !== 'remote.safetensors' && Date.now() < reported) {
+      await new Promise((r) => setTimeout(r, 100));
+      [w] = await workers();
+    }
     expect(w).toMatchObject({ kind: 'remote', models_warm: ['remote.safetensors'] });
     expect(w.models_on_disk).toEqual(['here.safetensors', 'remote.safetensors']);
   }, 60_000);
