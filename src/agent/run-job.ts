@@ -144,9 +144,11 @@ class JobRun {
     if (this.stopReason !== null) return await this.afterStop();
     // The same file-input rules as at submission, against this server's own /object_info: a template or a job
     // queued before a rule changed must not reach ComfyUI with a file input that names another tenant's files.
-    const catalog = await this.options.comfy.nodeCatalog().catch(() => null);
+    // Without the catalog a custom node's file inputs cannot be told: an unreadable /object_info throws
+    // ComfyUnavailableError, and the job goes back to the queue instead of running unchecked.
+    const catalog = await this.options.comfy.nodeCatalog();
     const workflow = rewriteWorkflowForJob(this.job.workflow, this.job.id, uploads, {
-      catalog: catalog?.fileInputs ?? null,
+      catalog: catalog.fileInputs,
       fileNodeAllowlist: this.job.fileNodeAllowlist ?? [],
     });
     const outcome = await this.options.comfy.runPrompt(workflow, {
