@@ -19,10 +19,10 @@ import {
   waitForJob,
   type TestServer,
 } from '../support/server.js';
+import { readyLine, spawnComfyLite } from '../support/processes.js';
 import { txt2img } from '../support/models.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(ROOT, 'bin/arrakis.mjs');
 const run = promisify(execFile);
 const children: ChildProcess[] = [];
 let server: TestServer | null = null;
@@ -39,16 +39,6 @@ afterAll(async () => {
   if (folder !== null) rmSync(folder, { recursive: true, force: true });
 });
 
-async function readyLine(proc: ChildProcess, pattern: RegExp): Promise<RegExpExecArray> {
-  let out = '';
-  for await (const chunk of proc.stdout!) {
-    out += String(chunk);
-    const m = pattern.exec(out);
-    if (m !== null) return m;
-  }
-  throw new Error(`process ended before printing ${pattern}: ${out}`);
-}
-
 describe('npm run build:agent', () => {
   it(
     'makes one file that runs jobs (API and UI format) from an empty folder with plain node',
@@ -62,11 +52,7 @@ describe('npm run build:agent', () => {
       const version = await run(process.execPath, ['arrakis-agent.mjs', '--version'], { cwd: folder });
       expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
 
-      const comfy = spawn(process.execPath, [BIN, 'comfy-lite', '--port', '0'], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      children.push(comfy);
-      const comfyUrl = (await readyLine(comfy, /comfy-lite listening on (http:\/\/\S+)/))[1]!;
+      const comfyUrl = (await spawnComfyLite(children)).url;
       server = await startTestServer({ settings: { comfyLite: 0 } });
       const token = await server.admin('POST', '/v1/admin/worker-tokens', { name: 'bundle' });
       expect(token.status).toBe(201);
