@@ -28,7 +28,7 @@ export const outputSchema = z.object({
   url: z
     .string()
     .describe(
-      'Download URL: relative to the API root, or absolute in a `Prefer: wait` answer (built from the request Host)',
+      'Download URL: relative to the API root, or absolute in a `Prefer: wait` answer (from --public-url, else the request Host)',
     ),
 });
 export type PublicJobOutput = z.infer<typeof outputSchema>;
