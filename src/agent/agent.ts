@@ -6,7 +6,7 @@ import type { ComfyServer } from '../comfy/contract.js';
 import type { WorkerStatus } from '../store/contract.js';
 import { pause, Retry } from '../util/backoff.js';
 import { silentLog, type AgentLog } from './agent-log.js';
-import type { JobChannel, LeasedJob, WorkerIdentity } from './job-channel.js';
+import type { JobChannel, LeasedJob, WorkerIdentity } from '../workers/job-channel.js';
 import type { ModelKeeper, ModelRun } from './model-keeper.js';
 import { runJob, type RunJobResult } from './run-job.js';
 

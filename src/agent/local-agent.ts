@@ -7,7 +7,7 @@ import type { AgentLog } from './agent-log.js';
 import { Agent } from './agent.js';
 import { LocalJobChannel } from './local-job-channel.js';
 import { ModelKeeper } from './model-keeper.js';
-import { WorkerService } from './worker-service.js';
+import { WorkerService } from '../workers/worker-service.js';
 
 export interface LocalAgentOptions {
   store: Store;

@@ -12,8 +12,8 @@ import type {
   OutputFile,
   ReportResult,
   WorkerIdentity,
-} from './job-channel.js';
-import type { WorkerService } from './worker-service.js';
+} from '../workers/job-channel.js';
+import type { WorkerService } from '../workers/worker-service.js';
 
 export interface LocalJobChannelOptions {
   service: WorkerService;

@@ -9,7 +9,7 @@ import { fetchAvailableModels } from '../models/object-info-models.js';
 import { CORE_LOADERS, type LoaderInput, type ModelRef } from '../models/model-refs.js';
 import { WarmSet, type LoadTier } from '../models/warm-set.js';
 import { silentLog, type AgentLog } from './agent-log.js';
-import type { JobChannel, LeasedJob, ModelLoad } from './job-channel.js';
+import type { JobChannel, LeasedJob, ModelLoad } from '../workers/job-channel.js';
 
 export interface ModelKeeperOptions {
   channel: JobChannel;

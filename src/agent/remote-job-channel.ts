@@ -17,8 +17,8 @@ import {
   type OutputFile,
   type ReportResult,
   type WorkerIdentity,
-} from './job-channel.js';
-import * as wire from './worker-protocol.js';
+} from '../workers/job-channel.js';
+import * as wire from '../workers/worker-protocol.js';
 
 export interface RemoteJobChannelOptions {
   /** The control plane's base URL, e.g. `https://arrakis.example.com`. */

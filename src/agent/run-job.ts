@@ -10,15 +10,15 @@ import type { JobError, JobOutput } from '../jobs/types.js';
 import { Backoff } from '../util/backoff.js';
 import { ModelFetchError } from '../models/model-cache.js';
 import { silentLog, type AgentLog } from './agent-log.js';
-import { detectContentType } from './content-type.js';
+import { detectContentType } from '../media/output-content-type.js';
 import {
   LeaseLostError,
   OutputStoreError,
   type JobChannel,
   type LeasedJob,
   type ReportResult,
-} from './job-channel.js';
-import { safeFilename } from './output-key.js';
+} from '../workers/job-channel.js';
+import { safeFilename } from '../workers/output-key.js';
 import { ProgressThrottle } from './progress-throttle.js';
 
 export interface RunJobOptions {

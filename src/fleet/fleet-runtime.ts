@@ -6,7 +6,7 @@
  * `arrakis-fleet` duty from the store's coordination and stops it when the duty is lost.
  */
 import type { Logger } from 'pino';
-import type { WorkerService } from '../agent/worker-service.js';
+import type { WorkerService } from '../workers/worker-service.js';
 import { createComfyServer } from '../comfy/http-client.js';
 import { parseWorkflow } from '../comfy/workflow-check.js';
 import type { EventBus } from '../events/bus.js';

@@ -9,7 +9,7 @@ import { LocalJobChannel } from '../agent/local-job-channel.js';
 import { ModelKeeper } from '../agent/model-keeper.js';
 import { ModelCache } from '../models/model-cache.js';
 import { parseLoaderList } from '../models/model-refs.js';
-import type { WorkerService } from '../agent/worker-service.js';
+import type { WorkerService } from '../workers/worker-service.js';
 import { createComfyServer } from '../comfy/http-client.js';
 import type { ComfyServer } from '../comfy/contract.js';
 import { startComfyLite, type ComfyLiteServer } from '../comfy-lite/server.js';

@@ -3,13 +3,13 @@
  * claims jobs (long-poll), renews leases, hears cancels (long-poll), moves bytes and reports outcomes.
  * Every job endpoint acts only on a job leased to the calling worker.
  */
-import { detectContentType } from '../../agent/content-type.js';
+import { detectContentType } from '../../media/output-content-type.js';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { ForeignOutputError, WorkerService } from '../../agent/worker-service.js';
-import { LeaseLostError, OutputStoreError, type LeasedJob } from '../../agent/job-channel.js';
-import * as wire from '../../agent/worker-protocol.js';
-import { verifyWorkerToken } from '../../agent/worker-tokens.js';
+import { ForeignOutputError, WorkerService } from '../../workers/worker-service.js';
+import { LeaseLostError, OutputStoreError, type LeasedJob } from '../../workers/job-channel.js';
+import * as wire from '../../workers/worker-protocol.js';
+import { verifyWorkerToken } from '../../workers/worker-tokens.js';
 import { ApiError } from '../../errors.js';
 import type { EventBus } from '../../events/bus.js';
 import type { NodeTypeRegistry } from '../../jobs/node-type-registry.js';
@@ -18,7 +18,7 @@ import type { Store, WorkerRecord, WorkerToken } from '../../store/contract.js';
 import { newId } from '../../util/ids.js';
 import { installProblemHandlers } from '../problem.js';
 
-export { issueWorkerToken } from '../../agent/worker-tokens.js';
+export { issueWorkerToken } from '../../workers/worker-tokens.js';
 
 export interface WorkerRoutesDeps {
   store: Store;

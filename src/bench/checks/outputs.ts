@@ -2,7 +2,7 @@
  * outputs: every output of a completed job downloads, has the size the job reports, and its bytes are of
  * the reported content type (magic bytes, as the worker detects them).
  */
-import { detectContentType } from '../../agent/content-type.js';
+import { detectContentType } from '../../media/output-content-type.js';
 import type { Job } from '../../client/index.js';
 import type { BenchContext } from '../context.js';
 import { outcome, runJob } from '../job-runner.js';

@@ -16,7 +16,7 @@ import type {
   WorkerStatus,
 } from '../store/contract.js';
 import type { ModelRef } from '../models/model-refs.js';
-import { BusWaiter } from './bus-waiter.js';
+import { BusWaiter } from '../events/bus-waiter.js';
 import {
   LeaseLostError,
   OutputStoreError,
