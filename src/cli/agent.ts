@@ -51,13 +51,20 @@ export function withAgentOptions(command: Command): Command {
         '--models-dir <dir>',
         "the ComfyUI's models/ folder: registered model files a job needs are fetched into it",
       )
-      .option('--model-cache-gb <gb>', 'disk budget of fetched model files (least recently used evicted)', '100')
+      .option(
+        '--model-cache-gb <gb>',
+        'disk budget of fetched model files (least recently used evicted)',
+        '100',
+      )
       .option(
         '--vram-models <n>',
         "how many jobs' models the ComfyUI keeps resident (its --cache-lru, bounded by VRAM)",
         '1',
       )
-      .option('--model-loaders <list>', 'extra loader inputs naming model files, Class.input=kind, comma-separated')
+      .option(
+        '--model-loaders <list>',
+        'extra loader inputs naming model files, Class.input=kind, comma-separated',
+      )
   );
 }
 

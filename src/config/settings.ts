@@ -84,8 +84,14 @@ export const SETTINGS = {
     flag: '--comfy-lite-max-pixels',
     env: 'ARRAKIS_COMFY_LITE_MAX_PIXELS',
     kind: 'integer',
-    description: 'largest image batch (width × height × batch) a comfy-lite node may create; a prompt may hold 4× that',
-    schema: z.number().int().min(1).max(2 ** 40).default(16_777_216),
+    description:
+      'largest image batch (width × height × batch) a comfy-lite node may create; a prompt may hold 4× that',
+    schema: z
+      .number()
+      .int()
+      .min(1)
+      .max(2 ** 40)
+      .default(16_777_216),
     defaultText: '16777216',
   },
   adminKey: {

@@ -144,7 +144,16 @@ export async function startControlPlane(
         async (app) => {
           const onModelLoads = (loads: readonly ModelLoad[]): void => observeModelLoads(metrics, loads);
           const maxAttempts = config.maxAttempts;
-          const deps = { store, storage, bus, leaseMs, maxAttempts, affinityMaxDelayMs, onModelLoads, nodeTypes };
+          const deps = {
+            store,
+            storage,
+            bus,
+            leaseMs,
+            maxAttempts,
+            affinityMaxDelayMs,
+            onModelLoads,
+            nodeTypes,
+          };
           await app.register(workerRoutes(deps), { prefix: '/v1/worker' });
         },
         ...(config.adminKey === undefined

@@ -38,14 +38,22 @@ export interface InProcessWorkerDeps {
   log: Logger;
 }
 
-async function learnNodeTypes(agent: Agent, comfy: ComfyServer, registry: NodeTypeRegistry, log: Logger): Promise<void> {
+async function learnNodeTypes(
+  agent: Agent,
+  comfy: ComfyServer,
+  registry: NodeTypeRegistry,
+  log: Logger,
+): Promise<void> {
   try {
     const [catalog, definitions] = await Promise.all([comfy.nodeCatalog(), comfy.nodeDefinitions()]);
     if (agent.workerId !== null) {
       registry.set(agent.workerId, catalog.types, { fileInputs: catalog.fileInputs, definitions });
     }
   } catch (err) {
-    log.warn({ err: String(err), url: comfy.url }, 'could not read /object_info; node types unchecked for this worker');
+    log.warn(
+      { err: String(err), url: comfy.url },
+      'could not read /object_info; node types unchecked for this worker',
+    );
   }
 }
 
@@ -59,7 +67,8 @@ function modelKeeper(deps: InProcessWorkerDeps, channel: LocalJobChannel, comfyU
       : new ModelCache({
           dir: c.modelsDir,
           budgetBytes: (c.modelCacheGb ?? 100) * 1e9,
-          onRetry: (name, attempt, reason) => log.warn({ name, attempt, reason }, 'model download refused; retrying'),
+          onRetry: (name, attempt, reason) =>
+            log.warn({ name, attempt, reason }, 'model download refused; retrying'),
           onProgress: (name, bytes, total) => log.info({ name, bytes, total }, 'model download'),
         });
   const loaders = parseLoaderList((c.modelLoaders ?? []).join(','));
@@ -93,7 +102,11 @@ export async function startInProcessWorkers(deps: InProcessWorkerDeps): Promise<
       channel,
       comfy,
       models: modelKeeper(deps, channel, url),
-      identity: { name: i < deps.config.comfyui.length ? `comfyui-${i + 1}` : `comfy-lite-${i + 1}`, pool: null, comfyUrl: url },
+      identity: {
+        name: i < deps.config.comfyui.length ? `comfyui-${i + 1}` : `comfy-lite-${i + 1}`,
+        pool: null,
+        comfyUrl: url,
+      },
       jobTimeoutMs: deps.config.jobTimeoutSeconds * 1000,
       log: deps.log,
     });

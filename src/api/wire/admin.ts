@@ -79,7 +79,9 @@ export const accountSchema = z.object({
     })
     .nullable(),
   node_allowlist: z.array(z.string()).nullable(),
-  file_node_allowlist: z.array(z.string()).describe('Node types whose file inputs are not checked (dangerous)'),
+  file_node_allowlist: z
+    .array(z.string())
+    .describe('Node types whose file inputs are not checked (dangerous)'),
   allowed_pools: z.array(z.string()).nullable(),
   created_at: timestamp,
 });
