@@ -6,9 +6,11 @@ import type { RouteFile } from './context.js';
 import { accountRoutes } from './routes/admin/accounts.js';
 import { fleetRoutes, workerListRoutes } from './routes/admin/fleet.js';
 import { keyRoutes } from './routes/admin/keys.js';
+import { modelRoutes } from './routes/admin/models.js';
 import { templateRoutes } from './routes/admin/templates.js';
 import { usageRoutes } from './routes/admin/usage.js';
 import { webhookRoutes } from './routes/admin/webhooks.js';
+import { workerTokenRoutes } from './routes/admin/worker-tokens.js';
 import { docsRoutes } from './routes/docs.js';
 import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -28,5 +30,7 @@ export const ADMIN_ROUTES: readonly RouteFile[] = [
   webhookRoutes,
   templateRoutes,
   workerListRoutes,
+  workerTokenRoutes,
+  modelRoutes,
   fleetRoutes,
 ];

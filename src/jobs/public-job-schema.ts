@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { JOB_ERRORS } from '../errors.js';
-import { JOB_STATUSES } from './types.js';
+import { JOB_STATUSES, MODEL_KINDS } from './types.js';
 
 /** ISO 8601 UTC timestamp as the API writes it (`format: date-time` in OpenAPI). */
 export const timestamp = z.iso.datetime();
@@ -28,7 +28,7 @@ export const outputSchema = z.object({
   url: z
     .string()
     .describe(
-      'Download URL: relative to the API root, or absolute in a `Prefer: wait` answer (built from the request Host)',
+      'Download URL: relative to the API root, or absolute in a `Prefer: wait` answer (from --public-url, else the request Host)',
     ),
 });
 export type PublicJobOutput = z.infer<typeof outputSchema>;
@@ -61,6 +61,16 @@ export const jobSchema = z
     outputs: z.array(outputSchema),
     error: jobErrorSchema.nullable(),
     metadata: z.record(z.string(), z.unknown()),
+    models: z
+      .array(
+        z.object({
+          kind: z.enum(MODEL_KINDS),
+          name: z.string(),
+        }),
+      )
+      // A control plane older than models sends none: clients still parse its jobs.
+      .default([])
+      .describe('Model files the workflow loads, derived at admission from its loader nodes'),
   })
   .meta({
     examples: [
@@ -77,6 +87,7 @@ export const jobSchema = z
         cancel_requested: false,
         priority: 0,
         template: null,
+        models: [],
         progress: null,
         outputs: [
           {

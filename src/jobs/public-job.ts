@@ -45,5 +45,6 @@ export function toPublicJob(job: Job): PublicJob {
     })),
     error,
     metadata: job.metadata,
+    models: job.models.map((m) => ({ kind: m.kind, name: m.name })),
   };
 }

@@ -29,6 +29,7 @@ function job(extra: Partial<Job>): Job {
     workerId: null,
     leaseExpiresAt: null,
     idempotencyKey: null,
+    models: [],
     ...extra,
   };
 }

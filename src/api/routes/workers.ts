@@ -2,16 +2,16 @@
  * The worker API, mounted at `/v1/worker`: how a remote `arrakis agent` that can only connect out registers,
  * claims jobs (long-poll), renews leases, hears cancels (long-poll), moves bytes and reports outcomes.
  * Every job endpoint acts only on a job leased to the calling worker. Requests are validated by the route
- * schemas (the shapes of agent/worker-protocol.ts); auth comes from the worker scope. The worker API is an
+ * schemas (the shapes of workers/worker-protocol.ts); auth comes from the worker scope. The worker API is an
  * internal protocol: /openapi.json leaves it out (openapi/polish.ts).
  */
-import { detectContentType } from '../../agent/content-type.js';
+import { detectContentType } from '../../media/output-content-type.js';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ForeignOutputError, WorkerService } from '../../agent/worker-service.js';
-import { LeaseLostError, OutputStoreError, type LeasedJob } from '../../agent/job-channel.js';
-import * as wire from '../../agent/worker-protocol.js';
+import { ForeignOutputError, WorkerService } from '../../workers/worker-service.js';
+import { LeaseLostError, OutputStoreError, type LeasedJob } from '../../workers/job-channel.js';
+import * as wire from '../../workers/worker-protocol.js';
 import { ApiError } from '../../errors.js';
 import type { EventBus } from '../../events/bus.js';
 import type { NodeTypeRegistry } from '../../jobs/node-type-registry.js';
@@ -26,10 +26,9 @@ import {
   type WorkerCredentials,
   type WorkerRouteFile,
 } from '../scopes/worker-scope.js';
+import { verifyWorkerToken } from '../../workers/worker-tokens.js';
 
-import { verifyWorkerToken } from '../../agent/worker-tokens.js';
-
-export { issueWorkerToken } from '../../agent/worker-tokens.js';
+export { issueWorkerToken } from '../../workers/worker-tokens.js';
 
 export interface WorkerRoutesDeps {
   store: Store;
@@ -41,6 +40,10 @@ export interface WorkerRoutesDeps {
   maxOutputBytes?: number;
   /** Where remote workers' node definitions go (UI-format conversion and node-type checks). */
   nodeTypes?: NodeTypeRegistry;
+  /** How long bounded affinity may pass over the fair pick (ms); 0 or absent = plain fair order. */
+  affinityMaxDelayMs?: number;
+  /** Called with the model loads a worker reported (metrics). */
+  onModelLoads?: (loads: ReadonlyArray<{ tier: 'disk' | 'fetch'; seconds: number }>) => void;
 }
 
 const jobParams = z.object({ jobId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/) });
@@ -98,6 +101,7 @@ export function workerRoutes(
           (s) => leaseRoutes(s, service, closing.signal),
           (s) => reportRoutes(s, service),
           (s) => nodeDefinitionRoute(s, deps.nodeTypes),
+          (s) => modelRoutes(s, service),
           (s) => s.register(outputUploadRoutes(service, maxOutputBytes)),
           ...extra,
         ],
@@ -176,6 +180,7 @@ function workerStateRoutes(
       attempt: job.attempts,
       leaseMs: deps.leaseMs,
       fileNodeAllowlist: await service.fileNodeAllowlist(job.accountId),
+      models: job.models,
     };
     return { job: wire.leasedJobToWire(leased) };
   });
@@ -264,6 +269,30 @@ function reportRoutes(app: FastifyInstance, service: WorkerService): void {
         request.body.voluntary,
       ),
   );
+}
+
+/** The worker's model report, and the registry entry of a file its model cache is to fetch. */
+function modelRoutes(app: FastifyInstance, service: WorkerService): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  r.post('/models', { schema: { body: orEmpty(wire.modelsBody) } }, async (request) => {
+    const body = request.body;
+    const prefetch = await service.reportModels(workerOf(request).id, {
+      available: body.available,
+      warm: body.warm,
+      onDisk: body.on_disk,
+      canFetch: body.can_fetch,
+      switches: body.model_switches,
+      loads: body.loads,
+    });
+    return { prefetch };
+  });
+
+  r.get('/models/:name', { schema: { params: wire.modelFileParams } }, async (request) => {
+    const { name } = request.params;
+    const file = await service.modelFile(name);
+    if (file === null) throw new ApiError('not_found', `No registered model file named "${name}".`);
+    return { name: file.name, kind: file.kind, url: file.url, sha256: file.sha256, size: file.size };
+  });
 }
 
 /**

@@ -22,6 +22,10 @@ export async function workerListRoutes(app: FastifyInstance, ctx: ApiContext): P
         comfy_url: w.comfyUrl,
         started_at: new Date(w.startedAt).toISOString(),
         last_seen_at: new Date(w.lastSeenAt).toISOString(),
+        models_available: w.models?.available ?? [],
+        models_warm: w.models?.warm ?? [],
+        models_on_disk: w.models?.onDisk ?? [],
+        model_switches: w.models?.switches ?? 0,
       })),
     }),
   );
