@@ -144,6 +144,33 @@ describe('job and admin scopes', () => {
     expect((await api.app.inject({ url: '/v1/%61dmin/probe' })).statusCode).toBe(401);
   });
 
+  it('every documented admin operation (model registry, worker tokens and workers too) needs the admin key', async () => {
+    const doc = (await api.app.inject({ url: '/openapi.json' })).json() as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const admin = Object.entries(doc.paths).filter(([path]) => path.startsWith('/v1/admin/'));
+    const paths = admin.map(([path]) => path);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        '/v1/admin/models',
+        '/v1/admin/models/{name}',
+        '/v1/admin/worker-tokens',
+        '/v1/admin/workers',
+      ]),
+    );
+    for (const [path, ops] of admin) {
+      for (const method of Object.keys(ops)) {
+        const url = path.replace(/\{[^}]+\}/g, 'x');
+        const verb = method.toUpperCase() as 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+        const r = await api.app.inject({ method: verb, url, headers: { authorization: `Bearer ${key}` } });
+        expect(r.statusCode, `${method} ${path}`).toBe(401);
+      }
+    }
+    const models = await api.app.inject({ url: '/v1/admin/models', headers: ADMIN });
+    expect(models.statusCode).toBe(200);
+    expect(models.json()).toEqual({ data: [] });
+  });
+
   it('the public scope needs nothing', async () => {
     const r = await api.app.inject({ url: '/probe-public' });
     expect(r.statusCode).toBe(200);

@@ -87,6 +87,31 @@ describe('worker API route schemas', () => {
     expect(fieldsOf(badWait.json()).join()).toContain('wait_ms');
   });
 
+  it('the model report is validated on its schema; a valid one is recorded and answers the prefetch list', async () => {
+    const report = { available: ['a.safetensors'], warm: [], on_disk: [], can_fetch: false };
+    const bad = await app.inject({
+      method: 'POST',
+      url: '/v1/worker/models',
+      headers,
+      payload: { ...report, model_switches: -1 },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(fieldsOf(bad.json())).toContain('body.model_switches');
+    const ok = await app.inject({
+      method: 'POST',
+      url: '/v1/worker/models',
+      headers,
+      payload: { ...report, model_switches: 2 },
+    });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toEqual({ prefetch: [] });
+    const worker = await store.getWorker(headers[WORKER_ID_HEADER] ?? '');
+    expect(worker?.models).toMatchObject({ available: ['a.safetensors'], switches: 2 });
+    const unknown = await app.inject({ url: '/v1/worker/models/none.safetensors', headers });
+    expect(unknown.statusCode).toBe(404);
+    expect((await app.inject({ method: 'POST', url: '/v1/worker/models' })).statusCode).toBe(401);
+  });
+
   it('a claim with no body at all uses the defaults (no wait) and finds nothing', async () => {
     const r = await app.inject({ method: 'POST', url: '/v1/worker/claim', headers });
     expect(r.statusCode).toBe(200);
