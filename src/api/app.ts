@@ -20,6 +20,7 @@ import { docsRoutes } from './routes/docs.js';
 import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { opsRoutes } from './routes/ops.js';
+import { templateRoutes } from './routes/templates.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -135,6 +136,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   installHooks(app, ctx);
   await jobRoutes(app, ctx);
   await eventRoutes(app, ctx);
+  await templateRoutes(app, ctx);
   if (deps.config.adminKey !== undefined) await adminRoutes(app, ctx);
   await opsRoutes(app, ctx, () => draining);
   await docsRoutes(app, ctx);

@@ -1,6 +1,14 @@
 /** The job as API clients and webhook receivers see it (CONTRACT.md "The job"). Pure: no HTTP, no database. */
 import type { JobErrorCode } from '../errors.js';
-import { secondsBetween, type Job, type JobStatus } from './types.js';
+import {
+  secondsBetween,
+  type Job,
+  type JobError,
+  type JobOutput,
+  type JobProgress,
+  type JobStatus,
+  type OutputType,
+} from './types.js';
 
 export interface PublicJobOutput {
   index: number;
@@ -9,6 +17,14 @@ export interface PublicJobOutput {
   content_type: string;
   size: number;
   url: string;
+  type: OutputType;
+}
+
+export interface PublicJobErrorDetail {
+  node_id: string;
+  class_type: string | null;
+  input: string | null;
+  message: string;
 }
 
 export interface PublicJob {
@@ -24,9 +40,9 @@ export interface PublicJob {
   cancel_requested: boolean;
   priority: number;
   template: string | null;
-  progress: { value: number; max: number; node: string | null } | null;
+  progress: JobProgress | null;
   outputs: PublicJobOutput[];
-  error: { code: JobErrorCode; message: string; node_id?: string } | null;
+  error: { code: JobErrorCode; message: string; node_id?: string; details?: PublicJobErrorDetail[] } | null;
   metadata: Record<string, unknown>;
 }
 
@@ -34,16 +50,41 @@ function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
+/** One output as the job JSON and the `output` event show it; the URL is relative to the API root. */
+export function publicOutput(jobId: string, o: JobOutput): PublicJobOutput {
+  return {
+    index: o.index,
+    node_id: o.nodeId,
+    filename: o.filename,
+    content_type: o.contentType,
+    size: o.size,
+    url: `/v1/jobs/${jobId}/outputs/${o.index}`,
+    type: o.type ?? 'output',
+  };
+}
+
+/** The public JSON of a job error (also the `done` event's and the webhook's). */
+export function publicJobError(error: JobError): NonNullable<PublicJob['error']> {
+  return {
+    code: error.code,
+    message: error.message,
+    ...(error.nodeId === undefined ? {} : { node_id: error.nodeId }),
+    ...(error.details === undefined
+      ? {}
+      : {
+          details: error.details.map((d) => ({
+            node_id: d.nodeId,
+            class_type: d.classType,
+            input: d.input,
+            message: d.message,
+          })),
+        }),
+  };
+}
+
 /** The public JSON of `job`; output URLs are relative to the API root. */
 export function toPublicJob(job: Job): PublicJob {
-  const error =
-    job.error === null
-      ? null
-      : {
-          code: job.error.code,
-          message: job.error.message,
-          ...(job.error.nodeId === undefined ? {} : { node_id: job.error.nodeId }),
-        };
+  const error = job.error === null ? null : publicJobError(job.error);
   return {
     id: job.id,
     status: job.status,
@@ -58,14 +99,7 @@ export function toPublicJob(job: Job): PublicJob {
     priority: job.priority,
     template: job.templateName,
     progress: job.progress,
-    outputs: job.outputs.map((o) => ({
-      index: o.index,
-      node_id: o.nodeId,
-      filename: o.filename,
-      content_type: o.contentType,
-      size: o.size,
-      url: `/v1/jobs/${job.id}/outputs/${o.index}`,
-    })),
+    outputs: job.outputs.map((o) => publicOutput(job.id, o)),
     error,
     metadata: job.metadata,
   };

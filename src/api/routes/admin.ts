@@ -10,6 +10,7 @@ import { checkWorkflow, DEFAULT_WORKFLOW_LIMITS, workflowSizeProblem } from '../
 import { isUiWorkflow } from '../../comfy/ui-format.js';
 import { NodeTypeRegistry } from '../../jobs/node-type-registry.js';
 import { checkTemplate, paramsJsonSchema } from '../../jobs/templates.js';
+import { checkTemplateRunnable } from '../template-checks.js';
 import { ALL_SCOPES, DEFAULT_LIMITS, type Account, type Template } from '../../jobs/types.js';
 import type { WebhookDelivery } from '../../store/contract.js';
 import { newId } from '../../util/ids.js';
@@ -69,6 +70,7 @@ function templateJson(t: Template): WireTemplate {
     workflow: t.workflow,
     params: t.params,
     params_schema: paramsJsonSchema(t),
+    account_id: t.accountId,
     created_at: new Date(t.createdAt).toISOString(),
     updated_at: new Date(t.updatedAt).toISOString(),
   };
@@ -138,7 +140,9 @@ export async function saveTemplate(
       errors: problems.map((p) => ({ path: `body.${p.path}`, message: p.message })),
     });
   }
-  return await ctx.store.upsertTemplate(t, ctx.now());
+  await checkTemplateRunnable(ctx, t);
+  const { account_id: owner, ...fields } = t;
+  return await ctx.store.upsertTemplate({ ...fields, accountId: owner ?? null }, ctx.now());
 }
 
 /** Registers the admin routes (the caller adds the admin-key hook). */

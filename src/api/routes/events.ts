@@ -92,9 +92,10 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         ...corsHeaders(request.headers.origin, ctx),
       });
       raw.write(': arrakis job events\nretry: 2000\n\n');
-      // A fresh stream starts with the job's state now (no id: it is a snapshot, not a log entry), so a
-      // client watching a queued job sees it at once.
-      if (sent === 0)
+      // A client watching a job nothing has happened to yet sees its state at once (no id: a snapshot, not a
+      // log entry). Any other fresh stream replays the log, which ends at the state now: a snapshot before it
+      // would put the end (`completed`) before the history (`running`, outputs).
+      if (sent === 0 && (await ctx.store.listJobEvents(job.id, 0)).length === 0)
         raw.write(`event: status\ndata: ${JSON.stringify({ status: job.status, snapshot: true })}\n\n`);
 
       let closed = false;

@@ -231,11 +231,7 @@ function registerReportRoutes(app: FastifyInstance, service: WorkerService, work
     const worker = await workerOf(request);
     const { jobId } = parse(jobParams, request.params, 'params');
     const { error } = parse(wire.failBody, request.body, 'body');
-    return await service.fail(jobId, worker.id, {
-      code: error.code,
-      message: error.message,
-      nodeId: error.node_id,
-    });
+    return await service.fail(jobId, worker.id, wire.jobErrorFromWire(error));
   });
 
   app.post('/jobs/:jobId/finish-cancel', async (request) => {
@@ -283,6 +279,7 @@ function outputUploadRoutes(
           filename: query.filename,
           contentType,
           bytes,
+          type: query.type,
         });
         return wire.outputToWire(output);
       } catch (err) {

@@ -92,11 +92,18 @@ export type CreateJobBody = z.infer<typeof createJobBody>;
 
 export const progressSchema = z
   .object({
-    value: z.number().describe('Steps done'),
-    max: z.number().describe('Steps in all'),
-    node: z.string().nullable().describe('The node reporting progress'),
+    value: z.number().describe('Steps done of the node running now (0 of 1 for a node without steps)'),
+    max: z.number().describe('Steps in all of the node running now'),
+    node: z.string().nullable().describe('The node running now (null once the prompt is done)'),
+    class_type: z.string().nullable().optional().describe("The running node's class_type"),
+    fraction: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe('0–1 over the whole prompt: nodes done / nodes to run, weighted by sampler steps; cached nodes count done'),
   })
-  .describe('Progress of the node running now');
+  .describe('Progress: of the node running now (value/max) and of the whole prompt (fraction)');
 export type JobProgress = z.infer<typeof progressSchema>;
 
 export const outputSchema = z.object({
@@ -110,6 +117,9 @@ export const outputSchema = z.object({
     .describe(
       'Download URL: relative to the API root, or absolute in a `Prefer: wait` answer (built from the request Host)',
     ),
+  type: z
+    .enum(['output', 'temp'])
+    .describe('`output`: a saved file (SaveImage); `temp`: a preview (PreviewImage), listed after saved outputs'),
 });
 export type JobOutput = z.infer<typeof outputSchema>;
 
@@ -117,6 +127,17 @@ export const jobErrorSchema = z.object({
   code: z.enum(Object.keys(JOB_ERRORS) as [keyof typeof JOB_ERRORS]).describe('Stable code (docs/errors.md)'),
   message: z.string(),
   node_id: z.string().optional().describe('The node that failed, when one did'),
+  details: z
+    .array(
+      z.object({
+        node_id: z.string(),
+        class_type: z.string().nullable(),
+        input: z.string().nullable().describe('The input ComfyUI named (null: the node as a whole)'),
+        message: z.string().describe("ComfyUI's own text, e.g. 'Failed to convert an input value to a INT value: …'"),
+      }),
+    )
+    .optional()
+    .describe('Every node input ComfyUI refused, when it said which (workflow_invalid)'),
 });
 export type JobError = z.infer<typeof jobErrorSchema>;
 
@@ -166,6 +187,7 @@ export const jobSchema = z
             content_type: 'image/png',
             size: 1834,
             url: '/v1/jobs/job_01JD8ZQ4Y7K3M2N5P6Q7R8S9T0/outputs/0',
+            type: 'output',
           },
         ],
         error: null,
