@@ -73,7 +73,7 @@ export class RemoteJobChannel implements JobChannel {
 
   /** Tells the control plane which nodes this worker's ComfyUI has (it converts UI-format workflows with them). */
   async putNodeDefinitions(definitions: readonly NodeDefinition[]): Promise<void> {
-    await this.call('PUT', '/node-definitions', { json: { definitions } });
+    await this.call('PUT', '/node-definitions', { json: wire.nodeDefinitionsToWire(definitions) });
   }
 
   async setStatus(status: WorkerStatus): Promise<void> {

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { JOB_ERRORS, type JobErrorCode } from '../errors.js';
 import type { JobError, JobInput, JobOutput, Workflow } from '../jobs/types.js';
 import type { LeasedJob } from './job-channel.js';
+import type { NodeDefinition } from '../comfy/node-definitions.js';
 
 /** Header naming the registered worker on every call after `register`. */
 export const WORKER_ID_HEADER = 'x-arrakis-worker';
@@ -27,7 +28,7 @@ export const nodeDefinitionsBody = z.strictObject({
     .array(
       z.object({
         name: z.string().min(1).max(256),
-        displayName: z.string().max(512),
+        display_name: z.string().max(512),
         inputs: z.array(
           z.object({
             name: z.string().min(1).max(256),
@@ -42,6 +43,27 @@ export const nodeDefinitionsBody = z.strictObject({
     )
     .max(20_000),
 });
+
+/** Node definitions as the agent sends them (snake_case, like every JSON of the API). */
+export function nodeDefinitionsToWire(definitions: readonly NodeDefinition[]): z.input<typeof nodeDefinitionsBody> {
+  return {
+    definitions: definitions.map((d) => ({
+      name: d.name,
+      display_name: d.displayName,
+      inputs: d.inputs.map((i) => ({ ...i, choices: [...i.choices], options: { ...i.options } })),
+      outputs: [...d.outputs],
+    })),
+  };
+}
+
+export function nodeDefinitionsFromWire(body: z.infer<typeof nodeDefinitionsBody>): NodeDefinition[] {
+  return body.definitions.map((d) => ({
+    name: d.name,
+    displayName: d.display_name,
+    inputs: d.inputs,
+    outputs: d.outputs,
+  }));
+}
 
 export const registerReply = z.object({
   worker_id: z.string(),

@@ -475,7 +475,13 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     '/v1/admin/reconcile',
     { schema: { tags, security, summary: 'Recount active-job counters' } },
     async () => ({
-      repairs: await ctx.store.reconcileCounters(),
+      repairs: (await ctx.store.reconcileCounters()).map((r) => ({
+        scope: r.scope,
+        account_id: r.accountId,
+        user_id: r.userId,
+        was: r.was,
+        now: r.now,
+      })),
     }),
   );
 }

@@ -85,7 +85,7 @@ function registerNodeDefinitionRoute(
 ): void {
   app.put('/node-definitions', { bodyLimit: 64 * 1024 * 1024 }, async (request, reply) => {
     const worker = await workerOf(request);
-    const { definitions } = parse(wire.nodeDefinitionsBody, request.body, 'body');
+    const definitions = wire.nodeDefinitionsFromWire(parse(wire.nodeDefinitionsBody, request.body, 'body'));
     const byName = new Map(definitions.map((d) => [d.name, d]));
     registry?.set(worker.id, new Set(byName.keys()), { definitions: byName });
     return reply.code(204).send();
