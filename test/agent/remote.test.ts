@@ -105,7 +105,12 @@ describe('remote agent over the worker API', () => {
       ).id,
     );
     expect(refused.error?.details).toEqual([
-      { nodeId: '1', classType: 'EmptyImage', input: 'height', message: 'Value 0 smaller than min of 1: height' },
+      {
+        nodeId: '1',
+        classType: 'EmptyImage',
+        input: 'height',
+        message: 'Value 0 smaller than min of 1: height',
+      },
     ]);
     const done = await h.waitForEnd(
       (

@@ -154,7 +154,12 @@ describe('agent on comfy-lite (in-process channel)', () => {
     expect(types.lastIndexOf('progress')).toBeLessThan(types.indexOf('output'));
     const outputs = events.filter((e) => e.type === 'output').map((e) => e.data);
     expect(outputs).toEqual([
-      expect.objectContaining({ index: 0, node_id: '3', type: 'output', url: `/v1/jobs/${done.id}/outputs/0` }),
+      expect.objectContaining({
+        index: 0,
+        node_id: '3',
+        type: 'output',
+        url: `/v1/jobs/${done.id}/outputs/0`,
+      }),
       expect.objectContaining({ index: 1, node_id: '2', type: 'temp', url: `/v1/jobs/${done.id}/outputs/1` }),
     ]);
   });

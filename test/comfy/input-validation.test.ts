@@ -42,7 +42,9 @@ describe('validateInputs (ComfyUI execution.py validate_inputs)', () => {
   });
 
   it('converts like Python: "12" and 3.7 are INTs, true is 1', () => {
-    expect(validateInputs(image({ width: '12', height: 3.7, batch_size: true, color: 0 }), definitions)).toEqual([]);
+    expect(
+      validateInputs(image({ width: '12', height: 3.7, batch_size: true, color: 0 }), definitions),
+    ).toEqual([]);
   });
 
   it('reads like the real captures: below min, missing input, value not in a combo list', () => {
@@ -69,7 +71,10 @@ describe('validateInputs (ComfyUI execution.py validate_inputs)', () => {
   });
 
   it('refuses above max, and leaves links and unknown classes to other checks', () => {
-    const high = validateInputs(image({ width: 99_999, height: ['9', 0], batch_size: 1, color: 0 }), definitions);
+    const high = validateInputs(
+      image({ width: 99_999, height: ['9', 0], batch_size: 1, color: 0 }),
+      definitions,
+    );
     expect(high.map((p) => [p.input, p.type, p.message])).toEqual([
       ['width', 'value_bigger_than_max', 'Value 99999 bigger than max of 16384: width'],
     ]);

@@ -73,14 +73,24 @@ describe('ComfyUI rejections', () => {
   it('keeps the input ComfyUI named (extra_info.input_name) and its reason in the message', () => {
     const range = rejectionFromBody(body('out_of_range'), {});
     expect(range.details).toEqual([
-      { nodeId: '1', classType: 'EmptyImage', input: 'width', message: 'Value 0 smaller than min of 1: width' },
+      {
+        nodeId: '1',
+        classType: 'EmptyImage',
+        input: 'width',
+        message: 'Value 0 smaller than min of 1: width',
+      },
     ]);
-    expect(range.message).toContain('node 1 (EmptyImage) input "width": Value 0 smaller than min of 1: width');
+    expect(range.message).toContain(
+      'node 1 (EmptyImage) input "width": Value 0 smaller than min of 1: width',
+    );
     const badLink = rejectionFromBody(body('bad_link'), {});
     expect(badLink.details).toEqual([
       { nodeId: '2', classType: 'SaveImage', input: null, message: "Exception when validating node: '99'" },
     ]);
     const accepted = promptAcceptedSchema.parse(pick(errors, 'partial_ok', 1));
-    expect(rejectionFromPartial(accepted.node_errors, {}).details[0]).toMatchObject({ nodeId: '3', input: 'images' });
+    expect(rejectionFromPartial(accepted.node_errors, {}).details[0]).toMatchObject({
+      nodeId: '3',
+      input: 'images',
+    });
   });
 });
