@@ -187,6 +187,14 @@ describe('agent on comfy-lite (in-process channel)', () => {
           "Failed to convert an input value to a INT value: width, abc, invalid literal for int() with base 10: 'abc'",
       },
     ]);
+    // The `done` event carries the error as the job JSON shows it (snake_case: it said `nodeId` before).
+    const end = (await h.store.listJobEvents(done.id, 0)).find((e) => e.type === 'done');
+    expect(end?.data.error).toMatchObject({
+      code: 'workflow_invalid',
+      node_id: '1',
+      details: [{ node_id: '1', class_type: 'EmptyImage', input: 'width' }],
+    });
+    expect(end?.data.error).not.toHaveProperty('nodeId');
   });
 
   it('fails with execution_error and the node id when a node raises', async () => {

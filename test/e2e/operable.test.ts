@@ -235,3 +235,46 @@ describe('templates per account, params with several targets (item 10)', () => {
     expect(r.body.errors[0].path).toBe('body.account_id');
   });
 });
+
+/** Keys in camelCase anywhere in `value`, outside what the user or ComfyUI named (workflows, schemas, metadata). */
+function camelKeys(value: unknown, path = ''): string[] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => camelKeys(v, `${path}[${i}]`));
+  if (typeof value !== 'object' || value === null) return [];
+  return Object.entries(value).flatMap(([k, v]) => {
+    const here = /[a-z][A-Z]/.test(k) ? [`${path}.${k}`] : [];
+    const opaque = ['workflow', 'metadata', 'params_schema', 'params', 'inputs', 'limits'].includes(k);
+    return opaque ? here : [...here, ...camelKeys(v, `${path}.${k}`)];
+  });
+}
+
+describe('one naming style (item 10)', () => {
+  it('sends snake_case in job JSON, events (the done error too), templates and admin views', async () => {
+    const failing = {
+      '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
+      '2': { class_type: 'ImageBlur', inputs: { image: ['1', 0], blur_radius: 20, sigma: 1 } },
+      '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'x' } },
+    };
+    const r = await a.submit({ workflow: failing });
+    expect(r.status).toBe(202);
+    const job = await waitForJob(a, r.body.id, isTerminal);
+    expect(job.error).toMatchObject({ code: 'execution_error', node_id: '2' });
+    const events = await readSse(`${server.url}/v1/jobs/${job.id}/events`, {
+      authorization: `Bearer ${alice.key}`,
+      'x-user-id': 'alice',
+    });
+    // The done event's error was the stored record (`nodeId`), not the job JSON's.
+    expect(events.at(-1)?.data.error).toEqual(job.error);
+    const bodies: unknown[] = [
+      job,
+      events.map((e) => e.data),
+      (await a.call('GET', '/v1/templates')).body,
+      (await a.usage()).body,
+      (await server.admin('GET', '/v1/admin/templates')).body,
+      (await server.admin('GET', '/v1/admin/workers')).body,
+      (await server.admin('GET', '/v1/admin/fleet')).body,
+      (await server.admin('POST', '/v1/admin/reconcile')).body,
+      (await server.admin('GET', `/v1/admin/accounts/${alice.accountId}`)).body,
+    ];
+    expect(camelKeys(bodies)).toEqual([]);
+  });
+});
