@@ -194,7 +194,9 @@ class JobRun {
     }
   }
 
-  private async storeAndComplete(files: Array<ComfyOutputFile & { type: OutputType }>): Promise<RunJobResult> {
+  private async storeAndComplete(
+    files: Array<ComfyOutputFile & { type: OutputType }>,
+  ): Promise<RunJobResult> {
     // The last progress (fraction 1) is in the event log before the first output, as it happened.
     await this.progress.flush();
     const outputs: JobOutput[] = [];
@@ -203,7 +205,14 @@ class JobRun {
       if (this.stopReason !== null) return await this.afterStop();
       const contentType = detectContentType(bytes, file.filename);
       // Retried like a report: storing an output twice under its index is harmless, re-running the job is not.
-      const output = { index, nodeId: file.nodeId, filename: file.filename, contentType, bytes, type: file.type };
+      const output = {
+        index,
+        nodeId: file.nodeId,
+        filename: file.filename,
+        contentType,
+        bytes,
+        type: file.type,
+      };
       outputs.push(await this.report(() => this.channel.putOutput(this.job.id, output)));
     }
     return this.result(await this.report(() => this.channel.complete(this.job.id, outputs)), false);

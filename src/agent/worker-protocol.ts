@@ -45,7 +45,9 @@ export const nodeDefinitionsBody = z.strictObject({
 });
 
 /** Node definitions as the agent sends them (snake_case, like every JSON of the API). */
-export function nodeDefinitionsToWire(definitions: readonly NodeDefinition[]): z.input<typeof nodeDefinitionsBody> {
+export function nodeDefinitionsToWire(
+  definitions: readonly NodeDefinition[],
+): z.input<typeof nodeDefinitionsBody> {
   return {
     definitions: definitions.map((d) => ({
       name: d.name,

@@ -15,7 +15,11 @@ export async function checkTemplateRunnable(
   ctx: { store: Pick<Store, 'getAccount'>; nodeTypes?: NodeTypeRegistry | undefined },
   t: Pick<Template, 'workflow' | 'params'> & { account_id?: string | null | undefined },
 ): Promise<void> {
-  if (t.account_id !== undefined && t.account_id !== null && (await ctx.store.getAccount(t.account_id)) === null) {
+  if (
+    t.account_id !== undefined &&
+    t.account_id !== null &&
+    (await ctx.store.getAccount(t.account_id)) === null
+  ) {
     throw new ApiError('validation_failed', `No account ${t.account_id} to own the template.`, {
       errors: [{ path: 'body.account_id', message: 'no such account' }],
     });

@@ -46,7 +46,9 @@ function literalProblem(
 ): { type: string; message: string } | null {
   // The front end wraps list-valued widgets as { __value__: [...] } so they do not read as links.
   const unwrapped =
-    typeof raw === 'object' && raw !== null && !Array.isArray(raw) && '__value__' in raw ? raw.__value__ : raw;
+    typeof raw === 'object' && raw !== null && !Array.isArray(raw) && '__value__' in raw
+      ? raw.__value__
+      : raw;
   let val: unknown = unwrapped;
   try {
     if (CONVERTED.has(def.type)) val = convertInput(def.type, unwrapped);
@@ -60,14 +62,23 @@ function literalProblem(
   const show = (n: number): string => (def.type === 'FLOAT' ? pyFloat(n) : pyRepr(n));
   const { min, max } = def.options;
   if (typeof min === 'number' && typeof val === 'number' && val < min) {
-    return { type: 'value_smaller_than_min', message: `Value ${show(val)} smaller than min of ${show(min)}: ${def.name}` };
+    return {
+      type: 'value_smaller_than_min',
+      message: `Value ${show(val)} smaller than min of ${show(min)}: ${def.name}`,
+    };
   }
   if (typeof max === 'number' && typeof val === 'number' && val > max) {
-    return { type: 'value_bigger_than_max', message: `Value ${show(val)} bigger than max of ${show(max)}: ${def.name}` };
+    return {
+      type: 'value_bigger_than_max',
+      message: `Value ${show(val)} bigger than max of ${show(max)}: ${def.name}`,
+    };
   }
   if (def.type === 'COMBO' && !skipCombo && !def.choices.some((c) => pyEquals(c, val))) {
     const list = def.choices.length > 20 ? `(list of length ${def.choices.length})` : pyRepr(def.choices);
-    return { type: 'value_not_in_list', message: `Value not in list: ${def.name}: '${pyStr(val)}' not in ${list}` };
+    return {
+      type: 'value_not_in_list',
+      message: `Value not in list: ${def.name}: '${pyStr(val)}' not in ${list}`,
+    };
   }
   return null;
 }

@@ -218,7 +218,7 @@ describe('templates per account, params with several targets (item 10)', () => {
   });
 
   it("keeps accounts' templates out of /openapi.json", async () => {
-    const doc = await (await fetch(`${server.url}/openapi.json`)).json();
+    const doc: any = await (await fetch(`${server.url}/openapi.json`)).json();
     const names = Object.keys(doc.components.schemas).filter((n) => n.startsWith('Template_'));
     expect(names).toContain('Template_square');
     expect(names).not.toContain('Template_alice-square');

@@ -33,7 +33,8 @@ export async function templateRoutes(app: FastifyInstance, ctx: ApiContext): Pro
       schema: {
         tags: ['jobs'],
         security: [{ bearer: [] }],
-        summary: "Templates this account may run (its own and the global ones), with their params' JSON Schema",
+        summary:
+          "Templates this account may run (its own and the global ones), with their params' JSON Schema",
         headers: jobHeaders,
         response: { 200: availableTemplateListSchema, 401: problemSchema, 403: problemSchema },
       },

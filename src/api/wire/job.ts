@@ -101,7 +101,9 @@ export const progressSchema = z
       .min(0)
       .max(1)
       .optional()
-      .describe('0–1 over the whole prompt: nodes done / nodes to run, weighted by sampler steps; cached nodes count done'),
+      .describe(
+        '0–1 over the whole prompt: nodes done / nodes to run, weighted by sampler steps; cached nodes count done',
+      ),
   })
   .describe('Progress: of the node running now (value/max) and of the whole prompt (fraction)');
 export type JobProgress = z.infer<typeof progressSchema>;
@@ -119,7 +121,9 @@ export const outputSchema = z.object({
     ),
   type: z
     .enum(['output', 'temp'])
-    .describe('`output`: a saved file (SaveImage); `temp`: a preview (PreviewImage), listed after saved outputs'),
+    .describe(
+      '`output`: a saved file (SaveImage); `temp`: a preview (PreviewImage), listed after saved outputs',
+    ),
 });
 export type JobOutput = z.infer<typeof outputSchema>;
 
@@ -133,7 +137,9 @@ export const jobErrorSchema = z.object({
         node_id: z.string(),
         class_type: z.string().nullable(),
         input: z.string().nullable().describe('The input ComfyUI named (null: the node as a whole)'),
-        message: z.string().describe("ComfyUI's own text, e.g. 'Failed to convert an input value to a INT value: …'"),
+        message: z
+          .string()
+          .describe("ComfyUI's own text, e.g. 'Failed to convert an input value to a INT value: …'"),
       }),
     )
     .optional()

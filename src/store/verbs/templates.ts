@@ -25,7 +25,13 @@ export async function upsertTemplate(
     .onConflict((oc) =>
       oc
         .column('name')
-        .doUpdateSet({ description: t.description, workflow, params, account_id: t.accountId, updated_at: now }),
+        .doUpdateSet({
+          description: t.description,
+          workflow,
+          params,
+          account_id: t.accountId,
+          updated_at: now,
+        }),
     )
     .execute();
   const stored = await getTemplate(ctx, t.name);
