@@ -32,10 +32,11 @@ export class PromptProgress {
     this.total = Math.max(1, total);
   }
 
-  /** A node-level frame; returns the progress to relay. */
-  node(e: NodeEvent): JobProgress {
+  /** A node-level frame; returns the progress to relay, or null when it changes nothing (nothing cached). */
+  node(e: NodeEvent): JobProgress | null {
     switch (e.kind) {
       case 'cached':
+        if (e.nodes.length === 0) return null;
         for (const id of e.nodes) this.done.add(id);
         break;
       case 'executing':

@@ -153,7 +153,10 @@ class JobRun {
       // A retry on the same ComfyUI must not collide with the first attempt's history entry.
       promptId: this.job.attempt <= 1 ? this.job.id : `${this.job.id}-${this.job.attempt}`,
       onProgress: (p) => this.progress.push(tracker.steps(p.value, p.max, p.node)),
-      onNode: (e) => this.progress.push(tracker.node(e)),
+      onNode: (e) => {
+        const p = tracker.node(e);
+        if (p !== null) this.progress.push(p);
+      },
       signal: this.abort.signal,
     });
     if (this.stopReason !== null) return await this.afterStop();
