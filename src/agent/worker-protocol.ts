@@ -28,7 +28,9 @@ export const nodeDefinitionsBody = z.strictObject({
     .array(
       z.object({
         name: z.string().min(1).max(256),
-        display_name: z.string().max(512),
+        display_name: z.string().max(512).optional(),
+        /** Sent by agents before the API was all snake_case; read for one release so a rolling upgrade works. */
+        displayName: z.string().max(512).optional(),
         inputs: z.array(
           z.object({
             name: z.string().min(1).max(256),
@@ -61,7 +63,7 @@ export function nodeDefinitionsToWire(
 export function nodeDefinitionsFromWire(body: z.infer<typeof nodeDefinitionsBody>): NodeDefinition[] {
   return body.definitions.map((d) => ({
     name: d.name,
-    displayName: d.display_name,
+    displayName: d.display_name ?? d.displayName ?? d.name,
     inputs: d.inputs,
     outputs: d.outputs,
   }));
