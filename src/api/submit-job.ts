@@ -21,6 +21,15 @@ import { applyTemplate, templateVisibleTo } from '../jobs/templates.js';
 import type { Job, JobInput, Workflow } from '../jobs/types.js';
 import type { NodeTypeRegistry } from '../jobs/node-type-registry.js';
 import { newId } from '../util/ids.js';
+import { firstUnavailableModel } from '../models/availability.js';
+import {
+  CORE_LOADERS,
+  loaderIndex,
+  modelRefs,
+  parseLoaderList,
+  type LoaderInput,
+  type ModelRef,
+} from '../models/model-refs.js';
 import type { Store } from '../store/contract.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
 import type { Principal } from './auth/authenticate.js';
@@ -49,7 +58,10 @@ export type StoreUploadedInput = (
 export type CheckUrl = (url: string) => string | null;
 
 export interface SubmitDeps {
-  config: Pick<Config, 'maxWorkflowNodes' | 'maxWorkflowLinks'>;
+  /** Workflow bounds; `modelLoaders`: operator-added loader inputs (`--model-loaders`; core loaders always known). */
+  config: Pick<Config, 'maxWorkflowNodes' | 'maxWorkflowLinks'> & {
+    readonly modelLoaders?: readonly string[];
+  };
   store: Store;
   storage: ObjectStorage;
   nodeTypes: NodeTypeRegistry;
@@ -117,11 +129,17 @@ export function checkInputs(
   nodeTypes: NodeTypeRegistry,
   workflow: Workflow,
   open: ReadonlySet<string> = new Set(),
+  modelLoaders: readonly string[] = [],
 ): SubmittedWorkflowProblem[] {
   const definitions = nodeTypes.definitions();
   if (definitions === null) return [];
   const catalog = nodeTypes.fileInputs();
-  return validateInputs(workflow, definitions, (c, i) => fileInputRule(c, i, catalog) !== null)
+  const loaders = modelLoaderIndex(modelLoaders);
+  // A model name's combo list is one worker's disk: whether a model is there (or registered, and fetched on
+  // claim) is jobModels' `model_unavailable`, so no loader input's list is checked here.
+  const skipCombo = (c: string, i: string): boolean =>
+    fileInputRule(c, i, catalog) !== null || (loaders.get(c)?.some((l) => l.input === i) ?? false);
+  return validateInputs(workflow, definitions, skipCombo)
     .filter((p) => !open.has(`${p.nodeId}\0${p.input}`))
     .map((p) => ({ nodeId: p.nodeId, classType: p.classType, input: p.input, message: p.message }));
 }
@@ -146,7 +164,11 @@ export function checkSubmittedSize(deps: Pick<SubmitDeps, 'config'>, body: unkno
   if (typeof body === 'object' && body !== null && 'workflow' in body) checkSize(deps, body.workflow);
 }
 
-async function resolveWorkflow(deps: SubmitDeps, principal: Principal, body: CreateJobBody): Promise<Workflow> {
+async function resolveWorkflow(
+  deps: SubmitDeps,
+  principal: Principal,
+  body: CreateJobBody,
+): Promise<Workflow> {
   if ((body.workflow === undefined) === (body.template === undefined)) {
     throw new ApiError('validation_failed', 'Send exactly one of "workflow" or "template".', {
       errors: [{ path: 'body', message: 'exactly one of workflow or template' }],
@@ -177,7 +199,8 @@ async function resolveWorkflow(deps: SubmitDeps, principal: Principal, body: Cre
   if (apiFormat !== body.workflow) checkSize(deps, apiFormat);
   const problems = checkWorkflow(apiFormat);
   const workflow = problems.length === 0 ? parseWorkflow(apiFormat) : null;
-  if (workflow === null) throw invalid(problems.length > 0 ? problems : [{ nodeId: null, message: 'malformed' }]);
+  if (workflow === null)
+    throw invalid(problems.length > 0 ? problems : [{ nodeId: null, message: 'malformed' }]);
   return workflow;
 }
 
@@ -226,10 +249,32 @@ function checkRunnable(
     jobInputs: inputNames,
     catalog: deps.nodeTypes.fileInputs(),
     allowlist: new Set(principal.account.fileNodeAllowlist),
+    // Whether a model is there is the models module's call (workers of the pool, or the registry: a
+    // registered file is fetched): `model_unavailable` below. Here only the name rules apply.
+    checkModelLists: false,
   });
   if (files.length > 0) throw invalid(files);
-  const inputs = checkInputs(deps.nodeTypes, workflow);
+  // After the file-input rules: a security refusal names the rule broken, not a combo list it missed.
+  const inputs = checkInputs(deps.nodeTypes, workflow, new Set(), deps.config.modelLoaders);
   if (inputs.length > 0) throw invalid(inputs);
+}
+
+/** The loader inputs that name a model file: ComfyUI's core loaders and the operator's `--model-loaders`. */
+function modelLoaderIndex(modelLoaders: readonly string[] = []): ReadonlyMap<string, LoaderInput[]> {
+  return loaderIndex([...CORE_LOADERS, ...parseLoaderList(modelLoaders.join(','))]);
+}
+
+/** The job's model files; refused 422 `model_unavailable` when one is on no worker of its pool nor registered. */
+async function jobModels(deps: SubmitDeps, workflow: Workflow, pool: string | null): Promise<ModelRef[]> {
+  const refs = modelRefs(workflow, modelLoaderIndex(deps.config.modelLoaders));
+  const missing = await firstUnavailableModel(deps.store, pool, refs);
+  if (missing === null) return refs;
+  const where = pool === null ? '' : ` of pool "${pool}"`;
+  throw new ApiError(
+    'model_unavailable',
+    `No worker${where} can load the ${missing.kind} "${missing.name}" and it is not in the model registry.`,
+    { model: { kind: missing.kind, name: missing.name } },
+  );
 }
 
 function checkBodyRules(principal: Principal, body: CreateJobBody): void {
@@ -326,6 +371,7 @@ export async function submitJob(
   const workflow = await resolveWorkflow(deps, principal, body);
   checkRunnable(deps, principal, workflow, new Set([...named, ...uploads.keys()]));
   checkUrls(deps, body);
+  const models = await jobModels(deps, workflow, body.pool ?? null);
   const jobId = newId('job');
   const inputs = await storeInputs(deps, jobId, body, uploads);
   const result = await deps.store.admitJob(
@@ -343,6 +389,7 @@ export async function submitJob(
       metadata: body.metadata ?? {},
       idempotencyKey,
       requestHash: idempotencyKey === null ? null : requestHash(body, uploads),
+      models,
     },
     deps.now(),
   );

@@ -12,7 +12,11 @@ import { checkInputs, invalid } from './submit-job.js';
 
 /** Throws 422 `validation_failed` for an unknown owner, 422 `workflow_invalid` with field paths for a bad input. */
 export async function checkTemplateRunnable(
-  ctx: { store: Pick<Store, 'getAccount'>; nodeTypes?: NodeTypeRegistry | undefined },
+  ctx: {
+    store: Pick<Store, 'getAccount'>;
+    nodeTypes?: NodeTypeRegistry | undefined;
+    config?: { modelLoaders?: readonly string[] | undefined } | undefined;
+  },
   t: Pick<Template, 'workflow' | 'params'> & { account_id?: string | null | undefined },
 ): Promise<void> {
   if (
@@ -26,6 +30,6 @@ export async function checkTemplateRunnable(
   }
   if (ctx.nodeTypes === undefined) return;
   const { workflow, open } = workflowWithDefaults(t);
-  const problems = checkInputs(ctx.nodeTypes, workflow, open);
+  const problems = checkInputs(ctx.nodeTypes, workflow, open, ctx.config?.modelLoaders);
   if (problems.length > 0) throw invalid(problems);
 }
