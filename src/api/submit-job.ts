@@ -108,16 +108,22 @@ export interface SubmittedWorkflowProblem {
 export function invalid(problems: readonly SubmittedWorkflowProblem[]): ApiError {
   const nodeIds = [...new Set(problems.map((p) => p.nodeId).filter((id): id is string => id !== null))];
   const first = problems[0]?.message ?? 'invalid workflow';
-  return new ApiError('workflow_invalid', nodeIds.length > 0 ? `${first} (nodes ${nodeIds.join(', ')})` : first, {
-    node_ids: nodeIds,
-    problems: problems.map((p) => ({
-      node_id: p.nodeId,
-      ...(p.classType === undefined ? {} : { class_type: p.classType }),
-      ...(p.input === undefined ? {} : { input: p.input }),
-      ...(p.input === undefined || p.nodeId === null ? {} : { path: `workflow.${p.nodeId}.inputs.${p.input}` }),
-      message: p.message,
-    })),
-  });
+  return new ApiError(
+    'workflow_invalid',
+    nodeIds.length > 0 ? `${first} (nodes ${nodeIds.join(', ')})` : first,
+    {
+      node_ids: nodeIds,
+      problems: problems.map((p) => ({
+        node_id: p.nodeId,
+        ...(p.classType === undefined ? {} : { class_type: p.classType }),
+        ...(p.input === undefined ? {} : { input: p.input }),
+        ...(p.input === undefined || p.nodeId === null
+          ? {}
+          : { path: `workflow.${p.nodeId}.inputs.${p.input}` }),
+        message: p.message,
+      })),
+    },
+  );
 }
 
 /**

@@ -11,7 +11,7 @@
  */
 import { convertInput } from '../comfy-lite/py-convert.js';
 import { describeException, pyFloat, pyRepr, pyStr } from '../comfy-lite/py-format.js';
-import type { Workflow } from '../jobs/types.js';
+import type { Workflow } from './workflow.js';
 import type { NodeDefinition, NodeInputDefinition } from './node-definitions.js';
 
 /** One input ComfyUI would refuse, with ComfyUI's error type and text. */

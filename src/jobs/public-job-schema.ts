@@ -43,7 +43,9 @@ export const outputSchema = z.object({
     .enum(['output', 'temp'])
     // A control plane older than output types sends none: its outputs were all saved files.
     .default('output')
-    .describe('`output`: a saved file (SaveImage); `temp`: a preview (PreviewImage), listed after saved outputs'),
+    .describe(
+      '`output`: a saved file (SaveImage); `temp`: a preview (PreviewImage), listed after saved outputs',
+    ),
 });
 export type PublicJobOutput = z.infer<typeof outputSchema>;
 

@@ -64,7 +64,10 @@ export function checkTemplate(t: Pick<Template, 'workflow' | 'params'>): ParamPr
       problems.push({ path: `params.${i}`, message: 'needs node + input, or targets' });
     }
     if (p.targets !== undefined && (p.node !== undefined || p.input !== undefined)) {
-      problems.push({ path: `params.${i}.targets`, message: 'give either node + input or targets, not both' });
+      problems.push({
+        path: `params.${i}.targets`,
+        message: 'give either node + input or targets, not both',
+      });
     }
     targets.forEach((target, j) => {
       if (t.workflow[target.node] !== undefined) return;

@@ -268,7 +268,13 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
       2_000,
     );
     // The owner is stored and changes with an update (a global template can be given to one account).
-    expect(t).toMatchObject({ description: 'd2', createdAt: 1_000, updatedAt: 2_000, params, accountId: account.id });
+    expect(t).toMatchObject({
+      description: 'd2',
+      createdAt: 1_000,
+      updatedAt: 2_000,
+      params,
+      accountId: account.id,
+    });
     expect((await db.store.listTemplates()).map((x) => x.name)).toEqual(['t']);
     expect(await db.store.deleteTemplate('t')).toBe(true);
     expect(await db.store.getTemplate('t')).toBeNull();

@@ -130,7 +130,9 @@ export const templateParamSchema = z.strictObject({
     .min(1)
     .max(32)
     .optional()
-    .describe('Several node inputs the value is written to (e.g. `size` → width and height), instead of node + input'),
+    .describe(
+      'Several node inputs the value is written to (e.g. `size` → width and height), instead of node + input',
+    ),
   type: z.enum(['string', 'integer', 'number', 'boolean', 'image']),
   description: z.string().max(1000).optional(),
   default: z.unknown().optional(),

@@ -23,15 +23,13 @@ export async function upsertTemplate(
       updated_at: now,
     })
     .onConflict((oc) =>
-      oc
-        .column('name')
-        .doUpdateSet({
-          description: t.description,
-          workflow,
-          params,
-          account_id: t.accountId,
-          updated_at: now,
-        }),
+      oc.column('name').doUpdateSet({
+        description: t.description,
+        workflow,
+        params,
+        account_id: t.accountId,
+        updated_at: now,
+      }),
     )
     .execute();
   const stored = await getTemplate(ctx, t.name);
