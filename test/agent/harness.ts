@@ -106,7 +106,7 @@ export class Harness {
         accountId: this.accountId,
         userId,
         priority: 0,
-        pool: null,
+        pool: 'default',
         workflow,
         templateName: null,
         inputs,
