@@ -20,6 +20,8 @@ export interface ApiDeps {
   storeUploadedInput: StoreUploadedInput;
   checkUrl: CheckUrl;
   now: () => number;
+  /** See SubmitDeps.defaultPool. */
+  defaultPool: string;
   /** See SubmitDeps.unknownPool. */
   unknownPool?: (pool: string) => Promise<string[] | null>;
   /** Extra routes mounted by serve (worker API, fleet admin), registered after the core ones. */
@@ -36,9 +38,6 @@ export interface PoolPricing {
   pricePerGpuSecond: number;
   idlePerBusySecond: number;
 }
-
-/** The pool unpooled jobs run on (the fleet's first pool), for pricing them. */
-export const UNPOOLED = '';
 
 export interface ApiContext extends ApiDeps {
   auth: Authenticator;

@@ -8,8 +8,15 @@ import { noContent } from '../api/routes/admin.js';
 import { ApiError } from '../errors.js';
 import type { Store } from '../store/contract.js';
 
-/** POST /v1/admin/worker-tokens (shown once), GET (list, no secrets) and DELETE /v1/admin/worker-tokens/{id}. */
-export async function adminWorkerRoutes(app: FastifyInstance, store: Store): Promise<void> {
+/**
+ * POST /v1/admin/worker-tokens (shown once), GET (list, no secrets) and DELETE /v1/admin/worker-tokens/{id}.
+ * A token issued without a pool serves `defaultPool` (stored with the token).
+ */
+export async function adminWorkerRoutes(
+  app: FastifyInstance,
+  store: Store,
+  defaultPool: string,
+): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const schema = { tags: ['admin'], security: [{ admin: [] }] };
   r.post(
@@ -23,8 +30,9 @@ export async function adminWorkerRoutes(app: FastifyInstance, store: Store): Pro
       },
     },
     async (request, reply) => {
-      const issued = await issueWorkerToken(store, request.body.name, request.body.pool);
-      return reply.code(201).send({ id: issued.id, token: issued.token, pool: request.body.pool });
+      const pool = request.body.pool ?? defaultPool;
+      const issued = await issueWorkerToken(store, request.body.name, pool);
+      return reply.code(201).send({ id: issued.id, token: issued.token, pool });
     },
   );
   r.get(

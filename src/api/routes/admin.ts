@@ -16,7 +16,7 @@ import { newId } from '../../util/ids.js';
 import { newWebhookSecret } from '../../webhooks/secrets.js';
 import { mintApiKey } from '../auth/api-keys.js';
 import { toApiFormat } from '../submit-job.js';
-import { UNPOOLED, type ApiContext } from '../context.js';
+import type { ApiContext } from '../context.js';
 import { adminModelRoutes } from './admin-models.js';
 import {
   accountListSchema,
@@ -206,7 +206,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
           : Date.parse(request.query.since);
       const pricing = ctx.poolPricing?.() ?? new Map();
       const pools = (await ctx.store.accountUsage(account.id, since)).map((u) => {
-        const price = pricing.get(u.pool ?? UNPOOLED);
+        const price = pricing.get(u.pool);
         const cost =
           price === undefined ? null : u.runSeconds * price.pricePerGpuSecond * (1 + price.idlePerBusySecond);
         return { pool: u.pool, jobs: u.jobs, run_seconds: u.runSeconds, cost };
