@@ -83,7 +83,7 @@ describe('Maintenance', () => {
     expect(await m.expireLeases()).toBe(1);
     await new Promise((r) => setImmediate(r));
     expect((await store.getJob(job!.id))!.status).toBe('queued');
-    expect(seen).toContainEqual({ kind: 'job_ready', pool: null });
+    expect(seen).toContainEqual({ kind: 'job_ready', pool: 'default' });
     expect(seen.some((msg) => msg.kind === 'job_event' && msg.jobId === job!.id)).toBe(true);
   });
 });
