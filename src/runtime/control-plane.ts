@@ -147,7 +147,8 @@ export async function startControlPlane(
         if (job.inputsReady) void bus.publish({ kind: 'job_ready', pool: job.pool }).catch(() => {});
         else background?.wakeInputFetcher();
       },
-      fleetStatus: async () => fleet?.status() ?? { pools: [] },
+      // The default pool beside the pools: which pool runs the jobs that name none (`arrakis bench` watches it).
+      fleetStatus: async () => ({ default_pool: defaultPool, ...(fleet?.status() ?? { pools: [] }) }),
       poolPricing: () => fleet?.pricing() ?? new Map(),
       plugins: [
         async (app) => {

@@ -162,6 +162,7 @@ describe('the default pool of a fleet file', () => {
     const r = await c.submit({ workflow: invertWorkflow() });
     expect((await waitForJob(c, r.body.id, isTerminal, 30_000)).status).toBe('completed');
     expect((await server.cp.store.getJob(r.body.id))?.pool).toBe('main');
+    expect((await server.admin('GET', '/v1/admin/fleet')).body.default_pool).toBe('main');
     const decisions = async (pool: string): Promise<number[]> =>
       (await server.admin('GET', `/v1/admin/fleet/decisions?pool=${pool}`)).body.data.map(
         (d: any) => d.target,
