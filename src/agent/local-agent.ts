@@ -17,7 +17,8 @@ export interface LocalAgentOptions {
   maxAttempts: number;
   comfyUrl: string;
   name: string;
-  pool?: string | null;
+  /** The pool it serves (the server's default pool unless it belongs to another). */
+  pool: string;
   /** A fixed worker id (e.g. the fleet provider's handle); a new one otherwise. */
   workerId?: string;
   jobTimeoutMs?: number;
@@ -33,7 +34,7 @@ export function createLocalAgent(options: LocalAgentOptions): { agent: Agent; cl
   const agent = new Agent({
     channel,
     comfy,
-    identity: { name: options.name, pool: options.pool ?? null, comfyUrl: options.comfyUrl },
+    identity: { name: options.name, pool: options.pool, comfyUrl: options.comfyUrl },
     // Reports the models its ComfyUI lists and holds (no model cache: the provider's image carries the files).
     models: new ModelKeeper({ channel, comfyUrl: options.comfyUrl, log: options.log }),
     jobTimeoutMs: options.jobTimeoutMs,

@@ -20,6 +20,8 @@ export interface ApiDeps {
   storeUploadedInput: StoreUploadedInput;
   checkUrl: CheckUrl;
   now: () => number;
+  /** See SubmitDeps.defaultPool. */
+  defaultPool: string;
   /** See SubmitDeps.unknownPool. */
   unknownPool?: (pool: string) => Promise<string[] | null>;
   /** Route files serve adds to the core ones (route-table.ts), by the scope whose auth they run behind. */
@@ -38,9 +40,6 @@ export interface PoolPricing {
   pricePerGpuSecond: number;
   idlePerBusySecond: number;
 }
-
-/** The pool unpooled jobs run on (the fleet's first pool), for pricing them. */
-export const UNPOOLED = '';
 
 /** A route file: registers its routes on the scope it is given. The scope, not the file, decides auth. */
 export type RouteFile = (app: FastifyInstance, ctx: ApiContext) => Promise<void>;

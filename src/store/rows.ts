@@ -38,7 +38,8 @@ const jobRowSchema = z.object({
   user_id: str,
   status: z.enum(JOB_STATUSES),
   priority: num,
-  pool: strOrNull,
+  // NULL only in rows written before pools were resolved at admission; serve start adopts them first.
+  pool: str,
   cancel_requested: num,
   created_at: num,
   started_at: numOrNull,

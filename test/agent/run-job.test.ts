@@ -40,6 +40,7 @@ describe('agent on comfy-lite (in-process channel)', () => {
       maxAttempts: 3,
       comfyUrl: lite.url,
       name: 'local-1',
+      pool: 'default',
     });
     await agent.start();
     const job = await h.admit(invertWorkflow());
