@@ -7,7 +7,7 @@ import { ComfyRejectedError, ComfyUnavailableError } from '../comfy/contract.js'
 import type { ComfyOutputFile, ComfyServer, PromptOutcome } from '../comfy/contract.js';
 import { WorkflowRewriteError, rewriteWorkflowForJob } from '../comfy/workflow-rewrite.js';
 import type { JobError, JobOutput } from '../jobs/types.js';
-import { Backoff } from '../util/backoff.js';
+import { Backoff, pause } from '../util/backoff.js';
 import { ModelFetchError } from '../models/model-cache.js';
 import { silentLog, type AgentLog } from './agent-log.js';
 import { detectContentType } from '../media/output-content-type.js';
@@ -240,7 +240,7 @@ class JobRun {
         }
         if (backoff.attempts === 1)
           this.log.warn({ jobId: this.job.id, err: String(err) }, 'report failed; retrying');
-        await new Promise((r) => setTimeout(r, delay));
+        await pause(delay);
       }
     }
   }
