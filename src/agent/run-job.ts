@@ -18,7 +18,7 @@ import {
   type LeasedJob,
   type ReportResult,
 } from '../workers/job-channel.js';
-import { safeFilename } from '../workers/output-key.js';
+import { safeFilename } from '../util/safe-filename.js';
 import { ProgressThrottle } from './progress-throttle.js';
 
 export interface RunJobOptions {
@@ -178,7 +178,7 @@ class JobRun {
       const bytes = await this.channel.getInput(this.job.id, input);
       const name = await this.options.comfy.uploadInput(
         bytes,
-        safeFilename(input.filename),
+        safeFilename(input.filename, 'input'),
         `arrakis/${this.job.id}`,
       );
       uploads.set(input.name, name);
