@@ -12,6 +12,7 @@ import type {
   WorkerRecord,
   WorkerToken,
 } from './contract.js';
+import { WORKER_STATUSES } from './contract.js';
 import {
   jobErrorSchema,
   jobInputSchema,
@@ -259,7 +260,7 @@ const workerRowSchema = z.object({
   pool: str,
   kind: z.enum(['inprocess', 'remote']),
   comfy_url: strOrNull,
-  status: z.enum(['starting', 'warming', 'idle', 'busy', 'unhealthy', 'stopping', 'stopped']),
+  status: z.enum(WORKER_STATUSES),
   provider_ref: strOrNull,
   started_at: num,
   ready_at: numOrNull,
