@@ -4,6 +4,7 @@
  * plane forgets what it was told, and custom nodes may be installed while the agent runs.
  */
 import type { NodeDefinition } from '../comfy/node-definitions.js';
+import { pause, Retry } from '../util/backoff.js';
 import type { AgentLog } from './agent-log.js';
 
 export interface NodeReportDeps {
@@ -14,27 +15,20 @@ export interface NodeReportDeps {
   everyMs: number;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
-
 /** Reports now and every `everyMs` until `signal` aborts; failures are logged once per outage and retried. */
 export async function reportNodeDefinitions(deps: NodeReportDeps, signal: AbortSignal): Promise<void> {
-  let failing = false;
+  const retry = new Retry('reporting the node definitions', deps.log, {
+    minMs: Math.min(deps.everyMs, 1000),
+    maxMs: Math.min(deps.everyMs, 10_000),
+  });
   while (!signal.aborted) {
+    let waitMs = deps.everyMs;
     try {
       await deps.send([...(await deps.read()).values()]);
-      failing = false;
+      retry.succeeded();
     } catch (err) {
-      if (!failing) deps.log.warn({ err: String(err) }, 'could not report the node definitions; retrying');
-      failing = true;
+      waitMs = retry.failed(err);
     }
-    await sleep(failing ? Math.min(deps.everyMs, 10_000) : deps.everyMs, signal);
+    await pause(waitMs, signal);
   }
 }

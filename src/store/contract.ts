@@ -185,7 +185,17 @@ export interface WebhookDeliveryLog extends WebhookDelivery {
   attemptLog: WebhookAttempt[];
 }
 
-export type WorkerStatus = 'starting' | 'warming' | 'idle' | 'busy' | 'unhealthy' | 'stopping' | 'stopped';
+/** A registered worker's own report of what it is doing (the store, the worker API and the admin API share it). */
+export const WORKER_STATUSES = [
+  'starting',
+  'warming',
+  'idle',
+  'busy',
+  'unhealthy',
+  'stopping',
+  'stopped',
+] as const;
+export type WorkerStatus = (typeof WORKER_STATUSES)[number];
 
 export interface WorkerRecord {
   id: string;
