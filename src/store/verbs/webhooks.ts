@@ -1,5 +1,4 @@
 /** The durable webhook queue: deliveries (enqueued by terminal transitions), attempts, disabled endpoints. */
-import { z } from 'zod';
 import type { WebhookAttempt, WebhookDelivery, WebhookDeliveryLog } from '../contract.js';
 import { inTx, type StoreContext } from '../context.js';
 import { toWebhookAttempt, toWebhookDelivery } from '../rows.js';
