@@ -33,6 +33,7 @@ import { appendJobEvent, listJobEvents } from './verbs/job-events.js';
 import * as reads from './verbs/job-reads.js';
 import { takeTokens } from './verbs/rate-buckets.js';
 import { fleetActivity } from './verbs/fleet-activity.js';
+import { fleetModelDemand } from './verbs/fleet-model-demand.js';
 import { listJobsForSweep, markJobSwept } from './verbs/retention.js';
 import * as templates from './verbs/templates.js';
 import * as tr from './verbs/transitions.js';
@@ -167,6 +168,10 @@ export class KyselyStore implements C.Store {
 
   fleetActivity = (pools: ReadonlyArray<string | null>, createdSince: number): Promise<C.FleetActivity> =>
     fleetActivity(this.#ctx, pools, createdSince);
+  fleetModelDemand = (
+    pools: ReadonlyArray<string | null>,
+    createdSince: number,
+  ): Promise<C.FleetModelDemand> => fleetModelDemand(this.#ctx, pools, createdSince);
   takeTokens = (requests: readonly C.TokenRequest[], now: number): Promise<C.RateDecision> =>
     takeTokens(this.#ctx, requests, now);
 
