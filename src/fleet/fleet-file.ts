@@ -26,6 +26,10 @@ export interface ProcessSettings {
   readyPattern: string;
   startTimeoutMs: number;
   stopGraceMs: number;
+  /** The worker's `models/` folder template (`{gpu}`, `{worker}`, `{port}`); null = no model cache. */
+  modelsDir: string | null;
+  /** Disk budget of that model cache, in GB. */
+  modelCacheGb: number;
 }
 
 export interface ModalSettings {
@@ -153,6 +157,8 @@ function toPool(name: string, p: PoolInput): PoolConfig {
             readyPattern: pr.ready_pattern,
             startTimeoutMs: pr.start_timeout_s * 1000,
             stopGraceMs: pr.stop_grace_s * 1000,
+            modelsDir: pr.models_dir ?? null,
+            modelCacheGb: pr.model_cache_gb ?? 100,
           },
     modal:
       m === undefined

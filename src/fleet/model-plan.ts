@@ -106,7 +106,9 @@ function prefetches(
   const out: ModelActions['prefetch'] = [];
   if (view.diskCacheModels <= 0) return out;
   const holders = countHolders(s.workers, (w) => [...(w.disk ?? []), ...(w.fetching ? [w.fetching] : [])]);
-  const wanted = order.slice(0, Math.min(view.vramModels, view.diskCacheModels));
+  const wanted = order
+    .filter((m) => view.fetchable?.has(m) ?? true)
+    .slice(0, Math.min(view.vramModels, view.diskCacheModels));
   const live = s.workers.length;
   for (const w of idle) {
     if ((w.fetching ?? null) !== null) continue;

@@ -7,6 +7,7 @@ import type { Store } from '../store/contract.js';
 import { ACTIVITY_WINDOW_MS, type ActivityTracker } from './activity.js';
 import { HISTORY_DAYS } from './arrival-history.js';
 import type { PoolObservation } from './controller.js';
+import type { ModelObserver } from './model-observer.js';
 
 export interface PoolObserverDeps {
   store: Pick<Store, 'fleetActivity' | 'countJobsByStatus'>;
@@ -15,6 +16,8 @@ export interface PoolObserverDeps {
   unpooledPool: string | null;
   /** Busy or idle, per worker id with an agent attached. */
   workerStates(): ReadonlyMap<string, 'idle' | 'busy'>;
+  /** Reads per-model demand and the workers' models for the model plan; absent = model-blind. */
+  models?: ModelObserver;
 }
 
 /** Reads one pool's observation; throws when the store does (the controller records a failed tick). */
@@ -32,12 +35,15 @@ export class PoolObserver {
       counts.queued += unpooled.queued;
       counts.running += unpooled.running;
     }
+    const pools = pool === this.deps.unpooledPool ? [pool, null] : [pool];
+    const models = await this.deps.models?.observe(pool, pools, now);
     return {
       queued: counts.queued,
       running: counts.running,
       ...this.deps.activity.recent(pool, now),
       activeUsers,
       workerStates: this.deps.workerStates(),
+      ...(models === undefined ? {} : { models }),
     };
   }
 

@@ -1,8 +1,14 @@
 /** Turns a command template such as `python main.py --port {port}` into argv, without a shell. */
 
-/** Replaces `{port}` and `{gpu}` placeholders. */
-export function fillTemplate(template: string, values: { port: number; gpu: string }): string {
-  return template.replaceAll('{port}', String(values.port)).replaceAll('{gpu}', values.gpu);
+/** Replaces `{port}`, `{gpu}` and, when given, `{worker}` and `{models_dir}` placeholders. */
+export function fillTemplate(
+  template: string,
+  values: { port: number; gpu: string; worker?: string; modelsDir?: string },
+): string {
+  let out = template.replaceAll('{port}', String(values.port)).replaceAll('{gpu}', values.gpu);
+  if (values.worker !== undefined) out = out.replaceAll('{worker}', values.worker);
+  if (values.modelsDir !== undefined) out = out.replaceAll('{models_dir}', values.modelsDir);
+  return out;
 }
 
 /** Splits a command line into words; single and double quotes group words, as in a shell. */
