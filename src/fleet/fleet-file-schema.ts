@@ -117,6 +117,7 @@ export const PoolSchema = z
     disk_load_s: nonNegative('disk_load_s').optional(),
     planning_horizon_s: nonNegative('planning_horizon_s').optional(),
     target_p95_wait_s: positive('target_p95_wait_s').optional(),
+    session_copies: z.boolean({ error: 'session_copies must be true or false' }).optional(),
     warmup: WarmupSchema.optional(),
     static: StaticSettingsSchema.optional(),
     process: ProcessSettingsSchema.optional(),

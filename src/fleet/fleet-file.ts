@@ -76,6 +76,8 @@ export interface PoolConfig {
   maxCostPerHour: number | null;
   /** The autoscaler's forecast horizon in seconds (null or absent: 1.17 × `coldStartMs`). */
   planningHorizonS?: number | null;
+  /** Copy returning users' models onto idle workers' disks (more fetches, shorter peak waits). */
+  sessionCopies?: boolean;
   warmup: WarmupWorkflow | null;
   /** Always set by the parser; optional so pools built in code (tests, defaults) need not spell it out. */
   models?: PoolModelSettings;
@@ -143,6 +145,7 @@ function toPool(name: string, p: PoolInput): PoolConfig {
     coldStartMs: p.cold_start_s * 1000,
     maxCostPerHour: p.max_cost_per_hour ?? null,
     planningHorizonS: p.planning_horizon_s ?? null,
+    ...(p.session_copies === undefined ? {} : { sessionCopies: p.session_copies }),
     warmup,
     models: modelSettings(p),
     static: p.static === undefined ? null : { urls: p.static.urls },

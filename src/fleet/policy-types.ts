@@ -36,6 +36,8 @@ export interface PoolLimits {
    * expected jobs; null = the tuned default (1.17 × cold start). Longer waits less and costs more.
    */
   planningHorizonS?: number | null;
+  /** The fleet file's `session_copies`: the model plan copies returning users' models onto idle disks. */
+  sessionCopies?: boolean;
 }
 
 export interface RecentFinish {

@@ -18,6 +18,7 @@ import type { ActivityTracker } from './activity.js';
 import type { FleetWorker } from './controller.js';
 import type { CostLedger } from './cost.js';
 import type { PoolConfig } from './fleet-file.js';
+import { baseModel } from './model-demand.js';
 
 /**
  * How long an idle fleet agent's claim waits before it reports again: its report is where it hears a
@@ -161,7 +162,8 @@ export class WorkerAgents {
       const job = await this.deps.store.getJob(jobId);
       this.finishes.succeeded();
       if (job === null) return;
-      this.deps.activity.finished(pool, `${job.accountId}/${job.userId}`, Date.now());
+      const model = baseModel(job.models ?? [])?.name ?? null;
+      this.deps.activity.finished(pool, `${job.accountId}/${job.userId}`, Date.now(), model);
       if (job.startedAt !== null && job.finishedAt !== null) {
         this.deps.ledger.jobRan(pool, (job.finishedAt - job.startedAt) / 1000);
       }
