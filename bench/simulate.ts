@@ -4,15 +4,25 @@
  * 32 files on each host's disk and 16 models resident per worker. Prints the standard table (the autoscaler
  * with prefetch and affinity against model-blind reactive rules and a peak-hours warm pool, all paying the
  * same tiers), the naive fleet (1 resident, no disk cache), the goal against --vram-models 1 / 4 / 16, the
- * autoscaler's frontier over its planning horizon, and seeds 1–3. Also times one run of the week.
+ * autoscaler's frontier over its planning horizon, and seeds 1–3, each without and with session copies
+ * (fleet file `session_copies`). Also times one run of the week.
  * Run: node --import tsx bench/simulate.ts [--quick]
  */
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { runSimulate, type SimulateOptions } from '../src/cli/simulate.js';
+import { simulate } from '../src/fleet/simulator/engine.js';
+import { expectedColdStartS, parseLoadSamples } from '../src/fleet/simulator/model-tiers.js';
+import { parsePeak } from '../src/fleet/simulator/peak-window.js';
 import { normal, seededRandom } from '../src/fleet/simulator/random.js';
-import type { ScenarioReport } from '../src/fleet/simulator/report.js';
+import { scenarioReport, type ScenarioReport } from '../src/fleet/simulator/report.js';
+import {
+  DEFAULT_AUTOSCALER_POOL,
+  DEFAULT_PEAK,
+  standardScenarios,
+} from '../src/fleet/simulator/scenarios.js';
+import { SYNTHETIC_START, syntheticWorkload } from '../src/fleet/simulator/workload.js';
 
 const quick = process.argv.includes('--quick');
 const dir = mkdtempSync(join(tmpdir(), 'arrakis-bench-sim-'));
@@ -49,6 +59,42 @@ function base(seed: number): SimulateOptions {
   };
 }
 
+/**
+ * One scenario of the standard set on the bench's week, simulated alone (runSimulate runs all six): the
+ * same workload, tiers, cold start and peak window as `arrakis simulate` with the flags of `base`.
+ */
+function only(
+  name: string,
+  o: { seed: number; vramModels?: number; planningHorizonS?: number; sessionCopies?: boolean },
+): ScenarioReport {
+  const samples = parseLoadSamples(readFileSync(LOAD_SAMPLES, 'utf8'));
+  const tiers = {
+    bootS: 13,
+    fetchS: samples.sample,
+    fetchMedianS: samples.median,
+    diskLoadS: 1.9,
+    diskCacheModels: 32,
+    vramModels: o.vramModels ?? 16,
+  };
+  const jobs = syntheticWorkload({ days: 7, seed: o.seed, dau: 2000, models: 80 });
+  const input = {
+    jobs,
+    startAt: SYNTHETIC_START,
+    endAt: SYNTHETIC_START + 7 * 86_400_000,
+    seed: o.seed,
+    tiers,
+  };
+  const pool = {
+    ...DEFAULT_AUTOSCALER_POOL,
+    coldStartMs: expectedColdStartS(tiers, true) * 1000,
+    planningHorizonS: o.planningHorizonS ?? null,
+    ...(o.sessionCopies === undefined ? {} : { sessionCopies: o.sessionCopies }),
+  };
+  const scenario = standardScenarios(pool, { withModels: true }).find((s) => s.name === name);
+  if (scenario === undefined) throw new Error(`no scenario ${name}`);
+  return scenarioReport(input, scenario, simulate(input, scenario), parsePeak(DEFAULT_PEAK));
+}
+
 function row(r: ScenarioReport | undefined): string {
   if (r === undefined) return 'n/a';
   return (
@@ -58,11 +104,11 @@ function row(r: ScenarioReport | undefined): string {
   );
 }
 
-function goal(scenarios: readonly ScenarioReport[]): string {
-  const mine = scenarios.find((s) => s.name === 'arrakis autoscaler');
+function goal(scenarios: readonly ScenarioReport[], autoscaler?: ScenarioReport): string {
+  const mine = autoscaler ?? scenarios.find((s) => s.name === 'arrakis autoscaler');
   if (mine === undefined) return 'n/a';
   const others = scenarios.filter(
-    (s) => s !== mine && s.name !== 'seed fixed knobs' && s.name !== 'always-on 5',
+    (s) => s.name !== 'arrakis autoscaler' && s.name !== 'seed fixed knobs' && s.name !== 'always-on 5',
   );
   const fewer = others.every((s) => mine.modelFetches < s.modelFetches);
   return (
@@ -79,6 +125,9 @@ print(
   `(all six scenarios in ${((performance.now() - t0) / 1000).toFixed(1)} s; chart ${join(dir, 'chart.svg')})`,
 );
 print(goal(main.scenarios));
+const copies = only('arrakis autoscaler', { seed: 1, sessionCopies: true });
+print(`with session copies  ${row(copies)}`);
+print(`                     ${goal(main.scenarios, copies)}`);
 
 print('\n## The naive fleet: --vram-models 1 --disk-cache-models 0');
 const naive = await runSimulate({ ...base(1), vramModels: 1, diskCacheModels: 0 }, quiet);
@@ -93,13 +142,19 @@ for (const vram of [1, 4, 16]) {
     );
   }
   print(`         ${goal(r.scenarios)}`);
+  const c =
+    vram === 16 ? copies : only('arrakis autoscaler', { seed: 1, vramModels: vram, sessionCopies: true });
+  print(`vram ${String(vram).padStart(2)}  ${'+ session copies'.padEnd(20)} ${row(c)}`);
+  print(`         ${goal(r.scenarios, c)}`);
 }
 
 if (!quick) {
   print('\n## Frontier: the autoscaler over its planning horizon (fleet file planning_horizon_s)');
-  for (const h of [18, 25, 29, 33, 37, 44, 55]) {
-    const r = await runSimulate({ ...base(1), planningHorizonS: h }, quiet);
-    print(`horizon ${String(h).padStart(2)} s  ${row(r.scenarios[0])}`);
+  for (const sessionCopies of [false, true]) {
+    for (const h of [25, 30, 35, 40, 44, 50, 55]) {
+      const r = only('arrakis autoscaler', { seed: 1, planningHorizonS: h, sessionCopies });
+      print(`horizon ${String(h).padStart(2)} s${sessionCopies ? ' + copies' : '         '}  ${row(r)}`);
+    }
   }
   print('\n## Seeds 1-3 (default horizon)');
   for (const seed of [1, 2, 3]) {
@@ -107,5 +162,8 @@ if (!quick) {
     for (const name of ['arrakis autoscaler', 'modal reactive 60s', 'modal reactive 300s', 'peak profile']) {
       print(`seed ${seed}  ${name.padEnd(20)} ${row(r.scenarios.find((s) => s.name === name))}`);
     }
+    const c = seed === 1 ? copies : only('arrakis autoscaler', { seed, sessionCopies: true });
+    print(`seed ${seed}  ${'+ session copies'.padEnd(20)} ${row(c)}`);
+    print(`        ${goal(r.scenarios)}\n        copies: ${goal(r.scenarios, c)}`);
   }
 }

@@ -50,6 +50,7 @@ export const SimulateOptions = z.object({
   vramModels: count.min(1).optional().describe('models resident per worker (LRU)'),
   affinityMaxDelayS: seconds.default(10).describe('affinity bound of the model-aware claim order'),
   planningHorizonS: seconds.optional().describe('the autoscaler’s forecast horizon'),
+  sessionCopies: z.boolean().optional().describe('copy returning users’ models onto idle workers’ disks'),
   peak: z.string().min(1).default(DEFAULT_PEAK).describe('the peak window of every "peak" figure'),
   out: z.string().min(1).optional().describe('write the JSON report here'),
   svg: z.string().min(1).optional().describe('write the SVG chart here'),
@@ -133,6 +134,7 @@ export async function runSimulate(
     // With a boot time given, the autoscaler plans with the cold start the tiers imply.
     coldStartMs: tiers.bootS === null ? fleet.pool.coldStartMs : expectedColdStartS(tiers, withModels) * 1000,
     planningHorizonS: opts.planningHorizonS ?? fleet.pool.planningHorizonS ?? null,
+    ...(opts.sessionCopies === undefined ? {} : { sessionCopies: opts.sessionCopies }),
   };
   const scenarios = standardScenarios(pool, {
     peak,
@@ -248,6 +250,7 @@ export function register(program: Command): void {
     .option('--vram-models <m>', 'models a worker keeps resident, LRU (default 1)')
     .option('--affinity-max-delay-s <s>', 'longest extra wait the model-aware claim order may cause', '10')
     .option('--planning-horizon-s <s>', 'the autoscaler’s forecast horizon (default 1.17 × cold start)')
+    .option('--session-copies', 'the model plan copies returning users’ models onto idle workers’ disks')
     .option(
       '--peak <window>',
       'peak window of every "peak" figure and of the peak-profile baseline',

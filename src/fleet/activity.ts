@@ -28,10 +28,10 @@ export class ActivityTracker {
     );
   }
 
-  /** A job of `userId` on `pool` ended (any terminal state). */
-  finished(pool: string, userId: string, at: number): void {
+  /** A job of `userId` on `pool` ended (any terminal state); `model`: its base model, for session copies. */
+  finished(pool: string, userId: string, at: number, model: string | null = null): void {
     const list = this.finishes.get(pool) ?? [];
-    list.push({ userId, at });
+    list.push({ userId, at, model });
     this.finishes.set(
       pool,
       prune(list, (f) => f.at, at - this.windowMs),

@@ -23,7 +23,7 @@ import {
   TRACE_RETURN_CURVE,
   type ReturnCurve,
 } from './demand-forecast.js';
-import { planModels } from './model-plan.js';
+import { DEFAULT_MODEL_PLAN_TUNING, planModels, type ModelPlanTuning } from './model-plan.js';
 import { clampTarget, decisionFor } from './policy-common.js';
 import type { Decision, PoolSnapshot } from './policy-types.js';
 
@@ -58,6 +58,10 @@ export interface AutoscalerTuning {
   busyHourRatio: number;
   quiet: SpareRisk;
   busy: SpareRisk;
+  /** Share of the planning horizon used in a quiet hour when jobs carry models (1 = the same all day). */
+  quietHorizonShare: number;
+  /** The model plan's knobs (pools whose jobs carry models). */
+  models: ModelPlanTuning;
 }
 
 export const DEFAULT_TUNING: Readonly<AutoscalerTuning> = Object.freeze({
@@ -73,6 +77,8 @@ export const DEFAULT_TUNING: Readonly<AutoscalerTuning> = Object.freeze({
   busyHourRatio: 2.5,
   quiet: Object.freeze({ start: 0.8, keep: 0.35 }),
   busy: Object.freeze({ start: 0.4, keep: 0.15 }),
+  quietHorizonShare: 0.3,
+  models: DEFAULT_MODEL_PLAN_TUNING,
 });
 
 interface Anticipation {
@@ -84,6 +90,7 @@ interface Anticipation {
   up: number;
   /** Spare workers to keep warm (≥ up). */
   keep: number;
+  horizonS: number;
 }
 
 function between(v: number, lo: number, hi: number): number {
@@ -110,19 +117,30 @@ export function horizonSeconds(s: PoolSnapshot, t: AutoscalerTuning): number {
   return s.limits.planningHorizonS ?? (s.limits.coldStartMs / 1000) * t.horizonColdStarts;
 }
 
+/**
+ * The horizon this hour: the full one when busy, `quietHorizonShare` of it when quiet, linear between. A
+ * quiet hour's lone job pays a cold start whatever the spares, so a long look-ahead there only bills idle
+ * workers; the peak keeps the whole horizon.
+ */
+function effectiveHorizonS(s: PoolSnapshot, x: number, t: AutoscalerTuning): number {
+  // Only with models (the model-less autoscaler was tuned with one horizon all day; its figures stand).
+  if (s.models === undefined) return horizonSeconds(s, t);
+  return horizonSeconds(s, t) * (t.quietHorizonShare + x * (1 - t.quietHorizonShare));
+}
+
 function anticipate(s: PoolSnapshot, now: number, t: AutoscalerTuning): Anticipation {
-  const horizonS = horizonSeconds(s, t);
   const longRate = arrivalRate(s.recentArrivals, now, t.longWindowMs);
+  const x = busyness(s, now, longRate, t);
+  const horizonS = effectiveHorizonS(s, x, t);
   const rate = Math.max(longRate, arrivalRate(s.recentArrivals, now, t.shortWindowMs));
   const sessions = sessionReturns(s, now, t.returnCurve, horizonS);
   const expected = sessions.expected + t.freshShare * rate * horizonS;
-  const x = busyness(s, now, longRate, t);
   const startRisk = t.quiet.start + x * (t.busy.start - t.quiet.start);
   const keepRisk = t.quiet.keep + x * (t.busy.keep - t.quiet.keep);
   const frees = Math.floor(s.running * t.busyFreeShare);
   const up = Math.max(0, poissonQuantile(expected, startRisk) - frees);
   const keep = Math.max(up, poissonQuantile(expected, keepRisk) - frees);
-  return { rate, longRate, sessionUsers: sessions.users, expected, up, keep };
+  return { rate, longRate, sessionUsers: sessions.users, expected, up, keep, horizonS };
 }
 
 /**
@@ -146,11 +164,15 @@ export function decide(
   const why = [
     `demand ${demand} (running ${snapshot.running}, queued ${snapshot.queued})`,
     `spare up ${a.up} / keep ${a.keep} (${a.expected.toFixed(2)} jobs expected within ` +
-      `${Math.round(horizonSeconds(snapshot, tuning))} s: ${a.sessionUsers} users ` +
+      `${Math.round(horizonSeconds(snapshot, tuning))} s` +
+      (Math.round(a.horizonS) === Math.round(horizonSeconds(snapshot, tuning))
+        ? ''
+        : ` (${Math.round(a.horizonS)} s this quiet hour)`) +
+      `: ${a.sessionUsers} users ` +
       `between jobs, arrivals ${a.rate.toFixed(3)}/s now, ${a.longRate.toFixed(3)}/s over ` +
       `${tuning.longWindowMs / 1000} s; buffer ${limits.buffer})`,
     `min ${limits.min}`,
     ...(capped === null ? [] : [`capped by ${capped}`]),
   ].join('; ');
-  return planModels(snapshot, decisionFor(snapshot, now, target, why));
+  return planModels(snapshot, decisionFor(snapshot, now, target, why), tuning.models);
 }

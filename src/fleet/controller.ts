@@ -8,7 +8,16 @@ import { Backoff } from '../util/backoff.js';
 import { decide } from './autoscaler.js';
 import { CostLedger } from './cost.js';
 import type { PoolConfig } from './fleet-file.js';
-import type { ArrivalProfile, Decision, Policy, PolicyWorker, RecentFinish } from './policy-types.js';
+import { describeModelActions, hasModelActions, liveModelView, withModels } from './live-models.js';
+import type { ObservedModels } from './model-observer.js';
+import type {
+  ArrivalProfile,
+  Decision,
+  ModelActions,
+  Policy,
+  PolicyWorker,
+  RecentFinish,
+} from './policy-types.js';
 import type { FleetProvider } from './providers/contract.js';
 import { effectiveFloor, poolLimitsAt } from './schedule.js';
 
@@ -23,6 +32,8 @@ export interface PoolObservation {
   arrivalProfile: ArrivalProfile;
   /** State agents report for ready workers, by worker id; a ready worker not listed counts as idle. */
   workerStates: ReadonlyMap<string, 'idle' | 'busy'>;
+  /** Per-model demand and the workers' models; present when the fleet plans models. */
+  models?: ObservedModels;
 }
 
 export interface FleetWorker {
@@ -35,6 +46,16 @@ export interface FleetWorker {
   readyAt: number | null;
   /** When the agent last reported the worker idle (tracked across ticks). */
   idleSince: number | null;
+  /** The model the plan chose for its warm-up to load first (null: none). */
+  firstModel: string | null;
+  /** Its ComfyUI's `models/` folder on this host, where the pool keeps a model cache. */
+  modelsDir: string | null;
+}
+
+/** The model actions the controller last took for a pool (the admin fleet status shows them). */
+export interface AppliedModelPlan {
+  at: number;
+  actions: ModelActions;
 }
 
 export interface ControllerDeps {
@@ -48,6 +69,13 @@ export interface ControllerDeps {
   onWorkerFailed?(worker: FleetWorker, error: unknown): Promise<void> | void;
   /** Runs the pool's warm-up workflow on a new worker before it takes jobs. */
   runWarmup?(worker: FleetWorker, workflow: Record<string, unknown>): Promise<void>;
+  /**
+   * The model plan's warm-up: puts `model` on the new worker's disk and loads it (through the pool's warm-up
+   * workflow when it has a loader for it), before the worker takes jobs. A failure leaves the worker usable.
+   */
+  warmModel?(worker: FleetWorker, model: string, pool: PoolConfig): Promise<void>;
+  /** The model plan's prefetch: asks an idle worker to fetch `model` onto its disk in the background. */
+  prefetchModel?(worker: FleetWorker, model: string): Promise<void>;
   /** Detaches the worker's agent; resolves false if the worker just took a job (then it is not stopped). */
   drain?(worker: FleetWorker): Promise<boolean>;
   policy?: Policy;
@@ -86,6 +114,7 @@ export class FleetController {
   private lastError: string | null = null;
   private ticking: Promise<void> | null = null;
   private readonly pending = new Set<Promise<unknown>>();
+  private readonly modelPlans = new Map<string, AppliedModelPlan>();
 
   constructor(private readonly deps: ControllerDeps) {
     this.policy = deps.policy ?? ((s, now) => decide(s, now));
@@ -125,6 +154,11 @@ export class FleetController {
     await this.ticking;
     if (opts.stopWorkers) await Promise.all([...this.workers.values()].map((w) => this.stopWorker(w, false)));
     await Promise.allSettled([...this.pending]);
+  }
+
+  /** The model actions last taken for the pool, or null (none yet, or a model-blind pool). */
+  lastModelPlan(pool: string): AppliedModelPlan | null {
+    return this.modelPlans.get(pool) ?? null;
   }
 
   /** Workers this controller runs (optionally of one pool). */
@@ -185,17 +219,19 @@ export class FleetController {
     const now = this.clock();
     const seen = await this.deps.observe(pool.name, now);
     const floor = effectiveFloor(pool, now);
+    const workers = this.policyWorkers(pool.name, seen, now);
     const decision = this.policy(
       {
         pool: pool.name,
         queued: seen.queued,
         running: seen.running,
-        workers: this.policyWorkers(pool.name, seen, now),
+        workers: seen.models === undefined ? workers : withModels(workers, seen.models),
         recentArrivals: seen.recentArrivals,
         recentFinishes: seen.recentFinishes,
         activeUsers: seen.activeUsers,
         arrivalProfile: seen.arrivalProfile,
         limits: poolLimitsAt(pool, floor),
+        ...(seen.models === undefined ? {} : { models: liveModelView(pool, seen.models) }),
       },
       now,
     );
@@ -226,6 +262,7 @@ export class FleetController {
   private async apply(pool: PoolConfig, d: Decision): Promise<void> {
     const provider = this.deps.providers.get(pool.name);
     const problems: string[] = [];
+    const applied: ModelActions = { startWith: [], prefetch: [], preload: [] };
     if (provider !== undefined) {
       for (const id of d.stop) {
         const w = this.workers.get(id);
@@ -233,16 +270,47 @@ export class FleetController {
           await this.stopWorker(w, true).catch((err: unknown) => problems.push(describe(err)));
       }
       for (let i = 0; i < d.start; i++) {
-        await this.startWorker(pool, provider).catch((err: unknown) => problems.push(describe(err)));
+        const first = this.deps.warmModel === undefined ? null : (d.models?.startWith[i] ?? null);
+        await this.startWorker(pool, provider, first).then(
+          () => applied.startWith.push(first),
+          (err: unknown) => problems.push(describe(err)),
+        );
       }
+      await this.prefetch(d.models?.prefetch ?? [], applied, problems);
     } else {
       problems.push('no provider for this pool');
     }
-    const reason = problems.length === 0 ? d.reason : `${d.reason}; failed: ${problems.join('; ')}`;
-    await this.deps.record({ ...d, reason });
+    const models = hasModelActions(applied) ? applied : undefined;
+    if (models !== undefined) this.modelPlans.set(pool.name, { at: d.at, actions: models });
+    const withModels =
+      models === undefined ? d.reason : `${d.reason}; models: ${describeModelActions(models)}`;
+    const reason = problems.length === 0 ? withModels : `${withModels}; failed: ${problems.join('; ')}`;
+    // Recorded: the model actions taken (a plan's preloads, say, are not taken live).
+    const recorded: Decision = { ...d, reason };
+    if (models === undefined) delete recorded.models;
+    else recorded.models = models;
+    await this.deps.record(recorded);
   }
 
-  private async startWorker(pool: PoolConfig, provider: FleetProvider): Promise<void> {
+  /** Asks idle workers to fetch the plan's files (preloads into VRAM are the simulator's only). */
+  private async prefetch(
+    asks: ModelActions['prefetch'],
+    applied: ModelActions,
+    problems: string[],
+  ): Promise<void> {
+    const hook = this.deps.prefetchModel;
+    if (hook === undefined) return;
+    for (const p of asks) {
+      const w = this.workers.get(p.worker);
+      if (w?.state !== 'ready') continue;
+      await hook(w, p.model).then(
+        () => applied.prefetch.push(p),
+        (err: unknown) => problems.push(`prefetch ${p.model}: ${describe(err)}`),
+      );
+    }
+  }
+
+  private async startWorker(pool: PoolConfig, provider: FleetProvider, firstModel: string | null = null) {
     const id = this.deps.newWorkerId();
     const startedAt = this.clock();
     const started = await provider.start(pool, { workerId: id });
@@ -255,6 +323,8 @@ export class FleetController {
       startedAt,
       readyAt: null,
       idleSince: null,
+      firstModel,
+      modelsDir: started.modelsDir ?? null,
     };
     this.workers.set(id, w);
     this.ledger.workerStarted(pool.name, id, startedAt);
@@ -273,7 +343,12 @@ export class FleetController {
   private async becomeReady(pool: PoolConfig, w: FleetWorker, url: string): Promise<void> {
     if (w.state === 'stopping') return;
     w.comfyUrl = url;
-    if (pool.warmup?.kind === 'inline' && this.deps.runWarmup !== undefined) {
+    if (w.firstModel !== null && this.deps.warmModel !== undefined) {
+      w.state = 'warming';
+      // The model's warm-up runs the pool's warm-up workflow too; a failed one costs the job a load, no more.
+      await this.deps.warmModel(w, w.firstModel, pool).catch(() => {});
+      if (w.state !== 'warming') return;
+    } else if (pool.warmup?.kind === 'inline' && this.deps.runWarmup !== undefined) {
       w.state = 'warming';
       try {
         await this.deps.runWarmup(w, pool.warmup.workflow);

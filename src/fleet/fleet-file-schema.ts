@@ -71,6 +71,10 @@ export const ProcessSettingsSchema = z.strictObject({
   ready_pattern: z.string().default('listening on (https?://\\S+)'),
   start_timeout_s: positive('start_timeout_s').default(180),
   stop_grace_s: nonNegative('stop_grace_s').default(10),
+  // The worker's ComfyUI `models/` folder on this host ({gpu}, {worker}, {port} filled in): the fleet's agent
+  // keeps a model cache there, so the model plan can prefetch registered files onto the worker's disk.
+  models_dir: z.string().min(1).optional(),
+  model_cache_gb: positive('model_cache_gb').optional(),
 });
 
 export const ModalSettingsSchema = z.strictObject({
@@ -113,6 +117,7 @@ export const PoolSchema = z
     disk_load_s: nonNegative('disk_load_s').optional(),
     planning_horizon_s: nonNegative('planning_horizon_s').optional(),
     target_p95_wait_s: positive('target_p95_wait_s').optional(),
+    session_copies: z.boolean({ error: 'session_copies must be true or false' }).optional(),
     warmup: WarmupSchema.optional(),
     static: StaticSettingsSchema.optional(),
     process: ProcessSettingsSchema.optional(),

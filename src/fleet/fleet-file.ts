@@ -26,6 +26,10 @@ export interface ProcessSettings {
   readyPattern: string;
   startTimeoutMs: number;
   stopGraceMs: number;
+  /** The worker's `models/` folder template (`{gpu}`, `{worker}`, `{port}`); null = no model cache. */
+  modelsDir: string | null;
+  /** Disk budget of that model cache, in GB. */
+  modelCacheGb: number;
 }
 
 export interface ModalSettings {
@@ -72,6 +76,8 @@ export interface PoolConfig {
   maxCostPerHour: number | null;
   /** The autoscaler's forecast horizon in seconds (null or absent: 1.17 × `coldStartMs`). */
   planningHorizonS?: number | null;
+  /** Copy returning users' models onto idle workers' disks (more fetches, shorter peak waits). */
+  sessionCopies?: boolean;
   warmup: WarmupWorkflow | null;
   /** Always set by the parser; optional so pools built in code (tests, defaults) need not spell it out. */
   models?: PoolModelSettings;
@@ -141,6 +147,7 @@ function toPool(name: string, p: PoolInput): PoolConfig {
     coldStartMs: p.cold_start_s * 1000,
     maxCostPerHour: p.max_cost_per_hour ?? null,
     planningHorizonS: p.planning_horizon_s ?? null,
+    ...(p.session_copies === undefined ? {} : { sessionCopies: p.session_copies }),
     warmup,
     models: modelSettings(p),
     static: p.static === undefined ? null : { urls: p.static.urls },
@@ -155,6 +162,8 @@ function toPool(name: string, p: PoolInput): PoolConfig {
             readyPattern: pr.ready_pattern,
             startTimeoutMs: pr.start_timeout_s * 1000,
             stopGraceMs: pr.stop_grace_s * 1000,
+            modelsDir: pr.models_dir ?? null,
+            modelCacheGb: pr.model_cache_gb ?? 100,
           },
     modal:
       m === undefined

@@ -17,12 +17,15 @@ import { newId } from '../util/ids.js';
 import { ActivityTracker } from './activity.js';
 import { FleetController, type FleetWorker } from './controller.js';
 import { CostLedger } from './cost.js';
-import { loadFleetFile, type FleetConfig } from './fleet-file.js';
+import { loadFleetFile, type FleetConfig, type PoolConfig } from './fleet-file.js';
 import { fleetPricing, fleetStatus, type FleetPricing, type FleetStatus } from './fleet-status.js';
+import { ModelDemand } from './model-demand.js';
+import { ModelObserver } from './model-observer.js';
 import type { Decision } from './policy-types.js';
 import { PoolObserver } from './pool-observer.js';
 import { createProvider } from './providers/create.js';
 import type { FleetProvider } from './providers/contract.js';
+import { warmupLoading } from './warmup-model.js';
 import { WorkerAgents } from './worker-agents.js';
 
 /** A checked fleet file with a provider per pool, ready to start. */
@@ -62,12 +65,16 @@ export async function loadFleet(path: string): Promise<LoadedFleet> {
 export function startFleet(fleet: LoadedFleet, deps: FleetRuntimeDeps): FleetRuntime {
   const activity = new ActivityTracker();
   const ledger = new CostLedger(new Map(fleet.config.pools.map((p) => [p.name, p.pricePerGpuSecond])));
-  const agents = new WorkerAgents({ ...deps, activity, ledger });
+  const pools = new Map(fleet.config.pools.map((p) => [p.name, p]));
+  const agents = new WorkerAgents({ ...deps, activity, ledger, pools });
+  const demand = new ModelDemand();
   const observer = new PoolObserver({
     store: deps.store,
     activity,
     workerStates: () => agents.states(),
+    models: new ModelObserver({ store: deps.store, demand }),
   });
+  const models = modelHooks(deps, agents);
   const controller = new FleetController({
     pools: fleet.config.pools,
     providers: fleet.providers,
@@ -83,6 +90,7 @@ export function startFleet(fleet: LoadedFleet, deps: FleetRuntimeDeps): FleetRun
     onTickFailed: tickFailureLog(deps.log),
     drain: (worker) => agents.drain(worker),
     runWarmup,
+    ...models,
     ...(deps.leading === undefined ? {} : { leading: deps.leading }),
   });
   controller.start();
@@ -103,7 +111,8 @@ export function startFleet(fleet: LoadedFleet, deps: FleetRuntimeDeps): FleetRun
 /** Persists decisions that change something (and every failed tick), not the steady "no change" ones. */
 function decisionRecorder(store: Pick<Store, 'recordScalingDecision'>): (d: Decision) => Promise<void> {
   return async (d) => {
-    if (d.start > 0 || d.stop.length > 0 || d.current !== d.target || d.reason.includes('failed:')) {
+    const changed = d.start > 0 || d.stop.length > 0 || d.current !== d.target || d.models !== undefined;
+    if (changed || d.reason.includes('failed:')) {
       await store.recordScalingDecision({
         pool: d.pool,
         at: d.at,
@@ -112,6 +121,34 @@ function decisionRecorder(store: Pick<Store, 'recordScalingDecision'>): (d: Deci
         reason: d.reason,
       });
     }
+  };
+}
+
+/** The model plan's two live actions: prefetch onto an idle worker's disk, and a new worker's first model. */
+function modelHooks(deps: FleetRuntimeDeps, agents: WorkerAgents) {
+  return {
+    prefetchModel: async (worker: FleetWorker, model: string) => {
+      const file = await deps.store.getModelFile(model);
+      if (file === null) throw new Error(`${model} is not in the model registry`);
+      await deps.service.prefetchModels(worker.id, [{ kind: file.kind, name: file.name }]);
+    },
+    warmModel: async (worker: FleetWorker, model: string, pool: PoolConfig) => {
+      const workflow = pool.warmup?.kind === 'inline' ? pool.warmup.workflow : null;
+      const file = await deps.store.getModelFile(model);
+      const cache = agents.cacheFor(worker);
+      const ref = file === null ? null : { kind: file.kind, name: file.name };
+      try {
+        if (ref !== null && cache !== null)
+          await cache.ensure([ref], (name) => deps.store.getModelFile(name));
+        // Without a warm-up that loads it, the file waits on disk: the first job pays a local load, no fetch.
+        const loading = workflow === null || ref === null ? null : warmupLoading(workflow, ref);
+        if (loading !== null || workflow !== null) await runWarmup(worker, loading ?? workflow!);
+        deps.log.info({ worker: worker.id, model, loaded: loading !== null }, 'fleet worker warmed up');
+      } catch (err) {
+        deps.log.warn({ worker: worker.id, model, err: String(err) }, 'first model warm-up failed');
+        throw err;
+      }
+    },
   };
 }
 

@@ -10,6 +10,16 @@ export interface FleetWorkerStatus {
   started_at: string;
   /** The attached agent's state (idle, busy, …), null before one is attached. */
   agent: string | null;
+  /** The model its warm-up loaded first, as the model plan chose (null: none). */
+  first_model: string | null;
+}
+
+/** The model actions the controller last took for the pool (the decision log keeps each one's line). */
+export interface FleetModelPlanStatus {
+  at: string;
+  prefetch: Array<{ worker: string; model: string }>;
+  /** The first model of each worker started then (null: none chosen). */
+  start_with: Array<string | null>;
 }
 
 /** A pool's cost so far, snake_case like every JSON the API sends. */
@@ -28,6 +38,8 @@ export interface FleetPoolStatus {
   max: number;
   workers: FleetWorkerStatus[];
   cost: FleetPoolCost;
+  /** Null until the model plan has taken an action for this pool. */
+  model_plan: FleetModelPlanStatus | null;
 }
 
 function costJson(c: PoolCost): FleetPoolCost {
@@ -77,9 +89,21 @@ export function fleetStatus(
         comfy_url: w.comfyUrl,
         started_at: new Date(w.startedAt).toISOString(),
         agent: agentStatus(w.id),
+        first_model: w.firstModel,
       })),
       cost: costJson(controller.ledger.poolCost(p.name, now)),
+      model_plan: modelPlanStatus(controller, p.name),
     })),
+  };
+}
+
+function modelPlanStatus(controller: FleetController, pool: string): FleetModelPlanStatus | null {
+  const plan = controller.lastModelPlan(pool);
+  if (plan === null) return null;
+  return {
+    at: new Date(plan.at).toISOString(),
+    prefetch: plan.actions.prefetch.map((p) => ({ ...p })),
+    start_with: [...plan.actions.startWith],
   };
 }
 

@@ -13,12 +13,32 @@
  *   - when the pool shrinks, the idle workers whose models are least wanted (or held elsewhere too) stop.
  * Pure and deterministic, like `decide()`.
  */
+import { returnWithin, TRACE_RETURN_CURVE } from './demand-forecast.js';
 import type { Decision, ModelActions, ModelView, PolicyWorker, PoolSnapshot } from './policy-types.js';
 
 /** A file or resident model is replaced only by one at least this many times more wanted (no churn). */
 const REPLACE_RATIO = 2;
 /** Disk copies of a model the pool aims for, per live worker and unit share of the jobs (see prefetches). */
 const PREFETCH_COVER = 8;
+
+/** The model plan's knobs (tuned with `arrakis simulate`, docs/fleet.md). */
+export interface ModelPlanTuning {
+  /**
+   * Session copies on: fetch onto an idle worker's disk the model returning users are expected to want when
+   * no idle worker holds it. Cuts peak waits (a returning job no longer waits for a busy holder, then
+   * fetches) at the price of more fetches.
+   */
+  sessionCopies: boolean;
+  /** How far ahead returns count (seconds), and how many expected returns make a copy worth its fetch. */
+  sessionLookaheadS: number;
+  sessionMinExpected: number;
+}
+
+export const DEFAULT_MODEL_PLAN_TUNING: Readonly<ModelPlanTuning> = Object.freeze({
+  sessionCopies: false,
+  sessionLookaheadS: 120,
+  sessionMinExpected: 0.5,
+});
 
 /** Share of recent arrivals per model, with queued jobs counted as certain demand. */
 function demandShares(view: ModelView): Map<string, number> {
@@ -106,7 +126,9 @@ function prefetches(
   const out: ModelActions['prefetch'] = [];
   if (view.diskCacheModels <= 0) return out;
   const holders = countHolders(s.workers, (w) => [...(w.disk ?? []), ...(w.fetching ? [w.fetching] : [])]);
-  const wanted = order.slice(0, Math.min(view.vramModels, view.diskCacheModels));
+  const wanted = order
+    .filter((m) => view.fetchable?.has(m) ?? true)
+    .slice(0, Math.min(view.vramModels, view.diskCacheModels));
   const live = s.workers.length;
   for (const w of idle) {
     if ((w.fetching ?? null) !== null) continue;
@@ -122,6 +144,47 @@ function prefetches(
       out.push({ worker: w.id, model: want });
       holders.set(want, (holders.get(want) ?? 0) + 1);
     }
+  }
+  return out;
+}
+
+/**
+ * Session copies: a user between jobs tends to come back with the same model, and the worker that ran their
+ * last job may be busy with someone else's by then (the returning job would wait for it, then fetch). So a
+ * model that returning users are expected to want within SESSION_LOOKAHEAD_S, and that no idle worker holds,
+ * is fetched onto an idle worker's disk now (most expected first, one per worker).
+ */
+function sessionCopies(
+  s: PoolSnapshot,
+  now: number,
+  idle: readonly PolicyWorker[],
+  taken: ReadonlySet<string>,
+  t: ModelPlanTuning,
+) {
+  const view = s.models!;
+  const lastEnd = new Map<string, { at: number; model: string }>();
+  for (const f of s.recentFinishes) {
+    if (f.model == null || s.activeUsers.has(f.userId) || f.at > now) continue;
+    const prev = lastEnd.get(f.userId);
+    if (prev === undefined || prev.at <= f.at) lastEnd.set(f.userId, { at: f.at, model: f.model });
+  }
+  const expected = new Map<string, number>();
+  for (const { at, model } of lastEnd.values()) {
+    const p = returnWithin(TRACE_RETURN_CURVE, (now - at) / 1000, t.sessionLookaheadS);
+    expected.set(model, (expected.get(model) ?? 0) + p);
+  }
+  const idleHeld = new Set(
+    idle.flatMap((w) => [...(w.vram ?? []), ...(w.disk ?? []), ...(w.fetching ? [w.fetching] : [])]),
+  );
+  const wanted = [...expected]
+    .filter(([m, p]) => p >= t.sessionMinExpected && !idleHeld.has(m) && (view.fetchable?.has(m) ?? true))
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .map(([m]) => m);
+  const out: ModelActions['prefetch'] = [];
+  for (const w of idle) {
+    if (wanted.length === 0) break;
+    if (taken.has(w.id) || (w.fetching ?? null) !== null) continue;
+    out.push({ worker: w.id, model: wanted.shift()! });
   }
   return out;
 }
@@ -152,7 +215,11 @@ function preloads(idle: readonly PolicyWorker[], view: ModelView, shares: Readon
 }
 
 /** Adds the model plan to a base decision (which already holds the worker count). */
-export function planModels(s: PoolSnapshot, base: Decision): Decision {
+export function planModels(
+  s: PoolSnapshot,
+  base: Decision,
+  tuning: ModelPlanTuning = DEFAULT_MODEL_PLAN_TUNING,
+): Decision {
   const view = s.models;
   if (view === undefined) return base;
   const shares = demandShares(view);
@@ -160,9 +227,14 @@ export function planModels(s: PoolSnapshot, base: Decision): Decision {
   const stop = pickStops(s, base, shares);
   const stopping = new Set(stop);
   const idle = s.workers.filter((w) => w.state === 'idle' && !stopping.has(w.id));
+  const prefetch = prefetches(s, idle, order, shares);
+  if ((s.limits.sessionCopies ?? tuning.sessionCopies) && view.diskCacheModels > 0) {
+    const taken = new Set(prefetch.map((p) => p.worker));
+    prefetch.push(...sessionCopies(s, base.at, idle, taken, tuning));
+  }
   const models: ModelActions = {
     startWith: startModels(s, base.start, shares),
-    prefetch: prefetches(s, idle, order, shares),
+    prefetch,
     preload: preloads(idle, view, shares),
   };
   return { ...base, stop, models };

@@ -36,6 +36,8 @@ export interface PoolLimits {
    * expected jobs; null = the tuned default (1.17 × cold start). Longer waits less and costs more.
    */
   planningHorizonS?: number | null;
+  /** The fleet file's `session_copies`: the model plan copies returning users' models onto idle disks. */
+  sessionCopies?: boolean;
 }
 
 export interface RecentFinish {
@@ -54,6 +56,8 @@ export interface ModelView {
   queued: readonly string[];
   /** Arrivals per model over the popularity look-back (a day), for the forecast of which models come next. */
   popularity: ReadonlyMap<string, number>;
+  /** Models a worker can fetch from the registry; absent = every model (the simulator's world). */
+  fetchable?: ReadonlySet<string>;
 }
 
 /** Arrivals per UTC hour of day (24 entries), summed over `days` whole previous days; days 0 = no history yet. */

@@ -7,12 +7,15 @@ import type { Store } from '../store/contract.js';
 import { ACTIVITY_WINDOW_MS, type ActivityTracker } from './activity.js';
 import { HISTORY_DAYS } from './arrival-history.js';
 import type { PoolObservation } from './controller.js';
+import type { ModelObserver } from './model-observer.js';
 
 export interface PoolObserverDeps {
   store: Pick<Store, 'fleetActivity' | 'countJobsByStatus'>;
   activity: ActivityTracker;
   /** Busy or idle, per worker id with an agent attached. */
   workerStates(): ReadonlyMap<string, 'idle' | 'busy'>;
+  /** Reads per-model demand and the workers' models for the model plan; absent = model-blind. */
+  models?: ModelObserver;
 }
 
 /** Reads one pool's observation; throws when the store does (the controller records a failed tick). */
@@ -26,12 +29,14 @@ export class PoolObserver {
     const activeUsers = await this.arrivals(pool, now);
     // Every job carries its concrete pool (resolved at admission): no other pool's jobs count here.
     const counts = await this.deps.store.countJobsByStatus(pool);
+    const models = await this.deps.models?.observe(pool, [pool], now);
     return {
       queued: counts.queued,
       running: counts.running,
       ...this.deps.activity.recent(pool, now),
       activeUsers,
       workerStates: this.deps.workerStates(),
+      ...(models === undefined ? {} : { models }),
     };
   }
 

@@ -64,5 +64,6 @@ export function poolLimitsAt(pool: Omit<PoolLimits, 'min' | 'buffer'>, floor: Fl
     pricePerGpuSecond: pool.pricePerGpuSecond,
     maxCostPerHour: pool.maxCostPerHour,
     planningHorizonS: pool.planningHorizonS ?? null,
+    ...(pool.sessionCopies === undefined ? {} : { sessionCopies: pool.sessionCopies }),
   };
 }

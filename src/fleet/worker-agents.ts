@@ -6,6 +6,8 @@
 import type { Logger } from 'pino';
 import { Agent } from '../agent/agent.js';
 import { LocalJobChannel } from '../agent/local-job-channel.js';
+import { ModelKeeper } from '../agent/model-keeper.js';
+import { ModelCache } from '../models/model-cache.js';
 import type { WorkerService } from '../workers/worker-service.js';
 import { createComfyServer } from '../comfy/http-client.js';
 import type { EventBus } from '../events/bus.js';
@@ -15,6 +17,14 @@ import { Retry } from '../util/backoff.js';
 import type { ActivityTracker } from './activity.js';
 import type { FleetWorker } from './controller.js';
 import type { CostLedger } from './cost.js';
+import type { PoolConfig } from './fleet-file.js';
+import { baseModel } from './model-demand.js';
+
+/**
+ * How long an idle fleet agent's claim waits before it reports again: its report is where it hears a
+ * prefetch the model plan asked for, so this bounds how late a prefetch starts (the agent's default is 20 s).
+ */
+const FLEET_CLAIM_WAIT_MS = 3_000;
 
 export interface WorkerAgentsDeps {
   store: Pick<Store, 'getJob'>;
@@ -25,6 +35,8 @@ export interface WorkerAgentsDeps {
   ledger: CostLedger;
   jobTimeoutMs: number;
   log: Logger;
+  /** The fleet file's pools by name (VRAM models and the model cache of their workers). */
+  pools?: ReadonlyMap<string, PoolConfig>;
 }
 
 interface Attached {
@@ -36,6 +48,7 @@ interface Attached {
 export class WorkerAgents {
   private readonly attached = new Map<string, Attached>();
   private readonly finishes: Retry;
+  private readonly caches = new Map<string, ModelCache>();
 
   constructor(private readonly deps: WorkerAgentsDeps) {
     this.finishes = new Retry('reading a finished fleet job', deps.log);
@@ -45,9 +58,24 @@ export class WorkerAgents {
   async attach(worker: FleetWorker): Promise<void> {
     if (worker.comfyUrl === null) return;
     const comfy = createComfyServer(worker.comfyUrl);
+    const channel = new LocalJobChannel({
+      service: this.deps.service,
+      bus: this.deps.bus,
+      workerId: worker.id,
+    });
+    const vramModels = this.deps.pools?.get(worker.pool)?.models?.vramModels ?? 1;
+    const models = new ModelKeeper({
+      channel,
+      comfyUrl: worker.comfyUrl,
+      cache: this.cacheFor(worker),
+      vramModels,
+      log: this.deps.log,
+    });
     const agent = new Agent({
-      channel: new LocalJobChannel({ service: this.deps.service, bus: this.deps.bus, workerId: worker.id }),
+      channel,
       comfy,
+      models,
+      claimWaitMs: FLEET_CLAIM_WAIT_MS,
       identity: { name: worker.id, pool: worker.pool, comfyUrl: worker.comfyUrl },
       jobTimeoutMs: this.deps.jobTimeoutMs,
       log: this.deps.log,
@@ -69,9 +97,30 @@ export class WorkerAgents {
       close: async () => {
         await agent.stop();
         this.deps.nodeTypes.remove(worker.id);
+        this.caches.delete(worker.id);
         await comfy.close();
       },
     });
+  }
+
+  /**
+   * The model cache in the worker's ComfyUI `models/` folder (the same one for its warm-up and its agent),
+   * or null when its pool keeps none.
+   */
+  cacheFor(worker: FleetWorker): ModelCache | null {
+    if (worker.modelsDir === null) return null;
+    const known = this.caches.get(worker.id);
+    if (known !== undefined) return known;
+    const gb = this.deps.pools?.get(worker.pool)?.process?.modelCacheGb ?? 100;
+    const log = this.deps.log;
+    const cache = new ModelCache({
+      dir: worker.modelsDir,
+      budgetBytes: gb * 1e9,
+      onRetry: (name, attempt, reason) =>
+        log.warn({ worker: worker.id, name, attempt, reason }, 'model download refused; retrying'),
+    });
+    this.caches.set(worker.id, cache);
+    return cache;
   }
 
   /** Detaches the worker's agent (a running job is given back first). */
@@ -113,7 +162,8 @@ export class WorkerAgents {
       const job = await this.deps.store.getJob(jobId);
       this.finishes.succeeded();
       if (job === null) return;
-      this.deps.activity.finished(pool, `${job.accountId}/${job.userId}`, Date.now());
+      const model = baseModel(job.models ?? [])?.name ?? null;
+      this.deps.activity.finished(pool, `${job.accountId}/${job.userId}`, Date.now(), model);
       if (job.startedAt !== null && job.finishedAt !== null) {
         this.deps.ledger.jobRan(pool, (job.finishedAt - job.startedAt) / 1000);
       }

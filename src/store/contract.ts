@@ -119,6 +119,13 @@ export interface FleetActivity {
   activeUsers: string[];
 }
 
+/** The models the fleet's plan reads: of queued jobs, and of jobs admitted since a time (oldest first). */
+export interface FleetModelDemand {
+  /** Each queued job's models (jobs naming none left out), oldest first. */
+  queued: ModelRef[][];
+  arrivals: Array<{ at: number; models: ModelRef[] }>;
+}
+
 export interface ExpiredLeaseOutcome {
   jobId: string;
   outcome: 'requeued' | 'failed' | 'cancelled';
@@ -452,6 +459,8 @@ export interface Store {
   /** Arrivals since `createdSince` and active users of the jobs of `pools`, for the autoscaler. */
   fleetActivity(pools: readonly string[], createdSince: number): Promise<FleetActivity>;
   listScalingDecisions(pool: string | null, limit: number): Promise<ScalingDecision[]>;
+  /** Models of the pools' queued jobs and of jobs admitted since `createdSince` (null = unpooled jobs). */
+  fleetModelDemand(pools: readonly string[], createdSince: number): Promise<FleetModelDemand>;
 
   // Retention
   /** Jobs finished before `before` whose objects have not been swept yet (oldest first). */

@@ -34,6 +34,7 @@ import * as reads from './verbs/job-reads.js';
 import { takeTokens } from './verbs/rate-buckets.js';
 import { fleetActivity } from './verbs/fleet-activity.js';
 import { adoptUnpooledJobs } from './verbs/pools.js';
+import { fleetModelDemand } from './verbs/fleet-model-demand.js';
 import { listJobsForSweep, markJobSwept } from './verbs/retention.js';
 import * as templates from './verbs/templates.js';
 import * as tr from './verbs/transitions.js';
@@ -169,6 +170,8 @@ export class KyselyStore implements C.Store {
 
   fleetActivity = (pools: readonly string[], createdSince: number): Promise<C.FleetActivity> =>
     fleetActivity(this.#ctx, pools, createdSince);
+  fleetModelDemand = (pools: readonly string[], createdSince: number): Promise<C.FleetModelDemand> =>
+    fleetModelDemand(this.#ctx, pools, createdSince);
   takeTokens = (requests: readonly C.TokenRequest[], now: number): Promise<C.RateDecision> =>
     takeTokens(this.#ctx, requests, now);
 

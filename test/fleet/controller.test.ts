@@ -26,6 +26,18 @@ pools:
       urls: ["http://10.0.0.1:8188", "http://10.0.0.2:8188"]
 `);
 const pool = fleet.pools[0]!;
+/** Process settings with a model cache folder: the controller then plans disk prefetches for the pool. */
+const CACHE_SETTINGS = {
+  command: 'comfy --port {port}',
+  env: {},
+  gpus: null,
+  cwd: null,
+  readyPattern: 'listening',
+  startTimeoutMs: 1000,
+  stopGraceMs: 0,
+  modelsDir: '/tmp/models-{worker}',
+  modelCacheGb: 1,
+};
 
 function harness(over: Partial<ControllerDeps> = {}) {
   let now = Date.UTC(2026, 0, 7, 20, 0, 0);
@@ -218,5 +230,85 @@ describe('activity tracker', () => {
     expect(next.days).toBe(1);
     expect(next.byHour[15]).toBe(2);
     expect(next.byHour[9]).toBe(0);
+  });
+});
+
+describe('fleet controller with the model plan', () => {
+  const cached = { ...pool, warmup: null, process: { ...CACHE_SETTINGS } };
+
+  it('gives a new worker the queued model first and prefetches wanted files onto idle workers', async () => {
+    const calls: string[] = [];
+    const h = harness({
+      pools: [cached],
+      warmModel: async (w, model) => {
+        calls.push(`warm ${w.id} ${model} ${w.state}`);
+      },
+      prefetchModel: async (w, model) => {
+        calls.push(`prefetch ${model} ${w.id}`);
+      },
+    });
+    h.seen.queued = 1;
+    h.seen.models = {
+      queued: ['b.ckpt'],
+      popularity: new Map([['b.ckpt', 1]]),
+      fetchable: new Set(['b.ckpt', 'c.ckpt']),
+      workers: new Map(),
+    };
+    await h.controller.tick();
+    await h.settle();
+    expect(calls).toEqual(['warm w1 b.ckpt warming']);
+    expect(h.controller.list()[0]).toMatchObject({ id: 'w1', state: 'ready', firstModel: 'b.ckpt' });
+    expect(h.decisions[0]?.reason).toContain('models: new workers load first b.ckpt');
+
+    // w1 idle, holding b; the day's jobs want c most: it is fetched onto w1's disk in the background.
+    h.seen.queued = 0;
+    h.seen.models = {
+      queued: [],
+      popularity: new Map([
+        ['c.ckpt', 9],
+        ['b.ckpt', 1],
+      ]),
+      fetchable: new Set(['b.ckpt', 'c.ckpt']),
+      workers: new Map([['w1', { vram: ['b.ckpt'], disk: ['b.ckpt'], fetching: null }]]),
+    };
+    await h.controller.tick();
+    expect(calls.at(-1)).toBe('prefetch c.ckpt w1');
+    expect(h.decisions.at(-1)?.reason).toContain('models: prefetch c.ckpt → w1');
+    expect(h.controller.lastModelPlan('web')?.actions.prefetch).toEqual([{ worker: 'w1', model: 'c.ckpt' }]);
+
+    // Asked already (the agent reports it as pending): not asked again, nothing logged for it.
+    const logged = h.decisions.length;
+    h.seen.models = {
+      ...h.seen.models,
+      workers: new Map([['w1', { vram: ['b.ckpt'], disk: ['b.ckpt'], fetching: 'c.ckpt' }]]),
+    };
+    await h.controller.tick();
+    expect(calls.filter((c) => c.startsWith('prefetch'))).toHaveLength(1);
+    expect(h.decisions.slice(logged).every((d) => d.models === undefined)).toBe(true);
+  });
+
+  it('never prefetches a file the registry cannot serve, nor onto a pool without a model cache', async () => {
+    const calls: string[] = [];
+    const observe = (h: ReturnType<typeof harness>, fetchable: string[]) => {
+      h.seen.models = {
+        queued: [],
+        popularity: new Map([['c.ckpt', 9]]),
+        fetchable: new Set(fetchable),
+        workers: new Map([['w1', { vram: [], disk: [], fetching: null }]]),
+      };
+    };
+    for (const [p, fetchable] of [
+      [cached, []],
+      [{ ...pool, warmup: null }, ['c.ckpt']],
+    ] as const) {
+      const h = harness({ pools: [p], prefetchModel: async (w, m) => void calls.push(`${m} ${w.id}`) });
+      h.seen.queued = 1;
+      await h.controller.tick();
+      await h.settle();
+      h.seen.queued = 0;
+      observe(h, [...fetchable]);
+      await h.controller.tick();
+    }
+    expect(calls).toEqual([]);
   });
 });

@@ -186,5 +186,16 @@ describe('fleet file model settings', () => {
     );
     expect(errorOf(pool('    model_size_gb: { ckpt: 2 }\n'))).toContain('pools.gpu.model_size_gb');
     expect(errorOf(pool('    target_p95_wait_s: 0\n'))).toContain('pools.gpu.target_p95_wait_s');
+    expect(errorOf(pool('    session_copies: maybe\n'))).toContain('pools.gpu.session_copies');
+  });
+
+  it('keeps session_copies and a process pool’s model cache folder', () => {
+    expect(parseFleetFile(pool('    session_copies: true\n')).pools[0]?.sessionCopies).toBe(true);
+    expect(parseFleetFile(pool('')).pools[0]?.sessionCopies).toBeUndefined();
+    const local = parseFleetFile(
+      'pools:\n  local:\n    provider: process\n    process:\n      command: "comfy --port {port} --models {models_dir}"\n' +
+        '      models_dir: "/m/gpu{gpu}"\n      model_cache_gb: 50\n',
+    ).pools[0]?.process;
+    expect(local).toMatchObject({ modelsDir: '/m/gpu{gpu}', modelCacheGb: 50 });
   });
 });

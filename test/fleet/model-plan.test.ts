@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decide } from '../../src/fleet/autoscaler.js';
+import { decide, DEFAULT_TUNING } from '../../src/fleet/autoscaler.js';
 import type { ModelView, PolicyWorker } from '../../src/fleet/policy-types.js';
 import { NOW, snapshot, worker } from './snapshot-builder.js';
 
@@ -96,5 +96,46 @@ describe('planning horizon from the fleet file', () => {
     expect(short.start).toBe(0);
     expect(long.start).toBeGreaterThan(0);
     expect(long.reason).toContain('within 120 s');
+  });
+});
+
+describe('quiet hours with models', () => {
+  it('looks a shorter horizon ahead in a quiet hour, the whole horizon in a busy one', () => {
+    const recentFinishes = ['a', 'b', 'c', 'd', 'e', 'f'].map((userId) => ({ userId, at: NOW - 10_000 }));
+    const limits = { planningHorizonS: 120 };
+    // No history and no arrivals: the pool counts as quiet.
+    const quiet = decide(snapshot({ recentFinishes, limits, models: view() }), NOW);
+    const allDay = decide(snapshot({ recentFinishes, limits, models: view() }), NOW, {
+      ...DEFAULT_TUNING,
+      quietHorizonShare: 1,
+    });
+    expect(quiet.reason).toContain('within 120 s (36 s this quiet hour)');
+    expect(quiet.target).toBeLessThan(allDay.target);
+    // Without models the horizon is the same all day, as before.
+    expect(decide(snapshot({ recentFinishes, limits }), NOW).reason).not.toContain('quiet hour');
+  });
+});
+
+describe('session copies', () => {
+  const users = ['u1', 'u2', 'u3'];
+  const finishes = users.map((userId) => ({ userId, at: NOW - 5_000, model: 'rare' }));
+
+  it("fetches returning users' model onto an idle worker when only a busy one holds it, with session_copies", () => {
+    const workers = [
+      holding(worker('b', 'busy'), ['rare']),
+      holding(worker('i', 'idle', 1_000), ['top', 'second'], ['top', 'second', 'other']),
+    ];
+    // 'rare' is not among the top vram_models: only the session rule asks for it.
+    const s = { running: 1, workers, recentFinishes: finishes, models: view({ vramModels: 2 }) };
+    const on = decide(snapshot({ ...s, limits: { sessionCopies: true } }), NOW);
+    expect(on.models?.prefetch).toEqual([{ worker: 'i', model: 'rare' }]);
+    expect(decide(snapshot(s), NOW).models?.prefetch).toEqual([]);
+    // Held by an idle worker already: no copy.
+    const idleHolds = [
+      workers[0]!,
+      holding(worker('i', 'idle', 1_000), ['top', 'second'], ['top', 'second', 'rare']),
+    ];
+    const held = decide(snapshot({ ...s, workers: idleHolds, limits: { sessionCopies: true } }), NOW);
+    expect(held.models?.prefetch).toEqual([]);
   });
 });

@@ -10,9 +10,15 @@ export class CommandTemplateError extends Error {
   readonly code = 'fleet_invalid';
 }
 
-/** Replaces `{port}` and `{gpu}` placeholders. */
-export function fillTemplate(template: string, values: { port: number; gpu: string }): string {
-  return template.replaceAll('{port}', String(values.port)).replaceAll('{gpu}', values.gpu);
+/** Replaces `{port}`, `{gpu}` and, when given, `{worker}` and `{models_dir}` placeholders. */
+export function fillTemplate(
+  template: string,
+  values: { port: number; gpu: string; worker?: string; modelsDir?: string },
+): string {
+  let out = template.replaceAll('{port}', String(values.port)).replaceAll('{gpu}', values.gpu);
+  if (values.worker !== undefined) out = out.replaceAll('{worker}', values.worker);
+  if (values.modelsDir !== undefined) out = out.replaceAll('{models_dir}', values.modelsDir);
+  return out;
 }
 
 /** shell-quote reports a variable through the env callback; this marks where one stood. */

@@ -17,6 +17,8 @@ export interface StartedWorker {
    * never comes up; the provider has then already cleaned it up.
    */
   ready: Promise<string>;
+  /** The worker's ComfyUI `models/` folder on this host, when the pool keeps a model cache there. */
+  modelsDir?: string | null;
 }
 
 export interface ListedWorker {

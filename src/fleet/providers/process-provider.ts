@@ -4,9 +4,16 @@
  * line; stop sends SIGTERM, then SIGKILL after the grace period.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
 import type { PoolConfig, ProcessSettings } from '../fleet-file.js';
 import { fillTemplate, splitWords } from './command-line.js';
-import { ProviderError, type FleetProvider, type ListedWorker, type StartedWorker } from './contract.js';
+import {
+  ProviderError,
+  type FleetProvider,
+  type ListedWorker,
+  type StartSpec,
+  type StartedWorker,
+} from './contract.js';
 import { freePort } from '../../util/free-port.js';
 
 interface Running {
@@ -24,10 +31,16 @@ export class ProcessProvider implements FleetProvider {
   constructor(private readonly settings: ProcessSettings) {}
 
   /** Spawns the command; `ready` resolves with the URL from the ready line. */
-  async start(pool: PoolConfig): Promise<StartedWorker> {
+  async start(pool: PoolConfig, spec?: StartSpec): Promise<StartedWorker> {
     const gpu = this.freeGpu(pool.name);
     const port = await freePort();
-    const fill = (s: string) => fillTemplate(s, { port, gpu });
+    const worker = spec?.workerId ?? `port-${port}`;
+    const dirTemplate = this.settings.modelsDir;
+    const modelsDir = dirTemplate === null ? null : fillTemplate(dirTemplate, { port, gpu, worker });
+    // The worker's model cache and its ComfyUI find the folder there from the start.
+    if (modelsDir !== null) await mkdir(modelsDir, { recursive: true });
+    const fill = (s: string) =>
+      fillTemplate(s, { port, gpu, worker, ...(modelsDir === null ? {} : { modelsDir }) });
     const [cmd, ...args] = splitWords(fill(this.settings.command));
     if (cmd === undefined) throw new ProviderError(`pool ${pool.name}: process.command is empty`);
     const env = {
@@ -58,7 +71,7 @@ export class ProcessProvider implements FleetProvider {
         throw err;
       },
     );
-    return { ref, ready };
+    return { ref, ready, modelsDir };
   }
 
   private freeGpu(pool: string): string {

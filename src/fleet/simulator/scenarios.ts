@@ -54,6 +54,7 @@ export function simPoolFrom(p: PoolConfig): SimPool {
     pricePerGpuSecond: p.pricePerGpuSecond,
     maxCostPerHour: p.maxCostPerHour,
     planningHorizonS: p.planningHorizonS ?? null,
+    ...(p.sessionCopies === undefined ? {} : { sessionCopies: p.sessionCopies }),
   };
 }
 

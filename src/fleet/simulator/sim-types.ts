@@ -15,6 +15,7 @@ export interface SimPool {
   pricePerGpuSecond: number;
   maxCostPerHour: number | null;
   planningHorizonS?: number | null;
+  sessionCopies?: boolean;
 }
 
 export interface Scenario {

@@ -1,0 +1,63 @@
+/**
+ * What the live model plan sees of a pool each tick, from the store: the base models of its queued jobs,
+ * each model's share of the last day's arrivals (read once per job), which registered files a worker's
+ * model cache could fetch, and what each worker's agent last reported (resident, on disk, being prefetched).
+ */
+import type { Store } from '../store/contract.js';
+import { ModelDemand, POPULARITY_WINDOW_MS } from './model-demand.js';
+
+/** One worker's models as the plan sees them (names, least recently used first where the agent orders them). */
+export interface ObservedWorkerModels {
+  vram: string[];
+  disk: string[];
+  /** The file the fleet asked it to prefetch that has not arrived yet. */
+  fetching: string | null;
+}
+
+export interface ObservedModels {
+  /** Base models of queued jobs, with repeats. */
+  queued: string[];
+  popularity: ReadonlyMap<string, number>;
+  /** Registered files (a worker with a model cache can fetch them). */
+  fetchable: ReadonlySet<string>;
+  workers: ReadonlyMap<string, ObservedWorkerModels>;
+}
+
+export interface ModelObserverDeps {
+  store: Pick<Store, 'fleetModelDemand' | 'listWorkers' | 'listModelFiles'>;
+  demand: ModelDemand;
+}
+
+export class ModelObserver {
+  private readonly seen = new Map<string, number>();
+
+  constructor(private readonly deps: ModelObserverDeps) {}
+
+  /** `pools`: the pools whose jobs count (the pool itself: every job carries its concrete pool). */
+  async observe(pool: string, pools: readonly string[], now: number): Promise<ObservedModels> {
+    const last = this.seen.get(pool);
+    const since = last === undefined ? now - POPULARITY_WINDOW_MS : last + 1;
+    const found = await this.deps.store.fleetModelDemand(pools, since);
+    for (const a of found.arrivals) this.deps.demand.arrived(pool, a.at, a.models);
+    this.seen.set(pool, found.arrivals[found.arrivals.length - 1]?.at ?? last ?? since);
+    const queued: string[] = [];
+    for (const refs of found.queued) {
+      const base = this.deps.demand.remember(refs);
+      if (base !== null) queued.push(base);
+    }
+    const popularity = this.deps.demand.popularity(pool, now);
+    const names = [...new Set([...popularity.keys(), ...queued])];
+    const files = await this.deps.store.listModelFiles(names);
+    const workers = new Map<string, ObservedWorkerModels>();
+    for (const w of await this.deps.store.listWorkers({ pool })) {
+      const m = w.models;
+      if (m === undefined || !m.known) continue;
+      workers.set(w.id, {
+        vram: [...m.warm],
+        disk: [...new Set([...m.available, ...m.onDisk])],
+        fetching: m.prefetch[0]?.name ?? null,
+      });
+    }
+    return { queued, popularity, fetchable: new Set(files.map((f) => f.name)), workers };
+  }
+}
