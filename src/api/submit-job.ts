@@ -24,7 +24,7 @@ import type { Store } from '../store/contract.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
 import type { Principal } from './auth/authenticate.js';
 import { requireScope } from './auth/authenticate.js';
-import { enforceSubmitRate } from './rate-limit.js';
+import { checkSubmitRate, rateLimited, submitBuckets } from './rate-limit.js';
 import type { Upload } from './multipart-submit.js';
 import type { CreateJobBody } from './schemas.js';
 
@@ -80,17 +80,23 @@ export function requestHash(body: unknown, uploads: ReadonlyMap<string, Upload> 
   return hash.digest('hex');
 }
 
-export function invalid(problems: Array<{ nodeId: string | null; input?: string; message: string }>): ApiError {
+export function invalid(
+  problems: Array<{ nodeId: string | null; input?: string; message: string }>,
+): ApiError {
   const nodeIds = [...new Set(problems.map((p) => p.nodeId).filter((id): id is string => id !== null))];
   const first = problems[0]?.message ?? 'invalid workflow';
-  return new ApiError('workflow_invalid', nodeIds.length > 0 ? `${first} (nodes ${nodeIds.join(', ')})` : first, {
-    node_ids: nodeIds,
-    problems: problems.map((p) => ({
-      node_id: p.nodeId,
-      ...(p.input === undefined ? {} : { input: p.input }),
-      message: p.message,
-    })),
-  });
+  return new ApiError(
+    'workflow_invalid',
+    nodeIds.length > 0 ? `${first} (nodes ${nodeIds.join(', ')})` : first,
+    {
+      node_ids: nodeIds,
+      problems: problems.map((p) => ({
+        node_id: p.nodeId,
+        ...(p.input === undefined ? {} : { input: p.input }),
+        message: p.message,
+      })),
+    },
+  );
 }
 
 /** The size bounds, checked before any other work on a workflow: every later check is linear, but not free. */
@@ -113,7 +119,11 @@ export function checkSubmittedSize(deps: Pick<SubmitDeps, 'config'>, body: unkno
   if (typeof body === 'object' && body !== null && 'workflow' in body) checkSize(deps, body.workflow);
 }
 
-async function resolveWorkflow(deps: SubmitDeps, principal: Principal, body: CreateJobBody): Promise<Workflow> {
+async function resolveWorkflow(
+  deps: SubmitDeps,
+  principal: Principal,
+  body: CreateJobBody,
+): Promise<Workflow> {
   if ((body.workflow === undefined) === (body.template === undefined)) {
     throw new ApiError('validation_failed', 'Send exactly one of "workflow" or "template".', {
       errors: [{ path: 'body', message: 'exactly one of workflow or template' }],
@@ -142,7 +152,8 @@ async function resolveWorkflow(deps: SubmitDeps, principal: Principal, body: Cre
   if (apiFormat !== body.workflow) checkSize(deps, apiFormat);
   const problems = checkWorkflow(apiFormat);
   const workflow = problems.length === 0 ? parseWorkflow(apiFormat) : null;
-  if (workflow === null) throw invalid(problems.length > 0 ? problems : [{ nodeId: null, message: 'malformed' }]);
+  if (workflow === null)
+    throw invalid(problems.length > 0 ? problems : [{ nodeId: null, message: 'malformed' }]);
   return workflow;
 }
 
@@ -258,24 +269,34 @@ async function storeInputs(
 }
 
 /**
- * The gate before a submission's body is even read (multipart parts are buffered): the scope, then one token
- * from the user's and the account's submit-rate buckets.
+ * The gate before a submission's body is even read (multipart parts are buffered): the scope, then a read of
+ * the user's and the account's submit-rate buckets (the token itself is taken by the admission's commit).
  */
 export async function checkMaySubmit(
   deps: Pick<SubmitDeps, 'store' | 'now'>,
   principal: Principal,
 ): Promise<void> {
   requireScope(principal, 'jobs:write');
-  await enforceSubmitRate(deps.store, principal.account, principal.userId, deps.now());
+  await checkSubmitRate(deps.store, principal.account, principal.userId, deps.now());
 }
 
-/** Runs the submission for a principal that passed checkMaySubmit. */
+/** Whether a submission's rate token is settled: taken by its admission's commit, or no token was left. */
+export interface TokenSettlement {
+  settled: boolean;
+}
+
+/**
+ * Runs the submission for a principal that passed checkMaySubmit. Its rate token is taken in the admission
+ * transaction and `token.settled` says so; a submission refused before that (or by a quota limit, which rolls
+ * the admission back) leaves it unsettled, and the route charges it (chargeSubmitRate).
+ */
 export async function submitJob(
   deps: SubmitDeps,
   principal: Principal,
   body: CreateJobBody,
   idempotencyKey: string | null,
   uploads: ReadonlyMap<string, Upload> = new Map(),
+  token: TokenSettlement = { settled: false },
 ): Promise<SubmitOutcome> {
   checkBodyRules(principal, body);
   await checkPoolExists(deps, body);
@@ -306,15 +327,21 @@ export async function submitJob(
       metadata: body.metadata ?? {},
       idempotencyKey,
       requestHash: idempotencyKey === null ? null : requestHash(body, uploads),
+      rate: submitBuckets(principal.account, principal.userId),
     },
     deps.now(),
   );
+  // A quota refusal rolled the whole admission back, its token included; every other answer committed it
+  // (or found the bucket empty, so there is nothing left to charge).
+  token.settled = result.kind !== 'quota_exceeded';
   if (result.kind !== 'admitted' && inputs.some((i) => i.objectKey !== undefined)) {
     await deps.storage.deletePrefix(`jobs/${jobId}/`).catch(() => 0);
   }
   switch (result.kind) {
     case 'admitted':
       return { job: result.job, replayed: false };
+    case 'rate_limited':
+      throw rateLimited(result.retryAfterMs);
     case 'replayed':
       return { job: result.job, replayed: true };
     case 'idempotency_conflict':

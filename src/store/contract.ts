@@ -67,10 +67,18 @@ export interface NewJob {
   idempotencyKey: string | null;
   /** sha256 of the canonical request body, compared on an idempotent replay. */
   requestHash: string | null;
+  /**
+   * Submit-rate buckets to take one token from in the admission's own transaction (one commit per submission):
+   * taken first, so a replay or an idempotency conflict costs a token as before; an empty bucket answers
+   * `rate_limited` and changes nothing. Absent or empty: no rate limit.
+   */
+  rate?: readonly TokenRequest[];
 }
 
 export type AdmitResult =
   | { kind: 'admitted'; job: Job }
+  /** One of `NewJob.rate`'s buckets was empty: nothing was taken or inserted. */
+  | { kind: 'rate_limited'; retryAfterMs: number }
   | { kind: 'replayed'; job: Job }
   | { kind: 'idempotency_conflict' }
   | { kind: 'quota_exceeded'; scope: 'user' | 'account'; limit: number };
@@ -323,6 +331,8 @@ export interface Store {
   // Rate limits (token buckets shared by every replica)
   /** Takes one token from every bucket in one step, or none when any is empty (retry after the longest wait). */
   takeTokens(requests: readonly TokenRequest[], now: number): Promise<RateDecision>;
+  /** Whether every bucket holds a token now, without taking one (a read: an early refusal, never a grant). */
+  peekTokens(requests: readonly TokenRequest[], now: number): Promise<RateDecision>;
 
   // Templates
   upsertTemplate(t: Omit<Template, 'createdAt' | 'updatedAt'>, now: number): Promise<Template>;

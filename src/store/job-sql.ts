@@ -53,6 +53,10 @@ const TEMPLATES = {
    *  — (the insertJob parameters) → the earlier job of the idempotency key, or no row when admitted. */
   admitFunction: `SELECT * FROM arrakis_admit(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 
+  /** Postgres only (caps.serverFunctions): rate tokens, then arrakis_admit, in one statement, see migration 004
+   *  — (the insertJob parameters, bucket keys[], rates[], bursts[]) → as admitFunction; AR002 when rate limited. */
+  admitRatedFunction: `SELECT * FROM arrakis_admit_rated(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+
   /** Postgres only (caps.serverFunctions): finishRunning and its settlement in one statement for a job
    *  without a webhook, see migration 002 — (status, outputs, error, finished_at, id, worker_id, done event
    *  data) → job + event_seq, or no row (lost, or the job has a webhook). */

@@ -29,7 +29,7 @@ import * as fleet from './verbs/fleet.js';
 import { claimInputFetches, markInputsReady } from './verbs/input-fetches.js';
 import { appendJobEvent, listJobEvents } from './verbs/job-events.js';
 import * as reads from './verbs/job-reads.js';
-import { takeTokens } from './verbs/rate-buckets.js';
+import { peekTokens, takeTokens } from './verbs/rate-buckets.js';
 import { fleetActivity } from './verbs/fleet-activity.js';
 import { listJobsForSweep, markJobSwept } from './verbs/retention.js';
 import * as templates from './verbs/templates.js';
@@ -162,6 +162,8 @@ export class KyselyStore implements C.Store {
     fleetActivity(this.#ctx, pools, createdSince);
   takeTokens = (requests: readonly C.TokenRequest[], now: number): Promise<C.RateDecision> =>
     takeTokens(this.#ctx, requests, now);
+  peekTokens = (requests: readonly C.TokenRequest[], now: number): Promise<C.RateDecision> =>
+    peekTokens(this.#ctx, requests, now);
 
   upsertTemplate = (t: Omit<Template, 'createdAt' | 'updatedAt'>, now: number): Promise<Template> =>
     templates.upsertTemplate(this.#ctx, t, now);

@@ -19,7 +19,8 @@ import {
 import { jobHeaders, submitHeaders } from '../headers.js';
 import { parseMultipartSubmission } from '../multipart-submit.js';
 import { preferredWait, publicOrigin, waitForJobEnd, waitSignal, withAbsoluteUrls } from '../prefer-wait.js';
-import { checkMaySubmit, checkSubmittedSize, submitJob } from '../submit-job.js';
+import { chargeSubmitRate } from '../rate-limit.js';
+import { checkMaySubmit, checkSubmittedSize, submitJob, type TokenSettlement } from '../submit-job.js';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema };
@@ -50,6 +51,8 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
   const r = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['jobs'];
   const security = [{ bearer: [] }];
+  /** Submissions past the rate gate, and whether their token is settled (see rate-limit.ts). */
+  const tokens = new WeakMap<object, TokenSettlement>();
 
   r.post(
     '/v1/jobs',
@@ -58,6 +61,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         async (request) => {
           try {
             await checkMaySubmit(ctx, principalOf(request));
+            tokens.set(request, { settled: false });
           } catch (err) {
             if (err instanceof ApiError) ctx.metrics.admissionRejections.inc({ code: err.code });
             throw err;
@@ -73,6 +77,17 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
           }
         },
       ],
+      // A submission refused after the gate (body, workflow, quota) costs its token, as a gate that took it did;
+      // charged before the answer is sent, so the client's next request already sees it.
+      onSend: async (request, reply, payload) => {
+        const token = tokens.get(request);
+        if (token !== undefined && !token.settled && reply.statusCode >= 400) {
+          token.settled = true;
+          const p = principalOf(request);
+          await chargeSubmitRate(ctx.store, p.account, p.userId, ctx.now()).catch(() => undefined);
+        }
+        return payload;
+      },
       schema: {
         tags,
         security,
@@ -102,6 +117,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
           request.body,
           key,
           request.uploads ?? new Map(),
+          tokens.get(request),
         );
         if (!replayed) {
           ctx.metrics.jobsSubmitted.inc();
