@@ -34,6 +34,18 @@ function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
+/** The public form of a job's outputs; URLs are relative to the API root. */
+export function publicOutputs(job: Pick<Job, 'id' | 'outputs'>): PublicJobOutput[] {
+  return job.outputs.map((o) => ({
+    index: o.index,
+    node_id: o.nodeId,
+    filename: o.filename,
+    content_type: o.contentType,
+    size: o.size,
+    url: `/v1/jobs/${job.id}/outputs/${o.index}`,
+  }));
+}
+
 /** The public JSON of `job`; output URLs are relative to the API root. */
 export function toPublicJob(job: Job): PublicJob {
   const error =
@@ -58,14 +70,7 @@ export function toPublicJob(job: Job): PublicJob {
     priority: job.priority,
     template: job.templateName,
     progress: job.progress,
-    outputs: job.outputs.map((o) => ({
-      index: o.index,
-      node_id: o.nodeId,
-      filename: o.filename,
-      content_type: o.contentType,
-      size: o.size,
-      url: `/v1/jobs/${job.id}/outputs/${o.index}`,
-    })),
+    outputs: publicOutputs(job),
     error,
     metadata: job.metadata,
   };
