@@ -34,6 +34,24 @@ function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
+/** What the public JSON is made from: a Job, or the store's view of one (no workflow or inputs read). */
+export type JobView = Pick<
+  Job,
+  | 'id'
+  | 'status'
+  | 'userId'
+  | 'createdAt'
+  | 'startedAt'
+  | 'finishedAt'
+  | 'cancelRequested'
+  | 'priority'
+  | 'templateName'
+  | 'progress'
+  | 'outputs'
+  | 'error'
+  | 'metadata'
+>;
+
 /** The public form of a job's outputs; URLs are relative to the API root. */
 export function publicOutputs(job: Pick<Job, 'id' | 'outputs'>): PublicJobOutput[] {
   return job.outputs.map((o) => ({
@@ -47,7 +65,7 @@ export function publicOutputs(job: Pick<Job, 'id' | 'outputs'>): PublicJobOutput
 }
 
 /** The public JSON of `job`; output URLs are relative to the API root. */
-export function toPublicJob(job: Job): PublicJob {
+export function toPublicJob(job: JobView): PublicJob {
   const error =
     job.error === null
       ? null

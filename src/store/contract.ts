@@ -20,6 +20,7 @@ import type {
   Workflow,
 } from '../jobs/types.js';
 import type { Coordination, CoordinationOptions } from './coordination.js';
+import type { JobView } from '../jobs/public-job.js';
 
 export interface NewAccount {
   name: string;
@@ -256,6 +257,8 @@ export interface Store {
   getJob(id: string): Promise<Job | null>;
   /** The job only when it belongs to this account and user (ownership is part of the lookup). */
   getJobFor(accountId: string, userId: string, id: string): Promise<Job | null>;
+  /** As getJobFor, with only what the public JSON shows (the hot read: no workflow or inputs parsed). */
+  getJobViewFor(accountId: string, userId: string, id: string): Promise<JobView | null>;
   listJobs(query: ListJobsQuery): Promise<{ jobs: Job[]; nextCursor: string | null }>;
   usage(accountId: string, userId: string, dayStart: number): Promise<Usage>;
   /** An account's jobs that ended since `since`, with their run time, per pool (cost attribution). */

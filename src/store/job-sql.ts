@@ -5,6 +5,7 @@
  * Each entry: what it does — (parameters) → what it returns.
  */
 import type { Capabilities } from './capabilities.js';
+import { JOB_VIEW_COLUMNS } from './job-view-row.js';
 
 const JOB_COLUMNS = `id, account_id, user_id, status, priority, pool, cancel_requested, created_at, started_at,
   finished_at, workflow, template_name, inputs, inputs_ready, webhook_url, metadata, progress, outputs, error,
@@ -132,6 +133,9 @@ const TEMPLATES = {
 
   /** A job the caller owns — (id, account_id, user_id) → job columns. */
   jobForOwner: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ? AND account_id = ? AND user_id = ?`,
+
+  /** The public view of a job the caller owns — (id, account_id, user_id) → JOB_VIEW_COLUMNS. */
+  jobViewForOwner: `SELECT ${JOB_VIEW_COLUMNS} FROM jobs WHERE id = ? AND account_id = ? AND user_id = ?`,
 
   /** A job by id — (id) → job columns. */
   jobById: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`,

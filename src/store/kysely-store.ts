@@ -3,6 +3,7 @@
  * module under verbs/ named by its domain; this class only wires them to one StoreContext.
  */
 import type { Kysely } from 'kysely';
+import type { JobView } from '../jobs/public-job.js';
 import type {
   Account,
   ApiKeyRecord,
@@ -100,6 +101,8 @@ export class KyselyStore implements C.Store {
   getJob = (id: string): Promise<Job | null> => reads.getJob(this.#ctx, id);
   getJobFor = (accountId: string, userId: string, id: string): Promise<Job | null> =>
     reads.getJobFor(this.#ctx, accountId, userId, id);
+  getJobViewFor = (accountId: string, userId: string, id: string): Promise<JobView | null> =>
+    reads.getJobViewFor(this.#ctx, accountId, userId, id);
   listJobs = (query: C.ListJobsQuery): Promise<{ jobs: Job[]; nextCursor: string | null }> =>
     reads.listJobs(this.#ctx, query);
   usage = (accountId: string, userId: string, dayStart: number): Promise<C.Usage> =>

@@ -154,7 +154,9 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
     async (request) => {
       const p = principalOf(request);
       requireScope(p, 'jobs:read');
-      return toPublicJob(await ownJob(ctx, p.account.id, p.userId, request.params.id));
+      const job = await ctx.store.getJobViewFor(p.account.id, p.userId, request.params.id);
+      if (job === null) throw notFound();
+      return toPublicJob(job);
     },
   );
 

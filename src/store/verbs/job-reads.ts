@@ -5,6 +5,8 @@ import type { Job, JobStatus } from '../../jobs/types.js';
 import type { ListJobsQuery, PoolUsage, Usage } from '../contract.js';
 import { run, type StoreContext } from '../context.js';
 import { toJob } from '../rows.js';
+import type { JobView } from '../../jobs/public-job.js';
+import { toJobView } from '../job-view-row.js';
 
 /** Store.getJob. */
 export async function getJob(ctx: StoreContext, id: string): Promise<Job | null> {
@@ -21,6 +23,17 @@ export async function getJobFor(
 ): Promise<Job | null> {
   const row = (await run(ctx.db, ctx.sql.jobForOwner, [id, accountId, userId]))[0];
   return row === undefined ? null : toJob(row);
+}
+
+/** Store.getJobViewFor: as getJobFor, reading only the columns of the public JSON. */
+export async function getJobViewFor(
+  ctx: StoreContext,
+  accountId: string,
+  userId: string,
+  id: string,
+): Promise<JobView | null> {
+  const row = (await run(ctx.db, ctx.sql.jobViewForOwner, [id, accountId, userId]))[0];
+  return row === undefined ? null : toJobView(row);
 }
 
 /** Store.listJobs: newest first; ids are time-ordered, so the cursor is the last id seen. */
@@ -78,13 +91,25 @@ export async function usage(
 }
 
 // SUM over BIGINT is NUMERIC on Postgres, which the driver hands over as a string.
-const poolUsageSchema = z.object({ pool: z.string().nullable(), n: z.coerce.number(), ms: z.coerce.number() });
+const poolUsageSchema = z.object({
+  pool: z.string().nullable(),
+  n: z.coerce.number(),
+  ms: z.coerce.number(),
+});
 
 /** Store.accountUsage: jobs that ended since `since` and their run time, per pool. */
-export async function accountUsage(ctx: StoreContext, accountId: string, since: number): Promise<PoolUsage[]> {
+export async function accountUsage(
+  ctx: StoreContext,
+  accountId: string,
+  since: number,
+): Promise<PoolUsage[]> {
   const rows = await ctx.db
     .selectFrom('jobs')
-    .select(['pool', sql<number>`COUNT(*)`.as('n'), sql<number>`COALESCE(SUM(finished_at - started_at), 0)`.as('ms')])
+    .select([
+      'pool',
+      sql<number>`COUNT(*)`.as('n'),
+      sql<number>`COALESCE(SUM(finished_at - started_at), 0)`.as('ms'),
+    ])
     .where('account_id', '=', accountId)
     .where('finished_at', '>=', since)
     .where('started_at', 'is not', null)
