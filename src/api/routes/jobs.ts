@@ -239,7 +239,8 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
     async (request, reply) => {
       const p = principalOf(request);
       requireScope(p, 'jobs:read');
-      const job = await ownJob(ctx, p.account.id, p.userId, request.params.id);
+      const job = await ctx.store.getJobViewFor(p.account.id, p.userId, request.params.id);
+      if (job === null) throw notFound();
       const output = job.outputs.find((o) => o.index === request.params.index);
       if (output === undefined) throw new ApiError('not_found', 'No output with this index.');
       const url = await ctx.storage.presignedGetUrl(output.objectKey, ctx.config.presignTtlSeconds);
