@@ -80,23 +80,17 @@ export function requestHash(body: unknown, uploads: ReadonlyMap<string, Upload> 
   return hash.digest('hex');
 }
 
-export function invalid(
-  problems: Array<{ nodeId: string | null; input?: string; message: string }>,
-): ApiError {
+export function invalid(problems: Array<{ nodeId: string | null; input?: string; message: string }>): ApiError {
   const nodeIds = [...new Set(problems.map((p) => p.nodeId).filter((id): id is string => id !== null))];
   const first = problems[0]?.message ?? 'invalid workflow';
-  return new ApiError(
-    'workflow_invalid',
-    nodeIds.length > 0 ? `${first} (nodes ${nodeIds.join(', ')})` : first,
-    {
-      node_ids: nodeIds,
-      problems: problems.map((p) => ({
-        node_id: p.nodeId,
-        ...(p.input === undefined ? {} : { input: p.input }),
-        message: p.message,
-      })),
-    },
-  );
+  return new ApiError('workflow_invalid', nodeIds.length > 0 ? `${first} (nodes ${nodeIds.join(', ')})` : first, {
+    node_ids: nodeIds,
+    problems: problems.map((p) => ({
+      node_id: p.nodeId,
+      ...(p.input === undefined ? {} : { input: p.input }),
+      message: p.message,
+    })),
+  });
 }
 
 /** The size bounds, checked before any other work on a workflow: every later check is linear, but not free. */
@@ -119,11 +113,7 @@ export function checkSubmittedSize(deps: Pick<SubmitDeps, 'config'>, body: unkno
   if (typeof body === 'object' && body !== null && 'workflow' in body) checkSize(deps, body.workflow);
 }
 
-async function resolveWorkflow(
-  deps: SubmitDeps,
-  principal: Principal,
-  body: CreateJobBody,
-): Promise<Workflow> {
+async function resolveWorkflow(deps: SubmitDeps, principal: Principal, body: CreateJobBody): Promise<Workflow> {
   if ((body.workflow === undefined) === (body.template === undefined)) {
     throw new ApiError('validation_failed', 'Send exactly one of "workflow" or "template".', {
       errors: [{ path: 'body', message: 'exactly one of workflow or template' }],
@@ -152,8 +142,7 @@ async function resolveWorkflow(
   if (apiFormat !== body.workflow) checkSize(deps, apiFormat);
   const problems = checkWorkflow(apiFormat);
   const workflow = problems.length === 0 ? parseWorkflow(apiFormat) : null;
-  if (workflow === null)
-    throw invalid(problems.length > 0 ? problems : [{ nodeId: null, message: 'malformed' }]);
+  if (workflow === null) throw invalid(problems.length > 0 ? problems : [{ nodeId: null, message: 'malformed' }]);
   return workflow;
 }
 
