@@ -29,7 +29,10 @@ const args = process.argv.slice(2);
 const RUNS = Number(args[args.indexOf('--runs') + 1] ?? 60) || 60;
 const ADMIN = 'bench-admin-key-0123456789';
 
-function workflow(prefix: string, delay?: number): Record<string, { class_type: string; inputs: Record<string, unknown> }> {
+function workflow(
+  prefix: string,
+  delay?: number,
+): Record<string, { class_type: string; inputs: Record<string, unknown> }> {
   const wf: Record<string, { class_type: string; inputs: Record<string, unknown> }> = {
     '1': { class_type: 'EmptyImage', inputs: { width: 64, height: 64, batch_size: 1, color: 0x101010 } },
     '2': { class_type: 'ImageInvert', inputs: { image: ['1', 0] } },
@@ -48,7 +51,10 @@ function pct(values: number[], p: number): number {
 }
 
 /** Reads the job's event stream until `done`; returns the done event's data. */
-async function waitDone(url: string, headers: Record<string, string>): Promise<{ status: string; outputs?: Array<{ url: string }> }> {
+async function waitDone(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: string; outputs?: Array<{ url: string }> }> {
   const res = await fetch(url, { headers });
   if (res.body === null) throw new Error('no SSE body');
   const decoder = new TextDecoder();
@@ -76,7 +82,9 @@ function medianWithInterval(values: number[]): { median: number; lo: number; hi:
 /** `arrakis comfy-lite --port 0` as a child process; resolves with its URL. */
 async function spawnComfyLite(): Promise<{ url: string; stop(): void }> {
   const bin = join(import.meta.dirname, '..', 'bin', 'arrakis.mjs');
-  const proc = spawn(process.execPath, [bin, 'comfy-lite', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [bin, 'comfy-lite', '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return await new Promise((resolve, reject) => {
     let out = '';
     proc.stdout.on('data', (chunk: Buffer) => {
@@ -104,36 +112,56 @@ try {
     return performance.now() - t0;
   };
 
-  const config = loadConfig({}, {}, {
-    db: `sqlite:${join(dir, 'arrakis.db')}`,
-    storage: `file:${join(dir, 'objects')}`,
-    port: 0,
-    adminKey: ADMIN,
-    comfyui: [latencyUrl],
-    logLevel: 'silent',
-  });
+  const config = loadConfig(
+    {},
+    {},
+    {
+      db: `sqlite:${join(dir, 'arrakis.db')}`,
+      storage: `file:${join(dir, 'objects')}`,
+      port: 0,
+      adminKey: ADMIN,
+      comfyui: [latencyUrl],
+      logLevel: 'silent',
+    },
+  );
   let cp = await startControlPlane(config);
   const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
-  const acct = (await (await fetch(`${cp.url}/v1/admin/accounts`, {
-    method: 'POST',
-    headers: admin,
-    body: JSON.stringify({ name: 'bench', limits: { submit_rate_per_user: 10_000, submit_burst_per_user: 10_000 } }),
-  })).json()) as { id: string };
-  const { key } = (await (await fetch(`${cp.url}/v1/admin/accounts/${acct.id}/keys`, {
-    method: 'POST',
-    headers: admin,
-    body: JSON.stringify({ name: 'b' }),
-  })).json()) as { key: string };
-  const headers = { authorization: `Bearer ${key}`, 'x-user-id': 'bench', 'content-type': 'application/json' };
+  const acct = (await (
+    await fetch(`${cp.url}/v1/admin/accounts`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({
+        name: 'bench',
+        limits: { submit_rate_per_user: 10_000, submit_burst_per_user: 10_000 },
+      }),
+    })
+  ).json()) as { id: string };
+  const { key } = (await (
+    await fetch(`${cp.url}/v1/admin/accounts/${acct.id}/keys`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ name: 'b' }),
+    })
+  ).json()) as { key: string };
+  const headers = {
+    authorization: `Bearer ${key}`,
+    'x-user-id': 'bench',
+    'content-type': 'application/json',
+  };
   await new Promise((r) => setTimeout(r, 300));
 
   const runArrakis = async (): Promise<{ ms: number; id: string }> => {
     const t0 = performance.now();
-    const res = await fetch(`${cp.url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ workflow: workflow('out') }) });
+    const res = await fetch(`${cp.url}/v1/jobs`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ workflow: workflow('out') }),
+    });
     const job = (await res.json()) as { id: string };
     const done = await waitDone(`${cp.url}/v1/jobs/${job.id}/events`, headers);
     if (done.status !== 'completed') throw new Error(`job ${job.id} ${done.status}`);
-    for (const o of done.outputs ?? []) await (await fetch(new URL(o.url, cp.url), { headers })).arrayBuffer();
+    for (const o of done.outputs ?? [])
+      await (await fetch(new URL(o.url, cp.url), { headers })).arrayBuffer();
     return { ms: performance.now() - t0, id: job.id };
   };
 
@@ -161,7 +189,9 @@ try {
   await direct.close();
   const waits: number[] = [];
   for (const id of jobIds) {
-    const final = (await (await fetch(`${cp.url}/v1/jobs/${id}`, { headers })).json()) as { queue_wait_s: number };
+    const final = (await (await fetch(`${cp.url}/v1/jobs/${id}`, { headers })).json()) as {
+      queue_wait_s: number;
+    };
     waits.push(final.queue_wait_s * 1000);
   }
 
@@ -172,10 +202,17 @@ try {
   }
   const cancelMs: number[] = [];
   for (let i = 0; i < 20; i++) {
-    const res = await fetch(`${cp.url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ workflow: workflow('c', 30) }) });
+    const res = await fetch(`${cp.url}/v1/jobs`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ workflow: workflow('c', 30) }),
+    });
     const job = (await res.json()) as { id: string };
     for (;;) {
-      const j = (await (await fetch(`${cp.url}/v1/jobs/${job.id}`, { headers })).json()) as { progress: unknown; status: string };
+      const j = (await (await fetch(`${cp.url}/v1/jobs/${job.id}`, { headers })).json()) as {
+        progress: unknown;
+        status: string;
+      };
       if (j.progress !== null) break;
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -192,7 +229,9 @@ try {
     await fetch(`${cp.url}/v1/jobs/${job.id}`, { method: 'DELETE', headers });
     cancelMs.push((await seen) - t0);
     for (;;) {
-      const j = (await (await fetch(`${cp.url}/v1/jobs/${job.id}`, { headers })).json()) as { status: string };
+      const j = (await (await fetch(`${cp.url}/v1/jobs/${job.id}`, { headers })).json()) as {
+        status: string;
+      };
       if (j.status === 'cancelled') break;
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -204,16 +243,24 @@ try {
   console.log(
     `bench/dispatch: ${RUNS} interleaved pairs, 64×64 invert on one comfy-lite (${IN_PROCESS ? 'in this process' : 'its own process'}), SQLite`,
   );
-  console.log(`direct client  POST /prompt → PNG bytes               p50 ${f(pct(directMs, 50))} ms   p99 ${f(pct(directMs, 99))} ms`);
-  console.log(`arrakis        POST /v1/jobs → SSE done → PNG bytes   p50 ${f(pct(e2eMs, 50))} ms   p99 ${f(pct(e2eMs, 99))} ms`);
+  console.log(
+    `direct client  POST /prompt → PNG bytes               p50 ${f(pct(directMs, 50))} ms   p99 ${f(pct(directMs, 99))} ms`,
+  );
+  console.log(
+    `arrakis        POST /v1/jobs → SSE done → PNG bytes   p50 ${f(pct(e2eMs, 50))} ms   p99 ${f(pct(e2eMs, 99))} ms`,
+  );
   console.log(
     `added per job  median of pairs ${added.median.toFixed(2)} ms   95% interval [${added.lo.toFixed(2)}, ${added.hi.toFixed(2)}] ms   (target ≤ 5 ms)`,
   );
   console.log(
     `ratio arrakis/direct   p50 ${(pct(e2eMs, 50) / pct(directMs, 50)).toFixed(2)} (target ≤ 1.5)   p99 ${(pct(e2eMs, 99) / pct(directMs, 99)).toFixed(2)}`,
   );
-  console.log(`queue wait     p50 ${f(pct(waits, 50))} ms   p99 ${f(pct(waits, 99))} ms   (target p99 ≤ 10 ms)`);
-  console.log(`cancel         DELETE → interrupt at comfy-lite   p50 ${f(pct(cancelMs, 50))} ms   p99 ${f(pct(cancelMs, 99))} ms   (target p99 ≤ 20 ms)`);
+  console.log(
+    `queue wait     p50 ${f(pct(waits, 50))} ms   p99 ${f(pct(waits, 99))} ms   (target p99 ≤ 10 ms)`,
+  );
+  console.log(
+    `cancel         DELETE → interrupt at comfy-lite   p50 ${f(pct(cancelMs, 50))} ms   p99 ${f(pct(cancelMs, 99))} ms   (target p99 ≤ 20 ms)`,
+  );
 } finally {
   await lite.close();
   child?.stop();

@@ -11,6 +11,9 @@ export interface Metrics {
   jobsSubmitted: Counter;
   queueWait: Histogram;
   runTime: Histogram;
+  /** Model loads workers reported, by tier (`disk`: from the worker's disk, `fetch`: fetched first). */
+  modelLoads: Counter<'tier'>;
+  modelLoadSeconds: Histogram<'tier'>;
 }
 
 /**
@@ -50,6 +53,19 @@ export function createMetrics(jobsByStatus: () => Promise<Record<JobStatus, numb
     buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 900],
     registers: [registry],
   });
+  const modelLoads = new Counter({
+    name: 'arrakis_model_loads_total',
+    help: 'Model loads reported by workers, by tier: disk (a local load) or fetch (fetched, then loaded)',
+    labelNames: ['tier'] as const,
+    registers: [registry],
+  });
+  const modelLoadSeconds = new Histogram({
+    name: 'arrakis_model_load_seconds',
+    help: 'Seconds from a job starting on a worker to its first step, for jobs that loaded a model, by tier',
+    labelNames: ['tier'] as const,
+    buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 900],
+    registers: [registry],
+  });
   new Gauge({
     name: 'arrakis_jobs',
     help: 'Active jobs by status: queue depth (queued) and running',
@@ -60,5 +76,14 @@ export function createMetrics(jobsByStatus: () => Promise<Record<JobStatus, numb
       for (const s of ACTIVE) this.set({ status: s }, counts[s]);
     },
   });
-  return { registry, httpDuration, admissionRejections, jobsSubmitted, queueWait, runTime };
+  return {
+    registry,
+    httpDuration,
+    admissionRejections,
+    jobsSubmitted,
+    queueWait,
+    runTime,
+    modelLoads,
+    modelLoadSeconds,
+  };
 }

@@ -7,6 +7,9 @@ import { Agent } from '../agent/agent.js';
 import { reportNodeDefinitions } from '../agent/node-report.js';
 import { RemoteJobChannel } from '../agent/remote-job-channel.js';
 import { createComfyServer } from '../comfy/http-client.js';
+import { ModelKeeper } from '../agent/model-keeper.js';
+import { ModelCache } from '../models/model-cache.js';
+import { parseLoaderList } from '../models/model-refs.js';
 
 /** How often the agent re-sends its ComfyUI's node definitions (a control plane may have restarted). */
 const NODE_REPORT_EVERY_MS = 5 * 60_000;
@@ -23,6 +26,10 @@ const agentFlags = z.object({
   name: z.string().min(1).max(128),
   pool: z.string().min(1).max(64).optional(),
   jobTimeout: z.coerce.number().int().positive(),
+  modelsDir: z.string().min(1).optional(),
+  modelCacheGb: z.coerce.number().positive().max(1_000_000),
+  vramModels: z.coerce.number().int().min(1).max(1024),
+  modelLoaders: z.string().optional(),
 });
 
 /** Adds the agent's options to a command (the `agent` subcommand, or the single-file agent's own program). */
@@ -40,6 +47,24 @@ export function withAgentOptions(command: Command): Command {
       .option('--name <name>', 'worker name', hostname())
       .option('--pool <pool>', "pool to serve (default: the token's pool)")
       .option('--job-timeout <seconds>', 'per-job time limit in seconds', '600')
+      .option(
+        '--models-dir <dir>',
+        "the ComfyUI's models/ folder: registered model files a job needs are fetched into it",
+      )
+      .option(
+        '--model-cache-gb <gb>',
+        'disk budget of fetched model files (least recently used evicted)',
+        '100',
+      )
+      .option(
+        '--vram-models <n>',
+        "how many jobs' models the ComfyUI keeps resident (its --cache-lru, bounded by VRAM)",
+        '1',
+      )
+      .option(
+        '--model-loaders <list>',
+        'extra loader inputs naming model files, Class.input=kind, comma-separated',
+      )
   );
 }
 
@@ -61,6 +86,33 @@ function parseFlags(raw: Record<string, unknown>): z.infer<typeof agentFlags> {
   throw new Error(`invalid agent settings: ${issues.join('; ')}`);
 }
 
+/** Model tracking, and with --models-dir the model cache. */
+function modelKeeper(
+  flags: z.infer<typeof agentFlags>,
+  channel: RemoteJobChannel,
+  log: pino.Logger,
+): ModelKeeper {
+  const cache =
+    flags.modelsDir === undefined
+      ? null
+      : new ModelCache({
+          dir: flags.modelsDir,
+          budgetBytes: flags.modelCacheGb * 1e9,
+          onRetry: (name, attempt, reason) =>
+            log.warn({ name, attempt, reason }, 'model download refused; retrying'),
+          onProgress: (name, bytes, total) => log.info({ name, bytes, total }, 'model download'),
+        });
+  const loaders = parseLoaderList(flags.modelLoaders ?? '');
+  return new ModelKeeper({
+    channel,
+    comfyUrl: flags.comfyui,
+    cache,
+    vramModels: flags.vramModels,
+    loaders,
+    log,
+  });
+}
+
 /** Runs until SIGTERM/SIGINT, then gives any running job back to the queue and exits. */
 export async function runAgent(raw: Record<string, unknown>): Promise<void> {
   const flags = parseFlags(raw);
@@ -70,6 +122,7 @@ export async function runAgent(raw: Record<string, unknown>): Promise<void> {
   const agent = new Agent({
     channel,
     comfy,
+    models: modelKeeper(flags, channel, log),
     identity: { name: flags.name, pool: flags.pool ?? null, comfyUrl: flags.comfyui },
     jobTimeoutMs: flags.jobTimeout * 1000,
     log,

@@ -20,7 +20,8 @@ import { checkUrlAtSubmission } from '../media/url-policy.js';
 import type { Store } from '../store/contract.js';
 import type { Coordination } from '../store/coordination.js';
 import { openMigratedStore } from '../store/open.js';
-import { WorkerService } from '../agent/worker-service.js';
+import { WorkerService } from '../workers/worker-service.js';
+import type { ModelLoad } from '../workers/job-channel.js';
 import { storeBase64Input, storeUploadedInput } from './base64-input.js';
 import { startInProcessWorkers, type InProcessWorkers } from './in-process-workers.js';
 import { startBackground, type Background } from './background.js';
@@ -48,6 +49,13 @@ export interface ControlPlaneOptions {
   comfyLiteInProcess?: boolean;
 }
 
+function observeModelLoads(metrics: Metrics | null, loads: readonly ModelLoad[]): void {
+  for (const l of loads) {
+    metrics?.modelLoads.inc({ tier: l.tier });
+    metrics?.modelLoadSeconds.observe({ tier: l.tier }, l.seconds);
+  }
+}
+
 /** The database (migrated), the object storage (checked) and the store's coordination, or the first error. */
 async function openFoundations(
   config: Config,
@@ -71,6 +79,9 @@ function listeningAt(app: FastifyInstance, config: Config): { url: string; port:
   return { url: `http://${host}:${port}`, port };
 }
 
+/** How long shutdown waits for in-flight requests before closing their connections. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
 /** Starts a control plane from a validated config. */
 export async function startControlPlane(
   config: Config,
@@ -83,6 +94,7 @@ export async function startControlPlane(
   const bus = coordination.bus;
   const nodeTypes = new NodeTypeRegistry();
   const leaseMs = config.leaseSeconds * 1000;
+  const affinityMaxDelayMs = config.affinityMaxDelaySeconds * 1000;
   let metrics: Metrics | null = null;
   const service = new WorkerService({
     store,
@@ -95,6 +107,8 @@ export async function startControlPlane(
       metrics.queueWait.observe((job.startedAt - job.createdAt) / 1000);
       metrics.runTime.observe((job.finishedAt - job.startedAt) / 1000);
     },
+    affinityMaxDelayMs,
+    onModelLoads: (loads) => observeModelLoads(metrics, loads),
   });
   const now = (): number => Date.now();
 
@@ -128,12 +142,19 @@ export async function startControlPlane(
       poolPricing: () => fleet?.pricing() ?? new Map(),
       plugins: [
         async (app) => {
-          await app.register(
-            workerRoutes({ store, storage, bus, leaseMs, maxAttempts: config.maxAttempts, nodeTypes }),
-            {
-              prefix: '/v1/worker',
-            },
-          );
+          const onModelLoads = (loads: readonly ModelLoad[]): void => observeModelLoads(metrics, loads);
+          const maxAttempts = config.maxAttempts;
+          const deps = {
+            store,
+            storage,
+            bus,
+            leaseMs,
+            maxAttempts,
+            affinityMaxDelayMs,
+            onModelLoads,
+            nodeTypes,
+          };
+          await app.register(workerRoutes(deps), { prefix: '/v1/worker' });
         },
         ...(config.adminKey === undefined
           ? []
@@ -193,7 +214,12 @@ export async function startControlPlane(
     workers,
     async close(): Promise<void> {
       running.drain();
+      // In-flight requests get a grace period; a connection still busy after it (a client that stalls
+      // mid-request, or one Node's idle check misses) is cut so shutdown never hangs on it.
+      const cut = setTimeout(() => running.app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      cut.unref();
       await running.app.close();
+      clearTimeout(cut);
       await fleet?.stop();
       await workers.stop();
       await bg.stop();

@@ -13,10 +13,11 @@ import {
   parseJson,
   parseJsonOrNull,
 } from './json-columns.js';
+import { modelRefsSchema } from './rows.js';
 
 /** The columns of a view, in the order the SQL selects them. */
 export const JOB_VIEW_COLUMNS = `id, user_id, status, priority, cancel_requested, created_at, started_at,
-  finished_at, template_name, metadata, progress, outputs, error`;
+  finished_at, template_name, metadata, progress, outputs, error, models`;
 
 const num = z.number();
 const numOrNull = z.number().nullable();
@@ -36,6 +37,7 @@ const viewRowSchema = z.object({
   progress: strOrNull,
   outputs: z.string(),
   error: strOrNull,
+  models: z.string(),
 });
 const outputsSchema = z.array(jobOutputSchema);
 
@@ -56,5 +58,6 @@ export function toJobView(row: unknown): JobView {
     progress: parseJsonOrNull(jobProgressSchema, r.progress),
     outputs: parseJson(outputsSchema, r.outputs),
     error: parseJsonOrNull(jobErrorSchema, r.error),
+    models: parseJson(modelRefsSchema, r.models),
   };
 }

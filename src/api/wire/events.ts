@@ -3,7 +3,7 @@
  * per-job sequence number, for `Last-Event-ID`), an `event:` name and JSON `data:` of the shape below.
  */
 import { z } from 'zod';
-import { jobErrorSchema, jobSchema, jobStatusSchema } from './job.js';
+import { jobErrorSchema, jobSchema, jobStatusSchema, outputSchema } from './job.js';
 
 export const statusEventSchema = z.looseObject({
   status: jobStatusSchema,
@@ -30,6 +30,10 @@ export const outputEventSchema = z.looseObject({
 export const doneEventSchema = z.looseObject({
   status: jobStatusSchema.describe('completed, failed or cancelled'),
   error: jobErrorSchema.nullable(),
+  outputs: z
+    .array(outputSchema)
+    .optional()
+    .describe("A completed job's outputs with their URLs, as in GET /v1/jobs/{id}: no extra request needed"),
 });
 
 /** One job event as `arrakis/client` yields it: `{ event, data }`, discriminated by `event`. */

@@ -2,12 +2,15 @@
 import { migration001 } from './001-initial.js';
 import { migration002 } from './002-server-functions.js';
 import { migration003 } from './003-file-node-allowlist.js';
-import { migration004HotPath } from './004-hot-path-admit-rated.js';
+import { migration004 } from './004-model-placement.js';
+import { migration006 } from './006-hot-path.js';
 import type { Migration } from './migration.js';
 
 export const MIGRATIONS: readonly Migration[] = [
   migration001,
   migration002,
   migration003,
-  migration004HotPath,
+  migration004,
+  // 005-template-owner (being added on another branch) goes here.
+  migration006,
 ];

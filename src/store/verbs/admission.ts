@@ -3,8 +3,8 @@
  * counters (each incremented only below its limit), in one transaction: one commit per submission. A rejection
  * rolls back, so it changes nothing (no token is spent on a refused admission).
  * Lock order on Postgres is user_counters → accounts, the same as every terminal transition.
- * On Postgres the same steps run server-side in arrakis_admit (migration 002), behind arrakis_admit_rated
- * (migration 004) when there are tokens to take, as one autocommit statement.
+ * On Postgres the same steps run server-side in arrakis_admit (migration 004), behind arrakis_admit_rated
+ * (migration 006) when there are tokens to take, as one autocommit statement.
  */
 import { z } from 'zod';
 import type { Job } from '../../jobs/types.js';
@@ -94,6 +94,7 @@ function newJobRecord(id: string, input: NewJob, now: number): Job {
     workerId: null,
     leaseExpiresAt: null,
     idempotencyKey: input.idempotencyKey,
+    models: input.models ?? [],
   };
 }
 
@@ -114,6 +115,7 @@ function insertParams(job: Job, input: NewJob, now: number): unknown[] {
     JSON.stringify(job.metadata),
     job.idempotencyKey,
     input.requestHash,
+    JSON.stringify(job.models),
   ];
 }
 
@@ -135,14 +137,14 @@ async function admitInTx(ctx: StoreContext, tx: Conn, input: NewJob, now: number
   return { kind: 'admitted', job };
 }
 
-/** How arrakis_admit (migration 002) reports a limit refusal; its statement rolled back. */
+/** How arrakis_admit (migrations 002 and 004) reports a limit refusal; its statement rolled back. */
 const functionRejectionSchema = z.object({
   code: z.literal('AR001'),
   message: z.enum(['user', 'account']),
   detail: z.coerce.number(),
 });
 
-/** How arrakis_admit_rated (migration 004) reports an empty bucket: detail is the wait in ms. */
+/** How arrakis_admit_rated (migration 006) reports an empty bucket: detail is the wait in ms. */
 const functionRateSchema = z.object({ code: z.literal('AR002'), detail: z.coerce.number() });
 
 /** The admission statement and its parameters: with the rate buckets when there are tokens to take. */

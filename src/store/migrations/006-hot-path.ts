@@ -2,8 +2,9 @@
  * Postgres: submit-rate tokens and admission in ONE autocommit statement (one commit per submission instead of
  * a token transaction followed by the admission). arrakis_admit_rated takes one token from each bucket, in the
  * given order, with the same refill-check-take upsert as the `takeBucketToken` statement, then runs
- * arrakis_admit (migration 002) unchanged. An empty bucket raises SQLSTATE AR002 (detail: milliseconds until it
- * holds a token again), so the whole statement, tokens included, rolls back and changes nothing.
+ * arrakis_admit as migration 004-model-placement defines it (same arguments, the job's models included, same
+ * checks). An empty bucket raises SQLSTATE AR002 (detail: milliseconds until it holds a token again), so the
+ * whole statement, tokens included, rolls back and changes nothing.
  * SQLite runs the same steps in one transaction (verbs/admission.ts): a no-op there.
  * Append-only: never edit once landed; add the next number instead.
  */
@@ -12,7 +13,7 @@ import type { Migration } from './migration.js';
 const ADMIT_RATED = `CREATE FUNCTION arrakis_admit_rated(
     p_id TEXT, p_account_id TEXT, p_user_id TEXT, p_priority INTEGER, p_pool TEXT, p_created_at BIGINT,
     p_workflow TEXT, p_template_name TEXT, p_inputs TEXT, p_inputs_ready INTEGER, p_webhook_url TEXT,
-    p_metadata TEXT, p_idempotency_key TEXT, p_request_hash TEXT,
+    p_metadata TEXT, p_idempotency_key TEXT, p_request_hash TEXT, p_models TEXT,
     p_keys TEXT[], p_rates DOUBLE PRECISION[], p_bursts DOUBLE PRECISION[])
   RETURNS SETOF jobs LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -42,13 +43,13 @@ BEGIN
   END LOOP;
   RETURN QUERY SELECT * FROM arrakis_admit(p_id, p_account_id, p_user_id, p_priority, p_pool, p_created_at,
     p_workflow, p_template_name, p_inputs, p_inputs_ready, p_webhook_url, p_metadata, p_idempotency_key,
-    p_request_hash);
+    p_request_hash, p_models);
 END
 $fn$`;
 
-export const migration004HotPath: Migration = {
-  id: 4,
-  name: 'admit-rated',
+export const migration006: Migration = {
+  id: 6,
+  name: 'hot-path',
   sqlite: [],
   postgres: [ADMIT_RATED],
 };
