@@ -69,6 +69,8 @@ class HttpComfyServer implements ComfyHttpServer {
   private readonly follow: FollowContext;
   private readonly closing = new AbortController();
   private objectInfoCache: Promise<Record<string, unknown>> | null = null;
+  /** The catalog of the cached /object_info, built once per load: every job's file-input check reads it. */
+  private catalogCache: { info: Record<string, unknown>; catalog: NodeCatalog } | null = null;
 
   constructor(url: string, opts: ComfyClientOptions) {
     this.url = url;
@@ -112,7 +114,13 @@ class HttpComfyServer implements ComfyHttpServer {
 
   async nodeCatalog(options: { refresh?: boolean } = {}): Promise<NodeCatalog> {
     const info = await this.objectInfo(options);
-    return { types: new Set(Object.keys(info)), fileInputs: fileInputCatalog(info) };
+    if (this.catalogCache?.info !== info) {
+      this.catalogCache = {
+        info,
+        catalog: { types: new Set(Object.keys(info)), fileInputs: fileInputCatalog(info) },
+      };
+    }
+    return this.catalogCache.catalog;
   }
 
   async nodeDefinitions(options: { refresh?: boolean } = {}): Promise<Map<string, NodeDefinition>> {
