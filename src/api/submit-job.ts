@@ -26,6 +26,7 @@ import {
   loaderIndex,
   modelRefs,
   parseLoaderList,
+  type LoaderInput,
   type ModelRef,
 } from '../models/model-refs.js';
 import type { Store } from '../store/contract.js';
@@ -220,10 +221,22 @@ function checkRunnable(
   if (files.length > 0) throw invalid(files);
 }
 
+/** The loader index of each `--model-loaders` list (the config is frozen): built once, not per submission. */
+const loaderIndexes = new WeakMap<object, ReadonlyMap<string, LoaderInput[]>>();
+const NO_EXTRA_LOADERS: readonly string[] = [];
+
+function loadersOf(extra: readonly string[]): ReadonlyMap<string, LoaderInput[]> {
+  let index = loaderIndexes.get(extra);
+  if (index === undefined) {
+    index = loaderIndex([...CORE_LOADERS, ...parseLoaderList(extra.join(','))]);
+    loaderIndexes.set(extra, index);
+  }
+  return index;
+}
+
 /** The job's model files; refused 422 `model_unavailable` when one is on no worker of its pool nor registered. */
 async function jobModels(deps: SubmitDeps, workflow: Workflow, pool: string | null): Promise<ModelRef[]> {
-  const loaders = [...CORE_LOADERS, ...parseLoaderList((deps.config.modelLoaders ?? []).join(','))];
-  const refs = modelRefs(workflow, loaderIndex(loaders));
+  const refs = modelRefs(workflow, loadersOf(deps.config.modelLoaders ?? NO_EXTRA_LOADERS));
   const missing = await firstUnavailableModel(deps.store, pool, refs);
   if (missing === null) return refs;
   const where = pool === null ? '' : ` of pool "${pool}"`;
