@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ApiError } from '../../errors.js';
-import { toPublicJob } from '../../jobs/public-job.js';
+import { toPublicJob, type JobView } from '../../jobs/public-job.js';
 import { TERMINAL_STATUSES, type Job } from '../../jobs/types.js';
 import { requireScope } from '../auth/authenticate.js';
 import { principalOf, type ApiContext } from '../context.js';
@@ -27,6 +27,18 @@ const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404
 
 function notFound(): ApiError {
   return new ApiError('not_found', 'No job with this id.');
+}
+
+/** Reads the public columns of the caller's own job (no workflow or inputs parsed), or 404 like an unknown id. */
+export async function ownJobView(
+  ctx: ApiContext,
+  accountId: string,
+  userId: string,
+  id: string,
+): Promise<JobView> {
+  const job = await ctx.store.getJobViewFor(accountId, userId, id);
+  if (job === null) throw notFound();
+  return job;
 }
 
 /** Reads the caller's own job, or 404 exactly like an unknown id. */
@@ -128,7 +140,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         const wait = preferredWait(request.headers.prefer);
         if (wait === null) return reply.code(202).send(toPublicJob(job));
         const { signal, release } = waitSignal(ctx, request);
-        const ended = await waitForJobEnd(ctx, job, wait, signal).finally(release);
+        const ended = await waitForJobEnd(ctx, job, job, wait, signal).finally(release);
         void reply.header('preference-applied', `wait=${wait}`).header('vary', 'Prefer');
         if (!TERMINAL_STATUSES.includes(ended.status)) return reply.code(202).send(toPublicJob(ended));
         return reply.code(200).send(withAbsoluteUrls(toPublicJob(ended), publicOrigin(ctx, request)));
@@ -154,8 +166,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
     async (request) => {
       const p = principalOf(request);
       requireScope(p, 'jobs:read');
-      const job = await ctx.store.getJobViewFor(p.account.id, p.userId, request.params.id);
-      if (job === null) throw notFound();
+      const job = await ownJobView(ctx, p.account.id, p.userId, request.params.id);
       return toPublicJob(job);
     },
   );
@@ -239,8 +250,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
     async (request, reply) => {
       const p = principalOf(request);
       requireScope(p, 'jobs:read');
-      const job = await ctx.store.getJobViewFor(p.account.id, p.userId, request.params.id);
-      if (job === null) throw notFound();
+      const job = await ownJobView(ctx, p.account.id, p.userId, request.params.id);
       const output = job.outputs.find((o) => o.index === request.params.index);
       if (output === undefined) throw new ApiError('not_found', 'No output with this index.');
       const url = await ctx.storage.presignedGetUrl(output.objectKey, ctx.config.presignTtlSeconds);
