@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { contentTypeFromName } from '../content-types.js';
 import type { ObjectStorage, StoredObject } from './contract.js';
@@ -17,6 +17,8 @@ const TMP_DIR = '.tmp';
 const META_DIR = '.meta';
 const DEFAULT_TYPE = 'application/octet-stream';
 const MetaSchema = z.object({ contentType: z.string() });
+/** Objects up to this size are read in one step rather than streamed. */
+const SMALL_OBJECT_BYTES = 1024 * 1024;
 
 function isMissing(err: unknown): boolean {
   const code = err instanceof Error && 'code' in err ? err.code : undefined;
@@ -144,20 +146,36 @@ export class FileStorage implements ObjectStorage {
 
   async get(key: string): Promise<{ body: Readable; size: number; contentType: string } | null> {
     const path = this.pathOf(key);
-    let fh: FileHandle;
+    // The sidecar is read while the object opens: each file-system step is a trip through libuv's thread pool,
+    // and a download sits on a client's path to its results.
+    const [fh, contentType] = await Promise.all([
+      open(path, 'r').catch((err: unknown) => {
+        if (isMissing(err)) return null;
+        throw err;
+      }),
+      this.contentTypeOf(key),
+    ]);
+    if (fh === null) return null;
+    let st;
     try {
-      fh = await open(path, 'r');
+      st = await fh.stat();
     } catch (err) {
-      if (isMissing(err)) return null;
+      await fh.close();
       throw err;
     }
-    const st = await fh.stat();
     if (!st.isFile()) {
       await fh.close();
       return null;
     }
-    const contentType = await this.contentTypeOf(key);
-    return { body: fh.createReadStream(), size: st.size, contentType };
+    if (st.size > SMALL_OBJECT_BYTES) return { body: fh.createReadStream(), size: st.size, contentType };
+    // A small object (a typical image) in one read instead of a stream's reads and close.
+    try {
+      const bytes = Buffer.alloc(st.size);
+      const { bytesRead } = await fh.read(bytes, 0, st.size, 0);
+      return { body: Readable.from([bytes.subarray(0, bytesRead)]), size: bytesRead, contentType };
+    } finally {
+      fh.close().catch(() => undefined);
+    }
   }
 
   async deletePrefix(prefix: string): Promise<number> {
