@@ -13,7 +13,7 @@ import {
   type PromptOutcome,
   type RunPromptOptions,
 } from './contract.js';
-import { fileInputCatalog } from './file-inputs.js';
+import { fileInputCatalog, type FileInputCatalog } from './file-inputs.js';
 import { ComfyHttp, errorText, expectOk } from './http.js';
 import { parseNodeDefinitions, type NodeDefinition } from './node-definitions.js';
 import { followPrompt, type FollowContext } from './prompt-follower.js';
@@ -70,7 +70,11 @@ class HttpComfyServer implements ComfyHttpServer {
   private readonly closing = new AbortController();
   private objectInfoCache: Promise<Record<string, unknown>> | null = null;
   /** The catalog of the cached /object_info, built once per load: every job's file-input check reads it. */
-  private catalogCache: { info: Record<string, unknown>; catalog: NodeCatalog } | null = null;
+  private catalogCache: {
+    info: Record<string, unknown>;
+    types: readonly string[];
+    fileInputs: FileInputCatalog;
+  } | null = null;
 
   constructor(url: string, opts: ComfyClientOptions) {
     this.url = url;
@@ -115,12 +119,10 @@ class HttpComfyServer implements ComfyHttpServer {
   async nodeCatalog(options: { refresh?: boolean } = {}): Promise<NodeCatalog> {
     const info = await this.objectInfo(options);
     if (this.catalogCache?.info !== info) {
-      this.catalogCache = {
-        info,
-        catalog: { types: new Set(Object.keys(info)), fileInputs: fileInputCatalog(info) },
-      };
+      this.catalogCache = { info, types: Object.keys(info), fileInputs: fileInputCatalog(info) };
     }
-    return this.catalogCache.catalog;
+    // The file-input catalog is read-only and shared; the type set is the caller's to keep or change.
+    return { types: new Set(this.catalogCache.types), fileInputs: this.catalogCache.fileInputs };
   }
 
   async nodeDefinitions(options: { refresh?: boolean } = {}): Promise<Map<string, NodeDefinition>> {
