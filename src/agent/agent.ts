@@ -39,6 +39,8 @@ export class Agent {
   private readonly claims: Retry;
   /** Only for its once-per-outage logging: a missed status report is not retried, the next one replaces it. */
   private readonly statusReports: Retry;
+  /** Status reports in the order they were made; the idle/busy ones are not waited for (see runLoop). */
+  private reporting: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: AgentOptions) {
     this.statusReports = new Retry('reporting the worker status', this.log);
@@ -95,7 +97,8 @@ export class Agent {
         if (!signal.aborted) await this.options.models?.idle();
         continue;
       }
-      await this.report('busy');
+      // Reported in order but not waited for: a status write must not sit between the claim and ComfyUI.
+      void this.report('busy');
       const result = await this.runWithModels(job, signal);
       this.options.onJobDone?.(job.id, result);
       if (result.comfyUnhealthy) {
@@ -173,15 +176,21 @@ export class Agent {
     return false;
   }
 
-  /** Status reports are best effort: a control plane blip must not stop the agent. */
-  private async report(status: WorkerStatus): Promise<void> {
-    if (this.currentStatus === status) return;
+  /**
+   * Status reports are best effort: a control plane blip must not stop the agent. They are chained, so the
+   * store sees them in the order they were made even when the caller does not wait; resolves once sent.
+   */
+  private report(status: WorkerStatus): Promise<void> {
+    if (this.currentStatus === status) return this.reporting;
     this.currentStatus = status;
-    try {
-      await this.options.channel.setStatus(status);
-      this.statusReports.succeeded();
-    } catch (err) {
-      this.statusReports.failed(err, { workerId: this.id, status });
-    }
+    this.reporting = this.reporting.then(async () => {
+      try {
+        await this.options.channel.setStatus(status);
+        this.statusReports.succeeded();
+      } catch (err) {
+        this.statusReports.failed(err, { workerId: this.id, status });
+      }
+    });
+    return this.reporting;
   }
 }

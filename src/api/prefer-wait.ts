@@ -5,9 +5,8 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { BusWaiter } from '../events/bus-waiter.js';
-import type { Job } from '../jobs/types.js';
 import { TERMINAL_STATUSES } from '../jobs/types.js';
-import type { PublicJob } from '../jobs/public-job.js';
+import type { JobView, PublicJob } from '../jobs/public-job.js';
 import type { ApiContext } from './context.js';
 
 export const MAX_PREFER_WAIT_S = 60;
@@ -29,15 +28,16 @@ export function preferredWait(header: string | string[] | undefined): number | n
 }
 
 /**
- * Waits until job `id` has ended or `seconds` passed, the client went away, or the server drains.
- * Returns the job as last read.
+ * Waits until job `job` of `owner` has ended or `seconds` passed, the client went away, or the server drains.
+ * Returns the job as last read; each wake reads only the public columns (as GET /v1/jobs/{id} does).
  */
 export async function waitForJobEnd(
   ctx: ApiContext,
-  job: Job,
+  owner: { accountId: string; userId: string },
+  job: JobView,
   seconds: number,
   signal: AbortSignal,
-): Promise<Job> {
+): Promise<JobView> {
   const deadline = Date.now() + seconds * 1000;
   let current = job;
   while (!TERMINAL_STATUSES.includes(current.status) && !signal.aborted) {
@@ -46,7 +46,7 @@ export async function waitForJobEnd(
     // Subscribe before re-reading, so a transition between the read and the wait still wakes us.
     const waiter = new BusWaiter(ctx.bus, (m) => m.kind === 'job_event' && m.jobId === job.id);
     try {
-      current = (await ctx.store.getJob(job.id)) ?? current;
+      current = (await ctx.store.getJobViewFor(owner.accountId, owner.userId, job.id)) ?? current;
       if (TERMINAL_STATUSES.includes(current.status)) break;
       await waiter.wait(Math.min(remaining, SAFETY_POLL_MS), signal);
     } finally {

@@ -34,7 +34,7 @@ import type { Store } from '../store/contract.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
 import type { Principal } from './auth/authenticate.js';
 import { requireScope } from './auth/authenticate.js';
-import { enforceSubmitRate } from './rate-limit.js';
+import { checkSubmitRate, rateLimited, submitBuckets } from './rate-limit.js';
 import type { Upload } from './multipart-submit.js';
 import type { CreateJobBody } from './schemas.js';
 
@@ -267,9 +267,18 @@ function checkRunnable(
   if (inputs.length > 0) throw invalid(inputs);
 }
 
+/** The loader index of each `--model-loaders` list (the config is frozen): built once, not per submission. */
+const loaderIndexes = new WeakMap<object, ReadonlyMap<string, LoaderInput[]>>();
+const NO_EXTRA_LOADERS: readonly string[] = [];
+
 /** The loader inputs that name a model file: ComfyUI's core loaders and the operator's `--model-loaders`. */
-function modelLoaderIndex(modelLoaders: readonly string[] = []): ReadonlyMap<string, LoaderInput[]> {
-  return loaderIndex([...CORE_LOADERS, ...parseLoaderList(modelLoaders.join(','))]);
+function modelLoaderIndex(extra: readonly string[] = NO_EXTRA_LOADERS): ReadonlyMap<string, LoaderInput[]> {
+  let index = loaderIndexes.get(extra);
+  if (index === undefined) {
+    index = loaderIndex([...CORE_LOADERS, ...parseLoaderList(extra.join(','))]);
+    loaderIndexes.set(extra, index);
+  }
+  return index;
 }
 
 /** The job's model files; refused 422 `model_unavailable` when one is on no worker of its pool nor registered. */
@@ -347,24 +356,34 @@ async function storeInputs(
 }
 
 /**
- * The gate before a submission's body is even read (multipart parts are buffered): the scope, then one token
- * from the user's and the account's submit-rate buckets.
+ * The gate before a submission's body is even read (multipart parts are buffered): the scope, then a read of
+ * the user's and the account's submit-rate buckets (the token itself is taken by the admission's commit).
  */
 export async function checkMaySubmit(
   deps: Pick<SubmitDeps, 'store' | 'now'>,
   principal: Principal,
 ): Promise<void> {
   requireScope(principal, 'jobs:write');
-  await enforceSubmitRate(deps.store, principal.account, principal.userId, deps.now());
+  await checkSubmitRate(deps.store, principal.account, principal.userId, deps.now());
 }
 
-/** Runs the submission for a principal that passed checkMaySubmit. */
+/** Whether a submission's rate token is settled: taken by its admission's commit, or no token was left. */
+export interface TokenSettlement {
+  settled: boolean;
+}
+
+/**
+ * Runs the submission for a principal that passed checkMaySubmit. Its rate token is taken in the admission
+ * transaction and `token.settled` says so; a submission refused before that (or by a quota limit, which rolls
+ * the admission back) leaves it unsettled, and the route charges it (chargeSubmitRate).
+ */
 export async function submitJob(
   deps: SubmitDeps,
   principal: Principal,
   body: CreateJobBody,
   idempotencyKey: string | null,
   uploads: ReadonlyMap<string, Upload> = new Map(),
+  token: TokenSettlement = { settled: false },
 ): Promise<SubmitOutcome> {
   checkBodyRules(principal, body);
   await checkPoolExists(deps, body);
@@ -399,15 +418,21 @@ export async function submitJob(
       idempotencyKey,
       requestHash: idempotencyKey === null ? null : requestHash(body, uploads),
       models,
+      rate: submitBuckets(principal.account, principal.userId),
     },
     deps.now(),
   );
+  // A quota refusal rolled the whole admission back, its token included; every other answer committed it
+  // (or found the bucket empty, so there is nothing left to charge).
+  token.settled = result.kind !== 'quota_exceeded';
   if (result.kind !== 'admitted' && inputs.some((i) => i.objectKey !== undefined)) {
     await deps.storage.deletePrefix(`jobs/${jobId}/`).catch(() => 0);
   }
   switch (result.kind) {
     case 'admitted':
       return { job: result.job, replayed: false };
+    case 'rate_limited':
+      throw rateLimited(result.retryAfterMs);
     case 'replayed':
       return { job: result.job, replayed: true };
     case 'idempotency_conflict':

@@ -13,7 +13,7 @@ import {
   type PromptOutcome,
   type RunPromptOptions,
 } from './contract.js';
-import { fileInputCatalog } from './file-inputs.js';
+import { fileInputCatalog, type FileInputCatalog } from './file-inputs.js';
 import { ComfyHttp, errorText, expectOk } from './http.js';
 import { parseNodeDefinitions, type NodeDefinition } from './node-definitions.js';
 import { followPrompt, type FollowContext } from './prompt-follower.js';
@@ -69,6 +69,12 @@ class HttpComfyServer implements ComfyHttpServer {
   private readonly follow: FollowContext;
   private readonly closing = new AbortController();
   private objectInfoCache: Promise<Record<string, unknown>> | null = null;
+  /** The catalog of the cached /object_info, built once per load: every job's file-input check reads it. */
+  private catalogCache: {
+    info: Record<string, unknown>;
+    types: readonly string[];
+    fileInputs: FileInputCatalog;
+  } | null = null;
 
   constructor(url: string, opts: ComfyClientOptions) {
     this.url = url;
@@ -112,7 +118,11 @@ class HttpComfyServer implements ComfyHttpServer {
 
   async nodeCatalog(options: { refresh?: boolean } = {}): Promise<NodeCatalog> {
     const info = await this.objectInfo(options);
-    return { types: new Set(Object.keys(info)), fileInputs: fileInputCatalog(info) };
+    if (this.catalogCache?.info !== info) {
+      this.catalogCache = { info, types: Object.keys(info), fileInputs: fileInputCatalog(info) };
+    }
+    // The file-input catalog is read-only and shared; the type set is the caller's to keep or change.
+    return { types: new Set(this.catalogCache.types), fileInputs: this.catalogCache.fileInputs };
   }
 
   async nodeDefinitions(options: { refresh?: boolean } = {}): Promise<Map<string, NodeDefinition>> {

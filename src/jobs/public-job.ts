@@ -11,6 +11,25 @@ function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
+/** What the public JSON is made from: a Job, or the store's view of one (no workflow or inputs read). */
+export type JobView = Pick<
+  Job,
+  | 'id'
+  | 'status'
+  | 'userId'
+  | 'createdAt'
+  | 'startedAt'
+  | 'finishedAt'
+  | 'cancelRequested'
+  | 'priority'
+  | 'templateName'
+  | 'progress'
+  | 'outputs'
+  | 'error'
+  | 'metadata'
+  | 'models'
+>;
+
 /** One output as the job JSON and the `output` event show it; the URL is relative to the API root. */
 export function publicOutput(jobId: string, o: JobOutput): PublicJobOutput {
   return {
@@ -43,8 +62,13 @@ export function publicJobError(error: JobError): NonNullable<PublicJob['error']>
   };
 }
 
+/** The public form of a job's outputs; URLs are relative to the API root. */
+export function publicOutputs(job: Pick<Job, 'id' | 'outputs'>): PublicJobOutput[] {
+  return job.outputs.map((o) => publicOutput(job.id, o));
+}
+
 /** The public JSON of `job`; output URLs are relative to the API root. */
-export function toPublicJob(job: Job): PublicJob {
+export function toPublicJob(job: JobView): PublicJob {
   const error = job.error === null ? null : publicJobError(job.error);
   return {
     id: job.id,
@@ -60,7 +84,7 @@ export function toPublicJob(job: Job): PublicJob {
     priority: job.priority,
     template: job.templateName,
     progress: job.progress,
-    outputs: job.outputs.map((o) => publicOutput(job.id, o)),
+    outputs: publicOutputs(job),
     error,
     metadata: job.metadata,
     models: job.models.map((m) => ({ kind: m.kind, name: m.name })),

@@ -78,6 +78,9 @@ export function loaderIndex(loaders: readonly LoaderInput[]): ReadonlyMap<string
   return index;
 }
 
+/** Node ids in numeric-aware order ("2" before "10"); one collator, not one per comparison. */
+const NODE_ID_ORDER = new Intl.Collator('en', { numeric: true });
+
 /**
  * The model files `workflow` loads, each once, in node-id order. Inputs wired from another node (a link, not a
  * literal file name) cannot be known before the run and are skipped.
@@ -85,7 +88,10 @@ export function loaderIndex(loaders: readonly LoaderInput[]): ReadonlyMap<string
 export function modelRefs(workflow: Workflow, loaders: ReadonlyMap<string, LoaderInput[]>): ModelRef[] {
   const seen = new Set<string>();
   const out: ModelRef[] = [];
-  const ids = Object.keys(workflow).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  // Only loader nodes are sorted: most workflows have few, and a per-request sort of every node showed in profiles.
+  const ids = Object.keys(workflow)
+    .filter((id) => loaders.has(workflow[id]?.class_type ?? ''))
+    .sort(NODE_ID_ORDER.compare);
   for (const id of ids) {
     const node = workflow[id];
     for (const l of (node === undefined ? undefined : loaders.get(node.class_type)) ?? []) {

@@ -20,6 +20,7 @@ import type {
   Workflow,
 } from '../jobs/types.js';
 import type { Coordination, CoordinationOptions } from './coordination.js';
+import type { JobView } from '../jobs/public-job.js';
 import type { ModelKind, ModelRef } from '../models/model-refs.js';
 
 export interface NewAccount {
@@ -69,12 +70,20 @@ export interface NewJob {
   idempotencyKey: string | null;
   /** sha256 of the canonical request body, compared on an idempotent replay. */
   requestHash: string | null;
+  /**
+   * Submit-rate buckets to take one token from in the admission's own transaction (one commit per submission):
+   * taken first, so a replay or an idempotency conflict costs a token as before; an empty bucket answers
+   * `rate_limited` and changes nothing. Absent or empty: no rate limit.
+   */
+  rate?: readonly TokenRequest[];
   /** The model files the workflow loads (absent = none). */
   models?: ModelRef[];
 }
 
 export type AdmitResult =
   | { kind: 'admitted'; job: Job }
+  /** One of `NewJob.rate`'s buckets was empty: nothing was taken or inserted. */
+  | { kind: 'rate_limited'; retryAfterMs: number }
   | { kind: 'replayed'; job: Job }
   | { kind: 'idempotency_conflict' }
   | { kind: 'quota_exceeded'; scope: 'user' | 'account'; limit: number };
@@ -312,6 +321,8 @@ export interface Store {
   getJob(id: string): Promise<Job | null>;
   /** The job only when it belongs to this account and user (ownership is part of the lookup). */
   getJobFor(accountId: string, userId: string, id: string): Promise<Job | null>;
+  /** As getJobFor, with only what the public JSON shows (the hot read: no workflow or inputs parsed). */
+  getJobViewFor(accountId: string, userId: string, id: string): Promise<JobView | null>;
   listJobs(query: ListJobsQuery): Promise<{ jobs: Job[]; nextCursor: string | null }>;
   usage(accountId: string, userId: string, dayStart: number): Promise<Usage>;
   /** An account's jobs that ended since `since`, with their run time, per pool (cost attribution). */
@@ -398,6 +409,8 @@ export interface Store {
   // Rate limits (token buckets shared by every replica)
   /** Takes one token from every bucket in one step, or none when any is empty (retry after the longest wait). */
   takeTokens(requests: readonly TokenRequest[], now: number): Promise<RateDecision>;
+  /** Whether every bucket holds a token now, without taking one (a read: an early refusal, never a grant). */
+  peekTokens(requests: readonly TokenRequest[], now: number): Promise<RateDecision>;
 
   // Templates
   upsertTemplate(t: Omit<Template, 'createdAt' | 'updatedAt'>, now: number): Promise<Template>;

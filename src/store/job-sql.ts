@@ -5,6 +5,7 @@
  * Each entry: what it does — (parameters) → what it returns.
  */
 import type { Capabilities } from './capabilities.js';
+import { JOB_VIEW_COLUMNS } from './job-view-row.js';
 import { modelPredicates } from './model-sql.js';
 
 const JOB_COLUMNS = `id, account_id, user_id, status, priority, pool, cancel_requested, created_at, started_at,
@@ -53,6 +54,10 @@ const TEMPLATES = {
   /** Postgres only (caps.serverFunctions): the whole admission in one statement, see migration 004
    *  — (the insertJob parameters) → the earlier job of the idempotency key, or no row when admitted. */
   admitFunction: `SELECT * FROM arrakis_admit(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+
+  /** Postgres only (caps.serverFunctions): rate tokens, then arrakis_admit, in one statement, see migration 006
+   *  — (the insertJob parameters, bucket keys[], rates[], bursts[]) → as admitFunction; AR002 when rate limited. */
+  admitRatedFunction: `SELECT * FROM arrakis_admit_rated(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 
   /** Postgres only (caps.serverFunctions): finishRunning and its settlement in one statement for a job
    *  without a webhook, see migration 002 — (status, outputs, error, finished_at, id, worker_id, done event
@@ -148,6 +153,9 @@ const TEMPLATES = {
 
   /** A job the caller owns — (id, account_id, user_id) → job columns. */
   jobForOwner: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ? AND account_id = ? AND user_id = ?`,
+
+  /** The public view of a job the caller owns — (id, account_id, user_id) → JOB_VIEW_COLUMNS. */
+  jobViewForOwner: `SELECT ${JOB_VIEW_COLUMNS} FROM jobs WHERE id = ? AND account_id = ? AND user_id = ?`,
 
   /** A job by id — (id) → job columns. */
   jobById: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`,

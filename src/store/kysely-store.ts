@@ -3,6 +3,7 @@
  * module under verbs/ named by its domain; this class only wires them to one StoreContext.
  */
 import type { Kysely } from 'kysely';
+import type { JobView } from '../jobs/public-job.js';
 import type {
   Account,
   ApiKeyRecord,
@@ -31,7 +32,7 @@ import * as models from './verbs/models.js';
 import { claimInputFetches, markInputsReady } from './verbs/input-fetches.js';
 import { appendJobEvent, listJobEvents } from './verbs/job-events.js';
 import * as reads from './verbs/job-reads.js';
-import { takeTokens } from './verbs/rate-buckets.js';
+import { peekTokens, takeTokens } from './verbs/rate-buckets.js';
 import { fleetActivity } from './verbs/fleet-activity.js';
 import { adoptUnpooledJobs } from './verbs/pools.js';
 import { fleetModelDemand } from './verbs/fleet-model-demand.js';
@@ -104,6 +105,8 @@ export class KyselyStore implements C.Store {
   getJob = (id: string): Promise<Job | null> => reads.getJob(this.#ctx, id);
   getJobFor = (accountId: string, userId: string, id: string): Promise<Job | null> =>
     reads.getJobFor(this.#ctx, accountId, userId, id);
+  getJobViewFor = (accountId: string, userId: string, id: string): Promise<JobView | null> =>
+    reads.getJobViewFor(this.#ctx, accountId, userId, id);
   listJobs = (query: C.ListJobsQuery): Promise<{ jobs: Job[]; nextCursor: string | null }> =>
     reads.listJobs(this.#ctx, query);
   usage = (accountId: string, userId: string, dayStart: number): Promise<C.Usage> =>
@@ -174,6 +177,8 @@ export class KyselyStore implements C.Store {
     fleetModelDemand(this.#ctx, pools, createdSince);
   takeTokens = (requests: readonly C.TokenRequest[], now: number): Promise<C.RateDecision> =>
     takeTokens(this.#ctx, requests, now);
+  peekTokens = (requests: readonly C.TokenRequest[], now: number): Promise<C.RateDecision> =>
+    peekTokens(this.#ctx, requests, now);
 
   upsertTemplate = (t: Omit<Template, 'createdAt' | 'updatedAt'>, now: number): Promise<Template> =>
     templates.upsertTemplate(this.#ctx, t, now);

@@ -62,7 +62,8 @@ function camelRow<S extends z.ZodRawShape>(shape: S) {
 // Built once: constructing zod schemas per row showed up in the API's hot path.
 const jobInputsSchema = z.array(jobInputSchema);
 const jobOutputsSchema = z.array(jobOutputSchema);
-const modelRefsSchema = z.array(z.object({ kind: z.enum(MODEL_KINDS), name: z.string() }));
+/** A JSON column of model refs ([{ kind, name }]). */
+export const modelRefsSchema = z.array(z.object({ kind: z.enum(MODEL_KINDS), name: z.string() }));
 
 const jobRowSchema = camelRow({
   id: str,

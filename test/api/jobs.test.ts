@@ -201,6 +201,17 @@ describe('quotas and rate limits', () => {
     expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect((await client(server, t.key, 'bob').submit({ workflow: invertWorkflow() })).status).toBe(202);
   });
+
+  it('a submission refused after the rate gate still costs its token (body, workflow, quota)', async () => {
+    const limits = { submit_rate_per_user: 0.01, submit_burst_per_user: 3, max_active_jobs_per_user: 1 };
+    const t = await createTenant(server, { limits });
+    const c = client(server, t.key, 'alice');
+    expect((await c.submit({ workflow: invertWorkflow(), colour: 'red' })).status).toBe(400);
+    expect((await c.submit({ workflow: invertWorkflow() })).status).toBe(202);
+    expect((await c.submit({ workflow: invertWorkflow() })).body.code).toBe('quota_exceeded');
+    // Three tokens: the 400, the admission and the quota refusal took one each.
+    expect((await c.submit({ workflow: invertWorkflow() })).body.code).toBe('rate_limited');
+  });
 });
 
 describe('idempotency', () => {

@@ -64,7 +64,11 @@ describe('jobs.stream', () => {
       names.push(e.event);
       if (e.event === 'progress') expect(e.data.max).toBeGreaterThan(0);
       if (e.event === 'output') expect(e.data.content_type).toBe('image/png');
-      if (e.event === 'done') expect(e.data.status).toBe('completed');
+      if (e.event === 'done') {
+        expect(e.data.status).toBe('completed');
+        // The done event carries the outputs with their URLs: no extra GET to find the results.
+        expect(e.data.outputs?.map((o) => o.url)).toEqual([`/v1/jobs/${job.id}/outputs/0`]);
+      }
     }
     expect(names[0]).toBe('status');
     expect(names).toContain('progress');

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { text } from 'node:stream/consumers';
+import { buffer, text } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileStorage } from '../../src/media/storage/file-storage.js';
 import { InvalidKeyError } from '../../src/media/storage/object-key.js';
@@ -46,6 +46,17 @@ describe('FileStorage', () => {
     const b = await storage.get('jobs/j1/inputs/b');
     expect(b).toMatchObject({ size: 6, contentType: 'image/webp' });
     expect(await text(b!.body)).toBe('stream');
+  });
+
+  it('reads back an empty, a small and a large (streamed) object byte for byte', async () => {
+    for (const size of [0, 70_000, 3 * 1024 * 1024 + 7]) {
+      const bytes = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) bytes[i] = (i * 31) % 251;
+      await storage.put(`jobs/j2/outputs/${size}.png`, bytes, 'image/png');
+      const got = await storage.get(`jobs/j2/outputs/${size}.png`);
+      expect(got?.size).toBe(size);
+      expect((await buffer(got!.body)).equals(bytes)).toBe(true);
+    }
   });
 
   it('answers null for a missing object or a folder', async () => {

@@ -93,4 +93,37 @@ describe.each(BACKENDS)('leases on $name', (backend) => {
     expect((await db.store.listJobEvents(jobId, 2)).map((e) => e.seq)).toEqual([3]);
     expect((await db.store.usage(accountId, 'u1', 0)).jobsToday).toBe(1);
   });
+
+  it.each([null, 'https://example.com/hook'])(
+    'the done event of a completed job carries its outputs with URLs (webhook %s)',
+    async (webhookUrl) => {
+      const { jobId } = await admitOne(webhookUrl);
+      await db.store.claimNext('w1', 'default', 60_000, 10_000);
+      const output = {
+        index: 0,
+        nodeId: '9',
+        filename: 'out_00001_.png',
+        contentType: 'image/png',
+        size: 68,
+        objectKey: `jobs/${jobId}/outputs/0-out_00001_.png`,
+      };
+      await db.store.completeJob(jobId, 'w1', [output], 11_000);
+      const done = (await db.store.listJobEvents(jobId, 0)).at(-1);
+      expect(done?.type).toBe('done');
+      expect(done?.data).toEqual({
+        status: 'completed',
+        error: null,
+        outputs: [
+          {
+            index: 0,
+            node_id: '9',
+            filename: 'out_00001_.png',
+            content_type: 'image/png',
+            size: 68,
+            url: `/v1/jobs/${jobId}/outputs/0`,
+          },
+        ],
+      });
+    },
+  );
 });

@@ -1,6 +1,6 @@
 /**
- * Postgres server functions (migration 002, admission and claim replaced by migration 004 for models): the hot
- * paths run as one statement each, and leave exactly the rows the transaction path (the same store with the
+ * Postgres server functions (migration 002, admission and claim replaced by migration 004 for models, rated
+ * admission of migration 006): the hot paths run as one statement each, and leave exactly the rows the transaction path (the same store with the
  * capability off) leaves.
  */
 import type { KyselyPlugin } from 'kysely';
@@ -168,6 +168,34 @@ async function pgExec(url: string, sqlText: string): Promise<void> {
   }
 }
 
+/**
+ * Rated admission (migration 007): arrakis_admit_rated over the models-aware arrakis_admit — tokens from two
+ * buckets, a job with models, a replay and a conflict (each costing a token), both quota scopes (tokens given
+ * back), an empty user bucket and an empty account bucket (nothing taken), and refill.
+ */
+async function ratedScript(store: Store, accountId: string): Promise<unknown[]> {
+  const out: unknown[] = [];
+  const account = { key: 'submit:a', ratePerSecond: 1, burst: 5 };
+  const admit = async (id: string, userId: string, at: number, extra = {}): Promise<void> => {
+    const rate = [{ key: `submit:u:${userId}`, ratePerSecond: 1, burst: 3 }, account];
+    out.push(await store.admitJob(jobInput(accountId, userId, { id, rate, ...extra }), at));
+  };
+  const models = [{ kind: 'checkpoint' as const, name: 'A' }];
+  await admit('r01', 'u1', 2_000, { idempotencyKey: 'k', requestHash: 'h1', models });
+  await admit('r0x', 'u1', 2_000, { idempotencyKey: 'k', requestHash: 'h1' });
+  await admit('r0y', 'u1', 2_000, { idempotencyKey: 'k', requestHash: 'h2' });
+  await admit('r0z', 'u1', 2_000); // u1's bucket is empty
+  await admit('r02', 'u2', 2_000, { models });
+  await admit('r03', 'u2', 2_000); // u2's quota (1 active): its tokens are given back
+  await admit('r04', 'u3', 2_000); // the account's last token
+  await admit('r05', 'u4', 2_000); // the account bucket is empty
+  out.push(await store.claimNext('w1', 'default', 60_000, 2_500));
+  out.push(await store.completeJob('r01', 'w1', [], 2_600));
+  await admit('r06', 'u4', 3_000); // refilled by one token in a second
+  await admit('r07', 'u5', 4_000); // the account's quota (3 active): its tokens are given back
+  return out;
+}
+
 const TABLES = {
   jobs: 'SELECT * FROM jobs ORDER BY id',
   events: 'SELECT * FROM job_events ORDER BY job_id, seq',
@@ -175,6 +203,7 @@ const TABLES = {
   accounts: 'SELECT active_jobs FROM accounts',
   deliveries: 'SELECT job_id, url, event_type, payload, status FROM webhook_deliveries ORDER BY job_id',
   workers: 'SELECT id, models_known, models_available, models_warm, models_on_disk FROM workers ORDER BY id',
+  buckets: 'SELECT key, tokens, updated_at FROM rate_buckets ORDER BY key',
 };
 
 async function dump(url: string): Promise<Record<string, unknown[]>> {
@@ -206,6 +235,19 @@ describe('postgres server functions', () => {
     expect(admitted.kind).toBe('admitted');
     expect(done?.kind).toBe('finished');
     expect(o.statements() - before).toBe(3);
+  });
+
+  it('a rated admission takes one statement too', async () => {
+    const o = await open(POSTGRES_CAPABILITIES);
+    opened.push(o);
+    const account = await makeAccount(o.store);
+    const rate = [
+      { key: 'submit:u', ratePerSecond: 1, burst: 1 },
+      { key: 'submit:a', ratePerSecond: 1, burst: 1 },
+    ];
+    const before = o.statements();
+    expect((await o.store.admitJob(jobInput(account.id, 'u1', { rate }), 2_000)).kind).toBe('admitted');
+    expect(o.statements() - before).toBe(1);
   });
 
   it('leave exactly the rows and answers of the transaction path', async () => {
@@ -290,6 +332,39 @@ describe('postgres server functions', () => {
     }
     // p3 (stored without a pool) goes to nobody, not to the first worker to ask.
     expect((results[0] as { answers: unknown[] }).answers).toEqual(['p2', 'p4', null, 'p1', 'p5', null]);
+  });
+
+  it('rated admission leaves exactly the rows and answers of the transaction path', async () => {
+    const fast = await open(POSTGRES_CAPABILITIES);
+    opened.push(fast);
+    const slow = await open({ ...POSTGRES_CAPABILITIES, serverFunctions: false });
+    opened.push(slow);
+    const results = [];
+    for (const o of [fast, slow]) {
+      const account = await makeAccount(o.store, { max_active_jobs: 3, max_active_jobs_per_user: 1 });
+      const answers = await ratedScript(o.store, account.id);
+      const rows = await dump(o.url);
+      results.push(JSON.parse(JSON.stringify({ answers, rows }).replaceAll(account.id, 'ACCOUNT')));
+    }
+    const [viaFunctions, viaTransactions] = results;
+    expect(viaFunctions).toEqual(viaTransactions);
+    const answers = (viaFunctions as { answers: { kind?: string; scope?: string; id?: string }[] }).answers;
+    expect(answers.map((a) => a.scope ?? a.kind ?? a.id)).toEqual([
+      'admitted',
+      'replayed',
+      'idempotency_conflict',
+      'rate_limited',
+      'admitted',
+      'user',
+      'admitted',
+      'rate_limited',
+      'r01',
+      'finished',
+      'admitted',
+      'account',
+    ]);
+    const jobs = (viaFunctions as { rows: { jobs: { id: string; models: string }[] } }).rows.jobs;
+    expect(jobs.find((j) => j.id === 'r02')?.models).toBe('[{"kind":"checkpoint","name":"A"}]');
   });
 
   it('an unknown account is a caller error, not a quota decision', async () => {

@@ -14,7 +14,7 @@ import { requireScope } from '../auth/authenticate.js';
 import { principalOf, type ApiContext } from '../context.js';
 import { eventHeaders } from '../headers.js';
 import { jobIdParams } from '../schemas.js';
-import { ownJob } from './jobs.js';
+import { ownJobView } from './jobs.js';
 
 const HEARTBEAT_MS = 15_000;
 /** Safety net if a notification is ever missed (e.g. a Postgres listener reconnecting). */
@@ -104,7 +104,7 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     async (request, reply) => {
       const p = principalOf(request);
       requireScope(p, 'jobs:read');
-      const job = await ownJob(ctx, p.account.id, p.userId, request.params.id);
+      const job = await ownJobView(ctx, p.account.id, p.userId, request.params.id);
       let sent = lastEventId(request.headers['last-event-id'], request.query.after);
       const release = admitStream(ctx, p.account.id, p.userId);
       const snapshot = sent === 0 && (await ctx.store.listJobEvents(job.id, 0)).length === 0;

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ApiError } from '../../errors.js';
-import { toPublicJob } from '../../jobs/public-job.js';
+import { toPublicJob, type JobView } from '../../jobs/public-job.js';
 import { TERMINAL_STATUSES, type Job } from '../../jobs/types.js';
 import { requireScope } from '../auth/authenticate.js';
 import { principalOf, type ApiContext } from '../context.js';
@@ -19,13 +19,26 @@ import {
 import { jobHeaders, submitHeaders } from '../headers.js';
 import { parseMultipartSubmission } from '../multipart-submit.js';
 import { preferredWait, publicOrigin, waitForJobEnd, waitSignal, withAbsoluteUrls } from '../prefer-wait.js';
-import { checkMaySubmit, checkSubmittedSize, submitJob } from '../submit-job.js';
+import { chargeSubmitRate } from '../rate-limit.js';
+import { checkMaySubmit, checkSubmittedSize, submitJob, type TokenSettlement } from '../submit-job.js';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema };
 
 function notFound(): ApiError {
   return new ApiError('not_found', 'No job with this id.');
+}
+
+/** Reads the public columns of the caller's own job (no workflow or inputs parsed), or 404 like an unknown id. */
+export async function ownJobView(
+  ctx: ApiContext,
+  accountId: string,
+  userId: string,
+  id: string,
+): Promise<JobView> {
+  const job = await ctx.store.getJobViewFor(accountId, userId, id);
+  if (job === null) throw notFound();
+  return job;
 }
 
 /** Reads the caller's own job, or 404 exactly like an unknown id. */
@@ -60,6 +73,8 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
 /** POST /v1/jobs: JSON or multipart submission, with Idempotency-Key and Prefer: wait. */
 function submitRoute(app: FastifyInstance, ctx: ApiContext): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
+  /** Submissions past the rate gate, and whether their token is settled (see rate-limit.ts). */
+  const tokens = new WeakMap<object, TokenSettlement>();
   r.post(
     '/v1/jobs',
     {
@@ -67,6 +82,7 @@ function submitRoute(app: FastifyInstance, ctx: ApiContext): void {
         async (request) => {
           try {
             await checkMaySubmit(ctx, principalOf(request));
+            tokens.set(request, { settled: false });
           } catch (err) {
             if (err instanceof ApiError) ctx.metrics.admissionRejections.inc({ code: err.code });
             throw err;
@@ -82,6 +98,17 @@ function submitRoute(app: FastifyInstance, ctx: ApiContext): void {
           }
         },
       ],
+      // A submission refused after the gate (body, workflow, quota) costs its token, as a gate that took it did;
+      // charged before the answer is sent, so the client's next request already sees it.
+      onSend: async (request, reply, payload) => {
+        const token = tokens.get(request);
+        if (token !== undefined && !token.settled && reply.statusCode >= 400) {
+          token.settled = true;
+          const p = principalOf(request);
+          await chargeSubmitRate(ctx.store, p.account, p.userId, ctx.now()).catch(() => undefined);
+        }
+        return payload;
+      },
       schema: {
         tags,
         security,
@@ -111,6 +138,7 @@ function submitRoute(app: FastifyInstance, ctx: ApiContext): void {
           request.body,
           key,
           request.uploads ?? new Map(),
+          tokens.get(request),
         );
         if (!replayed) {
           ctx.metrics.jobsSubmitted.inc();
@@ -121,7 +149,7 @@ function submitRoute(app: FastifyInstance, ctx: ApiContext): void {
         const wait = preferredWait(request.headers.prefer);
         if (wait === null) return reply.code(202).send(toPublicJob(job));
         const { signal, release } = waitSignal(ctx, request);
-        const ended = await waitForJobEnd(ctx, job, wait, signal).finally(release);
+        const ended = await waitForJobEnd(ctx, job, job, wait, signal).finally(release);
         void reply.header('preference-applied', `wait=${wait}`).header('vary', 'Prefer');
         if (!TERMINAL_STATUSES.includes(ended.status)) return reply.code(202).send(toPublicJob(ended));
         return reply.code(200).send(withAbsoluteUrls(toPublicJob(ended), publicOrigin(ctx, request)));
@@ -151,7 +179,7 @@ function readRoutes(app: FastifyInstance, ctx: ApiContext): void {
     async (request) => {
       const p = principalOf(request);
       requireScope(p, 'jobs:read');
-      return toPublicJob(await ownJob(ctx, p.account.id, p.userId, request.params.id));
+      return toPublicJob(await ownJobView(ctx, p.account.id, p.userId, request.params.id));
     },
   );
 
@@ -242,7 +270,7 @@ function outputRoute(app: FastifyInstance, ctx: ApiContext): void {
     async (request, reply) => {
       const p = principalOf(request);
       requireScope(p, 'jobs:read');
-      const job = await ownJob(ctx, p.account.id, p.userId, request.params.id);
+      const job = await ownJobView(ctx, p.account.id, p.userId, request.params.id);
       const output = job.outputs.find((o) => o.index === request.params.index);
       if (output === undefined) throw new ApiError('not_found', 'No output with this index.');
       const url = await ctx.storage.presignedGetUrl(output.objectKey, ctx.config.presignTtlSeconds);

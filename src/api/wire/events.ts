@@ -27,6 +27,10 @@ export const outputEventSchema = z.looseObject(outputSchema.shape);
 export const doneEventSchema = z.looseObject({
   status: jobStatusSchema.describe('completed, failed or cancelled'),
   error: jobErrorSchema.nullable(),
+  outputs: z
+    .array(outputSchema)
+    .optional()
+    .describe("A completed job's outputs with their URLs, as in GET /v1/jobs/{id}: no extra request needed"),
 });
 
 /** One job event as `arrakis/client` yields it: `{ event, data }`, discriminated by `event`. */

@@ -5,6 +5,7 @@ import { migration003 } from './003-file-node-allowlist.js';
 import { migration004 } from './004-model-placement.js';
 import { migration005 } from './005-template-owner.js';
 import { migration006 } from './006-pool-equality.js';
+import { migration007 } from './007-hot-path.js';
 import type { Migration } from './migration.js';
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -14,4 +15,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration004,
   migration005,
   migration006,
+  migration007,
 ];

@@ -1,10 +1,14 @@
-/** Opens the embedded SQLite database: WAL, a busy timeout, synchronous=NORMAL and foreign keys. */
+/**
+ * Opens the embedded SQLite database: WAL, a busy timeout, synchronous=NORMAL and foreign keys; a file database's
+ * WAL is checkpointed on a worker thread once it has been written a while (wal-checkpointer.ts).
+ */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler } from 'kysely';
 import type { DatabaseSchema } from '../schema.js';
 import { ImmediateSqliteDriver } from './sqlite-driver.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 
 /** `path` is a file path or `:memory:`; the parent folder of a file is created when missing. */
 export function openSqlite(path: string): Kysely<DatabaseSchema> {
@@ -14,10 +18,11 @@ export function openSqlite(path: string): Kysely<DatabaseSchema> {
   raw.pragma('busy_timeout = 5000');
   raw.pragma('synchronous = NORMAL');
   raw.pragma('foreign_keys = ON');
+  const checkpointer = path === ':memory:' ? null : new WalCheckpointer(raw, path);
   return new Kysely<DatabaseSchema>({
     dialect: {
       createAdapter: () => new SqliteAdapter(),
-      createDriver: () => new ImmediateSqliteDriver(raw),
+      createDriver: () => new ImmediateSqliteDriver(raw, checkpointer),
       createIntrospector: (db) => new SqliteIntrospector(db),
       createQueryCompiler: () => new SqliteQueryCompiler(),
     },

@@ -6,6 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import { CompiledQuery, type DatabaseConnection, type Driver, type QueryResult } from 'kysely';
+import type { WalCheckpointer } from './wal-checkpointer.js';
 
 /** Hands the single connection to one caller at a time, in arrival order. */
 class FifoMutex {
@@ -32,9 +33,11 @@ const STATEMENT_CACHE_LIMIT = 500;
 class SqliteConnection implements DatabaseConnection {
   readonly #db: Database.Database;
   readonly #cache = new Map<string, Database.Statement>();
+  readonly #checkpointer: WalCheckpointer | null;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, checkpointer: WalCheckpointer | null) {
     this.#db = db;
+    this.#checkpointer = checkpointer;
   }
 
   #prepare(sql: string): Database.Statement {
@@ -60,6 +63,7 @@ class SqliteConnection implements DatabaseConnection {
     const params = compiledQuery.parameters as unknown[];
     if (stmt.reader) return { rows: stmt.all(params) as R[] };
     const { changes } = stmt.run(params);
+    this.#checkpointer?.wrote();
     return { numAffectedRows: BigInt(changes), rows: [] };
   }
 
@@ -72,10 +76,12 @@ export class ImmediateSqliteDriver implements Driver {
   readonly #db: Database.Database;
   readonly #mutex = new FifoMutex();
   readonly #connection: SqliteConnection;
+  readonly #checkpointer: WalCheckpointer | null;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, checkpointer: WalCheckpointer | null = null) {
     this.#db = db;
-    this.#connection = new SqliteConnection(db);
+    this.#checkpointer = checkpointer;
+    this.#connection = new SqliteConnection(db, checkpointer);
   }
 
   async init(): Promise<void> {}
@@ -102,6 +108,7 @@ export class ImmediateSqliteDriver implements Driver {
   }
 
   async destroy(): Promise<void> {
+    await this.#checkpointer?.stop();
     this.#db.close();
   }
 }

@@ -1,8 +1,10 @@
 /**
- * Strict admission: the idempotency lookup, the insert, then the user and account counters (each
- * incremented only below its limit), in one transaction. A rejection rolls back, so it changes nothing.
+ * Strict admission: the submit-rate tokens, the idempotency lookup, the insert, then the user and account
+ * counters (each incremented only below its limit), in one transaction: one commit per submission. A rejection
+ * rolls back, so it changes nothing (no token is spent on a refused admission).
  * Lock order on Postgres is user_counters → accounts, the same as every terminal transition.
- * On Postgres the same steps run server-side in arrakis_admit (migration 004) as one autocommit statement.
+ * On Postgres the same steps run server-side in arrakis_admit (migration 004), behind arrakis_admit_rated
+ * (migration 006) when there are tokens to take, as one autocommit statement.
  */
 import { z } from 'zod';
 import type { Job } from '../../jobs/types.js';
@@ -17,6 +19,7 @@ import {
   type StoreContext,
 } from '../context.js';
 import { toJob } from '../rows.js';
+import { takeTokensIn } from './rate-buckets.js';
 
 const hashSchema = z.object({ request_hash: z.string().nullable() });
 const limitsSchema = z.object({ max_active_jobs: z.number(), max_active_jobs_per_user: z.number() });
@@ -117,6 +120,10 @@ function insertParams(job: Job, input: NewJob, now: number): unknown[] {
 }
 
 async function admitInTx(ctx: StoreContext, tx: Conn, input: NewJob, now: number): Promise<AdmitResult> {
+  if (input.rate !== undefined && input.rate.length > 0) {
+    const decision = await takeTokensIn(ctx, tx, input.rate, now);
+    if (!decision.allowed) throw new Rejection({ kind: 'rate_limited', retryAfterMs: decision.retryAfterMs });
+  }
   const earlier = await lookupIdempotent(ctx, tx, input);
   if (earlier !== null) return earlier;
   const { sql } = ctx;
@@ -137,6 +144,20 @@ const functionRejectionSchema = z.object({
   detail: z.coerce.number(),
 });
 
+/** How arrakis_admit_rated (migration 006) reports an empty bucket: detail is the wait in ms. */
+const functionRateSchema = z.object({ code: z.literal('AR002'), detail: z.coerce.number() });
+
+/** The admission statement and its parameters: with the rate buckets when there are tokens to take. */
+function admitStatement(ctx: StoreContext, job: Job, input: NewJob, now: number): [string, unknown[]] {
+  const params = insertParams(job, input, now);
+  const rate = input.rate ?? [];
+  if (rate.length === 0) return [ctx.sql.admitFunction, params];
+  const keys = rate.map((r) => r.key);
+  const rates = rate.map((r) => r.ratePerSecond);
+  const bursts = rate.map((r) => r.burst);
+  return [ctx.sql.admitRatedFunction, [...params, keys, rates, bursts]];
+}
+
 /**
  * The same admission as one autocommit statement (Postgres): the account row stays locked only while the
  * server function runs and commits, not across round trips.
@@ -145,8 +166,11 @@ async function admitByFunction(ctx: StoreContext, input: NewJob, now: number): P
   const job = newJobRecord(input.id ?? newId('job', now), input, now);
   let rows: unknown[];
   try {
-    rows = await run(ctx.db, ctx.sql.admitFunction, insertParams(job, input, now));
+    const [text, params] = admitStatement(ctx, job, input, now);
+    rows = await run(ctx.db, text, params);
   } catch (err) {
+    const limited = functionRateSchema.safeParse(err);
+    if (limited.success) throw new Rejection({ kind: 'rate_limited', retryAfterMs: limited.data.detail });
     const refused = functionRejectionSchema.safeParse(err);
     if (!refused.success) throw err;
     throw new Rejection({ kind: 'quota_exceeded', scope: refused.data.message, limit: refused.data.detail });

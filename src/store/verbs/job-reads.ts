@@ -5,6 +5,8 @@ import type { Job, JobStatus } from '../../jobs/types.js';
 import type { ListJobsQuery, PoolUsage, Usage } from '../contract.js';
 import { run, type StoreContext } from '../context.js';
 import { toJob } from '../rows.js';
+import type { JobView } from '../../jobs/public-job.js';
+import { toJobView } from '../job-view-row.js';
 
 /** Store.getJob. */
 export async function getJob(ctx: StoreContext, id: string): Promise<Job | null> {
@@ -21,6 +23,17 @@ export async function getJobFor(
 ): Promise<Job | null> {
   const row = (await run(ctx.db, ctx.sql.jobForOwner, [id, accountId, userId]))[0];
   return row === undefined ? null : toJob(row);
+}
+
+/** Store.getJobViewFor: as getJobFor, reading only the columns of the public JSON. */
+export async function getJobViewFor(
+  ctx: StoreContext,
+  accountId: string,
+  userId: string,
+  id: string,
+): Promise<JobView | null> {
+  const row = (await run(ctx.db, ctx.sql.jobViewForOwner, [id, accountId, userId]))[0];
+  return row === undefined ? null : toJobView(row);
 }
 
 /** Store.listJobs: newest first; ids are time-ordered, so the cursor is the last id seen. */

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { isTerminal } from '../../jobs/state-machine.js';
-import { publicJobError, toPublicJob } from '../../jobs/public-job.js';
+import { publicJobError, publicOutputs, toPublicJob } from '../../jobs/public-job.js';
 import type { Job } from '../../jobs/types.js';
 import { newId } from '../../util/ids.js';
 import type { WebhookEventType } from '../contract.js';
@@ -44,6 +44,18 @@ async function enqueueWebhook(ctx: StoreContext, tx: Conn, job: Job, now: number
 }
 
 /**
+ * The `done` event's data: the status, the error, and for a completed job its outputs with their URLs (as in
+ * GET /v1/jobs/{id}), so a client holding the event stream needs no extra GET to fetch the results.
+ */
+export function doneEventData(
+  job: Pick<Job, 'id' | 'status' | 'error' | 'outputs'>,
+): Record<string, unknown> {
+  const error = job.error === null ? null : publicJobError(job.error);
+  if (job.status !== 'completed') return { status: job.status, error };
+  return { status: job.status, error, outputs: publicOutputs(job) };
+}
+
+/**
  * Settles a transition: `row` is what the CAS returned, `wasRunning` whether the job was running before,
  * `reason` why a running job was given back (recorded on its status event).
  * Terminal: both counters -1 (running too when it was running), webhook, `done` event.
@@ -62,8 +74,7 @@ export async function settleTransition(
   if (isTerminal(job.status)) {
     await run(tx, sql.userRelease, [wasRunning ? 1 : 0, job.accountId, job.userId]);
     await enqueueWebhook(ctx, tx, job, now);
-    const data = { status: job.status, error: job.error === null ? null : publicJobError(job.error) };
-    await run(tx, sql.insertEvent, [job.id, seq, 'done', JSON.stringify(data), now]);
+    await run(tx, sql.insertEvent, [job.id, seq, 'done', JSON.stringify(doneEventData(job)), now]);
     // Last, so the account row (every admission of the account waits on it) is locked only until commit.
     await run(tx, sql.accountRelease, [job.accountId]);
     return job;

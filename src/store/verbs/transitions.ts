@@ -8,7 +8,7 @@ import type { Job, JobError, JobOutput } from '../../jobs/types.js';
 import type { CancelResult, ExpiredLeaseOutcome, FinishResult } from '../contract.js';
 import { inTx, run, type Conn, type StoreContext } from '../context.js';
 import { toJob } from '../rows.js';
-import { settleTransition, transitionRow } from './settle.js';
+import { doneEventData, settleTransition, transitionRow } from './settle.js';
 
 const WORKER_LOST: JobError = {
   code: 'worker_lost',
@@ -40,7 +40,14 @@ export async function finishRunning(
   if (ctx.caps.serverFunctions) {
     // One autocommit statement (migration 002), so the account row is locked only while it runs. It skips
     // jobs with a webhook (whose payload is built here) and lost jobs: both take the transaction path below.
-    const done = JSON.stringify({ status: end.status, error: end.status === 'failed' ? end.error : null });
+    const done = JSON.stringify(
+      doneEventData({
+        id: jobId,
+        status: end.status,
+        error: end.status === 'failed' ? end.error : null,
+        outputs: end.status === 'completed' ? end.outputs : [],
+      }),
+    );
     const params = [end.status, outputs, error, now, jobId, workerId, done];
     const row = (await run(ctx.db, ctx.sql.finishRunningFunction, params))[0];
     if (row !== undefined) return { kind: 'finished', job: transitionRow(row).job };

@@ -1,0 +1,67 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BACKENDS, type TestDb } from './backends.js';
+import { countKind, jobInput, makeAccount } from './fixtures.js';
+
+/** Rate tokens taken inside the admission (one commit per submission): the limits stay exact. */
+describe.each(BACKENDS)('admission with rate buckets on $name', (backend) => {
+  let db: TestDb;
+  beforeEach(async () => {
+    db = await backend.create();
+  });
+  afterEach(async () => {
+    await db.cleanup();
+  });
+
+  const user = { key: 'submit:u:test', ratePerSecond: 2, burst: 3 };
+  const account = { key: 'submit:a:test', ratePerSecond: 40, burst: 60 };
+
+  it('admits the burst, then answers rate_limited with the wait and inserts nothing', async () => {
+    const acct = await makeAccount(db.store, { max_active_jobs_per_user: 100 });
+    const admit = (now: number) => db.store.admitJob(jobInput(acct.id, 'u1', { rate: [user, account] }), now);
+    for (let i = 0; i < 3; i++) expect((await admit(0)).kind).toBe('admitted');
+    expect(await admit(0)).toEqual({ kind: 'rate_limited', retryAfterMs: 500 });
+    expect((await db.store.usage(acct.id, 'u1', 0)).activeJobs).toBe(3);
+    expect((await db.store.listJobs({ accountId: acct.id, userId: 'u1', limit: 100 })).jobs).toHaveLength(3);
+    // The account bucket lost exactly the three admitted tokens: the refusal rolled its own token back.
+    expect(await db.store.peekTokens([account], 0)).toEqual({ allowed: true, retryAfterMs: 0 });
+    expect((await db.store.takeTokens([{ ...account, burst: 60 }], 0)).allowed).toBe(true);
+    expect((await admit(500)).kind).toBe('admitted');
+    expect(await db.store.reconcileCounters()).toEqual([]);
+  });
+
+  it('concurrent admissions never pass more than the burst', async () => {
+    const acct = await makeAccount(db.store, { max_active_jobs_per_user: 1000 });
+    const bucket = { key: 'submit:u:race', ratePerSecond: 1, burst: 7 };
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        db.store.admitJob(jobInput(acct.id, `u${i % 3}`, { rate: [bucket] }), 5_000),
+      ),
+    );
+    expect(countKind(results, 'admitted')).toBe(7);
+    expect(countKind(results, 'rate_limited')).toBe(23);
+    expect(await db.store.countJobsByStatus()).toMatchObject({ queued: 7 });
+  });
+
+  it('a quota refusal spends no token; a replay spends one', async () => {
+    const acct = await makeAccount(db.store, { max_active_jobs_per_user: 1 });
+    const bucket = { key: 'submit:u:quota', ratePerSecond: 0.001, burst: 3 };
+    const first = jobInput(acct.id, 'u1', { rate: [bucket], idempotencyKey: 'k', requestHash: 'h' });
+    expect((await db.store.admitJob(first, 0)).kind).toBe('admitted');
+    expect((await db.store.admitJob(jobInput(acct.id, 'u1', { rate: [bucket] }), 0)).kind).toBe(
+      'quota_exceeded',
+    );
+    expect((await db.store.admitJob(first, 0)).kind).toBe('replayed');
+    // 3 tokens: the first admission and the replay took one each, the quota refusal none.
+    expect(await db.store.takeTokens([bucket], 0)).toEqual({ allowed: true, retryAfterMs: 0 });
+    expect((await db.store.takeTokens([bucket], 0)).allowed).toBe(false);
+  });
+
+  it('peekTokens reads without taking', async () => {
+    const bucket = { key: 'peek', ratePerSecond: 1, burst: 1 };
+    expect(await db.store.peekTokens([bucket], 0)).toEqual({ allowed: true, retryAfterMs: 0 });
+    expect(await db.store.peekTokens([bucket], 0)).toEqual({ allowed: true, retryAfterMs: 0 });
+    expect((await db.store.takeTokens([bucket], 0)).allowed).toBe(true);
+    expect(await db.store.peekTokens([bucket], 0)).toEqual({ allowed: false, retryAfterMs: 1000 });
+    expect(await db.store.peekTokens([bucket], 1000)).toEqual({ allowed: true, retryAfterMs: 0 });
+  });
+});
