@@ -121,6 +121,7 @@ describe.each(BACKENDS)('leases on $name', (backend) => {
             content_type: 'image/png',
             size: 68,
             url: `/v1/jobs/${jobId}/outputs/0`,
+            type: 'output',
           },
         ],
       });
