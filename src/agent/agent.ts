@@ -87,6 +87,8 @@ export class Agent {
       const job = await this.claimOrNull(signal);
       if (job === null) continue;
       await this.report('busy');
+      const began = Date.now();
+      this.log.info({ jobId: job.id, workerId: this.id, attempt: job.attempt }, 'running job');
       const result = await runJob({
         channel: this.options.channel,
         comfy: this.options.comfy,
@@ -96,6 +98,10 @@ export class Agent {
         signal,
         log: this.log,
       });
+      this.log.info(
+        { jobId: job.id, workerId: this.id, outcome: result.outcome, ms: Date.now() - began },
+        `job ${result.outcome} on this worker`,
+      );
       this.options.onJobDone?.(job.id, result);
       if (result.comfyUnhealthy) {
         // Not claiming again until ComfyUI answers its health check.

@@ -146,6 +146,11 @@ class JobRun {
       // A retry on the same ComfyUI must not collide with the first attempt's history entry.
       promptId: this.job.attempt <= 1 ? this.job.id : `${this.job.id}-${this.job.attempt}`,
       onProgress: (p) => this.progress.push({ value: p.value, max: p.max, node: p.node }),
+      onQueued: (promptId) =>
+        this.log.info(
+          { jobId: this.job.id, promptId, comfyUrl: this.options.comfy.url },
+          'prompt sent to ComfyUI',
+        ),
       signal: this.abort.signal,
     });
     if (this.stopReason !== null) return await this.afterStop();

@@ -29,6 +29,10 @@ export interface WorkerServiceDeps {
   fallbackPollMs?: number;
   /** Called with every job a worker report ended (metrics). Must not throw. */
   onFinished?: (job: Job) => void;
+  /** Called with every job a worker claimed (log, metrics). Must not throw. */
+  onClaimed?: (job: Job, workerId: string) => void;
+  /** Called with every job a worker gave back to the queue (log). Must not throw. */
+  onRequeued?: (job: Job) => void;
 }
 
 /** Thrown when a worker reports outputs that are not this job's stored files. */
@@ -105,6 +109,7 @@ export class WorkerService {
       try {
         const job = await this.deps.store.claimNext(workerId, pool, this.leaseMs, Date.now());
         if (job !== null) {
+          this.deps.onClaimed?.(job, workerId);
           await this.announce(job.id);
           return job;
         }
@@ -233,8 +238,10 @@ export class WorkerService {
     if (result.kind === 'lost') return { kind: 'lost' };
     const job = result.job;
     await this.announce(job.id);
-    if (job.status === 'queued') await this.deps.bus.publish({ kind: 'job_ready', pool: job.pool });
-    else this.deps.onFinished?.(job);
+    if (job.status === 'queued') {
+      this.deps.onRequeued?.(job);
+      await this.deps.bus.publish({ kind: 'job_ready', pool: job.pool });
+    } else this.deps.onFinished?.(job);
     return { kind: 'finished', status: job.status };
   }
 

@@ -15,6 +15,7 @@ import { createMetrics } from './metrics.js';
 import { registerMultipart } from './multipart-submit.js';
 import { registerOpenApi } from './openapi/register.js';
 import { installProblemHandlers } from './problem.js';
+import { isLongPoll, requestLogOptions } from './request-log.js';
 import { adminRoutes } from './routes/admin.js';
 import { docsRoutes } from './routes/docs.js';
 import { eventRoutes } from './routes/events.js';
@@ -69,6 +70,8 @@ function installHooks(app: FastifyInstance, ctx: ApiContext): void {
     if (request.body !== undefined && valueTooDeep(request.body, MAX_JSON_DEPTH)) throw tooDeepError();
   });
   app.addHook('onResponse', async (request, reply) => {
+    // A long poll's duration is how long nothing happened: it would drown the latency of real work.
+    if (isLongPoll(request, reply)) return;
     ctx.metrics.httpDuration.observe(
       {
         method: request.method,
@@ -85,13 +88,14 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   const ctx: ApiContext = {
     ...deps,
     auth: new Authenticator(deps.store, deps.now, deps.config.jwtMaxLifetimeS),
-    metrics: createMetrics(() => deps.store.countJobsByStatus()),
+    metrics: deps.metrics ?? createMetrics({ jobsByStatus: () => deps.store.countJobsByStatus() }),
     streams: new Set(),
     streamCounts: new Map(),
   };
   let draining = false;
   const app = Fastify({
-    logger: logOptions(deps.config.logLevel),
+    ...(deps.log === undefined ? { logger: logOptions(deps.config.logLevel) } : { loggerInstance: deps.log }),
+    ...requestLogOptions(),
     bodyLimit: Math.floor(deps.config.maxBodyMb * 1024 * 1024),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -126,7 +130,14 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
     await app.register(cors, {
       origin: [...deps.config.corsOrigins],
       methods: ['GET', 'POST', 'DELETE'],
-      allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'last-event-id', 'prefer', 'x-user-id'],
+      allowedHeaders: [
+        'authorization',
+        'content-type',
+        'idempotency-key',
+        'last-event-id',
+        'prefer',
+        'x-user-id',
+      ],
       exposedHeaders: ['location', 'preference-applied', 'retry-after', 'x-request-id'],
       maxAge: 600,
     });

@@ -25,7 +25,11 @@ export interface ApiDeps {
   /** Extra routes mounted by serve (worker API, fleet admin), registered after the core ones. */
   plugins?: Array<(app: import('fastify').FastifyInstance) => Promise<void>>;
   /** Called after each admission (idle workers claim at once; URL inputs get fetched at once). */
-  onAdmitted?: (job: Job) => void;
+  onAdmitted?: (job: Job, origin?: { requestId: string; traceId: string | null }) => void;
+  /** The process's logger (request lines go to it); a new one at the configured level when absent. */
+  log?: import('fastify').FastifyBaseLogger;
+  /** The metrics registry, when the caller wires more sources into it than the job counts. */
+  metrics?: Metrics;
   /** Fleet state for the admin API, when a fleet runs. */
   fleetStatus?: () => Promise<unknown>;
   /** Per pool: price per GPU-second and idle seconds billed per busy second (cost attribution). */

@@ -48,6 +48,8 @@ export interface FleetRuntimeDeps {
   jobTimeoutMs: number;
   log: Logger;
   tickMs?: number;
+  /** Called with every decision of the autoscaler (metrics: the pool's target). Must not throw. */
+  onDecision?: (decision: Decision) => void;
 }
 
 /** Reads and validates the fleet file and builds each pool's provider; throws FleetConfigError when bad. */
@@ -69,6 +71,7 @@ export function startFleet(fleet: LoadedFleet, deps: FleetRuntimeDeps): FleetRun
     unpooledPool: fleet.unpooledPool,
     workerStates: () => agents.states(),
   });
+  const record = decisionRecorder(deps.store);
   const controller = new FleetController({
     pools: fleet.config.pools,
     providers: fleet.providers,
@@ -76,7 +79,10 @@ export function startFleet(fleet: LoadedFleet, deps: FleetRuntimeDeps): FleetRun
     tickMs: deps.tickMs ?? 2000,
     ledger,
     observe: (pool, now) => observer.observe(pool, now),
-    record: decisionRecorder(deps.store),
+    record: (d) => {
+      deps.onDecision?.(d);
+      return record(d);
+    },
     onWorkerReady: (worker) => agents.attach(worker),
     onWorkerStopped: (worker) => agents.detach(worker),
     onWorkerFailed: (worker, err) =>

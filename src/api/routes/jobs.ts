@@ -19,6 +19,7 @@ import {
 import { jobHeaders, submitHeaders } from '../headers.js';
 import { parseMultipartSubmission } from '../multipart-submit.js';
 import { preferredWait, publicOrigin, waitForJobEnd, waitSignal, withAbsoluteUrls } from '../prefer-wait.js';
+import { requestOrigin } from '../request-log.js';
 import { checkMaySubmit, checkSubmittedSize, submitJob } from '../submit-job.js';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -105,7 +106,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         );
         if (!replayed) {
           ctx.metrics.jobsSubmitted.inc();
-          ctx.onAdmitted?.(job);
+          ctx.onAdmitted?.(job, requestOrigin(request));
         }
         if (replayed) void reply.header('idempotent-replayed', 'true');
         void reply.header('location', `/v1/jobs/${job.id}`);

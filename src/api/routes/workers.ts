@@ -6,7 +6,7 @@
 import { detectContentType } from '../../agent/content-type.js';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { ForeignOutputError, WorkerService } from '../../agent/worker-service.js';
+import { ForeignOutputError, WorkerService, type WorkerServiceDeps } from '../../agent/worker-service.js';
 import { LeaseLostError, OutputStoreError, type LeasedJob } from '../../agent/job-channel.js';
 import * as wire from '../../agent/worker-protocol.js';
 import { verifyWorkerToken } from '../../agent/worker-tokens.js';
@@ -20,7 +20,8 @@ import { installProblemHandlers } from '../problem.js';
 
 export { issueWorkerToken } from '../../agent/worker-tokens.js';
 
-export interface WorkerRoutesDeps {
+/** The job hooks (log, metrics) see remote workers' claims and reports too. */
+export interface WorkerRoutesDeps extends Pick<WorkerServiceDeps, 'onClaimed' | 'onRequeued' | 'onFinished'> {
   store: Store;
   storage: ObjectStorage;
   bus: EventBus;
