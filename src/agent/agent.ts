@@ -23,6 +23,8 @@ export interface AgentOptions {
   /** Backoff of failing claims (defaults 500 ms doubling to 10 s, with jitter). */
   claimBackoffMs?: { minMs: number; maxMs: number };
   log?: AgentLog;
+  /** Called when claims work again after failing (a restarted control plane may need re-telling things). */
+  onClaimsRecovered?: () => void;
   /** Called after each job leaves this agent (tests and metrics). */
   onJobDone?: (jobId: string, result: RunJobResult) => void;
 }
@@ -119,7 +121,9 @@ export class Agent {
   private async claimOrNull(signal: AbortSignal): ReturnType<JobChannel['claim']> {
     try {
       const job = await this.options.channel.claim(this.options.claimWaitMs ?? 20_000, signal);
+      const wasFailing = this.claims.failing;
       this.claims.succeeded();
+      if (wasFailing) this.options.onClaimsRecovered?.();
       return job;
     } catch (err) {
       if (signal.aborted) return null;

@@ -12,15 +12,21 @@ export interface NodeReportDeps {
   send(definitions: readonly NodeDefinition[]): Promise<void>;
   log: AgentLog;
   everyMs: number;
+  /** Dispatching `wake` on it reports at once (the control plane came back and may have forgotten). */
+  wake?: EventTarget;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+function sleep(ms: number, signal: AbortSignal, wake: EventTarget | undefined): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    const done = (): void => {
       clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      wake?.removeEventListener('wake', done);
       resolve();
-    });
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+    wake?.addEventListener('wake', done);
   });
 }
 
@@ -35,6 +41,6 @@ export async function reportNodeDefinitions(deps: NodeReportDeps, signal: AbortS
       if (!failing) deps.log.warn({ err: String(err) }, 'could not report the node definitions; retrying');
       failing = true;
     }
-    await sleep(failing ? Math.min(deps.everyMs, 10_000) : deps.everyMs, signal);
+    await sleep(failing ? Math.min(deps.everyMs, 10_000) : deps.everyMs, signal, deps.wake);
   }
 }
