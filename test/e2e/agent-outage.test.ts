@@ -32,8 +32,20 @@ afterAll(async () => {
 async function serve(port: number): Promise<{ url: string; proc: ChildProcess }> {
   const proc = spawn(
     process.execPath,
-    [BIN, 'serve', '--port', String(port), '--db', db, '--storage', `file:${join(dir, 'objects')}`,
-      '--admin-key', ADMIN_KEY, '--log-level', 'silent'],
+    [
+      BIN,
+      'serve',
+      '--port',
+      String(port),
+      '--db',
+      db,
+      '--storage',
+      `file:${join(dir, 'objects')}`,
+      '--admin-key',
+      ADMIN_KEY,
+      '--log-level',
+      'silent',
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   procs.push(proc);
@@ -77,8 +89,22 @@ describe('arrakis agent and control-plane outages', () => {
 
     const agent = spawn(
       process.execPath,
-      [BIN, 'agent', '--server', `http://127.0.0.1:${port}`, '--token-file', tokenFile, '--comfyui', lite.url,
-        '--name', 'outage-agent', '--retry-max-seconds', '2', '--claim-wait-seconds', '2'],
+      [
+        BIN,
+        'agent',
+        '--server',
+        `http://127.0.0.1:${port}`,
+        '--token-file',
+        tokenFile,
+        '--comfyui',
+        lite.url,
+        '--name',
+        'outage-agent',
+        '--retry-max-seconds',
+        '2',
+        '--claim-wait-seconds',
+        '2',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     procs.push(agent);

@@ -47,12 +47,30 @@ async function startPeer(png: Buffer): Promise<number> {
   return typeof address === 'object' && address !== null ? address.port : 0;
 }
 
-async function serve(comfyUrl: string, peerPort: number): Promise<{ url: string; proc: ChildProcess; out: () => string }> {
+async function serve(
+  comfyUrl: string,
+  peerPort: number,
+): Promise<{ url: string; proc: ChildProcess; out: () => string }> {
   const proc = spawn(
     process.execPath,
-    [BIN, 'serve', '--port', String(await freePort()), '--db', `sqlite:${join(dir, 'a.db')}`,
-      '--storage', `file:${join(dir, 'objects')}`, '--comfyui', comfyUrl, '--admin-key', ADMIN_KEY,
-      '--fetch-allow', `127.0.0.1:${peerPort}`, '--log-level', 'info'],
+    [
+      BIN,
+      'serve',
+      '--port',
+      String(await freePort()),
+      '--db',
+      `sqlite:${join(dir, 'a.db')}`,
+      '--storage',
+      `file:${join(dir, 'objects')}`,
+      '--comfyui',
+      comfyUrl,
+      '--admin-key',
+      ADMIN_KEY,
+      '--fetch-allow',
+      `127.0.0.1:${peerPort}`,
+      '--log-level',
+      'info',
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   procs.push(proc);
@@ -116,12 +134,23 @@ describe('observability of one job', () => {
 
     // grep job_<id>: the job's life in order, with its ids.
     await until(() => lines(server.out()).some((l) => l.jobId === id && l.msg === 'job completed'));
-    const jobLines = server.out().split('\n').filter((l) => l.includes(id)).map((l) => JSON.parse(l) as Line);
+    const jobLines = server
+      .out()
+      .split('\n')
+      .filter((l) => l.includes(id))
+      .map((l) => JSON.parse(l) as Line);
     const steps = jobLines.map((l) => l.msg);
-    const order = ['job admitted', /^job claimed by worker wrk_\w+ after \d+ ms$/, 'prompt sent to ComfyUI', 'job completed'];
+    const order = [
+      'job admitted',
+      /^job claimed by worker wrk_\w+ after \d+ ms$/,
+      'prompt sent to ComfyUI',
+      'job completed',
+    ];
     let at = -1;
     for (const step of order) {
-      const next = steps.findIndex((m, i) => i > at && (typeof step === 'string' ? m === step : step.test(m)));
+      const next = steps.findIndex(
+        (m, i) => i > at && (typeof step === 'string' ? m === step : step.test(m)),
+      );
       expect(next, `${String(step)} after step ${at} in ${JSON.stringify(steps)}`).toBeGreaterThan(at);
       at = next;
     }
@@ -141,16 +170,25 @@ describe('observability of one job', () => {
     expect(typeof finished?.runMs).toBe('number');
     expect(typeof finished?.totalMs).toBe('number');
     // The submission's own request line carries the trace id too.
-    const requestLine = lines(server.out()).find((l) => l.requestId === 'req-observe-1' && l.msg === 'request completed');
+    const requestLine = lines(server.out()).find(
+      (l) => l.requestId === 'req-observe-1' && l.msg === 'request completed',
+    );
     expect(requestLine).toMatchObject({ traceId: TRACE_ID, route: '/v1/jobs', status: 202 });
 
     // Probes and scrapes are not logged at info; ordinary requests are.
-    const routes = lines(server.out()).filter((l) => l.msg === 'request completed').map((l) => l.route);
+    const routes = lines(server.out())
+      .filter((l) => l.msg === 'request completed')
+      .map((l) => l.route);
     expect(routes).toContain('/v1/jobs/:id');
-    for (const quiet of ['/healthz', '/readyz', '/metrics', '/v1/jobs/:id/events']) expect(routes).not.toContain(quiet);
+    for (const quiet of ['/healthz', '/readyz', '/metrics', '/v1/jobs/:id/events'])
+      expect(routes).not.toContain(quiet);
 
     // The metrics, with their labels.
-    await until(() => lines(server.out()).some((l) => l.jobId === id && typeof l.msg === 'string' && l.msg.startsWith('webhook delivered')));
+    await until(() =>
+      lines(server.out()).some(
+        (l) => l.jobId === id && typeof l.msg === 'string' && l.msg.startsWith('webhook delivered'),
+      ),
+    );
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     const expected = [
       /^arrakis_jobs_finished_total\{status="completed",error_code="",pool="default"\} 1$/m,
@@ -168,7 +206,9 @@ describe('observability of one job', () => {
     ];
     for (const pattern of expected) expect(metrics).toMatch(pattern);
     // Long polls and event streams stay out of the request histogram.
-    expect(metrics).not.toMatch(/arrakis_http_request_duration_seconds_count\{[^}]*route="\/v1\/jobs\/:id\/events"/);
+    expect(metrics).not.toMatch(
+      /arrakis_http_request_duration_seconds_count\{[^}]*route="\/v1\/jobs\/:id\/events"/,
+    );
 
     const exited = once(server.proc, 'exit');
     server.proc.kill('SIGTERM');
