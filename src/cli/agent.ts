@@ -183,6 +183,11 @@ export async function runAgent(raw: Record<string, unknown>): Promise<void> {
     backoff,
     signal: stopping.signal,
     server: flags.server,
+  }).catch(async (err: unknown) => {
+    // Refused for good (bad token, wrong pool): nothing may keep the process alive.
+    await channel.close();
+    await comfy.close();
+    throw err;
   });
   if (started) {
     log.info({ workerId: agent.workerId, server: flags.server, comfyui: flags.comfyui }, 'agent registered');

@@ -160,3 +160,28 @@ describe('arrakis agent and control-plane outages', () => {
     await stop(second.proc);
   }, 120_000);
 });
+
+describe('arrakis agent refused by the control plane', () => {
+  it('exits 1 at once on a token the control plane does not know, instead of retrying forever', async () => {
+    const { startTestServer } = await import('../support/server.js');
+    const server = await startTestServer();
+    try {
+      const proc = spawn(
+        process.execPath,
+        [BIN, 'agent', '--server', server.url, '--comfyui', 'http://127.0.0.1:9', '--retry-max-seconds', '1'],
+        {
+          env: { ...process.env, ARRAKIS_WORKER_TOKEN: 'wkt_not_a_real_token' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      procs.push(proc);
+      let err = '';
+      proc.stderr!.on('data', (c: Buffer) => (err += String(c)));
+      const [code] = await once(proc, 'exit');
+      expect(code).toBe(1);
+      expect(err).toMatch(/401/);
+    } finally {
+      await server.close();
+    }
+  }, 30_000);
+});
