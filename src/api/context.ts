@@ -26,6 +26,8 @@ export interface ApiDeps {
   plugins?: Array<(app: import('fastify').FastifyInstance) => Promise<void>>;
   /** Called after each admission (idle workers claim at once; URL inputs get fetched at once). */
   onAdmitted?: (job: Job, origin?: { requestId: string; traceId: string | null }) => void;
+  /** Called when an owner's cancel ended a queued job at once (log, metrics). */
+  onCancelledQueued?: (job: Job) => void;
   /** The process's logger (request lines go to it); a new one at the configured level when absent. */
   log?: import('fastify').FastifyBaseLogger;
   /** The metrics registry, when the caller wires more sources into it than the job counts. */

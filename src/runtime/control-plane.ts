@@ -136,6 +136,7 @@ export async function startControlPlane(
       checkUrl: (url) => checkUrlAtSubmission(url, config.fetchAllow),
       now,
       unknownPool: (pool) => knownPools.unknown(pool),
+      onCancelledQueued: (job) => telemetry.finished(job),
       onAdmitted: (job, origin) => {
         telemetry.admitted(job, origin);
         if (job.inputsReady) void bus.publish({ kind: 'job_ready', pool: job.pool }).catch(() => {});
@@ -183,6 +184,7 @@ export async function startControlPlane(
     leaseMs,
     retentionDays: config.retentionDays,
     log,
+    onLeaseExpired: (job) => (job.status === 'queued' ? telemetry.requeued(job) : telemetry.finished(job)),
   });
   maintenance.start();
   background = startBackground({ config, store, storage, bus, log, telemetry });

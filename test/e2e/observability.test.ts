@@ -16,6 +16,7 @@ import {
   ADMIN_KEY,
   client,
   createTenant,
+  delayWorkflow,
   isTerminal,
   loadInvertWorkflow,
   solidPng,
@@ -208,6 +209,26 @@ describe('observability of one job', () => {
     // Long polls and event streams stay out of the request histogram.
     expect(metrics).not.toMatch(
       /arrakis_http_request_duration_seconds_count\{[^}]*route="\/v1\/jobs\/:id\/events"/,
+    );
+
+    // A queued job cancelled by its owner ends there: one line and one count, with its ids.
+    const busy = await c.submit({ workflow: delayWorkflow(3) });
+    await waitForJob(c, busy.body.id, (j) => j.status === 'running');
+    const queued = await c.submit({ workflow: delayWorkflow(3) }, { 'x-request-id': 'req-observe-2' });
+    expect((await c.cancel(queued.body.id)).status).toBe(200);
+    await until(() =>
+      lines(server.out()).some((l) => l.jobId === queued.body.id && l.msg === 'job cancelled'),
+    );
+    expect(
+      lines(server.out()).find((l) => l.jobId === queued.body.id && l.msg === 'job cancelled'),
+    ).toMatchObject({
+      accountId: tenant.accountId,
+      userId: 'alice',
+      requestId: 'req-observe-2',
+      status: 'cancelled',
+    });
+    expect(await (await fetch(`${server.url}/metrics`)).text()).toMatch(
+      /^arrakis_jobs_finished_total\{status="cancelled",error_code="",pool="default"\} 1$/m,
     );
 
     const exited = once(server.proc, 'exit');

@@ -198,6 +198,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
             job_status: result.job.status,
           });
         case 'cancelled':
+          ctx.onCancelledQueued?.(result.job);
           await ctx.bus.publish({ kind: 'job_event', jobId: result.job.id });
           return reply.code(200).send(toPublicJob(result.job));
         case 'cancel_requested':
