@@ -42,7 +42,12 @@ interface Result {
 }
 
 /** Warms the server up (JIT, caches) for 2 s, then measures. */
-async function autocannon(url: string, method: 'GET' | 'POST', headers: Record<string, string>, body?: string): Promise<Result> {
+async function autocannon(
+  url: string,
+  method: 'GET' | 'POST',
+  headers: Record<string, string>,
+  body?: string,
+): Promise<Result> {
   await once(url, method, headers, body, 2);
   return await once(url, method, headers, body, SECONDS);
 }
@@ -60,18 +65,26 @@ async function once(
   if (body !== undefined) argv.push('-b', body);
   argv.push(url);
   const { stdout } = await run(process.execPath, argv, { maxBuffer: 64 * 1024 * 1024 });
-  const r = JSON.parse(stdout) as { requests: { average: number }; latency: { p50: number; p99: number }; non2xx: number };
+  const r = JSON.parse(stdout) as {
+    requests: { average: number };
+    latency: { p50: number; p99: number };
+    non2xx: number;
+  };
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx };
 }
 
 async function full(dir: string): Promise<{ get: Result; post: Result }> {
-  const config = loadConfig({}, {}, {
-    db: `sqlite:${join(dir, 'full.db')}`,
-    storage: `file:${join(dir, 'objects')}`,
-    port: 0,
-    adminKey: ADMIN,
-    logLevel: 'silent',
-  });
+  const config = loadConfig(
+    {},
+    {},
+    {
+      db: `sqlite:${join(dir, 'full.db')}`,
+      storage: `file:${join(dir, 'objects')}`,
+      port: 0,
+      adminKey: ADMIN,
+      logLevel: 'silent',
+    },
+  );
   const cp = await startControlPlane(config);
   const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
   const acct = (await (
@@ -80,15 +93,36 @@ async function full(dir: string): Promise<{ get: Result; post: Result }> {
       headers: admin,
       body: JSON.stringify({
         name: 'bench',
-        limits: { max_active_jobs_per_user: 100_000, max_active_jobs: 10_000_000, submit_rate_per_user: 100_000, submit_burst_per_user: 100_000 },
+        limits: {
+          max_active_jobs_per_user: 100_000,
+          max_active_jobs: 10_000_000,
+          submit_rate_per_user: 100_000,
+          submit_burst_per_user: 100_000,
+        },
       }),
     })
   ).json()) as { id: string };
-  const key = ((await (
-    await fetch(`${cp.url}/v1/admin/accounts/${acct.id}/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'b' }) })
-  ).json()) as { key: string }).key;
-  const headers = { authorization: `Bearer ${key}`, 'x-user-id': 'bench', 'content-type': 'application/json' };
-  const job = (await (await fetch(`${cp.url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ workflow: WORKFLOW }) })).json()) as { id: string };
+  const key = (
+    (await (
+      await fetch(`${cp.url}/v1/admin/accounts/${acct.id}/keys`, {
+        method: 'POST',
+        headers: admin,
+        body: JSON.stringify({ name: 'b' }),
+      })
+    ).json()) as { key: string }
+  ).key;
+  const headers = {
+    authorization: `Bearer ${key}`,
+    'x-user-id': 'bench',
+    'content-type': 'application/json',
+  };
+  const job = (await (
+    await fetch(`${cp.url}/v1/jobs`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ workflow: WORKFLOW }),
+    })
+  ).json()) as { id: string };
   const get = await autocannon(`${cp.url}/v1/jobs/${job.id}`, 'GET', headers);
   const post = await autocannon(`${cp.url}/v1/jobs`, 'POST', headers, JSON.stringify({ workflow: WORKFLOW }));
   await cp.close();
@@ -113,7 +147,9 @@ async function bare(dir: string): Promise<{ get: Result; post: Result }> {
   const getJob = db.prepare<[string, string, string], Record<string, unknown>>(
     'SELECT * FROM jobs WHERE id = ? AND account_id = ? AND user_id = ?',
   );
-  const incAccount = db.prepare('UPDATE accounts SET active = active + 1 WHERE id = ? AND active < max_active');
+  const incAccount = db.prepare(
+    'UPDATE accounts SET active = active + 1 WHERE id = ? AND active < max_active',
+  );
   const incUser = db.prepare(
     `INSERT INTO user_counters VALUES (?, ?, 1) ON CONFLICT (account_id, user_id)
      DO UPDATE SET active = active + 1 WHERE active < (SELECT per_user FROM accounts WHERE id = excluded.account_id)`,
@@ -143,12 +179,21 @@ async function bare(dir: string): Promise<{ get: Result; post: Result }> {
     const acct = auth(req.headers.authorization);
     if (acct === null) return reply.code(401).send({});
     const id = `job_${randomBytes(10).toString('hex')}`;
-    admit.immediate(id, acct, String(req.headers['x-user-id']), JSON.stringify((req.body as { workflow: unknown }).workflow));
+    admit.immediate(
+      id,
+      acct,
+      String(req.headers['x-user-id']),
+      JSON.stringify((req.body as { workflow: unknown }).workflow),
+    );
     return reply.code(202).send({ id, status: 'queued' });
   });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   admit.immediate('job_fixed', 'acc1', 'bench', '{}');
-  const headers = { authorization: `Bearer ${secret}`, 'x-user-id': 'bench', 'content-type': 'application/json' };
+  const headers = {
+    authorization: `Bearer ${secret}`,
+    'x-user-id': 'bench',
+    'content-type': 'application/json',
+  };
   const get = await autocannon(`${url}/jobs/job_fixed`, 'GET', headers);
   const post = await autocannon(`${url}/jobs`, 'POST', headers, JSON.stringify({ workflow: WORKFLOW }));
   await app.close();
@@ -162,13 +207,19 @@ try {
   const f = await full(dir);
   const row = (name: string, r: Result): string =>
     `${name.padEnd(22)} ${r.rps.toFixed(0).padStart(8)} req/s   p50 ${String(r.p50).padStart(3)} ms   p99 ${String(r.p99).padStart(3)} ms   non-2xx ${r.non2xx}`;
-  console.log(`bench/api: ${CONNECTIONS} connections, ${SECONDS} s each after 2 s of warm-up, SQLite, autocannon in a separate process`);
+  console.log(
+    `bench/api: ${CONNECTIONS} connections, ${SECONDS} s each after 2 s of warm-up, SQLite, autocannon in a separate process`,
+  );
   console.log(row('bare   GET /jobs/{id}', b.get));
   console.log(row('full   GET /v1/jobs/{id}', f.get));
   console.log(row('bare   POST /jobs', b.post));
   console.log(row('full   POST /v1/jobs', f.post));
-  console.log(`ratio  GET  full/bare = ${(f.get.rps / b.get.rps).toFixed(2)}   (target ≥ 0.70, ≥ 12,000/s, p99 < 20 ms)`);
-  console.log(`ratio  POST full/bare = ${(f.post.rps / b.post.rps).toFixed(2)}   (target ≥ 0.50, ≥ 3,000/s, p99 < 20 ms)`);
+  console.log(
+    `ratio  GET  full/bare = ${(f.get.rps / b.get.rps).toFixed(2)}   (target ≥ 0.70, ≥ 12,000/s, p99 < 20 ms)`,
+  );
+  console.log(
+    `ratio  POST full/bare = ${(f.post.rps / b.post.rps).toFixed(2)}   (target ≥ 0.50, ≥ 3,000/s, p99 < 20 ms)`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -25,7 +25,10 @@ const args = process.argv.slice(2);
 const RUNS = Number(args[args.indexOf('--runs') + 1] ?? 60) || 60;
 const ADMIN = 'bench-admin-key-0123456789';
 
-function workflow(prefix: string, delay?: number): Record<string, { class_type: string; inputs: Record<string, unknown> }> {
+function workflow(
+  prefix: string,
+  delay?: number,
+): Record<string, { class_type: string; inputs: Record<string, unknown> }> {
   const wf: Record<string, { class_type: string; inputs: Record<string, unknown> }> = {
     '1': { class_type: 'EmptyImage', inputs: { width: 64, height: 64, batch_size: 1, color: 0x101010 } },
     '2': { class_type: 'ImageInvert', inputs: { image: ['1', 0] } },
@@ -58,7 +61,9 @@ async function waitDone(url: string, headers: Record<string, string>): Promise<v
 /** `arrakis comfy-lite --port 0` as a child process; resolves with its URL. */
 async function spawnComfyLite(): Promise<{ url: string; stop(): void }> {
   const bin = join(import.meta.dirname, '..', 'bin', 'arrakis.mjs');
-  const proc = spawn(process.execPath, [bin, 'comfy-lite', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [bin, 'comfy-lite', '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return await new Promise((resolve, reject) => {
     let out = '';
     proc.stdout.on('data', (chunk: Buffer) => {
@@ -88,38 +93,60 @@ try {
   }
   await direct.close();
 
-  const config = loadConfig({}, {}, {
-    db: `sqlite:${join(dir, 'arrakis.db')}`,
-    storage: `file:${join(dir, 'objects')}`,
-    port: 0,
-    adminKey: ADMIN,
-    comfyui: [latencyUrl],
-    logLevel: 'silent',
-  });
+  const config = loadConfig(
+    {},
+    {},
+    {
+      db: `sqlite:${join(dir, 'arrakis.db')}`,
+      storage: `file:${join(dir, 'objects')}`,
+      port: 0,
+      adminKey: ADMIN,
+      comfyui: [latencyUrl],
+      logLevel: 'silent',
+    },
+  );
   let cp = await startControlPlane(config);
   const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
-  const acct = (await (await fetch(`${cp.url}/v1/admin/accounts`, {
-    method: 'POST',
-    headers: admin,
-    body: JSON.stringify({ name: 'bench', limits: { submit_rate_per_user: 10_000, submit_burst_per_user: 10_000 } }),
-  })).json()) as { id: string };
-  const { key } = (await (await fetch(`${cp.url}/v1/admin/accounts/${acct.id}/keys`, {
-    method: 'POST',
-    headers: admin,
-    body: JSON.stringify({ name: 'b' }),
-  })).json()) as { key: string };
-  const headers = { authorization: `Bearer ${key}`, 'x-user-id': 'bench', 'content-type': 'application/json' };
+  const acct = (await (
+    await fetch(`${cp.url}/v1/admin/accounts`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({
+        name: 'bench',
+        limits: { submit_rate_per_user: 10_000, submit_burst_per_user: 10_000 },
+      }),
+    })
+  ).json()) as { id: string };
+  const { key } = (await (
+    await fetch(`${cp.url}/v1/admin/accounts/${acct.id}/keys`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ name: 'b' }),
+    })
+  ).json()) as { key: string };
+  const headers = {
+    authorization: `Bearer ${key}`,
+    'x-user-id': 'bench',
+    'content-type': 'application/json',
+  };
   await new Promise((r) => setTimeout(r, 300));
 
   const e2eMs: number[] = [];
   const waits: number[] = [];
   for (let i = 0; i < RUNS + 5; i++) {
     const t0 = performance.now();
-    const res = await fetch(`${cp.url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ workflow: workflow('out') }) });
+    const res = await fetch(`${cp.url}/v1/jobs`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ workflow: workflow('out') }),
+    });
     const job = (await res.json()) as { id: string };
     await waitDone(`${cp.url}/v1/jobs/${job.id}/events`, headers);
     const t1 = performance.now();
-    const final = (await (await fetch(`${cp.url}/v1/jobs/${job.id}`, { headers })).json()) as { status: string; queue_wait_s: number };
+    const final = (await (await fetch(`${cp.url}/v1/jobs/${job.id}`, { headers })).json()) as {
+      status: string;
+      queue_wait_s: number;
+    };
     if (final.status !== 'completed') throw new Error(`job ${job.id} ${final.status}`);
     if (i >= 5) {
       e2eMs.push(t1 - t0);
@@ -134,10 +161,17 @@ try {
   }
   const cancelMs: number[] = [];
   for (let i = 0; i < 20; i++) {
-    const res = await fetch(`${cp.url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ workflow: workflow('c', 30) }) });
+    const res = await fetch(`${cp.url}/v1/jobs`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ workflow: workflow('c', 30) }),
+    });
     const job = (await res.json()) as { id: string };
     for (;;) {
-      const j = (await (await fetch(`${cp.url}/v1/jobs/${job.id}`, { headers })).json()) as { progress: unknown; status: string };
+      const j = (await (await fetch(`${cp.url}/v1/jobs/${job.id}`, { headers })).json()) as {
+        progress: unknown;
+        status: string;
+      };
       if (j.progress !== null) break;
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -154,7 +188,9 @@ try {
     await fetch(`${cp.url}/v1/jobs/${job.id}`, { method: 'DELETE', headers });
     cancelMs.push((await seen) - t0);
     for (;;) {
-      const j = (await (await fetch(`${cp.url}/v1/jobs/${job.id}`, { headers })).json()) as { status: string };
+      const j = (await (await fetch(`${cp.url}/v1/jobs/${job.id}`, { headers })).json()) as {
+        status: string;
+      };
       if (j.status === 'cancelled') break;
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -165,11 +201,21 @@ try {
   console.log(
     `bench/dispatch: ${RUNS} runs each, 64×64 invert on one comfy-lite (${IN_PROCESS ? 'in this process' : 'its own process'}), SQLite`,
   );
-  console.log(`direct client  POST /prompt → PNG bytes    p50 ${f(pct(directMs, 50))} ms   p99 ${f(pct(directMs, 99))} ms`);
-  console.log(`arrakis        POST /v1/jobs → SSE done     p50 ${f(pct(e2eMs, 50))} ms   p99 ${f(pct(e2eMs, 99))} ms`);
-  console.log(`ratio p50 arrakis/direct = ${(pct(e2eMs, 50) / pct(directMs, 50)).toFixed(2)}   (target ≤ 1.5)`);
-  console.log(`queue wait     p50 ${f(pct(waits, 50))} ms   p99 ${f(pct(waits, 99))} ms   (target p99 ≤ 10 ms)`);
-  console.log(`cancel         DELETE → interrupt at comfy-lite   p50 ${f(pct(cancelMs, 50))} ms   p99 ${f(pct(cancelMs, 99))} ms   (target p99 ≤ 20 ms)`);
+  console.log(
+    `direct client  POST /prompt → PNG bytes    p50 ${f(pct(directMs, 50))} ms   p99 ${f(pct(directMs, 99))} ms`,
+  );
+  console.log(
+    `arrakis        POST /v1/jobs → SSE done     p50 ${f(pct(e2eMs, 50))} ms   p99 ${f(pct(e2eMs, 99))} ms`,
+  );
+  console.log(
+    `ratio p50 arrakis/direct = ${(pct(e2eMs, 50) / pct(directMs, 50)).toFixed(2)}   (target ≤ 1.5)`,
+  );
+  console.log(
+    `queue wait     p50 ${f(pct(waits, 50))} ms   p99 ${f(pct(waits, 99))} ms   (target p99 ≤ 10 ms)`,
+  );
+  console.log(
+    `cancel         DELETE → interrupt at comfy-lite   p50 ${f(pct(cancelMs, 50))} ms   p99 ${f(pct(cancelMs, 99))} ms   (target p99 ≤ 20 ms)`,
+  );
 } finally {
   await lite.close();
   child?.stop();

@@ -7,6 +7,8 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { parseNodeDefinitions } from '../src/comfy/node-definitions.js';
+import { convertUiWorkflow } from '../src/comfy/ui-convert.js';
 import { checkWorkflow, DEFAULT_WORKFLOW_LIMITS, workflowSizeProblem } from '../src/comfy/workflow-check.js';
 import { createTenant, startTestServer } from '../test/support/server.js';
 
@@ -46,6 +48,42 @@ function pureChecks(): void {
         `structure + cycles (unbounded) ${checkMs.toFixed(1)} ms, ${problems.length} nodes on cycles`,
     );
   }
+}
+
+/** UI-format conversion at the bounds: 5k readers of a 15k-Reroute chain; 5k loaders over a 10k-model list. */
+function uiConversion(): void {
+  const models = Array.from({ length: 10_000 }, (_, i) => `m${i}.safetensors`);
+  const definitions = parseNodeDefinitions({
+    EmptyImage: { input: { required: { width: ['INT', {}] } }, output: ['IMAGE'] },
+    SaveImage: { input: { required: { images: ['IMAGE'], filename_prefix: ['STRING', {}] } }, output: [] },
+    CheckpointLoaderSimple: {
+      input: { required: { ckpt_name: [models] } },
+      output: ['MODEL', 'CLIP', 'VAE'],
+    },
+  });
+  const reroutes = 15_000;
+  const nodes: unknown[] = [{ id: 1, type: 'EmptyImage', widgets_values: [8] }];
+  const links: unknown[] = [];
+  for (let i = 0; i < reroutes; i++) {
+    nodes.push({ id: 10 + i, type: 'Reroute', inputs: [{ name: '', link: i + 1 }] });
+    links.push([i + 1, i === 0 ? 1 : 9 + i, 0, 10 + i, 0, 'IMAGE']);
+  }
+  for (let j = 0; j < 4_999; j++) {
+    const link = reroutes + 1 + j;
+    nodes.push({ id: -1 - j, type: 'SaveImage', inputs: [{ name: 'images', link }], widgets_values: ['x'] });
+    links.push([link, 9 + reroutes, 0, -1 - j, 0, 'IMAGE']);
+  }
+  const [, chainMs] = time(() => convertUiWorkflow({ nodes, links }, definitions));
+  const loaders = Array.from({ length: 5_000 }, (_, i) => ({
+    id: i + 1,
+    type: 'CheckpointLoaderSimple',
+    widgets_values: ['absent.safetensors'],
+  }));
+  const [, modelsMs] = time(() => convertUiWorkflow({ nodes: loaders, links: [] }, definitions));
+  console.log(
+    `ui    5k readers of a ${reroutes / 1000}k-Reroute chain ${chainMs.toFixed(1)} ms; ` +
+      `5k loaders over ${models.length / 1000}k models ${modelsMs.toFixed(1)} ms`,
+  );
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -114,5 +152,6 @@ if (process.argv.includes('--serve-child')) {
   await serveChild();
 } else {
   pureChecks();
+  uiConversion();
   await throughServe();
 }

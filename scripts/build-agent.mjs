@@ -2,7 +2,7 @@
 // `npm run build:agent`: bundles the remote agent into one file, dist/arrakis-agent.mjs, that runs with plain
 // `node` (>= 20) from any folder with no node_modules. The build fails if anything of the control plane that
 // has no business on a GPU host (database drivers, native modules, cloud SDKs) leaks into the bundle.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -38,6 +38,17 @@ const result = await build({
     js: "#!/usr/bin/env node\nimport { createRequire as __arrakisCreateRequire } from 'node:module';\nconst require = __arrakisCreateRequire(import.meta.url);",
   },
   logLevel: 'warning',
+  plugins: [
+    {
+      // s3:// model sources need the AWS SDK: the bundle gets a stand-in that says to use https:// instead.
+      name: 'no-s3-model-source',
+      setup(b) {
+        b.onResolve({ filter: /^\.\/s3-source\.js$/ }, (args) => ({
+          path: `${args.resolveDir}/s3-source-unavailable.ts`,
+        }));
+      },
+    },
+  ],
 });
 
 const leaked = Object.keys(result.metafile.inputs).filter(
@@ -49,6 +60,8 @@ const leaked = Object.keys(result.metafile.inputs).filter(
 );
 if (leaked.length > 0) {
   console.error(`build:agent: the agent bundle must not contain:\n  ${leaked.join('\n  ')}`);
+  // No bundle is left behind for a later step (a Docker COPY) to ship.
+  rmSync(`${root}dist/arrakis-agent.mjs`, { force: true });
   process.exit(1);
 }
 const bytes = result.metafile.outputs['dist/arrakis-agent.mjs']?.bytes ?? 0;

@@ -21,6 +21,7 @@ export const API_ERRORS = {
   workflow_too_large: { status: 422, title: 'The workflow has more nodes or links than allowed' },
   template_not_found: { status: 422, title: 'No template has that name' },
   pool_unknown: { status: 422, title: 'No worker or fleet pool has that name' },
+  model_unavailable: { status: 422, title: 'No worker can load a model file the workflow needs' },
   quota_exceeded: { status: 429, title: 'Too many active jobs' },
   rate_limited: { status: 429, title: 'Too many requests' },
   internal_error: { status: 500, title: 'Internal error' },
@@ -39,6 +40,7 @@ export const JOB_ERRORS = {
   input_fetch_failed: 'An input URL could not be fetched (status, size, time or type limit)',
   input_invalid: 'An input file is not a decodable image',
   output_store_failed: 'The outputs could not be written to storage',
+  model_fetch_failed: 'A model file the job loads could not be fetched onto the worker',
 } as const;
 
 export type JobErrorCode = keyof typeof JOB_ERRORS;

@@ -6,7 +6,8 @@ import type { ComfyServer } from '../comfy/contract.js';
 import type { WorkerStatus } from '../store/contract.js';
 import { pause, Retry } from '../util/backoff.js';
 import { silentLog, type AgentLog } from './agent-log.js';
-import type { JobChannel, WorkerIdentity } from './job-channel.js';
+import type { JobChannel, LeasedJob, WorkerIdentity } from '../workers/job-channel.js';
+import type { ModelKeeper, ModelRun } from './model-keeper.js';
 import { runJob, type RunJobResult } from './run-job.js';
 
 export interface AgentOptions {
@@ -27,6 +28,8 @@ export interface AgentOptions {
   onClaimsRecovered?: () => void;
   /** Called after each job leaves this agent (tests and metrics). */
   onJobDone?: (jobId: string, result: RunJobResult) => void;
+  /** Tracks and reports the worker's models and fetches missing files; absent = models not reported. */
+  models?: ModelKeeper;
 }
 
 /** Runs leased jobs on one ComfyUI, one at a time, until stopped. */
@@ -83,23 +86,21 @@ export class Agent {
     while (!signal.aborted) {
       if (!healthy) {
         healthy = await this.waitUntilHealthy(signal);
+        if (healthy) await this.options.models?.refresh();
         continue;
       }
       await this.report('idle');
+      // A prefetch the fleet asked for (heard in the last report) runs before the next claim.
+      if (this.options.models?.wantsPrefetch === true) await this.options.models.idle();
       const job = await this.claimOrNull(signal);
-      if (job === null) continue;
+      if (job === null) {
+        if (!signal.aborted) await this.options.models?.idle();
+        continue;
+      }
       await this.report('busy');
       const began = Date.now();
       this.log.info({ jobId: job.id, workerId: this.id, attempt: job.attempt }, 'running job');
-      const result = await runJob({
-        channel: this.options.channel,
-        comfy: this.options.comfy,
-        job,
-        timeoutMs: this.options.jobTimeoutMs ?? 600_000,
-        progressIntervalMs: this.options.progressIntervalMs,
-        signal,
-        log: this.log,
-      });
+      const result = await this.runWithModels(job, signal);
       this.log.info(
         { jobId: job.id, workerId: this.id, outcome: result.outcome, ms: Date.now() - began },
         `job ${result.outcome} on this worker`,
@@ -112,6 +113,35 @@ export class Agent {
       }
     }
     await this.report('stopping');
+  }
+
+  /** Runs the job, fetching its missing model files first and recording the models it left resident. */
+  private async runWithModels(job: LeasedJob, signal: AbortSignal): Promise<RunJobResult> {
+    const models = this.options.models;
+    let run: ModelRun | null = null;
+    let firstProgressAt: number | null = null;
+    const result = await runJob({
+      channel: this.options.channel,
+      comfy: this.options.comfy,
+      job,
+      timeoutMs: this.options.jobTimeoutMs ?? 600_000,
+      progressIntervalMs: this.options.progressIntervalMs,
+      signal,
+      log: this.log,
+      prepare:
+        models === undefined
+          ? undefined
+          : async () => {
+              run = await models.prepare(job);
+            },
+      onFirstProgress: () => {
+        firstProgressAt = Date.now();
+      },
+    });
+    if (models !== undefined && run !== null) {
+      await models.finish(job, run, result.outcome === 'completed', firstProgressAt);
+    }
+    return result;
   }
 
   /**

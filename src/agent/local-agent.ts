@@ -6,7 +6,8 @@ import type { Store } from '../store/contract.js';
 import type { AgentLog } from './agent-log.js';
 import { Agent } from './agent.js';
 import { LocalJobChannel } from './local-job-channel.js';
-import { WorkerService } from './worker-service.js';
+import { ModelKeeper } from './model-keeper.js';
+import { WorkerService } from '../workers/worker-service.js';
 
 export interface LocalAgentOptions {
   store: Store;
@@ -33,6 +34,8 @@ export function createLocalAgent(options: LocalAgentOptions): { agent: Agent; cl
     channel,
     comfy,
     identity: { name: options.name, pool: options.pool ?? null, comfyUrl: options.comfyUrl },
+    // Reports the models its ComfyUI lists and holds (no model cache: the provider's image carries the files).
+    models: new ModelKeeper({ channel, comfyUrl: options.comfyUrl, log: options.log }),
     jobTimeoutMs: options.jobTimeoutMs,
     log: options.log,
   });

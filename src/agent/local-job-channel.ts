@@ -2,10 +2,18 @@
 import { buffer } from 'node:stream/consumers';
 import type { EventBus } from '../events/bus.js';
 import type { JobError, JobInput, JobOutput, JobProgress } from '../jobs/types.js';
-import type { LeaseState, WorkerStatus } from '../store/contract.js';
+import type { LeaseState, ModelFile, WorkerStatus } from '../store/contract.js';
+import type { ModelRef } from '../models/model-refs.js';
 import { newId } from '../util/ids.js';
-import type { JobChannel, LeasedJob, OutputFile, ReportResult, WorkerIdentity } from './job-channel.js';
-import type { WorkerService } from './worker-service.js';
+import type {
+  JobChannel,
+  LeasedJob,
+  ModelReport,
+  OutputFile,
+  ReportResult,
+  WorkerIdentity,
+} from '../workers/job-channel.js';
+import type { WorkerService } from '../workers/worker-service.js';
 
 export interface LocalJobChannelOptions {
   service: WorkerService;
@@ -55,7 +63,16 @@ export class LocalJobChannel implements JobChannel {
       attempt: job.attempts,
       leaseMs: this.service.leaseMs,
       fileNodeAllowlist: await this.service.fileNodeAllowlist(job.accountId),
+      models: job.models,
     };
+  }
+
+  reportModels(report: ModelReport): Promise<ModelRef[]> {
+    return this.service.reportModels(this.workerId, report);
+  }
+
+  modelFile(name: string): Promise<ModelFile | null> {
+    return this.service.modelFile(name);
   }
 
   heartbeat(jobId: string): Promise<LeaseState> {

@@ -6,17 +6,19 @@
 import type { NodeDefinition } from '../comfy/node-definitions.js';
 import { z } from 'zod';
 import type { JobError, JobInput, JobOutput, JobProgress } from '../jobs/types.js';
-import type { LeaseState, WorkerStatus } from '../store/contract.js';
+import type { LeaseState, ModelFile, WorkerStatus } from '../store/contract.js';
+import type { ModelRef } from '../models/model-refs.js';
 import {
   LeaseLostError,
   OutputStoreError,
   type JobChannel,
   type LeasedJob,
+  type ModelReport,
   type OutputFile,
   type ReportResult,
   type WorkerIdentity,
-} from './job-channel.js';
-import * as wire from './worker-protocol.js';
+} from '../workers/job-channel.js';
+import * as wire from '../workers/worker-protocol.js';
 
 export interface RemoteJobChannelOptions {
   /** The control plane's base URL, e.g. `https://arrakis.example.com`. */
@@ -89,6 +91,22 @@ export class RemoteJobChannel implements JobChannel {
     });
     const reply = wire.claimReply.parse(await res.json());
     return reply.job === null ? null : wire.leasedJobFromWire(reply.job);
+  }
+
+  async reportModels(report: ModelReport): Promise<ModelRef[]> {
+    const res = await this.call('POST', '/models', { json: wire.modelReportToWire(report) });
+    return wire.modelsReply.parse(await res.json()).prefetch;
+  }
+
+  async modelFile(name: string): Promise<ModelFile | null> {
+    try {
+      const res = await this.call('GET', `/models/${encodeURIComponent(name)}`, {});
+      const f = wire.modelFileReply.parse(await res.json());
+      return { name: f.name, kind: f.kind, url: f.url, sha256: f.sha256, size: f.size, createdAt: 0 };
+    } catch (err) {
+      if (err instanceof WorkerApiError && err.status === 404) return null;
+      throw err;
+    }
   }
 
   async heartbeat(jobId: string): Promise<LeaseState> {

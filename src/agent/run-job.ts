@@ -8,16 +8,17 @@ import type { ComfyOutputFile, ComfyServer, PromptOutcome } from '../comfy/contr
 import { WorkflowRewriteError, rewriteWorkflowForJob } from '../comfy/workflow-rewrite.js';
 import type { JobError, JobOutput } from '../jobs/types.js';
 import { Backoff } from '../util/backoff.js';
+import { ModelFetchError } from '../models/model-cache.js';
 import { silentLog, type AgentLog } from './agent-log.js';
-import { detectContentType } from './content-type.js';
+import { detectContentType } from '../media/output-content-type.js';
 import {
   LeaseLostError,
   OutputStoreError,
   type JobChannel,
   type LeasedJob,
   type ReportResult,
-} from './job-channel.js';
-import { safeFilename } from './output-key.js';
+} from '../workers/job-channel.js';
+import { safeFilename } from '../workers/output-key.js';
 import { ProgressThrottle } from './progress-throttle.js';
 
 export interface RunJobOptions {
@@ -31,6 +32,10 @@ export interface RunJobOptions {
   /** Aborting gives the job back to the queue (the agent is stopping). */
   signal?: AbortSignal;
   log?: AgentLog;
+  /** Runs first, under the lease (fetches missing model files); a ModelFetchError fails `model_fetch_failed`. */
+  prepare?: (signal: AbortSignal) => Promise<void>;
+  /** Called once at the first progress event (the model loads end before sampling starts). */
+  onFirstProgress?: () => void;
 }
 
 export interface RunJobResult {
@@ -61,7 +66,7 @@ class JobRun {
   private readonly cleanups: Array<() => void> = [];
   private stopReason: StopReason | null = null;
 
-  constructor(private readonly options: RunJobOptions) {
+  constructor(private options: RunJobOptions) {
     this.job = options.job;
     this.channel = options.channel;
     this.log = options.log ?? silentLog;
@@ -133,19 +138,26 @@ class JobRun {
   }
 
   private async execute(): Promise<RunJobResult> {
+    await this.options.prepare?.(this.abort.signal);
+    if (this.stopReason !== null) return await this.afterStop();
     const uploads = await this.uploadInputs();
     if (this.stopReason !== null) return await this.afterStop();
     // The same file-input rules as at submission, against this server's own /object_info: a template or a job
     // queued before a rule changed must not reach ComfyUI with a file input that names another tenant's files.
-    const catalog = await this.options.comfy.nodeCatalog().catch(() => null);
+    // Without the catalog a custom node's file inputs cannot be told: an unreadable /object_info throws
+    // ComfyUnavailableError, and the job goes back to the queue instead of running unchecked.
+    const catalog = await this.options.comfy.nodeCatalog();
     const workflow = rewriteWorkflowForJob(this.job.workflow, this.job.id, uploads, {
-      catalog: catalog?.fileInputs ?? null,
+      catalog: catalog.fileInputs,
       fileNodeAllowlist: this.job.fileNodeAllowlist ?? [],
     });
     const outcome = await this.options.comfy.runPrompt(workflow, {
       // A retry on the same ComfyUI must not collide with the first attempt's history entry.
       promptId: this.job.attempt <= 1 ? this.job.id : `${this.job.id}-${this.job.attempt}`,
-      onProgress: (p) => this.progress.push({ value: p.value, max: p.max, node: p.node }),
+      onProgress: (p) => {
+        this.firstProgress();
+        this.progress.push({ value: p.value, max: p.max, node: p.node });
+      },
       onQueued: (promptId) =>
         this.log.info(
           { jobId: this.job.id, promptId, comfyUrl: this.options.comfy.url },
@@ -155,6 +167,12 @@ class JobRun {
     });
     if (this.stopReason !== null) return await this.afterStop();
     return await this.settle(outcome);
+  }
+
+  private firstProgress(): void {
+    const cb = this.options.onFirstProgress;
+    this.options = { ...this.options, onFirstProgress: undefined };
+    cb?.();
   }
 
   /** Uploads every stored input into a per-job subfolder; returns input name → the name LoadImage must use. */
@@ -263,6 +281,8 @@ class JobRun {
     }
     if (err instanceof OutputStoreError)
       return await this.fail({ code: 'output_store_failed', message: err.message });
+    if (err instanceof ModelFetchError)
+      return await this.fail({ code: 'model_fetch_failed', message: err.message });
     if (err instanceof ComfyUnavailableError)
       return await this.release(`ComfyUI unavailable: ${err.message}`, true);
     this.log.warn({ jobId: this.job.id, err: String(err) }, 'unexpected error while running the job');

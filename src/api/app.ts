@@ -130,7 +130,15 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
     await app.register(cors, {
       origin: [...deps.config.corsOrigins],
       methods: ['GET', 'POST', 'DELETE'],
-      allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'last-event-id', 'prefer', 'traceparent', 'x-user-id'],
+      allowedHeaders: [
+        'authorization',
+        'content-type',
+        'idempotency-key',
+        'last-event-id',
+        'prefer',
+        'traceparent',
+        'x-user-id',
+      ],
       exposedHeaders: ['location', 'preference-applied', 'retry-after', 'x-request-id'],
       maxAge: 600,
     });

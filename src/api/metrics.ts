@@ -44,6 +44,9 @@ export interface Metrics {
   webhookDeliveries: Counter<'outcome'>;
   webhookDeliveryAttempts: Histogram<'outcome'>;
   inputFetches: Counter<'outcome' | 'error_code'>;
+  /** Model loads workers reported, by tier (`disk`: from the worker's disk, `fetch`: fetched first). */
+  modelLoads: Counter<'tier'>;
+  modelLoadSeconds: Histogram<'tier'>;
 }
 
 /** Label value of a job's pool: jobs that name none run on the default pool. */
@@ -210,6 +213,19 @@ export function createMetrics(sources: MetricSources): Metrics {
     labelNames: ['code'] as const,
     registers: [registry],
   });
+  const modelLoads = new Counter({
+    name: 'arrakis_model_loads_total',
+    help: 'Model loads reported by workers, by tier: disk (a local load) or fetch (fetched, then loaded)',
+    labelNames: ['tier'] as const,
+    registers: [registry],
+  });
+  const modelLoadSeconds = new Histogram({
+    name: 'arrakis_model_load_seconds',
+    help: 'Seconds from a job starting on a worker to its first step, for jobs that loaded a model, by tier',
+    labelNames: ['tier'] as const,
+    buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 900],
+    registers: [registry],
+  });
   databaseGauges(registry, sources);
   return {
     registry,
@@ -217,5 +233,7 @@ export function createMetrics(sources: MetricSources): Metrics {
     admissionRejections,
     ...jobMetrics(registry),
     ...deliveryMetrics(registry),
+    modelLoads,
+    modelLoadSeconds,
   };
 }

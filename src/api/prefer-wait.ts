@@ -4,7 +4,7 @@
  * a slow re-read is only the safety net for a missed notification.
  */
 import type { FastifyRequest } from 'fastify';
-import { BusWaiter } from '../agent/bus-waiter.js';
+import { BusWaiter } from '../events/bus-waiter.js';
 import type { Job } from '../jobs/types.js';
 import { TERMINAL_STATUSES } from '../jobs/types.js';
 import type { PublicJob } from '../jobs/public-job.js';

@@ -64,7 +64,9 @@ export function installProblemHandlers(app: FastifyInstance): void {
     if (err instanceof ApiError) return sendProblem(reply, err.code, err.message, err.extra, err.headers);
     const fields = validationFields(err);
     if (fields.length > 0) {
-      return sendProblem(reply, 'validation_failed', 'The request does not match the schema.', { errors: fields });
+      return sendProblem(reply, 'validation_failed', 'The request does not match the schema.', {
+        errors: fields,
+      });
     }
     const mapped = fastifyCode(err);
     if (mapped !== null) return sendProblem(reply, mapped, err.message);
@@ -74,7 +76,11 @@ export function installProblemHandlers(app: FastifyInstance): void {
     if (err.statusCode === 413) return sendProblem(reply, 'payload_too_large', err.message);
     if (err.statusCode === 415) return sendProblem(reply, 'unsupported_media_type', err.message);
     request.log.error({ err }, 'unhandled error');
-    return sendProblem(reply, 'internal_error', 'Something went wrong on our side; the request id is in the logs.');
+    return sendProblem(
+      reply,
+      'internal_error',
+      'Something went wrong on our side; the request id is in the logs.',
+    );
   });
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, 'not_found', `No route ${request.method} ${request.url.split('?')[0] ?? ''}.`),

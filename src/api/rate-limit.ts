@@ -11,12 +11,21 @@ import type { Store } from '../store/contract.js';
 export const ACCOUNT_RATE_FACTOR = 20;
 
 /** Takes a token from the user's and the account's bucket together; throws `rate_limited` when either is empty. */
-export async function enforceSubmitRate(store: Store, account: Account, userId: string, now: number): Promise<void> {
+export async function enforceSubmitRate(
+  store: Store,
+  account: Account,
+  userId: string,
+  now: number,
+): Promise<void> {
   const { submit_rate_per_user: rate, submit_burst_per_user: burst } = account.limits;
   const decision = await store.takeTokens(
     [
       { key: `submit:u:${account.id}:${userId}`, ratePerSecond: rate, burst },
-      { key: `submit:a:${account.id}`, ratePerSecond: rate * ACCOUNT_RATE_FACTOR, burst: burst * ACCOUNT_RATE_FACTOR },
+      {
+        key: `submit:a:${account.id}`,
+        ratePerSecond: rate * ACCOUNT_RATE_FACTOR,
+        burst: burst * ACCOUNT_RATE_FACTOR,
+      },
     ],
     now,
   );

@@ -20,6 +20,14 @@ import { applyTemplate } from '../jobs/templates.js';
 import type { Job, JobInput, Workflow } from '../jobs/types.js';
 import type { NodeTypeRegistry } from '../jobs/node-type-registry.js';
 import { newId } from '../util/ids.js';
+import { firstUnavailableModel } from '../models/availability.js';
+import {
+  CORE_LOADERS,
+  loaderIndex,
+  modelRefs,
+  parseLoaderList,
+  type ModelRef,
+} from '../models/model-refs.js';
 import type { Store } from '../store/contract.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
 import type { Principal } from './auth/authenticate.js';
@@ -48,7 +56,10 @@ export type StoreUploadedInput = (
 export type CheckUrl = (url: string) => string | null;
 
 export interface SubmitDeps {
-  config: Pick<Config, 'maxWorkflowNodes' | 'maxWorkflowLinks'>;
+  /** Workflow bounds; `modelLoaders`: operator-added loader inputs (`--model-loaders`; core loaders always known). */
+  config: Pick<Config, 'maxWorkflowNodes' | 'maxWorkflowLinks'> & {
+    readonly modelLoaders?: readonly string[];
+  };
   store: Store;
   storage: ObjectStorage;
   nodeTypes: NodeTypeRegistry;
@@ -80,17 +91,23 @@ export function requestHash(body: unknown, uploads: ReadonlyMap<string, Upload> 
   return hash.digest('hex');
 }
 
-export function invalid(problems: Array<{ nodeId: string | null; input?: string; message: string }>): ApiError {
+export function invalid(
+  problems: Array<{ nodeId: string | null; input?: string; message: string }>,
+): ApiError {
   const nodeIds = [...new Set(problems.map((p) => p.nodeId).filter((id): id is string => id !== null))];
   const first = problems[0]?.message ?? 'invalid workflow';
-  return new ApiError('workflow_invalid', nodeIds.length > 0 ? `${first} (nodes ${nodeIds.join(', ')})` : first, {
-    node_ids: nodeIds,
-    problems: problems.map((p) => ({
-      node_id: p.nodeId,
-      ...(p.input === undefined ? {} : { input: p.input }),
-      message: p.message,
-    })),
-  });
+  return new ApiError(
+    'workflow_invalid',
+    nodeIds.length > 0 ? `${first} (nodes ${nodeIds.join(', ')})` : first,
+    {
+      node_ids: nodeIds,
+      problems: problems.map((p) => ({
+        node_id: p.nodeId,
+        ...(p.input === undefined ? {} : { input: p.input }),
+        message: p.message,
+      })),
+    },
+  );
 }
 
 /** The size bounds, checked before any other work on a workflow: every later check is linear, but not free. */
@@ -113,7 +130,11 @@ export function checkSubmittedSize(deps: Pick<SubmitDeps, 'config'>, body: unkno
   if (typeof body === 'object' && body !== null && 'workflow' in body) checkSize(deps, body.workflow);
 }
 
-async function resolveWorkflow(deps: SubmitDeps, principal: Principal, body: CreateJobBody): Promise<Workflow> {
+async function resolveWorkflow(
+  deps: SubmitDeps,
+  principal: Principal,
+  body: CreateJobBody,
+): Promise<Workflow> {
   if ((body.workflow === undefined) === (body.template === undefined)) {
     throw new ApiError('validation_failed', 'Send exactly one of "workflow" or "template".', {
       errors: [{ path: 'body', message: 'exactly one of workflow or template' }],
@@ -142,7 +163,8 @@ async function resolveWorkflow(deps: SubmitDeps, principal: Principal, body: Cre
   if (apiFormat !== body.workflow) checkSize(deps, apiFormat);
   const problems = checkWorkflow(apiFormat);
   const workflow = problems.length === 0 ? parseWorkflow(apiFormat) : null;
-  if (workflow === null) throw invalid(problems.length > 0 ? problems : [{ nodeId: null, message: 'malformed' }]);
+  if (workflow === null)
+    throw invalid(problems.length > 0 ? problems : [{ nodeId: null, message: 'malformed' }]);
   return workflow;
 }
 
@@ -191,8 +213,25 @@ function checkRunnable(
     jobInputs: inputNames,
     catalog: deps.nodeTypes.fileInputs(),
     allowlist: new Set(principal.account.fileNodeAllowlist),
+    // Whether a model is there is the models module's call (workers of the pool, or the registry: a
+    // registered file is fetched): `model_unavailable` below. Here only the name rules apply.
+    checkModelLists: false,
   });
   if (files.length > 0) throw invalid(files);
+}
+
+/** The job's model files; refused 422 `model_unavailable` when one is on no worker of its pool nor registered. */
+async function jobModels(deps: SubmitDeps, workflow: Workflow, pool: string | null): Promise<ModelRef[]> {
+  const loaders = [...CORE_LOADERS, ...parseLoaderList((deps.config.modelLoaders ?? []).join(','))];
+  const refs = modelRefs(workflow, loaderIndex(loaders));
+  const missing = await firstUnavailableModel(deps.store, pool, refs);
+  if (missing === null) return refs;
+  const where = pool === null ? '' : ` of pool "${pool}"`;
+  throw new ApiError(
+    'model_unavailable',
+    `No worker${where} can load the ${missing.kind} "${missing.name}" and it is not in the model registry.`,
+    { model: { kind: missing.kind, name: missing.name } },
+  );
 }
 
 function checkBodyRules(principal: Principal, body: CreateJobBody): void {
@@ -289,6 +328,7 @@ export async function submitJob(
   const workflow = await resolveWorkflow(deps, principal, body);
   checkRunnable(deps, principal, workflow, new Set([...named, ...uploads.keys()]));
   checkUrls(deps, body);
+  const models = await jobModels(deps, workflow, body.pool ?? null);
   const jobId = newId('job');
   const inputs = await storeInputs(deps, jobId, body, uploads);
   const result = await deps.store.admitJob(
@@ -306,6 +346,7 @@ export async function submitJob(
       metadata: body.metadata ?? {},
       idempotencyKey,
       requestHash: idempotencyKey === null ? null : requestHash(body, uploads),
+      models,
     },
     deps.now(),
   );

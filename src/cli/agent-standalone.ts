@@ -3,8 +3,9 @@
  * the bundle carries none of the control plane (no database drivers, no image library, no cloud SDKs) and
  * runs with plain `node` from any folder: `node arrakis-agent.mjs --server URL --token T --comfyui URL`.
  */
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { runAgent, withAgentOptions } from './agent.js';
+import { runProgram } from './run-program.js';
 
 declare const ARRAKIS_VERSION: string;
 
@@ -19,16 +20,7 @@ async function main(argv: string[]): Promise<void> {
   ).action(async (raw: Record<string, unknown>) => {
     await runAgent(raw);
   });
-  try {
-    await program.parseAsync(argv);
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      process.exitCode = err.exitCode === 0 ? 0 : 2;
-      return;
-    }
-    process.stderr.write(`arrakis-agent: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  }
+  await runProgram(program, argv, 'arrakis-agent');
 }
 
 await main(process.argv);

@@ -2,12 +2,16 @@
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { Option, type Command } from 'commander';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import { Agent } from '../agent/agent.js';
 import { reportNodeDefinitions } from '../agent/node-report.js';
 import { startWithRetry } from '../agent/register-retry.js';
 import { RemoteJobChannel } from '../agent/remote-job-channel.js';
 import { createComfyServer } from '../comfy/http-client.js';
+import { ModelKeeper } from '../agent/model-keeper.js';
+import { ModelCache } from '../models/model-cache.js';
+import { parseLoaderList } from '../models/model-refs.js';
 import { createLogger } from '../runtime/log.js';
 
 /** How often the agent re-sends its ComfyUI's node definitions (a control plane may have restarted). */
@@ -31,6 +35,10 @@ const agentFlags = z.object({
   claimWaitSeconds: seconds(25),
   retryMaxSeconds: seconds(3600),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  modelsDir: z.string().min(1).optional(),
+  modelCacheGb: z.coerce.number().positive().max(1_000_000),
+  vramModels: z.coerce.number().int().min(1).max(1024),
+  modelLoaders: z.string().optional(),
 });
 type AgentFlags = z.infer<typeof agentFlags>;
 
@@ -93,6 +101,24 @@ export function withAgentOptions(command: Command): Command {
           'info',
         ),
       )
+      .option(
+        '--models-dir <dir>',
+        "the ComfyUI's models/ folder: registered model files a job needs are fetched into it",
+      )
+      .option(
+        '--model-cache-gb <gb>',
+        'disk budget of fetched model files (least recently used evicted)',
+        '100',
+      )
+      .option(
+        '--vram-models <n>',
+        "how many jobs' models the ComfyUI keeps resident (its --cache-lru, bounded by VRAM)",
+        '1',
+      )
+      .option(
+        '--model-loaders <list>',
+        'extra loader inputs naming model files, Class.input=kind, comma-separated',
+      )
   );
 }
 
@@ -113,6 +139,29 @@ function parseFlags(raw: Record<string, unknown>): AgentFlags {
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`);
   throw new Error(`invalid agent settings: ${issues.join('; ')}`);
+}
+
+/** Model tracking, and with --models-dir the model cache. */
+function modelKeeper(flags: AgentFlags, channel: RemoteJobChannel, log: Logger): ModelKeeper {
+  const cache =
+    flags.modelsDir === undefined
+      ? null
+      : new ModelCache({
+          dir: flags.modelsDir,
+          budgetBytes: flags.modelCacheGb * 1e9,
+          onRetry: (name, attempt, reason) =>
+            log.warn({ name, attempt, reason }, 'model download refused; retrying'),
+          onProgress: (name, bytes, total) => log.info({ name, bytes, total }, 'model download'),
+        });
+  const loaders = parseLoaderList(flags.modelLoaders ?? '');
+  return new ModelKeeper({
+    channel,
+    comfyUrl: flags.comfyui,
+    cache,
+    vramModels: flags.vramModels,
+    loaders,
+    log,
+  });
 }
 
 /** The worker token from --token-file, else --token / ARRAKIS_WORKER_TOKEN; checked for its form. */
@@ -168,6 +217,7 @@ export async function runAgent(raw: Record<string, unknown>): Promise<void> {
   const agent = new Agent({
     channel,
     comfy,
+    models: modelKeeper(flags, channel, log),
     identity: { name: flags.name, pool: flags.pool ?? null, comfyUrl: flags.comfyui },
     jobTimeoutMs: flags.jobTimeoutSeconds * 1000,
     claimWaitMs: flags.claimWaitSeconds * 1000,

@@ -86,7 +86,8 @@ export function register(program: Command): void {
           `invalid --${String(issue?.path[0] ?? 'option').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${issue?.message ?? 'bad value'}`,
         );
       }
-      const { host, port, dataDir, maxPixels, exitWithParent, modelsDir, modelLoadMs, cacheLru } = parsed.data;
+      const { host, port, dataDir, maxPixels, exitWithParent, modelsDir, modelLoadMs, cacheLru } =
+        parsed.data;
       const signal = untilStop(exitWithParent === true);
       const server = await startComfyLite({
         host,

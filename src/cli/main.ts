@@ -1,10 +1,12 @@
 /** The `arrakis` command line: one file per command, each exporting `register(program)`. */
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { register as registerAdmin } from './admin.js';
 import { register as registerAgent } from './agent.js';
+import { register as registerBench } from './bench.js';
 import { register as registerComfyLite } from './comfy-lite.js';
 import { register as registerDev } from './dev.js';
 import { register as registerMigrate } from './migrate.js';
+import { runProgram } from './run-program.js';
 import { register as registerRun } from './run.js';
 import { register as registerServe } from './serve.js';
 import { register as registerSimulate } from './simulate.js';
@@ -24,18 +26,9 @@ export async function main(argv: string[]): Promise<void> {
     registerSimulate,
     registerRun,
     registerAdmin,
+    registerBench,
   ]) {
     register(program);
   }
-  try {
-    await program.parseAsync(argv);
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      process.exitCode = err.exitCode === 0 ? 0 : 2;
-      return;
-    }
-    const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`arrakis: ${message}\n`);
-    process.exitCode = 1;
-  }
+  await runProgram(program, argv, 'arrakis');
 }

@@ -22,10 +22,18 @@ interface RunOptions {
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
-/** A file name that stays inside DIR: the output's own name when it is plain, else output-<index>. */
+/** Longest output file name kept as is (file systems refuse names over 255 bytes). */
+const MAX_NAME = 128;
+
+/**
+ * A file name that stays inside DIR: the output's own name when it is plain, else output-<index> (with the
+ * name's extension when that is plain and short). The name comes from the server: never trusted as a path.
+ */
 export function outputFileName(filename: string, index: number): string {
   const base = basename(filename).replace(/[^A-Za-z0-9._-]/g, '_');
-  return base === '' || base.startsWith('.') ? `output-${index}` : base;
+  if (base !== '' && !base.startsWith('.') && base.length <= MAX_NAME) return base;
+  const ext = /\.[A-Za-z0-9]{1,10}$/.exec(base)?.[0] ?? '';
+  return `output-${index}${ext}`;
 }
 
 async function saveOutputs(client: ArrakisClient, job: Job, dir: string): Promise<string[]> {

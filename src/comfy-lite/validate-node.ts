@@ -10,7 +10,9 @@ import { EMPTY_LISTING, type FolderListing, type NodeDef } from './nodes/types.j
 import type { DataDirs } from './paths.js';
 import { convertInput } from './py-convert.js';
 import { describeException, PyError, pyFloat, pyRepr, pyStr } from './py-format.js';
-import type { Prompt } from './validate.js';
+
+/** A prompt as POST /prompt sends it: node id → node. */
+export type Prompt = Record<string, Record<string, unknown>>;
 
 export interface PromptError {
   type: string;

@@ -8,7 +8,7 @@ import type { NodeRegistry } from './nodes/registry.js';
 import { EMPTY_LISTING } from './nodes/types.js';
 import type { DataDirs } from './paths.js';
 import { describeException, pyStr } from './py-format.js';
-import { NodeValidator, type PromptError, type Verdict } from './validate-node.js';
+import { NodeValidator, type Prompt, type PromptError, type Verdict } from './validate-node.js';
 
 export type { PromptError } from './validate-node.js';
 
@@ -18,7 +18,7 @@ export interface NodeErrors {
   class_type: string;
 }
 
-export type Prompt = Record<string, Record<string, unknown>>;
+export type { Prompt };
 
 export type Validation =
   | { ok: true; prompt: Prompt; outputs: string[]; nodeErrors: Record<string, NodeErrors> }

@@ -3,7 +3,7 @@
  * comfyui-protocol.md is the reference). Knows nothing of jobs or databases.
  */
 import type { NodeDefinition } from './node-definitions.js';
-import type { Workflow } from '../jobs/types.js';
+import type { Workflow } from './workflow.js';
 import type { FileInputCatalog } from './file-inputs.js';
 
 /** What a server's `/object_info` says that Arrakis uses: its node types and which inputs name files. */

@@ -158,7 +158,8 @@ export function fileInputRule(
   input: string,
   catalog: FileInputCatalog | null,
 ): FileInputRule | null {
-  const known = KNOWN_FILE_INPUTS[classType];
+  // Own keys only: a class named `constructor` must not find Object's `name` as its rule.
+  const known = Object.hasOwn(KNOWN_FILE_INPUTS, classType) ? KNOWN_FILE_INPUTS[classType] : undefined;
   if (known !== undefined && Object.hasOwn(known, input)) return known[input]!;
   if (catalog?.get(classType)?.has(input) === true || isFileLikeName(input)) return 'refuse';
   return null;

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { FormData } from 'undici';
-import type { Workflow } from '../jobs/types.js';
+import type { Workflow } from './workflow.js';
 import {
   ComfyUnavailableError,
   type ComfyOutputFile,

@@ -23,10 +23,5 @@ export {
   type NodeTypeProblem,
   type WorkflowProblem,
 } from './workflow-check.js';
-export {
-  INPUT_LOADER_CLASSES,
-  rewriteWorkflowForJob,
-  sanitizePrefix,
-  WorkflowRewriteError,
-} from './workflow-rewrite.js';
+export { rewriteWorkflowForJob, sanitizePrefix, WorkflowRewriteError } from './workflow-rewrite.js';
 export { collectOutputFiles } from './history-outcome.js';

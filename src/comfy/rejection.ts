@@ -1,5 +1,5 @@
 /** Maps ComfyUI's refusal of a prompt (400 body, or a 200 with node_errors) to a ComfyRejectedError. */
-import type { Workflow } from '../jobs/types.js';
+import type { Workflow } from './workflow.js';
 import { ComfyRejectedError, type ComfyNodeError } from './contract.js';
 import { nodeErrorEntrySchema, type NodeErrorEntry, type PromptRejected } from './schemas.js';
 import { checkWorkflow } from './workflow-check.js';

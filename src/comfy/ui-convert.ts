@@ -6,7 +6,7 @@
  * nodes) are resolved to what they carry, and notes and groups are ignored.
  */
 import { z } from 'zod';
-import type { Workflow } from '../jobs/types.js';
+import type { Workflow } from './workflow.js';
 import type { NodeDefinition } from './node-definitions.js';
 import {
   MODE_BYPASS,
@@ -39,33 +39,60 @@ type Source =
 interface Graph {
   nodes: Map<string, UiNode>;
   links: Map<number, UiLink>;
+  /** Each link's source once resolved: every link is followed once, whatever the number of its readers. */
+  resolved: Map<number, Source>;
+  /** Each bypassed node's stand-in inputs, computed once per node. */
+  bypass: Map<UiNode, BypassInputs>;
 }
 
-function typesMatch(a: string, b: string): boolean {
-  return a === '*' || b === '*' || a === b;
+/** The linked inputs of a bypassed node that can stand in for an output: the first one, the first `*`, by type. */
+interface BypassInputs {
+  first: number | null;
+  firstAny: number | null;
+  byType: Map<string, number>;
 }
 
-/** The input of a bypassed node that stands in for its output: same slot first, else the first of that type. */
-function bypassInput(node: UiNode, slot: number, type: string): number | null {
-  const inputs = node.inputs ?? [];
-  const candidates = [slot, ...inputs.keys()];
-  for (const i of candidates) {
-    const input = inputs[i];
-    if (
-      input !== undefined &&
-      input.link !== null &&
-      input.link !== undefined &&
-      typesMatch(typeText(input.type), type)
-    )
-      return i;
+function bypassInputs(graph: Graph, node: UiNode): BypassInputs {
+  const known = graph.bypass.get(node);
+  if (known !== undefined) return known;
+  const found: BypassInputs = { first: null, firstAny: null, byType: new Map() };
+  for (const [i, input] of (node.inputs ?? []).entries()) {
+    if (input.link === null || input.link === undefined) continue;
+    const type = typeText(input.type);
+    found.first ??= i;
+    if (type === '*') found.firstAny ??= i;
+    if (!found.byType.has(type)) found.byType.set(type, i);
   }
-  return null;
+  graph.bypass.set(node, found);
+  return found;
 }
 
-function resolve(graph: Graph, linkId: number, seen: Set<number> = new Set()): Source {
-  const link = graph.links.get(linkId);
-  if (link === undefined || seen.has(linkId)) return { kind: 'none' };
-  seen.add(linkId);
+function hasLink(node: UiNode, i: number): boolean {
+  const link = node.inputs?.[i]?.link;
+  return link !== null && link !== undefined;
+}
+
+/**
+ * The input of a bypassed node that stands in for its output: same slot first, else the first of that type (`*`
+ * matches anything). Constant time per call, so a node with many inputs and many readers stays linear.
+ */
+function bypassInput(graph: Graph, node: UiNode, slot: number, type: string): number | null {
+  const same = node.inputs?.[slot];
+  if (
+    same !== undefined &&
+    hasLink(node, slot) &&
+    (type === '*' || [type, '*'].includes(typeText(same.type)))
+  )
+    return slot;
+  const found = bypassInputs(graph, node);
+  if (type === '*') return found.first;
+  const typed = found.byType.get(type) ?? null;
+  if (typed === null || found.firstAny === null) return typed ?? found.firstAny;
+  return Math.min(typed, found.firstAny);
+}
+
+/** The next link to follow from `link`'s origin, or where the value comes from. */
+function step(graph: Graph, link: UiLink): number | Source {
   const origin = graph.nodes.get(link.originId);
   if (origin === undefined || origin.mode === MODE_MUTED) return { kind: 'none' };
   if (origin.type === 'PrimitiveNode') {
@@ -74,15 +101,40 @@ function resolve(graph: Graph, linkId: number, seen: Set<number> = new Set()): S
   }
   if (origin.type === 'Reroute') {
     const upstream = origin.inputs?.[0]?.link;
-    return typeof upstream === 'number' ? resolve(graph, upstream, seen) : { kind: 'none' };
+    return typeof upstream === 'number' ? upstream : { kind: 'none' };
   }
   if (origin.mode === MODE_BYPASS) {
     const type = typeText(origin.outputs?.[link.originSlot]?.type ?? link.type);
-    const i = bypassInput(origin, link.originSlot, type);
+    const i = bypassInput(graph, origin, link.originSlot, type);
     const upstream = i === null ? undefined : origin.inputs?.[i]?.link;
-    return typeof upstream === 'number' ? resolve(graph, upstream, seen) : { kind: 'none' };
+    return typeof upstream === 'number' ? upstream : { kind: 'none' };
   }
   return { kind: 'link', nodeId: link.originId, slot: link.originSlot };
+}
+
+/**
+ * Where a link's value comes from, looking through Reroutes and bypassed nodes. A loop, not recursion (a chain of
+ * 100k Reroutes must not overflow the stack), and memoised: each link is followed once for all its readers.
+ */
+function resolve(graph: Graph, linkId: number): Source {
+  const path: number[] = [];
+  const onPath = new Set<number>();
+  let source: Source | undefined;
+  for (let id: number = linkId; source === undefined;) {
+    const known = graph.resolved.get(id);
+    const link = graph.links.get(id);
+    if (known !== undefined) source = known;
+    else if (link === undefined || onPath.has(id)) source = { kind: 'none' };
+    else {
+      path.push(id);
+      onPath.add(id);
+      const next = step(graph, link);
+      if (typeof next === 'number') id = next;
+      else source = next;
+    }
+  }
+  for (const id of path) graph.resolved.set(id, source);
+  return source;
 }
 
 function convertNode(
@@ -144,6 +196,8 @@ function convertParsed(ui: UiWorkflow, definitions: ReadonlyMap<string, NodeDefi
   const graph: Graph = {
     nodes: new Map(ui.nodes.map((n) => [String(n.id), n])),
     links: new Map(ui.links.map((l) => normaliseLink(l)).map((l) => [l.id, l])),
+    resolved: new Map(),
+    bypass: new Map(),
   };
   const workflow: Workflow = {};
   const problems: WorkflowProblem[] = [];

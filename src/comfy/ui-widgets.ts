@@ -73,6 +73,18 @@ function allLayouts(): Layout[] {
   return layouts;
 }
 
+/** Each combo's choices as a set, built once per definition: a model list can hold thousands of names. */
+const choiceSets = new WeakMap<readonly unknown[], ReadonlySet<unknown>>();
+
+function isChoice(input: NodeInputDefinition, value: unknown): boolean {
+  let set = choiceSets.get(input.choices);
+  if (set === undefined) {
+    set = new Set(input.choices);
+    choiceSets.set(input.choices, set);
+  }
+  return set.has(value);
+}
+
 /** Places the values by the layout's slots; null when a non-input widget holds something it never holds. */
 function place(
   slots: Slot[],
@@ -87,12 +99,7 @@ function place(
       return null;
     if (slot.kind !== 'value') continue;
     const { input } = slot;
-    if (
-      input.type === 'COMBO' &&
-      !hasUpload(input) &&
-      input.choices.length > 0 &&
-      !input.choices.includes(value)
-    ) {
+    if (input.type === 'COMBO' && !hasUpload(input) && input.choices.length > 0 && !isChoice(input, value)) {
       fitsChoices = false;
     }
     values[input.name] = value;

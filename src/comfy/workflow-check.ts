@@ -3,7 +3,7 @@
  * refused with node ids instead of failing on a GPU worker later.
  */
 import { z } from 'zod';
-import type { Workflow } from '../jobs/types.js';
+import type { Workflow } from './workflow.js';
 
 /** One thing wrong with a workflow; nodeId is null for problems of the whole workflow. */
 export interface WorkflowProblem {
@@ -137,10 +137,16 @@ export const DEFAULT_WORKFLOW_LIMITS: WorkflowLimits = Object.freeze({ maxNodes:
 
 /**
  * Null when the workflow is within the limits, else why not. Counts without building anything and stops at the
- * first bound crossed, so an oversized body costs one pass over its keys at most.
+ * first bound crossed, so an oversized body costs one pass over its keys at most. A UI-format export (`nodes` is
+ * an array) is bounded by its `nodes` and `links` arrays, before any conversion work on it.
  */
 export function workflowSizeProblem(workflow: unknown, limits: WorkflowLimits): string | null {
   if (!isPlainObject(workflow)) return null;
+  if (Array.isArray(workflow.nodes)) {
+    if (workflow.nodes.length > limits.maxNodes) return `the workflow has more than ${limits.maxNodes} nodes`;
+    const links = Array.isArray(workflow.links) ? workflow.links.length : 0;
+    return links > limits.maxLinks ? `the workflow has more than ${limits.maxLinks} links` : null;
+  }
   let nodes = 0;
   let links = 0;
   for (const key in workflow) {

@@ -4,16 +4,9 @@
  * node cache, which would otherwise hand back another prompt's files), and every image loader may only read
  * the files uploaded for this job; every other input that names a file follows the rules of file-inputs.ts.
  */
-import type { Workflow } from '../jobs/types.js';
-import { checkFileInputs, fileInputRule, KNOWN_FILE_INPUTS, type FileInputCatalog } from './file-inputs.js';
+import type { Workflow } from './workflow.js';
+import { checkFileInputs, fileInputRule, type FileInputCatalog } from './file-inputs.js';
 import type { WorkflowProblem } from './workflow-check.js';
-
-/** Loader nodes whose input names a file in ComfyUI's shared input folder, rewritten to this job's uploads. */
-export const INPUT_LOADER_CLASSES: ReadonlySet<string> = new Set(
-  Object.entries(KNOWN_FILE_INPUTS)
-    .filter(([, inputs]) => Object.values(inputs).includes('job_input'))
-    .map(([classType]) => classType),
-);
 
 /** The workflow reaches outside its own job's files; the job fails with `workflow_invalid`. */
 export class WorkflowRewriteError extends Error {

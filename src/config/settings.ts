@@ -84,8 +84,14 @@ export const SETTINGS = {
     flag: '--comfy-lite-max-pixels',
     env: 'ARRAKIS_COMFY_LITE_MAX_PIXELS',
     kind: 'integer',
-    description: 'largest image batch (width × height × batch) a comfy-lite node may create; a prompt may hold 4× that',
-    schema: z.number().int().min(1).max(2 ** 40).default(16_777_216),
+    description:
+      'largest image batch (width × height × batch) a comfy-lite node may create; a prompt may hold 4× that',
+    schema: z
+      .number()
+      .int()
+      .min(1)
+      .max(2 ** 40)
+      .default(16_777_216),
     defaultText: '16777216',
   },
   adminKey: {
@@ -175,6 +181,57 @@ export const SETTINGS = {
     description: 'longest a job may run on a worker before it fails timeout',
     schema: positiveInt.max(86400).default(1800),
     defaultText: '1800',
+  },
+  affinityMaxDelaySeconds: {
+    flag: '--affinity-max-delay-s',
+    env: 'ARRAKIS_AFFINITY_MAX_DELAY_S',
+    kind: 'number',
+    description:
+      'how long a free worker may pass over the fair next job for one whose model it already holds, in seconds; 0 turns affinity off',
+    schema: z.number().min(0).max(3600).default(10),
+    defaultText: '10',
+  },
+  modelLoaders: {
+    flag: '--model-loaders',
+    env: 'ARRAKIS_MODEL_LOADERS',
+    kind: 'list',
+    description:
+      'extra loader node input naming a model file, as Class.input=kind (kind: checkpoint|lora|vae|clip|unet|controlnet|upscale|other; repeatable)',
+    schema: z
+      .array(
+        z
+          .string()
+          .regex(
+            /^[A-Za-z0-9_+-]+\.[A-Za-z0-9_]+=(checkpoint|lora|vae|clip|unet|controlnet|upscale|other)$/,
+            'Class.input=kind',
+          ),
+      )
+      .default([]),
+  },
+  modelsDir: {
+    flag: '--models-dir',
+    env: 'ARRAKIS_MODELS_DIR',
+    kind: 'string',
+    description:
+      "the --comfyui servers' models/ folder: in-process agents fetch registered model files into it before a job (enables the model cache)",
+    schema: z.string().min(1).optional(),
+  },
+  modelCacheGb: {
+    flag: '--model-cache-gb',
+    env: 'ARRAKIS_MODEL_CACHE_GB',
+    kind: 'number',
+    description: 'disk budget of the model cache; least recently used fetched files are evicted beyond it',
+    schema: z.number().positive().max(1_000_000).default(100),
+    defaultText: '100',
+  },
+  vramModels: {
+    flag: '--vram-models',
+    env: 'ARRAKIS_VRAM_MODELS',
+    kind: 'integer',
+    description:
+      "how many jobs' models an in-process agent's ComfyUI keeps resident (its --cache-lru, bounded by VRAM)",
+    schema: z.number().int().min(1).max(1024).default(1),
+    defaultText: '1',
   },
   retentionDays: {
     flag: '--retention-days',

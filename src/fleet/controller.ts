@@ -57,6 +57,11 @@ export interface ControllerDeps {
   tickMs?: number;
   /** Called with `true` after a tick failed and `false` once ticks succeed again (log once per outage). */
   onTickFailed?(failed: boolean, error?: unknown): Promise<void> | void;
+  /**
+   * False while this replica does not hold the fleet duty's lock (its lock connection dropped and is being
+   * re-taken): ticks then start and stop nothing, since another replica may have taken the duty meanwhile.
+   */
+  leading?(): boolean;
 }
 
 /** How the controller's ticks are going (the admin fleet status shows it). */
@@ -196,6 +201,8 @@ export class FleetController {
     );
     const reason =
       floor.schedule === null ? decision.reason : `${decision.reason}; schedule "${floor.schedule}"`;
+    // Checked after the observation's awaits, right before acting: the lock may have gone meanwhile.
+    if (this.deps.leading?.() === false) return;
     await this.apply(pool, { ...decision, reason });
   }
 

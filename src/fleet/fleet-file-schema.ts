@@ -3,6 +3,7 @@
  * fleet-file.ts parses with it and turns the result into PoolConfig objects.
  */
 import { z } from 'zod';
+import { MODEL_KINDS } from '../models/model-refs.js';
 
 const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 
@@ -82,17 +83,6 @@ export const ModalSettingsSchema = z.strictObject({
   env: z.record(z.string(), z.string()).default({}),
   regions: z.array(z.string()).optional(),
 });
-
-export const MODEL_KINDS = [
-  'checkpoint',
-  'lora',
-  'vae',
-  'clip',
-  'unet',
-  'controlnet',
-  'upscale',
-  'other',
-] as const;
 
 /** Size of a model in GB: one number (for every base model) or one per kind (`{ checkpoint: 2.1, lora: 0.2 }`). */
 export const ModelSizeSchema = z.union(

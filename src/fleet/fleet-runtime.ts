@@ -6,7 +6,7 @@
  * `arrakis-fleet` duty from the store's coordination and stops it when the duty is lost.
  */
 import type { Logger } from 'pino';
-import type { WorkerService } from '../agent/worker-service.js';
+import type { WorkerService } from '../workers/worker-service.js';
 import { createComfyServer } from '../comfy/http-client.js';
 import { parseWorkflow } from '../comfy/workflow-check.js';
 import type { EventBus } from '../events/bus.js';
@@ -50,6 +50,8 @@ export interface FleetRuntimeDeps {
   tickMs?: number;
   /** Called with every decision of the autoscaler (metrics: the pool's target). Must not throw. */
   onDecision?: (decision: Decision) => void;
+  /** False while this replica's hold on the fleet duty is in doubt: the controller then acts on nothing. */
+  leading?: () => boolean;
 }
 
 /** Reads and validates the fleet file and builds each pool's provider; throws FleetConfigError when bad. */
@@ -90,12 +92,17 @@ export function startFleet(fleet: LoadedFleet, deps: FleetRuntimeDeps): FleetRun
     onTickFailed: tickFailureLog(deps.log),
     drain: (worker) => agents.drain(worker),
     runWarmup,
+    ...(deps.leading === undefined ? {} : { leading: deps.leading }),
   });
   controller.start();
   return {
     pricing: () => fleetPricing(fleet.config, controller, Date.now()),
     status: () => fleetStatus(fleet.config, controller, (id) => agents.agentStatus(id), Date.now()),
     async stop() {
+      // Ticks end first; then the agents let go while their ComfyUIs still answer (a running job is given
+      // back as a voluntary release, spending no attempt); only then are the workers stopped.
+      await controller.close({ stopWorkers: false });
+      await agents.closeAll();
       await controller.close({ stopWorkers: true });
       await agents.closeAll();
     },

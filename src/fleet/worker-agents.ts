@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { Agent } from '../agent/agent.js';
 import { LocalJobChannel } from '../agent/local-job-channel.js';
-import type { WorkerService } from '../agent/worker-service.js';
+import type { WorkerService } from '../workers/worker-service.js';
 import { createComfyServer } from '../comfy/http-client.js';
 import type { EventBus } from '../events/bus.js';
 import type { NodeTypeRegistry } from '../jobs/node-type-registry.js';

@@ -1,34 +1,11 @@
-/** The job as API clients and webhook receivers see it (CONTRACT.md "The job"). Pure: no HTTP, no database. */
-import type { JobErrorCode } from '../errors.js';
-import { secondsBetween, type Job, type JobStatus } from './types.js';
+/**
+ * Renders a job as API clients and webhook receivers see it; the shape is `jobSchema` (public-job-schema.ts)
+ * and this returns its inferred type. Pure: no HTTP, no database.
+ */
+import type { PublicJob } from './public-job-schema.js';
+import { secondsBetween, type Job } from './types.js';
 
-export interface PublicJobOutput {
-  index: number;
-  node_id: string;
-  filename: string;
-  content_type: string;
-  size: number;
-  url: string;
-}
-
-export interface PublicJob {
-  id: string;
-  status: JobStatus;
-  user_id: string;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  queue_wait_s: number | null;
-  run_time_s: number | null;
-  total_time_s: number | null;
-  cancel_requested: boolean;
-  priority: number;
-  template: string | null;
-  progress: { value: number; max: number; node: string | null } | null;
-  outputs: PublicJobOutput[];
-  error: { code: JobErrorCode; message: string; node_id?: string } | null;
-  metadata: Record<string, unknown>;
-}
+export type { PublicJob, PublicJobOutput } from './public-job-schema.js';
 
 function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
@@ -68,5 +45,6 @@ export function toPublicJob(job: Job): PublicJob {
     })),
     error,
     metadata: job.metadata,
+    models: job.models.map((m) => ({ kind: m.kind, name: m.name })),
   };
 }

@@ -24,15 +24,18 @@ function checkValue(p: TemplateParam, value: unknown): string | null {
     case 'string':
     case 'image':
       if (typeof value !== 'string') return 'must be a string';
-      if (p.max_length !== undefined && value.length > p.max_length) return `must be at most ${p.max_length} characters`;
-      if (p.type === 'image' && !/^[A-Za-z0-9._-]{1,64}$/.test(value)) return 'must name one of the job inputs';
+      if (p.max_length !== undefined && value.length > p.max_length)
+        return `must be at most ${p.max_length} characters`;
+      if (p.type === 'image' && !/^[A-Za-z0-9._-]{1,64}$/.test(value))
+        return 'must name one of the job inputs';
       break;
   }
   if (typeof value === 'number') {
     if (p.minimum !== undefined && value < p.minimum) return `must be ≥ ${p.minimum}`;
     if (p.maximum !== undefined && value > p.maximum) return `must be ≤ ${p.maximum}`;
   }
-  if (p.enum !== undefined && !p.enum.some((e) => e === value)) return `must be one of ${JSON.stringify(p.enum)}`;
+  if (p.enum !== undefined && !p.enum.some((e) => e === value))
+    return `must be one of ${JSON.stringify(p.enum)}`;
   return null;
 }
 
@@ -41,7 +44,8 @@ export function checkTemplate(t: Pick<Template, 'workflow' | 'params'>): ParamPr
   const problems: ParamProblem[] = [];
   const seen = new Set<string>();
   t.params.forEach((p, i) => {
-    if (seen.has(p.name)) problems.push({ path: `params.${i}.name`, message: `duplicate parameter ${p.name}` });
+    if (seen.has(p.name))
+      problems.push({ path: `params.${i}.name`, message: `duplicate parameter ${p.name}` });
     seen.add(p.name);
     if (t.workflow[p.node] === undefined) {
       problems.push({ path: `params.${i}.node`, message: `node ${p.node} is not in the workflow` });

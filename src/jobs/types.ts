@@ -1,12 +1,13 @@
 /** The job domain's data types. Pure data: no database, no HTTP. Times are epoch milliseconds. */
+import type { Workflow } from '../comfy/workflow.js';
 import type { JobErrorCode } from '../errors.js';
 
 export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
 
-/** A ComfyUI API-format prompt: node id → { class_type, inputs }. Links are [nodeId, outputIndex]. */
-export type Workflow = Record<string, { class_type: string; inputs: Record<string, unknown>; _meta?: unknown }>;
+/** A ComfyUI API-format prompt (defined with the ComfyUI client, which knows no jobs). */
+export type { Workflow };
 
 export interface AccountLimits {
   max_active_jobs_per_user: number;
@@ -126,6 +127,8 @@ export interface Job {
   workerId: string | null;
   leaseExpiresAt: number | null;
   idempotencyKey: string | null;
+  /** The model files the workflow loads, derived at admission (placement and affinity use them). */
+  models: ModelRef[];
 }
 
 export interface TemplateParam {
@@ -156,4 +159,23 @@ export interface Template {
 export function secondsBetween(from: number | null, to: number | null): number | null {
   if (from === null || to === null) return null;
   return Math.max(0, (to - from) / 1000);
+}
+
+/** The kinds of model file a job can load (the job JSON's `models[].kind`). */
+export const MODEL_KINDS = [
+  'checkpoint',
+  'lora',
+  'vae',
+  'clip',
+  'unet',
+  'controlnet',
+  'upscale',
+  'other',
+] as const;
+export type ModelKind = (typeof MODEL_KINDS)[number];
+
+/** One model file a job needs, by its name as the loader's combo lists it (may include a subfolder). */
+export interface ModelRef {
+  kind: ModelKind;
+  name: string;
 }

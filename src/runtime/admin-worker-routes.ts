@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { issueWorkerToken } from '../agent/worker-tokens.js';
+import { issueWorkerToken } from '../workers/worker-tokens.js';
 import { createdWorkerTokenSchema, createWorkerTokenBody, problemSchema } from '../api/schemas.js';
 import { noContent } from '../api/routes/admin.js';
 import { ApiError } from '../errors.js';

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import type { EventBus } from '../events/bus.js';
-import { InputFetcher } from '../media/input-fetcher.js';
+import { InputFetcher } from '../jobs/input-fetcher.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
 import type { Store } from '../store/contract.js';
 import { WebhookDeliverer } from '../webhooks/deliverer.js';

@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApi, type Api } from '../api/app.js';
-import { createMetrics } from '../api/metrics.js';
+import { createMetrics, type Metrics } from '../api/metrics.js';
 import { workerRoutes } from '../api/routes/workers.js';
 import type { Config } from '../config/load.js';
 import type { EventBus } from '../events/bus.js';
@@ -21,7 +21,8 @@ import type { Job } from '../jobs/types.js';
 import type { Store } from '../store/contract.js';
 import type { Coordination } from '../store/coordination.js';
 import { openMigratedStore } from '../store/open.js';
-import { WorkerService } from '../agent/worker-service.js';
+import { WorkerService } from '../workers/worker-service.js';
+import type { ModelLoad } from '../workers/job-channel.js';
 import { storeBase64Input, storeUploadedInput } from './base64-input.js';
 import { startInProcessWorkers, type InProcessWorkers } from './in-process-workers.js';
 import { startBackground, type Background } from './background.js';
@@ -54,6 +55,13 @@ export interface ControlPlaneOptions {
   prettyLog?: boolean;
 }
 
+function observeModelLoads(metrics: Metrics, loads: readonly ModelLoad[]): void {
+  for (const l of loads) {
+    metrics.modelLoads.inc({ tier: l.tier });
+    metrics.modelLoadSeconds.observe({ tier: l.tier }, l.seconds);
+  }
+}
+
 /** The database (migrated), the object storage (checked) and the store's coordination, or the first error. */
 async function openFoundations(
   config: Config,
@@ -77,6 +85,9 @@ function listeningAt(app: FastifyInstance, config: Config): { url: string; port:
   return { url: `http://${host}:${port}`, port };
 }
 
+/** How long shutdown waits for in-flight requests before closing their connections. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
 /** Starts a control plane from a validated config. */
 export async function startControlPlane(
   config: Config,
@@ -89,6 +100,7 @@ export async function startControlPlane(
   const bus = coordination.bus;
   const nodeTypes = new NodeTypeRegistry();
   const leaseMs = config.leaseSeconds * 1000;
+  const affinityMaxDelayMs = config.affinityMaxDelaySeconds * 1000;
   let fleet: FleetDuty | null = null;
   const observed = metricSources({
     store,
@@ -110,6 +122,8 @@ export async function startControlPlane(
     leaseMs,
     maxAttempts: config.maxAttempts,
     ...jobHooks,
+    affinityMaxDelayMs,
+    onModelLoads: (loads) => observeModelLoads(metrics, loads),
   });
   const now = (): number => Date.now();
 
@@ -146,6 +160,7 @@ export async function startControlPlane(
       poolPricing: () => fleet?.pricing() ?? new Map(),
       plugins: [
         async (app) => {
+          const onModelLoads = (loads: readonly ModelLoad[]): void => observeModelLoads(metrics, loads);
           await app.register(
             workerRoutes({
               store,
@@ -154,11 +169,11 @@ export async function startControlPlane(
               leaseMs,
               maxAttempts: config.maxAttempts,
               nodeTypes,
+              affinityMaxDelayMs,
+              onModelLoads,
               ...jobHooks,
             }),
-            {
-              prefix: '/v1/worker',
-            },
+            { prefix: '/v1/worker' },
           );
         },
         ...(config.adminKey === undefined
@@ -229,7 +244,12 @@ export async function startControlPlane(
     workers,
     async close(): Promise<void> {
       running.drain();
+      // In-flight requests get a grace period; a connection still busy after it (a client that stalls
+      // mid-request, or one Node's idle check misses) is cut so shutdown never hangs on it.
+      const cut = setTimeout(() => running.app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      cut.unref();
       await running.app.close();
+      clearTimeout(cut);
       await fleet?.stop();
       await workers.stop();
       await bg.stop();

@@ -40,7 +40,7 @@ export function runFleetDuty(
     onGained: () =>
       then('start', () => {
         if (closing || running !== null) return;
-        running = startFleet(fleet, deps);
+        running = startFleet(fleet, { ...deps, leading: () => leadership.held() });
         deps.log.info('this replica runs the fleet');
       }),
     onLost: () =>

@@ -6,7 +6,10 @@
 import type { Logger } from 'pino';
 import { Agent } from '../agent/agent.js';
 import { LocalJobChannel } from '../agent/local-job-channel.js';
-import type { WorkerService } from '../agent/worker-service.js';
+import { ModelKeeper } from '../agent/model-keeper.js';
+import { ModelCache } from '../models/model-cache.js';
+import { parseLoaderList } from '../models/model-refs.js';
+import type { WorkerService } from '../workers/worker-service.js';
 import { createComfyServer } from '../comfy/http-client.js';
 import type { ComfyServer } from '../comfy/contract.js';
 import { startComfyLite, type ComfyLiteServer } from '../comfy-lite/server.js';
@@ -25,7 +28,8 @@ export interface InProcessWorkers {
 }
 
 export interface InProcessWorkerDeps {
-  config: Pick<Config, 'comfyui' | 'comfyLite' | 'comfyLiteMaxPixels' | 'jobTimeoutSeconds'>;
+  config: Pick<Config, 'comfyui' | 'comfyLite' | 'comfyLiteMaxPixels' | 'jobTimeoutSeconds'> &
+    Partial<Pick<Config, 'modelsDir' | 'modelCacheGb' | 'vramModels' | 'modelLoaders'>>;
   /** Run comfy-lite inside this process instead of as children: no crash isolation; tests only. */
   comfyLiteInProcess?: boolean;
   service: WorkerService;
@@ -34,15 +38,41 @@ export interface InProcessWorkerDeps {
   log: Logger;
 }
 
-async function learnNodeTypes(agent: Agent, comfy: ComfyServer, registry: NodeTypeRegistry, log: Logger): Promise<void> {
+async function learnNodeTypes(
+  agent: Agent,
+  comfy: ComfyServer,
+  registry: NodeTypeRegistry,
+  log: Logger,
+): Promise<void> {
   try {
     const [catalog, definitions] = await Promise.all([comfy.nodeCatalog(), comfy.nodeDefinitions()]);
     if (agent.workerId !== null) {
       registry.set(agent.workerId, catalog.types, { fileInputs: catalog.fileInputs, definitions });
     }
   } catch (err) {
-    log.warn({ err: String(err), url: comfy.url }, 'could not read /object_info; node types unchecked for this worker');
+    log.warn(
+      { err: String(err), url: comfy.url },
+      'could not read /object_info; node types unchecked for this worker',
+    );
   }
+}
+
+/** The agent's model tracking; with `--models-dir`, its model cache (shared by the in-process agents). */
+function modelKeeper(deps: InProcessWorkerDeps, channel: LocalJobChannel, comfyUrl: string): ModelKeeper {
+  const c = deps.config;
+  const log = deps.log;
+  const cache =
+    c.modelsDir === undefined
+      ? null
+      : new ModelCache({
+          dir: c.modelsDir,
+          budgetBytes: (c.modelCacheGb ?? 100) * 1e9,
+          onRetry: (name, attempt, reason) =>
+            log.warn({ name, attempt, reason }, 'model download refused; retrying'),
+          onProgress: (name, bytes, total) => log.info({ name, bytes, total }, 'model download'),
+        });
+  const loaders = parseLoaderList((c.modelLoaders ?? []).join(','));
+  return new ModelKeeper({ channel, comfyUrl, cache, vramModels: c.vramModels, loaders, log });
 }
 
 /** Starts comfy-lite servers and one agent per ComfyUI URL. */
@@ -67,10 +97,16 @@ export async function startInProcessWorkers(deps: InProcessWorkerDeps): Promise<
   const comfies: ComfyServer[] = [];
   for (const [i, url] of urls.entries()) {
     const comfy = createComfyServer(url);
+    const channel = new LocalJobChannel({ service: deps.service, bus: deps.bus });
     const agent = new Agent({
-      channel: new LocalJobChannel({ service: deps.service, bus: deps.bus }),
+      channel,
       comfy,
-      identity: { name: i < deps.config.comfyui.length ? `comfyui-${i + 1}` : `comfy-lite-${i + 1}`, pool: null, comfyUrl: url },
+      models: modelKeeper(deps, channel, url),
+      identity: {
+        name: i < deps.config.comfyui.length ? `comfyui-${i + 1}` : `comfy-lite-${i + 1}`,
+        pool: null,
+        comfyUrl: url,
+      },
       jobTimeoutMs: deps.config.jobTimeoutSeconds * 1000,
       log: deps.log,
     });

@@ -15,7 +15,9 @@ export async function loadTemplatesDir(store: Store, dir: string, now: () => num
     try {
       json = JSON.parse(await readFile(path, 'utf8'));
     } catch (err) {
-      throw new Error(`--templates: ${path} is not valid JSON (${err instanceof Error ? err.message : String(err)})`);
+      throw new Error(
+        `--templates: ${path} is not valid JSON (${err instanceof Error ? err.message : String(err)})`,
+      );
     }
     try {
       loaded.push((await saveTemplate({ store, now }, json)).name);

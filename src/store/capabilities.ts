@@ -14,8 +14,11 @@ export interface Capabilities {
    * run once need a lock. Without it the one process coordinates in memory (see coordination.ts).
    */
   readonly crossProcess: boolean;
-  /** The PL/pgSQL functions of migration 002 exist: a hot path runs as one autocommit round trip. */
+  /** The PL/pgSQL functions of migrations 002 and 004 exist: a hot path runs as one autocommit round trip. */
   readonly serverFunctions: boolean;
+  /** The table function that expands a JSON array stored as text: SQLite's `json_each`, Postgres's
+   *  `json_array_elements` (used by the claim's model placement). */
+  readonly jsonArrays: 'json_each' | 'json_array_elements';
 }
 
 export const SQLITE_CAPABILITIES: Capabilities = Object.freeze({
@@ -24,6 +27,7 @@ export const SQLITE_CAPABILITIES: Capabilities = Object.freeze({
   advisoryLocks: false,
   crossProcess: false,
   serverFunctions: false,
+  jsonArrays: 'json_each',
 });
 
 export const POSTGRES_CAPABILITIES: Capabilities = Object.freeze({
@@ -32,4 +36,5 @@ export const POSTGRES_CAPABILITIES: Capabilities = Object.freeze({
   advisoryLocks: true,
   crossProcess: true,
   serverFunctions: true,
+  jsonArrays: 'json_array_elements',
 });

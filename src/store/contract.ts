@@ -20,6 +20,7 @@ import type {
   Workflow,
 } from '../jobs/types.js';
 import type { Coordination, CoordinationOptions } from './coordination.js';
+import type { ModelKind, ModelRef } from '../models/model-refs.js';
 
 export interface NewAccount {
   name: string;
@@ -67,6 +68,8 @@ export interface NewJob {
   idempotencyKey: string | null;
   /** sha256 of the canonical request body, compared on an idempotent replay. */
   requestHash: string | null;
+  /** The model files the workflow loads (absent = none). */
+  models?: ModelRef[];
 }
 
 export type AdmitResult =
@@ -192,6 +195,44 @@ export interface WorkerRecord {
   readyAt: number | null;
   stoppedAt: number | null;
   lastSeenAt: number;
+  /** What the agent last reported of its models (absent when writing a record: registration keeps it). */
+  models?: WorkerModelState;
+}
+
+/** A worker's models as its agent reports them. Names are file names as ComfyUI's loader combos list them. */
+export interface WorkerModelState {
+  /** False until the agent reports: such a worker may be given any job, as before models were known. */
+  known: boolean;
+  /** Files its ComfyUI can load (its loaders' file lists). */
+  available: string[];
+  /** Files resident in its ComfyUI (loaded by a recent job and still cached). */
+  warm: string[];
+  /** Files in the agent's model cache on its disk. */
+  onDisk: string[];
+  /** The agent has a model cache: it fetches registered files it lacks before running a job. */
+  canFetch: boolean;
+  /** Model loads after its first. */
+  switches: number;
+  /** Files the fleet asked it to fetch onto its disk while idle (cleared as they arrive). */
+  prefetch: ModelRef[];
+}
+
+/** A registered model file: where a worker's model cache fetches it from and how it is checked. */
+export interface ModelFile {
+  name: string;
+  kind: ModelKind;
+  /** `s3://…`, `https://…` or `http://…`: trusted operator configuration. */
+  url: string;
+  /** Lower-case hex sha256 of the file. */
+  sha256: string;
+  size: number;
+  createdAt: number;
+}
+
+/** Options of a claim beyond who and where. */
+export interface ClaimOptions {
+  /** How long bounded affinity may pass over the fair pick, in ms; 0 (the default) = plain fair order. */
+  affinityMaxDelayMs?: number;
 }
 
 export interface WorkerToken {
@@ -269,7 +310,13 @@ export interface Store {
    * then higher priority, then older. `pool` null takes jobs that name no pool; a string takes that pool's
    * jobs and jobs with no pool. queued → running, attempts + 1, lease until now + leaseMs.
    */
-  claimNext(workerId: string, pool: string | null, leaseMs: number, now: number): Promise<Job | null>;
+  claimNext(
+    workerId: string,
+    pool: string | null,
+    leaseMs: number,
+    now: number,
+    options?: ClaimOptions,
+  ): Promise<Job | null>;
   /** Extends the lease while the worker still holds the job. */
   renewLease(jobId: string, workerId: string, leaseMs: number, now: number): Promise<LeaseState>;
   /** Records progress while the worker holds the job. Returns false when it no longer does. */
@@ -358,6 +405,22 @@ export interface Store {
   revokeWorkerToken(id: string, now: number): Promise<boolean>;
   /** Every worker token, revoked ones included, oldest first (no secrets: hashes only). */
   listWorkerTokens(): Promise<WorkerToken[]>;
+  /** Records the worker's reported models (and stamps last_seen_at). */
+  setWorkerModels(
+    id: string,
+    state: Omit<WorkerModelState, 'known' | 'prefetch'>,
+    now: number,
+  ): Promise<void>;
+  /** Replaces the files the worker is asked to fetch onto its disk while idle. */
+  setWorkerPrefetch(id: string, refs: readonly ModelRef[]): Promise<void>;
+
+  // Model registry
+  /** Registers a model file; false when the name is taken (nothing changes). */
+  createModelFile(m: Omit<ModelFile, 'createdAt'>, now: number): Promise<boolean>;
+  getModelFile(name: string): Promise<ModelFile | null>;
+  /** Registered files by name; all of them when `names` is absent. */
+  listModelFiles(names?: readonly string[]): Promise<ModelFile[]>;
+  deleteModelFile(name: string): Promise<boolean>;
   recordScalingDecision(d: ScalingDecision): Promise<void>;
   /** Arrivals since `createdSince` and active users, for the autoscaler (null in `pools` = unpooled jobs). */
   fleetActivity(pools: ReadonlyArray<string | null>, createdSince: number): Promise<FleetActivity>;

@@ -5,10 +5,11 @@
  * Each entry: what it does — (parameters) → what it returns.
  */
 import type { Capabilities } from './capabilities.js';
+import { modelPredicates } from './model-sql.js';
 
 const JOB_COLUMNS = `id, account_id, user_id, status, priority, pool, cancel_requested, created_at, started_at,
   finished_at, workflow, template_name, inputs, inputs_ready, webhook_url, metadata, progress, outputs, error,
-  attempts, worker_id, lease_expires_at, idempotency_key`;
+  attempts, worker_id, lease_expires_at, idempotency_key, models`;
 
 const GIVE_BACK = `UPDATE jobs SET
     status = CASE WHEN cancel_requested = 1 THEN 'cancelled' WHEN attempts >= ? THEN 'failed' ELSE 'queued' END,
@@ -43,45 +44,64 @@ const TEMPLATES = {
     RETURNING active`,
 
   /** New queued job — (id, account_id, user_id, priority, pool, created_at, workflow, template_name, inputs,
-   *  inputs_ready, webhook_url, metadata, idempotency_key, request_hash) → nothing. */
+   *  inputs_ready, webhook_url, metadata, idempotency_key, request_hash, models) → nothing. */
   insertJob: `INSERT INTO jobs (id, account_id, user_id, status, priority, pool, cancel_requested, created_at,
     workflow, template_name, inputs, inputs_ready, webhook_url, metadata, outputs, attempts, idempotency_key,
-    request_hash, event_seq)
-    VALUES (?, ?, ?, 'queued', ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, '[]', 0, ?, ?, 0)`,
+    request_hash, event_seq, models)
+    VALUES (?, ?, ?, 'queued', ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, '[]', 0, ?, ?, 0, ?)`,
 
-  /** Postgres only (caps.serverFunctions): the whole admission in one statement, see migration 002
+  /** Postgres only (caps.serverFunctions): the whole admission in one statement, see migration 004
    *  — (the insertJob parameters) → the earlier job of the idempotency key, or no row when admitted. */
-  admitFunction: `SELECT * FROM arrakis_admit(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  admitFunction: `SELECT * FROM arrakis_admit(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 
   /** Postgres only (caps.serverFunctions): finishRunning and its settlement in one statement for a job
    *  without a webhook, see migration 002 — (status, outputs, error, finished_at, id, worker_id, done event
    *  data) → job + event_seq, or no row (lost, or the job has a webhook). */
   finishRunningFunction: `SELECT * FROM arrakis_finish_running(?, ?, ?, ?, ?, ?, ?)`,
 
-  /** Postgres only (caps.serverFunctions): claimNext in one statement, see migration 002
-   *  — (worker_id, lease_expires_at, started_at, pool, max_levels) → job + event_seq, or no row. */
-  claimFunction: `SELECT * FROM arrakis_claim(?, ?, ?, ?, ?)`,
+  /** Postgres only (caps.serverFunctions): claimNext in one statement, see migration 004
+   *  — (worker_id, lease_expires_at, started_at, pool, max_levels, affinity_ms) → job + event_seq, or no row. */
+  claimFunction: `SELECT * FROM arrakis_claim(?, ?, ?, ?, ?, ?)`,
 
   /** The next running-count above `after` among users who have queued jobs (one index seek)
    *  — (after) → running, null when there is none. */
   nextWaitingLevel: `SELECT MIN(running) AS running FROM user_counters WHERE active > running AND running > ?`,
 
-  /** queued → running for the best claimable job among users running exactly `level` jobs (pick and CAS in one
-   *  statement; the pick skips rows another replica has locked) — (worker_id, lease_expires_at, started_at, pool,
-   *  level) → job + event_seq, or no row. */
-  claimAtLevel: `${START_JOB} WHERE status = 'queued' AND id = (SELECT j.id FROM jobs j
+  /** The best job the worker can load among users running exactly `level` jobs (the pick skips rows another
+   *  replica has locked) — (worker_id, pool, level) → id, models, affinity_passed_at, or no row. */
+  pickAtLevel: `SELECT j.id, j.models, j.affinity_passed_at FROM jobs j LEFT JOIN workers w ON w.id = ?
     WHERE j.status = 'queued' AND j.inputs_ready = 1 AND (j.pool IS NULL OR j.pool = ?)
       AND EXISTS (SELECT 1 FROM user_counters uc
         WHERE uc.account_id = j.account_id AND uc.user_id = j.user_id AND uc.running = ?)
-    ORDER BY j.priority DESC, j.created_at, j.id LIMIT 1 {LOCK}) RETURNING ${JOB_COLUMNS}, event_seq`,
+      AND {ELIGIBLE}
+    ORDER BY j.priority DESC, j.created_at, j.id LIMIT 1 {LOCK_J}`,
 
   /** The same by the full fairness order (fallback when counters moved under us)
-   *  — (worker_id, lease_expires_at, started_at, pool) → job + event_seq, or no row. */
-  claimAny: `${START_JOB} WHERE status = 'queued' AND id = (SELECT j.id FROM jobs j
+   *  — (worker_id, pool) → id, models, affinity_passed_at, or no row. */
+  pickAny: `SELECT j.id, j.models, j.affinity_passed_at FROM jobs j
     LEFT JOIN user_counters uc ON uc.account_id = j.account_id AND uc.user_id = j.user_id
+    LEFT JOIN workers w ON w.id = ?
+    WHERE j.status = 'queued' AND j.inputs_ready = 1 AND (j.pool IS NULL OR j.pool = ?) AND {ELIGIBLE}
+    ORDER BY COALESCE(uc.running, 0), j.priority DESC, j.created_at, j.id LIMIT 1 {LOCK_J}`,
+
+  /** How far job's files are from the worker: 0 all in VRAM, 1 all on its disk, 2 a fetch
+   *  — (worker_id, job id) → tier. */
+  pickTier: `SELECT {TIER} AS tier FROM jobs j LEFT JOIN workers w ON w.id = ? WHERE j.id = ?`,
+
+  /** Affinity: the fairest job, other than the fair pick, the worker can load and holds closer than `tier`
+   *  — (worker_id, pool, fair pick id, tier) → id, or no row. */
+  pickAffinity: `SELECT j.id FROM jobs j
+    LEFT JOIN user_counters uc ON uc.account_id = j.account_id AND uc.user_id = j.user_id
+    LEFT JOIN workers w ON w.id = ?
     WHERE j.status = 'queued' AND j.inputs_ready = 1 AND (j.pool IS NULL OR j.pool = ?)
-    ORDER BY COALESCE(uc.running, 0), j.priority DESC, j.created_at, j.id LIMIT 1 {LOCK_J})
-    RETURNING ${JOB_COLUMNS}, event_seq`,
+      AND j.models <> '[]' AND j.id <> ? AND {ELIGIBLE} AND {TIER} < ?
+    ORDER BY {TIER}, COALESCE(uc.running, 0), j.priority DESC, j.created_at, j.id LIMIT 1 {LOCK_J}`,
+
+  /** Records when affinity first passed over a fair pick — (now, id) → nothing. */
+  markPassed: `UPDATE jobs SET affinity_passed_at = COALESCE(affinity_passed_at, CAST(? AS BIGINT)) WHERE id = ?`,
+
+  /** queued → running for the picked job — (worker_id, lease_expires_at, started_at, id) → job + event_seq. */
+  startPicked: `${START_JOB} WHERE status = 'queued' AND id = ? RETURNING ${JOB_COLUMNS}, event_seq`,
 
   /** running → completed|failed, or → cancelled when a cancel was accepted first
    *  — (status, outputs, error, finished_at, id, worker_id) → job + event_seq. */
@@ -191,11 +211,14 @@ function numberPlaceholders(text: string): string {
 /** The statements for one database, built once per store. */
 export function compileJobSql(caps: Capabilities): JobSql {
   const lock = caps.rowLocks ? 'FOR UPDATE SKIP LOCKED' : '';
+  const models = modelPredicates(caps);
   const out: Record<string, string> = {};
   for (const [name, text] of Object.entries(TEMPLATES)) {
     const full = text
       .replace('{LOCK}', lock)
-      .replace('{LOCK_J}', caps.rowLocks ? 'FOR UPDATE OF j SKIP LOCKED' : '');
+      .replace('{LOCK_J}', caps.rowLocks ? 'FOR UPDATE OF j SKIP LOCKED' : '')
+      .replace('{ELIGIBLE}', models.eligible)
+      .replaceAll('{TIER}', models.tier);
     out[name] = caps.numberedParams ? numberPlaceholders(full) : full;
   }
   return out as JobSql;

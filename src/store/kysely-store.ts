@@ -14,6 +14,7 @@ import type {
   JobStatus,
   Template,
 } from '../jobs/types.js';
+import type { ModelRef } from '../models/model-refs.js';
 import type { Capabilities } from './capabilities.js';
 import type * as C from './contract.js';
 import type { Conn, StoreContext } from './context.js';
@@ -26,6 +27,7 @@ import { admitJob } from './verbs/admission.js';
 import { claimNext, renewLease, updateProgress } from './verbs/claims.js';
 import { reconcileCounters } from './verbs/counters.js';
 import * as fleet from './verbs/fleet.js';
+import * as models from './verbs/models.js';
 import { claimInputFetches, markInputsReady } from './verbs/input-fetches.js';
 import { appendJobEvent, listJobEvents } from './verbs/job-events.js';
 import * as reads from './verbs/job-reads.js';
@@ -116,8 +118,13 @@ export class KyselyStore implements C.Store {
   failQueuedJob = (jobId: string, error: JobError, now: number): Promise<Job | null> =>
     tr.failQueuedJob(this.#ctx, jobId, error, now);
 
-  claimNext = (workerId: string, pool: string | null, leaseMs: number, now: number): Promise<Job | null> =>
-    claimNext(this.#ctx, workerId, pool, leaseMs, now);
+  claimNext = (
+    workerId: string,
+    pool: string | null,
+    leaseMs: number,
+    now: number,
+    options?: C.ClaimOptions,
+  ): Promise<Job | null> => claimNext(this.#ctx, workerId, pool, leaseMs, now, options);
   renewLease = (jobId: string, workerId: string, leaseMs: number, now: number): Promise<C.LeaseState> =>
     renewLease(this.#ctx, jobId, workerId, leaseMs, now);
   updateProgress = (jobId: string, workerId: string, progress: JobProgress): Promise<boolean> =>
@@ -205,6 +212,19 @@ export class KyselyStore implements C.Store {
   revokeWorkerToken = (id: string, now: number): Promise<boolean> =>
     fleet.revokeWorkerToken(this.#ctx, id, now);
   listWorkerTokens = (): Promise<C.WorkerToken[]> => fleet.listWorkerTokens(this.#ctx);
+  setWorkerModels = (
+    id: string,
+    state: Omit<C.WorkerModelState, 'known' | 'prefetch'>,
+    now: number,
+  ): Promise<void> => models.setWorkerModels(this.#ctx, id, state, now);
+  setWorkerPrefetch = (id: string, refs: readonly ModelRef[]): Promise<void> =>
+    models.setWorkerPrefetch(this.#ctx, id, refs);
+  createModelFile = (m: Omit<C.ModelFile, 'createdAt'>, now: number): Promise<boolean> =>
+    models.createModelFile(this.#ctx, m, now);
+  getModelFile = (name: string): Promise<C.ModelFile | null> => models.getModelFile(this.#ctx, name);
+  listModelFiles = (names?: readonly string[]): Promise<C.ModelFile[]> =>
+    models.listModelFiles(this.#ctx, names);
+  deleteModelFile = (name: string): Promise<boolean> => models.deleteModelFile(this.#ctx, name);
   recordScalingDecision = (d: C.ScalingDecision): Promise<void> => fleet.recordScalingDecision(this.#ctx, d);
   listScalingDecisions = (pool: string | null, limit: number): Promise<C.ScalingDecision[]> =>
     fleet.listScalingDecisions(this.#ctx, pool, limit);

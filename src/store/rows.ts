@@ -2,8 +2,10 @@
 import { z } from 'zod';
 import type { Account, ApiKeyRecord, Job, Template } from '../jobs/types.js';
 import { JOB_STATUSES } from '../jobs/types.js';
+import { MODEL_KINDS } from '../models/model-refs.js';
 import type {
   JobEvent,
+  ModelFile,
   ScalingDecision,
   WebhookAttempt,
   WebhookDelivery,
@@ -54,12 +56,14 @@ const jobRowSchema = z.object({
   worker_id: strOrNull,
   lease_expires_at: numOrNull,
   idempotency_key: strOrNull,
+  models: str,
 });
 
 /** A `jobs` row → Job. */
 // Built once: constructing zod schemas per row showed up in the API's hot path.
 const jobInputsSchema = z.array(jobInputSchema);
 const jobOutputsSchema = z.array(jobOutputSchema);
+const modelRefsSchema = z.array(z.object({ kind: z.enum(MODEL_KINDS), name: z.string() }));
 
 export function toJob(row: unknown): Job {
   const r = jobRowSchema.parse(row);
@@ -87,6 +91,7 @@ export function toJob(row: unknown): Job {
     workerId: r.worker_id,
     leaseExpiresAt: r.lease_expires_at,
     idempotencyKey: r.idempotency_key,
+    models: parseJson(modelRefsSchema, r.models),
   };
 }
 
@@ -260,6 +265,13 @@ const workerRowSchema = z.object({
   ready_at: numOrNull,
   stopped_at: numOrNull,
   last_seen_at: num,
+  models_known: num,
+  models_available: str,
+  models_warm: str,
+  models_on_disk: str,
+  model_fetch: num,
+  model_switches: num,
+  models_prefetch: str,
 });
 
 /** A `workers` row → WorkerRecord. */
@@ -277,7 +289,31 @@ export function toWorker(row: unknown): WorkerRecord {
     readyAt: r.ready_at,
     stoppedAt: r.stopped_at,
     lastSeenAt: r.last_seen_at,
+    models: {
+      known: r.models_known !== 0,
+      available: parseJson(stringListSchema, r.models_available),
+      warm: parseJson(stringListSchema, r.models_warm),
+      onDisk: parseJson(stringListSchema, r.models_on_disk),
+      canFetch: r.model_fetch !== 0,
+      switches: r.model_switches,
+      prefetch: parseJson(modelRefsSchema, r.models_prefetch),
+    },
   };
+}
+
+const modelFileRowSchema = z.object({
+  name: str,
+  kind: z.enum(MODEL_KINDS),
+  url: str,
+  sha256: str,
+  size: z.coerce.number(),
+  created_at: num,
+});
+
+/** A `model_files` row → ModelFile. */
+export function toModelFile(row: unknown): ModelFile {
+  const r = modelFileRowSchema.parse(row);
+  return { name: r.name, kind: r.kind, url: r.url, sha256: r.sha256, size: r.size, createdAt: r.created_at };
 }
 
 const workerTokenRowSchema = z.object({

@@ -66,6 +66,8 @@ export interface JobsTable {
   fetch_owner: string | null;
   fetch_lease_until: number | null;
   swept_at: number | null;
+  models: Generated<string>;
+  affinity_passed_at: Generated<number | null>;
 }
 
 export interface JobEventsTable {
@@ -135,6 +137,22 @@ export interface WorkersTable {
   ready_at: number | null;
   stopped_at: number | null;
   last_seen_at: number;
+  models_known: Generated<number>;
+  models_available: Generated<string>;
+  models_warm: Generated<string>;
+  models_on_disk: Generated<string>;
+  model_fetch: Generated<number>;
+  model_switches: Generated<number>;
+  models_prefetch: Generated<string>;
+}
+
+export interface ModelFilesTable {
+  name: string;
+  kind: string;
+  url: string;
+  sha256: string;
+  size: number;
+  created_at: number;
 }
 
 export interface WorkerTokensTable {
@@ -173,6 +191,7 @@ export interface DatabaseSchema {
   webhook_disabled_endpoints: WebhookDisabledEndpointsTable;
   workers: WorkersTable;
   worker_tokens: WorkerTokensTable;
+  model_files: ModelFilesTable;
   scaling_decisions: ScalingDecisionsTable;
   arrakis_migrations: MigrationsTable;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { detectContentType } from '../../src/agent/content-type.js';
-import { outputKey, safeFilename } from '../../src/agent/output-key.js';
+import { detectContentType } from '../../src/media/output-content-type.js';
+import { outputKey, safeFilename } from '../../src/workers/output-key.js';
 import { ProgressThrottle } from '../../src/agent/progress-throttle.js';
 import type { JobProgress } from '../../src/jobs/types.js';
 

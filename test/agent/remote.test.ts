@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RemoteJobChannel } from '../../src/agent/remote-job-channel.js';
-import { WORKER_ID_HEADER, registerReply } from '../../src/agent/worker-protocol.js';
+import { WORKER_ID_HEADER, registerReply } from '../../src/workers/worker-protocol.js';
 import { issueWorkerToken, workerRoutes } from '../../src/api/routes/workers.js';
 import type { Workflow } from '../../src/jobs/types.js';
 import { Harness, delayWorkflow } from './harness.js';

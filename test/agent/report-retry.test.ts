@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LocalJobChannel } from '../../src/agent/local-job-channel.js';
 import { runJob } from '../../src/agent/run-job.js';
 import type { JobOutput } from '../../src/jobs/types.js';
-import type { ReportResult } from '../../src/agent/job-channel.js';
+import type { ReportResult } from '../../src/workers/job-channel.js';
 import { Harness, invertWorkflow, testComfyClient } from './harness.js';
 
 let h: Harness | null = null;

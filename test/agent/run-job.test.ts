@@ -5,7 +5,8 @@ import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalAgent } from '../../src/agent/local-agent.js';
 import type { Job, Workflow } from '../../src/jobs/types.js';
-import { Harness, delayWorkflow, invertWorkflow } from './harness.js';
+import { ComfyUnavailableError, type ComfyServer } from '../../src/comfy/contract.js';
+import { Harness, delayWorkflow, invertWorkflow, testComfyClient } from './harness.js';
 
 let h: Harness;
 
@@ -127,6 +128,26 @@ describe('agent on comfy-lite (in-process channel)', () => {
     expect(done.status).toBe('failed');
     expect(done.error?.code).toBe('workflow_invalid');
     expect(done.error?.nodeId).toBe('2');
+  });
+
+  it('never sends a prompt when /object_info cannot be read: the file-input re-check fails closed', async () => {
+    const lite = await h.startComfy();
+    const real = testComfyClient(lite.url);
+    let prompts = 0;
+    // ComfyUI answers everything but /object_info: without its catalog the worker cannot tell a custom node's
+    // file inputs, so the job must go back (and end worker_lost once its attempts are spent), never run.
+    const comfy: ComfyServer = Object.assign(Object.create(real) as ComfyServer, {
+      nodeCatalog: () => Promise.reject(new ComfyUnavailableError('GET object_info answered 500')),
+      runPrompt: (...args: Parameters<ComfyServer['runPrompt']>) => {
+        prompts++;
+        return real.runPrompt(...args);
+      },
+    });
+    await h.startAgent(lite.url, { comfy });
+    const done = await h.waitForEnd((await h.admit(invertWorkflow())).id);
+    expect(done.status).toBe('failed');
+    expect(done.error?.code).toBe('worker_lost');
+    expect(prompts).toBe(0);
   });
 
   it('gives identical workflows their own runs and their own output files', async () => {

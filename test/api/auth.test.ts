@@ -94,7 +94,9 @@ describe('API keys', () => {
   it('admin API: 401 without or with a wrong admin key; account keys are not admin keys', async () => {
     const t = await createTenant(server);
     expect((await fetch(`${server.url}/v1/admin/accounts`)).status).toBe(401);
-    const wrong = await fetch(`${server.url}/v1/admin/accounts`, { headers: { authorization: `Bearer ${t.key}` } });
+    const wrong = await fetch(`${server.url}/v1/admin/accounts`, {
+      headers: { authorization: `Bearer ${t.key}` },
+    });
     expect(wrong.status).toBe(401);
     expect(((await wrong.json()) as any).code).toBe('unauthorized');
   });
@@ -110,7 +112,11 @@ describe('isolation: another user or account sees 404 exactly like an unknown id
     const id: string = created.body.id;
     const unknown = 'job_00000000000000000000000000';
     const strangers = [client(server, a.key, 'bob'), client(server, b.key, 'alice')];
-    const shape = (r: { status: number; body: any }) => ({ status: r.status, code: r.body.code, title: r.body.title });
+    const shape = (r: { status: number; body: any }) => ({
+      status: r.status,
+      code: r.body.code,
+      title: r.body.title,
+    });
     for (const s of strangers) {
       for (const path of [`/v1/jobs/${id}`, `/v1/jobs/${id}/events`, `/v1/jobs/${id}/outputs/0`]) {
         const theirs = await s.call('GET', path);
@@ -172,10 +178,18 @@ describe('end-user JWTs', () => {
   });
 
   const attacks: Array<[string, () => Promise<string>]> = [
-    ['alg none', async () => `${b64url(JSON.stringify({ alg: 'none', typ: 'JWT' }))}.${b64url(JSON.stringify({ ...base, exp: Math.floor(Date.now() / 1000) + 300 }))}.`],
+    [
+      'alg none',
+      async () =>
+        `${b64url(JSON.stringify({ alg: 'none', typ: 'JWT' }))}.${b64url(JSON.stringify({ ...base, exp: Math.floor(Date.now() / 1000) + 300 }))}.`,
+    ],
     ['signed by another key', async () => await rs256(base, otherRsa.privateKey)],
     ['expired', async () => await rs256({ ...base, exp: Math.floor(Date.now() / 1000) - 120 })],
-    ['no exp', async () => await new SignJWT(base).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).sign(rsa.privateKey)],
+    [
+      'no exp',
+      async () =>
+        await new SignJWT(base).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).sign(rsa.privateKey),
+    ],
     ['wrong audience', async () => await rs256({ ...base, aud: 'someone-else' })],
     ['wrong issuer', async () => await rs256({ ...base, iss: 'https://evil.example' })],
     [
@@ -200,9 +214,21 @@ describe('end-user JWTs', () => {
     ['garbage', async () => 'a.b.c'],
     // Lifetime limit (--jwt-max-lifetime-s, default 24 h): a leaked long-lived token is not a permanent credential.
     ['exp 1e308', async () => await rs256({ ...base, exp: 1e308 })],
-    ['exp 1e308 without iat', async () => await new SignJWT({ ...base, exp: 1e308 }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).sign(rsa.privateKey)],
-    ['exp - iat of 25 h', async () => await rs256({ ...base, exp: Math.floor(Date.now() / 1000) + 25 * 3600 })],
-    ['iat and exp both far in the future (exp - iat small)', async () => await rs256({ ...base, iat: 1e12, exp: 1e12 + 60 })],
+    [
+      'exp 1e308 without iat',
+      async () =>
+        await new SignJWT({ ...base, exp: 1e308 })
+          .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+          .sign(rsa.privateKey),
+    ],
+    [
+      'exp - iat of 25 h',
+      async () => await rs256({ ...base, exp: Math.floor(Date.now() / 1000) + 25 * 3600 }),
+    ],
+    [
+      'iat and exp both far in the future (exp - iat small)',
+      async () => await rs256({ ...base, iat: 1e12, exp: 1e12 + 60 }),
+    ],
   ];
 
   for (const [name, make] of attacks) {

@@ -29,10 +29,14 @@ describe('CORS', () => {
 
   it('gives other origins no CORS grant', async () => {
     const t = await createTenant(server);
-    const r = await client(server, t.key, 'u').call('GET', '/v1/jobs', undefined, { origin: 'https://evil.example' });
+    const r = await client(server, t.key, 'u').call('GET', '/v1/jobs', undefined, {
+      origin: 'https://evil.example',
+    });
     expect(r.status).toBe(200);
     expect(r.headers.get('access-control-allow-origin')).toBeNull();
-    const ok = await client(server, t.key, 'u').call('GET', '/v1/jobs', undefined, { origin: 'https://app.example' });
+    const ok = await client(server, t.key, 'u').call('GET', '/v1/jobs', undefined, {
+      origin: 'https://app.example',
+    });
     expect(ok.headers.get('access-control-allow-origin')).toBe('https://app.example');
     expect(ok.headers.get('access-control-expose-headers')).toContain('location');
     expect(ok.headers.get('access-control-expose-headers')).toContain('preference-applied');

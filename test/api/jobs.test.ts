@@ -15,7 +15,9 @@ afterAll(async () => {
 });
 
 async function tenantClient(user = 'alice', limits: Record<string, number> = {}) {
-  const t = await createTenant(server, { limits: { submit_rate_per_user: 1000, submit_burst_per_user: 1000, ...limits } });
+  const t = await createTenant(server, {
+    limits: { submit_rate_per_user: 1000, submit_burst_per_user: 1000, ...limits },
+  });
   return { t, c: client(server, t.key, user) };
 }
 
@@ -71,7 +73,9 @@ describe('POST /v1/jobs', () => {
 
   it('422 workflow_invalid lists node ids (missing class_type, dangling link, cycle)', async () => {
     const { c } = await tenantClient();
-    const missing = await c.submit({ workflow: { '1': { inputs: {} }, '2': { class_type: 'SaveImage', inputs: { images: ['1', 0] } } } });
+    const missing = await c.submit({
+      workflow: { '1': { inputs: {} }, '2': { class_type: 'SaveImage', inputs: { images: ['1', 0] } } },
+    });
     expect(missing.status).toBe(422);
     expect(missing.body.code).toBe('workflow_invalid');
     expect(missing.body.node_ids).toContain('1');
@@ -137,7 +141,14 @@ describe('POST /v1/jobs', () => {
 
   it('400 url_blocked for input and webhook URLs that can never be fetched', async () => {
     const { c } = await tenantClient();
-    for (const url of ['http://127.0.0.1/x.png', 'http://2130706433/', 'http://0x7f.1/', 'http://[::ffff:10.0.0.1]/', 'file:///etc/passwd', 'http://169.254.169.254/latest']) {
+    for (const url of [
+      'http://127.0.0.1/x.png',
+      'http://2130706433/',
+      'http://0x7f.1/',
+      'http://[::ffff:10.0.0.1]/',
+      'file:///etc/passwd',
+      'http://169.254.169.254/latest',
+    ]) {
       const r = await c.submit({ workflow: invertWorkflow(), inputs: { img: { url } } });
       expect(r.status, url).toBe(400);
       expect(r.body.code).toBe('url_blocked');
@@ -162,7 +173,9 @@ describe('quotas and rate limits', () => {
 
   it('8 parallel submissions against a limit of 5 admit exactly 5', async () => {
     const { c } = await tenantClient('alice', { max_active_jobs_per_user: 5 });
-    const results = await Promise.all(Array.from({ length: 8 }, () => c.submit({ workflow: invertWorkflow() })));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => c.submit({ workflow: invertWorkflow() })),
+    );
     expect(results.filter((r) => r.status === 202)).toHaveLength(5);
     expect(results.filter((r) => r.status === 429 && r.body.code === 'quota_exceeded')).toHaveLength(3);
   });
@@ -176,7 +189,9 @@ describe('quotas and rate limits', () => {
   });
 
   it('429 rate_limited past the burst, distinct from quota_exceeded', async () => {
-    const t = await createTenant(server, { limits: { submit_rate_per_user: 0.5, submit_burst_per_user: 2, max_active_jobs_per_user: 100 } });
+    const t = await createTenant(server, {
+      limits: { submit_rate_per_user: 0.5, submit_burst_per_user: 2, max_active_jobs_per_user: 100 },
+    });
     const c = client(server, t.key, 'alice');
     expect((await c.submit({ workflow: invertWorkflow() })).status).toBe(202);
     expect((await c.submit({ workflow: invertWorkflow() })).status).toBe(202);
@@ -215,7 +230,9 @@ describe('reads, cancel, pagination, usage', () => {
     const r = await c.cancel(j.body.id);
     expect(r.status).toBe(200);
     expect(r.body.status).toBe('cancelled');
-    const again = await c.call('DELETE', `/v1/jobs/${j.body.id}`, undefined, { 'content-type': 'application/json' });
+    const again = await c.call('DELETE', `/v1/jobs/${j.body.id}`, undefined, {
+      'content-type': 'application/json',
+    });
     expect(again.status).toBe(409);
     expect(again.body.code).toBe('job_finished');
   });
@@ -254,7 +271,15 @@ describe('templates', () => {
     description: 'A solid colour, inverted',
     workflow: invertWorkflow(),
     params: [
-      { name: 'color', node: '1', input: 'color', type: 'integer', minimum: 0, maximum: 16777215, default: 0 },
+      {
+        name: 'color',
+        node: '1',
+        input: 'color',
+        type: 'integer',
+        minimum: 0,
+        maximum: 16777215,
+        default: 0,
+      },
       { name: 'size', node: '1', input: 'width', type: 'integer', enum: [8, 16, 32], default: 8 },
     ],
   };
@@ -273,7 +298,9 @@ describe('templates', () => {
     expect(missing.status).toBe(422);
     expect(missing.body.code).toBe('template_not_found');
     const doc: any = await (await fetch(`${server.url}/openapi.json`)).json();
-    expect(doc.components.schemas['Template_invert-solid'].properties.params.properties.size.enum).toEqual([8, 16, 32]);
+    expect(doc.components.schemas['Template_invert-solid'].properties.params.properties.size.enum).toEqual([
+      8, 16, 32,
+    ]);
   });
 
   it('template users need no workflows:raw scope', async () => {

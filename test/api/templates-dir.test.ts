@@ -12,7 +12,10 @@ describe('--templates DIR', () => {
     const server = await startTestServer({ settings: { templates: EXAMPLES } });
     try {
       const t = await createTenant(server, {}, ['jobs:read', 'jobs:write']);
-      const r = await client(server, t.key, 'u').submit({ template: 'invert', params: { color: 255, size: 128 } });
+      const r = await client(server, t.key, 'u').submit({
+        template: 'invert',
+        params: { color: 255, size: 128 },
+      });
       expect(r.status).toBe(202);
       expect(r.body.template).toBe('invert');
     } finally {

@@ -4,7 +4,7 @@
  * owner at another object nor store a key (`..`, `\`, NUL, empty segments) that makes the download fail 500.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WORKER_ID_HEADER } from '../../src/agent/worker-protocol.js';
+import { WORKER_ID_HEADER } from '../../src/workers/worker-protocol.js';
 import {
   client,
   createTenant,

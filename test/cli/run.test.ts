@@ -3,7 +3,7 @@
  * file names, timings printed, exit status from the job's end; request bodies, bare API prompts, bare UI
  * exports, templates with --param and --input uploads.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -174,5 +174,45 @@ describe('arrakis run', { timeout: 120_000 }, () => {
     const r = await arrakis(['run', 'examples/invert.json', '--server', server.url], { ARRAKIS_KEY: '' });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('ARRAKIS_KEY is not set: export ARRAKIS_KEY=');
+  });
+
+  it('cancels the job on the first Ctrl-C, waits for it to end and exits 1', async () => {
+    writeFileSync(join(dir, 'long.json'), JSON.stringify(delayWorkflow(60)));
+    const child = spawn(process.execPath, [BIN, 'run', join(dir, 'long.json'), '--server', server.url], {
+      cwd: ROOT,
+      env: { ...process.env, ARRAKIS_KEY: key, ARRAKIS_USER: 'cli-user' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += String(c)));
+    const submitted = new Promise<string>((resolve) => {
+      child.stdout.on('data', (c) => {
+        stdout += String(c);
+        const m = /^job (job_\S+) /m.exec(stdout);
+        if (m !== null) resolve(m[1]!);
+      });
+    });
+    const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const id = await submitted;
+    // Once the job runs, Ctrl-C.
+    const deadline = Date.now() + 30_000;
+    let status = '';
+    while (status !== 'running' && Date.now() < deadline) {
+      const res = await fetch(`${server.url}/v1/jobs/${id}`, {
+        headers: { authorization: `Bearer ${key}`, 'x-user-id': 'cli-user' },
+      });
+      status = ((await res.json()) as { status: string }).status;
+      if (status !== 'running') await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(status).toBe('running');
+    child.kill('SIGINT');
+    expect(await exit).toBe(1);
+    expect(stderr).toContain(`cancelling ${id}`);
+    expect(stdout).toMatch(/^cancelled: /m);
+    const res = await fetch(`${server.url}/v1/jobs/${id}`, {
+      headers: { authorization: `Bearer ${key}`, 'x-user-id': 'cli-user' },
+    });
+    expect(((await res.json()) as { status: string }).status).toBe('cancelled');
   });
 });

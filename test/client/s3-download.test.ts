@@ -1,7 +1,7 @@
 /** `outputs.download` follows the 302 to a presigned S3 URL (a real s3rver) without sending the API key there. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArrakisClient } from 'arrakis/client';
-import { startS3, type RunningS3 } from '../media/s3rver-server.js';
+import { s3StorageSetting, startS3, type RunningS3 } from '../media/s3rver-server.js';
 import { client, createTenant, invertWorkflow, startTestServer, type TestServer } from '../support/server.js';
 
 let s3: RunningS3;
@@ -9,9 +9,7 @@ let server: TestServer;
 
 beforeAll(async () => {
   s3 = await startS3();
-  process.env.AWS_ACCESS_KEY_ID = s3.credentials.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = s3.credentials.secretAccessKey;
-  const storage = `s3://${s3.bucket}/arrakis?endpoint=${encodeURIComponent(s3.endpoint)}&region=us-east-1&force_path_style=1`;
+  const storage = s3StorageSetting(s3);
   server = await startTestServer({ settings: { comfyLite: 1, storage, presignTtlSeconds: 60 } });
 });
 afterAll(async () => {

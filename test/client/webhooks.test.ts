@@ -1,34 +1,26 @@
 /** `verifyWebhook` (WebCrypto) against what the server's deliverer signs. */
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArrakisClient, verifyWebhook, WebhookVerificationError } from 'arrakis/client';
 import { signWebhook } from '../../src/webhooks/sign.js';
 import { newWebhookSecret } from '../../src/webhooks/secrets.js';
 import { createTenant, invertWorkflow, startTestServer, type TestServer } from '../support/server.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 
-let receiver: Server;
+let receiver: WebhookReceiver;
 let hookUrl = '';
-const received: Array<{ headers: IncomingHttpHeaders; body: string }> = [];
+let received: WebhookReceiver['received'] = [];
 let server: TestServer;
 
 beforeAll(async () => {
-  receiver = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += String(c)));
-    req.on('end', () => {
-      received.push({ headers: req.headers, body });
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  const addr = receiver.address();
-  const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+  receiver = await startWebhookReceiver();
+  received = receiver.received;
+  const port = receiver.port;
   hookUrl = `http://127.0.0.1:${port}/hooks`;
   server = await startTestServer({ settings: { comfyLite: 1, fetchAllow: [`127.0.0.1:${port}`] } });
 });
 afterAll(async () => {
   await server.close();
-  await new Promise((r) => receiver.close(r));
+  await receiver.close();
 });
 
 async function reason(p: Promise<unknown>): Promise<string> {

@@ -102,6 +102,13 @@ describe('fileInputRule', () => {
       expect(fileInputRule('Unknown', name, null)).toBeNull();
     }
   });
+
+  it('never takes a rule from Object.prototype for a node class named like one of its keys', () => {
+    const catalog = new Map([['constructor', new Map([['name', null]])]]);
+    expect(fileInputRule('constructor', 'name', catalog)).toBe('refuse');
+    expect(fileInputRule('hasOwnProperty', 'length', null)).toBeNull();
+    expect(fileInputRule('__proto__', 'constructor', null)).toBeNull();
+  });
 });
 
 describe('modelNameProblem', () => {

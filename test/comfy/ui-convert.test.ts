@@ -149,6 +149,53 @@ describe('UI-format workflows', () => {
     expect(wf['3']?.inputs.images).toEqual(['1', 0]);
   });
 
+  it('passes the first input of the output type or "*" through a bypassed node when the same slot does not match', () => {
+    const ui = chain(
+      node(2, 'ImageBlur', {
+        mode: 4,
+        inputs: [input('mask', 'MASK', 10), input('any', '*', 11), input('image', 'IMAGE', 1)],
+        outputs: [{ name: 'IMAGE', type: 'IMAGE' }],
+        widgets_values: [1, 1],
+      }),
+    );
+    (ui.nodes as unknown[]).push(
+      node(4, 'EmptyImage', { widgets_values: [8, 8, 1, 0] }),
+      node(5, 'EmptyImage', { widgets_values: [8, 8, 1, 0] }),
+    );
+    (ui.links as unknown[]).push([10, 5, 0, 2, 0, 'MASK'], [11, 4, 0, 2, 1, '*']);
+    const wf = converted(convertUiWorkflow(ui, definitions));
+    expect(wf['3']?.inputs.images).toEqual(['4', 0]);
+  });
+
+  it('looks through a chain of 50,000 Reroutes (no recursion) and drops a loop of them', () => {
+    const n = 50_000;
+    const nodes = [node(1, 'EmptyImage', { widgets_values: [8, 8, 1, 0] })];
+    const links: unknown[] = [];
+    for (let i = 0; i < n; i++) {
+      nodes.push(node(10 + i, 'Reroute', { inputs: [input('', '*', i + 1)] }));
+      links.push([i + 1, i === 0 ? 1 : 9 + i, 0, 10 + i, 0, 'IMAGE']);
+    }
+    // Two readers of the chain's end, and one of a two-Reroute loop (ids 7 and 8, links -1 and -2).
+    nodes.push(
+      node(2, 'SaveImage', { inputs: [input('images', 'IMAGE', n + 1)], widgets_values: ['a'] }),
+      node(3, 'SaveImage', { inputs: [input('images', 'IMAGE', n + 2)], widgets_values: ['b'] }),
+      node(7, 'Reroute', { inputs: [input('', '*', -2)] }),
+      node(8, 'Reroute', { inputs: [input('', '*', -1)] }),
+      node(4, 'SaveImage', { inputs: [input('images', 'IMAGE', -3)], widgets_values: ['c'] }),
+    );
+    links.push(
+      [n + 1, 9 + n, 0, 2, 0, 'IMAGE'],
+      [n + 2, 9 + n, 0, 3, 0, 'IMAGE'],
+      [-1, 7, 0, 8, 0, 'IMAGE'],
+      [-2, 8, 0, 7, 0, 'IMAGE'],
+      [-3, 8, 0, 4, 0, 'IMAGE'],
+    );
+    const wf = converted(convertUiWorkflow({ nodes, links }, definitions));
+    expect(wf['2']?.inputs.images).toEqual(['1', 0]);
+    expect(wf['3']?.inputs.images).toEqual(['1', 0]);
+    expect(wf['4']?.inputs).toEqual({ filename_prefix: 'c' });
+  });
+
   it('takes a converted widget value from a PrimitiveNode and a link from a real node', () => {
     const ui = {
       nodes: [

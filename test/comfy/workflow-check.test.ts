@@ -135,4 +135,16 @@ describe('workflowSizeProblem', () => {
     );
     expect(workflowSizeProblem('not a workflow', DEFAULT_WORKFLOW_LIMITS)).toBeNull();
   });
+
+  it('bounds a UI-format export by its nodes and links arrays, before any conversion', () => {
+    const ui = (nodes: number, links: number): unknown => ({
+      nodes: Array.from({ length: nodes }, (_, id) => ({ id, type: 'Reroute' })),
+      links: Array.from({ length: links }, (_, id) => [id, 0, 0, 1, 0, '*']),
+      version: 0.4,
+    });
+    const limits = { maxNodes: 100, maxLinks: 10 };
+    expect(workflowSizeProblem(ui(100, 10), limits)).toBeNull();
+    expect(workflowSizeProblem(ui(101, 0), limits)).toBe('the workflow has more than 100 nodes');
+    expect(workflowSizeProblem(ui(1, 11), limits)).toBe('the workflow has more than 10 links');
+  });
 });

@@ -34,7 +34,11 @@ describe('loadConfig', () => {
   });
 
   it('reads ARRAKIS_* variables; a flag wins over its variable', () => {
-    const env = { ARRAKIS_PORT: '9000', ARRAKIS_HOST: '0.0.0.0', ARRAKIS_COMFYUI: 'http://a:8188, http://b:8188' };
+    const env = {
+      ARRAKIS_PORT: '9000',
+      ARRAKIS_HOST: '0.0.0.0',
+      ARRAKIS_COMFYUI: 'http://a:8188, http://b:8188',
+    };
     const c = parse(['--port', '9100'], env);
     expect(c.port).toBe(9100);
     expect(c.host).toBe('0.0.0.0');
@@ -57,7 +61,9 @@ describe('loadConfig', () => {
 
 describe('the CLI', () => {
   it('serve with a bad setting exits non-zero naming it', async () => {
-    const err = await run(process.execPath, [BIN, 'serve', '--port', 'x']).catch((e: { code: number; stderr: string }) => e);
+    const err = await run(process.execPath, [BIN, 'serve', '--port', 'x']).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
     expect('code' in err && err.code).not.toBe(0);
     expect(String((err as { stderr: string }).stderr)).toContain('--port (ARRAKIS_PORT)');
   });

@@ -19,9 +19,10 @@ import {
   waitForJob,
   type TestServer,
 } from '../support/server.js';
+import { readyLine, spawnComfyLite } from '../support/processes.js';
+import { txt2img } from '../support/models.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(ROOT, 'bin/arrakis.mjs');
 const run = promisify(execFile);
 const children: ChildProcess[] = [];
 let server: TestServer | null = null;
@@ -38,16 +39,6 @@ afterAll(async () => {
   if (folder !== null) rmSync(folder, { recursive: true, force: true });
 });
 
-async function readyLine(proc: ChildProcess, pattern: RegExp): Promise<RegExpExecArray> {
-  let out = '';
-  for await (const chunk of proc.stdout!) {
-    out += String(chunk);
-    const m = pattern.exec(out);
-    if (m !== null) return m;
-  }
-  throw new Error(`process ended before printing ${pattern}: ${out}`);
-}
-
 describe('npm run build:agent', () => {
   it(
     'makes one file that runs jobs (API and UI format) from an empty folder with plain node',
@@ -61,18 +52,25 @@ describe('npm run build:agent', () => {
       const version = await run(process.execPath, ['arrakis-agent.mjs', '--version'], { cwd: folder });
       expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
 
-      const comfy = spawn(process.execPath, [BIN, 'comfy-lite', '--port', '0'], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      children.push(comfy);
-      const comfyUrl = (await readyLine(comfy, /comfy-lite listening on (http:\/\/\S+)/))[1]!;
+      const comfyUrl = (await spawnComfyLite(children)).url;
       server = await startTestServer({ settings: { comfyLite: 0 } });
       const token = await server.admin('POST', '/v1/admin/worker-tokens', { name: 'bundle' });
       expect(token.status).toBe(201);
 
+      const modelsDir = join(folder, 'models');
       const agent = spawn(
         process.execPath,
-        ['arrakis-agent.mjs', '--server', server.url, '--comfyui', comfyUrl, '--name', 'bundle'],
+        [
+          'arrakis-agent.mjs',
+          '--server',
+          server.url,
+          '--comfyui',
+          comfyUrl,
+          '--name',
+          'bundle',
+          '--models-dir',
+          modelsDir,
+        ],
         // NODE_PATH and the like cleared: the file must stand alone.
         {
           cwd: folder,
@@ -107,6 +105,25 @@ describe('npm run build:agent', () => {
 
       const workers = await server.admin('GET', '/v1/admin/workers');
       expect(workers.body.data.some((w: any) => w.kind === 'remote' && w.name === 'bundle')).toBe(true);
+
+      // The bundle carries no AWS SDK: a model registered with an s3:// source fails the job with a message
+      // that says what to do instead (an https:// or presigned URL), not a missing-module crash.
+      const reg = await server.admin('POST', '/v1/admin/models', {
+        name: 'from-s3.safetensors',
+        kind: 'checkpoint',
+        url: 's3://models/from-s3.safetensors?endpoint=http%3A%2F%2F127.0.0.1%3A1&region=auto',
+        sha256: 'a'.repeat(64),
+        size: 16,
+      });
+      expect(reg.status, JSON.stringify(reg.body)).toBe(201);
+      const s3Job = await c.submit({ workflow: txt2img('from-s3.safetensors') });
+      expect(s3Job.status, JSON.stringify(s3Job.body)).toBe(202);
+      const failed = await waitForJob(c, s3Job.body.id, isTerminal, 30_000);
+      expect(failed.status).toBe('failed');
+      expect(failed.error.code).toBe('model_fetch_failed');
+      expect(failed.error.message).toContain('the single-file agent cannot read s3:// sources');
+      expect(failed.error.message).toContain('https://');
+      expect(readFileSync(join(folder, 'arrakis-agent.mjs'), 'utf8')).not.toContain('S3Client');
 
       agent.kill('SIGTERM');
       const [code] = await once(agent, 'exit');

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { issueWorkerToken } from '../../src/agent/worker-tokens.js';
+import { issueWorkerToken } from '../../src/workers/worker-tokens.js';
 import { startComfyLite, type ComfyLiteServer } from '../../src/comfy-lite/server.js';
 import { openMigratedStore } from '../../src/store/open.js';
 import { freePort } from '../../src/util/free-port.js';

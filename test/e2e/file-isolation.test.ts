@@ -45,7 +45,8 @@ beforeAll(async () => {
   victim = await createTenant(server, { limits });
   attacker = await createTenant(server, { limits });
   // Wait until the worker has described its nodes (/object_info), so every source of file inputs is in play.
-  const probe = client(server, attacker.key, 'mallory');
+  // A user of its own: a probe admitted before that (a loaded machine) must not show in mallory's job list.
+  const probe = client(server, attacker.key, 'probe');
   for (let i = 0; ; i++) {
     const r = await probe.submit({ workflow: { '1': { class_type: 'NoSuchNode', inputs: {} } } });
     if (JSON.stringify(r.body).includes('unknown node type')) break;

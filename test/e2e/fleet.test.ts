@@ -2,17 +2,27 @@
  * `serve --fleet`: a process pool of real comfy-lite processes scaled from zero by demand,
  * running the job, and scaled back down after the idle window; every decision recorded.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { client, createTenant, invertWorkflow, isTerminal, startTestServer, waitForJob, type TestServer } from '../support/server.js';
+import { openStore } from '../../src/store/open.js';
+import {
+  client,
+  createTenant,
+  delayWorkflow,
+  invertWorkflow,
+  isTerminal,
+  startTestServer,
+  waitForJob,
+  type TestServer,
+} from '../support/server.js';
 
 const BIN = new URL('../../bin/arrakis.mjs', import.meta.url).pathname;
 let server: TestServer;
 
-beforeAll(async () => {
-  const { mkdtempSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
+/** A fleet file with one process pool of comfy-lite workers. */
+function processFleet(scaleDownS: number, stopGraceS = 10): string {
   const dir = mkdtempSync(join(tmpdir(), 'arrakis-fleet-'));
   const fleetFile = join(dir, 'fleet.yaml');
   writeFileSync(
@@ -23,15 +33,20 @@ beforeAll(async () => {
       '    provider: process',
       '    min: 0',
       '    max: 1',
-      '    scale_down_s: 1',
+      `    scale_down_s: ${scaleDownS}`,
       '    cold_start_s: 2',
       '    price_per_gpu_second: 0.001',
       '    process:',
+      `      stop_grace_s: ${stopGraceS}`,
       `      command: "${process.execPath} ${BIN} comfy-lite --port {port}"`,
       '',
     ].join('\n'),
   );
-  server = await startTestServer({ settings: { comfyLite: 0, fleet: fleetFile } });
+  return fleetFile;
+}
+
+beforeAll(async () => {
+  server = await startTestServer({ settings: { comfyLite: 0, fleet: processFleet(1) } });
 });
 afterAll(async () => {
   await server.close();
@@ -72,6 +87,46 @@ describe('fleet inside serve', () => {
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     expect(metrics).toMatch(/^arrakis_fleet_target_workers\{pool="local"\} 0$/m);
     expect(metrics).toMatch(/^arrakis_fleet_cost_dollars\{pool="local"\} 0\.\d*[1-9]/m);
-    expect(metrics).toMatch(/^arrakis_jobs_finished_total\{status="completed",error_code="",pool="default"\} 1$/m);
+    expect(metrics).toMatch(
+      /^arrakis_jobs_finished_total\{status="completed",error_code="",pool="default"\} 1$/m,
+    );
   });
+});
+
+describe('fleet shutdown', () => {
+  it(
+    'gives a running job back without spending an attempt before it stops the worker',
+    { timeout: 60_000 },
+    async () => {
+      const s = await startTestServer({ settings: { comfyLite: 0, fleet: processFleet(60, 0) } });
+      let closed = false;
+      try {
+        const t = await createTenant(s);
+        const c = client(s, t.key, 'alice');
+        const r = await c.submit({ workflow: delayWorkflow(60) });
+        expect(r.status).toBe(202);
+        const running = await waitForJob(c, r.body.id, (j) => j.status === 'running', 30_000);
+        expect(running.status).toBe('running');
+        // Serve stops (a deploy): the agent lets go while its ComfyUI still answers, then the worker stops.
+        // Stopping the worker first left the agent waiting ~10 s on a dead ComfyUI, its give-back a race
+        // between the shutdown and the lost connection (which spends an attempt); it takes milliseconds now.
+        const t0 = Date.now();
+        await s.cp.close();
+        expect(Date.now() - t0).toBeLessThan(6000);
+        closed = true;
+        const store = await openStore(s.config.db);
+        try {
+          const job = await store.getJob(r.body.id);
+          expect(job).toMatchObject({ status: 'queued', attempts: 0 });
+          const events = await store.listJobEvents(r.body.id, 0);
+          expect(JSON.stringify(events)).toContain('the worker is stopping');
+        } finally {
+          await store.close();
+        }
+      } finally {
+        if (!closed) await s.cp.close();
+        rmSync(s.dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

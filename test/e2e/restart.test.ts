@@ -26,8 +26,24 @@ afterAll(async () => {
 async function serve(port: number, comfyUrl: string): Promise<{ url: string; proc: ChildProcess }> {
   const proc = spawn(
     process.execPath,
-    [BIN, 'serve', '--port', String(port), '--db', `sqlite:${join(dir, 'a.db')}`, '--storage', `file:${join(dir, 'objects')}`,
-      '--comfyui', comfyUrl, '--admin-key', ADMIN_KEY, '--lease-seconds', '2', '--log-level', 'silent'],
+    [
+      BIN,
+      'serve',
+      '--port',
+      String(port),
+      '--db',
+      `sqlite:${join(dir, 'a.db')}`,
+      '--storage',
+      `file:${join(dir, 'objects')}`,
+      '--comfyui',
+      comfyUrl,
+      '--admin-key',
+      ADMIN_KEY,
+      '--lease-seconds',
+      '2',
+      '--log-level',
+      'silent',
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   procs.push(proc);

@@ -1,7 +1,7 @@
 /** Outputs and inputs on S3 (a real s3rver): jobs run end to end and outputs answer 302 to a presigned URL. */
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startS3, type RunningS3 } from '../media/s3rver-server.js';
+import { s3StorageSetting, startS3, type RunningS3 } from '../media/s3rver-server.js';
 import {
   client,
   createTenant,
@@ -18,9 +18,7 @@ let server: TestServer;
 
 beforeAll(async () => {
   s3 = await startS3();
-  process.env.AWS_ACCESS_KEY_ID = s3.credentials.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = s3.credentials.secretAccessKey;
-  const storage = `s3://${s3.bucket}/arrakis?endpoint=${encodeURIComponent(s3.endpoint)}&region=us-east-1&force_path_style=1`;
+  const storage = s3StorageSetting(s3);
   server = await startTestServer({ settings: { comfyLite: 1, storage, presignTtlSeconds: 60 } });
 });
 afterAll(async () => {

@@ -1,34 +1,34 @@
 /** Webhooks through the whole control plane: a job with a webhook URL ends, a signed delivery arrives. */
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { client, createTenant, delayWorkflow, invertWorkflow, isTerminal, startTestServer, waitForJob, type TestServer } from '../support/server.js';
+import {
+  client,
+  createTenant,
+  delayWorkflow,
+  invertWorkflow,
+  isTerminal,
+  startTestServer,
+  waitForJob,
+  type TestServer,
+} from '../support/server.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 
-let receiver: Server;
+let receiver: WebhookReceiver;
 let port = 0;
-const received: Array<{ headers: IncomingHttpHeaders; body: string }> = [];
+let received: WebhookReceiver['received'] = [];
 let server: TestServer;
 
 beforeAll(async () => {
-  receiver = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += String(c)));
-    req.on('end', () => {
-      received.push({ headers: req.headers, body });
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  const addr = receiver.address();
-  port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+  receiver = await startWebhookReceiver();
+  ({ port, received } = receiver);
   server = await startTestServer({ settings: { comfyLite: 1, fetchAllow: [`127.0.0.1:${port}`] } });
 });
 afterAll(async () => {
   await server.close();
-  await new Promise((r) => receiver.close(r));
+  await receiver.close();
 });
 
-async function delivery(jobId: string, timeoutMs = 10_000): Promise<{ headers: IncomingHttpHeaders; body: string }> {
+async function delivery(jobId: string, timeoutMs = 10_000): Promise<WebhookReceiver['received'][number]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = received.find((d) => d.body.includes(jobId));

@@ -15,23 +15,11 @@ import {
   waitForJob,
   type TestServer,
 } from '../support/server.js';
+import { ARRAKIS_BIN, spawnComfyLite } from '../support/processes.js';
 
-const BIN = new URL('../../bin/arrakis.mjs', import.meta.url).pathname;
+const BIN = ARRAKIS_BIN;
 const children: ChildProcess[] = [];
 const servers: TestServer[] = [];
-
-/** Starts `arrakis comfy-lite --port 0` and resolves with its URL once it printed the ready line. */
-async function spawnComfyLite(): Promise<{ url: string; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, [BIN, 'comfy-lite', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(proc);
-  let out = '';
-  for await (const chunk of proc.stdout!) {
-    out += String(chunk);
-    const m = /comfy-lite listening on (http:\/\/\S+)/.exec(out);
-    if (m?.[1] !== undefined) return { url: m[1], proc };
-  }
-  throw new Error(`comfy-lite did not start: ${out}`);
-}
 
 afterEach(async () => {
   for (const c of children.splice(0)) {
@@ -51,7 +39,7 @@ async function serverWith(settings: Record<string, unknown>): Promise<TestServer
 
 describe('a ComfyUI process killed mid-job', () => {
   it('the job is retried on another worker and completes', async () => {
-    const external = await spawnComfyLite();
+    const external = await spawnComfyLite(children);
     const server = await serverWith({ comfyui: [external.url], comfyLite: 1 });
     const t = await createTenant(server);
     const c = client(server, t.key, 'alice');
@@ -69,7 +57,7 @@ describe('a ComfyUI process killed mid-job', () => {
   });
 
   it('with one attempt allowed it fails worker_lost — never stuck running', async () => {
-    const external = await spawnComfyLite();
+    const external = await spawnComfyLite(children);
     const server = await serverWith({ comfyui: [external.url], maxAttempts: 1 });
     const t = await createTenant(server);
     const c = client(server, t.key, 'alice');
@@ -84,19 +72,35 @@ describe('a ComfyUI process killed mid-job', () => {
 
 describe('remote agent (`arrakis agent`) end to end', () => {
   it('registers with a worker token, runs a job, and receives a cancel', async () => {
-    const comfy = await spawnComfyLite();
+    const comfy = await spawnComfyLite(children);
     const server = await serverWith({ comfyLite: 0 });
     const token = await server.admin('POST', '/v1/admin/worker-tokens', { name: 'gpu-box-1' });
     expect(token.status).toBe(201);
     const agent = spawn(
       process.execPath,
-      [BIN, 'agent', '--server', server.url, '--token', token.body.token, '--comfyui', comfy.url, '--name', 'gpu-box-1'],
+      [
+        BIN,
+        'agent',
+        '--server',
+        server.url,
+        '--token',
+        token.body.token,
+        '--comfyui',
+        comfy.url,
+        '--name',
+        'gpu-box-1',
+      ],
       { stdio: ['ignore', 'inherit', 'inherit'] },
     );
     children.push(agent);
     const t = await createTenant(server);
     const c = client(server, t.key, 'alice');
-    const done = await waitForJob(c, (await c.submit({ workflow: invertWorkflow() })).body.id, isTerminal, 30_000);
+    const done = await waitForJob(
+      c,
+      (await c.submit({ workflow: invertWorkflow() })).body.id,
+      isTerminal,
+      30_000,
+    );
     expect(done.status).toBe('completed');
     expect(done.outputs).toHaveLength(1);
     const running = await c.submit({ workflow: delayWorkflow(30) });

@@ -94,4 +94,23 @@ describe('workflow size bounds (settings)', () => {
     expect(template.status).toBe(422);
     expect(template.body.code).toBe('workflow_too_large');
   });
+
+  it('bounds a UI-format export before converting it (submissions and templates)', async () => {
+    const c = client(server, (await createTenant(server)).key, 'alice');
+    const reroutes = (n: number): unknown => ({
+      nodes: Array.from({ length: n }, (_, i) => ({ id: i + 1, type: 'Reroute', inputs: [], outputs: [] })),
+      links: [],
+      version: 0.4,
+    });
+    const submitted = await c.submit({ workflow: reroutes(51) });
+    expect(submitted.status).toBe(422);
+    expect(submitted.body).toMatchObject({ code: 'workflow_too_large', max_nodes: 50, max_links: 10 });
+    const template = await server.admin('POST', '/v1/admin/templates', {
+      name: 'big-ui',
+      workflow: reroutes(51),
+      params: [],
+    });
+    expect(template.status).toBe(422);
+    expect(template.body.code).toBe('workflow_too_large');
+  });
 });

@@ -27,7 +27,13 @@ const idle: PoolObservation = {
   workerStates: new Map(),
 };
 
-function controller(opts: { observeFails: () => boolean; recordFails: () => boolean; tickMs?: number }) {
+function controller(opts: {
+  observeFails: () => boolean;
+  recordFails: () => boolean;
+  tickMs?: number;
+  queued?: () => number;
+  leading?: () => boolean;
+}) {
   const decisions: Decision[] = [];
   const reports: boolean[] = [];
   let observed = 0;
@@ -37,7 +43,7 @@ function controller(opts: { observeFails: () => boolean; recordFails: () => bool
     observe: async () => {
       observed++;
       if (opts.observeFails()) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
-      return idle;
+      return { ...idle, queued: opts.queued?.() ?? 0 };
     },
     record: async (d) => {
       if (opts.recordFails()) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
@@ -50,6 +56,7 @@ function controller(opts: { observeFails: () => boolean; recordFails: () => bool
     },
     newWorkerId: () => 'w1',
     tickMs: opts.tickMs ?? 10,
+    ...(opts.leading === undefined ? {} : { leading: opts.leading }),
   });
   return { c, decisions, reports, observed: () => observed };
 }
@@ -84,5 +91,24 @@ describe('fleet controller failures', () => {
     await h.c.close({ stopWorkers: true });
     expect(h.reports.at(-1)).toBe(false);
     expect(h.c.health().failingSince).toBeNull();
+  });
+
+  it('starts and stops nothing while the fleet duty lock is not held, and acts again once it is', async () => {
+    let held = false;
+    const h = controller({
+      observeFails: () => false,
+      recordFails: () => false,
+      queued: () => 1,
+      leading: () => held,
+    });
+    await h.c.tick();
+    // Another replica may hold the duty now: this one neither starts a worker nor records a decision.
+    expect(h.c.list()).toEqual([]);
+    expect(h.decisions).toEqual([]);
+    held = true;
+    await h.c.tick();
+    expect(h.c.list()).toHaveLength(1);
+    expect(h.decisions[0]).toMatchObject({ pool: 'web', start: 1, target: 1 });
+    await h.c.close({ stopWorkers: true });
   });
 });

@@ -34,7 +34,12 @@ async function finishedJob(finishedAt: number): Promise<string> {
   const job = await store.claimNext('w', null, 60_000, finishedAt - 500);
   const key = `jobs/${job!.id}/outputs/0-out.png`;
   await storage.put(key, Buffer.from('png'), 'image/png');
-  await store.completeJob(job!.id, 'w', [{ index: 0, nodeId: '3', filename: 'out.png', contentType: 'image/png', size: 3, objectKey: key }], finishedAt);
+  await store.completeJob(
+    job!.id,
+    'w',
+    [{ index: 0, nodeId: '3', filename: 'out.png', contentType: 'image/png', size: 3, objectKey: key }],
+    finishedAt,
+  );
   return job!.id;
 }
 
@@ -43,7 +48,15 @@ describe('Maintenance', () => {
     const now = 100 * DAY;
     const old = await finishedJob(now - 8 * DAY);
     const recent = await finishedJob(now - 1 * DAY);
-    const m = new Maintenance({ store, storage, bus: createLocalBus(), maxAttempts: 3, leaseMs: 30_000, retentionDays: 7, now: () => now });
+    const m = new Maintenance({
+      store,
+      storage,
+      bus: createLocalBus(),
+      maxAttempts: 3,
+      leaseMs: 30_000,
+      retentionDays: 7,
+      now: () => now,
+    });
     expect(await m.sweep()).toBe(1);
     expect(await storage.get(`jobs/${old}/outputs/0-out.png`)).toBeNull();
     expect(await storage.get(`jobs/${recent}/outputs/0-out.png`)).not.toBeNull();
@@ -58,7 +71,15 @@ describe('Maintenance', () => {
     const bus = createLocalBus();
     const seen: BusMessage[] = [];
     bus.subscribe((msg) => seen.push(msg));
-    const m = new Maintenance({ store, storage, bus, maxAttempts: 3, leaseMs: 1000, retentionDays: 0, now: () => 10_000 });
+    const m = new Maintenance({
+      store,
+      storage,
+      bus,
+      maxAttempts: 3,
+      leaseMs: 1000,
+      retentionDays: 0,
+      now: () => 10_000,
+    });
     expect(await m.expireLeases()).toBe(1);
     await new Promise((r) => setImmediate(r));
     expect((await store.getJob(job!.id))!.status).toBe('queued');

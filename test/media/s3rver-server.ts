@@ -35,3 +35,13 @@ export async function startS3(bucket = 'arrakis-test'): Promise<RunningS3> {
     },
   };
 }
+
+/**
+ * The `--storage` setting for a server storing under `prefix` in this bucket; sets the AWS variables the
+ * storage layer reads its credentials from.
+ */
+export function s3StorageSetting(s3: RunningS3, prefix = 'arrakis'): string {
+  process.env.AWS_ACCESS_KEY_ID = s3.credentials.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = s3.credentials.secretAccessKey;
+  return `s3://${s3.bucket}/${prefix}?endpoint=${encodeURIComponent(s3.endpoint)}&region=us-east-1&force_path_style=1`;
+}

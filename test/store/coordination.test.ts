@@ -6,6 +6,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BusMessage } from '../../src/events/bus.js';
 import type { Store } from '../../src/store/contract.js';
 import { openStore } from '../../src/store/open.js';
+import { createServer, connect, type Socket } from 'node:net';
+import pg from 'pg';
+import { createListenBus } from '../../src/store/postgres/listen-bus.js';
+import { advisoryLeadership } from '../../src/store/postgres/advisory-leadership.js';
 import { BACKENDS, type TestDb } from './backends.js';
 
 /** Resolves true once `cond()` holds, false after `ms`. */
@@ -22,6 +26,58 @@ async function within(cond: () => boolean, ms: number): Promise<boolean> {
 function watcher() {
   const seen = { gained: 0, lost: 0 };
   return { seen, handlers: { onGained: () => seen.gained++, onLost: () => seen.lost++ } };
+}
+
+interface Relay {
+  url: string;
+  /** Every connection open now stops carrying data in either direction, without closing: half-open. */
+  freeze(): void;
+  /** Every connection open now is closed, and new ones are refused until `restore`: the database is gone. */
+  cut(): void;
+  restore(): void;
+  close(): void;
+}
+
+/** A TCP relay to the database that can simulate a half-open connection or an unreachable database. */
+async function relay(target: string): Promise<Relay> {
+  const t = new URL(target);
+  const pairs: Socket[][] = [];
+  let refusing = false;
+  const server = createServer((inbound) => {
+    if (refusing) return void inbound.destroy();
+    const outbound = connect(Number(t.port), t.hostname);
+    inbound.pipe(outbound).pipe(inbound);
+    inbound.on('error', () => {});
+    outbound.on('error', () => {});
+    pairs.push([inbound, outbound]);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('relay has no port');
+  const url = new URL(target);
+  url.host = `127.0.0.1:${address.port}`;
+  return {
+    url: url.toString(),
+    freeze: () => {
+      for (const [a, b] of pairs.splice(0)) {
+        a!.unpipe();
+        b!.unpipe();
+        a!.pause();
+        b!.pause();
+      }
+    },
+    cut: () => {
+      refusing = true;
+      for (const pair of pairs.splice(0)) for (const s of pair) s.destroy();
+    },
+    restore: () => {
+      refusing = false;
+    },
+    close: () => {
+      for (const pair of pairs) for (const s of pair) s.destroy();
+      server.close();
+    },
+  };
 }
 
 describe.each(BACKENDS)('coordination on $name', (backend) => {
@@ -106,6 +162,105 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
       expect(await within(() => l.held(), 10_000)).toBe(true);
       expect(w.seen).toEqual({ gained: 1, lost: 0 });
       await l.close();
+    },
+  );
+
+  it.runIf(backend.name === 'postgres')(
+    'a leader closed while it re-takes its lock does not hear that another replica took over',
+    async () => {
+      // Connections after the first wait at a gate, so close() lands while the re-take is under way.
+      let gated = false;
+      let reached = false;
+      let open!: () => void;
+      const gate = new Promise<void>((r) => (open = r));
+      const newClient = (): pg.Client => {
+        const c = new pg.Client({ connectionString: db.url });
+        if (!gated) return c;
+        const connect = c.connect.bind(c);
+        c.connect = (async () => {
+          reached = true;
+          await gate;
+          return await connect();
+        }) as typeof c.connect;
+        return c;
+      };
+      const w = watcher();
+      const deps = { newClient, log: { warn: () => {} }, retryMs: 50 };
+      const l = advisoryLeadership(deps, 'arrakis-fleet', w.handlers);
+      expect(await within(() => l.held(), 5000)).toBe(true);
+      gated = true;
+      await db.exec(
+        `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()`,
+      );
+      expect(await within(() => reached, 5000)).toBe(true);
+      await l.close();
+      open();
+      await new Promise((r) => setTimeout(r, 500));
+      expect(w.seen).toEqual({ gained: 1, lost: 0 });
+      expect(l.held()).toBe(false);
+    },
+  );
+
+  it.runIf(backend.name === 'postgres')(
+    'after an outage the former leader takes its duty back before a replica that did not lead',
+    async () => {
+      const r = await relay(db.url);
+      const newClient = (): pg.Client => new pg.Client({ connectionString: r.url });
+      const deps = { newClient, log: { warn: () => {} }, retryMs: 50 };
+      const a = watcher();
+      const b = watcher();
+      const la = advisoryLeadership(deps, 'arrakis-fleet', a.handlers);
+      expect(await within(() => la.held(), 5000)).toBe(true);
+      const lb = advisoryLeadership(deps, 'arrakis-fleet', b.handlers);
+      try {
+        await new Promise((done) => setTimeout(done, 200));
+        r.cut();
+        expect(await within(() => !la.held(), 5000)).toBe(true);
+        await new Promise((done) => setTimeout(done, 1000));
+        r.restore();
+        // The replica that did not lead retries every 50 ms; the former leader is in its backoff.
+        expect(await within(() => la.held(), 8000)).toBe(true);
+        await new Promise((done) => setTimeout(done, 500));
+        expect(a.seen).toEqual({ gained: 1, lost: 0 });
+        expect(b.seen.gained).toBe(0);
+      } finally {
+        await la.close();
+        await lb.close();
+        r.close();
+      }
+    },
+    20_000,
+  );
+
+  it.runIf(backend.name === 'postgres')(
+    'a listener whose connection went silent (half-open) notices, reconnects and tells subscribers to resync',
+    async () => {
+      const r = await relay(db.url);
+      const sender = new pg.Client({ connectionString: db.url });
+      await sender.connect();
+      const bus = await createListenBus({
+        newClient: () => new pg.Client({ connectionString: r.url, query_timeout: 300 }),
+        notify: async (channel, payload) => {
+          await sender.query('SELECT pg_notify($1, $2)', [channel, payload]);
+        },
+        log: { warn: () => {} },
+        checkMs: 200,
+      });
+      try {
+        const got: BusMessage[] = [];
+        bus.subscribe((m) => got.push(m));
+        r.freeze();
+        expect(await within(() => got.some((m) => m.kind === 'resync'), 10_000)).toBe(true);
+        // Listening again on a live connection: another process's message arrives.
+        const other = await openStore(db.url);
+        others.push(other);
+        await (await other.coordination()).bus.publish({ kind: 'cancel', jobId: 'job_3' });
+        expect(await within(() => got.some((m) => m.kind === 'cancel'), 5000)).toBe(true);
+      } finally {
+        await bus.close();
+        await sender.end();
+        r.close();
+      }
     },
   );
 

@@ -1,6 +1,6 @@
 /** Small builders shared by the store tests. */
 import { DEFAULT_LIMITS, type Account, type AccountLimits } from '../../src/jobs/types.js';
-import type { NewJob, Store } from '../../src/store/contract.js';
+import type { NewJob, Store, WorkerModelState } from '../../src/store/contract.js';
 
 /** An account with DEFAULT_LIMITS overridden by `limits`. */
 export async function makeAccount(
@@ -43,4 +43,25 @@ export function jobInput(accountId: string, userId: string, extra: Partial<NewJo
 /** Counts admitted results. */
 export function countKind(results: ReadonlyArray<{ kind: string }>, kind: string): number {
   return results.filter((r) => r.kind === kind).length;
+}
+
+/** A worker's models as its agent reports them (what `setWorkerModels` takes). */
+export type ReportedModels = Omit<WorkerModelState, 'known' | 'prefetch'>;
+
+/** An idle in-process worker `id` in pool default that reported `models` (null: never reported). */
+export async function registerWorker(store: Store, id: string, models: ReportedModels | null): Promise<void> {
+  await store.upsertWorker({
+    id,
+    name: id,
+    pool: 'default',
+    kind: 'inprocess',
+    comfyUrl: null,
+    status: 'idle',
+    providerRef: null,
+    startedAt: 1,
+    readyAt: 1,
+    stoppedAt: null,
+    lastSeenAt: 1,
+  });
+  if (models !== null) await store.setWorkerModels(id, models, 1);
 }

@@ -55,7 +55,9 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
     expect((await take(500)).allowed).toBe(true);
     expect((await take(500)).allowed).toBe(false);
     expect((await take(10_000)).allowed).toBe(true);
-    expect((await db.store.takeTokens([{ key: 'user:u2', ratePerSecond: 2, burst: 3 }], 0)).allowed).toBe(true);
+    expect((await db.store.takeTokens([{ key: 'user:u2', ratePerSecond: 2, burst: 3 }], 0)).allowed).toBe(
+      true,
+    );
   });
 
   it('accountUsage sums run time of ended jobs per pool since a time', async () => {
@@ -125,7 +127,9 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
 
   it('concurrent takes never hand out more than the burst', async () => {
     const decisions = await Promise.all(
-      Array.from({ length: 20 }, () => db.store.takeTokens([{ key: 'k', ratePerSecond: 1, burst: 5 }], 1_000)),
+      Array.from({ length: 20 }, () =>
+        db.store.takeTokens([{ key: 'k', ratePerSecond: 1, burst: 5 }], 1_000),
+      ),
     );
     expect(decisions.filter((d) => d.allowed)).toHaveLength(5);
   });
@@ -220,7 +224,9 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
       1_000,
     );
     expect((await db.store.getAccount(trusted.id))?.fileNodeAllowlist).toEqual(['LoadImageOutput']);
-    const patched = await db.store.updateAccount(trusted.id, { fileNodeAllowlist: ['LoadAudio', 'VAELoader'] });
+    const patched = await db.store.updateAccount(trusted.id, {
+      fileNodeAllowlist: ['LoadAudio', 'VAELoader'],
+    });
     expect(patched?.fileNodeAllowlist).toEqual(['LoadAudio', 'VAELoader']);
     const renamed = await db.store.updateAccount(trusted.id, { name: 'x' });
     expect(renamed?.fileNodeAllowlist).toEqual(['LoadAudio', 'VAELoader']);

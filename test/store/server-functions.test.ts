@@ -1,6 +1,7 @@
 /**
- * Postgres server functions (migration 002): the hot paths run as one statement each, and leave exactly
- * the rows the transaction path (the same store with the capability off) leaves.
+ * Postgres server functions (migration 002, admission and claim replaced by migration 004 for models): the hot
+ * paths run as one statement each, and leave exactly the rows the transaction path (the same store with the
+ * capability off) leaves.
  */
 import type { KyselyPlugin } from 'kysely';
 import pg from 'pg';
@@ -12,7 +13,7 @@ import { KyselyStore } from '../../src/store/kysely-store.js';
 import { openPostgres } from '../../src/store/postgres/open-postgres.js';
 import { UnknownAccountError } from '../../src/store/verbs/admission.js';
 import { createTestDatabase } from '../support/pg.js';
-import { jobInput, makeAccount } from './fixtures.js';
+import { jobInput, makeAccount, registerWorker, type ReportedModels } from './fixtures.js';
 
 interface Opened {
   url: string;
@@ -81,12 +82,56 @@ async function script(store: Store, accountId: string): Promise<unknown[]> {
   return out;
 }
 
+/**
+ * Placement and bounded affinity (migration 004): ineligible workers, a fetchable registered file, a worker
+ * that never reported, VRAM before disk, the first pass-over time kept, and the bound expiring exactly at it.
+ */
+async function modelScript(store: Store, accountId: string): Promise<unknown[]> {
+  const out: unknown[] = [];
+  const admit = async (id: string, model: string | null, at: number, userId = 'U'): Promise<void> => {
+    const models = model === null ? [] : [{ kind: 'checkpoint' as const, name: model }];
+    out.push(await store.admitJob(jobInput(accountId, userId, { id, models }), at));
+  };
+  const claim = async (workerId: string, at: number, affinity = 10_000): Promise<void> => {
+    const job = await store.claimNext(workerId, 'default', 60_000, at, { affinityMaxDelayMs: affinity });
+    out.push(job?.id ?? null);
+  };
+  const reg = { name: 'reg.ckpt', kind: 'checkpoint' as const, url: 'https://x/r', sha256: 'a'.repeat(64) };
+  await store.createModelFile({ ...reg, size: 3 }, 1_500);
+  const worker = (id: string, m: Omit<ReportedModels, 'switches'>): Promise<void> =>
+    registerWorker(store, id, { ...m, switches: 0 });
+  await worker('wv', { available: ['A', 'B', 'C'], warm: ['B'], onDisk: ['C'], canFetch: false });
+  await worker('wf', { available: [], warm: [], onDisk: [], canFetch: true });
+  await worker('wn', { available: [], warm: [], onDisk: [], canFetch: false });
+  for (const [i, m] of ['A', 'C', 'B', 'rare', 'reg.ckpt'].entries()) await admit(`m${i + 1}`, m, 1_000 + i);
+  await admit('m6', null, 1_005, 'V');
+  await admit('m7', 'B', 1_006);
+  await claim('wn', 2_000); // m6: the only job without a file
+  await claim('wv', 2_001); // m3 (B in VRAM) over the fair m1 (A loadable): m1 passed at 2 001
+  await claim('wf', 2_002); // m5: fetchable from the registry, nothing closer
+  await claim('wv', 2_003, 0); // m1: affinity off
+  await claim('wv', 2_004); // m7 (B in VRAM) over m2 (C on disk): m2 passed at 2 004
+  await claim('wu', 2_005); // m2: a worker that never reported takes any job
+  await admit('m8', 'A', 3_000);
+  await admit('m9', 'B', 3_001);
+  await claim('wv', 12_004); // m9 over m8: m8 passed at 12 004
+  await admit('m10', 'B', 12_100);
+  await claim('wv', 22_003); // m10: m8's bound not yet out
+  await admit('m11', 'B', 22_100);
+  await claim('wv', 22_004); // m8: its bound is out
+  await claim('wv', 22_005); // m11
+  await claim('wn', 22_006); // nothing it can load (m4 needs an unregistered file)
+  await claim('wu', 22_007); // m4
+  return out;
+}
+
 const TABLES = {
   jobs: 'SELECT * FROM jobs ORDER BY id',
   events: 'SELECT * FROM job_events ORDER BY job_id, seq',
   users: 'SELECT * FROM user_counters ORDER BY user_id',
   accounts: 'SELECT active_jobs FROM accounts',
   deliveries: 'SELECT job_id, url, event_type, payload, status FROM webhook_deliveries ORDER BY job_id',
+  workers: 'SELECT id, models_known, models_available, models_warm, models_on_disk FROM workers ORDER BY id',
 };
 
 async function dump(url: string): Promise<Record<string, unknown[]>> {
@@ -142,6 +187,37 @@ describe('postgres server functions', () => {
     expect(kinds).toContain('"status":"cancelled","priority"');
     expect(kinds).toContain('"status":"failed","priority"');
     expect(kinds).toContain('"event_type":"job.failed"');
+  });
+
+  it('claim with placement and bounded affinity leaves exactly the rows of the transaction path', async () => {
+    const fast = await open(POSTGRES_CAPABILITIES);
+    opened.push(fast);
+    const slow = await open({ ...POSTGRES_CAPABILITIES, serverFunctions: false });
+    opened.push(slow);
+    const results = [];
+    for (const o of [fast, slow]) {
+      const account = await makeAccount(o.store, { max_active_jobs: 50, max_active_jobs_per_user: 50 });
+      const answers = await modelScript(o.store, account.id);
+      const rows = await dump(o.url);
+      results.push(JSON.parse(JSON.stringify({ answers, rows }).replaceAll(account.id, 'ACCOUNT')));
+    }
+    const [viaFunctions, viaTransactions] = results;
+    expect(viaFunctions).toEqual(viaTransactions);
+    // The claims the script expects, so a mistake made the same way on both paths shows too.
+    const claims = (viaFunctions as { answers: unknown[] }).answers.filter(
+      (a) => a === null || typeof a === 'string',
+    );
+    expect(claims).toEqual(['m6', 'm3', 'm5', 'm1', 'm7', 'm2', 'm9', 'm10', 'm8', 'm11', null, 'm4']);
+    const passed = (
+      viaFunctions as { rows: { jobs: { id: string; affinity_passed_at: string | null }[] } }
+    ).rows.jobs
+      .filter((j) => j.affinity_passed_at !== null)
+      .map((j) => [j.id, Number(j.affinity_passed_at)]);
+    expect(passed).toEqual([
+      ['m1', 2_001],
+      ['m2', 2_004],
+      ['m8', 12_004],
+    ]);
   });
 
   it('an unknown account is a caller error, not a quota decision', async () => {

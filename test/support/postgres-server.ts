@@ -17,13 +17,13 @@ export interface RunningPostgres {
   stop(): Promise<void>;
 }
 
-export async function startPostgres(): Promise<RunningPostgres> {
-  const external = process.env.ARRAKIS_TEST_PG;
-  if (external !== undefined && external !== '') {
-    return { adminUrl: external, stop: async () => {} };
-  }
+/** Initialises and starts an embedded PostgreSQL in a new folder named by `prefix`, on a free port. */
+async function startEmbedded(
+  prefix: string,
+  opts: { persistent: boolean; maxConnections: number },
+): Promise<{ pg: EmbeddedPostgres; parent: string; url: string }> {
   // As root, initdb runs as a `postgres` user, which must be able to enter the parent folder.
-  const parent = mkdtempSync(join(tmpdir(), 'arrakis-pg-'));
+  const parent = mkdtempSync(join(tmpdir(), prefix));
   chmodSync(parent, 0o755);
   const port = await freePort();
   const pg = new EmbeddedPostgres({
@@ -31,16 +31,32 @@ export async function startPostgres(): Promise<RunningPostgres> {
     port,
     user: 'postgres',
     password: 'postgres',
-    persistent: false,
+    persistent: opts.persistent,
     createPostgresUser: true,
-    postgresFlags: ['-c', 'max_connections=300', '-c', 'fsync=off', '-c', 'synchronous_commit=off'],
+    postgresFlags: [
+      '-c',
+      `max_connections=${opts.maxConnections}`,
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+    ],
     onLog: () => {},
     onError: () => {},
   });
   await pg.initialise();
   await pg.start();
+  return { pg, parent, url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres` };
+}
+
+export async function startPostgres(): Promise<RunningPostgres> {
+  const external = process.env.ARRAKIS_TEST_PG;
+  if (external !== undefined && external !== '') {
+    return { adminUrl: external, stop: async () => {} };
+  }
+  const { pg, parent, url } = await startEmbedded('arrakis-pg-', { persistent: false, maxConnections: 300 });
   return {
-    adminUrl: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    adminUrl: url,
     stop: async () => {
       await pg.stop();
       rmSync(parent, { recursive: true, force: true });
@@ -62,25 +78,13 @@ export interface OwnPostgres {
 
 /** Starts a dedicated embedded PostgreSQL (never the shared one: stopping that would break other tests). */
 export async function startOwnPostgres(): Promise<OwnPostgres> {
-  const parent = mkdtempSync(join(tmpdir(), 'arrakis-own-pg-'));
-  chmodSync(parent, 0o755);
-  const port = await freePort();
-  const pg = new EmbeddedPostgres({
-    databaseDir: join(parent, 'data'),
-    port,
-    user: 'postgres',
-    password: 'postgres',
+  const { pg, parent, url } = await startEmbedded('arrakis-own-pg-', {
     persistent: true,
-    createPostgresUser: true,
-    postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=off', '-c', 'synchronous_commit=off'],
-    onLog: () => {},
-    onError: () => {},
+    maxConnections: 200,
   });
-  await pg.initialise();
-  await pg.start();
   let running = true;
   return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    url,
     stop: async () => {
       if (!running) return;
       running = false;

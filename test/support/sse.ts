@@ -25,7 +25,8 @@ export async function readSse(
           .filter((l) => !l.startsWith(':') && l.includes(':'))
           .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]),
       );
-      if (fields.event !== undefined) events.push({ id: fields.id ?? '', event: fields.event, data: JSON.parse(fields.data ?? 'null') });
+      if (fields.event !== undefined)
+        events.push({ id: fields.id ?? '', event: fields.event, data: JSON.parse(fields.data ?? 'null') });
     }
     if (events.some((e) => e.event === 'done')) break;
   }

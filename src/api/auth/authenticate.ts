@@ -35,9 +35,11 @@ interface CachedKey {
 
 function bearer(headers: IncomingHttpHeaders): string {
   const value = headers.authorization;
-  if (typeof value !== 'string') throw new ApiError('unauthorized', 'Send Authorization: Bearer <key or token>.');
+  if (typeof value !== 'string')
+    throw new ApiError('unauthorized', 'Send Authorization: Bearer <key or token>.');
   const m = /^Bearer\s+(\S+)\s*$/i.exec(value);
-  if (m === null || m[1] === undefined) throw new ApiError('unauthorized', 'The Authorization header must be "Bearer <credential>".');
+  if (m === null || m[1] === undefined)
+    throw new ApiError('unauthorized', 'The Authorization header must be "Bearer <credential>".');
   return m[1];
 }
 
@@ -154,6 +156,8 @@ export class Authenticator {
 /** Throws 403 `insufficient_scope` unless the principal holds `scope`. */
 export function requireScope(principal: Principal, scope: ApiKeyScope): void {
   if (!principal.scopes.has(scope)) {
-    throw new ApiError('insufficient_scope', `This credential lacks the ${scope} scope.`, { required: scope });
+    throw new ApiError('insufficient_scope', `This credential lacks the ${scope} scope.`, {
+      required: scope,
+    });
   }
 }

@@ -2,8 +2,7 @@
  * What the route schemas cannot say: operationIds, response headers, the multipart form of POST /v1/jobs,
  * the event stream's events and the output download's binary and 302 answers.
  */
-import type { Json, JsonObject, OpenApiDocument } from './polish.js';
-import { isObject } from './polish.js';
+import { isObject, type Json, type JsonObject, type OpenApiDocument } from './json.js';
 
 const OPERATION_IDS: Record<string, string> = {
   'post /v1/jobs': 'createJob',

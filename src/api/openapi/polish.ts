@@ -5,13 +5,9 @@
  * Pure: document in, document out.
  */
 import { describeSpecialOperations, operationId } from './operations.js';
+import { isObject, type Json, type JsonObject, type OpenApiDocument } from './json.js';
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export type JsonObject = { [key: string]: Json };
-export interface OpenApiDocument extends JsonObject {
-  paths: { [path: string]: { [method: string]: JsonObject } };
-  components: JsonObject & { schemas?: { [name: string]: Json } };
-}
+export { isObject, type Json, type JsonObject, type OpenApiDocument };
 
 const METHODS = ['get', 'put', 'post', 'patch', 'delete'];
 const HEADER_NAMES: Record<string, string> = {
@@ -36,10 +32,6 @@ const STATUS_TEXT: Record<string, string> = {
   '422': 'The workflow cannot run (workflow_invalid, template_not_found)',
   '429': 'Too many active jobs or requests (quota_exceeded, rate_limited); see Retry-After',
 };
-
-export function isObject(v: Json | undefined): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /**
  * Schema noise for generators: the ±2^53 bounds zod gives every integer (JavaScript's limit, not the API's),

@@ -17,6 +17,7 @@ import { newWebhookSecret } from '../../webhooks/secrets.js';
 import { mintApiKey } from '../auth/api-keys.js';
 import { toApiFormat } from '../submit-job.js';
 import { UNPOOLED, type ApiContext } from '../context.js';
+import { adminModelRoutes } from './admin-models.js';
 import {
   accountListSchema,
   accountSchema,
@@ -437,9 +438,15 @@ export async function adminRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         comfy_url: w.comfyUrl,
         started_at: new Date(w.startedAt).toISOString(),
         last_seen_at: new Date(w.lastSeenAt).toISOString(),
+        models_available: w.models?.available ?? [],
+        models_warm: w.models?.warm ?? [],
+        models_on_disk: w.models?.onDisk ?? [],
+        model_switches: w.models?.switches ?? 0,
       })),
     }),
   );
+
+  await adminModelRoutes(app, ctx.store);
 
   r.get(
     '/v1/admin/fleet/decisions',

@@ -3,13 +3,13 @@
  * claims jobs (long-poll), renews leases, hears cancels (long-poll), moves bytes and reports outcomes.
  * Every job endpoint acts only on a job leased to the calling worker.
  */
-import { detectContentType } from '../../agent/content-type.js';
+import { detectContentType } from '../../media/output-content-type.js';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { ForeignOutputError, WorkerService, type WorkerServiceDeps } from '../../agent/worker-service.js';
-import { LeaseLostError, OutputStoreError, type LeasedJob } from '../../agent/job-channel.js';
-import * as wire from '../../agent/worker-protocol.js';
-import { verifyWorkerToken } from '../../agent/worker-tokens.js';
+import { ForeignOutputError, WorkerService, type WorkerServiceDeps } from '../../workers/worker-service.js';
+import { LeaseLostError, OutputStoreError, type LeasedJob } from '../../workers/job-channel.js';
+import * as wire from '../../workers/worker-protocol.js';
+import { verifyWorkerToken } from '../../workers/worker-tokens.js';
 import { ApiError } from '../../errors.js';
 import type { EventBus } from '../../events/bus.js';
 import type { NodeTypeRegistry } from '../../jobs/node-type-registry.js';
@@ -18,7 +18,7 @@ import type { Store, WorkerRecord, WorkerToken } from '../../store/contract.js';
 import { newId } from '../../util/ids.js';
 import { installProblemHandlers } from '../problem.js';
 
-export { issueWorkerToken } from '../../agent/worker-tokens.js';
+export { issueWorkerToken } from '../../workers/worker-tokens.js';
 
 /** The job hooks (log, metrics) see remote workers' claims and reports too. */
 export interface WorkerRoutesDeps extends Pick<WorkerServiceDeps, 'onClaimed' | 'onRequeued' | 'onFinished'> {
@@ -31,6 +31,10 @@ export interface WorkerRoutesDeps extends Pick<WorkerServiceDeps, 'onClaimed' | 
   maxOutputBytes?: number;
   /** Where remote workers' node definitions go (UI-format conversion and node-type checks). */
   nodeTypes?: NodeTypeRegistry;
+  /** How long bounded affinity may pass over the fair pick (ms); 0 or absent = plain fair order. */
+  affinityMaxDelayMs?: number;
+  /** Called with the model loads a worker reported (metrics). */
+  onModelLoads?: (loads: ReadonlyArray<{ tier: 'disk' | 'fetch'; seconds: number }>) => void;
 }
 
 const jobParams = z.object({ jobId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/) });
@@ -72,6 +76,7 @@ export function workerRoutes(deps: WorkerRoutesDeps): FastifyPluginAsync {
     registerLeaseRoutes(app, service, workerOf, closing.signal);
     registerReportRoutes(app, service, workerOf);
     registerNodeDefinitionRoute(app, workerOf, deps.nodeTypes);
+    registerModelRoutes(app, service, workerOf);
     await app.register(outputUploadRoutes(service, workerOf, deps.maxOutputBytes ?? 512 * 1024 * 1024));
   };
 }
@@ -171,6 +176,7 @@ function registerWorkerRoutes(
       attempt: job.attempts,
       leaseMs: deps.leaseMs,
       fileNodeAllowlist: await service.fileNodeAllowlist(job.accountId),
+      models: job.models,
     };
     return { job: wire.leasedJobToWire(leased) };
   });
@@ -250,6 +256,31 @@ function registerReportRoutes(app: FastifyInstance, service: WorkerService, work
     const { jobId } = parse(jobParams, request.params, 'params');
     const body = parse(wire.releaseBody, request.body, 'body');
     return await service.release(jobId, worker.id, body.reason, body.voluntary);
+  });
+}
+
+/** The worker's model report, and the registry entry of a file its model cache is to fetch. */
+function registerModelRoutes(app: FastifyInstance, service: WorkerService, workerOf: WorkerOf): void {
+  app.post('/models', async (request) => {
+    const worker = await workerOf(request);
+    const body = parse(wire.modelsBody, request.body, 'body');
+    const prefetch = await service.reportModels(worker.id, {
+      available: body.available,
+      warm: body.warm,
+      onDisk: body.on_disk,
+      canFetch: body.can_fetch,
+      switches: body.model_switches,
+      loads: body.loads,
+    });
+    return { prefetch };
+  });
+
+  app.get('/models/:name', async (request) => {
+    await workerOf(request);
+    const { name } = parse(wire.modelFileParams, request.params, 'params');
+    const file = await service.modelFile(name);
+    if (file === null) throw new ApiError('not_found', `No registered model file named "${name}".`);
+    return { name: file.name, kind: file.kind, url: file.url, sha256: file.sha256, size: file.size };
   });
 }
 

@@ -79,7 +79,9 @@ export const accountSchema = z.object({
     })
     .nullable(),
   node_allowlist: z.array(z.string()).nullable(),
-  file_node_allowlist: z.array(z.string()).describe('Node types whose file inputs are not checked (dangerous)'),
+  file_node_allowlist: z
+    .array(z.string())
+    .describe('Node types whose file inputs are not checked (dangerous)'),
   allowed_pools: z.array(z.string()).nullable(),
   created_at: timestamp,
 });
@@ -194,6 +196,10 @@ export const workerSchema = z.looseObject({
   comfy_url: z.string().nullable(),
   started_at: timestamp,
   last_seen_at: timestamp,
+  models_available: z.array(z.string()).describe('Model files its ComfyUI can load (loader lists)'),
+  models_warm: z.array(z.string()).describe('Model files resident in its ComfyUI'),
+  models_on_disk: z.array(z.string()).describe('Registered model files its model cache holds'),
+  model_switches: z.number().int().describe('Model loads after its first'),
 });
 export type Worker = z.infer<typeof workerSchema>;
 export const workerListSchema = z.object({ data: z.array(workerSchema) });

@@ -3,13 +3,26 @@
  * the server validates and documents with these objects, and `arrakis/client` infers its types from them.
  */
 import { z } from 'zod';
-import { JOB_ERRORS } from '../../errors.js';
-import { JOB_STATUSES } from '../../jobs/types.js';
+import { jobSchema, jobStatusSchema } from '../../jobs/public-job-schema.js';
+
+// The job itself is the jobs domain's public shape (webhooks and the store render it too): one schema, there.
+export {
+  jobErrorSchema,
+  jobSchema,
+  jobStatusSchema,
+  outputSchema,
+  progressSchema,
+  timestamp,
+} from '../../jobs/public-job-schema.js';
+export type {
+  PublicJob as Job,
+  PublicJobError as JobError,
+  PublicJobOutput as JobOutput,
+  PublicJobProgress as JobProgress,
+  PublicJobStatus as JobStatus,
+} from '../../jobs/public-job-schema.js';
 
 export const USER_ID_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
-
-/** ISO 8601 UTC timestamp as the API writes it (`format: date-time` in OpenAPI). */
-export const timestamp = z.iso.datetime();
 
 const nodeSchema = z
   .object({
@@ -89,91 +102,6 @@ export const createJobBody = z
     ],
   });
 export type CreateJobBody = z.infer<typeof createJobBody>;
-
-export const progressSchema = z
-  .object({
-    value: z.number().describe('Steps done'),
-    max: z.number().describe('Steps in all'),
-    node: z.string().nullable().describe('The node reporting progress'),
-  })
-  .describe('Progress of the node running now');
-export type JobProgress = z.infer<typeof progressSchema>;
-
-export const outputSchema = z.object({
-  index: z.number().int().min(0),
-  node_id: z.string().describe('The node that wrote the file'),
-  filename: z.string(),
-  content_type: z.string(),
-  size: z.number().int().min(0).describe('Bytes'),
-  url: z
-    .string()
-    .describe(
-      'Download URL: relative to the API root, or absolute in a `Prefer: wait` answer (built from the request Host)',
-    ),
-});
-export type JobOutput = z.infer<typeof outputSchema>;
-
-export const jobErrorSchema = z.object({
-  code: z.enum(Object.keys(JOB_ERRORS) as [keyof typeof JOB_ERRORS]).describe('Stable code (docs/errors.md)'),
-  message: z.string(),
-  node_id: z.string().optional().describe('The node that failed, when one did'),
-});
-export type JobError = z.infer<typeof jobErrorSchema>;
-
-export const jobStatusSchema = z.enum(JOB_STATUSES);
-export type JobStatus = z.infer<typeof jobStatusSchema>;
-
-export const jobSchema = z
-  .object({
-    id: z.string(),
-    status: jobStatusSchema,
-    user_id: z.string(),
-    created_at: timestamp,
-    started_at: timestamp.nullable(),
-    finished_at: timestamp.nullable(),
-    queue_wait_s: z.number().nullable().describe('Seconds from submission to start'),
-    run_time_s: z.number().nullable().describe('Seconds from start to end'),
-    total_time_s: z.number().nullable().describe('Seconds from submission to end'),
-    cancel_requested: z.boolean(),
-    priority: z.number().int(),
-    template: z.string().nullable().describe('The template it was made from, if any'),
-    progress: progressSchema.nullable(),
-    outputs: z.array(outputSchema),
-    error: jobErrorSchema.nullable(),
-    metadata: z.record(z.string(), z.unknown()),
-  })
-  .meta({
-    examples: [
-      {
-        id: 'job_01JD8ZQ4Y7K3M2N5P6Q7R8S9T0',
-        status: 'completed',
-        user_id: 'alice',
-        created_at: '2026-01-05T10:00:00.000Z',
-        started_at: '2026-01-05T10:00:00.250Z',
-        finished_at: '2026-01-05T10:00:03.100Z',
-        queue_wait_s: 0.25,
-        run_time_s: 2.85,
-        total_time_s: 3.1,
-        cancel_requested: false,
-        priority: 0,
-        template: null,
-        progress: null,
-        outputs: [
-          {
-            index: 0,
-            node_id: '3',
-            filename: 'out_00001_.png',
-            content_type: 'image/png',
-            size: 1834,
-            url: '/v1/jobs/job_01JD8ZQ4Y7K3M2N5P6Q7R8S9T0/outputs/0',
-          },
-        ],
-        error: null,
-        metadata: {},
-      },
-    ],
-  });
-export type Job = z.infer<typeof jobSchema>;
 
 export const jobListSchema = z.object({
   data: z.array(jobSchema),

@@ -1,8 +1,9 @@
 /**
  * One leader among replicas for a duty that must run once (the fleet): a Postgres session-level advisory lock
  * held on a dedicated connection. When that connection drops (a database outage, a partition), Postgres frees
- * the lock; the holder reconnects with backoff and takes it again. Only if another replica took it meanwhile
- * does the holder hear `onLost` — a short outage does not stop and restart the duty.
+ * the lock; the holder reconnects with backoff and takes it again (other replicas give it a head start after an
+ * outage). Only if another replica took it meanwhile does the holder hear `onLost` — a short outage does not
+ * stop and restart the duty.
  */
 import type pg from 'pg';
 import { Retry, type OutageLog } from '../../util/backoff.js';
@@ -10,6 +11,15 @@ import type { LeaderHandlers, Leadership } from '../coordination.js';
 
 /** How often the leader checks that its lock connection is alive (a half-open connection is not trusted). */
 const CHECK_MS = 5000;
+/** The longest a leader waits between attempts to re-take its lock (its reconnect backoff's cap). */
+const RECONNECT_MAX_MS = 5000;
+/**
+ * When the database answers again after an outage, a replica that did not lead waits this long before it
+ * competes, so the former leader, which retries within RECONNECT_MAX_MS, takes its lock back first and keeps
+ * its workers: without it, whichever replica's timer fired first after the outage won (a coin flip), and the
+ * former leader then stopped its fleet and every job running on it.
+ */
+const FORMER_LEADER_GRACE_MS = RECONNECT_MAX_MS + 1000;
 
 /** Stable 63-bit key for a lock name (FNV-1a folded into a signed bigint). */
 export function lockKey(name: string): string {
@@ -31,9 +41,14 @@ export function advisoryLeadership(
   name: string,
   handlers: LeaderHandlers,
 ): Leadership {
-  const reconnect = new Retry(`the "${name}" lock connection`, deps.log, { minMs: 200, maxMs: 5000 });
+  const reconnect = new Retry(`the "${name}" lock connection`, deps.log, {
+    minMs: 200,
+    maxMs: RECONNECT_MAX_MS,
+  });
   let closed = false;
   let leader = false;
+  /** This replica, not leading, last found the database unreachable. */
+  let unreachable = false;
   let client: pg.Client | null = null;
   let timer: NodeJS.Timeout | null = null;
   let check: NodeJS.Timeout | null = null;
@@ -71,11 +86,18 @@ export function advisoryLeadership(
     c.on('error', () => {});
     try {
       await c.connect();
+      if (!leader && unreachable) {
+        unreachable = false;
+        await c.end();
+        return schedule(FORMER_LEADER_GRACE_MS);
+      }
       const r = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [
         lockKey(name),
       ]);
       if (r.rows[0]?.ok === true && !closed) return hold(c);
       await c.end();
+      // Closed while re-taking: the duty is being given up, nobody took it over.
+      if (closed) return;
       if (leader) {
         // Another replica leads now: it runs the duty, we stop and compete again.
         leader = false;
@@ -85,6 +107,7 @@ export function advisoryLeadership(
       schedule(deps.retryMs);
     } catch (err) {
       await c.end().catch(() => {});
+      if (!leader) unreachable = true;
       schedule(leader ? reconnect.failed(err) : deps.retryMs);
     }
   };

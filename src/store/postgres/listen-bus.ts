@@ -27,6 +27,8 @@ export interface ListenBusDeps {
   /** Sends one NOTIFY on the store's pool. */
   notify(channel: string, payload: string): Promise<void>;
   log: OutageLog;
+  /** How often the listener checks that its connection is alive (default 5 s); see `connect`. */
+  checkMs?: number;
 }
 
 /** Connects the listener and returns the bus once LISTEN is active. */
@@ -37,6 +39,7 @@ export async function createListenBus(deps: ListenBusDeps): Promise<EventBus> {
   const notifying = new Retry('event bus notify', deps.log);
   let closed = false;
   let listener: pg.Client | null = null;
+  let check: NodeJS.Timeout | null = null;
   let retry: NodeJS.Timeout | null = null;
 
   const receive = (payload: string | undefined): void => {
@@ -68,11 +71,19 @@ export async function createListenBus(deps: ListenBusDeps): Promise<EventBus> {
       return;
     }
     listener = client;
+    // A half-open connection (a failover that sent no reset) reports no error and delivers nothing, for as
+    // long as TCP keepalive takes (hours by default): a cheap query notices it, so we reconnect and resync.
+    check = setInterval(
+      () => void client.query('SELECT 1').catch((err: unknown) => lose(client, err)),
+      deps.checkMs ?? 5000,
+    );
+    check.unref();
   };
 
   const lose = (client: pg.Client, err: unknown): void => {
     if (listener !== client || closed) return;
     listener = null;
+    if (check !== null) clearInterval(check);
     void client.end().catch(() => {});
     schedule(listening.failed(err));
   };
@@ -112,6 +123,7 @@ export async function createListenBus(deps: ListenBusDeps): Promise<EventBus> {
     async close(): Promise<void> {
       closed = true;
       if (retry !== null) clearTimeout(retry);
+      if (check !== null) clearInterval(check);
       const l = listener;
       listener = null;
       await local.close();

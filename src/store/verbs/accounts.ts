@@ -64,7 +64,8 @@ function patchColumns(patch: AccountPatch): Updateable<AccountsTable> {
   }
   if (patch.jwt !== undefined) set.jwt = jsonOrNull(patch.jwt);
   if (patch.nodeAllowlist !== undefined) set.node_allowlist = jsonOrNull(patch.nodeAllowlist);
-  if (patch.fileNodeAllowlist !== undefined) set.file_node_allowlist = JSON.stringify(patch.fileNodeAllowlist);
+  if (patch.fileNodeAllowlist !== undefined)
+    set.file_node_allowlist = JSON.stringify(patch.fileNodeAllowlist);
   if (patch.allowedPools !== undefined) set.allowed_pools = jsonOrNull(patch.allowedPools);
   return set;
 }

@@ -2,7 +2,7 @@
  * Strict admission: the idempotency lookup, the insert, then the user and account counters (each
  * incremented only below its limit), in one transaction. A rejection rolls back, so it changes nothing.
  * Lock order on Postgres is user_counters → accounts, the same as every terminal transition.
- * On Postgres the same steps run server-side in arrakis_admit (migration 002) as one autocommit statement.
+ * On Postgres the same steps run server-side in arrakis_admit (migration 004) as one autocommit statement.
  */
 import { z } from 'zod';
 import type { Job } from '../../jobs/types.js';
@@ -91,6 +91,7 @@ function newJobRecord(id: string, input: NewJob, now: number): Job {
     workerId: null,
     leaseExpiresAt: null,
     idempotencyKey: input.idempotencyKey,
+    models: input.models ?? [],
   };
 }
 
@@ -111,6 +112,7 @@ function insertParams(job: Job, input: NewJob, now: number): unknown[] {
     JSON.stringify(job.metadata),
     job.idempotencyKey,
     input.requestHash,
+    JSON.stringify(job.models),
   ];
 }
 
@@ -128,7 +130,7 @@ async function admitInTx(ctx: StoreContext, tx: Conn, input: NewJob, now: number
   return { kind: 'admitted', job };
 }
 
-/** How arrakis_admit (migration 002) reports a limit refusal; its statement rolled back. */
+/** How arrakis_admit (migrations 002 and 004) reports a limit refusal; its statement rolled back. */
 const functionRejectionSchema = z.object({
   code: z.literal('AR001'),
   message: z.enum(['user', 'account']),

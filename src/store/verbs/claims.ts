@@ -1,37 +1,74 @@
 /**
  * Fair claims and leases. A claim walks the users who have queued jobs level by level (fewest running
- * first) and, within a level, takes the highest-priority then oldest claimable job; on Postgres the pick
- * skips rows another replica has locked, so two replicas never claim the same job.
+ * first) and, within a level, takes the highest-priority then oldest job the worker can load (placement:
+ * its files are on the worker or fetchable by it); bounded affinity may then prefer a job whose model the
+ * worker holds. On Postgres the picks skip rows another replica has locked, so two replicas never claim the
+ * same job.
  */
 import { z } from 'zod';
 import type { Job, JobProgress } from '../../jobs/types.js';
-import type { LeaseState } from '../contract.js';
+import type { ClaimOptions, LeaseState } from '../contract.js';
 import { inTx, run, type Conn, type StoreContext } from '../context.js';
 import { settleTransition, transitionRow } from './settle.js';
 
 const levelSchema = z.object({ running: z.number().nullable() });
 const cancelFlagSchema = z.object({ cancel_requested: z.number() });
+const pickSchema = z.object({
+  id: z.string(),
+  models: z.string(),
+  affinity_passed_at: z.coerce.number().nullable(),
+});
+const tierSchema = z.object({ tier: z.coerce.number() });
+const idSchema = z.object({ id: z.string() });
 
 /** Bounds the level walk; beyond it the fallback's full fairness order decides. */
 const MAX_LEVELS = 32;
 
-async function claimRow(
+type Pick = z.infer<typeof pickSchema>;
+
+/** The fair pick among jobs this worker can load: the level walk, then the full fairness order. */
+async function fairPick(
   ctx: StoreContext,
   tx: Conn,
-  start: unknown[],
+  workerId: string,
   pool: string | null,
-): Promise<unknown> {
+): Promise<Pick | null> {
   let after = -1;
   for (let i = 0; i < MAX_LEVELS; i++) {
     const { running } = levelSchema.parse((await run(tx, ctx.sql.nextWaitingLevel, [after]))[0]);
     if (running === null) break;
-    const row = (await run(tx, ctx.sql.claimAtLevel, [...start, pool, running]))[0];
-    if (row !== undefined) return row;
+    const row = (await run(tx, ctx.sql.pickAtLevel, [workerId, pool, running]))[0];
+    if (row !== undefined) return pickSchema.parse(row);
     after = running;
   }
   // Counters moved since a level was read (another replica claimed or finished), or the walk ran long:
   // fall back to the full fairness order, which needs no counter snapshot.
-  return (await run(tx, ctx.sql.claimAny, [...start, pool]))[0];
+  const row = (await run(tx, ctx.sql.pickAny, [workerId, pool]))[0];
+  return row === undefined ? null : pickSchema.parse(row);
+}
+
+/**
+ * Bounded affinity: when the fair pick needs a model the worker does not hold in VRAM, the fairest job it
+ * holds closer (VRAM, then disk) goes first — unless affinity first passed the fair pick over
+ * `affinityMs` or more ago. Returns the id to claim.
+ */
+async function affinityPick(
+  ctx: StoreContext,
+  tx: Conn,
+  fair: Pick,
+  workerId: string,
+  pool: string | null,
+  affinityMs: number,
+  now: number,
+): Promise<string> {
+  if (affinityMs <= 0 || fair.models === '[]') return fair.id;
+  if (fair.affinity_passed_at !== null && fair.affinity_passed_at <= now - affinityMs) return fair.id;
+  const { tier } = tierSchema.parse((await run(tx, ctx.sql.pickTier, [workerId, fair.id]))[0]);
+  if (tier === 0) return fair.id;
+  const row = (await run(tx, ctx.sql.pickAffinity, [workerId, pool, fair.id, tier]))[0];
+  if (row === undefined) return fair.id;
+  await run(tx, ctx.sql.markPassed, [now, fair.id]);
+  return idSchema.parse(row).id;
 }
 
 /** Store.claimNext: see the contract. */
@@ -41,15 +78,20 @@ export async function claimNext(
   pool: string | null,
   leaseMs: number,
   now: number,
+  options: ClaimOptions = {},
 ): Promise<Job | null> {
+  const affinityMs = options.affinityMaxDelayMs ?? 0;
   if (ctx.caps.serverFunctions) {
-    // The same walk, CAS and settlement server-side (migration 002): one autocommit round trip.
-    const params = [workerId, now + leaseMs, now, pool, MAX_LEVELS];
+    // The same walk, affinity, CAS and settlement server-side (migration 004): one autocommit round trip.
+    const params = [workerId, now + leaseMs, now, pool, MAX_LEVELS, affinityMs];
     const row = (await run(ctx.db, ctx.sql.claimFunction, params))[0];
     return row === undefined ? null : transitionRow(row).job;
   }
   return await inTx(ctx, async (tx) => {
-    const row = await claimRow(ctx, tx, [workerId, now + leaseMs, now], pool);
+    const fair = await fairPick(ctx, tx, workerId, pool);
+    if (fair === null) return null;
+    const id = await affinityPick(ctx, tx, fair, workerId, pool, affinityMs, now);
+    const row = (await run(tx, ctx.sql.startPicked, [workerId, now + leaseMs, now, id]))[0];
     return row === undefined ? null : await settleTransition(ctx, tx, row, false, now);
   });
 }

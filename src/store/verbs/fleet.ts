@@ -2,9 +2,10 @@
 import type { ScalingDecision, WorkerRecord, WorkerStatus, WorkerToken } from '../contract.js';
 import type { StoreContext } from '../context.js';
 import { toScalingDecision, toWorker, toWorkerToken } from '../rows.js';
+import type { Insertable } from 'kysely';
 import type { WorkersTable } from '../schema.js';
 
-function workerColumns(w: WorkerRecord): WorkersTable {
+function workerColumns(w: WorkerRecord): Insertable<WorkersTable> {
   return {
     id: w.id,
     name: w.name,

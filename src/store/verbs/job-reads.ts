@@ -78,13 +78,25 @@ export async function usage(
 }
 
 // SUM over BIGINT is NUMERIC on Postgres, which the driver hands over as a string.
-const poolUsageSchema = z.object({ pool: z.string().nullable(), n: z.coerce.number(), ms: z.coerce.number() });
+const poolUsageSchema = z.object({
+  pool: z.string().nullable(),
+  n: z.coerce.number(),
+  ms: z.coerce.number(),
+});
 
 /** Store.accountUsage: jobs that ended since `since` and their run time, per pool. */
-export async function accountUsage(ctx: StoreContext, accountId: string, since: number): Promise<PoolUsage[]> {
+export async function accountUsage(
+  ctx: StoreContext,
+  accountId: string,
+  since: number,
+): Promise<PoolUsage[]> {
   const rows = await ctx.db
     .selectFrom('jobs')
-    .select(['pool', sql<number>`COUNT(*)`.as('n'), sql<number>`COALESCE(SUM(finished_at - started_at), 0)`.as('ms')])
+    .select([
+      'pool',
+      sql<number>`COUNT(*)`.as('n'),
+      sql<number>`COALESCE(SUM(finished_at - started_at), 0)`.as('ms'),
+    ])
     .where('account_id', '=', accountId)
     .where('finished_at', '>=', since)
     .where('started_at', 'is not', null)

@@ -13,7 +13,10 @@ async function waitFor(ctx: StoreContext, tx: Conn, r: TokenRequest, now: number
   const row = (await run(tx, ctx.sql.bucketLevel, [r.key]))[0];
   if (row === undefined || r.ratePerSecond <= 0) return 60_000;
   const bucket = bucketSchema.parse(row);
-  const level = Math.min(r.burst, bucket.tokens + (Math.max(0, now - bucket.updated_at) * r.ratePerSecond) / 1000);
+  const level = Math.min(
+    r.burst,
+    bucket.tokens + (Math.max(0, now - bucket.updated_at) * r.ratePerSecond) / 1000,
+  );
   return Math.max(1, Math.ceil(((1 - level) * 1000) / r.ratePerSecond));
 }
 
@@ -21,7 +24,11 @@ async function waitFor(ctx: StoreContext, tx: Conn, r: TokenRequest, now: number
  * Store.takeTokens: one token from every bucket, or from none. Buckets are taken in the given order (callers
  * keep one order, so replicas never deadlock); when one refuses, the tokens already taken are given back.
  */
-export async function takeTokens(ctx: StoreContext, requests: readonly TokenRequest[], now: number): Promise<RateDecision> {
+export async function takeTokens(
+  ctx: StoreContext,
+  requests: readonly TokenRequest[],
+  now: number,
+): Promise<RateDecision> {
   return await inTx(ctx, async (tx) => {
     const taken: TokenRequest[] = [];
     for (const r of requests) {

@@ -10,12 +10,21 @@ import type {
   FinishResult,
   JobEvent,
   LeaseState,
+  ModelFile,
   Store,
   WorkerRecord,
   WorkerStatus,
 } from '../store/contract.js';
-import { BusWaiter } from './bus-waiter.js';
-import { LeaseLostError, OutputStoreError, type OutputFile, type ReportResult } from './job-channel.js';
+import type { ModelRef } from '../models/model-refs.js';
+import { BusWaiter } from '../events/bus-waiter.js';
+import {
+  LeaseLostError,
+  OutputStoreError,
+  type ModelLoad,
+  type ModelReport,
+  type OutputFile,
+  type ReportResult,
+} from './job-channel.js';
 import { assertValidKey } from '../media/storage/object-key.js';
 import { outputKey, outputPrefix } from './output-key.js';
 
@@ -33,6 +42,10 @@ export interface WorkerServiceDeps {
   onClaimed?: (job: Job, workerId: string) => void;
   /** Called with every job a worker gave back to the queue (log). Must not throw. */
   onRequeued?: (job: Job) => void;
+  /** How long bounded affinity may pass over the fair pick (ms); 0 or absent = plain fair order. */
+  affinityMaxDelayMs?: number;
+  /** Called with the model loads a worker reported (metrics). Must not throw. */
+  onModelLoads?: (loads: readonly ModelLoad[]) => void;
 }
 
 /** Thrown when a worker reports outputs that are not this job's stored files. */
@@ -107,7 +120,9 @@ export class WorkerService {
         (m) => m.kind === 'job_ready' && (m.pool === null || m.pool === pool),
       );
       try {
-        const job = await this.deps.store.claimNext(workerId, pool, this.leaseMs, Date.now());
+        const job = await this.deps.store.claimNext(workerId, pool, this.leaseMs, Date.now(), {
+          affinityMaxDelayMs: this.deps.affinityMaxDelayMs ?? 0,
+        });
         if (job !== null) {
           this.deps.onClaimed?.(job, workerId);
           await this.announce(job.id);
@@ -125,6 +140,35 @@ export class WorkerService {
   /** The node types whose file inputs the account's jobs may use unchecked, read at claim time (so revoking works). */
   async fileNodeAllowlist(accountId: string): Promise<string[]> {
     return (await this.deps.store.getAccount(accountId))?.fileNodeAllowlist ?? [];
+  }
+
+  /**
+   * Records a worker's models (its reported loads go to metrics); answers the files it was asked to prefetch
+   * that are not on it yet, and forgets the ones that arrived.
+   */
+  async reportModels(workerId: string, report: ModelReport): Promise<ModelRef[]> {
+    const { loads, ...state } = report;
+    await this.deps.store.setWorkerModels(workerId, state, Date.now());
+    if (loads.length > 0) this.deps.onModelLoads?.(loads);
+    const asked = (await this.deps.store.getWorker(workerId))?.models?.prefetch ?? [];
+    const have = new Set([...report.available, ...report.onDisk]);
+    const pending = asked.filter((r) => !have.has(r.name));
+    if (pending.length !== asked.length) await this.deps.store.setWorkerPrefetch(workerId, pending);
+    return pending;
+  }
+
+  /**
+   * The fleet's prefetch hook: asks an idle worker with a model cache to fetch these registered files onto its
+   * disk, so a later switch to them costs a local load instead of a fetch. Replaces the previous request; the
+   * agent picks it up at its next report (at least every claim wait while idle).
+   */
+  async prefetchModels(workerId: string, refs: readonly ModelRef[]): Promise<void> {
+    await this.deps.store.setWorkerPrefetch(workerId, refs);
+  }
+
+  /** The registry entry of a model file, or null. */
+  modelFile(name: string): Promise<ModelFile | null> {
+    return this.deps.store.getModelFile(name);
   }
 
   heartbeat(jobId: string, workerId: string): Promise<LeaseState> {

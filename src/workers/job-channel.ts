@@ -3,7 +3,8 @@
  * and bus in this process) and a RemoteJobChannel (the worker HTTP API, for agents that can only connect out).
  */
 import type { JobError, JobInput, JobOutput, JobProgress, JobStatus, Workflow } from '../jobs/types.js';
-import type { LeaseState, WorkerStatus } from '../store/contract.js';
+import type { LeaseState, ModelFile, WorkerStatus } from '../store/contract.js';
+import type { ModelRef } from '../models/model-refs.js';
 
 /** A job leased to this worker: everything the runner needs, nothing of the tenant. */
 export interface LeasedJob {
@@ -16,6 +17,25 @@ export interface LeasedJob {
   leaseMs: number;
   /** Node types whose file inputs the account's operator allowlisted (docs/security.md); none when absent. */
   fileNodeAllowlist?: string[];
+  /** The model files the workflow loads (fetched into the model cache before the run when missing). */
+  models: ModelRef[];
+}
+
+/** One model load a worker performed: where its files came from and how long it took. */
+export interface ModelLoad {
+  tier: 'disk' | 'fetch';
+  seconds: number;
+}
+
+/** What an agent reports of its models (names as ComfyUI's loader combos list them). */
+export interface ModelReport {
+  available: string[];
+  warm: string[];
+  onDisk: string[];
+  canFetch: boolean;
+  switches: number;
+  /** Loads since the previous report (metrics). */
+  loads: ModelLoad[];
 }
 
 /** How a terminal report ended: the job's final status, or `lost` when this worker no longer held it. */
@@ -73,6 +93,10 @@ export interface JobChannel {
   /** Gives the job back (ComfyUI died, or the agent is stopping): requeued elsewhere or `worker_lost`. */
   /** Gives the job back to the queue; `voluntary` (this worker is stopping) does not spend an attempt. */
   release(jobId: string, reason: string, voluntary?: boolean): Promise<ReportResult>;
+  /** Records the worker's models (see ModelReport); answers the files the fleet asks it to prefetch. */
+  reportModels(report: ModelReport): Promise<ModelRef[]>;
+  /** The registry entry of a model file the model cache may fetch, or null when it is not registered. */
+  modelFile(name: string): Promise<ModelFile | null>;
   /** Calls `cb` once as soon as a cancel is requested for the job. Returns an unsubscribe function. */
   onCancel(jobId: string, cb: () => void): () => void;
   close(): Promise<void>;

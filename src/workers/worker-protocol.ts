@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import { JOB_ERRORS, type JobErrorCode } from '../errors.js';
 import type { JobInput, JobOutput, Workflow } from '../jobs/types.js';
-import type { LeasedJob } from './job-channel.js';
+import { MODEL_KINDS } from '../models/model-refs.js';
+import type { LeasedJob, ModelReport } from './job-channel.js';
 
 /** Header naming the registered worker on every call after `register`. */
 export const WORKER_ID_HEADER = 'x-arrakis-worker';
@@ -72,6 +73,8 @@ const inputWire = z.object({
   stored: z.boolean().describe('The bytes are in storage and can be downloaded from the inputs endpoint'),
 });
 
+const modelRefWire = z.object({ kind: z.enum(MODEL_KINDS), name: z.string() });
+
 const leasedJobWire = z.object({
   id: z.string(),
   workflow: workflowSchema,
@@ -82,7 +85,49 @@ const leasedJobWire = z.object({
     .array(z.string())
     .default([])
     .describe('Node types whose file inputs pass unchecked for this job (docs/security.md)'),
+  // Absent from a control plane older than models: nothing to fetch.
+  models: z.array(modelRefWire).default([]),
 });
+
+const names = z.array(z.string().max(1024)).max(100_000);
+
+export const modelsBody = z.strictObject({
+  available: names.describe("Files its ComfyUI can load (its loaders' file lists in /object_info)"),
+  warm: names.describe('Files resident in its ComfyUI'),
+  on_disk: names.describe("Files on the worker's disk"),
+  can_fetch: z.boolean().describe('The agent has a model cache and fetches registered files'),
+  model_switches: z.number().int().min(0),
+  loads: z
+    .array(z.strictObject({ tier: z.enum(['disk', 'fetch']), seconds: z.number().min(0).max(86_400) }))
+    .max(1000)
+    .default([]),
+});
+
+export const modelsReply = z.object({
+  // Absent from a control plane without prefetch: nothing to fetch.
+  prefetch: z.array(modelRefWire).default([]),
+});
+
+export const modelFileParams = z.object({ name: z.string().min(1).max(1024) });
+
+export const modelFileReply = z.object({
+  name: z.string(),
+  kind: z.enum(MODEL_KINDS),
+  url: z.string(),
+  sha256: z.string(),
+  size: z.number().int().min(0),
+});
+
+export function modelReportToWire(r: ModelReport): z.infer<typeof modelsBody> {
+  return {
+    available: r.available,
+    warm: r.warm,
+    on_disk: r.onDisk,
+    can_fetch: r.canFetch,
+    model_switches: r.switches,
+    loads: r.loads,
+  };
+}
 
 export const claimReply = z.object({ job: leasedJobWire.nullable() });
 
@@ -152,6 +197,7 @@ export function leasedJobToWire(job: LeasedJob): z.infer<typeof leasedJobWire> {
     attempt: job.attempt,
     lease_ms: job.leaseMs,
     file_node_allowlist: job.fileNodeAllowlist ?? [],
+    models: job.models,
   };
 }
 
@@ -172,6 +218,7 @@ export function leasedJobFromWire(wire: z.infer<typeof leasedJobWire>): LeasedJo
     attempt: wire.attempt,
     leaseMs: wire.lease_ms,
     fileNodeAllowlist: wire.file_node_allowlist,
+    models: wire.models,
   };
 }
 

@@ -8,13 +8,13 @@ import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, type Job, type JobInput } from '../../src/jobs/types.js';
-import { InputFetcher, type InputFetcherOptions } from '../../src/media/input-fetcher.js';
+import { InputFetcher, type InputFetcherOptions } from '../../src/jobs/input-fetcher.js';
 import type { ObjectStorage } from '../../src/media/storage/contract.js';
 import { FileStorage } from '../../src/media/storage/file-storage.js';
 import type { Store } from '../../src/store/contract.js';
 import { openStore } from '../../src/store/open.js';
-import { makePng } from './fixtures.js';
-import { startLoopbackServer, type LoopbackServer } from './loopback-server.js';
+import { makePng } from '../media/fixtures.js';
+import { startLoopbackServer, type LoopbackServer } from '../media/loopback-server.js';
 
 let dir: string;
 let store: Store;

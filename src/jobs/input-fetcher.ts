@@ -5,16 +5,16 @@
  * trouble fails nothing: the fetch lease runs out and the job is tried again.
  */
 import type { JobErrorCode } from '../errors.js';
-import type { Job, JobError, JobInput } from '../jobs/types.js';
+import type { Job, JobError, JobInput } from './types.js';
 import type { Store } from '../store/contract.js';
 import { Backoff } from '../util/backoff.js';
 import { newId } from '../util/ids.js';
-import { FetchError } from './fetch-error.js';
-import { DEFAULT_MAX_INPUT_BYTES, inspectImage, storeInput } from './inputs.js';
-import type { Resolver } from './resolve-target.js';
-import { DEFAULT_TIMEOUTS, safeFetch, type FetchTimeouts } from './safe-fetch.js';
-import type { ObjectStorage } from './storage/contract.js';
-import { parseFetchAllow, type FetchAllowlist } from './url-policy.js';
+import { FetchError } from '../media/fetch-error.js';
+import { DEFAULT_MAX_INPUT_BYTES, inspectImage, storeInput } from '../media/inputs.js';
+import type { Resolver } from '../media/resolve-target.js';
+import { DEFAULT_TIMEOUTS, safeFetch, type FetchTimeouts } from '../media/safe-fetch.js';
+import type { ObjectStorage } from '../media/storage/contract.js';
+import { parseFetchAllow, type FetchAllowlist } from '../media/url-policy.js';
 
 export interface InputFetcherOptions {
   store: Pick<Store, 'claimInputFetches' | 'markInputsReady' | 'failQueuedJob'>;

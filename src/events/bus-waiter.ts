@@ -1,5 +1,5 @@
 /** Waiting for a bus message without missing one published between a check and the wait. */
-import type { BusMessage, EventBus } from '../events/bus.js';
+import type { BusMessage, EventBus } from './bus.js';
 
 /**
  * Subscribes at construction, so a message published after it exists but before `wait` is called still counts.

@@ -1,6 +1,5 @@
 /** Content types of ComfyUI outputs, which are not only PNGs (gifs, videos, audio, 3d models, text). */
-import { contentTypeFromName } from '../media/content-types.js';
-
+import { contentTypeFromName } from './content-types.js';
 
 function startsWith(bytes: Buffer, signature: number[], offset = 0): boolean {
   return bytes.length >= offset + signature.length && signature.every((b, i) => bytes[offset + i] === b);

@@ -1,0 +1,141 @@
+/**
+ * The agent's models: which files its ComfyUI can load (its loaders' lists in `/object_info`), which it holds
+ * resident (tracked from the jobs that ran, see WarmSet), which sit on its disk, and — with a model cache —
+ * fetching a job's missing registered files before it runs. Reports all of it to the control plane after
+ * every change, so placement and affinity see the worker as it is.
+ */
+import type { ModelCache } from '../models/model-cache.js';
+import { fetchAvailableModels } from '../models/object-info-models.js';
+import { CORE_LOADERS, type LoaderInput, type ModelRef } from '../models/model-refs.js';
+import { WarmSet, type LoadTier } from '../models/warm-set.js';
+import { silentLog, type AgentLog } from './agent-log.js';
+import type { JobChannel, LeasedJob, ModelLoad } from '../workers/job-channel.js';
+
+export interface ModelKeeperOptions {
+  channel: JobChannel;
+  comfyUrl: string;
+  /** Loader inputs beyond ComfyUI's core ones (`--model-loaders`). */
+  loaders?: readonly LoaderInput[];
+  /** The model cache, when the agent has a `--models-dir`. */
+  cache?: ModelCache | null;
+  /** How many jobs' models its ComfyUI keeps resident (its `--cache-lru`, bounded by VRAM); default 1. */
+  vramModels?: number;
+  log?: AgentLog;
+}
+
+/** One job's model work, from prepare to finish. */
+export interface ModelRun {
+  tier: LoadTier | null;
+  startedAt: number;
+  fetchSeconds: number;
+}
+
+export class ModelKeeper {
+  private readonly warm: WarmSet;
+  private readonly loaders: readonly LoaderInput[];
+  private available: string[] = [];
+  private onDisk: string[] = [];
+  private pending: ModelLoad[] = [];
+  private prefetch: ModelRef[] = [];
+
+  constructor(private readonly options: ModelKeeperOptions) {
+    this.warm = new WarmSet(options.vramModels ?? 1);
+    this.loaders = [...CORE_LOADERS, ...(options.loaders ?? [])];
+  }
+
+  private get log(): AgentLog {
+    return this.options.log ?? silentLog;
+  }
+
+  /** Re-reads what ComfyUI lists and what is on disk, then reports. Never throws. */
+  async refresh(): Promise<void> {
+    try {
+      this.available = await fetchAvailableModels(this.options.comfyUrl, this.loaders);
+    } catch (err) {
+      this.log.warn({ err: String(err) }, 'could not list models from /object_info');
+    }
+    if (this.options.cache != null) this.onDisk = await this.options.cache.onDisk().catch(() => this.onDisk);
+    await this.report();
+  }
+
+  /** Fetches the job's missing files (with a cache) and says which tier its models come from. */
+  async prepare(job: LeasedJob): Promise<ModelRun> {
+    const refs: readonly ModelRef[] = job.models ?? [];
+    const run: ModelRun = { tier: null, startedAt: Date.now(), fetchSeconds: 0 };
+    if (refs.length === 0) return run;
+    if (this.warm.holds(refs)) return { ...run, tier: 'vram' };
+    const cache = this.options.cache;
+    if (cache == null) return { ...run, tier: 'disk' };
+    const result = await cache.ensure(refs, (name) => this.options.channel.modelFile(name));
+    if (result.fetched.length > 0) {
+      this.log.info(
+        { jobId: job.id, files: result.fetched, seconds: result.fetchSeconds },
+        'model files fetched',
+      );
+      await this.refresh();
+    }
+    return { ...run, tier: result.fetched.length > 0 ? 'fetch' : 'disk', fetchSeconds: result.fetchSeconds };
+  }
+
+  /**
+   * After the job: its files are now resident when it completed (ComfyUI ran or reused its loaders). A load's
+   * seconds run from the job's start on this worker to its first progress event (or its end).
+   */
+  async finish(
+    job: LeasedJob,
+    run: ModelRun,
+    completed: boolean,
+    firstProgressAt: number | null,
+  ): Promise<void> {
+    const refs = job.models ?? [];
+    if (!completed || refs.length === 0) return;
+    const loaded = this.warm.ran(refs);
+    if (loaded && run.tier !== null && run.tier !== 'vram') {
+      this.pending.push({
+        tier: run.tier,
+        seconds: ((firstProgressAt ?? Date.now()) - run.startedAt) / 1000,
+      });
+    }
+    await this.report();
+  }
+
+  /** The fleet asked for files this agent's cache can fetch. */
+  get wantsPrefetch(): boolean {
+    return this.options.cache != null && this.prefetch.length > 0;
+  }
+
+  /**
+   * While idle: reports (which also hears what the fleet asks to prefetch) and fetches the asked files onto
+   * disk. Never throws; a failed prefetch is logged and asked again at the next idle turn.
+   */
+  async idle(): Promise<void> {
+    await this.report();
+    const cache = this.options.cache;
+    if (cache == null || this.prefetch.length === 0) return;
+    try {
+      const result = await cache.ensure(this.prefetch, (name) => this.options.channel.modelFile(name));
+      this.log.info({ files: result.fetched, seconds: result.fetchSeconds }, 'model files prefetched');
+    } catch (err) {
+      this.log.warn({ err: String(err) }, 'model prefetch failed');
+    }
+    await this.refresh();
+  }
+
+  private async report(): Promise<void> {
+    const loads = this.pending;
+    this.pending = [];
+    try {
+      this.prefetch = await this.options.channel.reportModels({
+        available: this.available,
+        warm: this.warm.names(),
+        onDisk: this.onDisk,
+        canFetch: this.options.cache != null,
+        switches: this.warm.switches,
+        loads,
+      });
+    } catch (err) {
+      this.pending = [...loads, ...this.pending];
+      this.log.warn({ err: String(err) }, 'model report failed');
+    }
+  }
+}

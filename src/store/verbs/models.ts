@@ -1,0 +1,78 @@
+/** Workers' reported models and the model registry (files a worker's model cache may fetch). */
+import type { ModelFile, WorkerModelState } from '../contract.js';
+import { isUniqueViolation, type StoreContext } from '../context.js';
+import { toModelFile } from '../rows.js';
+import type { ModelRef } from '../../models/model-refs.js';
+
+/** Store.setWorkerModels. */
+export async function setWorkerModels(
+  ctx: StoreContext,
+  id: string,
+  state: Omit<WorkerModelState, 'known' | 'prefetch'>,
+  now: number,
+): Promise<void> {
+  await ctx.db
+    .updateTable('workers')
+    .set({
+      models_known: 1,
+      models_available: JSON.stringify(state.available),
+      models_warm: JSON.stringify(state.warm),
+      models_on_disk: JSON.stringify(state.onDisk),
+      model_fetch: state.canFetch ? 1 : 0,
+      model_switches: state.switches,
+      last_seen_at: now,
+    })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Store.setWorkerPrefetch. */
+export async function setWorkerPrefetch(
+  ctx: StoreContext,
+  id: string,
+  refs: readonly ModelRef[],
+): Promise<void> {
+  await ctx.db
+    .updateTable('workers')
+    .set({ models_prefetch: JSON.stringify(refs) })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Store.createModelFile. */
+export async function createModelFile(
+  ctx: StoreContext,
+  m: Omit<ModelFile, 'createdAt'>,
+  now: number,
+): Promise<boolean> {
+  try {
+    await ctx.db
+      .insertInto('model_files')
+      .values({ name: m.name, kind: m.kind, url: m.url, sha256: m.sha256, size: m.size, created_at: now })
+      .execute();
+    return true;
+  } catch (err) {
+    if (isUniqueViolation(err)) return false;
+    throw err;
+  }
+}
+
+/** Store.getModelFile. */
+export async function getModelFile(ctx: StoreContext, name: string): Promise<ModelFile | null> {
+  const row = await ctx.db.selectFrom('model_files').selectAll().where('name', '=', name).executeTakeFirst();
+  return row === undefined ? null : toModelFile(row);
+}
+
+/** Store.listModelFiles. */
+export async function listModelFiles(ctx: StoreContext, names?: readonly string[]): Promise<ModelFile[]> {
+  if (names !== undefined && names.length === 0) return [];
+  let q = ctx.db.selectFrom('model_files').selectAll();
+  if (names !== undefined) q = q.where('name', 'in', [...names]);
+  return (await q.orderBy('name').execute()).map(toModelFile);
+}
+
+/** Store.deleteModelFile. */
+export async function deleteModelFile(ctx: StoreContext, name: string): Promise<boolean> {
+  const result = await ctx.db.deleteFrom('model_files').where('name', '=', name).executeTakeFirst();
+  return result.numDeletedRows > 0n;
+}
