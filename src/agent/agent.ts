@@ -94,7 +94,8 @@ export class Agent {
       if (this.options.models?.wantsPrefetch === true) await this.options.models.idle();
       const job = await this.claimOrNull(signal);
       if (job === null) {
-        if (!signal.aborted) await this.options.models?.idle();
+        // While claims fail the control plane is away: a model report would only fail too.
+        if (!signal.aborted && !this.claims.failing) await this.options.models?.idle();
         continue;
       }
       await this.report('busy');

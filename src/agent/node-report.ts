@@ -4,6 +4,7 @@
  * plane forgets what it was told, and custom nodes may be installed while the agent runs.
  */
 import type { NodeDefinition } from '../comfy/node-definitions.js';
+import { Retry } from '../util/backoff.js';
 import type { AgentLog } from './agent-log.js';
 
 export interface NodeReportDeps {
@@ -30,17 +31,24 @@ function sleep(ms: number, signal: AbortSignal, wake: EventTarget | undefined): 
   });
 }
 
-/** Reports now and every `everyMs` until `signal` aborts; failures are logged once per outage and retried. */
+/**
+ * Reports now and every `everyMs` until `signal` aborts. A failed report is retried with the agent's backoff
+ * (capped at `everyMs`), logged once per outage and once when it recovers.
+ */
 export async function reportNodeDefinitions(deps: NodeReportDeps, signal: AbortSignal): Promise<void> {
-  let failing = false;
+  const retry = new Retry('reporting the node definitions', deps.log, {
+    minMs: Math.min(500, deps.everyMs),
+    maxMs: Math.min(10_000, deps.everyMs),
+  });
   while (!signal.aborted) {
+    let delay = deps.everyMs;
     try {
       await deps.send([...(await deps.read()).values()]);
-      failing = false;
+      retry.succeeded();
     } catch (err) {
-      if (!failing) deps.log.warn({ err: String(err) }, 'could not report the node definitions; retrying');
-      failing = true;
+      if (signal.aborted) return;
+      delay = retry.failed(err);
     }
-    await sleep(failing ? Math.min(deps.everyMs, 10_000) : deps.everyMs, signal, deps.wake);
+    await sleep(delay, signal, deps.wake);
   }
 }
