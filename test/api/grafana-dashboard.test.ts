@@ -1,7 +1,7 @@
 /**
  * docs/grafana-dashboard.json is built on exactly the series serve exports: every panel query and template
- * variable names only metrics a running control plane lists on /metrics, and the dashboard covers the
- * job, worker, fleet, webhook and input-fetch series.
+ * variable names only metrics a running control plane lists on /metrics, and every `arrakis_` series it
+ * lists (job, worker, fleet, model, webhook and input-fetch series) has a panel.
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -141,8 +141,18 @@ describe('the Grafana dashboard', () => {
       'arrakis_webhook_attempts_total',
       'arrakis_input_fetches_total',
       'arrakis_http_request_duration_seconds',
+      'arrakis_model_loads_total',
+      'arrakis_model_load_seconds',
     ]) {
       expect(families, expected).toContain(expected);
     }
+    // A series added to /metrics later needs a panel too; only the exporter flag (which replica exports the
+    // database gauges, bookkeeping for `sum()`) is not charted.
+    const missing = [...exported]
+      .map((n) => n.replace(/_(bucket|sum|count)$/, ''))
+      .filter(
+        (n) => n.startsWith('arrakis_') && n !== 'arrakis_database_gauges_exporter' && !families.includes(n),
+      );
+    expect([...new Set(missing)], 'exported series without a panel').toEqual([]);
   });
 });
