@@ -4,7 +4,7 @@
  */
 import type { ComfyServer } from '../comfy/contract.js';
 import type { WorkerStatus } from '../store/contract.js';
-import { pause, Retry } from '../util/backoff.js';
+import { Backoff, pause, Retry } from '../util/backoff.js';
 import { silentLog, type AgentLog } from './agent-log.js';
 import type { JobChannel, LeasedJob, WorkerIdentity } from '../workers/job-channel.js';
 import type { ModelKeeper, ModelRun } from './model-keeper.js';
@@ -166,7 +166,7 @@ export class Agent {
   /** Health-checks ComfyUI with backoff until it answers (true) or the agent stops (false). */
   private async waitUntilHealthy(signal: AbortSignal): Promise<boolean> {
     const { min, max } = this.options.healthBackoffMs ?? { min: 200, max: 5000 };
-    let delay = min;
+    const backoff = new Backoff({ minMs: min, maxMs: max });
     let reported = false;
     while (!signal.aborted) {
       const health = await this.options.comfy
@@ -178,8 +178,7 @@ export class Agent {
         this.log.warn({ workerId: this.id, detail: health.detail }, 'ComfyUI is unhealthy');
         await this.report('unhealthy');
       }
-      await pause(delay, signal);
-      delay = Math.min(max, delay * 2);
+      await pause(backoff.next(), signal);
     }
     return false;
   }
