@@ -1,14 +1,11 @@
 /**
- * The Fastify application: hooks (request ids, auth, metrics, JSON depth), the OpenAPI generator,
- * problem+json errors and every route. Built from explicit dependencies; listening is the caller's job.
+ * The Fastify application: hooks (request ids, metrics, JSON depth), the OpenAPI generator, problem+json
+ * errors and every route, each in its auth scope. Built from explicit dependencies; listening is the caller's job.
  */
 import { randomUUID } from 'node:crypto';
-import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { validatorCompiler } from 'fastify-type-provider-zod';
-import { ApiError } from '../errors.js';
 import { Authenticator } from './auth/authenticate.js';
-import { constantTimeEqual } from './auth/api-keys.js';
 import { jsonTextTooDeep, MAX_JSON_DEPTH, tooDeepError, valueTooDeep } from './body-limits.js';
 import type { ApiContext, ApiDeps } from './context.js';
 import { createMetrics } from './metrics.js';
@@ -16,11 +13,11 @@ import { registerMultipart } from './multipart-submit.js';
 import { registerOpenApi } from './openapi/register.js';
 import { installProblemHandlers } from './problem.js';
 import { isLongPoll, requestLogOptions } from './request-log.js';
-import { adminRoutes } from './routes/admin.js';
-import { docsRoutes } from './routes/docs.js';
-import { eventRoutes } from './routes/events.js';
-import { jobRoutes } from './routes/jobs.js';
-import { opsRoutes } from './routes/ops.js';
+import { ADMIN_ROUTES, JOB_ROUTES, PUBLIC_ROUTES } from './route-table.js';
+import { adminScope } from './scopes/admin-scope.js';
+import { jobScope } from './scopes/job-scope.js';
+import { publicScope } from './scopes/public-scope.js';
+import { requireScopes } from './scopes/scope.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -29,14 +26,6 @@ export interface Api {
   ctx: ApiContext;
   /** Stop answering /readyz 200 (load balancers drain us) and end open event streams, before closing. */
   drain(): void;
-}
-
-/**
- * Auth is chosen by the MATCHED route pattern, never by the raw URL: the router decodes `%61` to `a`, so a
- * raw-text check could be walked around with `/v1/%61dmin/...`.
- */
-function isJobRoute(route: string): boolean {
-  return route.startsWith('/v1/jobs') || route === '/v1/usage';
 }
 
 function logOptions(level: string): object {
@@ -53,17 +42,6 @@ function installHooks(app: FastifyInstance, ctx: ApiContext): void {
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
-    const route = request.routeOptions.url ?? '';
-    if (isJobRoute(route) && request.method !== 'OPTIONS') {
-      request.principal = await ctx.auth.authenticate(request.headers);
-    } else if (route.startsWith('/v1/admin')) {
-      const key = ctx.config.adminKey;
-      const header = request.headers.authorization ?? '';
-      const presented = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
-      if (key === undefined || presented === undefined || !constantTimeEqual(presented, key)) {
-        throw new ApiError('unauthorized', 'The admin API needs Authorization: Bearer <admin key>.');
-      }
-    }
   });
   app.addHook('preValidation', async (request: FastifyRequest) => {
     // A backstop for parsers other than ours below; multipart bodies are checked as their parts are read.
@@ -83,6 +61,23 @@ function installHooks(app: FastifyInstance, ctx: ApiContext): void {
   });
 }
 
+/**
+ * Every route lives in one encapsulated scope whose onRequest hook authenticates (scopes/); the route table
+ * says which route file is in which. Unknown paths match no scope and answer 404 from the root.
+ */
+async function registerScopes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  requireScopes(app);
+  const extra = ctx.extraRoutes ?? {};
+  await app.register(jobScope(ctx, [...JOB_ROUTES, ...(extra.job ?? [])]));
+  // Without an admin key there is no admin API at all: /v1/admin/... answers 404.
+  if (ctx.config.adminKey !== undefined) {
+    await app.register(adminScope(ctx, [...ADMIN_ROUTES, ...(extra.admin ?? [])]));
+  }
+  await app.register(publicScope(ctx, [...PUBLIC_ROUTES, ...(extra.public ?? [])]));
+  // The worker API brings its own worker-token scope (routes/workers.ts).
+  if (ctx.workerApi !== undefined) await app.register(ctx.workerApi, { prefix: '/v1/worker' });
+}
+
 /** Builds the API (not listening). */
 export async function buildApi(deps: ApiDeps): Promise<Api> {
   const ctx: ApiContext = {
@@ -91,6 +86,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
     metrics: deps.metrics ?? createMetrics({ jobsByStatus: () => deps.store.countJobsByStatus() }),
     streams: new Set(),
     streamCounts: new Map(),
+    isDraining: () => draining,
   };
   let draining = false;
   const app = Fastify({
@@ -126,31 +122,9 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   installProblemHandlers(app);
   await registerOpenApi(app);
-  if (deps.config.corsOrigins.length > 0) {
-    await app.register(cors, {
-      origin: [...deps.config.corsOrigins],
-      methods: ['GET', 'POST', 'DELETE'],
-      allowedHeaders: [
-        'authorization',
-        'content-type',
-        'idempotency-key',
-        'last-event-id',
-        'prefer',
-        'traceparent',
-        'x-user-id',
-      ],
-      exposedHeaders: ['location', 'preference-applied', 'retry-after', 'x-request-id'],
-      maxAge: 600,
-    });
-  }
   await registerMultipart(app, Math.floor(deps.config.maxBodyMb * 1024 * 1024));
   installHooks(app, ctx);
-  await jobRoutes(app, ctx);
-  await eventRoutes(app, ctx);
-  if (deps.config.adminKey !== undefined) await adminRoutes(app, ctx);
-  await opsRoutes(app, ctx, () => draining);
-  await docsRoutes(app, ctx);
-  for (const plugin of deps.plugins ?? []) await plugin(app);
+  await registerScopes(app, ctx);
   const drain = (): void => {
     draining = true;
     // Clients reconnect with Last-Event-ID to another replica and lose nothing.

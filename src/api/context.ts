@@ -1,5 +1,5 @@
 /** What the HTTP layer is given: every dependency passed in, nothing global. */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Config } from '../config/load.js';
 import type { Job } from '../jobs/types.js';
 import type { EventBus } from '../events/bus.js';
@@ -22,8 +22,10 @@ export interface ApiDeps {
   now: () => number;
   /** See SubmitDeps.unknownPool. */
   unknownPool?: (pool: string) => Promise<string[] | null>;
-  /** Extra routes mounted by serve (worker API, fleet admin), registered after the core ones. */
-  plugins?: Array<(app: import('fastify').FastifyInstance) => Promise<void>>;
+  /** Route files serve adds to the core ones (route-table.ts), by the scope whose auth they run behind. */
+  extraRoutes?: { public?: readonly RouteFile[]; job?: readonly RouteFile[]; admin?: readonly RouteFile[] };
+  /** The worker API (routes/workers.ts, its own worker-token scope), mounted at /v1/worker when given. */
+  workerApi?: FastifyPluginAsync;
   /** Called after each admission (idle workers claim at once; URL inputs get fetched at once). */
   onAdmitted?: (job: Job, origin?: { requestId: string; traceId: string | null }) => void;
   /** Called when an owner's cancel ended a queued job at once (log, metrics). */
@@ -46,6 +48,9 @@ export interface PoolPricing {
 /** The pool unpooled jobs run on (the fleet's first pool), for pricing them. */
 export const UNPOOLED = '';
 
+/** A route file: registers its routes on the scope it is given. The scope, not the file, decides auth. */
+export type RouteFile = (app: FastifyInstance, ctx: ApiContext) => Promise<void>;
+
 export interface ApiContext extends ApiDeps {
   auth: Authenticator;
   metrics: Metrics;
@@ -53,6 +58,8 @@ export interface ApiContext extends ApiDeps {
   streams: Set<() => void>;
   /** Open SSE streams per `account` and per `account/user` key on this replica (caps). */
   streamCounts: Map<string, number>;
+  /** True once shutdown began: /readyz fails so load balancers drain this replica. */
+  isDraining: () => boolean;
 }
 
 declare module 'fastify' {

@@ -26,7 +26,6 @@ import type { ModelLoad } from '../workers/job-channel.js';
 import { storeBase64Input, storeUploadedInput } from './base64-input.js';
 import { startInProcessWorkers, type InProcessWorkers } from './in-process-workers.js';
 import { startBackground, type Background } from './background.js';
-import { adminWorkerRoutes } from './admin-worker-routes.js';
 import { KnownPools } from './known-pools.js';
 import { loadTemplatesDir } from './templates-dir.js';
 import { runFleetDuty, type FleetDuty } from './fleet-duty.js';
@@ -158,28 +157,17 @@ export async function startControlPlane(
       },
       fleetStatus: async () => fleet?.status() ?? { pools: [] },
       poolPricing: () => fleet?.pricing() ?? new Map(),
-      plugins: [
-        async (app) => {
-          const onModelLoads = (loads: readonly ModelLoad[]): void => observeModelLoads(metrics, loads);
-          await app.register(
-            workerRoutes({
-              store,
-              storage,
-              bus,
-              leaseMs,
-              maxAttempts: config.maxAttempts,
-              nodeTypes,
-              affinityMaxDelayMs,
-              onModelLoads,
-              ...jobHooks,
-            }),
-            { prefix: '/v1/worker' },
-          );
-        },
-        ...(config.adminKey === undefined
-          ? []
-          : [async (app: FastifyInstance) => adminWorkerRoutes(app, store)]),
-      ],
+      workerApi: workerRoutes({
+        store,
+        storage,
+        bus,
+        leaseMs,
+        maxAttempts: config.maxAttempts,
+        affinityMaxDelayMs,
+        onModelLoads: (loads: readonly ModelLoad[]): void => observeModelLoads(metrics, loads),
+        nodeTypes,
+        ...jobHooks,
+      }),
     });
     await api.app.listen({ host: config.host, port: config.port });
   } catch (err) {

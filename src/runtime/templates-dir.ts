@@ -1,7 +1,7 @@
 /** `--templates DIR`: every `*.json` file in the folder is a template, validated and upserted at start. */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { saveTemplate } from '../api/routes/admin.js';
+import { saveTemplate } from '../api/routes/admin/templates.js';
 import { ApiError } from '../errors.js';
 import type { Store } from '../store/contract.js';
 

@@ -179,6 +179,11 @@ export interface WebhookAttempt {
   durationMs: number;
 }
 
+/** A delivery with its attempts, in attempt order (the operator's delivery log). */
+export interface WebhookDeliveryLog extends WebhookDelivery {
+  attemptLog: WebhookAttempt[];
+}
+
 export type WorkerStatus = 'starting' | 'warming' | 'idle' | 'busy' | 'unhealthy' | 'stopping' | 'stopped';
 
 export interface WorkerRecord {
@@ -394,6 +399,12 @@ export interface Store {
     limit: number;
   }): Promise<WebhookDelivery[]>;
   listWebhookAttempts(deliveryId: string): Promise<WebhookAttempt[]>;
+  /** Deliveries as listWebhookDeliveries returns them, each with its attempts: two queries, not one per delivery. */
+  listWebhookDeliveryLog(filter: {
+    accountId?: string;
+    jobId?: string;
+    limit: number;
+  }): Promise<WebhookDeliveryLog[]>;
 
   // Workers and fleet
   upsertWorker(w: WorkerRecord): Promise<void>;

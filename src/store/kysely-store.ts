@@ -197,6 +197,11 @@ export class KyselyStore implements C.Store {
   }): Promise<C.WebhookDelivery[]> => webhooks.listWebhookDeliveries(this.#ctx, filter);
   listWebhookAttempts = (deliveryId: string): Promise<C.WebhookAttempt[]> =>
     webhooks.listWebhookAttempts(this.#ctx, deliveryId);
+  listWebhookDeliveryLog = (filter: {
+    accountId?: string;
+    jobId?: string;
+    limit: number;
+  }): Promise<C.WebhookDeliveryLog[]> => webhooks.listWebhookDeliveryLog(this.#ctx, filter);
 
   upsertWorker = (w: C.WorkerRecord): Promise<void> => fleet.upsertWorker(this.#ctx, w);
   setWorkerStatus = (id: string, status: C.WorkerStatus, now: number): Promise<void> =>

@@ -4,9 +4,10 @@
  * the log after the last seq it sent, so nothing is lost or repeated, and `Last-Event-ID` resumes.
  * Heartbeat comments keep proxies from closing an idle stream; the stream ends after `done`.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { JobStatus } from '../../jobs/types.js';
 import type { JobEvent } from '../../store/contract.js';
 import { ApiError } from '../../errors.js';
 import { requireScope } from '../auth/authenticate.js';
@@ -62,6 +63,29 @@ function writeEvent(reply: FastifyReply, e: JobEvent): void {
   reply.raw.write(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`);
 }
 
+/** Takes the response over from Fastify and writes the stream's head (and, when fresh, the job's status). */
+function openStream(
+  ctx: ApiContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  status: JobStatus,
+  sent: number,
+): void {
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+    ...corsHeaders(request.headers.origin, ctx),
+  });
+  raw.write(': arrakis job events\nretry: 2000\n\n');
+  // A fresh stream starts with the job's state now (no id: it is a snapshot, not a log entry), so a
+  // client watching a queued job sees it at once.
+  if (sent === 0) raw.write(`event: status\ndata: ${JSON.stringify({ status, snapshot: true })}\n\n`);
+}
+
 /** Registers the SSE route. */
 export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   app.withTypeProvider<ZodTypeProvider>().get(
@@ -82,20 +106,8 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       const job = await ownJob(ctx, p.account.id, p.userId, request.params.id);
       let sent = lastEventId(request.headers['last-event-id'], request.query.after);
       const release = admitStream(ctx, p.account.id, p.userId);
-      reply.hijack();
+      openStream(ctx, request, reply, job.status, sent);
       const raw = reply.raw;
-      raw.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-        ...corsHeaders(request.headers.origin, ctx),
-      });
-      raw.write(': arrakis job events\nretry: 2000\n\n');
-      // A fresh stream starts with the job's state now (no id: it is a snapshot, not a log entry), so a
-      // client watching a queued job sees it at once.
-      if (sent === 0)
-        raw.write(`event: status\ndata: ${JSON.stringify({ status: job.status, snapshot: true })}\n\n`);
 
       let closed = false;
       let pumping: Promise<void> | null = null;

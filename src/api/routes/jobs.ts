@@ -46,12 +46,21 @@ function idempotencyKey(header: unknown): string | null {
   return header;
 }
 
-/** Registers the job routes; every one of them runs behind the auth hook. */
-export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
-  const r = app.withTypeProvider<ZodTypeProvider>();
-  const tags = ['jobs'];
-  const security = [{ bearer: [] }];
+const tags = ['jobs'];
+const security = [{ bearer: [] }];
 
+/** Registers the job routes; every one of them runs behind the job scope's auth. */
+export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  submitRoute(app, ctx);
+  readRoutes(app, ctx);
+  cancelRoute(app, ctx);
+  outputRoute(app, ctx);
+  usageRoute(app, ctx);
+}
+
+/** POST /v1/jobs: JSON or multipart submission, with Idempotency-Key and Prefer: wait. */
+function submitRoute(app: FastifyInstance, ctx: ApiContext): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
   r.post(
     '/v1/jobs',
     {
@@ -123,7 +132,11 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
       }
     },
   );
+}
 
+/** GET /v1/jobs/{id} and GET /v1/jobs: the caller's own jobs. */
+function readRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
   r.get(
     '/v1/jobs/:id',
     {
@@ -171,7 +184,11 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
       return { data: page.jobs.map(toPublicJob), next_cursor: page.nextCursor };
     },
   );
+}
 
+/** DELETE /v1/jobs/{id}: cancel. */
+function cancelRoute(app: FastifyInstance, ctx: ApiContext): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
   r.delete(
     '/v1/jobs/:id',
     {
@@ -208,7 +225,11 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
       }
     },
   );
+}
 
+/** GET /v1/jobs/{id}/outputs/{index}: the bytes, or a 302 to a presigned URL. */
+function outputRoute(app: FastifyInstance, ctx: ApiContext): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
   r.get(
     '/v1/jobs/:id/outputs/:index',
     {
@@ -245,7 +266,11 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
       );
     },
   );
+}
 
+/** GET /v1/usage: the caller's usage today. */
+function usageRoute(app: FastifyInstance, ctx: ApiContext): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
   r.get(
     '/v1/usage',
     {

@@ -37,17 +37,13 @@ export function cachedProbe(
   };
 }
 
-/** Registers /healthz, /readyz and /metrics. `isDraining` makes /readyz fail during shutdown. */
-export async function opsRoutes(
-  app: FastifyInstance,
-  ctx: ApiContext,
-  isDraining: () => boolean,
-): Promise<void> {
+/** Registers /healthz, /readyz and /metrics. `ctx.isDraining` makes /readyz fail during shutdown. */
+export async function opsRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const hide = { schema: { hide: true } };
   const databaseReady = cachedProbe(() => ctx.store.isReady());
   app.get('/healthz', hide, async () => ({ status: 'ok' }));
   app.get('/readyz', hide, async (_request, reply) => {
-    if (isDraining()) return sendProblem(reply, 'not_ready', 'Shutting down.');
+    if (ctx.isDraining()) return sendProblem(reply, 'not_ready', 'Shutting down.');
     if (!(await databaseReady())) {
       return sendProblem(reply, 'not_ready', 'The database is unreachable or migrations are pending.');
     }

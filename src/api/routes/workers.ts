@@ -1,22 +1,32 @@
 /**
  * The worker API, mounted at `/v1/worker`: how a remote `arrakis agent` that can only connect out registers,
  * claims jobs (long-poll), renews leases, hears cancels (long-poll), moves bytes and reports outcomes.
- * Every job endpoint acts only on a job leased to the calling worker.
+ * Every job endpoint acts only on a job leased to the calling worker. Requests are validated by the route
+ * schemas (the shapes of workers/worker-protocol.ts); auth comes from the worker scope. The worker API is an
+ * internal protocol: /openapi.json leaves it out (openapi/polish.ts).
  */
 import { detectContentType } from '../../media/output-content-type.js';
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify';
+import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ForeignOutputError, WorkerService, type WorkerServiceDeps } from '../../workers/worker-service.js';
 import { LeaseLostError, OutputStoreError, type LeasedJob } from '../../workers/job-channel.js';
 import * as wire from '../../workers/worker-protocol.js';
-import { verifyWorkerToken } from '../../workers/worker-tokens.js';
 import { ApiError } from '../../errors.js';
 import type { EventBus } from '../../events/bus.js';
 import type { NodeTypeRegistry } from '../../jobs/node-type-registry.js';
 import type { ObjectStorage } from '../../media/storage/contract.js';
-import type { Store, WorkerRecord, WorkerToken } from '../../store/contract.js';
+import type { Store } from '../../store/contract.js';
 import { newId } from '../../util/ids.js';
 import { installProblemHandlers } from '../problem.js';
+import {
+  workerOf,
+  workerScope,
+  workerTokenOf,
+  type WorkerCredentials,
+  type WorkerRouteFile,
+} from '../scopes/worker-scope.js';
+import { verifyWorkerToken } from '../../workers/worker-tokens.js';
 
 export { issueWorkerToken } from '../../workers/worker-tokens.js';
 
@@ -41,15 +51,18 @@ const jobParams = z.object({ jobId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/) }
 const inputParams = jobParams.extend({ name: z.string().min(1).max(256) });
 const outputParams = jobParams.extend({ index: z.coerce.number().int().min(0).max(9999) });
 
-/** Parses `data` with `schema`, or answers 400 `validation_failed` naming the fields. */
-function parse<T>(schema: z.ZodType<T>, data: unknown, where: string): T {
-  const result = schema.safeParse(data ?? {});
-  if (result.success) return result.data;
-  const errors = result.error.issues.map((i) => ({
-    path: [where, ...i.path.map(String)].join('.'),
-    message: i.message,
-  }));
-  throw new ApiError('validation_failed', 'The request does not match the worker API schema.', { errors });
+/** A body the agent may leave out entirely reads as `{}` (its defaults apply). */
+function orEmpty<T extends z.ZodType>(schema: T): z.ZodPreprocess<T, unknown> {
+  return z.preprocess((value) => value ?? {}, schema);
+}
+
+/** The worker scope's credential checks: worker tokens and the worker id header of the worker protocol. */
+export function credentials(store: Store): WorkerCredentials {
+  return {
+    store,
+    verifyToken: (presented) => verifyWorkerToken(store, presented),
+    workerIdHeader: wire.WORKER_ID_HEADER,
+  };
 }
 
 /** An AbortSignal that fires when the client goes away or the server is closing (ends long-polls early). */
@@ -59,8 +72,14 @@ function pollSignal(reply: FastifyReply, closing: AbortSignal): AbortSignal {
   return AbortSignal.any([gone.signal, closing]);
 }
 
-/** The worker API as a Fastify plugin (mount it with `{ prefix: '/v1/worker' }`). */
-export function workerRoutes(deps: WorkerRoutesDeps): FastifyPluginAsync {
+/**
+ * The worker API as a Fastify plugin (mount it with `{ prefix: '/v1/worker' }`). `extra` adds route files
+ * to the registered-worker part of the scope.
+ */
+export function workerRoutes(
+  deps: WorkerRoutesDeps,
+  extra: readonly WorkerRouteFile[] = [],
+): FastifyPluginAsync {
   return async (app) => {
     const service = new WorkerService(deps);
     const closing = new AbortController();
@@ -70,70 +89,34 @@ export function workerRoutes(deps: WorkerRoutesDeps): FastifyPluginAsync {
     app.addHook('onSend', async (_request, reply) => {
       if (closing.signal.aborted) void reply.header('connection', 'close');
     });
+    // Mountable on a bare Fastify too (the agent tests do): zod schemas and problem+json come with it. The
+    // not-found handler sits outside the scope, so an unknown /v1/worker path answers 404, not 401.
+    app.setValidatorCompiler(validatorCompiler);
     installProblemHandlers(app);
-    const workerOf: WorkerOf = (request) => authenticateWorker(deps.store, request);
-    registerWorkerRoutes(app, deps, service, closing.signal);
-    registerLeaseRoutes(app, service, workerOf, closing.signal);
-    registerReportRoutes(app, service, workerOf);
-    registerNodeDefinitionRoute(app, workerOf, deps.nodeTypes);
-    registerModelRoutes(app, service, workerOf);
-    await app.register(outputUploadRoutes(service, workerOf, deps.maxOutputBytes ?? 512 * 1024 * 1024));
+    const maxOutputBytes = deps.maxOutputBytes ?? 512 * 1024 * 1024;
+    await app.register(
+      workerScope(credentials(deps.store), {
+        token: [(s) => registerRoute(s, deps, service)],
+        worker: [
+          (s) => workerStateRoutes(s, deps, service, closing.signal),
+          (s) => leaseRoutes(s, service, closing.signal),
+          (s) => reportRoutes(s, service),
+          (s) => nodeDefinitionRoute(s, deps.nodeTypes),
+          (s) => modelRoutes(s, service),
+          (s) => s.register(outputUploadRoutes(service, maxOutputBytes)),
+          ...extra,
+        ],
+      }),
+    );
   };
 }
 
-type WorkerOf = (request: FastifyRequest) => Promise<WorkerRecord>;
-
-/** PUT /node-definitions: the nodes of the worker's ComfyUI, kept for this replica's submissions. */
-function registerNodeDefinitionRoute(
-  app: FastifyInstance,
-  workerOf: WorkerOf,
-  registry: NodeTypeRegistry | undefined,
-): void {
-  app.put('/node-definitions', { bodyLimit: 64 * 1024 * 1024 }, async (request, reply) => {
-    const worker = await workerOf(request);
-    const { definitions } = parse(wire.nodeDefinitionsBody, request.body, 'body');
-    const byName = new Map(definitions.map((d) => [d.name, d]));
-    registry?.set(worker.id, new Set(byName.keys()), { definitions: byName });
-    return reply.code(204).send();
-  });
-}
-
-/** The caller's worker token (valid and unrevoked), else 401. */
-async function authenticateToken(store: Store, request: FastifyRequest): Promise<WorkerToken> {
-  const header = request.headers.authorization ?? '';
-  const token = header.startsWith('Bearer ') ? await verifyWorkerToken(store, header.slice(7).trim()) : null;
-  if (token === null)
-    throw new ApiError(
-      'unauthorized',
-      'Send Authorization: Bearer <worker token>; revoked tokens are refused.',
-    );
-  return token;
-}
-
-/** The registered worker the caller speaks for; it must have been registered with the same token. */
-async function authenticateWorker(store: Store, request: FastifyRequest): Promise<WorkerRecord> {
-  const token = await authenticateToken(store, request);
-  const id = request.headers[wire.WORKER_ID_HEADER];
-  const worker = typeof id === 'string' ? await store.getWorker(id) : null;
-  if (worker === null || worker.kind !== 'remote' || worker.providerRef !== token.id) {
-    throw new ApiError(
-      'unauthorized',
-      `Unknown worker: register first and send its id in ${wire.WORKER_ID_HEADER}.`,
-    );
-  }
-  return worker;
-}
-
-/** Register, status and the claim long-poll. */
-function registerWorkerRoutes(
-  app: FastifyInstance,
-  deps: WorkerRoutesDeps,
-  service: WorkerService,
-  closing: AbortSignal,
-): void {
-  app.post('/register', async (request, reply) => {
-    const token = await authenticateToken(deps.store, request);
-    const body = parse(wire.registerBody, request.body, 'body');
+/** POST /register: a token holder becomes a worker of the token's pool. */
+function registerRoute(app: FastifyInstance, deps: WorkerRoutesDeps, service: WorkerService): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  r.post('/register', { schema: { body: orEmpty(wire.registerBody) } }, async (request, reply) => {
+    const token = workerTokenOf(request);
+    const body = request.body;
     if (body.pool !== undefined && body.pool !== token.pool) {
       throw new ApiError('insufficient_scope', `This token serves pool "${token.pool}" only.`);
     }
@@ -150,19 +133,41 @@ function registerWorkerRoutes(
     });
     return reply.code(201).send({ worker_id: id, pool: token.pool, lease_ms: deps.leaseMs });
   });
+}
 
-  app.post('/status', async (request) => {
-    const worker = await authenticateWorker(deps.store, request);
-    const body = parse(wire.statusBody, request.body, 'body');
-    await service.setStatus(worker.id, body.status);
-    if (body.status === 'stopped') deps.nodeTypes?.remove(worker.id);
-    return { status: body.status };
+/** PUT /node-definitions: the nodes of the worker's ComfyUI, kept for this replica's submissions. */
+function nodeDefinitionRoute(app: FastifyInstance, registry: NodeTypeRegistry | undefined): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  r.put(
+    '/node-definitions',
+    { bodyLimit: 64 * 1024 * 1024, schema: { body: orEmpty(wire.nodeDefinitionsBody) } },
+    async (request, reply) => {
+      const byName = new Map(request.body.definitions.map((d) => [d.name, d]));
+      registry?.set(workerOf(request).id, new Set(byName.keys()), { definitions: byName });
+      return reply.code(204).send();
+    },
+  );
+}
+
+/** Status and the claim long-poll. */
+function workerStateRoutes(
+  app: FastifyInstance,
+  deps: WorkerRoutesDeps,
+  service: WorkerService,
+  closing: AbortSignal,
+): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  r.post('/status', { schema: { body: orEmpty(wire.statusBody) } }, async (request) => {
+    const worker = workerOf(request);
+    const { status } = request.body;
+    await service.setStatus(worker.id, status);
+    if (status === 'stopped') deps.nodeTypes?.remove(worker.id);
+    return { status };
   });
 
-  app.post('/claim', async (request, reply) => {
-    const worker = await authenticateWorker(deps.store, request);
-    const body = parse(wire.claimBody, request.body, 'body');
-    const job = await service.claim(worker.id, worker.pool, body.wait_ms, pollSignal(reply, closing));
+  r.post('/claim', { schema: { body: orEmpty(wire.claimBody) } }, async (request, reply) => {
+    const worker = workerOf(request);
+    const job = await service.claim(worker.id, worker.pool, request.body.wait_ms, pollSignal(reply, closing));
     if (job === null) return { job: null };
     if (reply.raw.destroyed) {
       // The worker hung up while the claim ran: it will never hear of this job, so give it straight back.
@@ -183,88 +188,96 @@ function registerWorkerRoutes(
 }
 
 /** Heartbeat, cancel long-poll, progress and input download: all scoped to the caller's lease. */
-function registerLeaseRoutes(
-  app: FastifyInstance,
-  service: WorkerService,
-  workerOf: WorkerOf,
-  closing: AbortSignal,
-): void {
-  app.post('/jobs/:jobId/heartbeat', async (request) => {
-    const worker = await workerOf(request);
-    const { jobId } = parse(jobParams, request.params, 'params');
-    return { lease: await service.heartbeat(jobId, worker.id) };
-  });
+function leaseRoutes(app: FastifyInstance, service: WorkerService, closing: AbortSignal): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  r.post('/jobs/:jobId/heartbeat', { schema: { params: jobParams } }, async (request) => ({
+    lease: await service.heartbeat(request.params.jobId, workerOf(request).id),
+  }));
 
-  app.get('/jobs/:jobId/cancel', async (request, reply) => {
-    const worker = await workerOf(request);
-    const { jobId } = parse(jobParams, request.params, 'params');
-    const query = parse(wire.cancelQuery, request.query, 'query');
-    return {
-      lease: await service.waitForCancel(jobId, worker.id, query.wait_ms, pollSignal(reply, closing)),
-    };
-  });
+  r.get(
+    '/jobs/:jobId/cancel',
+    { schema: { params: jobParams, querystring: wire.cancelQuery } },
+    async (request, reply) => {
+      const signal = pollSignal(reply, closing);
+      const lease = await service.waitForCancel(
+        request.params.jobId,
+        workerOf(request).id,
+        request.query.wait_ms,
+        signal,
+      );
+      return { lease };
+    },
+  );
 
-  app.post('/jobs/:jobId/progress', async (request) => {
-    const worker = await workerOf(request);
-    const { jobId } = parse(jobParams, request.params, 'params');
-    const body = parse(wire.progressBody, request.body, 'body');
-    return { held: await service.progress(jobId, worker.id, body) };
-  });
+  r.post(
+    '/jobs/:jobId/progress',
+    { schema: { params: jobParams, body: orEmpty(wire.progressBody) } },
+    async (request) => ({
+      held: await service.progress(request.params.jobId, workerOf(request).id, request.body),
+    }),
+  );
 
-  app.get('/jobs/:jobId/inputs/:name', async (request, reply) => {
-    const worker = await workerOf(request);
-    const { jobId, name } = parse(inputParams, request.params, 'params');
-    const found = await service.openInput(jobId, worker.id, name).catch(leaseConflict);
+  r.get('/jobs/:jobId/inputs/:name', { schema: { params: inputParams } }, async (request, reply) => {
+    const { jobId, name } = request.params;
+    const found = await service.openInput(jobId, workerOf(request).id, name).catch(leaseConflict);
     if (found === null) throw new ApiError('not_found', `Job ${jobId} has no stored input named "${name}".`);
     return reply.header('content-length', found.size).type('application/octet-stream').send(found.body);
   });
 }
 
 /** Terminal reports: complete, fail, finish-cancel, release. `lost` answers mean another worker may own the job. */
-function registerReportRoutes(app: FastifyInstance, service: WorkerService, workerOf: WorkerOf): void {
-  app.post('/jobs/:jobId/complete', async (request) => {
-    const worker = await workerOf(request);
-    const { jobId } = parse(jobParams, request.params, 'params');
-    const body = parse(wire.completeBody, request.body, 'body');
-    try {
-      return await service.complete(jobId, worker.id, body.outputs.map(wire.outputFromWire));
-    } catch (err) {
-      if (err instanceof ForeignOutputError) throw new ApiError('validation_failed', err.message);
-      throw err;
-    }
-  });
+function reportRoutes(app: FastifyInstance, service: WorkerService): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  r.post(
+    '/jobs/:jobId/complete',
+    { schema: { params: jobParams, body: orEmpty(wire.completeBody) } },
+    async (request) => {
+      try {
+        const outputs = request.body.outputs.map(wire.outputFromWire);
+        return await service.complete(request.params.jobId, workerOf(request).id, outputs);
+      } catch (err) {
+        if (err instanceof ForeignOutputError) throw new ApiError('validation_failed', err.message);
+        throw err;
+      }
+    },
+  );
 
-  app.post('/jobs/:jobId/fail', async (request) => {
-    const worker = await workerOf(request);
-    const { jobId } = parse(jobParams, request.params, 'params');
-    const { error } = parse(wire.failBody, request.body, 'body');
-    return await service.fail(jobId, worker.id, {
-      code: error.code,
-      message: error.message,
-      nodeId: error.node_id,
-    });
-  });
+  r.post(
+    '/jobs/:jobId/fail',
+    { schema: { params: jobParams, body: orEmpty(wire.failBody) } },
+    async (request) => {
+      const { error } = request.body;
+      return await service.fail(request.params.jobId, workerOf(request).id, {
+        code: error.code,
+        message: error.message,
+        nodeId: error.node_id,
+      });
+    },
+  );
 
-  app.post('/jobs/:jobId/finish-cancel', async (request) => {
-    const worker = await workerOf(request);
-    const { jobId } = parse(jobParams, request.params, 'params');
-    return await service.finishCancel(jobId, worker.id);
-  });
+  r.post('/jobs/:jobId/finish-cancel', { schema: { params: jobParams } }, async (request) =>
+    service.finishCancel(request.params.jobId, workerOf(request).id),
+  );
 
-  app.post('/jobs/:jobId/release', async (request) => {
-    const worker = await workerOf(request);
-    const { jobId } = parse(jobParams, request.params, 'params');
-    const body = parse(wire.releaseBody, request.body, 'body');
-    return await service.release(jobId, worker.id, body.reason, body.voluntary);
-  });
+  r.post(
+    '/jobs/:jobId/release',
+    { schema: { params: jobParams, body: orEmpty(wire.releaseBody) } },
+    async (request) =>
+      service.release(
+        request.params.jobId,
+        workerOf(request).id,
+        request.body.reason,
+        request.body.voluntary,
+      ),
+  );
 }
 
 /** The worker's model report, and the registry entry of a file its model cache is to fetch. */
-function registerModelRoutes(app: FastifyInstance, service: WorkerService, workerOf: WorkerOf): void {
-  app.post('/models', async (request) => {
-    const worker = await workerOf(request);
-    const body = parse(wire.modelsBody, request.body, 'body');
-    const prefetch = await service.reportModels(worker.id, {
+function modelRoutes(app: FastifyInstance, service: WorkerService): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  r.post('/models', { schema: { body: orEmpty(wire.modelsBody) } }, async (request) => {
+    const body = request.body;
+    const prefetch = await service.reportModels(workerOf(request).id, {
       available: body.available,
       warm: body.warm,
       onDisk: body.on_disk,
@@ -275,53 +288,50 @@ function registerModelRoutes(app: FastifyInstance, service: WorkerService, worke
     return { prefetch };
   });
 
-  app.get('/models/:name', async (request) => {
-    await workerOf(request);
-    const { name } = parse(wire.modelFileParams, request.params, 'params');
+  r.get('/models/:name', { schema: { params: wire.modelFileParams } }, async (request) => {
+    const { name } = request.params;
     const file = await service.modelFile(name);
     if (file === null) throw new ApiError('not_found', `No registered model file named "${name}".`);
     return { name: file.name, kind: file.kind, url: file.url, sha256: file.sha256, size: file.size };
   });
 }
 
-/** Output upload takes the raw file as the body, so it lives in its own context with a bytes-only parser. */
-function outputUploadRoutes(
-  service: WorkerService,
-  workerOf: WorkerOf,
-  maxBytes: number,
-): FastifyPluginAsync {
+/**
+ * Output upload takes the raw file as the body, so it lives in its own context with a bytes-only parser.
+ * The scope authenticated the worker before a single body byte was read: an anonymous client cannot make the
+ * server buffer an upload.
+ */
+function outputUploadRoutes(service: WorkerService, maxBytes: number): FastifyPluginAsync {
   return async (app) => {
-    // The token is checked before a single body byte is read: an anonymous client must not be able to make
-    // the server buffer an upload.
-    const authenticated = new WeakMap<FastifyRequest, WorkerRecord>();
-    app.addHook('onRequest', async (request) => {
-      authenticated.set(request, await workerOf(request));
-    });
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: maxBytes }, (_request, body, done) => {
       done(null, body);
     });
-    app.put('/jobs/:jobId/outputs/:index', async (request) => {
-      const worker = authenticated.get(request) ?? (await workerOf(request));
-      const { jobId, index } = parse(outputParams, request.params, 'params');
-      const query = parse(wire.outputQuery, request.query, 'query');
-      const bytes = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-      // The type users are served comes from the bytes, not from what a worker declares.
-      const contentType = detectContentType(bytes, query.filename);
-      try {
-        const output = await service.putOutput(jobId, worker.id, {
-          index,
-          nodeId: query.node_id,
-          filename: query.filename,
-          contentType,
-          bytes,
-        });
-        return wire.outputToWire(output);
-      } catch (err) {
-        if (err instanceof OutputStoreError) throw new ApiError('internal_error', err.message);
-        return leaseConflict(err);
-      }
-    });
+    const r = app.withTypeProvider<ZodTypeProvider>();
+    r.put(
+      '/jobs/:jobId/outputs/:index',
+      { schema: { params: outputParams, querystring: wire.outputQuery } },
+      async (request) => {
+        const { jobId, index } = request.params;
+        const { node_id: nodeId, filename } = request.query;
+        const bytes = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        // The type users are served comes from the bytes, not from what a worker declares.
+        const contentType = detectContentType(bytes, filename);
+        try {
+          const output = await service.putOutput(jobId, workerOf(request).id, {
+            index,
+            nodeId,
+            filename,
+            contentType,
+            bytes,
+          });
+          return wire.outputToWire(output);
+        } catch (err) {
+          if (err instanceof OutputStoreError) throw new ApiError('internal_error', err.message);
+          return leaseConflict(err);
+        }
+      },
+    );
   };
 }
 

@@ -1,6 +1,6 @@
 /** The durable webhook queue: deliveries (enqueued by terminal transitions), attempts, disabled endpoints. */
 import { z } from 'zod';
-import type { WebhookAttempt, WebhookDelivery } from '../contract.js';
+import type { WebhookAttempt, WebhookDelivery, WebhookDeliveryLog } from '../contract.js';
 import { inTx, type StoreContext } from '../context.js';
 import { toWebhookAttempt, toWebhookDelivery } from '../rows.js';
 import type { WebhookDeliveriesTable } from '../schema.js';
@@ -133,4 +133,31 @@ export async function listWebhookAttempts(ctx: StoreContext, deliveryId: string)
     .orderBy('attempt')
     .execute();
   return rows.map(toWebhookAttempt);
+}
+
+/** Store.listWebhookDeliveryLog: the deliveries, then every attempt of all of them in one query. */
+export async function listWebhookDeliveryLog(
+  ctx: StoreContext,
+  filter: { accountId?: string; jobId?: string; limit: number },
+): Promise<WebhookDeliveryLog[]> {
+  const deliveries = await listWebhookDeliveries(ctx, filter);
+  if (deliveries.length === 0) return [];
+  const rows = await ctx.db
+    .selectFrom('webhook_attempts')
+    .selectAll()
+    .where(
+      'delivery_id',
+      'in',
+      deliveries.map((d) => d.id),
+    )
+    .orderBy('delivery_id')
+    .orderBy('attempt')
+    .execute();
+  const byDelivery = new Map<string, WebhookAttempt[]>();
+  for (const attempt of rows.map(toWebhookAttempt)) {
+    const list = byDelivery.get(attempt.deliveryId) ?? [];
+    list.push(attempt);
+    byDelivery.set(attempt.deliveryId, list);
+  }
+  return deliveries.map((d) => ({ ...d, attemptLog: byDelivery.get(d.id) ?? [] }));
 }

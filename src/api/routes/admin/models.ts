@@ -5,10 +5,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ApiError } from '../../errors.js';
-import { MODEL_KINDS } from '../../models/model-refs.js';
-import { redactUrl } from '../../models/model-source.js';
-import type { ModelFile, Store } from '../../store/contract.js';
+import { ApiError } from '../../../errors.js';
+import { MODEL_KINDS } from '../../../models/model-refs.js';
+import { redactUrl } from '../../../models/model-source.js';
+import type { ModelFile } from '../../../store/contract.js';
+import type { ApiContext } from '../../context.js';
+import { adminDoc } from './shared.js';
 
 /** A file name as loaders list it: relative, `/`-separated, no hidden or parent segments. */
 const modelName = z
@@ -54,10 +56,11 @@ function modelJson(m: ModelFile): Record<string, unknown> {
   };
 }
 
-/** POST/GET/DELETE /v1/admin/models (admin key, checked by the API's hooks). */
-export async function adminModelRoutes(app: FastifyInstance, store: Store): Promise<void> {
+/** Registers POST/GET/DELETE /v1/admin/models (the admin scope checks the key). */
+export async function modelRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const schema = { tags: ['admin'], security: [{ admin: [] }] };
+  const store = ctx.store;
+  const schema = adminDoc;
   const nameParams = z.object({ name: z.string().min(1).max(512) });
   r.post(
     '/v1/admin/models',

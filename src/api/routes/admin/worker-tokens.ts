@@ -1,17 +1,16 @@
 /** Admin endpoints for remote agents' worker tokens (`arrakis agent --token`). */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { z } from 'zod';
-import { issueWorkerToken } from '../workers/worker-tokens.js';
-import { createdWorkerTokenSchema, createWorkerTokenBody, problemSchema } from '../api/schemas.js';
-import { noContent } from '../api/routes/admin.js';
-import { ApiError } from '../errors.js';
-import type { Store } from '../store/contract.js';
+import { ApiError } from '../../../errors.js';
+import { issueWorkerToken } from '../../../workers/worker-tokens.js';
+import type { ApiContext } from '../../context.js';
+import { createdWorkerTokenSchema, createWorkerTokenBody, problemSchema } from '../../schemas.js';
+import { adminDoc, idParams, noContent } from './shared.js';
 
 /** POST /v1/admin/worker-tokens (shown once), GET (list, no secrets) and DELETE /v1/admin/worker-tokens/{id}. */
-export async function adminWorkerRoutes(app: FastifyInstance, store: Store): Promise<void> {
+export async function workerTokenRoutes(app: FastifyInstance, { store }: ApiContext): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const schema = { tags: ['admin'], security: [{ admin: [] }] };
+  const schema = adminDoc;
   r.post(
     '/v1/admin/worker-tokens',
     {
@@ -45,7 +44,7 @@ export async function adminWorkerRoutes(app: FastifyInstance, store: Store): Pro
     {
       schema: {
         ...schema,
-        params: z.object({ id: z.string().min(1).max(64) }),
+        params: idParams,
         response: { 204: noContent, 401: problemSchema, 404: problemSchema },
       },
     },
