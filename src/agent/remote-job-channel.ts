@@ -75,7 +75,7 @@ export class RemoteJobChannel implements JobChannel {
 
   /** Tells the control plane which nodes this worker's ComfyUI has (it converts UI-format workflows with them). */
   async putNodeDefinitions(definitions: readonly NodeDefinition[]): Promise<void> {
-    await this.call('PUT', '/node-definitions', { json: { definitions } });
+    await this.call('PUT', '/node-definitions', { json: wire.nodeDefinitionsToWire(definitions) });
   }
 
   async setStatus(status: WorkerStatus): Promise<void> {
@@ -126,7 +126,7 @@ export class RemoteJobChannel implements JobChannel {
   }
 
   async putOutput(jobId: string, file: OutputFile): Promise<JobOutput> {
-    const query = new URLSearchParams({ node_id: file.nodeId, filename: file.filename });
+    const query = new URLSearchParams({ node_id: file.nodeId, filename: file.filename, type: file.type });
     const path = `/jobs/${encodeURIComponent(jobId)}/outputs/${file.index}?${query.toString()}`;
     try {
       const res = await this.call('PUT', path, { bytes: file.bytes, contentType: file.contentType });
@@ -144,9 +144,7 @@ export class RemoteJobChannel implements JobChannel {
   }
 
   fail(jobId: string, error: JobError): Promise<ReportResult> {
-    return this.report(jobId, 'fail', {
-      error: { code: error.code, message: error.message.slice(0, 4000), node_id: error.nodeId },
-    });
+    return this.report(jobId, 'fail', { error: wire.jobErrorToWire(error) });
   }
 
   finishCancel(jobId: string): Promise<ReportResult> {

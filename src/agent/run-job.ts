@@ -6,7 +6,7 @@
 import { ComfyRejectedError, ComfyUnavailableError } from '../comfy/contract.js';
 import type { ComfyOutputFile, ComfyServer, PromptOutcome } from '../comfy/contract.js';
 import { WorkflowRewriteError, rewriteWorkflowForJob } from '../comfy/workflow-rewrite.js';
-import type { JobError, JobOutput } from '../jobs/types.js';
+import type { JobError, JobOutput, OutputType } from '../jobs/types.js';
 import { Backoff } from '../util/backoff.js';
 import { ModelFetchError } from '../models/model-cache.js';
 import { silentLog, type AgentLog } from './agent-log.js';
@@ -20,6 +20,7 @@ import {
 } from '../workers/job-channel.js';
 import { safeFilename } from '../workers/output-key.js';
 import { ProgressThrottle } from './progress-throttle.js';
+import { PromptProgress } from './prompt-progress.js';
 
 export interface RunJobOptions {
   channel: JobChannel;
@@ -52,9 +53,14 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
   return await new JobRun(options).run();
 }
 
-/** Output file types worth keeping: saved outputs and previews, never ComfyUI's own input folder. */
-function isResult(file: ComfyOutputFile): boolean {
-  return file.type === 'output' || file.type === 'temp';
+/**
+ * Output files worth keeping, saved outputs first and previews after (each group in ComfyUI's order), never
+ * ComfyUI's own input folder: `outputs[0]` is the saved image a client most likely wants.
+ */
+function results(files: readonly ComfyOutputFile[]): Array<ComfyOutputFile & { type: 'output' | 'temp' }> {
+  const saved = files.filter((f): f is ComfyOutputFile & { type: 'output' } => f.type === 'output');
+  const previews = files.filter((f): f is ComfyOutputFile & { type: 'temp' } => f.type === 'temp');
+  return [...saved, ...previews];
 }
 
 class JobRun {
@@ -151,12 +157,17 @@ class JobRun {
       catalog: catalog.fileInputs,
       fileNodeAllowlist: this.job.fileNodeAllowlist ?? [],
     });
+    const tracker = new PromptProgress(this.job.workflow);
     const outcome = await this.options.comfy.runPrompt(workflow, {
       // A retry on the same ComfyUI must not collide with the first attempt's history entry.
       promptId: this.job.attempt <= 1 ? this.job.id : `${this.job.id}-${this.job.attempt}`,
       onProgress: (p) => {
         this.firstProgress();
-        this.progress.push({ value: p.value, max: p.max, node: p.node });
+        this.progress.push(tracker.steps(p.value, p.max, p.node));
+      },
+      onNode: (e) => {
+        const p = tracker.node(e);
+        if (p !== null) this.progress.push(p);
       },
       onQueued: (promptId) =>
         this.log.info(
@@ -194,7 +205,7 @@ class JobRun {
   private async settle(outcome: PromptOutcome): Promise<RunJobResult> {
     switch (outcome.kind) {
       case 'success':
-        return await this.storeAndComplete(outcome.outputs.filter(isResult));
+        return await this.storeAndComplete(results(outcome.outputs));
       case 'error':
         return await this.fail({
           code: 'execution_error',
@@ -209,17 +220,27 @@ class JobRun {
     }
   }
 
-  private async storeAndComplete(files: ComfyOutputFile[]): Promise<RunJobResult> {
+  private async storeAndComplete(
+    files: Array<ComfyOutputFile & { type: OutputType }>,
+  ): Promise<RunJobResult> {
+    // The last progress (fraction 1) is in the event log before the first output, as it happened.
+    await this.progress.flush();
     const outputs: JobOutput[] = [];
     for (const [index, file] of files.entries()) {
       const bytes = await this.options.comfy.download(file);
       if (this.stopReason !== null) return await this.afterStop();
       const contentType = detectContentType(bytes, file.filename);
       // Retried like a report: storing an output twice under its index is harmless, re-running the job is not.
-      const output = { index, nodeId: file.nodeId, filename: file.filename, contentType, bytes };
+      const output = {
+        index,
+        nodeId: file.nodeId,
+        filename: file.filename,
+        contentType,
+        bytes,
+        type: file.type,
+      };
       outputs.push(await this.report(() => this.channel.putOutput(this.job.id, output)));
     }
-    await this.progress.flush();
     return this.result(await this.report(() => this.channel.complete(this.job.id, outputs)), false);
   }
 
@@ -274,7 +295,12 @@ class JobRun {
     if (this.stopReason !== null) return await this.afterStop();
     if (err instanceof ComfyRejectedError) {
       const first = err.nodeErrors[0];
-      return await this.fail({ code: 'workflow_invalid', message: err.message, nodeId: first?.nodeId });
+      return await this.fail({
+        code: 'workflow_invalid',
+        message: err.message,
+        nodeId: first?.nodeId,
+        ...(err.details.length > 0 ? { details: err.details } : {}),
+      });
     }
     if (err instanceof WorkflowRewriteError) {
       return await this.fail({ code: 'workflow_invalid', message: err.message, nodeId: err.nodeIds[0] });

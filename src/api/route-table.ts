@@ -7,7 +7,7 @@ import { accountRoutes } from './routes/admin/accounts.js';
 import { fleetRoutes, workerListRoutes } from './routes/admin/fleet.js';
 import { keyRoutes } from './routes/admin/keys.js';
 import { modelRoutes } from './routes/admin/models.js';
-import { templateRoutes } from './routes/admin/templates.js';
+import { templateRoutes as adminTemplateRoutes } from './routes/admin/templates.js';
 import { usageRoutes } from './routes/admin/usage.js';
 import { webhookRoutes } from './routes/admin/webhooks.js';
 import { workerTokenRoutes } from './routes/admin/worker-tokens.js';
@@ -15,12 +15,13 @@ import { docsRoutes } from './routes/docs.js';
 import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { opsRoutes } from './routes/ops.js';
+import { templateRoutes } from './routes/templates.js';
 
 /** No credentials: probes, metrics, /openapi.json and /docs. */
 export const PUBLIC_ROUTES: readonly RouteFile[] = [opsRoutes, docsRoutes];
 
 /** End users (account key + X-User-ID, or JWT), with CORS. */
-export const JOB_ROUTES: readonly RouteFile[] = [jobRoutes, eventRoutes];
+export const JOB_ROUTES: readonly RouteFile[] = [jobRoutes, eventRoutes, templateRoutes];
 
 /** Operators (admin key); mounted only when an admin key is set. */
 export const ADMIN_ROUTES: readonly RouteFile[] = [
@@ -28,7 +29,7 @@ export const ADMIN_ROUTES: readonly RouteFile[] = [
   keyRoutes,
   usageRoutes,
   webhookRoutes,
-  templateRoutes,
+  adminTemplateRoutes,
   workerListRoutes,
   workerTokenRoutes,
   modelRoutes,

@@ -4,7 +4,8 @@
  * Each refusal is an ApiError with a stable code; a refused submission leaves nothing behind.
  */
 import { createHash } from 'node:crypto';
-import { checkFileInputs } from '../comfy/file-inputs.js';
+import { checkFileInputs, fileInputRule } from '../comfy/file-inputs.js';
+import { validateInputs } from '../comfy/input-validation.js';
 import {
   checkAllowlist,
   checkNodeTypes,
@@ -16,7 +17,7 @@ import type { Config } from '../config/load.js';
 import { convertUiWorkflow } from '../comfy/ui-convert.js';
 import { isUiWorkflow } from '../comfy/ui-format.js';
 import { ApiError } from '../errors.js';
-import { applyTemplate } from '../jobs/templates.js';
+import { applyTemplate, templateVisibleTo } from '../jobs/templates.js';
 import type { Job, JobInput, Workflow } from '../jobs/types.js';
 import type { NodeTypeRegistry } from '../jobs/node-type-registry.js';
 import { newId } from '../util/ids.js';
@@ -26,6 +27,7 @@ import {
   loaderIndex,
   modelRefs,
   parseLoaderList,
+  type LoaderInput,
   type ModelRef,
 } from '../models/model-refs.js';
 import type { Store } from '../store/contract.js';
@@ -91,9 +93,19 @@ export function requestHash(body: unknown, uploads: ReadonlyMap<string, Upload> 
   return hash.digest('hex');
 }
 
-export function invalid(
-  problems: Array<{ nodeId: string | null; input?: string; message: string }>,
-): ApiError {
+/** One thing wrong with a workflow, as `invalid` reports it. */
+export interface SubmittedWorkflowProblem {
+  nodeId: string | null;
+  input?: string;
+  classType?: string;
+  message: string;
+}
+
+/**
+ * 422 `workflow_invalid` listing every problem; one about an input also names its field path
+ * (`workflow.<node>.inputs.<name>`), like validation_failed's `errors[].path`.
+ */
+export function invalid(problems: readonly SubmittedWorkflowProblem[]): ApiError {
   const nodeIds = [...new Set(problems.map((p) => p.nodeId).filter((id): id is string => id !== null))];
   const first = problems[0]?.message ?? 'invalid workflow';
   return new ApiError(
@@ -103,11 +115,39 @@ export function invalid(
       node_ids: nodeIds,
       problems: problems.map((p) => ({
         node_id: p.nodeId,
+        ...(p.classType === undefined ? {} : { class_type: p.classType }),
         ...(p.input === undefined ? {} : { input: p.input }),
+        ...(p.input === undefined || p.nodeId === null
+          ? {}
+          : { path: `workflow.${p.nodeId}.inputs.${p.input}` }),
         message: p.message,
       })),
     },
   );
+}
+
+/**
+ * ComfyUI's input validation (types, required inputs, bounds, combo lists) on the node definitions the workers
+ * reported; nothing is checked before a worker has reported them. Inputs in `open` (template params with no
+ * value yet) are left for submission.
+ */
+export function checkInputs(
+  nodeTypes: NodeTypeRegistry,
+  workflow: Workflow,
+  open: ReadonlySet<string> = new Set(),
+  modelLoaders: readonly string[] = [],
+): SubmittedWorkflowProblem[] {
+  const definitions = nodeTypes.definitions();
+  if (definitions === null) return [];
+  const catalog = nodeTypes.fileInputs();
+  const loaders = modelLoaderIndex(modelLoaders);
+  // A model name's combo list is one worker's disk: whether a model is there (or registered, and fetched on
+  // claim) is jobModels' `model_unavailable`, so no loader input's list is checked here.
+  const skipCombo = (c: string, i: string): boolean =>
+    fileInputRule(c, i, catalog) !== null || (loaders.get(c)?.some((l) => l.input === i) ?? false);
+  return validateInputs(workflow, definitions, skipCombo)
+    .filter((p) => !open.has(`${p.nodeId}\0${p.input}`))
+    .map((p) => ({ nodeId: p.nodeId, classType: p.classType, input: p.input, message: p.message }));
 }
 
 /** The size bounds, checked before any other work on a workflow: every later check is linear, but not free. */
@@ -142,7 +182,9 @@ async function resolveWorkflow(
   }
   if (body.template !== undefined) {
     const template = await deps.store.getTemplate(body.template);
-    if (template === null) throw new ApiError('template_not_found', `No template named "${body.template}".`);
+    // Another account's template does not exist for this one (the same answer, so its name does not leak).
+    if (template === null || !templateVisibleTo(template, principal.account.id))
+      throw new ApiError('template_not_found', `No template named "${body.template}".`);
     checkSize(deps, template.workflow);
     const applied = applyTemplate(template, body.params ?? {});
     if ('problems' in applied) {
@@ -218,12 +260,19 @@ function checkRunnable(
     checkModelLists: false,
   });
   if (files.length > 0) throw invalid(files);
+  // After the file-input rules: a security refusal names the rule broken, not a combo list it missed.
+  const inputs = checkInputs(deps.nodeTypes, workflow, new Set(), deps.config.modelLoaders);
+  if (inputs.length > 0) throw invalid(inputs);
+}
+
+/** The loader inputs that name a model file: ComfyUI's core loaders and the operator's `--model-loaders`. */
+function modelLoaderIndex(modelLoaders: readonly string[] = []): ReadonlyMap<string, LoaderInput[]> {
+  return loaderIndex([...CORE_LOADERS, ...parseLoaderList(modelLoaders.join(','))]);
 }
 
 /** The job's model files; refused 422 `model_unavailable` when one is on no worker of its pool nor registered. */
 async function jobModels(deps: SubmitDeps, workflow: Workflow, pool: string | null): Promise<ModelRef[]> {
-  const loaders = [...CORE_LOADERS, ...parseLoaderList((deps.config.modelLoaders ?? []).join(','))];
-  const refs = modelRefs(workflow, loaderIndex(loaders));
+  const refs = modelRefs(workflow, modelLoaderIndex(deps.config.modelLoaders));
   const missing = await firstUnavailableModel(deps.store, pool, refs);
   if (missing === null) return refs;
   const where = pool === null ? '' : ` of pool "${pool}"`;

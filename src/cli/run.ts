@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Command } from 'commander';
-import { ArrakisClient, type Job } from '../client/index.js';
+import { ArrakisClient, type Job, type JobProgress } from '../client/index.js';
 import { createProgressView, type ProgressView } from './progress-view.js';
 import { describeError, requireEnv, serverUrl, withServerOption } from './remote.js';
 import { buildRunRequest } from './run-request.js';
@@ -52,6 +52,13 @@ async function saveOutputs(client: ArrakisClient, job: Job, dir: string): Promis
 }
 
 /** Follows the job's events until it ends; the first Ctrl-C cancels the job, a second one leaves at once. */
+/** The whole prompt's fraction when the server sends it (the steps of one node start over at every node). */
+function showProgress(view: ProgressView, p: JobProgress): void {
+  const label = p.node === null ? null : p.class_type ? `${p.node} ${p.class_type}` : p.node;
+  if (p.fraction !== undefined) view.progress(p.fraction, 1, label);
+  else view.progress(p.value, p.max, label);
+}
+
 async function follow(client: ArrakisClient, job: Job, view: ProgressView): Promise<Job> {
   let interrupted = false;
   const onInterrupt = (): void => {
@@ -68,7 +75,7 @@ async function follow(client: ArrakisClient, job: Job, view: ProgressView): Prom
     view.status(job.status);
     for await (const event of client.jobs.stream(job.id)) {
       if (event.event === 'status' && event.data.snapshot !== true) view.status(event.data.status);
-      else if (event.event === 'progress') view.progress(event.data.value, event.data.max, event.data.node);
+      else if (event.event === 'progress') showProgress(view, event.data);
       else if (event.event === 'done') break;
     }
   } finally {

@@ -1,5 +1,6 @@
 /** `new ArrakisClient(...)`: the job API for one end user, by account key + user id or by an end-user JWT. */
 import { usageSchema, USER_ID_PATTERN, type Usage } from '../api/wire/job.js';
+import { availableTemplateListSchema, type AvailableTemplate } from '../api/wire/templates.js';
 import { Jobs, Outputs } from './jobs.js';
 import { Transport, type FetchLike } from './transport.js';
 
@@ -44,6 +45,11 @@ export class ArrakisClient {
     });
     this.jobs = new Jobs(this.transport);
     this.outputs = new Outputs(this.transport);
+  }
+
+  /** The templates this account may run (its own and the global ones), with their params' JSON Schema. */
+  async templates(): Promise<AvailableTemplate[]> {
+    return (await this.transport.json('GET', '/v1/templates', availableTemplateListSchema)).data.data;
   }
 
   /** The acting user's active jobs, limits and usage today (UTC). */

@@ -20,7 +20,17 @@ export type {
 } from './jobs.js';
 export type { StreamOptions, StreamedJobEvent } from './event-stream.js';
 export type { FetchLike } from './transport.js';
-export type { Job, JobError, JobList, JobOutput, JobProgress, JobStatus, Usage } from '../api/wire/job.js';
+export type {
+  Job,
+  JobError,
+  JobErrorDetail,
+  JobList,
+  JobOutput,
+  JobProgress,
+  JobStatus,
+  Usage,
+} from '../api/wire/job.js';
+export type { AvailableTemplate, AvailableTemplateList } from '../api/wire/templates.js';
 export type { JobEvent, JobEventName, WebhookEvent } from '../api/wire/events.js';
 export type { Problem } from '../api/wire/problem.js';
 export type {

@@ -25,6 +25,22 @@ export interface ComfyNodeError {
   message: string;
 }
 
+/** One reason ComfyUI gave for refusing a node: the input it named (`extra_info.input_name`) and its text. */
+export interface ComfyInputError {
+  nodeId: string;
+  classType: string | null;
+  /** Null when ComfyUI named no input (a node-level refusal). */
+  input: string | null;
+  /** ComfyUI's `message: details`. */
+  message: string;
+}
+
+/** A node-level step of a running prompt, from the WebSocket. */
+export type NodeEvent =
+  | { kind: 'cached'; nodes: string[] }
+  | { kind: 'executing'; node: string | null }
+  | { kind: 'executed'; node: string };
+
 export type PromptOutcome =
   | { kind: 'success'; outputs: ComfyOutputFile[] }
   | { kind: 'error'; nodeId: string | null; nodeType: string | null; message: string }
@@ -36,6 +52,8 @@ export interface RunPromptOptions {
   /** The caller's own prompt id (sent as `prompt_id`; servers that ignore it get it mapped back). */
   promptId: string;
   onProgress?: (p: { value: number; max: number; node: string | null }) => void;
+  /** Which nodes ComfyUI took from its cache, which node it starts (null: the prompt is done), which finished. */
+  onNode?: (e: NodeEvent) => void;
   /** Called once ComfyUI has queued the prompt (with the id it uses). */
   onQueued?: (comfyPromptId: string) => void;
   /** Aborting stops the prompt on ComfyUI (targeted interrupt or queue delete) and resolves `interrupted`. */
@@ -44,10 +62,13 @@ export interface RunPromptOptions {
 
 export class ComfyRejectedError extends Error {
   readonly nodeErrors: ComfyNodeError[];
-  constructor(message: string, nodeErrors: ComfyNodeError[]) {
+  /** Every error ComfyUI listed, one per node input it refused (empty when it gave only a prompt-level error). */
+  readonly details: ComfyInputError[];
+  constructor(message: string, nodeErrors: ComfyNodeError[], details: ComfyInputError[] = []) {
     super(message);
     this.name = 'ComfyRejectedError';
     this.nodeErrors = nodeErrors;
+    this.details = details;
   }
 }
 

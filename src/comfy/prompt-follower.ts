@@ -61,7 +61,13 @@ function isEndHint(frame: WsFrame): boolean {
   return END_HINTS.has(frame.type) || (frame.type === 'executing' && frame.data.node == null);
 }
 
-type FollowOptions = Pick<RunPromptOptions, 'onProgress' | 'signal'>;
+type FollowOptions = Pick<RunPromptOptions, 'onProgress' | 'onNode' | 'signal'>;
+
+function relayNodeEvent(frame: WsFrame, onNode: NonNullable<RunPromptOptions['onNode']>): void {
+  if (frame.type === 'execution_cached') onNode({ kind: 'cached', nodes: frame.data.nodes ?? [] });
+  else if (frame.type === 'executing') onNode({ kind: 'executing', node: frame.data.node ?? null });
+  else if (frame.type === 'executed') onNode({ kind: 'executed', node: frame.data.node });
+}
 
 /** Follows a queued prompt until history (or its disappearance) says how it ended. */
 export async function followPrompt(
@@ -79,6 +85,7 @@ export async function followPrompt(
       const { value, max, node } = frame.data;
       options.onProgress({ value, max, node: node ?? null });
     }
+    if (options.onNode !== undefined) relayNodeEvent(frame, options.onNode);
     if (isEndHint(frame)) {
       hint.seen = true;
       waker.kick();

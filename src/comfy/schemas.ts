@@ -129,7 +129,10 @@ export const wsFrameSchema = z.discriminatedUnion('type', [
     }),
   }),
   z.object({ type: z.literal('execution_start'), data: z.looseObject({ ...promptIdField }) }),
-  z.object({ type: z.literal('execution_cached'), data: z.looseObject({ ...promptIdField }) }),
+  z.object({
+    type: z.literal('execution_cached'),
+    data: z.looseObject({ ...promptIdField, nodes: z.array(nodeIdSchema).optional() }),
+  }),
   z.object({
     type: z.literal('executing'),
     data: z.looseObject({ ...promptIdField, node: nodeIdSchema.nullable().optional() }),

@@ -12,13 +12,32 @@ export interface FleetWorkerStatus {
   agent: string | null;
 }
 
+/** A pool's cost so far, snake_case like every JSON the API sends. */
+export interface FleetPoolCost {
+  worker_seconds: number;
+  busy_seconds: number;
+  idle_seconds: number;
+  jobs: number;
+  cost: number;
+}
+
 export interface FleetPoolStatus {
   name: string;
   provider: string;
   min: number;
   max: number;
   workers: FleetWorkerStatus[];
-  cost: PoolCost;
+  cost: FleetPoolCost;
+}
+
+function costJson(c: PoolCost): FleetPoolCost {
+  return {
+    worker_seconds: c.workerSeconds,
+    busy_seconds: c.busySeconds,
+    idle_seconds: c.idleSeconds,
+    jobs: c.jobs,
+    cost: c.cost,
+  };
 }
 
 export interface FleetStatus {
@@ -59,7 +78,7 @@ export function fleetStatus(
         started_at: new Date(w.startedAt).toISOString(),
         agent: agentStatus(w.id),
       })),
-      cost: controller.ledger.poolCost(p.name, now),
+      cost: costJson(controller.ledger.poolCost(p.name, now)),
     })),
   };
 }

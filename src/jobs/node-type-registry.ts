@@ -20,12 +20,15 @@ export class NodeTypeRegistry {
   private readonly definitionsByWorker = new Map<string, ReadonlyMap<string, NodeDefinition>>();
   /** The merged catalog, rebuilt only after a worker reports or leaves (merging on every submission is waste). */
   private merged: FileInputCatalog | null = null;
+  /** The merged definitions, likewise: every submission validates its inputs against them. */
+  private mergedDefinitions: ReadonlyMap<string, NodeDefinition> | null = null;
 
   set(workerId: string, types: ReadonlySet<string>, report: WorkerNodeReport = {}): void {
     this.byWorker.set(workerId, types);
     if (report.fileInputs !== undefined) this.filesByWorker.set(workerId, report.fileInputs);
     if (report.definitions !== undefined) this.definitionsByWorker.set(workerId, report.definitions);
     this.merged = null;
+    this.mergedDefinitions = null;
   }
 
   remove(workerId: string): void {
@@ -33,6 +36,7 @@ export class NodeTypeRegistry {
     this.filesByWorker.delete(workerId);
     this.definitionsByWorker.delete(workerId);
     this.merged = null;
+    this.mergedDefinitions = null;
   }
 
   /** The union of every reporting worker's types, or null when no worker has reported. */
@@ -53,10 +57,12 @@ export class NodeTypeRegistry {
   /** Node definitions by class name (the first worker reporting a class wins), or null when none reported. */
   definitions(): ReadonlyMap<string, NodeDefinition> | null {
     if (this.definitionsByWorker.size === 0) return null;
+    if (this.mergedDefinitions !== null) return this.mergedDefinitions;
     const all = new Map<string, NodeDefinition>();
     for (const defs of this.definitionsByWorker.values()) {
       for (const [name, def] of defs) if (!all.has(name)) all.set(name, def);
     }
+    this.mergedDefinitions = all;
     return all;
   }
 }

@@ -12,11 +12,20 @@ export const timestamp = z.iso.datetime();
 
 export const progressSchema = z
   .object({
-    value: z.number().describe('Steps done'),
-    max: z.number().describe('Steps in all'),
-    node: z.string().nullable().describe('The node reporting progress'),
+    value: z.number().describe('Steps done of the node running now (0 of 1 for a node without steps)'),
+    max: z.number().describe('Steps in all of the node running now'),
+    node: z.string().nullable().describe('The node running now (null once the prompt is done)'),
+    class_type: z.string().nullable().optional().describe("The running node's class_type"),
+    fraction: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe(
+        '0–1 over the whole prompt: nodes done / nodes to run, weighted by sampler steps; cached nodes count done',
+      ),
   })
-  .describe('Progress of the node running now');
+  .describe('Progress: of the node running now (value/max) and of the whole prompt (fraction)');
 export type PublicJobProgress = z.infer<typeof progressSchema>;
 
 export const outputSchema = z.object({
@@ -30,6 +39,13 @@ export const outputSchema = z.object({
     .describe(
       'Download URL: relative to the API root, or absolute in a `Prefer: wait` answer (from --public-url, else the request Host)',
     ),
+  type: z
+    .enum(['output', 'temp'])
+    // A control plane older than output types sends none: its outputs were all saved files.
+    .default('output')
+    .describe(
+      '`output`: a saved file (SaveImage); `temp`: a preview (PreviewImage), listed after saved outputs',
+    ),
 });
 export type PublicJobOutput = z.infer<typeof outputSchema>;
 
@@ -37,7 +53,21 @@ export const jobErrorSchema = z.object({
   code: z.enum(Object.keys(JOB_ERRORS) as [keyof typeof JOB_ERRORS]).describe('Stable code (docs/errors.md)'),
   message: z.string(),
   node_id: z.string().optional().describe('The node that failed, when one did'),
+  details: z
+    .array(
+      z.object({
+        node_id: z.string(),
+        class_type: z.string().nullable(),
+        input: z.string().nullable().describe('The input ComfyUI named (null: the node as a whole)'),
+        message: z
+          .string()
+          .describe("ComfyUI's own text, e.g. 'Failed to convert an input value to a INT value: …'"),
+      }),
+    )
+    .optional()
+    .describe('Every node input ComfyUI refused, when it said which (workflow_invalid)'),
 });
+export type PublicJobErrorDetail = NonNullable<z.infer<typeof jobErrorSchema>['details']>[number];
 export type PublicJobError = z.infer<typeof jobErrorSchema>;
 
 export const jobStatusSchema = z.enum(JOB_STATUSES);
@@ -97,6 +127,7 @@ export const jobSchema = z
             content_type: 'image/png',
             size: 1834,
             url: '/v1/jobs/job_01JD8ZQ4Y7K3M2N5P6Q7R8S9T0/outputs/0',
+            type: 'output',
           },
         ],
         error: null,

@@ -2,25 +2,50 @@
  * Renders a job as API clients and webhook receivers see it; the shape is `jobSchema` (public-job-schema.ts)
  * and this returns its inferred type. Pure: no HTTP, no database.
  */
-import type { PublicJob } from './public-job-schema.js';
-import { secondsBetween, type Job } from './types.js';
+import type { PublicJob, PublicJobOutput } from './public-job-schema.js';
+import { secondsBetween, type Job, type JobError, type JobOutput } from './types.js';
 
-export type { PublicJob, PublicJobOutput } from './public-job-schema.js';
+export type { PublicJob, PublicJobErrorDetail, PublicJobOutput } from './public-job-schema.js';
 
 function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
+/** One output as the job JSON and the `output` event show it; the URL is relative to the API root. */
+export function publicOutput(jobId: string, o: JobOutput): PublicJobOutput {
+  return {
+    index: o.index,
+    node_id: o.nodeId,
+    filename: o.filename,
+    content_type: o.contentType,
+    size: o.size,
+    url: `/v1/jobs/${jobId}/outputs/${o.index}`,
+    type: o.type ?? 'output',
+  };
+}
+
+/** The public JSON of a job error (also the `done` event's and the webhook's). */
+export function publicJobError(error: JobError): NonNullable<PublicJob['error']> {
+  return {
+    code: error.code,
+    message: error.message,
+    ...(error.nodeId === undefined ? {} : { node_id: error.nodeId }),
+    ...(error.details === undefined
+      ? {}
+      : {
+          details: error.details.map((d) => ({
+            node_id: d.nodeId,
+            class_type: d.classType,
+            input: d.input,
+            message: d.message,
+          })),
+        }),
+  };
+}
+
 /** The public JSON of `job`; output URLs are relative to the API root. */
 export function toPublicJob(job: Job): PublicJob {
-  const error =
-    job.error === null
-      ? null
-      : {
-          code: job.error.code,
-          message: job.error.message,
-          ...(job.error.nodeId === undefined ? {} : { node_id: job.error.nodeId }),
-        };
+  const error = job.error === null ? null : publicJobError(job.error);
   return {
     id: job.id,
     status: job.status,
@@ -35,14 +60,7 @@ export function toPublicJob(job: Job): PublicJob {
     priority: job.priority,
     template: job.templateName,
     progress: job.progress,
-    outputs: job.outputs.map((o) => ({
-      index: o.index,
-      node_id: o.nodeId,
-      filename: o.filename,
-      content_type: o.contentType,
-      size: o.size,
-      url: `/v1/jobs/${job.id}/outputs/${o.index}`,
-    })),
+    outputs: job.outputs.map((o) => publicOutput(job.id, o)),
     error,
     metadata: job.metadata,
     models: job.models.map((m) => ({ kind: m.kind, name: m.name })),

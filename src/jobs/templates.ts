@@ -1,9 +1,21 @@
 /**
- * Templates: an operator's ComfyUI workflow plus named, typed parameters, each written into one node input.
+ * Templates: an operator's ComfyUI workflow plus named, typed parameters, each written into one node input
+ * (`node` + `input`) or several (`targets`, e.g. one `size` into a width and a height).
  * End users send `{ template, params }`; params are checked against their declared type, bounds and enum,
  * then injected into a copy of the workflow. Pure functions: no store, no HTTP.
  */
-import type { Template, TemplateParam, Workflow } from './types.js';
+import type { ParamTarget, Template, TemplateParam, Workflow } from './types.js';
+
+/** The node inputs a parameter writes to: its `targets`, else its single `node` + `input`. */
+export function paramTargets(p: TemplateParam): ParamTarget[] {
+  if (p.targets !== undefined) return p.targets;
+  return p.node === undefined || p.input === undefined ? [] : [{ node: p.node, input: p.input }];
+}
+
+/** Whether an account may see and run a template: its own, or a global one. */
+export function templateVisibleTo(t: Pick<Template, 'accountId'>, accountId: string): boolean {
+  return t.accountId === null || t.accountId === accountId;
+}
 
 export interface ParamProblem {
   path: string;
@@ -47,9 +59,21 @@ export function checkTemplate(t: Pick<Template, 'workflow' | 'params'>): ParamPr
     if (seen.has(p.name))
       problems.push({ path: `params.${i}.name`, message: `duplicate parameter ${p.name}` });
     seen.add(p.name);
-    if (t.workflow[p.node] === undefined) {
-      problems.push({ path: `params.${i}.node`, message: `node ${p.node} is not in the workflow` });
+    const targets = paramTargets(p);
+    if (targets.length === 0) {
+      problems.push({ path: `params.${i}`, message: 'needs node + input, or targets' });
     }
+    if (p.targets !== undefined && (p.node !== undefined || p.input !== undefined)) {
+      problems.push({
+        path: `params.${i}.targets`,
+        message: 'give either node + input or targets, not both',
+      });
+    }
+    targets.forEach((target, j) => {
+      if (t.workflow[target.node] !== undefined) return;
+      const path = p.targets === undefined ? `params.${i}.node` : `params.${i}.targets.${j}.node`;
+      problems.push({ path, message: `node ${target.node} is not in the workflow` });
+    });
     if (p.default !== undefined) {
       const bad = checkValue(p, p.default);
       if (bad !== null) problems.push({ path: `params.${i}.default`, message: `default ${bad}` });
@@ -81,10 +105,32 @@ export function applyTemplate(
       problems.push({ path: `params.${p.name}`, message: bad });
       continue;
     }
-    const node = workflow[p.node];
-    if (node !== undefined) node.inputs[p.input] = value;
+    for (const target of paramTargets(p)) {
+      const node = workflow[target.node];
+      if (node !== undefined) node.inputs[target.input] = value;
+    }
   }
   return problems.length > 0 ? { problems } : { workflow };
+}
+
+/**
+ * The template's workflow with every default written in, and the inputs that only a submission fills (params
+ * without a default), as `node\0input` keys: what can be validated when the template is saved.
+ */
+export function workflowWithDefaults(t: Pick<Template, 'workflow' | 'params'>): {
+  workflow: Workflow;
+  open: Set<string>;
+} {
+  const workflow: Workflow = structuredClone(t.workflow);
+  const open = new Set<string>();
+  for (const p of t.params) {
+    for (const target of paramTargets(p)) {
+      const node = workflow[target.node];
+      if (p.default === undefined) open.add(`${target.node}\0${target.input}`);
+      else if (node !== undefined) node.inputs[target.input] = p.default;
+    }
+  }
+  return { workflow, open };
 }
 
 /** JSON Schema of a template's params object, for the OpenAPI document. */

@@ -69,11 +69,20 @@ export interface ApiKeyRecord {
   revokedAt: number | null;
 }
 
+/** Wire-shaped (snake_case): the same object is relayed by the agent, stored, and shown in the job JSON. */
 export interface JobProgress {
+  /** Steps done / in all of the node running now (ComfyUI's `progress` frame; 0 of 1 for a node without steps). */
   value: number;
   max: number;
   node: string | null;
+  /** The running node's class_type, when the agent knows the prompt. */
+  class_type?: string | null | undefined;
+  /** 0–1 over the whole prompt: nodes done / nodes to run, weighted by sampler steps (cached nodes count done). */
+  fraction?: number | undefined;
 }
+
+/** Saved outputs (`output`, e.g. SaveImage) or previews (`temp`, e.g. PreviewImage). */
+export type OutputType = 'output' | 'temp';
 
 export interface JobOutput {
   index: number;
@@ -83,12 +92,25 @@ export interface JobOutput {
   size: number;
   /** Key in object storage. */
   objectKey: string;
+  /** Absent on outputs stored before the type was recorded: those are `output`. */
+  type?: OutputType | undefined;
+}
+
+/** One input ComfyUI (or the submission check) refused. */
+export interface JobErrorDetail {
+  nodeId: string;
+  classType: string | null;
+  /** Null when the error is about the node, not one input. */
+  input: string | null;
+  message: string;
 }
 
 export interface JobError {
   code: JobErrorCode;
   message: string;
   nodeId?: string | undefined;
+  /** Every node input ComfyUI refused, when it said which (`workflow_invalid` from ComfyUI's validation). */
+  details?: JobErrorDetail[] | undefined;
 }
 
 /** One named input file. `objectKey` is set once its bytes are in object storage. */
@@ -131,11 +153,19 @@ export interface Job {
   models: ModelRef[];
 }
 
-export interface TemplateParam {
-  name: string;
-  /** Node id and input name the value is written to. */
+/** One node input a template parameter writes its value to. */
+export interface ParamTarget {
   node: string;
   input: string;
+}
+
+export interface TemplateParam {
+  name: string;
+  /** Node id and input name the value is written to (or `targets`, for several). */
+  node?: string | undefined;
+  input?: string | undefined;
+  /** Every node input the value is written to (e.g. `size` → width and height). */
+  targets?: ParamTarget[] | undefined;
   type: 'string' | 'integer' | 'number' | 'boolean' | 'image';
   description?: string | undefined;
   default?: unknown;
@@ -151,6 +181,8 @@ export interface Template {
   description: string;
   workflow: Workflow;
   params: TemplateParam[];
+  /** The owning account (only it sees and runs the template); null for a global template. */
+  accountId: string | null;
   createdAt: number;
   updatedAt: number;
 }

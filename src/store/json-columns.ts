@@ -28,6 +28,7 @@ export const jobOutputSchema = z.object({
   contentType: z.string(),
   size: z.number(),
   objectKey: z.string(),
+  type: z.enum(['output', 'temp']).optional(),
 });
 
 export const jobErrorCodeSchema = z.custom<JobErrorCode>(
@@ -39,12 +40,24 @@ export const jobErrorSchema = z.object({
   code: jobErrorCodeSchema,
   message: z.string(),
   nodeId: z.string().optional(),
+  details: z
+    .array(
+      z.object({
+        nodeId: z.string(),
+        classType: z.string().nullable(),
+        input: z.string().nullable(),
+        message: z.string(),
+      }),
+    )
+    .optional(),
 });
 
 export const jobProgressSchema = z.object({
   value: z.number(),
   max: z.number(),
   node: z.string().nullable(),
+  class_type: z.string().nullable().optional(),
+  fraction: z.number().optional(),
 });
 
 export const objectSchema = z.record(z.string(), z.unknown());
@@ -68,8 +81,9 @@ export const stringListSchema = z.array(z.string());
 export const templateParamsSchema = z.array(
   z.object({
     name: z.string(),
-    node: z.string(),
-    input: z.string(),
+    node: z.string().optional(),
+    input: z.string().optional(),
+    targets: z.array(z.object({ node: z.string(), input: z.string() })).optional(),
     type: z.enum(['string', 'integer', 'number', 'boolean', 'image']),
     description: z.string().optional(),
     default: z.unknown().optional(),

@@ -166,6 +166,7 @@ const templateRowSchema = z.object({
   description: str,
   workflow: str,
   params: str,
+  account_id: strOrNull,
   created_at: num,
   updated_at: num,
 });
@@ -178,6 +179,7 @@ export function toTemplate(row: unknown): Template {
     description: r.description,
     workflow: parseJson(workflowSchema, r.workflow),
     params: parseJson(templateParamsSchema, r.params),
+    accountId: r.account_id,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };

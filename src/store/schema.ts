@@ -89,6 +89,8 @@ export interface TemplatesTable {
   description: string;
   workflow: string;
   params: string;
+  /** Owner account; null for a global template. */
+  account_id: string | null;
   created_at: number;
   updated_at: number;
 }

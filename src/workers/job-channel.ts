@@ -2,7 +2,15 @@
  * The agent's whole view of the control plane. The same runner code drives a LocalJobChannel (store, storage
  * and bus in this process) and a RemoteJobChannel (the worker HTTP API, for agents that can only connect out).
  */
-import type { JobError, JobInput, JobOutput, JobProgress, JobStatus, Workflow } from '../jobs/types.js';
+import type {
+  JobError,
+  JobInput,
+  JobOutput,
+  JobProgress,
+  JobStatus,
+  OutputType,
+  Workflow,
+} from '../jobs/types.js';
 import type { LeaseState, ModelFile, WorkerStatus } from '../store/contract.js';
 import type { ModelRef } from '../models/model-refs.js';
 
@@ -47,6 +55,8 @@ export interface OutputFile {
   filename: string;
   contentType: string;
   bytes: Buffer;
+  /** `temp` for previews (PreviewImage), `output` for saved files. */
+  type: OutputType;
 }
 
 /** Who the worker is, sent once at registration. */

@@ -4,9 +4,10 @@
  */
 import { z } from 'zod';
 import { JOB_ERRORS, type JobErrorCode } from '../errors.js';
-import type { JobInput, JobOutput, Workflow } from '../jobs/types.js';
+import type { JobError, JobInput, JobOutput, Workflow } from '../jobs/types.js';
 import { MODEL_KINDS } from '../models/model-refs.js';
 import type { LeasedJob, ModelReport } from './job-channel.js';
+import type { NodeDefinition } from '../comfy/node-definitions.js';
 
 /** Header naming the registered worker on every call after `register`. */
 export const WORKER_ID_HEADER = 'x-arrakis-worker';
@@ -28,7 +29,9 @@ export const nodeDefinitionsBody = z.strictObject({
     .array(
       z.object({
         name: z.string().min(1).max(256),
-        displayName: z.string().max(512),
+        display_name: z.string().max(512).optional(),
+        /** Sent by agents before the API was all snake_case; read for one release so a rolling upgrade works. */
+        displayName: z.string().max(512).optional(),
         inputs: z.array(
           z.object({
             name: z.string().min(1).max(256),
@@ -43,6 +46,29 @@ export const nodeDefinitionsBody = z.strictObject({
     )
     .max(20_000),
 });
+
+/** Node definitions as the agent sends them (snake_case, like every JSON of the API). */
+export function nodeDefinitionsToWire(
+  definitions: readonly NodeDefinition[],
+): z.input<typeof nodeDefinitionsBody> {
+  return {
+    definitions: definitions.map((d) => ({
+      name: d.name,
+      display_name: d.displayName,
+      inputs: d.inputs.map((i) => ({ ...i, choices: [...i.choices], options: { ...i.options } })),
+      outputs: [...d.outputs],
+    })),
+  };
+}
+
+export function nodeDefinitionsFromWire(body: z.infer<typeof nodeDefinitionsBody>): NodeDefinition[] {
+  return body.definitions.map((d) => ({
+    name: d.name,
+    displayName: d.display_name ?? d.displayName ?? d.name,
+    inputs: d.inputs,
+    outputs: d.outputs,
+  }));
+}
 
 export const registerReply = z.object({
   worker_id: z.string(),
@@ -137,6 +163,8 @@ export const progressBody = z.strictObject({
   value: z.number().finite(),
   max: z.number().finite(),
   node: z.string().max(256).nullable(),
+  class_type: z.string().max(256).nullable().optional().describe("The running node's class"),
+  fraction: z.number().min(0).max(1).optional().describe('0–1 over the whole prompt'),
 });
 
 export const progressReply = z.object({ held: z.boolean() });
@@ -145,9 +173,12 @@ export const cancelQuery = z.object({
   wait_ms: z.coerce.number().int().min(0).max(MAX_LONG_POLL_MS).default(0),
 });
 
+const outputType = z.enum(['output', 'temp']);
+
 export const outputQuery = z.object({
   node_id: z.string().min(1).max(256),
   filename: z.string().min(1).max(512),
+  type: outputType.default('output').describe('ComfyUI folder type: output (saved) or temp (preview)'),
 });
 
 export const outputWire = z.strictObject({
@@ -157,6 +188,7 @@ export const outputWire = z.strictObject({
   content_type: z.string(),
   size: z.number().int().min(0),
   object_key: z.string(),
+  type: outputType.optional(),
 });
 
 export const completeBody = z.strictObject({ outputs: z.array(outputWire).max(1000) });
@@ -166,6 +198,17 @@ export const failBody = z.strictObject({
     code: z.enum(jobErrorCodes),
     message: z.string().max(4000),
     node_id: z.string().max(256).optional(),
+    details: z
+      .array(
+        z.strictObject({
+          node_id: z.string().max(256),
+          class_type: z.string().max(256).nullable(),
+          input: z.string().max(256).nullable(),
+          message: z.string().max(4000),
+        }),
+      )
+      .max(100)
+      .optional(),
   }),
 });
 
@@ -230,6 +273,44 @@ export function outputToWire(o: JobOutput): z.infer<typeof outputWire> {
     content_type: o.contentType,
     size: o.size,
     object_key: o.objectKey,
+    ...(o.type === undefined ? {} : { type: o.type }),
+  };
+}
+
+/** A job error as a worker reports it (snake_case, messages capped to the wire limits). */
+export function jobErrorToWire(error: JobError): z.infer<typeof failBody>['error'] {
+  return {
+    code: error.code,
+    message: error.message.slice(0, 4000),
+    node_id: error.nodeId,
+    ...(error.details === undefined
+      ? {}
+      : {
+          details: error.details.slice(0, 100).map((d) => ({
+            node_id: d.nodeId,
+            class_type: d.classType,
+            input: d.input,
+            message: d.message.slice(0, 4000),
+          })),
+        }),
+  };
+}
+
+export function jobErrorFromWire(error: z.infer<typeof failBody>['error']): JobError {
+  return {
+    code: error.code,
+    message: error.message,
+    nodeId: error.node_id,
+    ...(error.details === undefined
+      ? {}
+      : {
+          details: error.details.map((d) => ({
+            nodeId: d.node_id,
+            classType: d.class_type,
+            input: d.input,
+            message: d.message,
+          })),
+        }),
   };
 }
 
@@ -241,5 +322,6 @@ export function outputFromWire(o: z.infer<typeof outputWire>): JobOutput {
     contentType: o.content_type,
     size: o.size,
     objectKey: o.object_key,
+    ...(o.type === undefined ? {} : { type: o.type }),
   };
 }

@@ -27,6 +27,7 @@ import {
 } from './job-channel.js';
 import { assertValidKey } from '../media/storage/object-key.js';
 import { outputKey, outputPrefix } from './output-key.js';
+import { publicOutput } from '../jobs/public-job.js';
 
 export interface WorkerServiceDeps {
   store: Store;
@@ -231,6 +232,7 @@ export class WorkerService {
         contentType: stored.contentType,
         size: stored.size,
         objectKey: stored.key,
+        type: file.type,
       };
     } catch (err) {
       throw new OutputStoreError(
@@ -241,13 +243,7 @@ export class WorkerService {
       );
     }
     // Announced as it lands: the store writes `done` inside the terminal transition, and SSE ends there.
-    await this.event(jobId, 'output', {
-      index: output.index,
-      node_id: output.nodeId,
-      filename: output.filename,
-      content_type: output.contentType,
-      size: output.size,
-    });
+    await this.event(jobId, 'output', { ...publicOutput(jobId, output) });
     return output;
   }
 

@@ -91,6 +91,40 @@ describe('remote agent over the worker API', () => {
     expect(worker).toMatchObject({ kind: 'remote', pool: 'default', name: expect.stringMatching(/^agent-/) });
   });
 
+  // Issue 13 items 2, 5, 6 over the worker API: error details, output types and progress fields cross the wire.
+  it("relays ComfyUI's refused inputs, output types and progress fields through the worker API", async () => {
+    const { token } = await issueWorkerToken(h.store, 'gpu-1', 'default');
+    const lite = await h.startComfy();
+    await h.startAgent(lite.url, { channel: new RemoteJobChannel({ serverUrl, token }) });
+    const refused = await h.waitForEnd(
+      (
+        await h.admit({
+          '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 0, batch_size: 1, color: 0 } },
+          '2': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: 'x' } },
+        })
+      ).id,
+    );
+    expect(refused.error?.details).toEqual([
+      {
+        nodeId: '1',
+        classType: 'EmptyImage',
+        input: 'height',
+        message: 'Value 0 smaller than min of 1: height',
+      },
+    ]);
+    const done = await h.waitForEnd(
+      (
+        await h.admit({
+          '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
+          '2': { class_type: 'PreviewImage', inputs: { images: ['1', 0] } },
+          '3': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: 'r' } },
+        })
+      ).id,
+    );
+    expect(done.outputs.map((o) => o.type)).toEqual(['output', 'temp']);
+    expect(done.progress).toMatchObject({ fraction: 1, class_type: null });
+  });
+
   it('pushes a cancel to the remote agent, which interrupts ComfyUI in well under a second', async () => {
     const { token } = await issueWorkerToken(h.store, 'gpu-1', 'default');
     const lite = await h.startComfy();

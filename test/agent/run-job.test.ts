@@ -103,8 +103,100 @@ describe('agent on comfy-lite (in-process channel)', () => {
     expect(progress.length).toBeGreaterThanOrEqual(2);
     // Throttled (≤ one per 50 ms over a 0.4 s node) but the last step always arrives.
     expect(progress.length).toBeLessThanOrEqual(12);
-    expect(progress.at(-1)?.data).toMatchObject({ value: 8, max: 8, node: '2' });
-    expect(done.progress).toMatchObject({ value: 8, max: 8 });
+    // The stepping node's steps arrive with its class (throttled: not every step); the prompt's end is the
+    // last progress (fraction 1), which may replace the last step.
+    expect(progress.map((e) => e.data)).toContainEqual(
+      expect.objectContaining({ max: 8, node: '2', class_type: 'ArrakisDelay' }),
+    );
+    expect(progress.at(-1)?.data).toMatchObject({ node: null, fraction: 1 });
+    expect(done.progress).toMatchObject({ fraction: 1 });
+  });
+
+  // Issue 13 item 6: progress was { value, max, node }, starting over at every node.
+  it('gives progress the node class and a whole-prompt fraction that only grows; cached nodes count done', async () => {
+    const lite = await h.startComfy();
+    await h.startAgent(lite.url, { progressIntervalMs: 0 });
+    const first = await h.waitForEnd((await h.admit(delayWorkflow(0.3))).id);
+    expect(first.status).toBe('completed');
+    const progress = (await h.store.listJobEvents(first.id, 0))
+      .filter((e) => e.type === 'progress')
+      .map((e) => e.data as { node: string | null; class_type: string | null; fraction: number });
+    const fractions = progress.map((p) => p.fraction);
+    expect(fractions).toEqual([...fractions].sort((a, b) => a - b));
+    expect(progress.find((p) => p.node === '1')?.class_type).toBe('EmptyImage');
+    // ArrakisDelay halfway: EmptyImage (1 of 3 equal weights) done, so strictly between 1/3 and 2/3.
+    expect(fractions.some((f) => f > 1 / 3 && f < 2 / 3)).toBe(true);
+    expect(fractions.at(-1)).toBe(1);
+    // A re-run with only the saver's prefix changed: EmptyImage and ArrakisDelay come from ComfyUI's cache.
+    const again = delayWorkflow(0.3);
+    again['3']!.inputs.filename_prefix = 'again';
+    const second = await h.waitForEnd((await h.admit(again)).id);
+    const firstOfSecond = (await h.store.listJobEvents(second.id, 0)).find((e) => e.type === 'progress');
+    expect(firstOfSecond?.data).toMatchObject({ fraction: expect.any(Number) });
+    expect((firstOfSecond?.data as { fraction: number }).fraction).toBeGreaterThanOrEqual(2 / 3 - 0.001);
+  });
+
+  // Issue 13 item 5: a PreviewImage output came first, and the last progress arrived after the outputs.
+  it('lists saved outputs before previews, marks previews temp, and relays the last progress before outputs', async () => {
+    const lite = await h.startComfy();
+    await h.startAgent(lite.url, { progressIntervalMs: 1000 });
+    const workflow: Workflow = {
+      '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
+      '2': { class_type: 'PreviewImage', inputs: { images: ['1', 0] } },
+      '3': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: 'saved' } },
+    };
+    const done = await h.waitForEnd((await h.admit(workflow)).id);
+    expect(done.status).toBe('completed');
+    expect(done.outputs.map((o) => [o.nodeId, o.type])).toEqual([
+      ['3', 'output'],
+      ['2', 'temp'],
+    ]);
+    const events = await h.store.listJobEvents(done.id, 0);
+    const types = events.map((e) => e.type);
+    expect(types.lastIndexOf('progress')).toBeLessThan(types.indexOf('output'));
+    const outputs = events.filter((e) => e.type === 'output').map((e) => e.data);
+    expect(outputs).toEqual([
+      expect.objectContaining({
+        index: 0,
+        node_id: '3',
+        type: 'output',
+        url: `/v1/jobs/${done.id}/outputs/0`,
+      }),
+      expect.objectContaining({ index: 1, node_id: '2', type: 'temp', url: `/v1/jobs/${done.id}/outputs/1` }),
+    ]);
+  });
+
+  // Issue 13 item 2: the job error said only "ComfyUI rejected the prompt: … (nodes 1)".
+  it("fails a prompt ComfyUI refuses with ComfyUI's node, class, input and reason", async () => {
+    const lite = await h.startComfy();
+    await h.startAgent(lite.url);
+    const workflow: Workflow = {
+      '1': { class_type: 'EmptyImage', inputs: { width: 'abc', height: 8, batch_size: 1, color: 0 } },
+      '2': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: 'x' } },
+    };
+    const done = await h.waitForEnd((await h.admit(workflow)).id);
+    expect(done.status).toBe('failed');
+    expect(done.error).toMatchObject({ code: 'workflow_invalid', nodeId: '1' });
+    expect(done.error?.message).toContain(
+      'node 1 (EmptyImage) input "width": Failed to convert an input value to a INT value: width, abc',
+    );
+    expect(done.error?.details).toEqual([
+      {
+        nodeId: '1',
+        classType: 'EmptyImage',
+        input: 'width',
+        message:
+          "Failed to convert an input value to a INT value: width, abc, invalid literal for int() with base 10: 'abc'",
+      },
+    ]);
+    // The `done` event carries the error as the job JSON shows it (snake_case: it said `nodeId` before).
+    const end = (await h.store.listJobEvents(done.id, 0)).find((e) => e.type === 'done');
+    expect(end?.data.error).toMatchObject({
+      code: 'workflow_invalid',
+      node_id: '1',
+      details: [{ node_id: '1', class_type: 'EmptyImage', input: 'width' }],
+    });
+    expect(end?.data.error).not.toHaveProperty('nodeId');
   });
 
   it('fails with execution_error and the node id when a node raises', async () => {

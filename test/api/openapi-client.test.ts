@@ -49,9 +49,13 @@ const lastEventId: NonNullable<paths['/v1/jobs/{id}/events']['get']['parameters'
 type HasWorkerRoutes = '/v1/worker/claim' extends keyof paths ? true : false;
 const hidden: HasWorkerRoutes = false;
 type Event = components['schemas']['ProgressEvent'];
-const progress: Event = { value: 1, max: 2, node: '5' };
+const progress: Event = { value: 1, max: 2, node: '5', class_type: 'KSampler', fraction: 0.5 };
+type Available = paths['/v1/templates']['get']['responses'][200]['content']['application/json']['data'];
+const available: Available = [
+  { name: 'invert', description: '', scope: 'global', params_schema: {}, updated_at: '2026-01-05T10:00:00.000Z' },
+];
 
-export { body, code, wrong, limited, describeJob, finished, list, created, op, lastEventId, hidden, progress };
+export { body, code, wrong, limited, describeJob, finished, list, created, op, lastEventId, hidden, progress, available };
 `;
 
 let server: TestServer;
@@ -99,6 +103,21 @@ describe('a client generated from /openapi.json', () => {
     expect(download['200'].content['application/octet-stream'].schema.format).toBe('binary');
     expect(doc.components.securitySchemes.jwt.bearerFormat).toBe('JWT');
     expect(doc.components.schemas.Job.examples).toHaveLength(1);
+    // Issue 13: the templates an account may run, and the job's progress fraction, output type, error details.
+    const templates = doc.paths['/v1/templates'].get;
+    expect(templates.operationId).toBe('listAvailableTemplates');
+    expect(templates.responses['200'].content['application/json'].schema.$ref).toBe(
+      '#/components/schemas/AvailableTemplateList',
+    );
+    const { JobProgress, JobOutput, JobError } = doc.components.schemas;
+    expect(Object.keys(JobProgress.properties)).toEqual(expect.arrayContaining(['class_type', 'fraction']));
+    expect(JobOutput.properties.type.enum).toEqual(['output', 'temp']);
+    expect(Object.keys(JobError.properties.details.items.properties)).toEqual([
+      'node_id',
+      'class_type',
+      'input',
+      'message',
+    ]);
     expect(JSON.stringify(doc)).not.toContain('9007199254740991');
   });
 

@@ -149,12 +149,14 @@ describe('arrakis run', { timeout: 120_000 }, () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/workflow_invalid: .*NoSuchNode/);
 
-    // ComfyUI refuses the prompt on the worker (width above its maximum): the job fails.
+    // A node raises on the worker (a blur radius larger than the image): the job fails. (An input ComfyUI's
+    // validation refuses, such as a width above its maximum, is now refused at submission.)
     writeFileSync(
       join(dir, 'rejected.json'),
       JSON.stringify({
-        '1': { class_type: 'EmptyImage', inputs: { width: 999999, height: 8, batch_size: 1, color: 0 } },
-        '2': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: 'x' } },
+        '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
+        '2': { class_type: 'ImageBlur', inputs: { image: ['1', 0], blur_radius: 20, sigma: 1 } },
+        '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'x' } },
       }),
     );
     const failed = await arrakis([

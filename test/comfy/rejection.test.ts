@@ -68,4 +68,29 @@ describe('ComfyUI rejections', () => {
       { nodeId: '3', classType: 'SaveImage', message: 'Required input is missing: images' },
     ]);
   });
+
+  // Issue 13 item 2: the reason ComfyUI gave was reduced to "… (nodes 1)".
+  it('keeps the input ComfyUI named (extra_info.input_name) and its reason in the message', () => {
+    const range = rejectionFromBody(body('out_of_range'), {});
+    expect(range.details).toEqual([
+      {
+        nodeId: '1',
+        classType: 'EmptyImage',
+        input: 'width',
+        message: 'Value 0 smaller than min of 1: width',
+      },
+    ]);
+    expect(range.message).toContain(
+      'node 1 (EmptyImage) input "width": Value 0 smaller than min of 1: width',
+    );
+    const badLink = rejectionFromBody(body('bad_link'), {});
+    expect(badLink.details).toEqual([
+      { nodeId: '2', classType: 'SaveImage', input: null, message: "Exception when validating node: '99'" },
+    ]);
+    const accepted = promptAcceptedSchema.parse(pick(errors, 'partial_ok', 1));
+    expect(rejectionFromPartial(accepted.node_errors, {}).details[0]).toMatchObject({
+      nodeId: '3',
+      input: 'images',
+    });
+  });
 });

@@ -125,7 +125,12 @@ describe('file-reading nodes through the API', () => {
       expect(r.body.code).toBe('workflow_invalid');
       expect(r.body.node_ids).toEqual(['5']);
       expect(r.body.problems).toEqual([
-        { node_id: '5', input, message: expect.stringContaining(`"${input}"`) },
+        {
+          node_id: '5',
+          input,
+          path: `workflow.5.inputs.${input}`,
+          message: expect.stringContaining(`"${input}"`),
+        },
       ]);
     }
     expect((await mallory.list()).body.data).toEqual([]);

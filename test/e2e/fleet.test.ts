@@ -75,7 +75,7 @@ describe('fleet inside serve', () => {
     expect(targets).toContain(1);
     expect(targets).toContain(0);
     const status = await server.admin('GET', '/v1/admin/fleet');
-    expect(status.body.pools[0].cost.workerSeconds).toBeGreaterThan(0);
+    expect(status.body.pools[0].cost.worker_seconds).toBeGreaterThan(0);
     expect(status.body.pools[0].cost.cost).toBeGreaterThan(0);
     const usage = await server.admin('GET', `/v1/admin/accounts/${t.accountId}/usage`);
     expect(usage.status).toBe(200);

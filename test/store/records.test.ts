@@ -262,9 +262,19 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
 
     const workflow = { '1': { class_type: 'EmptyImage', inputs: {} } };
     const params = [{ name: 'w', node: '1', input: 'width', type: 'integer' as const, default: 64 }];
-    await db.store.upsertTemplate({ name: 't', description: 'd', workflow, params }, 1_000);
-    const t = await db.store.upsertTemplate({ name: 't', description: 'd2', workflow, params }, 2_000);
-    expect(t).toMatchObject({ description: 'd2', createdAt: 1_000, updatedAt: 2_000, params });
+    await db.store.upsertTemplate({ name: 't', description: 'd', workflow, params, accountId: null }, 1_000);
+    const t = await db.store.upsertTemplate(
+      { name: 't', description: 'd2', workflow, params, accountId: account.id },
+      2_000,
+    );
+    // The owner is stored and changes with an update (a global template can be given to one account).
+    expect(t).toMatchObject({
+      description: 'd2',
+      createdAt: 1_000,
+      updatedAt: 2_000,
+      params,
+      accountId: account.id,
+    });
     expect((await db.store.listTemplates()).map((x) => x.name)).toEqual(['t']);
     expect(await db.store.deleteTemplate('t')).toBe(true);
     expect(await db.store.getTemplate('t')).toBeNull();

@@ -12,6 +12,7 @@ const OPERATION_IDS: Record<string, string> = {
   'get /v1/jobs/{id}/events': 'streamJobEvents',
   'get /v1/jobs/{id}/outputs/{index}': 'downloadOutput',
   'get /v1/usage': 'getUsage',
+  'get /v1/templates': 'listAvailableTemplates',
   'post /v1/admin/accounts': 'createAccount',
   'get /v1/admin/accounts': 'listAccounts',
   'get /v1/admin/accounts/{id}': 'getAccount',

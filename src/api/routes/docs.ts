@@ -1,5 +1,5 @@
 /**
- * /openapi.json (OpenAPI 3.1, generated from the route schemas, plus each registered template's parameters)
+ * /openapi.json (OpenAPI 3.1, generated from the route schemas, plus each global template's parameters)
  * and /docs, the reference page: Swagger UI served from the installed package (no CDN), reading the same
  * document.
  */
@@ -32,10 +32,19 @@ function withTemplates(generated: unknown, templates: readonly Template[]): Open
   return doc;
 }
 
+/**
+ * The templates the public document lists: global ones only. /openapi.json is unauthenticated, and an account's
+ * own templates (their names, descriptions and params) are its business; an account lists those through the
+ * authenticated GET /v1/templates.
+ */
+async function globalTemplates(ctx: ApiContext): Promise<Template[]> {
+  return (await ctx.store.listTemplates()).filter((t) => t.accountId === null);
+}
+
 /** Registers /openapi.json and /docs. */
 export async function docsRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   app.get('/openapi.json', { schema: { hide: true } }, async () =>
-    withTemplates(app.swagger(), await ctx.store.listTemplates()),
+    withTemplates(app.swagger(), await globalTemplates(ctx)),
   );
   // Swagger UI transforms its document synchronously, so the templates are read before, per request.
   const templatesOf = new WeakMap<FastifyRequest, readonly Template[]>();
@@ -51,7 +60,7 @@ export async function docsRoutes(app: FastifyInstance, ctx: ApiContext): Promise
     uiHooks: {
       preHandler: async (request: FastifyRequest) => {
         if (/\/docs\/(json|yaml)$/.test(request.routeOptions.url ?? '')) {
-          templatesOf.set(request, await ctx.store.listTemplates());
+          templatesOf.set(request, await globalTemplates(ctx));
         }
       },
     },

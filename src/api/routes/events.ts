@@ -69,7 +69,7 @@ function openStream(
   request: FastifyRequest,
   reply: FastifyReply,
   status: JobStatus,
-  sent: number,
+  snapshot: boolean,
 ): void {
   reply.hijack();
   const raw = reply.raw;
@@ -81,9 +81,10 @@ function openStream(
     ...corsHeaders(request.headers.origin, ctx),
   });
   raw.write(': arrakis job events\nretry: 2000\n\n');
-  // A fresh stream starts with the job's state now (no id: it is a snapshot, not a log entry), so a
-  // client watching a queued job sees it at once.
-  if (sent === 0) raw.write(`event: status\ndata: ${JSON.stringify({ status, snapshot: true })}\n\n`);
+  // A client watching a job nothing has happened to yet sees its state at once (no id: a snapshot, not a
+  // log entry). Any other fresh stream replays the log, which ends at the state now: a snapshot before it
+  // would put the end (`completed`) before the history (`running`, outputs).
+  if (snapshot) raw.write(`event: status\ndata: ${JSON.stringify({ status, snapshot: true })}\n\n`);
 }
 
 /** Registers the SSE route. */
@@ -106,7 +107,8 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       const job = await ownJob(ctx, p.account.id, p.userId, request.params.id);
       let sent = lastEventId(request.headers['last-event-id'], request.query.after);
       const release = admitStream(ctx, p.account.id, p.userId);
-      openStream(ctx, request, reply, job.status, sent);
+      const snapshot = sent === 0 && (await ctx.store.listJobEvents(job.id, 0)).length === 0;
+      openStream(ctx, request, reply, job.status, snapshot);
       const raw = reply.raw;
 
       let closed = false;

@@ -142,7 +142,7 @@ function nodeDefinitionRoute(app: FastifyInstance, registry: NodeTypeRegistry | 
     '/node-definitions',
     { bodyLimit: 64 * 1024 * 1024, schema: { body: orEmpty(wire.nodeDefinitionsBody) } },
     async (request, reply) => {
-      const byName = new Map(request.body.definitions.map((d) => [d.name, d]));
+      const byName = new Map(wire.nodeDefinitionsFromWire(request.body).map((d) => [d.name, d]));
       registry?.set(workerOf(request).id, new Set(byName.keys()), { definitions: byName });
       return reply.code(204).send();
     },
@@ -247,11 +247,7 @@ function reportRoutes(app: FastifyInstance, service: WorkerService): void {
     { schema: { params: jobParams, body: orEmpty(wire.failBody) } },
     async (request) => {
       const { error } = request.body;
-      return await service.fail(request.params.jobId, workerOf(request).id, {
-        code: error.code,
-        message: error.message,
-        nodeId: error.node_id,
-      });
+      return await service.fail(request.params.jobId, workerOf(request).id, wire.jobErrorFromWire(error));
     },
   );
 
@@ -324,6 +320,7 @@ function outputUploadRoutes(service: WorkerService, maxBytes: number): FastifyPl
             filename,
             contentType,
             bytes,
+            type: request.query.type,
           });
           return wire.outputToWire(output);
         } catch (err) {

@@ -123,8 +123,16 @@ export const apiKeyListSchema = z.object({ data: z.array(apiKeySchema) });
 
 export const templateParamSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/),
-  node: z.string().min(1).describe('Node id the value is written to'),
-  input: z.string().min(1).describe('Input name on that node'),
+  node: z.string().min(1).optional().describe('Node id the value is written to (or use `targets`)'),
+  input: z.string().min(1).optional().describe('Input name on that node'),
+  targets: z
+    .array(z.strictObject({ node: z.string().min(1), input: z.string().min(1) }))
+    .min(1)
+    .max(32)
+    .optional()
+    .describe(
+      'Several node inputs the value is written to (e.g. `size` → width and height), instead of node + input',
+    ),
   type: z.enum(['string', 'integer', 'number', 'boolean', 'image']),
   description: z.string().max(1000).optional(),
   default: z.unknown().optional(),
@@ -149,6 +157,12 @@ export const templateBody = z.strictObject({
   description: z.string().max(4000).default(''),
   workflow: z.union([workflowSchema, uiWorkflowInput]),
   params: z.array(templateParamSchema).max(100).default([]),
+  account_id: z
+    .string()
+    .min(1)
+    .nullable()
+    .optional()
+    .describe('The account that owns it: only that account sees and runs it. Absent or null: global'),
 });
 export type TemplateBody = z.input<typeof templateBody>;
 
@@ -158,6 +172,7 @@ export const templateSchema = z.object({
   workflow: z.record(z.string(), z.unknown()),
   params: z.array(templateParamSchema),
   params_schema: z.record(z.string(), z.unknown()).describe('JSON Schema of `params`'),
+  account_id: z.string().nullable().describe('The owning account; null for a global template'),
   created_at: timestamp,
   updated_at: timestamp,
 });

@@ -3,29 +3,26 @@
  * per-job sequence number, for `Last-Event-ID`), an `event:` name and JSON `data:` of the shape below.
  */
 import { z } from 'zod';
-import { jobErrorSchema, jobSchema, jobStatusSchema } from './job.js';
+import { jobErrorSchema, jobSchema, jobStatusSchema, outputSchema, progressSchema } from './job.js';
 
 export const statusEventSchema = z.looseObject({
   status: jobStatusSchema,
   cancel_requested: z.boolean().optional(),
   attempts: z.number().int().optional().describe('How many times a worker has claimed the job'),
   reason: z.string().optional().describe('Why a running job went back to the queue'),
-  snapshot: z.boolean().optional().describe('True on the first event of a fresh stream: the state now'),
+  snapshot: z
+    .boolean()
+    .optional()
+    .describe(
+      'True on the first event of a fresh stream of a job nothing has happened to yet (queued): the state now. ' +
+        'Otherwise a fresh stream replays what happened, in order, up to now.',
+    ),
 });
 
-export const progressEventSchema = z.looseObject({
-  value: z.number(),
-  max: z.number(),
-  node: z.string().nullable(),
-});
+export const progressEventSchema = z.looseObject(progressSchema.shape);
 
-export const outputEventSchema = z.looseObject({
-  index: z.number().int().min(0),
-  node_id: z.string(),
-  filename: z.string(),
-  content_type: z.string(),
-  size: z.number().int().min(0),
-});
+/** The same object as in the job's `outputs` (url and type included). */
+export const outputEventSchema = z.looseObject(outputSchema.shape);
 
 export const doneEventSchema = z.looseObject({
   status: jobStatusSchema.describe('completed, failed or cancelled'),

@@ -8,11 +8,13 @@ import * as admin from './admin.js';
 import * as events from './events.js';
 import * as job from './job.js';
 import * as problem from './problem.js';
+import * as templates from './templates.js';
 
 export * from './admin.js';
 export * from './events.js';
 export * from './job.js';
 export * from './problem.js';
+export * from './templates.js';
 
 /** Named OpenAPI components (`#/components/schemas/<name>`), by schema object. */
 export const WIRE_COMPONENTS: Readonly<Record<string, z.ZodType>> = {
@@ -47,6 +49,8 @@ export const WIRE_COMPONENTS: Readonly<Record<string, z.ZodType>> = {
   TemplateRequest: admin.templateBody,
   Template: admin.templateSchema,
   TemplateList: admin.templateListSchema,
+  AvailableTemplate: templates.availableTemplateSchema,
+  AvailableTemplateList: templates.availableTemplateListSchema,
   CreateWorkerTokenRequest: admin.createWorkerTokenBody,
   CreatedWorkerToken: admin.createdWorkerTokenSchema,
   Worker: admin.workerSchema,

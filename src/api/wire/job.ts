@@ -17,6 +17,7 @@ export {
 export type {
   PublicJob as Job,
   PublicJobError as JobError,
+  PublicJobErrorDetail as JobErrorDetail,
   PublicJobOutput as JobOutput,
   PublicJobProgress as JobProgress,
   PublicJobStatus as JobStatus,

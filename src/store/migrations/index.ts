@@ -3,6 +3,13 @@ import { migration001 } from './001-initial.js';
 import { migration002 } from './002-server-functions.js';
 import { migration003 } from './003-file-node-allowlist.js';
 import { migration004 } from './004-model-placement.js';
+import { migration005 } from './005-template-owner.js';
 import type { Migration } from './migration.js';
 
-export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003, migration004];
+export const MIGRATIONS: readonly Migration[] = [
+  migration001,
+  migration002,
+  migration003,
+  migration004,
+  migration005,
+];

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { isTerminal } from '../../jobs/state-machine.js';
-import { toPublicJob } from '../../jobs/public-job.js';
+import { publicJobError, toPublicJob } from '../../jobs/public-job.js';
 import type { Job } from '../../jobs/types.js';
 import { newId } from '../../util/ids.js';
 import type { WebhookEventType } from '../contract.js';
@@ -62,7 +62,7 @@ export async function settleTransition(
   if (isTerminal(job.status)) {
     await run(tx, sql.userRelease, [wasRunning ? 1 : 0, job.accountId, job.userId]);
     await enqueueWebhook(ctx, tx, job, now);
-    const data = { status: job.status, error: job.error };
+    const data = { status: job.status, error: job.error === null ? null : publicJobError(job.error) };
     await run(tx, sql.insertEvent, [job.id, seq, 'done', JSON.stringify(data), now]);
     // Last, so the account row (every admission of the account waits on it) is locked only until commit.
     await run(tx, sql.accountRelease, [job.accountId]);

@@ -13,9 +13,23 @@ export async function upsertTemplate(
   const params = JSON.stringify(t.params);
   await ctx.db
     .insertInto('templates')
-    .values({ name: t.name, description: t.description, workflow, params, created_at: now, updated_at: now })
+    .values({
+      name: t.name,
+      description: t.description,
+      workflow,
+      params,
+      account_id: t.accountId,
+      created_at: now,
+      updated_at: now,
+    })
     .onConflict((oc) =>
-      oc.column('name').doUpdateSet({ description: t.description, workflow, params, updated_at: now }),
+      oc.column('name').doUpdateSet({
+        description: t.description,
+        workflow,
+        params,
+        account_id: t.accountId,
+        updated_at: now,
+      }),
     )
     .execute();
   const stored = await getTemplate(ctx, t.name);

@@ -63,7 +63,13 @@ export async function fleetRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     '/v1/admin/reconcile',
     { schema: { ...adminDoc, summary: 'Recount active-job counters' } },
     async () => ({
-      repairs: await ctx.store.reconcileCounters(),
+      repairs: (await ctx.store.reconcileCounters()).map((r) => ({
+        scope: r.scope,
+        account_id: r.accountId,
+        user_id: r.userId,
+        was: r.was,
+        now: r.now,
+      })),
     }),
   );
 }

@@ -21,6 +21,7 @@ import {
   workflowSchema,
   type Template as WireTemplate,
 } from '../../schemas.js';
+import { checkTemplateRunnable } from '../../template-checks.js';
 import { adminDoc, adminErrors, noContent } from './shared.js';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -35,6 +36,7 @@ export function templateJson(t: Template): WireTemplate {
     workflow: t.workflow,
     params: t.params,
     params_schema: paramsJsonSchema(t),
+    account_id: t.accountId,
     created_at: new Date(t.createdAt).toISOString(),
     updated_at: new Date(t.updatedAt).toISOString(),
   };
@@ -51,7 +53,7 @@ function withApiFormatWorkflow(raw: unknown, nodeTypes: NodeTypeRegistry): unkno
 export async function saveTemplate(
   ctx: Pick<ApiContext, 'store' | 'now'> &
     Partial<Pick<ApiContext, 'nodeTypes'>> & {
-      config?: Pick<ApiContext['config'], 'maxWorkflowNodes' | 'maxWorkflowLinks'>;
+      config?: Pick<ApiContext['config'], 'maxWorkflowNodes' | 'maxWorkflowLinks' | 'modelLoaders'>;
     },
   raw: unknown,
 ): Promise<Template> {
@@ -89,7 +91,9 @@ export async function saveTemplate(
       errors: problems.map((p) => ({ path: `body.${p.path}`, message: p.message })),
     });
   }
-  return await ctx.store.upsertTemplate(t, ctx.now());
+  await checkTemplateRunnable(ctx, t);
+  const { account_id: owner, ...fields } = t;
+  return await ctx.store.upsertTemplate({ ...fields, accountId: owner ?? null }, ctx.now());
 }
 
 /** Registers the template routes. */
