@@ -88,7 +88,7 @@ async function benchStore(label: string, store: Store, n: number, clients: numbe
   });
   report(`${label}: admissions`, n, admitMs);
   const cycleMs = await drive(n, clients, async (i) => {
-    const claimed = await store.claimNext(`w${i % clients}`, null, 60_000, Date.now());
+    const claimed = await store.claimNext(`w${i % clients}`, 'default', 60_000, Date.now());
     if (claimed === null) throw new Error('bench claim found nothing');
     const done = await store.completeJob(claimed.id, `w${i % clients}`, [], Date.now());
     if (done.kind !== 'finished') throw new Error('bench completion lost the job');

@@ -35,7 +35,7 @@ async function enqueue(store: Store, count: number, url: string): Promise<void> 
         accountId: account.id,
         userId: `user-${i % 50}`,
         priority: 0,
-        pool: null,
+        pool: 'default',
         workflow: { '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8 } } },
         templateName: null,
         inputs: [],
@@ -48,7 +48,7 @@ async function enqueue(store: Store, count: number, url: string): Promise<void> 
       now,
     );
     if (admitted.kind !== 'admitted') throw new Error(`admission failed: ${admitted.kind}`);
-    const job = await store.claimNext('bench-worker', null, 60_000, now);
+    const job = await store.claimNext('bench-worker', 'default', 60_000, now);
     if (job === null) throw new Error('nothing to claim');
     await store.completeJob(job.id, 'bench-worker', [], now);
   }

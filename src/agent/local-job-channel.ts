@@ -27,7 +27,7 @@ export class LocalJobChannel implements JobChannel {
   private readonly service: WorkerService;
   private readonly bus: EventBus;
   private workerId: string;
-  private pool = 'default';
+  private pool = '';
 
   constructor(options: LocalJobChannelOptions) {
     this.service = options.service;
@@ -36,7 +36,10 @@ export class LocalJobChannel implements JobChannel {
   }
 
   async register(identity: WorkerIdentity): Promise<string> {
-    this.pool = identity.pool ?? 'default';
+    // The runtime resolves an in-process agent's pool (the default pool, or its fleet pool); only a remote
+    // agent may leave it to the server (its token's pool).
+    if (identity.pool === null) throw new Error('an in-process agent must name its pool');
+    this.pool = identity.pool;
     await this.service.register({
       id: this.workerId,
       name: identity.name,

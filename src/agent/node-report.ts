@@ -17,6 +17,7 @@ export interface NodeReportDeps {
   wake?: EventTarget;
 }
 
+/** `pause` that a `wake` event also ends. */
 function sleep(ms: number, signal: AbortSignal, wake: EventTarget | undefined): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
@@ -31,24 +32,21 @@ function sleep(ms: number, signal: AbortSignal, wake: EventTarget | undefined): 
   });
 }
 
-/**
- * Reports now and every `everyMs` until `signal` aborts. A failed report is retried with the agent's backoff
- * (capped at `everyMs`), logged once per outage and once when it recovers.
- */
+/** Reports now and every `everyMs` until `signal` aborts; failures are logged once per outage and retried. */
 export async function reportNodeDefinitions(deps: NodeReportDeps, signal: AbortSignal): Promise<void> {
   const retry = new Retry('reporting the node definitions', deps.log, {
-    minMs: Math.min(500, deps.everyMs),
-    maxMs: Math.min(10_000, deps.everyMs),
+    minMs: Math.min(deps.everyMs, 1000),
+    maxMs: Math.min(deps.everyMs, 10_000),
   });
   while (!signal.aborted) {
-    let delay = deps.everyMs;
+    let waitMs = deps.everyMs;
     try {
       await deps.send([...(await deps.read()).values()]);
       retry.succeeded();
     } catch (err) {
       if (signal.aborted) return;
-      delay = retry.failed(err);
+      waitMs = retry.failed(err);
     }
-    await sleep(delay, signal, deps.wake);
+    await sleep(waitMs, signal, deps.wake);
   }
 }

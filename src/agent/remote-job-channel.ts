@@ -18,6 +18,7 @@ import {
   type ReportResult,
   type WorkerIdentity,
 } from '../workers/job-channel.js';
+import { Backoff, pause } from '../util/backoff.js';
 import * as wire from '../workers/worker-protocol.js';
 
 export interface RemoteJobChannelOptions {
@@ -169,15 +170,17 @@ export class RemoteJobChannel implements JobChannel {
   private async pollCancel(jobId: string, cb: () => void, signal: AbortSignal): Promise<void> {
     const waitMs = Math.min(this.options.cancelPollMs ?? 20_000, wire.MAX_LONG_POLL_MS);
     const path = `/jobs/${encodeURIComponent(jobId)}/cancel?wait_ms=${waitMs}`;
+    // The heartbeat also carries cancels; a broken poll only waits a little before trying again.
+    const backoff = new Backoff({ minMs: 500, maxMs: 5000 });
     while (!signal.aborted) {
       try {
         const res = await this.call('GET', path, { signal, timeoutMs: waitMs + 15_000 });
         const lease = wire.leaseReply.parse(await res.json()).lease;
+        backoff.reset();
         if (lease === 'cancel_requested' && !signal.aborted) cb();
         if (lease !== 'held') return;
       } catch {
-        // The heartbeat also carries cancels; a broken poll only waits a little before trying again.
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        await pause(backoff.next(), signal);
       }
     }
   }

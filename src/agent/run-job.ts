@@ -7,7 +7,7 @@ import { ComfyRejectedError, ComfyUnavailableError } from '../comfy/contract.js'
 import type { ComfyOutputFile, ComfyServer, PromptOutcome } from '../comfy/contract.js';
 import { WorkflowRewriteError, rewriteWorkflowForJob } from '../comfy/workflow-rewrite.js';
 import type { JobError, JobOutput, OutputType } from '../jobs/types.js';
-import { Backoff } from '../util/backoff.js';
+import { Backoff, pause } from '../util/backoff.js';
 import { ModelFetchError } from '../models/model-cache.js';
 import { silentLog, type AgentLog } from './agent-log.js';
 import { detectContentType } from '../media/output-content-type.js';
@@ -18,7 +18,7 @@ import {
   type LeasedJob,
   type ReportResult,
 } from '../workers/job-channel.js';
-import { safeFilename } from '../workers/output-key.js';
+import { safeFilename } from '../util/safe-filename.js';
 import { ProgressThrottle } from './progress-throttle.js';
 import { PromptProgress } from './prompt-progress.js';
 
@@ -194,7 +194,7 @@ class JobRun {
       const bytes = await this.channel.getInput(this.job.id, input);
       const name = await this.options.comfy.uploadInput(
         bytes,
-        safeFilename(input.filename),
+        safeFilename(input.filename, 'input'),
         `arrakis/${this.job.id}`,
       );
       uploads.set(input.name, name);
@@ -266,7 +266,7 @@ class JobRun {
         }
         if (backoff.attempts === 1)
           this.log.warn({ jobId: this.job.id, err: String(err) }, 'report failed; retrying');
-        await new Promise((r) => setTimeout(r, delay));
+        await pause(delay);
       }
     }
   }

@@ -3,25 +3,14 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastif
 import type { Config } from '../config/load.js';
 import type { Job } from '../jobs/types.js';
 import type { EventBus } from '../events/bus.js';
-import type { NodeTypeRegistry } from '../jobs/node-type-registry.js';
-import type { ObjectStorage } from '../media/storage/contract.js';
-import type { Store } from '../store/contract.js';
 import type { Authenticator, Principal } from './auth/authenticate.js';
 import type { Metrics } from './metrics.js';
-import type { CheckUrl, StoreBase64Input, StoreUploadedInput } from './submit-job.js';
+import type { SubmitDeps } from './submit-job.js';
 
-export interface ApiDeps {
+/** Everything submission needs (SubmitDeps) plus the whole config, the bus and serve's extras. */
+export interface ApiDeps extends Omit<SubmitDeps, 'config'> {
   config: Config;
-  store: Store;
-  storage: ObjectStorage;
   bus: EventBus;
-  nodeTypes: NodeTypeRegistry;
-  storeBase64Input: StoreBase64Input;
-  storeUploadedInput: StoreUploadedInput;
-  checkUrl: CheckUrl;
-  now: () => number;
-  /** See SubmitDeps.unknownPool. */
-  unknownPool?: (pool: string) => Promise<string[] | null>;
   /** Route files serve adds to the core ones (route-table.ts), by the scope whose auth they run behind. */
   extraRoutes?: { public?: readonly RouteFile[]; job?: readonly RouteFile[]; admin?: readonly RouteFile[] };
   /** The worker API (routes/workers.ts, its own worker-token scope), mounted at /v1/worker when given. */
@@ -44,9 +33,6 @@ export interface PoolPricing {
   pricePerGpuSecond: number;
   idlePerBusySecond: number;
 }
-
-/** The pool unpooled jobs run on (the fleet's first pool), for pricing them. */
-export const UNPOOLED = '';
 
 /** A route file: registers its routes on the scope it is given. The scope, not the file, decides auth. */
 export type RouteFile = (app: FastifyInstance, ctx: ApiContext) => Promise<void>;

@@ -9,6 +9,7 @@ import { ApiError } from '../errors.js';
 import { DEFAULT_MAX_INPUT_BYTES } from '../media/inputs.js';
 import { jsonTextTooDeep, tooDeepError, valueTooDeep } from './body-limits.js';
 import { inputNameSchema } from './schemas.js';
+import { safeFilename } from '../util/safe-filename.js';
 
 export const MAX_UPLOAD_FILES = 16;
 
@@ -21,11 +22,6 @@ declare module 'fastify' {
   interface FastifyRequest {
     uploads: Map<string, Upload> | null;
   }
-}
-
-function safeFilename(name: string | undefined, fallback: string): string {
-  const cleaned = (name ?? '').replace(/[^A-Za-z0-9._-]/g, '_').slice(-128);
-  return cleaned === '' || cleaned.startsWith('.') ? fallback : cleaned;
 }
 
 function requestJson(text: string): unknown {

@@ -69,6 +69,8 @@ export interface SubmitDeps {
   storeUploadedInput: StoreUploadedInput;
   checkUrl: CheckUrl;
   now: () => number;
+  /** The pool of a job that names none; stored with the job, which only this pool's workers claim. */
+  defaultPool: string;
   /** Null when `pool` is served (or will be, by the fleet), else the pools that exist. Absent: not checked. */
   unknownPool?: (pool: string) => Promise<string[] | null>;
 }
@@ -271,14 +273,13 @@ function modelLoaderIndex(modelLoaders: readonly string[] = []): ReadonlyMap<str
 }
 
 /** The job's model files; refused 422 `model_unavailable` when one is on no worker of its pool nor registered. */
-async function jobModels(deps: SubmitDeps, workflow: Workflow, pool: string | null): Promise<ModelRef[]> {
+async function jobModels(deps: SubmitDeps, workflow: Workflow, pool: string): Promise<ModelRef[]> {
   const refs = modelRefs(workflow, modelLoaderIndex(deps.config.modelLoaders));
   const missing = await firstUnavailableModel(deps.store, pool, refs);
   if (missing === null) return refs;
-  const where = pool === null ? '' : ` of pool "${pool}"`;
   throw new ApiError(
     'model_unavailable',
-    `No worker${where} can load the ${missing.kind} "${missing.name}" and it is not in the model registry.`,
+    `No worker of pool "${pool}" can load the ${missing.kind} "${missing.name}" and it is not in the model registry.`,
     { model: { kind: missing.kind, name: missing.name } },
   );
 }
@@ -377,7 +378,9 @@ export async function submitJob(
   const workflow = await resolveWorkflow(deps, principal, body);
   checkRunnable(deps, principal, workflow, new Set([...named, ...uploads.keys()]));
   checkUrls(deps, body);
-  const models = await jobModels(deps, workflow, body.pool ?? null);
+  // The job's pool, resolved once: what is stored is what workers claim by and the fleet counts.
+  const pool = body.pool ?? deps.defaultPool;
+  const models = await jobModels(deps, workflow, pool);
   const jobId = newId('job');
   const inputs = await storeInputs(deps, jobId, body, uploads);
   const result = await deps.store.admitJob(
@@ -386,7 +389,7 @@ export async function submitJob(
       accountId: principal.account.id,
       userId: principal.userId,
       priority: body.priority ?? 0,
-      pool: body.pool ?? null,
+      pool,
       workflow,
       templateName: body.template ?? null,
       inputs,

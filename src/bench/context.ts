@@ -33,7 +33,10 @@ export interface BenchContext {
   clientAs(userId: string): ArrakisClient;
   /** Makes another account with a key (the isolation checks). */
   newAccount(label: string): Promise<BenchAccount>;
-  /** The autoscaled pool the jobs run on (`--pool`, else the first), or null when there is no fleet. */
+  /**
+   * The autoscaled pool the jobs run on (`--pool`, else the server's default pool; the first pool for a server
+   * that does not say), or null when that pool is not autoscaled.
+   */
   targetPool(): Promise<FleetPool | null>;
   /**
    * Revokes every API key the run made (accounts cannot be deleted through the API, keys can): the run
@@ -81,9 +84,9 @@ export async function createContext(options: BenchOptions, progress: Progress): 
     clientAs,
     newAccount,
     targetPool: async () => {
-      const pools = await fleet.pools();
-      if (options.pool === undefined) return pools[0] ?? null;
-      return pools.find((p) => p.name === options.pool) ?? null;
+      const { pools, default_pool } = await fleet.state();
+      const name = options.pool ?? default_pool;
+      return (name === undefined ? pools[0] : pools.find((p) => p.name === name)) ?? null;
     },
     revokeKeys: async () => {
       const results = await Promise.allSettled(keys.map((id) => admin.keys.revoke(id)));

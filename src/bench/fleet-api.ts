@@ -22,7 +22,12 @@ const poolSchema = z.looseObject({
 });
 export type FleetPool = z.infer<typeof poolSchema>;
 
-const fleetSchema = z.looseObject({ pools: z.array(poolSchema) });
+const fleetSchema = z.looseObject({
+  /** The pool of jobs that name none (absent from servers before the pool rule). */
+  default_pool: z.string().optional(),
+  pools: z.array(poolSchema),
+});
+export type FleetState = z.infer<typeof fleetSchema>;
 
 const decisionSchema = z.looseObject({
   pool: z.string(),
@@ -40,9 +45,9 @@ export class FleetApi {
     this.t = new Transport({ baseUrl, headers: { authorization: `Bearer ${adminKey}` } });
   }
 
-  /** Every autoscaled pool with its workers; empty when the server runs no fleet. */
-  async pools(): Promise<FleetPool[]> {
-    return (await this.t.json('GET', '/v1/admin/fleet', fleetSchema)).data.pools;
+  /** Every autoscaled pool with its workers (empty when the server runs no fleet) and the default pool. */
+  async state(): Promise<FleetState> {
+    return (await this.t.json('GET', '/v1/admin/fleet', fleetSchema)).data;
   }
 
   /** The pool's recorded scaling decisions, newest first. */

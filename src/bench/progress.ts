@@ -72,6 +72,3 @@ class LineProgress implements Progress {
 export function createProgress(out: NodeJS.WriteStream): Progress {
   return out.isTTY === true ? new TerminalProgress(out) : new LineProgress(out);
 }
-
-/** A Progress that prints nothing (tests, library use). */
-export const silentProgress: Progress = { start() {}, update() {}, finish() {}, note() {} };

@@ -142,7 +142,7 @@ function workerTokens(admin: Command): void {
       }),
   )
     .requiredOption('--name <name>', 'worker or host name')
-    .option('--pool <pool>', 'pool the agent serves (default "default")');
+    .option('--pool <pool>', "pool the agent serves (default: the server's default pool)");
   leaf(group, 'list', 'list worker tokens (no secrets)', async (a) => await a.workerTokens.list());
   leaf(group, 'revoke', 'revoke a worker token', async (a, [id]) => {
     await a.workerTokens.revoke(id ?? '');

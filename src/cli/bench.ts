@@ -41,7 +41,7 @@ export function register(program: Command): void {
       '--long-workflow <file>',
       "a job long enough to be caught running, for cancel and quota_burst (default: comfy-lite's ArrakisDelay)",
     )
-    .option('--pool <name>', 'the pool to run on (default: the first autoscaled pool)')
+    .option('--pool <name>', "the pool to run on (default: the server's default pool)")
     .option('--warm-jobs <n>', 'jobs of the warm check', '5')
     .option(
       '--concurrency <n>',

@@ -4,12 +4,13 @@
  * outputs under their filenames and prints the timings. Exit 0 when the job completed, 1 otherwise.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ArrakisClient, type Job, type JobProgress } from '../client/index.js';
 import { createProgressView, type ProgressView } from './progress-view.js';
 import { describeError, requireEnv, serverUrl, withServerOption } from './remote.js';
 import { buildRunRequest } from './run-request.js';
+import { safeFilename } from '../util/safe-filename.js';
 
 interface RunOptions {
   server?: string;
@@ -22,18 +23,12 @@ interface RunOptions {
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
-/** Longest output file name kept as is (file systems refuse names over 255 bytes). */
-const MAX_NAME = 128;
-
 /**
- * A file name that stays inside DIR: the output's own name when it is plain, else output-<index> (with the
- * name's extension when that is plain and short). The name comes from the server: never trusted as a path.
+ * A file name that stays inside DIR: the output's name reduced by safeFilename, output-<index> when nothing
+ * of it is left. The name comes from the server: never trusted as a path.
  */
 export function outputFileName(filename: string, index: number): string {
-  const base = basename(filename).replace(/[^A-Za-z0-9._-]/g, '_');
-  if (base !== '' && !base.startsWith('.') && base.length <= MAX_NAME) return base;
-  const ext = /\.[A-Za-z0-9]{1,10}$/.exec(base)?.[0] ?? '';
-  return `output-${index}${ext}`;
+  return safeFilename(filename, `output-${index}`);
 }
 
 async function saveOutputs(client: ArrakisClient, job: Job, dir: string): Promise<string[]> {

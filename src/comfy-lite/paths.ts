@@ -2,8 +2,6 @@
 import { readdir } from 'node:fs/promises';
 import { extname, join, resolve, sep } from 'node:path';
 
-export type FolderType = 'input' | 'output' | 'temp';
-
 export interface DataDirs {
   root: string;
   input: string;

@@ -13,7 +13,6 @@ export const fileRefSchema = z.object({
   subfolder: z.string(),
   type: z.enum(['output', 'temp', 'input']),
 });
-export type FileRef = z.infer<typeof fileRefSchema>;
 
 /** POST /prompt 200: the prompt was queued (node_errors may still be non-empty: partial acceptance). */
 export const promptAcceptedSchema = z.object({

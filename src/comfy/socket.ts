@@ -5,6 +5,7 @@
  * prompt follower confirms every outcome over HTTP, so a lost frame or a dead socket never decides anything.
  */
 import WebSocket from 'ws';
+import { Backoff } from '../util/backoff.js';
 import { parseWsMessage, type WsFrame } from './schemas.js';
 
 export interface ReconnectPolicy {
@@ -26,7 +27,8 @@ export class ComfySocket {
   private connecting: Promise<boolean> | null = null;
   private open = false;
   private closed = false;
-  private attempts = 0;
+  /** Delays between reconnects; its failure count is the number of reconnects since the socket was last open. */
+  private readonly backoff: Backoff;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private readonly frameListeners = new Set<(frame: WsFrame) => void>();
   private readonly stateListeners = new Set<(open: boolean) => void>();
@@ -35,6 +37,7 @@ export class ComfySocket {
 
   constructor(options: SocketOptions) {
     this.options = options;
+    this.backoff = new Backoff({ minMs: options.reconnect.baseMs, maxMs: MAX_BACKOFF_MS });
   }
 
   get isOpen(): boolean {
@@ -60,7 +63,7 @@ export class ComfySocket {
     if (this.connecting !== null) return this.connecting;
     if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
-    this.attempts = 0;
+    this.backoff.reset();
     return this.connect();
   }
 
@@ -70,7 +73,7 @@ export class ComfySocket {
       this.ws = ws;
       ws.on('open', () => {
         this.open = true;
-        this.attempts = 0;
+        this.backoff.reset();
         resolve(true);
         this.emitState(true);
       });
@@ -116,9 +119,8 @@ export class ComfySocket {
     const wasOpen = this.open;
     this.open = false;
     if (wasOpen) this.emitState(false);
-    if (this.closed || this.attempts >= this.options.reconnect.maxAttempts) return;
-    const delay = Math.min(this.options.reconnect.baseMs * 2 ** this.attempts, MAX_BACKOFF_MS);
-    this.attempts += 1;
+    if (this.closed || this.backoff.attempts >= this.options.reconnect.maxAttempts) return;
+    const delay = this.backoff.next();
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       void this.connect();

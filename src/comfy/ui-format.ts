@@ -55,7 +55,6 @@ export const uiWorkflowSchema = z.looseObject({
 });
 
 export type UiNode = z.infer<typeof uiNode>;
-export type UiInput = z.infer<typeof uiInput>;
 export type UiWorkflow = z.infer<typeof uiWorkflowSchema>;
 
 /** A link in one shape whichever version saved it. */

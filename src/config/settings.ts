@@ -147,6 +147,15 @@ export const SETTINGS = {
     description: 'fleet file (YAML) describing GPU pools and autoscaling',
     schema: z.string().min(1).optional(),
   },
+  defaultPool: {
+    flag: '--default-pool',
+    env: 'ARRAKIS_DEFAULT_POOL',
+    kind: 'string',
+    description:
+      "pool of jobs that name none, and of this serve's own workers and worker tokens issued without a pool; overrides the fleet file's",
+    schema: z.string().min(1).max(64).optional(),
+    defaultText: "default, or the fleet file's default_pool (else its first pool)",
+  },
   webhookRetry: {
     flag: '--webhook-retry',
     env: 'ARRAKIS_WEBHOOK_RETRY',

@@ -9,7 +9,10 @@ export type BusMessage =
   | { kind: 'job_event'; jobId: string }
   /** A cancel was accepted for a running job: the agent holding it must stop its prompt now. */
   | { kind: 'cancel'; jobId: string }
-  /** A job became claimable (admitted, requeued, inputs ready): idle agents should claim now. */
+  /**
+   * A job of `pool` became claimable (admitted, requeued, inputs ready): that pool's idle agents should claim
+   * now. Null wakes every pool's agents (the job could not be read); it never means a job without a pool.
+   */
   | { kind: 'job_ready'; pool: string | null }
   /**
    * Messages may have been missed (the cross-replica listener reconnected after a database outage):

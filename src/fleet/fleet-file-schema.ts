@@ -182,27 +182,38 @@ function checkVram(
   }
 }
 
-export const FleetFileSchema = z.strictObject({
-  // Names are checked beside the pools, not as record keys: a key that fails stops zod from checking its
-  // pool, and every problem of a pool should be reported at once.
-  pools: z.record(z.string(), PoolSchema).superRefine(
-    (pools, ctx) => {
-      if (Object.keys(pools).length === 0)
-        ctx.addIssue({ code: 'custom', message: 'define at least one pool' });
-      for (const name of Object.keys(pools)) {
-        if (POOL_NAME_PATTERN.test(name)) continue;
-        ctx.addIssue({
-          code: 'custom',
-          path: [name],
-          message:
-            `pool name "${name}" is not allowed: use 1 to 63 lowercase letters (a-z), digits (0-9), "-" and "_", ` +
-            'starting with a letter or digit (e.g. "gpu-a100")',
-        });
-      }
-    },
-    { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
-  ),
-});
+export const FleetFileSchema = z
+  .strictObject({
+    // Names are checked beside the pools, not as record keys: a key that fails stops zod from checking its
+    // pool, and every problem of a pool should be reported at once.
+    pools: z.record(z.string(), PoolSchema).superRefine(
+      (pools, ctx) => {
+        if (Object.keys(pools).length === 0)
+          ctx.addIssue({ code: 'custom', message: 'define at least one pool' });
+        for (const name of Object.keys(pools)) {
+          if (POOL_NAME_PATTERN.test(name)) continue;
+          ctx.addIssue({
+            code: 'custom',
+            path: [name],
+            message:
+              `pool name "${name}" is not allowed: use 1 to 63 lowercase letters (a-z), digits (0-9), "-" and "_", ` +
+              'starting with a letter or digit (e.g. "gpu-a100")',
+          });
+        }
+      },
+      { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+    ),
+    // The pool of jobs that name none (see runtime/known-pools.ts); absent: the first pool.
+    default_pool: z.string().optional(),
+  })
+  .superRefine((file, ctx) => {
+    if (file.default_pool === undefined || Object.hasOwn(file.pools, file.default_pool)) return;
+    ctx.addIssue({
+      code: 'custom',
+      path: ['default_pool'],
+      message: `"${file.default_pool}" is not a pool of this file (pools: ${Object.keys(file.pools).join(', ')})`,
+    });
+  });
 
 export type FleetFileInput = z.output<typeof FleetFileSchema>;
 export type PoolInput = z.output<typeof PoolSchema>;

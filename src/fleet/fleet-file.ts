@@ -82,6 +82,8 @@ export interface PoolConfig {
 
 export interface FleetConfig {
   pools: PoolConfig[];
+  /** `default_pool`: one of `pools`; null when the file names none. */
+  defaultPool: string | null;
 }
 
 /** A fleet file that cannot be used; the message lists every problem. */
@@ -207,7 +209,7 @@ export function parseFleetFile(text: string, source = 'fleet file'): FleetConfig
   const parsed = FleetFileSchema.safeParse(raw);
   if (!parsed.success) throw new FleetConfigError(`${source} is invalid:\n${describeIssues(parsed.error)}`);
   const pools = Object.entries(parsed.data.pools).map(([name, p]) => toPool(name, p));
-  return deepFreeze({ pools });
+  return deepFreeze({ pools, defaultPool: parsed.data.default_pool ?? null });
 }
 
 /** Reads and parses a fleet file, loading warm-up workflows named by path (relative to the file). */
@@ -219,7 +221,7 @@ export async function loadFleetFile(path: string): Promise<FleetConfig> {
   });
   const config = parseFleetFile(text, path);
   const pools = await Promise.all(config.pools.map((p) => loadWarmup(p, dirname(resolve(path)))));
-  return deepFreeze({ pools });
+  return deepFreeze({ ...config, pools });
 }
 
 const WorkflowJson = z.record(z.string(), z.unknown());

@@ -29,8 +29,6 @@ import { WorkerAgents } from './worker-agents.js';
 export interface LoadedFleet {
   config: FleetConfig;
   providers: ReadonlyMap<string, FleetProvider>;
-  /** The pool that runs jobs naming no pool (the file's first). */
-  unpooledPool: string | null;
 }
 
 export interface FleetRuntime {
@@ -59,7 +57,7 @@ export async function loadFleet(path: string): Promise<LoadedFleet> {
   const config = await loadFleetFile(path);
   const providers = new Map<string, FleetProvider>();
   for (const pool of config.pools) providers.set(pool.name, await createProvider(pool));
-  return { config, providers, unpooledPool: config.pools[0]?.name ?? null };
+  return { config, providers };
 }
 
 /** Starts the controller loop over a loaded fleet. */
@@ -70,7 +68,6 @@ export function startFleet(fleet: LoadedFleet, deps: FleetRuntimeDeps): FleetRun
   const observer = new PoolObserver({
     store: deps.store,
     activity,
-    unpooledPool: fleet.unpooledPool,
     workerStates: () => agents.states(),
   });
   const record = decisionRecorder(deps.store);

@@ -11,8 +11,6 @@ import type { PoolObservation } from './controller.js';
 export interface PoolObserverDeps {
   store: Pick<Store, 'fleetActivity' | 'countJobsByStatus'>;
   activity: ActivityTracker;
-  /** Jobs that name no pool run on this pool (the fleet file's first). */
-  unpooledPool: string | null;
   /** Busy or idle, per worker id with an agent attached. */
   workerStates(): ReadonlyMap<string, 'idle' | 'busy'>;
 }
@@ -26,12 +24,8 @@ export class PoolObserver {
 
   async observe(pool: string, now: number): Promise<PoolObservation> {
     const activeUsers = await this.arrivals(pool, now);
+    // Every job carries its concrete pool (resolved at admission): no other pool's jobs count here.
     const counts = await this.deps.store.countJobsByStatus(pool);
-    if (pool === this.deps.unpooledPool) {
-      const unpooled = await this.deps.store.countJobsByStatus(null);
-      counts.queued += unpooled.queued;
-      counts.running += unpooled.running;
-    }
     return {
       queued: counts.queued,
       running: counts.running,
@@ -45,8 +39,7 @@ export class PoolObserver {
     const last = this.seen.get(pool);
     const since =
       last === undefined ? now - HISTORY_DAYS * 86_400_000 : Math.max(last + 1, now - ACTIVITY_WINDOW_MS);
-    const pools = pool === this.deps.unpooledPool ? [pool, null] : [pool];
-    const found = await this.deps.store.fleetActivity(pools, since);
+    const found = await this.deps.store.fleetActivity([pool], since);
     // Only after the read succeeded: a failed tick must not skip this window next time.
     if (last === undefined) this.seen.set(pool, since);
     for (const at of found.arrivals) this.deps.activity.submitted(pool, at);

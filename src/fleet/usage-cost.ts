@@ -8,7 +8,7 @@ import type { PoolUsage } from '../store/contract.js';
 import type { FleetPricing } from './fleet-status.js';
 
 export interface PoolCostShare {
-  pool: string | null;
+  pool: string;
   jobs: number;
   runSeconds: number;
   /** Null when the pool has no price. */
@@ -30,7 +30,7 @@ export function attributedCost(runSeconds: number, price: FleetPricing): number 
 /** Prices each pool's usage with `priceOf` and totals them. */
 export function accountCost(
   usage: readonly PoolUsage[],
-  priceOf: (pool: string | null) => FleetPricing | undefined,
+  priceOf: (pool: string) => FleetPricing | undefined,
 ): AccountCost {
   const pools = usage.map((u) => {
     const price = priceOf(u.pool);

@@ -129,7 +129,8 @@ export interface Job {
   userId: string;
   status: JobStatus;
   priority: number;
-  pool: string | null;
+  /** The pool whose workers may claim it, resolved at admission (never empty). */
+  pool: string;
   cancelRequested: boolean;
   createdAt: number;
   startedAt: number | null;

@@ -8,6 +8,7 @@ import { ApiError } from '../errors.js';
 import { sniffImage, type ImageType } from './image-sniff.js';
 import type { ObjectStorage } from './storage/contract.js';
 import { assertValidKey } from './storage/object-key.js';
+import { safeFilename } from '../util/safe-filename.js';
 
 export const DEFAULT_MAX_INPUT_BYTES = 25 * 1024 * 1024;
 /** 64 megapixels: far above any diffusion input, far below a decompression bomb. */
@@ -49,10 +50,9 @@ export async function inspectImage(bytes: Buffer, maxPixels = DEFAULT_MAX_INPUT_
   }
 }
 
-/** The object key of input `name` of a job; unsafe characters in the name become `_`. */
+/** The object key of input `name` of a job; the name is reduced by safeFilename (util/safe-filename.ts). */
 export function inputObjectKey(jobId: string, name: string, ext: string): string {
-  const safeName = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
-  const key = `jobs/${jobId}/inputs/${safeName}.${ext}`;
+  const key = `jobs/${jobId}/inputs/${safeFilename(name, 'input')}.${ext}`;
   assertValidKey(key);
   return key;
 }

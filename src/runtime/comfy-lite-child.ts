@@ -10,6 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { Backoff } from '../util/backoff.js';
 import { freePort } from '../util/free-port.js';
 
 const BIN = new URL('../../bin/arrakis.mjs', import.meta.url).pathname;
@@ -33,7 +34,8 @@ export class ComfyLiteChild {
   private child: ChildProcess | null = null;
   private exited: Promise<void> = Promise.resolve();
   private stopping = false;
-  private crashesInARow = 0;
+  /** Restart delays; reset when a child stayed up STABLE_MS, so its failure count is the crashes in a row. */
+  private readonly restartBackoff: Backoff;
   private restartTimer: NodeJS.Timeout | null = null;
   private restartCount = 0;
 
@@ -42,7 +44,11 @@ export class ComfyLiteChild {
     private readonly port: number,
     private readonly dataDir: string,
     private readonly options: ComfyLiteChildOptions,
-  ) {}
+  ) {
+    const { min, max } = options.restartBackoffMs ?? { min: 200, max: 10_000 };
+    // No jitter: one supervisor per child, so there is no crowd of retries to spread out.
+    this.restartBackoff = new Backoff({ minMs: min, maxMs: max, jitter: 0 });
+  }
 
   /** Starts the child; resolves once it listens. */
   static async start(options: ComfyLiteChildOptions): Promise<ComfyLiteChild> {
@@ -119,9 +125,8 @@ export class ComfyLiteChild {
 
   private onExit(code: number | null, signal: NodeJS.Signals | null, upMs: number): void {
     if (this.stopping) return;
-    this.crashesInARow = upMs >= STABLE_MS ? 1 : this.crashesInARow + 1;
-    const { min, max } = this.options.restartBackoffMs ?? { min: 200, max: 10_000 };
-    const delay = Math.min(max, min * 2 ** (this.crashesInARow - 1));
+    if (upMs >= STABLE_MS) this.restartBackoff.reset();
+    const delay = this.restartBackoff.next();
     this.options.log.error(
       { worker: this.options.index, code, signal, restart_in_ms: delay },
       'comfy-lite child died; restarting it (its running job is released like any worker loss)',

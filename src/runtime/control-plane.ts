@@ -26,7 +26,7 @@ import type { ModelLoad } from '../workers/job-channel.js';
 import { storeBase64Input, storeUploadedInput } from './base64-input.js';
 import { startInProcessWorkers, type InProcessWorkers } from './in-process-workers.js';
 import { startBackground, type Background } from './background.js';
-import { KnownPools } from './known-pools.js';
+import { KnownPools, resolveDefaultPool } from './known-pools.js';
 import { loadTemplatesDir } from './templates-dir.js';
 import { runFleetDuty, type FleetDuty } from './fleet-duty.js';
 import { JobTelemetry } from './job-telemetry.js';
@@ -61,13 +61,20 @@ function observeModelLoads(metrics: Metrics, loads: readonly ModelLoad[]): void 
   }
 }
 
-/** The database (migrated), the object storage (checked) and the store's coordination, or the first error. */
+/**
+ * The database (migrated, jobs stored without a pool adopted into the default pool), the object storage
+ * (checked) and the store's coordination, or the first error.
+ */
 async function openFoundations(
   config: Config,
+  defaultPool: string,
   log: Logger,
 ): Promise<{ store: Store; storage: ObjectStorage; coordination: Coordination }> {
   const store = await openMigratedStore(config.db);
   try {
+    const adopted = await store.adoptUnpooledJobs(defaultPool);
+    if (adopted > 0)
+      log.info({ jobs: adopted, pool: defaultPool }, 'jobs stored without a pool joined the default pool');
     const storage = openStorage(config.storage, { presignTtlSeconds: config.presignTtlSeconds });
     await storage.check();
     return { store, storage, coordination: await store.coordination({ log }) };
@@ -95,7 +102,8 @@ export async function startControlPlane(
   const log = options.log ?? createLogger({ level: config.logLevel, pretty: options.prettyLog });
   // Everything that can be wrong with the settings is found before listening: a bad one stops the start.
   const fleetFile = config.fleet === undefined ? null : await loadFleet(config.fleet);
-  const { store, storage, coordination } = await openFoundations(config, log);
+  const defaultPool = resolveDefaultPool(config.defaultPool, fleetFile?.config ?? null);
+  const { store, storage, coordination } = await openFoundations(config, defaultPool, log);
   const bus = coordination.bus;
   const nodeTypes = new NodeTypeRegistry();
   const leaseMs = config.leaseSeconds * 1000;
@@ -128,7 +136,7 @@ export async function startControlPlane(
 
   const knownPools = new KnownPools({
     store,
-    localWorkers: config.comfyui.length + config.comfyLite > 0,
+    defaultPool,
     ...(fleetFile === null ? {} : { fleetPools: fleetFile.config.pools.map((p) => p.name) }),
   });
   let background: Background | null = null;
@@ -148,6 +156,7 @@ export async function startControlPlane(
         storeUploadedInput(storage, jobId, name, bytes, filename),
       checkUrl: (url) => checkUrlAtSubmission(url, config.fetchAllow),
       now,
+      defaultPool,
       unknownPool: (pool) => knownPools.unknown(pool),
       onCancelledQueued: (job) => telemetry.finished(job),
       onAdmitted: (job, origin) => {
@@ -155,7 +164,8 @@ export async function startControlPlane(
         if (job.inputsReady) void bus.publish({ kind: 'job_ready', pool: job.pool }).catch(() => {});
         else background?.wakeInputFetcher();
       },
-      fleetStatus: async () => fleet?.status() ?? { pools: [] },
+      // The default pool beside the pools: which pool runs the jobs that name none (`arrakis bench` watches it).
+      fleetStatus: async () => ({ default_pool: defaultPool, ...(fleet?.status() ?? { pools: [] }) }),
       poolPricing: () => fleet?.pricing() ?? new Map(),
       workerApi: workerRoutes({
         store,
@@ -194,6 +204,7 @@ export async function startControlPlane(
   const bg = background;
   const workers = await startInProcessWorkers({
     config,
+    pool: defaultPool,
     service,
     bus,
     nodeTypes,

@@ -4,7 +4,7 @@
  * to another replica stops it; a short database outage neither stops nor restarts it.
  */
 import type { Logger } from 'pino';
-import { UNPOOLED, type PoolPricing } from '../api/context.js';
+import type { PoolPricing } from '../api/context.js';
 import {
   startFleet,
   type FleetRuntime,
@@ -15,7 +15,7 @@ import type { FleetStatus } from '../fleet/fleet-status.js';
 import type { Coordination } from '../store/coordination.js';
 
 export interface FleetDuty {
-  /** Per pool (and UNPOOLED) price and idle overhead; empty while another replica runs the fleet. */
+  /** Per pool price and idle overhead; empty while another replica runs the fleet. */
   pricing(): ReadonlyMap<string, PoolPricing>;
   status(): FleetStatus | { pools: [] };
   stop(): Promise<void>;
@@ -52,12 +52,7 @@ export function runFleetDuty(
       }),
   });
   return {
-    pricing() {
-      const out = new Map<string, PoolPricing>(running?.pricing() ?? []);
-      const unpooled = fleet.unpooledPool === null ? undefined : out.get(fleet.unpooledPool);
-      if (unpooled !== undefined) out.set(UNPOOLED, unpooled);
-      return out;
-    },
+    pricing: () => running?.pricing() ?? new Map(),
     status: () => running?.status() ?? { pools: [] },
     async stop() {
       closing = true;

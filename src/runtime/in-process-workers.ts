@@ -30,6 +30,8 @@ export interface InProcessWorkers {
 export interface InProcessWorkerDeps {
   config: Pick<Config, 'comfyui' | 'comfyLite' | 'comfyLiteMaxPixels' | 'jobTimeoutSeconds'> &
     Partial<Pick<Config, 'modelsDir' | 'modelCacheGb' | 'vramModels' | 'modelLoaders'>>;
+  /** The pool these agents serve: the default pool. */
+  pool: string;
   /** Run comfy-lite inside this process instead of as children: no crash isolation; tests only. */
   comfyLiteInProcess?: boolean;
   service: WorkerService;
@@ -104,7 +106,7 @@ export async function startInProcessWorkers(deps: InProcessWorkerDeps): Promise<
       models: modelKeeper(deps, channel, url),
       identity: {
         name: i < deps.config.comfyui.length ? `comfyui-${i + 1}` : `comfy-lite-${i + 1}`,
-        pool: null,
+        pool: deps.pool,
         comfyUrl: url,
       },
       jobTimeoutMs: deps.config.jobTimeoutSeconds * 1000,

@@ -57,7 +57,8 @@ export interface NewJob {
   accountId: string;
   userId: string;
   priority: number;
-  pool: string | null;
+  /** Concrete: the request's pool, else the default pool (resolved once, at admission). */
+  pool: string;
   workflow: Workflow;
   templateName: string | null;
   inputs: JobInput[];
@@ -106,7 +107,7 @@ export interface Usage {
 }
 
 export interface PoolUsage {
-  pool: string | null;
+  pool: string;
   jobs: number;
   runSeconds: number;
 }
@@ -184,7 +185,17 @@ export interface WebhookDeliveryLog extends WebhookDelivery {
   attemptLog: WebhookAttempt[];
 }
 
-export type WorkerStatus = 'starting' | 'warming' | 'idle' | 'busy' | 'unhealthy' | 'stopping' | 'stopped';
+/** A registered worker's own report of what it is doing (the store, the worker API and the admin API share it). */
+export const WORKER_STATUSES = [
+  'starting',
+  'warming',
+  'idle',
+  'busy',
+  'unhealthy',
+  'stopping',
+  'stopped',
+] as const;
+export type WorkerStatus = (typeof WORKER_STATUSES)[number];
 
 export interface WorkerRecord {
   id: string;
@@ -299,7 +310,12 @@ export interface Store {
   /** An account's jobs that ended since `since`, with their run time, per pool (cost attribution). */
   accountUsage(accountId: string, since: number): Promise<PoolUsage[]>;
   /** Active jobs per status (queued, running; terminal statuses read 0), optionally for one pool. */
-  countJobsByStatus(pool?: string | null): Promise<Record<JobStatus, number>>;
+  countJobsByStatus(pool?: string): Promise<Record<JobStatus, number>>;
+  /**
+   * Gives every job stored without a pool (written before pools were resolved at admission) the pool `pool`
+   * (the operator's default pool). Idempotent; returns how many jobs it changed.
+   */
+  adoptUnpooledJobs(pool: string): Promise<number>;
 
   // Inputs fetched after admission
   /** Takes up to `limit` jobs whose URL inputs need fetching, leasing them to `owner` for `leaseMs`. */
@@ -312,12 +328,12 @@ export interface Store {
   // Claims and leases
   /**
    * Claims the next queued, inputs-ready job for `workerId` fairly: users with the fewest running jobs first,
-   * then higher priority, then older. `pool` null takes jobs that name no pool; a string takes that pool's
-   * jobs and jobs with no pool. queued → running, attempts + 1, lease until now + leaseMs.
+   * then higher priority, then older, among the jobs of `pool` only (every job has a concrete pool, resolved
+   * at admission). queued → running, attempts + 1, lease until now + leaseMs.
    */
   claimNext(
     workerId: string,
-    pool: string | null,
+    pool: string,
     leaseMs: number,
     now: number,
     options?: ClaimOptions,
@@ -433,8 +449,8 @@ export interface Store {
   listModelFiles(names?: readonly string[]): Promise<ModelFile[]>;
   deleteModelFile(name: string): Promise<boolean>;
   recordScalingDecision(d: ScalingDecision): Promise<void>;
-  /** Arrivals since `createdSince` and active users, for the autoscaler (null in `pools` = unpooled jobs). */
-  fleetActivity(pools: ReadonlyArray<string | null>, createdSince: number): Promise<FleetActivity>;
+  /** Arrivals since `createdSince` and active users of the jobs of `pools`, for the autoscaler. */
+  fleetActivity(pools: readonly string[], createdSince: number): Promise<FleetActivity>;
   listScalingDecisions(pool: string | null, limit: number): Promise<ScalingDecision[]>;
 
   // Retention

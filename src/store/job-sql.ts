@@ -70,7 +70,7 @@ const TEMPLATES = {
   /** The best job the worker can load among users running exactly `level` jobs (the pick skips rows another
    *  replica has locked) — (worker_id, pool, level) → id, models, affinity_passed_at, or no row. */
   pickAtLevel: `SELECT j.id, j.models, j.affinity_passed_at FROM jobs j LEFT JOIN workers w ON w.id = ?
-    WHERE j.status = 'queued' AND j.inputs_ready = 1 AND (j.pool IS NULL OR j.pool = ?)
+    WHERE j.status = 'queued' AND j.inputs_ready = 1 AND j.pool = ?
       AND EXISTS (SELECT 1 FROM user_counters uc
         WHERE uc.account_id = j.account_id AND uc.user_id = j.user_id AND uc.running = ?)
       AND {ELIGIBLE}
@@ -81,7 +81,7 @@ const TEMPLATES = {
   pickAny: `SELECT j.id, j.models, j.affinity_passed_at FROM jobs j
     LEFT JOIN user_counters uc ON uc.account_id = j.account_id AND uc.user_id = j.user_id
     LEFT JOIN workers w ON w.id = ?
-    WHERE j.status = 'queued' AND j.inputs_ready = 1 AND (j.pool IS NULL OR j.pool = ?) AND {ELIGIBLE}
+    WHERE j.status = 'queued' AND j.inputs_ready = 1 AND j.pool = ? AND {ELIGIBLE}
     ORDER BY COALESCE(uc.running, 0), j.priority DESC, j.created_at, j.id LIMIT 1 {LOCK_J}`,
 
   /** How far job's files are from the worker: 0 all in VRAM, 1 all on its disk, 2 a fetch
@@ -93,7 +93,7 @@ const TEMPLATES = {
   pickAffinity: `SELECT j.id FROM jobs j
     LEFT JOIN user_counters uc ON uc.account_id = j.account_id AND uc.user_id = j.user_id
     LEFT JOIN workers w ON w.id = ?
-    WHERE j.status = 'queued' AND j.inputs_ready = 1 AND (j.pool IS NULL OR j.pool = ?)
+    WHERE j.status = 'queued' AND j.inputs_ready = 1 AND j.pool = ?
       AND j.models <> '[]' AND j.id <> ? AND {ELIGIBLE} AND {TIER} < ?
     ORDER BY {TIER}, COALESCE(uc.running, 0), j.priority DESC, j.created_at, j.id LIMIT 1 {LOCK_J}`,
 

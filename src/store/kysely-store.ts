@@ -33,6 +33,7 @@ import { appendJobEvent, listJobEvents } from './verbs/job-events.js';
 import * as reads from './verbs/job-reads.js';
 import { takeTokens } from './verbs/rate-buckets.js';
 import { fleetActivity } from './verbs/fleet-activity.js';
+import { adoptUnpooledJobs } from './verbs/pools.js';
 import { listJobsForSweep, markJobSwept } from './verbs/retention.js';
 import * as templates from './verbs/templates.js';
 import * as tr from './verbs/transitions.js';
@@ -108,8 +109,9 @@ export class KyselyStore implements C.Store {
     reads.usage(this.#ctx, accountId, userId, dayStart);
   accountUsage = (accountId: string, since: number): Promise<C.PoolUsage[]> =>
     reads.accountUsage(this.#ctx, accountId, since);
-  countJobsByStatus = (pool?: string | null): Promise<Record<JobStatus, number>> =>
+  countJobsByStatus = (pool?: string): Promise<Record<JobStatus, number>> =>
     reads.countJobsByStatus(this.#ctx, pool);
+  adoptUnpooledJobs = (pool: string): Promise<number> => adoptUnpooledJobs(this.#ctx, pool);
 
   claimInputFetches = (owner: string, limit: number, leaseMs: number, now: number): Promise<Job[]> =>
     claimInputFetches(this.#ctx, owner, limit, leaseMs, now);
@@ -120,7 +122,7 @@ export class KyselyStore implements C.Store {
 
   claimNext = (
     workerId: string,
-    pool: string | null,
+    pool: string,
     leaseMs: number,
     now: number,
     options?: C.ClaimOptions,
@@ -165,7 +167,7 @@ export class KyselyStore implements C.Store {
   listJobEvents = (jobId: string, afterSeq: number): Promise<C.JobEvent[]> =>
     listJobEvents(this.#ctx, jobId, afterSeq);
 
-  fleetActivity = (pools: ReadonlyArray<string | null>, createdSince: number): Promise<C.FleetActivity> =>
+  fleetActivity = (pools: readonly string[], createdSince: number): Promise<C.FleetActivity> =>
     fleetActivity(this.#ctx, pools, createdSince);
   takeTokens = (requests: readonly C.TokenRequest[], now: number): Promise<C.RateDecision> =>
     takeTokens(this.#ctx, requests, now);

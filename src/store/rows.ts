@@ -12,6 +12,7 @@ import type {
   WorkerRecord,
   WorkerToken,
 } from './contract.js';
+import { WORKER_STATUSES } from './contract.js';
 import {
   jobErrorSchema,
   jobInputSchema,
@@ -31,68 +32,69 @@ const num = z.number();
 const numOrNull = z.number().nullable();
 const str = z.string();
 const strOrNull = z.string().nullable();
+/** SQLite and Postgres both store flags as 0/1 integers. */
+const flag = num.transform((n) => n !== 0);
+/** A TEXT column holding JSON that `schema` parses. */
+const json = <T>(schema: z.ZodType<T>) => str.transform((s) => parseJson(schema, s));
+const jsonOrNull = <T>(schema: z.ZodType<T>) => strOrNull.transform((s) => parseJsonOrNull(schema, s));
 
-const jobRowSchema = z.object({
-  id: str,
-  account_id: str,
-  user_id: str,
-  status: z.enum(JOB_STATUSES),
-  priority: num,
-  pool: strOrNull,
-  cancel_requested: num,
-  created_at: num,
-  started_at: numOrNull,
-  finished_at: numOrNull,
-  workflow: str,
-  template_name: strOrNull,
-  inputs: str,
-  inputs_ready: num,
-  webhook_url: strOrNull,
-  metadata: str,
-  progress: strOrNull,
-  outputs: str,
-  error: strOrNull,
-  attempts: num,
-  worker_id: strOrNull,
-  lease_expires_at: numOrNull,
-  idempotency_key: strOrNull,
-  models: str,
-});
+type CamelCase<S extends string> = S extends `${infer H}_${infer T}` ? `${H}${Capitalize<CamelCase<T>>}` : S;
+type Camelized<T> = { [K in keyof T & string as CamelCase<K>]: T[K] };
 
-/** A `jobs` row → Job. */
+/**
+ * A row schema whose output carries the columns under their camelCase names (`created_at` → `createdAt`), so a
+ * table whose record is a one-to-one copy needs no hand-written mapper. The key map is built once, not per row.
+ */
+function camelRow<S extends z.ZodRawShape>(shape: S) {
+  const names: [string, string][] = Object.keys(shape).map((k) => [
+    k,
+    k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()),
+  ]);
+  return z.object(shape).transform((row) => {
+    const source: Record<string, unknown> = row;
+    const out: Record<string, unknown> = {};
+    for (const [from, to] of names) out[to] = source[from];
+    // The keys are exactly the shape's, renamed as the type says; the values were parsed above.
+    return out as Camelized<typeof row>;
+  });
+}
+
 // Built once: constructing zod schemas per row showed up in the API's hot path.
 const jobInputsSchema = z.array(jobInputSchema);
 const jobOutputsSchema = z.array(jobOutputSchema);
 const modelRefsSchema = z.array(z.object({ kind: z.enum(MODEL_KINDS), name: z.string() }));
 
+const jobRowSchema = camelRow({
+  id: str,
+  account_id: str,
+  user_id: str,
+  status: z.enum(JOB_STATUSES),
+  priority: num,
+  // NULL only in rows written before pools were resolved at admission; serve start adopts them first.
+  pool: str,
+  cancel_requested: flag,
+  created_at: num,
+  started_at: numOrNull,
+  finished_at: numOrNull,
+  workflow: json(workflowSchema),
+  template_name: strOrNull,
+  inputs: json(jobInputsSchema),
+  inputs_ready: flag,
+  webhook_url: strOrNull,
+  metadata: json(objectSchema),
+  progress: jsonOrNull(jobProgressSchema),
+  outputs: json(jobOutputsSchema),
+  error: jsonOrNull(jobErrorSchema),
+  attempts: num,
+  worker_id: strOrNull,
+  lease_expires_at: numOrNull,
+  idempotency_key: strOrNull,
+  models: json(modelRefsSchema),
+});
+
+/** A `jobs` row → Job. */
 export function toJob(row: unknown): Job {
-  const r = jobRowSchema.parse(row);
-  return {
-    id: r.id,
-    accountId: r.account_id,
-    userId: r.user_id,
-    status: r.status,
-    priority: r.priority,
-    pool: r.pool,
-    cancelRequested: r.cancel_requested !== 0,
-    createdAt: r.created_at,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at,
-    workflow: parseJson(workflowSchema, r.workflow),
-    templateName: r.template_name,
-    inputs: parseJson(jobInputsSchema, r.inputs),
-    inputsReady: r.inputs_ready !== 0,
-    webhookUrl: r.webhook_url,
-    metadata: parseJson(objectSchema, r.metadata),
-    progress: parseJsonOrNull(jobProgressSchema, r.progress),
-    outputs: parseJson(jobOutputsSchema, r.outputs),
-    error: parseJsonOrNull(jobErrorSchema, r.error),
-    attempts: r.attempts,
-    workerId: r.worker_id,
-    leaseExpiresAt: r.lease_expires_at,
-    idempotencyKey: r.idempotency_key,
-    models: parseJson(modelRefsSchema, r.models),
-  };
+  return jobRowSchema.parse(row);
 }
 
 const accountRowSchema = z.object({
@@ -135,12 +137,12 @@ export function toAccount(row: unknown): Account {
   };
 }
 
-const apiKeyRowSchema = z.object({
+const apiKeyRowSchema = camelRow({
   id: str,
   account_id: str,
   name: str,
   hash: str,
-  scopes: str,
+  scopes: json(scopesSchema),
   created_at: num,
   last_used_at: numOrNull,
   revoked_at: numOrNull,
@@ -148,24 +150,14 @@ const apiKeyRowSchema = z.object({
 
 /** An `api_keys` row → ApiKeyRecord. */
 export function toApiKey(row: unknown): ApiKeyRecord {
-  const r = apiKeyRowSchema.parse(row);
-  return {
-    id: r.id,
-    accountId: r.account_id,
-    name: r.name,
-    hash: r.hash,
-    scopes: parseJson(scopesSchema, r.scopes),
-    createdAt: r.created_at,
-    lastUsedAt: r.last_used_at,
-    revokedAt: r.revoked_at,
-  };
+  return apiKeyRowSchema.parse(row);
 }
 
-const templateRowSchema = z.object({
+const templateRowSchema = camelRow({
   name: str,
   description: str,
-  workflow: str,
-  params: str,
+  workflow: json(workflowSchema),
+  params: json(templateParamsSchema),
   account_id: strOrNull,
   created_at: num,
   updated_at: num,
@@ -173,39 +165,29 @@ const templateRowSchema = z.object({
 
 /** A `templates` row → Template. */
 export function toTemplate(row: unknown): Template {
-  const r = templateRowSchema.parse(row);
-  return {
-    name: r.name,
-    description: r.description,
-    workflow: parseJson(workflowSchema, r.workflow),
-    params: parseJson(templateParamsSchema, r.params),
-    accountId: r.account_id,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
+  return templateRowSchema.parse(row);
 }
 
-const jobEventRowSchema = z.object({
+const jobEventRowSchema = camelRow({
   job_id: str,
   seq: num,
   type: z.enum(['status', 'progress', 'output', 'done']),
-  data: str,
+  data: json(objectSchema),
   at: num,
 });
 
 /** A `job_events` row → JobEvent. */
 export function toJobEvent(row: unknown): JobEvent {
-  const r = jobEventRowSchema.parse(row);
-  return { jobId: r.job_id, seq: r.seq, type: r.type, data: parseJson(objectSchema, r.data), at: r.at };
+  return jobEventRowSchema.parse(row);
 }
 
-const deliveryRowSchema = z.object({
+const deliveryRowSchema = camelRow({
   id: str,
   account_id: str,
   job_id: str,
   url: str,
   event_type: z.enum(['job.completed', 'job.failed', 'job.cancelled']),
-  payload: str,
+  payload: json(objectSchema),
   status: z.enum(['pending', 'delivered', 'failed', 'disabled']),
   attempts: num,
   next_attempt_at: num,
@@ -216,24 +198,10 @@ const deliveryRowSchema = z.object({
 
 /** A `webhook_deliveries` row → WebhookDelivery. */
 export function toWebhookDelivery(row: unknown): WebhookDelivery {
-  const r = deliveryRowSchema.parse(row);
-  return {
-    id: r.id,
-    accountId: r.account_id,
-    jobId: r.job_id,
-    url: r.url,
-    eventType: r.event_type,
-    payload: parseJson(objectSchema, r.payload),
-    status: r.status,
-    attempts: r.attempts,
-    nextAttemptAt: r.next_attempt_at,
-    lastError: r.last_error,
-    createdAt: r.created_at,
-    deliveredAt: r.delivered_at,
-  };
+  return deliveryRowSchema.parse(row);
 }
 
-const attemptRowSchema = z.object({
+const attemptRowSchema = camelRow({
   delivery_id: str,
   attempt: num,
   at: num,
@@ -244,15 +212,7 @@ const attemptRowSchema = z.object({
 
 /** A `webhook_attempts` row → WebhookAttempt. */
 export function toWebhookAttempt(row: unknown): WebhookAttempt {
-  const r = attemptRowSchema.parse(row);
-  return {
-    deliveryId: r.delivery_id,
-    attempt: r.attempt,
-    at: r.at,
-    statusCode: r.status_code,
-    error: r.error,
-    durationMs: r.duration_ms,
-  };
+  return attemptRowSchema.parse(row);
 }
 
 const workerRowSchema = z.object({
@@ -261,7 +221,7 @@ const workerRowSchema = z.object({
   pool: str,
   kind: z.enum(['inprocess', 'remote']),
   comfy_url: strOrNull,
-  status: z.enum(['starting', 'warming', 'idle', 'busy', 'unhealthy', 'stopping', 'stopped']),
+  status: z.enum(WORKER_STATUSES),
   provider_ref: strOrNull,
   started_at: num,
   ready_at: numOrNull,
@@ -303,7 +263,7 @@ export function toWorker(row: unknown): WorkerRecord {
   };
 }
 
-const modelFileRowSchema = z.object({
+const modelFileRowSchema = camelRow({
   name: str,
   kind: z.enum(MODEL_KINDS),
   url: str,
@@ -314,11 +274,10 @@ const modelFileRowSchema = z.object({
 
 /** A `model_files` row → ModelFile. */
 export function toModelFile(row: unknown): ModelFile {
-  const r = modelFileRowSchema.parse(row);
-  return { name: r.name, kind: r.kind, url: r.url, sha256: r.sha256, size: r.size, createdAt: r.created_at };
+  return modelFileRowSchema.parse(row);
 }
 
-const workerTokenRowSchema = z.object({
+const workerTokenRowSchema = camelRow({
   id: str,
   name: str,
   pool: str,
@@ -329,15 +288,7 @@ const workerTokenRowSchema = z.object({
 
 /** A `worker_tokens` row → WorkerToken. */
 export function toWorkerToken(row: unknown): WorkerToken {
-  const r = workerTokenRowSchema.parse(row);
-  return {
-    id: r.id,
-    name: r.name,
-    pool: r.pool,
-    hash: r.hash,
-    createdAt: r.created_at,
-    revokedAt: r.revoked_at,
-  };
+  return workerTokenRowSchema.parse(row);
 }
 
 const scalingRowSchema = z.object({ pool: str, at: num, current_count: num, target_count: num, reason: str });

@@ -43,6 +43,7 @@ export interface JobsTable {
   user_id: string;
   status: string;
   priority: number;
+  /** NULL only in rows written before pools were resolved at admission (adopted at serve start). */
   pool: string | null;
   cancel_requested: number;
   created_at: number;

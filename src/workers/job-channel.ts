@@ -62,6 +62,7 @@ export interface OutputFile {
 /** Who the worker is, sent once at registration. */
 export interface WorkerIdentity {
   name: string;
+  /** The pool served; null only for a remote agent, which then serves its token's pool. */
   pool: string | null;
   comfyUrl: string | null;
 }

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { JOB_ERRORS, type JobErrorCode } from '../errors.js';
 import type { JobError, JobInput, JobOutput, Workflow } from '../jobs/types.js';
 import { MODEL_KINDS } from '../models/model-refs.js';
+import { WORKER_STATUSES } from '../store/contract.js';
 import type { LeasedJob, ModelReport } from './job-channel.js';
 import type { NodeDefinition } from '../comfy/node-definitions.js';
 
@@ -15,7 +16,6 @@ export const WORKER_ID_HEADER = 'x-arrakis-worker';
 export const MAX_LONG_POLL_MS = 25_000;
 
 const jobErrorCodes = Object.keys(JOB_ERRORS) as [JobErrorCode, ...JobErrorCode[]];
-const workerStatuses = ['starting', 'warming', 'idle', 'busy', 'unhealthy', 'stopping', 'stopped'] as const;
 
 export const registerBody = z.strictObject({
   name: z.string().min(1).max(128).describe('Human name of the worker (host name, pod name)'),
@@ -76,7 +76,7 @@ export const registerReply = z.object({
   lease_ms: z.number().int().positive(),
 });
 
-export const statusBody = z.strictObject({ status: z.enum(workerStatuses) });
+export const statusBody = z.strictObject({ status: z.enum(WORKER_STATUSES) });
 
 export const claimBody = z.strictObject({
   wait_ms: z.number().int().min(0).max(MAX_LONG_POLL_MS).default(0).describe('How long to wait for a job'),

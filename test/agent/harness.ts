@@ -106,7 +106,7 @@ export class Harness {
         accountId: this.accountId,
         userId,
         priority: 0,
-        pool: null,
+        pool: 'default',
         workflow,
         templateName: null,
         inputs,
@@ -179,7 +179,7 @@ export class Harness {
     const comfy = extra.comfy ?? testComfyClient(comfyUrl);
     const channel = extra.channel ?? new LocalJobChannel({ service: this.service, bus: this.bus });
     const agent = new Agent({
-      identity: { name: `agent-${this.cleanups.length}`, pool: null, comfyUrl },
+      identity: { name: `agent-${this.cleanups.length}`, pool: 'default', comfyUrl },
       claimWaitMs: 2000,
       healthBackoffMs: { min: 50, max: 200 },
       ...extra,

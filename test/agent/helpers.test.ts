@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { detectContentType } from '../../src/media/output-content-type.js';
-import { outputKey, safeFilename } from '../../src/workers/output-key.js';
+import { outputKey } from '../../src/workers/output-key.js';
 import { ProgressThrottle } from '../../src/agent/progress-throttle.js';
 import type { JobProgress } from '../../src/jobs/types.js';
 
@@ -25,9 +25,9 @@ describe('output keys', () => {
   it('keeps every output under jobs/<id>/outputs/ as one safe segment', () => {
     expect(outputKey('job_1', 0, 'out_00001_.png')).toBe('jobs/job_1/outputs/0-out_00001_.png');
     expect(outputKey('job_1', 2, '../../etc/passwd')).toBe('jobs/job_1/outputs/2-passwd');
-    expect(safeFilename('..hidden')).toBe('hidden');
-    expect(safeFilename('a b/c?d.png')).toBe('c_d.png');
-    expect(safeFilename('../')).toBe('output');
+    expect(outputKey('job_1', 3, '..hidden')).toBe('jobs/job_1/outputs/3-hidden');
+    expect(outputKey('job_1', 4, 'a b/c?d.png')).toBe('jobs/job_1/outputs/4-c_d.png');
+    expect(outputKey('job_1', 5, '../')).toBe('jobs/job_1/outputs/5-output');
   });
 });
 

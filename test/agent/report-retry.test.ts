@@ -28,7 +28,7 @@ describe('run-job reports', () => {
     const prompts: unknown[] = [];
     lite.events.on('prompt', (p) => prompts.push(p));
     const channel = new FlakyChannel({ service: h.service, bus: h.bus });
-    await channel.register({ name: 'flaky', pool: null, comfyUrl: lite.url });
+    await channel.register({ name: 'flaky', pool: 'default', comfyUrl: lite.url });
     const admitted = await h.admit(invertWorkflow());
     const job = await channel.claim(1000);
     expect(job?.id).toBe(admitted.id);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createLocalAgent } from '../../src/agent/local-agent.js';
+import { createLocalAgent } from './local-agent.js';
 import type { Job, Workflow } from '../../src/jobs/types.js';
 import { ComfyUnavailableError, type ComfyServer } from '../../src/comfy/contract.js';
 import { Harness, delayWorkflow, invertWorkflow, testComfyClient } from './harness.js';
@@ -40,6 +40,7 @@ describe('agent on comfy-lite (in-process channel)', () => {
       maxAttempts: 3,
       comfyUrl: lite.url,
       name: 'local-1',
+      pool: 'default',
     });
     await agent.start();
     const job = await h.admit(invertWorkflow());

@@ -59,6 +59,7 @@ function deps(settings: Record<string, unknown>, extra: Partial<ApiDeps> = {}): 
     storeUploadedInput: unused,
     checkUrl: unused,
     now: () => Date.now(),
+    defaultPool: 'default',
     ...extra,
   };
 }

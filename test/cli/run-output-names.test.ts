@@ -28,6 +28,6 @@ describe('output file names', () => {
     }
     expect(outputFileName('../../escape.png', 3)).toBe('escape.png');
     expect(outputFileName('..', 4)).toBe('output-4');
-    expect(outputFileName(`${'x'.repeat(400)}.png`, 5)).toBe('output-5.png');
+    expect(outputFileName(`${'x'.repeat(400)}.png`, 5)).toBe(`${'x'.repeat(116)}.png`);
   });
 });

@@ -159,7 +159,7 @@ describe('file-reading nodes through the API', () => {
         accountId: attacker.accountId,
         userId: 'mallory',
         priority: 0,
-        pool: null,
+        pool: 'default',
         workflow: stealWith({
           class_type: 'LoadImageSetFromFolderNode',
           inputs: { folder: `arrakis/${victimJob}`, resize_method: 'None' },

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FleetConfigError, loadFleetFile, parseFleetFile } from '../../src/fleet/fleet-file.js';
+import { resolveDefaultPool } from '../../src/runtime/known-pools.js';
 
 const FULL = `
 pools:
@@ -103,6 +104,21 @@ describe('fleet file', () => {
     ).toContain('pools.a');
     expect(errorOf(FULL.replace('max: 2', 'max: 3'))).toContain(
       'pools.local.max: max 3 exceeds the 2 listed gpus',
+    );
+  });
+
+  it('default_pool names one of the pools; the default pool is the setting, else it, else the first pool', () => {
+    const named = parseFleetFile(`default_pool: local\n${FULL}`);
+    expect(named.defaultPool).toBe('local');
+    expect(resolveDefaultPool(undefined, named)).toBe('local');
+    expect(resolveDefaultPool('other', named)).toBe('other');
+    const unnamed = parseFleetFile(FULL);
+    expect(unnamed.defaultPool).toBeNull();
+    expect(resolveDefaultPool(undefined, unnamed)).toBe('modal-gpu');
+    expect(resolveDefaultPool(undefined, null)).toBe('default');
+    expect(resolveDefaultPool('gpu', null)).toBe('gpu');
+    expect(errorOf(`default_pool: nowhere\n${FULL}`)).toContain(
+      'default_pool: "nowhere" is not a pool of this file (pools: modal-gpu, local)',
     );
   });
 

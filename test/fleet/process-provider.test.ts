@@ -114,7 +114,7 @@ describe('process provider with real comfy-lite processes', () => {
 
   it('rejects `ready` and cleans up when the process exits before its ready line', async () => {
     if (pool.process === null) throw new Error('no process settings');
-    const p = new ProcessProvider({ ...pool.process, command: 'node -e process.exit(3) {port}' });
+    const p = new ProcessProvider({ ...pool.process, command: "node -e 'process.exit(3)' {port}" });
     const started = await p.start(pool);
     await expect(started.ready).rejects.toThrow(/exited before it was ready \(exit code 3\)/);
     expect(await p.list()).toEqual([]);

@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import type { FleetPricing } from '../../src/fleet/fleet-status.js';
 import { accountCost, attributedCost } from '../../src/fleet/usage-cost.js';
 
-const prices = new Map<string | null, FleetPricing>([
+const prices = new Map<string, FleetPricing>([
   ['a100', { pricePerGpuSecond: 0.001, idlePerBusySecond: 0.5 }],
-  [null, { pricePerGpuSecond: 0.0002, idlePerBusySecond: 0 }],
+  ['default', { pricePerGpuSecond: 0.0002, idlePerBusySecond: 0 }],
 ]);
 
 describe('usage cost', () => {
@@ -18,7 +18,7 @@ describe('usage cost', () => {
     const cost = accountCost(
       [
         { pool: 'a100', jobs: 3, runSeconds: 100 },
-        { pool: null, jobs: 1, runSeconds: 50 },
+        { pool: 'default', jobs: 1, runSeconds: 50 },
         { pool: 'unpriced', jobs: 2, runSeconds: 30 },
       ],
       (pool) => prices.get(pool),

@@ -69,7 +69,7 @@ async function admitWithInputs(inputs: JobInput[]): Promise<string> {
       accountId,
       userId: 'u1',
       priority: 0,
-      pool: null,
+      pool: 'default',
       workflow: { '1': { class_type: 'LoadImage', inputs: { image: 'face' } } },
       templateName: null,
       inputs,

@@ -31,7 +31,7 @@ afterEach(async () => {
 async function finishedJob(finishedAt: number): Promise<string> {
   const account = await makeAccount(store, { max_active_jobs_per_user: 100 });
   await store.admitJob(jobInput(account.id, 'u'), finishedAt - 1000);
-  const job = await store.claimNext('w', null, 60_000, finishedAt - 500);
+  const job = await store.claimNext('w', 'default', 60_000, finishedAt - 500);
   const key = `jobs/${job!.id}/outputs/0-out.png`;
   await storage.put(key, Buffer.from('png'), 'image/png');
   await store.completeJob(
@@ -67,7 +67,7 @@ describe('Maintenance', () => {
   it('an expired lease is requeued and announced on the bus', async () => {
     const account = await makeAccount(store);
     await store.admitJob(jobInput(account.id, 'u'), 1000);
-    const job = await store.claimNext('w', null, 1000, 2000);
+    const job = await store.claimNext('w', 'default', 1000, 2000);
     const bus = createLocalBus();
     const seen: BusMessage[] = [];
     bus.subscribe((msg) => seen.push(msg));
@@ -83,7 +83,7 @@ describe('Maintenance', () => {
     expect(await m.expireLeases()).toBe(1);
     await new Promise((r) => setImmediate(r));
     expect((await store.getJob(job!.id))!.status).toBe('queued');
-    expect(seen).toContainEqual({ kind: 'job_ready', pool: null });
+    expect(seen).toContainEqual({ kind: 'job_ready', pool: 'default' });
     expect(seen.some((msg) => msg.kind === 'job_event' && msg.jobId === job!.id)).toBe(true);
   });
 });

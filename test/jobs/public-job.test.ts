@@ -11,7 +11,7 @@ function job(extra: Partial<Job>): Job {
     userId: 'alice',
     status: 'queued',
     priority: 0,
-    pool: null,
+    pool: 'default',
     cancelRequested: false,
     createdAt: 1_000,
     startedAt: null,

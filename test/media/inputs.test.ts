@@ -87,7 +87,7 @@ describe('decodeBase64Input', () => {
 describe('inputObjectKey', () => {
   it('keeps inputs under their job and neutralises odd names', () => {
     expect(inputObjectKey('job_1', 'face', 'png')).toBe('jobs/job_1/inputs/face.png');
-    expect(inputObjectKey('job_1', '../../etc/passwd', 'png')).toBe('jobs/job_1/inputs/__.._etc_passwd.png');
-    expect(inputObjectKey('job_1', 'a b/c', 'jpg')).toBe('jobs/job_1/inputs/a_b_c.jpg');
+    expect(inputObjectKey('job_1', '../../etc/passwd', 'png')).toBe('jobs/job_1/inputs/passwd.png');
+    expect(inputObjectKey('job_1', 'a b.c', 'jpg')).toBe('jobs/job_1/inputs/a_b.c.jpg');
   });
 });

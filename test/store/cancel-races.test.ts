@@ -24,7 +24,7 @@ describe.each(BACKENDS)('cancel races on $name', (backend) => {
     }
     const jobs: Job[] = [];
     for (let i = 0; i < JOBS; i++) {
-      const job = await db.store.claimNext(`w${i}`, null, 60_000, 5_000);
+      const job = await db.store.claimNext(`w${i}`, 'default', 60_000, 5_000);
       if (job === null) throw new Error('setup claim found nothing');
       jobs.push(job);
     }
@@ -77,7 +77,7 @@ describe.each(BACKENDS)('cancel races on $name', (backend) => {
     const results = await Promise.all(
       ids.flatMap((id, i) => [
         db.store.requestCancel(account.id, 'u1', id, 2_000),
-        db.store.claimNext(`w${i}`, null, 60_000, 2_000),
+        db.store.claimNext(`w${i}`, 'default', 60_000, 2_000),
       ]),
     );
     expect(results.length).toBe(120);
@@ -92,7 +92,7 @@ describe.each(BACKENDS)('cancel races on $name', (backend) => {
     const account = await makeAccount(db.store);
     const admitted = await db.store.admitJob(jobInput(account.id, 'u1'), 1_000);
     if (admitted.kind !== 'admitted') throw new Error('not admitted');
-    const job = await db.store.claimNext('w1', null, 60_000, 2_000);
+    const job = await db.store.claimNext('w1', 'default', 60_000, 2_000);
     expect(job?.id).toBe(admitted.job.id);
     expect((await db.store.completeJob(admitted.job.id, 'w1', [], 3_000)).kind).toBe('finished');
     const c = await db.store.requestCancel(account.id, 'u1', admitted.job.id, 4_000);

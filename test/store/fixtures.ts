@@ -27,7 +27,7 @@ export function jobInput(accountId: string, userId: string, extra: Partial<NewJo
     accountId,
     userId,
     priority: 0,
-    pool: null,
+    pool: 'default',
     workflow: { '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8 } } },
     templateName: null,
     inputs: [],

@@ -20,7 +20,7 @@ describe.each(BACKENDS)('leases on $name', (backend) => {
 
   it('an expired lease requeues the job exactly once when two sweepers race', async () => {
     const { jobId } = await admitOne();
-    const claimed = await db.store.claimNext('w1', null, 1_000, 10_000);
+    const claimed = await db.store.claimNext('w1', 'default', 1_000, 10_000);
     expect(claimed?.attempts).toBe(1);
     expect(await db.store.expireLeases(3, 10_500)).toEqual([]);
     const [a, b] = await Promise.all([db.store.expireLeases(3, 20_000), db.store.expireLeases(3, 20_000)]);
@@ -36,9 +36,9 @@ describe.each(BACKENDS)('leases on $name', (backend) => {
 
   it('attempts exhausted → failed worker_lost, counters released, webhook enqueued', async () => {
     const { accountId, jobId } = await admitOne('https://example.com/hook');
-    await db.store.claimNext('w1', null, 1_000, 10_000);
+    await db.store.claimNext('w1', 'default', 1_000, 10_000);
     expect(await db.store.expireLeases(2, 20_000)).toEqual([{ jobId, outcome: 'requeued' }]);
-    expect((await db.store.claimNext('w2', null, 1_000, 21_000))?.attempts).toBe(2);
+    expect((await db.store.claimNext('w2', 'default', 1_000, 21_000))?.attempts).toBe(2);
     expect(await db.store.expireLeases(2, 30_000)).toEqual([{ jobId, outcome: 'failed' }]);
     const job = await db.store.getJob(jobId);
     expect(job?.status).toBe('failed');
@@ -51,7 +51,7 @@ describe.each(BACKENDS)('leases on $name', (backend) => {
 
   it('renewal extends the lease and reports a requested cancel', async () => {
     const { accountId, jobId } = await admitOne();
-    await db.store.claimNext('w1', null, 1_000, 10_000);
+    await db.store.claimNext('w1', 'default', 1_000, 10_000);
     expect(await db.store.renewLease(jobId, 'w1', 1_000, 10_900)).toBe('held');
     expect(await db.store.expireLeases(3, 11_500)).toEqual([]);
     expect((await db.store.requestCancel(accountId, 'u1', jobId, 11_600)).kind).toBe('cancel_requested');
@@ -61,12 +61,12 @@ describe.each(BACKENDS)('leases on $name', (backend) => {
 
   it('releaseJob requeues, and with cancel requested ends cancelled', async () => {
     const { accountId, jobId } = await admitOne();
-    await db.store.claimNext('w1', null, 60_000, 10_000);
+    await db.store.claimNext('w1', 'default', 60_000, 10_000);
     const released = await db.store.releaseJob(jobId, 'w1', 3, 'comfy restarted', 11_000);
     expect(released.kind === 'finished' && released.job.status).toBe('queued');
     const requeued = (await db.store.listJobEvents(jobId, 0)).at(-1);
     expect(requeued?.data).toMatchObject({ status: 'queued', reason: 'comfy restarted' });
-    await db.store.claimNext('w2', null, 60_000, 12_000);
+    await db.store.claimNext('w2', 'default', 60_000, 12_000);
     expect(await db.store.releaseJob(jobId, 'w1', 3, 'stale', 12_500)).toEqual({ kind: 'lost' });
     await db.store.requestCancel(accountId, 'u1', jobId, 13_000);
     const ended = await db.store.releaseJob(jobId, 'w2', 3, 'interrupted', 14_000);
@@ -76,7 +76,7 @@ describe.each(BACKENDS)('leases on $name', (backend) => {
 
   it('progress and job events carry a per-job sequence', async () => {
     const { accountId, jobId } = await admitOne();
-    await db.store.claimNext('w1', null, 60_000, 10_000);
+    await db.store.claimNext('w1', 'default', 60_000, 10_000);
     expect(await db.store.updateProgress(jobId, 'w1', { value: 1, max: 4, node: '3' })).toBe(true);
     expect(await db.store.updateProgress(jobId, 'w9', { value: 2, max: 4, node: '3' })).toBe(false);
     expect((await db.store.getJob(jobId))?.progress).toEqual({ value: 1, max: 4, node: '3' });

@@ -42,7 +42,7 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
     expect((await db.store.claimNext('w1', 'big', 60_000, 2_100))?.pool).toBe('big');
     const none = { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
     expect(await db.store.countJobsByStatus()).toEqual({ ...none, queued: 8, running: 1 });
-    expect(await db.store.countJobsByStatus(null)).toEqual({ ...none, queued: 8 });
+    expect(await db.store.countJobsByStatus('default')).toEqual({ ...none, queued: 8 });
     expect(await db.store.countJobsByStatus('big')).toEqual({ ...none, running: 1 });
   });
 
@@ -65,7 +65,7 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
     for (const [pool, start, end] of [
       ['gpu', 10_000, 12_500],
       ['gpu', 13_000, 14_000],
-      [null, 20_000, 20_500],
+      ['default', 20_000, 20_500],
     ] as const) {
       await db.store.admitJob(jobInput(account.id, 'u1', { pool }), start - 10);
       const job = await db.store.claimNext('w1', pool, 60_000, start);
@@ -73,12 +73,10 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
       await db.store.completeJob(job!.id, 'w1', [], end);
     }
     const usage = await db.store.accountUsage(account.id, 0);
-    const byPool = Object.fromEntries(
-      usage.map((u) => [u.pool ?? '-', { jobs: u.jobs, runSeconds: u.runSeconds }]),
-    );
-    expect(byPool).toEqual({ gpu: { jobs: 2, runSeconds: 3.5 }, '-': { jobs: 1, runSeconds: 0.5 } });
+    const byPool = Object.fromEntries(usage.map((u) => [u.pool, { jobs: u.jobs, runSeconds: u.runSeconds }]));
+    expect(byPool).toEqual({ gpu: { jobs: 2, runSeconds: 3.5 }, default: { jobs: 1, runSeconds: 0.5 } });
     expect(await db.store.accountUsage(account.id, 15_000)).toEqual([
-      { pool: null, jobs: 1, runSeconds: 0.5 },
+      { pool: 'default', jobs: 1, runSeconds: 0.5 },
     ]);
   });
 
@@ -87,13 +85,13 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
     const t0 = Date.now() - 60_000;
     await db.store.admitJob(jobInput(account.id, 'old', { pool: 'gpu' }), t0 - 10_000);
     await db.store.admitJob(jobInput(account.id, 'a', { pool: 'gpu' }), t0 + 1_000);
-    await db.store.admitJob(jobInput(account.id, 'b', { pool: null }), t0 + 2_000);
+    await db.store.admitJob(jobInput(account.id, 'b', { pool: 'default' }), t0 + 2_000);
     await db.store.admitJob(jobInput(account.id, 'c', { pool: 'cpu' }), t0 + 3_000);
-    const gpu = await db.store.fleetActivity(['gpu', null], t0);
-    expect(gpu.arrivals).toEqual([t0 + 1_000, t0 + 2_000]);
-    expect(new Set(gpu.activeUsers)).toEqual(
-      new Set([`${account.id}/old`, `${account.id}/a`, `${account.id}/b`]),
-    );
+    const gpu = await db.store.fleetActivity(['gpu'], t0);
+    expect(gpu.arrivals).toEqual([t0 + 1_000]);
+    expect(new Set(gpu.activeUsers)).toEqual(new Set([`${account.id}/old`, `${account.id}/a`]));
+    const both = await db.store.fleetActivity(['gpu', 'default'], t0);
+    expect(both.arrivals).toEqual([t0 + 1_000, t0 + 2_000]);
     const cpu = await db.store.fleetActivity(['cpu'], t0 + 2_500);
     expect(cpu).toEqual({ arrivals: [t0 + 3_000], activeUsers: [`${account.id}/c`] });
   });
@@ -103,10 +101,10 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
     const admitted = await db.store.admitJob(jobInput(account.id, 'u1'), 1_000);
     const id = admitted.kind === 'admitted' ? admitted.job.id : '';
     // One attempt allowed: a deploy that stops the worker must not use it up.
-    await db.store.claimNext('w1', null, 60_000, 2_000);
+    await db.store.claimNext('w1', 'default', 60_000, 2_000);
     const back = await db.store.releaseJob(id, 'w1', 1, 'the worker is stopping', 3_000, true);
     expect(back.kind === 'finished' && back.job).toMatchObject({ status: 'queued', attempts: 0 });
-    await db.store.claimNext('w2', null, 60_000, 4_000);
+    await db.store.claimNext('w2', 'default', 60_000, 4_000);
     const lost = await db.store.releaseJob(id, 'w2', 1, 'ComfyUI died', 5_000);
     expect(lost.kind === 'finished' && lost.job).toMatchObject({
       status: 'failed',
@@ -142,7 +140,7 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
       1_000,
     );
     if (a.kind !== 'admitted') throw new Error('not admitted');
-    await db.store.claimNext('w1', null, 60_000, 2_000);
+    await db.store.claimNext('w1', 'default', 60_000, 2_000);
     const outputs = [
       { index: 0, nodeId: '9', filename: 'o.png', contentType: 'image/png', size: 3, objectKey: 'k/o.png' },
     ];

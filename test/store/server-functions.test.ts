@@ -12,6 +12,8 @@ import { compileJobSql } from '../../src/store/job-sql.js';
 import { KyselyStore } from '../../src/store/kysely-store.js';
 import { openPostgres } from '../../src/store/postgres/open-postgres.js';
 import { UnknownAccountError } from '../../src/store/verbs/admission.js';
+import { migration006 } from '../../src/store/migrations/006-pool-equality.js';
+import { BACKENDS } from './backends.js';
 import { createTestDatabase } from '../support/pg.js';
 import { jobInput, makeAccount, registerWorker, type ReportedModels } from './fixtures.js';
 
@@ -62,7 +64,7 @@ async function script(store: Store, accountId: string): Promise<unknown[]> {
   await admit('job_4', 'u2', { webhookUrl: 'https://example.com/hook' });
   await admit('job_5', 'u3');
   // Fair order: job_1 (u1), job_4 (u2), then job_2 (u1's second).
-  for (const w of ['w1', 'w2', 'w3']) out.push(await store.claimNext(w, null, 60_000, 3_000));
+  for (const w of ['w1', 'w2', 'w3']) out.push(await store.claimNext(w, 'default', 60_000, 3_000));
   out.push(await store.completeJob('job_1', 'w9', [], 4_000));
   out.push(await store.requestCancel(accountId, 'u1', 'job_2', 4_000));
   const output = {
@@ -77,8 +79,8 @@ async function script(store: Store, accountId: string): Promise<unknown[]> {
   out.push(await store.completeJob('job_2', 'w3', [], 4_002));
   out.push(await store.failJob('job_4', 'w2', { code: 'execution_error', message: 'boom' }, 4_003));
   await admit('job_6', 'u3');
-  out.push(await store.claimNext('w4', null, 60_000, 5_000));
-  out.push(await store.claimNext('w5', null, 60_000, 5_000));
+  out.push(await store.claimNext('w4', 'default', 60_000, 5_000));
+  out.push(await store.claimNext('w5', 'default', 60_000, 5_000));
   return out;
 }
 
@@ -125,6 +127,47 @@ async function modelScript(store: Store, accountId: string): Promise<unknown[]> 
   return out;
 }
 
+/**
+ * Pools by equality (migration 006): each worker takes only its own pool's jobs, and a row stored without a
+ * pool (before the rule; adopted at serve start) is taken by none. `exec` runs raw SQL beside the store.
+ */
+async function poolScript(
+  store: Store,
+  accountId: string,
+  exec: (sqlText: string) => Promise<void>,
+): Promise<Array<string | null>> {
+  const admit = (id: string, userId: string, pool: string) =>
+    store.admitJob(jobInput(accountId, userId, { id, pool }), 1_000);
+  await admit('p1', 'u1', 'default');
+  await admit('p2', 'u2', 'gpu');
+  await admit('p3', 'u3', 'default');
+  await admit('p4', 'u4', 'gpu');
+  await admit('p5', 'u5', 'default');
+  await exec(`UPDATE jobs SET pool = NULL WHERE id = 'p3'`);
+  const out: Array<string | null> = [];
+  for (const [worker, pool] of [
+    ['g1', 'gpu'],
+    ['g2', 'gpu'],
+    ['g3', 'gpu'],
+    ['d1', 'default'],
+    ['d2', 'default'],
+    ['d3', 'default'],
+  ] as const) {
+    out.push((await store.claimNext(worker, pool, 60_000, 2_000))?.id ?? null);
+  }
+  return out;
+}
+
+async function pgExec(url: string, sqlText: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sqlText);
+  } finally {
+    await client.end();
+  }
+}
+
 const TABLES = {
   jobs: 'SELECT * FROM jobs ORDER BY id',
   events: 'SELECT * FROM job_events ORDER BY job_id, seq',
@@ -158,7 +201,7 @@ describe('postgres server functions', () => {
     const account = await makeAccount(o.store);
     const before = o.statements();
     const admitted = await o.store.admitJob(jobInput(account.id, 'u1'), 2_000);
-    const claimed = await o.store.claimNext('w1', null, 60_000, 2_001);
+    const claimed = await o.store.claimNext('w1', 'default', 60_000, 2_001);
     const done = claimed === null ? null : await o.store.completeJob(claimed.id, 'w1', [], 2_002);
     expect(admitted.kind).toBe('admitted');
     expect(done?.kind).toBe('finished');
@@ -218,6 +261,35 @@ describe('postgres server functions', () => {
       ['m2', 2_004],
       ['m8', 12_004],
     ]);
+  });
+
+  it('claim by pool equality (migration 006) matches the transaction path and SQLite', async () => {
+    // 006 is 004's claim with only the pool predicate changed, in all three places it appears.
+    const claim = migration006.postgres[1] ?? '';
+    expect(claim).not.toContain('pool IS NULL');
+    expect(claim.split('j.pool = p_pool').length - 1).toBe(3);
+    const fast = await open(POSTGRES_CAPABILITIES);
+    opened.push(fast);
+    const slow = await open({ ...POSTGRES_CAPABILITIES, serverFunctions: false });
+    opened.push(slow);
+    const results = [];
+    for (const o of [fast, slow]) {
+      const account = await makeAccount(o.store, { max_active_jobs: 50, max_active_jobs_per_user: 50 });
+      const answers = await poolScript(o.store, account.id, (text) => pgExec(o.url, text));
+      const rows = await dump(o.url);
+      results.push(JSON.parse(JSON.stringify({ answers, rows }).replaceAll(account.id, 'ACCOUNT')));
+    }
+    expect(results[0]).toEqual(results[1]);
+    const lite = await BACKENDS.find((b) => b.name === 'sqlite')!.create();
+    try {
+      const account = await makeAccount(lite.store, { max_active_jobs: 50, max_active_jobs_per_user: 50 });
+      const answers = await poolScript(lite.store, account.id, (text) => lite.exec(text));
+      expect(answers).toEqual((results[0] as { answers: unknown[] }).answers);
+    } finally {
+      await lite.cleanup();
+    }
+    // p3 (stored without a pool) goes to nobody, not to the first worker to ask.
+    expect((results[0] as { answers: unknown[] }).answers).toEqual(['p2', 'p4', null, 'p1', 'p5', null]);
   });
 
   it('an unknown account is a caller error, not a quota decision', async () => {

@@ -20,7 +20,7 @@ describe.each(BACKENDS)('webhook delivery log on $name', (backend) => {
       at,
     );
     if (admitted.kind !== 'admitted') throw new Error('not admitted');
-    await db.store.claimNext('w1', null, 60_000, at + 1);
+    await db.store.claimNext('w1', 'default', 60_000, at + 1);
     await db.store.completeJob(admitted.job.id, 'w1', [], at + 2);
     return admitted.job.id;
   }

@@ -31,7 +31,7 @@ export async function completeJobWithWebhook(
       accountId: account.id,
       userId: 'user-1',
       priority: 0,
-      pool: null,
+      pool: 'default',
       workflow: { '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8 } } },
       templateName: null,
       inputs: [],
@@ -44,7 +44,7 @@ export async function completeJobWithWebhook(
     now,
   );
   if (admitted.kind !== 'admitted') throw new Error(`admission failed: ${admitted.kind}`);
-  const claimed = await store.claimNext('worker-1', null, 60_000, now);
+  const claimed = await store.claimNext('worker-1', 'default', 60_000, now);
   if (claimed === null) throw new Error('nothing to claim');
   const finished = await store.completeJob(claimed.id, 'worker-1', [], now);
   if (finished.kind !== 'finished') throw new Error('completeJob lost the job');

@@ -3,6 +3,7 @@
  * Missing or invalid credentials → 401 `unauthorized`; a bad user id → 400 `invalid_user_id`.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { LRUCache } from 'lru-cache';
 import { ApiError } from '../../errors.js';
 import type { Account, ApiKeyRecord, ApiKeyScope } from '../../jobs/types.js';
 import type { Store } from '../../store/contract.js';
@@ -28,7 +29,6 @@ const KEY_CACHE_MAX = 10_000;
 const TOUCH_EVERY_MS = 60_000;
 
 interface CachedKey {
-  at: number;
   record: ApiKeyRecord;
   account: Account;
 }
@@ -63,14 +63,18 @@ function jwtScopes(claim: unknown): Set<ApiKeyScope> {
 export class Authenticator {
   private readonly jwt: JwtVerifier;
   private issuerCache: { at: number; byIssuer: Map<string, Account[]> } | null = null;
-  private readonly keyCache = new Map<string, CachedKey>();
+  /** Least recently used keys go first when full; entries expire by the injected clock. */
+  private readonly keyCache: LRUCache<string, CachedKey>;
 
   constructor(
     private readonly store: Store,
     private readonly now: () => number = Date.now,
     jwtMaxLifetimeS?: number,
+    keyCache: { max: number; ttlMs: number } = { max: KEY_CACHE_MAX, ttlMs: KEY_CACHE_MS },
   ) {
     this.jwt = new JwtVerifier(jwtMaxLifetimeS, now);
+    // ttlResolution 0: read the clock on every check (the default caches it for 1 ms of real time).
+    this.keyCache = new LRUCache({ max: keyCache.max, ttl: keyCache.ttlMs, ttlResolution: 0, perf: { now } });
   }
 
   /** Forget cached account JWT settings (after an admin change on this replica). */
@@ -88,17 +92,15 @@ export class Authenticator {
   }
 
   private async lookupKey(keyId: string): Promise<CachedKey | null> {
-    const now = this.now();
     const cached = this.keyCache.get(keyId);
-    if (cached !== undefined && now - cached.at < KEY_CACHE_MS) return cached;
+    if (cached !== undefined) return cached;
     const record = await this.store.getApiKey(keyId);
     const account = record === null ? null : await this.store.getAccount(record.accountId);
     if (record === null || account === null) {
       this.keyCache.delete(keyId);
       return null;
     }
-    if (this.keyCache.size >= KEY_CACHE_MAX) this.keyCache.clear();
-    const entry = { at: now, record, account };
+    const entry = { record, account };
     this.keyCache.set(keyId, entry);
     return entry;
   }

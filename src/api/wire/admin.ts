@@ -181,7 +181,12 @@ export const templateListSchema = z.object({ data: z.array(templateSchema) });
 
 export const createWorkerTokenBody = z.strictObject({
   name: z.string().min(1).max(200),
-  pool: z.string().min(1).max(64).default('default'),
+  pool: z
+    .string()
+    .min(1)
+    .max(64)
+    .optional()
+    .describe("Pool the agent serves; absent: the server's default pool (--default-pool)"),
 });
 export type CreateWorkerTokenBody = z.input<typeof createWorkerTokenBody>;
 
@@ -224,7 +229,7 @@ export const accountUsageSchema = z.object({
   since: timestamp,
   pools: z.array(
     z.object({
-      pool: z.string().nullable(),
+      pool: z.string(),
       jobs: z.number().int(),
       run_seconds: z.number(),
       cost: z.number().nullable().describe('Attributed cost, when the pool has a price'),

@@ -26,7 +26,7 @@ export async function costCheck(ctx: BenchContext): Promise<Verdict> {
   };
   const details = usage.pools.map(
     (p) =>
-      `pool ${p.pool ?? '(none)'}: ${p.jobs} jobs, ${p.run_seconds.toFixed(2)} GPU s, cost ${p.cost === null ? 'not priced' : p.cost.toFixed(6)}`,
+      `pool ${p.pool}: ${p.jobs} jobs, ${p.run_seconds.toFixed(2)} GPU s, cost ${p.cost === null ? 'not priced' : p.cost.toFixed(6)}`,
   );
   if (usage.jobs === 0 || usage.run_seconds <= 0) {
     return verdict(

@@ -79,28 +79,64 @@ async function applyLora(
   return [patch(model, strengthModel), clip === null ? null : patch(clip, strengthClip)];
 }
 
+type NodeRun = NodeDef['run'];
+
+/** UNETLoader, CLIPLoader, ControlNetLoader: one file whose value also depends on the `extra` inputs. */
+function singleFileLoader(
+  o: LoaderOptions,
+  kind: 'MODEL' | 'CLIP' | 'CONTROL_NET',
+  folder: string,
+  input: string,
+  extra: string[],
+): NodeRun {
+  return async (inputs: Record<string, unknown>) => {
+    const name = str(inputs, input);
+    const fp = await loadFile(o, folder, name);
+    const variant = extra.map((n) => str(inputs, n));
+    return { result: [modelValue(kind, combine(kind, fp, ...variant), [`${folder}/${name}`])] };
+  };
+}
+
+/** CheckpointLoaderSimple: one file, three outputs (MODEL, CLIP, VAE). */
+function checkpointLoader(o: LoaderOptions): NodeRun {
+  return async (inputs: Record<string, unknown>) => {
+    const name = str(inputs, 'ckpt_name');
+    const fp = await loadFile(o, 'checkpoints', name);
+    const list = [`checkpoints/${name}`];
+    return { result: (['MODEL', 'CLIP', 'VAE'] as const).map((k) => modelValue(k, combine(k, fp), list)) };
+  };
+}
+
+/** VAELoader: `pixel_space` loads nothing; a TAESD name loads its encoder and decoder from vae_approx/. */
+function vaeLoader(o: LoaderOptions): NodeRun {
+  return async (inputs: Record<string, unknown>) => {
+    const name = str(inputs, 'vae_name');
+    if (name === 'pixel_space') return { result: [modelValue('VAE', combine('VAE', name), [])] };
+    const taesd = ['taesd', 'taesdxl', 'taesd3', 'taef1'].includes(name);
+    const parts = taesd
+      ? ['encoder', 'decoder'].map((part) =>
+          o.folders.list('vae_approx').find((v) => v.startsWith(`${name}_${part}.`)),
+        )
+      : [name];
+    const folder = taesd ? 'vae_approx' : 'vae';
+    const fps = [];
+    for (const part of parts) {
+      if (part === undefined) throw new PyError('StopIteration', '');
+      fps.push(await loadFile(o, folder, part));
+    }
+    const files = parts.map((p) => `${folder}/${p}`);
+    return { result: [modelValue('VAE', combine('VAE', ...fps), files)] };
+  };
+}
+
 /** The loader nodes by ComfyUI class name. */
 export function loaderNodes(o: LoaderOptions): Record<string, NodeDef> {
   const files = (folder: string): string[] => o.folders.list(folder);
-  const single = (kind: 'MODEL' | 'CLIP' | 'CONTROL_NET', folder: string, input: string, extra: string[]) => {
-    return async (inputs: Record<string, unknown>) => {
-      const name = str(inputs, input);
-      const fp = await loadFile(o, folder, name);
-      const variant = extra.map((n) => str(inputs, n));
-      return { result: [modelValue(kind, combine(kind, fp, ...variant), [`${folder}/${name}`])] };
-    };
-  };
   const nodes: Record<string, NodeDef & { folders: string[] }> = {
     CheckpointLoaderSimple: {
       folders: ['checkpoints'],
       info: () => checkpointLoaderSimpleInfo(files),
-      async run(inputs) {
-        const name = str(inputs, 'ckpt_name');
-        const fp = await loadFile(o, 'checkpoints', name);
-        const list = [`checkpoints/${name}`];
-        const parts = (['MODEL', 'CLIP', 'VAE'] as const).map((k) => modelValue(k, combine(k, fp), list));
-        return { result: parts };
-      },
+      run: checkpointLoader(o),
     },
     LoraLoader: {
       folders: ['loras'],
@@ -117,46 +153,22 @@ export function loaderNodes(o: LoaderOptions): Record<string, NodeDef> {
     VAELoader: {
       folders: ['vae', 'vae_approx'],
       info: () => vaeLoaderInfo(files),
-      async run(inputs) {
-        const name = str(inputs, 'vae_name');
-        if (name === 'pixel_space') return { result: [modelValue('VAE', combine('VAE', name), [])] };
-        const taesd = ['taesd', 'taesdxl', 'taesd3', 'taef1'].includes(name);
-        const parts = taesd
-          ? ['encoder', 'decoder'].map((part) =>
-              files('vae_approx').find((v) => v.startsWith(`${name}_${part}.`)),
-            )
-          : [name];
-        const folder = taesd ? 'vae_approx' : 'vae';
-        const fps = [];
-        for (const part of parts) {
-          if (part === undefined) throw new PyError('StopIteration', '');
-          fps.push(await loadFile(o, folder, part));
-        }
-        return {
-          result: [
-            modelValue(
-              'VAE',
-              combine('VAE', ...fps),
-              parts.map((p) => `${folder}/${p}`),
-            ),
-          ],
-        };
-      },
+      run: vaeLoader(o),
     },
     UNETLoader: {
       folders: ['diffusion_models'],
       info: () => unetLoaderInfo(files),
-      run: single('MODEL', 'diffusion_models', 'unet_name', ['weight_dtype']),
+      run: singleFileLoader(o, 'MODEL', 'diffusion_models', 'unet_name', ['weight_dtype']),
     },
     CLIPLoader: {
       folders: ['text_encoders'],
       info: () => clipLoaderInfo(files),
-      run: single('CLIP', 'text_encoders', 'clip_name', ['type']),
+      run: singleFileLoader(o, 'CLIP', 'text_encoders', 'clip_name', ['type']),
     },
     ControlNetLoader: {
       folders: ['controlnet'],
       info: () => controlNetLoaderInfo(files),
-      run: single('CONTROL_NET', 'controlnet', 'control_net_name', []),
+      run: singleFileLoader(o, 'CONTROL_NET', 'controlnet', 'control_net_name', []),
     },
   };
   return Object.fromEntries(

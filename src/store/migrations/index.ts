@@ -4,6 +4,7 @@ import { migration002 } from './002-server-functions.js';
 import { migration003 } from './003-file-node-allowlist.js';
 import { migration004 } from './004-model-placement.js';
 import { migration005 } from './005-template-owner.js';
+import { migration006 } from './006-pool-equality.js';
 import type { Migration } from './migration.js';
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -12,4 +13,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration003,
   migration004,
   migration005,
+  migration006,
 ];

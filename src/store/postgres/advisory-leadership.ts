@@ -41,94 +41,117 @@ export function advisoryLeadership(
   name: string,
   handlers: LeaderHandlers,
 ): Leadership {
-  const reconnect = new Retry(`the "${name}" lock connection`, deps.log, {
-    minMs: 200,
-    maxMs: RECONNECT_MAX_MS,
-  });
-  let closed = false;
-  let leader = false;
+  const contender = new LockContender(deps, name, handlers);
+  queueMicrotask(() => contender.start());
+  return contender;
+}
+
+/** One replica's side of the competition: try, hold (and watch the connection), re-take after a drop. */
+class LockContender implements Leadership {
+  private readonly reconnect: Retry;
+  private closed = false;
+  private leader = false;
   /** This replica, not leading, last found the database unreachable. */
-  let unreachable = false;
-  let client: pg.Client | null = null;
-  let timer: NodeJS.Timeout | null = null;
-  let check: NodeJS.Timeout | null = null;
+  private unreachable = false;
+  private client: pg.Client | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private check: NodeJS.Timeout | null = null;
 
-  const schedule = (ms: number): void => {
-    if (!closed) timer = setTimeout(start, ms);
-  };
+  constructor(
+    private readonly deps: AdvisoryLeadershipDeps,
+    private readonly name: string,
+    private readonly handlers: LeaderHandlers,
+  ) {
+    this.reconnect = new Retry(`the "${name}" lock connection`, deps.log, {
+      minMs: 200,
+      maxMs: RECONNECT_MAX_MS,
+    });
+  }
 
-  const hold = (c: pg.Client): void => {
-    client = c;
-    reconnect.succeeded();
-    const loseIt = (err: unknown): void => {
-      if (client !== c || closed) return;
-      client = null;
-      if (check !== null) clearInterval(check);
-      void c.end().catch(() => {});
-      // Still the leader as far as the duty knows: re-take the lock as soon as the database answers.
-      schedule(reconnect.failed(err));
-    };
-    c.on('error', loseIt);
-    c.on('end', () => loseIt(new Error('the lock connection ended')));
-    check = setInterval(() => void c.query('SELECT 1').catch(loseIt), CHECK_MS);
-    check.unref();
-    if (!leader) {
-      leader = true;
-      handlers.onGained();
-    }
-  };
+  held(): boolean {
+    return this.client !== null;
+  }
 
-  const attempt = async (): Promise<void> => {
-    timer = null;
-    if (closed) return;
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    if (this.check !== null) clearInterval(this.check);
+    const c = this.client;
+    this.client = null;
+    await c?.end().catch(() => {});
+  }
+
+  /** One attempt; a handler that throws must not become an unhandled rejection, the next attempt carries on. */
+  start(): void {
+    this.attempt().catch((err: unknown) => {
+      this.deps.log.warn({ err: String(err) }, `leadership of "${this.name}": a handler failed`);
+      this.schedule(this.deps.retryMs);
+    });
+  }
+
+  private schedule(ms: number): void {
+    if (!this.closed) this.timer = setTimeout(() => this.start(), ms);
+  }
+
+  private async attempt(): Promise<void> {
+    this.timer = null;
+    if (this.closed) return;
     // keepAlive plus the periodic query: a partition is noticed, not trusted forever.
-    const c = deps.newClient();
+    const c = this.deps.newClient();
     c.on('error', () => {});
     try {
       await c.connect();
-      if (!leader && unreachable) {
-        unreachable = false;
+      if (!this.leader && this.unreachable) {
+        this.unreachable = false;
         await c.end();
-        return schedule(FORMER_LEADER_GRACE_MS);
+        return this.schedule(FORMER_LEADER_GRACE_MS);
       }
       const r = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [
-        lockKey(name),
+        lockKey(this.name),
       ]);
-      if (r.rows[0]?.ok === true && !closed) return hold(c);
+      if (r.rows[0]?.ok === true && !this.closed) return this.hold(c);
       await c.end();
-      // Closed while re-taking: the duty is being given up, nobody took it over.
-      if (closed) return;
-      if (leader) {
-        // Another replica leads now: it runs the duty, we stop and compete again.
-        leader = false;
-        reconnect.succeeded();
-        handlers.onLost();
-      }
-      schedule(deps.retryMs);
+      this.lockTakenElsewhere();
     } catch (err) {
       await c.end().catch(() => {});
-      if (!leader) unreachable = true;
-      schedule(leader ? reconnect.failed(err) : deps.retryMs);
+      if (!this.leader) this.unreachable = true;
+      this.schedule(this.leader ? this.reconnect.failed(err) : this.deps.retryMs);
     }
-  };
-  // A handler that throws must not become an unhandled rejection; the next attempt carries on.
-  function start(): void {
-    attempt().catch((err: unknown) => {
-      deps.log.warn({ err: String(err) }, `leadership of "${name}": a handler failed`);
-      schedule(deps.retryMs);
-    });
   }
-  queueMicrotask(start);
 
-  return {
-    held: () => client !== null,
-    async close() {
-      closed = true;
-      if (timer !== null) clearTimeout(timer);
-      if (check !== null) clearInterval(check);
-      const c = client;
-      client = null;
-      await c?.end().catch(() => {});
-    },
-  };
+  /** The database answered but the lock is another replica's. */
+  private lockTakenElsewhere(): void {
+    // Closed while re-taking: the duty is being given up, nobody took it over.
+    if (this.closed) return;
+    if (this.leader) {
+      // Another replica leads now: it runs the duty, we stop and compete again.
+      this.leader = false;
+      this.reconnect.succeeded();
+      this.handlers.onLost();
+    }
+    this.schedule(this.deps.retryMs);
+  }
+
+  private hold(c: pg.Client): void {
+    this.client = c;
+    this.reconnect.succeeded();
+    const loseIt = (err: unknown): void => this.connectionLost(c, err);
+    c.on('error', loseIt);
+    c.on('end', () => loseIt(new Error('the lock connection ended')));
+    this.check = setInterval(() => void c.query('SELECT 1').catch(loseIt), CHECK_MS);
+    this.check.unref();
+    if (!this.leader) {
+      this.leader = true;
+      this.handlers.onGained();
+    }
+  }
+
+  private connectionLost(c: pg.Client, err: unknown): void {
+    if (this.client !== c || this.closed) return;
+    this.client = null;
+    if (this.check !== null) clearInterval(this.check);
+    void c.end().catch(() => {});
+    // Still the leader as far as the duty knows: re-take the lock as soon as the database answers.
+    this.schedule(this.reconnect.failed(err));
+  }
 }

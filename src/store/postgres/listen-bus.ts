@@ -31,34 +31,74 @@ export interface ListenBusDeps {
   checkMs?: number;
 }
 
+/** The message inside a NOTIFY payload, or null when it is not ours or not a message (ignored). */
+function parseEnvelope(payload: string | undefined): z.infer<typeof envelopeSchema> | null {
+  if (payload === undefined) return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(payload);
+  } catch {
+    return null;
+  }
+  const parsed = envelopeSchema.safeParse(json);
+  return parsed.success ? parsed.data : null;
+}
+
 /** Connects the listener and returns the bus once LISTEN is active. */
 export async function createListenBus(deps: ListenBusDeps): Promise<EventBus> {
-  const origin = randomUUID();
-  const local = createLocalBus();
-  const listening = new Retry('event bus listener', deps.log, { minMs: 100, maxMs: 5000 });
-  const notifying = new Retry('event bus notify', deps.log);
-  let closed = false;
-  let listener: pg.Client | null = null;
-  let check: NodeJS.Timeout | null = null;
-  let retry: NodeJS.Timeout | null = null;
+  const bus = new ListenBus(deps);
+  await bus.connect();
+  return bus;
+}
 
-  const receive = (payload: string | undefined): void => {
-    if (payload === undefined) return;
-    let json: unknown;
+class ListenBus implements EventBus {
+  private readonly origin = randomUUID();
+  private readonly local = createLocalBus();
+  private readonly listening: Retry;
+  private readonly notifying: Retry;
+  private closed = false;
+  private listener: pg.Client | null = null;
+  private check: NodeJS.Timeout | null = null;
+  private retry: NodeJS.Timeout | null = null;
+
+  constructor(private readonly deps: ListenBusDeps) {
+    this.listening = new Retry('event bus listener', deps.log, { minMs: 100, maxMs: 5000 });
+    this.notifying = new Retry('event bus notify', deps.log);
+  }
+
+  async publish(message: BusMessage): Promise<void> {
+    if (this.closed) return;
+    await this.local.publish(message);
+    if (message.kind === 'resync') return;
+    // Best effort: other replicas also poll the store, and resync after their own outage.
     try {
-      json = JSON.parse(payload);
-    } catch {
-      return;
+      await this.deps.notify(BUS_CHANNEL, JSON.stringify({ o: this.origin, m: message }));
+      this.notifying.succeeded();
+    } catch (err) {
+      this.notifying.failed(err);
     }
-    const parsed = envelopeSchema.safeParse(json);
-    if (parsed.success && parsed.data.o !== origin) void local.publish(parsed.data.m);
-  };
+  }
 
-  const connect = async (): Promise<void> => {
-    const client = deps.newClient();
-    client.on('notification', (n) => receive(n.payload));
-    client.on('error', (err) => lose(client, err));
-    client.on('end', () => lose(client, new Error('the listener connection ended')));
+  subscribe(handler: (message: BusMessage) => void): () => void {
+    return this.local.subscribe(handler);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retry !== null) clearTimeout(this.retry);
+    if (this.check !== null) clearInterval(this.check);
+    const l = this.listener;
+    this.listener = null;
+    await this.local.close();
+    await l?.end().catch(() => {});
+  }
+
+  /** Opens the dedicated connection and LISTENs; rejects when the database cannot be reached. */
+  async connect(): Promise<void> {
+    const client = this.deps.newClient();
+    client.on('notification', (n) => this.receive(n.payload));
+    client.on('error', (err) => this.lose(client, err));
+    client.on('end', () => this.lose(client, new Error('the listener connection ended')));
     try {
       await client.connect();
       await client.query(`LISTEN ${BUS_CHANNEL}`);
@@ -66,68 +106,46 @@ export async function createListenBus(deps: ListenBusDeps): Promise<EventBus> {
       await client.end().catch(() => {});
       throw err;
     }
-    if (closed) {
+    if (this.closed) {
       await client.end().catch(() => {});
       return;
     }
-    listener = client;
+    this.listener = client;
     // A half-open connection (a failover that sent no reset) reports no error and delivers nothing, for as
     // long as TCP keepalive takes (hours by default): a cheap query notices it, so we reconnect and resync.
-    check = setInterval(
-      () => void client.query('SELECT 1').catch((err: unknown) => lose(client, err)),
-      deps.checkMs ?? 5000,
+    this.check = setInterval(
+      () => void client.query('SELECT 1').catch((err: unknown) => this.lose(client, err)),
+      this.deps.checkMs ?? 5000,
     );
-    check.unref();
-  };
+    this.check.unref();
+  }
 
-  const lose = (client: pg.Client, err: unknown): void => {
-    if (listener !== client || closed) return;
-    listener = null;
-    if (check !== null) clearInterval(check);
+  private receive(payload: string | undefined): void {
+    const envelope = parseEnvelope(payload);
+    if (envelope !== null && envelope.o !== this.origin) void this.local.publish(envelope.m);
+  }
+
+  private lose(client: pg.Client, err: unknown): void {
+    if (this.listener !== client || this.closed) return;
+    this.listener = null;
+    if (this.check !== null) clearInterval(this.check);
     void client.end().catch(() => {});
-    schedule(listening.failed(err));
-  };
+    this.schedule(this.listening.failed(err));
+  }
 
-  const schedule = (delay: number): void => {
-    if (closed || retry !== null) return;
-    retry = setTimeout(() => {
-      retry = null;
-      connect().then(
+  private schedule(delay: number): void {
+    if (this.closed || this.retry !== null) return;
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      this.connect().then(
         () => {
-          if (closed) return;
-          listening.succeeded();
+          if (this.closed) return;
+          this.listening.succeeded();
           // Anything published while we were not listening is only in the store now.
-          void local.publish({ kind: 'resync' });
+          void this.local.publish({ kind: 'resync' });
         },
-        (err: unknown) => schedule(listening.failed(err)),
+        (err: unknown) => this.schedule(this.listening.failed(err)),
       );
     }, delay);
-  };
-
-  await connect();
-
-  return {
-    async publish(message: BusMessage): Promise<void> {
-      if (closed) return;
-      await local.publish(message);
-      if (message.kind === 'resync') return;
-      // Best effort: other replicas also poll the store, and resync after their own outage.
-      try {
-        await deps.notify(BUS_CHANNEL, JSON.stringify({ o: origin, m: message }));
-        notifying.succeeded();
-      } catch (err) {
-        notifying.failed(err);
-      }
-    },
-    subscribe: (handler) => local.subscribe(handler),
-    async close(): Promise<void> {
-      closed = true;
-      if (retry !== null) clearTimeout(retry);
-      if (check !== null) clearInterval(check);
-      const l = listener;
-      listener = null;
-      await local.close();
-      await l?.end().catch(() => {});
-    },
-  };
+  }
 }

@@ -27,12 +27,7 @@ const MAX_LEVELS = 32;
 type Pick = z.infer<typeof pickSchema>;
 
 /** The fair pick among jobs this worker can load: the level walk, then the full fairness order. */
-async function fairPick(
-  ctx: StoreContext,
-  tx: Conn,
-  workerId: string,
-  pool: string | null,
-): Promise<Pick | null> {
+async function fairPick(ctx: StoreContext, tx: Conn, workerId: string, pool: string): Promise<Pick | null> {
   let after = -1;
   for (let i = 0; i < MAX_LEVELS; i++) {
     const { running } = levelSchema.parse((await run(tx, ctx.sql.nextWaitingLevel, [after]))[0]);
@@ -57,7 +52,7 @@ async function affinityPick(
   tx: Conn,
   fair: Pick,
   workerId: string,
-  pool: string | null,
+  pool: string,
   affinityMs: number,
   now: number,
 ): Promise<string> {
@@ -75,7 +70,7 @@ async function affinityPick(
 export async function claimNext(
   ctx: StoreContext,
   workerId: string,
-  pool: string | null,
+  pool: string,
   leaseMs: number,
   now: number,
   options: ClaimOptions = {},

@@ -1,5 +1,4 @@
 /** What the fleet autoscaler reads from the jobs table: recent arrivals and the users with work in flight. */
-import { sql } from 'kysely';
 import { z } from 'zod';
 import type { FleetActivity } from '../contract.js';
 import type { StoreContext } from '../context.js';
@@ -17,13 +16,10 @@ const userSchema = z.object({ account_id: z.string(), user_id: z.string() });
  */
 export async function fleetActivity(
   ctx: StoreContext,
-  pools: ReadonlyArray<string | null>,
+  pools: readonly string[],
   createdSince: number,
 ): Promise<FleetActivity> {
-  const named = pools.filter((p): p is string => p !== null);
-  const includeUnpooled = pools.includes(null);
-  const inPools = sql<boolean>`(${named.length > 0 ? sql`pool IN (${sql.join(named)})` : sql`FALSE`}
-    ${includeUnpooled ? sql`OR pool IS NULL` : sql``})`;
+  if (pools.length === 0) return { arrivals: [], activeUsers: [] };
   // A job's id is minted before its admission commits (inputs are stored in between): a minute of slack.
   const lowestId = newId('job', Math.max(0, createdSince - ID_SLACK_MS)).slice(0, 'job_'.length + 10);
   const arrivals = await ctx.db
@@ -31,7 +27,7 @@ export async function fleetActivity(
     .select('created_at')
     .where('id', '>=', lowestId)
     .where('created_at', '>=', createdSince)
-    .where(inPools)
+    .where('pool', 'in', pools)
     .orderBy('id', 'desc')
     .limit(MAX_ARRIVALS)
     .execute();
@@ -40,7 +36,7 @@ export async function fleetActivity(
     .select(['account_id', 'user_id'])
     .distinct()
     .where('status', 'in', ['queued', 'running'])
-    .where(inPools)
+    .where('pool', 'in', pools)
     .limit(100_000)
     .execute();
   return {

@@ -1,10 +1,8 @@
 /** Jobs whose URL inputs are fetched after admission: leased to a fetcher, then made claimable. */
-import { z } from 'zod';
 import type { Job, JobInput } from '../../jobs/types.js';
 import { inTx, type StoreContext } from '../context.js';
 import { toJob } from '../rows.js';
-
-const idSchema = z.object({ id: z.string() });
+import { leaseBatch } from './lease-batch.js';
 
 /** Store.claimInputFetches: SKIP LOCKED on Postgres so two replicas never fetch the same job's inputs. */
 export async function claimInputFetches(
@@ -15,7 +13,7 @@ export async function claimInputFetches(
   now: number,
 ): Promise<Job[]> {
   return await inTx(ctx, async (tx) => {
-    let pick = tx
+    const pick = tx
       .selectFrom('jobs')
       .select('id')
       .where('status', '=', 'queued')
@@ -24,15 +22,14 @@ export async function claimInputFetches(
       .orderBy('created_at')
       .orderBy('id')
       .limit(limit);
-    if (ctx.caps.rowLocks) pick = pick.forUpdate().skipLocked();
-    const ids = (await pick.execute()).map((r) => idSchema.parse(r).id);
-    if (ids.length === 0) return [];
-    const rows = await tx
-      .updateTable('jobs')
-      .set({ fetch_owner: owner, fetch_lease_until: now + leaseMs })
-      .where('id', 'in', ids)
-      .returningAll()
-      .execute();
+    const rows = await leaseBatch(ctx, pick, (ids) =>
+      tx
+        .updateTable('jobs')
+        .set({ fetch_owner: owner, fetch_lease_until: now + leaseMs })
+        .where('id', 'in', ids)
+        .returningAll()
+        .execute(),
+    );
     return rows.map(toJob).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
   });
 }

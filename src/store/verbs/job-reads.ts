@@ -79,7 +79,7 @@ export async function usage(
 
 // SUM over BIGINT is NUMERIC on Postgres, which the driver hands over as a string.
 const poolUsageSchema = z.object({
-  pool: z.string().nullable(),
+  pool: z.string(),
   n: z.coerce.number(),
   ms: z.coerce.number(),
 });
@@ -109,13 +109,13 @@ export async function accountUsage(
 }
 
 /**
- * Store.countJobsByStatus: every job when `pool` is undefined; pool-less jobs for null; one pool's for a name.
+ * Store.countJobsByStatus: every job when `pool` is undefined, else one pool's.
  * Only active jobs (queued, running) are counted — terminal ones report 0. Each count names the exact
  * predicate of a partial index (claimable, fetchable, running), so it stays cheap however many jobs have run.
  */
 export async function countJobsByStatus(
   ctx: StoreContext,
-  pool?: string | null,
+  pool?: string,
 ): Promise<Record<JobStatus, number>> {
   const count = async (status: 'queued' | 'running', inputsReady?: 0 | 1): Promise<number> => {
     let q = ctx.db
@@ -123,8 +123,7 @@ export async function countJobsByStatus(
       .select(sql<number>`COUNT(*)`.as('n'))
       .where('status', '=', status);
     if (inputsReady !== undefined) q = q.where('inputs_ready', '=', inputsReady);
-    if (pool === null) q = q.where('pool', 'is', null);
-    else if (pool !== undefined) q = q.where('pool', '=', pool);
+    if (pool !== undefined) q = q.where('pool', '=', pool);
     return countSchema.parse(await q.executeTakeFirstOrThrow()).n;
   };
   const [claimable, fetching, running] = await Promise.all([

@@ -1,11 +1,9 @@
 /** The durable webhook queue: deliveries (enqueued by terminal transitions), attempts, disabled endpoints. */
-import { z } from 'zod';
 import type { WebhookAttempt, WebhookDelivery, WebhookDeliveryLog } from '../contract.js';
 import { inTx, type StoreContext } from '../context.js';
 import { toWebhookAttempt, toWebhookDelivery } from '../rows.js';
+import { leaseBatch } from './lease-batch.js';
 import type { WebhookDeliveriesTable } from '../schema.js';
-
-const idSchema = z.object({ id: z.string() });
 
 /** Store.claimDueWebhooks: leases due pending deliveries (SKIP LOCKED on Postgres), oldest due first. */
 export async function claimDueWebhooks(
@@ -16,7 +14,7 @@ export async function claimDueWebhooks(
   now: number,
 ): Promise<WebhookDelivery[]> {
   return await inTx(ctx, async (tx) => {
-    let pick = tx
+    const pick = tx
       .selectFrom('webhook_deliveries')
       .select('id')
       .where('status', '=', 'pending')
@@ -25,15 +23,14 @@ export async function claimDueWebhooks(
       .orderBy('next_attempt_at')
       .orderBy('id')
       .limit(limit);
-    if (ctx.caps.rowLocks) pick = pick.forUpdate().skipLocked();
-    const ids = (await pick.execute()).map((r) => idSchema.parse(r).id);
-    if (ids.length === 0) return [];
-    const rows = await tx
-      .updateTable('webhook_deliveries')
-      .set({ lease_owner: owner, lease_until: now + leaseMs })
-      .where('id', 'in', ids)
-      .returningAll()
-      .execute();
+    const rows = await leaseBatch(ctx, pick, (ids) =>
+      tx
+        .updateTable('webhook_deliveries')
+        .set({ lease_owner: owner, lease_until: now + leaseMs })
+        .where('id', 'in', ids)
+        .returningAll()
+        .execute(),
+    );
     return rows
       .map(toWebhookDelivery)
       .sort((a, b) => a.nextAttemptAt - b.nextAttemptAt || (a.id < b.id ? -1 : 1));

@@ -4,7 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ApiError } from '../../../errors.js';
 import { accountCost } from '../../../fleet/usage-cost.js';
-import { UNPOOLED, type ApiContext } from '../../context.js';
+import type { ApiContext } from '../../context.js';
 import { accountUsageSchema } from '../../schemas.js';
 import { adminDoc, adminErrors, idParams } from './shared.js';
 
@@ -36,9 +36,7 @@ export async function usageRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       const since =
         request.query.since === undefined ? startOfUtcDay(ctx.now()) : Date.parse(request.query.since);
       const pricing = ctx.poolPricing?.() ?? new Map();
-      const usage = accountCost(await ctx.store.accountUsage(account.id, since), (pool) =>
-        pricing.get(pool ?? UNPOOLED),
-      );
+      const usage = accountCost(await ctx.store.accountUsage(account.id, since), (pool) => pricing.get(pool));
       return {
         account_id: account.id,
         since: new Date(since).toISOString(),

@@ -7,8 +7,14 @@ import type { ApiContext } from '../../context.js';
 import { createdWorkerTokenSchema, createWorkerTokenBody, problemSchema } from '../../schemas.js';
 import { adminDoc, idParams, noContent } from './shared.js';
 
-/** POST /v1/admin/worker-tokens (shown once), GET (list, no secrets) and DELETE /v1/admin/worker-tokens/{id}. */
-export async function workerTokenRoutes(app: FastifyInstance, { store }: ApiContext): Promise<void> {
+/**
+ * POST /v1/admin/worker-tokens (shown once), GET (list, no secrets) and DELETE /v1/admin/worker-tokens/{id}.
+ * A token issued without a pool serves the server's default pool (stored with the token).
+ */
+export async function workerTokenRoutes(
+  app: FastifyInstance,
+  { store, defaultPool }: ApiContext,
+): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const schema = adminDoc;
   r.post(
@@ -22,8 +28,9 @@ export async function workerTokenRoutes(app: FastifyInstance, { store }: ApiCont
       },
     },
     async (request, reply) => {
-      const issued = await issueWorkerToken(store, request.body.name, request.body.pool);
-      return reply.code(201).send({ id: issued.id, token: issued.token, pool: request.body.pool });
+      const pool = request.body.pool ?? defaultPool;
+      const issued = await issueWorkerToken(store, request.body.name, pool);
+      return reply.code(201).send({ id: issued.id, token: issued.token, pool });
     },
   );
   r.get(

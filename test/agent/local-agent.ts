@@ -1,13 +1,13 @@
-/** Wiring for an in-process agent (`serve --comfyui URL`, `--comfy-lite N`): one call instead of four objects. */
-import { createComfyServer, type ComfyClientOptions } from '../comfy/http-client.js';
-import type { EventBus } from '../events/bus.js';
-import type { ObjectStorage } from '../media/storage/contract.js';
-import type { Store } from '../store/contract.js';
-import type { AgentLog } from './agent-log.js';
-import { Agent } from './agent.js';
-import { LocalJobChannel } from './local-job-channel.js';
-import { ModelKeeper } from './model-keeper.js';
-import { WorkerService } from '../workers/worker-service.js';
+/** Test wiring for an in-process agent on the harness's store, storage and bus (serve wires its own in runtime/). */
+import { createComfyServer, type ComfyClientOptions } from '../../src/comfy/http-client.js';
+import type { EventBus } from '../../src/events/bus.js';
+import type { ObjectStorage } from '../../src/media/storage/contract.js';
+import type { Store } from '../../src/store/contract.js';
+import type { AgentLog } from '../../src/agent/agent-log.js';
+import { Agent } from '../../src/agent/agent.js';
+import { LocalJobChannel } from '../../src/agent/local-job-channel.js';
+import { ModelKeeper } from '../../src/agent/model-keeper.js';
+import { WorkerService } from '../../src/workers/worker-service.js';
 
 export interface LocalAgentOptions {
   store: Store;
@@ -17,7 +17,8 @@ export interface LocalAgentOptions {
   maxAttempts: number;
   comfyUrl: string;
   name: string;
-  pool?: string | null;
+  /** The pool it serves (the server's default pool unless it belongs to another). */
+  pool: string;
   /** A fixed worker id (e.g. the fleet provider's handle); a new one otherwise. */
   workerId?: string;
   jobTimeoutMs?: number;
@@ -33,7 +34,7 @@ export function createLocalAgent(options: LocalAgentOptions): { agent: Agent; cl
   const agent = new Agent({
     channel,
     comfy,
-    identity: { name: options.name, pool: options.pool ?? null, comfyUrl: options.comfyUrl },
+    identity: { name: options.name, pool: options.pool, comfyUrl: options.comfyUrl },
     // Reports the models its ComfyUI lists and holds (no model cache: the provider's image carries the files).
     models: new ModelKeeper({ channel, comfyUrl: options.comfyUrl, log: options.log }),
     jobTimeoutMs: options.jobTimeoutMs,

@@ -1,0 +1,89 @@
+/**
+ * The verified-key cache of the Authenticator (lru-cache): entries live for their TTL on the injected clock,
+ * `invalidate()` drops them at once, and the cache is bounded (the least recently used key is re-read).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mintApiKey } from '../../src/api/auth/api-keys.js';
+import { Authenticator } from '../../src/api/auth/authenticate.js';
+import { ALL_SCOPES, DEFAULT_LIMITS } from '../../src/jobs/types.js';
+import { newId } from '../../src/util/ids.js';
+import { BACKENDS, type TestDb } from '../store/backends.js';
+
+const sqlite = BACKENDS.find((b) => b.name === 'sqlite');
+if (sqlite === undefined) throw new Error('no sqlite backend');
+
+let db: TestDb;
+let clock = 1_000_000;
+let accountId = '';
+
+beforeEach(async () => {
+  db = await sqlite.create();
+  clock = 1_000_000;
+  const account = await db.store.createAccount(
+    {
+      name: 'cache',
+      limits: DEFAULT_LIMITS,
+      jwt: null,
+      nodeAllowlist: null,
+      allowedPools: null,
+      webhookSecret: 'whsec_test',
+    },
+    clock,
+  );
+  accountId = account.id;
+});
+
+afterEach(async () => {
+  await db.cleanup();
+});
+
+async function newKey(): Promise<{ id: string; key: string }> {
+  const id = newId('key');
+  const { key, hash } = mintApiKey(id);
+  await db.store.createApiKey({ id, accountId, name: 'k', hash, scopes: [...ALL_SCOPES] }, clock);
+  return { id, key };
+}
+
+function headers(key: string): Record<string, string> {
+  return { authorization: `Bearer ${key}`, 'x-user-id': 'alice' };
+}
+
+async function accepted(auth: Authenticator, key: string): Promise<boolean> {
+  return await auth.authenticate(headers(key)).then(
+    () => true,
+    () => false,
+  );
+}
+
+describe('API key cache', () => {
+  it('serves a verified key for its TTL, then reads the store again', async () => {
+    const auth = new Authenticator(db.store, () => clock, undefined, { max: 10, ttlMs: 2000 });
+    const k = await newKey();
+    expect(await accepted(auth, k.key)).toBe(true);
+    await db.store.revokeApiKey(k.id, clock);
+    clock += 1999;
+    expect(await accepted(auth, k.key)).toBe(true);
+    clock += 2;
+    expect(await accepted(auth, k.key)).toBe(false);
+  });
+
+  it('invalidate() forgets every cached key at once', async () => {
+    const auth = new Authenticator(db.store, () => clock, undefined, { max: 10, ttlMs: 60_000 });
+    const k = await newKey();
+    expect(await accepted(auth, k.key)).toBe(true);
+    await db.store.revokeApiKey(k.id, clock);
+    expect(await accepted(auth, k.key)).toBe(true);
+    auth.invalidate();
+    expect(await accepted(auth, k.key)).toBe(false);
+  });
+
+  it('is bounded: past `max` keys the least recently used one is evicted and re-read', async () => {
+    const auth = new Authenticator(db.store, () => clock, undefined, { max: 2, ttlMs: 60_000 });
+    const [a, b, c] = [await newKey(), await newKey(), await newKey()];
+    for (const k of [a, b, c]) expect(await accepted(auth, k.key)).toBe(true);
+    await db.store.revokeApiKey(a.id, clock);
+    await db.store.revokeApiKey(c.id, clock);
+    expect(await accepted(auth, c.key)).toBe(true); // still cached
+    expect(await accepted(auth, a.key)).toBe(false); // evicted, so the revocation is seen
+  });
+});
