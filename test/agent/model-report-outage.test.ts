@@ -31,7 +31,7 @@ describe('model reports during a control-plane outage', () => {
     h = await Harness.create();
     const lite = await h.startComfy();
     const channel = new OutageChannel({ service: h.service, bus: h.bus });
-    await channel.register({ name: 'reporter', pool: null, comfyUrl: lite.url });
+    await channel.register({ name: 'reporter', pool: 'default', comfyUrl: lite.url });
     const lines: Array<{ level: 'info' | 'warn'; msg: string }> = [];
     const log = {
       info: (_: Record<string, unknown>, msg: string) => lines.push({ level: 'info', msg }),

@@ -88,7 +88,7 @@ describe('fleet inside serve', () => {
     expect(metrics).toMatch(/^arrakis_fleet_target_workers\{pool="local"\} 0$/m);
     expect(metrics).toMatch(/^arrakis_fleet_cost_dollars\{pool="local"\} 0\.\d*[1-9]/m);
     expect(metrics).toMatch(
-      /^arrakis_jobs_finished_total\{status="completed",error_code="",pool="default"\} 1$/m,
+      /^arrakis_jobs_finished_total\{status="completed",error_code="",pool="local"\} 1$/m,
     );
   });
 });
