@@ -4,7 +4,7 @@
  */
 import type { ComfyServer } from '../comfy/contract.js';
 import type { WorkerStatus } from '../store/contract.js';
-import { pause, Retry } from '../util/backoff.js';
+import { Backoff, pause, Retry } from '../util/backoff.js';
 import { silentLog, type AgentLog } from './agent-log.js';
 import type { JobChannel, LeasedJob, WorkerIdentity } from '../workers/job-channel.js';
 import type { ModelKeeper, ModelRun } from './model-keeper.js';
@@ -24,6 +24,8 @@ export interface AgentOptions {
   /** Backoff of failing claims (defaults 500 ms doubling to 10 s, with jitter). */
   claimBackoffMs?: { minMs: number; maxMs: number };
   log?: AgentLog;
+  /** Called when claims work again after failing (a restarted control plane may need re-telling things). */
+  onClaimsRecovered?: () => void;
   /** Called after each job leaves this agent (tests and metrics). */
   onJobDone?: (jobId: string, result: RunJobResult) => void;
   /** Tracks and reports the worker's models and fetches missing files; absent = models not reported. */
@@ -94,12 +96,19 @@ export class Agent {
       if (this.options.models?.wantsPrefetch === true) await this.options.models.idle();
       const job = await this.claimOrNull(signal);
       if (job === null) {
-        if (!signal.aborted) await this.options.models?.idle();
+        // While claims fail the control plane is away: a model report would only fail too.
+        if (!signal.aborted && !this.claims.failing) await this.options.models?.idle();
         continue;
       }
       // Reported in order but not waited for: a status write must not sit between the claim and ComfyUI.
       void this.report('busy');
+      const began = Date.now();
+      this.log.info({ jobId: job.id, workerId: this.id, attempt: job.attempt }, 'running job');
       const result = await this.runWithModels(job, signal);
+      this.log.info(
+        { jobId: job.id, workerId: this.id, outcome: result.outcome, ms: Date.now() - began },
+        `job ${result.outcome} on this worker`,
+      );
       this.options.onJobDone?.(job.id, result);
       if (result.comfyUnhealthy) {
         // Not claiming again until ComfyUI answers its health check.
@@ -146,7 +155,9 @@ export class Agent {
   private async claimOrNull(signal: AbortSignal): ReturnType<JobChannel['claim']> {
     try {
       const job = await this.options.channel.claim(this.options.claimWaitMs ?? 20_000, signal);
+      const wasFailing = this.claims.failing;
       this.claims.succeeded();
+      if (wasFailing) this.options.onClaimsRecovered?.();
       return job;
     } catch (err) {
       if (signal.aborted) return null;
@@ -158,7 +169,7 @@ export class Agent {
   /** Health-checks ComfyUI with backoff until it answers (true) or the agent stops (false). */
   private async waitUntilHealthy(signal: AbortSignal): Promise<boolean> {
     const { min, max } = this.options.healthBackoffMs ?? { min: 200, max: 5000 };
-    let delay = min;
+    const backoff = new Backoff({ minMs: min, maxMs: max });
     let reported = false;
     while (!signal.aborted) {
       const health = await this.options.comfy
@@ -170,8 +181,7 @@ export class Agent {
         this.log.warn({ workerId: this.id, detail: health.detail }, 'ComfyUI is unhealthy');
         await this.report('unhealthy');
       }
-      await pause(delay, signal);
-      delay = Math.min(max, delay * 2);
+      await pause(backoff.next(), signal);
     }
     return false;
   }

@@ -8,6 +8,7 @@ import type { ModelCache } from '../models/model-cache.js';
 import { fetchAvailableModels } from '../models/object-info-models.js';
 import { CORE_LOADERS, type LoaderInput, type ModelRef } from '../models/model-refs.js';
 import { WarmSet, type LoadTier } from '../models/warm-set.js';
+import { Retry } from '../util/backoff.js';
 import { silentLog, type AgentLog } from './agent-log.js';
 import type { JobChannel, LeasedJob, ModelLoad } from '../workers/job-channel.js';
 
@@ -37,10 +38,16 @@ export class ModelKeeper {
   private onDisk: string[] = [];
   private pending: ModelLoad[] = [];
   private prefetch: ModelRef[] = [];
+  /**
+   * Only for its once-per-outage logging: the agent reports at every idle turn, so while the control plane
+   * is away a failed report is simply made again at the next turn (paced by the claim loop's backoff).
+   */
+  private readonly reports: Retry;
 
   constructor(private readonly options: ModelKeeperOptions) {
     this.warm = new WarmSet(options.vramModels ?? 1);
     this.loaders = [...CORE_LOADERS, ...(options.loaders ?? [])];
+    this.reports = new Retry("reporting the worker's models", this.log);
   }
 
   private get log(): AgentLog {
@@ -133,9 +140,10 @@ export class ModelKeeper {
         switches: this.warm.switches,
         loads,
       });
+      this.reports.succeeded();
     } catch (err) {
       this.pending = [...loads, ...this.pending];
-      this.log.warn({ err: String(err) }, 'model report failed');
+      this.reports.failed(err);
     }
   }
 }

@@ -4,7 +4,7 @@
  * plane forgets what it was told, and custom nodes may be installed while the agent runs.
  */
 import type { NodeDefinition } from '../comfy/node-definitions.js';
-import { pause, Retry } from '../util/backoff.js';
+import { Retry } from '../util/backoff.js';
 import type { AgentLog } from './agent-log.js';
 
 export interface NodeReportDeps {
@@ -13,6 +13,23 @@ export interface NodeReportDeps {
   send(definitions: readonly NodeDefinition[]): Promise<void>;
   log: AgentLog;
   everyMs: number;
+  /** Dispatching `wake` on it reports at once (the control plane came back and may have forgotten). */
+  wake?: EventTarget;
+}
+
+/** `pause` that a `wake` event also ends. */
+function sleep(ms: number, signal: AbortSignal, wake: EventTarget | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      wake?.removeEventListener('wake', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+    wake?.addEventListener('wake', done);
+  });
 }
 
 /** Reports now and every `everyMs` until `signal` aborts; failures are logged once per outage and retried. */
@@ -27,8 +44,9 @@ export async function reportNodeDefinitions(deps: NodeReportDeps, signal: AbortS
       await deps.send([...(await deps.read()).values()]);
       retry.succeeded();
     } catch (err) {
+      if (signal.aborted) return;
       waitMs = retry.failed(err);
     }
-    await pause(waitMs, signal);
+    await sleep(waitMs, signal, deps.wake);
   }
 }

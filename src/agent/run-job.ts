@@ -169,6 +169,11 @@ class JobRun {
         const p = tracker.node(e);
         if (p !== null) this.progress.push(p);
       },
+      onQueued: (promptId) =>
+        this.log.info(
+          { jobId: this.job.id, promptId, comfyUrl: this.options.comfy.url },
+          'prompt sent to ComfyUI',
+        ),
       signal: this.abort.signal,
     });
     if (this.stopReason !== null) return await this.afterStop();

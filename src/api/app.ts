@@ -12,6 +12,7 @@ import { createMetrics } from './metrics.js';
 import { registerMultipart } from './multipart-submit.js';
 import { registerOpenApi } from './openapi/register.js';
 import { installProblemHandlers } from './problem.js';
+import { isLongPoll, requestLogOptions } from './request-log.js';
 import { ADMIN_ROUTES, JOB_ROUTES, PUBLIC_ROUTES } from './route-table.js';
 import { adminScope } from './scopes/admin-scope.js';
 import { jobScope } from './scopes/job-scope.js';
@@ -47,6 +48,8 @@ function installHooks(app: FastifyInstance, ctx: ApiContext): void {
     if (request.body !== undefined && valueTooDeep(request.body, MAX_JSON_DEPTH)) throw tooDeepError();
   });
   app.addHook('onResponse', async (request, reply) => {
+    // A long poll's duration is how long nothing happened: it would drown the latency of real work.
+    if (isLongPoll(request, reply)) return;
     ctx.metrics.httpDuration.observe(
       {
         method: request.method,
@@ -80,14 +83,15 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   const ctx: ApiContext = {
     ...deps,
     auth: new Authenticator(deps.store, deps.now, deps.config.jwtMaxLifetimeS),
-    metrics: createMetrics(() => deps.store.countJobsByStatus()),
+    metrics: deps.metrics ?? createMetrics({ jobsByStatus: () => deps.store.countJobsByStatus() }),
     streams: new Set(),
     streamCounts: new Map(),
     isDraining: () => draining,
   };
   let draining = false;
   const app = Fastify({
-    logger: logOptions(deps.config.logLevel),
+    ...(deps.log === undefined ? { logger: logOptions(deps.config.logLevel) } : { loggerInstance: deps.log }),
+    ...requestLogOptions(),
     bodyLimit: Math.floor(deps.config.maxBodyMb * 1024 * 1024),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];

@@ -16,7 +16,13 @@ export interface ApiDeps extends Omit<SubmitDeps, 'config'> {
   /** The worker API (routes/workers.ts, its own worker-token scope), mounted at /v1/worker when given. */
   workerApi?: FastifyPluginAsync;
   /** Called after each admission (idle workers claim at once; URL inputs get fetched at once). */
-  onAdmitted?: (job: Job) => void;
+  onAdmitted?: (job: Job, origin?: { requestId: string; traceId: string | null }) => void;
+  /** Called when an owner's cancel ended a queued job at once (log, metrics). */
+  onCancelledQueued?: (job: Job) => void;
+  /** The process's logger (request lines go to it); a new one at the configured level when absent. */
+  log?: import('fastify').FastifyBaseLogger;
+  /** The metrics registry, when the caller wires more sources into it than the job counts. */
+  metrics?: Metrics;
   /** Fleet state for the admin API, when a fleet runs. */
   fleetStatus?: () => Promise<unknown>;
   /** Per pool: price per GPU-second and idle seconds billed per busy second (cost attribution). */

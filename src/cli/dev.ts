@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { addSettingOptions, loadConfig } from '../config/load.js';
+import { prettyOnTerminal } from '../runtime/log.js';
 import { runServe } from './serve.js';
 
 function banner(
@@ -47,14 +48,19 @@ export function register(program: Command): void {
     const generatedAdminKey = `adm_${randomBytes(24).toString('base64url')}`;
     const { newKey, ...settings } = flags;
     const config = loadConfig(settings, process.env, { comfyLite: 1, adminKey: generatedAdminKey });
-    await runServe(config, async (cp) => {
-      const { ensureDemoAccount, newDemoKey } = await import('../runtime/demo-account.js');
-      const demo = await ensureDemoAccount(cp.store);
-      const key = demo.key ?? (newKey === true ? await newDemoKey(cp.store, demo.accountId) : null);
-      const adminKey = config.adminKey ?? generatedAdminKey;
-      process.stdout.write(
-        `${banner(cp.url, key, demo.accountId, adminKey, adminKey === generatedAdminKey)}\n`,
-      );
-    });
+    await runServe(
+      config,
+      async (cp) => {
+        const { ensureDemoAccount, newDemoKey } = await import('../runtime/demo-account.js');
+        const demo = await ensureDemoAccount(cp.store);
+        const key = demo.key ?? (newKey === true ? await newDemoKey(cp.store, demo.accountId) : null);
+        const adminKey = config.adminKey ?? generatedAdminKey;
+        process.stdout.write(
+          `${banner(cp.url, key, demo.accountId, adminKey, adminKey === generatedAdminKey)}\n`,
+        );
+      },
+      // A person at a terminal reads lines, not JSON; piped output stays JSON for tools.
+      { prettyLog: prettyOnTerminal() },
+    );
   });
 }

@@ -6,6 +6,7 @@ import type { ControlPlane } from '../runtime/control-plane.js';
 export async function runServe(
   config: Config,
   afterListening?: (cp: ControlPlane) => Promise<void>,
+  options: { prettyLog?: boolean } = {},
 ): Promise<void> {
   const { startControlPlane } = await import('../runtime/control-plane.js');
   // A closed stdout (a pipe whose reader went away) must not crash a running control plane.
@@ -22,6 +23,7 @@ export async function runServe(
     process.on('SIGTERM', stop);
   });
   const cp = await startControlPlane(config, {
+    prettyLog: options.prettyLog,
     onListening: (url) => process.stdout.write(`arrakis listening on ${url}\n`),
   });
   await afterListening?.(cp);

@@ -49,6 +49,8 @@ export interface FleetRuntimeDeps {
   jobTimeoutMs: number;
   log: Logger;
   tickMs?: number;
+  /** Called with every decision of the autoscaler (metrics: the pool's target). Must not throw. */
+  onDecision?: (decision: Decision) => void;
   /** False while this replica's hold on the fleet duty is in doubt: the controller then acts on nothing. */
   leading?: () => boolean;
 }
@@ -75,6 +77,7 @@ export function startFleet(fleet: LoadedFleet, deps: FleetRuntimeDeps): FleetRun
     models: new ModelObserver({ store: deps.store, demand }),
   });
   const models = modelHooks(deps, agents);
+  const record = decisionRecorder(deps.store);
   const controller = new FleetController({
     pools: fleet.config.pools,
     providers: fleet.providers,
@@ -82,7 +85,10 @@ export function startFleet(fleet: LoadedFleet, deps: FleetRuntimeDeps): FleetRun
     tickMs: deps.tickMs ?? 2000,
     ledger,
     observe: (pool, now) => observer.observe(pool, now),
-    record: decisionRecorder(deps.store),
+    record: (d) => {
+      deps.onDecision?.(d);
+      return record(d);
+    },
     onWorkerReady: (worker) => agents.attach(worker),
     onWorkerStopped: (worker) => agents.detach(worker),
     onWorkerFailed: (worker, err) =>

@@ -6,6 +6,7 @@
 import type { EventBus } from '../events/bus.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
 import type { Store } from '../store/contract.js';
+import type { Job } from './types.js';
 import { Retry, type OutageLog } from '../util/backoff.js';
 
 export interface MaintenanceOptions {
@@ -21,6 +22,8 @@ export interface MaintenanceOptions {
   now?: () => number;
   /** Where a failing duty is reported: once when it starts failing, once when it recovers. */
   log?: OutageLog;
+  /** Called with each job whose lease expired, after it was requeued or failed (log, metrics). Must not throw. */
+  onLeaseExpired?: (job: Job) => void;
 }
 
 const silent: OutageLog = { warn: () => {} };
@@ -51,10 +54,12 @@ export class Maintenance {
     const outcomes = await this.o.store.expireLeases(this.o.maxAttempts, this.now());
     for (const o of outcomes) {
       await this.o.bus.publish({ kind: 'job_event', jobId: o.jobId });
-      if (o.outcome === 'requeued') {
-        const job = await this.o.store.getJob(o.jobId);
-        await this.o.bus.publish({ kind: 'job_ready', pool: job?.pool ?? null });
-      }
+      const job =
+        o.outcome === 'requeued' || this.o.onLeaseExpired !== undefined
+          ? await this.o.store.getJob(o.jobId)
+          : null;
+      if (o.outcome === 'requeued') await this.o.bus.publish({ kind: 'job_ready', pool: job?.pool ?? null });
+      if (job !== null) this.o.onLeaseExpired?.(job);
     }
     return outcomes.length;
   }

@@ -10,6 +10,7 @@ import type { ObjectStorage } from '../media/storage/contract.js';
 import type { Store } from '../store/contract.js';
 import { WebhookDeliverer } from '../webhooks/deliverer.js';
 import { parseRetrySchedule } from '../webhooks/retry-schedule.js';
+import type { JobTelemetry } from './job-telemetry.js';
 
 export interface Background {
   /** A job with URL inputs was admitted on this replica: fetch now rather than at the next poll. */
@@ -23,17 +24,20 @@ export interface BackgroundDeps {
   storage: ObjectStorage;
   bus: EventBus;
   log: Logger;
+  /** Logs and counts input fetches and webhook attempts. */
+  telemetry?: JobTelemetry;
 }
 
 /** Starts the input fetcher and the webhook deliverer. */
 export function startBackground(deps: BackgroundDeps): Background {
-  const { config, store, storage, bus, log } = deps;
+  const { config, store, storage, bus, log, telemetry } = deps;
   const deliverer = new WebhookDeliverer({
     store,
     getAccount: (id) => store.getAccount(id),
     allow: [...config.fetchAllow],
     schedule: parseRetrySchedule(config.webhookRetry),
     log,
+    onAttempt: (event) => telemetry?.webhookAttempt(event),
   });
   deliverer.start();
   const fetcher = new InputFetcher({
@@ -42,8 +46,14 @@ export function startBackground(deps: BackgroundDeps): Background {
     allow: [...config.fetchAllow],
     onError: (err, jobId) => log.warn({ err, jobId }, 'input fetcher trouble'),
     onRecovered: () => log.info('input fetcher recovered'),
-    onReady: (job) => void bus.publish({ kind: 'job_ready', pool: job.pool }).catch(() => {}),
-    onFailed: (job) => void bus.publish({ kind: 'job_event', jobId: job.id }).catch(() => {}),
+    onReady: (job) => {
+      telemetry?.inputsFetched(job);
+      void bus.publish({ kind: 'job_ready', pool: job.pool }).catch(() => {});
+    },
+    onFailed: (job) => {
+      telemetry?.inputsFailed(job);
+      void bus.publish({ kind: 'job_event', jobId: job.id }).catch(() => {});
+    },
   });
   fetcher.start();
   const unsubscribe = bus.subscribe((m) => {

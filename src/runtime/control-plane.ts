@@ -5,9 +5,9 @@
  * requests, give running jobs back, close connections.
  */
 import type { FastifyInstance } from 'fastify';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { buildApi, type Api } from '../api/app.js';
-import type { Metrics } from '../api/metrics.js';
+import { createMetrics, type Metrics } from '../api/metrics.js';
 import { workerRoutes } from '../api/routes/workers.js';
 import type { Config } from '../config/load.js';
 import type { EventBus } from '../events/bus.js';
@@ -17,6 +17,7 @@ import { NodeTypeRegistry } from '../jobs/node-type-registry.js';
 import { openStorage } from '../media/storage/open-storage.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
 import { checkUrlAtSubmission } from '../media/url-policy.js';
+import type { Job } from '../jobs/types.js';
 import type { Store } from '../store/contract.js';
 import type { Coordination } from '../store/coordination.js';
 import { openMigratedStore } from '../store/open.js';
@@ -28,6 +29,9 @@ import { startBackground, type Background } from './background.js';
 import { KnownPools, resolveDefaultPool } from './known-pools.js';
 import { loadTemplatesDir } from './templates-dir.js';
 import { runFleetDuty, type FleetDuty } from './fleet-duty.js';
+import { JobTelemetry } from './job-telemetry.js';
+import { createLogger } from './log.js';
+import { metricSources } from './metric-sources.js';
 
 export interface ControlPlane {
   url: string;
@@ -46,12 +50,14 @@ export interface ControlPlaneOptions {
   onListening?: (url: string) => void;
   /** Run comfy-lite inside this process, not as child processes (tests that need its in-process hooks). */
   comfyLiteInProcess?: boolean;
+  /** Human-readable log lines (`arrakis dev` on a terminal) instead of JSON. */
+  prettyLog?: boolean;
 }
 
-function observeModelLoads(metrics: Metrics | null, loads: readonly ModelLoad[]): void {
+function observeModelLoads(metrics: Metrics, loads: readonly ModelLoad[]): void {
   for (const l of loads) {
-    metrics?.modelLoads.inc({ tier: l.tier });
-    metrics?.modelLoadSeconds.observe({ tier: l.tier }, l.seconds);
+    metrics.modelLoads.inc({ tier: l.tier });
+    metrics.modelLoadSeconds.observe({ tier: l.tier }, l.seconds);
   }
 }
 
@@ -93,7 +99,7 @@ export async function startControlPlane(
   config: Config,
   options: ControlPlaneOptions = {},
 ): Promise<ControlPlane> {
-  const log = options.log ?? pino({ level: config.logLevel });
+  const log = options.log ?? createLogger({ level: config.logLevel, pretty: options.prettyLog });
   // Everything that can be wrong with the settings is found before listening: a bad one stops the start.
   const fleetFile = config.fleet === undefined ? null : await loadFleet(config.fleet);
   const defaultPool = resolveDefaultPool(config.defaultPool, fleetFile?.config ?? null);
@@ -102,18 +108,27 @@ export async function startControlPlane(
   const nodeTypes = new NodeTypeRegistry();
   const leaseMs = config.leaseSeconds * 1000;
   const affinityMaxDelayMs = config.affinityMaxDelaySeconds * 1000;
-  let metrics: Metrics | null = null;
+  let fleet: FleetDuty | null = null;
+  const observed = metricSources({
+    store,
+    coordination,
+    fleetStatus: () => fleet?.status() ?? { pools: [] },
+  });
+  const metrics = createMetrics(observed.sources);
+  const telemetry = new JobTelemetry(log, metrics);
+  // The in-process agents' service and the worker API's share these hooks: every claim and report is seen.
+  const jobHooks = {
+    onClaimed: (job: Job, workerId: string) => telemetry.claimed(job, workerId),
+    onRequeued: (job: Job) => telemetry.requeued(job),
+    onFinished: (job: Job) => telemetry.finished(job),
+  };
   const service = new WorkerService({
     store,
     storage,
     bus,
     leaseMs,
     maxAttempts: config.maxAttempts,
-    onFinished: (job) => {
-      if (metrics === null || job.startedAt === null || job.finishedAt === null) return;
-      metrics.queueWait.observe((job.startedAt - job.createdAt) / 1000);
-      metrics.runTime.observe((job.finishedAt - job.startedAt) / 1000);
-    },
+    ...jobHooks,
     affinityMaxDelayMs,
     onModelLoads: (loads) => observeModelLoads(metrics, loads),
   });
@@ -124,13 +139,14 @@ export async function startControlPlane(
     defaultPool,
     ...(fleetFile === null ? {} : { fleetPools: fleetFile.config.pools.map((p) => p.name) }),
   });
-  let fleet: FleetDuty | null = null;
   let background: Background | null = null;
   let api: Api | null = null;
   try {
     if (config.templates !== undefined) await loadTemplatesDir(store, config.templates, now);
     api = await buildApi({
       config,
+      log,
+      metrics,
       store,
       storage,
       bus,
@@ -142,7 +158,9 @@ export async function startControlPlane(
       now,
       defaultPool,
       unknownPool: (pool) => knownPools.unknown(pool),
-      onAdmitted: (job) => {
+      onCancelledQueued: (job) => telemetry.finished(job),
+      onAdmitted: (job, origin) => {
+        telemetry.admitted(job, origin);
         if (job.inputsReady) void bus.publish({ kind: 'job_ready', pool: job.pool }).catch(() => {});
         else background?.wakeInputFetcher();
       },
@@ -158,12 +176,13 @@ export async function startControlPlane(
         affinityMaxDelayMs,
         onModelLoads: (loads: readonly ModelLoad[]): void => observeModelLoads(metrics, loads),
         nodeTypes,
+        ...jobHooks,
       }),
     });
-    metrics = api.ctx.metrics;
     await api.app.listen({ host: config.host, port: config.port });
   } catch (err) {
     await api?.app.close().catch(() => {});
+    await observed.exporter.close();
     await store.close();
     throw err;
   }
@@ -178,9 +197,10 @@ export async function startControlPlane(
     leaseMs,
     retentionDays: config.retentionDays,
     log,
+    onLeaseExpired: (job) => (job.status === 'queued' ? telemetry.requeued(job) : telemetry.finished(job)),
   });
   maintenance.start();
-  background = startBackground({ config, store, storage, bus, log });
+  background = startBackground({ config, store, storage, bus, log, telemetry });
   const bg = background;
   const workers = await startInProcessWorkers({
     config,
@@ -195,12 +215,21 @@ export async function startControlPlane(
     await api?.app.close().catch(() => {});
     await bg.stop();
     await maintenance.stop();
+    await observed.exporter.close();
     await store.close();
     throw err;
   });
   if (fleetFile !== null) {
     const jobTimeoutMs = config.jobTimeoutSeconds * 1000;
-    fleet = runFleetDuty(coordination, fleetFile, { store, bus, service, nodeTypes, jobTimeoutMs, log });
+    fleet = runFleetDuty(coordination, fleetFile, {
+      store,
+      bus,
+      service,
+      nodeTypes,
+      jobTimeoutMs,
+      log,
+      onDecision: (d) => observed.targets.set(d.pool, d.target),
+    });
   }
 
   const running = api;
@@ -224,6 +253,7 @@ export async function startControlPlane(
       await workers.stop();
       await bg.stop();
       await maintenance.stop();
+      await observed.exporter.close();
       // Closes the bus and gives up any duty with it.
       await store.close();
     },

@@ -39,6 +39,10 @@ export interface WorkerServiceDeps {
   fallbackPollMs?: number;
   /** Called with every job a worker report ended (metrics). Must not throw. */
   onFinished?: (job: Job) => void;
+  /** Called with every job a worker claimed (log, metrics). Must not throw. */
+  onClaimed?: (job: Job, workerId: string) => void;
+  /** Called with every job a worker gave back to the queue (log). Must not throw. */
+  onRequeued?: (job: Job) => void;
   /** How long bounded affinity may pass over the fair pick (ms); 0 or absent = plain fair order. */
   affinityMaxDelayMs?: number;
   /** Called with the model loads a worker reported (metrics). Must not throw. */
@@ -121,6 +125,7 @@ export class WorkerService {
           affinityMaxDelayMs: this.deps.affinityMaxDelayMs ?? 0,
         });
         if (job !== null) {
+          this.deps.onClaimed?.(job, workerId);
           await this.announce(job.id);
           return job;
         }
@@ -273,8 +278,10 @@ export class WorkerService {
     if (result.kind === 'lost') return { kind: 'lost' };
     const job = result.job;
     await this.announce(job.id);
-    if (job.status === 'queued') await this.deps.bus.publish({ kind: 'job_ready', pool: job.pool });
-    else this.deps.onFinished?.(job);
+    if (job.status === 'queued') {
+      this.deps.onRequeued?.(job);
+      await this.deps.bus.publish({ kind: 'job_ready', pool: job.pool });
+    } else this.deps.onFinished?.(job);
     return { kind: 'finished', status: job.status };
   }
 

@@ -58,8 +58,8 @@ describe('running jobs on comfy-lite', () => {
     expect(info.width).toBe(8);
     for (const v of data.subarray(0, info.channels * 4)) expect([238, 239]).toContain(v);
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
-    expect(metrics).toMatch(/arrakis_job_queue_wait_seconds_count [1-9]/);
-    expect(metrics).toMatch(/arrakis_job_run_time_seconds_count [1-9]/);
+    expect(metrics).toMatch(/arrakis_job_queue_wait_seconds_count\{pool="default"\} [1-9]/);
+    expect(metrics).toMatch(/arrakis_job_run_time_seconds_count\{pool="default"\} [1-9]/);
   });
 
   it('LoadImage reads a base64 input given with the job', async () => {

@@ -83,6 +83,13 @@ describe('fleet inside serve', () => {
     expect(usage.body.run_seconds).toBeGreaterThan(0);
     // Attributed cost: its run at the pool price, plus its share of the pool's idle (cold start) time.
     expect(usage.body.cost).toBeGreaterThan(usage.body.run_seconds * 0.001);
+    // The fleet's target, workers and cost as Prometheus series (this replica runs the fleet).
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/^arrakis_fleet_target_workers\{pool="local"\} 0$/m);
+    expect(metrics).toMatch(/^arrakis_fleet_cost_dollars\{pool="local"\} 0\.\d*[1-9]/m);
+    expect(metrics).toMatch(
+      /^arrakis_jobs_finished_total\{status="completed",error_code="",pool="local"\} 1$/m,
+    );
   });
 });
 

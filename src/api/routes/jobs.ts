@@ -21,6 +21,7 @@ import { parseMultipartSubmission } from '../multipart-submit.js';
 import { preferredWait, publicOrigin, waitForJobEnd, waitSignal, withAbsoluteUrls } from '../prefer-wait.js';
 import { chargeSubmitRate } from '../rate-limit.js';
 import { checkMaySubmit, checkSubmittedSize, submitJob, type TokenSettlement } from '../submit-job.js';
+import { requestOrigin } from '../request-log.js';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema };
@@ -142,7 +143,7 @@ function submitRoute(app: FastifyInstance, ctx: ApiContext): void {
         );
         if (!replayed) {
           ctx.metrics.jobsSubmitted.inc();
-          ctx.onAdmitted?.(job);
+          ctx.onAdmitted?.(job, requestOrigin(request));
         }
         if (replayed) void reply.header('idempotent-replayed', 'true');
         void reply.header('location', `/v1/jobs/${job.id}`);
@@ -242,6 +243,7 @@ function cancelRoute(app: FastifyInstance, ctx: ApiContext): void {
             job_status: result.job.status,
           });
         case 'cancelled':
+          ctx.onCancelledQueued?.(result.job);
           await ctx.bus.publish({ kind: 'job_event', jobId: result.job.id });
           return reply.code(200).send(toPublicJob(result.job));
         case 'cancel_requested':

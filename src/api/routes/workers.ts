@@ -9,7 +9,7 @@ import { detectContentType } from '../../media/output-content-type.js';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ForeignOutputError, WorkerService } from '../../workers/worker-service.js';
+import { ForeignOutputError, WorkerService, type WorkerServiceDeps } from '../../workers/worker-service.js';
 import { LeaseLostError, OutputStoreError, type LeasedJob } from '../../workers/job-channel.js';
 import * as wire from '../../workers/worker-protocol.js';
 import { ApiError } from '../../errors.js';
@@ -30,7 +30,8 @@ import { verifyWorkerToken } from '../../workers/worker-tokens.js';
 
 export { issueWorkerToken } from '../../workers/worker-tokens.js';
 
-export interface WorkerRoutesDeps {
+/** The job hooks (log, metrics) see remote workers' claims and reports too. */
+export interface WorkerRoutesDeps extends Pick<WorkerServiceDeps, 'onClaimed' | 'onRequeued' | 'onFinished'> {
   store: Store;
   storage: ObjectStorage;
   bus: EventBus;

@@ -22,6 +22,7 @@ export function jobScope(ctx: ApiContext, files: readonly RouteFile[]): FastifyP
           'idempotency-key',
           'last-event-id',
           'prefer',
+          'traceparent',
           'x-user-id',
         ],
         exposedHeaders: ['location', 'preference-applied', 'retry-after', 'x-request-id'],
