@@ -7,6 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApi, type Api } from '../api/app.js';
+import type { ApiDeps } from '../api/context.js';
 import { createMetrics, type Metrics } from '../api/metrics.js';
 import { workerRoutes } from '../api/routes/workers.js';
 import type { Config } from '../config/load.js';
@@ -17,11 +18,10 @@ import { NodeTypeRegistry } from '../jobs/node-type-registry.js';
 import { openStorage } from '../media/storage/open-storage.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
 import { checkUrlAtSubmission } from '../media/url-policy.js';
-import type { Job } from '../jobs/types.js';
 import type { Store } from '../store/contract.js';
 import type { Coordination } from '../store/coordination.js';
 import { openMigratedStore } from '../store/open.js';
-import { WorkerService } from '../workers/worker-service.js';
+import { WorkerService, type WorkerServiceDeps } from '../workers/worker-service.js';
 import type { ModelLoad } from '../workers/job-channel.js';
 import { storeBase64Input, storeUploadedInput } from './base64-input.js';
 import { startInProcessWorkers, type InProcessWorkers } from './in-process-workers.js';
@@ -94,6 +94,110 @@ function listeningAt(app: FastifyInstance, config: Config): { url: string; port:
 /** How long shutdown waits for in-flight requests before closing their connections. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
+/** What the in-process agents' service and the worker API share: every claim and report is seen alike. */
+function workerDeps(
+  config: Config,
+  parts: { store: Store; storage: ObjectStorage; bus: EventBus },
+  metrics: Metrics,
+  telemetry: JobTelemetry,
+): WorkerServiceDeps {
+  return {
+    ...parts,
+    leaseMs: config.leaseSeconds * 1000,
+    maxAttempts: config.maxAttempts,
+    affinityMaxDelayMs: config.affinityMaxDelaySeconds * 1000,
+    onModelLoads: (loads) => observeModelLoads(metrics, loads),
+    onClaimed: (job, workerId) => telemetry.claimed(job, workerId),
+    onRequeued: (job) => telemetry.requeued(job),
+    onFinished: (job) => telemetry.finished(job),
+  };
+}
+
+interface ApiParts {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  telemetry: JobTelemetry;
+  shared: WorkerServiceDeps;
+  nodeTypes: NodeTypeRegistry;
+  defaultPool: string;
+  knownPools: KnownPools;
+  /** Late-bound: the background parts and the fleet start after the API listens. */
+  wakeInputFetcher: () => void;
+  fleet: () => FleetDuty | null;
+}
+
+/** The API's dependencies, wired to the store, storage, bus and the parts that start after it. */
+function apiDeps(p: ApiParts): ApiDeps {
+  const { config, shared } = p;
+  const { store, storage, bus } = shared;
+  return {
+    config,
+    log: p.log,
+    metrics: p.metrics,
+    store,
+    storage,
+    bus,
+    nodeTypes: p.nodeTypes,
+    storeBase64Input: (jobId, name, b64, filename) => storeBase64Input(storage, jobId, name, b64, filename),
+    storeUploadedInput: (jobId, name, bytes, filename) =>
+      storeUploadedInput(storage, jobId, name, bytes, filename),
+    checkUrl: (url) => checkUrlAtSubmission(url, config.fetchAllow),
+    now: () => Date.now(),
+    defaultPool: p.defaultPool,
+    unknownPool: (pool) => p.knownPools.unknown(pool),
+    onCancelledQueued: (job) => p.telemetry.finished(job),
+    onAdmitted: (job, origin) => {
+      p.telemetry.admitted(job, origin);
+      if (job.inputsReady) void bus.publish({ kind: 'job_ready', pool: job.pool }).catch(() => {});
+      else p.wakeInputFetcher();
+    },
+    // The default pool beside the pools: which pool runs the jobs that name none (`arrakis bench` watches it).
+    fleetStatus: async () => ({ default_pool: p.defaultPool, ...(p.fleet()?.status() ?? { pools: [] }) }),
+    poolPricing: () => p.fleet()?.pricing() ?? new Map(),
+    workerApi: workerRoutes({ ...shared, nodeTypes: p.nodeTypes }),
+  };
+}
+
+/** Runs `stops` last-first, each once, ignoring none of their errors but finishing them all. */
+async function stopAll(stops: Array<() => Promise<void>>): Promise<void> {
+  for (const stop of stops.splice(0).reverse()) await stop();
+}
+
+/** Maintenance (leases, retention) and the background loops (input fetcher, webhooks, relays), each on `stops`. */
+function startHousekeeping(
+  config: Config,
+  shared: WorkerServiceDeps,
+  log: Logger,
+  telemetry: JobTelemetry,
+  stops: Array<() => Promise<void>>,
+): Background {
+  const { store, storage, bus, leaseMs } = shared;
+  const maintenance = new Maintenance({
+    ...{ store, storage, bus, leaseMs, log },
+    maxAttempts: config.maxAttempts,
+    retentionDays: config.retentionDays,
+    onLeaseExpired: (job) => (job.status === 'queued' ? telemetry.requeued(job) : telemetry.finished(job)),
+  });
+  maintenance.start();
+  stops.push(() => maintenance.stop());
+  const background = startBackground({ config, store, storage, bus, log, telemetry });
+  stops.push(() => background.stop());
+  return background;
+}
+
+/**
+ * Stops accepting requests. In-flight requests get a grace period; a connection still busy after it (a client
+ * that stalls mid-request, or one Node's idle check misses) is cut so shutdown never hangs on it.
+ */
+async function closeApi(api: Api): Promise<void> {
+  api.drain();
+  const cut = setTimeout(() => api.app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+  cut.unref();
+  await api.app.close();
+  clearTimeout(cut);
+}
+
 /** Starts a control plane from a validated config. */
 export async function startControlPlane(
   config: Config,
@@ -106,130 +210,63 @@ export async function startControlPlane(
   const { store, storage, coordination } = await openFoundations(config, defaultPool, log);
   const bus = coordination.bus;
   const nodeTypes = new NodeTypeRegistry();
-  const leaseMs = config.leaseSeconds * 1000;
-  const affinityMaxDelayMs = config.affinityMaxDelaySeconds * 1000;
   let fleet: FleetDuty | null = null;
-  const observed = metricSources({
-    store,
-    coordination,
-    fleetStatus: () => fleet?.status() ?? { pools: [] },
-  });
+  const fleetStatus = () => fleet?.status() ?? { pools: [] };
+  const observed = metricSources({ store, coordination, fleetStatus });
+  // Undone last-first when the start fails, and by close().
+  const stops: Array<() => Promise<void>> = [() => store.close(), () => observed.exporter.close()];
   const metrics = createMetrics(observed.sources);
   const telemetry = new JobTelemetry(log, metrics);
-  // The in-process agents' service and the worker API's share these hooks: every claim and report is seen.
-  const jobHooks = {
-    onClaimed: (job: Job, workerId: string) => telemetry.claimed(job, workerId),
-    onRequeued: (job: Job) => telemetry.requeued(job),
-    onFinished: (job: Job) => telemetry.finished(job),
-  };
-  const service = new WorkerService({
-    store,
-    storage,
-    bus,
-    leaseMs,
-    maxAttempts: config.maxAttempts,
-    ...jobHooks,
-    affinityMaxDelayMs,
-    onModelLoads: (loads) => observeModelLoads(metrics, loads),
-  });
-  const now = (): number => Date.now();
-
+  const shared = workerDeps(config, { store, storage, bus }, metrics, telemetry);
+  const service = new WorkerService(shared);
+  const fleetPools = fleetFile?.config.pools.map((p) => p.name);
   const knownPools = new KnownPools({
     store,
     defaultPool,
-    ...(fleetFile === null ? {} : { fleetPools: fleetFile.config.pools.map((p) => p.name) }),
+    ...(fleetPools === undefined ? {} : { fleetPools }),
   });
   let background: Background | null = null;
-  let api: Api | null = null;
+  let api: Api;
+  let appClosed = false;
   try {
-    if (config.templates !== undefined) await loadTemplatesDir(store, config.templates, now);
-    api = await buildApi({
-      config,
-      log,
-      metrics,
-      store,
-      storage,
-      bus,
-      nodeTypes,
-      storeBase64Input: (jobId, name, b64, filename) => storeBase64Input(storage, jobId, name, b64, filename),
-      storeUploadedInput: (jobId, name, bytes, filename) =>
-        storeUploadedInput(storage, jobId, name, bytes, filename),
-      checkUrl: (url) => checkUrlAtSubmission(url, config.fetchAllow),
-      now,
-      defaultPool,
-      unknownPool: (pool) => knownPools.unknown(pool),
-      onCancelledQueued: (job) => telemetry.finished(job),
-      onAdmitted: (job, origin) => {
-        telemetry.admitted(job, origin);
-        if (job.inputsReady) void bus.publish({ kind: 'job_ready', pool: job.pool }).catch(() => {});
-        else background?.wakeInputFetcher();
-      },
-      // The default pool beside the pools: which pool runs the jobs that name none (`arrakis bench` watches it).
-      fleetStatus: async () => ({ default_pool: defaultPool, ...(fleet?.status() ?? { pools: [] }) }),
-      poolPricing: () => fleet?.pricing() ?? new Map(),
-      workerApi: workerRoutes({
-        store,
-        storage,
-        bus,
-        leaseMs,
-        maxAttempts: config.maxAttempts,
-        affinityMaxDelayMs,
-        onModelLoads: (loads: readonly ModelLoad[]): void => observeModelLoads(metrics, loads),
-        nodeTypes,
-        ...jobHooks,
+    if (config.templates !== undefined) await loadTemplatesDir(store, config.templates, () => Date.now());
+    api = await buildApi(
+      apiDeps({
+        ...{ config, log, metrics, telemetry, shared, nodeTypes, defaultPool, knownPools },
+        wakeInputFetcher: () => background?.wakeInputFetcher(),
+        fleet: () => fleet,
       }),
+    );
+    const app = api.app;
+    // close() closes the app first, with a grace period; this stop is for a start that fails later.
+    stops.push(async () => {
+      if (!appClosed) await app.close().catch(() => {});
     });
-    await api.app.listen({ host: config.host, port: config.port });
+    await app.listen({ host: config.host, port: config.port });
   } catch (err) {
-    await api?.app.close().catch(() => {});
-    await observed.exporter.close();
-    await store.close();
+    await stopAll(stops);
     throw err;
   }
   const { url, port } = listeningAt(api.app, config);
   options.onListening?.(url);
 
-  const maintenance = new Maintenance({
-    store,
-    storage,
-    bus,
-    maxAttempts: config.maxAttempts,
-    leaseMs,
-    retentionDays: config.retentionDays,
-    log,
-    onLeaseExpired: (job) => (job.status === 'queued' ? telemetry.requeued(job) : telemetry.finished(job)),
-  });
-  maintenance.start();
-  background = startBackground({ config, store, storage, bus, log, telemetry });
-  const bg = background;
-  const workers = await startInProcessWorkers({
-    config,
-    pool: defaultPool,
-    service,
-    bus,
-    nodeTypes,
-    log,
-    comfyLiteInProcess: options.comfyLiteInProcess === true,
-  }).catch(async (err: unknown) => {
+  background = startHousekeeping(config, shared, log, telemetry, stops);
+  const comfyLiteInProcess = options.comfyLiteInProcess === true;
+  const local = { config, pool: defaultPool, service, bus, nodeTypes, log, comfyLiteInProcess };
+  const workers = await startInProcessWorkers(local).catch(async (err: unknown) => {
     // A comfy-lite child that cannot start stops the start; nothing may be left listening or running.
-    await api?.app.close().catch(() => {});
-    await bg.stop();
-    await maintenance.stop();
-    await observed.exporter.close();
-    await store.close();
+    await stopAll(stops);
     throw err;
   });
+  stops.push(() => workers.stop());
   if (fleetFile !== null) {
-    const jobTimeoutMs = config.jobTimeoutSeconds * 1000;
-    fleet = runFleetDuty(coordination, fleetFile, {
-      store,
-      bus,
-      service,
-      nodeTypes,
-      jobTimeoutMs,
-      log,
+    const duty = runFleetDuty(coordination, fleetFile, {
+      ...{ store, bus, service, nodeTypes, log },
+      jobTimeoutMs: config.jobTimeoutSeconds * 1000,
       onDecision: (d) => observed.targets.set(d.pool, d.target),
     });
+    fleet = duty;
+    stops.push(() => duty.stop());
   }
 
   const running = api;
@@ -242,20 +279,11 @@ export async function startControlPlane(
     bus,
     workers,
     async close(): Promise<void> {
-      running.drain();
-      // In-flight requests get a grace period; a connection still busy after it (a client that stalls
-      // mid-request, or one Node's idle check misses) is cut so shutdown never hangs on it.
-      const cut = setTimeout(() => running.app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
-      cut.unref();
-      await running.app.close();
-      clearTimeout(cut);
-      await fleet?.stop();
-      await workers.stop();
-      await bg.stop();
-      await maintenance.stop();
-      await observed.exporter.close();
-      // Closes the bus and gives up any duty with it.
-      await store.close();
+      await closeApi(running);
+      appClosed = true;
+      // Then the fleet, workers, background, maintenance, metrics exporter and store (it closes the bus and
+      // gives up any duty with it), last-started first.
+      await stopAll(stops);
     },
   };
 }

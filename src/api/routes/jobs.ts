@@ -1,5 +1,5 @@
 /** Job endpoints for end users: submit, read, list, cancel, download outputs, usage. */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ApiError } from '../../errors.js';
@@ -71,6 +71,37 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
   usageRoute(app, ctx);
 }
 
+/** A pre-validation step whose refusals are counted as admission rejections by code. */
+function counted(
+  ctx: ApiContext,
+  step: (request: FastifyRequest) => Promise<void>,
+): (request: FastifyRequest) => Promise<void> {
+  return async (request) => {
+    try {
+      await step(request);
+    } catch (err) {
+      if (err instanceof ApiError) ctx.metrics.admissionRejections.inc({ code: err.code });
+      throw err;
+    }
+  };
+}
+
+/**
+ * A submission refused after the gate (body, workflow, quota) costs its token, as a gate that took it did;
+ * charged before the answer is sent, so the client's next request already sees it.
+ */
+function chargeRefused(ctx: ApiContext, tokens: WeakMap<object, TokenSettlement>) {
+  return async (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> => {
+    const token = tokens.get(request);
+    if (token !== undefined && !token.settled && reply.statusCode >= 400) {
+      token.settled = true;
+      const p = principalOf(request);
+      await chargeSubmitRate(ctx.store, p.account, p.userId, ctx.now()).catch(() => undefined);
+    }
+    return payload;
+  };
+}
+
 /** POST /v1/jobs: JSON or multipart submission, with Idempotency-Key and Prefer: wait. */
 function submitRoute(app: FastifyInstance, ctx: ApiContext): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -80,36 +111,14 @@ function submitRoute(app: FastifyInstance, ctx: ApiContext): void {
     '/v1/jobs',
     {
       preValidation: [
-        async (request) => {
-          try {
-            await checkMaySubmit(ctx, principalOf(request));
-            tokens.set(request, { settled: false });
-          } catch (err) {
-            if (err instanceof ApiError) ctx.metrics.admissionRejections.inc({ code: err.code });
-            throw err;
-          }
-        },
+        counted(ctx, async (request) => {
+          await checkMaySubmit(ctx, principalOf(request));
+          tokens.set(request, { settled: false });
+        }),
         parseMultipartSubmission(Math.floor(ctx.config.maxBodyMb * 1024 * 1024)),
-        async (request) => {
-          try {
-            checkSubmittedSize(ctx, request.body);
-          } catch (err) {
-            if (err instanceof ApiError) ctx.metrics.admissionRejections.inc({ code: err.code });
-            throw err;
-          }
-        },
+        counted(ctx, async (request) => checkSubmittedSize(ctx, request.body)),
       ],
-      // A submission refused after the gate (body, workflow, quota) costs its token, as a gate that took it did;
-      // charged before the answer is sent, so the client's next request already sees it.
-      onSend: async (request, reply, payload) => {
-        const token = tokens.get(request);
-        if (token !== undefined && !token.settled && reply.statusCode >= 400) {
-          token.settled = true;
-          const p = principalOf(request);
-          await chargeSubmitRate(ctx.store, p.account, p.userId, ctx.now()).catch(() => undefined);
-        }
-        return payload;
-      },
+      onSend: chargeRefused(ctx, tokens),
       schema: {
         tags,
         security,
