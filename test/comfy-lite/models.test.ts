@@ -134,7 +134,8 @@ describe('loading models', () => {
   it('pays the load time once; a cached loader is not run again and sends no executing frame', async () => {
     const { server, client, loads } = await start();
     const first = await run(server, client, txt2img('a.safetensors'));
-    expect(first.ms).toBeGreaterThanOrEqual(LOAD_MS);
+    // Less a timer's slack: a busy machine's clock reads can land a few ms short of the sleep that ran.
+    expect(first.ms).toBeGreaterThanOrEqual(LOAD_MS * 0.9);
     expect(loads.map((l) => l.name)).toEqual(['a.safetensors']);
     expect(executed(client, first.id)).toEqual(['1', '3', '4']);
     const second = await run(server, client, txt2img('a.safetensors'));

@@ -107,9 +107,10 @@ describe('remote agent (`arrakis agent`) end to end', () => {
     await waitForJob(c, running.body.id, (j) => j.status === 'running' && j.progress !== null, 20_000);
     const t0 = Date.now();
     expect((await c.cancel(running.body.id)).status).toBe(202);
-    const cancelled = await waitForJob(c, running.body.id, isTerminal, 5000);
+    const cancelled = await waitForJob(c, running.body.id, isTerminal, 15_000);
     expect(cancelled.status).toBe('cancelled');
-    expect(Date.now() - t0).toBeLessThan(1500);
+    // The job would run 30 s: ending well before proves the interrupt reached ComfyUI (bench/ measures how fast).
+    expect(Date.now() - t0).toBeLessThan(10_000);
     const workers = await server.admin('GET', '/v1/admin/workers');
     expect(workers.body.data.some((w: any) => w.kind === 'remote' && w.name === 'gpu-box-1')).toBe(true);
     agent.kill('SIGTERM');
