@@ -35,11 +35,14 @@ describe('operations on SQLite', () => {
     const headers = { authorization: `Bearer ${t.key}`, 'x-user-id': 'watcher' };
     const url = `${server.url}/v1/jobs/${job.body.id}/events`;
     const open: AbortController[] = [];
+    // Held: an unread response that is garbage-collected closes its stream, freeing a slot mid-test.
+    const responses: Response[] = [];
     for (let i = 0; i < 20; i++) {
       const ac = new AbortController();
       const res = await fetch(url, { headers, signal: ac.signal });
       expect(res.status).toBe(200);
       open.push(ac);
+      responses.push(res);
     }
     const refused = await fetch(url, { headers });
     expect(refused.status).toBe(429);
@@ -56,6 +59,7 @@ describe('operations on SQLite', () => {
     }
     expect(again).toBe(200);
     for (const ac of open) ac.abort();
+    expect(responses).toHaveLength(20);
   });
 
   it('every response carries a request id; a sane incoming one is kept', async () => {
