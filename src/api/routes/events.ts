@@ -106,8 +106,9 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       requireScope(p, 'jobs:read');
       const job = await ownJobView(ctx, p.account.id, p.userId, request.params.id);
       let sent = lastEventId(request.headers['last-event-id'], request.query.after);
-      const release = admitStream(ctx, p.account.id, p.userId);
+      // Read before the stream takes its slot: a store error here must not leave the user's slot taken.
       const snapshot = sent === 0 && (await ctx.store.listJobEvents(job.id, 0)).length === 0;
+      const release = admitStream(ctx, p.account.id, p.userId);
       openStream(ctx, request, reply, job.status, snapshot);
       const raw = reply.raw;
 
@@ -161,8 +162,9 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       // A client resuming after `done` of a finished job gets an empty stream that ends, not one that idles.
       const resumedPastEnd = sent > 0 && ['completed', 'failed', 'cancelled'].includes(job.status);
       if (resumedPastEnd) {
-        const rest = await ctx.store.listJobEvents(job.id, sent);
-        if (rest.length === 0) return finish();
+        // A store error ends the stream too (the client resumes with Last-Event-ID) instead of idling open.
+        const rest = await ctx.store.listJobEvents(job.id, sent).catch(() => null);
+        if (rest === null || rest.length === 0) return finish();
       }
       wake();
     },
