@@ -46,7 +46,6 @@ async function saveOutputs(client: ArrakisClient, job: Job, dir: string): Promis
   return saved;
 }
 
-/** Follows the job's events until it ends; the first Ctrl-C cancels the job, a second one leaves at once. */
 /** The whole prompt's fraction when the server sends it (the steps of one node start over at every node). */
 function showProgress(view: ProgressView, p: JobProgress): void {
   const label = p.node === null ? null : p.class_type ? `${p.node} ${p.class_type}` : p.node;
@@ -54,6 +53,7 @@ function showProgress(view: ProgressView, p: JobProgress): void {
   else view.progress(p.value, p.max, label);
 }
 
+/** Follows the job's events until it ends; the first Ctrl-C cancels the job, a second one leaves at once. */
 async function follow(client: ArrakisClient, job: Job, view: ProgressView): Promise<Job> {
   let interrupted = false;
   const onInterrupt = (): void => {
