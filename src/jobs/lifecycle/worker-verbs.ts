@@ -53,7 +53,7 @@ export async function recordOutput(
  * What follows a settling transition: observers, then `job_event` (the store wrote the status or `done`
  * event), then `job_ready` for a requeued job so an idle worker of its pool claims it.
  */
-export async function settled(d: LifecycleDeps<never>, result: FinishResult): Promise<Settlement> {
+async function settled(d: LifecycleDeps<never>, result: FinishResult): Promise<Settlement> {
   if (result.kind === 'lost') return { kind: 'lost' };
   const { job } = result;
   const kind = outcomeOf(job);
