@@ -45,6 +45,15 @@ module.exports = {
       to: { path: '^src/(api|agent|runtime|cli|client)/' },
     },
     {
+      name: 'lifecycle-on-contracts',
+      severity: 'error',
+      comment:
+        'The job lifecycle performs transitions through the Store contract and publishes on the bus contract: ' +
+        'no store implementation, no media, workers, fleet, webhooks, comfy or models (they call it, not the reverse).',
+      from: { path: '^src/jobs/lifecycle/' },
+      to: { path: '^src/(store/(?!contract\\.ts$)|media/|workers/|fleet/|webhooks/|comfy/|models/)' },
+    },
+    {
       name: 'media-knows-no-jobs',
       severity: 'error',
       comment: 'Safe fetch and storage know no job states, store or HTTP API.',

@@ -8,6 +8,7 @@ import { validatorCompiler } from 'fastify-type-provider-zod';
 import { Authenticator } from './auth/authenticate.js';
 import { jsonTextTooDeep, MAX_JSON_DEPTH, tooDeepError, valueTooDeep } from './body-limits.js';
 import type { ApiContext, ApiDeps } from './context.js';
+import { JobLifecycle } from '../jobs/lifecycle/job-lifecycle.js';
 import { createMetrics } from './metrics.js';
 import { registerMultipart } from './multipart-submit.js';
 import { registerOpenApi } from './openapi/register.js';
@@ -82,6 +83,15 @@ async function registerScopes(app: FastifyInstance, ctx: ApiContext): Promise<vo
 export async function buildApi(deps: ApiDeps): Promise<Api> {
   const ctx: ApiContext = {
     ...deps,
+    lifecycle: new JobLifecycle({
+      store: deps.store,
+      bus: deps.bus,
+      now: deps.now,
+      observer: {
+        admitted: (job, origin) => deps.onAdmitted?.(job, origin),
+        ended: (job) => deps.onCancelledQueued?.(job),
+      },
+    }),
     auth: new Authenticator(deps.store, deps.now, deps.config.jwtMaxLifetimeS),
     metrics: deps.metrics ?? createMetrics({ jobsByStatus: () => deps.store.countJobsByStatus() }),
     streams: new Set(),

@@ -3,21 +3,25 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastif
 import type { Config } from '../config/load.js';
 import type { Job } from '../jobs/types.js';
 import type { EventBus } from '../events/bus.js';
+import type { JobLifecycle } from '../jobs/lifecycle/job-lifecycle.js';
 import type { Authenticator, Principal } from './auth/authenticate.js';
 import type { Metrics } from './metrics.js';
 import type { SubmitDeps } from './submit-job.js';
 
 /** Everything submission needs (SubmitDeps) plus the whole config, the bus and serve's extras. */
-export interface ApiDeps extends Omit<SubmitDeps, 'config'> {
+export interface ApiDeps extends Omit<SubmitDeps, 'config' | 'lifecycle'> {
   config: Config;
   bus: EventBus;
   /** Route files serve adds to the core ones (route-table.ts), by the scope whose auth they run behind. */
   extraRoutes?: { public?: readonly RouteFile[]; job?: readonly RouteFile[]; admin?: readonly RouteFile[] };
   /** The worker API (routes/workers.ts, its own worker-token scope), mounted at /v1/worker when given. */
   workerApi?: FastifyPluginAsync;
-  /** Called after each admission (idle workers claim at once; URL inputs get fetched at once). */
+  /**
+   * Called after each admission, before the job's pool is woken (log; URL inputs get fetched at once).
+   * Must not throw.
+   */
   onAdmitted?: (job: Job, origin?: { requestId: string; traceId: string | null }) => void;
-  /** Called when an owner's cancel ended a queued job at once (log, metrics). */
+  /** Called when an owner's cancel ended a queued job at once, before it is announced (log, metrics). */
   onCancelledQueued?: (job: Job) => void;
   /** The process's logger (request lines go to it); a new one at the configured level when absent. */
   log?: import('fastify').FastifyBaseLogger;
@@ -38,6 +42,8 @@ export interface PoolPricing {
 export type RouteFile = (app: FastifyInstance, ctx: ApiContext) => Promise<void>;
 
 export interface ApiContext extends ApiDeps {
+  /** Admission and cancel, on the store and bus above, telling onAdmitted / onCancelledQueued. */
+  lifecycle: JobLifecycle;
   auth: Authenticator;
   metrics: Metrics;
   /** Open SSE streams' and `Prefer: wait` holds' finish functions, so shutdown can end them at once. */

@@ -31,6 +31,8 @@ import {
   type ModelRef,
 } from '../models/model-refs.js';
 import type { Store } from '../store/contract.js';
+import type { JobLifecycle } from '../jobs/lifecycle/job-lifecycle.js';
+import type { AdmissionOrigin } from '../jobs/lifecycle/lifecycle-deps.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
 import type { Principal } from './auth/authenticate.js';
 import { requireScope } from './auth/authenticate.js';
@@ -63,6 +65,8 @@ export interface SubmitDeps {
     readonly modelLoaders?: readonly string[];
   };
   store: Store;
+  /** Admission goes through the job lifecycle (it wakes the job's pool). */
+  lifecycle: Pick<JobLifecycle, 'admit'>;
   storage: ObjectStorage;
   nodeTypes: NodeTypeRegistry;
   storeBase64Input: StoreBase64Input;
@@ -384,6 +388,7 @@ export async function submitJob(
   idempotencyKey: string | null,
   uploads: ReadonlyMap<string, Upload> = new Map(),
   token: TokenSettlement = { settled: false },
+  origin?: AdmissionOrigin,
 ): Promise<SubmitOutcome> {
   checkBodyRules(principal, body);
   await checkPoolExists(deps, body);
@@ -402,7 +407,7 @@ export async function submitJob(
   const models = await jobModels(deps, workflow, pool);
   const jobId = newId('job');
   const inputs = await storeInputs(deps, jobId, body, uploads);
-  const result = await deps.store.admitJob(
+  const result = await deps.lifecycle.admit(
     {
       id: jobId,
       accountId: principal.account.id,
@@ -420,7 +425,7 @@ export async function submitJob(
       models,
       rate: submitBuckets(principal.account, principal.userId),
     },
-    deps.now(),
+    origin,
   );
   // A quota refusal rolled the whole admission back, its token included; every other answer committed it
   // (or found the bucket empty, so there is nothing left to charge).

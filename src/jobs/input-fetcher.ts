@@ -6,7 +6,10 @@
  */
 import type { JobErrorCode } from '../errors.js';
 import type { Job, JobError, JobInput } from './types.js';
+import type { EventBus } from '../events/bus.js';
 import type { Store } from '../store/contract.js';
+import { inputsFailed, inputsReady } from './lifecycle/background-verbs.js';
+import type { LifecycleDeps } from './lifecycle/lifecycle-deps.js';
 import { Backoff } from '../util/backoff.js';
 import { newId } from '../util/ids.js';
 import { FetchError } from '../media/fetch-error.js';
@@ -19,6 +22,8 @@ import { parseFetchAllow, type FetchAllowlist } from '../media/url-policy.js';
 export interface InputFetcherOptions {
   store: Pick<Store, 'claimInputFetches' | 'markInputsReady' | 'failQueuedJob'>;
   storage: ObjectStorage;
+  /** Where a job made claimable or failed is announced (absent: nowhere, e.g. a test without workers). */
+  bus?: Pick<EventBus, 'publish'>;
   /** `--fetch-allow` entries. */
   allow?: readonly string[];
   /** Lease owner name (unique per process); generated when omitted. */
@@ -40,13 +45,15 @@ export interface InputFetcherOptions {
    */
   onError?: (err: unknown, jobId: string | null) => void;
   onRecovered?: () => void;
-  /** Called once a job's inputs are stored and it became claimable (wake the workers). */
+  /** Called once a job's inputs are stored and it became claimable, before its workers are woken (log). */
   onReady?: (job: Job) => void;
-  /** Called once a job failed for its inputs (tell its event subscribers). */
+  /** Called with the failed job once it failed for its inputs, before it is announced (log, metrics). */
   onFailed?: (job: Job) => void;
 }
 
 type Outcome = { kind: 'ok'; input: JobInput } | { kind: 'failed'; error: JobError };
+
+const NOWHERE: Pick<EventBus, 'publish'> = { publish: async () => {} };
 
 function failed(code: JobErrorCode, name: string, why: string): Outcome {
   return { kind: 'failed', error: { code, message: `input "${name}": ${why}` } };
@@ -57,6 +64,8 @@ export class InputFetcher {
   private readonly allow: FetchAllowlist;
   private readonly owner: string;
   private readonly now: () => number;
+  /** The lifecycle verbs this fetcher performs: inputs ready, inputs failed. */
+  private readonly lifecycle: LifecycleDeps<'markInputsReady' | 'failQueuedJob'>;
   private loop: Promise<void> | null = null;
   private aborter = new AbortController();
   private wakeSleeper: (() => void) | null = null;
@@ -66,6 +75,12 @@ export class InputFetcher {
     this.allow = parseFetchAllow(opts.allow ?? []);
     this.owner = opts.owner ?? newId('fetcher');
     this.now = opts.now ?? Date.now;
+    this.lifecycle = {
+      store: opts.store,
+      bus: opts.bus ?? NOWHERE,
+      now: this.now,
+      observer: { inputsReady: (job) => opts.onReady?.(job), ended: (job) => opts.onFailed?.(job) },
+    };
   }
 
   /** Starts polling in the background (idempotent). */
@@ -148,13 +163,12 @@ export class InputFetcher {
       // Shutting down is not the input's fault: leave the job for the next fetcher.
       if (signal.aborted) return;
       if (outcome.kind === 'failed') {
-        if ((await this.opts.store.failQueuedJob(job.id, outcome.error, this.now())) !== null)
-          this.opts.onFailed?.(job);
+        await inputsFailed(this.lifecycle, job.id, outcome.error);
         return;
       }
       inputs.push(outcome.input);
     }
-    if (await this.opts.store.markInputsReady(job.id, inputs)) this.opts.onReady?.(job);
+    await inputsReady(this.lifecycle, job, inputs);
   }
 
   private async fetchOne(jobId: string, input: JobInput, url: string, signal: AbortSignal): Promise<Outcome> {

@@ -7,6 +7,7 @@ import type { EventBus } from '../events/bus.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
 import type { Store } from '../store/contract.js';
 import type { Job } from './types.js';
+import { JobLifecycle } from './lifecycle/job-lifecycle.js';
 import { Retry, type OutageLog } from '../util/backoff.js';
 
 export interface MaintenanceOptions {
@@ -22,7 +23,7 @@ export interface MaintenanceOptions {
   now?: () => number;
   /** Where a failing duty is reported: once when it starts failing, once when it recovers. */
   log?: OutageLog;
-  /** Called with each job whose lease expired, after it was requeued or failed (log, metrics). Must not throw. */
+  /** Called with each job whose lease expired once it was requeued or ended, before it is announced. Must not throw. */
   onLeaseExpired?: (job: Job) => void;
 }
 
@@ -33,10 +34,18 @@ export class Maintenance {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly running = new Set<Promise<unknown>>();
   private readonly now: () => number;
+  private readonly lifecycle: JobLifecycle;
   private stopped = false;
 
   constructor(private readonly o: MaintenanceOptions) {
     this.now = o.now ?? Date.now;
+    const expired = o.onLeaseExpired;
+    this.lifecycle = new JobLifecycle({
+      store: o.store,
+      bus: o.bus,
+      now: this.now,
+      observer: expired === undefined ? {} : { requeued: expired, ended: expired },
+    });
   }
 
   start(): void {
@@ -51,17 +60,7 @@ export class Maintenance {
 
   /** One lease sweep; returns how many jobs changed. */
   async expireLeases(): Promise<number> {
-    const outcomes = await this.o.store.expireLeases(this.o.maxAttempts, this.now());
-    for (const o of outcomes) {
-      await this.o.bus.publish({ kind: 'job_event', jobId: o.jobId });
-      const job =
-        o.outcome === 'requeued' || this.o.onLeaseExpired !== undefined
-          ? await this.o.store.getJob(o.jobId)
-          : null;
-      if (o.outcome === 'requeued') await this.o.bus.publish({ kind: 'job_ready', pool: job?.pool ?? null });
-      if (job !== null) this.o.onLeaseExpired?.(job);
-    }
-    return outcomes.length;
+    return (await this.lifecycle.expireLeases(this.o.maxAttempts)).length;
   }
 
   /** Deletes the stored inputs and outputs of jobs that ended before the retention window. */

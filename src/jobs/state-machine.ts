@@ -1,7 +1,10 @@
 /**
  * The legal job transitions. Each one is a single compare-and-set UPDATE in src/store/job-sql.ts
  * (named in the table), so an illegal transition cannot happen: the WHERE clause names the only state
- * it may start from, and a transition that lost a race changes no row.
+ * it may start from, and a transition that lost a race changes no row. The job lifecycle
+ * (src/jobs/lifecycle/) performs them; test/store/transition-oracle.test.ts drives every store verb from
+ * every status on SQLite and Postgres and checks each status change against this table, and that every
+ * arrow in it is one the store makes.
  *
  *   queued  → running    startJob          (claimNext)
  *   queued  → cancelled  cancelQueued      (requestCancel)
@@ -17,7 +20,8 @@
  */
 import { TERMINAL_STATUSES, type JobStatus } from './types.js';
 
-const LEGAL: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
+/** From each status, the statuses a transition may lead to. */
+export const LEGAL_TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
   queued: ['running', 'cancelled', 'failed'],
   running: ['completed', 'failed', 'cancelled', 'queued'],
   completed: [],
@@ -27,7 +31,7 @@ const LEGAL: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
 
 /** Whether the state machine allows `from → to`. */
 export function isLegalTransition(from: JobStatus, to: JobStatus): boolean {
-  return LEGAL[from].includes(to);
+  return LEGAL_TRANSITIONS[from].includes(to);
 }
 
 /** Whether `status` is an end state (the job's counters have been released). */

@@ -43,17 +43,12 @@ export function startBackground(deps: BackgroundDeps): Background {
   const fetcher = new InputFetcher({
     store,
     storage,
+    bus,
     allow: [...config.fetchAllow],
     onError: (err, jobId) => log.warn({ err, jobId }, 'input fetcher trouble'),
     onRecovered: () => log.info('input fetcher recovered'),
-    onReady: (job) => {
-      telemetry?.inputsFetched(job);
-      void bus.publish({ kind: 'job_ready', pool: job.pool }).catch(() => {});
-    },
-    onFailed: (job) => {
-      telemetry?.inputsFailed(job);
-      void bus.publish({ kind: 'job_event', jobId: job.id }).catch(() => {});
-    },
+    onReady: (job) => telemetry?.inputsFetched(job),
+    onFailed: (job) => telemetry?.inputsFailed(job),
   });
   fetcher.start();
   const unsubscribe = bus.subscribe((m) => {

@@ -147,10 +147,10 @@ function apiDeps(p: ApiParts): ApiDeps {
     defaultPool: p.defaultPool,
     unknownPool: (pool) => p.knownPools.unknown(pool),
     onCancelledQueued: (job) => p.telemetry.finished(job),
+    // The lifecycle wakes the pool of a claimable job; one with URL inputs waits for the fetcher.
     onAdmitted: (job, origin) => {
       p.telemetry.admitted(job, origin);
-      if (job.inputsReady) void bus.publish({ kind: 'job_ready', pool: job.pool }).catch(() => {});
-      else p.wakeInputFetcher();
+      if (!job.inputsReady) p.wakeInputFetcher();
     },
     // The default pool beside the pools: which pool runs the jobs that name none (`arrakis bench` watches it).
     fleetStatus: async () => ({ default_pool: p.defaultPool, ...(p.fleet()?.status() ?? { pools: [] }) }),

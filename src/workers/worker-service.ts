@@ -1,20 +1,14 @@
 /**
- * The control plane's side of the worker protocol, shared by the in-process channel and the worker HTTP API:
- * each verb is the store transition plus the job events and bus notifications that follow it.
+ * The control plane's side of the worker protocol, shared by the in-process channel and the worker HTTP API.
+ * Job transitions (claim, progress, outputs, reports, release) go through the job lifecycle, which publishes
+ * what follows them; this service adds the waits (for a claimable job, for a cancel) and the checks of what a
+ * worker reports.
  */
 import type { Readable } from 'node:stream';
 import type { EventBus } from '../events/bus.js';
 import type { Job, JobError, JobOutput, JobProgress } from '../jobs/types.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
-import type {
-  FinishResult,
-  JobEvent,
-  LeaseState,
-  ModelFile,
-  Store,
-  WorkerRecord,
-  WorkerStatus,
-} from '../store/contract.js';
+import type { LeaseState, ModelFile, Store, WorkerRecord, WorkerStatus } from '../store/contract.js';
 import type { ModelRef } from '../models/model-refs.js';
 import { BusWaiter } from '../events/bus-waiter.js';
 import {
@@ -27,7 +21,8 @@ import {
 } from './job-channel.js';
 import { assertValidKey } from '../media/storage/object-key.js';
 import { outputKey, outputPrefix } from './output-key.js';
-import { publicOutput } from '../jobs/public-job.js';
+import { JobLifecycle } from '../jobs/lifecycle/job-lifecycle.js';
+import type { Settlement } from '../jobs/lifecycle/lifecycle-deps.js';
 
 export interface WorkerServiceDeps {
   store: Store;
@@ -41,7 +36,7 @@ export interface WorkerServiceDeps {
   onFinished?: (job: Job) => void;
   /** Called with every job a worker claimed (log, metrics). Must not throw. */
   onClaimed?: (job: Job, workerId: string) => void;
-  /** Called with every job a worker gave back to the queue (log). Must not throw. */
+  /** Called with every job a worker released back to the queue (log). Must not throw. */
   onRequeued?: (job: Job) => void;
   /** How long bounded affinity may pass over the fair pick (ms); 0 or absent = plain fair order. */
   affinityMaxDelayMs?: number;
@@ -89,10 +84,20 @@ function checkReportedOutput(jobId: string, o: JobOutput): void {
 export class WorkerService {
   readonly leaseMs: number;
   private readonly fallbackPollMs: number;
+  private readonly lifecycle: JobLifecycle;
 
   constructor(private readonly deps: WorkerServiceDeps) {
     this.leaseMs = deps.leaseMs;
     this.fallbackPollMs = deps.fallbackPollMs ?? 1000;
+    this.lifecycle = new JobLifecycle({
+      store: deps.store,
+      bus: deps.bus,
+      observer: {
+        claimed: (job, workerId) => deps.onClaimed?.(job, workerId),
+        requeued: (job) => deps.onRequeued?.(job),
+        ended: (job) => deps.onFinished?.(job),
+      },
+    });
   }
 
   async register(
@@ -121,14 +126,10 @@ export class WorkerService {
         (m) => m.kind === 'job_ready' && (m.pool === null || m.pool === pool),
       );
       try {
-        const job = await this.deps.store.claimNext(workerId, pool, this.leaseMs, Date.now(), {
+        const job = await this.lifecycle.claim(workerId, pool, this.leaseMs, {
           affinityMaxDelayMs: this.deps.affinityMaxDelayMs ?? 0,
         });
-        if (job !== null) {
-          this.deps.onClaimed?.(job, workerId);
-          await this.announce(job.id);
-          return job;
-        }
+        if (job !== null) return job;
         const left = deadline - Date.now();
         if (left <= 0 || signal?.aborted === true) return null;
         await ready.wait(Math.min(left, this.fallbackPollMs), signal);
@@ -194,10 +195,8 @@ export class WorkerService {
     }
   }
 
-  async progress(jobId: string, workerId: string, progress: JobProgress): Promise<boolean> {
-    const held = await this.deps.store.updateProgress(jobId, workerId, progress);
-    if (held) await this.event(jobId, 'progress', { ...progress });
-    return held;
+  progress(jobId: string, workerId: string, progress: JobProgress): Promise<boolean> {
+    return this.lifecycle.reportProgress(jobId, workerId, progress);
   }
 
   /** The job when it is running under this worker's lease, else null. */
@@ -243,58 +242,31 @@ export class WorkerService {
       );
     }
     // Announced as it lands: the store writes `done` inside the terminal transition, and SSE ends there.
-    await this.event(jobId, 'output', { ...publicOutput(jobId, output) });
+    await this.lifecycle.recordOutput(jobId, output);
     return output;
   }
 
   async complete(jobId: string, workerId: string, outputs: JobOutput[]): Promise<ReportResult> {
     for (const o of outputs) checkReportedOutput(jobId, o);
-    return await this.finished(await this.deps.store.completeJob(jobId, workerId, outputs, Date.now()));
+    return reportResult(await this.lifecycle.complete(jobId, workerId, outputs));
   }
 
   async fail(jobId: string, workerId: string, error: JobError): Promise<ReportResult> {
-    return await this.finished(await this.deps.store.failJob(jobId, workerId, error, Date.now()));
+    return reportResult(await this.lifecycle.fail(jobId, workerId, error));
   }
 
   async finishCancel(jobId: string, workerId: string): Promise<ReportResult> {
-    return await this.finished(await this.deps.store.finishCancel(jobId, workerId, Date.now()));
+    return reportResult(await this.lifecycle.finishCancel(jobId, workerId));
   }
 
-  /** Gives the job back; a `voluntary` give-back (the worker is stopping) does not spend an attempt. */
+  /** Releases the job; a `voluntary` release (the worker is stopping) does not spend an attempt. */
   async release(jobId: string, workerId: string, reason: string, voluntary = false): Promise<ReportResult> {
-    const result = await this.deps.store.releaseJob(
-      jobId,
-      workerId,
-      this.deps.maxAttempts,
-      reason,
-      Date.now(),
-      voluntary,
-    );
-    return await this.finished(result);
+    const maxAttempts = this.deps.maxAttempts;
+    return reportResult(await this.lifecycle.release(jobId, workerId, { maxAttempts, reason, voluntary }));
   }
+}
 
-  /** Announces a transition (the store wrote its status/done event): SSE wakes, idle agents claim a requeue. */
-  private async finished(result: FinishResult): Promise<ReportResult> {
-    if (result.kind === 'lost') return { kind: 'lost' };
-    const job = result.job;
-    await this.announce(job.id);
-    if (job.status === 'queued') {
-      this.deps.onRequeued?.(job);
-      await this.deps.bus.publish({ kind: 'job_ready', pool: job.pool });
-    } else this.deps.onFinished?.(job);
-    return { kind: 'finished', status: job.status };
-  }
-
-  /**
-   * Tells subscribers the job has new events (the store appended them inside the transition). Subscribers
-   * read the log after their own last seq, so the message carries no seq of its own.
-   */
-  private async announce(jobId: string): Promise<void> {
-    await this.deps.bus.publish({ kind: 'job_event', jobId });
-  }
-
-  private async event(jobId: string, type: JobEvent['type'], data: Record<string, unknown>): Promise<void> {
-    await this.deps.store.appendJobEvent(jobId, type, data, Date.now());
-    await this.deps.bus.publish({ kind: 'job_event', jobId });
-  }
+/** The worker protocol's answer to a report: `finished` with the job's status (requeued reads `queued`). */
+function reportResult(s: Settlement): ReportResult {
+  return s.kind === 'lost' ? { kind: 'lost' } : { kind: 'finished', status: s.job.status };
 }

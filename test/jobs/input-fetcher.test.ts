@@ -9,6 +9,8 @@ import { buffer } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, type Job, type JobInput } from '../../src/jobs/types.js';
 import { InputFetcher, type InputFetcherOptions } from '../../src/jobs/input-fetcher.js';
+import type { BusMessage } from '../../src/events/bus.js';
+import { createLocalBus } from '../../src/events/local-bus.js';
 import type { ObjectStorage } from '../../src/media/storage/contract.js';
 import { FileStorage } from '../../src/media/storage/file-storage.js';
 import type { Store } from '../../src/store/contract.js';
@@ -92,6 +94,25 @@ async function job(id: string): Promise<Job> {
 }
 
 describe('InputFetcher', () => {
+  it('announces a ready job to its pool and a failed one to its subscribers, telling onFailed the failed job', async () => {
+    const bus = createLocalBus();
+    const heard: BusMessage[] = [];
+    bus.subscribe((m) => heard.push(m));
+    const failedJobs: Job[] = [];
+    const ok = await admitWithInputs([{ name: 'face', url: server.url('/ok.png'), filename: 'face.png' }]);
+    const bad = await admitWithInputs([{ name: 'face', url: server.url('/missing.png'), filename: 'f.png' }]);
+    expect(await fetcher({ bus, onFailed: (j) => failedJobs.push(j) }).runOnce()).toBe(2);
+    await new Promise((r) => setImmediate(r));
+    expect(heard).toContainEqual({ kind: 'job_ready', pool: 'default' });
+    expect(heard).toContainEqual({ kind: 'job_event', jobId: bad });
+    expect(heard).not.toContainEqual({ kind: 'job_event', jobId: ok });
+    // Logged and counted as it ended: `job failed (input_fetch_failed)`, not the queued job it was.
+    expect(failedJobs.map((j) => [j.id, j.status, j.error?.code])).toEqual([
+      [bad, 'failed', 'input_fetch_failed'],
+    ]);
+    await bus.close();
+  });
+
   it('fetches URL inputs into storage and makes the job claimable', async () => {
     const id = await admitWithInputs([
       { name: 'face', url: server.url('/ok.png'), filename: 'face.png' },

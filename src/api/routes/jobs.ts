@@ -149,11 +149,9 @@ function submitRoute(app: FastifyInstance, ctx: ApiContext): void {
           key,
           request.uploads ?? new Map(),
           tokens.get(request),
+          requestOrigin(request),
         );
-        if (!replayed) {
-          ctx.metrics.jobsSubmitted.inc();
-          ctx.onAdmitted?.(job, requestOrigin(request));
-        }
+        if (!replayed) ctx.metrics.jobsSubmitted.inc();
         if (replayed) void reply.header('idempotent-replayed', 'true');
         void reply.header('location', `/v1/jobs/${job.id}`);
         const wait = preferredWait(request.headers.prefer);
@@ -243,21 +241,17 @@ function cancelRoute(app: FastifyInstance, ctx: ApiContext): void {
     async (request, reply) => {
       const p = principalOf(request);
       requireScope(p, 'jobs:write');
-      const result = await ctx.store.requestCancel(p.account.id, p.userId, request.params.id, ctx.now());
+      const result = await ctx.lifecycle.cancel(p.account.id, p.userId, request.params.id);
       switch (result.kind) {
         case 'not_found':
           throw notFound();
-        case 'finished':
+        case 'already_ended':
           throw new ApiError('job_finished', `The job already ended ${result.job.status}.`, {
             job_status: result.job.status,
           });
         case 'cancelled':
-          ctx.onCancelledQueued?.(result.job);
-          await ctx.bus.publish({ kind: 'job_event', jobId: result.job.id });
           return reply.code(200).send(toPublicJob(result.job));
         case 'cancel_requested':
-          await ctx.bus.publish({ kind: 'cancel', jobId: result.job.id });
-          await ctx.bus.publish({ kind: 'job_event', jobId: result.job.id });
           return reply.code(202).send(toPublicJob(result.job));
       }
     },

@@ -1,0 +1,52 @@
+/** The transitions a job's owner drives through the API: admission and cancel. */
+import type { AdmitResult, NewJob } from '../../store/contract.js';
+import { announce, type AdmissionOrigin, type CancelOutcome, type LifecycleDeps } from './lifecycle-deps.js';
+
+/**
+ * Admits a job (→ queued). An admitted job whose inputs are all stored wakes its pool's idle workers; one
+ * with URL inputs waits for the input fetcher (the `admitted` observer wakes it). A replay or a refusal
+ * publishes nothing.
+ */
+export async function admit(
+  d: LifecycleDeps<'admitJob'>,
+  input: NewJob,
+  origin?: AdmissionOrigin,
+): Promise<AdmitResult> {
+  const result = await d.store.admitJob(input, d.now());
+  if (result.kind !== 'admitted') return result;
+  const { job } = result;
+  d.observer?.admitted?.(job, origin);
+  // Not awaited: the submission's answer does not wait for the cross-replica notify (workers also poll).
+  if (job.inputsReady) void announce(d.bus, { kind: 'job_ready', pool: job.pool }).catch(() => {});
+  return result;
+}
+
+/**
+ * The owner cancels: queued → cancelled at once; running → cancel requested, and `cancel` tells the worker
+ * holding it to stop now (before `job_event`, so the stop is not delayed by SSE readers).
+ */
+export async function cancel(
+  d: LifecycleDeps<'requestCancel'>,
+  accountId: string,
+  userId: string,
+  jobId: string,
+): Promise<CancelOutcome> {
+  const result = await d.store.requestCancel(accountId, userId, jobId, d.now());
+  switch (result.kind) {
+    case 'not_found':
+      return result;
+    case 'finished':
+      return { kind: 'already_ended', job: result.job };
+    case 'cancelled':
+      d.observer?.ended?.(result.job);
+      await announce(d.bus, { kind: 'job_event', jobId: result.job.id });
+      return result;
+    case 'cancel_requested':
+      await announce(
+        d.bus,
+        { kind: 'cancel', jobId: result.job.id },
+        { kind: 'job_event', jobId: result.job.id },
+      );
+      return result;
+  }
+}

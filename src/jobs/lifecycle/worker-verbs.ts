@@ -1,0 +1,117 @@
+/**
+ * The transitions a worker's reports drive: claim, progress, outputs, complete, fail, finish a cancel,
+ * release. Each is the store's compare-and-set step, then observers, then the bus messages that follow it.
+ */
+import type { ClaimOptions, FinishResult } from '../../store/contract.js';
+import { publicOutput } from '../public-job.js';
+import type { Job, JobError, JobOutput, JobProgress } from '../types.js';
+import { announce, outcomeOf, type LifecycleDeps, type Settlement } from './lifecycle-deps.js';
+
+/**
+ * Claims the next job of `pool` for `workerId` (queued → running). Announces it (SSE shows `running`);
+ * finding nothing publishes nothing.
+ */
+export async function claim(
+  d: LifecycleDeps<'claimNext'>,
+  workerId: string,
+  pool: string,
+  leaseMs: number,
+  options?: ClaimOptions,
+): Promise<Job | null> {
+  const job = await d.store.claimNext(workerId, pool, leaseMs, d.now(), options);
+  if (job === null) return null;
+  d.observer?.claimed?.(job, workerId);
+  await announce(d.bus, { kind: 'job_event', jobId: job.id });
+  return job;
+}
+
+/** Records progress while `workerId` holds the job and appends it to the job's events; false when it does not. */
+export async function reportProgress(
+  d: LifecycleDeps<'updateProgress' | 'appendJobEvent'>,
+  jobId: string,
+  workerId: string,
+  progress: JobProgress,
+): Promise<boolean> {
+  const held = await d.store.updateProgress(jobId, workerId, progress);
+  if (!held) return false;
+  await d.store.appendJobEvent(jobId, 'progress', { ...progress }, d.now());
+  await announce(d.bus, { kind: 'job_event', jobId });
+  return true;
+}
+
+/** Appends a stored output to the job's events as it lands (the store writes `done` in the terminal step). */
+export async function recordOutput(
+  d: LifecycleDeps<'appendJobEvent'>,
+  jobId: string,
+  output: JobOutput,
+): Promise<void> {
+  await d.store.appendJobEvent(jobId, 'output', { ...publicOutput(jobId, output) }, d.now());
+  await announce(d.bus, { kind: 'job_event', jobId });
+}
+
+/**
+ * What follows a settling transition: observers, then `job_event` (the store wrote the status or `done`
+ * event), then `job_ready` for a requeued job so an idle worker of its pool claims it.
+ */
+async function settled(d: LifecycleDeps<never>, result: FinishResult): Promise<Settlement> {
+  if (result.kind === 'lost') return { kind: 'lost' };
+  const { job } = result;
+  const kind = outcomeOf(job);
+  if (kind === 'requeued') d.observer?.requeued?.(job);
+  else d.observer?.ended?.(job);
+  await announce(d.bus, { kind: 'job_event', jobId: job.id });
+  if (kind === 'requeued') await announce(d.bus, { kind: 'job_ready', pool: job.pool });
+  return { kind, job };
+}
+
+/** running → completed (→ cancelled when a cancel was accepted first). */
+export async function complete(
+  d: LifecycleDeps<'completeJob'>,
+  jobId: string,
+  workerId: string,
+  outputs: JobOutput[],
+): Promise<Settlement> {
+  return await settled(d, await d.store.completeJob(jobId, workerId, outputs, d.now()));
+}
+
+/** running → failed (→ cancelled when a cancel was accepted first). */
+export async function fail(
+  d: LifecycleDeps<'failJob'>,
+  jobId: string,
+  workerId: string,
+  error: JobError,
+): Promise<Settlement> {
+  return await settled(d, await d.store.failJob(jobId, workerId, error, d.now()));
+}
+
+/** running + cancel requested → cancelled, once the worker stopped the prompt. */
+export async function finishCancel(
+  d: LifecycleDeps<'finishCancel'>,
+  jobId: string,
+  workerId: string,
+): Promise<Settlement> {
+  return await settled(d, await d.store.finishCancel(jobId, workerId, d.now()));
+}
+
+/** How a worker releases a job. */
+export interface ReleaseOptions {
+  maxAttempts: number;
+  /** Why (recorded on the job's status event). */
+  reason: string;
+  /** The worker released it for its own reasons (it is stopping): this attempt is not counted. */
+  voluntary?: boolean;
+}
+
+/**
+ * The worker releases the job it holds: → requeued while attempts remain, else → failed `worker_lost`;
+ * → cancelled when a cancel was requested.
+ */
+export async function release(
+  d: LifecycleDeps<'releaseJob'>,
+  jobId: string,
+  workerId: string,
+  o: ReleaseOptions,
+): Promise<Settlement> {
+  const result = await d.store.releaseJob(jobId, workerId, o.maxAttempts, o.reason, d.now(), o.voluntary);
+  return await settled(d, result);
+}
