@@ -148,7 +148,7 @@ const TEMPLATES = {
     WHERE id = ? AND status = 'running' RETURNING ${JOB_COLUMNS}, event_seq`,
 
   /** queued → failed (input fetch failed) — (error, finished_at, id) → job + event_seq. */
-  failQueued: `UPDATE jobs SET status = 'failed', error = ?, finished_at = ?, fetch_owner = NULL,
+  failQueued: `UPDATE jobs SET status = 'failed', error = ?, finished_at = ?, fetch_lease_owner = NULL,
     event_seq = event_seq + 1 WHERE id = ? AND status = 'queued' RETURNING ${JOB_COLUMNS}, event_seq`,
 
   /** A job the caller owns — (id, account_id, user_id) → job columns. */
