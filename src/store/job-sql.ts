@@ -55,7 +55,7 @@ const TEMPLATES = {
    *  — (the insertJob parameters) → the earlier job of the idempotency key, or no row when admitted. */
   admitFunction: `SELECT * FROM arrakis_admit(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 
-  /** Postgres only (caps.serverFunctions): rate tokens, then arrakis_admit, in one statement, see migration 006
+  /** Postgres only (caps.serverFunctions): rate tokens, then arrakis_admit, in one statement, see migration 007
    *  — (the insertJob parameters, bucket keys[], rates[], bursts[]) → as admitFunction; AR002 when rate limited. */
   admitRatedFunction: `SELECT * FROM arrakis_admit_rated(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 

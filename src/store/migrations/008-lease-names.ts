@@ -13,6 +13,14 @@
  * read and write only the run lease, and return whole `jobs` rows, whose row type follows the rename.
  * test/store/lease-names.test.ts checks every function body on a migrated database for the old names.
  *
+ * The server functions as of this migration, and the transaction path each mirrors (job-sql.ts statement names;
+ * the living table with the parity scripts is docs/store.md, "Server functions"):
+ *   arrakis_admit (004)          admitInTx: findByIdempotencyKey, insertJob, userAdmit, accountAdmit (accountLimits)
+ *   arrakis_admit_rated (007)    takeTokensIn: takeBucketToken per bucket (bucketLevel), then as arrakis_admit
+ *   arrakis_claim (006)          claimNext: nextWaitingLevel, pickAtLevel, pickAny, pickTier, pickAffinity,
+ *                                markPassed, startPicked, then settleTransition: userRunningUp, insertEvent
+ *   arrakis_finish_running (002) finishRunning, then settleTransition: userRelease, insertEvent, accountRelease
+ *
  * Rolling upgrades: a replica of an earlier release still names the old columns; from the moment this
  * migration is applied its input fetcher, webhook deliverer and failQueuedJob fail (column does not exist)
  * until it is replaced. Replace all replicas together (docs/store.md, "Upgrading replicas").
