@@ -4,6 +4,7 @@
  * the decision and bills worker time. It owns the workers it started; agents are attached by the caller in
  * `onWorkerReady` and detached in `drain` before a stop, so an idle worker that just took a job is never killed.
  */
+import type { WorkerStatusSubset } from '../store/contract.js';
 import { Backoff } from '../util/backoff.js';
 import { decide } from './autoscaler.js';
 import { CostLedger } from './cost.js';
@@ -11,6 +12,7 @@ import type { PoolConfig } from './fleet-file.js';
 import { describeModelActions, hasModelActions, liveModelView, withModels } from './live-models.js';
 import type { ObservedModels } from './model-observer.js';
 import type {
+  AgentActivity,
   ArrivalProfile,
   Decision,
   ModelActions,
@@ -20,6 +22,12 @@ import type {
 } from './policy-types.js';
 import type { FleetProvider } from './providers/contract.js';
 import { effectiveFloor, poolLimitsAt } from './schedule.js';
+
+/**
+ * A worker the fleet started, as the fleet tracks it: the status words it shares with the worker's own report
+ * (store/contract.ts), plus `ready` — its machine is up; its agent's own status (idle, busy, …) says the rest.
+ */
+export type FleetWorkerState = WorkerStatusSubset<'starting' | 'warming' | 'stopping'> | 'ready';
 
 /** What the store and the agents know about a pool right now. */
 export interface PoolObservation {
@@ -31,7 +39,7 @@ export interface PoolObservation {
   /** Arrivals per hour of day on previous days (`ActivityTracker.recent` gives it). */
   arrivalProfile: ArrivalProfile;
   /** State agents report for ready workers, by worker id; a ready worker not listed counts as idle. */
-  workerStates: ReadonlyMap<string, 'idle' | 'busy'>;
+  workerStates: ReadonlyMap<string, AgentActivity>;
   /** Per-model demand and the workers' models; present when the fleet plans models. */
   models?: ObservedModels;
 }
@@ -41,7 +49,7 @@ export interface FleetWorker {
   pool: string;
   ref: string;
   comfyUrl: string | null;
-  state: 'starting' | 'warming' | 'ready' | 'stopping';
+  state: FleetWorkerState;
   startedAt: number;
   readyAt: number | null;
   /** When the agent last reported the worker idle (tracked across ticks). */

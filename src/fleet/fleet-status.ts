@@ -1,11 +1,11 @@
 /** The fleet's state as the admin API shows it (`GET /v1/admin/fleet`), and per-pool pricing for usage. */
-import type { FleetController, TickHealth } from './controller.js';
+import type { FleetController, FleetWorkerState, TickHealth } from './controller.js';
 import type { PoolCost } from './cost.js';
 import type { FleetConfig } from './fleet-file.js';
 
 export interface FleetWorkerStatus {
   id: string;
-  state: 'starting' | 'warming' | 'ready' | 'stopping';
+  state: FleetWorkerState;
   comfy_url: string | null;
   started_at: string;
   /** The attached agent's state (idle, busy, …), null before one is attached. */

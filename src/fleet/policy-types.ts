@@ -3,8 +3,13 @@
  * store and the provider, the simulator builds one from its virtual world, and both apply the same answer.
  * Times are epoch milliseconds.
  */
+import type { WorkerStatusSubset } from '../store/contract.js';
 
-export type PolicyWorkerState = 'starting' | 'warming' | 'idle' | 'busy';
+/** The states a policy plans with: the worker status words of a live worker (store/contract.ts). */
+export type PolicyWorkerState = WorkerStatusSubset<'starting' | 'warming' | 'idle' | 'busy'>;
+
+/** What an attached agent is doing, as the fleet counts it (any other report counts as idle). */
+export type AgentActivity = WorkerStatusSubset<'idle' | 'busy'>;
 
 export interface PolicyWorker {
   id: string;

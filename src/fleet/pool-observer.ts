@@ -8,12 +8,13 @@ import { ACTIVITY_WINDOW_MS, type ActivityTracker } from './activity.js';
 import { HISTORY_DAYS } from './arrival-history.js';
 import type { PoolObservation } from './controller.js';
 import type { ModelObserver } from './model-observer.js';
+import type { AgentActivity } from './policy-types.js';
 
 export interface PoolObserverDeps {
   store: Pick<Store, 'fleetActivity' | 'countJobsByStatus'>;
   activity: ActivityTracker;
   /** Busy or idle, per worker id with an agent attached. */
-  workerStates(): ReadonlyMap<string, 'idle' | 'busy'>;
+  workerStates(): ReadonlyMap<string, AgentActivity>;
   /** Reads per-model demand and the workers' models for the model plan; absent = model-blind. */
   models?: ModelObserver;
 }

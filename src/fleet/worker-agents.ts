@@ -19,6 +19,7 @@ import type { FleetWorker } from './controller.js';
 import type { CostLedger } from './cost.js';
 import type { PoolConfig } from './fleet-file.js';
 import { baseModel } from './model-demand.js';
+import type { AgentActivity } from './policy-types.js';
 
 /**
  * How long an idle fleet agent's claim waits before it reports again: its report is where it hears a
@@ -144,8 +145,8 @@ export class WorkerAgents {
     return this.attached.get(workerId)?.agent.status ?? null;
   }
 
-  states(): ReadonlyMap<string, 'idle' | 'busy'> {
-    const out = new Map<string, 'idle' | 'busy'>();
+  states(): ReadonlyMap<string, AgentActivity> {
+    const out = new Map<string, AgentActivity>();
     for (const [id, a] of this.attached) out.set(id, a.agent.status === 'busy' ? 'busy' : 'idle');
     return out;
   }

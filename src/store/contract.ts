@@ -212,6 +212,11 @@ export const WORKER_STATUSES = [
   'stopped',
 ] as const;
 export type WorkerStatus = (typeof WORKER_STATUSES)[number];
+/**
+ * Some of the status words, checked: naming a word WORKER_STATUSES lacks is a type error. The fleet, its
+ * simulator and the agents' idle/busy view take their state words from here, so a word cannot drift.
+ */
+export type WorkerStatusSubset<T extends WorkerStatus> = T;
 
 export interface WorkerRecord {
   id: string;

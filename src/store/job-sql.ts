@@ -55,7 +55,7 @@ const TEMPLATES = {
    *  — (the insertJob parameters) → the earlier job of the idempotency key, or no row when admitted. */
   admitFunction: `SELECT * FROM arrakis_admit(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 
-  /** Postgres only (caps.serverFunctions): rate tokens, then arrakis_admit, in one statement, see migration 006
+  /** Postgres only (caps.serverFunctions): rate tokens, then arrakis_admit, in one statement, see migration 007
    *  — (the insertJob parameters, bucket keys[], rates[], bursts[]) → as admitFunction; AR002 when rate limited. */
   admitRatedFunction: `SELECT * FROM arrakis_admit_rated(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 
@@ -148,7 +148,7 @@ const TEMPLATES = {
     WHERE id = ? AND status = 'running' RETURNING ${JOB_COLUMNS}, event_seq`,
 
   /** queued → failed (input fetch failed) — (error, finished_at, id) → job + event_seq. */
-  failQueued: `UPDATE jobs SET status = 'failed', error = ?, finished_at = ?, fetch_owner = NULL,
+  failQueued: `UPDATE jobs SET status = 'failed', error = ?, finished_at = ?, fetch_lease_owner = NULL,
     event_seq = event_seq + 1 WHERE id = ? AND status = 'queued' RETURNING ${JOB_COLUMNS}, event_seq`,
 
   /** A job the caller owns — (id, account_id, user_id) → job columns. */

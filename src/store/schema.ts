@@ -64,8 +64,9 @@ export interface JobsTable {
   idempotency_key: string | null;
   request_hash: string | null;
   event_seq: number;
-  fetch_owner: string | null;
-  fetch_lease_until: number | null;
+  /** The input fetch lease (migration 008 renamed fetch_owner / fetch_lease_until). */
+  fetch_lease_owner: string | null;
+  fetch_lease_expires_at: number | null;
   swept_at: number | null;
   models: Generated<string>;
   affinity_passed_at: Generated<number | null>;
@@ -110,7 +111,8 @@ export interface WebhookDeliveriesTable {
   created_at: number;
   delivered_at: number | null;
   lease_owner: string | null;
-  lease_until: number | null;
+  /** Renamed from lease_until by migration 008. */
+  lease_expires_at: number | null;
 }
 
 export interface WebhookAttemptsTable {

@@ -12,6 +12,9 @@ import { createListenBus } from '../../src/store/postgres/listen-bus.js';
 import { advisoryLeadership } from '../../src/store/postgres/advisory-leadership.js';
 import { BACKENDS, type TestDb } from './backends.js';
 
+/** Only this test's database: another test file's migration holds an advisory lock in its own database. */
+const THIS_DATABASE = 'database = (SELECT oid FROM pg_database WHERE datname = current_database())';
+
 /** Resolves true once `cond()` holds, false after `ms`. */
 async function within(cond: () => boolean, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
@@ -156,7 +159,7 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
       const l = (await db.store.coordination()).lead('arrakis-fleet', w.handlers);
       expect(await within(() => l.held(), 5000)).toBe(true);
       await db.exec(
-        `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()`,
+        `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid() AND ${THIS_DATABASE}`,
       );
       expect(await within(() => !l.held(), 5000)).toBe(true);
       expect(await within(() => l.held(), 10_000)).toBe(true);
@@ -190,7 +193,7 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
       expect(await within(() => l.held(), 5000)).toBe(true);
       gated = true;
       await db.exec(
-        `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()`,
+        `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid() AND ${THIS_DATABASE}`,
       );
       expect(await within(() => reached, 5000)).toBe(true);
       await l.close();

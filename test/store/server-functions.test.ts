@@ -1,8 +1,11 @@
 /**
- * Postgres server functions (migration 002, admission and claim replaced by migration 004 for models, rated
- * admission of migration 006): the hot paths run as one statement each, and leave exactly the rows the transaction path (the same store with the
- * capability off) leaves.
+ * Postgres server functions (migration 002, admission and claim replaced by migration 004 for models, the claim by
+ * 006 for pool equality, rated admission of migration 007): the hot paths run as one statement each, and leave
+ * exactly the rows the transaction path (the same store with the capability off) leaves, and SQLite leaves.
+ * docs/store.md ("Server functions") names the statements each function mirrors.
  */
+import { readFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import type { KyselyPlugin } from 'kysely';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,6 +19,7 @@ import { migration006 } from '../../src/store/migrations/006-pool-equality.js';
 import { BACKENDS } from './backends.js';
 import { createTestDatabase } from '../support/pg.js';
 import { jobInput, makeAccount, registerWorker, type ReportedModels } from './fixtures.js';
+import type { AccountLimits } from '../../src/jobs/types.js';
 
 interface Opened {
   url: string;
@@ -373,5 +377,109 @@ describe('postgres server functions', () => {
     await expect(o.store.admitJob(jobInput('acct_missing', 'u1'), 2_000)).rejects.toBeInstanceOf(
       UnknownAccountError,
     );
+  });
+});
+
+/** BIGINT comes back from pg as text, from SQLite as a number: compare numbers. */
+function numbersAsNumbers(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value), (_k, v: unknown) =>
+    typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v,
+  );
+}
+
+function dumpSqlite(url: string): Record<string, unknown[]> {
+  const raw = new Database(url.slice('sqlite:'.length), { readonly: true });
+  try {
+    const out: Record<string, unknown[]> = {};
+    for (const [name, text] of Object.entries(TABLES)) out[name] = raw.prepare(text).all();
+    return out;
+  } finally {
+    raw.close();
+  }
+}
+
+/**
+ * Each server function, the scripts that drive it, and the account limits they need. docs/store.md ("Server
+ * functions") names the transaction-path statements each one mirrors; the tests above compare each script
+ * through the functions with the Postgres transaction path, these with SQLite.
+ */
+const PARITY: ReadonlyArray<{
+  name: string;
+  functions: readonly string[];
+  limits: Partial<AccountLimits>;
+  run: (store: Store, accountId: string, exec: (sqlText: string) => Promise<void>) => Promise<unknown[]>;
+}> = [
+  {
+    name: 'admission, claim and completion',
+    functions: ['arrakis_admit', 'arrakis_claim', 'arrakis_finish_running'],
+    limits: { max_active_jobs: 3, max_active_jobs_per_user: 2 },
+    run: (store, accountId) => script(store, accountId),
+  },
+  {
+    name: 'placement and bounded affinity',
+    functions: ['arrakis_claim'],
+    limits: { max_active_jobs: 50, max_active_jobs_per_user: 50 },
+    run: (store, accountId) => modelScript(store, accountId),
+  },
+  {
+    name: 'pool equality',
+    functions: ['arrakis_claim'],
+    limits: { max_active_jobs: 50, max_active_jobs_per_user: 50 },
+    run: poolScript,
+  },
+  {
+    name: 'rated admission',
+    functions: ['arrakis_admit_rated', 'arrakis_admit'],
+    limits: { max_active_jobs: 3, max_active_jobs_per_user: 1 },
+    run: (store, accountId) => ratedScript(store, accountId),
+  },
+];
+
+describe('postgres server functions and SQLite', () => {
+  it.each(PARITY)('$name: SQLite leaves the rows and answers of the functions', async (p) => {
+    const results = [];
+    const fast = await open(POSTGRES_CAPABILITIES);
+    try {
+      const account = await makeAccount(fast.store, p.limits);
+      const answers = await p.run(fast.store, account.id, (text) => pgExec(fast.url, text));
+      const rows = await dump(fast.url);
+      results.push(
+        numbersAsNumbers(JSON.parse(JSON.stringify({ answers, rows }).replaceAll(account.id, 'A'))),
+      );
+    } finally {
+      await fast.cleanup();
+    }
+    const lite = await BACKENDS.find((b) => b.name === 'sqlite')!.create();
+    try {
+      const account = await makeAccount(lite.store, p.limits);
+      const answers = await p.run(lite.store, account.id, (text) => lite.exec(text));
+      const rows = dumpSqlite(lite.url);
+      results.push(
+        numbersAsNumbers(JSON.parse(JSON.stringify({ answers, rows }).replaceAll(account.id, 'A'))),
+      );
+    } finally {
+      await lite.cleanup();
+    }
+    expect(results[1]).toEqual(results[0]);
+  });
+
+  it('every server function has a parity script and a row in the docs/store.md table', async () => {
+    const o = await open(POSTGRES_CAPABILITIES);
+    try {
+      const client = new pg.Client({ connectionString: o.url });
+      await client.connect();
+      const names = (
+        await client.query<{ proname: string }>(
+          `SELECT DISTINCT proname FROM pg_proc WHERE proname LIKE 'arrakis\\_%' ORDER BY proname`,
+        )
+      ).rows.map((r) => r.proname);
+      await client.end();
+      expect(names.length).toBeGreaterThan(0);
+      expect([...new Set(PARITY.flatMap((p) => p.functions))].sort()).toEqual(names);
+      const doc = readFileSync(new URL('../../docs/store.md', import.meta.url), 'utf8');
+      for (const name of names) expect(doc).toMatch(new RegExp(`^\\| \`${name}\` +\\|`, 'm'));
+    } finally {
+      await o.cleanup();
+    }
   });
 });

@@ -3,12 +3,13 @@
  * the background fetch in flight, and the counters the report shows (loads, fetches, switches).
  */
 import { ModelSet } from './model-set.js';
+import type { PolicyWorkerState } from '../policy-types.js';
 import type { ModelTiers } from './model-tiers.js';
 
 export interface SimWorker {
   id: string;
   /** `warming`: running its warm-up or a preload, not claimable. */
-  state: 'starting' | 'warming' | 'idle' | 'busy';
+  state: PolicyWorkerState;
   startedAt: number;
   idleSince: number;
   job: number;

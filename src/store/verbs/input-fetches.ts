@@ -18,14 +18,16 @@ export async function claimInputFetches(
       .select('id')
       .where('status', '=', 'queued')
       .where('inputs_ready', '=', 0)
-      .where((eb) => eb.or([eb('fetch_lease_until', 'is', null), eb('fetch_lease_until', '<', now)]))
+      .where((eb) =>
+        eb.or([eb('fetch_lease_expires_at', 'is', null), eb('fetch_lease_expires_at', '<', now)]),
+      )
       .orderBy('created_at')
       .orderBy('id')
       .limit(limit);
     const rows = await leaseBatch(ctx, pick, (ids) =>
       tx
         .updateTable('jobs')
-        .set({ fetch_owner: owner, fetch_lease_until: now + leaseMs })
+        .set({ fetch_lease_owner: owner, fetch_lease_expires_at: now + leaseMs })
         .where('id', 'in', ids)
         .returningAll()
         .execute(),
@@ -42,7 +44,12 @@ export async function markInputsReady(
 ): Promise<boolean> {
   const result = await ctx.db
     .updateTable('jobs')
-    .set({ inputs: JSON.stringify(inputs), inputs_ready: 1, fetch_owner: null, fetch_lease_until: null })
+    .set({
+      inputs: JSON.stringify(inputs),
+      inputs_ready: 1,
+      fetch_lease_owner: null,
+      fetch_lease_expires_at: null,
+    })
     .where('id', '=', jobId)
     .where('status', '=', 'queued')
     .executeTakeFirst();

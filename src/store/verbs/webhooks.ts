@@ -19,14 +19,14 @@ export async function claimDueWebhooks(
       .select('id')
       .where('status', '=', 'pending')
       .where('next_attempt_at', '<=', now)
-      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+      .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now)]))
       .orderBy('next_attempt_at')
       .orderBy('id')
       .limit(limit);
     const rows = await leaseBatch(ctx, pick, (ids) =>
       tx
         .updateTable('webhook_deliveries')
-        .set({ lease_owner: owner, lease_until: now + leaseMs })
+        .set({ lease_owner: owner, lease_expires_at: now + leaseMs })
         .where('id', 'in', ids)
         .returningAll()
         .execute(),
@@ -51,7 +51,7 @@ export async function recordWebhookAttempt(
     attempts: attempt.attempt,
     last_error: lastError,
     lease_owner: null,
-    lease_until: null,
+    lease_expires_at: null,
   };
   if (next.status === 'pending') set.next_attempt_at = next.nextAttemptAt;
   if (next.status === 'delivered') set.delivered_at = attempt.at;
@@ -86,7 +86,7 @@ export async function disableWebhookEndpoint(
       .execute();
     await tx
       .updateTable('webhook_deliveries')
-      .set({ status: 'disabled', lease_owner: null, lease_until: null })
+      .set({ status: 'disabled', lease_owner: null, lease_expires_at: null })
       .where('account_id', '=', accountId)
       .where('url', '=', url)
       .where('status', '=', 'pending')
