@@ -28,6 +28,7 @@ import {
 import { assertValidKey } from '../media/storage/object-key.js';
 import { outputKey, outputPrefix } from './output-key.js';
 import { publicOutput } from '../jobs/public-job.js';
+import { traceJob } from '../util/job-trace.js';
 
 export interface WorkerServiceDeps {
   store: Store;
@@ -125,6 +126,7 @@ export class WorkerService {
           affinityMaxDelayMs: this.deps.affinityMaxDelayMs ?? 0,
         });
         if (job !== null) {
+          traceJob(job.id, 'claimed');
           this.deps.onClaimed?.(job, workerId);
           await this.announce(job.id);
           return job;
@@ -225,6 +227,7 @@ export class WorkerService {
     let output: JobOutput;
     try {
       const stored = await this.deps.storage.put(key, file.bytes, file.contentType);
+      traceJob(jobId, 'output file stored');
       output = {
         index: file.index,
         nodeId: file.nodeId,
@@ -277,6 +280,7 @@ export class WorkerService {
   private async finished(result: FinishResult): Promise<ReportResult> {
     if (result.kind === 'lost') return { kind: 'lost' };
     const job = result.job;
+    traceJob(job.id, 'terminal commit');
     await this.announce(job.id);
     if (job.status === 'queued') {
       this.deps.onRequeued?.(job);
