@@ -49,8 +49,11 @@ export interface RunJobResult {
 
 type StopReason = 'cancel' | 'timeout' | 'lost' | 'shutdown';
 
-/** At most this many output files of one job are downloaded ahead of the outcome (a bound on held bytes). */
-const MAX_PREFETCH = 16;
+/**
+ * Files are downloaded ahead of the outcome one at a time until this many bytes are held: beyond it (a batch of
+ * videos) the rest is downloaded as each is stored, so a job holds at most this plus one file.
+ */
+const PREFETCH_BUDGET_BYTES = 64 * 1024 * 1024;
 
 function fileKey(file: ComfyOutputFile): string {
   return JSON.stringify([file.type, file.subfolder, file.filename]);
@@ -81,6 +84,8 @@ class JobRun {
   private stopReason: StopReason | null = null;
   /** Downloads started from `executed` frames, by fileKey (see prefetch). */
   private readonly prefetched = new Map<string, Promise<Buffer>>();
+  /** The bytes prefetched so far, once the previous prefetch has finished (they run one after another). */
+  private prefetchedBytes: Promise<number> = Promise.resolve(0);
 
   constructor(private options: RunJobOptions) {
     this.job = options.job;
@@ -207,16 +212,26 @@ class JobRun {
   private prefetch(files: readonly ComfyOutputFile[]): void {
     for (const file of files) {
       const key = fileKey(file);
-      if (file.type === 'input' || this.prefetched.has(key) || this.prefetched.size >= MAX_PREFETCH) continue;
-      const bytes = this.options.comfy.download(file);
-      bytes.catch(() => undefined); // a failed prefetch is downloaded again when the file is stored
+      if (file.type === 'input' || this.prefetched.has(key)) continue;
+      const before = this.prefetchedBytes;
+      const bytes = before.then((held) => {
+        if (held >= PREFETCH_BUDGET_BYTES) throw new Error('prefetch budget spent');
+        return this.options.comfy.download(file);
+      });
+      bytes.catch(() => undefined); // a failed or skipped prefetch is downloaded when the file is stored
       this.prefetched.set(key, bytes);
+      this.prefetchedBytes = bytes.then(
+        (b) => before.then((held) => held + b.length),
+        () => before,
+      );
     }
   }
 
   /** The file's bytes: the prefetched download when there is one that worked, else a fresh download. */
   private async download(file: ComfyOutputFile): Promise<Buffer> {
-    const early = this.prefetched.get(fileKey(file));
+    const key = fileKey(file);
+    const early = this.prefetched.get(key);
+    this.prefetched.delete(key); // its bytes are the caller's from here (the map would hold them to the end)
     if (early !== undefined) {
       try {
         return await early;
