@@ -1,7 +1,7 @@
 /**
  * bench/dispatch — how close Arrakis stays to the floor, side by side on one comfy-lite.
  *
- *   node --import tsx bench/dispatch.ts [--runs 60] [--in-process] [--prefer-wait]
+ *   node --import tsx bench/dispatch.ts [--runs 60] [--in-process] [--prefer-wait] [--trace]
  *
  * direct:  a protocol client POSTs the tiny workflow and downloads the output PNG (the floor).
  * arrakis: POST /v1/jobs → SSE until `done` (persist, admit, schedule, run, store outputs, complete) → GET the
@@ -15,6 +15,9 @@
  * Also: queue wait of each job, and cancel latency = DELETE sent → interrupt received by comfy-lite
  * (measured on an in-process comfy-lite, whose interrupt event carries a timestamp on the same clock).
  * Both paths use a unique filename_prefix per run, so ComfyUI's cache never skips the save.
+ * `--trace` adds, for each side, the median time of every stage since the run started (bench/dispatch-trace.ts:
+ * the control plane's stage marks, every HTTP request of this process, the client's own steps). The marks cost
+ * a little, so compare figures from runs without it. A CPU profile: `node --cpu-prof --import tsx bench/dispatch.ts`.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,6 +28,7 @@ import { createComfyServer } from '../src/comfy/http-client.js';
 import { startComfyLite } from '../src/comfy-lite/server.js';
 import { loadConfig } from '../src/config/load.js';
 import { startControlPlane } from '../src/runtime/control-plane.js';
+import { StageTrace } from './dispatch-trace.js';
 
 const args = process.argv.slice(2);
 const RUNS = Number(args[args.indexOf('--runs') + 1] ?? 60) || 60;
@@ -99,6 +103,7 @@ async function spawnComfyLite(): Promise<{ url: string; stop(): void }> {
 
 const IN_PROCESS = args.includes('--in-process');
 const PREFER_WAIT = args.includes('--prefer-wait');
+const trace = args.includes('--trace') ? new StageTrace() : null;
 const dir = mkdtempSync(join(tmpdir(), 'arrakis-bench-dispatch-'));
 const lite = await startComfyLite({ port: 0, dataDir: join(dir, 'comfy') });
 const child = IN_PROCESS ? null : await spawnComfyLite();
@@ -109,8 +114,10 @@ try {
   const runDirect = async (i: number): Promise<number> => {
     const t0 = performance.now();
     const outcome = await direct.runPrompt(workflow(`direct/${i}`), { promptId: crypto.randomUUID() });
+    trace?.mark('client: prompt outcome known');
     if (outcome.kind !== 'success') throw new Error(`direct run ${outcome.kind}`);
     for (const f of outcome.outputs) await direct.download(f);
+    trace?.mark('client: output bytes read');
     return performance.now() - t0;
   };
 
@@ -160,10 +167,13 @@ try {
       body: JSON.stringify({ workflow: workflow('out') }),
     });
     const job = (await res.json()) as { id: string; status: string; outputs?: Array<{ url: string }> };
+    trace?.mark('client: submit answer parsed');
     const done = PREFER_WAIT ? job : await waitDone(`${cp.url}/v1/jobs/${job.id}/events`, headers);
+    trace?.mark('client: done parsed');
     if (done.status !== 'completed') throw new Error(`job ${job.id} ${done.status}`);
     for (const o of done.outputs ?? [])
       await (await fetch(new URL(o.url, cp.url), { headers })).arrayBuffer();
+    trace?.mark('client: output bytes read');
     return { ms: performance.now() - t0, id: job.id };
   };
 
@@ -175,12 +185,18 @@ try {
     // Alternate which side goes first, so neither always runs right after the other's work.
     let d: number;
     let a: { ms: number; id: string };
+    const traced = async <T>(kind: string, run: () => Promise<T>): Promise<T> => {
+      trace?.begin();
+      const result = await run();
+      trace?.end(kind, i >= 5);
+      return result;
+    };
     if (i % 2 === 0) {
-      d = await runDirect(i);
-      a = await runArrakis();
+      d = await traced('direct', () => runDirect(i));
+      a = await traced('arrakis', runArrakis);
     } else {
-      a = await runArrakis();
-      d = await runDirect(i);
+      a = await traced('arrakis', runArrakis);
+      d = await traced('direct', () => runDirect(i));
     }
     if (i < 5) continue;
     directMs.push(d);
@@ -263,6 +279,10 @@ try {
   console.log(
     `cancel         DELETE → interrupt at comfy-lite   p50 ${f(pct(cancelMs, 50))} ms   p99 ${f(pct(cancelMs, 99))} ms   (target p99 ≤ 20 ms)`,
   );
+  if (trace !== null) {
+    console.log(trace.report('direct'));
+    console.log(trace.report('arrakis'));
+  }
 } finally {
   await lite.close();
   child?.stop();

@@ -110,6 +110,9 @@ export class Agent {
         `job ${result.outcome} on this worker`,
       );
       this.options.onJobDone?.(job.id, result);
+      // The job's end was just published: let its waiters (an SSE stream, a `Prefer: wait` answer) write to
+      // their clients before this agent's bookkeeping (status and model reports, the next claim) takes the loop.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       if (result.comfyUnhealthy) {
         // Not claiming again until ComfyUI answers its health check.
         healthy = false;

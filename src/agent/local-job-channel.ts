@@ -132,7 +132,9 @@ export class LocalJobChannel implements JobChannel {
       if (m.kind === 'cancel' && m.jobId === jobId) fire();
       if (m.kind === 'resync') check();
     });
-    check();
+    // After the current turn: the job's own start (the prompt on its way to ComfyUI) goes first, and a cancel
+    // found here still stops the prompt, which is then already queued.
+    setImmediate(check);
     return () => {
       fired = true;
       unsubscribe();

@@ -19,6 +19,7 @@ import {
   type ReportResult,
 } from '../workers/job-channel.js';
 import { safeFilename } from '../util/safe-filename.js';
+import { traceJob } from '../util/job-trace.js';
 import { ProgressThrottle } from './progress-throttle.js';
 import { PromptProgress } from './prompt-progress.js';
 
@@ -48,6 +49,16 @@ export interface RunJobResult {
 
 type StopReason = 'cancel' | 'timeout' | 'lost' | 'shutdown';
 
+/**
+ * Files are downloaded ahead of the outcome one at a time until this many bytes are held: beyond it (a batch of
+ * videos) the rest is downloaded as each is stored, so a job holds at most this plus one file.
+ */
+const PREFETCH_BUDGET_BYTES = 64 * 1024 * 1024;
+
+function fileKey(file: ComfyOutputFile): string {
+  return JSON.stringify([file.type, file.subfolder, file.filename]);
+}
+
 /** Runs `job` to its end on `comfy` and reports the outcome through `channel`. Never throws. */
 export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
   return await new JobRun(options).run();
@@ -71,6 +82,10 @@ class JobRun {
   private readonly progress: ProgressThrottle;
   private readonly cleanups: Array<() => void> = [];
   private stopReason: StopReason | null = null;
+  /** Downloads started from `executed` frames, by fileKey (see prefetch). */
+  private readonly prefetched = new Map<string, Promise<Buffer>>();
+  /** The bytes prefetched so far, once the previous prefetch has finished (they run one after another). */
+  private prefetchedBytes: Promise<number> = Promise.resolve(0);
 
   constructor(private options: RunJobOptions) {
     this.job = options.job;
@@ -144,6 +159,7 @@ class JobRun {
   }
 
   private async execute(): Promise<RunJobResult> {
+    traceJob(this.job.id, 'run started');
     await this.options.prepare?.(this.abort.signal);
     if (this.stopReason !== null) return await this.afterStop();
     const uploads = await this.uploadInputs();
@@ -166,6 +182,7 @@ class JobRun {
         this.progress.push(tracker.steps(p.value, p.max, p.node));
       },
       onNode: (e) => {
+        if (e.kind === 'executed') this.prefetch(e.files);
         const p = tracker.node(e);
         if (p !== null) this.progress.push(p);
       },
@@ -176,6 +193,7 @@ class JobRun {
         ),
       signal: this.abort.signal,
     });
+    traceJob(this.job.id, 'prompt outcome known');
     if (this.stopReason !== null) return await this.afterStop();
     return await this.settle(outcome);
   }
@@ -184,6 +202,44 @@ class JobRun {
     const cb = this.options.onFirstProgress;
     this.options = { ...this.options, onFirstProgress: undefined };
     cb?.();
+  }
+
+  /**
+   * Starts downloading the files an `executed` frame names, while the follower confirms the end in history:
+   * the download then leaves the path from ComfyUI's success to `done`. Only a hint: what is stored is what
+   * history lists (a file it does not list is never used; one it lists that was not prefetched is fetched then).
+   */
+  private prefetch(files: readonly ComfyOutputFile[]): void {
+    for (const file of files) {
+      const key = fileKey(file);
+      if (file.type === 'input' || this.prefetched.has(key)) continue;
+      const before = this.prefetchedBytes;
+      const bytes = before.then((held) => {
+        if (held >= PREFETCH_BUDGET_BYTES) throw new Error('prefetch budget spent');
+        return this.options.comfy.download(file);
+      });
+      bytes.catch(() => undefined); // a failed or skipped prefetch is downloaded when the file is stored
+      this.prefetched.set(key, bytes);
+      this.prefetchedBytes = bytes.then(
+        (b) => before.then((held) => held + b.length),
+        () => before,
+      );
+    }
+  }
+
+  /** The file's bytes: the prefetched download when there is one that worked, else a fresh download. */
+  private async download(file: ComfyOutputFile): Promise<Buffer> {
+    const key = fileKey(file);
+    const early = this.prefetched.get(key);
+    this.prefetched.delete(key); // its bytes are the caller's from here (the map would hold them to the end)
+    if (early !== undefined) {
+      try {
+        return await early;
+      } catch {
+        // fetched again below
+      }
+    }
+    return await this.options.comfy.download(file);
   }
 
   /** Uploads every stored input into a per-job subfolder; returns input name → the name LoadImage must use. */
@@ -223,11 +279,14 @@ class JobRun {
   private async storeAndComplete(
     files: Array<ComfyOutputFile & { type: OutputType }>,
   ): Promise<RunJobResult> {
-    // The last progress (fraction 1) is in the event log before the first output, as it happened.
-    await this.progress.flush();
+    // The last progress (fraction 1) is in the event log before the first output, as it happened; the first
+    // download runs meanwhile (the flush is a commit, the download a request: neither needs the other).
+    const flushed = this.progress.flush();
     const outputs: JobOutput[] = [];
     for (const [index, file] of files.entries()) {
-      const bytes = await this.options.comfy.download(file);
+      const bytes = await this.download(file);
+      traceJob(this.job.id, 'output downloaded');
+      await flushed;
       if (this.stopReason !== null) return await this.afterStop();
       const contentType = detectContentType(bytes, file.filename);
       // Retried like a report: storing an output twice under its index is harmless, re-running the job is not.
@@ -240,8 +299,12 @@ class JobRun {
         type: file.type,
       };
       outputs.push(await this.report(() => this.channel.putOutput(this.job.id, output)));
+      traceJob(this.job.id, 'output reported');
     }
-    return this.result(await this.report(() => this.channel.complete(this.job.id, outputs)), false);
+    await flushed;
+    const completed = await this.report(() => this.channel.complete(this.job.id, outputs));
+    traceJob(this.job.id, 'completion reported');
+    return this.result(completed, false);
   }
 
   /**

@@ -8,6 +8,7 @@ import { BusWaiter } from '../events/bus-waiter.js';
 import { TERMINAL_STATUSES } from '../jobs/types.js';
 import type { JobView, PublicJob } from '../jobs/public-job.js';
 import type { ApiContext } from './context.js';
+import { traceJob } from '../util/job-trace.js';
 
 export const MAX_PREFER_WAIT_S = 60;
 /** Re-read the job this often even without a notification. */
@@ -53,6 +54,7 @@ export async function waitForJobEnd(
       waiter.dispose();
     }
   }
+  traceJob(job.id, 'wait ended');
   return current;
 }
 

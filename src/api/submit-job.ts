@@ -21,6 +21,7 @@ import { applyTemplate, templateVisibleTo } from '../jobs/templates.js';
 import type { Job, JobInput, Workflow } from '../jobs/types.js';
 import type { NodeTypeRegistry } from '../jobs/node-type-registry.js';
 import { newId } from '../util/ids.js';
+import { traceJob } from '../util/job-trace.js';
 import { firstUnavailableModel } from '../models/availability.js';
 import {
   CORE_LOADERS,
@@ -435,6 +436,7 @@ export async function submitJob(
   }
   switch (result.kind) {
     case 'admitted':
+      traceJob(jobId, 'admitted');
       return { job: result.job, replayed: false };
     case 'rate_limited':
       throw rateLimited(result.retryAfterMs);

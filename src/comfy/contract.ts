@@ -39,7 +39,8 @@ export interface ComfyInputError {
 export type NodeEvent =
   | { kind: 'cached'; nodes: string[] }
   | { kind: 'executing'; node: string | null }
-  | { kind: 'executed'; node: string };
+  /** `files`: the files the node's `executed` frame names (a hint; the outcome's own list comes from history). */
+  | { kind: 'executed'; node: string; files: ComfyOutputFile[] };
 
 export type PromptOutcome =
   | { kind: 'success'; outputs: ComfyOutputFile[] }

@@ -20,6 +20,12 @@ export function collectOutputFiles(outputs: HistoryEntry['outputs']): ComfyOutpu
   return files;
 }
 
+/** The files one node's output names (an `executed` frame's `output`, shaped like a history entry's). */
+export function nodeOutputFiles(nodeId: string, output: unknown): ComfyOutputFile[] {
+  if (typeof output !== 'object' || output === null || Array.isArray(output)) return [];
+  return collectOutputFiles({ [nodeId]: output as Record<string, unknown> });
+}
+
 /** The outcome a finished history entry records. */
 export function outcomeFromHistory(entry: HistoryEntry): PromptOutcome {
   const status = entry.status;

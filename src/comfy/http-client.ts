@@ -27,6 +27,7 @@ import {
   uploadAnswerSchema,
 } from './schemas.js';
 import { ComfySocket, type ReconnectPolicy } from './socket.js';
+import { traceJob } from '../util/job-trace.js';
 
 export interface ComfyClientOptions {
   /** The WebSocket clientId sent with every prompt (default: a random UUID per instance). */
@@ -186,6 +187,7 @@ class HttpComfyServer implements ComfyHttpServer {
 
   /** POST /prompt; returns the id the server uses (servers that ignore `prompt_id` choose their own). */
   private async submit(workflow: Workflow, promptId: string): Promise<string> {
+    traceJob(promptId, 'prompt submit');
     const response = await this.http.request('prompt', {
       method: 'POST',
       json: { prompt: workflow, client_id: this.clientId, prompt_id: promptId },

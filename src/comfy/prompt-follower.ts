@@ -4,11 +4,12 @@
  * down, after an end hint or after a cancel, and slowly otherwise as a watchdog against missed frames.
  */
 import { ComfyUnavailableError, type PromptOutcome, type RunPromptOptions } from './contract.js';
-import { outcomeFromHistory } from './history-outcome.js';
+import { nodeOutputFiles, outcomeFromHistory } from './history-outcome.js';
 import type { ComfyHttp } from './http.js';
 import { readPromptState, stopPrompt, type PromptState } from './prompt-state.js';
 import type { WsFrame } from './schemas.js';
 import type { ComfySocket } from './socket.js';
+import { traceJob } from '../util/job-trace.js';
 
 export interface FollowContext {
   http: ComfyHttp;
@@ -66,7 +67,13 @@ type FollowOptions = Pick<RunPromptOptions, 'onProgress' | 'onNode' | 'signal'>;
 function relayNodeEvent(frame: WsFrame, onNode: NonNullable<RunPromptOptions['onNode']>): void {
   if (frame.type === 'execution_cached') onNode({ kind: 'cached', nodes: frame.data.nodes ?? [] });
   else if (frame.type === 'executing') onNode({ kind: 'executing', node: frame.data.node ?? null });
-  else if (frame.type === 'executed') onNode({ kind: 'executed', node: frame.data.node });
+  else if (frame.type === 'executed') {
+    onNode({
+      kind: 'executed',
+      node: frame.data.node,
+      files: nodeOutputFiles(frame.data.node, frame.data.output),
+    });
+  }
 }
 
 /** Follows a queued prompt until history (or its disappearance) says how it ended. */
@@ -121,7 +128,9 @@ async function pollUntilEnd(
     const aborted = signal?.aborted === true;
     let state: PromptState | null = null;
     try {
+      traceJob(promptId, 'state read sent');
       state = await readPromptState(ctx.http, promptId);
+      traceJob(promptId, `state read: ${state.kind}`);
       failingSince = null;
       if (state.kind === 'finished')
         return aborted ? { kind: 'interrupted' } : outcomeFromHistory(state.entry);

@@ -6,6 +6,7 @@
  */
 import WebSocket from 'ws';
 import { Backoff } from '../util/backoff.js';
+import { traceJob } from '../util/job-trace.js';
 import { parseWsMessage, type WsFrame } from './schemas.js';
 
 export interface ReconnectPolicy {
@@ -100,6 +101,13 @@ export class ComfySocket {
         : Buffer.from(new Uint8Array(data));
     const frame = parseWsMessage(buffer, isBinary);
     if (frame === null) return;
+    const framePrompt = frame.data.prompt_id;
+    if (typeof framePrompt === 'string') {
+      traceJob(
+        framePrompt,
+        `ws ${frame.type}${frame.type === 'executing' && frame.data.node == null ? ' null' : ''}`,
+      );
+    }
     if (frame.type === 'execution_start' || (frame.type === 'executing' && frame.data.node != null)) {
       this.runningPromptId = frame.data.prompt_id ?? this.runningPromptId;
     }

@@ -23,6 +23,7 @@ import { assertValidKey } from '../media/storage/object-key.js';
 import { outputKey, outputPrefix } from './output-key.js';
 import { JobLifecycle } from '../jobs/lifecycle/job-lifecycle.js';
 import type { Settlement } from '../jobs/lifecycle/lifecycle-deps.js';
+import { traceJob } from '../util/job-trace.js';
 
 export interface WorkerServiceDeps {
   store: Store;
@@ -129,7 +130,10 @@ export class WorkerService {
         const job = await this.lifecycle.claim(workerId, pool, this.leaseMs, {
           affinityMaxDelayMs: this.deps.affinityMaxDelayMs ?? 0,
         });
-        if (job !== null) return job;
+        if (job !== null) {
+          traceJob(job.id, 'claimed');
+          return job;
+        }
         const left = deadline - Date.now();
         if (left <= 0 || signal?.aborted === true) return null;
         await ready.wait(Math.min(left, this.fallbackPollMs), signal);
@@ -224,6 +228,7 @@ export class WorkerService {
     let output: JobOutput;
     try {
       const stored = await this.deps.storage.put(key, file.bytes, file.contentType);
+      traceJob(jobId, 'output file stored');
       output = {
         index: file.index,
         nodeId: file.nodeId,
@@ -268,5 +273,6 @@ export class WorkerService {
 
 /** The worker protocol's answer to a report: `finished` with the job's status (requeued reads `queued`). */
 function reportResult(s: Settlement): ReportResult {
+  if (s.kind !== 'lost') traceJob(s.job.id, 'terminal commit');
   return s.kind === 'lost' ? { kind: 'lost' } : { kind: 'finished', status: s.job.status };
 }

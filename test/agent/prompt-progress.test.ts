@@ -45,7 +45,7 @@ describe('PromptProgress', () => {
       p.node({ kind: 'executing', node: '1' })?.fraction ?? 0,
       p.steps(1, 20, '3').fraction ?? 0,
       p.steps(20, 20, '3').fraction ?? 0,
-      p.node({ kind: 'executed', node: '3' })?.fraction ?? 0,
+      p.node({ kind: 'executed', node: '3', files: [] })?.fraction ?? 0,
       p.node({ kind: 'executing', node: '5' })?.fraction ?? 0,
     ];
     expect(seen).toEqual([...seen].sort((a, b) => a - b));

@@ -1,11 +1,11 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalAgent } from './local-agent.js';
 import type { Job, Workflow } from '../../src/jobs/types.js';
-import { ComfyUnavailableError, type ComfyServer } from '../../src/comfy/contract.js';
+import { ComfyUnavailableError, type ComfyOutputFile, type ComfyServer } from '../../src/comfy/contract.js';
 import { Harness, delayWorkflow, invertWorkflow, testComfyClient } from './harness.js';
 
 let h: Harness;
@@ -241,6 +241,33 @@ describe('agent on comfy-lite (in-process channel)', () => {
     expect(done.status).toBe('failed');
     expect(done.error?.code).toBe('worker_lost');
     expect(prompts).toBe(0);
+  });
+
+  it('downloads the outputs an executed frame names while the end is still being confirmed, once', async () => {
+    const lite = await h.startComfy();
+    const real = testComfyClient(lite.url);
+    const steps: string[] = [];
+    const comfy: ComfyServer = Object.assign(Object.create(real) as ComfyServer, {
+      runPrompt: async (...args: Parameters<ComfyServer['runPrompt']>) => {
+        const outcome = await real.runPrompt(...args);
+        // A slow confirmation (the history read of a busy ComfyUI): every frame has arrived by then.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        steps.push('outcome');
+        return outcome;
+      },
+      download: (file: ComfyOutputFile) => {
+        steps.push(`download ${file.filename}`);
+        return real.download(file);
+      },
+    });
+    await h.startAgent(lite.url, { comfy });
+    const job = await h.admit(invertWorkflow('early'));
+    const done = await h.waitForEnd(job.id);
+    expect(done.status).toBe('completed');
+    expect(steps).toEqual(['download early_00001_.png', 'outcome']);
+    const stored = await h.storage.get(done.outputs[0]!.objectKey);
+    const file = readFileSync(join(lite.dataDir, 'output', 'arrakis', job.id, 'early_00001_.png'));
+    expect((await buffer(stored!.body)).equals(file)).toBe(true);
   });
 
   it('gives identical workflows their own runs and their own output files', async () => {

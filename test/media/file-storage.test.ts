@@ -59,6 +59,24 @@ describe('FileStorage', () => {
     }
   });
 
+  it('reads an object whose size and type the caller recorded without its sidecar, and checks the size', async () => {
+    const key = 'jobs/j8/outputs/0-a.png';
+    await storage.put(key, Buffer.from('recorded'), 'image/x-recorded');
+    // The recorded type is answered as is: the sidecar (which says the same for a real output) is not read.
+    const known = await storage.get(key, { size: 8, contentType: 'image/png' });
+    expect(known?.contentType).toBe('image/png');
+    expect(known?.size).toBe(8);
+    expect(await text(known!.body)).toBe('recorded');
+    // A recorded size that does not match (the object was replaced) falls back to reading what is there.
+    await storage.put(key, Buffer.from('replaced, longer'), 'image/x-recorded');
+    const replaced = await storage.get(key, { size: 8, contentType: 'image/png' });
+    expect(replaced?.contentType).toBe('image/x-recorded');
+    expect(await text(replaced!.body)).toBe('replaced, longer');
+    expect(await storage.get('jobs/j8/outputs/9-none.png', { size: 8, contentType: 'image/png' })).toBeNull();
+    await storage.put('jobs/j8/outputs/dir/inner.png', Buffer.from('x'), 'image/png');
+    expect(await storage.get('jobs/j8/outputs/dir', { size: 1, contentType: 'image/png' })).toBeNull();
+  });
+
   it('answers null for a missing object or a folder', async () => {
     await storage.put('jobs/j1/x', Buffer.from('1'), 'text/plain');
     expect(await storage.get('jobs/j1/missing')).toBeNull();

@@ -14,6 +14,7 @@ import { requireScope } from '../auth/authenticate.js';
 import { principalOf, type ApiContext } from '../context.js';
 import { eventHeaders } from '../headers.js';
 import { jobIdParams } from '../schemas.js';
+import { traceJob } from '../../util/job-trace.js';
 import { ownJobView } from './jobs.js';
 
 const HEARTBEAT_MS = 15_000;
@@ -61,6 +62,7 @@ function lastEventId(header: unknown, query: number | undefined): number {
 
 function writeEvent(reply: FastifyReply, e: JobEvent): void {
   reply.raw.write(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`);
+  if (e.type === 'done') traceJob(e.jobId, 'SSE done written');
 }
 
 /** Takes the response over from Fastify and writes the stream's head (and, when fresh, the job's status). */

@@ -280,7 +280,7 @@ function outputRoute(app: FastifyInstance, ctx: ApiContext): void {
       if (output === undefined) throw new ApiError('not_found', 'No output with this index.');
       const url = await ctx.storage.presignedGetUrl(output.objectKey, ctx.config.presignTtlSeconds);
       if (url !== null) return reply.redirect(url, 302);
-      const object = await ctx.storage.get(output.objectKey);
+      const object = await ctx.storage.get(output.objectKey, output);
       if (object === null) throw new ApiError('not_found', 'The output was deleted by the retention policy.');
       const safeName = output.filename.replace(/[^A-Za-z0-9._-]/g, '_');
       return (

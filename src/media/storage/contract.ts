@@ -11,11 +11,23 @@ export interface StoredObject {
   contentType: string;
 }
 
+/** What the caller recorded about an object when it was stored. */
+export interface KnownObject {
+  size: number;
+  contentType: string;
+}
+
 export interface ObjectStorage {
   /** Writes the object atomically (readers never see a partial object). */
   put(key: string, body: Buffer | Readable, contentType: string): Promise<StoredObject>;
-  /** The object's bytes as a stream, or null when it does not exist. */
-  get(key: string): Promise<{ body: Readable; size: number; contentType: string } | null>;
+  /**
+   * The object's bytes as a stream, or null when it does not exist. `known`: the size and content type the
+   * caller recorded when it stored the object (a job's output), which lets a backend skip reading them.
+   */
+  get(
+    key: string,
+    known?: KnownObject,
+  ): Promise<{ body: Readable; size: number; contentType: string } | null>;
   /** Deletes every object whose key starts with `prefix` (used by retention). */
   deletePrefix(prefix: string): Promise<number>;
   /** A time-limited URL a client may GET directly, or null when the backend serves bytes itself (file:). */
