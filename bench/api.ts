@@ -64,7 +64,8 @@ async function autocannon(
 ): Promise<Result> {
   if (ONLY !== undefined && ONLY !== method.toLowerCase()) return SKIPPED;
   await once(url, method, headers, body, 2);
-  if (PROFILE_DIR === undefined || profile === undefined) return await once(url, method, headers, body, SECONDS);
+  if (PROFILE_DIR === undefined || profile === undefined)
+    return await once(url, method, headers, body, SECONDS);
   const session = new Session();
   session.connect();
   await session.post('Profiler.enable');

@@ -27,7 +27,7 @@ const file = args[0];
 if (file === undefined) throw new Error('usage: bench/top-frames.ts FILE [--top N]');
 const topIndex = args.indexOf('--top');
 const TOP = topIndex >= 0 ? Number(args[topIndex + 1]) : 30;
-process.stdout.on("error", () => process.exit(0));
+process.stdout.on('error', () => process.exit(0));
 const profile = profileSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
 
 const byId = new Map<number, ProfileNode>(profile.nodes.map((n) => [n.id, n]));
@@ -39,7 +39,10 @@ const total = profile.samples.length;
 
 function frameName(n: ProfileNode): string {
   const { functionName, url, lineNumber } = n.callFrame;
-  const short = url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '~/').replace(/^.*\/src\//, 'src/');
+  const short = url
+    .replace(/^file:\/\//, '')
+    .replace(/^.*\/node_modules\//, '~/')
+    .replace(/^.*\/src\//, 'src/');
   return `${functionName || '(anonymous)'} ${short === '' ? '' : `${short}:${lineNumber + 1}`}`.trim();
 }
 

@@ -1,6 +1,7 @@
 /** What every verb module receives: the database, its capability flags and its compiled job SQL. */
 import { CompiledQuery, type Kysely } from 'kysely';
 import type { Capabilities } from './capabilities.js';
+import type { BucketMirror } from './bucket-mirror.js';
 import { runStepsSync, type DirectSql, type Steps } from './direct.js';
 import type { JobSql } from './job-sql.js';
 import type { DatabaseSchema } from './schema.js';
@@ -14,6 +15,8 @@ export interface StoreContext {
   readonly sql: JobSql;
   /** Synchronous statements for the hot verbs, where the dialect runs them in-process (SQLite); see direct.ts. */
   readonly direct?: DirectSql;
+  /** This process's own rate-bucket takes (bucket-mirror.ts); kept where statements run in-process, in order. */
+  readonly buckets?: BucketMirror;
 }
 
 /** Runs one prepared SQL text with positional parameters and returns its rows (unvalidated). */
@@ -30,7 +33,11 @@ export async function runSteps<T>(conn: Conn, steps: Steps<T>): Promise<T> {
 }
 
 /** One statement on the database: synchronously under the connection lock where the dialect allows. */
-export async function runOne(ctx: StoreContext, text: string, params: readonly unknown[]): Promise<unknown[]> {
+export async function runOne(
+  ctx: StoreContext,
+  text: string,
+  params: readonly unknown[],
+): Promise<unknown[]> {
   return ctx.direct === undefined ? await run(ctx.db, text, params) : await ctx.direct.query(text, params);
 }
 

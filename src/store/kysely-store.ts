@@ -19,6 +19,7 @@ import type { ModelRef } from '../models/model-refs.js';
 import type { Capabilities } from './capabilities.js';
 import type * as C from './contract.js';
 import type { Conn, StoreContext } from './context.js';
+import { BucketMirror } from './bucket-mirror.js';
 import type { DirectSql } from './direct.js';
 import { localCoordination, type Coordination, type CoordinationOptions } from './coordination.js';
 import type { JobSql } from './job-sql.js';
@@ -65,7 +66,8 @@ export class KyselyStore implements C.Store {
     shared: SharedCoordination = noShared,
     direct?: DirectSql,
   ) {
-    this.#ctx = direct === undefined ? { db, caps, sql } : { db, caps, sql, direct };
+    this.#ctx =
+      direct === undefined ? { db, caps, sql } : { db, caps, sql, direct, buckets: new BucketMirror() };
     this.#shared = shared;
   }
 

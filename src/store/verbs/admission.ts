@@ -41,7 +41,11 @@ class Rejection extends Error {
 
 function* lookupIdempotent(ctx: StoreContext, input: NewJob): Steps<AdmitResult | null> {
   if (input.idempotencyKey === null) return null;
-  const rows = yield step(ctx.sql.findByIdempotencyKey, [input.accountId, input.userId, input.idempotencyKey]);
+  const rows = yield step(ctx.sql.findByIdempotencyKey, [
+    input.accountId,
+    input.userId,
+    input.idempotencyKey,
+  ]);
   const row = rows[0];
   return row === undefined ? null : replayOrConflict(row, input);
 }

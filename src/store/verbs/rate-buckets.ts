@@ -9,6 +9,7 @@ import { readSteps, writeSteps, type StoreContext } from '../context.js';
 import { step, type Steps } from '../direct.js';
 
 const bucketSchema = z.object({ tokens: z.number(), updated_at: z.number() });
+const takenSchema = z.object({ tokens: z.number() });
 
 /** The level of bucket `r` at `now` (refilled, capped at the burst); a bucket never used is full. */
 function* levelOf(ctx: StoreContext, r: TokenRequest, now: number): Steps<number | null> {
@@ -43,6 +44,7 @@ export function* takeTokenSteps(
       for (const t of taken) yield step(ctx.sql.refundBucketToken, [t.key]);
       return { allowed: false, retryAfterMs: yield* waitFor(ctx, r, now) };
     }
+    if (ctx.buckets !== undefined) ctx.buckets.record(r.key, takenSchema.parse(rows[0]).tokens, now);
     taken.push(r);
   }
   return { allowed: true, retryAfterMs: 0 };
@@ -66,11 +68,18 @@ function* peekSteps(ctx: StoreContext, requests: readonly TokenRequest[], now: n
   return { allowed: retryAfterMs === 0, retryAfterMs };
 }
 
-/** Store.peekTokens: plain reads, no write; the longest wait of the empty buckets. */
+/**
+ * Store.peekTokens: plain reads, no write; the longest wait of the empty buckets. No read at all while this
+ * process's own last takes left a token in every bucket (bucket-mirror.ts).
+ */
 export async function peekTokens(
   ctx: StoreContext,
   requests: readonly TokenRequest[],
   now: number,
 ): Promise<RateDecision> {
+  const mirror = ctx.buckets;
+  if (mirror !== undefined && requests.every((r) => mirror.surelyHasToken(r.key, now))) {
+    return { allowed: true, retryAfterMs: 0 };
+  }
   return await readSteps(ctx, () => peekSteps(ctx, requests, now));
 }
