@@ -1,16 +1,19 @@
 /**
  * bench/api — the full API against a bare reference, same machine, same run.
  *
- *   node --import tsx bench/api.ts [--seconds 8] [--connections 50]
+ *   node --import tsx bench/api.ts [--seconds 8] [--connections 50] [--profile DIR] [--only get|post]
  *
  * Full: `arrakis serve` on SQLite (no workers), GET /v1/jobs/{id} and POST /v1/jobs with an API key.
  * Bare: a minimal Fastify app doing the same key lookup (sha256 + constant-time compare) and the same
  * admission transaction (conditional counter increments + insert) with hand-written better-sqlite3
  * statements. autocannon runs as a separate process so it does not share the server's event loop.
+ * `--profile DIR` writes a V8 CPU profile of each measured window of each server (not its warm-up) to
+ * DIR/full-get.cpuprofile, full-post, bare-get and bare-post; `node bench/top-frames.ts FILE` prints its top frames.
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -25,7 +28,13 @@ const arg = (name: string, dflt: number): number => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : dflt;
 };
+const argText = (name: string): string | undefined => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+};
 const SECONDS = arg('seconds', 8);
+const PROFILE_DIR = argText('profile');
+const ONLY = argText('only');
 const CONNECTIONS = arg('connections', 50);
 const ADMIN = 'bench-admin-key-0123456789';
 const WORKFLOW = {
@@ -36,20 +45,38 @@ const WORKFLOW = {
 
 interface Result {
   rps: number;
+  /** The server process's CPU time (user + system) per answered request, µs: steadier than req/s on a busy machine. */
+  cpuUs: number;
   p50: number;
   p99: number;
   non2xx: number;
 }
 
-/** Warms the server up (JIT, caches) for 2 s, then measures. */
+const SKIPPED: Result = { rps: Number.NaN, cpuUs: Number.NaN, p50: Number.NaN, p99: Number.NaN, non2xx: 0 };
+
+/** Warms the server up (JIT, caches) for 2 s, then measures; profiles the measured window when `profile` names a file. */
 async function autocannon(
   url: string,
   method: 'GET' | 'POST',
   headers: Record<string, string>,
   body?: string,
+  profile?: string,
 ): Promise<Result> {
+  if (ONLY !== undefined && ONLY !== method.toLowerCase()) return SKIPPED;
   await once(url, method, headers, body, 2);
-  return await once(url, method, headers, body, SECONDS);
+  if (PROFILE_DIR === undefined || profile === undefined)
+    return await once(url, method, headers, body, SECONDS);
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  const result = await once(url, method, headers, body, SECONDS);
+  const { profile: taken } = await session.post('Profiler.stop');
+  session.disconnect();
+  mkdirSync(PROFILE_DIR, { recursive: true });
+  writeFileSync(join(PROFILE_DIR, `${profile}.cpuprofile`), JSON.stringify(taken));
+  return result;
 }
 
 async function once(
@@ -64,13 +91,16 @@ async function once(
   for (const [k, v] of Object.entries(headers)) argv.push('-H', `${k}=${v}`);
   if (body !== undefined) argv.push('-b', body);
   argv.push(url);
+  const cpu = process.cpuUsage();
   const { stdout } = await run(process.execPath, argv, { maxBuffer: 64 * 1024 * 1024 });
+  const used = process.cpuUsage(cpu);
   const r = JSON.parse(stdout) as {
-    requests: { average: number };
+    requests: { average: number; total: number };
     latency: { p50: number; p99: number };
     non2xx: number;
   };
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx };
+  const cpuUs = (used.user + used.system) / Math.max(1, r.requests.total);
+  return { rps: r.requests.average, cpuUs, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx };
 }
 
 async function full(dir: string): Promise<{ get: Result; post: Result }> {
@@ -123,8 +153,14 @@ async function full(dir: string): Promise<{ get: Result; post: Result }> {
       body: JSON.stringify({ workflow: WORKFLOW }),
     })
   ).json()) as { id: string };
-  const get = await autocannon(`${cp.url}/v1/jobs/${job.id}`, 'GET', headers);
-  const post = await autocannon(`${cp.url}/v1/jobs`, 'POST', headers, JSON.stringify({ workflow: WORKFLOW }));
+  const get = await autocannon(`${cp.url}/v1/jobs/${job.id}`, 'GET', headers, undefined, 'full-get');
+  const post = await autocannon(
+    `${cp.url}/v1/jobs`,
+    'POST',
+    headers,
+    JSON.stringify({ workflow: WORKFLOW }),
+    'full-post',
+  );
   await cp.close();
   return { get, post };
 }
@@ -194,8 +230,14 @@ async function bare(dir: string): Promise<{ get: Result; post: Result }> {
     'x-user-id': 'bench',
     'content-type': 'application/json',
   };
-  const get = await autocannon(`${url}/jobs/job_fixed`, 'GET', headers);
-  const post = await autocannon(`${url}/jobs`, 'POST', headers, JSON.stringify({ workflow: WORKFLOW }));
+  const get = await autocannon(`${url}/jobs/job_fixed`, 'GET', headers, undefined, 'bare-get');
+  const post = await autocannon(
+    `${url}/jobs`,
+    'POST',
+    headers,
+    JSON.stringify({ workflow: WORKFLOW }),
+    'bare-post',
+  );
   await app.close();
   db.close();
   return { get, post };
@@ -206,7 +248,7 @@ try {
   const b = await bare(dir);
   const f = await full(dir);
   const row = (name: string, r: Result): string =>
-    `${name.padEnd(22)} ${r.rps.toFixed(0).padStart(8)} req/s   p50 ${String(r.p50).padStart(3)} ms   p99 ${String(r.p99).padStart(3)} ms   non-2xx ${r.non2xx}`;
+    `${name.padEnd(22)} ${r.rps.toFixed(0).padStart(8)} req/s   cpu ${r.cpuUs.toFixed(0).padStart(4)} µs/req   p50 ${String(r.p50).padStart(3)} ms   p99 ${String(r.p99).padStart(3)} ms   non-2xx ${r.non2xx}`;
   console.log(
     `bench/api: ${CONNECTIONS} connections, ${SECONDS} s each after 2 s of warm-up, SQLite, autocannon in a separate process`,
   );

@@ -39,26 +39,39 @@ function logOptions(level: string): object {
   };
 }
 
-function installHooks(app: FastifyInstance, ctx: ApiContext): void {
+/**
+ * The root hooks. Callback style, not async: they run on every request and none of them waits for anything,
+ * so they cost no promise each.
+ */
+function installHooks(app: FastifyInstance, ctx: ApiContext, textChecked: WeakSet<object>): void {
   app.decorateRequest('principal', null);
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
+    done();
   });
-  app.addHook('preValidation', async (request: FastifyRequest) => {
-    // A backstop for parsers other than ours below; multipart bodies are checked as their parts are read.
-    if (request.body !== undefined && valueTooDeep(request.body, MAX_JSON_DEPTH)) throw tooDeepError();
+  app.addHook('preValidation', (request: FastifyRequest, _reply, done) => {
+    // A backstop for parsers other than our JSON one (which checked the text before parsing); multipart
+    // bodies are checked as their parts are read.
+    const body: unknown = request.body;
+    if (body !== undefined && !textChecked.has(request) && valueTooDeep(body, MAX_JSON_DEPTH)) {
+      done(tooDeepError());
+      return;
+    }
+    done();
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     // A long poll's duration is how long nothing happened: it would drown the latency of real work.
-    if (isLongPoll(request, reply)) return;
-    ctx.metrics.httpDuration.observe(
-      {
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        status: String(reply.statusCode),
-      },
-      reply.elapsedTime / 1000,
-    );
+    if (!isLongPoll(request, reply)) {
+      ctx.metrics.httpDuration.observe(
+        {
+          method: request.method,
+          route: request.routeOptions.url ?? 'unmatched',
+          status: String(reply.statusCode),
+        },
+        reply.elapsedTime / 1000,
+      );
+    }
+    done();
   });
 }
 
@@ -113,6 +126,8 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   // Many clients send `Content-Type: application/json` on a DELETE with no body; treat empty as absent.
   // The default parser (prototype-poisoning protection) handles everything else.
   const defaultJson = app.getDefaultJsonParser('error', 'error');
+  /** Requests whose body our JSON parser read: its depth was checked on the text. */
+  const textChecked = new WeakSet<object>();
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
@@ -124,6 +139,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
       done(tooDeepError(), undefined);
       return;
     }
+    textChecked.add(request);
     defaultJson(request, text, done);
   });
   // Header schemas document the job routes' headers in OpenAPI; each header is checked where it is used (the
@@ -138,7 +154,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   installProblemHandlers(app);
   await registerOpenApi(app);
   await registerMultipart(app, Math.floor(deps.config.maxBodyMb * 1024 * 1024));
-  installHooks(app, ctx);
+  installHooks(app, ctx, textChecked);
   await registerScopes(app, ctx);
   const drain = (): void => {
     draining = true;

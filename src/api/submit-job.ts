@@ -9,8 +9,7 @@ import { validateInputs } from '../comfy/input-validation.js';
 import {
   checkAllowlist,
   checkNodeTypes,
-  checkWorkflow,
-  parseWorkflow,
+  readWorkflow,
   workflowSizeProblem,
 } from '../comfy/workflow-check.js';
 import type { Config } from '../config/load.js';
@@ -210,11 +209,9 @@ async function resolveWorkflow(
   checkSize(deps, body.workflow);
   const apiFormat = toApiFormat(body.workflow, deps.nodeTypes);
   if (apiFormat !== body.workflow) checkSize(deps, apiFormat);
-  const problems = checkWorkflow(apiFormat);
-  const workflow = problems.length === 0 ? parseWorkflow(apiFormat) : null;
-  if (workflow === null)
-    throw invalid(problems.length > 0 ? problems : [{ nodeId: null, message: 'malformed' }]);
-  return workflow;
+  const read = readWorkflow(apiFormat);
+  if ('problems' in read) throw invalid(read.problems);
+  return read.workflow;
 }
 
 /**

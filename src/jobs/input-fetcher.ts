@@ -69,6 +69,8 @@ export class InputFetcher {
   private loop: Promise<void> | null = null;
   private aborter = new AbortController();
   private wakeSleeper: (() => void) | null = null;
+  /** A wake that came while a claim was in flight: the loop looks again instead of pausing. */
+  private wokenDuringClaim = false;
 
   constructor(opts: InputFetcherOptions) {
     this.opts = opts;
@@ -100,7 +102,8 @@ export class InputFetcher {
 
   /** Ends the idle pause early, e.g. right after a job with URL inputs was admitted. */
   wake(): void {
-    this.wakeSleeper?.();
+    if (this.wakeSleeper !== null) this.wakeSleeper();
+    else this.wokenDuringClaim = true;
   }
 
   /** Claims one batch and processes it; returns how many jobs were claimed. */
@@ -124,6 +127,8 @@ export class InputFetcher {
     while (!signal.aborted) {
       let claimed = 0;
       let pauseMs = this.opts.idleMs ?? 250;
+      // A job admitted while this claim runs may have committed after the claim read: its wake must not be lost.
+      this.wokenDuringClaim = false;
       try {
         claimed = await this.runOnce(signal);
         if (claims.attempts > 0) this.opts.onRecovered?.();
@@ -132,7 +137,7 @@ export class InputFetcher {
         if (claims.attempts === 0) this.report(err, null);
         pauseMs = claims.next();
       }
-      if (claimed === 0 && !signal.aborted) await this.sleep(pauseMs);
+      if (claimed === 0 && !signal.aborted && !this.wokenDuringClaim) await this.sleep(pauseMs);
     }
   }
 

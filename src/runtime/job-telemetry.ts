@@ -31,6 +31,8 @@ export class JobTelemetry {
   /** A submission was admitted. */
   admitted(job: Job, origin: JobOrigin | undefined): void {
     if (origin !== undefined) this.origins.set(job.id, origin);
+    // Once per submission: the line's fields are not even built when info is off.
+    if (!this.log.isLevelEnabled('info')) return;
     this.log.info(
       { ...this.ids(job), pool: job.pool, template: job.templateName, inputsReady: job.inputsReady },
       'job admitted',

@@ -41,6 +41,11 @@ const viewRowSchema = z.object({
 });
 const outputsSchema = z.array(jobOutputSchema);
 
+/** A JSON list column: most jobs' `outputs` and `models` are the empty list, which needs no parse. */
+function parseList<T>(schema: z.ZodType<T[]>, text: string): T[] {
+  return text === '[]' ? [] : parseJson(schema, text);
+}
+
 /** A row selected with JOB_VIEW_COLUMNS → JobView. */
 export function toJobView(row: unknown): JobView {
   const r = viewRowSchema.parse(row);
@@ -54,10 +59,10 @@ export function toJobView(row: unknown): JobView {
     startedAt: r.started_at,
     finishedAt: r.finished_at,
     templateName: r.template_name,
-    metadata: parseJson(objectSchema, r.metadata),
+    metadata: r.metadata === '{}' ? {} : parseJson(objectSchema, r.metadata),
     progress: parseJsonOrNull(jobProgressSchema, r.progress),
-    outputs: parseJson(outputsSchema, r.outputs),
+    outputs: parseList(outputsSchema, r.outputs),
     error: parseJsonOrNull(jobErrorSchema, r.error),
-    models: parseJson(modelRefsSchema, r.models),
+    models: parseList(modelRefsSchema, r.models),
   };
 }

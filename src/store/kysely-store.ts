@@ -19,6 +19,8 @@ import type { ModelRef } from '../models/model-refs.js';
 import type { Capabilities } from './capabilities.js';
 import type * as C from './contract.js';
 import type { Conn, StoreContext } from './context.js';
+import { BucketMirror } from './bucket-mirror.js';
+import type { DirectSql } from './direct.js';
 import { localCoordination, type Coordination, type CoordinationOptions } from './coordination.js';
 import type { JobSql } from './job-sql.js';
 import { applyMigrations, migrationsComplete } from './migrator.js';
@@ -53,14 +55,19 @@ export class KyselyStore implements C.Store {
   readonly #shared: SharedCoordination;
   #coordination: Promise<ClosableCoordination> | null = null;
 
-  /** `shared` opens the dialect's cross-process coordination (used when `caps.crossProcess`). */
+  /**
+   * `shared` opens the dialect's cross-process coordination (used when `caps.crossProcess`); `direct` runs the
+   * hot verbs' statements synchronously where the dialect runs them in-process (direct.ts).
+   */
   constructor(
     db: Kysely<DatabaseSchema>,
     caps: Capabilities,
     sql: JobSql,
     shared: SharedCoordination = noShared,
+    direct?: DirectSql,
   ) {
-    this.#ctx = { db, caps, sql };
+    this.#ctx =
+      direct === undefined ? { db, caps, sql } : { db, caps, sql, direct, buckets: new BucketMirror() };
     this.#shared = shared;
   }
 

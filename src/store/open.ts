@@ -26,7 +26,8 @@ export function openKyselyStore(url: string, opts: { poolSize?: number } = {}): 
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);
     if (path === '') throw new UnsupportedDatabaseUrlError(url);
-    return new KyselyStore(openSqlite(path), SQLITE_CAPABILITIES, compileJobSql(SQLITE_CAPABILITIES));
+    const { db, direct } = openSqlite(path);
+    return new KyselyStore(db, SQLITE_CAPABILITIES, compileJobSql(SQLITE_CAPABILITIES), undefined, direct);
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const sql = compileJobSql(POSTGRES_CAPABILITIES);

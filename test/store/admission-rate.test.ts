@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BACKENDS, type TestDb } from './backends.js';
+import { MIRROR_MS } from '../../src/store/bucket-mirror.js';
 import { countKind, jobInput, makeAccount } from './fixtures.js';
 
 /** Rate tokens taken inside the admission (one commit per submission): the limits stay exact. */
@@ -63,5 +64,31 @@ describe.each(BACKENDS)('admission with rate buckets on $name', (backend) => {
     expect((await db.store.takeTokens([bucket], 0)).allowed).toBe(true);
     expect(await db.store.peekTokens([bucket], 0)).toEqual({ allowed: false, retryAfterMs: 1000 });
     expect(await db.store.peekTokens([bucket], 1000)).toEqual({ allowed: true, retryAfterMs: 0 });
+  });
+
+  it('the gate skips its read while this process last left a token, and the admission stays exact', async () => {
+    const acct = await makeAccount(db.store, { max_active_jobs_per_user: 100 });
+    const bucket = { key: 'submit:u:mirror', ratePerSecond: 0.001, burst: 5 };
+    expect((await db.store.takeTokens([bucket], 0)).allowed).toBe(true);
+    // Drained behind the store's back (as another process sharing the database could).
+    await db.exec(`UPDATE rate_buckets SET tokens = 0 WHERE key = 'submit:u:mirror'`);
+    // SQLite: the gate answers from this process's own take (4 tokens were left); Postgres always reads.
+    const gate = await db.store.peekTokens([bucket], 10);
+    expect(gate.allowed).toBe(backend.name === 'sqlite');
+    // The take itself is the truth: the admission is refused and inserts nothing.
+    expect((await db.store.admitJob(jobInput(acct.id, 'u1', { rate: [bucket] }), 10)).kind).toBe(
+      'rate_limited',
+    );
+    expect((await db.store.usage(acct.id, 'u1', 0)).activeJobs).toBe(0);
+    // A recorded level stands in for a read only briefly.
+    expect((await db.store.peekTokens([bucket], MIRROR_MS + 1)).allowed).toBe(false);
+  });
+
+  it("the gate reads the database once this process's last take left less than one token", async () => {
+    const bucket = { key: 'submit:u:last', ratePerSecond: 0.001, burst: 2 };
+    expect((await db.store.takeTokens([bucket], 0)).allowed).toBe(true);
+    expect(await db.store.peekTokens([bucket], 0)).toEqual({ allowed: true, retryAfterMs: 0 });
+    expect((await db.store.takeTokens([bucket], 0)).allowed).toBe(true);
+    expect((await db.store.peekTokens([bucket], 0)).allowed).toBe(false);
   });
 });

@@ -3,9 +3,11 @@
  * every transaction begins with BEGIN IMMEDIATE (it takes the write lock up front, so two processes
  * never deadlock upgrading a read lock), and prepared statements are cached by SQL text, which keeps
  * the hot paths (admission, claim, complete) cheap. Callers queue FIFO for the single connection.
+ * `direct` runs a hot verb's statements synchronously on the same connection, behind the same queue.
  */
 import type Database from 'better-sqlite3';
 import { CompiledQuery, type DatabaseConnection, type Driver, type QueryResult } from 'kysely';
+import type { DirectSql, Exec } from '../direct.js';
 import type { WalCheckpointer } from './wal-checkpointer.js';
 
 /** Hands the single connection to one caller at a time, in arrival order. */
@@ -67,8 +69,66 @@ class SqliteConnection implements DatabaseConnection {
     return { numAffectedRows: BigInt(changes), rows: [] };
   }
 
+  /** One statement, synchronously (the caller holds the connection): its rows, none for a write. */
+  readonly exec: Exec = (text, params) => {
+    const stmt = this.#prepare(text);
+    if (stmt.reader) return stmt.all(params) as unknown[];
+    stmt.run(params);
+    this.#checkpointer?.wrote();
+    return [];
+  };
+
+  get inTransaction(): boolean {
+    return this.#db.inTransaction;
+  }
+
   async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
     throw new Error('streaming is not supported by the Arrakis SQLite driver');
+  }
+}
+
+/** The synchronous path (../direct.ts): the same connection, statement cache and FIFO queue as Kysely's. */
+class SqliteDirect implements DirectSql {
+  readonly #mutex: FifoMutex;
+  readonly #connection: SqliteConnection;
+
+  constructor(mutex: FifoMutex, connection: SqliteConnection) {
+    this.#mutex = mutex;
+    this.#connection = connection;
+  }
+
+  async query(text: string, params: readonly unknown[]): Promise<unknown[]> {
+    await this.#mutex.lock();
+    try {
+      return this.#connection.exec(text, params);
+    } finally {
+      this.#mutex.unlock();
+    }
+  }
+
+  read<T>(fn: (exec: Exec) => T): Promise<T> {
+    return this.#transaction('BEGIN', fn);
+  }
+
+  write<T>(fn: (exec: Exec) => T): Promise<T> {
+    return this.#transaction('BEGIN IMMEDIATE', fn);
+  }
+
+  async #transaction<T>(begin: string, fn: (exec: Exec) => T): Promise<T> {
+    await this.#mutex.lock();
+    const { exec } = this.#connection;
+    try {
+      exec(begin, []);
+      const result = fn(exec);
+      exec('COMMIT', []);
+      return result;
+    } catch (err) {
+      // As Kysely does: a failed statement or COMMIT leaves nothing open behind it.
+      if (this.#connection.inTransaction) exec('ROLLBACK', []);
+      throw err;
+    } finally {
+      this.#mutex.unlock();
+    }
   }
 }
 
@@ -82,7 +142,11 @@ export class ImmediateSqliteDriver implements Driver {
     this.#db = db;
     this.#checkpointer = checkpointer;
     this.#connection = new SqliteConnection(db, checkpointer);
+    this.direct = new SqliteDirect(this.#mutex, this.#connection);
   }
+
+  /** Statements run synchronously for the hot verbs (../direct.ts). */
+  readonly direct: DirectSql;
 
   async init(): Promise<void> {}
 

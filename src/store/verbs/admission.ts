@@ -11,15 +11,16 @@ import type { Job } from '../../jobs/types.js';
 import { newId } from '../../util/ids.js';
 import type { AdmitResult, NewJob } from '../contract.js';
 import {
-  inTx,
   isForeignKeyViolation,
   isUniqueViolation,
   run,
-  type Conn,
+  runSteps,
+  writeSteps,
   type StoreContext,
 } from '../context.js';
+import { step, type Steps } from '../direct.js';
 import { toJob } from '../rows.js';
-import { takeTokensIn } from './rate-buckets.js';
+import { takeTokenSteps } from './rate-buckets.js';
 
 const hashSchema = z.object({ request_hash: z.string().nullable() });
 const limitsSchema = z.object({ max_active_jobs: z.number(), max_active_jobs_per_user: z.number() });
@@ -38,9 +39,9 @@ class Rejection extends Error {
   }
 }
 
-async function lookupIdempotent(ctx: StoreContext, conn: Conn, input: NewJob): Promise<AdmitResult | null> {
+function* lookupIdempotent(ctx: StoreContext, input: NewJob): Steps<AdmitResult | null> {
   if (input.idempotencyKey === null) return null;
-  const rows = await run(conn, ctx.sql.findByIdempotencyKey, [
+  const rows = yield step(ctx.sql.findByIdempotencyKey, [
     input.accountId,
     input.userId,
     input.idempotencyKey,
@@ -56,13 +57,8 @@ function replayOrConflict(row: unknown, input: NewJob): AdmitResult {
   return { kind: 'replayed', job: toJob(row) };
 }
 
-async function rejection(
-  ctx: StoreContext,
-  tx: Conn,
-  accountId: string,
-  scope: 'user' | 'account',
-): Promise<Rejection> {
-  const row = (await run(tx, ctx.sql.accountLimits, [accountId]))[0];
+function* rejection(ctx: StoreContext, accountId: string, scope: 'user' | 'account'): Steps<Rejection> {
+  const row = (yield step(ctx.sql.accountLimits, [accountId]))[0];
   if (row === undefined) throw new UnknownAccountError(accountId);
   const limits = limitsSchema.parse(row);
   const limit = scope === 'user' ? limits.max_active_jobs_per_user : limits.max_active_jobs;
@@ -119,21 +115,22 @@ function insertParams(job: Job, input: NewJob, now: number): unknown[] {
   ];
 }
 
-async function admitInTx(ctx: StoreContext, tx: Conn, input: NewJob, now: number): Promise<AdmitResult> {
+/** The admission's statements, for one transaction; a Rejection thrown rolls it back. */
+function* admitSteps(ctx: StoreContext, input: NewJob, now: number): Steps<AdmitResult> {
   if (input.rate !== undefined && input.rate.length > 0) {
-    const decision = await takeTokensIn(ctx, tx, input.rate, now);
+    const decision = yield* takeTokenSteps(ctx, input.rate, now);
     if (!decision.allowed) throw new Rejection({ kind: 'rate_limited', retryAfterMs: decision.retryAfterMs });
   }
-  const earlier = await lookupIdempotent(ctx, tx, input);
+  const earlier = yield* lookupIdempotent(ctx, input);
   if (earlier !== null) return earlier;
   const { sql } = ctx;
   const job = newJobRecord(input.id ?? newId('job', now), input, now);
   // Insert first and take the account row lock last: a same-account admission waits only for our commit.
-  await run(tx, sql.insertJob, insertParams(job, input, now));
-  const userRows = await run(tx, sql.userAdmit, [input.userId, input.accountId, input.accountId]);
-  if (userRows.length === 0) throw await rejection(ctx, tx, input.accountId, 'user');
-  const accountRows = await run(tx, sql.accountAdmit, [input.accountId]);
-  if (accountRows.length === 0) throw await rejection(ctx, tx, input.accountId, 'account');
+  yield step(sql.insertJob, insertParams(job, input, now));
+  const userRows = yield step(sql.userAdmit, [input.userId, input.accountId, input.accountId]);
+  if (userRows.length === 0) throw yield* rejection(ctx, input.accountId, 'user');
+  const accountRows = yield step(sql.accountAdmit, [input.accountId]);
+  if (accountRows.length === 0) throw yield* rejection(ctx, input.accountId, 'account');
   return { kind: 'admitted', job };
 }
 
@@ -184,13 +181,13 @@ async function admitByFunction(ctx: StoreContext, input: NewJob, now: number): P
 export async function admitJob(ctx: StoreContext, input: NewJob, now: number): Promise<AdmitResult> {
   try {
     if (ctx.caps.serverFunctions) return await admitByFunction(ctx, input, now);
-    return await inTx(ctx, (tx) => admitInTx(ctx, tx, input, now));
+    return await writeSteps(ctx, () => admitSteps(ctx, input, now));
   } catch (err) {
     if (err instanceof Rejection) return err.result;
     if (isForeignKeyViolation(err)) throw new UnknownAccountError(input.accountId);
     // A concurrent request with the same idempotency key committed first: answer as its replay.
     if (isUniqueViolation(err)) {
-      const earlier = await lookupIdempotent(ctx, ctx.db, input);
+      const earlier = await runSteps(ctx.db, lookupIdempotent(ctx, input));
       if (earlier !== null) return earlier;
     }
     throw err;

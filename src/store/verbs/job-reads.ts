@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Job, JobStatus } from '../../jobs/types.js';
 import type { ListJobsQuery, PoolUsage, Usage } from '../contract.js';
-import { run, type StoreContext } from '../context.js';
+import { run, runOne, type StoreContext } from '../context.js';
 import { toJob } from '../rows.js';
 import type { JobView } from '../../jobs/public-job.js';
 import { toJobView } from '../job-view-row.js';
@@ -32,7 +32,7 @@ export async function getJobViewFor(
   userId: string,
   id: string,
 ): Promise<JobView | null> {
-  const row = (await run(ctx.db, ctx.sql.jobViewForOwner, [id, accountId, userId]))[0];
+  const row = (await runOne(ctx, ctx.sql.jobViewForOwner, [id, accountId, userId]))[0];
   return row === undefined ? null : toJobView(row);
 }
 

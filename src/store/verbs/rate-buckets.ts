@@ -1,48 +1,50 @@
 /**
  * Token buckets shared by every replica: one row per key, refilled lazily from its last update time.
  * The happy path is one upsert per bucket (refill, check and take in a single statement). Admission takes its
- * tokens inside its own transaction (takeTokensIn), so a submission costs one commit, not two.
+ * tokens inside its own transaction (takeTokenSteps), so a submission costs one commit, not two.
  */
 import { z } from 'zod';
 import type { RateDecision, TokenRequest } from '../contract.js';
-import { inTx, run, type Conn, type StoreContext } from '../context.js';
+import { readSteps, writeSteps, type StoreContext } from '../context.js';
+import { step, type Steps } from '../direct.js';
 
 const bucketSchema = z.object({ tokens: z.number(), updated_at: z.number() });
+const takenSchema = z.object({ tokens: z.number() });
 
 /** The level of bucket `r` at `now` (refilled, capped at the burst); a bucket never used is full. */
-async function levelOf(ctx: StoreContext, conn: Conn, r: TokenRequest, now: number): Promise<number | null> {
-  const row = (await run(conn, ctx.sql.bucketLevel, [r.key]))[0];
+function* levelOf(ctx: StoreContext, r: TokenRequest, now: number): Steps<number | null> {
+  const row = (yield step(ctx.sql.bucketLevel, [r.key]))[0];
   if (row === undefined) return null;
   const bucket = bucketSchema.parse(row);
   return Math.min(r.burst, bucket.tokens + (Math.max(0, now - bucket.updated_at) * r.ratePerSecond) / 1000);
 }
 
 /** Milliseconds until bucket `r` (which refused) holds one token again. */
-async function waitFor(ctx: StoreContext, conn: Conn, r: TokenRequest, now: number): Promise<number> {
-  const level = await levelOf(ctx, conn, r, now);
+function* waitFor(ctx: StoreContext, r: TokenRequest, now: number): Steps<number> {
+  const level = yield* levelOf(ctx, r, now);
   if (level === null || r.ratePerSecond <= 0) return 60_000;
   return Math.max(1, Math.ceil(((1 - level) * 1000) / r.ratePerSecond));
 }
 
 /**
- * One token from every bucket inside the caller's transaction `tx`. On a refusal the tokens already taken are
+ * One token from every bucket, as steps of the caller's transaction. On a refusal the tokens already taken are
  * given back, so the caller may commit or roll back; buckets are taken in the given order (callers keep one
  * order, so replicas never deadlock).
  */
-export async function takeTokensIn(
+export function* takeTokenSteps(
   ctx: StoreContext,
-  tx: Conn,
   requests: readonly TokenRequest[],
   now: number,
-): Promise<RateDecision> {
+): Steps<RateDecision> {
   const taken: TokenRequest[] = [];
   for (const r of requests) {
     const rate = r.ratePerSecond;
-    const rows = await run(tx, ctx.sql.takeBucketToken, [r.key, r.burst, now, rate, rate, rate, rate]);
+    const rows = yield step(ctx.sql.takeBucketToken, [r.key, r.burst, now, rate, rate, rate, rate]);
     if (rows.length === 0) {
-      for (const t of taken) await run(tx, ctx.sql.refundBucketToken, [t.key]);
-      return { allowed: false, retryAfterMs: await waitFor(ctx, tx, r, now) };
+      for (const t of taken) yield step(ctx.sql.refundBucketToken, [t.key]);
+      return { allowed: false, retryAfterMs: yield* waitFor(ctx, r, now) };
     }
+    if (ctx.buckets !== undefined) ctx.buckets.record(r.key, takenSchema.parse(rows[0]).tokens, now);
     taken.push(r);
   }
   return { allowed: true, retryAfterMs: 0 };
@@ -54,20 +56,30 @@ export async function takeTokens(
   requests: readonly TokenRequest[],
   now: number,
 ): Promise<RateDecision> {
-  return await inTx(ctx, (tx) => takeTokensIn(ctx, tx, requests, now));
+  return await writeSteps(ctx, () => takeTokenSteps(ctx, requests, now));
 }
 
-/** Store.peekTokens: plain reads, no transaction and no write; the longest wait of the empty buckets. */
+function* peekSteps(ctx: StoreContext, requests: readonly TokenRequest[], now: number): Steps<RateDecision> {
+  let retryAfterMs = 0;
+  for (const r of requests) {
+    const level = yield* levelOf(ctx, r, now);
+    if (level !== null && level < 1) retryAfterMs = Math.max(retryAfterMs, yield* waitFor(ctx, r, now));
+  }
+  return { allowed: retryAfterMs === 0, retryAfterMs };
+}
+
+/**
+ * Store.peekTokens: plain reads, no write; the longest wait of the empty buckets. No read at all while this
+ * process's own last takes left a token in every bucket (bucket-mirror.ts).
+ */
 export async function peekTokens(
   ctx: StoreContext,
   requests: readonly TokenRequest[],
   now: number,
 ): Promise<RateDecision> {
-  let retryAfterMs = 0;
-  for (const r of requests) {
-    const level = await levelOf(ctx, ctx.db, r, now);
-    if (level !== null && level < 1)
-      retryAfterMs = Math.max(retryAfterMs, await waitFor(ctx, ctx.db, r, now));
+  const mirror = ctx.buckets;
+  if (mirror !== undefined && requests.every((r) => mirror.surelyHasToken(r.key, now))) {
+    return { allowed: true, retryAfterMs: 0 };
   }
-  return { allowed: retryAfterMs === 0, retryAfterMs };
+  return await readSteps(ctx, () => peekSteps(ctx, requests, now));
 }

@@ -1,0 +1,36 @@
+/**
+ * What this process's own token takes left in each rate bucket, so the submission gate (peekTokens) can skip its
+ * database read while a bucket plainly still holds tokens. The database stays the one truth: every take and
+ * every refusal is decided by the statement that takes the token, inside the admission's transaction. The mirror
+ * only ever answers "a token is surely left"; anything else (unknown bucket, fewer than one token, an entry
+ * older than MIRROR_MS) is read from the database, exactly as before.
+ *
+ * It is a lower bound of the real level for this process: it never adds the refill since the take, a take
+ * that is later rolled back (a quota refusal) or refunded only leaves more tokens than it says, and takes are
+ * recorded in the order they ran (the statements run one at a time on the one connection). Takes by another
+ * process sharing the database are not seen: for at most MIRROR_MS the gate may let a submission through to
+ * the admission, whose own take then refuses it with the same 429.
+ */
+
+/** How long a recorded level may stand in for a read. */
+export const MIRROR_MS = 1000;
+/** Buckets remembered at most (two per active user); the mirror starts over when full. */
+const MAX_BUCKETS = 20_000;
+
+export class BucketMirror {
+  readonly #levels = new Map<string, { tokens: number; at: number }>();
+
+  /** Bucket `key` held `tokens` right after a take at `at`. */
+  record(key: string, tokens: number, at: number): void {
+    if (this.#levels.size >= MAX_BUCKETS && !this.#levels.has(key)) this.#levels.clear();
+    this.#levels.set(key, { tokens, at });
+  }
+
+  /** True when this process's last take from `key`, at most MIRROR_MS before `now`, left at least one token. */
+  surelyHasToken(key: string, now: number): boolean {
+    const level = this.#levels.get(key);
+    if (level === undefined) return false;
+    const age = now - level.at;
+    return age >= 0 && age <= MIRROR_MS && level.tokens >= 1;
+  }
+}
