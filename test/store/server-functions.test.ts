@@ -113,7 +113,9 @@ async function modelScript(store: Store, accountId: string): Promise<unknown[]> 
   await claim('wf', 2_002); // m5: fetchable from the registry, nothing closer
   await claim('wv', 2_003, 0); // m1: affinity off
   await claim('wv', 2_004); // m7 (B in VRAM) over m2 (C on disk): m2 passed at 2 004
-  await claim('wu', 2_005); // m2: a worker that never reported takes any job
+  // m2: a worker that never reported takes any job; nothing closer than the due m4 (m2 counts as handed out
+  // at 2 004), so the fairest of all, m2, and m4's clock starts at 2 005 (migration 008).
+  await claim('wu', 2_005);
   await admit('m8', 'A', 3_000);
   await admit('m9', 'B', 3_001);
   await claim('wv', 12_004); // m9 over m8: m8 passed at 12 004
@@ -123,7 +125,7 @@ async function modelScript(store: Store, accountId: string): Promise<unknown[]> 
   await claim('wv', 22_004); // m8: its bound is out
   await claim('wv', 22_005); // m11
   await claim('wn', 22_006); // nothing it can load (m4 needs an unregistered file)
-  await claim('wu', 22_007); // m4
+  await claim('wu', 22_007); // m4: overdue since 12 005
   return out;
 }
 
@@ -301,6 +303,7 @@ describe('postgres server functions', () => {
     expect(passed).toEqual([
       ['m1', 2_001],
       ['m2', 2_004],
+      ['m4', 2_005],
       ['m8', 12_004],
     ]);
   });

@@ -6,6 +6,7 @@ import { migration004 } from './004-model-placement.js';
 import { migration005 } from './005-template-owner.js';
 import { migration006 } from './006-pool-equality.js';
 import { migration007 } from './007-hot-path.js';
+import { migration008 } from './008-claim-scale.js';
 import type { Migration } from './migration.js';
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -16,4 +17,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration005,
   migration006,
   migration007,
+  migration008,
 ];
