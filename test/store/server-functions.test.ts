@@ -14,6 +14,7 @@ import { openPostgres } from '../../src/store/postgres/open-postgres.js';
 import { UnknownAccountError } from '../../src/store/verbs/admission.js';
 import { migration006 } from '../../src/store/migrations/006-pool-equality.js';
 import { BACKENDS } from './backends.js';
+import { BOUND, claimTimes, withCrowd } from './affinity-scenario.js';
 import { createTestDatabase } from '../support/pg.js';
 import { jobInput, makeAccount, registerWorker, type ReportedModels } from './fixtures.js';
 
@@ -157,6 +158,33 @@ async function poolScript(
   ] as const) {
     out.push((await store.claimNext(worker, pool, 60_000, 2_000))?.id ?? null);
   }
+  return out;
+}
+
+/**
+ * The closer pick by tier (migration 008): nothing in VRAM, so a job on the worker's disk goes before the due
+ * one that needs a fetch; then every job left was passed over within the bound, so plain fair order.
+ */
+async function tiersScript(store: Store, accountId: string): Promise<unknown[]> {
+  const out: unknown[] = [];
+  await store.createModelFile(
+    { name: 'R', kind: 'checkpoint', url: 'https://x/r', sha256: 'a'.repeat(64), size: 3 },
+    1,
+  );
+  await registerWorker(store, 'wx', {
+    available: [],
+    warm: ['P'],
+    onDisk: ['Q'],
+    canFetch: true,
+    switches: 0,
+  });
+  for (const [i, m] of ['R', 'Q', 'R'].entries()) {
+    const models = [{ kind: 'checkpoint' as const, name: m }];
+    out.push(await store.admitJob(jobInput(accountId, `t${i}`, { id: `t${i}`, models }), 1_000 + i));
+  }
+  const opts = { affinityMaxDelayMs: 10_000 };
+  for (const at of [2_000, 2_001, 2_002])
+    out.push((await store.claimNext('wx', 'default', 60_000, at, opts))?.id ?? null);
   return out;
 }
 
@@ -306,6 +334,37 @@ describe('postgres server functions', () => {
       ['m4', 2_005],
       ['m8', 12_004],
     ]);
+  });
+
+  it('claim with the bound for every job (migration 008) leaves exactly the rows of the transaction path', async () => {
+    const fast = await open(POSTGRES_CAPABILITIES);
+    opened.push(fast);
+    const slow = await open({ ...POSTGRES_CAPABILITIES, serverFunctions: false });
+    opened.push(slow);
+    const results = [];
+    for (const o of [fast, slow]) {
+      const account = await makeAccount(o.store, { max_active_jobs: 50, max_active_jobs_per_user: 50 });
+      const tiers = await tiersScript(o.store, account.id);
+      // Overdue first, and a second passed-over job's own clock (see affinity-bound.test.ts).
+      const times = await claimTimes(
+        o.store,
+        withCrowd([
+          ['C', 'Z'],
+          ['C', 'M1'],
+          ['D', 'Z'],
+        ]),
+        BOUND,
+      );
+      const rows = await dump(o.url);
+      results.push(
+        JSON.parse(JSON.stringify({ tiers, times, rows }).replace(/acct_[A-Za-z0-9]+/g, 'ACCOUNT')),
+      );
+    }
+    expect(results[0]).toEqual(results[1]);
+    const { tiers, times } = results[0] as { tiers: unknown[]; times: number[] };
+    // t1 (Q on disk) before the due t0 (R to fetch); then t0 and t2, both passed over, in fair order.
+    expect(tiers.slice(3)).toEqual(['t1', 't0', 't2']);
+    expect(times.slice(0, 3)).toEqual([2_000 + BOUND, 2_000, 3_000 + BOUND]);
   });
 
   it('claim by pool equality (migration 006) matches the transaction path and SQLite', async () => {

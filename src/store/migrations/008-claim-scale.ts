@@ -1,7 +1,8 @@
 /**
- * Claim at scale, and affinity's bound for every job. Two indexes: the queued jobs by pool and first model
- * file (a per-model queue head in one seek, so an affinity claim costs in the worker's models, not in the
- * queue depth), and the queued jobs affinity passed over (the overdue ones, found without a scan).
+ * Claim at scale, and affinity's bound for every job. Two indexes: the queued jobs by first model file and
+ * pool (a per-model queue head in one seek, so an affinity claim costs in the worker's models, not in the
+ * queue depth; the model first, so the fair pick, which names no model, keeps walking jobs_claimable in
+ * order), and the queued jobs affinity passed over (the overdue ones, found without a scan).
  * On Postgres arrakis_claim is redefined (same signature) to mirror verbs/claims.ts: a job passed over
  * `p_affinity_ms` or more ago goes first; the "due" job is the fairest one not passed over yet (a passed-over
  * job counts as handed out when it was passed over), so every job's clock starts when plain fair order would
@@ -182,12 +183,12 @@ export const migration008: Migration = {
   id: 8,
   name: 'claim-scale',
   sqlite: [
-    `CREATE INDEX jobs_queued_model ON jobs (pool, json_extract(models, '$[0].name'), priority DESC, created_at, id)
+    `CREATE INDEX jobs_queued_model ON jobs (json_extract(models, '$[0].name'), pool, priority DESC, created_at, id)
       ${QUEUED}`,
     `CREATE INDEX jobs_affinity_passed ON jobs (pool, affinity_passed_at) ${PASSED}`,
   ],
   postgres: [
-    `CREATE INDEX jobs_queued_model ON jobs (pool, (CAST(models AS json) -> 0 ->> 'name'), priority DESC,
+    `CREATE INDEX jobs_queued_model ON jobs ((CAST(models AS json) -> 0 ->> 'name'), pool, priority DESC,
       created_at, id) ${QUEUED}`,
     `CREATE INDEX jobs_affinity_passed ON jobs (pool, affinity_passed_at) ${PASSED}`,
     FAIR_PICK,
