@@ -44,14 +44,15 @@ function pickAnySql(extra: string): string {
 
 /** For each name in `names`, the queue head of jobs whose first file has that name (at the level, of the
  *  tier); then the best of those heads. A job of tier 0 or 1 has its first file among the worker's names, so
- *  no candidate is missed; the order is the fair order within a level. */
+ *  no candidate is missed; the order is the fair order within a level. `TIER <= ?` is `TIER = ?` here (a lower
+ *  tier had no job at any level) and tells Postgres's planner most rows of a name pass (see migration 008). */
 function headAtLevelSql(names: string): string {
   return `SELECT c.id FROM (${names}) n JOIN jobs c ON c.id = (SELECT j.id FROM jobs j
       LEFT JOIN workers w ON w.id = ?
       WHERE j.status = 'queued' AND j.inputs_ready = 1 AND j.pool = ? AND {KEY} = n.value AND j.id <> ?
         AND EXISTS (SELECT 1 FROM user_counters uc
           WHERE uc.account_id = j.account_id AND uc.user_id = j.user_id AND uc.running = ?)
-        AND {ELIGIBLE} AND {TIER} = ?
+        AND {ELIGIBLE} AND {TIER} <= ?
       ORDER BY j.priority DESC, j.created_at, j.id LIMIT 1)
     ORDER BY c.priority DESC, c.created_at, c.id LIMIT 1 {LOCK_C}`;
 }

@@ -68,15 +68,21 @@ BEGIN
 END
 $fn$`;
 
-/** One level-walk step of the closer pick: the best queue head, per held name, at the level and tier. */
-const head = (namesFrom: string): string => `SELECT c.id INTO v_alt FROM (${namesFrom}) n
-        JOIN jobs c ON c.id = (SELECT j.id FROM jobs j LEFT JOIN workers w ON w.id = p_worker_id
+/**
+ * One level-walk step of the closer pick: per held name, the queue head at the level (LATERAL, one index
+ * seek each), then the best head, locked on its own. `TIER <= t` is `TIER = t` here (a lower tier had no
+ * job at any level) but lets the planner see that most rows of a name pass, so it walks the index in order
+ * and stops at the first row instead of sorting every queued job of the name.
+ */
+const head = (namesFrom: string): string => `SELECT h.id INTO v_alt FROM (${namesFrom}) n
+        CROSS JOIN LATERAL (SELECT j.id, j.priority, j.created_at FROM jobs j
+          LEFT JOIN workers w ON w.id = p_worker_id
           WHERE j.status = 'queued' AND j.inputs_ready = 1 AND j.pool = p_pool AND ${KEY} = n.value
             AND j.id <> p_due AND EXISTS (SELECT 1 FROM user_counters uc
               WHERE uc.account_id = j.account_id AND uc.user_id = j.user_id AND uc.running = v_level)
-            AND ${ELIGIBLE} AND ${TIER} = t
-          ORDER BY j.priority DESC, j.created_at, j.id LIMIT 1)
-        ORDER BY c.priority DESC, c.created_at, c.id LIMIT 1 FOR UPDATE OF c SKIP LOCKED`;
+            AND ${ELIGIBLE} AND ${TIER} <= t
+          ORDER BY j.priority DESC, j.created_at, j.id LIMIT 1) h
+        ORDER BY h.priority DESC, h.created_at, h.id LIMIT 1`;
 
 /** The fairest job other than p_due the worker holds closer than p_tier (verbs/claims.ts closerPick). */
 const CLOSER_PICK = `CREATE FUNCTION arrakis_closer_pick(
@@ -108,7 +114,11 @@ BEGIN
       ELSE
         ${head(['models_warm', 'models_available', 'models_on_disk'].map(workerNames).join(' UNION '))};
       END IF;
-      IF v_alt IS NOT NULL THEN RETURN v_alt; END IF;
+      IF v_alt IS NOT NULL THEN
+        -- Locked on its own (a replica holding it makes this claim take the due job instead).
+        SELECT j.id INTO v_alt FROM jobs j WHERE j.id = v_alt AND j.status = 'queued' FOR UPDATE SKIP LOCKED;
+        RETURN v_alt;
+      END IF;
       v_after := v_level;
     END LOOP;
   END LOOP;
