@@ -49,7 +49,7 @@ function pickAnySql(extra: string): string {
 function headAtLevelSql(names: string): string {
   return `SELECT c.id FROM (${names}) n JOIN jobs c ON c.id = (SELECT j.id FROM jobs j
       LEFT JOIN workers w ON w.id = ?
-      WHERE j.status = 'queued' AND j.inputs_ready = 1 AND j.pool = ? AND {KEY} = n.value AND j.id <> ?
+      WHERE j.status = 'queued' AND j.inputs_ready = 1 AND j.pool = ? AND j.models <> '[]' AND {KEY} = n.value AND j.id <> ?
         AND EXISTS (SELECT 1 FROM user_counters uc
           WHERE uc.account_id = j.account_id AND uc.user_id = j.user_id AND uc.running = ?)
         AND {ELIGIBLE} AND {TIER} <= ?

@@ -11,7 +11,8 @@
  */
 import type { Migration } from './migration.js';
 
-const QUEUED = `WHERE status = 'queued' AND inputs_ready = 1`;
+/** Queued jobs that load a model file (a model-less workload pays no index upkeep). */
+const QUEUED = `WHERE status = 'queued' AND inputs_ready = 1 AND models <> '[]'`;
 const PASSED = `WHERE status = 'queued' AND affinity_passed_at IS NOT NULL`;
 
 /** The names of a job's models (j.models is [{ kind, name }] as text). */
@@ -77,7 +78,8 @@ $fn$`;
 const head = (namesFrom: string): string => `SELECT h.id INTO v_alt FROM (${namesFrom}) n
         CROSS JOIN LATERAL (SELECT j.id, j.priority, j.created_at FROM jobs j
           LEFT JOIN workers w ON w.id = p_worker_id
-          WHERE j.status = 'queued' AND j.inputs_ready = 1 AND j.pool = p_pool AND ${KEY} = n.value
+          WHERE j.status = 'queued' AND j.inputs_ready = 1 AND j.pool = p_pool AND j.models <> '[]'
+            AND ${KEY} = n.value
             AND j.id <> p_due AND EXISTS (SELECT 1 FROM user_counters uc
               WHERE uc.account_id = j.account_id AND uc.user_id = j.user_id AND uc.running = v_level)
             AND ${ELIGIBLE} AND ${TIER} <= t

@@ -83,7 +83,7 @@ async function closerPick(
 }
 
 /**
- * Bounded affinity (docs/models.md, "The bound"). Plain fair order hands this claim the "due" job: the fairest
+ * Bounded affinity (docs/models.md, "The bound, exactly"). Plain fair order hands this claim the "due" job: the fairest
  * one affinity has not passed over yet (a passed-over job counts as handed out when it was passed over). A job
  * passed over `affinityMs` or more ago goes first, fairest first. Else, when the due job needs a model the
  * worker does not hold in VRAM, the fairest job it holds closer goes instead, or — nothing closer — the fairest
