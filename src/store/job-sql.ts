@@ -22,6 +22,41 @@ const GIVE_BACK = `UPDATE jobs SET
 const START_JOB = `UPDATE jobs SET status = 'running', worker_id = ?, lease_expires_at = ?,
     attempts = attempts + 1, started_at = ?, progress = NULL, event_seq = event_seq + 1`;
 
+/** Restricts a pick to jobs affinity has not passed over. */
+const UNPASSED = 'AND j.affinity_passed_at IS NULL';
+
+function pickAtLevelSql(extra: string): string {
+  return `SELECT j.id, j.models, j.affinity_passed_at FROM jobs j LEFT JOIN workers w ON w.id = ?
+    WHERE j.status = 'queued' AND j.inputs_ready = 1 AND j.pool = ? ${extra}
+      AND EXISTS (SELECT 1 FROM user_counters uc
+        WHERE uc.account_id = j.account_id AND uc.user_id = j.user_id AND uc.running = ?)
+      AND {ELIGIBLE}
+    ORDER BY j.priority DESC, j.created_at, j.id LIMIT 1 {LOCK_J}`;
+}
+
+function pickAnySql(extra: string): string {
+  return `SELECT j.id, j.models, j.affinity_passed_at FROM jobs j
+    LEFT JOIN user_counters uc ON uc.account_id = j.account_id AND uc.user_id = j.user_id
+    LEFT JOIN workers w ON w.id = ?
+    WHERE j.status = 'queued' AND j.inputs_ready = 1 AND j.pool = ? ${extra} AND {ELIGIBLE}
+    ORDER BY COALESCE(uc.running, 0), j.priority DESC, j.created_at, j.id LIMIT 1 {LOCK_J}`;
+}
+
+/** For each name in `names`, the queue head of jobs whose first file has that name (at the level, of the
+ *  tier); then the best of those heads. A job of tier 0 or 1 has its first file among the worker's names, so
+ *  no candidate is missed; the order is the fair order within a level. `TIER <= ?` is `TIER = ?` here (a lower
+ *  tier had no job at any level) and tells Postgres's planner most rows of a name pass (see migration 008). */
+function headAtLevelSql(names: string): string {
+  return `SELECT c.id FROM (${names}) n JOIN jobs c ON c.id = (SELECT j.id FROM jobs j
+      LEFT JOIN workers w ON w.id = ?
+      WHERE j.status = 'queued' AND j.inputs_ready = 1 AND j.pool = ? AND j.models <> '[]' AND {KEY} = n.value AND j.id <> ?
+        AND EXISTS (SELECT 1 FROM user_counters uc
+          WHERE uc.account_id = j.account_id AND uc.user_id = j.user_id AND uc.running = ?)
+        AND {ELIGIBLE} AND {TIER} <= ?
+      ORDER BY j.priority DESC, j.created_at, j.id LIMIT 1)
+    ORDER BY c.priority DESC, c.created_at, c.id LIMIT 1 {LOCK_C}`;
+}
+
 const TEMPLATES = {
   /** Idempotency lookup — (account_id, user_id, key) → job columns + request_hash. */
   findByIdempotencyKey: `SELECT ${JOB_COLUMNS}, request_hash FROM jobs
@@ -74,27 +109,45 @@ const TEMPLATES = {
 
   /** The best job the worker can load among users running exactly `level` jobs (the pick skips rows another
    *  replica has locked) — (worker_id, pool, level) → id, models, affinity_passed_at, or no row. */
-  pickAtLevel: `SELECT j.id, j.models, j.affinity_passed_at FROM jobs j LEFT JOIN workers w ON w.id = ?
-    WHERE j.status = 'queued' AND j.inputs_ready = 1 AND j.pool = ?
-      AND EXISTS (SELECT 1 FROM user_counters uc
-        WHERE uc.account_id = j.account_id AND uc.user_id = j.user_id AND uc.running = ?)
-      AND {ELIGIBLE}
-    ORDER BY j.priority DESC, j.created_at, j.id LIMIT 1 {LOCK_J}`,
+  pickAtLevel: pickAtLevelSql(''),
+
+  /** The same among jobs affinity has not passed over yet: with affinity on, the job plain fair order would
+   *  give this claim (the passed-over ones count as given) — (worker_id, pool, level) → as pickAtLevel. */
+  pickAtLevelUnpassed: pickAtLevelSql(UNPASSED),
 
   /** The same by the full fairness order (fallback when counters moved under us)
    *  — (worker_id, pool) → id, models, affinity_passed_at, or no row. */
-  pickAny: `SELECT j.id, j.models, j.affinity_passed_at FROM jobs j
+  pickAny: pickAnySql(''),
+
+  /** pickAny among jobs affinity has not passed over yet — (worker_id, pool) → as pickAny. */
+  pickAnyUnpassed: pickAnySql(UNPASSED),
+
+  /** Affinity's bound: the fairest job the worker can load that affinity passed over at or before the given
+   *  time (now - bound) — (worker_id, pool, passed at or before) → id, or no row. */
+  pickOverdue: `SELECT j.id FROM jobs j
     LEFT JOIN user_counters uc ON uc.account_id = j.account_id AND uc.user_id = j.user_id
     LEFT JOIN workers w ON w.id = ?
-    WHERE j.status = 'queued' AND j.inputs_ready = 1 AND j.pool = ? AND {ELIGIBLE}
+    WHERE j.status = 'queued' AND j.inputs_ready = 1 AND j.pool = ?
+      AND j.affinity_passed_at IS NOT NULL AND j.affinity_passed_at <= ? AND {ELIGIBLE}
     ORDER BY COALESCE(uc.running, 0), j.priority DESC, j.created_at, j.id LIMIT 1 {LOCK_J}`,
+
+  /** Affinity, tier 0: among users running exactly `level` jobs, the best job all of whose files the worker
+   *  holds in VRAM, other than the due job. One index seek per name the worker holds (migration 008's
+   *  per-model queue index), not a scan of the queue
+   *  — (worker_id, worker_id, pool, due id, level, 0) → id, or no row. */
+  pickWarmHead: headAtLevelSql('{WARM_NAMES}'),
+
+  /** The same for tier 1 (every file in VRAM or on its disk)
+   *  — (worker_id ×3, worker_id, pool, due id, level, 1) → id, or no row. */
+  pickHeldHead: headAtLevelSql('{HELD_NAMES}'),
 
   /** How far job's files are from the worker: 0 all in VRAM, 1 all on its disk, 2 a fetch
    *  — (worker_id, job id) → tier. */
   pickTier: `SELECT {TIER} AS tier FROM jobs j LEFT JOIN workers w ON w.id = ? WHERE j.id = ?`,
 
-  /** Affinity: the fairest job, other than the fair pick, the worker can load and holds closer than `tier`
-   *  — (worker_id, pool, fair pick id, tier) → id, or no row. */
+  /** Affinity by the full order (fallback when the level walk of pickWarmHead/pickHeldHead runs long): the
+   *  fairest job, other than the due one, the worker can load and holds closer than `tier`
+   *  — (worker_id, pool, due id, tier) → id, or no row. */
   pickAffinity: `SELECT j.id FROM jobs j
     LEFT JOIN user_counters uc ON uc.account_id = j.account_id AND uc.user_id = j.user_id
     LEFT JOIN workers w ON w.id = ?
@@ -225,6 +278,10 @@ export function compileJobSql(caps: Capabilities): JobSql {
     const full = text
       .replace('{LOCK}', lock)
       .replace('{LOCK_J}', caps.rowLocks ? 'FOR UPDATE OF j SKIP LOCKED' : '')
+      .replace('{LOCK_C}', caps.rowLocks ? 'FOR UPDATE OF c SKIP LOCKED' : '')
+      .replace('{WARM_NAMES}', models.warmNames)
+      .replace('{HELD_NAMES}', models.heldNames)
+      .replace('{KEY}', models.key)
       .replace('{ELIGIBLE}', models.eligible)
       .replaceAll('{TIER}', models.tier);
     out[name] = caps.numberedParams ? numberPlaceholders(full) : full;

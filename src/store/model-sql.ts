@@ -10,6 +10,13 @@ export interface ModelPredicates {
   eligible: string;
   /** 0: every file of j is resident on the worker; 1: every file is on its disk; 2: something to fetch. */
   tier: string;
+  /** The name of j's first model file (null for a job without one): the key of the per-model queue index of
+   *  migration 008 — every file of a job the worker holds, the first included, is in the worker's lists. */
+  key: string;
+  /** The names the worker `?` holds in VRAM, one per row in column `value`. */
+  warmNames: string;
+  /** The names the worker holds in VRAM or on its disk (three `?`, each the worker id). */
+  heldNames: string;
 }
 
 /** The predicates in this database's JSON functions. */
@@ -26,5 +33,12 @@ export function modelPredicates(caps: Capabilities): ModelPredicates {
   const notWarm = `jm.name NOT IN (${names('models_warm')})`;
   const tier = `(CASE WHEN NOT EXISTS (SELECT 1 FROM (${jobNames}) jm WHERE ${notWarm}) THEN 0
     WHEN NOT EXISTS (SELECT 1 FROM (${jobNames}) jm WHERE ${notWarm} AND ${notHeld}) THEN 1 ELSE 2 END)`;
-  return { eligible, tier };
+  const workerNames = (col: string): string =>
+    pg
+      ? `SELECT x.value FROM workers w2, json_array_elements_text(CAST(w2.${col} AS json)) AS x(value) WHERE w2.id = ?`
+      : `SELECT x.value FROM workers w2, json_each(w2.${col}) x WHERE w2.id = ?`;
+  const key = pg ? `(CAST(j.models AS json) -> 0 ->> 'name')` : `json_extract(j.models, '$[0].name')`;
+  const warmNames = workerNames('models_warm');
+  const heldNames = ['models_warm', 'models_available', 'models_on_disk'].map(workerNames).join(' UNION ');
+  return { eligible, tier, key, warmNames, heldNames };
 }

@@ -17,6 +17,7 @@ import { openPostgres } from '../../src/store/postgres/open-postgres.js';
 import { UnknownAccountError } from '../../src/store/verbs/admission.js';
 import { migration006 } from '../../src/store/migrations/006-pool-equality.js';
 import { BACKENDS } from './backends.js';
+import { BOUND, claimTimes, withCrowd } from './affinity-scenario.js';
 import { createTestDatabase } from '../support/pg.js';
 import { jobInput, makeAccount, registerWorker, type ReportedModels } from './fixtures.js';
 import type { AccountLimits } from '../../src/jobs/types.js';
@@ -117,7 +118,9 @@ async function modelScript(store: Store, accountId: string): Promise<unknown[]> 
   await claim('wf', 2_002); // m5: fetchable from the registry, nothing closer
   await claim('wv', 2_003, 0); // m1: affinity off
   await claim('wv', 2_004); // m7 (B in VRAM) over m2 (C on disk): m2 passed at 2 004
-  await claim('wu', 2_005); // m2: a worker that never reported takes any job
+  // m2: a worker that never reported takes any job; nothing closer than the due m4 (m2 counts as handed out
+  // at 2 004), so the fairest of all, m2, and m4's clock starts at 2 005 (migration 008).
+  await claim('wu', 2_005);
   await admit('m8', 'A', 3_000);
   await admit('m9', 'B', 3_001);
   await claim('wv', 12_004); // m9 over m8: m8 passed at 12 004
@@ -127,7 +130,7 @@ async function modelScript(store: Store, accountId: string): Promise<unknown[]> 
   await claim('wv', 22_004); // m8: its bound is out
   await claim('wv', 22_005); // m11
   await claim('wn', 22_006); // nothing it can load (m4 needs an unregistered file)
-  await claim('wu', 22_007); // m4
+  await claim('wu', 22_007); // m4: overdue since 12 005
   return out;
 }
 
@@ -159,6 +162,33 @@ async function poolScript(
   ] as const) {
     out.push((await store.claimNext(worker, pool, 60_000, 2_000))?.id ?? null);
   }
+  return out;
+}
+
+/**
+ * The closer pick by tier (migration 008): nothing in VRAM, so a job on the worker's disk goes before the due
+ * one that needs a fetch; then every job left was passed over within the bound, so plain fair order.
+ */
+async function tiersScript(store: Store, accountId: string): Promise<unknown[]> {
+  const out: unknown[] = [];
+  await store.createModelFile(
+    { name: 'R', kind: 'checkpoint', url: 'https://x/r', sha256: 'a'.repeat(64), size: 3 },
+    1,
+  );
+  await registerWorker(store, 'wx', {
+    available: [],
+    warm: ['P'],
+    onDisk: ['Q'],
+    canFetch: true,
+    switches: 0,
+  });
+  for (const [i, m] of ['R', 'Q', 'R'].entries()) {
+    const models = [{ kind: 'checkpoint' as const, name: m }];
+    out.push(await store.admitJob(jobInput(accountId, `t${i}`, { id: `t${i}`, models }), 1_000 + i));
+  }
+  const opts = { affinityMaxDelayMs: 10_000 };
+  for (const at of [2_000, 2_001, 2_002])
+    out.push((await store.claimNext('wx', 'default', 60_000, at, opts))?.id ?? null);
   return out;
 }
 
@@ -305,8 +335,40 @@ describe('postgres server functions', () => {
     expect(passed).toEqual([
       ['m1', 2_001],
       ['m2', 2_004],
+      ['m4', 2_005],
       ['m8', 12_004],
     ]);
+  });
+
+  it('claim with the bound for every job (migration 009) leaves exactly the rows of the transaction path', async () => {
+    const fast = await open(POSTGRES_CAPABILITIES);
+    opened.push(fast);
+    const slow = await open({ ...POSTGRES_CAPABILITIES, serverFunctions: false });
+    opened.push(slow);
+    const results = [];
+    for (const o of [fast, slow]) {
+      const account = await makeAccount(o.store, { max_active_jobs: 50, max_active_jobs_per_user: 50 });
+      const tiers = await tiersScript(o.store, account.id);
+      // Overdue first, and a second passed-over job's own clock (see affinity-bound.test.ts).
+      const times = await claimTimes(
+        o.store,
+        withCrowd([
+          ['C', 'Z'],
+          ['C', 'M1'],
+          ['D', 'Z'],
+        ]),
+        BOUND,
+      );
+      const rows = await dump(o.url);
+      results.push(
+        JSON.parse(JSON.stringify({ tiers, times, rows }).replace(/acct_[A-Za-z0-9]+/g, 'ACCOUNT')),
+      );
+    }
+    expect(results[0]).toEqual(results[1]);
+    const { tiers, times } = results[0] as { tiers: unknown[]; times: number[] };
+    // t1 (Q on disk) before the due t0 (R to fetch); then t0 and t2, both passed over, in fair order.
+    expect(tiers.slice(3)).toEqual(['t1', 't0', 't2']);
+    expect(times.slice(0, 3)).toEqual([2_000 + BOUND, 2_000, 3_000 + BOUND]);
   });
 
   it('claim by pool equality (migration 006) matches the transaction path and SQLite', async () => {
@@ -417,9 +479,15 @@ const PARITY: ReadonlyArray<{
   },
   {
     name: 'placement and bounded affinity',
-    functions: ['arrakis_claim'],
+    functions: ['arrakis_claim', 'arrakis_fair_pick', 'arrakis_closer_pick'],
     limits: { max_active_jobs: 50, max_active_jobs_per_user: 50 },
     run: (store, accountId) => modelScript(store, accountId),
+  },
+  {
+    name: 'the bound for every job and the tiers',
+    functions: ['arrakis_claim', 'arrakis_fair_pick', 'arrakis_closer_pick'],
+    limits: { max_active_jobs: 50, max_active_jobs_per_user: 50 },
+    run: (store, accountId) => tiersScript(store, accountId),
   },
   {
     name: 'pool equality',

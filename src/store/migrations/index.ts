@@ -7,6 +7,7 @@ import { migration005 } from './005-template-owner.js';
 import { migration006 } from './006-pool-equality.js';
 import { migration007 } from './007-hot-path.js';
 import { migration008 } from './008-lease-names.js';
+import { migration009 } from './009-claim-scale.js';
 import type { Migration } from './migration.js';
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -18,4 +19,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration006,
   migration007,
   migration008,
+  migration009,
 ];

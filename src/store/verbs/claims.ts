@@ -26,44 +26,90 @@ const MAX_LEVELS = 32;
 
 type Pick = z.infer<typeof pickSchema>;
 
-/** The fair pick among jobs this worker can load: the level walk, then the full fairness order. */
-async function fairPick(ctx: StoreContext, tx: Conn, workerId: string, pool: string): Promise<Pick | null> {
+/** The fair pick among jobs this worker can load (only those affinity has not passed over when `unpassed`):
+ *  the level walk, then the full fairness order. */
+async function fairPick(
+  ctx: StoreContext,
+  tx: Conn,
+  workerId: string,
+  pool: string,
+  unpassed = false,
+): Promise<Pick | null> {
+  const atLevel = unpassed ? ctx.sql.pickAtLevelUnpassed : ctx.sql.pickAtLevel;
   let after = -1;
   for (let i = 0; i < MAX_LEVELS; i++) {
     const { running } = levelSchema.parse((await run(tx, ctx.sql.nextWaitingLevel, [after]))[0]);
     if (running === null) break;
-    const row = (await run(tx, ctx.sql.pickAtLevel, [workerId, pool, running]))[0];
+    const row = (await run(tx, atLevel, [workerId, pool, running]))[0];
     if (row !== undefined) return pickSchema.parse(row);
     after = running;
   }
   // Counters moved since a level was read (another replica claimed or finished), or the walk ran long:
   // fall back to the full fairness order, which needs no counter snapshot.
-  const row = (await run(tx, ctx.sql.pickAny, [workerId, pool]))[0];
+  const row = (await run(tx, unpassed ? ctx.sql.pickAnyUnpassed : ctx.sql.pickAny, [workerId, pool]))[0];
   return row === undefined ? null : pickSchema.parse(row);
 }
 
 /**
- * Bounded affinity: when the fair pick needs a model the worker does not hold in VRAM, the fairest job it
- * holds closer (VRAM, then disk) goes first — unless affinity first passed the fair pick over
- * `affinityMs` or more ago. Returns the id to claim.
+ * The fairest job other than `dueId` that the worker holds closer than `tier` (VRAM, then disk): per tier a
+ * level walk whose each step seeks the queue head of every model the worker holds (indexed, migration 008),
+ * so the cost follows the worker's models, not the queue depth. Same order as pickAffinity, its fallback.
+ */
+async function closerPick(
+  ctx: StoreContext,
+  tx: Conn,
+  workerId: string,
+  pool: string,
+  dueId: string,
+  tier: number,
+): Promise<string | null> {
+  for (let t = 0; t < tier; t++) {
+    const [head, names] =
+      t === 0 ? [ctx.sql.pickWarmHead, [workerId]] : [ctx.sql.pickHeldHead, [workerId, workerId, workerId]];
+    let after = -1;
+    for (let i = 0; ; i++) {
+      if (i === MAX_LEVELS) {
+        const row = (await run(tx, ctx.sql.pickAffinity, [workerId, pool, dueId, tier]))[0];
+        return row === undefined ? null : idSchema.parse(row).id;
+      }
+      const { running } = levelSchema.parse((await run(tx, ctx.sql.nextWaitingLevel, [after]))[0]);
+      if (running === null) break;
+      const row = (await run(tx, head, [...names, workerId, pool, dueId, running, t]))[0];
+      if (row !== undefined) return idSchema.parse(row).id;
+      after = running;
+    }
+  }
+  return null;
+}
+
+/**
+ * Bounded affinity (docs/models.md, "The bound, exactly"). Plain fair order hands this claim the "due" job: the fairest
+ * one affinity has not passed over yet (a passed-over job counts as handed out when it was passed over). A job
+ * passed over `affinityMs` or more ago goes first, fairest first. Else, when the due job needs a model the
+ * worker does not hold in VRAM, the fairest job it holds closer goes instead, or — nothing closer — the fairest
+ * job of all (one passed over earlier, when there is one); either way the due job's clock starts then.
+ * Returns the id to claim, or null when the worker can load nothing.
  */
 async function affinityPick(
   ctx: StoreContext,
   tx: Conn,
-  fair: Pick,
   workerId: string,
   pool: string,
   affinityMs: number,
   now: number,
-): Promise<string> {
-  if (affinityMs <= 0 || fair.models === '[]') return fair.id;
-  if (fair.affinity_passed_at !== null && fair.affinity_passed_at <= now - affinityMs) return fair.id;
-  const { tier } = tierSchema.parse((await run(tx, ctx.sql.pickTier, [workerId, fair.id]))[0]);
-  if (tier === 0) return fair.id;
-  const row = (await run(tx, ctx.sql.pickAffinity, [workerId, pool, fair.id, tier]))[0];
-  if (row === undefined) return fair.id;
-  await run(tx, ctx.sql.markPassed, [now, fair.id]);
-  return idSchema.parse(row).id;
+): Promise<string | null> {
+  const overdue = (await run(tx, ctx.sql.pickOverdue, [workerId, pool, now - affinityMs]))[0];
+  if (overdue !== undefined) return idSchema.parse(overdue).id;
+  const fair = await fairPick(ctx, tx, workerId, pool);
+  if (fair === null) return null;
+  const due = fair.affinity_passed_at === null ? fair : await fairPick(ctx, tx, workerId, pool, true);
+  // Every job left was passed over within the bound: plain fair order among them.
+  if (due === null || due.models === '[]') return (due ?? fair).id;
+  const { tier } = tierSchema.parse((await run(tx, ctx.sql.pickTier, [workerId, due.id]))[0]);
+  if (tier === 0) return due.id;
+  const pick = (await closerPick(ctx, tx, workerId, pool, due.id, tier)) ?? fair.id;
+  if (pick !== due.id) await run(tx, ctx.sql.markPassed, [now, due.id]);
+  return pick;
 }
 
 /** Store.claimNext: see the contract. */
@@ -77,15 +123,17 @@ export async function claimNext(
 ): Promise<Job | null> {
   const affinityMs = options.affinityMaxDelayMs ?? 0;
   if (ctx.caps.serverFunctions) {
-    // The same walk, affinity, CAS and settlement server-side (migration 004): one autocommit round trip.
+    // The same walk, affinity, CAS and settlement server-side (migration 008): one autocommit round trip.
     const params = [workerId, now + leaseMs, now, pool, MAX_LEVELS, affinityMs];
     const row = (await run(ctx.db, ctx.sql.claimFunction, params))[0];
     return row === undefined ? null : transitionRow(row).job;
   }
   return await inTx(ctx, async (tx) => {
-    const fair = await fairPick(ctx, tx, workerId, pool);
-    if (fair === null) return null;
-    const id = await affinityPick(ctx, tx, fair, workerId, pool, affinityMs, now);
+    const id =
+      affinityMs > 0
+        ? await affinityPick(ctx, tx, workerId, pool, affinityMs, now)
+        : ((await fairPick(ctx, tx, workerId, pool))?.id ?? null);
+    if (id === null) return null;
     const row = (await run(tx, ctx.sql.startPicked, [workerId, now + leaseMs, now, id]))[0];
     return row === undefined ? null : await settleTransition(ctx, tx, row, false, now);
   });
