@@ -55,6 +55,7 @@ export function simPoolFrom(p: PoolConfig): SimPool {
     maxCostPerHour: p.maxCostPerHour,
     planningHorizonS: p.planningHorizonS ?? null,
     ...(p.sessionCopies === undefined ? {} : { sessionCopies: p.sessionCopies }),
+    latencyHours: p.latencyHours ?? null,
   };
 }
 
