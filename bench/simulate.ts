@@ -5,7 +5,8 @@
  * with prefetch and affinity against model-blind reactive rules and a peak-hours warm pool, all paying the
  * same tiers), the naive fleet (1 resident, no disk cache), the goal against --vram-models 1 / 4 / 16, the
  * autoscaler's frontier over its planning horizon, and seeds 1–3, each without and with session copies
- * (fleet file `session_copies`). Also times one run of the week.
+ * (fleet file `session_copies`), and with `latency_hours` over the peak window (no spares off hours, the
+ * off-peak p95 printed too). Also times one run of the week.
  * Run: node --import tsx bench/simulate.ts [--quick]
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -23,6 +24,8 @@ import {
   standardScenarios,
 } from '../src/fleet/simulator/scenarios.js';
 import { SYNTHETIC_START, syntheticWorkload } from '../src/fleet/simulator/workload.js';
+import { scheduleMatches } from '../src/fleet/schedule.js';
+import { percentile } from '../src/fleet/simulator/report.js';
 
 const quick = process.argv.includes('--quick');
 const dir = mkdtempSync(join(tmpdir(), 'arrakis-bench-sim-'));
@@ -63,10 +66,19 @@ function base(seed: number): SimulateOptions {
  * One scenario of the standard set on the bench's week, simulated alone (runSimulate runs all six): the
  * same workload, tiers, cold start and peak window as `arrakis simulate` with the flags of `base`.
  */
-function only(
-  name: string,
-  o: { seed: number; vramModels?: number; planningHorizonS?: number; sessionCopies?: boolean },
-): ScenarioReport {
+interface Only {
+  seed: number;
+  vramModels?: number;
+  planningHorizonS?: number;
+  sessionCopies?: boolean;
+  /** The fleet file's `latency_hours` (the bench passes the peak window). */
+  latencyHours?: string;
+}
+
+/** Peak p95 of jobs outside the peak window, by scenario report name (filled by `only`). */
+const offPeakP95 = new WeakMap<ScenarioReport, number>();
+
+function only(name: string, o: Only): ScenarioReport {
   const samples = parseLoadSamples(readFileSync(LOAD_SAMPLES, 'utf8'));
   const tiers = {
     bootS: 13,
@@ -89,10 +101,16 @@ function only(
     coldStartMs: expectedColdStartS(tiers, true) * 1000,
     planningHorizonS: o.planningHorizonS ?? null,
     ...(o.sessionCopies === undefined ? {} : { sessionCopies: o.sessionCopies }),
+    latencyHours: o.latencyHours === undefined ? null : parsePeak(o.latencyHours),
   };
   const scenario = standardScenarios(pool, { withModels: true }).find((s) => s.name === name);
   if (scenario === undefined) throw new Error(`no scenario ${name}`);
-  return scenarioReport(input, scenario, simulate(input, scenario), parsePeak(DEFAULT_PEAK));
+  const peak = parsePeak(DEFAULT_PEAK);
+  const out = simulate(input, scenario);
+  const report = scenarioReport(input, scenario, out, peak);
+  const off = jobs.flatMap((j, i) => (scheduleMatches(peak, j.at) ? [] : [out.waitS[i] ?? 0]));
+  offPeakP95.set(report, percentile(Float64Array.from(off).sort(), 95));
+  return report;
 }
 
 function row(r: ScenarioReport | undefined): string {
@@ -100,7 +118,8 @@ function row(r: ScenarioReport | undefined): string {
   return (
     `peak p95 ${r.peakWait.p95.toFixed(1).padStart(5)} s, ${r.lowerBoundRatio.toFixed(2)}× floor, ` +
     `${String(r.modelFetches).padStart(5)} fetches, ${String(r.modelLoads).padStart(5)} loads, ` +
-    `${String(r.coldStarts).padStart(4)} cold starts, max ${r.maxWorkers} workers, $${r.cost.toFixed(0)}`
+    `${String(r.coldStarts).padStart(4)} cold starts, max ${r.maxWorkers} workers, $${r.cost.toFixed(0)}` +
+    (offPeakP95.has(r) ? `, off-peak p95 ${offPeakP95.get(r)!.toFixed(1)} s` : '')
   );
 }
 
@@ -129,6 +148,22 @@ const copies = only('arrakis autoscaler', { seed: 1, sessionCopies: true });
 print(`with session copies  ${row(copies)}`);
 print(`                     ${goal(main.scenarios, copies)}`);
 
+const HOURS = DEFAULT_PEAK;
+print(`\n## latency_hours "${HOURS}" (no spares off hours) + session copies, seed 1`);
+for (const h of [undefined, 38]) {
+  const r = only('arrakis autoscaler', {
+    seed: 1,
+    sessionCopies: true,
+    latencyHours: HOURS,
+    planningHorizonS: h,
+  });
+  print(`horizon ${h === undefined ? 'default' : `${h} s`.padStart(7)}  ${row(r)}`);
+  print(`                 ${goal(main.scenarios, r)}`);
+}
+for (const name of ['arrakis autoscaler', 'modal reactive 60s']) {
+  print(`without latency_hours: ${name.padEnd(20)} ${row(only(name, { seed: 1 }))}`);
+}
+
 print('\n## The naive fleet: --vram-models 1 --disk-cache-models 0');
 const naive = await runSimulate({ ...base(1), vramModels: 1, diskCacheModels: 0 }, quiet);
 for (const s of naive.scenarios.slice(0, 5)) print(`${s.name.padEnd(20)} ${row(s)}`);
@@ -146,6 +181,15 @@ for (const vram of [1, 4, 16]) {
     vram === 16 ? copies : only('arrakis autoscaler', { seed: 1, vramModels: vram, sessionCopies: true });
   print(`vram ${String(vram).padStart(2)}  ${'+ session copies'.padEnd(20)} ${row(c)}`);
   print(`         ${goal(r.scenarios, c)}`);
+  const lh = only('arrakis autoscaler', {
+    seed: 1,
+    vramModels: vram,
+    sessionCopies: true,
+    latencyHours: HOURS,
+    planningHorizonS: 38,
+  });
+  print(`vram ${String(vram).padStart(2)}  ${'+ latency_hours, 38 s'.padEnd(20)} ${row(lh)}`);
+  print(`         ${goal(r.scenarios, lh)}`);
 }
 
 if (!quick) {
@@ -156,6 +200,16 @@ if (!quick) {
       print(`horizon ${String(h).padStart(2)} s${sessionCopies ? ' + copies' : '         '}  ${row(r)}`);
     }
   }
+  print(`\n## Frontier with latency_hours "${HOURS}" + session copies (seed 1)`);
+  for (const h of [30, 34, 38, 42, 46, 50]) {
+    const r = only('arrakis autoscaler', {
+      seed: 1,
+      planningHorizonS: h,
+      sessionCopies: true,
+      latencyHours: HOURS,
+    });
+    print(`horizon ${String(h).padStart(2)} s  ${row(r)}`);
+  }
   print('\n## Seeds 1-3 (default horizon)');
   for (const seed of [1, 2, 3]) {
     const r = seed === 1 ? main : await runSimulate(base(seed), quiet);
@@ -165,5 +219,15 @@ if (!quick) {
     const c = seed === 1 ? copies : only('arrakis autoscaler', { seed, sessionCopies: true });
     print(`seed ${seed}  ${'+ session copies'.padEnd(20)} ${row(c)}`);
     print(`        ${goal(r.scenarios)}\n        copies: ${goal(r.scenarios, c)}`);
+    for (const h of [undefined, 38]) {
+      const l = only('arrakis autoscaler', {
+        seed,
+        sessionCopies: true,
+        latencyHours: HOURS,
+        planningHorizonS: h,
+      });
+      print(`seed ${seed}  ${`+ latency_hours ${h ?? 'dflt'}`.padEnd(20)} ${row(l)}`);
+      print(`        ${goal(r.scenarios, l)}`);
+    }
   }
 }

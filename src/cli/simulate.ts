@@ -51,6 +51,11 @@ export const SimulateOptions = z.object({
   affinityMaxDelayS: seconds.default(10).describe('affinity bound of the model-aware claim order'),
   planningHorizonS: seconds.optional().describe('the autoscaler’s forecast horizon'),
   sessionCopies: z.boolean().optional().describe('copy returning users’ models onto idle workers’ disks'),
+  latencyHours: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('hours the wait target applies to; outside them the autoscaler keeps no spares'),
   peak: z.string().min(1).default(DEFAULT_PEAK).describe('the peak window of every "peak" figure'),
   out: z.string().min(1).optional().describe('write the JSON report here'),
   svg: z.string().min(1).optional().describe('write the SVG chart here'),
@@ -135,6 +140,8 @@ export async function runSimulate(
     coldStartMs: tiers.bootS === null ? fleet.pool.coldStartMs : expectedColdStartS(tiers, withModels) * 1000,
     planningHorizonS: opts.planningHorizonS ?? fleet.pool.planningHorizonS ?? null,
     ...(opts.sessionCopies === undefined ? {} : { sessionCopies: opts.sessionCopies }),
+    latencyHours:
+      opts.latencyHours === undefined ? (fleet.pool.latencyHours ?? null) : parsePeak(opts.latencyHours),
   };
   const scenarios = standardScenarios(pool, {
     peak,
@@ -251,6 +258,10 @@ export function register(program: Command): void {
     .option('--affinity-max-delay-s <s>', 'longest extra wait the model-aware claim order may cause', '10')
     .option('--planning-horizon-s <s>', 'the autoscaler’s forecast horizon (default 1.17 × cold start)')
     .option('--session-copies', 'the model plan copies returning users’ models onto idle workers’ disks')
+    .option(
+      '--latency-hours <window>',
+      'hours the wait target applies to, like --peak; outside them the autoscaler keeps no spares',
+    )
     .option(
       '--peak <window>',
       'peak window of every "peak" figure and of the peak-profile baseline',

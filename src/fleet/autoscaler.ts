@@ -131,7 +131,9 @@ function effectiveHorizonS(s: PoolSnapshot, x: number, t: AutoscalerTuning): num
 function anticipate(s: PoolSnapshot, now: number, t: AutoscalerTuning): Anticipation {
   const longRate = arrivalRate(s.recentArrivals, now, t.longWindowMs);
   const x = busyness(s, now, longRate, t);
-  const horizonS = effectiveHorizonS(s, x, t);
+  // Outside the operator's latency hours the pool provisions for nothing ahead: no spares, a worker per
+  // waiting job, stopped once idle (the wait target does not apply there; the saving pays for peak spares).
+  const horizonS = s.limits.offHours === true ? 0 : effectiveHorizonS(s, x, t);
   const rate = Math.max(longRate, arrivalRate(s.recentArrivals, now, t.shortWindowMs));
   const sessions = sessionReturns(s, now, t.returnCurve, horizonS);
   const expected = sessions.expected + t.freshShare * rate * horizonS;
@@ -172,6 +174,7 @@ export function decide(
       `between jobs, arrivals ${a.rate.toFixed(3)}/s now, ${a.longRate.toFixed(3)}/s over ` +
       `${tuning.longWindowMs / 1000} s; buffer ${limits.buffer})`,
     `min ${limits.min}`,
+    ...(limits.offHours === true ? ['outside latency_hours: no spares'] : []),
     ...(capped === null ? [] : [`capped by ${capped}`]),
   ].join('; ');
   return planModels(snapshot, decisionFor(snapshot, now, target, why), tuning.models);

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { MODEL_KINDS } from '../models/model-refs.js';
+import { parsePeak } from './simulator/peak-window.js';
 
 const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 
@@ -28,6 +29,18 @@ export const DaysSchema = z.union(
 
 export const HOURS_PATTERN = /^([01]\d|2[0-4])(?::([0-5]\d))?-([01]\d|2[0-4])(?::([0-5]\d))?$/;
 export const TZ_PATTERN = /^(UTC|Z|[+-]([01]\d|2[0-3]):([0-5]\d))$/;
+
+/** `latency_hours`: days and hours like `arrakis simulate --peak`, e.g. "Mon-Fri 12:00-18:00" (UTC unless an offset follows). */
+const LatencyHoursSchema = z
+  .string({ error: 'latency_hours must look like "Mon-Fri 09:00-18:00"' })
+  .superRefine((v, ctx) => {
+    try {
+      parsePeak(v);
+    } catch (err) {
+      const why = err instanceof Error ? err.message.replace(/^--peak/, 'latency_hours') : String(err);
+      ctx.addIssue({ code: 'custom', message: why });
+    }
+  });
 
 export const ScheduleSchema = z.strictObject({
   name: z.string().min(1).optional(),
@@ -118,6 +131,7 @@ export const PoolSchema = z
     planning_horizon_s: nonNegative('planning_horizon_s').optional(),
     target_p95_wait_s: positive('target_p95_wait_s').optional(),
     session_copies: z.boolean({ error: 'session_copies must be true or false' }).optional(),
+    latency_hours: LatencyHoursSchema.optional(),
     warmup: WarmupSchema.optional(),
     static: StaticSettingsSchema.optional(),
     process: ProcessSettingsSchema.optional(),

@@ -15,6 +15,7 @@ import {
   type ScheduleInput,
 } from './fleet-file-schema.js';
 import type { Schedule } from './schedule.js';
+import { parsePeak } from './simulator/peak-window.js';
 
 export type ProviderKind = 'static' | 'process' | 'modal';
 
@@ -78,6 +79,11 @@ export interface PoolConfig {
   planningHorizonS?: number | null;
   /** Copy returning users' models onto idle workers' disks (more fetches, shorter peak waits). */
   sessionCopies?: boolean;
+  /**
+   * `latency_hours`: the hours the operator's wait target applies to; outside them the autoscaler keeps no
+   * spare workers (jobs there may wait a cold start). Null or absent: every hour.
+   */
+  latencyHours?: Schedule | null;
   warmup: WarmupWorkflow | null;
   /** Always set by the parser; optional so pools built in code (tests, defaults) need not spell it out. */
   models?: PoolModelSettings;
@@ -148,6 +154,7 @@ function toPool(name: string, p: PoolInput): PoolConfig {
     maxCostPerHour: p.max_cost_per_hour ?? null,
     planningHorizonS: p.planning_horizon_s ?? null,
     ...(p.session_copies === undefined ? {} : { sessionCopies: p.session_copies }),
+    latencyHours: p.latency_hours === undefined ? null : parsePeak(p.latency_hours),
     warmup,
     models: modelSettings(p),
     static: p.static === undefined ? null : { urls: p.static.urls },

@@ -18,8 +18,6 @@ import type { Decision, ModelActions, ModelView, PolicyWorker, PoolSnapshot } fr
 
 /** A file or resident model is replaced only by one at least this many times more wanted (no churn). */
 const REPLACE_RATIO = 2;
-/** Disk copies of a model the pool aims for, per live worker and unit share of the jobs (see prefetches). */
-const PREFETCH_COVER = 8;
 
 /** The model plan's knobs (tuned with `arrakis simulate`, docs/fleet.md). */
 export interface ModelPlanTuning {
@@ -32,12 +30,15 @@ export interface ModelPlanTuning {
   /** How far ahead returns count (seconds), and how many expected returns make a copy worth its fetch. */
   sessionLookaheadS: number;
   sessionMinExpected: number;
+  /** Disk copies of a model the pool aims for, per live worker and unit share of the jobs (see prefetches). */
+  prefetchCover: number;
 }
 
 export const DEFAULT_MODEL_PLAN_TUNING: Readonly<ModelPlanTuning> = Object.freeze({
   sessionCopies: false,
   sessionLookaheadS: 120,
-  sessionMinExpected: 0.5,
+  sessionMinExpected: 0.7,
+  prefetchCover: 8,
 });
 
 /** Share of recent arrivals per model, with queued jobs counted as certain demand. */
@@ -121,6 +122,7 @@ function prefetches(
   idle: readonly PolicyWorker[],
   order: readonly string[],
   shares: ReadonlyMap<string, number>,
+  cover: number,
 ) {
   const view = s.models!;
   const out: ModelActions['prefetch'] = [];
@@ -134,8 +136,7 @@ function prefetches(
     if ((w.fetching ?? null) !== null) continue;
     const disk = w.disk ?? [];
     const want = wanted.find(
-      (m) =>
-        !disk.includes(m) && (holders.get(m) ?? 0) < Math.ceil((shares.get(m) ?? 0) * live * PREFETCH_COVER),
+      (m) => !disk.includes(m) && (holders.get(m) ?? 0) < Math.ceil((shares.get(m) ?? 0) * live * cover),
     );
     if (want === undefined) continue;
     const lru = disk[0];
@@ -227,8 +228,10 @@ export function planModels(
   const stop = pickStops(s, base, shares);
   const stopping = new Set(stop);
   const idle = s.workers.filter((w) => w.state === 'idle' && !stopping.has(w.id));
-  const prefetch = prefetches(s, idle, order, shares);
-  if ((s.limits.sessionCopies ?? tuning.sessionCopies) && view.diskCacheModels > 0) {
+  const prefetch = prefetches(s, idle, order, shares, tuning.prefetchCover);
+  // Copies buy peak latency with fetches; outside the latency hours no wait target asks for them.
+  const copies = (s.limits.sessionCopies ?? tuning.sessionCopies) && s.limits.offHours !== true;
+  if (copies && view.diskCacheModels > 0) {
     const taken = new Set(prefetch.map((p) => p.worker));
     prefetch.push(...sessionCopies(s, base.at, idle, taken, tuning));
   }

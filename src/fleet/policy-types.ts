@@ -43,6 +43,11 @@ export interface PoolLimits {
   planningHorizonS?: number | null;
   /** The fleet file's `session_copies`: the model plan copies returning users' models onto idle disks. */
   sessionCopies?: boolean;
+  /**
+   * Outside the fleet file's `latency_hours` (the hours the operator's wait target applies to): the pool
+   * keeps no spare workers, starting one only for a waiting job and stopping a worker once idle.
+   */
+  offHours?: boolean;
 }
 
 export interface RecentFinish {

@@ -23,6 +23,8 @@ export interface Floor {
   buffer: number;
   /** The schedule in force, or null when the pool's own values apply. */
   schedule: string | null;
+  /** True outside the pool's `latency_hours` (absent or false: inside them, or the pool sets none). */
+  offHours?: boolean;
 }
 
 /** True when `at` (epoch ms) falls inside the schedule's window. */
@@ -42,19 +44,29 @@ export function scheduleMatches(s: Schedule, at: number): boolean {
 
 /** The pool's effective min and buffer at `at`: the first matching schedule's values, else the pool's own. */
 export function effectiveFloor(
-  pool: { min: number; buffer: number; schedules: readonly Schedule[] },
+  pool: {
+    min: number;
+    buffer: number;
+    schedules: readonly Schedule[];
+    latencyHours?: Schedule | null;
+  },
   at: number,
 ): Floor {
+  const hours = pool.latencyHours ?? null;
+  const off = hours !== null && !scheduleMatches(hours, at) ? { offHours: true } : {};
   for (const s of pool.schedules) {
     if (scheduleMatches(s, at)) {
-      return { min: s.min ?? pool.min, buffer: s.buffer ?? pool.buffer, schedule: s.name };
+      return { min: s.min ?? pool.min, buffer: s.buffer ?? pool.buffer, schedule: s.name, ...off };
     }
   }
-  return { min: pool.min, buffer: pool.buffer, schedule: null };
+  return { min: pool.min, buffer: pool.buffer, schedule: null, ...off };
 }
 
 /** The limits the policy sees at `at`: the pool's own, with the schedule's min and buffer applied. */
-export function poolLimitsAt(pool: Omit<PoolLimits, 'min' | 'buffer'>, floor: Floor): PoolLimits {
+export function poolLimitsAt(
+  pool: Omit<PoolLimits, 'min' | 'buffer' | 'offHours'>,
+  floor: Floor,
+): PoolLimits {
   return {
     min: floor.min,
     buffer: floor.buffer,
@@ -65,5 +77,6 @@ export function poolLimitsAt(pool: Omit<PoolLimits, 'min' | 'buffer'>, floor: Fl
     maxCostPerHour: pool.maxCostPerHour,
     planningHorizonS: pool.planningHorizonS ?? null,
     ...(pool.sessionCopies === undefined ? {} : { sessionCopies: pool.sessionCopies }),
+    ...(floor.offHours === true ? { offHours: true } : {}),
   };
 }

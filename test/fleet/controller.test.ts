@@ -147,6 +147,26 @@ describe('fleet controller', () => {
     expect(seenByPolicy).toEqual([profile]);
   });
 
+  it('tells the policy when it runs outside the pool’s latency_hours (the live fleet runs the same rule)', async () => {
+    const offHours: unknown[] = [];
+    const withHours = parseFleetFile(
+      'pools:\n  web:\n    provider: static\n    max: 2\n    latency_hours: "Mon-Fri 12:00-18:00"\n' +
+        '    static: { urls: ["http://10.0.0.1:8188"] }\n',
+    );
+    const h = harness({
+      pools: withHours.pools,
+      policy: (s, now) => {
+        offHours.push(s.limits.offHours ?? false);
+        return { pool: s.pool, at: now, current: 0, target: 0, start: 0, stop: [], reason: 'hold' };
+      },
+    });
+    h.at(Date.UTC(2026, 0, 7, 15, 0, 0));
+    await h.controller.tick();
+    h.at(Date.UTC(2026, 0, 7, 20, 0, 0));
+    await h.controller.tick();
+    expect(offHours).toEqual([false, true]);
+  });
+
   it('applies the schedule floor and says so in the reason', async () => {
     const h = harness();
     h.at(Date.UTC(2026, 0, 7, 10, 0, 0));

@@ -189,6 +189,21 @@ describe('fleet file model settings', () => {
     expect(errorOf(pool('    session_copies: maybe\n'))).toContain('pools.gpu.session_copies');
   });
 
+  it('reads latency_hours like --peak, and names the field of a bad one', () => {
+    const hours = parseFleetFile(pool('    latency_hours: "Mon-Fri 09:00-18:00 +01:00"\n')).pools[0]
+      ?.latencyHours;
+    expect(hours).toMatchObject({
+      days: [1, 2, 3, 4, 5],
+      startMinute: 540,
+      endMinute: 1080,
+      offsetMinutes: 60,
+    });
+    expect(parseFleetFile(pool('')).pools[0]?.latencyHours).toBeNull();
+    expect(errorOf(pool('    latency_hours: "office hours"\n'))).toContain(
+      'pools.gpu.latency_hours: latency_hours "office hours": expected days and hours',
+    );
+  });
+
   it('keeps session_copies and a process pool’s model cache folder', () => {
     expect(parseFleetFile(pool('    session_copies: true\n')).pools[0]?.sessionCopies).toBe(true);
     expect(parseFleetFile(pool('')).pools[0]?.sessionCopies).toBeUndefined();

@@ -116,6 +116,41 @@ describe('quiet hours with models', () => {
   });
 });
 
+describe('latency_hours', () => {
+  const recentFinishes = ['a', 'b', 'c', 'd', 'e', 'f'].map((userId) => ({
+    userId,
+    at: NOW - 10_000,
+    model: 'rare',
+  }));
+
+  it('keeps no spare workers off hours: starts only for waiting jobs and lets idle ones stop', () => {
+    const idle = [worker('i1', 'idle', 1_000), worker('i2', 'idle', 2_000)];
+    const s = { recentFinishes, workers: idle, limits: { planningHorizonS: 60, scaleDownMs: 0 } };
+    const inside = decide(snapshot(s), NOW);
+    const off = decide(snapshot({ ...s, limits: { ...s.limits, offHours: true } }), NOW);
+    expect(inside.target).toBeGreaterThanOrEqual(2);
+    expect(inside.stop).toEqual([]);
+    expect(off.target).toBe(0);
+    expect(off.stop).toEqual(['i2', 'i1']);
+    expect(off.reason).toContain('outside latency_hours: no spares');
+    // A waiting job still gets a worker.
+    const queued = decide(snapshot({ recentFinishes, queued: 1, limits: { offHours: true } }), NOW);
+    expect(queued.start).toBe(1);
+  });
+
+  it('makes no session copies off hours', () => {
+    const workers = [
+      holding(worker('b', 'busy'), ['rare']),
+      holding(worker('i', 'idle', 1_000), ['top', 'second'], ['top', 'second', 'other']),
+    ];
+    const s = { running: 1, workers, recentFinishes, models: view({ vramModels: 2 }) };
+    const on = decide(snapshot({ ...s, limits: { sessionCopies: true } }), NOW);
+    expect(on.models?.prefetch).toEqual([{ worker: 'i', model: 'rare' }]);
+    const off = decide(snapshot({ ...s, limits: { sessionCopies: true, offHours: true } }), NOW);
+    expect(off.models?.prefetch).toEqual([]);
+  });
+});
+
 describe('session copies', () => {
   const users = ['u1', 'u2', 'u3'];
   const finishes = users.map((userId) => ({ userId, at: NOW - 5_000, model: 'rare' }));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseFleetFile } from '../../src/fleet/fleet-file.js';
-import { effectiveFloor } from '../../src/fleet/schedule.js';
+import { effectiveFloor, poolLimitsAt } from '../../src/fleet/schedule.js';
+import { parsePeak } from '../../src/fleet/simulator/peak-window.js';
 
 function pool(schedules: string) {
   const config = parseFleetFile(`
@@ -71,5 +72,22 @@ describe('schedules', () => {
       - { name: day, hours: "08-20", min: 1, buffer: 1 }`);
     expect(effectiveFloor(two, at('2026-01-07T12:30:00Z'))).toEqual({ min: 0, buffer: 4, schedule: 'lunch' });
     expect(effectiveFloor(two, at('2026-01-07T13:00:00Z'))).toEqual({ min: 1, buffer: 1, schedule: 'day' });
+  });
+
+  it('outside latency_hours the limits say off hours; inside them, and without the setting, they do not', () => {
+    const p = {
+      ...pool(`      - { name: day, hours: "08-20", min: 1 }`),
+      latencyHours: parsePeak('Mon-Fri 12:00-18:00 +01:00'),
+    };
+    const limits = (iso: string) => poolLimitsAt(p, effectiveFloor(p, at(iso)));
+    // Wednesday 11:00 UTC is 12:00 at +01:00: inside. The schedule still applies off hours.
+    expect(limits('2026-01-07T11:00:00Z').offHours).toBeUndefined();
+    expect(limits('2026-01-07T10:59:59Z')).toMatchObject({ offHours: true, min: 1 });
+    expect(limits('2026-01-07T17:00:00Z').offHours).toBe(true);
+    expect(limits('2026-01-10T13:00:00Z').offHours).toBe(true);
+    const allHours = { ...p, latencyHours: null };
+    expect(
+      poolLimitsAt(allHours, effectiveFloor(allHours, at('2026-01-10T13:00:00Z'))).offHours,
+    ).toBeUndefined();
   });
 });

@@ -106,6 +106,26 @@ describe('arrakis simulate', () => {
     expect(report.scenarios[0]?.cost).toBeCloseTo((report.scenarios[0]?.gpuSeconds ?? 0) * 0.001, 6);
   });
 
+  it('runs the autoscaler without spares outside --latency-hours (or the fleet file’s latency_hours)', async () => {
+    const dir = fixture();
+    const trace = { trace: join(dir, 'trace.csv'), skipInvalid: true, bootS: 10, planningHorizonS: 60 };
+    const quiet = () => undefined;
+    const gpuS = async (extra: object) =>
+      (await runSimulate({ ...trace, ...extra }, quiet)).scenarios[0]?.gpuSeconds ?? 0;
+    const allHours = await gpuS({});
+    // The trace runs 13:00-13:20 on a Monday: outside 14-18 the pool keeps no spares; inside 12-18 it does.
+    const outside = await gpuS({ latencyHours: 'Mon-Fri 14:00-18:00' });
+    expect(outside).toBeLessThan(allHours);
+    expect(await gpuS({ latencyHours: 'Mon-Fri 12:00-18:00' })).toBe(allHours);
+    writeFileSync(
+      join(dir, 'hours.yaml'),
+      'pools:\n  gpu:\n    provider: static\n    static: { urls: ["http://10.0.0.1:8188"] }\n' +
+        '    max: 20\n    scale_down_s: 0\n    latency_hours: "Mon-Fri 14:00-18:00"\n',
+    );
+    expect(await gpuS({ fleet: join(dir, 'hours.yaml') })).toBe(outside);
+    await expect(gpuS({ latencyHours: 'lunch' })).rejects.toThrow(/expected days and hours/);
+  });
+
   it('turns target_p95_wait_s into the cheapest planning horizon that meets it', async () => {
     const dir = fixture();
     writeFileSync(

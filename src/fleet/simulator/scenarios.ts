@@ -55,6 +55,7 @@ export function simPoolFrom(p: PoolConfig): SimPool {
     maxCostPerHour: p.maxCostPerHour,
     planningHorizonS: p.planningHorizonS ?? null,
     ...(p.sessionCopies === undefined ? {} : { sessionCopies: p.sessionCopies }),
+    latencyHours: p.latencyHours ?? null,
   };
 }
 
@@ -75,7 +76,11 @@ export function standardScenarios(
       description:
         `anticipating policy, min ${pool.min}, max ${pool.max}, buffer ${pool.buffer}, scale-down ${window} s` +
         (pool.schedules.length > 0 ? `, ${pool.schedules.length} schedule(s)` : '') +
-        (affinity === null ? '' : `, model-aware with prefetch, affinity ≤ ${affinity / 1000} s`),
+        (affinity === null ? '' : `, model-aware with prefetch, affinity ≤ ${affinity / 1000} s`) +
+        (pool.sessionCopies === true ? ', session copies' : '') +
+        (pool.latencyHours == null
+          ? ''
+          : `, no spares outside latency hours ${pool.latencyHours.name.replace(/^peak /, '')}`),
       policy: decide,
       pool,
       affinityMaxDelayMs: affinity,

@@ -16,6 +16,8 @@ export interface SimPool {
   maxCostPerHour: number | null;
   planningHorizonS?: number | null;
   sessionCopies?: boolean;
+  /** The fleet file's `latency_hours`: outside them the autoscaler keeps no spares (null: all hours). */
+  latencyHours?: Schedule | null;
 }
 
 export interface Scenario {
