@@ -222,6 +222,8 @@ describe('JobLifecycle', () => {
       'jobs/lifecycle/lifecycle-deps.ts',
       // The cross-replica bus hands what it publishes, and what other replicas published, to its local bus.
       'store/postgres/listen-bus.ts',
+      // A diagnostics_channel for bench/dispatch --trace stage marks, not the event bus.
+      'util/job-trace.ts',
     ]);
   });
 });
