@@ -45,7 +45,7 @@ function pickAnySql(extra: string): string {
 /** For each name in `names`, the queue head of jobs whose first file has that name (at the level, of the
  *  tier); then the best of those heads. A job of tier 0 or 1 has its first file among the worker's names, so
  *  no candidate is missed; the order is the fair order within a level. `TIER <= ?` is `TIER = ?` here (a lower
- *  tier had no job at any level) and tells Postgres's planner most rows of a name pass (see migration 008). */
+ *  tier had no job at any level) and tells Postgres's planner most rows of a name pass (see migration 009). */
 function headAtLevelSql(names: string): string {
   return `SELECT c.id FROM (${names}) n JOIN jobs c ON c.id = (SELECT j.id FROM jobs j
       LEFT JOIN workers w ON w.id = ?
@@ -99,7 +99,7 @@ const TEMPLATES = {
    *  data) → job + event_seq, or no row (lost, or the job has a webhook). */
   finishRunningFunction: `SELECT * FROM arrakis_finish_running(?, ?, ?, ?, ?, ?, ?)`,
 
-  /** Postgres only (caps.serverFunctions): claimNext in one statement, see migration 004
+  /** Postgres only (caps.serverFunctions): claimNext in one statement, see migration 009
    *  — (worker_id, lease_expires_at, started_at, pool, max_levels, affinity_ms) → job + event_seq, or no row. */
   claimFunction: `SELECT * FROM arrakis_claim(?, ?, ?, ?, ?, ?)`,
 
@@ -132,7 +132,7 @@ const TEMPLATES = {
     ORDER BY COALESCE(uc.running, 0), j.priority DESC, j.created_at, j.id LIMIT 1 {LOCK_J}`,
 
   /** Affinity, tier 0: among users running exactly `level` jobs, the best job all of whose files the worker
-   *  holds in VRAM, other than the due job. One index seek per name the worker holds (migration 008's
+   *  holds in VRAM, other than the due job. One index seek per name the worker holds (migration 009's
    *  per-model queue index), not a scan of the queue
    *  — (worker_id, worker_id, pool, due id, level, 0) → id, or no row. */
   pickWarmHead: headAtLevelSql('{WARM_NAMES}'),

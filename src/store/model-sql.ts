@@ -11,7 +11,7 @@ export interface ModelPredicates {
   /** 0: every file of j is resident on the worker; 1: every file is on its disk; 2: something to fetch. */
   tier: string;
   /** The name of j's first model file (null for a job without one): the key of the per-model queue index of
-   *  migration 008 — every file of a job the worker holds, the first included, is in the worker's lists. */
+   *  migration 009 — every file of a job the worker holds, the first included, is in the worker's lists. */
   key: string;
   /** The names the worker `?` holds in VRAM, one per row in column `value`. */
   warmNames: string;

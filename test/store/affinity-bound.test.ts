@@ -1,7 +1,7 @@
 /**
  * Affinity's bound holds for every job, not only the fair pick: the same queue and the same claims (three
  * workers, each holding a different popular model in VRAM, one claim a second in turn) with affinity off
- * and on; no job is claimed more than the bound later than with affinity off. Before migration 008 a cold
+ * and on; no job is claimed more than the bound later than with affinity off. Before migration 009 a cold
  * job queued first but pushed down the fair order (its user got a job started), or a second cold job behind
  * the first, waited ~20-30 s longer than under fair order with a 10 s bound.
  */

@@ -119,7 +119,7 @@ async function modelScript(store: Store, accountId: string): Promise<unknown[]> 
   await claim('wv', 2_003, 0); // m1: affinity off
   await claim('wv', 2_004); // m7 (B in VRAM) over m2 (C on disk): m2 passed at 2 004
   // m2: a worker that never reported takes any job; nothing closer than the due m4 (m2 counts as handed out
-  // at 2 004), so the fairest of all, m2, and m4's clock starts at 2 005 (migration 008).
+  // at 2 004), so the fairest of all, m2, and m4's clock starts at 2 005 (migration 009).
   await claim('wu', 2_005);
   await admit('m8', 'A', 3_000);
   await admit('m9', 'B', 3_001);
@@ -166,7 +166,7 @@ async function poolScript(
 }
 
 /**
- * The closer pick by tier (migration 008): nothing in VRAM, so a job on the worker's disk goes before the due
+ * The closer pick by tier (migration 009): nothing in VRAM, so a job on the worker's disk goes before the due
  * one that needs a fetch; then every job left was passed over within the bound, so plain fair order.
  */
 async function tiersScript(store: Store, accountId: string): Promise<unknown[]> {

@@ -4,7 +4,7 @@
  * rolls back, so it changes nothing (no token is spent on a refused admission).
  * Lock order on Postgres is user_counters → accounts, the same as every terminal transition.
  * On Postgres the same steps run server-side in arrakis_admit (migration 004), behind arrakis_admit_rated
- * (migration 006) when there are tokens to take, as one autocommit statement.
+ * (migration 007) when there are tokens to take, as one autocommit statement.
  */
 import { z } from 'zod';
 import type { Job } from '../../jobs/types.js';
@@ -141,7 +141,7 @@ const functionRejectionSchema = z.object({
   detail: z.coerce.number(),
 });
 
-/** How arrakis_admit_rated (migration 006) reports an empty bucket: detail is the wait in ms. */
+/** How arrakis_admit_rated (migration 007) reports an empty bucket: detail is the wait in ms. */
 const functionRateSchema = z.object({ code: z.literal('AR002'), detail: z.coerce.number() });
 
 /** The admission statement and its parameters: with the rate buckets when there are tokens to take. */

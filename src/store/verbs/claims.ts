@@ -52,7 +52,7 @@ async function fairPick(
 
 /**
  * The fairest job other than `dueId` that the worker holds closer than `tier` (VRAM, then disk): per tier a
- * level walk whose each step seeks the queue head of every model the worker holds (indexed, migration 008),
+ * level walk whose each step seeks the queue head of every model the worker holds (indexed, migration 009),
  * so the cost follows the worker's models, not the queue depth. Same order as pickAffinity, its fallback.
  */
 async function closerPick(
@@ -123,7 +123,7 @@ export async function claimNext(
 ): Promise<Job | null> {
   const affinityMs = options.affinityMaxDelayMs ?? 0;
   if (ctx.caps.serverFunctions) {
-    // The same walk, affinity, CAS and settlement server-side (migration 008): one autocommit round trip.
+    // The same walk, affinity, CAS and settlement server-side (migration 009): one autocommit round trip.
     const params = [workerId, now + leaseMs, now, pool, MAX_LEVELS, affinityMs];
     const row = (await run(ctx.db, ctx.sql.claimFunction, params))[0];
     return row === undefined ? null : transitionRow(row).job;
