@@ -15,14 +15,14 @@
 /** How long a recorded level may stand in for a read. */
 export const MIRROR_MS = 1000;
 /** Buckets remembered at most (two per active user); the mirror starts over when full. */
-const MAX_BUCKETS = 20_000;
+export const MIRROR_MAX_BUCKETS = 20_000;
 
 export class BucketMirror {
   readonly #levels = new Map<string, { tokens: number; at: number }>();
 
   /** Bucket `key` held `tokens` right after a take at `at`. */
   record(key: string, tokens: number, at: number): void {
-    if (this.#levels.size >= MAX_BUCKETS && !this.#levels.has(key)) this.#levels.clear();
+    if (this.#levels.size >= MIRROR_MAX_BUCKETS && !this.#levels.has(key)) this.#levels.clear();
     this.#levels.set(key, { tokens, at });
   }
 
