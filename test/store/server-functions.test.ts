@@ -258,6 +258,25 @@ describe('postgres server functions', () => {
     for (const o of opened.splice(0)) await o.cleanup();
   });
 
+  /**
+   * `drive` on a fresh database through the functions, then on another through the transaction path
+   * (`serverFunctions: false`): what it returned plus every table's rows, account ids normalised.
+   */
+  async function viaBothPaths(
+    limits: Partial<AccountLimits>,
+    drive: (o: Opened, accountId: string) => Promise<object>,
+  ): Promise<[unknown, unknown]> {
+    const results: unknown[] = [];
+    for (const caps of [POSTGRES_CAPABILITIES, { ...POSTGRES_CAPABILITIES, serverFunctions: false }]) {
+      const o = await open(caps);
+      opened.push(o);
+      const account = await makeAccount(o.store, limits);
+      const out = { ...(await drive(o, account.id)), rows: await dump(o.url) };
+      results.push(JSON.parse(JSON.stringify(out).replace(/acct_[A-Za-z0-9]+/g, 'ACCOUNT')));
+    }
+    return [results[0], results[1]];
+  }
+
   it('admission, claim and completion each take one statement', async () => {
     const o = await open(POSTGRES_CAPABILITIES);
     opened.push(o);
@@ -285,18 +304,10 @@ describe('postgres server functions', () => {
   });
 
   it('leave exactly the rows and answers of the transaction path', async () => {
-    const fast = await open(POSTGRES_CAPABILITIES);
-    opened.push(fast);
-    const slow = await open({ ...POSTGRES_CAPABILITIES, serverFunctions: false });
-    opened.push(slow);
-    const results = [];
-    for (const o of [fast, slow]) {
-      const account = await makeAccount(o.store, { max_active_jobs: 3, max_active_jobs_per_user: 2 });
-      const answers = await script(o.store, account.id);
-      const rows = await dump(o.url);
-      results.push(JSON.parse(JSON.stringify({ answers, rows }).replaceAll(account.id, 'ACCOUNT')));
-    }
-    const [viaFunctions, viaTransactions] = results;
+    const [viaFunctions, viaTransactions] = await viaBothPaths(
+      { max_active_jobs: 3, max_active_jobs_per_user: 2 },
+      async (o, accountId) => ({ answers: await script(o.store, accountId) }),
+    );
     expect(viaFunctions).toEqual(viaTransactions);
     // The script reached every branch: replay, conflict, both quota scopes, lost, cancelled, failed.
     const kinds = JSON.stringify(viaFunctions);
@@ -309,18 +320,10 @@ describe('postgres server functions', () => {
   });
 
   it('claim with placement and bounded affinity leaves exactly the rows of the transaction path', async () => {
-    const fast = await open(POSTGRES_CAPABILITIES);
-    opened.push(fast);
-    const slow = await open({ ...POSTGRES_CAPABILITIES, serverFunctions: false });
-    opened.push(slow);
-    const results = [];
-    for (const o of [fast, slow]) {
-      const account = await makeAccount(o.store, { max_active_jobs: 50, max_active_jobs_per_user: 50 });
-      const answers = await modelScript(o.store, account.id);
-      const rows = await dump(o.url);
-      results.push(JSON.parse(JSON.stringify({ answers, rows }).replaceAll(account.id, 'ACCOUNT')));
-    }
-    const [viaFunctions, viaTransactions] = results;
+    const [viaFunctions, viaTransactions] = await viaBothPaths(
+      { max_active_jobs: 50, max_active_jobs_per_user: 50 },
+      async (o, accountId) => ({ answers: await modelScript(o.store, accountId) }),
+    );
     expect(viaFunctions).toEqual(viaTransactions);
     // The claims the script expects, so a mistake made the same way on both paths shows too.
     const claims = (viaFunctions as { answers: unknown[] }).answers.filter(
@@ -341,29 +344,22 @@ describe('postgres server functions', () => {
   });
 
   it('claim with the bound for every job (migration 009) leaves exactly the rows of the transaction path', async () => {
-    const fast = await open(POSTGRES_CAPABILITIES);
-    opened.push(fast);
-    const slow = await open({ ...POSTGRES_CAPABILITIES, serverFunctions: false });
-    opened.push(slow);
-    const results = [];
-    for (const o of [fast, slow]) {
-      const account = await makeAccount(o.store, { max_active_jobs: 50, max_active_jobs_per_user: 50 });
-      const tiers = await tiersScript(o.store, account.id);
-      // Overdue first, and a second passed-over job's own clock (see affinity-bound.test.ts).
-      const times = await claimTimes(
-        o.store,
-        withCrowd([
-          ['C', 'Z'],
-          ['C', 'M1'],
-          ['D', 'Z'],
-        ]),
-        BOUND,
-      );
-      const rows = await dump(o.url);
-      results.push(
-        JSON.parse(JSON.stringify({ tiers, times, rows }).replace(/acct_[A-Za-z0-9]+/g, 'ACCOUNT')),
-      );
-    }
+    const results = await viaBothPaths(
+      { max_active_jobs: 50, max_active_jobs_per_user: 50 },
+      async (o, accountId) => ({
+        tiers: await tiersScript(o.store, accountId),
+        // Overdue first, and a second passed-over job's own clock (see affinity-bound.test.ts).
+        times: await claimTimes(
+          o.store,
+          withCrowd([
+            ['C', 'Z'],
+            ['C', 'M1'],
+            ['D', 'Z'],
+          ]),
+          BOUND,
+        ),
+      }),
+    );
     expect(results[0]).toEqual(results[1]);
     const { tiers, times } = results[0] as { tiers: unknown[]; times: number[] };
     // t1 (Q on disk) before the due t0 (R to fetch); then t0 and t2, both passed over, in fair order.
@@ -376,17 +372,12 @@ describe('postgres server functions', () => {
     const claim = migration006.postgres[1] ?? '';
     expect(claim).not.toContain('pool IS NULL');
     expect(claim.split('j.pool = p_pool').length - 1).toBe(3);
-    const fast = await open(POSTGRES_CAPABILITIES);
-    opened.push(fast);
-    const slow = await open({ ...POSTGRES_CAPABILITIES, serverFunctions: false });
-    opened.push(slow);
-    const results = [];
-    for (const o of [fast, slow]) {
-      const account = await makeAccount(o.store, { max_active_jobs: 50, max_active_jobs_per_user: 50 });
-      const answers = await poolScript(o.store, account.id, (text) => pgExec(o.url, text));
-      const rows = await dump(o.url);
-      results.push(JSON.parse(JSON.stringify({ answers, rows }).replaceAll(account.id, 'ACCOUNT')));
-    }
+    const results = await viaBothPaths(
+      { max_active_jobs: 50, max_active_jobs_per_user: 50 },
+      async (o, accountId) => ({
+        answers: await poolScript(o.store, accountId, (text) => pgExec(o.url, text)),
+      }),
+    );
     expect(results[0]).toEqual(results[1]);
     const lite = await BACKENDS.find((b) => b.name === 'sqlite')!.create();
     try {
@@ -401,18 +392,10 @@ describe('postgres server functions', () => {
   });
 
   it('rated admission leaves exactly the rows and answers of the transaction path', async () => {
-    const fast = await open(POSTGRES_CAPABILITIES);
-    opened.push(fast);
-    const slow = await open({ ...POSTGRES_CAPABILITIES, serverFunctions: false });
-    opened.push(slow);
-    const results = [];
-    for (const o of [fast, slow]) {
-      const account = await makeAccount(o.store, { max_active_jobs: 3, max_active_jobs_per_user: 1 });
-      const answers = await ratedScript(o.store, account.id);
-      const rows = await dump(o.url);
-      results.push(JSON.parse(JSON.stringify({ answers, rows }).replaceAll(account.id, 'ACCOUNT')));
-    }
-    const [viaFunctions, viaTransactions] = results;
+    const [viaFunctions, viaTransactions] = await viaBothPaths(
+      { max_active_jobs: 3, max_active_jobs_per_user: 1 },
+      async (o, accountId) => ({ answers: await ratedScript(o.store, accountId) }),
+    );
     expect(viaFunctions).toEqual(viaTransactions);
     const answers = (viaFunctions as { answers: { kind?: string; scope?: string; id?: string }[] }).answers;
     expect(answers.map((a) => a.scope ?? a.kind ?? a.id)).toEqual([
