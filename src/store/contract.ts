@@ -477,7 +477,7 @@ export interface Store {
   /** Arrivals since `createdSince` and active users of the jobs of `pools`, for the autoscaler. */
   fleetActivity(pools: readonly string[], createdSince: number): Promise<FleetActivity>;
   listScalingDecisions(pool: string | null, limit: number): Promise<ScalingDecision[]>;
-  /** Models of the pools' queued jobs and of jobs admitted since `createdSince` (null = unpooled jobs). */
+  /** Models of the pools' queued jobs and of jobs admitted since `createdSince`. */
   fleetModelDemand(pools: readonly string[], createdSince: number): Promise<FleetModelDemand>;
 
   // Retention

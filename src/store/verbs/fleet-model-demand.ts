@@ -4,21 +4,21 @@
  */
 import { sql } from 'kysely';
 import { z } from 'zod';
-import { MODEL_KINDS, type ModelRef } from '../../models/model-refs.js';
+import type { ModelRef } from '../../models/model-refs.js';
 import type { FleetModelDemand } from '../contract.js';
 import type { StoreContext } from '../context.js';
 import { parseJson } from '../json-columns.js';
+import { modelRefsSchema } from '../rows.js';
 import { newId } from '../../util/ids.js';
 
 const ID_SLACK_MS = 60_000;
 /** Bounds each read; a backlog beyond it is planned from its oldest (queued) or newest (arrivals) part. */
 const MAX_ROWS = 20_000;
-const refsSchema = z.array(z.object({ kind: z.enum(MODEL_KINDS), name: z.string() }));
 const queuedSchema = z.object({ models: z.string() });
 const arrivalSchema = z.object({ created_at: z.number(), models: z.string() });
 
 function refs(text: string): ModelRef[] {
-  return parseJson(refsSchema, text);
+  return parseJson(modelRefsSchema, text);
 }
 
 /**
