@@ -19,11 +19,15 @@ function* levelOf(ctx: StoreContext, r: TokenRequest, now: number): Steps<number
   return Math.min(r.burst, bucket.tokens + (Math.max(0, now - bucket.updated_at) * r.ratePerSecond) / 1000);
 }
 
-/** Milliseconds until bucket `r` (which refused) holds one token again. */
-function* waitFor(ctx: StoreContext, r: TokenRequest, now: number): Steps<number> {
-  const level = yield* levelOf(ctx, r, now);
+/** Milliseconds until bucket `r`, at `level` (null: no row), holds one token again. */
+function waitFrom(r: TokenRequest, level: number | null): number {
   if (level === null || r.ratePerSecond <= 0) return 60_000;
   return Math.max(1, Math.ceil(((1 - level) * 1000) / r.ratePerSecond));
+}
+
+/** Milliseconds until bucket `r` (which refused) holds one token again. */
+function* waitFor(ctx: StoreContext, r: TokenRequest, now: number): Steps<number> {
+  return waitFrom(r, yield* levelOf(ctx, r, now));
 }
 
 /**
@@ -63,7 +67,8 @@ function* peekSteps(ctx: StoreContext, requests: readonly TokenRequest[], now: n
   let retryAfterMs = 0;
   for (const r of requests) {
     const level = yield* levelOf(ctx, r, now);
-    if (level !== null && level < 1) retryAfterMs = Math.max(retryAfterMs, yield* waitFor(ctx, r, now));
+    // The level just read gives the wait: no second read of the same row.
+    if (level !== null && level < 1) retryAfterMs = Math.max(retryAfterMs, waitFrom(r, level));
   }
   return { allowed: retryAfterMs === 0, retryAfterMs };
 }
