@@ -86,6 +86,8 @@ class JobRun {
   private readonly prefetched = new Map<string, Promise<Buffer>>();
   /** The bytes prefetched so far, once the previous prefetch has finished (they run one after another). */
   private prefetchedBytes: Promise<number> = Promise.resolve(0);
+  /** False once the run has ended: a prefetch still queued then would download for nobody. */
+  private running = true;
 
   constructor(private options: RunJobOptions) {
     this.job = options.job;
@@ -110,6 +112,7 @@ class JobRun {
         return { outcome: 'lost', comfyUnhealthy: false };
       }
     } finally {
+      this.running = false;
       for (const cleanup of this.cleanups) cleanup();
       this.progress.stop();
     }
@@ -216,6 +219,8 @@ class JobRun {
       const before = this.prefetchedBytes;
       const bytes = before.then((held) => {
         if (held >= PREFETCH_BUDGET_BYTES) throw new Error('prefetch budget spent');
+        // Stopped (a cancel, a timeout) or ended: the queued files are not wanted any more.
+        if (this.stopReason !== null || !this.running) throw new Error('the job is no longer running');
         return this.options.comfy.download(file);
       });
       bytes.catch(() => undefined); // a failed or skipped prefetch is downloaded when the file is stored

@@ -3,8 +3,19 @@ import type { ComfyOutputFile, PromptOutcome } from './contract.js';
 import { executionErrorDataSchema, fileRefSchema, type HistoryEntry } from './schemas.js';
 
 /**
+ * The folder `GET /view` really reads: a filename ending in `[input]`, `[output]` or `[temp]` picks that folder
+ * whatever `type` says (server.py view_image → folder_paths.annotated_filepath). `x.png [input]` with type
+ * `output` would read ComfyUI's input folder, where every job's uploads live.
+ */
+function viewedFolder(filename: string, type: ComfyOutputFile['type']): ComfyOutputFile['type'] {
+  for (const folder of ['output', 'input', 'temp'] as const)
+    if (filename.endsWith(`[${folder}]`)) return folder;
+  return type;
+}
+
+/**
  * Every `{filename, subfolder, type}` under any key of each node's output (images, gifs, videos, audio, 3d...),
- * in history order. Other values (text lists, flags) are skipped.
+ * in history order, typed by the folder /view reads it from. Other values (text lists, flags) are skipped.
  */
 export function collectOutputFiles(outputs: HistoryEntry['outputs']): ComfyOutputFile[] {
   const files: ComfyOutputFile[] = [];
@@ -13,7 +24,8 @@ export function collectOutputFiles(outputs: HistoryEntry['outputs']): ComfyOutpu
       const candidates = Array.isArray(value) ? value : [value];
       for (const candidate of candidates) {
         const ref = fileRefSchema.safeParse(candidate);
-        if (ref.success) files.push({ nodeId, ...ref.data });
+        if (ref.success)
+          files.push({ nodeId, ...ref.data, type: viewedFolder(ref.data.filename, ref.data.type) });
       }
     }
   }

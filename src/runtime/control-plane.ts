@@ -159,9 +159,20 @@ function apiDeps(p: ApiParts): ApiDeps {
   };
 }
 
-/** Runs `stops` last-first, each once, ignoring none of their errors but finishing them all. */
-async function stopAll(stops: Array<() => Promise<void>>): Promise<void> {
-  for (const stop of stops.splice(0).reverse()) await stop();
+/**
+ * Runs `stops` last-first, each once, and every one of them even when one fails (the store still closes
+ * after a worker that would not stop); then throws the first failure.
+ */
+export async function stopAll(stops: Array<() => Promise<void>>): Promise<void> {
+  const failures: unknown[] = [];
+  for (const stop of stops.splice(0).reverse()) {
+    try {
+      await stop();
+    } catch (err) {
+      failures.push(err);
+    }
+  }
+  if (failures.length > 0) throw failures[0];
 }
 
 /** Maintenance (leases, retention) and the background loops (input fetcher, webhooks, relays), each on `stops`. */
@@ -244,7 +255,7 @@ export async function startControlPlane(
     });
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
-    await stopAll(stops);
+    await stopAll(stops).catch(() => {}); // the start's own error is the one to report
     throw err;
   }
   const { url, port } = listeningAt(api.app, config);
@@ -255,7 +266,7 @@ export async function startControlPlane(
   const local = { config, pool: defaultPool, service, bus, nodeTypes, log, comfyLiteInProcess };
   const workers = await startInProcessWorkers(local).catch(async (err: unknown) => {
     // A comfy-lite child that cannot start stops the start; nothing may be left listening or running.
-    await stopAll(stops);
+    await stopAll(stops).catch(() => {}); // the start's own error is the one to report
     throw err;
   });
   stops.push(() => workers.stop());

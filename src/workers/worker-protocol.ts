@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { JOB_ERRORS, type JobErrorCode } from '../errors.js';
+import { publicJobError } from '../jobs/public-job.js';
 import type { JobError, JobInput, JobOutput, Workflow } from '../jobs/types.js';
 import { MODEL_KINDS } from '../models/model-refs.js';
 import { WORKER_STATUSES } from '../store/contract.js';
@@ -277,23 +278,23 @@ export function outputToWire(o: JobOutput): z.infer<typeof outputWire> {
   };
 }
 
-/** A job error as a worker reports it (snake_case, messages capped to the wire limits). */
+/**
+ * A job error as a worker reports it: its public JSON, cut to the wire limits (a node id is the submitter's
+ * and unbounded: a report the server refuses would leave the job to its lease and run it again).
+ */
 export function jobErrorToWire(error: JobError): z.infer<typeof failBody>['error'] {
-  return {
+  const id = (s: string): string => s.slice(0, 256);
+  return publicJobError({
     code: error.code,
     message: error.message.slice(0, 4000),
-    node_id: error.nodeId,
-    ...(error.details === undefined
-      ? {}
-      : {
-          details: error.details.slice(0, 100).map((d) => ({
-            node_id: d.nodeId,
-            class_type: d.classType,
-            input: d.input,
-            message: d.message.slice(0, 4000),
-          })),
-        }),
-  };
+    nodeId: error.nodeId === undefined ? undefined : id(error.nodeId),
+    details: error.details?.slice(0, 100).map((d) => ({
+      nodeId: id(d.nodeId),
+      classType: d.classType === null ? null : id(d.classType),
+      input: d.input === null ? null : id(d.input),
+      message: d.message.slice(0, 4000),
+    })),
+  });
 }
 
 export function jobErrorFromWire(error: z.infer<typeof failBody>['error']): JobError {

@@ -125,6 +125,21 @@ describe('remote agent over the worker API', () => {
     expect(done.progress).toMatchObject({ fraction: 1, class_type: null });
   });
 
+  it('reports a failure whose node id is longer than the wire allows (cut to 256), not leaving it to the lease', async () => {
+    const { token } = await issueWorkerToken(h.store, 'gpu-1', 'default');
+    const lite = await h.startComfy();
+    await h.startAgent(lite.url, { channel: new RemoteJobChannel({ serverUrl, token }) });
+    const long = 'n'.repeat(300);
+    const job = await h.admit({
+      '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
+      [long]: { class_type: 'ImageBlur', inputs: { image: ['1', 0], blur_radius: 20, sigma: 1 } },
+      '3': { class_type: 'SaveImage', inputs: { images: [long, 0], filename_prefix: 'x' } },
+    });
+    const done = await h.waitForEnd(job.id);
+    expect(done.error).toMatchObject({ code: 'execution_error', nodeId: long.slice(0, 256) });
+    expect(done.attempts).toBe(1);
+  });
+
   it('pushes a cancel to the remote agent, which interrupts ComfyUI in well under a second', async () => {
     const { token } = await issueWorkerToken(h.store, 'gpu-1', 'default');
     const lite = await h.startComfy();

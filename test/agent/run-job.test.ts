@@ -270,6 +270,69 @@ describe('agent on comfy-lite (in-process channel)', () => {
     expect((await buffer(stored!.body)).equals(file)).toBe(true);
   });
 
+  it('stores only what history lists: a file a frame names that history does not is never stored', async () => {
+    const lite = await h.startComfy();
+    const real = testComfyClient(lite.url);
+    const fetched: string[] = [];
+    const comfy: ComfyServer = Object.assign(Object.create(real) as ComfyServer, {
+      runPrompt: async (...[workflow, options]: Parameters<ComfyServer['runPrompt']>) => {
+        // A frame naming a file of no output of this prompt (history is the only list that counts).
+        const stray = { nodeId: '3', filename: 'stray.png', subfolder: '', type: 'output' } as const;
+        options.onNode?.({ kind: 'executed', node: '3', files: [stray] });
+        return await real.runPrompt(workflow, options);
+      },
+      download: (file: ComfyOutputFile) => {
+        fetched.push(file.filename);
+        // The first download of each file fails: the prefetch's failure leaves it to a fresh download.
+        if (fetched.filter((f) => f === file.filename).length === 1) {
+          return Promise.reject(new Error('connection reset'));
+        }
+        return real.download(file);
+      },
+    });
+    await h.startAgent(lite.url, { comfy });
+    const job = await h.admit(invertWorkflow('listed'));
+    const done = await h.waitForEnd(job.id);
+    expect(done.status).toBe('completed');
+    expect(done.outputs.map((o) => o.filename)).toEqual(['listed_00001_.png']);
+    expect(fetched.filter((f) => f === 'listed_00001_.png')).toHaveLength(2);
+    const stored = await h.storage.get(done.outputs[0]!.objectKey);
+    const file = readFileSync(join(lite.dataDir, 'output', 'arrakis', job.id, 'listed_00001_.png'));
+    expect((await buffer(stored!.body)).equals(file)).toBe(true);
+  });
+
+  it('starts no further prefetch once the job is cancelled', async () => {
+    const lite = await h.startComfy();
+    const real = testComfyClient(lite.url);
+    const fetched: string[] = [];
+    let stopped: AbortSignal | undefined;
+    const comfy: ComfyServer = Object.assign(Object.create(real) as ComfyServer, {
+      runPrompt: (...[workflow, options]: Parameters<ComfyServer['runPrompt']>) => {
+        stopped = options.signal;
+        return real.runPrompt(workflow, options);
+      },
+      download: async (file: ComfyOutputFile) => {
+        fetched.push(file.filename);
+        // The first file's download is slow: it ends only once the cancel has stopped the run.
+        if (fetched.length === 1 && stopped?.aborted !== true) {
+          await new Promise((resolve) => stopped?.addEventListener('abort', resolve, { once: true }));
+        }
+        return await real.download(file);
+      },
+    });
+    await h.startAgent(lite.url, { comfy });
+    const workflow = invertWorkflow('pair');
+    workflow['1']!.inputs.batch_size = 2;
+    const job = await h.admit(workflow);
+    await h.waitFor(job.id, () => fetched.length > 0);
+    await h.cancel(job);
+    const done = await h.waitForEnd(job.id);
+    expect(done.status).toBe('cancelled');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The second file, queued behind the first, was not downloaded for a job that no longer runs.
+    expect(fetched).toEqual(['pair_00001_.png']);
+  });
+
   it('gives identical workflows their own runs and their own output files', async () => {
     const lite = await h.startComfy();
     await h.startAgent(lite.url);

@@ -139,6 +139,19 @@ describe('history', () => {
       { nodeId: '8', filename: 'c.glb', subfolder: '', type: 'output' },
     ]);
   });
+
+  it("types a file by the folder /view reads: a `[input]` name is ComfyUI's input folder whatever its type says", () => {
+    const files = collectOutputFiles({
+      '3': {
+        images: [
+          { filename: 'face.png [input]', subfolder: 'arrakis/job_other', type: 'output' },
+          { filename: 'x.png [temp]', subfolder: '', type: 'output' },
+          { filename: 'y.png', subfolder: '', type: 'temp' },
+        ],
+      },
+    });
+    expect(files.map((f) => f.type)).toEqual(['input', 'temp', 'temp']);
+  });
 });
 
 describe('WebSocket frames', () => {

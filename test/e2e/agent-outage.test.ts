@@ -15,8 +15,8 @@ import { startComfyLite, type ComfyLiteServer } from '../../src/comfy-lite/serve
 import { openMigratedStore } from '../../src/store/open.js';
 import { freePort } from '../../src/util/free-port.js';
 import { ADMIN_KEY, client, createTenant, delayWorkflow, isTerminal, waitForJob } from '../support/server.js';
+import { ARRAKIS_BIN as BIN } from '../support/processes.js';
 
-const BIN = new URL('../../bin/arrakis.mjs', import.meta.url).pathname;
 const OUTAGE_MS = 15_000;
 const dir = mkdtempSync(join(tmpdir(), 'arrakis-agent-outage-'));
 const db = `sqlite:${join(dir, 'a.db')}`;

@@ -20,8 +20,7 @@ import {
   waitForJob,
   type TestServer,
 } from '../support/server.js';
-
-const BIN = new URL('../../bin/arrakis.mjs', import.meta.url).pathname;
+import { ARRAKIS_BIN as BIN } from '../support/processes.js';
 
 /** True while a process with this pid exists (and is not a zombie). */
 function alive(pid: number): boolean {

@@ -9,12 +9,11 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOwnPostgres, type OwnPostgres } from '../support/postgres-server.js';
+import { ARRAKIS_BIN as BIN, writeComfyLiteFleet } from '../support/processes.js';
 import { client, delayWorkflow, invertWorkflow, isTerminal, waitForJob } from '../support/server.js';
 
-const BIN = fileURLToPath(new URL('../../bin/arrakis.mjs', import.meta.url));
 const ADMIN_KEY = 'outage-admin-key-0123456789';
 
 let pg: OwnPostgres;
@@ -26,22 +25,7 @@ let output = '';
 beforeAll(async () => {
   pg = await startOwnPostgres();
   dir = mkdtempSync(join(tmpdir(), 'arrakis-outage-'));
-  const fleetFile = join(dir, 'fleet.yaml');
-  writeFileSync(
-    fleetFile,
-    [
-      'pools:',
-      '  local:',
-      '    provider: process',
-      '    min: 0',
-      '    max: 2',
-      '    scale_down_s: 30',
-      '    cold_start_s: 2',
-      '    process:',
-      `      command: "${process.execPath} ${BIN} comfy-lite --port {port}"`,
-      '',
-    ].join('\n'),
-  );
+  const fleetFile = writeComfyLiteFleet(dir, { min: 0, max: 2, scale_down_s: 30, cold_start_s: 2 });
   serve = spawn(
     process.execPath,
     [

@@ -5,12 +5,13 @@
  * any job needs it there, so the next job for it runs on that worker without another download.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { txt2img } from '../support/models.js';
+import { writeComfyLiteFleet } from '../support/processes.js';
 import {
   client,
   createTenant,
@@ -20,7 +21,6 @@ import {
   type TestServer,
 } from '../support/server.js';
 
-const BIN = new URL('../../bin/arrakis.mjs', import.meta.url).pathname;
 const MODEL = 'hot.safetensors';
 const bytes = Buffer.from('weights of the hot model');
 let root = '';
@@ -29,27 +29,12 @@ let files: Server | null = null;
 let downloads = 0;
 
 function fleetFile(): string {
-  const file = join(root, 'fleet.yaml');
-  writeFileSync(
-    file,
-    [
-      'pools:',
-      '  local:',
-      '    provider: process',
-      '    min: 2',
-      '    max: 2',
-      '    scale_down_s: 600',
-      '    cold_start_s: 2',
-      '    vram_models: 1',
-      '    disk_cache_models: 4',
-      '    process:',
-      `      command: "${process.execPath} ${BIN} comfy-lite --port {port} --models-dir {models_dir}"`,
-      `      models_dir: "${join(root, 'host-{worker}')}"`,
-      '      model_cache_gb: 1',
-      '',
-    ].join('\n'),
+  return writeComfyLiteFleet(
+    root,
+    { min: 2, max: 2, scale_down_s: 600, cold_start_s: 2, vram_models: 1, disk_cache_models: 4 },
+    { models_dir: join(root, 'host-{worker}'), model_cache_gb: 1 },
+    '--models-dir {models_dir}',
   );
-  return file;
 }
 
 beforeAll(async () => {

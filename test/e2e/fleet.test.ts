@@ -2,11 +2,12 @@
  * `serve --fleet`: a process pool of real comfy-lite processes scaled from zero by demand,
  * running the job, and scaled back down after the idle window; every decision recorded.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open.js';
+import { writeComfyLiteFleet } from '../support/processes.js';
 import {
   client,
   createTenant,
@@ -18,31 +19,15 @@ import {
   type TestServer,
 } from '../support/server.js';
 
-const BIN = new URL('../../bin/arrakis.mjs', import.meta.url).pathname;
 let server: TestServer;
 
 /** A fleet file with one process pool of comfy-lite workers. */
 function processFleet(scaleDownS: number, stopGraceS = 10): string {
-  const dir = mkdtempSync(join(tmpdir(), 'arrakis-fleet-'));
-  const fleetFile = join(dir, 'fleet.yaml');
-  writeFileSync(
-    fleetFile,
-    [
-      'pools:',
-      '  local:',
-      '    provider: process',
-      '    min: 0',
-      '    max: 1',
-      `    scale_down_s: ${scaleDownS}`,
-      '    cold_start_s: 2',
-      '    price_per_gpu_second: 0.001',
-      '    process:',
-      `      stop_grace_s: ${stopGraceS}`,
-      `      command: "${process.execPath} ${BIN} comfy-lite --port {port}"`,
-      '',
-    ].join('\n'),
+  return writeComfyLiteFleet(
+    mkdtempSync(join(tmpdir(), 'arrakis-fleet-')),
+    { min: 0, max: 1, scale_down_s: scaleDownS, cold_start_s: 2, price_per_gpu_second: 0.001 },
+    { stop_grace_s: stopGraceS },
   );
-  return fleetFile;
 }
 
 beforeAll(async () => {

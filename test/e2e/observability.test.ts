@@ -22,8 +22,8 @@ import {
   solidPng,
   waitForJob,
 } from '../support/server.js';
+import { ARRAKIS_BIN as BIN } from '../support/processes.js';
 
-const BIN = new URL('../../bin/arrakis.mjs', import.meta.url).pathname;
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const dir = mkdtempSync(join(tmpdir(), 'arrakis-observe-'));
 const procs: ChildProcess[] = [];

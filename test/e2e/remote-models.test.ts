@@ -21,8 +21,8 @@ import {
   waitForJob,
   type TestServer,
 } from '../support/server.js';
+import { ARRAKIS_BIN as BIN } from '../support/processes.js';
 
-const BIN = new URL('../../bin/arrakis.mjs', import.meta.url).pathname;
 let root = '';
 let lite: ComfyLiteServer | null = null;
 let server: TestServer | null = null;

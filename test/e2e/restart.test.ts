@@ -11,8 +11,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startComfyLite, type ComfyLiteServer } from '../../src/comfy-lite/server.js';
 import { freePort } from '../../src/util/free-port.js';
 import { ADMIN_KEY, client, createTenant, delayWorkflow, isTerminal, waitForJob } from '../support/server.js';
+import { ARRAKIS_BIN as BIN } from '../support/processes.js';
 
-const BIN = new URL('../../bin/arrakis.mjs', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'arrakis-restart-'));
 const procs: ChildProcess[] = [];
 let lite: ComfyLiteServer | null = null;

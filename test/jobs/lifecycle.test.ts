@@ -170,6 +170,27 @@ describe('JobLifecycle', () => {
     expect(await drain()).toEqual([]);
   });
 
+  it('a lease sweep whose job read fails still announces every released job and wakes every pool', async () => {
+    const a = await running('gpu');
+    const b = await running('cpu');
+    clock = 60_000;
+    const blip = new JobLifecycle({
+      store: Object.assign(Object.create(store) as Store, {
+        getJob: () => Promise.reject(new Error('connection terminated')),
+      }),
+      bus,
+      now: () => clock,
+    });
+    const outcomes = await blip.expireLeases(3);
+    expect(outcomes.map((o) => o.outcome)).toEqual(['requeued', 'requeued']);
+    const seen = await drain();
+    for (const job of [a, b]) expect(seen).toContainEqual({ kind: 'job_event', jobId: job.id });
+    expect(seen.filter((m) => typeof m !== 'string' && m.kind === 'job_ready')).toEqual([
+      { kind: 'job_ready', pool: null },
+      { kind: 'job_ready', pool: null },
+    ]);
+  });
+
   it('progress and outputs are appended to the job events and announced; progress of a job not held is not', async () => {
     const job = await running();
     expect(await lifecycle.reportProgress(job.id, 'w2', { value: 1, max: 2, node: '1' })).toBe(false);

@@ -17,14 +17,15 @@ export async function expireLeases(
   const outcomes = await d.store.expireLeases(maxAttempts, d.now());
   const watched = d.observer?.requeued !== undefined || d.observer?.ended !== undefined;
   for (const o of outcomes) {
-    // The sweep answers ids only: the job is read when its pool or an observer needs it.
-    const job = o.outcome === 'requeued' || watched ? await d.store.getJob(o.jobId) : null;
+    // The sweep answers ids only: the job is read when its pool or an observer needs it. The sweep has
+    // committed: a failed read (a database blip) must not keep this job's or the next ones' wakes unsent.
+    const job = o.outcome === 'requeued' || watched ? await d.store.getJob(o.jobId).catch(() => null) : null;
     if (job !== null) {
       if (o.outcome === 'requeued') d.observer?.requeued?.(job);
       else d.observer?.ended?.(job);
     }
     await announce(d.bus, { kind: 'job_event', jobId: o.jobId });
-    // A job that could not be read wakes every pool's workers (null) rather than none.
+    // A job that could not be read (gone, or the read failed) wakes every pool's workers (null) rather than none.
     if (o.outcome === 'requeued') await announce(d.bus, { kind: 'job_ready', pool: job?.pool ?? null });
   }
   return outcomes;
