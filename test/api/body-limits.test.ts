@@ -4,6 +4,7 @@
  * defect 3: a `request` part typed application/json).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { valueTooDeep } from '../../src/api/body-limits.js';
 import { client, createTenant, invertWorkflow, startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -96,6 +97,16 @@ describe('depth limits for every body shape', () => {
   it('multipart: a request part typed application/json is refused when deep, too', async () => {
     const blob = new Blob([`{"workflow":${workflowWithDeepInput(3000)}}`], { type: 'application/json' });
     expectDeepRefused(await post(form(blob)));
+  });
+});
+
+describe('the depth backstop on parsed bodies', () => {
+  it('treats bytes as a leaf: a Buffer body (a worker output upload) is not walked byte by byte', () => {
+    // The walk used to visit every byte of a Buffer (Object.values): a 64 MiB output upload blocked the event
+    // loop ~1 s and took ~1 GB. A property hung on the Buffer shows whether the walk went inside it.
+    const bytes = Object.assign(Buffer.alloc(16), { inside: JSON.parse(deepText(100)) as unknown });
+    expect(valueTooDeep(bytes)).toBe(false);
+    expect(valueTooDeep({ inside: JSON.parse(deepText(100)) as unknown })).toBe(true);
   });
 });
 
