@@ -161,6 +161,8 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       const poll = setInterval(wake, POLL_MS);
       raw.on('close', finish);
       ctx.streams.add(finish);
+      // A client that left while the stream was being opened closed it before the listener above existed.
+      if (raw.destroyed) return finish();
       // A client resuming after `done` of a finished job gets an empty stream that ends, not one that idles.
       const resumedPastEnd = sent > 0 && ['completed', 'failed', 'cancelled'].includes(job.status);
       if (resumedPastEnd) {
