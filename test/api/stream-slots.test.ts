@@ -5,7 +5,7 @@
  */
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { get } from 'node:http';
+import { get, request, type ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,12 +22,13 @@ const ADMIN = { authorization: 'Bearer stream-slots-admin-key-0123456789' };
 let dir: string;
 let store: Store;
 let api: Api;
+let url: string;
 let events: string;
 let headers: Record<string, string>;
 /** While true, reading a job's event log fails, as during a database outage. */
 let failing = false;
-/** While set, reading a job's event log tells `entered` and then waits for `open`. */
-let held: { entered: () => void; open: Promise<void> } | null = null;
+/** While set, calls of the store method `verb` tell `entered` and then wait for `open`. */
+let held: { verb: 'listJobEvents' | 'admitJob'; entered: () => void; open: Promise<void> } | null = null;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'arrakis-stream-slots-'));
@@ -38,12 +39,13 @@ beforeAll(async () => {
         return async () => {
           throw new Error('connection refused');
         };
-      if (prop === 'listJobEvents' && held !== null) {
+      if (held !== null && prop === held.verb) {
         const { entered, open } = held;
-        return async (...args: Parameters<Store['listJobEvents']>) => {
+        const verb = Reflect.get(target, prop, receiver) as (...args: unknown[]) => Promise<unknown>;
+        return async (...args: unknown[]) => {
           entered();
           await open;
-          return await target.listJobEvents(...args);
+          return await verb.apply(target, args);
         };
       }
       const value: unknown = Reflect.get(target, prop, receiver);
@@ -51,7 +53,7 @@ beforeAll(async () => {
     },
   });
   api = await buildApi(apiDeps(dir, flaky, { adminKey: ADMIN.authorization.slice('Bearer '.length) }));
-  const url = await api.app.listen({ host: '127.0.0.1', port: 0 });
+  url = await api.app.listen({ host: '127.0.0.1', port: 0 });
   const { accountId, key } = await injectTenant(api.app, ADMIN);
   const admitted = await store.admitJob(jobInput(accountId, 'u1'), Date.now());
   if (admitted.kind !== 'admitted') throw new Error(admitted.kind);
@@ -85,24 +87,62 @@ it('a stream refused by a store error gives its slot back', async () => {
   expect(await streamOpens()).toBe(200);
 });
 
+/**
+ * Sends `request` on its own connection, holds the store's `verb` when the server calls it, leaves (closes the
+ * connection) meanwhile, and lets the server go on once it has seen the close.
+ */
+async function leaveDuring(
+  verb: 'listJobEvents' | 'admitJob',
+  request: (agent: false) => ClientRequest,
+): Promise<void> {
+  let entered!: () => void;
+  let open!: () => void;
+  const inside = new Promise<void>((resolve) => (entered = resolve));
+  held = { verb, entered, open: new Promise<void>((resolve) => (open = resolve)) };
+  const accepted = once(api.app.server, 'connection') as Promise<[Socket]>;
+  const sent = request(false).on('error', () => undefined);
+  const [serverSide] = await accepted;
+  await inside;
+  sent.destroy();
+  if (!serverSide.destroyed) await once(serverSide, 'close');
+  held = null;
+  open();
+  // The handler's next steps run on the held call's resolution.
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
 it('a client that goes away while its stream is being opened gives its slot back', async () => {
-  for (let i = 0; i <= MAX_STREAMS_PER_USER; i++) {
-    let entered!: () => void;
-    let open!: () => void;
-    const inside = new Promise<void>((resolve) => (entered = resolve));
-    held = { entered, open: new Promise<void>((resolve) => (open = resolve)) };
-    // Its own connection, so the server's end of it can be watched.
-    const accepted = once(api.app.server, 'connection') as Promise<[Socket]>;
-    const request = get(events, { headers, agent: false }).on('error', () => undefined);
-    const [serverSide] = await accepted;
-    // The server is reading the event log, before the stream opens; the client leaves.
-    await inside;
-    request.destroy();
-    if (!serverSide.destroyed) await once(serverSide, 'close');
-    held = null;
-    open();
-    // The handler's remaining steps (take the slot, open the stream) run on the read's resolution.
-    await new Promise((resolve) => setImmediate(resolve));
-  }
+  // It leaves while the server reads the event log, before the stream opens.
+  for (let i = 0; i <= MAX_STREAMS_PER_USER; i++)
+    await leaveDuring('listJobEvents', (agent) => get(events, { headers, agent }));
   expect(await streamOpens()).toBe(200);
+});
+
+/** Polls until `done()` holds or 10 s passed; says whether it held. */
+async function within10s(done: () => boolean | Promise<boolean>): Promise<boolean> {
+  const deadline = Date.now() + 10_000;
+  while (!(await done())) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
+}
+
+it('a Prefer: wait whose client left during the submission stops waiting at once', async () => {
+  // The streams the tests above opened have closed: from here on only the wait holds an entry.
+  expect(await within10s(() => api.ctx.streams.size === 0)).toBe(true);
+  const body = JSON.stringify({ workflow: { '1': { class_type: 'Noop', inputs: {} } } });
+  await leaveDuring('admitJob', (agent) =>
+    request(`${url}/v1/jobs`, {
+      method: 'POST',
+      agent,
+      headers: { ...headers, 'content-type': 'application/json', prefer: 'wait=60' },
+    }).end(body),
+  );
+  // Counted in the same step that starts the wait: from then on the wait is in ctx.streams until it ends.
+  const submitted = async (): Promise<boolean> =>
+    ((await api.ctx.metrics.jobsSubmitted.get()).values[0]?.value ?? 0) === 1;
+  expect(await within10s(submitted)).toBe(true);
+  // The job is admitted and nothing will run it: only the client's leaving can end the 60 s wait.
+  expect(await within10s(() => api.ctx.streams.size === 0)).toBe(true);
 });
