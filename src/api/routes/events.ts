@@ -15,7 +15,7 @@ import { principalOf, type ApiContext } from '../context.js';
 import { eventHeaders } from '../headers.js';
 import { jobIdParams } from '../schemas.js';
 import { traceJob } from '../../util/job-trace.js';
-import { ownJobView } from './jobs.js';
+import { jobDoc, ownJobView } from './jobs.js';
 
 const HEARTBEAT_MS = 15_000;
 /** Safety net if a notification is ever missed (e.g. a Postgres listener reconnecting). */
@@ -95,8 +95,7 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     '/v1/jobs/:id/events',
     {
       schema: {
-        tags: ['jobs'],
-        security: [{ bearer: [] }],
+        ...jobDoc,
         summary: 'Live job events (text/event-stream): status, progress, output, done',
         headers: eventHeaders,
         params: jobIdParams,
