@@ -130,6 +130,25 @@ describe('multipart shape', () => {
     expect(viaBlob.body.metadata).toEqual({ via: 'blob' });
   });
 
+  it('a __proto__ or constructor.prototype key is refused in every body shape, as in a JSON body', async () => {
+    const wf = JSON.stringify(invertWorkflow());
+    const poisoned = [
+      `{"workflow":${wf.replace('"inputs":{', '"inputs":{"__proto__":{"x":1},')}}`,
+      `{"workflow":${wf},"metadata":{"constructor":{"prototype":{"x":1}}}}`,
+    ];
+    for (const text of poisoned) {
+      const shapes = [
+        await client(server, key, 'alice').submit(text),
+        await post(form(text)),
+        await post(form(new Blob([text], { type: 'application/json' }))),
+      ];
+      for (const r of shapes) {
+        expect(r.status).toBe(400);
+        expect(r.body.code).toBe('validation_failed');
+      }
+    }
+  });
+
   it('two request fields → 400 validation_failed (the last does not silently win)', async () => {
     const f = form(JSON.stringify({ workflow: invertWorkflow() }), (x) =>
       x.append('request', JSON.stringify({ workflow: invertWorkflow(), priority: 5 })),
