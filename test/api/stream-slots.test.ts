@@ -1,7 +1,8 @@
 /**
- * A user's open event streams are capped; a stream that could not open (the store failed while it was being
- * opened, or the client went away meanwhile) must not keep its slot, or a database hiccup or a burst of page
- * reloads would lock the user out of streams until restart.
+ * Event streams and `Prefer: wait` holds that end badly. A user's open event streams are capped; a stream that
+ * could not open (the store failed while it was being opened, or the client went away meanwhile) must not keep
+ * its slot, or a database hiccup or a burst of page reloads would lock the user out of streams until restart. A
+ * wait whose client left ends at once, and one whose store read fails still answers with the admitted job.
  */
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,8 +26,8 @@ let api: Api;
 let url: string;
 let events: string;
 let headers: Record<string, string>;
-/** While true, reading a job's event log fails, as during a database outage. */
-let failing = false;
+/** While set, this store method fails, as during a database outage. */
+let failing: 'listJobEvents' | 'getJobViewFor' | null = null;
 /** While set, calls of the store method `verb` tell `entered` and then wait for `open`. */
 let held: { verb: 'listJobEvents' | 'admitJob'; entered: () => void; open: Promise<void> } | null = null;
 
@@ -35,7 +36,7 @@ beforeAll(async () => {
   store = await openMigratedStore(`sqlite:${join(dir, 'db')}`);
   const flaky = new Proxy(store, {
     get(target, prop, receiver) {
-      if (prop === 'listJobEvents' && failing)
+      if (prop === failing)
         return async () => {
           throw new Error('connection refused');
         };
@@ -76,13 +77,13 @@ async function streamOpens(): Promise<number> {
 }
 
 it('a stream refused by a store error gives its slot back', async () => {
-  failing = true;
+  failing = 'listJobEvents';
   for (let i = 0; i < 25; i++) {
     const res = await fetch(events, { headers });
     expect(res.status).toBe(500);
     await res.text();
   }
-  failing = false;
+  failing = null;
   // More failed opens than the cap (20) happened: the user can still open a stream.
   expect(await streamOpens()).toBe(200);
 });
@@ -145,4 +146,22 @@ it('a Prefer: wait whose client left during the submission stops waiting at once
   expect(await within10s(submitted)).toBe(true);
   // The job is admitted and nothing will run it: only the client's leaving can end the 60 s wait.
   expect(await within10s(() => api.ctx.streams.size === 0)).toBe(true);
+});
+
+it('a Prefer: wait whose re-read fails answers 202 with the admitted job, not 500', async () => {
+  // A 500 would tell the client its submission failed: without an Idempotency-Key it would submit again.
+  failing = 'getJobViewFor';
+  try {
+    const res = await fetch(`${url}/v1/jobs`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json', prefer: 'wait=5' },
+      body: JSON.stringify({ workflow: { '1': { class_type: 'Noop', inputs: {} } } }),
+    });
+    expect(res.status).toBe(202);
+    const job = (await res.json()) as { id: string; status: string };
+    expect(job.status).toBe('queued');
+    expect(res.headers.get('location')).toBe(`/v1/jobs/${job.id}`);
+  } finally {
+    failing = null;
+  }
 });

@@ -156,7 +156,14 @@ function submitRoute(app: FastifyInstance, ctx: ApiContext): void {
         const wait = preferredWait(request.headers.prefer);
         if (wait === null) return reply.code(202).send(toPublicJob(job));
         const { signal, release } = waitSignal(ctx, request);
-        const ended = await waitForJobEnd(ctx, job, job, wait, signal).finally(release);
+        // The job is admitted whatever happens now: a failed re-read answers 202 with it (a 500 would tell the
+        // client to submit again).
+        const ended = await waitForJobEnd(ctx, job, job, wait, signal)
+          .catch((err: unknown) => {
+            request.log.warn({ err, jobId: job.id }, 'Prefer: wait could not re-read the job; answering 202');
+            return job;
+          })
+          .finally(release);
         void reply.header('preference-applied', `wait=${wait}`).header('vary', 'Prefer');
         if (!TERMINAL_STATUSES.includes(ended.status)) return reply.code(202).send(toPublicJob(ended));
         return reply.code(200).send(withAbsoluteUrls(toPublicJob(ended), publicOrigin(ctx, request)));
