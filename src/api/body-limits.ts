@@ -39,7 +39,10 @@ export function jsonTextTooDeep(text: string, limit = MAX_JSON_DEPTH): boolean {
   return false;
 }
 
-/** True when an already-parsed value nests deeper than `limit` (iterative: safe on any depth). */
+/**
+ * True when an already-parsed value nests deeper than `limit` (iterative: safe on any depth). Bytes (a Buffer
+ * body, as a worker's output upload is) are a leaf: walking one visits every byte, ~1 s and ~1 GB per 64 MiB.
+ */
 export function valueTooDeep(value: unknown, limit = MAX_JSON_DEPTH): boolean {
   const stack: Array<[unknown, number]> = [[value, 1]];
   while (stack.length > 0) {
@@ -47,7 +50,7 @@ export function valueTooDeep(value: unknown, limit = MAX_JSON_DEPTH): boolean {
     if (item === undefined) break;
     const [v, d] = item;
     if (d > limit) return true;
-    if (v !== null && typeof v === 'object') {
+    if (v !== null && typeof v === 'object' && !ArrayBuffer.isView(v)) {
       for (const child of Object.values(v))
         if (child !== null && typeof child === 'object') stack.push([child, d + 1]);
     }

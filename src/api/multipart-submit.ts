@@ -24,15 +24,29 @@ declare module 'fastify' {
   }
 }
 
-function requestJson(text: string): unknown {
-  if (jsonTextTooDeep(text)) throw tooDeepError('The "request" field');
-  try {
-    return JSON.parse(text);
-  } catch {
+/**
+ * Parses by the JSON body's rules: Fastify's default parser, which refuses a `__proto__` key and a
+ * `constructor.prototype` (the same parser the multipart plugin uses for a field typed application/json).
+ */
+function parseJsonText(request: FastifyRequest, text: string): unknown {
+  const parsed: { value?: unknown } = {};
+  // Synchronous: it has called back when it returns.
+  void request.server.getDefaultJsonParser('error', 'error')(request, text, (err, value) => {
+    if (err === null) parsed.value = value;
+  });
+  if (!('value' in parsed)) {
     throw new ApiError('validation_failed', 'The "request" field is not valid JSON.', {
-      errors: [{ path: 'body.request', message: 'not valid JSON' }],
+      errors: [
+        { path: 'body.request', message: 'not valid JSON (or a __proto__ / constructor.prototype key)' },
+      ],
     });
   }
+  return parsed.value;
+}
+
+function requestJson(request: FastifyRequest, text: string): unknown {
+  if (jsonTextTooDeep(text)) throw tooDeepError('The "request" field');
+  return parseJsonText(request, text);
 }
 
 /**
@@ -40,15 +54,19 @@ function requestJson(text: string): unknown {
  * `application/json`, which the multipart plugin has already parsed (curl `-F 'request=<f.json;type=…'`);
  * or a file part, which is how browsers send `FormData.append('request', jsonBlob)`.
  */
-async function readRequestPart(part: Multipart, count: (n: number) => void): Promise<unknown> {
+async function readRequestPart(
+  request: FastifyRequest,
+  part: Multipart,
+  count: (n: number) => void,
+): Promise<unknown> {
   if (part.type === 'file') {
     const bytes = await part.toBuffer();
     count(bytes.length);
-    return requestJson(bytes.toString('utf8'));
+    return requestJson(request, bytes.toString('utf8'));
   }
   if (typeof part.value === 'string') {
     count(Buffer.byteLength(part.value));
-    return requestJson(part.value);
+    return requestJson(request, part.value);
   }
   if (valueTooDeep(part.value)) throw tooDeepError('The "request" field');
   count(Buffer.byteLength(JSON.stringify(part.value) ?? ''));
@@ -79,7 +97,7 @@ async function readParts(
           },
         );
       }
-      body = await readRequestPart(part, count);
+      body = await readRequestPart(request, part, count);
       continue;
     }
     if (part.type === 'field') {

@@ -68,6 +68,8 @@ export function waitSignal(
   const socket = request.raw.socket;
   socket.once('close', abort);
   ctx.streams.add(abort);
+  // A client that left during the submission closed its socket before the listener above existed.
+  if (socket.destroyed) abort();
   return {
     signal: controller.signal,
     release: () => {

@@ -4,6 +4,7 @@
  * defect 3: a `request` part typed application/json).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { valueTooDeep } from '../../src/api/body-limits.js';
 import { client, createTenant, invertWorkflow, startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -99,6 +100,16 @@ describe('depth limits for every body shape', () => {
   });
 });
 
+describe('the depth backstop on parsed bodies', () => {
+  it('treats bytes as a leaf: a Buffer body (a worker output upload) is not walked byte by byte', () => {
+    // The walk used to visit every byte of a Buffer (Object.values): a 64 MiB output upload blocked the event
+    // loop ~1 s and took ~1 GB. A property hung on the Buffer shows whether the walk went inside it.
+    const bytes = Object.assign(Buffer.alloc(16), { inside: JSON.parse(deepText(100)) as unknown });
+    expect(valueTooDeep(bytes)).toBe(false);
+    expect(valueTooDeep({ inside: JSON.parse(deepText(100)) as unknown })).toBe(true);
+  });
+});
+
 describe('multipart shape', () => {
   it('a request part typed application/json (browser FormData with a JSON Blob) is accepted', async () => {
     const blob = new Blob([JSON.stringify({ workflow: invertWorkflow(), metadata: { via: 'blob' } })], {
@@ -117,6 +128,25 @@ describe('multipart shape', () => {
     const viaBlob = await post(form(blob));
     expect(viaBlob.status).toBe(202);
     expect(viaBlob.body.metadata).toEqual({ via: 'blob' });
+  });
+
+  it('a __proto__ or constructor.prototype key is refused in every body shape, as in a JSON body', async () => {
+    const wf = JSON.stringify(invertWorkflow());
+    const poisoned = [
+      `{"workflow":${wf.replace('"inputs":{', '"inputs":{"__proto__":{"x":1},')}}`,
+      `{"workflow":${wf},"metadata":{"constructor":{"prototype":{"x":1}}}}`,
+    ];
+    for (const text of poisoned) {
+      const shapes = [
+        await client(server, key, 'alice').submit(text),
+        await post(form(text)),
+        await post(form(new Blob([text], { type: 'application/json' }))),
+      ];
+      for (const r of shapes) {
+        expect(r.status).toBe(400);
+        expect(r.body.code).toBe('validation_failed');
+      }
+    }
   });
 
   it('two request fields → 400 validation_failed (the last does not silently win)', async () => {

@@ -8,11 +8,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startComfyLite, type ComfyLiteServer } from '../../src/comfy-lite/server.js';
 import { WORKER_ID_HEADER } from '../../src/workers/worker-protocol.js';
-import { createTestDatabase } from '../support/pg.js';
+import { createTestDatabase, execPg } from '../support/pg.js';
 import {
   client,
   createTenant,
@@ -118,13 +117,7 @@ async function rawSql(db: string, text: string): Promise<void> {
     }
     return;
   }
-  const c = new pg.Client({ connectionString: db });
-  await c.connect();
-  try {
-    await c.query(text);
-  } finally {
-    await c.end();
-  }
+  await execPg(db, text);
 }
 
 describe('the default pool of a fleet file', () => {

@@ -20,12 +20,9 @@ import {
   type WorkerRouteFile,
 } from '../../src/api/scopes/worker-scope.js';
 import { markScope, requireScopes } from '../../src/api/scopes/scope.js';
-import { loadConfig } from '../../src/config/load.js';
-import { createLocalBus } from '../../src/events/local-bus.js';
-import { NodeTypeRegistry } from '../../src/jobs/node-type-registry.js';
-import { openStorage } from '../../src/media/storage/open-storage.js';
 import type { Store } from '../../src/store/contract.js';
 import { openMigratedStore } from '../../src/store/open.js';
+import { apiDeps, injectTenant } from '../support/api-app.js';
 
 const ADMIN_KEY = 'scopes-test-admin-key-0123456789';
 const ADMIN = { authorization: `Bearer ${ADMIN_KEY}` };
@@ -41,27 +38,7 @@ let dir: string;
 let store: Store;
 
 function deps(settings: Record<string, unknown>, extra: Partial<ApiDeps> = {}): ApiDeps {
-  const config = loadConfig(
-    {},
-    {},
-    { db: `sqlite:${join(dir, 'db')}`, storage: `file:${dir}`, port: 0, logLevel: 'silent', ...settings },
-  );
-  const unused = (): never => {
-    throw new Error('not used by these tests');
-  };
-  return {
-    config,
-    store,
-    storage: openStorage(config.storage),
-    bus: createLocalBus(),
-    nodeTypes: new NodeTypeRegistry(),
-    storeBase64Input: unused,
-    storeUploadedInput: unused,
-    checkUrl: unused,
-    now: () => Date.now(),
-    defaultPool: 'default',
-    ...extra,
-  };
+  return apiDeps(dir, store, settings, extra);
 }
 
 beforeAll(async () => {
@@ -97,20 +74,7 @@ describe('job and admin scopes', () => {
         },
       ),
     );
-    const account = await api.app.inject({
-      method: 'POST',
-      url: '/v1/admin/accounts',
-      headers: ADMIN,
-      payload: { name: 'a' },
-    });
-    const accountId = (account.json() as { id: string }).id;
-    const created = await api.app.inject({
-      method: 'POST',
-      url: `/v1/admin/accounts/${accountId}/keys`,
-      headers: ADMIN,
-      payload: { name: 'k' },
-    });
-    key = (created.json() as { key: string }).key;
+    ({ key } = await injectTenant(api.app, ADMIN));
   });
   afterAll(async () => {
     await api.app.close();

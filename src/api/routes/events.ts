@@ -15,7 +15,7 @@ import { principalOf, type ApiContext } from '../context.js';
 import { eventHeaders } from '../headers.js';
 import { jobIdParams } from '../schemas.js';
 import { traceJob } from '../../util/job-trace.js';
-import { ownJobView } from './jobs.js';
+import { jobDoc, ownJobView } from './jobs.js';
 
 const HEARTBEAT_MS = 15_000;
 /** Safety net if a notification is ever missed (e.g. a Postgres listener reconnecting). */
@@ -95,8 +95,7 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     '/v1/jobs/:id/events',
     {
       schema: {
-        tags: ['jobs'],
-        security: [{ bearer: [] }],
+        ...jobDoc,
         summary: 'Live job events (text/event-stream): status, progress, output, done',
         headers: eventHeaders,
         params: jobIdParams,
@@ -161,6 +160,8 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       const poll = setInterval(wake, POLL_MS);
       raw.on('close', finish);
       ctx.streams.add(finish);
+      // A client that left while the stream was being opened closed it before the listener above existed.
+      if (raw.destroyed) return finish();
       // A client resuming after `done` of a finished job gets an empty stream that ends, not one that idles.
       const resumedPastEnd = sent > 0 && ['completed', 'failed', 'cancelled'].includes(job.status);
       if (resumedPastEnd) {

@@ -59,8 +59,8 @@ function idempotencyKey(header: unknown): string | null {
   return header;
 }
 
-const tags = ['jobs'];
-const security = [{ bearer: [] }];
+/** What every end-user route's schema says of it in /openapi.json: its tag and its credential. */
+export const jobDoc = { tags: ['jobs'], security: [{ bearer: [] }] };
 
 /** Registers the job routes; every one of them runs behind the job scope's auth. */
 export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
@@ -120,8 +120,7 @@ function submitRoute(app: FastifyInstance, ctx: ApiContext): void {
       ],
       onSend: chargeRefused(ctx, tokens),
       schema: {
-        tags,
-        security,
+        ...jobDoc,
         summary: 'Submit a job',
         description:
           'JSON body, or multipart/form-data with the same JSON in a "request" field and one file part per input (the part name is the input name).',
@@ -157,7 +156,14 @@ function submitRoute(app: FastifyInstance, ctx: ApiContext): void {
         const wait = preferredWait(request.headers.prefer);
         if (wait === null) return reply.code(202).send(toPublicJob(job));
         const { signal, release } = waitSignal(ctx, request);
-        const ended = await waitForJobEnd(ctx, job, job, wait, signal).finally(release);
+        // The job is admitted whatever happens now: a failed re-read answers 202 with it (a 500 would tell the
+        // client to submit again).
+        const ended = await waitForJobEnd(ctx, job, job, wait, signal)
+          .catch((err: unknown) => {
+            request.log.warn({ err, jobId: job.id }, 'Prefer: wait could not re-read the job; answering 202');
+            return job;
+          })
+          .finally(release);
         void reply.header('preference-applied', `wait=${wait}`).header('vary', 'Prefer');
         if (!TERMINAL_STATUSES.includes(ended.status)) return reply.code(202).send(toPublicJob(ended));
         return reply.code(200).send(withAbsoluteUrls(toPublicJob(ended), publicOrigin(ctx, request)));
@@ -176,8 +182,7 @@ function readRoutes(app: FastifyInstance, ctx: ApiContext): void {
     '/v1/jobs/:id',
     {
       schema: {
-        tags,
-        security,
+        ...jobDoc,
         summary: 'Get a job',
         headers: jobHeaders,
         params: jobIdParams,
@@ -195,8 +200,7 @@ function readRoutes(app: FastifyInstance, ctx: ApiContext): void {
     '/v1/jobs',
     {
       schema: {
-        tags,
-        security,
+        ...jobDoc,
         summary: "List the acting user's jobs, newest first",
         headers: jobHeaders,
         querystring: listJobsQuery,
@@ -228,8 +232,7 @@ function cancelRoute(app: FastifyInstance, ctx: ApiContext): void {
     '/v1/jobs/:id',
     {
       schema: {
-        tags,
-        security,
+        ...jobDoc,
         summary: 'Cancel a job',
         description:
           '200 when a queued job is now cancelled; 202 when a running job will end cancelled; 409 when it had ended.',
@@ -265,8 +268,7 @@ function outputRoute(app: FastifyInstance, ctx: ApiContext): void {
     '/v1/jobs/:id/outputs/:index',
     {
       schema: {
-        tags,
-        security,
+        ...jobDoc,
         summary: 'Download an output (302 to a presigned URL on S3 storage)',
         headers: jobHeaders,
         params: z.object({ id: z.string().min(1).max(64), index: z.coerce.number().int().min(0).max(10000) }),
@@ -306,8 +308,7 @@ function usageRoute(app: FastifyInstance, ctx: ApiContext): void {
     '/v1/usage',
     {
       schema: {
-        tags,
-        security,
+        ...jobDoc,
         summary: "The acting user's usage today (UTC)",
         headers: jobHeaders,
         response: {

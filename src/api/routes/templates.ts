@@ -9,6 +9,7 @@ import type { Template } from '../../jobs/types.js';
 import { requireScope } from '../auth/authenticate.js';
 import { principalOf, type ApiContext } from '../context.js';
 import { jobHeaders } from '../headers.js';
+import { jobDoc } from './jobs.js';
 import { problemSchema } from '../wire/problem.js';
 import { availableTemplateListSchema, type AvailableTemplate } from '../wire/templates.js';
 
@@ -28,8 +29,7 @@ export async function templateRoutes(app: FastifyInstance, ctx: ApiContext): Pro
     '/v1/templates',
     {
       schema: {
-        tags: ['jobs'],
-        security: [{ bearer: [] }],
+        ...jobDoc,
         summary:
           "Templates this account may run (its own and the global ones), with their params' JSON Schema",
         headers: jobHeaders,
