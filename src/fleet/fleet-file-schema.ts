@@ -30,15 +30,18 @@ export const DaysSchema = z.union(
 export const HOURS_PATTERN = /^([01]\d|2[0-4])(?::([0-5]\d))?-([01]\d|2[0-4])(?::([0-5]\d))?$/;
 export const TZ_PATTERN = /^(UTC|Z|[+-]([01]\d|2[0-3]):([0-5]\d))$/;
 
-/** `latency_hours`: days and hours like `arrakis simulate --peak`, e.g. "Mon-Fri 12:00-18:00" (UTC unless an offset follows). */
+/**
+ * `latency_hours`: days and hours like `arrakis simulate --peak`, e.g. "Mon-Fri 12:00-18:00" (UTC unless an
+ * offset follows), parsed here once into the schedule the live fleet and the simulator both check.
+ */
 const LatencyHoursSchema = z
   .string({ error: 'latency_hours must look like "Mon-Fri 09:00-18:00"' })
-  .superRefine((v, ctx) => {
+  .transform((v, ctx) => {
     try {
-      parsePeak(v);
+      return parsePeak(v, 'latency_hours');
     } catch (err) {
-      const why = err instanceof Error ? err.message.replace(/^--peak/, 'latency_hours') : String(err);
-      ctx.addIssue({ code: 'custom', message: why });
+      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+      return z.NEVER;
     }
   });
 

@@ -202,6 +202,10 @@ describe('fleet file model settings', () => {
     expect(errorOf(pool('    latency_hours: "office hours"\n'))).toContain(
       'pools.gpu.latency_hours: latency_hours "office hours": expected days and hours',
     );
+    expect(errorOf(pool('    latency_hours: "Mon-Fri 09:75-18:00"\n'))).toContain(
+      'pools.gpu.latency_hours: latency_hours "Mon-Fri 09:75-18:00": minutes must be 00-59',
+    );
+    expect(errorOf(pool('    latency_hours: 9\n'))).toContain('pools.gpu.latency_hours');
   });
 
   it('keeps session_copies and a process pool’s model cache folder', () => {
