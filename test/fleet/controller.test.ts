@@ -350,6 +350,77 @@ describe('fleet controller with the model plan', () => {
     expect(h.decisions.slice(logged).every((d) => d.models === undefined)).toBe(true);
   });
 
+  it('records a prefetch the store refuses as failed, skips a worker gone meanwhile, and keeps ticking', async () => {
+    let storeUp = true;
+    const asked: string[] = [];
+    let ticks = 0;
+    const h = harness({
+      pools: [cached],
+      // First tick starts w1; then the plan asks w1 and a worker that stopped since it was observed.
+      policy: (s, now) => ({
+        pool: s.pool,
+        at: now,
+        current: s.workers.length,
+        target: 1,
+        start: ticks++ === 0 ? 1 : 0,
+        stop: [],
+        reason: 'hold',
+        models: {
+          startWith: [],
+          prefetch: [
+            { worker: 'gone', model: 'c.ckpt' },
+            { worker: 'w1', model: 'c.ckpt' },
+          ],
+          preload: [],
+        },
+      }),
+      prefetchModel: async (w, model) => {
+        if (!storeUp) throw new Error('store unreachable');
+        asked.push(`${model} ${w.id}`);
+      },
+      record: async (d) => {
+        if (!storeUp) throw new Error('store unreachable');
+        h.decisions.push(d);
+      },
+    });
+    await h.controller.tick();
+    await h.settle();
+    asked.length = 0;
+    storeUp = false;
+    await h.controller.tick();
+    expect(h.controller.health().failingSince).not.toBeNull();
+    storeUp = true;
+    await h.controller.tick();
+    expect(h.controller.health().failingSince).toBeNull();
+    expect(asked).toEqual(['c.ckpt w1']);
+    expect(h.decisions.at(-1)?.models?.prefetch).toEqual([{ worker: 'w1', model: 'c.ckpt' }]);
+    expect(h.decisions.at(-1)?.reason).not.toContain('failed');
+    h.seen.models = {
+      queued: [],
+      popularity: new Map([['c.ckpt', 9]]),
+      fetchable: new Set(['c.ckpt']),
+      workers: new Map([['w1', { vram: [], disk: [], fetching: null }]]),
+    };
+    // The store takes the decision but refuses the prefetch: the decision says so, nothing counts as taken.
+    const refusing = harness({
+      pools: [cached],
+      prefetchModel: async () => {
+        throw new Error('c.ckpt is not in the model registry');
+      },
+    });
+    refusing.seen.queued = 1;
+    await refusing.controller.tick();
+    await refusing.settle();
+    refusing.seen.queued = 0;
+    refusing.seen.models = h.seen.models;
+    await refusing.controller.tick();
+    expect(refusing.decisions.at(-1)?.reason).toContain(
+      'failed: prefetch c.ckpt: c.ckpt is not in the model registry',
+    );
+    expect(refusing.decisions.at(-1)?.models).toBeUndefined();
+    expect(refusing.controller.lastModelPlan('web')).toBeNull();
+  });
+
   it('never prefetches a file the registry cannot serve, nor onto a pool without a model cache', async () => {
     const calls: string[] = [];
     const observe = (h: ReturnType<typeof harness>, fetchable: string[]) => {
