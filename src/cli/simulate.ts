@@ -141,7 +141,9 @@ export async function runSimulate(
     planningHorizonS: opts.planningHorizonS ?? fleet.pool.planningHorizonS ?? null,
     ...(opts.sessionCopies === undefined ? {} : { sessionCopies: opts.sessionCopies }),
     latencyHours:
-      opts.latencyHours === undefined ? (fleet.pool.latencyHours ?? null) : parsePeak(opts.latencyHours),
+      opts.latencyHours === undefined
+        ? (fleet.pool.latencyHours ?? null)
+        : parsePeak(opts.latencyHours, '--latency-hours'),
   };
   const scenarios = standardScenarios(pool, {
     peak,

@@ -30,15 +30,18 @@ export const DaysSchema = z.union(
 export const HOURS_PATTERN = /^([01]\d|2[0-4])(?::([0-5]\d))?-([01]\d|2[0-4])(?::([0-5]\d))?$/;
 export const TZ_PATTERN = /^(UTC|Z|[+-]([01]\d|2[0-3]):([0-5]\d))$/;
 
-/** `latency_hours`: days and hours like `arrakis simulate --peak`, e.g. "Mon-Fri 12:00-18:00" (UTC unless an offset follows). */
+/**
+ * `latency_hours`: days and hours like `arrakis simulate --peak`, e.g. "Mon-Fri 12:00-18:00" (UTC unless an
+ * offset follows), parsed here once into the schedule the live fleet and the simulator both check.
+ */
 const LatencyHoursSchema = z
   .string({ error: 'latency_hours must look like "Mon-Fri 09:00-18:00"' })
-  .superRefine((v, ctx) => {
+  .transform((v, ctx) => {
     try {
-      parsePeak(v);
+      return parsePeak(v, 'latency_hours');
     } catch (err) {
-      const why = err instanceof Error ? err.message.replace(/^--peak/, 'latency_hours') : String(err);
-      ctx.addIssue({ code: 'custom', message: why });
+      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+      return z.NEVER;
     }
   });
 
@@ -166,7 +169,31 @@ export const PoolSchema = z
         message: `max ${p.max} exceeds the ${gpus.length} listed gpus`,
       });
     }
+    checkModelsDir(p.max, p.process, ctx);
   });
+
+/**
+ * Two live workers of a pool must not share a `models_dir`: each keeps its own model cache (manifest and
+ * evictions) there, so one would evict a file the other's ComfyUI is loading and overwrite its manifest.
+ * `{worker}` or `{port}` differ per worker; `{gpu}` does when `gpus` is listed (max ≤ their number).
+ */
+function checkModelsDir(
+  max: number,
+  process: { models_dir?: string | undefined; gpus?: string[] | undefined } | undefined,
+  ctx: z.RefinementCtx,
+): void {
+  const dir = process?.models_dir;
+  if (dir === undefined || max <= 1) return;
+  if (dir.includes('{worker}') || dir.includes('{port}')) return;
+  if (dir.includes('{gpu}') && process?.gpus !== undefined) return;
+  ctx.addIssue({
+    code: 'custom',
+    path: ['process', 'models_dir'],
+    message:
+      `"${dir}" would be the same folder for two workers of this pool (max ${max}), whose model caches ` +
+      'would evict each other’s files: put {worker} in it, or {gpu} with process.gpus listed',
+  });
+}
 
 export const POOL_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 /** The base-model size the VRAM budget is divided by: the checkpoint size, or the only size given. */

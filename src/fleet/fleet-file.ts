@@ -15,7 +15,6 @@ import {
   type ScheduleInput,
 } from './fleet-file-schema.js';
 import type { Schedule } from './schedule.js';
-import { parsePeak } from './simulator/peak-window.js';
 
 export type ProviderKind = 'static' | 'process' | 'modal';
 
@@ -154,7 +153,7 @@ function toPool(name: string, p: PoolInput): PoolConfig {
     maxCostPerHour: p.max_cost_per_hour ?? null,
     planningHorizonS: p.planning_horizon_s ?? null,
     ...(p.session_copies === undefined ? {} : { sessionCopies: p.session_copies }),
-    latencyHours: p.latency_hours === undefined ? null : parsePeak(p.latency_hours),
+    latencyHours: p.latency_hours ?? null,
     warmup,
     models: modelSettings(p),
     static: p.static === undefined ? null : { urls: p.static.urls },

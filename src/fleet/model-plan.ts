@@ -152,8 +152,9 @@ function prefetches(
 /**
  * Session copies: a user between jobs tends to come back with the same model, and the worker that ran their
  * last job may be busy with someone else's by then (the returning job would wait for it, then fetch). So a
- * model that returning users are expected to want within SESSION_LOOKAHEAD_S, and that no idle worker holds,
- * is fetched onto an idle worker's disk now (most expected first, one per worker).
+ * model that returning users are expected to want within `sessionLookaheadS` (at least `sessionMinExpected`
+ * expected returns), and that no idle worker holds, is fetched onto an idle worker's disk now (most expected
+ * first, one per worker).
  */
 function sessionCopies(
   s: PoolSnapshot,

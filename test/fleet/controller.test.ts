@@ -167,6 +167,49 @@ describe('fleet controller', () => {
     expect(offHours).toEqual([false, true]);
   });
 
+  it('at the close of latency_hours keeps the worker started for a job queued just before, and the buffer', async () => {
+    const file = (buffer: number) =>
+      parseFleetFile(
+        `pools:\n  web:\n    provider: static\n    max: 2\n    buffer: ${buffer}\n    scale_down_s: 0\n` +
+          '    latency_hours: "Mon-Fri 12:00-18:00"\n' +
+          '    warmup: { workflow: { "1": { class_type: EmptyImage, inputs: {} } } }\n' +
+          '    static: { urls: ["http://10.0.0.1:8188", "http://10.0.0.2:8188"] }\n',
+      );
+    let warmed = (): void => {};
+    const warming = new Promise<void>((resolve) => (warmed = resolve));
+    const h = harness({ pools: file(0).pools, runWarmup: () => warming });
+    // 17:59:50 on a Wednesday: a job waits and six users are between jobs, so spares start too.
+    h.at(Date.UTC(2026, 0, 7, 17, 59, 50));
+    h.seen.queued = 1;
+    h.seen.recentFinishes = ['a', 'b', 'c', 'd', 'e', 'f'].map((userId) => ({
+      userId,
+      at: Date.UTC(2026, 0, 7, 17, 59, 40),
+    }));
+    await h.controller.tick();
+    await h.settle();
+    expect(h.decisions[0]).toMatchObject({ target: 2, start: 2 });
+    // 18:00:01: outside the hours the target drops to the waiting job's worker, but both are still warming:
+    // none stops (a warming worker never does).
+    h.at(Date.UTC(2026, 0, 7, 18, 0, 1));
+    await h.controller.tick();
+    expect(h.decisions[1]?.reason).toContain('outside latency_hours');
+    expect(h.decisions[1]).toMatchObject({ target: 1, start: 0, stop: [] });
+    expect(h.controller.list()).toHaveLength(2);
+    warmed();
+    await h.settle();
+    // Both idle now: the spare stops at once (scale_down_s 0), the one for the waiting job stays.
+    h.advance(5_000);
+    await h.controller.tick();
+    expect(h.decisions.at(-1)).toMatchObject({ target: 1 });
+    expect(h.decisions.at(-1)?.stop).toHaveLength(1);
+    // With buffer 1 the operator's spare is kept off hours too (only the forecast's spares go).
+    const b = harness({ pools: file(1).pools });
+    b.at(Date.UTC(2026, 0, 7, 20, 0, 0));
+    await b.controller.tick();
+    expect(b.decisions[0]).toMatchObject({ target: 1, start: 1 });
+    expect(b.decisions[0]?.reason).toContain('outside latency_hours');
+  });
+
   it('applies the schedule floor and says so in the reason', async () => {
     const h = harness();
     h.at(Date.UTC(2026, 0, 7, 10, 0, 0));
@@ -305,6 +348,77 @@ describe('fleet controller with the model plan', () => {
     await h.controller.tick();
     expect(calls.filter((c) => c.startsWith('prefetch'))).toHaveLength(1);
     expect(h.decisions.slice(logged).every((d) => d.models === undefined)).toBe(true);
+  });
+
+  it('records a prefetch the store refuses as failed, skips a worker gone meanwhile, and keeps ticking', async () => {
+    let storeUp = true;
+    const asked: string[] = [];
+    let ticks = 0;
+    const h = harness({
+      pools: [cached],
+      // First tick starts w1; then the plan asks w1 and a worker that stopped since it was observed.
+      policy: (s, now) => ({
+        pool: s.pool,
+        at: now,
+        current: s.workers.length,
+        target: 1,
+        start: ticks++ === 0 ? 1 : 0,
+        stop: [],
+        reason: 'hold',
+        models: {
+          startWith: [],
+          prefetch: [
+            { worker: 'gone', model: 'c.ckpt' },
+            { worker: 'w1', model: 'c.ckpt' },
+          ],
+          preload: [],
+        },
+      }),
+      prefetchModel: async (w, model) => {
+        if (!storeUp) throw new Error('store unreachable');
+        asked.push(`${model} ${w.id}`);
+      },
+      record: async (d) => {
+        if (!storeUp) throw new Error('store unreachable');
+        h.decisions.push(d);
+      },
+    });
+    await h.controller.tick();
+    await h.settle();
+    asked.length = 0;
+    storeUp = false;
+    await h.controller.tick();
+    expect(h.controller.health().failingSince).not.toBeNull();
+    storeUp = true;
+    await h.controller.tick();
+    expect(h.controller.health().failingSince).toBeNull();
+    expect(asked).toEqual(['c.ckpt w1']);
+    expect(h.decisions.at(-1)?.models?.prefetch).toEqual([{ worker: 'w1', model: 'c.ckpt' }]);
+    expect(h.decisions.at(-1)?.reason).not.toContain('failed');
+    h.seen.models = {
+      queued: [],
+      popularity: new Map([['c.ckpt', 9]]),
+      fetchable: new Set(['c.ckpt']),
+      workers: new Map([['w1', { vram: [], disk: [], fetching: null }]]),
+    };
+    // The store takes the decision but refuses the prefetch: the decision says so, nothing counts as taken.
+    const refusing = harness({
+      pools: [cached],
+      prefetchModel: async () => {
+        throw new Error('c.ckpt is not in the model registry');
+      },
+    });
+    refusing.seen.queued = 1;
+    await refusing.controller.tick();
+    await refusing.settle();
+    refusing.seen.queued = 0;
+    refusing.seen.models = h.seen.models;
+    await refusing.controller.tick();
+    expect(refusing.decisions.at(-1)?.reason).toContain(
+      'failed: prefetch c.ckpt: c.ckpt is not in the model registry',
+    );
+    expect(refusing.decisions.at(-1)?.models).toBeUndefined();
+    expect(refusing.controller.lastModelPlan('web')).toBeNull();
   });
 
   it('never prefetches a file the registry cannot serve, nor onto a pool without a model cache', async () => {

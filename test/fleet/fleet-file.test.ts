@@ -202,6 +202,10 @@ describe('fleet file model settings', () => {
     expect(errorOf(pool('    latency_hours: "office hours"\n'))).toContain(
       'pools.gpu.latency_hours: latency_hours "office hours": expected days and hours',
     );
+    expect(errorOf(pool('    latency_hours: "Mon-Fri 09:75-18:00"\n'))).toContain(
+      'pools.gpu.latency_hours: latency_hours "Mon-Fri 09:75-18:00": minutes must be 00-59',
+    );
+    expect(errorOf(pool('    latency_hours: 9\n'))).toContain('pools.gpu.latency_hours');
   });
 
   it('keeps session_copies and a process pool’s model cache folder', () => {
@@ -212,5 +216,19 @@ describe('fleet file model settings', () => {
         '      models_dir: "/m/gpu{gpu}"\n      model_cache_gb: 50\n',
     ).pools[0]?.process;
     expect(local).toMatchObject({ modelsDir: '/m/gpu{gpu}', modelCacheGb: 50 });
+  });
+
+  it('refuses a models_dir two live workers of the pool would share (their caches would evict each other)', () => {
+    const local = (max: number, dir: string, gpus = '') =>
+      `pools:\n  local:\n    provider: process\n    max: ${max}\n    process:\n` +
+      `      command: "comfy --port {port}"\n      models_dir: "${dir}"\n${gpus}`;
+    expect(errorOf(local(2, '/m/shared'))).toContain(
+      'pools.local.process.models_dir: "/m/shared" would be the same folder for two workers of this pool (max 2)',
+    );
+    // {gpu} alone differs per worker only when gpus are listed (without them every worker's {gpu} is "").
+    expect(errorOf(local(2, '/m/gpu{gpu}'))).toContain('pools.local.process.models_dir');
+    expect(parseFleetFile(local(2, '/m/gpu{gpu}', '      gpus: ["0", "1"]\n')).pools).toHaveLength(1);
+    expect(parseFleetFile(local(2, '/m/{worker}')).pools).toHaveLength(1);
+    expect(parseFleetFile(local(1, '/m/shared')).pools).toHaveLength(1);
   });
 });

@@ -3,7 +3,6 @@ import { FleetController, type FleetWorker, type PoolObservation } from '../../s
 import { parseFleetFile } from '../../src/fleet/fleet-file.js';
 import type { Decision } from '../../src/fleet/policy-types.js';
 import { ProcessProvider } from '../../src/fleet/providers/process-provider.js';
-import { splitWords } from '../../src/fleet/providers/command-line.js';
 
 const pool = parseFleetFile(`
 pools:
@@ -120,17 +119,5 @@ describe('process provider with real comfy-lite processes', () => {
     expect(await p.list()).toEqual([]);
     const missing = new ProcessProvider({ ...pool.process, command: 'arrakis-no-such-binary --port {port}' });
     await expect((await missing.start(pool)).ready).rejects.toThrow(/exited before it was ready/);
-  });
-
-  it('splits command templates like a shell would, without running one', () => {
-    expect(splitWords(`python main.py --extra "a b" 'c d' --port 8188`)).toEqual([
-      'python',
-      'main.py',
-      '--extra',
-      'a b',
-      'c d',
-      '--port',
-      '8188',
-    ]);
   });
 });

@@ -123,7 +123,9 @@ describe('arrakis simulate', () => {
         '    max: 20\n    scale_down_s: 0\n    latency_hours: "Mon-Fri 14:00-18:00"\n',
     );
     expect(await gpuS({ fleet: join(dir, 'hours.yaml') })).toBe(outside);
-    await expect(gpuS({ latencyHours: 'lunch' })).rejects.toThrow(/expected days and hours/);
+    await expect(gpuS({ latencyHours: 'lunch' })).rejects.toThrow(
+      /^--latency-hours "lunch": expected days and hours/,
+    );
   });
 
   it('turns target_p95_wait_s into the cheapest planning horizon that meets it', async () => {

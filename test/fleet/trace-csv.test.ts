@@ -99,5 +99,11 @@ describe('load samples and the peak window', () => {
     expect(scheduleMatches(cet, Date.UTC(2026, 0, 10, 9, 0))).toBe(true); // 10:00 at +01:00
     expect(() => parsePeak('Mun-Fri 09:00-18:00')).toThrow(/unknown day/);
     expect(() => parsePeak('weekdays nine to five')).toThrow(/expected days and hours/);
+    // Minutes past 59 and offsets past ±23:59 are refused, not rolled over (09:75 is not 10:15).
+    expect(() => parsePeak('Mon-Fri 09:75-18:00')).toThrow(/minutes must be 00-59/);
+    expect(() => parsePeak('daily 12-18:60')).toThrow(/minutes must be 00-59/);
+    expect(() => parsePeak('daily 12-18 +99:00')).toThrow(/offset must be between/);
+    expect(() => parsePeak('daily 12-18 +05:60')).toThrow(/offset must be between/);
+    expect(parsePeak('daily 12-18 -23:59').offsetMinutes).toBe(-1439);
   });
 });
