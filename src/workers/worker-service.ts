@@ -150,15 +150,16 @@ export class WorkerService {
 
   /**
    * Records a worker's models (its reported loads go to metrics); answers the files it was asked to prefetch
-   * that are not on it yet, and forgets the ones that arrived.
+   * that are not on it yet, and forgets the ones that arrived and the ones it gave up on (so the fleet's plan
+   * no longer sees it fetching them, and may ask it for another).
    */
   async reportModels(workerId: string, report: ModelReport): Promise<ModelRef[]> {
-    const { loads, ...state } = report;
+    const { loads, prefetchFailed, ...state } = report;
     await this.deps.store.setWorkerModels(workerId, state, Date.now());
     if (loads.length > 0) this.deps.onModelLoads?.(loads);
     const asked = (await this.deps.store.getWorker(workerId))?.models?.prefetch ?? [];
-    const have = new Set([...report.available, ...report.onDisk]);
-    const pending = asked.filter((r) => !have.has(r.name));
+    const done = new Set([...report.available, ...report.onDisk, ...(prefetchFailed ?? [])]);
+    const pending = asked.filter((r) => !done.has(r.name));
     if (pending.length !== asked.length) await this.deps.store.setWorkerPrefetch(workerId, pending);
     return pending;
   }
