@@ -1,8 +1,9 @@
 /**
  * The agent's models: which files its ComfyUI can load (its loaders' lists in `/object_info`), which it holds
  * resident (tracked from the jobs that ran, see WarmSet), which sit on its disk, and — with a model cache —
- * fetching a job's missing registered files before it runs. Reports all of it to the control plane after
- * every change, so placement and affinity see the worker as it is.
+ * fetching a job's missing registered files before it runs (and, in the background while idle, the files the
+ * fleet asks it to prefetch: model-prefetcher.ts). Reports all of it to the control plane after every change,
+ * so placement and affinity see the worker as it is.
  */
 import type { ModelCache } from '../models/model-cache.js';
 import { fetchAvailableModels } from '../models/object-info-models.js';

@@ -93,7 +93,8 @@ export class ModelCache {
 
   /**
    * Makes every file of `refs` present: files on disk are marked used; missing ones are looked up with
-   * `lookup` (the registry) and fetched. Throws ModelFetchError naming the file that cannot be had.
+   * `lookup` (the registry) and fetched. Throws ModelFetchError naming the file that cannot be had, or the
+   * signal's reason once `how.signal` aborts.
    */
   async ensure(
     refs: readonly ModelRef[],

@@ -86,6 +86,11 @@ export class WorkerService {
   readonly leaseMs: number;
   private readonly fallbackPollMs: number;
   private readonly lifecycle: JobLifecycle;
+  /**
+   * Per worker, the prefetch files its agent last reported it gave up on, so the fleet's plan asks it for
+   * another. Process memory suffices: the fleet's workers run in-process agents that report to this service.
+   */
+  private readonly refusedPrefetch = new Map<string, readonly string[]>();
 
   constructor(private readonly deps: WorkerServiceDeps) {
     this.leaseMs = deps.leaseMs;
@@ -156,6 +161,9 @@ export class WorkerService {
   async reportModels(workerId: string, report: ModelReport): Promise<ModelRef[]> {
     const { loads, prefetchFailed, ...state } = report;
     await this.deps.store.setWorkerModels(workerId, state, Date.now());
+    if (prefetchFailed !== undefined && prefetchFailed.length > 0) {
+      this.refusedPrefetch.set(workerId, [...prefetchFailed]);
+    } else this.refusedPrefetch.delete(workerId);
     if (loads.length > 0) this.deps.onModelLoads?.(loads);
     const asked = (await this.deps.store.getWorker(workerId))?.models?.prefetch ?? [];
     const done = new Set([...report.available, ...report.onDisk, ...(prefetchFailed ?? [])]);
@@ -171,6 +179,11 @@ export class WorkerService {
    */
   async prefetchModels(workerId: string, refs: readonly ModelRef[]): Promise<void> {
     await this.deps.store.setWorkerPrefetch(workerId, refs);
+  }
+
+  /** The prefetch files the worker's agent last reported it gave up on (still refused). */
+  prefetchRefused(workerId: string): readonly string[] {
+    return this.refusedPrefetch.get(workerId) ?? [];
   }
 
   /** The registry entry of a model file, or null. */
