@@ -89,7 +89,7 @@ describe('a failing fleet prefetch', () => {
     h = await Harness.create();
     const src = await startSource('not-found');
     const lines: Array<{ level: string; msg: string; details: string }> = [];
-    const minMs = 300;
+    const minMs = 400;
     const workerId = await startAgent(h, `http://fleet:s3cret@${src.url.slice(7)}/m?sig=TOKEN`, lines, {
       tries: 4,
       backoff: { minMs, maxMs: 60_000 },
