@@ -92,7 +92,8 @@ export class Agent {
         continue;
       }
       await this.report('idle');
-      // A prefetch the fleet asked for (heard in the last report) runs before the next claim.
+      // A prefetch the fleet asked for (heard in the last report) starts in the background: it never holds
+      // up the claim, and stops when a job arrives (resuming at a later idle turn).
       if (this.options.models?.wantsPrefetch === true) await this.options.models.idle();
       const job = await this.claimOrNull(signal);
       if (job === null) {
@@ -100,6 +101,7 @@ export class Agent {
         if (!signal.aborted && !this.claims.failing) await this.options.models?.idle();
         continue;
       }
+      this.options.models?.jobArrived();
       // Reported in order but not waited for: a status write must not sit between the claim and ComfyUI.
       void this.report('busy');
       const began = Date.now();
@@ -119,6 +121,7 @@ export class Agent {
         await this.report('unhealthy');
       }
     }
+    await this.options.models?.stop();
     await this.report('stopping');
   }
 

@@ -1,8 +1,9 @@
 /**
  * The agent's models: which files its ComfyUI can load (its loaders' lists in `/object_info`), which it holds
  * resident (tracked from the jobs that ran, see WarmSet), which sit on its disk, and — with a model cache —
- * fetching a job's missing registered files before it runs. Reports all of it to the control plane after
- * every change, so placement and affinity see the worker as it is.
+ * fetching a job's missing registered files before it runs (and, in the background while idle, the files the
+ * fleet asks it to prefetch: model-prefetcher.ts). Reports all of it to the control plane after every change,
+ * so placement and affinity see the worker as it is.
  */
 import type { ModelCache } from '../models/model-cache.js';
 import { fetchAvailableModels } from '../models/object-info-models.js';
@@ -10,7 +11,10 @@ import { CORE_LOADERS, type LoaderInput, type ModelRef } from '../models/model-r
 import { WarmSet, type LoadTier } from '../models/warm-set.js';
 import { Retry } from '../util/backoff.js';
 import { silentLog, type AgentLog } from './agent-log.js';
+import { ModelPrefetcher, type PrefetchRetryOptions } from './model-prefetcher.js';
 import type { JobChannel, LeasedJob, ModelLoad } from '../workers/job-channel.js';
+
+export type { PrefetchRetryOptions } from './model-prefetcher.js';
 
 export interface ModelKeeperOptions {
   channel: JobChannel;
@@ -21,6 +25,8 @@ export interface ModelKeeperOptions {
   cache?: ModelCache | null;
   /** How many jobs' models its ComfyUI keeps resident (its `--cache-lru`, bounded by VRAM); default 1. */
   vramModels?: number;
+  /** Tries and gaps of a failing prefetch (default DEFAULT_PREFETCH_RETRY). */
+  prefetchRetry?: PrefetchRetryOptions;
   log?: AgentLog;
 }
 
@@ -37,7 +43,8 @@ export class ModelKeeper {
   private available: string[] = [];
   private onDisk: string[] = [];
   private pending: ModelLoad[] = [];
-  private prefetch: ModelRef[] = [];
+  /** The fleet's prefetch asks, fetched in the background; null without a model cache. */
+  private readonly prefetcher: ModelPrefetcher | null;
   /**
    * Only for its once-per-outage logging: the agent reports at every idle turn, so while the control plane
    * is away a failed report is simply made again at the next turn (paced by the claim loop's backoff).
@@ -48,6 +55,17 @@ export class ModelKeeper {
     this.warm = new WarmSet(options.vramModels ?? 1);
     this.loaders = [...CORE_LOADERS, ...(options.loaders ?? [])];
     this.reports = new Retry("reporting the worker's models", this.log);
+    const cache = options.cache;
+    this.prefetcher =
+      cache == null
+        ? null
+        : new ModelPrefetcher({
+            cache,
+            lookup: (name) => options.channel.modelFile(name),
+            log: this.log,
+            retry: options.prefetchRetry,
+            onFetched: () => this.refresh(),
+          });
   }
 
   private get log(): AgentLog {
@@ -106,40 +124,44 @@ export class ModelKeeper {
     await this.report();
   }
 
-  /** The fleet asked for files this agent's cache can fetch. */
+  /** The fleet asked for files this agent's cache can fetch (and has not given up on). */
   get wantsPrefetch(): boolean {
-    return this.options.cache != null && this.prefetch.length > 0;
+    return this.prefetcher?.wanted ?? false;
   }
 
   /**
-   * While idle: reports (which also hears what the fleet asks to prefetch) and fetches the asked files onto
-   * disk. Never throws; a failed prefetch is logged and asked again at the next idle turn.
+   * While idle: reports (which also hears what the fleet asks to prefetch) and starts fetching the asked
+   * files in the background (model-prefetcher.ts). Returns without waiting for the fetch; never throws.
    */
   async idle(): Promise<void> {
     await this.report();
-    const cache = this.options.cache;
-    if (cache == null || this.prefetch.length === 0) return;
-    try {
-      const result = await cache.ensure(this.prefetch, (name) => this.options.channel.modelFile(name));
-      this.log.info({ files: result.fetched, seconds: result.fetchSeconds }, 'model files prefetched');
-    } catch (err) {
-      this.log.warn({ err: String(err) }, 'model prefetch failed');
-    }
-    await this.refresh();
+    this.prefetcher?.start();
+  }
+
+  /** A job was claimed: a background prefetch stops (not waited for), so the job has the link and disk. */
+  jobArrived(): void {
+    void this.prefetcher?.stop();
+  }
+
+  /** The agent stops: resolves once a background prefetch has let go. */
+  async stop(): Promise<void> {
+    await this.prefetcher?.stop();
   }
 
   private async report(): Promise<void> {
     const loads = this.pending;
     this.pending = [];
     try {
-      this.prefetch = await this.options.channel.reportModels({
+      const asked = await this.options.channel.reportModels({
         available: this.available,
         warm: this.warm.names(),
         onDisk: this.onDisk,
         canFetch: this.options.cache != null,
         switches: this.warm.switches,
         loads,
+        prefetchFailed: this.prefetcher?.failed() ?? [],
       });
+      this.prefetcher?.asked(asked);
       this.reports.succeeded();
     } catch (err) {
       this.pending = [...loads, ...this.pending];

@@ -74,7 +74,11 @@ export function startFleet(fleet: LoadedFleet, deps: FleetRuntimeDeps): FleetRun
     store: deps.store,
     activity,
     workerStates: () => agents.states(),
-    models: new ModelObserver({ store: deps.store, demand }),
+    models: new ModelObserver({
+      store: deps.store,
+      demand,
+      refused: (id) => deps.service.prefetchRefused(id),
+    }),
   });
   const models = modelHooks(deps, agents);
   const record = decisionRecorder(deps.store);

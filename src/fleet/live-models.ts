@@ -26,7 +26,13 @@ export function liveModelView(pool: PoolConfig, seen: ObservedModels): ModelView
 export function withModels(workers: readonly PolicyWorker[], seen: ObservedModels): PolicyWorker[] {
   return workers.map((w) => {
     const m = seen.workers.get(w.id);
-    return { ...w, vram: m?.vram ?? [], disk: m?.disk ?? [], fetching: m?.fetching ?? null };
+    return {
+      ...w,
+      vram: m?.vram ?? [],
+      disk: m?.disk ?? [],
+      fetching: m?.fetching ?? null,
+      prefetchRefused: m?.refused ?? [],
+    };
   });
 }
 

@@ -12,6 +12,8 @@ export interface ObservedWorkerModels {
   disk: string[];
   /** The file the fleet asked it to prefetch that has not arrived yet. */
   fetching: string | null;
+  /** Files its agent gave up prefetching (not asked of it again while it reports them). */
+  refused?: readonly string[];
 }
 
 export interface ObservedModels {
@@ -26,6 +28,8 @@ export interface ObservedModels {
 export interface ModelObserverDeps {
   store: Pick<Store, 'fleetModelDemand' | 'listWorkers' | 'listModelFiles'>;
   demand: ModelDemand;
+  /** The prefetch files a worker's agent gave up on (WorkerService.prefetchRefused); none when absent. */
+  refused?: (workerId: string) => readonly string[];
 }
 
 export class ModelObserver {
@@ -56,6 +60,7 @@ export class ModelObserver {
         vram: [...m.warm],
         disk: [...new Set([...m.available, ...m.onDisk])],
         fetching: m.prefetch[0]?.name ?? null,
+        refused: this.deps.refused?.(w.id) ?? [],
       });
     }
     return { queued, popularity, fetchable: new Set(files.map((f) => f.name)), workers };

@@ -5,7 +5,8 @@
  *   - the forecast of which model comes next is its share of the arrivals over the last day, plus the
  *     models of queued jobs;
  *   - idle workers fetch the most wanted files they lack onto their disk in the background (prefetch), up
- *     to the disk's budget, evicting only a file much less wanted than the one fetched;
+ *     to the disk's budget, evicting only a file much less wanted than the one fetched (never a file the
+ *     worker's agent gave up fetching: its source failed);
  *   - idle workers load wanted files from their disk into VRAM (preload), spreading the models across the
  *     idle workers: a model's value falls with the number of idle workers already holding it;
  *   - a new worker's warm-up loads the model of a queued job no idle worker holds, else the most wanted
@@ -135,8 +136,12 @@ function prefetches(
   for (const w of idle) {
     if ((w.fetching ?? null) !== null) continue;
     const disk = w.disk ?? [];
+    const refused = w.prefetchRefused ?? [];
     const want = wanted.find(
-      (m) => !disk.includes(m) && (holders.get(m) ?? 0) < Math.ceil((shares.get(m) ?? 0) * live * cover),
+      (m) =>
+        !disk.includes(m) &&
+        !refused.includes(m) &&
+        (holders.get(m) ?? 0) < Math.ceil((shares.get(m) ?? 0) * live * cover),
     );
     if (want === undefined) continue;
     const lru = disk[0];
@@ -186,7 +191,8 @@ function sessionCopies(
   for (const w of idle) {
     if (wanted.length === 0) break;
     if (taken.has(w.id) || (w.fetching ?? null) !== null) continue;
-    out.push({ worker: w.id, model: wanted.shift()! });
+    const i = wanted.findIndex((m) => !(w.prefetchRefused ?? []).includes(m));
+    if (i >= 0) out.push({ worker: w.id, model: wanted.splice(i, 1)[0]! });
   }
   return out;
 }

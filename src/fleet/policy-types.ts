@@ -23,6 +23,8 @@ export interface PolicyWorker {
   disk?: readonly string[];
   /** A file being fetched onto its disk right now, if any. */
   fetching?: string | null;
+  /** Files its agent gave up prefetching (their source failed): the plan asks it for others. */
+  prefetchRefused?: readonly string[];
 }
 
 /** The pool's limits at this moment (the schedule already resolved into `min` and `buffer`). */

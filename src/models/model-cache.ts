@@ -47,6 +47,14 @@ const manifestSchema = z.record(
 type Manifest = z.infer<typeof manifestSchema>;
 const MANIFEST = '.arrakis-model-cache.json';
 
+/** How one `ensure` call fetches (a job's fetch takes the cache's defaults; a background prefetch its own). */
+export interface EnsureOptions {
+  /** Download attempts per file (default: the cache's `attempts`). */
+  attempts?: number;
+  /** Stops the fetch: the current download is aborted and `ensure` throws. */
+  signal?: AbortSignal;
+}
+
 /** What `ensure` did. */
 export interface EnsureResult {
   fetched: string[];
@@ -85,16 +93,19 @@ export class ModelCache {
 
   /**
    * Makes every file of `refs` present: files on disk are marked used; missing ones are looked up with
-   * `lookup` (the registry) and fetched. Throws ModelFetchError naming the file that cannot be had.
+   * `lookup` (the registry) and fetched. Throws ModelFetchError naming the file that cannot be had, or the
+   * signal's reason once `how.signal` aborts.
    */
   async ensure(
     refs: readonly ModelRef[],
     lookup: (name: string) => Promise<ModelFile | null>,
+    how: EnsureOptions = {},
   ): Promise<EnsureResult> {
     const manifest = await this.load();
     const started = Date.now();
     const fetched: string[] = [];
     for (const ref of refs) {
+      how.signal?.throwIfAborted();
       const path = this.pathOf(ref.kind, ref.name);
       if (await exists(path)) {
         const entry = manifest[ref.name];
@@ -105,7 +116,7 @@ export class ModelCache {
       if (file === null)
         throw new ModelFetchError(`model file "${ref.name}" is not on this worker and not registered`);
       await this.makeRoom(file.size, new Set(refs.map((r) => r.name)));
-      await this.fetchVerified(file, path);
+      await this.fetchVerified(file, path, how);
       manifest[ref.name] = { kind: ref.kind, size: file.size, lastUsed: this.tick(manifest) };
       fetched.push(ref.name);
     }
@@ -119,18 +130,19 @@ export class ModelCache {
   }
 
   /** Fetches `file` into `path` with retries; the final name appears only after the checks pass. */
-  private async fetchVerified(file: ModelFile, path: string): Promise<void> {
-    const attempts = this.options.attempts ?? 3;
+  private async fetchVerified(file: ModelFile, path: string, how: EnsureOptions): Promise<void> {
+    const attempts = how.attempts ?? this.options.attempts ?? 3;
     let last = '';
     for (let attempt = 1; attempt <= attempts; attempt++) {
       const temp = join(dirname(path), `.${randomBytes(6).toString('hex')}.part`);
       try {
         await mkdir(dirname(path), { recursive: true });
-        await this.download(file, temp);
+        await this.download(file, temp, how.signal);
         await rename(temp, path);
         return;
       } catch (err) {
         await rm(temp, { force: true });
+        how.signal?.throwIfAborted();
         last = err instanceof Error ? err.message : String(err);
         if (attempt < attempts) this.options.onRetry?.(file.name, attempt, last);
       }
@@ -140,8 +152,9 @@ export class ModelCache {
     );
   }
 
-  private async download(file: ModelFile, temp: string): Promise<void> {
-    const signal = AbortSignal.timeout(this.options.downloadTimeoutMs ?? 30 * 60_000);
+  private async download(file: ModelFile, temp: string, stop?: AbortSignal): Promise<void> {
+    const timeout = AbortSignal.timeout(this.options.downloadTimeoutMs ?? 30 * 60_000);
+    const signal = stop === undefined ? timeout : AbortSignal.any([timeout, stop]);
     const body = await openModelSource(file.url, signal, this.options.source);
     const hash = createHash('sha256');
     let bytes = 0;

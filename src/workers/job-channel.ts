@@ -44,6 +44,8 @@ export interface ModelReport {
   switches: number;
   /** Loads since the previous report (metrics). */
   loads: ModelLoad[];
+  /** Asked prefetch files the agent gave up on (the ask is dropped); absent = none. */
+  prefetchFailed?: string[];
 }
 
 /** How a terminal report ended: the job's final status, or `lost` when this worker no longer held it. */

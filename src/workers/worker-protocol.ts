@@ -128,6 +128,10 @@ export const modelsBody = z.strictObject({
     .array(z.strictObject({ tier: z.enum(['disk', 'fetch']), seconds: z.number().min(0).max(86_400) }))
     .max(1000)
     .default([]),
+  // Sent only when not empty, so an agent can still report to a control plane older than the field.
+  prefetch_failed: names
+    .optional()
+    .describe('Asked prefetch files the agent gave up on after its retries; their ask is dropped'),
 });
 
 export const modelsReply = z.object({
@@ -153,6 +157,9 @@ export function modelReportToWire(r: ModelReport): z.infer<typeof modelsBody> {
     can_fetch: r.canFetch,
     model_switches: r.switches,
     loads: r.loads,
+    ...(r.prefetchFailed !== undefined && r.prefetchFailed.length > 0
+      ? { prefetch_failed: r.prefetchFailed }
+      : {}),
   };
 }
 

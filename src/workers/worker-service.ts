@@ -86,6 +86,11 @@ export class WorkerService {
   readonly leaseMs: number;
   private readonly fallbackPollMs: number;
   private readonly lifecycle: JobLifecycle;
+  /**
+   * Per worker, the prefetch files its agent last reported it gave up on, so the fleet's plan asks it for
+   * another. Process memory suffices: the fleet's workers run in-process agents that report to this service.
+   */
+  private readonly refusedPrefetch = new Map<string, readonly string[]>();
 
   constructor(private readonly deps: WorkerServiceDeps) {
     this.leaseMs = deps.leaseMs;
@@ -150,15 +155,19 @@ export class WorkerService {
 
   /**
    * Records a worker's models (its reported loads go to metrics); answers the files it was asked to prefetch
-   * that are not on it yet, and forgets the ones that arrived.
+   * that are not on it yet, and forgets the ones that arrived and the ones it gave up on (so the fleet's plan
+   * no longer sees it fetching them, and may ask it for another).
    */
   async reportModels(workerId: string, report: ModelReport): Promise<ModelRef[]> {
-    const { loads, ...state } = report;
+    const { loads, prefetchFailed, ...state } = report;
     await this.deps.store.setWorkerModels(workerId, state, Date.now());
+    if (prefetchFailed !== undefined && prefetchFailed.length > 0) {
+      this.refusedPrefetch.set(workerId, [...prefetchFailed]);
+    } else this.refusedPrefetch.delete(workerId);
     if (loads.length > 0) this.deps.onModelLoads?.(loads);
     const asked = (await this.deps.store.getWorker(workerId))?.models?.prefetch ?? [];
-    const have = new Set([...report.available, ...report.onDisk]);
-    const pending = asked.filter((r) => !have.has(r.name));
+    const done = new Set([...report.available, ...report.onDisk, ...(prefetchFailed ?? [])]);
+    const pending = asked.filter((r) => !done.has(r.name));
     if (pending.length !== asked.length) await this.deps.store.setWorkerPrefetch(workerId, pending);
     return pending;
   }
@@ -170,6 +179,11 @@ export class WorkerService {
    */
   async prefetchModels(workerId: string, refs: readonly ModelRef[]): Promise<void> {
     await this.deps.store.setWorkerPrefetch(workerId, refs);
+  }
+
+  /** The prefetch files the worker's agent last reported it gave up on (still refused). */
+  prefetchRefused(workerId: string): readonly string[] {
+    return this.refusedPrefetch.get(workerId) ?? [];
   }
 
   /** The registry entry of a model file, or null. */

@@ -112,6 +112,25 @@ describe('worker API route schemas', () => {
     expect((await app.inject({ method: 'POST', url: '/v1/worker/models' })).statusCode).toBe(401);
   });
 
+  it('a model report naming prefetch_failed drops that ask and keeps the others', async () => {
+    const id = headers[WORKER_ID_HEADER] ?? '';
+    const asks = [
+      { kind: 'checkpoint' as const, name: 'gone.safetensors' },
+      { kind: 'lora' as const, name: 'fine.safetensors' },
+    ];
+    await store.setWorkerPrefetch(id, asks);
+    const report = { available: [], warm: [], on_disk: [], can_fetch: true, model_switches: 0 };
+    const r = await app.inject({
+      method: 'POST',
+      url: '/v1/worker/models',
+      headers,
+      payload: { ...report, prefetch_failed: ['gone.safetensors'] },
+    });
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toEqual({ prefetch: [asks[1]] });
+    expect((await store.getWorker(id))?.models?.prefetch).toEqual([asks[1]]);
+  });
+
   it('a claim with no body at all uses the defaults (no wait) and finds nothing', async () => {
     const r = await app.inject({ method: 'POST', url: '/v1/worker/claim', headers });
     expect(r.statusCode).toBe(200);

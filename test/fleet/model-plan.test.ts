@@ -57,6 +57,12 @@ describe('autoscaler model plan', () => {
     expect(decide(snapshot({ workers: [busyFetching], models: view() }), NOW).models?.prefetch).toEqual([]);
   });
 
+  it('asks an idle worker for the next wanted file when its agent gave up prefetching the first', () => {
+    const idle = { ...holding(worker('i', 'idle', 1_000), ['rare'], ['rare']), prefetchRefused: ['top'] };
+    const d = decide(snapshot({ workers: [idle], models: view() }), NOW);
+    expect(d.models?.prefetch).toEqual([{ worker: 'i', model: 'second' }]);
+  });
+
   it('does not prefetch when every load is a fetch (no disk cache)', () => {
     const idle = holding(worker('i', 'idle', 1_000), [], []);
     const d = decide(snapshot({ workers: [idle], models: view({ diskCacheModels: 0 }) }), NOW);

@@ -280,6 +280,7 @@ function modelRoutes(app: FastifyInstance, service: WorkerService): void {
       canFetch: body.can_fetch,
       switches: body.model_switches,
       loads: body.loads,
+      prefetchFailed: body.prefetch_failed,
     });
     return { prefetch };
   });
