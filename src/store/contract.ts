@@ -367,7 +367,8 @@ export interface Store {
   updateProgress(jobId: string, workerId: string, progress: JobProgress): Promise<boolean>;
   /**
    * running → completed (or → cancelled when a cancel was accepted first: a cancelled job never completes).
-   * Releases counters and enqueues the webhook in the same step.
+   * Appends one `output` event per output (in order) and then `done`, releases counters and enqueues the
+   * webhook, all in the same step; a job that ends cancelled gets no `output` event.
    */
   completeJob(jobId: string, workerId: string, outputs: JobOutput[], now: number): Promise<FinishResult>;
   /** running → failed (→ cancelled when cancel was requested). Releases counters, enqueues the webhook. */

@@ -94,10 +94,11 @@ const TEMPLATES = {
    *  — (the insertJob parameters, bucket keys[], rates[], bursts[]) → as admitFunction; AR002 when rate limited. */
   admitRatedFunction: `SELECT * FROM arrakis_admit_rated(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 
-  /** Postgres only (caps.serverFunctions): finishRunning and its settlement in one statement for a job
-   *  without a webhook, see migration 002 — (status, outputs, error, finished_at, id, worker_id, done event
-   *  data) → job + event_seq, or no row (lost, or the job has a webhook). */
-  finishRunningFunction: `SELECT * FROM arrakis_finish_running(?, ?, ?, ?, ?, ?, ?)`,
+  /** Postgres only (caps.serverFunctions): finishRunning and its settlement (the `output` events, then
+   *  `done`) in one statement for a job without a webhook, see migration 010 — (status, outputs, error,
+   *  finished_at, id, worker_id, done event data, output event data[]) → job + event_seq, or no row (lost, or
+   *  the job has a webhook). */
+  finishRunningFunction: `SELECT * FROM arrakis_finish_running(?, ?, ?, ?, ?, ?, ?, ?)`,
 
   /** Postgres only (caps.serverFunctions): claimNext in one statement, see migration 009
    *  — (worker_id, lease_expires_at, started_at, pool, max_levels, affinity_ms) → job + event_seq, or no row. */
@@ -161,13 +162,15 @@ const TEMPLATES = {
   /** queued → running for the picked job — (worker_id, lease_expires_at, started_at, id) → job + event_seq. */
   startPicked: `${START_JOB} WHERE status = 'queued' AND id = ? RETURNING ${JOB_COLUMNS}, event_seq`,
 
-  /** running → completed|failed, or → cancelled when a cancel was accepted first
-   *  — (status, outputs, error, finished_at, id, worker_id) → job + event_seq. */
+  /** running → completed|failed, or → cancelled when a cancel was accepted first; takes one event seq for the
+   *  `done` event plus, unless cancelled, `output_events` seqs before it (one per `output` event)
+   *  — (status, outputs, error, finished_at, output_events, id, worker_id) → job + event_seq (the `done` seq). */
   finishRunning: `UPDATE jobs SET
     status = CASE WHEN cancel_requested = 1 THEN 'cancelled' ELSE ? END,
     outputs = CASE WHEN cancel_requested = 1 THEN outputs ELSE ? END,
     error = CASE WHEN cancel_requested = 1 THEN NULL ELSE ? END,
-    finished_at = ?, lease_expires_at = NULL, event_seq = event_seq + 1
+    finished_at = ?, lease_expires_at = NULL,
+    event_seq = event_seq + 1 + CASE WHEN cancel_requested = 1 THEN 0 ELSE ? END
     WHERE id = ? AND status = 'running' AND worker_id = ? RETURNING ${JOB_COLUMNS}, event_seq`,
 
   /** running + cancel_requested → cancelled — (finished_at, id, worker_id) → job + event_seq. */

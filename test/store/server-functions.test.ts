@@ -80,7 +80,8 @@ async function script(store: Store, accountId: string): Promise<unknown[]> {
     size: 3,
     objectKey: 'k',
   };
-  out.push(await store.completeJob('job_1', 'w1', [output], 4_001));
+  const second = { ...output, index: 1, filename: 'b.png', objectKey: 'k2', type: 'temp' as const };
+  out.push(await store.completeJob('job_1', 'w1', [output, second], 4_001));
   out.push(await store.completeJob('job_2', 'w3', [], 4_002));
   out.push(await store.failJob('job_4', 'w2', { code: 'execution_error', message: 'boom' }, 4_003));
   await admit('job_6', 'u3');

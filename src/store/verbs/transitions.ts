@@ -8,6 +8,7 @@ import type { Job, JobError, JobOutput } from '../../jobs/types.js';
 import type { CancelResult, ExpiredLeaseOutcome, FinishResult } from '../contract.js';
 import { inTx, run, type Conn, type StoreContext } from '../context.js';
 import { toJob } from '../rows.js';
+import { publicOutput } from '../../jobs/public-job.js';
 import { doneEventData, settleTransition, transitionRow } from './settle.js';
 
 const WORKER_LOST: JobError = {
@@ -27,7 +28,16 @@ async function settleOrLost(
   return { kind: 'finished', job: await settleTransition(ctx, tx, row, true, now, reason) };
 }
 
-/** Store.completeJob / failJob: one CAS on (status running, worker) that ends `cancelled` once cancel was accepted. */
+/** The `output` events' data of a completion, in output order (each as GET /v1/jobs/{id} lists it). */
+function outputEvents(jobId: string, outputs: readonly JobOutput[]): string[] {
+  return outputs.map((o) => JSON.stringify(publicOutput(jobId, o)));
+}
+
+/**
+ * Store.completeJob / failJob: one CAS on (status running, worker) that ends `cancelled` once cancel was
+ * accepted. A completion appends its outputs' `output` events (in output order) and then `done`, all in the
+ * same commit: a client never sees an output of a job that did not complete, nor `done` before its outputs.
+ */
 export async function finishRunning(
   ctx: StoreContext,
   jobId: string,
@@ -37,8 +47,9 @@ export async function finishRunning(
 ): Promise<FinishResult> {
   const outputs = end.status === 'completed' ? JSON.stringify(end.outputs) : '[]';
   const error = end.status === 'failed' ? JSON.stringify(end.error) : null;
+  const events = end.status === 'completed' ? outputEvents(jobId, end.outputs) : [];
   if (ctx.caps.serverFunctions) {
-    // One autocommit statement (migration 002), so the account row is locked only while it runs. It skips
+    // One autocommit statement (migration 010), so the account row is locked only while it runs. It skips
     // jobs with a webhook (whose payload is built here) and lost jobs: both take the transaction path below.
     const done = JSON.stringify(
       doneEventData({
@@ -48,13 +59,22 @@ export async function finishRunning(
         outputs: end.status === 'completed' ? end.outputs : [],
       }),
     );
-    const params = [end.status, outputs, error, now, jobId, workerId, done];
+    const params = [end.status, outputs, error, now, jobId, workerId, done, events];
     const row = (await run(ctx.db, ctx.sql.finishRunningFunction, params))[0];
     if (row !== undefined) return { kind: 'finished', job: transitionRow(row).job };
   }
   return await inTx(ctx, async (tx) => {
-    const rows = await run(tx, ctx.sql.finishRunning, [end.status, outputs, error, now, jobId, workerId]);
-    return await settleOrLost(ctx, tx, rows, now);
+    const params = [end.status, outputs, error, now, events.length, jobId, workerId];
+    const row = (await run(tx, ctx.sql.finishRunning, params))[0];
+    if (row === undefined) return { kind: 'lost' };
+    const { job, seq } = transitionRow(row);
+    // The CAS took events.length seqs before `done` (seq) unless the job ended cancelled.
+    if (job.status === 'completed') {
+      for (const [i, data] of events.entries()) {
+        await run(tx, ctx.sql.insertEvent, [jobId, seq - events.length + i, 'output', data, now]);
+      }
+    }
+    return { kind: 'finished', job: await settleTransition(ctx, tx, row, true, now) };
   });
 }
 

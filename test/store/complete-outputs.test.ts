@@ -1,0 +1,95 @@
+/**
+ * A completion announces its outputs in its own commit (migration 010-complete-outputs): completeJob appends
+ * one `output` event per output, in output order, right before `done`; a job that ends cancelled or failed
+ * has none. Both the Postgres server function (no webhook) and the transaction path (a webhook) are covered.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { JobOutput } from '../../src/jobs/types.js';
+import { BACKENDS, type TestDb } from './backends.js';
+import { jobInput, makeAccount } from './fixtures.js';
+
+const OUTPUTS: JobOutput[] = [
+  {
+    index: 0,
+    nodeId: '3',
+    filename: 'a.png',
+    contentType: 'image/png',
+    size: 3,
+    objectKey: 'jobs/x/outputs/1.0-a.png',
+    type: 'output',
+  },
+  {
+    index: 1,
+    nodeId: '2',
+    filename: 'b.png',
+    contentType: 'image/png',
+    size: 4,
+    objectKey: 'jobs/x/outputs/1.1-b.png',
+    type: 'temp',
+  },
+];
+
+describe.each(BACKENDS)('completion outputs on $name', (backend) => {
+  let db: TestDb;
+  beforeEach(async () => {
+    db = await backend.create();
+  });
+  afterEach(async () => {
+    await db.cleanup();
+  });
+
+  async function running(webhook: boolean): Promise<{ id: string; accountId: string; userId: string }> {
+    const account = await makeAccount(db.store);
+    const extra = webhook ? { webhookUrl: 'https://example.com/hook' } : {};
+    const admitted = await db.store.admitJob(jobInput(account.id, 'u1', extra), 1_000);
+    if (admitted.kind !== 'admitted') throw new Error('setup admission failed');
+    const job = await db.store.claimNext('w1', 'default', 60_000, 2_000);
+    if (job === null) throw new Error('setup claim found nothing');
+    return { id: job.id, accountId: account.id, userId: 'u1' };
+  }
+
+  for (const webhook of [false, true]) {
+    it(`appends the output events in order and then done, in the completion (webhook: ${webhook})`, async () => {
+      const job = await running(webhook);
+      const before = (await db.store.listJobEvents(job.id, 0)).map((e) => e.seq);
+      const result = await db.store.completeJob(job.id, 'w1', OUTPUTS, 3_000);
+      expect(result.kind).toBe('finished');
+      const events = await db.store.listJobEvents(job.id, Math.max(...before));
+      expect(events.map((e) => e.type)).toEqual(['output', 'output', 'done']);
+      const first = events[0]!.seq;
+      expect(events.map((e) => e.seq)).toEqual([first, first + 1, first + 2]);
+      expect(events[0]!.data).toEqual({
+        index: 0,
+        node_id: '3',
+        filename: 'a.png',
+        content_type: 'image/png',
+        size: 3,
+        url: `/v1/jobs/${job.id}/outputs/0`,
+        type: 'output',
+      });
+      expect(events[1]!.data).toMatchObject({ index: 1, type: 'temp', url: `/v1/jobs/${job.id}/outputs/1` });
+      expect(events.every((e) => e.at === 3_000)).toBe(true);
+      // The next event seq follows the done event (resume by Last-Event-ID stays gap-free).
+      const next = await db.store.appendJobEvent(job.id, 'progress', {}, 3_001);
+      expect(next.seq).toBe(first + 3);
+    });
+
+    it(`a completion that ends cancelled appends no output event (webhook: ${webhook})`, async () => {
+      const job = await running(webhook);
+      await db.store.requestCancel(job.accountId, job.userId, job.id, 2_500);
+      const result = await db.store.completeJob(job.id, 'w1', OUTPUTS, 3_000);
+      expect(result.kind === 'finished' && result.job.status).toBe('cancelled');
+      expect(result.kind === 'finished' && result.job.outputs).toEqual([]);
+      const events = await db.store.listJobEvents(job.id, 0);
+      expect(events.map((e) => e.type)).not.toContain('output');
+      expect(events.at(-1)?.type).toBe('done');
+    });
+  }
+
+  it('a lost completion appends nothing', async () => {
+    const job = await running(false);
+    const before = await db.store.listJobEvents(job.id, 0);
+    expect((await db.store.completeJob(job.id, 'w2', OUTPUTS, 3_000)).kind).toBe('lost');
+    expect(await db.store.listJobEvents(job.id, 0)).toEqual(before);
+  });
+});
