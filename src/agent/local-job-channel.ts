@@ -11,6 +11,7 @@ import type {
   ModelReport,
   OutputFile,
   ReportResult,
+  StoredOutput,
   WorkerIdentity,
 } from '../workers/job-channel.js';
 import type { WorkerService } from '../workers/worker-service.js';
@@ -92,8 +93,8 @@ export class LocalJobChannel implements JobChannel {
     return await buffer(found.body);
   }
 
-  putOutput(jobId: string, file: OutputFile): Promise<JobOutput> {
-    return this.service.putOutput(jobId, this.workerId, file);
+  storeOutput(jobId: string, file: OutputFile): Promise<StoredOutput> {
+    return this.service.storeOutput(jobId, this.workerId, file);
   }
 
   complete(jobId: string, outputs: JobOutput[]): Promise<ReportResult> {

@@ -16,6 +16,7 @@ import {
   type ModelReport,
   type OutputFile,
   type ReportResult,
+  type StoredOutput,
   type WorkerIdentity,
 } from '../workers/job-channel.js';
 import { Backoff, pause } from '../util/backoff.js';
@@ -126,12 +127,12 @@ export class RemoteJobChannel implements JobChannel {
     return Buffer.from(await res.arrayBuffer());
   }
 
-  async putOutput(jobId: string, file: OutputFile): Promise<JobOutput> {
+  async storeOutput(jobId: string, file: OutputFile): Promise<StoredOutput> {
     const query = new URLSearchParams({ node_id: file.nodeId, filename: file.filename, type: file.type });
-    const path = `/jobs/${encodeURIComponent(jobId)}/outputs/${file.index}?${query.toString()}`;
+    const path = `/jobs/${encodeURIComponent(jobId)}/output-files/${file.seq}?${query.toString()}`;
     try {
       const res = await this.call('PUT', path, { bytes: file.bytes, contentType: file.contentType });
-      return wire.outputFromWire(wire.outputWire.parse(await res.json()));
+      return wire.storedOutputFromWire(wire.storedOutputWire.parse(await res.json()));
     } catch (err) {
       if (err instanceof WorkerApiError && err.status === 409) throw new LeaseLostError(jobId);
       // Any other refusal of the bytes (size limit, storage down) is the output store failing.

@@ -1,7 +1,9 @@
 /**
  * Runs one leased job on one ComfyUI: uploads its inputs, isolates its workflow, runs the prompt, relays
- * progress, renews the lease, stores the outputs and reports how it ended. Every way a job can end maps to
- * exactly one report (or none, when the lease is gone and another worker may own the job).
+ * progress, renews the lease, stores the outputs (as soon as an `executed` frame names them, while the prompt
+ * still runs) and reports how it ended (a completion names the stored files history lists, in one commit).
+ * Every way a job can end maps to exactly one report (or none, when the lease is gone and another worker may
+ * own the job).
  */
 import { ComfyRejectedError, ComfyUnavailableError } from '../comfy/contract.js';
 import type { ComfyOutputFile, ComfyServer, PromptOutcome } from '../comfy/contract.js';
@@ -17,6 +19,7 @@ import {
   type JobChannel,
   type LeasedJob,
   type ReportResult,
+  type StoredOutput,
 } from '../workers/job-channel.js';
 import { safeFilename } from '../util/safe-filename.js';
 import { traceJob } from '../util/job-trace.js';
@@ -49,12 +52,6 @@ export interface RunJobResult {
 
 type StopReason = 'cancel' | 'timeout' | 'lost' | 'shutdown';
 
-/**
- * Files are downloaded ahead of the outcome one at a time until this many bytes are held: beyond it (a batch of
- * videos) the rest is downloaded as each is stored, so a job holds at most this plus one file.
- */
-const PREFETCH_BUDGET_BYTES = 64 * 1024 * 1024;
-
 function fileKey(file: ComfyOutputFile): string {
   return JSON.stringify([file.type, file.subfolder, file.filename]);
 }
@@ -82,11 +79,15 @@ class JobRun {
   private readonly progress: ProgressThrottle;
   private readonly cleanups: Array<() => void> = [];
   private stopReason: StopReason | null = null;
-  /** Downloads started from `executed` frames, by fileKey (see prefetch). */
-  private readonly prefetched = new Map<string, Promise<Buffer>>();
-  /** The bytes prefetched so far, once the previous prefetch has finished (they run one after another). */
-  private prefetchedBytes: Promise<number> = Promise.resolve(0);
-  /** False once the run has ended: a prefetch still queued then would download for nobody. */
+  /** Files stored early from `executed` frames, by fileKey (see storeEarly). */
+  private readonly early = new Map<string, Promise<StoredOutput>>();
+  /** The last early store queued (they run one after another: one file's bytes held at a time). */
+  private earlyQueue: Promise<unknown> = Promise.resolve();
+  /** Uploads in flight: an end that deletes the job's files (fail, cancel) is reported only after them. */
+  private readonly uploading = new Set<Promise<unknown>>();
+  /** The next file's arrival number (part of its object key). */
+  private nextSeq = 0;
+  /** False once the run is reporting its end: an early store not yet started then stores for nobody. */
   private running = true;
 
   constructor(private options: RunJobOptions) {
@@ -185,7 +186,7 @@ class JobRun {
         this.progress.push(tracker.steps(p.value, p.max, p.node));
       },
       onNode: (e) => {
-        if (e.kind === 'executed') this.prefetch(e.files);
+        if (e.kind === 'executed') this.storeEarly(e.files);
         const p = tracker.node(e);
         if (p !== null) this.progress.push(p);
       },
@@ -208,43 +209,74 @@ class JobRun {
   }
 
   /**
-   * Starts downloading the files an `executed` frame names, while the follower confirms the end in history:
-   * the download then leaves the path from ComfyUI's success to `done`. Only a hint: what is stored is what
-   * history lists (a file it does not list is never used; one it lists that was not prefetched is fetched then).
+   * Downloads and stores the files an `executed` frame names, while ComfyUI finishes the prompt and the
+   * follower confirms the end in history: by the time the outcome is known the bytes are durable, and the
+   * completion only names them. Only a hint: what is reported is what history lists (a file it does not list
+   * is never reported, and its object stays for retention; one it lists that was not stored here is stored
+   * then). One file at a time, so a batch of videos holds one file's bytes, not all of them.
    */
-  private prefetch(files: readonly ComfyOutputFile[]): void {
+  private storeEarly(files: readonly ComfyOutputFile[]): void {
     for (const file of files) {
       const key = fileKey(file);
-      if (file.type === 'input' || this.prefetched.has(key)) continue;
-      const before = this.prefetchedBytes;
-      const bytes = before.then((held) => {
-        if (held >= PREFETCH_BUDGET_BYTES) throw new Error('prefetch budget spent');
+      const type = file.type;
+      if (type === 'input' || this.early.has(key)) continue;
+      const stored = this.earlyQueue.then(async () => {
         // Stopped (a cancel, a timeout) or ended: the queued files are not wanted any more.
         if (this.stopReason !== null || !this.running) throw new Error('the job is no longer running');
-        return this.options.comfy.download(file);
+        return await this.storeFile({ ...file, type });
       });
-      bytes.catch(() => undefined); // a failed or skipped prefetch is downloaded when the file is stored
-      this.prefetched.set(key, bytes);
-      this.prefetchedBytes = bytes.then(
-        (b) => before.then((held) => held + b.length),
-        () => before,
-      );
+      stored.catch(() => undefined); // a failed or skipped early store is stored again if history lists it
+      this.early.set(key, stored);
+      this.earlyQueue = stored.catch(() => undefined);
     }
   }
 
-  /** The file's bytes: the prefetched download when there is one that worked, else a fresh download. */
-  private async download(file: ComfyOutputFile): Promise<Buffer> {
-    const key = fileKey(file);
-    const early = this.prefetched.get(key);
-    this.prefetched.delete(key); // its bytes are the caller's from here (the map would hold them to the end)
+  /**
+   * Downloads `file` and stores it (retried like a report: storing a file twice under its key is harmless,
+   * re-running the job is not). An early store gives up quietly once the job stopped while it downloaded.
+   */
+  private async storeFile(file: ComfyOutputFile & { type: OutputType }): Promise<StoredOutput> {
+    const bytes = await this.options.comfy.download(file);
+    traceJob(this.job.id, 'output downloaded');
+    // Checked and registered in one turn: once settleUploads ran, no upload starts.
+    if (this.stopReason !== null || !this.running) throw new Error('the job is no longer running');
+    const seq = this.nextSeq++;
+    const output = {
+      seq,
+      nodeId: file.nodeId,
+      filename: file.filename,
+      contentType: detectContentType(bytes, file.filename),
+      bytes,
+      type: file.type,
+    };
+    const upload = this.report(() => this.channel.storeOutput(this.job.id, output));
+    this.uploading.add(upload);
+    try {
+      return await upload;
+    } finally {
+      this.uploading.delete(upload);
+    }
+  }
+
+  /** The stored file: the early store when there is one that worked, else a fresh download and store. */
+  private async stored(file: ComfyOutputFile & { type: OutputType }): Promise<StoredOutput> {
+    const early = this.early.get(fileKey(file));
     if (early !== undefined) {
       try {
         return await early;
-      } catch {
-        // fetched again below
+      } catch (err) {
+        // A lost lease stays lost and a stopped job wants nothing more; anything else (a failed download,
+        // storage refusing once) is tried again.
+        if (err instanceof LeaseLostError || this.stopReason !== null) throw err;
       }
     }
-    return await this.options.comfy.download(file);
+    return await this.storeFile(file);
+  }
+
+  /** No early store starts from here on, and the ones in flight have ended (their objects are in storage). */
+  private async settleUploads(): Promise<void> {
+    this.running = false;
+    await Promise.allSettled([...this.uploading]);
   }
 
   /** Uploads every stored input into a per-job subfolder; returns input name → the name LoadImage must use. */
@@ -284,29 +316,20 @@ class JobRun {
   private async storeAndComplete(
     files: Array<ComfyOutputFile & { type: OutputType }>,
   ): Promise<RunJobResult> {
-    // The last progress (fraction 1) is in the event log before the first output, as it happened; the first
-    // download runs meanwhile (the flush is a commit, the download a request: neither needs the other).
+    // The last progress (fraction 1) is in the event log before the outputs, as it happened; the stores run
+    // meanwhile (the flush is a commit, a store a request: neither needs the other).
     const flushed = this.progress.flush();
     const outputs: JobOutput[] = [];
     for (const [index, file] of files.entries()) {
-      const bytes = await this.download(file);
-      traceJob(this.job.id, 'output downloaded');
-      await flushed;
-      if (this.stopReason !== null) return await this.afterStop();
-      const contentType = detectContentType(bytes, file.filename);
-      // Retried like a report: storing an output twice under its index is harmless, re-running the job is not.
-      const output = {
-        index,
-        nodeId: file.nodeId,
-        filename: file.filename,
-        contentType,
-        bytes,
-        type: file.type,
-      };
-      outputs.push(await this.report(() => this.channel.putOutput(this.job.id, output)));
-      traceJob(this.job.id, 'output reported');
+      const stored = await this.stored(file);
+      // History's names (an early store keyed by folder and name may have come from another node's frame).
+      outputs.push({ ...stored, index, nodeId: file.nodeId, filename: file.filename, type: file.type });
+      if (this.stopReason !== null) break;
     }
     await flushed;
+    if (this.stopReason !== null) return await this.afterStop();
+    traceJob(this.job.id, 'outputs stored');
+    // The `output` events and `done` in one commit.
     const completed = await this.report(() => this.channel.complete(this.job.id, outputs));
     traceJob(this.job.id, 'completion reported');
     return this.result(completed, false);
@@ -341,6 +364,8 @@ class JobRun {
 
   /** The job was stopped from outside this run: report exactly what the reason calls for. */
   private async afterStop(): Promise<RunJobResult> {
+    // A cancelled or failed job's stored files are deleted when it ends: none may land after that.
+    await this.settleUploads();
     switch (this.stopReason) {
       case 'cancel':
         return this.result(await this.report(() => this.channel.finishCancel(this.job.id)), false);
@@ -384,6 +409,7 @@ class JobRun {
   }
 
   private async fail(error: JobError): Promise<RunJobResult> {
+    await this.settleUploads();
     await this.progress.flush();
     return this.result(await this.report(() => this.channel.fail(this.job.id, error)), false);
   }

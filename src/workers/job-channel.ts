@@ -51,8 +51,10 @@ export interface ModelReport {
 /** How a terminal report ended: the job's final status, or `lost` when this worker no longer held it. */
 export type ReportResult = { kind: 'finished'; status: JobStatus } | { kind: 'lost' };
 
+/** An output file to store while its job runs (its place in the output list is given at completion). */
 export interface OutputFile {
-  index: number;
+  /** The order this run stored its files in (0, 1, …): part of the object key, so a retry overwrites. */
+  seq: number;
   nodeId: string;
   filename: string;
   contentType: string;
@@ -60,6 +62,9 @@ export interface OutputFile {
   /** `temp` for previews (PreviewImage), `output` for saved files. */
   type: OutputType;
 }
+
+/** An output file in storage under the job's prefix; `complete` reports it with its index. */
+export type StoredOutput = Omit<JobOutput, 'index'>;
 
 /** Who the worker is, sent once at registration. */
 export interface WorkerIdentity {
@@ -69,7 +74,7 @@ export interface WorkerIdentity {
   comfyUrl: string | null;
 }
 
-/** Thrown by putOutput when storage refused the bytes (the job then fails `output_store_failed`). */
+/** Thrown by storeOutput when storage refused the bytes (the job then fails `output_store_failed`). */
 export class OutputStoreError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -97,8 +102,15 @@ export interface JobChannel {
   progress(jobId: string, progress: JobProgress): Promise<boolean>;
   /** The bytes of one of the job's stored inputs. */
   getInput(jobId: string, input: JobInput): Promise<Buffer>;
-  /** Stores one output as `jobs/<jobId>/outputs/<index>-<filename>`. Throws OutputStoreError or LeaseLostError. */
-  putOutput(jobId: string, file: OutputFile): Promise<JobOutput>;
+  /**
+   * Stores one output file (`jobs/<jobId>/outputs/<attempt>.<seq>-<filename>`, see output-key.ts) while the
+   * job still runs: storage only, nothing announced. Throws OutputStoreError or LeaseLostError.
+   */
+  storeOutput(jobId: string, file: OutputFile): Promise<StoredOutput>;
+  /**
+   * Completes the job with these stored outputs, in order: their `output` events and `done` are one commit.
+   * Each must be a file storeOutput stored for this job.
+   */
   complete(jobId: string, outputs: JobOutput[]): Promise<ReportResult>;
   fail(jobId: string, error: JobError): Promise<ReportResult>;
   /** The prompt has stopped after a cancel request: the job ends `cancelled`. */

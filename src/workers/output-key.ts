@@ -1,9 +1,39 @@
-/** Where a job's files live in object storage. */
+/**
+ * Where a job's files live in object storage. An output is stored while its prompt still runs, before its
+ * place in the job's output list is known, so its key carries the attempt and the order it arrived in
+ * (`<attempt>.<seq>`), not its index: `jobs/<jobId>/outputs/<attempt>.<seq>-<filename>`. The attempt keeps a
+ * late upload of an earlier attempt from overwriting a file of the current one.
+ */
 import { safeFilename } from '../util/safe-filename.js';
 
-/** The storage key of a job's output: `jobs/<jobId>/outputs/<index>-<filename>`. */
-export function outputKey(jobId: string, index: number, filename: string): string {
+/** Largest arrival number an agent may give an output (a job's output list holds at most 1000). */
+export const MAX_OUTPUT_SEQ = 99_999;
+
+/** The storage key of a job's output: `jobs/<jobId>/outputs/<attempt>.<seq>-<filename>`. */
+export function outputKey(jobId: string, attempt: number, seq: number, filename: string): string {
+  return `${outputPrefix(jobId)}${attempt}.${seq}-${safeFilename(filename, 'output')}`;
+}
+
+/**
+ * The key the previous release built from an output's index (`<index>-<filename>`), still built by the
+ * per-output upload route that agents of that release use (kept for one release).
+ */
+export function legacyOutputKey(jobId: string, index: number, filename: string): string {
   return `${outputPrefix(jobId)}${index}-${safeFilename(filename, 'output')}`;
+}
+
+/** `<attempt>.<seq>` (or a legacy `<index>`), canonical decimal numbers only. */
+const TAG = /^(?:[1-9]\d{0,5}\.)?(?:0|[1-9]\d{0,5})$/;
+
+/**
+ * True when `key` is exactly a key the server builds for output `filename` of `jobId` (outputKey or
+ * legacyOutputKey): this job's prefix, a numeric tag, and the safe form of that very filename.
+ */
+export function isOutputKeyOf(jobId: string, key: string, filename: string): boolean {
+  const prefix = outputPrefix(jobId);
+  const suffix = `-${safeFilename(filename, 'output')}`;
+  if (!key.startsWith(prefix) || !key.endsWith(suffix)) return false;
+  return TAG.test(key.slice(prefix.length, key.length - suffix.length));
 }
 
 /** Every output key of the job starts with this. */

@@ -8,7 +8,7 @@ import { publicJobError } from '../jobs/public-job.js';
 import type { JobError, JobInput, JobOutput, Workflow } from '../jobs/types.js';
 import { MODEL_KINDS } from '../models/model-refs.js';
 import { WORKER_STATUSES } from '../store/contract.js';
-import type { LeasedJob, ModelReport } from './job-channel.js';
+import type { LeasedJob, ModelReport, StoredOutput } from './job-channel.js';
 import type { NodeDefinition } from '../comfy/node-definitions.js';
 
 /** Header naming the registered worker on every call after `register`. */
@@ -199,6 +199,9 @@ export const outputWire = z.strictObject({
   type: outputType.optional(),
 });
 
+/** A file the output upload stored (`PUT /jobs/{id}/output-files/{seq}`): complete reports it with an index. */
+export const storedOutputWire = outputWire.omit({ index: true });
+
 export const completeBody = z.strictObject({ outputs: z.array(outputWire).max(1000) });
 
 export const failBody = z.strictObject({
@@ -271,6 +274,16 @@ export function leasedJobFromWire(wire: z.infer<typeof leasedJobWire>): LeasedJo
     fileNodeAllowlist: wire.file_node_allowlist,
     models: wire.models,
   };
+}
+
+export function storedOutputToWire(o: StoredOutput): z.infer<typeof storedOutputWire> {
+  const { node_id, filename, content_type, size, object_key, type } = outputToWire({ index: 0, ...o });
+  return { node_id, filename, content_type, size, object_key, ...(type === undefined ? {} : { type }) };
+}
+
+export function storedOutputFromWire(o: z.infer<typeof storedOutputWire>): StoredOutput {
+  const { nodeId, filename, contentType, size, objectKey, type } = outputFromWire({ index: 0, ...o });
+  return { nodeId, filename, contentType, size, objectKey, ...(type === undefined ? {} : { type }) };
 }
 
 export function outputToWire(o: JobOutput): z.infer<typeof outputWire> {

@@ -18,9 +18,10 @@ import {
   type ModelReport,
   type OutputFile,
   type ReportResult,
+  type StoredOutput,
 } from './job-channel.js';
 import { assertValidKey } from '../media/storage/object-key.js';
-import { outputKey, outputPrefix } from './output-key.js';
+import { isOutputKeyOf, legacyOutputKey, outputKey, outputPrefix } from './output-key.js';
 import { JobLifecycle } from '../jobs/lifecycle/job-lifecycle.js';
 import type { Settlement } from '../jobs/lifecycle/lifecycle-deps.js';
 import { traceJob } from '../util/job-trace.js';
@@ -57,12 +58,13 @@ export class ForeignOutputError extends Error {
 const PLAIN_CONTENT_TYPE = /^[a-z]+\/[A-Za-z0-9][A-Za-z0-9.+-]{0,126}$/;
 
 /**
- * A reported output must name exactly the key the server built when the file was uploaded (putOutput), and a
- * valid object key besides: a remote worker is not trusted to name storage objects, so `..`, backslashes,
- * empty segments or another job's key never reach the owner's download.
+ * A reported output must name exactly a key the server builds when a file is uploaded (storeOutput: this
+ * job's prefix, `<attempt>.<seq>-` or, from an agent of the previous release, `<index>-`, then the safe form
+ * of the output's own filename), and a valid object key besides: a remote worker is not trusted to name
+ * storage objects, so `..`, backslashes, empty segments or another job's key never reach the owner's download.
  */
 function checkReportedOutput(jobId: string, o: JobOutput): void {
-  if (o.objectKey !== outputKey(jobId, o.index, o.filename) || !o.objectKey.startsWith(outputPrefix(jobId))) {
+  if (!isOutputKeyOf(jobId, o.objectKey, o.filename) || !o.objectKey.startsWith(outputPrefix(jobId))) {
     throw new ForeignOutputError(o.objectKey);
   }
   try {
@@ -236,15 +238,36 @@ export class WorkerService {
     return await this.deps.storage.get(input.objectKey);
   }
 
-  async putOutput(jobId: string, workerId: string, file: OutputFile): Promise<JobOutput> {
+  /**
+   * Stores one output file of a job the worker holds, while it runs: storage only (no event, no commit). The
+   * key is the server's (output-key.ts), from the job's attempt and the file's arrival number.
+   */
+  async storeOutput(jobId: string, workerId: string, file: OutputFile): Promise<StoredOutput> {
+    const job = await this.heldJob(jobId, workerId);
+    if (job === null) throw new LeaseLostError(jobId);
+    return await this.storeAt(jobId, outputKey(jobId, job.attempts, file.seq, file.filename), file);
+  }
+
+  /**
+   * The previous release's per-output upload (`PUT …/outputs/{index}`), kept for its agents for one release:
+   * stores under the index-based key and, unlike then, announces nothing (complete does).
+   */
+  async storeIndexedOutput(
+    jobId: string,
+    workerId: string,
+    index: number,
+    file: OutputFile,
+  ): Promise<JobOutput> {
     if ((await this.heldJob(jobId, workerId)) === null) throw new LeaseLostError(jobId);
-    const key = outputKey(jobId, file.index, file.filename);
-    let output: JobOutput;
+    const stored = await this.storeAt(jobId, legacyOutputKey(jobId, index, file.filename), file);
+    return { index, ...stored };
+  }
+
+  private async storeAt(jobId: string, key: string, file: OutputFile): Promise<StoredOutput> {
     try {
       const stored = await this.deps.storage.put(key, file.bytes, file.contentType);
       traceJob(jobId, 'output file stored');
-      output = {
-        index: file.index,
+      return {
         nodeId: file.nodeId,
         filename: file.filename,
         contentType: stored.contentType,
@@ -253,35 +276,43 @@ export class WorkerService {
         type: file.type,
       };
     } catch (err) {
-      throw new OutputStoreError(
-        `storing ${key} failed: ${err instanceof Error ? err.message : String(err)}`,
-        {
-          cause: err,
-        },
-      );
+      const why = err instanceof Error ? err.message : String(err);
+      throw new OutputStoreError(`storing ${key} failed: ${why}`, { cause: err });
     }
-    // Announced as it lands: the store writes `done` inside the terminal transition, and SSE ends there.
-    await this.lifecycle.recordOutput(jobId, output);
-    return output;
   }
 
+  /** Completes the job with its stored outputs: their `output` events and `done` are one commit. */
   async complete(jobId: string, workerId: string, outputs: JobOutput[]): Promise<ReportResult> {
     for (const o of outputs) checkReportedOutput(jobId, o);
-    return reportResult(await this.lifecycle.complete(jobId, workerId, outputs));
+    return await this.ended(jobId, await this.lifecycle.complete(jobId, workerId, outputs));
   }
 
   async fail(jobId: string, workerId: string, error: JobError): Promise<ReportResult> {
-    return reportResult(await this.lifecycle.fail(jobId, workerId, error));
+    return await this.ended(jobId, await this.lifecycle.fail(jobId, workerId, error));
   }
 
   async finishCancel(jobId: string, workerId: string): Promise<ReportResult> {
-    return reportResult(await this.lifecycle.finishCancel(jobId, workerId));
+    return await this.ended(jobId, await this.lifecycle.finishCancel(jobId, workerId));
   }
 
   /** Releases the job; a `voluntary` release (the worker is stopping) does not spend an attempt. */
   async release(jobId: string, workerId: string, reason: string, voluntary = false): Promise<ReportResult> {
     const maxAttempts = this.deps.maxAttempts;
-    return reportResult(await this.lifecycle.release(jobId, workerId, { maxAttempts, reason, voluntary }));
+    const settlement = await this.lifecycle.release(jobId, workerId, { maxAttempts, reason, voluntary });
+    return await this.ended(jobId, settlement);
+  }
+
+  /**
+   * A job that ended failed or cancelled exposes no outputs: the files its worker stored meanwhile are
+   * deleted now (the agent waits for its uploads before it reports such an end). A completed job's files
+   * that history did not list stay until retention deletes the job's prefix; a requeued job's stay for its
+   * next attempt to overwrite or for retention. A storage error leaves them to retention as well.
+   */
+  private async ended(jobId: string, s: Settlement): Promise<ReportResult> {
+    if (s.kind === 'failed' || s.kind === 'cancelled') {
+      await this.deps.storage.deletePrefix(outputPrefix(jobId)).catch(() => 0);
+    }
+    return reportResult(s);
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { detectContentType } from '../../src/media/output-content-type.js';
-import { outputKey } from '../../src/workers/output-key.js';
+import { isOutputKeyOf, legacyOutputKey, outputKey } from '../../src/workers/output-key.js';
 import { ProgressThrottle } from '../../src/agent/progress-throttle.js';
 import type { JobProgress } from '../../src/jobs/types.js';
 
@@ -22,12 +22,31 @@ describe('output content types', () => {
 });
 
 describe('output keys', () => {
-  it('keeps every output under jobs/<id>/outputs/ as one safe segment', () => {
-    expect(outputKey('job_1', 0, 'out_00001_.png')).toBe('jobs/job_1/outputs/0-out_00001_.png');
-    expect(outputKey('job_1', 2, '../../etc/passwd')).toBe('jobs/job_1/outputs/2-passwd');
-    expect(outputKey('job_1', 3, '..hidden')).toBe('jobs/job_1/outputs/3-hidden');
-    expect(outputKey('job_1', 4, 'a b/c?d.png')).toBe('jobs/job_1/outputs/4-c_d.png');
-    expect(outputKey('job_1', 5, '../')).toBe('jobs/job_1/outputs/5-output');
+  it('keeps every output under jobs/<id>/outputs/ as one safe segment, by attempt and arrival', () => {
+    expect(outputKey('job_1', 1, 0, 'out_00001_.png')).toBe('jobs/job_1/outputs/1.0-out_00001_.png');
+    expect(outputKey('job_1', 1, 2, '../../etc/passwd')).toBe('jobs/job_1/outputs/1.2-passwd');
+    expect(outputKey('job_1', 2, 3, '..hidden')).toBe('jobs/job_1/outputs/2.3-hidden');
+    expect(outputKey('job_1', 1, 4, 'a b/c?d.png')).toBe('jobs/job_1/outputs/1.4-c_d.png');
+    expect(outputKey('job_1', 1, 5, '../')).toBe('jobs/job_1/outputs/1.5-output');
+    expect(legacyOutputKey('job_1', 2, '../../etc/passwd')).toBe('jobs/job_1/outputs/2-passwd');
+  });
+
+  it('recognises exactly the keys the server builds for a job and a filename', () => {
+    expect(isOutputKeyOf('job_1', 'jobs/job_1/outputs/1.0-a.png', 'a.png')).toBe(true);
+    expect(isOutputKeyOf('job_1', 'jobs/job_1/outputs/3-passwd', '../../etc/passwd')).toBe(true);
+    for (const key of [
+      'jobs/job_2/outputs/1.0-a.png', // another job
+      'jobs/job_1/outputs/1.0-b.png', // another filename
+      'jobs/job_1/outputs/1.0-x-a.png', // a tag that is not numeric
+      'jobs/job_1/outputs/01.0-a.png', // not canonical
+      'jobs/job_1/outputs/1.0.0-a.png',
+      'jobs/job_1/outputs/-a.png',
+      'jobs/job_1/outputs/1.0/../a.png',
+      'jobs/job_1/inputs/1.0-a.png',
+      'jobs/job_1/outputs/a.png',
+    ]) {
+      expect(isOutputKeyOf('job_1', key, 'a.png'), key).toBe(false);
+    }
   });
 });
 

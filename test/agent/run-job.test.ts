@@ -49,7 +49,7 @@ describe('agent on comfy-lite (in-process channel)', () => {
     expect(done.status).toBe('completed');
     expect(done.outputs).toHaveLength(1);
     const out = done.outputs[0];
-    expect(out?.objectKey).toMatch(new RegExp(`^jobs/${job.id}/outputs/0-invert_\\d+_\\.png$`));
+    expect(out?.objectKey).toMatch(new RegExp(`^jobs/${job.id}/outputs/1\\.0-invert_\\d+_\\.png$`));
     expect(out?.contentType).toBe('image/png');
     expect(out?.nodeId).toBe('3');
     // 16 inverted in float then truncated: 238 or 239 (comfyui-protocol.md).

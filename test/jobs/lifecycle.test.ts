@@ -191,25 +191,32 @@ describe('JobLifecycle', () => {
     ]);
   });
 
-  it('progress and outputs are appended to the job events and announced; progress of a job not held is not', async () => {
+  it('progress is appended to the job events and announced; progress of a job not held is not', async () => {
     const job = await running();
     expect(await lifecycle.reportProgress(job.id, 'w2', { value: 1, max: 2, node: '1' })).toBe(false);
     expect(await drain()).toEqual([]);
     expect(await lifecycle.reportProgress(job.id, 'w1', { value: 1, max: 2, node: '1' })).toBe(true);
-    await lifecycle.recordOutput(job.id, {
+    expect(await drain()).toEqual([{ kind: 'job_event', jobId: job.id }]);
+    const types = (await store.listJobEvents(job.id, 0)).map((e) => e.type);
+    expect(types.at(-1)).toBe('progress');
+  });
+
+  it('a completion announces its outputs and done with one job_event (one commit)', async () => {
+    const job = await running();
+    const output = {
       index: 0,
       nodeId: '9',
       filename: 'out.png',
       contentType: 'image/png',
       size: 3,
-      objectKey: `jobs/${job.id}/outputs/0-out.png`,
-    });
-    expect(await drain()).toEqual([
-      { kind: 'job_event', jobId: job.id },
+      objectKey: `jobs/${job.id}/outputs/1.0-out.png`,
+    };
+    expect((await lifecycle.complete(job.id, 'w1', [output])).kind).toBe('completed');
+    expect((await drain()).filter((m) => typeof m !== 'string' && m.kind === 'job_event')).toEqual([
       { kind: 'job_event', jobId: job.id },
     ]);
     const types = (await store.listJobEvents(job.id, 0)).map((e) => e.type);
-    expect(types.slice(-2)).toEqual(['progress', 'output']);
+    expect(types.slice(-2)).toEqual(['output', 'done']);
   });
 
   it('input fetching: ready wakes the pool; a failed fetch tells the observer the failed job (not the queued one)', async () => {

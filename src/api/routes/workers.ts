@@ -10,7 +10,13 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify'
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ForeignOutputError, WorkerService, type WorkerServiceDeps } from '../../workers/worker-service.js';
-import { LeaseLostError, OutputStoreError, type LeasedJob } from '../../workers/job-channel.js';
+import {
+  LeaseLostError,
+  OutputStoreError,
+  type LeasedJob,
+  type OutputFile,
+} from '../../workers/job-channel.js';
+import { MAX_OUTPUT_SEQ } from '../../workers/output-key.js';
 import * as wire from '../../workers/worker-protocol.js';
 import { ApiError } from '../../errors.js';
 import type { EventBus } from '../../events/bus.js';
@@ -50,6 +56,7 @@ export interface WorkerRoutesDeps extends Pick<WorkerServiceDeps, 'onClaimed' | 
 const jobParams = z.object({ jobId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/) });
 const inputParams = jobParams.extend({ name: z.string().min(1).max(256) });
 const outputParams = jobParams.extend({ index: z.coerce.number().int().min(0).max(9999) });
+const outputFileParams = jobParams.extend({ seq: z.coerce.number().int().min(0).max(MAX_OUTPUT_SEQ) });
 
 /** A body the agent may leave out entirely reads as `{}` (its defaults apply). */
 function orEmpty<T extends z.ZodType>(schema: T): z.ZodPreprocess<T, unknown> {
@@ -297,6 +304,9 @@ function modelRoutes(app: FastifyInstance, service: WorkerService): void {
  * Output upload takes the raw file as the body, so it lives in its own context with a bytes-only parser.
  * The scope authenticated the worker before a single body byte was read: an anonymous client cannot make the
  * server buffer an upload.
+ * `PUT /jobs/{id}/output-files/{seq}` stores a file while the job runs (nothing is announced: complete names
+ * the stored files and their order). `PUT /jobs/{id}/outputs/{index}` is the previous release's upload, kept
+ * for its agents for one release: it stores under the index-based key and, now, announces nothing either.
  */
 function outputUploadRoutes(service: WorkerService, maxBytes: number): FastifyPluginAsync {
   return async (app) => {
@@ -306,31 +316,39 @@ function outputUploadRoutes(service: WorkerService, maxBytes: number): FastifyPl
     });
     const r = app.withTypeProvider<ZodTypeProvider>();
     r.put(
+      '/jobs/:jobId/output-files/:seq',
+      { schema: { params: outputFileParams, querystring: wire.outputQuery } },
+      async (request) => {
+        const { jobId, seq } = request.params;
+        const file = uploadedFile(seq, request.query, request.body);
+        const stored = await service.storeOutput(jobId, workerOf(request).id, file).catch(uploadError);
+        return wire.storedOutputToWire(stored);
+      },
+    );
+    r.put(
       '/jobs/:jobId/outputs/:index',
       { schema: { params: outputParams, querystring: wire.outputQuery } },
       async (request) => {
         const { jobId, index } = request.params;
-        const { node_id: nodeId, filename } = request.query;
-        const bytes = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-        // The type users are served comes from the bytes, not from what a worker declares.
-        const contentType = detectContentType(bytes, filename);
-        try {
-          const output = await service.putOutput(jobId, workerOf(request).id, {
-            index,
-            nodeId,
-            filename,
-            contentType,
-            bytes,
-            type: request.query.type,
-          });
-          return wire.outputToWire(output);
-        } catch (err) {
-          if (err instanceof OutputStoreError) throw new ApiError('internal_error', err.message);
-          return leaseConflict(err);
-        }
+        const file = uploadedFile(index, request.query, request.body);
+        const worker = workerOf(request).id;
+        const output = await service.storeIndexedOutput(jobId, worker, index, file).catch(uploadError);
+        return wire.outputToWire(output);
       },
     );
   };
+}
+
+/** The upload as an output file; the type users are served comes from the bytes, not from what a worker declares. */
+function uploadedFile(seq: number, query: z.infer<typeof wire.outputQuery>, body: unknown): OutputFile {
+  const bytes = Buffer.isBuffer(body) ? body : Buffer.alloc(0);
+  const { node_id: nodeId, filename, type } = query;
+  return { seq, nodeId, filename, contentType: detectContentType(bytes, filename), bytes, type };
+}
+
+function uploadError(err: unknown): never {
+  if (err instanceof OutputStoreError) throw new ApiError('internal_error', err.message);
+  return leaseConflict(err);
 }
 
 /** A verb on a job the worker does not hold answers 409 `conflict`. */

@@ -29,7 +29,6 @@ import {
   complete,
   fail,
   finishCancel,
-  recordOutput,
   release,
   reportProgress,
   type ReleaseOptions,
@@ -62,10 +61,6 @@ export class JobLifecycle {
 
   reportProgress(jobId: string, workerId: string, progress: JobProgress): Promise<boolean> {
     return reportProgress(this.d, jobId, workerId, progress);
-  }
-
-  recordOutput(jobId: string, output: JobOutput): Promise<void> {
-    return recordOutput(this.d, jobId, output);
   }
 
   complete(jobId: string, workerId: string, outputs: JobOutput[]): Promise<Settlement> {

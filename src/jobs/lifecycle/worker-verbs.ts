@@ -1,9 +1,8 @@
 /**
- * The transitions a worker's reports drive: claim, progress, outputs, complete, fail, finish a cancel,
- * release. Each is the store's compare-and-set step, then observers, then the bus messages that follow it.
+ * The transitions a worker's reports drive: claim, progress, complete (with its outputs), fail, finish a
+ * cancel, release. Each is the store's compare-and-set step, then observers, then the bus messages that follow it.
  */
 import type { ClaimOptions, FinishResult } from '../../store/contract.js';
-import { publicOutput } from '../public-job.js';
 import type { Job, JobError, JobOutput, JobProgress } from '../types.js';
 import { announce, outcomeOf, type LifecycleDeps, type Settlement } from './lifecycle-deps.js';
 
@@ -39,16 +38,6 @@ export async function reportProgress(
   return true;
 }
 
-/** Appends a stored output to the job's events as it lands (the store writes `done` in the terminal step). */
-export async function recordOutput(
-  d: LifecycleDeps<'appendJobEvent'>,
-  jobId: string,
-  output: JobOutput,
-): Promise<void> {
-  await d.store.appendJobEvent(jobId, 'output', { ...publicOutput(jobId, output) }, d.now());
-  await announce(d.bus, { kind: 'job_event', jobId });
-}
-
 /**
  * What follows a settling transition: observers, then `job_event` (the store wrote the status or `done`
  * event), then `job_ready` for a requeued job so an idle worker of its pool claims it.
@@ -64,7 +53,7 @@ async function settled(d: LifecycleDeps<never>, result: FinishResult): Promise<S
   return { kind, job };
 }
 
-/** running → completed (→ cancelled when a cancel was accepted first). */
+/** running → completed with its outputs' `output` events (→ cancelled when a cancel was accepted first). */
 export async function complete(
   d: LifecycleDeps<'completeJob'>,
   jobId: string,
