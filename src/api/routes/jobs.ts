@@ -295,7 +295,8 @@ function outputRoute(app: FastifyInstance, ctx: ApiContext): void {
             `${/^(image|video|audio)\//.test(output.contentType) && output.contentType !== 'image/svg+xml' ? 'inline' : 'attachment'}; filename="${safeName}"`,
           )
           .header('x-content-type-options', 'nosniff')
-          .send(object.body)
+          // A small object the storage already holds goes out as one buffer, without a stream's machinery.
+          .send(object.bytes ?? object.body)
       );
     },
   );

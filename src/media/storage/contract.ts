@@ -17,6 +17,15 @@ export interface KnownObject {
   contentType: string;
 }
 
+/** An object `get` found. */
+export interface FoundObject {
+  body: Readable;
+  size: number;
+  contentType: string;
+  /** The whole object, when the backend already holds it in memory: send it instead of `body`. */
+  bytes?: Buffer;
+}
+
 export interface ObjectStorage {
   /** Writes the object atomically (readers never see a partial object). */
   put(key: string, body: Buffer | Readable, contentType: string): Promise<StoredObject>;
@@ -24,10 +33,7 @@ export interface ObjectStorage {
    * The object's bytes as a stream, or null when it does not exist. `known`: the size and content type the
    * caller recorded when it stored the object (a job's output), which lets a backend skip reading them.
    */
-  get(
-    key: string,
-    known?: KnownObject,
-  ): Promise<{ body: Readable; size: number; contentType: string } | null>;
+  get(key: string, known?: KnownObject): Promise<FoundObject | null>;
   /** Deletes every object whose key starts with `prefix` (used by retention). */
   deletePrefix(prefix: string): Promise<number>;
   /** A time-limited URL a client may GET directly, or null when the backend serves bytes itself (file:). */

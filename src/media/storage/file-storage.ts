@@ -10,7 +10,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { contentTypeFromName } from '../content-types.js';
-import type { KnownObject, ObjectStorage, StoredObject } from './contract.js';
+import type { FoundObject, KnownObject, ObjectStorage, StoredObject } from './contract.js';
 import { assertValidKey, assertValidPrefix } from './object-key.js';
 
 const TMP_DIR = '.tmp';
@@ -148,10 +148,7 @@ export class FileStorage implements ObjectStorage {
     }
   }
 
-  async get(
-    key: string,
-    known?: KnownObject,
-  ): Promise<{ body: Readable; size: number; contentType: string } | null> {
+  async get(key: string, known?: KnownObject): Promise<FoundObject | null> {
     const path = this.pathOf(key);
     if (known !== undefined && known.size <= SMALL_OBJECT_BYTES) {
       const found = await this.readKnown(path, known);
@@ -183,7 +180,8 @@ export class FileStorage implements ObjectStorage {
     try {
       const bytes = Buffer.alloc(st.size);
       const { bytesRead } = await fh.read(bytes, 0, st.size, 0);
-      return { body: Readable.from([bytes.subarray(0, bytesRead)]), size: bytesRead, contentType };
+      const read = bytes.subarray(0, bytesRead);
+      return { body: Readable.from([read]), size: bytesRead, contentType, bytes: read };
     } finally {
       fh.close().catch(() => undefined);
     }
@@ -194,10 +192,7 @@ export class FileStorage implements ObjectStorage {
    * stat (each a trip through the thread pool). Reading one byte more than recorded proves the size; any
    * other answer (a replaced object) leaves it to the general path (undefined).
    */
-  private async readKnown(
-    path: string,
-    known: KnownObject,
-  ): Promise<{ body: Readable; size: number; contentType: string } | null | undefined> {
+  private async readKnown(path: string, known: KnownObject): Promise<FoundObject | null | undefined> {
     const fh = await open(path, 'r').catch((err: unknown) => {
       if (isMissing(err)) return null;
       throw err;
@@ -207,11 +202,8 @@ export class FileStorage implements ObjectStorage {
       const bytes = Buffer.allocUnsafe(known.size + 1);
       const { bytesRead } = await fh.read(bytes, 0, known.size + 1, 0);
       if (bytesRead !== known.size) return undefined;
-      return {
-        body: Readable.from([bytes.subarray(0, bytesRead)]),
-        size: bytesRead,
-        contentType: known.contentType,
-      };
+      const read = bytes.subarray(0, bytesRead);
+      return { body: Readable.from([read]), size: bytesRead, contentType: known.contentType, bytes: read };
     } catch (err) {
       if (isMissing(err)) return null; // a folder where the object should be
       throw err;

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { ObjectStorage } from './contract.js';
 import { FileStorage } from './file-storage.js';
+import { RecentOutputs } from './recent-outputs.js';
 import { assertValidPrefix } from './object-key.js';
 import { S3Storage } from './s3-storage.js';
 
@@ -29,10 +30,11 @@ const S3QuerySchema = z
   })
   .strict();
 
-function openFile(spec: string): FileStorage {
+/** A folder, with the recently stored small outputs served from memory (recent-outputs.ts). */
+function openFile(spec: string): ObjectStorage {
   const path = spec.startsWith('file://') ? fileURLToPath(spec) : spec.slice('file:'.length);
   if (path === '') throw new StorageConfigError(spec, 'the folder path is empty');
-  return new FileStorage(path);
+  return new RecentOutputs(new FileStorage(path));
 }
 
 function openS3(spec: string, presignTtlSeconds: number | undefined): S3Storage {

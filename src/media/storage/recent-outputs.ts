@@ -1,0 +1,118 @@
+/**
+ * A bounded in-memory copy of the small job outputs this process stored recently, in front of the storage
+ * that serves bytes itself (file:). A client that heard `done` asks for the output within milliseconds; the
+ * bytes passed through this process on their way to storage, so the download needs no open/read/close
+ * round trips through libuv's thread pool.
+ *
+ * Filled only by `put` of this process, after the backend stored the object (an object is durable before it
+ * is cached); `get` answers from memory only what was put here, the same bytes (held, not copied: a caller
+ * never changes a Buffer it stored). Evicted by least recent use
+ * beyond the byte budget, after `ttlMs` (so another replica's retention, days later, never leaves a copy
+ * served here), and by `deletePrefix` (a failed job's files, retention). It is below the API: the download
+ * route's auth and ownership checks run before any `get`, exactly as without it.
+ */
+import { Readable } from 'node:stream';
+import type { FoundObject, KnownObject, ObjectStorage, StoredObject } from './contract.js';
+
+export interface RecentOutputsOptions {
+  /** Total bytes held (default 64 MiB). */
+  maxBytes?: number;
+  /** Larger objects are not held (default 1 MiB). */
+  maxObjectBytes?: number;
+  /** How long an object is held after it was stored (default 10 minutes). */
+  ttlMs?: number;
+  now?: () => number;
+}
+
+interface Held {
+  bytes: Buffer;
+  contentType: string;
+  storedAt: number;
+}
+
+/** Job outputs only (`jobs/<id>/outputs/…`): inputs are read once by a worker, not downloaded by clients. */
+const OUTPUT_KEY = /^jobs\/[^/]+\/outputs\//;
+
+/** An ObjectStorage that serves recently stored small outputs from memory (see the module comment). */
+export class RecentOutputs implements ObjectStorage {
+  private readonly held = new Map<string, Held>();
+  private bytes = 0;
+  private readonly maxBytes: number;
+  private readonly maxObjectBytes: number;
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly inner: ObjectStorage,
+    options: RecentOutputsOptions = {},
+  ) {
+    this.maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+    this.maxObjectBytes = Math.min(options.maxObjectBytes ?? 1024 * 1024, this.maxBytes);
+    this.ttlMs = options.ttlMs ?? 10 * 60_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Bytes held now (metrics, tests). */
+  get heldBytes(): number {
+    return this.bytes;
+  }
+
+  async put(key: string, body: Buffer | Readable, contentType: string): Promise<StoredObject> {
+    this.drop(key); // a put in flight must never leave the previous bytes behind
+    const stored = await this.inner.put(key, body, contentType);
+    if (Buffer.isBuffer(body) && body.length === stored.size && this.worthHolding(key, stored.size)) {
+      this.hold(key, { bytes: body, contentType: stored.contentType, storedAt: this.now() });
+    }
+    return stored;
+  }
+
+  async get(key: string, known?: KnownObject): Promise<FoundObject | null> {
+    const held = this.held.get(key);
+    if (held !== undefined) {
+      if (this.now() - held.storedAt < this.ttlMs) {
+        // Most recently used last.
+        this.held.delete(key);
+        this.held.set(key, held);
+        const { bytes, contentType } = held;
+        return { body: Readable.from([bytes]), size: bytes.length, contentType, bytes };
+      }
+      this.drop(key);
+    }
+    return await this.inner.get(key, known);
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    for (const key of [...this.held.keys()]) if (key.startsWith(prefix)) this.drop(key);
+    return await this.inner.deletePrefix(prefix);
+  }
+
+  presignedGetUrl(key: string, ttlSeconds: number): Promise<string | null> {
+    return this.inner.presignedGetUrl(key, ttlSeconds);
+  }
+
+  check(): Promise<void> {
+    return this.inner.check();
+  }
+
+  private worthHolding(key: string, size: number): boolean {
+    return size <= this.maxObjectBytes && OUTPUT_KEY.test(key);
+  }
+
+  private hold(key: string, held: Held): void {
+    this.drop(key);
+    this.held.set(key, held);
+    this.bytes += held.bytes.length;
+    for (const [oldest, h] of this.held) {
+      if (this.bytes <= this.maxBytes) break;
+      this.held.delete(oldest);
+      this.bytes -= h.bytes.length;
+    }
+  }
+
+  private drop(key: string): void {
+    const held = this.held.get(key);
+    if (held === undefined) return;
+    this.held.delete(key);
+    this.bytes -= held.bytes.length;
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The in-memory copy of recently stored small outputs (src/media/storage/recent-outputs.ts) over a real
+ * FileStorage: a stored output is served from memory (the same bytes, even once the file is gone behind its
+ * back), within a byte budget by least recent use, only outputs, only small ones, only for a while, and never
+ * after deletePrefix. The route's auth in front of it is tested in test/api/output-download.test.ts.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buffer } from 'node:stream/consumers';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FileStorage } from '../../src/media/storage/file-storage.js';
+import { RecentOutputs } from '../../src/media/storage/recent-outputs.js';
+
+let root: string;
+let now = 0;
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'arrakis-recent-'));
+  now = 1_000;
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+function open(options: { maxBytes?: number; maxObjectBytes?: number; ttlMs?: number } = {}): RecentOutputs {
+  return new RecentOutputs(new FileStorage(join(root, 'objects')), { ...options, now: () => now });
+}
+
+/** Removes the file behind the storage's back: only a copy in memory can still answer. */
+function unlinkFile(key: string): void {
+  rmSync(join(root, 'objects', ...key.split('/')));
+}
+
+async function read(storage: RecentOutputs, key: string): Promise<Buffer | null> {
+  const found = await storage.get(key);
+  return found === null ? null : await buffer(found.body);
+}
+
+describe('RecentOutputs', () => {
+  it('serves a stored output from memory: the same bytes, type and size', async () => {
+    const storage = open();
+    const bytes = Buffer.from('png bytes');
+    await storage.put('jobs/j1/outputs/1.0-a.png', bytes, 'image/png');
+    unlinkFile('jobs/j1/outputs/1.0-a.png');
+    const found = await storage.get('jobs/j1/outputs/1.0-a.png');
+    expect(found?.contentType).toBe('image/png');
+    expect(found?.size).toBe(bytes.length);
+    expect(found?.bytes?.equals(bytes)).toBe(true);
+    expect((await buffer(found!.body)).equals(bytes)).toBe(true);
+  });
+
+  it('holds only outputs, only small ones, and only for ttlMs', async () => {
+    const storage = open({ maxObjectBytes: 4, ttlMs: 1_000 });
+    await storage.put('jobs/j1/inputs/face.png', Buffer.from('in'), 'image/png');
+    await storage.put('jobs/j1/outputs/1.0-big.png', Buffer.from('12345'), 'image/png');
+    await storage.put('jobs/j1/outputs/1.1-old.png', Buffer.from('old'), 'image/png');
+    for (const key of ['jobs/j1/inputs/face.png', 'jobs/j1/outputs/1.0-big.png']) {
+      unlinkFile(key);
+      expect(await read(storage, key), key).toBeNull();
+    }
+    now += 1_000;
+    unlinkFile('jobs/j1/outputs/1.1-old.png');
+    expect(await read(storage, 'jobs/j1/outputs/1.1-old.png')).toBeNull();
+    expect(storage.heldBytes).toBe(0);
+  });
+
+  it('keeps within its byte budget, evicting the least recently used', async () => {
+    const storage = open({ maxBytes: 10 });
+    await storage.put('jobs/j1/outputs/1.0-a', Buffer.from('aaaa'), 'image/png');
+    await storage.put('jobs/j1/outputs/1.1-b', Buffer.from('bbbb'), 'image/png');
+    await read(storage, 'jobs/j1/outputs/1.0-a'); // a is now the most recent
+    await storage.put('jobs/j1/outputs/1.2-c', Buffer.from('cccc'), 'image/png');
+    expect(storage.heldBytes).toBe(8);
+    for (const k of ['1.0-a', '1.1-b', '1.2-c']) unlinkFile(`jobs/j1/outputs/${k}`);
+    expect((await read(storage, 'jobs/j1/outputs/1.0-a'))?.toString()).toBe('aaaa');
+    expect(await read(storage, 'jobs/j1/outputs/1.1-b')).toBeNull();
+    expect((await read(storage, 'jobs/j1/outputs/1.2-c'))?.toString()).toBe('cccc');
+  });
+
+  it('forgets what deletePrefix deletes, and what a failed put would have replaced', async () => {
+    const storage = open();
+    await storage.put('jobs/j1/outputs/1.0-a.png', Buffer.from('a'), 'image/png');
+    await storage.put('jobs/j2/outputs/1.0-a.png', Buffer.from('b'), 'image/png');
+    expect(await storage.deletePrefix('jobs/j1/outputs/')).toBe(1);
+    expect(await read(storage, 'jobs/j1/outputs/1.0-a.png')).toBeNull();
+    expect((await read(storage, 'jobs/j2/outputs/1.0-a.png'))?.toString()).toBe('b');
+    // A put the backend refuses (a folder stands where the file would go) leaves no copy of the old bytes.
+    await expect(storage.put('jobs/j2/outputs', Buffer.from('x'), 'image/png')).rejects.toThrow();
+    await storage.put('jobs/j3/outputs/1.0-a.png', Buffer.from('c'), 'image/png');
+    rmSync(join(root, 'objects', 'jobs', 'j3', 'outputs', '1.0-a.png'));
+    await storage.put('jobs/j3/outputs/1.0-a.png/x', Buffer.from('d'), 'image/png');
+    await expect(storage.put('jobs/j3/outputs/1.0-a.png', Buffer.from('e'), 'image/png')).rejects.toThrow();
+    expect((await storage.get('jobs/j3/outputs/1.0-a.png'))?.bytes?.toString()).not.toBe('c');
+  });
+});
