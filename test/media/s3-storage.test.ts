@@ -103,10 +103,11 @@ describe('openStorage', () => {
   });
 
   it('opens file: folders', async () => {
+    // A folder, behind the in-memory copy of recently stored outputs.
     expect(openStorage('file:./data/objects')).toMatchObject({
-      root: expect.stringMatching(/data\/objects$/),
+      backend: { root: expect.stringMatching(/data\/objects$/) },
     });
-    expect(openStorage('file:///var/tmp/objs')).toMatchObject({ root: '/var/tmp/objs' });
+    expect(openStorage('file:///var/tmp/objs')).toMatchObject({ backend: { root: '/var/tmp/objs' } });
   });
 
   it.each([

@@ -43,7 +43,8 @@ export class RecentOutputs implements ObjectStorage {
   private readonly now: () => number;
 
   constructor(
-    private readonly inner: ObjectStorage,
+    /** The storage behind the copies. */
+    readonly backend: ObjectStorage,
     options: RecentOutputsOptions = {},
   ) {
     this.maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
@@ -59,7 +60,7 @@ export class RecentOutputs implements ObjectStorage {
 
   async put(key: string, body: Buffer | Readable, contentType: string): Promise<StoredObject> {
     this.drop(key); // a put in flight must never leave the previous bytes behind
-    const stored = await this.inner.put(key, body, contentType);
+    const stored = await this.backend.put(key, body, contentType);
     if (Buffer.isBuffer(body) && body.length === stored.size && this.worthHolding(key, stored.size)) {
       this.hold(key, { bytes: body, contentType: stored.contentType, storedAt: this.now() });
     }
@@ -78,20 +79,20 @@ export class RecentOutputs implements ObjectStorage {
       }
       this.drop(key);
     }
-    return await this.inner.get(key, known);
+    return await this.backend.get(key, known);
   }
 
   async deletePrefix(prefix: string): Promise<number> {
     for (const key of [...this.held.keys()]) if (key.startsWith(prefix)) this.drop(key);
-    return await this.inner.deletePrefix(prefix);
+    return await this.backend.deletePrefix(prefix);
   }
 
   presignedGetUrl(key: string, ttlSeconds: number): Promise<string | null> {
-    return this.inner.presignedGetUrl(key, ttlSeconds);
+    return this.backend.presignedGetUrl(key, ttlSeconds);
   }
 
   check(): Promise<void> {
-    return this.inner.check();
+    return this.backend.check();
   }
 
   private worthHolding(key: string, size: number): boolean {
