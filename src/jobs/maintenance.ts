@@ -58,9 +58,16 @@ export class Maintenance {
       this.every(this.o.sweepEveryMs ?? 10 * 60_000, 'retention', () => this.sweep());
   }
 
-  /** One lease sweep; returns how many jobs changed. */
+  /**
+   * One lease sweep; returns how many jobs changed. A job that ended failed or cancelled exposes no outputs:
+   * the files its lost worker stored while it ran are deleted (as the worker service does for a reported end).
+   */
   async expireLeases(): Promise<number> {
-    return (await this.lifecycle.expireLeases(this.o.maxAttempts)).length;
+    const outcomes = await this.lifecycle.expireLeases(this.o.maxAttempts);
+    for (const { jobId, outcome } of outcomes) {
+      if (outcome !== 'requeued') await this.o.storage.deletePrefix(`jobs/${jobId}/outputs/`).catch(() => 0);
+    }
+    return outcomes.length;
   }
 
   /** Deletes the stored inputs and outputs of jobs that ended before the retention window. */

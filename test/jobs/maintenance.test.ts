@@ -86,4 +86,26 @@ describe('Maintenance', () => {
     expect(seen).toContainEqual({ kind: 'job_ready', pool: 'default' });
     expect(seen.some((msg) => msg.kind === 'job_event' && msg.jobId === job!.id)).toBe(true);
   });
+
+  it('a job whose expired lease ends it failed keeps none of the files its worker stored', async () => {
+    const account = await makeAccount(store);
+    await store.admitJob(jobInput(account.id, 'u'), 1000);
+    const job = await store.claimNext('w', 'default', 1000, 2000);
+    const key = `jobs/${job!.id}/outputs/1.0-out.png`;
+    await storage.put(key, Buffer.from('png'), 'image/png');
+    await storage.put(`jobs/${job!.id}/inputs/face.png`, Buffer.from('in'), 'image/png');
+    const m = new Maintenance({
+      store,
+      storage,
+      bus: createLocalBus(),
+      maxAttempts: 1,
+      leaseMs: 1000,
+      retentionDays: 0,
+      now: () => 10_000,
+    });
+    expect(await m.expireLeases()).toBe(1);
+    expect((await store.getJob(job!.id))!.status).toBe('failed');
+    expect(await storage.get(key)).toBeNull();
+    expect(await storage.get(`jobs/${job!.id}/inputs/face.png`)).not.toBeNull();
+  });
 });
