@@ -415,6 +415,8 @@ class JobRun {
   }
 
   private async release(reason: string, comfyUnhealthy: boolean, voluntary = false): Promise<RunJobResult> {
+    // A release that ends the job (its last attempt, or a cancel) deletes its stored files too.
+    await this.settleUploads();
     this.progress.stop();
     this.log.warn({ jobId: this.job.id, reason }, 'releasing the job');
     const report = await this.channel.release(this.job.id, reason, voluntary);
