@@ -283,7 +283,13 @@ export class WorkerService {
 
   /** Completes the job with its stored outputs: their `output` events and `done` are one commit. */
   async complete(jobId: string, workerId: string, outputs: JobOutput[]): Promise<ReportResult> {
-    for (const o of outputs) checkReportedOutput(jobId, o);
+    const keys = new Set<string>();
+    for (const o of outputs) {
+      checkReportedOutput(jobId, o);
+      // Each stored file is one output: a key is no longer tied to an index, so a repeat is refused here.
+      if (keys.has(o.objectKey)) throw new ForeignOutputError(o.objectKey, 'is reported twice');
+      keys.add(o.objectKey);
+    }
     return await this.ended(jobId, await this.lifecycle.complete(jobId, workerId, outputs));
   }
 

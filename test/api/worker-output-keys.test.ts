@@ -118,6 +118,10 @@ describe('outputs reported by a remote worker', () => {
       expect(r.status, JSON.stringify(lie)).toBe(400);
       expect(((await r.json()) as any).code).toBe('validation_failed');
     }
+    const twice = await workerPost(`/jobs/${jobId}/complete`, token, workerId, {
+      outputs: [honest, { ...honest, index: 1 }],
+    });
+    expect(twice.status).toBe(400);
     expect((await c.get(jobId)).body.status).toBe('running');
 
     const ok = await workerPost(`/jobs/${jobId}/complete`, token, workerId, { outputs: [honest] });
