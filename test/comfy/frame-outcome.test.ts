@@ -37,7 +37,12 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   proxy = await startComfyProxy(lite.url);
-  client = createComfyServer(proxy.url, { historyPollMs: 40, reconnect: { maxAttempts: 20, baseMs: 20 } });
+  // A 20 s watchdog: on a slow machine no watchdog read may count as a state read of a prompt that ran long.
+  client = createComfyServer(proxy.url, {
+    historyPollMs: 40,
+    watchdogPollMs: 20_000,
+    reconnect: { maxAttempts: 20, baseMs: 20 },
+  });
 });
 afterEach(async () => {
   await client.close();
