@@ -104,16 +104,17 @@ export class PromptFrames {
     const framePrompt =
       frame.data.prompt_id ?? (frame.type === 'progress' ? this.socket.runningPromptId : null);
     if (framePrompt !== this.promptId) return;
-    if (frame.type === 'progress' && this.options.onProgress !== undefined) {
-      const { value, max, node } = frame.data;
-      this.options.onProgress({ value, max, node: node ?? null });
-    }
-    if (this.options.onNode !== undefined) relayNodeEvent(frame, this.options.onNode);
+    // Recorded before the caller's callbacks run: one that throws must not leave a frame out of the outcome.
     if (this.listening) this.record(frame);
     if (isEndFrame(frame)) {
       this.ended = true;
       this.wake();
     }
+    if (frame.type === 'progress' && this.options.onProgress !== undefined) {
+      const { value, max, node } = frame.data;
+      this.options.onProgress({ value, max, node: node ?? null });
+    }
+    if (this.options.onNode !== undefined) relayNodeEvent(frame, this.options.onNode);
   }
 
   private record(frame: WsFrame): void {

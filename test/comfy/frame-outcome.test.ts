@@ -118,6 +118,19 @@ describe('a prompt decided from its frames', () => {
     expect(outcome).toEqual(await historyOutcome(promptId));
   });
 
+  it("keeps every output when the caller's node callback throws", async () => {
+    const promptId = randomUUID();
+    const outcome = await client.runPrompt(threeOutputs(`test/${promptId}`), {
+      promptId,
+      onNode: (e) => {
+        if (e.kind === 'executed') throw new Error('a caller bug');
+      },
+    });
+    expect(stateReads()).toEqual([]);
+    expect(outcome).toEqual(await historyOutcome(promptId));
+    expect(outcome.kind === 'success' && outcome.outputs).toHaveLength(6);
+  });
+
   it('follows a prompt whose frames all arrive before the POST /prompt answer', async () => {
     proxy.holdPromptAnswer = (id) => proxy.whenForwarded(isDone(id));
     const promptId = randomUUID();
