@@ -3,6 +3,7 @@
  * each model's share of the last day's arrivals (read once per job), which registered files a worker's
  * model cache could fetch, and what each worker's agent last reported (resident, on disk, being prefetched).
  */
+import type { ModelRef } from '../models/model-refs.js';
 import type { Store } from '../store/contract.js';
 import { ModelDemand, POPULARITY_WINDOW_MS } from './model-demand.js';
 
@@ -14,6 +15,8 @@ export interface ObservedWorkerModels {
   fetching: string | null;
   /** Files its agent gave up prefetching (not asked of it again while it reports them). */
   refused?: readonly string[];
+  /** Models its agent gave up preloading for a while. */
+  preloadRefused?: readonly string[];
 }
 
 export interface ObservedModels {
@@ -22,6 +25,11 @@ export interface ObservedModels {
   popularity: ReadonlyMap<string, number>;
   /** Registered files (a worker with a model cache can fetch them). */
   fetchable: ReadonlySet<string>;
+  /**
+   * The kind and name of every model the demand names (whether a pool's warm-up can load it depends on its
+   * kind); absent = none known, so nothing is preloaded.
+   */
+  refs?: ReadonlyMap<string, ModelRef>;
   workers: ReadonlyMap<string, ObservedWorkerModels>;
 }
 
@@ -30,6 +38,8 @@ export interface ModelObserverDeps {
   demand: ModelDemand;
   /** The prefetch files a worker's agent gave up on (WorkerService.prefetchRefused); none when absent. */
   refused?: (workerId: string) => readonly string[];
+  /** The models a worker's agent gave up preloading (WorkerAgents.preloadRefused); none when absent. */
+  preloadRefused?: (workerId: string) => readonly string[];
 }
 
 export class ModelObserver {
@@ -61,8 +71,14 @@ export class ModelObserver {
         disk: [...new Set([...m.available, ...m.onDisk])],
         fetching: m.prefetch[0]?.name ?? null,
         refused: this.deps.refused?.(w.id) ?? [],
+        preloadRefused: this.deps.preloadRefused?.(w.id) ?? [],
       });
     }
-    return { queued, popularity, fetchable: new Set(files.map((f) => f.name)), workers };
+    const refs = new Map<string, ModelRef>();
+    for (const name of names) {
+      const ref = this.deps.demand.ref(name);
+      if (ref !== null) refs.set(name, ref);
+    }
+    return { queued, popularity, fetchable: new Set(files.map((f) => f.name)), refs, workers };
   }
 }
