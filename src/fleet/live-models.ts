@@ -51,8 +51,7 @@ export function withModels(workers: readonly PolicyWorker[], seen: ObservedModel
 /** True when the actions change anything (worth a line in the decision log). */
 export function hasModelActions(a: ModelActions | undefined): boolean {
   return (
-    a !== undefined &&
-    (a.prefetch.length > 0 || a.preload.length > 0 || a.startWith.some((m) => m !== null))
+    a !== undefined && (a.prefetch.length > 0 || a.preload.length > 0 || a.startWith.some((m) => m !== null))
   );
 }
 
