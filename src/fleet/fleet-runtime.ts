@@ -77,7 +77,6 @@ export function startFleet(fleet: LoadedFleet, deps: FleetRuntimeDeps): FleetRun
     models: new ModelObserver({
       store: deps.store,
       demand,
-      refused: (id) => deps.service.prefetchRefused(id),
       preloadRefused: (id) => agents.preloadRefused(id),
     }),
   });

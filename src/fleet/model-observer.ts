@@ -5,6 +5,7 @@
  */
 import type { ModelRef } from '../models/model-refs.js';
 import type { Store } from '../store/contract.js';
+import { PREFETCH_REFUSED_MS } from '../workers/job-channel.js';
 import { ModelDemand, POPULARITY_WINDOW_MS } from './model-demand.js';
 
 /** One worker's models as the plan sees them (names, least recently used first where the agent orders them). */
@@ -34,10 +35,8 @@ export interface ObservedModels {
 }
 
 export interface ModelObserverDeps {
-  store: Pick<Store, 'fleetModelDemand' | 'listWorkers' | 'listModelFiles'>;
+  store: Pick<Store, 'fleetModelDemand' | 'listWorkers' | 'listModelFiles' | 'listPrefetchRefused'>;
   demand: ModelDemand;
-  /** The prefetch files a worker's agent gave up on (WorkerService.prefetchRefused); none when absent. */
-  refused?: (workerId: string) => readonly string[];
   /** The models a worker's agent gave up preloading (WorkerAgents.preloadRefused); none when absent. */
   preloadRefused?: (workerId: string) => readonly string[];
 }
@@ -52,25 +51,34 @@ export class ModelObserver {
     const last = this.seen.get(pool);
     const since = last === undefined ? now - POPULARITY_WINDOW_MS : last + 1;
     const found = await this.deps.store.fleetModelDemand(pools, since);
-    for (const a of found.arrivals) this.deps.demand.arrived(pool, a.at, a.models);
-    this.seen.set(pool, found.arrivals[found.arrivals.length - 1]?.at ?? last ?? since);
+    let latest = last ?? since;
+    for (const a of found.arrivals) {
+      this.deps.demand.arrived(pool, a.at, [a.model], a.count);
+      latest = Math.max(latest, a.at);
+    }
+    this.seen.set(pool, latest);
     const queued: string[] = [];
-    for (const refs of found.queued) {
-      const base = this.deps.demand.remember(refs);
-      if (base !== null) queued.push(base);
+    for (const q of found.queued) {
+      const base = this.deps.demand.remember([q.model]);
+      if (base !== null) for (let i = 0; i < q.count; i++) queued.push(base);
     }
     const popularity = this.deps.demand.popularity(pool, now);
     const names = [...new Set([...popularity.keys(), ...queued])];
     const files = await this.deps.store.listModelFiles(names);
     const workers = new Map<string, ObservedWorkerModels>();
-    for (const w of await this.deps.store.listWorkers({ pool })) {
+    const reporting = (await this.deps.store.listWorkers({ pool })).filter((w) => w.models?.known === true);
+    const refused = await this.deps.store.listPrefetchRefused(
+      reporting.map((w) => w.id),
+      now - PREFETCH_REFUSED_MS,
+    );
+    for (const w of reporting) {
       const m = w.models;
-      if (m === undefined || !m.known) continue;
+      if (m === undefined) continue;
       workers.set(w.id, {
         vram: [...m.warm],
         disk: [...new Set([...m.available, ...m.onDisk])],
         fetching: m.prefetch[0]?.name ?? null,
-        refused: this.deps.refused?.(w.id) ?? [],
+        refused: refused.get(w.id) ?? [],
         preloadRefused: this.deps.preloadRefused?.(w.id) ?? [],
       });
     }
