@@ -1,6 +1,6 @@
 /**
  * Per-model demand of each pool for the live model plan: which base model each job needs, its share of the
- * last day's arrivals (fed once per job from the store, like the arrival tracker), and the model files'
+ * last day's arrivals (fed from the store's per-model, per-minute counts, each admission once), and the model files'
  * references by name (the plan works on names; a prefetch asks a worker for the file by kind and name).
  */
 import { baseModel, type ModelRef } from '../models/model-refs.js';
