@@ -21,7 +21,7 @@ const REFUSED = `CREATE TABLE worker_prefetch_refused (
   )`;
 
 /** The queued jobs per pool and base model: the fleet's queued demand counted from the index alone. */
-const QUEUED_BASE = `CREATE INDEX jobs_queued_base_model ON jobs (pool, base_model_name, base_model_kind)
+const QUEUED_BASE = `CREATE INDEX jobs_queued_base_model ON jobs (pool, base_model_kind, base_model_name)
   WHERE status = 'queued' AND base_model_name IS NOT NULL`;
 
 /** The first element of the job's models of a base kind, else its first element (Postgres, as jsonb). */
