@@ -91,11 +91,13 @@ export class ModelPreloader {
   }
 
   /**
-   * A job was claimed (or the agent stops): no preload starts until the next empty claim, and a running one
-   * is stopped on ComfyUI. Resolves once its prompt has ended; the job need not wait for that.
+   * A job was claimed (or the agent stops): no preload starts until the next empty claim, a running one is
+   * stopped on ComfyUI, and a waiting ask is dropped (the job may change what is resident; the plan asks again
+   * if the model is still wanted). Resolves once the prompt has ended; the job need not wait for that.
    */
   stop(): Promise<void> {
     this.free = false;
+    this.ask = null;
     const running = this.running;
     this.running = null;
     running?.stop.abort();
