@@ -8,6 +8,7 @@ import { migration006 } from './006-pool-equality.js';
 import { migration007 } from './007-hot-path.js';
 import { migration008 } from './008-lease-names.js';
 import { migration009 } from './009-claim-scale.js';
+import { migration011 } from './011-prefetch-refused.js';
 import type { Migration } from './migration.js';
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -20,4 +21,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration007,
   migration008,
   migration009,
+  migration011,
 ];
