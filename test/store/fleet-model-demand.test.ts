@@ -117,7 +117,8 @@ describe.each(BACKENDS)('fleetModelDemand on $name', (backend) => {
       backend.name === 'sqlite'
         ? `DROP TRIGGER jobs_base_model; DROP INDEX jobs_queued_base_model;
            ALTER TABLE jobs DROP COLUMN base_model_kind; ALTER TABLE jobs DROP COLUMN base_model_name;`
-        : 'ALTER TABLE jobs DROP COLUMN base_model_kind, DROP COLUMN base_model_name;';
+        : `DROP TRIGGER jobs_base_model ON jobs; DROP FUNCTION arrakis_job_base_model();
+           DROP INDEX jobs_queued_base_model; ALTER TABLE jobs DROP COLUMN base_model_kind, DROP COLUMN base_model_name;`;
     await db.exec(
       `${undo} DROP TABLE worker_prefetch_refused; DELETE FROM arrakis_migrations WHERE id = 11;`,
     );
