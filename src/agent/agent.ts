@@ -98,7 +98,12 @@ export class Agent {
       const job = await this.claimOrNull(signal);
       if (job === null) {
         // While claims fail the control plane is away: a model report would only fail too.
-        if (!signal.aborted && !this.claims.failing) await this.options.models?.idle();
+        if (!signal.aborted && !this.claims.failing) {
+          await this.options.models?.idle();
+          // No job came for a whole claim wait: a preload the fleet asks for may use the GPU until one does
+          // (claiming stays first: jobArrived stops it).
+          this.options.models?.freed();
+        }
         continue;
       }
       this.options.models?.jobArrived();

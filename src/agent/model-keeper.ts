@@ -2,7 +2,8 @@
  * The agent's models: which files its ComfyUI can load (its loaders' lists in `/object_info`), which it holds
  * resident (tracked from the jobs that ran, see WarmSet), which sit on its disk, and — with a model cache —
  * fetching a job's missing registered files before it runs (and, in the background while idle, the files the
- * fleet asks it to prefetch: model-prefetcher.ts). Reports all of it to the control plane after every change,
+ * fleet asks it to prefetch: model-prefetcher.ts, and the models it asks it to load into VRAM from its disk:
+ * model-preloader.ts). Reports all of it to the control plane after every change,
  * so placement and affinity see the worker as it is.
  */
 import type { ModelCache } from '../models/model-cache.js';
@@ -12,6 +13,8 @@ import { WarmSet, type LoadTier } from '../models/warm-set.js';
 import { Retry } from '../util/backoff.js';
 import { silentLog, type AgentLog } from './agent-log.js';
 import { ModelPrefetcher, type PrefetchRetryOptions } from './model-prefetcher.js';
+import { ModelPreloader } from './model-preloader.js';
+import type { ComfyServer } from '../comfy/contract.js';
 import type { JobChannel, LeasedJob, ModelLoad } from '../workers/job-channel.js';
 
 export type { PrefetchRetryOptions } from './model-prefetcher.js';
@@ -25,8 +28,16 @@ export interface ModelKeeperOptions {
   cache?: ModelCache | null;
   /** How many jobs' models its ComfyUI keeps resident (its `--cache-lru`, bounded by VRAM); default 1. */
   vramModels?: number;
-  /** Tries and gaps of a failing prefetch (default DEFAULT_PREFETCH_RETRY). */
+  /** Tries and gaps of a failing prefetch or preload (default DEFAULT_PREFETCH_RETRY). */
   prefetchRetry?: PrefetchRetryOptions;
+  /**
+   * Preloads (a fleet agent): the agent's ComfyUI client and the pool's warm-up workflow made to load a model
+   * (null when it has no loader of the model's kind). Absent: this agent cannot preload.
+   */
+  preload?: {
+    comfy: ComfyServer;
+    loading: (ref: ModelRef) => Record<string, unknown> | null;
+  };
   log?: AgentLog;
 }
 
@@ -45,6 +56,8 @@ export class ModelKeeper {
   private pending: ModelLoad[] = [];
   /** The fleet's prefetch asks, fetched in the background; null without a model cache. */
   private readonly prefetcher: ModelPrefetcher | null;
+  /** The fleet's preload asks, run as prompts of their own while the worker is free; null when it cannot. */
+  private readonly preloader: ModelPreloader | null;
   /**
    * Only for its once-per-outage logging: the agent reports at every idle turn, so while the control plane
    * is away a failed report is simply made again at the next turn (paced by the claim loop's backoff).
@@ -65,6 +78,16 @@ export class ModelKeeper {
             log: this.log,
             retry: options.prefetchRetry,
             onFetched: () => this.refresh(),
+          });
+    const preload = options.preload;
+    this.preloader =
+      preload === undefined
+        ? null
+        : new ModelPreloader({
+            ...preload,
+            log: this.log,
+            retry: options.prefetchRetry,
+            onLoaded: (ref, seconds) => this.preloaded(ref, seconds),
           });
   }
 
@@ -130,6 +153,26 @@ export class ModelKeeper {
   }
 
   /**
+   * The fleet asks this worker to load `ref` from its disk into VRAM while it is free (model-preloader.ts);
+   * false when the ask is not taken (no preloads here, the warm-up has no loader of its kind, it is resident
+   * or being loaded already, or it failed lately).
+   */
+  preload(ref: ModelRef): boolean {
+    if (this.preloader === null || this.warm.holds([ref])) return false;
+    return this.preloader.request(ref);
+  }
+
+  /** Models whose preload kept failing (given up for a while): the fleet asks for no preload of them here. */
+  preloadRefused(): string[] {
+    return this.preloader?.refused() ?? [];
+  }
+
+  /** A claim came back empty: the worker is free for a preload until the next job arrives. */
+  freed(): void {
+    this.preloader?.freed();
+  }
+
+  /**
    * While idle: reports (which also hears what the fleet asks to prefetch) and starts fetching the asked
    * files in the background (model-prefetcher.ts). Returns without waiting for the fetch; never throws.
    */
@@ -138,14 +181,24 @@ export class ModelKeeper {
     this.prefetcher?.start();
   }
 
-  /** A job was claimed: a background prefetch stops (not waited for), so the job has the link and disk. */
+  /**
+   * A job was claimed: a background prefetch stops, so the job has the link and disk, and a preload's prompt
+   * is interrupted or taken off ComfyUI's queue, so the job does not wait for it (neither is waited for).
+   */
   jobArrived(): void {
     void this.prefetcher?.stop();
+    void this.preloader?.stop();
   }
 
-  /** The agent stops: resolves once a background prefetch has let go. */
+  /** The agent stops: resolves once a background prefetch and a preload have let go. */
   async stop(): Promise<void> {
-    await this.prefetcher?.stop();
+    await Promise.all([this.prefetcher?.stop(), this.preloader?.stop()]);
+  }
+
+  /** A preload's prompt ran: the model is resident, and its load (from the worker's disk) is counted. */
+  private async preloaded(ref: ModelRef, seconds: number): Promise<void> {
+    if (this.warm.ran([ref])) this.pending.push({ tier: 'disk', seconds });
+    await this.report();
   }
 
   private async report(): Promise<void> {

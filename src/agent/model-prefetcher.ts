@@ -9,6 +9,7 @@
 import type { ModelCache } from '../models/model-cache.js';
 import type { ModelRef } from '../models/model-refs.js';
 import type { ModelFile } from '../store/contract.js';
+import { PREFETCH_REFUSED_MS } from '../workers/job-channel.js';
 import { describeError, pause, Retry, type BackoffOptions } from '../util/backoff.js';
 import type { AgentLog } from './agent-log.js';
 
@@ -25,7 +26,7 @@ export interface PrefetchRetryOptions {
 export const DEFAULT_PREFETCH_RETRY: Readonly<PrefetchRetryOptions> = Object.freeze({
   tries: 5,
   backoff: { minMs: 10_000, maxMs: 5 * 60_000 },
-  giveUpMs: 30 * 60_000,
+  giveUpMs: PREFETCH_REFUSED_MS,
 });
 
 export interface PrefetcherOptions {

@@ -11,6 +11,7 @@ import {
   parseLoadSamples,
   type ModelTiers,
 } from '../fleet/simulator/model-tiers.js';
+import { clairvoyantScenario } from '../fleet/simulator/clairvoyant.js';
 import { parsePeak } from '../fleet/simulator/peak-window.js';
 import { formatTable } from '../fleet/simulator/report.js';
 import { reportJson, runScenarios, windowFor, type SimulationReport } from '../fleet/simulator/run.js';
@@ -57,6 +58,10 @@ export const SimulateOptions = z.object({
     .optional()
     .describe('hours the wait target applies to; outside them the autoscaler keeps no spares'),
   peak: z.string().min(1).default(DEFAULT_PEAK).describe('the peak window of every "peak" figure'),
+  clairvoyant: z
+    .boolean()
+    .default(false)
+    .describe('add the clairvoyant reference row (knows the future; not a runnable policy)'),
   out: z.string().min(1).optional().describe('write the JSON report here'),
   svg: z.string().min(1).optional().describe('write the SVG chart here'),
 });
@@ -151,7 +156,9 @@ export async function runSimulate(
     affinityMaxDelayMs: opts.affinityMaxDelayS * 1000,
   });
   const input = { jobs: w.jobs, startAt: w.startAt, endAt: w.endAt, seed: opts.seed, tiers };
-  const report = runScenarios(input, scenarios, w.source, peak, w.skipped);
+  // A bound, not a policy: it is built from the whole workload in advance (last row, labelled as such).
+  const all = opts.clairvoyant ? [...scenarios, clairvoyantScenario(w.jobs, tiers, pool)] : scenarios;
+  const report = runScenarios(input, all, w.source, peak, w.skipped);
   printReport(report, tiers, withModels, print);
   const target = fleet.models?.targetP95WaitS ?? null;
   const search =
@@ -268,6 +275,10 @@ export function register(program: Command): void {
       '--peak <window>',
       'peak window of every "peak" figure and of the peak-profile baseline',
       DEFAULT_PEAK,
+    )
+    .option(
+      '--clairvoyant',
+      'add the clairvoyant reference row: knows every job in advance (a bound, not a policy)',
     )
     .option('--out <file>', 'write the JSON report here')
     .option('--svg <file>', 'write an SVG chart of every scenario here')

@@ -39,7 +39,10 @@ export interface ComfyInputError {
 export type NodeEvent =
   | { kind: 'cached'; nodes: string[] }
   | { kind: 'executing'; node: string | null }
-  /** `files`: the files the node's `executed` frame names (a hint; the outcome's own list comes from history). */
+  /**
+   * `files`: the files the node's `executed` frame names (a hint: the outcome lists what history lists, taken
+   * from all the prompt's `executed` frames only when none can have been missed).
+   */
   | { kind: 'executed'; node: string; files: ComfyOutputFile[] };
 
 export type PromptOutcome =
@@ -94,9 +97,10 @@ export interface ComfyServer {
   /** Uploads an input file; returns the name LoadImage must use (`subfolder/name`). */
   uploadInput(bytes: Buffer, filename: string, subfolder: string): Promise<string>;
   /**
-   * Submits the prompt and follows it to its end: progress from the WebSocket, the outcome always
-   * confirmed from `/history` (polled while the socket is down). Throws ComfyRejectedError when
-   * ComfyUI refuses the prompt (400 or non-empty node_errors), ComfyUnavailableError when unreachable.
+   * Submits the prompt and follows it to its end: progress from the WebSocket; the outcome from the prompt's
+   * own frames when the socket carried all of them (one connection from before the submit to the end), else
+   * from `/history` (polled while the socket is down). Throws ComfyRejectedError when ComfyUI refuses the
+   * prompt (400 or non-empty node_errors), ComfyUnavailableError when unreachable.
    */
   runPrompt(workflow: Workflow, options: RunPromptOptions): Promise<PromptOutcome>;
   /** Downloads one output file via `/view`. */

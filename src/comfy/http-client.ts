@@ -17,6 +17,7 @@ import { fileInputCatalog, type FileInputCatalog } from './file-inputs.js';
 import { ComfyHttp, errorText, expectOk } from './http.js';
 import { parseNodeDefinitions, type NodeDefinition } from './node-definitions.js';
 import { followPrompt, type FollowContext } from './prompt-follower.js';
+import { PromptFrames } from './prompt-frames.js';
 import { readQueueState, stopPrompt } from './prompt-state.js';
 import { rejectionFromBody, rejectionFromPartial } from './rejection.js';
 import {
@@ -163,11 +164,18 @@ class HttpComfyServer implements ComfyHttpServer {
   async runPrompt(workflow: Workflow, options: RunPromptOptions): Promise<PromptOutcome> {
     this.assertOpen();
     if (options.signal?.aborted === true) return { kind: 'interrupted' };
-    // Socket first, so no early frame is missed; a failed connect only means polling does the work.
+    // Socket first and listening before the submit, so no early frame is missed; a failed connect only means
+    // polling does the work.
     await this.socket.ensureOpen();
-    const comfyPromptId = await this.submit(workflow, options.promptId);
-    options.onQueued?.(comfyPromptId);
-    return followPrompt(this.follow, comfyPromptId, options);
+    const frames = new PromptFrames(this.socket, options.promptId, options);
+    try {
+      const comfyPromptId = await this.submit(workflow, options.promptId);
+      frames.retarget(comfyPromptId);
+      options.onQueued?.(comfyPromptId);
+      return await followPrompt(this.follow, comfyPromptId, frames, options.signal);
+    } finally {
+      frames.close();
+    }
   }
 
   async download(file: ComfyOutputFile): Promise<Buffer> {

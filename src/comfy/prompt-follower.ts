@@ -1,13 +1,14 @@
 /**
- * Follows one queued prompt to its end. The WebSocket only wakes the follower early (progress, end hints,
- * socket state changes); every decision comes from `/history` and `/queue`, polled fast while the socket is
- * down, after an end hint or after a cancel, and slowly otherwise as a watchdog against missed frames.
+ * Follows one queued prompt to its end. When the socket carried every frame of the prompt (prompt-frames.ts),
+ * its `execution_success` or `execution_error` decides, with no HTTP read at all. Otherwise the decision comes
+ * from `/history` and `/queue`, polled fast while the socket is down, after an end frame, after a reconnect or a
+ * cancel, and slowly (a watchdog against frames a server never sent) while the socket is up.
  */
-import { ComfyUnavailableError, type PromptOutcome, type RunPromptOptions } from './contract.js';
-import { nodeOutputFiles, outcomeFromHistory } from './history-outcome.js';
+import { ComfyUnavailableError, type PromptOutcome } from './contract.js';
+import { outcomeFromHistory } from './history-outcome.js';
 import type { ComfyHttp } from './http.js';
 import { readPromptState, stopPrompt, type PromptState } from './prompt-state.js';
-import type { WsFrame } from './schemas.js';
+import type { PromptFrames } from './prompt-frames.js';
 import type { ComfySocket } from './socket.js';
 import { traceJob } from '../util/job-trace.js';
 
@@ -52,63 +53,24 @@ class Waker {
   }
 }
 
-const END_HINTS: ReadonlySet<WsFrame['type']> = new Set([
-  'execution_success',
-  'execution_error',
-  'execution_interrupted',
-]);
-
-function isEndHint(frame: WsFrame): boolean {
-  return END_HINTS.has(frame.type) || (frame.type === 'executing' && frame.data.node == null);
-}
-
-type FollowOptions = Pick<RunPromptOptions, 'onProgress' | 'onNode' | 'signal'>;
-
-function relayNodeEvent(frame: WsFrame, onNode: NonNullable<RunPromptOptions['onNode']>): void {
-  if (frame.type === 'execution_cached') onNode({ kind: 'cached', nodes: frame.data.nodes ?? [] });
-  else if (frame.type === 'executing') onNode({ kind: 'executing', node: frame.data.node ?? null });
-  else if (frame.type === 'executed') {
-    onNode({
-      kind: 'executed',
-      node: frame.data.node,
-      files: nodeOutputFiles(frame.data.node, frame.data.output),
-    });
-  }
-}
-
-/** Follows a queued prompt until history (or its disappearance) says how it ended. */
+/** Follows a queued prompt until its frames (when complete) or history (or its disappearance) say how it ended. */
 export async function followPrompt(
   ctx: FollowContext,
   promptId: string,
-  options: FollowOptions,
+  frames: PromptFrames,
+  signal: AbortSignal | undefined,
 ): Promise<PromptOutcome> {
   const waker = new Waker();
-  const hint = { seen: false };
-  const offFrame = ctx.socket.onFrame((frame) => {
-    const framePrompt =
-      frame.data.prompt_id ?? (frame.type === 'progress' ? ctx.socket.runningPromptId : null);
-    if (framePrompt !== promptId) return;
-    if (frame.type === 'progress' && options.onProgress !== undefined) {
-      const { value, max, node } = frame.data;
-      options.onProgress({ value, max, node: node ?? null });
-    }
-    if (options.onNode !== undefined) relayNodeEvent(frame, options.onNode);
-    if (isEndHint(frame)) {
-      hint.seen = true;
-      waker.kick();
-    }
-  });
-  // A reconnect may follow lost frames, a drop means polling must start now: both wake the loop.
-  const offState = ctx.socket.onState(() => waker.kick());
+  // End frames and socket changes (a drop means polling must start now) wake the loop, as do cancels.
   const kick = (): void => waker.kick();
-  options.signal?.addEventListener('abort', kick);
+  frames.wake = kick;
+  signal?.addEventListener('abort', kick);
   ctx.closed.addEventListener('abort', kick);
   try {
-    return await pollUntilEnd(ctx, promptId, options.signal, waker, hint);
+    return await pollUntilEnd(ctx, promptId, signal, waker, frames);
   } finally {
-    offFrame();
-    offState();
-    options.signal?.removeEventListener('abort', kick);
+    frames.wake = () => undefined;
+    signal?.removeEventListener('abort', kick);
     ctx.closed.removeEventListener('abort', kick);
   }
 }
@@ -118,14 +80,29 @@ async function pollUntilEnd(
   promptId: string,
   signal: AbortSignal | undefined,
   waker: Waker,
-  hint: { seen: boolean },
+  frames: PromptFrames,
 ): Promise<PromptOutcome> {
   let failingSince: number | null = null;
   let lastInterruptAt = -Infinity;
+  // While the socket carries every frame of the prompt, nothing is read until an end frame, a cancel, a socket
+  // change or a whole watchdog period without an end (a frame the server never sent).
+  let quietUntil = Date.now() + ctx.watchdogMs;
   for (;;) {
     if (ctx.closed.aborted)
       throw new ComfyUnavailableError('the ComfyUI client was closed while a prompt ran');
     const aborted = signal?.aborted === true;
+    if (!aborted) {
+      const decided = frames.outcome;
+      if (decided !== null) {
+        traceJob(promptId, `outcome from frames: ${decided.kind}`);
+        return decided;
+      }
+      const quiet = quietUntil - Date.now();
+      if (frames.listening && !frames.endSeen && quiet > 0) {
+        await waker.sleep(quiet);
+        continue;
+      }
+    }
     let state: PromptState | null = null;
     try {
       traceJob(promptId, 'state read sent');
@@ -149,7 +126,8 @@ async function pollUntilEnd(
       failingSince ??= Date.now();
       if (Date.now() - failingSince >= ctx.unreachableGraceMs) throw error;
     }
-    const fast = aborted || hint.seen || state === null || !ctx.socket.isOpen;
+    quietUntil = Date.now() + ctx.watchdogMs;
+    const fast = aborted || frames.endSeen || state === null || !ctx.socket.isOpen;
     await waker.sleep(fast ? ctx.pollMs : ctx.watchdogMs);
   }
 }

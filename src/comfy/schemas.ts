@@ -178,18 +178,36 @@ export const executionErrorDataSchema = z.looseObject({
   exception_type: z.string().optional(),
 });
 
-/**
- * Parses one WebSocket message. Binary frames (previews: uint32 BE event type, then payload), invalid JSON,
- * unknown types and malformed known types all yield null: a socket must never fail on what it does not use.
- */
-export function parseWsMessage(data: Buffer | string, isBinary: boolean): WsFrame | null {
-  if (isBinary) return null;
+/** A WebSocket message: a frame Arrakis acts on, one it ignores, or text that should have parsed but did not. */
+export type WsMessage =
+  | { kind: 'frame'; frame: WsFrame }
+  /** Binary frames (previews: uint32 BE event type, then payload) and text frames of types Arrakis does not use. */
+  | { kind: 'ignored' }
+  /** Invalid JSON, or a type Arrakis acts on with a shape it does not accept: a frame may have been lost. */
+  | { kind: 'malformed' };
+
+const KNOWN_FRAME_TYPES: ReadonlySet<unknown> = new Set(wsFrameSchema.options.map((o) => o.shape.type.value));
+
+/** Classifies one WebSocket message; never throws (a socket must not fail on what it does not use). */
+export function classifyWsMessage(data: Buffer | string, isBinary: boolean): WsMessage {
+  if (isBinary) return { kind: 'ignored' };
   let json: unknown;
   try {
     json = JSON.parse(typeof data === 'string' ? data : data.toString('utf8'));
   } catch {
-    return null;
+    return { kind: 'malformed' };
   }
   const parsed = wsFrameSchema.safeParse(json);
-  return parsed.success ? parsed.data : null;
+  if (parsed.success) return { kind: 'frame', frame: parsed.data };
+  const type = typeof json === 'object' && json !== null ? Reflect.get(json, 'type') : undefined;
+  return KNOWN_FRAME_TYPES.has(type) ? { kind: 'malformed' } : { kind: 'ignored' };
+}
+
+/**
+ * Parses one WebSocket message. Binary frames, invalid JSON, unknown types and malformed known types all yield
+ * null (classifyWsMessage tells them apart).
+ */
+export function parseWsMessage(data: Buffer | string, isBinary: boolean): WsFrame | null {
+  const message = classifyWsMessage(data, isBinary);
+  return message.kind === 'frame' ? message.frame : null;
 }

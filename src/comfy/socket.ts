@@ -1,13 +1,15 @@
 /**
  * The one WebSocket a ComfyServer client keeps to `/ws?clientId=`, shared by all its prompts. ComfyUI sends a
  * prompt's events only to the socket whose clientId the prompt was submitted with, so the id stays fixed and a
- * reconnect (bounded exponential backoff) replaces the old socket on the server. Frames are hints only: the
- * prompt follower confirms every outcome over HTTP, so a lost frame or a dead socket never decides anything.
+ * reconnect (bounded exponential backoff) replaces the old socket on the server. A lost frame is only detectable
+ * around it: `generation` counts the connections opened and `malformedFrames` the text frames that did not
+ * parse, so the prompt follower trusts a prompt's frames only when both stayed the same from before its submit
+ * to its end, and confirms over HTTP otherwise.
  */
 import WebSocket from 'ws';
 import { Backoff } from '../util/backoff.js';
 import { traceJob } from '../util/job-trace.js';
-import { parseWsMessage, type WsFrame } from './schemas.js';
+import { classifyWsMessage, type WsFrame } from './schemas.js';
 
 export interface ReconnectPolicy {
   maxAttempts: number;
@@ -33,6 +35,8 @@ export class ComfySocket {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private readonly frameListeners = new Set<(frame: WsFrame) => void>();
   private readonly stateListeners = new Set<(open: boolean) => void>();
+  private connections = 0;
+  private malformed = 0;
   /** The prompt the server last said it runs: old servers send `progress` without a prompt_id. */
   runningPromptId: string | null = null;
 
@@ -43,6 +47,16 @@ export class ComfySocket {
 
   get isOpen(): boolean {
     return this.open;
+  }
+
+  /** How many connections have opened: frames seen under one generation came in order over one connection. */
+  get generation(): number {
+    return this.connections;
+  }
+
+  /** How many text frames did not parse (bad JSON, or a known type in a shape not accepted). */
+  get malformedFrames(): number {
+    return this.malformed;
   }
 
   /** Subscribes to parsed frames; returns the unsubscribe function. */
@@ -73,6 +87,7 @@ export class ComfySocket {
       const ws = new WebSocket(this.options.url, { handshakeTimeout: this.options.connectTimeoutMs });
       this.ws = ws;
       ws.on('open', () => {
+        this.connections += 1;
         this.open = true;
         this.backoff.reset();
         resolve(true);
@@ -99,8 +114,10 @@ export class ComfySocket {
       : Buffer.isBuffer(data)
         ? data
         : Buffer.from(new Uint8Array(data));
-    const frame = parseWsMessage(buffer, isBinary);
-    if (frame === null) return;
+    const message = classifyWsMessage(buffer, isBinary);
+    if (message.kind === 'malformed') this.malformed += 1;
+    if (message.kind !== 'frame') return;
+    const frame = message.frame;
     const framePrompt = frame.data.prompt_id;
     if (typeof framePrompt === 'string') {
       traceJob(

@@ -84,6 +84,11 @@ export interface ControllerDeps {
   warmModel?(worker: FleetWorker, model: string, pool: PoolConfig): Promise<void>;
   /** The model plan's prefetch: asks an idle worker to fetch `model` onto its disk in the background. */
   prefetchModel?(worker: FleetWorker, model: string): Promise<void>;
+  /**
+   * The model plan's preload: asks an idle worker's agent to load `model` from its disk into VRAM while it is
+   * free; resolves false when the agent did not take the ask (it is loading it already, say).
+   */
+  preloadModel?(worker: FleetWorker, model: string): Promise<boolean>;
   /** Detaches the worker's agent; resolves false if the worker just took a job (then it is not stopped). */
   drain?(worker: FleetWorker): Promise<boolean>;
   policy?: Policy;
@@ -285,6 +290,7 @@ export class FleetController {
         );
       }
       await this.prefetch(d.models?.prefetch ?? [], applied, problems);
+      await this.preload(d.models?.preload ?? [], applied, problems);
     } else {
       problems.push('no provider for this pool');
     }
@@ -293,14 +299,14 @@ export class FleetController {
     const withModels =
       models === undefined ? d.reason : `${d.reason}; models: ${describeModelActions(models)}`;
     const reason = problems.length === 0 ? withModels : `${withModels}; failed: ${problems.join('; ')}`;
-    // Recorded: the model actions taken (a plan's preloads, say, are not taken live).
+    // Recorded: the model actions taken (an ask an agent did not take, say, is left out).
     const recorded: Decision = { ...d, reason };
     if (models === undefined) delete recorded.models;
     else recorded.models = models;
     await this.deps.record(recorded);
   }
 
-  /** Asks idle workers to fetch the plan's files (preloads into VRAM are the simulator's only). */
+  /** Asks idle workers to fetch the plan's files onto their disks. */
   private async prefetch(
     asks: ModelActions['prefetch'],
     applied: ModelActions,
@@ -314,6 +320,26 @@ export class FleetController {
       await hook(w, p.model).then(
         () => applied.prefetch.push(p),
         (err: unknown) => problems.push(`prefetch ${p.model}: ${describe(err)}`),
+      );
+    }
+  }
+
+  /** Asks idle workers' agents to load the plan's models from their disks into VRAM. */
+  private async preload(
+    asks: ModelActions['preload'],
+    applied: ModelActions,
+    problems: string[],
+  ): Promise<void> {
+    const hook = this.deps.preloadModel;
+    if (hook === undefined) return;
+    for (const p of asks) {
+      const w = this.workers.get(p.worker);
+      if (w?.state !== 'ready') continue;
+      await hook(w, p.model).then(
+        (taken) => {
+          if (taken) applied.preload.push(p);
+        },
+        (err: unknown) => problems.push(`preload ${p.model}: ${describe(err)}`),
       );
     }
   }

@@ -77,10 +77,10 @@ export function startFleet(fleet: LoadedFleet, deps: FleetRuntimeDeps): FleetRun
     models: new ModelObserver({
       store: deps.store,
       demand,
-      refused: (id) => deps.service.prefetchRefused(id),
+      preloadRefused: (id) => agents.preloadRefused(id),
     }),
   });
-  const models = modelHooks(deps, agents);
+  const models = modelHooks(deps, agents, demand);
   const record = decisionRecorder(deps.store);
   const controller = new FleetController({
     pools: fleet.config.pools,
@@ -134,9 +134,17 @@ function decisionRecorder(store: Pick<Store, 'recordScalingDecision'>): (d: Deci
   };
 }
 
-/** The model plan's two live actions: prefetch onto an idle worker's disk, and a new worker's first model. */
-function modelHooks(deps: FleetRuntimeDeps, agents: WorkerAgents) {
+/**
+ * The model plan's live actions: prefetch onto an idle worker's disk, preload from its disk into VRAM, and a
+ * new worker's first model.
+ */
+function modelHooks(deps: FleetRuntimeDeps, agents: WorkerAgents, demand: ModelDemand) {
   return {
+    preloadModel: async (worker: FleetWorker, model: string) => {
+      // The plan preloads only models its demand names, so their kind is known.
+      const ref = demand.ref(model);
+      return ref !== null && agents.preload(worker.id, ref);
+    },
     prefetchModel: async (worker: FleetWorker, model: string) => {
       const file = await deps.store.getModelFile(model);
       if (file === null) throw new Error(`${model} is not in the model registry`);

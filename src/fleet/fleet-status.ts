@@ -18,6 +18,8 @@ export interface FleetWorkerStatus {
 export interface FleetModelPlanStatus {
   at: string;
   prefetch: Array<{ worker: string; model: string }>;
+  /** Models idle workers' agents were asked to load from their disks into VRAM (and took the ask). */
+  preload: Array<{ worker: string; model: string }>;
   /** The first model of each worker started then (null: none chosen). */
   start_with: Array<string | null>;
 }
@@ -103,6 +105,7 @@ function modelPlanStatus(controller: FleetController, pool: string): FleetModelP
   return {
     at: new Date(plan.at).toISOString(),
     prefetch: plan.actions.prefetch.map((p) => ({ ...p })),
+    preload: plan.actions.preload.map((p) => ({ ...p })),
     start_with: [...plan.actions.startWith],
   };
 }

@@ -1,35 +1,29 @@
 /**
  * Per-model demand of each pool for the live model plan: which base model each job needs, its share of the
- * last day's arrivals (fed once per job from the store, like the arrival tracker), and the model files'
+ * last day's arrivals (fed from the store's per-model, per-minute counts, each admission once), and the model files'
  * references by name (the plan works on names; a prefetch asks a worker for the file by kind and name).
  */
-import type { ModelRef } from '../models/model-refs.js';
+import { baseModel, type ModelRef } from '../models/model-refs.js';
+
+export { baseModel };
 
 /** Look-back of the popularity counts (as the simulator's). */
 export const POPULARITY_WINDOW_MS = 86_400_000;
 
-/**
- * The model a job's plan is about: its base model (the checkpoint or diffusion model, the file whose load
- * dominates), else its first file; null for a job that names none.
- */
-export function baseModel(refs: readonly ModelRef[]): ModelRef | null {
-  return refs.find((r) => r.kind === 'checkpoint' || r.kind === 'unet') ?? refs[0] ?? null;
-}
-
 export class ModelDemand {
-  private readonly arrivals = new Map<string, Array<{ at: number; model: string }>>();
+  private readonly arrivals = new Map<string, Array<{ at: number; model: string; count: number }>>();
   private readonly counts = new Map<string, Map<string, number>>();
   private readonly refs = new Map<string, ModelRef>();
 
-  /** A job admitted to `pool` at `at` naming these files. */
-  arrived(pool: string, at: number, models: readonly ModelRef[]): void {
+  /** `count` jobs admitted to `pool` by `at` (the latest of them), each naming these files. */
+  arrived(pool: string, at: number, models: readonly ModelRef[], count = 1): void {
     const base = this.remember(models);
-    if (base === null) return;
+    if (base === null || count <= 0) return;
     const list = this.arrivals.get(pool) ?? [];
-    list.push({ at, model: base });
+    list.push({ at, model: base, count });
     this.arrivals.set(pool, list);
     const counts = this.counts.get(pool) ?? new Map<string, number>();
-    counts.set(base, (counts.get(base) ?? 0) + 1);
+    counts.set(base, (counts.get(base) ?? 0) + count);
     this.counts.set(pool, counts);
   }
 
@@ -46,8 +40,8 @@ export class ModelDemand {
     const counts = this.counts.get(pool) ?? new Map<string, number>();
     let drop = 0;
     while (drop < list.length && list[drop]!.at <= now - POPULARITY_WINDOW_MS) {
-      const m = list[drop++]!.model;
-      const n = (counts.get(m) ?? 0) - 1;
+      const { model: m, count } = list[drop++]!;
+      const n = (counts.get(m) ?? 0) - count;
       if (n <= 0) counts.delete(m);
       else counts.set(m, n);
     }

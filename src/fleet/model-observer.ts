@@ -3,7 +3,9 @@
  * each model's share of the last day's arrivals (read once per job), which registered files a worker's
  * model cache could fetch, and what each worker's agent last reported (resident, on disk, being prefetched).
  */
+import type { ModelRef } from '../models/model-refs.js';
 import type { Store } from '../store/contract.js';
+import { PREFETCH_REFUSED_MS } from '../workers/job-channel.js';
 import { ModelDemand, POPULARITY_WINDOW_MS } from './model-demand.js';
 
 /** One worker's models as the plan sees them (names, least recently used first where the agent orders them). */
@@ -14,6 +16,8 @@ export interface ObservedWorkerModels {
   fetching: string | null;
   /** Files its agent gave up prefetching (not asked of it again while it reports them). */
   refused?: readonly string[];
+  /** Models its agent gave up preloading for a while. */
+  preloadRefused?: readonly string[];
 }
 
 export interface ObservedModels {
@@ -22,14 +26,19 @@ export interface ObservedModels {
   popularity: ReadonlyMap<string, number>;
   /** Registered files (a worker with a model cache can fetch them). */
   fetchable: ReadonlySet<string>;
+  /**
+   * The kind and name of every model the demand names (whether a pool's warm-up can load it depends on its
+   * kind); absent = none known, so nothing is preloaded.
+   */
+  refs?: ReadonlyMap<string, ModelRef>;
   workers: ReadonlyMap<string, ObservedWorkerModels>;
 }
 
 export interface ModelObserverDeps {
-  store: Pick<Store, 'fleetModelDemand' | 'listWorkers' | 'listModelFiles'>;
+  store: Pick<Store, 'fleetModelDemand' | 'listWorkers' | 'listModelFiles' | 'listPrefetchRefused'>;
   demand: ModelDemand;
-  /** The prefetch files a worker's agent gave up on (WorkerService.prefetchRefused); none when absent. */
-  refused?: (workerId: string) => readonly string[];
+  /** The models a worker's agent gave up preloading (WorkerAgents.preloadRefused); none when absent. */
+  preloadRefused?: (workerId: string) => readonly string[];
 }
 
 export class ModelObserver {
@@ -42,27 +51,42 @@ export class ModelObserver {
     const last = this.seen.get(pool);
     const since = last === undefined ? now - POPULARITY_WINDOW_MS : last + 1;
     const found = await this.deps.store.fleetModelDemand(pools, since);
-    for (const a of found.arrivals) this.deps.demand.arrived(pool, a.at, a.models);
-    this.seen.set(pool, found.arrivals[found.arrivals.length - 1]?.at ?? last ?? since);
+    let latest = last ?? since;
+    for (const a of found.arrivals) {
+      this.deps.demand.arrived(pool, a.at, [a.model], a.count);
+      latest = Math.max(latest, a.at);
+    }
+    this.seen.set(pool, latest);
     const queued: string[] = [];
-    for (const refs of found.queued) {
-      const base = this.deps.demand.remember(refs);
-      if (base !== null) queued.push(base);
+    for (const q of found.queued) {
+      const base = this.deps.demand.remember([q.model]);
+      if (base !== null) for (let i = 0; i < q.count; i++) queued.push(base);
     }
     const popularity = this.deps.demand.popularity(pool, now);
     const names = [...new Set([...popularity.keys(), ...queued])];
     const files = await this.deps.store.listModelFiles(names);
     const workers = new Map<string, ObservedWorkerModels>();
-    for (const w of await this.deps.store.listWorkers({ pool })) {
+    const reporting = (await this.deps.store.listWorkers({ pool })).filter((w) => w.models?.known === true);
+    const refused = await this.deps.store.listPrefetchRefused(
+      reporting.map((w) => w.id),
+      now - PREFETCH_REFUSED_MS,
+    );
+    for (const w of reporting) {
       const m = w.models;
-      if (m === undefined || !m.known) continue;
+      if (m === undefined) continue;
       workers.set(w.id, {
         vram: [...m.warm],
         disk: [...new Set([...m.available, ...m.onDisk])],
         fetching: m.prefetch[0]?.name ?? null,
-        refused: this.deps.refused?.(w.id) ?? [],
+        refused: refused.get(w.id) ?? [],
+        preloadRefused: this.deps.preloadRefused?.(w.id) ?? [],
       });
     }
-    return { queued, popularity, fetchable: new Set(files.map((f) => f.name)), workers };
+    const refs = new Map<string, ModelRef>();
+    for (const name of names) {
+      const ref = this.deps.demand.ref(name);
+      if (ref !== null) refs.set(name, ref);
+    }
+    return { queued, popularity, fetchable: new Set(files.map((f) => f.name)), refs, workers };
   }
 }

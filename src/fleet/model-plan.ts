@@ -206,7 +206,8 @@ function preloads(idle: readonly PolicyWorker[], view: ModelView, shares: Readon
     let best: string | null = null;
     let bestValue = 0;
     for (const m of w.disk ?? []) {
-      if (vram.includes(m)) continue;
+      if (vram.includes(m) || !(view.preloadable?.has(m) ?? true)) continue;
+      if ((w.preloadRefused ?? []).includes(m)) continue;
       const value = (shares.get(m) ?? 0) / (1 + (holders.get(m) ?? 0));
       if (value > bestValue) [best, bestValue] = [m, value];
     }

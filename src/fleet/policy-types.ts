@@ -25,6 +25,8 @@ export interface PolicyWorker {
   fetching?: string | null;
   /** Files its agent gave up prefetching (their source failed): the plan asks it for others. */
   prefetchRefused?: readonly string[];
+  /** Models its agent gave up preloading (their load kept failing): the plan asks it to preload none of them. */
+  preloadRefused?: readonly string[];
 }
 
 /** The pool's limits at this moment (the schedule already resolved into `min` and `buffer`). */
@@ -70,6 +72,11 @@ export interface ModelView {
   popularity: ReadonlyMap<string, number>;
   /** Models a worker can fetch from the registry; absent = every model (the simulator's world). */
   fetchable?: ReadonlySet<string>;
+  /**
+   * Models an idle worker can load from its disk into VRAM (the pool's warm-up workflow has a loader of their
+   * kind); absent = every model (the simulator's world). A pool without a warm-up gets no preloads.
+   */
+  preloadable?: ReadonlySet<string>;
 }
 
 /** Arrivals per UTC hour of day (24 entries), summed over `days` whole previous days; days 0 = no history yet. */

@@ -1,6 +1,7 @@
 /**
  * The agents of fleet workers: one in-process agent attached to every worker that comes up (claiming its
- * pool's jobs), detached before a stop. When a job leaves an agent its finish feeds the activity tracker and
+ * pool's jobs), detached before a stop. The model plan's preloads reach the agent of the worker here (its pool's
+ * warm-up workflow made to load the model, run while the worker is free: agent/model-preloader.ts). When a job leaves an agent its finish feeds the activity tracker and
  * the cost ledger; a store error there is logged once per outage and costs only that sample.
  */
 import type { Logger } from 'pino';
@@ -18,7 +19,9 @@ import type { ActivityTracker } from './activity.js';
 import type { FleetWorker } from './controller.js';
 import type { CostLedger } from './cost.js';
 import type { PoolConfig } from './fleet-file.js';
+import type { ModelRef } from '../models/model-refs.js';
 import { baseModel } from './model-demand.js';
+import { warmupLoading } from './warmup-model.js';
 import type { AgentActivity } from './policy-types.js';
 
 /**
@@ -42,6 +45,7 @@ export interface WorkerAgentsDeps {
 
 interface Attached {
   agent: Agent;
+  models: ModelKeeper;
   close(): Promise<void>;
 }
 
@@ -64,13 +68,15 @@ export class WorkerAgents {
       bus: this.deps.bus,
       workerId: worker.id,
     });
-    const vramModels = this.deps.pools?.get(worker.pool)?.models?.vramModels ?? 1;
+    const pool = this.deps.pools?.get(worker.pool);
+    const warmup = pool?.warmup?.kind === 'inline' ? pool.warmup.workflow : null;
     const models = new ModelKeeper({
       channel,
       comfyUrl: worker.comfyUrl,
       cache: this.cacheFor(worker),
-      vramModels,
+      vramModels: pool?.models?.vramModels ?? 1,
       log: this.deps.log,
+      ...(warmup === null ? {} : { preload: { comfy, loading: (ref) => warmupLoading(warmup, ref) } }),
     });
     const agent = new Agent({
       channel,
@@ -95,6 +101,7 @@ export class WorkerAgents {
     );
     this.attached.set(worker.id, {
       agent,
+      models,
       close: async () => {
         await agent.stop();
         this.deps.nodeTypes.remove(worker.id);
@@ -122,6 +129,20 @@ export class WorkerAgents {
     });
     this.caches.set(worker.id, cache);
     return cache;
+  }
+
+  /**
+   * The model plan's preload: asks the worker's agent to load `ref` from its disk into VRAM while it is free.
+   * False when the ask is not taken (no agent, it cannot preload it, it is already resident or loading, or its
+   * preload failed lately).
+   */
+  preload(workerId: string, ref: ModelRef): boolean {
+    return this.attached.get(workerId)?.models.preload(ref) ?? false;
+  }
+
+  /** The models whose preload the worker's agent gave up on for a while (the plan asks it for none of them). */
+  preloadRefused(workerId: string): readonly string[] {
+    return this.attached.get(workerId)?.models.preloadRefused() ?? [];
   }
 
   /** Detaches the worker's agent (a running job is given back first). */

@@ -105,3 +105,12 @@ export function modelRefs(workflow: Workflow, loaders: ReadonlyMap<string, Loade
   }
   return out;
 }
+
+/**
+ * The model a job's placement and the fleet's plan are about: its base model (the first checkpoint or
+ * diffusion model, the file whose load dominates), else its first file; null for a job that names none.
+ * Migration 011 computes the same in SQL for the jobs table's base-model columns.
+ */
+export function baseModel(refs: readonly ModelRef[]): ModelRef | null {
+  return refs.find((r) => r.kind === 'checkpoint' || r.kind === 'unet') ?? refs[0] ?? null;
+}

@@ -128,11 +128,18 @@ export interface FleetActivity {
   activeUsers: string[];
 }
 
-/** The models the fleet's plan reads: of queued jobs, and of jobs admitted since a time (oldest first). */
+/**
+ * The base models (models/model-refs.ts `baseModel`) the fleet's plan reads, counted per model: of queued
+ * jobs, and of jobs admitted since a time. Jobs naming no model are left out.
+ */
 export interface FleetModelDemand {
-  /** Each queued job's models (jobs naming none left out), oldest first. */
-  queued: ModelRef[][];
-  arrivals: Array<{ at: number; models: ModelRef[] }>;
+  /** Queued jobs per base model (by kind, then name). */
+  queued: Array<{ model: ModelRef; count: number }>;
+  /**
+   * Admitted jobs per base model and UTC minute of admission, oldest first: `at` is the latest admission of
+   * the group (a reader that asks again from `at + 1` misses none and counts none twice).
+   */
+  arrivals: Array<{ at: number; model: ModelRef; count: number }>;
 }
 
 export interface ExpiredLeaseOutcome {
@@ -466,6 +473,14 @@ export interface Store {
   ): Promise<void>;
   /** Replaces the files the worker is asked to fetch onto its disk while idle. */
   setWorkerPrefetch(id: string, refs: readonly ModelRef[]): Promise<void>;
+  /**
+   * The prefetch files the worker's agent reports it gave up on (replacing its earlier list): a name already
+   * listed keeps the time it was first refused, a new one is refused from `now`; rows refused before
+   * `expiredBefore` (any worker's) are dropped.
+   */
+  setPrefetchRefused(id: string, names: readonly string[], now: number, expiredBefore: number): Promise<void>;
+  /** Per worker (of `ids`), the prefetch files refused at or after `since`, by name. */
+  listPrefetchRefused(ids: readonly string[], since: number): Promise<Map<string, string[]>>;
 
   // Model registry
   /** Registers a model file; false when the name is taken (nothing changes). */

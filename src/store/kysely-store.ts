@@ -241,6 +241,14 @@ export class KyselyStore implements C.Store {
   ): Promise<void> => models.setWorkerModels(this.#ctx, id, state, now);
   setWorkerPrefetch = (id: string, refs: readonly ModelRef[]): Promise<void> =>
     models.setWorkerPrefetch(this.#ctx, id, refs);
+  setPrefetchRefused = (
+    id: string,
+    names: readonly string[],
+    now: number,
+    expiredBefore: number,
+  ): Promise<void> => models.setPrefetchRefused(this.#ctx, id, names, now, expiredBefore);
+  listPrefetchRefused = (ids: readonly string[], since: number): Promise<Map<string, string[]>> =>
+    models.listPrefetchRefused(this.#ctx, ids, since);
   createModelFile = (m: Omit<C.ModelFile, 'createdAt'>, now: number): Promise<boolean> =>
     models.createModelFile(this.#ctx, m, now);
   getModelFile = (name: string): Promise<C.ModelFile | null> => models.getModelFile(this.#ctx, name);

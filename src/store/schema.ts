@@ -70,6 +70,9 @@ export interface JobsTable {
   swept_at: number | null;
   models: Generated<string>;
   affinity_passed_at: Generated<number | null>;
+  /** The job's base model (migration 011): written at admission on SQLite, generated on Postgres. */
+  base_model_kind: Generated<string | null>;
+  base_model_name: Generated<string | null>;
 }
 
 export interface JobEventsTable {
@@ -151,6 +154,12 @@ export interface WorkersTable {
   models_prefetch: Generated<string>;
 }
 
+export interface WorkerPrefetchRefusedTable {
+  worker_id: string;
+  name: string;
+  refused_at: number;
+}
+
 export interface ModelFilesTable {
   name: string;
   kind: string;
@@ -195,6 +204,7 @@ export interface DatabaseSchema {
   webhook_attempts: WebhookAttemptsTable;
   webhook_disabled_endpoints: WebhookDisabledEndpointsTable;
   workers: WorkersTable;
+  worker_prefetch_refused: WorkerPrefetchRefusedTable;
   worker_tokens: WorkerTokensTable;
   model_files: ModelFilesTable;
   scaling_decisions: ScalingDecisionsTable;

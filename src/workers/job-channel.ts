@@ -48,6 +48,12 @@ export interface ModelReport {
   prefetchFailed?: string[];
 }
 
+/**
+ * How long a prefetch file an agent gave up on stays refused: the agent reports it that long, and the control
+ * plane (which keeps the list in its store) forgets it after that long even when no report says so.
+ */
+export const PREFETCH_REFUSED_MS = 30 * 60_000;
+
 /** How a terminal report ended: the job's final status, or `lost` when this worker no longer held it. */
 export type ReportResult = { kind: 'finished'; status: JobStatus } | { kind: 'lost' };
 

@@ -14,6 +14,7 @@ import { BusWaiter } from '../events/bus-waiter.js';
 import {
   LeaseLostError,
   OutputStoreError,
+  PREFETCH_REFUSED_MS,
   type ModelLoad,
   type ModelReport,
   type OutputFile,
@@ -89,10 +90,11 @@ export class WorkerService {
   private readonly fallbackPollMs: number;
   private readonly lifecycle: JobLifecycle;
   /**
-   * Per worker, the prefetch files its agent last reported it gave up on, so the fleet's plan asks it for
-   * another. Process memory suffices: the fleet's workers run in-process agents that report to this service.
+   * Per worker, the prefetch files its agent last reported given up, as this process last wrote them to the
+   * store (which holds the list, so every replica's fleet plan sees it, and a restart keeps it): a report that
+   * says the same writes nothing.
    */
-  private readonly refusedPrefetch = new Map<string, readonly string[]>();
+  private readonly refusedWritten = new Map<string, string>();
 
   constructor(private readonly deps: WorkerServiceDeps) {
     this.leaseMs = deps.leaseMs;
@@ -162,10 +164,16 @@ export class WorkerService {
    */
   async reportModels(workerId: string, report: ModelReport): Promise<ModelRef[]> {
     const { loads, prefetchFailed, ...state } = report;
-    await this.deps.store.setWorkerModels(workerId, state, Date.now());
-    if (prefetchFailed !== undefined && prefetchFailed.length > 0) {
-      this.refusedPrefetch.set(workerId, [...prefetchFailed]);
-    } else this.refusedPrefetch.delete(workerId);
+    const now = Date.now();
+    await this.deps.store.setWorkerModels(workerId, state, now);
+    const refused = [...new Set(prefetchFailed ?? [])].sort();
+    const key = JSON.stringify(refused);
+    if (this.refusedWritten.get(workerId) !== key) {
+      await this.deps.store.setPrefetchRefused(workerId, refused, now, now - PREFETCH_REFUSED_MS);
+      // Only a cache of writes: bounded as workers come and go (forgetting costs one more write each).
+      if (this.refusedWritten.size >= 10_000) this.refusedWritten.clear();
+      this.refusedWritten.set(workerId, key);
+    }
     if (loads.length > 0) this.deps.onModelLoads?.(loads);
     const asked = (await this.deps.store.getWorker(workerId))?.models?.prefetch ?? [];
     const done = new Set([...report.available, ...report.onDisk, ...(prefetchFailed ?? [])]);
@@ -183,9 +191,10 @@ export class WorkerService {
     await this.deps.store.setWorkerPrefetch(workerId, refs);
   }
 
-  /** The prefetch files the worker's agent last reported it gave up on (still refused). */
-  prefetchRefused(workerId: string): readonly string[] {
-    return this.refusedPrefetch.get(workerId) ?? [];
+  /** The prefetch files the worker's agent reported it gave up on, refused for PREFETCH_REFUSED_MS. */
+  async prefetchRefused(workerId: string, now = Date.now()): Promise<string[]> {
+    const found = await this.deps.store.listPrefetchRefused([workerId], now - PREFETCH_REFUSED_MS);
+    return found.get(workerId) ?? [];
   }
 
   /** The registry entry of a model file, or null. */

@@ -102,7 +102,7 @@ describe('a failing fleet prefetch', () => {
     );
     expect(src.hits).toHaveLength(4);
     // The fleet's plan reads this to ask the worker for another file.
-    expect(h.service.prefetchRefused(workerId)).toEqual([REF.name]);
+    expect(await h.service.prefetchRefused(workerId)).toEqual([REF.name]);
     const gaps = src.hits.slice(1).map((t, i) => t - src.hits[i]!);
     // Each gap is at least its backoff delay (min·2^i less the 25% jitter); load only makes them longer.
     gaps.forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual(minMs * 2 ** i * 0.75 - 20));

@@ -146,6 +146,35 @@ describe('cached rerun', () => {
   });
 });
 
+describe('executed frames and history', () => {
+  it("lists in history exactly the outputs of the prompt's executed frames, in arrival order, cached nodes too", async () => {
+    // ComfyUI (since October 2025) builds history `outputs` from the same dict it sends `executed` from, in
+    // execution order, cached output nodes included: a client can take a prompt's outputs from its frames.
+    const prompt = {
+      '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 2, color: 0x336699 } },
+      '10': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: 'order/a' } },
+      'x:9': { class_type: 'PreviewImage', inputs: { images: ['1', 0] } },
+      'x:30': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: 'order/b' } },
+    };
+    for (const run of ['fresh', 'cached']) {
+      client.clear();
+      const res = await postJson(server, '/prompt', { prompt, client_id: 'peer-client-1' });
+      const id = (res.json as { prompt_id: string }).prompt_id;
+      await client.waitDone(id);
+      const fromFrames: Record<string, unknown> = {};
+      for (const f of client.frames) {
+        if ('type' in f && f.type === 'executed' && f.data.prompt_id === id && f.data.output !== null)
+          fromFrames[String(f.data.node)] = f.data.output;
+      }
+      const history = (await getJson(server, `/history/${id}`)).json as Record<string, { outputs: object }>;
+      expect(Object.keys(fromFrames), run).toHaveLength(3);
+      expect(JSON.stringify(history[id]!.outputs), run).toBe(JSON.stringify(fromFrames));
+      const types = client.types().filter((t) => t !== 'progress_state');
+      expect(types.slice(-3), run).toEqual(['execution_success', 'status', 'executing']);
+    }
+  });
+});
+
 describe('image math', () => {
   it('inverts EmptyImage colors with ComfyUI float32 math (16 → 239, 65 → 189, not 190)', async () => {
     const prompt = {

@@ -5,9 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ComfyRejectedError, ComfyUnavailableError } from '../../src/comfy/contract.js';
+import { outcomeFromHistory } from '../../src/comfy/history-outcome.js';
 import { createComfyServer, type ComfyHttpServer } from '../../src/comfy/http-client.js';
+import { historyEntrySchema } from '../../src/comfy/schemas.js';
 import type { Workflow } from '../../src/jobs/types.js';
-import { capture, pick } from './captures.js';
+import { capture, list, pick } from './captures.js';
 import { startStandIn, type StandIn } from './stand-in-server.js';
 
 const BASIC_ID = '4ffadc80-eaaf-46a8-ac21-d90428d1ba86';
@@ -84,6 +86,41 @@ describe('ComfyUI client protocol corners', () => {
     });
     expect(outcome.kind).toBe('success');
     expect(progress).toEqual([{ value: 1, max: 2, node: '2' }]);
+  });
+
+  it('decides from the captured frames what the captured history says, and falls back when a frame is garbled', async () => {
+    // A server that keeps the caller's prompt_id; the frames are the real cached rerun's, re-addressed to ours.
+    const answerOwnId = (body: unknown) => ({
+      status: 200,
+      body: { prompt_id: pick(body, 'prompt_id'), number: 1, node_errors: {} },
+    });
+    const rerun = list(capture('cached-rerun-ws.json')).filter(
+      (f) => typeof f === 'object' && f !== null && 'type' in f,
+    );
+    const rerunEntry = pick(capture('cached-rerun-history.json'), 'my-own-id-0001');
+    const expected = outcomeFromHistory(historyEntrySchema.parse(rerunEntry));
+    const play = (id: string, garble: boolean) => () => {
+      for (const frame of rerun) {
+        const data = { ...(pick(frame, 'data') as object), prompt_id: id };
+        const type = pick(frame, 'type');
+        // An `executed` frame without its node id does not parse: that node's files are unknown from frames.
+        if (garble && type === 'executed') Reflect.deleteProperty(data, 'node');
+        if (type === 'execution_success') standIn.history[id] = rerunEntry;
+        standIn.send({ type, data });
+      }
+    };
+    client = createComfyServer(standIn.url, { historyPollMs: 20, watchdogPollMs: 60_000 });
+    standIn.answerPrompt = answerOwnId;
+    const clean = randomUUID();
+    expect(await client.runPrompt(workflow, { promptId: clean, onQueued: play(clean, false) })).toEqual(
+      expected,
+    );
+    expect(standIn.requests.filter((r) => r.path !== '/prompt')).toEqual([]);
+    const garbled = randomUUID();
+    expect(await client.runPrompt(workflow, { promptId: garbled, onQueued: play(garbled, true) })).toEqual(
+      expected,
+    );
+    expect(standIn.requests.map((r) => r.path)).toContain(`/history/${garbled}`);
   });
 
   it('ends a prompt by the watchdog poll when the end frame never comes', async () => {

@@ -5,6 +5,7 @@ import {
   historyEntrySchema,
   objectInfoEntrySchema,
   objectInfoSchema,
+  classifyWsMessage,
   parseWsMessage,
   promptAcceptedSchema,
   promptRejectedSchema,
@@ -226,5 +227,15 @@ describe('other answers', () => {
     }
     expect(uploadAnswerSchema.parse(pick(captures, 'upload_diff_same_name', 1)).name).toBe('up (1).png');
     expect(systemStatsSchema.safeParse({ status: 'ok' }).success).toBe(false);
+  });
+
+  it('tells frames it ignores from frames that should have parsed and did not', () => {
+    const kind = (text: string, binary = false) => classifyWsMessage(text, binary).kind;
+    expect(kind('\u0000\u0000\u0000\u0001', true)).toBe('ignored');
+    expect(kind('{"type":"progress_state","data":{}}')).toBe('ignored');
+    expect(kind('{"type":"brand_new_event","data":{}}')).toBe('ignored');
+    expect(kind('{"type":')).toBe('malformed');
+    expect(kind('{"type":"executed","data":{"output":{},"prompt_id":"p"}}')).toBe('malformed');
+    expect(kind('{"type":"execution_success","data":{"prompt_id":"p"}}')).toBe('frame');
   });
 });

@@ -7,7 +7,7 @@ import {
 } from '../../src/fleet/controller.js';
 import { ActivityTracker } from '../../src/fleet/activity.js';
 import { CostLedger } from '../../src/fleet/cost.js';
-import { parseFleetFile } from '../../src/fleet/fleet-file.js';
+import { parseFleetFile, type PoolConfig } from '../../src/fleet/fleet-file.js';
 import type { Decision } from '../../src/fleet/policy-types.js';
 import { StaticProvider } from '../../src/fleet/providers/static-provider.js';
 
@@ -419,6 +419,63 @@ describe('fleet controller with the model plan', () => {
     );
     expect(refusing.decisions.at(-1)?.models).toBeUndefined();
     expect(refusing.controller.lastModelPlan('web')).toBeNull();
+  });
+
+  it("preloads wanted models onto idle workers only where the pool's warm-up can load them", async () => {
+    const loader = (class_type: string, input: string) => ({
+      '1': { class_type, inputs: { [input]: 'default' } },
+      '2': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: 'w' } },
+    });
+    const withWarmup = (workflow: Record<string, unknown> | null) => ({
+      ...pool,
+      warmup: workflow === null ? null : { kind: 'inline' as const, workflow },
+    });
+    const models = (refused: string[] = []) => ({
+      queued: [],
+      popularity: new Map([
+        ['c.ckpt', 9],
+        ['b.ckpt', 1],
+      ]),
+      fetchable: new Set<string>(),
+      refs: new Map([
+        ['b.ckpt', { kind: 'checkpoint' as const, name: 'b.ckpt' }],
+        ['c.ckpt', { kind: 'checkpoint' as const, name: 'c.ckpt' }],
+      ]),
+      workers: new Map([
+        ['w1', { vram: ['b.ckpt'], disk: ['b.ckpt', 'c.ckpt'], fetching: null, preloadRefused: refused }],
+      ]),
+    });
+    const run = async (p: PoolConfig, taken = true, refused: string[] = []) => {
+      const calls: string[] = [];
+      const h = harness({
+        pools: [p],
+        preloadModel: async (w, m) => {
+          calls.push(`${m} ${w.id}`);
+          return taken;
+        },
+      });
+      h.seen.queued = 1;
+      await h.controller.tick();
+      await h.settle();
+      h.seen.queued = 0;
+      h.seen.models = models(refused);
+      await h.controller.tick();
+      return { calls, last: h.decisions.at(-1), plan: h.controller.lastModelPlan('web') };
+    };
+    const loads = await run(withWarmup(loader('CheckpointLoaderSimple', 'ckpt_name')));
+    expect(loads.calls).toEqual(['c.ckpt w1']);
+    expect(loads.last?.reason).toContain('models: preload c.ckpt → w1');
+    expect(loads.plan?.actions.preload).toEqual([{ worker: 'w1', model: 'c.ckpt' }]);
+    // No warm-up, or one without a checkpoint loader: the plan counts on no preload there.
+    expect((await run(withWarmup(null))).calls).toEqual([]);
+    expect((await run(withWarmup(loader('VAELoader', 'vae_name')))).calls).toEqual([]);
+    // An ask the agent does not take (loading it already) is not recorded as taken.
+    const declined = await run(withWarmup(loader('CheckpointLoaderSimple', 'ckpt_name')), false);
+    expect(declined.calls).toEqual(['c.ckpt w1']);
+    expect(declined.last?.models).toBeUndefined();
+    // A model the agent gave up preloading is not asked of it again.
+    const refused = await run(withWarmup(loader('CheckpointLoaderSimple', 'ckpt_name')), true, ['c.ckpt']);
+    expect(refused.calls).toEqual([]);
   });
 
   it('never prefetches a file the registry cannot serve, nor onto a pool without a model cache', async () => {

@@ -106,6 +106,24 @@ describe('arrakis simulate', () => {
     expect(report.scenarios[0]?.cost).toBeCloseTo((report.scenarios[0]?.gpuSeconds ?? 0) * 0.001, 6);
   });
 
+  it('adds the clairvoyant reference as a labelled last row only when asked', async () => {
+    const dir = fixture();
+    const trace = {
+      ...{ trace: join(dir, 'trace.csv'), skipInvalid: true, bootS: 10, diskCacheModels: 4, vramModels: 3 },
+      loadSamples: join(dir, 'loads.csv'),
+    };
+    const plain = await runSimulate(trace, () => undefined);
+    expect(plain.scenarios.map((s) => s.name)).not.toContain('clairvoyant reference');
+    const printed: string[] = [];
+    const report = await runSimulate({ ...trace, clairvoyant: true }, (l) => printed.push(l));
+    expect(report.scenarios.length).toBe(plain.scenarios.length + 1);
+    const last = report.scenarios[report.scenarios.length - 1]!;
+    expect(last.name).toBe('clairvoyant reference');
+    expect(printed.join('\n')).toContain('clairvoyant reference: NOT A RUNNABLE POLICY');
+    // Knowing every job, it starts each worker just in time and bills less than the autoscaler.
+    expect(last.gpuSeconds).toBeLessThan(report.scenarios[0]!.gpuSeconds);
+  });
+
   it('runs the autoscaler without spares outside --latency-hours (or the fleet file’s latency_hours)', async () => {
     const dir = fixture();
     const trace = { trace: join(dir, 'trace.csv'), skipInvalid: true, bootS: 10, planningHorizonS: 60 };

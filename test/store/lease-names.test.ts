@@ -146,6 +146,7 @@ describe.each(BACKENDS)('lease column names on $name', (backend) => {
       'arrakis_closer_pick',
       'arrakis_fair_pick',
       'arrakis_finish_running',
+      'arrakis_job_base_model',
     ]);
     for (const b of bodies) {
       for (const old of OLD_NAMES) expect(String(b.prosrc)).not.toMatch(new RegExp(`\\b${old}\\b`));

@@ -463,7 +463,7 @@ const PARITY: ReadonlyArray<{
   },
   {
     name: 'placement and bounded affinity',
-    functions: ['arrakis_claim', 'arrakis_fair_pick', 'arrakis_closer_pick'],
+    functions: ['arrakis_claim', 'arrakis_fair_pick', 'arrakis_closer_pick', 'arrakis_job_base_model'],
     limits: { max_active_jobs: 50, max_active_jobs_per_user: 50 },
     run: (store, accountId) => modelScript(store, accountId),
   },

@@ -160,6 +160,7 @@ class World {
    * Skipping these ticks (nights) keeps a three-week run fast without changing any decision.
    */
   quiet(now: number): boolean {
+    if (this.scenario.alwaysTick === true) return false;
     if (this.workers.size > 0 || this.queue.length > 0 || this.running > 0) return false;
     const lastArrival = this.arrived > 0 ? this.input.jobs[this.arrived - 1]!.at : -Infinity;
     const lastFinish = this.finishes.length > 0 ? this.finishes[this.finishes.length - 1]!.at : -Infinity;

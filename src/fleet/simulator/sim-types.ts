@@ -30,6 +30,8 @@ export interface Scenario {
    * and free workers claim with affinity within this bound (ms). Null: model-blind, fair order.
    */
   affinityMaxDelayMs?: number | null;
+  /** Tick through quiet nights too (a policy that starts workers ahead of arrivals it knows of). */
+  alwaysTick?: boolean;
 }
 
 export interface SimInput {

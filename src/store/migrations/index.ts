@@ -9,6 +9,7 @@ import { migration007 } from './007-hot-path.js';
 import { migration008 } from './008-lease-names.js';
 import { migration009 } from './009-claim-scale.js';
 import { migration010 } from './010-complete-outputs.js';
+import { migration011 } from './011-prefetch-refused.js';
 import type { Migration } from './migration.js';
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -22,4 +23,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration008,
   migration009,
   migration010,
+  migration011,
 ];

@@ -1,6 +1,6 @@
 /** Workers' reported models and the model registry (files a worker's model cache may fetch). */
 import type { ModelFile, WorkerModelState } from '../contract.js';
-import { isUniqueViolation, type StoreContext } from '../context.js';
+import { inTx, isUniqueViolation, type StoreContext } from '../context.js';
 import { toModelFile } from '../rows.js';
 import type { ModelRef } from '../../models/model-refs.js';
 
@@ -37,6 +37,48 @@ export async function setWorkerPrefetch(
     .set({ models_prefetch: JSON.stringify(refs) })
     .where('id', '=', id)
     .execute();
+}
+
+/** Store.setPrefetchRefused: replaces the worker's list in one transaction (first refusal times kept). */
+export async function setPrefetchRefused(
+  ctx: StoreContext,
+  id: string,
+  names: readonly string[],
+  now: number,
+  expiredBefore: number,
+): Promise<void> {
+  await inTx(ctx, async (tx) => {
+    await tx.deleteFrom('worker_prefetch_refused').where('refused_at', '<', expiredBefore).execute();
+    let gone = tx.deleteFrom('worker_prefetch_refused').where('worker_id', '=', id);
+    if (names.length > 0) gone = gone.where('name', 'not in', [...names]);
+    await gone.execute();
+    if (names.length === 0) return;
+    await tx
+      .insertInto('worker_prefetch_refused')
+      .values(names.map((name) => ({ worker_id: id, name, refused_at: now })))
+      .onConflict((oc) => oc.columns(['worker_id', 'name']).doNothing())
+      .execute();
+  });
+}
+
+/** Store.listPrefetchRefused. */
+export async function listPrefetchRefused(
+  ctx: StoreContext,
+  ids: readonly string[],
+  since: number,
+): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  if (ids.length === 0) return out;
+  const rows = await ctx.db
+    .selectFrom('worker_prefetch_refused')
+    .select(['worker_id', 'name'])
+    .where('worker_id', 'in', [...ids])
+    .where('refused_at', '>=', since)
+    .orderBy('worker_id')
+    .orderBy('name')
+    .execute();
+  for (const r of rows) out.set(r.worker_id, [...(out.get(r.worker_id) ?? []), r.name]);
+  return out;
 }
 
 /** Store.createModelFile. */

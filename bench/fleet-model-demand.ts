@@ -1,0 +1,142 @@
+/**
+ * The fleet tick's model read: the real store's fleetModelDemand with N jobs queued (20 000 by default) over 20
+ * models (Zipf popularity, every third job with a LoRA listed before its checkpoint), on SQLite and Postgres.
+ * Two reads: the first tick's (queued jobs plus a day of arrivals: every job) and a steady tick's (queued jobs
+ * plus the arrivals since the last tick: none). For each: wall ms per call and the event loop's busy ms per
+ * call (performance.eventLoopUtilization: the time this process could serve nothing else).
+ * Run: node --import tsx bench/fleet-model-demand.ts [--jobs 20000] [--reads 20] [--only sqlite|postgres]
+ * (starts its own embedded Postgres unless ARRAKIS_TEST_PG names one). The verb's answer is only counted, so
+ * the same script measures an earlier shape of it too.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { DEFAULT_LIMITS } from '../src/jobs/types.js';
+import type { ModelRef } from '../src/models/model-refs.js';
+import type { Store } from '../src/store/contract.js';
+import { openStore } from '../src/store/open.js';
+import { jobInput } from '../test/store/fixtures.js';
+import { startPostgres } from '../test/support/postgres-server.js';
+
+const MODELS = 20;
+const USERS = 500;
+
+function argValue(flag: string): string | undefined {
+  const i = process.argv.indexOf(flag);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+const JOBS = Number(argValue('--jobs') ?? 20_000);
+const READS = Number(argValue('--reads') ?? 20);
+
+/** Zipf(1) over MODELS from a seeded generator, so every run queues the same mix. */
+function modelPicker(seed: number): () => number {
+  let s = seed;
+  const weights = Array.from({ length: MODELS }, (_, i) => 1 / (i + 1));
+  const total = weights.reduce((a, b) => a + b, 0);
+  return () => {
+    s = (s * 1_103_515_245 + 12_345) % 2_147_483_648;
+    let r = (s / 2_147_483_648) * total;
+    for (let i = 0; i < MODELS; i++) {
+      r -= weights[i] ?? 0;
+      if (r <= 0) return i;
+    }
+    return MODELS - 1;
+  };
+}
+
+function models(i: number, m: number): ModelRef[] {
+  const base: ModelRef = { kind: 'checkpoint', name: `m${m}.safetensors` };
+  return i % 3 === 0 ? [{ kind: 'lora', name: `l${i % 7}.safetensors` }, base] : [base];
+}
+
+async function fill(store: Store, start: number): Promise<void> {
+  const limits = { ...DEFAULT_LIMITS, max_active_jobs: 10_000_000, max_active_jobs_per_user: 10_000_000 };
+  const account = await store.createAccount(
+    { name: 'bench', limits, jwt: null, nodeAllowlist: null, allowedPools: null, webhookSecret: 'whsec_x' },
+    1,
+  );
+  const next = modelPicker(7);
+  const batch = 16;
+  for (let i = 0; i < JOBS; i += batch) {
+    await Promise.all(
+      Array.from({ length: Math.min(batch, JOBS - i) }, async (_, k) => {
+        const input = jobInput(account.id, `u${(i + k) % USERS}`, { models: models(i + k, next()) });
+        const r = await store.admitJob(input, start + (i + k) * 100);
+        if (r.kind !== 'admitted') throw new Error(`bench admission rejected: ${r.kind}`);
+      }),
+    );
+  }
+}
+
+/** Mean wall and event-loop-busy ms of `READS` calls, and the size of one answer. */
+async function time(read: () => Promise<{ queued: unknown[]; arrivals: unknown[] }>) {
+  await read();
+  const elu = performance.eventLoopUtilization();
+  const began = performance.now();
+  let rows = 0;
+  for (let i = 0; i < READS; i++) {
+    const r = await read();
+    rows = r.queued.length + r.arrivals.length;
+  }
+  const wall = (performance.now() - began) / READS;
+  const busy = performance.eventLoopUtilization(elu).active / READS;
+  return { wall, busy, rows };
+}
+
+async function bench(label: string, store: Store): Promise<void> {
+  await store.migrate();
+  const start = Date.now() - JOBS * 100 - 60_000;
+  await fill(store, start);
+  const pools = ['default'];
+  for (const [what, since] of [
+    ['first tick (a day of arrivals)', Date.now() - 86_400_000],
+    ['steady tick (no new arrivals)', Date.now()],
+  ] as const) {
+    const r = await time(() => store.fleetModelDemand(pools, since));
+    process.stdout.write(
+      `${label} ${JOBS} queued, ${what.padEnd(31)} ${r.wall.toFixed(2).padStart(8)} ms/call, event loop busy ${r.busy.toFixed(2).padStart(8)} ms/call, ${r.rows} rows answered\n`,
+    );
+  }
+}
+
+async function benchSqlite(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'arrakis-demand-bench-'));
+  const store = await openStore(`sqlite:${join(dir, 'bench.db')}`);
+  try {
+    await bench('sqlite  ', store);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function benchPostgres(): Promise<void> {
+  const server = await startPostgres();
+  try {
+    const name = 'arrakis_demand_bench';
+    const admin = new pg.Client({ connectionString: server.adminUrl });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const url = new URL(server.adminUrl);
+    url.pathname = `/${name}`;
+    const store = await openStore(url.toString(), { poolSize: 16 });
+    try {
+      await bench('postgres', store);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+process.stdout.write(
+  `arrakis fleetModelDemand bench: ${JOBS} queued jobs, ${MODELS} models (Zipf), ${READS} reads per line, node ${process.version}\n`,
+);
+const only = argValue('--only');
+if (only !== 'postgres') await benchSqlite();
+if (only !== 'sqlite') await benchPostgres();
