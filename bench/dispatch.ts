@@ -1,7 +1,7 @@
 /**
  * bench/dispatch — how close Arrakis stays to the floor, side by side on one comfy-lite.
  *
- *   node --import tsx bench/dispatch.ts [--runs 60] [--in-process] [--prefer-wait] [--trace]
+ *   node --import tsx bench/dispatch.ts [--runs 60] [--in-process] [--serve-in-process] [--prefer-wait] [--trace]
  *
  * direct:  a canonical ComfyUI protocol client (bench/dispatch-direct.ts, the way ComfyUI's own
  *          websockets_api_example.py does it: POST /prompt, wait for `executing` null on its open WebSocket,
@@ -15,7 +15,10 @@
  * sides of a pair alike: the added time per job is the median of the pairs' differences, with a
  * distribution-free 95% interval (order statistics of the differences).
  * Both talk to the same comfy-lite, run as its own process like a real ComfyUI (`--in-process` runs it
- * inside the bench instead, sharing one event loop with the control plane).
+ * inside the bench instead, sharing one event loop with the control plane). The control plane runs as
+ * `arrakis serve` in its own process too, as in production, so the measuring client does not share its event
+ * loop (`--serve-in-process` runs it inside the bench; `--trace` implies it, since the stage marks are read in
+ * this process).
  * Also: queue wait of each job, and cancel latency = DELETE sent → interrupt received by comfy-lite
  * (measured on an in-process comfy-lite, whose interrupt event carries a timestamp on the same clock).
  * Both paths use a unique filename_prefix per run, so ComfyUI's cache never skips the save.
@@ -105,7 +108,50 @@ async function spawnComfyLite(): Promise<{ url: string; stop(): void }> {
   });
 }
 
+/**
+ * `arrakis serve` as a child process (the SQLite file, storage folder and ComfyUI of `config`), as it runs in
+ * production: the control plane does not share an event loop with the client that measures it.
+ */
+async function spawnServe(config: {
+  db: string;
+  storage: string;
+  comfyui: readonly string[];
+}): Promise<{ url: string; close(): Promise<void> }> {
+  const bin = join(import.meta.dirname, '..', 'bin', 'arrakis.mjs');
+  const proc = spawn(process.execPath, [bin, 'serve', '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: {
+      ...process.env,
+      ARRAKIS_DB: config.db,
+      ARRAKIS_STORAGE: config.storage,
+      ARRAKIS_COMFYUI: config.comfyui.join(','),
+      ARRAKIS_ADMIN_KEY: ADMIN,
+      ARRAKIS_LOG_LEVEL: 'silent',
+    },
+  });
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  return await new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout.on('data', (chunk: Buffer) => {
+      out += String(chunk);
+      const m = /arrakis listening on (http:\/\/\S+)/.exec(out);
+      if (m?.[1] !== undefined) {
+        resolve({
+          url: m[1],
+          close: async () => {
+            proc.kill('SIGTERM');
+            await exited;
+          },
+        });
+      }
+    });
+    proc.once('exit', () => reject(new Error(`serve exited: ${out}`)));
+  });
+}
+
 const IN_PROCESS = args.includes('--in-process');
+/** The control plane in this process (needed for `--trace`, whose stage marks are this process's). */
+const SERVE_IN_PROCESS = args.includes('--serve-in-process') || args.includes('--trace');
 const PREFER_WAIT = args.includes('--prefer-wait');
 const trace = args.includes('--trace') ? new StageTrace() : null;
 const dir = mkdtempSync(join(tmpdir(), 'arrakis-bench-dispatch-'));
@@ -135,7 +181,9 @@ try {
       logLevel: 'silent',
     },
   );
-  let cp = await startControlPlane(config);
+  let cp: { url: string; close(): Promise<void> } = SERVE_IN_PROCESS
+    ? await startControlPlane(config)
+    : await spawnServe({ db: config.db, storage: config.storage, comfyui: [latencyUrl] });
   const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
   const acct = (await (
     await fetch(`${cp.url}/v1/admin/accounts`, {
@@ -261,7 +309,7 @@ try {
   const f = (n: number): string => n.toFixed(1).padStart(7);
   const added = medianWithInterval(pairs);
   console.log(
-    `bench/dispatch: ${RUNS} interleaved pairs, 64×64 invert on one comfy-lite (${IN_PROCESS ? 'in this process' : 'its own process'}), SQLite, ${PREFER_WAIT ? 'Prefer: wait' : 'SSE'}`,
+    `bench/dispatch: ${RUNS} interleaved pairs, 64×64 invert on one comfy-lite (${IN_PROCESS ? 'in this process' : 'its own process'}), serve ${SERVE_IN_PROCESS ? 'in this process' : 'as its own process'}, SQLite, ${PREFER_WAIT ? 'Prefer: wait' : 'SSE'}`,
   );
   console.log(
     `direct client  POST /prompt → PNG bytes               p50 ${f(pct(directMs, 50))} ms   p99 ${f(pct(directMs, 99))} ms`,
