@@ -10,7 +10,6 @@ import { jsonTextTooDeep, MAX_JSON_DEPTH, tooDeepError, valueTooDeep } from './b
 import type { ApiContext, ApiDeps } from './context.js';
 import { JobLifecycle } from '../jobs/lifecycle/job-lifecycle.js';
 import { createMetrics } from './metrics.js';
-import { registerMultipart } from './multipart-submit.js';
 import { registerOpenApi } from './openapi/register.js';
 import { installProblemHandlers } from './problem.js';
 import { isLongPollRoute, requestLogOptions } from './request-log.js';
@@ -153,7 +152,6 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   installProblemHandlers(app);
   await registerOpenApi(app);
-  await registerMultipart(app, Math.floor(deps.config.maxBodyMb * 1024 * 1024));
   installHooks(app, ctx, textChecked);
   await registerScopes(app, ctx);
   const drain = (): void => {

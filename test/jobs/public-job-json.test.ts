@@ -4,10 +4,10 @@
  * fields the types do not allow.
  */
 import { describe, expect, it } from 'vitest';
-import { JOB_ERRORS } from '../../src/errors.js';
+import { JOB_ERRORS, type JobErrorCode } from '../../src/errors.js';
 import { toPublicJob, type JobView } from '../../src/jobs/public-job.js';
 import { publicJobJson } from '../../src/jobs/public-job-json.js';
-import { JOB_STATUSES, MODEL_KINDS, type JobErrorCode } from '../../src/jobs/types.js';
+import { JOB_STATUSES, MODEL_KINDS } from '../../src/jobs/types.js';
 
 function view(extra: Partial<JobView>): JobView {
   return {

@@ -18,7 +18,7 @@ import {
   usageSchema,
 } from '../schemas.js';
 import { jobHeaders, submitHeaders } from '../headers.js';
-import { parseMultipartSubmission } from '../multipart-submit.js';
+import { parseMultipartSubmission, registerMultipart } from '../multipart-submit.js';
 import { preferredWait, publicOrigin, waitForJobEnd, waitSignal, withAbsoluteUrls } from '../prefer-wait.js';
 import { chargeSubmitRate } from '../rate-limit.js';
 import { checkMaySubmit, checkSubmittedSize, submitJob, type TokenSettlement } from '../submit-job.js';
@@ -75,7 +75,12 @@ export const jobDoc = { tags: ['jobs'], security: [{ bearer: [] }] };
 
 /** Registers the job routes; every one of them runs behind the job scope's auth. */
 export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
-  submitRoute(app, ctx);
+  // The multipart parser lives only around the submit route: the plugin adds an onResponse hook (a promise)
+  // to every request of the context it is registered in.
+  await app.register(async (submit) => {
+    await registerMultipart(submit, Math.floor(ctx.config.maxBodyMb * 1024 * 1024));
+    submitRoute(submit, ctx);
+  });
   readRoutes(app, ctx);
   cancelRoute(app, ctx);
   outputRoute(app, ctx);
