@@ -1,12 +1,20 @@
 /**
  * bench/api — the full API against a bare reference, same machine, same run.
  *
- *   node --import tsx bench/api.ts [--seconds 8] [--connections 50] [--profile DIR] [--only get|post]
+ *   node --import tsx bench/api.ts [--seconds 8] [--connections 50] [--rate-share 0.5] [--rate-seconds 6]
+ *                                  [--profile DIR] [--only get|post]
  *
  * Full: `arrakis serve` on SQLite (no workers), GET /v1/jobs/{id} and POST /v1/jobs with an API key.
  * Bare: a minimal Fastify app doing the same key lookup (sha256 + constant-time compare) and the same
  * admission transaction (conditional counter increments + insert) with hand-written better-sqlite3
  * statements. autocannon runs as a separate process so it does not share the server's event loop.
+ *
+ * Two phases per route and server. Saturation: `--connections` closed-loop connections as fast as the server
+ * answers (req/s and the full/bare ratios). Fixed rate: the same connections offered `--rate-share` of the
+ * bare route's saturated req/s for that route (the same rate for bare and full), so p50/p99 say what a
+ * request waits at a stated load rather than the queue 50 closed-loop connections build (Little's law: at
+ * saturation the mean latency is connections / req/s whatever the server does). autocannon corrects the
+ * fixed-rate latencies for coordinated omission.
  * `--profile DIR` writes a V8 CPU profile of each measured window of each server (not its warm-up) to
  * DIR/full-get.cpuprofile, full-post, bare-get and bare-post; `node bench/top-frames.ts FILE` prints its top frames.
  */
@@ -36,6 +44,8 @@ const SECONDS = arg('seconds', 8);
 const PROFILE_DIR = argText('profile');
 const ONLY = argText('only');
 const CONNECTIONS = arg('connections', 50);
+const RATE_SHARE = arg('rate-share', 0.5);
+const RATE_SECONDS = arg('rate-seconds', 6);
 const ADMIN = 'bench-admin-key-0123456789';
 const WORKFLOW = {
   '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
@@ -53,6 +63,27 @@ interface Result {
 }
 
 const SKIPPED: Result = { rps: Number.NaN, cpuUs: Number.NaN, p50: Number.NaN, p99: Number.NaN, non2xx: 0 };
+
+/** One server's two routes: saturated, then at the fixed offered rates. */
+interface Routes {
+  get: Result;
+  post: Result;
+  getAtRate: Result;
+  postAtRate: Result;
+}
+
+/** Offered req/s of the fixed-rate phase, per route: a share of the bare route's saturated req/s. */
+interface Rates {
+  get: number;
+  post: number;
+}
+
+interface Target {
+  url: string;
+  method: 'GET' | 'POST';
+  headers: Record<string, string>;
+  body?: string;
+}
 
 /** Warms the server up (JIT, caches) for 2 s, then measures; profiles the measured window when `profile` names a file. */
 async function autocannon(
@@ -79,15 +110,24 @@ async function autocannon(
   return result;
 }
 
+/** The fixed-rate phase: `rate` req/s offered over the same connections, no warm-up (the server is warm). */
+async function atRate(t: Target, rate: number): Promise<Result> {
+  if (ONLY !== undefined && ONLY !== t.method.toLowerCase()) return SKIPPED;
+  if (!Number.isFinite(rate) || rate < 1) return SKIPPED;
+  return await once(t.url, t.method, t.headers, t.body, RATE_SECONDS, rate);
+}
+
 async function once(
   url: string,
   method: 'GET' | 'POST',
   headers: Record<string, string>,
   body: string | undefined,
   seconds: number,
+  rate?: number,
 ): Promise<Result> {
   const cli = join(import.meta.dirname, '..', 'node_modules', 'autocannon', 'autocannon.js');
   const argv = [cli, '-j', '-c', String(CONNECTIONS), '-d', String(seconds), '-m', method];
+  if (rate !== undefined) argv.push('-R', String(Math.round(rate)));
   for (const [k, v] of Object.entries(headers)) argv.push('-H', `${k}=${v}`);
   if (body !== undefined) argv.push('-b', body);
   argv.push(url);
@@ -103,7 +143,7 @@ async function once(
   return { rps: r.requests.average, cpuUs, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx };
 }
 
-async function full(dir: string): Promise<{ get: Result; post: Result }> {
+async function full(dir: string, rates: Rates): Promise<Routes> {
   const config = loadConfig(
     {},
     {},
@@ -153,19 +193,35 @@ async function full(dir: string): Promise<{ get: Result; post: Result }> {
       body: JSON.stringify({ workflow: WORKFLOW }),
     })
   ).json()) as { id: string };
-  const get = await autocannon(`${cp.url}/v1/jobs/${job.id}`, 'GET', headers, undefined, 'full-get');
-  const post = await autocannon(
-    `${cp.url}/v1/jobs`,
-    'POST',
+  const getTarget: Target = { url: `${cp.url}/v1/jobs/${job.id}`, method: 'GET', headers };
+  const postTarget: Target = {
+    url: `${cp.url}/v1/jobs`,
+    method: 'POST',
     headers,
-    JSON.stringify({ workflow: WORKFLOW }),
-    'full-post',
-  );
+    body: JSON.stringify({ workflow: WORKFLOW }),
+  };
+  const result = await measure(getTarget, postTarget, 'full', () => rates);
   await cp.close();
-  return { get, post };
+  return result;
 }
 
-async function bare(dir: string): Promise<{ get: Result; post: Result }> {
+/** Both routes of one server: each saturated (profiled with --profile), then each at its fixed rate. */
+async function measure(
+  g: Target,
+  p: Target,
+  name: string,
+  rates: (saturated: { get: Result; post: Result }) => Rates,
+): Promise<Routes> {
+  const get = await autocannon(g.url, g.method, g.headers, g.body, `${name}-get`);
+  const post = await autocannon(p.url, p.method, p.headers, p.body, `${name}-post`);
+  // After the saturated phases: the bare server's rates come from its own.
+  const offered = rates({ get, post });
+  const getAtRate = await atRate(g, offered.get);
+  const postAtRate = await atRate(p, offered.post);
+  return { get, post, getAtRate, postAtRate };
+}
+
+async function bare(dir: string): Promise<Routes> {
   const db = new Database(join(dir, 'bare.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
@@ -230,23 +286,22 @@ async function bare(dir: string): Promise<{ get: Result; post: Result }> {
     'x-user-id': 'bench',
     'content-type': 'application/json',
   };
-  const get = await autocannon(`${url}/jobs/job_fixed`, 'GET', headers, undefined, 'bare-get');
-  const post = await autocannon(
-    `${url}/jobs`,
-    'POST',
-    headers,
-    JSON.stringify({ workflow: WORKFLOW }),
-    'bare-post',
+  const result = await measure(
+    { url: `${url}/jobs/job_fixed`, method: 'GET', headers },
+    { url: `${url}/jobs`, method: 'POST', headers, body: JSON.stringify({ workflow: WORKFLOW }) },
+    'bare',
+    (saturated) => ({ get: saturated.get.rps * RATE_SHARE, post: saturated.post.rps * RATE_SHARE }),
   );
   await app.close();
   db.close();
-  return { get, post };
+  return result;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'arrakis-bench-api-'));
 try {
   const b = await bare(dir);
-  const f = await full(dir);
+  const rates: Rates = { get: b.get.rps * RATE_SHARE, post: b.post.rps * RATE_SHARE };
+  const f = await full(dir, rates);
   const row = (name: string, r: Result): string =>
     `${name.padEnd(22)} ${r.rps.toFixed(0).padStart(8)} req/s   cpu ${r.cpuUs.toFixed(0).padStart(4)} µs/req   p50 ${String(r.p50).padStart(3)} ms   p99 ${String(r.p99).padStart(3)} ms   non-2xx ${r.non2xx}`;
   console.log(
@@ -262,6 +317,15 @@ try {
   console.log(
     `ratio  POST full/bare = ${(f.post.rps / b.post.rps).toFixed(2)}   (target ≥ 0.50, ≥ 3,000/s, p99 < 20 ms)`,
   );
+  console.log(
+    `fixed rate: ${(RATE_SHARE * 100).toFixed(0)} % of the bare route's saturated req/s, the same offered to bare and full, ${RATE_SECONDS} s each (latency corrected for coordinated omission)`,
+  );
+  const atRow = (name: string, rate: number, r: Result): string =>
+    `${name.padEnd(24)} @ ${rate.toFixed(0).padStart(5)}/s   got ${r.rps.toFixed(0).padStart(5)} req/s   cpu ${r.cpuUs.toFixed(0).padStart(4)} µs/req   p50 ${String(r.p50).padStart(3)} ms   p99 ${String(r.p99).padStart(3)} ms   non-2xx ${r.non2xx}`;
+  console.log(atRow('bare   GET /jobs/{id}', rates.get, b.getAtRate));
+  console.log(atRow('full   GET /v1/jobs/{id}', rates.get, f.getAtRate));
+  console.log(atRow('bare   POST /jobs', rates.post, b.postAtRate));
+  console.log(atRow('full   POST /v1/jobs', rates.post, f.postAtRate));
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -10,10 +10,9 @@ import { jsonTextTooDeep, MAX_JSON_DEPTH, tooDeepError, valueTooDeep } from './b
 import type { ApiContext, ApiDeps } from './context.js';
 import { JobLifecycle } from '../jobs/lifecycle/job-lifecycle.js';
 import { createMetrics } from './metrics.js';
-import { registerMultipart } from './multipart-submit.js';
 import { registerOpenApi } from './openapi/register.js';
 import { installProblemHandlers } from './problem.js';
-import { isLongPoll, requestLogOptions } from './request-log.js';
+import { isLongPollRoute, requestLogOptions } from './request-log.js';
 import { ADMIN_ROUTES, JOB_ROUTES, PUBLIC_ROUTES } from './route-table.js';
 import { adminScope } from './scopes/admin-scope.js';
 import { jobScope } from './scopes/job-scope.js';
@@ -60,14 +59,12 @@ function installHooks(app: FastifyInstance, ctx: ApiContext, textChecked: WeakSe
     done();
   });
   app.addHook('onResponse', (request, reply, done) => {
+    // request.routeOptions builds a new object on each read: read it once.
+    const route = request.routeOptions.url;
     // A long poll's duration is how long nothing happened: it would drown the latency of real work.
-    if (!isLongPoll(request, reply)) {
+    if (!isLongPollRoute(route, reply)) {
       ctx.metrics.httpDuration.observe(
-        {
-          method: request.method,
-          route: request.routeOptions.url ?? 'unmatched',
-          status: String(reply.statusCode),
-        },
+        { method: request.method, route: route ?? 'unmatched', status: String(reply.statusCode) },
         reply.elapsedTime / 1000,
       );
     }
@@ -144,7 +141,9 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   });
   // Header schemas document the job routes' headers in OpenAPI; each header is checked where it is used (the
   // authenticator checks X-User-ID before validation runs), so they are not re-validated on every request.
-  const documentedOnly = (value: unknown): { value: unknown } => ({ value });
+  // `true`, not `{ value }`: a returned value would replace request.headers, and Fastify then copies every
+  // header into a new object on each later read of request.headers.
+  const documentedOnly = (): boolean => true;
   app.setValidatorCompiler((route: Parameters<typeof validatorCompiler>[0]) =>
     route.httpPart === 'headers' ? documentedOnly : validatorCompiler(route),
   );
@@ -153,7 +152,6 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   installProblemHandlers(app);
   await registerOpenApi(app);
-  await registerMultipart(app, Math.floor(deps.config.maxBodyMb * 1024 * 1024));
   installHooks(app, ctx, textChecked);
   await registerScopes(app, ctx);
   const drain = (): void => {

@@ -26,11 +26,11 @@ const QUIET_ROUTES: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * True for a request that waited for an event rather than worked: its duration says how long nothing
+ * True for a request (on its matched `route`, `request.routeOptions.url`) that waited for an event rather than worked: its duration says how long nothing
  * happened, so it stays out of the request-duration histogram (`Prefer: wait` holds included).
  */
-export function isLongPoll(request: FastifyRequest, reply: FastifyReply): boolean {
-  return LONG_POLL_ROUTES.has(request.routeOptions.url ?? '') || reply.hasHeader('preference-applied');
+export function isLongPollRoute(route: string | undefined, reply: FastifyReply): boolean {
+  return LONG_POLL_ROUTES.has(route ?? '') || reply.hasHeader('preference-applied');
 }
 
 /** One line per request, at the level its route deserves. */

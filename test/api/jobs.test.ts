@@ -127,6 +127,21 @@ describe('POST /v1/jobs', () => {
     expect(((await res.json()) as any).code).toBe('payload_too_large');
   });
 
+  it('multipart is read only by POST /v1/jobs: elsewhere a multipart body is 415 and changes nothing', async () => {
+    const { t, c } = await tenantClient();
+    const job = await c.submit({ workflow: invertWorkflow() });
+    const form = new FormData();
+    form.set('request', '{}');
+    const res = await fetch(`${server.url}/v1/jobs/${job.body.id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${t.key}`, 'x-user-id': 'alice' },
+      body: form,
+    });
+    expect(res.status).toBe(415);
+    expect(((await res.json()) as any).code).toBe('unsupported_media_type');
+    expect((await c.get(job.body.id)).body.status).toBe('queued');
+  });
+
   it('a read-only key is refused before a multipart body is read', async () => {
     const ro = await createTenant(server, {}, ['jobs:read']);
     const form = new FormData();

@@ -1,10 +1,12 @@
 /**
  * The verified-key cache of the Authenticator (lru-cache): entries live for their TTL on the injected clock,
  * `invalidate()` drops them at once, and the cache is bounded (the least recently used key is re-read).
+ * A cached key is checked without a promise (`resolve`), with the same checks and the same bound.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mintApiKey } from '../../src/api/auth/api-keys.js';
 import { Authenticator } from '../../src/api/auth/authenticate.js';
+import { ApiError } from '../../src/errors.js';
 import { ALL_SCOPES, DEFAULT_LIMITS } from '../../src/jobs/types.js';
 import { newId } from '../../src/util/ids.js';
 import { BACKENDS, type TestDb } from '../store/backends.js';
@@ -85,5 +87,60 @@ describe('API key cache', () => {
     await db.store.revokeApiKey(c.id, clock);
     expect(await accepted(auth, c.key)).toBe(true); // still cached
     expect(await accepted(auth, a.key)).toBe(false); // evicted, so the revocation is seen
+  });
+});
+
+function codeOf(err: unknown): string {
+  return err instanceof ApiError ? err.code : String(err);
+}
+
+/** What resolve() gave: a principal at once, a principal later, or a refusal (thrown at once or later). */
+async function resolved(auth: Authenticator, h: Record<string, string>): Promise<string> {
+  try {
+    const r = auth.resolve(h);
+    if (!(r instanceof Promise)) return `sync ${r.userId}`;
+    return await r.then(
+      (p) => `async ${p.userId}`,
+      (err: unknown) => `refused ${codeOf(err)}`,
+    );
+  } catch (err) {
+    return `refused ${codeOf(err)}`;
+  }
+}
+
+describe('API key cache, synchronous path', () => {
+  it('answers a cached key without a promise, and refuses a wrong secret, a bad user or a revoked key as before', async () => {
+    const auth = new Authenticator(db.store, () => clock, undefined, { max: 10, ttlMs: 2000 });
+    const k = await newKey();
+    expect(await resolved(auth, headers(k.key))).toBe('async alice'); // first use: read from the store
+    expect(await resolved(auth, headers(k.key))).toBe('sync alice');
+    const forged = `${k.key.slice(0, -1)}${k.key.endsWith('A') ? 'B' : 'A'}`;
+    expect(await resolved(auth, headers(forged))).toBe('refused unauthorized');
+    expect(await resolved(auth, { authorization: `Bearer ${k.key}` })).toBe('refused invalid_user_id');
+    expect(await resolved(auth, { ...headers(k.key), 'x-user-id': 'a b' })).toBe('refused invalid_user_id');
+    await db.store.revokeApiKey(k.id, clock);
+    clock += 1999;
+    expect(await resolved(auth, headers(k.key))).toBe('sync alice'); // within the documented bound
+    clock += 2;
+    expect(await resolved(auth, headers(k.key))).toBe('refused unauthorized');
+    expect(await resolved(auth, headers(k.key))).toBe('refused unauthorized');
+  });
+
+  it('forgets a cached key on invalidate() and still records last use once a minute', async () => {
+    const auth = new Authenticator(db.store, () => clock, undefined, { max: 10, ttlMs: 120_000 });
+    const k = await newKey();
+    expect(await resolved(auth, headers(k.key))).toBe('async alice');
+    expect((await db.store.getApiKey(k.id))?.lastUsedAt).toBe(clock);
+    const firstUse = clock;
+    clock += 59_999;
+    expect(await resolved(auth, headers(k.key))).toBe('sync alice');
+    expect((await db.store.getApiKey(k.id))?.lastUsedAt).toBe(firstUse);
+    clock += 1;
+    expect(await resolved(auth, headers(k.key))).toBe('async alice'); // the touch is due: written first
+    expect((await db.store.getApiKey(k.id))?.lastUsedAt).toBe(clock);
+    await db.store.revokeApiKey(k.id, clock);
+    expect(await resolved(auth, headers(k.key))).toBe('sync alice');
+    auth.invalidate();
+    expect(await resolved(auth, headers(k.key))).toBe('refused unauthorized');
   });
 });

@@ -2,7 +2,7 @@
  * Account API keys: `ark_<key id>_<secret>`, a readable prefix, the key id (so lookup is by primary key,
  * not by secret) and 256 random bits. Only sha256(secret) is stored; comparison is constant-time.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 const KEY_PATTERN = /^ark_(key_[0-9a-z]{26})_([A-Za-z0-9_-]{43})$/;
 
@@ -23,11 +23,20 @@ export function parseApiKey(presented: string): { keyId: string; secret: string 
   return { keyId: m[1], secret: m[2] };
 }
 
+/** A stored sha256 hex as bytes, decoded once per cached key (secretMatchesBytes compares against it). */
+export function storedHashBytes(storedHash: string): Buffer {
+  return Buffer.from(storedHash, 'hex');
+}
+
 /** Constant-time check of a presented secret against a stored sha256 hex. */
 export function secretMatches(secret: string, storedHash: string): boolean {
-  const a = Buffer.from(hashSecret(secret), 'hex');
-  const b = Buffer.from(storedHash, 'hex');
-  return a.length === b.length && timingSafeEqual(a, b);
+  return secretMatchesBytes(secret, storedHashBytes(storedHash));
+}
+
+/** secretMatches against the stored hash's bytes: one one-shot sha256, no hex round trips. */
+export function secretMatchesBytes(secret: string, stored: Buffer): boolean {
+  const presented = hash('sha256', secret, 'buffer');
+  return presented.length === stored.length && timingSafeEqual(presented, stored);
 }
 
 /** Constant-time string comparison for the admin key. */

@@ -4,6 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ApiError } from '../../errors.js';
 import { toPublicJob, type JobView } from '../../jobs/public-job.js';
+import { publicJobJson } from '../../jobs/public-job-json.js';
 import { TERMINAL_STATUSES, type Job } from '../../jobs/types.js';
 import { requireScope } from '../auth/authenticate.js';
 import { principalOf, type ApiContext } from '../context.js';
@@ -17,13 +18,23 @@ import {
   usageSchema,
 } from '../schemas.js';
 import { jobHeaders, submitHeaders } from '../headers.js';
-import { parseMultipartSubmission } from '../multipart-submit.js';
+import { parseMultipartSubmission, registerMultipart } from '../multipart-submit.js';
 import { preferredWait, publicOrigin, waitForJobEnd, waitSignal, withAbsoluteUrls } from '../prefer-wait.js';
 import { chargeSubmitRate } from '../rate-limit.js';
 import { checkMaySubmit, checkSubmittedSize, submitJob, type TokenSettlement } from '../submit-job.js';
 import { requestOrigin } from '../request-log.js';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+/** What Fastify sends with a serialised object; a body already in JSON text goes out with the same type. */
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * Sends a job's JSON text (publicJobJson: the same text the schema's type would serialise to). Fastify sends a
+ * string typed application/json as it is, without the serializer.
+ */
+function sendJobJson(reply: FastifyReply, json: string): FastifyReply {
+  return reply.type(JSON_TYPE).send(json);
+}
 const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema };
 
 function notFound(): ApiError {
@@ -64,7 +75,12 @@ export const jobDoc = { tags: ['jobs'], security: [{ bearer: [] }] };
 
 /** Registers the job routes; every one of them runs behind the job scope's auth. */
 export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
-  submitRoute(app, ctx);
+  // The multipart parser lives only around the submit route: the plugin adds an onResponse hook (a promise)
+  // to every request of the context it is registered in.
+  await app.register(async (submit) => {
+    await registerMultipart(submit, Math.floor(ctx.config.maxBodyMb * 1024 * 1024));
+    submitRoute(submit, ctx);
+  });
   readRoutes(app, ctx);
   cancelRoute(app, ctx);
   outputRoute(app, ctx);
@@ -154,7 +170,7 @@ function submitRoute(app: FastifyInstance, ctx: ApiContext): void {
         if (replayed) void reply.header('idempotent-replayed', 'true');
         void reply.header('location', `/v1/jobs/${job.id}`);
         const wait = preferredWait(request.headers.prefer);
-        if (wait === null) return reply.code(202).send(toPublicJob(job));
+        if (wait === null) return sendJobJson(reply.code(202), publicJobJson(job));
         const { signal, release } = waitSignal(ctx, request);
         // The job is admitted whatever happens now: a failed re-read answers 202 with it (a 500 would tell the
         // client to submit again).
@@ -189,10 +205,11 @@ function readRoutes(app: FastifyInstance, ctx: ApiContext): void {
         response: { 200: jobSchema, ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const p = principalOf(request);
       requireScope(p, 'jobs:read');
-      return toPublicJob(await ownJobView(ctx, p.account.id, p.userId, request.params.id));
+      const view = await ownJobView(ctx, p.account.id, p.userId, request.params.id);
+      return sendJobJson(reply, publicJobJson(view));
     },
   );
 

@@ -4,8 +4,13 @@
  */
 import cors from '@fastify/cors';
 import type { FastifyPluginAsync } from 'fastify';
+import type { Principal } from '../auth/authenticate.js';
 import type { ApiContext } from '../context.js';
 import { markScope, registerRouteFiles, type RouteFile } from './scope.js';
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
 
 /** An encapsulated plugin serving `files` behind end-user auth (and CORS when configured). */
 export function jobScope(ctx: ApiContext, files: readonly RouteFile[]): FastifyPluginAsync {
@@ -29,10 +34,32 @@ export function jobScope(ctx: ApiContext, files: readonly RouteFile[]): FastifyP
         maxAge: 600,
       });
     }
-    app.addHook('onRequest', async (request) => {
+    // Callback style: a key found in the cache is checked without a promise (Authenticator.resolve).
+    app.addHook('onRequest', (request, _reply, done) => {
       // A CORS preflight carries no credentials by design.
-      if (request.method === 'OPTIONS') return;
-      request.principal = await ctx.auth.authenticate(request.headers);
+      if (request.method === 'OPTIONS') {
+        done();
+        return;
+      }
+      let resolved: Principal | Promise<Principal>;
+      try {
+        resolved = ctx.auth.resolve(request.headers);
+      } catch (err) {
+        done(asError(err));
+        return;
+      }
+      if (!(resolved instanceof Promise)) {
+        request.principal = resolved;
+        done();
+        return;
+      }
+      resolved.then(
+        (principal) => {
+          request.principal = principal;
+          done();
+        },
+        (err: unknown) => done(asError(err)),
+      );
     });
     await registerRouteFiles(app, ctx, files);
   };

@@ -16,11 +16,18 @@ class FifoMutex {
   readonly #waiters: Array<() => void> = [];
 
   async lock(): Promise<void> {
-    if (!this.#locked) {
-      this.#locked = true;
-      return;
-    }
+    if (this.tryLock()) return;
     await new Promise<void>((resolve) => this.#waiters.push(resolve));
+  }
+
+  /**
+   * Takes the lock now when it is free. FIFO holds: while anyone waits the lock is never free (unlock hands it
+   * straight to the next waiter), so this cannot overtake a waiter.
+   */
+  tryLock(): boolean {
+    if (this.#locked) return false;
+    this.#locked = true;
+    return true;
   }
 
   unlock(): void {
@@ -97,25 +104,43 @@ class SqliteDirect implements DirectSql {
     this.#connection = connection;
   }
 
-  async query(text: string, params: readonly unknown[]): Promise<unknown[]> {
-    await this.#mutex.lock();
-    try {
-      return this.#connection.exec(text, params);
-    } finally {
-      this.#mutex.unlock();
-    }
+  query(text: string, params: readonly unknown[]): Promise<unknown[]> {
+    return this.#locked(() => this.#connection.exec(text, params));
   }
 
   read<T>(fn: (exec: Exec) => T): Promise<T> {
-    return this.#transaction('BEGIN', fn);
+    return this.#locked(() => this.#transaction('BEGIN', fn));
   }
 
   write<T>(fn: (exec: Exec) => T): Promise<T> {
-    return this.#transaction('BEGIN IMMEDIATE', fn);
+    return this.#locked(() => this.#transaction('BEGIN IMMEDIATE', fn));
   }
 
-  async #transaction<T>(begin: string, fn: (exec: Exec) => T): Promise<T> {
-    await this.#mutex.lock();
+  /**
+   * Runs `work` holding the connection: at once when it is free (no await before the statements run, so an
+   * uncontended read costs no extra turn of the event loop), else after the callers queued before it.
+   */
+  #locked<T>(work: () => T): Promise<T> {
+    if (this.#mutex.tryLock()) {
+      try {
+        return Promise.resolve(work());
+      } catch (err) {
+        return Promise.reject(err);
+      } finally {
+        this.#mutex.unlock();
+      }
+    }
+    return this.#mutex.lock().then(() => {
+      try {
+        return work();
+      } finally {
+        this.#mutex.unlock();
+      }
+    });
+  }
+
+  /** `fn`'s statements between `begin` and COMMIT; the caller holds the connection. */
+  #transaction<T>(begin: string, fn: (exec: Exec) => T): T {
     const { exec } = this.#connection;
     try {
       exec(begin, []);
@@ -126,8 +151,6 @@ class SqliteDirect implements DirectSql {
       // As Kysely does: a failed statement or COMMIT leaves nothing open behind it.
       if (this.#connection.inTransaction) exec('ROLLBACK', []);
       throw err;
-    } finally {
-      this.#mutex.unlock();
     }
   }
 }
