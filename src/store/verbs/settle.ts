@@ -9,7 +9,8 @@ import { publicJobError, publicOutputs, toPublicJob } from '../../jobs/public-jo
 import type { Job } from '../../jobs/types.js';
 import { newId } from '../../util/ids.js';
 import type { WebhookEventType } from '../contract.js';
-import { run, type Conn, type StoreContext } from '../context.js';
+import { runSteps, type Conn, type StoreContext } from '../context.js';
+import { step, type Steps } from '../direct.js';
 import { toJob } from '../rows.js';
 
 const seqSchema = z.object({ event_seq: z.number() });
@@ -25,13 +26,13 @@ const WEBHOOK_EVENT: Record<'completed' | 'failed' | 'cancelled', WebhookEventTy
   cancelled: 'job.cancelled',
 };
 
-async function enqueueWebhook(ctx: StoreContext, tx: Conn, job: Job, now: number): Promise<void> {
+function* webhookSteps(ctx: StoreContext, job: Job, now: number): Steps<void> {
   if (job.webhookUrl === null || job.status === 'queued' || job.status === 'running') return;
-  const disabled = await run(tx, ctx.sql.endpointDisabled, [job.accountId, job.webhookUrl]);
+  const disabled = yield step(ctx.sql.endpointDisabled, [job.accountId, job.webhookUrl]);
   if (disabled.length > 0) return;
   const type = WEBHOOK_EVENT[job.status];
   const payload = { type, timestamp: new Date(now).toISOString(), data: { job: toPublicJob(job) } };
-  await run(tx, ctx.sql.insertDelivery, [
+  yield step(ctx.sql.insertDelivery, [
     newId('msg', now),
     job.accountId,
     job.id,
@@ -69,20 +70,31 @@ export async function settleTransition(
   now: number,
   reason?: string,
 ): Promise<Job> {
+  return await runSteps(tx, settleSteps(ctx, row, wasRunning, now, reason));
+}
+
+/** settleTransition as steps, for a verb whose statements run synchronously where the dialect allows. */
+export function* settleSteps(
+  ctx: StoreContext,
+  row: unknown,
+  wasRunning: boolean,
+  now: number,
+  reason?: string,
+): Steps<Job> {
   const { job, seq } = transitionRow(row);
   const { sql } = ctx;
   if (isTerminal(job.status)) {
-    await run(tx, sql.userRelease, [wasRunning ? 1 : 0, job.accountId, job.userId]);
-    await enqueueWebhook(ctx, tx, job, now);
-    await run(tx, sql.insertEvent, [job.id, seq, 'done', JSON.stringify(doneEventData(job)), now]);
+    yield step(sql.userRelease, [wasRunning ? 1 : 0, job.accountId, job.userId]);
+    yield* webhookSteps(ctx, job, now);
+    yield step(sql.insertEvent, [job.id, seq, 'done', JSON.stringify(doneEventData(job)), now]);
     // Last, so the account row (every admission of the account waits on it) is locked only until commit.
-    await run(tx, sql.accountRelease, [job.accountId]);
+    yield step(sql.accountRelease, [job.accountId]);
     return job;
   }
   if (job.status === 'queued') {
-    await run(tx, sql.userRunningDown, [job.accountId, job.userId]);
+    yield step(sql.userRunningDown, [job.accountId, job.userId]);
   } else {
-    await run(tx, sql.userRunningUp, [job.accountId, job.userId]);
+    yield step(sql.userRunningUp, [job.accountId, job.userId]);
   }
   const data = {
     status: job.status,
@@ -90,6 +102,6 @@ export async function settleTransition(
     attempts: job.attempts,
     ...(reason === undefined ? {} : { reason }),
   };
-  await run(tx, sql.insertEvent, [job.id, seq, 'status', JSON.stringify(data), now]);
+  yield step(sql.insertEvent, [job.id, seq, 'status', JSON.stringify(data), now]);
   return job;
 }

@@ -6,10 +6,11 @@
 import { z } from 'zod';
 import type { Job, JobError, JobOutput } from '../../jobs/types.js';
 import type { CancelResult, ExpiredLeaseOutcome, FinishResult } from '../contract.js';
-import { inTx, run, type Conn, type StoreContext } from '../context.js';
+import { inTx, run, writeSteps, type Conn, type StoreContext } from '../context.js';
+import { step, type Steps } from '../direct.js';
 import { toJob } from '../rows.js';
 import { publicOutput } from '../../jobs/public-job.js';
-import { doneEventData, settleTransition, transitionRow } from './settle.js';
+import { doneEventData, settleSteps, settleTransition, transitionRow } from './settle.js';
 
 const WORKER_LOST: JobError = {
   code: 'worker_lost',
@@ -63,18 +64,19 @@ export async function finishRunning(
     const row = (await run(ctx.db, ctx.sql.finishRunningFunction, params))[0];
     if (row !== undefined) return { kind: 'finished', job: transitionRow(row).job };
   }
-  return await inTx(ctx, async (tx) => {
+  // Synchronous statements on SQLite (writeSteps): the completion sits on every job's path to `done`.
+  return await writeSteps(ctx, function* (): Steps<FinishResult> {
     const params = [end.status, outputs, error, now, events.length, jobId, workerId];
-    const row = (await run(tx, ctx.sql.finishRunning, params))[0];
+    const row = (yield step(ctx.sql.finishRunning, params))[0];
     if (row === undefined) return { kind: 'lost' };
     const { job, seq } = transitionRow(row);
     // The CAS took events.length seqs before `done` (seq) unless the job ended cancelled.
     if (job.status === 'completed') {
       for (const [i, data] of events.entries()) {
-        await run(tx, ctx.sql.insertEvent, [jobId, seq - events.length + i, 'output', data, now]);
+        yield step(ctx.sql.insertEvent, [jobId, seq - events.length + i, 'output', data, now]);
       }
     }
-    return { kind: 'finished', job: await settleTransition(ctx, tx, row, true, now) };
+    return { kind: 'finished', job: yield* settleSteps(ctx, row, true, now) };
   });
 }
 
