@@ -81,7 +81,7 @@ for (const seed of seeds) {
   const floor = jobs.reduce((a, j) => a + j.durationS, 0);
   const cells = windows.map((w) => {
     const waits = jobs.flatMap((j, i) => (scheduleMatches(w, j.at) ? [out.waitS[i]!] : []));
-    return percentile(Float64Array.from(waits).sort(), 95).toFixed(1);
+    return percentile(Float64Array.from(waits).sort(), 95).toFixed(2);
   });
   // Billing inside and outside the 12–18 window, over the GPU time of the jobs submitted there.
   let peakBill = 0;
