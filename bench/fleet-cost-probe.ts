@@ -93,7 +93,7 @@ for (const seed of seeds) {
   let peakFloor = 0;
   for (const j of jobs) if (scheduleMatches(windows[0]!, j.at)) peakFloor += j.durationS;
   console.log(
-    `seed ${seed}: peak p95 ${cells[0]} s (09-18: ${cells[1]} s), ${(out.billedSeconds / floor).toFixed(3)}× floor, ` +
+    `seed ${seed}: peak p95 ${cells[0]} s (09-18: ${cells[1]} s), ${(out.billedSeconds / floor).toFixed(4)}× floor, ` +
       `${out.modelFetches} fetches, ${out.coldStarts} starts; peak ${(peakBill / peakFloor).toFixed(2)}×, ` +
       `off ${(offBill / (floor - peakFloor)).toFixed(2)}× (${(ms / 1000).toFixed(1)} s)`,
   );
