@@ -87,7 +87,8 @@ export class ProcessProvider implements FleetProvider {
     const free = gpus.filter((g) => !used.has(g));
     if (free.length === 0)
       throw new ProviderError(`pool ${pool}: every listed gpu (${gpus.join(', ')}) has a worker`);
-    const holding = firstModel === null || free.length < 2 ? [] : free.filter((g) => this.holds(g, firstModel));
+    const holding =
+      firstModel === null || free.length < 2 ? [] : free.filter((g) => this.holds(g, firstModel));
     return holding[0] ?? free[0]!;
   }
 
