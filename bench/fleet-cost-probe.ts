@@ -3,7 +3,7 @@
  * the cost-goal work: one run per seed gives the peak p95 over both peak windows (12:00–18:00 and the issue's
  * 09:00–18:00), × floor, fetches, and where the money goes (peak / off-peak billing over their jobs' time).
  * Run: node --import tsx bench/fleet-cost-probe.ts [--seeds 1,2,3] [--horizon 38] [--hours "Mon-Fri 12:00-18:00"]
- *        [--no-copies] [--buffers "12-18:1"] [--tuning '{"busyFreeShare":0.5}']
+ *        [--no-copies] [--buffers "12-18:1"] [--prefetch-cover 2] [--tuning '{"busyFreeShare":0.5}']
  */
 import { readFileSync } from 'node:fs';
 import { decide, DEFAULT_TUNING, type AutoscalerTuning } from '../src/fleet/autoscaler.js';
@@ -23,6 +23,8 @@ const seeds = (arg('--seeds') ?? '1,2,3').split(',').map(Number);
 const horizon = arg('--horizon') === undefined ? null : Number(arg('--horizon'));
 const hours = arg('--hours') ?? 'Mon-Fri 12:00-18:00';
 const copies = !process.argv.includes('--no-copies');
+/** The fleet file's `prefetch_cover` (absent: the tuned default). */
+const cover = arg('--prefetch-cover') === undefined ? {} : { prefetchCover: Number(arg('--prefetch-cover')) };
 /** `--buffers "12-13:1,13-17:2"`: weekday schedules (UTC hours) with that buffer, as a fleet file would. */
 const schedules = (arg('--buffers') ?? '')
   .split(',')
@@ -70,6 +72,7 @@ for (const seed of seeds) {
     sessionCopies: copies,
     latencyHours: hours === 'none' ? null : parsePeak(hours),
     schedules,
+    ...cover,
   };
   const scenario = standardScenarios(pool, { withModels: true })[0]!;
   const t0 = performance.now();
@@ -78,7 +81,7 @@ for (const seed of seeds) {
   const floor = jobs.reduce((a, j) => a + j.durationS, 0);
   const cells = windows.map((w) => {
     const waits = jobs.flatMap((j, i) => (scheduleMatches(w, j.at) ? [out.waitS[i]!] : []));
-    return percentile(Float64Array.from(waits).sort(), 95).toFixed(1);
+    return percentile(Float64Array.from(waits).sort(), 95).toFixed(2);
   });
   // Billing inside and outside the 12–18 window, over the GPU time of the jobs submitted there.
   let peakBill = 0;
@@ -90,7 +93,7 @@ for (const seed of seeds) {
   let peakFloor = 0;
   for (const j of jobs) if (scheduleMatches(windows[0]!, j.at)) peakFloor += j.durationS;
   console.log(
-    `seed ${seed}: peak p95 ${cells[0]} s (09-18: ${cells[1]} s), ${(out.billedSeconds / floor).toFixed(3)}× floor, ` +
+    `seed ${seed}: peak p95 ${cells[0]} s (09-18: ${cells[1]} s), ${(out.billedSeconds / floor).toFixed(4)}× floor, ` +
       `${out.modelFetches} fetches, ${out.coldStarts} starts; peak ${(peakBill / peakFloor).toFixed(2)}×, ` +
       `off ${(offBill / (floor - peakFloor)).toFixed(2)}× (${(ms / 1000).toFixed(1)} s)`,
   );

@@ -52,6 +52,12 @@ export const SimulateOptions = z.object({
   affinityMaxDelayS: seconds.default(10).describe('affinity bound of the model-aware claim order'),
   planningHorizonS: seconds.optional().describe('the autoscaler’s forecast horizon'),
   sessionCopies: z.boolean().optional().describe('copy returning users’ models onto idle workers’ disks'),
+  prefetchCover: z.coerce
+    .number()
+    .min(0)
+    .max(1000)
+    .optional()
+    .describe('disk copies per live worker and unit job share the prefetches aim for; 0 = none'),
   latencyHours: z
     .string()
     .min(1)
@@ -145,6 +151,7 @@ export async function runSimulate(
     coldStartMs: tiers.bootS === null ? fleet.pool.coldStartMs : expectedColdStartS(tiers, withModels) * 1000,
     planningHorizonS: opts.planningHorizonS ?? fleet.pool.planningHorizonS ?? null,
     ...(opts.sessionCopies === undefined ? {} : { sessionCopies: opts.sessionCopies }),
+    ...(opts.prefetchCover === undefined ? {} : { prefetchCover: opts.prefetchCover }),
     latencyHours:
       opts.latencyHours === undefined
         ? (fleet.pool.latencyHours ?? null)
@@ -267,6 +274,10 @@ export function register(program: Command): void {
     .option('--affinity-max-delay-s <s>', 'longest extra wait the model-aware claim order may cause', '10')
     .option('--planning-horizon-s <s>', 'the autoscaler’s forecast horizon (default 1.17 × cold start)')
     .option('--session-copies', 'the model plan copies returning users’ models onto idle workers’ disks')
+    .option(
+      '--prefetch-cover <n>',
+      'disk copies of a model the prefetches aim for, per live worker and unit job share (default 8; 0 = none)',
+    )
     .option(
       '--latency-hours <window>',
       'hours the wait target applies to, like --peak; outside them the autoscaler keeps no spares',

@@ -347,7 +347,7 @@ export class FleetController {
   private async startWorker(pool: PoolConfig, provider: FleetProvider, firstModel: string | null = null) {
     const id = this.deps.newWorkerId();
     const startedAt = this.clock();
-    const started = await provider.start(pool, { workerId: id });
+    const started = await provider.start(pool, { workerId: id, firstModel });
     const w: FleetWorker = {
       id,
       pool: pool.name,

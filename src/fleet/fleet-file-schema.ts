@@ -134,6 +134,7 @@ export const PoolSchema = z
     planning_horizon_s: nonNegative('planning_horizon_s').optional(),
     target_p95_wait_s: positive('target_p95_wait_s').optional(),
     session_copies: z.boolean({ error: 'session_copies must be true or false' }).optional(),
+    prefetch_cover: nonNegative('prefetch_cover').optional(),
     latency_hours: LatencyHoursSchema.optional(),
     warmup: WarmupSchema.optional(),
     static: StaticSettingsSchema.optional(),

@@ -79,6 +79,11 @@ export interface PoolConfig {
   /** Copy returning users' models onto idle workers' disks (more fetches, shorter peak waits). */
   sessionCopies?: boolean;
   /**
+   * `prefetch_cover`: disk copies of a model the pool's prefetches aim for, per live worker and unit share
+   * of the jobs (0 = no background prefetches). Absent: the tuned default (8).
+   */
+  prefetchCover?: number;
+  /**
    * `latency_hours`: the hours the operator's wait target applies to; outside them the autoscaler keeps no
    * spare workers (jobs there may wait a cold start). Null or absent: every hour.
    */
@@ -153,6 +158,7 @@ function toPool(name: string, p: PoolInput): PoolConfig {
     maxCostPerHour: p.max_cost_per_hour ?? null,
     planningHorizonS: p.planning_horizon_s ?? null,
     ...(p.session_copies === undefined ? {} : { sessionCopies: p.session_copies }),
+    ...(p.prefetch_cover === undefined ? {} : { prefetchCover: p.prefetch_cover }),
     latencyHours: p.latency_hours ?? null,
     warmup,
     models: modelSettings(p),

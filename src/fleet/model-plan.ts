@@ -10,7 +10,9 @@
  *   - idle workers load wanted files from their disk into VRAM (preload), spreading the models across the
  *     idle workers: a model's value falls with the number of idle workers already holding it;
  *   - a new worker's warm-up loads the model of a queued job no idle worker holds, else the most wanted
- *     model held by the fewest workers;
+ *     model held by the fewest workers; a model already on a free host's disk (where the new worker can
+ *     start: a boot and a disk load, no fetch) is preferred among equals, and over one wanted less than
+ *     `REPLACE_RATIO` times more;
  *   - when the pool shrinks, the idle workers whose models are least wanted (or held elsewhere too) stop.
  * Pure and deterministic, like `decide()`.
  */
@@ -85,6 +87,21 @@ function pickStops(s: PoolSnapshot, base: Decision, shares: ReadonlyMap<string, 
     .map((x) => x.w.id);
 }
 
+/**
+ * The free hosts' disks a plan can still start workers on: `take(m)` reserves the one holding `m` (the
+ * simulator and the process provider place a worker there), so two starts do not count on the same disk.
+ */
+function freeHostDisks(view: ModelView) {
+  const disks = (view.freeHosts ?? []).map((d) => new Set(d));
+  return {
+    holds: (m: string) => disks.some((d) => d.has(m)),
+    take(m: string) {
+      const i = disks.findIndex((d) => d.has(m));
+      if (i >= 0) disks.splice(i, 1);
+    },
+  };
+}
+
 /** The first model of each worker started now. */
 function startModels(s: PoolSnapshot, count: number, shares: ReadonlyMap<string, number>) {
   const view = s.models!;
@@ -92,22 +109,33 @@ function startModels(s: PoolSnapshot, count: number, shares: ReadonlyMap<string,
   const holders = countHolders(s.workers, (w) => w.vram ?? []);
   const waiting = new Map<string, number>();
   for (const m of view.queued) if (!idleHeld.has(m)) waiting.set(m, (waiting.get(m) ?? 0) + 1);
+  const free = freeHostDisks(view);
+  // A model no free host holds costs a fetch on top of the boot: among the forecast's picks it must be
+  // wanted REPLACE_RATIO times more than one that sits on a free disk.
+  const fetchDiscount = (m: string) => (free.holds(m) ? 1 : 1 / REPLACE_RATIO);
   const out: Array<string | null> = [];
   for (let i = 0; i < count; i++) {
     let best: string | null = null;
     let bestScore = 0;
-    // A queued job that no idle worker can serve warm is what this start is for; then the forecast.
-    for (const [m, n] of waiting) if (n > bestScore) [best, bestScore] = [m, n];
+    // A queued job that no idle worker can serve warm is what this start is for (the most queued model,
+    // one on a free host's disk among equals); then the forecast.
+    for (const [m, n] of waiting) {
+      if (n > bestScore || (n === bestScore && best !== null && free.holds(m) && !free.holds(best)))
+        [best, bestScore] = [m, n];
+    }
     if (best !== null) {
       waiting.set(best, bestScore - 1);
       if (bestScore - 1 <= 0) waiting.delete(best);
     } else {
       for (const m of ranked(shares)) {
-        const score = shares.get(m)! / (1 + (holders.get(m) ?? 0));
+        const score = (shares.get(m)! / (1 + (holders.get(m) ?? 0))) * fetchDiscount(m);
         if (score > bestScore) [best, bestScore] = [m, score];
       }
     }
-    if (best !== null) holders.set(best, (holders.get(best) ?? 0) + 1);
+    if (best !== null) {
+      holders.set(best, (holders.get(best) ?? 0) + 1);
+      free.take(best);
+    }
     out.push(best);
   }
   return out;
@@ -236,7 +264,7 @@ export function planModels(
   const stop = pickStops(s, base, shares);
   const stopping = new Set(stop);
   const idle = s.workers.filter((w) => w.state === 'idle' && !stopping.has(w.id));
-  const prefetch = prefetches(s, idle, order, shares, tuning.prefetchCover);
+  const prefetch = prefetches(s, idle, order, shares, s.limits.prefetchCover ?? tuning.prefetchCover);
   // Copies buy peak latency with fetches; outside the latency hours no wait target asks for them.
   const copies = (s.limits.sessionCopies ?? tuning.sessionCopies) && s.limits.offHours !== true;
   if (copies && view.diskCacheModels > 0) {

@@ -47,6 +47,8 @@ export interface PoolLimits {
   planningHorizonS?: number | null;
   /** The fleet file's `session_copies`: the model plan copies returning users' models onto idle disks. */
   sessionCopies?: boolean;
+  /** The fleet file's `prefetch_cover`: overrides the model plan's tuned prefetch cover. */
+  prefetchCover?: number;
   /**
    * Outside the fleet file's `latency_hours` (the hours the operator's wait target applies to): the pool
    * keeps no spare workers, starting one only for a waiting job and stopping a worker once idle.
@@ -77,6 +79,13 @@ export interface ModelView {
    * kind); absent = every model (the simulator's world). A pool without a warm-up gets no preloads.
    */
   preloadable?: ReadonlySet<string>;
+  /**
+   * The model files on the disks of hosts no worker runs on now, where a worker started now may land (the
+   * simulator's freed hosts; a process pool's free GPU slots with a `{gpu}` models folder). A worker
+   * started on a host whose disk holds its first model pays a boot and a disk load, not a fetch. Absent =
+   * unknown (a new worker's first model is fetched).
+   */
+  freeHosts?: ReadonlyArray<readonly string[]>;
 }
 
 /** Arrivals per UTC hour of day (24 entries), summed over `days` whole previous days; days 0 = no history yet. */

@@ -77,6 +77,7 @@ export function poolLimitsAt(
     maxCostPerHour: pool.maxCostPerHour,
     planningHorizonS: pool.planningHorizonS ?? null,
     ...(pool.sessionCopies === undefined ? {} : { sessionCopies: pool.sessionCopies }),
+    ...(pool.prefetchCover === undefined ? {} : { prefetchCover: pool.prefetchCover }),
     ...(floor.offHours === true ? { offHours: true } : {}),
   };
 }

@@ -208,6 +208,14 @@ describe('fleet file model settings', () => {
     expect(errorOf(pool('    latency_hours: 9\n'))).toContain('pools.gpu.latency_hours');
   });
 
+  it('reads prefetch_cover (absent: the tuned default), and refuses a negative or non-number one', () => {
+    expect(parseFleetFile(pool('    prefetch_cover: 2\n')).pools[0]?.prefetchCover).toBe(2);
+    expect(parseFleetFile(pool('    prefetch_cover: 0\n')).pools[0]?.prefetchCover).toBe(0);
+    expect(parseFleetFile(pool('')).pools[0]?.prefetchCover).toBeUndefined();
+    expect(errorOf(pool('    prefetch_cover: -1\n'))).toContain('pools.gpu.prefetch_cover');
+    expect(errorOf(pool('    prefetch_cover: lots\n'))).toContain('pools.gpu.prefetch_cover');
+  });
+
   it('keeps session_copies and a process pool’s model cache folder', () => {
     expect(parseFleetFile(pool('    session_copies: true\n')).pools[0]?.sessionCopies).toBe(true);
     expect(parseFleetFile(pool('')).pools[0]?.sessionCopies).toBeUndefined();

@@ -49,6 +49,33 @@ describe('autoscaler model plan', () => {
     expect(e.models?.startWith[0]).toBe('second');
   });
 
+  it('warms a new worker with a model a free host already holds on disk (a disk load, not a fetch)', () => {
+    // Two queued models, one start each: the one on a free host's disk comes first among equals.
+    const waiting = view({ queued: ['rare', 'second'] });
+    const blind = decide(snapshot({ queued: 2, models: waiting }), NOW);
+    expect(blind.models?.startWith).toEqual(['rare', 'second']);
+    const hosts = decide(snapshot({ queued: 2, models: { ...waiting, freeHosts: [['x', 'second']] } }), NOW);
+    expect(hosts.models?.startWith).toEqual(['second', 'rare']);
+    // The forecast: 'second' (share 0.3, no holder) beats 'top' (0.6, two holders) unless only 'top' sits
+    // on a free disk; a model must then be wanted twice as much to be fetched instead.
+    const workers = [holding(worker('b1', 'busy'), ['top']), holding(worker('b2', 'busy'), ['top'])];
+    const spare = { queued: 0, running: 2, workers, limits: { min: 3 } };
+    expect(decide(snapshot({ ...spare, models: view() }), NOW).models?.startWith).toEqual(['second']);
+    const onDisk = decide(snapshot({ ...spare, models: view({ freeHosts: [['top']] }) }), NOW);
+    expect(onDisk.models?.startWith).toEqual(['top']);
+  });
+
+  it('aims its prefetches at the pool’s prefetch_cover copies instead of the tuned one', () => {
+    // Three idle workers, 'top' on none: cover 8 wants ceil(0.6 × 3 × 8) copies, cover 0.5 one.
+    const idle = ['i1', 'i2', 'i3'].map((id) => holding(worker(id, 'idle', 1_000), ['rare'], ['rare']));
+    const tuned = decide(snapshot({ workers: idle, models: view() }), NOW).models?.prefetch ?? [];
+    expect(tuned.filter((p) => p.model === 'top')).toHaveLength(3);
+    const low = decide(snapshot({ workers: idle, limits: { prefetchCover: 0.5 }, models: view() }), NOW);
+    expect(low.models?.prefetch.filter((p) => p.model === 'top')).toHaveLength(1);
+    const none = decide(snapshot({ workers: idle, limits: { prefetchCover: 0 }, models: view() }), NOW);
+    expect(none.models?.prefetch).toEqual([]);
+  });
+
   it('prefetches the most wanted missing file onto an idle worker, one at a time', () => {
     const idle = holding(worker('i', 'idle', 1_000), ['rare'], ['rare']);
     const d = decide(snapshot({ workers: [idle], models: view() }), NOW);

@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FleetController, type FleetWorker, type PoolObservation } from '../../src/fleet/controller.js';
 import { parseFleetFile } from '../../src/fleet/fleet-file.js';
@@ -108,6 +111,31 @@ describe('process provider with real comfy-lite processes', () => {
       expect(cost.cost).toBeCloseTo(cost.workerSeconds * 0.001, 6);
     } finally {
       await controller.close({ stopWorkers: true });
+    }
+  }, 60_000);
+
+  it('starts a worker on the free GPU slot whose {gpu} models folder holds its first model', async () => {
+    if (pool.process === null) throw new Error('no process settings');
+    const root = mkdtempSync(join(tmpdir(), 'arrakis-gpu-slots-'));
+    // Slot 1's folder kept b.safetensors from an earlier worker; slot 0's has nothing.
+    mkdirSync(join(root, 'gpu1', 'checkpoints'), { recursive: true });
+    writeFileSync(join(root, 'gpu1', 'checkpoints', 'b.safetensors'), 'fake weights');
+    const p = new ProcessProvider({ ...pool.process, gpus: ['0', '1'], modelsDir: join(root, 'gpu{gpu}') });
+    try {
+      const first = await p.start(pool, { workerId: 'w1', firstModel: 'b.safetensors' });
+      expect(first.modelsDir).toBe(join(root, 'gpu1'));
+      // Only slot 0 is free now: the worker takes it (and will fetch the file there).
+      const second = await p.start(pool, { workerId: 'w2', firstModel: 'b.safetensors' });
+      expect(second.modelsDir).toBe(join(root, 'gpu0'));
+      await Promise.all([first.ready, second.ready]);
+      for (const w of await p.list()) await p.stop(w.ref);
+      // Both free again: a worker without a first model, or one no folder holds, takes the first slot.
+      const blind = await p.start(pool, { workerId: 'w3', firstModel: 'c.safetensors' });
+      expect(blind.modelsDir).toBe(join(root, 'gpu0'));
+      await blind.ready;
+    } finally {
+      for (const w of await p.list()) await p.stop(w.ref);
+      rmSync(root, { recursive: true, force: true });
     }
   }, 60_000);
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it, vi } from 'vitest';
-import { register, runSimulate } from '../../src/cli/simulate.js';
+import { register, runSimulate, SimulateOptions } from '../../src/cli/simulate.js';
 
 const CONTRACT_KEYS = [
   'name',
@@ -144,6 +144,29 @@ describe('arrakis simulate', () => {
     await expect(gpuS({ latencyHours: 'lunch' })).rejects.toThrow(
       /^--latency-hours "lunch": expected days and hours/,
     );
+  });
+
+  it('takes --prefetch-cover (or the fleet file’s prefetch_cover) for the autoscaler and refuses a negative one', async () => {
+    const dir = fixture();
+    const trace = {
+      ...{ trace: join(dir, 'trace.csv'), skipInvalid: true, bootS: 10, diskCacheModels: 4, vramModels: 3 },
+      loadSamples: join(dir, 'loads.csv'),
+    };
+    const quiet = () => undefined;
+    const tuned = (await runSimulate(trace, quiet)).scenarios[0]!;
+    const none = (await runSimulate({ ...trace, prefetchCover: 0 }, quiet)).scenarios[0]!;
+    expect(tuned.description).not.toContain('prefetch cover');
+    expect(none.description).toContain('prefetch cover 0');
+    expect(none.modelFetches).toBeLessThanOrEqual(tuned.modelFetches);
+    writeFileSync(
+      join(dir, 'cover.yaml'),
+      'pools:\n  gpu:\n    provider: static\n    static: { urls: ["http://10.0.0.1:8188"] }\n' +
+        '    max: 20\n    scale_down_s: 0\n    prefetch_cover: 0\n',
+    );
+    const fromFile = (await runSimulate({ ...trace, fleet: join(dir, 'cover.yaml') }, quiet)).scenarios[0]!;
+    expect(fromFile.description).toContain('prefetch cover 0');
+    expect(fromFile.modelFetches).toBe(none.modelFetches);
+    expect(() => SimulateOptions.parse({ prefetchCover: '-1' })).toThrow();
   });
 
   it('turns target_p95_wait_s into the cheapest planning horizon that meets it', async () => {

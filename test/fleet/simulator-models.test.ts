@@ -4,6 +4,7 @@ import { reactiveDecide } from '../../src/fleet/reactive.js';
 import { simulate, type Scenario, type SimInput } from '../../src/fleet/simulator/engine.js';
 import { ModelSet } from '../../src/fleet/simulator/model-set.js';
 import { DEFAULT_TIERS, type ModelTiers } from '../../src/fleet/simulator/model-tiers.js';
+import { planModels } from '../../src/fleet/model-plan.js';
 import { DEFAULT_AUTOSCALER_POOL, standardScenarios } from '../../src/fleet/simulator/scenarios.js';
 import { loadModel, newWorker } from '../../src/fleet/simulator/sim-worker.js';
 import { SYNTHETIC_START, syntheticWorkload, type SimJob } from '../../src/fleet/simulator/workload.js';
@@ -109,6 +110,43 @@ describe('model tiers', () => {
     const out = simulate(input([job(0, 10, 'u1', null), job(10, 5, 'u2', null)]), scenario);
     expect(Array.from(out.waitS)).toEqual([0, 0]);
     expect(out.coldStarts).toBe(1);
+  });
+});
+
+describe('where a new worker starts', () => {
+  // Two workers fetch a and b on two hosts and stop (b's host freed last); later a job for a arrives. The
+  // reactive rule with the model plan (prefetch_cover 0: no background fetches) warms its new worker with a.
+  const jobs = [job(0, 100, 'u1', 'a'), job(40, 100, 'u2', 'b'), job(600, 5, 'u3', 'a')];
+  const pool = { ...DEFAULT_AUTOSCALER_POOL, min: 0, max: 2, scaleDownMs: 60_000, prefetchCover: 0 };
+  const planned: Scenario = {
+    name: 'planned',
+    description: 'reactive + model plan',
+    policy: (s, now) => planModels(s, reactiveDecide(s, now)),
+    pool,
+    affinityMaxDelayMs: 10_000,
+  };
+
+  it('starts a model-aware worker on the free host whose disk holds its first model: no fetch', () => {
+    const seen: Array<ReadonlyArray<readonly string[]>> = [];
+    const out = simulate(input(jobs), {
+      ...planned,
+      policy: (s, now) => {
+        if (s.queued > 0 && s.models?.freeHosts?.length === 2) seen.push(s.models.freeHosts);
+        return planned.policy(s, now);
+      },
+    });
+    expect(out.coldStarts).toBe(3);
+    // The plan saw both free hosts' files, b's host (freed last) last.
+    expect(seen[0]).toEqual([['a'], ['b']]);
+    // Boot 10 + a disk load 2 on a's host, where b's host (the most recently freed) would have fetched a.
+    expect(out.waitS[2]).toBe(12);
+    expect(out.modelFetches).toBe(2);
+  });
+
+  it('starts a model-blind worker on the most recently freed host, as before', () => {
+    const out = simulate(input(jobs), { ...planned, affinityMaxDelayMs: null });
+    expect(out.waitS[2]).toBe(10 + 22);
+    expect(out.modelFetches).toBe(3);
   });
 });
 

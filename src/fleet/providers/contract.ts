@@ -7,6 +7,11 @@ import type { PoolConfig } from '../fleet-file.js';
 export interface StartSpec {
   /** The controller's id for the worker (also a name/tag on the provider side). */
   workerId: string;
+  /**
+   * The model the worker's warm-up loads first (the plan's `startWith`), when any: a provider whose hosts
+   * keep model files across workers starts it where that file already sits (a disk load, not a fetch).
+   */
+  firstModel?: string | null;
 }
 
 export interface StartedWorker {

@@ -1,10 +1,15 @@
 /**
  * The `process` provider: one local process per worker from a command template (one ComfyUI per GPU with
  * `CUDA_VISIBLE_DEVICES={gpu}`, or comfy-lite in tests). A worker is ready when its output prints the ready
- * line; stop sends SIGTERM, then SIGKILL after the grace period.
+ * line; stop sends SIGTERM, then SIGKILL after the grace period. With `gpus` and a `{gpu}` models folder
+ * each GPU slot keeps its files across workers: a worker starts on a free slot whose folder holds its first
+ * model when there is one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { KIND_FOLDERS } from '../../models/model-refs.js';
 import type { PoolConfig, ProcessSettings } from '../fleet-file.js';
 import { fillTemplate, splitWords } from './command-line.js';
 import {
@@ -32,7 +37,7 @@ export class ProcessProvider implements FleetProvider {
 
   /** Spawns the command; `ready` resolves with the URL from the ready line. */
   async start(pool: PoolConfig, spec?: StartSpec): Promise<StartedWorker> {
-    const gpu = this.freeGpu(pool.name);
+    const gpu = this.freeGpu(pool.name, spec?.firstModel ?? null);
     const port = await freePort();
     const worker = spec?.workerId ?? `port-${port}`;
     const dirTemplate = this.settings.modelsDir;
@@ -74,14 +79,26 @@ export class ProcessProvider implements FleetProvider {
     return { ref, ready, modelsDir };
   }
 
-  private freeGpu(pool: string): string {
+  /** The first free GPU slot, or the first free one whose folder already holds `firstModel`. */
+  private freeGpu(pool: string, firstModel: string | null): string {
     const gpus = this.settings.gpus;
     if (gpus === null) return '';
     const used = new Set([...this.running.values()].map((r) => r.gpu));
-    const gpu = gpus.find((g) => !used.has(g));
-    if (gpu === undefined)
+    const free = gpus.filter((g) => !used.has(g));
+    if (free.length === 0)
       throw new ProviderError(`pool ${pool}: every listed gpu (${gpus.join(', ')}) has a worker`);
-    return gpu;
+    const holding =
+      firstModel === null || free.length < 2 ? [] : free.filter((g) => this.holds(g, firstModel));
+    return holding[0] ?? free[0]!;
+  }
+
+  /** Whether a GPU slot's own models folder (a `models_dir` set by `{gpu}` alone) has the file in any kind's folder. */
+  private holds(gpu: string, model: string): boolean {
+    const template = this.settings.modelsDir;
+    if (template === null || !template.includes('{gpu}') || /\{(port|worker)\}/.test(template)) return false;
+    if (model.split(/[\\/]/).includes('..')) return false;
+    const dir = fillTemplate(template, { port: 0, gpu });
+    return Object.values(KIND_FOLDERS).some((folder) => existsSync(join(dir, folder, model)));
   }
 
   private awaitReady(child: ChildProcess, port: number, exited: Promise<void>): Promise<string> {

@@ -58,7 +58,8 @@ class World {
   readonly claimScheduled = new Set<number>();
   /**
    * Disks of worker hosts no worker runs on now, the most recently freed last: the files a host keeps
-   * outlive the worker, and a new worker lands on the most recently freed host (else on a fresh one).
+   * outlive the worker. A model-blind policy's new worker lands on the most recently freed host; a
+   * model-aware one's on the free host holding its first model (`freeHostFor`); else on a fresh one.
    */
   readonly freeDisks: ModelSet[] = [];
   popularityHead = 0;
@@ -152,6 +153,7 @@ class World {
       diskCacheModels: this.tiers.diskCacheModels,
       queued,
       popularity: this.popularity,
+      freeHosts: this.freeDisks.map((d) => d.list()),
     };
   }
 
@@ -202,12 +204,31 @@ class World {
   }
 
   startWorker(now: number, firstModel: string | null): void {
-    const disk = this.freeDisks.pop() ?? new ModelSet(this.tiers.diskCacheModels);
+    const i = this.modelAware ? this.freeHostFor(firstModel) : this.freeDisks.length - 1;
+    const disk = i < 0 ? new ModelSet(this.tiers.diskCacheModels) : this.freeDisks.splice(i, 1)[0]!;
     const w = newWorker(`w${this.nextWorker++}`, now, this.tiers, firstModel, disk);
     this.workers.set(w.id, w);
     countColdStart(this.out, this.input.startAt, now);
     this.out.maxWorkers = Math.max(this.out.maxWorkers, this.workers.size);
     this.push({ at: now + bootSeconds(this.tiers, this.rand) * 1000, kind: 'ready', worker: w });
+  }
+
+  /**
+   * The free host a model-aware policy's new worker starts on (an index into `freeDisks`, -1 = a fresh
+   * host): the one whose disk holds its first model, else the one whose files the last day's jobs wanted
+   * most, the most recently freed among equals.
+   */
+  freeHostFor(firstModel: string | null): number {
+    let best = -1;
+    let bestScore = -1;
+    for (let i = this.freeDisks.length - 1; i >= 0; i--) {
+      const disk = this.freeDisks[i]!;
+      if (firstModel !== null && disk.has(firstModel)) return i;
+      let score = 0;
+      for (const m of disk.list()) score += this.popularity.get(m) ?? 0;
+      if (score > bestScore) [best, bestScore] = [i, score];
+    }
+    return best;
   }
 
   /** Boot done: the warm-up loads the first model (from the host's disk if it kept the file), then it is idle. */

@@ -55,6 +55,7 @@ export function simPoolFrom(p: PoolConfig): SimPool {
     maxCostPerHour: p.maxCostPerHour,
     planningHorizonS: p.planningHorizonS ?? null,
     ...(p.sessionCopies === undefined ? {} : { sessionCopies: p.sessionCopies }),
+    ...(p.prefetchCover === undefined ? {} : { prefetchCover: p.prefetchCover }),
     latencyHours: p.latencyHours ?? null,
   };
 }
@@ -78,6 +79,7 @@ export function standardScenarios(
         (pool.schedules.length > 0 ? `, ${pool.schedules.length} schedule(s)` : '') +
         (affinity === null ? '' : `, model-aware with prefetch, affinity ≤ ${affinity / 1000} s`) +
         (pool.sessionCopies === true ? ', session copies' : '') +
+        (pool.prefetchCover === undefined ? '' : `, prefetch cover ${pool.prefetchCover}`) +
         (pool.latencyHours == null
           ? ''
           : `, no spares outside latency hours ${pool.latencyHours.name.replace(/^peak /, '')}`),

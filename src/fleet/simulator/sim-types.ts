@@ -16,6 +16,7 @@ export interface SimPool {
   maxCostPerHour: number | null;
   planningHorizonS?: number | null;
   sessionCopies?: boolean;
+  prefetchCover?: number;
   /** The fleet file's `latency_hours`: outside them the autoscaler keeps no spares (null: all hours). */
   latencyHours?: Schedule | null;
 }
