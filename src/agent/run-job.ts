@@ -320,8 +320,13 @@ class JobRun {
     // meanwhile (the flush is a commit, a store a request: neither needs the other).
     const flushed = this.progress.flush();
     const outputs: JobOutput[] = [];
+    const used = new Set<string>();
     for (const [index, file] of files.entries()) {
-      const stored = await this.stored(file);
+      let stored = await this.stored(file);
+      // History may list one file twice: each output is its own object (the completion refuses a key named
+      // twice), so a repeat is stored again under its own arrival number.
+      if (used.has(stored.objectKey) && this.stopReason === null) stored = await this.storeFile(file);
+      used.add(stored.objectKey);
       // History's names (an early store keyed by folder and name may have come from another node's frame).
       outputs.push({ ...stored, index, nodeId: file.nodeId, filename: file.filename, type: file.type });
       if (this.stopReason !== null) break;

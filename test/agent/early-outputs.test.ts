@@ -99,6 +99,25 @@ describe('outputs stored before the outcome', () => {
     expect(output?.data).toMatchObject({ index: 0, url: `/v1/jobs/${job.id}/outputs/0` });
   });
 
+  it('a file history lists twice is two outputs, each its own stored object (the completion is not refused)', async () => {
+    const lite = await h.startComfy();
+    const held = heldComfy(lite.url);
+    await h.startAgent(lite.url, { comfy: held.comfy });
+    const job = await h.admit(invertWorkflow('twice'));
+    await held.outcome;
+    held.answer(async (real) =>
+      real.kind === 'success' ? { ...real, outputs: [...real.outputs, ...real.outputs] } : real,
+    );
+    const done = await h.waitForEnd(job.id);
+    expect(done.status).toBe('completed');
+    expect(done.attempts).toBe(1);
+    const keys = done.outputs.map((o) => o.objectKey);
+    expect(keys).toHaveLength(2);
+    expect(new Set(keys).size).toBe(2);
+    const file = readFileSync(join(lite.dataDir, 'output', 'arrakis', job.id, 'twice_00001_.png'));
+    for (const key of keys) expect((await buffer((await h.storage.get(key))!.body)).equals(file)).toBe(true);
+  });
+
   it('a job that fails after an output was stored lists no output, and its stored file is deleted', async () => {
     const lite = await h.startComfy();
     const held = heldComfy(lite.url);

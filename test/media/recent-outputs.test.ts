@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ObjectStorage, StoredObject } from '../../src/media/storage/contract.js';
 import { FileStorage } from '../../src/media/storage/file-storage.js';
 import { RecentOutputs } from '../../src/media/storage/recent-outputs.js';
 
@@ -90,5 +91,51 @@ describe('RecentOutputs', () => {
     await storage.put('jobs/j3/outputs/1.0-a.png/x', Buffer.from('d'), 'image/png');
     await expect(storage.put('jobs/j3/outputs/1.0-a.png', Buffer.from('e'), 'image/png')).rejects.toThrow();
     expect((await storage.get('jobs/j3/outputs/1.0-a.png'))?.bytes?.toString()).not.toBe('c');
+  });
+
+  it('holds nothing a deletePrefix that overlapped its put may have deleted', async () => {
+    // The backend is a real FileStorage; a gate holds a put's answer after the file landed (put then
+    // deletePrefix: the delete removes the file before the put's caller resumes) and a delete before it runs
+    // (deletePrefix then put: the file a put wrote while the delete was on its way is removed by it).
+    const files = new FileStorage(join(root, 'objects'));
+    const gates: { put?: Promise<void>; del?: Promise<void>; landed?: () => void } = {};
+    const gated: ObjectStorage = {
+      put: async (key, body, type): Promise<StoredObject> => {
+        const stored = await files.put(key, body, type);
+        gates.landed?.();
+        await gates.put;
+        return stored;
+      },
+      get: (key, known) => files.get(key, known),
+      deletePrefix: async (prefix) => {
+        await gates.del;
+        return await files.deletePrefix(prefix);
+      },
+      presignedGetUrl: async () => null,
+      check: () => files.check(),
+    };
+    const storage = new RecentOutputs(gated, { now: () => now });
+    let open!: () => void;
+
+    gates.put = new Promise((resolve) => (open = resolve));
+    const landed = new Promise<void>((resolve) => (gates.landed = resolve));
+    const put = storage.put('jobs/j1/outputs/1.0-a.png', Buffer.from('a'), 'image/png');
+    await landed; // the file is written, the answer held
+    gates.put = undefined;
+    gates.landed = undefined;
+    expect(await storage.deletePrefix('jobs/j1/outputs/')).toBe(1);
+    open();
+    await put;
+    expect(await read(storage, 'jobs/j1/outputs/1.0-a.png')).toBeNull();
+    expect(storage.heldBytes).toBe(0);
+
+    gates.del = new Promise((resolve) => (open = resolve));
+    const deleted = storage.deletePrefix('jobs/j2/outputs/');
+    await storage.put('jobs/j2/outputs/1.0-a.png', Buffer.from('b'), 'image/png');
+    gates.del = undefined;
+    open();
+    expect(await deleted).toBe(1);
+    expect(await read(storage, 'jobs/j2/outputs/1.0-a.png')).toBeNull();
+    expect(storage.heldBytes).toBe(0);
   });
 });

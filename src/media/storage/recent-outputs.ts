@@ -8,7 +8,8 @@
  * is cached); `get` answers from memory only what was put here, the same bytes (held, not copied: a caller
  * never changes a Buffer it stored). Evicted by least recent use
  * beyond the byte budget, after `ttlMs` (so another replica's retention, days later, never leaves a copy
- * served here), and by `deletePrefix` (a failed job's files, retention). It is below the API: the download
+ * served here), and by `deletePrefix` (a failed job's files, retention). A put that overlaps a deletePrefix
+ * covering its key holds nothing: the backend may have deleted its file before or after it landed. It is below the API: the download
  * route's auth and ownership checks run before any `get`, exactly as without it.
  */
 import { Readable } from 'node:stream';
@@ -33,10 +34,19 @@ interface Held {
 /** Job outputs only (`jobs/<id>/outputs/…`): inputs are read once by a worker, not downloaded by clients. */
 const OUTPUT_KEY = /^jobs\/[^/]+\/outputs\//;
 
+/** A put on its way to the backend; `deleted` once a deletePrefix covering its key started meanwhile. */
+interface PutInFlight {
+  key: string;
+  deleted: boolean;
+}
+
 /** An ObjectStorage that serves recently stored small outputs from memory (see the module comment). */
 export class RecentOutputs implements ObjectStorage {
   private readonly held = new Map<string, Held>();
   private bytes = 0;
+  private readonly puts = new Set<PutInFlight>();
+  /** The prefixes being deleted now (a prefix deleted twice at once is counted twice). */
+  private readonly deleting = new Map<string, number>();
   private readonly maxBytes: number;
   private readonly maxObjectBytes: number;
   private readonly ttlMs: number;
@@ -60,7 +70,15 @@ export class RecentOutputs implements ObjectStorage {
 
   async put(key: string, body: Buffer | Readable, contentType: string): Promise<StoredObject> {
     this.drop(key); // a put in flight must never leave the previous bytes behind
-    const stored = await this.backend.put(key, body, contentType);
+    const put: PutInFlight = { key, deleted: false };
+    this.puts.add(put);
+    let stored: StoredObject;
+    try {
+      stored = await this.backend.put(key, body, contentType);
+    } finally {
+      this.puts.delete(put);
+    }
+    if (put.deleted || this.beingDeleted(key)) return stored;
     if (Buffer.isBuffer(body) && body.length === stored.size && this.worthHolding(key, stored.size)) {
       this.hold(key, { bytes: body, contentType: stored.contentType, storedAt: this.now() });
     }
@@ -84,7 +102,20 @@ export class RecentOutputs implements ObjectStorage {
 
   async deletePrefix(prefix: string): Promise<number> {
     for (const key of [...this.held.keys()]) if (key.startsWith(prefix)) this.drop(key);
-    return await this.backend.deletePrefix(prefix);
+    for (const put of this.puts) if (put.key.startsWith(prefix)) put.deleted = true;
+    this.deleting.set(prefix, (this.deleting.get(prefix) ?? 0) + 1);
+    try {
+      return await this.backend.deletePrefix(prefix);
+    } finally {
+      const n = (this.deleting.get(prefix) ?? 1) - 1;
+      if (n > 0) this.deleting.set(prefix, n);
+      else this.deleting.delete(prefix);
+    }
+  }
+
+  private beingDeleted(key: string): boolean {
+    for (const prefix of this.deleting.keys()) if (key.startsWith(prefix)) return true;
+    return false;
   }
 
   presignedGetUrl(key: string, ttlSeconds: number): Promise<string | null> {
