@@ -144,3 +144,41 @@ describe('API key cache, synchronous path', () => {
     expect(await resolved(auth, headers(k.key))).toBe('refused unauthorized');
   });
 });
+
+describe('API key cache, a lookup in flight across an invalidation', () => {
+  it('does not cache what it read before a revocation cleared the cache', async () => {
+    let gate: Promise<void> | null = null;
+    let open = (): void => {};
+    let reached = (): void => {};
+    // The store answers getApiKey, then holds the answer until the test opens the gate.
+    const store = new Proxy(db.store, {
+      get(target, prop, receiver) {
+        if (prop !== 'getApiKey') return Reflect.get(target, prop, receiver) as unknown;
+        return async (id: string) => {
+          const record = await target.getApiKey(id);
+          if (gate !== null) {
+            reached();
+            await gate;
+          }
+          return record;
+        };
+      },
+    });
+    const auth = new Authenticator(store, () => clock, undefined, { max: 10, ttlMs: 60_000 });
+    const k = await newKey();
+    gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const atGate = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    const inFlight = resolved(auth, headers(k.key)); // reads the live key, then waits at the gate
+    await atGate;
+    await db.store.revokeApiKey(k.id, clock); // as the admin route does: revoke, then invalidate()
+    auth.invalidate();
+    gate = null;
+    open();
+    expect(await inFlight).toBe('async alice'); // began before the revocation
+    expect(await resolved(auth, headers(k.key))).toBe('refused unauthorized');
+  });
+});

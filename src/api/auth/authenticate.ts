@@ -68,6 +68,11 @@ export class Authenticator {
   private issuerCache: { at: number; byIssuer: Map<string, Account[]> } | null = null;
   /** Least recently used keys go first when full; entries expire by the injected clock. */
   private readonly keyCache: LRUCache<string, CachedKey>;
+  /**
+   * Bumped by invalidate(): a lookup that began before an invalidation must not put what it read (perhaps a
+   * key revoked meanwhile) into the cache after it.
+   */
+  private keyGeneration = 0;
 
   constructor(
     private readonly store: Store,
@@ -84,6 +89,7 @@ export class Authenticator {
   invalidate(): void {
     this.issuerCache = null;
     this.keyCache.clear();
+    this.keyGeneration += 1;
   }
 
   async authenticate(headers: IncomingHttpHeaders): Promise<Principal> {
@@ -108,6 +114,7 @@ export class Authenticator {
   }
 
   private async lookupKey(keyId: string): Promise<CachedKey | null> {
+    const generation = this.keyGeneration;
     const record = await this.store.getApiKey(keyId);
     const account = record === null ? null : await this.store.getAccount(record.accountId);
     if (record === null || account === null) {
@@ -115,7 +122,7 @@ export class Authenticator {
       return null;
     }
     const entry = { record, account, hash: storedHashBytes(record.hash), scopes: new Set(record.scopes) };
-    this.keyCache.set(keyId, entry);
+    if (generation === this.keyGeneration) this.keyCache.set(keyId, entry);
     return entry;
   }
 
