@@ -83,6 +83,11 @@ describe('API keys', () => {
     const r = await client(server, readOnly.key, 'alice').submit({ workflow: invertWorkflow() });
     expect(r.status).toBe(403);
     expect(r.body.code).toBe('insufficient_scope');
+    // Again with the key now cached (checked synchronously): the same scopes, the same refusal.
+    const cached = await client(server, readOnly.key, 'alice').submit({ workflow: invertWorkflow() });
+    expect(cached.status).toBe(403);
+    expect(cached.body.code).toBe('insufficient_scope');
+    expect((await client(server, readOnly.key, 'alice').list()).status).toBe(200);
     const noRaw = await createTenant(server, {}, ['jobs:read', 'jobs:write']);
     const r2 = await client(server, noRaw.key, 'alice').submit({ workflow: invertWorkflow() });
     expect(r2.status).toBe(403);

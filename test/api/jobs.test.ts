@@ -247,6 +247,21 @@ describe('idempotency', () => {
     );
     expect(new Set(parallel.map((r) => r.body.id)).size).toBe(1);
   });
+
+  it('a malformed Idempotency-Key is 400 validation_failed (checked by the route, the header schema only documents it)', async () => {
+    const { c } = await tenantClient();
+    for (const bad of ['k'.repeat(256), 'a b', '']) {
+      const r = await c.submit({ workflow: invertWorkflow() }, { 'idempotency-key': bad });
+      expect(r.status, JSON.stringify(bad)).toBe(400);
+      expect(r.body.code).toBe('validation_failed');
+      expect(r.body.errors[0].path).toBe('headers.idempotency-key');
+    }
+    expect(
+      (await c.submit({ workflow: invertWorkflow() }, { 'idempotency-key': 'k'.repeat(255) })).status,
+    ).toBe(202);
+    // An unusable Prefer is ignored (RFC 7240), never a 400.
+    expect((await c.submit({ workflow: invertWorkflow() }, { prefer: 'wait=abc' })).status).toBe(202);
+  });
 });
 
 describe('reads, cancel, pagination, usage', () => {

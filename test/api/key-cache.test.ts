@@ -1,8 +1,10 @@
 /**
  * The verified-key cache of the Authenticator (lru-cache): entries live for their TTL on the injected clock,
  * `invalidate()` drops them at once, and the cache is bounded (the least recently used key is re-read).
- * A cached key is checked without a promise (`resolve`), with the same checks and the same bound.
+ * A cached key is checked without a promise (`resolve`), with the same checks and the same bound. A read in
+ * flight when `invalidate()` runs (a key, the accounts' JWT settings) does not refill the cache with what it read.
  */
+import { SignJWT } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mintApiKey } from '../../src/api/auth/api-keys.js';
 import { Authenticator } from '../../src/api/auth/authenticate.js';
@@ -142,5 +144,88 @@ describe('API key cache, synchronous path', () => {
     expect(await resolved(auth, headers(k.key))).toBe('sync alice');
     auth.invalidate();
     expect(await resolved(auth, headers(k.key))).toBe('refused unauthorized');
+  });
+});
+
+describe('API key cache, a lookup in flight across an invalidation', () => {
+  it('does not cache what it read before a revocation cleared the cache', async () => {
+    let gate: Promise<void> | null = null;
+    let open = (): void => {};
+    let reached = (): void => {};
+    // The store answers getApiKey, then holds the answer until the test opens the gate.
+    const store = new Proxy(db.store, {
+      get(target, prop, receiver) {
+        if (prop !== 'getApiKey') return Reflect.get(target, prop, receiver) as unknown;
+        return async (id: string) => {
+          const record = await target.getApiKey(id);
+          if (gate !== null) {
+            reached();
+            await gate;
+          }
+          return record;
+        };
+      },
+    });
+    const auth = new Authenticator(store, () => clock, undefined, { max: 10, ttlMs: 60_000 });
+    const k = await newKey();
+    gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const atGate = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    const inFlight = resolved(auth, headers(k.key)); // reads the live key, then waits at the gate
+    await atGate;
+    await db.store.revokeApiKey(k.id, clock); // as the admin route does: revoke, then invalidate()
+    auth.invalidate();
+    gate = null;
+    open();
+    expect(await inFlight).toBe('async alice'); // began before the revocation
+    expect(await resolved(auth, headers(k.key))).toBe('refused unauthorized');
+  });
+});
+
+describe('account JWT settings, a read in flight across an invalidation', () => {
+  it('does not cache the settings it read before an admin change cleared the cache', async () => {
+    const secret = 'a-shared-secret-that-is-long-enough-1234';
+    await db.store.updateAccount(accountId, {
+      jwt: { issuer: 'https://hs.example', audience: 'arrakis', algorithms: ['HS256'], secret },
+    });
+    const token = await new SignJWT({ iss: 'https://hs.example', aud: 'arrakis', sub: 'dave' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode(secret));
+    let gate: Promise<void> | null = null;
+    let open = (): void => {};
+    let reached = (): void => {};
+    // The store answers listAccounts, then holds the answer until the test opens the gate.
+    const store = new Proxy(db.store, {
+      get(target, prop, receiver) {
+        if (prop !== 'listAccounts') return Reflect.get(target, prop, receiver) as unknown;
+        return async () => {
+          const accounts = await target.listAccounts();
+          if (gate !== null) {
+            reached();
+            await gate;
+          }
+          return accounts;
+        };
+      },
+    });
+    const auth = new Authenticator(store); // the real clock: the token's exp is checked against it
+    gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const atGate = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    const inFlight = resolved(auth, { authorization: `Bearer ${token}` });
+    await atGate;
+    await db.store.updateAccount(accountId, { jwt: null }); // as the admin PATCH does, then invalidate()
+    auth.invalidate();
+    gate = null;
+    open();
+    expect(await inFlight).toBe('async dave'); // began before the change
+    expect(await resolved(auth, { authorization: `Bearer ${token}` })).toBe('refused unauthorized');
   });
 });

@@ -154,3 +154,146 @@ describe('publicJobJson', () => {
     expect(publicJobJson(odd)).toBe(JSON.stringify(toPublicJob(odd)));
   });
 });
+
+/** A small seeded generator (mulberry32), so a failing case can be replayed from its seed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Characters JSON text must escape or may get wrong: quotes, backslash, controls, line separators, surrogates. */
+const HARD = [
+  '"',
+  '\\',
+  '/',
+  '\u0000',
+  '\u0008',
+  '\t',
+  '\n',
+  '\r',
+  '\u001f',
+  '\u007f',
+  '\u2028',
+  '\u2029',
+  '\ud800',
+  '\udbff',
+  '\udc00',
+  '\udfff',
+  '\ud83d\ude80',
+  '\ufeff',
+  'é',
+  '日',
+  '<',
+  '>',
+  '&',
+  "'",
+  '`',
+  'a',
+  ' ',
+];
+
+function generators(next: () => number) {
+  const int = (n: number): number => Math.floor(next() * n);
+  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)] as T;
+  const str = (): string => {
+    let s = '';
+    for (let i = int(12); i > 0; i--) s += next() < 0.7 ? pick(HARD) : String.fromCharCode(int(0x10000));
+    return s;
+  };
+  const num = (): number =>
+    pick([0, -0, 1, -1, 0.1, 1e21, -1e-7, 2 ** 53, Number.MAX_VALUE, Number.MIN_VALUE, int(1000) - 500]);
+  const value = (depth: number): unknown => {
+    const k = int(depth > 2 ? 4 : 6);
+    if (k === 0) return str();
+    if (k === 1) return num();
+    if (k === 2) return pick([true, false, null]);
+    if (k === 3) return undefined;
+    if (k === 4) return Array.from({ length: int(4) }, () => value(depth + 1));
+    return record(depth + 1);
+  };
+  const record = (depth: number): Record<string, unknown> => {
+    const o: Record<string, unknown> = {};
+    for (let i = int(5); i > 0; i--) o[next() < 0.2 ? String(int(100)) : str()] = value(depth);
+    return o;
+  };
+  return { int, pick, str, num, record, next };
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+function randomView(seed: number): JobView {
+  const g = generators(rng(seed));
+  const createdAt = g.int(2 ** 42);
+  const startedAt = g.next() < 0.5 ? null : createdAt + g.int(10_000_000) - 1000;
+  const finishedAt = g.next() < 0.5 ? null : (startedAt ?? createdAt) + g.int(10_000_000);
+  return view({
+    id: g.str(),
+    userId: g.str(),
+    status: g.pick(JOB_STATUSES),
+    priority: g.num(),
+    cancelRequested: g.next() < 0.5,
+    createdAt,
+    startedAt,
+    finishedAt,
+    templateName: g.next() < 0.5 ? null : g.str(),
+    metadata: g.record(0),
+    progress:
+      g.next() < 0.4
+        ? null
+        : {
+            value: g.num(),
+            max: g.num(),
+            node: g.next() < 0.3 ? null : g.str(),
+            ...(g.next() < 0.5 ? {} : { class_type: g.pick([null, undefined, g.str()]) }),
+            ...(g.next() < 0.5 ? {} : { fraction: g.pick([undefined, g.next()]) }),
+          },
+    outputs: Array.from({ length: g.int(4) }, (_, index) => ({
+      index,
+      nodeId: g.str(),
+      filename: g.str(),
+      contentType: g.str(),
+      size: g.int(1e9),
+      objectKey: g.str(),
+      ...(g.next() < 0.5 ? {} : { type: g.pick(['output', 'temp', undefined] as const) }),
+    })),
+    error:
+      g.next() < 0.5
+        ? null
+        : {
+            code: g.pick(Object.keys(JOB_ERRORS)) as JobErrorCode,
+            message: g.str(),
+            ...(g.next() < 0.5 ? {} : { nodeId: g.str() }),
+            ...(g.next() < 0.5
+              ? {}
+              : {
+                  details: Array.from({ length: g.int(3) }, () => ({
+                    nodeId: g.str(),
+                    classType: g.next() < 0.3 ? null : g.str(),
+                    input: g.next() < 0.3 ? null : g.str(),
+                    message: g.str(),
+                  })),
+                }),
+          },
+    models: Array.from({ length: g.int(3) }, () => ({ kind: g.pick(MODEL_KINDS), name: g.str() })),
+  });
+}
+
+describe('publicJobJson, property style', () => {
+  it('equals JSON.stringify(toPublicJob) for 3,000 random views full of characters JSON must escape', () => {
+    for (let seed = 1; seed <= 3000; seed++) {
+      const v = randomView(seed);
+      const text = publicJobJson(v);
+      expect(text, `seed ${seed}`).toBe(JSON.stringify(toPublicJob(v)));
+      // Valid JSON text: no raw control character, no lone surrogate (both escaped), and it reads back.
+      expect(/[\u0000-\u001f]/.test(text), `seed ${seed}`).toBe(false);
+      expect(LONE_SURROGATE.test(text), `seed ${seed}`).toBe(false);
+      expect(JSON.parse(text), `seed ${seed}`).toEqual(JSON.parse(JSON.stringify(toPublicJob(v))));
+    }
+  });
+});

@@ -68,6 +68,11 @@ export class Authenticator {
   private issuerCache: { at: number; byIssuer: Map<string, Account[]> } | null = null;
   /** Least recently used keys go first when full; entries expire by the injected clock. */
   private readonly keyCache: LRUCache<string, CachedKey>;
+  /**
+   * Bumped by invalidate(): a read that began before an invalidation must not put what it read (a key revoked
+   * meanwhile, an account's old JWT settings) into a cache after it.
+   */
+  private generation = 0;
 
   constructor(
     private readonly store: Store,
@@ -84,6 +89,7 @@ export class Authenticator {
   invalidate(): void {
     this.issuerCache = null;
     this.keyCache.clear();
+    this.generation += 1;
   }
 
   async authenticate(headers: IncomingHttpHeaders): Promise<Principal> {
@@ -108,6 +114,7 @@ export class Authenticator {
   }
 
   private async lookupKey(keyId: string): Promise<CachedKey | null> {
+    const generation = this.generation;
     const record = await this.store.getApiKey(keyId);
     const account = record === null ? null : await this.store.getAccount(record.accountId);
     if (record === null || account === null) {
@@ -115,7 +122,7 @@ export class Authenticator {
       return null;
     }
     const entry = { record, account, hash: storedHashBytes(record.hash), scopes: new Set(record.scopes) };
-    this.keyCache.set(keyId, entry);
+    if (generation === this.generation) this.keyCache.set(keyId, entry);
     return entry;
   }
 
@@ -140,12 +147,14 @@ export class Authenticator {
   private async candidates(issuer: string): Promise<Account[]> {
     const now = this.now();
     if (this.issuerCache === null || now - this.issuerCache.at > ISSUER_CACHE_MS) {
+      const generation = this.generation;
       const byIssuer = new Map<string, Account[]>();
       for (const account of await this.store.listAccounts()) {
         if (account.jwt === null) continue;
         byIssuer.set(account.jwt.issuer, [...(byIssuer.get(account.jwt.issuer) ?? []), account]);
       }
-      this.issuerCache = { at: now, byIssuer };
+      if (generation === this.generation) this.issuerCache = { at: now, byIssuer };
+      return byIssuer.get(issuer) ?? [];
     }
     return this.issuerCache.byIssuer.get(issuer) ?? [];
   }
