@@ -167,6 +167,8 @@ class HttpComfyServer implements ComfyHttpServer {
     // Socket first and listening before the submit, so no early frame is missed; a failed connect only means
     // polling does the work.
     await this.socket.ensureOpen();
+    // Aborted while the socket opened (a fleet preload stopped by a claimed job): nothing was sent.
+    if (options.signal?.aborted === true) return { kind: 'interrupted' };
     const frames = new PromptFrames(this.socket, options.promptId, options);
     try {
       const comfyPromptId = await this.submit(workflow, options.promptId);
