@@ -168,7 +168,7 @@ class HttpComfyServer implements ComfyHttpServer {
     // polling does the work.
     await this.socket.ensureOpen();
     // Aborted while the socket opened (a fleet preload stopped by a claimed job): nothing was sent.
-    if (options.signal?.aborted === true) return { kind: 'interrupted' };
+    if (aborted(options.signal)) return { kind: 'interrupted' };
     const frames = new PromptFrames(this.socket, options.promptId, options);
     try {
       const comfyPromptId = await this.submit(workflow, options.promptId);
@@ -224,4 +224,9 @@ class HttpComfyServer implements ComfyHttpServer {
   private assertOpen(): void {
     if (this.closing.signal.aborted) throw new ComfyUnavailableError('the ComfyUI client is closed');
   }
+}
+
+/** Read through a call, so a check after an `await` is not narrowed away by one made before it. */
+function aborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
 }
