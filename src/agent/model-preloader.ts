@@ -117,7 +117,11 @@ export class ModelPreloader {
     if (workflow === null) return;
     const stop = new AbortController();
     const done = this.run(ref, workflow, stop.signal)
-      .catch((err: unknown) => this.failed(ref, err))
+      .catch((err: unknown) => {
+        // Stopped by a job or the agent's stop: an error while it was being stopped (ComfyUI gone, say) is the
+        // stop's end, not a failed preload to back off from or give up on.
+        if (!stop.signal.aborted) this.failed(ref, err);
+      })
       .finally(() => {
         if (this.running?.stop === stop) this.running = null;
       });

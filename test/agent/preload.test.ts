@@ -212,6 +212,18 @@ describe('a fleet preload', () => {
     expect(await warmOf(s.workerId)).not.toContain(HOT.name);
   });
 
+  it('counts no failure for a preload it stopped, even when ComfyUI is gone by then', async () => {
+    const s = await start(warmup(100));
+    expect(s.models.preload(HOT)).toBe(true);
+    await until('the preload sampling', () => s.loads.includes(HOT.name));
+    await lite!.close();
+    lite = null;
+    // The agent stops (or a job arrives): the stop's interrupt cannot reach ComfyUI, and the prompt's follower
+    // gives up on it; that is the stop's end, not a failed preload to back off from.
+    await s.models.stop();
+    expect(s.warnings.filter((w) => /preload/.test(w))).toEqual([]);
+  });
+
   it('cannot preload a model whose kind the warm-up does not load', async () => {
     const s = await start(warmup(1));
     expect(s.models.preload({ kind: 'unet', name: 'u.safetensors' })).toBe(false);
