@@ -87,6 +87,7 @@ export class ModelKeeper {
             ...preload,
             log: this.log,
             retry: options.prefetchRetry,
+            onStarted: () => this.preloadStarted(),
             onLoaded: (ref, seconds) => this.preloaded(ref, seconds),
           });
   }
@@ -193,6 +194,16 @@ export class ModelKeeper {
   /** The agent stops: resolves once a background prefetch and a preload have let go. */
   async stop(): Promise<void> {
     await Promise.all([this.prefetcher?.stop(), this.preloader?.stop()]);
+  }
+
+  /**
+   * A preload's prompt began: on a full worker ComfyUI has pushed out the least recent model, so it is no longer
+   * reported resident (else a job claimed for it by affinity would be counted a VRAM hit while it loads).
+   */
+  private preloadStarted(): void {
+    const before = this.warm.names().length;
+    this.warm.displaced();
+    if (this.warm.names().length !== before) void this.report();
   }
 
   /** A preload's prompt ran: the model is resident, and its load (from the worker's disk) is counted. */

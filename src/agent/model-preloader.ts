@@ -26,6 +26,11 @@ export interface PreloaderOptions {
   log: AgentLog;
   /** Tries, gaps and give-up time of a failing preload (default: the prefetches' DEFAULT_PREFETCH_RETRY). */
   retry?: PrefetchRetryOptions;
+  /**
+   * The preload's prompt began to run on ComfyUI (its first node event): from now on it may have pushed a
+   * resident model out, whether it completes or is stopped.
+   */
+  onStarted?: (ref: ModelRef) => void;
   /** The model is resident: `seconds` from the prompt's submission to its first progress (or its end). */
   onLoaded: (ref: ModelRef, seconds: number) => Promise<void>;
 }
@@ -112,7 +117,11 @@ export class ModelPreloader {
     if (workflow === null) return;
     const stop = new AbortController();
     const done = this.run(ref, workflow, stop.signal)
-      .catch((err: unknown) => this.failed(ref, err))
+      .catch((err: unknown) => {
+        // Stopped by a job or the agent's stop: an error while it was being stopped (ComfyUI gone, say) is the
+        // stop's end, not a failed preload to back off from or give up on.
+        if (!stop.signal.aborted) this.failed(ref, err);
+      })
       .finally(() => {
         if (this.running?.stop === stop) this.running = null;
       });
@@ -137,9 +146,15 @@ export class ModelPreloader {
   private async run(ref: ModelRef, workflow: Workflow, signal: AbortSignal): Promise<void> {
     const began = Date.now();
     let firstProgressAt: number | null = null;
+    let started = false;
     const outcome = await this.o.comfy.runPrompt(workflow, {
       promptId: randomUUID(),
       signal,
+      onNode: () => {
+        if (started) return;
+        started = true;
+        this.o.onStarted?.(ref);
+      },
       onProgress: () => {
         firstProgressAt ??= Date.now();
       },

@@ -167,6 +167,8 @@ class HttpComfyServer implements ComfyHttpServer {
     // Socket first and listening before the submit, so no early frame is missed; a failed connect only means
     // polling does the work.
     await this.socket.ensureOpen();
+    // Aborted while the socket opened (a fleet preload stopped by a claimed job): nothing was sent.
+    if (aborted(options.signal)) return { kind: 'interrupted' };
     const frames = new PromptFrames(this.socket, options.promptId, options);
     try {
       const comfyPromptId = await this.submit(workflow, options.promptId);
@@ -222,4 +224,9 @@ class HttpComfyServer implements ComfyHttpServer {
   private assertOpen(): void {
     if (this.closing.signal.aborted) throw new ComfyUnavailableError('the ComfyUI client is closed');
   }
+}
+
+/** Read through a call, so a check after an `await` is not narrowed away by one made before it. */
+function aborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
 }

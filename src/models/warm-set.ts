@@ -38,6 +38,15 @@ export class WarmSet {
     return loaded;
   }
 
+  /**
+   * A prompt that loads other files started while the set is full (a fleet preload): ComfyUI drops the least
+   * recent group to make room (its classic cache drops every loader the prompt does not use), so it is no longer
+   * counted resident. Not a load: the prompt's own files are counted by `ran` if it completes.
+   */
+  displaced(): void {
+    if (this.groups.length >= Math.max(1, this.capacity)) this.groups = this.groups.slice(0, -1);
+  }
+
   /** Model loads after the first (a worker's first load is its cold start, not a switch). */
   get switches(): number {
     return Math.max(0, this.loadCount - 1);

@@ -24,6 +24,7 @@ import {
 import type { ObjectStorage } from '../../src/media/storage/contract.js';
 import { openStorage } from '../../src/media/storage/open-storage.js';
 import type { Store } from '../../src/store/contract.js';
+import type { ModelRef } from '../../src/models/model-refs.js';
 import { openStore } from '../../src/store/open.js';
 
 export interface HarnessOptions {
@@ -99,8 +100,13 @@ export class Harness {
     return h;
   }
 
-  /** Admits a job the way the API does and tells idle agents about it. */
-  async admit(workflow: Workflow, inputs: JobInput[] = [], userId = 'user-1'): Promise<Job> {
+  /** Admits a job the way the API does and tells idle agents about it (`models`: the files it names). */
+  async admit(
+    workflow: Workflow,
+    inputs: JobInput[] = [],
+    userId = 'user-1',
+    models?: ModelRef[],
+  ): Promise<Job> {
     const result = await this.store.admitJob(
       {
         accountId: this.accountId,
@@ -115,6 +121,7 @@ export class Harness {
         metadata: {},
         idempotencyKey: null,
         requestHash: null,
+        ...(models === undefined ? {} : { models }),
       },
       Date.now(),
     );

@@ -27,6 +27,7 @@ afterEach(async () => {
 });
 
 const HOT: ModelRef = { kind: 'checkpoint', name: 'hot.safetensors' };
+const BASE: ModelRef = { kind: 'checkpoint', name: 'base.safetensors' };
 const LOAD_MS = 300;
 
 /** The pool's warm-up: checkpoint → ArrakisSample (`steps` × 100 ms) → SaveImage. */
@@ -72,14 +73,23 @@ interface Started {
 }
 
 /** comfy-lite with two checkpoints on disk, and an agent whose keeper can preload through `warmupFlow`. */
-async function start(warmupFlow: Record<string, unknown>, retry?: PrefetchRetryOptions): Promise<Started> {
+async function start(
+  warmupFlow: Record<string, unknown>,
+  retry?: PrefetchRetryOptions,
+  vram: { vramModels: number; cacheLru?: number } = { vramModels: 4, cacheLru: 16 },
+): Promise<Started> {
   h = await Harness.create();
   const modelsDir = join(h.dir, 'comfy-models');
   await mkdir(join(modelsDir, 'checkpoints'), { recursive: true });
   for (const name of ['base.safetensors', HOT.name]) {
     await writeFile(join(modelsDir, 'checkpoints', name), name);
   }
-  lite = await startComfyLite({ port: 0, modelsDir, modelLoadMs: LOAD_MS, cacheLru: 16 });
+  lite = await startComfyLite({
+    port: 0,
+    modelsDir,
+    modelLoadMs: LOAD_MS,
+    ...(vram.cacheLru === undefined ? {} : { cacheLru: vram.cacheLru }),
+  });
   const loads: string[] = [];
   const ends = new Map<string, string>();
   lite.events.on('load', (l: { name: string }) => loads.push(l.name));
@@ -97,7 +107,7 @@ async function start(warmupFlow: Record<string, unknown>, retry?: PrefetchRetryO
   const models = new ModelKeeper({
     channel,
     comfyUrl: lite.url,
-    vramModels: 4,
+    vramModels: vram.vramModels,
     log,
     prefetchRetry: retry,
     preload: { comfy, loading: (ref) => warmupLoading(warmupFlow, ref) },
@@ -159,6 +169,30 @@ describe('a fleet preload', () => {
     expect(files.every((o) => o.startsWith(`jobs/${job.id}/`))).toBe(true);
   });
 
+  it('once started on a full worker, no longer reports the model its prompt displaced', async () => {
+    // ComfyUI's classic cache (one model resident): a prompt that starts drops the loaders it does not use.
+    const s = await start(warmup(100), undefined, { vramModels: 1 });
+    const first = await h!.admit(jobFor('base.safetensors'), [], 'user-1', [BASE]);
+    expect((await h!.waitForEnd(first.id)).status).toBe('completed');
+    await until('base reported resident', async () =>
+      (await warmOf(s.workerId)).includes('base.safetensors'),
+    );
+    expect(s.models.preload(HOT)).toBe(true);
+    await until('the preload loading', () => s.loads.includes(HOT.name));
+    // base.safetensors is no longer resident: the worker says so while the preload runs.
+    await until('base no longer reported resident', async () => (await warmOf(s.workerId)).length === 0);
+    const job = await h!.admit(jobFor('base.safetensors'), [], 'user-1', [BASE]);
+    expect((await h!.waitForEnd(job.id, 8_000)).status).toBe('completed');
+    // The job loaded its model again, and that load is counted (a disk load, not a resident hit).
+    expect(s.loads).toEqual(['base.safetensors', HOT.name, 'base.safetensors']);
+    await until("the job's load reported", () => s.reported.length >= 2);
+    expect(s.reported).toEqual([
+      { tier: 'disk', seconds: expect.any(Number) },
+      { tier: 'disk', seconds: expect.any(Number) },
+    ]);
+    await until('base resident again', async () => (await warmOf(s.workerId)).includes('base.safetensors'));
+  });
+
   it('is backed off when its prompt fails, then given up and reported refused', async () => {
     // A warm-up whose sampler is refused by ComfyUI: every preload prompt fails.
     const broken = warmup(1);
@@ -176,6 +210,18 @@ describe('a fleet preload', () => {
       expect.stringMatching(/gave up preloading/),
     ]);
     expect(await warmOf(s.workerId)).not.toContain(HOT.name);
+  });
+
+  it('counts no failure for a preload it stopped, even when ComfyUI is gone by then', async () => {
+    const s = await start(warmup(100));
+    expect(s.models.preload(HOT)).toBe(true);
+    await until('the preload sampling', () => s.loads.includes(HOT.name));
+    await lite!.close();
+    lite = null;
+    // The agent stops (or a job arrives): the stop's interrupt cannot reach ComfyUI, and the prompt's follower
+    // gives up on it; that is the stop's end, not a failed preload to back off from.
+    await s.models.stop();
+    expect(s.warnings.filter((w) => /preload/.test(w))).toEqual([]);
   });
 
   it('cannot preload a model whose kind the warm-up does not load', async () => {

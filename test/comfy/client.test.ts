@@ -132,6 +132,31 @@ describe('ComfyUI client against comfy-lite', () => {
     expect(interrupts).toContain(promptId);
   });
 
+  it('submits nothing when the signal aborts while the socket is being opened', async () => {
+    // A fleet preload stopped by a claimed job right after it started: its prompt must not reach ComfyUI
+    // (where it could run ahead of the job's prompt until interrupted).
+    const fresh = createComfyServer(lite.url, FAST);
+    const promptId = randomUUID();
+    const submitted: unknown[] = [];
+    const onPrompt = (payload: unknown) => submitted.push(eventPromptId(payload));
+    lite.events.on('prompt', onPrompt);
+    try {
+      const abort = new AbortController();
+      const running = fresh.runPrompt(invertWorkflow(`test/${promptId}`), { promptId, signal: abort.signal });
+      abort.abort();
+      expect(await running).toEqual({ kind: 'interrupted' });
+      // A prompt sent after this one proves the server has handled anything sent before it.
+      expect(
+        (await fresh.runPrompt(invertWorkflow(`test/${randomUUID()}`), { promptId: randomUUID() })).kind,
+      ).toBe('success');
+    } finally {
+      lite.events.off('prompt', onPrompt);
+      await fresh.close();
+    }
+    expect(submitted).toHaveLength(1);
+    expect(submitted).not.toContain(promptId);
+  });
+
   it('deletes a pending prompt from the queue and never runs it', async () => {
     const blockerId = randomUUID();
     const pendingId = randomUUID();

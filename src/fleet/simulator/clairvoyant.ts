@@ -5,7 +5,7 @@
  * each job following the worker that freed most recently before it when that idle gap is shorter than the
  * cost of a new worker (boot + a local load), else opening a new worker started exactly that long before the
  * job (with the job's model as its first model). With cost min(gap, lead) per job this greedy chaining is the
- * least total idle + start time for zero waits (an exchange argument: the cost is convex in the gap). The
+ * least total idle + start time for zero waits (an exchange argument: the cost is concave in the gap, so giving the smaller gap to the earlier job never costs more). The
  * plan assumes every job starts on arrival and ignores model switches on a chained worker (16 resident
  * models make most free); the simulator then runs it with the real tiers, claim order and ticks, so its
  * report shows what those assumptions cost.
