@@ -9,25 +9,11 @@
 import type { ModelCache } from '../models/model-cache.js';
 import type { ModelRef } from '../models/model-refs.js';
 import type { ModelFile } from '../store/contract.js';
-import { PREFETCH_REFUSED_MS } from '../workers/job-channel.js';
-import { describeError, pause, Retry, type BackoffOptions } from '../util/backoff.js';
+import { describeError, pause } from '../util/backoff.js';
+import { DEFAULT_PREFETCH_RETRY, RetryLedger, type PrefetchRetryOptions } from './retry-ledger.js';
 import type { AgentLog } from './agent-log.js';
 
-export interface PrefetchRetryOptions {
-  /** Tries of one file before it is given up (each try is one download). */
-  tries: number;
-  /** The gaps between tries of one file. */
-  backoff: BackoffOptions;
-  /** How long a given-up file stays refused (reported failed) before an ask for it is tried again. */
-  giveUpMs: number;
-}
-
-/** 5 tries over ~2.5 minutes (gaps of 10, 20, 40, 80 s), then refused for 30 minutes. */
-export const DEFAULT_PREFETCH_RETRY: Readonly<PrefetchRetryOptions> = Object.freeze({
-  tries: 5,
-  backoff: { minMs: 10_000, maxMs: 5 * 60_000 },
-  giveUpMs: PREFETCH_REFUSED_MS,
-});
+export { DEFAULT_PREFETCH_RETRY, type PrefetchRetryOptions } from './retry-ledger.js';
 
 export interface PrefetcherOptions {
   cache: ModelCache;
@@ -38,23 +24,18 @@ export interface PrefetcherOptions {
   onFetched: () => Promise<void>;
 }
 
-/** One file's trouble: its tries so far and when it may be tried next, or when it was given up. */
-interface Trouble {
-  retry: Retry;
-  tries: number;
-  nextAt: number;
-  gaveUpAt: number | null;
-}
-
 export class ModelPrefetcher {
   private asks: ModelRef[] = [];
-  private readonly troubles = new Map<string, Trouble>();
+  private readonly troubles: RetryLedger;
   private running: { stop: AbortController; done: Promise<void> } | null = null;
 
-  constructor(private readonly o: PrefetcherOptions) {}
-
-  private get retry(): PrefetchRetryOptions {
-    return this.o.retry ?? DEFAULT_PREFETCH_RETRY;
+  constructor(private readonly o: PrefetcherOptions) {
+    this.troubles = new RetryLedger({
+      doing: 'prefetching',
+      gaveUpMessage: 'gave up prefetching a model file; its ask is reported failed so the fleet drops it',
+      log: o.log,
+      retry: o.retry ?? DEFAULT_PREFETCH_RETRY,
+    });
   }
 
   /** The files the control plane asks for, as its latest answer to a model report says. */
@@ -69,13 +50,7 @@ export class ModelPrefetcher {
 
   /** The files given up and still refused: reported so the control plane drops their ask. */
   failed(now = Date.now()): string[] {
-    const out: string[] = [];
-    for (const [name, t] of this.troubles) {
-      if (t.gaveUpAt === null) continue;
-      if (now - t.gaveUpAt >= this.retry.giveUpMs) this.troubles.delete(name);
-      else out.push(name);
-    }
-    return out;
+    return this.troubles.refused(now);
   }
 
   /** Starts fetching the asked files in the background, unless that runs already. Never throws. */
@@ -102,7 +77,7 @@ export class ModelPrefetcher {
   }
 
   private open(): ModelRef[] {
-    return this.asks.filter((r) => (this.troubles.get(r.name)?.gaveUpAt ?? null) === null);
+    return this.asks.filter((r) => !this.troubles.givenUp(r.name));
   }
 
   /** Fetches each open file when its backoff allows, until none is left open or it is stopped. */
@@ -112,9 +87,9 @@ export class ModelPrefetcher {
       const open = this.open();
       if (open.length === 0) break;
       const now = Date.now();
-      const due = open.find((r) => (this.troubles.get(r.name)?.nextAt ?? 0) <= now);
+      const due = open.find((r) => this.troubles.nextAt(r.name) <= now);
       if (due === undefined) {
-        const next = Math.min(...open.map((r) => this.troubles.get(r.name)?.nextAt ?? now));
+        const next = Math.min(...open.map((r) => this.troubles.nextAt(r.name) || now));
         await pause(next - now, signal);
         continue;
       }
@@ -129,37 +104,13 @@ export class ModelPrefetcher {
       const result = await this.o.cache.ensure([ref], this.o.lookup, { attempts: 1, signal });
       // Done here, whatever the control plane's ask says until the next report tells it the file arrived.
       this.asks = this.asks.filter((r) => r.name !== ref.name);
-      this.troubles.get(ref.name)?.retry.succeeded();
-      this.troubles.delete(ref.name);
+      this.troubles.succeeded(ref.name);
       if (result.fetched.length === 0) return false;
       this.o.log.info({ files: result.fetched, seconds: result.fetchSeconds }, 'model files prefetched');
       return true;
     } catch (err) {
-      if (!signal.aborted) this.failedTry(ref.name, err);
+      if (!signal.aborted) this.troubles.failed(ref.name, err);
       return false;
     }
-  }
-
-  private failedTry(name: string, err: unknown): void {
-    const { tries, backoff } = this.retry;
-    const t = this.troubles.get(name) ?? {
-      retry: new Retry(`prefetching model file ${JSON.stringify(name)}`, this.o.log, backoff),
-      tries: 0,
-      nextAt: 0,
-      gaveUpAt: null,
-    };
-    this.troubles.set(name, t);
-    t.tries++;
-    // Errors of the model cache name the source without user info or query (source-errors.ts).
-    const delay = t.retry.failed(err, { file: name });
-    if (t.tries < tries) {
-      t.nextAt = Date.now() + delay;
-      return;
-    }
-    t.gaveUpAt = Date.now();
-    this.o.log.warn(
-      { file: name, tries: t.tries, err: describeError(err), refusedMs: this.retry.giveUpMs },
-      'gave up prefetching a model file; its ask is reported failed so the fleet drops it',
-    );
   }
 }

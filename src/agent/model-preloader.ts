@@ -12,9 +12,8 @@ import type { ComfyServer } from '../comfy/contract.js';
 import type { Workflow } from '../comfy/workflow.js';
 import { parseWorkflow } from '../comfy/workflow-check.js';
 import type { ModelRef } from '../models/model-refs.js';
-import { describeError, Retry } from '../util/backoff.js';
 import type { AgentLog } from './agent-log.js';
-import { DEFAULT_PREFETCH_RETRY, type PrefetchRetryOptions } from './model-prefetcher.js';
+import { DEFAULT_PREFETCH_RETRY, RetryLedger, type PrefetchRetryOptions } from './retry-ledger.js';
 
 export interface PreloaderOptions {
   comfy: ComfyServer;
@@ -35,27 +34,22 @@ export interface PreloaderOptions {
   onLoaded: (ref: ModelRef, seconds: number) => Promise<void>;
 }
 
-/** One model's trouble: tries so far and when it may be tried next, or when it was given up. */
-interface Trouble {
-  retry: Retry;
-  tries: number;
-  nextAt: number;
-  gaveUpAt: number | null;
-}
-
 /** Savers of a preload prompt write here, never where a job's files go (`arrakis/<jobId>/`). */
 const PREFIX_ROOT = 'arrakis-preload';
 
 export class ModelPreloader {
   private ask: ModelRef | null = null;
   private free = false;
-  private readonly troubles = new Map<string, Trouble>();
+  private readonly troubles: RetryLedger;
   private running: { ref: ModelRef; stop: AbortController; done: Promise<void> } | null = null;
 
-  constructor(private readonly o: PreloaderOptions) {}
-
-  private get retry(): PrefetchRetryOptions {
-    return this.o.retry ?? DEFAULT_PREFETCH_RETRY;
+  constructor(private readonly o: PreloaderOptions) {
+    this.troubles = new RetryLedger({
+      doing: 'preloading',
+      gaveUpMessage: 'gave up preloading a model file; the fleet asks this worker for no preload of it',
+      log: o.log,
+      retry: o.retry ?? DEFAULT_PREFETCH_RETRY,
+    });
   }
 
   /** True when the pool's warm-up workflow has a loader of this model's kind (else it cannot preload it). */
@@ -71,8 +65,7 @@ export class ModelPreloader {
   request(ref: ModelRef, now = Date.now()): boolean {
     if (!this.canLoad(ref)) return false;
     if (this.running?.ref.name === ref.name || this.ask?.name === ref.name) return false;
-    const t = this.troubles.get(ref.name);
-    if (t !== undefined && (t.gaveUpAt !== null || t.nextAt > now)) return false;
+    if (this.troubles.givenUp(ref.name) || this.troubles.nextAt(ref.name) > now) return false;
     this.ask = ref;
     this.start();
     return true;
@@ -86,13 +79,7 @@ export class ModelPreloader {
 
   /** Models given up (their preload kept failing), still refused: the fleet's plan asks for no preload of them. */
   refused(now = Date.now()): string[] {
-    const out: string[] = [];
-    for (const [name, t] of this.troubles) {
-      if (t.gaveUpAt === null) continue;
-      if (now - t.gaveUpAt >= this.retry.giveUpMs) this.troubles.delete(name);
-      else out.push(name);
-    }
-    return out;
+    return this.troubles.refused(now);
   }
 
   /**
@@ -120,7 +107,7 @@ export class ModelPreloader {
       .catch((err: unknown) => {
         // Stopped by a job or the agent's stop: an error while it was being stopped (ComfyUI gone, say) is the
         // stop's end, not a failed preload to back off from or give up on.
-        if (!stop.signal.aborted) this.failed(ref, err);
+        if (!stop.signal.aborted) this.troubles.failed(ref.name, err);
       })
       .finally(() => {
         if (this.running?.stop === stop) this.running = null;
@@ -161,36 +148,13 @@ export class ModelPreloader {
     });
     if (outcome.kind === 'interrupted') return;
     if (outcome.kind === 'success') {
-      this.troubles.get(ref.name)?.retry.succeeded();
-      this.troubles.delete(ref.name);
+      this.troubles.succeeded(ref.name);
       const seconds = ((firstProgressAt ?? Date.now()) - began) / 1000;
       this.o.log.info({ file: ref.name, seconds }, 'model preloaded');
       await this.o.onLoaded(ref, seconds);
       return;
     }
     const why = outcome.kind === 'error' ? outcome.message : outcome.reason;
-    this.failed(ref, new Error(`the preload prompt ended ${outcome.kind}: ${why}`));
-  }
-
-  private failed(ref: ModelRef, err: unknown): void {
-    const { tries, backoff } = this.retry;
-    const t = this.troubles.get(ref.name) ?? {
-      retry: new Retry(`preloading model file ${JSON.stringify(ref.name)}`, this.o.log, backoff),
-      tries: 0,
-      nextAt: 0,
-      gaveUpAt: null,
-    };
-    this.troubles.set(ref.name, t);
-    t.tries++;
-    const delay = t.retry.failed(err, { file: ref.name });
-    if (t.tries < tries) {
-      t.nextAt = Date.now() + delay;
-      return;
-    }
-    t.gaveUpAt = Date.now();
-    this.o.log.warn(
-      { file: ref.name, tries: t.tries, err: describeError(err), refusedMs: this.retry.giveUpMs },
-      'gave up preloading a model file; the fleet asks this worker for no preload of it',
-    );
+    this.troubles.failed(ref.name, new Error(`the preload prompt ended ${outcome.kind}: ${why}`));
   }
 }
