@@ -11,26 +11,17 @@
  *     (it must fetch, > 10 s for 99% of draws, unless a spare's disk happens to hold it).
  * Run: node --import tsx bench/fleet-cost-bound.ts   (about a minute)
  */
-import { readFileSync } from 'node:fs';
 import { scheduleMatches } from '../src/fleet/schedule.js';
 import { clairvoyantScenario, planChains } from '../src/fleet/simulator/clairvoyant.js';
 import { simulate } from '../src/fleet/simulator/engine.js';
-import { parseLoadSamples } from '../src/fleet/simulator/model-tiers.js';
 import { parsePeak } from '../src/fleet/simulator/peak-window.js';
 import { percentile } from '../src/fleet/simulator/report.js';
 import { DEFAULT_AUTOSCALER_POOL, DEFAULT_AFFINITY_MAX_DELAY_MS } from '../src/fleet/simulator/scenarios.js';
 import { optimiseSpares, runSpares, weekdaySpares } from '../src/fleet/simulator/spare-bound.js';
 import { SYNTHETIC_START, syntheticWorkload, type SimJob } from '../src/fleet/simulator/workload.js';
+import { weekTiers } from './fleet-week-tiers.js';
 
-const samples = parseLoadSamples(readFileSync('bench/data/model-load-samples.csv', 'utf8'));
-const tiers = {
-  bootS: 13,
-  fetchS: samples.sample,
-  fetchMedianS: samples.median,
-  diskLoadS: 1.9,
-  diskCacheModels: 32,
-  vramModels: 16,
-};
+const tiers = weekTiers();
 const LEAD_S = 13 + 1.9;
 const END = SYNTHETIC_START + 7 * 86_400_000;
 const WINDOWS = ['Mon-Fri 12:00-18:00', 'Mon-Fri 09:00-18:00'];

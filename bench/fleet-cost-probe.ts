@@ -5,15 +5,15 @@
  * Run: node --import tsx bench/fleet-cost-probe.ts [--seeds 1,2,3] [--horizon 38] [--hours "Mon-Fri 12:00-18:00"]
  *        [--no-copies] [--buffers "12-18:1"] [--prefetch-cover 2] [--tuning '{"busyFreeShare":0.5}']
  */
-import { readFileSync } from 'node:fs';
 import { decide, DEFAULT_TUNING, type AutoscalerTuning } from '../src/fleet/autoscaler.js';
 import { scheduleMatches } from '../src/fleet/schedule.js';
 import { simulate } from '../src/fleet/simulator/engine.js';
-import { expectedColdStartS, parseLoadSamples } from '../src/fleet/simulator/model-tiers.js';
+import { expectedColdStartS } from '../src/fleet/simulator/model-tiers.js';
 import { parsePeak } from '../src/fleet/simulator/peak-window.js';
 import { percentile } from '../src/fleet/simulator/report.js';
 import { DEFAULT_AUTOSCALER_POOL, standardScenarios } from '../src/fleet/simulator/scenarios.js';
 import { SYNTHETIC_START, syntheticWorkload } from '../src/fleet/simulator/workload.js';
+import { weekTiers } from './fleet-week-tiers.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -51,15 +51,7 @@ const tuning: AutoscalerTuning = {
   models: { ...DEFAULT_TUNING.models, ...(overrides.models ?? {}) },
 };
 
-const samples = parseLoadSamples(readFileSync('bench/data/model-load-samples.csv', 'utf8'));
-const tiers = {
-  bootS: 13,
-  fetchS: samples.sample,
-  fetchMedianS: samples.median,
-  diskLoadS: 1.9,
-  diskCacheModels: 32,
-  vramModels: 16,
-};
+const tiers = weekTiers();
 const windows = ['Mon-Fri 12:00-18:00', 'Mon-Fri 09:00-18:00'].map((w) => parsePeak(w));
 
 for (const seed of seeds) {

@@ -9,12 +9,12 @@
  * off-peak p95 printed too). Also times one run of the week.
  * Run: node --import tsx bench/simulate.ts [--quick]
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { runSimulate, type SimulateOptions } from '../src/cli/simulate.js';
 import { simulate } from '../src/fleet/simulator/engine.js';
-import { expectedColdStartS, parseLoadSamples } from '../src/fleet/simulator/model-tiers.js';
+import { expectedColdStartS } from '../src/fleet/simulator/model-tiers.js';
 import { parsePeak } from '../src/fleet/simulator/peak-window.js';
 import { normal, seededRandom } from '../src/fleet/simulator/random.js';
 import { scenarioReport, type ScenarioReport } from '../src/fleet/simulator/report.js';
@@ -26,6 +26,7 @@ import {
 import { SYNTHETIC_START, syntheticWorkload } from '../src/fleet/simulator/workload.js';
 import { scheduleMatches } from '../src/fleet/schedule.js';
 import { percentile } from '../src/fleet/simulator/report.js';
+import { LOAD_SAMPLES, weekTiers } from './fleet-week-tiers.js';
 
 const quick = process.argv.includes('--quick');
 const dir = mkdtempSync(join(tmpdir(), 'arrakis-bench-sim-'));
@@ -36,7 +37,6 @@ const quiet = () => undefined;
  * Lognormal fetch times with median 23 s and p90 42 s (σ = ln(42 / 23) / 1.2816), 2,000 samples from seed 1,
  * kept in bench/data so `arrakis simulate --load-samples` reproduces the figures in docs/fleet.md.
  */
-const LOAD_SAMPLES = 'bench/data/model-load-samples.csv';
 
 function writeLoadSamples(n = 2_000): void {
   if (existsSync(LOAD_SAMPLES)) return;
@@ -79,15 +79,7 @@ interface Only {
 const offPeakP95 = new WeakMap<ScenarioReport, number>();
 
 function only(name: string, o: Only): ScenarioReport {
-  const samples = parseLoadSamples(readFileSync(LOAD_SAMPLES, 'utf8'));
-  const tiers = {
-    bootS: 13,
-    fetchS: samples.sample,
-    fetchMedianS: samples.median,
-    diskLoadS: 1.9,
-    diskCacheModels: 32,
-    vramModels: o.vramModels ?? 16,
-  };
+  const tiers = weekTiers(o.vramModels ?? 16);
   const jobs = syntheticWorkload({ days: 7, seed: o.seed, dau: 2000, models: 80 });
   const input = {
     jobs,
