@@ -93,6 +93,7 @@ class HttpComfyServer implements ComfyHttpServer {
     this.follow = {
       http: this.http,
       socket: this.socket,
+      clientId: this.clientId,
       pollMs: opts.historyPollMs ?? 250,
       watchdogMs: opts.watchdogPollMs ?? 5_000,
       unreachableGraceMs: opts.unreachableGraceMs ?? 10_000,

@@ -15,6 +15,8 @@ import { traceJob } from '../util/job-trace.js';
 export interface FollowContext {
   http: ComfyHttp;
   socket: ComfySocket;
+  /** The clientId this client submits with: a history entry of another client's prompt is not this one's end. */
+  clientId: string;
   /** Poll period while the socket is down or the end is near. */
   pollMs: number;
   /** Poll period while the socket is up (a watchdog: frames should wake us first). */
@@ -106,7 +108,7 @@ async function pollUntilEnd(
     let state: PromptState | null = null;
     try {
       traceJob(promptId, 'state read sent');
-      state = await readPromptState(ctx.http, promptId);
+      state = await readPromptState(ctx.http, promptId, ctx.clientId);
       traceJob(promptId, `state read: ${state.kind}`);
       failingSince = null;
       if (state.kind === 'finished')

@@ -11,10 +11,30 @@ export type PromptState =
   /** In neither queue nor history: ComfyUI restarted, the entry was evicted, or it was deleted while pending. */
   | { kind: 'absent' };
 
-/** The history entry once the prompt has ended, else undefined. */
-export async function readHistory(http: ComfyHttp, promptId: string): Promise<HistoryEntry | undefined> {
+/** The client id a history entry's prompt was submitted with (`prompt[3].client_id`), when it records one. */
+function submittedBy(entry: HistoryEntry): string | null {
+  const extra = entry.prompt?.[3];
+  if (typeof extra !== 'object' || extra === null || !('client_id' in extra)) return null;
+  return typeof extra.client_id === 'string' ? extra.client_id : null;
+}
+
+/**
+ * The history entry once the prompt has ended, else undefined. With `clientId`, an entry another client
+ * submitted under the same prompt id is not this prompt's end: a job released and claimed again (its attempt
+ * refunded) reuses its prompt id on a ComfyUI that kept the interrupted first run's entry, until the new run
+ * overwrites it.
+ */
+export async function readHistory(
+  http: ComfyHttp,
+  promptId: string,
+  clientId?: string,
+): Promise<HistoryEntry | undefined> {
   const answer = await http.getJson(`history/${encodeURIComponent(promptId)}`, historyAnswerSchema);
   const entry = answer[promptId];
+  if (entry !== undefined && clientId !== undefined) {
+    const by = submittedBy(entry);
+    if (by !== null && by !== clientId) return undefined;
+  }
   // An entry without `status` comes from servers that only wrote history at the end.
   if (
     entry === undefined ||
@@ -44,12 +64,16 @@ export async function readQueueState(
  * History, then queue, then history again: a prompt that ends between the first two reads leaves the queue
  * before the second history read, so "absent" is only reported when it really is gone.
  */
-export async function readPromptState(http: ComfyHttp, promptId: string): Promise<PromptState> {
-  const entry = await readHistory(http, promptId);
+export async function readPromptState(
+  http: ComfyHttp,
+  promptId: string,
+  clientId?: string,
+): Promise<PromptState> {
+  const entry = await readHistory(http, promptId, clientId);
   if (entry !== undefined) return { kind: 'finished', entry };
   const queued = await readQueueState(http, promptId);
   if (queued !== 'absent') return { kind: queued };
-  const late = await readHistory(http, promptId);
+  const late = await readHistory(http, promptId, clientId);
   return late !== undefined ? { kind: 'finished', entry: late } : { kind: 'absent' };
 }
 

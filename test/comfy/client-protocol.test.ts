@@ -13,6 +13,11 @@ import { capture, list, pick } from './captures.js';
 import { startStandIn, type StandIn } from './stand-in-server.js';
 
 const BASIC_ID = '4ffadc80-eaaf-46a8-ac21-d90428d1ba86';
+/**
+ * The clientId the captured prompts were submitted with (`prompt[3].client_id` of their history entries): the
+ * client plays the one that submitted them, since it takes another client's entry for no end of its own.
+ */
+const CAPTURED_CLIENT = 'peer-client-1';
 const successEntry = pick(capture('basic-history.json'), BASIC_ID);
 const workflow: Workflow = { '1': { class_type: 'EmptyImage', inputs: {} } };
 
@@ -35,7 +40,7 @@ describe('ComfyUI client protocol corners', () => {
   });
 
   it('follows the id the server chose when it ignores the caller prompt_id', async () => {
-    client = createComfyServer(standIn.url, { historyPollMs: 20 });
+    client = createComfyServer(standIn.url, { clientId: CAPTURED_CLIENT, historyPollMs: 20 });
     standIn.answerPrompt = accept('server-own-id');
     standIn.history['server-own-id'] = successEntry;
     const queued: string[] = [];
@@ -50,7 +55,7 @@ describe('ComfyUI client protocol corners', () => {
   });
 
   it('takes back a partially accepted prompt and reports the failing nodes', async () => {
-    client = createComfyServer(standIn.url, { historyPollMs: 20 });
+    client = createComfyServer(standIn.url, { clientId: CAPTURED_CLIENT, historyPollMs: 20 });
     const partial = pick(capture('errors.json'), 'partial_ok', 1);
     const id = String(pick(partial, 'prompt_id'));
     standIn.answerPrompt = () => ({ status: 200, body: partial });
@@ -63,7 +68,11 @@ describe('ComfyUI client protocol corners', () => {
 
   it('is woken by frames: progress without prompt_id, binary and unknown frames ignored, end hint', async () => {
     // A one-minute watchdog: only the end frame can finish this prompt within the test timeout.
-    client = createComfyServer(standIn.url, { historyPollMs: 20, watchdogPollMs: 60_000 });
+    client = createComfyServer(standIn.url, {
+      clientId: CAPTURED_CLIENT,
+      historyPollMs: 20,
+      watchdogPollMs: 60_000,
+    });
     standIn.answerPrompt = accept('p-frames');
     standIn.queue.queue_running = [[0, 'p-frames', {}, {}, ['3']]];
     const progress: unknown[] = [];
@@ -109,7 +118,11 @@ describe('ComfyUI client protocol corners', () => {
         standIn.send({ type, data });
       }
     };
-    client = createComfyServer(standIn.url, { historyPollMs: 20, watchdogPollMs: 60_000 });
+    client = createComfyServer(standIn.url, {
+      clientId: CAPTURED_CLIENT,
+      historyPollMs: 20,
+      watchdogPollMs: 60_000,
+    });
     standIn.answerPrompt = answerOwnId;
     const clean = randomUUID();
     expect(await client.runPrompt(workflow, { promptId: clean, onQueued: play(clean, false) })).toEqual(
@@ -124,7 +137,11 @@ describe('ComfyUI client protocol corners', () => {
   });
 
   it('ends a prompt by the watchdog poll when the end frame never comes', async () => {
-    client = createComfyServer(standIn.url, { historyPollMs: 20, watchdogPollMs: 50 });
+    client = createComfyServer(standIn.url, {
+      clientId: CAPTURED_CLIENT,
+      historyPollMs: 20,
+      watchdogPollMs: 50,
+    });
     standIn.answerPrompt = accept('p-silent');
     standIn.queue.queue_running = [[0, 'p-silent', {}, {}, ['3']]];
     const outcome = client.runPrompt(workflow, {
@@ -141,6 +158,7 @@ describe('ComfyUI client protocol corners', () => {
 
   it('gives up with ComfyUnavailableError when the server stays unreachable past the grace', async () => {
     client = createComfyServer(standIn.url, {
+      clientId: CAPTURED_CLIENT,
       historyPollMs: 20,
       unreachableGraceMs: 300,
       reconnect: { maxAttempts: 0, baseMs: 10 },
@@ -155,7 +173,7 @@ describe('ComfyUI client protocol corners', () => {
   });
 
   it('caches node types until a refresh is asked for', async () => {
-    client = createComfyServer(standIn.url);
+    client = createComfyServer(standIn.url, { clientId: CAPTURED_CLIENT });
     standIn.objectInfo = capture('object_info-subset.json');
     expect((await client.nodeTypes()).has('LoadImage')).toBe(true);
     standIn.objectInfo = { ArrakisDelay: {} };
@@ -165,14 +183,14 @@ describe('ComfyUI client protocol corners', () => {
   });
 
   it('times out a server that accepts requests but never answers', async () => {
-    client = createComfyServer(standIn.url, { requestTimeoutMs: 150 });
+    client = createComfyServer(standIn.url, { clientId: CAPTURED_CLIENT, requestTimeoutMs: 150 });
     standIn.hang = true;
     await expect(client.nodeTypes()).rejects.toBeInstanceOf(ComfyUnavailableError);
     expect((await client.health()).ok).toBe(false);
   });
 
   it('ends a running prompt with ComfyUnavailableError when the client closes', async () => {
-    const closing = createComfyServer(standIn.url, { historyPollMs: 20 });
+    const closing = createComfyServer(standIn.url, { clientId: CAPTURED_CLIENT, historyPollMs: 20 });
     standIn.answerPrompt = accept('p-closed');
     standIn.queue.queue_running = [[0, 'p-closed', {}, {}, ['3']]];
     const outcome = closing.runPrompt(workflow, {
