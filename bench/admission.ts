@@ -16,16 +16,12 @@ import { jobInput } from '../test/store/fixtures.js';
 import { startPostgres } from '../test/support/postgres-server.js';
 import { runBarePgReference } from './bare-pg-reference.js';
 import { runBareReference } from './bare-sqlite-reference.js';
+import { argValue } from './bench-args.js';
 
 const USERS = 500;
 const CLIENTS = 16;
 /** Accounts the jobs are spread over (default 1: one SaaS account, so every admission shares its counter row). */
 const accountCount = Math.max(1, Number(argValue('--accounts') ?? 1) || 1);
-
-function argValue(flag: string): string | undefined {
-  const i = process.argv.indexOf(flag);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
 function jobsArg(): number {
   const n = Number(argValue('--jobs') ?? 20_000);

@@ -16,33 +16,14 @@ import type { NewJob, Store } from '../src/store/contract.js';
 import { openStore } from '../src/store/open.js';
 import { jobInput, registerWorker } from '../test/store/fixtures.js';
 import { startPostgres } from '../test/support/postgres-server.js';
+import { argValue, zipfRanks } from './bench-args.js';
 
 const USERS = 500;
 const MODELS = 20;
 const WORKERS = 20;
 
-function argValue(flag: string): string | undefined {
-  const i = process.argv.indexOf(flag);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 const DEPTHS = (argValue('--depths') ?? '100,1000,5000,20000').split(',').map(Number);
 const CLAIMS = Number(argValue('--claims') ?? 300);
-
-/** Zipf(1) over MODELS from a seeded generator, so every run queues the same mix. */
-function modelPicker(seed: number): () => string {
-  let s = seed;
-  const weights = Array.from({ length: MODELS }, (_, i) => 1 / (i + 1));
-  const total = weights.reduce((a, b) => a + b, 0);
-  return () => {
-    s = (s * 1_103_515_245 + 12_345) % 2_147_483_648;
-    let r = (s / 2_147_483_648) * total;
-    for (let i = 0; i < MODELS; i++) {
-      r -= weights[i] ?? 0;
-      if (r <= 0) return `m${i}.safetensors`;
-    }
-    return `m${MODELS - 1}.safetensors`;
-  };
-}
 
 function job(accountId: string, i: number, model: string): NewJob {
   return jobInput(accountId, `u${i % USERS}`, { models: [{ kind: 'checkpoint', name: model }] });
@@ -105,7 +86,8 @@ async function benchDepths(label: string, open: () => Promise<{ store: Store; do
           switches: 0,
         });
       }
-      const next = modelPicker(7);
+      const rank = zipfRanks(MODELS, 7);
+      const next = (): string => `m${rank()}.safetensors`;
       await fill(store, account.id, n, next);
       for (const [mode, ms] of [
         ['fair-only', 0],

@@ -19,32 +19,13 @@ import type { Store } from '../src/store/contract.js';
 import { openStore } from '../src/store/open.js';
 import { jobInput } from '../test/store/fixtures.js';
 import { startPostgres } from '../test/support/postgres-server.js';
+import { argValue, zipfRanks } from './bench-args.js';
 
 const MODELS = 20;
 const USERS = 500;
 
-function argValue(flag: string): string | undefined {
-  const i = process.argv.indexOf(flag);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 const JOBS = Number(argValue('--jobs') ?? 20_000);
 const READS = Number(argValue('--reads') ?? 20);
-
-/** Zipf(1) over MODELS from a seeded generator, so every run queues the same mix. */
-function modelPicker(seed: number): () => number {
-  let s = seed;
-  const weights = Array.from({ length: MODELS }, (_, i) => 1 / (i + 1));
-  const total = weights.reduce((a, b) => a + b, 0);
-  return () => {
-    s = (s * 1_103_515_245 + 12_345) % 2_147_483_648;
-    let r = (s / 2_147_483_648) * total;
-    for (let i = 0; i < MODELS; i++) {
-      r -= weights[i] ?? 0;
-      if (r <= 0) return i;
-    }
-    return MODELS - 1;
-  };
-}
 
 function models(i: number, m: number): ModelRef[] {
   const base: ModelRef = { kind: 'checkpoint', name: `m${m}.safetensors` };
@@ -57,7 +38,7 @@ async function fill(store: Store, start: number): Promise<void> {
     { name: 'bench', limits, jwt: null, nodeAllowlist: null, allowedPools: null, webhookSecret: 'whsec_x' },
     1,
   );
-  const next = modelPicker(7);
+  const next = zipfRanks(MODELS, 7);
   const batch = 16;
   for (let i = 0; i < JOBS; i += batch) {
     await Promise.all(

@@ -1,0 +1,19 @@
+/**
+ * What the store benches share: a flag's value from the command line, and a seeded Zipf(1) draw of model ranks
+ * (the simulator's sampler and generator), so every run queues the same mix.
+ */
+import { seededRandom } from '../src/fleet/simulator/random.js';
+import { zipfSampler } from '../src/fleet/simulator/workload.js';
+
+/** The value after `flag` on the command line, if given. */
+export function argValue(flag: string): string | undefined {
+  const i = process.argv.indexOf(flag);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/** Model ranks 0..models-1 with P(rank k) ∝ 1/(k+1), from a seeded generator. */
+export function zipfRanks(models: number, seed: number): () => number {
+  const draw = zipfSampler(models, 1);
+  const rand = seededRandom(seed);
+  return () => draw(rand);
+}
