@@ -15,6 +15,7 @@ import { decisionFor } from '../policy-common.js';
 import type { ModelTiers } from './model-tiers.js';
 import type { Scenario, SimPool } from './sim-types.js';
 import type { SimJob } from './workload.js';
+import { EventHeap } from './heap.js';
 
 export interface ClairvoyantChain {
   /** When its worker starts (its first job's arrival less the lead). */
@@ -27,49 +28,6 @@ export interface ClairvoyantChain {
   jobs: number;
 }
 
-/** Max-heap of numbers (latest end first). */
-class MaxHeap {
-  private readonly a: number[] = [];
-  get size(): number {
-    return this.a.length;
-  }
-  peek(): number | undefined {
-    return this.a[0];
-  }
-  clear(): void {
-    this.a.length = 0;
-  }
-  push(v: number): void {
-    const a = this.a;
-    a.push(v);
-    for (let i = a.length - 1; i > 0;) {
-      const p = (i - 1) >> 1;
-      if (a[p]! >= a[i]!) break;
-      [a[p], a[i]] = [a[i]!, a[p]!];
-      i = p;
-    }
-  }
-  pop(): number | undefined {
-    const a = this.a;
-    const top = a[0];
-    const last = a.pop();
-    if (a.length > 0 && last !== undefined) {
-      a[0] = last;
-      for (let i = 0; ;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && a[l]! > a[m]!) m = l;
-        if (r < a.length && a[r]! > a[m]!) m = r;
-        if (m === i) break;
-        [a[m], a[i]] = [a[i]!, a[m]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
-
 /**
  * Chains the jobs (sorted by arrival) onto workers: a job follows the worker freed most recently before it
  * when it has been idle less than `leadS` (what a new worker costs before its first job), else opens a chain.
@@ -79,28 +37,25 @@ export function planChains(jobs: readonly SimJob[], leadS: number): ClairvoyantC
   const chains: ClairvoyantChain[] = [];
   /** Ends not yet reached, ascending by time, with their chain. */
   const pending: Array<{ end: number; chain: number }> = [];
-  const freeAt = new MaxHeap();
-  const chainOfEnd = new Map<number, number[]>();
+  // Free workers, latest end first (`at` is the end negated) and, among equal ends, the last freed first.
+  const freeAt = new EventHeap<{ at: number; seq: number; chain: number }>();
+  let freed = 0;
   let head = 0;
   for (const job of jobs) {
     // Ends at or before this arrival become free workers (pending is kept sorted by end).
     while (head < pending.length && pending[head]!.end <= job.at) {
       const p = pending[head++]!;
-      freeAt.push(p.end);
-      chainOfEnd.set(p.end, [...(chainOfEnd.get(p.end) ?? []), p.chain]);
+      freeAt.push({ at: -p.end, seq: -freed++, chain: p.chain });
     }
     const latest = freeAt.peek();
     let chain: number;
-    if (latest !== undefined && job.at - latest < leadMs) {
+    if (latest !== undefined && job.at + latest.at < leadMs) {
       freeAt.pop();
-      const list = chainOfEnd.get(latest)!;
-      chain = list.pop()!;
-      if (list.length === 0) chainOfEnd.delete(latest);
+      chain = latest.chain;
       chains[chain]!.jobs++;
     } else {
       // Every free worker has been idle at least a lead: it is cheaper to have stopped them all.
       freeAt.clear();
-      chainOfEnd.clear();
       chain = chains.length;
       chains.push({ startAt: job.at - leadMs, endAt: job.at, firstModel: job.model, leadMs, jobs: 1 });
     }

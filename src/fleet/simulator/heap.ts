@@ -11,6 +11,15 @@ export class EventHeap<T extends Timed> {
     return this.items.length;
   }
 
+  /** The first event, left in place. */
+  peek(): T | undefined {
+    return this.items[0];
+  }
+
+  clear(): void {
+    this.items.length = 0;
+  }
+
   push(item: T): void {
     const a = this.items;
     a.push(item);
