@@ -28,11 +28,6 @@ export function storedHashBytes(storedHash: string): Buffer {
   return Buffer.from(storedHash, 'hex');
 }
 
-/** Constant-time check of a presented secret against a stored sha256 hex. */
-export function secretMatches(secret: string, storedHash: string): boolean {
-  return secretMatchesBytes(secret, storedHashBytes(storedHash));
-}
-
 /** secretMatches against the stored hash's bytes: one one-shot sha256, no hex round trips. */
 export function secretMatchesBytes(secret: string, stored: Buffer): boolean {
   const presented = hash('sha256', secret, 'buffer');

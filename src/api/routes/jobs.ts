@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ApiError } from '../../errors.js';
 import { toPublicJob, type JobView } from '../../jobs/public-job.js';
 import { publicJobJson } from '../../jobs/public-job-json.js';
-import { TERMINAL_STATUSES, type Job } from '../../jobs/types.js';
+import { TERMINAL_STATUSES } from '../../jobs/types.js';
 import { requireScope } from '../auth/authenticate.js';
 import { principalOf, type ApiContext } from '../context.js';
 import {
@@ -49,13 +49,6 @@ export async function ownJobView(
   id: string,
 ): Promise<JobView> {
   const job = await ctx.store.getJobViewFor(accountId, userId, id);
-  if (job === null) throw notFound();
-  return job;
-}
-
-/** Reads the caller's own job, or 404 exactly like an unknown id. */
-export async function ownJob(ctx: ApiContext, accountId: string, userId: string, id: string): Promise<Job> {
-  const job = await ctx.store.getJobFor(accountId, userId, id);
   if (job === null) throw notFound();
   return job;
 }
