@@ -202,12 +202,3 @@ export function classifyWsMessage(data: Buffer | string, isBinary: boolean): WsM
   const type = typeof json === 'object' && json !== null ? Reflect.get(json, 'type') : undefined;
   return KNOWN_FRAME_TYPES.has(type) ? { kind: 'malformed' } : { kind: 'ignored' };
 }
-
-/**
- * Parses one WebSocket message. Binary frames, invalid JSON, unknown types and malformed known types all yield
- * null (classifyWsMessage tells them apart).
- */
-export function parseWsMessage(data: Buffer | string, isBinary: boolean): WsFrame | null {
-  const message = classifyWsMessage(data, isBinary);
-  return message.kind === 'frame' ? message.frame : null;
-}

@@ -6,16 +6,22 @@ import {
   objectInfoEntrySchema,
   objectInfoSchema,
   classifyWsMessage,
-  parseWsMessage,
   promptAcceptedSchema,
   promptRejectedSchema,
   queueAnswerSchema,
   systemStatsSchema,
   uploadAnswerSchema,
+  type WsFrame,
 } from '../../src/comfy/schemas.js';
 import { capture, list, pick } from './captures.js';
 
 const BASIC_ID = '4ffadc80-eaaf-46a8-ac21-d90428d1ba86';
+
+/** The frame a message carries, else null (binary, invalid, unknown or malformed: classifyWsMessage says which). */
+function parseWsMessage(data: Buffer | string, isBinary: boolean): WsFrame | null {
+  const message = classifyWsMessage(data, isBinary);
+  return message.kind === 'frame' ? message.frame : null;
+}
 const ACTED_ON = new Set([
   'status',
   'execution_start',
