@@ -149,6 +149,21 @@ describe('outputs reported by a remote worker', () => {
     expect(download.status).toBe(200);
   });
 
+  it('a reported media type in any letter case never serves SVG inline on the API origin', async () => {
+    const { token, workerId, jobId, c } = await workerWithJob();
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>');
+    const up = await upload(`/jobs/${jobId}/output-files/0?node_id=3&filename=out.svg`, token, workerId, svg);
+    expect(up.status).toBe(200);
+    const stored = (await up.json()) as Record<string, unknown>;
+    // Media types are case-insensitive: a browser renders image/SVG+XML as SVG, scripts included.
+    const lie = { ...stored, index: 0, content_type: 'image/SVG+XML' };
+    const ok = await workerPost(`/jobs/${jobId}/complete`, token, workerId, { outputs: [lie] });
+    expect(ok.status).toBe(200);
+    const download = await c.call('GET', `/v1/jobs/${jobId}/outputs/0`);
+    expect(download.status).toBe(200);
+    expect(download.headers.get('content-disposition')).toMatch(/^attachment;/);
+  });
+
   it('an upload for a job the worker does not hold is refused 409 and stores nothing', async () => {
     const other = await workerWithJob();
     const { token, workerId } = await workerWithJob();
