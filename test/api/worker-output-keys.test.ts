@@ -4,7 +4,7 @@
  * the previous release's route) for this job and the output's filename, so a lying worker can neither point the
  * owner at another job's object nor store a key (`..`, `\`, NUL, empty segments) that makes the download fail 500.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WORKER_ID_HEADER } from '../../src/workers/worker-protocol.js';
@@ -147,6 +147,48 @@ describe('outputs reported by a remote worker', () => {
     expect(done.body.outputs).toHaveLength(1);
     const download = await c.call('GET', `/v1/jobs/${jobId}/outputs/0`);
     expect(download.status).toBe(200);
+  });
+
+  it('a reported media type in any letter case never serves SVG inline on the API origin', async () => {
+    const { token, workerId, jobId, c } = await workerWithJob();
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>');
+    const up = await upload(`/jobs/${jobId}/output-files/0?node_id=3&filename=out.svg`, token, workerId, svg);
+    expect(up.status).toBe(200);
+    const stored = (await up.json()) as Record<string, unknown>;
+    // Media types are case-insensitive: a browser renders image/SVG+XML as SVG, scripts included.
+    const lie = { ...stored, index: 0, content_type: 'image/SVG+XML' };
+    const ok = await workerPost(`/jobs/${jobId}/complete`, token, workerId, { outputs: [lie] });
+    expect(ok.status).toBe(200);
+    const download = await c.call('GET', `/v1/jobs/${jobId}/outputs/0`);
+    expect(download.status).toBe(200);
+    expect(download.headers.get('content-disposition')).toMatch(/^attachment;/);
+  });
+
+  it('an upload whose seq is not a canonical decimal number is refused 400 and overwrites nothing', async () => {
+    const { token, workerId, jobId } = await workerWithJob();
+    const png = await solidPng(4, 4, [1, 2, 3]);
+    const first = await upload(
+      `/jobs/${jobId}/output-files/0?node_id=3&filename=out.png`,
+      token,
+      workerId,
+      png,
+    );
+    expect(first.status).toBe(200);
+    const other = Buffer.from('not the first file');
+    for (const seq of ['', '%20', '0x0', '1e1', '-0', '00', '1.0']) {
+      for (const route of ['output-files', 'outputs']) {
+        const r = await upload(
+          `/jobs/${jobId}/${route}/${seq}?node_id=3&filename=out.png`,
+          token,
+          workerId,
+          other,
+        );
+        expect([route, seq, r.status]).toEqual([route, seq, 400]);
+        expect(((await r.json()) as { code: string }).code).toBe('validation_failed');
+      }
+    }
+    const path = join(server.dir, 'objects', 'jobs', jobId, 'outputs', '1.0-out.png');
+    expect(readFileSync(path)).toEqual(png);
   });
 
   it('an upload for a job the worker does not hold is refused 409 and stores nothing', async () => {

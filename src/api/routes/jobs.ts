@@ -295,15 +295,15 @@ function outputRoute(app: FastifyInstance, ctx: ApiContext): void {
       const object = await ctx.storage.get(output.objectKey, output);
       if (object === null) throw new ApiError('not_found', 'The output was deleted by the retention policy.');
       const safeName = output.filename.replace(/[^A-Za-z0-9._-]/g, '_');
+      // Media types are case-insensitive (a remote worker reports the type): image/SVG+XML is SVG too.
+      const mediaType = output.contentType.toLowerCase();
+      const inline = /^(image|video|audio)\//.test(mediaType) && mediaType !== 'image/svg+xml';
       return (
         reply
           .header('content-type', output.contentType)
           .header('content-length', String(object.size))
           // Only media is shown inline: anything else (HTML, SVG-like text) downloads, never renders on our origin.
-          .header(
-            'content-disposition',
-            `${/^(image|video|audio)\//.test(output.contentType) && output.contentType !== 'image/svg+xml' ? 'inline' : 'attachment'}; filename="${safeName}"`,
-          )
+          .header('content-disposition', `${inline ? 'inline' : 'attachment'}; filename="${safeName}"`)
           .header('x-content-type-options', 'nosniff')
           // A small object the storage already holds goes out as one buffer, without a stream's machinery.
           .send(object.bytes ?? object.body)

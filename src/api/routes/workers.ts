@@ -55,8 +55,19 @@ export interface WorkerRoutesDeps extends Pick<WorkerServiceDeps, 'onClaimed' | 
 
 const jobParams = z.object({ jobId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/) });
 const inputParams = jobParams.extend({ name: z.string().min(1).max(256) });
-const outputParams = jobParams.extend({ index: z.coerce.number().int().min(0).max(9999) });
-const outputFileParams = jobParams.extend({ seq: z.coerce.number().int().min(0).max(MAX_OUTPUT_SEQ) });
+/**
+ * A path number in canonical decimal only: `z.coerce` would read an empty segment (`…/output-files/`) or `%20`
+ * as 0, and `1e1`/`0x0`/`00` as other numbers, so a buggy agent's upload would land on (and overwrite) another file.
+ */
+function pathNumber(max: number) {
+  return z
+    .string()
+    .regex(/^(?:0|[1-9]\d{0,8})$/, 'must be a decimal number without leading zeros')
+    .transform(Number)
+    .pipe(z.number().int().min(0).max(max));
+}
+const outputParams = jobParams.extend({ index: pathNumber(9999) });
+const outputFileParams = jobParams.extend({ seq: pathNumber(MAX_OUTPUT_SEQ) });
 
 /** A body the agent may leave out entirely reads as `{}` (its defaults apply). */
 function orEmpty<T extends z.ZodType>(schema: T): z.ZodPreprocess<T, unknown> {
