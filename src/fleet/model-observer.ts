@@ -41,6 +41,9 @@ export interface ModelObserverDeps {
   preloadRefused?: (workerId: string) => readonly string[];
 }
 
+/** Queued demand entries one observation lists at most (before per-model rounding; see `observe`). */
+export const MAX_QUEUED_REPEATS = 20_000;
+
 export class ModelObserver {
   private readonly seen = new Map<string, number>();
 
@@ -58,9 +61,14 @@ export class ModelObserver {
     }
     this.seen.set(pool, latest);
     const queued: string[] = [];
+    // The plan reads queued demand as a list with repeats: a backlog beyond MAX_QUEUED_REPEATS is scaled down
+    // (each model keeps its share, and at least one entry), so a tick's work does not grow with the backlog.
+    const total = found.queued.reduce((n, q) => n + q.count, 0);
+    const scale = total > MAX_QUEUED_REPEATS ? MAX_QUEUED_REPEATS / total : 1;
     for (const q of found.queued) {
       const base = this.deps.demand.remember([q.model]);
-      if (base !== null) for (let i = 0; i < q.count; i++) queued.push(base);
+      const repeats = scale === 1 ? q.count : Math.max(1, Math.round(q.count * scale));
+      if (base !== null) for (let i = 0; i < repeats; i++) queued.push(base);
     }
     const popularity = this.deps.demand.popularity(pool, now);
     const names = [...new Set([...popularity.keys(), ...queued])];

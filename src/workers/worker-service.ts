@@ -85,6 +85,12 @@ function checkReportedOutput(jobId: string, o: JobOutput): void {
 }
 
 /** Worker-facing job verbs over store, storage and bus. */
+/**
+ * How long a worker's given-up prefetch list, as this process last wrote it, spares the same list's write:
+ * a list another replica wrote since is corrected within this time.
+ */
+export const REFUSED_REWRITE_MS = 60_000;
+
 export class WorkerService {
   readonly leaseMs: number;
   private readonly fallbackPollMs: number;
@@ -92,9 +98,10 @@ export class WorkerService {
   /**
    * Per worker, the prefetch files its agent last reported given up, as this process last wrote them to the
    * store (which holds the list, so every replica's fleet plan sees it, and a restart keeps it): a report that
-   * says the same writes nothing.
+   * says the same writes nothing — for REFUSED_REWRITE_MS: another replica may have written the worker's
+   * list meanwhile (its reports reach any replica), so a cached list is written again once it is that old.
    */
-  private readonly refusedWritten = new Map<string, string>();
+  private readonly refusedWritten = new Map<string, { key: string; at: number }>();
 
   constructor(private readonly deps: WorkerServiceDeps) {
     this.leaseMs = deps.leaseMs;
@@ -168,11 +175,12 @@ export class WorkerService {
     await this.deps.store.setWorkerModels(workerId, state, now);
     const refused = [...new Set(prefetchFailed ?? [])].sort();
     const key = JSON.stringify(refused);
-    if (this.refusedWritten.get(workerId) !== key) {
+    const written = this.refusedWritten.get(workerId);
+    if (written?.key !== key || now - written.at >= REFUSED_REWRITE_MS) {
       await this.deps.store.setPrefetchRefused(workerId, refused, now, now - PREFETCH_REFUSED_MS);
       // Only a cache of writes: bounded as workers come and go (forgetting costs one more write each).
       if (this.refusedWritten.size >= 10_000) this.refusedWritten.clear();
-      this.refusedWritten.set(workerId, key);
+      this.refusedWritten.set(workerId, { key, at: now });
     }
     if (loads.length > 0) this.deps.onModelLoads?.(loads);
     const asked = (await this.deps.store.getWorker(workerId))?.models?.prefetch ?? [];
