@@ -2,6 +2,7 @@
  * bench/dispatch — how close Arrakis stays to the floor, side by side on one comfy-lite.
  *
  *   node --import tsx bench/dispatch.ts [--runs 60] [--in-process] [--serve-in-process] [--prefer-wait] [--trace]
+ *                                       [--profile-serve DIR]
  *
  * direct:  a canonical ComfyUI protocol client (bench/dispatch-direct.ts, the way ComfyUI's own
  *          websockets_api_example.py does it: POST /prompt, wait for `executing` null on its open WebSocket,
@@ -24,7 +25,8 @@
  * Both paths use a unique filename_prefix per run, so ComfyUI's cache never skips the save.
  * `--trace` adds, for each side, the median time of every stage since the run started (bench/dispatch-trace.ts:
  * the control plane's stage marks, every HTTP request of this process, the client's own steps). The marks cost
- * a little, so compare figures from runs without it. A CPU profile: `node --cpu-prof --import tsx bench/dispatch.ts`.
+ * a little, so compare figures from runs without it. A CPU profile: `node --cpu-prof --import tsx bench/dispatch.ts`,
+ * or of the serve process alone: `--profile-serve DIR` (then bench/top-frames.ts on the .cpuprofile it writes).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -35,6 +37,7 @@ import { startComfyLite } from '../src/comfy-lite/server.js';
 import { loadConfig } from '../src/config/load.js';
 import { startControlPlane } from '../src/runtime/control-plane.js';
 import { DirectComfyClient } from './dispatch-direct.js';
+import { argValue } from './bench-args.js';
 import { StageTrace } from './dispatch-trace.js';
 
 const args = process.argv.slice(2);
@@ -118,7 +121,9 @@ async function spawnServe(config: {
   comfyui: readonly string[];
 }): Promise<{ url: string; close(): Promise<void> }> {
   const bin = join(import.meta.dirname, '..', 'bin', 'arrakis.mjs');
-  const proc = spawn(process.execPath, [bin, 'serve', '--port', '0'], {
+  const profile = argValue('--profile-serve');
+  const nodeArgs = profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`];
+  const proc = spawn(process.execPath, [...nodeArgs, bin, 'serve', '--port', '0'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: {
       ...process.env,
