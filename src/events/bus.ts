@@ -15,6 +15,11 @@ export type BusMessage =
    */
   | { kind: 'job_ready'; pool: string | null }
   /**
+   * A job ended with a webhook URL, so its delivery row may be due: the deliverers claim now instead of at
+   * their next poll. Only these wake them: a job event without a webhook has nothing for them to claim.
+   */
+  | { kind: 'webhook_due' }
+  /**
    * Messages may have been missed (the cross-replica listener reconnected after a database outage):
    * every subscriber re-reads what it watches from the store, as if its own message had arrived.
    */

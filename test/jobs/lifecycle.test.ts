@@ -240,6 +240,56 @@ describe('JobLifecycle', () => {
     expect(await drain()).toEqual([]);
   });
 
+  it('an ending job with a webhook URL wakes the deliverers (webhook_due); one without, or a requeue, does not', async () => {
+    const hooked = async (): Promise<Job> => {
+      const admitted = await lifecycle.admit(
+        jobInput(accountId, 'u1', { webhookUrl: 'https://hooks.test/a' }),
+      );
+      if (admitted.kind !== 'admitted') throw new Error(admitted.kind);
+      return admitted.job;
+    };
+    // Queued and cancelled: ends at once.
+    const queued = await hooked();
+    await drain();
+    expect((await lifecycle.cancel(accountId, 'u1', queued.id)).kind).toBe('cancelled');
+    expect(await drain()).toEqual([
+      'observed ended cancelled',
+      { kind: 'job_event', jobId: queued.id },
+      { kind: 'webhook_due' },
+    ]);
+    // Running, released back to the queue (no end, no webhook), then failed for good by a lease sweep.
+    const job = await hooked();
+    expect((await lifecycle.claim('w1', 'default', 1_000))?.id).toBe(job.id);
+    await drain();
+    const back = await lifecycle.release(job.id, 'w1', { maxAttempts: 2, reason: 'blip' });
+    expect(back.kind).toBe('requeued');
+    expect((await drain()).filter((m) => typeof m !== 'string' && m.kind === 'webhook_due')).toEqual([]);
+    expect((await lifecycle.claim('w1', 'default', 1_000))?.id).toBe(job.id);
+    await drain();
+    clock = 60_000;
+    expect(await lifecycle.expireLeases(2)).toEqual([{ jobId: job.id, outcome: 'failed' }]);
+    expect(await drain()).toEqual([
+      'observed ended failed',
+      { kind: 'job_event', jobId: job.id },
+      { kind: 'webhook_due' },
+    ]);
+    // Completed by its worker.
+    const done = await hooked();
+    expect((await lifecycle.claim('w1', 'default', 100_000))?.id).toBe(done.id);
+    await drain();
+    expect((await lifecycle.complete(done.id, 'w1', [])).kind).toBe('completed');
+    expect((await drain()).filter((m) => typeof m !== 'string')).toEqual([
+      { kind: 'job_event', jobId: done.id },
+      { kind: 'webhook_due' },
+    ]);
+    // No webhook URL: the end is announced, the deliverers are not woken.
+    const plain = await running();
+    expect((await lifecycle.complete(plain.id, 'w1', [])).kind).toBe('completed');
+    expect((await drain()).filter((m) => typeof m !== 'string')).toEqual([
+      { kind: 'job_event', jobId: plain.id },
+    ]);
+  });
+
   it('is the only publisher: nothing else in src calls publish() but the Postgres bus relaying to its local one', () => {
     const files = readdirSync('src', { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
     const publishers = files

@@ -4,7 +4,7 @@
  */
 import type { ClaimOptions, FinishResult } from '../../store/contract.js';
 import type { Job, JobError, JobOutput, JobProgress } from '../types.js';
-import { announce, outcomeOf, type LifecycleDeps, type Settlement } from './lifecycle-deps.js';
+import { announce, endedMessages, outcomeOf, type LifecycleDeps, type Settlement } from './lifecycle-deps.js';
 
 /**
  * Claims the next job of `pool` for `workerId` (queued → running). Announces it (SSE shows `running`);
@@ -48,8 +48,11 @@ async function settled(d: LifecycleDeps<never>, result: FinishResult): Promise<S
   const kind = outcomeOf(job);
   if (kind === 'requeued') d.observer?.requeued?.(job);
   else d.observer?.ended?.(job);
-  await announce(d.bus, { kind: 'job_event', jobId: job.id });
-  if (kind === 'requeued') await announce(d.bus, { kind: 'job_ready', pool: job.pool });
+  if (kind === 'requeued') {
+    await announce(d.bus, { kind: 'job_event', jobId: job.id }, { kind: 'job_ready', pool: job.pool });
+  } else {
+    await announce(d.bus, ...endedMessages(job.id, job));
+  }
   return { kind, job };
 }
 

@@ -18,6 +18,7 @@ const messageSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('job_event'), jobId: z.string() }),
   z.object({ kind: z.literal('cancel'), jobId: z.string() }),
   z.object({ kind: z.literal('job_ready'), pool: z.string().nullable() }),
+  z.object({ kind: z.literal('webhook_due') }),
 ]);
 const envelopeSchema = z.object({ o: z.string(), m: messageSchema });
 
