@@ -242,6 +242,11 @@ const TEMPLATES = {
   /** Appends one job event with a seq the caller took from jobs.event_seq — (job_id, seq, type, data, at). */
   insertEvent: `INSERT INTO job_events (job_id, seq, type, data, at) VALUES (?, ?, ?, ?, ?)`,
 
+  /** Records a running job's progress while `worker_id` holds it and takes its event's seq — (progress, id,
+   *  worker_id) → event_seq, or no row when the worker does not hold the job. */
+  progressHeld: `UPDATE jobs SET progress = ?, event_seq = event_seq + 1
+    WHERE id = ? AND status = 'running' AND worker_id = ? RETURNING event_seq`,
+
   /** Takes the next event seq of a job — (id) → event_seq. */
   nextEventSeq: `UPDATE jobs SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq`,
 

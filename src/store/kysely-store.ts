@@ -140,8 +140,8 @@ export class KyselyStore implements C.Store {
   ): Promise<Job | null> => claimNext(this.#ctx, workerId, pool, leaseMs, now, options);
   renewLease = (jobId: string, workerId: string, leaseMs: number, now: number): Promise<C.LeaseState> =>
     renewLease(this.#ctx, jobId, workerId, leaseMs, now);
-  updateProgress = (jobId: string, workerId: string, progress: JobProgress): Promise<boolean> =>
-    updateProgress(this.#ctx, jobId, workerId, progress);
+  updateProgress = (jobId: string, workerId: string, progress: JobProgress, now: number): Promise<boolean> =>
+    updateProgress(this.#ctx, jobId, workerId, progress, now);
   completeJob = (
     jobId: string,
     workerId: string,

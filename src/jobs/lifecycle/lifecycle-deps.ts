@@ -12,7 +12,6 @@ export type LifecycleStoreVerb =
   | 'admitJob'
   | 'claimNext'
   | 'updateProgress'
-  | 'appendJobEvent'
   | 'completeJob'
   | 'failJob'
   | 'finishCancel'

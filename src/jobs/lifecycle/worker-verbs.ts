@@ -26,14 +26,12 @@ export async function claim(
 
 /** Records progress while `workerId` holds the job and appends it to the job's events; false when it does not. */
 export async function reportProgress(
-  d: LifecycleDeps<'updateProgress' | 'appendJobEvent'>,
+  d: LifecycleDeps<'updateProgress'>,
   jobId: string,
   workerId: string,
   progress: JobProgress,
 ): Promise<boolean> {
-  const held = await d.store.updateProgress(jobId, workerId, progress);
-  if (!held) return false;
-  await d.store.appendJobEvent(jobId, 'progress', { ...progress }, d.now());
+  if (!(await d.store.updateProgress(jobId, workerId, progress, d.now()))) return false;
   await announce(d.bus, { kind: 'job_event', jobId });
   return true;
 }

@@ -8,8 +8,9 @@
 import { z } from 'zod';
 import type { Job, JobProgress } from '../../jobs/types.js';
 import type { ClaimOptions, LeaseState } from '../contract.js';
-import { inTx, run, type Conn, type StoreContext } from '../context.js';
-import { settleTransition, transitionRow } from './settle.js';
+import { inTx, run, writeSteps, type Conn, type StoreContext } from '../context.js';
+import { step, type Steps } from '../direct.js';
+import { seqSchema, settleTransition, transitionRow } from './settle.js';
 
 const levelSchema = z.object({ running: z.number().nullable() });
 const cancelFlagSchema = z.object({ cancel_requested: z.number() });
@@ -160,19 +161,19 @@ export async function renewLease(
   return cancelFlagSchema.parse(row).cancel_requested !== 0 ? 'cancel_requested' : 'held';
 }
 
-/** Store.updateProgress: see the contract. */
+/** Store.updateProgress: see the contract. The row's update takes the event's seq, so both are one commit. */
 export async function updateProgress(
   ctx: StoreContext,
   jobId: string,
   workerId: string,
   progress: JobProgress,
+  now: number,
 ): Promise<boolean> {
-  const result = await ctx.db
-    .updateTable('jobs')
-    .set({ progress: JSON.stringify(progress) })
-    .where('id', '=', jobId)
-    .where('status', '=', 'running')
-    .where('worker_id', '=', workerId)
-    .executeTakeFirst();
-  return result.numUpdatedRows > 0n;
+  const data = JSON.stringify(progress);
+  return await writeSteps(ctx, function* (): Steps<boolean> {
+    const row = (yield step(ctx.sql.progressHeld, [data, jobId, workerId]))[0];
+    if (row === undefined) return false;
+    yield step(ctx.sql.insertEvent, [jobId, seqSchema.parse(row).event_seq, 'progress', data, now]);
+    return true;
+  });
 }
