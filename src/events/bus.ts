@@ -5,8 +5,12 @@
  * (job row, job_events) from the store, so a lost message delays an update and never loses it.
  */
 export type BusMessage =
-  /** A job event was appended (SSE subscribers read the log after their last seq). */
-  | { kind: 'job_event'; jobId: string }
+  /**
+   * A job event was appended (SSE subscribers read the log after their last seq). `ended`: whether it was the
+   * job's end (`done`), so a waiter for the end need not re-read the job for any other; absent in messages from
+   * replicas that predate it, which a waiter must treat as a possible end.
+   */
+  | { kind: 'job_event'; jobId: string; ended?: boolean }
   /** A cancel was accepted for a running job: the agent holding it must stop its prompt now. */
   | { kind: 'cancel'; jobId: string }
   /**

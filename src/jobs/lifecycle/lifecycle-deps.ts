@@ -82,7 +82,7 @@ export function outcomeOf(job: Job): Outcome {
  * read (null) may have one: the deliverers are woken rather than left to their poll.
  */
 export function endedMessages(jobId: string, job: Job | null): BusMessage[] {
-  const event: BusMessage = { kind: 'job_event', jobId };
+  const event: BusMessage = { kind: 'job_event', jobId, ended: true };
   return job === null || job.webhookUrl !== null ? [event, { kind: 'webhook_due' }] : [event];
 }
 

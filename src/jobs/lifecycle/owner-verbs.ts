@@ -51,7 +51,7 @@ export async function cancel(
       await announce(
         d.bus,
         { kind: 'cancel', jobId: result.job.id },
-        { kind: 'job_event', jobId: result.job.id },
+        { kind: 'job_event', jobId: result.job.id, ended: false },
       );
       return result;
   }

@@ -20,7 +20,7 @@ export async function claim(
   const job = await d.store.claimNext(workerId, pool, leaseMs, d.now(), options);
   if (job === null) return null;
   d.observer?.claimed?.(job, workerId);
-  await announce(d.bus, { kind: 'job_event', jobId: job.id });
+  await announce(d.bus, { kind: 'job_event', jobId: job.id, ended: false });
   return job;
 }
 
@@ -32,7 +32,7 @@ export async function reportProgress(
   progress: JobProgress,
 ): Promise<boolean> {
   if (!(await d.store.updateProgress(jobId, workerId, progress, d.now()))) return false;
-  await announce(d.bus, { kind: 'job_event', jobId });
+  await announce(d.bus, { kind: 'job_event', jobId, ended: false });
   return true;
 }
 
@@ -47,7 +47,11 @@ async function settled(d: LifecycleDeps<never>, result: FinishResult): Promise<S
   if (kind === 'requeued') d.observer?.requeued?.(job);
   else d.observer?.ended?.(job);
   if (kind === 'requeued') {
-    await announce(d.bus, { kind: 'job_event', jobId: job.id }, { kind: 'job_ready', pool: job.pool });
+    await announce(
+      d.bus,
+      { kind: 'job_event', jobId: job.id, ended: false },
+      { kind: 'job_ready', pool: job.pool },
+    );
   } else {
     await announce(d.bus, ...endedMessages(job.id, job));
   }
