@@ -40,7 +40,10 @@ export class WriterDiedError extends Error {
   }
 }
 
-/** Test-only: the thread counts `[0]` up and waits while `[1]` is 0, after writing a temp file, before its rename. */
+/**
+ * Test-only: after syncing a temp file and before its rename, the thread counts `[0]` up and waits until `[1]`
+ * (renames allowed in all) exceeds the count it had.
+ */
 export interface WriterTestHooks {
   pauseBeforeRename?: Int32Array;
 }
@@ -75,8 +78,8 @@ function publish(f) {
   }
   fs.closeSync(fd);
   if (pause) {
-    Atomics.add(pause, 0, 1);
-    while (Atomics.load(pause, 1) === 0) Atomics.wait(pause, 1, 0, 10);
+    const n = Atomics.add(pause, 0, 1);
+    while (Atomics.load(pause, 1) <= n) Atomics.wait(pause, 1, Atomics.load(pause, 1), 10);
   }
   try {
     fs.mkdirSync(dirname(f.path), { recursive: true });
@@ -176,6 +179,8 @@ export class FileWriter {
     if (this.#thread !== null) return this.#thread;
     const worker = new Worker(THREAD, {
       eval: true,
+      // No flags of this process (an --import loader, --input-type=module): the thread is plain CommonJS.
+      execArgv: [],
       workerData: { pauseBeforeRename: this.hooks.pauseBeforeRename },
     });
     worker.unref();
