@@ -183,7 +183,6 @@ export class FileWriter {
       execArgv: [],
       workerData: { pauseBeforeRename: this.hooks.pauseBeforeRename },
     });
-    worker.unref();
     const thread: Thread = { worker, pending: new Map() };
     worker.on('message', (a: Answer) => this.#answered(thread, a));
     let why = 'exited';
@@ -191,6 +190,8 @@ export class FileWriter {
       why = `failed (${err.message})`;
     });
     worker.on('exit', (code) => this.#died(thread, `${why} (exit code ${code})`));
+    // After the listeners: adding a 'message' listener refs the worker's port again.
+    worker.unref();
     this.#thread = thread;
     return thread;
   }
