@@ -3,6 +3,8 @@
  * place (rename is atomic on one filesystem), so a reader sees the old object, the new one or none, never
  * a partial file. The content type is implied by the key's extension for common types; any other type lives
  * beside the object in `<root>/.meta/<key>.json` (one write per object on the hot path, not two).
+ * A Buffer body (a job's output) is written by one worker thread in one hop (file-writer.ts), with the same
+ * steps and guarantees; a stream body is written here through fs/promises.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
