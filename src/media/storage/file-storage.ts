@@ -3,6 +3,8 @@
  * place (rename is atomic on one filesystem), so a reader sees the old object, the new one or none, never
  * a partial file. The content type is implied by the key's extension for common types; any other type lives
  * beside the object in `<root>/.meta/<key>.json` (one write per object on the hot path, not two).
+ * A Buffer body (a job's output) is written by one worker thread in one hop (file-writer.ts), with the same
+ * steps and guarantees; a stream body is written here through fs/promises.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
@@ -11,6 +13,7 @@ import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { contentTypeFromName } from '../content-types.js';
 import type { FoundObject, KnownObject, ObjectStorage, StoredObject } from './contract.js';
+import { FileWriter, type WriterTestHooks } from './file-writer.js';
 import { assertValidKey, assertValidPrefix } from './object-key.js';
 
 const TMP_DIR = '.tmp';
@@ -61,13 +64,32 @@ async function walk(dir: string, skipDotDirs: boolean): Promise<string[]> {
   return out;
 }
 
+export interface FileStorageOptions {
+  /** Write Buffer bodies on a worker thread (default) or on the event loop through fs/promises (benchmarks). */
+  writerThread?: boolean;
+  writerTestHooks?: WriterTestHooks;
+}
+
 export class FileStorage implements ObjectStorage {
   readonly root: string;
   /** The temp folder is created once (it is never pruned); object folders may be pruned by deletePrefix. */
   private tmpReady = false;
+  /** Writes Buffer bodies off the event loop (file-writer.ts); null: on it, through fs/promises. */
+  private readonly writer: FileWriter | null;
 
-  constructor(root: string) {
+  constructor(root: string, options: FileStorageOptions = {}) {
     this.root = resolve(root);
+    this.writer = options.writerThread === false ? null : new FileWriter(options.writerTestHooks);
+  }
+
+  /** The writer thread (tests); null when Buffer bodies are written on the event loop. */
+  get writerThread(): FileWriter | null {
+    return this.writer;
+  }
+
+  /** Lets the writes in flight finish and stops the writer thread (an idle one never holds the process open). */
+  async close(): Promise<void> {
+    await this.writer?.close();
   }
 
   private pathOf(key: string): string {
@@ -123,8 +145,31 @@ export class FileStorage implements ObjectStorage {
     return size;
   }
 
+  private tmpPath(): string {
+    return join(this.root, TMP_DIR, randomBytes(12).toString('hex'));
+  }
+
   async put(key: string, body: Buffer | Readable, contentType: string): Promise<StoredObject> {
     const path = this.pathOf(key);
+    if (Buffer.isBuffer(body) && this.writer !== null) {
+      // A whole object (an output, an upload) in one hop to the writer thread: the same steps, in the same order.
+      const metaPath = this.metaPathOf(key);
+      const sidecar =
+        contentTypeFromName(key) === contentType
+          ? { dropMeta: metaPath }
+          : {
+              meta: {
+                path: metaPath,
+                tmp: this.tmpPath(),
+                bytes: Buffer.from(JSON.stringify({ contentType })),
+              },
+            };
+      const size = await this.writer.write({
+        object: { path, tmp: this.tmpPath(), bytes: body },
+        ...sidecar,
+      });
+      return { key, size, contentType };
+    }
     // Metadata first: an object is never visible without its content type. With no sidecar needed, one a
     // previous object under this key may have left is dropped while the new bytes are written.
     let before: Promise<unknown>;
@@ -250,5 +295,6 @@ export class FileStorage implements ObjectStorage {
     const fh = await open(probe, 'wx');
     await fh.close();
     await rm(probe);
+    this.writer?.warm(); // a serving process checks its storage at start: the first output need not wait
   }
 }

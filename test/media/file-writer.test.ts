@@ -1,0 +1,177 @@
+/**
+ * FileStorage's writer thread (src/media/storage/file-writer.ts): a put of a Buffer is written, synced and
+ * renamed on a worker thread, with the sidecar rules and the atomic-publish guarantees of the event-loop path.
+ * The thread's test hook pauses it after a temp file is synced and before its rename, so a test can look at the
+ * folder mid-put, or kill the thread there.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { text } from 'node:stream/consumers';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FileStorage } from '../../src/media/storage/file-storage.js';
+import { WriterDiedError } from '../../src/media/storage/file-writer.js';
+
+let root: string;
+/** [0]: temp files the thread has synced and paused on; [1]: renames it may do in all. */
+let gate: Int32Array;
+let storage: FileStorage;
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'arrakis-fw-'));
+  gate = new Int32Array(new SharedArrayBuffer(8));
+  release();
+  storage = new FileStorage(join(root, 'objects'), { writerTestHooks: { pauseBeforeRename: gate } });
+});
+afterEach(async () => {
+  release();
+  await storage.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** Holds the thread before every rename from the next one on. */
+function hold(): void {
+  Atomics.store(gate, 1, Atomics.load(gate, 0));
+}
+/** Lets one held rename through. */
+function step(): void {
+  Atomics.add(gate, 1, 1);
+}
+function release(): void {
+  Atomics.store(gate, 1, 1e9);
+}
+/** Waits until the thread has paused `n` times in all. */
+async function paused(n: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Atomics.load(gate, 0) < n) {
+    if (Date.now() > deadline)
+      throw new Error(`the writer thread paused ${Atomics.load(gate, 0)} times, not ${n}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+function tmpFiles(): string[] {
+  const dir = join(storage.root, '.tmp');
+  return existsSync(dir) ? readdirSync(dir) : [];
+}
+const metaOf = (key: string): string => join(storage.root, '.meta', `${key}.json`);
+
+describe('FileStorage writer thread', () => {
+  it('publishes a Buffer only once it is synced, readable with its type and size', async () => {
+    hold();
+    const png = Buffer.alloc(5000, 7);
+    const put = storage.put('jobs/j1/outputs/0-a.png', png, 'image/png');
+    await paused(1);
+    // Synced in the temp folder, not yet visible under its key.
+    expect(tmpFiles()).toHaveLength(1);
+    expect(await storage.get('jobs/j1/outputs/0-a.png')).toBeNull();
+    release();
+    expect(await put).toEqual({ key: 'jobs/j1/outputs/0-a.png', size: 5000, contentType: 'image/png' });
+    const got = await storage.get('jobs/j1/outputs/0-a.png');
+    expect(got).toMatchObject({ size: 5000, contentType: 'image/png' });
+    expect(got!.bytes!.equals(png)).toBe(true);
+    expect(tmpFiles()).toEqual([]);
+  });
+
+  it('writes the sidecar before the object and drops a stale one before the object lands', async () => {
+    const key = 'jobs/j2/outputs/0-a.png';
+    hold();
+    const webp = storage.put(key, Buffer.from('webp'), 'image/webp');
+    await paused(1);
+    expect(existsSync(metaOf(key))).toBe(false); // the sidecar's own temp file is synced, not renamed yet
+    step();
+    await paused(2);
+    expect(existsSync(metaOf(key))).toBe(true); // the sidecar is in place before the object
+    expect(existsSync(join(storage.root, key))).toBe(false);
+    release();
+    await webp;
+    expect((await storage.get(key))?.contentType).toBe('image/webp');
+
+    hold();
+    const png = storage.put(key, Buffer.from('png!'), 'image/png');
+    await paused(3);
+    expect(existsSync(metaOf(key))).toBe(false); // gone before the new object is published
+    release();
+    await png;
+    const got = await storage.get(key);
+    expect(got?.contentType).toBe('image/png');
+    expect(await text(got!.body)).toBe('png!');
+  });
+
+  it('takes many puts in flight, to different keys and to the same key, and leaves no temp file', async () => {
+    const puts: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 20; i++) {
+      puts.push(storage.put(`jobs/j3/outputs/${i}.png`, Buffer.from(`out-${i}`), 'image/png'));
+    }
+    for (let i = 0; i < 10; i++) {
+      // Alternating types: the sidecar must always match the bytes that won.
+      const type = i % 2 === 0 ? 'image/webp' : 'image/png';
+      puts.push(storage.put('jobs/j3/outputs/same.png', Buffer.from(`same-${i}-${type}`), type));
+    }
+    expect(storage.writerThread?.inFlight).toBe(30);
+    await Promise.all(puts);
+    expect(storage.writerThread?.inFlight).toBe(0);
+    for (let i = 0; i < 20; i++) {
+      expect(await text((await storage.get(`jobs/j3/outputs/${i}.png`))!.body)).toBe(`out-${i}`);
+    }
+    const same = await storage.get('jobs/j3/outputs/same.png');
+    const body = await text(same!.body);
+    expect(body).toBe('same-9-image/png'); // one thread writes in the order asked: the last put wins
+    expect(body.endsWith(same!.contentType)).toBe(true);
+    expect(tmpFiles()).toEqual([]);
+  });
+
+  it('fails a put whose thread dies with a clear error, removes its temp file, and restarts for the next', async () => {
+    const key = 'jobs/j4/outputs/0-a.png';
+    await storage.put(key, Buffer.from('old'), 'image/png');
+    hold();
+    const put = storage.put(key, Buffer.from('lost'), 'image/png');
+    const failed = put.catch((err: unknown) => err);
+    await paused(2);
+    expect(tmpFiles()).toHaveLength(1);
+    await storage.writerThread!.terminateForTest();
+    const err = await failed;
+    expect(err).toBeInstanceOf(WriterDiedError);
+    expect(err).toMatchObject({ code: 'file_writer_died' });
+    expect((err as Error).message).toMatch(/writer thread .*before the write was confirmed/);
+    expect(tmpFiles()).toEqual([]);
+    expect(await text((await storage.get(key))!.body)).toBe('old');
+    release();
+    await storage.put(key, Buffer.from('new'), 'image/png');
+    expect(await text((await storage.get(key))!.body)).toBe('new');
+  });
+
+  it('reports a write the file system refuses with its code, and leaves no temp file', async () => {
+    await storage.put('jobs/j5/a', Buffer.from('file'), 'text/plain');
+    // A folder is needed where a file is.
+    await expect(storage.put('jobs/j5/a/b', Buffer.from('x'), 'text/plain')).rejects.toMatchObject({
+      code: expect.stringMatching(/^(ENOTDIR|EEXIST)$/),
+    });
+    expect(tmpFiles()).toEqual([]);
+  });
+
+  it('lets puts in flight finish on close, and starts again for a put after it', async () => {
+    const puts = [0, 1, 2].map((i) => storage.put(`jobs/j6/${i}.txt`, Buffer.from(`${i}`), 'text/plain'));
+    await storage.close();
+    expect(await Promise.all(puts)).toHaveLength(3);
+    await storage.put('jobs/j6/after.txt', Buffer.from('after'), 'text/plain');
+    expect(await text((await storage.get('jobs/j6/after.txt'))!.body)).toBe('after');
+  });
+
+  it('keeps a process alive while a put is in flight, and never once it is idle', async () => {
+    const script = `
+      import { FileStorage } from ${JSON.stringify(join(process.cwd(), 'src/media/storage/file-storage.ts'))};
+      const s = new FileStorage(${JSON.stringify(join(root, 'child'))});
+      s.put('jobs/c/outputs/0.png', Buffer.alloc(4096, 1), 'image/png').then((o) => console.log('stored', o.size));
+    `;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        timeout: 20_000,
+      },
+    );
+    expect(stdout.trim()).toBe('stored 4096');
+  }, 30_000);
+});
