@@ -3,9 +3,11 @@
  * file by the thread, while the main connection only keeps a backstop, so no request's COMMIT pays for the copy
  * and its fsyncs.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CHECKPOINTER_AFTER_WRITES, WalCheckpointer } from '../../src/store/sqlite/wal-checkpointer.js';
@@ -63,4 +65,26 @@ describe('WalCheckpointer', () => {
     expect(checkpointer.running).toBe(false);
     expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
   });
+
+  it('never keeps a process alive, even when its flags are a module loader', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'arrakis-wal-child-'));
+    cleanups.push(() => Promise.resolve(rmSync(dir, { recursive: true, force: true })));
+    const script = `
+      import Database from 'better-sqlite3';
+      import { CHECKPOINTER_AFTER_WRITES, WalCheckpointer } from ${JSON.stringify(join(process.cwd(), 'src/store/sqlite/wal-checkpointer.ts'))};
+      const path = ${JSON.stringify(join(dir, 'a.db'))};
+      const db = new Database(path);
+      db.pragma('journal_mode = WAL');
+      db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY)');
+      const checkpointer = new WalCheckpointer(db, path);
+      for (let i = 0; i <= CHECKPOINTER_AFTER_WRITES; i++) checkpointer.wrote();
+      console.log('running', checkpointer.running);
+    `;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      { timeout: 20_000 },
+    );
+    expect(stdout.trim()).toBe('running true');
+  }, 30_000);
 });

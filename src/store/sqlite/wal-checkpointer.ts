@@ -67,15 +67,19 @@ export class WalCheckpointer {
     const module = createRequire(import.meta.url).resolve('better-sqlite3');
     const worker = new Worker(THREAD, {
       eval: true,
+      // The inline script is plain CommonJS: none of this process's flags (a loader, `--input-type=module`).
+      execArgv: [],
       workerData: { module, path: this.path, intervalMs: INTERVAL_MS },
     });
-    worker.unref();
     worker.on('message', (pages: number) => {
       this.#pages += pages;
     });
     // Without the thread the main connection checkpoints as before.
     worker.on('error', () => this.#fallBack(worker));
     worker.on('exit', () => this.#fallBack(worker));
+    // After the listeners: adding a 'message' listener refs the worker again, and a thread that holds the
+    // process open would keep a finished `arrakis` command from exiting.
+    worker.unref();
     this.#worker = worker;
     this.db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
   }
