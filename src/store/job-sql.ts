@@ -216,6 +216,9 @@ const TEMPLATES = {
   /** A job by id — (id) → job columns. */
   jobById: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`,
 
+  /** Who holds a job — (id) → status, worker_id, attempts, cancel_requested. */
+  jobLease: `SELECT status, worker_id, attempts, cancel_requested FROM jobs WHERE id = ?`,
+
   /** User's running count +1 on a claim — (account_id, user_id) → nothing. */
   userRunningUp: `UPDATE user_counters SET running = running + 1 WHERE account_id = ? AND user_id = ?`,
 
