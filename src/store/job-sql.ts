@@ -5,6 +5,7 @@
  * Each entry: what it does — (parameters) → what it returns.
  */
 import type { Capabilities } from './capabilities.js';
+import { JOB_EVENT_COLUMNS } from './job-event-row.js';
 import { JOB_VIEW_COLUMNS } from './job-view-row.js';
 import { modelPredicates } from './model-sql.js';
 
@@ -244,6 +245,10 @@ const TEMPLATES = {
 
   /** Appends one job event with a seq the caller took from jobs.event_seq — (job_id, seq, type, data, at). */
   insertEvent: `INSERT INTO job_events (job_id, seq, type, data, at) VALUES (?, ?, ?, ?, ?)`,
+
+  /** A job's events after a seq, in order (the SSE catch-up after each bus message)
+   *  — (job_id, after_seq) → JOB_EVENT_COLUMNS. */
+  eventsAfter: `SELECT ${JOB_EVENT_COLUMNS} FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq`,
 
   /** Takes the next event seq of a job — (id) → event_seq. */
   nextEventSeq: `UPDATE jobs SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq`,
