@@ -13,12 +13,14 @@ export const zodWorkflowSchema = z.record(
   }),
 );
 
+const zodObjectSchema = z.record(z.string(), z.unknown());
+
 export const zodJobEventRowSchema = z
   .object({
     job_id: z.string(),
     seq: z.number(),
     type: z.enum(['status', 'progress', 'output', 'done']),
-    data: z.string().transform((s) => z.record(z.string(), z.unknown()).parse(JSON.parse(s))),
+    data: z.string().transform((s) => zodObjectSchema.parse(JSON.parse(s))),
     at: z.number(),
   })
   .transform((r) => ({ jobId: r.job_id, seq: r.seq, type: r.type, data: r.data, at: r.at }));
