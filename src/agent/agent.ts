@@ -205,6 +205,10 @@ export class Agent {
     if (this.currentStatus === status) return this.reporting;
     this.currentStatus = status;
     this.reporting = this.reporting.then(async () => {
+      // A status write is bookkeeping: it waits for the turn of the event loop to end, so the work that
+      // prompted it (the claimed job's prompt on its way to ComfyUI, a finished job's end reaching its
+      // clients) goes first.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       try {
         await this.options.channel.setStatus(status);
         this.statusReports.succeeded();

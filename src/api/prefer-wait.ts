@@ -45,7 +45,11 @@ export async function waitForJobEnd(
     const remaining = deadline - Date.now();
     if (remaining <= 0) break;
     // Subscribe before re-reading, so a transition between the read and the wait still wakes us.
-    const waiter = new BusWaiter(ctx.bus, (m) => m.kind === 'job_event' && m.jobId === job.id);
+    // Only the job's end (or a message that cannot say) is worth a re-read: not its progress.
+    const waiter = new BusWaiter(
+      ctx.bus,
+      (m) => (m.kind === 'job_event' && m.jobId === job.id && m.ended !== false) || m.kind === 'resync',
+    );
     try {
       current = (await ctx.store.getJobViewFor(owner.accountId, owner.userId, job.id)) ?? current;
       if (TERMINAL_STATUSES.includes(current.status)) break;

@@ -185,8 +185,9 @@ class HttpComfyServer implements ComfyHttpServer {
     this.assertOpen();
     const query = { filename: file.filename, subfolder: file.subfolder, type: file.type };
     const response = await this.http.request('view', { query });
-    await expectOk(response, `GET /view ${file.subfolder}/${file.filename}`);
-    return Buffer.from(await response.arrayBuffer());
+    const what = `GET /view ${file.subfolder}/${file.filename}`;
+    await expectOk(response, what);
+    return await this.http.readBytes(response, what);
   }
 
   async close(): Promise<void> {

@@ -1,8 +1,12 @@
 /**
  * HTTP to one ComfyUI server: every call has a timeout, and anything that is not a ComfyUI answer (connection
  * refused, timeout, unexpected status, a body that does not parse) becomes a ComfyUnavailableError.
+ *
+ * Built on undici's dispatcher-level `request` rather than `fetch`: no WHATWG streams or Response objects on the
+ * hot path (every job's POST /prompt and GET /view), and a JSON body goes out as one buffer with its headers.
+ * Redirects are not followed (ComfyUI does not redirect its API; a 3xx is an unexpected status).
  */
-import { Agent, fetch, type FormData, type Response } from 'undici';
+import { Agent, type Dispatcher, type FormData } from 'undici';
 import type { z } from 'zod';
 import { ComfyUnavailableError } from './contract.js';
 
@@ -11,6 +15,16 @@ export interface RequestOptions {
   query?: Record<string, string>;
   json?: unknown;
   form?: FormData;
+}
+
+/**
+ * One answer: its status and a body to read exactly once, through ComfyHttp's readers or expectOk (so that read
+ * failures become ComfyUnavailableError and the connection goes back to the pool). The call's timeout keeps
+ * running until the body is read.
+ */
+export interface ComfyResponse {
+  readonly status: number;
+  readonly body: Dispatcher.ResponseData['body'];
 }
 
 export class ComfyHttp {
@@ -31,31 +45,42 @@ export class ComfyHttp {
     return url;
   }
 
-  /** Sends one request; network failures and timeouts become ComfyUnavailableError. */
-  async request(path: string, options: RequestOptions = {}): Promise<Response> {
+  /**
+   * Sends one request; network failures and timeouts become ComfyUnavailableError. The timeout covers the whole
+   * call: an answer whose body is still arriving when it fires fails the body read.
+   */
+  async request(path: string, options: RequestOptions = {}): Promise<ComfyResponse> {
     const { method = 'GET', query, json, form } = options;
     const url = this.url(path, query);
     try {
-      return await fetch(url, {
+      const { statusCode, body } = await this.agent.request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
         method,
-        dispatcher: this.agent,
         signal: AbortSignal.timeout(this.timeoutMs),
+        // A string body is written with its headers in one go; FormData is encoded by undici (with its boundary).
         ...(json !== undefined
           ? { body: JSON.stringify(json), headers: { 'content-type': 'application/json' } }
           : form !== undefined
             ? { body: form }
             : {}),
       });
+      return { status: statusCode, body };
     } catch (cause) {
       throw new ComfyUnavailableError(`${method} ${url.pathname} failed: ${errorText(cause)}`, { cause });
     }
   }
 
   /** Reads a JSON body and parses it with a schema; anything else means this is not a ComfyUI answer. */
-  async readJson<S extends z.ZodType>(response: Response, schema: S, what: string): Promise<z.output<S>> {
+  async readJson<S extends z.ZodType>(
+    response: ComfyResponse,
+    schema: S,
+    what: string,
+  ): Promise<z.output<S>> {
+    const text = await readBody(response.body.text(), what);
     let body: unknown;
     try {
-      body = await response.json();
+      body = JSON.parse(text);
     } catch (cause) {
       throw new ComfyUnavailableError(`${what}: the answer is not JSON (status ${response.status})`, {
         cause,
@@ -68,6 +93,11 @@ export class ComfyHttp {
       );
     }
     return parsed.data;
+  }
+
+  /** Reads a whole body as bytes (a file from /view). */
+  async readBytes(response: ComfyResponse, what: string): Promise<Buffer> {
+    return Buffer.from(await readBody(response.body.arrayBuffer(), what));
   }
 
   /** GET a JSON resource that must answer 200. */
@@ -85,7 +115,8 @@ export class ComfyHttp {
   async postCommand(path: string, json: unknown): Promise<void> {
     const response = await this.request(path, { method: 'POST', json });
     await expectOk(response, `POST ${path}`);
-    await response.arrayBuffer().catch(() => undefined);
+    // Read to the end so the connection is reused (an unexpectedly large answer just closes it).
+    await response.body.dump().catch(() => undefined);
   }
 
   /** Drops every connection at once: in-flight calls fail (as ComfyUnavailableError) instead of delaying close. */
@@ -94,10 +125,19 @@ export class ComfyHttp {
   }
 }
 
-/** Throws ComfyUnavailableError unless the status is 2xx (the body is drained first). */
-export async function expectOk(response: Response, what: string): Promise<void> {
-  if (response.ok) return;
-  const text = await response.text().catch(() => '');
+/** A body read whose failure (timeout, dropped connection, close()) means the server is unavailable. */
+async function readBody<T>(reading: Promise<T>, what: string): Promise<T> {
+  try {
+    return await reading;
+  } catch (cause) {
+    throw new ComfyUnavailableError(`${what} failed: ${errorText(cause)}`, { cause });
+  }
+}
+
+/** Throws ComfyUnavailableError unless the status is 2xx (the body is drained first, so the socket is reused). */
+export async function expectOk(response: ComfyResponse, what: string): Promise<void> {
+  if (response.status >= 200 && response.status < 300) return;
+  const text = await response.body.text().catch(() => '');
   throw new ComfyUnavailableError(`${what} answered ${response.status} ${text.slice(0, 200)}`.trim());
 }
 

@@ -5,8 +5,12 @@
  * (job row, job_events) from the store, so a lost message delays an update and never loses it.
  */
 export type BusMessage =
-  /** A job event was appended (SSE subscribers read the log after their last seq). */
-  | { kind: 'job_event'; jobId: string }
+  /**
+   * A job event was appended (SSE subscribers read the log after their last seq). `ended`: whether it was the
+   * job's end (`done`), so a waiter for the end need not re-read the job for any other; absent in messages from
+   * replicas that predate it, which a waiter must treat as a possible end.
+   */
+  | { kind: 'job_event'; jobId: string; ended?: boolean }
   /** A cancel was accepted for a running job: the agent holding it must stop its prompt now. */
   | { kind: 'cancel'; jobId: string }
   /**
@@ -14,6 +18,11 @@ export type BusMessage =
    * now. Null wakes every pool's agents (the job could not be read); it never means a job without a pool.
    */
   | { kind: 'job_ready'; pool: string | null }
+  /**
+   * A job ended with a webhook URL, so its delivery row may be due: the deliverers claim now instead of at
+   * their next poll. Only these wake them: a job event without a webhook has nothing for them to claim.
+   */
+  | { kind: 'webhook_due' }
   /**
    * Messages may have been missed (the cross-replica listener reconnected after a database outage):
    * every subscriber re-reads what it watches from the store, as if its own message had arrived.

@@ -52,7 +52,7 @@ export function startBackground(deps: BackgroundDeps): Background {
   });
   fetcher.start();
   const unsubscribe = bus.subscribe((m) => {
-    if (m.kind === 'job_event' || m.kind === 'resync') deliverer.kick();
+    if (m.kind === 'webhook_due' || m.kind === 'resync') deliverer.kick();
     if (m.kind === 'resync') fetcher.wake();
   });
   return {

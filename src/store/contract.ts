@@ -385,8 +385,11 @@ export interface Store {
   jobLease(jobId: string): Promise<JobLease | null>;
   /** Extends the lease while the worker still holds the job. */
   renewLease(jobId: string, workerId: string, leaseMs: number, now: number): Promise<LeaseState>;
-  /** Records progress while the worker holds the job. Returns false when it no longer does. */
-  updateProgress(jobId: string, workerId: string, progress: JobProgress): Promise<boolean>;
+  /**
+   * Records progress while the worker holds the job, with its `progress` event, in one commit. Returns false
+   * (and appends nothing) when the worker no longer holds it.
+   */
+  updateProgress(jobId: string, workerId: string, progress: JobProgress, now: number): Promise<boolean>;
   /**
    * running → completed (or → cancelled when a cancel was accepted first: a cancelled job never completes).
    * Appends one `output` event per output (in order) and then `done`, releases counters and enqueues the

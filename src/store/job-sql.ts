@@ -250,6 +250,11 @@ const TEMPLATES = {
    *  — (job_id, after_seq) → JOB_EVENT_COLUMNS. */
   eventsAfter: `SELECT ${JOB_EVENT_COLUMNS} FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq`,
 
+  /** Records a running job's progress while `worker_id` holds it and takes its event's seq — (progress, id,
+   *  worker_id) → event_seq, or no row when the worker does not hold the job. */
+  progressHeld: `UPDATE jobs SET progress = ?, event_seq = event_seq + 1
+    WHERE id = ? AND status = 'running' AND worker_id = ? RETURNING event_seq`,
+
   /** Takes the next event seq of a job — (id) → event_seq. */
   nextEventSeq: `UPDATE jobs SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq`,
 

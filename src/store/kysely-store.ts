@@ -141,8 +141,8 @@ export class KyselyStore implements C.Store {
   jobLease = (jobId: string): Promise<C.JobLease | null> => reads.jobLease(this.#ctx, jobId);
   renewLease = (jobId: string, workerId: string, leaseMs: number, now: number): Promise<C.LeaseState> =>
     renewLease(this.#ctx, jobId, workerId, leaseMs, now);
-  updateProgress = (jobId: string, workerId: string, progress: JobProgress): Promise<boolean> =>
-    updateProgress(this.#ctx, jobId, workerId, progress);
+  updateProgress = (jobId: string, workerId: string, progress: JobProgress, now: number): Promise<boolean> =>
+    updateProgress(this.#ctx, jobId, workerId, progress, now);
   completeJob = (
     jobId: string,
     workerId: string,

@@ -104,8 +104,8 @@ describe('InputFetcher', () => {
     expect(await fetcher({ bus, onFailed: (j) => failedJobs.push(j) }).runOnce()).toBe(2);
     await new Promise((r) => setImmediate(r));
     expect(heard).toContainEqual({ kind: 'job_ready', pool: 'default' });
-    expect(heard).toContainEqual({ kind: 'job_event', jobId: bad });
-    expect(heard).not.toContainEqual({ kind: 'job_event', jobId: ok });
+    expect(heard).toContainEqual({ kind: 'job_event', jobId: bad, ended: true });
+    expect(heard.filter((m) => m.kind === 'job_event' && m.jobId === ok)).toEqual([]);
     // Logged and counted as it ended: `job failed (input_fetch_failed)`, not the queued job it was.
     expect(failedJobs.map((j) => [j.id, j.status, j.error?.code])).toEqual([
       [bad, 'failed', 'input_fetch_failed'],

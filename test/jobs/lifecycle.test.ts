@@ -95,7 +95,10 @@ describe('JobLifecycle', () => {
     await drain();
     const job = await lifecycle.claim('w1', 'default', 1_000);
     expect(job?.status).toBe('running');
-    expect(await drain()).toEqual(['observed claimed running', { kind: 'job_event', jobId: job!.id }]);
+    expect(await drain()).toEqual([
+      'observed claimed running',
+      { kind: 'job_event', jobId: job!.id, ended: false },
+    ]);
     expect(admitted.kind === 'admitted' && admitted.job.id).toBe(job!.id);
   });
 
@@ -104,11 +107,14 @@ describe('JobLifecycle', () => {
     expect((await lifecycle.cancel(accountId, 'u1', job.id)).kind).toBe('cancel_requested');
     expect(await drain()).toEqual([
       { kind: 'cancel', jobId: job.id },
-      { kind: 'job_event', jobId: job.id },
+      { kind: 'job_event', jobId: job.id, ended: false },
     ]);
     const ended = await lifecycle.finishCancel(job.id, 'w1');
     expect(ended.kind).toBe('cancelled');
-    expect(await drain()).toEqual(['observed ended cancelled', { kind: 'job_event', jobId: job.id }]);
+    expect(await drain()).toEqual([
+      'observed ended cancelled',
+      { kind: 'job_event', jobId: job.id, ended: true },
+    ]);
     const again = await lifecycle.cancel(accountId, 'u1', job.id);
     expect(again.kind === 'already_ended' && again.job.status).toBe('cancelled');
     expect((await lifecycle.cancel(accountId, 'u1', 'job_nope')).kind).toBe('not_found');
@@ -118,7 +124,10 @@ describe('JobLifecycle', () => {
     await drain();
     const id = queued.kind === 'admitted' ? queued.job.id : '';
     expect((await lifecycle.cancel(accountId, 'u1', id)).kind).toBe('cancelled');
-    expect(await drain()).toEqual(['observed ended cancelled', { kind: 'job_event', jobId: id }]);
+    expect(await drain()).toEqual([
+      'observed ended cancelled',
+      { kind: 'job_event', jobId: id, ended: true },
+    ]);
   });
 
   it('reports name their outcome: completed, failed, requeued (which wakes the pool), lost (which publishes nothing)', async () => {
@@ -126,25 +135,28 @@ describe('JobLifecycle', () => {
     expect((await lifecycle.complete(a.id, 'w2', [])).kind).toBe('lost');
     expect(await drain()).toEqual([]);
     expect((await lifecycle.complete(a.id, 'w1', [])).kind).toBe('completed');
-    expect(await drain()).toEqual(['observed ended completed', { kind: 'job_event', jobId: a.id }]);
+    expect(await drain()).toEqual([
+      'observed ended completed',
+      { kind: 'job_event', jobId: a.id, ended: true },
+    ]);
 
     const b = await running('gpu');
     const requeued = await lifecycle.release(b.id, 'w1', { maxAttempts: 3, reason: 'comfy restarted' });
     expect(requeued.kind === 'requeued' && requeued.job.status).toBe('queued');
     expect(await drain()).toEqual([
       'observed requeued queued',
-      { kind: 'job_event', jobId: b.id },
+      { kind: 'job_event', jobId: b.id, ended: false },
       { kind: 'job_ready', pool: 'gpu' },
     ]);
     await lifecycle.claim('w1', 'gpu', 1_000);
     await drain();
     expect((await lifecycle.release(b.id, 'w1', { maxAttempts: 2, reason: 'again' })).kind).toBe('failed');
-    expect(await drain()).toEqual(['observed ended failed', { kind: 'job_event', jobId: b.id }]);
+    expect(await drain()).toEqual(['observed ended failed', { kind: 'job_event', jobId: b.id, ended: true }]);
 
     const c = await running();
     const failed = await lifecycle.fail(c.id, 'w1', { code: 'execution_error', message: 'boom' });
     expect(failed.kind === 'failed' && failed.job.error?.code).toBe('execution_error');
-    expect(await drain()).toEqual(['observed ended failed', { kind: 'job_event', jobId: c.id }]);
+    expect(await drain()).toEqual(['observed ended failed', { kind: 'job_event', jobId: c.id, ended: true }]);
   });
 
   it('a voluntary release does not spend the attempt', async () => {
@@ -163,7 +175,7 @@ describe('JobLifecycle', () => {
     expect(await lifecycle.expireLeases(3)).toEqual([{ jobId: job.id, outcome: 'requeued' }]);
     expect(await drain()).toEqual([
       'observed requeued queued',
-      { kind: 'job_event', jobId: job.id },
+      { kind: 'job_event', jobId: job.id, ended: false },
       { kind: 'job_ready', pool: 'gpu' },
     ]);
     expect(await lifecycle.expireLeases(3)).toEqual([]);
@@ -184,7 +196,7 @@ describe('JobLifecycle', () => {
     const outcomes = await blip.expireLeases(3);
     expect(outcomes.map((o) => o.outcome)).toEqual(['requeued', 'requeued']);
     const seen = await drain();
-    for (const job of [a, b]) expect(seen).toContainEqual({ kind: 'job_event', jobId: job.id });
+    for (const job of [a, b]) expect(seen).toContainEqual({ kind: 'job_event', jobId: job.id, ended: false });
     expect(seen.filter((m) => typeof m !== 'string' && m.kind === 'job_ready')).toEqual([
       { kind: 'job_ready', pool: null },
       { kind: 'job_ready', pool: null },
@@ -196,7 +208,7 @@ describe('JobLifecycle', () => {
     expect(await lifecycle.reportProgress(job.id, 'w2', { value: 1, max: 2, node: '1' })).toBe(false);
     expect(await drain()).toEqual([]);
     expect(await lifecycle.reportProgress(job.id, 'w1', { value: 1, max: 2, node: '1' })).toBe(true);
-    expect(await drain()).toEqual([{ kind: 'job_event', jobId: job.id }]);
+    expect(await drain()).toEqual([{ kind: 'job_event', jobId: job.id, ended: false }]);
     const types = (await store.listJobEvents(job.id, 0)).map((e) => e.type);
     expect(types.at(-1)).toBe('progress');
   });
@@ -213,7 +225,7 @@ describe('JobLifecycle', () => {
     };
     expect((await lifecycle.complete(job.id, 'w1', [output])).kind).toBe('completed');
     expect((await drain()).filter((m) => typeof m !== 'string' && m.kind === 'job_event')).toEqual([
-      { kind: 'job_event', jobId: job.id },
+      { kind: 'job_event', jobId: job.id, ended: true },
     ]);
     const types = (await store.listJobEvents(job.id, 0)).map((e) => e.type);
     expect(types.slice(-2)).toEqual(['output', 'done']);
@@ -234,10 +246,63 @@ describe('JobLifecycle', () => {
     expect(await drain()).toEqual(['observed inputsReady queued', { kind: 'job_ready', pool: 'gpu' }]);
     const error = { code: 'input_fetch_failed', message: 'input "face": 404' } as const;
     expect((await lifecycle.inputsFailed(b.job.id, error))?.status).toBe('failed');
-    expect(await drain()).toEqual(['observed ended failed', { kind: 'job_event', jobId: b.job.id }]);
+    expect(await drain()).toEqual([
+      'observed ended failed',
+      { kind: 'job_event', jobId: b.job.id, ended: true },
+    ]);
     expect(await lifecycle.inputsFailed(b.job.id, error)).toBeNull();
     expect(await lifecycle.inputsReady(b.job, stored)).toBe(false);
     expect(await drain()).toEqual([]);
+  });
+
+  it('an ending job with a webhook URL wakes the deliverers (webhook_due); one without, or a requeue, does not', async () => {
+    const hooked = async (): Promise<Job> => {
+      const admitted = await lifecycle.admit(
+        jobInput(accountId, 'u1', { webhookUrl: 'https://hooks.test/a' }),
+      );
+      if (admitted.kind !== 'admitted') throw new Error(admitted.kind);
+      return admitted.job;
+    };
+    // Queued and cancelled: ends at once.
+    const queued = await hooked();
+    await drain();
+    expect((await lifecycle.cancel(accountId, 'u1', queued.id)).kind).toBe('cancelled');
+    expect(await drain()).toEqual([
+      'observed ended cancelled',
+      { kind: 'job_event', jobId: queued.id, ended: true },
+      { kind: 'webhook_due' },
+    ]);
+    // Running, released back to the queue (no end, no webhook), then failed for good by a lease sweep.
+    const job = await hooked();
+    expect((await lifecycle.claim('w1', 'default', 1_000))?.id).toBe(job.id);
+    await drain();
+    const back = await lifecycle.release(job.id, 'w1', { maxAttempts: 2, reason: 'blip' });
+    expect(back.kind).toBe('requeued');
+    expect((await drain()).filter((m) => typeof m !== 'string' && m.kind === 'webhook_due')).toEqual([]);
+    expect((await lifecycle.claim('w1', 'default', 1_000))?.id).toBe(job.id);
+    await drain();
+    clock = 60_000;
+    expect(await lifecycle.expireLeases(2)).toEqual([{ jobId: job.id, outcome: 'failed' }]);
+    expect(await drain()).toEqual([
+      'observed ended failed',
+      { kind: 'job_event', jobId: job.id, ended: true },
+      { kind: 'webhook_due' },
+    ]);
+    // Completed by its worker.
+    const done = await hooked();
+    expect((await lifecycle.claim('w1', 'default', 100_000))?.id).toBe(done.id);
+    await drain();
+    expect((await lifecycle.complete(done.id, 'w1', [])).kind).toBe('completed');
+    expect((await drain()).filter((m) => typeof m !== 'string')).toEqual([
+      { kind: 'job_event', jobId: done.id, ended: true },
+      { kind: 'webhook_due' },
+    ]);
+    // No webhook URL: the end is announced, the deliverers are not woken.
+    const plain = await running();
+    expect((await lifecycle.complete(plain.id, 'w1', [])).kind).toBe('completed');
+    expect((await drain()).filter((m) => typeof m !== 'string')).toEqual([
+      { kind: 'job_event', jobId: plain.id, ended: true },
+    ]);
   });
 
   it('is the only publisher: nothing else in src calls publish() but the Postgres bus relaying to its local one', () => {

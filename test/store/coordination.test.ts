@@ -121,9 +121,18 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
       others.push(other);
       const got: BusMessage[] = [];
       (await other.coordination()).bus.subscribe((m) => got.push(m));
-      await (await db.store.coordination()).bus.publish({ kind: 'job_ready', pool: 'gpu' });
-      expect(await within(() => got.length > 0, 5000)).toBe(true);
-      expect(got).toEqual([{ kind: 'job_ready', pool: 'gpu' }]);
+      const bus = (await db.store.coordination()).bus;
+      await bus.publish({ kind: 'job_ready', pool: 'gpu' });
+      // Whether a job event was the job's end crosses too (a `Prefer: wait` elsewhere re-reads only for it),
+      // and so does the webhook deliverers' wake-up.
+      await bus.publish({ kind: 'job_event', jobId: 'job_1', ended: false });
+      await bus.publish({ kind: 'webhook_due' });
+      expect(await within(() => got.length === 3, 5000)).toBe(true);
+      expect(got).toEqual([
+        { kind: 'job_ready', pool: 'gpu' },
+        { kind: 'job_event', jobId: 'job_1', ended: false },
+        { kind: 'webhook_due' },
+      ]);
     },
   );
 

@@ -23,7 +23,7 @@ describe.each(BACKENDS)('getJobViewFor on $name', (backend) => {
     if (r.kind !== 'admitted') throw new Error('not admitted');
     const id = r.job.id;
     await db.store.claimNext('w1', 'default', 60_000, 2_000);
-    await db.store.updateProgress(id, 'w1', { value: 1, max: 2, node: '3' });
+    await db.store.updateProgress(id, 'w1', { value: 1, max: 2, node: '3' }, 2_100);
     const check = async (): Promise<void> => {
       const full = await db.store.getJobFor(account.id, 'u1', id);
       const view = await db.store.getJobViewFor(account.id, 'u1', id);

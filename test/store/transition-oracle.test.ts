@@ -96,7 +96,7 @@ const VERBS: readonly Verb[] = [
   { name: 'expireLeases before expiry', run: (c) => c.store.expireLeases(3, EARLY) },
   {
     name: 'updateProgress',
-    run: (c) => c.store.updateProgress(c.jobId, 'w1', { value: 1, max: 2, node: '1' }),
+    run: (c) => c.store.updateProgress(c.jobId, 'w1', { value: 1, max: 2, node: '1' }, NOW),
     inPlace: ['running', 'running, cancel requested'],
   },
   {

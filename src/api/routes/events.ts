@@ -60,18 +60,21 @@ function lastEventId(header: unknown, query: number | undefined): number {
   return query ?? 0;
 }
 
-function writeEvent(reply: FastifyReply, e: JobEvent): void {
-  reply.raw.write(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`);
-  if (e.type === 'done') traceJob(e.jobId, 'SSE done written');
+/** One event in the stream's wire format. */
+function eventText(e: JobEvent): string {
+  return `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`;
 }
 
-/** Takes the response over from Fastify and writes the stream's head (and, when fresh, the job's status). */
+/**
+ * Takes the response over from Fastify and sends its head with `text` (the stream's first lines) in one
+ * write; `end` ends the response there too.
+ */
 function openStream(
   ctx: ApiContext,
   request: FastifyRequest,
   reply: FastifyReply,
-  status: JobStatus,
-  snapshot: boolean,
+  text: string,
+  end: boolean,
 ): void {
   reply.hijack();
   const raw = reply.raw;
@@ -82,11 +85,90 @@ function openStream(
     'x-accel-buffering': 'no',
     ...corsHeaders(request.headers.origin, ctx),
   });
-  raw.write(': arrakis job events\nretry: 2000\n\n');
-  // A client watching a job nothing has happened to yet sees its state at once (no id: a snapshot, not a
-  // log entry). Any other fresh stream replays the log, which ends at the state now: a snapshot before it
-  // would put the end (`completed`) before the history (`running`, outputs).
-  if (snapshot) raw.write(`event: status\ndata: ${JSON.stringify({ status, snapshot: true })}\n\n`);
+  if (end) raw.end(text);
+  else raw.write(text);
+}
+
+const ENDED: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
+
+/** One open stream: pumps the log after the last seq it sent, one write per batch, until `done` or a close. */
+class JobEventStream {
+  private closed = false;
+  private pumping: Promise<void> | null = null;
+  private again = false;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private poll: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ctx: ApiContext,
+    private readonly request: FastifyRequest,
+    private readonly reply: FastifyReply,
+    private readonly jobId: string,
+    private sent: number,
+    private readonly release: () => void,
+    private readonly unsubscribe: () => void,
+  ) {}
+
+  /** Sends the head with `text` (what the log held) and starts listening; `ended`: the stream ends there. */
+  start(text: string, ended: boolean, heard: boolean): void {
+    openStream(this.ctx, this.request, this.reply, text, ended);
+    const raw = this.reply.raw;
+    this.heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
+    this.poll = setInterval(() => this.wake(), POLL_MS);
+    raw.on('close', () => this.finish());
+    this.ctx.streams.add(this.finish);
+    // A client that left while the stream was being opened closed it before the listener above existed.
+    if (ended || raw.destroyed) return this.finish();
+    if (heard) this.wake();
+  }
+
+  /** Something new for this job (or a resync): pump, or pump once more after the pump in progress. */
+  wake(): void {
+    if (this.closed) return;
+    if (this.pumping !== null) {
+      this.again = true;
+      return;
+    }
+    this.pumping = this.pump()
+      .catch((err: unknown) => {
+        this.request.log.warn({ err }, 'sse pump failed');
+        this.finish();
+      })
+      .finally(() => {
+        this.pumping = null;
+      });
+  }
+
+  /** Writes every new event in one write; the stream ends with `done` (in the same write). */
+  private async pump(): Promise<void> {
+    do {
+      this.again = false;
+      const events = await this.ctx.store.listJobEvents(this.jobId, this.sent);
+      if (this.closed) return;
+      let batch = '';
+      for (const e of events) {
+        batch += eventText(e);
+        this.sent = e.seq;
+        if (e.type === 'done') {
+          this.finish(batch);
+          traceJob(e.jobId, 'SSE done written');
+          return;
+        }
+      }
+      if (batch !== '') this.reply.raw.write(batch);
+    } while (this.again && !this.closed);
+  }
+
+  readonly finish = (last = ''): void => {
+    if (this.closed) return;
+    this.closed = true;
+    this.release();
+    this.ctx.streams.delete(this.finish);
+    this.unsubscribe();
+    clearInterval(this.heartbeat);
+    clearInterval(this.poll);
+    if (!this.reply.raw.writableEnded) this.reply.raw.end(last);
+  };
 }
 
 /** Registers the SSE route. */
@@ -106,70 +188,58 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       const p = principalOf(request);
       requireScope(p, 'jobs:read');
       const job = await ownJobView(ctx, p.account.id, p.userId, request.params.id);
-      let sent = lastEventId(request.headers['last-event-id'], request.query.after);
-      // Read before the stream takes its slot: a store error here must not leave the user's slot taken.
-      const snapshot = sent === 0 && (await ctx.store.listJobEvents(job.id, 0)).length === 0;
-      const release = admitStream(ctx, p.account.id, p.userId);
-      openStream(ctx, request, reply, job.status, snapshot);
-      const raw = reply.raw;
+      const resumed = lastEventId(request.headers['last-event-id'], request.query.after);
 
-      let closed = false;
-      let pumping: Promise<void> | null = null;
-      let again = false;
-      const finish = (): void => {
-        if (closed) return;
-        closed = true;
-        release();
-        ctx.streams.delete(finish);
-        unsubscribe();
-        clearInterval(heartbeat);
-        clearInterval(poll);
-        raw.end();
-      };
-      const pump = async (): Promise<void> => {
-        do {
-          again = false;
-          const events = await ctx.store.listJobEvents(job.id, sent);
-          for (const e of events) {
-            if (closed) return;
-            writeEvent(reply, e);
-            sent = e.seq;
-            if (e.type === 'done') return finish();
-          }
-        } while (again && !closed);
-      };
-      const wake = (): void => {
-        if (closed) return;
-        if (pumping !== null) {
-          again = true;
-          return;
-        }
-        pumping = pump()
-          .catch((err: unknown) => {
-            request.log.warn({ err }, 'sse pump failed');
-            finish();
-          })
-          .finally(() => {
-            pumping = null;
-          });
-      };
+      // Listening starts before the first read: an event committed meanwhile is pumped once the stream is open.
+      let stream: JobEventStream | null = null;
+      let heard = false;
       const unsubscribe = ctx.bus.subscribe((m) => {
-        if ((m.kind === 'job_event' && m.jobId === job.id) || m.kind === 'resync') wake();
+        if ((m.kind === 'job_event' && m.jobId === job.id) || m.kind === 'resync') {
+          if (stream === null) heard = true;
+          else stream.wake();
+        }
       });
-      const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
-      const poll = setInterval(wake, POLL_MS);
-      raw.on('close', finish);
-      ctx.streams.add(finish);
-      // A client that left while the stream was being opened closed it before the listener above existed.
-      if (raw.destroyed) return finish();
-      // A client resuming after `done` of a finished job gets an empty stream that ends, not one that idles.
-      const resumedPastEnd = sent > 0 && ['completed', 'failed', 'cancelled'].includes(job.status);
-      if (resumedPastEnd) {
-        // A store error ends the stream too (the client resumes with Last-Event-ID) instead of idling open.
-        const rest = await ctx.store.listJobEvents(job.id, sent).catch(() => null);
-        if (rest === null || rest.length === 0) return finish();
+      // Read before the stream takes its slot: a store error here must not leave the user's slot taken. A
+      // fresh stream fails with it; a resumed one opens and ends (the client resumes with Last-Event-ID).
+      let first: JobEvent[] | null;
+      let release: () => void;
+      try {
+        first = await ctx.store.listJobEvents(job.id, resumed).catch((err: unknown) => {
+          if (resumed === 0) throw err;
+          request.log.warn({ err }, 'sse read failed');
+          return null;
+        });
+        release = admitStream(ctx, p.account.id, p.userId);
+      } catch (err) {
+        unsubscribe();
+        throw err;
       }
-      wake();
+
+      // The head, and what the log holds now, in one write. A client watching a job nothing has happened to
+      // yet sees its state at once (no id: a snapshot, not a log entry). Any other fresh stream replays the
+      // log, which ends at the state now: a snapshot before it would put the end (`completed`) before the
+      // history (`running`, outputs).
+      let text = ': arrakis job events\nretry: 2000\n\n';
+      if (resumed === 0 && first?.length === 0) {
+        text += `event: status\ndata: ${JSON.stringify({ status: job.status, snapshot: true })}\n\n`;
+      }
+      const events = first ?? [];
+      for (const e of events) text += eventText(e);
+      const done = events.at(-1)?.type === 'done';
+      // A client resuming after `done` of a finished job gets an empty stream that ends, not one that idles.
+      const pastEnd = resumed > 0 && first?.length === 0 && ENDED.includes(job.status);
+      const opened = new JobEventStream(
+        ctx,
+        request,
+        reply,
+        job.id,
+        events.at(-1)?.seq ?? resumed,
+        release,
+        unsubscribe,
+      );
+      stream = opened;
+      opened.start(text, first === null || done || pastEnd, heard);
+      if (done) traceJob(job.id, 'SSE done written');
     },
   );
 }

@@ -4,7 +4,7 @@
  */
 import type { ExpiredLeaseOutcome } from '../../store/contract.js';
 import type { Job, JobError, JobInput } from '../types.js';
-import { announce, type LifecycleDeps } from './lifecycle-deps.js';
+import { announce, endedMessages, type LifecycleDeps } from './lifecycle-deps.js';
 
 /**
  * Releases every job whose lease expired: → requeued while attempts remain, else → failed `worker_lost`;
@@ -24,7 +24,8 @@ export async function expireLeases(
       if (o.outcome === 'requeued') d.observer?.requeued?.(job);
       else d.observer?.ended?.(job);
     }
-    await announce(d.bus, { kind: 'job_event', jobId: o.jobId });
+    if (o.outcome === 'requeued') await announce(d.bus, { kind: 'job_event', jobId: o.jobId, ended: false });
+    else await announce(d.bus, ...endedMessages(o.jobId, job));
     // A job that could not be read (gone, or the read failed) wakes every pool's workers (null) rather than none.
     if (o.outcome === 'requeued') await announce(d.bus, { kind: 'job_ready', pool: job?.pool ?? null });
   }
@@ -52,6 +53,6 @@ export async function inputsFailed(
   const job = await d.store.failQueuedJob(jobId, error, d.now());
   if (job === null) return null;
   d.observer?.ended?.(job);
-  await announce(d.bus, { kind: 'job_event', jobId });
+  await announce(d.bus, ...endedMessages(jobId, job));
   return job;
 }

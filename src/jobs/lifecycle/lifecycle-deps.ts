@@ -12,7 +12,6 @@ export type LifecycleStoreVerb =
   | 'admitJob'
   | 'claimNext'
   | 'updateProgress'
-  | 'appendJobEvent'
   | 'completeJob'
   | 'failJob'
   | 'finishCancel'
@@ -75,6 +74,16 @@ export type CancelOutcome =
 export function outcomeOf(job: Job): Outcome {
   if (job.status === 'running') throw new Error(`job ${job.id} is still running after a settling transition`);
   return job.status === 'queued' ? 'requeued' : job.status;
+}
+
+/**
+ * The messages that announce a job's end: its `job_event`, and `webhook_due` when it has a webhook URL (the
+ * settling transaction queued its delivery, unless the endpoint is disabled). An ended job that could not be
+ * read (null) may have one: the deliverers are woken rather than left to their poll.
+ */
+export function endedMessages(jobId: string, job: Job | null): BusMessage[] {
+  const event: BusMessage = { kind: 'job_event', jobId, ended: true };
+  return job === null || job.webhookUrl !== null ? [event, { kind: 'webhook_due' }] : [event];
 }
 
 /** Publishes `messages` in order; called only after the store committed the transition they announce. */

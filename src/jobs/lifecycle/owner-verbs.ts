@@ -1,6 +1,12 @@
 /** The transitions a job's owner drives through the API: admission and cancel. */
 import type { AdmitResult, NewJob } from '../../store/contract.js';
-import { announce, type AdmissionOrigin, type CancelOutcome, type LifecycleDeps } from './lifecycle-deps.js';
+import {
+  announce,
+  endedMessages,
+  type AdmissionOrigin,
+  type CancelOutcome,
+  type LifecycleDeps,
+} from './lifecycle-deps.js';
 
 /**
  * Admits a job (→ queued). An admitted job whose inputs are all stored wakes its pool's idle workers; one
@@ -39,13 +45,13 @@ export async function cancel(
       return { kind: 'already_ended', job: result.job };
     case 'cancelled':
       d.observer?.ended?.(result.job);
-      await announce(d.bus, { kind: 'job_event', jobId: result.job.id });
+      await announce(d.bus, ...endedMessages(result.job.id, result.job));
       return result;
     case 'cancel_requested':
       await announce(
         d.bus,
         { kind: 'cancel', jobId: result.job.id },
-        { kind: 'job_event', jobId: result.job.id },
+        { kind: 'job_event', jobId: result.job.id, ended: false },
       );
       return result;
   }

@@ -4,7 +4,7 @@
  */
 import type { ClaimOptions, FinishResult } from '../../store/contract.js';
 import type { Job, JobError, JobOutput, JobProgress } from '../types.js';
-import { announce, outcomeOf, type LifecycleDeps, type Settlement } from './lifecycle-deps.js';
+import { announce, endedMessages, outcomeOf, type LifecycleDeps, type Settlement } from './lifecycle-deps.js';
 
 /**
  * Claims the next job of `pool` for `workerId` (queued → running). Announces it (SSE shows `running`);
@@ -20,21 +20,19 @@ export async function claim(
   const job = await d.store.claimNext(workerId, pool, leaseMs, d.now(), options);
   if (job === null) return null;
   d.observer?.claimed?.(job, workerId);
-  await announce(d.bus, { kind: 'job_event', jobId: job.id });
+  await announce(d.bus, { kind: 'job_event', jobId: job.id, ended: false });
   return job;
 }
 
 /** Records progress while `workerId` holds the job and appends it to the job's events; false when it does not. */
 export async function reportProgress(
-  d: LifecycleDeps<'updateProgress' | 'appendJobEvent'>,
+  d: LifecycleDeps<'updateProgress'>,
   jobId: string,
   workerId: string,
   progress: JobProgress,
 ): Promise<boolean> {
-  const held = await d.store.updateProgress(jobId, workerId, progress);
-  if (!held) return false;
-  await d.store.appendJobEvent(jobId, 'progress', { ...progress }, d.now());
-  await announce(d.bus, { kind: 'job_event', jobId });
+  if (!(await d.store.updateProgress(jobId, workerId, progress, d.now()))) return false;
+  await announce(d.bus, { kind: 'job_event', jobId, ended: false });
   return true;
 }
 
@@ -48,8 +46,15 @@ async function settled(d: LifecycleDeps<never>, result: FinishResult): Promise<S
   const kind = outcomeOf(job);
   if (kind === 'requeued') d.observer?.requeued?.(job);
   else d.observer?.ended?.(job);
-  await announce(d.bus, { kind: 'job_event', jobId: job.id });
-  if (kind === 'requeued') await announce(d.bus, { kind: 'job_ready', pool: job.pool });
+  if (kind === 'requeued') {
+    await announce(
+      d.bus,
+      { kind: 'job_event', jobId: job.id, ended: false },
+      { kind: 'job_ready', pool: job.pool },
+    );
+  } else {
+    await announce(d.bus, ...endedMessages(job.id, job));
+  }
   return { kind, job };
 }
 

@@ -15,9 +15,10 @@ import { Retry, type OutageLog } from '../../util/backoff.js';
 export const BUS_CHANNEL = 'arrakis_bus';
 
 const messageSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('job_event'), jobId: z.string() }),
+  z.object({ kind: z.literal('job_event'), jobId: z.string(), ended: z.boolean().optional() }),
   z.object({ kind: z.literal('cancel'), jobId: z.string() }),
   z.object({ kind: z.literal('job_ready'), pool: z.string().nullable() }),
+  z.object({ kind: z.literal('webhook_due') }),
 ]);
 const envelopeSchema = z.object({ o: z.string(), m: messageSchema });
 

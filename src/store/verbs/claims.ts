@@ -8,8 +8,9 @@
 import { z } from 'zod';
 import type { Job, JobProgress } from '../../jobs/types.js';
 import type { ClaimOptions, LeaseState } from '../contract.js';
-import { inTx, run, type Conn, type StoreContext } from '../context.js';
-import { settleTransition, transitionRow } from './settle.js';
+import { run, writeSteps, type StoreContext } from '../context.js';
+import { step, type Steps } from '../direct.js';
+import { seqSchema, settleSteps, transitionRow } from './settle.js';
 
 const levelSchema = z.object({ running: z.number().nullable() });
 const cancelFlagSchema = z.object({ cancel_requested: z.number() });
@@ -28,25 +29,19 @@ type Pick = z.infer<typeof pickSchema>;
 
 /** The fair pick among jobs this worker can load (only those affinity has not passed over when `unpassed`):
  *  the level walk, then the full fairness order. */
-async function fairPick(
-  ctx: StoreContext,
-  tx: Conn,
-  workerId: string,
-  pool: string,
-  unpassed = false,
-): Promise<Pick | null> {
+function* fairPick(ctx: StoreContext, workerId: string, pool: string, unpassed = false): Steps<Pick | null> {
   const atLevel = unpassed ? ctx.sql.pickAtLevelUnpassed : ctx.sql.pickAtLevel;
   let after = -1;
   for (let i = 0; i < MAX_LEVELS; i++) {
-    const { running } = levelSchema.parse((await run(tx, ctx.sql.nextWaitingLevel, [after]))[0]);
+    const { running } = levelSchema.parse((yield step(ctx.sql.nextWaitingLevel, [after]))[0]);
     if (running === null) break;
-    const row = (await run(tx, atLevel, [workerId, pool, running]))[0];
+    const row = (yield step(atLevel, [workerId, pool, running]))[0];
     if (row !== undefined) return pickSchema.parse(row);
     after = running;
   }
   // Counters moved since a level was read (another replica claimed or finished), or the walk ran long:
   // fall back to the full fairness order, which needs no counter snapshot.
-  const row = (await run(tx, unpassed ? ctx.sql.pickAnyUnpassed : ctx.sql.pickAny, [workerId, pool]))[0];
+  const row = (yield step(unpassed ? ctx.sql.pickAnyUnpassed : ctx.sql.pickAny, [workerId, pool]))[0];
   return row === undefined ? null : pickSchema.parse(row);
 }
 
@@ -55,26 +50,25 @@ async function fairPick(
  * level walk whose each step seeks the queue head of every model the worker holds (indexed, migration 009),
  * so the cost follows the worker's models, not the queue depth. Same order as pickAffinity, its fallback.
  */
-async function closerPick(
+function* closerPick(
   ctx: StoreContext,
-  tx: Conn,
   workerId: string,
   pool: string,
   dueId: string,
   tier: number,
-): Promise<string | null> {
+): Steps<string | null> {
   for (let t = 0; t < tier; t++) {
     const [head, names] =
       t === 0 ? [ctx.sql.pickWarmHead, [workerId]] : [ctx.sql.pickHeldHead, [workerId, workerId, workerId]];
     let after = -1;
     for (let i = 0; ; i++) {
       if (i === MAX_LEVELS) {
-        const row = (await run(tx, ctx.sql.pickAffinity, [workerId, pool, dueId, tier]))[0];
+        const row = (yield step(ctx.sql.pickAffinity, [workerId, pool, dueId, tier]))[0];
         return row === undefined ? null : idSchema.parse(row).id;
       }
-      const { running } = levelSchema.parse((await run(tx, ctx.sql.nextWaitingLevel, [after]))[0]);
+      const { running } = levelSchema.parse((yield step(ctx.sql.nextWaitingLevel, [after]))[0]);
       if (running === null) break;
-      const row = (await run(tx, head, [...names, workerId, pool, dueId, running, t]))[0];
+      const row = (yield step(head, [...names, workerId, pool, dueId, running, t]))[0];
       if (row !== undefined) return idSchema.parse(row).id;
       after = running;
     }
@@ -90,25 +84,24 @@ async function closerPick(
  * job of all (one passed over earlier, when there is one); either way the due job's clock starts then.
  * Returns the id to claim, or null when the worker can load nothing.
  */
-async function affinityPick(
+function* affinityPick(
   ctx: StoreContext,
-  tx: Conn,
   workerId: string,
   pool: string,
   affinityMs: number,
   now: number,
-): Promise<string | null> {
-  const overdue = (await run(tx, ctx.sql.pickOverdue, [workerId, pool, now - affinityMs]))[0];
+): Steps<string | null> {
+  const overdue = (yield step(ctx.sql.pickOverdue, [workerId, pool, now - affinityMs]))[0];
   if (overdue !== undefined) return idSchema.parse(overdue).id;
-  const fair = await fairPick(ctx, tx, workerId, pool);
+  const fair = yield* fairPick(ctx, workerId, pool);
   if (fair === null) return null;
-  const due = fair.affinity_passed_at === null ? fair : await fairPick(ctx, tx, workerId, pool, true);
+  const due = fair.affinity_passed_at === null ? fair : yield* fairPick(ctx, workerId, pool, true);
   // Every job left was passed over within the bound: plain fair order among them.
   if (due === null || due.models === '[]') return (due ?? fair).id;
-  const { tier } = tierSchema.parse((await run(tx, ctx.sql.pickTier, [workerId, due.id]))[0]);
+  const { tier } = tierSchema.parse((yield step(ctx.sql.pickTier, [workerId, due.id]))[0]);
   if (tier === 0) return due.id;
-  const pick = (await closerPick(ctx, tx, workerId, pool, due.id, tier)) ?? fair.id;
-  if (pick !== due.id) await run(tx, ctx.sql.markPassed, [now, due.id]);
+  const pick = (yield* closerPick(ctx, workerId, pool, due.id, tier)) ?? fair.id;
+  if (pick !== due.id) yield step(ctx.sql.markPassed, [now, due.id]);
   return pick;
 }
 
@@ -128,14 +121,16 @@ export async function claimNext(
     const row = (await run(ctx.db, ctx.sql.claimFunction, params))[0];
     return row === undefined ? null : transitionRow(row).job;
   }
-  return await inTx(ctx, async (tx) => {
+  // One write transaction, synchronous where the dialect runs in-process (SQLite): no turn of the event loop
+  // between a claim's statements.
+  return await writeSteps(ctx, function* (): Steps<Job | null> {
     const id =
       affinityMs > 0
-        ? await affinityPick(ctx, tx, workerId, pool, affinityMs, now)
-        : ((await fairPick(ctx, tx, workerId, pool))?.id ?? null);
+        ? yield* affinityPick(ctx, workerId, pool, affinityMs, now)
+        : ((yield* fairPick(ctx, workerId, pool))?.id ?? null);
     if (id === null) return null;
-    const row = (await run(tx, ctx.sql.startPicked, [workerId, now + leaseMs, now, id]))[0];
-    return row === undefined ? null : await settleTransition(ctx, tx, row, false, now);
+    const row = (yield step(ctx.sql.startPicked, [workerId, now + leaseMs, now, id]))[0];
+    return row === undefined ? null : yield* settleSteps(ctx, row, false, now);
   });
 }
 
@@ -160,19 +155,19 @@ export async function renewLease(
   return cancelFlagSchema.parse(row).cancel_requested !== 0 ? 'cancel_requested' : 'held';
 }
 
-/** Store.updateProgress: see the contract. */
+/** Store.updateProgress: see the contract. The row's update takes the event's seq, so both are one commit. */
 export async function updateProgress(
   ctx: StoreContext,
   jobId: string,
   workerId: string,
   progress: JobProgress,
+  now: number,
 ): Promise<boolean> {
-  const result = await ctx.db
-    .updateTable('jobs')
-    .set({ progress: JSON.stringify(progress) })
-    .where('id', '=', jobId)
-    .where('status', '=', 'running')
-    .where('worker_id', '=', workerId)
-    .executeTakeFirst();
-  return result.numUpdatedRows > 0n;
+  const data = JSON.stringify(progress);
+  return await writeSteps(ctx, function* (): Steps<boolean> {
+    const row = (yield step(ctx.sql.progressHeld, [data, jobId, workerId]))[0];
+    if (row === undefined) return false;
+    yield step(ctx.sql.insertEvent, [jobId, seqSchema.parse(row).event_seq, 'progress', data, now]);
+    return true;
+  });
 }

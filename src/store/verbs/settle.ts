@@ -13,7 +13,8 @@ import { runSteps, type Conn, type StoreContext } from '../context.js';
 import { step, type Steps } from '../direct.js';
 import { toJob } from '../rows.js';
 
-const seqSchema = z.object({ event_seq: z.number() });
+/** A statement's RETURNING event_seq. */
+export const seqSchema = z.object({ event_seq: z.number() });
 
 /** The job and the event seq a transition UPDATE returned. */
 export function transitionRow(row: unknown): { job: Job; seq: number } {
