@@ -97,6 +97,16 @@ export type CancelResult =
 /** What a lease renewal tells the worker. */
 export type LeaseState = 'held' | 'cancel_requested' | 'lost';
 
+/** The columns that say who holds a job and in which attempt (Store.jobLease). */
+export interface JobLease {
+  status: JobStatus;
+  /** The worker holding (or that last held) the job; null while it was never claimed or after a requeue. */
+  workerId: string | null;
+  /** Claims so far: a running job's current attempt. */
+  attempts: number;
+  cancelRequested: boolean;
+}
+
 /** Result of a worker's terminal report: the job as it ended, or `lost` when the worker no longer holds it. */
 export type FinishResult = { kind: 'finished'; job: Job } | { kind: 'lost' };
 
@@ -368,6 +378,11 @@ export interface Store {
     now: number,
     options?: ClaimOptions,
   ): Promise<Job | null>;
+  /**
+   * Who holds the job and in which attempt, or null when it does not exist: the check before a worker's upload,
+   * reading those columns only (no workflow or inputs parsed). Changes nothing, not even the lease's expiry.
+   */
+  jobLease(jobId: string): Promise<JobLease | null>;
   /** Extends the lease while the worker still holds the job. */
   renewLease(jobId: string, workerId: string, leaseMs: number, now: number): Promise<LeaseState>;
   /**

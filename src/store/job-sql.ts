@@ -5,6 +5,7 @@
  * Each entry: what it does — (parameters) → what it returns.
  */
 import type { Capabilities } from './capabilities.js';
+import { JOB_EVENT_COLUMNS } from './job-event-row.js';
 import { JOB_VIEW_COLUMNS } from './job-view-row.js';
 import { modelPredicates } from './model-sql.js';
 
@@ -216,6 +217,9 @@ const TEMPLATES = {
   /** A job by id — (id) → job columns. */
   jobById: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`,
 
+  /** Who holds a job — (id) → status, worker_id, attempts, cancel_requested. */
+  jobLease: `SELECT status, worker_id, attempts, cancel_requested FROM jobs WHERE id = ?`,
+
   /** User's running count +1 on a claim — (account_id, user_id) → nothing. */
   userRunningUp: `UPDATE user_counters SET running = running + 1 WHERE account_id = ? AND user_id = ?`,
 
@@ -241,6 +245,10 @@ const TEMPLATES = {
 
   /** Appends one job event with a seq the caller took from jobs.event_seq — (job_id, seq, type, data, at). */
   insertEvent: `INSERT INTO job_events (job_id, seq, type, data, at) VALUES (?, ?, ?, ?, ?)`,
+
+  /** A job's events after a seq, in order (the SSE catch-up after each bus message)
+   *  — (job_id, after_seq) → JOB_EVENT_COLUMNS. */
+  eventsAfter: `SELECT ${JOB_EVENT_COLUMNS} FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq`,
 
   /** Records a running job's progress while `worker_id` holds it and takes its event's seq — (progress, id,
    *  worker_id) → event_seq, or no row when the worker does not hold the job. */

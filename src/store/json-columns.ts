@@ -1,16 +1,10 @@
-/** zod schemas for the JSON held in TEXT columns: what the store wrote is parsed back, never cast. */
+/**
+ * zod schemas for the JSON held in TEXT columns: what the store wrote is parsed back, never cast. The workflow
+ * column has its own check (workflow-column.ts).
+ */
 import { z } from 'zod';
 import { JOB_ERRORS, type JobErrorCode } from '../errors.js';
 import type { ApiKeyScope, JwtAlgorithm } from '../jobs/types.js';
-
-export const workflowSchema = z.record(
-  z.string(),
-  z.object({
-    class_type: z.string(),
-    inputs: z.record(z.string(), z.unknown()),
-    _meta: z.unknown().optional(),
-  }),
-);
 
 export const jobInputSchema = z.object({
   name: z.string(),

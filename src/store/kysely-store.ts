@@ -138,6 +138,7 @@ export class KyselyStore implements C.Store {
     now: number,
     options?: C.ClaimOptions,
   ): Promise<Job | null> => claimNext(this.#ctx, workerId, pool, leaseMs, now, options);
+  jobLease = (jobId: string): Promise<C.JobLease | null> => reads.jobLease(this.#ctx, jobId);
   renewLease = (jobId: string, workerId: string, leaseMs: number, now: number): Promise<C.LeaseState> =>
     renewLease(this.#ctx, jobId, workerId, leaseMs, now);
   updateProgress = (jobId: string, workerId: string, progress: JobProgress, now: number): Promise<boolean> =>

@@ -4,7 +4,6 @@ import type { Account, ApiKeyRecord, Job, Template } from '../jobs/types.js';
 import { JOB_STATUSES } from '../jobs/types.js';
 import { MODEL_KINDS } from '../models/model-refs.js';
 import type {
-  JobEvent,
   ModelFile,
   ScalingDecision,
   WebhookAttempt,
@@ -25,8 +24,8 @@ import {
   scopesSchema,
   stringListSchema,
   templateParamsSchema,
-  workflowSchema,
 } from './json-columns.js';
+import { parseWorkflowColumn } from './workflow-column.js';
 
 const num = z.number();
 const numOrNull = z.number().nullable();
@@ -37,6 +36,8 @@ const flag = num.transform((n) => n !== 0);
 /** A TEXT column holding JSON that `schema` parses. */
 const json = <T>(schema: z.ZodType<T>) => str.transform((s) => parseJson(schema, s));
 const jsonOrNull = <T>(schema: z.ZodType<T>) => strOrNull.transform((s) => parseJsonOrNull(schema, s));
+/** A `workflow` column of `table` (checked by hand: see workflow-column.ts). */
+const workflow = (table: string) => str.transform((s) => parseWorkflowColumn(table, s));
 
 type CamelCase<S extends string> = S extends `${infer H}_${infer T}` ? `${H}${Capitalize<CamelCase<T>>}` : S;
 type Camelized<T> = { [K in keyof T & string as CamelCase<K>]: T[K] };
@@ -77,7 +78,7 @@ const jobRowSchema = camelRow({
   created_at: num,
   started_at: numOrNull,
   finished_at: numOrNull,
-  workflow: json(workflowSchema),
+  workflow: workflow('jobs'),
   template_name: strOrNull,
   inputs: json(jobInputsSchema),
   inputs_ready: flag,
@@ -157,7 +158,7 @@ export function toApiKey(row: unknown): ApiKeyRecord {
 const templateRowSchema = camelRow({
   name: str,
   description: str,
-  workflow: json(workflowSchema),
+  workflow: workflow('templates'),
   params: json(templateParamsSchema),
   account_id: strOrNull,
   created_at: num,
@@ -167,19 +168,6 @@ const templateRowSchema = camelRow({
 /** A `templates` row → Template. */
 export function toTemplate(row: unknown): Template {
   return templateRowSchema.parse(row);
-}
-
-const jobEventRowSchema = camelRow({
-  job_id: str,
-  seq: num,
-  type: z.enum(['status', 'progress', 'output', 'done']),
-  data: json(objectSchema),
-  at: num,
-});
-
-/** A `job_events` row → JobEvent. */
-export function toJobEvent(row: unknown): JobEvent {
-  return jobEventRowSchema.parse(row);
 }
 
 const deliveryRowSchema = camelRow({

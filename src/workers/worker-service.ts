@@ -8,7 +8,14 @@ import type { Readable } from 'node:stream';
 import type { EventBus } from '../events/bus.js';
 import type { Job, JobError, JobOutput, JobProgress } from '../jobs/types.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
-import type { LeaseState, ModelFile, Store, WorkerRecord, WorkerStatus } from '../store/contract.js';
+import type {
+  JobLease,
+  LeaseState,
+  ModelFile,
+  Store,
+  WorkerRecord,
+  WorkerStatus,
+} from '../store/contract.js';
 import type { ModelRef } from '../models/model-refs.js';
 import { BusWaiter } from '../events/bus-waiter.js';
 import {
@@ -223,9 +230,9 @@ export class WorkerService {
   ): Promise<LeaseState> {
     const cancel = new BusWaiter(this.deps.bus, (m) => m.kind === 'cancel' && m.jobId === jobId);
     try {
-      const job = await this.heldJob(jobId, workerId);
-      if (job === null) return 'lost';
-      if (job.cancelRequested) return 'cancel_requested';
+      const lease = await this.heldLease(jobId, workerId);
+      if (lease === null) return 'lost';
+      if (lease.cancelRequested) return 'cancel_requested';
       return (await cancel.wait(waitMs, signal)) ? 'cancel_requested' : 'held';
     } finally {
       cancel.dispose();
@@ -236,10 +243,16 @@ export class WorkerService {
     return this.lifecycle.reportProgress(jobId, workerId, progress);
   }
 
-  /** The job when it is running under this worker's lease, else null. */
+  /** The job when it is running under this worker's lease, else null (the whole row: openInput reads its inputs). */
   async heldJob(jobId: string, workerId: string): Promise<Job | null> {
     const job = await this.deps.store.getJob(jobId);
     return job !== null && job.status === 'running' && job.workerId === workerId ? job : null;
+  }
+
+  /** As heldJob, reading only the lease columns: the check before every stored output file. */
+  private async heldLease(jobId: string, workerId: string): Promise<JobLease | null> {
+    const lease = await this.deps.store.jobLease(jobId);
+    return lease !== null && lease.status === 'running' && lease.workerId === workerId ? lease : null;
   }
 
   /** The stored bytes of the job's input `name`. Throws LeaseLostError when the worker does not hold the job. */
@@ -260,9 +273,9 @@ export class WorkerService {
    * key is the server's (output-key.ts), from the job's attempt and the file's arrival number.
    */
   async storeOutput(jobId: string, workerId: string, file: OutputFile): Promise<StoredOutput> {
-    const job = await this.heldJob(jobId, workerId);
-    if (job === null) throw new LeaseLostError(jobId);
-    return await this.storeAt(jobId, outputKey(jobId, job.attempts, file.seq, file.filename), file);
+    const lease = await this.heldLease(jobId, workerId);
+    if (lease === null) throw new LeaseLostError(jobId);
+    return await this.storeAt(jobId, outputKey(jobId, lease.attempts, file.seq, file.filename), file);
   }
 
   /**
@@ -275,7 +288,7 @@ export class WorkerService {
     index: number,
     file: OutputFile,
   ): Promise<JobOutput> {
-    if ((await this.heldJob(jobId, workerId)) === null) throw new LeaseLostError(jobId);
+    if ((await this.heldLease(jobId, workerId)) === null) throw new LeaseLostError(jobId);
     const stored = await this.storeAt(jobId, legacyOutputKey(jobId, index, file.filename), file);
     return { index, ...stored };
   }

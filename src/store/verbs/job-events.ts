@@ -1,8 +1,8 @@
 /** Job events: a per-job sequence (jobs.event_seq) that SSE resumes from. */
 import type { JobEvent } from '../contract.js';
-import { inTx, run, type StoreContext } from '../context.js';
+import { inTx, run, runOne, type StoreContext } from '../context.js';
 import { z } from 'zod';
-import { toJobEvent } from '../rows.js';
+import { toJobEvent } from '../job-event-row.js';
 
 const seqSchema = z.object({ event_seq: z.number() });
 
@@ -31,14 +31,8 @@ export async function appendJobEvent(
   });
 }
 
-/** Store.listJobEvents: events after `afterSeq`, in order. */
+/** Store.listJobEvents: events after `afterSeq`, in order; one prepared statement, synchronously on SQLite. */
 export async function listJobEvents(ctx: StoreContext, jobId: string, afterSeq: number): Promise<JobEvent[]> {
-  const rows = await ctx.db
-    .selectFrom('job_events')
-    .selectAll()
-    .where('job_id', '=', jobId)
-    .where('seq', '>', afterSeq)
-    .orderBy('seq')
-    .execute();
+  const rows = await runOne(ctx, ctx.sql.eventsAfter, [jobId, afterSeq]);
   return rows.map(toJobEvent);
 }

@@ -2,7 +2,8 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Job, JobStatus } from '../../jobs/types.js';
-import type { ListJobsQuery, PoolUsage, Usage } from '../contract.js';
+import { JOB_STATUSES } from '../../jobs/types.js';
+import type { JobLease, ListJobsQuery, PoolUsage, Usage } from '../contract.js';
 import { run, runOne, type StoreContext } from '../context.js';
 import { toJob } from '../rows.js';
 import type { JobView } from '../../jobs/public-job.js';
@@ -12,6 +13,26 @@ import { toJobView } from '../job-view-row.js';
 export async function getJob(ctx: StoreContext, id: string): Promise<Job | null> {
   const row = (await run(ctx.db, ctx.sql.jobById, [id]))[0];
   return row === undefined ? null : toJob(row);
+}
+
+const leaseRowSchema = z.object({
+  status: z.enum(JOB_STATUSES),
+  worker_id: z.string().nullable(),
+  attempts: z.number(),
+  cancel_requested: z.number(),
+});
+
+/** Store.jobLease: four columns, one statement (synchronously where the dialect allows). */
+export async function jobLease(ctx: StoreContext, id: string): Promise<JobLease | null> {
+  const row = (await runOne(ctx, ctx.sql.jobLease, [id]))[0];
+  if (row === undefined) return null;
+  const r = leaseRowSchema.parse(row);
+  return {
+    status: r.status,
+    workerId: r.worker_id,
+    attempts: r.attempts,
+    cancelRequested: r.cancel_requested !== 0,
+  };
 }
 
 /** Store.getJobFor: ownership is part of the lookup, so another user's id reads as missing. */

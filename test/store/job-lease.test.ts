@@ -1,0 +1,76 @@
+/** Store.jobLease: who holds a job and in which attempt, read without the rest of the row, on every backend. */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BACKENDS, type TestDb } from './backends.js';
+import { jobInput, makeAccount } from './fixtures.js';
+
+describe.each(BACKENDS)('jobLease on $name', (backend) => {
+  let db: TestDb;
+  beforeEach(async () => {
+    db = await backend.create();
+  });
+  afterEach(async () => {
+    await db.cleanup();
+  });
+
+  async function admitOne(): Promise<{ accountId: string; jobId: string }> {
+    const account = await makeAccount(db.store);
+    const r = await db.store.admitJob(jobInput(account.id, 'u1'), 1_000);
+    if (r.kind !== 'admitted') throw new Error('not admitted');
+    return { accountId: account.id, jobId: r.job.id };
+  }
+
+  /** The lease agrees with the full row read by getJob. */
+  async function expectLease(jobId: string, lease: unknown): Promise<void> {
+    expect(await db.store.jobLease(jobId)).toEqual(lease);
+    const job = await db.store.getJob(jobId);
+    expect(
+      job === null
+        ? null
+        : {
+            status: job.status,
+            workerId: job.workerId,
+            attempts: job.attempts,
+            cancelRequested: job.cancelRequested,
+          },
+    ).toEqual(lease);
+  }
+
+  it('follows the job: queued, held, lost to expiry, held by another worker in a new attempt, ended', async () => {
+    const { accountId, jobId } = await admitOne();
+    await expectLease(jobId, { status: 'queued', workerId: null, attempts: 0, cancelRequested: false });
+
+    await db.store.claimNext('w1', 'default', 1_000, 10_000);
+    await expectLease(jobId, { status: 'running', workerId: 'w1', attempts: 1, cancelRequested: false });
+
+    // Lost: the lease expired and the job went back to the queue.
+    expect(await db.store.expireLeases(3, 20_000)).toEqual([{ jobId, outcome: 'requeued' }]);
+    await expectLease(jobId, { status: 'queued', workerId: null, attempts: 1, cancelRequested: false });
+
+    // Another worker, another attempt.
+    await db.store.claimNext('w2', 'default', 1_000, 21_000);
+    await expectLease(jobId, { status: 'running', workerId: 'w2', attempts: 2, cancelRequested: false });
+
+    expect((await db.store.requestCancel(accountId, 'u1', jobId, 21_500)).kind).toBe('cancel_requested');
+    await expectLease(jobId, { status: 'running', workerId: 'w2', attempts: 2, cancelRequested: true });
+
+    expect((await db.store.finishCancel(jobId, 'w2', 22_000)).kind).toBe('finished');
+    await expectLease(jobId, { status: 'cancelled', workerId: 'w2', attempts: 2, cancelRequested: true });
+  });
+
+  it('the same worker reclaiming its requeued job holds it in the next attempt', async () => {
+    const { jobId } = await admitOne();
+    await db.store.claimNext('w1', 'default', 1_000, 10_000);
+    expect((await db.store.releaseJob(jobId, 'w1', 3, 'comfy restarted', 11_000)).kind).toBe('finished');
+    await db.store.claimNext('w1', 'default', 1_000, 12_000);
+    await expectLease(jobId, { status: 'running', workerId: 'w1', attempts: 2, cancelRequested: false });
+  });
+
+  it('reads nothing for an unknown job and changes nothing', async () => {
+    expect(await db.store.jobLease('job_missing')).toBeNull();
+    const { jobId } = await admitOne();
+    await db.store.claimNext('w1', 'default', 1_000, 10_000);
+    await db.store.jobLease(jobId);
+    // The read did not renew the lease: it still expires when claimed for.
+    expect(await db.store.expireLeases(3, 11_001)).toEqual([{ jobId, outcome: 'requeued' }]);
+  });
+});
