@@ -43,6 +43,7 @@ export class JobTelemetry {
   claimed(job: Job, workerId: string): void {
     const waitMs = Math.max(0, (job.startedAt ?? Date.now()) - job.createdAt);
     if (job.attempts <= 1) this.metrics.queueWait.observe({ pool: poolLabel(job.pool) }, waitMs / 1000);
+    if (!this.log.isLevelEnabled('info')) return;
     this.log.info(
       { ...this.ids(job), workerId, attempt: job.attempts, queueWaitMs: waitMs },
       `job claimed by worker ${workerId} after ${waitMs} ms`,
@@ -62,11 +63,13 @@ export class JobTelemetry {
     const pool = poolLabel(job.pool);
     this.metrics.jobsFinished.inc({ status: job.status, error_code: errorCode ?? '', pool });
     if (runMs !== null) this.metrics.runTime.observe({ pool }, runMs / 1000);
-    this.log.info(
-      { ...this.ids(job), status: job.status, errorCode, runMs, totalMs, workerId: job.workerId },
-      `job ${job.status}${errorCode === null ? '' : ` (${errorCode})`}`,
-    );
+    // The line keeps the job's request and trace ids, read before they are forgotten.
+    const fields = this.log.isLevelEnabled('info')
+      ? { ...this.ids(job), status: job.status, errorCode, runMs, totalMs, workerId: job.workerId }
+      : null;
     this.origins.delete(job.id);
+    if (fields !== null)
+      this.log.info(fields, `job ${job.status}${errorCode === null ? '' : ` (${errorCode})`}`);
   }
 
   /** Every URL input of the job is in storage; it can be claimed. */

@@ -255,6 +255,13 @@ const TEMPLATES = {
   progressHeld: `UPDATE jobs SET progress = ?, event_seq = event_seq + 1
     WHERE id = ? AND status = 'running' AND worker_id = ? RETURNING event_seq`,
 
+  /** A worker's status, stamping last_seen_at, ready_at on its first ready status and stopped_at on a stop —
+   *  (status, now, ready 0|1, now, stopped 0|1, now, id) → nothing. */
+  workerStatus: `UPDATE workers SET status = ?, last_seen_at = ?,
+    ready_at = CASE WHEN CAST(? AS INTEGER) = 1 THEN COALESCE(ready_at, CAST(? AS BIGINT)) ELSE ready_at END,
+    stopped_at = CASE WHEN CAST(? AS INTEGER) = 1 THEN CAST(? AS BIGINT) ELSE stopped_at END
+    WHERE id = ?`,
+
   /** Takes the next event seq of a job — (id) → event_seq. */
   nextEventSeq: `UPDATE jobs SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq`,
 

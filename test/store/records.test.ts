@@ -293,7 +293,11 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
     await db.store.upsertWorker(worker);
     await db.store.setWorkerStatus('wk1', 'idle', 50);
     expect(await db.store.getWorker('wk1')).toMatchObject({ status: 'idle', readyAt: 50, lastSeenAt: 50 });
+    // ready_at is the first ready status; stopped_at is stamped by a stop only.
+    await db.store.setWorkerStatus('wk1', 'busy', 55);
+    expect(await db.store.getWorker('wk1')).toMatchObject({ status: 'busy', readyAt: 50, stoppedAt: null });
     await db.store.setWorkerStatus('wk1', 'stopped', 60);
+    expect(await db.store.getWorker('wk1')).toMatchObject({ readyAt: 50, stoppedAt: 60, lastSeenAt: 60 });
     expect(await db.store.listWorkers({ pool: 'p' })).toEqual([]);
     expect(await db.store.listWorkers({ pool: 'p', includeStopped: true })).toHaveLength(1);
     await db.store.createWorkerToken({ id: 'wt1', name: 'n', pool: 'p', hash: 'x' }, 5);

@@ -1,6 +1,6 @@
 /** Workers, worker tokens and the autoscaler's decisions. */
 import type { ScalingDecision, WorkerRecord, WorkerStatus, WorkerToken } from '../contract.js';
-import type { StoreContext } from '../context.js';
+import { runOne, type StoreContext } from '../context.js';
 import { toScalingDecision, toWorker, toWorkerToken } from '../rows.js';
 import type { Insertable } from 'kysely';
 import type { WorkersTable } from '../schema.js';
@@ -51,17 +51,10 @@ export async function setWorkerStatus(
   status: WorkerStatus,
   now: number,
 ): Promise<void> {
-  const ready = status === 'idle' || status === 'busy';
-  await ctx.db
-    .updateTable('workers')
-    .set((eb) => ({
-      status,
-      last_seen_at: now,
-      ...(ready ? { ready_at: eb.fn.coalesce('ready_at', eb.val(now)) } : {}),
-      ...(status === 'stopped' ? { stopped_at: now } : {}),
-    }))
-    .where('id', '=', id)
-    .execute();
+  // Twice per job (busy, idle): one prepared statement, synchronous where the dialect allows.
+  const ready = status === 'idle' || status === 'busy' ? 1 : 0;
+  const stopped = status === 'stopped' ? 1 : 0;
+  await runOne(ctx, ctx.sql.workerStatus, [status, now, ready, now, stopped, now, id]);
 }
 
 /** Store.getWorker. */
