@@ -6,7 +6,7 @@
 import type { FastifyRequest } from 'fastify';
 import { BusWaiter } from '../events/bus-waiter.js';
 import { TERMINAL_STATUSES } from '../jobs/types.js';
-import type { JobView, PublicJob } from '../jobs/public-job.js';
+import type { JobView } from '../jobs/public-job.js';
 import type { ApiContext } from './context.js';
 import { traceJob } from '../util/job-trace.js';
 
@@ -87,9 +87,4 @@ export function waitSignal(
 export function publicOrigin(ctx: ApiContext, request: FastifyRequest): string {
   if (ctx.config.publicUrl !== undefined) return ctx.config.publicUrl.replace(/\/+$/, '');
   return `${request.protocol}://${request.host}`;
-}
-
-/** `job` with its output URLs made absolute. */
-export function withAbsoluteUrls(job: PublicJob, origin: string): PublicJob {
-  return { ...job, outputs: job.outputs.map((o) => ({ ...o, url: `${origin}${o.url}` })) };
 }

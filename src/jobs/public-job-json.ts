@@ -44,10 +44,25 @@ function plain(job: JobView): boolean {
   );
 }
 
-/** `JSON.stringify(toPublicJob(job))`, faster. */
-export function publicJobJson(job: JobView): string {
-  if (!plain(job)) return JSON.stringify(toPublicJob(job));
-  const outputs = job.outputs.length === 0 ? '[]' : JSON.stringify(publicOutputs(job));
+/**
+ * `JSON.stringify(toPublicJob(job))`, faster. With `origin`, output URLs are absolute (`origin` + the relative
+ * URL), as a `Prefer: wait` answer gives them.
+ */
+export function publicJobJson(job: JobView, origin?: string): string {
+  if (!plain(job)) {
+    const publicJob = toPublicJob(job);
+    if (origin !== undefined)
+      publicJob.outputs = publicJob.outputs.map((o) => ({ ...o, url: `${origin}${o.url}` }));
+    return JSON.stringify(publicJob);
+  }
+  const outputs =
+    job.outputs.length === 0
+      ? '[]'
+      : JSON.stringify(
+          origin === undefined
+            ? publicOutputs(job)
+            : publicOutputs(job).map((o) => ({ ...o, url: `${origin}${o.url}` })),
+        );
   const error = job.error === null ? 'null' : JSON.stringify(publicJobError(job.error));
   const models =
     job.models.length === 0 ? '[]' : JSON.stringify(job.models.map((m) => ({ kind: m.kind, name: m.name })));

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { JOB_ERRORS, type JobErrorCode } from '../../src/errors.js';
-import { toPublicJob, type JobView } from '../../src/jobs/public-job.js';
+import { toPublicJob, type JobView, type PublicJob } from '../../src/jobs/public-job.js';
 import { publicJobJson } from '../../src/jobs/public-job-json.js';
 import { JOB_STATUSES, MODEL_KINDS } from '../../src/jobs/types.js';
 
@@ -143,6 +143,11 @@ const VIEWS: Array<[string, JobView]> = [
   ['large priority', view({ priority: 2 ** 53 - 1 })],
 ];
 
+/** How a `Prefer: wait` answer was built before it was text: toPublicJob with its output URLs made absolute. */
+function withAbsoluteUrls(job: PublicJob, origin: string): PublicJob {
+  return { ...job, outputs: job.outputs.map((o) => ({ ...o, url: `${origin}${o.url}` })) };
+}
+
 describe('publicJobJson', () => {
   it.each(VIEWS)('%s: the same text as JSON.stringify(toPublicJob)', (_name, v) => {
     expect(publicJobJson(v)).toBe(JSON.stringify(toPublicJob(v)));
@@ -152,7 +157,17 @@ describe('publicJobJson', () => {
   it('renders a view with a field the types do not allow as toPublicJob does', () => {
     const odd = { ...view({}), templateName: undefined, priority: Number.NaN } as unknown as JobView;
     expect(publicJobJson(odd)).toBe(JSON.stringify(toPublicJob(odd)));
+    const origin = 'https://api.example.com';
+    expect(publicJobJson(odd, origin)).toBe(JSON.stringify(withAbsoluteUrls(toPublicJob(odd), origin)));
   });
+
+  it.each(VIEWS)(
+    '%s: with an origin, the same text as a `Prefer: wait` answer with absolute URLs',
+    (_name, v) => {
+      const origin = 'http://127.0.0.1:8080';
+      expect(publicJobJson(v, origin)).toBe(JSON.stringify(withAbsoluteUrls(toPublicJob(v), origin)));
+    },
+  );
 });
 
 /** A small seeded generator (mulberry32), so a failing case can be replayed from its seed. */

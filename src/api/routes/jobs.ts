@@ -19,7 +19,7 @@ import {
 } from '../schemas.js';
 import { jobHeaders, submitHeaders } from '../headers.js';
 import { parseMultipartSubmission, registerMultipart } from '../multipart-submit.js';
-import { preferredWait, publicOrigin, waitForJobEnd, waitSignal, withAbsoluteUrls } from '../prefer-wait.js';
+import { preferredWait, publicOrigin, waitForJobEnd, waitSignal } from '../prefer-wait.js';
 import { chargeSubmitRate } from '../rate-limit.js';
 import { checkMaySubmit, checkSubmittedSize, submitJob, type TokenSettlement } from '../submit-job.js';
 import { requestOrigin } from '../request-log.js';
@@ -174,8 +174,9 @@ function submitRoute(app: FastifyInstance, ctx: ApiContext): void {
           })
           .finally(release);
         void reply.header('preference-applied', `wait=${wait}`).header('vary', 'Prefer');
-        if (!TERMINAL_STATUSES.includes(ended.status)) return reply.code(202).send(toPublicJob(ended));
-        return reply.code(200).send(withAbsoluteUrls(toPublicJob(ended), publicOrigin(ctx, request)));
+        if (!TERMINAL_STATUSES.includes(ended.status))
+          return sendJobJson(reply.code(202), publicJobJson(ended));
+        return sendJobJson(reply.code(200), publicJobJson(ended, publicOrigin(ctx, request)));
       } catch (err) {
         if (err instanceof ApiError) ctx.metrics.admissionRejections.inc({ code: err.code });
         throw err;
