@@ -162,6 +162,9 @@ function submitRoute(app: FastifyInstance, ctx: ApiContext): void {
         if (!replayed) ctx.metrics.jobsSubmitted.inc();
         if (replayed) void reply.header('idempotent-replayed', 'true');
         void reply.header('location', `/v1/jobs/${job.id}`);
+        // An idle in-process worker claims the job on the admission's wake-up: its prompt goes to ComfyUI
+        // before this answer is built (the answer leaves no later: the reply's own hooks take that long).
+        await new Promise<void>((resolve) => setImmediate(resolve));
         const wait = preferredWait(request.headers.prefer);
         if (wait === null) return sendJobJson(reply.code(202), publicJobJson(job));
         const { signal, release } = waitSignal(ctx, request);
