@@ -262,6 +262,9 @@ const TEMPLATES = {
     stopped_at = CASE WHEN CAST(? AS INTEGER) = 1 THEN CAST(? AS BIGINT) ELSE stopped_at END
     WHERE id = ?`,
 
+  /** An account's row — (id) → the row, or none. */
+  accountById: `SELECT * FROM accounts WHERE id = ?`,
+
   /** Takes the next event seq of a job — (id) → event_seq. */
   nextEventSeq: `UPDATE jobs SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq`,
 

@@ -2,7 +2,7 @@
 import type { Account, ApiKeyRecord } from '../../jobs/types.js';
 import { newId } from '../../util/ids.js';
 import type { AccountPatch, NewAccount, NewApiKey } from '../contract.js';
-import type { StoreContext } from '../context.js';
+import { runOne, type StoreContext } from '../context.js';
 import { toAccount, toApiKey } from '../rows.js';
 import type { Updateable } from 'kysely';
 import type { AccountsTable } from '../schema.js';
@@ -43,7 +43,8 @@ export async function createAccount(ctx: StoreContext, input: NewAccount, now: n
 
 /** Store.getAccount. */
 export async function getAccount(ctx: StoreContext, id: string): Promise<Account | null> {
-  const row = await ctx.db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
+  // Read at every claim (the file-node allowlist): one prepared statement, synchronous where it can be.
+  const row = (await runOne(ctx, ctx.sql.accountById, [id]))[0];
   return row === undefined ? null : toAccount(row);
 }
 
