@@ -20,16 +20,17 @@
  * `arrakis serve` in its own process too, as in production, so the measuring client does not share its event
  * loop (`--serve-in-process` runs it inside the bench; `--trace` implies it, since the stage marks are read in
  * this process).
- * Also: queue wait of each job, and cancel latency = DELETE sent → interrupt received by comfy-lite
- * (measured on an in-process comfy-lite, whose interrupt event carries a timestamp on the same clock).
+ * Also: the serve process's CPU per measured job (Linux, serve as its own process: every thread, from /proc),
+ * queue wait of each job, and cancel latency = DELETE sent → interrupt received by comfy-lite (measured on an
+ * in-process comfy-lite, whose interrupt event carries a timestamp on the same clock).
  * Both paths use a unique filename_prefix per run, so ComfyUI's cache never skips the save.
  * `--trace` adds, for each side, the median time of every stage since the run started (bench/dispatch-trace.ts:
  * the control plane's stage marks, every HTTP request of this process, the client's own steps). The marks cost
  * a little, so compare figures from runs without it. A CPU profile: `node --cpu-prof --import tsx bench/dispatch.ts`,
  * or of the serve process alone: `--profile-serve DIR` (then bench/top-frames.ts on the .cpuprofile it writes).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -124,7 +125,7 @@ async function spawnServe(config: {
   db: string;
   storage: string;
   comfyui: readonly string[];
-}): Promise<{ url: string; close(): Promise<void> }> {
+}): Promise<{ url: string; pid: number | undefined; close(): Promise<void> }> {
   const bin = join(import.meta.dirname, '..', 'bin', 'arrakis.mjs');
   const profile = argValue('--profile-serve');
   const nodeArgs = profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`];
@@ -148,6 +149,7 @@ async function spawnServe(config: {
       if (m?.[1] !== undefined) {
         resolve({
           url: m[1],
+          pid: proc.pid,
           close: async () => {
             proc.kill('SIGTERM');
             await exited;
@@ -158,6 +160,28 @@ async function spawnServe(config: {
     proc.once('exit', () => reject(new Error(`serve exited: ${out}`)));
   });
 }
+
+/**
+ * CPU seconds a process (every thread: event loop, GC, libuv pool, worker threads) has used so far, from
+ * /proc (Linux); null elsewhere or without a pid.
+ */
+function cpuSeconds(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
 
 const IN_PROCESS = args.includes('--in-process');
 /** The control plane in this process (needed for `--trace`, whose stage marks are this process's). */
@@ -191,7 +215,7 @@ try {
       logLevel: 'silent',
     },
   );
-  let cp: { url: string; close(): Promise<void> } = SERVE_IN_PROCESS
+  let cp: { url: string; pid?: number; close(): Promise<void> } = SERVE_IN_PROCESS
     ? await startControlPlane(config)
     : await spawnServe({ db: config.db, storage: config.storage, comfyui: [latencyUrl] });
   const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
@@ -241,7 +265,9 @@ try {
   const e2eMs: number[] = [];
   const pairs: number[] = [];
   const jobIds: string[] = [];
+  let serveCpuAtStart: number | null = null;
   for (let i = 0; i < RUNS + WARMUP; i++) {
+    if (i === WARMUP) serveCpuAtStart = cpuSeconds(cp.pid);
     // Alternate which side goes first, so neither always runs right after the other's work.
     let d: number;
     let a: { ms: number; id: string };
@@ -264,6 +290,7 @@ try {
     pairs.push(a.ms - d);
     jobIds.push(a.id);
   }
+  const serveCpuAtEnd = cpuSeconds(cp.pid);
   direct.close();
   const waits: number[] = [];
   for (const id of jobIds) {
@@ -336,6 +363,12 @@ try {
   console.log(
     `queue wait     p50 ${f(pct(waits, 50))} ms   p99 ${f(pct(waits, 99))} ms   (target p99 ≤ 10 ms)`,
   );
+  if (serveCpuAtStart !== null && serveCpuAtEnd !== null) {
+    // Per measured pair: the serve process is all but idle during the direct half of a pair.
+    console.log(
+      `serve CPU      ${(((serveCpuAtEnd - serveCpuAtStart) * 1000) / RUNS).toFixed(1)} ms per job (all its threads, from /proc)`,
+    );
+  }
   console.log(
     `cancel         DELETE → interrupt at comfy-lite   p50 ${f(pct(cancelMs, 50))} ms   p99 ${f(pct(cancelMs, 99))} ms   (target p99 ≤ 20 ms)`,
   );
