@@ -1,10 +1,11 @@
 /**
  * Loops every replica runs beside the API: the URL-input fetcher and the webhook deliverer.
- * A terminal job event kicks the deliverer so a webhook leaves at once instead of at the next poll.
+ * A `webhook_due` (an ended job with a webhook URL) kicks the deliverer so a webhook leaves at once instead of at
+ * the next poll.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
-import type { EventBus } from '../events/bus.js';
+import type { BusMessage, EventBus } from '../events/bus.js';
 import { InputFetcher } from '../jobs/input-fetcher.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
 import type { Store } from '../store/contract.js';
@@ -26,6 +27,14 @@ export interface BackgroundDeps {
   log: Logger;
   /** Logs and counts input fetches and webhook attempts. */
   telemetry?: JobTelemetry;
+}
+
+/**
+ * Whether `m` may mean a webhook delivery is due: `webhook_due`, a resync, or a `job_event` without `ended` — sent
+ * by a replica that predates `webhook_due` (during a rolling upgrade), whose job ends announce nothing else.
+ */
+export function wakesDeliverers(m: BusMessage): boolean {
+  return m.kind === 'webhook_due' || m.kind === 'resync' || (m.kind === 'job_event' && m.ended === undefined);
 }
 
 /** Starts the input fetcher and the webhook deliverer. */
@@ -52,7 +61,7 @@ export function startBackground(deps: BackgroundDeps): Background {
   });
   fetcher.start();
   const unsubscribe = bus.subscribe((m) => {
-    if (m.kind === 'webhook_due' || m.kind === 'resync') deliverer.kick();
+    if (wakesDeliverers(m)) deliverer.kick();
     if (m.kind === 'resync') fetcher.wake();
   });
   return {

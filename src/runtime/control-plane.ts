@@ -63,22 +63,39 @@ function observeModelLoads(metrics: Metrics, loads: readonly ModelLoad[]): void 
 
 /**
  * The database (migrated, jobs stored without a pool adopted into the default pool), the object storage
- * (checked) and the store's coordination, or the first error.
+ * (checked) and the store's coordination, or the first error. closeFoundations runs after everything that
+ * writes to them has stopped.
  */
 async function openFoundations(
   config: Config,
   defaultPool: string,
   log: Logger,
-): Promise<{ store: Store; storage: ObjectStorage; coordination: Coordination }> {
+): Promise<{
+  store: Store;
+  storage: ObjectStorage;
+  coordination: Coordination;
+  /** Stops the storage (its file writer thread would outlive the plane), then closes the store. */
+  closeFoundations: () => Promise<void>;
+}> {
   const store = await openMigratedStore(config.db);
+  let storage: ObjectStorage | undefined;
   try {
     const adopted = await store.adoptUnpooledJobs(defaultPool);
     if (adopted > 0)
       log.info({ jobs: adopted, pool: defaultPool }, 'jobs stored without a pool joined the default pool');
-    const storage = openStorage(config.storage, { presignTtlSeconds: config.presignTtlSeconds });
+    storage = openStorage(config.storage, { presignTtlSeconds: config.presignTtlSeconds });
     await storage.check();
-    return { store, storage, coordination: await store.coordination({ log }) };
+    const opened = storage;
+    const closeFoundations = async (): Promise<void> => {
+      try {
+        await opened.close?.();
+      } finally {
+        await store.close();
+      }
+    };
+    return { store, storage, coordination: await store.coordination({ log }), closeFoundations };
   } catch (err) {
+    await storage?.close?.();
     await store.close();
     throw err;
   }
@@ -218,14 +235,14 @@ export async function startControlPlane(
   // Everything that can be wrong with the settings is found before listening: a bad one stops the start.
   const fleetFile = config.fleet === undefined ? null : await loadFleet(config.fleet);
   const defaultPool = resolveDefaultPool(config.defaultPool, fleetFile?.config ?? null);
-  const { store, storage, coordination } = await openFoundations(config, defaultPool, log);
+  const { store, storage, coordination, closeFoundations } = await openFoundations(config, defaultPool, log);
   const bus = coordination.bus;
   const nodeTypes = new NodeTypeRegistry();
   let fleet: FleetDuty | null = null;
   const fleetStatus = () => fleet?.status() ?? { pools: [] };
   const observed = metricSources({ store, coordination, fleetStatus });
   // Undone last-first when the start fails, and by close().
-  const stops: Array<() => Promise<void>> = [() => store.close(), () => observed.exporter.close()];
+  const stops: Array<() => Promise<void>> = [closeFoundations, () => observed.exporter.close()];
   const metrics = createMetrics(observed.sources);
   const telemetry = new JobTelemetry(log, metrics);
   const shared = workerDeps(config, { store, storage, bus }, metrics, telemetry);

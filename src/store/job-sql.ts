@@ -247,8 +247,10 @@ const TEMPLATES = {
   insertEvent: `INSERT INTO job_events (job_id, seq, type, data, at) VALUES (?, ?, ?, ?, ?)`,
 
   /** A job's events after a seq, in order (the SSE catch-up after each bus message)
-   *  — (job_id, after_seq) → JOB_EVENT_COLUMNS. */
-  eventsAfter: `SELECT ${JOB_EVENT_COLUMNS} FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq`,
+   *  — (job_id, after_seq) → JOB_EVENT_COLUMNS. after_seq is a client's Last-Event-ID (up to 12 digits): a
+   *  BIGINT, or Postgres would fail comparing it with the INTEGER seq. */
+  eventsAfter: `SELECT ${JOB_EVENT_COLUMNS} FROM job_events WHERE job_id = ? AND seq > CAST(? AS BIGINT)
+    ORDER BY seq`,
 
   /** Records a running job's progress while `worker_id` holds it and takes its event's seq — (progress, id,
    *  worker_id) → event_seq, or no row when the worker does not hold the job. */

@@ -129,34 +129,38 @@ class JobEventStream {
       this.again = true;
       return;
     }
-    this.pumping = this.pump()
-      .catch((err: unknown) => {
-        this.request.log.warn({ err }, 'sse pump failed');
-        this.finish();
-      })
-      .finally(() => {
-        this.pumping = null;
-      });
+    this.pumping = this.pump().catch((err: unknown) => {
+      this.request.log.warn({ err }, 'sse pump failed');
+      this.finish();
+    });
   }
 
-  /** Writes every new event in one write; the stream ends with `done` (in the same write). */
+  /**
+   * Writes every new event in one write; the stream ends with `done` (in the same write). The pump marks
+   * itself finished in the same step as its last check of `again`: a wake-up heard after that check starts a
+   * new pump (one marked later, from a `.finally`, was lost to the safety poll).
+   */
   private async pump(): Promise<void> {
-    do {
-      this.again = false;
-      const events = await this.ctx.store.listJobEvents(this.jobId, this.sent);
-      if (this.closed) return;
-      let batch = '';
-      for (const e of events) {
-        batch += eventText(e);
-        this.sent = e.seq;
-        if (e.type === 'done') {
-          this.finish(batch);
-          traceJob(e.jobId, 'SSE done written');
-          return;
+    try {
+      do {
+        this.again = false;
+        const events = await this.ctx.store.listJobEvents(this.jobId, this.sent);
+        if (this.closed) return;
+        let batch = '';
+        for (const e of events) {
+          batch += eventText(e);
+          this.sent = e.seq;
+          if (e.type === 'done') {
+            this.finish(batch);
+            traceJob(e.jobId, 'SSE done written');
+            return;
+          }
         }
-      }
-      if (batch !== '') this.reply.raw.write(batch);
-    } while (this.again && !this.closed);
+        if (batch !== '') this.reply.raw.write(batch);
+      } while (this.again && !this.closed);
+    } finally {
+      this.pumping = null;
+    }
   }
 
   readonly finish = (last = ''): void => {

@@ -40,4 +40,6 @@ export interface ObjectStorage {
   presignedGetUrl(key: string, ttlSeconds: number): Promise<string | null>;
   /** Checks the backend is reachable (bucket exists, folder writable). */
   check(): Promise<void>;
+  /** Lets the writes in flight finish and releases what the backend holds (file: its writer thread; s3: sockets). */
+  close?(): void | Promise<void>;
 }

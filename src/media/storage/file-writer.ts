@@ -155,6 +155,11 @@ export class FileWriter {
     return this.#thread?.pending.size ?? 0;
   }
 
+  /** Whether a thread is running (started by a write or warm(), not yet stopped by close()). */
+  get running(): boolean {
+    return this.#thread !== null;
+  }
+
   /** Starts the thread now, so the first put does not wait for it (the storage's check calls this). */
   warm(): void {
     this.#current();

@@ -126,6 +126,13 @@ export class RecentOutputs implements ObjectStorage {
     return this.backend.check();
   }
 
+  /** Stops the storage behind (its writes in flight finish first) and lets the held copies go. */
+  async close(): Promise<void> {
+    await this.backend.close?.();
+    this.held.clear();
+    this.bytes = 0;
+  }
+
   private worthHolding(key: string, size: number): boolean {
     return size <= this.maxObjectBytes && OUTPUT_KEY.test(key);
   }
