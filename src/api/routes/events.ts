@@ -185,7 +185,9 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         summary: 'Live job events (text/event-stream): status, progress, output, done',
         headers: eventHeaders,
         params: jobIdParams,
-        querystring: z.strictObject({ after: z.coerce.number().int().min(0).optional() }),
+        querystring: z.strictObject({
+          after: z.coerce.number().int().min(0).max(999_999_999_999).optional(),
+        }),
       },
     },
     async (request, reply) => {
