@@ -167,7 +167,7 @@ it('a Prefer: wait whose re-read fails answers 202 with the admitted job, not 50
 });
 
 it('refuses an `after` beyond the largest event id with 400, as it would a malformed Last-Event-ID', async () => {
-  const res = await fetch(`${events}?after=100000000000000000000`, { headers });
+  const res = await fetch(`${events}?after=10000000000000`, { headers });
   expect(res.status).toBe(400);
   expect(((await res.json()) as { code: string }).code).toBe('validation_failed');
   expect(await streamOpens()).toBe(200);
