@@ -8,11 +8,11 @@
  * bounded cache); a job claimed or finished on another replica logs without them, and its admission line
  * (found by the same grep) has them.
  */
-import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { poolLabel, type Metrics } from '../api/metrics.js';
 import type { Job } from '../jobs/types.js';
 import type { AttemptEvent } from '../webhooks/deliverer.js';
+import { RecentOrigins } from './job-origins.js';
 
 export interface JobOrigin {
   requestId: string;
@@ -21,7 +21,7 @@ export interface JobOrigin {
 
 /** Logs and counts each job transition; every method is safe to call from a hot path (never throws). */
 export class JobTelemetry {
-  private readonly origins = new LRUCache<string, JobOrigin>({ max: 50_000, ttl: 24 * 3600_000 });
+  private readonly origins = new RecentOrigins<JobOrigin>(50_000, 24 * 3600_000);
 
   constructor(
     private readonly log: Logger,
