@@ -58,6 +58,26 @@ function tmpFiles(): string[] {
 const metaOf = (key: string): string => join(storage.root, '.meta', `${key}.json`);
 
 describe('FileStorage writer thread', () => {
+  it('writes a body larger than its bound on the event loop, never queued behind the thread', async () => {
+    const bounded = new FileStorage(join(root, 'bounded'), {
+      writerMaxBytes: 1024,
+      writerTestHooks: { pauseBeforeRename: gate },
+    });
+    hold();
+    const small = bounded.put('jobs/j9/outputs/0-small.png', Buffer.alloc(100, 1), 'image/png');
+    await paused(1);
+    // The thread holds the small write; the large one goes past it.
+    const large = Buffer.alloc(4096, 2);
+    expect(await bounded.put('jobs/j9/outputs/1-large.png', large, 'image/png')).toMatchObject({
+      size: 4096,
+    });
+    expect((await bounded.get('jobs/j9/outputs/1-large.png'))!.bytes!.equals(large)).toBe(true);
+    expect(await bounded.get('jobs/j9/outputs/0-small.png')).toBeNull();
+    release();
+    expect(await small).toMatchObject({ size: 100 });
+    await bounded.close();
+  });
+
   it('publishes a Buffer only once it is synced, readable with its type and size', async () => {
     hold();
     const png = Buffer.alloc(5000, 7);

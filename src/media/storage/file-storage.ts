@@ -64,9 +64,18 @@ async function walk(dir: string, skipDotDirs: boolean): Promise<string[]> {
   return out;
 }
 
+/**
+ * Larger Buffer bodies are written through fs/promises, as streams are: the writer thread copies what it is given
+ * (the caller keeps its Buffer) and writes one object at a time, so a video there would double its memory and
+ * hold every small output queued behind its write.
+ */
+const WRITER_MAX_BYTES = 8 * 1024 * 1024;
+
 export interface FileStorageOptions {
   /** Write Buffer bodies on a worker thread (default) or on the event loop through fs/promises (benchmarks). */
   writerThread?: boolean;
+  /** The largest Buffer body written on the thread (default 8 MiB). */
+  writerMaxBytes?: number;
   writerTestHooks?: WriterTestHooks;
 }
 
@@ -76,10 +85,12 @@ export class FileStorage implements ObjectStorage {
   private tmpReady = false;
   /** Writes Buffer bodies off the event loop (file-writer.ts); null: on it, through fs/promises. */
   private readonly writer: FileWriter | null;
+  private readonly writerMaxBytes: number;
 
   constructor(root: string, options: FileStorageOptions = {}) {
     this.root = resolve(root);
     this.writer = options.writerThread === false ? null : new FileWriter(options.writerTestHooks);
+    this.writerMaxBytes = options.writerMaxBytes ?? WRITER_MAX_BYTES;
   }
 
   /** The writer thread (tests); null when Buffer bodies are written on the event loop. */
@@ -151,7 +162,7 @@ export class FileStorage implements ObjectStorage {
 
   async put(key: string, body: Buffer | Readable, contentType: string): Promise<StoredObject> {
     const path = this.pathOf(key);
-    if (Buffer.isBuffer(body) && this.writer !== null) {
+    if (Buffer.isBuffer(body) && this.writer !== null && body.length <= this.writerMaxBytes) {
       // A whole object (an output, an upload) in one hop to the writer thread: the same steps, in the same order.
       const metaPath = this.metaPathOf(key);
       const sidecar =
