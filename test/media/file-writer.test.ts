@@ -58,6 +58,20 @@ function tmpFiles(): string[] {
 const metaOf = (key: string): string => join(storage.root, '.meta', `${key}.json`);
 
 describe('FileStorage writer thread', () => {
+  it('does not hold a shutdown on a stalled write: past its grace the write fails and close returns', async () => {
+    hold();
+    const put = storage.put('jobs/j8/outputs/0-stuck.png', Buffer.alloc(100, 1), 'image/png');
+    await paused(1);
+    const failed = put.then(
+      () => null,
+      (err: unknown) => err,
+    );
+    await storage.writerThread!.close(50);
+    expect(await failed).toBeInstanceOf(WriterDiedError);
+    expect(tmpFiles()).toEqual([]);
+    release();
+  });
+
   it('writes a body larger than its bound on the event loop, never queued behind the thread', async () => {
     const bounded = new FileStorage(join(root, 'bounded'), {
       writerMaxBytes: 1024,

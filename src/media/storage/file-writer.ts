@@ -222,8 +222,12 @@ export class FileWriter {
     }
   }
 
-  /** Lets the writes in flight finish, then stops the thread; a write after (or during) close starts a new one. */
-  async close(): Promise<void> {
+  /**
+   * Lets the writes in flight finish, then stops the thread; a write after (or during) close starts a new one.
+   * A disk that stalls does not hold a shutdown: after `graceMs` the thread is stopped and the writes it still
+   * holds fail with WriterDiedError (their temp files removed).
+   */
+  async close(graceMs = 10_000): Promise<void> {
     const thread = this.#thread;
     if (thread === null) return;
     this.#thread = null;
@@ -235,7 +239,12 @@ export class FileWriter {
           p.reject = (err) => (reject(err), done());
         }),
     );
-    await Promise.all(settled);
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([Promise.all(settled), grace]);
+    clearTimeout(timer);
     await thread.worker.terminate();
   }
 
