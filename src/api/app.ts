@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { validatorCompiler } from 'fastify-type-provider-zod';
 import { Authenticator } from './auth/authenticate.js';
 import { jsonTextTooDeep, MAX_JSON_DEPTH, tooDeepError, valueTooDeep } from './body-limits.js';
-import type { ApiContext, ApiDeps } from './context.js';
+import { REQUEST_TIMEOUT_MS, type ApiContext, type ApiDeps } from './context.js';
 import { JobLifecycle } from '../jobs/lifecycle/job-lifecycle.js';
 import { createMetrics } from './metrics.js';
 import { registerOpenApi } from './openapi/register.js';
@@ -109,10 +109,18 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
     isDraining: () => draining,
   };
   let draining = false;
+  const requestTimeoutMs = deps.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const app = Fastify({
     ...(deps.log === undefined ? { logger: logOptions(deps.config.logLevel) } : { loggerInstance: deps.log }),
     ...requestLogOptions(),
     bodyLimit: Math.floor(deps.config.maxBodyMb * 1024 * 1024),
+    requestTimeout: requestTimeoutMs,
+    // Given to Node when it creates the server too (set afterwards, a shorter one did not take), and Node looks
+    // for requests past their timeout this often (30 s by default): at least twice per timeout.
+    http: {
+      requestTimeout: requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(10, Math.floor(requestTimeoutMs / 2))),
+    },
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();

@@ -31,7 +31,16 @@ export interface ApiDeps extends Omit<SubmitDeps, 'config' | 'lifecycle'> {
   fleetStatus?: () => Promise<unknown>;
   /** Per pool: price per GPU-second and idle seconds billed per busy second (cost attribution). */
   poolPricing?: () => ReadonlyMap<string, PoolPricing>;
+  /** How long a client may take to send a whole request, headers and body (default REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs?: number;
 }
+
+/**
+ * Node's own default (5 minutes), which Fastify turns off unless told: without it a client trickling a body
+ * (an upload at a byte a second) holds its connection and the body read so far for as long as it likes. A long
+ * answer (an event stream, a `Prefer: wait` hold) is not bound by it: the request itself has arrived.
+ */
+export const REQUEST_TIMEOUT_MS = 300_000;
 
 export interface PoolPricing {
   pricePerGpuSecond: number;
