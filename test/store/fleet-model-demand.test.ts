@@ -181,4 +181,18 @@ describe.each(BACKENDS)('fleetModelDemand on $name', (backend) => {
     await db.store.setPrefetchRefused('w3', [], t + 2 * hour, t + hour);
     expect(await db.store.listPrefetchRefused(['w2'], 0)).toEqual(new Map());
   });
+
+  it("stores and replaces a given-up list as long as the wire allows (past one statement's parameters)", async () => {
+    await registerWorker(db.store, 'w1', null);
+    const t = 1_000_000;
+    // 22,000 names (3 parameters each): more bound parameters than one statement takes on SQLite (32,766) or Postgres (65,535).
+    const names = Array.from({ length: 22_000 }, (_, i) => `m${String(i).padStart(5, '0')}.ckpt`);
+    await db.store.setPrefetchRefused('w1', names, t, 0);
+    expect(await db.store.listPrefetchRefused(['w1'], t)).toEqual(new Map([['w1', names]]));
+    // Replaced by a list sharing half of it: the shared half keeps its first refusal time.
+    const next = [...names.slice(11_000), ...names.map((n) => `n${n}`).slice(0, 11_000)];
+    await db.store.setPrefetchRefused('w1', next, t + 1, 0);
+    expect(await db.store.listPrefetchRefused(['w1'], t)).toEqual(new Map([['w1', [...next].sort()]]));
+    expect((await db.store.listPrefetchRefused(['w1'], t + 1)).get('w1')).toHaveLength(11_000);
+  });
 });

@@ -39,6 +39,19 @@ export async function setWorkerPrefetch(
     .execute();
 }
 
+/**
+ * Names per statement in setPrefetchRefused: an agent may report up to 100,000 (worker-protocol.ts), far past
+ * the bound parameters one statement takes (SQLite 32,766, Postgres 65,535), so its list is written in slices.
+ */
+const NAMES_PER_STATEMENT = 300;
+
+function slices<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += NAMES_PER_STATEMENT)
+    out.push(items.slice(i, i + NAMES_PER_STATEMENT));
+  return out;
+}
+
 /** Store.setPrefetchRefused: replaces the worker's list in one transaction (first refusal times kept). */
 export async function setPrefetchRefused(
   ctx: StoreContext,
@@ -47,17 +60,29 @@ export async function setPrefetchRefused(
   now: number,
   expiredBefore: number,
 ): Promise<void> {
+  const wanted = new Set(names);
   await inTx(ctx, async (tx) => {
     await tx.deleteFrom('worker_prefetch_refused').where('refused_at', '<', expiredBefore).execute();
-    let gone = tx.deleteFrom('worker_prefetch_refused').where('worker_id', '=', id);
-    if (names.length > 0) gone = gone.where('name', 'not in', [...names]);
-    await gone.execute();
-    if (names.length === 0) return;
-    await tx
-      .insertInto('worker_prefetch_refused')
-      .values(names.map((name) => ({ worker_id: id, name, refused_at: now })))
-      .onConflict((oc) => oc.columns(['worker_id', 'name']).doNothing())
+    const held = await tx
+      .selectFrom('worker_prefetch_refused')
+      .select('name')
+      .where('worker_id', '=', id)
       .execute();
+    const kept = new Set(held.map((r) => r.name));
+    for (const gone of slices(held.map((r) => r.name).filter((name) => !wanted.has(name)))) {
+      await tx
+        .deleteFrom('worker_prefetch_refused')
+        .where('worker_id', '=', id)
+        .where('name', 'in', gone)
+        .execute();
+    }
+    for (const added of slices([...wanted].filter((name) => !kept.has(name)))) {
+      await tx
+        .insertInto('worker_prefetch_refused')
+        .values(added.map((name) => ({ worker_id: id, name, refused_at: now })))
+        .onConflict((oc) => oc.columns(['worker_id', 'name']).doNothing())
+        .execute();
+    }
   });
 }
 
@@ -77,7 +102,11 @@ export async function listPrefetchRefused(
     .orderBy('worker_id')
     .orderBy('name')
     .execute();
-  for (const r of rows) out.set(r.worker_id, [...(out.get(r.worker_id) ?? []), r.name]);
+  for (const r of rows) {
+    const list = out.get(r.worker_id);
+    if (list === undefined) out.set(r.worker_id, [r.name]);
+    else list.push(r.name);
+  }
   return out;
 }
 
