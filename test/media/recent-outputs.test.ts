@@ -49,6 +49,17 @@ describe('RecentOutputs', () => {
     expect((await buffer(found!.body)).equals(bytes)).toBe(true);
   });
 
+  it('holds a view on a larger buffer (a small request body in the shared pool) as memory of its own', async () => {
+    const storage = open();
+    const whole = Buffer.alloc(1024 * 1024, 'x');
+    const view = whole.subarray(100, 200); // 100 bytes counted; 1 MiB kept alive if the view were held
+    await storage.put('jobs/j1/outputs/1.0-a.txt', view, 'text/plain');
+    const found = await storage.get('jobs/j1/outputs/1.0-a.txt');
+    expect(found?.bytes?.equals(view)).toBe(true);
+    expect(storage.heldBytes).toBe(100);
+    expect(found?.bytes?.buffer.byteLength).toBe(100);
+  });
+
   it('holds only outputs, only small ones, and only for ttlMs', async () => {
     const storage = open({ maxObjectBytes: 4, ttlMs: 1_000 });
     await storage.put('jobs/j1/inputs/face.png', Buffer.from('in'), 'image/png');

@@ -5,8 +5,8 @@
  * round trips through libuv's thread pool.
  *
  * Filled only by `put` of this process, after the backend stored the object (an object is durable before it
- * is cached); `get` answers from memory only what was put here, the same bytes (held, not copied: a caller
- * never changes a Buffer it stored). Evicted by least recent use
+ * is cached); `get` answers from memory only what was put here, the same bytes (held, not copied, unless they are a view
+ * on a larger buffer: a caller never changes a Buffer it stored). Evicted by least recent use
  * beyond the byte budget, after `ttlMs` (so another replica's retention, days later, never leaves a copy
  * served here), and by `deletePrefix` (a failed job's files, retention). A put that overlaps a deletePrefix
  * covering its key holds nothing: the backend may have deleted its file before or after it landed. It is below the API: the download
@@ -33,6 +33,17 @@ interface Held {
 
 /** Job outputs only (`jobs/<id>/outputs/…`): inputs are read once by a worker, not downloaded by clients. */
 const OUTPUT_KEY = /^jobs\/[^/]+\/outputs\//;
+
+/**
+ * `bytes` in memory of their own: a Buffer that is a view on a larger one (a small request body sits in Node's
+ * shared 8 KiB pool) would keep all of it alive while the budget counts only the view, so it is copied once.
+ */
+function ownMemory(bytes: Buffer): Buffer {
+  if (bytes.byteLength === bytes.buffer.byteLength) return bytes;
+  const own = Buffer.allocUnsafeSlow(bytes.byteLength);
+  bytes.copy(own);
+  return own;
+}
 
 /** A put on its way to the backend; `deleted` once a deletePrefix covering its key started meanwhile. */
 interface PutInFlight {
@@ -80,7 +91,7 @@ export class RecentOutputs implements ObjectStorage {
     }
     if (put.deleted || this.beingDeleted(key)) return stored;
     if (Buffer.isBuffer(body) && body.length === stored.size && this.worthHolding(key, stored.size)) {
-      this.hold(key, { bytes: body, contentType: stored.contentType, storedAt: this.now() });
+      this.hold(key, { bytes: ownMemory(body), contentType: stored.contentType, storedAt: this.now() });
     }
     return stored;
   }
