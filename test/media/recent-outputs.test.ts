@@ -22,7 +22,9 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
-function open(options: { maxBytes?: number; maxObjectBytes?: number; ttlMs?: number } = {}): RecentOutputs {
+function open(
+  options: { maxBytes?: number; maxEntries?: number; maxObjectBytes?: number; ttlMs?: number } = {},
+): RecentOutputs {
   return new RecentOutputs(new FileStorage(join(root, 'objects')), { ...options, now: () => now });
 }
 
@@ -86,6 +88,16 @@ describe('RecentOutputs', () => {
     expect((await read(storage, 'jobs/j1/outputs/1.0-a'))?.toString()).toBe('aaaa');
     expect(await read(storage, 'jobs/j1/outputs/1.1-b')).toBeNull();
     expect((await read(storage, 'jobs/j1/outputs/1.2-c'))?.toString()).toBe('cccc');
+  });
+
+  it('holds at most maxEntries objects: empty outputs, which cost no budget bytes, do not pile up', async () => {
+    const storage = open({ maxEntries: 2 });
+    for (const k of ['1.0-a', '1.1-b', '1.2-c'])
+      await storage.put(`jobs/j1/outputs/${k}`, Buffer.alloc(0), 'image/png');
+    for (const k of ['1.0-a', '1.1-b', '1.2-c']) unlinkFile(`jobs/j1/outputs/${k}`);
+    expect(await read(storage, 'jobs/j1/outputs/1.0-a')).toBeNull();
+    expect((await read(storage, 'jobs/j1/outputs/1.1-b'))?.length).toBe(0);
+    expect((await read(storage, 'jobs/j1/outputs/1.2-c'))?.length).toBe(0);
   });
 
   it('forgets what deletePrefix deletes, and what a failed put would have replaced', async () => {

@@ -7,7 +7,7 @@
  * Filled only by `put` of this process, after the backend stored the object (an object is durable before it
  * is cached); `get` answers from memory only what was put here, the same bytes (held, not copied, unless they are a view
  * on a larger buffer: a caller never changes a Buffer it stored). Evicted by least recent use
- * beyond the byte budget, after `ttlMs` (so another replica's retention, days later, never leaves a copy
+ * beyond the byte budget or the entry cap, after `ttlMs` (so another replica's retention, days later, never leaves a copy
  * served here), and by `deletePrefix` (a failed job's files, retention). A put that overlaps a deletePrefix
  * covering its key holds nothing: the backend may have deleted its file before or after it landed. It is below the API: the download
  * route's auth and ownership checks run before any `get`, exactly as without it.
@@ -18,6 +18,11 @@ import type { FoundObject, KnownObject, ObjectStorage, StoredObject } from './co
 export interface RecentOutputsOptions {
   /** Total bytes held (default 64 MiB). */
   maxBytes?: number;
+  /**
+   * Objects held (default 16,384): the byte budget alone would let empty or tiny outputs pile up without bound,
+   * each entry costing far more than its bytes (and an expired one is only dropped when read or evicted).
+   */
+  maxEntries?: number;
   /** Larger objects are not held (default 1 MiB). */
   maxObjectBytes?: number;
   /** How long an object is held after it was stored (default 10 minutes). */
@@ -59,6 +64,7 @@ export class RecentOutputs implements ObjectStorage {
   /** The prefixes being deleted now (a prefix deleted twice at once is counted twice). */
   private readonly deleting = new Map<string, number>();
   private readonly maxBytes: number;
+  private readonly maxEntries: number;
   private readonly maxObjectBytes: number;
   private readonly ttlMs: number;
   private readonly now: () => number;
@@ -69,6 +75,7 @@ export class RecentOutputs implements ObjectStorage {
     options: RecentOutputsOptions = {},
   ) {
     this.maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+    this.maxEntries = options.maxEntries ?? 16_384;
     this.maxObjectBytes = Math.min(options.maxObjectBytes ?? 1024 * 1024, this.maxBytes);
     this.ttlMs = options.ttlMs ?? 10 * 60_000;
     this.now = options.now ?? Date.now;
@@ -153,7 +160,7 @@ export class RecentOutputs implements ObjectStorage {
     this.held.set(key, held);
     this.bytes += held.bytes.length;
     for (const [oldest, h] of this.held) {
-      if (this.bytes <= this.maxBytes) break;
+      if (this.bytes <= this.maxBytes && this.held.size <= this.maxEntries) break;
       this.held.delete(oldest);
       this.bytes -= h.bytes.length;
     }
