@@ -90,6 +90,17 @@ describe('RecentOutputs', () => {
     expect((await read(storage, 'jobs/j1/outputs/1.2-c'))?.toString()).toBe('cccc');
   });
 
+  it('does not serve a copy unlike what the caller recorded: another replica replaced the object', async () => {
+    const mine = open();
+    const other = open(); // a second replica over the same folder
+    const key = 'jobs/j1/outputs/0-a.png';
+    await mine.put(key, Buffer.from('attempt 1'), 'image/png');
+    await other.put(key, Buffer.from('attempt two'), 'image/png');
+    const found = await mine.get(key, { size: 11, contentType: 'image/png' });
+    expect(found?.bytes?.toString()).toBe('attempt two');
+    expect((await buffer(found!.body)).toString()).toBe('attempt two');
+  });
+
   it('holds at most maxEntries objects: empty outputs, which cost no budget bytes, do not pile up', async () => {
     const storage = open({ maxEntries: 2 });
     for (const k of ['1.0-a', '1.1-b', '1.2-c'])

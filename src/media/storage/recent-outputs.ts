@@ -106,7 +106,10 @@ export class RecentOutputs implements ObjectStorage {
   async get(key: string, known?: KnownObject): Promise<FoundObject | null> {
     const held = this.held.get(key);
     if (held !== undefined) {
-      if (this.now() - held.storedAt < this.ttlMs) {
+      // A copy that is not what the caller recorded (another replica replaced the object) is not served.
+      const recorded =
+        known === undefined || (known.size === held.bytes.length && known.contentType === held.contentType);
+      if (recorded && this.now() - held.storedAt < this.ttlMs) {
         // Most recently used last.
         this.held.delete(key);
         this.held.set(key, held);
