@@ -22,7 +22,9 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
-function open(options: { maxBytes?: number; maxObjectBytes?: number; ttlMs?: number } = {}): RecentOutputs {
+function open(
+  options: { maxBytes?: number; maxEntries?: number; maxObjectBytes?: number; ttlMs?: number } = {},
+): RecentOutputs {
   return new RecentOutputs(new FileStorage(join(root, 'objects')), { ...options, now: () => now });
 }
 
@@ -47,6 +49,17 @@ describe('RecentOutputs', () => {
     expect(found?.size).toBe(bytes.length);
     expect(found?.bytes?.equals(bytes)).toBe(true);
     expect((await buffer(found!.body)).equals(bytes)).toBe(true);
+  });
+
+  it('holds a view on a larger buffer (a small request body in the shared pool) as memory of its own', async () => {
+    const storage = open();
+    const whole = Buffer.alloc(1024 * 1024, 'x');
+    const view = whole.subarray(100, 200); // 100 bytes counted; 1 MiB kept alive if the view were held
+    await storage.put('jobs/j1/outputs/1.0-a.txt', view, 'text/plain');
+    const found = await storage.get('jobs/j1/outputs/1.0-a.txt');
+    expect(found?.bytes?.equals(view)).toBe(true);
+    expect(storage.heldBytes).toBe(100);
+    expect(found?.bytes?.buffer.byteLength).toBe(100);
   });
 
   it('holds only outputs, only small ones, and only for ttlMs', async () => {
@@ -75,6 +88,27 @@ describe('RecentOutputs', () => {
     expect((await read(storage, 'jobs/j1/outputs/1.0-a'))?.toString()).toBe('aaaa');
     expect(await read(storage, 'jobs/j1/outputs/1.1-b')).toBeNull();
     expect((await read(storage, 'jobs/j1/outputs/1.2-c'))?.toString()).toBe('cccc');
+  });
+
+  it('does not serve a copy unlike what the caller recorded: another replica replaced the object', async () => {
+    const mine = open();
+    const other = open(); // a second replica over the same folder
+    const key = 'jobs/j1/outputs/0-a.png';
+    await mine.put(key, Buffer.from('attempt 1'), 'image/png');
+    await other.put(key, Buffer.from('attempt two'), 'image/png');
+    const found = await mine.get(key, { size: 11, contentType: 'image/png' });
+    expect(found?.bytes?.toString()).toBe('attempt two');
+    expect((await buffer(found!.body)).toString()).toBe('attempt two');
+  });
+
+  it('holds at most maxEntries objects: empty outputs, which cost no budget bytes, do not pile up', async () => {
+    const storage = open({ maxEntries: 2 });
+    for (const k of ['1.0-a', '1.1-b', '1.2-c'])
+      await storage.put(`jobs/j1/outputs/${k}`, Buffer.alloc(0), 'image/png');
+    for (const k of ['1.0-a', '1.1-b', '1.2-c']) unlinkFile(`jobs/j1/outputs/${k}`);
+    expect(await read(storage, 'jobs/j1/outputs/1.0-a')).toBeNull();
+    expect((await read(storage, 'jobs/j1/outputs/1.1-b'))?.length).toBe(0);
+    expect((await read(storage, 'jobs/j1/outputs/1.2-c'))?.length).toBe(0);
   });
 
   it('forgets what deletePrefix deletes, and what a failed put would have replaced', async () => {

@@ -117,8 +117,9 @@ class JobEventStream {
     this.poll = setInterval(() => this.wake(), POLL_MS);
     raw.on('close', () => this.finish());
     this.ctx.streams.add(this.finish);
-    // A client that left while the stream was being opened closed it before the listener above existed.
-    if (ended || raw.destroyed) return this.finish();
+    // A client that left while the stream was being opened closed it before the listener above existed; a
+    // drain that ran meanwhile ended the streams it found, not this one (the client resumes elsewhere).
+    if (ended || raw.destroyed || this.ctx.isDraining()) return this.finish();
     if (heard) this.wake();
   }
 

@@ -5,9 +5,9 @@
  * round trips through libuv's thread pool.
  *
  * Filled only by `put` of this process, after the backend stored the object (an object is durable before it
- * is cached); `get` answers from memory only what was put here, the same bytes (held, not copied: a caller
- * never changes a Buffer it stored). Evicted by least recent use
- * beyond the byte budget, after `ttlMs` (so another replica's retention, days later, never leaves a copy
+ * is cached); `get` answers from memory only what was put here, the same bytes (held, not copied, unless they are a view
+ * on a larger buffer: a caller never changes a Buffer it stored). Evicted by least recent use
+ * beyond the byte budget or the entry cap, after `ttlMs` (so another replica's retention, days later, never leaves a copy
  * served here), and by `deletePrefix` (a failed job's files, retention). A put that overlaps a deletePrefix
  * covering its key holds nothing: the backend may have deleted its file before or after it landed. It is below the API: the download
  * route's auth and ownership checks run before any `get`, exactly as without it.
@@ -18,6 +18,11 @@ import type { FoundObject, KnownObject, ObjectStorage, StoredObject } from './co
 export interface RecentOutputsOptions {
   /** Total bytes held (default 64 MiB). */
   maxBytes?: number;
+  /**
+   * Objects held (default 16,384): the byte budget alone would let empty or tiny outputs pile up without bound,
+   * each entry costing far more than its bytes (and an expired one is only dropped when read or evicted).
+   */
+  maxEntries?: number;
   /** Larger objects are not held (default 1 MiB). */
   maxObjectBytes?: number;
   /** How long an object is held after it was stored (default 10 minutes). */
@@ -34,6 +39,17 @@ interface Held {
 /** Job outputs only (`jobs/<id>/outputs/…`): inputs are read once by a worker, not downloaded by clients. */
 const OUTPUT_KEY = /^jobs\/[^/]+\/outputs\//;
 
+/**
+ * `bytes` in memory of their own: a Buffer that is a view on a larger one (a small request body sits in Node's
+ * shared 8 KiB pool) would keep all of it alive while the budget counts only the view, so it is copied once.
+ */
+function ownMemory(bytes: Buffer): Buffer {
+  if (bytes.byteLength === bytes.buffer.byteLength) return bytes;
+  const own = Buffer.allocUnsafeSlow(bytes.byteLength);
+  bytes.copy(own);
+  return own;
+}
+
 /** A put on its way to the backend; `deleted` once a deletePrefix covering its key started meanwhile. */
 interface PutInFlight {
   key: string;
@@ -48,6 +64,7 @@ export class RecentOutputs implements ObjectStorage {
   /** The prefixes being deleted now (a prefix deleted twice at once is counted twice). */
   private readonly deleting = new Map<string, number>();
   private readonly maxBytes: number;
+  private readonly maxEntries: number;
   private readonly maxObjectBytes: number;
   private readonly ttlMs: number;
   private readonly now: () => number;
@@ -58,6 +75,7 @@ export class RecentOutputs implements ObjectStorage {
     options: RecentOutputsOptions = {},
   ) {
     this.maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+    this.maxEntries = options.maxEntries ?? 16_384;
     this.maxObjectBytes = Math.min(options.maxObjectBytes ?? 1024 * 1024, this.maxBytes);
     this.ttlMs = options.ttlMs ?? 10 * 60_000;
     this.now = options.now ?? Date.now;
@@ -80,7 +98,7 @@ export class RecentOutputs implements ObjectStorage {
     }
     if (put.deleted || this.beingDeleted(key)) return stored;
     if (Buffer.isBuffer(body) && body.length === stored.size && this.worthHolding(key, stored.size)) {
-      this.hold(key, { bytes: body, contentType: stored.contentType, storedAt: this.now() });
+      this.hold(key, { bytes: ownMemory(body), contentType: stored.contentType, storedAt: this.now() });
     }
     return stored;
   }
@@ -88,7 +106,10 @@ export class RecentOutputs implements ObjectStorage {
   async get(key: string, known?: KnownObject): Promise<FoundObject | null> {
     const held = this.held.get(key);
     if (held !== undefined) {
-      if (this.now() - held.storedAt < this.ttlMs) {
+      // A copy that is not what the caller recorded (another replica replaced the object) is not served.
+      const recorded =
+        known === undefined || (known.size === held.bytes.length && known.contentType === held.contentType);
+      if (recorded && this.now() - held.storedAt < this.ttlMs) {
         // Most recently used last.
         this.held.delete(key);
         this.held.set(key, held);
@@ -142,7 +163,7 @@ export class RecentOutputs implements ObjectStorage {
     this.held.set(key, held);
     this.bytes += held.bytes.length;
     for (const [oldest, h] of this.held) {
-      if (this.bytes <= this.maxBytes) break;
+      if (this.bytes <= this.maxBytes && this.held.size <= this.maxEntries) break;
       this.held.delete(oldest);
       this.bytes -= h.bytes.length;
     }
