@@ -10,6 +10,7 @@
  */
 import { scheduleMatches, type Schedule } from '../schedule.js';
 import { EventHeap, type Timed } from './heap.js';
+import { percentile } from './report.js';
 import type { SimJob } from './workload.js';
 
 const DAY_MS = 86_400_000;
@@ -130,12 +131,6 @@ export interface SpareOptimum {
   windowFloorS: number;
 }
 
-function p95(values: number[]): number {
-  if (values.length === 0) return 0;
-  const sorted = Float64Array.from(values).sort();
-  return sorted[Math.min(sorted.length - 1, Math.ceil(0.95 * sorted.length) - 1)]!;
-}
-
 /**
  * The cheapest spare count per slot of the weekday (0 … `maxSpares`) whose peak p95 wait is within
  * `targetS` (jobs marked in `alwaysMiss` count as waiting longer whatever the spares): each slot's misses (peak jobs waiting longer than the target) and cost are measured at every
@@ -237,7 +232,7 @@ function evaluate(
   return {
     bySlot,
     run,
-    peakP95WaitS: p95(peakWaits),
+    peakP95WaitS: percentile(Float64Array.from(peakWaits).sort(), 95),
     costRatio: floor === 0 ? 0 : run.billedS / floor,
     windowBilledS,
     windowFloorS,
