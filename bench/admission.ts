@@ -8,7 +8,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import pg from 'pg';
 import { DEFAULT_LIMITS } from '../src/jobs/types.js';
 import type { NewJob, Store } from '../src/store/contract.js';
 import { openStore } from '../src/store/open.js';
@@ -16,7 +15,7 @@ import { jobInput } from '../test/store/fixtures.js';
 import { startPostgres } from '../test/support/postgres-server.js';
 import { runBarePgReference } from './bare-pg-reference.js';
 import { runBareReference } from './bare-sqlite-reference.js';
-import { argValue } from './bench-args.js';
+import { argValue, freshPgDatabase } from './bench-args.js';
 
 const USERS = 500;
 const CLIENTS = 16;
@@ -120,20 +119,14 @@ async function benchSqlite(n: number): Promise<void> {
 async function benchPostgres(n: number): Promise<void> {
   const server = await startPostgres();
   try {
-    const admin = new pg.Client({ connectionString: server.adminUrl });
-    await admin.connect();
-    await admin.query('DROP DATABASE IF EXISTS arrakis_bench WITH (FORCE)');
-    await admin.query('CREATE DATABASE arrakis_bench');
-    await admin.end();
-    const url = new URL(server.adminUrl);
-    url.pathname = '/arrakis_bench';
-    const store = await openStore(url.toString(), { poolSize: CLIENTS });
+    const url = await freshPgDatabase(server.adminUrl, 'arrakis_bench');
+    const store = await openStore(url, { poolSize: CLIENTS });
     try {
       await benchStore(`postgres store (${CLIENTS} clients)`, store, n, CLIENTS);
     } finally {
       await store.close();
     }
-    const r = await runBarePgReference(url.toString(), n, USERS, CLIENTS);
+    const r = await runBarePgReference(url, n, USERS, CLIENTS);
     report(`postgres bare pg reference (${CLIENTS} clients): admissions`, n, r.admitMs);
     report(`postgres bare pg reference (${CLIENTS} clients): cycles`, n, r.cycleMs);
   } finally {

@@ -10,13 +10,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { DEFAULT_LIMITS } from '../src/jobs/types.js';
 import type { NewJob, Store } from '../src/store/contract.js';
 import { openStore } from '../src/store/open.js';
 import { jobInput, registerWorker } from '../test/store/fixtures.js';
 import { startPostgres } from '../test/support/postgres-server.js';
-import { argValue, zipfRanks } from './bench-args.js';
+import { argValue, freshPgDatabase, zipfRanks } from './bench-args.js';
 
 const USERS = 500;
 const MODELS = 20;
@@ -122,15 +121,8 @@ async function benchPostgres(): Promise<void> {
   let k = 0;
   try {
     await benchDepths('postgres', async () => {
-      const name = `arrakis_claim_bench_${k++}`;
-      const admin = new pg.Client({ connectionString: server.adminUrl });
-      await admin.connect();
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.query(`CREATE DATABASE ${name}`);
-      await admin.end();
-      const url = new URL(server.adminUrl);
-      url.pathname = `/${name}`;
-      const store = await openStore(url.toString(), { poolSize: 16 });
+      const url = await freshPgDatabase(server.adminUrl, `arrakis_claim_bench_${k++}`);
+      const store = await openStore(url, { poolSize: 16 });
       return { store, done: () => store.close() };
     });
   } finally {

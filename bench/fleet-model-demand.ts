@@ -12,14 +12,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
 import { DEFAULT_LIMITS } from '../src/jobs/types.js';
 import type { ModelRef } from '../src/models/model-refs.js';
 import type { Store } from '../src/store/contract.js';
 import { openStore } from '../src/store/open.js';
 import { jobInput } from '../test/store/fixtures.js';
 import { startPostgres } from '../test/support/postgres-server.js';
-import { argValue, zipfRanks } from './bench-args.js';
+import { argValue, freshPgDatabase, zipfRanks } from './bench-args.js';
 
 const MODELS = 20;
 const USERS = 500;
@@ -96,15 +95,8 @@ async function benchSqlite(): Promise<void> {
 async function benchPostgres(): Promise<void> {
   const server = await startPostgres();
   try {
-    const name = 'arrakis_demand_bench';
-    const admin = new pg.Client({ connectionString: server.adminUrl });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const url = new URL(server.adminUrl);
-    url.pathname = `/${name}`;
-    const store = await openStore(url.toString(), { poolSize: 16 });
+    const url = await freshPgDatabase(server.adminUrl, 'arrakis_demand_bench');
+    const store = await openStore(url, { poolSize: 16 });
     try {
       await bench('postgres', store);
     } finally {

@@ -38,4 +38,33 @@ describe('ModelObserver', () => {
     expect(count(seen.queued, 'a.ckpt')).toBe(3 * count(seen.queued, 'b.ckpt'));
     expect(count(seen.queued, 'rare.ckpt')).toBe(1);
   });
+
+  it('counts each arrival once when the store fails after the demand was read, and ticks resume', async () => {
+    const now = Date.now();
+    const arrivals: FleetModelDemand['arrivals'] = [
+      { at: now - 60_000, model: { kind: 'checkpoint', name: 'a.ckpt' }, count: 2 },
+      { at: now - 1_000, model: { kind: 'checkpoint', name: 'b.ckpt' }, count: 1 },
+    ];
+    let down = true;
+    const observer = new ModelObserver({
+      demand: new ModelDemand(),
+      store: {
+        fleetModelDemand: async (_pools, since) => ({
+          queued: [],
+          arrivals: arrivals.filter((a) => a.at >= since),
+        }),
+        listModelFiles: async () => [],
+        // The database goes away between the tick's reads.
+        listWorkers: async () => {
+          if (down) throw new Error('connect ECONNREFUSED');
+          return [];
+        },
+        listPrefetchRefused: async () => new Map(),
+      },
+    });
+    await expect(observer.observe('gpu', ['gpu'], now)).rejects.toThrow(/ECONNREFUSED/);
+    down = false;
+    const seen = await observer.observe('gpu', ['gpu'], now + 5_000);
+    expect(Object.fromEntries(seen.popularity)).toEqual({ 'a.ckpt': 2, 'b.ckpt': 1 });
+  });
 });

@@ -139,6 +139,23 @@ describe('process provider with real comfy-lite processes', () => {
     }
   }, 60_000);
 
+  it("looks for a first model only inside each slot's kind folders (a `..` name is held by none)", async () => {
+    if (pool.process === null) throw new Error('no process settings');
+    const root = mkdtempSync(join(tmpdir(), 'arrakis-gpu-slots-'));
+    // Slot 1's folder has the file outside its kind folders: `../secret/b.safetensors` from `checkpoints/`.
+    mkdirSync(join(root, 'gpu1', 'secret'), { recursive: true });
+    writeFileSync(join(root, 'gpu1', 'secret', 'b.safetensors'), 'fake weights');
+    const p = new ProcessProvider({ ...pool.process, gpus: ['0', '1'], modelsDir: join(root, 'gpu{gpu}') });
+    try {
+      const w = await p.start(pool, { workerId: 'w1', firstModel: '../secret/b.safetensors' });
+      expect(w.modelsDir).toBe(join(root, 'gpu0'));
+      await w.ready;
+    } finally {
+      for (const w of await p.list()) await p.stop(w.ref);
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('rejects `ready` and cleans up when the process exits before its ready line', async () => {
     if (pool.process === null) throw new Error('no process settings');
     const p = new ProcessProvider({ ...pool.process, command: "node -e 'process.exit(3)' {port}" });

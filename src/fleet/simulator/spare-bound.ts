@@ -9,6 +9,8 @@
  * `bench/fleet-cost-bound.ts` runs it on the synthetic week (docs/fleet.md "What is possible").
  */
 import { scheduleMatches, type Schedule } from '../schedule.js';
+import { EventHeap, type Timed } from './heap.js';
+import { percentile } from './report.js';
 import type { SimJob } from './workload.js';
 
 const DAY_MS = 86_400_000;
@@ -26,45 +28,8 @@ export interface SpareRun {
   starts: number;
 }
 
-/** Min-heap of times. */
-class TimeHeap {
-  private readonly a: number[] = [];
-  get size(): number {
-    return this.a.length;
-  }
-  peek(): number {
-    return this.a[0] ?? Number.POSITIVE_INFINITY;
-  }
-  push(v: number): void {
-    const a = this.a;
-    a.push(v);
-    for (let i = a.length - 1; i > 0;) {
-      const p = (i - 1) >> 1;
-      if (a[p]! <= a[i]!) break;
-      [a[p], a[i]] = [a[i]!, a[p]!];
-      i = p;
-    }
-  }
-  pop(): number {
-    const a = this.a;
-    const top = a[0]!;
-    const last = a.pop()!;
-    if (a.length > 0) {
-      a[0] = last;
-      for (let i = 0; ;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && a[l]! < a[m]!) m = l;
-        if (r < a.length && a[r]! < a[m]!) m = r;
-        if (m === i) break;
-        [a[m], a[i]] = [a[i]!, a[m]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
+/** The first time in a heap of finishes or boots (equal times are interchangeable: every `seq` is 0). */
+const first = (h: EventHeap<Timed>) => h.peek()?.at ?? Number.POSITIVE_INFINITY;
 
 /** Runs the idealised spare-keeping fleet over `jobs` (sorted by arrival) from `startAt` to `endAt`. */
 export function runSpares(
@@ -78,8 +43,8 @@ export function runSpares(
   const waitS = new Float64Array(jobs.length);
   const slots = Math.ceil((endAt - startAt) / SLOT_MS) + 2 * SLOTS_PER_DAY;
   const billedBySlot = new Float64Array(slots);
-  const finishes = new TimeHeap();
-  const boots = new TimeHeap();
+  const finishes = new EventHeap<Timed>();
+  const boots = new EventHeap<Timed>();
   const queue: number[] = [];
   let queueHead = 0;
   let idle = 0;
@@ -100,7 +65,7 @@ export function runSpares(
       const j = queue[queueHead++]!;
       idle--;
       waitS[j] = (now - jobs[j]!.at) / 1000;
-      finishes.push(now + jobs[j]!.durationS * 1000);
+      finishes.push({ at: now + jobs[j]!.durationS * 1000, seq: 0 });
     }
   };
   const adjust = () => {
@@ -108,7 +73,7 @@ export function runSpares(
     const supply = idle + boots.size - waiting;
     const want = Math.max(0, spares(now));
     for (let i = supply; i < want; i++) {
-      boots.push(now + leadMs);
+      boots.push({ at: now + leadMs, seq: 0 });
       starts++;
     }
     if (supply > want) idle -= Math.min(idle, supply - want);
@@ -117,15 +82,15 @@ export function runSpares(
   adjust();
   for (;;) {
     const tArrival = next < jobs.length ? jobs[next]!.at : Number.POSITIVE_INFINITY;
-    const t = Math.min(finishes.peek(), boots.peek(), tArrival, nextSlot);
+    const t = Math.min(first(finishes), first(boots), tArrival, nextSlot);
     if (t === Number.POSITIVE_INFINITY || (t >= endAt && next >= jobs.length && live() === 0)) break;
     if (t > endAt + 2 * DAY_MS) break;
     advance(t);
     // Same instant: finishes and boots free workers before arrivals claim them.
-    if (finishes.peek() === t) {
+    if (first(finishes) === t) {
       finishes.pop();
       idle++;
-    } else if (boots.peek() === t) {
+    } else if (first(boots) === t) {
       boots.pop();
       idle++;
     } else if (tArrival === t) {
@@ -164,12 +129,6 @@ export interface SpareOptimum {
   /** GPU-seconds billed inside the window's slots, and the GPU time of the jobs submitted there. */
   windowBilledS: number;
   windowFloorS: number;
-}
-
-function p95(values: number[]): number {
-  if (values.length === 0) return 0;
-  const sorted = Float64Array.from(values).sort();
-  return sorted[Math.min(sorted.length - 1, Math.ceil(0.95 * sorted.length) - 1)]!;
 }
 
 /**
@@ -273,7 +232,7 @@ function evaluate(
   return {
     bySlot,
     run,
-    peakP95WaitS: p95(peakWaits),
+    peakP95WaitS: percentile(Float64Array.from(peakWaits).sort(), 95),
     costRatio: floor === 0 ? 0 : run.billedS / floor,
     windowBilledS,
     windowFloorS,
