@@ -20,6 +20,7 @@ import {
   waitForJob,
   type TestServer,
 } from '../support/server.js';
+import { until } from '../support/until.js';
 
 const MODEL = 'hot.safetensors';
 const bytes = Buffer.from('weights of the hot model');
@@ -52,16 +53,6 @@ afterAll(async () => {
   await new Promise((r) => (files === null ? r(null) : files.close(r)));
   if (root !== '') rmSync(root, { recursive: true, force: true });
 });
-
-async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, ms = 60_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms (last: ${JSON.stringify(v)})`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('the live fleet plans models', () => {
   it(

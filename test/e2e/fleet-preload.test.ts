@@ -19,6 +19,7 @@ import {
   waitForJob,
   type TestServer,
 } from '../support/server.js';
+import { until } from '../support/until.js';
 
 const WANTED = 'wanted.safetensors';
 const OTHER = 'other.safetensors';
@@ -78,16 +79,6 @@ afterAll(async () => {
   await server?.close();
   if (root !== '') rmSync(root, { recursive: true, force: true });
 });
-
-async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, ms = 60_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms (last: ${JSON.stringify(v)})`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('the live fleet preloads models', () => {
   it('loads the most wanted model from an idle worker’s disk into VRAM', { timeout: 120_000 }, async () => {
