@@ -53,11 +53,14 @@ export class KyselyStore implements C.Store {
   readonly #ctx: StoreContext;
 
   readonly #shared: SharedCoordination;
+  readonly #migrationDb: (() => Kysely<DatabaseSchema>) | undefined;
   #coordination: Promise<ClosableCoordination> | null = null;
 
   /**
    * `shared` opens the dialect's cross-process coordination (used when `caps.crossProcess`); `direct` runs the
-   * hot verbs' statements synchronously where the dialect runs them in-process (direct.ts).
+   * hot verbs' statements synchronously where the dialect runs them in-process (direct.ts). `migrationDb`
+   * opens a database handle of its own for `migrate()`, one without the query timeout of `db` (a migration may
+   * run long, or wait for another process's); without it migrations run on `db`.
    */
   constructor(
     db: Kysely<DatabaseSchema>,
@@ -65,13 +68,23 @@ export class KyselyStore implements C.Store {
     sql: JobSql,
     shared: SharedCoordination = noShared,
     direct?: DirectSql,
+    migrationDb?: () => Kysely<DatabaseSchema>,
   ) {
     this.#ctx =
       direct === undefined ? { db, caps, sql } : { db, caps, sql, direct, buckets: new BucketMirror() };
     this.#shared = shared;
+    this.#migrationDb = migrationDb;
   }
 
-  migrate = (): Promise<string[]> => applyMigrations(this.#ctx, Date.now());
+  migrate = async (): Promise<string[]> => {
+    if (this.#migrationDb === undefined) return await applyMigrations(this.#ctx, Date.now());
+    const db = this.#migrationDb();
+    try {
+      return await applyMigrations({ ...this.#ctx, db }, Date.now());
+    } finally {
+      await db.destroy();
+    }
+  };
   isReady = (): Promise<boolean> => migrationsComplete(this.#ctx);
   async close(): Promise<void> {
     const coordination = this.#coordination;

@@ -21,8 +21,15 @@ export class UnsupportedDatabaseUrlError extends Error {
 
 const DEFAULT_POOL_SIZE = 10;
 
+export interface StoreOptions {
+  /** Postgres connections (default 10). */
+  poolSize?: number;
+  /** Postgres: how long a statement may go unanswered, in ms (default 60 s; migrations have no limit). */
+  queryTimeoutMs?: number;
+}
+
 /** The concrete store behind `url`. */
-export function openKyselyStore(url: string, opts: { poolSize?: number } = {}): KyselyStore {
+export function openKyselyStore(url: string, opts: StoreOptions = {}): KyselyStore {
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);
     if (path === '') throw new UnsupportedDatabaseUrlError(url);
@@ -31,16 +38,21 @@ export function openKyselyStore(url: string, opts: { poolSize?: number } = {}): 
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const sql = compileJobSql(POSTGRES_CAPABILITIES);
-    const db = openPostgres(url, opts.poolSize ?? DEFAULT_POOL_SIZE, Object.values(sql));
-    return new KyselyStore(db, POSTGRES_CAPABILITIES, sql, (conn, options) =>
-      postgresCoordination(url, conn, options),
+    const db = openPostgres(url, opts.poolSize ?? DEFAULT_POOL_SIZE, Object.values(sql), opts);
+    return new KyselyStore(
+      db,
+      POSTGRES_CAPABILITIES,
+      sql,
+      (conn, options) => postgresCoordination(url, conn, options),
+      undefined,
+      () => openPostgres(url, 1, [], { queryTimeoutMs: 0 }),
     );
   }
   throw new UnsupportedDatabaseUrlError(url);
 }
 
 /** Opens `sqlite:./path/file.db`, `sqlite::memory:`, `postgres://...` or `postgresql://...`. */
-export async function openStore(url: string, opts: { poolSize?: number } = {}): Promise<Store> {
+export async function openStore(url: string, opts: StoreOptions = {}): Promise<Store> {
   return openKyselyStore(url, opts);
 }
 
@@ -58,7 +70,7 @@ export class DatabaseOpenError extends Error {
 }
 
 /** Opens the store and applies pending migrations (the first statements that really reach the database). */
-export async function openMigratedStore(url: string, opts: { poolSize?: number } = {}): Promise<Store> {
+export async function openMigratedStore(url: string, opts: StoreOptions = {}): Promise<Store> {
   let store: Store;
   try {
     store = await openStore(url, opts);
