@@ -2,6 +2,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { API_ERRORS, ApiError, type ApiErrorCode } from '../errors.js';
+import { isStoreUnavailable } from '../store/unavailable.js';
 
 const TYPE_BASE = 'https://arrakis.dev/errors/';
 
@@ -75,6 +76,13 @@ export function installProblemHandlers(app: FastifyInstance): void {
     }
     if (err.statusCode === 413) return sendProblem(reply, 'payload_too_large', err.message);
     if (err.statusCode === 415) return sendProblem(reply, 'unsupported_media_type', err.message);
+    // An outage is not a bug: 503 with a hint to retry, as /readyz says during it (the loops log it once).
+    if (isStoreUnavailable(err)) {
+      request.log.debug({ err }, 'database unavailable');
+      return sendProblem(reply, 'not_ready', 'The database is not answering; retry shortly.', {}, {
+        'retry-after': '1',
+      });
+    }
     request.log.error({ err }, 'unhandled error');
     return sendProblem(
       reply,
