@@ -79,9 +79,15 @@ export function installProblemHandlers(app: FastifyInstance): void {
     // An outage is not a bug: 503 with a hint to retry, as /readyz says during it (the loops log it once).
     if (isStoreUnavailable(err)) {
       request.log.debug({ err }, 'database unavailable');
-      return sendProblem(reply, 'not_ready', 'The database is not answering; retry shortly.', {}, {
-        'retry-after': '1',
-      });
+      return sendProblem(
+        reply,
+        'not_ready',
+        'The database is not answering; retry shortly.',
+        {},
+        {
+          'retry-after': '1',
+        },
+      );
     }
     request.log.error({ err }, 'unhandled error');
     return sendProblem(

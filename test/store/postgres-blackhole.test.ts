@@ -79,9 +79,9 @@ describe('a Postgres host that stops answering', () => {
     'answers an API request 503 not_ready with Retry-After meanwhile, and 200 after',
     async () => {
       const admin = { authorization: `Bearer ${ADMIN_KEY}` };
-      expect((await api.app.inject({ method: 'GET', url: '/v1/admin/accounts', headers: admin })).statusCode).toBe(
-        200,
-      );
+      expect(
+        (await api.app.inject({ method: 'GET', url: '/v1/admin/accounts', headers: admin })).statusCode,
+      ).toBe(200);
       proxy.blackhole(true);
       const during = await api.app.inject({ method: 'GET', url: '/v1/admin/accounts', headers: admin });
       proxy.blackhole(false);
