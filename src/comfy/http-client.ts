@@ -16,6 +16,7 @@ import {
 import { fileInputCatalog, type FileInputCatalog } from './file-inputs.js';
 import { ComfyHttp, errorText, expectOk } from './http.js';
 import { parseNodeDefinitions, type NodeDefinition } from './node-definitions.js';
+import { mayBeOutputNode, outputNodeFlags, type OutputNodeFlags } from './output-nodes.js';
 import { followPrompt, type FollowContext } from './prompt-follower.js';
 import { PromptFrames } from './prompt-frames.js';
 import { readQueueState, stopPrompt } from './prompt-state.js';
@@ -77,6 +78,8 @@ class HttpComfyServer implements ComfyHttpServer {
     types: readonly string[];
     fileInputs: FileInputCatalog;
   } | null = null;
+  /** The output-node flags of the cached /object_info, read once per load (every prompt's frames use them). */
+  private outputFlagsCache: { info: Record<string, unknown>; flags: OutputNodeFlags } | null = null;
 
   constructor(url: string, opts: ComfyClientOptions) {
     this.url = url;
@@ -145,6 +148,21 @@ class HttpComfyServer implements ComfyHttpServer {
     return await this.objectInfoCache;
   }
 
+  /**
+   * The output-node flags of the /object_info this client already loaded (or is loading): a prompt never waits
+   * for a fresh /object_info read. Null when none is loaded (the frames then treat every cached node as a
+   * possible output node).
+   */
+  private async loadedOutputFlags(): Promise<OutputNodeFlags | null> {
+    const loading = this.objectInfoCache;
+    if (loading === null) return null;
+    const info = await loading.catch(() => null);
+    if (info === null) return null;
+    if (this.outputFlagsCache?.info !== info)
+      this.outputFlagsCache = { info, flags: outputNodeFlags(info) };
+    return this.outputFlagsCache.flags;
+  }
+
   async uploadInput(bytes: Buffer, filename: string, subfolder: string): Promise<string> {
     this.assertOpen();
     if (!SAFE_FILENAME.test(filename) || filename === '..' || filename === '.') {
@@ -165,12 +183,17 @@ class HttpComfyServer implements ComfyHttpServer {
   async runPrompt(workflow: Workflow, options: RunPromptOptions): Promise<PromptOutcome> {
     this.assertOpen();
     if (options.signal?.aborted === true) return { kind: 'interrupted' };
+    const outputFlags = await this.loadedOutputFlags();
     // Socket first and listening before the submit, so no early frame is missed; a failed connect only means
     // polling does the work.
     await this.socket.ensureOpen();
     // Aborted while the socket opened (a fleet preload stopped by a claimed job): nothing was sent.
     if (aborted(options.signal)) return { kind: 'interrupted' };
-    const frames = new PromptFrames(this.socket, options.promptId, options);
+    const frames = new PromptFrames(this.socket, options.promptId, {
+      onProgress: options.onProgress,
+      onNode: options.onNode,
+      mayBeOutputNode: mayBeOutputNode(workflow, outputFlags),
+    });
     try {
       const comfyPromptId = await this.submit(workflow, options.promptId);
       frames.retarget(comfyPromptId);
