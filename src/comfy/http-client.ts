@@ -158,8 +158,7 @@ class HttpComfyServer implements ComfyHttpServer {
     if (loading === null) return null;
     const info = await loading.catch(() => null);
     if (info === null) return null;
-    if (this.outputFlagsCache?.info !== info)
-      this.outputFlagsCache = { info, flags: outputNodeFlags(info) };
+    if (this.outputFlagsCache?.info !== info) this.outputFlagsCache = { info, flags: outputNodeFlags(info) };
     return this.outputFlagsCache.flags;
   }
 

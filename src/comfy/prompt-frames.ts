@@ -144,8 +144,7 @@ export class PromptFrames {
       // A cached node without UI output gets `executed` with a null output and no history entry.
       if (frame.data.output != null) this.outputs[frame.data.node] = frame.data.output;
     } else if (frame.type === 'execution_success' || frame.type === 'execution_error') {
-      const decidable =
-        this.started && (frame.type === 'execution_error' || !this.cachedOutputUnannounced());
+      const decidable = this.started && (frame.type === 'execution_error' || !this.cachedOutputUnannounced());
       this.decided = decidable ? this.outcomeOf(frame) : null;
       if (this.decided === null) this.complete = false;
     }
