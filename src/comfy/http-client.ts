@@ -78,8 +78,12 @@ class HttpComfyServer implements ComfyHttpServer {
     types: readonly string[];
     fileInputs: FileInputCatalog;
   } | null = null;
-  /** The output-node flags of the cached /object_info, read once per load (every prompt's frames use them). */
-  private outputFlagsCache: { info: Record<string, unknown>; flags: OutputNodeFlags } | null = null;
+  /**
+   * The output-node flags of the last /object_info loaded, read once per load: every prompt's frames use them,
+   * and a prompt never waits for an /object_info read (null until one succeeds: every cached node may then be an
+   * output node).
+   */
+  private outputFlags: OutputNodeFlags | null = null;
 
   constructor(url: string, opts: ComfyClientOptions) {
     this.url = url;
@@ -140,26 +144,17 @@ class HttpComfyServer implements ComfyHttpServer {
     if (this.objectInfoCache === null || options.refresh === true) {
       const loading = this.http.getJson('object_info', objectInfoSchema);
       this.objectInfoCache = loading;
-      // A failed load must not stay cached.
-      loading.catch(() => {
-        if (this.objectInfoCache === loading) this.objectInfoCache = null;
-      });
+      loading.then(
+        (info) => {
+          if (this.objectInfoCache === loading) this.outputFlags = outputNodeFlags(info);
+        },
+        // A failed load must not stay cached.
+        () => {
+          if (this.objectInfoCache === loading) this.objectInfoCache = null;
+        },
+      );
     }
     return await this.objectInfoCache;
-  }
-
-  /**
-   * The output-node flags of the /object_info this client already loaded (or is loading): a prompt never waits
-   * for a fresh /object_info read. Null when none is loaded (the frames then treat every cached node as a
-   * possible output node).
-   */
-  private async loadedOutputFlags(): Promise<OutputNodeFlags | null> {
-    const loading = this.objectInfoCache;
-    if (loading === null) return null;
-    const info = await loading.catch(() => null);
-    if (info === null) return null;
-    if (this.outputFlagsCache?.info !== info) this.outputFlagsCache = { info, flags: outputNodeFlags(info) };
-    return this.outputFlagsCache.flags;
   }
 
   async uploadInput(bytes: Buffer, filename: string, subfolder: string): Promise<string> {
@@ -182,7 +177,6 @@ class HttpComfyServer implements ComfyHttpServer {
   async runPrompt(workflow: Workflow, options: RunPromptOptions): Promise<PromptOutcome> {
     this.assertOpen();
     if (options.signal?.aborted === true) return { kind: 'interrupted' };
-    const outputFlags = await this.loadedOutputFlags();
     // Socket first and listening before the submit, so no early frame is missed; a failed connect only means
     // polling does the work.
     await this.socket.ensureOpen();
@@ -191,7 +185,7 @@ class HttpComfyServer implements ComfyHttpServer {
     const frames = new PromptFrames(this.socket, options.promptId, {
       onProgress: options.onProgress,
       onNode: options.onNode,
-      mayBeOutputNode: mayBeOutputNode(workflow, outputFlags),
+      mayBeOutputNode: mayBeOutputNode(workflow, this.outputFlags),
     });
     try {
       const comfyPromptId = await this.submit(workflow, options.promptId);
