@@ -21,6 +21,16 @@ import type { WsHub } from './ws-hub.js';
 
 type Step = { ok: true } | { ok: false; interrupted: boolean; data: Record<string, unknown> };
 
+/** Behaviours of older ComfyUI versions comfy-lite can play (default: none, today's protocol). */
+export interface LegacyBehaviour {
+  /**
+   * ComfyUI before its August 2024 execution rewrite (commit 5cfe38f4, "Execution Model Inversion"): a cached
+   * output node sends no `executed` frame (recursive_execute returned early for it), yet history lists its
+   * outputs (kept in the executor's `outputs_ui` across prompts).
+   */
+  noExecutedForCached?: boolean;
+}
+
 export interface RunResult {
   entry: Omit<HistoryEntry, 'prompt'>;
   status: 'success' | 'error' | 'interrupted';
@@ -52,6 +62,7 @@ export class Executor {
     private readonly hub: WsHub,
     private readonly maxPixels: number = DEFAULT_MAX_PIXELS,
     cacheSize: CacheSize = null,
+    private readonly legacy: LegacyBehaviour = {},
   ) {
     this.cache = new NodeCache(cacheSize);
   }
@@ -203,10 +214,13 @@ export class Executor {
     };
   }
 
-  /** A cached node does not run: an output node replays its UI result (`executed`), others send nothing. */
+  /**
+   * A cached node does not run: an output node replays its UI result (`executed`), others send nothing. History
+   * lists the replayed result either way (also when `noExecutedForCached` leaves the frame out).
+   */
   private replayCached(run: Run, id: string, key: string): Step {
     const ui = this.cache.uiOf(key);
-    if (run.clientId !== null) {
+    if (run.clientId !== null && this.legacy.noExecutedForCached !== true) {
       const data = { node: id, display_node: id, output: ui?.output ?? null, prompt_id: run.promptId };
       this.hub.send('executed', data, run.clientId);
     }

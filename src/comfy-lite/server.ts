@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { apiRoutes, queueStatus, type Handler, type RouteContext } from './api-routes.js';
-import { Executor } from './executor.js';
+import { Executor, type LegacyBehaviour } from './executor.js';
 import { uploadImage, viewFile } from './file-routes.js';
 import { HttpStatus, sendEmpty, sendText } from './http-util.js';
 import { DEFAULT_MODEL_SUBDIRS, ModelFolders } from './models/model-folders.js';
@@ -31,6 +31,8 @@ export interface ComfyLiteOptions {
   modelLoadMs?: number;
   /** ComfyUI's `--cache-lru N`: keep up to N node results (N > 0); default: the classic cache (last prompt). */
   cacheLru?: number;
+  /** Play an older ComfyUI's behaviour (executor.ts LegacyBehaviour); default: today's protocol. */
+  legacy?: LegacyBehaviour;
 }
 
 export interface ComfyLiteServer {
@@ -142,7 +144,7 @@ export async function startComfyLite(options: ComfyLiteOptions = {}): Promise<Co
   });
   const queue = new PromptQueue(() => hub.send('status', { status: queueStatus(ctx) }, null));
   const cacheSize = options.cacheLru !== undefined && options.cacheLru > 0 ? options.cacheLru : null;
-  executor = new Executor(registry, dirs, hub, options.maxPixels, cacheSize);
+  executor = new Executor(registry, dirs, hub, options.maxPixels, cacheSize, options.legacy);
   const ctx: RouteContext = {
     dirs,
     registry,

@@ -98,9 +98,11 @@ export interface ComfyServer {
   uploadInput(bytes: Buffer, filename: string, subfolder: string): Promise<string>;
   /**
    * Submits the prompt and follows it to its end: progress from the WebSocket; the outcome from the prompt's
-   * own frames when the socket carried all of them (one connection from before the submit to the end), else
-   * from `/history` (polled while the socket is down). Throws ComfyRejectedError when ComfyUI refuses the
-   * prompt (400 or non-empty node_errors), ComfyUnavailableError when unreachable.
+   * own frames when the socket carried all of them (one connection from before the submit to the end) and
+   * every cached node that may be an output node sent `executed` (servers before August 2024 did not), else
+   * from `/history` (polled while the socket is down). Outputs are listed by node id on both paths. Throws
+   * ComfyRejectedError when ComfyUI refuses the prompt (400 or non-empty node_errors), ComfyUnavailableError
+   * when unreachable.
    */
   runPrompt(workflow: Workflow, options: RunPromptOptions): Promise<PromptOutcome>;
   /** Downloads one output file via `/view`. */

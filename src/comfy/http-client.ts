@@ -16,6 +16,7 @@ import {
 import { fileInputCatalog, type FileInputCatalog } from './file-inputs.js';
 import { ComfyHttp, errorText, expectOk } from './http.js';
 import { parseNodeDefinitions, type NodeDefinition } from './node-definitions.js';
+import { mayBeOutputNode, outputNodeFlags, type OutputNodeFlags } from './output-nodes.js';
 import { followPrompt, type FollowContext } from './prompt-follower.js';
 import { PromptFrames } from './prompt-frames.js';
 import { readQueueState, stopPrompt } from './prompt-state.js';
@@ -77,6 +78,12 @@ class HttpComfyServer implements ComfyHttpServer {
     types: readonly string[];
     fileInputs: FileInputCatalog;
   } | null = null;
+  /**
+   * The output-node flags of the last /object_info loaded, read once per load: every prompt's frames use them,
+   * and a prompt never waits for an /object_info read (null until one succeeds: every cached node may then be an
+   * output node).
+   */
+  private outputFlags: OutputNodeFlags | null = null;
 
   constructor(url: string, opts: ComfyClientOptions) {
     this.url = url;
@@ -137,10 +144,15 @@ class HttpComfyServer implements ComfyHttpServer {
     if (this.objectInfoCache === null || options.refresh === true) {
       const loading = this.http.getJson('object_info', objectInfoSchema);
       this.objectInfoCache = loading;
-      // A failed load must not stay cached.
-      loading.catch(() => {
-        if (this.objectInfoCache === loading) this.objectInfoCache = null;
-      });
+      loading.then(
+        (info) => {
+          if (this.objectInfoCache === loading) this.outputFlags = outputNodeFlags(info);
+        },
+        // A failed load must not stay cached.
+        () => {
+          if (this.objectInfoCache === loading) this.objectInfoCache = null;
+        },
+      );
     }
     return await this.objectInfoCache;
   }
@@ -170,7 +182,11 @@ class HttpComfyServer implements ComfyHttpServer {
     await this.socket.ensureOpen();
     // Aborted while the socket opened (a fleet preload stopped by a claimed job): nothing was sent.
     if (aborted(options.signal)) return { kind: 'interrupted' };
-    const frames = new PromptFrames(this.socket, options.promptId, options);
+    const frames = new PromptFrames(this.socket, options.promptId, {
+      onProgress: options.onProgress,
+      onNode: options.onNode,
+      mayBeOutputNode: mayBeOutputNode(workflow, this.outputFlags),
+    });
     try {
       const comfyPromptId = await this.submit(workflow, options.promptId);
       frames.retarget(comfyPromptId);

@@ -6,16 +6,23 @@
  * its `POST /prompt` answer loses none. The frames are complete when the socket was open at subscription and no
  * open/close, reconnect (`generation`) or malformed frame happened until the prompt's `execution_success` or
  * `execution_error`: the outcome is then built by outcomeFromHistory from what history would hold (the outputs
- * of the prompt's `executed` frames, keyed by node id in arrival order, as ComfyUI builds history; ComfyUI sends
- * `executed` for cached output nodes too). Anything else (a server that chose its own prompt id, a drop, an
- * interrupt, an `executing` null without either) leaves the outcome to `/history`.
+ * of the prompt's `executed` frames, keyed by node id; outcomeFromHistory orders them by node id, so both paths
+ * list the same files at the same indexes). ComfyUI has sent `executed` for cached output nodes since its
+ * August 2024 execution rewrite (commit 5cfe38f4, "Execution Model Inversion", execution.py `execute`); older
+ * servers sent none, yet listed those nodes' outputs in history. So a success whose `execution_cached` names a
+ * node that may be an output node (output-nodes.ts) and sent no `executed` is left to `/history`. Anything else
+ * (a server that chose its own prompt id, a drop, an interrupt, an `executing` null without either) leaves the
+ * outcome to `/history` too.
  */
 import type { PromptOutcome, RunPromptOptions } from './contract.js';
 import { nodeOutputFiles, outcomeFromHistory } from './history-outcome.js';
 import { historyEntrySchema, type WsFrame } from './schemas.js';
 import type { ComfySocket } from './socket.js';
 
-export type FrameOptions = Pick<RunPromptOptions, 'onProgress' | 'onNode'>;
+export type FrameOptions = Pick<RunPromptOptions, 'onProgress' | 'onNode'> & {
+  /** False for a node of the prompt known not to be an output node (output-nodes.ts mayBeOutputNode). */
+  mayBeOutputNode: (nodeId: string) => boolean;
+};
 
 const END_FRAMES: ReadonlySet<WsFrame['type']> = new Set([
   'execution_success',
@@ -46,8 +53,11 @@ export class PromptFrames {
   private readonly generation: number;
   private readonly malformed: number;
   private started = false;
-  /** Each node's `executed` output by node id, in arrival order (a later frame of a node replaces the value). */
+  /** Each node's `executed` output by node id (a later frame of a node replaces the value). */
   private readonly outputs: Record<string, unknown> = {};
+  /** The nodes `execution_cached` named, and those that sent `executed` (with or without an output). */
+  private readonly cachedNodes = new Set<string>();
+  private readonly executedNodes = new Set<string>();
   private decided: PromptOutcome | null = null;
   private ended = false;
   private readonly unsubscribe: Array<() => void>;
@@ -127,13 +137,27 @@ export class PromptFrames {
       return;
     }
     if (frame.type === 'execution_start') this.started = true;
-    else if (frame.type === 'executed') {
+    else if (frame.type === 'execution_cached') {
+      for (const node of frame.data.nodes ?? []) this.cachedNodes.add(node);
+    } else if (frame.type === 'executed') {
+      this.executedNodes.add(frame.data.node);
       // A cached node without UI output gets `executed` with a null output and no history entry.
       if (frame.data.output != null) this.outputs[frame.data.node] = frame.data.output;
     } else if (frame.type === 'execution_success' || frame.type === 'execution_error') {
-      this.decided = this.started ? this.outcomeOf(frame) : null;
+      const decidable = this.started && (frame.type === 'execution_error' || !this.cachedOutputUnannounced());
+      this.decided = decidable ? this.outcomeOf(frame) : null;
       if (this.decided === null) this.complete = false;
     }
+  }
+
+  /**
+   * A cached node that may be an output node sent no `executed`: a server older than August 2024 (see the
+   * header), whose history lists outputs the frames never named.
+   */
+  private cachedOutputUnannounced(): boolean {
+    for (const node of this.cachedNodes)
+      if (!this.executedNodes.has(node) && this.options.mayBeOutputNode(node)) return true;
+    return false;
   }
 
   /** The outcome history would give: the same entry shape, parsed and read by the same code. */

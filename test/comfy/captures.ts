@@ -2,13 +2,20 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import type { Workflow } from '../../src/comfy/workflow.js';
 
 const CAPTURES = fileURLToPath(new URL('./captures/', import.meta.url));
 
 /** The parsed JSON of one capture file. */
 export function capture(file: string): unknown {
-  const parsed: unknown = JSON.parse(readFileSync(join(CAPTURES, file), 'utf8'));
+  const parsed: unknown = JSON.parse(captureText(file));
   return parsed;
+}
+
+/** The text of one capture file (its keys in the order the server wrote them; JSON.parse moves integer keys first). */
+export function captureText(file: string): string {
+  return readFileSync(join(CAPTURES, file), 'utf8');
 }
 
 /** Walks into untyped JSON by keys and indexes; throws when the path does not exist. */
@@ -27,4 +34,14 @@ export function pick(value: unknown, ...path: (string | number)[]): unknown {
 export function list(value: unknown): unknown[] {
   if (!Array.isArray(value)) throw new Error('expected an array in the capture');
   return value;
+}
+
+const capturedPrompt = z.record(
+  z.string(),
+  z.looseObject({ class_type: z.string(), inputs: z.record(z.string(), z.unknown()) }),
+);
+
+/** The workflow a captured history entry (or queue item) was submitted with: `prompt[2]`. */
+export function capturedWorkflow(entry: unknown): Workflow {
+  return capturedPrompt.parse(pick(entry, 'prompt', 2));
 }

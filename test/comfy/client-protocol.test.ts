@@ -9,7 +9,7 @@ import { outcomeFromHistory } from '../../src/comfy/history-outcome.js';
 import { createComfyServer, type ComfyHttpServer } from '../../src/comfy/http-client.js';
 import { historyEntrySchema } from '../../src/comfy/schemas.js';
 import type { Workflow } from '../../src/jobs/types.js';
-import { capture, list, pick } from './captures.js';
+import { capture, capturedWorkflow, list, pick } from './captures.js';
 import { startStandIn, type StandIn } from './stand-in-server.js';
 
 const BASIC_ID = '4ffadc80-eaaf-46a8-ac21-d90428d1ba86';
@@ -124,15 +124,19 @@ describe('ComfyUI client protocol corners', () => {
       watchdogPollMs: 60_000,
     });
     standIn.answerPrompt = answerOwnId;
+    // The cached EmptyImage and ImageInvert send no `executed`: /object_info says they are not output nodes.
+    standIn.objectInfo = capture('object_info-subset.json');
+    await client.nodeCatalog();
+    const rerunWorkflow = capturedWorkflow(rerunEntry);
     const clean = randomUUID();
-    expect(await client.runPrompt(workflow, { promptId: clean, onQueued: play(clean, false) })).toEqual(
+    expect(await client.runPrompt(rerunWorkflow, { promptId: clean, onQueued: play(clean, false) })).toEqual(
       expected,
     );
-    expect(standIn.requests.filter((r) => r.path !== '/prompt')).toEqual([]);
+    expect(standIn.requests.filter((r) => r.path !== '/prompt' && r.path !== '/object_info')).toEqual([]);
     const garbled = randomUUID();
-    expect(await client.runPrompt(workflow, { promptId: garbled, onQueued: play(garbled, true) })).toEqual(
-      expected,
-    );
+    expect(
+      await client.runPrompt(rerunWorkflow, { promptId: garbled, onQueued: play(garbled, true) }),
+    ).toEqual(expected);
     expect(standIn.requests.map((r) => r.path)).toContain(`/history/${garbled}`);
   });
 

@@ -43,16 +43,18 @@ beforeEach(async () => {
     watchdogPollMs: 20_000,
     reconnect: { maxAttempts: 20, baseMs: 20 },
   });
+  // As a worker does before its first job: the output_node flags tell cached output nodes from the others.
+  await client.nodeCatalog();
 });
 afterEach(async () => {
   await client.close();
   await proxy.close();
 });
 
-/** The outcome comfy-lite's own `/history/{id}` gives, read directly (not through the proxy). */
-async function historyOutcome(promptId: string): Promise<PromptOutcome> {
+/** The outcome a comfy-lite's own `/history/{id}` gives, read directly (not through the proxy). */
+async function historyOutcome(promptId: string, server: ComfyLiteServer = lite): Promise<PromptOutcome> {
   const answer = historyAnswerSchema.parse(
-    await fetch(new URL(`/history/${promptId}`, lite.url)).then((r) => r.json()),
+    await fetch(new URL(`/history/${promptId}`, server.url)).then((r) => r.json()),
   );
   const entry = answer[promptId];
   if (entry === undefined) throw new Error(`no history for ${promptId}`);
@@ -167,5 +169,74 @@ describe('a prompt whose socket reconnected', () => {
     expect(stateReads().length).toBeGreaterThan(0);
     expect(outcome).toEqual(await historyOutcome(promptId));
     expect(outcome.kind === 'success' && outcome.outputs.map((f) => f.nodeId)).toEqual(['2', '4']);
+  });
+});
+
+describe('a server older than August 2024: no executed frame for a cached output node', () => {
+  let older: ComfyLiteServer;
+  let olderProxy: ComfyProxy;
+  let olderClient: ComfyHttpServer;
+
+  beforeAll(async () => {
+    older = await startComfyLite({ port: 0, legacy: { noExecutedForCached: true } });
+  });
+  afterAll(async () => {
+    await older.close();
+  });
+  beforeEach(async () => {
+    olderProxy = await startComfyProxy(older.url);
+    olderClient = createComfyServer(olderProxy.url, { historyPollMs: 40, watchdogPollMs: 20_000 });
+    await olderClient.nodeCatalog();
+  });
+  afterEach(async () => {
+    await olderClient.close();
+    await olderProxy.close();
+  });
+
+  it("reads /history for a cached rerun and reports every output history lists (the first run's files)", async () => {
+    const workflow = threeOutputs(`test/${randomUUID()}`);
+    const first = await olderClient.runPrompt(workflow, { promptId: randomUUID() });
+    const secondId = randomUUID();
+    const executed: string[] = [];
+    const second = await olderClient.runPrompt(workflow, {
+      promptId: secondId,
+      onNode: (e) => {
+        if (e.kind === 'executed') executed.push(e.node);
+      },
+    });
+    expect(executed).toEqual([]);
+    expect(olderProxy.requests.some((r) => r.path.replace(/^\/api\//, '/') === `/history/${secondId}`)).toBe(
+      true,
+    );
+    expect(second).toEqual(await historyOutcome(secondId, older));
+    expect(second).toEqual(first);
+    expect(second.kind === 'success' && second.outputs).toHaveLength(6);
+  });
+
+  it('still decides from frames when the cached nodes are known not to be output nodes', async () => {
+    await olderClient.runPrompt(threeOutputs(`test/${randomUUID()}`), { promptId: randomUUID() });
+    // The same EmptyImage and ImageInvert (cached), saved under a new prefix (so the SaveImage runs).
+    const { '1': image, '2': invert } = threeOutputs('unused');
+    const promptId = randomUUID();
+    const cached: string[][] = [];
+    const before = olderProxy.requests.length;
+    const outcome = await olderClient.runPrompt(
+      {
+        '1': image!,
+        '2': invert!,
+        '7': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: `test/${promptId}` } },
+      },
+      {
+        promptId,
+        onNode: (e) => {
+          if (e.kind === 'cached') cached.push(e.nodes);
+        },
+      },
+    );
+    expect(cached).toEqual([['1', '2']]);
+    const reads = olderProxy.requests.slice(before).filter((r) => /^(\/api)?\/(history|queue)/.test(r.path));
+    expect(reads).toEqual([]);
+    expect(outcome).toEqual(await historyOutcome(promptId, older));
+    expect(outcome.kind === 'success' && outcome.outputs.map((f) => f.nodeId)).toEqual(['7', '7']);
   });
 });

@@ -147,6 +147,17 @@ describe('history', () => {
     ]);
   });
 
+  it('lists nodes by id, numbers by value, whatever order the server keyed them in', () => {
+    const image = (name: string) => ({ images: [{ filename: name, subfolder: '', type: 'output' }] });
+    const ids = ['x:3', '10:10', '011', '9', '10:2', '10', 'x:03', '100'];
+    const files = collectOutputFiles(Object.fromEntries(ids.map((id) => [id, image(`${id}.png`)])));
+    expect(files.map((f) => f.nodeId)).toEqual(['9', '10', '10:2', '10:10', '011', '100', 'x:03', 'x:3']);
+    const reversed = collectOutputFiles(
+      Object.fromEntries(ids.reverse().map((id) => [id, image(`${id}.png`)])),
+    );
+    expect(reversed).toEqual(files);
+  });
+
   it("types a file by the folder /view reads: a `[input]` name is ComfyUI's input folder whatever its type says", () => {
     const files = collectOutputFiles({
       '3': {
