@@ -27,8 +27,13 @@ export interface RemoteJobChannelOptions {
   serverUrl: string;
   /** A worker token `wkt_...` issued by the admin API. */
   token: string;
-  /** Time limit of an ordinary (not long-poll) request (default 30 s). */
+  /** Time limit of an ordinary control call, not a long-poll nor a file transfer (default 30 s). */
   requestTimeoutMs?: number;
+  /**
+   * Time limit of a file transfer: an output upload or an input download (default: the server's 5 minutes for a
+   * request to arrive, plus `requestTimeoutMs` for the answer, so the server's limit is the one that applies).
+   */
+  transferTimeoutMs?: number;
   /** How long each cancel long-poll waits before it is renewed (default 20 s). */
   cancelPollMs?: number;
 }
@@ -52,9 +57,11 @@ interface CallOptions {
   bytes?: Buffer;
   contentType?: string;
   signal?: AbortSignal;
-  /** Long-polls set their own limit; others get `requestTimeoutMs`. */
+  /** Long-polls and file transfers set their own limit; others get `requestTimeoutMs`. */
   timeoutMs?: number;
 }
+
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /** Talks to the worker API over HTTP; cancels are heard through one long-poll per running job. */
 export class RemoteJobChannel implements JobChannel {
@@ -123,7 +130,9 @@ export class RemoteJobChannel implements JobChannel {
 
   async getInput(jobId: string, input: JobInput): Promise<Buffer> {
     const path = `/jobs/${encodeURIComponent(jobId)}/inputs/${encodeURIComponent(input.name)}`;
-    const res = await this.call('GET', path, {}).catch(leaseLostOn409(jobId));
+    const res = await this.call('GET', path, { timeoutMs: this.transferTimeoutMs() }).catch(
+      leaseLostOn409(jobId),
+    );
     return Buffer.from(await res.arrayBuffer());
   }
 
@@ -131,7 +140,11 @@ export class RemoteJobChannel implements JobChannel {
     const query = new URLSearchParams({ node_id: file.nodeId, filename: file.filename, type: file.type });
     const path = `/jobs/${encodeURIComponent(jobId)}/output-files/${file.seq}?${query.toString()}`;
     try {
-      const res = await this.call('PUT', path, { bytes: file.bytes, contentType: file.contentType });
+      const res = await this.call('PUT', path, {
+        bytes: file.bytes,
+        contentType: file.contentType,
+        timeoutMs: this.transferTimeoutMs(),
+      });
       return wire.storedOutputFromWire(wire.storedOutputWire.parse(await res.json()));
     } catch (err) {
       if (err instanceof WorkerApiError && err.status === 409) throw new LeaseLostError(jobId);
@@ -192,6 +205,17 @@ export class RemoteJobChannel implements JobChannel {
     return reply.kind === 'lost' ? { kind: 'lost' } : { kind: 'finished', status: reply.status };
   }
 
+  /**
+   * A large file on a slow link must not be cut off by the short limit of a control call: a transfer may take
+   * as long as the server lets a request arrive, and then an ordinary call's time for the answer.
+   */
+  private transferTimeoutMs(): number {
+    return (
+      this.options.transferTimeoutMs ??
+      wire.UPLOAD_ARRIVAL_MS + (this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS)
+    );
+  }
+
   private async call(method: string, path: string, options: CallOptions): Promise<Response> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.options.token}` };
     if (this.workerId !== null) headers[wire.WORKER_ID_HEADER] = this.workerId;
@@ -203,7 +227,9 @@ export class RemoteJobChannel implements JobChannel {
       headers['content-type'] = options.contentType ?? 'application/octet-stream';
       body = options.bytes;
     }
-    const timeout = AbortSignal.timeout(options.timeoutMs ?? this.options.requestTimeoutMs ?? 30_000);
+    const timeout = AbortSignal.timeout(
+      options.timeoutMs ?? this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+    );
     const signals = [timeout, this.closing.signal, ...(options.signal === undefined ? [] : [options.signal])];
     const signal = AbortSignal.any(signals);
     const res = await fetch(`${this.base}${path}`, { method, headers, body, signal }).catch(

@@ -236,7 +236,8 @@ class JobRun {
    * re-running the job is not). An early store gives up quietly once the job stopped while it downloaded.
    */
   private async storeFile(file: ComfyOutputFile & { type: OutputType }): Promise<StoredOutput> {
-    const bytes = await this.options.comfy.download(file);
+    // The job's stop (timeout, cancel, shutdown, lost lease) ends a download that is still arriving.
+    const bytes = await this.options.comfy.download(file, this.abort.signal);
     traceJob(this.job.id, 'output downloaded');
     // Checked and registered in one turn: once settleUploads ran, no upload starts.
     if (this.stopReason !== null || !this.running) throw new Error('the job is no longer running');

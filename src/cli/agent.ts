@@ -72,7 +72,7 @@ export function withAgentOptions(command: Command): Command {
       .addOption(
         opt(
           '--request-timeout-seconds <s>',
-          'time limit of each call to the control plane (long polls excepted)',
+          'time limit of each control call to the control plane (long polls and file transfers excepted)',
           'ARRAKIS_REQUEST_TIMEOUT_SECONDS',
           '30',
         ),

@@ -105,7 +105,10 @@ export interface ComfyServer {
    * when unreachable.
    */
   runPrompt(workflow: Workflow, options: RunPromptOptions): Promise<PromptOutcome>;
-  /** Downloads one output file via `/view`. */
-  download(file: ComfyOutputFile): Promise<Buffer>;
+  /**
+   * Downloads one output file via `/view`: not cut off while its bytes keep coming, only when they stop, when
+   * `signal` aborts, or at a generous cap.
+   */
+  download(file: ComfyOutputFile, signal?: AbortSignal): Promise<Buffer>;
   close(): Promise<void>;
 }

@@ -34,8 +34,13 @@ import { traceJob } from '../util/job-trace.js';
 export interface ComfyClientOptions {
   /** The WebSocket clientId sent with every prompt (default: a random UUID per instance). */
   clientId?: string;
-  /** Timeout of each HTTP call, body included (default 30 s). */
+  /**
+   * Bound of each HTTP call (default 30 s): for its headers, for any pause in its body, and for an API call as a
+   * whole. A `/view` download is not cut off while its bytes keep coming (see transferCapMs).
+   */
   requestTimeoutMs?: number;
+  /** The longest a `/view` download may take while its bytes keep coming (default 1 h; a job's timeout is sooner). */
+  transferCapMs?: number;
   /** `/history` poll period while the socket is down or an end is near (default 250 ms). */
   historyPollMs?: number;
   /** Poll period while the socket is up, against missed frames (default 5 s). */
@@ -89,7 +94,7 @@ class HttpComfyServer implements ComfyHttpServer {
     this.url = url;
     this.clientId = opts.clientId ?? randomUUID();
     const requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
-    this.http = new ComfyHttp(url, requestTimeoutMs);
+    this.http = new ComfyHttp(url, requestTimeoutMs, opts.transferCapMs);
     const wsUrl = this.http.url('ws', { clientId: this.clientId });
     wsUrl.protocol = wsUrl.protocol === 'https:' ? 'wss:' : 'ws:';
     this.socket = new ComfySocket({
@@ -197,10 +202,10 @@ class HttpComfyServer implements ComfyHttpServer {
     }
   }
 
-  async download(file: ComfyOutputFile): Promise<Buffer> {
+  async download(file: ComfyOutputFile, signal?: AbortSignal): Promise<Buffer> {
     this.assertOpen();
     const query = { filename: file.filename, subfolder: file.subfolder, type: file.type };
-    const response = await this.http.request('view', { query });
+    const response = await this.http.request('view', { query, transfer: true, signal });
     const what = `GET /view ${file.subfolder}/${file.filename}`;
     await expectOk(response, what);
     return await this.http.readBytes(response, what);

@@ -5,6 +5,11 @@
  * Built on undici's dispatcher-level `request` rather than `fetch`: no WHATWG streams or Response objects on the
  * hot path (every job's POST /prompt and GET /view), and a JSON body goes out as one buffer with its headers.
  * Redirects are not followed (ComfyUI does not redirect its API; a 3xx is an unexpected status).
+ *
+ * Time bounds: the headers must come within the timeout, and a body that stops (no bytes for the timeout: undici's
+ * headersTimeout/bodyTimeout are idle timers) fails. An API call is also bound as a whole by the timeout (its
+ * answers are small); a file transfer (a `/view` download: a video, a big batch) is not cut off while its bytes
+ * keep coming, only by the caller's signal (a job's timeout, cancel or shutdown) and a generous cap.
  */
 import { Agent, type Dispatcher, type FormData } from 'undici';
 import type { z } from 'zod';
@@ -15,11 +20,18 @@ export interface RequestOptions {
   query?: Record<string, string>;
   json?: unknown;
   form?: FormData;
+  /** A file transfer: the idle bounds, `signal` and the transfer cap apply, not the call's overall timeout. */
+  transfer?: boolean;
+  /** Ends the call, body included, when aborted (a job stopped while its outputs download). */
+  signal?: AbortSignal;
 }
+
+/** The longest a file transfer may take even while its bytes keep coming (a job's own timeout is usually sooner). */
+export const TRANSFER_CAP_MS = 3_600_000;
 
 /**
  * One answer: its status and a body to read exactly once, through ComfyHttp's readers or expectOk (so that read
- * failures become ComfyUnavailableError and the connection goes back to the pool). The call's timeout keeps
+ * failures become ComfyUnavailableError and the connection goes back to the pool). The call's bounds keep
  * running until the body is read.
  */
 export interface ComfyResponse {
@@ -30,12 +42,21 @@ export interface ComfyResponse {
 export class ComfyHttp {
   readonly baseUrl: string;
   private readonly timeoutMs: number;
+  private readonly transferCapMs: number;
   /** Own connection pool, so close() leaves no keep-alive sockets behind. */
-  private readonly agent = new Agent({ keepAliveTimeout: 4_000, connections: 16 });
+  private readonly agent: Agent;
 
-  constructor(baseUrl: string, timeoutMs: number) {
+  /** `timeoutMs` bounds the wait for headers, each pause in a body, and an API call as a whole. */
+  constructor(baseUrl: string, timeoutMs: number, transferCapMs = TRANSFER_CAP_MS) {
     this.baseUrl = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
     this.timeoutMs = timeoutMs;
+    this.transferCapMs = transferCapMs;
+    this.agent = new Agent({
+      keepAliveTimeout: 4_000,
+      connections: 16,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
   }
 
   /** The absolute URL of a server path (kept relative so a base URL with a path prefix works). */
@@ -46,18 +67,20 @@ export class ComfyHttp {
   }
 
   /**
-   * Sends one request; network failures and timeouts become ComfyUnavailableError. The timeout covers the whole
-   * call: an answer whose body is still arriving when it fires fails the body read.
+   * Sends one request; network failures and timeouts become ComfyUnavailableError. An API call's timeout covers
+   * the whole call (an answer whose body is still arriving when it fires fails the body read); a transfer's
+   * body may take longer while it keeps arriving (see the header).
    */
   async request(path: string, options: RequestOptions = {}): Promise<ComfyResponse> {
     const { method = 'GET', query, json, form } = options;
     const url = this.url(path, query);
+    const deadline = AbortSignal.timeout(options.transfer === true ? this.transferCapMs : this.timeoutMs);
     try {
       const { statusCode, body } = await this.agent.request({
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
         method,
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: options.signal === undefined ? deadline : AbortSignal.any([deadline, options.signal]),
         // A string body is written with its headers in one go; FormData is encoded by undici (with its boundary).
         ...(json !== undefined
           ? { body: JSON.stringify(json), headers: { 'content-type': 'application/json' } }
@@ -67,7 +90,7 @@ export class ComfyHttp {
       });
       return { status: statusCode, body };
     } catch (cause) {
-      throw new ComfyUnavailableError(`${method} ${url.pathname} failed: ${errorText(cause)}`, { cause });
+      throw new ComfyUnavailableError(`${method} ${url.pathname} failed: ${this.reason(cause)}`, { cause });
     }
   }
 
@@ -77,7 +100,7 @@ export class ComfyHttp {
     schema: S,
     what: string,
   ): Promise<z.output<S>> {
-    const text = await readBody(response.body.text(), what);
+    const text = await this.readBody(response.body.text(), what);
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -97,7 +120,7 @@ export class ComfyHttp {
 
   /** Reads a whole body as bytes (a file from /view). */
   async readBytes(response: ComfyResponse, what: string): Promise<Buffer> {
-    return Buffer.from(await readBody(response.body.arrayBuffer(), what));
+    return Buffer.from(await this.readBody(response.body.arrayBuffer(), what));
   }
 
   /** GET a JSON resource that must answer 200. */
@@ -123,14 +146,22 @@ export class ComfyHttp {
   async close(): Promise<void> {
     await this.agent.destroy();
   }
-}
 
-/** A body read whose failure (timeout, dropped connection, close()) means the server is unavailable. */
-async function readBody<T>(reading: Promise<T>, what: string): Promise<T> {
-  try {
-    return await reading;
-  } catch (cause) {
-    throw new ComfyUnavailableError(`${what} failed: ${errorText(cause)}`, { cause });
+  /** A body read whose failure (timeout, dropped connection, close()) means the server is unavailable. */
+  private async readBody<T>(reading: Promise<T>, what: string): Promise<T> {
+    try {
+      return await reading;
+    } catch (cause) {
+      throw new ComfyUnavailableError(`${what} failed: ${this.reason(cause)}`, { cause });
+    }
+  }
+
+  /** Why a call failed; undici's idle timeouts (the cause keeps their stable code) say what stopped and how long. */
+  private reason(cause: unknown): string {
+    const code = cause instanceof Error && 'code' in cause ? cause.code : undefined;
+    if (code === 'UND_ERR_HEADERS_TIMEOUT') return `no answer within ${this.timeoutMs} ms (headers timeout)`;
+    if (code === 'UND_ERR_BODY_TIMEOUT') return `no bytes for ${this.timeoutMs} ms (body timeout)`;
+    return errorText(cause);
   }
 }
 

@@ -15,6 +15,11 @@ import type { NodeDefinition } from '../comfy/node-definitions.js';
 export const WORKER_ID_HEADER = 'x-arrakis-worker';
 /** Longest a claim or cancel long-poll may wait, under common proxy idle timeouts. */
 export const MAX_LONG_POLL_MS = 25_000;
+/**
+ * How long the control plane lets a request's body take to arrive (its request timeout, REQUEST_TIMEOUT_MS in
+ * api/context.ts; a test keeps the two equal): an output upload may take this long before its answer.
+ */
+export const UPLOAD_ARRIVAL_MS = 300_000;
 
 const jobErrorCodes = Object.keys(JOB_ERRORS) as [JobErrorCode, ...JobErrorCode[]];
 

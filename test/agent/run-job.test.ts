@@ -333,6 +333,29 @@ describe('agent on comfy-lite (in-process channel)', () => {
     expect(fetched).toEqual(['pair_00001_.png']);
   });
 
+  it("ends an output download still arriving when the job's timeout fires (fails `timeout`)", async () => {
+    const lite = await h.startComfy();
+    const real = testComfyClient(lite.url);
+    const aborted: string[] = [];
+    const comfy: ComfyServer = Object.assign(Object.create(real) as ComfyServer, {
+      // A download whose bytes keep coming (a video on a slow link): ComfyHttp does not cut it off, the job's
+      // own stop must.
+      download: (file: ComfyOutputFile, signal?: AbortSignal) =>
+        new Promise<Buffer>((_resolve, reject) => {
+          signal?.addEventListener('abort', () => {
+            aborted.push(file.filename);
+            reject(new ComfyUnavailableError(`GET /view ${file.filename} failed: aborted`));
+          });
+        }),
+    });
+    await h.startAgent(lite.url, { comfy, jobTimeoutMs: 1000 });
+    const job = await h.admit(invertWorkflow('slow'));
+    const done = await h.waitForEnd(job.id, 5000);
+    expect(done.status).toBe('failed');
+    expect(done.error?.code).toBe('timeout');
+    expect(aborted).toContain('slow_00001_.png');
+  });
+
   it('gives identical workflows their own runs and their own output files', async () => {
     const lite = await h.startComfy();
     await h.startAgent(lite.url);

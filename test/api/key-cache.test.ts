@@ -1,8 +1,10 @@
 /**
  * The verified-key cache of the Authenticator (lru-cache): entries live for their TTL on the injected clock,
- * `invalidate()` drops them at once, and the cache is bounded (the least recently used key is re-read).
- * A cached key is checked without a promise (`resolve`), with the same checks and the same bound. A read in
- * flight when `invalidate()` runs (a key, the accounts' JWT settings) does not refill the cache with what it read.
+ * `invalidateKey()` drops that key at once and `invalidateAccount()` that account's keys, and nothing else (every
+ * other hot key is still served without a store read), and the cache is bounded (the least recently used key is
+ * re-read). A cached key is checked without a promise (`resolve`), with the same checks and the same bound. A read
+ * in flight when its key or account is invalidated (a key, the accounts' JWT settings) does not refill the cache
+ * with what it read.
  */
 import { SignJWT } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -20,12 +22,10 @@ let db: TestDb;
 let clock = 1_000_000;
 let accountId = '';
 
-beforeEach(async () => {
-  db = await sqlite.create();
-  clock = 1_000_000;
+async function newAccount(name: string): Promise<string> {
   const account = await db.store.createAccount(
     {
-      name: 'cache',
+      name,
       limits: DEFAULT_LIMITS,
       jwt: null,
       nodeAllowlist: null,
@@ -34,18 +34,39 @@ beforeEach(async () => {
     },
     clock,
   );
-  accountId = account.id;
+  return account.id;
+}
+
+beforeEach(async () => {
+  db = await sqlite.create();
+  clock = 1_000_000;
+  accountId = await newAccount('cache');
 });
 
 afterEach(async () => {
   await db.cleanup();
 });
 
-async function newKey(): Promise<{ id: string; key: string }> {
+async function newKey(account = accountId): Promise<{ id: string; key: string }> {
   const id = newId('key');
   const { key, hash } = mintApiKey(id);
-  await db.store.createApiKey({ id, accountId, name: 'k', hash, scopes: [...ALL_SCOPES] }, clock);
+  await db.store.createApiKey({ id, accountId: account, name: 'k', hash, scopes: [...ALL_SCOPES] }, clock);
   return { id, key };
+}
+
+/** The test store, counting the key reads the Authenticator makes (a cache miss is one getApiKey). */
+function countingStore(): { store: typeof db.store; keyReads: () => number } {
+  let reads = 0;
+  const store = new Proxy(db.store, {
+    get(target, prop, receiver) {
+      if (prop !== 'getApiKey') return Reflect.get(target, prop, receiver) as unknown;
+      return async (id: string) => {
+        reads++;
+        return await target.getApiKey(id);
+      };
+    },
+  });
+  return { store, keyReads: () => reads };
 }
 
 function headers(key: string): Record<string, string> {
@@ -71,14 +92,40 @@ describe('API key cache', () => {
     expect(await accepted(auth, k.key)).toBe(false);
   });
 
-  it('invalidate() forgets every cached key at once', async () => {
-    const auth = new Authenticator(db.store, () => clock, undefined, { max: 10, ttlMs: 60_000 });
-    const k = await newKey();
-    expect(await accepted(auth, k.key)).toBe(true);
-    await db.store.revokeApiKey(k.id, clock);
-    expect(await accepted(auth, k.key)).toBe(true);
-    auth.invalidate();
-    expect(await accepted(auth, k.key)).toBe(false);
+  it('invalidateKey() forgets the revoked key at once, and only it: other hot keys need no store read', async () => {
+    const { store, keyReads } = countingStore();
+    const auth = new Authenticator(store, () => clock, undefined, { max: 10, ttlMs: 60_000 });
+    const otherAccount = await newAccount('other');
+    const a = await newKey(); // key A of account X
+    const a2 = await newKey(); // another key of account X
+    const b = await newKey(otherAccount); // key B of account Y
+    for (const k of [a, a2, b]) expect(await accepted(auth, k.key)).toBe(true);
+    expect(keyReads()).toBe(3);
+    await db.store.revokeApiKey(a.id, clock);
+    expect(await accepted(auth, a.key)).toBe(true); // cached: this replica was not told yet
+    auth.invalidateKey(a.id); // as DELETE /v1/admin/keys/{id} does after the revocation
+    expect(await accepted(auth, a.key)).toBe(false);
+    expect(keyReads()).toBe(4);
+    expect(await accepted(auth, b.key)).toBe(true);
+    expect(await accepted(auth, a2.key)).toBe(true);
+    expect(keyReads()).toBe(4); // B (and X's other key) still came from the cache
+  });
+
+  it("invalidateAccount() forgets that account's keys (they are read again with the new account), no other", async () => {
+    const { store, keyReads } = countingStore();
+    const auth = new Authenticator(store, () => clock, undefined, { max: 10, ttlMs: 60_000 });
+    const otherAccount = await newAccount('other');
+    const a = await newKey();
+    const b = await newKey(otherAccount);
+    for (const k of [a, b]) expect(await accepted(auth, k.key)).toBe(true);
+    expect(keyReads()).toBe(2);
+    await db.store.updateAccount(accountId, { limits: { ...DEFAULT_LIMITS, max_active_jobs_per_user: 1 } });
+    auth.invalidateAccount(accountId); // as PATCH /v1/admin/accounts/{id} does after the write
+    const principal = await auth.authenticate(headers(a.key));
+    expect(principal.account.limits.max_active_jobs_per_user).toBe(1);
+    expect(keyReads()).toBe(3);
+    expect(await accepted(auth, b.key)).toBe(true);
+    expect(keyReads()).toBe(3);
   });
 
   it('is bounded: past `max` keys the least recently used one is evicted and re-read', async () => {
@@ -128,7 +175,7 @@ describe('API key cache, synchronous path', () => {
     expect(await resolved(auth, headers(k.key))).toBe('refused unauthorized');
   });
 
-  it('forgets a cached key on invalidate() and still records last use once a minute', async () => {
+  it('forgets a cached key on invalidateKey() and still records last use once a minute', async () => {
     const auth = new Authenticator(db.store, () => clock, undefined, { max: 10, ttlMs: 120_000 });
     const k = await newKey();
     expect(await resolved(auth, headers(k.key))).toBe('async alice');
@@ -142,13 +189,13 @@ describe('API key cache, synchronous path', () => {
     expect((await db.store.getApiKey(k.id))?.lastUsedAt).toBe(clock);
     await db.store.revokeApiKey(k.id, clock);
     expect(await resolved(auth, headers(k.key))).toBe('sync alice');
-    auth.invalidate();
+    auth.invalidateKey(k.id);
     expect(await resolved(auth, headers(k.key))).toBe('refused unauthorized');
   });
 });
 
 describe('API key cache, a lookup in flight across an invalidation', () => {
-  it('does not cache what it read before a revocation cleared the cache', async () => {
+  it('does not cache what it read before its key was revoked and invalidated', async () => {
     let gate: Promise<void> | null = null;
     let open = (): void => {};
     let reached = (): void => {};
@@ -176,8 +223,8 @@ describe('API key cache, a lookup in flight across an invalidation', () => {
     });
     const inFlight = resolved(auth, headers(k.key)); // reads the live key, then waits at the gate
     await atGate;
-    await db.store.revokeApiKey(k.id, clock); // as the admin route does: revoke, then invalidate()
-    auth.invalidate();
+    await db.store.revokeApiKey(k.id, clock); // as the admin route does: revoke, then invalidateKey()
+    auth.invalidateKey(k.id);
     gate = null;
     open();
     expect(await inFlight).toBe('async alice'); // began before the revocation
@@ -185,8 +232,59 @@ describe('API key cache, a lookup in flight across an invalidation', () => {
   });
 });
 
+describe("API key cache, lookups in flight across an account's invalidation", () => {
+  it("does not cache a key of the changed account read before the change, but caches another account's", async () => {
+    const otherAccount = await newAccount('other');
+    const a = await newKey();
+    const b = await newKey(otherAccount);
+    let reads = 0;
+    let gate: Promise<void> | null = null;
+    let open = (): void => {};
+    let arrived = 0;
+    let bothReached = (): void => {};
+    // The store answers getAccount, then holds the answer until the test opens the gate.
+    const store = new Proxy(db.store, {
+      get(target, prop, receiver) {
+        if (prop === 'getApiKey') {
+          return async (id: string) => {
+            reads++;
+            return await target.getApiKey(id);
+          };
+        }
+        if (prop !== 'getAccount') return Reflect.get(target, prop, receiver) as unknown;
+        return async (id: string) => {
+          const account = await target.getAccount(id);
+          if (gate !== null && ++arrived === 2) bothReached();
+          if (gate !== null) await gate;
+          return account;
+        };
+      },
+    });
+    const auth = new Authenticator(store, () => clock, undefined, { max: 10, ttlMs: 60_000 });
+    gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const atGate = new Promise<void>((resolve) => {
+      bothReached = resolve;
+    });
+    const inFlight = [resolved(auth, headers(a.key)), resolved(auth, headers(b.key))];
+    await atGate; // both read their account as it was
+    await db.store.updateAccount(accountId, { limits: { ...DEFAULT_LIMITS, max_active_jobs_per_user: 1 } });
+    auth.invalidateAccount(accountId);
+    gate = null;
+    open();
+    expect(await Promise.all(inFlight)).toEqual(['async alice', 'async alice']); // began before the change
+    expect(reads).toBe(2);
+    const principal = await auth.authenticate(headers(a.key));
+    expect(principal.account.limits.max_active_jobs_per_user).toBe(1); // read again, not the old account
+    expect(reads).toBe(3);
+    expect(await resolved(auth, headers(b.key))).toBe('sync alice'); // the other account's key was cached
+    expect(reads).toBe(3);
+  });
+});
+
 describe('account JWT settings, a read in flight across an invalidation', () => {
-  it('does not cache the settings it read before an admin change cleared the cache', async () => {
+  it('does not cache the settings it read before an admin change invalidated its account', async () => {
     const secret = 'a-shared-secret-that-is-long-enough-1234';
     await db.store.updateAccount(accountId, {
       jwt: { issuer: 'https://hs.example', audience: 'arrakis', algorithms: ['HS256'], secret },
@@ -221,8 +319,8 @@ describe('account JWT settings, a read in flight across an invalidation', () => 
     });
     const inFlight = resolved(auth, { authorization: `Bearer ${token}` });
     await atGate;
-    await db.store.updateAccount(accountId, { jwt: null }); // as the admin PATCH does, then invalidate()
-    auth.invalidate();
+    await db.store.updateAccount(accountId, { jwt: null }); // as the admin PATCH does, then invalidateAccount()
+    auth.invalidateAccount(accountId);
     gate = null;
     open();
     expect(await inFlight).toBe('async dave'); // began before the change

@@ -1,7 +1,8 @@
 /**
- * ComfyHttp's own promises, against a plain HTTP server on 127.0.0.1: the call's timeout covers the body, a body
- * that fails mid-read is a ComfyUnavailableError like any other failure, and answers (error statuses included)
- * are read to the end so the keep-alive connection is reused.
+ * ComfyHttp's own promises, against a plain HTTP server on 127.0.0.1: an API call's timeout covers the body, a
+ * download is not cut off while its bytes keep coming (only when they stall, its signal aborts, or the transfer
+ * cap), a body that fails mid-read is a ComfyUnavailableError like any other failure, and answers (error statuses
+ * included) are read to the end so the keep-alive connection is reused.
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -36,6 +37,28 @@ afterEach(async () => {
 
 const file = { nodeId: '9', filename: 'a.png', subfolder: '', type: 'output' } as const;
 
+/** The undici code of a ComfyUnavailableError's cause (its stable name for what failed). */
+function causeCode(error: unknown): unknown {
+  const cause = error instanceof Error ? error.cause : undefined;
+  return cause instanceof Error && 'code' in cause ? cause.code : undefined;
+}
+
+/** Answers 200 and sends `chunks` chunks of 100 bytes, one every `everyMs` (a big output on a slow link). */
+function trickle(chunks: number, everyMs: number): Handler {
+  return (_req, res) => {
+    res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': String(chunks * 100) });
+    let sent = 0;
+    const timer = setInterval(() => {
+      res.write(Buffer.alloc(100, sent));
+      if (++sent === chunks) {
+        clearInterval(timer);
+        res.end();
+      }
+    }, everyMs);
+    res.on('close', () => clearInterval(timer));
+  };
+}
+
 it('turns a download whose body stalls past the timeout into ComfyUnavailableError', async () => {
   const url = await serve((_req, res) => {
     res.writeHead(200, { 'content-type': 'image/png', 'content-length': '1000' });
@@ -45,7 +68,45 @@ it('turns a download whose body stalls past the timeout into ComfyUnavailableErr
   cleanups.push(() => client.close());
   const error: unknown = await client.download(file).catch((e: unknown) => e);
   expect(error).toBeInstanceOf(ComfyUnavailableError);
-  expect(String(error)).toMatch(/GET \/view \/a\.png failed: .*timeout/);
+  expect(String(error)).toMatch(/GET \/view \/a\.png failed: no bytes for 200 ms \(body timeout\)/);
+  expect(causeCode(error)).toBe('UND_ERR_BODY_TIMEOUT');
+});
+
+it('does not cut off a download whose bytes keep coming for longer than the timeout', async () => {
+  // 16 chunks, one every 100 ms: 1.5 s in all, three times the 500 ms timeout, never idle for that long.
+  const url = await serve(trickle(16, 100));
+  const client = createComfyServer(url, { requestTimeoutMs: 500 });
+  cleanups.push(() => client.close());
+  const bytes = await client.download(file);
+  expect(bytes.length).toBe(1600);
+  expect(bytes[1599]).toBe(15);
+});
+
+it('fails a download that gets no headers within the timeout', async () => {
+  const url = await serve(() => {}); // reads the request, never answers
+  const client = createComfyServer(url, { requestTimeoutMs: 200 });
+  cleanups.push(() => client.close());
+  const error: unknown = await client.download(file).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(ComfyUnavailableError);
+  expect(String(error)).toMatch(/GET \/view failed: no answer within 200 ms \(headers timeout\)/);
+  expect(causeCode(error)).toBe('UND_ERR_HEADERS_TIMEOUT');
+});
+
+it('ends a download still arriving when its signal aborts or the transfer cap is reached', async () => {
+  const url = await serve(trickle(1000, 20));
+  const capped = createComfyServer(url, { requestTimeoutMs: 5_000, transferCapMs: 300 });
+  cleanups.push(() => capped.close());
+  const capError: unknown = await capped.download(file).catch((e: unknown) => e);
+  expect(capError).toBeInstanceOf(ComfyUnavailableError);
+  expect(String(capError)).toMatch(/GET \/view \/a\.png failed: .*timeout/);
+
+  const client = createComfyServer(url, { requestTimeoutMs: 5_000 });
+  cleanups.push(() => client.close());
+  const stop = new AbortController();
+  setTimeout(() => stop.abort(new Error('the job stopped')), 300);
+  const error: unknown = await client.download(file, stop.signal).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(ComfyUnavailableError);
+  expect(String(error)).toMatch(/GET \/view \/a\.png failed: the job stopped/);
 });
 
 it('turns a body cut off by close() into ComfyUnavailableError', async () => {

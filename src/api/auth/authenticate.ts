@@ -21,12 +21,22 @@ export interface Principal {
 const ISSUER_CACHE_MS = 5000;
 /**
  * A verified key and its account are reused this long, so a hot client does not cost two reads per request.
- * A revocation or account change on this replica clears the cache at once; other replicas see it within this.
+ * A revocation or account change on this replica drops the affected entries at once (that key, or that
+ * account's keys: every other hot key stays cached); other replicas see it within this.
  */
 const KEY_CACHE_MS = 2000;
 const KEY_CACHE_MAX = 10_000;
 /** last_used_at is written at most this often per key. */
 const TOUCH_EVERY_MS = 60_000;
+
+/** A key lookup in flight, and what was invalidated since it began: it must not cache what it read of those. */
+interface KeyRead {
+  keyId: string;
+  /** Its key was invalidated meanwhile. */
+  stale: boolean;
+  /** Accounts invalidated meanwhile (the key's account is not known until its record is read). */
+  accounts: Set<string>;
+}
 
 interface CachedKey {
   record: ApiKeyRecord;
@@ -69,10 +79,15 @@ export class Authenticator {
   /** Least recently used keys go first when full; entries expire by the injected clock. */
   private readonly keyCache: LRUCache<string, CachedKey>;
   /**
-   * Bumped by invalidate(): a read that began before an invalidation must not put what it read (a key revoked
-   * meanwhile, an account's old JWT settings) into a cache after it.
+   * Bumped by invalidateAccount(): a read of the accounts' JWT settings that began before an account change must
+   * not put what it read into the issuer cache after it.
    */
   private generation = 0;
+  /**
+   * Key lookups in flight, told of each invalidation: a lookup that began before a key's revocation or its
+   * account's change must not put what it read into the cache after it.
+   */
+  private readonly keyReads = new Set<KeyRead>();
 
   constructor(
     private readonly store: Store,
@@ -85,11 +100,25 @@ export class Authenticator {
     this.keyCache = new LRUCache({ max: keyCache.max, ttl: keyCache.ttlMs, ttlResolution: 0, perf: { now } });
   }
 
-  /** Forget cached account JWT settings (after an admin change on this replica). */
-  invalidate(): void {
+  /** Forget one cached key (after its revocation on this replica); every other key stays cached. */
+  invalidateKey(keyId: string): void {
+    this.keyCache.delete(keyId);
+    for (const read of this.keyReads) if (read.keyId === keyId) read.stale = true;
+  }
+
+  /**
+   * Forget one account's cached keys and the accounts' JWT settings (after an account is created or changed on
+   * this replica); other accounts' keys stay cached.
+   */
+  invalidateAccount(accountId: string): void {
     this.issuerCache = null;
-    this.keyCache.clear();
     this.generation += 1;
+    const keyIds: string[] = [];
+    for (const [keyId, cached] of this.keyCache.entries()) {
+      if (cached.account.id === accountId) keyIds.push(keyId);
+    }
+    for (const keyId of keyIds) this.keyCache.delete(keyId);
+    for (const read of this.keyReads) read.accounts.add(accountId);
   }
 
   async authenticate(headers: IncomingHttpHeaders): Promise<Principal> {
@@ -114,16 +143,21 @@ export class Authenticator {
   }
 
   private async lookupKey(keyId: string): Promise<CachedKey | null> {
-    const generation = this.generation;
-    const record = await this.store.getApiKey(keyId);
-    const account = record === null ? null : await this.store.getAccount(record.accountId);
-    if (record === null || account === null) {
-      this.keyCache.delete(keyId);
-      return null;
+    const read: KeyRead = { keyId, stale: false, accounts: new Set() };
+    this.keyReads.add(read);
+    try {
+      const record = await this.store.getApiKey(keyId);
+      const account = record === null ? null : await this.store.getAccount(record.accountId);
+      if (record === null || account === null) {
+        this.keyCache.delete(keyId);
+        return null;
+      }
+      const entry = { record, account, hash: storedHashBytes(record.hash), scopes: new Set(record.scopes) };
+      if (!read.stale && !read.accounts.has(record.accountId)) this.keyCache.set(keyId, entry);
+      return entry;
+    } finally {
+      this.keyReads.delete(read);
     }
-    const entry = { record, account, hash: storedHashBytes(record.hash), scopes: new Set(record.scopes) };
-    if (generation === this.generation) this.keyCache.set(keyId, entry);
-    return entry;
   }
 
   private viaKey(

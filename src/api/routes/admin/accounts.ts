@@ -60,7 +60,7 @@ export async function accountRoutes(app: FastifyInstance, ctx: ApiContext): Prom
         },
         ctx.now(),
       );
-      ctx.auth.invalidate();
+      ctx.auth.invalidateAccount(account.id);
       return reply.code(201).send({ ...accountJson(account), webhook_secret: secret });
     },
   );
@@ -106,7 +106,7 @@ export async function accountRoutes(app: FastifyInstance, ctx: ApiContext): Prom
         ...(b.allowed_pools === undefined ? {} : { allowedPools: b.allowed_pools }),
       });
       if (updated === null) throw new ApiError('not_found', 'No account with this id.');
-      ctx.auth.invalidate();
+      ctx.auth.invalidateAccount(updated.id);
       return accountJson(updated);
     },
   );

@@ -63,7 +63,7 @@ export async function keyRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
     async (request, reply) => {
       const revoked = await ctx.store.revokeApiKey(request.params.id, ctx.now());
       if (!revoked) throw new ApiError('not_found', 'No active key with this id.');
-      ctx.auth.invalidate();
+      ctx.auth.invalidateKey(request.params.id);
       return reply.code(204).send(null);
     },
   );

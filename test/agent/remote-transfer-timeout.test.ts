@@ -1,0 +1,131 @@
+/**
+ * RemoteJobChannel's time limits against a real HTTP server on 127.0.0.1: an output upload the server reads
+ * slowly, and an input the server sends slowly, are not cut off by the short limit of a control call; a control
+ * call keeps that limit; a transfer still has its own (by default the server's request timeout plus the answer).
+ */
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, expect, it } from 'vitest';
+import { REQUEST_TIMEOUT_MS } from '../../src/api/context.js';
+import { RemoteJobChannel } from '../../src/agent/remote-job-channel.js';
+import { UPLOAD_ARRIVAL_MS } from '../../src/workers/worker-protocol.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+let server: Server | null = null;
+const channels: RemoteJobChannel[] = [];
+
+async function serve(handler: Handler): Promise<string> {
+  server = createServer(handler);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+afterEach(async () => {
+  for (const channel of channels.splice(0)) await channel.close();
+  server?.closeAllConnections();
+  server?.close();
+  server = null;
+});
+
+function channel(serverUrl: string, extra: { transferTimeoutMs?: number } = {}): RemoteJobChannel {
+  const c = new RemoteJobChannel({ serverUrl, token: 'wkt_test', requestTimeoutMs: 300, ...extra });
+  channels.push(c);
+  return c;
+}
+
+/** Reads a request body one chunk at a time with a pause after each (a slow link, or a busy server). */
+function readSlowly(req: IncomingMessage, pauseMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      req.pause();
+      setTimeout(() => req.resume(), pauseMs);
+    });
+    req.on('end', () => resolve(size));
+    req.on('error', reject);
+  });
+}
+
+const output = {
+  seq: 0,
+  nodeId: '9',
+  filename: 'clip.mp4',
+  contentType: 'video/mp4',
+  bytes: Buffer.alloc(2 * 1024 * 1024, 7),
+  type: 'output' as const,
+};
+
+function storedAnswer(res: ServerResponse, size: number): void {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(
+    JSON.stringify({
+      node_id: '9',
+      filename: 'clip.mp4',
+      content_type: 'video/mp4',
+      size,
+      object_key: 'jobs/j/outputs/0-clip.mp4',
+      type: 'output',
+    }),
+  );
+}
+
+it('does not cut off an output upload the server reads for longer than a control call may take', async () => {
+  let received = 0;
+  const url = await serve((req, res) => {
+    // 2 MiB in chunks of at most 64 KiB, 25 ms after each: about a second, several times the 300 ms limit.
+    void readSlowly(req, 25).then((size) => {
+      received = size;
+      storedAnswer(res, size);
+    });
+  });
+  const stored = await channel(url).storeOutput('j', output);
+  expect(received).toBe(output.bytes.length);
+  expect(stored.size).toBe(output.bytes.length);
+  expect(stored.objectKey).toBe('jobs/j/outputs/0-clip.mp4');
+});
+
+it('does not cut off an input download that keeps arriving for longer than a control call may take', async () => {
+  const url = await serve((_req, res) => {
+    res.writeHead(200, { 'content-type': 'image/png', 'content-length': '1600' });
+    let sent = 0;
+    const timer = setInterval(() => {
+      res.write(Buffer.alloc(100, sent));
+      if (++sent === 16) {
+        clearInterval(timer);
+        res.end();
+      }
+    }, 60);
+    res.on('close', () => clearInterval(timer));
+  });
+  const input = {
+    name: 'photo',
+    filename: 'photo.png',
+    contentType: 'image/png',
+    size: 1600,
+    objectKey: 'k',
+  };
+  const bytes = await channel(url).getInput('j', input);
+  expect(bytes.length).toBe(1600);
+});
+
+it('keeps the short limit for a control call, and a limit for an upload the server never reads', async () => {
+  const url = await serve(() => {}); // never reads, never answers
+  const heartbeat: unknown = await channel(url)
+    .heartbeat('j')
+    .catch((e: unknown) => e);
+  expect(heartbeat).toBeInstanceOf(Error);
+  expect((heartbeat as Error).name).toBe('TimeoutError');
+  const upload: unknown = await channel(url, { transferTimeoutMs: 500 })
+    .storeOutput('j', output)
+    .catch((e: unknown) => e);
+  expect(upload).toBeInstanceOf(Error);
+  expect((upload as Error).name).toBe('TimeoutError');
+});
+
+it("gives an upload at least the server's own time for a request to arrive", () => {
+  expect(UPLOAD_ARRIVAL_MS).toBe(REQUEST_TIMEOUT_MS);
+});
