@@ -13,8 +13,9 @@
  * answers (req/s and the full/bare ratios). Fixed rate: the same connections offered `--rate-share` of the
  * bare route's saturated req/s for that route (the same rate for bare and full), so p50/p99 say what a
  * request waits at a stated load rather than the queue 50 closed-loop connections build (Little's law: at
- * saturation the mean latency is connections / req/s whatever the server does). autocannon corrects the
- * fixed-rate latencies for coordinated omission.
+ * saturation the mean latency is connections / req/s whatever the server does). The fixed rate is offered by
+ * bench/open-loop.ts, one request every 1/rate s counted from its due time (wrk2's model), not by `autocannon
+ * -R`, whose per-second quota per connection makes the first part of every second a saturated burst.
  * `--profile DIR` writes a V8 CPU profile of each measured window of each server (not its warm-up) to
  * DIR/full-get.cpuprofile, full-post, bare-get and bare-post; `node bench/top-frames.ts FILE` prints its top frames.
  */
@@ -27,6 +28,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import Fastify from 'fastify';
+import { z } from 'zod';
 import { loadConfig } from '../src/config/load.js';
 import { startControlPlane } from '../src/runtime/control-plane.js';
 
@@ -110,12 +112,31 @@ async function autocannon(
   return result;
 }
 
-/** The fixed-rate phase: `rate` req/s offered over the same connections, no warm-up (the server is warm). */
+/**
+ * The fixed-rate phase: `rate` req/s offered at even intervals by bench/open-loop.ts (its own process) over at
+ * most the same number of connections, latency counted from each request's due time.
+ */
 async function atRate(t: Target, rate: number): Promise<Result> {
   if (ONLY !== undefined && ONLY !== t.method.toLowerCase()) return SKIPPED;
   if (!Number.isFinite(rate) || rate < 1) return SKIPPED;
-  return await once(t.url, t.method, t.headers, t.body, RATE_SECONDS, rate);
+  const script = join(import.meta.dirname, 'open-loop.ts');
+  const spec = { ...t, rate, seconds: RATE_SECONDS, connections: CONNECTIONS };
+  const cpu = process.cpuUsage();
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', script, JSON.stringify(spec)]);
+  const used = process.cpuUsage(cpu);
+  const r = openLoopSchema.parse(JSON.parse(stdout));
+  const cpuUs = (used.user + used.system) / Math.max(1, r.sent);
+  return { rps: r.rps, cpuUs, p50: r.p50, p99: r.p99, non2xx: r.non2xx + r.errors };
 }
+
+const openLoopSchema = z.object({
+  sent: z.number(),
+  rps: z.number(),
+  p50: z.number(),
+  p99: z.number(),
+  non2xx: z.number(),
+  errors: z.number(),
+});
 
 async function once(
   url: string,
@@ -123,11 +144,9 @@ async function once(
   headers: Record<string, string>,
   body: string | undefined,
   seconds: number,
-  rate?: number,
 ): Promise<Result> {
   const cli = join(import.meta.dirname, '..', 'node_modules', 'autocannon', 'autocannon.js');
   const argv = [cli, '-j', '-c', String(CONNECTIONS), '-d', String(seconds), '-m', method];
-  if (rate !== undefined) argv.push('-R', String(Math.round(rate)));
   for (const [k, v] of Object.entries(headers)) argv.push('-H', `${k}=${v}`);
   if (body !== undefined) argv.push('-b', body);
   argv.push(url);
@@ -318,7 +337,7 @@ try {
     `ratio  POST full/bare = ${(f.post.rps / b.post.rps).toFixed(2)}   (target ≥ 0.50, ≥ 3,000/s, p99 < 20 ms)`,
   );
   console.log(
-    `fixed rate: ${(RATE_SHARE * 100).toFixed(0)} % of the bare route's saturated req/s, the same offered to bare and full, ${RATE_SECONDS} s each (latency corrected for coordinated omission)`,
+    `fixed rate: ${(RATE_SHARE * 100).toFixed(0)} % of the bare route's saturated req/s, the same offered to bare and full, ${RATE_SECONDS} s each (open loop, bench/open-loop.ts: latency from each request's due time)`,
   );
   const atRow = (name: string, rate: number, r: Result): string =>
     `${name.padEnd(24)} @ ${rate.toFixed(0).padStart(5)}/s   got ${r.rps.toFixed(0).padStart(5)} req/s   cpu ${r.cpuUs.toFixed(0).padStart(4)} µs/req   p50 ${String(r.p50).padStart(3)} ms   p99 ${String(r.p99).padStart(3)} ms   non-2xx ${r.non2xx}`;
