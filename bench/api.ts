@@ -1,7 +1,7 @@
 /**
  * bench/api — the full API against a bare reference, same machine, same run.
  *
- *   node --import tsx bench/api.ts [--seconds 8] [--connections 50] [--rate-share 0.5] [--rate-seconds 6]
+ *   node --import tsx bench/api.ts [--seconds 8] [--connections 50] [--rate-share 0.3,0.5] [--rate-seconds 6]
  *                                  [--profile DIR] [--only get|post]
  *
  * Full: `arrakis serve` on SQLite (no workers), GET /v1/jobs/{id} and POST /v1/jobs with an API key.
@@ -10,11 +10,12 @@
  * statements. autocannon runs as a separate process so it does not share the server's event loop.
  *
  * Two phases per route and server. Saturation: `--connections` closed-loop connections as fast as the server
- * answers (req/s and the full/bare ratios). Fixed rate: the same connections offered `--rate-share` of the
- * bare route's saturated req/s for that route (the same rate for bare and full), so p50/p99 say what a
- * request waits at a stated load rather than the queue 50 closed-loop connections build (Little's law: at
- * saturation the mean latency is connections / req/s whatever the server does). autocannon corrects the
- * fixed-rate latencies for coordinated omission.
+ * answers (req/s and the full/bare ratios). Fixed rate: at most the same connections offered each
+ * `--rate-share` of the bare route's saturated req/s for that route (the same rate for bare and full), so
+ * p50/p99 say what a request waits at a stated load, not the queue 50 closed-loop connections build (Little's law: at
+ * saturation the mean latency is connections / req/s whatever the server does). The fixed rate is offered by
+ * bench/open-loop.ts, one request every 1/rate s counted from its due time (wrk2's model), not by `autocannon
+ * -R`, whose per-second quota per connection makes the first part of every second a saturated burst.
  * `--profile DIR` writes a V8 CPU profile of each measured window of each server (not its warm-up) to
  * DIR/full-get.cpuprofile, full-post, bare-get and bare-post; `node bench/top-frames.ts FILE` prints its top frames.
  */
@@ -27,6 +28,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import Fastify from 'fastify';
+import { z } from 'zod';
 import { loadConfig } from '../src/config/load.js';
 import { startControlPlane } from '../src/runtime/control-plane.js';
 
@@ -44,7 +46,8 @@ const SECONDS = arg('seconds', 8);
 const PROFILE_DIR = argText('profile');
 const ONLY = argText('only');
 const CONNECTIONS = arg('connections', 50);
-const RATE_SHARE = arg('rate-share', 0.5);
+/** Shares of the bare route's saturated req/s offered in the fixed-rate phase, one row each (`--rate-share 0.3,0.5`). */
+const RATE_SHARES = (argText('rate-share') ?? '0.3,0.5').split(',').map(Number);
 const RATE_SECONDS = arg('rate-seconds', 6);
 const ADMIN = 'bench-admin-key-0123456789';
 const WORKFLOW = {
@@ -68,12 +71,13 @@ const SKIPPED: Result = { rps: Number.NaN, cpuUs: Number.NaN, p50: Number.NaN, p
 interface Routes {
   get: Result;
   post: Result;
-  getAtRate: Result;
-  postAtRate: Result;
+  /** Per share of RATE_SHARES, in its order. */
+  atRates: Array<{ get: Result; post: Result }>;
 }
 
 /** Offered req/s of the fixed-rate phase, per route: a share of the bare route's saturated req/s. */
 interface Rates {
+  share: number;
   get: number;
   post: number;
 }
@@ -110,12 +114,31 @@ async function autocannon(
   return result;
 }
 
-/** The fixed-rate phase: `rate` req/s offered over the same connections, no warm-up (the server is warm). */
+/**
+ * The fixed-rate phase: `rate` req/s offered at even intervals by bench/open-loop.ts (its own process) over at
+ * most the same number of connections, latency counted from each request's due time.
+ */
 async function atRate(t: Target, rate: number): Promise<Result> {
   if (ONLY !== undefined && ONLY !== t.method.toLowerCase()) return SKIPPED;
   if (!Number.isFinite(rate) || rate < 1) return SKIPPED;
-  return await once(t.url, t.method, t.headers, t.body, RATE_SECONDS, rate);
+  const script = join(import.meta.dirname, 'open-loop.ts');
+  const spec = { ...t, rate, seconds: RATE_SECONDS, connections: CONNECTIONS };
+  const cpu = process.cpuUsage();
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', script, JSON.stringify(spec)]);
+  const used = process.cpuUsage(cpu);
+  const r = openLoopSchema.parse(JSON.parse(stdout));
+  const cpuUs = (used.user + used.system) / Math.max(1, r.sent);
+  return { rps: r.rps, cpuUs, p50: r.p50, p99: r.p99, non2xx: r.non2xx + r.errors };
 }
+
+const openLoopSchema = z.object({
+  sent: z.number(),
+  rps: z.number(),
+  p50: z.number(),
+  p99: z.number(),
+  non2xx: z.number(),
+  errors: z.number(),
+});
 
 async function once(
   url: string,
@@ -123,11 +146,9 @@ async function once(
   headers: Record<string, string>,
   body: string | undefined,
   seconds: number,
-  rate?: number,
 ): Promise<Result> {
   const cli = join(import.meta.dirname, '..', 'node_modules', 'autocannon', 'autocannon.js');
   const argv = [cli, '-j', '-c', String(CONNECTIONS), '-d', String(seconds), '-m', method];
-  if (rate !== undefined) argv.push('-R', String(Math.round(rate)));
   for (const [k, v] of Object.entries(headers)) argv.push('-H', `${k}=${v}`);
   if (body !== undefined) argv.push('-b', body);
   argv.push(url);
@@ -143,7 +164,7 @@ async function once(
   return { rps: r.requests.average, cpuUs, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx };
 }
 
-async function full(dir: string, rates: Rates): Promise<Routes> {
+async function full(dir: string, rates: Rates[]): Promise<Routes> {
   const config = loadConfig(
     {},
     {},
@@ -205,20 +226,29 @@ async function full(dir: string, rates: Rates): Promise<Routes> {
   return result;
 }
 
-/** Both routes of one server: each saturated (profiled with --profile), then each at its fixed rate. */
+/** The fixed rates offered to both servers: each share of the bare server's saturated req/s. */
+function ratesOf(bareSaturated: { get: Result; post: Result }): Rates[] {
+  return RATE_SHARES.map((share) => ({
+    share,
+    get: bareSaturated.get.rps * share,
+    post: bareSaturated.post.rps * share,
+  }));
+}
+
+/** Both routes of one server: each saturated (profiled with --profile), then each at its fixed rates. */
 async function measure(
   g: Target,
   p: Target,
   name: string,
-  rates: (saturated: { get: Result; post: Result }) => Rates,
+  rates: (saturated: { get: Result; post: Result }) => Rates[],
 ): Promise<Routes> {
   const get = await autocannon(g.url, g.method, g.headers, g.body, `${name}-get`);
   const post = await autocannon(p.url, p.method, p.headers, p.body, `${name}-post`);
   // After the saturated phases: the bare server's rates come from its own.
   const offered = rates({ get, post });
-  const getAtRate = await atRate(g, offered.get);
-  const postAtRate = await atRate(p, offered.post);
-  return { get, post, getAtRate, postAtRate };
+  const atRates: Routes['atRates'] = [];
+  for (const r of offered) atRates.push({ get: await atRate(g, r.get), post: await atRate(p, r.post) });
+  return { get, post, atRates };
 }
 
 async function bare(dir: string): Promise<Routes> {
@@ -290,7 +320,7 @@ async function bare(dir: string): Promise<Routes> {
     { url: `${url}/jobs/job_fixed`, method: 'GET', headers },
     { url: `${url}/jobs`, method: 'POST', headers, body: JSON.stringify({ workflow: WORKFLOW }) },
     'bare',
-    (saturated) => ({ get: saturated.get.rps * RATE_SHARE, post: saturated.post.rps * RATE_SHARE }),
+    (saturated) => ratesOf(saturated),
   );
   await app.close();
   db.close();
@@ -300,7 +330,7 @@ async function bare(dir: string): Promise<Routes> {
 const dir = mkdtempSync(join(tmpdir(), 'arrakis-bench-api-'));
 try {
   const b = await bare(dir);
-  const rates: Rates = { get: b.get.rps * RATE_SHARE, post: b.post.rps * RATE_SHARE };
+  const rates = ratesOf(b);
   const f = await full(dir, rates);
   const row = (name: string, r: Result): string =>
     `${name.padEnd(22)} ${r.rps.toFixed(0).padStart(8)} req/s   cpu ${r.cpuUs.toFixed(0).padStart(4)} µs/req   p50 ${String(r.p50).padStart(3)} ms   p99 ${String(r.p99).padStart(3)} ms   non-2xx ${r.non2xx}`;
@@ -318,14 +348,20 @@ try {
     `ratio  POST full/bare = ${(f.post.rps / b.post.rps).toFixed(2)}   (target ≥ 0.50, ≥ 3,000/s, p99 < 20 ms)`,
   );
   console.log(
-    `fixed rate: ${(RATE_SHARE * 100).toFixed(0)} % of the bare route's saturated req/s, the same offered to bare and full, ${RATE_SECONDS} s each (latency corrected for coordinated omission)`,
+    `fixed rate: shares of the bare route's saturated req/s, the same offered to bare and full, ${RATE_SECONDS} s each (open loop, bench/open-loop.ts: latency from each request's due time)`,
   );
   const atRow = (name: string, rate: number, r: Result): string =>
     `${name.padEnd(24)} @ ${rate.toFixed(0).padStart(5)}/s   got ${r.rps.toFixed(0).padStart(5)} req/s   cpu ${r.cpuUs.toFixed(0).padStart(4)} µs/req   p50 ${String(r.p50).padStart(3)} ms   p99 ${String(r.p99).padStart(3)} ms   non-2xx ${r.non2xx}`;
-  console.log(atRow('bare   GET /jobs/{id}', rates.get, b.getAtRate));
-  console.log(atRow('full   GET /v1/jobs/{id}', rates.get, f.getAtRate));
-  console.log(atRow('bare   POST /jobs', rates.post, b.postAtRate));
-  console.log(atRow('full   POST /v1/jobs', rates.post, f.postAtRate));
+  for (const [k, r] of rates.entries()) {
+    const share = `${(r.share * 100).toFixed(0)} %`;
+    const ofFull = (rate: number, saturated: number): string =>
+      `(${((100 * rate) / saturated).toFixed(0)} % of full's saturated)`;
+    console.log(`at ${share} of bare: GET ${ofFull(r.get, f.get.rps)}, POST ${ofFull(r.post, f.post.rps)}`);
+    console.log(atRow('bare   GET /jobs/{id}', r.get, b.atRates[k]?.get ?? SKIPPED));
+    console.log(atRow('full   GET /v1/jobs/{id}', r.get, f.atRates[k]?.get ?? SKIPPED));
+    console.log(atRow('bare   POST /jobs', r.post, b.atRates[k]?.post ?? SKIPPED));
+    console.log(atRow('full   POST /v1/jobs', r.post, f.atRates[k]?.post ?? SKIPPED));
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

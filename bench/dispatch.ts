@@ -2,7 +2,7 @@
  * bench/dispatch — how close Arrakis stays to the floor, side by side on one comfy-lite.
  *
  *   node --import tsx bench/dispatch.ts [--runs 60] [--in-process] [--serve-in-process] [--prefer-wait] [--trace]
- *                                       [--warmup 200] [--profile-serve DIR]
+ *                                       [--warmup 200] [--profile-serve DIR] [--bare-relay]
  *
  * direct:  a canonical ComfyUI protocol client (bench/dispatch-direct.ts, the way ComfyUI's own
  *          websockets_api_example.py does it: POST /prompt, wait for `executing` null on its open WebSocket,
@@ -12,7 +12,11 @@
  * arrakis: POST /v1/jobs → SSE until `done` (persist, admit, schedule, run, store outputs, complete) → GET the
  *          output bytes from the URL the `done` event carries (no GET of the job). With `--prefer-wait`:
  *          POST /v1/jobs with `Prefer: wait=60` (one request answers with the ended job) → GET the output bytes.
- * The two run as interleaved pairs (the order alternates), so a load swing on the shared machine hits both
+ * bare:    with `--bare-relay`, a third side: bench/dispatch-bare-relay.ts as its own process, the least a relay
+ *          that stores outputs durably before `done` can do (one transaction in, the prompt sent, the output
+ *          fetched at `executed`, fdatasync'd, one transaction out, `done` on the open stream), on the same
+ *          client path: what any such control plane adds on this machine, to read Arrakis's added time against.
+ * The sides run as interleaved pairs (the order alternates), so a load swing on the shared machine hits both
  * sides of a pair alike: the added time per job is the median of the pairs' differences, with a
  * distribution-free 95% interval (order statistics of the differences).
  * Both talk to the same comfy-lite, run as its own process like a real ComfyUI (`--in-process` runs it
@@ -49,6 +53,7 @@ const RUNS = Number(args[args.indexOf('--runs') + 1] ?? 60) || 60;
  */
 const WARMUP = Math.max(1, Number(argValue('--warmup') ?? 200) || 200);
 const ADMIN = 'bench-admin-key-0123456789';
+const BARE_KEY = 'bench-bare-relay-key-0123456789';
 
 function workflow(
   prefix: string,
@@ -103,17 +108,26 @@ function medianWithInterval(values: number[]): { median: number; lo: number; hi:
 /** `arrakis comfy-lite --port 0` as a child process; resolves with its URL. */
 async function spawnComfyLite(): Promise<{ url: string; stop(): void }> {
   const bin = join(import.meta.dirname, '..', 'bin', 'arrakis.mjs');
-  const proc = spawn(process.execPath, [bin, 'comfy-lite', '--port', '0'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  return await spawnListening('comfy-lite', [bin, 'comfy-lite', '--port', '0']);
+}
+
+/** bench/dispatch-bare-relay.ts as a child process in front of `comfyUrl`; resolves with its URL. */
+async function spawnBareRelay(comfyUrl: string, relayDir: string): Promise<{ url: string; stop(): void }> {
+  const script = join(import.meta.dirname, 'dispatch-bare-relay.ts');
+  return await spawnListening('bare relay', ['--import', 'tsx', script, comfyUrl, relayDir, BARE_KEY]);
+}
+
+/** A node child process that prints "NAME listening on URL"; resolves with that URL. */
+async function spawnListening(name: string, argv: string[]): Promise<{ url: string; stop(): void }> {
+  const proc = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
   return await new Promise((resolve, reject) => {
     let out = '';
     proc.stdout.on('data', (chunk: Buffer) => {
       out += String(chunk);
-      const m = /comfy-lite listening on (http:\/\/\S+)/.exec(out);
+      const m = new RegExp(`${name} listening on (http://\\S+)`).exec(out);
       if (m?.[1] !== undefined) resolve({ url: m[1], stop: () => proc.kill('SIGTERM') });
     });
-    proc.once('exit', () => reject(new Error(`comfy-lite exited: ${out}`)));
+    proc.once('exit', () => reject(new Error(`${name} exited: ${out}`)));
   });
 }
 
@@ -192,6 +206,7 @@ const dir = mkdtempSync(join(tmpdir(), 'arrakis-bench-dispatch-'));
 const lite = await startComfyLite({ port: 0, dataDir: join(dir, 'comfy') });
 const child = IN_PROCESS ? null : await spawnComfyLite();
 const latencyUrl = child?.url ?? lite.url;
+const bare = args.includes('--bare-relay') ? await spawnBareRelay(latencyUrl, dir) : null;
 try {
   // The floor: a canonical protocol client with its socket kept open across runs.
   const direct = new DirectComfyClient(latencyUrl, (stage) => trace?.mark(stage));
@@ -243,52 +258,71 @@ try {
   };
   await new Promise((r) => setTimeout(r, 300));
 
-  const runArrakis = async (): Promise<{ ms: number; id: string }> => {
+  /** Submit → `done` (SSE, or the `Prefer: wait` answer) → the output bytes, on Arrakis or the bare relay. */
+  const runJob = async (
+    base: string,
+    jobHeaders: Record<string, string>,
+    wait: boolean,
+  ): Promise<{ ms: number; id: string }> => {
     const t0 = performance.now();
-    const res = await fetch(`${cp.url}/v1/jobs`, {
+    const res = await fetch(`${base}/v1/jobs`, {
       method: 'POST',
-      headers: PREFER_WAIT ? { ...headers, prefer: 'wait=60' } : headers,
+      headers: wait ? { ...jobHeaders, prefer: 'wait=60' } : jobHeaders,
       body: JSON.stringify({ workflow: workflow('out') }),
     });
     const job = (await res.json()) as { id: string; status: string; outputs?: Array<{ url: string }> };
     trace?.mark('client: submit answer parsed');
-    const done = PREFER_WAIT ? job : await waitDone(`${cp.url}/v1/jobs/${job.id}/events`, headers);
+    const done = wait ? job : await waitDone(`${base}/v1/jobs/${job.id}/events`, jobHeaders);
     trace?.mark('client: done parsed');
     if (done.status !== 'completed') throw new Error(`job ${job.id} ${done.status}`);
     for (const o of done.outputs ?? [])
-      await (await fetch(new URL(o.url, cp.url), { headers })).arrayBuffer();
+      await (await fetch(new URL(o.url, base), { headers: jobHeaders })).arrayBuffer();
     trace?.mark('client: output bytes read');
     return { ms: performance.now() - t0, id: job.id };
   };
+  const runArrakis = (): Promise<{ ms: number; id: string }> => runJob(cp.url, headers, PREFER_WAIT);
+  const bareHeaders = { ...headers, authorization: `Bearer ${BARE_KEY}` };
+  const runBare = async (): Promise<number> =>
+    bare === null ? Number.NaN : (await runJob(bare.url, bareHeaders, false)).ms;
 
   const directMs: number[] = [];
   const e2eMs: number[] = [];
   const pairs: number[] = [];
+  const bareMs: number[] = [];
+  const barePairs: number[] = [];
   const jobIds: string[] = [];
   let serveCpuAtStart: number | null = null;
   for (let i = 0; i < RUNS + WARMUP; i++) {
     if (i === WARMUP) serveCpuAtStart = cpuSeconds(cp.pid);
-    // Alternate which side goes first, so neither always runs right after the other's work.
-    let d: number;
-    let a: { ms: number; id: string };
+    // Rotate which side goes first, so none always runs right after another's work.
+    let d = Number.NaN;
+    let a: { ms: number; id: string } = { ms: Number.NaN, id: '' };
+    let b = Number.NaN;
     const traced = async <T>(kind: string, run: () => Promise<T>): Promise<T> => {
       trace?.begin();
       const result = await run();
       trace?.end(kind, i >= WARMUP);
       return result;
     };
-    if (i % 2 === 0) {
-      d = await traced('direct', () => runDirect(i));
-      a = await traced('arrakis', runArrakis);
-    } else {
-      a = await traced('arrakis', runArrakis);
-      d = await traced('direct', () => runDirect(i));
-    }
+    const sides = [
+      async () => {
+        d = await traced('direct', () => runDirect(i));
+      },
+      async () => {
+        a = await traced('arrakis', runArrakis);
+      },
+      ...(bare === null ? [] : [async () => void (b = await runBare())]),
+    ];
+    for (let k = 0; k < sides.length; k++) await sides[(i + k) % sides.length]?.();
     if (i < WARMUP) continue;
     directMs.push(d);
     e2eMs.push(a.ms);
     pairs.push(a.ms - d);
     jobIds.push(a.id);
+    if (bare !== null) {
+      bareMs.push(b);
+      barePairs.push(b - d);
+    }
   }
   const serveCpuAtEnd = cpuSeconds(cp.pid);
   direct.close();
@@ -357,6 +391,19 @@ try {
   console.log(
     `added per job  median of pairs ${added.median.toFixed(2)} ms   95% interval [${added.lo.toFixed(2)}, ${added.hi.toFixed(2)}] ms   (target ≤ 5 ms)`,
   );
+  if (bare !== null) {
+    const bareAdded = medianWithInterval(barePairs);
+    console.log(
+      `bare relay     POST /v1/jobs → SSE done      → PNG bytes   p50 ${f(pct(bareMs, 50))} ms   p99 ${f(pct(bareMs, 99))} ms`,
+    );
+    console.log(
+      `bare added     median of pairs ${bareAdded.median.toFixed(2)} ms   95% interval [${bareAdded.lo.toFixed(2)}, ${bareAdded.hi.toFixed(2)}] ms   ratio bare/direct p50 ${(pct(bareMs, 50) / pct(directMs, 50)).toFixed(2)}`,
+    );
+    const overBare = medianWithInterval(e2eMs.map((ms, k) => ms - (bareMs[k] ?? Number.NaN)));
+    console.log(
+      `arrakis − bare median of pairs ${overBare.median.toFixed(2)} ms   95% interval [${overBare.lo.toFixed(2)}, ${overBare.hi.toFixed(2)}] ms`,
+    );
+  }
   console.log(
     `ratio arrakis/direct   p50 ${(pct(e2eMs, 50) / pct(directMs, 50)).toFixed(2)} (target ≤ 1.5)   p99 ${(pct(e2eMs, 99) / pct(directMs, 99)).toFixed(2)}`,
   );
@@ -379,5 +426,6 @@ try {
 } finally {
   await lite.close();
   child?.stop();
+  bare?.stop();
   rmSync(dir, { recursive: true, force: true });
 }

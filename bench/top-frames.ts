@@ -1,11 +1,12 @@
 /**
  * bench/top-frames — the top of a V8 CPU profile (.cpuprofile, from `--cpu-prof` or `bench/api.ts --profile`).
  *
- *   node --import tsx bench/top-frames.ts FILE [--top 30]
+ *   node --import tsx bench/top-frames.ts FILE [--top 30] [--skip-ms N]
  *
  * Prints self time by function, self time by package (node_modules/<pkg>, src/<folder>, node internals), and
  * total (inclusive) time by function, and self time charged to the nearest frame of our own code (src/), each as
- * a share of the samples.
+ * a share of the samples. `--skip-ms N` drops the samples of the profile's first N ms (a process's start-up:
+ * module loading, warm-up), so a whole-process profile (`bench/dispatch --profile-serve`) shows the steady state.
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
@@ -19,6 +20,7 @@ const profileSchema = z.object({
     }),
   ),
   samples: z.array(z.number()),
+  timeDeltas: z.array(z.number()).optional(),
 });
 type ProfileNode = z.infer<typeof profileSchema>['nodes'][number];
 
@@ -27,6 +29,8 @@ const file = args[0];
 if (file === undefined) throw new Error('usage: bench/top-frames.ts FILE [--top N]');
 const topIndex = args.indexOf('--top');
 const TOP = topIndex >= 0 ? Number(args[topIndex + 1]) : 30;
+const skipIndex = args.indexOf('--skip-ms');
+const SKIP_US = skipIndex >= 0 ? Number(args[skipIndex + 1]) * 1000 : 0;
 process.stdout.on('error', () => process.exit(0));
 const profile = profileSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
 
@@ -34,8 +38,14 @@ const byId = new Map<number, ProfileNode>(profile.nodes.map((n) => [n.id, n]));
 const parent = new Map<number, number>();
 for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 const selfCount = new Map<number, number>();
-for (const s of profile.samples) selfCount.set(s, (selfCount.get(s) ?? 0) + 1);
-const total = profile.samples.length;
+let elapsedUs = 0;
+let total = 0;
+for (const [i, s] of profile.samples.entries()) {
+  elapsedUs += profile.timeDeltas?.[i] ?? 0;
+  if (elapsedUs < SKIP_US) continue;
+  selfCount.set(s, (selfCount.get(s) ?? 0) + 1);
+  total++;
+}
 
 function frameName(n: ProfileNode): string {
   const { functionName, url, lineNumber } = n.callFrame;
