@@ -14,6 +14,8 @@ import type { ComfyLiteServer } from '../../src/comfy-lite/server.js';
 import { Harness, invertWorkflow, testComfyClient } from './harness.js';
 
 let h: Harness;
+/** Lets go of every held prompt outcome (a failed test must not leave its agent waiting on one). */
+const releaseAll: Array<() => void> = [];
 
 beforeEach(async () => {
   // A long lease: the agent's heartbeat (every third of it) never notices the expiry these tests make.
@@ -21,6 +23,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  for (const release of releaseAll.splice(0)) release();
   vi.restoreAllMocks();
   await h.close();
 });
@@ -47,6 +50,7 @@ function heldComfy(url: string): { comfy: ComfyServer; reached: Promise<void>; r
   let release!: () => void;
   const reachedP = new Promise<void>((resolve) => (reached = resolve));
   const released = new Promise<void>((resolve) => (release = resolve));
+  releaseAll.push(release);
   const comfy: ComfyServer = Object.assign(Object.create(real) as ComfyServer, {
     runPrompt: async (...args: Parameters<ComfyServer['runPrompt']>): Promise<PromptOutcome> => {
       const outcome = await real.runPrompt(...args);
@@ -119,6 +123,7 @@ describe('outputs of a run that lost its lease', () => {
     const uploading = new Promise<void>((resolve) => (reached = resolve));
     const gate = new Promise<void>((resolve) => (go = resolve));
     const written = new Promise<void>((resolve) => (landed = resolve));
+    releaseAll.push(go);
     vi.spyOn(h.storage, 'put').mockImplementation(async (key, body, contentType) => {
       if (key !== lost) return await put(key, body, contentType);
       reached();
@@ -155,6 +160,5 @@ describe('outputs of a run that lost its lease', () => {
     await h.startAgent(second.url);
     await h.bus.publish({ kind: 'job_ready', pool: null });
     await expectRerunServed(job, second);
-    held.release();
   });
 });
