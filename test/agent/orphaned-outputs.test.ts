@@ -1,12 +1,17 @@
 /**
  * Output files of a run that lost its lease are deleted, not left to retention (which never comes with
  * `--retention-days 0`): the files named by a completion the control plane refuses, and a file whose upload was
- * under way when the lease expired. The re-run's outputs are untouched. Real SQLite, file storage, comfy-lite.
+ * under way when the lease expired. The re-run's outputs are untouched. Real SQLite, file storage, comfy-lite;
+ * the first run's agent is in-process, or remote over the worker API on a real port.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
+import Fastify from 'fastify';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { RemoteJobChannel } from '../../src/agent/remote-job-channel.js';
+import { issueWorkerToken, workerRoutes } from '../../src/api/routes/workers.js';
+import type { JobChannel } from '../../src/workers/job-channel.js';
 import type { ComfyServer, PromptOutcome } from '../../src/comfy/contract.js';
 import { Maintenance } from '../../src/jobs/maintenance.js';
 import type { Job } from '../../src/jobs/types.js';
@@ -27,6 +32,20 @@ afterEach(async () => {
   vi.restoreAllMocks();
   await h.close();
 });
+
+/** The first run's channel: in-process, or a remote agent's over the worker API served on a real port. */
+async function firstChannel(kind: 'in-process' | 'remote'): Promise<{ channel?: JobChannel }> {
+  if (kind === 'in-process') return {};
+  // Closed after the agents that talk to it stop, before the store closes; it cuts the connections of the first
+  // agent's long-polls (left open after its run was lost) rather than wait for them.
+  const api = Fastify({ forceCloseConnections: true });
+  h.onClose(() => api.close());
+  const deps = { store: h.store, storage: h.storage, bus: h.bus, leaseMs: 60_000, maxAttempts: 3 };
+  await api.register(workerRoutes(deps), { prefix: '/v1/worker' });
+  const serverUrl = await api.listen({ host: '127.0.0.1', port: 0 });
+  const { token } = await issueWorkerToken(h.store, 'gpu-1', 'default');
+  return { channel: new RemoteJobChannel({ serverUrl, token }) };
+}
 
 /** Resolves once `check` holds (polling), or throws after `ms`. */
 async function until(what: string, check: () => Promise<boolean>, ms = 5_000): Promise<void> {
@@ -84,81 +103,80 @@ async function expectRerunServed(job: Job, second: ComfyLiteServer): Promise<voi
   expect((await buffer(object!.body)).equals(file)).toBe(true);
 }
 
-describe('outputs of a run that lost its lease', () => {
-  it('a refused completion deletes the files of the lost attempt, and the re-run keeps its own', async () => {
-    const first = await h.startComfy();
-    const held = heldComfy(first.url);
-    await h.startAgent(first.url, { comfy: held.comfy });
-    const job = await h.admit(invertWorkflow('orphan'));
-    const lost = `jobs/${job.id}/outputs/1.0-orphan_00001_.png`;
-    await held.reached;
-    await until('the early store', () => stored(lost));
-    // The lease expires (the store verb alone: no sweep deletes anything), and another worker re-runs the job.
-    expect(await h.store.expireLeases(3, Date.now() + 120_000)).toEqual([
-      { jobId: job.id, outcome: 'requeued' },
-    ]);
-    const second = await h.startComfy();
-    await h.startAgent(second.url);
-    await h.bus.publish({ kind: 'job_ready', pool: null });
-    await h.waitFor(job.id, (j) => j.status === 'completed');
-    // The first run now reports its completion, naming its stored file: refused, and the file is deleted.
-    const completed = vi.spyOn(h.service, 'complete');
-    held.release();
-    await until('the refused completion', async () => completed.mock.calls.length === 1);
-    await expect(completed.mock.results[0]!.value).resolves.toEqual({ kind: 'lost' });
-    expect(completed.mock.calls[0]![2].map((o) => o.objectKey)).toEqual([lost]);
-    expect(await stored(lost)).toBe(false);
-    await expectRerunServed(job, second);
-  });
-
-  it('a file whose upload was under way when the lease expired is deleted once it lands', async () => {
-    const first = await h.startComfy();
-    const job = await h.admit(invertWorkflow('orphan'));
-    const lost = `jobs/${job.id}/outputs/1.0-orphan_00001_.png`;
-    // The first run's upload stalls before its bytes are written, until the test lets it go on.
-    const put = h.storage.put.bind(h.storage);
-    let reached!: () => void;
-    let go!: () => void;
-    let landed!: () => void;
-    const uploading = new Promise<void>((resolve) => (reached = resolve));
-    const gate = new Promise<void>((resolve) => (go = resolve));
-    const written = new Promise<void>((resolve) => (landed = resolve));
-    releaseAll.push(go);
-    vi.spyOn(h.storage, 'put').mockImplementation(async (key, body, contentType) => {
-      if (key !== lost) return await put(key, body, contentType);
-      reached();
-      await gate;
-      const object = await put(key, body, contentType);
-      landed();
-      return object;
+describe.each(['in-process', 'remote'] as const)(
+  'outputs of a run that lost its lease (%s agent)',
+  (kind) => {
+    it('a refused completion deletes the files of the lost attempt, and the re-run keeps its own', async () => {
+      const first = await h.startComfy();
+      const held = heldComfy(first.url);
+      await h.startAgent(first.url, { comfy: held.comfy, ...(await firstChannel(kind)) });
+      const job = await h.admit(invertWorkflow('orphan'));
+      const lost = `jobs/${job.id}/outputs/1.0-orphan_00001_.png`;
+      await held.reached;
+      await until('the early store', () => stored(lost));
+      // The lease expires (the store verb alone: no sweep deletes anything), and another worker re-runs the job.
+      expect(await h.store.expireLeases(3, Date.now() + 120_000)).toEqual([
+        { jobId: job.id, outcome: 'requeued' },
+      ]);
+      const second = await h.startComfy();
+      await h.startAgent(second.url);
+      await h.bus.publish({ kind: 'job_ready', pool: null });
+      await h.waitFor(job.id, (j) => j.status === 'completed');
+      // The first run now reports its completion, naming its stored file: refused, and the file is deleted.
+      held.release();
+      await until('the lost file deleted', async () => !(await stored(lost)));
+      await expectRerunServed(job, second);
     });
-    await h.startAgent(first.url);
-    await uploading;
-    // The lease sweep requeues the job meanwhile (it deletes the attempt's files: none have landed yet).
-    expect(await sweepFromTheFuture().expireLeases()).toBe(1);
-    const second = await h.startComfy();
-    await h.startAgent(second.url);
-    await h.bus.publish({ kind: 'job_ready', pool: null });
-    await h.waitFor(job.id, (j) => j.status === 'completed');
-    go();
-    await written;
-    await until('the late file deleted', async () => !(await stored(lost)));
-    await expectRerunServed(job, second);
-  });
 
-  it('the lease sweep that requeues a job deletes the files its lost run stored', async () => {
-    const first = await h.startComfy();
-    const held = heldComfy(first.url);
-    await h.startAgent(first.url, { comfy: held.comfy });
-    const job = await h.admit(invertWorkflow('orphan'));
-    const lost = `jobs/${job.id}/outputs/1.0-orphan_00001_.png`;
-    await held.reached;
-    await until('the early store', () => stored(lost));
-    expect(await sweepFromTheFuture().expireLeases()).toBe(1);
-    expect(await stored(lost)).toBe(false);
-    const second = await h.startComfy();
-    await h.startAgent(second.url);
-    await h.bus.publish({ kind: 'job_ready', pool: null });
-    await expectRerunServed(job, second);
-  });
-});
+    it('a file whose upload was under way when the lease expired is deleted once it lands', async () => {
+      const first = await h.startComfy();
+      const job = await h.admit(invertWorkflow('orphan'));
+      const lost = `jobs/${job.id}/outputs/1.0-orphan_00001_.png`;
+      // The first run's upload stalls before its bytes are written, until the test lets it go on.
+      const put = h.storage.put.bind(h.storage);
+      let reached!: () => void;
+      let go!: () => void;
+      let landed!: () => void;
+      const uploading = new Promise<void>((resolve) => (reached = resolve));
+      const gate = new Promise<void>((resolve) => (go = resolve));
+      const written = new Promise<void>((resolve) => (landed = resolve));
+      releaseAll.push(go);
+      vi.spyOn(h.storage, 'put').mockImplementation(async (key, body, contentType) => {
+        if (key !== lost) return await put(key, body, contentType);
+        reached();
+        await gate;
+        const object = await put(key, body, contentType);
+        landed();
+        return object;
+      });
+      await h.startAgent(first.url, await firstChannel(kind));
+      await uploading;
+      // The lease sweep requeues the job meanwhile (it deletes the attempt's files: none have landed yet).
+      expect(await sweepFromTheFuture().expireLeases()).toBe(1);
+      const second = await h.startComfy();
+      await h.startAgent(second.url);
+      await h.bus.publish({ kind: 'job_ready', pool: null });
+      await h.waitFor(job.id, (j) => j.status === 'completed');
+      go();
+      await written;
+      await until('the late file deleted', async () => !(await stored(lost)));
+      await expectRerunServed(job, second);
+    });
+
+    it('the lease sweep that requeues a job deletes the files its lost run stored', async () => {
+      const first = await h.startComfy();
+      const held = heldComfy(first.url);
+      await h.startAgent(first.url, { comfy: held.comfy, ...(await firstChannel(kind)) });
+      const job = await h.admit(invertWorkflow('orphan'));
+      const lost = `jobs/${job.id}/outputs/1.0-orphan_00001_.png`;
+      await held.reached;
+      await until('the early store', () => stored(lost));
+      expect(await sweepFromTheFuture().expireLeases()).toBe(1);
+      expect(await stored(lost)).toBe(false);
+      const second = await h.startComfy();
+      await h.startAgent(second.url);
+      await h.bus.publish({ kind: 'job_ready', pool: null });
+      await expectRerunServed(job, second);
+    });
+  },
+);
