@@ -9,6 +9,8 @@ import type { Store } from '../store/contract.js';
 import type { Job } from './types.js';
 import { JobLifecycle } from './lifecycle/job-lifecycle.js';
 import { Retry, type OutageLog } from '../util/backoff.js';
+import { outputPrefix } from '../workers/output-key.js';
+import { deleteStaleAttempts } from '../workers/stale-outputs.js';
 
 export interface MaintenanceOptions {
   store: Store;
@@ -61,11 +63,21 @@ export class Maintenance {
   /**
    * One lease sweep; returns how many jobs changed. A job that ended failed or cancelled exposes no outputs:
    * the files its lost worker stored while it ran are deleted (as the worker service does for a reported end).
+   * A requeued job's lost run is over too: its files are deleted (stale-outputs.ts), not left to retention
+   * (which never comes with `--retention-days 0`). An upload of that run still in flight when the lease
+   * expired deletes its own file (WorkerService.storeOutput checks the lease again after storing).
    */
   async expireLeases(): Promise<number> {
     const outcomes = await this.lifecycle.expireLeases(this.o.maxAttempts);
+    const log = this.o.log ?? silent;
     for (const { jobId, outcome } of outcomes) {
-      if (outcome !== 'requeued') await this.o.storage.deletePrefix(`jobs/${jobId}/outputs/`).catch(() => 0);
+      if (outcome !== 'requeued') {
+        await this.o.storage.deletePrefix(outputPrefix(jobId)).catch(() => 0);
+        continue;
+      }
+      // Read after the commit: a claim since then counts a new attempt, whose files this leaves alone.
+      const lease = await this.o.store.jobLease(jobId).catch(() => null);
+      if (lease !== null) await deleteStaleAttempts(this.o.storage, jobId, lease, log);
     }
     return outcomes.length;
   }

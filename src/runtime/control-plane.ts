@@ -117,9 +117,11 @@ function workerDeps(
   parts: { store: Store; storage: ObjectStorage; bus: EventBus },
   metrics: Metrics,
   telemetry: JobTelemetry,
+  log: Logger,
 ): WorkerServiceDeps {
   return {
     ...parts,
+    log,
     leaseMs: config.leaseSeconds * 1000,
     maxAttempts: config.maxAttempts,
     affinityMaxDelayMs: config.affinityMaxDelaySeconds * 1000,
@@ -245,7 +247,7 @@ export async function startControlPlane(
   const stops: Array<() => Promise<void>> = [closeFoundations, () => observed.exporter.close()];
   const metrics = createMetrics(observed.sources);
   const telemetry = new JobTelemetry(log, metrics);
-  const shared = workerDeps(config, { store, storage, bus }, metrics, telemetry);
+  const shared = workerDeps(config, { store, storage, bus }, metrics, telemetry, log);
   const service = new WorkerService(shared);
   const fleetPools = fleetFile?.config.pools.map((p) => p.name);
   const knownPools = new KnownPools({

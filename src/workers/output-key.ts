@@ -36,6 +36,19 @@ export function isOutputKeyOf(jobId: string, key: string, filename: string): boo
   return TAG.test(key.slice(prefix.length, key.length - suffix.length));
 }
 
+/** Every output key of one attempt of the job starts with this: `jobs/<jobId>/outputs/<attempt>.` */
+export function attemptPrefix(jobId: string, attempt: number): string {
+  return `${outputPrefix(jobId)}${attempt}.`;
+}
+
+/** The attempt an output key was stored under, or null for a legacy (index-based) or foreign key. */
+export function attemptOfKey(jobId: string, key: string): number | null {
+  const prefix = outputPrefix(jobId);
+  if (!key.startsWith(prefix)) return null;
+  const tag = /^([1-9]\d{0,5})\.\d+-/.exec(key.slice(prefix.length));
+  return tag === null ? null : Number(tag[1]);
+}
+
 /** Every output key of the job starts with this. */
 export function outputPrefix(jobId: string): string {
   return `jobs/${jobId}/outputs/`;

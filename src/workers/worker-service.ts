@@ -30,6 +30,8 @@ import {
 } from './job-channel.js';
 import { assertValidKey } from '../media/storage/object-key.js';
 import { isOutputKeyOf, legacyOutputKey, outputKey, outputPrefix } from './output-key.js';
+import { deleteAttempt, deleteStaleAttempts, deleteStoredFile } from './stale-outputs.js';
+import type { OutageLog } from '../util/backoff.js';
 import { JobLifecycle } from '../jobs/lifecycle/job-lifecycle.js';
 import type { Settlement } from '../jobs/lifecycle/lifecycle-deps.js';
 import { traceJob } from '../util/job-trace.js';
@@ -52,7 +54,11 @@ export interface WorkerServiceDeps {
   affinityMaxDelayMs?: number;
   /** Called with the model loads a worker reported (metrics). Must not throw. */
   onModelLoads?: (loads: readonly ModelLoad[]) => void;
+  /** Where a failed clean-up of orphaned output files is reported (they are left to retention). */
+  log?: OutageLog;
 }
+
+const silent: OutageLog = { warn: () => {} };
 
 /** Thrown when a worker reports outputs that are not this job's stored files. */
 export class ForeignOutputError extends Error {
@@ -102,6 +108,7 @@ export class WorkerService {
   readonly leaseMs: number;
   private readonly fallbackPollMs: number;
   private readonly lifecycle: JobLifecycle;
+  private readonly log: OutageLog;
   /**
    * Per worker, the prefetch files its agent last reported given up, as this process last wrote them to the
    * store (which holds the list, so every replica's fleet plan sees it, and a restart keeps it): a report that
@@ -113,6 +120,7 @@ export class WorkerService {
   constructor(private readonly deps: WorkerServiceDeps) {
     this.leaseMs = deps.leaseMs;
     this.fallbackPollMs = deps.fallbackPollMs ?? 1000;
+    this.log = deps.log ?? silent;
     this.lifecycle = new JobLifecycle({
       store: deps.store,
       bus: deps.bus,
@@ -275,7 +283,16 @@ export class WorkerService {
   async storeOutput(jobId: string, workerId: string, file: OutputFile): Promise<StoredOutput> {
     const lease = await this.heldLease(jobId, workerId);
     if (lease === null) throw new LeaseLostError(jobId);
-    return await this.storeAt(jobId, outputKey(jobId, lease.attempts, file.seq, file.filename), file);
+    const key = outputKey(jobId, lease.attempts, file.seq, file.filename);
+    const stored = await this.storeAt(jobId, key, file);
+    // The lease may have gone while the bytes were written: whoever ended the attempt has deleted its files
+    // already (or deletes them now: stale-outputs.ts), so one that lands after that is deleted here and refused.
+    const after = await this.heldLease(jobId, workerId);
+    if (after === null || after.attempts !== lease.attempts) {
+      await deleteStoredFile(this.deps.storage, jobId, key, this.log);
+      throw new LeaseLostError(jobId);
+    }
+    return stored;
   }
 
   /**
@@ -320,7 +337,33 @@ export class WorkerService {
       if (keys.has(o.objectKey)) throw new ForeignOutputError(o.objectKey, 'is reported twice');
       keys.add(o.objectKey);
     }
-    return await this.ended(jobId, await this.lifecycle.complete(jobId, workerId, outputs));
+    const settlement = await this.lifecycle.complete(jobId, workerId, outputs);
+    if (settlement.kind === 'lost') await this.refused(jobId);
+    else if (settlement.kind === 'completed' && settlement.job.attempts > 1) {
+      // A backstop: earlier attempts' files are deleted when each lost its lease; one a storage error left goes now.
+      const job = settlement.job;
+      await deleteStaleAttempts(
+        this.deps.storage,
+        jobId,
+        job,
+        this.log,
+        job.outputs.map((o) => o.objectKey),
+      );
+    }
+    return await this.ended(jobId, settlement);
+  }
+
+  /**
+   * A completion refused because the worker no longer holds the job: its run lost the lease (expired, then
+   * requeued or ended) and its stored files are orphans, whatever keys it names (a worker is not trusted to
+   * name them): the files of every attempt that is over are deleted, never those of the attempt running now
+   * or of the one the job completed with.
+   */
+  private async refused(jobId: string): Promise<void> {
+    const job = await this.deps.store.getJob(jobId).catch(() => null);
+    if (job === null) return;
+    const keep = job.outputs.map((o) => o.objectKey);
+    await deleteStaleAttempts(this.deps.storage, jobId, job, this.log, keep);
   }
 
   async fail(jobId: string, workerId: string, error: JobError): Promise<ReportResult> {
@@ -334,6 +377,10 @@ export class WorkerService {
   /** Releases the job; a `voluntary` release (the worker is stopping) does not spend an attempt. */
   async release(jobId: string, workerId: string, reason: string, voluntary = false): Promise<ReportResult> {
     const maxAttempts = this.deps.maxAttempts;
+    // The run's files go first, while it still holds the job: a voluntary release gives its attempt back, so
+    // the next claim reuses the number (its files then would be the next run's). Its uploads have settled.
+    const lease = await this.heldLease(jobId, workerId);
+    if (lease !== null) await deleteAttempt(this.deps.storage, jobId, lease.attempts, this.log);
     const settlement = await this.lifecycle.release(jobId, workerId, { maxAttempts, reason, voluntary });
     return await this.ended(jobId, settlement);
   }
@@ -341,8 +388,8 @@ export class WorkerService {
   /**
    * A job that ended failed or cancelled exposes no outputs: the files its worker stored meanwhile are
    * deleted now (the agent waits for its uploads before it reports such an end). A completed job's files
-   * that history did not list stay until retention deletes the job's prefix; a requeued job's stay for its
-   * next attempt to overwrite or for retention. A storage error leaves them to retention as well.
+   * that history did not list stay until retention deletes the job's prefix; a requeued job's were deleted
+   * before its release. A storage error leaves them to retention as well.
    */
   private async ended(jobId: string, s: Settlement): Promise<ReportResult> {
     if (s.kind === 'failed' || s.kind === 'cancelled') {

@@ -202,6 +202,11 @@ export class Harness {
     return agent;
   }
 
+  /** Runs `cleanup` at close(), after whatever is started later (an API server its agents talk to). */
+  onClose(cleanup: () => Promise<void>): void {
+    this.cleanups.push(cleanup);
+  }
+
   async close(): Promise<void> {
     for (const cleanup of this.cleanups.reverse()) await cleanup();
     await this.bus.close();

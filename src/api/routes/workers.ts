@@ -37,7 +37,10 @@ import { verifyWorkerToken } from '../../workers/worker-tokens.js';
 export { issueWorkerToken } from '../../workers/worker-tokens.js';
 
 /** The job hooks (log, metrics) see remote workers' claims and reports too. */
-export interface WorkerRoutesDeps extends Pick<WorkerServiceDeps, 'onClaimed' | 'onRequeued' | 'onFinished'> {
+export interface WorkerRoutesDeps extends Pick<
+  WorkerServiceDeps,
+  'onClaimed' | 'onRequeued' | 'onFinished' | 'log'
+> {
   store: Store;
   storage: ObjectStorage;
   bus: EventBus;

@@ -1,0 +1,90 @@
+/**
+ * Deletes the output files of a job's attempts that nobody can want any more. A file is stored under its
+ * attempt (`jobs/<job>/outputs/<attempt>.<seq>-…`, output-key.ts) and is wanted while that attempt runs and,
+ * once it completed, as the job's output; the files of any other attempt are orphans: the run lost its lease
+ * (expired, requeued, the job ended elsewhere) and its completion, if it ever comes, is refused.
+ *
+ * Which attempts are over follows from the job's lease columns alone, read at one moment: a lost run's number
+ * is never used again (the next claim counts one more). Only a voluntary release gives its attempt back, so the
+ * next claim reuses that number: the worker service deletes the releasing run's files before that release,
+ * while the run still holds the job (worker-service.ts).
+ */
+import type { JobStatus } from '../jobs/types.js';
+import type { ObjectStorage } from '../media/storage/contract.js';
+import type { OutageLog } from '../util/backoff.js';
+import { attemptOfKey, attemptPrefix } from './output-key.js';
+
+/** What decides which attempts are over: the job's status and its count of claims. */
+export interface AttemptState {
+  status: JobStatus;
+  attempts: number;
+}
+
+/**
+ * The highest attempt number whose files are orphans (0: none). Queued, every attempt so far is over (the next
+ * claim counts a new one); running or completed, all but the current or final one; failed or cancelled, all.
+ */
+export function lastStaleAttempt(state: AttemptState): number {
+  const live = state.status === 'running' || state.status === 'completed';
+  return Math.max(0, live ? state.attempts - 1 : state.attempts);
+}
+
+/**
+ * Deletes the files of every attempt that is over (lastStaleAttempt), except an attempt a `keep` key was stored
+ * under (a completed job's outputs). Best effort: a storage error is logged and leaves the files to retention.
+ * Returns how many objects were deleted.
+ */
+export async function deleteStaleAttempts(
+  storage: ObjectStorage,
+  jobId: string,
+  state: AttemptState,
+  log: OutageLog,
+  keep: readonly string[] = [],
+): Promise<number> {
+  const kept = new Set(keep.map((key) => attemptOfKey(jobId, key)));
+  let deleted = 0;
+  for (let attempt = 1; attempt <= lastStaleAttempt(state); attempt++) {
+    if (!kept.has(attempt)) deleted += await deleteAttempt(storage, jobId, attempt, log);
+  }
+  return deleted;
+}
+
+/** Deletes every file stored under one attempt of the job; best effort (logged, answers 0 on an error). */
+export function deleteAttempt(
+  storage: ObjectStorage,
+  jobId: string,
+  attempt: number,
+  log: OutageLog,
+): Promise<number> {
+  return bestEffortDelete(storage, attemptPrefix(jobId, attempt), { jobId, attempt }, log);
+}
+
+/** Deletes one stored output file (a key names one file: its attempt and arrival number are unique). */
+export function deleteStoredFile(
+  storage: ObjectStorage,
+  jobId: string,
+  key: string,
+  log: OutageLog,
+): Promise<number> {
+  return bestEffortDelete(storage, key, { jobId, key }, log);
+}
+
+async function bestEffortDelete(
+  storage: ObjectStorage,
+  prefix: string,
+  details: Record<string, unknown>,
+  log: OutageLog,
+): Promise<number> {
+  try {
+    const deleted = await storage.deletePrefix(prefix);
+    if (deleted > 0) log.info?.({ ...details, deleted }, 'deleted output files of an attempt that is over');
+    return deleted;
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    log.warn(
+      { ...details, err: why },
+      'could not delete output files of an attempt that is over; retention deletes them',
+    );
+    return 0;
+  }
+}

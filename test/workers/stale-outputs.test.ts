@@ -1,0 +1,120 @@
+/**
+ * Which output files the worker service deletes when a run is over: never the files of the attempt running now
+ * or of the one the job completed with, even when a voluntary release gave an attempt number back and the next
+ * run reuses it, or a worker repeats a completion that was accepted.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLocalBus } from '../../src/events/local-bus.js';
+import type { JobOutput } from '../../src/jobs/types.js';
+import type { ObjectStorage } from '../../src/media/storage/contract.js';
+import { openStorage } from '../../src/media/storage/open-storage.js';
+import type { OutputFile } from '../../src/workers/job-channel.js';
+import { lastStaleAttempt } from '../../src/workers/stale-outputs.js';
+import { WorkerService } from '../../src/workers/worker-service.js';
+import { BACKENDS, type TestDb } from '../store/backends.js';
+import { jobInput, makeAccount } from '../store/fixtures.js';
+
+const file: OutputFile = {
+  seq: 0,
+  nodeId: '9',
+  filename: 'out.png',
+  contentType: 'image/png',
+  bytes: Buffer.from('png'),
+  type: 'output',
+};
+
+describe('lastStaleAttempt', () => {
+  it('queued, failed, cancelled: every attempt so far; running, completed: all but the current one', () => {
+    expect(lastStaleAttempt({ status: 'queued', attempts: 0 })).toBe(0);
+    expect(lastStaleAttempt({ status: 'queued', attempts: 2 })).toBe(2);
+    expect(lastStaleAttempt({ status: 'running', attempts: 1 })).toBe(0);
+    expect(lastStaleAttempt({ status: 'running', attempts: 3 })).toBe(2);
+    expect(lastStaleAttempt({ status: 'completed', attempts: 2 })).toBe(1);
+    expect(lastStaleAttempt({ status: 'failed', attempts: 3 })).toBe(3);
+    expect(lastStaleAttempt({ status: 'cancelled', attempts: 1 })).toBe(1);
+  });
+});
+
+describe.each(BACKENDS)('stale output files on $name', (backend) => {
+  let db: TestDb;
+  let dir: string;
+  let storage: ObjectStorage;
+  let service: WorkerService;
+  beforeEach(async () => {
+    db = await backend.create();
+    dir = mkdtempSync(join(tmpdir(), 'arrakis-stale-outputs-'));
+    storage = openStorage(`file:${dir}`);
+    service = new WorkerService({
+      store: db.store,
+      storage,
+      bus: createLocalBus(),
+      leaseMs: 10_000,
+      maxAttempts: 3,
+    });
+  });
+  afterEach(async () => {
+    await db.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function claimed(workerId: string): Promise<string> {
+    const account = await makeAccount(db.store);
+    const r = await db.store.admitJob(jobInput(account.id, 'u1'), 1_000);
+    if (r.kind !== 'admitted') throw new Error('not admitted');
+    expect((await db.store.claimNext(workerId, 'default', 10_000, Date.now()))?.id).toBe(r.job.id);
+    return r.job.id;
+  }
+
+  async function stored(key: string): Promise<boolean> {
+    const found = await storage.get(key);
+    found?.body.destroy();
+    return found !== null;
+  }
+
+  async function storeOne(jobId: string, workerId: string): Promise<JobOutput> {
+    return { index: 0, ...(await service.storeOutput(jobId, workerId, file)) };
+  }
+
+  it('a voluntary release deletes its run’s files first: the next run reuses the attempt number, and keeps its own', async () => {
+    const jobId = await claimed('w1');
+    const first = await storeOne(jobId, 'w1');
+    expect(await service.release(jobId, 'w1', 'the worker is stopping', true)).toEqual({
+      kind: 'finished',
+      status: 'queued',
+    });
+    expect(await stored(first.objectKey)).toBe(false);
+    expect((await db.store.claimNext('w2', 'default', 10_000, Date.now()))?.attempts).toBe(1);
+    const second = await storeOne(jobId, 'w2');
+    expect(second.objectKey).toBe(first.objectKey);
+    // The first worker's late completion, naming the same key: refused, and the running attempt's file stays.
+    expect(await service.complete(jobId, 'w1', [first])).toEqual({ kind: 'lost' });
+    expect(await stored(second.objectKey)).toBe(true);
+    expect(await service.complete(jobId, 'w2', [second])).toEqual({ kind: 'finished', status: 'completed' });
+    expect(await stored(second.objectKey)).toBe(true);
+  });
+
+  it('a completion repeated after it was accepted deletes nothing of the job’s outputs', async () => {
+    const jobId = await claimed('w1');
+    const output = await storeOne(jobId, 'w1');
+    expect(await service.complete(jobId, 'w1', [output])).toEqual({ kind: 'finished', status: 'completed' });
+    await service.complete(jobId, 'w1', [output]);
+    expect(await stored(output.objectKey)).toBe(true);
+  });
+
+  it('a refused completion leaves the attempt running elsewhere alone, and the job completes with it', async () => {
+    const jobId = await claimed('w1');
+    const lost = await storeOne(jobId, 'w1');
+    expect((await db.store.expireLeases(3, Date.now() + 60_000)).map((o) => o.outcome)).toEqual(['requeued']);
+    expect((await db.store.claimNext('w2', 'default', 10_000, Date.now() + 60_000))?.attempts).toBe(2);
+    const current = await storeOne(jobId, 'w2');
+    expect(await service.complete(jobId, 'w1', [lost])).toEqual({ kind: 'lost' });
+    expect(await stored(lost.objectKey)).toBe(false);
+    expect(await stored(current.objectKey)).toBe(true);
+    expect(await service.complete(jobId, 'w2', [current])).toEqual({ kind: 'finished', status: 'completed' });
+    expect((await db.store.getJob(jobId))?.outputs.map((o) => o.objectKey)).toEqual([current.objectKey]);
+    expect(await stored(current.objectKey)).toBe(true);
+  });
+});
