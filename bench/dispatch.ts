@@ -311,7 +311,7 @@ try {
       async () => {
         a = await traced('arrakis', runArrakis);
       },
-      ...(bare === null ? [] : [async () => void (b = await runBare())]),
+      ...(bare === null ? [] : [async () => void (b = await traced('bare', runBare))]),
     ];
     for (let k = 0; k < sides.length; k++) await sides[(i + k) % sides.length]?.();
     if (i < WARMUP) continue;
@@ -422,6 +422,7 @@ try {
   if (trace !== null) {
     console.log(trace.report('direct'));
     console.log(trace.report('arrakis'));
+    if (bare !== null) console.log(trace.report('bare'));
   }
 } finally {
   await lite.close();

@@ -105,6 +105,10 @@ const TEMPLATES = {
    *  — (worker_id, lease_expires_at, started_at, pool, max_levels, affinity_ms) → job + event_seq, or no row. */
   claimFunction: `SELECT * FROM arrakis_claim(?, ?, ?, ?, ?, ?)`,
 
+  /** Whether any job is claimable at all, by any worker of any pool (one seek of the jobs_claimable index): a
+   *  claim's first look, outside its write transaction — () → one row, or none. */
+  anyClaimable: `SELECT 1 AS one FROM jobs WHERE status = 'queued' AND inputs_ready = 1 LIMIT 1`,
+
   /** The next running-count above `after` among users who have queued jobs (one index seek)
    *  — (after) → running, null when there is none. */
   nextWaitingLevel: `SELECT MIN(running) AS running FROM user_counters WHERE active > running AND running > ?`,

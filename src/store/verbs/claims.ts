@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import type { Job, JobProgress } from '../../jobs/types.js';
 import type { ClaimOptions, LeaseState } from '../contract.js';
-import { run, writeSteps, type StoreContext } from '../context.js';
+import { run, runOne, writeSteps, type StoreContext } from '../context.js';
 import { step, type Steps } from '../direct.js';
 import { seqSchema, settleSteps, transitionRow } from './settle.js';
 
@@ -121,6 +121,11 @@ export async function claimNext(
     const row = (await run(ctx.db, ctx.sql.claimFunction, params))[0];
     return row === undefined ? null : transitionRow(row).job;
   }
+  // An empty queue (every claim of an idle worker, and the first one after each job) costs one indexed read
+  // rather than the write lock and a commit: on SQLite that read is a tenth of an empty claim, and the claim
+  // that follows a job no longer holds up the requests of the job's client (its output download). A job
+  // committed after this read wakes the claimer through the bus (its waiter is made before the claim).
+  if ((await runOne(ctx, ctx.sql.anyClaimable, [])).length === 0) return null;
   // One write transaction, synchronous where the dialect runs in-process (SQLite): no turn of the event loop
   // between a claim's statements.
   return await writeSteps(ctx, function* (): Steps<Job | null> {
