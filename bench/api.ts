@@ -7,7 +7,9 @@
  * Full: `arrakis serve` on SQLite (no workers), GET /v1/jobs/{id} and POST /v1/jobs with an API key.
  * Bare: a minimal Fastify app doing the same key lookup (sha256 + constant-time compare) and the same
  * admission transaction (conditional counter increments + insert) with hand-written better-sqlite3
- * statements. autocannon runs as a separate process so it does not share the server's event loop.
+ * statements. autocannon runs as a separate process so it does not share the server's event loop. Both servers
+ * run in this process at once and their phases alternate (bare GET, full GET, bare POST, full POST, then the same
+ * at each fixed rate), so neither is measured in a process the other's whole run has already filled.
  *
  * Two phases per route and server. Saturation: `--connections` closed-loop connections as fast as the server
  * answers (req/s and the full/bare ratios). Fixed rate: at most the same connections offered each
@@ -67,7 +69,14 @@ interface Result {
 
 const SKIPPED: Result = { rps: Number.NaN, cpuUs: Number.NaN, p50: Number.NaN, p99: Number.NaN, non2xx: 0 };
 
-/** One server's two routes: saturated, then at the fixed offered rates. */
+/** One server's two routes to measure. */
+interface Server {
+  get: Target;
+  post: Target;
+  close(): Promise<void>;
+}
+
+/** One server's two routes: saturated, then at each fixed offered rate. */
 interface Routes {
   get: Result;
   post: Result;
@@ -164,7 +173,8 @@ async function once(
   return { rps: r.requests.average, cpuUs, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx };
 }
 
-async function full(dir: string, rates: Rates[]): Promise<Routes> {
+/** `arrakis serve`'s control plane on SQLite (no workers), with an account, a key and one job to read. */
+async function full(dir: string): Promise<Server> {
   const config = loadConfig(
     {},
     {},
@@ -221,9 +231,7 @@ async function full(dir: string, rates: Rates[]): Promise<Routes> {
     headers,
     body: JSON.stringify({ workflow: WORKFLOW }),
   };
-  const result = await measure(getTarget, postTarget, 'full', () => rates);
-  await cp.close();
-  return result;
+  return { get: getTarget, post: postTarget, close: () => cp.close() };
 }
 
 /** The fixed rates offered to both servers: each share of the bare server's saturated req/s. */
@@ -235,23 +243,8 @@ function ratesOf(bareSaturated: { get: Result; post: Result }): Rates[] {
   }));
 }
 
-/** Both routes of one server: each saturated (profiled with --profile), then each at its fixed rates. */
-async function measure(
-  g: Target,
-  p: Target,
-  name: string,
-  rates: (saturated: { get: Result; post: Result }) => Rates[],
-): Promise<Routes> {
-  const get = await autocannon(g.url, g.method, g.headers, g.body, `${name}-get`);
-  const post = await autocannon(p.url, p.method, p.headers, p.body, `${name}-post`);
-  // After the saturated phases: the bare server's rates come from its own.
-  const offered = rates({ get, post });
-  const atRates: Routes['atRates'] = [];
-  for (const r of offered) atRates.push({ get: await atRate(g, r.get), post: await atRate(p, r.post) });
-  return { get, post, atRates };
-}
-
-async function bare(dir: string): Promise<Routes> {
+/** The bare reference: the same key check and admission transaction, hand-written, nothing else. */
+async function bare(dir: string): Promise<Server> {
   const db = new Database(join(dir, 'bare.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
@@ -316,22 +309,40 @@ async function bare(dir: string): Promise<Routes> {
     'x-user-id': 'bench',
     'content-type': 'application/json',
   };
-  const result = await measure(
-    { url: `${url}/jobs/job_fixed`, method: 'GET', headers },
-    { url: `${url}/jobs`, method: 'POST', headers, body: JSON.stringify({ workflow: WORKFLOW }) },
-    'bare',
-    (saturated) => ratesOf(saturated),
-  );
-  await app.close();
-  db.close();
-  return result;
+  return {
+    get: { url: `${url}/jobs/job_fixed`, method: 'GET', headers },
+    post: { url: `${url}/jobs`, method: 'POST', headers, body: JSON.stringify({ workflow: WORKFLOW }) },
+    close: async () => {
+      await app.close();
+      db.close();
+    },
+  };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'arrakis-bench-api-'));
 try {
-  const b = await bare(dir);
+  // Both servers up at once, their phases interleaved (bare, then full, route by route), so neither measures
+  // in a process the other's whole run has already filled (its heap, its database's pages).
+  const bareServer = await bare(dir);
+  const fullServer = await full(dir);
+  const run = (t: Target, profile: string): Promise<Result> =>
+    autocannon(t.url, t.method, t.headers, t.body, profile);
+  const b: Routes = { get: await run(bareServer.get, 'bare-get'), post: SKIPPED, atRates: [] };
+  const f: Routes = { get: await run(fullServer.get, 'full-get'), post: SKIPPED, atRates: [] };
+  b.post = await run(bareServer.post, 'bare-post');
+  f.post = await run(fullServer.post, 'full-post');
+  // The fixed rates come from the bare server's saturated req/s, and are offered to both.
   const rates = ratesOf(b);
-  const f = await full(dir, rates);
+  for (const r of rates) {
+    const bareGet = await atRate(bareServer.get, r.get);
+    const fullGet = await atRate(fullServer.get, r.get);
+    const barePost = await atRate(bareServer.post, r.post);
+    const fullPost = await atRate(fullServer.post, r.post);
+    b.atRates.push({ get: bareGet, post: barePost });
+    f.atRates.push({ get: fullGet, post: fullPost });
+  }
+  await bareServer.close();
+  await fullServer.close();
   const row = (name: string, r: Result): string =>
     `${name.padEnd(22)} ${r.rps.toFixed(0).padStart(8)} req/s   cpu ${r.cpuUs.toFixed(0).padStart(4)} µs/req   p50 ${String(r.p50).padStart(3)} ms   p99 ${String(r.p99).padStart(3)} ms   non-2xx ${r.non2xx}`;
   console.log(
