@@ -30,6 +30,16 @@ export function lastStaleAttempt(state: AttemptState): number {
 }
 
 /**
+ * True when the files of `attempt` are still wanted: it is the attempt running now or the one the job completed
+ * with. A late upload of a run that lost the job may land under such a number (the same run's retried upload
+ * already stored that very file and the job completed with it, or a voluntary release gave the number to the
+ * run holding the job now): its key may name a wanted file, so it is left alone.
+ */
+export function isLiveAttempt(state: AttemptState, attempt: number): boolean {
+  return (state.status === 'running' || state.status === 'completed') && state.attempts === attempt;
+}
+
+/**
  * Deletes the files of every attempt that is over (lastStaleAttempt), except an attempt a `keep` key was stored
  * under (a completed job's outputs). Best effort: a storage error is logged and leaves the files to retention.
  * Returns how many objects were deleted.

@@ -30,7 +30,7 @@ import {
 } from './job-channel.js';
 import { assertValidKey } from '../media/storage/object-key.js';
 import { isOutputKeyOf, legacyOutputKey, outputKey, outputPrefix } from './output-key.js';
-import { deleteAttempt, deleteStaleAttempts, deleteStoredFile } from './stale-outputs.js';
+import { deleteAttempt, deleteStaleAttempts, deleteStoredFile, isLiveAttempt } from './stale-outputs.js';
 import type { OutageLog } from '../util/backoff.js';
 import { JobLifecycle } from '../jobs/lifecycle/job-lifecycle.js';
 import type { Settlement } from '../jobs/lifecycle/lifecycle-deps.js';
@@ -286,13 +286,16 @@ export class WorkerService {
     const key = outputKey(jobId, lease.attempts, file.seq, file.filename);
     const stored = await this.storeAt(jobId, key, file);
     // The lease may have gone while the bytes were written: whoever ended the attempt has deleted its files
-    // already (or deletes them now: stale-outputs.ts), so one that lands after that is deleted here and refused.
-    const after = await this.heldLease(jobId, workerId);
-    if (after === null || after.attempts !== lease.attempts) {
-      await deleteStoredFile(this.deps.storage, jobId, key, this.log);
-      throw new LeaseLostError(jobId);
+    // already (or deletes them now: stale-outputs.ts), so one that lands after that is deleted here and refused,
+    // unless its number is live again: the key then may name a wanted file (isLiveAttempt).
+    const after = await this.deps.store.jobLease(jobId);
+    if (after?.status === 'running' && after.workerId === workerId && after.attempts === lease.attempts) {
+      return stored;
     }
-    return stored;
+    if (after === null || !isLiveAttempt(after, lease.attempts)) {
+      await deleteStoredFile(this.deps.storage, jobId, key, this.log);
+    }
+    throw new LeaseLostError(jobId);
   }
 
   /**

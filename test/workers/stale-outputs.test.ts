@@ -11,7 +11,7 @@ import { createLocalBus } from '../../src/events/local-bus.js';
 import type { JobOutput } from '../../src/jobs/types.js';
 import type { ObjectStorage } from '../../src/media/storage/contract.js';
 import { openStorage } from '../../src/media/storage/open-storage.js';
-import type { OutputFile } from '../../src/workers/job-channel.js';
+import { LeaseLostError, type OutputFile } from '../../src/workers/job-channel.js';
 import { lastStaleAttempt } from '../../src/workers/stale-outputs.js';
 import { WorkerService } from '../../src/workers/worker-service.js';
 import { BACKENDS, type TestDb } from '../store/backends.js';
@@ -102,6 +102,66 @@ describe.each(BACKENDS)('stale output files on $name', (backend) => {
     expect(await service.complete(jobId, 'w1', [output])).toEqual({ kind: 'finished', status: 'completed' });
     await service.complete(jobId, 'w1', [output]);
     expect(await stored(output.objectKey)).toBe(true);
+  });
+
+  /** A service whose first put waits for `land()`: an upload request still being stored after its client left. */
+  function withSlowFirstPut(): { slow: WorkerService; entered: Promise<void>; land: () => void } {
+    let land!: () => void;
+    const gate = new Promise<void>((resolve) => (land = resolve));
+    let enter!: () => void;
+    const entered = new Promise<void>((resolve) => (enter = resolve));
+    let first = true;
+    const gated: ObjectStorage = {
+      put: async (key, body, contentType) => {
+        if (first) {
+          first = false;
+          enter();
+          await gate;
+        }
+        return await storage.put(key, body, contentType);
+      },
+      get: (key, known) => storage.get(key, known),
+      deletePrefix: (prefix) => storage.deletePrefix(prefix),
+      presignedGetUrl: (key, ttl) => storage.presignedGetUrl(key, ttl),
+      check: () => storage.check(),
+    };
+    const slow = new WorkerService({
+      store: db.store,
+      storage: gated,
+      bus: createLocalBus(),
+      leaseMs: 10_000,
+      maxAttempts: 3,
+    });
+    return { slow, entered, land };
+  }
+
+  it('an upload that lands after its retry stored the file and the job completed with it deletes nothing', async () => {
+    const jobId = await claimed('w1');
+    const { slow, entered, land } = withSlowFirstPut();
+    // The agent's upload whose answer a network blip lost: the server is still storing it when the retry lands.
+    const late = slow.storeOutput(jobId, 'w1', file);
+    await entered;
+    const retried = { index: 0, ...(await slow.storeOutput(jobId, 'w1', file)) };
+    expect(await service.complete(jobId, 'w1', [retried])).toEqual({ kind: 'finished', status: 'completed' });
+    land();
+    await expect(late).rejects.toBeInstanceOf(LeaseLostError);
+    expect(await stored(retried.objectKey)).toBe(true);
+  });
+
+  it('an upload that lands after a voluntary release gave its attempt number to another run deletes nothing of it', async () => {
+    const jobId = await claimed('w1');
+    const { slow, entered, land } = withSlowFirstPut();
+    const late = slow.storeOutput(jobId, 'w1', file);
+    await entered; // the late upload passed its lease check
+    expect(await service.release(jobId, 'w1', 'the worker is stopping', true)).toEqual({
+      kind: 'finished',
+      status: 'queued',
+    });
+    expect((await db.store.claimNext('w2', 'default', 10_000, Date.now()))?.attempts).toBe(1);
+    const current = await storeOne(jobId, 'w2');
+    land();
+    await expect(late).rejects.toBeInstanceOf(LeaseLostError);
+    expect(await stored(current.objectKey)).toBe(true);
   });
 
   it('a refused completion leaves the attempt running elsewhere alone, and the job completes with it', async () => {
