@@ -41,8 +41,15 @@ const KEEP_ALIVE_DELAY_MS = 10_000;
 /** The message pg gives a statement its query_timeout abandoned (pg/lib/client.js). */
 const PG_QUERY_TIMEOUT = 'Query read timeout';
 
-/** SQLSTATEs the server sends when it is going away or not taking connections (class 08, 57P01-57P03). */
+const PROTOCOL_VIOLATION = '08P01';
+
+/**
+ * SQLSTATEs the server sends when it is going away or not taking connections (class 08, 57P01-57P03). Not 08P01
+ * (protocol_violation): the server answers it to a bad message on a healthy connection, such as a bind that
+ * supplies the wrong number of parameters, a bug to report (500), not an outage to wait out.
+ */
 function isServerGoingAway(code: string): boolean {
+  if (code === PROTOCOL_VIOLATION) return false;
   return code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03';
 }
 
