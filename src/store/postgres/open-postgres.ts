@@ -35,6 +35,14 @@ export function arrakisPgTypes(): pg.CustomTypesConfig {
  */
 export const DEFAULT_QUERY_TIMEOUT_MS = 60_000;
 
+/**
+ * The server's own `statement_timeout` is the client's query timeout times this: the client gives up first (its
+ * StoreUnavailableError), and the server then ends the statement it abandoned instead of running it on (a
+ * backend waiting on a lock, a claim that would commit for nobody) after the client dropped the connection,
+ * which Postgres does not notice mid-statement.
+ */
+const SERVER_TIMEOUT_FACTOR = 1.25;
+
 /** TCP keep-alive starts probing a connection after this much silence (and keeps NAT entries alive). */
 const KEEP_ALIVE_DELAY_MS = 10_000;
 
@@ -143,7 +151,12 @@ export function openPostgres(
     connectionTimeoutMillis: 10_000,
     keepAlive: true,
     keepAliveInitialDelayMillis: KEEP_ALIVE_DELAY_MS,
-    ...(queryTimeout > 0 ? { query_timeout: queryTimeout } : {}),
+    ...(queryTimeout > 0
+      ? {
+          query_timeout: queryTimeout,
+          statement_timeout: Math.ceil(queryTimeout * SERVER_TIMEOUT_FACTOR),
+        }
+      : {}),
   });
   // An idle client losing its server must not crash the process; the next query reconnects.
   pool.on('error', () => {});
