@@ -35,14 +35,29 @@ export function arrakisPgTypes(): pg.CustomTypesConfig {
  */
 export const DEFAULT_QUERY_TIMEOUT_MS = 60_000;
 
+/**
+ * The server's own `statement_timeout` is the client's query timeout times this: the client gives up first (its
+ * StoreUnavailableError), and the server then ends the statement it abandoned instead of running it on (a
+ * backend waiting on a lock, a claim that would commit for nobody) after the client dropped the connection,
+ * which Postgres does not notice mid-statement.
+ */
+const SERVER_TIMEOUT_FACTOR = 1.25;
+
 /** TCP keep-alive starts probing a connection after this much silence (and keeps NAT entries alive). */
 const KEEP_ALIVE_DELAY_MS = 10_000;
 
 /** The message pg gives a statement its query_timeout abandoned (pg/lib/client.js). */
 const PG_QUERY_TIMEOUT = 'Query read timeout';
 
-/** SQLSTATEs the server sends when it is going away or not taking connections (class 08, 57P01-57P03). */
+const PROTOCOL_VIOLATION = '08P01';
+
+/**
+ * SQLSTATEs the server sends when it is going away or not taking connections (class 08, 57P01-57P03). Not 08P01
+ * (protocol_violation): the server answers it to a bad message on a healthy connection, such as a bind that
+ * supplies the wrong number of parameters, a bug to report (500), not an outage to wait out.
+ */
 function isServerGoingAway(code: string): boolean {
+  if (code === PROTOCOL_VIOLATION) return false;
   return code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03';
 }
 
@@ -136,7 +151,12 @@ export function openPostgres(
     connectionTimeoutMillis: 10_000,
     keepAlive: true,
     keepAliveInitialDelayMillis: KEEP_ALIVE_DELAY_MS,
-    ...(queryTimeout > 0 ? { query_timeout: queryTimeout } : {}),
+    ...(queryTimeout > 0
+      ? {
+          query_timeout: queryTimeout,
+          statement_timeout: Math.ceil(queryTimeout * SERVER_TIMEOUT_FACTOR),
+        }
+      : {}),
   });
   // An idle client losing its server must not crash the process; the next query reconnects.
   pool.on('error', () => {});
