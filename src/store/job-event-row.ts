@@ -4,7 +4,7 @@
  * its time (bench/row-parse.ts), and names the column that is wrong.
  */
 import type { JobEvent } from './contract.js';
-import { describe, isRecord, MalformedRowError, parseJsonText } from './row-checks.js';
+import { describe, isRecord, MalformedRowError, parseJsonText, withoutProtoKey } from './row-checks.js';
 
 /** The columns of an event, in the order the SQL selects them. */
 export const JOB_EVENT_COLUMNS = 'job_id, seq, type, data, at';
@@ -38,5 +38,5 @@ export function toJobEvent(row: unknown): JobEvent {
   if (!isNumber(at)) throw bad('at', at, 'a number');
   const data = parseJsonText('job_events', 'data', row.data);
   if (!isRecord(data)) throw bad('data', data, 'a JSON object');
-  return { jobId, seq, type, data, at };
+  return { jobId, seq, type, data: withoutProtoKey(data), at };
 }

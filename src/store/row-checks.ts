@@ -17,6 +17,17 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * `v` without an own `__proto__` key, as zod's record returns it: zod skips that key (JSON.parse makes it an
+ * own property; assigning it elsewhere would set a prototype). The same object when it has none.
+ */
+export function withoutProtoKey(v: Record<string, unknown>): Record<string, unknown> {
+  if (!Object.hasOwn(v, '__proto__')) return v;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(v)) if (key !== '__proto__') out[key] = v[key];
+  return out;
+}
+
 /** What `v` is, for an error message. */
 export function describe(v: unknown): string {
   if (v === null) return 'null';

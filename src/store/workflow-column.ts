@@ -7,7 +7,7 @@
  * guarantees is dropped.
  */
 import type { Workflow } from '../jobs/types.js';
-import { describe, isRecord, MalformedRowError, parseJsonText } from './row-checks.js';
+import { describe, isRecord, MalformedRowError, parseJsonText, withoutProtoKey } from './row-checks.js';
 
 const NODE_KEYS = ['class_type', 'inputs', '_meta'];
 
@@ -43,15 +43,19 @@ export function parseWorkflowColumn(table: string, text: unknown): Workflow {
   }
   const workflow: Workflow = {};
   for (const id of Object.keys(value)) {
+    // zod's record skipped this key, whatever its value; assigning it would set the result's prototype.
+    if (id === '__proto__') continue;
     const node = value[id];
     if (!isNode(node)) throw new MalformedRowError(table, 'workflow', `node ${id}: ${nodeProblem(node)}`);
     // A node holding just the schema's keys, in its order, is already the value the schema returned: kept, so
     // the common read allocates little beyond JSON.parse. Any other node is rebuilt as the schema did.
-    workflow[id] = hasSchemaKeys(node)
-      ? node
-      : '_meta' in node
-        ? { class_type: node.class_type, inputs: node.inputs, _meta: node._meta }
-        : { class_type: node.class_type, inputs: node.inputs };
+    const inputs = withoutProtoKey(node.inputs);
+    workflow[id] =
+      hasSchemaKeys(node) && inputs === node.inputs
+        ? node
+        : '_meta' in node
+          ? { class_type: node.class_type, inputs, _meta: node._meta }
+          : { class_type: node.class_type, inputs };
   }
   return workflow;
 }

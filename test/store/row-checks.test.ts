@@ -59,6 +59,25 @@ describe('the workflow column', () => {
     expect(() => parseWorkflowColumn('jobs', '{"1":')).toThrow(/malformed jobs row: workflow is not JSON/);
   });
 
+  it('drops a "__proto__" key as zod did (a node of any value, an input), never setting a prototype', () => {
+    const texts = [
+      '{"__proto__":{"class_type":"A","inputs":{}},"1":{"class_type":"B","inputs":{}}}',
+      '{"__proto__":5,"1":{"class_type":"B","inputs":{}}}',
+      '{"1":{"class_type":"B","inputs":{"__proto__":{"x":1},"a":1}}}',
+      '{"1":{"class_type":"B","inputs":{"a":1,"__proto__":2},"_meta":{"title":"t"}}}',
+    ];
+    for (const text of texts) {
+      const ours = parseWorkflowColumn('jobs', text);
+      const theirs = zodWorkflowSchema.parse(JSON.parse(text));
+      expect(Object.getPrototypeOf(ours)).toBe(Object.prototype);
+      const ids: string[] = [];
+      for (const id in ours) ids.push(id);
+      expect(ids).toEqual(['1']);
+      expect(ours).toStrictEqual(theirs);
+      expect(JSON.stringify(ours)).toBe(JSON.stringify(theirs));
+    }
+  });
+
   it('a job row with a malformed workflow fails to read', () => {
     const row = {
       id: 'job_1',
@@ -109,6 +128,12 @@ describe('job_events rows', () => {
       expect(toJobEvent(row)).toStrictEqual(zodJobEventRowSchema.parse(row));
     }
     expect(toJobEvent(event({ data: '{}' })).data).toStrictEqual({});
+    // zod's record dropped a "__proto__" key of the data.
+    const proto = event({ data: '{"__proto__":{"x":1},"a":2}' });
+    expect(JSON.stringify(toJobEvent(proto).data)).toBe(
+      JSON.stringify(zodJobEventRowSchema.parse(proto).data),
+    );
+    expect(toJobEvent(proto)).toStrictEqual(zodJobEventRowSchema.parse(proto));
   });
 
   const bad: [Record<string, unknown> | null, RegExp][] = [
