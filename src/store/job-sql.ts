@@ -13,6 +13,10 @@ const JOB_COLUMNS = `id, account_id, user_id, status, priority, pool, cancel_req
   finished_at, workflow, template_name, inputs, inputs_ready, webhook_url, metadata, progress, outputs, error,
   attempts, worker_id, lease_expires_at, idempotency_key, models`;
 
+const ACCOUNT_COLUMNS = `id, name, max_active_jobs_per_user, max_active_jobs, submit_rate_per_user,
+  submit_burst_per_user, jwt, node_allowlist, file_node_allowlist, allowed_pools, webhook_secret,
+  webhook_secret_previous, webhook_secret_previous_until, created_at`;
+
 const GIVE_BACK = `UPDATE jobs SET
     status = CASE WHEN cancel_requested = 1 THEN 'cancelled' WHEN attempts >= ? THEN 'failed' ELSE 'queued' END,
     error = CASE WHEN cancel_requested = 0 AND attempts >= ? THEN ? ELSE NULL END,
@@ -268,8 +272,9 @@ const TEMPLATES = {
     stopped_at = CASE WHEN CAST(? AS INTEGER) = 1 THEN CAST(? AS BIGINT) ELSE stopped_at END
     WHERE id = ?`,
 
-  /** An account's row — (id) → the row, or none. */
-  accountById: `SELECT * FROM accounts WHERE id = ?`,
+  /** An account's row — (id) → the columns toAccount reads, or none. Named, not `*`: Postgres refuses to run a
+   *  prepared statement whose result columns changed (a newer replica's migration adding one to accounts). */
+  accountById: `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ?`,
 
   /** Takes the next event seq of a job — (id) → event_seq. */
   nextEventSeq: `UPDATE jobs SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq`,
