@@ -72,8 +72,9 @@ export function waitSignal(
   const socket = request.raw.socket;
   socket.once('close', abort);
   ctx.streams.add(abort);
-  // A client that left during the submission closed its socket before the listener above existed.
-  if (socket.destroyed) abort();
+  // A client that left during the submission closed its socket before the listener above existed; a drain that
+  // ran meanwhile ended the holds it found, not this one (answering 202 now, the client polls elsewhere).
+  if (socket.destroyed || ctx.isDraining()) abort();
   return {
     signal: controller.signal,
     release: () => {

@@ -1,7 +1,8 @@
 /**
  * A replica that drains ends its event streams (clients resume elsewhere with Last-Event-ID). A stream whose
  * request was still being answered when the drain ran (its first read in flight) must end too, once open: left
- * open, nothing ends it and shutdown waits out its grace for a client that never leaves.
+ * open, nothing ends it and shutdown waits out its grace for a client that never leaves. A `Prefer: wait` hold
+ * is ended by the drain in the same way, and must not start once it has run.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -80,4 +81,24 @@ it('a stream opened while the replica drains sends what the log holds and ends',
   const text = await res.text(); // ends: the stream is closed, not idling
   ac.abort();
   expect(text).toContain('event: status');
+});
+
+it('a `Prefer: wait` hold that starts while the replica drains answers 202 at once', async () => {
+  // A submission in flight when the drain ran starts its hold only after it: left waiting, nothing ends it (no
+  // worker runs the job) and shutdown waits out its grace.
+  api.drain();
+  const { key } = await injectTenant(api.app, ADMIN);
+  const res = await fetch(`${url}/v1/jobs`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${key}`,
+      'x-user-id': 'u1',
+      'content-type': 'application/json',
+      prefer: 'wait=60',
+    },
+    body: JSON.stringify({ workflow: { '1': { class_type: 'Noop', inputs: {} } } }),
+  });
+  expect(res.status).toBe(202);
+  expect(((await res.json()) as { status: string }).status).toBe('queued');
+  expect(api.ctx.streams.size).toBe(0);
 });

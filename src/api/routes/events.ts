@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { JobStatus } from '../../jobs/types.js';
+import { TERMINAL_STATUSES } from '../../jobs/types.js';
 import type { JobEvent } from '../../store/contract.js';
 import { ApiError } from '../../errors.js';
 import { requireScope } from '../auth/authenticate.js';
@@ -88,8 +88,6 @@ function openStream(
   if (end) raw.end(text);
   else raw.write(text);
 }
-
-const ENDED: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
 
 /** One open stream: pumps the log after the last seq it sent, one write per batch, until `done` or a close. */
 class JobEventStream {
@@ -234,7 +232,7 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       for (const e of events) text += eventText(e);
       const done = events.at(-1)?.type === 'done';
       // A client resuming after `done` of a finished job gets an empty stream that ends, not one that idles.
-      const pastEnd = resumed > 0 && first?.length === 0 && ENDED.includes(job.status);
+      const pastEnd = resumed > 0 && first?.length === 0 && TERMINAL_STATUSES.includes(job.status);
       const opened = new JobEventStream(
         ctx,
         request,
