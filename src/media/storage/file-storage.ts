@@ -112,6 +112,11 @@ export class FileStorage implements ObjectStorage {
     return `${join(this.root, META_DIR, ...key.split('/'))}.json`;
   }
 
+  /** A fresh temp file name under `<root>/.tmp/` (both write paths). */
+  private tmpPath(): string {
+    return join(this.root, TMP_DIR, randomBytes(12).toString('hex'));
+  }
+
   /**
    * Writes `body` to a temp file, syncs its data, then renames it over `path`; returns the size. `before`
    * (and the object's folder) are made ready while the temp file is written: each file-system step is a trip
@@ -122,7 +127,7 @@ export class FileStorage implements ObjectStorage {
     body: Buffer | Readable,
     before: Promise<unknown> = Promise.resolve(),
   ): Promise<number> {
-    const tmp = join(this.root, TMP_DIR, randomBytes(12).toString('hex'));
+    const tmp = this.tmpPath();
     const ready = Promise.all([mkdir(dirname(path), { recursive: true }), before]);
     ready.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
     if (!this.tmpReady) {
@@ -154,10 +159,6 @@ export class FileStorage implements ObjectStorage {
     }
     await closed;
     return size;
-  }
-
-  private tmpPath(): string {
-    return join(this.root, TMP_DIR, randomBytes(12).toString('hex'));
   }
 
   async put(key: string, body: Buffer | Readable, contentType: string): Promise<StoredObject> {
