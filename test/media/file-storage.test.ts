@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -137,5 +137,16 @@ describe('FileStorage', () => {
   it('serves bytes itself (no presigned URL) and checks the folder is writable', async () => {
     expect(await storage.presignedGetUrl()).toBeNull();
     await expect(storage.check()).resolves.toBeUndefined();
+  });
+
+  it("removes at check the temp files a killed process left, never a recent write's", async () => {
+    const tmp = join(storage.root, '.tmp');
+    mkdirSync(tmp, { recursive: true });
+    writeFileSync(join(tmp, 'abandoned'), Buffer.alloc(1000));
+    const twoDaysAgo = new Date(Date.now() - 2 * 24 * 60 * 60 * 1000);
+    utimesSync(join(tmp, 'abandoned'), twoDaysAgo, twoDaysAgo);
+    writeFileSync(join(tmp, 'in-flight'), Buffer.alloc(1000));
+    await storage.check();
+    expect(readdirSync(tmp)).toEqual(['in-flight']);
   });
 });

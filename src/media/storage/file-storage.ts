@@ -7,7 +7,7 @@
  * steps and guarantees; a stream body is written here through fs/promises.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
@@ -20,6 +20,12 @@ const TMP_DIR = '.tmp';
 const META_DIR = '.meta';
 const DEFAULT_TYPE = 'application/octet-stream';
 const MetaSchema = z.object({ contentType: z.string() });
+/**
+ * A temp file older than this is a write that will never finish (its process was killed mid-put): removed at
+ * check(). Far above any write's life (an upload's 5 minutes, a download's 1 h cap), since several processes may
+ * share the folder and one's write in flight must not be taken from it.
+ */
+const ABANDONED_TMP_MS = 24 * 60 * 60 * 1000;
 /** Objects up to this size are read in one step rather than streamed. */
 const SMALL_OBJECT_BYTES = 1024 * 1024;
 
@@ -112,6 +118,11 @@ export class FileStorage implements ObjectStorage {
     return `${join(this.root, META_DIR, ...key.split('/'))}.json`;
   }
 
+  /** A fresh temp file name under `<root>/.tmp/` (both write paths). */
+  private tmpPath(): string {
+    return join(this.root, TMP_DIR, randomBytes(12).toString('hex'));
+  }
+
   /**
    * Writes `body` to a temp file, syncs its data, then renames it over `path`; returns the size. `before`
    * (and the object's folder) are made ready while the temp file is written: each file-system step is a trip
@@ -122,7 +133,7 @@ export class FileStorage implements ObjectStorage {
     body: Buffer | Readable,
     before: Promise<unknown> = Promise.resolve(),
   ): Promise<number> {
-    const tmp = join(this.root, TMP_DIR, randomBytes(12).toString('hex'));
+    const tmp = this.tmpPath();
     const ready = Promise.all([mkdir(dirname(path), { recursive: true }), before]);
     ready.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
     if (!this.tmpReady) {
@@ -154,10 +165,6 @@ export class FileStorage implements ObjectStorage {
     }
     await closed;
     return size;
-  }
-
-  private tmpPath(): string {
-    return join(this.root, TMP_DIR, randomBytes(12).toString('hex'));
   }
 
   async put(key: string, body: Buffer | Readable, contentType: string): Promise<StoredObject> {
@@ -306,6 +313,18 @@ export class FileStorage implements ObjectStorage {
     const fh = await open(probe, 'wx');
     await fh.close();
     await rm(probe);
+    await this.removeAbandonedTemps();
     this.writer?.warm(); // a serving process checks its storage at start: the first output need not wait
+  }
+
+  /** Removes the temp files of writes a killed process left behind (each a whole object's bytes, never reused). */
+  private async removeAbandonedTemps(): Promise<void> {
+    const dir = join(this.root, TMP_DIR);
+    const cutoff = Date.now() - ABANDONED_TMP_MS;
+    for (const name of await readdir(dir)) {
+      const path = join(dir, name);
+      const st = await stat(path).catch(() => null); // gone meanwhile: its write finished
+      if (st !== null && st.isFile() && st.mtimeMs < cutoff) await rm(path, { force: true });
+    }
   }
 }

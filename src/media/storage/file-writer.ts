@@ -224,8 +224,9 @@ export class FileWriter {
 
   /**
    * Lets the writes in flight finish, then stops the thread; a write after (or during) close starts a new one.
-   * A disk that stalls does not hold a shutdown: after `graceMs` the thread is stopped and the writes it still
-   * holds fail with WriterDiedError (their temp files removed).
+   * A slow disk does not hold a shutdown: after `graceMs` the thread is stopped and the writes it still holds
+   * fail with WriterDiedError (their temp files removed). A thread blocked inside one system call (a hung NFS
+   * mount in fdatasync) cannot be stopped: terminate(), and the process's exit, wait for that call to return.
    */
   async close(graceMs = 10_000): Promise<void> {
     const thread = this.#thread;
