@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { percentile } from '../src/bench/stats.js';
 import { FileStorage } from '../src/media/storage/file-storage.js';
 
 const { values } = parseArgs({
@@ -23,9 +24,8 @@ const PUTS = Number(values.puts);
 const SPINNERS = Number(values.spinners);
 const WORK_MS = Number(values['work-ms']);
 
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
+/** The nearest-rank percentile `p` of `values` (NaN when empty). */
+const pct = (values: number[], p: number): number => percentile(values, p) ?? NaN;
 
 /** Keeps the event loop busy: each spinner burns WORK_MS, then yields through setImmediate, until stopped. */
 function spin(): () => void {

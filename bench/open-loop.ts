@@ -20,6 +20,7 @@
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { z } from 'zod';
+import { percentile } from '../src/bench/stats.js';
 
 const optionsSchema = z.object({
   url: z.string().url(),
@@ -83,17 +84,13 @@ function tick(): void {
 
 async function finish(): Promise<void> {
   await pool.close();
-  const sorted = latencies.sort((a, b) => a - b);
-  const at = (p: number): number => {
-    const v = sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-    return Math.round(v * 10) / 10;
-  };
+  const at = (p: number): number => Math.round((percentile(latencies, p) ?? Number.NaN) * 10) / 10;
   const measuredS = Math.max(1e-3, (lastEnd - recordStart) / 1000);
   console.log(
     JSON.stringify({
       sent,
-      done: sorted.length,
-      rps: sorted.length / measuredS,
+      done: latencies.length,
+      rps: latencies.length / measuredS,
       p50: at(50),
       p90: at(90),
       p99: at(99),

@@ -184,3 +184,27 @@ it('sends a JSON body with its length, not chunked', async () => {
   expect(seen[0]?.headers['content-length']).toBe(String(seen[0]?.body.length));
   expect(seen[0]?.headers['transfer-encoding']).toBeUndefined();
 });
+
+it('does not follow redirects: a 3xx is an unexpected status, and its Location is never asked for', async () => {
+  const paths: string[] = [];
+  const url = await serve((req, res) => {
+    paths.push(req.url ?? '');
+    req.resume();
+    if (req.url?.startsWith('/elsewhere') === true) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{}');
+      return;
+    }
+    res.writeHead(302, { location: `/elsewhere${req.url ?? ''}`, 'content-type': 'text/plain' });
+    res.end('moved');
+  });
+  const client = createComfyServer(url, { requestTimeoutMs: 5_000 });
+  cleanups.push(() => client.close());
+  const error: unknown = await client.download(file).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(ComfyUnavailableError);
+  expect(String(error)).toMatch(/GET \/view \/a\.png answered 302 moved/);
+  const http = new ComfyHttp(url, 5_000);
+  cleanups.push(() => http.close());
+  await expect(http.getJson('queue', z.object({}))).rejects.toThrow(/GET queue answered 302 moved/);
+  expect(paths).toEqual(['/view?filename=a.png&subfolder=&type=output', '/queue']);
+});
