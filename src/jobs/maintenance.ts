@@ -8,7 +8,7 @@ import type { ObjectStorage } from '../media/storage/contract.js';
 import type { Store } from '../store/contract.js';
 import type { Job } from './types.js';
 import { JobLifecycle } from './lifecycle/job-lifecycle.js';
-import { Retry, type OutageLog } from '../util/backoff.js';
+import { Retry, SILENT_OUTAGE_LOG, type OutageLog } from '../util/backoff.js';
 import { outputPrefix } from '../workers/output-key.js';
 import { deleteStaleAttempts } from '../workers/stale-outputs.js';
 
@@ -28,8 +28,6 @@ export interface MaintenanceOptions {
   /** Called with each job whose lease expired once it was requeued or ended, before it is announced. Must not throw. */
   onLeaseExpired?: (job: Job) => void;
 }
-
-const silent: OutageLog = { warn: () => {} };
 
 /** Runs the periodic duties until stopped. */
 export class Maintenance {
@@ -69,7 +67,7 @@ export class Maintenance {
    */
   async expireLeases(): Promise<number> {
     const outcomes = await this.lifecycle.expireLeases(this.o.maxAttempts);
-    const log = this.o.log ?? silent;
+    const log = this.o.log ?? SILENT_OUTAGE_LOG;
     for (const { jobId, outcome } of outcomes) {
       if (outcome !== 'requeued') {
         await this.o.storage.deletePrefix(outputPrefix(jobId)).catch(() => 0);
@@ -102,7 +100,7 @@ export class Maintenance {
    * outage and retried with backoff — sooner than `ms` for slow duties, never faster than the backoff.
    */
   private every(ms: number, what: string, task: () => Promise<unknown>): void {
-    const retry = new Retry(`maintenance: ${what}`, this.o.log ?? silent, {
+    const retry = new Retry(`maintenance: ${what}`, this.o.log ?? SILENT_OUTAGE_LOG, {
       minMs: Math.min(ms, 1000),
       maxMs: Math.min(ms, 30_000),
     });

@@ -10,6 +10,9 @@ export interface OutageLog {
   info?(details: Record<string, unknown>, message: string): void;
 }
 
+/** An OutageLog that drops everything (a caller that was given none). */
+export const SILENT_OUTAGE_LOG: OutageLog = Object.freeze({ warn: () => {} });
+
 export interface BackoffOptions {
   /** First delay after a failure. */
   minMs: number;

@@ -31,7 +31,7 @@ import {
 import { assertValidKey } from '../media/storage/object-key.js';
 import { isOutputKeyOf, legacyOutputKey, outputKey, outputPrefix } from './output-key.js';
 import { deleteAttempt, deleteStaleAttempts, deleteStoredFile, isLiveAttempt } from './stale-outputs.js';
-import type { OutageLog } from '../util/backoff.js';
+import { SILENT_OUTAGE_LOG, type OutageLog } from '../util/backoff.js';
 import { JobLifecycle } from '../jobs/lifecycle/job-lifecycle.js';
 import type { Settlement } from '../jobs/lifecycle/lifecycle-deps.js';
 import { traceJob } from '../util/job-trace.js';
@@ -57,8 +57,6 @@ export interface WorkerServiceDeps {
   /** Where a failed clean-up of orphaned output files is reported (they are left to retention). */
   log?: OutageLog;
 }
-
-const silent: OutageLog = { warn: () => {} };
 
 /** Thrown when a worker reports outputs that are not this job's stored files. */
 export class ForeignOutputError extends Error {
@@ -120,7 +118,7 @@ export class WorkerService {
   constructor(private readonly deps: WorkerServiceDeps) {
     this.leaseMs = deps.leaseMs;
     this.fallbackPollMs = deps.fallbackPollMs ?? 1000;
-    this.log = deps.log ?? silent;
+    this.log = deps.log ?? SILENT_OUTAGE_LOG;
     this.lifecycle = new JobLifecycle({
       store: deps.store,
       bus: deps.bus,

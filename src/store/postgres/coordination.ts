@@ -1,12 +1,10 @@
 /** Coordination on Postgres: LISTEN/NOTIFY for the bus, session advisory locks for leaders. */
 import pg from 'pg';
-import type { OutageLog } from '../../util/backoff.js';
+import { SILENT_OUTAGE_LOG } from '../../util/backoff.js';
 import { run, type Conn } from '../context.js';
 import type { Coordination, CoordinationOptions } from '../coordination.js';
 import { advisoryLeadership } from './advisory-leadership.js';
 import { createListenBus } from './listen-bus.js';
-
-const silent: OutageLog = { warn: () => {} };
 
 /** Opens the listener for `url` (the store's own database) and returns the replicas' coordination. */
 export async function postgresCoordination(
@@ -14,7 +12,7 @@ export async function postgresCoordination(
   db: Conn,
   options: CoordinationOptions,
 ): Promise<Coordination & { close(): Promise<void> }> {
-  const log = options.log ?? silent;
+  const log = options.log ?? SILENT_OUTAGE_LOG;
   // Dedicated connections (LISTEN and the lock live with their session), with TCP keepalive so a dead peer
   // is noticed; they are not pool members and never run store queries.
   const newClient = (): pg.Client =>
