@@ -140,11 +140,17 @@ async function atRate(t: Target, rate: number): Promise<Result> {
   return { rps: r.rps, cpuUs, p50: r.p50, p99: r.p99, non2xx: r.non2xx + r.errors };
 }
 
+/** A percentile is null (JSON's NaN) when no request of the window succeeded. */
+const latencyMs = z
+  .number()
+  .nullable()
+  .transform((v) => v ?? Number.NaN);
+
 const openLoopSchema = z.object({
   sent: z.number(),
   rps: z.number(),
-  p50: z.number(),
-  p99: z.number(),
+  p50: latencyMs,
+  p99: latencyMs,
   non2xx: z.number(),
   errors: z.number(),
 });
