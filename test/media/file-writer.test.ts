@@ -92,6 +92,27 @@ describe('FileStorage writer thread', () => {
     await bounded.close();
   });
 
+  it('syncs the folder of every published object, and the parent of a folder it made, on both paths', async () => {
+    const synced = new Int32Array(new SharedArrayBuffer(4));
+    for (const writerThread of [true, false]) {
+      Atomics.store(synced, 0, 0);
+      const s = new FileStorage(join(root, `synced-${writerThread}`), {
+        writerThread,
+        writerTestHooks: { syncedDirs: synced },
+      });
+      try {
+        // A new folder: the object's folder and the parent of the folder made for it.
+        await s.put('jobs/a/outputs/1.0-x.png', Buffer.from('one'), 'image/png');
+        expect(Atomics.load(synced, 0)).toBe(2);
+        // An existing folder: its own only.
+        await s.put('jobs/a/outputs/1.1-y.png', Buffer.from('two'), 'image/png');
+        expect(Atomics.load(synced, 0)).toBe(3);
+      } finally {
+        await s.close();
+      }
+    }
+  });
+
   it('publishes a Buffer only once it is synced, readable with its type and size', async () => {
     hold();
     const png = Buffer.alloc(5000, 7);

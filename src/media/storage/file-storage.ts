@@ -92,10 +92,13 @@ export class FileStorage implements ObjectStorage {
   /** Writes Buffer bodies off the event loop (file-writer.ts); null: on it, through fs/promises. */
   private readonly writer: FileWriter | null;
   private readonly writerMaxBytes: number;
+  /** Test-only: counts folders fsynced after a rename (WriterTestHooks.syncedDirs). */
+  private readonly syncedDirs: Int32Array | undefined;
 
   constructor(root: string, options: FileStorageOptions = {}) {
     this.root = resolve(root);
     this.writer = options.writerThread === false ? null : new FileWriter(options.writerTestHooks);
+    this.syncedDirs = options.writerTestHooks?.syncedDirs;
     this.writerMaxBytes = options.writerMaxBytes ?? WRITER_MAX_BYTES;
   }
 
@@ -155,8 +158,9 @@ export class FileStorage implements ObjectStorage {
     // The rename does not wait for the close (POSIX renames an open file): one thread-pool trip fewer in
     // sequence, and each costs most on a busy machine.
     const closed = fh.close();
+    let created: string | undefined;
     try {
-      await ready;
+      [created] = await ready;
       await rename(tmp, path);
     } catch (err) {
       await closed.catch(() => undefined);
@@ -164,6 +168,9 @@ export class FileStorage implements ObjectStorage {
       throw err;
     }
     await closed;
+    // The new name, and any folder made for it, durable too: a completion must not name a file a crash unnames.
+    await syncDir(dirname(path), this.syncedDirs);
+    if (created !== undefined) await syncDir(dirname(created), this.syncedDirs);
     return size;
   }
 
@@ -327,4 +334,15 @@ export class FileStorage implements ObjectStorage {
       if (st !== null && st.isFile() && st.mtimeMs < cutoff) await rm(path, { force: true });
     }
   }
+}
+
+/** fsyncs a folder, making the entries renamed or made in it durable (file-writer.ts does the same in its thread). */
+async function syncDir(dir: string, counter: Int32Array | undefined): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  if (counter !== undefined) Atomics.add(counter, 0, 1);
 }

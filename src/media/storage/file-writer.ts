@@ -4,7 +4,7 @@
  * fdatasync, rename, close), and on a busy serve process every trip's answer waits behind other work on the
  * event loop (a 1.3 ms store took 3.6 ms in bench/dispatch). Here one thread does the same steps with the
  * synchronous calls — drop or write the `.meta` sidecar, mkdir -p the object's folder, open a temp file, write,
- * fdatasync, rename into place — and answers once.
+ * fdatasync, rename into place, fsync the folder (and the parent of any folder it made) — and answers once.
  *
  * Guarantees are those of file-storage.ts: the data is durable before the rename publishes it, a failed write
  * removes its temp file (the thread on an error; this side for the writes of a thread that died, whose temp
@@ -40,12 +40,15 @@ export class WriterDiedError extends Error {
   }
 }
 
-/**
- * Test-only: after syncing a temp file and before its rename, the thread counts `[0]` up and waits until `[1]`
- * (renames allowed in all) exceeds the count it had.
- */
+/** Test-only hooks of the file storage's writes. */
 export interface WriterTestHooks {
+  /**
+   * After syncing a temp file and before its rename, the thread counts `[0]` up and waits until `[1]` (renames
+   * allowed in all) exceeds the count it had.
+   */
   pauseBeforeRename?: Int32Array;
+  /** `[0]` counts the folders fsynced after a rename (by the thread and by the event-loop path alike). */
+  syncedDirs?: Int32Array;
 }
 
 // CommonJS, evaluated in the worker: plain JavaScript, so it runs the same under tsx and from a bundle.
@@ -54,6 +57,7 @@ const fs = require('node:fs');
 const { dirname } = require('node:path');
 const { parentPort, workerData } = require('node:worker_threads');
 const pause = workerData.pauseBeforeRename;
+const syncedDirs = workerData.syncedDirs;
 
 function openTemp(tmp) {
   try {
@@ -81,14 +85,28 @@ function publish(f) {
     const n = Atomics.add(pause, 0, 1);
     while (Atomics.load(pause, 1) <= n) Atomics.wait(pause, 1, Atomics.load(pause, 1), 10);
   }
+  let created;
   try {
-    fs.mkdirSync(dirname(f.path), { recursive: true });
+    created = fs.mkdirSync(dirname(f.path), { recursive: true });
     fs.renameSync(f.tmp, f.path);
   } catch (err) {
     fs.rmSync(f.tmp, { force: true });
     throw err;
   }
+  // The new name, and any folder made for it, durable too: a completion must not name a file a crash unnames.
+  syncDir(dirname(f.path));
+  if (created) syncDir(dirname(created));
   return f.bytes.byteLength;
+}
+
+function syncDir(dir) {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (syncedDirs) Atomics.add(syncedDirs, 0, 1);
 }
 
 parentPort.on('message', (req) => {
@@ -186,7 +204,7 @@ export class FileWriter {
       eval: true,
       // No flags of this process (an --import loader, --input-type=module): the thread is plain CommonJS.
       execArgv: [],
-      workerData: { pauseBeforeRename: this.hooks.pauseBeforeRename },
+      workerData: { pauseBeforeRename: this.hooks.pauseBeforeRename, syncedDirs: this.hooks.syncedDirs },
     });
     const thread: Thread = { worker, pending: new Map() };
     worker.on('message', (a: Answer) => this.#answered(thread, a));
