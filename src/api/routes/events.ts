@@ -18,6 +18,12 @@ import { traceJob } from '../../util/job-trace.js';
 import { jobDoc, ownJobView } from './jobs.js';
 
 const HEARTBEAT_MS = 15_000;
+/**
+ * How long a non-final event (`running`, progress, a requeue) waits for company before it is written: a job's
+ * events within this window go out in one write, and a job that ends within it in the same write as `done`
+ * (each socket write costs a system call and wakes the client). `done` is never held.
+ */
+export const EVENT_BATCH_MS = 50;
 /** Safety net if a notification is ever missed (e.g. a Postgres listener reconnecting). */
 const POLL_MS = 10_000;
 /** Open streams one user, and one account, may hold on a replica. */
@@ -96,6 +102,7 @@ class JobEventStream {
   private again = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private poll: NodeJS.Timeout | undefined;
+  private batch: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ctx: ApiContext,
@@ -121,9 +128,19 @@ class JobEventStream {
     if (heard) this.wake();
   }
 
-  /** Something new for this job (or a resync): pump, or pump once more after the pump in progress. */
-  wake(): void {
+  /**
+   * Something new for this job (or a resync): pump, or pump once more after the pump in progress. `later`: the
+   * news is a non-final event, pumped within EVENT_BATCH_MS (an earlier wake-up that is not `later` pumps it
+   * with the rest).
+   */
+  wake(later = false): void {
     if (this.closed) return;
+    if (later) {
+      this.batch ??= setTimeout(() => this.wake(), EVENT_BATCH_MS);
+      return;
+    }
+    clearTimeout(this.batch);
+    this.batch = undefined;
     if (this.pumping !== null) {
       this.again = true;
       return;
@@ -170,6 +187,7 @@ class JobEventStream {
     this.unsubscribe();
     clearInterval(this.heartbeat);
     clearInterval(this.poll);
+    clearTimeout(this.batch);
     if (!this.reply.raw.writableEnded) this.reply.raw.end(last);
   };
 }
@@ -201,7 +219,7 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       const unsubscribe = ctx.bus.subscribe((m) => {
         if ((m.kind === 'job_event' && m.jobId === job.id) || m.kind === 'resync') {
           if (stream === null) heard = true;
-          else stream.wake();
+          else stream.wake(m.kind === 'job_event' && m.ended === false);
         }
       });
       // Read before the stream takes its slot: a store error here must not leave the user's slot taken. A
