@@ -518,7 +518,10 @@ export interface Store {
   /** Registers a model file; false when the name is taken (nothing changes). */
   createModelFile(m: Omit<ModelFile, 'createdAt'>, now: number): Promise<boolean>;
   getModelFile(name: string): Promise<ModelFile | null>;
-  /** Registered files by name; all of them when `names` is absent. */
+  /**
+   * The registered files among `names` (any number: looked up in slices), sorted by name; all of them when
+   * `names` is absent.
+   */
   listModelFiles(names?: readonly string[]): Promise<ModelFile[]>;
   deleteModelFile(name: string): Promise<boolean>;
   recordScalingDecision(d: ScalingDecision): Promise<void>;
