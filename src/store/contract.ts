@@ -107,6 +107,15 @@ export interface JobLease {
   cancelRequested: boolean;
 }
 
+/** A job's attempt count and the keys of the outputs it completed with (Store.jobOutputKeys). */
+export interface JobOutputKeys {
+  status: JobStatus;
+  /** Claims so far: a running job's current attempt, a completed job's final one. */
+  attempts: number;
+  /** The object keys of `outputs` (empty unless the job completed). */
+  outputKeys: string[];
+}
+
 /** Result of a worker's terminal report: the job as it ended, or `lost` when the worker no longer holds it. */
 export type FinishResult = { kind: 'finished'; job: Job } | { kind: 'lost' };
 
@@ -383,6 +392,11 @@ export interface Store {
    * reading those columns only (no workflow or inputs parsed). Changes nothing, not even the lease's expiry.
    */
   jobLease(jobId: string): Promise<JobLease | null>;
+  /**
+   * The job's status, attempts and output keys, or null when it does not exist: what deciding which attempts'
+   * files are orphans needs, reading those columns only (no workflow or inputs parsed).
+   */
+  jobOutputKeys(jobId: string): Promise<JobOutputKeys | null>;
   /** Extends the lease while the worker still holds the job. */
   renewLease(jobId: string, workerId: string, leaseMs: number, now: number): Promise<LeaseState>;
   /**
@@ -504,7 +518,10 @@ export interface Store {
   /** Registers a model file; false when the name is taken (nothing changes). */
   createModelFile(m: Omit<ModelFile, 'createdAt'>, now: number): Promise<boolean>;
   getModelFile(name: string): Promise<ModelFile | null>;
-  /** Registered files by name; all of them when `names` is absent. */
+  /**
+   * The registered files among `names` (any number: looked up in slices), sorted by name; all of them when
+   * `names` is absent.
+   */
   listModelFiles(names?: readonly string[]): Promise<ModelFile[]>;
   deleteModelFile(name: string): Promise<boolean>;
   recordScalingDecision(d: ScalingDecision): Promise<void>;

@@ -228,6 +228,9 @@ const TEMPLATES = {
   /** Who holds a job — (id) → status, worker_id, attempts, cancel_requested. */
   jobLease: `SELECT status, worker_id, attempts, cancel_requested FROM jobs WHERE id = ?`,
 
+  /** A job's attempts and outputs — (id) → status, attempts, outputs. */
+  jobOutputKeys: `SELECT status, attempts, outputs FROM jobs WHERE id = ?`,
+
   /** User's running count +1 on a claim — (account_id, user_id) → nothing. */
   userRunningUp: `UPDATE user_counters SET running = running + 1 WHERE account_id = ? AND user_id = ?`,
 

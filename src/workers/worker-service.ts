@@ -361,10 +361,9 @@ export class WorkerService {
    * or of the one the job completed with.
    */
   private async refused(jobId: string): Promise<void> {
-    const job = await this.deps.store.getJob(jobId).catch(() => null);
+    const job = await this.deps.store.jobOutputKeys(jobId).catch(() => null);
     if (job === null) return;
-    const keep = job.outputs.map((o) => o.objectKey);
-    await deleteStaleAttempts(this.deps.storage, jobId, job, this.log, keep);
+    await deleteStaleAttempts(this.deps.storage, jobId, job, this.log, job.outputKeys);
   }
 
   async fail(jobId: string, workerId: string, error: JobError): Promise<ReportResult> {

@@ -1,4 +1,7 @@
-/** Store.jobLease: who holds a job and in which attempt, read without the rest of the row, on every backend. */
+/**
+ * Store.jobLease (who holds a job and in which attempt) and Store.jobOutputKeys (its attempts and output keys),
+ * each read without the rest of the row, on every backend: both agree with the full row getJob reads.
+ */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BACKENDS, type TestDb } from './backends.js';
 import { jobInput, makeAccount } from './fixtures.js';
@@ -72,5 +75,32 @@ describe.each(BACKENDS)('jobLease on $name', (backend) => {
     await db.store.jobLease(jobId);
     // The read did not renew the lease: it still expires when claimed for.
     expect(await db.store.expireLeases(3, 11_001)).toEqual([{ jobId, outcome: 'requeued' }]);
+  });
+
+  it('jobOutputKeys follows the job to its outputs, and reads nothing for an unknown job', async () => {
+    expect(await db.store.jobOutputKeys('job_missing')).toBeNull();
+    const { jobId } = await admitOne();
+    const agrees = async (expected: unknown): Promise<void> => {
+      expect(await db.store.jobOutputKeys(jobId)).toEqual(expected);
+      const job = await db.store.getJob(jobId);
+      expect({
+        status: job?.status,
+        attempts: job?.attempts,
+        outputKeys: job?.outputs.map((o) => o.objectKey),
+      }).toEqual(expected);
+    };
+    await agrees({ status: 'queued', attempts: 0, outputKeys: [] });
+    await db.store.claimNext('w1', 'default', 1_000, 10_000);
+    await agrees({ status: 'running', attempts: 1, outputKeys: [] });
+    const outputs = ['a', 'b'].map((name, index) => ({
+      index,
+      nodeId: '9',
+      filename: `${name}.png`,
+      contentType: 'image/png',
+      size: 3,
+      objectKey: `jobs/${jobId}/outputs/1.${index}-${name}.png`,
+    }));
+    expect((await db.store.completeJob(jobId, 'w1', outputs, 11_000)).kind).toBe('finished');
+    await agrees({ status: 'completed', attempts: 1, outputKeys: outputs.map((o) => o.objectKey) });
   });
 });

@@ -135,4 +135,21 @@ describe.each(BACKENDS)('model placement and affinity on $name', (backend) => {
     expect(await db.store.deleteModelFile('m.safetensors')).toBe(true);
     expect(await db.store.deleteModelFile('m.safetensors')).toBe(false);
   });
+
+  it('registry: looks up more names than one statement binds (SQLite 32,766, Postgres 65,535)', async () => {
+    const file = (name: string) => ({
+      name,
+      kind: 'lora' as const,
+      url: `s3://b/${name}`,
+      sha256: 'c'.repeat(64),
+      size: 1,
+    });
+    // Registered names spread over the list, so they fall in different slices; one is asked for twice.
+    for (const name of ['m-00000', 'm-35000', 'm-69999'])
+      expect(await db.store.createModelFile(file(name), 5)).toBe(true);
+    const names = Array.from({ length: 70_000 }, (_, i) => `m-${String(i).padStart(5, '0')}`);
+    const found = await db.store.listModelFiles([...names, 'm-35000', 'unknown']);
+    expect(found.map((f) => f.name)).toEqual(['m-00000', 'm-35000', 'm-69999']);
+    expect(found[1]).toEqual({ ...file('m-35000'), createdAt: 5 });
+  });
 });

@@ -3,7 +3,8 @@
  * store sits behind a TCP proxy that turns into a blackhole mid-run. A verb then fails within the test's short
  * query timeout with StoreUnavailableError instead of waiting out TCP's retransmissions (~15 minutes); once the
  * proxy forwards again the one-connection pool works, so the silent connection was destroyed, not pooled again.
- * The API answers 503 `not_ready` meanwhile. Migrations have no such limit: one waits out another's lock.
+ * The API answers 503 `not_ready` meanwhile. A write whose reply is lost may have committed all the same; a retry
+ * with its idempotency key finds it. Migrations have no such limit: one waits out another's lock.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +18,7 @@ import { StoreUnavailableError } from '../../src/store/unavailable.js';
 import { apiDeps } from '../support/api-app.js';
 import { startBlackholeProxy, type BlackholeProxy } from '../support/blackhole-proxy.js';
 import { createTestDatabase } from '../support/pg.js';
-import { makeAccount } from './fixtures.js';
+import { jobInput, makeAccount } from './fixtures.js';
 
 const QUERY_TIMEOUT_MS = 500;
 /** Far below the ~15 minutes a dead connection costs without a query timeout: failing, not hanging. */
@@ -71,6 +72,24 @@ describe('a Postgres host that stops answering', () => {
       expect((await store.listAccounts()).length).toBe(before);
       await makeAccount(store);
       expect((await store.listAccounts()).length).toBe(before + 1);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'may have committed a write whose reply was lost, and a retry with its idempotency key finds it, once',
+    async () => {
+      const account = await makeAccount(store);
+      const input = jobInput(account.id, 'u1', { idempotencyKey: 'order-42', requestHash: 'h' });
+      // Admission is one autocommit statement on Postgres: the server runs and commits it, its answer is lost.
+      proxy.muteReplies(true);
+      const lost = store.admitJob(input, Date.now());
+      await expect(lost).rejects.toBeInstanceOf(StoreUnavailableError);
+      proxy.muteReplies(false);
+      const retried = await store.admitJob(input, Date.now());
+      expect(retried.kind).toBe('replayed');
+      const { jobs } = await store.listJobs({ accountId: account.id, userId: 'u1', limit: 10 });
+      expect(jobs.map((j) => j.id)).toEqual([retried.kind === 'replayed' ? retried.job.id : '']);
     },
     TEST_TIMEOUT_MS,
   );

@@ -13,6 +13,7 @@ import type { ObjectStorage } from '../../src/media/storage/contract.js';
 import { openStorage } from '../../src/media/storage/open-storage.js';
 import { LeaseLostError, type OutputFile } from '../../src/workers/job-channel.js';
 import { lastStaleAttempt } from '../../src/workers/stale-outputs.js';
+import type { Store } from '../../src/store/contract.js';
 import { WorkerService } from '../../src/workers/worker-service.js';
 import { BACKENDS, type TestDb } from '../store/backends.js';
 import { jobInput, makeAccount } from '../store/fixtures.js';
@@ -175,6 +176,33 @@ describe.each(BACKENDS)('stale output files on $name', (backend) => {
     expect(await stored(current.objectKey)).toBe(true);
     expect(await service.complete(jobId, 'w2', [current])).toEqual({ kind: 'finished', status: 'completed' });
     expect((await db.store.getJob(jobId))?.outputs.map((o) => o.objectKey)).toEqual([current.objectKey]);
+    expect(await stored(current.objectKey)).toBe(true);
+  });
+
+  it('a refused completion finds the orphaned attempts from the job’s attempts and output keys, not its whole row', async () => {
+    // The whole row (workflow, inputs) is not needed to tell which attempts are over: a store whose getJob
+    // fails still lets the service delete the lost run's files.
+    const narrow = new Proxy(db.store, {
+      get(target, key) {
+        if (key === 'getJob') return () => Promise.reject(new Error('getJob is not needed here'));
+        const value: unknown = Reflect.get(target, key);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    }) satisfies Store;
+    const reader = new WorkerService({
+      store: narrow,
+      storage,
+      bus: createLocalBus(),
+      leaseMs: 10_000,
+      maxAttempts: 3,
+    });
+    const jobId = await claimed('w1');
+    const lost = await storeOne(jobId, 'w1');
+    expect((await db.store.expireLeases(3, Date.now() + 60_000)).map((o) => o.outcome)).toEqual(['requeued']);
+    expect((await db.store.claimNext('w2', 'default', 10_000, Date.now() + 60_000))?.attempts).toBe(2);
+    const current = await storeOne(jobId, 'w2');
+    expect(await reader.complete(jobId, 'w1', [lost])).toEqual({ kind: 'lost' });
+    expect(await stored(lost.objectKey)).toBe(false);
     expect(await stored(current.objectKey)).toBe(true);
   });
 });

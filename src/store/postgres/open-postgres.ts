@@ -2,8 +2,8 @@
  * Opens a pg Pool under Kysely. BIGINT (epoch ms, counters) is parsed to a JS number, and the hot-path
  * statements of job-sql.ts run as named prepared statements, so each connection parses and plans them once.
  * No caller waits on a host that stopped answering: connects give up after 10 s, statements after the query
- * timeout (the connection is then destroyed, not pooled), and errors that mean "no database" become
- * StoreUnavailableError.
+ * timeout (the connection is then destroyed, not pooled), and errors that mean "no database" (including a
+ * connect refused for want of connection slots) become StoreUnavailableError.
  */
 import pg from 'pg';
 import {
@@ -59,6 +59,17 @@ const PROTOCOL_VIOLATION = '08P01';
 function isServerGoingAway(code: string): boolean {
   if (code === PROTOCOL_VIOLATION) return false;
   return code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03';
+}
+
+const TOO_MANY_CONNECTIONS = '53300';
+
+/**
+ * True when the server refused a new connection for now: it is going away or starting up, or every slot is
+ * taken (53300, too_many_connections: max_connections reached, or the role's or database's CONNECTION LIMIT).
+ * Only at connect: a statement never answers 53300.
+ */
+function isConnectRefusedForNow(code: string): boolean {
+  return code === TOO_MANY_CONNECTIONS || isServerGoingAway(code);
 }
 
 const SOCKET_CODES = new Set([
@@ -167,8 +178,9 @@ export function openPostgres(
   const naming: PostgresPool = {
     connect: async () => {
       const client = await pool.connect().catch((err: unknown) => {
-        // A server that answers with an error (a bad password, no such database) is there: not an outage.
-        if (err instanceof pg.DatabaseError && !isServerGoingAway(err.code ?? '')) throw err;
+        // A server that answers with an error (a bad password, no such database) is there: not an outage. One
+        // that is starting up, shutting down or out of connection slots has no database for now: it is.
+        if (err instanceof pg.DatabaseError && !isConnectRefusedForNow(err.code ?? '')) throw err;
         throw new StoreUnavailableError(err instanceof Error ? err.message : String(err), err);
       });
       if (!guarded.has(client)) {

@@ -1,10 +1,8 @@
 /** Job events: a per-job sequence (jobs.event_seq) that SSE resumes from. */
 import type { JobEvent } from '../contract.js';
 import { inTx, run, runOne, type StoreContext } from '../context.js';
-import { z } from 'zod';
 import { toJobEvent } from '../job-event-row.js';
-
-const seqSchema = z.object({ event_seq: z.number() });
+import { seqSchema } from './settle.js';
 
 /** Thrown when appending an event to a job that does not exist. */
 export class UnknownJobError extends Error {

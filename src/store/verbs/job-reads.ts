@@ -3,8 +3,9 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Job, JobStatus } from '../../jobs/types.js';
 import { JOB_STATUSES } from '../../jobs/types.js';
-import type { JobLease, ListJobsQuery, PoolUsage, Usage } from '../contract.js';
+import type { JobLease, JobOutputKeys, ListJobsQuery, PoolUsage, Usage } from '../contract.js';
 import { run, runOne, type StoreContext } from '../context.js';
+import { jobOutputSchema, parseJson } from '../json-columns.js';
 import { toJob } from '../rows.js';
 import type { JobView } from '../../jobs/public-job.js';
 import { toJobView } from '../job-view-row.js';
@@ -33,6 +34,22 @@ export async function jobLease(ctx: StoreContext, id: string): Promise<JobLease 
     attempts: r.attempts,
     cancelRequested: r.cancel_requested !== 0,
   };
+}
+
+const outputKeysRowSchema = z.object({
+  status: z.enum(JOB_STATUSES),
+  attempts: z.number(),
+  outputs: z.string(),
+});
+const outputsSchema = z.array(jobOutputSchema);
+
+/** Store.jobOutputKeys: three columns; `outputs` parsed as getJob parses it, only its keys kept. */
+export async function jobOutputKeys(ctx: StoreContext, id: string): Promise<JobOutputKeys | null> {
+  const row = (await runOne(ctx, ctx.sql.jobOutputKeys, [id]))[0];
+  if (row === undefined) return null;
+  const r = outputKeysRowSchema.parse(row);
+  const outputs = r.outputs === '[]' ? [] : parseJson(outputsSchema, r.outputs);
+  return { status: r.status, attempts: r.attempts, outputKeys: outputs.map((o) => o.objectKey) };
 }
 
 /** Store.getJobFor: ownership is part of the lookup, so another user's id reads as missing. */

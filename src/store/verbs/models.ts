@@ -40,8 +40,9 @@ export async function setWorkerPrefetch(
 }
 
 /**
- * Names per statement in setPrefetchRefused: an agent may report up to 100,000 (worker-protocol.ts), far past
- * the bound parameters one statement takes (SQLite 32,766, Postgres 65,535), so its list is written in slices.
+ * Names per statement in setPrefetchRefused and listModelFiles: an agent may report up to 100,000
+ * (worker-protocol.ts) and the fleet asks about every name in demand, far past the bound parameters one
+ * statement takes (SQLite 32,766, Postgres 65,535), so a list is written or looked up in slices.
  */
 const NAMES_PER_STATEMENT = 300;
 
@@ -134,12 +135,17 @@ export async function getModelFile(ctx: StoreContext, name: string): Promise<Mod
   return row === undefined ? null : toModelFile(row);
 }
 
-/** Store.listModelFiles. */
+/** Store.listModelFiles: one statement per slice of distinct names, the rows sorted by name (code units). */
 export async function listModelFiles(ctx: StoreContext, names?: readonly string[]): Promise<ModelFile[]> {
-  if (names !== undefined && names.length === 0) return [];
-  let q = ctx.db.selectFrom('model_files').selectAll();
-  if (names !== undefined) q = q.where('name', 'in', [...names]);
-  return (await q.orderBy('name').execute()).map(toModelFile);
+  if (names === undefined) {
+    return (await ctx.db.selectFrom('model_files').selectAll().orderBy('name').execute()).map(toModelFile);
+  }
+  const found: ModelFile[] = [];
+  for (const slice of slices([...new Set(names)])) {
+    const rows = await ctx.db.selectFrom('model_files').selectAll().where('name', 'in', slice).execute();
+    for (const row of rows) found.push(toModelFile(row));
+  }
+  return found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** Store.deleteModelFile. */
