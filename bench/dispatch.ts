@@ -106,26 +106,32 @@ function medianWithInterval(values: number[]): { median: number; lo: number; hi:
 }
 
 /** `arrakis comfy-lite --port 0` as a child process; resolves with its URL. */
-async function spawnComfyLite(): Promise<{ url: string; stop(): void }> {
+async function spawnComfyLite(): Promise<{ url: string; stop(): void; pid: number | undefined }> {
   const bin = join(import.meta.dirname, '..', 'bin', 'arrakis.mjs');
   return await spawnListening('comfy-lite', [bin, 'comfy-lite', '--port', '0']);
 }
 
 /** bench/dispatch-bare-relay.ts as a child process in front of `comfyUrl`; resolves with its URL. */
-async function spawnBareRelay(comfyUrl: string, relayDir: string): Promise<{ url: string; stop(): void }> {
+async function spawnBareRelay(
+  comfyUrl: string,
+  relayDir: string,
+): Promise<{ url: string; stop(): void; pid: number | undefined }> {
   const script = join(import.meta.dirname, 'dispatch-bare-relay.ts');
   return await spawnListening('bare relay', ['--import', 'tsx', script, comfyUrl, relayDir, BARE_KEY]);
 }
 
 /** A node child process that prints "NAME listening on URL"; resolves with that URL. */
-async function spawnListening(name: string, argv: string[]): Promise<{ url: string; stop(): void }> {
+async function spawnListening(
+  name: string,
+  argv: string[],
+): Promise<{ url: string; stop(): void; pid: number | undefined }> {
   const proc = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
   return await new Promise((resolve, reject) => {
     let out = '';
     proc.stdout.on('data', (chunk: Buffer) => {
       out += String(chunk);
       const m = new RegExp(`${name} listening on (http://\\S+)`).exec(out);
-      if (m?.[1] !== undefined) resolve({ url: m[1], stop: () => proc.kill('SIGTERM') });
+      if (m?.[1] !== undefined) resolve({ url: m[1], stop: () => proc.kill('SIGTERM'), pid: proc.pid });
     });
     proc.once('exit', () => reject(new Error(`${name} exited: ${out}`)));
   });
@@ -292,8 +298,12 @@ try {
   const barePairs: number[] = [];
   const jobIds: string[] = [];
   let serveCpuAtStart: number | null = null;
+  let bareCpuAtStart: number | null = null;
   for (let i = 0; i < RUNS + WARMUP; i++) {
-    if (i === WARMUP) serveCpuAtStart = cpuSeconds(cp.pid);
+    if (i === WARMUP) {
+      serveCpuAtStart = cpuSeconds(cp.pid);
+      bareCpuAtStart = bare === null ? null : cpuSeconds(bare.pid);
+    }
     // Rotate which side goes first, so none always runs right after another's work.
     let d = Number.NaN;
     let a: { ms: number; id: string } = { ms: Number.NaN, id: '' };
@@ -325,6 +335,7 @@ try {
     }
   }
   const serveCpuAtEnd = cpuSeconds(cp.pid);
+  const bareCpuAtEnd = bare === null ? null : cpuSeconds(bare.pid);
   direct.close();
   const waits: number[] = [];
   for (const id of jobIds) {
@@ -414,6 +425,11 @@ try {
     // Per measured pair: the serve process is all but idle during the direct half of a pair.
     console.log(
       `serve CPU      ${(((serveCpuAtEnd - serveCpuAtStart) * 1000) / RUNS).toFixed(1)} ms per job (all its threads, from /proc)`,
+    );
+  }
+  if (bareCpuAtStart !== null && bareCpuAtEnd !== null) {
+    console.log(
+      `bare CPU       ${(((bareCpuAtEnd - bareCpuAtStart) * 1000) / RUNS).toFixed(1)} ms per job (the bare relay's process)`,
     );
   }
   console.log(
