@@ -20,9 +20,9 @@ function submittedBy(entry: HistoryEntry): string | null {
 
 /**
  * The history entry once the prompt has ended, else undefined. With `clientId`, an entry another client
- * submitted under the same prompt id is not this prompt's end: a job released and claimed again (its attempt
- * refunded) reuses its prompt id on a ComfyUI that kept the interrupted first run's entry, until the new run
- * overwrites it.
+ * submitted under the same prompt id is not this prompt's end: a control plane before migration 012 gave a
+ * voluntarily released job's attempt number back, so its next run reused the prompt id on a ComfyUI that kept
+ * the interrupted first run's entry (attempt numbers are unique now; an agent may still meet such a server).
  */
 export async function readHistory(
   http: ComfyHttp,

@@ -415,8 +415,9 @@ export interface Store {
   /** running + cancel_requested → cancelled, once the worker has stopped the prompt. */
   finishCancel(jobId: string, workerId: string, now: number): Promise<FinishResult>;
   /**
-   * The worker gives the job back (its ComfyUI died or restarted): → queued for another worker while
-   * attempts < maxAttempts, else → failed `worker_lost`; → cancelled when cancel was requested.
+   * The worker gives the job back (its ComfyUI died or restarted): → queued for another worker while its
+   * counted attempts (claims less voluntary releases) < maxAttempts, else → failed `worker_lost`; → cancelled
+   * when cancel was requested.
    */
   releaseJob(
     jobId: string,
@@ -424,11 +425,14 @@ export interface Store {
     maxAttempts: number,
     reason: string,
     now: number,
-    /** The worker gave it back for its own reasons (shutting down): this attempt is not counted. */
+    /**
+     * The worker gave it back for its own reasons (shutting down): this attempt is not counted against
+     * maxAttempts. Its number is not given back: the next claim counts one more, as after any release.
+     */
     voluntary?: boolean,
   ): Promise<FinishResult>;
   /**
-   * Every running job whose lease expired before `now`: requeued once per expiry while attempts < maxAttempts,
+   * Every running job whose lease expired before `now`: requeued once per expiry while counted attempts < maxAttempts,
    * else failed `worker_lost`; cancel-requested ones end cancelled. Compare-and-set on the expired lease,
    * so two replicas sweeping at once requeue each job once.
    */

@@ -17,10 +17,13 @@ const ACCOUNT_COLUMNS = `id, name, max_active_jobs_per_user, max_active_jobs, su
   submit_burst_per_user, jwt, node_allowlist, file_node_allowlist, allowed_pools, webhook_secret,
   webhook_secret_previous, webhook_secret_previous_until, created_at`;
 
+/** The claims that count against the retry limit: a voluntary release's claim is refunded (migration 012). */
+const SPENT = 'attempts - refunded_attempts';
+
 const GIVE_BACK = `UPDATE jobs SET
-    status = CASE WHEN cancel_requested = 1 THEN 'cancelled' WHEN attempts >= ? THEN 'failed' ELSE 'queued' END,
-    error = CASE WHEN cancel_requested = 0 AND attempts >= ? THEN ? ELSE NULL END,
-    finished_at = CASE WHEN cancel_requested = 1 OR attempts >= ? THEN CAST(? AS BIGINT) ELSE NULL END,
+    status = CASE WHEN cancel_requested = 1 THEN 'cancelled' WHEN ${SPENT} >= ? THEN 'failed' ELSE 'queued' END,
+    error = CASE WHEN cancel_requested = 0 AND ${SPENT} >= ? THEN ? ELSE NULL END,
+    finished_at = CASE WHEN cancel_requested = 1 OR ${SPENT} >= ? THEN CAST(? AS BIGINT) ELSE NULL END,
     worker_id = NULL, lease_expires_at = NULL, progress = NULL, event_seq = event_seq + 1
     WHERE id = ? AND status = 'running'`;
 
@@ -188,13 +191,14 @@ const TEMPLATES = {
     WHERE id = ? AND status = 'running' AND worker_id = ? AND cancel_requested = 1
     RETURNING ${JOB_COLUMNS}, event_seq`,
 
-  /** Gives a running job back (its worker said so): → cancelled (cancel requested), → failed (attempts spent),
-   *  else → queued — (max_attempts, max_attempts, error, max_attempts, finished_at, id, worker_id) → job + event_seq. */
+  /** Gives a running job back (its worker said so): → cancelled (cancel requested), → failed (attempts spent:
+   *  claims less refunds), else → queued — (max_attempts, max_attempts, error, max_attempts, finished_at, id, worker_id) → job + event_seq. */
   giveBackByWorker: `${GIVE_BACK} AND worker_id = ? RETURNING ${JOB_COLUMNS}, event_seq`,
 
-  /** A voluntary give-back does not spend an attempt — (id, worker_id); run before giveBackByWorker in one tx. */
-  refundAttempt: `UPDATE jobs SET attempts = attempts - 1
-    WHERE id = ? AND status = 'running' AND worker_id = ? AND attempts > 0`,
+  /** A voluntary give-back does not spend an attempt: it is refunded, and `attempts` keeps its number, so no
+   *  later claim runs under it again — (id, worker_id); run before giveBackByWorker in one tx. */
+  refundAttempt: `UPDATE jobs SET refunded_attempts = refunded_attempts + 1
+    WHERE id = ? AND status = 'running' AND worker_id = ?`,
 
   /** The same when the lease expired, compare-and-set on the expired lease value so two sweepers act once
    *  — (max_attempts, max_attempts, error, max_attempts, finished_at, id, lease_expires_at) → job + event_seq. */

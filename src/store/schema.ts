@@ -73,6 +73,8 @@ export interface JobsTable {
   /** The job's base model (migration 011): written at admission on SQLite, generated on Postgres. */
   base_model_kind: Generated<string | null>;
   base_model_name: Generated<string | null>;
+  /** Voluntary releases among the job's claims (migration 012): not counted against the retry limit. */
+  refunded_attempts: Generated<number>;
 }
 
 export interface JobEventsTable {

@@ -4,10 +4,9 @@
  * once it completed, as the job's output; the files of any other attempt are orphans: the run lost its lease
  * (expired, requeued, the job ended elsewhere) and its completion, if it ever comes, is refused.
  *
- * Which attempts are over follows from the job's lease columns alone, read at one moment: a lost run's number
- * is never used again (the next claim counts one more). Only a voluntary release gives its attempt back, so the
- * next claim reuses that number: the worker service deletes the releasing run's files before that release,
- * while the run still holds the job (worker-service.ts).
+ * Which attempts are over follows from the job's lease columns alone, read at one moment: a run's number is
+ * never used again once it lost or gave up the job (the next claim counts one more; a voluntary release is
+ * refunded against the retry limit in a column of its own, `refunded_attempts`, and keeps its number).
  */
 import type { JobStatus } from '../jobs/types.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
@@ -31,9 +30,9 @@ export function lastStaleAttempt(state: AttemptState): number {
 
 /**
  * True when the files of `attempt` are still wanted: it is the attempt running now or the one the job completed
- * with. A late upload of a run that lost the job may land under such a number (the same run's retried upload
- * already stored that very file and the job completed with it, or a voluntary release gave the number to the
- * run holding the job now): its key may name a wanted file, so it is left alone.
+ * with. A late upload of a run that lost the job may land under such a number only when the job completed with
+ * that very attempt (the same run's retried upload already stored that file): its key may name a wanted file,
+ * so it is left alone.
  */
 export function isLiveAttempt(state: AttemptState, attempt: number): boolean {
   return (state.status === 'running' || state.status === 'completed') && state.attempts === attempt;

@@ -374,11 +374,11 @@ export class WorkerService {
     return await this.ended(jobId, await this.lifecycle.finishCancel(jobId, workerId));
   }
 
-  /** Releases the job; a `voluntary` release (the worker is stopping) does not spend an attempt. */
+  /** Releases the job; a `voluntary` release (the worker is stopping) does not count against the retry limit. */
   async release(jobId: string, workerId: string, reason: string, voluntary = false): Promise<ReportResult> {
     const maxAttempts = this.deps.maxAttempts;
-    // The run's files go first, while it still holds the job: a voluntary release gives its attempt back, so
-    // the next claim reuses the number (its files then would be the next run's). Its uploads have settled.
+    // The run's files go with its lease: its attempt is over whatever the release's kind (the next claim counts
+    // a new one, never this number again). Its uploads have settled; one that lands later is deleted there.
     const lease = await this.heldLease(jobId, workerId);
     if (lease !== null) await deleteAttempt(this.deps.storage, jobId, lease.attempts, this.log);
     const settlement = await this.lifecycle.release(jobId, workerId, { maxAttempts, reason, voluntary });

@@ -102,9 +102,15 @@ describe('fleet shutdown', () => {
         const store = await openStore(s.config.db);
         try {
           const job = await store.getJob(r.body.id);
-          expect(job).toMatchObject({ status: 'queued', attempts: 0 });
+          // The run keeps its attempt number (never reused); it is refunded against the retry limit instead.
+          expect(job).toMatchObject({ status: 'queued', attempts: 1 });
           const events = await store.listJobEvents(r.body.id, 0);
           expect(JSON.stringify(events)).toContain('the worker is stopping');
+          // Not spent: with two attempts allowed, the next run may still be lost once and be retried.
+          const next = await store.claimNext('w-next', job?.pool ?? '', 60_000, Date.now());
+          expect(next?.attempts).toBe(2);
+          const lost = await store.releaseJob(r.body.id, 'w-next', 2, 'ComfyUI died', Date.now());
+          expect(lost.kind === 'finished' && lost.job.status).toBe('queued');
         } finally {
           await store.close();
         }

@@ -159,14 +159,14 @@ describe('JobLifecycle', () => {
     expect(await drain()).toEqual(['observed ended failed', { kind: 'job_event', jobId: c.id, ended: true }]);
   });
 
-  it('a voluntary release does not spend the attempt', async () => {
+  it('a voluntary release does not spend the attempt (and keeps its number)', async () => {
     const job = await running();
     const back = await lifecycle.release(job.id, 'w1', {
       maxAttempts: 1,
       reason: 'stopping',
       voluntary: true,
     });
-    expect(back.kind === 'requeued' && back.job.attempts).toBe(0);
+    expect(back.kind === 'requeued' && back.job.attempts).toBe(1);
   });
 
   it('an expired lease is released: the job is announced and its pool woken', async () => {

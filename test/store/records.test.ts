@@ -103,11 +103,39 @@ describe.each(BACKENDS)('store records on $name', (backend) => {
     // One attempt allowed: a deploy that stops the worker must not use it up.
     await db.store.claimNext('w1', 'default', 60_000, 2_000);
     const back = await db.store.releaseJob(id, 'w1', 1, 'the worker is stopping', 3_000, true);
-    expect(back.kind === 'finished' && back.job).toMatchObject({ status: 'queued', attempts: 0 });
+    expect(back.kind === 'finished' && back.job).toMatchObject({ status: 'queued', attempts: 1 });
     await db.store.claimNext('w2', 'default', 60_000, 4_000);
     const lost = await db.store.releaseJob(id, 'w2', 1, 'ComfyUI died', 5_000);
     expect(lost.kind === 'finished' && lost.job).toMatchObject({
       status: 'failed',
+      attempts: 2,
+      error: { code: 'worker_lost' },
+    });
+  });
+
+  it('attempt numbers are never reused: a voluntary release keeps its number, and the retry budget is unchanged', async () => {
+    const account = await makeAccount(db.store);
+    const admitted = await db.store.admitJob(jobInput(account.id, 'u1'), 1_000);
+    const id = admitted.kind === 'admitted' ? admitted.job.id : '';
+    const claimAt = async (worker: string, at: number): Promise<number | undefined> =>
+      (await db.store.claimNext(worker, 'default', 1_000, at))?.attempts;
+    const claims: Array<number | undefined> = [];
+    // Three drains: each run gives the job back voluntarily, and the next claim counts one more.
+    for (let i = 0; i < 3; i++) {
+      claims.push(await claimAt(`w${i}`, 2_000 + i * 10));
+      const back = await db.store.releaseJob(id, `w${i}`, 2, 'the worker is stopping', 2_001 + i * 10, true);
+      expect(back.kind === 'finished' && back.job.status).toBe('queued');
+    }
+    // Still two attempts to fail with --max-attempts 2: a release by the worker, then an expired lease.
+    claims.push(await claimAt('w3', 3_000));
+    const lost = await db.store.releaseJob(id, 'w3', 2, 'ComfyUI died', 3_001);
+    expect(lost.kind === 'finished' && lost.job.status).toBe('queued');
+    claims.push(await claimAt('w4', 4_000));
+    expect(await db.store.expireLeases(2, 10_000)).toEqual([{ jobId: id, outcome: 'failed' }]);
+    expect(claims).toEqual([1, 2, 3, 4, 5]);
+    expect(await db.store.getJob(id)).toMatchObject({
+      status: 'failed',
+      attempts: 5,
       error: { code: 'worker_lost' },
     });
   });

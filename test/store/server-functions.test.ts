@@ -85,8 +85,13 @@ async function script(store: Store, accountId: string): Promise<unknown[]> {
   out.push(await store.completeJob('job_2', 'w3', [], 4_002));
   out.push(await store.failJob('job_4', 'w2', { code: 'execution_error', message: 'boom' }, 4_003));
   await admit('job_6', 'u3');
-  out.push(await store.claimNext('w4', 'default', 60_000, 5_000));
+  const held = await store.claimNext('w4', 'default', 60_000, 5_000);
+  out.push(held);
   out.push(await store.claimNext('w5', 'default', 60_000, 5_000));
+  // A voluntary release is refunded (migration 012), and the next claim counts one more all the same.
+  if (held === null) throw new Error('script: w4 claimed nothing');
+  out.push(await store.releaseJob(held.id, 'w4', 1, 'the worker is stopping', 5_001, true));
+  out.push(await store.claimNext('w6', 'default', 60_000, 5_002));
   return out;
 }
 
@@ -318,6 +323,8 @@ describe('postgres server functions', () => {
     expect(kinds).toContain('"status":"cancelled","priority"');
     expect(kinds).toContain('"status":"failed","priority"');
     expect(kinds).toContain('"event_type":"job.failed"');
+    // The claim after the voluntary release runs as attempt 2 (never the released run's number again).
+    expect((viaFunctions as { answers: unknown[] }).answers.at(-1)).toMatchObject({ attempts: 2 });
   });
 
   it('claim with placement and bounded affinity leaves exactly the rows of the transaction path', async () => {

@@ -1,7 +1,7 @@
 /**
  * Which output files the worker service deletes when a run is over: never the files of the attempt running now
- * or of the one the job completed with, even when a voluntary release gave an attempt number back and the next
- * run reuses it, or a worker repeats a completion that was accepted.
+ * or of the one the job completed with, even when a worker repeats a completion that was accepted. A voluntary
+ * release keeps its attempt number (migration 012), so the next run stores under keys of its own.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -75,11 +75,19 @@ describe.each(BACKENDS)('stale output files on $name', (backend) => {
     return found !== null;
   }
 
+  async function bytesOf(key: string): Promise<string | null> {
+    const found = await storage.get(key);
+    if (found === null) return null;
+    const chunks: Buffer[] = [];
+    for await (const chunk of found.body) chunks.push(Buffer.from(chunk as Uint8Array));
+    return Buffer.concat(chunks).toString();
+  }
+
   async function storeOne(jobId: string, workerId: string): Promise<JobOutput> {
     return { index: 0, ...(await service.storeOutput(jobId, workerId, file)) };
   }
 
-  it('a voluntary release deletes its run’s files first: the next run reuses the attempt number, and keeps its own', async () => {
+  it('a voluntary release deletes its run’s files: the next run has a new attempt number, and keeps its own', async () => {
     const jobId = await claimed('w1');
     const first = await storeOne(jobId, 'w1');
     expect(await service.release(jobId, 'w1', 'the worker is stopping', true)).toEqual({
@@ -87,9 +95,9 @@ describe.each(BACKENDS)('stale output files on $name', (backend) => {
       status: 'queued',
     });
     expect(await stored(first.objectKey)).toBe(false);
-    expect((await db.store.claimNext('w2', 'default', 10_000, Date.now()))?.attempts).toBe(1);
+    expect((await db.store.claimNext('w2', 'default', 10_000, Date.now()))?.attempts).toBe(2);
     const second = await storeOne(jobId, 'w2');
-    expect(second.objectKey).toBe(first.objectKey);
+    expect(second.objectKey).toBe(`jobs/${jobId}/outputs/2.0-out.png`);
     // The first worker's late completion, naming the same key: refused, and the running attempt's file stays.
     expect(await service.complete(jobId, 'w1', [first])).toEqual({ kind: 'lost' });
     expect(await stored(second.objectKey)).toBe(true);
@@ -149,20 +157,24 @@ describe.each(BACKENDS)('stale output files on $name', (backend) => {
     expect(await stored(retried.objectKey)).toBe(true);
   });
 
-  it('an upload that lands after a voluntary release gave its attempt number to another run deletes nothing of it', async () => {
+  it('an upload that lands after a voluntary release neither overwrites the next run’s file nor stays', async () => {
     const jobId = await claimed('w1');
     const { slow, entered, land } = withSlowFirstPut();
-    const late = slow.storeOutput(jobId, 'w1', file);
-    await entered; // the late upload passed its lease check
+    const late = slow.storeOutput(jobId, 'w1', { ...file, bytes: Buffer.from('the stopped run') });
+    await entered; // the late upload passed its lease check (attempt 1) and is being stored
     expect(await service.release(jobId, 'w1', 'the worker is stopping', true)).toEqual({
       kind: 'finished',
       status: 'queued',
     });
-    expect((await db.store.claimNext('w2', 'default', 10_000, Date.now()))?.attempts).toBe(1);
+    expect((await db.store.claimNext('w2', 'default', 10_000, Date.now()))?.attempts).toBe(2);
     const current = await storeOne(jobId, 'w2');
     land();
     await expect(late).rejects.toBeInstanceOf(LeaseLostError);
-    expect(await stored(current.objectKey)).toBe(true);
+    // Before attempt numbers were unique, both runs wrote `1.0-out.png`: the stopped run's bytes replaced these.
+    expect(await bytesOf(current.objectKey)).toBe('png');
+    expect(await stored(`jobs/${jobId}/outputs/1.0-out.png`)).toBe(false);
+    expect(await service.complete(jobId, 'w2', [current])).toEqual({ kind: 'finished', status: 'completed' });
+    expect(await bytesOf(current.objectKey)).toBe('png');
   });
 
   it('a refused completion leaves the attempt running elsewhere alone, and the job completes with it', async () => {

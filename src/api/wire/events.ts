@@ -8,7 +8,14 @@ import { jobErrorSchema, jobSchema, jobStatusSchema, outputSchema, progressSchem
 export const statusEventSchema = z.looseObject({
   status: jobStatusSchema,
   cancel_requested: z.boolean().optional(),
-  attempts: z.number().int().optional().describe('How many times a worker has claimed the job'),
+  attempts: z
+    .number()
+    .int()
+    .optional()
+    .describe(
+      'How many times a worker has claimed the job: the number of its current or last run, never reused. ' +
+        'Runs given back by a stopping worker count here but not against the retry limit.',
+    ),
   reason: z.string().optional().describe('Why a running job went back to the queue'),
   snapshot: z
     .boolean()

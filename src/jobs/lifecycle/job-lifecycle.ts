@@ -11,8 +11,8 @@
  * One word per thing (the store and the worker wire protocol keep their older names):
  * - release: a job leaves the worker that held it — the worker releases it, or its lease expires. It is
  *   the store's `releaseJob` and `expireLeases`, the SQL `giveBackByWorker` / `giveBackByLease`, and
- *   `refundAttempt` (a voluntary release does not count the attempt). "Give back" and "refund" name it nowhere
- *   else.
+ *   `refundAttempt` (a voluntary release does not count the attempt against the limit: the `refunded_attempts`
+ *   column; its number is still never reused). "Give back" and "refund" name it nowhere else.
  * - requeued: the outcome of a release while attempts remain (the job is queued again).
  * - Settlement `completed | failed | cancelled | requeued`: how a report or release left the job. The store's
  *   `FinishResult` says `finished` for all four; the worker protocol's `ReportResult` says `finished` with

@@ -92,7 +92,7 @@ export interface ReleaseOptions {
   maxAttempts: number;
   /** Why (recorded on the job's status event). */
   reason: string;
-  /** The worker released it for its own reasons (it is stopping): this attempt is not counted. */
+  /** The worker released it for its own reasons (it is stopping): this attempt is not counted against the limit. */
   voluntary?: boolean;
 }
 

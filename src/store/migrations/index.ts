@@ -10,6 +10,7 @@ import { migration008 } from './008-lease-names.js';
 import { migration009 } from './009-claim-scale.js';
 import { migration010 } from './010-complete-outputs.js';
 import { migration011 } from './011-prefetch-refused.js';
+import { migration012 } from './012-attempt-refunds.js';
 import type { Migration } from './migration.js';
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -24,4 +25,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration009,
   migration010,
   migration011,
+  migration012,
 ];
