@@ -165,11 +165,38 @@ export class ComfyHttp {
   }
 }
 
-/** Throws ComfyUnavailableError unless the status is 2xx (the body is drained first, so the socket is reused). */
+/**
+ * How much of an error answer is read for its message. ComfyUI's own error bodies are short; a broken or hostile
+ * server may send an endless one, which must not be buffered whole.
+ */
+export const ERROR_BODY_CAP = 8 * 1024;
+
+/**
+ * Throws ComfyUnavailableError unless the status is 2xx. The error body is read up to ERROR_BODY_CAP: one that
+ * ends within it is read to the end (the socket is reused), a longer one is cut off (its connection is closed).
+ */
 export async function expectOk(response: ComfyResponse, what: string): Promise<void> {
   if (response.status >= 200 && response.status < 300) return;
-  const text = await response.body.text().catch(() => '');
+  const text = await readCapped(response.body, ERROR_BODY_CAP);
   throw new ComfyUnavailableError(`${what} answered ${response.status} ${text.slice(0, 200)}`.trim());
+}
+
+/** The first `cap` bytes of a body as text; the rest is never read (the body is destroyed). Never throws. */
+async function readCapped(body: ComfyResponse['body'], cap: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer | string>) {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      chunks.push(bytes);
+      size += bytes.length;
+      // Leaving the loop destroys the body: undici closes the connection instead of reading the rest.
+      if (size >= cap) break;
+    }
+  } catch {
+    // A body that fails midway (a timeout, a reset) still gives what came before.
+  }
+  return Buffer.concat(chunks).subarray(0, cap).toString('utf8');
 }
 
 /** A short readable reason for an unknown thrown value. */
