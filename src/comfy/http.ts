@@ -9,7 +9,9 @@
  * Time bounds: the headers must come within the timeout, and a body that stops (no bytes for the timeout: undici's
  * headersTimeout/bodyTimeout are idle timers) fails. An API call is also bound as a whole by the timeout (its
  * answers are small); a file transfer (a `/view` download: a video, a big batch) is not cut off while its bytes
- * keep coming, only by the caller's signal (a job's timeout, cancel or shutdown) and a generous cap.
+ * keep coming, only by the caller's signal (a job's timeout, cancel or shutdown) and a generous cap. An upload
+ * (`POST /upload/image`) is bound as a whole by the timeout plus 1 s per MiB it sends, at most the cap, and by
+ * the caller's signal.
  */
 import { Agent, type Dispatcher, type FormData } from 'undici';
 import type { z } from 'zod';
@@ -22,12 +24,24 @@ export interface RequestOptions {
   form?: FormData;
   /** A file transfer: the idle bounds, `signal` and the transfer cap apply, not the call's overall timeout. */
   transfer?: boolean;
+  /** An upload of this many bytes: the whole call may take uploadLimitMs (the timeout grown with the size). */
+  uploadBytes?: number;
   /** Ends the call, body included, when aborted (a job stopped while its outputs download). */
   signal?: AbortSignal;
 }
 
 /** The longest a file transfer may take even while its bytes keep coming (a job's own timeout is usually sooner). */
 export const TRANSFER_CAP_MS = 3_600_000;
+
+const MIB = 1024 * 1024;
+
+/**
+ * The whole-call bound of an upload of `bytes`: the API timeout plus 1 s per MiB started (a large input on a slow
+ * link is not cut off at the timeout), at most `capMs`.
+ */
+export function uploadLimitMs(bytes: number, timeoutMs: number, capMs: number): number {
+  return Math.min(timeoutMs + Math.ceil(bytes / MIB) * 1_000, capMs);
+}
 
 /**
  * One answer: its status and a body to read exactly once, through ComfyHttp's readers or expectOk (so that read
@@ -74,7 +88,7 @@ export class ComfyHttp {
   async request(path: string, options: RequestOptions = {}): Promise<ComfyResponse> {
     const { method = 'GET', query, json, form } = options;
     const url = this.url(path, query);
-    const deadline = AbortSignal.timeout(options.transfer === true ? this.transferCapMs : this.timeoutMs);
+    const deadline = AbortSignal.timeout(this.limitMs(options));
     try {
       const { statusCode, body } = await this.agent.request({
         origin: url.origin,
@@ -92,6 +106,15 @@ export class ComfyHttp {
     } catch (cause) {
       throw new ComfyUnavailableError(`${method} ${url.pathname} failed: ${this.reason(cause)}`, { cause });
     }
+  }
+
+  /** How long the call may take as a whole, body included (see the header). */
+  private limitMs(options: RequestOptions): number {
+    if (options.transfer === true) return this.transferCapMs;
+    if (options.uploadBytes !== undefined) {
+      return uploadLimitMs(options.uploadBytes, this.timeoutMs, this.transferCapMs);
+    }
+    return this.timeoutMs;
   }
 
   /** Reads a JSON body and parses it with a schema; anything else means this is not a ComfyUI answer. */

@@ -12,7 +12,7 @@ import { afterEach, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ComfyUnavailableError } from '../../src/comfy/contract.js';
 import { createComfyServer } from '../../src/comfy/http-client.js';
-import { ComfyHttp, ERROR_BODY_CAP } from '../../src/comfy/http.js';
+import { ComfyHttp, ERROR_BODY_CAP, TRANSFER_CAP_MS, uploadLimitMs } from '../../src/comfy/http.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -199,6 +199,40 @@ it('reads no more than ERROR_BODY_CAP of an endless error answer, keeping the us
   // The client closed the connection instead of reading on: the server got to send only a little.
   await expect.poll(() => closed).toBe(2);
   expect(sent).toBeLessThan(4 * 1024 * 1024);
+});
+
+it('ends an upload the server stalls on when its signal aborts', async () => {
+  let stalled: IncomingMessage | null = null;
+  let received = 0;
+  let closed = false;
+  const url = await serve((req, res) => {
+    // Reads none of the upload and never answers (a hung server, or a link that stopped moving)...
+    req.pause();
+    req.on('data', (chunk: Buffer) => (received += chunk.length));
+    res.on('close', () => (closed = true));
+    stalled = req;
+  });
+  const client = createComfyServer(url, { requestTimeoutMs: 20_000 });
+  cleanups.push(() => client.close());
+  const stop = new AbortController();
+  const bytes = Buffer.alloc(8 * 1024 * 1024, 1);
+  const uploading = client.uploadInput(bytes, 'big.png', 'arrakis/job', stop.signal);
+  await expect.poll(() => stalled).not.toBeNull();
+  stop.abort(new Error('the job stopped'));
+  const error: unknown = await uploading.catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(ComfyUnavailableError);
+  expect(String(error)).toMatch(/POST \/upload\/image failed: the job stopped/);
+  // ...until the client is gone: reading on finds the upload cut short and the connection closed.
+  (stalled as IncomingMessage | null)?.resume();
+  await expect.poll(() => closed).toBe(true);
+  expect(received).toBeLessThan(bytes.length);
+});
+
+it('bounds an upload by the timeout plus 1 s per MiB, at most the transfer cap', () => {
+  expect(uploadLimitMs(0, 30_000, TRANSFER_CAP_MS)).toBe(30_000);
+  expect(uploadLimitMs(1, 30_000, TRANSFER_CAP_MS)).toBe(31_000);
+  expect(uploadLimitMs(500 * 1024 * 1024, 30_000, TRANSFER_CAP_MS)).toBe(530_000);
+  expect(uploadLimitMs(10 * 1024 * 1024 * 1024, 30_000, TRANSFER_CAP_MS)).toBe(TRANSFER_CAP_MS);
 });
 
 it('sends a JSON body with its length, not chunked', async () => {
