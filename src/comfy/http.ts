@@ -11,7 +11,8 @@
  * answers are small); a file transfer (a `/view` download: a video, a big batch) is not cut off while its bytes
  * keep coming, only by the caller's signal (a job's timeout, cancel or shutdown) and a generous cap. An upload
  * (`POST /upload/image`) is bound as a whole by the timeout plus 1 s per MiB it sends, at most the cap, and by
- * the caller's signal.
+ * the caller's signal. Each call's bound is cleared as soon as its body is read or dropped (no timer is left
+ * pending for the length of a bound the call no longer needs).
  */
 import { Agent, type Dispatcher, type FormData } from 'undici';
 import type { z } from 'zod';
@@ -88,13 +89,13 @@ export class ComfyHttp {
   async request(path: string, options: RequestOptions = {}): Promise<ComfyResponse> {
     const { method = 'GET', query, json, form } = options;
     const url = this.url(path, query);
-    const deadline = AbortSignal.timeout(this.limitMs(options));
+    const bound = callBound(this.limitMs(options), options.signal);
     try {
       const { statusCode, body } = await this.agent.request({
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
         method,
-        signal: options.signal === undefined ? deadline : AbortSignal.any([deadline, options.signal]),
+        signal: bound.signal,
         // A string body is written with its headers in one go; FormData is encoded by undici (with its boundary).
         ...(json !== undefined
           ? { body: JSON.stringify(json), headers: { 'content-type': 'application/json' } }
@@ -102,8 +103,12 @@ export class ComfyHttp {
             ? { body: form }
             : {}),
       });
+      // The bound holds until the body is done with: read to its end, cut off, or failed.
+      if (body.destroyed) bound.end();
+      else body.once('close', bound.end);
       return { status: statusCode, body };
     } catch (cause) {
+      bound.end();
       throw new ComfyUnavailableError(`${method} ${url.pathname} failed: ${this.reason(cause)}`, { cause });
     }
   }
@@ -186,6 +191,31 @@ export class ComfyHttp {
     if (code === 'UND_ERR_BODY_TIMEOUT') return `no bytes for ${this.timeoutMs} ms (body timeout)`;
     return errorText(cause);
   }
+}
+
+/**
+ * One call's overall bound: aborts after `limitMs`, or when `outer` aborts. `end` clears its timer and its
+ * listener on `outer` as soon as the call is over, so neither outlives it (an `AbortSignal.timeout` stays pending
+ * for its whole length: an hour per `/view` download, piling up over many downloads).
+ */
+function callBound(
+  limitMs: number,
+  outer: AbortSignal | undefined,
+): { signal: AbortSignal; end: () => void } {
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(outer?.reason);
+  const timer = setTimeout(() => {
+    // The same reason AbortSignal.timeout gives.
+    controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+  }, limitMs);
+  timer.unref();
+  if (outer?.aborted === true) onAbort();
+  else outer?.addEventListener('abort', onAbort, { once: true });
+  const end = (): void => {
+    clearTimeout(timer);
+    outer?.removeEventListener('abort', onAbort);
+  };
+  return { signal: controller.signal, end };
 }
 
 /**

@@ -5,6 +5,7 @@
  * answers included) are read to the end so the keep-alive connection is reused, while an error body is never read
  * past ERROR_BODY_CAP.
  */
+import { createHook } from 'node:async_hooks';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -233,6 +234,50 @@ it('bounds an upload by the timeout plus 1 s per MiB, at most the transfer cap',
   expect(uploadLimitMs(1, 30_000, TRANSFER_CAP_MS)).toBe(31_000);
   expect(uploadLimitMs(500 * 1024 * 1024, 30_000, TRANSFER_CAP_MS)).toBe(530_000);
   expect(uploadLimitMs(10 * 1024 * 1024 * 1024, 30_000, TRANSFER_CAP_MS)).toBe(TRANSFER_CAP_MS);
+});
+
+it("clears each call's time bound when the call ends: many downloads leave no timer pending", async () => {
+  // Distinctive lengths, to tell the calls' own timers from any other (undici's, the server's).
+  const capMs = 3_456_789;
+  const timeoutMs = 23_456;
+  const url = await serve((req, res) => {
+    req.resume();
+    if (req.url?.includes('missing') === true) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{}');
+  });
+  const client = createComfyServer(url, { requestTimeoutMs: timeoutMs, transferCapMs: capMs });
+  const http = new ComfyHttp(url, timeoutMs, capMs);
+  cleanups.push(
+    () => client.close(),
+    () => http.close(),
+  );
+  let created = 0;
+  const pending = new Set<number>();
+  const hook = createHook({
+    init(id, type, _trigger, resource) {
+      const ms = type === 'Timeout' ? (resource as { _idleTimeout?: unknown })._idleTimeout : undefined;
+      if (ms !== capMs && ms !== timeoutMs) return;
+      created++;
+      pending.add(id);
+    },
+    destroy(id) {
+      pending.delete(id);
+    },
+  }).enable();
+  try {
+    const job = new AbortController();
+    for (let i = 0; i < 10; i++) {
+      expect((await client.download(file, job.signal)).toString()).toBe('{}');
+    }
+    await expect(client.download({ ...file, filename: 'missing.png' })).rejects.toThrow(/answered 404/);
+    await http.getJson('queue', z.object({}));
+    await http.postCommand('interrupt', {});
+    expect(created).toBe(13);
+    await expect.poll(() => pending.size).toBe(0);
+  } finally {
+    hook.disable();
+  }
 });
 
 it('sends a JSON body with its length, not chunked', async () => {
