@@ -286,10 +286,12 @@ class JobRun {
     for (const input of this.job.inputs) {
       if (input.objectKey === undefined || this.stopReason !== null) continue;
       const bytes = await this.channel.getInput(this.job.id, input);
+      // The job's stop (cancel, timeout, shutdown, lost lease) ends an upload still in flight.
       const name = await this.options.comfy.uploadInput(
         bytes,
         safeFilename(input.filename, 'input'),
         `arrakis/${this.job.id}`,
+        this.abort.signal,
       );
       uploads.set(input.name, name);
     }

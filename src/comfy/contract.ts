@@ -94,8 +94,11 @@ export interface ComfyServer {
   nodeCatalog(): Promise<NodeCatalog>;
   /** Node definitions from `/object_info`, for converting UI-format workflows (cached with nodeTypes). */
   nodeDefinitions(): Promise<ReadonlyMap<string, NodeDefinition>>;
-  /** Uploads an input file; returns the name LoadImage must use (`subfolder/name`). */
-  uploadInput(bytes: Buffer, filename: string, subfolder: string): Promise<string>;
+  /**
+   * Uploads an input file; returns the name LoadImage must use (`subfolder/name`). Bound by a limit that grows
+   * with the size, and ended when `signal` aborts (the job stopped).
+   */
+  uploadInput(bytes: Buffer, filename: string, subfolder: string, signal?: AbortSignal): Promise<string>;
   /**
    * Submits the prompt and follows it to its end: progress from the WebSocket; the outcome from the prompt's
    * own frames when the socket carried all of them (one connection from before the submit to the end) and

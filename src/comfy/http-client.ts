@@ -36,10 +36,14 @@ export interface ComfyClientOptions {
   clientId?: string;
   /**
    * Bound of each HTTP call (default 30 s): for its headers, for any pause in its body, and for an API call as a
-   * whole. A `/view` download is not cut off while its bytes keep coming (see transferCapMs).
+   * whole. A `/view` download is not cut off while its bytes keep coming (see transferCapMs); an input upload
+   * may take this plus 1 s per MiB as a whole (at most transferCapMs).
    */
   requestTimeoutMs?: number;
-  /** The longest a `/view` download may take while its bytes keep coming (default 1 h; a job's timeout is sooner). */
+  /**
+   * The longest a `/view` download or an input upload may take while its bytes keep coming (default 1 h; a job's
+   * timeout is usually sooner).
+   */
   transferCapMs?: number;
   /** `/history` poll period while the socket is down or an end is near (default 250 ms). */
   historyPollMs?: number;
@@ -162,7 +166,12 @@ class HttpComfyServer implements ComfyHttpServer {
     return await this.objectInfoCache;
   }
 
-  async uploadInput(bytes: Buffer, filename: string, subfolder: string): Promise<string> {
+  async uploadInput(
+    bytes: Buffer,
+    filename: string,
+    subfolder: string,
+    signal?: AbortSignal,
+  ): Promise<string> {
     this.assertOpen();
     if (!SAFE_FILENAME.test(filename) || filename === '..' || filename === '.') {
       throw new TypeError(`upload filename "${filename}" must be a plain file name`);
@@ -173,7 +182,13 @@ class HttpComfyServer implements ComfyHttpServer {
     form.append('subfolder', subfolder);
     // Without overwrite, different bytes under an existing name are silently renamed (`x (1).png`).
     form.append('overwrite', 'true');
-    const response = await this.http.request('upload/image', { method: 'POST', form });
+    // Bound by the size (a large input on a slow link) and ended by the job's stop (a cancel, its timeout).
+    const response = await this.http.request('upload/image', {
+      method: 'POST',
+      form,
+      uploadBytes: bytes.length,
+      signal,
+    });
     await expectOk(response, 'POST /upload/image');
     const answer = await this.http.readJson(response, uploadAnswerSchema, 'POST /upload/image');
     return answer.subfolder === '' ? answer.name : `${answer.subfolder}/${answer.name}`;

@@ -9,7 +9,10 @@
  * Time bounds: the headers must come within the timeout, and a body that stops (no bytes for the timeout: undici's
  * headersTimeout/bodyTimeout are idle timers) fails. An API call is also bound as a whole by the timeout (its
  * answers are small); a file transfer (a `/view` download: a video, a big batch) is not cut off while its bytes
- * keep coming, only by the caller's signal (a job's timeout, cancel or shutdown) and a generous cap.
+ * keep coming, only by the caller's signal (a job's timeout, cancel or shutdown) and a generous cap. An upload
+ * (`POST /upload/image`) is bound as a whole by the timeout plus 1 s per MiB it sends, at most the cap, and by
+ * the caller's signal. Each call's bound is cleared as soon as its body is read or dropped (no timer is left
+ * pending for the length of a bound the call no longer needs).
  */
 import { Agent, type Dispatcher, type FormData } from 'undici';
 import type { z } from 'zod';
@@ -22,12 +25,24 @@ export interface RequestOptions {
   form?: FormData;
   /** A file transfer: the idle bounds, `signal` and the transfer cap apply, not the call's overall timeout. */
   transfer?: boolean;
+  /** An upload of this many bytes: the whole call may take uploadLimitMs (the timeout grown with the size). */
+  uploadBytes?: number;
   /** Ends the call, body included, when aborted (a job stopped while its outputs download). */
   signal?: AbortSignal;
 }
 
 /** The longest a file transfer may take even while its bytes keep coming (a job's own timeout is usually sooner). */
 export const TRANSFER_CAP_MS = 3_600_000;
+
+const MIB = 1024 * 1024;
+
+/**
+ * The whole-call bound of an upload of `bytes`: the API timeout plus 1 s per MiB started (a large input on a slow
+ * link is not cut off at the timeout), at most `capMs`.
+ */
+export function uploadLimitMs(bytes: number, timeoutMs: number, capMs: number): number {
+  return Math.min(timeoutMs + Math.ceil(bytes / MIB) * 1_000, capMs);
+}
 
 /**
  * One answer: its status and a body to read exactly once, through ComfyHttp's readers or expectOk (so that read
@@ -74,13 +89,13 @@ export class ComfyHttp {
   async request(path: string, options: RequestOptions = {}): Promise<ComfyResponse> {
     const { method = 'GET', query, json, form } = options;
     const url = this.url(path, query);
-    const deadline = AbortSignal.timeout(options.transfer === true ? this.transferCapMs : this.timeoutMs);
+    const bound = callBound(this.limitMs(options), options.signal);
     try {
       const { statusCode, body } = await this.agent.request({
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
         method,
-        signal: options.signal === undefined ? deadline : AbortSignal.any([deadline, options.signal]),
+        signal: bound.signal,
         // A string body is written with its headers in one go; FormData is encoded by undici (with its boundary).
         ...(json !== undefined
           ? { body: JSON.stringify(json), headers: { 'content-type': 'application/json' } }
@@ -88,10 +103,23 @@ export class ComfyHttp {
             ? { body: form }
             : {}),
       });
+      // The bound holds until the body is done with: read to its end, cut off, or failed.
+      if (body.destroyed) bound.end();
+      else body.once('close', bound.end);
       return { status: statusCode, body };
     } catch (cause) {
+      bound.end();
       throw new ComfyUnavailableError(`${method} ${url.pathname} failed: ${this.reason(cause)}`, { cause });
     }
+  }
+
+  /** How long the call may take as a whole, body included (see the header). */
+  private limitMs(options: RequestOptions): number {
+    if (options.transfer === true) return this.transferCapMs;
+    if (options.uploadBytes !== undefined) {
+      return uploadLimitMs(options.uploadBytes, this.timeoutMs, this.transferCapMs);
+    }
+    return this.timeoutMs;
   }
 
   /** Reads a JSON body and parses it with a schema; anything else means this is not a ComfyUI answer. */
@@ -165,11 +193,63 @@ export class ComfyHttp {
   }
 }
 
-/** Throws ComfyUnavailableError unless the status is 2xx (the body is drained first, so the socket is reused). */
+/**
+ * One call's overall bound: aborts after `limitMs`, or when `outer` aborts. `end` clears its timer and its
+ * listener on `outer` as soon as the call is over, so neither outlives it (an `AbortSignal.timeout` stays pending
+ * for its whole length: an hour per `/view` download, piling up over many downloads).
+ */
+function callBound(
+  limitMs: number,
+  outer: AbortSignal | undefined,
+): { signal: AbortSignal; end: () => void } {
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(outer?.reason);
+  const timer = setTimeout(() => {
+    // The same reason AbortSignal.timeout gives.
+    controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+  }, limitMs);
+  timer.unref();
+  if (outer?.aborted === true) onAbort();
+  else outer?.addEventListener('abort', onAbort, { once: true });
+  const end = (): void => {
+    clearTimeout(timer);
+    outer?.removeEventListener('abort', onAbort);
+  };
+  return { signal: controller.signal, end };
+}
+
+/**
+ * How much of an error answer is read for its message. ComfyUI's own error bodies are short; a broken or hostile
+ * server may send an endless one, which must not be buffered whole.
+ */
+export const ERROR_BODY_CAP = 8 * 1024;
+
+/**
+ * Throws ComfyUnavailableError unless the status is 2xx. The error body is read up to ERROR_BODY_CAP: one that
+ * ends within it is read to the end (the socket is reused), a longer one is cut off (its connection is closed).
+ */
 export async function expectOk(response: ComfyResponse, what: string): Promise<void> {
   if (response.status >= 200 && response.status < 300) return;
-  const text = await response.body.text().catch(() => '');
+  const text = await readCapped(response.body, ERROR_BODY_CAP);
   throw new ComfyUnavailableError(`${what} answered ${response.status} ${text.slice(0, 200)}`.trim());
+}
+
+/** The first `cap` bytes of a body as text; the rest is never read (the body is destroyed). Never throws. */
+async function readCapped(body: ComfyResponse['body'], cap: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer | string>) {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      chunks.push(bytes);
+      size += bytes.length;
+      // Leaving the loop destroys the body: undici closes the connection instead of reading the rest.
+      if (size >= cap) break;
+    }
+  } catch {
+    // A body that fails midway (a timeout, a reset) still gives what came before.
+  }
+  return Buffer.concat(chunks).subarray(0, cap).toString('utf8');
 }
 
 /** A short readable reason for an unknown thrown value. */

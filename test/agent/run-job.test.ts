@@ -7,6 +7,8 @@ import { createLocalAgent } from './local-agent.js';
 import type { Job, Workflow } from '../../src/jobs/types.js';
 import { ComfyUnavailableError, type ComfyOutputFile, type ComfyServer } from '../../src/comfy/contract.js';
 import { Harness, delayWorkflow, invertWorkflow, testComfyClient } from './harness.js';
+import { createComfyServer } from '../../src/comfy/http-client.js';
+import { startComfyProxy } from '../comfy/comfy-proxy.js';
 
 let h: Harness;
 
@@ -331,6 +333,38 @@ describe('agent on comfy-lite (in-process channel)', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     // The second file, queued behind the first, was not downloaded for a job that no longer runs.
     expect(fetched).toEqual(['pair_00001_.png']);
+  });
+
+  it('ends an input upload ComfyUI stalls on as soon as the job is cancelled', async () => {
+    const lite = await h.startComfy();
+    const proxy = await startComfyProxy(lite.url);
+    h.onClose(() => proxy.close());
+    proxy.stall = (method, path) => method === 'POST' && path === '/upload/image';
+    // The upload's own bounds are far off (30 s for the answer): only the job's stop can end it in time.
+    const comfy = createComfyServer(proxy.url, {
+      historyPollMs: 50,
+      unreachableGraceMs: 600,
+      requestTimeoutMs: 30_000,
+      reconnect: { maxAttempts: 3, baseMs: 50 },
+    });
+    await h.startAgent(proxy.url, { comfy });
+    const png = await sharp({ create: { width: 4, height: 4, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer();
+    const stored = await h.storage.put('inputs/in_stall/photo.png', png, 'image/png');
+    const input = { name: 'photo', filename: 'photo.png', contentType: 'image/png', size: png.length };
+    const workflow: Workflow = {
+      '1': { class_type: 'LoadImage', inputs: { image: 'photo' } },
+      '2': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: 'stalled' } },
+    };
+    const job = await h.admit(workflow, [{ ...input, objectKey: stored.key }]);
+    await h.waitFor(job.id, () => proxy.requests.some((r) => r.path === '/upload/image'));
+    await h.cancel(job);
+    const done = await h.waitForEnd(job.id, 5_000);
+    expect(done.status).toBe('cancelled');
+    // The upload was ended (its connection closed), not left to run behind the cancelled job.
+    await expect.poll(() => proxy.stalledClosed).toEqual(['/upload/image']);
+    expect(proxy.requests.map((r) => r.path)).not.toContain('/prompt');
   });
 
   it("ends an output download still arriving when the job's timeout fires (fails `timeout`)", async () => {

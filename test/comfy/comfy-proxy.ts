@@ -1,8 +1,9 @@
 /**
  * A transparent proxy in front of a real comfy-lite for client tests: it forwards HTTP and `/ws` both ways,
  * records every HTTP request the client makes, and lets a test bend the timing the way a network or a busy
- * server can: hold a `POST /prompt` answer until chosen frames have gone through, or drop the client's socket
- * instead of forwarding a chosen frame (the frames sent until the client reconnects are lost).
+ * server can: hold a `POST /prompt` answer until chosen frames have gone through, drop the client's socket
+ * instead of forwarding a chosen frame (the frames sent until the client reconnects are lost), or stall chosen
+ * requests (never read, never answered: a hung or very slow server).
  */
 import { once } from 'node:events';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -21,6 +22,10 @@ export interface ComfyProxy {
   holdPromptAnswer: ((promptId: string) => Promise<void>) | null;
   /** Asked for each text frame from comfy-lite: true closes the client's socket instead of forwarding it. */
   dropSocketAt: (frame: ProxiedFrame) => boolean;
+  /** Asked for each HTTP request: true stalls it (its body is never read, no answer is ever sent). */
+  stall: (method: string, path: string) => boolean;
+  /** The paths of stalled requests whose connection the client has closed, in order. */
+  stalledClosed: string[];
   /** Resolves once a forwarded frame matches. */
   whenForwarded(match: (frame: ProxiedFrame) => boolean): Promise<void>;
   close(): Promise<void>;
@@ -42,6 +47,8 @@ export async function startComfyProxy(upstream: string): Promise<ComfyProxy> {
     forwarded: [],
     holdPromptAnswer: null,
     dropSocketAt: () => false,
+    stall: () => false,
+    stalledClosed: [],
     whenForwarded(match) {
       if (proxy.forwarded.some(match)) return Promise.resolve();
       return new Promise((resolve) => waiters.add({ match, resolve }));
@@ -57,6 +64,11 @@ export async function startComfyProxy(upstream: string): Promise<ComfyProxy> {
   const forwardHttp = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     proxy.requests.push({ method: req.method ?? 'GET', path });
+    if (proxy.stall(req.method ?? 'GET', path)) {
+      req.pause();
+      res.on('close', () => proxy.stalledClosed.push(path));
+      return;
+    }
     const body = await readAll(req);
     const answer = await new Promise<IncomingMessage>((resolve, reject) => {
       const out = request(

@@ -1,9 +1,11 @@
 /**
  * ComfyHttp's own promises, against a plain HTTP server on 127.0.0.1: an API call's timeout covers the body, a
  * download is not cut off while its bytes keep coming (only when they stall, its signal aborts, or the transfer
- * cap), a body that fails mid-read is a ComfyUnavailableError like any other failure, and answers (error statuses
- * included) are read to the end so the keep-alive connection is reused.
+ * cap), a body that fails mid-read is a ComfyUnavailableError like any other failure, and answers (short error
+ * answers included) are read to the end so the keep-alive connection is reused, while an error body is never read
+ * past ERROR_BODY_CAP.
  */
+import { createHook } from 'node:async_hooks';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +13,7 @@ import { afterEach, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ComfyUnavailableError } from '../../src/comfy/contract.js';
 import { createComfyServer } from '../../src/comfy/http-client.js';
-import { ComfyHttp } from '../../src/comfy/http.js';
+import { ComfyHttp, ERROR_BODY_CAP, TRANSFER_CAP_MS, uploadLimitMs } from '../../src/comfy/http.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -135,14 +137,15 @@ it('times out a JSON answer whose body stalls, naming the failure rather than ca
   expect(String(error)).toMatch(/GET queue failed: .*timeout/);
 });
 
-it('reads error answers and command answers to the end, so every call reuses one connection', async () => {
+it('reads short error answers and command answers to the end, so every call reuses one connection', async () => {
   let calls = 0;
   const url = await serve((req, res) => {
     calls++;
     req.resume();
     if (req.url === '/queue') {
       res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end(`boom ${'x'.repeat(200 * 1024)}`);
+      // Within ERROR_BODY_CAP (a longer one is cut off and its connection closed: see the next test).
+      res.end(`boom ${'x'.repeat(ERROR_BODY_CAP - 100)}`);
     } else if (req.url === '/interrupt') {
       // More than a stream buffers by itself: an unread answer this size would hold its connection.
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -163,6 +166,118 @@ it('reads error answers and command answers to the end, so every call reuses one
   // undici hands the next call to a second connection while the first is being returned to the pool; an answer
   // left unread would hold its connection and make every later call open a new one.
   expect(connections).toBeLessThanOrEqual(2);
+});
+
+it('reads no more than ERROR_BODY_CAP of an endless error answer, keeping the usual message', async () => {
+  let sent = 0;
+  let closed = 0;
+  const url = await serve((req, res) => {
+    req.resume();
+    res.writeHead(500, { 'content-type': 'text/plain' });
+    res.write('boom ');
+    // A broken server that never ends its error page (16 KiB a millisecond, until the client goes away).
+    const timer = setInterval(() => {
+      res.write(Buffer.alloc(16 * 1024, 'x'));
+      sent += 16 * 1024;
+    }, 1);
+    res.on('close', () => {
+      closed++;
+      clearInterval(timer);
+    });
+  });
+  const expected = `answered 500 ${`boom ${'x'.repeat(200)}`.slice(0, 200)}`;
+  // An API call (its whole-call bound would otherwise end the read) and a download (its transfer cap would).
+  const http = new ComfyHttp(url, 2_000);
+  cleanups.push(() => http.close());
+  const error: unknown = await http.getJson('queue', z.object({})).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(ComfyUnavailableError);
+  expect((error as Error).message).toBe(`GET queue ${expected}`);
+  const client = createComfyServer(url, { requestTimeoutMs: 2_000, transferCapMs: 2_000 });
+  cleanups.push(() => client.close());
+  const viewError: unknown = await client.download(file).catch((e: unknown) => e);
+  expect(viewError).toBeInstanceOf(ComfyUnavailableError);
+  expect((viewError as Error).message).toBe(`GET /view /a.png ${expected}`);
+  // The client closed the connection instead of reading on: the server got to send only a little.
+  await expect.poll(() => closed).toBe(2);
+  expect(sent).toBeLessThan(4 * 1024 * 1024);
+});
+
+it('ends an upload the server stalls on when its signal aborts', async () => {
+  let stalled: IncomingMessage | null = null;
+  let received = 0;
+  let closed = false;
+  const url = await serve((req, res) => {
+    // Reads none of the upload and never answers (a hung server, or a link that stopped moving)...
+    req.pause();
+    req.on('data', (chunk: Buffer) => (received += chunk.length));
+    res.on('close', () => (closed = true));
+    stalled = req;
+  });
+  const client = createComfyServer(url, { requestTimeoutMs: 20_000 });
+  cleanups.push(() => client.close());
+  const stop = new AbortController();
+  const bytes = Buffer.alloc(8 * 1024 * 1024, 1);
+  const uploading = client.uploadInput(bytes, 'big.png', 'arrakis/job', stop.signal);
+  await expect.poll(() => stalled).not.toBeNull();
+  stop.abort(new Error('the job stopped'));
+  const error: unknown = await uploading.catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(ComfyUnavailableError);
+  expect(String(error)).toMatch(/POST \/upload\/image failed: the job stopped/);
+  // ...until the client is gone: reading on finds the upload cut short and the connection closed.
+  (stalled as IncomingMessage | null)?.resume();
+  await expect.poll(() => closed).toBe(true);
+  expect(received).toBeLessThan(bytes.length);
+});
+
+it('bounds an upload by the timeout plus 1 s per MiB, at most the transfer cap', () => {
+  expect(uploadLimitMs(0, 30_000, TRANSFER_CAP_MS)).toBe(30_000);
+  expect(uploadLimitMs(1, 30_000, TRANSFER_CAP_MS)).toBe(31_000);
+  expect(uploadLimitMs(500 * 1024 * 1024, 30_000, TRANSFER_CAP_MS)).toBe(530_000);
+  expect(uploadLimitMs(10 * 1024 * 1024 * 1024, 30_000, TRANSFER_CAP_MS)).toBe(TRANSFER_CAP_MS);
+});
+
+it("clears each call's time bound when the call ends: many downloads leave no timer pending", async () => {
+  // Distinctive lengths, to tell the calls' own timers from any other (undici's, the server's).
+  const capMs = 3_456_789;
+  const timeoutMs = 23_456;
+  const url = await serve((req, res) => {
+    req.resume();
+    if (req.url?.includes('missing') === true) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{}');
+  });
+  const client = createComfyServer(url, { requestTimeoutMs: timeoutMs, transferCapMs: capMs });
+  const http = new ComfyHttp(url, timeoutMs, capMs);
+  cleanups.push(
+    () => client.close(),
+    () => http.close(),
+  );
+  let created = 0;
+  const pending = new Set<number>();
+  const hook = createHook({
+    init(id, type, _trigger, resource) {
+      const ms = type === 'Timeout' ? (resource as { _idleTimeout?: unknown })._idleTimeout : undefined;
+      if (ms !== capMs && ms !== timeoutMs) return;
+      created++;
+      pending.add(id);
+    },
+    destroy(id) {
+      pending.delete(id);
+    },
+  }).enable();
+  try {
+    const job = new AbortController();
+    for (let i = 0; i < 10; i++) {
+      expect((await client.download(file, job.signal)).toString()).toBe('{}');
+    }
+    await expect(client.download({ ...file, filename: 'missing.png' })).rejects.toThrow(/answered 404/);
+    await http.getJson('queue', z.object({}));
+    await http.postCommand('interrupt', {});
+    expect(created).toBe(13);
+    await expect.poll(() => pending.size).toBe(0);
+  } finally {
+    hook.disable();
+  }
 });
 
 it('sends a JSON body with its length, not chunked', async () => {
