@@ -91,11 +91,17 @@ export class Agent {
         if (healthy) await this.options.models?.refresh();
         continue;
       }
-      await this.report('idle');
-      // A prefetch the fleet asked for (heard in the last report) starts in the background: it never holds
-      // up the claim, and stops when a job arrives (resuming at a later idle turn).
-      if (this.options.models?.wantsPrefetch === true) await this.options.models.idle();
-      const job = await this.claimOrNull(signal);
+      // Right after a job the worker first claims without waiting, and says `idle` only when nothing is queued:
+      // under load it stays `busy` from job to job instead of writing two statuses per job.
+      let job = this.currentStatus === 'busy' ? await this.claimOrNull(signal, 0) : null;
+      if (job === null && this.currentStatus === 'busy' && this.claims.failing) continue;
+      if (job === null) {
+        await this.report('idle');
+        // A prefetch the fleet asked for (heard in the last report) starts in the background: it never holds
+        // up the claim, and stops when a job arrives (resuming at a later idle turn).
+        if (this.options.models?.wantsPrefetch === true) await this.options.models.idle();
+        job = await this.claimOrNull(signal);
+      }
       if (job === null) {
         // While claims fail the control plane is away: a model report would only fail too.
         if (!signal.aborted && !this.claims.failing) {
@@ -163,9 +169,12 @@ export class Agent {
    * A claim that fails (control plane or its database unreachable) backs off rather than spinning, with one
    * warning per outage and one line when claims work again.
    */
-  private async claimOrNull(signal: AbortSignal): ReturnType<JobChannel['claim']> {
+  private async claimOrNull(
+    signal: AbortSignal,
+    waitMs = this.options.claimWaitMs ?? 20_000,
+  ): ReturnType<JobChannel['claim']> {
     try {
-      const job = await this.options.channel.claim(this.options.claimWaitMs ?? 20_000, signal);
+      const job = await this.options.channel.claim(waitMs, signal);
       const wasFailing = this.claims.failing;
       this.claims.succeeded();
       if (wasFailing) this.options.onClaimsRecovered?.();

@@ -1,8 +1,12 @@
-/** Progress relay that sends at most one update per interval, never reorders, and never drops the last one. */
+/**
+ * Progress relay that sends at most one update per interval, never reorders, and never drops the last one. The
+ * first interval starts when the relay is made (a job's run starts): a prompt shorter than that reports only its
+ * last update, when the run flushes before its end — one store commit and one event instead of two.
+ */
 import type { JobProgress } from '../jobs/types.js';
 
 export class ProgressThrottle {
-  private lastSentAt = 0;
+  private lastSentAt = Date.now();
   private pending: JobProgress | null = null;
   private timer: NodeJS.Timeout | null = null;
   private chain: Promise<void> = Promise.resolve();

@@ -56,11 +56,25 @@ describe('progress throttle', () => {
     const throttle = new ProgressThrottle(async (p) => {
       sent.push(p);
     }, 50);
-    for (let value = 1; value <= 20; value++) throttle.push({ value, max: 20, node: '3' });
+    for (let value = 1; value <= 10; value++) throttle.push({ value, max: 20, node: '3' });
+    await new Promise((r) => setTimeout(r, 80));
+    for (let value = 11; value <= 20; value++) throttle.push({ value, max: 20, node: '3' });
     await throttle.flush();
-    expect(sent.length).toBeLessThanOrEqual(2);
-    expect(sent[0]?.value).toBe(1);
-    expect(sent.at(-1)?.value).toBe(20);
+    expect(sent.map((p) => p.value)).toEqual([10, 20]);
+  });
+
+  it('holds the first update one interval from the start: a run shorter than that sends only its last', async () => {
+    const sent: number[] = [];
+    const throttle = new ProgressThrottle(async (p) => {
+      sent.push(p.value);
+    }, 10_000);
+    throttle.push({ value: 1, max: 3, node: null });
+    throttle.push({ value: 2, max: 3, node: null });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(sent).toEqual([]);
+    throttle.push({ value: 3, max: 3, node: null });
+    await throttle.flush();
+    expect(sent).toEqual([3]);
   });
 
   it('sends a trailing update once the interval passes, without a flush', async () => {
@@ -75,9 +89,10 @@ describe('progress throttle', () => {
     }, 30);
     throttle.push({ value: 1, max: 3, node: null });
     throttle.push({ value: 2, max: 3, node: null });
+    await new Promise((r) => setTimeout(r, 45));
     throttle.push({ value: 3, max: 3, node: null });
     await second;
-    expect(sent).toEqual([1, 3]);
+    expect(sent).toEqual([2, 3]);
     throttle.stop();
   });
 });

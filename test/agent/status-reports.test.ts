@@ -1,0 +1,43 @@
+/**
+ * A worker running jobs back to back stays `busy`: right after a job it claims without waiting and reports
+ * `idle` only when nothing is queued, instead of writing `idle` and `busy` around every job (two store writes,
+ * or two HTTP calls for a remote agent, per job under load).
+ */
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import type { WorkerStatus } from '../../src/store/contract.js';
+import { LocalJobChannel } from '../../src/agent/local-job-channel.js';
+import { Harness, invertWorkflow } from './harness.js';
+
+let h: Harness;
+
+beforeEach(async () => {
+  h = await Harness.create();
+});
+
+afterEach(async () => {
+  await h.close();
+});
+
+class RecordingChannel extends LocalJobChannel {
+  readonly statuses: WorkerStatus[] = [];
+  override async setStatus(status: WorkerStatus): Promise<void> {
+    this.statuses.push(status);
+    await super.setStatus(status);
+  }
+}
+
+it('reports idle once before a queue of jobs and once after it, not around each job', async () => {
+  const lite = await h.startComfy();
+  const jobs = [];
+  for (let i = 0; i < 3; i++) jobs.push(await h.admit(invertWorkflow(`batch${i}`)));
+  const channel = new RecordingChannel({ service: h.service, bus: h.bus });
+  const agent = await h.startAgent(lite.url, { channel });
+  for (const job of jobs) expect((await h.waitForEnd(job.id)).status).toBe('completed');
+  const deadline = Date.now() + 5_000;
+  while (channel.statuses.filter((s) => s === 'idle').length < 2 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  expect(channel.statuses.filter((s) => s === 'idle' || s === 'busy')).toEqual(['idle', 'busy', 'idle']);
+  const worker = await h.store.getWorker(agent.workerId ?? '');
+  expect(worker?.status).toBe('idle');
+});
