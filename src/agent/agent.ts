@@ -10,6 +10,9 @@ import type { JobChannel, LeasedJob, WorkerIdentity } from '../workers/job-chann
 import type { ModelKeeper, ModelRun } from './model-keeper.js';
 import { runJob, type RunJobResult } from './run-job.js';
 
+/** How long a worker that just finished a job waits for the next one before it says `idle`. */
+export const IDLE_REPORT_DELAY_MS = 200;
+
 export interface AgentOptions {
   channel: JobChannel;
   comfy: ComfyServer;
@@ -91,15 +94,19 @@ export class Agent {
         if (healthy) await this.options.models?.refresh();
         continue;
       }
-      // Right after a job the worker first claims without waiting, and says `idle` only when nothing is queued:
-      // under load it stays `busy` from job to job instead of writing two statuses per job.
-      let job = this.currentStatus === 'busy' ? await this.claimOrNull(signal, 0) : null;
-      if (job === null && this.currentStatus === 'busy' && this.claims.failing) continue;
-      if (job === null) {
-        await this.report('idle');
-        // A prefetch the fleet asked for (heard in the last report) starts in the background: it never holds
-        // up the claim, and stops when a job arrives (resuming at a later idle turn).
-        if (this.options.models?.wantsPrefetch === true) await this.options.models.idle();
+      // Right after a job the worker first claims without waiting, and says `idle` only once no job came for
+      // IDLE_REPORT_DELAY_MS: under load, or with jobs a moment apart, it stays `busy` from job to job instead
+      // of writing two statuses (two store commits, or two calls from a remote agent) around every job.
+      let job: LeasedJob | null = null;
+      if (this.currentStatus === 'busy') {
+        job = await this.claimOrNull(signal, 0);
+        if (job === null && this.claims.failing) continue;
+        if (job === null) {
+          const idle = setTimeout(() => void this.becomeIdle(), IDLE_REPORT_DELAY_MS);
+          job = await this.claimOrNull(signal).finally(() => clearTimeout(idle));
+        }
+      } else {
+        await this.becomeIdle();
         job = await this.claimOrNull(signal);
       }
       if (job === null) {
@@ -184,6 +191,17 @@ export class Agent {
       await pause(this.claims.failed(err, { workerId: this.id }), signal);
       return null;
     }
+  }
+
+  /**
+   * Says `idle`, then starts a prefetch the fleet asked for (heard in the last report) in the background: it
+   * never holds up a claim, and stops when a job arrives (resuming at a later idle turn).
+   */
+  private async becomeIdle(): Promise<void> {
+    await this.report('idle');
+    // A job that arrived while the report was on its way made the worker busy again: no prefetch now.
+    if (this.currentStatus !== 'idle') return;
+    if (this.options.models?.wantsPrefetch === true) await this.options.models.idle();
   }
 
   /** Health-checks ComfyUI with backoff until it answers (true) or the agent stops (false). */

@@ -1,6 +1,6 @@
 /**
  * A worker running jobs back to back stays `busy`: right after a job it claims without waiting and reports
- * `idle` only when nothing is queued, instead of writing `idle` and `busy` around every job (two store writes,
+ * `idle` only once nothing came for IDLE_REPORT_DELAY_MS, instead of writing `idle` and `busy` around every job (two store writes,
  * or two HTTP calls for a remote agent, per job under load).
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -40,4 +40,20 @@ it('reports idle once before a queue of jobs and once after it, not around each 
   expect(channel.statuses.filter((s) => s === 'idle' || s === 'busy')).toEqual(['idle', 'busy', 'idle']);
   const worker = await h.store.getWorker(agent.workerId ?? '');
   expect(worker?.status).toBe('idle');
+});
+
+it('stays busy between jobs that come a moment apart, and says idle once none came for the delay', async () => {
+  const lite = await h.startComfy();
+  const channel = new RecordingChannel({ service: h.service, bus: h.bus });
+  const agent = await h.startAgent(lite.url, { channel });
+  for (let i = 0; i < 3; i++) {
+    const job = await h.admit(invertWorkflow(`apart${i}`));
+    expect((await h.waitForEnd(job.id)).status).toBe('completed');
+  }
+  const deadline = Date.now() + 5_000;
+  while (channel.statuses.filter((s) => s === 'idle').length < 2 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  expect(channel.statuses.filter((s) => s === 'idle' || s === 'busy')).toEqual(['idle', 'busy', 'idle']);
+  expect((await h.store.getWorker(agent.workerId ?? ''))?.status).toBe('idle');
 });
