@@ -10,7 +10,8 @@
  *   SQLite transaction (WAL, synchronous=NORMAL, prepared statements), the prompt sent to ComfyUI at once (no
  *   queue, no limits, no scheduling), then the 202 answer;
  * - one WebSocket to ComfyUI; at `executed` the output is fetched from /view and written to a temp file,
- *   fdatasync'd and renamed into place (synchronously, on the event loop: no thread hop);
+ *   fdatasync'd and renamed into place, then its folder and the folder's parent fsync'd (the job's folder is new:
+ *   without them a power loss can drop the file's name), all synchronously on the event loop (no thread hop);
  * - at `execution_success` (once the file is durable) the completion and its `done` event in one transaction,
  *   then `done` written to the client's open event stream;
  * - the output served from memory.
@@ -18,9 +19,9 @@
  * any relay that stores outputs durably before it says `done`, not a design to copy.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { closeSync, fdatasyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import Fastify from 'fastify';
 import { Pool } from 'undici';
@@ -70,6 +71,16 @@ const imagesSchema = z.object({
   }),
 });
 
+/** fsyncs a folder: the names renamed or made in it are durable. */
+function syncFolder(folder: string): void {
+  const fd = openSync(folder, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 async function store(
   jobId: string,
   image: { filename: string; subfolder: string; type: string },
@@ -84,6 +95,8 @@ async function store(
   fdatasyncSync(fd);
   closeSync(fd);
   renameSync(`${path}.tmp`, path);
+  syncFolder(folder);
+  syncFolder(dirname(folder));
   const url = `/v1/jobs/${jobId}/outputs/${image.filename}`;
   outputs.set(url, bytes);
   return url;
