@@ -118,7 +118,11 @@ export const uploadAnswerSchema = z.object({
 
 const promptIdField = { prompt_id: z.string().optional() };
 
-/** WebSocket text frames Arrakis acts on; everything else (progress_state, feature_flags, ...) is ignored. */
+/**
+ * WebSocket text frames Arrakis acts on; everything else (progress_state, feature_flags, ...) is ignored. The
+ * reference for the hand-written check classifyWsMessage runs on every frame (ws-message.ts): a change here
+ * goes there too (test/comfy/ws-message.test.ts compares the two).
+ */
 export const wsFrameSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('status'),
@@ -177,28 +181,3 @@ export const executionErrorDataSchema = z.looseObject({
   exception_message: z.string().optional(),
   exception_type: z.string().optional(),
 });
-
-/** A WebSocket message: a frame Arrakis acts on, one it ignores, or text that should have parsed but did not. */
-export type WsMessage =
-  | { kind: 'frame'; frame: WsFrame }
-  /** Binary frames (previews: uint32 BE event type, then payload) and text frames of types Arrakis does not use. */
-  | { kind: 'ignored' }
-  /** Invalid JSON, or a type Arrakis acts on with a shape it does not accept: a frame may have been lost. */
-  | { kind: 'malformed' };
-
-const KNOWN_FRAME_TYPES: ReadonlySet<unknown> = new Set(wsFrameSchema.options.map((o) => o.shape.type.value));
-
-/** Classifies one WebSocket message; never throws (a socket must not fail on what it does not use). */
-export function classifyWsMessage(data: Buffer | string, isBinary: boolean): WsMessage {
-  if (isBinary) return { kind: 'ignored' };
-  let json: unknown;
-  try {
-    json = JSON.parse(typeof data === 'string' ? data : data.toString('utf8'));
-  } catch {
-    return { kind: 'malformed' };
-  }
-  const parsed = wsFrameSchema.safeParse(json);
-  if (parsed.success) return { kind: 'frame', frame: parsed.data };
-  const type = typeof json === 'object' && json !== null ? Reflect.get(json, 'type') : undefined;
-  return KNOWN_FRAME_TYPES.has(type) ? { kind: 'malformed' } : { kind: 'ignored' };
-}

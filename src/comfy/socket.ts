@@ -9,7 +9,8 @@
 import WebSocket from 'ws';
 import { Backoff } from '../util/backoff.js';
 import { traceJob } from '../util/job-trace.js';
-import { classifyWsMessage, type WsFrame } from './schemas.js';
+import type { WsFrame } from './schemas.js';
+import { classifyWsMessage } from './ws-message.js';
 
 export interface ReconnectPolicy {
   maxAttempts: number;

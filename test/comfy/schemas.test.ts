@@ -5,7 +5,6 @@ import {
   historyEntrySchema,
   objectInfoEntrySchema,
   objectInfoSchema,
-  classifyWsMessage,
   promptAcceptedSchema,
   promptRejectedSchema,
   queueAnswerSchema,
@@ -13,6 +12,7 @@ import {
   uploadAnswerSchema,
   type WsFrame,
 } from '../../src/comfy/schemas.js';
+import { classifyWsMessage } from '../../src/comfy/ws-message.js';
 import { capture, list, pick } from './captures.js';
 
 const BASIC_ID = '4ffadc80-eaaf-46a8-ac21-d90428d1ba86';
