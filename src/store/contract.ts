@@ -330,6 +330,11 @@ export interface Store {
   // Accounts and keys
   createAccount(input: NewAccount, now: number): Promise<Account>;
   getAccount(id: string): Promise<Account | null>;
+  /**
+   * The account's file-node allowlist alone (getAccount's `fileNodeAllowlist`), or null when there is no such
+   * account: read at every claim, so a change applies to the next job claimed.
+   */
+  accountFileNodeAllowlist(id: string): Promise<string[] | null>;
   listAccounts(): Promise<Account[]>;
   updateAccount(id: string, patch: AccountPatch): Promise<Account | null>;
   /** Makes `secret` current; the old one keeps signing until `previousUntil`. */
@@ -354,6 +359,10 @@ export interface Store {
   getJobFor(accountId: string, userId: string, id: string): Promise<Job | null>;
   /** As getJobFor, with only what the public JSON shows (the hot read: no workflow or inputs parsed). */
   getJobViewFor(accountId: string, userId: string, id: string): Promise<JobView | null>;
+  /** As getJobViewFor, the status alone (an event stream's open). */
+  jobStatusFor(accountId: string, userId: string, id: string): Promise<JobStatus | null>;
+  /** As getJobViewFor, the outputs alone (an output download). */
+  jobOutputsFor(accountId: string, userId: string, id: string): Promise<JobOutput[] | null>;
   listJobs(query: ListJobsQuery): Promise<{ jobs: Job[]; nextCursor: string | null }>;
   usage(accountId: string, userId: string, dayStart: number): Promise<Usage>;
   /** An account's jobs that ended since `since`, with their run time, per pool (cost attribution). */

@@ -226,6 +226,12 @@ const TEMPLATES = {
   /** The public view of a job the caller owns — (id, account_id, user_id) → JOB_VIEW_COLUMNS. */
   jobViewForOwner: `SELECT ${JOB_VIEW_COLUMNS} FROM jobs WHERE id = ? AND account_id = ? AND user_id = ?`,
 
+  /** The status of a job the caller owns (an event stream's open) — (id, account_id, user_id) → status. */
+  jobStatusForOwner: `SELECT status FROM jobs WHERE id = ? AND account_id = ? AND user_id = ?`,
+
+  /** The outputs of a job the caller owns (an output download) — (id, account_id, user_id) → outputs. */
+  jobOutputsForOwner: `SELECT outputs FROM jobs WHERE id = ? AND account_id = ? AND user_id = ?`,
+
   /** A job by id — (id) → job columns. */
   jobById: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`,
 
@@ -282,6 +288,9 @@ const TEMPLATES = {
   /** An account's row — (id) → the columns toAccount reads, or none. Named, not `*`: Postgres refuses to run a
    *  prepared statement whose result columns changed (a newer replica's migration adding one to accounts). */
   accountById: `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ?`,
+
+  /** An account's file-node allowlist, read at every claim — (id) → file_node_allowlist, or none. */
+  accountFileNodeAllowlist: `SELECT file_node_allowlist FROM accounts WHERE id = ?`,
 
   /** Takes the next event seq of a job — (id) → event_seq. */
   nextEventSeq: `UPDATE jobs SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq`,

@@ -109,6 +109,8 @@ export class KyselyStore implements C.Store {
   createAccount = (input: C.NewAccount, now: number): Promise<Account> =>
     accounts.createAccount(this.#ctx, input, now);
   getAccount = (id: string): Promise<Account | null> => accounts.getAccount(this.#ctx, id);
+  accountFileNodeAllowlist = (id: string): Promise<string[] | null> =>
+    accounts.accountFileNodeAllowlist(this.#ctx, id);
   listAccounts = (): Promise<Account[]> => accounts.listAccounts(this.#ctx);
   updateAccount = (id: string, patch: C.AccountPatch): Promise<Account | null> =>
     accounts.updateAccount(this.#ctx, id, patch);
@@ -127,6 +129,10 @@ export class KyselyStore implements C.Store {
     reads.getJobFor(this.#ctx, accountId, userId, id);
   getJobViewFor = (accountId: string, userId: string, id: string): Promise<JobView | null> =>
     reads.getJobViewFor(this.#ctx, accountId, userId, id);
+  jobStatusFor = (accountId: string, userId: string, id: string): Promise<JobStatus | null> =>
+    reads.jobStatusFor(this.#ctx, accountId, userId, id);
+  jobOutputsFor = (accountId: string, userId: string, id: string): Promise<JobOutput[] | null> =>
+    reads.jobOutputsFor(this.#ctx, accountId, userId, id);
   listJobs = (query: C.ListJobsQuery): Promise<{ jobs: Job[]; nextCursor: string | null }> =>
     reads.listJobs(this.#ctx, query);
   usage = (accountId: string, userId: string, dayStart: number): Promise<C.Usage> =>

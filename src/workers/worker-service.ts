@@ -172,9 +172,12 @@ export class WorkerService {
     }
   }
 
-  /** The node types whose file inputs the account's jobs may use unchecked, read at claim time (so revoking works). */
+  /**
+   * The node types whose file inputs the account's jobs may use unchecked, read at claim time (so revoking works):
+   * that one column, not the whole account, and never cached.
+   */
   async fileNodeAllowlist(accountId: string): Promise<string[]> {
-    return (await this.deps.store.getAccount(accountId))?.fileNodeAllowlist ?? [];
+    return (await this.deps.store.accountFileNodeAllowlist(accountId)) ?? [];
   }
 
   /**

@@ -15,7 +15,7 @@ import { principalOf, type ApiContext } from '../context.js';
 import { eventHeaders } from '../headers.js';
 import { jobIdParams } from '../schemas.js';
 import { traceJob } from '../../util/job-trace.js';
-import { jobDoc, ownJobView } from './jobs.js';
+import { jobDoc, ownJobStatus } from './jobs.js';
 
 const HEARTBEAT_MS = 15_000;
 /**
@@ -210,14 +210,15 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     async (request, reply) => {
       const p = principalOf(request);
       requireScope(p, 'jobs:read');
-      const job = await ownJobView(ctx, p.account.id, p.userId, request.params.id);
+      const jobId = request.params.id;
+      const status = await ownJobStatus(ctx, p.account.id, p.userId, jobId);
       const resumed = lastEventId(request.headers['last-event-id'], request.query.after);
 
       // Listening starts before the first read: an event committed meanwhile is pumped once the stream is open.
       let stream: JobEventStream | null = null;
       let heard = false;
       const unsubscribe = ctx.bus.subscribe((m) => {
-        if ((m.kind === 'job_event' && m.jobId === job.id) || m.kind === 'resync') {
+        if ((m.kind === 'job_event' && m.jobId === jobId) || m.kind === 'resync') {
           if (stream === null) heard = true;
           else stream.wake(m.kind === 'job_event' && m.ended === false);
         }
@@ -227,7 +228,7 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       let first: JobEvent[] | null;
       let release: () => void;
       try {
-        first = await ctx.store.listJobEvents(job.id, resumed).catch((err: unknown) => {
+        first = await ctx.store.listJobEvents(jobId, resumed).catch((err: unknown) => {
           if (resumed === 0) throw err;
           request.log.warn({ err }, 'sse read failed');
           return null;
@@ -244,25 +245,25 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       // history (`running`, outputs).
       let text = ': arrakis job events\nretry: 2000\n\n';
       if (resumed === 0 && first?.length === 0) {
-        text += `event: status\ndata: ${JSON.stringify({ status: job.status, snapshot: true })}\n\n`;
+        text += `event: status\ndata: ${JSON.stringify({ status, snapshot: true })}\n\n`;
       }
       const events = first ?? [];
       for (const e of events) text += eventText(e);
       const done = events.at(-1)?.type === 'done';
       // A client resuming after `done` of a finished job gets an empty stream that ends, not one that idles.
-      const pastEnd = resumed > 0 && first?.length === 0 && TERMINAL_STATUSES.includes(job.status);
+      const pastEnd = resumed > 0 && first?.length === 0 && TERMINAL_STATUSES.includes(status);
       const opened = new JobEventStream(
         ctx,
         request,
         reply,
-        job.id,
+        jobId,
         events.at(-1)?.seq ?? resumed,
         release,
         unsubscribe,
       );
       stream = opened;
       opened.start(text, first === null || done || pastEnd, heard);
-      if (done) traceJob(job.id, 'SSE done written');
+      if (done) traceJob(jobId, 'SSE done written');
     },
   );
 }

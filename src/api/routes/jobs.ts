@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ApiError } from '../../errors.js';
 import { toPublicJob, type JobView } from '../../jobs/public-job.js';
 import { publicJobJson } from '../../jobs/public-job-json.js';
-import { TERMINAL_STATUSES } from '../../jobs/types.js';
+import { TERMINAL_STATUSES, type JobStatus } from '../../jobs/types.js';
 import { requireScope } from '../auth/authenticate.js';
 import { principalOf, type ApiContext } from '../context.js';
 import {
@@ -51,6 +51,18 @@ export async function ownJobView(
   const job = await ctx.store.getJobViewFor(accountId, userId, id);
   if (job === null) throw notFound();
   return job;
+}
+
+/** The status of the caller's own job (one column), or 404 like an unknown id. */
+export async function ownJobStatus(
+  ctx: ApiContext,
+  accountId: string,
+  userId: string,
+  id: string,
+): Promise<JobStatus> {
+  const status = await ctx.store.jobStatusFor(accountId, userId, id);
+  if (status === null) throw notFound();
+  return status;
 }
 
 function idempotencyKey(header: unknown): string | null {
@@ -291,8 +303,10 @@ function outputRoute(app: FastifyInstance, ctx: ApiContext): void {
     async (request, reply) => {
       const p = principalOf(request);
       requireScope(p, 'jobs:read');
-      const job = await ownJobView(ctx, p.account.id, p.userId, request.params.id);
-      const output = job.outputs.find((o) => o.index === request.params.index);
+      // Only the outputs column: the rest of the view is not sent.
+      const outputs = await ctx.store.jobOutputsFor(p.account.id, p.userId, request.params.id);
+      if (outputs === null) throw notFound();
+      const output = outputs.find((o) => o.index === request.params.index);
       if (output === undefined) throw new ApiError('not_found', 'No output with this index.');
       const url = await ctx.storage.presignedGetUrl(output.objectKey, ctx.config.presignTtlSeconds);
       if (url !== null) return reply.redirect(url, 302);

@@ -3,8 +3,10 @@ import type { Account, ApiKeyRecord } from '../../jobs/types.js';
 import { newId } from '../../util/ids.js';
 import type { AccountPatch, NewAccount, NewApiKey } from '../contract.js';
 import { runOne, type StoreContext } from '../context.js';
+import { parseJson, stringListSchema } from '../json-columns.js';
 import { toAccount, toApiKey } from '../rows.js';
 import type { Updateable } from 'kysely';
+import { z } from 'zod';
 import type { AccountsTable } from '../schema.js';
 
 /** touchApiKey skips the write while the stored value is younger than this. */
@@ -43,9 +45,19 @@ export async function createAccount(ctx: StoreContext, input: NewAccount, now: n
 
 /** Store.getAccount. */
 export async function getAccount(ctx: StoreContext, id: string): Promise<Account | null> {
-  // Read at every claim (the file-node allowlist): one prepared statement, synchronous where it can be.
+  // One prepared statement, synchronous where it can be (a key-cache miss of the API reads it).
   const row = (await runOne(ctx, ctx.sql.accountById, [id]))[0];
   return row === undefined ? null : toAccount(row);
+}
+
+const allowlistRowSchema = z.object({ file_node_allowlist: z.string() });
+
+/** Store.accountFileNodeAllowlist: one column, parsed as getAccount parses it (read at every claim). */
+export async function accountFileNodeAllowlist(ctx: StoreContext, id: string): Promise<string[] | null> {
+  const row = (await runOne(ctx, ctx.sql.accountFileNodeAllowlist, [id]))[0];
+  if (row === undefined) return null;
+  const text = allowlistRowSchema.parse(row).file_node_allowlist;
+  return text === '[]' ? [] : parseJson(stringListSchema, text);
 }
 
 /** Store.listAccounts (oldest first). */

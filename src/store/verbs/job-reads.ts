@@ -1,7 +1,7 @@
 /** Reading jobs: by id, by owner, pages for one user, usage and counts. */
 import { sql } from 'kysely';
 import { z } from 'zod';
-import type { Job, JobStatus } from '../../jobs/types.js';
+import type { Job, JobOutput, JobStatus } from '../../jobs/types.js';
 import { JOB_STATUSES } from '../../jobs/types.js';
 import type { JobLease, JobOutputKeys, ListJobsQuery, PoolUsage, Usage } from '../contract.js';
 import { run, runOne, type StoreContext } from '../context.js';
@@ -72,6 +72,34 @@ export async function getJobViewFor(
 ): Promise<JobView | null> {
   const row = (await runOne(ctx, ctx.sql.jobViewForOwner, [id, accountId, userId]))[0];
   return row === undefined ? null : toJobView(row);
+}
+
+const statusRowSchema = z.object({ status: z.enum(JOB_STATUSES) });
+const outputsRowSchema = z.object({ outputs: z.string() });
+
+/** Store.jobStatusFor: one column of the caller's own job (ownership is part of the lookup, as getJobFor). */
+export async function jobStatusFor(
+  ctx: StoreContext,
+  accountId: string,
+  userId: string,
+  id: string,
+): Promise<JobStatus | null> {
+  const row = (await runOne(ctx, ctx.sql.jobStatusForOwner, [id, accountId, userId]))[0];
+  return row === undefined ? null : statusRowSchema.parse(row).status;
+}
+
+/** Store.jobOutputsFor: the `outputs` column of the caller's own job, parsed as getJobViewFor parses it. */
+export async function jobOutputsFor(
+  ctx: StoreContext,
+  accountId: string,
+  userId: string,
+  id: string,
+): Promise<JobOutput[] | null> {
+  const row = (await runOne(ctx, ctx.sql.jobOutputsForOwner, [id, accountId, userId]))[0];
+  if (row === undefined) return null;
+  const { outputs } = outputsRowSchema.parse(row);
+  // Most jobs a download names have one output; a job without any needs no parse.
+  return outputs === '[]' ? [] : parseJson(outputsSchema, outputs);
 }
 
 /** Store.listJobs: newest first; ids are time-ordered, so the cursor is the last id seen. */
