@@ -255,6 +255,10 @@ async function storeReads(): Promise<void> {
       ['getJob (running, 30 nodes)', () => store.getJob(running)],
       ['jobLease', () => store.jobLease(running)],
       ['getJobViewFor', () => store.getJobViewFor(accountId, 'u1', done)],
+      ['jobOutputsFor (2 outputs)', () => store.jobOutputsFor(accountId, 'u1', done)],
+      ['jobStatusFor', () => store.jobStatusFor(accountId, 'u1', running)],
+      ['getAccount', () => store.getAccount(accountId)],
+      ['accountFileNodeAllowlist', () => store.accountFileNodeAllowlist(accountId)],
     ];
     for (const [name, fn] of reads) {
       console.log(`store ${name.padEnd(30)} ${(await measureAsync(fn)).toFixed(2).padStart(8)} µs/call`);
