@@ -190,7 +190,13 @@ describe('observability of one job', () => {
         (l) => l.jobId === id && typeof l.msg === 'string' && l.msg.startsWith('webhook delivered'),
       ),
     );
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    // The worker says idle once no job came for 200 ms after its last (IDLE_REPORT_DELAY_MS).
+    const idleWorker = /^arrakis_workers\{pool="default",state="idle"\} 1$/m;
+    let metrics = '';
+    for (const deadline = Date.now() + 10_000; !idleWorker.test(metrics) && Date.now() < deadline;) {
+      if (metrics !== '') await new Promise((r) => setTimeout(r, 50));
+      metrics = await (await fetch(`${server.url}/metrics`)).text();
+    }
     const expected = [
       /^arrakis_jobs_finished_total\{status="completed",error_code="",pool="default"\} 1$/m,
       /^arrakis_job_queue_wait_seconds_count\{pool="default"\} 1$/m,
