@@ -3,10 +3,10 @@
  * download is not cut off while its bytes keep coming (only when they stall, its signal aborts, or the transfer
  * cap), a body that fails mid-read is a ComfyUnavailableError like any other failure, and answers (short error
  * answers included) are read to the end so the keep-alive connection is reused, while an error body is never read
- * past ERROR_BODY_CAP.
+ * past ERROR_BODY_CAP. No call leaves a timer, or a listener on the job's signal, behind once it ends.
  */
 import { createHook } from 'node:async_hooks';
-import { once } from 'node:events';
+import { getEventListeners, once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
@@ -278,6 +278,39 @@ it("clears each call's time bound when the call ends: many downloads leave no ti
   } finally {
     hook.disable();
   }
+});
+
+it("removes each call's listener from the job's signal when the call ends, also when it fails before an answer", async () => {
+  const url = await serve((req, res) => {
+    req.resume();
+    // A server that drops the connection before any answer: the call throws before it has a body.
+    if (req.url?.includes('dropped') === true) return void req.socket.destroy();
+    if (req.url?.includes('missing') === true) return void res.writeHead(404).end('no such file');
+    if (req.url?.includes('upload') === true) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end('{"name":"in.png","subfolder":"arrakis/job"}');
+    }
+    res.writeHead(200, { 'content-type': 'image/png' });
+    res.end('png');
+  });
+  const client = createComfyServer(url, { requestTimeoutMs: 5_000 });
+  cleanups.push(() => client.close());
+  // One job's signal, shared by all its transfers (a job may have many outputs and inputs).
+  const job = new AbortController();
+  const listeners = (): number => getEventListeners(job.signal, 'abort').length;
+  for (let i = 0; i < 5; i++) {
+    expect(await client.uploadInput(Buffer.from('in'), 'in.png', 'arrakis/job', job.signal)).toBe(
+      'arrakis/job/in.png',
+    );
+    expect((await client.download(file, job.signal)).toString()).toBe('png');
+    await expect(client.download({ ...file, filename: 'missing.png' }, job.signal)).rejects.toThrow(
+      /answered 404/,
+    );
+    await expect(client.download({ ...file, filename: 'dropped.png' }, job.signal)).rejects.toBeInstanceOf(
+      ComfyUnavailableError,
+    );
+  }
+  await expect.poll(listeners).toBe(0);
 });
 
 it('sends a JSON body with its length, not chunked', async () => {
