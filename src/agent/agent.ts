@@ -199,9 +199,12 @@ export class Agent {
    */
   private async becomeIdle(): Promise<void> {
     await this.report('idle');
-    // A job that arrived while the report was on its way made the worker busy again: no prefetch now.
+    // A job that arrived while a report was on its way (this one, or the model report of the prefetch's turn:
+    // the claim waits beside both) made the worker busy again: no prefetch now.
     if (this.currentStatus !== 'idle') return;
-    if (this.options.models?.wantsPrefetch === true) await this.options.models.idle();
+    if (this.options.models?.wantsPrefetch === true) {
+      await this.options.models.idle(() => this.currentStatus === 'idle');
+    }
   }
 
   /** Health-checks ComfyUI with backoff until it answers (true) or the agent stops (false). */
