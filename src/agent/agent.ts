@@ -200,11 +200,11 @@ export class Agent {
   private async becomeIdle(): Promise<void> {
     await this.report('idle');
     // A job that arrived while a report was on its way (this one, or the model report of the prefetch's turn:
-    // the claim waits beside both) made the worker busy again: no prefetch now.
-    if (this.currentStatus !== 'idle') return;
-    if (this.options.models?.wantsPrefetch === true) {
-      await this.options.models.idle(() => this.currentStatus === 'idle');
-    }
+    // the claim waits beside both) made the worker busy again, or the agent began stopping (its models may
+    // have stopped already): no prefetch now.
+    const free = (): boolean => this.currentStatus === 'idle' && !this.stopping.signal.aborted;
+    if (!free()) return;
+    if (this.options.models?.wantsPrefetch === true) await this.options.models.idle(free);
   }
 
   /** Health-checks ComfyUI with backoff until it answers (true) or the agent stops (false). */

@@ -53,10 +53,21 @@ async function until(what: string, ok: () => boolean | Promise<boolean>, ms: num
   }
 }
 
-it('starts no prefetch during a job claimed while the idle turn reported its models', async () => {
-  h = await Harness.create();
-  const harness = h;
-  // A model source that records each request and never answers (a prefetch in flight stays in flight).
+/** Keeps its stop open for a moment once its fetches have let go, as a slow stop would. */
+class SlowStop extends ModelKeeper {
+  stopped: () => void = () => {};
+  override async stop(): Promise<void> {
+    await super.stop();
+    this.stopped();
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+/**
+ * An agent whose model source records each request and never answers (a prefetch in flight stays in flight),
+ * asked to prefetch REF, its fetch started while idle and stopped by a first job now running.
+ */
+async function busyAgentAskedToPrefetch(harness: Harness) {
   const hits: number[] = [];
   source = createServer(() => hits.push(Date.now()));
   await new Promise<void>((r) => source!.listen(0, '127.0.0.1', r));
@@ -75,7 +86,7 @@ it('starts no prefetch during a job claimed while the idle turn reported its mod
   );
   const channel = new HeldReports({ service: harness.service, bus: harness.bus });
   const cache = new ModelCache({ dir: join(harness.dir, 'models'), budgetBytes: 1e6 });
-  const models = new ModelKeeper({ channel, comfyUrl: lite.url, cache });
+  const models = new SlowStop({ channel, comfyUrl: lite.url, cache });
   const agent = await harness.startAgent(lite.url, { channel, models, claimWaitMs: 500 });
   const workerId = agent.workerId!;
   await until(
@@ -83,7 +94,6 @@ it('starts no prefetch during a job claimed while the idle turn reported its mod
     async () => (await harness.store.getWorker(workerId))?.models?.known === true,
     10_000,
   );
-
   // The fleet asks for the file: the idle agent hears it at its next idle turn and starts fetching; a first job
   // stops that fetch.
   await harness.service.prefetchModels(workerId, [REF]);
@@ -94,6 +104,13 @@ it('starts no prefetch during a job claimed while the idle turn reported its mod
     async () => (await harness.store.getJob(first.id))?.status === 'running',
     10_000,
   );
+  return { agent, channel, models, hits, first };
+}
+
+it('starts no prefetch during a job claimed while the idle turn reported its models', async () => {
+  h = await Harness.create();
+  const harness = h;
+  const { channel, hits, first } = await busyAgentAskedToPrefetch(harness);
   let second: string | null = null;
   let before = 0;
   channel.hold = async () => {
@@ -120,4 +137,25 @@ it('starts no prefetch during a job claimed while the idle turn reported its mod
   // Once the job is over and the worker idle again, the prefetch does start.
   expect((await harness.waitForEnd(second!)).status).toBe('completed');
   await until('the prefetch started after the job', () => hits.length > before, 10_000);
+});
+
+it('starts no prefetch once the agent is stopping while the idle turn reported its models', async () => {
+  h = await Harness.create();
+  const harness = h;
+  const { agent, channel, models, hits, first } = await busyAgentAskedToPrefetch(harness);
+  let stopping: Promise<void> | null = null;
+  let before = 0;
+  channel.hold = async () => {
+    // The idle turn's model report is on its way: the agent is told to stop, and its models stop meanwhile.
+    before = hits.length;
+    const modelsStopped = new Promise<void>((r) => (models.stopped = r));
+    stopping = agent.stop();
+    await modelsStopped;
+  };
+  expect((await harness.waitForEnd(first.id)).status).toBe('completed');
+  await until('the agent stopping', () => stopping !== null, 10_000);
+  await stopping;
+  // A fetch started after the models stopped would run on in a stopped agent: none did.
+  await new Promise((r) => setTimeout(r, 300));
+  expect(hits).toHaveLength(before);
 });
