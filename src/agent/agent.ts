@@ -100,7 +100,9 @@ export class Agent {
       let job: LeasedJob | null = null;
       if (this.currentStatus === 'busy') {
         job = await this.claimOrNull(signal, 0);
-        if (job === null && this.claims.failing) continue;
+        // Told to stop meanwhile: a second claim would still take a queued job (a claim tries once before it
+        // looks at the signal), only to give it back.
+        if (job === null && (this.claims.failing || signal.aborted)) continue;
         if (job === null) {
           const idle = setTimeout(() => void this.becomeIdle(), IDLE_REPORT_DELAY_MS);
           job = await this.claimOrNull(signal).finally(() => clearTimeout(idle));
