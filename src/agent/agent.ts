@@ -100,7 +100,9 @@ export class Agent {
       let job: LeasedJob | null = null;
       if (this.currentStatus === 'busy') {
         job = await this.claimOrNull(signal, 0);
-        if (job === null && this.claims.failing) continue;
+        // Told to stop meanwhile: a second claim would still take a queued job (a claim tries once before it
+        // looks at the signal), only to give it back.
+        if (job === null && (this.claims.failing || signal.aborted)) continue;
         if (job === null) {
           const idle = setTimeout(() => void this.becomeIdle(), IDLE_REPORT_DELAY_MS);
           job = await this.claimOrNull(signal).finally(() => clearTimeout(idle));
@@ -199,9 +201,12 @@ export class Agent {
    */
   private async becomeIdle(): Promise<void> {
     await this.report('idle');
-    // A job that arrived while the report was on its way made the worker busy again: no prefetch now.
-    if (this.currentStatus !== 'idle') return;
-    if (this.options.models?.wantsPrefetch === true) await this.options.models.idle();
+    // A job that arrived while a report was on its way (this one, or the model report of the prefetch's turn:
+    // the claim waits beside both) made the worker busy again, or the agent began stopping (its models may
+    // have stopped already): no prefetch now.
+    const free = (): boolean => this.currentStatus === 'idle' && !this.stopping.signal.aborted;
+    if (!free()) return;
+    if (this.options.models?.wantsPrefetch === true) await this.options.models.idle(free);
   }
 
   /** Health-checks ComfyUI with backoff until it answers (true) or the agent stops (false). */

@@ -176,10 +176,12 @@ export class ModelKeeper {
   /**
    * While idle: reports (which also hears what the fleet asks to prefetch) and starts fetching the asked
    * files in the background (model-prefetcher.ts). Returns without waiting for the fetch; never throws.
+   * `stillFree`: asked once the report is back; false when a job arrived meanwhile (the fetch waits for a later
+   * idle turn instead of starting beside the job, which jobArrived could no longer stop).
    */
-  async idle(): Promise<void> {
+  async idle(stillFree: () => boolean = () => true): Promise<void> {
     await this.report();
-    this.prefetcher?.start();
+    if (stillFree()) this.prefetcher?.start();
   }
 
   /**
