@@ -147,10 +147,14 @@ export class WorkerService {
     await this.deps.store.setWorkerStatus(workerId, status, Date.now());
   }
 
-  /** Claims the next job, waiting up to `waitMs` for a `job_ready` (or the fallback poll) when none is queued. */
+  /**
+   * Claims the next job, waiting up to `waitMs` for a `job_ready` (or the fallback poll) when none is queued. A
+   * worker already told to stop claims nothing (a job it took would only be given back).
+   */
   async claim(workerId: string, pool: string, waitMs: number, signal?: AbortSignal): Promise<Job | null> {
     const deadline = Date.now() + waitMs;
     for (;;) {
+      if (signal?.aborted === true) return null;
       const ready = new BusWaiter(
         this.deps.bus,
         (m) => m.kind === 'job_ready' && (m.pool === null || m.pool === pool),
