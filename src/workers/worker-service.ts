@@ -168,7 +168,8 @@ export class WorkerService {
           return job;
         }
         const left = deadline - Date.now();
-        if (left <= 0 || signal?.aborted === true) return null;
+        if (left <= 0) return null;
+        // A stop ends the wait at once, and the loop's first check then returns.
         await ready.wait(Math.min(left, this.fallbackPollMs), signal);
       } finally {
         ready.dispose();
