@@ -87,10 +87,21 @@ export class LocalJobChannel implements JobChannel {
     return this.service.progress(jobId, this.workerId, progress);
   }
 
-  async getInput(jobId: string, input: JobInput): Promise<Buffer> {
+  async getInput(jobId: string, input: JobInput, signal?: AbortSignal): Promise<Buffer> {
     const found = await this.service.openInput(jobId, this.workerId, input.name);
     if (found === null) throw new Error(`input ${input.name} of job ${jobId} is not in storage`);
-    return await buffer(found.body);
+    if (signal === undefined) return await buffer(found.body);
+    // The job's stop ends a read still arriving (a slow object store) and releases its stream.
+    const stop = (): void => {
+      found.body.destroy(signal.reason instanceof Error ? signal.reason : new Error('the job stopped'));
+    };
+    if (signal.aborted) stop();
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      return await buffer(found.body);
+    } finally {
+      signal.removeEventListener('abort', stop);
+    }
   }
 
   storeOutput(jobId: string, file: OutputFile): Promise<StoredOutput> {

@@ -128,9 +128,9 @@ export class RemoteJobChannel implements JobChannel {
     return wire.progressReply.parse(await res.json()).held;
   }
 
-  async getInput(jobId: string, input: JobInput): Promise<Buffer> {
+  async getInput(jobId: string, input: JobInput, signal?: AbortSignal): Promise<Buffer> {
     const path = `/jobs/${encodeURIComponent(jobId)}/inputs/${encodeURIComponent(input.name)}`;
-    const res = await this.call('GET', path, { timeoutMs: this.transferTimeoutMs() }).catch(
+    const res = await this.call('GET', path, { timeoutMs: this.transferTimeoutMs(), signal }).catch(
       leaseLostOn409(jobId),
     );
     return Buffer.from(await res.arrayBuffer());

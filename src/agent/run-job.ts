@@ -285,8 +285,8 @@ class JobRun {
     const uploads = new Map<string, string>();
     for (const input of this.job.inputs) {
       if (input.objectKey === undefined || this.stopReason !== null) continue;
-      const bytes = await this.channel.getInput(this.job.id, input);
-      // The job's stop (cancel, timeout, shutdown, lost lease) ends an upload still in flight.
+      // The job's stop (cancel, timeout, shutdown, lost lease) ends a download or an upload still in flight.
+      const bytes = await this.channel.getInput(this.job.id, input, this.abort.signal);
       const name = await this.options.comfy.uploadInput(
         bytes,
         safeFilename(input.filename, 'input'),

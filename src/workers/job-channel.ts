@@ -106,8 +106,8 @@ export interface JobChannel {
   heartbeat(jobId: string): Promise<LeaseState>;
   /** Records progress; false when the lease is gone. */
   progress(jobId: string, progress: JobProgress): Promise<boolean>;
-  /** The bytes of one of the job's stored inputs. */
-  getInput(jobId: string, input: JobInput): Promise<Buffer>;
+  /** The bytes of one of the job's stored inputs; `signal` (the job's stop) ends a transfer still arriving. */
+  getInput(jobId: string, input: JobInput, signal?: AbortSignal): Promise<Buffer>;
   /**
    * Stores one output file (`jobs/<jobId>/outputs/<attempt>.<seq>-<filename>`, see output-key.ts) while the
    * job still runs: storage only, nothing announced. Throws OutputStoreError or LeaseLostError.

@@ -112,6 +112,34 @@ it('does not cut off an input download that keeps arriving for longer than a con
   expect(bytes.length).toBe(1600);
 });
 
+it("ends an input download still arriving when the job's stop signal fires", async () => {
+  let closed = false;
+  const url = await serve((_req, res) => {
+    res.writeHead(200, { 'content-type': 'image/png', 'content-length': '1000000' });
+    // A trickle that would take minutes: only the job's stop can end it before the transfer limit.
+    const timer = setInterval(() => res.write(Buffer.alloc(10, 1)), 50);
+    res.on('close', () => {
+      closed = true;
+      clearInterval(timer);
+    });
+  });
+  const input = {
+    name: 'photo',
+    filename: 'photo.png',
+    contentType: 'image/png',
+    size: 1_000_000,
+    objectKey: 'k',
+  };
+  const stop = new AbortController();
+  setTimeout(() => stop.abort(new Error('the job was cancelled')), 200);
+  const began = Date.now();
+  await expect(
+    channel(url, { transferTimeoutMs: 60_000 }).getInput('j', input, stop.signal),
+  ).rejects.toThrow();
+  expect(Date.now() - began).toBeLessThan(5_000);
+  await expect.poll(() => closed, { timeout: 5_000 }).toBe(true);
+});
+
 it('keeps the short limit for a control call, and a limit for an upload the server never reads', async () => {
   const url = await serve(() => {}); // never reads, never answers
   const heartbeat: unknown = await channel(url)
