@@ -2,44 +2,22 @@
  * A worker already told to stop claims nothing: a job it took would only be given back at once (a `running` and
  * a requeue written around it, and an attempt number spent).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createLocalBus } from '../../src/events/local-bus.js';
-import { openStorage } from '../../src/media/storage/open-storage.js';
-import { WorkerService } from '../../src/workers/worker-service.js';
-import { BACKENDS, type TestDb } from '../store/backends.js';
+import { describe, expect, it } from 'vitest';
+import { BACKENDS } from '../store/backends.js';
 import { jobInput, makeAccount } from '../store/fixtures.js';
+import { useWorkerService } from './service-fixture.js';
 
 describe.each(BACKENDS)('a claim with its stop signal fired, on $name', (backend) => {
-  let db: TestDb;
-  let dir: string;
-  let service: WorkerService;
-  beforeEach(async () => {
-    db = await backend.create();
-    dir = mkdtempSync(join(tmpdir(), 'arrakis-claim-stopped-'));
-    service = new WorkerService({
-      store: db.store,
-      storage: openStorage(`file:${dir}`),
-      bus: createLocalBus(),
-      leaseMs: 10_000,
-      maxAttempts: 3,
-    });
-  });
-  afterEach(async () => {
-    await db.cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const fx = useWorkerService(backend);
 
   it('takes no job, which stays queued with no attempt spent', async () => {
-    const account = await makeAccount(db.store);
-    const r = await db.store.admitJob(jobInput(account.id, 'u1'), Date.now());
+    const account = await makeAccount(fx.db.store);
+    const r = await fx.db.store.admitJob(jobInput(account.id, 'u1'), Date.now());
     if (r.kind !== 'admitted') throw new Error(r.kind);
     const stopped = AbortSignal.abort();
-    expect(await service.claim('w1', 'default', 0, stopped)).toBeNull();
-    expect(await service.claim('w1', 'default', 5_000, stopped)).toBeNull();
-    expect(await db.store.getJob(r.job.id)).toMatchObject({ status: 'queued', attempts: 0 });
-    expect((await service.claim('w1', 'default', 0))?.id).toBe(r.job.id);
+    expect(await fx.service.claim('w1', 'default', 0, stopped)).toBeNull();
+    expect(await fx.service.claim('w1', 'default', 5_000, stopped)).toBeNull();
+    expect(await fx.db.store.getJob(r.job.id)).toMatchObject({ status: 'queued', attempts: 0 });
+    expect((await fx.service.claim('w1', 'default', 0))?.id).toBe(r.job.id);
   });
 });

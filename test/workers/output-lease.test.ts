@@ -2,101 +2,69 @@
  * A worker stores output files only while it holds the job's lease, under its current attempt's key; the
  * check reads the lease columns, not the whole job (it runs before every file of every job).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createLocalBus } from '../../src/events/local-bus.js';
-import { openStorage } from '../../src/media/storage/open-storage.js';
-import { LeaseLostError, type OutputFile } from '../../src/workers/job-channel.js';
-import { WorkerService } from '../../src/workers/worker-service.js';
-import { BACKENDS, type TestDb } from '../store/backends.js';
+import { describe, expect, it, vi } from 'vitest';
+import { LeaseLostError } from '../../src/workers/job-channel.js';
+import { BACKENDS } from '../store/backends.js';
 import { jobInput, makeAccount } from '../store/fixtures.js';
-
-const file: OutputFile = {
-  seq: 0,
-  nodeId: '9',
-  filename: 'out.png',
-  contentType: 'image/png',
-  bytes: Buffer.from('png'),
-  type: 'output',
-};
+import { outputFile as file, useWorkerService } from './service-fixture.js';
 
 describe.each(BACKENDS)('output uploads and the lease on $name', (backend) => {
-  let db: TestDb;
-  let dir: string;
-  let service: WorkerService;
-  beforeEach(async () => {
-    db = await backend.create();
-    dir = mkdtempSync(join(tmpdir(), 'arrakis-output-lease-'));
-    service = new WorkerService({
-      store: db.store,
-      storage: openStorage(`file:${dir}`),
-      bus: createLocalBus(),
-      leaseMs: 10_000,
-      maxAttempts: 3,
-    });
-  });
-  afterEach(async () => {
-    vi.restoreAllMocks();
-    await db.cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const fx = useWorkerService(backend);
 
   async function claimedBy(workerId: string): Promise<{ accountId: string; jobId: string }> {
-    const account = await makeAccount(db.store);
-    const r = await db.store.admitJob(jobInput(account.id, 'u1'), 1_000);
+    const account = await makeAccount(fx.db.store);
+    const r = await fx.db.store.admitJob(jobInput(account.id, 'u1'), 1_000);
     if (r.kind !== 'admitted') throw new Error('not admitted');
-    expect((await db.store.claimNext(workerId, 'default', 10_000, 2_000))?.id).toBe(r.job.id);
+    expect((await fx.db.store.claimNext(workerId, 'default', 10_000, 2_000))?.id).toBe(r.job.id);
     return { accountId: account.id, jobId: r.job.id };
   }
 
   it('held: stored under the attempt, without reading the whole job', async () => {
     const { jobId } = await claimedBy('w1');
-    const getJob = vi.spyOn(db.store, 'getJob');
-    expect((await service.storeOutput(jobId, 'w1', file)).objectKey).toBe(
+    const getJob = vi.spyOn(fx.db.store, 'getJob');
+    expect((await fx.service.storeOutput(jobId, 'w1', file)).objectKey).toBe(
       `jobs/${jobId}/outputs/1.0-out.png`,
     );
-    expect((await service.storeIndexedOutput(jobId, 'w1', 2, file)).objectKey).toBe(
+    expect((await fx.service.storeIndexedOutput(jobId, 'w1', 2, file)).objectKey).toBe(
       `jobs/${jobId}/outputs/2-out.png`,
     );
-    expect(await service.waitForCancel(jobId, 'w1', 0)).toBe('held');
+    expect(await fx.service.waitForCancel(jobId, 'w1', 0)).toBe('held');
     expect(getJob).not.toHaveBeenCalled();
   });
 
   it('another worker: refused', async () => {
     const { jobId } = await claimedBy('w1');
-    await expect(service.storeOutput(jobId, 'w2', file)).rejects.toBeInstanceOf(LeaseLostError);
-    await expect(service.storeIndexedOutput(jobId, 'w2', 0, file)).rejects.toBeInstanceOf(LeaseLostError);
-    expect(await service.waitForCancel(jobId, 'w2', 0)).toBe('lost');
+    await expect(fx.service.storeOutput(jobId, 'w2', file)).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(fx.service.storeIndexedOutput(jobId, 'w2', 0, file)).rejects.toBeInstanceOf(LeaseLostError);
+    expect(await fx.service.waitForCancel(jobId, 'w2', 0)).toBe('lost');
   });
 
   it('lost (requeued, then ended): refused; an unknown job too', async () => {
     const { accountId, jobId } = await claimedBy('w1');
-    expect(await db.store.expireLeases(3, 1_000_000)).toEqual([{ jobId, outcome: 'requeued' }]);
-    await expect(service.storeOutput(jobId, 'w1', file)).rejects.toBeInstanceOf(LeaseLostError);
-    await expect(service.storeIndexedOutput(jobId, 'w1', 0, file)).rejects.toBeInstanceOf(LeaseLostError);
-    expect(await service.waitForCancel(jobId, 'w1', 0)).toBe('lost');
-    expect((await db.store.requestCancel(accountId, 'u1', jobId, 1_000_001)).kind).toBe('cancelled');
-    await expect(service.storeOutput(jobId, 'w1', file)).rejects.toBeInstanceOf(LeaseLostError);
-    await expect(service.storeOutput('job_missing', 'w1', file)).rejects.toBeInstanceOf(LeaseLostError);
+    expect(await fx.db.store.expireLeases(3, 1_000_000)).toEqual([{ jobId, outcome: 'requeued' }]);
+    await expect(fx.service.storeOutput(jobId, 'w1', file)).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(fx.service.storeIndexedOutput(jobId, 'w1', 0, file)).rejects.toBeInstanceOf(LeaseLostError);
+    expect(await fx.service.waitForCancel(jobId, 'w1', 0)).toBe('lost');
+    expect((await fx.db.store.requestCancel(accountId, 'u1', jobId, 1_000_001)).kind).toBe('cancelled');
+    await expect(fx.service.storeOutput(jobId, 'w1', file)).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(fx.service.storeOutput('job_missing', 'w1', file)).rejects.toBeInstanceOf(LeaseLostError);
   });
 
   it('attempt changed: the same worker holding the job again stores under the new attempt', async () => {
     const { jobId } = await claimedBy('w1');
-    expect((await db.store.expireLeases(3, 1_000_000)).map((o) => o.outcome)).toEqual(['requeued']);
-    await db.store.claimNext('w1', 'default', 10_000, 1_000_001);
-    expect((await service.storeOutput(jobId, 'w1', file)).objectKey).toBe(
+    expect((await fx.db.store.expireLeases(3, 1_000_000)).map((o) => o.outcome)).toEqual(['requeued']);
+    await fx.db.store.claimNext('w1', 'default', 10_000, 1_000_001);
+    expect((await fx.service.storeOutput(jobId, 'w1', file)).objectKey).toBe(
       `jobs/${jobId}/outputs/2.0-out.png`,
     );
   });
 
   it('a requested cancel is seen by the wait', async () => {
     const { accountId, jobId } = await claimedBy('w1');
-    expect((await db.store.requestCancel(accountId, 'u1', jobId, 3_000)).kind).toBe('cancel_requested');
-    expect(await service.waitForCancel(jobId, 'w1', 0)).toBe('cancel_requested');
+    expect((await fx.db.store.requestCancel(accountId, 'u1', jobId, 3_000)).kind).toBe('cancel_requested');
+    expect(await fx.service.waitForCancel(jobId, 'w1', 0)).toBe('cancel_requested');
     // Cancel requested: the worker still holds the job and may store what it already produced.
-    expect((await service.storeOutput(jobId, 'w1', file)).objectKey).toBe(
+    expect((await fx.service.storeOutput(jobId, 'w1', file)).objectKey).toBe(
       `jobs/${jobId}/outputs/1.0-out.png`,
     );
   });
