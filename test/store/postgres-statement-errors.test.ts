@@ -3,7 +3,8 @@
  * a bind that supplies the wrong number of parameters is answered with SQLSTATE 08P01 on a healthy connection,
  * so it must reach the caller as the server's own error (500, logged), and the connection keeps working. A
  * statement the client's query timeout abandoned does not run on in the server (it would hold its backend and
- * locks, and an autocommit write would still commit for a caller told it failed).
+ * locks, and an autocommit write would still commit for a caller told it failed), nor does a transaction whose
+ * client went silent between statements keep its locks.
  */
 import { sql } from 'kysely';
 import pg from 'pg';
@@ -41,6 +42,39 @@ describe('Postgres statement errors', () => {
       await expect.poll(running, { timeout: 10_000, interval: 100 }).toBe(0);
     } finally {
       await watcher.end();
+      await kysely.destroy();
+    }
+  }, 20_000);
+
+  it('a transaction whose client went silent between statements is ended by the server, its locks freed', async () => {
+    const kysely = openPostgres(db.url, 1, [], { queryTimeoutMs: 300 });
+    const other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+    let resume: () => void = () => {};
+    const silent = new Promise<void>((resolve) => (resume = resolve));
+    let locked: () => void = () => {};
+    const holding = new Promise<void>((resolve) => (locked = resolve));
+    try {
+      // The client takes a lock in a transaction, then sends nothing more (a partitioned replica, as the server
+      // sees it): Postgres does not notice a dropped client between statements either.
+      const tx = kysely.transaction().execute(async (t) => {
+        await sql`SELECT pg_advisory_xact_lock(4242)`.execute(t);
+        locked();
+        await silent;
+        await sql`SELECT 1`.execute(t);
+      });
+      tx.catch(() => {});
+      await holding;
+      const lockable = async (): Promise<boolean> =>
+        (await other.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(4242) AS ok')).rows[0]?.ok ===
+        true;
+      await expect.poll(lockable, { timeout: 10_000, interval: 100 }).toBe(true);
+      resume();
+      // Its session is gone: the transaction's next statement is an outage, not a silent success.
+      await expect(tx).rejects.toBeInstanceOf(StoreUnavailableError);
+    } finally {
+      resume();
+      await other.end();
       await kysely.destroy();
     }
   }, 20_000);

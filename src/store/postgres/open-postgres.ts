@@ -42,6 +42,11 @@ export const DEFAULT_QUERY_TIMEOUT_MS = 60_000;
  * which Postgres does not notice mid-statement.
  */
 const SERVER_TIMEOUT_FACTOR = 1.25;
+// The server's `idle_in_transaction_session_timeout` is the same: Postgres does not notice a client that went
+// silent between a transaction's statements either (a replica cut off from it, or one the query timeout made
+// drop the connection while the server ran on), and that session would keep the transaction's row and advisory
+// locks, holding up every replica's writes to those rows, until its kernel's TCP keep-alive gave up (hours).
+// No Arrakis transaction waits between its statements on anything but the database.
 
 /** TCP keep-alive starts probing a connection after this much silence (and keeps NAT entries alive). */
 const KEEP_ALIVE_DELAY_MS = 10_000;
@@ -166,6 +171,7 @@ export function openPostgres(
       ? {
           query_timeout: queryTimeout,
           statement_timeout: Math.ceil(queryTimeout * SERVER_TIMEOUT_FACTOR),
+          idle_in_transaction_session_timeout: Math.ceil(queryTimeout * SERVER_TIMEOUT_FACTOR),
         }
       : {}),
   });
