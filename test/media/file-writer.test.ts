@@ -92,7 +92,7 @@ describe('FileStorage writer thread', () => {
     await bounded.close();
   });
 
-  it('syncs the folder of every published object, and the parent of a folder it made, on both paths', async () => {
+  it('syncs the folder of every published object, and every folder it made and their parent, on both paths', async () => {
     const synced = new Int32Array(new SharedArrayBuffer(4));
     for (const writerThread of [true, false]) {
       Atomics.store(synced, 0, 0);
@@ -101,12 +101,15 @@ describe('FileStorage writer thread', () => {
         writerTestHooks: { syncedDirs: synced },
       });
       try {
-        // A new folder: the object's folder and the parent of the folder made for it.
+        // Three new folders (jobs, jobs/a, jobs/a/outputs): each holds a new entry, and so does the root.
         await s.put('jobs/a/outputs/1.0-x.png', Buffer.from('one'), 'image/png');
-        expect(Atomics.load(synced, 0)).toBe(2);
+        expect(Atomics.load(synced, 0)).toBe(4);
         // An existing folder: its own only.
         await s.put('jobs/a/outputs/1.1-y.png', Buffer.from('two'), 'image/png');
-        expect(Atomics.load(synced, 0)).toBe(3);
+        expect(Atomics.load(synced, 0)).toBe(5);
+        // One new folder under an existing one: it and its parent.
+        await s.put('jobs/a/inputs/z.png', Buffer.from('three'), 'image/png');
+        expect(Atomics.load(synced, 0)).toBe(7);
       } finally {
         await s.close();
       }

@@ -168,9 +168,17 @@ export class FileStorage implements ObjectStorage {
       throw err;
     }
     await closed;
-    // The new name, and any folder made for it, durable too: a completion must not name a file a crash unnames.
-    await syncDir(dirname(path), this.syncedDirs);
-    if (created !== undefined) await syncDir(dirname(created), this.syncedDirs);
+    // The new name, and every folder made for it, durable too: a completion must not name a file a crash
+    // unnames. mkdir -p answers the first folder it made: each one below it is an entry in its parent.
+    let dir = dirname(path);
+    await syncDir(dir, this.syncedDirs);
+    if (created !== undefined) {
+      const top = dirname(created);
+      while (dir !== top && dir !== dirname(dir)) {
+        dir = dirname(dir);
+        await syncDir(dir, this.syncedDirs);
+      }
+    }
     return size;
   }
 
