@@ -114,6 +114,9 @@ export class Agent {
       if (job === null) {
         // While claims fail the control plane is away: a model report would only fail too.
         if (!signal.aborted && !this.claims.failing) {
+          // A waiting claim that came back empty before the idle timer fired (a claim wait under
+          // IDLE_REPORT_DELAY_MS, a control plane closing) still leaves the worker free: it says so.
+          if (this.currentStatus === 'busy') await this.report('idle');
           await this.options.models?.idle();
           // No job came for a whole claim wait: a preload the fleet asks for may use the GPU until one does
           // (claiming stays first: jobArrived stops it).

@@ -57,3 +57,17 @@ it('stays busy between jobs that come a moment apart, and says idle once none ca
   expect(channel.statuses.filter((s) => s === 'idle' || s === 'busy')).toEqual(['idle', 'busy', 'idle']);
   expect((await h.store.getWorker(agent.workerId ?? ''))?.status).toBe('idle');
 });
+
+it('says idle after a job even when each claim wait is shorter than the idle delay (a waiting claim that comes back empty first)', async () => {
+  const lite = await h.startComfy();
+  const channel = new RecordingChannel({ service: h.service, bus: h.bus });
+  const agent = await h.startAgent(lite.url, { channel, claimWaitMs: 50 });
+  const job = await h.admit(invertWorkflow('short-wait'));
+  expect((await h.waitForEnd(job.id)).status).toBe('completed');
+  const deadline = Date.now() + 3_000;
+  while (channel.statuses.filter((s) => s === 'idle').length < 2 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  expect(channel.statuses.filter((s) => s === 'idle' || s === 'busy')).toEqual(['idle', 'busy', 'idle']);
+  expect((await h.store.getWorker(agent.workerId ?? ''))?.status).toBe('idle');
+});
