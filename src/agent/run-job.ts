@@ -5,7 +5,7 @@
  * Every way a job can end maps to exactly one report (or none, when the lease is gone and another worker may
  * own the job).
  */
-import { ComfyRejectedError, ComfyUnavailableError } from '../comfy/contract.js';
+import { ComfyRejectedError, ComfyUnavailableError, OutputTooLargeError } from '../comfy/contract.js';
 import type { ComfyOutputFile, ComfyServer, PromptOutcome } from '../comfy/contract.js';
 import { WorkflowRewriteError, rewriteWorkflowForJob } from '../comfy/workflow-rewrite.js';
 import type { JobError, JobOutput, OutputType } from '../jobs/types.js';
@@ -23,6 +23,7 @@ import {
 } from '../workers/job-channel.js';
 import { safeFilename } from '../util/safe-filename.js';
 import { traceJob } from '../util/job-trace.js';
+import { MAX_OUTPUT_BYTES } from '../workers/worker-protocol.js';
 import { ProgressThrottle } from './progress-throttle.js';
 import { PromptProgress } from './prompt-progress.js';
 
@@ -34,6 +35,8 @@ export interface RunJobOptions {
   timeoutMs: number;
   /** Minimum spacing of progress reports (default 100 ms: at most 10 per second). */
   progressIntervalMs?: number;
+  /** The largest output file read from ComfyUI (default MAX_OUTPUT_BYTES, what the control plane stores). */
+  maxOutputBytes?: number;
   /** Aborting gives the job back to the queue (the agent is stopping). */
   signal?: AbortSignal;
   log?: AgentLog;
@@ -236,8 +239,13 @@ class JobRun {
    * re-running the job is not). An early store gives up quietly once the job stopped while it downloaded.
    */
   private async storeFile(file: ComfyOutputFile & { type: OutputType }): Promise<StoredOutput> {
-    // The job's stop (timeout, cancel, shutdown, lost lease) ends a download that is still arriving.
-    const bytes = await this.options.comfy.download(file, this.abort.signal);
+    // The job's stop (timeout, cancel, shutdown, lost lease) ends a download that is still arriving; a file
+    // larger than any worker may store is read no further and fails the job (output_store_failed, not retried).
+    const bytes = await this.options.comfy
+      .download(file, this.abort.signal, this.options.maxOutputBytes ?? MAX_OUTPUT_BYTES)
+      .catch((err: unknown) => {
+        throw err instanceof OutputTooLargeError ? new OutputStoreError(err.message, { cause: err }) : err;
+      });
     traceJob(this.job.id, 'output downloaded');
     // Checked and registered in one turn: once settleUploads ran, no upload starts.
     if (this.stopReason !== null || !this.running) throw new Error('the job is no longer running');

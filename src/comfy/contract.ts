@@ -76,6 +76,14 @@ export class ComfyRejectedError extends Error {
   }
 }
 
+/** An output file larger than a worker may store: read no further than the limit, and never stored. */
+export class OutputTooLargeError extends Error {
+  constructor(what: string, maxBytes: number) {
+    super(`${what} is larger than the ${maxBytes} bytes an output may have`);
+    this.name = 'OutputTooLargeError';
+  }
+}
+
 /** The server could not be reached or answered something that is not ComfyUI's protocol. */
 export class ComfyUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -110,8 +118,9 @@ export interface ComfyServer {
   runPrompt(workflow: Workflow, options: RunPromptOptions): Promise<PromptOutcome>;
   /**
    * Downloads one output file via `/view`: not cut off while its bytes keep coming, only when they stop, when
-   * `signal` aborts, or at a generous cap.
+   * `signal` aborts, or at a generous cap; a file past `maxBytes` is OutputTooLargeError once that many arrived
+   * (the rest is never read, so a huge or endless answer cannot fill the agent's memory).
    */
-  download(file: ComfyOutputFile, signal?: AbortSignal): Promise<Buffer>;
+  download(file: ComfyOutputFile, signal?: AbortSignal, maxBytes?: number): Promise<Buffer>;
   close(): Promise<void>;
 }

@@ -217,13 +217,13 @@ class HttpComfyServer implements ComfyHttpServer {
     }
   }
 
-  async download(file: ComfyOutputFile, signal?: AbortSignal): Promise<Buffer> {
+  async download(file: ComfyOutputFile, signal?: AbortSignal, maxBytes = Infinity): Promise<Buffer> {
     this.assertOpen();
     const query = { filename: file.filename, subfolder: file.subfolder, type: file.type };
     const response = await this.http.request('view', { query, transfer: true, signal });
     const what = `GET /view ${file.subfolder}/${file.filename}`;
     await expectOk(response, what);
-    return await this.http.readBytes(response, what);
+    return await this.http.readBytes(response, what, maxBytes);
   }
 
   async close(): Promise<void> {

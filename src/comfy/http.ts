@@ -16,7 +16,7 @@
  */
 import { Agent, type Dispatcher, type FormData } from 'undici';
 import type { z } from 'zod';
-import { ComfyUnavailableError } from './contract.js';
+import { ComfyUnavailableError, OutputTooLargeError } from './contract.js';
 
 export interface RequestOptions {
   method?: 'GET' | 'POST';
@@ -146,9 +146,25 @@ export class ComfyHttp {
     return parsed.data;
   }
 
-  /** Reads a whole body as bytes (a file from /view). */
-  async readBytes(response: ComfyResponse, what: string): Promise<Buffer> {
-    return Buffer.from(await this.readBody(response.body.arrayBuffer(), what));
+  /**
+   * Reads a whole body as bytes (a file from /view); past `maxBytes` it stops reading (the body is destroyed, so
+   * its connection is closed) and throws OutputTooLargeError.
+   */
+  async readBytes(response: ComfyResponse, what: string, maxBytes = Infinity): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const reading = (async () => {
+      for await (const chunk of response.body as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        // Leaving the loop destroys the body: nothing more is read.
+        if (size > maxBytes) return null;
+        chunks.push(chunk);
+      }
+      return Buffer.concat(chunks, size);
+    })();
+    const bytes = await this.readBody(reading, what);
+    if (bytes === null) throw new OutputTooLargeError(what, maxBytes);
+    return bytes;
   }
 
   /** GET a JSON resource that must answer 200. */

@@ -21,6 +21,12 @@ export const MAX_LONG_POLL_MS = 25_000;
  */
 export const UPLOAD_ARRIVAL_MS = 300_000;
 
+/**
+ * The largest output file the control plane stores (its upload route's default limit): an agent reads no more
+ * of a file from ComfyUI than this, and fails the job with `output_store_failed` past it.
+ */
+export const MAX_OUTPUT_BYTES = 512 * 1024 * 1024;
+
 const jobErrorCodes = Object.keys(JOB_ERRORS) as [JobErrorCode, ...JobErrorCode[]];
 
 export const registerBody = z.strictObject({

@@ -11,7 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ComfyUnavailableError } from '../../src/comfy/contract.js';
+import { ComfyUnavailableError, OutputTooLargeError } from '../../src/comfy/contract.js';
 import { createComfyServer } from '../../src/comfy/http-client.js';
 import { ComfyHttp, ERROR_BODY_CAP, TRANSFER_CAP_MS, uploadLimitMs } from '../../src/comfy/http.js';
 
@@ -200,6 +200,39 @@ it('reads no more than ERROR_BODY_CAP of an endless error answer, keeping the us
   // The client closed the connection instead of reading on: the server got to send only a little.
   await expect.poll(() => closed).toBe(2);
   expect(sent).toBeLessThan(4 * 1024 * 1024);
+});
+
+it('reads a download no further than its byte limit: an endless 200 fails OutputTooLargeError, one at the limit passes', async () => {
+  let sent = 0;
+  let closed = 0;
+  const url = await serve((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'image/png' });
+    if (req.url?.includes('exact') === true) {
+      res.end(Buffer.alloc(64 * 1024, 1));
+      return;
+    }
+    // A broken or hostile server streaming a file without end, 16 KiB a millisecond.
+    const timer = setInterval(() => {
+      res.write(Buffer.alloc(16 * 1024, 'x'));
+      sent += 16 * 1024;
+    }, 1);
+    res.on('close', () => {
+      closed++;
+      clearInterval(timer);
+    });
+  });
+  const client = createComfyServer(url, { requestTimeoutMs: 2_000, transferCapMs: 60_000 });
+  cleanups.push(() => client.close());
+  const error: unknown = await client.download(file, undefined, 256 * 1024).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(OutputTooLargeError);
+  expect((error as Error).message).toBe(
+    'GET /view /a.png is larger than the 262144 bytes an output may have',
+  );
+  await expect.poll(() => closed).toBe(1);
+  expect(sent).toBeLessThan(4 * 1024 * 1024);
+  const exact = await client.download({ ...file, filename: 'exact.png' }, undefined, 64 * 1024);
+  expect(exact.length).toBe(64 * 1024);
 });
 
 it('ends an upload the server stalls on when its signal aborts', async () => {

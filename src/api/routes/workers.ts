@@ -114,7 +114,7 @@ export function workerRoutes(
     // not-found handler sits outside the scope, so an unknown /v1/worker path answers 404, not 401.
     app.setValidatorCompiler(validatorCompiler);
     installProblemHandlers(app);
-    const maxOutputBytes = deps.maxOutputBytes ?? 512 * 1024 * 1024;
+    const maxOutputBytes = deps.maxOutputBytes ?? wire.MAX_OUTPUT_BYTES;
     await app.register(
       workerScope(credentials(deps.store), {
         token: [(s) => registerRoute(s, deps, service)],
