@@ -108,8 +108,8 @@ export class LocalJobChannel implements JobChannel {
     return this.service.storeOutput(jobId, this.workerId, file);
   }
 
-  complete(jobId: string, outputs: JobOutput[]): Promise<ReportResult> {
-    return this.service.complete(jobId, this.workerId, outputs);
+  complete(jobId: string, outputs: JobOutput[], progress?: JobProgress): Promise<ReportResult> {
+    return this.service.complete(jobId, this.workerId, outputs, progress);
   }
 
   fail(jobId: string, error: JobError): Promise<ReportResult> {

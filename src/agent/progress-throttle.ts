@@ -1,7 +1,7 @@
 /**
  * Progress relay that sends at most one update per interval, never reorders, and never drops the last one. The
  * first interval starts when the relay is made (a job's run starts): a prompt shorter than that reports only its
- * last update, when the run flushes before its end — one store commit and one event instead of two.
+ * last update, with its completion (take) or when the run flushes before another end: no commit of its own.
  */
 import type { JobProgress } from '../jobs/types.js';
 
@@ -29,6 +29,19 @@ export class ProgressThrottle {
   async flush(): Promise<void> {
     this.sendPending();
     await this.chain;
+  }
+
+  /**
+   * Takes what is pending instead of sending it (a completion records it in its own commit), once every update
+   * sent so far has been delivered: null when nothing is pending.
+   */
+  async take(): Promise<JobProgress | null> {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    const p = this.pending;
+    this.pending = null;
+    await this.chain;
+    return p;
   }
 
   /** Drops what is pending (the job is no longer ours to report on). */

@@ -154,8 +154,8 @@ export class RemoteJobChannel implements JobChannel {
     }
   }
 
-  complete(jobId: string, outputs: JobOutput[]): Promise<ReportResult> {
-    return this.report(jobId, 'complete', { outputs: outputs.map(wire.outputToWire) });
+  complete(jobId: string, outputs: JobOutput[], progress?: JobProgress): Promise<ReportResult> {
+    return this.report(jobId, 'complete', { outputs: outputs.map(wire.outputToWire), progress });
   }
 
   fail(jobId: string, error: JobError): Promise<ReportResult> {

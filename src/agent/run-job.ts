@@ -327,9 +327,6 @@ class JobRun {
   private async storeAndComplete(
     files: Array<ComfyOutputFile & { type: OutputType }>,
   ): Promise<RunJobResult> {
-    // The last progress (fraction 1) is in the event log before the outputs, as it happened; the stores run
-    // meanwhile (the flush is a commit, a store a request: neither needs the other).
-    const flushed = this.progress.flush();
     const outputs: JobOutput[] = [];
     const used = new Set<string>();
     for (const [index, file] of files.entries()) {
@@ -342,11 +339,15 @@ class JobRun {
       outputs.push({ ...stored, index, nodeId: file.nodeId, filename: file.filename, type: file.type });
       if (this.stopReason !== null) break;
     }
-    await flushed;
-    if (this.stopReason !== null) return await this.afterStop();
+    if (this.stopReason !== null) {
+      await this.progress.flush();
+      return await this.afterStop();
+    }
     traceJob(this.job.id, 'outputs stored');
-    // The `output` events and `done` in one commit.
-    const completed = await this.report(() => this.channel.complete(this.job.id, outputs));
+    // The last progress not yet reported (fraction 1), the `output` events and `done`, in that order, in one
+    // commit: the progress is in the event log before the outputs, as it happened, with no commit of its own.
+    const last = (await this.progress.take()) ?? undefined;
+    const completed = await this.report(() => this.channel.complete(this.job.id, outputs, last));
     traceJob(this.job.id, 'completion reported');
     return this.result(completed, false);
   }

@@ -416,9 +416,17 @@ export interface Store {
   /**
    * running → completed (or → cancelled when a cancel was accepted first: a cancelled job never completes).
    * Appends one `output` event per output (in order) and then `done`, releases counters and enqueues the
-   * webhook, all in the same step; a job that ends cancelled gets no `output` event.
+   * webhook, all in the same step; a job that ends cancelled gets no `output` event. `progress`, the run's last
+   * progress not yet reported, is recorded first as updateProgress would (its event before the outputs'), in the
+   * same commit where the backend allows (SQLite; on Postgres in one just before).
    */
-  completeJob(jobId: string, workerId: string, outputs: JobOutput[], now: number): Promise<FinishResult>;
+  completeJob(
+    jobId: string,
+    workerId: string,
+    outputs: JobOutput[],
+    now: number,
+    progress?: JobProgress,
+  ): Promise<FinishResult>;
   /** running → failed (→ cancelled when cancel was requested). Releases counters, enqueues the webhook. */
   failJob(jobId: string, workerId: string, error: JobError, now: number): Promise<FinishResult>;
   /** running + cancel_requested → cancelled, once the worker has stopped the prompt. */

@@ -168,8 +168,9 @@ export class KyselyStore implements C.Store {
     workerId: string,
     outputs: JobOutput[],
     now: number,
+    progress?: JobProgress,
   ): Promise<C.FinishResult> =>
-    tr.finishRunning(this.#ctx, jobId, workerId, { status: 'completed', outputs }, now);
+    tr.finishRunning(this.#ctx, jobId, workerId, { status: 'completed', outputs }, now, progress);
   failJob = (jobId: string, workerId: string, error: JobError, now: number): Promise<C.FinishResult> =>
     tr.finishRunning(this.#ctx, jobId, workerId, { status: 'failed', error }, now);
   finishCancel = (jobId: string, workerId: string, now: number): Promise<C.FinishResult> =>

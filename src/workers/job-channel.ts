@@ -115,9 +115,10 @@ export interface JobChannel {
   storeOutput(jobId: string, file: OutputFile): Promise<StoredOutput>;
   /**
    * Completes the job with these stored outputs, in order: their `output` events and `done` are one commit.
-   * Each must be a file storeOutput stored for this job.
+   * Each must be a file storeOutput stored for this job. `progress`, the run's last progress not yet reported,
+   * is recorded first, in the same commit where the store allows (see Store.completeJob).
    */
-  complete(jobId: string, outputs: JobOutput[]): Promise<ReportResult>;
+  complete(jobId: string, outputs: JobOutput[], progress?: JobProgress): Promise<ReportResult>;
   fail(jobId: string, error: JobError): Promise<ReportResult>;
   /** The prompt has stopped after a cancel request: the job ends `cancelled`. */
   finishCancel(jobId: string): Promise<ReportResult>;

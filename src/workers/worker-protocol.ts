@@ -213,7 +213,12 @@ export const outputWire = z.strictObject({
 /** A file the output upload stored (`PUT /jobs/{id}/output-files/{seq}`): complete reports it with an index. */
 export const storedOutputWire = outputWire.omit({ index: true });
 
-export const completeBody = z.strictObject({ outputs: z.array(outputWire).max(1000) });
+export const completeBody = z.strictObject({
+  outputs: z.array(outputWire).max(1000),
+  progress: progressBody
+    .optional()
+    .describe("The run's last progress not yet reported: recorded before the outputs, with the completion"),
+});
 
 export const failBody = z.strictObject({
   error: z.strictObject({

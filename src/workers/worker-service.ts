@@ -337,8 +337,16 @@ export class WorkerService {
     }
   }
 
-  /** Completes the job with its stored outputs: their `output` events and `done` are one commit. */
-  async complete(jobId: string, workerId: string, outputs: JobOutput[]): Promise<ReportResult> {
+  /**
+   * Completes the job with its stored outputs: their `output` events and `done` are one commit, with the run's
+   * last `progress` (when given) recorded before them (Store.completeJob).
+   */
+  async complete(
+    jobId: string,
+    workerId: string,
+    outputs: JobOutput[],
+    progress?: JobProgress,
+  ): Promise<ReportResult> {
     const keys = new Set<string>();
     for (const o of outputs) {
       checkReportedOutput(jobId, o);
@@ -346,7 +354,7 @@ export class WorkerService {
       if (keys.has(o.objectKey)) throw new ForeignOutputError(o.objectKey, 'is reported twice');
       keys.add(o.objectKey);
     }
-    const settlement = await this.lifecycle.complete(jobId, workerId, outputs);
+    const settlement = await this.lifecycle.complete(jobId, workerId, outputs, progress);
     if (settlement.kind === 'lost') await this.refused(jobId);
     else if (settlement.kind === 'completed' && settlement.job.attempts > 1) {
       // A backstop: earlier attempts' files are deleted when each lost its lease; one a storage error left goes now.

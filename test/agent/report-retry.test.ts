@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalJobChannel } from '../../src/agent/local-job-channel.js';
 import { runJob } from '../../src/agent/run-job.js';
-import type { JobOutput } from '../../src/jobs/types.js';
+import type { JobOutput, JobProgress } from '../../src/jobs/types.js';
 import type { ReportResult } from '../../src/workers/job-channel.js';
 import { Harness, invertWorkflow, testComfyClient } from './harness.js';
 
@@ -15,9 +15,13 @@ afterEach(async () => {
 /** A channel whose first `complete` call fails as a dropped connection would. */
 class FlakyChannel extends LocalJobChannel {
   failures = 1;
-  override async complete(jobId: string, outputs: JobOutput[]): Promise<ReportResult> {
+  override async complete(
+    jobId: string,
+    outputs: JobOutput[],
+    progress?: JobProgress,
+  ): Promise<ReportResult> {
     if (this.failures-- > 0) throw new Error('socket hang up');
-    return await super.complete(jobId, outputs);
+    return await super.complete(jobId, outputs, progress);
   }
 }
 

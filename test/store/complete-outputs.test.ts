@@ -92,4 +92,30 @@ describe.each(BACKENDS)('completion outputs on $name', (backend) => {
     expect((await db.store.completeJob(job.id, 'w2', OUTPUTS, 3_000)).kind).toBe('lost');
     expect(await db.store.listJobEvents(job.id, 0)).toEqual(before);
   });
+
+  const LAST = { value: 1, max: 1, node: '3', class_type: 'SaveImage', fraction: 1 };
+
+  for (const webhook of [false, true]) {
+    it(`records the run's last progress with the completion, before the outputs (webhook: ${webhook})`, async () => {
+      const job = await running(webhook);
+      const before = (await db.store.listJobEvents(job.id, 0)).map((e) => e.seq);
+      const result = await db.store.completeJob(job.id, 'w1', OUTPUTS, 3_000, LAST);
+      expect(result.kind === 'finished' && result.job.status).toBe('completed');
+      expect(result.kind === 'finished' && result.job.progress).toEqual(LAST);
+      const events = await db.store.listJobEvents(job.id, Math.max(...before));
+      expect(events.map((e) => e.type)).toEqual(['progress', 'output', 'output', 'done']);
+      expect(events[0]!.data).toEqual(LAST);
+      const first = events[0]!.seq;
+      expect(events.map((e) => e.seq)).toEqual([first, first + 1, first + 2, first + 3]);
+      expect((await db.store.getJob(job.id))?.progress).toEqual(LAST);
+    });
+  }
+
+  it('a lost completion records no progress either', async () => {
+    const job = await running(false);
+    const before = await db.store.listJobEvents(job.id, 0);
+    expect((await db.store.completeJob(job.id, 'w2', OUTPUTS, 3_000, LAST)).kind).toBe('lost');
+    expect(await db.store.listJobEvents(job.id, 0)).toEqual(before);
+    expect((await db.store.getJob(job.id))?.progress).toBeNull();
+  });
 });

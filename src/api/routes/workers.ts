@@ -254,8 +254,9 @@ function reportRoutes(app: FastifyInstance, service: WorkerService): void {
     { schema: { params: jobParams, body: orEmpty(wire.completeBody) } },
     async (request) => {
       try {
+        const { progress } = request.body;
         const outputs = request.body.outputs.map(wire.outputFromWire);
-        return await service.complete(request.params.jobId, workerOf(request).id, outputs);
+        return await service.complete(request.params.jobId, workerOf(request).id, outputs, progress);
       } catch (err) {
         if (err instanceof ForeignOutputError) throw new ApiError('validation_failed', err.message);
         throw err;

@@ -63,8 +63,13 @@ export class JobLifecycle {
     return reportProgress(this.d, jobId, workerId, progress);
   }
 
-  complete(jobId: string, workerId: string, outputs: JobOutput[]): Promise<Settlement> {
-    return complete(this.d, jobId, workerId, outputs);
+  complete(
+    jobId: string,
+    workerId: string,
+    outputs: JobOutput[],
+    progress?: JobProgress,
+  ): Promise<Settlement> {
+    return complete(this.d, jobId, workerId, outputs, progress);
   }
 
   fail(jobId: string, workerId: string, error: JobError): Promise<Settlement> {

@@ -58,14 +58,18 @@ async function settled(d: LifecycleDeps<never>, result: FinishResult): Promise<S
   return { kind, job };
 }
 
-/** running → completed with its outputs' `output` events (→ cancelled when a cancel was accepted first). */
+/**
+ * running → completed with its outputs' `output` events (→ cancelled when a cancel was accepted first), after
+ * the run's last `progress` when given (Store.completeJob).
+ */
 export async function complete(
   d: LifecycleDeps<'completeJob'>,
   jobId: string,
   workerId: string,
   outputs: JobOutput[],
+  progress?: JobProgress,
 ): Promise<Settlement> {
-  return await settled(d, await d.store.completeJob(jobId, workerId, outputs, d.now()));
+  return await settled(d, await d.store.completeJob(jobId, workerId, outputs, d.now(), progress));
 }
 
 /** running → failed (→ cancelled when a cancel was accepted first). */

@@ -160,7 +160,24 @@ export async function renewLease(
   return cancelFlagSchema.parse(row).cancel_requested !== 0 ? 'cancel_requested' : 'held';
 }
 
-/** Store.updateProgress: see the contract. The row's update takes the event's seq, so both are one commit. */
+/**
+ * Records `progress` (JSON) while `workerId` holds the job, with its `progress` event: the row's update takes
+ * the event's seq. False (nothing written) when the worker does not hold the job. Part of a caller's transaction.
+ */
+export function* progressSteps(
+  ctx: StoreContext,
+  jobId: string,
+  workerId: string,
+  data: string,
+  now: number,
+): Steps<boolean> {
+  const row = (yield step(ctx.sql.progressHeld, [data, jobId, workerId]))[0];
+  if (row === undefined) return false;
+  yield step(ctx.sql.insertEvent, [jobId, seqSchema.parse(row).event_seq, 'progress', data, now]);
+  return true;
+}
+
+/** Store.updateProgress: see the contract. One commit. */
 export async function updateProgress(
   ctx: StoreContext,
   jobId: string,
@@ -169,10 +186,5 @@ export async function updateProgress(
   now: number,
 ): Promise<boolean> {
   const data = JSON.stringify(progress);
-  return await writeSteps(ctx, function* (): Steps<boolean> {
-    const row = (yield step(ctx.sql.progressHeld, [data, jobId, workerId]))[0];
-    if (row === undefined) return false;
-    yield step(ctx.sql.insertEvent, [jobId, seqSchema.parse(row).event_seq, 'progress', data, now]);
-    return true;
-  });
+  return await writeSteps(ctx, () => progressSteps(ctx, jobId, workerId, data, now));
 }

@@ -4,12 +4,13 @@
  * changes nothing, so counters are released exactly once whoever races.
  */
 import { z } from 'zod';
-import type { Job, JobError, JobOutput } from '../../jobs/types.js';
+import type { Job, JobError, JobOutput, JobProgress } from '../../jobs/types.js';
 import type { CancelResult, ExpiredLeaseOutcome, FinishResult } from '../contract.js';
 import { inTx, run, writeSteps, type Conn, type StoreContext } from '../context.js';
 import { step, type Steps } from '../direct.js';
 import { toJob } from '../rows.js';
 import { publicOutput } from '../../jobs/public-job.js';
+import { progressSteps } from './claims.js';
 import { doneEventData, settleSteps, settleTransition, transitionRow } from './settle.js';
 
 const WORKER_LOST: JobError = {
@@ -45,11 +46,21 @@ export async function finishRunning(
   workerId: string,
   end: { status: 'completed'; outputs: JobOutput[] } | { status: 'failed'; error: JobError },
   now: number,
+  progress?: JobProgress,
 ): Promise<FinishResult> {
   const outputs = end.status === 'completed' ? JSON.stringify(end.outputs) : '[]';
   const error = end.status === 'failed' ? JSON.stringify(end.error) : null;
   const events = end.status === 'completed' ? outputEvents(jobId, end.outputs) : [];
+  // The run's last progress, recorded first (its event before the outputs'): in the end's own commit on the
+  // transaction path, in a commit of its own before the server function's.
+  let lastProgress = progress === undefined ? null : JSON.stringify(progress);
   if (ctx.caps.serverFunctions) {
+    if (lastProgress !== null) {
+      const data = lastProgress;
+      if (!(await writeSteps(ctx, () => progressSteps(ctx, jobId, workerId, data, now))))
+        return { kind: 'lost' };
+      lastProgress = null;
+    }
     // One autocommit statement (migration 010), so the account row is locked only while it runs. It skips
     // jobs with a webhook (whose payload is built here) and lost jobs: both take the transaction path below.
     const done = JSON.stringify(
@@ -66,6 +77,9 @@ export async function finishRunning(
   }
   // Synchronous statements on SQLite (writeSteps): the completion sits on every job's path to `done`.
   return await writeSteps(ctx, function* (): Steps<FinishResult> {
+    if (lastProgress !== null && !(yield* progressSteps(ctx, jobId, workerId, lastProgress, now))) {
+      return { kind: 'lost' };
+    }
     const params = [end.status, outputs, error, now, events.length, jobId, workerId];
     const row = (yield step(ctx.sql.finishRunning, params))[0];
     if (row === undefined) return { kind: 'lost' };
