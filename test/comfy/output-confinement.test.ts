@@ -93,14 +93,25 @@ describe('outputRefusal', () => {
   });
 
   it('refuses file names that are not a plain name in the subfolder', () => {
-    for (const name of ['../x.png', '..', `../${OTHER}/x.png`, 'sub/x.png', 'sub\\x.png', '/x.png', '', 'a..png'])
+    for (const name of [
+      '../x.png',
+      '..',
+      `../${OTHER}/x.png`,
+      'sub/x.png',
+      'sub\\x.png',
+      '/x.png',
+      '',
+      'a..png',
+    ])
       expect([name, outputRefusal(file(`arrakis/${JOB}`, name), JOB)]).toEqual([name, 'unsafe_filename']);
     expect(outputRefusal(file('', '../x.png', 'temp'), JOB)).toBe('unsafe_filename');
   });
 
   it('follows the folder annotation /view obeys, whatever `type` says', () => {
     // `[output]` makes a temp-typed ref read the output folder: it must be under this job's folder then.
-    expect(outputRefusal(viewed('x.png [output]', `arrakis/${OTHER}`, 'temp'), JOB)).toBe('outside_job_folder');
+    expect(outputRefusal(viewed('x.png [output]', `arrakis/${OTHER}`, 'temp'), JOB)).toBe(
+      'outside_job_folder',
+    );
     expect(outputRefusal(viewed('x.png [output]', `arrakis/${JOB}`, 'temp'), JOB)).toBeNull();
     expect(outputRefusal(viewed('x.png [input]', `arrakis/${JOB}`, 'output'), JOB)).toBe('input_folder');
     expect(outputRefusal(viewed('x.png [temp]', '', 'output'), JOB)).toBeNull();
