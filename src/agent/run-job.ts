@@ -8,6 +8,7 @@
 import { ComfyRejectedError, ComfyUnavailableError, OutputTooLargeError } from '../comfy/contract.js';
 import type { ComfyOutputFile, ComfyServer, PromptOutcome } from '../comfy/contract.js';
 import { WorkflowRewriteError, rewriteWorkflowForJob } from '../comfy/workflow-rewrite.js';
+import { outputRefusal } from '../comfy/output-confinement.js';
 import type { JobError, JobOutput, OutputType } from '../jobs/types.js';
 import { Backoff, pause } from '../util/backoff.js';
 import { ModelFetchError } from '../models/model-cache.js';
@@ -66,7 +67,8 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
 
 /**
  * Output files worth keeping, saved outputs first and previews after (each group in ComfyUI's order), never
- * ComfyUI's own input folder: `outputs[0]` is the saved image a client most likely wants.
+ * ComfyUI's own input folder (`files` are already the job's own: JobRun.ownFiles): `outputs[0]` is the saved
+ * image a client most likely wants.
  */
 function results(files: readonly ComfyOutputFile[]): Array<ComfyOutputFile & { type: 'output' | 'temp' }> {
   const saved = files.filter((f): f is ComfyOutputFile & { type: 'output' } => f.type === 'output');
@@ -92,6 +94,8 @@ class JobRun {
   private nextSeq = 0;
   /** False once the run is reporting its end: an early store not yet started then stores for nobody. */
   private running = true;
+  /** Files refused as not this job's (ownFiles), by node and fileKey: each is logged once. */
+  private readonly refused = new Set<string>();
 
   constructor(private options: RunJobOptions) {
     this.job = options.job;
@@ -189,7 +193,7 @@ class JobRun {
         this.progress.push(tracker.steps(p.value, p.max, p.node));
       },
       onNode: (e) => {
-        if (e.kind === 'executed') this.storeEarly(e.files);
+        if (e.kind === 'executed') this.storeEarly(this.ownFiles(e.files));
         const p = tracker.node(e);
         if (p !== null) this.progress.push(p);
       },
@@ -209,6 +213,33 @@ class JobRun {
     const cb = this.options.onFirstProgress;
     this.options = { ...this.options, onFirstProgress: undefined };
     cb?.();
+  }
+
+  /**
+   * The files that are this job's to store (output-confinement.ts): a node may name any file in ComfyUI's
+   * shared folders, another job's output included. A refused file is never downloaded; each is logged once.
+   */
+  private ownFiles(files: readonly ComfyOutputFile[]): ComfyOutputFile[] {
+    return files.filter((file) => {
+      const reason = outputRefusal(file, this.job.id);
+      if (reason === null) return true;
+      const key = JSON.stringify([file.nodeId, fileKey(file)]);
+      if (!this.refused.has(key)) {
+        this.refused.add(key);
+        this.log.warn(
+          {
+            jobId: this.job.id,
+            nodeId: file.nodeId,
+            type: file.type,
+            subfolder: file.subfolder,
+            filename: file.filename,
+            reason,
+          },
+          "output file refused: it is not in this job's output folder",
+        );
+      }
+      return false;
+    });
   }
 
   /**
@@ -308,8 +339,22 @@ class JobRun {
 
   private async settle(outcome: PromptOutcome): Promise<RunJobResult> {
     switch (outcome.kind) {
-      case 'success':
-        return await this.storeAndComplete(results(outcome.outputs));
+      case 'success': {
+        const own = results(this.ownFiles(outcome.outputs));
+        // A job whose every saved or previewed file was refused fails with the reason, not an empty success.
+        const named = outcome.outputs.filter((f) => f.type !== 'input');
+        if (own.length === 0 && named.length > 0) {
+          const first = named[0]!;
+          return await this.fail({
+            code: 'output_refused',
+            message:
+              `every file the workflow's nodes named lies outside this job's output folder, so none was stored ` +
+              `(node ${first.nodeId}: ${first.type} ${JSON.stringify(first.subfolder)} ${JSON.stringify(first.filename)})`,
+            nodeId: first.nodeId,
+          });
+        }
+        return await this.storeAndComplete(own);
+      }
       case 'error':
         return await this.fail({
           code: 'execution_error',

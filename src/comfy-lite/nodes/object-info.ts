@@ -1,6 +1,7 @@
 /**
  * `GET /object_info` entries exactly as real ComfyUI (v0.3.65) answers them for the nodes comfy-lite implements,
- * plus the example SaveImageWebsocket node ComfyUI ships and comfy-lite's own ArrakisDelay.
+ * plus the example SaveImageWebsocket node ComfyUI ships and comfy-lite's own ArrakisDelay and (test-only)
+ * ArrakisEchoFile.
  */
 
 export type InputType = string | string[];
@@ -472,4 +473,28 @@ export const arrakisDelayInfo: ObjectInfo = {
   python_module: 'custom_nodes.arrakis',
   category: 'arrakis',
   output_node: false,
+};
+
+/** Test-only: an output node whose UI output names the file its inputs give (any folder, any subfolder). */
+export const arrakisEchoFileInfo: ObjectInfo = {
+  input: {
+    required: {
+      filename: ['STRING', { default: '' }],
+      subfolder: ['STRING', { default: '' }],
+      folder_type: [['output', 'temp', 'input']],
+    },
+  },
+  input_order: {
+    required: ['filename', 'subfolder', 'folder_type'],
+  },
+  output: [],
+  output_is_list: [],
+  output_name: [],
+  name: 'ArrakisEchoFile',
+  display_name: 'Arrakis Echo File (test only)',
+  description:
+    'Test only: names the given file in its UI output without reading or writing it, like a custom node echoing a path.',
+  python_module: 'custom_nodes.arrakis',
+  category: 'arrakis/testing',
+  output_node: true,
 };

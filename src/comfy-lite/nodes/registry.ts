@@ -1,5 +1,6 @@
 /** Every node class comfy-lite knows, by the name ComfyUI gives it. */
 import { arrakisDelay } from './arrakis-delay.js';
+import { arrakisEchoFile } from './arrakis-echo-file.js';
 import { arrakisSample } from './arrakis-sample.js';
 import { loadImageSetFromFolderNode } from './dataset-nodes.js';
 import { fileNodes } from './file-nodes.js';
@@ -19,6 +20,7 @@ export function createNodeRegistry(loaders?: LoaderOptions): NodeRegistry {
       ...(loaders === undefined ? {} : loaderNodes(loaders)),
       ArrakisDelay: arrakisDelay,
       ArrakisSample: arrakisSample,
+      ArrakisEchoFile: arrakisEchoFile,
     }),
   );
 }
