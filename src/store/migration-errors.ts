@@ -68,7 +68,7 @@ function describeHolders(holders: readonly LockHolder[]): string {
   if (holders.length === 0) return ' (it had ended by the time this error was written)';
   const each = holders.map(
     (h) =>
-      `pid ${h.pid} (${h.mode}, ${h.state} for ${Math.round(h.heldMs / 1000)} s: ${abbreviate(h.query)})`,
+      `pid ${h.pid} (${h.mode}, ${h.state} for ${Math.round(h.heldMs / 1000)} s, last statement: ${abbreviate(h.query)})`,
   );
   return `: ${each.join('; ')}`;
 }
