@@ -23,7 +23,7 @@ export class MigrationFailedError extends Error {
   ) {
     super(
       `migration ${migration} failed and was rolled back (the migrations before it are applied): ` +
-        `${describeError(cause)} (statement: ${abbreviate(statement)})`,
+        `${describeError(cause)}${statement === '' ? '' : ` (statement: ${abbreviate(statement)})`}`,
       { cause },
     );
     this.name = 'MigrationFailedError';

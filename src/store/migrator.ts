@@ -81,7 +81,8 @@ async function applyOne(
   return await session.transaction().execute(async (tx) => {
     // SET cannot take a parameter; the value is an integer we formatted.
     if (caps.advisoryLocks) await run(tx, `SET LOCAL lock_timeout = ${Math.round(lockTimeoutMs)}`, []);
-    if ((await run(tx, `SELECT id FROM arrakis_migrations WHERE id = ${p[0]}`, [m.id])).length > 0) return false;
+    if ((await run(tx, `SELECT id FROM arrakis_migrations WHERE id = ${p[0]}`, [m.id])).length > 0)
+      return false;
     for (const statement of statementsFor(m, caps)) {
       try {
         await run(tx, statement, []);
@@ -111,7 +112,8 @@ async function applyWithRetries(
       return await applyOne(session, caps, m, now, lockTimeoutMs);
     } catch (err) {
       const failed = err instanceof StatementFailed ? err : new StatementFailed('', err);
-      if (!isLockTimeout(failed.cause)) throw new MigrationFailedError(label(m), failed.statement, failed.cause);
+      if (!isLockTimeout(failed.cause))
+        throw new MigrationFailedError(label(m), failed.statement, failed.cause);
       const table = lockedTable(failed.statement);
       if (attempt >= LOCK_ATTEMPTS) {
         const holders = table === null ? [] : await lockHolders(session, table);

@@ -24,7 +24,8 @@ const BLOCKED_MS = 10_000;
 const ALL = MIGRATIONS.map((m) => `${String(m.id).padStart(3, '0')}-${m.name}`);
 
 /** Back to what the release before 012 left: 012's column and row removed. */
-const UNDO_012 = 'ALTER TABLE jobs DROP COLUMN refunded_attempts; DELETE FROM arrakis_migrations WHERE id = 12';
+const UNDO_012 =
+  'ALTER TABLE jobs DROP COLUMN refunded_attempts; DELETE FROM arrakis_migrations WHERE id = 12';
 
 /** 012's statement, as pg_stat_activity shows it while it runs. */
 const ALTER_012 = 'ALTER TABLE jobs ADD COLUMN refunded_attempts%';
@@ -41,7 +42,9 @@ async function appliedIds(backend: Backend['name'], url: string): Promise<number
   if (backend === 'sqlite') {
     const raw = new Database(url.slice('sqlite:'.length));
     try {
-      return idsSchema.parse(raw.prepare('SELECT id FROM arrakis_migrations ORDER BY id').all()).map((r) => r.id);
+      return idsSchema
+        .parse(raw.prepare('SELECT id FROM arrakis_migrations ORDER BY id').all())
+        .map((r) => r.id);
     } finally {
       raw.close();
     }
