@@ -25,6 +25,7 @@ import {
 import { MIGRATIONS } from './migrations/index.js';
 import type { Migration } from './migrations/migration.js';
 import { lockHolders } from './postgres/lock-holders.js';
+import { isStoreUnavailable } from './unavailable.js';
 
 /** Arbitrary but fixed: the advisory lock every Arrakis process migrating this database takes. */
 const MIGRATION_LOCK_KEY = 7_246_010_420;
@@ -112,6 +113,8 @@ async function applyWithRetries(
       return await applyOne(session, caps, m, now, lockTimeoutMs);
     } catch (err) {
       const failed = err instanceof StatementFailed ? err : new StatementFailed('', err);
+      // No database (a dropped connection) is not the migration's fault: callers see it as before.
+      if (isStoreUnavailable(failed.cause)) throw failed.cause;
       if (!isLockTimeout(failed.cause))
         throw new MigrationFailedError(label(m), failed.statement, failed.cause);
       const table = lockedTable(failed.statement);
