@@ -23,7 +23,7 @@ import { BucketMirror } from './bucket-mirror.js';
 import type { DirectSql } from './direct.js';
 import { localCoordination, type Coordination, type CoordinationOptions } from './coordination.js';
 import type { JobSql } from './job-sql.js';
-import { applyMigrations, migrationsComplete } from './migrator.js';
+import { applyMigrations, migrationsComplete, type MigrateOptions } from './migrator.js';
 import type { DatabaseSchema } from './schema.js';
 import * as accounts from './verbs/accounts.js';
 import { admitJob } from './verbs/admission.js';
@@ -54,13 +54,15 @@ export class KyselyStore implements C.Store {
 
   readonly #shared: SharedCoordination;
   readonly #migrationDb: (() => Kysely<DatabaseSchema>) | undefined;
+  readonly #migrateOptions: MigrateOptions;
   #coordination: Promise<ClosableCoordination> | null = null;
 
   /**
    * `shared` opens the dialect's cross-process coordination (used when `caps.crossProcess`); `direct` runs the
    * hot verbs' statements synchronously where the dialect runs them in-process (direct.ts). `migrationDb`
    * opens a database handle of its own for `migrate()`, one without the query timeout of `db` (a migration may
-   * run long, or wait for another process's); without it migrations run on `db`.
+   * run long, or wait for another process's); without it migrations run on `db`. `migrateOptions` tunes
+   * how migrations wait for locks (migrator.ts).
    */
   constructor(
     db: Kysely<DatabaseSchema>,
@@ -69,18 +71,22 @@ export class KyselyStore implements C.Store {
     shared: SharedCoordination = noShared,
     direct?: DirectSql,
     migrationDb?: () => Kysely<DatabaseSchema>,
+    migrateOptions: MigrateOptions = {},
   ) {
     this.#ctx =
       direct === undefined ? { db, caps, sql } : { db, caps, sql, direct, buckets: new BucketMirror() };
     this.#shared = shared;
     this.#migrationDb = migrationDb;
+    this.#migrateOptions = migrateOptions;
   }
 
   migrate = async (): Promise<string[]> => {
-    if (this.#migrationDb === undefined) return await applyMigrations(this.#ctx, Date.now());
+    if (this.#migrationDb === undefined) {
+      return await applyMigrations(this.#ctx, Date.now(), this.#migrateOptions);
+    }
     const db = this.#migrationDb();
     try {
-      return await applyMigrations({ ...this.#ctx, db }, Date.now());
+      return await applyMigrations({ ...this.#ctx, db }, Date.now(), this.#migrateOptions);
     } finally {
       await db.destroy();
     }

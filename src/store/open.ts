@@ -26,6 +26,9 @@ export interface StoreOptions {
   poolSize?: number;
   /** Postgres: how long a statement may go unanswered, in ms (default 60 s; migrations have no limit). */
   queryTimeoutMs?: number;
+  /** Postgres: how long a migration statement waits for a lock before its attempt gives up and is retried, in
+   *  ms (default 5 s; see migrator.ts). */
+  migrationLockTimeoutMs?: number;
 }
 
 /** The concrete store behind `url`. */
@@ -46,6 +49,7 @@ export function openKyselyStore(url: string, opts: StoreOptions = {}): KyselySto
       (conn, options) => postgresCoordination(url, conn, options),
       undefined,
       () => openPostgres(url, 1, [], { queryTimeoutMs: 0 }),
+      opts.migrationLockTimeoutMs === undefined ? {} : { lockTimeoutMs: opts.migrationLockTimeoutMs },
     );
   }
   throw new UnsupportedDatabaseUrlError(url);

@@ -1,0 +1,98 @@
+/**
+ * How a migration run fails: the migration that failed is named, and the ones before it stay applied (each
+ * commits on its own). A lock it could not get within the lock timeout, however often it tried, says which
+ * table and who holds it, because the cure is to end that session, not to look at the migration.
+ */
+import { describeError } from '../util/backoff.js';
+
+/** Postgres's SQLSTATE for `lock_timeout` (lock_not_available; also NOWAIT). */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+/** True for a statement Postgres cancelled because it waited on a lock longer than `lock_timeout`. */
+export function isLockTimeout(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && 'code' in err && err.code === LOCK_NOT_AVAILABLE;
+}
+
+/** A migration's SQL failed (not a lock timeout): its transaction rolled back, earlier migrations are applied. */
+export class MigrationFailedError extends Error {
+  readonly code = 'migration_failed';
+  constructor(
+    readonly migration: string,
+    readonly statement: string,
+    cause: unknown,
+  ) {
+    super(
+      `migration ${migration} failed and was rolled back (the migrations before it are applied): ` +
+        `${describeError(cause)}${statement === '' ? '' : ` (statement: ${abbreviate(statement)})`}`,
+      { cause },
+    );
+    this.name = 'MigrationFailedError';
+  }
+}
+
+/** One session holding a lock the migration waited for (from pg_locks and pg_stat_activity). */
+export interface LockHolder {
+  pid: number;
+  mode: string;
+  state: string;
+  /** How long its transaction (else its statement) has run, in ms. */
+  heldMs: number;
+  query: string;
+}
+
+/** Every attempt of a migration gave up on a lock after `lock_timeout`: some long query or transaction holds it. */
+export class MigrationLockTimeoutError extends Error {
+  readonly code = 'migration_lock_timeout';
+  constructor(
+    readonly migration: string,
+    readonly statement: string,
+    readonly table: string | null,
+    readonly holders: readonly LockHolder[],
+    attempts: number,
+    lockTimeoutMs: number,
+    cause: unknown,
+  ) {
+    const what = table === null ? 'a lock its statement needs' : `its lock on table "${table}"`;
+    super(
+      `migration ${migration} could not get ${what} within ${lockTimeoutMs} ms in ${attempts} attempts ` +
+        `(statement: ${abbreviate(statement)}): a long-running query or open transaction holds a conflicting ` +
+        `lock${describeHolders(holders)}; end it (pg_cancel_backend / pg_terminate_backend) or let it finish, ` +
+        `then migrate again. Earlier migrations are applied.`,
+      { cause },
+    );
+    this.name = 'MigrationLockTimeoutError';
+  }
+}
+
+function describeHolders(holders: readonly LockHolder[]): string {
+  if (holders.length === 0) return ' (it had ended by the time this error was written)';
+  const each = holders.map(
+    (h) =>
+      `pid ${h.pid} (${h.mode}, ${h.state} for ${Math.round(h.heldMs / 1000)} s, last statement: ${abbreviate(h.query)})`,
+  );
+  return `: ${each.join('; ')}`;
+}
+
+/** The statement's first line-ish, whitespace folded, short enough for a log line. */
+function abbreviate(text: string): string {
+  const folded = text.replace(/\s+/g, ' ').trim();
+  return folded.length > 120 ? `${folded.slice(0, 117)}...` : folded;
+}
+
+/**
+ * The table a migration statement locks, when its form names one (ALTER TABLE t, CREATE INDEX … ON t,
+ * CREATE TRIGGER … ON t, UPDATE t, DELETE FROM t, INSERT INTO t, DROP TABLE t, LOCK TABLE t); else null.
+ */
+export function lockedTable(statement: string): string | null {
+  const forms = [
+    /^\s*(?:ALTER|DROP|LOCK|TRUNCATE)\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?("?[\w.]+"?)/i,
+    /^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\b[^;]*?\bON\s+(?:ONLY\s+)?("?[\w.]+"?)/i,
+    /^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:CONSTRAINT\s+)?TRIGGER\b[^;]*?\bON\s+("?[\w.]+"?)/i,
+    /^\s*(?:UPDATE|DELETE\s+FROM|INSERT\s+INTO)\s+(?:ONLY\s+)?("?[\w.]+"?)/i,
+  ];
+  for (const form of forms) {
+    const name = form.exec(statement)?.[1];
+    if (name !== undefined) return name.replaceAll('"', '');
+  }
+  return null;
+}

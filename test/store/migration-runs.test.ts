@@ -1,0 +1,257 @@
+/**
+ * How migrations run: one transaction per migration, so a failure keeps the earlier ones and names the one that
+ * failed (both backends); on Postgres a `lock_timeout` per migration, so an ALTER TABLE jobs queued behind a
+ * long query gives up and retries instead of queueing every replica's reads of jobs behind it, and runners
+ * started together apply each migration once, under one session lock, each in its own commit.
+ */
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import type { Store } from '../../src/store/contract.js';
+import { MIGRATIONS } from '../../src/store/migrations/index.js';
+import { openStore } from '../../src/store/open.js';
+import { BACKENDS, type Backend, type TestDb } from './backends.js';
+
+const postgres = BACKENDS.filter((b) => b.name === 'postgres');
+
+/** Short, so an attempt gives up quickly; the default is 5 s. */
+const LOCK_TIMEOUT_MS = 300;
+
+/** Far longer than an attempt's wait: a query still blocked after this is queued behind the migration. */
+const BLOCKED_MS = 10_000;
+
+const ALL = MIGRATIONS.map((m) => `${String(m.id).padStart(3, '0')}-${m.name}`);
+
+/** Back to what the release before 012 left: 012's column and row removed. */
+const UNDO_012 =
+  'ALTER TABLE jobs DROP COLUMN refunded_attempts; DELETE FROM arrakis_migrations WHERE id = 12';
+
+/** 012's statement, as pg_stat_activity shows it while it runs. */
+const ALTER_012 = 'ALTER TABLE jobs ADD COLUMN refunded_attempts%';
+
+async function connect(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  return client;
+}
+
+/** The ids in arrakis_migrations, in order, read beside the store. */
+async function appliedIds(backend: Backend['name'], url: string): Promise<number[]> {
+  const idsSchema = z.array(z.object({ id: z.number() }));
+  if (backend === 'sqlite') {
+    const raw = new Database(url.slice('sqlite:'.length));
+    try {
+      return idsSchema
+        .parse(raw.prepare('SELECT id FROM arrakis_migrations ORDER BY id').all())
+        .map((r) => r.id);
+    } finally {
+      raw.close();
+    }
+  }
+  const client = await connect(url);
+  try {
+    const { rows } = await client.query('SELECT id FROM arrakis_migrations ORDER BY id');
+    return idsSchema.parse(rows).map((r) => r.id);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Waits until 012's ALTER has been seen waiting on a lock in `n` separate attempts (distinct statement start
+ * times in pg_stat_activity); throws when that has not happened within BLOCKED_MS.
+ */
+async function lockWaitsSeen(watcher: pg.Client, n: number, seen = new Set<string>()): Promise<Set<string>> {
+  const deadline = Date.now() + BLOCKED_MS;
+  while (seen.size < n) {
+    if (Date.now() > deadline) throw new Error(`saw ${seen.size} lock waits of 012's ALTER, expected ${n}`);
+    const { rows } = await watcher.query(
+      `SELECT CAST(query_start AS text) AS started FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1`,
+      [ALTER_012],
+    );
+    for (const r of z.array(z.object({ started: z.string() })).parse(rows)) seen.add(r.started);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return seen;
+}
+
+/** `work`'s result, or 'still blocked' when it has not settled within BLOCKED_MS. */
+async function unlessBlocked<T>(work: Promise<T>): Promise<T | 'still blocked'> {
+  let timer: NodeJS.Timeout | undefined;
+  const blocked = new Promise<'still blocked'>((resolve) => {
+    timer = setTimeout(() => resolve('still blocked'), BLOCKED_MS);
+  });
+  try {
+    return await Promise.race([work, blocked]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function refundColumnExists(client: pg.Client): Promise<boolean> {
+  const { rows } = await client.query(
+    `SELECT 1 FROM information_schema.columns WHERE table_name = 'jobs' AND column_name = 'refunded_attempts'`,
+  );
+  return rows.length > 0;
+}
+
+describe.each(BACKENDS)('a migration that fails on $name', (backend) => {
+  let db: TestDb;
+  beforeEach(async () => {
+    db = await backend.create({ migrate: false });
+  });
+  afterEach(async () => {
+    await db.cleanup();
+  });
+
+  it('leaves the migrations before it applied and names itself; migrating again resumes there', async () => {
+    // A table 011 creates already exists: 011's CREATE TABLE fails after 001–010 ran.
+    await db.exec('CREATE TABLE worker_prefetch_refused (x INTEGER)');
+    const failed = await db.store.migrate().then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(failed).toBeInstanceOf(Error);
+    expect(failed).toMatchObject({ code: 'migration_failed', migration: '011-prefetch-refused' });
+    expect(String((failed as Error).message)).toContain('migration 011-prefetch-refused failed');
+    expect(await appliedIds(backend.name, db.url)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(await db.store.isReady()).toBe(false);
+
+    await db.exec('DROP TABLE worker_prefetch_refused');
+    expect(await db.store.migrate()).toEqual(['011-prefetch-refused', '012-attempt-refunds']);
+    expect(await db.store.isReady()).toBe(true);
+  });
+});
+
+describe.each(postgres)('migrating $name while a long query holds a lock on jobs', (backend) => {
+  let db: TestDb;
+  let holder: pg.Client;
+  let holderPid: number | undefined;
+  let watcher: pg.Client;
+  const stores: Store[] = [];
+  /** A store whose migrations give up on a lock after LOCK_TIMEOUT_MS. */
+  const open = async (): Promise<Store> => {
+    const store = await openStore(db.url, { poolSize: 2, migrationLockTimeoutMs: LOCK_TIMEOUT_MS });
+    stores.push(store);
+    return store;
+  };
+  beforeEach(async () => {
+    db = await backend.create();
+    await db.exec(UNDO_012);
+    holder = await connect(db.url);
+    watcher = await connect(db.url);
+    const pid = await holder.query('SELECT pg_backend_pid() AS pid');
+    holderPid = z.array(z.object({ pid: z.number() })).parse(pid.rows)[0]?.pid;
+    // A long transaction that read jobs: its ACCESS SHARE lock conflicts with ALTER TABLE's ACCESS EXCLUSIVE.
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE jobs IN ACCESS SHARE MODE');
+  });
+  afterEach(async () => {
+    await holder.end().catch(() => {});
+    await watcher.end();
+    for (const s of stores.splice(0)) await s.close();
+    await db.cleanup();
+  });
+
+  it("gives up on the lock and retries, so other sessions' queries on jobs are not queued behind it", async () => {
+    const store = await open();
+    const migrating = store.migrate();
+    migrating.catch(() => {});
+    const seen = await lockWaitsSeen(watcher, 1);
+
+    // Another replica's read of jobs, queued behind the waiting ALTER: it runs once that attempt gives up.
+    const reader = await connect(db.url);
+    try {
+      const read = reader.query('SELECT count(*) AS n FROM jobs').then(() => 'read' as const);
+      expect(await unlessBlocked(read)).toBe('read');
+    } finally {
+      await reader.end();
+    }
+    await lockWaitsSeen(watcher, 2, seen);
+    expect(await refundColumnExists(watcher)).toBe(false);
+
+    // The long transaction ends: the next attempt gets the lock and the migration finishes.
+    await holder.query('COMMIT');
+    expect(await migrating).toEqual(['012-attempt-refunds']);
+    expect(await refundColumnExists(watcher)).toBe(true);
+    expect(await store.isReady()).toBe(true);
+  });
+
+  it('fails after its last attempt naming the migration, the table and the session holding the lock', async () => {
+    const store = await open();
+    const failed = await unlessBlocked(
+      store.migrate().then(
+        () => null,
+        (err: unknown) => err,
+      ),
+    );
+    expect(failed).toMatchObject({
+      code: 'migration_lock_timeout',
+      migration: '012-attempt-refunds',
+      table: 'jobs',
+    });
+    const message = String((failed as Error).message);
+    expect(message).toContain('migration 012-attempt-refunds could not get its lock on table "jobs"');
+    expect(message).toContain('a long-running query or open transaction holds a conflicting lock');
+    expect(message).toContain(`pid ${holderPid} (AccessShareLock, idle in transaction`);
+    expect(message).toContain('last statement: LOCK TABLE jobs IN ACCESS SHARE MODE');
+    expect(await appliedIds(backend.name, db.url)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(await refundColumnExists(watcher)).toBe(false);
+  });
+
+  it('two runners at once apply 012 once: the second waits for the whole run of the first', async () => {
+    const [a, b] = [await open(), await open()];
+    const first = a.migrate();
+    first.catch(() => {});
+    const seen = await lockWaitsSeen(watcher, 1);
+    const second = b.migrate();
+    second.catch(() => {});
+    // The first runner gives up its attempt and waits between attempts; the second must not slip in then.
+    await lockWaitsSeen(watcher, 3, seen);
+    await holder.query('COMMIT');
+    const results = await Promise.all([first, second]);
+    expect(results).toEqual([['012-attempt-refunds'], []]);
+    expect(await appliedIds(backend.name, db.url)).toEqual(MIGRATIONS.map((m) => m.id));
+  });
+});
+
+describe.each(postgres)('runners migrating a fresh $name database at once', (backend) => {
+  let db: TestDb;
+  beforeEach(async () => {
+    db = await backend.create({ migrate: false });
+  });
+  afterEach(async () => {
+    await db.cleanup();
+  });
+
+  it('apply each migration once, all by one runner, each in a commit of its own with its record', async () => {
+    const stores = [await openStore(db.url, { poolSize: 1 }), await openStore(db.url, { poolSize: 1 })];
+    try {
+      const results = await Promise.all(stores.map((s) => s.migrate()));
+      // One runner held the session lock for its whole run; the other then found nothing pending.
+      expect([...results].sort((x, y) => y.length - x.length)).toEqual([ALL, []]);
+    } finally {
+      for (const s of stores) await s.close();
+    }
+    const client = await connect(db.url);
+    try {
+      // xmin is the transaction that wrote the row: one per migration, and the same one as its own SQL's.
+      const { rows } = await client.query(
+        'SELECT id, CAST(xmin AS text) AS tx FROM arrakis_migrations ORDER BY id',
+      );
+      const records = z.array(z.object({ id: z.number(), tx: z.string() })).parse(rows);
+      expect(records.map((r) => r.id)).toEqual(MIGRATIONS.map((m) => m.id));
+      expect(new Set(records.map((r) => r.tx)).size).toBe(MIGRATIONS.length);
+      const created = await client.query(
+        `SELECT CAST(xmin AS text) AS tx FROM pg_class WHERE oid = to_regclass('worker_prefetch_refused')`,
+      );
+      expect(z.array(z.object({ tx: z.string() })).parse(created.rows)).toEqual([
+        { tx: records.find((r) => r.id === 11)?.tx },
+      ]);
+    } finally {
+      await client.end();
+    }
+  });
+});
