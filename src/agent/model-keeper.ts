@@ -63,6 +63,15 @@ export class ModelKeeper {
    * is away a failed report is simply made again at the next turn (paced by the claim loop's backoff).
    */
   private readonly reports: Retry;
+  /**
+   * The report on its way, and the one asked for meanwhile: at most one is in flight, so the control plane
+   * stores the reports (and the agent hears their answers) in the order their states were taken — two at once
+   * (the idle timer's and the claim loop's, a job's end and a preload's) could arrive the other way round, an
+   * older state overwriting a newer one. Every report asked for while one is in flight is the one next report,
+   * made once it is back, with the state of that moment.
+   */
+  private inFlight: Promise<void> | null = null;
+  private next: Promise<void> | null = null;
 
   constructor(private readonly options: ModelKeeperOptions) {
     this.warm = new WarmSet(options.vramModels ?? 1);
@@ -214,7 +223,22 @@ export class ModelKeeper {
     await this.report();
   }
 
-  private async report(): Promise<void> {
+  /** Reports the current state, after the report in flight if there is one (see `inFlight`). Never throws. */
+  private report(): Promise<void> {
+    if (this.inFlight === null) {
+      this.inFlight = this.send().finally(() => {
+        this.inFlight = null;
+      });
+      return this.inFlight;
+    }
+    this.next ??= this.inFlight.then(() => {
+      this.next = null;
+      return this.report();
+    });
+    return this.next;
+  }
+
+  private async send(): Promise<void> {
     const loads = this.pending;
     this.pending = [];
     try {

@@ -20,6 +20,7 @@ import {
   type WorkerIdentity,
 } from '../workers/job-channel.js';
 import { Backoff, pause } from '../util/backoff.js';
+import { callBound } from '../util/call-bound.js';
 import * as wire from '../workers/worker-protocol.js';
 
 export interface RemoteJobChannelOptions {
@@ -75,42 +76,37 @@ export class RemoteJobChannel implements JobChannel {
 
   async register(identity: WorkerIdentity): Promise<string> {
     const body = { name: identity.name, pool: identity.pool ?? undefined, comfy_url: identity.comfyUrl };
-    const reply = wire.registerReply.parse(
-      await (await this.call('POST', '/register', { json: body })).json(),
-    );
+    const reply = wire.registerReply.parse(await this.call('POST', '/register', { json: body }, json));
     this.workerId = reply.worker_id;
     return reply.worker_id;
   }
 
   /** Tells the control plane which nodes this worker's ComfyUI has (it converts UI-format workflows with them). */
   async putNodeDefinitions(definitions: readonly NodeDefinition[]): Promise<void> {
-    await this.call('PUT', '/node-definitions', { json: wire.nodeDefinitionsToWire(definitions) });
+    await this.call('PUT', '/node-definitions', { json: wire.nodeDefinitionsToWire(definitions) }, drain);
   }
 
   async setStatus(status: WorkerStatus): Promise<void> {
-    await this.call('POST', '/status', { json: { status } });
+    await this.call('POST', '/status', { json: { status } }, drain);
   }
 
   async claim(waitMs: number, signal?: AbortSignal): Promise<LeasedJob | null> {
     const wait = Math.min(Math.max(0, Math.floor(waitMs)), wire.MAX_LONG_POLL_MS);
-    const res = await this.call('POST', '/claim', {
-      json: { wait_ms: wait },
-      signal,
-      timeoutMs: wait + 15_000,
-    });
-    const reply = wire.claimReply.parse(await res.json());
+    const body = { json: { wait_ms: wait }, signal, timeoutMs: wait + 15_000 };
+    const reply = wire.claimReply.parse(await this.call('POST', '/claim', body, json));
     return reply.job === null ? null : wire.leasedJobFromWire(reply.job);
   }
 
   async reportModels(report: ModelReport): Promise<ModelRef[]> {
-    const res = await this.call('POST', '/models', { json: wire.modelReportToWire(report) });
-    return wire.modelsReply.parse(await res.json()).prefetch;
+    const reply = await this.call('POST', '/models', { json: wire.modelReportToWire(report) }, json);
+    return wire.modelsReply.parse(reply).prefetch;
   }
 
   async modelFile(name: string): Promise<ModelFile | null> {
     try {
-      const res = await this.call('GET', `/models/${encodeURIComponent(name)}`, {});
-      const f = wire.modelFileReply.parse(await res.json());
+      const f = wire.modelFileReply.parse(
+        await this.call('GET', `/models/${encodeURIComponent(name)}`, {}, json),
+      );
       return { name: f.name, kind: f.kind, url: f.url, sha256: f.sha256, size: f.size, createdAt: 0 };
     } catch (err) {
       if (err instanceof WorkerApiError && err.status === 404) return null;
@@ -119,33 +115,33 @@ export class RemoteJobChannel implements JobChannel {
   }
 
   async heartbeat(jobId: string): Promise<LeaseState> {
-    const res = await this.call('POST', `/jobs/${encodeURIComponent(jobId)}/heartbeat`, { json: {} });
-    return wire.leaseReply.parse(await res.json()).lease;
+    const path = `/jobs/${encodeURIComponent(jobId)}/heartbeat`;
+    return wire.leaseReply.parse(await this.call('POST', path, { json: {} }, json)).lease;
   }
 
   async progress(jobId: string, progress: JobProgress): Promise<boolean> {
-    const res = await this.call('POST', `/jobs/${encodeURIComponent(jobId)}/progress`, { json: progress });
-    return wire.progressReply.parse(await res.json()).held;
+    const path = `/jobs/${encodeURIComponent(jobId)}/progress`;
+    return wire.progressReply.parse(await this.call('POST', path, { json: progress }, json)).held;
   }
 
   async getInput(jobId: string, input: JobInput, signal?: AbortSignal): Promise<Buffer> {
     const path = `/jobs/${encodeURIComponent(jobId)}/inputs/${encodeURIComponent(input.name)}`;
-    const res = await this.call('GET', path, { timeoutMs: this.transferTimeoutMs(), signal }).catch(
+    return await this.call('GET', path, { timeoutMs: this.transferTimeoutMs(), signal }, bytes).catch(
       leaseLostOn409(jobId),
     );
-    return Buffer.from(await res.arrayBuffer());
   }
 
   async storeOutput(jobId: string, file: OutputFile): Promise<StoredOutput> {
     const query = new URLSearchParams({ node_id: file.nodeId, filename: file.filename, type: file.type });
     const path = `/jobs/${encodeURIComponent(jobId)}/output-files/${file.seq}?${query.toString()}`;
     try {
-      const res = await this.call('PUT', path, {
+      const upload = {
         bytes: file.bytes,
         contentType: file.contentType,
         timeoutMs: this.transferTimeoutMs(),
-      });
-      return wire.storedOutputFromWire(wire.storedOutputWire.parse(await res.json()));
+      };
+      const reply = await this.call('PUT', path, upload, json);
+      return wire.storedOutputFromWire(wire.storedOutputWire.parse(reply));
     } catch (err) {
       if (err instanceof WorkerApiError && err.status === 409) throw new LeaseLostError(jobId);
       // Any other refusal of the bytes (size limit, storage down) is the output store failing.
@@ -188,8 +184,8 @@ export class RemoteJobChannel implements JobChannel {
     const backoff = new Backoff({ minMs: 500, maxMs: 5000 });
     while (!signal.aborted) {
       try {
-        const res = await this.call('GET', path, { signal, timeoutMs: waitMs + 15_000 });
-        const lease = wire.leaseReply.parse(await res.json()).lease;
+        const reply = await this.call('GET', path, { signal, timeoutMs: waitMs + 15_000 }, json);
+        const lease = wire.leaseReply.parse(reply).lease;
         backoff.reset();
         if (lease === 'cancel_requested' && !signal.aborted) cb();
         if (lease !== 'held') return;
@@ -200,8 +196,8 @@ export class RemoteJobChannel implements JobChannel {
   }
 
   private async report(jobId: string, verb: string, body: unknown): Promise<ReportResult> {
-    const res = await this.call('POST', `/jobs/${encodeURIComponent(jobId)}/${verb}`, { json: body });
-    const reply = wire.reportReply.parse(await res.json());
+    const path = `/jobs/${encodeURIComponent(jobId)}/${verb}`;
+    const reply = wire.reportReply.parse(await this.call('POST', path, { json: body }, json));
     return reply.kind === 'lost' ? { kind: 'lost' } : { kind: 'finished', status: reply.status };
   }
 
@@ -216,7 +212,17 @@ export class RemoteJobChannel implements JobChannel {
     );
   }
 
-  private async call(method: string, path: string, options: CallOptions): Promise<Response> {
+  /**
+   * One call to the worker API, its answer read by `read` within the call's bound: the time limit and the
+   * channel's and caller's signals end the request and its body alike, and the bound (its timer, its listeners
+   * on those signals) is cleared as soon as the body has been read or has failed, not when the limit runs out.
+   */
+  private async call<T>(
+    method: string,
+    path: string,
+    options: CallOptions,
+    read: (res: Response) => Promise<T>,
+  ): Promise<T> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.options.token}` };
     if (this.workerId !== null) headers[wire.WORKER_ID_HEADER] = this.workerId;
     let body: string | Buffer | undefined;
@@ -227,25 +233,34 @@ export class RemoteJobChannel implements JobChannel {
       headers['content-type'] = options.contentType ?? 'application/octet-stream';
       body = options.bytes;
     }
-    const timeout = AbortSignal.timeout(
-      options.timeoutMs ?? this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
-    );
-    const signals = [timeout, this.closing.signal, ...(options.signal === undefined ? [] : [options.signal])];
-    const signal = AbortSignal.any(signals);
-    const res = await fetch(`${this.base}${path}`, { method, headers, body, signal }).catch(
-      (err: unknown) => {
-        if (signal.aborted) throw err;
-        const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
-        throw new Error(`cannot reach the control plane at ${this.base}: ${cause}`, { cause: err });
-      },
-    );
-    if (res.ok) return res;
-    const parsed = problem.safeParse(await res.json().catch(() => null));
-    const code = parsed.success ? (parsed.data.code ?? null) : null;
-    const detail = parsed.success ? (parsed.data.detail ?? res.statusText) : res.statusText;
-    throw new WorkerApiError(res.status, code, detail);
+    const limitMs = options.timeoutMs ?? this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+    const bound = callBound(limitMs, this.closing.signal, options.signal);
+    const signal = bound.signal;
+    try {
+      const res = await fetch(`${this.base}${path}`, { method, headers, body, signal }).catch(
+        (err: unknown) => {
+          if (signal.aborted) throw err;
+          const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
+          throw new Error(`cannot reach the control plane at ${this.base}: ${cause}`, { cause: err });
+        },
+      );
+      if (res.ok) return await read(res);
+      const parsed = problem.safeParse(await res.json().catch(() => null));
+      const code = parsed.success ? (parsed.data.code ?? null) : null;
+      const detail = parsed.success ? (parsed.data.detail ?? res.statusText) : res.statusText;
+      throw new WorkerApiError(res.status, code, detail);
+    } finally {
+      bound.end();
+    }
   }
 }
+
+/** Answer readers for `call`: JSON to parse with a wire schema, raw bytes, or a body read only to its end. */
+const json = (res: Response): Promise<unknown> => res.json();
+const bytes = async (res: Response): Promise<Buffer> => Buffer.from(await res.arrayBuffer());
+const drain = async (res: Response): Promise<void> => {
+  await res.arrayBuffer();
+};
 
 /** Turns the API's 409 (job not leased to this worker) into LeaseLostError; rethrows anything else. */
 function leaseLostOn409(jobId: string): (err: unknown) => never {

@@ -91,23 +91,6 @@ async function registerScopes(app: FastifyInstance, ctx: ApiContext): Promise<vo
 
 /** Builds the API (not listening). */
 export async function buildApi(deps: ApiDeps): Promise<Api> {
-  const ctx: ApiContext = {
-    ...deps,
-    lifecycle: new JobLifecycle({
-      store: deps.store,
-      bus: deps.bus,
-      now: deps.now,
-      observer: {
-        admitted: (job, origin) => deps.onAdmitted?.(job, origin),
-        ended: (job) => deps.onCancelledQueued?.(job),
-      },
-    }),
-    auth: new Authenticator(deps.store, deps.now, deps.config.jwtMaxLifetimeS),
-    metrics: deps.metrics ?? createMetrics({ jobsByStatus: () => deps.store.countJobsByStatus() }),
-    streams: new Set(),
-    streamCounts: new Map(),
-    isDraining: () => draining,
-  };
   let draining = false;
   const requestTimeoutMs = deps.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const app = Fastify({
@@ -128,6 +111,24 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });
+  const ctx: ApiContext = {
+    ...deps,
+    lifecycle: new JobLifecycle({
+      store: deps.store,
+      bus: deps.bus,
+      now: deps.now,
+      observer: {
+        admitted: (job, origin) => deps.onAdmitted?.(job, origin),
+        ended: (job) => deps.onCancelledQueued?.(job),
+      },
+    }),
+    // Its failed last_used_at writes are logged once per outage, on the process's logger.
+    auth: new Authenticator(deps.store, deps.now, deps.config.jwtMaxLifetimeS, undefined, app.log),
+    metrics: deps.metrics ?? createMetrics({ jobsByStatus: () => deps.store.countJobsByStatus() }),
+    streams: new Set(),
+    streamCounts: new Map(),
+    isDraining: () => draining,
+  };
   // Many clients send `Content-Type: application/json` on a DELETE with no body; treat empty as absent.
   // The default parser (prototype-poisoning protection) handles everything else.
   const defaultJson = app.getDefaultJsonParser('error', 'error');

@@ -6,7 +6,8 @@
  * A submission is one commit: its tokens are taken inside the admission transaction (Store.admitJob with
  * `rate`). Before the body is worked on, an empty bucket is refused by a plain read (checkSubmitRate); a
  * submission refused after that gate for another reason is charged its token on that error path
- * (chargeSubmitRate), so every submission past the gate costs exactly one token, as when the gate took it.
+ * (chargeSubmitRate), so every submission past the gate costs exactly one token, as when the gate took it —
+ * except one answered 503 `not_ready` (the database did not answer), which the client retries and which costs none.
  */
 import { ApiError } from '../errors.js';
 import type { Account } from '../jobs/types.js';

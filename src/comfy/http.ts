@@ -16,6 +16,7 @@
  */
 import { Agent, type Dispatcher, type FormData } from 'undici';
 import type { z } from 'zod';
+import { callBound } from '../util/call-bound.js';
 import { ComfyUnavailableError, OutputTooLargeError } from './contract.js';
 
 export interface RequestOptions {
@@ -207,31 +208,6 @@ export class ComfyHttp {
     if (code === 'UND_ERR_BODY_TIMEOUT') return `no bytes for ${this.timeoutMs} ms (body timeout)`;
     return errorText(cause);
   }
-}
-
-/**
- * One call's overall bound: aborts after `limitMs`, or when `outer` aborts. `end` clears its timer and its
- * listener on `outer` as soon as the call is over, so neither outlives it (an `AbortSignal.timeout` stays pending
- * for its whole length: an hour per `/view` download, piling up over many downloads).
- */
-function callBound(
-  limitMs: number,
-  outer: AbortSignal | undefined,
-): { signal: AbortSignal; end: () => void } {
-  const controller = new AbortController();
-  const onAbort = (): void => controller.abort(outer?.reason);
-  const timer = setTimeout(() => {
-    // The same reason AbortSignal.timeout gives.
-    controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
-  }, limitMs);
-  timer.unref();
-  if (outer?.aborted === true) onAbort();
-  else outer?.addEventListener('abort', onAbort, { once: true });
-  const end = (): void => {
-    clearTimeout(timer);
-    outer?.removeEventListener('abort', onAbort);
-  };
-  return { signal: controller.signal, end };
 }
 
 /**

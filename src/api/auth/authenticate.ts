@@ -1,12 +1,17 @@
 /**
  * Who is calling: an account API key plus `X-User-ID`, or an account's end-user JWT (`sub` is the user).
  * Missing or invalid credentials → 401 `unauthorized`; a bad user id → 400 `invalid_user_id`.
+ *
+ * A key's last_used_at is bookkeeping, written at most once a minute in the background: it never delays nor
+ * fails the request (a key verified from the cache is served while the database is down, and its failed writes
+ * are logged once per outage).
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { LRUCache } from 'lru-cache';
 import { ApiError } from '../../errors.js';
 import type { Account, ApiKeyRecord, ApiKeyScope } from '../../jobs/types.js';
 import type { Store } from '../../store/contract.js';
+import { Retry, SILENT_OUTAGE_LOG, type OutageLog } from '../../util/backoff.js';
 import { USER_ID_PATTERN } from '../schemas.js';
 import { parseApiKey, secretMatchesBytes, storedHashBytes } from './api-keys.js';
 import { JwtVerifier } from './jwt.js';
@@ -88,13 +93,19 @@ export class Authenticator {
    * account's change must not put what it read into the cache after it.
    */
   private readonly keyReads = new Set<KeyRead>();
+  /** Keys whose last_used_at write is in flight: one at a time per key, however slow the database is. */
+  private readonly touching = new Set<string>();
+  /** Logs the first failed last_used_at write of an outage, and the recovery: not one line per request. */
+  private readonly touchOutage: Retry;
 
   constructor(
     private readonly store: Store,
     private readonly now: () => number = Date.now,
     jwtMaxLifetimeS?: number,
     keyCache: { max: number; ttlMs: number } = { max: KEY_CACHE_MAX, ttlMs: KEY_CACHE_MS },
+    log: OutageLog = SILENT_OUTAGE_LOG,
   ) {
+    this.touchOutage = new Retry("writing API keys' last_used_at", log);
     this.jwt = new JwtVerifier(jwtMaxLifetimeS, now);
     // ttlResolution 0: read the clock on every check (the default caches it for 1 ms of real time).
     this.keyCache = new LRUCache({ max: keyCache.max, ttl: keyCache.ttlMs, ttlResolution: 0, perf: { now } });
@@ -126,9 +137,8 @@ export class Authenticator {
   }
 
   /**
-   * authenticate() without a promise when it can: an API key found in the cache whose last_used_at is not due
-   * is checked synchronously (same checks, same cache, same TTL). Throws the ApiError synchronously, or
-   * returns a promise that rejects with it.
+   * authenticate() without a promise when it can: an API key found in the cache is checked synchronously (same
+   * checks, same cache, same TTL). Throws the ApiError synchronously, or returns a promise that rejects with it.
    */
   resolve(headers: IncomingHttpHeaders): Principal | Promise<Principal> {
     const credential = bearer(headers);
@@ -160,11 +170,7 @@ export class Authenticator {
     }
   }
 
-  private viaKey(
-    found: CachedKey | null,
-    secret: string,
-    headers: IncomingHttpHeaders,
-  ): Principal | Promise<Principal> {
+  private viaKey(found: CachedKey | null, secret: string, headers: IncomingHttpHeaders): Principal {
     if (found === null || found.record.revokedAt !== null || !secretMatchesBytes(secret, found.hash)) {
       throw new ApiError('unauthorized', 'The API key is unknown or revoked.');
     }
@@ -175,7 +181,28 @@ export class Authenticator {
     const { record } = found;
     if (record.lastUsedAt !== null && now - record.lastUsedAt < TOUCH_EVERY_MS) return principal;
     record.lastUsedAt = now;
-    return this.store.touchApiKey(record.id, now).then(() => principal);
+    this.touch(record.id, now);
+    return principal;
+  }
+
+  /**
+   * Writes a key's last_used_at without anyone waiting for it. A failure (the database down) is logged once per
+   * outage; the next write is due a minute later (the cached record keeps the time of this attempt), or sooner
+   * when the key is read again from the store, which still holds the older time.
+   */
+  private touch(keyId: string, at: number): void {
+    if (this.touching.has(keyId)) return;
+    this.touching.add(keyId);
+    void this.store.touchApiKey(keyId, at).then(
+      () => {
+        this.touching.delete(keyId);
+        this.touchOutage.succeeded();
+      },
+      (err: unknown) => {
+        this.touching.delete(keyId);
+        this.touchOutage.failed(err, { keyId });
+      },
+    );
   }
 
   private async candidates(issuer: string): Promise<Account[]> {

@@ -109,12 +109,15 @@ function counted(
 
 /**
  * A submission refused after the gate (body, workflow, quota) costs its token, as a gate that took it did;
- * charged before the answer is sent, so the client's next request already sees it.
+ * charged before the answer is sent, so the client's next request already sees it. A 503 (the database did not
+ * answer) costs nothing: it is no verdict on the request, whose client retries it with the same Idempotency-Key
+ * (and if the admission committed all the same, its commit took the token).
  */
 function chargeRefused(ctx: ApiContext, tokens: WeakMap<object, TokenSettlement>) {
   return async (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> => {
     const token = tokens.get(request);
-    if (token !== undefined && !token.settled && reply.statusCode >= 400) {
+    const refused = reply.statusCode >= 400 && reply.statusCode !== 503;
+    if (token !== undefined && !token.settled && refused) {
       token.settled = true;
       const p = principalOf(request);
       await chargeSubmitRate(ctx.store, p.account, p.userId, ctx.now()).catch(() => undefined);
