@@ -1,4 +1,5 @@
 /** Job events: a per-job sequence (jobs.event_seq) that SSE resumes from. */
+import { z } from 'zod';
 import type { JobEvent } from '../contract.js';
 import { inTx, run, runOne, type StoreContext } from '../context.js';
 import { toJobEvent } from '../job-event-row.js';
@@ -33,4 +34,27 @@ export async function appendJobEvent(
 export async function listJobEvents(ctx: StoreContext, jobId: string, afterSeq: number): Promise<JobEvent[]> {
   const rows = await runOne(ctx, ctx.sql.eventsAfter, [jobId, afterSeq]);
   return rows.map(toJobEvent);
+}
+
+/**
+ * Ids per statement in jobEventSeqs: the ids go in one JSON text parameter, so no bound-parameter limit applies,
+ * but a slice bounds each statement (on SQLite, each synchronous hold of the connection and the event loop),
+ * so the requests of the moment run between the slices of a poll over 10,000 open streams.
+ */
+const IDS_PER_STATEMENT = 300;
+
+const seqRowSchema = z.object({ id: z.string(), event_seq: z.number() });
+
+/** Store.jobEventSeqs: one prepared statement per slice of ids, synchronously on SQLite. */
+export async function jobEventSeqs(ctx: StoreContext, jobIds: readonly string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const ids = [...new Set(jobIds)];
+  for (let i = 0; i < ids.length; i += IDS_PER_STATEMENT) {
+    const slice = JSON.stringify(ids.slice(i, i + IDS_PER_STATEMENT));
+    for (const row of await runOne(ctx, ctx.sql.eventSeqs, [slice])) {
+      const r = seqRowSchema.parse(row);
+      out.set(r.id, r.event_seq);
+    }
+  }
+  return out;
 }
