@@ -46,7 +46,10 @@ const IDS_PER_STATEMENT = 300;
 const seqRowSchema = z.object({ id: z.string(), event_seq: z.number() });
 
 /** Store.jobEventSeqs: one prepared statement per slice of ids, synchronously on SQLite. */
-export async function jobEventSeqs(ctx: StoreContext, jobIds: readonly string[]): Promise<Map<string, number>> {
+export async function jobEventSeqs(
+  ctx: StoreContext,
+  jobIds: readonly string[],
+): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   const ids = [...new Set(jobIds)];
   for (let i = 0; i < ids.length; i += IDS_PER_STATEMENT) {
