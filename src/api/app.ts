@@ -9,6 +9,7 @@ import { Authenticator } from './auth/authenticate.js';
 import { jsonTextTooDeep, MAX_JSON_DEPTH, tooDeepError, valueTooDeep } from './body-limits.js';
 import { REQUEST_TIMEOUT_MS, type ApiContext, type ApiDeps } from './context.js';
 import { JobLifecycle } from '../jobs/lifecycle/job-lifecycle.js';
+import { EVENT_POLL_MS, JobEventPoll } from './event-poll.js';
 import { createMetrics } from './metrics.js';
 import { registerOpenApi } from './openapi/register.js';
 import { installProblemHandlers } from './problem.js';
@@ -126,6 +127,10 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
     auth: new Authenticator(deps.store, deps.now, deps.config.jwtMaxLifetimeS, undefined, app.log),
     metrics: deps.metrics ?? createMetrics({ jobsByStatus: () => deps.store.countJobsByStatus() }),
     streams: new Set(),
+    eventPoll: new JobEventPoll(deps.store, deps.eventPollMs ?? EVENT_POLL_MS, {
+      warn: (details, message) => app.log.warn(details, message),
+      info: (details, message) => app.log.info(details, message),
+    }),
     streamCounts: new Map(),
     isDraining: () => draining,
   };
@@ -163,8 +168,13 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   await registerOpenApi(app);
   installHooks(app, ctx, textChecked);
   await registerScopes(app, ctx);
+  app.addHook('onClose', (_app, done) => {
+    ctx.eventPoll.stop();
+    done();
+  });
   const drain = (): void => {
     draining = true;
+    ctx.eventPoll.stop();
     // Clients reconnect with Last-Event-ID to another replica and lose nothing.
     for (const finish of [...ctx.streams]) finish();
   };

@@ -5,6 +5,7 @@ import type { Job } from '../jobs/types.js';
 import type { EventBus } from '../events/bus.js';
 import type { JobLifecycle } from '../jobs/lifecycle/job-lifecycle.js';
 import type { Authenticator, Principal } from './auth/authenticate.js';
+import type { JobEventPoll } from './event-poll.js';
 import type { Metrics } from './metrics.js';
 import type { SubmitDeps } from './submit-job.js';
 
@@ -33,6 +34,8 @@ export interface ApiDeps extends Omit<SubmitDeps, 'config' | 'lifecycle'> {
   poolPricing?: () => ReadonlyMap<string, PoolPricing>;
   /** How long a client may take to send a whole request, headers and body (default REQUEST_TIMEOUT_MS). */
   requestTimeoutMs?: number;
+  /** How often open event streams' jobs are checked for events no bus message told of (default EVENT_POLL_MS). */
+  eventPollMs?: number;
 }
 
 /**
@@ -57,6 +60,8 @@ export interface ApiContext extends ApiDeps {
   metrics: Metrics;
   /** Open SSE streams' and `Prefer: wait` holds' finish functions, so shutdown can end them at once. */
   streams: Set<() => void>;
+  /** The open SSE streams' safety poll: one read per period for all of them (event-poll.ts). */
+  eventPoll: JobEventPoll;
   /** Open SSE streams per `account` and per `account/user` key on this replica (caps). */
   streamCounts: Map<string, number>;
   /** True once shutdown began: /readyz fails so load balancers drain this replica. */

@@ -471,6 +471,12 @@ export interface Store {
     now: number,
   ): Promise<JobEvent>;
   listJobEvents(jobId: string, afterSeq: number): Promise<JobEvent[]>;
+  /**
+   * The seq of each job's last event (0 before its first), by id, for any number of ids (looked up in slices);
+   * an id that names no job is absent. Every event insert takes its seq from this counter in its own
+   * transaction, so a stream that sent up to this seq has read the whole log.
+   */
+  jobEventSeqs(jobIds: readonly string[]): Promise<Map<string, number>>;
 
   // Rate limits (token buckets shared by every replica)
   /** Takes one token from every bucket in one step, or none when any is empty (retry after the longest wait). */

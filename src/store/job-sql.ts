@@ -273,6 +273,11 @@ const TEMPLATES = {
   eventsAfter: `SELECT ${JOB_EVENT_COLUMNS} FROM job_events WHERE job_id = ? AND seq > CAST(? AS BIGINT)
     ORDER BY seq`,
 
+  /** The last event seq of each job among the ids in a JSON array (the SSE safety poll: the seq every event
+   *  insert takes, written in the same transaction) — (ids as a JSON array text) → id, event_seq; no row for
+   *  an id that names no job. One text for any number of ids: one prepared statement. */
+  eventSeqs: `SELECT id, event_seq FROM jobs WHERE id IN ({JSON_TEXTS})`,
+
   /** Records a running job's progress while `worker_id` holds it and takes its event's seq — (progress, id,
    *  worker_id) → event_seq, or no row when the worker does not hold the job. */
   progressHeld: `UPDATE jobs SET progress = ?, event_seq = event_seq + 1
@@ -326,6 +331,11 @@ function numberPlaceholders(text: string): string {
 export function compileJobSql(caps: Capabilities): JobSql {
   const lock = caps.rowLocks ? 'FOR UPDATE SKIP LOCKED' : '';
   const models = modelPredicates(caps);
+  // The strings of a JSON array given as one text parameter, one per row.
+  const jsonTexts =
+    caps.jsonArrays === 'json_array_elements'
+      ? 'SELECT json_array_elements_text(CAST(? AS json))'
+      : 'SELECT value FROM json_each(?)';
   const out: Record<string, string> = {};
   for (const [name, text] of Object.entries(TEMPLATES)) {
     const full = text
@@ -336,7 +346,8 @@ export function compileJobSql(caps: Capabilities): JobSql {
       .replace('{HELD_NAMES}', models.heldNames)
       .replace('{KEY}', models.key)
       .replace('{ELIGIBLE}', models.eligible)
-      .replaceAll('{TIER}', models.tier);
+      .replaceAll('{TIER}', models.tier)
+      .replace('{JSON_TEXTS}', jsonTexts);
     out[name] = caps.numberedParams ? numberPlaceholders(full) : full;
   }
   return out as JobSql;

@@ -32,7 +32,7 @@ import { reconcileCounters } from './verbs/counters.js';
 import * as fleet from './verbs/fleet.js';
 import * as models from './verbs/models.js';
 import { claimInputFetches, markInputsReady } from './verbs/input-fetches.js';
-import { appendJobEvent, listJobEvents } from './verbs/job-events.js';
+import { appendJobEvent, jobEventSeqs, listJobEvents } from './verbs/job-events.js';
 import * as reads from './verbs/job-reads.js';
 import { peekTokens, takeTokens } from './verbs/rate-buckets.js';
 import { fleetActivity } from './verbs/fleet-activity.js';
@@ -205,6 +205,7 @@ export class KyselyStore implements C.Store {
   ): Promise<C.JobEvent> => appendJobEvent(this.#ctx, jobId, type, data, now);
   listJobEvents = (jobId: string, afterSeq: number): Promise<C.JobEvent[]> =>
     listJobEvents(this.#ctx, jobId, afterSeq);
+  jobEventSeqs = (jobIds: readonly string[]): Promise<Map<string, number>> => jobEventSeqs(this.#ctx, jobIds);
 
   fleetActivity = (pools: readonly string[], createdSince: number): Promise<C.FleetActivity> =>
     fleetActivity(this.#ctx, pools, createdSince);

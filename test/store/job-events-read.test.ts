@@ -1,4 +1,7 @@
-/** Store.listJobEvents on every backend: the log after a seq, in order, and a malformed row named, not cast. */
+/**
+ * Store.listJobEvents on every backend: the log after a seq, in order, and a malformed row named, not cast.
+ * Store.jobEventSeqs: each job's last event seq, for more ids than one statement takes.
+ */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BACKENDS, type TestDb } from './backends.js';
 import { jobInput, makeAccount } from './fixtures.js';
@@ -68,5 +71,35 @@ describe.each(BACKENDS)('listJobEvents on $name', (backend) => {
     expect((await db.store.listJobEvents(id, 2)).map((e) => e.seq)).toEqual([3]);
     await db.exec(`UPDATE job_events SET type = 'log' WHERE job_id = '${id}' AND seq = 3`);
     await expect(db.store.listJobEvents(id, 2)).rejects.toThrow('malformed job_events row: type is "log"');
+  });
+
+  it('jobEventSeqs gives each job’s last event seq, over slices of ids, and leaves out unknown ids', async () => {
+    const done = await finishedJob();
+    const account = await makeAccount(db.store);
+    const queued: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await db.store.admitJob(jobInput(account.id, 'u2'), 1_000 + i);
+      if (r.kind !== 'admitted') throw new Error(r.kind);
+      queued.push(r.job.id);
+    }
+    const [first, second] = queued as [string, string, string];
+    await db.store.appendJobEvent(second, 'progress', { value: 1, max: 2 }, 2_000);
+    await db.store.appendJobEvent(second, 'progress', { value: 2, max: 2 }, 2_001);
+    // 700 ids: three statements' worth, the known ones spread over them, one named twice.
+    const ids = Array.from({ length: 696 }, (_, i) => `job_missing_${i}`);
+    ids.splice(10, 0, first);
+    ids.splice(350, 0, second);
+    ids.splice(650, 0, done);
+    ids.push(first);
+    const seqs = await db.store.jobEventSeqs(ids);
+    expect(seqs).toEqual(
+      new Map([
+        [first, 0],
+        [second, 2],
+        [done, 3],
+      ]),
+    );
+    expect((await db.store.listJobEvents(second, 0)).at(-1)?.seq).toBe(2);
+    expect(await db.store.jobEventSeqs([])).toEqual(new Map());
   });
 });

@@ -24,8 +24,6 @@ const HEARTBEAT_MS = 15_000;
  * (each socket write costs a system call and wakes the client). `done` is never held.
  */
 export const EVENT_BATCH_MS = 50;
-/** Safety net if a notification is ever missed (e.g. a Postgres listener reconnecting). */
-const POLL_MS = 10_000;
 /** Open streams one user, and one account, may hold on a replica. */
 export const MAX_STREAMS_PER_USER = 20;
 export const MAX_STREAMS_PER_ACCOUNT = 1000;
@@ -95,13 +93,16 @@ function openStream(
   else raw.write(text);
 }
 
-/** One open stream: pumps the log after the last seq it sent, one write per batch, until `done` or a close. */
+/**
+ * One open stream: pumps the log after the last seq it sent, one write per batch, until `done` or a close.
+ * Woken by the bus, and by the replica's safety poll (event-poll.ts) when its job has events past `sent`.
+ */
 class JobEventStream {
   private closed = false;
   private pumping: Promise<void> | null = null;
   private again = false;
   private heartbeat: NodeJS.Timeout | undefined;
-  private poll: NodeJS.Timeout | undefined;
+  private unwatch: (() => void) | undefined;
   private batch: NodeJS.Timeout | undefined;
 
   constructor(
@@ -109,17 +110,22 @@ class JobEventStream {
     private readonly request: FastifyRequest,
     private readonly reply: FastifyReply,
     private readonly jobId: string,
-    private sent: number,
+    private sentSeq: number,
     private readonly release: () => void,
     private readonly unsubscribe: () => void,
   ) {}
+
+  /** The seq of the last event written (or the one the client resumed after). */
+  get sent(): number {
+    return this.sentSeq;
+  }
 
   /** Sends the head with `text` (what the log held) and starts listening; `ended`: the stream ends there. */
   start(text: string, ended: boolean, heard: boolean): void {
     openStream(this.ctx, this.request, this.reply, text, ended);
     const raw = this.reply.raw;
     this.heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
-    this.poll = setInterval(() => this.wake(), POLL_MS);
+    this.unwatch = this.ctx.eventPoll.watch(this.jobId, this);
     raw.on('close', () => this.finish());
     this.ctx.streams.add(this.finish);
     // A client that left while the stream was being opened closed it before the listener above existed; a
@@ -160,12 +166,12 @@ class JobEventStream {
     try {
       do {
         this.again = false;
-        const events = await this.ctx.store.listJobEvents(this.jobId, this.sent);
+        const events = await this.ctx.store.listJobEvents(this.jobId, this.sentSeq);
         if (this.closed) return;
         let batch = '';
         for (const e of events) {
           batch += eventText(e);
-          this.sent = e.seq;
+          this.sentSeq = e.seq;
           if (e.type === 'done') {
             this.finish(batch);
             traceJob(e.jobId, 'SSE done written');
@@ -186,7 +192,7 @@ class JobEventStream {
     this.ctx.streams.delete(this.finish);
     this.unsubscribe();
     clearInterval(this.heartbeat);
-    clearInterval(this.poll);
+    this.unwatch?.();
     clearTimeout(this.batch);
     if (!this.reply.raw.writableEnded) this.reply.raw.end(last);
   };
