@@ -106,6 +106,8 @@ describe.each(BACKENDS)('stale output files on $name', (backend) => {
       },
       get: (key, known) => fx.storage.get(key, known),
       deletePrefix: (prefix) => fx.storage.deletePrefix(prefix),
+      list: (prefix) => fx.storage.list(prefix),
+      deleteKeys: (keys) => fx.storage.deleteKeys(keys),
       presignedGetUrl: (key, ttl) => fx.storage.presignedGetUrl(key, ttl),
       check: () => fx.storage.check(),
     };
