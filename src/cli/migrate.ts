@@ -11,7 +11,11 @@ export function register(program: Command): void {
     .action(async (flags: { db?: string }) => {
       const url = flags.db ?? (process.env.ARRAKIS_DB || DEFAULT_DB);
       const { migrateDatabase } = await import('../store/migrate-database.js');
-      const applied = await migrateDatabase(url);
+      const { migrationRetryMessage } = await import('../store/migration-errors.js');
+      // A migration waiting for a lock retries for up to ~40 s: say so meanwhile, not only when it fails.
+      const applied = await migrateDatabase(url, (retry) => {
+        process.stderr.write(`warning: ${migrationRetryMessage(retry)}\n`);
+      });
       const where = url.replace(/\/\/[^@/]*@/, '//***@');
       if (applied.length === 0) process.stdout.write(`${where}: up to date, nothing applied\n`);
       for (const name of applied) process.stdout.write(`${where}: applied ${name}\n`);

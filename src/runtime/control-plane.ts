@@ -21,6 +21,7 @@ import { checkUrlAtSubmission } from '../media/url-policy.js';
 import type { Store } from '../store/contract.js';
 import type { Coordination } from '../store/coordination.js';
 import { openMigratedStore } from '../store/open.js';
+import { migrationRetryMessage } from '../store/migration-errors.js';
 import { WorkerService, type WorkerServiceDeps } from '../workers/worker-service.js';
 import type { ModelLoad } from '../workers/job-channel.js';
 import { storeBase64Input, storeUploadedInput } from './base64-input.js';
@@ -77,7 +78,9 @@ async function openFoundations(
   /** Stops the storage (its file writer thread would outlive the plane), then closes the store. */
   closeFoundations: () => Promise<void>;
 }> {
-  const store = await openMigratedStore(config.db);
+  const store = await openMigratedStore(config.db, {
+    onMigrationRetry: (retry) => log.warn({ ...retry }, migrationRetryMessage(retry)),
+  });
   let storage: ObjectStorage | undefined;
   try {
     const adopted = await store.adoptUnpooledJobs(defaultPool);

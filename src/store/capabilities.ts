@@ -19,6 +19,12 @@ export interface Capabilities {
   /** The table function that expands a JSON array stored as text: SQLite's `json_each`, Postgres's
    *  `json_array_elements` (used by the claim's model placement). */
   readonly jsonArrays: 'json_each' | 'json_array_elements';
+  /**
+   * The collation that orders text by its UTF-8 code units (bytes), whatever the database's own collation:
+   * SQLite's `BINARY` (its default), Postgres's `"C"` (a database created with en_US would otherwise order
+   * `a` before `B` and skip punctuation).
+   */
+  readonly byteCollation: 'BINARY' | '"C"';
 }
 
 export const SQLITE_CAPABILITIES: Capabilities = Object.freeze({
@@ -28,6 +34,7 @@ export const SQLITE_CAPABILITIES: Capabilities = Object.freeze({
   crossProcess: false,
   serverFunctions: false,
   jsonArrays: 'json_each',
+  byteCollation: 'BINARY',
 });
 
 export const POSTGRES_CAPABILITIES: Capabilities = Object.freeze({
@@ -37,4 +44,5 @@ export const POSTGRES_CAPABILITIES: Capabilities = Object.freeze({
   crossProcess: true,
   serverFunctions: true,
   jsonArrays: 'json_array_elements',
+  byteCollation: '"C"',
 });

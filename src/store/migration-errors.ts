@@ -64,6 +64,34 @@ export class MigrationLockTimeoutError extends Error {
   }
 }
 
+/** One attempt of a migration gave up on a lock (Postgres `lock_timeout`) and the migration is tried again. */
+export interface MigrationRetry {
+  /** The migration, e.g. `012-attempt-refunds`. */
+  migration: string;
+  /** The attempt that gave up (1 for the first) and how many are made before the run fails. */
+  attempt: number;
+  attempts: number;
+  /** The table its statement waited for, when the statement names one. */
+  table: string | null;
+  /** The sessions holding a lock on that table as the attempt gave up (empty when unknown). */
+  holders: readonly LockHolder[];
+  /** How long until the next attempt, in ms. */
+  retryInMs: number;
+}
+
+/**
+ * The operator's warning for a retry: which migration waits for which table, who holds it, and what happens
+ * next (serve logs it, `arrakis migrate` prints it to stderr).
+ */
+export function migrationRetryMessage(r: MigrationRetry): string {
+  const what = r.table === null ? 'a lock its statement needs' : `its lock on table "${r.table}"`;
+  const holders = r.holders.length === 0 ? '' : describeHolders(r.holders);
+  return (
+    `migration ${r.migration} could not get ${what} (attempt ${r.attempt} of ${r.attempts}); ` +
+    `retrying in ${Math.round(r.retryInMs)} ms${holders === '' ? '' : `; held by${holders.slice(1)}`}`
+  );
+}
+
 function describeHolders(holders: readonly LockHolder[]): string {
   if (holders.length === 0) return ' (it had ended by the time this error was written)';
   const each = holders.map(

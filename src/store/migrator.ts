@@ -21,11 +21,14 @@ import {
   lockedTable,
   MigrationFailedError,
   MigrationLockTimeoutError,
+  type MigrationRetry,
 } from './migration-errors.js';
 import { MIGRATIONS } from './migrations/index.js';
 import type { Migration } from './migrations/migration.js';
 import { lockHolders } from './postgres/lock-holders.js';
 import { isStoreUnavailable } from './unavailable.js';
+
+export type { MigrationRetry };
 
 /** Arbitrary but fixed: the advisory lock every Arrakis process migrating this database takes. */
 const MIGRATION_LOCK_KEY = 7_246_010_420;
@@ -44,6 +47,17 @@ const appliedSchema = z.object({ id: z.number() });
 export interface MigrateOptions {
   /** Postgres `lock_timeout` of each migration's transaction, in ms (default 5 s). */
   lockTimeoutMs?: number;
+  /**
+   * Called each time a migration's attempt gave up on a lock and is retried (the run may wait ~40 s in all
+   * before it fails): the operator's warning. Must not throw (an error is ignored).
+   */
+  onRetry?: (retry: MigrationRetry) => void;
+}
+
+/** What applyOne's retries need besides the migration. */
+interface Attempts {
+  lockTimeoutMs: number;
+  onRetry: ((retry: MigrationRetry) => void) | undefined;
 }
 
 async function appliedIds(conn: Conn): Promise<Set<number>> {
@@ -106,7 +120,7 @@ async function applyWithRetries(
   caps: Capabilities,
   m: Migration,
   now: number,
-  lockTimeoutMs: number,
+  { lockTimeoutMs, onRetry }: Attempts,
 ): Promise<boolean> {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -130,7 +144,18 @@ async function applyWithRetries(
           failed.cause,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, (lockTimeoutMs / 5) * 2 ** (attempt - 1)));
+      const retryInMs = (lockTimeoutMs / 5) * 2 ** (attempt - 1);
+      if (onRetry !== undefined) {
+        // Who holds the table is what the operator acts on; a failure to read it leaves the warning without.
+        const holders = table === null ? [] : await lockHolders(session, table);
+        const retry = { migration: label(m), attempt, attempts: LOCK_ATTEMPTS, table, holders, retryInMs };
+        try {
+          onRetry(retry);
+        } catch {
+          // A warning's failure must not fail the migration.
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, retryInMs));
     }
   }
 }
@@ -140,14 +165,14 @@ async function applyPending(
   session: Conn,
   caps: Capabilities,
   now: number,
-  lockTimeoutMs: number,
+  attempts: Attempts,
 ): Promise<string[]> {
   await run(session, CREATE_TABLE, []);
   const done = await appliedIds(session);
   const applied: string[] = [];
   for (const m of MIGRATIONS) {
     if (done.has(m.id)) continue;
-    if (await applyWithRetries(session, caps, m, now, lockTimeoutMs)) applied.push(label(m));
+    if (await applyWithRetries(session, caps, m, now, attempts)) applied.push(label(m));
   }
   return applied;
 }
@@ -158,13 +183,16 @@ export async function applyMigrations(
   now: number,
   opts: MigrateOptions = {},
 ): Promise<string[]> {
-  const lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULT_MIGRATION_LOCK_TIMEOUT_MS;
-  if (!ctx.caps.advisoryLocks) return await applyPending(ctx.db, ctx.caps, now, lockTimeoutMs);
+  const attempts = {
+    lockTimeoutMs: opts.lockTimeoutMs ?? DEFAULT_MIGRATION_LOCK_TIMEOUT_MS,
+    onRetry: opts.onRetry,
+  };
+  if (!ctx.caps.advisoryLocks) return await applyPending(ctx.db, ctx.caps, now, attempts);
   // One pinned connection: the session lock and every migration's transaction on the same backend.
   return await ctx.db.connection().execute(async (session) => {
     await run(session, `SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY})`, []);
     try {
-      return await applyPending(session, ctx.caps, now, lockTimeoutMs);
+      return await applyPending(session, ctx.caps, now, attempts);
     } finally {
       await run(session, `SELECT pg_advisory_unlock(${MIGRATION_LOCK_KEY})`, []).catch(() => {});
     }

@@ -3,6 +3,7 @@ import type { Store } from './contract.js';
 import { POSTGRES_CAPABILITIES, SQLITE_CAPABILITIES } from './capabilities.js';
 import { compileJobSql } from './job-sql.js';
 import { KyselyStore } from './kysely-store.js';
+import type { MigrateOptions, MigrationRetry } from './migrator.js';
 import { postgresCoordination } from './postgres/coordination.js';
 import { openPostgres } from './postgres/open-postgres.js';
 import { openSqlite } from './sqlite/open-sqlite.js';
@@ -29,6 +30,16 @@ export interface StoreOptions {
   /** Postgres: how long a migration statement waits for a lock before its attempt gives up and is retried, in
    *  ms (default 5 s; see migrator.ts). */
   migrationLockTimeoutMs?: number;
+  /** Postgres: called each time a migration gave up on a lock and is retried (the operator's warning). */
+  onMigrationRetry?: (retry: MigrationRetry) => void;
+}
+
+/** The migration options of `opts` (only those given). */
+function migrateOptions(opts: StoreOptions): MigrateOptions {
+  return {
+    ...(opts.migrationLockTimeoutMs === undefined ? {} : { lockTimeoutMs: opts.migrationLockTimeoutMs }),
+    ...(opts.onMigrationRetry === undefined ? {} : { onRetry: opts.onMigrationRetry }),
+  };
 }
 
 /** The concrete store behind `url`. */
@@ -49,7 +60,7 @@ export function openKyselyStore(url: string, opts: StoreOptions = {}): KyselySto
       (conn, options) => postgresCoordination(url, conn, options),
       undefined,
       () => openPostgres(url, 1, [], { queryTimeoutMs: 0 }),
-      opts.migrationLockTimeoutMs === undefined ? {} : { lockTimeoutMs: opts.migrationLockTimeoutMs },
+      migrateOptions(opts),
     );
   }
   throw new UnsupportedDatabaseUrlError(url);

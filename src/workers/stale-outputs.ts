@@ -11,7 +11,7 @@
 import type { JobStatus } from '../jobs/types.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
 import type { OutageLog } from '../util/backoff.js';
-import { attemptOfKey, attemptPrefix } from './output-key.js';
+import { attemptOfKey, attemptPrefix, outputPrefix } from './output-key.js';
 
 /** What decides which attempts are over: the job's status and its count of claims. */
 export interface AttemptState {
@@ -40,8 +40,12 @@ export function isLiveAttempt(state: AttemptState, attempt: number): boolean {
 
 /**
  * Deletes the files of every attempt that is over (lastStaleAttempt), except an attempt a `keep` key was stored
- * under (a completed job's outputs). Best effort: a storage error is logged and leaves the files to retention.
- * Returns how many objects were deleted.
+ * under (a completed job's outputs). The job's output folder is listed once and the stale keys among it
+ * deleted, however many attempts the job had (every voluntary release counts one: a loop over attempt prefixes
+ * would list storage once per attempt). Files of the previous release's index-keyed uploads (legacyOutputKey:
+ * no attempt number) are never deleted here, as no attempt's prefix ever named them; retention and a failed
+ * or cancelled job's clean-up delete them. Best effort: a storage error is logged and leaves the files to
+ * retention. Returns how many objects were deleted.
  */
 export async function deleteStaleAttempts(
   storage: ObjectStorage,
@@ -50,12 +54,21 @@ export async function deleteStaleAttempts(
   log: OutageLog,
   keep: readonly string[] = [],
 ): Promise<number> {
+  const last = lastStaleAttempt(state);
+  if (last === 0) return 0;
   const kept = new Set(keep.map((key) => attemptOfKey(jobId, key)));
-  let deleted = 0;
-  for (let attempt = 1; attempt <= lastStaleAttempt(state); attempt++) {
-    if (!kept.has(attempt)) deleted += await deleteAttempt(storage, jobId, attempt, log);
-  }
-  return deleted;
+  const stale = (key: string): boolean => {
+    const attempt = attemptOfKey(jobId, key);
+    return attempt !== null && attempt <= last && !kept.has(attempt);
+  };
+  return await bestEffort(
+    async () => {
+      const keys = (await storage.list(outputPrefix(jobId))).filter(stale);
+      return keys.length === 0 ? 0 : await storage.deleteKeys(keys);
+    },
+    { jobId, lastStaleAttempt: last },
+    log,
+  );
 }
 
 /** Deletes every file stored under one attempt of the job; best effort (logged, answers 0 on an error). */
@@ -65,7 +78,7 @@ export function deleteAttempt(
   attempt: number,
   log: OutageLog,
 ): Promise<number> {
-  return bestEffortDelete(storage, attemptPrefix(jobId, attempt), { jobId, attempt }, log);
+  return bestEffort(() => storage.deletePrefix(attemptPrefix(jobId, attempt)), { jobId, attempt }, log);
 }
 
 /** Deletes one stored output file (a key names one file: its attempt and arrival number are unique). */
@@ -75,17 +88,16 @@ export function deleteStoredFile(
   key: string,
   log: OutageLog,
 ): Promise<number> {
-  return bestEffortDelete(storage, key, { jobId, key }, log);
+  return bestEffort(() => storage.deleteKeys([key]), { jobId, key }, log);
 }
 
-async function bestEffortDelete(
-  storage: ObjectStorage,
-  prefix: string,
+async function bestEffort(
+  remove: () => Promise<number>,
   details: Record<string, unknown>,
   log: OutageLog,
 ): Promise<number> {
   try {
-    const deleted = await storage.deletePrefix(prefix);
+    const deleted = await remove();
     if (deleted > 0) log.info?.({ ...details, deleted }, 'deleted output files of an attempt that is over');
     return deleted;
   } catch (err) {

@@ -291,22 +291,18 @@ export class WorkerService {
     if (lease === null) throw new LeaseLostError(jobId);
     const key = outputKey(jobId, lease.attempts, file.seq, file.filename);
     const stored = await this.storeAt(jobId, key, file);
-    // The lease may have gone while the bytes were written: whoever ended the attempt has deleted its files
-    // already (or deletes them now: stale-outputs.ts), so one that lands after that is deleted here and refused,
-    // unless its number is live again: the key then may name a wanted file (isLiveAttempt).
-    const after = await this.deps.store.jobLease(jobId);
-    if (after?.status === 'running' && after.workerId === workerId && after.attempts === lease.attempts) {
-      return stored;
-    }
-    if (after === null || !isLiveAttempt(after, lease.attempts)) {
-      await deleteStoredFile(this.deps.storage, jobId, key, this.log);
-    }
-    throw new LeaseLostError(jobId);
+    await this.stillHeld(jobId, workerId, lease, key);
+    return stored;
   }
 
   /**
    * The previous release's per-output upload (`PUT …/outputs/{index}`), kept for its agents for one release:
-   * stores under the index-based key and, unlike then, announces nothing (complete does).
+   * stores under the index-based key and, unlike then, announces nothing (complete does). Its key has no
+   * attempt number: every run of the job writes the same key for the same output, so a run that lost its lease
+   * while its bytes were written must not leave them where another run's completion could name them (the
+   * clean-up of stale attempts never finds a key without an attempt). The same re-check as storeOutput's: the
+   * file stays only when its own attempt is the one running or the job completed with (its retried upload
+   * stored the same file under the same key).
    */
   async storeIndexedOutput(
     jobId: string,
@@ -314,9 +310,29 @@ export class WorkerService {
     index: number,
     file: OutputFile,
   ): Promise<JobOutput> {
-    if ((await this.heldLease(jobId, workerId)) === null) throw new LeaseLostError(jobId);
-    const stored = await this.storeAt(jobId, legacyOutputKey(jobId, index, file.filename), file);
+    const lease = await this.heldLease(jobId, workerId);
+    if (lease === null) throw new LeaseLostError(jobId);
+    const key = legacyOutputKey(jobId, index, file.filename);
+    const stored = await this.storeAt(jobId, key, file);
+    await this.stillHeld(jobId, workerId, lease, key);
     return { index, ...stored };
+  }
+
+  /**
+   * After a file was stored under `lease`: throws LeaseLostError when the lease went while the bytes were
+   * written. Whoever ended the attempt has deleted its files already (or deletes them now: stale-outputs.ts),
+   * so one that lands after that is deleted here and refused, unless its attempt is live again: the job then
+   * runs or completed with that very attempt, whose key may name a wanted file (isLiveAttempt).
+   */
+  private async stillHeld(jobId: string, workerId: string, lease: JobLease, key: string): Promise<void> {
+    const after = await this.deps.store.jobLease(jobId);
+    if (after?.status === 'running' && after.workerId === workerId && after.attempts === lease.attempts) {
+      return;
+    }
+    if (after === null || !isLiveAttempt(after, lease.attempts)) {
+      await deleteStoredFile(this.deps.storage, jobId, key, this.log);
+    }
+    throw new LeaseLostError(jobId);
   }
 
   private async storeAt(jobId: string, key: string, file: OutputFile): Promise<StoredOutput> {

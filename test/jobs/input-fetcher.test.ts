@@ -203,6 +203,8 @@ describe('InputFetcher', () => {
       },
       get: (key) => storage.get(key),
       deletePrefix: (p) => storage.deletePrefix(p),
+      list: (p) => storage.list(p),
+      deleteKeys: (keys) => storage.deleteKeys(keys),
       presignedGetUrl: async () => null,
       check: () => storage.check(),
     };

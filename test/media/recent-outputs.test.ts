@@ -145,6 +145,11 @@ describe('RecentOutputs', () => {
         await gates.del;
         return await files.deletePrefix(prefix);
       },
+      list: (prefix) => files.list(prefix),
+      deleteKeys: async (keys) => {
+        await gates.del;
+        return await files.deleteKeys(keys);
+      },
       presignedGetUrl: async () => null,
       check: () => files.check(),
     };

@@ -6,9 +6,12 @@
  */
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Command } from 'commander';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { register as registerMigrate } from '../../src/cli/migrate.js';
 import { z } from 'zod';
 import type { Store } from '../../src/store/contract.js';
+import type { MigrationRetry } from '../../src/store/migrator.js';
 import { MIGRATIONS } from '../../src/store/migrations/index.js';
 import { openStore } from '../../src/store/open.js';
 import { BACKENDS, type Backend, type TestDb } from './backends.js';
@@ -177,6 +180,66 @@ describe.each(postgres)('migrating $name while a long query holds a lock on jobs
     expect(await migrating).toEqual(['012-attempt-refunds']);
     expect(await refundColumnExists(watcher)).toBe(true);
     expect(await store.isReady()).toBe(true);
+  });
+
+  /** Resolves once `seen()` holds at least `n` items; throws when that has not happened within BLOCKED_MS. */
+  async function heard<T>(seen: () => readonly T[], n: number): Promise<readonly T[]> {
+    const deadline = Date.now() + BLOCKED_MS;
+    while (seen().length < n) {
+      if (Date.now() > deadline) throw new Error(`heard ${seen().length} retries, expected ${n}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return seen();
+  }
+
+  it('tells its caller of every retry: the migration, the attempt, the table and who holds it', async () => {
+    const retries: MigrationRetry[] = [];
+    const store = await openStore(db.url, {
+      poolSize: 2,
+      migrationLockTimeoutMs: LOCK_TIMEOUT_MS,
+      onMigrationRetry: (retry) => retries.push(retry),
+    });
+    stores.push(store);
+    const migrating = store.migrate();
+    migrating.catch(() => {});
+    await heard(() => retries, 2);
+    expect(retries[0]).toEqual({
+      migration: '012-attempt-refunds',
+      attempt: 1,
+      attempts: 5,
+      table: 'jobs',
+      holders: [expect.objectContaining({ pid: holderPid, mode: 'AccessShareLock' })],
+      retryInMs: LOCK_TIMEOUT_MS / 5,
+    });
+    expect(retries[1]).toMatchObject({ migration: '012-attempt-refunds', attempt: 2, retryInMs: 120 });
+    await holder.query('COMMIT');
+    expect(await migrating).toEqual(['012-attempt-refunds']);
+    expect(retries.every((r, i) => r.attempt === i + 1)).toBe(true);
+  });
+
+  it('`arrakis migrate` prints each retry to stderr while it waits', async () => {
+    // The CLI's lock timeout is the default 5 s: its first retry is announced after one attempt gave up.
+    const lines: string[] = [];
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      const program = new Command().exitOverride();
+      registerMigrate(program);
+      const run = program.parseAsync(['node', 'arrakis', 'migrate', '--db', db.url]);
+      run.catch(() => {});
+      await heard(() => lines, 1);
+      await holder.query('COMMIT');
+      await run;
+    } finally {
+      stderr.mockRestore();
+      stdout.mockRestore();
+    }
+    expect(lines[0]).toMatch(
+      /^warning: migration 012-attempt-refunds could not get its lock on table "jobs" \(attempt 1 of 5\); retrying in 1000 ms; held by pid \d+ \(AccessShareLock, idle in transaction/,
+    );
   });
 
   it('fails after its last attempt naming the migration, the table and the session holding the lock', async () => {

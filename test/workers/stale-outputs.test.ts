@@ -106,6 +106,8 @@ describe.each(BACKENDS)('stale output files on $name', (backend) => {
       },
       get: (key, known) => fx.storage.get(key, known),
       deletePrefix: (prefix) => fx.storage.deletePrefix(prefix),
+      list: (prefix) => fx.storage.list(prefix),
+      deleteKeys: (keys) => fx.storage.deleteKeys(keys),
       presignedGetUrl: (key, ttl) => fx.storage.presignedGetUrl(key, ttl),
       check: () => fx.storage.check(),
     };
@@ -156,6 +158,37 @@ describe.each(BACKENDS)('stale output files on $name', (backend) => {
       status: 'completed',
     });
     expect(await bytesOf(current.objectKey)).toBe('png');
+  });
+
+  it('a late upload on the previous release’s index route is deleted and refused: no other run may name it', async () => {
+    const jobId = await claimed('w1');
+    const { slow, entered, land } = withSlowFirstPut();
+    const late = slow.storeIndexedOutput(jobId, 'w1', 0, { ...file, bytes: Buffer.from('the lost run') });
+    await entered; // the late upload passed its lease check (attempt 1) and is being stored
+    expect((await fx.db.store.expireLeases(3, Date.now() + 60_000)).map((o) => o.outcome)).toEqual([
+      'requeued',
+    ]);
+    expect((await fx.db.store.claimNext('w2', 'default', 10_000, Date.now() + 60_000))?.attempts).toBe(2);
+    land();
+    await expect(late).rejects.toBeInstanceOf(LeaseLostError);
+    // The key has no attempt number: left, attempt 2's completion could name the lost run's bytes as its own.
+    const legacy = `jobs/${jobId}/outputs/0-out.png`;
+    expect(await stored(legacy)).toBe(false);
+  });
+
+  it('a late upload on the index route whose retry stored the file and completed the job deletes nothing', async () => {
+    const jobId = await claimed('w1');
+    const { slow, entered, land } = withSlowFirstPut();
+    const late = slow.storeIndexedOutput(jobId, 'w1', 0, file);
+    await entered;
+    const retried = await slow.storeIndexedOutput(jobId, 'w1', 0, file);
+    expect(await fx.service.complete(jobId, 'w1', [retried])).toEqual({
+      kind: 'finished',
+      status: 'completed',
+    });
+    land();
+    await expect(late).rejects.toBeInstanceOf(LeaseLostError);
+    expect(await bytesOf(retried.objectKey)).toBe('png');
   });
 
   it('a refused completion leaves the attempt running elsewhere alone, and the job completes with it', async () => {

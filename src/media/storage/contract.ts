@@ -36,6 +36,13 @@ export interface ObjectStorage {
   get(key: string, known?: KnownObject): Promise<FoundObject | null>;
   /** Deletes every object whose key starts with `prefix` (used by retention). */
   deletePrefix(prefix: string): Promise<number>;
+  /**
+   * The keys of every object whose key starts with `prefix`, in no particular order: one listing (on S3 one
+   * request per 1000 keys), so a caller that picks what to delete among a job's files lists them once.
+   */
+  list(prefix: string): Promise<string[]>;
+  /** Deletes exactly these objects (a missing one is no error); answers how many it deleted. */
+  deleteKeys(keys: readonly string[]): Promise<number>;
   /** A time-limited URL a client may GET directly, or null when the backend serves bytes itself (file:). */
   presignedGetUrl(key: string, ttlSeconds: number): Promise<string | null>;
   /** Checks the backend is reachable (bucket exists, folder writable). */

@@ -291,14 +291,33 @@ export class FileStorage implements ObjectStorage {
   }
 
   async deletePrefix(prefix: string): Promise<number> {
+    return await this.deleteKeys(await this.list(prefix));
+  }
+
+  async list(prefix: string): Promise<string[]> {
     assertValidPrefix(prefix);
     const dirKey = prefix.slice(0, Math.max(0, prefix.lastIndexOf('/')));
     const start = join(this.root, ...dirKey.split('/').filter((s) => s !== ''));
-    let deleted = 0;
+    const keys: string[] = [];
     for (const file of await walk(start, dirKey === '')) {
       const key = relative(this.root, file).split(sep).join('/');
-      if (!key.startsWith(prefix)) continue;
-      await rm(file, { force: true });
+      if (key.startsWith(prefix)) keys.push(key);
+    }
+    return keys;
+  }
+
+  async deleteKeys(keys: readonly string[]): Promise<number> {
+    let deleted = 0;
+    for (const key of keys) {
+      const file = this.pathOf(key);
+      const removed = await rm(file).then(
+        () => true,
+        (err: unknown) => {
+          if (isMissing(err)) return false;
+          throw err;
+        },
+      );
+      if (!removed) continue;
       await rm(this.metaPathOf(key), { force: true });
       await this.pruneEmptyDirs(dirname(file), this.root);
       await this.pruneEmptyDirs(dirname(this.metaPathOf(key)), join(this.root, META_DIR));

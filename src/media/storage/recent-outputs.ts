@@ -122,15 +122,32 @@ export class RecentOutputs implements ObjectStorage {
   }
 
   async deletePrefix(prefix: string): Promise<number> {
-    for (const key of [...this.held.keys()]) if (key.startsWith(prefix)) this.drop(key);
-    for (const put of this.puts) if (put.key.startsWith(prefix)) put.deleted = true;
-    this.deleting.set(prefix, (this.deleting.get(prefix) ?? 0) + 1);
+    return await this.whileDeleting([prefix], () => this.backend.deletePrefix(prefix));
+  }
+
+  list(prefix: string): Promise<string[]> {
+    return this.backend.list(prefix);
+  }
+
+  /** As deletePrefix for each key (a key counts as a prefix of itself here: a copy is never held wrongly). */
+  async deleteKeys(keys: readonly string[]): Promise<number> {
+    return await this.whileDeleting(keys, () => this.backend.deleteKeys(keys));
+  }
+
+  /** Runs the backend's `remove` with every copy and put in flight under `prefixes` forgotten meanwhile. */
+  private async whileDeleting(prefixes: readonly string[], remove: () => Promise<number>): Promise<number> {
+    const covers = (key: string): boolean => prefixes.some((p) => key.startsWith(p));
+    for (const key of [...this.held.keys()]) if (covers(key)) this.drop(key);
+    for (const put of this.puts) if (covers(put.key)) put.deleted = true;
+    for (const prefix of prefixes) this.deleting.set(prefix, (this.deleting.get(prefix) ?? 0) + 1);
     try {
-      return await this.backend.deletePrefix(prefix);
+      return await remove();
     } finally {
-      const n = (this.deleting.get(prefix) ?? 1) - 1;
-      if (n > 0) this.deleting.set(prefix, n);
-      else this.deleting.delete(prefix);
+      for (const prefix of prefixes) {
+        const n = (this.deleting.get(prefix) ?? 1) - 1;
+        if (n > 0) this.deleting.set(prefix, n);
+        else this.deleting.delete(prefix);
+      }
     }
   }
 

@@ -124,17 +124,33 @@ export class S3Storage implements ObjectStorage {
   async deletePrefix(prefix: string): Promise<number> {
     assertValidPrefix(prefix);
     let deleted = 0;
-    for await (const keys of this.listKeys(prefix)) {
-      // Single deletes: DeleteObjects needs a Content-MD5 some S3-compatible servers reject.
-      for (let i = 0; i < keys.length; i += DELETE_CONCURRENCY) {
-        const batch = keys.slice(i, i + DELETE_CONCURRENCY);
-        await Promise.all(
-          batch.map((Key) => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }))),
-        );
-        deleted += batch.length;
-      }
-    }
+    for await (const keys of this.listKeys(prefix)) deleted += await this.deleteFullKeys(keys);
     return deleted;
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    assertValidPrefix(prefix);
+    const keys: string[] = [];
+    for await (const page of this.listKeys(prefix)) {
+      for (const key of page) if (key.startsWith(this.prefix)) keys.push(key.slice(this.prefix.length));
+    }
+    return keys;
+  }
+
+  async deleteKeys(keys: readonly string[]): Promise<number> {
+    return await this.deleteFullKeys(keys.map((key) => this.fullKey(key)));
+  }
+
+  /** Deletes bucket keys (this storage's prefix included), DELETE_CONCURRENCY at a time. */
+  private async deleteFullKeys(keys: readonly string[]): Promise<number> {
+    // Single deletes: DeleteObjects needs a Content-MD5 some S3-compatible servers reject.
+    for (let i = 0; i < keys.length; i += DELETE_CONCURRENCY) {
+      const batch = keys.slice(i, i + DELETE_CONCURRENCY);
+      await Promise.all(
+        batch.map((Key) => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }))),
+      );
+    }
+    return keys.length;
   }
 
   async presignedGetUrl(key: string, ttlSeconds: number): Promise<string | null> {

@@ -1,4 +1,5 @@
 /** Workers' reported models and the model registry (files a worker's model cache may fetch). */
+import { sql } from 'kysely';
 import type { ModelFile, WorkerModelState } from '../contract.js';
 import { inTx, isUniqueViolation, type StoreContext } from '../context.js';
 import { toModelFile } from '../rows.js';
@@ -135,17 +136,22 @@ export async function getModelFile(ctx: StoreContext, name: string): Promise<Mod
   return row === undefined ? null : toModelFile(row);
 }
 
-/** Store.listModelFiles: one statement per slice of distinct names, the rows sorted by name (code units). */
+/**
+ * Store.listModelFiles: the rows sorted by name in UTF-8 code units (bytes) on both backends and both paths,
+ * never by the database's collation; with `names`, one statement per slice of distinct names.
+ */
 export async function listModelFiles(ctx: StoreContext, names?: readonly string[]): Promise<ModelFile[]> {
   if (names === undefined) {
-    return (await ctx.db.selectFrom('model_files').selectAll().orderBy('name').execute()).map(toModelFile);
+    const byName = sql`name collate ${sql.raw(ctx.caps.byteCollation)}`;
+    return (await ctx.db.selectFrom('model_files').selectAll().orderBy(byName).execute()).map(toModelFile);
   }
   const found: ModelFile[] = [];
   for (const slice of slices([...new Set(names)])) {
     const rows = await ctx.db.selectFrom('model_files').selectAll().where('name', 'in', slice).execute();
     for (const row of rows) found.push(toModelFile(row));
   }
-  return found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // UTF-8 bytes, as the statement above orders (JS's `<` compares UTF-16 units, which differ past U+FFFF).
+  return found.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
 }
 
 /** Store.deleteModelFile. */
