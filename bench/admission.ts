@@ -1,6 +1,7 @@
 /**
  * Admission and claim→complete throughput of the real store on SQLite and Postgres, beside a bare
- * better-sqlite3 reference doing the same conditional-increment admission and claim/complete.
+ * better-sqlite3 reference doing the same conditional-increment admission and claim/complete; then claim→complete
+ * cycles with a last progress reported on its own before the completion, or inside it.
  * Run: node --import tsx bench/admission.ts [--jobs N] [--only sqlite|postgres] [--accounts N]   (starts its own embedded Postgres unless
  * ARRAKIS_TEST_PG names one). Prints one line per measurement.
  */
@@ -89,6 +90,27 @@ async function benchStore(label: string, store: Store, n: number, clients: numbe
     if (done.kind !== 'finished') throw new Error('bench completion lost the job');
   });
   report(`${label}: claim→complete cycles`, n, cycleMs);
+  // A fast prompt's last progress: a commit of its own before the completion, or with it (completeJob's
+  // `progress`, what the agent does since round 9).
+  const last = { value: 1, max: 1, node: '1', class_type: 'EmptyImage', fraction: 1 };
+  for (const withCompletion of [false, true]) {
+    await drive(n, clients, async (i) => {
+      const r = await store.admitJob(job(accounts[i % accountCount] ?? '', i), Date.now());
+      if (r.kind !== 'admitted') throw new Error(`bench admission rejected: ${r.kind}`);
+    });
+    const ms = await drive(n, clients, async (i) => {
+      const worker = `w${i % clients}`;
+      const claimed = await store.claimNext(worker, 'default', 60_000, Date.now());
+      if (claimed === null) throw new Error('bench claim found nothing');
+      if (!withCompletion) await store.updateProgress(claimed.id, worker, last, Date.now());
+      const done = withCompletion
+        ? await store.completeJob(claimed.id, worker, [], Date.now(), last)
+        : await store.completeJob(claimed.id, worker, [], Date.now());
+      if (done.kind !== 'finished') throw new Error('bench completion lost the job');
+    });
+    const what = withCompletion ? 'progress with the completion' : 'progress, then complete';
+    report(`${label}: claim→${what}`, n, ms);
+  }
 }
 
 async function benchSqlite(n: number): Promise<void> {
