@@ -15,8 +15,9 @@ export function outputKey(jobId: string, attempt: number, seq: number, filename:
 }
 
 /**
- * The key the previous release built from an output's index (`<index>-<filename>`), still built by the
- * per-output upload route that agents of that release use (kept for one release).
+ * The key the previous release built from an output's index (`<index>-<filename>`). No longer built (that
+ * release's upload route now stores under outputKey with the index as the arrival number); files stored so
+ * before the upgrade are still accepted in a completion and served.
  */
 export function legacyOutputKey(jobId: string, index: number, filename: string): string {
   return `${outputPrefix(jobId)}${index}-${safeFilename(filename, 'output')}`;

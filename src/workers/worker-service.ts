@@ -29,7 +29,7 @@ import {
   type StoredOutput,
 } from './job-channel.js';
 import { assertValidKey } from '../media/storage/object-key.js';
-import { isOutputKeyOf, legacyOutputKey, outputKey, outputPrefix } from './output-key.js';
+import { isOutputKeyOf, outputKey, outputPrefix } from './output-key.js';
 import { deleteAttempt, deleteStaleAttempts, deleteStoredFile, isLiveAttempt } from './stale-outputs.js';
 import { SILENT_OUTAGE_LOG, type OutageLog } from '../util/backoff.js';
 import { JobLifecycle } from '../jobs/lifecycle/job-lifecycle.js';
@@ -297,12 +297,10 @@ export class WorkerService {
 
   /**
    * The previous release's per-output upload (`PUT …/outputs/{index}`), kept for its agents for one release:
-   * stores under the index-based key and, unlike then, announces nothing (complete does). Its key has no
-   * attempt number: every run of the job writes the same key for the same output, so a run that lost its lease
-   * while its bytes were written must not leave them where another run's completion could name them (the
-   * clean-up of stale attempts never finds a key without an attempt). The same re-check as storeOutput's: the
-   * file stays only when its own attempt is the one running or the job completed with (its retried upload
-   * stored the same file under the same key).
+   * announces nothing, unlike then (complete does), and stores under this attempt's key with the index as the
+   * arrival number (`<attempt>.<index>-<filename>`), which the agent reports back as it is answered. The
+   * previous release keyed by index alone: every run of the job wrote the same key, so a run that lost its lease
+   * while its bytes were written overwrote the next run's file, and no clean-up could tell the two apart.
    */
   async storeIndexedOutput(
     jobId: string,
@@ -310,12 +308,7 @@ export class WorkerService {
     index: number,
     file: OutputFile,
   ): Promise<JobOutput> {
-    const lease = await this.heldLease(jobId, workerId);
-    if (lease === null) throw new LeaseLostError(jobId);
-    const key = legacyOutputKey(jobId, index, file.filename);
-    const stored = await this.storeAt(jobId, key, file);
-    await this.stillHeld(jobId, workerId, lease, key);
-    return { index, ...stored };
+    return { index, ...(await this.storeOutput(jobId, workerId, { ...file, seq: index })) };
   }
 
   /**

@@ -25,8 +25,9 @@ describe.each(BACKENDS)('output uploads and the lease on $name', (backend) => {
     expect((await fx.service.storeOutput(jobId, 'w1', file)).objectKey).toBe(
       `jobs/${jobId}/outputs/1.0-out.png`,
     );
+    // The previous release's route: this attempt's key too, the index as the arrival number.
     expect((await fx.service.storeIndexedOutput(jobId, 'w1', 2, file)).objectKey).toBe(
-      `jobs/${jobId}/outputs/2-out.png`,
+      `jobs/${jobId}/outputs/1.2-out.png`,
     );
     expect(await fx.service.waitForCancel(jobId, 'w1', 0)).toBe('held');
     expect(getJob).not.toHaveBeenCalled();

@@ -160,7 +160,7 @@ describe.each(BACKENDS)('stale output files on $name', (backend) => {
     expect(await bytesOf(current.objectKey)).toBe('png');
   });
 
-  it('a late upload on the previous release’s index route is deleted and refused: no other run may name it', async () => {
+  it('a late upload on the previous release’s index route neither overwrites nor deletes the next run’s file', async () => {
     const jobId = await claimed('w1');
     const { slow, entered, land } = withSlowFirstPut();
     const late = slow.storeIndexedOutput(jobId, 'w1', 0, { ...file, bytes: Buffer.from('the lost run') });
@@ -169,11 +169,19 @@ describe.each(BACKENDS)('stale output files on $name', (backend) => {
       'requeued',
     ]);
     expect((await fx.db.store.claimNext('w2', 'default', 10_000, Date.now() + 60_000))?.attempts).toBe(2);
+    // Attempt 2, also an agent of the previous release, stores the same output index and completes.
+    const current = await fx.service.storeIndexedOutput(jobId, 'w2', 0, file);
+    expect(await fx.service.complete(jobId, 'w2', [current])).toEqual({
+      kind: 'finished',
+      status: 'completed',
+    });
     land();
     await expect(late).rejects.toBeInstanceOf(LeaseLostError);
-    // The key has no attempt number: left, attempt 2's completion could name the lost run's bytes as its own.
-    const legacy = `jobs/${jobId}/outputs/0-out.png`;
-    expect(await stored(legacy)).toBe(false);
+    // Keyed by index alone (`0-out.png`), the late bytes replaced the completed run's file, and the re-check
+    // then deleted it: the completion named a file that was gone. Keyed by attempt, each run has its own.
+    expect(current.objectKey).toBe(`jobs/${jobId}/outputs/2.0-out.png`);
+    expect(await bytesOf(current.objectKey)).toBe('png');
+    expect(await stored(`jobs/${jobId}/outputs/1.0-out.png`)).toBe(false);
   });
 
   it('a late upload on the index route whose retry stored the file and completed the job deletes nothing', async () => {
