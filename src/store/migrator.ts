@@ -190,6 +190,9 @@ export async function applyMigrations(
   if (!ctx.caps.advisoryLocks) return await applyPending(ctx.db, ctx.caps, now, attempts);
   // One pinned connection: the session lock and every migration's transaction on the same backend.
   return await ctx.db.connection().execute(async (session) => {
+    // Waited for however long the other runner takes, whatever lock_timeout the role or database sets (each
+    // migration's transaction sets its own).
+    await run(session, 'SET lock_timeout = 0', []);
     await run(session, `SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY})`, []);
     try {
       return await applyPending(session, ctx.caps, now, attempts);

@@ -289,6 +289,28 @@ describe.each(postgres)('runners migrating a fresh $name database at once', (bac
     await db.cleanup();
   });
 
+  it('waits for the runner holding the migration lock even where the database sets a short lock_timeout', async () => {
+    const client = await connect(db.url);
+    const holder = await connect(db.url);
+    const store = await openStore(db.url, { poolSize: 1 });
+    try {
+      // A DBA's default for every session of this database; the migration lock is waited for regardless.
+      const name = z
+        .array(z.object({ db: z.string() }))
+        .parse((await client.query('SELECT current_database() AS db')).rows)[0]!.db;
+      await client.query(`ALTER DATABASE "${name}" SET lock_timeout = '100ms'`);
+      await holder.query('SELECT pg_advisory_lock(7246010420)');
+      const migrating = store.migrate();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await holder.query('SELECT pg_advisory_unlock(7246010420)');
+      expect(await migrating).toEqual(ALL);
+    } finally {
+      await store.close();
+      await holder.end();
+      await client.end();
+    }
+  });
+
   it('apply each migration once, all by one runner, each in a commit of its own with its record', async () => {
     const stores = [await openStore(db.url, { poolSize: 1 }), await openStore(db.url, { poolSize: 1 })];
     try {
