@@ -77,7 +77,8 @@ export class JobEventPoll {
       try {
         seqs = await this.store.jobEventSeqs(ids);
       } catch (err) {
-        this.retry.failed(err, { streams: ids.length });
+        // A read the drain or close cut off (the store closing under it) is no outage.
+        if (!this.stopped) this.retry.failed(err, { streams: ids.length });
         return;
       }
       this.retry.succeeded();

@@ -10,7 +10,7 @@ import type { ComfyOutputFile } from './contract.js';
 export type OutputRefusal =
   | 'input_folder' // ComfyUI's input folder holds every job's uploads
   | 'unsafe_filename' // a separator, `..` or nothing at all
-  | 'outside_job_folder'; // an output file whose subfolder does not resolve under arrakis/<jobId>
+  | 'outside_job_folder'; // a subfolder that does not resolve under arrakis/<jobId> (temp: another job's)
 
 /**
  * A subfolder's segments as `/view` resolves `os.path.join(output_dir, subfolder)` and normpath: `/` and `\`
@@ -46,15 +46,23 @@ export function isPlainFilename(filename: string): boolean {
 
 /**
  * Null when `file` (typed by the folder `/view` reads: collectOutputFiles) is this job's to store: an `output`
- * file under `arrakis/<jobId>` (at it or below), or a `temp` preview. Temp previews cannot be confined:
- * PreviewImage, PreviewAudio and MaskPreview write to the top of ComfyUI's shared temp folder under a random
- * 5-letter prefix and have no prefix input to rewrite; `/view` keeps a temp ref inside the temp folder.
+ * file under `arrakis/<jobId>` (at it or below), or a `temp` file anywhere but another job's `arrakis/<id>`.
+ * Temp previews cannot be confined: PreviewImage, PreviewAudio and MaskPreview write to the top of ComfyUI's
+ * shared temp folder under a random 5-letter prefix and have no prefix input to rewrite; `/view` keeps a temp ref
+ * inside the temp folder. But a saver with a rewritten prefix may write to temp (VideoHelperSuite's VideoCombine
+ * with `save_output` off: `temp/arrakis/<jobId>/…`), so under temp's `arrakis` only this job's folder is kept,
+ * `arrakis` matched in any case and the job id exactly (a Windows worker's folders ignore case, and its 8.3 short
+ * names such as `JOB_01~1` name some job's folder without its id).
  */
 export function outputRefusal(file: ComfyOutputFile, jobId: string): OutputRefusal | null {
   if (file.type === 'input') return 'input_folder';
   if (!isPlainFilename(file.filename)) return 'unsafe_filename';
-  if (file.type === 'temp') return null;
   const segments = subfolderSegments(file.subfolder);
-  if (segments === null || segments[0] !== 'arrakis' || segments[1] !== jobId) return 'outside_job_folder';
+  if (segments === null) return 'outside_job_folder';
+  if (file.type === 'temp') {
+    const underArrakis = segments[0]?.toLowerCase() === 'arrakis';
+    return underArrakis && segments[1] !== jobId ? 'outside_job_folder' : null;
+  }
+  if (segments[0] !== 'arrakis' || segments[1] !== jobId) return 'outside_job_folder';
   return null;
 }

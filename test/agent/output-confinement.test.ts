@@ -4,7 +4,7 @@
  * the job's own `arrakis/<jobId>/` output folder, logs each refused file once, and fails `output_refused` when
  * nothing else is left.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { afterEach, expect, it } from 'vitest';
@@ -83,6 +83,33 @@ it("never stores another job's output file a node names, and still stores the jo
     expect(only.ended).toMatchObject({ status: 'failed', outputs: [] });
     expect(only.ended.error).toMatchObject({ code: 'output_refused', nodeId: '1' });
     expect(storedFiles(only.ended.id)).toEqual([]);
+  } finally {
+    await comfy.close();
+  }
+});
+
+it("never stores a temp file in another job's arrakis folder (a saver writing its rewritten prefix to temp)", async () => {
+  h = await Harness.create();
+  const lite = await h.startComfy();
+  const channel = new LocalJobChannel({ service: h.service, bus: h.bus });
+  await channel.register({ name: 'confined-temp', pool: 'default', comfyUrl: lite.url });
+  const comfy = testComfyClient(lite.url);
+  const log: AgentLog = { info: () => {}, warn: () => {} };
+  try {
+    // VideoHelperSuite's VideoCombine with save_output off writes another job's video to temp/arrakis/<its id>/.
+    const victimId = 'job_01victimvictimvictimvict';
+    mkdirSync(join(lite.dataDir, 'temp', 'arrakis', victimId), { recursive: true });
+    writeFileSync(join(lite.dataDir, 'temp', 'arrakis', victimId, 'clip_00001.mp4'), 'another tenant');
+    const admitted = await h.admit({ '1': echo('clip_00001.mp4', `arrakis/${victimId}`, 'temp') });
+    const job = await channel.claim(1000);
+    expect(job?.id).toBe(admitted.id);
+    const leased = { ...job!, fileNodeAllowlist: ['ArrakisEchoFile'] };
+    const result = await runJob({ channel, comfy, job: leased, timeoutMs: 10_000, log });
+    expect(result.outcome).toBe('failed');
+    const ended = (await h.store.getJob(admitted.id))!;
+    expect(ended).toMatchObject({ status: 'failed', outputs: [] });
+    expect(ended.error).toMatchObject({ code: 'output_refused', nodeId: '1' });
+    expect(storedFiles(ended.id)).toEqual([]);
   } finally {
     await comfy.close();
   }

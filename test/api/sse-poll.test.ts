@@ -32,6 +32,8 @@ describe.each(BACKENDS)('event stream safety poll on $name', (backend) => {
   let seqReads: Array<readonly string[]>;
   /** While set, the seq read fails as a lost database would. */
   let failing: boolean;
+  /** While set, the seq read waits for it, then fails (a read the shutdown cut off). */
+  let cutOff: Promise<void> | undefined;
   let logLines: Array<{ level: number; msg: string }>;
   const open: IncomingMessage[] = [];
 
@@ -41,6 +43,7 @@ describe.each(BACKENDS)('event stream safety poll on $name', (backend) => {
     logReads = new Map();
     seqReads = [];
     failing = false;
+    cutOff = undefined;
     logLines = [];
     const store = db.store;
     const counted = new Proxy(store, {
@@ -55,6 +58,9 @@ describe.each(BACKENDS)('event stream safety poll on $name', (backend) => {
           return (ids: readonly string[]): Promise<Map<string, number>> => {
             seqReads.push([...ids]);
             if (failing) return Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432'));
+            if (cutOff !== undefined) {
+              return cutOff.then(() => Promise.reject(new Error('the database connection is not open')));
+            }
             return target.jobEventSeqs(ids);
           };
         }
@@ -190,5 +196,17 @@ describe.each(BACKENDS)('event stream safety poll on $name', (backend) => {
     const after = seqReads.length;
     await pause(POLL_MS * 4);
     expect(seqReads.length).toBe(after);
+  });
+
+  it('a read under way when the replica drains, failing as the store closes, is no outage to log', async () => {
+    const s = await openStream();
+    let close!: () => void;
+    cutOff = new Promise((resolve) => (close = resolve));
+    await ticks(1);
+    api.drain();
+    await within('the end of the stream', () => s.ended());
+    close();
+    await pause(POLL_MS * 2);
+    expect(logLines.filter((l) => l.msg.startsWith('event stream poll failed'))).toEqual([]);
   });
 });

@@ -117,6 +117,31 @@ describe('outputRefusal', () => {
     expect(outputRefusal(viewed('x.png [temp]', '', 'output'), JOB)).toBeNull();
   });
 
+  it("refuses temp refs in another job's arrakis folder, keeps the rest of temp", () => {
+    // VideoHelperSuite's VideoCombine with save_output off writes its rewritten prefix under temp:
+    // `temp/arrakis/<job>/…`, typed temp. Another job's such file is not this job's.
+    expect(outputRefusal(file(`arrakis/${JOB}`, 'out_00001.mp4', 'temp'), JOB)).toBeNull();
+    expect(outputRefusal(file(`arrakis\\${JOB}\\sub`, 'out_00001.mp4', 'temp'), JOB)).toBeNull();
+    for (const sub of [
+      `arrakis/${OTHER}`,
+      `arrakis\\${OTHER}`,
+      `ARRAKIS/${OTHER}`, // a Windows worker's folders ignore case
+      'arrakis/JOB_01~1', // a Windows 8.3 short name of some job's folder
+      `arrakis/${JOB}/../${OTHER}`,
+      'arrakis',
+      `x/../arrakis/${OTHER}`,
+      '../output', // /view answers 403, but it is not this job's either
+      'C:/x',
+    ])
+      expect([sub, outputRefusal(file(sub, 'out_00001.mp4', 'temp'), JOB)]).toEqual([
+        sub,
+        'outside_job_folder',
+      ]);
+    // Previews at the top of temp, or in a custom node's own temp subfolder, stay.
+    expect(outputRefusal(file('', 'ComfyUI_temp_abcde_00001_.png', 'temp'), JOB)).toBeNull();
+    expect(outputRefusal(file('previews', 'p_00001_.png', 'temp'), JOB)).toBeNull();
+  });
+
   it('refuses ComfyUI input folder refs', () => {
     expect(outputRefusal(file(`arrakis/${JOB}`, 'x.png', 'input'), JOB)).toBe('input_folder');
   });
