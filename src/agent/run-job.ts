@@ -348,7 +348,7 @@ class JobRun {
           return await this.fail({
             code: 'output_refused',
             message:
-              `every file the workflow's nodes named lies outside this job's output folder, so none was stored ` +
+              `every file the workflow's nodes named was refused as not this job's (outside its own folder), so none was stored ` +
               `(node ${first.nodeId}: ${first.type} ${JSON.stringify(first.subfolder)} ${JSON.stringify(first.filename)})`,
             nodeId: first.nodeId,
           });

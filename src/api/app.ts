@@ -170,6 +170,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   await registerScopes(app, ctx);
   app.addHook('onClose', (_app, done) => {
     ctx.eventPoll.stop();
+    ctx.auth.stop();
     done();
   });
   const drain = (): void => {

@@ -330,3 +330,35 @@ describe('account JWT settings, a read in flight across an invalidation', () => 
     expect(await resolved(auth, { authorization: `Bearer ${token}` })).toBe('refused unauthorized');
   });
 });
+
+describe('the last_used_at write at shutdown', () => {
+  it('a write the closing store cuts off after stop() is not logged as an outage, and none starts after it', async () => {
+    const { key } = await newKey();
+    let fail: (err: Error) => void = () => {};
+    let touches = 0;
+    const store = new Proxy(db.store, {
+      get(target, prop, receiver) {
+        if (prop !== 'touchApiKey') return Reflect.get(target, prop, receiver) as unknown;
+        return () => {
+          touches++;
+          return new Promise<void>((_resolve, reject) => {
+            fail = reject;
+          });
+        };
+      },
+    });
+    const warnings: string[] = [];
+    const log = { warn: (_d: Record<string, unknown>, message: string) => warnings.push(message) };
+    const auth = new Authenticator(store, () => clock, undefined, undefined, log);
+    const headers = { authorization: `Bearer ${key}`, 'x-user-id': 'alice' };
+    await auth.authenticate(headers);
+    expect(touches).toBe(1);
+    auth.stop();
+    fail(new Error('the store is closed'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(warnings).toEqual([]);
+    clock += 120_000;
+    await auth.authenticate(headers);
+    expect(touches).toBe(1);
+  });
+});

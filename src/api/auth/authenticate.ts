@@ -93,6 +93,7 @@ export class Authenticator {
    * account's change must not put what it read into the cache after it.
    */
   private readonly keyReads = new Set<KeyRead>();
+  private stopped = false;
   /** Keys whose last_used_at write is in flight: one at a time per key, however slow the database is. */
   private readonly touching = new Set<string>();
   /** Logs the first failed last_used_at write of an outage, and the recovery: not one line per request. */
@@ -191,7 +192,7 @@ export class Authenticator {
    * when the key is read again from the store, which still holds the older time.
    */
   private touch(keyId: string, at: number): void {
-    if (this.touching.has(keyId)) return;
+    if (this.stopped || this.touching.has(keyId)) return;
     this.touching.add(keyId);
     void this.store.touchApiKey(keyId, at).then(
       () => {
@@ -200,9 +201,15 @@ export class Authenticator {
       },
       (err: unknown) => {
         this.touching.delete(keyId);
-        this.touchOutage.failed(err, { keyId });
+        // A write the closing store cut off is no outage.
+        if (!this.stopped) this.touchOutage.failed(err, { keyId });
       },
     );
+  }
+
+  /** The API is closing (the store closes after it): no more last_used_at writes, and no outage logged. */
+  stop(): void {
+    this.stopped = true;
   }
 
   private async candidates(issuer: string): Promise<Account[]> {
