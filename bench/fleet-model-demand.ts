@@ -8,17 +8,13 @@
  * (starts its own embedded Postgres unless ARRAKIS_TEST_PG names one). The verb's answer is only counted, so
  * the same script measures an earlier shape of it too.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_LIMITS } from '../src/jobs/types.js';
 import type { ModelRef } from '../src/models/model-refs.js';
 import type { Store } from '../src/store/contract.js';
-import { openStore } from '../src/store/open.js';
 import { jobInput } from '../test/store/fixtures.js';
-import { startPostgres } from '../test/support/postgres-server.js';
-import { argValue, freshPgDatabase, zipfRanks } from './bench-args.js';
+import { argValue, zipfRanks } from './bench-args.js';
+import { onEachStore } from './bench-stores.js';
 
 const MODELS = 20;
 const USERS = 500;
@@ -81,35 +77,7 @@ async function bench(label: string, store: Store): Promise<void> {
   }
 }
 
-async function benchSqlite(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'arrakis-demand-bench-'));
-  const store = await openStore(`sqlite:${join(dir, 'bench.db')}`);
-  try {
-    await bench('sqlite  ', store);
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-async function benchPostgres(): Promise<void> {
-  const server = await startPostgres();
-  try {
-    const url = await freshPgDatabase(server.adminUrl, 'arrakis_demand_bench');
-    const store = await openStore(url, { poolSize: 16 });
-    try {
-      await bench('postgres', store);
-    } finally {
-      await store.close();
-    }
-  } finally {
-    await server.stop();
-  }
-}
-
 process.stdout.write(
   `arrakis fleetModelDemand bench: ${JOBS} queued jobs, ${MODELS} models (Zipf), ${READS} reads per line, node ${process.version}\n`,
 );
-const only = argValue('--only');
-if (only !== 'postgres') await benchSqlite();
-if (only !== 'sqlite') await benchPostgres();
+await onEachStore('demand', bench);

@@ -6,16 +6,12 @@
  * Run: node --import tsx bench/sse-poll.ts [--streams 10000] [--periods 5] [--only sqlite|postgres]
  * (starts its own embedded Postgres unless ARRAKIS_TEST_PG names one).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_LIMITS } from '../src/jobs/types.js';
 import type { Store } from '../src/store/contract.js';
-import { openStore } from '../src/store/open.js';
 import { jobInput } from '../test/store/fixtures.js';
-import { startPostgres } from '../test/support/postgres-server.js';
-import { argValue, freshPgDatabase } from './bench-args.js';
+import { argValue } from './bench-args.js';
+import { onEachStore } from './bench-stores.js';
 
 const STREAMS = Number(argValue('--streams') ?? 10_000);
 const PERIODS = Number(argValue('--periods') ?? 5);
@@ -75,35 +71,7 @@ async function bench(label: string, store: Store): Promise<void> {
   }
 }
 
-async function benchSqlite(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'arrakis-sse-poll-bench-'));
-  const store = await openStore(`sqlite:${join(dir, 'bench.db')}`);
-  try {
-    await bench('sqlite  ', store);
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-async function benchPostgres(): Promise<void> {
-  const server = await startPostgres();
-  try {
-    const url = await freshPgDatabase(server.adminUrl, 'arrakis_sse_poll_bench');
-    const store = await openStore(url, { poolSize: 16 });
-    try {
-      await bench('postgres', store);
-    } finally {
-      await store.close();
-    }
-  } finally {
-    await server.stop();
-  }
-}
-
 process.stdout.write(
   `arrakis SSE safety poll bench: ${STREAMS} idle streams, ${PERIODS} periods per line, node ${process.version}\n`,
 );
-const only = argValue('--only');
-if (only !== 'postgres') await benchSqlite();
-if (only !== 'sqlite') await benchPostgres();
+await onEachStore('sse-poll', bench);

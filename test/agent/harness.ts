@@ -5,7 +5,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { Agent, type AgentOptions } from '../../src/agent/agent.js';
+import { workerRoutes } from '../../src/api/routes/workers.js';
 import type { JobChannel } from '../../src/workers/job-channel.js';
 import { LocalJobChannel } from '../../src/agent/local-job-channel.js';
 import { WorkerService } from '../../src/workers/worker-service.js';
@@ -200,6 +202,39 @@ export class Harness {
       await comfy.close();
     });
     return agent;
+  }
+
+  /**
+   * Serves the worker API (`/v1/worker/...`) on this harness's store, storage and bus on a free port, for
+   * RemoteJobChannels; closed at close() (after the agents started later) unless the test closed it.
+   * `onRequest` hears each request's URL as it arrives.
+   */
+  async startWorkerApi(
+    options: { maxOutputBytes?: number; leaseMs?: number; onRequest?: (url: string) => void } = {},
+  ): Promise<{ app: FastifyInstance; url: string }> {
+    const app = Fastify();
+    const { onRequest } = options;
+    if (onRequest !== undefined) {
+      app.addHook('onRequest', async (request) => {
+        onRequest(request.url);
+      });
+    }
+    await app.register(
+      workerRoutes({
+        store: this.store,
+        storage: this.storage,
+        bus: this.bus,
+        leaseMs: options.leaseMs ?? 30_000,
+        maxAttempts: 3,
+        maxOutputBytes: options.maxOutputBytes ?? 64 * 1024,
+      }),
+      { prefix: '/v1/worker' },
+    );
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    this.cleanups.push(async () => {
+      if (app.server.listening) await app.close();
+    });
+    return { app, url };
   }
 
   /** Runs `cleanup` at close(), after whatever is started later (an API server its agents talk to). */

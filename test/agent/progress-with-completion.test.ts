@@ -3,11 +3,10 @@
  * outputs and `done`, not a progress commit (or a remote agent's progress request) of its own first. The event
  * log still reads as it happened: progress, then the outputs, then `done`.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { LocalJobChannel } from '../../src/agent/local-job-channel.js';
 import { RemoteJobChannel } from '../../src/agent/remote-job-channel.js';
-import { issueWorkerToken, workerRoutes } from '../../src/api/routes/workers.js';
+import { issueWorkerToken } from '../../src/api/routes/workers.js';
 import type { JobProgress } from '../../src/jobs/types.js';
 import { Harness, invertWorkflow } from './harness.js';
 
@@ -61,25 +60,9 @@ it('an in-process agent records a fast prompt’s last progress in the completio
 });
 
 it('a remote agent sends a fast prompt’s last progress with its complete report, not as a request of its own', async () => {
-  const app: FastifyInstance = Fastify();
   const paths: string[] = [];
-  app.addHook('onRequest', async (request) => {
-    paths.push(request.url.replace(/\/jobs\/[^/]+\//, '/jobs/{id}/').replace(/\?.*/, ''));
-  });
-  await app.register(
-    workerRoutes({
-      store: h.store,
-      storage: h.storage,
-      bus: h.bus,
-      leaseMs: 30_000,
-      maxAttempts: 3,
-      maxOutputBytes: 64 * 1024,
-    }),
-    { prefix: '/v1/worker' },
-  );
-  const serverUrl = await app.listen({ host: '127.0.0.1', port: 0 });
-  h.onClose(async () => {
-    await app.close();
+  const { url: serverUrl } = await h.startWorkerApi({
+    onRequest: (url) => paths.push(url.replace(/\/jobs\/[^/]+\//, '/jobs/{id}/').replace(/\?.*/, '')),
   });
   const { token } = await issueWorkerToken(h.store, 'gpu-1', 'default');
   const lite = await h.startComfy();

@@ -6,35 +6,20 @@
  */
 import { createHook } from 'node:async_hooks';
 import { getEventListeners } from 'node:events';
-import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { RemoteJobChannel } from '../../src/agent/remote-job-channel.js';
-import { issueWorkerToken, workerRoutes } from '../../src/api/routes/workers.js';
+import { issueWorkerToken } from '../../src/api/routes/workers.js';
 import { Harness, delayWorkflow } from './harness.js';
 
 let h: Harness;
-let app: FastifyInstance;
 let serverUrl: string;
 
 beforeEach(async () => {
   h = await Harness.create();
-  app = Fastify();
-  await app.register(
-    workerRoutes({
-      store: h.store,
-      storage: h.storage,
-      bus: h.bus,
-      leaseMs: 30_000,
-      maxAttempts: 3,
-      maxOutputBytes: 1024 * 1024,
-    }),
-    { prefix: '/v1/worker' },
-  );
-  serverUrl = await app.listen({ host: '127.0.0.1', port: 0 });
+  ({ url: serverUrl } = await h.startWorkerApi({ maxOutputBytes: 1024 * 1024 }));
 });
 
 afterEach(async () => {
-  await app.close();
   await h.close();
 });
 

@@ -1,11 +1,11 @@
 import { EventEmitter, once } from 'node:events';
 import { buffer } from 'node:stream/consumers';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RemoteJobChannel } from '../../src/agent/remote-job-channel.js';
 import { WORKER_ID_HEADER, registerReply } from '../../src/workers/worker-protocol.js';
-import { issueWorkerToken, workerRoutes } from '../../src/api/routes/workers.js';
+import { issueWorkerToken } from '../../src/api/routes/workers.js';
 import type { Workflow } from '../../src/jobs/types.js';
 import { Harness, delayWorkflow } from './harness.js';
 
@@ -17,29 +17,13 @@ let arrivals: EventEmitter;
 
 beforeEach(async () => {
   h = await Harness.create();
-  app = Fastify();
   arrivals = new EventEmitter();
-  app.addHook('onRequest', async (request) => {
-    arrivals.emit('request', request.url);
-  });
-  await app.register(
-    workerRoutes({
-      store: h.store,
-      storage: h.storage,
-      bus: h.bus,
-      // Heartbeats 10 s apart: a cancel that arrives sooner came through the cancel long-poll.
-      leaseMs: 30_000,
-      maxAttempts: 3,
-      maxOutputBytes: 64 * 1024,
-    }),
-    { prefix: '/v1/worker' },
-  );
-  serverUrl = await app.listen({ host: '127.0.0.1', port: 0 });
+  // Heartbeats 10 s apart: a cancel that arrives sooner came through the cancel long-poll.
+  ({ app, url: serverUrl } = await h.startWorkerApi({ onRequest: (url) => arrivals.emit('request', url) }));
 });
 
 afterEach(async () => {
   await h.close();
-  if (app.server.listening) await app.close();
 });
 
 async function post(path: string, token: string, body: unknown, workerId?: string): Promise<Response> {
@@ -214,7 +198,7 @@ describe('remote agent over the worker API', () => {
     expect(tooBig.status).toBe(413);
     expect(await tooBig.json()).toMatchObject({ code: 'payload_too_large' });
     expect(await (await upload(100, w1)).json()).toMatchObject({
-      object_key: `jobs/${job.id}/outputs/0-a.png`,
+      object_key: `jobs/${job.id}/outputs/1.0-a.png`, // this attempt's key, the index as arrival number
       size: 100,
       content_type: 'image/png',
     });

@@ -138,7 +138,8 @@ describe('outputs reported by a remote worker', () => {
     const up = await upload(`/jobs/${jobId}/outputs/0?node_id=3&filename=out.png`, token, workerId, png);
     expect(up.status).toBe(200);
     const honest = (await up.json()) as Record<string, unknown>;
-    expect(honest.object_key).toBe(`jobs/${jobId}/outputs/0-out.png`);
+    // This attempt's key, with the index as the arrival number (it used to be `0-out.png` in every run).
+    expect(honest.object_key).toBe(`jobs/${jobId}/outputs/1.0-out.png`);
     expect((await c.get(jobId)).body.outputs).toEqual([]);
     const ok = await workerPost(`/jobs/${jobId}/complete`, token, workerId, { outputs: [honest] });
     expect(ok.status).toBe(200);
