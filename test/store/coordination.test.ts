@@ -105,18 +105,18 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
     expect(got).toEqual([{ kind: 'cancel', jobId: 'job_1' }]);
   });
 
-  it.runIf(backend.name === 'sqlite')('the one process always leads', async () => {
-    const w = watcher();
-    const l = (await db.store.coordination()).lead('arrakis-fleet', w.handlers);
-    expect(await within(() => w.seen.gained === 1, 1000)).toBe(true);
-    expect(l.held()).toBe(true);
-    await l.close();
-    expect(l.held()).toBe(false);
-  });
+  if (backend.name === 'sqlite')
+    it('the one process always leads', async () => {
+      const w = watcher();
+      const l = (await db.store.coordination()).lead('arrakis-fleet', w.handlers);
+      expect(await within(() => w.seen.gained === 1, 1000)).toBe(true);
+      expect(l.held()).toBe(true);
+      await l.close();
+      expect(l.held()).toBe(false);
+    });
 
-  it.runIf(backend.name === 'postgres')(
-    'a message reaches another process on the same database',
-    async () => {
+  if (backend.name === 'postgres')
+    it('a message reaches another process on the same database', async () => {
       const other = await openStore(db.url);
       others.push(other);
       const got: BusMessage[] = [];
@@ -133,12 +133,10 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
         { kind: 'job_event', jobId: 'job_1', ended: false },
         { kind: 'webhook_due' },
       ]);
-    },
-  );
+    });
 
-  it.runIf(backend.name === 'postgres')(
-    'one process leads a duty; another takes over when it closes',
-    async () => {
+  if (backend.name === 'postgres')
+    it('one process leads a duty; another takes over when it closes', async () => {
       const other = await openStore(db.url);
       others.push(other);
       const a = watcher();
@@ -158,12 +156,10 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
       expect(a.seen.lost).toBe(0);
       await lb.close();
       await lc.close();
-    },
-  );
+    });
 
-  it.runIf(backend.name === 'postgres')(
-    'a leader whose lock connection is killed takes the lock back without losing the duty',
-    async () => {
+  if (backend.name === 'postgres')
+    it('a leader whose lock connection is killed takes the lock back without losing the duty', async () => {
       const w = watcher();
       const l = (await db.store.coordination()).lead('arrakis-fleet', w.handlers);
       expect(await within(() => l.held(), 5000)).toBe(true);
@@ -174,12 +170,10 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
       expect(await within(() => l.held(), 10_000)).toBe(true);
       expect(w.seen).toEqual({ gained: 1, lost: 0 });
       await l.close();
-    },
-  );
+    });
 
-  it.runIf(backend.name === 'postgres')(
-    'a leader closed while it re-takes its lock does not hear that another replica took over',
-    async () => {
+  if (backend.name === 'postgres')
+    it('a leader closed while it re-takes its lock does not hear that another replica took over', async () => {
       // Connections after the first wait at a gate, so close() lands while the re-take is under way.
       let gated = false;
       let reached = false;
@@ -210,12 +204,10 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
       await new Promise((r) => setTimeout(r, 500));
       expect(w.seen).toEqual({ gained: 1, lost: 0 });
       expect(l.held()).toBe(false);
-    },
-  );
+    });
 
-  it.runIf(backend.name === 'postgres')(
-    'after an outage the former leader takes its duty back before a replica that did not lead',
-    async () => {
+  if (backend.name === 'postgres')
+    it('after an outage the former leader takes its duty back before a replica that did not lead', async () => {
       const r = await relay(db.url);
       const newClient = (): pg.Client => new pg.Client({ connectionString: r.url });
       const deps = { newClient, log: { warn: () => {} }, retryMs: 50 };
@@ -240,13 +232,10 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
         await lb.close();
         r.close();
       }
-    },
-    20_000,
-  );
+    }, 20_000);
 
-  it.runIf(backend.name === 'postgres')(
-    'a listener whose connection went silent (half-open) notices, reconnects and tells subscribers to resync',
-    async () => {
+  if (backend.name === 'postgres')
+    it('a listener whose connection went silent (half-open) notices, reconnects and tells subscribers to resync', async () => {
       const r = await relay(db.url);
       const sender = new pg.Client({ connectionString: db.url });
       await sender.connect();
@@ -273,12 +262,10 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
         await sender.end();
         r.close();
       }
-    },
-  );
+    });
 
-  it.runIf(backend.name === 'postgres')(
-    'a listener whose connection is killed reconnects and tells subscribers to resync',
-    async () => {
+  if (backend.name === 'postgres')
+    it('a listener whose connection is killed reconnects and tells subscribers to resync', async () => {
       const c = await db.store.coordination();
       const got: BusMessage[] = [];
       c.bus.subscribe((m) => got.push(m));
@@ -291,6 +278,5 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
       others.push(other);
       await (await other.coordination()).bus.publish({ kind: 'cancel', jobId: 'job_2' });
       expect(await within(() => got.some((m) => m.kind === 'cancel'), 5000)).toBe(true);
-    },
-  );
+    });
 });
