@@ -2,7 +2,7 @@
  * bench/dispatch — how close Arrakis stays to the floor, side by side on one comfy-lite.
  *
  *   node --import tsx bench/dispatch.ts [--runs 60] [--in-process] [--serve-in-process] [--prefer-wait] [--trace]
- *                                       [--warmup 200] [--profile-serve DIR] [--bare-relay]
+ *                                       [--warmup 200] [--profile-serve DIR] [--bare-relay] [--serve-log-level info]
  *
  * direct:  a canonical ComfyUI protocol client (bench/dispatch-direct.ts, the way ComfyUI's own
  *          websockets_api_example.py does it: POST /prompt, wait for `executing` null on its open WebSocket,
@@ -157,16 +157,22 @@ async function spawnServe(config: {
       ARRAKIS_STORAGE: config.storage,
       ARRAKIS_COMFYUI: config.comfyui.join(','),
       ARRAKIS_ADMIN_KEY: ADMIN,
-      ARRAKIS_LOG_LEVEL: 'silent',
+      // Production runs at `info` (four or five lines per job, to this pipe); the figures are taken without.
+      ARRAKIS_LOG_LEVEL: argValue('--serve-log-level') ?? 'silent',
     },
   });
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   return await new Promise((resolve, reject) => {
     let out = '';
+    let listening = false;
     proc.stdout.on('data', (chunk: Buffer) => {
-      out += String(chunk);
+      // Once serve listens its log lines are only drained (and the last 8 KiB kept for an exit message): kept
+      // whole and searched again per chunk, they cost this process time that grows with every job.
+      out = (out + String(chunk)).slice(-8192);
+      if (listening) return;
       const m = /arrakis listening on (http:\/\/\S+)/.exec(out);
       if (m?.[1] !== undefined) {
+        listening = true;
         resolve({
           url: m[1],
           pid: proc.pid,
