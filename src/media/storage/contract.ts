@@ -41,7 +41,10 @@ export interface ObjectStorage {
    * request per 1000 keys), so a caller that picks what to delete among a job's files lists them once.
    */
   list(prefix: string): Promise<string[]>;
-  /** Deletes exactly these objects (a missing one is no error); answers how many it deleted. */
+  /**
+   * Deletes exactly these objects (a missing one is no error); answers how many it deleted. On S3 that is how
+   * many it asked to delete: S3 answers a delete of a missing key as a success.
+   */
   deleteKeys(keys: readonly string[]): Promise<number>;
   /** A time-limited URL a client may GET directly, or null when the backend serves bytes itself (file:). */
   presignedGetUrl(key: string, ttlSeconds: number): Promise<string | null>;
