@@ -283,6 +283,12 @@ const TEMPLATES = {
   progressHeld: `UPDATE jobs SET progress = ?, event_seq = event_seq + 1
     WHERE id = ? AND status = 'running' AND worker_id = ? RETURNING event_seq`,
 
+  /** progressHeld unless the job's progress is already this one (a completion retried after its first try
+   *  recorded it) — (progress, id, worker_id, progress) → event_seq, or no row. */
+  newProgressHeld: `UPDATE jobs SET progress = ?, event_seq = event_seq + 1
+    WHERE id = ? AND status = 'running' AND worker_id = ? AND (progress IS NULL OR progress <> ?)
+    RETURNING event_seq`,
+
   /** A worker's status, stamping last_seen_at, ready_at on its first ready status and stopped_at on a stop —
    *  (status, now, ready 0|1, now, stopped 0|1, now, id) → nothing. */
   workerStatus: `UPDATE workers SET status = ?, last_seen_at = ?,

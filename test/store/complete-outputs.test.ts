@@ -111,6 +111,26 @@ describe.each(BACKENDS)('completion outputs on $name', (backend) => {
     });
   }
 
+  for (const webhook of [false, true]) {
+    it(`a completion retried after its progress was recorded adds no second progress event (webhook: ${webhook})`, async () => {
+      const job = await running(webhook);
+      // The first try recorded the progress (on Postgres in a commit of its own), then failed.
+      expect(await db.store.updateProgress(job.id, 'w1', LAST, 2_900)).toBe(true);
+      const before = (await db.store.listJobEvents(job.id, 0)).map((e) => e.seq);
+      const result = await db.store.completeJob(job.id, 'w1', OUTPUTS, 3_000, LAST);
+      expect(result.kind === 'finished' && result.job.status).toBe('completed');
+      const events = await db.store.listJobEvents(job.id, Math.max(...before));
+      expect(events.map((e) => e.type)).toEqual(['output', 'output', 'done']);
+      // A different last progress is recorded as usual.
+      const other = await running(webhook);
+      expect(await db.store.updateProgress(other.id, 'w1', { ...LAST, fraction: 0.5 }, 2_900)).toBe(true);
+      const otherBefore = (await db.store.listJobEvents(other.id, 0)).map((e) => e.seq);
+      await db.store.completeJob(other.id, 'w1', OUTPUTS, 3_000, LAST);
+      const otherEvents = await db.store.listJobEvents(other.id, Math.max(...otherBefore));
+      expect(otherEvents.map((e) => e.type)).toEqual(['progress', 'output', 'output', 'done']);
+    });
+  }
+
   it('a lost completion records no progress either', async () => {
     const job = await running(false);
     const before = await db.store.listJobEvents(job.id, 0);

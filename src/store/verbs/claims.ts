@@ -162,7 +162,8 @@ export async function renewLease(
 
 /**
  * Records `progress` (JSON) while `workerId` holds the job, with its `progress` event: the row's update takes
- * the event's seq. False (nothing written) when the worker does not hold the job. Part of a caller's transaction.
+ * the event's seq. False (nothing written) when the worker does not hold the job, or, with `onlyIfNew`, when
+ * the job's progress is already this one. Part of a caller's transaction.
  */
 export function* progressSteps(
   ctx: StoreContext,
@@ -170,8 +171,12 @@ export function* progressSteps(
   workerId: string,
   data: string,
   now: number,
+  onlyIfNew = false,
 ): Steps<boolean> {
-  const row = (yield step(ctx.sql.progressHeld, [data, jobId, workerId]))[0];
+  const update = onlyIfNew
+    ? step(ctx.sql.newProgressHeld, [data, jobId, workerId, data])
+    : step(ctx.sql.progressHeld, [data, jobId, workerId]);
+  const row = (yield update)[0];
   if (row === undefined) return false;
   yield step(ctx.sql.insertEvent, [jobId, seqSchema.parse(row).event_seq, 'progress', data, now]);
   return true;

@@ -52,13 +52,14 @@ export async function finishRunning(
   const error = end.status === 'failed' ? JSON.stringify(end.error) : null;
   const events = end.status === 'completed' ? outputEvents(jobId, end.outputs) : [];
   // The run's last progress, recorded first (its event before the outputs'): in the end's own commit on the
-  // transaction path, in a commit of its own before the server function's.
+  // transaction path, in a commit of its own before the server function's. Not again when the job already has
+  // it: a completion retried after a first try that recorded it (and then failed) adds no second event. Whether
+  // the worker still holds the job is the end's compare-and-set to say.
   let lastProgress = progress === undefined ? null : JSON.stringify(progress);
   if (ctx.caps.serverFunctions) {
     if (lastProgress !== null) {
       const data = lastProgress;
-      if (!(await writeSteps(ctx, () => progressSteps(ctx, jobId, workerId, data, now))))
-        return { kind: 'lost' };
+      await writeSteps(ctx, () => progressSteps(ctx, jobId, workerId, data, now, true));
       lastProgress = null;
     }
     // One autocommit statement (migration 010), so the account row is locked only while it runs. It skips
@@ -77,9 +78,7 @@ export async function finishRunning(
   }
   // Synchronous statements on SQLite (writeSteps): the completion sits on every job's path to `done`.
   return await writeSteps(ctx, function* (): Steps<FinishResult> {
-    if (lastProgress !== null && !(yield* progressSteps(ctx, jobId, workerId, lastProgress, now))) {
-      return { kind: 'lost' };
-    }
+    if (lastProgress !== null) yield* progressSteps(ctx, jobId, workerId, lastProgress, now, true);
     const params = [end.status, outputs, error, now, events.length, jobId, workerId];
     const row = (yield step(ctx.sql.finishRunning, params))[0];
     if (row === undefined) return { kind: 'lost' };
