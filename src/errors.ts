@@ -40,7 +40,8 @@ export const JOB_ERRORS = {
   input_fetch_failed: 'An input URL could not be fetched (status, size, time or type limit)',
   input_invalid: 'An input file is not a decodable image',
   output_store_failed: 'The outputs could not be written to storage',
-  output_refused: "Every file the workflow's nodes named lies outside the job's own output folder",
+  output_refused:
+    "Every file the workflow's nodes named was refused as not this job's (outside its own folder)",
   model_fetch_failed: 'A model file the job loads could not be fetched onto the worker',
 } as const;
 
