@@ -30,6 +30,36 @@ async function serve(handler: Handler): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
+/**
+ * Writes 16 KiB a millisecond to each response it is given until the client goes away; counts the bytes sent
+ * and the responses closed.
+ */
+function streamForever(): {
+  stream: (res: ServerResponse) => void;
+  readonly sent: number;
+  readonly closed: number;
+} {
+  const counts = { sent: 0, closed: 0 };
+  return {
+    stream(res) {
+      const timer = setInterval(() => {
+        res.write(Buffer.alloc(16 * 1024, 'x'));
+        counts.sent += 16 * 1024;
+      }, 1);
+      res.on('close', () => {
+        counts.closed++;
+        clearInterval(timer);
+      });
+    },
+    get sent() {
+      return counts.sent;
+    },
+    get closed() {
+      return counts.closed;
+    },
+  };
+}
+
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup();
   server?.closeAllConnections();
@@ -169,21 +199,13 @@ it('reads short error answers and command answers to the end, so every call reus
 });
 
 it('reads no more than ERROR_BODY_CAP of an endless error answer, keeping the usual message', async () => {
-  let sent = 0;
-  let closed = 0;
+  // A broken server that never ends its error page.
+  const endless = streamForever();
   const url = await serve((req, res) => {
     req.resume();
     res.writeHead(500, { 'content-type': 'text/plain' });
     res.write('boom ');
-    // A broken server that never ends its error page (16 KiB a millisecond, until the client goes away).
-    const timer = setInterval(() => {
-      res.write(Buffer.alloc(16 * 1024, 'x'));
-      sent += 16 * 1024;
-    }, 1);
-    res.on('close', () => {
-      closed++;
-      clearInterval(timer);
-    });
+    endless.stream(res);
   });
   const expected = `answered 500 ${`boom ${'x'.repeat(200)}`.slice(0, 200)}`;
   // An API call (its whole-call bound would otherwise end the read) and a download (its transfer cap would).
@@ -198,13 +220,13 @@ it('reads no more than ERROR_BODY_CAP of an endless error answer, keeping the us
   expect(viewError).toBeInstanceOf(ComfyUnavailableError);
   expect((viewError as Error).message).toBe(`GET /view /a.png ${expected}`);
   // The client closed the connection instead of reading on: the server got to send only a little.
-  await expect.poll(() => closed).toBe(2);
-  expect(sent).toBeLessThan(4 * 1024 * 1024);
+  await expect.poll(() => endless.closed).toBe(2);
+  expect(endless.sent).toBeLessThan(4 * 1024 * 1024);
 });
 
 it('reads a download no further than its byte limit: an endless 200 fails OutputTooLargeError, one at the limit passes', async () => {
-  let sent = 0;
-  let closed = 0;
+  // A broken or hostile server streaming a file without end.
+  const endless = streamForever();
   const url = await serve((req, res) => {
     req.resume();
     res.writeHead(200, { 'content-type': 'image/png' });
@@ -212,15 +234,7 @@ it('reads a download no further than its byte limit: an endless 200 fails Output
       res.end(Buffer.alloc(64 * 1024, 1));
       return;
     }
-    // A broken or hostile server streaming a file without end, 16 KiB a millisecond.
-    const timer = setInterval(() => {
-      res.write(Buffer.alloc(16 * 1024, 'x'));
-      sent += 16 * 1024;
-    }, 1);
-    res.on('close', () => {
-      closed++;
-      clearInterval(timer);
-    });
+    endless.stream(res);
   });
   const client = createComfyServer(url, { requestTimeoutMs: 2_000, transferCapMs: 60_000 });
   cleanups.push(() => client.close());
@@ -229,8 +243,8 @@ it('reads a download no further than its byte limit: an endless 200 fails Output
   expect((error as Error).message).toBe(
     'GET /view /a.png is larger than the 262144 bytes an output may have',
   );
-  await expect.poll(() => closed).toBe(1);
-  expect(sent).toBeLessThan(4 * 1024 * 1024);
+  await expect.poll(() => endless.closed).toBe(1);
+  expect(endless.sent).toBeLessThan(4 * 1024 * 1024);
   const exact = await client.download({ ...file, filename: 'exact.png' }, undefined, 64 * 1024);
   expect(exact.length).toBe(64 * 1024);
 });

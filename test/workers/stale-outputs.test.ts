@@ -52,6 +52,14 @@ describe.each(BACKENDS)('stale output files on $name', (backend) => {
     return Buffer.concat(chunks).toString();
   }
 
+  /** The first run's lease expires (the sweep requeues the job) and w2 claims it: attempt 2. */
+  async function requeuedToW2(): Promise<void> {
+    expect((await fx.db.store.expireLeases(3, Date.now() + 60_000)).map((o) => o.outcome)).toEqual([
+      'requeued',
+    ]);
+    expect((await fx.db.store.claimNext('w2', 'default', 10_000, Date.now() + 60_000))?.attempts).toBe(2);
+  }
+
   async function storeOne(jobId: string, workerId: string): Promise<JobOutput> {
     return { index: 0, ...(await fx.service.storeOutput(jobId, workerId, file)) };
   }
@@ -165,10 +173,7 @@ describe.each(BACKENDS)('stale output files on $name', (backend) => {
     const { slow, entered, land } = withSlowFirstPut();
     const late = slow.storeIndexedOutput(jobId, 'w1', 0, { ...file, bytes: Buffer.from('the lost run') });
     await entered; // the late upload passed its lease check (attempt 1) and is being stored
-    expect((await fx.db.store.expireLeases(3, Date.now() + 60_000)).map((o) => o.outcome)).toEqual([
-      'requeued',
-    ]);
-    expect((await fx.db.store.claimNext('w2', 'default', 10_000, Date.now() + 60_000))?.attempts).toBe(2);
+    await requeuedToW2();
     // Attempt 2, also an agent of the previous release, stores the same output index and completes.
     const current = await fx.service.storeIndexedOutput(jobId, 'w2', 0, file);
     expect(await fx.service.complete(jobId, 'w2', [current])).toEqual({
@@ -202,10 +207,7 @@ describe.each(BACKENDS)('stale output files on $name', (backend) => {
   it('a refused completion leaves the attempt running elsewhere alone, and the job completes with it', async () => {
     const jobId = await claimed('w1');
     const lost = await storeOne(jobId, 'w1');
-    expect((await fx.db.store.expireLeases(3, Date.now() + 60_000)).map((o) => o.outcome)).toEqual([
-      'requeued',
-    ]);
-    expect((await fx.db.store.claimNext('w2', 'default', 10_000, Date.now() + 60_000))?.attempts).toBe(2);
+    await requeuedToW2();
     const current = await storeOne(jobId, 'w2');
     expect(await fx.service.complete(jobId, 'w1', [lost])).toEqual({ kind: 'lost' });
     expect(await stored(lost.objectKey)).toBe(false);
@@ -237,10 +239,7 @@ describe.each(BACKENDS)('stale output files on $name', (backend) => {
     });
     const jobId = await claimed('w1');
     const lost = await storeOne(jobId, 'w1');
-    expect((await fx.db.store.expireLeases(3, Date.now() + 60_000)).map((o) => o.outcome)).toEqual([
-      'requeued',
-    ]);
-    expect((await fx.db.store.claimNext('w2', 'default', 10_000, Date.now() + 60_000))?.attempts).toBe(2);
+    await requeuedToW2();
     const current = await storeOne(jobId, 'w2');
     expect(await reader.complete(jobId, 'w1', [lost])).toEqual({ kind: 'lost' });
     expect(await stored(lost.objectKey)).toBe(false);
