@@ -53,31 +53,66 @@ function showProgress(view: ProgressView, p: JobProgress): void {
   else view.progress(p.value, p.max, label);
 }
 
+/**
+ * What Ctrl-C does at each step of `arrakis run`: before the job is followed and after it ended it leaves at
+ * once (exit 130); while it is followed the first one cancels the job and the second leaves without waiting.
+ * One SIGINT listener for the whole command, so no step falls back to Node's default (a kill by signal).
+ */
+class Interrupts {
+  private onFollow: (() => void) | null = null;
+  private cancelling = false;
+  private readonly listener = (): void => {
+    if (this.onFollow === null || this.cancelling) process.exit(130);
+    this.cancelling = true;
+    this.onFollow();
+  };
+
+  constructor() {
+    process.on('SIGINT', this.listener);
+  }
+
+  /** While `body` runs, the first Ctrl-C calls `cancel` instead of leaving. */
+  async following<T>(cancel: () => void, body: () => Promise<T>): Promise<T> {
+    this.onFollow = cancel;
+    try {
+      return await body();
+    } finally {
+      if (!this.cancelling) this.onFollow = null;
+    }
+  }
+
+  close(): void {
+    process.off('SIGINT', this.listener);
+  }
+}
+
 /** Follows the job's events until it ends; the first Ctrl-C cancels the job, a second one leaves at once. */
-async function follow(client: ArrakisClient, job: Job, view: ProgressView): Promise<Job> {
-  let interrupted = false;
-  const onInterrupt = (): void => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
+async function follow(
+  client: ArrakisClient,
+  job: Job,
+  view: ProgressView,
+  interrupts: Interrupts,
+): Promise<Job> {
+  const cancel = (): void => {
     view.close();
     process.stderr.write(`cancelling ${job.id} (Ctrl-C again to leave without waiting)\n`);
     client.jobs
       .cancel(job.id)
       .catch((err: unknown) => process.stderr.write(`cancel: ${describeError(err)}\n`));
   };
-  process.on('SIGINT', onInterrupt);
-  try {
-    view.status(job.status);
-    for await (const event of client.jobs.stream(job.id)) {
-      if (event.event === 'status' && event.data.snapshot !== true) view.status(event.data.status);
-      else if (event.event === 'progress') showProgress(view, event.data);
-      else if (event.event === 'done') break;
+  return await interrupts.following(cancel, async () => {
+    try {
+      view.status(job.status);
+      for await (const event of client.jobs.stream(job.id)) {
+        if (event.event === 'status' && event.data.snapshot !== true) view.status(event.data.status);
+        else if (event.event === 'progress') showProgress(view, event.data);
+        else if (event.event === 'done') break;
+      }
+    } finally {
+      view.close();
     }
-  } finally {
-    process.off('SIGINT', onInterrupt);
-    view.close();
-  }
-  return await client.jobs.get(job.id);
+    return await client.jobs.get(job.id);
+  });
 }
 
 function seconds(value: number | null): string {
@@ -88,22 +123,27 @@ async function run(file: string | undefined, options: RunOptions): Promise<void>
   const baseUrl = serverUrl(options.server);
   const apiKey = requireEnv('ARRAKIS_KEY', 'account API key');
   const userId = process.env.ARRAKIS_USER ?? 'cli';
-  const { request, uploads } = await buildRunRequest(file, options);
-  const client = new ArrakisClient({ baseUrl, apiKey, userId });
-  const submitted = await client.jobs.create(request, { inputs: uploads });
-  process.stdout.write(`job ${submitted.id} ${submitted.status}\n`);
-  if (!options.wait) return;
-  const job = await follow(client, submitted, createProgressView(process.stderr));
-  for (const path of job.status === 'completed' ? await saveOutputs(client, job, options.out) : []) {
-    process.stdout.write(`saved ${path}\n`);
-  }
-  process.stdout.write(
-    `${job.status}: queue ${seconds(job.queue_wait_s)}, run ${seconds(job.run_time_s)}, total ${seconds(job.total_time_s)}\n`,
-  );
-  if (job.status !== 'completed') {
-    const why = job.error === null ? '' : `: ${job.error.code}: ${job.error.message}`;
-    process.stderr.write(`arrakis: job ${job.id} ${job.status}${why}\n`);
-    process.exitCode = 1;
+  const interrupts = new Interrupts();
+  try {
+    const { request, uploads } = await buildRunRequest(file, options);
+    const client = new ArrakisClient({ baseUrl, apiKey, userId });
+    const submitted = await client.jobs.create(request, { inputs: uploads });
+    process.stdout.write(`job ${submitted.id} ${submitted.status}\n`);
+    if (!options.wait) return;
+    const job = await follow(client, submitted, createProgressView(process.stderr), interrupts);
+    for (const path of job.status === 'completed' ? await saveOutputs(client, job, options.out) : []) {
+      process.stdout.write(`saved ${path}\n`);
+    }
+    process.stdout.write(
+      `${job.status}: queue ${seconds(job.queue_wait_s)}, run ${seconds(job.run_time_s)}, total ${seconds(job.total_time_s)}\n`,
+    );
+    if (job.status !== 'completed') {
+      const why = job.error === null ? '' : `: ${job.error.code}: ${job.error.message}`;
+      process.stderr.write(`arrakis: job ${job.id} ${job.status}${why}\n`);
+      process.exitCode = 1;
+    }
+  } finally {
+    interrupts.close();
   }
 }
 

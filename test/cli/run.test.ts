@@ -4,6 +4,7 @@
  * exports, templates with --param and --input uploads.
  */
 import { execFile, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -195,7 +196,9 @@ describe('arrakis run', { timeout: 120_000 }, () => {
         if (m !== null) resolve(m[1]!);
       });
     });
-    const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const exit = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
     const id = await submitted;
     // Once the job runs, Ctrl-C.
     const deadline = Date.now() + 30_000;
@@ -209,12 +212,37 @@ describe('arrakis run', { timeout: 120_000 }, () => {
     }
     expect(status).toBe('running');
     child.kill('SIGINT');
-    expect(await exit).toBe(1);
+    // On a mismatch the report shows how the command ended and what it printed.
+    expect({ ...(await exit), stdout, stderr }).toMatchObject({ code: 1, signal: null });
     expect(stderr).toContain(`cancelling ${id}`);
     expect(stdout).toMatch(/^cancelled: /m);
     const res = await fetch(`${server.url}/v1/jobs/${id}`, {
       headers: { authorization: `Bearer ${key}`, 'x-user-id': 'cli-user' },
     });
     expect(((await res.json()) as { status: string }).status).toBe('cancelled');
+  });
+
+  it('leaves with exit 130, not killed by the signal, on a Ctrl-C before the job is accepted', async () => {
+    // A server that takes the submission's connection and never answers.
+    let onConnection = (): void => {};
+    const connected = new Promise<void>((resolve) => (onConnection = resolve));
+    const silent = createServer(() => onConnection());
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const child = spawn(
+        process.execPath,
+        [BIN, 'run', 'examples/invert.json', '--server', `http://127.0.0.1:${port}`],
+        { cwd: ROOT, env: { ...process.env, ARRAKIS_KEY: key }, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      const exit = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+        child.once('exit', (code, signal) => resolve({ code, signal })),
+      );
+      await connected;
+      child.kill('SIGINT');
+      expect(await exit).toEqual({ code: 130, signal: null });
+    } finally {
+      silent.close();
+    }
   });
 });
