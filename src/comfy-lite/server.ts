@@ -33,6 +33,11 @@ export interface ComfyLiteOptions {
   cacheLru?: number;
   /** Play an older ComfyUI's behaviour (executor.ts LegacyBehaviour); default: today's protocol. */
   legacy?: LegacyBehaviour;
+  /**
+   * Tests only: also register ArrakisEchoFile, a node whose UI output names whatever file its inputs say. Without
+   * it that class does not exist (`POST /prompt` refuses it as ComfyUI refuses any unknown class_type).
+   */
+  testOnlyNodes?: boolean;
 }
 
 export interface ComfyLiteServer {
@@ -132,11 +137,14 @@ export async function startComfyLite(options: ComfyLiteOptions = {}): Promise<Co
   const models = new ModelFolders(modelsDir);
   await models.refresh();
   const events = new EventEmitter();
-  const registry = createNodeRegistry({
-    folders: models,
-    loadMs: options.modelLoadMs ?? 0,
-    onLoad: (load: ModelLoad) => events.emit('load', load),
-  });
+  const registry = createNodeRegistry(
+    {
+      folders: models,
+      loadMs: options.modelLoadMs ?? 0,
+      onLoad: (load: ModelLoad) => events.emit('load', load),
+    },
+    options.testOnlyNodes === true,
+  );
   let executor: Executor | null = null;
   const hub = new WsHub({
     queueStatus: () => queueStatus(ctx),

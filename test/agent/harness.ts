@@ -13,7 +13,7 @@ import { LocalJobChannel } from '../../src/agent/local-job-channel.js';
 import { WorkerService } from '../../src/workers/worker-service.js';
 import { createComfyServer } from '../../src/comfy/http-client.js';
 import type { ComfyServer } from '../../src/comfy/contract.js';
-import { startComfyLite, type ComfyLiteServer } from '../../src/comfy-lite/server.js';
+import { startComfyLite, type ComfyLiteOptions, type ComfyLiteServer } from '../../src/comfy-lite/server.js';
 import type { EventBus } from '../../src/events/bus.js';
 import { createLocalBus } from '../../src/events/local-bus.js';
 import {
@@ -167,8 +167,9 @@ export class Harness {
     return this.waitFor(jobId, (j) => TERMINAL_STATUSES.includes(j.status), timeoutMs);
   }
 
-  async startComfy(): Promise<ComfyLiteServer> {
-    const lite = await startComfyLite({ port: 0 });
+  /** A comfy-lite on a free port, closed with the harness; `options` adds to it (e.g. `testOnlyNodes`). */
+  async startComfy(options: ComfyLiteOptions = {}): Promise<ComfyLiteServer> {
+    const lite = await startComfyLite({ port: 0, ...options });
     let closed = false;
     const close = lite.close.bind(lite);
     lite.close = async () => {

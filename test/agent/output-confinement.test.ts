@@ -1,8 +1,8 @@
 /**
- * A node whose UI output names another job's file (here comfy-lite's test-only ArrakisEchoFile, allowlisted as
- * a custom node would be) never gets that file stored as this job's output: the agent stores only files under
- * the job's own `arrakis/<jobId>/` output folder, logs each refused file once, and fails `output_refused` when
- * nothing else is left.
+ * A node whose UI output names another job's file (here comfy-lite's test-only ArrakisEchoFile, started with
+ * `testOnlyNodes` and allowlisted as a custom node would be) never gets that file stored as this job's output: the
+ * agent stores only files under the job's own `arrakis/<jobId>/` output folder, logs each refused file once, and
+ * fails `output_refused` when nothing else is left.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,7 +31,7 @@ function storedFiles(jobId: string): string[] {
 
 it("never stores another job's output file a node names, and still stores the job's own", async () => {
   h = await Harness.create();
-  const lite = await h.startComfy();
+  const lite = await h.startComfy({ testOnlyNodes: true });
   const channel = new LocalJobChannel({ service: h.service, bus: h.bus });
   await channel.register({ name: 'confined', pool: 'default', comfyUrl: lite.url });
   const comfy = testComfyClient(lite.url);
@@ -90,7 +90,7 @@ it("never stores another job's output file a node names, and still stores the jo
 
 it("never stores a temp file in another job's arrakis folder (a saver writing its rewritten prefix to temp)", async () => {
   h = await Harness.create();
-  const lite = await h.startComfy();
+  const lite = await h.startComfy({ testOnlyNodes: true });
   const channel = new LocalJobChannel({ service: h.service, bus: h.bus });
   await channel.register({ name: 'confined-temp', pool: 'default', comfyUrl: lite.url });
   const comfy = testComfyClient(lite.url);

@@ -1,7 +1,7 @@
 /**
  * `GET /object_info` entries exactly as real ComfyUI (v0.3.65) answers them for the nodes comfy-lite implements,
- * plus the example SaveImageWebsocket node ComfyUI ships and comfy-lite's own ArrakisDelay and (test-only)
- * ArrakisEchoFile.
+ * plus the example SaveImageWebsocket node ComfyUI ships and comfy-lite's own ArrakisDelay and (test-only, registered
+ * only when comfy-lite starts with `testOnlyNodes`) ArrakisEchoFile.
  */
 
 export type InputType = string | string[];

@@ -10,8 +10,11 @@ import type { NodeDef } from './types.js';
 
 export type NodeRegistry = ReadonlyMap<string, NodeDef>;
 
-/** The node classes in object_info order; the loader nodes need the models folders they load from. */
-export function createNodeRegistry(loaders?: LoaderOptions): NodeRegistry {
+/**
+ * The node classes in object_info order; the loader nodes need the models folders they load from. The test-only
+ * ArrakisEchoFile, which names any path it is given, exists only when `testOnlyNodes` asks for it.
+ */
+export function createNodeRegistry(loaders?: LoaderOptions, testOnlyNodes = false): NodeRegistry {
   return new Map(
     Object.entries({
       ...imageNodes,
@@ -20,7 +23,7 @@ export function createNodeRegistry(loaders?: LoaderOptions): NodeRegistry {
       ...(loaders === undefined ? {} : loaderNodes(loaders)),
       ArrakisDelay: arrakisDelay,
       ArrakisSample: arrakisSample,
-      ArrakisEchoFile: arrakisEchoFile,
+      ...(testOnlyNodes ? { ArrakisEchoFile: arrakisEchoFile } : {}),
     }),
   );
 }
