@@ -30,9 +30,10 @@ export function preferredWait(header: string | string[] | undefined): number | n
 
 /**
  * A hold as the replica's event poll watches it: woken when its job has events past the last seq the poll told
- * it of (at first 0: a job is admitted with none), or when the row is gone. The poll read that seq before the
- * re-read it wakes, so a `done` at or below it is in that re-read and one past it wakes the hold again; progress
- * alone wakes it once per period at most.
+ * it of, or when the row is gone. At first that is 0 (a job is admitted with none; a replayed submission's job
+ * that has moved costs one re-read at the first period). The poll read the seq before the re-read it wakes, so
+ * a `done` at or below it is in that re-read and one past it wakes the hold again; progress alone wakes it once
+ * per period at most.
  */
 class PolledHold implements PolledStream {
   sent = 0;

@@ -145,11 +145,10 @@ describe.each(BACKENDS)('Prefer: wait holds on the safety poll on $name', (backe
   it('a job ended without a bus message ends its hold within a poll period; the others are not re-read', async () => {
     const idle = await hold('u1');
     const h = await hold('u2');
-    await ticks(1);
     const idleReads = viewReads.get(idle.id);
     // Cancelled through the store: the terminal transition and its `done` event, and no bus message.
     expect((await db.store.requestCancel(tenant.accountId, 'u2', h.id, Date.now())).kind).toBe('cancelled');
-    // Twenty periods (the hold's own re-read, before, came every 5 s).
+    // Twenty periods (before, each hold re-read its job every 5 s on its own).
     await within('the answer', () => h.answer() !== undefined, POLL_MS * 20);
     expect(h.answer()).toEqual({ status: 200, body: expect.objectContaining({ status: 'cancelled' }) });
     await ticks(2);
