@@ -1,9 +1,9 @@
 /**
- * The event streams' safety net, one per API context (replica): every few seconds one read of the last event
- * seq of every job with an open stream (`jobEventSeqs`, one statement per slice of ids), then a wake-up for
- * each stream whose job has events past what it sent, or whose job row is gone. It catches an event whose bus
- * message never came; a bus reconnect already wakes every stream (`resync`). 10,000 idle streams cost one
- * read of 10,000 rows every period, not 10,000 reads.
+ * The safety net of the event streams and `Prefer: wait` holds, one per API context (replica): every few seconds
+ * one read of the last event seq of every job with an open stream or hold (`jobEventSeqs`, one statement per
+ * slice of ids), then a wake-up for each whose job has events past what it saw, or whose job row is gone. It
+ * catches an event whose bus message never came; a bus reconnect already wakes every stream and hold (`resync`).
+ * 10,000 idle streams cost one read of 10,000 rows every period, not 10,000 reads.
  */
 import type { Store } from '../store/contract.js';
 import { Retry, type OutageLog } from '../util/backoff.js';
@@ -11,12 +11,15 @@ import { Retry, type OutageLog } from '../util/backoff.js';
 /** How often the open streams' jobs are checked for events no bus message told of. */
 export const EVENT_POLL_MS = 10_000;
 
-/** What the poll needs of an open stream. */
+/** What the poll needs of an open stream (or of a `Prefer: wait` hold, prefer-wait.ts). */
 export interface PolledStream {
-  /** The seq of the last event the stream sent (or the one its client resumed after). */
+  /** The seq of the last event the stream sent (or the one its client resumed after; a hold: the last it saw). */
   readonly sent: number;
-  /** Read the log after `sent` and write what is new. */
-  wake(): void;
+  /**
+   * The job has events past `sent`, `lastSeq` the last one's, or its row is gone (`lastSeq` undefined): a stream
+   * reads the log after `sent` and writes what is new, a hold re-reads the job.
+   */
+  polled(lastSeq: number | undefined): void;
 }
 
 export class JobEventPoll {
@@ -87,7 +90,7 @@ export class JobEventPoll {
         const seq = seqs.get(id);
         // A stream opened during the read is absent from `ids`: its open read the log just now.
         for (const stream of this.watched.get(id) ?? []) {
-          if (seq === undefined || seq > stream.sent) stream.wake();
+          if (seq === undefined || seq > stream.sent) stream.polled(seq);
         }
       }
     } finally {

@@ -1,18 +1,18 @@
 /**
  * `Prefer: wait=N` on POST /v1/jobs (RFC 7240): hold the answer up to N seconds (at most 60) for the job to
- * end, so a short job is one request. The wait follows the event bus (any replica's transitions reach it);
- * a slow re-read is only the safety net for a missed notification.
+ * end, so a short job is one request. The wait follows the event bus (any replica's transitions reach it); the
+ * safety net for a missed notification is the replica's event poll (event-poll.ts), shared with the event
+ * streams: a hold costs no read of its own while its job does not move.
  */
 import type { FastifyRequest } from 'fastify';
 import { BusWaiter } from '../events/bus-waiter.js';
 import { TERMINAL_STATUSES } from '../jobs/types.js';
 import type { JobView } from '../jobs/public-job.js';
 import type { ApiContext } from './context.js';
+import type { PolledStream } from './event-poll.js';
 import { traceJob } from '../util/job-trace.js';
 
 export const MAX_PREFER_WAIT_S = 60;
-/** Re-read the job this often even without a notification. */
-const SAFETY_POLL_MS = 5_000;
 
 /**
  * The `wait` preference in seconds, capped at 60, or null when none was expressed. Preferences are
@@ -29,6 +29,24 @@ export function preferredWait(header: string | string[] | undefined): number | n
 }
 
 /**
+ * A hold as the replica's event poll watches it: woken when its job has events past the last seq the poll told
+ * it of, or when the row is gone. At first that is 0 (a job is admitted with none; a replayed submission's job
+ * that has moved costs one re-read at the first period). The poll read the seq before the re-read it wakes, so
+ * a `done` at or below it is in that re-read and one past it wakes the hold again; progress alone wakes it once
+ * per period at most.
+ */
+class PolledHold implements PolledStream {
+  sent = 0;
+  /** The waiter of the wait under way (a wake-up between two waits is covered by the next one's re-read). */
+  waiter: BusWaiter | undefined;
+
+  polled(lastSeq: number | undefined): void {
+    if (lastSeq !== undefined) this.sent = lastSeq;
+    this.waiter?.fire();
+  }
+}
+
+/**
  * Waits until job `job` of `owner` has ended or `seconds` passed, the client went away, or the server drains.
  * Returns the job as last read; each wake reads only the public columns (as GET /v1/jobs/{id} does).
  */
@@ -41,22 +59,30 @@ export async function waitForJobEnd(
 ): Promise<JobView> {
   const deadline = Date.now() + seconds * 1000;
   let current = job;
-  while (!TERMINAL_STATUSES.includes(current.status) && !signal.aborted) {
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) break;
-    // Subscribe before re-reading, so a transition between the read and the wait still wakes us.
-    // Only the job's end (or a message that cannot say) is worth a re-read: not its progress.
-    const waiter = new BusWaiter(
-      ctx.bus,
-      (m) => (m.kind === 'job_event' && m.jobId === job.id && m.ended !== false) || m.kind === 'resync',
-    );
-    try {
-      current = (await ctx.store.getJobViewFor(owner.accountId, owner.userId, job.id)) ?? current;
-      if (TERMINAL_STATUSES.includes(current.status)) break;
-      await waiter.wait(Math.min(remaining, SAFETY_POLL_MS), signal);
-    } finally {
-      waiter.dispose();
+  const hold = new PolledHold();
+  const unwatch = ctx.eventPoll.watch(job.id, hold);
+  try {
+    while (!TERMINAL_STATUSES.includes(current.status) && !signal.aborted) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) break;
+      // Subscribe before re-reading, so a transition between the read and the wait still wakes us.
+      // Only the job's end (or a message that cannot say) is worth a re-read: not its progress.
+      const waiter = new BusWaiter(
+        ctx.bus,
+        (m) => (m.kind === 'job_event' && m.jobId === job.id && m.ended !== false) || m.kind === 'resync',
+      );
+      hold.waiter = waiter;
+      try {
+        current = (await ctx.store.getJobViewFor(owner.accountId, owner.userId, job.id)) ?? current;
+        if (TERMINAL_STATUSES.includes(current.status)) break;
+        await waiter.wait(remaining, signal);
+      } finally {
+        hold.waiter = undefined;
+        waiter.dispose();
+      }
     }
+  } finally {
+    unwatch();
   }
   traceJob(job.id, 'wait ended');
   return current;

@@ -36,6 +36,12 @@ export class BusWaiter {
     });
   }
 
+  /** Counts as a matching message: news from elsewhere (the replica's safety poll) wakes the wait too. */
+  fire(): void {
+    this.fired = true;
+    this.wake?.();
+  }
+
   dispose(): void {
     this.unsubscribe();
     this.wake?.();

@@ -5,13 +5,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it, onTestFinished } from 'vitest';
 import type { ApiContext } from '../../src/api/context.js';
+import { JobEventPoll } from '../../src/api/event-poll.js';
 import { waitForJobEnd } from '../../src/api/prefer-wait.js';
 import type { BusMessage } from '../../src/events/bus.js';
 import { createLocalBus } from '../../src/events/local-bus.js';
 import type { Store } from '../../src/store/contract.js';
 import { openMigratedStore } from '../../src/store/open.js';
+import { SILENT_OUTAGE_LOG } from '../../src/util/backoff.js';
 import { jobInput, makeAccount } from '../store/fixtures.js';
 
 let dir: string;
@@ -38,8 +40,10 @@ it.each<[string, (jobId: string) => BusMessage]>([
   const id = admitted.job.id;
   await store.claimNext('w1', 'default', 60_000, Date.now());
   const view = await store.getJobViewFor(account.id, 'u1', id);
-  // Only the two members the wait uses.
-  const ctx = { bus, store } as unknown as ApiContext;
+  // Only the members the wait uses; the safety poll a minute away.
+  const eventPoll = new JobEventPoll(store, 60_000, SILENT_OUTAGE_LOG);
+  onTestFinished(() => eventPoll.stop());
+  const ctx = { bus, store, eventPoll } as unknown as ApiContext;
   let ended = false;
   const waiting = waitForJobEnd(
     ctx,
@@ -55,6 +59,6 @@ it.each<[string, (jobId: string) => BusMessage]>([
   await bus.publish(message(id));
   const started = Date.now();
   while (!ended && Date.now() - started < 2_000) await new Promise((r) => setTimeout(r, 10));
-  expect(ended).toBe(true); // the safety re-read is 5 s away
+  expect(ended).toBe(true); // the safety poll is a minute away
   expect((await waiting).status).toBe('completed');
 });

@@ -26,7 +26,7 @@ describe('Prefer: wait', () => {
     const c = client(server, t.key, 'alice');
     const started = Date.now();
     const r = await c.submit({ workflow: invertWorkflow() }, { prefer: 'wait=10' });
-    // The wait follows the event bus: the answer comes when the job ends, not at the next safety re-read (5 s).
+    // The wait follows the event bus: the answer comes when the job ends, not at the next safety poll (10 s).
     expect(Date.now() - started).toBeLessThan(4_000);
     expect(r.status).toBe(200);
     expect(r.headers.get('preference-applied')).toBe('wait=10');

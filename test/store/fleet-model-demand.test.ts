@@ -195,4 +195,24 @@ describe.each(BACKENDS)('fleetModelDemand on $name', (backend) => {
     expect(await db.store.listPrefetchRefused(['w1'], t)).toEqual(new Map([['w1', [...next].sort()]]));
     expect((await db.store.listPrefetchRefused(['w1'], t + 1)).get('w1')).toHaveLength(11_000);
   });
+
+  it("lists the given-up files of more workers than one statement's parameters allow", async () => {
+    await registerWorker(db.store, 'w1', null);
+    await registerWorker(db.store, 'w2', null);
+    const t = 1_000_000;
+    await db.store.setPrefetchRefused('w1', ['a.ckpt', 'b.ckpt'], t, 0);
+    await db.store.setPrefetchRefused('w2', ['c.ckpt'], t, 0);
+    // 70,000 ids, past the bound parameters of one statement on SQLite (32,766) and Postgres (65,535); the two
+    // workers with rows fall in different slices, one named twice.
+    const ids = Array.from({ length: 70_000 }, (_, i) => `wx${i}`);
+    ids[10] = 'w1';
+    ids[69_990] = 'w2';
+    ids[40_000] = 'w1';
+    expect(await db.store.listPrefetchRefused(ids, t)).toEqual(
+      new Map([
+        ['w1', ['a.ckpt', 'b.ckpt']],
+        ['w2', ['c.ckpt']],
+      ]),
+    );
+  });
 });

@@ -120,6 +120,11 @@ class JobEventStream {
     return this.sentSeq;
   }
 
+  /** The safety poll found events past `sent` (or the job row gone): pump what the log holds. */
+  polled(): void {
+    this.wake();
+  }
+
   /** Sends the head with `text` (what the log held) and starts listening; `ended`: the stream ends there. */
   start(text: string, ended: boolean, heard: boolean): void {
     openStream(this.ctx, this.request, this.reply, text, ended);

@@ -41,9 +41,10 @@ export async function setWorkerPrefetch(
 }
 
 /**
- * Names per statement in setPrefetchRefused and listModelFiles: an agent may report up to 100,000
- * (worker-protocol.ts) and the fleet asks about every name in demand, far past the bound parameters one
- * statement takes (SQLite 32,766, Postgres 65,535), so a list is written or looked up in slices.
+ * Names (or worker ids) per statement in setPrefetchRefused, listPrefetchRefused and listModelFiles: an agent
+ * may report up to 100,000 (worker-protocol.ts), the fleet asks about every name in demand and every worker it
+ * knows, far past the bound parameters one statement takes (SQLite 32,766, Postgres 65,535), so a list is
+ * written or looked up in slices.
  */
 const NAMES_PER_STATEMENT = 300;
 
@@ -88,26 +89,27 @@ export async function setPrefetchRefused(
   });
 }
 
-/** Store.listPrefetchRefused. */
+/** Store.listPrefetchRefused: one statement per slice of distinct ids (a worker's rows all come from one). */
 export async function listPrefetchRefused(
   ctx: StoreContext,
   ids: readonly string[],
   since: number,
 ): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
-  if (ids.length === 0) return out;
-  const rows = await ctx.db
-    .selectFrom('worker_prefetch_refused')
-    .select(['worker_id', 'name'])
-    .where('worker_id', 'in', [...ids])
-    .where('refused_at', '>=', since)
-    .orderBy('worker_id')
-    .orderBy('name')
-    .execute();
-  for (const r of rows) {
-    const list = out.get(r.worker_id);
-    if (list === undefined) out.set(r.worker_id, [r.name]);
-    else list.push(r.name);
+  for (const slice of slices([...new Set(ids)])) {
+    const rows = await ctx.db
+      .selectFrom('worker_prefetch_refused')
+      .select(['worker_id', 'name'])
+      .where('worker_id', 'in', slice)
+      .where('refused_at', '>=', since)
+      .orderBy('worker_id')
+      .orderBy('name')
+      .execute();
+    for (const r of rows) {
+      const list = out.get(r.worker_id);
+      if (list === undefined) out.set(r.worker_id, [r.name]);
+      else list.push(r.name);
+    }
   }
   return out;
 }
