@@ -539,7 +539,7 @@ export interface Store {
    * `expiredBefore` (any worker's) are dropped.
    */
   setPrefetchRefused(id: string, names: readonly string[], now: number, expiredBefore: number): Promise<void>;
-  /** Per worker (of `ids`), the prefetch files refused at or after `since`, by name. */
+  /** Per worker (of `ids`), the prefetch files refused at or after `since`, by name (UTF-8 byte order). */
   listPrefetchRefused(ids: readonly string[], since: number): Promise<Map<string, string[]>>;
 
   // Model registry

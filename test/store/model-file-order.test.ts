@@ -1,6 +1,6 @@
 /**
  * The model registry lists its files by name in UTF-8 code units on both backends, with or without names asked
- * for, whatever the database's collation. Postgres runs here on a database created with the ICU en-US locale
+ * for, whatever the database's collation; so does a worker's list of refused prefetch files. Postgres runs here on a database created with the ICU en-US locale
  * (as an operator's `initdb` on an en_US machine would give), which orders `_x, a, B, Z`; the test helper's
  * databases use the C locale, where a plain ORDER BY already sorts by bytes and could not tell.
  */
@@ -10,6 +10,7 @@ import type { Store } from '../../src/store/contract.js';
 import { openStore } from '../../src/store/open.js';
 import { execPg } from '../support/pg.js';
 import { BACKENDS } from './backends.js';
+import { registerWorker } from './fixtures.js';
 
 /** A name past U+FFFF (UTF-16 surrogates sort it before U+FF5E; UTF-8 bytes after) and one just below it. */
 const NAMES = ['B.safetensors', 'a.safetensors', '_x', 'Z', '\u{1F600}.ckpt', '\u{FF5E}.ckpt'];
@@ -85,6 +86,12 @@ describe.each([
   it('lists every file, and the files asked for, by name in code units', async () => {
     expect((await db.store.listModelFiles()).map((f) => f.name)).toEqual(BYTE_ORDER);
     expect((await db.store.listModelFiles([...NAMES].reverse())).map((f) => f.name)).toEqual(BYTE_ORDER);
+  });
+
+  it("lists a worker's refused prefetch files by name in code units", async () => {
+    await registerWorker(db.store, 'w1', null);
+    await db.store.setPrefetchRefused('w1', NAMES, 1_000, 0);
+    expect((await db.store.listPrefetchRefused(['w1'], 0)).get('w1')).toEqual(BYTE_ORDER);
   });
 
   it('a plain ORDER BY follows the database collation (on Postgres here, not code units)', async () => {

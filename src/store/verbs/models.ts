@@ -89,7 +89,10 @@ export async function setPrefetchRefused(
   });
 }
 
-/** Store.listPrefetchRefused: one statement per slice of distinct ids (a worker's rows all come from one). */
+/**
+ * Store.listPrefetchRefused: one statement per slice of distinct ids (a worker's rows all come from one), each
+ * worker's names in UTF-8 byte order on both backends (as listModelFiles), never by the database's collation.
+ */
 export async function listPrefetchRefused(
   ctx: StoreContext,
   ids: readonly string[],
@@ -103,7 +106,7 @@ export async function listPrefetchRefused(
       .where('worker_id', 'in', slice)
       .where('refused_at', '>=', since)
       .orderBy('worker_id')
-      .orderBy('name')
+      .orderBy(sql`name collate ${sql.raw(ctx.caps.byteCollation)}`)
       .execute();
     for (const r of rows) {
       const list = out.get(r.worker_id);
