@@ -244,5 +244,5 @@ describe('arrakis run', { timeout: 120_000 }, () => {
     } finally {
       silent.close();
     }
-  });
+  }, 60_000);
 });
