@@ -3,6 +3,7 @@
  *
  *   node --import tsx bench/dispatch.ts [--runs 60] [--in-process] [--serve-in-process] [--prefer-wait] [--trace]
  *                                       [--warmup 200] [--profile-serve DIR] [--bare-relay] [--serve-log-level info]
+ *                                       [--postgres] [--remote-agent]
  *
  * direct:  a canonical ComfyUI protocol client (bench/dispatch-direct.ts, the way ComfyUI's own
  *          websockets_api_example.py does it: POST /prompt, wait for `executing` null on its open WebSocket,
@@ -24,9 +25,19 @@
  * `arrakis serve` in its own process too, as in production, so the measuring client does not share its event
  * loop (`--serve-in-process` runs it inside the bench; `--trace` implies it, since the stage marks are read in
  * this process).
+ * Topology: by default serve stores jobs in a SQLite file and runs them with its in-process agent (serve's
+ * `ARRAKIS_COMFYUI`). Production runs differently, and two options (alone or together) measure that:
+ * `--postgres` puts serve on Postgres (ARRAKIS_TEST_PG when set, else an embedded one started for the run; a
+ * database of the run's own, dropped at the end); `--remote-agent` starts serve without in-process agents,
+ * issues a worker token (POST /v1/admin/worker-tokens, written to a file in the run's folder) and runs
+ * `arrakis agent --server … --token-file … --comfyui …` as its own process, as a GPU worker does: every job then
+ * goes over the worker API (claim long-poll, progress, output upload, completion). Its CPU per job is a line of
+ * its own. `--trace` cannot see a remote agent's stage marks, so it refuses `--remote-agent`. The first line
+ * names the topology.
  * Also: the serve process's CPU per measured job (Linux, serve as its own process: every thread, from /proc),
- * queue wait of each job, and cancel latency = DELETE sent → interrupt received by comfy-lite (measured on an
- * in-process comfy-lite, whose interrupt event carries a timestamp on the same clock).
+ * with `--remote-agent` the agent process's too, queue wait of each job, and cancel latency = DELETE sent → interrupt received by comfy-lite (measured on an
+ * in-process comfy-lite, whose interrupt event carries a timestamp on the same clock; serve is restarted in this
+ * process for it, and with `--remote-agent` a new agent process is put in front of that comfy-lite).
  * Both paths use a unique filename_prefix per run, so ComfyUI's cache never skips the save.
  * `--trace` adds, for each side, the median time of every stage since the run started (bench/dispatch-trace.ts:
  * the control plane's stage marks, every HTTP request of this process, the client's own steps). The marks cost
