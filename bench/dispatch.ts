@@ -35,9 +35,10 @@
  * its own. `--trace` cannot see a remote agent's stage marks, so it refuses `--remote-agent`. The first line
  * names the topology.
  * Also: the serve process's CPU per measured job (Linux, serve as its own process: every thread, from /proc),
- * with `--remote-agent` the agent process's too, queue wait of each job, and cancel latency = DELETE sent → interrupt received by comfy-lite (measured on an
- * in-process comfy-lite, whose interrupt event carries a timestamp on the same clock; serve is restarted in this
- * process for it, and with `--remote-agent` a new agent process is put in front of that comfy-lite).
+ * with `--remote-agent` the agent process's too, queue wait of each job, and cancel latency = DELETE sent →
+ * interrupt received by comfy-lite (measured on an in-process comfy-lite, whose interrupt event carries a
+ * timestamp on the same clock; serve is restarted in this process for it, and with `--remote-agent` a new agent
+ * process is put in front of that comfy-lite).
  * Both paths use a unique filename_prefix per run, so ComfyUI's cache never skips the save.
  * `--trace` adds, for each side, the median time of every stage since the run started (bench/dispatch-trace.ts:
  * the control plane's stage marks, every HTTP request of this process, the client's own steps). The marks cost
