@@ -173,8 +173,10 @@ if (REMOTE_AGENT && args.includes('--trace')) {
   );
   process.exit(2);
 }
-/** Serve's and the agent's log level. Production runs at `info` (four or five lines per job, to a pipe of this
- * process); the figures are taken without. */
+/**
+ * Serve's and the agent's log level. Production runs at `info` (four or five lines per job, to a pipe of this
+ * process); the figures are taken without.
+ */
 const SERVE_LOG_LEVEL = argValue('--serve-log-level') ?? 'silent';
 const trace = args.includes('--trace') ? new StageTrace() : null;
 const dir = mkdtempSync(join(tmpdir(), 'arrakis-bench-dispatch-'));
