@@ -3,6 +3,7 @@
  *
  *   node --import tsx bench/dispatch.ts [--runs 60] [--in-process] [--serve-in-process] [--prefer-wait] [--trace]
  *                                       [--warmup 200] [--profile-serve DIR] [--bare-relay] [--serve-log-level info]
+ *                                       [--postgres] [--remote-agent]
  *
  * direct:  a canonical ComfyUI protocol client (bench/dispatch-direct.ts, the way ComfyUI's own
  *          websockets_api_example.py does it: POST /prompt, wait for `executing` null on its open WebSocket,
@@ -24,25 +25,45 @@
  * `arrakis serve` in its own process too, as in production, so the measuring client does not share its event
  * loop (`--serve-in-process` runs it inside the bench; `--trace` implies it, since the stage marks are read in
  * this process).
+ * Topology: by default serve stores jobs in a SQLite file and runs them with its in-process agent (serve's
+ * `ARRAKIS_COMFYUI`). Production runs differently, and two options (alone or together) measure that:
+ * `--postgres` puts serve on Postgres (ARRAKIS_TEST_PG when set, else an embedded one started for the run; a
+ * database of the run's own, dropped at the end); `--remote-agent` starts serve without in-process agents,
+ * issues a worker token (POST /v1/admin/worker-tokens, written to a file in the run's folder) and runs
+ * `arrakis agent --server … --token-file … --comfyui …` as its own process, as a GPU worker does: every job then
+ * goes over the worker API (claim long-poll, progress, output upload, completion). Its CPU per job is a line of
+ * its own. `--trace` cannot see a remote agent's stage marks, so it refuses `--remote-agent`. The first line
+ * names the topology.
  * Also: the serve process's CPU per measured job (Linux, serve as its own process: every thread, from /proc),
- * queue wait of each job, and cancel latency = DELETE sent → interrupt received by comfy-lite (measured on an
- * in-process comfy-lite, whose interrupt event carries a timestamp on the same clock).
+ * with `--remote-agent` the agent process's too, queue wait of each job, and cancel latency = DELETE sent →
+ * interrupt received by comfy-lite (measured on an in-process comfy-lite, whose interrupt event carries a
+ * timestamp on the same clock; serve is restarted in this process for it, and with `--remote-agent` a new agent
+ * process is put in front of that comfy-lite).
  * Both paths use a unique filename_prefix per run, so ComfyUI's cache never skips the save.
  * `--trace` adds, for each side, the median time of every stage since the run started (bench/dispatch-trace.ts:
  * the control plane's stage marks, every HTTP request of this process, the client's own steps). The marks cost
  * a little, so compare figures from runs without it. A CPU profile: `node --cpu-prof --import tsx bench/dispatch.ts`,
  * or of the serve process alone: `--profile-serve DIR` (then bench/top-frames.ts on the .cpuprofile it writes).
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { z } from 'zod';
 import { startComfyLite } from '../src/comfy-lite/server.js';
 import { loadConfig } from '../src/config/load.js';
 import { startControlPlane } from '../src/runtime/control-plane.js';
+import { startPostgres } from '../test/support/postgres-server.js';
+import { argValue, dropPgDatabase, freshPgDatabase } from './bench-args.js';
 import { DirectComfyClient } from './dispatch-direct.js';
-import { argValue } from './bench-args.js';
+import {
+  cpuSeconds,
+  spawnAgent,
+  spawnBareRelay,
+  spawnComfyLite,
+  spawnServe,
+  type ChildProcess,
+} from './dispatch-processes.js';
 import { StageTrace } from './dispatch-trace.js';
 
 const args = process.argv.slice(2);
@@ -105,120 +126,68 @@ function medianWithInterval(values: number[]): { median: number; lo: number; hi:
   return { median: pct(values, 50), lo: at(Math.floor(n / 2 - half)), hi: at(Math.ceil(n / 2 + half) - 1) };
 }
 
-/** `arrakis comfy-lite --port 0` as a child process; resolves with its URL. */
-async function spawnComfyLite(): Promise<{ url: string; stop(): void; pid: number | undefined }> {
-  const bin = join(import.meta.dirname, '..', 'bin', 'arrakis.mjs');
-  return await spawnListening('comfy-lite', [bin, 'comfy-lite', '--port', '0']);
+/** Arrakis as the bench runs it: serve's URL and process, the agent process with `--remote-agent`. */
+interface Arrakis {
+  url: string;
+  pid: number | undefined;
+  agentPid: number | undefined;
+  /** Stops the agent (it gives its job back), then serve. */
+  close(): Promise<void>;
 }
 
-/** bench/dispatch-bare-relay.ts as a child process in front of `comfyUrl`; resolves with its URL. */
-async function spawnBareRelay(
-  comfyUrl: string,
-  relayDir: string,
-): Promise<{ url: string; stop(): void; pid: number | undefined }> {
-  const script = join(import.meta.dirname, 'dispatch-bare-relay.ts');
-  return await spawnListening('bare relay', ['--import', 'tsx', script, comfyUrl, relayDir, BARE_KEY]);
-}
-
-/** A node child process that prints "NAME listening on URL"; resolves with that URL. */
-async function spawnListening(
-  name: string,
-  argv: string[],
-): Promise<{ url: string; stop(): void; pid: number | undefined }> {
-  const proc = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
-  return await new Promise((resolve, reject) => {
-    let out = '';
-    proc.stdout.on('data', (chunk: Buffer) => {
-      out += String(chunk);
-      const m = new RegExp(`${name} listening on (http://\\S+)`).exec(out);
-      if (m?.[1] !== undefined) resolve({ url: m[1], stop: () => proc.kill('SIGTERM'), pid: proc.pid });
-    });
-    proc.once('exit', () => reject(new Error(`${name} exited: ${out}`)));
+/** `POST /v1/admin/worker-tokens` on `base`; resolves with the token (shown only in this answer). */
+async function issueWorkerToken(base: string, admin: Record<string, string>): Promise<string> {
+  const res = await fetch(`${base}/v1/admin/worker-tokens`, {
+    method: 'POST',
+    headers: admin,
+    body: JSON.stringify({ name: 'bench-agent' }),
   });
+  if (res.status !== 201) throw new Error(`worker token: HTTP ${res.status} ${await res.text()}`);
+  return z.object({ token: z.string() }).parse(await res.json()).token;
 }
 
-/**
- * `arrakis serve` as a child process (the SQLite file, storage folder and ComfyUI of `config`), as it runs in
- * production: the control plane does not share an event loop with the client that measures it.
- */
-async function spawnServe(config: {
-  db: string;
-  storage: string;
-  comfyui: readonly string[];
-}): Promise<{ url: string; pid: number | undefined; close(): Promise<void> }> {
-  const bin = join(import.meta.dirname, '..', 'bin', 'arrakis.mjs');
-  const profile = argValue('--profile-serve');
-  const nodeArgs = profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`];
-  const proc = spawn(process.execPath, [...nodeArgs, bin, 'serve', '--port', '0'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: {
-      ...process.env,
-      ARRAKIS_DB: config.db,
-      ARRAKIS_STORAGE: config.storage,
-      ARRAKIS_COMFYUI: config.comfyui.join(','),
-      ARRAKIS_ADMIN_KEY: ADMIN,
-      // Production runs at `info` (four or five lines per job, to this pipe); the figures are taken without.
-      ARRAKIS_LOG_LEVEL: argValue('--serve-log-level') ?? 'silent',
-    },
-  });
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  return await new Promise((resolve, reject) => {
-    let out = '';
-    let listening = false;
-    proc.stdout.on('data', (chunk: Buffer) => {
-      // Once serve listens its log lines are only drained (and the last 8 KiB kept for an exit message): kept
-      // whole and searched again per chunk, they cost this process time that grows with every job.
-      out = (out + String(chunk)).slice(-8192);
-      if (listening) return;
-      const m = /arrakis listening on (http:\/\/\S+)/.exec(out);
-      if (m?.[1] !== undefined) {
-        listening = true;
-        resolve({
-          url: m[1],
-          pid: proc.pid,
-          close: async () => {
-            proc.kill('SIGTERM');
-            await exited;
-          },
-        });
-      }
-    });
-    proc.once('exit', () => reject(new Error(`serve exited: ${out}`)));
-  });
-}
-
-/**
- * CPU seconds a process (every thread: event loop, GC, libuv pool, worker threads) has used so far, from
- * /proc (Linux); null elsewhere or without a pid.
- */
-function cpuSeconds(pid: number | undefined): number | null {
-  if (pid === undefined) return null;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return null;
+/** Resolves once `GET /v1/admin/workers` on `base` lists remote worker `workerId` (10 s at most). */
+async function waitAttached(base: string, admin: Record<string, string>, workerId: string): Promise<void> {
+  const list = z.object({ data: z.array(z.object({ id: z.string(), kind: z.string() })) });
+  for (const until = Date.now() + 10_000; Date.now() < until;) {
+    const res = await fetch(`${base}/v1/admin/workers`, { headers: admin });
+    const { data } = list.parse(await res.json());
+    if (data.some((w) => w.id === workerId && w.kind === 'remote')) return;
+    await new Promise((r) => setTimeout(r, 50));
   }
+  throw new Error(`agent ${workerId} registered but is not among serve's workers after 10 s`);
 }
-const CLOCK_TICKS = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
 
 const IN_PROCESS = args.includes('--in-process');
 /** The control plane in this process (needed for `--trace`, whose stage marks are this process's). */
 const SERVE_IN_PROCESS = args.includes('--serve-in-process') || args.includes('--trace');
 const PREFER_WAIT = args.includes('--prefer-wait');
+/** Serve on Postgres (ARRAKIS_TEST_PG, else an embedded one for the run) instead of a SQLite file. */
+const POSTGRES = args.includes('--postgres');
+/** Serve without in-process agents; an `arrakis agent` process runs the jobs over the worker API. */
+const REMOTE_AGENT = args.includes('--remote-agent');
+if (REMOTE_AGENT && args.includes('--trace')) {
+  console.error(
+    'bench/dispatch: --trace reads the stage marks of the control plane and its agent in this process; with ' +
+      '--remote-agent the agent is a process of its own, whose marks it cannot see. Run --trace without --remote-agent.',
+  );
+  process.exit(2);
+}
+/**
+ * Serve's and the agent's log level. Production runs at `info` (four or five lines per job, to a pipe of this
+ * process); the figures are taken without.
+ */
+const SERVE_LOG_LEVEL = argValue('--serve-log-level') ?? 'silent';
 const trace = args.includes('--trace') ? new StageTrace() : null;
 const dir = mkdtempSync(join(tmpdir(), 'arrakis-bench-dispatch-'));
 const lite = await startComfyLite({ port: 0, dataDir: join(dir, 'comfy') });
 const child = IN_PROCESS ? null : await spawnComfyLite();
-const latencyUrl = child?.url ?? lite.url;
-const bare = args.includes('--bare-relay') ? await spawnBareRelay(latencyUrl, dir) : null;
+const latencyUrl = child?.ready ?? lite.url;
+const bare = args.includes('--bare-relay') ? await spawnBareRelay(latencyUrl, dir, BARE_KEY) : null;
+const pgServer = POSTGRES ? await startPostgres() : null;
+const PG_DATABASE = `arrakis_bench_dispatch_${process.pid}`;
+/** Arrakis as started below, until closed: what the `finally` stops if the run fails. */
+const running = new Set<Arrakis>();
 try {
   // The floor: a canonical protocol client with its socket kept open across runs.
   const direct = new DirectComfyClient(latencyUrl, (stage) => trace?.mark(stage));
@@ -234,18 +203,63 @@ try {
     {},
     {},
     {
-      db: `sqlite:${join(dir, 'arrakis.db')}`,
+      db:
+        pgServer === null
+          ? `sqlite:${join(dir, 'arrakis.db')}`
+          : await freshPgDatabase(pgServer.adminUrl, PG_DATABASE),
       storage: `file:${join(dir, 'objects')}`,
       port: 0,
       adminKey: ADMIN,
-      comfyui: [latencyUrl],
+      comfyui: [],
       logLevel: 'silent',
     },
   );
-  let cp: { url: string; pid?: number; close(): Promise<void> } = SERVE_IN_PROCESS
-    ? await startControlPlane(config)
-    : await spawnServe({ db: config.db, storage: config.storage, comfyui: [latencyUrl] });
   const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
+  const tokenFile = join(dir, 'worker-token');
+  /**
+   * Arrakis in front of `comfyUrl`: serve (its own process, or this one) with an in-process agent, or with
+   * `--remote-agent` serve alone and an `arrakis agent` process attached to it over the worker API (its token
+   * issued once and kept in the run's folder: a serve restarted on the same database accepts it again).
+   */
+  const startArrakis = async (comfyUrl: string, inProcess: boolean): Promise<Arrakis> => {
+    const comfyui = REMOTE_AGENT ? [] : [comfyUrl];
+    const cp: { url: string; pid?: number | undefined; close(): Promise<void> } = inProcess
+      ? await startControlPlane({ ...config, comfyui })
+      : await spawnServe({
+          db: config.db,
+          storage: config.storage,
+          comfyui,
+          adminKey: ADMIN,
+          logLevel: SERVE_LOG_LEVEL,
+          profileDir: argValue('--profile-serve'),
+        }).then((s) => ({ url: s.ready, pid: s.pid, close: s.close }));
+    let agent: ChildProcess | null = null;
+    try {
+      if (REMOTE_AGENT) {
+        if (!existsSync(tokenFile)) {
+          writeFileSync(tokenFile, await issueWorkerToken(cp.url, admin), { mode: 0o600 });
+        }
+        agent = await spawnAgent({ server: cp.url, tokenFile, comfyui: comfyUrl, logLevel: SERVE_LOG_LEVEL });
+        await waitAttached(cp.url, admin, agent.ready);
+      }
+    } catch (err) {
+      await cp.close();
+      throw err;
+    }
+    const started: Arrakis = {
+      url: cp.url,
+      pid: cp.pid,
+      agentPid: agent?.pid,
+      close: async () => {
+        running.delete(started);
+        await agent?.close();
+        await cp.close();
+      },
+    };
+    running.add(started);
+    return started;
+  };
+  let cp = await startArrakis(latencyUrl, SERVE_IN_PROCESS);
   const acct = (await (
     await fetch(`${cp.url}/v1/admin/accounts`, {
       method: 'POST',
@@ -295,7 +309,7 @@ try {
   const runArrakis = (): Promise<{ ms: number; id: string }> => runJob(cp.url, headers, PREFER_WAIT);
   const bareHeaders = { ...headers, authorization: `Bearer ${BARE_KEY}` };
   const runBare = async (): Promise<number> =>
-    bare === null ? Number.NaN : (await runJob(bare.url, bareHeaders, false)).ms;
+    bare === null ? Number.NaN : (await runJob(bare.ready, bareHeaders, false)).ms;
 
   const directMs: number[] = [];
   const e2eMs: number[] = [];
@@ -305,10 +319,12 @@ try {
   const jobIds: string[] = [];
   let serveCpuAtStart: number | null = null;
   let bareCpuAtStart: number | null = null;
+  let agentCpuAtStart: number | null = null;
   for (let i = 0; i < RUNS + WARMUP; i++) {
     if (i === WARMUP) {
       serveCpuAtStart = cpuSeconds(cp.pid);
       bareCpuAtStart = bare === null ? null : cpuSeconds(bare.pid);
+      agentCpuAtStart = cpuSeconds(cp.agentPid);
     }
     // Rotate which side goes first, so none always runs right after another's work.
     let d = Number.NaN;
@@ -342,6 +358,7 @@ try {
   }
   const serveCpuAtEnd = cpuSeconds(cp.pid);
   const bareCpuAtEnd = bare === null ? null : cpuSeconds(bare.pid);
+  const agentCpuAtEnd = cpuSeconds(cp.agentPid);
   direct.close();
   const waits: number[] = [];
   for (const id of jobIds) {
@@ -351,10 +368,11 @@ try {
     waits.push(final.queue_wait_s * 1000);
   }
 
-  // Cancel latency: DELETE sent → comfy-lite receives the interrupt for that prompt (in-process comfy-lite).
+  // Cancel latency: DELETE sent → comfy-lite receives the interrupt for that prompt (in-process comfy-lite;
+  // with `--remote-agent` through an agent process in front of it).
   if (child !== null) {
     await cp.close();
-    cp = await startControlPlane({ ...config, comfyui: [lite.url] });
+    cp = await startArrakis(lite.url, true);
   }
   const cancelMs: number[] = [];
   for (let i = 0; i < 20; i++) {
@@ -397,7 +415,7 @@ try {
   const f = (n: number): string => n.toFixed(1).padStart(7);
   const added = medianWithInterval(pairs);
   console.log(
-    `bench/dispatch: ${RUNS} interleaved pairs after ${WARMUP} unmeasured, 64×64 invert on one comfy-lite (${IN_PROCESS ? 'in this process' : 'its own process'}), serve ${SERVE_IN_PROCESS ? 'in this process' : 'as its own process'}, SQLite, ${PREFER_WAIT ? 'Prefer: wait' : 'SSE'}`,
+    `bench/dispatch: ${RUNS} interleaved pairs after ${WARMUP} unmeasured, 64×64 invert on one comfy-lite (${IN_PROCESS ? 'in this process' : 'its own process'}), serve ${SERVE_IN_PROCESS ? 'in this process' : 'as its own process'} on ${POSTGRES ? 'Postgres' : 'SQLite'}, ${REMOTE_AGENT ? 'a remote agent (arrakis agent, its own process, over the worker API)' : 'its in-process agent'}, ${PREFER_WAIT ? 'Prefer: wait' : 'SSE'}`,
   );
   console.log(
     `direct client  POST /prompt → PNG bytes               p50 ${f(pct(directMs, 50))} ms   p99 ${f(pct(directMs, 99))} ms`,
@@ -433,6 +451,11 @@ try {
       `serve CPU      ${(((serveCpuAtEnd - serveCpuAtStart) * 1000) / RUNS).toFixed(1)} ms per job (all its threads, from /proc)`,
     );
   }
+  if (agentCpuAtStart !== null && agentCpuAtEnd !== null) {
+    console.log(
+      `agent CPU      ${(((agentCpuAtEnd - agentCpuAtStart) * 1000) / RUNS).toFixed(1)} ms per job (the arrakis agent process, all its threads)`,
+    );
+  }
   if (bareCpuAtStart !== null && bareCpuAtEnd !== null) {
     console.log(
       `bare CPU       ${(((bareCpuAtEnd - bareCpuAtStart) * 1000) / RUNS).toFixed(1)} ms per job (the bare relay's process)`,
@@ -447,8 +470,13 @@ try {
     if (bare !== null) console.log(trace.report('bare'));
   }
 } finally {
+  for (const arrakis of [...running]) await arrakis.close();
   await lite.close();
-  child?.stop();
-  bare?.stop();
+  await child?.close();
+  await bare?.close();
+  if (pgServer !== null) {
+    await dropPgDatabase(pgServer.adminUrl, PG_DATABASE);
+    await pgServer.stop();
+  }
   rmSync(dir, { recursive: true, force: true });
 }
