@@ -109,10 +109,15 @@ export async function spawnAgent(config: {
   tokenFile: string;
   comfyui: string;
   logLevel: string;
+  /** Writes a V8 CPU profile of the agent there. */
+  profileDir?: string | undefined;
 }): Promise<ChildProcess> {
+  const profile =
+    config.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${config.profileDir}`];
   return await spawnNode(
     'agent',
     [
+      ...profile,
       BIN,
       'agent',
       '--server',

@@ -2,8 +2,8 @@
  * bench/dispatch — how close Arrakis stays to the floor, side by side on one comfy-lite.
  *
  *   node --import tsx bench/dispatch.ts [--runs 60] [--in-process] [--serve-in-process] [--prefer-wait] [--trace]
- *                                       [--warmup 200] [--profile-serve DIR] [--bare-relay] [--serve-log-level info]
- *                                       [--postgres] [--remote-agent]
+ *                                       [--warmup 200] [--profile-serve DIR] [--profile-agent DIR] [--bare-relay]
+ *                                       [--serve-log-level info] [--postgres] [--remote-agent]
  *
  * direct:  a canonical ComfyUI protocol client (bench/dispatch-direct.ts, the way ComfyUI's own
  *          websockets_api_example.py does it: POST /prompt, wait for `executing` null on its open WebSocket,
@@ -43,7 +43,7 @@
  * `--trace` adds, for each side, the median time of every stage since the run started (bench/dispatch-trace.ts:
  * the control plane's stage marks, every HTTP request of this process, the client's own steps). The marks cost
  * a little, so compare figures from runs without it. A CPU profile: `node --cpu-prof --import tsx bench/dispatch.ts`,
- * or of the serve process alone: `--profile-serve DIR` (then bench/top-frames.ts on the .cpuprofile it writes).
+ * or of the serve process alone: `--profile-serve DIR` (of a `--remote-agent`'s process: `--profile-agent DIR`) (then bench/top-frames.ts on the .cpuprofile it writes).
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -239,7 +239,13 @@ try {
         if (!existsSync(tokenFile)) {
           writeFileSync(tokenFile, await issueWorkerToken(cp.url, admin), { mode: 0o600 });
         }
-        agent = await spawnAgent({ server: cp.url, tokenFile, comfyui: comfyUrl, logLevel: SERVE_LOG_LEVEL });
+        agent = await spawnAgent({
+          server: cp.url,
+          tokenFile,
+          comfyui: comfyUrl,
+          logLevel: SERVE_LOG_LEVEL,
+          profileDir: argValue('--profile-agent'),
+        });
         await waitAttached(cp.url, admin, agent.ready);
       }
     } catch (err) {
