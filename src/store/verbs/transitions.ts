@@ -51,19 +51,14 @@ export async function finishRunning(
   const outputs = end.status === 'completed' ? JSON.stringify(end.outputs) : '[]';
   const error = end.status === 'failed' ? JSON.stringify(end.error) : null;
   const events = end.status === 'completed' ? outputEvents(jobId, end.outputs) : [];
-  // The run's last progress, recorded first (its event before the outputs'): in the end's own commit on the
-  // transaction path, in a commit of its own before the server function's. Not again when the job already has
-  // it: a completion retried after a first try that recorded it (and then failed) adds no second event. Whether
-  // the worker still holds the job is the end's compare-and-set to say.
-  let lastProgress = progress === undefined ? null : JSON.stringify(progress);
+  // The run's last progress, recorded first (its event before the outputs'), in the end's own commit. Not again
+  // when the job already has it: a completion retried after a first try that recorded it (and then failed) adds
+  // no second event. Whether the worker still holds the job is the end's compare-and-set to say.
+  const lastProgress = progress === undefined ? null : JSON.stringify(progress);
   if (ctx.caps.serverFunctions) {
-    if (lastProgress !== null) {
-      const data = lastProgress;
-      await writeSteps(ctx, () => progressSteps(ctx, jobId, workerId, data, now, true));
-      lastProgress = null;
-    }
-    // One autocommit statement (migration 010), so the account row is locked only while it runs. It skips
-    // jobs with a webhook (whose payload is built here) and lost jobs: both take the transaction path below.
+    // One autocommit statement (migration 013), progress and all, so the account row is locked only while it
+    // runs. It records nothing for jobs with a webhook (whose payload is built here) and lost jobs: both take
+    // the transaction path below.
     const done = JSON.stringify(
       doneEventData({
         id: jobId,
@@ -72,7 +67,7 @@ export async function finishRunning(
         outputs: end.status === 'completed' ? end.outputs : [],
       }),
     );
-    const params = [end.status, outputs, error, now, jobId, workerId, done, events];
+    const params = [end.status, outputs, error, now, jobId, workerId, done, events, lastProgress];
     const row = (await run(ctx.db, ctx.sql.finishRunningFunction, params))[0];
     if (row !== undefined) return { kind: 'finished', job: transitionRow(row).job };
   }
