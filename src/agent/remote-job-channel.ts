@@ -201,7 +201,12 @@ export class RemoteJobChannel implements JobChannel {
     else this.closing.signal.addEventListener('abort', onClose, { once: true });
     let watching = true;
     let grace: NodeJS.Timeout | undefined;
-    const poll = this.pollCancel(jobId, () => watching && cb(), () => watching, stop.signal);
+    const poll = this.pollCancel(
+      jobId,
+      () => watching && cb(),
+      () => watching,
+      stop.signal,
+    );
     void poll.finally(() => {
       clearTimeout(grace);
       this.closing.signal.removeEventListener('abort', onClose);
