@@ -296,7 +296,8 @@ export class RemoteJobChannel implements JobChannel {
       const res = await this.agent
         .request({ origin: this.origin, path: `${this.pathPrefix}${path}`, method, headers, body, signal })
         .catch((err: unknown) => {
-          if (signal.aborted) throw err;
+          // Ended by the limit or a signal (the pool of a closed channel included): the signal's reason, as fetch.
+          if (signal.aborted) throw signal.reason;
           throw new Error(`cannot reach the control plane at ${this.base}: ${reason(err)}`, { cause: err });
         });
       if (res.statusCode >= 200 && res.statusCode < 300) return await read(res.body);
