@@ -5,9 +5,10 @@
  */
 import { z } from 'zod';
 import type { Job, JobError, JobOutput, JobProgress } from '../../jobs/types.js';
-import type { CancelResult, ExpiredLeaseOutcome, FinishResult } from '../contract.js';
+import type { CancelResult, ExpiredLeaseOutcome, FinishResult, JobEvent } from '../contract.js';
 import { inTx, run, writeSteps, type Conn, type StoreContext } from '../context.js';
 import { step, type Steps } from '../direct.js';
+import { writtenEvent } from '../job-event-row.js';
 import { toJob } from '../rows.js';
 import { publicOutput } from '../../jobs/public-job.js';
 import { progressSteps } from './claims.js';
@@ -27,7 +28,9 @@ async function settleOrLost(
 ): Promise<FinishResult> {
   const row = rows[0];
   if (row === undefined) return { kind: 'lost' };
-  return { kind: 'finished', job: await settleTransition(ctx, tx, row, true, now, reason) };
+  const events: JobEvent[] = [];
+  const job = await settleTransition(ctx, tx, row, true, now, reason, events);
+  return { kind: 'finished', job, events };
 }
 
 /** The `output` events' data of a completion, in output order (each as GET /v1/jobs/{id} lists it). */
@@ -56,10 +59,12 @@ export async function finishRunning(
   // it: a completion retried after a first try that recorded it (and then failed) adds no second event. Whether
   // the worker still holds the job is the end's compare-and-set to say.
   let lastProgress = progress === undefined ? null : JSON.stringify(progress);
+  // What this call appends, for the caller's bus message (FinishResult.events).
+  const appended: JobEvent[] = [];
   if (ctx.caps.serverFunctions) {
     if (lastProgress !== null) {
       const data = lastProgress;
-      await writeSteps(ctx, () => progressSteps(ctx, jobId, workerId, data, now, true));
+      await writeSteps(ctx, () => progressSteps(ctx, jobId, workerId, data, now, true, appended));
       lastProgress = null;
     }
     // One autocommit statement (migration 010), so the account row is locked only while it runs. It skips
@@ -74,11 +79,28 @@ export async function finishRunning(
     );
     const params = [end.status, outputs, error, now, jobId, workerId, done, events];
     const row = (await run(ctx.db, ctx.sql.finishRunningFunction, params))[0];
-    if (row !== undefined) return { kind: 'finished', job: transitionRow(row).job };
+    if (row !== undefined) {
+      const { job, seq } = transitionRow(row);
+      // The function wrote `done` with our data unless the job ended otherwise (cancelled): then the caller
+      // is told of the progress only, and a stream reads the rest from the log.
+      if (job.status === end.status) {
+        if (job.status === 'completed') {
+          for (const [i, data] of events.entries()) {
+            appended.push(writtenEvent(jobId, seq - events.length + i, 'output', data, now));
+          }
+        }
+        appended.push(writtenEvent(jobId, seq, 'done', done, now));
+      }
+      return { kind: 'finished', job, events: appended };
+    }
   }
   // Synchronous statements on SQLite (writeSteps): the completion sits on every job's path to `done`.
   return await writeSteps(ctx, function* (): Steps<FinishResult> {
-    if (lastProgress !== null) yield* progressSteps(ctx, jobId, workerId, lastProgress, now, true);
+    // Its own list (a retried transaction runs these steps again), after the progress committed above.
+    const written = [...appended];
+    if (lastProgress !== null) {
+      yield* progressSteps(ctx, jobId, workerId, lastProgress, now, true, written);
+    }
     const params = [end.status, outputs, error, now, events.length, jobId, workerId];
     const row = (yield step(ctx.sql.finishRunning, params))[0];
     if (row === undefined) return { kind: 'lost' };
@@ -86,10 +108,13 @@ export async function finishRunning(
     // The CAS took events.length seqs before `done` (seq) unless the job ended cancelled.
     if (job.status === 'completed') {
       for (const [i, data] of events.entries()) {
-        yield step(ctx.sql.insertEvent, [jobId, seq - events.length + i, 'output', data, now]);
+        const eventSeq = seq - events.length + i;
+        yield step(ctx.sql.insertEvent, [jobId, eventSeq, 'output', data, now]);
+        written.push(writtenEvent(jobId, eventSeq, 'output', data, now));
       }
     }
-    return { kind: 'finished', job: yield* settleSteps(ctx, row, true, now) };
+    const settled = yield* settleSteps(ctx, row, true, now, undefined, written);
+    return { kind: 'finished', job: settled, events: written };
   });
 }
 
