@@ -32,6 +32,16 @@ export interface ListenBusDeps {
   checkMs?: number;
 }
 
+/** What a message says to other replicas: a job event's `events` stay local (NOTIFY payloads are small). */
+function wireForm(message: BusMessage): BusMessage {
+  if (message.kind !== 'job_event' || message.events === undefined) return message;
+  return {
+    kind: 'job_event',
+    jobId: message.jobId,
+    ...(message.ended !== undefined && { ended: message.ended }),
+  };
+}
+
 /** The message inside a NOTIFY payload, or null when it is not ours or not a message (ignored). */
 function parseEnvelope(payload: string | undefined): z.infer<typeof envelopeSchema> | null {
   if (payload === undefined) return null;
@@ -73,7 +83,7 @@ class ListenBus implements EventBus {
     if (message.kind === 'resync') return;
     // Best effort: other replicas also poll the store, and resync after their own outage.
     try {
-      await this.deps.notify(BUS_CHANNEL, JSON.stringify({ o: this.origin, m: message }));
+      await this.deps.notify(BUS_CHANNEL, JSON.stringify({ o: this.origin, m: wireForm(message) }));
       this.notifying.succeeded();
     } catch (err) {
       this.notifying.failed(err);
