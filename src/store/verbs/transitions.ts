@@ -81,16 +81,15 @@ export async function finishRunning(
     const row = (await run(ctx.db, ctx.sql.finishRunningFunction, params))[0];
     if (row !== undefined) {
       const { job, seq } = transitionRow(row);
-      // The function wrote `done` with our data unless the job ended otherwise (cancelled): then the caller
-      // is told of the progress only, and a stream reads the rest from the log.
-      if (job.status === end.status) {
-        if (job.status === 'completed') {
-          for (const [i, data] of events.entries()) {
-            appended.push(writtenEvent(jobId, seq - events.length + i, 'output', data, now));
-          }
+      if (job.status === 'completed') {
+        for (const [i, data] of events.entries()) {
+          appended.push(writtenEvent(jobId, seq - events.length + i, 'output', data, now));
         }
-        appended.push(writtenEvent(jobId, seq, 'done', done, now));
       }
+      // The function wrote `done` with our data, or, for a job that ended cancelled, its own text (the same
+      // as doneEventData gives a cancelled job, as the transaction path writes).
+      const doneText = job.status === end.status ? done : JSON.stringify(doneEventData(job));
+      appended.push(writtenEvent(jobId, seq, 'done', doneText, now));
       return { kind: 'finished', job, events: appended };
     }
   }
