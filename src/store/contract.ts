@@ -123,9 +123,7 @@ export interface JobOutputKeys {
  * `progress`, `output`s and `done`), so the bus message announcing them can carry them to this replica's
  * event streams; the log holds the same rows.
  */
-export type FinishResult =
-  | { kind: 'finished'; job: Job; events?: readonly JobEvent[] }
-  | { kind: 'lost' };
+export type FinishResult = { kind: 'finished'; job: Job; events?: readonly JobEvent[] } | { kind: 'lost' };
 
 export interface ListJobsQuery {
   accountId: string;

@@ -82,11 +82,7 @@ export function outcomeOf(job: Job): Outcome {
  * read (null) may have one: the deliverers are woken rather than left to their poll. `events`: what the
  * transition appended, when known (for this replica's event streams).
  */
-export function endedMessages(
-  jobId: string,
-  job: Job | null,
-  events?: readonly JobEvent[],
-): BusMessage[] {
+export function endedMessages(jobId: string, job: Job | null, events?: readonly JobEvent[]): BusMessage[] {
   const event: BusMessage = { kind: 'job_event', jobId, ended: true, ...(events && { events }) };
   return job === null || job.webhookUrl !== null ? [event, { kind: 'webhook_due' }] : [event];
 }
