@@ -2,7 +2,13 @@
  * The JobChannel of an agent that can only connect out: HTTP to the control plane's worker API
  * (`<server>/v1/worker`). Job offers and cancels arrive by long-poll, so no inbound port and no special proxy
  * support is needed.
+ *
+ * Calls go through undici's dispatcher-level `request` on a keep-alive pool of the channel's own (as the ComfyUI
+ * client does, src/comfy/http.ts), not the global `fetch`: no Request/Response objects or web streams per call.
+ * Redirects are not followed (the worker API does not redirect; a 3xx is an error answer).
  */
+import { STATUS_CODES } from 'node:http';
+import { Agent, type Dispatcher } from 'undici';
 import type { NodeDefinition } from '../comfy/node-definitions.js';
 import { z } from 'zod';
 import type { JobError, JobInput, JobOutput, JobProgress } from '../jobs/types.js';
@@ -64,14 +70,32 @@ interface CallOptions {
 
 const REQUEST_TIMEOUT_MS = 30_000;
 
+/**
+ * How long a job's cancel long-poll may still answer after the run has ended. A server of this release answers
+ * it as soon as the job's end commits (`lost`), so the poll ends by itself and its connection is reused; aborting
+ * a request in flight would close the connection instead (a TCP connect and teardown per job). A server that does
+ * not wake the poll at the job's end has it aborted after this grace.
+ */
+export const CANCEL_POLL_GRACE_MS = 2_000;
+
+/** An answer's body, read exactly once by one of the readers below. */
+type Body = Dispatcher.ResponseData['body'];
+
 /** Talks to the worker API over HTTP; cancels are heard through one long-poll per running job. */
 export class RemoteJobChannel implements JobChannel {
   private readonly base: string;
+  private readonly origin: string;
+  private readonly pathPrefix: string;
   private readonly closing = new AbortController();
+  /** Own keep-alive connection pool, so close() leaves no sockets behind. */
+  private readonly agent = new Agent({ keepAliveTimeout: 10_000 });
   private workerId: string | null = null;
 
   constructor(private readonly options: RemoteJobChannelOptions) {
     this.base = `${options.serverUrl.replace(/\/+$/, '')}/v1/worker`;
+    const url = new URL(this.base);
+    this.origin = url.origin;
+    this.pathPrefix = url.pathname;
   }
 
   async register(identity: WorkerIdentity): Promise<string> {
@@ -166,23 +190,55 @@ export class RemoteJobChannel implements JobChannel {
     return this.report(jobId, 'release', { reason: reason.slice(0, 1000), voluntary });
   }
 
+  /**
+   * Unsubscribing stops `cb` at once, and lets the poll under way answer for CANCEL_POLL_GRACE_MS before it is
+   * aborted (see there); closing the channel aborts it at once.
+   */
   onCancel(jobId: string, cb: () => void): () => void {
     const stop = new AbortController();
-    void this.pollCancel(jobId, cb, AbortSignal.any([stop.signal, this.closing.signal]));
-    return () => stop.abort();
+    const onClose = (): void => stop.abort(this.closing.signal.reason);
+    if (this.closing.signal.aborted) onClose();
+    else this.closing.signal.addEventListener('abort', onClose, { once: true });
+    let watching = true;
+    let grace: NodeJS.Timeout | undefined;
+    const poll = this.pollCancel(
+      jobId,
+      () => watching && cb(),
+      () => watching,
+      stop.signal,
+    );
+    void poll.finally(() => {
+      clearTimeout(grace);
+      this.closing.signal.removeEventListener('abort', onClose);
+    });
+    return () => {
+      if (!watching) return;
+      watching = false;
+      grace = setTimeout(() => stop.abort(), CANCEL_POLL_GRACE_MS);
+      grace.unref();
+    };
   }
 
   async close(): Promise<void> {
     this.closing.abort();
+    await this.agent.destroy();
   }
 
-  /** Re-opens the cancel long-poll until a cancel arrives, the lease is gone, or the caller unsubscribes. */
-  private async pollCancel(jobId: string, cb: () => void, signal: AbortSignal): Promise<void> {
+  /**
+   * Re-opens the cancel long-poll until a cancel arrives, the lease is gone, or the caller unsubscribes (then the
+   * poll under way may still answer, and none is opened after it).
+   */
+  private async pollCancel(
+    jobId: string,
+    cb: () => void,
+    watching: () => boolean,
+    signal: AbortSignal,
+  ): Promise<void> {
     const waitMs = Math.min(this.options.cancelPollMs ?? 20_000, wire.MAX_LONG_POLL_MS);
     const path = `/jobs/${encodeURIComponent(jobId)}/cancel?wait_ms=${waitMs}`;
     // The heartbeat also carries cancels; a broken poll only waits a little before trying again.
     const backoff = new Backoff({ minMs: 500, maxMs: 5000 });
-    while (!signal.aborted) {
+    while (!signal.aborted && watching()) {
       try {
         const reply = await this.call('GET', path, { signal, timeoutMs: waitMs + 15_000 }, json);
         const lease = wire.leaseReply.parse(reply).lease;
@@ -221,7 +277,7 @@ export class RemoteJobChannel implements JobChannel {
     method: string,
     path: string,
     options: CallOptions,
-    read: (res: Response) => Promise<T>,
+    read: (body: Body) => Promise<T>,
   ): Promise<T> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.options.token}` };
     if (this.workerId !== null) headers[wire.WORKER_ID_HEADER] = this.workerId;
@@ -237,18 +293,19 @@ export class RemoteJobChannel implements JobChannel {
     const bound = callBound(limitMs, this.closing.signal, options.signal);
     const signal = bound.signal;
     try {
-      const res = await fetch(`${this.base}${path}`, { method, headers, body, signal }).catch(
-        (err: unknown) => {
-          if (signal.aborted) throw err;
-          const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
-          throw new Error(`cannot reach the control plane at ${this.base}: ${cause}`, { cause: err });
-        },
-      );
-      if (res.ok) return await read(res);
-      const parsed = problem.safeParse(await res.json().catch(() => null));
+      const res = await this.agent
+        .request({ origin: this.origin, path: `${this.pathPrefix}${path}`, method, headers, body, signal })
+        .catch((err: unknown) => {
+          // Ended by the limit or a signal (the pool of a closed channel included): the signal's reason, as fetch.
+          if (signal.aborted) throw signal.reason;
+          throw new Error(`cannot reach the control plane at ${this.base}: ${reason(err)}`, { cause: err });
+        });
+      if (res.statusCode >= 200 && res.statusCode < 300) return await read(res.body);
+      const parsed = problem.safeParse(await res.body.json().catch(() => null));
+      const statusText = STATUS_CODES[res.statusCode] ?? '';
       const code = parsed.success ? (parsed.data.code ?? null) : null;
-      const detail = parsed.success ? (parsed.data.detail ?? res.statusText) : res.statusText;
-      throw new WorkerApiError(res.status, code, detail);
+      const detail = parsed.success ? (parsed.data.detail ?? statusText) : statusText;
+      throw new WorkerApiError(res.statusCode, code, detail);
     } finally {
       bound.end();
     }
@@ -256,11 +313,17 @@ export class RemoteJobChannel implements JobChannel {
 }
 
 /** Answer readers for `call`: JSON to parse with a wire schema, raw bytes, or a body read only to its end. */
-const json = (res: Response): Promise<unknown> => res.json();
-const bytes = async (res: Response): Promise<Buffer> => Buffer.from(await res.arrayBuffer());
-const drain = async (res: Response): Promise<void> => {
-  await res.arrayBuffer();
+const json = (body: Body): Promise<unknown> => body.json();
+const bytes = async (body: Body): Promise<Buffer> => Buffer.from(await body.arrayBuffer());
+const drain = async (body: Body): Promise<void> => {
+  await body.arrayBuffer();
 };
+
+/** Why a connection failed: the innermost message (`connect ECONNREFUSED 127.0.0.1:8000`). */
+function reason(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  return err.cause instanceof Error ? err.cause.message : err.message;
+}
 
 /** Turns the API's 409 (job not leased to this worker) into LeaseLostError; rethrows anything else. */
 function leaseLostOn409(jobId: string): (err: unknown) => never {

@@ -418,8 +418,8 @@ export interface Store {
    * Appends one `output` event per output (in order) and then `done`, releases counters and enqueues the
    * webhook, all in the same step; a job that ends cancelled gets no `output` event. `progress`, the run's last
    * progress not yet reported, is recorded first as updateProgress would (its event before the outputs'), in the
-   * same commit where the backend allows (SQLite; on Postgres in one just before), unless the job's progress is
-   * already that one (a retried completion whose first try recorded it adds no second event).
+   * same commit (on Postgres in the same statement, migration 013), unless the job's progress is already that
+   * one (a retried completion whose first try recorded it adds no second event); a lost completion records none.
    */
   completeJob(
     jobId: string,

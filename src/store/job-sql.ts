@@ -102,11 +102,12 @@ const TEMPLATES = {
    *  — (the insertJob parameters, bucket keys[], rates[], bursts[]) → as admitFunction; AR002 when rate limited. */
   admitRatedFunction: `SELECT * FROM arrakis_admit_rated(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 
-  /** Postgres only (caps.serverFunctions): finishRunning and its settlement (the `output` events, then
-   *  `done`) in one statement for a job without a webhook, see migration 010 — (status, outputs, error,
-   *  finished_at, id, worker_id, done event data, output event data[]) → job + event_seq, or no row (lost, or
-   *  the job has a webhook). */
-  finishRunningFunction: `SELECT * FROM arrakis_finish_running(?, ?, ?, ?, ?, ?, ?, ?)`,
+  /** Postgres only (caps.serverFunctions): the run's last progress (newProgressHeld and its event, when
+   *  given and new), finishRunning and its settlement (the `output` events, then `done`) in one statement for
+   *  a job without a webhook, see migration 013 — (status, outputs, error, finished_at, id, worker_id, done
+   *  event data, output event data[], progress or null) → job + event_seq, or no row and nothing recorded
+   *  (lost, or the job has a webhook). */
+  finishRunningFunction: `SELECT * FROM arrakis_finish_running_progress(?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 
   /** Postgres only (caps.serverFunctions): claimNext in one statement, see migration 009
    *  — (worker_id, lease_expires_at, started_at, pool, max_levels, affinity_ms) → job + event_seq, or no row. */

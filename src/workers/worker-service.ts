@@ -241,21 +241,38 @@ export class WorkerService {
     return this.deps.store.renewLease(jobId, workerId, this.leaseMs, Date.now());
   }
 
-  /** Resolves `cancel_requested` as soon as a cancel is accepted, `lost` when the lease is gone, else `held`. */
+  /**
+   * Resolves `cancel_requested` as soon as a cancel is accepted, `lost` as soon as the lease is gone, else `held`
+   * after `waitMs`. The job's end wakes the wait (its `job_event` with `ended`), so the agent's poll answers
+   * right after the completion commits instead of being aborted, which would close its connection. Every wake
+   * (a cancel, the end, a `resync`) re-reads the lease and answers what it finds; a requeue (`ended: false`, as
+   * progress is) does not wake it: the agent ends that poll itself.
+   */
   async waitForCancel(
     jobId: string,
     workerId: string,
     waitMs: number,
     signal?: AbortSignal,
   ): Promise<LeaseState> {
-    const cancel = new BusWaiter(this.deps.bus, (m) => m.kind === 'cancel' && m.jobId === jobId);
-    try {
-      const lease = await this.heldLease(jobId, workerId);
-      if (lease === null) return 'lost';
-      if (lease.cancelRequested) return 'cancel_requested';
-      return (await cancel.wait(waitMs, signal)) ? 'cancel_requested' : 'held';
-    } finally {
-      cancel.dispose();
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      // Subscribe before reading, so a cancel or an end between the read and the wait still wakes it.
+      const wake = new BusWaiter(
+        this.deps.bus,
+        (m) =>
+          (m.kind === 'cancel' && m.jobId === jobId) ||
+          (m.kind === 'job_event' && m.jobId === jobId && m.ended !== false),
+      );
+      try {
+        const lease = await this.heldLease(jobId, workerId);
+        if (lease === null) return 'lost';
+        if (lease.cancelRequested) return 'cancel_requested';
+        const left = deadline - Date.now();
+        if (left <= 0 || signal?.aborted === true) return 'held';
+        if (!(await wake.wait(left, signal))) return 'held';
+      } finally {
+        wake.dispose();
+      }
     }
   }
 

@@ -125,7 +125,7 @@ describe.each(BACKENDS)('completion outputs on $name', (backend) => {
   for (const webhook of [false, true]) {
     it(`a completion retried after its progress was recorded adds no second progress event (webhook: ${webhook})`, async () => {
       const job = await running(webhook);
-      // The first try recorded the progress (on Postgres in a commit of its own), then failed.
+      // The first try recorded the progress, then failed (e.g. its answer was lost).
       expect(await db.store.updateProgress(job.id, 'w1', LAST, 2_900)).toBe(true);
       const before = (await db.store.listJobEvents(job.id, 0)).map((e) => e.seq);
       const result = await db.store.completeJob(job.id, 'w1', OUTPUTS, 3_000, LAST);

@@ -142,9 +142,11 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
       await sender.connect();
       const bus = await createListenBus({
         newClient: () => new pg.Client({ connectionString: db.url }),
-        notify: async (channel, payload) => {
-          payloads.push(payload);
-          await sender.query('SELECT pg_notify($1, $2)', [channel, payload]);
+        notify: async (channel, sent) => {
+          for (const payload of sent) {
+            payloads.push(payload);
+            await sender.query('SELECT pg_notify($1, $2)', [channel, payload]);
+          }
         },
         log: { warn: () => {} },
       });
@@ -269,14 +271,55 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
     }, 20_000);
 
   if (backend.name === 'postgres')
+    it('a publisher never waits for the NOTIFY; messages published meanwhile go in order in the next statement', async () => {
+      const sender = new pg.Client({ connectionString: db.url });
+      await sender.connect();
+      // The first statement waits at a gate: a database that is slow to answer.
+      let open = (): void => {};
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const statements: number[] = [];
+      const bus = await createListenBus({
+        newClient: () => new pg.Client({ connectionString: db.url }),
+        notify: async (channel, payloads) => {
+          statements.push(payloads.length);
+          if (statements.length === 1) await gate;
+          for (const payload of payloads) await sender.query('SELECT pg_notify($1, $2)', [channel, payload]);
+        },
+        log: { warn: () => {} },
+      });
+      const other = await openStore(db.url);
+      others.push(other);
+      const got: BusMessage[] = [];
+      (await other.coordination()).bus.subscribe((m) => got.push(m));
+      const local: BusMessage[] = [];
+      bus.subscribe((m) => local.push(m));
+      try {
+        // Each publish resolves with the NOTIFY still held at the gate, and this process has the message.
+        await bus.publish({ kind: 'job_ready', pool: 'a' });
+        await new Promise((r) => setTimeout(r, 50));
+        for (const pool of ['b', 'c', 'd']) await bus.publish({ kind: 'job_ready', pool });
+        expect(await within(() => local.length === 4, 1000)).toBe(true);
+        expect(got).toEqual([]);
+        open();
+        expect(await within(() => got.length === 4, 5000)).toBe(true);
+        expect(got.map((m) => (m.kind === 'job_ready' ? m.pool : null))).toEqual(['a', 'b', 'c', 'd']);
+        expect(statements).toEqual([1, 3]);
+      } finally {
+        open();
+        await bus.close();
+        await sender.end();
+      }
+    });
+
+  if (backend.name === 'postgres')
     it('a listener whose connection went silent (half-open) notices, reconnects and tells subscribers to resync', async () => {
       const r = await relay(db.url);
       const sender = new pg.Client({ connectionString: db.url });
       await sender.connect();
       const bus = await createListenBus({
         newClient: () => new pg.Client({ connectionString: r.url, query_timeout: 300 }),
-        notify: async (channel, payload) => {
-          await sender.query('SELECT pg_notify($1, $2)', [channel, payload]);
+        notify: async (channel, payloads) => {
+          for (const payload of payloads) await sender.query('SELECT pg_notify($1, $2)', [channel, payload]);
         },
         log: { warn: () => {} },
         checkMs: 200,

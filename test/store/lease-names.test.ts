@@ -147,6 +147,7 @@ describe.each(BACKENDS)('lease column names on $name', (backend) => {
         'arrakis_closer_pick',
         'arrakis_fair_pick',
         'arrakis_finish_running',
+        'arrakis_finish_running_progress',
         'arrakis_job_base_model',
       ]);
       for (const b of bodies) {

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { KyselyPlugin } from 'kysely';
 import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { POSTGRES_CAPABILITIES, type Capabilities } from '../../src/store/capabilities.js';
 import type { Store } from '../../src/store/contract.js';
 import { compileJobSql } from '../../src/store/job-sql.js';
@@ -55,6 +55,8 @@ async function open(caps: Capabilities): Promise<Opened> {
   };
 }
 
+const LAST_PROGRESS = { value: 1, max: 1, node: '3', class_type: 'SaveImage', fraction: 1 };
+
 /** A fixed script over every branch the functions take; returns what each verb answered. */
 async function script(store: Store, accountId: string): Promise<unknown[]> {
   const out: unknown[] = [];
@@ -70,7 +72,8 @@ async function script(store: Store, accountId: string): Promise<unknown[]> {
   await admit('job_5', 'u3');
   // Fair order: job_1 (u1), job_4 (u2), then job_2 (u1's second).
   for (const w of ['w1', 'w2', 'w3']) out.push(await store.claimNext(w, 'default', 60_000, 3_000));
-  out.push(await store.completeJob('job_1', 'w9', [], 4_000));
+  // A lost completion records no progress either (migration 013).
+  out.push(await store.completeJob('job_1', 'w9', [], 4_000, LAST_PROGRESS));
   out.push(await store.requestCancel(accountId, 'u1', 'job_2', 4_000));
   const output = {
     index: 0,
@@ -81,8 +84,10 @@ async function script(store: Store, accountId: string): Promise<unknown[]> {
     objectKey: 'k',
   };
   const second = { ...output, index: 1, filename: 'b.png', objectKey: 'k2', type: 'temp' as const };
-  out.push(await store.completeJob('job_1', 'w1', [output, second], 4_001));
-  out.push(await store.completeJob('job_2', 'w3', [], 4_002));
+  out.push(await store.completeJob('job_1', 'w1', [output, second], 4_001, LAST_PROGRESS));
+  // A progress the job already has (a retried completion's first try recorded it) is not recorded again.
+  out.push(await store.updateProgress('job_2', 'w3', LAST_PROGRESS, 4_001));
+  out.push(await store.completeJob('job_2', 'w3', [], 4_002, LAST_PROGRESS));
   out.push(await store.failJob('job_4', 'w2', { code: 'execution_error', message: 'boom' }, 4_003));
   await admit('job_6', 'u3');
   const held = await store.claimNext('w4', 'default', 60_000, 5_000);
@@ -296,6 +301,56 @@ describe('postgres server functions', () => {
     expect(o.statements() - before).toBe(3);
   });
 
+  it("a completion with the run's last progress is one round trip (migration 013)", async () => {
+    const o = await open(POSTGRES_CAPABILITIES);
+    opened.push(o);
+    const account = await makeAccount(o.store);
+    await o.store.admitJob(jobInput(account.id, 'u1'), 2_000);
+    const claimed = await o.store.claimNext('w1', 'default', 60_000, 2_001);
+    if (claimed === null) throw new Error('claimed nothing');
+    // Every query any pg client sends (BEGIN and COMMIT too), not only the store's statements.
+    const sent = vi.spyOn(pg.Client.prototype, 'query');
+    const before = o.statements();
+    const done = await o.store.completeJob(claimed.id, 'w1', [], 2_002, LAST_PROGRESS);
+    const roundTrips = sent.mock.calls.length;
+    sent.mockRestore();
+    expect(done.kind === 'finished' && done.job.progress).toEqual(LAST_PROGRESS);
+    expect(o.statements() - before).toBe(1);
+    expect(roundTrips).toBe(1);
+    const events = await o.store.listJobEvents(claimed.id, 0);
+    expect(events.slice(-2).map((e) => [e.type, e.data])).toEqual([
+      ['progress', LAST_PROGRESS],
+      ['done', { status: 'completed', error: null, outputs: [] }],
+    ]);
+  });
+
+  it("the previous release's arrakis_finish_running (010) still completes a job", async () => {
+    const o = await open(POSTGRES_CAPABILITIES);
+    opened.push(o);
+    const account = await makeAccount(o.store);
+    await o.store.admitJob(jobInput(account.id, 'u1'), 2_000);
+    const claimed = await o.store.claimNext('w1', 'default', 60_000, 2_001);
+    if (claimed === null) throw new Error('claimed nothing');
+    const client = new pg.Client({ connectionString: o.url });
+    await client.connect();
+    try {
+      // As the previous release's finishRunningFunction calls it: no progress parameter.
+      const done = JSON.stringify({ status: 'completed', error: null, outputs: [] });
+      const params = ['completed', '[]', null, 2_002, claimed.id, 'w1', done, []];
+      const rows = await client.query(
+        'SELECT * FROM arrakis_finish_running($1, $2, $3, $4, $5, $6, $7, $8)',
+        params,
+      );
+      expect(rows.rows).toHaveLength(1);
+      const active = await client.query('SELECT CAST(active_jobs AS INTEGER) AS active_jobs FROM accounts');
+      expect(active.rows).toEqual([{ active_jobs: 0 }]);
+    } finally {
+      await client.end();
+    }
+    expect((await o.store.getJob(claimed.id))?.status).toBe('completed');
+    expect((await o.store.listJobEvents(claimed.id, 0)).at(-1)?.type).toBe('done');
+  });
+
   it('a rated admission takes one statement too', async () => {
     const o = await open(POSTGRES_CAPABILITIES);
     opened.push(o);
@@ -464,7 +519,7 @@ const PARITY: ReadonlyArray<{
 }> = [
   {
     name: 'admission, claim and completion',
-    functions: ['arrakis_admit', 'arrakis_claim', 'arrakis_finish_running'],
+    functions: ['arrakis_admit', 'arrakis_claim', 'arrakis_finish_running_progress'],
     limits: { max_active_jobs: 3, max_active_jobs_per_user: 2 },
     run: (store, accountId) => script(store, accountId),
   },
@@ -493,6 +548,12 @@ const PARITY: ReadonlyArray<{
     run: (store, accountId) => ratedScript(store, accountId),
   },
 ];
+
+/**
+ * Functions this release no longer calls, kept so that replicas of the previous release running beside it
+ * during a rolling upgrade still can (docs/operations.md): a test below calls each as that release does.
+ */
+const KEPT = ['arrakis_finish_running'];
 
 describe('postgres server functions and SQLite', () => {
   it.each(PARITY)('$name: SQLite leaves the rows and answers of the functions', async (p) => {
@@ -534,7 +595,7 @@ describe('postgres server functions and SQLite', () => {
       ).rows.map((r) => r.proname);
       await client.end();
       expect(names.length).toBeGreaterThan(0);
-      expect([...new Set(PARITY.flatMap((p) => p.functions))].sort()).toEqual(names);
+      expect([...new Set([...PARITY.flatMap((p) => p.functions), ...KEPT])].sort()).toEqual(names);
       const doc = readFileSync(new URL('../../docs/store.md', import.meta.url), 'utf8');
       for (const name of names) expect(doc).toMatch(new RegExp(`^\\| \`${name}\` +\\|`, 'm'));
     } finally {

@@ -11,6 +11,7 @@ import { migration009 } from './009-claim-scale.js';
 import { migration010 } from './010-complete-outputs.js';
 import { migration011 } from './011-prefetch-refused.js';
 import { migration012 } from './012-attempt-refunds.js';
+import { migration013 } from './013-finish-with-progress.js';
 import type { Migration } from './migration.js';
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -26,4 +27,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration010,
   migration011,
   migration012,
+  migration013,
 ];

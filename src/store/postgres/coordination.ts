@@ -24,8 +24,10 @@ export async function postgresCoordination(
     });
   const bus = await createListenBus({
     newClient,
-    notify: async (channel, payload) => {
-      await run(db, 'SELECT pg_notify($1, $2)', [channel, payload]);
+    notify: async (channel, payloads) => {
+      // One notification per payload, in order: an older replica reads each payload as one message.
+      const calls = payloads.map((_, i) => `pg_notify($1, $${i + 2})`).join(', ');
+      await run(db, `SELECT ${calls}`, [channel, ...payloads]);
     },
     log,
   });

@@ -1,9 +1,13 @@
 /**
  * The event bus across replicas: Postgres LISTEN/NOTIFY on one channel. A message is delivered to this
  * process's subscribers at once (a local cancel never waits for a round trip) and to other replicas through
- * NOTIFY (sent on the store's pool); each replica ignores its own echo. The listener holds a dedicated
- * connection; when it drops (a database outage) it reconnects with backoff and then delivers `resync`, so
- * every subscriber re-reads what it watches: notifications sent while it was away are caught up, not lost.
+ * NOTIFY (sent on the store's pool); each replica ignores its own echo. The NOTIFY is sent in the background:
+ * a publisher (a claim handing its job to the agent, an admission's answer) never waits for that round trip.
+ * One statement is in flight at a time, carrying every message published meanwhile (each its own
+ * notification, in publish order), so a burst costs one pool connection and a few round trips, not one each.
+ * The listener holds a dedicated connection; when it drops (a database outage) it reconnects with backoff and
+ * then delivers `resync`, so every subscriber re-reads what it watches: notifications sent while it was away
+ * are caught up, not lost.
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
@@ -13,6 +17,12 @@ import { createLocalBus } from '../../events/local-bus.js';
 import { Retry, type OutageLog } from '../../util/backoff.js';
 
 export const BUS_CHANNEL = 'arrakis_bus';
+/** Most notifications one NOTIFY statement carries (two bound parameters each). */
+const NOTIFY_BATCH = 500;
+/** Most messages waiting for a NOTIFY statement (the database is slow or down); older ones are dropped. */
+const MAX_PENDING = 10_000;
+/** How long close waits for the messages still being sent. */
+const CLOSE_NOTIFY_MS = 2000;
 
 const messageSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('job_event'), jobId: z.string(), ended: z.boolean().optional() }),
@@ -25,8 +35,8 @@ const envelopeSchema = z.object({ o: z.string(), m: messageSchema });
 export interface ListenBusDeps {
   /** A new, unconnected client for the listener's dedicated connection. */
   newClient(): pg.Client;
-  /** Sends one NOTIFY on the store's pool. */
-  notify(channel: string, payload: string): Promise<void>;
+  /** Sends one notification per payload, in order, in one statement on the store's pool. */
+  notify(channel: string, payloads: readonly string[]): Promise<void>;
   log: OutageLog;
   /** How often the listener checks that its connection is alive (default 5 s); see `connect`. */
   checkMs?: number;
@@ -71,6 +81,10 @@ class ListenBus implements EventBus {
   private listener: pg.Client | null = null;
   private check: NodeJS.Timeout | null = null;
   private retry: NodeJS.Timeout | null = null;
+  /** Payloads published while a NOTIFY statement is in flight: the next statement sends them. */
+  private pending: string[] = [];
+  /** The NOTIFY statements under way (one at a time), or null when none is. */
+  private sending: Promise<void> | null = null;
 
   constructor(private readonly deps: ListenBusDeps) {
     this.listening = new Retry('event bus listener', deps.log, { minMs: 100, maxMs: 5000 });
@@ -81,12 +95,31 @@ class ListenBus implements EventBus {
     if (this.closed) return;
     await this.local.publish(message);
     if (message.kind === 'resync') return;
-    // Best effort: other replicas also poll the store, and resync after their own outage.
+    this.pending.push(JSON.stringify({ o: this.origin, m: wireForm(message) }));
+    // A database that does not answer must not grow the backlog without end: the oldest go (best effort).
+    if (this.pending.length > MAX_PENDING) this.pending.splice(0, this.pending.length - MAX_PENDING);
+    this.sending ??= this.send();
+  }
+
+  /**
+   * Sends what is pending, one statement at a time, until nothing is. Best effort: other replicas also poll the
+   * store, and resync after their own outage; a failed statement's messages are not sent again.
+   */
+  private async send(): Promise<void> {
+    // Messages published in the same synchronous run as this one go in its statement.
+    await Promise.resolve();
     try {
-      await this.deps.notify(BUS_CHANNEL, JSON.stringify({ o: this.origin, m: wireForm(message) }));
-      this.notifying.succeeded();
-    } catch (err) {
-      this.notifying.failed(err);
+      while (this.pending.length > 0) {
+        const payloads = this.pending.splice(0, NOTIFY_BATCH);
+        try {
+          await this.deps.notify(BUS_CHANNEL, payloads);
+          this.notifying.succeeded();
+        } catch (err) {
+          if (!this.closed) this.notifying.failed(err);
+        }
+      }
+    } finally {
+      this.sending = null;
     }
   }
 
@@ -96,6 +129,14 @@ class ListenBus implements EventBus {
 
   async close(): Promise<void> {
     this.closed = true;
+    // What was published before close still reaches the other replicas (the store's pool closes after this),
+    // unless the database does not answer: close waits for that no longer than CLOSE_NOTIFY_MS.
+    if (this.sending !== null) {
+      let timer: NodeJS.Timeout | undefined;
+      const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_NOTIFY_MS)));
+      await Promise.race([this.sending, gaveUp]);
+      clearTimeout(timer);
+    }
     if (this.retry !== null) clearTimeout(this.retry);
     if (this.check !== null) clearInterval(this.check);
     const l = this.listener;

@@ -54,21 +54,14 @@ export async function finishRunning(
   const outputs = end.status === 'completed' ? JSON.stringify(end.outputs) : '[]';
   const error = end.status === 'failed' ? JSON.stringify(end.error) : null;
   const events = end.status === 'completed' ? outputEvents(jobId, end.outputs) : [];
-  // The run's last progress, recorded first (its event before the outputs'): in the end's own commit on the
-  // transaction path, in a commit of its own before the server function's. Not again when the job already has
-  // it: a completion retried after a first try that recorded it (and then failed) adds no second event. Whether
-  // the worker still holds the job is the end's compare-and-set to say.
-  let lastProgress = progress === undefined ? null : JSON.stringify(progress);
-  // What this call appends, for the caller's bus message (FinishResult.events).
-  const appended: JobEvent[] = [];
+  // The run's last progress, recorded first (its event before the outputs'), in the end's own commit. Not again
+  // when the job already has it: a completion retried after a first try that recorded it (and then failed) adds
+  // no second event. Whether the worker still holds the job is the end's compare-and-set to say.
+  const lastProgress = progress === undefined ? null : JSON.stringify(progress);
   if (ctx.caps.serverFunctions) {
-    if (lastProgress !== null) {
-      const data = lastProgress;
-      await writeSteps(ctx, () => progressSteps(ctx, jobId, workerId, data, now, true, appended));
-      lastProgress = null;
-    }
-    // One autocommit statement (migration 010), so the account row is locked only while it runs. It skips
-    // jobs with a webhook (whose payload is built here) and lost jobs: both take the transaction path below.
+    // One autocommit statement (migration 013), progress and all, so the account row is locked only while it
+    // runs. It records nothing for jobs with a webhook (whose payload is built here) and lost jobs: both take
+    // the transaction path below.
     const done = JSON.stringify(
       doneEventData({
         id: jobId,
@@ -77,17 +70,21 @@ export async function finishRunning(
         outputs: end.status === 'completed' ? end.outputs : [],
       }),
     );
-    const params = [end.status, outputs, error, now, jobId, workerId, done, events];
+    const params = [end.status, outputs, error, now, jobId, workerId, done, events, lastProgress];
     const row = (await run(ctx.db, ctx.sql.finishRunningFunction, params))[0];
     if (row !== undefined) {
       const { job, seq } = transitionRow(row);
+      // What it appended, for the caller's bus message (FinishResult.events).
+      const appended: JobEvent[] = [];
       if (job.status === 'completed') {
         for (const [i, data] of events.entries()) {
           appended.push(writtenEvent(jobId, seq - events.length + i, 'output', data, now));
         }
       }
       // The function wrote `done` with our data, or, for a job that ended cancelled, its own text (the same
-      // as doneEventData gives a cancelled job, as the transaction path writes).
+      // as doneEventData gives a cancelled job, as the transaction path writes). Whether it recorded the last
+      // progress (only when new) it does not say: that event is not told, and a stream that has not sent it
+      // finds a gap before the outputs and reads the log.
       const doneText = job.status === end.status ? done : JSON.stringify(doneEventData(job));
       appended.push(writtenEvent(jobId, seq, 'done', doneText, now));
       return { kind: 'finished', job, events: appended };
@@ -95,8 +92,8 @@ export async function finishRunning(
   }
   // Synchronous statements on SQLite (writeSteps): the completion sits on every job's path to `done`.
   return await writeSteps(ctx, function* (): Steps<FinishResult> {
-    // Its own list (a retried transaction runs these steps again), after the progress committed above.
-    const written = [...appended];
+    // Its own list: a retried transaction runs these steps again.
+    const written: JobEvent[] = [];
     if (lastProgress !== null) {
       yield* progressSteps(ctx, jobId, workerId, lastProgress, now, true, written);
     }
