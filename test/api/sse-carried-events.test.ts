@@ -153,19 +153,18 @@ describe.each(BACKENDS)('events and outputs of a job completed on this replica, 
     });
   }
 
-  it('a stream open when its job completes here gets progress, outputs and done with no log read', async () => {
+  it('a stream open when its job completes here gets outputs and done with no log read', async () => {
     const id = await runningJob();
     const stream = await openStream(id);
     const before = logReads;
     const outputs = await outputsOf(id);
-    const settled = await lifecycle.complete(id, 'w1', outputs, { node: '3', value: 2, max: 2 });
+    const settled = await lifecycle.complete(id, 'w1', outputs);
     expect(settled.kind).toBe('completed');
     await stream.ended;
     expect(events(stream.text())).toEqual([
       [1, 'status'],
-      [2, 'progress'],
-      [3, 'output'],
-      [4, 'done'],
+      [2, 'output'],
+      [3, 'done'],
     ]);
     expect(logReads - before).toBe(0);
     // What was written is what the log holds.
@@ -210,6 +209,23 @@ describe.each(BACKENDS)('events and outputs of a job completed on this replica, 
     expect(logReads - before).toBe(1);
   });
 
+  it('a completion with the run’s last progress (whose event is not carried) reads the log once', async () => {
+    const id = await runningJob();
+    const stream = await openStream(id);
+    const before = logReads;
+    expect(
+      (await lifecycle.complete(id, 'w1', await outputsOf(id), { node: '3', value: 2, max: 2 })).kind,
+    ).toBe('completed');
+    await stream.ended;
+    expect(events(stream.text())).toEqual([
+      [1, 'status'],
+      [2, 'progress'],
+      [3, 'output'],
+      [4, 'done'],
+    ]);
+    expect(logReads - before).toBe(1);
+  });
+
   it('a completion heard while a read is in progress is written from its message after that read, once', async () => {
     const id = await runningJob();
     const stream = await openStream(id);
@@ -219,17 +235,14 @@ describe.each(BACKENDS)('events and outputs of a job completed on this replica, 
     // News without events (as from another replica): the pump reads the log; its answer is held back.
     await bus.publish({ kind: 'job_event', jobId: id });
     while (logReads === before) await pause(5);
-    expect(
-      (await lifecycle.complete(id, 'w1', await outputsOf(id), { node: '3', value: 2, max: 2 })).kind,
-    ).toBe('completed');
+    expect((await lifecycle.complete(id, 'w1', await outputsOf(id))).kind).toBe('completed');
     await pause(20); // the completion's message is heard while the read is still in progress
     answer(); // the read, taken before the completion committed, answers nothing new
     await stream.ended;
     expect(events(stream.text())).toEqual([
       [1, 'status'],
-      [2, 'progress'],
-      [3, 'output'],
-      [4, 'done'],
+      [2, 'output'],
+      [3, 'done'],
     ]);
     expect(logReads - before).toBe(1);
   });

@@ -82,7 +82,8 @@ describe.each(BACKENDS)('completion outputs on $name', (backend) => {
       if (result.kind !== 'finished') throw new Error(result.kind);
       const log = await db.store.listJobEvents(job.id, before);
       expect(log.map((e) => e.type)).toEqual(['progress', 'output', 'output', 'done']);
-      expect(result.events).toEqual(log);
+      // Not the progress: the Postgres function does not say whether it recorded it.
+      expect(result.events).toEqual(log.slice(1));
     });
 
     it(`a completion that ends cancelled appends no output event (webhook: ${webhook})`, async () => {

@@ -94,9 +94,8 @@ export async function finishRunning(
   return await writeSteps(ctx, function* (): Steps<FinishResult> {
     // Its own list: a retried transaction runs these steps again.
     const written: JobEvent[] = [];
-    if (lastProgress !== null) {
-      yield* progressSteps(ctx, jobId, workerId, lastProgress, now, true, written);
-    }
+    // Its progress event is not told, as on the server function's path (which cannot say whether it wrote one).
+    if (lastProgress !== null) yield* progressSteps(ctx, jobId, workerId, lastProgress, now, true);
     const params = [end.status, outputs, error, now, events.length, jobId, workerId];
     const row = (yield step(ctx.sql.finishRunning, params))[0];
     if (row === undefined) return { kind: 'lost' };
