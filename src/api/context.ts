@@ -4,6 +4,7 @@ import type { Config } from '../config/load.js';
 import type { Job } from '../jobs/types.js';
 import type { EventBus } from '../events/bus.js';
 import type { JobLifecycle } from '../jobs/lifecycle/job-lifecycle.js';
+import type { RecentCompletions } from '../jobs/recent-completions.js';
 import type { Authenticator, Principal } from './auth/authenticate.js';
 import type { JobEventPoll } from './event-poll.js';
 import type { Metrics } from './metrics.js';
@@ -36,6 +37,11 @@ export interface ApiDeps extends Omit<SubmitDeps, 'config' | 'lifecycle'> {
   requestTimeoutMs?: number;
   /** How often open event streams' jobs are checked for events no bus message told of (default EVENT_POLL_MS). */
   eventPollMs?: number;
+  /**
+   * The jobs this replica completed recently (filled by the worker service): the output download asks it
+   * before the store. Absent: every download reads the store.
+   */
+  recentCompletions?: RecentCompletions;
 }
 
 /**

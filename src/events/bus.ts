@@ -4,13 +4,17 @@
  * LISTEN/NOTIFY across replicas. Messages are small notifications: subscribers read the durable details
  * (job row, job_events) from the store, so a lost message delays an update and never loses it.
  */
+import type { JobEvent } from '../jobs/types.js';
+
 export type BusMessage =
   /**
    * A job event was appended (SSE subscribers read the log after their last seq). `ended`: whether it was the
    * job's end (`done`), so a waiter for the end need not re-read the job for any other; absent in messages from
-   * replicas that predate it, which a waiter must treat as a possible end.
+   * replicas that predate it, which a waiter must treat as a possible end. `events`: the events the commit
+   * appended, in seq order, when the publisher knows them; delivered to this process's subscribers only (never
+   * sent to other replicas), so an SSE stream that sent up to just before them writes them without a log read.
    */
-  | { kind: 'job_event'; jobId: string; ended?: boolean }
+  | { kind: 'job_event'; jobId: string; ended?: boolean; events?: readonly JobEvent[] }
   /** A cancel was accepted for a running job: the agent holding it must stop its prompt now. */
   | { kind: 'cancel'; jobId: string }
   /**

@@ -114,6 +114,16 @@ export interface JobError {
 }
 
 /** One named input file. `objectKey` is set once its bytes are in object storage. */
+/** One entry of a job's event log (the `job_events` row; SSE sends it as one event). */
+export interface JobEvent {
+  jobId: string;
+  /** Per-job sequence number starting at 1; SSE uses it as the event id. */
+  seq: number;
+  type: 'status' | 'progress' | 'output' | 'done';
+  data: Record<string, unknown>;
+  at: number;
+}
+
 export interface JobInput {
   name: string;
   url?: string | undefined;

@@ -14,6 +14,7 @@ import type { Config } from '../config/load.js';
 import type { EventBus } from '../events/bus.js';
 import { loadFleet } from '../fleet/fleet-runtime.js';
 import { Maintenance } from '../jobs/maintenance.js';
+import { RecentCompletions } from '../jobs/recent-completions.js';
 import { NodeTypeRegistry } from '../jobs/node-type-registry.js';
 import { openStorage } from '../media/storage/open-storage.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
@@ -132,6 +133,7 @@ function workerDeps(
     onClaimed: (job, workerId) => telemetry.claimed(job, workerId),
     onRequeued: (job) => telemetry.requeued(job),
     onFinished: (job) => telemetry.finished(job),
+    recentCompletions: new RecentCompletions(),
   };
 }
 
@@ -178,6 +180,7 @@ function apiDeps(p: ApiParts): ApiDeps {
     fleetStatus: async () => ({ default_pool: p.defaultPool, ...(p.fleet()?.status() ?? { pools: [] }) }),
     poolPricing: () => p.fleet()?.pricing() ?? new Map(),
     workerApi: workerRoutes({ ...shared, nodeTypes: p.nodeTypes }),
+    recentCompletions: shared.recentCompletions,
   };
 }
 

@@ -12,6 +12,7 @@ import type {
   ApiKeyScope,
   Job,
   JobError,
+  JobEvent,
   JobInput,
   JobOutput,
   JobProgress,
@@ -116,8 +117,13 @@ export interface JobOutputKeys {
   outputKeys: string[];
 }
 
-/** Result of a worker's terminal report: the job as it ended, or `lost` when the worker no longer holds it. */
-export type FinishResult = { kind: 'finished'; job: Job } | { kind: 'lost' };
+/**
+ * Result of a worker's terminal report: the job as it ended, or `lost` when the worker no longer holds it.
+ * `events`: the events the report appended, in seq order, when the verb knows them (a completion's `output`s and
+ * `done`, not the run's last `progress`: the Postgres function does not say whether it recorded it), so the bus message announcing them can carry them to this replica's
+ * event streams; the log holds the same rows.
+ */
+export type FinishResult = { kind: 'finished'; job: Job; events?: readonly JobEvent[] } | { kind: 'lost' };
 
 export interface ListJobsQuery {
   accountId: string;
@@ -174,14 +180,8 @@ export interface CounterRepair {
   now: number;
 }
 
-export interface JobEvent {
-  jobId: string;
-  /** Per-job sequence number starting at 1; SSE uses it as the event id. */
-  seq: number;
-  type: 'status' | 'progress' | 'output' | 'done';
-  data: Record<string, unknown>;
-  at: number;
-}
+/** A job's event (the log's row): defined beside the job types, so the bus can carry the events a commit wrote. */
+export type { JobEvent };
 
 export interface TokenRequest {
   key: string;

@@ -40,3 +40,17 @@ export function toJobEvent(row: unknown): JobEvent {
   if (!isRecord(data)) throw bad('data', data, 'a JSON object');
   return { jobId, seq, type, data: withoutProtoKey(data), at };
 }
+
+/**
+ * The event an insert of these values writes, as toJobEvent reads it back (the same parse of the same text):
+ * what a verb hands its caller of the events it appended (FinishResult.events).
+ */
+export function writtenEvent(
+  jobId: string,
+  seq: number,
+  type: JobEvent['type'],
+  data: string,
+  at: number,
+): JobEvent {
+  return toJobEvent({ job_id: jobId, seq, type, data, at });
+}

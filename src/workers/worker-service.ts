@@ -33,6 +33,7 @@ import { isOutputKeyOf, outputKey, outputPrefix } from './output-key.js';
 import { deleteAttempt, deleteStaleAttempts, deleteStoredFile, isLiveAttempt } from './stale-outputs.js';
 import { SILENT_OUTAGE_LOG, type OutageLog } from '../util/backoff.js';
 import { JobLifecycle } from '../jobs/lifecycle/job-lifecycle.js';
+import type { RecentCompletions } from '../jobs/recent-completions.js';
 import type { Settlement } from '../jobs/lifecycle/lifecycle-deps.js';
 import { traceJob } from '../util/job-trace.js';
 
@@ -46,6 +47,8 @@ export interface WorkerServiceDeps {
   fallbackPollMs?: number;
   /** Called with every job a worker report ended (metrics). Must not throw. */
   onFinished?: (job: Job) => void;
+  /** This replica's memory of the jobs it completed, for the output download (api/routes/jobs.ts). */
+  recentCompletions?: RecentCompletions;
   /** Called with every job a worker claimed (log, metrics). Must not throw. */
   onClaimed?: (job: Job, workerId: string) => void;
   /** Called with every job a worker released back to the queue (log). Must not throw. */
@@ -125,7 +128,10 @@ export class WorkerService {
       observer: {
         claimed: (job, workerId) => deps.onClaimed?.(job, workerId),
         requeued: (job) => deps.onRequeued?.(job),
-        ended: (job) => deps.onFinished?.(job),
+        ended: (job) => {
+          deps.recentCompletions?.remember(job);
+          deps.onFinished?.(job);
+        },
       },
     });
   }

@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BusMessage, EventBus } from '../../src/events/bus.js';
 import { createLocalBus } from '../../src/events/local-bus.js';
 import { JobLifecycle } from '../../src/jobs/lifecycle/job-lifecycle.js';
-import type { Job } from '../../src/jobs/types.js';
+import type { Job, JobEvent } from '../../src/jobs/types.js';
 import type { Store } from '../../src/store/contract.js';
 import { openStore } from '../../src/store/open.js';
 import { jobInput, makeAccount } from '../store/fixtures.js';
@@ -18,8 +18,12 @@ let dir: string;
 let store: Store;
 let bus: EventBus;
 let accountId: string;
-/** Observer calls (`observed <hook> <status>`) and bus messages, in the order they happened. */
+/**
+ * Observer calls (`observed <hook> <status>`) and bus messages, in the order they happened; a job event's
+ * carried events are kept apart, in `carried` (by job id), so the messages compare as they read.
+ */
 let seen: Array<string | BusMessage>;
+let carried: Map<string, JobEvent[]>;
 let lifecycle: JobLifecycle;
 let clock: number;
 
@@ -36,7 +40,13 @@ beforeEach(async () => {
   accountId = (await makeAccount(store, { max_active_jobs_per_user: 100 })).id;
   bus = createLocalBus();
   seen = [];
-  bus.subscribe((m) => seen.push(m));
+  carried = new Map();
+  bus.subscribe((m) => {
+    if (m.kind !== 'job_event' || m.events === undefined) return void seen.push(m);
+    const { events, ...message } = m;
+    carried.set(m.jobId, [...(carried.get(m.jobId) ?? []), ...events]);
+    seen.push(message);
+  });
   clock = 10_000;
   lifecycle = new JobLifecycle({
     store,
@@ -227,8 +237,10 @@ describe('JobLifecycle', () => {
     expect((await drain()).filter((m) => typeof m !== 'string' && m.kind === 'job_event')).toEqual([
       { kind: 'job_event', jobId: job.id, ended: true },
     ]);
-    const types = (await store.listJobEvents(job.id, 0)).map((e) => e.type);
-    expect(types.slice(-2)).toEqual(['output', 'done']);
+    const log = await store.listJobEvents(job.id, 0);
+    expect(log.map((e) => e.type).slice(-2)).toEqual(['output', 'done']);
+    // The message carries them (for this replica's event streams), as the log holds them.
+    expect(carried.get(job.id)).toEqual(log.slice(-2));
   });
 
   it('input fetching: ready wakes the pool; a failed fetch tells the observer the failed job (not the queued one)', async () => {

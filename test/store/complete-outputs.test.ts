@@ -74,6 +74,18 @@ describe.each(BACKENDS)('completion outputs on $name', (backend) => {
       expect(next.seq).toBe(first + 3);
     });
 
+    it(`tells its caller the events it appended, as the log holds them (webhook: ${webhook})`, async () => {
+      const job = await running(webhook);
+      const before = Math.max(...(await db.store.listJobEvents(job.id, 0)).map((e) => e.seq));
+      const progress = { node: '3', value: 4, max: 4 };
+      const result = await db.store.completeJob(job.id, 'w1', OUTPUTS, 3_000, progress);
+      if (result.kind !== 'finished') throw new Error(result.kind);
+      const log = await db.store.listJobEvents(job.id, before);
+      expect(log.map((e) => e.type)).toEqual(['progress', 'output', 'output', 'done']);
+      // Not the progress: the Postgres function does not say whether it recorded it.
+      expect(result.events).toEqual(log.slice(1));
+    });
+
     it(`a completion that ends cancelled appends no output event (webhook: ${webhook})`, async () => {
       const job = await running(webhook);
       await db.store.requestCancel(job.accountId, job.userId, job.id, 2_500);

@@ -136,6 +136,42 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
     });
 
   if (backend.name === 'postgres')
+    it('a job event’s carried events reach this process only; the NOTIFY payload stays small', async () => {
+      const payloads: string[] = [];
+      const sender = new pg.Client({ connectionString: db.url });
+      await sender.connect();
+      const bus = await createListenBus({
+        newClient: () => new pg.Client({ connectionString: db.url }),
+        notify: async (channel, sent) => {
+          for (const payload of sent) {
+            payloads.push(payload);
+            await sender.query('SELECT pg_notify($1, $2)', [channel, payload]);
+          }
+        },
+        log: { warn: () => {} },
+      });
+      const other = await openStore(db.url);
+      others.push(other);
+      try {
+        const here: BusMessage[] = [];
+        const there: BusMessage[] = [];
+        bus.subscribe((m) => here.push(m));
+        (await other.coordination()).bus.subscribe((m) => there.push(m));
+        const events = [
+          { jobId: 'job_2', seq: 4, type: 'done' as const, data: { status: 'completed' }, at: 1 },
+        ];
+        await bus.publish({ kind: 'job_event', jobId: 'job_2', ended: true, events });
+        expect(await within(() => there.length === 1, 5000)).toBe(true);
+        expect(here).toEqual([{ kind: 'job_event', jobId: 'job_2', ended: true, events }]);
+        expect(there).toEqual([{ kind: 'job_event', jobId: 'job_2', ended: true }]);
+        expect(payloads.every((p) => !p.includes('events'))).toBe(true);
+      } finally {
+        await bus.close();
+        await sender.end();
+      }
+    });
+
+  if (backend.name === 'postgres')
     it('one process leads a duty; another takes over when it closes', async () => {
       const other = await openStore(db.url);
       others.push(other);

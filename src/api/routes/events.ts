@@ -1,13 +1,16 @@
 /**
  * GET /v1/jobs/{id}/events — Server-Sent Events from the durable job_events log: `status`, `progress`,
- * `output`, `done`. The bus only says "something new for this job" (from any replica); the stream then reads
- * the log after the last seq it sent, so nothing is lost or repeated, and `Last-Event-ID` resumes.
+ * `output`, `done`. The bus says "something new for this job" (from any replica); the stream then reads
+ * the log after the last seq it sent, so nothing is lost or repeated, and `Last-Event-ID` resumes. A message
+ * published on this replica may carry the events its commit appended: when they continue exactly from the last
+ * seq sent, the stream writes them without reading the log (they are the log's rows).
  * Heartbeat comments keep proxies from closing an idle stream; the stream ends after `done`.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { TERMINAL_STATUSES } from '../../jobs/types.js';
+import type { BusMessage } from '../../events/bus.js';
 import type { JobEvent } from '../../store/contract.js';
 import { ApiError } from '../../errors.js';
 import { requireScope } from '../auth/authenticate.js';
@@ -93,14 +96,29 @@ function openStream(
   else raw.write(text);
 }
 
+/** Whether `m` is news for the stream of `jobId`. */
+function concerns(m: BusMessage, jobId: string): boolean {
+  return (m.kind === 'job_event' && m.jobId === jobId) || m.kind === 'resync';
+}
+
 /**
  * One open stream: pumps the log after the last seq it sent, one write per batch, until `done` or a close.
  * Woken by the bus, and by the replica's safety poll (event-poll.ts) when its job has events past `sent`.
+ *
+ * What it was told since its last read decides whether the next pump reads: events carried by this replica's
+ * messages are kept (`carried`); any news without them (another replica's message, a resync, the poll) sets
+ * `blind`. A pump writes the carried events without a read only when nothing blind was heard and they run
+ * without a gap from `sent` + 1; otherwise it reads the log after `sent`, as it always did. Every event
+ * committed is announced after its commit, so with nothing blind heard the carried events are all there is.
  */
 class JobEventStream {
   private closed = false;
   private pumping: Promise<void> | null = null;
   private again = false;
+  /** Events this replica's messages carried that may not be sent yet, in seq order, no seq twice. */
+  private carried: JobEvent[] = [];
+  /** News heard without its events since the last read began: the next pump reads the log. */
+  private blind = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private unwatch: (() => void) | undefined;
   private batch: NodeJS.Timeout | undefined;
@@ -122,11 +140,34 @@ class JobEventStream {
 
   /** The safety poll found events past `sent` (or the job row gone): pump what the log holds. */
   polled(): void {
+    this.blind = true;
     this.wake();
   }
 
-  /** Sends the head with `text` (what the log held) and starts listening; `ended`: the stream ends there. */
-  start(text: string, ended: boolean, heard: boolean): void {
+  /** A bus message for this stream (see `concerns`). */
+  hear(m: BusMessage): void {
+    this.note(m);
+    this.wake(m.kind === 'job_event' && m.ended === false);
+  }
+
+  /** Keeps what `m` tells: its events, or that something happened that only the log holds. */
+  private note(m: BusMessage): void {
+    if (m.kind !== 'job_event' || m.events === undefined) {
+      this.blind = true;
+      return;
+    }
+    for (const e of m.events) {
+      if (e.seq <= this.sentSeq) continue;
+      const at = this.carried.findLastIndex((c) => c.seq < e.seq);
+      if (this.carried[at + 1]?.seq !== e.seq) this.carried.splice(at + 1, 0, e);
+    }
+  }
+
+  /**
+   * Sends the head with `text` (what the log held) and starts listening; `ended`: the stream ends there.
+   * `heard`: the messages for this job that arrived while the stream was being opened.
+   */
+  start(text: string, ended: boolean, heard: readonly BusMessage[]): void {
     openStream(this.ctx, this.request, this.reply, text, ended);
     const raw = this.reply.raw;
     this.heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
@@ -136,7 +177,8 @@ class JobEventStream {
     // A client that left while the stream was being opened closed it before the listener above existed; a
     // drain that ran meanwhile ended the streams it found, not this one (the client resumes elsewhere).
     if (ended || raw.destroyed || this.ctx.isDraining()) return this.finish();
-    if (heard) this.wake();
+    for (const m of heard) this.note(m);
+    if (heard.length > 0) this.wake();
   }
 
   /**
@@ -171,7 +213,7 @@ class JobEventStream {
     try {
       do {
         this.again = false;
-        const events = await this.ctx.store.listJobEvents(this.jobId, this.sentSeq);
+        const events = this.takeCarried() ?? (await this.read());
         if (this.closed) return;
         let batch = '';
         for (const e of events) {
@@ -188,6 +230,27 @@ class JobEventStream {
     } finally {
       this.pumping = null;
     }
+  }
+
+  /**
+   * The carried events past `sent` when they are all there is to send (nothing blind heard, first seq `sent` + 1,
+   * no gap), taken; else null (the pump reads the log).
+   */
+  private takeCarried(): JobEvent[] | null {
+    const sent = this.sentSeq;
+    const fresh = this.carried.findIndex((e) => e.seq > sent);
+    this.carried = fresh < 0 ? [] : this.carried.slice(fresh);
+    if (this.blind) return null;
+    if (!this.carried.every((e, i) => e.seq === sent + 1 + i)) return null;
+    const events = this.carried;
+    this.carried = [];
+    return events;
+  }
+
+  /** The log after `sent`; news heard from here on is news after this read. */
+  private async read(): Promise<JobEvent[]> {
+    this.blind = false;
+    return await this.ctx.store.listJobEvents(this.jobId, this.sentSeq);
   }
 
   readonly finish = (last = ''): void => {
@@ -227,12 +290,11 @@ export async function eventRoutes(app: FastifyInstance, ctx: ApiContext): Promis
 
       // Listening starts before the first read: an event committed meanwhile is pumped once the stream is open.
       let stream: JobEventStream | null = null;
-      let heard = false;
+      const heard: BusMessage[] = [];
       const unsubscribe = ctx.bus.subscribe((m) => {
-        if ((m.kind === 'job_event' && m.jobId === jobId) || m.kind === 'resync') {
-          if (stream === null) heard = true;
-          else stream.wake(m.kind === 'job_event' && m.ended === false);
-        }
+        if (!concerns(m, jobId)) return;
+        if (stream === null) heard.push(m);
+        else stream.hear(m);
       });
       // Read before the stream takes its slot: a store error here must not leave the user's slot taken. A
       // fresh stream fails with it; a resumed one opens and ends (the client resumes with Last-Event-ID).

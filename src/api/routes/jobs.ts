@@ -306,8 +306,11 @@ function outputRoute(app: FastifyInstance, ctx: ApiContext): void {
     async (request, reply) => {
       const p = principalOf(request);
       requireScope(p, 'jobs:read');
-      // Only the outputs column: the rest of the view is not sent.
-      const outputs = await ctx.store.jobOutputsFor(p.account.id, p.userId, request.params.id);
+      // A job this replica just completed is remembered (for its owner only); else only the outputs column.
+      const { id } = request.params;
+      const outputs =
+        ctx.recentCompletions?.outputsFor(p.account.id, p.userId, id) ??
+        (await ctx.store.jobOutputsFor(p.account.id, p.userId, id));
       if (outputs === null) throw notFound();
       const output = outputs.find((o) => o.index === request.params.index);
       if (output === undefined) throw new ApiError('not_found', 'No output with this index.');

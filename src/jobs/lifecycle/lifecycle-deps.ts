@@ -5,7 +5,7 @@
  */
 import type { EventBus, BusMessage } from '../../events/bus.js';
 import type { Store } from '../../store/contract.js';
-import type { Job } from '../types.js';
+import type { Job, JobEvent } from '../types.js';
 
 /** The store verbs the lifecycle performs (every job status change in Arrakis is one of these). */
 export type LifecycleStoreVerb =
@@ -79,10 +79,11 @@ export function outcomeOf(job: Job): Outcome {
 /**
  * The messages that announce a job's end: its `job_event`, and `webhook_due` when it has a webhook URL (the
  * settling transaction queued its delivery, unless the endpoint is disabled). An ended job that could not be
- * read (null) may have one: the deliverers are woken rather than left to their poll.
+ * read (null) may have one: the deliverers are woken rather than left to their poll. `events`: what the
+ * transition appended, when known (for this replica's event streams).
  */
-export function endedMessages(jobId: string, job: Job | null): BusMessage[] {
-  const event: BusMessage = { kind: 'job_event', jobId, ended: true };
+export function endedMessages(jobId: string, job: Job | null, events?: readonly JobEvent[]): BusMessage[] {
+  const event: BusMessage = { kind: 'job_event', jobId, ended: true, ...(events && { events }) };
   return job === null || job.webhookUrl !== null ? [event, { kind: 'webhook_due' }] : [event];
 }
 

@@ -38,22 +38,22 @@ export async function reportProgress(
 
 /**
  * What follows a settling transition: observers, then `job_event` (the store wrote the status or `done`
- * event), then `job_ready` for a requeued job so an idle worker of its pool claims it.
+ * event; it carries the events the store says it appended), then `job_ready` for a requeued job so an idle worker of its pool claims it.
  */
 async function settled(d: LifecycleDeps<never>, result: FinishResult): Promise<Settlement> {
   if (result.kind === 'lost') return { kind: 'lost' };
-  const { job } = result;
+  const { job, events } = result;
   const kind = outcomeOf(job);
   if (kind === 'requeued') d.observer?.requeued?.(job);
   else d.observer?.ended?.(job);
   if (kind === 'requeued') {
     await announce(
       d.bus,
-      { kind: 'job_event', jobId: job.id, ended: false },
+      { kind: 'job_event', jobId: job.id, ended: false, ...(events && { events }) },
       { kind: 'job_ready', pool: job.pool },
     );
   } else {
-    await announce(d.bus, ...endedMessages(job.id, job));
+    await announce(d.bus, ...endedMessages(job.id, job, events));
   }
   return { kind, job };
 }

@@ -42,6 +42,16 @@ export interface ListenBusDeps {
   checkMs?: number;
 }
 
+/** What a message says to other replicas: a job event's `events` stay local (NOTIFY payloads are small). */
+function wireForm(message: BusMessage): BusMessage {
+  if (message.kind !== 'job_event' || message.events === undefined) return message;
+  return {
+    kind: 'job_event',
+    jobId: message.jobId,
+    ...(message.ended !== undefined && { ended: message.ended }),
+  };
+}
+
 /** The message inside a NOTIFY payload, or null when it is not ours or not a message (ignored). */
 function parseEnvelope(payload: string | undefined): z.infer<typeof envelopeSchema> | null {
   if (payload === undefined) return null;
@@ -85,7 +95,7 @@ class ListenBus implements EventBus {
     if (this.closed) return;
     await this.local.publish(message);
     if (message.kind === 'resync') return;
-    this.pending.push(JSON.stringify({ o: this.origin, m: message }));
+    this.pending.push(JSON.stringify({ o: this.origin, m: wireForm(message) }));
     // A database that does not answer must not grow the backlog without end: the oldest go (best effort).
     if (this.pending.length > MAX_PENDING) this.pending.splice(0, this.pending.length - MAX_PENDING);
     this.sending ??= this.send();

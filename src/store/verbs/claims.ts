@@ -7,9 +7,10 @@
  */
 import { z } from 'zod';
 import type { Job, JobProgress } from '../../jobs/types.js';
-import type { ClaimOptions, LeaseState } from '../contract.js';
+import type { ClaimOptions, JobEvent, LeaseState } from '../contract.js';
 import { run, runOne, writeSteps, type StoreContext } from '../context.js';
 import { step, type Steps } from '../direct.js';
+import { writtenEvent } from '../job-event-row.js';
 import { seqSchema, settleSteps, transitionRow } from './settle.js';
 
 const levelSchema = z.object({ running: z.number().nullable() });
@@ -163,7 +164,7 @@ export async function renewLease(
 /**
  * Records `progress` (JSON) while `workerId` holds the job, with its `progress` event: the row's update takes
  * the event's seq. False (nothing written) when the worker does not hold the job, or, with `onlyIfNew`, when
- * the job's progress is already this one. Part of a caller's transaction.
+ * the job's progress is already this one. Part of a caller's transaction; `appended` (when given) gets the event.
  */
 export function* progressSteps(
   ctx: StoreContext,
@@ -172,13 +173,16 @@ export function* progressSteps(
   data: string,
   now: number,
   onlyIfNew = false,
+  appended?: JobEvent[],
 ): Steps<boolean> {
   const update = onlyIfNew
     ? step(ctx.sql.newProgressHeld, [data, jobId, workerId, data])
     : step(ctx.sql.progressHeld, [data, jobId, workerId]);
   const row = (yield update)[0];
   if (row === undefined) return false;
-  yield step(ctx.sql.insertEvent, [jobId, seqSchema.parse(row).event_seq, 'progress', data, now]);
+  const seq = seqSchema.parse(row).event_seq;
+  yield step(ctx.sql.insertEvent, [jobId, seq, 'progress', data, now]);
+  appended?.push(writtenEvent(jobId, seq, 'progress', data, now));
   return true;
 }
 

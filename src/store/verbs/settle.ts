@@ -8,9 +8,10 @@ import { isTerminal } from '../../jobs/state-machine.js';
 import { publicJobError, publicOutputs, toPublicJob } from '../../jobs/public-job.js';
 import type { Job } from '../../jobs/types.js';
 import { newId } from '../../util/ids.js';
-import type { WebhookEventType } from '../contract.js';
+import type { JobEvent, WebhookEventType } from '../contract.js';
 import { runSteps, type Conn, type StoreContext } from '../context.js';
 import { step, type Steps } from '../direct.js';
+import { writtenEvent } from '../job-event-row.js';
 import { toJob } from '../rows.js';
 
 /** A statement's RETURNING event_seq. */
@@ -59,7 +60,8 @@ export function doneEventData(
 
 /**
  * Settles a transition: `row` is what the CAS returned, `wasRunning` whether the job was running before,
- * `reason` why a running job was given back (recorded on its status event).
+ * `reason` why a running job was given back (recorded on its status event), `appended` (when given) gets the
+ * event it wrote.
  * Terminal: both counters -1 (running too when it was running), webhook, `done` event.
  * Requeued: running -1, `status` event. Claimed: running +1, `status` event.
  */
@@ -70,8 +72,9 @@ export async function settleTransition(
   wasRunning: boolean,
   now: number,
   reason?: string,
+  appended?: JobEvent[],
 ): Promise<Job> {
-  return await runSteps(tx, settleSteps(ctx, row, wasRunning, now, reason));
+  return await runSteps(tx, settleSteps(ctx, row, wasRunning, now, reason, appended));
 }
 
 /** settleTransition as steps, for a verb whose statements run synchronously where the dialect allows. */
@@ -81,13 +84,16 @@ export function* settleSteps(
   wasRunning: boolean,
   now: number,
   reason?: string,
+  appended?: JobEvent[],
 ): Steps<Job> {
   const { job, seq } = transitionRow(row);
   const { sql } = ctx;
   if (isTerminal(job.status)) {
     yield step(sql.userRelease, [wasRunning ? 1 : 0, job.accountId, job.userId]);
     yield* webhookSteps(ctx, job, now);
-    yield step(sql.insertEvent, [job.id, seq, 'done', JSON.stringify(doneEventData(job)), now]);
+    const done = JSON.stringify(doneEventData(job));
+    yield step(sql.insertEvent, [job.id, seq, 'done', done, now]);
+    appended?.push(writtenEvent(job.id, seq, 'done', done, now));
     // Last, so the account row (every admission of the account waits on it) is locked only until commit.
     yield step(sql.accountRelease, [job.accountId]);
     return job;
@@ -103,6 +109,8 @@ export function* settleSteps(
     attempts: job.attempts,
     ...(reason === undefined ? {} : { reason }),
   };
-  yield step(sql.insertEvent, [job.id, seq, 'status', JSON.stringify(data), now]);
+  const text = JSON.stringify(data);
+  yield step(sql.insertEvent, [job.id, seq, 'status', text, now]);
+  appended?.push(writtenEvent(job.id, seq, 'status', text, now));
   return job;
 }

@@ -5,9 +5,10 @@
  */
 import { z } from 'zod';
 import type { Job, JobError, JobOutput, JobProgress } from '../../jobs/types.js';
-import type { CancelResult, ExpiredLeaseOutcome, FinishResult } from '../contract.js';
+import type { CancelResult, ExpiredLeaseOutcome, FinishResult, JobEvent } from '../contract.js';
 import { inTx, run, writeSteps, type Conn, type StoreContext } from '../context.js';
 import { step, type Steps } from '../direct.js';
+import { writtenEvent } from '../job-event-row.js';
 import { toJob } from '../rows.js';
 import { publicOutput } from '../../jobs/public-job.js';
 import { progressSteps } from './claims.js';
@@ -27,7 +28,9 @@ async function settleOrLost(
 ): Promise<FinishResult> {
   const row = rows[0];
   if (row === undefined) return { kind: 'lost' };
-  return { kind: 'finished', job: await settleTransition(ctx, tx, row, true, now, reason) };
+  const events: JobEvent[] = [];
+  const job = await settleTransition(ctx, tx, row, true, now, reason, events);
+  return { kind: 'finished', job, events };
 }
 
 /** The `output` events' data of a completion, in output order (each as GET /v1/jobs/{id} lists it). */
@@ -69,10 +72,29 @@ export async function finishRunning(
     );
     const params = [end.status, outputs, error, now, jobId, workerId, done, events, lastProgress];
     const row = (await run(ctx.db, ctx.sql.finishRunningFunction, params))[0];
-    if (row !== undefined) return { kind: 'finished', job: transitionRow(row).job };
+    if (row !== undefined) {
+      const { job, seq } = transitionRow(row);
+      // What it appended, for the caller's bus message (FinishResult.events).
+      const appended: JobEvent[] = [];
+      if (job.status === 'completed') {
+        for (const [i, data] of events.entries()) {
+          appended.push(writtenEvent(jobId, seq - events.length + i, 'output', data, now));
+        }
+      }
+      // The function wrote `done` with our data, or, for a job that ended cancelled, its own text (the same
+      // as doneEventData gives a cancelled job, as the transaction path writes). Whether it recorded the last
+      // progress (only when new) it does not say: that event is not told, and a stream that has not sent it
+      // finds a gap before the outputs and reads the log.
+      const doneText = job.status === end.status ? done : JSON.stringify(doneEventData(job));
+      appended.push(writtenEvent(jobId, seq, 'done', doneText, now));
+      return { kind: 'finished', job, events: appended };
+    }
   }
   // Synchronous statements on SQLite (writeSteps): the completion sits on every job's path to `done`.
   return await writeSteps(ctx, function* (): Steps<FinishResult> {
+    // Its own list: a retried transaction runs these steps again.
+    const written: JobEvent[] = [];
+    // Its progress event is not told, as on the server function's path (which cannot say whether it wrote one).
     if (lastProgress !== null) yield* progressSteps(ctx, jobId, workerId, lastProgress, now, true);
     const params = [end.status, outputs, error, now, events.length, jobId, workerId];
     const row = (yield step(ctx.sql.finishRunning, params))[0];
@@ -81,10 +103,13 @@ export async function finishRunning(
     // The CAS took events.length seqs before `done` (seq) unless the job ended cancelled.
     if (job.status === 'completed') {
       for (const [i, data] of events.entries()) {
-        yield step(ctx.sql.insertEvent, [jobId, seq - events.length + i, 'output', data, now]);
+        const eventSeq = seq - events.length + i;
+        yield step(ctx.sql.insertEvent, [jobId, eventSeq, 'output', data, now]);
+        written.push(writtenEvent(jobId, eventSeq, 'output', data, now));
       }
     }
-    return { kind: 'finished', job: yield* settleSteps(ctx, row, true, now) };
+    const settled = yield* settleSteps(ctx, row, true, now, undefined, written);
+    return { kind: 'finished', job: settled, events: written };
   });
 }
 

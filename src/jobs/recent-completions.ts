@@ -1,0 +1,82 @@
+/**
+ * A bounded per-replica memory of the jobs this replica completed: id → owner and outputs. A client that
+ * heard `done` downloads an output within milliseconds, usually from the replica that committed the completion;
+ * the download route asks this memory before the store (Store.jobOutputsFor), so that download needs no read.
+ *
+ * Why it cannot be wrong: it is filled only with the job row a completion's commit returned, and a completed
+ * job never changes (its status is final, its outputs and owner are never rewritten, its row is never deleted:
+ * retention deletes the files, and the route answers 404 when storage has no object). It answers only the
+ * owner the store would (account AND user); for anyone else, or a job it does not hold, it answers nothing
+ * and the caller asks the store, which answers as before. Entries leave by least recent use beyond `maxJobs`
+ * and after `ttlMs`.
+ */
+import type { Job, JobOutput } from './types.js';
+
+export interface RecentCompletionsOptions {
+  /** Jobs held (default 10,000). */
+  maxJobs?: number;
+  /** How long a job is held after its completion was remembered (default 5 minutes). */
+  ttlMs?: number;
+  now?: () => number;
+}
+
+interface Held {
+  accountId: string;
+  userId: string;
+  outputs: readonly JobOutput[];
+  at: number;
+}
+
+/** Completed jobs' owners and outputs, as this replica committed them (see the module comment). */
+export class RecentCompletions {
+  private readonly held = new Map<string, Held>();
+  private readonly maxJobs: number;
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+
+  constructor(options: RecentCompletionsOptions = {}) {
+    this.maxJobs = Math.max(1, options.maxJobs ?? 10_000);
+    this.ttlMs = options.ttlMs ?? 5 * 60_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Jobs held now (tests). */
+  get size(): number {
+    return this.held.size;
+  }
+
+  /** Remembers `job` if it completed (the row its completion's commit returned); any other status is ignored. */
+  remember(job: Job): void {
+    if (job.status !== 'completed') return;
+    this.held.delete(job.id);
+    this.held.set(job.id, {
+      accountId: job.accountId,
+      userId: job.userId,
+      outputs: job.outputs,
+      at: this.now(),
+    });
+    while (this.held.size > this.maxJobs) {
+      const oldest = this.held.keys().next();
+      if (oldest.done === true) break;
+      this.held.delete(oldest.value);
+    }
+  }
+
+  /**
+   * The outputs of job `id` when this replica completed it recently and it belongs to `accountId` and
+   * `userId`; undefined otherwise (not held, expired, or another owner's: the store answers those).
+   */
+  outputsFor(accountId: string, userId: string, id: string): readonly JobOutput[] | undefined {
+    const held = this.held.get(id);
+    if (held === undefined) return undefined;
+    if (this.now() - held.at >= this.ttlMs) {
+      this.held.delete(id);
+      return undefined;
+    }
+    if (held.accountId !== accountId || held.userId !== userId) return undefined;
+    // Most recently used last: the least recently used job is the first evicted.
+    this.held.delete(id);
+    this.held.set(id, held);
+    return held.outputs;
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * RecentCompletions: the download's memory of the jobs this replica completed answers only the owner (account
+ * AND user) of a completed job, forgets a job after its TTL, and holds at most `maxJobs`, least recently used out.
+ */
+import { describe, expect, it } from 'vitest';
+import { RecentCompletions } from '../../src/jobs/recent-completions.js';
+import type { Job, JobOutput } from '../../src/jobs/types.js';
+
+const OUTPUT: JobOutput = {
+  index: 0,
+  nodeId: '3',
+  filename: 'a.png',
+  contentType: 'image/png',
+  size: 3,
+  objectKey: 'jobs/j/outputs/1.0-a.png',
+};
+
+function job(id: string, status: Job['status'] = 'completed'): Job {
+  return { id, accountId: 'acc', userId: 'u1', status, outputs: [OUTPUT] } as Job;
+}
+
+describe('RecentCompletions', () => {
+  it('answers the owner of a completed job only; anything else is the store’s to answer', () => {
+    const memory = new RecentCompletions();
+    memory.remember(job('j1'));
+    memory.remember(job('j2', 'failed'));
+    expect(memory.outputsFor('acc', 'u1', 'j1')).toEqual([OUTPUT]);
+    expect(memory.outputsFor('acc', 'u2', 'j1')).toBeUndefined();
+    expect(memory.outputsFor('other', 'u1', 'j1')).toBeUndefined();
+    expect(memory.outputsFor('acc', 'u1', 'j2')).toBeUndefined();
+    expect(memory.outputsFor('acc', 'u1', 'j3')).toBeUndefined();
+  });
+
+  it('forgets a job after its TTL', () => {
+    let now = 1_000;
+    const memory = new RecentCompletions({ ttlMs: 100, now: () => now });
+    memory.remember(job('j1'));
+    now += 99;
+    expect(memory.outputsFor('acc', 'u1', 'j1')).toEqual([OUTPUT]);
+    now += 1;
+    expect(memory.outputsFor('acc', 'u1', 'j1')).toBeUndefined();
+    expect(memory.size).toBe(0);
+  });
+
+  it('holds at most maxJobs, the least recently used leaving first', () => {
+    const memory = new RecentCompletions({ maxJobs: 2 });
+    memory.remember(job('j1'));
+    memory.remember(job('j2'));
+    expect(memory.outputsFor('acc', 'u1', 'j1')).toEqual([OUTPUT]); // j1 used: j2 is now the oldest
+    memory.remember(job('j3'));
+    expect(memory.size).toBe(2);
+    expect(memory.outputsFor('acc', 'u1', 'j2')).toBeUndefined();
+    expect(memory.outputsFor('acc', 'u1', 'j1')).toEqual([OUTPUT]);
+    expect(memory.outputsFor('acc', 'u1', 'j3')).toEqual([OUTPUT]);
+  });
+});
