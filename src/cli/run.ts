@@ -3,7 +3,7 @@
  * submits a job as ARRAKIS_USER with ARRAKIS_KEY, follows it (a bar on a terminal, lines otherwise), saves its
  * outputs under their filenames and prints the timings. Exit 0 when the job completed, 1 otherwise.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ArrakisClient, type Job, type JobProgress } from '../client/index.js';
@@ -40,7 +40,10 @@ async function saveOutputs(client: ArrakisClient, job: Job, dir: string): Promis
     if (used.has(name)) name = `${output.index}-${name}`;
     used.add(name);
     const path = join(dir, name);
-    await writeFile(path, await client.outputs.download(job.id, output.index));
+    // Under its name only once whole: a Ctrl-C or a failed download leaves at most a `.part` file.
+    const part = `${path}.part`;
+    await writeFile(part, await client.outputs.download(job.id, output.index));
+    await rename(part, path);
     saved.push(path);
   }
   return saved;
@@ -54,30 +57,55 @@ function showProgress(view: ProgressView, p: JobProgress): void {
 }
 
 /**
- * What Ctrl-C does at each step of `arrakis run`: before the job is followed and after it ended it leaves at
- * once (exit 130); while it is followed the first one cancels the job and the second leaves without waiting.
- * One SIGINT listener for the whole command, so no step falls back to Node's default (a kill by signal).
+ * What Ctrl-C does at each step of `arrakis run`. While the job is submitted the first one asks for the job to
+ * be cancelled as soon as the server has accepted it (its id is unknown until then); while it is followed the
+ * first one cancels it; either way a second one leaves at once (exit 130), and so does any one before the
+ * submission or once the job has ended. One SIGINT listener for the whole command, so no step falls back to
+ * Node's default (a kill by signal).
  */
 class Interrupts {
-  private onFollow: (() => void) | null = null;
-  private cancelling = false;
+  private phase: 'idle' | 'submitting' | 'following' = 'idle';
+  /** A first Ctrl-C was taken: the job is to be cancelled (or is being). */
+  private pressed = false;
+  private cancelJob: (() => void) | null = null;
   private readonly listener = (): void => {
-    if (this.onFollow === null || this.cancelling) process.exit(130);
-    this.cancelling = true;
-    this.onFollow();
+    if (this.phase === 'idle' || this.pressed) process.exit(130);
+    this.pressed = true;
+    if (this.phase === 'following') this.cancelJob?.();
+    else process.stderr.write('cancelling the job once the server has accepted it (Ctrl-C again to leave)\n');
   };
 
   constructor() {
     process.on('SIGINT', this.listener);
   }
 
-  /** While `body` runs, the first Ctrl-C calls `cancel` instead of leaving. */
+  /** Whether a Ctrl-C asked for the job to be cancelled. */
+  get cancelWanted(): boolean {
+    return this.pressed;
+  }
+
+  /** While `body` runs (the submission), the first Ctrl-C asks for a cancel instead of leaving. */
+  async submitting<T>(body: () => Promise<T>): Promise<T> {
+    return await this.during('submitting', body);
+  }
+
+  /** While `body` runs, the first Ctrl-C calls `cancel` (at once when one was pressed during the submission). */
   async following<T>(cancel: () => void, body: () => Promise<T>): Promise<T> {
-    this.onFollow = cancel;
+    this.cancelJob = cancel;
+    if (this.pressed) cancel();
+    try {
+      return await this.during('following', body);
+    } finally {
+      this.cancelJob = null;
+    }
+  }
+
+  private async during<T>(phase: 'submitting' | 'following', body: () => Promise<T>): Promise<T> {
+    this.phase = phase;
     try {
       return await body();
     } finally {
-      if (!this.cancelling) this.onFollow = null;
+      this.phase = 'idle';
     }
   }
 
@@ -100,7 +128,7 @@ async function follow(
       .cancel(job.id)
       .catch((err: unknown) => process.stderr.write(`cancel: ${describeError(err)}\n`));
   };
-  return await interrupts.following(cancel, async () => {
+  await interrupts.following(cancel, async () => {
     try {
       view.status(job.status);
       for await (const event of client.jobs.stream(job.id)) {
@@ -111,8 +139,9 @@ async function follow(
     } finally {
       view.close();
     }
-    return await client.jobs.get(job.id);
   });
+  // Ended: a Ctrl-C from here on leaves (there is nothing left to cancel).
+  return await client.jobs.get(job.id);
 }
 
 function seconds(value: number | null): string {
@@ -127,9 +156,15 @@ async function run(file: string | undefined, options: RunOptions): Promise<void>
   try {
     const { request, uploads } = await buildRunRequest(file, options);
     const client = new ArrakisClient({ baseUrl, apiKey, userId });
-    const submitted = await client.jobs.create(request, { inputs: uploads });
+    const submitted = await interrupts.submitting(() => client.jobs.create(request, { inputs: uploads }));
     process.stdout.write(`job ${submitted.id} ${submitted.status}\n`);
-    if (!options.wait) return;
+    if (!options.wait) {
+      if (!interrupts.cancelWanted) return;
+      await client.jobs.cancel(submitted.id);
+      process.stderr.write(`cancelling ${submitted.id}\n`);
+      process.exitCode = 130;
+      return;
+    }
     const job = await follow(client, submitted, createProgressView(process.stderr), interrupts);
     for (const path of job.status === 'completed' ? await saveOutputs(client, job, options.out) : []) {
       process.stdout.write(`saved ${path}\n`);
