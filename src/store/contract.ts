@@ -119,9 +119,9 @@ export interface JobOutputKeys {
 
 /**
  * Result of a worker's terminal report: the job as it ended, or `lost` when the worker no longer holds it.
- * `events`: the events the report appended, in seq order, when the verb knows them (a completion's `output`s and
- * `done`, not the run's last `progress`: the Postgres function does not say whether it recorded it), so the bus message announcing them can carry them to this replica's
- * event streams; the log holds the same rows.
+ * `events`: the events the report appended, in seq order, when the verb knows them (a completion's last
+ * `progress` when it recorded one, its `output`s and `done`), so the bus message announcing them can carry them
+ * to this replica's event streams; the log holds the same rows.
  */
 export type FinishResult = { kind: 'finished'; job: Job; events?: readonly JobEvent[] } | { kind: 'lost' };
 

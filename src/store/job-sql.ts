@@ -105,9 +105,10 @@ const TEMPLATES = {
   /** Postgres only (caps.serverFunctions): the run's last progress (newProgressHeld and its event, when
    *  given and new), finishRunning and its settlement (the `output` events, then `done`) in one statement for
    *  a job without a webhook, see migration 013 — (status, outputs, error, finished_at, id, worker_id, done
-   *  event data, output event data[], progress or null) → job + event_seq, or no row and nothing recorded
-   *  (lost, or the job has a webhook). */
-  finishRunningFunction: `SELECT * FROM arrakis_finish_running_progress(?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+   *  event data, output event data[], progress or null) → job + event_seq + progress_seq (the seq of the
+   *  `progress` event it wrote, null when none), or no row and nothing recorded (lost, or the job has a webhook). */
+  finishRunningFunction: `SELECT (r.job).*, r.progress_seq
+    FROM arrakis_finish_running_progress(?, ?, ?, ?, ?, ?, ?, ?, ?) AS r`,
 
   /** Postgres only (caps.serverFunctions): claimNext in one statement, see migration 009
    *  — (worker_id, lease_expires_at, started_at, pool, max_levels, affinity_ms) → job + event_seq, or no row. */

@@ -12,6 +12,10 @@
  * the function with nothing recorded and takes the transaction path, which records the progress in its own
  * commit there. Lock order as before: the jobs row (taken by the progress update), user_counters, accounts.
  *
+ * It returns the job row (`job`, as 010's SETOF jobs row; the caller selects `(r.job).*`) beside
+ * `progress_seq`: the seq of the `progress` event it wrote, or NULL when it wrote none (no progress given, or
+ * the job already had it), so the caller can tell its bus message every event it appended (FinishResult.events).
+ *
  * arrakis_finish_running stays: a replica of the previous release keeps calling it while this one runs beside
  * it (docs/operations.md, "Upgrading replicas"), so this migration can roll replica by replica. SQLite: nothing.
  * Append-only: never edit once landed; add the next number instead.
@@ -21,7 +25,7 @@ import type { Migration } from './migration.js';
 const FINISH_RUNNING_PROGRESS = `CREATE FUNCTION arrakis_finish_running_progress(
     p_status TEXT, p_outputs TEXT, p_error TEXT, p_finished_at BIGINT, p_id TEXT, p_worker_id TEXT,
     p_done_data TEXT, p_output_events TEXT[], p_progress TEXT)
-  RETURNS SETOF jobs LANGUAGE plpgsql AS $fn$
+  RETURNS TABLE (job jobs, progress_seq INTEGER) LANGUAGE plpgsql AS $fn$
 DECLARE
   v_job jobs%ROWTYPE;
   v_n INTEGER := COALESCE(array_length(p_output_events, 1), 0);
@@ -58,7 +62,9 @@ BEGIN
     CASE WHEN v_job.status = 'cancelled' THEN '{"status":"cancelled","error":null}' ELSE p_done_data END,
     p_finished_at);
   UPDATE accounts SET active_jobs = active_jobs - 1 WHERE id = v_job.account_id AND active_jobs > 0;
-  RETURN NEXT v_job;
+  job := v_job;
+  progress_seq := v_seq;
+  RETURN NEXT;
 END
 $fn$`;
 

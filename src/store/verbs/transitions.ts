@@ -14,6 +14,9 @@ import { publicOutput } from '../../jobs/public-job.js';
 import { progressSteps } from './claims.js';
 import { doneEventData, settleSteps, settleTransition, transitionRow } from './settle.js';
 
+/** The seq of the `progress` event arrakis_finish_running_progress wrote (migration 013), null when none. */
+const progressSeqSchema = z.object({ progress_seq: z.number().nullable() });
+
 const WORKER_LOST: JobError = {
   code: 'worker_lost',
   message: 'The worker running the job stopped answering and the retry budget is spent',
@@ -74,17 +77,20 @@ export async function finishRunning(
     const row = (await run(ctx.db, ctx.sql.finishRunningFunction, params))[0];
     if (row !== undefined) {
       const { job, seq } = transitionRow(row);
-      // What it appended, for the caller's bus message (FinishResult.events).
+      // What it appended, for the caller's bus message (FinishResult.events): first the last progress, when it
+      // recorded one (only when new: it says which seq, or null).
       const appended: JobEvent[] = [];
+      const progressSeq = progressSeqSchema.parse(row).progress_seq;
+      if (progressSeq !== null && lastProgress !== null) {
+        appended.push(writtenEvent(jobId, progressSeq, 'progress', lastProgress, now));
+      }
       if (job.status === 'completed') {
         for (const [i, data] of events.entries()) {
           appended.push(writtenEvent(jobId, seq - events.length + i, 'output', data, now));
         }
       }
       // The function wrote `done` with our data, or, for a job that ended cancelled, its own text (the same
-      // as doneEventData gives a cancelled job, as the transaction path writes). Whether it recorded the last
-      // progress (only when new) it does not say: that event is not told, and a stream that has not sent it
-      // finds a gap before the outputs and reads the log.
+      // as doneEventData gives a cancelled job, as the transaction path writes).
       const doneText = job.status === end.status ? done : JSON.stringify(doneEventData(job));
       appended.push(writtenEvent(jobId, seq, 'done', doneText, now));
       return { kind: 'finished', job, events: appended };
@@ -94,8 +100,10 @@ export async function finishRunning(
   return await writeSteps(ctx, function* (): Steps<FinishResult> {
     // Its own list: a retried transaction runs these steps again.
     const written: JobEvent[] = [];
-    // Its progress event is not told, as on the server function's path (which cannot say whether it wrote one).
-    if (lastProgress !== null) yield* progressSteps(ctx, jobId, workerId, lastProgress, now, true);
+    // Its progress event (when new) comes first, as on the server function's path.
+    if (lastProgress !== null) {
+      yield* progressSteps(ctx, jobId, workerId, lastProgress, now, true, written);
+    }
     const params = [end.status, outputs, error, now, events.length, jobId, workerId];
     const row = (yield step(ctx.sql.finishRunning, params))[0];
     if (row === undefined) return { kind: 'lost' };
