@@ -4,7 +4,7 @@
  * exports, templates with --param and --input uploads.
  */
 import { execFile, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -222,7 +222,73 @@ describe('arrakis run', { timeout: 120_000 }, () => {
     expect(((await res.json()) as { status: string }).status).toBe('cancelled');
   });
 
-  it('leaves with exit 130, not killed by the signal, on a Ctrl-C before the job is accepted', async () => {
+  /** `arrakis run` of `file` against `url` as a child process, with its output collected as it comes. */
+  function runChild(file: string, url: string) {
+    const child = spawn(process.execPath, [BIN, 'run', file, '--server', url], {
+      cwd: ROOT,
+      env: { ...process.env, ARRAKIS_KEY: key, ARRAKIS_USER: 'cli-user' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out = { stdout: '', stderr: '' };
+    child.stdout.on('data', (c) => (out.stdout += String(c)));
+    child.stderr.on('data', (c) => (out.stderr += String(c)));
+    const exit = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    const printed = async (text: string): Promise<void> => {
+      for (let i = 0; i < 300 && !out.stderr.includes(text); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(out.stderr).toContain(text);
+    };
+    return { child, out, exit, printed };
+  }
+
+  /** A TCP proxy to `target` that holds each connection (its bytes wait) until `release`. */
+  async function holdingProxy(target: string) {
+    const { hostname, port } = new URL(target);
+    let release = (): void => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let onConnection = (): void => {};
+    const connected = new Promise<void>((resolve) => (onConnection = resolve));
+    const proxy = createServer((client) => {
+      client.pause();
+      onConnection();
+      void released.then(() => {
+        const upstream = connect(Number(port), hostname);
+        client.pipe(upstream).on('error', () => client.destroy());
+        upstream.pipe(client).on('error', () => upstream.destroy());
+        client.resume();
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
+    return { url, connected, release, close: () => proxy.close() };
+  }
+
+  it('cancels the job once accepted on a Ctrl-C during the submission, and exits 1', async () => {
+    writeFileSync(join(dir, 'long-submit.json'), JSON.stringify(delayWorkflow(60)));
+    const proxy = await holdingProxy(server.url);
+    try {
+      const run = runChild(join(dir, 'long-submit.json'), proxy.url);
+      await proxy.connected;
+      run.child.kill('SIGINT');
+      await run.printed('cancelling the job once the server has accepted it');
+      proxy.release();
+      // On a mismatch the report shows how the command ended and what it printed.
+      expect({ ...(await run.exit), ...run.out }).toMatchObject({ code: 1, signal: null });
+      const id = /^job (job_\S+) /m.exec(run.out.stdout)?.[1];
+      expect(run.out.stdout).toMatch(/^cancelled: /m);
+      const res = await fetch(`${server.url}/v1/jobs/${id}`, {
+        headers: { authorization: `Bearer ${key}`, 'x-user-id': 'cli-user' },
+      });
+      expect(((await res.json()) as { status: string }).status).toBe('cancelled');
+    } finally {
+      proxy.release();
+      proxy.close();
+    }
+  }, 60_000);
+
+  it('leaves with exit 130, not killed by the signal, on a second Ctrl-C during the submission', async () => {
     // A server that takes the submission's connection and never answers.
     let onConnection = (): void => {};
     const connected = new Promise<void>((resolve) => (onConnection = resolve));
@@ -230,17 +296,12 @@ describe('arrakis run', { timeout: 120_000 }, () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const port = (silent.address() as { port: number }).port;
     try {
-      const child = spawn(
-        process.execPath,
-        [BIN, 'run', 'examples/invert.json', '--server', `http://127.0.0.1:${port}`],
-        { cwd: ROOT, env: { ...process.env, ARRAKIS_KEY: key }, stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      const exit = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-        child.once('exit', (code, signal) => resolve({ code, signal })),
-      );
+      const run = runChild('examples/invert.json', `http://127.0.0.1:${port}`);
       await connected;
-      child.kill('SIGINT');
-      expect(await exit).toEqual({ code: 130, signal: null });
+      run.child.kill('SIGINT');
+      await run.printed('Ctrl-C again to leave');
+      run.child.kill('SIGINT');
+      expect(await run.exit).toEqual({ code: 130, signal: null });
     } finally {
       silent.close();
     }
