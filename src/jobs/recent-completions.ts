@@ -8,13 +8,16 @@
  * retention deletes the files, and the route answers 404 when storage has no object). It answers only the
  * owner the store would (account AND user); for anyone else, or a job it does not hold, it answers nothing
  * and the caller asks the store, which answers as before. Entries leave by least recent use beyond `maxJobs`
- * and after `ttlMs`.
+ * jobs or `maxOutputs` outputs in all (a job may have up to 1,000: the job count alone does not bound the
+ * memory), and after `ttlMs`.
  */
 import type { Job, JobOutput } from './types.js';
 
 export interface RecentCompletionsOptions {
   /** Jobs held (default 10,000). */
   maxJobs?: number;
+  /** Outputs held, all jobs together (default 100,000); a job with more is not remembered. */
+  maxOutputs?: number;
   /** How long a job is held after its completion was remembered (default 5 minutes). */
   ttlMs?: number;
   now?: () => number;
@@ -31,11 +34,15 @@ interface Held {
 export class RecentCompletions {
   private readonly held = new Map<string, Held>();
   private readonly maxJobs: number;
+  private readonly maxOutputs: number;
+  /** The outputs of the jobs held, counted. */
+  private outputs = 0;
   private readonly ttlMs: number;
   private readonly now: () => number;
 
   constructor(options: RecentCompletionsOptions = {}) {
     this.maxJobs = Math.max(1, options.maxJobs ?? 10_000);
+    this.maxOutputs = options.maxOutputs ?? 100_000;
     this.ttlMs = options.ttlMs ?? 5 * 60_000;
     this.now = options.now ?? Date.now;
   }
@@ -47,19 +54,28 @@ export class RecentCompletions {
 
   /** Remembers `job` if it completed (the row its completion's commit returned); any other status is ignored. */
   remember(job: Job): void {
-    if (job.status !== 'completed') return;
-    this.held.delete(job.id);
+    if (job.status !== 'completed' || job.outputs.length > this.maxOutputs) return;
+    this.forget(job.id);
+    this.outputs += job.outputs.length;
     this.held.set(job.id, {
       accountId: job.accountId,
       userId: job.userId,
       outputs: job.outputs,
       at: this.now(),
     });
-    while (this.held.size > this.maxJobs) {
+    while (this.held.size > this.maxJobs || this.outputs > this.maxOutputs) {
       const oldest = this.held.keys().next();
       if (oldest.done === true) break;
-      this.held.delete(oldest.value);
+      this.forget(oldest.value);
     }
+  }
+
+  /** Drops job `id` (if held) and its outputs from the count. */
+  private forget(id: string): void {
+    const held = this.held.get(id);
+    if (held === undefined) return;
+    this.outputs -= held.outputs.length;
+    this.held.delete(id);
   }
 
   /**
@@ -70,7 +86,7 @@ export class RecentCompletions {
     const held = this.held.get(id);
     if (held === undefined) return undefined;
     if (this.now() - held.at >= this.ttlMs) {
-      this.held.delete(id);
+      this.forget(id);
       return undefined;
     }
     if (held.accountId !== accountId || held.userId !== userId) return undefined;

@@ -15,8 +15,9 @@ const OUTPUT: JobOutput = {
   objectKey: 'jobs/j/outputs/1.0-a.png',
 };
 
-function job(id: string, status: Job['status'] = 'completed'): Job {
-  return { id, accountId: 'acc', userId: 'u1', status, outputs: [OUTPUT] } as Job;
+function job(id: string, status: Job['status'] = 'completed', outputs = 1): Job {
+  const list = Array.from({ length: outputs }, (_, index) => ({ ...OUTPUT, index }));
+  return { id, accountId: 'acc', userId: 'u1', status, outputs: list } as Job;
 }
 
 describe('RecentCompletions', () => {
@@ -52,5 +53,24 @@ describe('RecentCompletions', () => {
     expect(memory.outputsFor('acc', 'u1', 'j2')).toBeUndefined();
     expect(memory.outputsFor('acc', 'u1', 'j1')).toEqual([OUTPUT]);
     expect(memory.outputsFor('acc', 'u1', 'j3')).toEqual([OUTPUT]);
+  });
+
+  it('holds at most `maxOutputs` outputs in all, least recently used out; a job with more is not held', () => {
+    const memory = new RecentCompletions({ maxOutputs: 10 });
+    memory.remember(job('j1', 'completed', 6));
+    memory.remember(job('j2', 'completed', 4));
+    expect(memory.size).toBe(2);
+    memory.remember(job('j3', 'completed', 3));
+    expect(memory.outputsFor('acc', 'u1', 'j1')).toBeUndefined();
+    expect(memory.outputsFor('acc', 'u1', 'j2')).toHaveLength(4);
+    expect(memory.outputsFor('acc', 'u1', 'j3')).toHaveLength(3);
+    memory.remember(job('j4', 'completed', 11));
+    expect(memory.outputsFor('acc', 'u1', 'j4')).toBeUndefined();
+    expect(memory.size).toBe(2);
+    // Remembering a job again counts its outputs once.
+    memory.remember(job('j3', 'completed', 3));
+    memory.remember(job('j3', 'completed', 3));
+    expect(memory.outputsFor('acc', 'u1', 'j2')).toHaveLength(4);
+    expect(memory.size).toBe(2);
   });
 });

@@ -8,7 +8,7 @@ import type { Store } from '../../src/store/contract.js';
 import { openStore } from '../../src/store/open.js';
 import { createServer, connect, type Socket } from 'node:net';
 import pg from 'pg';
-import { createListenBus } from '../../src/store/postgres/listen-bus.js';
+import { CLOSE_NOTIFY_MS, MAX_PENDING, createListenBus } from '../../src/store/postgres/listen-bus.js';
 import { advisoryLeadership } from '../../src/store/postgres/advisory-leadership.js';
 import { BACKENDS, type TestDb } from './backends.js';
 
@@ -308,6 +308,116 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
         open();
         await bus.close();
         await sender.end();
+      }
+    });
+
+  if (backend.name === 'postgres')
+    it('close waits for the NOTIFY under way: what was published before it reaches the other replicas', async () => {
+      const sender = new pg.Client({ connectionString: db.url });
+      await sender.connect();
+      let open = (): void => {};
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const bus = await createListenBus({
+        newClient: () => new pg.Client({ connectionString: db.url }),
+        notify: async (channel, payloads) => {
+          await gate;
+          for (const payload of payloads) await sender.query('SELECT pg_notify($1, $2)', [channel, payload]);
+        },
+        log: { warn: () => {} },
+      });
+      const other = await openStore(db.url);
+      others.push(other);
+      const got: BusMessage[] = [];
+      (await other.coordination()).bus.subscribe((m) => got.push(m));
+      try {
+        await bus.publish({ kind: 'cancel', jobId: 'job_1' });
+        let closed = false;
+        const closing = bus.close().then(() => (closed = true));
+        await new Promise((r) => setTimeout(r, 200));
+        expect(closed).toBe(false);
+        open();
+        await closing;
+        expect(await within(() => got.length === 1, 5000)).toBe(true);
+        expect(got).toEqual([{ kind: 'cancel', jobId: 'job_1' }]);
+      } finally {
+        open();
+        await bus.close();
+        await sender.end();
+      }
+    });
+
+  if (backend.name === 'postgres')
+    it('close gives up on a NOTIFY the database never answers', async () => {
+      const bus = await createListenBus({
+        newClient: () => new pg.Client({ connectionString: db.url }),
+        notify: () => new Promise<void>(() => {}),
+        log: { warn: () => {} },
+      });
+      await bus.publish({ kind: 'cancel', jobId: 'job_1' });
+      let closed = false;
+      const closing = bus.close().then(() => (closed = true));
+      expect(await within(() => closed, CLOSE_NOTIFY_MS + 3000)).toBe(true);
+      await closing;
+    });
+
+  if (backend.name === 'postgres')
+    it('a failed NOTIFY statement does not hold back the messages published while it ran', async () => {
+      let fail = (): void => {};
+      const failing = new Promise<void>((_, reject) => (fail = () => reject(new Error('connection lost'))));
+      const sent: string[][] = [];
+      const bus = await createListenBus({
+        newClient: () => new pg.Client({ connectionString: db.url }),
+        notify: async (_channel, payloads) => {
+          sent.push([...payloads]);
+          if (sent.length === 1) await failing;
+        },
+        log: { warn: () => {} },
+      });
+      try {
+        await bus.publish({ kind: 'cancel', jobId: 'job_1' });
+        await new Promise((r) => setTimeout(r, 20));
+        await bus.publish({ kind: 'cancel', jobId: 'job_2' });
+        fail();
+        // No further publish: the statement after the failed one still sends job_2.
+        expect(await within(() => sent.length === 2, 2000)).toBe(true);
+        expect(sent.map((s) => s.map((p) => (JSON.parse(p) as { m: { jobId: string } }).m.jobId))).toEqual([
+          ['job_1'],
+          ['job_2'],
+        ]);
+      } finally {
+        await bus.close();
+      }
+    });
+
+  if (backend.name === 'postgres')
+    it('while the database does not answer, the backlog keeps the newest MAX_PENDING messages', async () => {
+      let open = (): void => {};
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const sent: string[] = [];
+      const bus = await createListenBus({
+        newClient: () => new pg.Client({ connectionString: db.url }),
+        notify: async (_channel, payloads) => {
+          if (sent.length === 0) await gate;
+          sent.push(...payloads);
+        },
+        log: { warn: () => {} },
+      });
+      const pool = (p: string): string | null => (JSON.parse(p) as { m: { pool: string | null } }).m.pool;
+      try {
+        await bus.publish({ kind: 'job_ready', pool: 'first' });
+        await new Promise((r) => setTimeout(r, 20));
+        for (let i = 0; i <= MAX_PENDING; i++) await bus.publish({ kind: 'job_ready', pool: `p${i}` });
+        open();
+        expect(await within(() => sent.length === 1 + MAX_PENDING, 5000)).toBe(true);
+        await new Promise((r) => setTimeout(r, 50));
+        expect(sent.length).toBe(1 + MAX_PENDING);
+        // The statement under way sent its message; of those waiting, the oldest (p0) was dropped.
+        expect(pool(sent[0]!)).toBe('first');
+        expect(pool(sent[1]!)).toBe('p1');
+        expect(pool(sent.at(-1)!)).toBe(`p${MAX_PENDING}`);
+      } finally {
+        open();
+        await bus.close();
       }
     });
 

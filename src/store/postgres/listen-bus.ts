@@ -20,9 +20,9 @@ export const BUS_CHANNEL = 'arrakis_bus';
 /** Most notifications one NOTIFY statement carries (two bound parameters each). */
 const NOTIFY_BATCH = 500;
 /** Most messages waiting for a NOTIFY statement (the database is slow or down); older ones are dropped. */
-const MAX_PENDING = 10_000;
+export const MAX_PENDING = 10_000;
 /** How long close waits for the messages still being sent. */
-const CLOSE_NOTIFY_MS = 2000;
+export const CLOSE_NOTIFY_MS = 2000;
 
 const messageSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('job_event'), jobId: z.string(), ended: z.boolean().optional() }),
