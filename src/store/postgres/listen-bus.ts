@@ -5,6 +5,8 @@
  * a publisher (a claim handing its job to the agent, an admission's answer) never waits for that round trip.
  * One statement is in flight at a time, carrying every message published meanwhile (each its own
  * notification, in publish order), so a burst costs one pool connection and a few round trips, not one each.
+ * Postgres delivers identical payloads sent in one statement once: harmless while every message is an idempotent
+ * wake-up (a message that must arrive once per publish would need a distinct payload).
  * The listener holds a dedicated connection; when it drops (a database outage) it reconnects with backoff and
  * then delivers `resync`, so every subscriber re-reads what it watches: notifications sent while it was away
  * are caught up, not lost.
