@@ -270,27 +270,40 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
       }
     }, 20_000);
 
+  /**
+   * A bus whose first NOTIFY statement waits until `open()` (a database slow to answer), with the payload count of
+   * each statement, and what another replica on the same database hears.
+   */
+  async function gatedBus() {
+    const sender = new pg.Client({ connectionString: db.url });
+    await sender.connect();
+    let open = (): void => {};
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const statements: number[] = [];
+    const bus = await createListenBus({
+      newClient: () => new pg.Client({ connectionString: db.url }),
+      notify: async (channel, payloads) => {
+        statements.push(payloads.length);
+        if (statements.length === 1) await gate;
+        for (const payload of payloads) await sender.query('SELECT pg_notify($1, $2)', [channel, payload]);
+      },
+      log: { warn: () => {} },
+    });
+    const other = await openStore(db.url);
+    others.push(other);
+    const got: BusMessage[] = [];
+    (await other.coordination()).bus.subscribe((m) => got.push(m));
+    const close = async (): Promise<void> => {
+      open();
+      await bus.close();
+      await sender.end();
+    };
+    return { bus, open, statements, got, close };
+  }
+
   if (backend.name === 'postgres')
     it('a publisher never waits for the NOTIFY; messages published meanwhile go in order in the next statement', async () => {
-      const sender = new pg.Client({ connectionString: db.url });
-      await sender.connect();
-      // The first statement waits at a gate: a database that is slow to answer.
-      let open = (): void => {};
-      const gate = new Promise<void>((resolve) => (open = resolve));
-      const statements: number[] = [];
-      const bus = await createListenBus({
-        newClient: () => new pg.Client({ connectionString: db.url }),
-        notify: async (channel, payloads) => {
-          statements.push(payloads.length);
-          if (statements.length === 1) await gate;
-          for (const payload of payloads) await sender.query('SELECT pg_notify($1, $2)', [channel, payload]);
-        },
-        log: { warn: () => {} },
-      });
-      const other = await openStore(db.url);
-      others.push(other);
-      const got: BusMessage[] = [];
-      (await other.coordination()).bus.subscribe((m) => got.push(m));
+      const { bus, open, statements, got, close } = await gatedBus();
       const local: BusMessage[] = [];
       bus.subscribe((m) => local.push(m));
       try {
@@ -305,30 +318,13 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
         expect(got.map((m) => (m.kind === 'job_ready' ? m.pool : null))).toEqual(['a', 'b', 'c', 'd']);
         expect(statements).toEqual([1, 3]);
       } finally {
-        open();
-        await bus.close();
-        await sender.end();
+        await close();
       }
     });
 
   if (backend.name === 'postgres')
     it('close waits for the NOTIFY under way: what was published before it reaches the other replicas', async () => {
-      const sender = new pg.Client({ connectionString: db.url });
-      await sender.connect();
-      let open = (): void => {};
-      const gate = new Promise<void>((resolve) => (open = resolve));
-      const bus = await createListenBus({
-        newClient: () => new pg.Client({ connectionString: db.url }),
-        notify: async (channel, payloads) => {
-          await gate;
-          for (const payload of payloads) await sender.query('SELECT pg_notify($1, $2)', [channel, payload]);
-        },
-        log: { warn: () => {} },
-      });
-      const other = await openStore(db.url);
-      others.push(other);
-      const got: BusMessage[] = [];
-      (await other.coordination()).bus.subscribe((m) => got.push(m));
+      const { bus, open, got, close } = await gatedBus();
       try {
         await bus.publish({ kind: 'cancel', jobId: 'job_1' });
         let closed = false;
@@ -340,9 +336,7 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
         expect(await within(() => got.length === 1, 5000)).toBe(true);
         expect(got).toEqual([{ kind: 'cancel', jobId: 'job_1' }]);
       } finally {
-        open();
-        await bus.close();
-        await sender.end();
+        await close();
       }
     });
 
