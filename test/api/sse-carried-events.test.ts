@@ -153,6 +153,12 @@ describe.each(BACKENDS)('events and outputs of a job completed on this replica, 
     });
   }
 
+  /** What the stream wrote after its first event is the log's rows, byte for byte. */
+  async function expectWrittenAsLogged(text: string, id: string): Promise<void> {
+    for (const e of await db.store.listJobEvents(id, 1))
+      expect(text).toContain(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`);
+  }
+
   it('a stream open when its job completes here gets outputs and done with no log read', async () => {
     const id = await runningJob();
     const stream = await openStream(id);
@@ -167,10 +173,7 @@ describe.each(BACKENDS)('events and outputs of a job completed on this replica, 
       [3, 'done'],
     ]);
     expect(logReads - before).toBe(0);
-    // What was written is what the log holds.
-    const log = await db.store.listJobEvents(id, 1);
-    for (const e of log)
-      expect(stream.text()).toContain(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`);
+    await expectWrittenAsLogged(stream.text(), id);
   });
 
   it('the owner’s download right after completion reads no outputs from the store; others get 404', async () => {
@@ -224,9 +227,7 @@ describe.each(BACKENDS)('events and outputs of a job completed on this replica, 
       [4, 'done'],
     ]);
     expect(logReads - before).toBe(0);
-    const log = await db.store.listJobEvents(id, 1);
-    for (const e of log)
-      expect(stream.text()).toContain(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`);
+    await expectWrittenAsLogged(stream.text(), id);
   });
 
   it('a completion heard while a read is in progress is written from its message after that read, once', async () => {
