@@ -4,18 +4,17 @@
  * the poll aborted after a grace; closing the channel aborts it at once.
  */
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterEach, expect, it } from 'vitest';
 import { CANCEL_POLL_GRACE_MS, RemoteJobChannel } from '../../src/agent/remote-job-channel.js';
+import { rawPeers } from '../support/raw-http.js';
 
-let server: Server | null = null;
-const channels: RemoteJobChannel[] = [];
+const peers = rawPeers();
 /** The cancel polls that reached the server, in order, with whether their request was closed early. */
 const polls: { res: ServerResponse; closed: boolean }[] = [];
 
 async function serve(): Promise<string> {
-  server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  return await peers.listen((req: IncomingMessage, res: ServerResponse) => {
     if (req.url?.includes('/cancel') !== true) {
       res.writeHead(404).end();
       return;
@@ -26,23 +25,15 @@ async function serve(): Promise<string> {
       poll.closed = !res.writableFinished;
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 afterEach(async () => {
-  for (const channel of channels.splice(0)) await channel.close();
-  server?.closeAllConnections();
-  server?.close();
-  server = null;
+  await peers.cleanup();
   polls.length = 0;
 });
 
 function channel(serverUrl: string): RemoteJobChannel {
-  const c = new RemoteJobChannel({ serverUrl, token: 'wkt_test', cancelPollMs: 60_000 });
-  channels.push(c);
-  return c;
+  return peers.track(new RemoteJobChannel({ serverUrl, token: 'wkt_test', cancelPollMs: 60_000 }));
 }
 
 function answer(res: ServerResponse, lease: string): void {

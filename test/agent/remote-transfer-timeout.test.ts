@@ -3,37 +3,20 @@
  * slowly, and an input the server sends slowly, are not cut off by the short limit of a control call; a control
  * call keeps that limit; a transfer still has its own (by default the server's request timeout plus the answer).
  */
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterEach, expect, it } from 'vitest';
 import { REQUEST_TIMEOUT_MS } from '../../src/api/context.js';
 import { RemoteJobChannel } from '../../src/agent/remote-job-channel.js';
 import { UPLOAD_ARRIVAL_MS } from '../../src/workers/worker-protocol.js';
+import { rawPeers, type RawHandler } from '../support/raw-http.js';
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+const peers = rawPeers();
+const serve = (handler: RawHandler): Promise<string> => peers.listen(handler);
 
-let server: Server | null = null;
-const channels: RemoteJobChannel[] = [];
-
-async function serve(handler: Handler): Promise<string> {
-  server = createServer(handler);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-afterEach(async () => {
-  for (const channel of channels.splice(0)) await channel.close();
-  server?.closeAllConnections();
-  server?.close();
-  server = null;
-});
+afterEach(() => peers.cleanup());
 
 function channel(serverUrl: string, extra: { transferTimeoutMs?: number } = {}): RemoteJobChannel {
-  const c = new RemoteJobChannel({ serverUrl, token: 'wkt_test', requestTimeoutMs: 300, ...extra });
-  channels.push(c);
-  return c;
+  return peers.track(new RemoteJobChannel({ serverUrl, token: 'wkt_test', requestTimeoutMs: 300, ...extra }));
 }
 
 /** Reads a request body one chunk at a time with a pause after each (a slow link, or a busy server). */
