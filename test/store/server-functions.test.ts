@@ -301,13 +301,19 @@ describe('postgres server functions', () => {
     expect(o.statements() - before).toBe(3);
   });
 
-  it("a completion with the run's last progress is one round trip (migration 013)", async () => {
+  /** A Postgres store with server functions and one job admitted for u1 and claimed by w1. */
+  async function claimedOnPostgres() {
     const o = await open(POSTGRES_CAPABILITIES);
     opened.push(o);
     const account = await makeAccount(o.store);
     await o.store.admitJob(jobInput(account.id, 'u1'), 2_000);
     const claimed = await o.store.claimNext('w1', 'default', 60_000, 2_001);
     if (claimed === null) throw new Error('claimed nothing');
+    return { o, claimed };
+  }
+
+  it("a completion with the run's last progress is one round trip (migration 013)", async () => {
+    const { o, claimed } = await claimedOnPostgres();
     // Every query any pg client sends (BEGIN and COMMIT too), not only the store's statements.
     const sent = vi.spyOn(pg.Client.prototype, 'query');
     const before = o.statements();
@@ -325,12 +331,7 @@ describe('postgres server functions', () => {
   });
 
   it("the previous release's arrakis_finish_running (010) still completes a job", async () => {
-    const o = await open(POSTGRES_CAPABILITIES);
-    opened.push(o);
-    const account = await makeAccount(o.store);
-    await o.store.admitJob(jobInput(account.id, 'u1'), 2_000);
-    const claimed = await o.store.claimNext('w1', 'default', 60_000, 2_001);
-    if (claimed === null) throw new Error('claimed nothing');
+    const { o, claimed } = await claimedOnPostgres();
     const client = new pg.Client({ connectionString: o.url });
     await client.connect();
     try {
