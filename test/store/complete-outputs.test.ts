@@ -156,6 +156,31 @@ describe.each(BACKENDS)('completion outputs on $name', (backend) => {
     });
   }
 
+  for (const webhook of [false, true]) {
+    it(`a completion that ends cancelled tells the progress and done it appended, as the log holds them (webhook: ${webhook})`, async () => {
+      const job = await running(webhook);
+      await db.store.requestCancel(job.accountId, job.userId, job.id, 2_500);
+      const before = Math.max(...(await db.store.listJobEvents(job.id, 0)).map((e) => e.seq));
+      const result = await db.store.completeJob(job.id, 'w1', OUTPUTS, 3_000, LAST);
+      if (result.kind !== 'finished') throw new Error(result.kind);
+      expect(result.job.status).toBe('cancelled');
+      const log = await db.store.listJobEvents(job.id, before);
+      expect(log.map((e) => e.type)).toEqual(['progress', 'done']);
+      expect(result.events).toEqual(log);
+    });
+
+    it(`a failure tells the progress and done it appended, as the log holds them (webhook: ${webhook})`, async () => {
+      const job = await running(webhook);
+      const before = Math.max(...(await db.store.listJobEvents(job.id, 0)).map((e) => e.seq));
+      const error = { code: 'execution_error' as const, message: 'boom', nodeId: '3' };
+      const result = await db.store.failJob(job.id, 'w1', error, 3_000);
+      if (result.kind !== 'finished') throw new Error(result.kind);
+      const log = await db.store.listJobEvents(job.id, before);
+      expect(log.at(-1)?.type).toBe('done');
+      expect(result.events).toEqual(log);
+    });
+  }
+
   it('a lost completion records no progress either', async () => {
     const job = await running(false);
     const before = await db.store.listJobEvents(job.id, 0);
