@@ -14,7 +14,7 @@ import type { EventBus } from '../../src/events/bus.js';
 import { createLocalBus } from '../../src/events/local-bus.js';
 import { JobLifecycle } from '../../src/jobs/lifecycle/job-lifecycle.js';
 import { RecentCompletions } from '../../src/jobs/recent-completions.js';
-import type { JobOutput } from '../../src/jobs/types.js';
+import type { JobOutput, JobProgress } from '../../src/jobs/types.js';
 import type { JobEvent, Store } from '../../src/store/contract.js';
 import { apiDeps, injectTenant } from '../support/api-app.js';
 import { BACKENDS, type TestDb } from '../store/backends.js';
@@ -159,15 +159,22 @@ describe.each(BACKENDS)('events and outputs of a job completed on this replica, 
       expect(text).toContain(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`);
   }
 
+  /** Completes job `id` under w1 (with the run's last `progress` when given); the events `stream` then sent. */
+  async function completedSeen(
+    id: string,
+    stream: Awaited<ReturnType<typeof openStream>>,
+    progress?: JobProgress,
+  ): Promise<[number, string][]> {
+    expect((await lifecycle.complete(id, 'w1', await outputsOf(id), progress)).kind).toBe('completed');
+    await stream.ended;
+    return events(stream.text());
+  }
+
   it('a stream open when its job completes here gets outputs and done with no log read', async () => {
     const id = await runningJob();
     const stream = await openStream(id);
     const before = logReads;
-    const outputs = await outputsOf(id);
-    const settled = await lifecycle.complete(id, 'w1', outputs);
-    expect(settled.kind).toBe('completed');
-    await stream.ended;
-    expect(events(stream.text())).toEqual([
+    expect(await completedSeen(id, stream)).toEqual([
       [1, 'status'],
       [2, 'output'],
       [3, 'done'],
@@ -198,11 +205,7 @@ describe.each(BACKENDS)('events and outputs of a job completed on this replica, 
     const stream = await openStream(id);
     const before = logReads;
     await db.store.appendJobEvent(id, 'progress', { value: 1, max: 2 }, Date.now()); // no message: a gap
-    expect(
-      (await lifecycle.complete(id, 'w1', await outputsOf(id), { node: '3', value: 2, max: 2 })).kind,
-    ).toBe('completed');
-    await stream.ended;
-    expect(events(stream.text())).toEqual([
+    expect(await completedSeen(id, stream, { node: '3', value: 2, max: 2 })).toEqual([
       [1, 'status'],
       [2, 'progress'],
       [3, 'progress'],
@@ -216,11 +219,7 @@ describe.each(BACKENDS)('events and outputs of a job completed on this replica, 
     const id = await runningJob();
     const stream = await openStream(id);
     const before = logReads;
-    expect(
-      (await lifecycle.complete(id, 'w1', await outputsOf(id), { node: '3', value: 2, max: 2 })).kind,
-    ).toBe('completed');
-    await stream.ended;
-    expect(events(stream.text())).toEqual([
+    expect(await completedSeen(id, stream, { node: '3', value: 2, max: 2 })).toEqual([
       [1, 'status'],
       [2, 'progress'],
       [3, 'output'],
