@@ -87,8 +87,12 @@ export class RemoteJobChannel implements JobChannel {
   private readonly origin: string;
   private readonly pathPrefix: string;
   private readonly closing = new AbortController();
-  /** Own keep-alive connection pool, so close() leaves no sockets behind. */
-  private readonly agent = new Agent({ keepAliveTimeout: 10_000 });
+  /**
+   * Own keep-alive connection pool, so close() leaves no sockets behind. undici's own headers and body timers
+   * (300 s by default, the headers one counted from the start of an upload) are off: every call is bounded as a
+   * whole by its own limit (`call`), which for a transfer may be longer.
+   */
+  private readonly agent = new Agent({ keepAliveTimeout: 10_000, headersTimeout: 0, bodyTimeout: 0 });
   private workerId: string | null = null;
 
   constructor(private readonly options: RemoteJobChannelOptions) {

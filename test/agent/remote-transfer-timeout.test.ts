@@ -4,12 +4,18 @@
  * call keeps that limit; a transfer still has its own (by default the server's request timeout plus the answer).
  */
 import { once } from 'node:events';
+import { createRequire } from 'node:module';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { REQUEST_TIMEOUT_MS } from '../../src/api/context.js';
 import { RemoteJobChannel } from '../../src/agent/remote-job-channel.js';
 import { UPLOAD_ARRIVAL_MS } from '../../src/workers/worker-protocol.js';
+
+/** undici's own clock for its headers/body timers (a tick of it stands for minutes passing; testing hook). */
+const undiciTimers = createRequire(import.meta.url)('undici/lib/util/timers.js') as {
+  tick(delayMs: number): void;
+};
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -156,4 +162,25 @@ it('keeps the short limit for a control call, and a limit for an upload the serv
 
 it("gives an upload at least the server's own time for a request to arrive", () => {
   expect(UPLOAD_ARRIVAL_MS).toBe(REQUEST_TIMEOUT_MS);
+});
+
+it("lets a transfer's answer come later than undici's own 300 s headers timer: the transfer limit applies", async () => {
+  let answer: (() => void) | undefined;
+  const url = await serve((req, res) => {
+    req.resume();
+    // The whole body arrived; the server stores it (a big file to slow storage) before it answers.
+    req.on('end', () => (answer = () => storedAnswer(res, output.bytes.length)));
+  });
+  const upload = channel(url, { transferTimeoutMs: 600_000 })
+    .storeOutput('j', output)
+    .catch((e: unknown) => e);
+  await expect.poll(() => answer !== undefined).toBe(true);
+  // Past undici's default headers timeout (300 s), still within this transfer's limit (600 s).
+  undiciTimers.tick(1_000); // starts the timers set since undici's last tick
+  undiciTimers.tick(301_000);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  answer?.();
+  const stored = await upload;
+  expect(stored).not.toBeInstanceOf(Error);
+  expect(stored).toMatchObject({ size: output.bytes.length });
 });
