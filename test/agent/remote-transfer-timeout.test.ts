@@ -184,3 +184,27 @@ it("lets a transfer's answer come later than undici's own 300 s headers timer: t
   expect(stored).not.toBeInstanceOf(Error);
   expect(stored).toMatchObject({ size: output.bytes.length });
 });
+
+it('reads only the head of an endless error answer, and closes its connection', async () => {
+  let written = 0;
+  let closed = false;
+  const url = await serve((_req, res) => {
+    res.writeHead(500, { 'content-type': 'text/html' });
+    res.on('close', () => (closed = true));
+    // A broken proxy's endless error page: written as fast as it is taken, up to 64 MiB, then left open.
+    const more = (): void => {
+      while (!closed && written < 64 * 1024 * 1024) {
+        written += 64 * 1024;
+        if (!res.write(Buffer.alloc(64 * 1024, 60))) return void res.once('drain', more);
+      }
+    };
+    more();
+  });
+  const c = new RemoteJobChannel({ serverUrl: url, token: 'wkt_test', requestTimeoutMs: 5_000 });
+  channels.push(c);
+  const err: unknown = await c.heartbeat('j').catch((e: unknown) => e);
+  expect(err).toMatchObject({ name: 'WorkerApiError', status: 500 });
+  // Not buffered to the call's limit: what the server got out is the head and the socket buffers, not 64 MiB.
+  expect(written).toBeLessThan(16 * 1024 * 1024);
+  await expect.poll(() => closed, { timeout: 5_000 }).toBe(true);
+});
