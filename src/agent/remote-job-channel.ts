@@ -10,6 +10,7 @@
 import { STATUS_CODES } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
 import type { NodeDefinition } from '../comfy/node-definitions.js';
+import { ERROR_BODY_CAP, readCapped } from '../comfy/http.js';
 import { z } from 'zod';
 import type { JobError, JobInput, JobOutput, JobProgress } from '../jobs/types.js';
 import type { LeaseState, ModelFile, WorkerStatus } from '../store/contract.js';
@@ -87,8 +88,12 @@ export class RemoteJobChannel implements JobChannel {
   private readonly origin: string;
   private readonly pathPrefix: string;
   private readonly closing = new AbortController();
-  /** Own keep-alive connection pool, so close() leaves no sockets behind. */
-  private readonly agent = new Agent({ keepAliveTimeout: 10_000 });
+  /**
+   * Own keep-alive connection pool, so close() leaves no sockets behind. undici's own headers and body timers
+   * (300 s by default, the headers one counted from the start of an upload) are off: every call is bounded as a
+   * whole by its own limit (`call`), which for a transfer may be longer.
+   */
+  private readonly agent = new Agent({ keepAliveTimeout: 10_000, headersTimeout: 0, bodyTimeout: 0 });
   private workerId: string | null = null;
 
   constructor(private readonly options: RemoteJobChannelOptions) {
@@ -301,7 +306,8 @@ export class RemoteJobChannel implements JobChannel {
           throw new Error(`cannot reach the control plane at ${this.base}: ${reason(err)}`, { cause: err });
         });
       if (res.statusCode >= 200 && res.statusCode < 300) return await read(res.body);
-      const parsed = problem.safeParse(await res.body.json().catch(() => null));
+      // Only the head of an error answer is read: a broken proxy's endless page is cut off, not buffered.
+      const parsed = problem.safeParse(parseJson(await readCapped(res.body, ERROR_BODY_CAP)));
       const statusText = STATUS_CODES[res.statusCode] ?? '';
       const code = parsed.success ? (parsed.data.code ?? null) : null;
       const detail = parsed.success ? (parsed.data.detail ?? statusText) : statusText;
@@ -318,6 +324,15 @@ const bytes = async (body: Body): Promise<Buffer> => Buffer.from(await body.arra
 const drain = async (body: Body): Promise<void> => {
   await body.arrayBuffer();
 };
+
+/** `text` as JSON, or null when it is not (a cut-off or non-JSON error answer). */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
 
 /** Why a connection failed: the innermost message (`connect ECONNREFUSED 127.0.0.1:8000`). */
 function reason(err: unknown): string {

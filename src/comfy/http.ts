@@ -226,8 +226,11 @@ export async function expectOk(response: ComfyResponse, what: string): Promise<v
   throw new ComfyUnavailableError(`${what} answered ${response.status} ${text.slice(0, 200)}`.trim());
 }
 
-/** The first `cap` bytes of a body as text; the rest is never read (the body is destroyed). Never throws. */
-async function readCapped(body: ComfyResponse['body'], cap: number): Promise<string> {
+/**
+ * The first `cap` bytes of a body as text; the rest is never read (the body is destroyed). Never throws. Also
+ * the remote agent's reader of worker API error answers (agent/remote-job-channel.ts).
+ */
+export async function readCapped(body: ComfyResponse['body'], cap: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {

@@ -4,6 +4,7 @@
  * call keeps that limit; a transfer still has its own (by default the server's request timeout plus the answer).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import { afterEach, expect, it } from 'vitest';
 import { REQUEST_TIMEOUT_MS } from '../../src/api/context.js';
 import { RemoteJobChannel } from '../../src/agent/remote-job-channel.js';
@@ -12,6 +13,11 @@ import { rawPeers, type RawHandler } from '../support/raw-http.js';
 
 const peers = rawPeers();
 const serve = (handler: RawHandler): Promise<string> => peers.listen(handler);
+
+/** undici's own clock for its headers/body timers (a tick of it stands for minutes passing; testing hook). */
+const undiciTimers = createRequire(import.meta.url)('undici/lib/util/timers.js') as {
+  tick(delayMs: number): void;
+};
 
 afterEach(() => peers.cleanup());
 
@@ -139,4 +145,48 @@ it('keeps the short limit for a control call, and a limit for an upload the serv
 
 it("gives an upload at least the server's own time for a request to arrive", () => {
   expect(UPLOAD_ARRIVAL_MS).toBe(REQUEST_TIMEOUT_MS);
+});
+
+it("lets a transfer's answer come later than undici's own 300 s headers timer: the transfer limit applies", async () => {
+  let answer: (() => void) | undefined;
+  const url = await serve((req, res) => {
+    req.resume();
+    // The whole body arrived; the server stores it (a big file to slow storage) before it answers.
+    req.on('end', () => (answer = () => storedAnswer(res, output.bytes.length)));
+  });
+  const upload = channel(url, { transferTimeoutMs: 600_000 })
+    .storeOutput('j', output)
+    .catch((e: unknown) => e);
+  await expect.poll(() => answer !== undefined).toBe(true);
+  // Past undici's default headers timeout (300 s), still within this transfer's limit (600 s).
+  undiciTimers.tick(1_000); // starts the timers set since undici's last tick
+  undiciTimers.tick(301_000);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  answer?.();
+  const stored = await upload;
+  expect(stored).not.toBeInstanceOf(Error);
+  expect(stored).toMatchObject({ size: output.bytes.length });
+});
+
+it('reads only the head of an endless error answer, and closes its connection', async () => {
+  let written = 0;
+  let closed = false;
+  const url = await serve((_req, res) => {
+    res.writeHead(500, { 'content-type': 'text/html' });
+    res.on('close', () => (closed = true));
+    // A broken proxy's endless error page: written as fast as it is taken, up to 64 MiB, then left open.
+    const more = (): void => {
+      while (!closed && written < 64 * 1024 * 1024) {
+        written += 64 * 1024;
+        if (!res.write(Buffer.alloc(64 * 1024, 60))) return void res.once('drain', more);
+      }
+    };
+    more();
+  });
+  const c = peers.track(new RemoteJobChannel({ serverUrl: url, token: 'wkt_test', requestTimeoutMs: 5_000 }));
+  const err: unknown = await c.heartbeat('j').catch((e: unknown) => e);
+  expect(err).toMatchObject({ name: 'WorkerApiError', status: 500 });
+  // Not buffered to the call's limit: what the server got out is the head and the socket buffers, not 64 MiB.
+  expect(written).toBeLessThan(16 * 1024 * 1024);
+  await expect.poll(() => closed, { timeout: 5_000 }).toBe(true);
 });
