@@ -5,11 +5,17 @@
  * only ever answers "a token is surely left"; anything else (unknown bucket, fewer than one token, an entry
  * older than MIRROR_MS) is read from the database, exactly as before.
  *
- * It is a lower bound of the real level for this process: it never adds the refill since the take, a take
- * that is later rolled back (a quota refusal) or refunded only leaves more tokens than it says, and takes are
- * recorded in the order they ran (the statements run one at a time on the one connection). Takes by another
- * process sharing the database are not seen: for at most MIRROR_MS the gate may let a submission through to
- * the admission, whose own take then refuses it with the same 429.
+ * Levels come from the statements that take: `takeBucketToken` returns what it left, and on Postgres the
+ * admission's server function takes inside it, so its statement reports what each take left beside its answer
+ * (job-sql.ts admitRatedLevels).
+ *
+ * On SQLite it is a lower bound of the real level for this process: it never adds the refill since the take,
+ * a take that is later rolled back (a quota refusal) or refunded only leaves more tokens than it says, and
+ * takes are recorded in the order they ran (the statements run one at a time on the one connection). On
+ * Postgres admissions run on several connections at once, so the level recorded last may be one that a
+ * concurrent take already lowered. Takes by another process sharing the database are not seen either. In both
+ * cases, for at most MIRROR_MS, the gate may let a submission through to the admission, whose own take then
+ * refuses it with the same 429.
  */
 
 /** How long a recorded level may stand in for a read. */

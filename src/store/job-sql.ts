@@ -102,6 +102,22 @@ const TEMPLATES = {
    *  — (the insertJob parameters, bucket keys[], rates[], bursts[]) → as admitFunction; AR002 when rate limited. */
   admitRatedFunction: `SELECT * FROM arrakis_admit_rated(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 
+  /** Postgres only (caps.serverFunctions): admitRatedFunction, with each bucket's level right after this
+   *  statement's take beside its answer (for the submit gate's mirror, bucket-mirror.ts): the level the
+   *  statement's snapshot holds, refilled to now (as the function refills), less the token. The snapshot is
+   *  the calling query's, taken before the function ran, and a function's writes are not visible to the query
+   *  that calls it, so this is the level the take started from — (now, keys[], rates[], bursts[], then the
+   *  admitRatedFunction parameters) → exactly one row: bucket_levels, in the keys' order, and the earlier
+   *  job of the idempotency key (its columns all null when admitted); AR002 when rate limited. */
+  admitRatedLevels: `SELECT b.bucket_levels, r.* FROM (SELECT ARRAY(
+      SELECT COALESCE(LEAST(k.burst, rb.tokens + GREATEST(CAST(? AS BIGINT) - rb.updated_at, 0) * k.rate / 1000.0),
+          k.burst) - 1
+        FROM unnest(CAST(? AS TEXT[]), CAST(? AS DOUBLE PRECISION[]), CAST(? AS DOUBLE PRECISION[]))
+          WITH ORDINALITY AS k(key, rate, burst, ord)
+        LEFT JOIN rate_buckets rb ON rb.key = k.key
+        ORDER BY k.ord) AS bucket_levels) b
+    LEFT JOIN LATERAL arrakis_admit_rated(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) r ON true`,
+
   /** Postgres only (caps.serverFunctions): the run's last progress (newProgressHeld and its event, when
    *  given and new), finishRunning and its settlement (the `output` events, then `done`) in one statement for
    *  a job without a webhook, see migration 013 — (status, outputs, error, finished_at, id, worker_id, done

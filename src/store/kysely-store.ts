@@ -73,8 +73,8 @@ export class KyselyStore implements C.Store {
     migrationDb?: () => Kysely<DatabaseSchema>,
     migrateOptions: MigrateOptions = {},
   ) {
-    this.#ctx =
-      direct === undefined ? { db, caps, sql } : { db, caps, sql, direct, buckets: new BucketMirror() };
+    const buckets = new BucketMirror();
+    this.#ctx = direct === undefined ? { db, caps, sql, buckets } : { db, caps, sql, direct, buckets };
     this.#shared = shared;
     this.#migrationDb = migrationDb;
     this.#migrateOptions = migrateOptions;

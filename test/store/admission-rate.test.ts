@@ -72,9 +72,9 @@ describe.each(BACKENDS)('admission with rate buckets on $name', (backend) => {
     expect((await db.store.takeTokens([bucket], 0)).allowed).toBe(true);
     // Drained behind the store's back (as another process sharing the database could).
     await db.exec(`UPDATE rate_buckets SET tokens = 0 WHERE key = 'submit:u:mirror'`);
-    // SQLite: the gate answers from this process's own take (4 tokens were left); Postgres always reads.
+    // The gate answers from this process's own take (4 tokens were left), on both backends.
     const gate = await db.store.peekTokens([bucket], 10);
-    expect(gate.allowed).toBe(backend.name === 'sqlite');
+    expect(gate.allowed).toBe(true);
     // The take itself is the truth: the admission is refused and inserts nothing.
     expect((await db.store.admitJob(jobInput(acct.id, 'u1', { rate: [bucket] }), 10)).kind).toBe(
       'rate_limited',
@@ -82,6 +82,28 @@ describe.each(BACKENDS)('admission with rate buckets on $name', (backend) => {
     expect((await db.store.usage(acct.id, 'u1', 0)).activeJobs).toBe(0);
     // A recorded level stands in for a read only briefly.
     expect((await db.store.peekTokens([bucket], MIRROR_MS + 1)).allowed).toBe(false);
+  });
+
+  it("an admission's own take feeds the gate: it vouches while that take left a token, then reads", async () => {
+    // On Postgres the take is inside the admission's server function; its statement reports what it left.
+    const acct = await makeAccount(db.store, { max_active_jobs_per_user: 100 });
+    const user = { key: 'submit:u:fed', ratePerSecond: 0.001, burst: 3 };
+    const acctBucket = { key: 'submit:a:fed', ratePerSecond: 0.001, burst: 100 };
+    const admit = () => db.store.admitJob(jobInput(acct.id, 'u1', { rate: [user, acctBucket] }), 20);
+    expect((await admit()).kind).toBe('admitted');
+    expect((await admit()).kind).toBe('admitted');
+    // One token is left: drained behind the store's back, the gate still answers from the level it was told
+    // (the take started from 2, not from what the take itself wrote).
+    await db.exec(`UPDATE rate_buckets SET tokens = 0 WHERE key = 'submit:u:fed'`);
+    expect((await db.store.peekTokens([user, acctBucket], 20)).allowed).toBe(true);
+    await db.exec(`UPDATE rate_buckets SET tokens = 1 WHERE key = 'submit:u:fed'`);
+    expect((await admit()).kind).toBe('admitted');
+    // That take left none: the gate reads, and the database says empty.
+    expect(await db.store.peekTokens([user, acctBucket], 20)).toEqual({
+      allowed: false,
+      retryAfterMs: 1_000_000,
+    });
+    expect((await admit()).kind).toBe('rate_limited');
   });
 
   it("the gate reads the database once this process's last take left less than one token", async () => {

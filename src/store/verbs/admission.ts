@@ -144,20 +144,25 @@ const functionRejectionSchema = z.object({
 /** How arrakis_admit_rated (migration 007) reports an empty bucket: detail is the wait in ms. */
 const functionRateSchema = z.object({ code: z.literal('AR002'), detail: z.coerce.number() });
 
+/** bucket_levels of admitRatedLevels: each bucket's level after the take, in the keys' order. */
+const bucketLevelsSchema = z.object({ bucket_levels: z.array(z.coerce.number()) });
+/** The id column of an admission's answer: the earlier job's, null when admitted. */
+const earlierIdSchema = z.object({ id: z.string().nullable() });
+
 /** The admission statement and its parameters: with the rate buckets when there are tokens to take. */
 function admitStatement(ctx: StoreContext, job: Job, input: NewJob, now: number): [string, unknown[]] {
   const params = insertParams(job, input, now);
   const rate = input.rate ?? [];
   if (rate.length === 0) return [ctx.sql.admitFunction, params];
-  const keys = rate.map((r) => r.key);
-  const rates = rate.map((r) => r.ratePerSecond);
-  const bursts = rate.map((r) => r.burst);
-  return [ctx.sql.admitRatedFunction, [...params, keys, rates, bursts]];
+  const buckets = [rate.map((r) => r.key), rate.map((r) => r.ratePerSecond), rate.map((r) => r.burst)];
+  return [ctx.sql.admitRatedLevels, [now, ...buckets, ...params, ...buckets]];
 }
 
 /**
  * The same admission as one autocommit statement (Postgres): the account row stays locked only while the
- * server function runs and commits, not across round trips.
+ * server function runs and commits, not across round trips. With rate buckets its one row also says what
+ * the take left in each, for the submit gate's mirror (bucket-mirror.ts), and holds the earlier job only on
+ * a replay.
  */
 async function admitByFunction(ctx: StoreContext, input: NewJob, now: number): Promise<AdmitResult> {
   const job = newJobRecord(input.id ?? newId('job', now), input, now);
@@ -173,7 +178,16 @@ async function admitByFunction(ctx: StoreContext, input: NewJob, now: number): P
     throw new Rejection({ kind: 'quota_exceeded', scope: refused.data.message, limit: refused.data.detail });
   }
   const row = rows[0];
-  if (row === undefined) return { kind: 'admitted', job };
+  const rate = input.rate ?? [];
+  if (row !== undefined && rate.length > 0) {
+    const levels = bucketLevelsSchema.parse(row).bucket_levels;
+    for (const [i, r] of rate.entries()) {
+      const level = levels[i];
+      if (level !== undefined) ctx.buckets?.record(r.key, level, now);
+    }
+  }
+  // admitFunction answers no row when admitted; admitRatedLevels one row whose job columns are null.
+  if (row === undefined || earlierIdSchema.parse(row).id === null) return { kind: 'admitted', job };
   return replayOrConflict(row, input);
 }
 
