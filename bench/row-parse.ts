@@ -258,7 +258,6 @@ async function storeReads(): Promise<void> {
       ['jobOutputsFor (2 outputs)', () => store.jobOutputsFor(accountId, 'u1', done)],
       ['jobStatusFor', () => store.jobStatusFor(accountId, 'u1', running)],
       ['getAccount', () => store.getAccount(accountId)],
-      ['accountFileNodeAllowlist', () => store.accountFileNodeAllowlist(accountId)],
     ];
     for (const [name, fn] of reads) {
       console.log(`store ${name.padEnd(30)} ${(await measureAsync(fn)).toFixed(2).padStart(8)} µs/call`);

@@ -58,15 +58,16 @@ export class LocalJobChannel implements JobChannel {
   }
 
   async claim(waitMs: number, signal?: AbortSignal): Promise<LeasedJob | null> {
-    const job = await this.service.claim(this.workerId, this.pool, waitMs, signal);
-    if (job === null) return null;
+    const claimed = await this.service.claim(this.workerId, this.pool, waitMs, signal);
+    if (claimed === null) return null;
+    const { job, fileNodeAllowlist } = claimed;
     return {
       id: job.id,
       workflow: job.workflow,
       inputs: job.inputs,
       attempt: job.attempts,
       leaseMs: this.service.leaseMs,
-      fileNodeAllowlist: await this.service.fileNodeAllowlist(job.accountId),
+      fileNodeAllowlist,
       models: job.models,
     };
   }

@@ -292,6 +292,12 @@ export interface ModelFile {
   createdAt: number;
 }
 
+/** A claimed job and the file-node allowlist of its account, read with the claim (Store.claimJob). */
+export interface Claim {
+  job: Job;
+  fileNodeAllowlist: string[];
+}
+
 /** Options of a claim beyond who and where. */
 export interface ClaimOptions {
   /** How long bounded affinity may pass over the fair pick, in ms; 0 (the default) = plain fair order. */
@@ -330,11 +336,6 @@ export interface Store {
   // Accounts and keys
   createAccount(input: NewAccount, now: number): Promise<Account>;
   getAccount(id: string): Promise<Account | null>;
-  /**
-   * The account's file-node allowlist alone (getAccount's `fileNodeAllowlist`), or null when there is no such
-   * account: read at every claim, so a change applies to the next job claimed.
-   */
-  accountFileNodeAllowlist(id: string): Promise<string[] | null>;
   listAccounts(): Promise<Account[]>;
   updateAccount(id: string, patch: AccountPatch): Promise<Account | null>;
   /** Makes `secret` current; the old one keeps signing until `previousUntil`. */
@@ -396,6 +397,18 @@ export interface Store {
     now: number,
     options?: ClaimOptions,
   ): Promise<Job | null>;
+  /**
+   * claimNext, with what the run needs of the job's account read in the claim's own statement (Postgres) or
+   * transaction (SQLite): its file-node allowlist as it stands at the claim, so a revocation holds from the
+   * next claim on. What workers claim through (WorkerService); claimNext is its job alone.
+   */
+  claimJob(
+    workerId: string,
+    pool: string,
+    leaseMs: number,
+    now: number,
+    options?: ClaimOptions,
+  ): Promise<Claim | null>;
   /**
    * Who holds the job and in which attempt, or null when it does not exist: the check before a worker's upload,
    * reading those columns only (no workflow or inputs parsed). Changes nothing, not even the lease's expiry.

@@ -27,7 +27,7 @@ import { applyMigrations, migrationsComplete, type MigrateOptions } from './migr
 import type { DatabaseSchema } from './schema.js';
 import * as accounts from './verbs/accounts.js';
 import { admitJob } from './verbs/admission.js';
-import { claimNext, renewLease, updateProgress } from './verbs/claims.js';
+import { claimJob, renewLease, updateProgress } from './verbs/claims.js';
 import { reconcileCounters } from './verbs/counters.js';
 import * as fleet from './verbs/fleet.js';
 import * as models from './verbs/models.js';
@@ -115,8 +115,6 @@ export class KyselyStore implements C.Store {
   createAccount = (input: C.NewAccount, now: number): Promise<Account> =>
     accounts.createAccount(this.#ctx, input, now);
   getAccount = (id: string): Promise<Account | null> => accounts.getAccount(this.#ctx, id);
-  accountFileNodeAllowlist = (id: string): Promise<string[] | null> =>
-    accounts.accountFileNodeAllowlist(this.#ctx, id);
   listAccounts = (): Promise<Account[]> => accounts.listAccounts(this.#ctx);
   updateAccount = (id: string, patch: C.AccountPatch): Promise<Account | null> =>
     accounts.updateAccount(this.#ctx, id, patch);
@@ -162,7 +160,15 @@ export class KyselyStore implements C.Store {
     leaseMs: number,
     now: number,
     options?: C.ClaimOptions,
-  ): Promise<Job | null> => claimNext(this.#ctx, workerId, pool, leaseMs, now, options);
+  ): Promise<Job | null> =>
+    claimJob(this.#ctx, workerId, pool, leaseMs, now, options).then((c) => c?.job ?? null);
+  claimJob = (
+    workerId: string,
+    pool: string,
+    leaseMs: number,
+    now: number,
+    options?: C.ClaimOptions,
+  ): Promise<C.Claim | null> => claimJob(this.#ctx, workerId, pool, leaseMs, now, options);
   jobLease = (jobId: string): Promise<C.JobLease | null> => reads.jobLease(this.#ctx, jobId);
   jobOutputKeys = (jobId: string): Promise<C.JobOutputKeys | null> => reads.jobOutputKeys(this.#ctx, jobId);
   renewLease = (jobId: string, workerId: string, leaseMs: number, now: number): Promise<C.LeaseState> =>

@@ -9,6 +9,7 @@ import type { EventBus } from '../events/bus.js';
 import type { Job, JobError, JobOutput, JobProgress } from '../jobs/types.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
 import type {
+  Claim,
   JobLease,
   LeaseState,
   ModelFile,
@@ -155,9 +156,11 @@ export class WorkerService {
 
   /**
    * Claims the next job, waiting up to `waitMs` for a `job_ready` (or the fallback poll) when none is queued. A
-   * worker already told to stop claims nothing (a job it took would only be given back).
+   * worker already told to stop claims nothing (a job it took would only be given back). The claim carries the
+   * node types whose file inputs the account's jobs may use unchecked, read with the claim itself (so revoking
+   * works from the next claim, and costs no round trip of its own).
    */
-  async claim(workerId: string, pool: string, waitMs: number, signal?: AbortSignal): Promise<Job | null> {
+  async claim(workerId: string, pool: string, waitMs: number, signal?: AbortSignal): Promise<Claim | null> {
     const deadline = Date.now() + waitMs;
     for (;;) {
       if (signal?.aborted === true) return null;
@@ -166,12 +169,12 @@ export class WorkerService {
         (m) => m.kind === 'job_ready' && (m.pool === null || m.pool === pool),
       );
       try {
-        const job = await this.lifecycle.claim(workerId, pool, this.leaseMs, {
+        const claimed = await this.lifecycle.claim(workerId, pool, this.leaseMs, {
           affinityMaxDelayMs: this.deps.affinityMaxDelayMs ?? 0,
         });
-        if (job !== null) {
-          traceJob(job.id, 'claimed');
-          return job;
+        if (claimed !== null) {
+          traceJob(claimed.job.id, 'claimed');
+          return claimed;
         }
         const left = deadline - Date.now();
         if (left <= 0) return null;
@@ -181,14 +184,6 @@ export class WorkerService {
         ready.dispose();
       }
     }
-  }
-
-  /**
-   * The node types whose file inputs the account's jobs may use unchecked, read at claim time (so revoking works):
-   * that one column, not the whole account, and never cached.
-   */
-  async fileNodeAllowlist(accountId: string): Promise<string[]> {
-    return (await this.deps.store.accountFileNodeAllowlist(accountId)) ?? [];
   }
 
   /**

@@ -76,10 +76,10 @@ async function drain(): Promise<Array<string | BusMessage>> {
 async function running(pool = 'default'): Promise<Job> {
   const admitted = await lifecycle.admit(jobInput(accountId, 'u1', { pool }));
   if (admitted.kind !== 'admitted') throw new Error(admitted.kind);
-  const job = await lifecycle.claim('w1', pool, 1_000);
-  if (job === null) throw new Error('nothing claimed');
+  const claimed = await lifecycle.claim('w1', pool, 1_000);
+  if (claimed === null) throw new Error('nothing claimed');
   await drain();
-  return job;
+  return claimed.job;
 }
 
 describe('JobLifecycle', () => {
@@ -103,7 +103,7 @@ describe('JobLifecycle', () => {
     expect(await drain()).toEqual([]);
     const admitted = await lifecycle.admit(jobInput(accountId, 'u1'));
     await drain();
-    const job = await lifecycle.claim('w1', 'default', 1_000);
+    const job = (await lifecycle.claim('w1', 'default', 1_000))?.job;
     expect(job?.status).toBe('running');
     expect(await drain()).toEqual([
       'observed claimed running',
@@ -286,12 +286,12 @@ describe('JobLifecycle', () => {
     ]);
     // Running, released back to the queue (no end, no webhook), then failed for good by a lease sweep.
     const job = await hooked();
-    expect((await lifecycle.claim('w1', 'default', 1_000))?.id).toBe(job.id);
+    expect((await lifecycle.claim('w1', 'default', 1_000))?.job.id).toBe(job.id);
     await drain();
     const back = await lifecycle.release(job.id, 'w1', { maxAttempts: 2, reason: 'blip' });
     expect(back.kind).toBe('requeued');
     expect((await drain()).filter((m) => typeof m !== 'string' && m.kind === 'webhook_due')).toEqual([]);
-    expect((await lifecycle.claim('w1', 'default', 1_000))?.id).toBe(job.id);
+    expect((await lifecycle.claim('w1', 'default', 1_000))?.job.id).toBe(job.id);
     await drain();
     clock = 60_000;
     expect(await lifecycle.expireLeases(2)).toEqual([{ jobId: job.id, outcome: 'failed' }]);
@@ -302,7 +302,7 @@ describe('JobLifecycle', () => {
     ]);
     // Completed by its worker.
     const done = await hooked();
-    expect((await lifecycle.claim('w1', 'default', 100_000))?.id).toBe(done.id);
+    expect((await lifecycle.claim('w1', 'default', 100_000))?.job.id).toBe(done.id);
     await drain();
     expect((await lifecycle.complete(done.id, 'w1', [])).kind).toBe('completed');
     expect((await drain()).filter((m) => typeof m !== 'string')).toEqual([

@@ -1,7 +1,6 @@
 /**
  * The narrow reads of the hot path, on every backend: jobStatusFor (an event stream's open) and jobOutputsFor
- * (an output download) read one column of the caller's own job, and accountFileNodeAllowlist (every claim) one
- * column of an account. Each agrees with the full read it replaces, and ownership stays part of the lookup:
+ * (an output download) read one column of the caller's own job. Each agrees with the full read it replaces, and ownership stays part of the lookup:
  * another account's job reads as missing even when its user id is the same and that account has jobs too.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -82,25 +81,5 @@ describe.each(BACKENDS)('narrow reads on $name', (backend) => {
       expect(await db.store.jobStatusFor(account, user, id)).toBeNull();
       expect(await db.store.jobOutputsFor(account, user, id)).toBeNull();
     }
-  });
-
-  it('accountFileNodeAllowlist reads each account’s own list, as getAccount does, and a change at once', async () => {
-    const a = await makeAccount(db.store);
-    const b = await makeAccount(db.store);
-    expect(await db.store.accountFileNodeAllowlist(a.id)).toEqual([]);
-    await db.store.updateAccount(a.id, { fileNodeAllowlist: ['LoadImageMask'] });
-    await db.store.updateAccount(b.id, { fileNodeAllowlist: ['VHS_LoadVideo', 'LoadAudio'] });
-    for (const id of [a.id, b.id]) {
-      expect(await db.store.accountFileNodeAllowlist(id)).toEqual(
-        (await db.store.getAccount(id))?.fileNodeAllowlist,
-      );
-    }
-    expect(await db.store.accountFileNodeAllowlist(a.id)).toEqual(['LoadImageMask']);
-    expect(await db.store.accountFileNodeAllowlist(b.id)).toEqual(['VHS_LoadVideo', 'LoadAudio']);
-
-    // Revoked: the next read (the next claim) sees it; nothing is cached.
-    await db.store.updateAccount(b.id, { fileNodeAllowlist: [] });
-    expect(await db.store.accountFileNodeAllowlist(b.id)).toEqual([]);
-    expect(await db.store.accountFileNodeAllowlist('acct_missing')).toBeNull();
   });
 });

@@ -312,6 +312,21 @@ describe('postgres server functions', () => {
     return { o, claimed };
   }
 
+  it("a claim reads its account's file-node allowlist in its own round trip's statement", async () => {
+    const o = await open(POSTGRES_CAPABILITIES);
+    opened.push(o);
+    const account = await makeAccount(o.store);
+    await o.store.updateAccount(account.id, { fileNodeAllowlist: ['LoadImageMask'] });
+    await o.store.admitJob(jobInput(account.id, 'u1'), 2_000);
+    const sent = vi.spyOn(pg.Client.prototype, 'query');
+    const claimed = await o.store.claimJob('w1', 'default', 60_000, 2_001);
+    const roundTrips = sent.mock.calls.length;
+    sent.mockRestore();
+    expect(claimed?.job.status).toBe('running');
+    expect(claimed?.fileNodeAllowlist).toEqual(['LoadImageMask']);
+    expect(roundTrips).toBe(1);
+  });
+
   it("a completion with the run's last progress is one round trip (migration 013)", async () => {
     const { o, claimed } = await claimedOnPostgres();
     // Every query any pg client sends (BEGIN and COMMIT too), not only the store's statements.

@@ -29,7 +29,7 @@ describe.each(BACKENDS)('the cancel wait on $name', (backend) => {
     const r = await fx.db.store.admitJob(jobInput(account.id, 'u1'), Date.now());
     if (r.kind !== 'admitted') throw new Error('not admitted');
     const job = await fx.service.claim(workerId, 'default', 0);
-    expect(job?.id).toBe(r.job.id);
+    expect(job?.job.id).toBe(r.job.id);
     return { accountId: account.id, jobId: r.job.id };
   }
 

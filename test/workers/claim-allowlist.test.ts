@@ -1,6 +1,7 @@
 /**
  * A claimed job carries its own account's file-node allowlist, read at that claim (a change applies to the next
- * job claimed) from that one column: the claim does not read the whole account.
+ * job claimed) from that one column, by the claim's own statement or transaction: the claim does not read the
+ * whole account, nor the list in a read of its own.
  */
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { LocalJobChannel } from '../../src/agent/local-job-channel.js';

@@ -18,6 +18,6 @@ describe.each(BACKENDS)('a claim with its stop signal fired, on $name', (backend
     expect(await fx.service.claim('w1', 'default', 0, stopped)).toBeNull();
     expect(await fx.service.claim('w1', 'default', 5_000, stopped)).toBeNull();
     expect(await fx.db.store.getJob(r.job.id)).toMatchObject({ status: 'queued', attempts: 0 });
-    expect((await fx.service.claim('w1', 'default', 0))?.id).toBe(r.job.id);
+    expect((await fx.service.claim('w1', 'default', 0))?.job.id).toBe(r.job.id);
   });
 });

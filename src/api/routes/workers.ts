@@ -188,8 +188,14 @@ function workerStateRoutes(
 
   r.post('/claim', { schema: { body: orEmpty(wire.claimBody) } }, async (request, reply) => {
     const worker = workerOf(request);
-    const job = await service.claim(worker.id, worker.pool, request.body.wait_ms, pollSignal(reply, closing));
-    if (job === null) return { job: null };
+    const claimed = await service.claim(
+      worker.id,
+      worker.pool,
+      request.body.wait_ms,
+      pollSignal(reply, closing),
+    );
+    if (claimed === null) return { job: null };
+    const { job, fileNodeAllowlist } = claimed;
     if (reply.raw.destroyed) {
       // The worker hung up while the claim ran: it will never hear of this job, so give it straight back.
       await service.release(job.id, worker.id, 'the claim reply could not be delivered', true);
@@ -201,7 +207,7 @@ function workerStateRoutes(
       inputs: job.inputs,
       attempt: job.attempts,
       leaseMs: deps.leaseMs,
-      fileNodeAllowlist: await service.fileNodeAllowlist(job.accountId),
+      fileNodeAllowlist,
       models: job.models,
     };
     return { job: wire.leasedJobToWire(leased) };

@@ -19,7 +19,7 @@
  *   the status (kept for agents of older releases).
  * - CancelOutcome `already_ended`: the store's `CancelResult` `finished`.
  */
-import type { AdmitResult, ClaimOptions, ExpiredLeaseOutcome, NewJob } from '../../store/contract.js';
+import type { AdmitResult, Claim, ClaimOptions, ExpiredLeaseOutcome, NewJob } from '../../store/contract.js';
 import type { Job, JobError, JobInput, JobOutput, JobProgress } from '../types.js';
 import { expireLeases, inputsFailed, inputsReady } from './background-verbs.js';
 import type { AdmissionOrigin, CancelOutcome, LifecycleDeps, Settlement } from './lifecycle-deps.js';
@@ -55,7 +55,7 @@ export class JobLifecycle {
     return cancel(this.d, accountId, userId, jobId);
   }
 
-  claim(workerId: string, pool: string, leaseMs: number, options?: ClaimOptions): Promise<Job | null> {
+  claim(workerId: string, pool: string, leaseMs: number, options?: ClaimOptions): Promise<Claim | null> {
     return claim(this.d, workerId, pool, leaseMs, options);
   }
 

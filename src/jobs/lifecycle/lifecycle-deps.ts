@@ -10,7 +10,7 @@ import type { Job, JobEvent } from '../types.js';
 /** The store verbs the lifecycle performs (every job status change in Arrakis is one of these). */
 export type LifecycleStoreVerb =
   | 'admitJob'
-  | 'claimNext'
+  | 'claimJob'
   | 'updateProgress'
   | 'completeJob'
   | 'failJob'

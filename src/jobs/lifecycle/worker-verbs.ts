@@ -2,8 +2,8 @@
  * The transitions a worker's reports drive: claim, progress, complete (with its outputs), fail, finish a
  * cancel, release. Each is the store's compare-and-set step, then observers, then the bus messages that follow it.
  */
-import type { ClaimOptions, FinishResult } from '../../store/contract.js';
-import type { Job, JobError, JobOutput, JobProgress } from '../types.js';
+import type { Claim, ClaimOptions, FinishResult } from '../../store/contract.js';
+import type { JobError, JobOutput, JobProgress } from '../types.js';
 import { announce, endedMessages, outcomeOf, type LifecycleDeps, type Settlement } from './lifecycle-deps.js';
 
 /**
@@ -11,17 +11,18 @@ import { announce, endedMessages, outcomeOf, type LifecycleDeps, type Settlement
  * finding nothing publishes nothing.
  */
 export async function claim(
-  d: LifecycleDeps<'claimNext'>,
+  d: LifecycleDeps<'claimJob'>,
   workerId: string,
   pool: string,
   leaseMs: number,
   options?: ClaimOptions,
-): Promise<Job | null> {
-  const job = await d.store.claimNext(workerId, pool, leaseMs, d.now(), options);
-  if (job === null) return null;
+): Promise<Claim | null> {
+  const claimed = await d.store.claimJob(workerId, pool, leaseMs, d.now(), options);
+  if (claimed === null) return null;
+  const { job } = claimed;
   d.observer?.claimed?.(job, workerId);
   await announce(d.bus, { kind: 'job_event', jobId: job.id, ended: false });
-  return job;
+  return claimed;
 }
 
 /** Records progress while `workerId` holds the job and appends it to the job's events; false when it does not. */

@@ -52,10 +52,8 @@ export async function getAccount(ctx: StoreContext, id: string): Promise<Account
 
 const allowlistRowSchema = z.object({ file_node_allowlist: z.string() });
 
-/** Store.accountFileNodeAllowlist: one column, parsed as getAccount parses it (read at every claim). */
-export async function accountFileNodeAllowlist(ctx: StoreContext, id: string): Promise<string[] | null> {
-  const row = (await runOne(ctx, ctx.sql.accountFileNodeAllowlist, [id]))[0];
-  if (row === undefined) return null;
+/** A row's file_node_allowlist column, parsed as getAccount parses it (a claim reads it: claims.ts). */
+export function fileNodeAllowlistOf(row: unknown): string[] {
   const text = allowlistRowSchema.parse(row).file_node_allowlist;
   return text === '[]' ? [] : parseJson(stringListSchema, text);
 }

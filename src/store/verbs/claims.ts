@@ -6,11 +6,13 @@
  * same job.
  */
 import { z } from 'zod';
-import type { Job, JobProgress } from '../../jobs/types.js';
-import type { ClaimOptions, JobEvent, LeaseState } from '../contract.js';
+import type { JobProgress } from '../../jobs/types.js';
+import type { Claim, ClaimOptions, JobEvent, LeaseState } from '../contract.js';
 import { run, runOne, writeSteps, type StoreContext } from '../context.js';
 import { step, type Steps } from '../direct.js';
 import { writtenEvent } from '../job-event-row.js';
+import { isRecord } from '../row-checks.js';
+import { fileNodeAllowlistOf } from './accounts.js';
 import { seqSchema, settleSteps, transitionRow } from './settle.js';
 
 const levelSchema = z.object({ running: z.number().nullable() });
@@ -106,21 +108,22 @@ function* affinityPick(
   return pick;
 }
 
-/** Store.claimNext: see the contract. */
-export async function claimNext(
+/** Store.claimJob: see the contract. */
+export async function claimJob(
   ctx: StoreContext,
   workerId: string,
   pool: string,
   leaseMs: number,
   now: number,
   options: ClaimOptions = {},
-): Promise<Job | null> {
+): Promise<Claim | null> {
   const affinityMs = options.affinityMaxDelayMs ?? 0;
   if (ctx.caps.serverFunctions) {
-    // The same walk, affinity, CAS and settlement server-side (migration 009): one autocommit round trip.
+    // The same walk, affinity, CAS and settlement server-side (migration 009), and the account's list read by
+    // the same statement: one autocommit round trip.
     const params = [workerId, now + leaseMs, now, pool, MAX_LEVELS, affinityMs];
     const row = (await run(ctx.db, ctx.sql.claimFunction, params))[0];
-    return row === undefined ? null : transitionRow(row).job;
+    return row === undefined ? null : { job: transitionRow(row).job, fileNodeAllowlist: allowlistOf(row) };
   }
   // An empty queue (every claim of an idle worker, and the first one after each job) costs one indexed read
   // rather than the write lock and a commit: on SQLite that read is a tenth of an empty claim, and the claim
@@ -129,15 +132,23 @@ export async function claimNext(
   if ((await runOne(ctx, ctx.sql.anyClaimable, [])).length === 0) return null;
   // One write transaction, synchronous where the dialect runs in-process (SQLite): no turn of the event loop
   // between a claim's statements.
-  return await writeSteps(ctx, function* (): Steps<Job | null> {
+  return await writeSteps(ctx, function* (): Steps<Claim | null> {
     const id =
       affinityMs > 0
         ? yield* affinityPick(ctx, workerId, pool, affinityMs, now)
         : ((yield* fairPick(ctx, workerId, pool))?.id ?? null);
     if (id === null) return null;
     const row = (yield step(ctx.sql.startPicked, [workerId, now + leaseMs, now, id]))[0];
-    return row === undefined ? null : yield* settleSteps(ctx, row, false, now);
+    if (row === undefined) return null;
+    const job = yield* settleSteps(ctx, row, false, now);
+    const account = (yield step(ctx.sql.accountFileNodeAllowlist, [job.accountId]))[0];
+    return { job, fileNodeAllowlist: allowlistOf(account) };
   });
+}
+
+/** The claimed job's account's list; none when the account is gone (its jobs cannot be claimed then anyway). */
+function allowlistOf(row: unknown): string[] {
+  return isRecord(row) && row.file_node_allowlist != null ? fileNodeAllowlistOf(row) : [];
 }
 
 /** Store.renewLease: see the contract. */
