@@ -37,6 +37,7 @@ import { JobLifecycle } from '../jobs/lifecycle/job-lifecycle.js';
 import type { RecentCompletions } from '../jobs/recent-completions.js';
 import type { Settlement } from '../jobs/lifecycle/lifecycle-deps.js';
 import { traceJob } from '../util/job-trace.js';
+import { ClaimedLeases } from './claimed-leases.js';
 
 export interface WorkerServiceDeps {
   store: Store;
@@ -118,6 +119,8 @@ export class WorkerService {
    * list meanwhile (its reports reach any replica), so a cached list is written again once it is that old.
    */
   private readonly refusedWritten = new Map<string, { key: string; at: number }>();
+  /** The leases this service's claims handed out: an upload names its key without reading the lease first. */
+  private readonly leases = new ClaimedLeases();
 
   constructor(private readonly deps: WorkerServiceDeps) {
     this.leaseMs = deps.leaseMs;
@@ -174,6 +177,7 @@ export class WorkerService {
         });
         if (claimed !== null) {
           traceJob(claimed.job.id, 'claimed');
+          this.leases.claimed(claimed.job.id, workerId, claimed.job.attempts);
           return claimed;
         }
         const left = deadline - Date.now();
@@ -305,11 +309,13 @@ export class WorkerService {
    * key is the server's (output-key.ts), from the job's attempt and the file's arrival number.
    */
   async storeOutput(jobId: string, workerId: string, file: OutputFile): Promise<StoredOutput> {
-    const lease = await this.heldLease(jobId, workerId);
-    if (lease === null) throw new LeaseLostError(jobId);
-    const key = outputKey(jobId, lease.attempts, file.seq, file.filename);
+    // The attempt this replica's claim handed the worker, else the lease as it stands (claimed-leases.ts).
+    const attempt =
+      this.leases.attemptOf(jobId, workerId) ?? (await this.heldLease(jobId, workerId))?.attempts;
+    if (attempt === undefined) throw new LeaseLostError(jobId);
+    const key = outputKey(jobId, attempt, file.seq, file.filename);
     const stored = await this.storeAt(jobId, key, file);
-    await this.stillHeld(jobId, workerId, lease, key);
+    await this.stillHeld(jobId, workerId, attempt, key);
     return stored;
   }
 
@@ -330,17 +336,18 @@ export class WorkerService {
   }
 
   /**
-   * After a file was stored under `lease`: throws LeaseLostError when the lease went while the bytes were
-   * written. Whoever ended the attempt has deleted its files already (or deletes them now: stale-outputs.ts),
+   * After a file was stored under `attempt`: throws LeaseLostError when the worker no longer holds that attempt
+   * (the lease went while the bytes were written, or before them: the attempt may be the one this replica's
+   * claim handed out, not one read just now). Whoever ended the attempt has deleted its files already (or deletes them now: stale-outputs.ts),
    * so one that lands after that is deleted here and refused, unless its attempt is live again: the job then
    * runs or completed with that very attempt, whose key may name a wanted file (isLiveAttempt).
    */
-  private async stillHeld(jobId: string, workerId: string, lease: JobLease, key: string): Promise<void> {
+  private async stillHeld(jobId: string, workerId: string, attempt: number, key: string): Promise<void> {
     const after = await this.deps.store.jobLease(jobId);
-    if (after?.status === 'running' && after.workerId === workerId && after.attempts === lease.attempts) {
+    if (after?.status === 'running' && after.workerId === workerId && after.attempts === attempt) {
       return;
     }
-    if (after === null || !isLiveAttempt(after, lease.attempts)) {
+    if (after === null || !isLiveAttempt(after, attempt)) {
       await deleteStoredFile(this.deps.storage, jobId, key, this.log);
     }
     throw new LeaseLostError(jobId);
@@ -435,6 +442,7 @@ export class WorkerService {
    * before its release. A storage error leaves them to retention as well.
    */
   private async ended(jobId: string, s: Settlement): Promise<ReportResult> {
+    this.leases.ended(jobId);
     if (s.kind === 'failed' || s.kind === 'cancelled') {
       await this.deps.storage.deletePrefix(outputPrefix(jobId)).catch(() => 0);
     }

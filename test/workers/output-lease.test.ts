@@ -70,3 +70,68 @@ describe.each(BACKENDS)('output uploads and the lease on $name', (backend) => {
     );
   });
 });
+
+/**
+ * A claim made through this service tells its uploads which attempt the worker runs (claimed-leases.ts): the
+ * lease is read once, after the bytes are written, and a lease lost since that claim still refuses the upload
+ * and leaves no file.
+ */
+describe.each(BACKENDS)('output uploads after this replica’s own claim on $name', (backend) => {
+  const fx = useWorkerService(backend);
+
+  async function claimedHere(workerId: string): Promise<{ accountId: string; jobId: string }> {
+    const account = await makeAccount(fx.db.store);
+    const r = await fx.db.store.admitJob(jobInput(account.id, 'u1'), Date.now());
+    if (r.kind !== 'admitted') throw new Error('not admitted');
+    expect((await fx.service.claim(workerId, 'default', 0))?.job.id).toBe(r.job.id);
+    return { accountId: account.id, jobId: r.job.id };
+  }
+
+  it('held: one lease read per upload, after its bytes', async () => {
+    const { jobId } = await claimedHere('w1');
+    const leaseReads = vi.spyOn(fx.db.store, 'jobLease');
+    const stored = await fx.service.storeOutput(jobId, 'w1', file);
+    expect(stored.objectKey).toBe(`jobs/${jobId}/outputs/1.0-out.png`);
+    expect(leaseReads).toHaveBeenCalledTimes(1);
+    expect(await fx.storage.get(stored.objectKey)).not.toBeNull();
+  });
+
+  it('lost since the claim (requeued, then claimed by another worker): refused, and the file deleted', async () => {
+    const { jobId } = await claimedHere('w1');
+    expect(await fx.db.store.expireLeases(3, Date.now() + 60_000)).toEqual([{ jobId, outcome: 'requeued' }]);
+    expect((await fx.db.store.claimNext('w2', 'default', 10_000, Date.now()))?.id).toBe(jobId);
+    await expect(fx.service.storeOutput(jobId, 'w1', file)).rejects.toBeInstanceOf(LeaseLostError);
+    expect(await fx.storage.get(`jobs/${jobId}/outputs/1.0-out.png`)).toBeNull();
+    // Another worker never borrows w1's claim.
+    await expect(fx.service.storeOutput(jobId, 'w3', file)).rejects.toBeInstanceOf(LeaseLostError);
+  });
+
+  it('lost since the claim (cancelled, ended): refused, and the file deleted', async () => {
+    const { accountId, jobId } = await claimedHere('w1');
+    expect(await fx.db.store.expireLeases(3, Date.now() + 60_000)).toEqual([{ jobId, outcome: 'requeued' }]);
+    expect((await fx.db.store.requestCancel(accountId, 'u1', jobId, Date.now())).kind).toBe('cancelled');
+    await expect(fx.service.storeOutput(jobId, 'w1', file)).rejects.toBeInstanceOf(LeaseLostError);
+    expect(await fx.storage.get(`jobs/${jobId}/outputs/1.0-out.png`)).toBeNull();
+  });
+
+  it('claimed again here by the same worker: stored under the new attempt', async () => {
+    const { jobId } = await claimedHere('w1');
+    expect(await fx.db.store.expireLeases(3, Date.now() + 60_000)).toEqual([{ jobId, outcome: 'requeued' }]);
+    expect((await fx.service.claim('w1', 'default', 0))?.job.attempts).toBe(2);
+    expect((await fx.service.storeOutput(jobId, 'w1', file)).objectKey).toBe(
+      `jobs/${jobId}/outputs/2.0-out.png`,
+    );
+  });
+
+  it('ended through this service: the next upload reads the lease first again', async () => {
+    const { jobId } = await claimedHere('w1');
+    expect((await fx.service.fail(jobId, 'w1', { code: 'execution_error', message: 'x' })).kind).toBe(
+      'finished',
+    );
+    const leaseReads = vi.spyOn(fx.db.store, 'jobLease');
+    await expect(fx.service.storeOutput(jobId, 'w1', file)).rejects.toBeInstanceOf(LeaseLostError);
+    // Refused by the read before any bytes: nothing written, nothing to delete.
+    expect(leaseReads).toHaveBeenCalledTimes(1);
+    expect(await fx.storage.get(`jobs/${jobId}/outputs/1.0-out.png`)).toBeNull();
+  });
+});
