@@ -105,8 +105,9 @@ export class LocalJobChannel implements JobChannel {
     }
   }
 
+  /** Answered once the bytes are stored: a lease lost meanwhile is this run's next report's to tell. */
   storeOutput(jobId: string, file: OutputFile): Promise<StoredOutput> {
-    return this.service.storeOutput(jobId, this.workerId, file);
+    return this.service.storeOutput(jobId, this.workerId, file, 'background');
   }
 
   complete(jobId: string, outputs: JobOutput[], progress?: JobProgress): Promise<ReportResult> {

@@ -306,16 +306,33 @@ export class WorkerService {
 
   /**
    * Stores one output file of a job the worker holds, while it runs: storage only (no event, no commit). The
-   * key is the server's (output-key.ts), from the job's attempt and the file's arrival number.
+   * key is the server's (output-key.ts), from the job's attempt and the file's arrival number. The lease is
+   * checked again once the bytes are written (stillHeld). `after: 'background'` answers without waiting for
+   * that check, for a caller that learns of a lost lease from its next report anyway (the in-process agent: its
+   * completion's compare-and-set, its heartbeat): the check still runs and still deletes a file stored for an
+   * attempt that is over, and the completion that follows runs beside it instead of after it.
    */
-  async storeOutput(jobId: string, workerId: string, file: OutputFile): Promise<StoredOutput> {
+  async storeOutput(
+    jobId: string,
+    workerId: string,
+    file: OutputFile,
+    after: 'await' | 'background' = 'await',
+  ): Promise<StoredOutput> {
     // The attempt this replica's claim handed the worker, else the lease as it stands (claimed-leases.ts).
     const attempt =
       this.leases.attemptOf(jobId, workerId) ?? (await this.heldLease(jobId, workerId))?.attempts;
     if (attempt === undefined) throw new LeaseLostError(jobId);
     const key = outputKey(jobId, attempt, file.seq, file.filename);
     const stored = await this.storeAt(jobId, key, file);
-    await this.stillHeld(jobId, workerId, attempt, key);
+    const held = this.stillHeld(jobId, workerId, attempt, key);
+    if (after === 'await') {
+      await held;
+    } else {
+      held.catch((err: unknown) => {
+        if (err instanceof LeaseLostError) return;
+        this.log.warn({ jobId, key, err: String(err) }, 'the lease check after an output upload failed');
+      });
+    }
     return stored;
   }
 

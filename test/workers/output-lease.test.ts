@@ -114,6 +114,35 @@ describe.each(BACKENDS)('output uploads after this replica’s own claim on $nam
     expect(await fx.storage.get(`jobs/${jobId}/outputs/1.0-out.png`)).toBeNull();
   });
 
+  it('answered before its check (the in-process agent): a lease lost since still gets its file deleted', async () => {
+    const { jobId } = await claimedHere('w1');
+    expect(await fx.db.store.expireLeases(3, Date.now() + 60_000)).toEqual([{ jobId, outcome: 'requeued' }]);
+    expect((await fx.db.store.claimNext('w2', 'default', 10_000, Date.now()))?.id).toBe(jobId);
+    const deleted = new Promise<void>((resolve) => {
+      const del = fx.storage.deleteKeys.bind(fx.storage);
+      vi.spyOn(fx.storage, 'deleteKeys').mockImplementation(async (keys) => {
+        const n = await del(keys);
+        resolve();
+        return n;
+      });
+    });
+    // Answered with the key its bytes went to; the run hears of the lost lease from its next report.
+    const stored = await fx.service.storeOutput(jobId, 'w1', file, 'background');
+    expect(stored.objectKey).toBe(`jobs/${jobId}/outputs/1.0-out.png`);
+    await deleted;
+    expect(await fx.storage.get(stored.objectKey)).toBeNull();
+  });
+
+  it('answered before its check, held: the file stays, and the completion that follows stands', async () => {
+    const { jobId } = await claimedHere('w1');
+    const stored = await fx.service.storeOutput(jobId, 'w1', file, 'background');
+    const done = await fx.service.complete(jobId, 'w1', [{ ...stored, index: 0 }]);
+    expect(done.kind).toBe('finished');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await fx.storage.get(stored.objectKey)).not.toBeNull();
+    expect((await fx.db.store.getJob(jobId))?.status).toBe('completed');
+  });
+
   it('claimed again here by the same worker: stored under the new attempt', async () => {
     const { jobId } = await claimedHere('w1');
     expect(await fx.db.store.expireLeases(3, Date.now() + 60_000)).toEqual([{ jobId, outcome: 'requeued' }]);
