@@ -342,7 +342,9 @@ function outputUploadRoutes(service: WorkerService, maxBytes: number): FastifyPl
       async (request) => {
         const { jobId, seq } = request.params;
         const file = uploadedFile(seq, request.query, request.body);
-        const stored = await service.storeOutput(jobId, workerOf(request).id, file).catch(uploadError);
+        const stored = await service
+          .storeOutput(jobId, workerOf(request).id, file, 'background')
+          .catch(uploadError);
         return wire.storedOutputToWire(stored);
       },
     );
