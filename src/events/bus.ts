@@ -13,8 +13,17 @@ export type BusMessage =
    * replicas that predate it, which a waiter must treat as a possible end. `events`: the events the commit
    * appended, in seq order, when the publisher knows them; delivered to this process's subscribers only (never
    * sent to other replicas), so an SSE stream that sent up to just before them writes them without a log read.
+   * `requeued`: the job went back to the queue (a release, an expired lease), so the worker that held it holds
+   * it no more: its cancel wait re-reads the lease (a progress event, which also says `ended: false`, does not
+   * wake it). Absent in messages from replicas that predate it: such a wait answers at its timeout instead.
    */
-  | { kind: 'job_event'; jobId: string; ended?: boolean; events?: readonly JobEvent[] }
+  | {
+      kind: 'job_event';
+      jobId: string;
+      ended?: boolean;
+      requeued?: true;
+      events?: readonly JobEvent[];
+    }
   /** A cancel was accepted for a running job: the agent holding it must stop its prompt now. */
   | { kind: 'cancel'; jobId: string }
   /**

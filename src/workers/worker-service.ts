@@ -260,7 +260,7 @@ export class WorkerService {
         this.deps.bus,
         (m) =>
           (m.kind === 'cancel' && m.jobId === jobId) ||
-          (m.kind === 'job_event' && m.jobId === jobId && m.ended !== false),
+          (m.kind === 'job_event' && m.jobId === jobId && (m.ended !== false || m.requeued === true)),
       );
       try {
         const lease = await this.heldLease(jobId, workerId);

@@ -155,7 +155,7 @@ describe('JobLifecycle', () => {
     expect(requeued.kind === 'requeued' && requeued.job.status).toBe('queued');
     expect(await drain()).toEqual([
       'observed requeued queued',
-      { kind: 'job_event', jobId: b.id, ended: false },
+      { kind: 'job_event', jobId: b.id, ended: false, requeued: true },
       { kind: 'job_ready', pool: 'gpu' },
     ]);
     await lifecycle.claim('w1', 'gpu', 1_000);
@@ -185,7 +185,7 @@ describe('JobLifecycle', () => {
     expect(await lifecycle.expireLeases(3)).toEqual([{ jobId: job.id, outcome: 'requeued' }]);
     expect(await drain()).toEqual([
       'observed requeued queued',
-      { kind: 'job_event', jobId: job.id, ended: false },
+      { kind: 'job_event', jobId: job.id, ended: false, requeued: true },
       { kind: 'job_ready', pool: 'gpu' },
     ]);
     expect(await lifecycle.expireLeases(3)).toEqual([]);
@@ -206,7 +206,8 @@ describe('JobLifecycle', () => {
     const outcomes = await blip.expireLeases(3);
     expect(outcomes.map((o) => o.outcome)).toEqual(['requeued', 'requeued']);
     const seen = await drain();
-    for (const job of [a, b]) expect(seen).toContainEqual({ kind: 'job_event', jobId: job.id, ended: false });
+    for (const job of [a, b])
+      expect(seen).toContainEqual({ kind: 'job_event', jobId: job.id, ended: false, requeued: true });
     expect(seen.filter((m) => typeof m !== 'string' && m.kind === 'job_ready')).toEqual([
       { kind: 'job_ready', pool: null },
       { kind: 'job_ready', pool: null },

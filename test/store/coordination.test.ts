@@ -126,11 +126,14 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
       // Whether a job event was the job's end crosses too (a `Prefer: wait` elsewhere re-reads only for it),
       // and so does the webhook deliverers' wake-up.
       await bus.publish({ kind: 'job_event', jobId: 'job_1', ended: false });
+      // A requeue too: the worker that held the job ends its cancel wait on it.
+      await bus.publish({ kind: 'job_event', jobId: 'job_1', ended: false, requeued: true });
       await bus.publish({ kind: 'webhook_due' });
-      expect(await within(() => got.length === 3, 5000)).toBe(true);
+      expect(await within(() => got.length === 4, 5000)).toBe(true);
       expect(got).toEqual([
         { kind: 'job_ready', pool: 'gpu' },
         { kind: 'job_event', jobId: 'job_1', ended: false },
+        { kind: 'job_event', jobId: 'job_1', ended: false, requeued: true },
         { kind: 'webhook_due' },
       ]);
     });
@@ -161,9 +164,16 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
           { jobId: 'job_2', seq: 4, type: 'done' as const, data: { status: 'completed' }, at: 1 },
         ];
         await bus.publish({ kind: 'job_event', jobId: 'job_2', ended: true, events });
-        expect(await within(() => there.length === 1, 5000)).toBe(true);
-        expect(here).toEqual([{ kind: 'job_event', jobId: 'job_2', ended: true, events }]);
-        expect(there).toEqual([{ kind: 'job_event', jobId: 'job_2', ended: true }]);
+        await bus.publish({ kind: 'job_event', jobId: 'job_3', ended: false, requeued: true, events });
+        expect(await within(() => there.length === 2, 5000)).toBe(true);
+        expect(here).toEqual([
+          { kind: 'job_event', jobId: 'job_2', ended: true, events },
+          { kind: 'job_event', jobId: 'job_3', ended: false, requeued: true, events },
+        ]);
+        expect(there).toEqual([
+          { kind: 'job_event', jobId: 'job_2', ended: true },
+          { kind: 'job_event', jobId: 'job_3', ended: false, requeued: true },
+        ]);
         expect(payloads.every((p) => !p.includes('events'))).toBe(true);
       } finally {
         await bus.close();

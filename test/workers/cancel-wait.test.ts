@@ -4,6 +4,7 @@
  * it re-read the lease rather than report a cancel nobody asked for.
  */
 import { describe, expect, it } from 'vitest';
+import { JobLifecycle } from '../../src/jobs/lifecycle/job-lifecycle.js';
 import { BACKENDS } from '../store/backends.js';
 import { jobInput, makeAccount } from '../store/fixtures.js';
 import { useWorkerService } from './service-fixture.js';
@@ -53,6 +54,24 @@ describe.each(BACKENDS)('the cancel wait on $name', (backend) => {
     const answer = await answerOf(wait);
     abort.abort();
     expect(answer).toBe('cancel_requested');
+  });
+
+  it('answers lost as soon as the job goes back to the queue (its lease expired and was swept)', async () => {
+    const { jobId } = await claimedBy('w1');
+    const abort = new AbortController();
+    const wait = fx.service.waitForCancel(jobId, 'w1', WAIT_MS, abort.signal);
+    const sweeper = new JobLifecycle({ store: fx.db.store, bus: fx.bus, now: () => Date.now() + 60_000 });
+    expect(await sweeper.expireLeases(3)).toEqual([{ jobId, outcome: 'requeued' }]);
+    const answer = await answerOf(wait);
+    abort.abort();
+    expect(answer).toBe('lost');
+  });
+
+  it('a progress event does not answer the wait', async () => {
+    const { jobId } = await claimedBy('w1');
+    const wait = fx.service.waitForCancel(jobId, 'w1', 500);
+    expect(await fx.service.progress(jobId, 'w1', { value: 1, max: 2, node: '3' })).toBe(true);
+    expect(await wait).toBe('held');
   });
 
   it('re-reads the lease on a resync: held, not a cancel', async () => {

@@ -24,8 +24,9 @@ export async function expireLeases(
       if (o.outcome === 'requeued') d.observer?.requeued?.(job);
       else d.observer?.ended?.(job);
     }
-    if (o.outcome === 'requeued') await announce(d.bus, { kind: 'job_event', jobId: o.jobId, ended: false });
-    else await announce(d.bus, ...endedMessages(o.jobId, job));
+    if (o.outcome === 'requeued') {
+      await announce(d.bus, { kind: 'job_event', jobId: o.jobId, ended: false, requeued: true });
+    } else await announce(d.bus, ...endedMessages(o.jobId, job));
     // A job that could not be read (gone, or the read failed) wakes every pool's workers (null) rather than none.
     if (o.outcome === 'requeued') await announce(d.bus, { kind: 'job_ready', pool: job?.pool ?? null });
   }

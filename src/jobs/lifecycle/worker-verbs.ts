@@ -50,7 +50,7 @@ async function settled(d: LifecycleDeps<never>, result: FinishResult): Promise<S
   if (kind === 'requeued') {
     await announce(
       d.bus,
-      { kind: 'job_event', jobId: job.id, ended: false, ...(events && { events }) },
+      { kind: 'job_event', jobId: job.id, ended: false, requeued: true, ...(events && { events }) },
       { kind: 'job_ready', pool: job.pool },
     );
   } else {

@@ -27,7 +27,12 @@ export const MAX_PENDING = 10_000;
 export const CLOSE_NOTIFY_MS = 2000;
 
 const messageSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('job_event'), jobId: z.string(), ended: z.boolean().optional() }),
+  z.object({
+    kind: z.literal('job_event'),
+    jobId: z.string(),
+    ended: z.boolean().optional(),
+    requeued: z.literal(true).optional(),
+  }),
   z.object({ kind: z.literal('cancel'), jobId: z.string() }),
   z.object({ kind: z.literal('job_ready'), pool: z.string().nullable() }),
   z.object({ kind: z.literal('webhook_due') }),
@@ -51,6 +56,7 @@ function wireForm(message: BusMessage): BusMessage {
     kind: 'job_event',
     jobId: message.jobId,
     ...(message.ended !== undefined && { ended: message.ended }),
+    ...(message.requeued && { requeued: true }),
   };
 }
 
