@@ -73,7 +73,11 @@ export async function waitForJobEnd(
       );
       hold.waiter = waiter;
       try {
-        current = (await ctx.store.getJobViewFor(owner.accountId, owner.userId, job.id)) ?? current;
+        // A job this replica just completed is in its memory (the completion's own row): no read.
+        current =
+          ctx.recentCompletions?.viewFor(owner.accountId, owner.userId, job.id) ??
+          (await ctx.store.getJobViewFor(owner.accountId, owner.userId, job.id)) ??
+          current;
         if (TERMINAL_STATUSES.includes(current.status)) break;
         await waiter.wait(remaining, signal);
       } finally {

@@ -30,6 +30,26 @@ export type JobView = Pick<
   | 'models'
 >;
 
+/** The public view of a whole job row (what toJobView reads of the same row). */
+export function jobViewOf(job: Job): JobView {
+  return {
+    id: job.id,
+    status: job.status,
+    userId: job.userId,
+    createdAt: job.createdAt,
+    startedAt: job.startedAt,
+    finishedAt: job.finishedAt,
+    cancelRequested: job.cancelRequested,
+    priority: job.priority,
+    templateName: job.templateName,
+    progress: job.progress,
+    outputs: job.outputs,
+    error: job.error,
+    metadata: job.metadata,
+    models: job.models,
+  };
+}
+
 /** One output as the job JSON and the `output` event show it; the URL is relative to the API root. */
 export function publicOutput(jobId: string, o: JobOutput): PublicJobOutput {
   return {

@@ -1,7 +1,9 @@
 /**
- * A bounded per-replica memory of the jobs this replica completed: id → owner and outputs. A client that
+ * A bounded per-replica memory of the jobs this replica completed: id → owner and public view. A client that
  * heard `done` downloads an output within milliseconds, usually from the replica that committed the completion;
  * the download route asks this memory before the store (Store.jobOutputsFor), so that download needs no read.
+ * So do a `Prefer: wait` submission woken by the job's end and a read of the finished job (Store.getJobViewFor):
+ * on Postgres each of those was a round trip.
  *
  * Why it cannot be wrong: it is filled only with the job row a completion's commit returned, and a completed
  * job never changes (its status is final, its outputs and owner are never rewritten, its row is never deleted:
@@ -11,6 +13,7 @@
  * jobs or `maxOutputs` outputs in all (a job may have up to 1,000: the job count alone does not bound the
  * memory), and after `ttlMs`.
  */
+import { jobViewOf, type JobView } from './public-job.js';
 import type { Job, JobOutput } from './types.js';
 
 export interface RecentCompletionsOptions {
@@ -25,12 +28,11 @@ export interface RecentCompletionsOptions {
 
 interface Held {
   accountId: string;
-  userId: string;
-  outputs: readonly JobOutput[];
+  view: JobView;
   at: number;
 }
 
-/** Completed jobs' owners and outputs, as this replica committed them (see the module comment). */
+/** Completed jobs' owners and views, as this replica committed them (see the module comment). */
 export class RecentCompletions {
   private readonly held = new Map<string, Held>();
   private readonly maxJobs: number;
@@ -57,12 +59,7 @@ export class RecentCompletions {
     if (job.status !== 'completed' || job.outputs.length > this.maxOutputs) return;
     this.forget(job.id);
     this.outputs += job.outputs.length;
-    this.held.set(job.id, {
-      accountId: job.accountId,
-      userId: job.userId,
-      outputs: job.outputs,
-      at: this.now(),
-    });
+    this.held.set(job.id, { accountId: job.accountId, view: jobViewOf(job), at: this.now() });
     while (this.held.size > this.maxJobs || this.outputs > this.maxOutputs) {
       const oldest = this.held.keys().next();
       if (oldest.done === true) break;
@@ -74,7 +71,7 @@ export class RecentCompletions {
   private forget(id: string): void {
     const held = this.held.get(id);
     if (held === undefined) return;
-    this.outputs -= held.outputs.length;
+    this.outputs -= held.view.outputs.length;
     this.held.delete(id);
   }
 
@@ -83,16 +80,25 @@ export class RecentCompletions {
    * `userId`; undefined otherwise (not held, expired, or another owner's: the store answers those).
    */
   outputsFor(accountId: string, userId: string, id: string): readonly JobOutput[] | undefined {
+    return this.lookup(accountId, userId, id)?.outputs;
+  }
+
+  /** As outputsFor, the job's public view (what Store.getJobViewFor answers for it). */
+  viewFor(accountId: string, userId: string, id: string): JobView | undefined {
+    return this.lookup(accountId, userId, id);
+  }
+
+  private lookup(accountId: string, userId: string, id: string): JobView | undefined {
     const held = this.held.get(id);
     if (held === undefined) return undefined;
     if (this.now() - held.at >= this.ttlMs) {
       this.forget(id);
       return undefined;
     }
-    if (held.accountId !== accountId || held.userId !== userId) return undefined;
+    if (held.accountId !== accountId || held.view.userId !== userId) return undefined;
     // Most recently used last: the least recently used job is the first evicted.
     this.held.delete(id);
     this.held.set(id, held);
-    return held.outputs;
+    return held.view;
   }
 }

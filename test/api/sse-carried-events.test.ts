@@ -13,12 +13,14 @@ import { buildApi, type Api } from '../../src/api/app.js';
 import type { EventBus } from '../../src/events/bus.js';
 import { createLocalBus } from '../../src/events/local-bus.js';
 import { JobLifecycle } from '../../src/jobs/lifecycle/job-lifecycle.js';
+import type { JobView } from '../../src/jobs/public-job.js';
 import { RecentCompletions } from '../../src/jobs/recent-completions.js';
 import type { JobOutput, JobProgress } from '../../src/jobs/types.js';
 import type { JobEvent, Store } from '../../src/store/contract.js';
 import { apiDeps, injectTenant } from '../support/api-app.js';
 import { BACKENDS, type TestDb } from '../store/backends.js';
 import { jobInput } from '../store/fixtures.js';
+import { invertWorkflow } from '../support/server.js';
 
 const ADMIN = { authorization: 'Bearer sse-carried-admin-key-0123456789abcdef' };
 const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
@@ -34,6 +36,8 @@ describe.each(BACKENDS)('events and outputs of a job completed on this replica, 
   let bus: EventBus;
   let logReads: number;
   let outputReads: number;
+  let viewReads: number;
+  let recentCompletions: RecentCompletions;
   /** While set, the next log read answers once it resolves (a read in progress while a job ends). */
   let gate: Promise<void> | undefined;
   let storagePut: (key: string, bytes: Buffer) => Promise<unknown>;
@@ -44,6 +48,7 @@ describe.each(BACKENDS)('events and outputs of a job completed on this replica, 
     db = await backend.create();
     logReads = 0;
     outputReads = 0;
+    viewReads = 0;
     gate = undefined;
     const counted = new Proxy(db.store, {
       get(target, prop, receiver) {
@@ -57,6 +62,12 @@ describe.each(BACKENDS)('events and outputs of a job completed on this replica, 
             return rows;
           };
         }
+        if (prop === 'getJobViewFor') {
+          return (accountId: string, userId: string, id: string): Promise<JobView | null> => {
+            viewReads++;
+            return target.getJobViewFor(accountId, userId, id);
+          };
+        }
         if (prop === 'jobOutputsFor') {
           return (accountId: string, userId: string, id: string): Promise<JobOutput[] | null> => {
             outputReads++;
@@ -68,7 +79,7 @@ describe.each(BACKENDS)('events and outputs of a job completed on this replica, 
       },
     }) satisfies Store;
     bus = createLocalBus();
-    const recentCompletions = new RecentCompletions();
+    recentCompletions = new RecentCompletions();
     // The worker service's wiring (src/runtime/control-plane.ts): its lifecycle fills the memory on an end.
     lifecycle = new JobLifecycle({
       store: db.store,
@@ -198,6 +209,63 @@ describe.each(BACKENDS)('events and outputs of a job completed on this replica, 
     expect((await download(id, 'u1', other.key)).status).toBe(404);
     // A job it did not complete (or forgot) is the store's to answer.
     expect((await download('job_unknown', 'u1')).status).toBe(404);
+  });
+
+  it('a read of the job right after its completion here is answered from memory, as the store would', async () => {
+    const admitted = await db.store.admitJob(
+      jobInput(tenant.accountId, 'u1', { metadata: { order: 7 }, templateName: null }),
+      Date.now(),
+    );
+    if (admitted.kind !== 'admitted') throw new Error(admitted.kind);
+    const id = admitted.job.id;
+    expect((await db.store.claimNext('w1', 'default', 60_000, Date.now()))?.id).toBe(id);
+    const last: JobProgress = { value: 4, max: 4, node: '3' };
+    expect((await lifecycle.complete(id, 'w1', await outputsOf(id), last)).kind).toBe('completed');
+    const res = await fetch(`${url}/v1/jobs/${id}`, {
+      headers: { authorization: `Bearer ${tenant.key}`, 'x-user-id': 'u1' },
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { status: string; outputs: unknown[]; metadata: unknown };
+    expect(body).toMatchObject({ status: 'completed', metadata: { order: 7 } });
+    expect(body.outputs).toHaveLength(1);
+    expect(viewReads).toBe(0);
+    // The memory's view is the store's, field for field.
+    expect(recentCompletions.viewFor(tenant.accountId, 'u1', id)).toEqual(
+      await db.store.getJobViewFor(tenant.accountId, 'u1', id),
+    );
+    // Another user of the account reads the store, and gets the same 404 as for an unknown id.
+    const other = await fetch(`${url}/v1/jobs/${id}`, {
+      headers: { authorization: `Bearer ${tenant.key}`, 'x-user-id': 'u2' },
+    });
+    expect(other.status).toBe(404);
+    expect(viewReads).toBe(1);
+  });
+
+  it('a Prefer: wait hold woken by a completion here answers without reading the job again', async () => {
+    const held = fetch(`${url}/v1/jobs`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${tenant.key}`,
+        'x-user-id': 'u1',
+        'content-type': 'application/json',
+        prefer: 'wait=30',
+      },
+      body: JSON.stringify({ workflow: invertWorkflow() }),
+    });
+    // The hold reads its job once as it starts; then it waits for the job's end.
+    for (let i = 0; viewReads === 0; i++) {
+      if (i > 500) throw new Error('the hold never started');
+      await pause(10);
+    }
+    const { jobs } = await db.store.listJobs({ accountId: tenant.accountId, userId: 'u1', limit: 5 });
+    expect(jobs).toHaveLength(1);
+    const id = jobs[0]!.id;
+    expect((await db.store.claimNext('w1', 'default', 60_000, Date.now()))?.id).toBe(id);
+    expect((await lifecycle.complete(id, 'w1', await outputsOf(id))).kind).toBe('completed');
+    const res = await held;
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { status: string }).status).toBe('completed');
+    expect(viewReads).toBe(1);
   });
 
   it('an event committed with no bus message before the completion: the log is read, each event once', async () => {

@@ -32,6 +32,18 @@ describe('RecentCompletions', () => {
     expect(memory.outputsFor('acc', 'u1', 'j3')).toBeUndefined();
   });
 
+  it('answers the view of a completed job to its owner only, as it answers outputs', () => {
+    const memory = new RecentCompletions();
+    memory.remember(job('j1'));
+    expect(memory.viewFor('acc', 'u1', 'j1')).toMatchObject({
+      id: 'j1',
+      status: 'completed',
+      outputs: [OUTPUT],
+    });
+    expect(memory.viewFor('acc', 'u2', 'j1')).toBeUndefined();
+    expect(memory.viewFor('other', 'u1', 'j1')).toBeUndefined();
+  });
+
   it('forgets a job after its TTL', () => {
     let now = 1_000;
     const memory = new RecentCompletions({ ttlMs: 100, now: () => now });

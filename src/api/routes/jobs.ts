@@ -41,14 +41,19 @@ function notFound(): ApiError {
   return new ApiError('not_found', 'No job with this id.');
 }
 
-/** Reads the public columns of the caller's own job (no workflow or inputs parsed), or 404 like an unknown id. */
+/**
+ * The public columns of the caller's own job (no workflow or inputs parsed), or 404 like an unknown id: from
+ * this replica's memory of its recent completions when it holds the job, else read.
+ */
 export async function ownJobView(
   ctx: ApiContext,
   accountId: string,
   userId: string,
   id: string,
 ): Promise<JobView> {
-  const job = await ctx.store.getJobViewFor(accountId, userId, id);
+  const job =
+    ctx.recentCompletions?.viewFor(accountId, userId, id) ??
+    (await ctx.store.getJobViewFor(accountId, userId, id));
   if (job === null) throw notFound();
   return job;
 }
