@@ -15,7 +15,8 @@
  * Postgres admissions run on several connections at once, so the level recorded last may be one that a
  * concurrent take already lowered. Takes by another process sharing the database are not seen either. In both
  * cases, for at most MIRROR_MS, the gate may let a submission through to the admission, whose own take then
- * refuses it with the same 429.
+ * refuses it with the same 429. That refusal drops the buckets it named (`forget`): the gate reads again from
+ * the next submission on, rather than vouching for the rest of MIRROR_MS during the very flood it is for.
  */
 
 /** How long a recorded level may stand in for a read. */
@@ -30,6 +31,11 @@ export class BucketMirror {
   record(key: string, tokens: number, at: number): void {
     if (this.#levels.size >= MIRROR_MAX_BUCKETS && !this.#levels.has(key)) this.#levels.clear();
     this.#levels.set(key, { tokens, at });
+  }
+
+  /** Bucket `key` refused a take (or may have): nothing is vouched for it until its next take. */
+  forget(key: string): void {
+    this.#levels.delete(key);
   }
 
   /** True when this process's last take from `key`, at most MIRROR_MS before `now`, left at least one token. */

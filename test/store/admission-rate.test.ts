@@ -106,6 +106,19 @@ describe.each(BACKENDS)('admission with rate buckets on $name', (backend) => {
     expect((await admit()).kind).toBe('rate_limited');
   });
 
+  it('a rate refusal stops the gate vouching for its buckets: the next submission reads again', async () => {
+    // A level this process recorded can be stale (another replica's takes, or concurrent takes on Postgres);
+    // the admission's refusal is the proof, and the gate must not keep vouching for the rest of MIRROR_MS.
+    const acct = await makeAccount(db.store, { max_active_jobs_per_user: 100 });
+    const bucket = { key: 'submit:u:refused', ratePerSecond: 0.001, burst: 5 };
+    const admit = () => db.store.admitJob(jobInput(acct.id, 'u1', { rate: [bucket] }), 30);
+    expect((await admit()).kind).toBe('admitted');
+    await db.exec(`UPDATE rate_buckets SET tokens = 0 WHERE key = 'submit:u:refused'`);
+    expect((await db.store.peekTokens([bucket], 30)).allowed).toBe(true);
+    expect((await admit()).kind).toBe('rate_limited');
+    expect(await db.store.peekTokens([bucket], 30)).toEqual({ allowed: false, retryAfterMs: 1_000_000 });
+  });
+
   it("the gate reads the database once this process's last take left less than one token", async () => {
     const bucket = { key: 'submit:u:last', ratePerSecond: 0.001, burst: 2 };
     expect((await db.store.takeTokens([bucket], 0)).allowed).toBe(true);

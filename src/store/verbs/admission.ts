@@ -172,7 +172,11 @@ async function admitByFunction(ctx: StoreContext, input: NewJob, now: number): P
     rows = await run(ctx.db, text, params);
   } catch (err) {
     const limited = functionRateSchema.safeParse(err);
-    if (limited.success) throw new Rejection({ kind: 'rate_limited', retryAfterMs: limited.data.detail });
+    if (limited.success) {
+      // AR002 does not say which bucket was empty: none of them is vouched for until its next take.
+      for (const r of input.rate ?? []) ctx.buckets?.forget(r.key);
+      throw new Rejection({ kind: 'rate_limited', retryAfterMs: limited.data.detail });
+    }
     const refused = functionRejectionSchema.safeParse(err);
     if (!refused.success) throw err;
     throw new Rejection({ kind: 'quota_exceeded', scope: refused.data.message, limit: refused.data.detail });
