@@ -107,7 +107,8 @@ const TEMPLATES = {
    *  statement's snapshot holds, refilled to now (as the function refills), less the token. The snapshot is
    *  the calling query's, taken before the function ran, and a function's writes are not visible to the query
    *  that calls it, so this is the level the take started from — (now, keys[], rates[], bursts[], then the
-   *  admitRatedFunction parameters) → exactly one row: bucket_levels, in the keys' order, and the earlier
+   *  admitRatedFunction parameters; the keys distinct, as submitBuckets builds them: a key named twice would
+   *  report one take) → exactly one row: bucket_levels, in the keys' order, and the earlier
    *  job of the idempotency key (its columns all null when admitted); AR002 when rate limited. */
   admitRatedLevels: `SELECT b.bucket_levels, r.* FROM (SELECT ARRAY(
       SELECT COALESCE(LEAST(k.burst, rb.tokens + GREATEST(CAST(? AS BIGINT) - rb.updated_at, 0) * k.rate / 1000.0),
