@@ -244,8 +244,9 @@ export class WorkerService {
    * Resolves `cancel_requested` as soon as a cancel is accepted, `lost` as soon as the lease is gone, else `held`
    * after `waitMs`. The job's end wakes the wait (its `job_event` with `ended`), so the agent's poll answers
    * right after the completion commits instead of being aborted, which would close its connection. Every wake
-   * (a cancel, the end, a `resync`) re-reads the lease and answers what it finds; a requeue (`ended: false`, as
-   * progress is) does not wake it: the agent ends that poll itself.
+   * (a cancel, the end, a requeue's `requeued`, a `resync`) re-reads the lease and answers what it finds; progress
+   * (`ended: false`) does not wake it, nor does a requeue announced by a replica of the previous release (no
+   * `requeued`): that wait answers at its timeout.
    */
   async waitForCancel(
     jobId: string,
