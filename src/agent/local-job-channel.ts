@@ -107,7 +107,7 @@ export class LocalJobChannel implements JobChannel {
 
   /** Answered once the bytes are stored: a lease lost meanwhile is this run's next report's to tell. */
   storeOutput(jobId: string, file: OutputFile): Promise<StoredOutput> {
-    return this.service.storeOutput(jobId, this.workerId, file, 'background');
+    return this.service.storeOutput(jobId, this.workerId, file, 'background', 'in-process');
   }
 
   complete(jobId: string, outputs: JobOutput[], progress?: JobProgress): Promise<ReportResult> {

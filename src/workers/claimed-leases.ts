@@ -3,8 +3,9 @@
  * without reading the lease first: the claim said which attempt the worker runs. Only ever a hint that saves
  * that first read. The check after the bytes are written still reads the lease and refuses (deleting the file)
  * when the worker no longer holds that attempt, as it did when the first read had passed and the lease went
- * while the bytes were written. A claim made on another replica (a remote agent behind a load balancer) is not
- * here: that upload reads the lease first, as before.
+ * while the bytes were written. Used for in-process agents only (WorkerService.storeOutput's `via`): a remote
+ * agent's reports reach any replica, so this replica may not see its run end or its job claimed again elsewhere,
+ * and its upload reads the lease first, as before.
  */
 
 /** Leases remembered at most (one per running job of this replica's workers); the oldest goes first. */

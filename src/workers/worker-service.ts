@@ -244,8 +244,9 @@ export class WorkerService {
    * Resolves `cancel_requested` as soon as a cancel is accepted, `lost` as soon as the lease is gone, else `held`
    * after `waitMs`. The job's end wakes the wait (its `job_event` with `ended`), so the agent's poll answers
    * right after the completion commits instead of being aborted, which would close its connection. Every wake
-   * (a cancel, the end, a `resync`) re-reads the lease and answers what it finds; a requeue (`ended: false`, as
-   * progress is) does not wake it: the agent ends that poll itself.
+   * (a cancel, the end, a requeue's `requeued`, a `resync`) re-reads the lease and answers what it finds; progress
+   * (`ended: false`) does not wake it, nor does a requeue announced by a replica of the previous release (no
+   * `requeued`): that wait answers at its timeout.
    */
   async waitForCancel(
     jobId: string,
@@ -311,16 +312,22 @@ export class WorkerService {
    * that check, for a caller that learns of a lost lease from its next report anyway (the in-process agent: its
    * completion's compare-and-set, its heartbeat): the check still runs and still deletes a file stored for an
    * attempt that is over, and the completion that follows runs beside it instead of after it.
+   * `via: 'in-process'` (this process's own agent, whose every claim and report goes through this service)
+   * names the key from the attempt this service's claim handed the worker, skipping the read before the bytes.
+   * A remote agent's reports reach any replica: this one's memory of its claim says nothing once the run ended
+   * or the job was claimed again elsewhere (a key of the wrong attempt, a completed job's file overwritten),
+   * so its upload reads the lease first.
    */
   async storeOutput(
     jobId: string,
     workerId: string,
     file: OutputFile,
     after: 'await' | 'background' = 'await',
+    via: 'in-process' | 'remote' = 'remote',
   ): Promise<StoredOutput> {
-    // The attempt this replica's claim handed the worker, else the lease as it stands (claimed-leases.ts).
-    const attempt =
-      this.leases.attemptOf(jobId, workerId) ?? (await this.heldLease(jobId, workerId))?.attempts;
+    // The attempt this replica's claim handed an in-process worker, else the lease as it stands.
+    const claimed = via === 'in-process' ? this.leases.attemptOf(jobId, workerId) : null;
+    const attempt = claimed ?? (await this.heldLease(jobId, workerId))?.attempts;
     if (attempt === undefined) throw new LeaseLostError(jobId);
     const key = outputKey(jobId, attempt, file.seq, file.filename);
     const stored = await this.storeAt(jobId, key, file);

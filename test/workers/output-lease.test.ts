@@ -6,6 +6,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { LeaseLostError } from '../../src/workers/job-channel.js';
 import { BACKENDS } from '../store/backends.js';
 import { jobInput, makeAccount } from '../store/fixtures.js';
+import { WorkerService } from '../../src/workers/worker-service.js';
 import { outputFile as file, useWorkerService } from './service-fixture.js';
 
 describe.each(BACKENDS)('output uploads and the lease on $name', (backend) => {
@@ -72,7 +73,7 @@ describe.each(BACKENDS)('output uploads and the lease on $name', (backend) => {
 });
 
 /**
- * A claim made through this service tells its uploads which attempt the worker runs (claimed-leases.ts): the
+ * A claim made through this service tells its in-process agent's uploads which attempt the worker runs (claimed-leases.ts): the
  * lease is read once, after the bytes are written, and a lease lost since that claim still refuses the upload
  * and leaves no file.
  */
@@ -90,7 +91,7 @@ describe.each(BACKENDS)('output uploads after this replica’s own claim on $nam
   it('held: one lease read per upload, after its bytes', async () => {
     const { jobId } = await claimedHere('w1');
     const leaseReads = vi.spyOn(fx.db.store, 'jobLease');
-    const stored = await fx.service.storeOutput(jobId, 'w1', file);
+    const stored = await fx.service.storeOutput(jobId, 'w1', file, 'await', 'in-process');
     expect(stored.objectKey).toBe(`jobs/${jobId}/outputs/1.0-out.png`);
     expect(leaseReads).toHaveBeenCalledTimes(1);
     expect(await fx.storage.get(stored.objectKey)).not.toBeNull();
@@ -100,17 +101,23 @@ describe.each(BACKENDS)('output uploads after this replica’s own claim on $nam
     const { jobId } = await claimedHere('w1');
     expect(await fx.db.store.expireLeases(3, Date.now() + 60_000)).toEqual([{ jobId, outcome: 'requeued' }]);
     expect((await fx.db.store.claimNext('w2', 'default', 10_000, Date.now()))?.id).toBe(jobId);
-    await expect(fx.service.storeOutput(jobId, 'w1', file)).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(fx.service.storeOutput(jobId, 'w1', file, 'await', 'in-process')).rejects.toBeInstanceOf(
+      LeaseLostError,
+    );
     expect(await fx.storage.get(`jobs/${jobId}/outputs/1.0-out.png`)).toBeNull();
     // Another worker never borrows w1's claim.
-    await expect(fx.service.storeOutput(jobId, 'w3', file)).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(fx.service.storeOutput(jobId, 'w3', file, 'await', 'in-process')).rejects.toBeInstanceOf(
+      LeaseLostError,
+    );
   });
 
   it('lost since the claim (cancelled, ended): refused, and the file deleted', async () => {
     const { accountId, jobId } = await claimedHere('w1');
     expect(await fx.db.store.expireLeases(3, Date.now() + 60_000)).toEqual([{ jobId, outcome: 'requeued' }]);
     expect((await fx.db.store.requestCancel(accountId, 'u1', jobId, Date.now())).kind).toBe('cancelled');
-    await expect(fx.service.storeOutput(jobId, 'w1', file)).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(fx.service.storeOutput(jobId, 'w1', file, 'await', 'in-process')).rejects.toBeInstanceOf(
+      LeaseLostError,
+    );
     expect(await fx.storage.get(`jobs/${jobId}/outputs/1.0-out.png`)).toBeNull();
   });
 
@@ -127,7 +134,7 @@ describe.each(BACKENDS)('output uploads after this replica’s own claim on $nam
       });
     });
     // Answered with the key its bytes went to; the run hears of the lost lease from its next report.
-    const stored = await fx.service.storeOutput(jobId, 'w1', file, 'background');
+    const stored = await fx.service.storeOutput(jobId, 'w1', file, 'background', 'in-process');
     expect(stored.objectKey).toBe(`jobs/${jobId}/outputs/1.0-out.png`);
     await deleted;
     expect(await fx.storage.get(stored.objectKey)).toBeNull();
@@ -135,7 +142,7 @@ describe.each(BACKENDS)('output uploads after this replica’s own claim on $nam
 
   it('answered before its check, held: the file stays, and the completion that follows stands', async () => {
     const { jobId } = await claimedHere('w1');
-    const stored = await fx.service.storeOutput(jobId, 'w1', file, 'background');
+    const stored = await fx.service.storeOutput(jobId, 'w1', file, 'background', 'in-process');
     const done = await fx.service.complete(jobId, 'w1', [{ ...stored, index: 0 }]);
     expect(done.kind).toBe('finished');
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -147,7 +154,7 @@ describe.each(BACKENDS)('output uploads after this replica’s own claim on $nam
     const { jobId } = await claimedHere('w1');
     expect(await fx.db.store.expireLeases(3, Date.now() + 60_000)).toEqual([{ jobId, outcome: 'requeued' }]);
     expect((await fx.service.claim('w1', 'default', 0))?.job.attempts).toBe(2);
-    expect((await fx.service.storeOutput(jobId, 'w1', file)).objectKey).toBe(
+    expect((await fx.service.storeOutput(jobId, 'w1', file, 'await', 'in-process')).objectKey).toBe(
       `jobs/${jobId}/outputs/2.0-out.png`,
     );
   });
@@ -158,9 +165,59 @@ describe.each(BACKENDS)('output uploads after this replica’s own claim on $nam
       'finished',
     );
     const leaseReads = vi.spyOn(fx.db.store, 'jobLease');
-    await expect(fx.service.storeOutput(jobId, 'w1', file)).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(fx.service.storeOutput(jobId, 'w1', file, 'await', 'in-process')).rejects.toBeInstanceOf(
+      LeaseLostError,
+    );
     // Refused by the read before any bytes: nothing written, nothing to delete.
     expect(leaseReads).toHaveBeenCalledTimes(1);
     expect(await fx.storage.get(`jobs/${jobId}/outputs/1.0-out.png`)).toBeNull();
+  });
+});
+
+/**
+ * Two replicas on one database: a remote agent's reports reach either. A claim remembered on one replica says
+ * nothing once the run ended or the job was claimed again on the other, so an upload over the worker API reads
+ * the lease before its bytes, whichever replica it reaches.
+ */
+describe.each(BACKENDS)('output uploads over the worker API, two replicas, on $name', (backend) => {
+  const fx = useWorkerService(backend);
+
+  async function claimedOnA(workerId: string): Promise<{ jobId: string; replicaB: WorkerService }> {
+    const account = await makeAccount(fx.db.store);
+    const r = await fx.db.store.admitJob(jobInput(account.id, 'u1'), Date.now());
+    if (r.kind !== 'admitted') throw new Error('not admitted');
+    expect((await fx.service.claim(workerId, 'default', 0))?.job.id).toBe(r.job.id);
+    const replicaB = new WorkerService({
+      store: fx.db.store,
+      storage: fx.storage,
+      bus: fx.bus,
+      leaseMs: 10_000,
+      maxAttempts: 3,
+    });
+    return { jobId: r.job.id, replicaB };
+  }
+
+  it('released and claimed again on the other replica: stored under the attempt the worker runs', async () => {
+    const { jobId, replicaB } = await claimedOnA('w1');
+    expect(await replicaB.release(jobId, 'w1', 'ComfyUI unavailable', true)).toEqual({
+      kind: 'finished',
+      status: 'queued',
+    });
+    expect((await replicaB.claim('w1', 'default', 0))?.job.attempts).toBe(2);
+    const stored = await fx.service.storeOutput(jobId, 'w1', file, 'background', 'remote');
+    expect(stored.objectKey).toBe(`jobs/${jobId}/outputs/2.0-out.png`);
+    expect((await replicaB.complete(jobId, 'w1', [{ ...stored, index: 0 }])).kind).toBe('finished');
+    expect(await fx.storage.get(stored.objectKey)).not.toBeNull();
+  });
+
+  it('completed on the other replica: a late upload is refused before its bytes, the output untouched', async () => {
+    const { jobId, replicaB } = await claimedOnA('w1');
+    const stored = await fx.service.storeOutput(jobId, 'w1', file, 'await', 'remote');
+    expect((await replicaB.complete(jobId, 'w1', [{ ...stored, index: 0 }])).kind).toBe('finished');
+    const late = { ...file, bytes: Buffer.from('something else') };
+    await expect(fx.service.storeOutput(jobId, 'w1', late, 'background', 'remote')).rejects.toBeInstanceOf(
+      LeaseLostError,
+    );
+    expect((await fx.storage.get(stored.objectKey))?.size).toBe(file.bytes.length);
   });
 });
