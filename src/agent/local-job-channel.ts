@@ -29,6 +29,11 @@ export class LocalJobChannel implements JobChannel {
   private readonly bus: EventBus;
   private workerId: string;
   private pool = '';
+  /**
+   * The job this channel's last claim handed its agent, and in which attempt, until the run reports its end:
+   * its uploads name their keys from it (WorkerService.storeOutput `attempt`), with no lease read before.
+   */
+  private running: { jobId: string; attempt: number } | null = null;
 
   constructor(options: LocalJobChannelOptions) {
     this.service = options.service;
@@ -61,6 +66,7 @@ export class LocalJobChannel implements JobChannel {
     const claimed = await this.service.claim(this.workerId, this.pool, waitMs, signal);
     if (claimed === null) return null;
     const { job, fileNodeAllowlist } = claimed;
+    this.running = { jobId: job.id, attempt: job.attempts };
     return {
       id: job.id,
       workflow: job.workflow,
@@ -107,23 +113,30 @@ export class LocalJobChannel implements JobChannel {
 
   /** Answered once the bytes are stored: a lease lost meanwhile is this run's next report's to tell. */
   storeOutput(jobId: string, file: OutputFile): Promise<StoredOutput> {
-    return this.service.storeOutput(jobId, this.workerId, file, 'background', 'in-process');
+    const attempt = this.running?.jobId === jobId ? this.running.attempt : undefined;
+    return this.service.storeOutput(jobId, this.workerId, file, { attempt, after: 'background' });
   }
 
   complete(jobId: string, outputs: JobOutput[], progress?: JobProgress): Promise<ReportResult> {
-    return this.service.complete(jobId, this.workerId, outputs, progress);
+    return this.ended(jobId, this.service.complete(jobId, this.workerId, outputs, progress));
   }
 
   fail(jobId: string, error: JobError): Promise<ReportResult> {
-    return this.service.fail(jobId, this.workerId, error);
+    return this.ended(jobId, this.service.fail(jobId, this.workerId, error));
   }
 
   finishCancel(jobId: string): Promise<ReportResult> {
-    return this.service.finishCancel(jobId, this.workerId);
+    return this.ended(jobId, this.service.finishCancel(jobId, this.workerId));
   }
 
   release(jobId: string, reason: string, voluntary = false): Promise<ReportResult> {
-    return this.service.release(jobId, this.workerId, reason, voluntary);
+    return this.ended(jobId, this.service.release(jobId, this.workerId, reason, voluntary));
+  }
+
+  /** A report that may end the run: the claim's attempt is not vouched for past it (its uploads read again). */
+  private ended(jobId: string, report: Promise<ReportResult>): Promise<ReportResult> {
+    if (this.running?.jobId === jobId) this.running = null;
+    return report;
   }
 
   onCancel(jobId: string, cb: () => void): () => void {

@@ -37,7 +37,6 @@ import { JobLifecycle } from '../jobs/lifecycle/job-lifecycle.js';
 import type { RecentCompletions } from '../jobs/recent-completions.js';
 import type { Settlement } from '../jobs/lifecycle/lifecycle-deps.js';
 import { traceJob } from '../util/job-trace.js';
-import { ClaimedLeases } from './claimed-leases.js';
 
 export interface WorkerServiceDeps {
   store: Store;
@@ -119,8 +118,6 @@ export class WorkerService {
    * list meanwhile (its reports reach any replica), so a cached list is written again once it is that old.
    */
   private readonly refusedWritten = new Map<string, { key: string; at: number }>();
-  /** The leases this service's claims handed out: an upload names its key without reading the lease first. */
-  private readonly leases = new ClaimedLeases();
 
   constructor(private readonly deps: WorkerServiceDeps) {
     this.leaseMs = deps.leaseMs;
@@ -177,7 +174,6 @@ export class WorkerService {
         });
         if (claimed !== null) {
           traceJob(claimed.job.id, 'claimed');
-          this.leases.claimed(claimed.job.id, workerId, claimed.job.attempts);
           return claimed;
         }
         const left = deadline - Date.now();
@@ -308,37 +304,35 @@ export class WorkerService {
   /**
    * Stores one output file of a job the worker holds, while it runs: storage only (no event, no commit). The
    * key is the server's (output-key.ts), from the job's attempt and the file's arrival number. The lease is
-   * checked again once the bytes are written (stillHeld). `after: 'background'` answers without waiting for
-   * that check, for a caller that learns of a lost lease from its next report anyway (the in-process agent: its
-   * completion's compare-and-set, its heartbeat): the check still runs and still deletes a file stored for an
-   * attempt that is over, and the completion that follows runs beside it instead of after it.
-   * `via: 'in-process'` (this process's own agent, whose every claim and report goes through this service)
-   * names the key from the attempt this service's claim handed the worker, skipping the read before the bytes.
-   * A remote agent's reports reach any replica: this one's memory of its claim says nothing once the run ended
-   * or the job was claimed again elsewhere (a key of the wrong attempt, a completed job's file overwritten),
-   * so its upload reads the lease first.
+   * read before the bytes (the attempt, and a worker that does not hold the job refused before any byte) and
+   * again after them (stillHeld).
+   * - `attempt`: the attempt the caller's own claim handed the worker, which names the key without the read
+   *   before. Only an in-process agent may pass it: every claim and report of its channel goes through this
+   *   one service, so what its claim said stays true until its run reports an end. A remote agent's reports
+   *   reach any replica (a run ended, or the job claimed again, elsewhere): its upload reads first.
+   * - `after: 'background'` answers without waiting for the read after, for a caller that learns of a lost
+   *   lease from its next report anyway (its completion's compare-and-set, its heartbeat, its cancel wait):
+   *   the read still runs and still deletes a file stored for an attempt that is over, and the completion
+   *   that follows runs beside it instead of after it.
    */
   async storeOutput(
     jobId: string,
     workerId: string,
     file: OutputFile,
-    after: 'await' | 'background' = 'await',
-    via: 'in-process' | 'remote' = 'remote',
+    options: { attempt?: number; after?: 'await' | 'background' } = {},
   ): Promise<StoredOutput> {
-    // The attempt this replica's claim handed an in-process worker, else the lease as it stands.
-    const claimed = via === 'in-process' ? this.leases.attemptOf(jobId, workerId) : null;
-    const attempt = claimed ?? (await this.heldLease(jobId, workerId))?.attempts;
+    const attempt = options.attempt ?? (await this.heldLease(jobId, workerId))?.attempts;
     if (attempt === undefined) throw new LeaseLostError(jobId);
     const key = outputKey(jobId, attempt, file.seq, file.filename);
     const stored = await this.storeAt(jobId, key, file);
     const held = this.stillHeld(jobId, workerId, attempt, key);
-    if (after === 'await') {
-      await held;
-    } else {
+    if (options.after === 'background') {
       held.catch((err: unknown) => {
         if (err instanceof LeaseLostError) return;
         this.log.warn({ jobId, key, err: String(err) }, 'the lease check after an output upload failed');
       });
+    } else {
+      await held;
     }
     return stored;
   }
@@ -466,7 +460,6 @@ export class WorkerService {
    * before its release. A storage error leaves them to retention as well.
    */
   private async ended(jobId: string, s: Settlement): Promise<ReportResult> {
-    this.leases.ended(jobId);
     if (s.kind === 'failed' || s.kind === 'cancelled') {
       await this.deps.storage.deletePrefix(outputPrefix(jobId)).catch(() => 0);
     }

@@ -2,7 +2,8 @@
  * A worker stores output files only while it holds the job's lease, under its current attempt's key; the
  * check reads the lease columns, not the whole job (it runs before every file of every job).
  */
-import { describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { LocalJobChannel } from '../../src/agent/local-job-channel.js';
 import { LeaseLostError } from '../../src/workers/job-channel.js';
 import { BACKENDS } from '../store/backends.js';
 import { jobInput, makeAccount } from '../store/fixtures.js';
@@ -73,59 +74,29 @@ describe.each(BACKENDS)('output uploads and the lease on $name', (backend) => {
 });
 
 /**
- * A claim made through this service tells its in-process agent's uploads which attempt the worker runs (claimed-leases.ts): the
- * lease is read once, after the bytes are written, and a lease lost since that claim still refuses the upload
- * and leaves no file.
+ * An in-process agent's channel names its uploads' keys from the attempt its own claim was handed: the lease is
+ * read once, after the bytes are written (answered before that read), and a lease lost since the claim still
+ * gets the file deleted. Once the run reported its end, an upload reads the lease first again.
  */
-describe.each(BACKENDS)('output uploads after this replica’s own claim on $name', (backend) => {
+describe.each(BACKENDS)('an in-process agent’s uploads on $name', (backend) => {
   const fx = useWorkerService(backend);
+  let channel: LocalJobChannel;
+  beforeEach(async () => {
+    channel = new LocalJobChannel({ service: fx.service, bus: fx.bus, workerId: 'w1' });
+    await channel.register({ name: 'w1', pool: 'default', comfyUrl: 'http://127.0.0.1:1' });
+  });
 
-  async function claimedHere(workerId: string): Promise<{ accountId: string; jobId: string }> {
+  async function claimedHere(): Promise<{ accountId: string; jobId: string }> {
     const account = await makeAccount(fx.db.store);
     const r = await fx.db.store.admitJob(jobInput(account.id, 'u1'), Date.now());
     if (r.kind !== 'admitted') throw new Error('not admitted');
-    expect((await fx.service.claim(workerId, 'default', 0))?.job.id).toBe(r.job.id);
+    expect((await channel.claim(0))?.id).toBe(r.job.id);
     return { accountId: account.id, jobId: r.job.id };
   }
 
-  it('held: one lease read per upload, after its bytes', async () => {
-    const { jobId } = await claimedHere('w1');
-    const leaseReads = vi.spyOn(fx.db.store, 'jobLease');
-    const stored = await fx.service.storeOutput(jobId, 'w1', file, 'await', 'in-process');
-    expect(stored.objectKey).toBe(`jobs/${jobId}/outputs/1.0-out.png`);
-    expect(leaseReads).toHaveBeenCalledTimes(1);
-    expect(await fx.storage.get(stored.objectKey)).not.toBeNull();
-  });
-
-  it('lost since the claim (requeued, then claimed by another worker): refused, and the file deleted', async () => {
-    const { jobId } = await claimedHere('w1');
-    expect(await fx.db.store.expireLeases(3, Date.now() + 60_000)).toEqual([{ jobId, outcome: 'requeued' }]);
-    expect((await fx.db.store.claimNext('w2', 'default', 10_000, Date.now()))?.id).toBe(jobId);
-    await expect(fx.service.storeOutput(jobId, 'w1', file, 'await', 'in-process')).rejects.toBeInstanceOf(
-      LeaseLostError,
-    );
-    expect(await fx.storage.get(`jobs/${jobId}/outputs/1.0-out.png`)).toBeNull();
-    // Another worker never borrows w1's claim.
-    await expect(fx.service.storeOutput(jobId, 'w3', file, 'await', 'in-process')).rejects.toBeInstanceOf(
-      LeaseLostError,
-    );
-  });
-
-  it('lost since the claim (cancelled, ended): refused, and the file deleted', async () => {
-    const { accountId, jobId } = await claimedHere('w1');
-    expect(await fx.db.store.expireLeases(3, Date.now() + 60_000)).toEqual([{ jobId, outcome: 'requeued' }]);
-    expect((await fx.db.store.requestCancel(accountId, 'u1', jobId, Date.now())).kind).toBe('cancelled');
-    await expect(fx.service.storeOutput(jobId, 'w1', file, 'await', 'in-process')).rejects.toBeInstanceOf(
-      LeaseLostError,
-    );
-    expect(await fx.storage.get(`jobs/${jobId}/outputs/1.0-out.png`)).toBeNull();
-  });
-
-  it('answered before its check (the in-process agent): a lease lost since still gets its file deleted', async () => {
-    const { jobId } = await claimedHere('w1');
-    expect(await fx.db.store.expireLeases(3, Date.now() + 60_000)).toEqual([{ jobId, outcome: 'requeued' }]);
-    expect((await fx.db.store.claimNext('w2', 'default', 10_000, Date.now()))?.id).toBe(jobId);
-    const deleted = new Promise<void>((resolve) => {
+  /** Resolves once storage deleted something (the lease check's clean-up of a file it refused). */
+  function nextDelete(): Promise<void> {
+    return new Promise<void>((resolve) => {
       const del = fx.storage.deleteKeys.bind(fx.storage);
       vi.spyOn(fx.storage, 'deleteKeys').mockImplementation(async (keys) => {
         const n = await del(keys);
@@ -133,42 +104,56 @@ describe.each(BACKENDS)('output uploads after this replica’s own claim on $nam
         return n;
       });
     });
-    // Answered with the key its bytes went to; the run hears of the lost lease from its next report.
-    const stored = await fx.service.storeOutput(jobId, 'w1', file, 'background', 'in-process');
-    expect(stored.objectKey).toBe(`jobs/${jobId}/outputs/1.0-out.png`);
-    await deleted;
-    expect(await fx.storage.get(stored.objectKey)).toBeNull();
-  });
+  }
 
-  it('answered before its check, held: the file stays, and the completion that follows stands', async () => {
-    const { jobId } = await claimedHere('w1');
-    const stored = await fx.service.storeOutput(jobId, 'w1', file, 'background', 'in-process');
-    const done = await fx.service.complete(jobId, 'w1', [{ ...stored, index: 0 }]);
-    expect(done.kind).toBe('finished');
+  it('held: one lease read per upload, after its bytes; the completion that follows stands', async () => {
+    const { jobId } = await claimedHere();
+    const leaseReads = vi.spyOn(fx.db.store, 'jobLease');
+    const stored = await channel.storeOutput(jobId, file);
+    expect(stored.objectKey).toBe(`jobs/${jobId}/outputs/1.0-out.png`);
+    await vi.waitFor(() => expect(leaseReads).toHaveBeenCalledTimes(1));
+    expect((await channel.complete(jobId, [{ ...stored, index: 0 }])).kind).toBe('finished');
     await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(leaseReads).toHaveBeenCalledTimes(1);
     expect(await fx.storage.get(stored.objectKey)).not.toBeNull();
     expect((await fx.db.store.getJob(jobId))?.status).toBe('completed');
   });
 
-  it('claimed again here by the same worker: stored under the new attempt', async () => {
-    const { jobId } = await claimedHere('w1');
+  it('lost since the claim (requeued, then claimed by another worker): answered, and the file deleted', async () => {
+    const { jobId } = await claimedHere();
     expect(await fx.db.store.expireLeases(3, Date.now() + 60_000)).toEqual([{ jobId, outcome: 'requeued' }]);
-    expect((await fx.service.claim('w1', 'default', 0))?.job.attempts).toBe(2);
-    expect((await fx.service.storeOutput(jobId, 'w1', file, 'await', 'in-process')).objectKey).toBe(
-      `jobs/${jobId}/outputs/2.0-out.png`,
-    );
+    expect((await fx.db.store.claimNext('w2', 'default', 10_000, Date.now()))?.id).toBe(jobId);
+    const deleted = nextDelete();
+    // Answered with the key its bytes went to; the run hears of the lost lease from its next report.
+    const stored = await channel.storeOutput(jobId, file);
+    expect(stored.objectKey).toBe(`jobs/${jobId}/outputs/1.0-out.png`);
+    await deleted;
+    expect(await fx.storage.get(stored.objectKey)).toBeNull();
+    expect((await channel.complete(jobId, [{ ...stored, index: 0 }])).kind).toBe('lost');
   });
 
-  it('ended through this service: the next upload reads the lease first again', async () => {
-    const { jobId } = await claimedHere('w1');
-    expect((await fx.service.fail(jobId, 'w1', { code: 'execution_error', message: 'x' })).kind).toBe(
-      'finished',
-    );
+  it('lost since the claim (cancelled, ended): the file deleted', async () => {
+    const { accountId, jobId } = await claimedHere();
+    expect(await fx.db.store.expireLeases(3, Date.now() + 60_000)).toEqual([{ jobId, outcome: 'requeued' }]);
+    expect((await fx.db.store.requestCancel(accountId, 'u1', jobId, Date.now())).kind).toBe('cancelled');
+    const deleted = nextDelete();
+    const stored = await channel.storeOutput(jobId, file);
+    await deleted;
+    expect(await fx.storage.get(stored.objectKey)).toBeNull();
+  });
+
+  it('claimed again by the same agent: stored under the new attempt', async () => {
+    const { jobId } = await claimedHere();
+    expect(await fx.db.store.expireLeases(3, Date.now() + 60_000)).toEqual([{ jobId, outcome: 'requeued' }]);
+    expect((await channel.claim(0))?.attempt).toBe(2);
+    expect((await channel.storeOutput(jobId, file)).objectKey).toBe(`jobs/${jobId}/outputs/2.0-out.png`);
+  });
+
+  it('after the run reported its end: the upload reads the lease first, and is refused before its bytes', async () => {
+    const { jobId } = await claimedHere();
+    expect((await channel.fail(jobId, { code: 'execution_error', message: 'x' })).kind).toBe('finished');
     const leaseReads = vi.spyOn(fx.db.store, 'jobLease');
-    await expect(fx.service.storeOutput(jobId, 'w1', file, 'await', 'in-process')).rejects.toBeInstanceOf(
-      LeaseLostError,
-    );
-    // Refused by the read before any bytes: nothing written, nothing to delete.
+    await expect(channel.storeOutput(jobId, file)).rejects.toBeInstanceOf(LeaseLostError);
     expect(leaseReads).toHaveBeenCalledTimes(1);
     expect(await fx.storage.get(`jobs/${jobId}/outputs/1.0-out.png`)).toBeNull();
   });
@@ -204,7 +189,7 @@ describe.each(BACKENDS)('output uploads over the worker API, two replicas, on $n
       status: 'queued',
     });
     expect((await replicaB.claim('w1', 'default', 0))?.job.attempts).toBe(2);
-    const stored = await fx.service.storeOutput(jobId, 'w1', file, 'background', 'remote');
+    const stored = await fx.service.storeOutput(jobId, 'w1', file, { after: 'background' });
     expect(stored.objectKey).toBe(`jobs/${jobId}/outputs/2.0-out.png`);
     expect((await replicaB.complete(jobId, 'w1', [{ ...stored, index: 0 }])).kind).toBe('finished');
     expect(await fx.storage.get(stored.objectKey)).not.toBeNull();
@@ -212,10 +197,10 @@ describe.each(BACKENDS)('output uploads over the worker API, two replicas, on $n
 
   it('completed on the other replica: a late upload is refused before its bytes, the output untouched', async () => {
     const { jobId, replicaB } = await claimedOnA('w1');
-    const stored = await fx.service.storeOutput(jobId, 'w1', file, 'await', 'remote');
+    const stored = await fx.service.storeOutput(jobId, 'w1', file);
     expect((await replicaB.complete(jobId, 'w1', [{ ...stored, index: 0 }])).kind).toBe('finished');
     const late = { ...file, bytes: Buffer.from('something else') };
-    await expect(fx.service.storeOutput(jobId, 'w1', late, 'background', 'remote')).rejects.toBeInstanceOf(
+    await expect(fx.service.storeOutput(jobId, 'w1', late, { after: 'background' })).rejects.toBeInstanceOf(
       LeaseLostError,
     );
     expect((await fx.storage.get(stored.objectKey))?.size).toBe(file.bytes.length);

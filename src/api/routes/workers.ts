@@ -343,7 +343,7 @@ function outputUploadRoutes(service: WorkerService, maxBytes: number): FastifyPl
         const { jobId, seq } = request.params;
         const file = uploadedFile(seq, request.query, request.body);
         const stored = await service
-          .storeOutput(jobId, workerOf(request).id, file, 'background')
+          .storeOutput(jobId, workerOf(request).id, file, { after: 'background' })
           .catch(uploadError);
         return wire.storedOutputToWire(stored);
       },
