@@ -6,8 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { JobLifecycle } from '../../src/jobs/lifecycle/job-lifecycle.js';
 import { BACKENDS } from '../store/backends.js';
-import { jobInput, makeAccount } from '../store/fixtures.js';
-import { useWorkerService } from './service-fixture.js';
+import { claimedThroughService, useWorkerService } from './service-fixture.js';
 
 /** Far longer than any answer below takes: a wait still pending after STILL_WAITING_MS never woke. */
 const WAIT_MS = 60_000;
@@ -25,14 +24,7 @@ function answerOf(wait: Promise<string>): Promise<string> {
 describe.each(BACKENDS)('the cancel wait on $name', (backend) => {
   const fx = useWorkerService(backend);
 
-  async function claimedBy(workerId: string): Promise<{ accountId: string; jobId: string }> {
-    const account = await makeAccount(fx.db.store);
-    const r = await fx.db.store.admitJob(jobInput(account.id, 'u1'), Date.now());
-    if (r.kind !== 'admitted') throw new Error('not admitted');
-    const job = await fx.service.claim(workerId, 'default', 0);
-    expect(job?.job.id).toBe(r.job.id);
-    return { accountId: account.id, jobId: r.job.id };
-  }
+  const claimedBy = (workerId: string) => claimedThroughService(fx, workerId);
 
   it('answers lost as soon as the job completes under the worker', async () => {
     const { jobId } = await claimedBy('w1');

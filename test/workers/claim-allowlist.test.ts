@@ -4,17 +4,16 @@
  * whole account, nor the list in a read of its own.
  */
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { LocalJobChannel } from '../../src/agent/local-job-channel.js';
+import type { LocalJobChannel } from '../../src/agent/local-job-channel.js';
 import { BACKENDS } from '../store/backends.js';
 import { jobInput, makeAccount } from '../store/fixtures.js';
-import { useWorkerService } from './service-fixture.js';
+import { registeredChannel, useWorkerService } from './service-fixture.js';
 
 describe.each(BACKENDS)('the file-node allowlist of a claim on $name', (backend) => {
   const fx = useWorkerService(backend);
   let channel: LocalJobChannel;
   beforeEach(async () => {
-    channel = new LocalJobChannel({ service: fx.service, bus: fx.bus, workerId: 'w1' });
-    await channel.register({ name: 'w1', pool: 'default', comfyUrl: 'http://127.0.0.1:1' });
+    channel = await registeredChannel(fx, 'w1');
   });
 
   /** Admits one job of `accountId`, claims it and answers the allowlist the claim carried. */

@@ -3,12 +3,17 @@
  * check reads the lease columns, not the whole job (it runs before every file of every job).
  */
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { LocalJobChannel } from '../../src/agent/local-job-channel.js';
+import type { LocalJobChannel } from '../../src/agent/local-job-channel.js';
 import { LeaseLostError } from '../../src/workers/job-channel.js';
 import { BACKENDS } from '../store/backends.js';
 import { jobInput, makeAccount } from '../store/fixtures.js';
 import { WorkerService } from '../../src/workers/worker-service.js';
-import { outputFile as file, useWorkerService } from './service-fixture.js';
+import {
+  outputFile as file,
+  useWorkerService,
+  claimedThroughService,
+  registeredChannel,
+} from './service-fixture.js';
 
 describe.each(BACKENDS)('output uploads and the lease on $name', (backend) => {
   const fx = useWorkerService(backend);
@@ -82,8 +87,7 @@ describe.each(BACKENDS)('an in-process agent’s uploads on $name', (backend) =>
   const fx = useWorkerService(backend);
   let channel: LocalJobChannel;
   beforeEach(async () => {
-    channel = new LocalJobChannel({ service: fx.service, bus: fx.bus, workerId: 'w1' });
-    await channel.register({ name: 'w1', pool: 'default', comfyUrl: 'http://127.0.0.1:1' });
+    channel = await registeredChannel(fx, 'w1');
   });
 
   async function claimedHere(): Promise<{ accountId: string; jobId: string }> {
@@ -168,10 +172,7 @@ describe.each(BACKENDS)('output uploads over the worker API, two replicas, on $n
   const fx = useWorkerService(backend);
 
   async function claimedOnA(workerId: string): Promise<{ jobId: string; replicaB: WorkerService }> {
-    const account = await makeAccount(fx.db.store);
-    const r = await fx.db.store.admitJob(jobInput(account.id, 'u1'), Date.now());
-    if (r.kind !== 'admitted') throw new Error('not admitted');
-    expect((await fx.service.claim(workerId, 'default', 0))?.job.id).toBe(r.job.id);
+    const { jobId } = await claimedThroughService(fx, workerId);
     const replicaB = new WorkerService({
       store: fx.db.store,
       storage: fx.storage,
@@ -179,7 +180,7 @@ describe.each(BACKENDS)('output uploads over the worker API, two replicas, on $n
       leaseMs: 10_000,
       maxAttempts: 3,
     });
-    return { jobId: r.job.id, replicaB };
+    return { jobId, replicaB };
   }
 
   it('released and claimed again on the other replica: stored under the attempt the worker runs', async () => {

@@ -12,6 +12,9 @@ import type { ObjectStorage } from '../../src/media/storage/contract.js';
 import { openStorage } from '../../src/media/storage/open-storage.js';
 import type { OutputFile } from '../../src/workers/job-channel.js';
 import { WorkerService } from '../../src/workers/worker-service.js';
+import { LocalJobChannel } from '../../src/agent/local-job-channel.js';
+import { jobInput, makeAccount } from '../store/fixtures.js';
+import { expect } from 'vitest';
 import type { Backend, TestDb } from '../store/backends.js';
 
 export interface WorkerServiceFixture {
@@ -67,4 +70,26 @@ export function useWorkerService(backend: Backend): WorkerServiceFixture {
       return get().service;
     },
   };
+}
+
+/** An in-process agent's channel on the fixture's service, registered as `workerId` in the default pool. */
+export async function registeredChannel(
+  fx: WorkerServiceFixture,
+  workerId: string,
+): Promise<LocalJobChannel> {
+  const channel = new LocalJobChannel({ service: fx.service, bus: fx.bus, workerId });
+  await channel.register({ name: workerId, pool: 'default', comfyUrl: 'http://127.0.0.1:1' });
+  return channel;
+}
+
+/** One job of a new account's user u1, admitted and then claimed through the service by `workerId`. */
+export async function claimedThroughService(
+  fx: WorkerServiceFixture,
+  workerId: string,
+): Promise<{ accountId: string; jobId: string }> {
+  const account = await makeAccount(fx.db.store);
+  const r = await fx.db.store.admitJob(jobInput(account.id, 'u1'), Date.now());
+  if (r.kind !== 'admitted') throw new Error('not admitted');
+  expect((await fx.service.claim(workerId, 'default', 0))?.job.id).toBe(r.job.id);
+  return { accountId: account.id, jobId: r.job.id };
 }
