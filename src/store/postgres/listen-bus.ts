@@ -144,6 +144,9 @@ class ListenBus implements EventBus {
       const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_NOTIFY_MS)));
       await Promise.race([this.sending, gaveUp]);
       clearTimeout(timer);
+      // Given up: what still waits behind the unanswered statement is dropped, not sent later through a pool
+      // that is closing (each would fail, or hold the pool's end).
+      this.pending.length = 0;
     }
     if (this.retry !== null) clearTimeout(this.retry);
     if (this.check !== null) clearInterval(this.check);
