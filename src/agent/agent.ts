@@ -94,19 +94,15 @@ export class Agent {
         if (healthy) await this.options.models?.refresh();
         continue;
       }
-      // Right after a job the worker first claims without waiting, and says `idle` only once no job came for
+      // Right after a job the worker claims (waiting for one), and says `idle` only once no job came for
       // IDLE_REPORT_DELAY_MS: under load, or with jobs a moment apart, it stays `busy` from job to job instead
-      // of writing two statuses (two store commits, or two calls from a remote agent) around every job.
+      // of writing two statuses (two store commits, or two calls from a remote agent) around every job. One
+      // claim, not a claim without waiting and then a waiting one: on an empty queue the first only cost a
+      // second statement (a second call from a remote agent) per job.
       let job: LeasedJob | null = null;
       if (this.currentStatus === 'busy') {
-        job = await this.claimOrNull(signal, 0);
-        // Told to stop meanwhile: a second claim would still take a queued job (a claim tries once before it
-        // looks at the signal), only to give it back.
-        if (job === null && (this.claims.failing || signal.aborted)) continue;
-        if (job === null) {
-          const idle = setTimeout(() => void this.becomeIdle(), IDLE_REPORT_DELAY_MS);
-          job = await this.claimOrNull(signal).finally(() => clearTimeout(idle));
-        }
+        const idle = setTimeout(() => void this.becomeIdle(), IDLE_REPORT_DELAY_MS);
+        job = await this.claimOrNull(signal).finally(() => clearTimeout(idle));
       } else {
         await this.becomeIdle();
         job = await this.claimOrNull(signal);

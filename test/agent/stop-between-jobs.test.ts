@@ -1,6 +1,7 @@
 /**
- * An agent told to stop right after a job, while its no-wait claim is on its way, claims nothing more: a job
- * queued meanwhile stays queued for another worker (no claim spent on it, no `running` and requeue around it).
+ * An agent told to stop right after a job, while its claim for the next one is on its way, claims nothing more:
+ * a job queued meanwhile stays queued for another worker (no claim spent on it, no `running` and requeue around
+ * it).
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { Agent } from '../../src/agent/agent.js';
@@ -18,21 +19,22 @@ afterEach(async () => {
   await h.close();
 });
 
-/** Runs `during` once, on the first no-wait claim after it is armed, before that claim answers. */
+/** Runs `during` once, while the claim after the first job waits (it starts with the second claim). */
 class StopDuringClaim extends LocalJobChannel {
   during: (() => Promise<void>) | null = null;
+  private claims = 0;
   override async claim(waitMs: number, signal?: AbortSignal): Promise<LeasedJob | null> {
-    const job = await super.claim(waitMs, signal);
+    this.claims++;
     const during = this.during;
-    if (waitMs === 0 && during !== null) {
+    if (this.claims === 2 && during !== null) {
       this.during = null;
-      await during();
+      setTimeout(() => void during(), 50);
     }
-    return job;
+    return await super.claim(waitMs, signal);
   }
 }
 
-it('claims no job once told to stop during the no-wait claim after a job', async () => {
+it('claims no job once told to stop during the claim after a job', async () => {
   const lite = await h.startComfy();
   const channel = new StopDuringClaim({ service: h.service, bus: h.bus });
   let agent: Agent | null = null;
