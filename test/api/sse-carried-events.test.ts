@@ -181,17 +181,25 @@ describe.each(BACKENDS)('events and outputs of a job completed on this replica, 
     return events(stream.text());
   }
 
-  it('a stream open when its job completes here gets outputs and done with no log read', async () => {
+  /** A stream open on a running job that completes here (with `progress`): it sends `seen`, reading no log. */
+  async function completedWithoutRead(
+    progress: JobProgress | undefined,
+    seen: [number, string][],
+  ): Promise<void> {
     const id = await runningJob();
     const stream = await openStream(id);
     const before = logReads;
-    expect(await completedSeen(id, stream)).toEqual([
+    expect(await completedSeen(id, stream, progress)).toEqual(seen);
+    expect(logReads - before).toBe(0);
+    await expectWrittenAsLogged(stream.text(), id);
+  }
+
+  it('a stream open when its job completes here gets outputs and done with no log read', async () => {
+    await completedWithoutRead(undefined, [
       [1, 'status'],
       [2, 'output'],
       [3, 'done'],
     ]);
-    expect(logReads - before).toBe(0);
-    await expectWrittenAsLogged(stream.text(), id);
   });
 
   it('the owner’s download right after completion reads no outputs from the store; others get 404', async () => {
@@ -284,17 +292,12 @@ describe.each(BACKENDS)('events and outputs of a job completed on this replica, 
   });
 
   it('a completion with the run’s last progress (carried first) reads no log', async () => {
-    const id = await runningJob();
-    const stream = await openStream(id);
-    const before = logReads;
-    expect(await completedSeen(id, stream, { node: '3', value: 2, max: 2 })).toEqual([
+    await completedWithoutRead({ node: '3', value: 2, max: 2 }, [
       [1, 'status'],
       [2, 'progress'],
       [3, 'output'],
       [4, 'done'],
     ]);
-    expect(logReads - before).toBe(0);
-    await expectWrittenAsLogged(stream.text(), id);
   });
 
   it('a completion heard while a read is in progress is written from its message after that read, once', async () => {

@@ -26,6 +26,13 @@ async function within(cond: () => boolean, ms: number): Promise<boolean> {
 }
 
 /** A leader's view of one duty: how often it was gained and lost. */
+/** A promise that waits until `open()` is called (a NOTIFY the test holds back). */
+function heldGate(): { gate: Promise<void>; open: () => void } {
+  let open = (): void => {};
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  return { gate, open };
+}
+
 function watcher() {
   const seen = { gained: 0, lost: 0 };
   return { seen, handlers: { onGained: () => seen.gained++, onLost: () => seen.lost++ } };
@@ -287,8 +294,7 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
   async function gatedBus() {
     const sender = new pg.Client({ connectionString: db.url });
     await sender.connect();
-    let open = (): void => {};
-    const gate = new Promise<void>((resolve) => (open = resolve));
+    const { gate, open } = heldGate();
     const statements: number[] = [];
     const bus = await createListenBus({
       newClient: () => new pg.Client({ connectionString: db.url }),
@@ -407,8 +413,7 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
 
   if (backend.name === 'postgres')
     it('while the database does not answer, the backlog keeps the newest MAX_PENDING messages', async () => {
-      let open = (): void => {};
-      const gate = new Promise<void>((resolve) => (open = resolve));
+      const { gate, open } = heldGate();
       const sent: string[] = [];
       const bus = await createListenBus({
         newClient: () => new pg.Client({ connectionString: db.url }),
