@@ -101,8 +101,7 @@ export class Agent {
       // second statement (a second call from a remote agent) per job.
       let job: LeasedJob | null = null;
       if (this.currentStatus === 'busy') {
-        const idle = setTimeout(() => void this.becomeIdle(), IDLE_REPORT_DELAY_MS);
-        job = await this.claimOrNull(signal).finally(() => clearTimeout(idle));
+        job = await this.claimOrNull(signal, IDLE_REPORT_DELAY_MS);
       } else {
         await this.becomeIdle();
         job = await this.claimOrNull(signal);
@@ -175,14 +174,16 @@ export class Agent {
 
   /**
    * A claim that fails (control plane or its database unreachable) backs off rather than spinning, with one
-   * warning per outage and one line when claims work again.
+   * warning per outage and one line when claims work again. `idleAfterMs`: the worker says `idle` when the
+   * claim itself has not answered by then; never during the backoff of a failed one (the control plane is
+   * away: the report and the prefetch of that turn would only fail too, and the worker stays `busy`).
    */
-  private async claimOrNull(
-    signal: AbortSignal,
-    waitMs = this.options.claimWaitMs ?? 20_000,
-  ): ReturnType<JobChannel['claim']> {
+  private async claimOrNull(signal: AbortSignal, idleAfterMs?: number): ReturnType<JobChannel['claim']> {
+    const waitMs = this.options.claimWaitMs ?? 20_000;
+    const idle =
+      idleAfterMs === undefined ? undefined : setTimeout(() => void this.becomeIdle(), idleAfterMs);
     try {
-      const job = await this.options.channel.claim(waitMs, signal);
+      const job = await this.options.channel.claim(waitMs, signal).finally(() => clearTimeout(idle));
       const wasFailing = this.claims.failing;
       this.claims.succeeded();
       if (wasFailing) this.options.onClaimsRecovered?.();

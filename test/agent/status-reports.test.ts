@@ -1,11 +1,12 @@
 /**
- * A worker running jobs back to back stays `busy`: right after a job it claims without waiting and reports
+ * A worker running jobs back to back stays `busy`: right after a job it claims (waiting) and reports
  * `idle` only once nothing came for IDLE_REPORT_DELAY_MS, instead of writing `idle` and `busy` around every job (two store writes,
  * or two HTTP calls for a remote agent, per job under load).
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { WorkerStatus } from '../../src/store/contract.js';
 import { LocalJobChannel } from '../../src/agent/local-job-channel.js';
+import { IDLE_REPORT_DELAY_MS } from '../../src/agent/agent.js';
 import { Harness, invertWorkflow } from './harness.js';
 
 let h: Harness;
@@ -70,4 +71,29 @@ it('says idle after a job even when each claim wait is shorter than the idle del
   }
   expect(channel.statuses.filter((s) => s === 'idle' || s === 'busy')).toEqual(['idle', 'busy', 'idle']);
   expect((await h.store.getWorker(agent.workerId ?? ''))?.status).toBe('idle');
+});
+
+class FailingAfterJobChannel extends RecordingChannel {
+  failing = false;
+  override async claim(waitMs: number, signal?: AbortSignal): ReturnType<LocalJobChannel['claim']> {
+    if (this.failing) throw new Error('control plane away');
+    return await super.claim(waitMs, signal);
+  }
+}
+
+it('stays busy while the claim after a job fails: no idle report during its backoff', async () => {
+  const lite = await h.startComfy();
+  const channel = new FailingAfterJobChannel({ service: h.service, bus: h.bus });
+  const job = await h.admit(invertWorkflow('away'));
+  await h.startAgent(lite.url, {
+    channel,
+    claimBackoffMs: { minMs: 1_000, maxMs: 1_000 },
+    onJobDone: () => {
+      channel.failing = true;
+    },
+  });
+  expect((await h.waitForEnd(job.id)).status).toBe('completed');
+  // Several idle delays pass inside the failed claim's backoff.
+  await new Promise((r) => setTimeout(r, 4 * IDLE_REPORT_DELAY_MS));
+  expect(channel.statuses.filter((s) => s === 'idle' || s === 'busy')).toEqual(['idle', 'busy']);
 });
