@@ -146,6 +146,22 @@ describe.each(BACKENDS)('coordination on $name', (backend) => {
     });
 
   if (backend.name === 'postgres')
+    it('a job event another release sends with requeued: false still wakes this process, as a plain event', async () => {
+      const got: BusMessage[] = [];
+      (await db.store.coordination()).bus.subscribe((m) => got.push(m));
+      const sender = new pg.Client({ connectionString: db.url });
+      await sender.connect();
+      try {
+        const m = { kind: 'job_event', jobId: 'job_9', ended: false, requeued: false };
+        await sender.query('SELECT pg_notify($1, $2)', ['arrakis_bus', JSON.stringify({ o: 'other', m })]);
+        expect(await within(() => got.length === 1, 5000)).toBe(true);
+        expect(got).toEqual([{ kind: 'job_event', jobId: 'job_9', ended: false }]);
+      } finally {
+        await sender.end();
+      }
+    });
+
+  if (backend.name === 'postgres')
     it('a job event’s carried events reach this process only; the NOTIFY payload stays small', async () => {
       const payloads: string[] = [];
       const sender = new pg.Client({ connectionString: db.url });

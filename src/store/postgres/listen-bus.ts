@@ -31,7 +31,12 @@ const messageSchema = z.discriminatedUnion('kind', [
     kind: z.literal('job_event'),
     jobId: z.string(),
     ended: z.boolean().optional(),
-    requeued: z.literal(true).optional(),
+    // Any boolean is read (only `true` means something): a `requeued: false` from another release must not
+    // make the whole message unreadable and its wake-up lost.
+    requeued: z
+      .boolean()
+      .optional()
+      .transform((v) => (v === true ? (true as const) : undefined)),
   }),
   z.object({ kind: z.literal('cancel'), jobId: z.string() }),
   z.object({ kind: z.literal('job_ready'), pool: z.string().nullable() }),
