@@ -2,7 +2,7 @@
  * bench/dispatch — how close Arrakis stays to the floor, side by side on one comfy-lite.
  *
  *   node --import tsx bench/dispatch.ts [--runs 60] [--in-process] [--serve-in-process] [--prefer-wait] [--trace]
- *                                       [--warmup 200] [--profile-serve DIR] [--profile-agent DIR] [--bare-relay]
+ *                                       [--warmup 3000] [--profile-serve DIR] [--profile-agent DIR] [--bare-relay]
  *                                       [--serve-log-level info] [--postgres] [--remote-agent]
  *
  * direct:  a canonical ComfyUI protocol client (bench/dispatch-direct.ts, the way ComfyUI's own
@@ -69,10 +69,18 @@ import { StageTrace } from './dispatch-trace.js';
 const args = process.argv.slice(2);
 const RUNS = Number(args[args.indexOf('--runs') + 1] ?? 60) || 60;
 /**
- * Unmeasured pairs first: a control plane serves from a warm process (V8 has optimised its hot paths after a
- * few hundred jobs), and so do the direct client and comfy-lite. `--warmup 5` shows a cold start.
+ * Unmeasured pairs first: the figures are a long-running control plane's, and so are the direct client's and
+ * comfy-lite's. V8 optimises a function called once per job only after hundreds to thousands of calls:
+ * `--trace-opt` on serve shows TurboFan still compiling ~25 functions a second 200 jobs in, and only a few a
+ * second after 2,000, and serve's CPU per job falls from ~12 ms to 6 – 8 ms over that span. So the default is
+ * 3,000 pairs; the `warm-up` line gives the added time and serve's CPU per job in blocks of them, which is what
+ * the first jobs after a (re)start cost. `--warmup 5` shows a cold start.
  */
-const WARMUP = Math.max(1, Number(argValue('--warmup') ?? 200) || 200);
+const WARMUP = Math.max(1, Number(argValue('--warmup') ?? 3000) || 3000);
+/** The warm-up's blocks for its line: pairs [from, to), those that fit in WARMUP. */
+const WARMUP_BLOCKS = [0, 100, 300, 1000, 2000, 3000, 6000, 12000]
+  .filter((n) => n < WARMUP)
+  .map((from, k, all) => ({ from, to: Math.min(all[k + 1] ?? WARMUP, WARMUP) }));
 const ADMIN = 'bench-admin-key-0123456789';
 const BARE_KEY = 'bench-bare-relay-key-0123456789';
 
@@ -326,7 +334,10 @@ try {
   let serveCpuAtStart: number | null = null;
   let bareCpuAtStart: number | null = null;
   let agentCpuAtStart: number | null = null;
+  const warmupPairs: number[] = [];
+  const warmupCpu: (number | null)[] = [];
   for (let i = 0; i < RUNS + WARMUP; i++) {
+    if (WARMUP_BLOCKS.some((b) => b.from === i) || i === WARMUP) warmupCpu.push(cpuSeconds(cp.pid));
     if (i === WARMUP) {
       serveCpuAtStart = cpuSeconds(cp.pid);
       bareCpuAtStart = bare === null ? null : cpuSeconds(bare.pid);
@@ -352,7 +363,10 @@ try {
       ...(bare === null ? [] : [async () => void (b = await traced('bare', runBare))]),
     ];
     for (let k = 0; k < sides.length; k++) await sides[(i + k) % sides.length]?.();
-    if (i < WARMUP) continue;
+    if (i < WARMUP) {
+      warmupPairs.push(a.ms - d);
+      continue;
+    }
     directMs.push(d);
     e2eMs.push(a.ms);
     pairs.push(a.ms - d);
@@ -444,6 +458,18 @@ try {
     console.log(
       `arrakis − bare median of pairs ${overBare.median.toFixed(2)} ms   95% interval [${overBare.lo.toFixed(2)}, ${overBare.hi.toFixed(2)}] ms`,
     );
+  }
+  const warmupLine = WARMUP_BLOCKS.map((b, k) => {
+    const cpuFrom = warmupCpu[k];
+    const cpuTo = warmupCpu[k + 1];
+    const cpu =
+      cpuFrom === null || cpuFrom === undefined || cpuTo === null || cpuTo === undefined
+        ? ''
+        : `, serve CPU ${(((cpuTo - cpuFrom) * 1000) / (b.to - b.from)).toFixed(1)}`;
+    return `${b.from + 1}–${b.to}: ${medianWithInterval(warmupPairs.slice(b.from, b.to)).median.toFixed(2)}${cpu}`;
+  });
+  if (warmupLine.length > 1) {
+    console.log(`warm-up        added per job (median of pairs), ms, by pairs: ${warmupLine.join('; ')}`);
   }
   console.log(
     `ratio arrakis/direct   p50 ${(pct(e2eMs, 50) / pct(directMs, 50)).toFixed(2)} (target ≤ 1.5)   p99 ${(pct(e2eMs, 99) / pct(directMs, 99)).toFixed(2)}`,
