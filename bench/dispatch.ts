@@ -202,7 +202,9 @@ try {
   await direct.connect();
   const runDirect = async (i: number): Promise<number> => {
     const t0 = performance.now();
-    await direct.run(workflow(`direct/${i}`));
+    // A folder of each run's own, as Arrakis gives each job (`arrakis/<job id>/…`): a saver lists its folder
+    // to number the file (ComfyUI's get_save_image_path), so a folder shared by every run costs more each run.
+    await direct.run(workflow(`direct/${i}/out`));
     trace?.mark('client: output bytes read');
     return performance.now() - t0;
   };
@@ -303,12 +305,13 @@ try {
     base: string,
     jobHeaders: Record<string, string>,
     wait: boolean,
+    prefix = 'out',
   ): Promise<{ ms: number; id: string }> => {
     const t0 = performance.now();
     const res = await fetch(`${base}/v1/jobs`, {
       method: 'POST',
       headers: wait ? { ...jobHeaders, prefer: 'wait=60' } : jobHeaders,
-      body: JSON.stringify({ workflow: workflow('out') }),
+      body: JSON.stringify({ workflow: workflow(prefix) }),
     });
     const job = (await res.json()) as { id: string; status: string; outputs?: Array<{ url: string }> };
     trace?.mark('client: submit answer parsed');
@@ -322,8 +325,9 @@ try {
   };
   const runArrakis = (): Promise<{ ms: number; id: string }> => runJob(cp.url, headers, PREFER_WAIT);
   const bareHeaders = { ...headers, authorization: `Bearer ${BARE_KEY}` };
-  const runBare = async (): Promise<number> =>
-    bare === null ? Number.NaN : (await runJob(bare.ready, bareHeaders, false)).ms;
+  // The bare relay sends the prompt as it came: a folder of each run's own, like the other two sides.
+  const runBare = async (i: number): Promise<number> =>
+    bare === null ? Number.NaN : (await runJob(bare.ready, bareHeaders, false, `bare/${i}/out`)).ms;
 
   const directMs: number[] = [];
   const e2eMs: number[] = [];
@@ -335,6 +339,7 @@ try {
   let bareCpuAtStart: number | null = null;
   let agentCpuAtStart: number | null = null;
   const warmupPairs: number[] = [];
+  const warmupDirect: number[] = [];
   const warmupCpu: (number | null)[] = [];
   for (let i = 0; i < RUNS + WARMUP; i++) {
     if (WARMUP_BLOCKS.some((b) => b.from === i) || i === WARMUP) warmupCpu.push(cpuSeconds(cp.pid));
@@ -360,11 +365,12 @@ try {
       async () => {
         a = await traced('arrakis', runArrakis);
       },
-      ...(bare === null ? [] : [async () => void (b = await traced('bare', runBare))]),
+      ...(bare === null ? [] : [async () => void (b = await traced('bare', () => runBare(i)))]),
     ];
     for (let k = 0; k < sides.length; k++) await sides[(i + k) % sides.length]?.();
     if (i < WARMUP) {
       warmupPairs.push(a.ms - d);
+      warmupDirect.push(d);
       continue;
     }
     directMs.push(d);
@@ -465,8 +471,9 @@ try {
     const cpu =
       cpuFrom === null || cpuFrom === undefined || cpuTo === null || cpuTo === undefined
         ? ''
-        : `, serve CPU ${(((cpuTo - cpuFrom) * 1000) / (b.to - b.from)).toFixed(1)}`;
-    return `${b.from + 1}–${b.to}: ${medianWithInterval(warmupPairs.slice(b.from, b.to)).median.toFixed(2)}${cpu}`;
+        : `, serve CPU/job ${(((cpuTo - cpuFrom) * 1000) / (b.to - b.from)).toFixed(1)}`;
+    const block = (values: number[]): string => pct(values.slice(b.from, b.to), 50).toFixed(2);
+    return `${b.from + 1}–${b.to}: ${block(warmupPairs)} (direct p50 ${block(warmupDirect)}${cpu})`;
   });
   if (warmupLine.length > 1) {
     console.log(`warm-up        added per job (median of pairs), ms, by pairs: ${warmupLine.join('; ')}`);
