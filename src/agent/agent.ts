@@ -42,10 +42,15 @@ export class Agent {
   private currentStatus: WorkerStatus = 'starting';
   private id: string | null = null;
   private readonly claims: Retry;
-  /** Only for its once-per-outage logging: a missed status report is not retried, the next one replaces it. */
+  /** Only for its once-per-outage logging: a missed status report is sent again at the next chance (report). */
   private readonly statusReports: Retry;
   /** Status reports in the order they were made; the idle/busy ones are not waited for (see runLoop). */
   private reporting: Promise<void> = Promise.resolve();
+  /**
+   * The last status report failed: the store may hold an older status than currentStatus, so the same status
+   * is sent again at the next chance (report skips only a status the store already has).
+   */
+  private statusUnsent = false;
 
   constructor(private readonly options: AgentOptions) {
     this.statusReports = new Retry('reporting the worker status', this.log);
@@ -234,7 +239,7 @@ export class Agent {
    * store sees them in the order they were made even when the caller does not wait; resolves once sent.
    */
   private report(status: WorkerStatus): Promise<void> {
-    if (this.currentStatus === status) return this.reporting;
+    if (this.currentStatus === status && !this.statusUnsent) return this.reporting;
     this.currentStatus = status;
     this.reporting = this.reporting.then(async () => {
       // A status write is bookkeeping: it waits for the turn of the event loop to end, so the work that
@@ -243,8 +248,10 @@ export class Agent {
       await new Promise<void>((resolve) => setImmediate(resolve));
       try {
         await this.options.channel.setStatus(status);
+        this.statusUnsent = false;
         this.statusReports.succeeded();
       } catch (err) {
+        this.statusUnsent = true;
         this.statusReports.failed(err, { workerId: this.id, status });
       }
     });

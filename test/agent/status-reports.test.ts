@@ -97,3 +97,62 @@ it('stays busy while the claim after a job fails: no idle report during its back
   await new Promise((r) => setTimeout(r, 4 * IDLE_REPORT_DELAY_MS));
   expect(channel.statuses.filter((s) => s === 'idle' || s === 'busy')).toEqual(['idle', 'busy']);
 });
+
+/** A channel whose status writes fail while `away` (the control plane unreachable for them alone). */
+class StatusOutageChannel extends RecordingChannel {
+  away: (status: WorkerStatus) => boolean = () => false;
+  override async setStatus(status: WorkerStatus): Promise<void> {
+    if (this.away(status)) {
+      this.statuses.push(status);
+      throw new Error('control plane away');
+    }
+    await super.setStatus(status);
+  }
+}
+
+it('sends an idle report lost in an outage again once the control plane answers', async () => {
+  const lite = await h.startComfy();
+  const channel = new StatusOutageChannel({ service: h.service, bus: h.bus });
+  const agent = await h.startAgent(lite.url, { channel, claimWaitMs: 50 });
+  const job = await h.admit(invertWorkflow('lost-idle'));
+  channel.away = (status) => status === 'idle';
+  expect((await h.waitForEnd(job.id)).status).toBe('completed');
+  const tried = Date.now() + 5_000;
+  while (channel.statuses.filter((s) => s === 'idle').length < 2 && Date.now() < tried) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  // The idle report after the job failed: the store still says busy.
+  expect((await h.store.getWorker(agent.workerId ?? ''))?.status).toBe('busy');
+  channel.away = () => false;
+  const deadline = Date.now() + 5_000;
+  while ((await h.store.getWorker(agent.workerId ?? ''))?.status !== 'idle' && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  expect((await h.store.getWorker(agent.workerId ?? ''))?.status).toBe('idle');
+});
+
+it('sends a busy report lost in an outage again with the next job it claims', async () => {
+  const lite = await h.startComfy();
+  const channel = new StatusOutageChannel({ service: h.service, bus: h.bus });
+  let failedOnce = false;
+  channel.away = (status) => {
+    if (status !== 'busy' || failedOnce) return false;
+    failedOnce = true;
+    return true;
+  };
+  const first = await h.admit(invertWorkflow('lost-busy-1'));
+  const second = await h.admit(invertWorkflow('lost-busy-2'));
+  await h.startAgent(lite.url, { channel });
+  for (const job of [first, second]) expect((await h.waitForEnd(job.id)).status).toBe('completed');
+  const deadline = Date.now() + 5_000;
+  while (channel.statuses.filter((s) => s === 'idle').length < 2 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  // The first job's busy report failed; the second job's claim sends it again (the store said idle meanwhile).
+  expect(channel.statuses.filter((s) => s === 'idle' || s === 'busy')).toEqual([
+    'idle',
+    'busy',
+    'busy',
+    'idle',
+  ]);
+});
