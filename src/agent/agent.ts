@@ -227,8 +227,9 @@ export class Agent {
       if (!reported) {
         reported = true;
         this.log.warn({ workerId: this.id, detail: health.detail }, 'ComfyUI is unhealthy');
-        await this.report('unhealthy');
       }
+      // Sent once; at each re-check only when that report was lost (report skips a status the store has).
+      await this.report('unhealthy');
       await pause(backoff.next(), signal);
     }
     return false;

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { WorkerStatus } from '../../src/store/contract.js';
 import { LocalJobChannel } from '../../src/agent/local-job-channel.js';
 import { IDLE_REPORT_DELAY_MS } from '../../src/agent/agent.js';
+import { freePort } from '../support/postgres-server.js';
 import { Harness, invertWorkflow } from './harness.js';
 
 let h: Harness;
@@ -155,4 +156,24 @@ it('sends a busy report lost in an outage again with the next job it claims', as
     'busy',
     'idle',
   ]);
+});
+
+it('sends an unhealthy report lost in an outage again while its ComfyUI stays down', async () => {
+  const port = await freePort();
+  const channel = new StatusOutageChannel({ service: h.service, bus: h.bus });
+  let failedOnce = false;
+  channel.away = (status) => {
+    if (status !== 'unhealthy' || failedOnce) return false;
+    failedOnce = true;
+    return true;
+  };
+  const agent = await h.startAgent(`http://127.0.0.1:${port}`, { channel });
+  const deadline = Date.now() + 5_000;
+  while ((await h.store.getWorker(agent.workerId ?? ''))?.status !== 'unhealthy' && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  expect((await h.store.getWorker(agent.workerId ?? ''))?.status).toBe('unhealthy');
+  // Once sent, the health re-checks send nothing more.
+  await new Promise((r) => setTimeout(r, 500));
+  expect(channel.statuses.filter((s) => s === 'unhealthy')).toEqual(['unhealthy', 'unhealthy']);
 });
