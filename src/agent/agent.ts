@@ -205,7 +205,10 @@ export class Agent {
    * never holds up a claim, and stops when a job arrives (resuming at a later idle turn).
    */
   private async becomeIdle(): Promise<void> {
-    await this.report('idle');
+    // Sending again an idle report an outage lost is not waited for: a call that hangs (up to the request
+    // timeout, for a remote agent) must not hold up the claim.
+    if (this.currentStatus === 'idle') void this.report('idle');
+    else await this.report('idle');
     // A job that arrived while a report was on its way (this one, or the model report of the prefetch's turn:
     // the claim waits beside both) made the worker busy again, or the agent began stopping (its models may
     // have stopped already): no prefetch now.

@@ -177,3 +177,31 @@ it('sends an unhealthy report lost in an outage again while its ComfyUI stays do
   await new Promise((r) => setTimeout(r, 500));
   expect(channel.statuses.filter((s) => s === 'unhealthy')).toEqual(['unhealthy', 'unhealthy']);
 });
+
+it('does not hold up its claim while an idle report it sends again hangs', async () => {
+  const lite = await h.startComfy();
+  const channel = new StatusOutageChannel({ service: h.service, bus: h.bus });
+  let release = (): void => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let idleTries = 0;
+  const hangingChannel = Object.assign(channel, {
+    setStatus: async (status: WorkerStatus): Promise<void> => {
+      channel.statuses.push(status);
+      if (status !== 'idle') return;
+      idleTries += 1;
+      // The first idle report fails (an outage); the one sent again hangs until the test ends.
+      if (idleTries === 1) throw new Error('control plane away');
+      await released;
+    },
+  });
+  await h.startAgent(lite.url, { channel: hangingChannel, claimWaitMs: 50 });
+  const deadline = Date.now() + 5_000;
+  while (idleTries < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  expect(idleTries).toBeGreaterThanOrEqual(2);
+  try {
+    const job = await h.admit(invertWorkflow('hanging-idle'));
+    expect((await h.waitForEnd(job.id)).status).toBe('completed');
+  } finally {
+    release();
+  }
+});
