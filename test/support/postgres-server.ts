@@ -20,7 +20,7 @@ export interface RunningPostgres {
 /** Initialises and starts an embedded PostgreSQL in a new folder named by `prefix`, on a free port. */
 async function startEmbedded(
   prefix: string,
-  opts: { persistent: boolean; maxConnections: number },
+  opts: { persistent: boolean; maxConnections: number; settings?: readonly string[] },
 ): Promise<{ pg: EmbeddedPostgres; parent: string; url: string }> {
   // As root, initdb runs as a `postgres` user, which must be able to enter the parent folder.
   const parent = mkdtempSync(join(tmpdir(), prefix));
@@ -40,6 +40,7 @@ async function startEmbedded(
       'fsync=off',
       '-c',
       'synchronous_commit=off',
+      ...(opts.settings ?? []).flatMap((setting) => ['-c', setting]),
     ],
     onLog: () => {},
     onError: () => {},
@@ -49,12 +50,20 @@ async function startEmbedded(
   return { pg, parent, url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres` };
 }
 
-export async function startPostgres(): Promise<RunningPostgres> {
+/**
+ * The server ARRAKIS_TEST_PG names, else an embedded one; `settings` (`name=value`, e.g. a preloaded library)
+ * apply to an embedded server only: a named server must have them already.
+ */
+export async function startPostgres(settings: readonly string[] = []): Promise<RunningPostgres> {
   const external = process.env.ARRAKIS_TEST_PG;
   if (external !== undefined && external !== '') {
     return { adminUrl: external, stop: async () => {} };
   }
-  const { pg, parent, url } = await startEmbedded('arrakis-pg-', { persistent: false, maxConnections: 300 });
+  const { pg, parent, url } = await startEmbedded('arrakis-pg-', {
+    persistent: false,
+    maxConnections: 300,
+    settings,
+  });
   return {
     adminUrl: url,
     stop: async () => {
