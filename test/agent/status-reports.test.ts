@@ -204,3 +204,31 @@ it('does not hold up its claim while an idle report it sends again hangs', async
     release();
   }
 });
+
+it('queues no more idle reports while the one it sends again hangs: one call once the control plane answers', async () => {
+  const lite = await h.startComfy();
+  const channel = new StatusOutageChannel({ service: h.service, bus: h.bus });
+  let release = (): void => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let idleTries = 0;
+  const hangingChannel = Object.assign(channel, {
+    setStatus: async (status: WorkerStatus): Promise<void> => {
+      channel.statuses.push(status);
+      if (status !== 'idle') return;
+      idleTries += 1;
+      // The first idle report fails (an outage); the one sent again hangs until released.
+      if (idleTries === 1) throw new Error('control plane away');
+      await released;
+    },
+  });
+  const agent = await h.startAgent(lite.url, { channel: hangingChannel, claimWaitMs: 20 });
+  const deadline = Date.now() + 5_000;
+  while (idleTries < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  expect(idleTries).toBe(2);
+  // Many idle turns (claim waits) pass while the report sent again hangs.
+  await new Promise((r) => setTimeout(r, 300));
+  release();
+  await new Promise((r) => setTimeout(r, 300));
+  expect(idleTries).toBe(2);
+  expect(agent.status).toBe('idle');
+});
