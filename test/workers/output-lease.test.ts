@@ -196,6 +196,19 @@ describe.each(BACKENDS)('output uploads over the worker API, two replicas, on $n
     expect(await fx.storage.get(stored.objectKey)).not.toBeNull();
   });
 
+  it('a lease check after the bytes that fails (database away) is logged: the upload answered, its file kept', async () => {
+    const warned: string[] = [];
+    const service = new WorkerService({
+      ...{ store: fx.db.store, storage: fx.storage, bus: fx.bus, leaseMs: 10_000, maxAttempts: 3 },
+      log: { warn: (_details, message) => warned.push(message) },
+    });
+    const { jobId } = await claimedThroughService(fx, 'w1');
+    vi.spyOn(fx.db.store, 'jobLease').mockRejectedValue(new Error('database away'));
+    const stored = await service.storeOutput(jobId, 'w1', file, { attempt: 1, after: 'background' });
+    await vi.waitFor(() => expect(warned).toEqual(['the lease check after an output upload failed']));
+    expect((await fx.storage.get(stored.objectKey))?.size).toBe(file.bytes.length);
+  });
+
   it('completed on the other replica: a late upload is refused before its bytes, the output untouched', async () => {
     const { jobId, replicaB } = await claimedOnA('w1');
     const stored = await fx.service.storeOutput(jobId, 'w1', file);
