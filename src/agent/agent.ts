@@ -51,12 +51,6 @@ export class Agent {
    * is sent again at the next chance (report skips only a status the store already has).
    */
   private statusUnsent = false;
-  /**
-   * The last report made is still on its way (queued or sent, not answered): a report of the same status sends
-   * nothing more, even after a failure, or every idle turn of an outage would queue one more behind a hanging call.
-   */
-  private reportPending = false;
-  private reportsMade = 0;
 
   constructor(private readonly options: AgentOptions) {
     this.statusReports = new Retry('reporting the worker status', this.log);
@@ -249,10 +243,11 @@ export class Agent {
    * store sees them in the order they were made even when the caller does not wait; resolves once sent.
    */
   private report(status: WorkerStatus): Promise<void> {
-    if (this.currentStatus === status && (!this.statusUnsent || this.reportPending)) return this.reporting;
+    if (this.currentStatus === status && !this.statusUnsent) return this.reporting;
     this.currentStatus = status;
-    this.reportPending = true;
-    const made = ++this.reportsMade;
+    // Queued: a report of the same status sends nothing more unless this one fails (else every idle turn of an
+    // outage would queue one more behind a hanging call).
+    this.statusUnsent = false;
     this.reporting = this.reporting.then(async () => {
       // A status write is bookkeeping: it waits for the turn of the event loop to end, so the work that
       // prompted it (the claimed job's prompt on its way to ComfyUI, a finished job's end reaching its
@@ -266,7 +261,6 @@ export class Agent {
         this.statusUnsent = true;
         this.statusReports.failed(err, { workerId: this.id, status });
       }
-      if (made === this.reportsMade) this.reportPending = false;
     });
     return this.reporting;
   }
