@@ -16,7 +16,9 @@
  * concurrent take already lowered. Takes by another process sharing the database are not seen either. In both
  * cases, for at most MIRROR_MS, the gate may let a submission through to the admission, whose own take then
  * refuses it with the same 429. That refusal drops the buckets it named (`forget`): the gate reads again from
- * the next submission on, rather than vouching for the rest of MIRROR_MS during the very flood it is for.
+ * the next submission on, rather than vouching for the rest of MIRROR_MS during the very flood it is for. A take
+ * that began before the refusal and answers after it does not vouch again: each entry keeps the observation of
+ * the latest-begun admission (`at`, the admission's own clock reading).
  */
 
 /** How long a recorded level may stand in for a read. */
@@ -27,15 +29,24 @@ export const MIRROR_MAX_BUCKETS = 20_000;
 export class BucketMirror {
   readonly #levels = new Map<string, { tokens: number; at: number }>();
 
-  /** Bucket `key` held `tokens` right after a take at `at`. */
+  /**
+   * Bucket `key` held `tokens` right after a take by an admission that began at `at`. An answer that arrives
+   * after one from a later admission (Postgres: concurrent connections) is older news and is ignored; at the
+   * same `at` the lower level stands.
+   */
   record(key: string, tokens: number, at: number): void {
-    if (this.#levels.size >= MIRROR_MAX_BUCKETS && !this.#levels.has(key)) this.#levels.clear();
+    const held = this.#levels.get(key);
+    if (held !== undefined && (held.at > at || (held.at === at && held.tokens <= tokens))) return;
+    if (held === undefined && this.#levels.size >= MIRROR_MAX_BUCKETS) this.#levels.clear();
     this.#levels.set(key, { tokens, at });
   }
 
-  /** Bucket `key` refused a take (or may have): nothing is vouched for it until its next take. */
-  forget(key: string): void {
-    this.#levels.delete(key);
+  /**
+   * Bucket `key` refused a take (or may have) by an admission that began at `at`: nothing is vouched for it until
+   * a take that began later (a take that began before, answering after this, does not vouch again).
+   */
+  forget(key: string, at: number): void {
+    this.record(key, 0, at);
   }
 
   /** True when this process's last take from `key`, at most MIRROR_MS before `now`, left at least one token. */

@@ -15,9 +15,17 @@ const OUTPUT: JobOutput = {
   objectKey: 'jobs/j/outputs/1.0-a.png',
 };
 
-function job(id: string, status: Job['status'] = 'completed', outputs = 1): Job {
+function job(id: string, status: Job['status'] = 'completed', outputs = 1, models: Job['models'] = []): Job {
   const list = Array.from({ length: outputs }, (_, index) => ({ ...OUTPUT, index }));
-  return { id, accountId: 'acc', userId: 'u1', status, outputs: list } as Job;
+  return { id, accountId: 'acc', userId: 'u1', status, outputs: list, models } as Job;
+}
+
+/** A models list of `count` checkpoints whose names are 10 characters each. */
+function models(count: number, prefix: string): Job['models'] {
+  return Array.from({ length: count }, (_, i) => ({
+    kind: 'checkpoint',
+    name: `${prefix}${String(i).padStart(9, '0')}`,
+  }));
 }
 
 describe('RecentCompletions', () => {
@@ -84,5 +92,18 @@ describe('RecentCompletions', () => {
     memory.remember(job('j3', 'completed', 3));
     expect(memory.outputsFor('acc', 'u1', 'j2')).toHaveLength(4);
     expect(memory.size).toBe(2);
+  });
+
+  it('bounds the model names its views hold, all jobs together: a workflow may name thousands of long ones', () => {
+    const memory = new RecentCompletions({ maxModelChars: 500 });
+    // 7 × (10 + 64) alone is over the bound: not remembered (the store answers it).
+    memory.remember(job('big', 'completed', 1, models(7, 'b')));
+    expect(memory.viewFor('acc', 'u1', 'big')).toBeUndefined();
+    memory.remember(job('j1', 'completed', 1, models(4, 'a')));
+    memory.remember(job('j2', 'completed', 1, models(4, 'c')));
+    // 2 × 4 × (10 + 64) in all: the least recently used goes.
+    expect(memory.viewFor('acc', 'u1', 'j1')).toBeUndefined();
+    expect(memory.viewFor('acc', 'u1', 'j2')?.models).toHaveLength(4);
+    expect(memory.size).toBe(1);
   });
 });

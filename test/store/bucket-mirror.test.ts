@@ -18,6 +18,19 @@ describe('BucketMirror', () => {
     expect(mirror.surelyHasToken('k', 200)).toBe(false);
   });
 
+  it('a take that began before a refusal, answering after it, does not vouch again (Postgres: concurrent admissions)', () => {
+    const mirror = new BucketMirror();
+    mirror.record('k', 5, 100);
+    // Admission B (began at 200) is refused: the bucket is empty.
+    mirror.forget('k', 200);
+    // Admission A began at 150, took a token from its snapshot's level, and its answer arrives only now.
+    mirror.record('k', 4, 150);
+    expect(mirror.surelyHasToken('k', 250)).toBe(false);
+    // A take that began after the refusal is news again.
+    mirror.record('k', 3, 300);
+    expect(mirror.surelyHasToken('k', 300)).toBe(true);
+  });
+
   it('forgets old buckets once it holds MIRROR_MAX_BUCKETS: one entry per user ever seen would leak', () => {
     const mirror = new BucketMirror();
     mirror.record('first', 5, 0);

@@ -25,7 +25,6 @@ async function within(cond: () => boolean, ms: number): Promise<boolean> {
   return true;
 }
 
-/** A leader's view of one duty: how often it was gained and lost. */
 /** A promise that waits until `open()` is called (a NOTIFY the test holds back). */
 function heldGate(): { gate: Promise<void>; open: () => void } {
   let open = (): void => {};
@@ -33,6 +32,7 @@ function heldGate(): { gate: Promise<void>; open: () => void } {
   return { gate, open };
 }
 
+/** A leader's view of one duty: how often it was gained and lost. */
 function watcher() {
   const seen = { gained: 0, lost: 0 };
   return { seen, handlers: { onGained: () => seen.gained++, onLost: () => seen.lost++ } };

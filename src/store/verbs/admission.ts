@@ -174,7 +174,7 @@ async function admitByFunction(ctx: StoreContext, input: NewJob, now: number): P
     const limited = functionRateSchema.safeParse(err);
     if (limited.success) {
       // AR002 does not say which bucket was empty: none of them is vouched for until its next take.
-      for (const r of input.rate ?? []) ctx.buckets?.forget(r.key);
+      for (const r of input.rate ?? []) ctx.buckets?.forget(r.key, now);
       throw new Rejection({ kind: 'rate_limited', retryAfterMs: limited.data.detail });
     }
     const refused = functionRejectionSchema.safeParse(err);

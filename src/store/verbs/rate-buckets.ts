@@ -45,7 +45,7 @@ export function* takeTokenSteps(
     const rate = r.ratePerSecond;
     const rows = yield step(ctx.sql.takeBucketToken, [r.key, r.burst, now, rate, rate, rate, rate]);
     if (rows.length === 0) {
-      ctx.buckets?.forget(r.key);
+      ctx.buckets?.forget(r.key, now);
       for (const t of taken) yield step(ctx.sql.refundBucketToken, [t.key]);
       return { allowed: false, retryAfterMs: yield* waitFor(ctx, r, now) };
     }
