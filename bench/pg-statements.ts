@@ -40,9 +40,10 @@ const server = await startPostgres([
   'pg_stat_statements.track=all',
 ]);
 const DATABASE = `arrakis_bench_pg_statements_${process.pid}`;
-const url = await freshPgDatabase(server.adminUrl, DATABASE);
-const admin = new pg.Client({ connectionString: url });
+let admin: pg.Client | null = null;
 try {
+  const url = await freshPgDatabase(server.adminUrl, DATABASE);
+  admin = new pg.Client({ connectionString: url });
   await admin.connect();
   await admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
   const store = await openStore(url, { poolSize: 4 });
@@ -97,7 +98,7 @@ try {
     await store.close();
   }
 } finally {
-  await admin.end().catch(() => {});
+  await admin?.end().catch(() => {});
   await dropPgDatabase(server.adminUrl, DATABASE).catch(() => {});
   await server.stop();
 }
