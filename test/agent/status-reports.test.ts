@@ -177,26 +177,32 @@ it('sends an unhealthy report lost in an outage again while its ComfyUI stays do
   expect(channel.statuses.filter((s) => s === 'unhealthy')).toEqual(['unhealthy', 'unhealthy']);
 });
 
-it('does not hold up its claim while an idle report it sends again hangs', async () => {
-  const lite = await h.startComfy();
-  const channel = new StatusOutageChannel({ service: h.service, bus: h.bus });
+/**
+ * A channel whose first idle report fails (an outage) and whose idle reports after it hang until `release`;
+ * `idleTries` counts the idle calls.
+ */
+function hangingIdleChannel(): { channel: RecordingChannel; release: () => void; idleTries: () => number } {
+  const channel = new RecordingChannel({ service: h.service, bus: h.bus });
   let release = (): void => {};
   const released = new Promise<void>((resolve) => (release = resolve));
-  let idleTries = 0;
-  const hangingChannel = Object.assign(channel, {
-    setStatus: async (status: WorkerStatus): Promise<void> => {
-      channel.statuses.push(status);
-      if (status !== 'idle') return;
-      idleTries += 1;
-      // The first idle report fails (an outage); the one sent again hangs until the test ends.
-      if (idleTries === 1) throw new Error('control plane away');
-      await released;
-    },
-  });
-  await h.startAgent(lite.url, { channel: hangingChannel, claimWaitMs: 50 });
+  let tries = 0;
+  channel.setStatus = async (status: WorkerStatus): Promise<void> => {
+    channel.statuses.push(status);
+    if (status !== 'idle') return;
+    tries += 1;
+    if (tries === 1) throw new Error('control plane away');
+    await released;
+  };
+  return { channel, release: () => release(), idleTries: () => tries };
+}
+
+it('does not hold up its claim while an idle report it sends again hangs', async () => {
+  const lite = await h.startComfy();
+  const { channel, release, idleTries } = hangingIdleChannel();
+  await h.startAgent(lite.url, { channel, claimWaitMs: 50 });
   const deadline = Date.now() + 5_000;
-  while (idleTries < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  expect(idleTries).toBeGreaterThanOrEqual(2);
+  while (idleTries() < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  expect(idleTries()).toBeGreaterThanOrEqual(2);
   try {
     const job = await h.admit(invertWorkflow('hanging-idle'));
     expect((await h.waitForEnd(job.id)).status).toBe('completed');
@@ -207,28 +213,15 @@ it('does not hold up its claim while an idle report it sends again hangs', async
 
 it('queues no more idle reports while the one it sends again hangs: one call once the control plane answers', async () => {
   const lite = await h.startComfy();
-  const channel = new StatusOutageChannel({ service: h.service, bus: h.bus });
-  let release = (): void => {};
-  const released = new Promise<void>((resolve) => (release = resolve));
-  let idleTries = 0;
-  const hangingChannel = Object.assign(channel, {
-    setStatus: async (status: WorkerStatus): Promise<void> => {
-      channel.statuses.push(status);
-      if (status !== 'idle') return;
-      idleTries += 1;
-      // The first idle report fails (an outage); the one sent again hangs until released.
-      if (idleTries === 1) throw new Error('control plane away');
-      await released;
-    },
-  });
-  const agent = await h.startAgent(lite.url, { channel: hangingChannel, claimWaitMs: 20 });
+  const { channel, release, idleTries } = hangingIdleChannel();
+  const agent = await h.startAgent(lite.url, { channel, claimWaitMs: 20 });
   const deadline = Date.now() + 5_000;
-  while (idleTries < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  expect(idleTries).toBe(2);
+  while (idleTries() < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  expect(idleTries()).toBe(2);
   // Many idle turns (claim waits) pass while the report sent again hangs.
   await new Promise((r) => setTimeout(r, 300));
   release();
   await new Promise((r) => setTimeout(r, 300));
-  expect(idleTries).toBe(2);
+  expect(idleTries()).toBe(2);
   expect(agent.status).toBe('idle');
 });
