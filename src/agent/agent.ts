@@ -232,7 +232,10 @@ export class Agent {
         this.log.warn({ workerId: this.id, detail: health.detail }, 'ComfyUI is unhealthy');
       }
       // Sent once; at each re-check only when that report was lost (report skips a status the store has).
-      await this.report('unhealthy');
+      // Sending it again is not waited for: a call that hangs (up to the request timeout, for a remote agent)
+      // must not space out the health checks, which follow their backoff.
+      if (this.currentStatus === 'unhealthy') void this.report('unhealthy');
+      else await this.report('unhealthy');
       await pause(backoff.next(), signal);
     }
     return false;

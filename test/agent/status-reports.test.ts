@@ -8,7 +8,7 @@ import type { WorkerStatus } from '../../src/store/contract.js';
 import { LocalJobChannel } from '../../src/agent/local-job-channel.js';
 import { IDLE_REPORT_DELAY_MS } from '../../src/agent/agent.js';
 import { freePort } from '../support/postgres-server.js';
-import { Harness, invertWorkflow } from './harness.js';
+import { Harness, invertWorkflow, testComfyClient } from './harness.js';
 
 let h: Harness;
 
@@ -178,27 +178,31 @@ it('sends an unhealthy report lost in an outage again while its ComfyUI stays do
 });
 
 /**
- * A channel whose first idle report fails (an outage) and whose idle reports after it hang until `release`;
- * `idleTries` counts the idle calls.
+ * A channel whose first `status` report fails (an outage) and whose `status` reports after it hang until
+ * `release`; `tries` counts the `status` calls.
  */
-function hangingIdleChannel(): { channel: RecordingChannel; release: () => void; idleTries: () => number } {
+function hangingStatusChannel(status: WorkerStatus): {
+  channel: RecordingChannel;
+  release: () => void;
+  tries: () => number;
+} {
   const channel = new RecordingChannel({ service: h.service, bus: h.bus });
   let release = (): void => {};
   const released = new Promise<void>((resolve) => (release = resolve));
   let tries = 0;
-  channel.setStatus = async (status: WorkerStatus): Promise<void> => {
-    channel.statuses.push(status);
-    if (status !== 'idle') return;
+  channel.setStatus = async (s: WorkerStatus): Promise<void> => {
+    channel.statuses.push(s);
+    if (s !== status) return;
     tries += 1;
     if (tries === 1) throw new Error('control plane away');
     await released;
   };
-  return { channel, release: () => release(), idleTries: () => tries };
+  return { channel, release: () => release(), tries: () => tries };
 }
 
 it('does not hold up its claim while an idle report it sends again hangs', async () => {
   const lite = await h.startComfy();
-  const { channel, release, idleTries } = hangingIdleChannel();
+  const { channel, release, tries: idleTries } = hangingStatusChannel('idle');
   await h.startAgent(lite.url, { channel, claimWaitMs: 50 });
   const deadline = Date.now() + 5_000;
   while (idleTries() < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -213,7 +217,7 @@ it('does not hold up its claim while an idle report it sends again hangs', async
 
 it('queues no more idle reports while the one it sends again hangs: one call once the control plane answers', async () => {
   const lite = await h.startComfy();
-  const { channel, release, idleTries } = hangingIdleChannel();
+  const { channel, release, tries: idleTries } = hangingStatusChannel('idle');
   const agent = await h.startAgent(lite.url, { channel, claimWaitMs: 20 });
   const deadline = Date.now() + 5_000;
   while (idleTries() < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -224,4 +228,29 @@ it('queues no more idle reports while the one it sends again hangs: one call onc
   await new Promise((r) => setTimeout(r, 300));
   expect(idleTries()).toBe(2);
   expect(agent.status).toBe('idle');
+});
+
+it('keeps health-checking its ComfyUI on its backoff while an unhealthy report it sends again hangs', async () => {
+  const port = await freePort();
+  const { channel, release, tries } = hangingStatusChannel('unhealthy');
+  const comfy = testComfyClient(`http://127.0.0.1:${port}`);
+  let checks = 0;
+  const health = comfy.health.bind(comfy);
+  comfy.health = async () => {
+    checks += 1;
+    return await health();
+  };
+  await h.startAgent(`http://127.0.0.1:${port}`, { channel, comfy, healthBackoffMs: { min: 20, max: 20 } });
+  try {
+    const deadline = Date.now() + 5_000;
+    while (tries() < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(tries()).toBe(2);
+    const before = checks;
+    // The report sent again hangs (as a remote agent's call can, up to its request timeout): the re-checks go on.
+    await new Promise((r) => setTimeout(r, 400));
+    expect(checks - before).toBeGreaterThanOrEqual(4);
+    expect(tries()).toBe(2);
+  } finally {
+    release();
+  }
 });
