@@ -76,6 +76,8 @@ export async function spawnBareRelay(comfyUrl: string, relayDir: string, key: st
  * agents run its jobs); `ready` is its URL. `profileDir` writes a V8 CPU profile of it there.
  */
 export async function spawnServe(config: {
+  /** Another checkout's `bin/arrakis.mjs` (bench/dispatch `--compare`); this checkout's by default. */
+  bin?: string;
   db: string;
   storage: string;
   comfyui: readonly string[];
@@ -87,7 +89,7 @@ export async function spawnServe(config: {
     config.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${config.profileDir}`];
   return await spawnNode(
     'serve',
-    [...nodeArgs, BIN, 'serve', '--port', '0'],
+    [...nodeArgs, config.bin ?? BIN, 'serve', '--port', '0'],
     /arrakis listening on (http:\/\/\S+)\s/,
     {
       ...process.env,

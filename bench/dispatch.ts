@@ -3,7 +3,7 @@
  *
  *   node --import tsx bench/dispatch.ts [--runs 60] [--in-process] [--serve-in-process] [--prefer-wait] [--trace]
  *                                       [--warmup 3000] [--profile-serve DIR] [--profile-agent DIR] [--bare-relay]
- *                                       [--serve-log-level info] [--postgres] [--remote-agent]
+ *                                       [--serve-log-level info] [--postgres] [--remote-agent] [--compare DIR]
  *
  * direct:  a canonical ComfyUI protocol client (bench/dispatch-direct.ts, the way ComfyUI's own
  *          websockets_api_example.py does it: POST /prompt, wait for `executing` null on its open WebSocket,
@@ -17,6 +17,12 @@
  *          that stores outputs durably before `done` can do (one transaction in, the prompt sent, the output
  *          fetched at `executed`, fdatasync'd, one transaction out, `done` on the open stream), on the same
  *          client path: what any such control plane adds on this machine, to read Arrakis's added time against.
+ * compare: with `--compare DIR`, a third side: `arrakis serve` of another checkout (DIR, e.g. a `git worktree`
+ *          of the commit before a change, sharing this checkout's node_modules) on a database and storage of its
+ *          own, with its in-process agent on the same comfy-lite, run the same way as the arrakis side. Its line
+ *          `arrakis − compare` (median of the pairs' differences, with its interval) is an A/B of two versions
+ *          within one run: on this shared machine runs of the same code differ by ±0.5 ms, more than most
+ *          single changes, while the sides of one run share its load. Default topology only.
  * The sides run as interleaved pairs (the order alternates), so a load swing on the shared machine hits both
  * sides of a pair alike: the added time per job is the median of the pairs' differences, with a
  * distribution-free 95% interval (order statistics of the differences).
@@ -47,7 +53,7 @@
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { startComfyLite } from '../src/comfy-lite/server.js';
@@ -186,12 +192,38 @@ if (REMOTE_AGENT && args.includes('--trace')) {
  * process); the figures are taken without.
  */
 const SERVE_LOG_LEVEL = argValue('--serve-log-level') ?? 'silent';
+const COMPARE = argValue('--compare');
+if (COMPARE !== undefined) {
+  const clash = [
+    '--bare-relay',
+    '--postgres',
+    '--remote-agent',
+    '--serve-in-process',
+    '--trace',
+    '--in-process',
+  ].find((flag) => args.includes(flag));
+  if (clash !== undefined) throw new Error(`--compare runs the default topology only: drop ${clash}`);
+  if (!existsSync(join(COMPARE, 'bin', 'arrakis.mjs'))) {
+    throw new Error(`--compare ${COMPARE}: no bin/arrakis.mjs there (give a checkout of Arrakis)`);
+  }
+}
 const trace = args.includes('--trace') ? new StageTrace() : null;
 const dir = mkdtempSync(join(tmpdir(), 'arrakis-bench-dispatch-'));
 const lite = await startComfyLite({ port: 0, dataDir: join(dir, 'comfy') });
 const child = IN_PROCESS ? null : await spawnComfyLite();
 const latencyUrl = child?.ready ?? lite.url;
 const bare = args.includes('--bare-relay') ? await spawnBareRelay(latencyUrl, dir, BARE_KEY) : null;
+const compare =
+  COMPARE === undefined
+    ? null
+    : await spawnServe({
+        bin: join(resolve(COMPARE), 'bin', 'arrakis.mjs'),
+        db: `sqlite:${join(dir, 'compare.db')}`,
+        storage: `file:${join(dir, 'objects-compare')}`,
+        comfyui: [latencyUrl],
+        adminKey: ADMIN,
+        logLevel: SERVE_LOG_LEVEL,
+      });
 const pgServer = POSTGRES ? await startPostgres() : null;
 const PG_DATABASE = `arrakis_bench_dispatch_${process.pid}`;
 /** Arrakis as started below, until closed: what the `finally` stops if the run fails. */
@@ -276,28 +308,29 @@ try {
     return started;
   };
   let cp = await startArrakis(latencyUrl, SERVE_IN_PROCESS);
-  const acct = (await (
-    await fetch(`${cp.url}/v1/admin/accounts`, {
-      method: 'POST',
-      headers: admin,
-      body: JSON.stringify({
-        name: 'bench',
-        limits: { submit_rate_per_user: 10_000, submit_burst_per_user: 10_000 },
-      }),
-    })
-  ).json()) as { id: string };
-  const { key } = (await (
-    await fetch(`${cp.url}/v1/admin/accounts/${acct.id}/keys`, {
-      method: 'POST',
-      headers: admin,
-      body: JSON.stringify({ name: 'b' }),
-    })
-  ).json()) as { key: string };
-  const headers = {
-    authorization: `Bearer ${key}`,
-    'x-user-id': 'bench',
-    'content-type': 'application/json',
+  /** A bench account on the serve at `url` (submit rate limits out of the way) and its key's headers. */
+  const benchHeaders = async (url: string): Promise<Record<string, string>> => {
+    const acct = (await (
+      await fetch(`${url}/v1/admin/accounts`, {
+        method: 'POST',
+        headers: admin,
+        body: JSON.stringify({
+          name: 'bench',
+          limits: { submit_rate_per_user: 10_000, submit_burst_per_user: 10_000 },
+        }),
+      })
+    ).json()) as { id: string };
+    const { key } = (await (
+      await fetch(`${url}/v1/admin/accounts/${acct.id}/keys`, {
+        method: 'POST',
+        headers: admin,
+        body: JSON.stringify({ name: 'b' }),
+      })
+    ).json()) as { key: string };
+    return { authorization: `Bearer ${key}`, 'x-user-id': 'bench', 'content-type': 'application/json' };
   };
+  const headers = await benchHeaders(cp.url);
+  const compareHeaders = compare === null ? null : await benchHeaders(compare.ready);
   await new Promise((r) => setTimeout(r, 300));
 
   /** Submit → `done` (SSE, or the `Prefer: wait` answer) → the output bytes, on Arrakis or the bare relay. */
@@ -328,12 +361,19 @@ try {
   // The bare relay sends the prompt as it came: a folder of each run's own, like the other two sides.
   const runBare = async (i: number): Promise<number> =>
     bare === null ? Number.NaN : (await runJob(bare.ready, bareHeaders, false, `bare/${i}/out`)).ms;
+  const runCompare = async (): Promise<number> =>
+    compare === null || compareHeaders === null
+      ? Number.NaN
+      : (await runJob(compare.ready, compareHeaders, PREFER_WAIT)).ms;
 
   const directMs: number[] = [];
   const e2eMs: number[] = [];
   const pairs: number[] = [];
   const bareMs: number[] = [];
   const barePairs: number[] = [];
+  const compareMs: number[] = [];
+  const comparePairs: number[] = [];
+  let compareCpuAtStart: number | null = null;
   const jobIds: string[] = [];
   let serveCpuAtStart: number | null = null;
   let bareCpuAtStart: number | null = null;
@@ -346,12 +386,14 @@ try {
     if (i === WARMUP) {
       serveCpuAtStart = cpuSeconds(cp.pid);
       bareCpuAtStart = bare === null ? null : cpuSeconds(bare.pid);
+      compareCpuAtStart = compare === null ? null : cpuSeconds(compare.pid);
       agentCpuAtStart = cpuSeconds(cp.agentPid);
     }
     // Rotate which side goes first, so none always runs right after another's work.
     let d = Number.NaN;
     let a: { ms: number; id: string } = { ms: Number.NaN, id: '' };
     let b = Number.NaN;
+    let c = Number.NaN;
     const traced = async <T>(kind: string, run: () => Promise<T>): Promise<T> => {
       trace?.begin();
       const result = await run();
@@ -366,6 +408,7 @@ try {
         a = await traced('arrakis', runArrakis);
       },
       ...(bare === null ? [] : [async () => void (b = await traced('bare', () => runBare(i)))]),
+      ...(compare === null ? [] : [async () => void (c = await runCompare())]),
     ];
     for (let k = 0; k < sides.length; k++) await sides[(i + k) % sides.length]?.();
     if (i < WARMUP) {
@@ -381,7 +424,12 @@ try {
       bareMs.push(b);
       barePairs.push(b - d);
     }
+    if (compare !== null) {
+      compareMs.push(c);
+      comparePairs.push(c - d);
+    }
   }
+  const compareCpuAtEnd = compare === null ? null : cpuSeconds(compare.pid);
   const serveCpuAtEnd = cpuSeconds(cp.pid);
   const bareCpuAtEnd = bare === null ? null : cpuSeconds(bare.pid);
   const agentCpuAtEnd = cpuSeconds(cp.agentPid);
@@ -465,6 +513,19 @@ try {
       `arrakis − bare median of pairs ${overBare.median.toFixed(2)} ms   95% interval [${overBare.lo.toFixed(2)}, ${overBare.hi.toFixed(2)}] ms`,
     );
   }
+  if (compare !== null) {
+    const compareAdded = medianWithInterval(comparePairs);
+    console.log(
+      `compare        ${COMPARE} (the same path)   p50 ${f(pct(compareMs, 50))} ms   p99 ${f(pct(compareMs, 99))} ms`,
+    );
+    console.log(
+      `compare added  median of pairs ${compareAdded.median.toFixed(2)} ms   95% interval [${compareAdded.lo.toFixed(2)}, ${compareAdded.hi.toFixed(2)}] ms   ratio compare/direct p50 ${(pct(compareMs, 50) / pct(directMs, 50)).toFixed(2)}`,
+    );
+    const overCompare = medianWithInterval(e2eMs.map((ms, k) => ms - (compareMs[k] ?? Number.NaN)));
+    console.log(
+      `arrakis − compare median of pairs ${overCompare.median.toFixed(2)} ms   95% interval [${overCompare.lo.toFixed(2)}, ${overCompare.hi.toFixed(2)}] ms   (negative: this checkout is faster)`,
+    );
+  }
   const warmupLine = WARMUP_BLOCKS.map((b, k) => {
     const cpuFrom = warmupCpu[k];
     const cpuTo = warmupCpu[k + 1];
@@ -495,6 +556,11 @@ try {
       `agent CPU      ${(((agentCpuAtEnd - agentCpuAtStart) * 1000) / RUNS).toFixed(1)} ms per job (the arrakis agent process, all its threads)`,
     );
   }
+  if (compareCpuAtStart !== null && compareCpuAtEnd !== null) {
+    console.log(
+      `compare CPU    ${(((compareCpuAtEnd - compareCpuAtStart) * 1000) / RUNS).toFixed(1)} ms per job (the compared checkout's serve, all its threads)`,
+    );
+  }
   if (bareCpuAtStart !== null && bareCpuAtEnd !== null) {
     console.log(
       `bare CPU       ${(((bareCpuAtEnd - bareCpuAtStart) * 1000) / RUNS).toFixed(1)} ms per job (the bare relay's process)`,
@@ -513,6 +579,7 @@ try {
   await lite.close();
   await child?.close();
   await bare?.close();
+  await compare?.close();
   if (pgServer !== null) {
     await dropPgDatabase(pgServer.adminUrl, PG_DATABASE);
     await pgServer.stop();
