@@ -63,8 +63,7 @@ export class LocalJobChannel implements JobChannel {
   }
 
   async claim(waitMs: number, signal?: AbortSignal): Promise<LeasedJob | null> {
-    // Waiting idle, it may be claimed for by an admission of this process (WorkerService.claim `handoff`).
-    const claimed = await this.service.claim(this.workerId, this.pool, waitMs, signal, true);
+    const claimed = await this.service.claim(this.workerId, this.pool, waitMs, signal);
     if (claimed === null) return null;
     const { job, fileNodeAllowlist } = claimed;
     this.running = { jobId: job.id, attempt: job.attempts };

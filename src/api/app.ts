@@ -122,7 +122,6 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
         admitted: (job, origin) => deps.onAdmitted?.(job, origin),
         ended: (job) => deps.onCancelledQueued?.(job),
       },
-      ...(deps.claimHandoff && { handoff: deps.claimHandoff }),
     }),
     // Its failed last_used_at writes are logged once per outage, on the process's logger.
     auth: new Authenticator(deps.store, deps.now, deps.config.jwtMaxLifetimeS, undefined, app.log),

@@ -5,7 +5,6 @@ import type { Job } from '../jobs/types.js';
 import type { EventBus } from '../events/bus.js';
 import type { JobLifecycle } from '../jobs/lifecycle/job-lifecycle.js';
 import type { RecentCompletions } from '../jobs/recent-completions.js';
-import type { ClaimHandoff } from '../jobs/lifecycle/lifecycle-deps.js';
 import type { Authenticator, Principal } from './auth/authenticate.js';
 import type { JobEventPoll } from './event-poll.js';
 import type { Metrics } from './metrics.js';
@@ -43,8 +42,6 @@ export interface ApiDeps extends Omit<SubmitDeps, 'config' | 'lifecycle'> {
    * before the store. Absent: every download reads the store.
    */
   recentCompletions?: RecentCompletions;
-  /** This process's in-process workers waiting idle: an admission claims for one in its commit where it can. */
-  claimHandoff?: ClaimHandoff;
 }
 
 /**

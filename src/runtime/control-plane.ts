@@ -15,7 +15,6 @@ import type { EventBus } from '../events/bus.js';
 import { loadFleet } from '../fleet/fleet-runtime.js';
 import { Maintenance } from '../jobs/maintenance.js';
 import { RecentCompletions } from '../jobs/recent-completions.js';
-import { IdleClaimers } from '../workers/idle-claimers.js';
 import { NodeTypeRegistry } from '../jobs/node-type-registry.js';
 import { openStorage } from '../media/storage/open-storage.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
@@ -135,7 +134,6 @@ function workerDeps(
     onRequeued: (job) => telemetry.requeued(job),
     onFinished: (job) => telemetry.finished(job),
     recentCompletions: new RecentCompletions(),
-    idleClaimers: new IdleClaimers(),
   };
 }
 
@@ -183,7 +181,6 @@ function apiDeps(p: ApiParts): ApiDeps {
     poolPricing: () => p.fleet()?.pricing() ?? new Map(),
     workerApi: workerRoutes({ ...shared, nodeTypes: p.nodeTypes }),
     recentCompletions: shared.recentCompletions,
-    ...(shared.idleClaimers && { claimHandoff: shared.idleClaimers }),
   };
 }
 

@@ -82,11 +82,7 @@ export interface NewJob {
 }
 
 export type AdmitResult =
-  /**
-   * `claim`: what the admission's own commit claimed for `AdmitClaim`'s worker (null: nothing it could load),
-   * absent when no claim was asked or the store does not claim at admission (Store.claimsAtAdmission).
-   */
-  | { kind: 'admitted'; job: Job; claim?: Claim | null }
+  | { kind: 'admitted'; job: Job }
   /** One of `NewJob.rate`'s buckets was empty: nothing was taken or inserted. */
   | { kind: 'rate_limited'; retryAfterMs: number }
   | { kind: 'replayed'; job: Job }
@@ -302,17 +298,6 @@ export interface Claim {
   fileNodeAllowlist: string[];
 }
 
-/**
- * A claim to make in an admission's own commit, for a worker waiting idle for a job of `pool` (Store.admitJob):
- * the same fair pick a claim made right after the admission would make, whichever job that is.
- */
-export interface AdmitClaim {
-  workerId: string;
-  pool: string;
-  leaseMs: number;
-  options: ClaimOptions;
-}
-
 /** Options of a claim beyond who and where. */
 export interface ClaimOptions {
   /** How long bounded affinity may pass over the fair pick, in ms; 0 (the default) = plain fair order. */
@@ -367,17 +352,9 @@ export interface Store {
   /**
    * Admits a job atomically: the idempotency check, the per-user and per-account active-job counters
    * (incremented only while below the account's limits) and the insert happen in one transaction.
-   * A rejected admission changes nothing. With `claimFor` (only where `claimsAtAdmission`), an admitted job's
-   * commit also claims for that worker, as claimJob would right after it: one commit instead of two.
+   * A rejected admission changes nothing.
    */
-  admitJob(input: NewJob, now: number, claimFor?: AdmitClaim): Promise<AdmitResult>;
-  /**
-   * Whether admitJob claims for `claimFor` in the admission's commit: SQLite, whose transactions run in this
-   * process. Postgres does not (its admission is one server-function statement; a second function in it would
-   * hold the admitting user's and account's row locks while taking another user's, and two such statements could
-   * deadlock): there a waiting worker claims as before, woken by `job_ready`.
-   */
-  readonly claimsAtAdmission: boolean;
+  admitJob(input: NewJob, now: number): Promise<AdmitResult>;
   getJob(id: string): Promise<Job | null>;
   /** The job only when it belongs to this account and user (ownership is part of the lookup). */
   getJobFor(accountId: string, userId: string, id: string): Promise<Job | null>;

@@ -18,7 +18,6 @@ import type {
   WorkerStatus,
 } from '../store/contract.js';
 import type { ModelRef } from '../models/model-refs.js';
-import type { IdleClaimers } from './idle-claimers.js';
 import { BusWaiter } from '../events/bus-waiter.js';
 import {
   LeaseLostError,
@@ -61,11 +60,6 @@ export interface WorkerServiceDeps {
   onModelLoads?: (loads: readonly ModelLoad[]) => void;
   /** Where a failed clean-up of orphaned output files is reported (they are left to retention). */
   log?: OutageLog;
-  /**
-   * This process's idle waiting workers, shared with the API's admissions, which claim for one of them in their
-   * own commit where the store can (idle-claimers.ts). Only claims that ask for it (`handoff`) wait there.
-   */
-  idleClaimers?: IdleClaimers;
 }
 
 /** Thrown when a worker reports outputs that are not this job's stored files. */
@@ -166,15 +160,8 @@ export class WorkerService {
    * node types whose file inputs the account's jobs may use unchecked, read with the claim itself (so revoking
    * works from the next claim, and costs no round trip of its own).
    */
-  async claim(
-    workerId: string,
-    pool: string,
-    waitMs: number,
-    signal?: AbortSignal,
-    handoff = false,
-  ): Promise<Claim | null> {
+  async claim(workerId: string, pool: string, waitMs: number, signal?: AbortSignal): Promise<Claim | null> {
     const deadline = Date.now() + waitMs;
-    const options = { affinityMaxDelayMs: this.deps.affinityMaxDelayMs ?? 0 };
     for (;;) {
       if (signal?.aborted === true) return null;
       const ready = new BusWaiter(
@@ -182,24 +169,17 @@ export class WorkerService {
         (m) => m.kind === 'job_ready' && (m.pool === null || m.pool === pool),
       );
       try {
-        const claimed = await this.lifecycle.claim(workerId, pool, this.leaseMs, options);
+        const claimed = await this.lifecycle.claim(workerId, pool, this.leaseMs, {
+          affinityMaxDelayMs: this.deps.affinityMaxDelayMs ?? 0,
+        });
         if (claimed !== null) {
           traceJob(claimed.job.id, 'claimed');
           return claimed;
         }
         const left = deadline - Date.now();
         if (left <= 0) return null;
-        const idle = handoff ? this.deps.idleClaimers : undefined;
-        const place = idle?.enlist(workerId, pool, this.leaseMs, options, () => ready.fire());
         // A stop ends the wait at once, and the loop's first check then returns.
         await ready.wait(Math.min(left, this.fallbackPollMs), signal);
-        // An admission that claimed for this worker in its commit (or is doing so now): its claim is ours to run.
-        const handed = (await place?.leave()) ?? null;
-        if (handed !== null) {
-          await this.lifecycle.claimedAtAdmission(handed, workerId);
-          traceJob(handed.job.id, 'claimed');
-          return handed;
-        }
       } finally {
         ready.dispose();
       }

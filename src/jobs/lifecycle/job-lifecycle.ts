@@ -26,7 +26,6 @@ import type { AdmissionOrigin, CancelOutcome, LifecycleDeps, Settlement } from '
 import { admit, cancel } from './owner-verbs.js';
 import {
   claim,
-  claimedAtAdmission,
   complete,
   fail,
   finishCancel,
@@ -58,10 +57,6 @@ export class JobLifecycle {
 
   claim(workerId: string, pool: string, leaseMs: number, options?: ClaimOptions): Promise<Claim | null> {
     return claim(this.d, workerId, pool, leaseMs, options);
-  }
-
-  claimedAtAdmission(claimed: Claim, workerId: string): Promise<void> {
-    return claimedAtAdmission(this.d, claimed, workerId);
   }
 
   reportProgress(jobId: string, workerId: string, progress: JobProgress): Promise<boolean> {

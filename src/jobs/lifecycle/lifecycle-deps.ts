@@ -4,7 +4,7 @@
  * fetcher) is handed only those.
  */
 import type { EventBus, BusMessage } from '../../events/bus.js';
-import type { AdmitClaim, Claim, Store } from '../../store/contract.js';
+import type { Store } from '../../store/contract.js';
 import type { Job, JobEvent } from '../types.js';
 
 /** The store verbs the lifecycle performs (every job status change in Arrakis is one of these). */
@@ -21,9 +21,6 @@ export type LifecycleStoreVerb =
   | 'requestCancel'
   | 'markInputsReady'
   | 'failQueuedJob';
-
-/** What the lifecycle reads of its store: the verbs, and whether an admission can claim in its commit. */
-export type LifecycleStoreKey = LifecycleStoreVerb | 'claimsAtAdmission';
 
 /** The request that admitted a job, for its log lines (`grep job_<id>` finds its request and trace ids). */
 export interface AdmissionOrigin {
@@ -48,27 +45,13 @@ export interface LifecycleObserver {
   ended?(job: Job): void;
 }
 
-/** An admission's hold on one waiting worker: `settle` once, with what its commit claimed (null: nothing). */
-export interface ClaimReservation {
-  readonly claimFor: AdmitClaim;
-  settle(claim: Claim | null): void;
-}
-
-/** The workers waiting idle that an admission may claim for in its commit (workers/idle-claimers.ts). */
-export interface ClaimHandoff {
-  /** A worker of `pool` waiting idle, held for this admission until it settles; null when none waits. */
-  reserve(pool: string): ClaimReservation | null;
-}
-
 /** The dependencies of a lifecycle verb that uses the store verbs `K`. */
-export interface LifecycleDeps<K extends LifecycleStoreKey = LifecycleStoreKey> {
+export interface LifecycleDeps<K extends LifecycleStoreVerb = LifecycleStoreVerb> {
   store: Pick<Store, K>;
   bus: Pick<EventBus, 'publish'>;
   /** The clock passed to the store (epoch ms). */
   now: () => number;
   observer?: LifecycleObserver;
-  /** This process's workers waiting idle, which an admission may claim for in its commit (admit). */
-  handoff?: ClaimHandoff;
 }
 
 /** Where a job stands after a worker's report, a release or a lease expiry. */

@@ -11,36 +11,19 @@ import {
 /**
  * Admits a job (→ queued). An admitted job whose inputs are all stored wakes its pool's idle workers; one
  * with URL inputs waits for the input fetcher (the `admitted` observer wakes it). A replay or a refusal
- * publishes nothing. Where the store can, a worker of the pool waiting idle in this process is claimed for
- * in the admission's own commit (`handoff`, workers/idle-claimers.ts): its claim call announces that claim, and
- * the pool is woken only when the admitted job is still queued (the fair pick was another job, or none).
+ * publishes nothing.
  */
 export async function admit(
-  d: LifecycleDeps<'admitJob' | 'claimsAtAdmission'>,
+  d: LifecycleDeps<'admitJob'>,
   input: NewJob,
   origin?: AdmissionOrigin,
 ): Promise<AdmitResult> {
-  const held =
-    input.inputsReady && d.store.claimsAtAdmission ? (d.handoff?.reserve(input.pool) ?? null) : null;
-  let result: AdmitResult;
-  try {
-    result = await d.store.admitJob(input, d.now(), held?.claimFor);
-  } catch (err) {
-    held?.settle(null);
-    throw err;
-  }
-  if (result.kind !== 'admitted') {
-    held?.settle(null);
-    return result;
-  }
+  const result = await d.store.admitJob(input, d.now());
+  if (result.kind !== 'admitted') return result;
   const { job } = result;
-  const claim = result.claim ?? null;
   d.observer?.admitted?.(job, origin);
   // Not awaited: the submission's answer does not wait for the cross-replica notify (workers also poll).
-  if (job.inputsReady && claim?.job.id !== job.id) {
-    void announce(d.bus, { kind: 'job_ready', pool: job.pool }).catch(() => {});
-  }
-  held?.settle(claim);
+  if (job.inputsReady) void announce(d.bus, { kind: 'job_ready', pool: job.pool }).catch(() => {});
   return result;
 }
 

@@ -19,22 +19,10 @@ export async function claim(
 ): Promise<Claim | null> {
   const claimed = await d.store.claimJob(workerId, pool, leaseMs, d.now(), options);
   if (claimed === null) return null;
-  await claimedAtAdmission(d, claimed, workerId);
-  return claimed;
-}
-
-/**
- * What follows a claim's commit (observers, then SSE's `running`): a claim's own, or one an admission made in
- * its commit for a worker waiting idle (owner-verbs.ts `admit`), which the worker's claim call announces.
- */
-export async function claimedAtAdmission(
-  d: LifecycleDeps<never>,
-  claimed: Claim,
-  workerId: string,
-): Promise<void> {
   const { job } = claimed;
   d.observer?.claimed?.(job, workerId);
   await announce(d.bus, { kind: 'job_event', jobId: job.id, ended: false });
+  return claimed;
 }
 
 /** Records progress while `workerId` holds the job and appends it to the job's events; false when it does not. */

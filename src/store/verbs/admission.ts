@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import type { Job } from '../../jobs/types.js';
 import { newId } from '../../util/ids.js';
-import type { AdmitClaim, AdmitResult, NewJob } from '../contract.js';
+import type { AdmitResult, NewJob } from '../contract.js';
 import {
   isForeignKeyViolation,
   isUniqueViolation,
@@ -20,7 +20,6 @@ import {
 } from '../context.js';
 import { step, type Steps } from '../direct.js';
 import { toJob } from '../rows.js';
-import { claimSteps } from './claims.js';
 import { takeTokenSteps } from './rate-buckets.js';
 
 const hashSchema = z.object({ request_hash: z.string().nullable() });
@@ -196,32 +195,11 @@ async function admitByFunction(ctx: StoreContext, input: NewJob, now: number): P
   return replayOrConflict(row, input);
 }
 
-/**
- * The admission's statements, then, for an admitted job with `claimFor`, the claim a waiting worker would make
- * right after it (whichever job the fair pick gives): one commit for both.
- */
-function* admitAndClaimSteps(
-  ctx: StoreContext,
-  input: NewJob,
-  now: number,
-  claimFor: AdmitClaim | undefined,
-): Steps<AdmitResult> {
-  const result = yield* admitSteps(ctx, input, now);
-  if (result.kind !== 'admitted' || claimFor === undefined) return result;
-  const { workerId, pool, leaseMs, options } = claimFor;
-  return { ...result, claim: yield* claimSteps(ctx, workerId, pool, leaseMs, now, options) };
-}
-
-/** Store.admitJob: see the contract (Postgres ignores `claimFor`: Store.claimsAtAdmission). */
-export async function admitJob(
-  ctx: StoreContext,
-  input: NewJob,
-  now: number,
-  claimFor?: AdmitClaim,
-): Promise<AdmitResult> {
+/** Store.admitJob: see the contract. */
+export async function admitJob(ctx: StoreContext, input: NewJob, now: number): Promise<AdmitResult> {
   try {
     if (ctx.caps.serverFunctions) return await admitByFunction(ctx, input, now);
-    return await writeSteps(ctx, () => admitAndClaimSteps(ctx, input, now, claimFor));
+    return await writeSteps(ctx, () => admitSteps(ctx, input, now));
   } catch (err) {
     if (err instanceof Rejection) return err.result;
     if (isForeignKeyViolation(err)) throw new UnknownAccountError(input.accountId);

@@ -132,32 +132,18 @@ export async function claimJob(
   if ((await runOne(ctx, ctx.sql.anyClaimable, [])).length === 0) return null;
   // One write transaction, synchronous where the dialect runs in-process (SQLite): no turn of the event loop
   // between a claim's statements.
-  return await writeSteps(ctx, () => claimSteps(ctx, workerId, pool, leaseMs, now, options));
-}
-
-/**
- * A claim's statements (SQLite's path), for the caller's write transaction: claimJob's own, or an admission's
- * that claims for a waiting worker in its commit (admission.ts).
- */
-export function* claimSteps(
-  ctx: StoreContext,
-  workerId: string,
-  pool: string,
-  leaseMs: number,
-  now: number,
-  options: ClaimOptions = {},
-): Steps<Claim | null> {
-  const affinityMs = options.affinityMaxDelayMs ?? 0;
-  const id =
-    affinityMs > 0
-      ? yield* affinityPick(ctx, workerId, pool, affinityMs, now)
-      : ((yield* fairPick(ctx, workerId, pool))?.id ?? null);
-  if (id === null) return null;
-  const row = (yield step(ctx.sql.startPicked, [workerId, now + leaseMs, now, id]))[0];
-  if (row === undefined) return null;
-  const job = yield* settleSteps(ctx, row, false, now);
-  const account = (yield step(ctx.sql.accountFileNodeAllowlist, [job.accountId]))[0];
-  return { job, fileNodeAllowlist: allowlistOf(account) };
+  return await writeSteps(ctx, function* (): Steps<Claim | null> {
+    const id =
+      affinityMs > 0
+        ? yield* affinityPick(ctx, workerId, pool, affinityMs, now)
+        : ((yield* fairPick(ctx, workerId, pool))?.id ?? null);
+    if (id === null) return null;
+    const row = (yield step(ctx.sql.startPicked, [workerId, now + leaseMs, now, id]))[0];
+    if (row === undefined) return null;
+    const job = yield* settleSteps(ctx, row, false, now);
+    const account = (yield step(ctx.sql.accountFileNodeAllowlist, [job.accountId]))[0];
+    return { job, fileNodeAllowlist: allowlistOf(account) };
+  });
 }
 
 /** The claimed job's account's list; none when the account is gone (its jobs cannot be claimed then anyway). */
