@@ -22,7 +22,8 @@
  *          own, with its in-process agent on the same comfy-lite, run the same way as the arrakis side. Its line
  *          `arrakis − compare` (median of the pairs' differences, with its interval) is an A/B of two versions
  *          within one run: on this shared machine runs of the same code differ by ±0.5 ms, more than most
- *          single changes, while the sides of one run share its load. Default topology only.
+ *          single changes, while the sides of one run share its load. Serve as its own process with its
+ *          in-process agent, on SQLite or (`--postgres`) a database of its own on the same Postgres.
  * The sides run as interleaved pairs (the order alternates), so a load swing on the shared machine hits both
  * sides of a pair alike: the added time per job is the median of the pairs' differences, with a
  * distribution-free 95% interval (order statistics of the differences).
@@ -194,15 +195,11 @@ if (REMOTE_AGENT && args.includes('--trace')) {
 const SERVE_LOG_LEVEL = argValue('--serve-log-level') ?? 'silent';
 const COMPARE = argValue('--compare');
 if (COMPARE !== undefined) {
-  const clash = [
-    '--bare-relay',
-    '--postgres',
-    '--remote-agent',
-    '--serve-in-process',
-    '--trace',
-    '--in-process',
-  ].find((flag) => args.includes(flag));
-  if (clash !== undefined) throw new Error(`--compare runs the default topology only: drop ${clash}`);
+  const clash = ['--bare-relay', '--remote-agent', '--serve-in-process', '--trace', '--in-process'].find(
+    (flag) => args.includes(flag),
+  );
+  if (clash !== undefined)
+    throw new Error(`--compare runs serve with its in-process agent only: drop ${clash}`);
   if (!existsSync(join(COMPARE, 'bin', 'arrakis.mjs'))) {
     throw new Error(`--compare ${COMPARE}: no bin/arrakis.mjs there (give a checkout of Arrakis)`);
   }
@@ -213,22 +210,27 @@ const lite = await startComfyLite({ port: 0, dataDir: join(dir, 'comfy') });
 const child = IN_PROCESS ? null : await spawnComfyLite();
 const latencyUrl = child?.ready ?? lite.url;
 const bare = args.includes('--bare-relay') ? await spawnBareRelay(latencyUrl, dir, BARE_KEY) : null;
-const compare =
-  COMPARE === undefined
-    ? null
-    : await spawnServe({
-        bin: join(resolve(COMPARE), 'bin', 'arrakis.mjs'),
-        db: `sqlite:${join(dir, 'compare.db')}`,
-        storage: `file:${join(dir, 'objects-compare')}`,
-        comfyui: [latencyUrl],
-        adminKey: ADMIN,
-        logLevel: SERVE_LOG_LEVEL,
-      });
 const pgServer = POSTGRES ? await startPostgres() : null;
 const PG_DATABASE = `arrakis_bench_dispatch_${process.pid}`;
+/** The compared checkout's database: its own file, or its own database on the same Postgres. */
+const PG_COMPARE_DATABASE = `${PG_DATABASE}_compare`;
 /** Arrakis as started below, until closed: what the `finally` stops if the run fails. */
 const running = new Set<Arrakis>();
+let compare: ChildProcess | null = null;
 try {
+  if (COMPARE !== undefined) {
+    compare = await spawnServe({
+      bin: join(resolve(COMPARE), 'bin', 'arrakis.mjs'),
+      db:
+        pgServer === null
+          ? `sqlite:${join(dir, 'compare.db')}`
+          : await freshPgDatabase(pgServer.adminUrl, PG_COMPARE_DATABASE),
+      storage: `file:${join(dir, 'objects-compare')}`,
+      comfyui: [latencyUrl],
+      adminKey: ADMIN,
+      logLevel: SERVE_LOG_LEVEL,
+    });
+  }
   // The floor: a canonical protocol client with its socket kept open across runs.
   const direct = new DirectComfyClient(latencyUrl, (stage) => trace?.mark(stage));
   await direct.connect();
@@ -582,6 +584,7 @@ try {
   await compare?.close();
   if (pgServer !== null) {
     await dropPgDatabase(pgServer.adminUrl, PG_DATABASE);
+    if (COMPARE !== undefined) await dropPgDatabase(pgServer.adminUrl, PG_COMPARE_DATABASE);
     await pgServer.stop();
   }
   rmSync(dir, { recursive: true, force: true });
