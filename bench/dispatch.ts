@@ -24,7 +24,7 @@
  *          within one run: on this shared machine runs of the same code differ by ±0.5 ms, more than most
  *          single changes, while the sides of one run share its load. Serve as its own process with its
  *          in-process agent, on SQLite or (`--postgres`) a database of its own on the same Postgres.
- * The sides run as interleaved pairs (the order alternates), so a load swing on the shared machine hits both
+ * The sides run as interleaved pairs (every order of the sides in turn), so a load swing on the shared machine hits both
  * sides of a pair alike: the added time per job is the median of the pairs' differences, with a
  * distribution-free 95% interval (order statistics of the differences).
  * Both talk to the same comfy-lite, run as its own process like a real ComfyUI (`--in-process` runs it
@@ -113,6 +113,14 @@ function pct(values: number[], p: number): number {
 }
 
 /** Reads the job's event stream until `done`; returns the done event's data. */
+/** Every order of 0 … n − 1 (n! of them; n is 2 or 3 here). */
+function permutations(n: number): number[][] {
+  if (n <= 1) return [[0]];
+  return permutations(n - 1).flatMap((rest) =>
+    Array.from({ length: n }, (_, at) => [...rest.slice(0, at), n - 1, ...rest.slice(at)]),
+  );
+}
+
 async function waitDone(
   url: string,
   headers: Record<string, string>,
@@ -195,11 +203,11 @@ if (REMOTE_AGENT && args.includes('--trace')) {
 const SERVE_LOG_LEVEL = argValue('--serve-log-level') ?? 'silent';
 const COMPARE = argValue('--compare');
 if (COMPARE !== undefined) {
-  const clash = ['--bare-relay', '--remote-agent', '--serve-in-process', '--trace', '--in-process'].find(
-    (flag) => args.includes(flag),
+  const clash = ['--bare-relay', '--remote-agent', '--serve-in-process', '--trace'].find((flag) =>
+    args.includes(flag),
   );
   if (clash !== undefined)
-    throw new Error(`--compare runs serve with its in-process agent only: drop ${clash}`);
+    throw new Error(`--compare runs serve as its own process with its in-process agent: drop ${clash}`);
   if (!existsSync(join(COMPARE, 'bin', 'arrakis.mjs'))) {
     throw new Error(`--compare ${COMPARE}: no bin/arrakis.mjs there (give a checkout of Arrakis)`);
   }
@@ -391,7 +399,8 @@ try {
       compareCpuAtStart = compare === null ? null : cpuSeconds(compare.pid);
       agentCpuAtStart = cpuSeconds(cp.agentPid);
     }
-    // Rotate which side goes first, so none always runs right after another's work.
+    // Every order of the sides in turn, so each side goes first, and runs right after each other side's work,
+    // equally often (a rotation of three sides would put one right after another in two pairs of three).
     let d = Number.NaN;
     let a: { ms: number; id: string } = { ms: Number.NaN, id: '' };
     let b = Number.NaN;
@@ -412,7 +421,8 @@ try {
       ...(bare === null ? [] : [async () => void (b = await traced('bare', () => runBare(i)))]),
       ...(compare === null ? [] : [async () => void (c = await runCompare())]),
     ];
-    for (let k = 0; k < sides.length; k++) await sides[(i + k) % sides.length]?.();
+    const orders = permutations(sides.length);
+    for (const k of orders[i % orders.length] ?? []) await sides[k]?.();
     if (i < WARMUP) {
       warmupPairs.push(a.ms - d);
       warmupDirect.push(d);
