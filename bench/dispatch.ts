@@ -24,8 +24,8 @@
  *          within one run: on this shared machine runs of the same code differ by ±0.5 ms, more than most
  *          single changes, while the sides of one run share its load. Serve as its own process with its
  *          in-process agent, on SQLite or (`--postgres`) a database of its own on the same Postgres.
- * The sides run as interleaved pairs (every order of the sides in turn), so a load swing on the shared machine hits both
- * sides of a pair alike: the added time per job is the median of the pairs' differences, with a
+ * The sides run as interleaved pairs (every order of the sides in turn), so a load swing on the shared machine
+ * hits both sides of a pair alike: the added time per job is the median of the pairs' differences, with a
  * distribution-free 95% interval (order statistics of the differences).
  * Both talk to the same comfy-lite, run as its own process like a real ComfyUI (`--in-process` runs it
  * inside the bench instead, sharing one event loop with the control plane). The control plane runs as
@@ -112,7 +112,6 @@ function pct(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-/** Reads the job's event stream until `done`; returns the done event's data. */
 /** Every order of 0 … n − 1 (n! of them; n is 2 or 3 here). */
 function permutations(n: number): number[][] {
   if (n <= 1) return [[0]];
@@ -121,6 +120,7 @@ function permutations(n: number): number[][] {
   );
 }
 
+/** Reads the job's event stream until `done`; returns the done event's data. */
 async function waitDone(
   url: string,
   headers: Record<string, string>,
