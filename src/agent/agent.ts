@@ -51,6 +51,8 @@ export class Agent {
    * is sent again at the next chance (report skips only a status the store already has).
    */
   private statusUnsent = false;
+  /** Status reports queued and not yet answered (sent, failed or still waiting behind an earlier one). */
+  private reportsPending = 0;
 
   constructor(private readonly options: AgentOptions) {
     this.statusReports = new Retry('reporting the worker status', this.log);
@@ -206,8 +208,9 @@ export class Agent {
    */
   private async becomeIdle(): Promise<void> {
     // Sending again an idle report an outage lost is not waited for: a call that hangs (up to the request
-    // timeout, for a remote agent) must not hold up the claim.
-    if (this.currentStatus === 'idle') void this.report('idle');
+    // timeout, for a remote agent) must not hold up the claim. Nor is a new one queued behind a report still on its
+    // way (an `unhealthy` sent again while ComfyUI was down, hanging when it came back): it would wait for that.
+    if (this.currentStatus === 'idle' || this.reportsPending > 0) void this.report('idle');
     else await this.report('idle');
     // A job that arrived while a report was on its way (this one, or the model report of the prefetch's turn:
     // the claim waits beside both) made the worker busy again, or the agent began stopping (its models may
@@ -251,6 +254,7 @@ export class Agent {
     // Queued: a report of the same status sends nothing more unless this one fails (else every idle turn of an
     // outage would queue one more behind a hanging call).
     this.statusUnsent = false;
+    this.reportsPending += 1;
     this.reporting = this.reporting.then(async () => {
       // A status write is bookkeeping: it waits for the turn of the event loop to end, so the work that
       // prompted it (the claimed job's prompt on its way to ComfyUI, a finished job's end reaching its
@@ -263,6 +267,8 @@ export class Agent {
       } catch (err) {
         this.statusUnsent = true;
         this.statusReports.failed(err, { workerId: this.id, status });
+      } finally {
+        this.reportsPending -= 1;
       }
     });
     return this.reporting;

@@ -254,3 +254,20 @@ it('keeps health-checking its ComfyUI on its backoff while an unhealthy report i
     release();
   }
 });
+
+it('claims once its ComfyUI is back while an unhealthy report it sends again still hangs', async () => {
+  const port = await freePort();
+  const { channel, release, tries } = hangingStatusChannel('unhealthy');
+  await h.startAgent(`http://127.0.0.1:${port}`, { channel, healthBackoffMs: { min: 20, max: 20 } });
+  try {
+    const deadline = Date.now() + 5_000;
+    while (tries() < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(tries()).toBe(2);
+    // ComfyUI comes back while the report sent again hangs (as a remote agent's call can, up to its timeout).
+    await h.startComfy({ port });
+    const job = await h.admit(invertWorkflow('back-while-hanging'));
+    expect((await h.waitForEnd(job.id, 5_000)).status).toBe('completed');
+  } finally {
+    release();
+  }
+});
