@@ -143,7 +143,7 @@ export class Agent {
       if (result.comfyUnhealthy) {
         // Not claiming again until ComfyUI answers its health check.
         healthy = false;
-        await this.report('unhealthy');
+        await this.reportStatus('unhealthy');
       }
     }
     await this.options.models?.stop();
@@ -207,11 +207,7 @@ export class Agent {
    * never holds up a claim, and stops when a job arrives (resuming at a later idle turn).
    */
   private async becomeIdle(): Promise<void> {
-    // Sending again an idle report an outage lost is not waited for: a call that hangs (up to the request
-    // timeout, for a remote agent) must not hold up the claim. Nor is a new one queued behind a report still on its
-    // way (an `unhealthy` sent again while ComfyUI was down, hanging when it came back): it would wait for that.
-    if (this.currentStatus === 'idle' || this.reportsPending > 0) void this.report('idle');
-    else await this.report('idle');
+    await this.reportStatus('idle');
     // A job that arrived while a report was on its way (this one, or the model report of the prefetch's turn:
     // the claim waits beside both) made the worker busy again, or the agent began stopping (its models may
     // have stopped already): no prefetch now.
@@ -235,13 +231,20 @@ export class Agent {
         this.log.warn({ workerId: this.id, detail: health.detail }, 'ComfyUI is unhealthy');
       }
       // Sent once; at each re-check only when that report was lost (report skips a status the store has).
-      // Sending it again is not waited for: a call that hangs (up to the request timeout, for a remote agent)
-      // must not space out the health checks, which follow their backoff.
-      if (this.currentStatus === 'unhealthy') void this.report('unhealthy');
-      else await this.report('unhealthy');
+      await this.reportStatus('unhealthy');
       await pause(backoff.next(), signal);
     }
     return false;
+  }
+
+  /**
+   * Reports `status` and waits for it only when it is new and no report is still on its way ahead of it: a
+   * report sent again after an outage lost it, or one queued behind a call that hangs (up to the request timeout,
+   * for a remote agent), must not hold up what comes next (the claim, the health checks).
+   */
+  private async reportStatus(status: WorkerStatus): Promise<void> {
+    if (this.currentStatus === status || this.reportsPending > 0) void this.report(status);
+    else await this.report(status);
   }
 
   /**

@@ -8,7 +8,7 @@ import type { WorkerStatus } from '../../src/store/contract.js';
 import { LocalJobChannel } from '../../src/agent/local-job-channel.js';
 import { IDLE_REPORT_DELAY_MS } from '../../src/agent/agent.js';
 import { freePort } from '../support/postgres-server.js';
-import { Harness, invertWorkflow, testComfyClient } from './harness.js';
+import { delayWorkflow, Harness, invertWorkflow, testComfyClient } from './harness.js';
 
 let h: Harness;
 
@@ -267,6 +267,33 @@ it('claims once its ComfyUI is back while an unhealthy report it sends again sti
     await h.startComfy({ port });
     const job = await h.admit(invertWorkflow('back-while-hanging'));
     expect((await h.waitForEnd(job.id, 5_000)).status).toBe('completed');
+  } finally {
+    release();
+  }
+});
+
+it('health-checks and claims again after its ComfyUI dies mid-job while its busy report hangs', async () => {
+  const port = await freePort();
+  let lite = await h.startComfy({ port });
+  const channel = new RecordingChannel({ service: h.service, bus: h.bus });
+  let release = (): void => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  channel.setStatus = async (status: WorkerStatus): Promise<void> => {
+    channel.statuses.push(status);
+    // The busy report hangs (as a remote agent's call can, up to its request timeout); the rest go through.
+    if (status === 'busy') await released;
+  };
+  await h.startAgent(lite.url, { channel, healthBackoffMs: { min: 20, max: 20 } });
+  try {
+    const job = await h.admit(delayWorkflow(2));
+    await h.waitFor(job.id, (j) => j.progress !== null);
+    await lite.close();
+    // The run gives the job back; the unhealthy report that follows queues behind the hanging busy one.
+    await h.waitFor(job.id, (j) => j.status === 'queued');
+    lite = await h.startComfy({ port });
+    const done = await h.waitForEnd(job.id, 8_000);
+    expect(done.status).toBe('completed');
+    expect(done.attempts).toBe(2);
   } finally {
     release();
   }
