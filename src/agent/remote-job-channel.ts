@@ -95,6 +95,8 @@ export class RemoteJobChannel implements JobChannel {
    */
   private readonly agent = new Agent({ keepAliveTimeout: 10_000, headersTimeout: 0, bodyTimeout: 0 });
   private workerId: string | null = null;
+  /** Whether the last claim ended without an answer this agent could read (see claim). */
+  private claimUnanswered = false;
 
   constructor(private readonly options: RemoteJobChannelOptions) {
     this.base = `${options.serverUrl.replace(/\/+$/, '')}/v1/worker`;
@@ -119,11 +121,29 @@ export class RemoteJobChannel implements JobChannel {
     await this.call('POST', '/status', { json: { status } }, drain);
   }
 
+  /**
+   * Waits up to `waitMs` for a job. A claim that ends without an answer this agent could read (a dropped
+   * connection, a timeout, a server error, an answer it cannot parse) may have leased a job all the same: the
+   * next claim says so (`lost_claim`), and the control plane gives that job back at once rather than at its
+   * lease's expiry. The control plane's own 4xx answer leased nothing (it refused the request itself): it
+   * does not set the flag, so a control plane of the previous release, which refuses the field with 400, is
+   * asked once. A proxy's 4xx (a 408 or 499 without the API's problem body) may hide a lease: it sets it.
+   */
   async claim(waitMs: number, signal?: AbortSignal): Promise<LeasedJob | null> {
     const wait = Math.min(Math.max(0, Math.floor(waitMs)), wire.MAX_LONG_POLL_MS);
-    const body = { json: { wait_ms: wait }, signal, timeoutMs: wait + 15_000 };
-    const reply = wire.claimReply.parse(await this.call('POST', '/claim', body, json));
-    return reply.job === null ? null : wire.leasedJobFromWire(reply.job);
+    const lost = this.claimUnanswered;
+    const body = lost ? { wait_ms: wait, lost_claim: true } : { wait_ms: wait };
+    this.claimUnanswered = true;
+    try {
+      const reply = wire.claimReply.parse(
+        await this.call('POST', '/claim', { json: body, signal, timeoutMs: wait + 15_000 }, json),
+      );
+      this.claimUnanswered = false;
+      return reply.job === null ? null : wire.leasedJobFromWire(reply.job);
+    } catch (err) {
+      if (refusedByControlPlane(err)) this.claimUnanswered = false;
+      throw err;
+    }
   }
 
   async reportModels(report: ModelReport): Promise<ModelRef[]> {
@@ -338,6 +358,11 @@ function parseJson(text: string): unknown {
 function reason(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   return err.cause instanceof Error ? err.cause.message : err.message;
+}
+
+/** A 4xx answer with the API's problem code: the control plane refused the request before doing anything. */
+function refusedByControlPlane(err: unknown): boolean {
+  return err instanceof WorkerApiError && err.status >= 400 && err.status < 500 && err.code !== null;
 }
 
 /** Turns the API's 409 (job not leased to this worker) into LeaseLostError; rethrows anything else. */

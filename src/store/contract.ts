@@ -415,6 +415,11 @@ export interface Store {
    */
   jobLease(jobId: string): Promise<JobLease | null>;
   /**
+   * The ids of the running jobs whose lease `workerId` holds, oldest claim first: what a worker whose claim
+   * answer never reached it was leased (it runs one job at a time and claims only when it holds none).
+   */
+  jobsHeldBy(workerId: string): Promise<string[]>;
+  /**
    * The job's status, attempts and output keys, or null when it does not exist: what deciding which attempts'
    * files are orphans needs, reading those columns only (no workflow or inputs parsed).
    */

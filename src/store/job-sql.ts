@@ -262,6 +262,9 @@ const TEMPLATES = {
   /** Who holds a job — (id) → status, worker_id, attempts, cancel_requested. */
   jobLease: `SELECT status, worker_id, attempts, cancel_requested FROM jobs WHERE id = ?`,
 
+  /** The jobs a worker holds — (worker_id) → id, oldest claim first. */
+  runningJobsOfWorker: `SELECT id FROM jobs WHERE status = 'running' AND worker_id = ? ORDER BY started_at, id`,
+
   /** A job's attempts and outputs — (id) → status, attempts, outputs. */
   jobOutputKeys: `SELECT status, attempts, outputs FROM jobs WHERE id = ?`,
 

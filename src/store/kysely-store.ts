@@ -171,6 +171,7 @@ export class KyselyStore implements C.Store {
   ): Promise<C.Claim | null> => claimJob(this.#ctx, workerId, pool, leaseMs, now, options);
   jobLease = (jobId: string): Promise<C.JobLease | null> => reads.jobLease(this.#ctx, jobId);
   jobOutputKeys = (jobId: string): Promise<C.JobOutputKeys | null> => reads.jobOutputKeys(this.#ctx, jobId);
+  jobsHeldBy = (workerId: string): Promise<string[]> => reads.jobsHeldBy(this.#ctx, workerId);
   renewLease = (jobId: string, workerId: string, leaseMs: number, now: number): Promise<C.LeaseState> =>
     renewLease(this.#ctx, jobId, workerId, leaseMs, now);
   updateProgress = (jobId: string, workerId: string, progress: JobProgress, now: number): Promise<boolean> =>

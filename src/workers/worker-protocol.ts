@@ -92,6 +92,13 @@ export const statusBody = z.strictObject({ status: z.enum(WORKER_STATUSES) });
 
 export const claimBody = z.strictObject({
   wait_ms: z.number().int().min(0).max(MAX_LONG_POLL_MS).default(0).describe('How long to wait for a job'),
+  lost_claim: z
+    .boolean()
+    .default(false)
+    .describe(
+      "The worker's previous claim ended without an answer it could read: the control plane gives back any job " +
+        'that claim leased to this worker before it claims again.',
+    ),
 });
 
 const workflowSchema = z.record(

@@ -106,6 +106,9 @@ function checkReportedOutput(jobId: string, o: JobOutput): void {
  */
 export const REFUSED_REWRITE_MS = 60_000;
 
+/** The reason recorded on a job given back because the worker never received the claim that leased it. */
+export const UNRECEIVED_CLAIM = 'the claim answer never reached the worker';
+
 export class WorkerService {
   readonly leaseMs: number;
   private readonly fallbackPollMs: number;
@@ -440,6 +443,22 @@ export class WorkerService {
 
   async finishCancel(jobId: string, workerId: string): Promise<ReportResult> {
     return await this.ended(jobId, await this.lifecycle.finishCancel(jobId, workerId));
+  }
+
+  /**
+   * Gives back every job leased to a worker whose last claim ended without an answer it could read (the claim
+   * leased one, then its answer was lost on the way): the worker never heard of them, and claims again only
+   * because it holds none. Each goes back to the queue with its attempt refunded, as a voluntary release.
+   * Returns how many.
+   */
+  async releaseUnreceived(workerId: string): Promise<number> {
+    let released = 0;
+    for (const jobId of await this.deps.store.jobsHeldBy(workerId)) {
+      const result = await this.release(jobId, workerId, UNRECEIVED_CLAIM, true);
+      if (result.kind === 'finished') released += 1;
+    }
+    if (released > 0) this.log.warn({ workerId, released }, 'gave back jobs whose claim answer was lost');
+    return released;
   }
 
   /** Releases the job; a `voluntary` release (the worker is stopping) does not count against the retry limit. */

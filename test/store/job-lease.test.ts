@@ -68,6 +68,32 @@ describe.each(BACKENDS)('jobLease on $name', (backend) => {
     await expectLease(jobId, { status: 'running', workerId: 'w1', attempts: 2, cancelRequested: false });
   });
 
+  it('jobsHeldBy lists the running jobs of one worker, oldest claim first, and changes nothing', async () => {
+    const account = await makeAccount(db.store);
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await db.store.admitJob(jobInput(account.id, 'u1'), 1_000 + i);
+      if (r.kind !== 'admitted') throw new Error('not admitted');
+      ids.push(r.job.id);
+    }
+    expect(await db.store.jobsHeldBy('w1')).toEqual([]);
+    // w1 claims the first and third, w2 the second; the fourth stays queued.
+    const first = await db.store.claimNext('w1', 'default', 1_000, 10_000);
+    const second = await db.store.claimNext('w2', 'default', 1_000, 10_001);
+    const third = await db.store.claimNext('w1', 'default', 1_000, 10_002);
+    expect([first?.id, second?.id, third?.id]).toEqual(ids.slice(0, 3));
+    expect(await db.store.jobsHeldBy('w1')).toEqual([ids[0], ids[2]]);
+    expect(await db.store.jobsHeldBy('w2')).toEqual([ids[1]]);
+    // An ended job is no longer held; the read renewed nothing (the other lease still expires when claimed for).
+    expect((await db.store.completeJob(ids[0] ?? '', 'w1', [], 10_500)).kind).toBe('finished');
+    expect(await db.store.jobsHeldBy('w1')).toEqual([ids[2]]);
+    expect(await db.store.expireLeases(3, 11_003)).toEqual([
+      { jobId: ids[1], outcome: 'requeued' },
+      { jobId: ids[2], outcome: 'requeued' },
+    ]);
+    expect(await db.store.jobsHeldBy('w1')).toEqual([]);
+  });
+
   it('reads nothing for an unknown job and changes nothing', async () => {
     expect(await db.store.jobLease('job_missing')).toBeNull();
     const { jobId } = await admitOne();

@@ -188,6 +188,8 @@ function workerStateRoutes(
 
   r.post('/claim', { schema: { body: orEmpty(wire.claimBody) } }, async (request, reply) => {
     const worker = workerOf(request);
+    // The worker's last claim failed on its way back: a job it leased is one the worker never heard of.
+    if (request.body.lost_claim) await service.releaseUnreceived(worker.id);
     const claimed = await service.claim(
       worker.id,
       worker.pool,

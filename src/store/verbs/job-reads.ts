@@ -36,6 +36,13 @@ export async function jobLease(ctx: StoreContext, id: string): Promise<JobLease 
   };
 }
 
+const idRowSchema = z.object({ id: z.string() });
+
+/** Store.jobsHeldBy: the ids of the running jobs whose lease `workerId` holds. */
+export async function jobsHeldBy(ctx: StoreContext, workerId: string): Promise<string[]> {
+  return (await run(ctx.db, ctx.sql.runningJobsOfWorker, [workerId])).map((r) => idRowSchema.parse(r).id);
+}
+
 const outputKeysRowSchema = z.object({
   status: z.enum(JOB_STATUSES),
   attempts: z.number(),

@@ -1,0 +1,149 @@
+/**
+ * A remote agent whose claim answer is lost on its way back (the control plane leased the job and wrote the
+ * answer; the connection broke before the agent read it): its next claim says so (`lost_claim`), and the
+ * control plane gives the job back at once, its attempt refunded, instead of leaving it `running` under a
+ * worker that never heard of it until its lease expires (30 s here, and no sweep runs: the job would never
+ * move). Between the agent and the worker API sits a proxy on 127.0.0.1 that reads the first answer carrying
+ * a job whole and then drops the agent's connection.
+ */
+import { once } from 'node:events';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { buffer } from 'node:stream/consumers';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { RemoteJobChannel } from '../../src/agent/remote-job-channel.js';
+import { issueWorkerToken } from '../../src/api/routes/workers.js';
+import { UNRECEIVED_CLAIM } from '../../src/workers/worker-service.js';
+import { Harness, delayWorkflow } from './harness.js';
+
+let h: Harness;
+let serverUrl: string;
+let proxy: Server;
+/** The claim bodies the worker API received, in order. */
+let claims: unknown[];
+let dropped: number;
+
+/** Forwards to the worker API; drops the agent's connection instead of relaying the first claim that leased. */
+async function startDroppingProxy(upstream: string): Promise<string> {
+  const target = new URL(upstream);
+  proxy = createServer((req, res) => {
+    void (async () => {
+      const body = await buffer(req);
+      if (req.url?.endsWith('/claim') === true) claims.push(JSON.parse(body.toString()));
+      const up = httpRequest({
+        host: target.hostname,
+        port: target.port,
+        path: req.url,
+        method: req.method,
+        headers: req.headers,
+      });
+      up.end(body);
+      const [answer] = (await once(up, 'response')) as [import('node:http').IncomingMessage];
+      const text = await buffer(answer);
+      if (req.url?.endsWith('/claim') === true && dropped === 0 && text.includes('"job":{')) {
+        dropped += 1;
+        req.socket.destroy();
+        return;
+      }
+      res.writeHead(answer.statusCode ?? 502, answer.headers).end(text);
+    })().catch(() => req.socket.destroy());
+  });
+  proxy.listen(0, '127.0.0.1');
+  await once(proxy, 'listening');
+  return `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+}
+
+beforeEach(async () => {
+  h = await Harness.create();
+  claims = [];
+  dropped = 0;
+  ({ url: serverUrl } = await h.startWorkerApi({ leaseMs: 30_000 }));
+});
+
+afterEach(async () => {
+  await h.close();
+  proxy.closeAllConnections();
+  proxy.close();
+});
+
+it('gives back at once a job whose claim answer never reached the agent, which then runs it', async () => {
+  const { token } = await issueWorkerToken(h.store, 'gpu-1', 'default');
+  const lite = await h.startComfy();
+  const channel = new RemoteJobChannel({ serverUrl: await startDroppingProxy(serverUrl), token });
+  const agent = await h.startAgent(lite.url, { channel, claimBackoffMs: { minMs: 50, maxMs: 100 } });
+  const job = await h.admit(delayWorkflow(0));
+
+  const done = await h.waitForEnd(job.id, 8_000);
+  expect(dropped).toBe(1);
+  // Two attempts (each names its own output keys), the lost one refunded: it does not count against the limit.
+  expect(done).toMatchObject({ status: 'completed', workerId: agent.workerId, attempts: 2 });
+  // The job went back to the queue with the reason, and ran once.
+  const events = await h.store.listJobEvents(job.id, 0);
+  const statuses = events.filter((e) => e.type === 'status').map((e) => e.data);
+  expect(JSON.stringify(statuses)).toContain(UNRECEIVED_CLAIM);
+  expect(events.filter((e) => e.type === 'done')).toHaveLength(1);
+  // Only the claim after the lost one said so; the ones after it did not.
+  const flagged = claims.map((c) => (c as { lost_claim?: boolean }).lost_claim === true);
+  const lostAt = flagged.indexOf(true);
+  expect(lostAt).toBeGreaterThan(0);
+  expect(flagged.filter(Boolean)).toHaveLength(1);
+});
+
+it("says a claim was lost after a dropped connection, a server error or a proxy's 4xx; not after the API's own 4xx", async () => {
+  // A worker API played by hand: each claim gets the next answer of the script.
+  const script: Array<[number, unknown]> = [
+    [503, { code: 'not_ready', detail: 'database unavailable' }],
+    [400, { code: 'validation_failed', detail: 'unknown field lost_claim' }],
+    [200, { job: null }],
+    [408, null],
+    [200, { job: null }],
+    [200, { job: null }],
+  ];
+  const seen: unknown[] = [];
+  const server = createServer((req, res) => {
+    void buffer(req).then((body) => {
+      seen.push(JSON.parse(body.toString()));
+      const next = script.shift();
+      if (next === undefined) {
+        req.socket.destroy();
+        return;
+      }
+      const [status, answer] = next;
+      res
+        .writeHead(status, { 'content-type': 'application/json' })
+        .end(answer === null ? '' : JSON.stringify(answer));
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const channel = new RemoteJobChannel({
+    serverUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    token: 'wkt_test',
+  });
+  try {
+    await expect(channel.claim(0)).rejects.toThrow(/503/);
+    await expect(channel.claim(0)).rejects.toThrow(/400 validation_failed/);
+    expect(await channel.claim(0)).toBeNull();
+    await expect(channel.claim(0)).rejects.toThrow(/408/);
+    expect(await channel.claim(0)).toBeNull();
+    expect(await channel.claim(0)).toBeNull();
+    // Then the connection drops mid-claim: the claim after it says so too.
+    await expect(channel.claim(0)).rejects.toThrow();
+    script.push([200, { job: null }]);
+    expect(await channel.claim(0)).toBeNull();
+    expect(seen.map((b) => (b as { lost_claim?: boolean }).lost_claim === true)).toEqual([
+      false, // first claim
+      true, // after the 503
+      false, // the API refused the request itself (an older control plane refusing the field): nothing leased
+      false,
+      true, // after a proxy's 408 without the API's problem body
+      false,
+      false, // dropped
+      true,
+    ]);
+  } finally {
+    await channel.close();
+    server.closeAllConnections();
+    server.close();
+  }
+});
