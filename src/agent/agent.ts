@@ -26,6 +26,11 @@ export interface AgentOptions {
   progressIntervalMs?: number;
   /** Backoff of failing claims (defaults 500 ms doubling to 10 s, with jitter). */
   claimBackoffMs?: { minMs: number; maxMs: number };
+  /**
+   * The longest a new status report holds up what comes next (the claim, the next health check) before it
+   * goes on in the background (default STATUS_REPORT_WAIT_MS).
+   */
+  statusReportWaitMs?: number;
   log?: AgentLog;
   /** Called when claims work again after failing (a restarted control plane may need re-telling things). */
   onClaimsRecovered?: () => void;
@@ -34,6 +39,12 @@ export interface AgentOptions {
   /** Tracks and reports the worker's models and fetches missing files; absent = models not reported. */
   models?: ModelKeeper;
 }
+
+/**
+ * How long a new status report is waited for at most: long enough for a control plane that answers, short of a
+ * remote agent's request timeout (30 s) for one whose call hangs.
+ */
+export const STATUS_REPORT_WAIT_MS = 2_000;
 
 /** Runs leased jobs on one ComfyUI, one at a time, until stopped. */
 export class Agent {
@@ -238,13 +249,21 @@ export class Agent {
   }
 
   /**
-   * Reports `status` and waits for it only when it is new and no report is still on its way ahead of it: a
-   * report sent again after an outage lost it, or one queued behind a call that hangs (up to the request timeout,
-   * for a remote agent), must not hold up what comes next (the claim, the health checks).
+   * Reports `status` and waits for it only when it is new and no report is still on its way ahead of it, and
+   * then for at most statusReportWaitMs: a report sent again after an outage lost it, one queued behind a call
+   * that hangs, or a first one whose own call hangs (up to the request timeout, for a remote agent) must not hold
+   * up what comes next (the claim, the health checks). A report not waited for still lands in order.
    */
   private async reportStatus(status: WorkerStatus): Promise<void> {
-    if (this.currentStatus === status || this.reportsPending > 0) void this.report(status);
-    else await this.report(status);
+    if (this.currentStatus === status || this.reportsPending > 0) {
+      void this.report(status);
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.options.statusReportWaitMs ?? STATUS_REPORT_WAIT_MS);
+    });
+    await Promise.race([this.report(status), waited]).finally(() => clearTimeout(timer));
   }
 
   /**

@@ -181,7 +181,10 @@ it('sends an unhealthy report lost in an outage again while its ComfyUI stays do
  * A channel whose first `status` report fails (an outage) and whose `status` reports after it hang until
  * `release`; `tries` counts the `status` calls.
  */
-function hangingStatusChannel(status: WorkerStatus): {
+function hangingStatusChannel(
+  status: WorkerStatus,
+  firstFails = true,
+): {
   channel: RecordingChannel;
   release: () => void;
   tries: () => number;
@@ -194,11 +197,28 @@ function hangingStatusChannel(status: WorkerStatus): {
     channel.statuses.push(s);
     if (s !== status) return;
     tries += 1;
-    if (tries === 1) throw new Error('control plane away');
+    if (tries === 1 && firstFails) throw new Error('control plane away');
     await released;
   };
   return { channel, release: () => release(), tries: () => tries };
 }
+
+it('claims after a bounded wait when its very first idle report hangs', async () => {
+  const lite = await h.startComfy();
+  const { channel, release, tries: idleTries } = hangingStatusChannel('idle', false);
+  await h.startAgent(lite.url, { channel, statusReportWaitMs: 100 });
+  try {
+    const job = await h.admit(invertWorkflow('hanging-first-idle'));
+    // The first idle report, with nothing ahead of it, hangs (a remote agent's call, up to its 30 s timeout).
+    expect((await h.waitForEnd(job.id, 5_000)).status).toBe('completed');
+    expect(idleTries()).toBe(1);
+    // The busy report queued behind the hanging one is still on its way, in order.
+    expect(channel.statuses).toEqual(['idle']);
+  } finally {
+    release();
+  }
+  await expect.poll(() => channel.statuses.slice(0, 2)).toEqual(['idle', 'busy']);
+});
 
 it('does not hold up its claim while an idle report it sends again hangs', async () => {
   const lite = await h.startComfy();
