@@ -448,13 +448,14 @@ export class WorkerService {
   /**
    * Gives back every job leased to a worker whose last claim ended without an answer it could read (the claim
    * leased one, then its answer was lost on the way): the worker never heard of them, and claims again only
-   * because it holds none. Each goes back to the queue with its attempt refunded, as a voluntary release.
-   * Returns how many.
+   * because it holds none. Each goes back to the queue as its lease's expiry would send it, the attempt counted
+   * (not refunded: an agent that can never read the answer, e.g. one too old for the wire, must not make the job
+   * cycle forever; after the attempt limit it fails `worker_lost`). Returns how many.
    */
   async releaseUnreceived(workerId: string): Promise<number> {
     let released = 0;
     for (const jobId of await this.deps.store.jobsHeldBy(workerId)) {
-      const result = await this.release(jobId, workerId, UNRECEIVED_CLAIM, true);
+      const result = await this.release(jobId, workerId, UNRECEIVED_CLAIM);
       if (result.kind === 'finished') released += 1;
     }
     if (released > 0) this.log.warn({ workerId, released }, 'gave back jobs whose claim answer was lost');

@@ -1,7 +1,7 @@
 /**
  * A remote agent whose claim answer is lost on its way back (the control plane leased the job and wrote the
  * answer; the connection broke before the agent read it): its next claim says so (`lost_claim`), and the
- * control plane gives the job back at once, its attempt refunded, instead of leaving it `running` under a
+ * control plane gives the job back at once (the attempt counted), instead of leaving it `running` under a
  * worker that never heard of it until its lease expires (30 s here, and no sweep runs: the job would never
  * move). Between the agent and the worker API sits a proxy on 127.0.0.1 that reads the first answer carrying
  * a job whole and then drops the agent's connection.
@@ -75,7 +75,7 @@ it('gives back at once a job whose claim answer never reached the agent, which t
 
   const done = await h.waitForEnd(job.id, 8_000);
   expect(dropped).toBe(1);
-  // Two attempts (each names its own output keys), the lost one refunded: it does not count against the limit.
+  // Two attempts, the lost one counted as its lease's expiry would have counted it.
   expect(done).toMatchObject({ status: 'completed', workerId: agent.workerId, attempts: 2 });
   // The job went back to the queue with the reason, and ran once.
   const events = await h.store.listJobEvents(job.id, 0);
