@@ -22,6 +22,8 @@ let proxy: Server;
 /** The claim bodies the worker API received, in order. */
 let claims: unknown[];
 let dropped: number;
+/** How many claim answers carrying a job the proxy drops (the first ones). */
+let toDrop: number;
 
 /** Forwards to the worker API; drops the agent's connection instead of relaying the first claim that leased. */
 async function startDroppingProxy(upstream: string): Promise<string> {
@@ -40,7 +42,7 @@ async function startDroppingProxy(upstream: string): Promise<string> {
       up.end(body);
       const [answer] = (await once(up, 'response')) as [import('node:http').IncomingMessage];
       const text = await buffer(answer);
-      if (req.url?.endsWith('/claim') === true && dropped === 0 && text.includes('"job":{')) {
+      if (req.url?.endsWith('/claim') === true && dropped < toDrop && text.includes('"job":{')) {
         dropped += 1;
         req.socket.destroy();
         return;
@@ -57,6 +59,7 @@ beforeEach(async () => {
   h = await Harness.create();
   claims = [];
   dropped = 0;
+  toDrop = 1;
   ({ url: serverUrl } = await h.startWorkerApi({ leaseMs: 30_000 }));
 });
 
@@ -87,6 +90,19 @@ it('gives back at once a job whose claim answer never reached the agent, which t
   const lostAt = flagged.indexOf(true);
   expect(lostAt).toBeGreaterThan(0);
   expect(flagged.filter(Boolean)).toHaveLength(1);
+});
+
+it('fails a job whose every claim answer is lost once its attempts are spent, not cycling forever', async () => {
+  toDrop = Number.POSITIVE_INFINITY;
+  const { token } = await issueWorkerToken(h.store, 'gpu-1', 'default');
+  const lite = await h.startComfy();
+  const channel = new RemoteJobChannel({ serverUrl: await startDroppingProxy(serverUrl), token });
+  await h.startAgent(lite.url, { channel, claimBackoffMs: { minMs: 20, maxMs: 40 } });
+  const job = await h.admit(delayWorkflow(0));
+  const ended = await h.waitForEnd(job.id, 8_000);
+  // The worker API's limit is 3 attempts: three claims leased it, three answers were lost.
+  expect(ended).toMatchObject({ status: 'failed', attempts: 3, error: { code: 'worker_lost' } });
+  expect(dropped).toBe(3);
 });
 
 it("says a claim was lost after a dropped connection, a server error or a proxy's 4xx; not after the API's own 4xx", async () => {
