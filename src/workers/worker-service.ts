@@ -106,8 +106,11 @@ function checkReportedOutput(jobId: string, o: JobOutput): void {
  */
 export const REFUSED_REWRITE_MS = 60_000;
 
-/** The reason recorded on a job given back because the worker never received the claim that leased it. */
-export const UNRECEIVED_CLAIM = 'the claim answer never reached the worker';
+/**
+ * The reason recorded on a job given back at its worker's next claim: the claim that leased it lost its answer
+ * (or the worker gave the job up without a report that landed, and a claim of its failed since).
+ */
+export const UNRECEIVED_CLAIM = 'the worker claimed again without it';
 
 export class WorkerService {
   readonly leaseMs: number;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Agent, type AgentOptions } from '../../src/agent/agent.js';
 import { workerRoutes } from '../../src/api/routes/workers.js';
+import type { WorkerRouteFile } from '../../src/api/scopes/worker-scope.js';
 import type { JobChannel } from '../../src/workers/job-channel.js';
 import { LocalJobChannel } from '../../src/agent/local-job-channel.js';
 import { WorkerService } from '../../src/workers/worker-service.js';
@@ -211,7 +212,14 @@ export class Harness {
    * `onRequest` hears each request's URL as it arrives.
    */
   async startWorkerApi(
-    options: { maxOutputBytes?: number; leaseMs?: number; onRequest?: (url: string) => void } = {},
+    options: {
+      maxOutputBytes?: number;
+      leaseMs?: number;
+      lostClaimGraceMs?: number;
+      onRequest?: (url: string) => void;
+      /** Route files added to the registered-worker scope (e.g. a hook that holds claims up after auth). */
+      routeFiles?: WorkerRouteFile[];
+    } = {},
   ): Promise<{ app: FastifyInstance; url: string }> {
     const app = Fastify();
     const { onRequest } = options;
@@ -221,14 +229,18 @@ export class Harness {
       });
     }
     await app.register(
-      workerRoutes({
-        store: this.store,
-        storage: this.storage,
-        bus: this.bus,
-        leaseMs: options.leaseMs ?? 30_000,
-        maxAttempts: 3,
-        maxOutputBytes: options.maxOutputBytes ?? 64 * 1024,
-      }),
+      workerRoutes(
+        {
+          store: this.store,
+          storage: this.storage,
+          bus: this.bus,
+          leaseMs: options.leaseMs ?? 30_000,
+          maxAttempts: 3,
+          maxOutputBytes: options.maxOutputBytes ?? 64 * 1024,
+          ...(options.lostClaimGraceMs !== undefined && { lostClaimGraceMs: options.lostClaimGraceMs }),
+        },
+        options.routeFiles,
+      ),
       { prefix: '/v1/worker' },
     );
     const url = await app.listen({ host: '127.0.0.1', port: 0 });

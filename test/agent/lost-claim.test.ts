@@ -55,12 +55,29 @@ async function startDroppingProxy(upstream: string): Promise<string> {
   return `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
 }
 
+/** How long the worker API holds up each claim after its arrival (0: not at all). */
+let claimDelayMs: number;
+
 beforeEach(async () => {
   h = await Harness.create();
   claims = [];
   dropped = 0;
   toDrop = 1;
-  ({ url: serverUrl } = await h.startWorkerApi({ leaseMs: 30_000 }));
+  claimDelayMs = 0;
+  ({ url: serverUrl } = await h.startWorkerApi({
+    leaseMs: 30_000,
+    lostClaimGraceMs: 500,
+    // After the worker's credentials were checked, as a stalled database would hold a claim up there.
+    routeFiles: [
+      (s) => {
+        s.addHook('onRequest', async (request) => {
+          if (request.url.endsWith('/claim') && claimDelayMs > 0) {
+            await new Promise((r) => setTimeout(r, claimDelayMs));
+          }
+        });
+      },
+    ],
+  }));
 });
 
 afterEach(async () => {
@@ -90,6 +107,25 @@ it('gives back at once a job whose claim answer never reached the agent, which t
   const lostAt = flagged.indexOf(true);
   expect(lostAt).toBeGreaterThan(0);
   expect(flagged.filter(Boolean)).toHaveLength(1);
+});
+
+it('gives back nothing for a lost_claim claim handled after the grace: the agent may have claimed again since', async () => {
+  const { token } = await issueWorkerToken(h.store, 'gpu-1', 'default');
+  const lite = await h.startComfy();
+  const channel = new RemoteJobChannel({ serverUrl: await startDroppingProxy(serverUrl), token });
+  await h.startAgent(lite.url, { channel, claimBackoffMs: { minMs: 20, maxMs: 40 } });
+  // Every claim now reaches its handler 800 ms after it arrived, past the 500 ms grace.
+  claimDelayMs = 800;
+  const job = await h.admit(delayWorkflow(0));
+  await expect
+    .poll(() => claims.some((c) => (c as { lost_claim?: boolean }).lost_claim === true), {
+      timeout: 5_000,
+    })
+    .toBe(true);
+  // Two more late claims go by: the job stays leased (its lease's expiry, 30 s away, gives it back), not released.
+  await new Promise((r) => setTimeout(r, 1_800));
+  expect(dropped).toBe(1);
+  expect(await h.store.getJob(job.id)).toMatchObject({ status: 'running', attempts: 1 });
 });
 
 it('fails a job whose every claim answer is lost once its attempts are spent, not cycling forever', async () => {

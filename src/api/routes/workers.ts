@@ -5,6 +5,7 @@
  * schemas (the shapes of workers/worker-protocol.ts); auth comes from the worker scope. The worker API is an
  * internal protocol: /openapi.json leaves it out (openapi/polish.ts).
  */
+import { performance } from 'node:perf_hooks';
 import { detectContentType } from '../../media/output-content-type.js';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -54,7 +55,18 @@ export interface WorkerRoutesDeps extends Pick<
   affinityMaxDelayMs?: number;
   /** Called with the model loads a worker reported (metrics). */
   onModelLoads?: (loads: ReadonlyArray<{ tier: 'disk' | 'fetch'; seconds: number }>) => void;
+  /** How long after its arrival a `lost_claim` claim may still give jobs back (default LOST_CLAIM_GRACE_MS). */
+  lostClaimGraceMs?: number;
 }
+
+/**
+ * A `lost_claim` claim gives back the worker's jobs only when it is handled within this long of its arrival and
+ * its agent still waits for it. An agent's claim call gives up 15 s after it was sent, and its claims are one at
+ * a time: within the grace the agent is still waiting for this very call, so it has made no later claim, and a
+ * job leased to it is one it never received. A claim handled later (held up in a stalled database's login check,
+ * say) may be one the agent gave up on, after which a later claim may have handed it the job it now runs.
+ */
+export const LOST_CLAIM_GRACE_MS = 5_000;
 
 const jobParams = z.object({ jobId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/) });
 const inputParams = jobParams.extend({ name: z.string().min(1).max(256) });
@@ -114,12 +126,19 @@ export function workerRoutes(
     // not-found handler sits outside the scope, so an unknown /v1/worker path answers 404, not 401.
     app.setValidatorCompiler(validatorCompiler);
     installProblemHandlers(app);
+    // When each claim arrived, before its credentials were checked: a `lost_claim`'s grace counts from it.
+    const claimArrivals = new WeakMap<object, number>();
+    app.addHook('onRequest', (request, _reply, done) => {
+      if (request.method === 'POST' && request.url.endsWith('/claim'))
+        claimArrivals.set(request, performance.now());
+      done();
+    });
     const maxOutputBytes = deps.maxOutputBytes ?? wire.MAX_OUTPUT_BYTES;
     await app.register(
       workerScope(credentials(deps.store), {
         token: [(s) => registerRoute(s, deps, service)],
         worker: [
-          (s) => workerStateRoutes(s, deps, service, closing.signal),
+          (s) => workerStateRoutes(s, deps, service, closing.signal, claimArrivals),
           (s) => leaseRoutes(s, service, closing.signal),
           (s) => reportRoutes(s, service),
           (s) => nodeDefinitionRoute(s, deps.nodeTypes),
@@ -176,6 +195,7 @@ function workerStateRoutes(
   deps: WorkerRoutesDeps,
   service: WorkerService,
   closing: AbortSignal,
+  claimArrivals: WeakMap<object, number>,
 ): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.post('/status', { schema: { body: orEmpty(wire.statusBody) } }, async (request) => {
@@ -189,7 +209,14 @@ function workerStateRoutes(
   r.post('/claim', { schema: { body: orEmpty(wire.claimBody) } }, async (request, reply) => {
     const worker = workerOf(request);
     // The worker's last claim failed on its way back: a job it leased is one the worker never heard of.
-    if (request.body.lost_claim) await service.releaseUnreceived(worker.id);
+    const waitedMs = performance.now() - (claimArrivals.get(request) ?? performance.now());
+    if (
+      request.body.lost_claim &&
+      !reply.raw.destroyed &&
+      waitedMs < (deps.lostClaimGraceMs ?? LOST_CLAIM_GRACE_MS)
+    ) {
+      await service.releaseUnreceived(worker.id);
+    }
     const claimed = await service.claim(
       worker.id,
       worker.pool,
