@@ -61,7 +61,7 @@ export interface WorkerRoutesDeps extends Pick<
 
 /**
  * A `lost_claim` claim gives back the worker's jobs only when it is handled within this long of its arrival and
- * its agent still waits for it. An agent's claim call gives up 15 s after it was sent, and its claims are one at
+ * its agent still waits for it. An agent's claim call gives up 15 s after its wait, and its claims are one at
  * a time: within the grace the agent is still waiting for this very call, so it has made no later claim, and a
  * job leased to it is one it never received. A claim handled later (held up in a stalled database's login check,
  * say) may be one the agent gave up on, after which a later claim may have handed it the job it now runs.
