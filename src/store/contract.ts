@@ -466,6 +466,8 @@ export interface Store {
      * maxAttempts. Its number is not given back: the next claim counts one more, as after any release.
      */
     voluntary?: boolean,
+    /** Only a lease that began before this time (ms): a later claim's lease of the same worker stays (`lost`). */
+    startedBefore?: number,
   ): Promise<FinishResult>;
   /**
    * Every running job whose lease expired before `now`: requeued once per expiry while counted attempts < maxAttempts,

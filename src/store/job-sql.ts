@@ -219,6 +219,11 @@ const TEMPLATES = {
    *  claims less refunds), else → queued — (max_attempts, max_attempts, error, max_attempts, finished_at, id, worker_id) → job + event_seq. */
   giveBackByWorker: `${GIVE_BACK} AND worker_id = ? RETURNING ${JOB_COLUMNS}, event_seq`,
 
+  /** The same for a lease that began before a time (a lost claim's, not a later one's) — (…, worker_id,
+   *  started_before) → job + event_seq. */
+  giveBackByWorkerStartedBefore: `${GIVE_BACK} AND worker_id = ? AND started_at < ?
+    RETURNING ${JOB_COLUMNS}, event_seq`,
+
   /** A voluntary give-back does not spend an attempt: it is refunded, and `attempts` keeps its number, so no
    *  later claim runs under it again — (id, worker_id); run before giveBackByWorker in one tx. */
   refundAttempt: `UPDATE jobs SET refunded_attempts = refunded_attempts + 1

@@ -195,8 +195,9 @@ export class KyselyStore implements C.Store {
     reason: string,
     now: number,
     voluntary?: boolean,
+    startedBefore?: number,
   ): Promise<C.FinishResult> =>
-    tr.releaseJob(this.#ctx, jobId, workerId, maxAttempts, reason, now, voluntary);
+    tr.releaseJob(this.#ctx, jobId, workerId, maxAttempts, reason, now, voluntary, startedBefore);
   expireLeases = (maxAttempts: number, now: number): Promise<C.ExpiredLeaseOutcome[]> =>
     tr.expireLeases(this.#ctx, maxAttempts, now);
 

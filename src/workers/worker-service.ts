@@ -451,15 +451,24 @@ export class WorkerService {
   /**
    * Gives back every job leased to a worker whose last claim ended without an answer it could read (the claim
    * leased one, then its answer was lost on the way): the worker never heard of them, and claims again only
-   * because it holds none. Each goes back to the queue as its lease's expiry would send it, the attempt counted
-   * (not refunded: an agent that can never read the answer, e.g. one too old for the wire, must not make the job
-   * cycle forever; after the attempt limit it fails `worker_lost`). Returns how many.
+   * because it holds none. Only leases that began before `arrivedAt` (the flagged claim's arrival, ms) go: a
+   * later claim's lease of the same worker, one the worker does run, stays whenever this runs. Each goes back
+   * as its lease's expiry would send it, the attempt counted (not refunded: an agent that can never read the
+   * answer, e.g. one too old for the wire, must not make the job cycle forever; after the attempt limit it fails
+   * `worker_lost`), and that attempt's files are deleted. Returns how many.
    */
-  async releaseUnreceived(workerId: string): Promise<number> {
+  async releaseUnreceived(workerId: string, arrivedAt: number): Promise<number> {
     let released = 0;
+    const { maxAttempts } = this.deps;
     for (const jobId of await this.deps.store.jobsHeldBy(workerId)) {
-      const result = await this.release(jobId, workerId, UNRECEIVED_CLAIM);
-      if (result.kind === 'finished') released += 1;
+      const options = { maxAttempts, reason: UNRECEIVED_CLAIM, startedBefore: arrivedAt };
+      const settlement = await this.lifecycle.release(jobId, workerId, options);
+      if (settlement.kind === 'lost') continue;
+      released += 1;
+      // After the compare-and-set, so a later lease's files are never touched: the one it ended is the job's
+      // current attempt (a release does not renumber it).
+      await deleteAttempt(this.deps.storage, jobId, settlement.job.attempts, this.log);
+      await this.ended(jobId, settlement);
     }
     if (released > 0) this.log.warn({ workerId, released }, 'gave back jobs whose claim answer was lost');
     return released;

@@ -122,10 +122,24 @@ it('gives back nothing for a lost_claim claim handled after the grace: the agent
       timeout: 5_000,
     })
     .toBe(true);
-  // Two more late claims go by: the job stays leased (its lease's expiry, 30 s away, gives it back), not released.
+  // Past the flagged claim's handling: the job stays leased (its lease's expiry, 30 s away, gives it back).
   await new Promise((r) => setTimeout(r, 1_800));
   expect(dropped).toBe(1);
   expect(await h.store.getJob(job.id)).toMatchObject({ status: 'running', attempts: 1 });
+});
+
+it("gives back only leases that began before the flagged claim arrived: a later claim's lease stays", async () => {
+  const job = await h.admit(delayWorkflow(0));
+  const before = Date.now();
+  await new Promise((r) => setTimeout(r, 5));
+  const claim = await h.store.claimNext('wrk_test', 'default', 60_000, Date.now());
+  expect(claim?.id).toBe(job.id);
+  // A flagged claim that arrived before this lease began, its give-back held up until now: the lease stays.
+  expect(await h.service.releaseUnreceived('wrk_test', before)).toBe(0);
+  expect(await h.store.getJob(job.id)).toMatchObject({ status: 'running', workerId: 'wrk_test' });
+  // One that arrived after it: the lease is the lost claim's, and goes back to the queue.
+  expect(await h.service.releaseUnreceived('wrk_test', Date.now() + 1)).toBe(1);
+  expect(await h.store.getJob(job.id)).toMatchObject({ status: 'queued', attempts: 1 });
 });
 
 it('fails a job whose every claim answer is lost once its attempts are spent, not cycling forever', async () => {

@@ -94,6 +94,16 @@ describe.each(BACKENDS)('jobLease on $name', (backend) => {
     expect(await db.store.jobsHeldBy('w1')).toEqual([]);
   });
 
+  it('releaseJob with startedBefore ends only a lease that began before that time', async () => {
+    const { jobId } = await admitOne();
+    await db.store.claimNext('w1', 'default', 60_000, 10_000);
+    // A lease that began at 10 000 is a later claim's for a give-back as of 10 000: it stays.
+    expect(await db.store.releaseJob(jobId, 'w1', 3, 'r', 10_500, false, 10_000)).toEqual({ kind: 'lost' });
+    await expectLease(jobId, { status: 'running', workerId: 'w1', attempts: 1, cancelRequested: false });
+    const released = await db.store.releaseJob(jobId, 'w1', 3, 'r', 10_600, false, 10_001);
+    expect(released).toMatchObject({ kind: 'finished', job: { status: 'queued', attempts: 1 } });
+  });
+
   it('reads nothing for an unknown job and changes nothing', async () => {
     expect(await db.store.jobLease('job_missing')).toBeNull();
     const { jobId } = await admitOne();

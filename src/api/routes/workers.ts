@@ -61,12 +61,19 @@ export interface WorkerRoutesDeps extends Pick<
 
 /**
  * A `lost_claim` claim gives back the worker's jobs only when it is handled within this long of its arrival and
- * its agent still waits for it. An agent's claim call gives up 15 s after its wait, and its claims are one at
- * a time: within the grace the agent is still waiting for this very call, so it has made no later claim, and a
- * job leased to it is one it never received. A claim handled later (held up in a stalled database's login check,
- * say) may be one the agent gave up on, after which a later claim may have handed it the job it now runs.
+ * its agent still waits for it, and then only leases that began before it arrived (the store's compare-and-set:
+ * a later claim's lease of the same worker stays, however long the give-back itself is held up). An agent's
+ * claim call gives up 15 s after its wait, and its claims are one at a time: within the grace the agent is still
+ * waiting for this very call. A claim handled later (held up in a stalled database's credential check, say) may
+ * be one the agent gave up on: it gives nothing back, and a lost answer's job waits for its lease.
  */
 export const LOST_CLAIM_GRACE_MS = 5_000;
+
+/** When a claim arrived: this process's monotonic clock (its grace) and the wall clock (the leases it may end). */
+interface ClaimArrival {
+  at: number;
+  wallMs: number;
+}
 
 const jobParams = z.object({ jobId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/) });
 const inputParams = jobParams.extend({ name: z.string().min(1).max(256) });
@@ -127,10 +134,11 @@ export function workerRoutes(
     app.setValidatorCompiler(validatorCompiler);
     installProblemHandlers(app);
     // When each claim arrived, before its credentials were checked: a `lost_claim`'s grace counts from it.
-    const claimArrivals = new WeakMap<object, number>();
+    const claimArrivals = new WeakMap<object, ClaimArrival>();
     app.addHook('onRequest', (request, _reply, done) => {
-      if (request.method === 'POST' && request.url.endsWith('/claim'))
-        claimArrivals.set(request, performance.now());
+      if (request.method === 'POST' && request.url.endsWith('/claim')) {
+        claimArrivals.set(request, { at: performance.now(), wallMs: Date.now() });
+      }
       done();
     });
     const maxOutputBytes = deps.maxOutputBytes ?? wire.MAX_OUTPUT_BYTES;
@@ -195,7 +203,7 @@ function workerStateRoutes(
   deps: WorkerRoutesDeps,
   service: WorkerService,
   closing: AbortSignal,
-  claimArrivals: WeakMap<object, number>,
+  claimArrivals: WeakMap<object, ClaimArrival>,
 ): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.post('/status', { schema: { body: orEmpty(wire.statusBody) } }, async (request) => {
@@ -209,13 +217,15 @@ function workerStateRoutes(
   r.post('/claim', { schema: { body: orEmpty(wire.claimBody) } }, async (request, reply) => {
     const worker = workerOf(request);
     // The worker's last claim failed on its way back: a job it leased is one the worker never heard of.
-    const waitedMs = performance.now() - (claimArrivals.get(request) ?? performance.now());
+    const arrived = claimArrivals.get(request);
+    const graceMs = deps.lostClaimGraceMs ?? LOST_CLAIM_GRACE_MS;
     if (
       request.body.lost_claim &&
+      arrived !== undefined &&
       !reply.raw.destroyed &&
-      waitedMs < (deps.lostClaimGraceMs ?? LOST_CLAIM_GRACE_MS)
+      performance.now() - arrived.at < graceMs
     ) {
-      await service.releaseUnreceived(worker.id);
+      await service.releaseUnreceived(worker.id, arrived.wallMs);
     }
     const claimed = await service.claim(
       worker.id,

@@ -99,6 +99,8 @@ export interface ReleaseOptions {
   reason: string;
   /** The worker released it for its own reasons (it is stopping): this attempt is not counted against the limit. */
   voluntary?: boolean;
+  /** Only a lease that began before this time (ms); a later one of the same worker stays (`lost`). */
+  startedBefore?: number;
 }
 
 /**
@@ -111,6 +113,14 @@ export async function release(
   workerId: string,
   o: ReleaseOptions,
 ): Promise<Settlement> {
-  const result = await d.store.releaseJob(jobId, workerId, o.maxAttempts, o.reason, d.now(), o.voluntary);
+  const result = await d.store.releaseJob(
+    jobId,
+    workerId,
+    o.maxAttempts,
+    o.reason,
+    d.now(),
+    o.voluntary,
+    o.startedBefore,
+  );
   return await settled(d, result);
 }

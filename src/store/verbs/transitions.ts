@@ -147,10 +147,15 @@ export async function releaseJob(
   reason: string,
   now: number,
   voluntary = false,
+  startedBefore?: number,
 ): Promise<FinishResult> {
   return await inTx(ctx, async (tx) => {
     if (voluntary) await run(tx, ctx.sql.refundAttempt, [jobId, workerId]);
-    const rows = await run(tx, ctx.sql.giveBackByWorker, giveBackParams(maxAttempts, now, jobId, workerId));
+    const params = giveBackParams(maxAttempts, now, jobId, workerId);
+    const rows =
+      startedBefore === undefined
+        ? await run(tx, ctx.sql.giveBackByWorker, params)
+        : await run(tx, ctx.sql.giveBackByWorkerStartedBefore, [...params, startedBefore]);
     return await settleOrLost(ctx, tx, rows, now, reason);
   });
 }
