@@ -14,11 +14,12 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { RemoteJobChannel } from '../../src/agent/remote-job-channel.js';
 import { issueWorkerToken } from '../../src/api/routes/workers.js';
 import { UNRECEIVED_CLAIM } from '../../src/workers/worker-service.js';
+import { WORKER_ID_HEADER, registerReply } from '../../src/workers/worker-protocol.js';
 import { Harness, delayWorkflow } from './harness.js';
 
 let h: Harness;
 let serverUrl: string;
-let proxy: Server;
+let proxy: Server | undefined;
 /** The claim bodies the worker API received, in order. */
 let claims: unknown[];
 let dropped: number;
@@ -28,7 +29,7 @@ let toDrop: number;
 /** Forwards to the worker API; drops the agent's connection instead of relaying the first claim that leased. */
 async function startDroppingProxy(upstream: string): Promise<string> {
   const target = new URL(upstream);
-  proxy = createServer((req, res) => {
+  const server = createServer((req, res) => {
     void (async () => {
       const body = await buffer(req);
       if (req.url?.endsWith('/claim') === true) claims.push(JSON.parse(body.toString()));
@@ -50,9 +51,10 @@ async function startDroppingProxy(upstream: string): Promise<string> {
       res.writeHead(answer.statusCode ?? 502, answer.headers).end(text);
     })().catch(() => req.socket.destroy());
   });
-  proxy.listen(0, '127.0.0.1');
-  await once(proxy, 'listening');
-  return `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  proxy = server;
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 /** How long the worker API holds up each claim after its arrival (0: not at all). */
@@ -82,8 +84,9 @@ beforeEach(async () => {
 
 afterEach(async () => {
   await h.close();
-  proxy.closeAllConnections();
-  proxy.close();
+  proxy?.closeAllConnections();
+  proxy?.close();
+  proxy = undefined;
 });
 
 it('gives back at once a job whose claim answer never reached the agent, which then runs it', async () => {
@@ -140,6 +143,34 @@ it("gives back only leases that began before the flagged claim arrived: a later 
   // One that arrived after it: the lease is the lost claim's, and goes back to the queue.
   expect(await h.service.releaseUnreceived('wrk_test', Date.now() + 1)).toBe(1);
   expect(await h.store.getJob(job.id)).toMatchObject({ status: 'queued', attempts: 1 });
+});
+
+it('gives back nothing for a flagged claim whose agent hung up before it was handled', async () => {
+  const { token } = await issueWorkerToken(h.store, 'gpu-1', 'default');
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const registered = await fetch(`${serverUrl}/v1/worker/register`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ name: 'w' }),
+  });
+  const workerId = registerReply.parse(await registered.json()).worker_id;
+  const job = await h.admit(delayWorkflow(0));
+  expect((await h.store.claimNext(workerId, 'default', 60_000, Date.now() - 10))?.id).toBe(job.id);
+  const claim = (signal?: AbortSignal): Promise<Response> =>
+    fetch(`${serverUrl}/v1/worker/claim`, {
+      method: 'POST',
+      headers: { ...headers, [WORKER_ID_HEADER]: workerId },
+      body: JSON.stringify({ wait_ms: 0, lost_claim: true }),
+      ...(signal && { signal }),
+    });
+  // Held up 300 ms after its credentials were checked (within the 500 ms grace); the agent hangs up at 100 ms.
+  claimDelayMs = 300;
+  await expect(claim(AbortSignal.timeout(100))).rejects.toThrow();
+  await new Promise((r) => setTimeout(r, 400));
+  expect(await h.store.getJob(job.id)).toMatchObject({ status: 'running', workerId });
+  // The same claim answered: the lease goes back (and, the queue's only job, is leased again by this claim).
+  expect((await claim()).status).toBe(200);
+  expect(await h.store.getJob(job.id)).toMatchObject({ status: 'running', attempts: 2 });
 });
 
 it('fails a job whose every claim answer is lost once its attempts are spent, not cycling forever', async () => {
