@@ -27,6 +27,12 @@ const GIVE_BACK = `UPDATE jobs SET
     worker_id = NULL, lease_expires_at = NULL, progress = NULL, event_seq = event_seq + 1
     WHERE id = ? AND status = 'running'`;
 
+/**
+ * The lease a worker's give-back ends — (worker_id, started_before, started_before): the worker's, and when
+ * started_before is not NULL only one that began before it (a lost claim's lease, not a later claim's).
+ */
+const HELD_BY = `worker_id = ? AND (CAST(? AS BIGINT) IS NULL OR started_at < CAST(? AS BIGINT))`;
+
 const START_JOB = `UPDATE jobs SET status = 'running', worker_id = ?, lease_expires_at = ?,
     attempts = attempts + 1, started_at = ?, progress = NULL, event_seq = event_seq + 1`;
 
@@ -216,18 +222,15 @@ const TEMPLATES = {
     RETURNING ${JOB_COLUMNS}, event_seq`,
 
   /** Gives a running job back (its worker said so): → cancelled (cancel requested), → failed (attempts spent:
-   *  claims less refunds), else → queued — (max_attempts, max_attempts, error, max_attempts, finished_at, id, worker_id) → job + event_seq. */
-  giveBackByWorker: `${GIVE_BACK} AND worker_id = ? RETURNING ${JOB_COLUMNS}, event_seq`,
-
-  /** The same for a lease that began before a time (a lost claim's, not a later one's) — (…, worker_id,
-   *  started_before) → job + event_seq. */
-  giveBackByWorkerStartedBefore: `${GIVE_BACK} AND worker_id = ? AND started_at < ?
-    RETURNING ${JOB_COLUMNS}, event_seq`,
+   *  claims less refunds), else → queued — (max_attempts, max_attempts, error, max_attempts, finished_at, id,
+   *  worker_id, started_before, started_before) → job + event_seq. */
+  giveBackByWorker: `${GIVE_BACK} AND ${HELD_BY} RETURNING ${JOB_COLUMNS}, event_seq`,
 
   /** A voluntary give-back does not spend an attempt: it is refunded, and `attempts` keeps its number, so no
-   *  later claim runs under it again — (id, worker_id); run before giveBackByWorker in one tx. */
+   *  later claim runs under it again — (id, worker_id, started_before, started_before); run before
+   *  giveBackByWorker in one tx. */
   refundAttempt: `UPDATE jobs SET refunded_attempts = refunded_attempts + 1
-    WHERE id = ? AND status = 'running' AND worker_id = ?`,
+    WHERE id = ? AND status = 'running' AND ${HELD_BY}`,
 
   /** The same when the lease expired, compare-and-set on the expired lease value so two sweepers act once
    *  — (max_attempts, max_attempts, error, max_attempts, finished_at, id, lease_expires_at) → job + event_seq. */

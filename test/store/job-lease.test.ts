@@ -104,6 +104,18 @@ describe.each(BACKENDS)('jobLease on $name', (backend) => {
     expect(released).toMatchObject({ kind: 'finished', job: { status: 'queued', attempts: 1 } });
   });
 
+  it('a voluntary releaseJob with startedBefore refunds nothing of a lease that began later', async () => {
+    const { jobId } = await admitOne();
+    await db.store.claimNext('w1', 'default', 60_000, 10_000);
+    expect(await db.store.releaseJob(jobId, 'w1', 1, 'r', 10_500, true, 10_000)).toEqual({ kind: 'lost' });
+    // The attempt was not refunded: with a limit of 1 the worker's own release now spends it.
+    const ended = await db.store.releaseJob(jobId, 'w1', 1, 'comfy died', 10_600);
+    expect(ended).toMatchObject({
+      kind: 'finished',
+      job: { status: 'failed', error: { code: 'worker_lost' } },
+    });
+  });
+
   it('reads nothing for an unknown job and changes nothing', async () => {
     expect(await db.store.jobLease('job_missing')).toBeNull();
     const { jobId } = await admitOne();

@@ -150,12 +150,13 @@ export async function releaseJob(
   startedBefore?: number,
 ): Promise<FinishResult> {
   return await inTx(ctx, async (tx) => {
-    if (voluntary) await run(tx, ctx.sql.refundAttempt, [jobId, workerId]);
-    const params = giveBackParams(maxAttempts, now, jobId, workerId);
-    const rows =
-      startedBefore === undefined
-        ? await run(tx, ctx.sql.giveBackByWorker, params)
-        : await run(tx, ctx.sql.giveBackByWorkerStartedBefore, [...params, startedBefore]);
+    // Both statements end the same lease: the worker's, begun before startedBefore when given.
+    const before = [startedBefore ?? null, startedBefore ?? null];
+    if (voluntary) await run(tx, ctx.sql.refundAttempt, [jobId, workerId, ...before]);
+    const rows = await run(tx, ctx.sql.giveBackByWorker, [
+      ...giveBackParams(maxAttempts, now, jobId, workerId),
+      ...before,
+    ]);
     return await settleOrLost(ctx, tx, rows, now, reason);
   });
 }
