@@ -7,7 +7,7 @@
  * a job whole and then drops the agent's connection.
  */
 import { once } from 'node:events';
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buffer } from 'node:stream/consumers';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -20,7 +20,7 @@ import { Harness, delayWorkflow } from './harness.js';
 let h: Harness;
 let serverUrl: string;
 let proxy: Server | undefined;
-/** The claim bodies the worker API received, in order. */
+/** The bodies of the claims that went through the proxy, in order. */
 let claims: unknown[];
 let dropped: number;
 /** How many claim answers carrying a job the proxy drops (the first ones). */
@@ -41,7 +41,7 @@ async function startDroppingProxy(upstream: string): Promise<string> {
         headers: req.headers,
       });
       up.end(body);
-      const [answer] = (await once(up, 'response')) as [import('node:http').IncomingMessage];
+      const [answer] = (await once(up, 'response')) as [IncomingMessage];
       const text = await buffer(answer);
       if (req.url?.endsWith('/claim') === true && dropped < toDrop && text.includes('"job":{')) {
         dropped += 1;
@@ -57,7 +57,7 @@ async function startDroppingProxy(upstream: string): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-/** How long the worker API holds up each claim after its arrival (0: not at all). */
+/** How long the worker API holds up each claim once its credentials were checked (0: not at all). */
 let claimDelayMs: number;
 
 beforeEach(async () => {
