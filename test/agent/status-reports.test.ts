@@ -178,8 +178,8 @@ it('sends an unhealthy report lost in an outage again while its ComfyUI stays do
 });
 
 /**
- * A channel whose first `status` report fails (an outage) and whose `status` reports after it hang until
- * `release`; `tries` counts the `status` calls.
+ * A channel whose first `status` report of `status` fails (an outage; with `firstFails` false, it hangs too)
+ * and whose `status` reports after it hang until `release`; `tries` counts those calls.
  */
 function hangingStatusChannel(
   status: WorkerStatus,
