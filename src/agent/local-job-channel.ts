@@ -8,6 +8,7 @@ import { newId } from '../util/ids.js';
 import type {
   JobChannel,
   LeasedJob,
+  LeftoverOutcome,
   ModelReport,
   OutputFile,
   ReportResult,
@@ -131,6 +132,10 @@ export class LocalJobChannel implements JobChannel {
 
   release(jobId: string, reason: string, voluntary = false): Promise<ReportResult> {
     return this.ended(jobId, this.service.release(jobId, this.workerId, reason, voluntary));
+  }
+
+  releaseLeftover(jobId: string, attempt: number): Promise<LeftoverOutcome> {
+    return this.service.releaseLeftover(this.workerId, jobId, attempt);
   }
 
   /** A report that may end the run: the claim's attempt is not vouched for past it (its uploads read again). */

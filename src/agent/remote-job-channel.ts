@@ -20,6 +20,7 @@ import {
   OutputStoreError,
   type JobChannel,
   type LeasedJob,
+  type LeftoverOutcome,
   type ModelReport,
   type OutputFile,
   type ReportResult,
@@ -213,6 +214,11 @@ export class RemoteJobChannel implements JobChannel {
 
   release(jobId: string, reason: string, voluntary = false): Promise<ReportResult> {
     return this.report(jobId, 'release', { reason: reason.slice(0, 1000), voluntary });
+  }
+
+  async releaseLeftover(jobId: string, attempt: number): Promise<LeftoverOutcome> {
+    const path = `/jobs/${encodeURIComponent(jobId)}/leftover`;
+    return wire.leftoverReply.parse(await this.call('POST', path, { json: { attempt } }, json)).outcome;
   }
 
   /**

@@ -27,6 +27,7 @@ import { traceJob } from '../util/job-trace.js';
 import { MAX_OUTPUT_BYTES } from '../workers/worker-protocol.js';
 import { ProgressThrottle } from './progress-throttle.js';
 import { PromptProgress } from './prompt-progress.js';
+import { jobPromptId } from './prompt-ids.js';
 
 export interface RunJobOptions {
   channel: JobChannel;
@@ -187,7 +188,7 @@ class JobRun {
     const tracker = new PromptProgress(this.job.workflow);
     const outcome = await this.options.comfy.runPrompt(workflow, {
       // A retry on the same ComfyUI must not collide with the first attempt's history entry.
-      promptId: this.job.attempt <= 1 ? this.job.id : `${this.job.id}-${this.job.attempt}`,
+      promptId: jobPromptId(this.job.id, this.job.attempt),
       onProgress: (p) => {
         this.firstProgress();
         this.progress.push(tracker.steps(p.value, p.max, p.node));

@@ -92,6 +92,12 @@ export class ComfyUnavailableError extends Error {
   }
 }
 
+/** A prompt in ComfyUI's queue, by the id it was submitted under. */
+export interface QueuedPrompt {
+  promptId: string;
+  state: 'running' | 'pending';
+}
+
 export interface ComfyServer {
   readonly url: string;
   /** `/system_stats` answered with a valid shape. */
@@ -122,5 +128,9 @@ export interface ComfyServer {
    * (the rest is never read, so a huge or endless answer cannot fill the agent's memory).
    */
   download(file: ComfyOutputFile, signal?: AbortSignal, maxBytes?: number): Promise<Buffer>;
+  /** The prompts in ComfyUI's queue (`GET /queue`): the running ones, then the pending ones, in queue order. */
+  queuedPrompts(): Promise<QueuedPrompt[]>;
+  /** Stops a prompt of the queue: a targeted interrupt when it runs, a queue delete when it waits. */
+  stopQueuedPrompt(prompt: QueuedPrompt): Promise<void>;
   close(): Promise<void>;
 }

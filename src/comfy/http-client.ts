@@ -11,6 +11,7 @@ import {
   type ComfyServer,
   type NodeCatalog,
   type PromptOutcome,
+  type QueuedPrompt,
   type RunPromptOptions,
 } from './contract.js';
 import { fileInputCatalog, type FileInputCatalog } from './file-inputs.js';
@@ -19,7 +20,7 @@ import { parseNodeDefinitions, type NodeDefinition } from './node-definitions.js
 import { mayBeOutputNode, outputNodeFlags, type OutputNodeFlags } from './output-nodes.js';
 import { followPrompt, type FollowContext } from './prompt-follower.js';
 import { PromptFrames } from './prompt-frames.js';
-import { readQueueState, stopPrompt } from './prompt-state.js';
+import { readQueue, readQueueState, stopPrompt } from './prompt-state.js';
 import { rejectionFromBody, rejectionFromPartial } from './rejection.js';
 import {
   objectInfoSchema,
@@ -252,6 +253,16 @@ class HttpComfyServer implements ComfyHttpServer {
       throw rejectionFromPartial(accepted.node_errors, workflow);
     }
     return accepted.prompt_id;
+  }
+
+  async queuedPrompts(): Promise<QueuedPrompt[]> {
+    this.assertOpen();
+    return await readQueue(this.http);
+  }
+
+  async stopQueuedPrompt(prompt: QueuedPrompt): Promise<void> {
+    this.assertOpen();
+    await stopPrompt(this.http, prompt.promptId, prompt.state);
   }
 
   private async withdraw(promptId: string): Promise<void> {

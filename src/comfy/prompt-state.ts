@@ -1,6 +1,7 @@
 /**
  * Where a prompt is on its server, read over HTTP (the source of truth), and how to stop it there.
  */
+import type { QueuedPrompt } from './contract.js';
 import type { ComfyHttp } from './http.js';
 import { historyAnswerSchema, queueAnswerSchema, type HistoryEntry, type QueueAnswer } from './schemas.js';
 
@@ -49,15 +50,21 @@ function queueIds(items: QueueAnswer['queue_running']): string[] {
   return items.flatMap((item) => (typeof item[1] === 'string' ? [item[1]] : []));
 }
 
+/** Every prompt of the queue by id: the running ones, then the pending ones, in queue order. */
+export async function readQueue(http: ComfyHttp): Promise<QueuedPrompt[]> {
+  const queue = await http.getJson('queue', queueAnswerSchema);
+  return [
+    ...queueIds(queue.queue_running).map((promptId) => ({ promptId, state: 'running' as const })),
+    ...queueIds(queue.queue_pending).map((promptId) => ({ promptId, state: 'pending' as const })),
+  ];
+}
+
 /** Whether the prompt is running, pending, or in neither queue. */
 export async function readQueueState(
   http: ComfyHttp,
   promptId: string,
 ): Promise<'running' | 'pending' | 'absent'> {
-  const queue = await http.getJson('queue', queueAnswerSchema);
-  if (queueIds(queue.queue_running).includes(promptId)) return 'running';
-  if (queueIds(queue.queue_pending).includes(promptId)) return 'pending';
-  return 'absent';
+  return (await readQueue(http)).find((p) => p.promptId === promptId)?.state ?? 'absent';
 }
 
 /**

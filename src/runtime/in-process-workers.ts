@@ -3,6 +3,7 @@
  * each comfy-lite a supervised child process (comfy-lite-child.ts). Each agent learns its ComfyUI's node types
  * so submission can refuse unknown ones.
  */
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { Agent } from '../agent/agent.js';
 import { LocalJobChannel } from '../agent/local-job-channel.js';
@@ -105,7 +106,9 @@ export async function startInProcessWorkers(deps: InProcessWorkerDeps): Promise<
       comfy,
       models: modelKeeper(deps, channel, url),
       identity: {
-        name: i < deps.config.comfyui.length ? `comfyui-${i + 1}` : `comfy-lite-${i + 1}`,
+        // The host in the name: a restarted replica's agent is the same slot (WorkerService.releaseLeftover),
+        // another replica's agent on the same ComfyUI is not.
+        name: i < deps.config.comfyui.length ? `comfyui-${i + 1}@${hostname()}` : `comfy-lite-${i + 1}`,
         pool: deps.pool,
         comfyUrl: url,
       },

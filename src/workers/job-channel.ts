@@ -88,6 +88,9 @@ export class OutputStoreError extends Error {
   }
 }
 
+/** What became of a job prompt found left on a ComfyUI (WorkerService.releaseLeftover): stop it unless `held`. */
+export type LeftoverOutcome = 'released' | 'held' | 'stale';
+
 /** Thrown by a job verb when the worker no longer holds the job's lease. */
 export class LeaseLostError extends Error {
   constructor(jobId: string) {
@@ -125,6 +128,13 @@ export interface JobChannel {
   /** Gives the job back (ComfyUI died, or the agent is stopping): requeued elsewhere or `worker_lost`. */
   /** Gives the job back to the queue; `voluntary` (this worker is stopping) does not spend an attempt. */
   release(jobId: string, reason: string, voluntary?: boolean): Promise<ReportResult>;
+  /**
+   * Tells the control plane that the prompt of attempt `attempt` of job `jobId` is in this worker's ComfyUI's
+   * queue while the worker runs no job: the job goes back to the queue when that attempt still runs under this
+   * worker or an earlier process of its slot. The answer says whether to stop the prompt (all but `held`; see
+   * WorkerService.releaseLeftover).
+   */
+  releaseLeftover(jobId: string, attempt: number): Promise<LeftoverOutcome>;
   /** Records the worker's models (see ModelReport); answers the files the fleet asks it to prefetch. */
   reportModels(report: ModelReport): Promise<ModelRef[]>;
   /** The registry entry of a model file the model cache may fetch, or null when it is not registered. */

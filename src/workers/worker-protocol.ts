@@ -251,6 +251,14 @@ export const releaseBody = z.strictObject({
   voluntary: z.boolean().default(false),
 });
 
+/**
+ * `POST /jobs/{id}/leftover`: an agent found the prompt of this job's attempt in its ComfyUI's queue when it
+ * (re)gained its ComfyUI, running no job itself. The answer says what became of it and whether to stop the
+ * prompt (all but `held`; WorkerService.releaseLeftover).
+ */
+export const leftoverBody = z.strictObject({ attempt: z.number().int().min(1).max(999_999_999) });
+export const leftoverReply = z.object({ outcome: z.enum(['released', 'held', 'stale']) });
+
 export const reportReply = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('finished'),

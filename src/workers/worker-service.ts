@@ -23,6 +23,7 @@ import {
   LeaseLostError,
   OutputStoreError,
   PREFETCH_REFUSED_MS,
+  type LeftoverOutcome,
   type ModelLoad,
   type ModelReport,
   type OutputFile,
@@ -111,6 +112,9 @@ export const REFUSED_REWRITE_MS = 60_000;
  * (or the worker gave the job up without a report that landed, and a claim of its failed since).
  */
 export const UNRECEIVED_CLAIM = 'the worker claimed again without it';
+
+/** The reason recorded on a job given back because a new agent found its prompt left on the same ComfyUI. */
+export const LEFTOVER_PROMPT = 'its agent restarted and found the run left on its ComfyUI';
 
 export class WorkerService {
   readonly leaseMs: number;
@@ -459,19 +463,70 @@ export class WorkerService {
    */
   async releaseUnreceived(workerId: string, arrivedAt: number): Promise<number> {
     let released = 0;
-    const { maxAttempts } = this.deps;
     for (const jobId of await this.deps.store.jobsHeldBy(workerId)) {
-      const options = { maxAttempts, reason: UNRECEIVED_CLAIM, startedBefore: arrivedAt };
-      const settlement = await this.lifecycle.release(jobId, workerId, options);
-      if (settlement.kind === 'lost') continue;
-      released += 1;
-      // After the compare-and-set, so a later lease's files are never touched: the one it ended is the job's
-      // current attempt (a release does not renumber it).
-      await deleteAttempt(this.deps.storage, jobId, settlement.job.attempts, this.log);
-      await this.ended(jobId, settlement);
+      if (await this.giveBack(jobId, workerId, UNRECEIVED_CLAIM, arrivedAt)) released += 1;
     }
     if (released > 0) this.log.warn({ workerId, released }, 'gave back jobs whose claim answer was lost');
     return released;
+  }
+
+  /**
+   * Decides about a job prompt worker `callerId` found in its ComfyUI's queue when it (re)gained that ComfyUI,
+   * running no job itself: the prompt of attempt `attempt` of job `jobId`, submitted by an earlier process of
+   * the same worker slot (one that crashed or was killed, and so gave nothing back: its lease would keep the job
+   * `running` until it expires), by a run of this process that ended while ComfyUI was unreachable, or by another
+   * agent sharing the ComfyUI.
+   * - `released`: that attempt was running under the caller or under another worker with the caller's pool, name
+   *   and ComfyUI URL (the same slot, registered by the earlier process), in a lease begun before this call: it
+   *   went back to the queue, the attempt counted as the lease's expiry would count it (a job that kills its
+   *   agent every time fails `worker_lost` after the attempt limit instead of cycling), its files deleted.
+   * - `held`: another worker runs that attempt (or its record is gone): the prompt is someone's live run.
+   * - `stale`: that attempt no longer runs (the job ended, went back, or runs a later attempt).
+   * The caller stops the prompt unless the answer is `held`.
+   */
+  async releaseLeftover(callerId: string, jobId: string, attempt: number): Promise<LeftoverOutcome> {
+    const now = Date.now();
+    const lease = await this.deps.store.jobLease(jobId);
+    if (lease?.status !== 'running' || lease.attempts !== attempt || lease.workerId === null) return 'stale';
+    const holderId = lease.workerId;
+    if (holderId !== callerId) {
+      const [caller, holder] = await Promise.all([
+        this.deps.store.getWorker(callerId),
+        this.deps.store.getWorker(holderId),
+      ]);
+      const sameSlot =
+        caller !== null &&
+        holder !== null &&
+        holder.pool === caller.pool &&
+        holder.name === caller.name &&
+        holder.comfyUrl === caller.comfyUrl;
+      if (!sameSlot) return 'held';
+    }
+    if (!(await this.giveBack(jobId, holderId, LEFTOVER_PROMPT, now))) return 'stale';
+    this.log.warn(
+      { workerId: callerId, jobId, attempt, heldBy: holderId },
+      'gave back a job whose run was left on its ComfyUI by an earlier agent',
+    );
+    return 'released';
+  }
+
+  /**
+   * Ends `holderId`'s lease of `jobId` if it began before `startedBefore` (the attempt counted), then deletes
+   * that attempt's files: after the compare-and-set, so a later lease's files are never touched (the one it
+   * ended is the job's current attempt: a release does not renumber it). Returns whether it went back.
+   */
+  private async giveBack(
+    jobId: string,
+    holderId: string,
+    reason: string,
+    startedBefore: number,
+  ): Promise<boolean> {
+    const options = { maxAttempts: this.deps.maxAttempts, reason, startedBefore };
+    const settlement = await this.lifecycle.release(jobId, holderId, options);
+    if (settlement.kind === 'lost') return false;
+    await deleteAttempt(this.deps.storage, jobId, settlement.job.attempts, this.log);
+    await this.ended(jobId, settlement);
+    return true;
   }
 
   /** Releases the job; a `voluntary` release (the worker is stopping) does not count against the retry limit. */

@@ -149,6 +149,7 @@ export function workerRoutes(
           (s) => workerStateRoutes(s, deps, service, closing.signal, claimArrivals),
           (s) => leaseRoutes(s, service, closing.signal),
           (s) => reportRoutes(s, service),
+          (s) => leftoverRoute(s, service),
           (s) => nodeDefinitionRoute(s, deps.nodeTypes),
           (s) => modelRoutes(s, service),
           (s) => s.register(outputUploadRoutes(service, maxOutputBytes)),
@@ -332,6 +333,26 @@ function reportRoutes(app: FastifyInstance, service: WorkerService): void {
         request.body.reason,
         request.body.voluntary,
       ),
+  );
+}
+
+/**
+ * A job prompt the agent found in its ComfyUI's queue when it gained its ComfyUI, running no job itself: its job
+ * goes back to the queue if that attempt still runs under this worker or an earlier process of the same slot
+ * (pool, name, ComfyUI URL); the answer tells the agent whether to stop the prompt (WorkerService.releaseLeftover).
+ */
+function leftoverRoute(app: FastifyInstance, service: WorkerService): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  r.post(
+    '/jobs/:jobId/leftover',
+    { schema: { params: jobParams, body: wire.leftoverBody } },
+    async (request) => ({
+      outcome: await service.releaseLeftover(
+        workerOf(request).id,
+        request.params.jobId,
+        request.body.attempt,
+      ),
+    }),
   );
 }
 

@@ -1,0 +1,215 @@
+/**
+ * An agent process that dies mid-job (a crash, `kill -9`, an OOM kill) gives nothing back: its prompt keeps
+ * running on ComfyUI and its job stays leased to the dead worker until the lease expires (30 s here, and no
+ * sweep runs: the job would never move). The agent started in its place finds the prompt in ComfyUI's queue
+ * before its first claim, has the control plane give the job back (the same worker slot: pool, name, ComfyUI
+ * URL), stops the prompt, and runs the job again. The dead process is staged by hand: a worker registered and
+ * its claim taken through the WorkerService, and a 30 s prompt submitted to comfy-lite under the job's prompt
+ * id, as that agent would have submitted it.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { z } from 'zod';
+import { jobPromptId, parseJobPromptId } from '../../src/agent/prompt-ids.js';
+import { RemoteJobChannel } from '../../src/agent/remote-job-channel.js';
+import { issueWorkerToken } from '../../src/api/routes/workers.js';
+import type { ComfyLiteServer } from '../../src/comfy-lite/server.js';
+import type { Job } from '../../src/jobs/types.js';
+import { WORKER_ID_HEADER } from '../../src/workers/worker-protocol.js';
+import { LEFTOVER_PROMPT } from '../../src/workers/worker-service.js';
+import { Harness, delayWorkflow, invertWorkflow } from './harness.js';
+
+let h: Harness;
+
+beforeEach(async () => {
+  h = await Harness.create({ leaseMs: 30_000 });
+});
+
+afterEach(async () => {
+  await h.close();
+});
+
+const queueAnswer = z.object({
+  queue_running: z.array(z.tuple([z.number(), z.string()]).rest(z.unknown())),
+  queue_pending: z.array(z.tuple([z.number(), z.string()]).rest(z.unknown())),
+});
+
+/** The prompt ids in comfy-lite's queue: running, then pending. */
+async function queued(lite: ComfyLiteServer): Promise<{ running: string[]; pending: string[] }> {
+  const answer = queueAnswer.parse(await (await fetch(`${lite.url}/queue`)).json());
+  return {
+    running: answer.queue_running.map((item) => item[1]),
+    pending: answer.queue_pending.map((item) => item[1]),
+  };
+}
+
+/** Submits a `seconds`-long prompt under `promptId`, as another client would. */
+async function submit(lite: ComfyLiteServer, promptId: string, seconds = 30): Promise<void> {
+  const res = await fetch(`${lite.url}/prompt`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ prompt: delayWorkflow(seconds), prompt_id: promptId, client_id: 'gone' }),
+  });
+  expect(res.status).toBe(200);
+}
+
+/**
+ * A job claimed by worker `workerId` (registered as `name` on `lite`), whose agent died while its prompt ran:
+ * the prompt of its attempt runs on comfy-lite, and nothing renews or gives back the lease.
+ */
+async function stranded(lite: ComfyLiteServer, workerId: string, name: string): Promise<Job> {
+  await h.service.register({
+    id: workerId,
+    name,
+    pool: 'default',
+    kind: 'remote',
+    comfyUrl: lite.url,
+    status: 'busy',
+    providerRef: null,
+  });
+  const job = await h.admit(invertWorkflow());
+  const claim = await h.service.claim(workerId, 'default', 0);
+  expect(claim?.job.id).toBe(job.id);
+  await submit(lite, jobPromptId(job.id, 1));
+  await expect.poll(async () => (await queued(lite)).running, { timeout: 5_000 }).toEqual([job.id]);
+  return job;
+}
+
+async function statusReasons(jobId: string): Promise<string> {
+  const events = await h.store.listJobEvents(jobId, 0);
+  return JSON.stringify(events.filter((e) => e.type === 'status').map((e) => e.data));
+}
+
+it("gives back and reruns a job whose dead in-process agent's prompt still runs on the same ComfyUI", async () => {
+  const lite = await h.startComfy();
+  const job = await stranded(lite, 'wrk_dead', 'comfyui-1@host-a');
+  const agent = await h.startAgent(lite.url, {
+    identity: { name: 'comfyui-1@host-a', pool: 'default', comfyUrl: lite.url },
+  });
+
+  // Without the give-back the job stays running under the dead worker for its 30 s lease.
+  const done = await h.waitForEnd(job.id, 8_000);
+  expect(done).toMatchObject({ status: 'completed', workerId: agent.workerId, attempts: 2 });
+  expect(await statusReasons(job.id)).toContain(LEFTOVER_PROMPT);
+  // The leftover prompt was stopped, not left to run its 30 s ahead of the rerun.
+  const history = z
+    .record(
+      z.string(),
+      z.object({ status: z.object({ messages: z.array(z.tuple([z.string(), z.unknown()])) }) }),
+    )
+    .parse(await (await fetch(`${lite.url}/history/${job.id}`)).json());
+  expect(history[job.id]?.status.messages.map(([event]) => event)).toContain('execution_interrupted');
+  expect(await queued(lite)).toEqual({ running: [], pending: [] });
+});
+
+it('does the same over the worker API for a restarted remote agent, and stops a pending leftover too', async () => {
+  const { url } = await h.startWorkerApi({ leaseMs: 30_000 });
+  const { token } = await issueWorkerToken(h.store, 'gpu-1', 'default');
+  const lite = await h.startComfy();
+  const job = await stranded(lite, 'wrk_dead', 'gpu-1');
+  // Waiting behind it, a prompt of another job's attempt that is over (the job is queued in its first): were it
+  // not taken off the queue before the running one is interrupted, ComfyUI would start it next.
+  const other = await h.admit(invertWorkflow());
+  await submit(lite, jobPromptId(other.id, 2));
+  expect((await queued(lite)).pending).toEqual([jobPromptId(other.id, 2)]);
+
+  const channel = new RemoteJobChannel({ serverUrl: url, token });
+  const agent = await h.startAgent(lite.url, {
+    channel,
+    identity: { name: 'gpu-1', pool: null, comfyUrl: lite.url },
+  });
+
+  const done = await h.waitForEnd(job.id, 8_000);
+  expect(done).toMatchObject({ status: 'completed', workerId: agent.workerId, attempts: 2 });
+  expect(await statusReasons(job.id)).toContain(LEFTOVER_PROMPT);
+  // The other job's leftover (attempt 2, while the job is queued in its first) was stale: stopped, and the
+  // job itself untouched, then run by the agent.
+  expect(await h.waitForEnd(other.id, 8_000)).toMatchObject({ status: 'completed', attempts: 1 });
+  expect(await queued(lite)).toEqual({ running: [], pending: [] });
+});
+
+it('leaves alone a prompt another agent on the same ComfyUI runs, and prompts Arrakis did not submit for a job', async () => {
+  const lite = await h.startComfy();
+  // Another slot (another replica's agent, by its name) runs this job on the same ComfyUI.
+  const job = await stranded(lite, 'wrk_other', 'comfyui-1@host-b');
+  const foreign = randomUUID();
+  await submit(lite, foreign);
+  const agent = await h.startAgent(lite.url, {
+    identity: { name: 'comfyui-1@host-a', pool: 'default', comfyUrl: lite.url },
+  });
+  await expect.poll(() => agent.status, { timeout: 5_000 }).toBe('idle');
+
+  expect(await queued(lite)).toEqual({ running: [job.id], pending: [foreign] });
+  expect(await h.store.getJob(job.id)).toMatchObject({
+    status: 'running',
+    workerId: 'wrk_other',
+    attempts: 1,
+  });
+});
+
+it('answers each case of the control plane side', async () => {
+  const lite = await h.startComfy();
+  const job = await stranded(lite, 'wrk_dead', 'gpu-1');
+  const register = (id: string, name: string, pool = 'default', comfyUrl = lite.url): Promise<void> =>
+    h.service.register({ id, name, pool, kind: 'remote', comfyUrl, status: 'idle', providerRef: null });
+  await register('wrk_new', 'gpu-1');
+  await register('wrk_named', 'gpu-2');
+  await register('wrk_pool', 'gpu-1', 'other');
+  await register('wrk_url', 'gpu-1', 'default', 'http://127.0.0.1:1');
+
+  // Another name, pool or ComfyUI URL: not the same slot.
+  expect(await h.service.releaseLeftover('wrk_named', job.id, 1)).toBe('held');
+  expect(await h.service.releaseLeftover('wrk_pool', job.id, 1)).toBe('held');
+  expect(await h.service.releaseLeftover('wrk_url', job.id, 1)).toBe('held');
+  // Another attempt, or no such job: stale.
+  expect(await h.service.releaseLeftover('wrk_new', job.id, 2)).toBe('stale');
+  expect(await h.service.releaseLeftover('wrk_new', 'job_00000000000000000000000000', 1)).toBe('stale');
+  expect(await h.store.getJob(job.id)).toMatchObject({ status: 'running', workerId: 'wrk_dead' });
+
+  // The same slot: given back, once.
+  expect(await h.service.releaseLeftover('wrk_new', job.id, 1)).toBe('released');
+  expect(await h.store.getJob(job.id)).toMatchObject({ status: 'queued', workerId: null, attempts: 1 });
+  expect(await h.service.releaseLeftover('wrk_new', job.id, 1)).toBe('stale');
+});
+
+it('reads only job prompt ids as jobs and attempts', () => {
+  const id = 'job_01m8vb4q8bwdh4c397ehw74ns4';
+  expect(parseJobPromptId(jobPromptId(id, 1))).toEqual({ jobId: id, attempt: 1 });
+  expect(parseJobPromptId(jobPromptId(id, 7))).toEqual({ jobId: id, attempt: 7 });
+  // Never submitted (the first attempt's id is the job id), not a job's, or not an id Arrakis makes.
+  for (const other of [
+    `${id}-1`,
+    `${id}-0`,
+    `${id}-01`,
+    randomUUID(),
+    'job_short',
+    `${id.toUpperCase()}`,
+    `${id}x`,
+  ]) {
+    expect(parseJobPromptId(other)).toBeNull();
+  }
+});
+
+it('refuses a malformed leftover report with a stable code', async () => {
+  const { url } = await h.startWorkerApi();
+  const { token } = await issueWorkerToken(h.store, 'gpu-1', 'default');
+  const lite = await h.startComfy();
+  const channel = new RemoteJobChannel({ serverUrl: url, token });
+  const workerId = await channel.register({ name: 'gpu-1', pool: null, comfyUrl: lite.url });
+  h.onClose(() => channel.close());
+  const headers = {
+    authorization: `Bearer ${token}`,
+    [WORKER_ID_HEADER]: workerId,
+    'content-type': 'application/json',
+  };
+  for (const body of [{}, { attempt: 0 }, { attempt: 1.5 }, { attempt: '1' }, { attempt: 1, extra: true }]) {
+    const res = await fetch(`${url}/v1/worker/jobs/job_01m8vb4q8bwdh4c397ehw74ns4/leftover`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(body),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ code: 'validation_failed' });
+  }
+  expect(await channel.releaseLeftover('job_01m8vb4q8bwdh4c397ehw74ns4', 1)).toBe('stale');
+});
