@@ -476,8 +476,9 @@ export class WorkerService {
    * the same worker slot (one that crashed or was killed, and so gave nothing back: its lease would keep the job
    * `running` until it expires), by a run of this process that ended while ComfyUI was unreachable, or by another
    * agent sharing the ComfyUI.
-   * - `released`: that attempt was running under the caller or under another worker with the caller's pool, name
-   *   and ComfyUI URL (the same slot, registered by the earlier process), in a lease begun before this call: it
+   * - `released`: that attempt was running under the caller or under another worker with the caller's kind
+   *   (a remote worker never ends an in-process one's lease), pool, name and ComfyUI URL (the same slot,
+   *   registered by the earlier process), in a lease begun before this call: it
    *   went back to the queue, the attempt counted as the lease's expiry would count it (a job that kills its
    *   agent every time fails `worker_lost` after the attempt limit instead of cycling), its files deleted.
    * - `held`: another worker runs that attempt (or its record is gone): the prompt is someone's live run.
@@ -497,6 +498,7 @@ export class WorkerService {
       const sameSlot =
         caller !== null &&
         holder !== null &&
+        holder.kind === caller.kind &&
         holder.pool === caller.pool &&
         holder.name === caller.name &&
         holder.comfyUrl === caller.comfyUrl;

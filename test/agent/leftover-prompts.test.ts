@@ -150,17 +150,25 @@ it('leaves alone a prompt another agent on the same ComfyUI runs, and prompts Ar
 it('answers each case of the control plane side', async () => {
   const lite = await h.startComfy();
   const job = await stranded(lite, 'wrk_dead', 'gpu-1');
-  const register = (id: string, name: string, pool = 'default', comfyUrl = lite.url): Promise<void> =>
-    h.service.register({ id, name, pool, kind: 'remote', comfyUrl, status: 'idle', providerRef: null });
+  const register = (
+    id: string,
+    name: string,
+    pool = 'default',
+    comfyUrl = lite.url,
+    kind: 'remote' | 'inprocess' = 'remote',
+  ): Promise<void> =>
+    h.service.register({ id, name, pool, kind, comfyUrl, status: 'idle', providerRef: null });
   await register('wrk_new', 'gpu-1');
   await register('wrk_named', 'gpu-2');
   await register('wrk_pool', 'gpu-1', 'other');
   await register('wrk_url', 'gpu-1', 'default', 'http://127.0.0.1:1');
+  await register('wrk_kind', 'gpu-1', 'default', lite.url, 'inprocess');
 
-  // Another name, pool or ComfyUI URL: not the same slot.
+  // Another name, pool, ComfyUI URL or kind: not the same slot.
   expect(await h.service.releaseLeftover('wrk_named', job.id, 1)).toBe('held');
   expect(await h.service.releaseLeftover('wrk_pool', job.id, 1)).toBe('held');
   expect(await h.service.releaseLeftover('wrk_url', job.id, 1)).toBe('held');
+  expect(await h.service.releaseLeftover('wrk_kind', job.id, 1)).toBe('held');
   // Another attempt, or no such job: stale.
   expect(await h.service.releaseLeftover('wrk_new', job.id, 2)).toBe('stale');
   expect(await h.service.releaseLeftover('wrk_new', 'job_00000000000000000000000000', 1)).toBe('stale');
