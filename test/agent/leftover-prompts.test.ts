@@ -54,15 +54,20 @@ async function submit(lite: ComfyLiteServer, promptId: string, seconds = 30): Pr
 }
 
 /**
- * A job claimed by worker `workerId` (registered as `name` on `lite`), whose agent died while its prompt ran:
- * the prompt of its attempt runs on comfy-lite, and nothing renews or gives back the lease.
+ * A job claimed by worker `workerId` (registered as `name` of `kind` on `lite`), whose agent died while its
+ * prompt ran: the prompt of its attempt runs on comfy-lite, and nothing renews or gives back the lease.
  */
-async function stranded(lite: ComfyLiteServer, workerId: string, name: string): Promise<Job> {
+async function stranded(
+  lite: ComfyLiteServer,
+  workerId: string,
+  name: string,
+  kind: 'remote' | 'inprocess' = 'remote',
+): Promise<Job> {
   await h.service.register({
     id: workerId,
     name,
     pool: 'default',
-    kind: 'remote',
+    kind,
     comfyUrl: lite.url,
     status: 'busy',
     providerRef: null,
@@ -82,7 +87,7 @@ async function statusReasons(jobId: string): Promise<string> {
 
 it("gives back and reruns a job whose dead in-process agent's prompt still runs on the same ComfyUI", async () => {
   const lite = await h.startComfy();
-  const job = await stranded(lite, 'wrk_dead', 'comfyui-1@host-a');
+  const job = await stranded(lite, 'wrk_dead', 'comfyui-1@host-a', 'inprocess');
   const agent = await h.startAgent(lite.url, {
     identity: { name: 'comfyui-1@host-a', pool: 'default', comfyUrl: lite.url },
   });
@@ -131,7 +136,7 @@ it('does the same over the worker API for a restarted remote agent, and stops a 
 it('leaves alone a prompt another agent on the same ComfyUI runs, and prompts Arrakis did not submit for a job', async () => {
   const lite = await h.startComfy();
   // Another slot (another replica's agent, by its name) runs this job on the same ComfyUI.
-  const job = await stranded(lite, 'wrk_other', 'comfyui-1@host-b');
+  const job = await stranded(lite, 'wrk_other', 'comfyui-1@host-b', 'inprocess');
   const foreign = randomUUID();
   await submit(lite, foreign);
   const agent = await h.startAgent(lite.url, {
