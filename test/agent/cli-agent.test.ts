@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { issueWorkerToken, workerRoutes } from '../../src/api/routes/workers.js';
+import { LEFTOVER_PROMPT } from '../../src/workers/worker-service.js';
 import { Harness, delayWorkflow } from './harness.js';
 
 const BIN = fileURLToPath(new URL('../../bin/arrakis.mjs', import.meta.url));
@@ -69,5 +70,44 @@ describe('arrakis agent (CLI)', () => {
     const back = await h.store.getJob(job.id);
     expect(back?.status).toBe('queued');
     expect((await h.store.getWorker(running.workerId ?? ''))?.status).toBe('stopped');
+  });
+
+  it("killed mid-job (SIGKILL) and started again under its default name, takes its dead run's job back at once", async () => {
+    h = await Harness.create({ leaseMs: 30_000 });
+    app = Fastify();
+    await app.register(
+      workerRoutes({ store: h.store, storage: h.storage, bus: h.bus, leaseMs: 30_000, maxAttempts: 3 }),
+      { prefix: '/v1/worker' },
+    );
+    const serverUrl = await app.listen({ host: '127.0.0.1', port: 0 });
+    const lite = await h.startComfy();
+    const { token } = await issueWorkerToken(h.store, 'cli', 'default');
+    // No --name: the host name, the same for the process started in its place.
+    const start = (): ChildProcess =>
+      spawn(process.execPath, [BIN, 'agent', '--server', serverUrl, '--comfyui', lite.url], {
+        env: { ...process.env, ARRAKIS_WORKER_TOKEN: token },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    const first = start();
+    child = first;
+    await waitForLine(first, /^arrakis agent wrk_\w+ serving /);
+    const job = await h.admit(delayWorkflow(30));
+    const running = await h.waitFor(job.id, (j) => j.progress !== null, 15_000);
+
+    const killed = once(first, 'exit');
+    first.kill('SIGKILL');
+    await killed;
+    // Dead: nothing gave the job back, and its prompt runs on.
+    expect(await h.store.getJob(job.id)).toMatchObject({ status: 'running', workerId: running.workerId });
+
+    const second = start();
+    child = second;
+    const line = await waitForLine(second, /^arrakis agent wrk_\w+ serving /);
+    const secondId = /wrk_\w+/.exec(line)?.[0];
+    // Without the give-back the job stays with the dead worker for its 30 s lease.
+    const rerun = await h.waitFor(job.id, (j) => j.workerId === secondId, 10_000);
+    expect(rerun).toMatchObject({ status: 'running', attempts: 2 });
+    const events = await h.store.listJobEvents(job.id, 0);
+    expect(JSON.stringify(events.map((e) => e.data))).toContain(LEFTOVER_PROMPT);
   });
 });
