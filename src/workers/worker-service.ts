@@ -128,6 +128,8 @@ export class WorkerService {
    * list meanwhile (its reports reach any replica), so a cached list is written again once it is that old.
    */
   private readonly refusedWritten = new Map<string, { key: string; at: number }>();
+  /** Since when background lease checks after uploads fail (logged once per outage), or null. */
+  private uploadChecksFailingSince: number | null = null;
 
   constructor(private readonly deps: WorkerServiceDeps) {
     this.leaseMs = deps.leaseMs;
@@ -337,14 +339,35 @@ export class WorkerService {
     const stored = await this.storeAt(jobId, key, file);
     const held = this.stillHeld(jobId, workerId, attempt, key);
     if (options.after === 'background') {
-      held.catch((err: unknown) => {
-        if (err instanceof LeaseLostError) return;
-        this.log.warn({ jobId, key, err: String(err) }, 'the lease check after an output upload failed');
-      });
+      held.then(
+        () => this.uploadChecksRecovered(),
+        (err: unknown) => {
+          if (err instanceof LeaseLostError) return this.uploadChecksRecovered();
+          // Once per outage, not once per file (a batch of outputs while the database is away).
+          if (this.uploadChecksFailingSince !== null) return;
+          this.uploadChecksFailingSince = Date.now();
+          this.log.warn(
+            { jobId, key, err: String(err) },
+            'the lease check after an output upload failed (logged once until one succeeds)',
+          );
+        },
+      );
     } else {
       await held;
     }
     return stored;
+  }
+
+  /** A background lease check after an upload answered: the end of an outage that failed them, logged once. */
+  private uploadChecksRecovered(): void {
+    if (this.uploadChecksFailingSince === null) return;
+    const downMs = Date.now() - this.uploadChecksFailingSince;
+    this.uploadChecksFailingSince = null;
+    (this.log.info ?? this.log.warn).call(
+      this.log,
+      { downMs },
+      'the lease checks after output uploads recovered',
+    );
   }
 
   /**

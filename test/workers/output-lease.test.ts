@@ -196,17 +196,34 @@ describe.each(BACKENDS)('output uploads over the worker API, two replicas, on $n
     expect(await fx.storage.get(stored.objectKey)).not.toBeNull();
   });
 
-  it('a lease check after the bytes that fails (database away) is logged: the upload answered, its file kept', async () => {
-    const warned: string[] = [];
+  it('lease checks after the bytes that fail (database away) are logged once per outage: the uploads answered, their files kept', async () => {
+    const logged: string[] = [];
     const service = new WorkerService({
       ...{ store: fx.db.store, storage: fx.storage, bus: fx.bus, leaseMs: 10_000, maxAttempts: 3 },
-      log: { warn: (_details, message) => warned.push(message) },
+      log: {
+        warn: (_details, message) => logged.push(`warn: ${message}`),
+        info: (_details, message) => logged.push(`info: ${message}`),
+      },
     });
     const { jobId } = await claimedThroughService(fx, 'w1');
-    vi.spyOn(fx.db.store, 'jobLease').mockRejectedValue(new Error('database away'));
-    const stored = await service.storeOutput(jobId, 'w1', file, { attempt: 1, after: 'background' });
-    await vi.waitFor(() => expect(warned).toEqual(['the lease check after an output upload failed']));
-    expect((await fx.storage.get(stored.objectKey))?.size).toBe(file.bytes.length);
+    const away = vi.spyOn(fx.db.store, 'jobLease').mockRejectedValue(new Error('database away'));
+    const files = [0, 1, 2].map((seq) => ({ ...file, seq, filename: `out-${seq}.png` }));
+    const stored = [];
+    for (const f of files) {
+      stored.push(await service.storeOutput(jobId, 'w1', f, { attempt: 1, after: 'background' }));
+    }
+    await vi.waitFor(() => expect(away).toHaveBeenCalledTimes(3));
+    await new Promise((resolve) => setImmediate(resolve));
+    // Three failed checks, one warning (a batch of outputs during an outage is not a warning per file).
+    expect(logged).toEqual([
+      'warn: the lease check after an output upload failed (logged once until one succeeds)',
+    ]);
+    for (const s of stored) expect((await fx.storage.get(s.objectKey))?.size).toBe(file.bytes.length);
+    // The next check that answers ends the outage, logged once.
+    away.mockRestore();
+    await service.storeOutput(jobId, 'w1', { ...file, seq: 3 }, { attempt: 1, after: 'background' });
+    await vi.waitFor(() => expect(logged).toHaveLength(2));
+    expect(logged[1]).toBe('info: the lease checks after output uploads recovered');
   });
 
   it('completed on the other replica: a late upload is refused before its bytes, the output untouched', async () => {
