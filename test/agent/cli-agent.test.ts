@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { issueWorkerToken, workerRoutes } from '../../src/api/routes/workers.js';
+import type { ComfyLiteServer } from '../../src/comfy-lite/server.js';
 import { LEFTOVER_PROMPT } from '../../src/workers/worker-service.js';
 import { Harness, delayWorkflow } from './harness.js';
 
@@ -39,17 +40,36 @@ async function waitForLine(proc: ChildProcess, pattern: RegExp): Promise<string>
   });
 }
 
+/**
+ * A harness, the worker API on it with leases of `leaseMs`, a comfy-lite and a worker token (the harness and
+ * the API also in `h` and `app`, for afterEach).
+ */
+async function workerApi(
+  leaseMs: number,
+): Promise<{ harness: Harness; serverUrl: string; lite: ComfyLiteServer; token: string }> {
+  const harness = await Harness.create({ leaseMs });
+  h = harness;
+  const api = Fastify();
+  app = api;
+  await api.register(
+    workerRoutes({
+      store: harness.store,
+      storage: harness.storage,
+      bus: harness.bus,
+      leaseMs,
+      maxAttempts: 3,
+    }),
+    { prefix: '/v1/worker' },
+  );
+  const serverUrl = await api.listen({ host: '127.0.0.1', port: 0 });
+  const lite = await harness.startComfy();
+  const { token } = await issueWorkerToken(harness.store, 'cli', 'default');
+  return { harness, serverUrl, lite, token };
+}
+
 describe('arrakis agent (CLI)', () => {
   it('serves jobs from the worker API and on SIGTERM gives its job back and exits 0', async () => {
-    h = await Harness.create();
-    app = Fastify();
-    await app.register(
-      workerRoutes({ store: h.store, storage: h.storage, bus: h.bus, leaseMs: 3000, maxAttempts: 3 }),
-      { prefix: '/v1/worker' },
-    );
-    const serverUrl = await app.listen({ host: '127.0.0.1', port: 0 });
-    const lite = await h.startComfy();
-    const { token } = await issueWorkerToken(h.store, 'cli', 'default');
+    const { harness, serverUrl, lite, token } = await workerApi(3000);
     const proc = spawn(
       process.execPath,
       [BIN, 'agent', '--server', serverUrl, '--comfyui', lite.url, '--name', 'cli-agent'],
@@ -58,30 +78,22 @@ describe('arrakis agent (CLI)', () => {
     child = proc;
     await waitForLine(proc, /^arrakis agent wrk_\w+ serving /);
 
-    const job = await h.admit(delayWorkflow(5));
-    const running = await h.waitFor(job.id, (j) => j.progress !== null, 15_000);
-    const worker = await h.store.getWorker(running.workerId ?? '');
+    const job = await harness.admit(delayWorkflow(5));
+    const running = await harness.waitFor(job.id, (j) => j.progress !== null, 15_000);
+    const worker = await harness.store.getWorker(running.workerId ?? '');
     expect(worker).toMatchObject({ name: 'cli-agent', kind: 'remote' });
 
     const exited = once(proc, 'exit');
     proc.kill('SIGTERM');
     const [code] = await exited;
     expect(code).toBe(0);
-    const back = await h.store.getJob(job.id);
+    const back = await harness.store.getJob(job.id);
     expect(back?.status).toBe('queued');
-    expect((await h.store.getWorker(running.workerId ?? ''))?.status).toBe('stopped');
+    expect((await harness.store.getWorker(running.workerId ?? ''))?.status).toBe('stopped');
   });
 
   it("killed mid-job (SIGKILL) and started again under its default name, takes its dead run's job back at once", async () => {
-    h = await Harness.create({ leaseMs: 30_000 });
-    app = Fastify();
-    await app.register(
-      workerRoutes({ store: h.store, storage: h.storage, bus: h.bus, leaseMs: 30_000, maxAttempts: 3 }),
-      { prefix: '/v1/worker' },
-    );
-    const serverUrl = await app.listen({ host: '127.0.0.1', port: 0 });
-    const lite = await h.startComfy();
-    const { token } = await issueWorkerToken(h.store, 'cli', 'default');
+    const { harness, serverUrl, lite, token } = await workerApi(30_000);
     // No --name: the host name, the same for the process started in its place.
     const start = (): ChildProcess =>
       spawn(process.execPath, [BIN, 'agent', '--server', serverUrl, '--comfyui', lite.url], {
@@ -91,23 +103,26 @@ describe('arrakis agent (CLI)', () => {
     const first = start();
     child = first;
     await waitForLine(first, /^arrakis agent wrk_\w+ serving /);
-    const job = await h.admit(delayWorkflow(30));
-    const running = await h.waitFor(job.id, (j) => j.progress !== null, 15_000);
+    const job = await harness.admit(delayWorkflow(30));
+    const running = await harness.waitFor(job.id, (j) => j.progress !== null, 15_000);
 
     const killed = once(first, 'exit');
     first.kill('SIGKILL');
     await killed;
     // Dead: nothing gave the job back, and its prompt runs on.
-    expect(await h.store.getJob(job.id)).toMatchObject({ status: 'running', workerId: running.workerId });
+    expect(await harness.store.getJob(job.id)).toMatchObject({
+      status: 'running',
+      workerId: running.workerId,
+    });
 
     const second = start();
     child = second;
     const line = await waitForLine(second, /^arrakis agent wrk_\w+ serving /);
     const secondId = /wrk_\w+/.exec(line)?.[0];
     // Without the give-back the job stays with the dead worker for its 30 s lease.
-    const rerun = await h.waitFor(job.id, (j) => j.workerId === secondId, 10_000);
+    const rerun = await harness.waitFor(job.id, (j) => j.workerId === secondId, 10_000);
     expect(rerun).toMatchObject({ status: 'running', attempts: 2 });
-    const events = await h.store.listJobEvents(job.id, 0);
+    const events = await harness.store.listJobEvents(job.id, 0);
     expect(JSON.stringify(events.map((e) => e.data))).toContain(LEFTOVER_PROMPT);
   });
 });
