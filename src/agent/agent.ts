@@ -8,7 +8,7 @@ import { Backoff, pause, Retry } from '../util/backoff.js';
 import { silentLog, type AgentLog } from './agent-log.js';
 import type { JobChannel, LeasedJob, WorkerIdentity } from '../workers/job-channel.js';
 import type { ModelKeeper, ModelRun } from './model-keeper.js';
-import { parseJobPromptId } from './prompt-ids.js';
+import { LeftoverPrompts } from './leftover-prompts.js';
 import { runJob, type RunJobResult } from './run-job.js';
 
 /** How long a worker that just finished a job waits for the next one before it says `idle`. */
@@ -32,6 +32,11 @@ export interface AgentOptions {
    * goes on in the background (default STATUS_REPORT_WAIT_MS).
    */
   statusReportWaitMs?: number;
+  /**
+   * After a question about a job prompt an earlier run left on ComfyUI failed, the next pass runs before a claim
+   * at most this often (default LEFTOVER_RETRY_MS; leftover-prompts.ts).
+   */
+  leftoverRetryMs?: number;
   log?: AgentLog;
   /** Called when claims work again after failing (a restarted control plane may need re-telling things). */
   onClaimsRecovered?: () => void;
@@ -66,7 +71,17 @@ export class Agent {
   /** Status reports queued and not yet answered (sent, failed or still waiting behind an earlier one). */
   private reportsPending = 0;
 
+  /** Job prompts an earlier run left on this ComfyUI (leftover-prompts.ts). */
+  private readonly leftovers: LeftoverPrompts;
+
   constructor(private readonly options: AgentOptions) {
+    this.leftovers = new LeftoverPrompts(
+      options.comfy,
+      options.channel,
+      this.log,
+      () => this.id,
+      options.leftoverRetryMs,
+    );
     this.statusReports = new Retry('reporting the worker status', this.log);
     this.claims = new Retry(
       'claiming a job',
@@ -111,11 +126,13 @@ export class Agent {
       if (!healthy) {
         healthy = await this.waitUntilHealthy(signal);
         if (healthy) {
-          await this.stopLeftovers();
+          // Before any claim: a prompt an earlier run left there would hold up the job claimed next.
+          await this.leftovers.settle(signal);
           await this.options.models?.refresh();
         }
         continue;
       }
+      if (this.leftovers.retryDue && !this.claims.failing) await this.leftovers.settle(signal);
       // Right after a job the worker claims (waiting for one), and says `idle` only once no job came for
       // IDLE_REPORT_DELAY_MS: under load, or with jobs a moment apart, it stays `busy` from job to job instead
       // of writing two statuses (two store commits, or two calls from a remote agent) around every job. One
@@ -229,44 +246,6 @@ export class Agent {
     const free = (): boolean => this.currentStatus === 'idle' && !this.stopping.signal.aborted;
     if (!free()) return;
     if (this.options.models?.wantsPrefetch === true) await this.options.models.idle(free);
-  }
-
-  /**
-   * Stops the job prompts found in ComfyUI's queue and hands their jobs back. Runs whenever ComfyUI is (re)gained,
-   * before the next claim, when this agent runs no job: a job prompt there is an earlier agent process's (one
-   * that crashed or was killed gave nothing back, so its prompt still runs, its job stays leased to it until the
-   * lease expires, and the first job claimed here would wait behind it on ComfyUI) or a run of this agent that
-   * ended while ComfyUI was unreachable. The control plane gives such a job back and says whether to stop the
-   * prompt (JobChannel.releaseLeftover): not when another agent sharing this ComfyUI runs it. Prompts Arrakis did
-   * not submit for a job (a person's, a model preload's) are left alone. Never throws: what fails is logged, the
-   * prompt is left, and its job's lease still expires.
-   */
-  private async stopLeftovers(): Promise<void> {
-    const { comfy, channel } = this.options;
-    const found = await comfy.queuedPrompts().catch((err: unknown) => {
-      this.log.warn({ workerId: this.id, err: String(err) }, "could not read ComfyUI's queue");
-      return [];
-    });
-    // The waiting ones first: ComfyUI starts the next waiting prompt as soon as a running one is interrupted, and
-    // a queue delete no longer takes it back then.
-    const waitingFirst = [...found].sort(
-      (a, b) => Number(a.state === 'running') - Number(b.state === 'running'),
-    );
-    for (const prompt of waitingFirst) {
-      const run = parseJobPromptId(prompt.promptId);
-      if (run === null) continue;
-      const details = { workerId: this.id, ...run, promptId: prompt.promptId, state: prompt.state };
-      try {
-        // Asked first: a prompt another agent on this ComfyUI runs (`held`) is left alone.
-        const outcome = await channel.releaseLeftover(run.jobId, run.attempt);
-        if (outcome === 'held') continue;
-        await comfy.stopQueuedPrompt(prompt);
-        this.log.warn({ ...details, outcome }, 'stopped a job prompt left on ComfyUI by an earlier run');
-      } catch (err) {
-        // Not knowing whose it is (an outage, a control plane before this call), the prompt is left alone.
-        this.log.warn({ ...details, err: String(err) }, 'could not clear a job prompt left on ComfyUI');
-      }
-    }
   }
 
   /** Health-checks ComfyUI with backoff until it answers (true) or the agent stops (false). */

@@ -8,7 +8,7 @@ import { newId } from '../util/ids.js';
 import type {
   JobChannel,
   LeasedJob,
-  LeftoverOutcome,
+  LeftoverAnswer,
   ModelReport,
   OutputFile,
   ReportResult,
@@ -134,7 +134,7 @@ export class LocalJobChannel implements JobChannel {
     return this.ended(jobId, this.service.release(jobId, this.workerId, reason, voluntary));
   }
 
-  releaseLeftover(jobId: string, attempt: number): Promise<LeftoverOutcome> {
+  releaseLeftover(jobId: string, attempt: number): Promise<LeftoverAnswer> {
     return this.service.releaseLeftover(this.workerId, jobId, attempt);
   }
 

@@ -20,7 +20,7 @@ import {
   OutputStoreError,
   type JobChannel,
   type LeasedJob,
-  type LeftoverOutcome,
+  type LeftoverAnswer,
   type ModelReport,
   type OutputFile,
   type ReportResult,
@@ -216,9 +216,9 @@ export class RemoteJobChannel implements JobChannel {
     return this.report(jobId, 'release', { reason: reason.slice(0, 1000), voluntary });
   }
 
-  async releaseLeftover(jobId: string, attempt: number): Promise<LeftoverOutcome> {
+  async releaseLeftover(jobId: string, attempt: number): Promise<LeftoverAnswer> {
     const path = `/jobs/${encodeURIComponent(jobId)}/leftover`;
-    return wire.leftoverReply.parse(await this.call('POST', path, { json: { attempt } }, json)).outcome;
+    return wire.leftoverFromWire(await this.call('POST', path, { json: { attempt } }, json));
   }
 
   /**

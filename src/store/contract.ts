@@ -468,6 +468,11 @@ export interface Store {
     voluntary?: boolean,
     /** Only a lease that began before this time (ms): a later claim's lease of the same worker stays (`lost`). */
     startedBefore?: number,
+    /**
+     * Only a lease whose `lease_expires_at` is still this value: one renewed (heartbeat) or claimed again since
+     * the caller read it stays (`lost`).
+     */
+    leaseExpiresAt?: number,
   ): Promise<FinishResult>;
   /**
    * Every running job whose lease expired before `now`: requeued once per expiry while counted attempts < maxAttempts,

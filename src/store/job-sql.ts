@@ -31,7 +31,8 @@ const GIVE_BACK = `UPDATE jobs SET
  * The lease a worker's give-back ends — (worker_id, started_before, started_before): the worker's, and when
  * started_before is not NULL only one that began before it (a lost claim's lease, not a later claim's).
  */
-const HELD_BY = `worker_id = ? AND (CAST(? AS BIGINT) IS NULL OR started_at < CAST(? AS BIGINT))`;
+const HELD_BY = `worker_id = ? AND (CAST(? AS BIGINT) IS NULL OR started_at < CAST(? AS BIGINT))
+    AND (CAST(? AS BIGINT) IS NULL OR lease_expires_at = CAST(? AS BIGINT))`;
 
 const START_JOB = `UPDATE jobs SET status = 'running', worker_id = ?, lease_expires_at = ?,
     attempts = attempts + 1, started_at = ?, progress = NULL, event_seq = event_seq + 1`;

@@ -196,8 +196,19 @@ export class KyselyStore implements C.Store {
     now: number,
     voluntary?: boolean,
     startedBefore?: number,
+    leaseExpiresAt?: number,
   ): Promise<C.FinishResult> =>
-    tr.releaseJob(this.#ctx, jobId, workerId, maxAttempts, reason, now, voluntary, startedBefore);
+    tr.releaseJob(
+      this.#ctx,
+      jobId,
+      workerId,
+      maxAttempts,
+      reason,
+      now,
+      voluntary,
+      startedBefore,
+      leaseExpiresAt,
+    );
   expireLeases = (maxAttempts: number, now: number): Promise<C.ExpiredLeaseOutcome[]> =>
     tr.expireLeases(this.#ctx, maxAttempts, now);
 

@@ -88,8 +88,12 @@ export class OutputStoreError extends Error {
   }
 }
 
-/** What became of a job prompt found left on a ComfyUI (WorkerService.releaseLeftover): stop it unless `held`. */
-export type LeftoverOutcome = 'released' | 'held' | 'stale';
+/**
+ * What became of a job prompt found left on a ComfyUI (WorkerService.releaseLeftover): stop it when `released`
+ * or `stale`; leave it when `held`; ask again after `retryAfterMs` when `recent` (its holder may be alive).
+ */
+export type LeftoverAnswer =
+  { outcome: 'released' | 'held' | 'stale' } | { outcome: 'recent'; retryAfterMs: number };
 
 /** Thrown by a job verb when the worker no longer holds the job's lease. */
 export class LeaseLostError extends Error {
@@ -131,10 +135,10 @@ export interface JobChannel {
   /**
    * Tells the control plane that the prompt of attempt `attempt` of job `jobId` is in this worker's ComfyUI's
    * queue while the worker runs no job: the job goes back to the queue when that attempt still runs under this
-   * worker or an earlier process of its slot. The answer says whether to stop the prompt (all but `held`; see
-   * WorkerService.releaseLeftover).
+   * worker, or under an earlier process of its slot that stopped renewing the lease. The answer says what to do
+   * with the prompt (LeftoverAnswer; WorkerService.releaseLeftover).
    */
-  releaseLeftover(jobId: string, attempt: number): Promise<LeftoverOutcome>;
+  releaseLeftover(jobId: string, attempt: number): Promise<LeftoverAnswer>;
   /** Records the worker's models (see ModelReport); answers the files the fleet asks it to prefetch. */
   reportModels(report: ModelReport): Promise<ModelRef[]>;
   /** The registry entry of a model file the model cache may fetch, or null when it is not registered. */

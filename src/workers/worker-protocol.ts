@@ -8,7 +8,7 @@ import { publicJobError } from '../jobs/public-job.js';
 import type { JobError, JobInput, JobOutput, Workflow } from '../jobs/types.js';
 import { MODEL_KINDS } from '../models/model-refs.js';
 import { WORKER_STATUSES } from '../store/contract.js';
-import type { LeasedJob, ModelReport, StoredOutput } from './job-channel.js';
+import type { LeasedJob, LeftoverAnswer, ModelReport, StoredOutput } from './job-channel.js';
 import type { NodeDefinition } from '../comfy/node-definitions.js';
 
 /** Header naming the registered worker on every call after `register`. */
@@ -253,11 +253,25 @@ export const releaseBody = z.strictObject({
 
 /**
  * `POST /jobs/{id}/leftover`: an agent found the prompt of this job's attempt in its ComfyUI's queue when it
- * (re)gained its ComfyUI, running no job itself. The answer says what became of it and whether to stop the
- * prompt (all but `held`; WorkerService.releaseLeftover).
+ * (re)gained its ComfyUI, running no job itself. The answer says what became of it and what to do with the
+ * prompt (LeftoverAnswer; `retry_after_ms` only with `recent`; WorkerService.releaseLeftover).
  */
 export const leftoverBody = z.strictObject({ attempt: z.number().int().min(1).max(999_999_999) });
-export const leftoverReply = z.object({ outcome: z.enum(['released', 'held', 'stale']) });
+export const leftoverReply = z.union([
+  z.object({ outcome: z.enum(['released', 'held', 'stale']) }),
+  z.object({ outcome: z.literal('recent'), retry_after_ms: z.number().int().min(0).max(3_600_000) }),
+]);
+
+export function leftoverToWire(a: LeftoverAnswer): z.infer<typeof leftoverReply> {
+  return a.outcome === 'recent' ? { outcome: a.outcome, retry_after_ms: a.retryAfterMs } : a;
+}
+
+export function leftoverFromWire(body: unknown): LeftoverAnswer {
+  const a = leftoverReply.parse(body);
+  return a.outcome === 'recent'
+    ? { outcome: a.outcome, retryAfterMs: a.retry_after_ms }
+    : { outcome: a.outcome };
+}
 
 export const reportReply = z.discriminatedUnion('kind', [
   z.object({

@@ -23,7 +23,7 @@ import {
   LeaseLostError,
   OutputStoreError,
   PREFETCH_REFUSED_MS,
-  type LeftoverOutcome,
+  type LeftoverAnswer,
   type ModelLoad,
   type ModelReport,
   type OutputFile,
@@ -112,6 +112,15 @@ export const REFUSED_REWRITE_MS = 60_000;
  * (or the worker gave the job up without a report that landed, and a claim of its failed since).
  */
 export const UNRECEIVED_CLAIM = 'the worker claimed again without it';
+
+/**
+ * How long a lease must have gone without renewal before a new agent of the same slot may end it
+ * (WorkerService.releaseLeftover): the agent renews every third of the lease, and a call may take up to 2 s more.
+ */
+export function leftoverSilenceMs(leaseMs: number): number {
+  const interval = Math.ceil(leaseMs / 3);
+  return interval + Math.min(2_000, interval);
+}
 
 /** The reason recorded on a job given back because a new agent found its prompt left on the same ComfyUI. */
 export const LEFTOVER_PROMPT = 'its agent restarted and found the run left on its ComfyUI';
@@ -499,20 +508,31 @@ export class WorkerService {
    * the same worker slot (one that crashed or was killed, and so gave nothing back: its lease would keep the job
    * `running` until it expires), by a run of this process that ended while ComfyUI was unreachable, or by another
    * agent sharing the ComfyUI.
-   * - `released`: that attempt was running under the caller or under another worker with the caller's kind
-   *   (a remote worker never ends an in-process one's lease), pool, name and ComfyUI URL (the same slot,
-   *   registered by the earlier process), in a lease begun before this call: it
-   *   went back to the queue, the attempt counted as the lease's expiry would count it (a job that kills its
-   *   agent every time fails `worker_lost` after the attempt limit instead of cycling), its files deleted.
-   * - `held`: another worker runs that attempt (or its record is gone): the prompt is someone's live run.
-   * - `stale`: that attempt no longer runs (the job ended, went back, or runs a later attempt).
-   * The caller stops the prompt unless the answer is `held`.
+   * - `stale`: that attempt no longer runs (the job ended, went back, or runs a later attempt): stop the prompt.
+   * - `held`: another slot's worker runs it (another kind — a remote worker never ends an in-process worker's
+   *   lease — pool, name or ComfyUI URL; or its record is gone): the prompt is someone's live run.
+   * - `recent`: the same slot's worker holds it and renewed the lease less than LEFTOVER_SILENCE_MS ago (a second
+   *   live agent of that slot, on the same host under the same name, would still be renewing): ask again after
+   *   `retryAfterMs`, when a live holder will have renewed it once more.
+   * - `released`: it ran under the caller, or under the same slot's worker whose lease has not been renewed for
+   *   that long (its renewals come every third of the lease): it went back to the queue in a compare-and-set on
+   *   the lease as read (a renewal since leaves it, answered `recent`), the attempt counted as the lease's expiry
+   *   would count it (a job that kills its agent every time fails `worker_lost` instead of cycling), its files
+   *   deleted. Stop the prompt.
    */
-  async releaseLeftover(callerId: string, jobId: string, attempt: number): Promise<LeftoverOutcome> {
+  async releaseLeftover(callerId: string, jobId: string, attempt: number): Promise<LeftoverAnswer> {
     const now = Date.now();
-    const lease = await this.deps.store.jobLease(jobId);
-    if (lease?.status !== 'running' || lease.attempts !== attempt || lease.workerId === null) return 'stale';
-    const holderId = lease.workerId;
+    const job = await this.deps.store.getJob(jobId);
+    if (
+      job?.status !== 'running' ||
+      job.attempts !== attempt ||
+      job.workerId === null ||
+      job.leaseExpiresAt === null
+    ) {
+      return { outcome: 'stale' };
+    }
+    const holderId = job.workerId;
+    let leaseExpiresAt: number | undefined;
     if (holderId !== callerId) {
       const [caller, holder] = await Promise.all([
         this.deps.store.getWorker(callerId),
@@ -525,18 +545,25 @@ export class WorkerService {
         holder.pool === caller.pool &&
         holder.name === caller.name &&
         holder.comfyUrl === caller.comfyUrl;
-      if (!sameSlot) return 'held';
+      if (!sameSlot) return { outcome: 'held' };
+      const silentAt = job.leaseExpiresAt - this.leaseMs + leftoverSilenceMs(this.leaseMs);
+      if (now < silentAt) return { outcome: 'recent', retryAfterMs: silentAt - now };
+      leaseExpiresAt = job.leaseExpiresAt;
     }
-    if (!(await this.giveBack(jobId, holderId, LEFTOVER_PROMPT, now))) return 'stale';
+    if (!(await this.giveBack(jobId, holderId, LEFTOVER_PROMPT, now, leaseExpiresAt))) {
+      // Renewed, or ended, since the read: the next question sees which.
+      return { outcome: 'recent', retryAfterMs: 0 };
+    }
     this.log.warn(
       { workerId: callerId, jobId, attempt, heldBy: holderId },
       'gave back a job whose run was left on its ComfyUI by an earlier agent',
     );
-    return 'released';
+    return { outcome: 'released' };
   }
 
   /**
-   * Ends `holderId`'s lease of `jobId` if it began before `startedBefore` (the attempt counted), then deletes
+   * Ends `holderId`'s lease of `jobId` if it began before `startedBefore` (and, given `leaseExpiresAt`, was not
+   * renewed since it was read with that expiry; the attempt counted), then deletes
    * that attempt's files: after the compare-and-set, so a later lease's files are never touched (the one it
    * ended is the job's current attempt: a release does not renumber it). Returns whether it went back.
    */
@@ -545,8 +572,9 @@ export class WorkerService {
     holderId: string,
     reason: string,
     startedBefore: number,
+    leaseExpiresAt?: number,
   ): Promise<boolean> {
-    const options = { maxAttempts: this.deps.maxAttempts, reason, startedBefore };
+    const options = { maxAttempts: this.deps.maxAttempts, reason, startedBefore, leaseExpiresAt };
     const settlement = await this.lifecycle.release(jobId, holderId, options);
     if (settlement.kind === 'lost') return false;
     await deleteAttempt(this.deps.storage, jobId, settlement.job.attempts, this.log);

@@ -92,8 +92,9 @@ describe('arrakis agent (CLI)', () => {
     expect((await harness.store.getWorker(running.workerId ?? ''))?.status).toBe('stopped');
   });
 
-  it("killed mid-job (SIGKILL) and started again under its default name, takes its dead run's job back at once", async () => {
-    const { harness, serverUrl, lite, token } = await workerApi(30_000);
+  it("killed mid-job (SIGKILL) and started again under its default name, takes its dead run's job back as soon as its lease goes unrenewed", async () => {
+    // No lease sweep runs here: a lease that is never given back keeps its job `running` for good.
+    const { harness, serverUrl, lite, token } = await workerApi(3_000);
     // No --name: the host name, the same for the process started in its place.
     const start = (): ChildProcess =>
       spawn(process.execPath, [BIN, 'agent', '--server', serverUrl, '--comfyui', lite.url], {
@@ -119,7 +120,7 @@ describe('arrakis agent (CLI)', () => {
     child = second;
     const line = await waitForLine(second, /^arrakis agent wrk_\w+ serving /);
     const secondId = /wrk_\w+/.exec(line)?.[0];
-    // Without the give-back the job stays with the dead worker for its 30 s lease.
+    // Once the dead worker's lease went unrenewed for 2 s. Without the give-back it stays with the dead worker.
     const rerun = await harness.waitFor(job.id, (j) => j.workerId === secondId, 10_000);
     expect(rerun).toMatchObject({ status: 'running', attempts: 2 });
     const events = await harness.store.listJobEvents(job.id, 0);

@@ -1,9 +1,10 @@
 /**
  * An agent process that dies mid-job (a crash, `kill -9`, an OOM kill) gives nothing back: its prompt keeps
- * running on ComfyUI and its job stays leased to the dead worker until the lease expires (30 s here, and no
- * sweep runs: the job would never move). The agent started in its place finds the prompt in ComfyUI's queue
- * before its first claim, has the control plane give the job back (the same worker slot: pool, name, ComfyUI
- * URL), stops the prompt, and runs the job again. The dead process is staged by hand: a worker registered and
+ * running on ComfyUI and its job stays leased to the dead worker until the lease expires (and no sweep runs
+ * here: the job would never move). The agent started in its place finds the prompt in ComfyUI's queue before its
+ * first claim, has the control plane give the job back (the same worker slot: kind, pool, name, ComfyUI URL,
+ * whose lease went unrenewed for a third of the lease and a little more), stops the prompt, and runs the job
+ * again. The dead process is staged by hand: a worker registered and
  * its claim taken through the WorkerService, and a 30 s prompt submitted to comfy-lite under the job's prompt
  * id, as that agent would have submitted it.
  */
@@ -11,18 +12,21 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { z } from 'zod';
 import { jobPromptId, parseJobPromptId } from '../../src/agent/prompt-ids.js';
+import { LocalJobChannel } from '../../src/agent/local-job-channel.js';
 import { RemoteJobChannel } from '../../src/agent/remote-job-channel.js';
 import { issueWorkerToken } from '../../src/api/routes/workers.js';
 import type { ComfyLiteServer } from '../../src/comfy-lite/server.js';
 import type { Job } from '../../src/jobs/types.js';
+import type { LeftoverAnswer } from '../../src/workers/job-channel.js';
 import { WORKER_ID_HEADER } from '../../src/workers/worker-protocol.js';
-import { LEFTOVER_PROMPT } from '../../src/workers/worker-service.js';
+import { LEFTOVER_PROMPT, leftoverSilenceMs } from '../../src/workers/worker-service.js';
 import { Harness, delayWorkflow, invertWorkflow } from './harness.js';
 
 let h: Harness;
 
 beforeEach(async () => {
-  h = await Harness.create({ leaseMs: 30_000 });
+  // No lease sweep runs here: a lease that is never given back keeps its job `running` for good.
+  h = await Harness.create({ leaseMs: 3_000 });
 });
 
 afterEach(async () => {
@@ -92,7 +96,7 @@ it("gives back and reruns a job whose dead in-process agent's prompt still runs 
     identity: { name: 'comfyui-1@host-a', pool: 'default', comfyUrl: lite.url },
   });
 
-  // Without the give-back the job stays running under the dead worker for its 30 s lease.
+  // Once the dead worker's lease went unrenewed for two seconds. Without the give-back it stays running.
   const done = await h.waitForEnd(job.id, 8_000);
   expect(done).toMatchObject({ status: 'completed', workerId: agent.workerId, attempts: 2 });
   expect(await statusReasons(job.id)).toContain(LEFTOVER_PROMPT);
@@ -108,7 +112,7 @@ it("gives back and reruns a job whose dead in-process agent's prompt still runs 
 });
 
 it('does the same over the worker API for a restarted remote agent, and stops a pending leftover too', async () => {
-  const { url } = await h.startWorkerApi({ leaseMs: 30_000 });
+  const { url } = await h.startWorkerApi({ leaseMs: 3_000 });
   const { token } = await issueWorkerToken(h.store, 'gpu-1', 'default');
   const lite = await h.startComfy();
   const job = await stranded(lite, 'wrk_dead', 'gpu-1');
@@ -168,21 +172,86 @@ it('answers each case of the control plane side', async () => {
   await register('wrk_pool', 'gpu-1', 'other');
   await register('wrk_url', 'gpu-1', 'default', 'http://127.0.0.1:1');
   await register('wrk_kind', 'gpu-1', 'default', lite.url, 'inprocess');
+  const ask = (caller: string, jobId = job.id, attempt = 1): ReturnType<typeof h.service.releaseLeftover> =>
+    h.service.releaseLeftover(caller, jobId, attempt);
 
   // Another name, pool, ComfyUI URL or kind: not the same slot.
-  expect(await h.service.releaseLeftover('wrk_named', job.id, 1)).toBe('held');
-  expect(await h.service.releaseLeftover('wrk_pool', job.id, 1)).toBe('held');
-  expect(await h.service.releaseLeftover('wrk_url', job.id, 1)).toBe('held');
-  expect(await h.service.releaseLeftover('wrk_kind', job.id, 1)).toBe('held');
+  for (const caller of ['wrk_named', 'wrk_pool', 'wrk_url', 'wrk_kind']) {
+    expect(await ask(caller)).toEqual({ outcome: 'held' });
+  }
   // Another attempt, or no such job: stale.
-  expect(await h.service.releaseLeftover('wrk_new', job.id, 2)).toBe('stale');
-  expect(await h.service.releaseLeftover('wrk_new', 'job_00000000000000000000000000', 1)).toBe('stale');
+  expect(await ask('wrk_new', job.id, 2)).toEqual({ outcome: 'stale' });
+  expect(await ask('wrk_new', 'job_00000000000000000000000000')).toEqual({ outcome: 'stale' });
+
+  // The same slot, its lease renewed within the last 2 s (a third of the 3 s lease, and up to 2 s more for the
+  // call; leftoverSilenceMs): it may be alive. Renewed again, the wait starts over.
+  const first = await ask('wrk_new');
+  expect(first).toMatchObject({ outcome: 'recent' });
+  const wait = first.outcome === 'recent' ? first.retryAfterMs : -1;
+  expect(wait).toBeGreaterThan(1_000);
+  expect(wait).toBeLessThanOrEqual(leftoverSilenceMs(3_000));
+  await new Promise((r) => setTimeout(r, 1_000));
+  expect(await h.service.heartbeat(job.id, 'wrk_dead')).toBe('held');
+  const renewed = await ask('wrk_new');
+  expect(renewed.outcome === 'recent' && renewed.retryAfterMs).toBeGreaterThan(wait - 500);
   expect(await h.store.getJob(job.id)).toMatchObject({ status: 'running', workerId: 'wrk_dead' });
 
-  // The same slot: given back, once.
-  expect(await h.service.releaseLeftover('wrk_new', job.id, 1)).toBe('released');
+  // Unrenewed that long: given back, once.
+  await new Promise((r) => setTimeout(r, leftoverSilenceMs(3_000) + 50));
+  expect(await ask('wrk_new')).toEqual({ outcome: 'released' });
   expect(await h.store.getJob(job.id)).toMatchObject({ status: 'queued', workerId: null, attempts: 1 });
-  expect(await h.service.releaseLeftover('wrk_new', job.id, 1)).toBe('stale');
+  expect(await ask('wrk_new')).toEqual({ outcome: 'stale' });
+
+  // The caller's own lease (its run ended while ComfyUI was unreachable, its release lost): given back at once.
+  expect((await h.service.claim('wrk_new', 'default', 0))?.job.id).toBe(job.id);
+  // (A lease begun in the very millisecond of the question is not one it can have seen: it stays.)
+  await new Promise((r) => setTimeout(r, 5));
+  expect(await ask('wrk_new', job.id, 2)).toEqual({ outcome: 'released' });
+});
+
+it('leaves alone, after asking twice, the prompt of a live agent of the same slot (same host and name)', async () => {
+  const lite = await h.startComfy();
+  const job = await stranded(lite, 'wrk_live', 'comfyui-1@host-a', 'inprocess');
+  // The first agent is alive: it renews its lease every second, a third of the 3 s lease.
+  const beat = setInterval(() => void h.service.heartbeat(job.id, 'wrk_live'), 1_000);
+  h.onClose(async () => clearInterval(beat));
+  const agent = await h.startAgent(lite.url, {
+    identity: { name: 'comfyui-1@host-a', pool: 'default', comfyUrl: lite.url },
+  });
+  // It claims only once it has settled the prompt: asked, waited, asked again.
+  await expect.poll(() => agent.status, { timeout: 8_000 }).toBe('idle');
+
+  expect((await queued(lite)).running).toEqual([job.id]);
+  expect(await h.store.getJob(job.id)).toMatchObject({
+    status: 'running',
+    workerId: 'wrk_live',
+    attempts: 1,
+  });
+});
+
+it('asks again before a later claim when the question failed (the control plane away)', async () => {
+  const lite = await h.startComfy();
+  const job = await stranded(lite, 'wrk_dead', 'comfyui-1@host-a', 'inprocess');
+  let failures = 1;
+  class AwayOnce extends LocalJobChannel {
+    override async releaseLeftover(jobId: string, attempt: number): Promise<LeftoverAnswer> {
+      if (failures > 0) {
+        failures -= 1;
+        throw new Error('control plane away');
+      }
+      return await super.releaseLeftover(jobId, attempt);
+    }
+  }
+  const agent = await h.startAgent(lite.url, {
+    channel: new AwayOnce({ service: h.service, bus: h.bus }),
+    identity: { name: 'comfyui-1@host-a', pool: 'default', comfyUrl: lite.url },
+    claimWaitMs: 300,
+    leftoverRetryMs: 200,
+  });
+  // Without the second pass the job stays with the dead worker (and the prompt runs on ahead of every claim).
+  const done = await h.waitForEnd(job.id, 8_000);
+  expect(failures).toBe(0);
+  expect(done).toMatchObject({ status: 'completed', workerId: agent.workerId, attempts: 2 });
 });
 
 it('reads only job prompt ids as jobs and attempts', () => {
@@ -224,5 +293,5 @@ it('refuses a malformed leftover report with a stable code', async () => {
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ code: 'validation_failed' });
   }
-  expect(await channel.releaseLeftover('job_01m8vb4q8bwdh4c397ehw74ns4', 1)).toBe('stale');
+  expect(await channel.releaseLeftover('job_01m8vb4q8bwdh4c397ehw74ns4', 1)).toEqual({ outcome: 'stale' });
 });

@@ -104,6 +104,24 @@ describe.each(BACKENDS)('jobLease on $name', (backend) => {
     expect(released).toMatchObject({ kind: 'finished', job: { status: 'queued', attempts: 1 } });
   });
 
+  it('releaseJob with leaseExpiresAt ends only a lease not renewed since it was read', async () => {
+    const { jobId } = await admitOne();
+    await db.store.claimNext('w1', 'default', 60_000, 10_000);
+    // Read as expiring at 70 000, then renewed (a heartbeat at 20 000): the lease stays, and a voluntary release
+    // bound to the old value refunds nothing either.
+    expect(await db.store.renewLease(jobId, 'w1', 60_000, 20_000)).toBe('held');
+    expect(await db.store.releaseJob(jobId, 'w1', 3, 'r', 20_500, false, 20_500, 70_000)).toEqual({
+      kind: 'lost',
+    });
+    expect(await db.store.releaseJob(jobId, 'w1', 1, 'r', 20_500, true, undefined, 70_000)).toEqual({
+      kind: 'lost',
+    });
+    await expectLease(jobId, { status: 'running', workerId: 'w1', attempts: 1, cancelRequested: false });
+    // As read now (80 000): given back.
+    const released = await db.store.releaseJob(jobId, 'w1', 3, 'r', 20_600, false, 20_600, 80_000);
+    expect(released).toMatchObject({ kind: 'finished', job: { status: 'queued', attempts: 1 } });
+  });
+
   it('a voluntary releaseJob with startedBefore refunds nothing of a lease that began later', async () => {
     const { jobId } = await admitOne();
     await db.store.claimNext('w1', 'default', 60_000, 10_000);

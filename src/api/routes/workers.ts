@@ -338,21 +338,21 @@ function reportRoutes(app: FastifyInstance, service: WorkerService): void {
 
 /**
  * A job prompt the agent found in its ComfyUI's queue when it gained its ComfyUI, running no job itself: its job
- * goes back to the queue if that attempt still runs under this worker or an earlier process of the same slot
- * (pool, name, ComfyUI URL); the answer tells the agent whether to stop the prompt (WorkerService.releaseLeftover).
+ * goes back to the queue if that attempt still runs under this worker or under an earlier process of the same
+ * slot (kind, pool, name, ComfyUI URL) that stopped renewing the lease; the answer tells the agent what to do with
+ * the prompt (WorkerService.releaseLeftover).
  */
 function leftoverRoute(app: FastifyInstance, service: WorkerService): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.post(
     '/jobs/:jobId/leftover',
     { schema: { params: jobParams, body: wire.leftoverBody } },
-    async (request) => ({
-      outcome: await service.releaseLeftover(
-        workerOf(request).id,
-        request.params.jobId,
-        request.body.attempt,
-      ),
-    }),
+    async (request) => {
+      const { jobId } = request.params;
+      return wire.leftoverToWire(
+        await service.releaseLeftover(workerOf(request).id, jobId, request.body.attempt),
+      );
+    },
   );
 }
 

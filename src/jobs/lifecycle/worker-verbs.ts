@@ -101,6 +101,8 @@ export interface ReleaseOptions {
   voluntary?: boolean;
   /** Only a lease that began before this time (ms); a later one of the same worker stays (`lost`). */
   startedBefore?: number;
+  /** Only a lease not renewed since it expired at this time (ms) when read; a renewed one stays (`lost`). */
+  leaseExpiresAt?: number;
 }
 
 /**
@@ -121,6 +123,7 @@ export async function release(
     d.now(),
     o.voluntary,
     o.startedBefore,
+    o.leaseExpiresAt,
   );
   return await settled(d, result);
 }

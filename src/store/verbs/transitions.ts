@@ -148,10 +148,17 @@ export async function releaseJob(
   now: number,
   voluntary = false,
   startedBefore?: number,
+  leaseExpiresAt?: number,
 ): Promise<FinishResult> {
   return await inTx(ctx, async (tx) => {
-    // Both statements end the same lease: the worker's, begun before startedBefore when given.
-    const before = [startedBefore ?? null, startedBefore ?? null];
+    // Both statements end the same lease: the worker's, begun before startedBefore and not renewed since it
+    // read leaseExpiresAt, when given.
+    const before = [
+      startedBefore ?? null,
+      startedBefore ?? null,
+      leaseExpiresAt ?? null,
+      leaseExpiresAt ?? null,
+    ];
     if (voluntary) await run(tx, ctx.sql.refundAttempt, [jobId, workerId, ...before]);
     const rows = await run(tx, ctx.sql.giveBackByWorker, [
       ...giveBackParams(maxAttempts, now, jobId, workerId),
