@@ -84,6 +84,11 @@ async function stranded(
   return job;
 }
 
+/** The job still runs its first attempt under `workerId`: nothing gave it back. */
+async function expectStillHeld(jobId: string, workerId: string): Promise<void> {
+  expect(await h.store.getJob(jobId)).toMatchObject({ status: 'running', workerId, attempts: 1 });
+}
+
 async function statusReasons(jobId: string): Promise<string> {
   const events = await h.store.listJobEvents(jobId, 0);
   return JSON.stringify(events.filter((e) => e.type === 'status').map((e) => e.data));
@@ -149,11 +154,7 @@ it('leaves alone a prompt another agent on the same ComfyUI runs, and prompts Ar
   await expect.poll(() => agent.status, { timeout: 5_000 }).toBe('idle');
 
   expect(await queued(lite)).toEqual({ running: [job.id], pending: [foreign] });
-  expect(await h.store.getJob(job.id)).toMatchObject({
-    status: 'running',
-    workerId: 'wrk_other',
-    attempts: 1,
-  });
+  await expectStillHeld(job.id, 'wrk_other');
 });
 
 it('answers each case of the control plane side', async () => {
@@ -222,11 +223,7 @@ it('leaves alone, after asking twice, the prompt of a live agent of the same slo
   await expect.poll(() => agent.status, { timeout: 8_000 }).toBe('idle');
 
   expect((await queued(lite)).running).toEqual([job.id]);
-  expect(await h.store.getJob(job.id)).toMatchObject({
-    status: 'running',
-    workerId: 'wrk_live',
-    attempts: 1,
-  });
+  await expectStillHeld(job.id, 'wrk_live');
 });
 
 it('asks again before a later claim when the question failed (the control plane away)', async () => {
