@@ -216,9 +216,9 @@ export class RemoteJobChannel implements JobChannel {
     return this.report(jobId, 'release', { reason: reason.slice(0, 1000), voluntary });
   }
 
-  async releaseLeftover(jobId: string, attempt: number): Promise<LeftoverAnswer> {
+  async releaseLeftover(jobId: string, attempt: number, signal?: AbortSignal): Promise<LeftoverAnswer> {
     const path = `/jobs/${encodeURIComponent(jobId)}/leftover`;
-    return wire.leftoverFromWire(await this.call('POST', path, { json: { attempt } }, json));
+    return wire.leftoverFromWire(await this.call('POST', path, { json: { attempt }, signal }, json));
   }
 
   /**

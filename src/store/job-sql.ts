@@ -28,8 +28,10 @@ const GIVE_BACK = `UPDATE jobs SET
     WHERE id = ? AND status = 'running'`;
 
 /**
- * The lease a worker's give-back ends — (worker_id, started_before, started_before): the worker's, and when
- * started_before is not NULL only one that began before it (a lost claim's lease, not a later claim's).
+ * The lease a worker's give-back ends — (worker_id, started_before, started_before, lease_expires_at,
+ * lease_expires_at): the worker's; when started_before is not NULL only one that began before it (a lost claim's
+ * lease, not a later claim's); when lease_expires_at is not NULL only one still expiring then (not renewed since
+ * it was read: a leftover prompt's silent lease).
  */
 const HELD_BY = `worker_id = ? AND (CAST(? AS BIGINT) IS NULL OR started_at < CAST(? AS BIGINT))
     AND (CAST(? AS BIGINT) IS NULL OR lease_expires_at = CAST(? AS BIGINT))`;
@@ -224,11 +226,12 @@ const TEMPLATES = {
 
   /** Gives a running job back (its worker said so): → cancelled (cancel requested), → failed (attempts spent:
    *  claims less refunds), else → queued — (max_attempts, max_attempts, error, max_attempts, finished_at, id,
-   *  worker_id, started_before, started_before) → job + event_seq. */
+   *  worker_id, started_before, started_before, lease_expires_at, lease_expires_at) → job + event_seq. */
   giveBackByWorker: `${GIVE_BACK} AND ${HELD_BY} RETURNING ${JOB_COLUMNS}, event_seq`,
 
   /** A voluntary give-back does not spend an attempt: it is refunded, and `attempts` keeps its number, so no
-   *  later claim runs under it again — (id, worker_id, started_before, started_before); run before
+   *  later claim runs under it again — (id, worker_id, started_before, started_before, lease_expires_at,
+   *  lease_expires_at); run before
    *  giveBackByWorker in one tx. */
   refundAttempt: `UPDATE jobs SET refunded_attempts = refunded_attempts + 1
     WHERE id = ? AND status = 'running' AND ${HELD_BY}`,

@@ -138,7 +138,7 @@ export interface JobChannel {
    * worker, or under an earlier process of its slot that stopped renewing the lease. The answer says what to do
    * with the prompt (LeftoverAnswer; WorkerService.releaseLeftover).
    */
-  releaseLeftover(jobId: string, attempt: number): Promise<LeftoverAnswer>;
+  releaseLeftover(jobId: string, attempt: number, signal?: AbortSignal): Promise<LeftoverAnswer>;
   /** Records the worker's models (see ModelReport); answers the files the fleet asks it to prefetch. */
   reportModels(report: ModelReport): Promise<ModelRef[]>;
   /** The registry entry of a model file the model cache may fetch, or null when it is not registered. */

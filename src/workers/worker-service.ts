@@ -115,11 +115,12 @@ export const UNRECEIVED_CLAIM = 'the worker claimed again without it';
 
 /**
  * How long a lease must have gone without renewal before a new agent of the same slot may end it
- * (WorkerService.releaseLeftover): the agent renews every third of the lease, and a call may take up to 2 s more.
+ * (WorkerService.releaseLeftover): the agent renews every third of the lease, so two intervals tolerate one
+ * renewal that failed or was skipped, and a call (or a late timer) may take up to 2 s more. 22 s of a 30 s lease.
  */
 export function leftoverSilenceMs(leaseMs: number): number {
   const interval = Math.ceil(leaseMs / 3);
-  return interval + Math.min(2_000, interval);
+  return 2 * interval + Math.min(2_000, interval);
 }
 
 /** The reason recorded on a job given back because a new agent found its prompt left on the same ComfyUI. */
@@ -511,14 +512,16 @@ export class WorkerService {
    * - `stale`: that attempt no longer runs (the job ended, went back, or runs a later attempt): stop the prompt.
    * - `held`: another slot's worker runs it (another kind — a remote worker never ends an in-process worker's
    *   lease — pool, name or ComfyUI URL; or its record is gone): the prompt is someone's live run.
-   * - `recent`: the same slot's worker holds it and renewed the lease less than LEFTOVER_SILENCE_MS ago (a second
-   *   live agent of that slot, on the same host under the same name, would still be renewing): ask again after
-   *   `retryAfterMs`, when a live holder will have renewed it once more.
-   * - `released`: it ran under the caller, or under the same slot's worker whose lease has not been renewed for
-   *   that long (its renewals come every third of the lease): it went back to the queue in a compare-and-set on
-   *   the lease as read (a renewal since leaves it, answered `recent`), the attempt counted as the lease's expiry
-   *   would count it (a job that kills its agent every time fails `worker_lost` instead of cycling), its files
-   *   deleted. Stop the prompt.
+   * - `recent`: the caller or the same slot's worker holds it and renewed the lease less than leftoverSilenceMs
+   *   ago (a second live agent of that slot, on the same host under the same name, would still be renewing; so
+   *   might a second process acting for the caller's own worker id): ask again after `retryAfterMs`, by which
+   *   time a live holder will have renewed it again, even with one renewal missed.
+   * - `released`: it ran under the caller, or under the same slot's worker, and the lease has not been renewed
+   *   for that long: it went back to the queue in a compare-and-set on the lease as read (a renewal since leaves
+   *   it, answered `recent`), the attempt counted as the lease's expiry would count it (a job that kills its
+   *   agent every time fails `worker_lost` instead of cycling), its files deleted. Stop the prompt.
+   * The silence is this replica's `--lease-seconds`: replicas that differ in it, or whose clocks differ by more
+   * than the margin, can misjudge it (keep them alike).
    */
   async releaseLeftover(callerId: string, jobId: string, attempt: number): Promise<LeftoverAnswer> {
     const now = Date.now();
@@ -532,7 +535,6 @@ export class WorkerService {
       return { outcome: 'stale' };
     }
     const holderId = job.workerId;
-    let leaseExpiresAt: number | undefined;
     if (holderId !== callerId) {
       const [caller, holder] = await Promise.all([
         this.deps.store.getWorker(callerId),
@@ -546,11 +548,11 @@ export class WorkerService {
         holder.name === caller.name &&
         holder.comfyUrl === caller.comfyUrl;
       if (!sameSlot) return { outcome: 'held' };
-      const silentAt = job.leaseExpiresAt - this.leaseMs + leftoverSilenceMs(this.leaseMs);
-      if (now < silentAt) return { outcome: 'recent', retryAfterMs: silentAt - now };
-      leaseExpiresAt = job.leaseExpiresAt;
     }
-    if (!(await this.giveBack(jobId, holderId, LEFTOVER_PROMPT, now, leaseExpiresAt))) {
+    // Even the caller's own lease: two processes may act for one worker id (a fleet worker across a leader change).
+    const silentAt = job.leaseExpiresAt - this.leaseMs + leftoverSilenceMs(this.leaseMs);
+    if (now < silentAt) return { outcome: 'recent', retryAfterMs: silentAt - now };
+    if (!(await this.giveBack(jobId, holderId, LEFTOVER_PROMPT, now, job.leaseExpiresAt))) {
       // Renewed, or ended, since the read: the next question sees which.
       return { outcome: 'recent', retryAfterMs: 0 };
     }

@@ -9,7 +9,7 @@
  * id, as that agent would have submitted it.
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { jobPromptId, parseJobPromptId } from '../../src/agent/prompt-ids.js';
 import { LocalJobChannel } from '../../src/agent/local-job-channel.js';
@@ -184,8 +184,8 @@ it('answers each case of the control plane side', async () => {
   expect(await ask('wrk_new', job.id, 2)).toEqual({ outcome: 'stale' });
   expect(await ask('wrk_new', 'job_00000000000000000000000000')).toEqual({ outcome: 'stale' });
 
-  // The same slot, its lease renewed within the last 2 s (a third of the 3 s lease, and up to 2 s more for the
-  // call; leftoverSilenceMs): it may be alive. Renewed again, the wait starts over.
+  // The same slot, its lease renewed within the last 3 s (two renewals of a 3 s lease, one every second, and up
+  // to a second more for the call; leftoverSilenceMs): it may be alive. Renewed again, the wait starts over.
   const first = await ask('wrk_new');
   expect(first).toMatchObject({ outcome: 'recent' });
   const wait = first.outcome === 'recent' ? first.retryAfterMs : -1;
@@ -203,18 +203,40 @@ it('answers each case of the control plane side', async () => {
   expect(await h.store.getJob(job.id)).toMatchObject({ status: 'queued', workerId: null, attempts: 1 });
   expect(await ask('wrk_new')).toEqual({ outcome: 'stale' });
 
-  // The caller's own lease (its run ended while ComfyUI was unreachable, its release lost): given back at once.
+  // The caller's own lease (its run ended while ComfyUI was unreachable, its release lost): the same silence
+  // first (a second process may act for one worker id), then given back.
   expect((await h.service.claim('wrk_new', 'default', 0))?.job.id).toBe(job.id);
-  // (A lease begun in the very millisecond of the question is not one it can have seen: it stays.)
-  await new Promise((r) => setTimeout(r, 5));
+  expect(await ask('wrk_new', job.id, 2)).toMatchObject({ outcome: 'recent' });
+  await new Promise((r) => setTimeout(r, leftoverSilenceMs(3_000) + 50));
   expect(await ask('wrk_new', job.id, 2)).toEqual({ outcome: 'released' });
+});
+
+it('answers recent, not released, for a lease renewed between its read and the give-back', async () => {
+  const lite = await h.startComfy();
+  const job = await stranded(lite, 'wrk_dead', 'gpu-1');
+  await h.service.register({
+    ...{ id: 'wrk_new', name: 'gpu-1', pool: 'default', kind: 'remote', comfyUrl: lite.url },
+    ...{ status: 'idle', providerRef: null },
+  });
+  await new Promise((r) => setTimeout(r, leftoverSilenceMs(3_000) + 50));
+  // The holder's heartbeat lands right after the lease was read as silent.
+  const release = h.store.releaseJob.bind(h.store);
+  vi.spyOn(h.store, 'releaseJob').mockImplementation(async (...args) => {
+    expect(await h.service.heartbeat(job.id, 'wrk_dead')).toBe('held');
+    return await release(...args);
+  });
+  expect(await h.service.releaseLeftover('wrk_new', job.id, 1)).toEqual({
+    outcome: 'recent',
+    retryAfterMs: 0,
+  });
+  await expectStillHeld(job.id, 'wrk_dead');
 });
 
 it('leaves alone, after asking twice, the prompt of a live agent of the same slot (same host and name)', async () => {
   const lite = await h.startComfy();
   const job = await stranded(lite, 'wrk_live', 'comfyui-1@host-a', 'inprocess');
-  // The first agent is alive: it renews its lease every second, a third of the 3 s lease.
-  const beat = setInterval(() => void h.service.heartbeat(job.id, 'wrk_live'), 1_000);
+  // The first agent is alive, if late: it renews its 3 s lease every 2 s (one renewal of two missed each time).
+  const beat = setInterval(() => void h.service.heartbeat(job.id, 'wrk_live'), 2_000);
   h.onClose(async () => clearInterval(beat));
   const agent = await h.startAgent(lite.url, {
     identity: { name: 'comfyui-1@host-a', pool: 'default', comfyUrl: lite.url },
@@ -224,6 +246,20 @@ it('leaves alone, after asking twice, the prompt of a live agent of the same slo
 
   expect((await queued(lite)).running).toEqual([job.id]);
   await expectStillHeld(job.id, 'wrk_live');
+});
+
+it('stops at once while it waits to ask about a prompt again, leaving the prompt', async () => {
+  const lite = await h.startComfy();
+  const job = await stranded(lite, 'wrk_dead', 'comfyui-1@host-a', 'inprocess');
+  const agent = await h.startAgent(lite.url, {
+    identity: { name: 'comfyui-1@host-a', pool: 'default', comfyUrl: lite.url },
+  });
+  const started = Date.now();
+  await agent.stop();
+  // The wait (up to 3 s) ends with the stop.
+  expect(Date.now() - started).toBeLessThan(1_500);
+  expect((await queued(lite)).running).toEqual([job.id]);
+  await expectStillHeld(job.id, 'wrk_dead');
 });
 
 it('asks again before a later claim when the question failed (the control plane away)', async () => {
