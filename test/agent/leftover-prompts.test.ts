@@ -287,6 +287,59 @@ it('asks again before a later claim when the question failed (the control plane 
   expect(done).toMatchObject({ status: 'completed', workerId: agent.workerId, attempts: 2 });
 });
 
+it("stops a released job's prompt even when a later question of the pass fails", async () => {
+  const lite = await h.startComfy();
+  const job = await stranded(lite, 'wrk_dead', 'comfyui-1@host-a', 'inprocess');
+  // Waiting behind it, a prompt of another job's later attempt, whose question fails.
+  const other = await h.admit(invertWorkflow());
+  await submit(lite, jobPromptId(other.id, 2));
+  await new Promise((r) => setTimeout(r, leftoverSilenceMs(3_000) + 50));
+  class FailsForOther extends LocalJobChannel {
+    override async releaseLeftover(jobId: string, attempt: number): Promise<LeftoverAnswer> {
+      if (jobId === other.id) throw new Error('control plane away');
+      return await super.releaseLeftover(jobId, attempt);
+    }
+  }
+  await h.startAgent(lite.url, {
+    channel: new FailsForOther({ service: h.service, bus: h.bus }),
+    identity: { name: 'comfyui-1@host-a', pool: 'default', comfyUrl: lite.url },
+  });
+  // The dead run's prompt was interrupted, not left to run its 30 s while the job runs again behind it.
+  await expect
+    .poll(async () => JSON.stringify(await (await fetch(`${lite.url}/history/${job.id}`)).json()), {
+      timeout: 5_000,
+    })
+    .toContain('execution_interrupted');
+  expect(await statusReasons(job.id)).toContain(LEFTOVER_PROMPT);
+});
+
+it('asks again at a later pass when the lease has not fallen silent by the second question', async () => {
+  const lite = await h.startComfy();
+  const job = await stranded(lite, 'wrk_dead', 'comfyui-1@host-a', 'inprocess');
+  // A scripted control plane: silent at a fixed time, 600 ms on (never renewed); the second pass finds it so.
+  const silentAt = Date.now() + 600;
+  const asked: string[] = [];
+  class Scripted extends LocalJobChannel {
+    override async releaseLeftover(): Promise<LeftoverAnswer> {
+      const left = silentAt - Date.now();
+      asked.push(left > 0 ? 'recent' : 'stale');
+      return left > 0 ? { outcome: 'recent', retryAfterMs: Math.max(0, left - 400) } : { outcome: 'stale' };
+    }
+  }
+  await h.startAgent(lite.url, {
+    channel: new Scripted({ service: h.service, bus: h.bus }),
+    identity: { name: 'comfyui-1@host-a', pool: 'default', comfyUrl: lite.url },
+    claimWaitMs: 300,
+  });
+  // Each answer names 400 ms less than the truth: asked, waited, asked again, not renewed (the same silence), so
+  // asked at later passes until it has fallen silent; then stopped.
+  await expect.poll(async () => (await queued(lite)).running, { timeout: 5_000 }).toEqual([]);
+  expect(asked.at(-1)).toBe('stale');
+  expect(asked.slice(0, -1).every((a) => a === 'recent')).toBe(true);
+  expect(asked.length).toBeGreaterThanOrEqual(3);
+  await expectStillHeld(job.id, 'wrk_dead');
+});
+
 it('reads only job prompt ids as jobs and attempts', () => {
   const id = 'job_01m8vb4q8bwdh4c397ehw74ns4';
   expect(parseJobPromptId(jobPromptId(id, 1))).toEqual({ jobId: id, attempt: 1 });
