@@ -33,8 +33,12 @@ export const MAX_LEFTOVERS = 32;
 export const LEFTOVER_RETRY_MS = 30_000;
 /** The longest one pass waits for `recent` answers. */
 export const MAX_RECENT_WAIT_MS = 60_000;
-/** A second answer whose silence lies this much later than the first's saw a renewal: the holder is alive. */
-const RENEWED_SLACK_MS = 250;
+/**
+ * A second answer whose silence lies this much later than the first's saw a renewal: the holder is alive. A
+ * renewal moves it by the renewal interval (10 s of a 30 s lease); the slack absorbs the two answers' different
+ * round trips.
+ */
+const RENEWED_SLACK_MS = 1_000;
 
 interface Leftover {
   promptId: string;
