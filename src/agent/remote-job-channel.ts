@@ -164,9 +164,9 @@ export class RemoteJobChannel implements JobChannel {
     }
   }
 
-  async heartbeat(jobId: string): Promise<LeaseState> {
+  async heartbeat(jobId: string, signal?: AbortSignal): Promise<LeaseState> {
     const path = `/jobs/${encodeURIComponent(jobId)}/heartbeat`;
-    return wire.leaseReply.parse(await this.call('POST', path, { json: {} }, json)).lease;
+    return wire.leaseReply.parse(await this.call('POST', path, { json: {}, signal }, json)).lease;
   }
 
   async progress(jobId: string, progress: JobProgress): Promise<boolean> {

@@ -23,6 +23,7 @@ import {
   type StoredOutput,
 } from '../workers/job-channel.js';
 import { safeFilename } from '../util/safe-filename.js';
+import { callBound } from '../util/call-bound.js';
 import { traceJob } from '../util/job-trace.js';
 import { MAX_OUTPUT_BYTES } from '../workers/worker-protocol.js';
 import { ProgressThrottle } from './progress-throttle.js';
@@ -56,6 +57,9 @@ export interface RunJobResult {
 }
 
 type StopReason = 'cancel' | 'timeout' | 'lost' | 'shutdown';
+
+/** Lease renewals on their way at once, at most (run-job's renewLease). */
+const MAX_HEARTBEATS_IN_FLIGHT = 2;
 
 function fileKey(file: ComfyOutputFile): string {
   return JSON.stringify([file.type, file.subfolder, file.filename]);
@@ -142,24 +146,33 @@ class JobRun {
     }
   }
 
-  /** Heartbeats every third of the lease; the answer also carries cancels and a lost lease. */
+  /**
+   * Heartbeats every third of the lease; the answer also carries cancels and a lost lease. Each call is given two
+   * intervals, and the next beat goes out while one call is still on its way (never a third): a call that hangs
+   * (a connection gone dead without a reset) would otherwise hold back every renewal until the request timeout,
+   * about the lease itself, and a live run would lose its lease; a slow call that answers within two intervals
+   * still counts.
+   */
   private renewLease(): void {
-    let beating = false;
+    const intervalMs = Math.max(10, Math.floor(this.job.leaseMs / 3));
+    let inFlight = 0;
     const beat = async (): Promise<void> => {
-      if (beating) return;
-      beating = true;
+      if (inFlight >= MAX_HEARTBEATS_IN_FLIGHT) return;
+      inFlight += 1;
+      const bound = callBound(2 * intervalMs);
       try {
-        const state = await this.channel.heartbeat(this.job.id);
+        const state = await this.channel.heartbeat(this.job.id, bound.signal);
         if (state === 'cancel_requested') this.stop('cancel');
         if (state === 'lost') this.stop('lost');
       } catch (err) {
         // A missed renewal is retried on the next beat; a lease that expires meanwhile answers `lost`.
         this.log.warn({ jobId: this.job.id, err: String(err) }, 'lease renewal failed');
       } finally {
-        beating = false;
+        bound.end();
+        inFlight -= 1;
       }
     };
-    const timer = setInterval(() => void beat(), Math.max(10, Math.floor(this.job.leaseMs / 3)));
+    const timer = setInterval(() => void beat(), intervalMs);
     this.cleanups.push(() => clearInterval(timer));
   }
 

@@ -110,7 +110,7 @@ export interface JobChannel {
   /** The next job for this worker, waiting up to `waitMs` for one to become claimable; null when none came. */
   claim(waitMs: number, signal?: AbortSignal): Promise<LeasedJob | null>;
   /** Renews the lease and reports whether a cancel was requested or the lease is gone. */
-  heartbeat(jobId: string): Promise<LeaseState>;
+  heartbeat(jobId: string, signal?: AbortSignal): Promise<LeaseState>;
   /** Records progress; false when the lease is gone. */
   progress(jobId: string, progress: JobProgress): Promise<boolean>;
   /** The bytes of one of the job's stored inputs; `signal` (the job's stop) ends a transfer still arriving. */

@@ -1,0 +1,61 @@
+/**
+ * A lease renewal whose call hangs (a connection gone dead without a reset: a NAT entry dropped, a proxy that
+ * stopped answering) must not hold back the renewals after it: each call is given two renewal intervals, and the
+ * next beat goes out beside it. Before, the agent sent no renewal while one was on its way, so one hanging call
+ * (up to the 30 s request timeout, about the lease itself) let a live run's lease expire: the job went back to the
+ * queue and ran again. Here the worker API holds the first heartbeat without answering, leases are 3 s (a renewal
+ * every second) and a sweep runs every 100 ms.
+ */
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { RemoteJobChannel } from '../../src/agent/remote-job-channel.js';
+import { issueWorkerToken } from '../../src/api/routes/workers.js';
+import { Harness, delayWorkflow } from './harness.js';
+
+let h: Harness;
+let releaseHeld: () => void = () => {};
+
+beforeEach(async () => {
+  h = await Harness.create({ leaseMs: 3_000 });
+});
+
+afterEach(async () => {
+  releaseHeld();
+  await h.close();
+});
+
+it('keeps renewing while one renewal call hangs: the job completes in its first attempt', async () => {
+  let heartbeats = 0;
+  const held = new Promise<void>((resolve) => {
+    releaseHeld = resolve;
+  });
+  const { url } = await h.startWorkerApi({
+    leaseMs: 3_000,
+    routeFiles: [
+      (s) => {
+        s.addHook('onRequest', async (request) => {
+          if (!request.url.endsWith('/heartbeat')) return;
+          heartbeats += 1;
+          if (heartbeats === 1) await held;
+        });
+      },
+    ],
+  });
+  const { token } = await issueWorkerToken(h.store, 'gpu-1', 'default');
+  const lite = await h.startComfy();
+  const channel = new RemoteJobChannel({ serverUrl: url, token });
+  await h.startAgent(lite.url, { channel });
+  const requeued: string[] = [];
+  const sweep = setInterval(() => {
+    void h.store.expireLeases(3, Date.now()).then((outcomes) => {
+      for (const o of outcomes) requeued.push(`${o.jobId} ${o.outcome}`);
+    });
+  }, 100);
+  h.onClose(async () => clearInterval(sweep));
+
+  const job = await h.admit(delayWorkflow(4));
+  const done = await h.waitForEnd(job.id, 12_000);
+  expect(requeued).toEqual([]);
+  expect(done).toMatchObject({ status: 'completed', attempts: 1 });
+  // The first call hung; the ones after it renewed the lease.
+  expect(heartbeats).toBeGreaterThanOrEqual(3);
+});
