@@ -59,3 +59,31 @@ it('keeps renewing while one renewal call hangs: the job completes in its first 
   // The first call hung; the ones after it renewed the lease.
   expect(heartbeats).toBeGreaterThanOrEqual(3);
 });
+
+it('gives up a hanging renewal call after two intervals, so renewals keep going out', async () => {
+  let heartbeats = 0;
+  const held = new Promise<void>((resolve) => {
+    releaseHeld = resolve;
+  });
+  // Every renewal call hangs (a control plane path gone dead).
+  const { url } = await h.startWorkerApi({
+    leaseMs: 3_000,
+    routeFiles: [
+      (s) => {
+        s.addHook('onRequest', async (request) => {
+          if (!request.url.endsWith('/heartbeat')) return;
+          heartbeats += 1;
+          await held;
+        });
+      },
+    ],
+  });
+  const { token } = await issueWorkerToken(h.store, 'gpu-1', 'default');
+  const lite = await h.startComfy();
+  await h.startAgent(lite.url, { channel: new RemoteJobChannel({ serverUrl: url, token }) });
+  const job = await h.admit(delayWorkflow(30));
+  await h.waitFor(job.id, (j) => j.status === 'running');
+  // Renewals every second, two at most on their way, each given up after 2 s: a third goes out by about 3 s
+  // after the claim. Held for the 30 s request timeout instead, no third would go out for 30 s.
+  await expect.poll(() => heartbeats, { timeout: 6_000 }).toBeGreaterThanOrEqual(3);
+});
