@@ -172,8 +172,8 @@ export class LeftoverPrompts {
         'stopped a job prompt left on ComfyUI by an earlier run',
       );
     }
-    if (!now.some((p) => p.state === 'pending')) return;
     const deleted = new Set(now.filter((p) => p.state === 'pending').map((p) => p.promptId));
+    if (deleted.size === 0) return;
     for (const prompt of await standing()) {
       if (prompt.state === 'running' && deleted.has(prompt.promptId))
         await this.comfy.stopQueuedPrompt(prompt);

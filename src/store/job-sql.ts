@@ -231,8 +231,7 @@ const TEMPLATES = {
 
   /** A voluntary give-back does not spend an attempt: it is refunded, and `attempts` keeps its number, so no
    *  later claim runs under it again — (id, worker_id, started_before, started_before, lease_expires_at,
-   *  lease_expires_at); run before
-   *  giveBackByWorker in one tx. */
+   *  lease_expires_at); run before giveBackByWorker in one tx. */
   refundAttempt: `UPDATE jobs SET refunded_attempts = refunded_attempts + 1
     WHERE id = ? AND status = 'running' AND ${HELD_BY}`,
 
