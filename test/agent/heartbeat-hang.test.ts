@@ -23,7 +23,13 @@ afterEach(async () => {
   await h.close();
 });
 
-it('keeps renewing while one renewal call hangs: the job completes in its first attempt', async () => {
+/**
+ * A remote agent on a worker API (3 s leases) that holds the renewal calls `hangs` picks without answering
+ * (until the test ends). `heartbeats()` counts the renewal calls that arrived.
+ */
+async function agentWithHangingRenewals(
+  hangs: (n: number) => boolean,
+): Promise<{ heartbeats: () => number }> {
   let heartbeats = 0;
   const held = new Promise<void>((resolve) => {
     releaseHeld = resolve;
@@ -35,15 +41,19 @@ it('keeps renewing while one renewal call hangs: the job completes in its first 
         s.addHook('onRequest', async (request) => {
           if (!request.url.endsWith('/heartbeat')) return;
           heartbeats += 1;
-          if (heartbeats === 1) await held;
+          if (hangs(heartbeats)) await held;
         });
       },
     ],
   });
   const { token } = await issueWorkerToken(h.store, 'gpu-1', 'default');
   const lite = await h.startComfy();
-  const channel = new RemoteJobChannel({ serverUrl: url, token });
-  await h.startAgent(lite.url, { channel });
+  await h.startAgent(lite.url, { channel: new RemoteJobChannel({ serverUrl: url, token }) });
+  return { heartbeats: () => heartbeats };
+}
+
+it('keeps renewing while one renewal call hangs: the job completes in its first attempt', async () => {
+  const { heartbeats } = await agentWithHangingRenewals((n) => n === 1);
   const requeued: string[] = [];
   const sweep = setInterval(() => {
     void h.store.expireLeases(3, Date.now()).then((outcomes) => {
@@ -57,33 +67,15 @@ it('keeps renewing while one renewal call hangs: the job completes in its first 
   expect(requeued).toEqual([]);
   expect(done).toMatchObject({ status: 'completed', attempts: 1 });
   // The first call hung; the ones after it renewed the lease.
-  expect(heartbeats).toBeGreaterThanOrEqual(3);
+  expect(heartbeats()).toBeGreaterThanOrEqual(3);
 });
 
 it('gives up a hanging renewal call after two intervals, so renewals keep going out', async () => {
-  let heartbeats = 0;
-  const held = new Promise<void>((resolve) => {
-    releaseHeld = resolve;
-  });
   // Every renewal call hangs (a control plane path gone dead).
-  const { url } = await h.startWorkerApi({
-    leaseMs: 3_000,
-    routeFiles: [
-      (s) => {
-        s.addHook('onRequest', async (request) => {
-          if (!request.url.endsWith('/heartbeat')) return;
-          heartbeats += 1;
-          await held;
-        });
-      },
-    ],
-  });
-  const { token } = await issueWorkerToken(h.store, 'gpu-1', 'default');
-  const lite = await h.startComfy();
-  await h.startAgent(lite.url, { channel: new RemoteJobChannel({ serverUrl: url, token }) });
+  const { heartbeats } = await agentWithHangingRenewals(() => true);
   const job = await h.admit(delayWorkflow(30));
   await h.waitFor(job.id, (j) => j.status === 'running');
   // Renewals every second, two at most on their way, each given up after 2 s: a third goes out by about 3 s
   // after the claim. Held for the 30 s request timeout instead, no third would go out for 30 s.
-  await expect.poll(() => heartbeats, { timeout: 6_000 }).toBeGreaterThanOrEqual(3);
+  await expect.poll(heartbeats, { timeout: 6_000 }).toBeGreaterThanOrEqual(3);
 });
