@@ -7,6 +7,7 @@
  * client does, src/comfy/http.ts), not the global `fetch`: no Request/Response objects or web streams per call.
  * Redirects are not followed (the worker API does not redirect; a 3xx is an error answer).
  */
+import { randomBytes } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
 import type { NodeDefinition } from '../comfy/node-definitions.js';
@@ -98,6 +99,10 @@ export class RemoteJobChannel implements JobChannel {
   private workerId: string | null = null;
   /** Whether the last claim ended without an answer this agent could read (see claim). */
   private claimUnanswered = false;
+  /** The ids of the claims since the last answered one that ended without an answer (see claim), latest last. */
+  private lostClaims: string[] = [];
+  /** False once the control plane refused named claims (a previous release): claims go out as before. */
+  private namesClaims = true;
 
   constructor(private readonly options: RemoteJobChannelOptions) {
     this.base = `${options.serverUrl.replace(/\/+$/, '')}/v1/worker`;
@@ -124,27 +129,56 @@ export class RemoteJobChannel implements JobChannel {
 
   /**
    * Waits up to `waitMs` for a job. A claim that ends without an answer this agent could read (a dropped
-   * connection, a timeout, a server error, an answer it cannot parse) may have leased a job all the same: the
-   * next claim says so (`lost_claim`), and the control plane gives that job back at once rather than at its
-   * lease's expiry. The control plane's own 4xx answer leased nothing (it refused the request itself): it
-   * does not set the flag, so a control plane of the previous release, which refuses the field with 400, is
-   * asked once. A proxy's 4xx (a 408 or 499 without the API's problem body) may hide a lease: it sets it.
+   * connection, a timeout, a server error, an answer it cannot parse) may have leased a job all the same. Each
+   * claim carries an id of its own (`claim_id`, recorded with the lease it makes), and the next claim lists the
+   * ids of the claims lost since the last answer (`lost_claims`, the latest MAX_LOST_CLAIMS): the control plane
+   * gives back exactly the jobs those claims leased, at once rather than at their leases' expiry, however late
+   * the listing claim reaches it. The control plane's own 4xx answer leased nothing (it refused the request
+   * itself): that claim is not listed. A proxy's 4xx (a 408 or 499 without the API's problem body) may hide a
+   * lease: it is.
+   *
+   * A control plane of the previous release refuses the ids with 400: from then on this channel claims as that
+   * release's agents do, saying only that its last claim was lost (`lost_claim`), which such a control plane
+   * honours for leases that began before the flagged claim arrived, within seconds of its arrival. A control
+   * plane older still refuses that field too, once: its 400 clears the flag.
    */
   async claim(waitMs: number, signal?: AbortSignal): Promise<LeasedJob | null> {
     const wait = Math.min(Math.max(0, Math.floor(waitMs)), wire.MAX_LONG_POLL_MS);
-    const lost = this.claimUnanswered;
-    const body = lost ? { wait_ms: wait, lost_claim: true } : { wait_ms: wait };
+    const body = this.claimBody(wait);
     this.claimUnanswered = true;
+    if (body.claim_id !== undefined) this.lostClaims.push(body.claim_id);
     try {
       const reply = wire.claimReply.parse(
         await this.call('POST', '/claim', { json: body, signal, timeoutMs: wait + 15_000 }, json),
       );
       this.claimUnanswered = false;
+      this.lostClaims = [];
       return reply.job === null ? null : wire.leasedJobFromWire(reply.job);
     } catch (err) {
-      if (refusedByControlPlane(err)) this.claimUnanswered = false;
+      if (refusedByControlPlane(err)) {
+        // This claim leased nothing; the ones lost before it still may have.
+        if (body.claim_id !== undefined) this.lostClaims.pop();
+        this.claimUnanswered = body.claim_id !== undefined && this.lostClaims.length > 0;
+        if (body.claim_id !== undefined && err instanceof WorkerApiError && err.status === 400) {
+          this.namesClaims = false;
+        }
+      }
+      this.lostClaims = this.lostClaims.slice(-wire.MAX_LOST_CLAIMS);
       throw err;
     }
+  }
+
+  /** The next claim's body: named, with the lost claims' names, or as the previous release sent it. */
+  private claimBody(wait: number): {
+    wait_ms: number;
+    claim_id?: string;
+    lost_claims?: string[];
+    lost_claim?: true;
+  } {
+    if (!this.namesClaims)
+      return this.claimUnanswered ? { wait_ms: wait, lost_claim: true } : { wait_ms: wait };
+    const named = { wait_ms: wait, claim_id: `clm_${randomBytes(12).toString('base64url')}` };
+    return this.lostClaims.length > 0 ? { ...named, lost_claims: [...this.lostClaims] } : named;
   }
 
   async reportModels(report: ModelReport): Promise<ModelRef[]> {

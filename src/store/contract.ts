@@ -108,6 +108,12 @@ export interface JobLease {
   cancelRequested: boolean;
 }
 
+/** A running job's lease made by a named claim (Store.leasesOfClaims). */
+export interface ClaimedLease {
+  jobId: string;
+  leaseExpiresAt: number;
+}
+
 /** A job's attempt count and the keys of the outputs it completed with (Store.jobOutputKeys). */
 export interface JobOutputKeys {
   status: JobStatus;
@@ -302,6 +308,11 @@ export interface Claim {
 export interface ClaimOptions {
   /** How long bounded affinity may pass over the fair pick, in ms; 0 (the default) = plain fair order. */
   affinityMaxDelayMs?: number;
+  /**
+   * The id the worker gave this claim (a remote agent names each one), recorded with the lease it makes: a later
+   * claim that lists it as lost gives back exactly that lease (Store.leasesOfClaims). None: recorded as null.
+   */
+  claimId?: string;
 }
 
 export interface WorkerToken {
@@ -419,6 +430,12 @@ export interface Store {
    * answer never reached it was leased (it runs one job at a time and claims only when it holds none).
    */
   jobsHeldBy(workerId: string): Promise<string[]>;
+  /**
+   * The running jobs `workerId` holds under a lease made by one of the claims `claimIds` (ClaimOptions.claimId),
+   * each with its lease's expiry as read: the jobs of claims whose answer never reached the worker, to give
+   * back in a compare-and-set on that expiry. Empty for an empty list.
+   */
+  leasesOfClaims(workerId: string, claimIds: readonly string[]): Promise<ClaimedLease[]>;
   /**
    * The job's status, attempts and output keys, or null when it does not exist: what deciding which attempts'
    * files are orphans needs, reading those columns only (no workflow or inputs parsed).

@@ -37,7 +37,7 @@ const HELD_BY = `worker_id = ? AND (CAST(? AS BIGINT) IS NULL OR started_at < CA
     AND (CAST(? AS BIGINT) IS NULL OR lease_expires_at = CAST(? AS BIGINT))`;
 
 const START_JOB = `UPDATE jobs SET status = 'running', worker_id = ?, lease_expires_at = ?,
-    attempts = attempts + 1, started_at = ?, progress = NULL, event_seq = event_seq + 1`;
+    attempts = attempts + 1, started_at = ?, claim_id = ?, progress = NULL, event_seq = event_seq + 1`;
 
 /** Restricts a pick to jobs affinity has not passed over. */
 const UNPASSED = 'AND j.affinity_passed_at IS NULL';
@@ -143,7 +143,7 @@ const TEMPLATES = {
    *  file_node_allowlist, or no row. */
   claimFunction: `SELECT c.*,
       (SELECT a.file_node_allowlist FROM accounts a WHERE a.id = c.account_id) AS file_node_allowlist
-    FROM arrakis_claim(?, ?, ?, ?, ?, ?) AS c`,
+    FROM arrakis_claim_as(?, ?, ?, ?, ?, ?, ?) AS c`,
 
   /** Whether any job is claimable at all, by any worker of any pool (one seek of the jobs_claimable index): a
    *  claim's first look, outside its write transaction — () → one row, or none. */
@@ -204,7 +204,8 @@ const TEMPLATES = {
   /** Records when affinity first passed over a fair pick — (now, id) → nothing. */
   markPassed: `UPDATE jobs SET affinity_passed_at = COALESCE(affinity_passed_at, CAST(? AS BIGINT)) WHERE id = ?`,
 
-  /** queued → running for the picked job — (worker_id, lease_expires_at, started_at, id) → job + event_seq. */
+  /** queued → running for the picked job — (worker_id, lease_expires_at, started_at, claim_id, id)
+   *  → job + event_seq. */
   startPicked: `${START_JOB} WHERE status = 'queued' AND id = ? RETURNING ${JOB_COLUMNS}, event_seq`,
 
   /** running → completed|failed, or → cancelled when a cancel was accepted first; takes one event seq for the

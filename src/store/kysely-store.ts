@@ -172,6 +172,8 @@ export class KyselyStore implements C.Store {
   jobLease = (jobId: string): Promise<C.JobLease | null> => reads.jobLease(this.#ctx, jobId);
   jobOutputKeys = (jobId: string): Promise<C.JobOutputKeys | null> => reads.jobOutputKeys(this.#ctx, jobId);
   jobsHeldBy = (workerId: string): Promise<string[]> => reads.jobsHeldBy(this.#ctx, workerId);
+  leasesOfClaims = (workerId: string, claimIds: readonly string[]): Promise<C.ClaimedLease[]> =>
+    reads.leasesOfClaims(this.#ctx, workerId, claimIds);
   renewLease = (jobId: string, workerId: string, leaseMs: number, now: number): Promise<C.LeaseState> =>
     renewLease(this.#ctx, jobId, workerId, leaseMs, now);
   updateProgress = (jobId: string, workerId: string, progress: JobProgress, now: number): Promise<boolean> =>

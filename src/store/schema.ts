@@ -75,6 +75,8 @@ export interface JobsTable {
   base_model_name: Generated<string | null>;
   /** Voluntary releases among the job's claims (migration 012): not counted against the retry limit. */
   refunded_attempts: Generated<number>;
+  /** The id the claimer gave the claim that made the current lease, or null (migration 014). */
+  claim_id: Generated<string | null>;
 }
 
 export interface JobEventsTable {

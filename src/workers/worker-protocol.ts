@@ -90,14 +90,31 @@ export const registerReply = z.object({
 
 export const statusBody = z.strictObject({ status: z.enum(WORKER_STATUSES) });
 
+/** The id a worker gives one claim (`claim_id`): 8 – 64 of A–Z, a–z, 0–9, `_` and `-`. */
+export const claimIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
+/** At most this many lost claims listed on one claim (an agent keeps its latest ones). */
+export const MAX_LOST_CLAIMS = 16;
+
 export const claimBody = z.strictObject({
   wait_ms: z.number().int().min(0).max(MAX_LONG_POLL_MS).default(0).describe('How long to wait for a job'),
+  claim_id: claimIdSchema
+    .optional()
+    .describe('An id for this claim, recorded with the lease it makes (a later claim may list it as lost).'),
+  lost_claims: z
+    .array(claimIdSchema)
+    .max(MAX_LOST_CLAIMS)
+    .optional()
+    .describe(
+      "The ids of this worker's claims that ended without an answer it could read: the control plane gives back " +
+        'any job one of them leased to this worker before it claims again, and nothing else.',
+    ),
   lost_claim: z
     .boolean()
     .default(false)
     .describe(
-      "The worker's previous claim ended without an answer it could read: the control plane gives back any job " +
-        'that claim leased to this worker before it claims again.',
+      "The worker's previous claim ended without an answer it could read, for a worker that names no claims: " +
+        'the control plane gives back the jobs leased to this worker before this claim arrived, when it handles ' +
+        'this claim within a few seconds of its arrival. Ignored when `lost_claims` is given.',
     ),
 });
 

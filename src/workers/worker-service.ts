@@ -182,7 +182,13 @@ export class WorkerService {
    * node types whose file inputs the account's jobs may use unchecked, read with the claim itself (so revoking
    * works from the next claim, and costs no round trip of its own).
    */
-  async claim(workerId: string, pool: string, waitMs: number, signal?: AbortSignal): Promise<Claim | null> {
+  async claim(
+    workerId: string,
+    pool: string,
+    waitMs: number,
+    signal?: AbortSignal,
+    claimId?: string,
+  ): Promise<Claim | null> {
     const deadline = Date.now() + waitMs;
     for (;;) {
       if (signal?.aborted === true) return null;
@@ -193,6 +199,7 @@ export class WorkerService {
       try {
         const claimed = await this.lifecycle.claim(workerId, pool, this.leaseMs, {
           affinityMaxDelayMs: this.deps.affinityMaxDelayMs ?? 0,
+          ...(claimId !== undefined && { claimId }),
         });
         if (claimed !== null) {
           traceJob(claimed.job.id, 'claimed');
@@ -504,6 +511,24 @@ export class WorkerService {
   }
 
   /**
+   * Gives back every job still leased to `workerId` by one of the claims `claimIds`: claims of that worker that
+   * ended without an answer it could read (RemoteJobChannel.claim names each claim and lists the lost ones on its
+   * next). The worker never heard of those jobs, whenever this runs: a lease made by any other claim, the
+   * worker's later ones included, stays. Each goes back as releaseUnreceived sends it (the attempt counted, its
+   * files deleted), in a compare-and-set on the lease as read. Returns how many.
+   */
+  async releaseLostClaims(workerId: string, claimIds: readonly string[]): Promise<number> {
+    let released = 0;
+    for (const lease of await this.deps.store.leasesOfClaims(workerId, claimIds)) {
+      if (await this.giveBack(lease.jobId, workerId, UNRECEIVED_CLAIM, undefined, lease.leaseExpiresAt)) {
+        released += 1;
+      }
+    }
+    if (released > 0) this.log.warn({ workerId, released }, 'gave back jobs whose claim answer was lost');
+    return released;
+  }
+
+  /**
    * Decides about a job prompt worker `callerId` found in its ComfyUI's queue when it (re)gained that ComfyUI,
    * running no job itself: the prompt of attempt `attempt` of job `jobId`, submitted by an earlier process of
    * the same worker slot (one that crashed or was killed, and so gave nothing back: its lease would keep the job
@@ -573,7 +598,7 @@ export class WorkerService {
     jobId: string,
     holderId: string,
     reason: string,
-    startedBefore: number,
+    startedBefore: number | undefined,
     leaseExpiresAt?: number,
   ): Promise<boolean> {
     const options = { maxAttempts: this.deps.maxAttempts, reason, startedBefore, leaseExpiresAt };

@@ -1,10 +1,11 @@
 /**
  * A remote agent whose claim answer is lost on its way back (the control plane leased the job and wrote the
- * answer; the connection broke before the agent read it): its next claim says so (`lost_claim`), and the
- * control plane gives the job back at once (the attempt counted), instead of leaving it `running` under a
- * worker that never heard of it until its lease expires (30 s here, and no sweep runs: the job would never
- * move). Between the agent and the worker API sits a proxy on 127.0.0.1 that reads the first answer carrying
- * a job whole and then drops the agent's connection.
+ * answer; the connection broke before the agent read it): its next claim lists the lost claim's id
+ * (`lost_claims`), and the control plane gives the job back at once (the attempt counted), instead of leaving it
+ * `running` under a worker that never heard of it until its lease expires (30 s here, and no sweep runs: the
+ * job would never move). Between the agent and the worker API sits a proxy on 127.0.0.1 that reads the first
+ * answer carrying a job whole and then drops the agent's connection. Claims that name no claim (an agent of the
+ * previous release: `lost_claim` alone) keep that release's time-bound rule.
  */
 import { once } from 'node:events';
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
@@ -23,6 +24,8 @@ let proxy: Server | undefined;
 /** The bodies of the claims that went through the proxy, in order. */
 let claims: unknown[];
 let dropped: number;
+/** The ids of the claims whose answers the proxy dropped. */
+let droppedIds: unknown[];
 /** How many claim answers carrying a job the proxy drops (the first ones). */
 let toDrop: number;
 
@@ -45,6 +48,7 @@ async function startDroppingProxy(upstream: string): Promise<string> {
       const text = await buffer(answer);
       if (req.url?.endsWith('/claim') === true && dropped < toDrop && text.includes('"job":{')) {
         dropped += 1;
+        droppedIds.push((JSON.parse(body.toString()) as { claim_id?: unknown }).claim_id);
         req.socket.destroy();
         return;
       }
@@ -64,6 +68,7 @@ beforeEach(async () => {
   h = await Harness.create();
   claims = [];
   dropped = 0;
+  droppedIds = [];
   toDrop = 1;
   claimDelayMs = 0;
   ({ url: serverUrl } = await h.startWorkerApi({
@@ -105,30 +110,88 @@ it('gives back at once a job whose claim answer never reached the agent, which t
   const statuses = events.filter((e) => e.type === 'status').map((e) => e.data);
   expect(JSON.stringify(statuses)).toContain(UNRECEIVED_CLAIM);
   expect(events.filter((e) => e.type === 'done')).toHaveLength(1);
-  // Only the claim after the lost one said so; the ones after it did not.
-  const flagged = claims.map((c) => (c as { lost_claim?: boolean }).lost_claim === true);
-  const lostAt = flagged.indexOf(true);
-  expect(lostAt).toBeGreaterThan(0);
-  expect(flagged.filter(Boolean)).toHaveLength(1);
+  // Every claim was named, each differently; only the claim after the lost one listed it, the ones after not.
+  const bodies = claims as Array<{ claim_id?: string; lost_claims?: string[]; lost_claim?: boolean }>;
+  expect(bodies.every((c) => typeof c.claim_id === 'string')).toBe(true);
+  expect(new Set(bodies.map((c) => c.claim_id)).size).toBe(bodies.length);
+  const listing = bodies.filter((c) => c.lost_claims !== undefined);
+  expect(listing.map((c) => c.lost_claims)).toEqual([droppedIds]);
+  expect(bodies.some((c) => c.lost_claim === true)).toBe(false);
 });
 
-it('gives back nothing for a lost_claim claim handled after the grace: the agent may have claimed again since', async () => {
+it('a claim listing its lost claims gives their jobs back however late it is handled', async () => {
   const { token } = await issueWorkerToken(h.store, 'gpu-1', 'default');
   const lite = await h.startComfy();
   const channel = new RemoteJobChannel({ serverUrl: await startDroppingProxy(serverUrl), token });
-  await h.startAgent(lite.url, { channel, claimBackoffMs: { minMs: 20, maxMs: 40 } });
-  // Every claim now reaches its handler 800 ms after it arrived, past the 500 ms grace.
+  const agent = await h.startAgent(lite.url, { channel, claimBackoffMs: { minMs: 20, maxMs: 40 } });
+  // Every claim now reaches its handler 800 ms after it arrived, past the 500 ms a `lost_claim` flag is
+  // honoured within: the named lease goes back all the same.
   claimDelayMs = 800;
   const job = await h.admit(delayWorkflow(0));
-  await expect
-    .poll(() => claims.some((c) => (c as { lost_claim?: boolean }).lost_claim === true), {
-      timeout: 5_000,
-    })
-    .toBe(true);
-  // Past the flagged claim's handling: the job stays leased (its lease's expiry, 30 s away, gives it back).
-  await new Promise((r) => setTimeout(r, 1_800));
+  const done = await h.waitForEnd(job.id, 10_000);
   expect(dropped).toBe(1);
-  expect(await h.store.getJob(job.id)).toMatchObject({ status: 'running', attempts: 1 });
+  expect(done).toMatchObject({ status: 'completed', workerId: agent.workerId, attempts: 2 });
+});
+
+it("a listing claim held up past the agent's later claims gives back only the lost claim's lease", async () => {
+  const { token } = await issueWorkerToken(h.store, 'gpu-1', 'default');
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const registered = await fetch(`${serverUrl}/v1/worker/register`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ name: 'w' }),
+  });
+  const workerId = registerReply.parse(await registered.json()).worker_id;
+  const claim = async (body: object): Promise<unknown> => {
+    const answer = await fetch(`${serverUrl}/v1/worker/claim`, {
+      method: 'POST',
+      headers: { ...headers, [WORKER_ID_HEADER]: workerId },
+      body: JSON.stringify({ wait_ms: 0, ...body }),
+    });
+    expect(answer.status).toBe(200);
+    return await answer.json();
+  };
+  const job = await h.admit(delayWorkflow(0));
+  // The first claim leases the job; its answer is lost (the agent never reads it).
+  await claim({ claim_id: 'clm_lost_0001' });
+  // The next claim lists it: the job goes back, and (the queue's only job) this claim leases it again.
+  expect(await claim({ claim_id: 'clm_next_0002', lost_claims: ['clm_lost_0001'] })).toMatchObject({
+    job: { id: job.id, attempt: 2 },
+  });
+  // A copy of the listing claim that a proxy held up past the agent's timeout and delivers only now, long after
+  // the later claim: the agent runs the job under that later claim, and its lease stays. (A flag naming no
+  // claim sends back every lease that began before it arrived: this one.)
+  expect(await claim({ claim_id: 'clm_copy_0003', lost_claims: ['clm_lost_0001'] })).toEqual({ job: null });
+  expect(await h.store.getJob(job.id)).toMatchObject({ status: 'running', workerId, attempts: 2 });
+  // Listing the later claim instead gives that lease back.
+  await claim({ claim_id: 'clm_last_0004', lost_claims: ['clm_next_0002'] });
+  expect(await h.store.getJob(job.id)).toMatchObject({ attempts: 3 });
+});
+
+it('refuses a malformed claim id or list with 400 validation_failed', async () => {
+  const { token } = await issueWorkerToken(h.store, 'gpu-1', 'default');
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const registered = await fetch(`${serverUrl}/v1/worker/register`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ name: 'w' }),
+  });
+  const workerId = registerReply.parse(await registered.json()).worker_id;
+  for (const body of [
+    { claim_id: 'short' },
+    { claim_id: 'has space in it' },
+    { claim_id: 'x'.repeat(65) },
+    { lost_claims: 'clm_not_a_list' },
+    { lost_claims: Array.from({ length: 17 }, (_, i) => `clm_lost_${String(i).padStart(4, '0')}`) },
+  ]) {
+    const answer = await fetch(`${serverUrl}/v1/worker/claim`, {
+      method: 'POST',
+      headers: { ...headers, [WORKER_ID_HEADER]: workerId },
+      body: JSON.stringify({ wait_ms: 0, ...body }),
+    });
+    expect(answer.status).toBe(400);
+    expect(await answer.json()).toMatchObject({ code: 'validation_failed' });
+  }
 });
 
 it("gives back only leases that began before the flagged claim arrived: a later claim's lease stays", async () => {
@@ -186,20 +249,14 @@ it('fails a job whose every claim answer is lost once its attempts are spent, no
   expect(dropped).toBe(3);
 });
 
-it("says a claim was lost after a dropped connection, a server error or a proxy's 4xx; not after the API's own 4xx", async () => {
-  // A worker API played by hand: each claim gets the next answer of the script.
-  const script: Array<[number, unknown]> = [
-    [503, { code: 'not_ready', detail: 'database unavailable' }],
-    [400, { code: 'validation_failed', detail: 'unknown field lost_claim' }],
-    [200, { job: null }],
-    [408, null],
-    [200, { job: null }],
-    [200, { job: null }],
-  ];
-  const seen: unknown[] = [];
+/** A worker API played by hand: each claim gets the next answer of the script (none left: the connection drops). */
+async function scriptedApi(
+  script: Array<[number, unknown]>,
+): Promise<{ channel: RemoteJobChannel; seen: ClaimSent[]; close: () => Promise<void> }> {
+  const seen: ClaimSent[] = [];
   const server = createServer((req, res) => {
     void buffer(req).then((body) => {
-      seen.push(JSON.parse(body.toString()));
+      seen.push(JSON.parse(body.toString()) as ClaimSent);
       const next = script.shift();
       if (next === undefined) {
         req.socket.destroy();
@@ -217,30 +274,96 @@ it("says a claim was lost after a dropped connection, a server error or a proxy'
     serverUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     token: 'wkt_test',
   });
+  return {
+    channel,
+    seen,
+    close: async () => {
+      await channel.close();
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
+interface ClaimSent {
+  wait_ms: number;
+  claim_id?: string;
+  lost_claims?: string[];
+  lost_claim?: boolean;
+}
+
+it("lists a claim as lost after a dropped connection, a server error or a proxy's 4xx; not after the API's own 4xx", async () => {
+  const script: Array<[number, unknown]> = [
+    [503, { code: 'not_ready', detail: 'database unavailable' }],
+    [200, { job: null }],
+    [408, null],
+    [409, { code: 'conflict', detail: 'refused by the API itself' }],
+    [200, { job: null }],
+    [200, { job: null }],
+  ];
+  const api = await scriptedApi(script);
+  const { channel, seen } = api;
+  try {
+    await expect(channel.claim(0)).rejects.toThrow(/503/);
+    expect(await channel.claim(0)).toBeNull();
+    await expect(channel.claim(0)).rejects.toThrow(/408/);
+    await expect(channel.claim(0)).rejects.toThrow(/409 conflict/);
+    expect(await channel.claim(0)).toBeNull();
+    expect(await channel.claim(0)).toBeNull();
+    // Then the connection drops mid-claim: the claim after it lists that one.
+    await expect(channel.claim(0)).rejects.toThrow();
+    script.push([200, { job: null }]);
+    expect(await channel.claim(0)).toBeNull();
+    const id = (i: number): string | undefined => seen[i]?.claim_id;
+    expect(seen.map((b) => b.lost_claims)).toEqual([
+      undefined, // first claim
+      [id(0)], // after the 503
+      undefined,
+      [id(2)], // after a proxy's 408 without the API's problem body
+      [id(2)], // the API refused the 4th itself: it leased nothing, and is not listed; the 3rd still is
+      undefined,
+      undefined, // dropped
+      [id(6)],
+    ]);
+    expect(new Set(seen.map((b) => b.claim_id)).size).toBe(seen.length);
+    expect(seen.every((b) => b.lost_claim === undefined)).toBe(true);
+  } finally {
+    await api.close();
+  }
+});
+
+it('claims as the previous release did once a control plane refuses claim ids, keeping what was lost', async () => {
+  const api = await scriptedApi([
+    [503, { code: 'not_ready', detail: 'database unavailable' }],
+    [400, { code: 'validation_failed', detail: 'unknown field claim_id' }],
+    [200, { job: null }],
+    [200, { job: null }],
+    [408, null],
+    // A control plane older still refuses the flag too: that clears it.
+    [400, { code: 'validation_failed', detail: 'unknown field lost_claim' }],
+    [200, { job: null }],
+  ]);
+  const { channel, seen } = api;
   try {
     await expect(channel.claim(0)).rejects.toThrow(/503/);
     await expect(channel.claim(0)).rejects.toThrow(/400 validation_failed/);
     expect(await channel.claim(0)).toBeNull();
+    expect(await channel.claim(0)).toBeNull();
     await expect(channel.claim(0)).rejects.toThrow(/408/);
+    await expect(channel.claim(0)).rejects.toThrow(/400 validation_failed/);
     expect(await channel.claim(0)).toBeNull();
-    expect(await channel.claim(0)).toBeNull();
-    // Then the connection drops mid-claim: the claim after it says so too.
-    await expect(channel.claim(0)).rejects.toThrow();
-    script.push([200, { job: null }]);
-    expect(await channel.claim(0)).toBeNull();
-    expect(seen.map((b) => (b as { lost_claim?: boolean }).lost_claim === true)).toEqual([
-      false, // first claim
-      true, // after the 503
-      false, // the API refused the request itself (an older control plane refusing the field): nothing leased
-      false,
-      true, // after a proxy's 408 without the API's problem body
-      false,
-      false, // dropped
-      true,
+    expect(
+      seen.map((b) => [b.claim_id !== undefined, b.lost_claims?.length ?? 0, b.lost_claim === true]),
+    ).toEqual([
+      [true, 0, false],
+      [true, 1, false], // lists the claim the 503 ended: refused
+      [false, 0, true], // the previous release's flag, for that lost claim
+      [false, 0, false],
+      [false, 0, false], // the 408
+      [false, 0, true], // refused by an older control plane: the flag is cleared
+      [false, 0, false],
     ]);
   } finally {
-    await channel.close();
-    server.closeAllConnections();
-    server.close();
+    await api.close();
   }
 });

@@ -134,6 +134,47 @@ describe.each(BACKENDS)('jobLease on $name', (backend) => {
     });
   });
 
+  it('leasesOfClaims finds a lease by the claim that made it, and no later lease of the same worker', async () => {
+    const account = await makeAccount(db.store);
+    for (let i = 0; i < 2; i++) await db.store.admitJob(jobInput(account.id, 'u1'), 1_000 + i);
+    expect(await db.store.leasesOfClaims('w1', [])).toEqual([]);
+    const first = await db.store.claimJob('w1', 'default', 60_000, 10_000, { claimId: 'clm_first' });
+    const other = await db.store.claimJob('w2', 'default', 60_000, 10_001, { claimId: 'clm_other' });
+    const a = first?.job.id ?? '';
+    expect(await db.store.leasesOfClaims('w1', ['clm_first', 'clm_nothing'])).toEqual([
+      { jobId: a, leaseExpiresAt: 70_000 },
+    ]);
+    // Another worker's claim id is not this worker's lease.
+    expect(await db.store.leasesOfClaims('w1', ['clm_other'])).toEqual([]);
+    expect(await db.store.leasesOfClaims('w2', ['clm_other'])).toEqual([
+      { jobId: other?.job.id, leaseExpiresAt: 70_001 },
+    ]);
+    // The first lease goes back; the same worker's next claim, named otherwise or not at all, is not the first's.
+    expect((await db.store.releaseJob(a, 'w1', 3, 'r', 11_000)).kind).toBe('finished');
+    expect(await db.store.leasesOfClaims('w1', ['clm_first'])).toEqual([]);
+    expect((await db.store.claimJob('w1', 'default', 60_000, 12_000, { claimId: 'clm_later' }))?.job.id).toBe(
+      a,
+    );
+    expect(await db.store.leasesOfClaims('w1', ['clm_first'])).toEqual([]);
+    expect(await db.store.leasesOfClaims('w1', ['clm_later'])).toEqual([
+      { jobId: a, leaseExpiresAt: 72_000 },
+    ]);
+    expect((await db.store.releaseJob(a, 'w1', 3, 'r', 13_000)).kind).toBe('finished');
+    expect((await db.store.claimJob('w1', 'default', 60_000, 14_000))?.job.id).toBe(a);
+    expect(await db.store.leasesOfClaims('w1', ['clm_first', 'clm_later'])).toEqual([]);
+  });
+
+  if (backend.name === 'postgres') {
+    it("a replica of the previous release claims through arrakis_claim, which records no claim's id", async () => {
+      const { jobId } = await admitOne();
+      await db.store.claimJob('w1', 'default', 60_000, 10_000, { claimId: 'clm_named' });
+      expect((await db.store.releaseJob(jobId, 'w1', 3, 'r', 11_000)).kind).toBe('finished');
+      await db.exec(`SELECT * FROM arrakis_claim('w1', 72000, 12000, 'default', 32, 0)`);
+      await expectLease(jobId, { status: 'running', workerId: 'w1', attempts: 2, cancelRequested: false });
+      expect(await db.store.leasesOfClaims('w1', ['clm_named'])).toEqual([]);
+    });
+  }
+
   it('reads nothing for an unknown job and changes nothing', async () => {
     expect(await db.store.jobLease('job_missing')).toBeNull();
     const { jobId } = await admitOne();

@@ -144,6 +144,7 @@ describe.each(BACKENDS)('lease column names on $name', (backend) => {
         'arrakis_admit',
         'arrakis_admit_rated',
         'arrakis_claim',
+        'arrakis_claim_as',
         'arrakis_closer_pick',
         'arrakis_fair_pick',
         'arrakis_finish_running',

@@ -16,6 +16,7 @@ import { KyselyStore } from '../../src/store/kysely-store.js';
 import { openPostgres } from '../../src/store/postgres/open-postgres.js';
 import { UnknownAccountError } from '../../src/store/verbs/admission.js';
 import { migration006 } from '../../src/store/migrations/006-pool-equality.js';
+import { claimAsOf009 } from '../../src/store/migrations/014-claim-ids.js';
 import { BACKENDS } from './backends.js';
 import { BOUND, claimTimes, withCrowd } from './affinity-scenario.js';
 import { createTestDatabase } from '../support/pg.js';
@@ -446,6 +447,13 @@ describe('postgres server functions', () => {
     expect(times.slice(0, 3)).toEqual([2_000 + BOUND, 2_000, 3_000 + BOUND]);
   });
 
+  it("names the claim (migration 014): 009's claim under a new name, one parameter more, written by the lease", () => {
+    const claim = claimAsOf009();
+    expect(claim).toContain('CREATE FUNCTION arrakis_claim_as(');
+    expect(claim).toContain('p_affinity_ms BIGINT, p_claim_id TEXT)');
+    expect(claim).toContain('started_at = p_started_at, claim_id = p_claim_id,');
+  });
+
   it('claim by pool equality (migration 006) matches the transaction path and SQLite', async () => {
     // 006 is 004's claim with only the pool predicate changed, in all three places it appears.
     const claim = migration006.postgres[1] ?? '';
@@ -535,25 +543,25 @@ const PARITY: ReadonlyArray<{
 }> = [
   {
     name: 'admission, claim and completion',
-    functions: ['arrakis_admit', 'arrakis_claim', 'arrakis_finish_running_progress'],
+    functions: ['arrakis_admit', 'arrakis_claim_as', 'arrakis_finish_running_progress'],
     limits: { max_active_jobs: 3, max_active_jobs_per_user: 2 },
     run: (store, accountId) => script(store, accountId),
   },
   {
     name: 'placement and bounded affinity',
-    functions: ['arrakis_claim', 'arrakis_fair_pick', 'arrakis_closer_pick', 'arrakis_job_base_model'],
+    functions: ['arrakis_claim_as', 'arrakis_fair_pick', 'arrakis_closer_pick', 'arrakis_job_base_model'],
     limits: { max_active_jobs: 50, max_active_jobs_per_user: 50 },
     run: (store, accountId) => modelScript(store, accountId),
   },
   {
     name: 'the bound for every job and the tiers',
-    functions: ['arrakis_claim', 'arrakis_fair_pick', 'arrakis_closer_pick'],
+    functions: ['arrakis_claim_as', 'arrakis_fair_pick', 'arrakis_closer_pick'],
     limits: { max_active_jobs: 50, max_active_jobs_per_user: 50 },
     run: (store, accountId) => tiersScript(store, accountId),
   },
   {
     name: 'pool equality',
-    functions: ['arrakis_claim'],
+    functions: ['arrakis_claim_as'],
     limits: { max_active_jobs: 50, max_active_jobs_per_user: 50 },
     run: poolScript,
   },
@@ -569,7 +577,7 @@ const PARITY: ReadonlyArray<{
  * Functions this release no longer calls, kept so that replicas of the previous release running beside it
  * during a rolling upgrade still can (docs/operations.md): a test below calls each as that release does.
  */
-const KEPT = ['arrakis_finish_running'];
+const KEPT = ['arrakis_finish_running', 'arrakis_claim'];
 
 describe('postgres server functions and SQLite', () => {
   it.each(PARITY)('$name: SQLite leaves the rows and answers of the functions', async (p) => {

@@ -60,12 +60,14 @@ export interface WorkerRoutesDeps extends Pick<
 }
 
 /**
- * A `lost_claim` claim gives back the worker's jobs only when it is handled within this long of its arrival and
+ * For a worker that names no claims (an agent of an earlier release; one whose names another replica refused):
+ * a `lost_claim` claim gives back the worker's jobs only when it is handled within this long of its arrival and
  * its agent still waits for it, and then only leases that began before it arrived (the store's compare-and-set:
  * a later claim's lease of the same worker stays, however long the give-back itself is held up). An agent's
  * claim call gives up 15 s after its wait, and its claims are one at a time: within the grace the agent is still
  * waiting for this very call. A claim handled later (held up in a stalled database's credential check, say) may
- * be one the agent gave up on: it gives nothing back, and a lost answer's job waits for its lease.
+ * be one the agent gave up on: it gives nothing back, and a lost answer's job waits for its lease. A claim that
+ * lists its lost claims by id (`lost_claims`) needs none of this: it gives back exactly their leases.
  */
 export const LOST_CLAIM_GRACE_MS = 5_000;
 
@@ -217,10 +219,14 @@ function workerStateRoutes(
 
   r.post('/claim', { schema: { body: orEmpty(wire.claimBody) } }, async (request, reply) => {
     const worker = workerOf(request);
-    // The worker's last claim failed on its way back: a job it leased is one the worker never heard of.
+    // The worker's last claims failed on their way back: a job one of them leased is one it never heard of.
+    const { lost_claims: lostClaims, claim_id: claimId } = request.body;
     const arrived = claimArrivals.get(request);
     const graceMs = deps.lostClaimGraceMs ?? LOST_CLAIM_GRACE_MS;
-    if (
+    if (lostClaims !== undefined) {
+      // Named claims: exactly their leases, however late this claim is handled.
+      await service.releaseLostClaims(worker.id, lostClaims);
+    } else if (
       request.body.lost_claim &&
       arrived !== undefined &&
       !reply.raw.destroyed &&
@@ -233,6 +239,7 @@ function workerStateRoutes(
       worker.pool,
       request.body.wait_ms,
       pollSignal(reply, closing),
+      claimId,
     );
     if (claimed === null) return { job: null };
     const { job, fileNodeAllowlist } = claimed;

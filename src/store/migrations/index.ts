@@ -12,6 +12,7 @@ import { migration010 } from './010-complete-outputs.js';
 import { migration011 } from './011-prefetch-refused.js';
 import { migration012 } from './012-attempt-refunds.js';
 import { migration013 } from './013-finish-with-progress.js';
+import { migration014 } from './014-claim-ids.js';
 import type { Migration } from './migration.js';
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -28,4 +29,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration011,
   migration012,
   migration013,
+  migration014,
 ];

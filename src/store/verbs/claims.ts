@@ -121,7 +121,7 @@ export async function claimJob(
   if (ctx.caps.serverFunctions) {
     // The same walk, affinity, CAS and settlement server-side (migration 009), and the account's list read by
     // the same statement: one autocommit round trip.
-    const params = [workerId, now + leaseMs, now, pool, MAX_LEVELS, affinityMs];
+    const params = [workerId, now + leaseMs, now, pool, MAX_LEVELS, affinityMs, options.claimId ?? null];
     const row = (await run(ctx.db, ctx.sql.claimFunction, params))[0];
     return row === undefined ? null : { job: transitionRow(row).job, fileNodeAllowlist: allowlistOf(row) };
   }
@@ -138,7 +138,8 @@ export async function claimJob(
         ? yield* affinityPick(ctx, workerId, pool, affinityMs, now)
         : ((yield* fairPick(ctx, workerId, pool))?.id ?? null);
     if (id === null) return null;
-    const row = (yield step(ctx.sql.startPicked, [workerId, now + leaseMs, now, id]))[0];
+    const params = [workerId, now + leaseMs, now, options.claimId ?? null, id];
+    const row = (yield step(ctx.sql.startPicked, params))[0];
     if (row === undefined) return null;
     const job = yield* settleSteps(ctx, row, false, now);
     const account = (yield step(ctx.sql.accountFileNodeAllowlist, [job.accountId]))[0];

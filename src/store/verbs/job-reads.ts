@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Job, JobOutput, JobStatus } from '../../jobs/types.js';
 import { JOB_STATUSES } from '../../jobs/types.js';
-import type { JobLease, JobOutputKeys, ListJobsQuery, PoolUsage, Usage } from '../contract.js';
+import type { ClaimedLease, JobLease, JobOutputKeys, ListJobsQuery, PoolUsage, Usage } from '../contract.js';
 import { run, runOne, type StoreContext } from '../context.js';
 import { jobOutputSchema, parseJson } from '../json-columns.js';
 import { toJob } from '../rows.js';
@@ -41,6 +41,31 @@ const idRowSchema = z.object({ id: z.string() });
 /** Store.jobsHeldBy: the ids of the running jobs whose lease `workerId` holds. */
 export async function jobsHeldBy(ctx: StoreContext, workerId: string): Promise<string[]> {
   return (await run(ctx.db, ctx.sql.runningJobsOfWorker, [workerId])).map((r) => idRowSchema.parse(r).id);
+}
+
+const claimedLeaseRowSchema = z.object({ id: z.string(), lease_expires_at: z.coerce.number() });
+
+/** Store.leasesOfClaims: indexed by the worker's running jobs (a worker holds one, or a few). */
+export async function leasesOfClaims(
+  ctx: StoreContext,
+  workerId: string,
+  claimIds: readonly string[],
+): Promise<ClaimedLease[]> {
+  if (claimIds.length === 0) return [];
+  const rows = await ctx.db
+    .selectFrom('jobs')
+    .select(['id', 'lease_expires_at'])
+    .where('status', '=', 'running')
+    .where('worker_id', '=', workerId)
+    .where('claim_id', 'in', claimIds)
+    .where('lease_expires_at', 'is not', null)
+    .orderBy('started_at')
+    .orderBy('id')
+    .execute();
+  return rows.map((row) => {
+    const r = claimedLeaseRowSchema.parse(row);
+    return { jobId: r.id, leaseExpiresAt: r.lease_expires_at };
+  });
 }
 
 const outputKeysRowSchema = z.object({
