@@ -1,7 +1,7 @@
 /**
  * bench/dispatch — how close Arrakis stays to the floor, side by side on one comfy-lite.
  *
- *   node --import tsx bench/dispatch.ts [--runs 60] [--in-process] [--serve-in-process] [--prefer-wait] [--trace]
+ *   node --import tsx bench/dispatch.ts [--runs 60] [--in-process] [--serve-in-process] [--prefer-wait] [--inline-outputs] [--trace]
  *                                       [--warmup 3000] [--profile-serve DIR] [--profile-agent DIR] [--bare-relay]
  *                                       [--serve-log-level info] [--postgres] [--remote-agent] [--compare DIR]
  *
@@ -13,6 +13,8 @@
  * arrakis: POST /v1/jobs → SSE until `done` (persist, admit, schedule, run, store outputs, complete) → GET the
  *          output bytes from the URL the `done` event carries (no GET of the job). With `--prefer-wait`:
  *          POST /v1/jobs with `Prefer: wait=60` (one request answers with the ended job) → GET the output bytes.
+ *          With `--inline-outputs`: `Prefer: wait=60, outputs=inline`, whose answer carries the output's bytes
+ *          (base64, decoded): one request in all.
  * bare:    with `--bare-relay`, a third side: bench/dispatch-bare-relay.ts as its own process, the least a relay
  *          that stores outputs durably before `done` can do (one transaction in, the prompt sent, the output
  *          fetched at `executed`, fdatasync'd, one transaction out, `done` on the open stream), on the same
@@ -124,7 +126,7 @@ function permutations(n: number): number[][] {
 async function waitDone(
   url: string,
   headers: Record<string, string>,
-): Promise<{ status: string; outputs?: Array<{ url: string }> }> {
+): Promise<{ status: string; outputs?: Array<{ url: string; data?: string }> }> {
   const res = await fetch(url, { headers });
   if (res.body === null) throw new Error('no SSE body');
   const decoder = new TextDecoder();
@@ -184,7 +186,9 @@ async function waitAttached(base: string, admin: Record<string, string>, workerI
 const IN_PROCESS = args.includes('--in-process');
 /** The control plane in this process (needed for `--trace`, whose stage marks are this process's). */
 const SERVE_IN_PROCESS = args.includes('--serve-in-process') || args.includes('--trace');
-const PREFER_WAIT = args.includes('--prefer-wait');
+/** `Prefer: wait=60, outputs=inline`: the answer carries the output's bytes (implies --prefer-wait). */
+const INLINE_OUTPUTS = args.includes('--inline-outputs');
+const PREFER_WAIT = args.includes('--prefer-wait') || INLINE_OUTPUTS;
 /** Serve on Postgres (ARRAKIS_TEST_PG, else an embedded one for the run) instead of a SQLite file. */
 const POSTGRES = args.includes('--postgres');
 /** Serve without in-process agents; an `arrakis agent` process runs the jobs over the worker API. */
@@ -343,6 +347,8 @@ try {
   const compareHeaders = compare === null ? null : await benchHeaders(compare.ready);
   await new Promise((r) => setTimeout(r, 300));
 
+  /** Outputs whose bytes came inside the answer (`--inline-outputs`), not from a GET of their URL. */
+  let inlined = 0;
   /** Submit → `done` (SSE, or the `Prefer: wait` answer) → the output bytes, on Arrakis or the bare relay. */
   const runJob = async (
     base: string,
@@ -353,16 +359,26 @@ try {
     const t0 = performance.now();
     const res = await fetch(`${base}/v1/jobs`, {
       method: 'POST',
-      headers: wait ? { ...jobHeaders, prefer: 'wait=60' } : jobHeaders,
+      headers: wait
+        ? { ...jobHeaders, prefer: INLINE_OUTPUTS ? 'wait=60, outputs=inline' : 'wait=60' }
+        : jobHeaders,
       body: JSON.stringify({ workflow: workflow(prefix) }),
     });
-    const job = (await res.json()) as { id: string; status: string; outputs?: Array<{ url: string }> };
+    const job = (await res.json()) as {
+      id: string;
+      status: string;
+      outputs?: Array<{ url: string; data?: string }>;
+    };
     trace?.mark('client: submit answer parsed');
     const done = wait ? job : await waitDone(`${base}/v1/jobs/${job.id}/events`, jobHeaders);
     trace?.mark('client: done parsed');
     if (done.status !== 'completed') throw new Error(`job ${job.id} ${done.status}`);
-    for (const o of done.outputs ?? [])
-      await (await fetch(new URL(o.url, base), { headers: jobHeaders })).arrayBuffer();
+    for (const o of done.outputs ?? []) {
+      if (o.data !== undefined) {
+        Buffer.from(o.data, 'base64');
+        inlined += 1;
+      } else await (await fetch(new URL(o.url, base), { headers: jobHeaders })).arrayBuffer();
+    }
     trace?.mark('client: output bytes read');
     return { ms: performance.now() - t0, id: job.id };
   };
@@ -501,7 +517,7 @@ try {
   const f = (n: number): string => n.toFixed(1).padStart(7);
   const added = medianWithInterval(pairs);
   console.log(
-    `bench/dispatch: ${RUNS} interleaved pairs after ${WARMUP} unmeasured, 64×64 invert on one comfy-lite (${IN_PROCESS ? 'in this process' : 'its own process'}), serve ${SERVE_IN_PROCESS ? 'in this process' : 'as its own process'} on ${POSTGRES ? 'Postgres' : 'SQLite'}, ${REMOTE_AGENT ? 'a remote agent (arrakis agent, its own process, over the worker API)' : 'its in-process agent'}, ${PREFER_WAIT ? 'Prefer: wait' : 'SSE'}`,
+    `bench/dispatch: ${RUNS} interleaved pairs after ${WARMUP} unmeasured, 64×64 invert on one comfy-lite (${IN_PROCESS ? 'in this process' : 'its own process'}), serve ${SERVE_IN_PROCESS ? 'in this process' : 'as its own process'} on ${POSTGRES ? 'Postgres' : 'SQLite'}, ${REMOTE_AGENT ? 'a remote agent (arrakis agent, its own process, over the worker API)' : 'its in-process agent'}, ${INLINE_OUTPUTS ? `Prefer: wait, outputs=inline (${inlined} outputs came inside the answer)` : PREFER_WAIT ? 'Prefer: wait' : 'SSE'}`,
   );
   console.log(
     `direct client  POST /prompt → PNG bytes               p50 ${f(pct(directMs, 50))} ms   p99 ${f(pct(directMs, 99))} ms`,

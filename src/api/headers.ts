@@ -25,7 +25,8 @@ export const submitHeaders = z.looseObject({
     .string()
     .optional()
     .describe(
-      'RFC 7240 `wait=N` (N ≤ 60): answer 200 with the finished job if it ends within N seconds, else 202',
+      'RFC 7240 `wait=N` (N ≤ 60): answer 200 with the finished job if it ends within N seconds, else 202; ' +
+        "with `outputs=inline` too (`wait=30, outputs=inline`), that 200 carries the outputs' bytes (`data`)",
     ),
 });
 

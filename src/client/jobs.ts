@@ -34,6 +34,12 @@ export interface CreateJobOptions {
   webhook?: string | undefined;
   /** `Prefer: wait=N` (1–60 s): the answer carries the finished job when it ends within N s. */
   wait?: number | undefined;
+  /**
+   * With `wait`: a job that completes within it comes with its outputs' bytes (`Prefer: outputs=inline`): each
+   * output that fits the answer's 8 MiB carries `data`, base64 (`Buffer.from(output.data, 'base64')`); the others
+   * are downloaded as usual (`outputs.download`).
+   */
+  inlineOutputs?: boolean | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -93,8 +99,10 @@ export class Jobs {
   async create(request: CreateJobRequest, options: CreateJobOptions = {}): Promise<Job> {
     const headers: Record<string, string> = {};
     if (options.idempotencyKey !== undefined) headers['idempotency-key'] = options.idempotencyKey;
-    if (options.wait !== undefined)
-      headers.prefer = `wait=${Math.max(1, Math.min(60, Math.round(options.wait)))}`;
+    if (options.wait !== undefined) {
+      const wait = `wait=${Math.max(1, Math.min(60, Math.round(options.wait)))}`;
+      headers.prefer = options.inlineOutputs === true ? `${wait}, outputs=inline` : wait;
+    }
     const { data } = await this.transport.json('POST', '/v1/jobs', jobSchema, {
       ...submission(request, options),
       headers,

@@ -4,7 +4,13 @@
  * submit answer send it; nested parts (progress, outputs, error, metadata, models) go through the same
  * mappers and JSON.stringify as before, and a view with a field the types do not allow is rendered the old way.
  */
-import { publicJobError, publicOutputs, toPublicJob, type JobView } from './public-job.js';
+import {
+  publicJobError,
+  publicOutputs,
+  toPublicJob,
+  type JobView,
+  type PublicJobOutput,
+} from './public-job.js';
 import { secondsBetween } from './types.js';
 
 function text(value: string): string {
@@ -44,24 +50,34 @@ function plain(job: JobView): boolean {
   );
 }
 
+/** The outputs as a `Prefer: wait` answer gives them: absolute URLs, and the inlined bytes where asked. */
+function answerOutputs(
+  outputs: PublicJobOutput[],
+  origin: string,
+  inline: ReadonlyMap<number, string> | undefined,
+): PublicJobOutput[] {
+  return outputs.map((o) => {
+    const data = inline?.get(o.index);
+    return data === undefined ? { ...o, url: `${origin}${o.url}` } : { ...o, url: `${origin}${o.url}`, data };
+  });
+}
+
 /**
  * `JSON.stringify(toPublicJob(job))`, faster. With `origin`, output URLs are absolute (`origin` + the relative
- * URL), as a `Prefer: wait` answer gives them.
+ * URL), as a `Prefer: wait` answer gives them, and `inline` (base64 bytes by output index) adds each such
+ * output's `data` (`Prefer: outputs=inline`, api/inline-outputs.ts).
  */
-export function publicJobJson(job: JobView, origin?: string): string {
+export function publicJobJson(job: JobView, origin?: string, inline?: ReadonlyMap<number, string>): string {
   if (!plain(job)) {
     const publicJob = toPublicJob(job);
-    if (origin !== undefined)
-      publicJob.outputs = publicJob.outputs.map((o) => ({ ...o, url: `${origin}${o.url}` }));
+    if (origin !== undefined) publicJob.outputs = answerOutputs(publicJob.outputs, origin, inline);
     return JSON.stringify(publicJob);
   }
   const outputs =
     job.outputs.length === 0
       ? '[]'
       : JSON.stringify(
-          origin === undefined
-            ? publicOutputs(job)
-            : publicOutputs(job).map((o) => ({ ...o, url: `${origin}${o.url}` })),
+          origin === undefined ? publicOutputs(job) : answerOutputs(publicOutputs(job), origin, inline),
         );
   const error = job.error === null ? 'null' : JSON.stringify(publicJobError(job.error));
   const models =

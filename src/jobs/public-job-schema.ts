@@ -46,6 +46,13 @@ export const outputSchema = z.object({
     .describe(
       '`output`: a saved file (SaveImage); `temp`: a preview (PreviewImage), listed after saved outputs',
     ),
+  data: z
+    .string()
+    .optional()
+    .describe(
+      "The file's bytes, base64: only in a `Prefer: wait` answer that also asked `outputs=inline`, for the outputs " +
+        'that fit its 8 MiB (in order); the others are fetched from `url`',
+    ),
 });
 export type PublicJobOutput = z.infer<typeof outputSchema>;
 

@@ -41,4 +41,13 @@ describe('outputs.download on S3 storage', () => {
     expect(presigned).toBeDefined();
     expect(presigned?.auth).toBeNull();
   });
+
+  it('inlines the bytes in a Prefer: wait answer, read from the bucket by the control plane', async () => {
+    const t = await createTenant(server);
+    const c = new ArrakisClient({ baseUrl: server.url, apiKey: t.key, userId: 'bob' });
+    const job = await c.jobs.create({ workflow: invertWorkflow() }, { wait: 10, inlineOutputs: true });
+    const inline = Buffer.from(job.outputs[0]?.data ?? '', 'base64');
+    expect([...inline.subarray(1, 4)]).toEqual([0x50, 0x4e, 0x47]);
+    expect(Buffer.from(await c.outputs.download(job.id, 0)).equals(inline)).toBe(true);
+  });
 });

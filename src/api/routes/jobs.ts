@@ -19,6 +19,7 @@ import {
 } from '../schemas.js';
 import { jobHeaders, submitHeaders } from '../headers.js';
 import { parseMultipartSubmission, registerMultipart } from '../multipart-submit.js';
+import { inlineOutputData, prefersInlineOutputs } from '../inline-outputs.js';
 import { preferredWait, publicOrigin, waitForJobEnd, waitSignal } from '../prefer-wait.js';
 import { chargeSubmitRate } from '../rate-limit.js';
 import { checkMaySubmit, checkSubmittedSize, submitJob, type TokenSettlement } from '../submit-job.js';
@@ -187,6 +188,7 @@ function submitRoute(app: FastifyInstance, ctx: ApiContext): void {
         await new Promise<void>((resolve) => setImmediate(resolve));
         const wait = preferredWait(request.headers.prefer);
         if (wait === null) return sendJobJson(reply.code(202), publicJobJson(job));
+        const inline = prefersInlineOutputs(request.headers.prefer);
         const { signal, release } = waitSignal(ctx, request);
         // The job is admitted whatever happens now: a failed re-read answers 202 with it (a 500 would tell the
         // client to submit again).
@@ -199,7 +201,16 @@ function submitRoute(app: FastifyInstance, ctx: ApiContext): void {
         void reply.header('preference-applied', `wait=${wait}`).header('vary', 'Prefer');
         if (!TERMINAL_STATUSES.includes(ended.status))
           return sendJobJson(reply.code(202), publicJobJson(ended));
-        return sendJobJson(reply.code(200), publicJobJson(ended, publicOrigin(ctx, request)));
+        const origin = publicOrigin(ctx, request);
+        if (!inline || ended.outputs.length === 0)
+          return sendJobJson(reply.code(200), publicJobJson(ended, origin));
+        // The outputs' bytes in the answer; what they hold of the process's budget is given back once it is sent
+        // (or the client is gone).
+        const inlined = await inlineOutputData(ctx.storage, ended, request.log);
+        if (request.raw.socket.destroyed) inlined.release();
+        else reply.raw.once('close', inlined.release);
+        if (inlined.data.size > 0) void reply.header('preference-applied', `wait=${wait}, outputs=inline`);
+        return sendJobJson(reply.code(200), publicJobJson(ended, origin, inlined.data));
       } catch (err) {
         if (err instanceof ApiError) ctx.metrics.admissionRejections.inc({ code: err.code });
         throw err;
