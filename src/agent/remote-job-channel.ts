@@ -74,6 +74,18 @@ interface CallOptions {
 const REQUEST_TIMEOUT_MS = 30_000;
 
 /**
+ * How long a lost claim is listed on the claims after it (RemoteJobChannel.claim): past the longest a claim
+ * call waits (wire.MAX_LONG_POLL_MS plus its 15 s), so a claim a proxy delivered late is still covered.
+ */
+export const LOST_CLAIM_LISTED_MS = 5 * 60_000;
+/**
+ * After a control plane refused named claims, they go out unnamed this long before naming is tried again. Longer
+ * than LOST_CLAIM_LISTED_MS: a claim the previous release's replica leases keeps the job's earlier claim id
+ * (migration 014), and by the time this channel names claims again it lists none of the ids it had.
+ */
+export const UNNAMED_CLAIMS_MS = 10 * 60_000;
+
+/**
  * How long a job's cancel long-poll may still answer after the run has ended. A server of this release answers
  * it as soon as the job's end commits (`lost`), so the poll ends by itself and its connection is reused; aborting
  * a request in flight would close the connection instead (a TCP connect and teardown per job). A server that does
@@ -99,10 +111,10 @@ export class RemoteJobChannel implements JobChannel {
   private workerId: string | null = null;
   /** Whether the last claim ended without an answer this agent could read (see claim). */
   private claimUnanswered = false;
-  /** The ids of the claims since the last answered one that ended without an answer (see claim), latest last. */
-  private lostClaims: string[] = [];
-  /** False once the control plane refused named claims (a previous release): claims go out as before. */
-  private namesClaims = true;
+  /** The claims that ended without an answer within LOST_CLAIM_LISTED_MS (see claim), latest last. */
+  private lostClaims: Array<{ id: string; at: number }> = [];
+  /** Claims go out unnamed until then (ms), after a control plane refused named claims (a previous release). */
+  private unnamedUntil = 0;
 
   constructor(private readonly options: RemoteJobChannelOptions) {
     this.base = `${options.serverUrl.replace(/\/+$/, '')}/v1/worker`;
@@ -130,37 +142,42 @@ export class RemoteJobChannel implements JobChannel {
   /**
    * Waits up to `waitMs` for a job. A claim that ends without an answer this agent could read (a dropped
    * connection, a timeout, a server error, an answer it cannot parse) may have leased a job all the same. Each
-   * claim carries an id of its own (`claim_id`, recorded with the lease it makes), and the next claim lists the
-   * ids of the claims lost since the last answer (`lost_claims`, the latest MAX_LOST_CLAIMS): the control plane
-   * gives back exactly the jobs those claims leased, at once rather than at their leases' expiry, however late
-   * the listing claim reaches it. The control plane's own 4xx answer leased nothing (it refused the request
-   * itself): that claim is not listed. A proxy's 4xx (a 408 or 499 without the API's problem body) may hide a
-   * lease: it is.
+   * claim carries an id of its own (`claim_id`, recorded with the lease it makes), and the claims after it list
+   * the ids of the claims lost in the last LOST_CLAIM_LISTED_MS (`lost_claims`, the latest MAX_LOST_CLAIMS): the
+   * control plane gives back exactly the jobs those claims leased, at once rather than at their leases' expiry,
+   * however late the listing claim reaches it. A lost claim stays listed after a later claim was answered: a
+   * proxy may still deliver it, and it may lease then. The control plane's own 4xx answer leased nothing (it
+   * refused the request itself): that claim is not listed. A proxy's 4xx (a 408 or 499 without the API's problem
+   * body) may hide a lease: it is.
    *
-   * A control plane of the previous release refuses the ids with 400: from then on this channel claims as that
-   * release's agents do, saying only that its last claim was lost (`lost_claim`), which such a control plane
-   * honours for leases that began before the flagged claim arrived, within seconds of its arrival. A control
-   * plane older still refuses that field too, once: its 400 clears the flag.
+   * A control plane of the previous release refuses the ids with 400: for UNNAMED_CLAIMS_MS this channel then
+   * claims as that release's agents do, saying only that its last claim was lost (`lost_claim`), which such a
+   * control plane honours for leases that began before the flagged claim arrived, within seconds of its arrival;
+   * then it names its claims again (a rolling upgrade may have finished). A control plane older still refuses that
+   * field too, once: its 400 clears the flag.
    */
   async claim(waitMs: number, signal?: AbortSignal): Promise<LeasedJob | null> {
     const wait = Math.min(Math.max(0, Math.floor(waitMs)), wire.MAX_LONG_POLL_MS);
-    const body = this.claimBody(wait);
+    const now = Date.now();
+    this.lostClaims = this.lostClaims.filter((c) => now - c.at < LOST_CLAIM_LISTED_MS);
+    const body = this.claimBody(wait, now);
     this.claimUnanswered = true;
-    if (body.claim_id !== undefined) this.lostClaims.push(body.claim_id);
+    // Listed as lost from the start: an answer read takes it off, and a refusal by the control plane too.
+    if (body.claim_id !== undefined) this.lostClaims.push({ id: body.claim_id, at: now });
     try {
       const reply = wire.claimReply.parse(
         await this.call('POST', '/claim', { json: body, signal, timeoutMs: wait + 15_000 }, json),
       );
       this.claimUnanswered = false;
-      this.lostClaims = [];
+      this.lostClaims = this.lostClaims.filter((c) => c.id !== body.claim_id);
       return reply.job === null ? null : wire.leasedJobFromWire(reply.job);
     } catch (err) {
       if (refusedByControlPlane(err)) {
-        // This claim leased nothing; the ones lost before it still may have.
-        if (body.claim_id !== undefined) this.lostClaims.pop();
+        this.lostClaims = this.lostClaims.filter((c) => c.id !== body.claim_id);
+        // An unnamed claim's flag is answered by the refusal; the named ones lost before this still may lease.
         this.claimUnanswered = body.claim_id !== undefined && this.lostClaims.length > 0;
         if (body.claim_id !== undefined && err instanceof WorkerApiError && err.status === 400) {
-          this.namesClaims = false;
+          this.unnamedUntil = now + UNNAMED_CLAIMS_MS;
         }
       }
       this.lostClaims = this.lostClaims.slice(-wire.MAX_LOST_CLAIMS);
@@ -169,16 +186,15 @@ export class RemoteJobChannel implements JobChannel {
   }
 
   /** The next claim's body: named, with the lost claims' names, or as the previous release sent it. */
-  private claimBody(wait: number): {
-    wait_ms: number;
-    claim_id?: string;
-    lost_claims?: string[];
-    lost_claim?: true;
-  } {
-    if (!this.namesClaims)
+  private claimBody(
+    wait: number,
+    now: number,
+  ): { wait_ms: number; claim_id?: string; lost_claims?: string[]; lost_claim?: true } {
+    if (now < this.unnamedUntil)
       return this.claimUnanswered ? { wait_ms: wait, lost_claim: true } : { wait_ms: wait };
     const named = { wait_ms: wait, claim_id: `clm_${randomBytes(12).toString('base64url')}` };
-    return this.lostClaims.length > 0 ? { ...named, lost_claims: [...this.lostClaims] } : named;
+    if (this.lostClaims.length === 0) return named;
+    return { ...named, lost_claims: this.lostClaims.map((c) => c.id) };
   }
 
   async reportModels(report: ModelReport): Promise<ModelRef[]> {

@@ -3,24 +3,36 @@
  * outputs' bytes inside the answer (each output's `data`, base64), so the client holds them after one request
  * instead of one more request per output. Only a hint (RFC 7240): outputs are inlined in order while they fit
  * the answer's budget (INLINE_ANSWER_MAX_BYTES of raw bytes); one that does not fit, or whose bytes cannot be
- * read now (deleted, storage unreachable), is listed without `data`, and its `url` serves it as always. A
- * process-wide budget (INLINE_IN_FLIGHT_MAX_BYTES) bounds the bytes all inlining answers hold at once: past it,
- * answers list URLs only, so a burst of large waits cannot exhaust the replica's memory.
+ * read now (deleted, storage unreachable or slower than INLINE_READ_MS), is listed without `data`, and its `url`
+ * serves it as always. A process-wide budget (INLINE_IN_FLIGHT_MAX_BYTES) bounds the bytes all inlining answers
+ * hold at once: past it, answers list URLs only, so a burst of large waits cannot exhaust the replica's memory.
  *
  * The bytes come from where the download route reads them: this replica's recent-output memory for a job its
- * agent just stored, else the storage (on S3 a GetObject from this replica, not a presigned URL). The route's
- * own checks (the caller submitted the job it reads) are the download route's.
+ * agent just stored, else the storage (on S3 a GetObject from this replica, not a presigned URL). The route
+ * inlines only for a caller that could download them: the job's owner (it submitted the job) holding the
+ * `jobs:read` scope the download route requires.
  */
 import type { JobView } from '../jobs/public-job.js';
+import type { JobOutput } from '../jobs/types.js';
 import { readLimited } from '../media/body-reader.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
 
 /** Raw bytes one answer inlines at most (base64 makes the JSON a third larger). */
 export const INLINE_ANSWER_MAX_BYTES = 8 * 1024 * 1024;
-/** Raw bytes all answers of this process being built or sent hold at most. */
-export const INLINE_IN_FLIGHT_MAX_BYTES = 64 * 1024 * 1024;
+/**
+ * Raw bytes all answers of this process being built or sent hold at most. The memory they take is about three
+ * times that: the bytes, their base64 text and the answer's text.
+ */
+export const INLINE_IN_FLIGHT_MAX_BYTES = 32 * 1024 * 1024;
+/** How long one answer may spend reading its outputs; what is not read by then keeps only its URL. */
+export const INLINE_READ_MS = 5_000;
 
 let inFlight = 0;
+
+/** Raw output bytes the answers of this process hold now (tests). */
+export function inlineBytesInFlight(): number {
+  return inFlight;
+}
 
 /** Whether the `Prefer` header asks for outputs inline (`outputs=inline`, any case, quoted or not). */
 export function prefersInlineOutputs(header: string | string[] | undefined): boolean {
@@ -36,31 +48,69 @@ export interface InlineData {
   release: () => void;
 }
 
+/** Rejects once `signal` aborts: a storage call that does not take a signal is not waited for past it. */
+function abortion(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+/** One output's bytes, or null when the storage has no such object; its body is dropped once `signal` aborts. */
+async function readOutput(
+  storage: ObjectStorage,
+  output: JobOutput,
+  signal: AbortSignal,
+): Promise<Buffer | null> {
+  const object = await storage.get(output.objectKey, output);
+  if (object === null) return null;
+  if (object.bytes !== undefined) return object.bytes;
+  const drop = (): void => void object.body.destroy();
+  if (signal.aborted) {
+    drop();
+    return null;
+  }
+  signal.addEventListener('abort', drop, { once: true });
+  try {
+    return (
+      await readLimited(object.body, { maxBytes: output.size, expectImage: false, declaredLength: null })
+    ).bytes;
+  } finally {
+    signal.removeEventListener('abort', drop);
+  }
+}
+
 /**
  * The bytes of `job`'s outputs that fit, base64 by output index, reserved against the process's budget until
- * `release`. Never throws: an output it cannot read is left to its URL (and logged).
+ * `release`. Reading stops when `signal` aborts (the client left, the server drains) or after INLINE_READ_MS:
+ * what is not read by then is left to its URL. Never throws: an output it cannot read is left to its URL (and
+ * logged).
  */
 export async function inlineOutputData(
   storage: ObjectStorage,
   job: JobView,
   log: { warn(fields: object, message: string): void },
+  signal?: AbortSignal,
 ): Promise<InlineData> {
   const data = new Map<number, string>();
+  const stop = AbortSignal.any([
+    AbortSignal.timeout(INLINE_READ_MS),
+    ...(signal === undefined ? [] : [signal]),
+  ]);
+  const stopped = abortion(stop);
+  stopped.catch(() => undefined);
   let reserved = 0;
   for (const output of job.outputs) {
+    if (stop.aborted) break;
     const room = Math.min(INLINE_ANSWER_MAX_BYTES - reserved, INLINE_IN_FLIGHT_MAX_BYTES - inFlight);
     if (output.size > room) continue;
     inFlight += output.size;
     reserved += output.size;
     try {
-      const object = await storage.get(output.objectKey, output);
-      if (object === null) continue;
-      const bytes =
-        object.bytes ??
-        (await readLimited(object.body, { maxBytes: output.size, expectImage: false, declaredLength: null }))
-          .bytes;
-      data.set(output.index, bytes.toString('base64'));
+      const bytes = await Promise.race([readOutput(storage, output, stop), stopped]);
+      if (bytes !== null) data.set(output.index, bytes.toString('base64'));
     } catch (err) {
+      if (stop.aborted) break;
       log.warn(
         { err, jobId: job.id, index: output.index },
         'an output could not be inlined; its URL serves it',

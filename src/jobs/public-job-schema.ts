@@ -51,7 +51,7 @@ export const outputSchema = z.object({
     .optional()
     .describe(
       "The file's bytes, base64: only in a `Prefer: wait` answer that also asked `outputs=inline`, for the outputs " +
-        'that fit its 8 MiB (in order); the others are fetched from `url`',
+        'that fit its 8 MiB (in order), for a key with `jobs:read`; the others are fetched from `url`',
     ),
 });
 export type PublicJobOutput = z.infer<typeof outputSchema>;

@@ -136,10 +136,10 @@ const TEMPLATES = {
   finishRunningFunction: `SELECT (r.job).*, r.progress_seq
     FROM arrakis_finish_running_progress(?, ?, ?, ?, ?, ?, ?, ?, ?) AS r`,
 
-  /** Postgres only (caps.serverFunctions): claimNext in one statement, see migration 009, with the claimed
-   *  job's account's file_node_allowlist as it stands when the statement starts (the run needs it, and it is
-   *  read at every claim so a revocation holds from the next one)
-   *  — (worker_id, lease_expires_at, started_at, pool, max_levels, affinity_ms) → job + event_seq +
+  /** Postgres only (caps.serverFunctions): claimNext in one statement, see migrations 009 and 014 (the claim's
+   *  id), with the claimed job's account's file_node_allowlist as it stands when the statement starts (the run
+   *  needs it, and it is read at every claim so a revocation holds from the next one)
+   *  — (worker_id, lease_expires_at, started_at, pool, max_levels, affinity_ms, claim_id) → job + event_seq +
    *  file_node_allowlist, or no row. */
   claimFunction: `SELECT c.*,
       (SELECT a.file_node_allowlist FROM accounts a WHERE a.id = c.account_id) AS file_node_allowlist

@@ -11,8 +11,12 @@ import { once } from 'node:events';
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buffer } from 'node:stream/consumers';
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import { RemoteJobChannel } from '../../src/agent/remote-job-channel.js';
+import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import {
+  LOST_CLAIM_LISTED_MS,
+  RemoteJobChannel,
+  UNNAMED_CLAIMS_MS,
+} from '../../src/agent/remote-job-channel.js';
 import { issueWorkerToken } from '../../src/api/routes/workers.js';
 import { UNRECEIVED_CLAIM } from '../../src/workers/worker-service.js';
 import { WORKER_ID_HEADER, registerReply } from '../../src/workers/worker-protocol.js';
@@ -110,12 +114,16 @@ it('gives back at once a job whose claim answer never reached the agent, which t
   const statuses = events.filter((e) => e.type === 'status').map((e) => e.data);
   expect(JSON.stringify(statuses)).toContain(UNRECEIVED_CLAIM);
   expect(events.filter((e) => e.type === 'done')).toHaveLength(1);
-  // Every claim was named, each differently; only the claim after the lost one listed it, the ones after not.
+  // Every claim was named, each differently; the claims after the lost one list it (a proxy might still deliver
+  // it), the ones before list nothing.
   const bodies = claims as Array<{ claim_id?: string; lost_claims?: string[]; lost_claim?: boolean }>;
   expect(bodies.every((c) => typeof c.claim_id === 'string')).toBe(true);
   expect(new Set(bodies.map((c) => c.claim_id)).size).toBe(bodies.length);
-  const listing = bodies.filter((c) => c.lost_claims !== undefined);
-  expect(listing.map((c) => c.lost_claims)).toEqual([droppedIds]);
+  const lostAt = bodies.findIndex((c) => c.claim_id === droppedIds[0]);
+  expect(lostAt).toBeGreaterThanOrEqual(0);
+  expect(bodies.map((c) => c.lost_claims)).toEqual(
+    bodies.map((_, i) => (i > lostAt ? droppedIds : undefined)),
+  );
   expect(bodies.some((c) => c.lost_claim === true)).toBe(false);
 });
 
@@ -317,13 +325,13 @@ it("lists a claim as lost after a dropped connection, a server error or a proxy'
     const id = (i: number): string | undefined => seen[i]?.claim_id;
     expect(seen.map((b) => b.lost_claims)).toEqual([
       undefined, // first claim
-      [id(0)], // after the 503
-      undefined,
-      [id(2)], // after a proxy's 408 without the API's problem body
-      [id(2)], // the API refused the 4th itself: it leased nothing, and is not listed; the 3rd still is
-      undefined,
-      undefined, // dropped
-      [id(6)],
+      [id(0)], // after the 503; answered, but the lost one stays listed
+      [id(0)],
+      [id(0), id(2)], // after a proxy's 408 without the API's problem body
+      [id(0), id(2)], // the API refused the 4th itself: it leased nothing, and is not listed
+      [id(0), id(2)],
+      [id(0), id(2)], // dropped
+      [id(0), id(2), id(6)],
     ]);
     expect(new Set(seen.map((b) => b.claim_id)).size).toBe(seen.length);
     expect(seen.every((b) => b.lost_claim === undefined)).toBe(true);
@@ -333,7 +341,7 @@ it("lists a claim as lost after a dropped connection, a server error or a proxy'
 });
 
 it('claims as the previous release did once a control plane refuses claim ids, keeping what was lost', async () => {
-  const api = await scriptedApi([
+  const script: Array<[number, unknown]> = [
     [503, { code: 'not_ready', detail: 'database unavailable' }],
     [400, { code: 'validation_failed', detail: 'unknown field claim_id' }],
     [200, { job: null }],
@@ -342,8 +350,10 @@ it('claims as the previous release did once a control plane refuses claim ids, k
     // A control plane older still refuses the flag too: that clears it.
     [400, { code: 'validation_failed', detail: 'unknown field lost_claim' }],
     [200, { job: null }],
-  ]);
+  ];
+  const api = await scriptedApi(script);
   const { channel, seen } = api;
+  vi.useFakeTimers({ toFake: ['Date'] });
   try {
     await expect(channel.claim(0)).rejects.toThrow(/503/);
     await expect(channel.claim(0)).rejects.toThrow(/400 validation_failed/);
@@ -363,7 +373,34 @@ it('claims as the previous release did once a control plane refuses claim ids, k
       [false, 0, true], // refused by an older control plane: the flag is cleared
       [false, 0, false],
     ]);
+    // Ten minutes on, it names its claims again (a rolling upgrade may have finished); the claim lost before the
+    // refusal is no longer listed.
+    vi.setSystemTime(Date.now() + UNNAMED_CLAIMS_MS);
+    script.push([200, { job: null }]);
+    expect(await channel.claim(0)).toBeNull();
+    expect(seen.at(-1)).toEqual({ wait_ms: 0, claim_id: expect.stringMatching(/^clm_/) });
   } finally {
+    vi.useRealTimers();
+    await api.close();
+  }
+});
+
+it('lists the latest 16 lost claims, each for five minutes', async () => {
+  const script: Array<[number, unknown]> = [];
+  const api = await scriptedApi(script);
+  const { channel, seen } = api;
+  vi.useFakeTimers({ toFake: ['Date'] });
+  try {
+    // 18 claims lost in a row (each connection drops), then answered ones.
+    for (let i = 0; i < 18; i++) await expect(channel.claim(0)).rejects.toThrow();
+    script.push([200, { job: null }], [200, { job: null }]);
+    expect(await channel.claim(0)).toBeNull();
+    expect(seen[18]?.lost_claims).toEqual(seen.slice(2, 18).map((b) => b.claim_id));
+    vi.setSystemTime(Date.now() + LOST_CLAIM_LISTED_MS);
+    expect(await channel.claim(0)).toBeNull();
+    expect(seen[19]?.lost_claims).toBeUndefined();
+  } finally {
+    vi.useRealTimers();
     await api.close();
   }
 });

@@ -11,9 +11,11 @@ import { ArrakisClient } from 'arrakis/client';
 import {
   INLINE_ANSWER_MAX_BYTES,
   INLINE_IN_FLIGHT_MAX_BYTES,
+  inlineBytesInFlight,
   inlineOutputData,
   prefersInlineOutputs,
 } from '../../src/api/inline-outputs.js';
+import type { ObjectStorage } from '../../src/media/storage/contract.js';
 import { FileStorage } from '../../src/media/storage/file-storage.js';
 import type { JobView } from '../../src/jobs/public-job.js';
 import type { JobOutput } from '../../src/jobs/types.js';
@@ -62,6 +64,17 @@ describe('Prefer: outputs=inline', () => {
     expect(queued.status).toBe(202);
     expect(queued.headers.get('preference-applied')).toBeNull();
     expect(queued.body.outputs).toEqual([]);
+  });
+
+  it('gives the bytes only to a key that may download them (jobs:read), and gives its budget back', async () => {
+    const writeOnly = await createTenant(server, {}, ['jobs:write', 'workflows:raw']);
+    const c = client(server, writeOnly.key, 'erin');
+    const r = await c.submit({ workflow: invertWorkflow(0x404040) }, { prefer: 'wait=10, outputs=inline' });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('preference-applied')).toBe('wait=10');
+    expect(r.body.outputs[0].data).toBeUndefined();
+    // Every inlining answer so far was sent: none holds any of the process's budget.
+    await expect.poll(() => inlineBytesInFlight()).toBe(0);
   });
 
   it('the client asks for it with { wait, inlineOutputs }', async () => {
@@ -154,6 +167,26 @@ describe('inlineOutputData budgets', () => {
     unreadable.release();
     expect(unreadable.data.size).toBe(0);
     expect(warnings).toEqual(['an output could not be inlined; its URL serves it']);
+  });
+
+  it('stops reading when the client leaves, even from a storage that does not answer', async () => {
+    const stalled: ObjectStorage = {
+      put: (key, body, contentType) => storage.put(key, body, contentType),
+      get: () => new Promise(() => undefined), // a bucket that never answers
+      deletePrefix: (prefix) => storage.deletePrefix(prefix),
+      list: (prefix) => storage.list(prefix),
+      deleteKeys: (keys) => storage.deleteKeys(keys),
+      presignedGetUrl: async () => null,
+      check: async () => undefined,
+    };
+    const gone = new AbortController();
+    setTimeout(() => gone.abort(new Error('client gone')), 50);
+    const started = Date.now();
+    const inlined = await inlineOutputData(stalled, view([output(0, 'c', MiB)]), log, gone.signal);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(inlined.data.size).toBe(0);
+    inlined.release();
+    expect(inlineBytesInFlight()).toBe(0);
   });
 
   it("holds at most the process's budget across answers, and gives it back once released", async () => {

@@ -2,6 +2,7 @@
  * Store.jobLease (who holds a job and in which attempt) and Store.jobOutputKeys (its attempts and output keys),
  * each read without the rest of the row, on every backend: both agree with the full row getJob reads.
  */
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BACKENDS, type TestDb } from './backends.js';
 import { jobInput, makeAccount } from './fixtures.js';
@@ -165,13 +166,42 @@ describe.each(BACKENDS)('jobLease on $name', (backend) => {
   });
 
   if (backend.name === 'postgres') {
-    it("a replica of the previous release claims through arrakis_claim, which records no claim's id", async () => {
-      const { jobId } = await admitOne();
-      await db.store.claimJob('w1', 'default', 60_000, 10_000, { claimId: 'clm_named' });
-      expect((await db.store.releaseJob(jobId, 'w1', 3, 'r', 11_000)).kind).toBe('finished');
-      await db.exec(`SELECT * FROM arrakis_claim('w1', 72000, 12000, 'default', 32, 0)`);
-      await expectLease(jobId, { status: 'running', workerId: 'w1', attempts: 2, cancelRequested: false });
-      expect(await db.store.leasesOfClaims('w1', ['clm_named'])).toEqual([]);
+    it('a replica of the previous release keeps claiming with its prepared statement across migration 014', async () => {
+      // Back to what the previous release left (013): no claim_id column, no arrakis_claim_as.
+      await db.exec(
+        `DROP FUNCTION arrakis_claim_as(TEXT, BIGINT, BIGINT, TEXT, INTEGER, BIGINT, TEXT);
+         ALTER TABLE jobs DROP COLUMN claim_id; DELETE FROM arrakis_migrations WHERE id = 14`,
+      );
+      const account = await makeAccount(db.store);
+      for (let i = 0; i < 2; i++) await db.store.admitJob(jobInput(account.id, `u${i}`), 1_000 + i);
+      // Its claim, as that release prepares it (job-sql.ts claimFunction of 013) on a connection of its own.
+      const old = new pg.Client({ connectionString: db.url });
+      await old.connect();
+      try {
+        const claim = (worker: string, at: number) =>
+          old.query({
+            name: 'claimFunction',
+            text: `SELECT c.*,
+              (SELECT a.file_node_allowlist FROM accounts a WHERE a.id = c.account_id) AS file_node_allowlist
+              FROM arrakis_claim($1, $2, $3, $4, $5, $6) AS c`,
+            values: [worker, at + 60_000, at, 'default', 32, 0],
+          });
+        expect((await claim('w1', 2_000)).rows).toHaveLength(1);
+        await db.store.migrate();
+        // The same prepared statement after 014: it still claims (a redefined arrakis_claim would make Postgres
+        // refuse it: "cached plan must not change result type").
+        const after = await claim('w2', 3_000);
+        expect(after.rows).toHaveLength(1);
+        await expectLease(String(after.rows[0].id), {
+          status: 'running',
+          workerId: 'w2',
+          attempts: 1,
+          cancelRequested: false,
+        });
+        expect(await db.store.leasesOfClaims('w2', ['clm_any'])).toEqual([]);
+      } finally {
+        await old.end();
+      }
     });
   }
 

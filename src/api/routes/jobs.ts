@@ -202,21 +202,39 @@ function submitRoute(app: FastifyInstance, ctx: ApiContext): void {
         if (!TERMINAL_STATUSES.includes(ended.status))
           return sendJobJson(reply.code(202), publicJobJson(ended));
         const origin = publicOrigin(ctx, request);
-        if (!inline || ended.outputs.length === 0)
+        // The bytes go only to a caller that may download them (the job's owner with `jobs:read`).
+        if (!inline || ended.outputs.length === 0 || !principal.scopes.has('jobs:read'))
           return sendJobJson(reply.code(200), publicJobJson(ended, origin));
-        // The outputs' bytes in the answer; what they hold of the process's budget is given back once it is sent
-        // (or the client is gone).
-        const inlined = await inlineOutputData(ctx.storage, ended, request.log);
-        if (request.raw.socket.destroyed) inlined.release();
-        else reply.raw.once('close', inlined.release);
-        if (inlined.data.size > 0) void reply.header('preference-applied', `wait=${wait}, outputs=inline`);
-        return sendJobJson(reply.code(200), publicJobJson(ended, origin, inlined.data));
+        return await sendWithInlineOutputs(ctx, request, reply, ended, origin, wait);
       } catch (err) {
         if (err instanceof ApiError) ctx.metrics.admissionRejections.inc({ code: err.code });
         throw err;
       }
     },
   );
+}
+
+/**
+ * A `Prefer: wait` answer carrying the outputs' bytes (inline-outputs.ts), read until the client leaves or the
+ * server drains at the latest; what they hold of the process's budget is given back once the answer is sent
+ * (or the client is gone).
+ */
+async function sendWithInlineOutputs(
+  ctx: ApiContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  ended: JobView,
+  origin: string,
+  wait: number,
+): Promise<FastifyReply> {
+  const reading = waitSignal(ctx, request);
+  const inlined = await inlineOutputData(ctx.storage, ended, request.log, reading.signal).finally(
+    reading.release,
+  );
+  if (request.raw.socket.destroyed) inlined.release();
+  else reply.raw.once('close', inlined.release);
+  if (inlined.data.size > 0) void reply.header('preference-applied', `wait=${wait}, outputs=inline`);
+  return sendJobJson(reply.code(200), publicJobJson(ended, origin, inlined.data));
 }
 
 /** GET /v1/jobs/{id} and GET /v1/jobs: the caller's own jobs. */

@@ -6,14 +6,18 @@
  * that began before the flagged claim arrived, and only within a few seconds of its arrival: a proxy that held
  * the flagged claim longer could send back a job the agent had claimed since and was running.
  *
- * `jobs.claim_id`: the id of the claim that made the current lease (NULL when the claimer named none: an
- * in-process agent, an agent of an earlier release, a queued or ended job's last lease). Every claim sets it,
- * so a later lease never keeps an earlier claim's id.
+ * `jobs.claim_id`: the id the claimer gave the claim that made the job's latest lease by this release (NULL when
+ * it named none: an in-process agent, an agent of an earlier release). It is read only for running jobs, with
+ * their worker (Store.leasesOfClaims); nothing clears it when a lease ends, and the next claim writes its own.
  *
  * Postgres: arrakis_claim_as is migration 009's arrakis_claim with one more parameter, `p_claim_id`, written by
- * the claim's update. arrakis_claim (called by a replica of the previous release while this one runs beside
- * it) is redefined to call it with NULL, so its leases clear the column too. SQLite: the column only (the claim
- * is job-sql.ts startPicked). Append-only: never edit once landed; add the next number instead.
+ * the claim's update. arrakis_claim stays as 009 left it, for replicas of the previous release while this one runs
+ * beside them. It is not redefined: their claim is a named prepared statement selecting `c.*` from it, and
+ * replacing the function makes Postgres re-plan that statement with the new column, which it refuses ("cached plan
+ * must not change result type") on every claim until the connection closes; adding a column alone does not. Their
+ * leases keep the job's earlier `claim_id`, which no claim lists: such a replica refuses named claims (400), so an
+ * agent it leases to names none (RemoteJobChannel). SQLite: the column only (the claim is job-sql.ts startPicked).
+ * Append-only: never edit once landed; add the next number instead.
  */
 import { migration009 } from './009-claim-scale.js';
 import type { Migration } from './migration.js';
@@ -35,18 +39,9 @@ export function claimAsOf009(): string {
   return text.replace(SIGNATURE, SIGNATURE_WITH_ID).replace(LEASE_UPDATE, LEASE_UPDATE_WITH_ID);
 }
 
-/** The previous release's entry point, now a claim that names no claim id. */
-const CLAIM_WITHOUT_ID = `CREATE OR REPLACE FUNCTION arrakis_claim(
-    p_worker_id TEXT, p_lease_expires_at BIGINT, p_started_at BIGINT, p_pool TEXT, p_max_levels INTEGER,
-    p_affinity_ms BIGINT)
-  RETURNS SETOF jobs LANGUAGE sql AS $fn$
-  SELECT * FROM arrakis_claim_as(p_worker_id, p_lease_expires_at, p_started_at, p_pool, p_max_levels,
-    p_affinity_ms, NULL)
-$fn$`;
-
 export const migration014: Migration = {
   id: 14,
   name: 'claim-ids',
   sqlite: ['ALTER TABLE jobs ADD COLUMN claim_id TEXT'],
-  postgres: ['ALTER TABLE jobs ADD COLUMN claim_id TEXT', claimAsOf009(), CLAIM_WITHOUT_ID],
+  postgres: ['ALTER TABLE jobs ADD COLUMN claim_id TEXT', claimAsOf009()],
 };
