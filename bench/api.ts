@@ -4,12 +4,17 @@
  *   node --import tsx bench/api.ts [--seconds 8] [--connections 50] [--rate-share 0.3,0.5] [--rate-seconds 6]
  *                                  [--profile DIR] [--only get|post]
  *
- * Full: `arrakis serve` on SQLite (no workers), GET /v1/jobs/{id} and POST /v1/jobs with an API key.
- * Bare: a minimal Fastify app doing the same key lookup (sha256 + constant-time compare) and the same
- * admission transaction (conditional counter increments + insert) with hand-written better-sqlite3
- * statements. autocannon runs as a separate process so it does not share the server's event loop. Both servers
- * run in this process at once and their phases alternate (bare GET, full GET, bare POST, full POST, then the same
- * at each fixed rate), so neither is measured in a process the other's whole run has already filled.
+ * Full: `arrakis serve`'s control plane on SQLite (no workers), GET /v1/jobs/{id} and POST /v1/jobs with an API
+ * key (bench/api-full-server.ts). Bare: a minimal Fastify app doing the same key lookup (sha256 + constant-time
+ * compare) and the same admission transaction (conditional counter increments + insert) with hand-written
+ * better-sqlite3 statements (bench/api-bare-server.ts). Each server runs in its own child process, as in
+ * production, and seeds itself (account, key, the job to GET) before it reports ready over IPC
+ * (bench/api-server-ipc.ts); this process only orchestrates. In one shared process each server's tail held the
+ * other's garbage collections too: after the saturated POST phases that one heap held both servers' data, and
+ * its mark-compact pauses (15–33 ms) set the p99 at the fixed rate. Now each tail is its own process's. autocannon
+ * and the open-loop generator run as processes of their own too. Both servers are up at once and their phases
+ * alternate (bare GET, full GET, bare POST, full POST, then the same at each fixed rate), so a drift of the
+ * machine's load over the run falls on both alike.
  *
  * Two phases per route and server. Saturation: `--connections` closed-loop connections as fast as the server
  * answers (req/s and the full/bare ratios). Fixed rate: at most the same connections offered each
@@ -18,23 +23,29 @@
  * saturation the mean latency is connections / req/s whatever the server does). The fixed rate is offered by
  * bench/open-loop.ts, one request every 1/rate s counted from its due time (wrk2's model), not by `autocannon
  * -R`, whose per-second quota per connection makes the first part of every second a saturated burst.
- * `--profile DIR` writes a V8 CPU profile of each measured window of each server (not its warm-up) to
+ * cpu µs/req is the server child's own CPU time over the measured window per request. The last lines give each
+ * server's heap used after its last fixed-rate window and its GC pauses summed over its fixed-rate windows.
+ * `--profile DIR` writes a V8 CPU profile of each measured window of each server child (not its warm-up) to
  * DIR/full-get.cpuprofile, full-post, bare-get and bare-post; `node bench/top-frames.ts FILE` prints its top frames.
  */
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import Database from 'better-sqlite3';
-import Fastify from 'fastify';
 import { z } from 'zod';
-import { loadConfig } from '../src/config/load.js';
-import { startControlPlane } from '../src/runtime/control-plane.js';
+import {
+  addGc,
+  type BenchServer,
+  forkBenchServer,
+  type GcPauses,
+  NO_GC,
+  type Target,
+} from './api-server-ipc.js';
 
 const run = promisify(execFile);
+/** Aborted on exit: kills a running autocannon or open-loop child with this process. */
+const loadGenerators = new AbortController();
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: number): number => {
   const i = args.indexOf(`--${name}`);
@@ -51,13 +62,6 @@ const CONNECTIONS = arg('connections', 50);
 /** Shares of the bare route's saturated req/s offered in the fixed-rate phase, one row each (`--rate-share 0.3,0.5`). */
 const RATE_SHARES = (argText('rate-share') ?? '0.3,0.5').split(',').map(Number);
 const RATE_SECONDS = arg('rate-seconds', 6);
-const ADMIN = 'bench-admin-key-0123456789';
-const WORKFLOW = {
-  '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
-  '2': { class_type: 'ImageInvert', inputs: { image: ['1', 0] } },
-  '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'out' } },
-};
-
 interface Result {
   rps: number;
   /** The server process's CPU time (user + system) per answered request, µs: steadier than req/s on a busy machine. */
@@ -68,13 +72,6 @@ interface Result {
 }
 
 const SKIPPED: Result = { rps: Number.NaN, cpuUs: Number.NaN, p50: Number.NaN, p99: Number.NaN, non2xx: 0 };
-
-/** One server's two routes to measure. */
-interface Server {
-  get: Target;
-  post: Target;
-  close(): Promise<void>;
-}
 
 /** One server's two routes: saturated, then at each fixed offered rate. */
 interface Routes {
@@ -91,52 +88,46 @@ interface Rates {
   post: number;
 }
 
-interface Target {
-  url: string;
-  method: 'GET' | 'POST';
-  headers: Record<string, string>;
-  body?: string;
+/**
+ * Warms the server up (JIT, caches) for 2 s, then measures; profiles the measured window when `--profile` is given,
+ * to DIR/`profile`.cpuprofile.
+ */
+async function autocannon(server: BenchServer, t: Target, profile: string): Promise<Result> {
+  if (ONLY !== undefined && ONLY !== t.method.toLowerCase()) return SKIPPED;
+  await once(t, 2);
+  await server.startWindow(PROFILE_DIR !== undefined);
+  const r = await once(t, SECONDS);
+  const file = PROFILE_DIR === undefined ? undefined : join(PROFILE_DIR, `${profile}.cpuprofile`);
+  const used = await server.stopWindow(file);
+  const cpuUs = used.cpuUs / Math.max(1, r.total);
+  return { rps: r.rps, cpuUs, p50: r.p50, p99: r.p99, non2xx: r.non2xx };
 }
 
-/** Warms the server up (JIT, caches) for 2 s, then measures; profiles the measured window when `profile` names a file. */
-async function autocannon(
-  url: string,
-  method: 'GET' | 'POST',
-  headers: Record<string, string>,
-  body?: string,
-  profile?: string,
-): Promise<Result> {
-  if (ONLY !== undefined && ONLY !== method.toLowerCase()) return SKIPPED;
-  await once(url, method, headers, body, 2);
-  if (PROFILE_DIR === undefined || profile === undefined)
-    return await once(url, method, headers, body, SECONDS);
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.setSamplingInterval', { interval: 200 });
-  await session.post('Profiler.start');
-  const result = await once(url, method, headers, body, SECONDS);
-  const { profile: taken } = await session.post('Profiler.stop');
-  session.disconnect();
-  mkdirSync(PROFILE_DIR, { recursive: true });
-  writeFileSync(join(PROFILE_DIR, `${profile}.cpuprofile`), JSON.stringify(taken));
-  return result;
+/** One server's GC over its fixed-rate windows, and its heap used after the last one. */
+interface GcSeen {
+  gc: GcPauses;
+  heapUsedBytes: number;
 }
 
 /**
  * The fixed-rate phase: `rate` req/s offered at even intervals by bench/open-loop.ts (its own process) over at
- * most the same number of connections, latency counted from each request's due time.
+ * most the same number of connections, latency counted from each request's due time. Adds the window's GC to
+ * `seen`.
  */
-async function atRate(t: Target, rate: number): Promise<Result> {
+async function atRate(server: BenchServer, t: Target, rate: number, seen: GcSeen): Promise<Result> {
   if (ONLY !== undefined && ONLY !== t.method.toLowerCase()) return SKIPPED;
   if (!Number.isFinite(rate) || rate < 1) return SKIPPED;
   const script = join(import.meta.dirname, 'open-loop.ts');
   const spec = { ...t, rate, seconds: RATE_SECONDS, connections: CONNECTIONS };
-  const cpu = process.cpuUsage();
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', script, JSON.stringify(spec)]);
-  const used = process.cpuUsage(cpu);
+  await server.startWindow(false);
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', script, JSON.stringify(spec)], {
+    signal: loadGenerators.signal,
+  });
+  const used = await server.stopWindow();
+  seen.gc = addGc(seen.gc, used.gc);
+  seen.heapUsedBytes = used.heapUsedBytes;
   const r = openLoopSchema.parse(JSON.parse(stdout));
-  const cpuUs = (used.user + used.system) / Math.max(1, r.sent);
+  const cpuUs = used.cpuUs / Math.max(1, r.sent);
   return { rps: r.rps, cpuUs, p50: r.p50, p99: r.p99, non2xx: r.non2xx + r.errors };
 }
 
@@ -155,89 +146,34 @@ const openLoopSchema = z.object({
   errors: z.number(),
 });
 
-async function once(
-  url: string,
-  method: 'GET' | 'POST',
-  headers: Record<string, string>,
-  body: string | undefined,
-  seconds: number,
-): Promise<Result> {
-  const cli = join(import.meta.dirname, '..', 'node_modules', 'autocannon', 'autocannon.js');
-  const argv = [cli, '-j', '-c', String(CONNECTIONS), '-d', String(seconds), '-m', method];
-  for (const [k, v] of Object.entries(headers)) argv.push('-H', `${k}=${v}`);
-  if (body !== undefined) argv.push('-b', body);
-  argv.push(url);
-  const cpu = process.cpuUsage();
-  const { stdout } = await run(process.execPath, argv, { maxBuffer: 64 * 1024 * 1024 });
-  const used = process.cpuUsage(cpu);
-  const r = JSON.parse(stdout) as {
-    requests: { average: number; total: number };
-    latency: { p50: number; p99: number };
-    non2xx: number;
-  };
-  const cpuUs = (used.user + used.system) / Math.max(1, r.requests.total);
-  return { rps: r.requests.average, cpuUs, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx };
-}
+const autocannonSchema = z.object({
+  requests: z.object({ average: z.number(), total: z.number() }),
+  latency: z.object({ p50: z.number(), p99: z.number() }),
+  non2xx: z.number(),
+});
 
-/** `arrakis serve`'s control plane on SQLite (no workers), with an account, a key and one job to read. */
-async function full(dir: string): Promise<Server> {
-  const config = loadConfig(
-    {},
-    {},
-    {
-      db: `sqlite:${join(dir, 'full.db')}`,
-      storage: `file:${join(dir, 'objects')}`,
-      port: 0,
-      adminKey: ADMIN,
-      logLevel: 'silent',
-    },
-  );
-  const cp = await startControlPlane(config);
-  const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
-  const acct = (await (
-    await fetch(`${cp.url}/v1/admin/accounts`, {
-      method: 'POST',
-      headers: admin,
-      body: JSON.stringify({
-        name: 'bench',
-        limits: {
-          max_active_jobs_per_user: 100_000,
-          max_active_jobs: 10_000_000,
-          submit_rate_per_user: 100_000,
-          submit_burst_per_user: 100_000,
-        },
-      }),
-    })
-  ).json()) as { id: string };
-  const key = (
-    (await (
-      await fetch(`${cp.url}/v1/admin/accounts/${acct.id}/keys`, {
-        method: 'POST',
-        headers: admin,
-        body: JSON.stringify({ name: 'b' }),
-      })
-    ).json()) as { key: string }
-  ).key;
-  const headers = {
-    authorization: `Bearer ${key}`,
-    'x-user-id': 'bench',
-    'content-type': 'application/json',
+/** One autocannon run (its own process) of `seconds` against `t`. */
+async function once(
+  t: Target,
+  seconds: number,
+): Promise<{ rps: number; total: number; p50: number; p99: number; non2xx: number }> {
+  const cli = join(import.meta.dirname, '..', 'node_modules', 'autocannon', 'autocannon.js');
+  const argv = [cli, '-j', '-c', String(CONNECTIONS), '-d', String(seconds), '-m', t.method];
+  for (const [k, v] of Object.entries(t.headers)) argv.push('-H', `${k}=${v}`);
+  if (t.body !== undefined) argv.push('-b', t.body);
+  argv.push(t.url);
+  const { stdout } = await run(process.execPath, argv, {
+    maxBuffer: 64 * 1024 * 1024,
+    signal: loadGenerators.signal,
+  });
+  const r = autocannonSchema.parse(JSON.parse(stdout));
+  return {
+    rps: r.requests.average,
+    total: r.requests.total,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    non2xx: r.non2xx,
   };
-  const job = (await (
-    await fetch(`${cp.url}/v1/jobs`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ workflow: WORKFLOW }),
-    })
-  ).json()) as { id: string };
-  const getTarget: Target = { url: `${cp.url}/v1/jobs/${job.id}`, method: 'GET', headers };
-  const postTarget: Target = {
-    url: `${cp.url}/v1/jobs`,
-    method: 'POST',
-    headers,
-    body: JSON.stringify({ workflow: WORKFLOW }),
-  };
-  return { get: getTarget, post: postTarget, close: () => cp.close() };
 }
 
 /** The fixed rates offered to both servers: each share of the bare server's saturated req/s. */
@@ -249,106 +185,55 @@ function ratesOf(bareSaturated: { get: Result; post: Result }): Rates[] {
   }));
 }
 
-/** The bare reference: the same key check and admission transaction, hand-written, nothing else. */
-async function bare(dir: string): Promise<Server> {
-  const db = new Database(join(dir, 'bare.db'));
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.exec(`CREATE TABLE keys (id TEXT PRIMARY KEY, account_id TEXT, hash TEXT, revoked_at INTEGER);
-    CREATE TABLE accounts (id TEXT PRIMARY KEY, active INTEGER NOT NULL, max_active INTEGER NOT NULL, per_user INTEGER NOT NULL);
-    CREATE TABLE user_counters (account_id TEXT, user_id TEXT, active INTEGER NOT NULL, PRIMARY KEY (account_id, user_id));
-    CREATE TABLE jobs (id TEXT PRIMARY KEY, account_id TEXT, user_id TEXT, status TEXT, workflow TEXT, created_at INTEGER);`);
-  const secret = randomBytes(32).toString('base64url');
-  const hash = createHash('sha256').update(secret).digest('hex');
-  db.prepare('INSERT INTO keys VALUES (?, ?, ?, NULL)').run('key1', 'acc1', hash);
-  db.prepare('INSERT INTO accounts VALUES (?, 0, ?, ?)').run('acc1', 10_000_000, 10_000_000);
-  const getKey = db.prepare<[string], { account_id: string; hash: string; revoked_at: number | null }>(
-    'SELECT account_id, hash, revoked_at FROM keys WHERE id = ?',
-  );
-  const getJob = db.prepare<[string, string, string], Record<string, unknown>>(
-    'SELECT * FROM jobs WHERE id = ? AND account_id = ? AND user_id = ?',
-  );
-  const incAccount = db.prepare(
-    'UPDATE accounts SET active = active + 1 WHERE id = ? AND active < max_active',
-  );
-  const incUser = db.prepare(
-    `INSERT INTO user_counters VALUES (?, ?, 1) ON CONFLICT (account_id, user_id)
-     DO UPDATE SET active = active + 1 WHERE active < (SELECT per_user FROM accounts WHERE id = excluded.account_id)`,
-  );
-  const insert = db.prepare('INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?)');
-  const admit = db.transaction((id: string, acct: string, user: string, wf: string) => {
-    if (incAccount.run(acct).changes === 0) return false;
-    if (incUser.run(acct, user).changes === 0) throw new Error('user limit');
-    insert.run(id, acct, user, 'queued', wf, Date.now());
-    return true;
-  });
-  const auth = (header: string | undefined): string | null => {
-    const presented = header?.slice(7) ?? '';
-    const row = getKey.get('key1');
-    if (row === undefined || row.revoked_at !== null) return null;
-    const a = createHash('sha256').update(presented).digest();
-    return timingSafeEqual(a, Buffer.from(row.hash, 'hex')) ? row.account_id : null;
-  };
-  const app = Fastify();
-  app.get<{ Params: { id: string } }>('/jobs/:id', async (req, reply) => {
-    const acct = auth(req.headers.authorization);
-    if (acct === null) return reply.code(401).send({});
-    const job = getJob.get(req.params.id, acct, String(req.headers['x-user-id']));
-    return job ?? reply.code(404).send({});
-  });
-  app.post('/jobs', async (req, reply) => {
-    const acct = auth(req.headers.authorization);
-    if (acct === null) return reply.code(401).send({});
-    const id = `job_${randomBytes(10).toString('hex')}`;
-    admit.immediate(
-      id,
-      acct,
-      String(req.headers['x-user-id']),
-      JSON.stringify((req.body as { workflow: unknown }).workflow),
-    );
-    return reply.code(202).send({ id, status: 'queued' });
-  });
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  admit.immediate('job_fixed', 'acc1', 'bench', '{}');
-  const headers = {
-    authorization: `Bearer ${secret}`,
-    'x-user-id': 'bench',
-    'content-type': 'application/json',
-  };
-  return {
-    get: { url: `${url}/jobs/job_fixed`, method: 'GET', headers },
-    post: { url: `${url}/jobs`, method: 'POST', headers, body: JSON.stringify({ workflow: WORKFLOW }) },
-    close: async () => {
-      await app.close();
-      db.close();
-    },
-  };
-}
-
 const dir = mkdtempSync(join(tmpdir(), 'arrakis-bench-api-'));
+// Every child dies with this process, whatever the way out: the servers by forkBenchServer's 'exit' hook, a
+// running autocannon or open-loop by this one. A signal must go through exit too.
+process.once('exit', () => {
+  loadGenerators.abort();
+  rmSync(dir, { recursive: true, force: true });
+});
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+  process.once(signal, () => process.exit(128 + constants.signals[signal]));
+if (PROFILE_DIR !== undefined) mkdirSync(PROFILE_DIR, { recursive: true });
+const servers: BenchServer[] = [];
 try {
-  // Both servers up at once, their phases interleaved (bare, then full, route by route), so neither measures
-  // in a process the other's whole run has already filled (its heap, its database's pages).
-  const bareServer = await bare(dir);
-  const fullServer = await full(dir);
-  const run = (t: Target, profile: string): Promise<Result> =>
-    autocannon(t.url, t.method, t.headers, t.body, profile);
-  const b: Routes = { get: await run(bareServer.get, 'bare-get'), post: SKIPPED, atRates: [] };
-  const f: Routes = { get: await run(fullServer.get, 'full-get'), post: SKIPPED, atRates: [] };
-  b.post = await run(bareServer.post, 'bare-post');
-  f.post = await run(fullServer.post, 'full-post');
+  // Both servers up at once, each in its own process, their phases interleaved (bare, then full, route by route).
+  const bareServer = await forkBenchServer(join(import.meta.dirname, 'api-bare-server.ts'), [dir]);
+  servers.push(bareServer);
+  const fullServer = await forkBenchServer(join(import.meta.dirname, 'api-full-server.ts'), [dir]);
+  servers.push(fullServer);
+  const b: Routes = {
+    get: await autocannon(bareServer, bareServer.get, 'bare-get'),
+    post: SKIPPED,
+    atRates: [],
+  };
+  const f: Routes = {
+    get: await autocannon(fullServer, fullServer.get, 'full-get'),
+    post: SKIPPED,
+    atRates: [],
+  };
+  b.post = await autocannon(bareServer, bareServer.post, 'bare-post');
+  f.post = await autocannon(fullServer, fullServer.post, 'full-post');
   // The fixed rates come from the bare server's saturated req/s, and are offered to both.
   const rates = ratesOf(b);
+  const bareGc: GcSeen = { gc: NO_GC, heapUsedBytes: Number.NaN };
+  const fullGc: GcSeen = { gc: NO_GC, heapUsedBytes: Number.NaN };
   for (const r of rates) {
-    const bareGet = await atRate(bareServer.get, r.get);
-    const fullGet = await atRate(fullServer.get, r.get);
-    const barePost = await atRate(bareServer.post, r.post);
-    const fullPost = await atRate(fullServer.post, r.post);
+    const bareGet = await atRate(bareServer, bareServer.get, r.get, bareGc);
+    const fullGet = await atRate(fullServer, fullServer.get, r.get, fullGc);
+    const barePost = await atRate(bareServer, bareServer.post, r.post, bareGc);
+    const fullPost = await atRate(fullServer, fullServer.post, r.post, fullGc);
     b.atRates.push({ get: bareGet, post: barePost });
     f.atRates.push({ get: fullGet, post: fullPost });
   }
-  await bareServer.close();
-  await fullServer.close();
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+  report(b, f, rates, { bare: bareGc, full: fullGc });
+} finally {
+  await Promise.all(servers.map((s) => s.close()));
+}
+
+/** Prints the report: the line formats are read by other tooling and docs, keep them. */
+function report(b: Routes, f: Routes, rates: Rates[], gc: { bare: GcSeen; full: GcSeen }): void {
   const row = (name: string, r: Result): string =>
     `${name.padEnd(22)} ${r.rps.toFixed(0).padStart(8)} req/s   cpu ${r.cpuUs.toFixed(0).padStart(4)} µs/req   p50 ${String(r.p50).padStart(3)} ms   p99 ${String(r.p99).padStart(3)} ms   non-2xx ${r.non2xx}`;
   console.log(
@@ -379,6 +264,10 @@ try {
     console.log(atRow('bare   POST /jobs', r.post, b.atRates[k]?.post ?? SKIPPED));
     console.log(atRow('full   POST /v1/jobs', r.post, f.atRates[k]?.post ?? SKIPPED));
   }
-} finally {
-  rmSync(dir, { recursive: true, force: true });
+  for (const [name, seen] of Object.entries(gc)) {
+    const g = seen.gc;
+    console.log(
+      `gc     ${name.padEnd(4)} over its fixed-rate windows: ${g.count} pauses (${g.major} mark-compact), total ${g.totalMs.toFixed(1)} ms, max ${g.maxMs.toFixed(1)} ms; heap used after ${(seen.heapUsedBytes / 1e6).toFixed(0)} MB (its own process)`,
+    );
+  }
 }
