@@ -193,8 +193,9 @@ export class RemoteJobChannel implements JobChannel {
     if (now < this.unnamedUntil)
       return this.claimUnanswered ? { wait_ms: wait, lost_claim: true } : { wait_ms: wait };
     const named = { wait_ms: wait, claim_id: `clm_${randomBytes(12).toString('base64url')}` };
-    if (this.lostClaims.length === 0) return named;
-    return { ...named, lost_claims: this.lostClaims.map((c) => c.id) };
+    if (this.lostClaims.length > 0) return { ...named, lost_claims: this.lostClaims.map((c) => c.id) };
+    // The first named claim after unnamed ones, the last of which was lost: it carries that claim's flag.
+    return this.claimUnanswered ? { ...named, lost_claim: true } : named;
   }
 
   async reportModels(report: ModelReport): Promise<ModelRef[]> {

@@ -15,6 +15,7 @@
 import type { JobView } from '../jobs/public-job.js';
 import type { JobOutput } from '../jobs/types.js';
 import { readLimited } from '../media/body-reader.js';
+import { callBound } from '../util/call-bound.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
 
 /** Raw bytes one answer inlines at most (base64 makes the JSON a third larger). */
@@ -82,7 +83,8 @@ async function readOutput(
 
 /**
  * The bytes of `job`'s outputs that fit, base64 by output index, reserved against the process's budget until
- * `release`. Reading stops when `signal` aborts (the client left, the server drains) or after INLINE_READ_MS:
+ * `release`. Reading stops when `signal` aborts (the client left, the server drains) or after `readMs`
+ * (INLINE_READ_MS):
  * what is not read by then is left to its URL. Never throws: an output it cannot read is left to its URL (and
  * logged).
  */
@@ -90,32 +92,36 @@ export async function inlineOutputData(
   storage: ObjectStorage,
   job: JobView,
   log: { warn(fields: object, message: string): void },
-  signal?: AbortSignal,
+  options: { signal?: AbortSignal; readMs?: number } = {},
 ): Promise<InlineData> {
   const data = new Map<number, string>();
-  const stop = AbortSignal.any([
-    AbortSignal.timeout(INLINE_READ_MS),
-    ...(signal === undefined ? [] : [signal]),
-  ]);
+  // A plain timer (callBound), not AbortSignal.timeout inside AbortSignal.any: Node 20 may collect such a timeout
+  // signal before it fires (nodejs/node#57736), and the read would then wait on a stalled bucket unbounded.
+  const bound = callBound(options.readMs ?? INLINE_READ_MS, options.signal);
+  const stop = bound.signal;
   const stopped = abortion(stop);
   stopped.catch(() => undefined);
   let reserved = 0;
-  for (const output of job.outputs) {
-    if (stop.aborted) break;
-    const room = Math.min(INLINE_ANSWER_MAX_BYTES - reserved, INLINE_IN_FLIGHT_MAX_BYTES - inFlight);
-    if (output.size > room) continue;
-    inFlight += output.size;
-    reserved += output.size;
-    try {
-      const bytes = await Promise.race([readOutput(storage, output, stop), stopped]);
-      if (bytes !== null) data.set(output.index, bytes.toString('base64'));
-    } catch (err) {
+  try {
+    for (const output of job.outputs) {
       if (stop.aborted) break;
-      log.warn(
-        { err, jobId: job.id, index: output.index },
-        'an output could not be inlined; its URL serves it',
-      );
+      const room = Math.min(INLINE_ANSWER_MAX_BYTES - reserved, INLINE_IN_FLIGHT_MAX_BYTES - inFlight);
+      if (output.size > room) continue;
+      inFlight += output.size;
+      reserved += output.size;
+      try {
+        const bytes = await Promise.race([readOutput(storage, output, stop), stopped]);
+        if (bytes !== null) data.set(output.index, bytes.toString('base64'));
+      } catch (err) {
+        if (stop.aborted) break;
+        log.warn(
+          { err, jobId: job.id, index: output.index },
+          'an output could not be inlined; its URL serves it',
+        );
+      }
     }
+  } finally {
+    bound.end();
   }
   let released = false;
   return {

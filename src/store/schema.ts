@@ -75,7 +75,10 @@ export interface JobsTable {
   base_model_name: Generated<string | null>;
   /** Voluntary releases among the job's claims (migration 012): not counted against the retry limit. */
   refunded_attempts: Generated<number>;
-  /** The id the claimer gave the claim that made the current lease, or null (migration 014). */
+  /**
+   * The id the claimer gave the claim that made the job's latest lease by this release, or null when it named none
+   * (migration 014; a replica of the previous release's claim leaves the earlier one). Read for running jobs only.
+   */
   claim_id: Generated<string | null>;
 }
 

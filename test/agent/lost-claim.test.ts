@@ -373,12 +373,16 @@ it('claims as the previous release did once a control plane refuses claim ids, k
       [false, 0, true], // refused by an older control plane: the flag is cleared
       [false, 0, false],
     ]);
-    // Ten minutes on, it names its claims again (a rolling upgrade may have finished); the claim lost before the
-    // refusal is no longer listed.
+    // An unnamed claim lost (the connection drops); ten minutes on, it names its claims again (a rolling upgrade
+    // may have finished). The claim lost before the refusal is no longer listed; the unnamed one's flag is sent.
+    await expect(channel.claim(0)).rejects.toThrow();
     vi.setSystemTime(Date.now() + UNNAMED_CLAIMS_MS);
-    script.push([200, { job: null }]);
+    script.push([200, { job: null }], [200, { job: null }]);
     expect(await channel.claim(0)).toBeNull();
-    expect(seen.at(-1)).toEqual({ wait_ms: 0, claim_id: expect.stringMatching(/^clm_/) });
+    const named = { wait_ms: 0, claim_id: expect.stringMatching(/^clm_/) };
+    expect(seen.at(-1)).toEqual({ ...named, lost_claim: true });
+    expect(await channel.claim(0)).toBeNull();
+    expect(seen.at(-1)).toEqual(named);
   } finally {
     vi.useRealTimers();
     await api.close();

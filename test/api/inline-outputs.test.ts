@@ -48,6 +48,8 @@ describe('Prefer: outputs=inline', () => {
       headers: { authorization: `Bearer ${t.key}`, 'x-user-id': 'alice' },
     });
     expect(Buffer.from(await download.arrayBuffer()).equals(bytes)).toBe(true);
+    // Sent: the answer holds none of the process's budget any more.
+    await expect.poll(() => inlineBytesInFlight()).toBe(0);
     // Only that answer carries the bytes: the job as read later lists the URL alone.
     const read = await c.get(r.body.id);
     expect(read.body.outputs[0].data).toBeUndefined();
@@ -66,15 +68,13 @@ describe('Prefer: outputs=inline', () => {
     expect(queued.body.outputs).toEqual([]);
   });
 
-  it('gives the bytes only to a key that may download them (jobs:read), and gives its budget back', async () => {
+  it('gives the bytes only to a key that may download them (jobs:read)', async () => {
     const writeOnly = await createTenant(server, {}, ['jobs:write', 'workflows:raw']);
     const c = client(server, writeOnly.key, 'erin');
     const r = await c.submit({ workflow: invertWorkflow(0x404040) }, { prefer: 'wait=10, outputs=inline' });
     expect(r.status).toBe(200);
     expect(r.headers.get('preference-applied')).toBe('wait=10');
     expect(r.body.outputs[0].data).toBeUndefined();
-    // Every inlining answer so far was sent: none holds any of the process's budget.
-    await expect.poll(() => inlineBytesInFlight()).toBe(0);
   });
 
   it('the client asks for it with { wait, inlineOutputs }', async () => {
@@ -182,11 +182,20 @@ describe('inlineOutputData budgets', () => {
     const gone = new AbortController();
     setTimeout(() => gone.abort(new Error('client gone')), 50);
     const started = Date.now();
-    const inlined = await inlineOutputData(stalled, view([output(0, 'c', MiB)]), log, gone.signal);
+    const inlined = await inlineOutputData(stalled, view([output(0, 'c', MiB)]), log, {
+      signal: gone.signal,
+    });
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(inlined.data.size).toBe(0);
     inlined.release();
     expect(inlineBytesInFlight()).toBe(0);
+    // With the client still there, the read's own bound ends it.
+    const bounded = Date.now();
+    const timedOut = await inlineOutputData(stalled, view([output(0, 'c', MiB)]), log, { readMs: 100 });
+    expect(Date.now() - bounded).toBeGreaterThanOrEqual(90);
+    expect(Date.now() - bounded).toBeLessThan(2_000);
+    expect(timedOut.data.size).toBe(0);
+    timedOut.release();
   });
 
   it("holds at most the process's budget across answers, and gives it back once released", async () => {

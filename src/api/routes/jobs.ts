@@ -228,7 +228,7 @@ async function sendWithInlineOutputs(
   wait: number,
 ): Promise<FastifyReply> {
   const reading = waitSignal(ctx, request);
-  const inlined = await inlineOutputData(ctx.storage, ended, request.log, reading.signal).finally(
+  const inlined = await inlineOutputData(ctx.storage, ended, request.log, { signal: reading.signal }).finally(
     reading.release,
   );
   if (request.raw.socket.destroyed) inlined.release();
