@@ -11,13 +11,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import Fastify from 'fastify';
-import { serveBenchWindows } from './api-server-ipc.js';
-
-const WORKFLOW = {
-  '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
-  '2': { class_type: 'ImageInvert', inputs: { image: ['1', 0] } },
-  '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'out' } },
-};
+import { BENCH_WORKFLOW as WORKFLOW, serveBenchWindows } from './api-server-ipc.js';
 
 const dir = process.argv[2];
 if (dir === undefined) throw new Error('usage: bench/api-bare-server.ts DIR');

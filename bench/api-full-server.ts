@@ -9,14 +9,9 @@
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/load.js';
 import { startControlPlane } from '../src/runtime/control-plane.js';
-import { serveBenchWindows, type Target } from './api-server-ipc.js';
+import { BENCH_WORKFLOW as WORKFLOW, serveBenchWindows, type Target } from './api-server-ipc.js';
 
 const ADMIN = 'bench-admin-key-0123456789';
-const WORKFLOW = {
-  '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
-  '2': { class_type: 'ImageInvert', inputs: { image: ['1', 0] } },
-  '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'out' } },
-};
 
 const dir = process.argv[2];
 if (dir === undefined) throw new Error('usage: bench/api-full-server.ts DIR');

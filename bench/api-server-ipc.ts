@@ -15,6 +15,13 @@ import { Session } from 'node:inspector/promises';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { z } from 'zod';
 
+/** The workflow both servers admit (a tiny invert; no worker runs it). */
+export const BENCH_WORKFLOW = {
+  '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
+  '2': { class_type: 'ImageInvert', inputs: { image: ['1', 0] } },
+  '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'out' } },
+};
+
 const targetSchema = z.object({
   url: z.string(),
   method: z.enum(['GET', 'POST']),

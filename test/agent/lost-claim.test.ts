@@ -98,6 +98,29 @@ afterEach(async () => {
   proxy = undefined;
 });
 
+/** A worker registered over the worker API by hand, and its claims as raw requests (`wait_ms` 0 unless given). */
+async function registerByHand(): Promise<{
+  workerId: string;
+  claim: (body: object, signal?: AbortSignal) => Promise<Response>;
+}> {
+  const { token } = await issueWorkerToken(h.store, 'gpu-1', 'default');
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const registered = await fetch(`${serverUrl}/v1/worker/register`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ name: 'w' }),
+  });
+  const workerId = registerReply.parse(await registered.json()).worker_id;
+  const claim = (body: object, signal?: AbortSignal): Promise<Response> =>
+    fetch(`${serverUrl}/v1/worker/claim`, {
+      method: 'POST',
+      headers: { ...headers, [WORKER_ID_HEADER]: workerId },
+      body: JSON.stringify({ wait_ms: 0, ...body }),
+      ...(signal && { signal }),
+    });
+  return { workerId, claim };
+}
+
 it('gives back at once a job whose claim answer never reached the agent, which then runs it', async () => {
   const { token } = await issueWorkerToken(h.store, 'gpu-1', 'default');
   const lite = await h.startComfy();
@@ -142,20 +165,9 @@ it('a claim listing its lost claims gives their jobs back however late it is han
 });
 
 it("a listing claim held up past the agent's later claims gives back only the lost claim's lease", async () => {
-  const { token } = await issueWorkerToken(h.store, 'gpu-1', 'default');
-  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-  const registered = await fetch(`${serverUrl}/v1/worker/register`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({ name: 'w' }),
-  });
-  const workerId = registerReply.parse(await registered.json()).worker_id;
+  const { workerId, claim: rawClaim } = await registerByHand();
   const claim = async (body: object): Promise<unknown> => {
-    const answer = await fetch(`${serverUrl}/v1/worker/claim`, {
-      method: 'POST',
-      headers: { ...headers, [WORKER_ID_HEADER]: workerId },
-      body: JSON.stringify({ wait_ms: 0, ...body }),
-    });
+    const answer = await rawClaim(body);
     expect(answer.status).toBe(200);
     return await answer.json();
   };
@@ -177,14 +189,7 @@ it("a listing claim held up past the agent's later claims gives back only the lo
 });
 
 it('refuses a malformed claim id or list with 400 validation_failed', async () => {
-  const { token } = await issueWorkerToken(h.store, 'gpu-1', 'default');
-  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-  const registered = await fetch(`${serverUrl}/v1/worker/register`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({ name: 'w' }),
-  });
-  const workerId = registerReply.parse(await registered.json()).worker_id;
+  const { claim: rawClaim } = await registerByHand();
   for (const body of [
     { claim_id: 'short' },
     { claim_id: 'has space in it' },
@@ -192,11 +197,7 @@ it('refuses a malformed claim id or list with 400 validation_failed', async () =
     { lost_claims: 'clm_not_a_list' },
     { lost_claims: Array.from({ length: 17 }, (_, i) => `clm_lost_${String(i).padStart(4, '0')}`) },
   ]) {
-    const answer = await fetch(`${serverUrl}/v1/worker/claim`, {
-      method: 'POST',
-      headers: { ...headers, [WORKER_ID_HEADER]: workerId },
-      body: JSON.stringify({ wait_ms: 0, ...body }),
-    });
+    const answer = await rawClaim(body);
     expect(answer.status).toBe(400);
     expect(await answer.json()).toMatchObject({ code: 'validation_failed' });
   }
@@ -217,23 +218,10 @@ it("gives back only leases that began before the flagged claim arrived: a later 
 });
 
 it('gives back nothing for a flagged claim whose agent hung up before it was handled', async () => {
-  const { token } = await issueWorkerToken(h.store, 'gpu-1', 'default');
-  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-  const registered = await fetch(`${serverUrl}/v1/worker/register`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({ name: 'w' }),
-  });
-  const workerId = registerReply.parse(await registered.json()).worker_id;
+  const { workerId, claim: rawClaim } = await registerByHand();
   const job = await h.admit(delayWorkflow(0));
   expect((await h.store.claimNext(workerId, 'default', 60_000, Date.now() - 10))?.id).toBe(job.id);
-  const claim = (signal?: AbortSignal): Promise<Response> =>
-    fetch(`${serverUrl}/v1/worker/claim`, {
-      method: 'POST',
-      headers: { ...headers, [WORKER_ID_HEADER]: workerId },
-      body: JSON.stringify({ wait_ms: 0, lost_claim: true }),
-      ...(signal && { signal }),
-    });
+  const claim = (signal?: AbortSignal): Promise<Response> => rawClaim({ lost_claim: true }, signal);
   // Held up 300 ms after its credentials were checked (within the 500 ms grace); the agent hangs up at 100 ms.
   claimDelayMs = 300;
   await expect(claim(AbortSignal.timeout(100))).rejects.toThrow();
