@@ -113,6 +113,9 @@ export const REFUSED_REWRITE_MS = 60_000;
  */
 export const UNRECEIVED_CLAIM = 'the worker claimed again without it';
 
+/** The reason recorded on a job given back because its worker hung up while the claim that leased it ran. */
+export const UNDELIVERED_CLAIM = 'the claim reply could not be delivered';
+
 /**
  * How long a lease must have gone without renewal before a new agent of the same slot may end it
  * (WorkerService.releaseLeftover): the agent renews every third of the lease, so two intervals tolerate one
@@ -589,8 +592,18 @@ export class WorkerService {
   }
 
   /**
+   * Gives back the job a claim leased when its worker hung up before the answer (the claim route): that lease
+   * only, as the claim made it (a later claim's lease of the same job — a claim listing this one as lost may
+   * have given it back and leased it again — stays), the attempt refunded: the worker never ran it.
+   */
+  async releaseUndelivered(job: Job, workerId: string): Promise<boolean> {
+    if (job.leaseExpiresAt === null) return false;
+    return await this.giveBack(job.id, workerId, UNDELIVERED_CLAIM, undefined, job.leaseExpiresAt, true);
+  }
+
+  /**
    * Ends `holderId`'s lease of `jobId` if it began before `startedBefore` (and, given `leaseExpiresAt`, was not
-   * renewed since it was read with that expiry; the attempt counted), then deletes
+   * renewed since it was read with that expiry; the attempt counted unless `voluntary`), then deletes
    * that attempt's files: after the compare-and-set, so a later lease's files are never touched (the one it
    * ended is the job's current attempt: a release does not renumber it). Returns whether it went back.
    */
@@ -600,8 +613,9 @@ export class WorkerService {
     reason: string,
     startedBefore: number | undefined,
     leaseExpiresAt?: number,
+    voluntary = false,
   ): Promise<boolean> {
-    const options = { maxAttempts: this.deps.maxAttempts, reason, startedBefore, leaseExpiresAt };
+    const options = { maxAttempts: this.deps.maxAttempts, reason, startedBefore, leaseExpiresAt, voluntary };
     const settlement = await this.lifecycle.release(jobId, holderId, options);
     if (settlement.kind === 'lost') return false;
     await deleteAttempt(this.deps.storage, jobId, settlement.job.attempts, this.log);

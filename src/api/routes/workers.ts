@@ -245,7 +245,7 @@ function workerStateRoutes(
     const { job, fileNodeAllowlist } = claimed;
     if (reply.raw.destroyed) {
       // The worker hung up while the claim ran: it will never hear of this job, so give it straight back.
-      await service.release(job.id, worker.id, 'the claim reply could not be delivered', true);
+      await service.releaseUndelivered(job, worker.id);
       return reply;
     }
     const leased: LeasedJob = {
