@@ -63,7 +63,7 @@ async function readOutput(
   output: JobOutput,
   signal: AbortSignal,
 ): Promise<Buffer | null> {
-  const object = await storage.get(output.objectKey, output);
+  const object = await storage.get(output.objectKey, output, signal);
   if (object === null) return null;
   if (object.bytes !== undefined) return object.bytes;
   const drop = (): void => void object.body.destroy();

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { buffer, text } from 'node:stream/consumers';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,6 +82,31 @@ describe('S3Storage against s3rver', () => {
     });
     await expect(missing.check()).rejects.toThrow();
     missing.close();
+  });
+
+  it('stops a read its caller no longer wants, from a bucket that never answers', async () => {
+    // A peer that takes the connection and the request and never answers (a stalled S3 endpoint).
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const stalled = new S3Storage({
+      bucket: 'b',
+      endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+      forcePathStyle: true,
+      credentials: s3.credentials,
+    });
+    try {
+      const started = Date.now();
+      await expect(
+        stalled.get('jobs/x/outputs/1.0-a.png', undefined, AbortSignal.timeout(100)),
+      ).rejects.toThrow();
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      stalled.close();
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
   });
 });
 

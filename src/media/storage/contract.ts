@@ -32,8 +32,9 @@ export interface ObjectStorage {
   /**
    * The object's bytes as a stream, or null when it does not exist. `known`: the size and content type the
    * caller recorded when it stored the object (a job's output), which lets a backend skip reading them.
+   * `signal`: the caller no longer wants it (a backend that waits on the network stops the request).
    */
-  get(key: string, known?: KnownObject): Promise<FoundObject | null>;
+  get(key: string, known?: KnownObject, signal?: AbortSignal): Promise<FoundObject | null>;
   /** Deletes every object whose key starts with `prefix` (used by retention). */
   deletePrefix(prefix: string): Promise<number>;
   /**

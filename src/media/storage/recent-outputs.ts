@@ -103,7 +103,7 @@ export class RecentOutputs implements ObjectStorage {
     return stored;
   }
 
-  async get(key: string, known?: KnownObject): Promise<FoundObject | null> {
+  async get(key: string, known?: KnownObject, signal?: AbortSignal): Promise<FoundObject | null> {
     const held = this.held.get(key);
     if (held !== undefined) {
       // A copy that is not what the caller recorded (another replica replaced the object) is not served.
@@ -118,7 +118,7 @@ export class RecentOutputs implements ObjectStorage {
       }
       this.drop(key);
     }
-    return await this.backend.get(key, known);
+    return await this.backend.get(key, known, signal);
   }
 
   async deletePrefix(prefix: string): Promise<number> {

@@ -14,7 +14,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import type { ObjectStorage, StoredObject } from './contract.js';
+import type { KnownObject, ObjectStorage, StoredObject } from './contract.js';
 import { assertValidKey, assertValidPrefix } from './object-key.js';
 
 export interface S3StorageOptions {
@@ -88,10 +88,15 @@ export class S3Storage implements ObjectStorage {
     return { key, size: bytes.length, contentType };
   }
 
-  async get(key: string): Promise<{ body: Readable; size: number; contentType: string } | null> {
+  async get(
+    key: string,
+    _known?: KnownObject,
+    signal?: AbortSignal,
+  ): Promise<{ body: Readable; size: number; contentType: string } | null> {
     try {
       const res = await this.client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }),
+        signal === undefined ? {} : { abortSignal: signal },
       );
       if (!(res.Body instanceof Readable)) throw new Error(`S3 GetObject for ${key} returned no stream`);
       return {
