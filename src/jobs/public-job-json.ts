@@ -50,35 +50,25 @@ function plain(job: JobView): boolean {
   );
 }
 
-/** The outputs as a `Prefer: wait` answer gives them: absolute URLs, and the inlined bytes where asked. */
-function answerOutputs(
-  outputs: PublicJobOutput[],
-  origin: string,
-  inline: ReadonlyMap<number, string> | undefined,
-): PublicJobOutput[] {
-  return outputs.map((o) => {
-    const data = inline?.get(o.index);
-    return data === undefined ? { ...o, url: `${origin}${o.url}` } : { ...o, url: `${origin}${o.url}`, data };
-  });
+/** The outputs as a `Prefer: wait` answer gives them: absolute URLs (`origin` + the relative URL). */
+export function answerOutputs(outputs: PublicJobOutput[], origin: string): PublicJobOutput[] {
+  return outputs.map((o) => ({ ...o, url: `${origin}${o.url}` }));
 }
 
 /**
- * `JSON.stringify(toPublicJob(job))`, faster. With `origin`, output URLs are absolute (`origin` + the relative
- * URL), as a `Prefer: wait` answer gives them, and `inline` (base64 bytes by output index) adds each such
- * output's `data` (`Prefer: outputs=inline`, api/inline-outputs.ts).
+ * `JSON.stringify(toPublicJob(job))`, faster. With `origin`, output URLs are absolute, as a `Prefer: wait`
+ * answer gives them.
  */
-export function publicJobJson(job: JobView, origin?: string, inline?: ReadonlyMap<number, string>): string {
+export function publicJobJson(job: JobView, origin?: string): string {
   if (!plain(job)) {
     const publicJob = toPublicJob(job);
-    if (origin !== undefined) publicJob.outputs = answerOutputs(publicJob.outputs, origin, inline);
+    if (origin !== undefined) publicJob.outputs = answerOutputs(publicJob.outputs, origin);
     return JSON.stringify(publicJob);
   }
   const outputs =
     job.outputs.length === 0
       ? '[]'
-      : JSON.stringify(
-          origin === undefined ? publicOutputs(job) : answerOutputs(publicOutputs(job), origin, inline),
-        );
+      : JSON.stringify(origin === undefined ? publicOutputs(job) : answerOutputs(publicOutputs(job), origin));
   const error = job.error === null ? 'null' : JSON.stringify(publicJobError(job.error));
   const models =
     job.models.length === 0 ? '[]' : JSON.stringify(job.models.map((m) => ({ kind: m.kind, name: m.name })));

@@ -3,6 +3,7 @@
  * bytes (`data`, base64), so the client holds them after one request; outputs past the answer's budget, or
  * past the process's, or unreadable, keep only their URL.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { ArrakisClient } from 'arrakis/client';
 import {
   INLINE_ANSWER_MAX_BYTES,
   INLINE_IN_FLIGHT_MAX_BYTES,
+  inlineAnswer,
   inlineBytesInFlight,
   inlineOutputData,
   prefersInlineOutputs,
@@ -18,6 +20,7 @@ import {
 import type { ObjectStorage } from '../../src/media/storage/contract.js';
 import { FileStorage } from '../../src/media/storage/file-storage.js';
 import type { JobView } from '../../src/jobs/public-job.js';
+import { publicJobJson } from '../../src/jobs/public-job-json.js';
 import type { JobOutput } from '../../src/jobs/types.js';
 import { client, createTenant, invertWorkflow, startTestServer, type TestServer } from '../support/server.js';
 
@@ -157,9 +160,7 @@ describe('inlineOutputData budgets', () => {
     const inlined = await inlineOutputData(storage, job, log);
     inlined.release();
     expect([...inlined.data.keys()]).toEqual([0, 2]);
-    expect(
-      Buffer.from(inlined.data.get(2) ?? '', 'base64').equals(Buffer.alloc(MiB, 'c'.charCodeAt(0))),
-    ).toBe(true);
+    expect(inlined.data.get(2)?.equals(Buffer.alloc(MiB, 'c'.charCodeAt(0)))).toBe(true);
     // A missing object is its URL's to answer (404 there): nothing to warn about. A read that fails warns.
     expect(warnings).toEqual([]);
     // Recorded at 2 MiB, stored at 5: more bytes than the job says (a file replaced behind the store's back).
@@ -196,6 +197,43 @@ describe('inlineOutputData budgets', () => {
     expect(Date.now() - bounded).toBeLessThan(2_000);
     expect(timedOut.data.size).toBe(0);
     timedOut.release();
+  });
+
+  it('streams a large answer a base64 slice a turn, the same JSON a small one is built as at once', async () => {
+    const big = randomBytes(MiB);
+    const small = Buffer.from('tiny');
+    // Metadata naming `outputs` (after the real key) must not move where the outputs go.
+    const job = { ...view([output(0, 'a', MiB), output(1, 'b', 4)]), metadata: { outputs: [] } };
+    const data = new Map([
+      [0, Buffer.from(big)],
+      [1, small],
+    ]);
+    const answer = inlineAnswer(job, 'http://api', data);
+    if (typeof answer === 'string') throw new Error('a 1 MiB answer was built in one turn');
+    const chunks: Buffer[] = [];
+    let turns = 0;
+    const ticking = setInterval(() => (turns += 1), 0);
+    for await (const chunk of answer) chunks.push(Buffer.from(chunk as Buffer));
+    clearInterval(ticking);
+    // Its slices went out turn by turn: other work ran between them.
+    expect(chunks.length).toBeGreaterThan(3);
+    expect(turns).toBeGreaterThan(0);
+    const parsed = JSON.parse(Buffer.concat(chunks).toString());
+    const plain = JSON.parse(publicJobJson(job, 'http://api'));
+    expect(parsed).toEqual({
+      ...plain,
+      outputs: [
+        { ...plain.outputs[0], data: Buffer.from(big).toString('base64') },
+        { ...plain.outputs[1], data: small.toString('base64') },
+      ],
+    });
+    // Few bytes: one text, the same JSON.
+    const one = inlineAnswer(job, 'http://api', new Map([[1, small]]));
+    expect(typeof one).toBe('string');
+    expect(JSON.parse(String(one))).toEqual({
+      ...plain,
+      outputs: [plain.outputs[0], { ...plain.outputs[1], data: small.toString('base64') }],
+    });
   });
 
   it("holds at most the process's budget across answers, and gives it back once released", async () => {

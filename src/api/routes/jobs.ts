@@ -19,7 +19,7 @@ import {
 } from '../schemas.js';
 import { jobHeaders, submitHeaders } from '../headers.js';
 import { parseMultipartSubmission, registerMultipart } from '../multipart-submit.js';
-import { inlineOutputData, prefersInlineOutputs } from '../inline-outputs.js';
+import { inlineAnswer, inlineOutputData, prefersInlineOutputs } from '../inline-outputs.js';
 import { preferredWait, publicOrigin, waitForJobEnd, waitSignal } from '../prefer-wait.js';
 import { chargeSubmitRate } from '../rate-limit.js';
 import { checkMaySubmit, checkSubmittedSize, submitJob, type TokenSettlement } from '../submit-job.js';
@@ -233,8 +233,12 @@ async function sendWithInlineOutputs(
   );
   if (request.raw.socket.destroyed) inlined.release();
   else reply.raw.once('close', inlined.release);
-  if (inlined.data.size > 0) void reply.header('preference-applied', `wait=${wait}, outputs=inline`);
-  return sendJobJson(reply.code(200), publicJobJson(ended, origin, inlined.data));
+  if (inlined.data.size === 0) return sendJobJson(reply.code(200), publicJobJson(ended, origin));
+  void reply.header('preference-applied', `wait=${wait}, outputs=inline`);
+  return reply
+    .code(200)
+    .type(JSON_TYPE)
+    .send(inlineAnswer(ended, origin, inlined.data));
 }
 
 /** GET /v1/jobs/{id} and GET /v1/jobs: the caller's own jobs. */
