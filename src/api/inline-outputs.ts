@@ -17,6 +17,7 @@ import { publicOutputs, type JobView } from '../jobs/public-job.js';
 import { answerOutputs, publicJobJson } from '../jobs/public-job-json.js';
 import type { JobOutput } from '../jobs/types.js';
 import { readLimited } from '../media/body-reader.js';
+import { abortable } from '../util/abortable.js';
 import { callBound } from '../util/call-bound.js';
 import type { ObjectStorage } from '../media/storage/contract.js';
 
@@ -49,14 +50,6 @@ export interface InlineData {
   /** The bytes read, by output index. */
   data: Map<number, Buffer>;
   release: () => void;
-}
-
-/** Rejects once `signal` aborts: a storage call that does not take a signal is not waited for past it. */
-function abortion(signal: AbortSignal): Promise<never> {
-  return new Promise((_resolve, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-  });
 }
 
 /** One output's bytes, or null when the storage has no such object; its body is dropped once `signal` aborts. */
@@ -101,8 +94,6 @@ export async function inlineOutputData(
   // signal before it fires (nodejs/node#57736), and the read would then wait on a stalled bucket unbounded.
   const bound = callBound(options.readMs ?? INLINE_READ_MS, options.signal);
   const stop = bound.signal;
-  const stopped = abortion(stop);
-  stopped.catch(() => undefined);
   let reserved = 0;
   try {
     for (const output of job.outputs) {
@@ -112,7 +103,7 @@ export async function inlineOutputData(
       inFlight += output.size;
       reserved += output.size;
       try {
-        const bytes = await Promise.race([readOutput(storage, output, stop), stopped]);
+        const bytes = await abortable(readOutput(storage, output, stop), stop);
         if (bytes !== null) data.set(output.index, bytes);
       } catch (err) {
         if (stop.aborted) break;

@@ -6,6 +6,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP, type LookupFunction } from 'node:net';
 import { FetchError } from './fetch-error.js';
+import { abortable } from '../util/abortable.js';
 import { classifyAddress } from './ip-classifier.js';
 import {
   isAllowlisted,
@@ -33,15 +34,6 @@ export const systemResolver: Resolver = async (hostname) => {
   const found = await lookup(hostname, { all: true, verbatim: true });
   return found.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
 };
-
-function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
 
 async function resolveVetted(target: UrlTarget, allowed: boolean, resolver: Resolver, signal: AbortSignal) {
   let found: ResolvedAddress[];
