@@ -344,8 +344,8 @@ export class WorkerService {
    *   reach any replica (a run ended, or the job claimed again, elsewhere): its upload reads first.
    * - `after: 'background'` answers without waiting for the read after, for a caller that learns of a lost
    *   lease from its next report anyway (its completion's compare-and-set, its heartbeat, its cancel wait):
-   *   the read still runs and still deletes a file stored for an attempt that is over, and the completion
-   *   that follows runs beside it instead of after it.
+   *   the read still runs, at the next turn of the event loop, and still deletes a file stored for an attempt
+   *   that is over; the completion that follows runs before it instead of after it.
    */
   async storeOutput(
     jobId: string,
@@ -357,25 +357,30 @@ export class WorkerService {
     if (attempt === undefined) throw new LeaseLostError(jobId);
     const key = outputKey(jobId, attempt, file.seq, file.filename);
     const stored = await this.storeAt(jobId, key, file);
-    const held = this.stillHeld(jobId, workerId, attempt, key);
     if (options.after === 'background') {
-      held.then(
-        () => this.uploadChecksRecovered(),
-        (err: unknown) => {
-          if (err instanceof LeaseLostError) return this.uploadChecksRecovered();
-          // Once per outage, not once per file (a batch of outputs while the database is away).
-          if (this.uploadChecksFailingSince !== null) return;
-          this.uploadChecksFailingSince = Date.now();
-          this.log.warn(
-            { jobId, key, err: String(err) },
-            'the lease check after an output upload failed (logged once until one succeeds)',
-          );
-        },
-      );
+      // After this turn: the report the caller makes next (its completion, whose compare-and-set answers the
+      // same question) runs first, and the read costs the job's way to `done` nothing.
+      setImmediate(() => this.checkInBackground(jobId, workerId, attempt, key));
     } else {
-      await held;
+      await this.stillHeld(jobId, workerId, attempt, key);
     }
     return stored;
+  }
+
+  /** stillHeld for a caller that did not wait for it: a failure is logged once per outage, not once per file. */
+  private checkInBackground(jobId: string, workerId: string, attempt: number, key: string): void {
+    this.stillHeld(jobId, workerId, attempt, key).then(
+      () => this.uploadChecksRecovered(),
+      (err: unknown) => {
+        if (err instanceof LeaseLostError) return this.uploadChecksRecovered();
+        if (this.uploadChecksFailingSince !== null) return;
+        this.uploadChecksFailingSince = Date.now();
+        this.log.warn(
+          { jobId, key, err: String(err) },
+          'the lease check after an output upload failed (logged once until one succeeds)',
+        );
+      },
+    );
   }
 
   /** A background lease check after an upload answered: the end of an outage that failed them, logged once. */

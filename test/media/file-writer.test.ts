@@ -12,7 +12,7 @@ import { text } from 'node:stream/consumers';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileStorage } from '../../src/media/storage/file-storage.js';
-import { WriterDiedError } from '../../src/media/storage/file-writer.js';
+import { INLINE_AFTER_FAST, INLINE_MAX_BYTES, WriterDiedError } from '../../src/media/storage/file-writer.js';
 
 let root: string;
 /** [0]: temp files the thread has synced and paused on; [1]: renames it may do in all. */
@@ -232,4 +232,108 @@ describe('FileStorage writer thread', () => {
     );
     expect(stdout.trim()).toBe('stored 4096');
   }, 30_000);
+});
+
+describe('FileStorage writer: small objects written on the event loop while the storage writes fast', () => {
+  let s: FileStorage;
+  /** The inline path's clock: each reading moves it on by `tick` ms, so a test decides how long a write took. */
+  let clock = 0;
+  let tick = 0;
+  const synced = new Int32Array(new SharedArrayBuffer(4));
+
+  const open = (maxMs: number): FileStorage =>
+    new FileStorage(join(root, `inline-${maxMs}`), {
+      writerTestHooks: { syncedDirs: synced },
+      inlineWrites: { maxMs, clock: () => (clock += tick) },
+    });
+  beforeEach(() => {
+    clock = 0;
+    tick = 0;
+    Atomics.store(synced, 0, 0);
+    // Any real write counts as fast: the tests decide which inline writes are slow.
+    s = open(60_000);
+  });
+  afterEach(async () => {
+    await s.close();
+  });
+  const inlined = (): number => s.writerThread!.inlined;
+  const temps = (): string[] => {
+    const dir = join(s.root, '.tmp');
+    return existsSync(dir) ? readdirSync(dir) : [];
+  };
+  /** INLINE_AFTER_FAST writes, one after another: all on the thread, each as fast as a real write is. */
+  async function fastStreak(prefix: string): Promise<void> {
+    const before = inlined();
+    for (let i = 0; i < INLINE_AFTER_FAST; i++) {
+      await s.put(`${prefix}/${i}.png`, Buffer.from(`${i}`), 'image/png');
+    }
+    expect(inlined()).toBe(before);
+  }
+
+  it('goes inline after a streak of fast writes, with the same results, sidecars and folder syncs as the thread', async () => {
+    await fastStreak('warm');
+    Atomics.store(synced, 0, 0);
+    // The same folder counts as the thread path's test: three new folders and the root, then one, then two.
+    await s.put('jobs/a/outputs/1.0-x.png', Buffer.from('one'), 'image/png');
+    expect(Atomics.load(synced, 0)).toBe(4);
+    await s.put('jobs/a/outputs/1.1-y.png', Buffer.from('two'), 'image/png');
+    expect(Atomics.load(synced, 0)).toBe(5);
+    await s.put('jobs/a/inputs/z.png', Buffer.from('three'), 'image/png');
+    expect(Atomics.load(synced, 0)).toBe(7);
+    expect(inlined()).toBe(3);
+    const got = await s.get('jobs/a/outputs/1.0-x.png');
+    expect(got).toMatchObject({ size: 3, contentType: 'image/png' });
+    // A type the key does not imply: its sidecar first; the next object under the key drops it.
+    await s.put('jobs/a/b.png', Buffer.from('{}'), 'application/x-thing');
+    expect(existsSync(join(s.root, '.meta', 'jobs/a/b.png.json'))).toBe(true);
+    expect((await s.get('jobs/a/b.png'))?.contentType).toBe('application/x-thing');
+    await s.put('jobs/a/b.png', Buffer.from('x'), 'image/png');
+    expect(existsSync(join(s.root, '.meta', 'jobs/a/b.png.json'))).toBe(false);
+    expect((await s.get('jobs/a/b.png'))?.contentType).toBe('image/png');
+    expect(inlined()).toBe(5);
+    expect(temps()).toEqual([]);
+  });
+
+  it('keeps every write on the thread while writes are slower than the bound', async () => {
+    await s.close();
+    s = open(0);
+    for (let i = 0; i < INLINE_AFTER_FAST * 2; i++) {
+      await s.put(`slow/${i}.png`, Buffer.from(`${i}`), 'image/png');
+    }
+    expect(inlined()).toBe(0);
+  });
+
+  it('sends the writes after a slow inline one back to the thread until a new streak', async () => {
+    await fastStreak('warm');
+    tick = 120_000; // the next inline write reads as two minutes long
+    await s.put('slow.png', Buffer.from('s'), 'image/png');
+    expect(inlined()).toBe(1);
+    tick = 0;
+    await fastStreak('again');
+    await s.put('fast.png', Buffer.from('f'), 'image/png');
+    expect(inlined()).toBe(2);
+  });
+
+  it('fails an inline write the file system refuses with its code, leaves no temp file, and ends the streak', async () => {
+    await fastStreak('warm');
+    await s.put('jobs/j5/a', Buffer.from('file'), 'text/plain');
+    expect(inlined()).toBe(1);
+    await expect(s.put('jobs/j5/a/b', Buffer.from('x'), 'text/plain')).rejects.toMatchObject({
+      code: expect.stringMatching(/^(ENOTDIR|EEXIST)$/),
+    });
+    expect(temps()).toEqual([]);
+    await s.put('jobs/j5/c', Buffer.from('c'), 'text/plain');
+    expect(inlined()).toBe(1);
+  });
+
+  it('never overtakes the thread: a write while one is in flight there, or a large object, goes to the thread', async () => {
+    await fastStreak('warm');
+    const big = s.put('big.bin', Buffer.alloc(INLINE_MAX_BYTES + 1, 1), 'application/octet-stream');
+    const small = s.put('big.bin', Buffer.from('after'), 'application/octet-stream');
+    expect(s.writerThread!.inFlight).toBe(2);
+    await Promise.all([big, small]);
+    expect(inlined()).toBe(0);
+    // The thread wrote them in the order asked: the later put is what the key holds.
+    expect(await text((await s.get('big.bin'))!.body)).toBe('after');
+  });
 });

@@ -13,7 +13,7 @@ import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { contentTypeFromName } from '../content-types.js';
 import type { FoundObject, KnownObject, ObjectStorage, StoredObject } from './contract.js';
-import { FileWriter, type WriterTestHooks } from './file-writer.js';
+import { FileWriter, type InlineWriteOptions, type WriterTestHooks } from './file-writer.js';
 import { assertValidKey, assertValidPrefix } from './object-key.js';
 
 const TMP_DIR = '.tmp';
@@ -83,6 +83,8 @@ export interface FileStorageOptions {
   /** The largest Buffer body written on the thread (default 8 MiB). */
   writerMaxBytes?: number;
   writerTestHooks?: WriterTestHooks;
+  /** The writer's inline path (file-writer.ts: small objects written on the event loop while writes are fast). */
+  inlineWrites?: InlineWriteOptions;
 }
 
 export class FileStorage implements ObjectStorage {
@@ -97,7 +99,8 @@ export class FileStorage implements ObjectStorage {
 
   constructor(root: string, options: FileStorageOptions = {}) {
     this.root = resolve(root);
-    this.writer = options.writerThread === false ? null : new FileWriter(options.writerTestHooks);
+    this.writer =
+      options.writerThread === false ? null : new FileWriter(options.writerTestHooks, options.inlineWrites);
     this.syncedDirs = options.writerTestHooks?.syncedDirs;
     this.writerMaxBytes = options.writerMaxBytes ?? WRITER_MAX_BYTES;
   }
