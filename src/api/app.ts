@@ -118,6 +118,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
       store: deps.store,
       bus: deps.bus,
       now: deps.now,
+      ...(deps.idleClaimers !== undefined && { idleClaimers: deps.idleClaimers }),
       observer: {
         admitted: (job, origin) => deps.onAdmitted?.(job, origin),
         ended: (job) => deps.onCancelledQueued?.(job),

@@ -1,5 +1,6 @@
 /** What the HTTP layer is given: every dependency passed in, nothing global. */
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { IdleClaimers } from '../jobs/lifecycle/idle-claimers.js';
 import type { Config } from '../config/load.js';
 import type { Job } from '../jobs/types.js';
 import type { EventBus } from '../events/bus.js';
@@ -42,6 +43,11 @@ export interface ApiDeps extends Omit<SubmitDeps, 'config' | 'lifecycle'> {
    * before the store. Absent: every download reads the store.
    */
   recentCompletions?: RecentCompletions;
+  /**
+   * This process's claims waiting for work (the worker service's): an admission may claim for the longest-waiting
+   * one in its own commit (jobs/lifecycle/idle-claimers.ts). Absent: admissions wake workers through the bus.
+   */
+  idleClaimers?: IdleClaimers;
 }
 
 /**

@@ -5,6 +5,7 @@
  * requests, give running jobs back, close connections.
  */
 import type { FastifyInstance } from 'fastify';
+import { IdleClaimers } from '../jobs/lifecycle/idle-claimers.js';
 import type { Logger } from 'pino';
 import { buildApi, type Api } from '../api/app.js';
 import type { ApiDeps } from '../api/context.js';
@@ -134,6 +135,7 @@ function workerDeps(
     onRequeued: (job) => telemetry.requeued(job),
     onFinished: (job) => telemetry.finished(job),
     recentCompletions: new RecentCompletions(),
+    idleClaimers: new IdleClaimers(),
   };
 }
 
@@ -181,6 +183,7 @@ function apiDeps(p: ApiParts): ApiDeps {
     poolPricing: () => p.fleet()?.pricing() ?? new Map(),
     workerApi: workerRoutes({ ...shared, nodeTypes: p.nodeTypes }),
     recentCompletions: shared.recentCompletions,
+    ...(shared.idleClaimers !== undefined && { idleClaimers: shared.idleClaimers }),
   };
 }
 

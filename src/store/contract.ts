@@ -82,7 +82,11 @@ export interface NewJob {
 }
 
 export type AdmitResult =
-  | { kind: 'admitted'; job: Job }
+  /**
+   * `claimed`: given a ClaimRequest, what that claim took in the admission's own commit (null: nothing it may
+   * take, or another job); absent where the store cannot claim inside an admission (Postgres).
+   */
+  | { kind: 'admitted'; job: Job; claimed?: Claim | null }
   /** One of `NewJob.rate`'s buckets was empty: nothing was taken or inserted. */
   | { kind: 'rate_limited'; retryAfterMs: number }
   | { kind: 'replayed'; job: Job }
@@ -305,6 +309,14 @@ export interface Claim {
 }
 
 /** Options of a claim beyond who and where. */
+/** A claim to make inside an admission's transaction (Store.admitJob): a worker of this process waits for work. */
+export interface ClaimRequest {
+  workerId: string;
+  pool: string;
+  leaseMs: number;
+  options: ClaimOptions;
+}
+
 export interface ClaimOptions {
   /** How long bounded affinity may pass over the fair pick, in ms; 0 (the default) = plain fair order. */
   affinityMaxDelayMs?: number;
@@ -365,7 +377,13 @@ export interface Store {
    * (incremented only while below the account's limits) and the insert happen in one transaction.
    * A rejected admission changes nothing.
    */
-  admitJob(input: NewJob, now: number): Promise<AdmitResult>;
+  /**
+   * Admits a job. With `claimFor` (a worker of this process waiting for work), its claim runs in the same
+   * transaction right after an admission whose inputs are ready, as claimJob would run it next (the same fair
+   * pick: it may take an older job, or none): one commit instead of two. A dialect without synchronous
+   * transactions (Postgres) ignores it and answers without `claimed`.
+   */
+  admitJob(input: NewJob, now: number, claimFor?: ClaimRequest): Promise<AdmitResult>;
   getJob(id: string): Promise<Job | null>;
   /** The job only when it belongs to this account and user (ownership is part of the lookup). */
   getJobFor(accountId: string, userId: string, id: string): Promise<Job | null>;

@@ -127,7 +127,8 @@ export class KyselyStore implements C.Store {
   revokeApiKey = (id: string, now: number): Promise<boolean> => accounts.revokeApiKey(this.#ctx, id, now);
   touchApiKey = (id: string, now: number): Promise<void> => accounts.touchApiKey(this.#ctx, id, now);
 
-  admitJob = (input: C.NewJob, now: number): Promise<C.AdmitResult> => admitJob(this.#ctx, input, now);
+  admitJob = (input: C.NewJob, now: number, claimFor?: C.ClaimRequest): Promise<C.AdmitResult> =>
+    admitJob(this.#ctx, input, now, claimFor);
   getJob = (id: string): Promise<Job | null> => reads.getJob(this.#ctx, id);
   getJobFor = (accountId: string, userId: string, id: string): Promise<Job | null> =>
     reads.getJobFor(this.#ctx, accountId, userId, id);

@@ -19,6 +19,7 @@ import type {
 } from '../store/contract.js';
 import type { ModelRef } from '../models/model-refs.js';
 import { BusWaiter } from '../events/bus-waiter.js';
+import type { IdleClaimers, WaitingClaim } from '../jobs/lifecycle/idle-claimers.js';
 import {
   LeaseLostError,
   OutputStoreError,
@@ -59,6 +60,11 @@ export interface WorkerServiceDeps {
   affinityMaxDelayMs?: number;
   /** Called with the model loads a worker reported (metrics). Must not throw. */
   onModelLoads?: (loads: readonly ModelLoad[]) => void;
+  /**
+   * This process's claims waiting for work, shared with the API's admissions (idle-claimers.ts): a claim that
+   * waits registers there, and an admission may claim for it in its own commit. Absent: claims wait for the bus.
+   */
+  idleClaimers?: IdleClaimers;
   /** Where a failed clean-up of orphaned output files is reported (they are left to retention). */
   log?: OutageLog;
 }
@@ -180,8 +186,10 @@ export class WorkerService {
   }
 
   /**
-   * Claims the next job, waiting up to `waitMs` for a `job_ready` (or the fallback poll) when none is queued. A
-   * worker already told to stop claims nothing (a job it took would only be given back). The claim carries the
+   * Claims the next job, waiting up to `waitMs` for a `job_ready` (or the fallback poll) when none is queued; while
+   * it waits, an admission on this process may claim for it in the admission's own commit (deps.idleClaimers). A
+   * worker already told to stop claims nothing (a job it took would only be given back), unless an admission took
+   * its wait just before the stop: that claim is leased, and answered. The claim carries the
    * node types whose file inputs the account's jobs may use unchecked, read with the claim itself (so revoking
    * works from the next claim, and costs no round trip of its own).
    */
@@ -193,27 +201,39 @@ export class WorkerService {
     claimId?: string,
   ): Promise<Claim | null> {
     const deadline = Date.now() + waitMs;
+    const options = {
+      affinityMaxDelayMs: this.deps.affinityMaxDelayMs ?? 0,
+      ...(claimId !== undefined && { claimId }),
+    };
     for (;;) {
       if (signal?.aborted === true) return null;
       const ready = new BusWaiter(
         this.deps.bus,
         (m) => m.kind === 'job_ready' && (m.pool === null || m.pool === pool),
       );
+      let waiting: WaitingClaim | undefined;
       try {
-        const claimed = await this.lifecycle.claim(workerId, pool, this.leaseMs, {
-          affinityMaxDelayMs: this.deps.affinityMaxDelayMs ?? 0,
-          ...(claimId !== undefined && { claimId }),
-        });
+        const claimed = await this.lifecycle.claim(workerId, pool, this.leaseMs, options);
         if (claimed !== null) {
           traceJob(claimed.job.id, 'claimed');
           return claimed;
         }
         const left = deadline - Date.now();
         if (left <= 0) return null;
+        // An admission on this process may claim for this wait in its own commit, and then ends the wait.
+        const request = { workerId, pool, leaseMs: this.leaseMs, options };
+        waiting = this.deps.idleClaimers?.wait(request, () => ready.fire());
         // A stop ends the wait at once, and the loop's first check then returns.
         await ready.wait(Math.min(left, this.fallbackPollMs), signal);
       } finally {
         ready.dispose();
+      }
+      // Taken by an admission: its answer, once its commit is in (a stop meanwhile still gets it: it is leased).
+      const handed = waiting === undefined ? null : await waiting.leave();
+      if (handed !== null) {
+        await this.lifecycle.claimed(handed, workerId);
+        traceJob(handed.job.id, 'claimed');
+        return handed;
       }
     }
   }

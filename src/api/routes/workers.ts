@@ -40,7 +40,7 @@ export { issueWorkerToken } from '../../workers/worker-tokens.js';
 /** The job hooks (log, metrics) see remote workers' claims and reports too. */
 export interface WorkerRoutesDeps extends Pick<
   WorkerServiceDeps,
-  'onClaimed' | 'onRequeued' | 'onFinished' | 'log'
+  'onClaimed' | 'onRequeued' | 'onFinished' | 'log' | 'idleClaimers'
 > {
   store: Store;
   storage: ObjectStorage;

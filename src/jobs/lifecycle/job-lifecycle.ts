@@ -31,6 +31,7 @@ import {
   finishCancel,
   release,
   reportProgress,
+  wasClaimed,
   type ReleaseOptions,
 } from './worker-verbs.js';
 
@@ -57,6 +58,11 @@ export class JobLifecycle {
 
   claim(workerId: string, pool: string, leaseMs: number, options?: ClaimOptions): Promise<Claim | null> {
     return claim(this.d, workerId, pool, leaseMs, options);
+  }
+
+  /** Records and announces a claim an admission made for `workerId` in its own commit (idle-claimers.ts). */
+  claimed(claimed: Claim, workerId: string): Promise<void> {
+    return wasClaimed(this.d, claimed, workerId);
   }
 
   reportProgress(jobId: string, workerId: string, progress: JobProgress): Promise<boolean> {

@@ -6,6 +6,7 @@
 import type { EventBus, BusMessage } from '../../events/bus.js';
 import type { Store } from '../../store/contract.js';
 import type { Job, JobEvent } from '../types.js';
+import type { IdleClaimers } from './idle-claimers.js';
 
 /** The store verbs the lifecycle performs (every job status change in Arrakis is one of these). */
 export type LifecycleStoreVerb =
@@ -52,6 +53,8 @@ export interface LifecycleDeps<K extends LifecycleStoreVerb = LifecycleStoreVerb
   /** The clock passed to the store (epoch ms). */
   now: () => number;
   observer?: LifecycleObserver;
+  /** This process's claims waiting for work: an admission makes the longest-waiting one's claim in its commit. */
+  idleClaimers?: IdleClaimers;
 }
 
 /** Where a job stands after a worker's report, a release or a lease expiry. */

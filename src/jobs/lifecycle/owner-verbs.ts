@@ -9,21 +9,37 @@ import {
 } from './lifecycle-deps.js';
 
 /**
- * Admits a job (→ queued). An admitted job whose inputs are all stored wakes its pool's idle workers; one
- * with URL inputs waits for the input fetcher (the `admitted` observer wakes it). A replay or a refusal
- * publishes nothing.
+ * Admits a job (→ queued). An admitted job whose inputs are all stored goes to a claim of this process that
+ * waits for work in its pool, made in the admission's own commit (idle-claimers.ts), else wakes the pool's idle
+ * workers; one with URL inputs waits for the input fetcher (the `admitted` observer wakes it). A replay or a
+ * refusal publishes nothing (a waiting claim it took is answered with nothing and claims again).
  */
 export async function admit(
   d: LifecycleDeps<'admitJob'>,
   input: NewJob,
   origin?: AdmissionOrigin,
 ): Promise<AdmitResult> {
-  const result = await d.store.admitJob(input, d.now());
-  if (result.kind !== 'admitted') return result;
+  const waiting = input.inputsReady ? (d.idleClaimers?.take(input.pool) ?? null) : null;
+  let result: AdmitResult;
+  try {
+    result = await d.store.admitJob(input, d.now(), waiting?.request);
+  } catch (err) {
+    waiting?.hand(null);
+    throw err;
+  }
+  if (result.kind !== 'admitted') {
+    waiting?.hand(null);
+    return result;
+  }
   const { job } = result;
   d.observer?.admitted?.(job, origin);
+  // The claim's own side records and announces it (JobLifecycle.claimed), as after a claim of its own.
+  const claimed = result.claimed ?? null;
+  waiting?.hand(claimed);
   // Not awaited: the submission's answer does not wait for the cross-replica notify (workers also poll).
-  if (job.inputsReady) void announce(d.bus, { kind: 'job_ready', pool: job.pool }).catch(() => {});
+  if (job.inputsReady && claimed?.job.id !== job.id) {
+    void announce(d.bus, { kind: 'job_ready', pool: job.pool }).catch(() => {});
+  }
   return result;
 }
 

@@ -19,10 +19,14 @@ export async function claim(
 ): Promise<Claim | null> {
   const claimed = await d.store.claimJob(workerId, pool, leaseMs, d.now(), options);
   if (claimed === null) return null;
-  const { job } = claimed;
-  d.observer?.claimed?.(job, workerId);
-  await announce(d.bus, { kind: 'job_event', jobId: job.id, ended: false });
+  await wasClaimed(d, claimed, workerId);
   return claimed;
+}
+
+/** What follows a claim, whoever's commit made it (the claim's own, or an admission's: idle-claimers.ts). */
+export async function wasClaimed(d: LifecycleDeps<never>, claimed: Claim, workerId: string): Promise<void> {
+  d.observer?.claimed?.(claimed.job, workerId);
+  await announce(d.bus, { kind: 'job_event', jobId: claimed.job.id, ended: false });
 }
 
 /** Records progress while `workerId` holds the job and appends it to the job's events; false when it does not. */

@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import type { Job } from '../../jobs/types.js';
 import { newId } from '../../util/ids.js';
-import type { AdmitResult, NewJob } from '../contract.js';
+import type { AdmitResult, ClaimRequest, NewJob } from '../contract.js';
 import {
   isForeignKeyViolation,
   isUniqueViolation,
@@ -20,6 +20,7 @@ import {
 } from '../context.js';
 import { step, type Steps } from '../direct.js';
 import { toJob } from '../rows.js';
+import { claimSteps } from './claims.js';
 import { takeTokenSteps } from './rate-buckets.js';
 
 const hashSchema = z.object({ request_hash: z.string().nullable() });
@@ -196,10 +197,20 @@ async function admitByFunction(ctx: StoreContext, input: NewJob, now: number): P
 }
 
 /** Store.admitJob: see the contract. */
-export async function admitJob(ctx: StoreContext, input: NewJob, now: number): Promise<AdmitResult> {
+export async function admitJob(
+  ctx: StoreContext,
+  input: NewJob,
+  now: number,
+  claimFor?: ClaimRequest,
+): Promise<AdmitResult> {
   try {
     if (ctx.caps.serverFunctions) return await admitByFunction(ctx, input, now);
-    return await writeSteps(ctx, () => admitSteps(ctx, input, now));
+    return await writeSteps(ctx, function* (): Steps<AdmitResult> {
+      const admitted = yield* admitSteps(ctx, input, now);
+      if (claimFor === undefined || admitted.kind !== 'admitted' || !input.inputsReady) return admitted;
+      // The claim the waiting worker would make next, in this commit: its pick may be another job, or none.
+      return { ...admitted, claimed: yield* claimSteps(ctx, claimFor, now) };
+    });
   } catch (err) {
     if (err instanceof Rejection) return err.result;
     if (isForeignKeyViolation(err)) throw new UnknownAccountError(input.accountId);

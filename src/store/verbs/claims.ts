@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import type { JobProgress } from '../../jobs/types.js';
-import type { Claim, ClaimOptions, JobEvent, LeaseState } from '../contract.js';
+import type { Claim, ClaimOptions, ClaimRequest, JobEvent, LeaseState } from '../contract.js';
 import { run, runOne, writeSteps, type StoreContext } from '../context.js';
 import { step, type Steps } from '../direct.js';
 import { writtenEvent } from '../job-event-row.js';
@@ -117,8 +117,8 @@ export async function claimJob(
   now: number,
   options: ClaimOptions = {},
 ): Promise<Claim | null> {
-  const affinityMs = options.affinityMaxDelayMs ?? 0;
   if (ctx.caps.serverFunctions) {
+    const affinityMs = options.affinityMaxDelayMs ?? 0;
     // The same walk, affinity, CAS and settlement server-side (migration 009), and the account's list read by
     // the same statement: one autocommit round trip.
     const params = [workerId, now + leaseMs, now, pool, MAX_LEVELS, affinityMs, options.claimId ?? null];
@@ -132,19 +132,27 @@ export async function claimJob(
   if ((await runOne(ctx, ctx.sql.anyClaimable, [])).length === 0) return null;
   // One write transaction, synchronous where the dialect runs in-process (SQLite): no turn of the event loop
   // between a claim's statements.
-  return await writeSteps(ctx, function* (): Steps<Claim | null> {
-    const id =
-      affinityMs > 0
-        ? yield* affinityPick(ctx, workerId, pool, affinityMs, now)
-        : ((yield* fairPick(ctx, workerId, pool))?.id ?? null);
-    if (id === null) return null;
-    const params = [workerId, now + leaseMs, now, options.claimId ?? null, id];
-    const row = (yield step(ctx.sql.startPicked, params))[0];
-    if (row === undefined) return null;
-    const job = yield* settleSteps(ctx, row, false, now);
-    const account = (yield step(ctx.sql.accountFileNodeAllowlist, [job.accountId]))[0];
-    return { job, fileNodeAllowlist: allowlistOf(account) };
-  });
+  return await writeSteps(ctx, () => claimSteps(ctx, { workerId, pool, leaseMs, options }, now));
+}
+
+/**
+ * A claim's statements on a dialect without server functions, as steps of the caller's transaction (claimJob's
+ * own, or an admission's: Store.admitJob `claimFor`).
+ */
+export function* claimSteps(ctx: StoreContext, claim: ClaimRequest, now: number): Steps<Claim | null> {
+  const { workerId, pool, leaseMs, options } = claim;
+  const affinityMs = options.affinityMaxDelayMs ?? 0;
+  const id =
+    affinityMs > 0
+      ? yield* affinityPick(ctx, workerId, pool, affinityMs, now)
+      : ((yield* fairPick(ctx, workerId, pool))?.id ?? null);
+  if (id === null) return null;
+  const params = [workerId, now + leaseMs, now, options.claimId ?? null, id];
+  const row = (yield step(ctx.sql.startPicked, params))[0];
+  if (row === undefined) return null;
+  const job = yield* settleSteps(ctx, row, false, now);
+  const account = (yield step(ctx.sql.accountFileNodeAllowlist, [job.accountId]))[0];
+  return { job, fileNodeAllowlist: allowlistOf(account) };
 }
 
 /** The claimed job's account's list; none when the account is gone (its jobs cannot be claimed then anyway). */

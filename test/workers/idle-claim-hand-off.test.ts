@@ -1,0 +1,161 @@
+/**
+ * An admission claims for a claim of this process that waits for work, in the admission's own commit
+ * (src/jobs/lifecycle/idle-claimers.ts): on SQLite the job goes from the insert to its worker in one transaction,
+ * with no `job_ready` and no second claim; on Postgres (no claim inside an admission) the waiting claim is
+ * woken and claims the usual way. Either way the claim gets exactly what a claim of its own would get.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { BusMessage, EventBus } from '../../src/events/bus.js';
+import { createLocalBus } from '../../src/events/local-bus.js';
+import { IdleClaimers } from '../../src/jobs/lifecycle/idle-claimers.js';
+import { JobLifecycle } from '../../src/jobs/lifecycle/job-lifecycle.js';
+import { openStorage } from '../../src/media/storage/open-storage.js';
+import type { Claim } from '../../src/store/contract.js';
+import { WorkerService } from '../../src/workers/worker-service.js';
+import { BACKENDS, type TestDb } from '../store/backends.js';
+import { jobInput, makeAccount } from '../store/fixtures.js';
+
+describe.each(BACKENDS)('an admission and a claim waiting for work, on $name', (backend) => {
+  let db: TestDb;
+  let dir: string;
+  let bus: EventBus;
+  let idle: IdleClaimers;
+  let service: WorkerService;
+  let lifecycle: JobLifecycle;
+  let published: BusMessage[];
+  const inOneCommit = backend.name === 'sqlite';
+
+  beforeEach(async () => {
+    db = await backend.create();
+    dir = mkdtempSync(join(tmpdir(), 'arrakis-hand-off-'));
+    bus = createLocalBus();
+    published = [];
+    bus.subscribe((m) => void published.push(m));
+    idle = new IdleClaimers();
+    const storage = openStorage(`file:${dir}`);
+    service = new WorkerService({
+      store: db.store,
+      storage,
+      bus,
+      leaseMs: 10_000,
+      maxAttempts: 3,
+      idleClaimers: idle,
+    });
+    lifecycle = new JobLifecycle({ store: db.store, bus, idleClaimers: idle });
+  });
+  afterEach(async () => {
+    await db.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /**
+   * A claim of `workerId` that has found nothing and now waits (registered with `idle`). In a box: an async
+   * function returning the claim's promise itself would wait for the claim to end.
+   */
+  async function waitingClaim(
+    workerId: string,
+    pool = 'default',
+    signal?: AbortSignal,
+  ): Promise<{ claim: Promise<Claim | null> }> {
+    const before = idle.size;
+    const claim = service.claim(workerId, pool, 20_000, signal);
+    await vi.waitFor(() => expect(idle.size).toBeGreaterThan(before), { interval: 5 });
+    return { claim };
+  }
+  const readyFor = (pool: string): BusMessage[] =>
+    published.filter((m) => m.kind === 'job_ready' && m.pool === pool);
+
+  it('hands the admitted job to the waiting claim: in the same commit on SQLite, through the bus on Postgres', async () => {
+    const account = await makeAccount(db.store);
+    const { claim } = await waitingClaim('w1');
+    const r = await lifecycle.admit(jobInput(account.id, 'u1'));
+    if (r.kind !== 'admitted') throw new Error(r.kind);
+    const claimed = await claim;
+    expect(claimed?.job).toMatchObject({ id: r.job.id, status: 'running', workerId: 'w1', attempts: 1 });
+    expect(idle.size).toBe(0);
+    if (inOneCommit) {
+      // Claimed by the admission's own transaction: the pool was never woken, and the claim never ran again.
+      expect(r.claimed?.job.id).toBe(r.job.id);
+      expect(readyFor('default')).toEqual([]);
+      expect(claimed?.job.startedAt).toBe(r.job.createdAt);
+    } else {
+      expect(r.claimed).toBeUndefined();
+      expect(readyFor('default')).toHaveLength(1);
+    }
+    // The claim was announced as a claim of its own is (SSE shows `running`), and its events are in order.
+    expect(published).toContainEqual({ kind: 'job_event', jobId: r.job.id, ended: false });
+    const events = await db.store.listJobEvents(r.job.id, 0);
+    expect(events.at(-1)).toMatchObject({ type: 'status', data: { status: 'running', attempts: 1 } });
+    expect(await db.store.getJob(r.job.id)).toMatchObject({ status: 'running', workerId: 'w1' });
+  });
+
+  it("serves waiting claims in the order they began (on Postgres: one job each), and leaves another pool's claim waiting", async () => {
+    const account = await makeAccount(db.store);
+    const stop = new AbortController();
+    const { claim: other } = await waitingClaim('w-other', 'gpu-b', stop.signal);
+    const { claim: first } = await waitingClaim('w1');
+    const { claim: second } = await waitingClaim('w2');
+    const a = await lifecycle.admit(jobInput(account.id, 'u1'));
+    if (a.kind !== 'admitted') throw new Error(a.kind);
+    // On Postgres both claims are woken by the bus and race for the job: either may take it.
+    if (inOneCommit) expect((await first)?.job.id).toBe(a.job.id);
+    const b = await lifecycle.admit(jobInput(account.id, 'u2'));
+    if (b.kind !== 'admitted') throw new Error(b.kind);
+    const ids = [(await first)?.job.id, (await second)?.job.id];
+    expect(inOneCommit ? ids : [...ids].sort()).toEqual(
+      inOneCommit ? [a.job.id, b.job.id] : [a.job.id, b.job.id].sort(),
+    );
+    expect(idle.size).toBe(1);
+    stop.abort();
+    expect(await other).toBeNull();
+    expect(idle.size).toBe(0);
+  });
+
+  it('answers a claim it took with nothing when the admission is refused, and the claim waits on', async () => {
+    const account = await makeAccount(db.store, { max_active_jobs_per_user: 1 });
+    const running = await lifecycle.admit(jobInput(account.id, 'u1'));
+    if (running.kind !== 'admitted') throw new Error(running.kind);
+    expect((await service.claim('w1', 'default', 0))?.job.id).toBe(running.job.id);
+    const { claim } = await waitingClaim('w2');
+    // u1's limit is reached: nothing is admitted, and the claim taken for it is answered with nothing.
+    expect((await lifecycle.admit(jobInput(account.id, 'u1'))).kind).toBe('quota_exceeded');
+    await vi.waitFor(() => expect(idle.size).toBe(1), { interval: 5 });
+    const next = await lifecycle.admit(jobInput(account.id, 'u2'));
+    if (next.kind !== 'admitted') throw new Error(next.kind);
+    expect((await claim)?.job.id).toBe(next.job.id);
+  });
+
+  it('hands nothing to a claim that stopped: the job stays queued and wakes the pool', async () => {
+    const account = await makeAccount(db.store);
+    const stop = new AbortController();
+    const { claim } = await waitingClaim('w1', 'default', stop.signal);
+    stop.abort();
+    expect(await claim).toBeNull();
+    expect(idle.size).toBe(0);
+    const r = await lifecycle.admit(jobInput(account.id, 'u1'));
+    if (r.kind !== 'admitted') throw new Error(r.kind);
+    expect(r.claimed).toBeUndefined();
+    expect(readyFor('default')).toHaveLength(1);
+    expect(await db.store.getJob(r.job.id)).toMatchObject({ status: 'queued', attempts: 0 });
+  });
+
+  it('takes no claim for a job whose URL inputs are still to fetch', async () => {
+    const account = await makeAccount(db.store);
+    const stop = new AbortController();
+    const { claim } = await waitingClaim('w1', 'default', stop.signal);
+    const r = await lifecycle.admit(
+      jobInput(account.id, 'u1', {
+        inputs: [{ name: 'image', url: 'https://example.com/a.png', filename: 'a.png' }],
+        inputsReady: false,
+      }),
+    );
+    if (r.kind !== 'admitted') throw new Error(r.kind);
+    expect(r.claimed).toBeUndefined();
+    expect(idle.size).toBe(1);
+    stop.abort();
+    expect(await claim).toBeNull();
+  });
+});
