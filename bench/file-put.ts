@@ -1,8 +1,10 @@
 /**
  * `FileStorage.put` of a 5 KB PNG-sized Buffer, one at a time: p50/p99 with the event loop idle and kept busy
  * (setImmediate spinners each doing `--work-ms` of CPU, as the serve process is between a job's steps), for the
- * writer thread (one hop per put, src/media/storage/file-writer.ts) and the event-loop path through fs/promises
- * (five or six thread-pool trips). Run: `node --import tsx bench/file-put.ts [--puts 400] [--spinners 2]
+ * writer as configured by default (`writer`: one hop per put to its thread, or the same steps on the event loop
+ * while the storage's writes prove fast, src/media/storage/file-writer.ts; the line says how many went inline),
+ * the writer held to its thread (`thread`), and the event-loop path through fs/promises (five or six thread-pool
+ * trips). Run: `node --import tsx bench/file-put.ts [--puts 400] [--spinners 2]
  * [--work-ms 0.2] [--dir PATH]`. The folder defaults to one under the OS temp folder (use the data disk's).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -53,21 +55,25 @@ async function run(storage: FileStorage, label: string, busy: boolean): Promise<
   }
   stop();
   times.sort((a, b) => a - b);
-  return `${label.padEnd(10)} ${busy ? 'busy' : 'idle'}  p50 ${pct(times, 50).toFixed(2)} ms  p99 ${pct(times, 99).toFixed(2)} ms`;
+  const inlined = storage.writerThread === null ? '' : `  (${storage.writerThread.inlined} inline so far)`;
+  return `${label.padEnd(10)} ${busy ? 'busy' : 'idle'}  p50 ${pct(times, 50).toFixed(2)} ms  p99 ${pct(times, 99).toFixed(2)} ms${inlined}`;
 }
 
 const base = mkdtempSync(join(values.dir ?? tmpdir(), 'arrakis-file-put-'));
 try {
   console.log(`${PUTS} puts of 5 KB each; busy = ${SPINNERS} setImmediate spinners × ${WORK_MS} ms of CPU`);
-  const thread = new FileStorage(join(base, 'thread'));
+  const writer = new FileStorage(join(base, 'writer'));
+  const thread = new FileStorage(join(base, 'thread'), { inlineWrites: { maxMs: 0 } });
   const loop = new FileStorage(join(base, 'loop'), { writerThread: false });
-  // Alternating, so a burst of load from other processes falls on both.
+  // Alternating, so a burst of load from other processes falls on all three.
   for (const busy of [false, true]) {
     for (let round = 0; round < 2; round++) {
+      console.log(await run(writer, 'writer', busy));
       console.log(await run(thread, 'thread', busy));
       console.log(await run(loop, 'event-loop', busy));
     }
   }
+  await writer.close();
   await thread.close();
 } finally {
   rmSync(base, { recursive: true, force: true });
