@@ -57,6 +57,23 @@ function tmpFiles(): string[] {
 }
 const metaOf = (key: string): string => join(storage.root, '.meta', `${key}.json`);
 
+/**
+ * Three puts into `s` (empty so far), counting folder syncs in `synced` (zeroed first): each folder a put made
+ * holds a new entry, and so does the parent of the first one it made.
+ */
+async function expectFolderSyncs(s: FileStorage, synced: Int32Array): Promise<void> {
+  Atomics.store(synced, 0, 0);
+  // Three new folders (jobs, jobs/a, jobs/a/outputs): each holds a new entry, and so does the root.
+  await s.put('jobs/a/outputs/1.0-x.png', Buffer.from('one'), 'image/png');
+  expect(Atomics.load(synced, 0)).toBe(4);
+  // An existing folder: its own only.
+  await s.put('jobs/a/outputs/1.1-y.png', Buffer.from('two'), 'image/png');
+  expect(Atomics.load(synced, 0)).toBe(5);
+  // One new folder under an existing one: it and its parent.
+  await s.put('jobs/a/inputs/z.png', Buffer.from('three'), 'image/png');
+  expect(Atomics.load(synced, 0)).toBe(7);
+}
+
 describe('FileStorage writer thread', () => {
   it('does not hold a shutdown on a stalled write: past its grace the write fails and close returns', async () => {
     hold();
@@ -95,21 +112,12 @@ describe('FileStorage writer thread', () => {
   it('syncs the folder of every published object, and every folder it made and their parent, on both paths', async () => {
     const synced = new Int32Array(new SharedArrayBuffer(4));
     for (const writerThread of [true, false]) {
-      Atomics.store(synced, 0, 0);
       const s = new FileStorage(join(root, `synced-${writerThread}`), {
         writerThread,
         writerTestHooks: { syncedDirs: synced },
       });
       try {
-        // Three new folders (jobs, jobs/a, jobs/a/outputs): each holds a new entry, and so does the root.
-        await s.put('jobs/a/outputs/1.0-x.png', Buffer.from('one'), 'image/png');
-        expect(Atomics.load(synced, 0)).toBe(4);
-        // An existing folder: its own only.
-        await s.put('jobs/a/outputs/1.1-y.png', Buffer.from('two'), 'image/png');
-        expect(Atomics.load(synced, 0)).toBe(5);
-        // One new folder under an existing one: it and its parent.
-        await s.put('jobs/a/inputs/z.png', Buffer.from('three'), 'image/png');
-        expect(Atomics.load(synced, 0)).toBe(7);
+        await expectFolderSyncs(s, synced);
       } finally {
         await s.close();
       }
@@ -272,14 +280,7 @@ describe('FileStorage writer: small objects written on the event loop while the 
 
   it('goes inline after a streak of fast writes, with the same results, sidecars and folder syncs as the thread', async () => {
     await fastStreak('warm');
-    Atomics.store(synced, 0, 0);
-    // The same folder counts as the thread path's test: three new folders and the root, then one, then two.
-    await s.put('jobs/a/outputs/1.0-x.png', Buffer.from('one'), 'image/png');
-    expect(Atomics.load(synced, 0)).toBe(4);
-    await s.put('jobs/a/outputs/1.1-y.png', Buffer.from('two'), 'image/png');
-    expect(Atomics.load(synced, 0)).toBe(5);
-    await s.put('jobs/a/inputs/z.png', Buffer.from('three'), 'image/png');
-    expect(Atomics.load(synced, 0)).toBe(7);
+    await expectFolderSyncs(s, synced);
     expect(inlined()).toBe(3);
     const got = await s.get('jobs/a/outputs/1.0-x.png');
     expect(got).toMatchObject({ size: 3, contentType: 'image/png' });
