@@ -28,7 +28,17 @@ export async function run(conn: Conn, text: string, params: readonly unknown[]):
 /** Runs `steps` to the end on `conn` (the database or a transaction), one awaited statement at a time. */
 export async function runSteps<T>(conn: Conn, steps: Steps<T>): Promise<T> {
   let next = steps.next([]);
-  while (next.done !== true) next = steps.next(await run(conn, next.value.text, next.value.params));
+  while (next.done !== true) {
+    let rows: unknown[];
+    try {
+      rows = await run(conn, next.value.text, next.value.params);
+    } catch (err) {
+      // Thrown into the steps at its `yield`, as runStepsSync does.
+      next = steps.throw(err);
+      continue;
+    }
+    next = steps.next(rows);
+  }
   return next.value;
 }
 

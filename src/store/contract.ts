@@ -308,7 +308,6 @@ export interface Claim {
   fileNodeAllowlist: string[];
 }
 
-/** Options of a claim beyond who and where. */
 /** A claim to make inside an admission's transaction (Store.admitJob): a worker of this process waits for work. */
 export interface ClaimRequest {
   workerId: string;
@@ -317,6 +316,7 @@ export interface ClaimRequest {
   options: ClaimOptions;
 }
 
+/** Options of a claim beyond who and where. */
 export interface ClaimOptions {
   /** How long bounded affinity may pass over the fair pick, in ms; 0 (the default) = plain fair order. */
   affinityMaxDelayMs?: number;
@@ -376,14 +376,20 @@ export interface Store {
    * Admits a job atomically: the idempotency check, the per-user and per-account active-job counters
    * (incremented only while below the account's limits) and the insert happen in one transaction.
    * A rejected admission changes nothing.
-   */
-  /**
-   * Admits a job. With `claimFor` (a worker of this process waiting for work), its claim runs in the same
-   * transaction right after an admission whose inputs are ready, as claimJob would run it next (the same fair
-   * pick: it may take an older job, or none): one commit instead of two. A dialect without synchronous
-   * transactions (Postgres) ignores it and answers without `claimed`.
+   *
+   * With `claimFor` (a worker of this process waiting for work; only where `claimsInAdmission`), that claim runs
+   * in the same transaction right after an admission whose inputs are ready, as claimJob would run it next (the
+   * same fair pick: it may take an older job, or none): one commit instead of two. A claim that fails there is
+   * undone alone (a savepoint) and answered null: it never fails the submission. The answer's `job` is the job as
+   * admitted (queued); `claimed` says what the same commit did next.
    */
   admitJob(input: NewJob, now: number, claimFor?: ClaimRequest): Promise<AdmitResult>;
+  /**
+   * Whether admitJob makes a `claimFor` claim in the admission's transaction (SQLite). Postgres does not: one
+   * statement admitting and claiming would hold the admitting user's and account's rows while it locks the
+   * claimed job's, and two such statements could deadlock.
+   */
+  readonly claimsInAdmission: boolean;
   getJob(id: string): Promise<Job | null>;
   /** The job only when it belongs to this account and user (ownership is part of the lookup). */
   getJobFor(accountId: string, userId: string, id: string): Promise<Job | null>;

@@ -34,9 +34,21 @@ export function step(text: string, params: readonly unknown[]): Step {
   return { text, params };
 }
 
-/** Runs `steps` to the end, each statement by `exec`, synchronously. */
+/**
+ * Runs `steps` to the end, each statement by `exec`, synchronously. A statement that fails is thrown into the
+ * steps at its `yield` (a verb may undo part of its work there: a savepoint); uncaught, it ends the run.
+ */
 export function runStepsSync<T>(exec: Exec, steps: Steps<T>): T {
   let next = steps.next([]);
-  while (next.done !== true) next = steps.next(exec(next.value.text, next.value.params));
+  while (next.done !== true) {
+    let rows: unknown[];
+    try {
+      rows = exec(next.value.text, next.value.params);
+    } catch (err) {
+      next = steps.throw(err);
+      continue;
+    }
+    next = steps.next(rows);
+  }
   return next.value;
 }

@@ -127,6 +127,10 @@ export class KyselyStore implements C.Store {
   revokeApiKey = (id: string, now: number): Promise<boolean> => accounts.revokeApiKey(this.#ctx, id, now);
   touchApiKey = (id: string, now: number): Promise<void> => accounts.touchApiKey(this.#ctx, id, now);
 
+  get claimsInAdmission(): boolean {
+    return !this.#ctx.caps.serverFunctions;
+  }
+
   admitJob = (input: C.NewJob, now: number, claimFor?: C.ClaimRequest): Promise<C.AdmitResult> =>
     admitJob(this.#ctx, input, now, claimFor);
   getJob = (id: string): Promise<Job | null> => reads.getJob(this.#ctx, id);

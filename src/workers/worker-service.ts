@@ -201,6 +201,7 @@ export class WorkerService {
     claimId?: string,
   ): Promise<Claim | null> {
     const deadline = Date.now() + waitMs;
+    const ticket = this.deps.idleClaimers?.ticket() ?? 0;
     const options = {
       affinityMaxDelayMs: this.deps.affinityMaxDelayMs ?? 0,
       ...(claimId !== undefined && { claimId }),
@@ -222,7 +223,7 @@ export class WorkerService {
         if (left <= 0) return null;
         // An admission on this process may claim for this wait in its own commit, and then ends the wait.
         const request = { workerId, pool, leaseMs: this.leaseMs, options };
-        waiting = this.deps.idleClaimers?.wait(request, () => ready.fire());
+        waiting = this.deps.idleClaimers?.wait(request, ticket, () => ready.fire());
         // A stop ends the wait at once, and the loop's first check then returns.
         await ready.wait(Math.min(left, this.fallbackPollMs), signal);
       } finally {

@@ -304,15 +304,29 @@ describe('FileStorage writer: small objects written on the event loop while the 
     expect(inlined()).toBe(0);
   });
 
-  it('sends the writes after a slow inline one back to the thread until a new streak', async () => {
+  it('sends the writes after a slow inline one back to the thread, for twice the streak each time', async () => {
     await fastStreak('warm');
     tick = 120_000; // the next inline write reads as two minutes long
     await s.put('slow.png', Buffer.from('s'), 'image/png');
     expect(inlined()).toBe(1);
     tick = 0;
+    // The event loop paid for that one: the next inline write waits for 32 fast writes, not 16.
     await fastStreak('again');
+    await fastStreak('and-again');
     await s.put('fast.png', Buffer.from('f'), 'image/png');
     expect(inlined()).toBe(2);
+    // Slow again: 64 now. Not after 48 fast writes, after 64.
+    tick = 120_000;
+    await s.put('slow-2.png', Buffer.from('s'), 'image/png');
+    expect(inlined()).toBe(3);
+    tick = 0;
+    for (let i = 0; i < 3; i++) await fastStreak(`x${i}`);
+    await s.put('not-yet.png', Buffer.from('n'), 'image/png');
+    expect(inlined()).toBe(3);
+    for (let i = 0; i < INLINE_AFTER_FAST - 1; i++) await s.put(`x3/${i}.png`, Buffer.from('x'), 'image/png');
+    expect(inlined()).toBe(3);
+    await s.put('fast-2.png', Buffer.from('f'), 'image/png');
+    expect(inlined()).toBe(4);
   });
 
   it('fails an inline write the file system refuses with its code, leaves no temp file, and ends the streak', async () => {
@@ -336,5 +350,14 @@ describe('FileStorage writer: small objects written on the event loop while the 
     expect(inlined()).toBe(0);
     // The thread wrote them in the order asked: the later put is what the key holds.
     expect(await text((await s.get('big.bin'))!.body)).toBe('after');
+  });
+
+  it('never overtakes a closing thread: a write while it still holds one goes to a thread too', async () => {
+    await fastStreak('warm');
+    const big = s.put('big.bin', Buffer.alloc(INLINE_MAX_BYTES + 1, 1), 'application/octet-stream');
+    const closing = s.close();
+    const small = s.put('small.png', Buffer.from('after'), 'image/png');
+    await Promise.all([big, closing, small]);
+    expect(inlined()).toBe(0);
   });
 });

@@ -13,7 +13,7 @@ import { createLocalBus } from '../../src/events/local-bus.js';
 import { IdleClaimers } from '../../src/jobs/lifecycle/idle-claimers.js';
 import { JobLifecycle } from '../../src/jobs/lifecycle/job-lifecycle.js';
 import { openStorage } from '../../src/media/storage/open-storage.js';
-import type { Claim } from '../../src/store/contract.js';
+import type { Claim, Store } from '../../src/store/contract.js';
 import { WorkerService } from '../../src/workers/worker-service.js';
 import { BACKENDS, type TestDb } from '../store/backends.js';
 import { jobInput, makeAccount } from '../store/fixtures.js';
@@ -27,6 +27,12 @@ describe.each(BACKENDS)('an admission and a claim waiting for work, on $name', (
   let lifecycle: JobLifecycle;
   let published: BusMessage[];
   const inOneCommit = backend.name === 'sqlite';
+
+  /** `db.store` with its admitJob replaced (the rest, its getters included, read from the store itself). */
+  const storeWith = (admitJob: Store['admitJob']): Store =>
+    new Proxy(db.store, {
+      get: (target, key) => (key === 'admitJob' ? admitJob : Reflect.get(target, key, target)),
+    });
 
   beforeEach(async () => {
     db = await backend.create();
@@ -157,5 +163,86 @@ describe.each(BACKENDS)('an admission and a claim waiting for work, on $name', (
     expect(idle.size).toBe(1);
     stop.abort();
     expect(await claim).toBeNull();
+  });
+
+  it('answers the claim it took with nothing when the admission throws, and the claim waits on', async () => {
+    const account = await makeAccount(db.store);
+    const failing = new JobLifecycle({
+      store: storeWith(() => Promise.reject(new Error('database away'))),
+      bus,
+      idleClaimers: idle,
+    });
+    const { claim } = await waitingClaim('w1');
+    await expect(failing.admit(jobInput(account.id, 'u1'))).rejects.toThrow('database away');
+    await vi.waitFor(() => expect(idle.size).toBe(1), { interval: 5 });
+    const next = await lifecycle.admit(jobInput(account.id, 'u1'));
+    if (next.kind !== 'admitted') throw new Error(next.kind);
+    expect((await claim)?.job.id).toBe(next.job.id);
+  });
+
+  it("gives a claim whose wait ran out while an admission held it that admission's claim", async () => {
+    const account = await makeAccount(db.store);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const slow = new JobLifecycle({
+      store: storeWith(async (input, now, claimFor) => {
+        await gate;
+        return await db.store.admitJob(input, now, claimFor);
+      }),
+      bus,
+      idleClaimers: idle,
+    });
+    const claim = service.claim('w1', 'default', 150);
+    await vi.waitFor(() => expect(idle.size).toBe(1), { interval: 5 });
+    const admitted = slow.admit(jobInput(account.id, 'u1'));
+    // The claim's 150 ms run out while the admission's commit is held.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    open();
+    const r = await admitted;
+    if (r.kind !== 'admitted') throw new Error(r.kind);
+    if (inOneCommit) {
+      // It was taken before its time ran out: it waits for the commit and gets the lease it made.
+      expect((await claim)?.job).toMatchObject({ id: r.job.id, status: 'running', workerId: 'w1' });
+    } else {
+      expect(await claim).toBeNull();
+      expect(await db.store.getJob(r.job.id)).toMatchObject({ status: 'queued' });
+    }
+  });
+
+  it('undoes a claim that fails inside the admission alone: the job is admitted and queued', async () => {
+    const account = await makeAccount(db.store);
+    // A claim id SQLite cannot bind fails the claim's first write, after its picks.
+    const broken = { workerId: 'w1', pool: 'default', leaseMs: 10_000, options: { claimId: {} as string } };
+    const r = await db.store.admitJob(jobInput(account.id, 'u1'), Date.now(), broken);
+    if (r.kind !== 'admitted') throw new Error(r.kind);
+    expect(r.claimed).toEqual(db.store.claimsInAdmission ? null : undefined);
+    expect(await db.store.getJob(r.job.id)).toMatchObject({ status: 'queued', attempts: 0, workerId: null });
+    expect((await service.claim('w1', 'default', 0))?.job.id).toBe(r.job.id);
+  });
+});
+
+describe('IdleClaimers', () => {
+  const request = (workerId: string, pool = 'default') => ({ workerId, pool, leaseMs: 1_000, options: {} });
+
+  it('serves the claim that began first, though it waits again behind later ones after each fallback poll', async () => {
+    const idle = new IdleClaimers();
+    const first = idle.ticket();
+    const second = idle.ticket();
+    const a = idle.wait(request('w1'), first, () => {});
+    idle.wait(request('w2'), second, () => {});
+    // w1's period ends: it leaves and waits again, now behind w2 in the list.
+    expect(await a.leave()).toBeNull();
+    const again = idle.wait(request('w1'), first, () => {});
+    expect(idle.take('gpu-b')).toBeNull();
+    const taken = idle.take('default');
+    expect(taken?.request.workerId).toBe('w1');
+    // Taken: its side waits for the answer, which comes once and wakes it.
+    const answered = again.leave();
+    taken?.hand(null);
+    taken?.hand({ job: {} as Claim['job'], fileNodeAllowlist: [] });
+    expect(await answered).toBeNull();
+    expect(idle.size).toBe(1);
   });
 });

@@ -9,8 +9,9 @@
  * pick, bounded affinity, its lease and claim id) right after the job's insert, so the claim takes what it would
  * have taken had it run just after that commit — an older job, or none (its affinity may leave the job to a
  * worker holding its model). Either way the claim is answered, and a claim given nothing simply claims again.
- * Claims are served in the order they began waiting. Only this process's claims wait here: other replicas
- * hear of the job from the bus, as before.
+ * Claims are served in the order their calls began (a ticket each: a claim's wait is cut into the fallback poll's
+ * periods, and it keeps its place across them). Only this process's claims wait here: other replicas hear of the
+ * job from the bus, as before; and only where the store claims inside an admission (Store.claimsInAdmission).
  */
 import type { Claim, ClaimRequest } from '../../store/contract.js';
 
@@ -32,6 +33,7 @@ export interface WaitingClaim {
 
 interface Entry {
   request: ClaimRequest;
+  ticket: number;
   handed: Promise<Claim | null>;
   hand: (claim: Claim | null) => void;
   taken: boolean;
@@ -39,19 +41,28 @@ interface Entry {
 
 export class IdleClaimers {
   readonly #waiting: Entry[] = [];
+  #tickets = 0;
 
   /** Claims waiting now (tests, metrics). */
   get size(): number {
     return this.#waiting.length;
   }
 
-  /** `request` waits for work; `woken` is called when an admission takes it (end the claim's wait then). */
-  wait(request: ClaimRequest, woken: () => void): WaitingClaim {
+  /** A claim call's place in line, taken once when it begins (wait keeps it). */
+  ticket(): number {
+    return ++this.#tickets;
+  }
+
+  /**
+   * `request` waits for work, in line by `ticket`; `woken` is called when an admission takes it (end the claim's
+   * wait then).
+   */
+  wait(request: ClaimRequest, ticket: number, woken: () => void): WaitingClaim {
     let resolve!: (claim: Claim | null) => void;
     const handed = new Promise<Claim | null>((r) => {
       resolve = r;
     });
-    const entry: Entry = { request, handed, hand: resolve, taken: false };
+    const entry: Entry = { request, ticket, handed, hand: resolve, taken: false };
     entry.hand = (claim) => {
       resolve(claim);
       woken();
@@ -66,9 +77,12 @@ export class IdleClaimers {
     };
   }
 
-  /** The claim of `pool` that has waited longest, now the caller's to answer (TakenClaim.hand), if any waits. */
+  /** The waiting claim of `pool` that began first, now the caller's to answer (TakenClaim.hand), if any. */
   take(pool: string): TakenClaim | null {
-    const entry = this.#waiting.find((e) => e.request.pool === pool);
+    let entry: Entry | undefined;
+    for (const e of this.#waiting) {
+      if (e.request.pool === pool && (entry === undefined || e.ticket < entry.ticket)) entry = e;
+    }
     if (entry === undefined) return null;
     this.#remove(entry);
     entry.taken = true;

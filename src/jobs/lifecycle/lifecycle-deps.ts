@@ -11,6 +11,7 @@ import type { IdleClaimers } from './idle-claimers.js';
 /** The store verbs the lifecycle performs (every job status change in Arrakis is one of these). */
 export type LifecycleStoreVerb =
   | 'admitJob'
+  | 'claimsInAdmission'
   | 'claimJob'
   | 'updateProgress'
   | 'completeJob'

@@ -15,11 +15,13 @@ import {
  * refusal publishes nothing (a waiting claim it took is answered with nothing and claims again).
  */
 export async function admit(
-  d: LifecycleDeps<'admitJob'>,
+  d: LifecycleDeps<'admitJob' | 'claimsInAdmission'>,
   input: NewJob,
   origin?: AdmissionOrigin,
 ): Promise<AdmitResult> {
-  const waiting = input.inputsReady ? (d.idleClaimers?.take(input.pool) ?? null) : null;
+  // Only where the store claims inside the admission (SQLite): elsewhere the bus wakes the waiting claims.
+  const taking = input.inputsReady && d.store.claimsInAdmission;
+  const waiting = taking ? (d.idleClaimers?.take(input.pool) ?? null) : null;
   let result: AdmitResult;
   try {
     result = await d.store.admitJob(input, d.now(), waiting?.request);
@@ -32,10 +34,11 @@ export async function admit(
     return result;
   }
   const { job } = result;
-  d.observer?.admitted?.(job, origin);
-  // The claim's own side records and announces it (JobLifecycle.claimed), as after a claim of its own.
+  // Answered before anything else can throw: the claim's own side records and announces it (JobLifecycle.claimed),
+  // as after a claim of its own, once this turn is over (so the admission's observer still logs first).
   const claimed = result.claimed ?? null;
   waiting?.hand(claimed);
+  d.observer?.admitted?.(job, origin);
   // Not awaited: the submission's answer does not wait for the cross-replica notify (workers also poll).
   if (job.inputsReady && claimed?.job.id !== job.id) {
     void announce(d.bus, { kind: 'job_ready', pool: job.pool }).catch(() => {});

@@ -177,12 +177,15 @@ const writeObjectInline = new Script(`(function () {${WRITE_OBJECT}\nreturn writ
  * 2-core build machine a hop to the thread and back cost 0.13 ms idle and 0.4 – 0.8 ms beside a busy control
  * plane, while the whole write of a small object on tmpfs took 0.1 – 0.2 ms. A disk whose fsync waits for the
  * device (most SSDs without power-loss protection, network volumes) takes longer than INLINE_MAX_MS and keeps
- * every write on the thread: there the event loop must not wait for the device. One slow write ends the streak:
- * the next INLINE_AFTER_FAST writes go to the thread again, however long the storage had been fast.
+ * every write on the thread: there the event loop must not wait for the device. One slow write ends the streak,
+ * and a slow one made inline (the stall the event loop did pay: a flush that turned slow) doubles the streak the
+ * next inline write waits for, up to INLINE_AFTER_FAST_MAX, so storage that turns slow now and then costs the
+ * event loop fewer and fewer of its stalls.
  */
 export const INLINE_MAX_MS = 0.5;
 export const INLINE_AFTER_FAST = 16;
-export const INLINE_MAX_BYTES = 1024 * 1024;
+export const INLINE_AFTER_FAST_MAX = 4096;
+export const INLINE_MAX_BYTES = 256 * 1024;
 
 /** The inline path's knobs (tests). */
 export interface InlineWriteOptions {
@@ -238,6 +241,10 @@ export class FileWriter {
   #nextId = 0;
   /** How many writes in a row (on either path) took at most #inlineMaxMs. */
   #fastStreak = 0;
+  /** The streak an inline write waits for: INLINE_AFTER_FAST, doubled by each slow inline write. */
+  #inlineAfter = INLINE_AFTER_FAST;
+  /** Thread writes not answered yet, a closing thread's included: an inline write never overtakes one. */
+  #outstanding = 0;
   #inlined = 0;
   readonly #inlineMaxMs: number;
 
@@ -278,7 +285,10 @@ export class FileWriter {
       const started = this.#clock();
       try {
         const size = writeObjectInline(fs, dirname, req, this.hooks);
-        this.#took(this.#clock() - started);
+        const ms = this.#clock() - started;
+        if (ms > this.#inlineMaxMs)
+          this.#inlineAfter = Math.min(this.#inlineAfter * 2, INLINE_AFTER_FAST_MAX);
+        this.#took(ms);
         this.#inlined += 1;
         return Promise.resolve(size);
       } catch (err) {
@@ -292,6 +302,7 @@ export class FileWriter {
     const meta = req.meta !== undefined ? toWire(req.meta) : undefined;
     const transfer = meta !== undefined ? [object.bytes, meta.bytes] : [object.bytes];
     const tmps = meta !== undefined ? [object.tmp, meta.tmp] : [object.tmp];
+    this.#outstanding += 1;
     return new Promise<number>((resolve, reject) => {
       if (thread.pending.size === 0) thread.worker.ref(); // a write in flight keeps the process alive
       thread.pending.set(id, { resolve, reject, tmps });
@@ -305,7 +316,7 @@ export class FileWriter {
    */
   #mayInline(req: WriteRequest): boolean {
     const bytes = req.object.bytes.length + (req.meta?.bytes.length ?? 0);
-    return this.#fastStreak >= INLINE_AFTER_FAST && this.inFlight === 0 && bytes <= INLINE_MAX_BYTES;
+    return this.#fastStreak >= this.#inlineAfter && this.#outstanding === 0 && bytes <= INLINE_MAX_BYTES;
   }
 
   #took(ms: number): void {
@@ -337,6 +348,7 @@ export class FileWriter {
     const p = thread.pending.get(a.id);
     if (p === undefined) return;
     thread.pending.delete(a.id);
+    this.#outstanding -= 1;
     if (thread.pending.size === 0) thread.worker.unref();
     if (a.error !== undefined) {
       this.#fastStreak = 0;
@@ -352,6 +364,7 @@ export class FileWriter {
     if (this.#thread === thread) this.#thread = null;
     const lost = [...thread.pending.values()];
     thread.pending.clear();
+    this.#outstanding -= lost.length;
     for (const p of lost) {
       void Promise.all(p.tmps.map((t) => rm(t, { force: true }).catch(() => undefined))).then(() =>
         p.reject(new WriterDiedError(why)),

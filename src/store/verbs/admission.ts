@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import type { Job } from '../../jobs/types.js';
 import { newId } from '../../util/ids.js';
-import type { AdmitResult, ClaimRequest, NewJob } from '../contract.js';
+import type { AdmitResult, Claim, ClaimRequest, NewJob } from '../contract.js';
 import {
   isForeignKeyViolation,
   isUniqueViolation,
@@ -208,8 +208,18 @@ export async function admitJob(
     return await writeSteps(ctx, function* (): Steps<AdmitResult> {
       const admitted = yield* admitSteps(ctx, input, now);
       if (claimFor === undefined || admitted.kind !== 'admitted' || !input.inputsReady) return admitted;
-      // The claim the waiting worker would make next, in this commit: its pick may be another job, or none.
-      return { ...admitted, claimed: yield* claimSteps(ctx, claimFor, now) };
+      // The claim the waiting worker would make next, in this commit: its pick may be another job, or none. A
+      // claim that fails is undone alone and answered null (its worker claims again on its own): the job stays.
+      yield step('SAVEPOINT admission_claim', []);
+      let claimed: Claim | null;
+      try {
+        claimed = yield* claimSteps(ctx, claimFor, now);
+      } catch {
+        yield step('ROLLBACK TO admission_claim', []);
+        claimed = null;
+      }
+      yield step('RELEASE admission_claim', []);
+      return { ...admitted, claimed };
     });
   } catch (err) {
     if (err instanceof Rejection) return err.result;
