@@ -64,6 +64,9 @@ export class KyselyStore implements C.Store {
    * run long, or wait for another process's); without it migrations run on `db`. `migrateOptions` tunes
    * how migrations wait for locks (migrator.ts).
    */
+  /** A plain field, not a getter: a store wrapped in a Proxy (tests, decorators) reads it like its verbs. */
+  readonly claimsInAdmission: boolean;
+
   constructor(
     db: Kysely<DatabaseSchema>,
     caps: Capabilities,
@@ -75,6 +78,7 @@ export class KyselyStore implements C.Store {
   ) {
     const buckets = new BucketMirror();
     this.#ctx = direct === undefined ? { db, caps, sql, buckets } : { db, caps, sql, direct, buckets };
+    this.claimsInAdmission = !caps.serverFunctions;
     this.#shared = shared;
     this.#migrationDb = migrationDb;
     this.#migrateOptions = migrateOptions;
@@ -126,10 +130,6 @@ export class KyselyStore implements C.Store {
   listApiKeys = (accountId: string): Promise<ApiKeyRecord[]> => accounts.listApiKeys(this.#ctx, accountId);
   revokeApiKey = (id: string, now: number): Promise<boolean> => accounts.revokeApiKey(this.#ctx, id, now);
   touchApiKey = (id: string, now: number): Promise<void> => accounts.touchApiKey(this.#ctx, id, now);
-
-  get claimsInAdmission(): boolean {
-    return !this.#ctx.caps.serverFunctions;
-  }
 
   admitJob = (input: C.NewJob, now: number, claimFor?: C.ClaimRequest): Promise<C.AdmitResult> =>
     admitJob(this.#ctx, input, now, claimFor);

@@ -329,6 +329,28 @@ describe('FileStorage writer: small objects written on the event loop while the 
     expect(inlined()).toBe(4);
   });
 
+  it('halves the streak again after twice that many fast writes in a row', async () => {
+    await fastStreak('warm');
+    tick = 120_000;
+    await s.put('slow.png', Buffer.from('s'), 'image/png'); // inline and slow: 32 now
+    tick = 0;
+    // 64 fast writes (the first 32 on the thread, the rest inline): twice 32, so back to 16.
+    for (let i = 0; i < 4; i++) {
+      for (let j = 0; j < INLINE_AFTER_FAST; j++)
+        await s.put(`calm${i}/${j}.png`, Buffer.from('c'), 'image/png');
+    }
+    expect(inlined()).toBe(1 + INLINE_AFTER_FAST * 2);
+    tick = 120_000;
+    await s.put('slow-2.png', Buffer.from('s'), 'image/png'); // doubles 16 to 32, not 32 to 64
+    tick = 0;
+    const before = inlined();
+    for (let j = 0; j < 2 * INLINE_AFTER_FAST; j++)
+      await s.put(`after/${j}.png`, Buffer.from('a'), 'image/png');
+    expect(inlined()).toBe(before);
+    await s.put('inline-again.png', Buffer.from('i'), 'image/png');
+    expect(inlined()).toBe(before + 1);
+  });
+
   it('fails an inline write the file system refuses with its code, leaves no temp file, and ends the streak', async () => {
     await fastStreak('warm');
     await s.put('jobs/j5/a', Buffer.from('file'), 'text/plain');

@@ -213,13 +213,47 @@ describe.each(BACKENDS)('an admission and a claim waiting for work, on $name', (
 
   it('undoes a claim that fails inside the admission alone: the job is admitted and queued', async () => {
     const account = await makeAccount(db.store);
-    // A claim id SQLite cannot bind fails the claim's first write, after its picks.
-    const broken = { workerId: 'w1', pool: 'default', leaseMs: 10_000, options: { claimId: {} as string } };
-    const r = await db.store.admitJob(jobInput(account.id, 'u1'), Date.now(), broken);
+    const request = { workerId: 'w1', pool: 'default', leaseMs: 10_000, options: {} };
+    if (!db.store.claimsInAdmission) {
+      const r = await db.store.admitJob(jobInput(account.id, 'u1'), Date.now(), request);
+      expect(r).toMatchObject({ kind: 'admitted' });
+      expect((r as { claimed?: unknown }).claimed).toBeUndefined();
+      return;
+    }
+    // The claim's last write fails, after its lease and its user's running count were written.
+    await db.exec(`CREATE TRIGGER refuse_running BEFORE INSERT ON job_events
+      WHEN NEW.type = 'status' AND json_extract(NEW.data, '$.status') = 'running'
+      BEGIN SELECT RAISE(ABORT, 'refused'); END`);
+    const r = await db.store.admitJob(jobInput(account.id, 'u1'), Date.now(), request);
     if (r.kind !== 'admitted') throw new Error(r.kind);
-    expect(r.claimed).toEqual(db.store.claimsInAdmission ? null : undefined);
+    expect(r.claimed).toBeNull();
     expect(await db.store.getJob(r.job.id)).toMatchObject({ status: 'queued', attempts: 0, workerId: null });
-    expect((await service.claim('w1', 'default', 0))?.job.id).toBe(r.job.id);
+    await db.exec('DROP TRIGGER refuse_running');
+    // Nothing of the undone claim is left: the next claim is the job's first, its only `running` event.
+    expect((await service.claim('w1', 'default', 0))?.job).toMatchObject({ id: r.job.id, attempts: 1 });
+    const running = (await db.store.listJobEvents(r.job.id, 0)).filter(
+      (e) => e.type === 'status' && (e.data as { status?: string }).status === 'running',
+    );
+    expect(running).toHaveLength(1);
+  });
+
+  it("answers the claim it took before the admission's observer runs, so an observer that throws loses no lease", async () => {
+    const account = await makeAccount(db.store);
+    const throwing = new JobLifecycle({
+      store: db.store,
+      bus,
+      idleClaimers: idle,
+      observer: {
+        admitted: () => {
+          throw new Error('observer failed');
+        },
+      },
+    });
+    const { claim } = await waitingClaim('w1');
+    await expect(throwing.admit(jobInput(account.id, 'u1'))).rejects.toThrow('observer failed');
+    // On SQLite the commit leased it to w1; on Postgres (no claim inside the admission) w1's poll finds it.
+    const claimed = await claim;
+    expect(claimed?.job).toMatchObject({ status: 'running', workerId: 'w1' });
   });
 });
 

@@ -20,8 +20,9 @@ export async function admit(
   origin?: AdmissionOrigin,
 ): Promise<AdmitResult> {
   // Only where the store claims inside the admission (SQLite): elsewhere the bus wakes the waiting claims.
-  const taking = input.inputsReady && d.store.claimsInAdmission;
-  const waiting = taking ? (d.idleClaimers?.take(input.pool) ?? null) : null;
+  const idle = d.idleClaimers;
+  const waiting =
+    idle !== undefined && input.inputsReady && d.store.claimsInAdmission ? idle.take(input.pool) : null;
   let result: AdmitResult;
   try {
     result = await d.store.admitJob(input, d.now(), waiting?.request);

@@ -180,7 +180,7 @@ const writeObjectInline = new Script(`(function () {${WRITE_OBJECT}\nreturn writ
  * every write on the thread: there the event loop must not wait for the device. One slow write ends the streak,
  * and a slow one made inline (the stall the event loop did pay: a flush that turned slow) doubles the streak the
  * next inline write waits for, up to INLINE_AFTER_FAST_MAX, so storage that turns slow now and then costs the
- * event loop fewer and fewer of its stalls.
+ * event loop fewer and fewer of its stalls; twice that many fast writes in a row halve it again.
  */
 export const INLINE_MAX_MS = 0.5;
 export const INLINE_AFTER_FAST = 16;
@@ -241,8 +241,13 @@ export class FileWriter {
   #nextId = 0;
   /** How many writes in a row (on either path) took at most #inlineMaxMs. */
   #fastStreak = 0;
-  /** The streak an inline write waits for: INLINE_AFTER_FAST, doubled by each slow inline write. */
+  /**
+   * The streak an inline write waits for: INLINE_AFTER_FAST, doubled by each slow inline write, halved again by
+   * each run of twice that many fast writes (a pause of the process, not of the disk, does not stay counted).
+   */
   #inlineAfter = INLINE_AFTER_FAST;
+  /** Fast writes in a row since #inlineAfter last moved. */
+  #calm = 0;
   /** Thread writes not answered yet, a closing thread's included: an inline write never overtakes one. */
   #outstanding = 0;
   #inlined = 0;
@@ -311,8 +316,9 @@ export class FileWriter {
   }
 
   /**
-   * Inline only after a streak of fast writes, for a small object, and with nothing on the thread: a write to a
-   * key the thread still holds must land after it, as the thread's own order would have it.
+   * Inline only after a streak of fast writes, for a small object, and with no write waiting on a thread (a
+   * closing one's included): a write to a key a thread still holds must land after it. (A write made while a
+   * thread closes goes to a new thread, which may finish first: the thread path's own order across a close.)
    */
   #mayInline(req: WriteRequest): boolean {
     const bytes = req.object.bytes.length + (req.meta?.bytes.length ?? 0);
@@ -320,7 +326,17 @@ export class FileWriter {
   }
 
   #took(ms: number): void {
-    this.#fastStreak = ms <= this.#inlineMaxMs ? this.#fastStreak + 1 : 0;
+    if (ms > this.#inlineMaxMs) {
+      this.#fastStreak = 0;
+      this.#calm = 0;
+      return;
+    }
+    this.#fastStreak += 1;
+    this.#calm += 1;
+    if (this.#calm >= 2 * this.#inlineAfter && this.#inlineAfter > INLINE_AFTER_FAST) {
+      this.#inlineAfter /= 2;
+      this.#calm = 0;
+    }
   }
 
   #current(): Thread {

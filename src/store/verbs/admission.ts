@@ -210,12 +210,18 @@ export async function admitJob(
       if (claimFor === undefined || admitted.kind !== 'admitted' || !input.inputsReady) return admitted;
       // The claim the waiting worker would make next, in this commit: its pick may be another job, or none. A
       // claim that fails is undone alone and answered null (its worker claims again on its own): the job stays.
+      // Unless SQLite ended the whole transaction (a full disk, an I/O error): then the savepoint is gone too,
+      // and the claim's own error is the admission's.
       yield step('SAVEPOINT admission_claim', []);
       let claimed: Claim | null;
       try {
         claimed = yield* claimSteps(ctx, claimFor, now);
-      } catch {
-        yield step('ROLLBACK TO admission_claim', []);
+      } catch (err) {
+        try {
+          yield step('ROLLBACK TO admission_claim', []);
+        } catch {
+          throw err;
+        }
         claimed = null;
       }
       yield step('RELEASE admission_claim', []);
