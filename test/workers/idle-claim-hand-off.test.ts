@@ -34,6 +34,10 @@ describe.each(BACKENDS)('an admission and a claim waiting for work, on $name', (
       get: (target, key) => (key === 'admitJob' ? admitJob : Reflect.get(target, key, target)),
     });
 
+  /** A lifecycle on the shared bus and waiting claims, admitting through `admitJob` instead of the store's. */
+  const lifecycleWith = (admitJob: Store['admitJob']): JobLifecycle =>
+    new JobLifecycle({ store: storeWith(admitJob), bus, idleClaimers: idle });
+
   beforeEach(async () => {
     db = await backend.create();
     dir = mkdtempSync(join(tmpdir(), 'arrakis-hand-off-'));
@@ -167,11 +171,7 @@ describe.each(BACKENDS)('an admission and a claim waiting for work, on $name', (
 
   it('answers the claim it took with nothing when the admission throws, and the claim waits on', async () => {
     const account = await makeAccount(db.store);
-    const failing = new JobLifecycle({
-      store: storeWith(() => Promise.reject(new Error('database away'))),
-      bus,
-      idleClaimers: idle,
-    });
+    const failing = lifecycleWith(() => Promise.reject(new Error('database away')));
     const { claim } = await waitingClaim('w1');
     await expect(failing.admit(jobInput(account.id, 'u1'))).rejects.toThrow('database away');
     await vi.waitFor(() => expect(idle.size).toBe(1), { interval: 5 });
@@ -186,13 +186,9 @@ describe.each(BACKENDS)('an admission and a claim waiting for work, on $name', (
     const gate = new Promise<void>((resolve) => {
       open = resolve;
     });
-    const slow = new JobLifecycle({
-      store: storeWith(async (input, now, claimFor) => {
-        await gate;
-        return await db.store.admitJob(input, now, claimFor);
-      }),
-      bus,
-      idleClaimers: idle,
+    const slow = lifecycleWith(async (input, now, claimFor) => {
+      await gate;
+      return await db.store.admitJob(input, now, claimFor);
     });
     const claim = service.claim('w1', 'default', 150);
     await vi.waitFor(() => expect(idle.size).toBe(1), { interval: 5 });

@@ -62,11 +62,11 @@ export class IdleClaimers {
     const handed = new Promise<Claim | null>((r) => {
       resolve = r;
     });
-    const entry: Entry = { request, ticket, handed, hand: resolve, taken: false };
-    entry.hand = (claim) => {
+    const hand = (claim: Claim | null): void => {
       resolve(claim);
       woken();
     };
+    const entry: Entry = { request, ticket, handed, hand, taken: false };
     this.#waiting.push(entry);
     return {
       leave: async () => {

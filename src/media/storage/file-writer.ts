@@ -321,6 +321,7 @@ export class FileWriter {
    * thread closes goes to a new thread, which may finish first: the thread path's own order across a close.)
    */
   #mayInline(req: WriteRequest): boolean {
+    if (this.#inlineMaxMs <= 0) return false; // off: a thread paused by the test hook must never be bypassed
     const bytes = req.object.bytes.length + (req.meta?.bytes.length ?? 0);
     return this.#fastStreak >= this.#inlineAfter && this.#outstanding === 0 && bytes <= INLINE_MAX_BYTES;
   }
