@@ -75,6 +75,17 @@ describe.each(BACKENDS)('an admission and a claim waiting for work, on $name', (
     await vi.waitFor(() => expect(idle.size).toBeGreaterThan(before), { interval: 5 });
     return { claim };
   }
+  /** `claim`, handed nothing by an admission, waits again, and the next admission (of `userId`) hands it its job. */
+  async function expectWaitsOn(
+    claim: Promise<Claim | null>,
+    accountId: string,
+    userId: string,
+  ): Promise<void> {
+    await vi.waitFor(() => expect(idle.size).toBe(1), { interval: 5 });
+    const next = await lifecycle.admit(jobInput(accountId, userId));
+    if (next.kind !== 'admitted') throw new Error(next.kind);
+    expect((await claim)?.job.id).toBe(next.job.id);
+  }
   const readyFor = (pool: string): BusMessage[] =>
     published.filter((m) => m.kind === 'job_ready' && m.pool === pool);
 
@@ -132,10 +143,7 @@ describe.each(BACKENDS)('an admission and a claim waiting for work, on $name', (
     const { claim } = await waitingClaim('w2');
     // u1's limit is reached: nothing is admitted, and the claim taken for it is answered with nothing.
     expect((await lifecycle.admit(jobInput(account.id, 'u1'))).kind).toBe('quota_exceeded');
-    await vi.waitFor(() => expect(idle.size).toBe(1), { interval: 5 });
-    const next = await lifecycle.admit(jobInput(account.id, 'u2'));
-    if (next.kind !== 'admitted') throw new Error(next.kind);
-    expect((await claim)?.job.id).toBe(next.job.id);
+    await expectWaitsOn(claim, account.id, 'u2');
   });
 
   it('hands nothing to a claim that stopped: the job stays queued and wakes the pool', async () => {
@@ -174,10 +182,7 @@ describe.each(BACKENDS)('an admission and a claim waiting for work, on $name', (
     const failing = lifecycleWith(() => Promise.reject(new Error('database away')));
     const { claim } = await waitingClaim('w1');
     await expect(failing.admit(jobInput(account.id, 'u1'))).rejects.toThrow('database away');
-    await vi.waitFor(() => expect(idle.size).toBe(1), { interval: 5 });
-    const next = await lifecycle.admit(jobInput(account.id, 'u1'));
-    if (next.kind !== 'admitted') throw new Error(next.kind);
-    expect((await claim)?.job.id).toBe(next.job.id);
+    await expectWaitsOn(claim, account.id, 'u1');
   });
 
   it("gives a claim whose wait ran out while an admission held it that admission's claim", async () => {
